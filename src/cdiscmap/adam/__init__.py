@@ -1,0 +1,65 @@
+"""SDTM → ADaM (ADSL, ADRS, ADTTE) for RECIST 1.1 oncology trials.
+
+Reads only SDTM frames (cdiscmap's own or any SDTMIG-conformant SDTM: see ``read_sdtm``) and the
+study settings in ``mappings/<study>/adam/*.yaml`` (``load_adam_settings``). Standard metadata
+(labels, order) is applied later by the emit stage, not here.
+
+Finding rules raised by this stage:
+
+- AD0001 an SDTM date is not ISO 8601 (record not used for that derivation)
+- AD0002 an overall response outside the analysis map (record not analysed)
+- AD0003 PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 note)
+- AD0004 a settings filter names a variable the dataset lacks (condition skipped)
+- AD0005 an optional SDTM dataset or DM variable is absent
+- AD0006 a SUPPDM QNAM named in the settings has no record
+- AD0010 USUBJID repeats in DM; AD0011 a SUPPDM QNAM repeats for a subject
+- AD0012 RS subject not in DM; AD0020 death before a time-to-event start date
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cdiscmap.adam.adrs import derive_adrs
+from cdiscmap.adam.adsl import apply_post_baseline_rule, derive_adsl
+from cdiscmap.adam.adtte import derive_adtte
+from cdiscmap.adam.io import read_sdtm
+from cdiscmap.adam.settings import AdamSettings, load_adam_settings
+from cdiscmap.errors import InputDataError
+from cdiscmap.findings import Finding, Findings
+
+__all__ = ["AdamResult", "AdamSettings", "derive_all", "load_adam_settings", "read_sdtm"]
+
+
+@dataclass
+class AdamResult:
+    """The ADaM datasets, the data findings met on the way, and one-line methods for define.xml.
+
+    ``methods``: dataset → {variable or ``"PARAMCD=XXX"`` → method text with the settings'
+    values}.
+    """
+
+    datasets: dict[str, pd.DataFrame]
+    findings: list[Finding]
+    methods: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamResult:
+    """ADSL, ADRS and ADTTE from SDTM frames keyed by upper-case dataset name."""
+    sdtm = {str(k).upper(): v for k, v in sdtm.items()}
+    for stem, key, message in settings.cross_check():
+        raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
+    findings = Findings()
+    methods: dict[str, dict[str, str]] = {"ADSL": {}, "ADRS": {}, "ADTTE": {}}
+    adsl_result = derive_adsl(sdtm, settings, findings, methods["ADSL"])
+    adsl = adsl_result.adsl
+    adrs, responses = derive_adrs(sdtm, adsl, adsl_result.baseline_tumours, settings, findings,
+                                  methods["ADRS"])
+    main = responses[settings.adrs.analyses[0].id]
+    adsl = apply_post_baseline_rule(adsl, main.ovr["USUBJID"], settings)
+    adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
+                         methods["ADTTE"])
+    return AdamResult(datasets={"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte},
+                      findings=list(findings.items), methods=methods)

@@ -1,0 +1,467 @@
+"""ADRS (BDS): overall response records from RS plus derived response parameters.
+
+Follows the admiralonco ad_adrs.R flow (ADaMIG 1.3 BDS, §3.3):
+
+1. OVR records: RS ``RSTESTCD = OVRLRESP`` of the chosen evaluator; ADT from RSDTC (imputation
+   per settings, ADTF), AVALC = RSSTRESC, AVAL = settings map.
+2. Per response analysis (``main`` and e.g. ``rechallenge``), two flags on OVR records
+   (analysis k uses ANL(2k+1)FL and ANL(2k+2)FL, so the main one has ANL01FL / ANL02FL):
+   - ANL01FL: one record per subject and date — the worst response of that day (PD worst, NE
+     least informative; ties → highest RSSEQ, admiralonco ``worst_resp``) — among records with a
+     usable AVALC, dated on or after the reference date and, when new anti-cancer therapy is
+     configured, not after its start.
+   - ANL02FL: records dated from the reference date up to and including the first PD of
+     ANL01FL records (admiralonco flags from the first record; we start at the reference date so
+     that a second analysis, e.g. rechallenge, reads naturally).
+   Records with both flags are the *analysed* responses.
+3. Parameters per analysis (PARAMCD + analysis suffix): PD, RSP, CB, BOR, CRSP, CCB, CBOR, LSTA,
+   landmark parameters; once: DEATH, MDIS. Y/N parameters have AVAL 1/0.
+4. ASEQ by subject ordered by PARAMCD, ADT, AVISITN, SRCSEQ (admiralonco).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.io import lookup, notice, require, source_dates, upper_isin, upper_text
+from cdiscmap.adam.settings import AdamSettings, Landmark, ResponseAnalysis
+from cdiscmap.findings import Findings, Severity
+from cdiscmap.recist.best_response import (
+    RESPONSES,
+    best_overall_response,
+    confirmed_best_overall_response,
+    confirmed_flags,
+    first_response,
+    pr_after_cr,
+)
+
+# worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
+_WORST = {"NE": 1, "CR": 2, "PR": 3, "SD": 4, "NON-CR/NON-PD": 5, "PD": 6}
+ADSL_CARRIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "TRT01P", "TRT01A"]
+RECORD_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC",
+                  "AVAL", "ADT", "ADTF", "AVISIT", "AVISITN", "SRCDOM", "SRCVAR", "SRCSEQ"]
+
+
+@dataclass
+class ResponseData:
+    """The analysed overall responses of one analysis, for ADTTE."""
+
+    analysis: ResponseAnalysis
+    ovr: pd.DataFrame      # USUBJID, ADT, AVALC, REFDT, SRCSEQ (analysed records only)
+    nactdt: pd.Series      # USUBJID → start of new anti-cancer therapy (after REFDT)
+    population: pd.Series  # USUBJID of the subjects the analysis covers
+
+
+def _title(evaluator: str) -> str:
+    return "Algorithm" if evaluator == "COMPUTED" else evaluator.title()
+
+
+def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
+                 findings: Findings) -> pd.DataFrame:
+    """OVR parameter records from RS, one per RS record (no analysis flags yet)."""
+    cfg = settings.adrs
+    rs = require(sdtm, "RS", ["USUBJID", "RSTESTCD", "RSSTRESC", "RSDTC", "RSSEQ"],
+                 "overall responses for ADRS")
+    rs = rs.loc[upper_isin(rs["RSTESTCD"], [cfg.testcd])]
+    if cfg.category is not None:
+        if "RSCAT" in rs.columns:
+            rs = rs.loc[upper_isin(rs["RSCAT"], [cfg.category])]
+        else:
+            findings.add(notice("AD0004", "RS has no RSCAT: all criteria are read as "
+                                f"{cfg.category}", "RS", "RSCAT"))
+    derived = pd.Series(upper_isin(rs["RSDRVFL"], ["Y"]), index=rs.index) \
+        if "RSDRVFL" in rs.columns else pd.Series(False, index=rs.index)
+    if cfg.evaluator == "COMPUTED":
+        rs = rs.loc[derived]
+    else:
+        rs = rs.loc[~derived]
+        if "RSEVAL" in rs.columns:
+            rs = rs.loc[upper_isin(rs["RSEVAL"], [cfg.evaluator])]
+        else:
+            findings.add(notice("AD0004", f"RS has no RSEVAL: collected records are read as "
+                                f"{cfg.evaluator}", "RS", "RSEVAL"))
+    unknown = ~rs["USUBJID"].isin(adsl["USUBJID"])
+    if unknown.any():
+        findings.add_frame(rs.loc[unknown], rule="AD0012", severity=Severity.ERROR,
+                           message="RS subject is not in DM; record not analysed", dataset="RS",
+                           variable="USUBJID", source_col="_SRCFILE")
+        rs = rs.loc[~unknown]
+    rs = rs.reset_index(drop=True)
+    dates = impute_dtc(rs["RSDTC"], cfg.date_highest_imputation, cfg.date_imputation)
+    if dates.invalid.any():
+        findings.add_frame(rs.loc[dates.invalid], rule="AD0001", severity=Severity.WARNING,
+                           message="RSDTC is not an ISO 8601 date; response not analysed",
+                           dataset="RS", variable="RSDTC", value_col="RSDTC",
+                           source_col="_SRCFILE")
+    avalc = upper_text(rs["RSSTRESC"])
+    aval = avalc.map(cfg.aval_map).astype("float64")
+    outside = avalc.notna() & aval.isna()
+    if outside.any():
+        findings.add_frame(rs.loc[outside], rule="AD0002", severity=Severity.WARNING,
+                           message="overall response outside the analysis map (ONCRSR "
+                                   "CR/PR/SD/NON-CR/NON-PD/PD/NE); not analysed", dataset="RS",
+                           variable="RSSTRESC", value_col="RSSTRESC", source_col="_SRCFILE")
+    title = _title(cfg.evaluator)
+    n = len(rs)
+    return pd.DataFrame({
+        "USUBJID": rs["USUBJID"].astype("string"),
+        "PARAMCD": pd.Series(["OVR"] * n, dtype="string"),
+        "PARAM": pd.Series([f"Overall Response by {title}"] * n, dtype="string"),
+        "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
+        "PARCAT2": pd.Series([title] * n, dtype="string"),
+        "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+        "AVALC": avalc,
+        "AVAL": aval,
+        "ADT": dates.dates,
+        "ADTF": dates.flag,
+        "AVISIT": rs["VISIT"].astype("string") if "VISIT" in rs.columns
+        else pd.Series(pd.NA, index=rs.index, dtype="string"),
+        "AVISITN": rs["VISITNUM"].astype("float64") if "VISITNUM" in rs.columns
+        else pd.Series(np.nan, index=rs.index),
+        "SRCDOM": pd.Series(["RS"] * n, dtype="string"),
+        "SRCVAR": pd.Series(["RSSTRESC"] * n, dtype="string"),
+        "SRCSEQ": rs["RSSEQ"].astype("float64"),
+    })
+
+
+def _new_therapy(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                 findings: Findings) -> pd.DataFrame:
+    """All dated new anti-cancer therapy records: USUBJID, DT."""
+    parts = [source_dates(sdtm, s, findings, purpose="new anti-cancer therapy")[["USUBJID", "DT"]]
+             for s in settings.adrs.new_therapy]
+    if not parts:
+        return pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
+                             "DT": pd.Series(dtype="datetime64[ns]")})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _flag_analysis(ovr: pd.DataFrame, refdt: pd.Series, nact: pd.Series
+                   ) -> tuple[pd.Series, pd.Series]:
+    """ANL(first) = worst response of the day after the reference date (and not after new
+    therapy); ANL(second) = from the reference date up to the first PD of those records."""
+    usable = ovr["AVALC"].isin(list(RESPONSES)).fillna(False).astype(bool) & ovr["ADT"].notna()
+    after_ref = (ovr["ADT"] >= refdt).fillna(False).astype(bool)
+    before_nact = (nact.isna() | (ovr["ADT"] <= nact)).astype(bool)
+    eligible = usable & after_ref & before_nact
+    cand = ovr.loc[eligible, ["USUBJID", "ADT", "AVALC", "SRCSEQ"]]
+    cand = cand.assign(_w=cand["AVALC"].map(_WORST).astype("int64"))
+    cand = cand.sort_values(["USUBJID", "ADT", "_w", "SRCSEQ"], kind="mergesort")
+    worst = cand.drop_duplicates(["USUBJID", "ADT"], keep="last")
+    anl1 = pd.Series(False, index=ovr.index)
+    anl1.loc[worst.index] = True
+    first_pd = worst.loc[worst["AVALC"] == "PD"].groupby("USUBJID")["ADT"].min()
+    pd_dt = pd.to_datetime(lookup(ovr["USUBJID"], first_pd))
+    anl2 = after_ref & ovr["ADT"].notna() & (pd_dt.isna() | (ovr["ADT"] <= pd_dt)).astype(bool)
+    return anl1, anl2.astype(bool)
+
+
+def _yn(flag: pd.Series | np.ndarray) -> pd.Series:
+    return pd.Series(np.where(np.asarray(flag, dtype=bool), "Y", None), dtype="string")
+
+
+class _ParamBuilder:
+    """Builds parameter records for a population from chosen OVR records."""
+
+    def __init__(self, ovr: pd.DataFrame, population: pd.Series, settings: AdamSettings,
+                 analysis: ResponseAnalysis) -> None:
+        self.ovr = ovr
+        self.population = population.reset_index(drop=True)
+        self.settings = settings
+        self.analysis = analysis
+        self.title = _title(settings.adrs.evaluator)
+        self.records: list[pd.DataFrame] = []
+
+    def add(self, code: str, param: str, chosen: pd.DataFrame, *, yes_no: bool,
+            default: str | None, avalc: pd.Series | None = None) -> None:
+        """One record per population subject: from ``chosen`` (USUBJID, source_index[, AVALC])
+        or, for subjects without one, AVALC = ``default`` (None → no record)."""
+        pop = pd.DataFrame({"USUBJID": self.population})
+        chosen = chosen.drop_duplicates("USUBJID")
+        merged = pop.merge(chosen, on="USUBJID", how="left")
+        if default is None:
+            merged = merged.loc[merged["source_index"].notna()].reset_index(drop=True)
+        has = merged["source_index"].notna().to_numpy()
+        idx = merged["source_index"].to_numpy()
+        src = self.ovr.reindex(np.where(has, idx, -1).astype("int64"))
+        src = src.reset_index(drop=True)
+        if yes_no:
+            values = pd.Series(np.where(has, "Y", default or "N"), dtype="string")
+        else:
+            given = merged["AVALC"].astype("string") if "AVALC" in merged.columns \
+                else src["AVALC"].astype("string")
+            values = given.where(pd.Series(has), default).astype("string")
+        if avalc is not None:
+            values = avalc
+        n = len(merged)
+        cfg = self.settings.adrs
+        aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
+        out = pd.DataFrame({
+            "USUBJID": merged["USUBJID"].astype("string"),
+            "PARAMCD": pd.Series([code] * n, dtype="string"),
+            "PARAM": pd.Series([param] * n, dtype="string"),
+            "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
+            "PARCAT2": pd.Series([self.title] * n, dtype="string"),
+            "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+            "AVALC": values.reset_index(drop=True),
+            "AVAL": aval.astype("float64").reset_index(drop=True),
+        })
+        for name in ("ADT", "ADTF", "AVISIT", "AVISITN", "SRCDOM", "SRCVAR", "SRCSEQ"):
+            out[name] = src[name].where(pd.Series(has), None) if name != "ADT" else \
+                src[name].where(pd.Series(has))
+        self.records.append(out)
+
+
+def _analysed(ovr: pd.DataFrame, refdt_by_subject: pd.Series, keep: pd.Series) -> pd.DataFrame:
+    frame = ovr.loc[keep, ["USUBJID", "ADT", "AVALC", "SRCSEQ"]]
+    frame = frame.assign(REFDT=pd.to_datetime(lookup(frame["USUBJID"], refdt_by_subject)))
+    return frame
+
+
+def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
+              dthdt: pd.Series, settings: AdamSettings, methods: dict[str, str]) -> None:
+    cfg = settings.adrs
+    days = lm.landmark_days
+    land = analysed["REFDT"] + pd.to_timedelta(days, unit="D")
+    upto = analysed.loc[(analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D"))
+                        .fillna(False).astype(bool)]
+    wanted = [r.upper() for r in lm.responses]
+    if lm.rule == "status":
+        last = upto.sort_values(["USUBJID", "ADT"], kind="mergesort") \
+            .drop_duplicates("USUBJID", keep="last")
+        lm_day = last["REFDT"] + pd.to_timedelta(days, unit="D")
+        near = last["ADT"] >= lm_day - pd.to_timedelta(lm.window_before, unit="D")
+        dead = (pd.to_datetime(lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
+        ok = (near & last["AVALC"].isin(wanted) & ~dead).fillna(False).astype(bool)
+        chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
+        flags = pd.Series(ok.to_numpy(), index=last["USUBJID"].to_numpy())
+        text = (f"Y when the last analysed overall response dated up to reference + {days} + "
+                f"{lm.window_after} days is dated from reference + {days} - {lm.window_before} "
+                f"days, is in {', '.join(wanted)}, and the subject is alive at reference + "
+                f"{days} days; else N")
+    else:
+        if lm.confirmed:
+            best = confirmed_best_overall_response(upto, cfg.sd_min_days,
+                                                   cfg.confirmation.min_days,
+                                                   cfg.confirmation.max_ne,
+                                                   cfg.confirmation.accept_sd)
+        else:
+            best = best_overall_response(upto, cfg.sd_min_days)
+        chosen = best[["USUBJID", "source_index"]]
+        flags = pd.Series(best["AVALC"].isin(wanted).to_numpy(), index=best["USUBJID"].to_numpy())
+        text = (f"Y when the {'confirmed ' if lm.confirmed else ''}best overall response over "
+                f"analysed assessments dated up to reference + {days} + {lm.window_after} days "
+                f"is in {', '.join(wanted)}; else N")
+    pop = builder.population
+    values = pd.Series(np.where(lookup(pop, flags).fillna(False).astype(bool), "Y", "N"),
+                       dtype="string")
+    builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", avalc=values)
+    methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
+
+
+def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: pd.Series,
+                         settings: AdamSettings, methods: dict[str, str]) -> None:
+    cfg = settings.adrs
+    a = builder.analysis
+    sfx, psfx = a.paramcd_suffix, a.param_suffix
+    title = builder.title
+    conf = cfg.confirmation
+    window = pd.to_timedelta(cfg.sd_min_days, unit="D")
+    ref = a.reference_date
+    crit = f"(reference {ref}, SD >= {cfg.sd_min_days} days after it)"
+    conf_text = (f"confirmed by CR/PR >= {conf.min_days} days later, at most {conf.max_ne} NE "
+                 f"{'and one SD ' if conf.accept_sd else 'and no SD '}in between")
+    sd_rows = analysed.loc[analysed["AVALC"].isin(["CR", "PR", "SD", "NON-CR/NON-PD"])
+                           & (analysed["ADT"] >= analysed["REFDT"] + window).fillna(False)]
+    flags = confirmed_flags(analysed, conf.min_days, conf.max_ne, conf.accept_sd)
+    for code in a.parameters:
+        key = f"PARAMCD={code}{sfx}"
+        if code == "PD":
+            pdr = analysed.loc[analysed["AVALC"] == "PD"]
+            chosen = pd.DataFrame({"USUBJID": pdr["USUBJID"], "source_index": pdr.index})
+            builder.add(code + sfx, f"Disease Progression by {title}{psfx}", chosen,
+                        yes_no=True, default="N")
+            methods[key] = "Y at the first analysed PD, else N"
+        elif code == "RSP":
+            builder.add(code + sfx, f"Response by {title} (confirmation not required){psfx}",
+                        first_response(analysed), yes_no=True, default="N")
+            methods[key] = "Y at the first analysed CR or PR, else N"
+        elif code == "CB":
+            rows = analysed.loc[analysed["AVALC"].isin(["CR", "PR"])]
+            both = pd.concat([rows, sd_rows]).sort_values(["USUBJID", "ADT"], kind="mergesort")
+            chosen = pd.DataFrame({"USUBJID": both["USUBJID"], "source_index": both.index})
+            builder.add(code + sfx, f"Clinical Benefit by {title} (confirmation for response "
+                        f"not required){psfx}", chosen, yes_no=True, default="N")
+            methods[key] = ("Y at the first CR/PR, or CR/PR/SD/NON-CR/NON-PD dated >= "
+                            f"{ref} + {cfg.sd_min_days} days, else N")
+        elif code == "BOR":
+            best = best_overall_response(analysed, cfg.sd_min_days)
+            builder.add(code + sfx, f"Best Overall Response by {title} (confirmation not "
+                        f"required){psfx}", best, yes_no=False, default="MISSING")
+            methods[key] = ("Best of analysed responses CR > PR > SD > NON-CR/NON-PD > PD > NE, "
+                            f"earliest date among equals; SD/NON-CR/NON-PD count only "
+                            f"{crit}, else NE; none: MISSING (RECIST 1.1 §4.4.3)")
+        elif code == "CRSP":
+            first = first_response(analysed, confirmed=True, min_gap_days=conf.min_days,
+                                   max_ne=conf.max_ne, accept_sd=conf.accept_sd)
+            builder.add(code + sfx, f"Confirmed Response by {title}{psfx}", first,
+                        yes_no=True, default="N")
+            methods[key] = (f"Y at the first CR/PR {conf_text}, no PR after CR (RECIST 1.1 "
+                            "§4.6.1), else N")
+        elif code == "CCB":
+            hit = flags["confirmed_cr"] | flags["confirmed_pr"]
+            rows = analysed.loc[hit.reindex(analysed.index).fillna(False).astype(bool)]
+            both = pd.concat([rows, sd_rows]).sort_values(["USUBJID", "ADT"], kind="mergesort")
+            chosen = pd.DataFrame({"USUBJID": both["USUBJID"], "source_index": both.index})
+            builder.add(code + sfx, f"Confirmed Clinical Benefit by {title}{psfx}", chosen,
+                        yes_no=True, default="N")
+            methods[key] = ("Y at the first confirmed CR/PR or CR/PR/SD/NON-CR/NON-PD dated >= "
+                            f"{ref} + {cfg.sd_min_days} days, else N")
+        elif code == "CBOR":
+            best = confirmed_best_overall_response(analysed, cfg.sd_min_days, conf.min_days,
+                                                   conf.max_ne, conf.accept_sd)
+            builder.add(code + sfx, f"Best Confirmed Overall Response by {title}{psfx}", best,
+                        yes_no=False, default="MISSING")
+            methods[key] = (f"Confirmed CR/PR ({conf_text}) else SD/NON-CR/NON-PD {crit}, PD, "
+                            "NE; none: MISSING (RECIST 1.1 §4.4.3 table 3)")
+        elif code == "LSTA":
+            last = analysed.sort_values(["USUBJID", "ADT"], kind="mergesort") \
+                .drop_duplicates("USUBJID", keep="last")
+            chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
+            builder.add(code + sfx, f"Last Disease Assessment by {title}{psfx}", chosen,
+                        yes_no=False, default=None)
+            methods[key] = "Last analysed overall response (subjects with one)"
+    for lm in a.landmarks:
+        _landmark(builder, analysed, lm, dthdt, settings, methods)
+
+
+def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                baseline_tumours: pd.DataFrame, settings: AdamSettings, findings: Findings,
+                methods: dict[str, str]) -> tuple[pd.DataFrame, dict[str, ResponseData]]:
+    """ADRS and, per analysis id, the analysed responses that ADTTE builds on."""
+    cfg = settings.adrs
+    ovr = _ovr_records(sdtm, adsl, settings, findings)
+    therapy = _new_therapy(sdtm, settings, findings)
+    by_subject = adsl.set_index("USUBJID")
+    dthdt = by_subject["DTHDT"]
+    parts = []
+    data: dict[str, ResponseData] = {}
+    warned_pr: set[int] = set()
+    for k, analysis in enumerate(cfg.analyses):
+        if analysis.reference_date not in by_subject.columns:
+            raise KeyError(f"ADSL has no {analysis.reference_date}")
+        refdt_subj = pd.to_datetime(by_subject[analysis.reference_date])
+        refdt = pd.to_datetime(lookup(ovr["USUBJID"], refdt_subj))
+        # new anti-cancer therapy: earliest start after this analysis' reference date
+        th = therapy.assign(_ref=pd.to_datetime(lookup(therapy["USUBJID"], refdt_subj)))
+        th = th.loc[(th["DT"] > th["_ref"]).fillna(False).astype(bool)]
+        nact_subj = th.groupby("USUBJID")["DT"].min()
+        nact = pd.to_datetime(lookup(ovr["USUBJID"], nact_subj))
+        anl1, anl2 = _flag_analysis(ovr, refdt, nact)
+        f1, f2 = f"ANL{2 * k + 1:02d}FL", f"ANL{2 * k + 2:02d}FL"
+        ovr[f1], ovr[f2] = _yn(anl1), _yn(anl2)
+        methods[f1] = (f"OVR ({analysis.id}): Y on the worst response of each date among "
+                       f"records dated on/after {analysis.reference_date}"
+                       + (" and not after new anti-cancer therapy" if cfg.new_therapy else ""))
+        methods[f2] = (f"OVR ({analysis.id}): Y from {analysis.reference_date} up to and "
+                       f"including the first PD")
+        analysed = _analysed(ovr, refdt_subj, anl1 & anl2)
+        if analysis.subjects == "all":
+            population = adsl["USUBJID"]
+        else:
+            population = adsl.loc[adsl[analysis.reference_date].notna(), "USUBJID"]
+        builder = _ParamBuilder(ovr, population, settings, analysis)
+        _analysis_parameters(builder, analysed, dthdt, settings, methods)
+        parts.extend(builder.records)
+        data[analysis.id] = ResponseData(analysis=analysis, ovr=analysed, nactdt=nact_subj,
+                                         population=population)
+        flagged = pr_after_cr(analysed)
+        new = [i for i in flagged.index[flagged.to_numpy(dtype=bool)] if i not in warned_pr]
+        if new:
+            warned_pr.update(new)
+            rows = ovr.loc[new]
+            findings.add_frame(rows.assign(_v=rows["ADT"].dt.strftime("%Y-%m-%d")),
+                               rule="AD0003", severity=Severity.WARNING,
+                               message="PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 "
+                                       "note): check the CR; it is not confirmed by this PR",
+                               dataset="ADRS", variable="AVALC", value_col="_v")
+    parts.insert(0, ovr)
+    if cfg.death_parameter:
+        parts.append(_death_param(adsl))
+        methods["PARAMCD=DEATH"] = "Y with ADT = ADSL.DTHDT for subjects who died, else N"
+    if cfg.mdis_parameter:
+        parts.append(_mdis_param(adsl, baseline_tumours, settings))
+        methods["PARAMCD=MDIS"] = (f"Y when the baseline {settings.adsl.baseline.dataset} "
+                                   "records include a TARGET lesion, else N")
+    adrs = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    return _finish(adrs, adsl, settings), data
+
+
+def _death_param(adsl: pd.DataFrame) -> pd.DataFrame:
+    n = len(adsl)
+    dead = adsl["DTHDT"].notna().to_numpy()
+    return pd.DataFrame({
+        "USUBJID": adsl["USUBJID"].astype("string").to_numpy(),
+        "PARAMCD": pd.Series(["DEATH"] * n, dtype="string"),
+        "PARAM": pd.Series(["Death"] * n, dtype="string"),
+        "PARCAT1": pd.Series(["Reference Event"] * n, dtype="string"),
+        "AVALC": _yn(dead).fillna("N"),
+        "AVAL": np.where(dead, 1.0, 0.0),
+        "ADT": adsl["DTHDT"].to_numpy(),
+        "SRCDOM": pd.Series(np.where(dead, "ADSL", None), dtype="string"),
+        "SRCVAR": pd.Series(np.where(dead, "DTHDT", None), dtype="string"),
+    })
+
+
+def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettings
+                ) -> pd.DataFrame:
+    targets = baseline.loc[baseline["TUSTRESC"] == "TARGET"].sort_values(
+        ["USUBJID", "SEQ"], kind="mergesort").drop_duplicates("USUBJID")
+    seq = lookup(adsl["USUBJID"], targets.set_index("USUBJID")["SEQ"]).astype("float64")
+    has = adsl["USUBJID"].isin(targets["USUBJID"]).to_numpy()
+    n = len(adsl)
+    cfg = settings.adrs
+    dom = settings.adsl.baseline.dataset
+    return pd.DataFrame({
+        "USUBJID": adsl["USUBJID"].astype("string").to_numpy(),
+        "PARAMCD": pd.Series(["MDIS"] * n, dtype="string"),
+        "PARAM": pd.Series([f"Measurable Disease at Baseline by {_title(cfg.evaluator)}"] * n,
+                           dtype="string"),
+        "PARCAT2": pd.Series([_title(cfg.evaluator)] * n, dtype="string"),
+        "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+        "AVALC": _yn(has).fillna("N"),
+        "AVAL": np.where(has, 1.0, 0.0),
+        "SRCDOM": pd.Series(np.where(has, dom, None), dtype="string"),
+        "SRCVAR": pd.Series(np.where(has, dom[:2] + "STRESC", None), dtype="string"),
+        "SRCSEQ": seq.to_numpy(),
+    })
+
+
+def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
+    """ADSL identifiers, ASEQ, dtypes and a stable row order."""
+    flags = sorted(c for c in adrs.columns if c.startswith("ANL") and c.endswith("FL"))
+    for c in RECORD_COLUMNS + flags:
+        if c not in adrs.columns:
+            adrs[c] = pd.NA
+    for c in ("AVAL", "AVISITN", "SRCSEQ"):
+        adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
+    adrs["ADT"] = pd.to_datetime(adrs["ADT"]).astype("datetime64[ns]")
+    for c in RECORD_COLUMNS + flags:
+        if c not in ("AVAL", "AVISITN", "SRCSEQ", "ADT"):
+            adrs[c] = adrs[c].astype("string")
+    # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
+    derived = adrs["PARAMCD"] != "OVR"
+    adrs.loc[derived, "ANL01FL"] = "Y"
+    adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
+                            kind="mergesort", na_position="last").reset_index(drop=True)
+    adrs["ASEQ"] = (adrs.groupby("USUBJID").cumcount() + 1).astype("float64")
+    carried = [c for c in ADSL_CARRIED if c in adsl.columns] + \
+        list(settings.adsl.cohort_variables)
+    ids = adsl[carried].drop_duplicates("USUBJID")
+    adrs = adrs.merge(ids, on="USUBJID", how="left", validate="many_to_one")
+    head = ["PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC", "AVAL", "ADT", "ADTF",
+            "AVISIT", "AVISITN"]
+    return adrs[carried + ["ASEQ"] + head + flags + ["SRCDOM", "SRCVAR", "SRCSEQ"]]

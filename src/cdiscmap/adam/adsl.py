@@ -1,0 +1,456 @@
+"""ADSL: one record per DM subject (ADaMIG 1.3 §3.2), from standard SDTM variables only.
+
+Every derivation is a vectorised merge of a per-subject frame onto DM; optional SDTM datasets
+(EX, DS, SUPPDM, DD, AE, TU, …) are used when present, and their absence is a notice, not an
+error, unless the settings name them as required (cohort variables need SUPPDM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.adam.dates import complete_dates, impute_dtc
+from cdiscmap.adam.io import (
+    lookup,
+    notice,
+    require,
+    select_records,
+    source_dates,
+    upper_isin,
+    upper_text,
+)
+from cdiscmap.adam.settings import AdamSettings, ExDateRule
+from cdiscmap.errors import InputDataError
+from cdiscmap.findings import Findings, Severity
+
+DM_COPIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "COUNTRY", "AGE", "AGEU", "SEX", "RACE",
+             "ETHNIC", "ARMCD", "ARM", "ACTARMCD", "ACTARM"]
+_NUMERIC_DM = {"AGE"}
+
+
+@dataclass
+class AdslResult:
+    """ADSL plus what later datasets reuse (the baseline tumour records, for MDIS)."""
+
+    adsl: pd.DataFrame
+    baseline_tumours: pd.DataFrame   # USUBJID, TUSTRESC, SEQ of baseline TU records
+
+
+def _per_subject(records: pd.DataFrame, pick: str) -> pd.DataFrame:
+    """First or last dated record per subject (ties: lowest --SEQ, then input order)."""
+    if records.empty:
+        return records
+    ordered = records.sort_values(["USUBJID", "DT", "SEQ"], kind="mergesort",
+                                  ascending=[True, pick == "first", True])
+    return ordered.drop_duplicates("USUBJID", keep="first")
+
+
+def _merge_value(adsl: pd.DataFrame, values: pd.DataFrame, column: str, target: str
+                 ) -> pd.Series:
+    mapped = lookup(adsl["USUBJID"], values.set_index("USUBJID")[column]) if not values.empty \
+        else pd.Series(pd.NA, index=adsl.index)
+    if target.endswith("DT"):
+        return pd.to_datetime(mapped).astype("datetime64[ns]")
+    return mapped.astype("string") if mapped.dtype != "float64" else mapped
+
+
+def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame:
+    dm = require(sdtm, "DM", ["STUDYID", "USUBJID"], "ADSL is one record per DM subject")
+    dup = dm["USUBJID"].duplicated(keep="first")
+    if dup.any():
+        findings.add_frame(dm.loc[dup], rule="AD0010", severity=Severity.ERROR,
+                           message="USUBJID repeats in DM; the first record is used",
+                           dataset="DM", variable="USUBJID", source_col="_SRCFILE")
+        dm = dm.loc[~dup]
+    dm = dm.loc[dm["USUBJID"].notna()].sort_values("USUBJID", kind="mergesort")
+    absent = [v for v in DM_COPIED if v not in dm.columns]
+    if absent:
+        findings.add(notice("AD0005", f"DM has no {', '.join(absent)}; ADSL leaves them empty",
+                            "DM", ", ".join(absent)))
+    out = pd.DataFrame(index=dm.index)
+    for name in DM_COPIED:
+        if name in dm.columns:
+            out[name] = dm[name].astype("float64") if name in _NUMERIC_DM else \
+                dm[name].astype("string")
+        else:
+            out[name] = np.nan if name in _NUMERIC_DM else pd.Series(pd.NA, index=dm.index,
+                                                                      dtype="string")
+    return out.reset_index(drop=True)
+
+
+def _age_groups(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str]) -> None:
+    age = pd.to_numeric(adsl["AGE"], errors="coerce")
+    conds, labels = [], []
+    for group in settings.adsl.age_groups:
+        cond = age.notna()
+        if group.low is not None:
+            cond &= age >= group.low
+        if group.high is not None:
+            cond &= age <= group.high
+        conds.append(cond.to_numpy(dtype=bool))
+        labels.append(group.label)
+    index = np.select(conds, list(range(1, len(labels) + 1)), default=0)
+    adsl["AGEGR1"] = pd.array([labels[i - 1] if i else None for i in index], dtype="string")
+    adsl["AGEGR1N"] = np.where(index > 0, index, np.nan).astype("float64")
+    methods["AGEGR1"] = "AGE grouped as " + "; ".join(labels) + " (AGEGR1N = group order)"
+
+
+def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+             findings: Findings, methods: dict[str, str]) -> None:
+    qnams = settings.adsl.cohort_variables
+    if not qnams:
+        return
+    supp = require(sdtm, "SUPPDM", ["USUBJID", "QNAM", "QVAL"],
+                   f"cohort variables {', '.join(qnams)} come from SUPPDM")
+    if "RDOMAIN" in supp.columns:
+        supp = supp.loc[upper_isin(supp["RDOMAIN"].fillna("DM"), ["DM"])]
+    supp = supp.assign(QNAM=upper_text(supp["QNAM"]))
+    supp = supp.loc[supp["QNAM"].isin(qnams)]
+    dup = supp.duplicated(["USUBJID", "QNAM"], keep="first")
+    if dup.any():
+        findings.add_frame(supp.loc[dup], rule="AD0011", severity=Severity.WARNING,
+                           message="SUPPDM QNAM repeats for a subject; the first value is used",
+                           dataset="SUPPDM", variable="QNAM", value_col="QNAM")
+        supp = supp.loc[~dup]
+    for qnam in qnams:
+        values = supp.loc[supp["QNAM"] == qnam, ["USUBJID", "QVAL"]]
+        if values.empty:
+            findings.add(notice("AD0006", f"SUPPDM has no QNAM {qnam}; ADSL.{qnam} is empty",
+                                "SUPPDM", qnam))
+        adsl[qnam] = lookup(adsl["USUBJID"], values.set_index("USUBJID")["QVAL"]).astype("string")
+        methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
+
+
+def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                    findings: Findings) -> pd.DataFrame | None:
+    """EX records that count as doses, with START/END dates (END: open → start, if set)."""
+    if "EX" not in sdtm:
+        findings.add(notice("AD0005", "SDTM EX not given: no subject has TRTSDT, so SAFFL = N",
+                            "EX"))
+        return None
+    ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "treatment dates")
+    cfg = settings.adsl.exposure
+    keep = pd.Series(True, index=ex.index)
+    if cfg.positive_dose_only and "EXDOSE" in ex.columns:
+        dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
+        placebo = ex["EXTRT"].str.upper().str.contains(cfg.placebo_pattern.upper(), regex=False) \
+            .fillna(False).astype(bool) if "EXTRT" in ex.columns else False
+        keep = (dose > 0) | ((dose == 0) & placebo)
+        keep = keep.fillna(False).astype(bool)
+    ex = ex.loc[keep]
+    start = impute_dtc(ex["EXSTDTC"], cfg.start_imputation, "first")
+    if "EXENDTC" in ex.columns:
+        end = impute_dtc(ex["EXENDTC"], cfg.end_imputation, "last")
+        end_dates, end_invalid, end_given = end.dates, end.invalid, ex["EXENDTC"].notna()
+    else:
+        end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+        end_invalid = pd.Series(False, index=ex.index)
+        end_given = pd.Series(False, index=ex.index)
+    for name, bad in (("EXSTDTC", start.invalid), ("EXENDTC", end_invalid)):
+        if bad.any():
+            findings.add_frame(ex.loc[bad].assign(_v=ex.loc[bad, name]), rule="AD0001",
+                               severity=Severity.WARNING, message=f"{name} is not an ISO 8601 "
+                               "date; record not used for treatment dates", dataset="EX",
+                               variable=name, value_col="_v", source_col="_SRCFILE")
+    if cfg.open_end_uses_start:
+        end_dates = end_dates.where(end_given, start.dates)
+    out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
+                        "END": end_dates})
+    for name in ("EPOCH", "EXCAT", "EXSCAT", "EXTRT"):
+        if name in ex.columns:
+            out[name] = ex[name]
+    if "EXSEQ" in ex.columns:
+        out["EXSEQ"] = ex["EXSEQ"].astype("float64")
+    return out
+
+
+def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
+                     methods: dict[str, str], settings: AdamSettings) -> None:
+    if dosing is None or dosing.empty:
+        adsl["TRTSDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+        adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    else:
+        first = dosing.groupby("USUBJID")["START"].min()
+        last = dosing[["START", "END"]].max(axis=1).groupby(dosing["USUBJID"]).max()
+        adsl["TRTSDT"] = pd.to_datetime(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
+        adsl["TRTEDT"] = pd.to_datetime(lookup(adsl["USUBJID"], last)).astype("datetime64[ns]")
+    adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
+    cfg = settings.adsl.exposure
+    dose = "EXDOSE > 0 (or placebo)" if cfg.positive_dose_only else "any EX record"
+    methods["TRTSDT"] = (f"Earliest EXSTDTC of records with {dose}; partial dates: "
+                         f"imputation {cfg.start_imputation} (first day)")
+    methods["TRTEDT"] = (f"Latest EXENDTC of records with {dose}"
+                         + (", an open record counting its EXSTDTC" if cfg.open_end_uses_start
+                            else "") + f"; partial dates: imputation {cfg.end_imputation} "
+                         "(last day)")
+    methods["TRTDURD"] = "TRTEDT - TRTSDT + 1"
+
+
+def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDateRule,
+                   dm: pd.DataFrame, methods: dict[str, str]) -> None:
+    """A sponsor date from EX: first dose after a gap, or first dose matching a filter."""
+    result = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    if dosing is not None and not dosing.empty:
+        recs = dosing.loc[dosing["START"].notna()].copy()
+        if rule.armcd is not None:
+            arm = dm.set_index("USUBJID")["ARMCD"] if "ARMCD" in dm.columns else pd.Series()
+            recs = recs.loc[lookup(recs["USUBJID"], arm).astype("string").str.upper()
+                            .isin([a.upper() for a in rule.armcd]).fillna(False).astype(bool)]
+        anchor = lookup(recs["USUBJID"], adsl.set_index("USUBJID")[rule.anchor]) \
+            if rule.anchor else pd.Series(pd.NaT, index=recs.index)
+        anchor = pd.to_datetime(anchor).astype("datetime64[ns]")
+        if rule.anchor:
+            recs = recs.loc[(recs["START"] > anchor).fillna(False).astype(bool)]
+            anchor = anchor.loc[recs.index]
+        recs = recs.assign(_anchor=anchor)
+        sort = ["USUBJID", "START"] + (["EXSEQ"] if "EXSEQ" in recs.columns else [])
+        recs = recs.sort_values(sort, kind="mergesort")
+        if rule.rule == "first_after_gap":
+            ends = recs["END"].fillna(recs["START"])
+            prev_end = ends.groupby(recs["USUBJID"]).cummax().groupby(recs["USUBJID"]).shift(1)
+            # the earliest dose is compared with the anchor (e.g. randomization)
+            prev_end = prev_end.fillna(recs["_anchor"])
+            gap = (recs["START"] - prev_end).dt.days
+            hit = recs.loc[(gap >= int(rule.gap_days or 0)).fillna(False).astype(bool)]
+            text = (f"EXSTDTC of the first dose at least {rule.gap_days} days after the end of "
+                    f"all earlier doses" + (f" (or after {rule.anchor} when none)"
+                                            if rule.anchor else ""))
+        else:
+            matched, _ = select_records(recs, rule.where)
+            hit = matched
+            text = "EXSTDTC of the first dose with " + ", ".join(
+                f"{k} in {v}" for k, v in rule.where.items())
+        first = hit.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")["START"]
+        result = pd.to_datetime(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
+    else:
+        text = "EX dosing records (none given)"
+    adsl[rule.variable] = result
+    if rule.anchor:
+        text += f"; only doses after {rule.anchor}"
+    if rule.armcd:
+        text += f"; only ARMCD {', '.join(rule.armcd)}"
+    methods[rule.variable] = text
+
+
+def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+           findings: Findings, methods: dict[str, str]) -> None:
+    dm = sdtm["DM"].drop_duplicates("USUBJID").set_index("USUBJID")
+    level = settings.adsl.death_imputation
+    if "DTHDTC" in dm.columns:
+        imp = impute_dtc(dm["DTHDTC"], level, "first")
+        bad = imp.invalid
+        if bad.any():
+            findings.add_frame(dm.loc[bad].reset_index().assign(_v=dm.loc[bad, "DTHDTC"].values),
+                               rule="AD0001", severity=Severity.WARNING,
+                               message="DTHDTC is not an ISO 8601 date; DTHDT left empty",
+                               dataset="DM", variable="DTHDTC", value_col="_v")
+        adsl["DTHDT"] = pd.to_datetime(lookup(adsl["USUBJID"], imp.dates)).astype("datetime64[ns]")
+        adsl["DTHDTF"] = lookup(adsl["USUBJID"], imp.flag).astype("string")
+    else:
+        adsl["DTHDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+        adsl["DTHDTF"] = pd.Series(pd.NA, index=adsl.index, dtype="string")
+    flag = adsl["DTHDT"].notna()
+    if "DTHFL" in dm.columns:
+        flag |= lookup(adsl["USUBJID"], dm["DTHFL"]).astype("string").str.upper().eq("Y") \
+            .fillna(False).astype(bool)
+    adsl["DTHFL"] = pd.Series(np.where(flag, "Y", None), index=adsl.index, dtype="string")
+    methods["DTHDT"] = (f"DM.DTHDTC; partial dates imputed up to level {level} to the first "
+                        "day (DTHDTF)")
+    methods["DTHFL"] = "Y when DM.DTHFL = Y or DM.DTHDTC is given"
+
+    cause = pd.Series(pd.NA, index=adsl.index, dtype="string")
+    for source in settings.adsl.death_cause_sources:
+        if source.dataset not in sdtm or source.value is None:
+            continue
+        frame = require(sdtm, source.dataset, ["USUBJID", source.value], "DTHCAUS")
+        picked, _ = select_records(frame, source.where, source.where_not)
+        picked = picked.loc[picked[source.value].notna()]
+        if picked.empty:
+            continue
+        # earliest record by its (ISO 8601, so sortable) date text; undated ones last
+        order = picked[source.date].astype("string") if source.date in picked.columns \
+            else pd.Series(pd.NA, index=picked.index, dtype="string")
+        picked = picked.assign(_dt=order).sort_values(["USUBJID", "_dt"], kind="mergesort",
+                                                      na_position="last")
+        first = picked.drop_duplicates("USUBJID").set_index("USUBJID")[source.value]
+        cause = cause.fillna(lookup(adsl["USUBJID"], first).astype("string"))
+    adsl["DTHCAUS"] = cause.where(flag.to_numpy(), pd.NA).astype("string")
+    methods["DTHCAUS"] = ("First available of " + ", ".join(
+        f"{s.dataset}.{s.value}" for s in settings.adsl.death_cause_sources)
+        + " (earliest record of the first source that has one), for dead subjects")
+
+
+def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                findings: Findings, methods: dict[str, str]) -> None:
+    parts = []
+    for source in settings.adsl.last_alive_sources:
+        if source.dataset not in sdtm:
+            continue
+        if source.date not in sdtm[source.dataset].columns:
+            continue  # permissible variable absent (e.g. AEENDTC): nothing to add
+        recs = source_dates(sdtm, source, findings, purpose="LSTALVDT")
+        parts.append(recs[["USUBJID", "DT"]])
+    if parts:
+        allrec = pd.concat(parts, ignore_index=True)
+        latest = allrec.groupby("USUBJID")["DT"].max()
+        adsl["LSTALVDT"] = pd.to_datetime(lookup(adsl["USUBJID"], latest)).astype("datetime64[ns]")
+    else:
+        adsl["LSTALVDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    methods["LSTALVDT"] = "Latest complete date of " + ", ".join(
+        f"{s.dataset}.{s.date}" + (" (not " + ", ".join(f"{k} {v}" for k, v in
+                                                        s.where_not.items()) + ")"
+                                   if s.where_not else "")
+        for s in settings.adsl.last_alive_sources)
+
+
+def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                  findings: Findings, methods: dict[str, str]) -> None:
+    cfg = settings.adsl
+    source = cfg.eos
+    status = pd.Series("ONGOING", index=adsl.index, dtype="string")
+    eosdt = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    reason = pd.Series(pd.NA, index=adsl.index, dtype="string")
+    if source.dataset in sdtm:
+        frame = require(sdtm, source.dataset, ["USUBJID", "DSDECOD"], "EOSSTT")
+        records, skipped = select_records(frame, source.where, source.where_not)
+        for name in skipped:
+            findings.add(notice("AD0004", f"{source.dataset} has no {name}: the condition on it "
+                                "for end of study is not applied", source.dataset, name))
+        dates = impute_dtc(records[source.date], cfg.date_imputation, "first") \
+            if source.date in records.columns else None
+        recs = pd.DataFrame({"USUBJID": records["USUBJID"],
+                             "DSDECOD": upper_text(records["DSDECOD"]),
+                             "DT": dates.dates if dates is not None else pd.NaT})
+        recs = recs.sort_values(["USUBJID", "DT"], kind="mergesort", na_position="first")
+        last = recs.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")
+        decod = lookup(adsl["USUBJID"], last["DSDECOD"]).astype("string")
+        done = decod.isin(cfg.eos_completed).fillna(False).astype(bool)
+        status = status.mask(decod.notna() & done, "COMPLETED")
+        status = status.mask(decod.notna() & ~done, "DISCONTINUED")
+        reason = decod.where(decod.notna() & ~done)
+        eosdt = pd.to_datetime(lookup(adsl["USUBJID"], last["DT"])).astype("datetime64[ns]")
+    else:
+        findings.add(notice("AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
+                            "all", source.dataset))
+    adsl["EOSSTT"], adsl["EOSDT"], adsl["DCSREAS"] = status, eosdt, reason
+    where = ", ".join(f"{k} = {v}" for k, v in source.where.items())
+    methods["EOSSTT"] = (f"Last {source.dataset} record with {where}: COMPLETED when DSDECOD in "
+                         f"{', '.join(cfg.eos_completed)}, else DISCONTINUED; none: ONGOING")
+    methods["EOSDT"] = f"{source.date} of that record"
+    methods["DCSREAS"] = "DSDECOD of that record when DISCONTINUED"
+
+
+def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                            settings: AdamSettings, reference: str,
+                            findings: Findings) -> pd.DataFrame:
+    """TU records of the baseline assessment: USUBJID, TUSTRESC, SEQ (settings.adsl.baseline)."""
+    cfg = settings.adsl.baseline
+    empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
+                          "TUSTRESC": pd.Series(dtype="string"),
+                          "SEQ": pd.Series(dtype="float64")})
+    if cfg.dataset not in sdtm:
+        findings.add(notice("AD0005", f"SDTM {cfg.dataset} not given: no subject has a baseline "
+                            "tumour assessment", cfg.dataset))
+        return empty
+    prefix = cfg.dataset[:2]
+    frame = require(sdtm, cfg.dataset, ["USUBJID"], "baseline tumour assessment")
+    evalvar = prefix + "EVAL"
+    if cfg.evaluator and evalvar in frame.columns:
+        ev = frame[evalvar].astype("string").str.upper()
+        frame = frame.loc[(ev == cfg.evaluator.upper()).fillna(True).astype(bool)]
+    is_base = pd.Series(False, index=frame.index)
+    if cfg.visits and "VISIT" in frame.columns:
+        is_base |= pd.Series(upper_isin(frame["VISIT"], cfg.visits), index=frame.index)
+    if cfg.by_date and cfg.date in frame.columns:
+        dt = complete_dates(frame[cfg.date]).dates
+        anchor = adsl.set_index("USUBJID")["TRTSDT"]
+        if reference in adsl.columns:
+            anchor = anchor.fillna(adsl.set_index("USUBJID")[reference])
+        limit = pd.to_datetime(lookup(frame["USUBJID"], anchor))
+        is_base |= (dt <= limit).fillna(False).astype(bool)
+    base = frame.loc[is_base]
+    seq = prefix + "SEQ"
+    result = prefix + "STRESC"
+    return pd.DataFrame({
+        "USUBJID": base["USUBJID"].astype("string"),
+        "TUSTRESC": upper_text(base[result]) if result in base.columns
+        else pd.Series(pd.NA, index=base.index, dtype="string"),
+        "SEQ": base[seq].astype("float64") if seq in base.columns else np.nan,
+    }).reset_index(drop=True)
+
+
+def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings: Findings,
+                methods: dict[str, str]) -> AdslResult:
+    """ADSL from DM (+ SUPPDM, EX, DS, DD, AE, RS, TR, TU as available)."""
+    cfg = settings.adsl
+    adsl = _dm_frame(sdtm, findings)
+    dm = sdtm["DM"].drop_duplicates("USUBJID")
+    _age_groups(adsl, settings, methods)
+    for target, source_var in (("TRT01P", cfg.trt01p_from), ("TRT01A", cfg.trt01a_from)):
+        adsl[target] = lookup(adsl["USUBJID"], dm.set_index("USUBJID")[source_var]).astype("string") \
+            if source_var in dm.columns else pd.Series(pd.NA, index=adsl.index, dtype="string")
+        methods[target] = f"DM.{source_var}"
+    _cohorts(adsl, sdtm, settings, findings, methods)
+    if "RFICDTC" in dm.columns:
+        adsl["RFICDT"] = pd.to_datetime(lookup(adsl["USUBJID"],
+            complete_dates(dm.set_index("USUBJID")["RFICDTC"]).dates)).astype("datetime64[ns]")
+        methods["RFICDT"] = "DM.RFICDTC (complete dates)"
+
+    for spec in cfg.dates:
+        recs = source_dates(sdtm, spec.source, findings, highest=cfg.date_imputation,
+                            how="first", purpose=spec.variable)
+        picked = _per_subject(recs, spec.pick)
+        adsl[spec.variable] = _merge_value(adsl, picked, "DT", spec.variable)
+        where = ", ".join(f"{k} = {v}" for k, v in spec.source.where.items())
+        methods[spec.variable] = (f"{spec.pick.capitalize()} {spec.source.dataset}."
+                                  f"{spec.source.date} where {where}")
+
+    dosing = _dosing_records(sdtm, settings, findings)
+    _treatment_dates(adsl, dosing, methods, settings)
+    for rule in cfg.ex_dates:
+        _ex_rule_dates(adsl, dosing, rule, dm, methods)
+    _death(adsl, sdtm, settings, findings, methods)
+    _last_alive(adsl, sdtm, settings, findings, methods)
+    _end_of_study(adsl, sdtm, settings, findings, methods)
+
+    yes = pd.Series("Y", index=adsl.index, dtype="string")
+    if cfg.ittfl_from:
+        if cfg.ittfl_from not in adsl.columns:
+            raise InputDataError(f"ITTFL needs ADSL.{cfg.ittfl_from}, which no setting derives")
+        adsl["ITTFL"] = yes.where(adsl[cfg.ittfl_from].notna(), "N")
+        methods["ITTFL"] = f"Y when {cfg.ittfl_from} is present, else N"
+    adsl["SAFFL"] = yes.where(adsl["TRTSDT"].notna(), "N")
+    methods["SAFFL"] = "Y when the subject took at least one dose (TRTSDT present), else N"
+
+    reference = settings.adrs.analyses[0].reference_date
+    baseline = baseline_tumour_records(sdtm, adsl, settings, reference, findings)
+    rule = cfg.efffl
+    ok = pd.Series(True, index=adsl.index)
+    text = []
+    if rule.require_dose:
+        ok &= adsl["TRTSDT"].notna()
+        text.append("at least one dose")
+    if rule.require_baseline_assessment:
+        ok &= adsl["USUBJID"].isin(baseline["USUBJID"])
+        text.append(f"a baseline tumour assessment ({cfg.baseline.dataset} at VISIT "
+                    f"{'/'.join(cfg.baseline.visits)}"
+                    + (" or dated on/before first dose" if cfg.baseline.by_date else "") + ")")
+    if rule.require_post_baseline_assessment:
+        text.append("an analysed post-baseline overall response")
+    adsl["EFFFL"] = yes.where(ok, "N")
+    methods["EFFFL"] = "Y when " + (" and ".join(text) if text else "always")
+    return AdslResult(adsl=adsl, baseline_tumours=baseline)
+
+
+def apply_post_baseline_rule(adsl: pd.DataFrame, assessed: pd.Series,
+                             settings: AdamSettings) -> pd.DataFrame:
+    """EFFFL = N for subjects without an analysed post-baseline response, when required."""
+    if not settings.adsl.efffl.require_post_baseline_assessment:
+        return adsl
+    has = adsl["USUBJID"].isin(assessed)
+    adsl = adsl.copy()
+    adsl["EFFFL"] = adsl["EFFFL"].where(has, "N").astype("string")
+    return adsl

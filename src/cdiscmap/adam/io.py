@@ -1,0 +1,234 @@
+"""Read a folder of SDTM datasets (ours or anyone's): XPT, CSV or parquet, one dataset per file.
+
+The dataset name is the file stem upper-cased (``suppdm.xpt`` → ``SUPPDM``). Character columns
+become pandas "string" with blanks as missing (SDTM null = empty, conventions.md); numeric XPT
+columns stay float64. CSV carries no types, so a column is read as a number only when its name is
+a standard numeric SDTM variable (--SEQ, --STRESN, --DY, VISITNUM, AGE, …) and every non-blank
+value parses — identifiers such as SUBJID ``0042`` keep their text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.settings import DateSource
+from cdiscmap.errors import InputDataError, display_path
+from cdiscmap.findings import Finding, Findings, Severity
+
+SDTM_SUFFIXES = (".xpt", ".csv", ".parquet")
+
+# numeric SDTM variables by name (SDTMIG 3.4 §2.x variable tables: type Num)
+_NUMERIC_NAMES = {"AGE", "VISITNUM", "VISITDY", "TAETORD"}
+_NUMERIC_SUFFIXES = ("SEQ", "STRESN", "DY", "STDY", "ENDY", "DOSE", "DOSTOT", "TPTNUM",
+                     "STNRLO", "STNRHI", "STREFN")
+_NUMERIC = re.compile(r"^[A-Z]{2}(" + "|".join(_NUMERIC_SUFFIXES) + r")$")
+
+
+def _is_numeric_name(name: str) -> bool:
+    return name in _NUMERIC_NAMES or bool(_NUMERIC.fullmatch(name))
+
+
+def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Upper-case column names; text columns → "string", trimmed, blanks → <NA>."""
+    frame = frame.rename(columns=lambda c: str(c).strip().upper())
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[name] = col.astype("float64")
+            continue
+        text = col.astype("string").str.strip()
+        out[name] = text.mask(text == "")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _type_csv_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in frame.columns:
+        if not _is_numeric_name(name):
+            continue
+        col = frame[name]
+        numbers = pd.to_numeric(col, errors="coerce")
+        if (numbers.notna() | col.isna()).all():
+            frame[name] = numbers.astype("float64")
+    return frame
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    shown = display_path(path)
+    try:
+        if suffix == ".xpt":
+            import pyreadstat
+
+            frame, _meta = pyreadstat.read_xport(str(path))
+            return normalise_frame(frame)
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
+                                encoding="utf-8")
+            return _type_csv_columns(normalise_frame(frame))
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputDataError(
+                f"{shown}: reading .parquet needs the pyarrow package (pip install pyarrow), "
+                "or give the SDTM as .xpt or .csv") from None
+        return normalise_frame(pd.read_parquet(path))
+    except InputDataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                             ) from None
+    except Exception as exc:  # any reader failure is a file the user must fix
+        raise InputDataError(f"{shown}: cannot read as SDTM {suffix[1:]} ({exc})") from None
+
+
+def read_sdtm(folder: Path) -> dict[str, pd.DataFrame]:
+    """All SDTM datasets of ``folder`` by upper-case name, in name order.
+
+    Other files (define.xml, reports) are ignored. Two files for one dataset (``dm.xpt`` and
+    ``dm.csv``) is an error: we would not know which one is meant.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputDataError(f"{display_path(folder)}: SDTM folder not found")
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in SDTM_SUFFIXES)
+    by_name: dict[str, Path] = {}
+    for path in files:
+        name = path.stem.strip().upper()
+        if name in by_name:
+            raise InputDataError(f"{display_path(folder)}: dataset {name} is given twice "
+                                 f"({by_name[name].name}, {path.name}); keep one")
+        by_name[name] = path
+    if not by_name:
+        raise InputDataError(f"{display_path(folder)}: no .xpt, .csv or .parquet SDTM files")
+    return {name: _read_one(by_name[name]) for name in sorted(by_name)}
+
+
+def require(sdtm: dict[str, pd.DataFrame], dataset: str, variables: list[str],
+            why: str = "") -> pd.DataFrame:
+    """The dataset, or an InputDataError naming the missing dataset or variables."""
+    reason = f" ({why})" if why else ""
+    if dataset not in sdtm:
+        raise InputDataError(f"SDTM dataset {dataset} is missing{reason}")
+    frame = sdtm[dataset]
+    missing = [v for v in variables if v not in frame.columns]
+    if missing:
+        raise InputDataError(f"SDTM {dataset} lacks required variable"
+                             f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}{reason}")
+    return frame
+
+
+def _matches(frame: pd.DataFrame, where: dict[str, str | list[str]], *, any_of: bool,
+             skipped: list[str]) -> pd.Series:
+    """Rows meeting all (or, with ``any_of``, any) conditions; absent variables are skipped."""
+    result = pd.Series(not any_of, index=frame.index)
+    for name, wanted in where.items():
+        if name not in frame.columns:
+            skipped.append(name)
+            continue
+        values = [wanted] if isinstance(wanted, str) else list(wanted)
+        hit = pd.Series(upper_isin(frame[name], values), index=frame.index)
+        result = (result | hit) if any_of else (result & hit)
+    return result
+
+
+def select_records(frame: pd.DataFrame, where: dict[str, str | list[str]],
+                   where_not: dict[str, str | list[str]] | None = None
+                   ) -> tuple[pd.DataFrame, list[str]]:
+    """Records of ``frame`` matching ``where`` and none of ``where_not`` (settings filters).
+
+    Returns the records and the filter variables the frame does not have (skipped, so the
+    caller can report them: they are permissible SDTM variables a user's SDTM may lack).
+    """
+    skipped: list[str] = []
+    keep = _matches(frame, where, any_of=False, skipped=skipped)
+    if where_not:
+        keep &= ~_matches(frame, where_not, any_of=True, skipped=skipped)
+    return frame.loc[keep], skipped
+
+
+def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Findings, *,
+                 highest: str = "none", how: str = "first", purpose: str = "") -> pd.DataFrame:
+    """Dated records of one settings source: USUBJID, DT, DTF, SEQ (--SEQ or NaN), VALUE.
+
+    A missing dataset gives no records (the source is optional: a notice says so); a missing
+    date/value variable is an InputDataError (the settings ask for it). Unparseable dates are
+    findings (AD0001) and the record is left out.
+    """
+    columns = ["USUBJID", "DT", "DTF", "SEQ", "VALUE"]
+    empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
+                          "DT": pd.Series(dtype="datetime64[ns]"),
+                          "DTF": pd.Series(dtype="string"), "SEQ": pd.Series(dtype="float64"),
+                          "VALUE": pd.Series(dtype="string")})
+    if source.dataset not in sdtm:
+        findings.add(notice("AD0005", f"SDTM {source.dataset} not given: {purpose or 'source'} "
+                             f"uses no {source.dataset} dates", source.dataset))
+        return empty
+    needed = ["USUBJID", source.date] + ([source.value] if source.value else [])
+    frame = require(sdtm, source.dataset, needed, purpose)
+    records, skipped = select_records(frame, source.where, source.where_not)
+    for name in skipped:
+        findings.add(notice("AD0004", f"{source.dataset} has no {name}: the condition on it in "
+                             f"{purpose or 'a source'} is not applied", source.dataset, name))
+    imputed = impute_dtc(records[source.date], highest, how)  # type: ignore[arg-type]
+    bad = imputed.invalid
+    if bad.any():
+        findings.add_frame(records.loc[bad].assign(_v=records.loc[bad, source.date]),
+                           rule="AD0001", severity=Severity.WARNING,
+                           message=f"{source.date} is not an ISO 8601 date; record not used for "
+                                   f"{purpose or 'a date'}", dataset=source.dataset,
+                           variable=source.date, value_col="_v", source_col="_SRCFILE")
+    seq_name = source.dataset[:2] + "SEQ" if len(source.dataset) >= 2 else ""
+    out = pd.DataFrame({
+        "USUBJID": records["USUBJID"].astype("string"),
+        "DT": imputed.dates,
+        "DTF": imputed.flag,
+        "SEQ": records[seq_name].astype("float64") if seq_name in records.columns
+        else pd.Series(float("nan"), index=records.index),
+        "VALUE": records[source.value].astype("string") if source.value
+        else pd.Series(pd.NA, index=records.index, dtype="string"),
+    })
+    out = out.loc[out["DT"].notna() & out["USUBJID"].notna()]
+    return out[columns] if not out.empty else empty
+
+
+def notice(rule: str, message: str, dataset: str = "", variable: str = "") -> Finding:
+    return Finding(rule=rule, severity=Severity.NOTICE, message=message, dataset=dataset,
+                   variable=variable)
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for every key (missing where absent), on ``keys``' index.
+
+    A vectorised reindex that keeps the table's dtype (also for an empty table, where
+    ``Series.map`` on "string" keys trips over datetime values) and takes the first value of a
+    repeated key.
+    """
+    if table.index.has_duplicates:
+        table = table.loc[~table.index.duplicated(keep="first")]
+    values = table.reindex(pd.Index(keys.to_numpy(dtype=object)))
+    return pd.Series(values.array, index=keys.index, name=table.name)
+
+
+def upper_text(values: pd.Series) -> pd.Series:
+    """Trimmed, upper-cased "string" copy; the work is done once per distinct value."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    clean = pd.Series(uniques, dtype="string").str.strip().str.upper().to_numpy(dtype=object)
+    out = np.where(codes >= 0, clean[np.clip(codes, 0, None)] if len(clean) else None, None)
+    return pd.Series(out, index=values.index, dtype="string")
+
+
+def upper_isin(values: pd.Series, wanted: list[str]) -> np.ndarray:
+    """Boolean array: trimmed upper-case value is one of ``wanted`` (missing → False)."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    if not len(uniques):
+        return np.zeros(len(values), dtype=bool)
+    clean = pd.Series(uniques, dtype="string").str.strip().str.upper()
+    hit = clean.isin([w.strip().upper() for w in wanted]).to_numpy(dtype=bool)
+    return np.where(codes >= 0, hit[np.clip(codes, 0, None)], False)

@@ -1,0 +1,537 @@
+"""Study settings of the SDTM → ADaM stage: ``mappings/<study>/adam/{adsl,adrs,adtte}.yaml``.
+
+Every field says its default and where the default comes from. "admiral" / "admiralonco" are
+the pharmaverse R packages (ad_adsl.R, ad_adrs.R, ad_adtte.R templates and vignettes), the
+field's de-facto reference; where we differ the description says why. "FDA 2018" is the FDA
+guidance *Clinical Trial Endpoints for the Approval of Cancer Drugs and Biologics* (2018),
+appendix tables on PFS censoring.
+
+Filters (``where``) are a small vocabulary: ``{VARIABLE: value}`` or ``{VARIABLE: [v1, v2]}``,
+all conditions must hold, values are compared after trimming and upper-casing both sides. A
+condition on a variable the dataset does not have is skipped with a notice finding (so the
+defaults run on any SDTMIG-conformant SDTM, where such variables are permissible).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cdiscmap.errors import SpecError, display_path
+from cdiscmap.spec.yamlload import load_yaml, validate_located
+
+_NAME = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+Where = dict[str, str | list[str]]
+
+
+def _check_name(value: str, what: str) -> str:
+    value = value.strip().upper()
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"{what} {value!r} is not a SAS V5 name (letter then letters/digits, "
+                         "at most 8)")
+    return value
+
+
+def _check_where(where: Where) -> Where:
+    out: Where = {}
+    for key, value in where.items():
+        name = _check_name(key, "variable")
+        out[name] = [v.strip().upper() for v in value] if isinstance(value, list) \
+            else value.strip().upper()
+    return out
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DateSource(_Model):
+    """Dates of one SDTM dataset: ``dataset`` records matching ``where`` (and not ``where_not``)."""
+
+    dataset: str = Field(description="SDTM dataset, e.g. DS, AE, CM.")
+    date: str = Field(description="Its --DTC variable, e.g. DSSTDTC.")
+    where: Where = Field(default_factory=dict, description="Records to use (all must hold).")
+    where_not: Where = Field(default_factory=dict,
+                             description="Records to leave out (any condition excludes).")
+    value: str | None = Field(None, description="Variable holding the value taken from the "
+                                                "record, where one is needed (DTHCAUS).")
+
+    _v_ds = field_validator("dataset", "date")(lambda v: _check_name(v, "name"))
+    _v_val = field_validator("value")(lambda v: None if v is None else _check_name(v, "value"))
+    _v_w = field_validator("where", "where_not")(lambda v: _check_where(v))
+
+
+class SubjectDate(_Model):
+    """An ADSL date variable taken from one SDTM source (first or last matching date)."""
+
+    variable: str = Field(description="ADSL variable to create, e.g. RANDDT or ENRLDT.")
+    source: DateSource
+    pick: Literal["first", "last"] = Field(
+        "first", description="Earliest (default) or latest matching date of the subject.")
+
+    _v = field_validator("variable")(lambda v: _check_name(v, "variable"))
+
+
+class ExDateRule(_Model):
+    """A sponsor ADSL date found in EX, e.g. the re-introduction of treatment after a stop.
+
+    ``rule: first_after_gap`` — the first dosing record whose start is at least ``gap_days``
+    after the end of all earlier dosing (or after ``anchor`` when there is none before it);
+    ``rule: first_matching`` — the first dosing record matching ``where`` (e.g. EPOCH or
+    EXCAT = RECHALLENGE). Only records that count as doses (see ``exposure``) are used, and only
+    those starting after ``anchor`` when it is given.
+    """
+
+    variable: str = Field(description="ADSL variable to create, e.g. RCHSDT.")
+    rule: Literal["first_after_gap", "first_matching"]
+    gap_days: int | None = Field(None, ge=1, description="Gap for first_after_gap.")
+    anchor: str | None = Field(
+        None, description="ADSL date the gap is counted from when no earlier dose exists, and "
+                          "before which doses are ignored (e.g. RANDDT).")
+    where: Where = Field(default_factory=dict, description="EX filter for first_matching.")
+    armcd: list[str] | None = Field(
+        None, description="Only subjects whose DM.ARMCD is one of these (e.g. the stop arm).")
+
+    _v = field_validator("variable")(lambda v: _check_name(v, "variable"))
+    _v_a = field_validator("anchor")(lambda v: None if v is None else _check_name(v, "anchor"))
+    _v_w = field_validator("where")(lambda v: _check_where(v))
+
+    @model_validator(mode="after")
+    def _rule_fields(self) -> ExDateRule:
+        if self.rule == "first_after_gap" and self.gap_days is None:
+            raise ValueError("rule first_after_gap needs gap_days")
+        if self.rule == "first_matching" and not self.where:
+            raise ValueError("rule first_matching needs where")
+        return self
+
+
+class AgeGroup(_Model):
+    """One AGEGR1 category: ``low <= AGE <= high`` (either bound may be left out)."""
+
+    label: str
+    low: float | None = None
+    high: float | None = None
+
+
+def _default_age_groups() -> list[AgeGroup]:
+    return [AgeGroup(label="<18", high=17.999999), AgeGroup(label="18-64", low=18, high=64.999999),
+            AgeGroup(label=">=65", low=65)]
+
+
+class Exposure(_Model):
+    """Which EX records count as doses and how their partial dates are read (TRTSDT/TRTEDT)."""
+
+    positive_dose_only: bool = Field(
+        True, description="Only EXDOSE > 0 counts as a dose (admiral ad_adsl.R: EXDOSE > 0, or 0 "
+                          "for placebo); a 0-dose record is an interruption. Default true.")
+    placebo_pattern: str = Field(
+        "PLACEBO", description="EXTRT containing this counts as a dose even with EXDOSE 0 "
+                               "(admiral).")
+    start_imputation: Literal["none", "D", "M"] = Field(
+        "none", description="Highest imputed component of EXSTDTC for TRTSDT; default none "
+                            "(admiral: only complete dates count).")
+    end_imputation: Literal["none", "D", "M"] = Field(
+        "none", description="Same for EXENDTC (imputed to the last day when allowed).")
+    open_end_uses_start: bool = Field(
+        True, description="A dose record without EXENDTC (ongoing at cut-off) contributes its "
+                          "start date to TRTEDT. admiral ignores it, which can make TRTEDT "
+                          "earlier than a later dose start; we never overstate exposure either "
+                          "way. Default true.")
+
+
+class Baseline(_Model):
+    """Which TU records are the baseline tumour assessment (EFFFL, MDIS)."""
+
+    dataset: str = Field("TU", description="Default TU (lesion identification).")
+    date: str = Field("TUDTC", description="Default TUDTC.")
+    visits: list[str] = Field(
+        default_factory=lambda: ["BASELINE", "SCREENING"],
+        description="Records at these VISITs are baseline (admiralonco MDIS: VISIT BASELINE).")
+    by_date: bool = Field(
+        True, description="Also: records dated on or before first dose (TRTSDT), or before the "
+                          "response reference date when never dosed. Default true.")
+    evaluator: str | None = Field(
+        "INVESTIGATOR", description="TUEVAL value to keep when TUEVAL exists (null = all).")
+
+
+class EffflRule(_Model):
+    """EFFFL: response-evaluable subjects."""
+
+    require_dose: bool = Field(True, description="At least one dose (SAFFL = Y). Default true.")
+    require_baseline_assessment: bool = Field(
+        True, description="A baseline tumour assessment (see baseline). Default true.")
+    require_post_baseline_assessment: bool = Field(
+        False, description="At least one analysed post-baseline overall response; default false "
+                           "(RECIST 1.1 counts early death/PD without a scan as non-responders).")
+
+
+class AdslSettings(_Model):
+    """ADSL derivations (ADaMIG 1.3 §3.2)."""
+
+    age_groups: list[AgeGroup] = Field(
+        default_factory=_default_age_groups,
+        description="AGEGR1/AGEGR1N categories, in order; default <18, 18-64, >=65 (ICH E7 "
+                    "age bands).")
+    trt01p_from: str = Field("ARM", description="DM variable for TRT01P (admiral: ARM).")
+    trt01a_from: str = Field("ACTARM", description="DM variable for TRT01A (admiral: ACTARM).")
+    cohort_variables: list[str] = Field(
+        default_factory=list, description="SUPPDM QNAMs copied to ADSL columns of that name.")
+    dates: list[SubjectDate] = Field(
+        default_factory=lambda: [SubjectDate(variable="RANDDT", source=DateSource(
+            dataset="DS", date="DSSTDTC", where={"DSDECOD": "RANDOMIZED"}))],
+        description="Disposition dates; default RANDDT = DS DSDECOD RANDOMIZED (admiral).")
+    date_imputation: Literal["none", "D", "M"] = Field(
+        "none", description="Imputation of the disposition dates above and EOSDT (first day); "
+                            "default none (admiral derive_vars_dt without imputation).")
+    ex_dates: list[ExDateRule] = Field(default_factory=list,
+                                       description="Sponsor dates from EX (re-introduction).")
+    ittfl_from: str | None = Field(
+        "RANDDT", description="ITTFL = Y when this ADSL date is present (randomized / "
+                              "registered); null → no ITTFL. Default RANDDT.")
+    exposure: Exposure = Field(default_factory=Exposure)
+    death_imputation: Literal["none", "D", "M"] = Field(
+        "M", description="DTHDT from DM.DTHDTC imputing up to the month to the first day, flag "
+                         "DTHDTF (admiral ad_adsl.R: highest_imputation M, first).")
+    death_cause_sources: list[DateSource] = Field(
+        default_factory=lambda: [
+            DateSource(dataset="DD", date="DDDTC", where={"DDTESTCD": "PRCDTH"},
+                       value="DDSTRESC"),
+            DateSource(dataset="DS", date="DSSTDTC", where={"DSDECOD": "DEATH"},
+                       value="DSTERM")],
+        description="Where DTHCAUS comes from, in priority order, each with its value "
+                    "variable. Default DD primary cause of death (DDSTRESC), then DS DEATH "
+                    "(DSTERM) (admiral dthcaus_source). A missing dataset is skipped.")
+    last_alive_sources: list[DateSource] = Field(
+        default_factory=lambda: [
+            DateSource(dataset="AE", date="AESTDTC"), DateSource(dataset="AE", date="AEENDTC"),
+            DateSource(dataset="EX", date="EXSTDTC"), DateSource(dataset="EX", date="EXENDTC"),
+            DateSource(dataset="RS", date="RSDTC"), DateSource(dataset="TR", date="TRDTC"),
+            DateSource(dataset="TU", date="TUDTC"),
+            DateSource(dataset="DS", date="DSSTDTC", where_not={"DSDECOD": "DEATH"}),
+            DateSource(dataset="DM", date="RFPENDTC")],
+        description="LSTALVDT = latest complete date of these sources (admiral: complete dates "
+                    "only, death records excluded). A missing dataset is skipped.")
+    eos: DateSource = Field(
+        default_factory=lambda: DateSource(dataset="DS", date="DSSTDTC", where={
+            "DSCAT": "DISPOSITION EVENT", "DSSCAT": "END OF STUDY"}),
+        description="End-of-study disposition records (last one per subject).")
+    eos_completed: list[str] = Field(
+        default_factory=lambda: ["COMPLETED"],
+        description="DSDECOD values meaning COMPLETED; other → DISCONTINUED, none → ONGOING "
+                    "(SBJTSTAT C124296).")
+    baseline: Baseline = Field(default_factory=Baseline)
+    efffl: EffflRule = Field(default_factory=EffflRule)
+
+    _v_from = field_validator("trt01p_from", "trt01a_from")(lambda v: _check_name(v, "name"))
+    _v_coh = field_validator("cohort_variables")(
+        lambda v: [_check_name(x, "QNAM") for x in v])
+    _v_itt = field_validator("ittfl_from")(lambda v: None if v is None else _check_name(v, "name"))
+
+
+class Confirmation(_Model):
+    """RECIST 1.1 §4.6.1 confirmation of CR/PR."""
+
+    min_days: int = Field(28, ge=1, description="Confirming assessment at least this many days "
+                                                "later (RECIST 1.1 §4.6.1: ≥ 4 weeks; admiralonco "
+                                                "ref_confirm 28).")
+    max_ne: int = Field(1, ge=0, description="NE assessments allowed in between (admiralonco "
+                                             "max_nr_ne 1).")
+    accept_sd: bool = Field(False, description="One SD between PR and its confirmation allowed "
+                                               "(admiralonco accept_sd, default false).")
+
+
+class Landmark(_Model):
+    """A landmark response parameter (e.g. DCR8W, DCR16W, RSP8W, PFR6M), Y/N per subject.
+
+    Landmark day L = reference date + ``weeks``·7 (or ``days``). Only analysed assessments with
+    ADT ≤ L + ``window_after`` are looked at.
+
+    - ``rule: status`` — Y when the LAST of those assessments is dated ≥ L − ``window_before``
+      and its response is in ``responses`` and the subject is not dead on or before L; so PD
+      before the landmark, no assessment near it, or NE at it give N.
+    - ``rule: best`` — Y when the best overall response (unconfirmed, or confirmed when
+      ``confirmed``) over those assessments is in ``responses``.
+    """
+
+    paramcd: str
+    param: str
+    weeks: float | None = Field(None, gt=0)
+    days: int | None = Field(None, gt=0)
+    window_before: int = Field(7, ge=0, description="Days before L still counted; default 7.")
+    window_after: int = Field(7, ge=0, description="Days after L still counted; default 7.")
+    rule: Literal["status", "best"] = "status"
+    responses: list[str] = Field(default_factory=lambda: ["CR", "PR", "SD", "NON-CR/NON-PD"])
+    confirmed: bool = False
+
+    _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
+
+    @model_validator(mode="after")
+    def _one_length(self) -> Landmark:
+        if (self.weeks is None) == (self.days is None):
+            raise ValueError("give exactly one of weeks or days")
+        return self
+
+    @property
+    def landmark_days(self) -> int:
+        return int(round(self.weeks * 7)) if self.weeks is not None else int(self.days or 0)
+
+
+ADRS_PARAMETERS = ("PD", "RSP", "CB", "BOR", "CRSP", "CCB", "CBOR", "LSTA")
+
+
+class ResponseAnalysis(_Model):
+    """One set of response parameters with its own reference date (e.g. main, rechallenge)."""
+
+    id: str = Field("main", description="Name used by ADTTE parameters (analysis: ...).")
+    reference_date: str = Field(
+        "RANDDT", description="ADSL date: assessments before it are not analysed, SD duration "
+                              "counts from it. Default RANDDT (admiralonco ad_adrs.R).")
+    paramcd_suffix: str = Field("", description="Appended to each PARAMCD (e.g. R for "
+                                                "rechallenge: BORR).")
+    param_suffix: str = Field("", description="Appended to each PARAM text.")
+    subjects: Literal["all", "with_reference_date"] = Field(
+        "all", description="all ADSL subjects (admiralonco; MISSING/N for those without data), "
+                           "or only those with a reference date (e.g. rechallenged).")
+    parameters: list[Literal["PD", "RSP", "CB", "BOR", "CRSP", "CCB", "CBOR", "LSTA"]] = Field(
+        default_factory=lambda: list(ADRS_PARAMETERS))
+    landmarks: list[Landmark] = Field(default_factory=list)
+
+    _v = field_validator("reference_date")(lambda v: _check_name(v, "reference_date"))
+
+    @field_validator("paramcd_suffix")
+    @classmethod
+    def _suffix(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and not re.fullmatch(r"[A-Z0-9]{1,3}", value):
+            raise ValueError("paramcd_suffix: 1-3 letters/digits")
+        return value
+
+
+def _default_aval_map() -> dict[str, float]:
+    return {"CR": 1, "PR": 2, "SD": 3, "NON-CR/NON-PD": 4, "PD": 5, "NE": 6, "MISSING": 7}
+
+
+class AdrsSettings(_Model):
+    """ADRS derivations (BDS; admiralonco ad_adrs.R conventions)."""
+
+    testcd: str = Field("OVRLRESP", description="RSTESTCD of the overall response.")
+    category: str | None = Field("RECIST 1.1", description="RSCAT kept when RSCAT exists; also "
+                                                           "PARCAT3.")
+    evaluator: str = Field(
+        "INVESTIGATOR", description="RSEVAL of the records used (admiralonco: INVESTIGATOR). "
+                                    "COMPUTED uses the RSDRVFL = Y records of the RECIST engine; "
+                                    "otherwise RSDRVFL = Y records are left out.")
+    date_highest_imputation: Literal["none", "D", "M"] = Field(
+        "D", description="ADT from RSDTC: a missing day may be imputed (admiralonco ad_adrs.R "
+                         "highest_imputation D).")
+    date_imputation: Literal["first", "mid", "last"] = Field(
+        "last", description="... to the last day of the month (admiralonco ad_adrs.R "
+                            "date_imputation last: a response is not dated before it could "
+                            "have been seen). ADTF = D flags it.")
+    aval_map: dict[str, float] = Field(
+        default_factory=_default_aval_map,
+        description="AVALC → AVAL (admiralonco aval_resp: CR 1 … NE 6, MISSING 7). Values "
+                    "outside the map are findings and not analysed.")
+    sd_min_days: int = Field(42, ge=0, description="SD minimum duration from the reference date "
+                                                   "(admiralonco ref_start_window 42; RECIST 1.1 "
+                                                   "§4.4.3 leaves it to the protocol).")
+    confirmation: Confirmation = Field(default_factory=Confirmation)
+    new_therapy: list[DateSource] = Field(
+        default_factory=list,
+        description="Start of new anti-cancer therapy (NACTDT = earliest date after the "
+                    "reference date). Assessments after it are not analysed; one ON that date "
+                    "still counts (FDA 2018: last adequate assessment on or before new "
+                    "therapy; admiralonco's example keeps ADT < NACTDT). Default none.")
+    analyses: list[ResponseAnalysis] = Field(default_factory=lambda: [ResponseAnalysis()])
+    death_parameter: bool = Field(True, description="Add PARAMCD DEATH (admiralonco).")
+    mdis_parameter: bool = Field(True, description="Add PARAMCD MDIS, measurable disease at "
+                                                   "baseline from TU TARGET (admiralonco).")
+
+    @field_validator("evaluator", "testcd")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @model_validator(mode="after")
+    def _unique(self) -> AdrsSettings:
+        ids = [a.id for a in self.analyses]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"analysis ids must be unique: {ids}")
+        if not self.analyses:
+            raise ValueError("at least one analysis is needed")
+        for key in ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"):
+            if key not in self.aval_map:
+                raise ValueError(f"aval_map needs {key}")
+        codes: list[str] = []
+        for a in self.analyses:
+            codes += [p + a.paramcd_suffix for p in a.parameters]
+            codes += [lm.paramcd for lm in a.landmarks]
+        too_long = [c for c in codes if len(c) > 8]
+        if too_long:
+            raise ValueError(f"PARAMCD longer than 8 characters: {too_long}")
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"PARAMCD values repeat: {sorted(codes)}")
+        return self
+
+
+Event = Literal["PD", "DEATH"]
+
+
+class MissedAssessments(_Model):
+    """FDA 2018 table: an event after two or more missed assessments is censored at the last
+    adequate assessment before it. Missed = event date − last adequate assessment (or start)
+    > 2 × ``interval_days`` + ``window_days``."""
+
+    interval_days: int = Field(gt=0, description="Protocol assessment interval, e.g. 56.")
+    window_days: int = Field(0, ge=0, description="Visit window, e.g. 7.")
+
+
+class TteParameter(_Model):
+    """One ADTTE parameter (OS, PFS, DOR, TTP, …)."""
+
+    paramcd: str
+    param: str
+    start: str = Field(description="ADSL date variable (RANDDT, TRTSDT, RCHSDT, …) or RESPONSE "
+                                   "(first response of the analysis: duration of response).")
+    confirmed: bool = Field(False, description="With start RESPONSE: first confirmed response.")
+    analysis: str = Field("main", description="ADRS analysis giving PD and assessments.")
+    events: list[Event] = Field(description="PD and/or DEATH; the earliest counts.")
+    censor: Literal["last_adequate_assessment", "last_assessment", "last_alive"] = Field(
+        "last_adequate_assessment", description="Censoring date when there is no event; OS uses "
+                                                "last_alive (LSTALVDT).")
+    censor_at_new_therapy: bool = Field(
+        False, description="Events after new anti-cancer therapy are censored at the last "
+                           "adequate assessment on or before it (FDA 2018).")
+    missed_assessments: MissedAssessments | None = Field(None, description="Default off.")
+    require_baseline_assessment: bool = Field(
+        False, description="No baseline tumour assessment → censored at the start date "
+                           "(FDA 2018).")
+
+    _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
+    _v_s = field_validator("start")(lambda v: _check_name(v, "start"))
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("events: one or more distinct of PD, DEATH")
+        return value
+
+
+class CensorCodes(_Model):
+    """CNSR values (ADaMIG 1.3 BDS TTE: 0 = event, positive integers = censoring reasons)."""
+
+    last_assessment: int = Field(1, ge=1, description="No event: last (adequate) assessment / "
+                                                      "last known alive.")
+    start: int = Field(2, ge=1, description="No baseline or no post-baseline assessment: start "
+                                            "date.")
+    new_therapy: int = Field(3, ge=1, description="New anti-cancer therapy before any event.")
+    missed_assessments: int = Field(4, ge=1, description="Event after ≥ 2 missed assessments.")
+
+
+def _default_tte() -> list[TteParameter]:
+    return [
+        TteParameter(paramcd="OS", param="Overall Survival", start="RANDDT", events=["DEATH"],
+                     censor="last_alive"),
+        TteParameter(paramcd="PFS", param="Progression-Free Survival", start="RANDDT",
+                     events=["PD", "DEATH"]),
+        TteParameter(paramcd="DOR", param="Duration of Response", start="RESPONSE",
+                     events=["PD", "DEATH"]),
+        TteParameter(paramcd="TTP", param="Time to Progression", start="RANDDT", events=["PD"]),
+    ]
+
+
+class AdtteSettings(_Model):
+    """ADTTE parameters (admiralonco ad_adtte.R event/censor sources)."""
+
+    adequate_responses: list[str] = Field(
+        default_factory=lambda: ["CR", "PR", "SD", "NON-CR/NON-PD"],
+        description="Responses that make an assessment adequate for censoring (not NE; FDA "
+                    "2018 'last adequate assessment').")
+    cnsr: CensorCodes = Field(default_factory=CensorCodes)
+    parameters: list[TteParameter] = Field(default_factory=_default_tte)
+
+    @model_validator(mode="after")
+    def _unique(self) -> AdtteSettings:
+        codes = [p.paramcd for p in self.parameters]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"PARAMCD values repeat: {codes}")
+        return self
+
+
+class AdamSettings(_Model):
+    """All settings of the ADaM stage."""
+
+    adsl: AdslSettings = Field(default_factory=AdslSettings)
+    adrs: AdrsSettings = Field(default_factory=AdrsSettings)
+    adtte: AdtteSettings = Field(default_factory=AdtteSettings)
+
+    def adsl_date_variables(self) -> list[str]:
+        """Every ADSL date a reference or start may name."""
+        fixed = ["TRTSDT", "TRTEDT", "RFICDT", "DTHDT", "LSTALVDT", "EOSDT"]
+        return fixed + [d.variable for d in self.adsl.dates] + \
+            [d.variable for d in self.adsl.ex_dates]
+
+    def cross_check(self) -> list[tuple[str, str, str]]:
+        """Problems between files as (file, key, message): unknown dates or analyses."""
+        problems: list[tuple[str, str, str]] = []
+        known = set(self.adsl_date_variables())
+        ids = {a.id for a in self.adrs.analyses}
+        for i, a in enumerate(self.adrs.analyses):
+            if a.reference_date not in known:
+                problems.append(("adrs", f"analyses.{i}.reference_date",
+                                 f"unknown ADSL date {a.reference_date}; known: "
+                                 f"{', '.join(sorted(known))}"))
+        for i, rule in enumerate(self.adsl.ex_dates):
+            if rule.anchor is not None and rule.anchor not in known:
+                problems.append(("adsl", f"ex_dates.{i}.anchor", f"unknown ADSL date "
+                                 f"{rule.anchor}"))
+        for i, p in enumerate(self.adtte.parameters):
+            if p.start != "RESPONSE" and p.start not in known:
+                problems.append(("adtte", f"parameters.{i}.start",
+                                 f"unknown ADSL date {p.start}; known: RESPONSE, "
+                                 f"{', '.join(sorted(known))}"))
+            if p.analysis not in ids:
+                problems.append(("adtte", f"parameters.{i}.analysis",
+                                 f"unknown ADRS analysis {p.analysis!r}; known: "
+                                 f"{', '.join(sorted(ids))}"))
+        return problems
+
+
+_FILES = {"adsl": AdslSettings, "adrs": AdrsSettings, "adtte": AdtteSettings}
+
+
+def load_adam_settings(study_dir: Path) -> AdamSettings:
+    """Read ``study_dir/adam/{adsl,adrs,adtte}.yaml`` (each optional; defaults otherwise).
+
+    Unknown files in ``adam/``, unknown keys and references between files that do not resolve
+    are SpecErrors naming file:line.
+    """
+    study_dir = Path(study_dir)
+    if not study_dir.is_dir():
+        raise SpecError("study folder not found", display_path(study_dir))
+    folder = study_dir / "adam"
+    parts: dict[str, BaseModel] = {}
+    located = {}
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.y*ml")):
+            stem = path.stem.lower()
+            if stem not in _FILES:
+                raise SpecError(f"unknown ADaM settings file (expected one of "
+                                f"{', '.join(f'{k}.yaml' for k in _FILES)})", display_path(path))
+            if stem in parts:
+                raise SpecError(f"{stem} settings given twice", display_path(path))
+            doc = load_yaml(path)
+            located[stem] = doc
+            parts[stem] = validate_located(doc, _FILES[stem])
+    settings = AdamSettings(**parts)
+    for stem, key, message in settings.cross_check():
+        doc = located.get(stem)
+        path_key = tuple(int(k) if k.isdigit() else k for k in key.split("."))
+        if doc is None:
+            raise SpecError(message, key=key)
+        raise SpecError(message, doc.file, doc.line_of(path_key), key)
+    return settings

@@ -1,0 +1,395 @@
+"""Pandera schemas generated from the standard metadata, and their failures as findings.
+
+One function builds the schema of any dataset from ``specs/`` (no hand-written per-domain
+schema); :func:`check_dataset` runs it lazily and folds the failures into one finding per
+rule x variable x distinct value, with a count, the first subject and the raw source row.
+Every check is vectorised, so a 1,000,000-row frame is checked in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from cdiscmap.errors import CdiscmapError
+from cdiscmap.findings import Finding, Severity
+from cdiscmap.standards.models import Dataset, Standards, Variable
+
+# Rule id -> (severity, what it means). Core designations: SDTMIG 3.4 §4.1.5.
+RULES: dict[str, tuple[Severity, str]] = {
+    "SD0001": (Severity.ERROR, "A Required variable is missing from the dataset."),
+    "SD0002": (Severity.ERROR, "A Required variable is null on a record."),
+    "SD0003": (Severity.WARNING, "An Expected variable is missing from the dataset."),
+    "SD0004": (Severity.ERROR, "A column has the wrong type (Char: string; Num: float64, "
+                               "ADaM dates also datetime64)."),
+    "SD0005": (Severity.ERROR, "A value is not in a non-extensible codelist or in the values "
+                               "the IG fixes for the variable."),
+    "SD0006": (Severity.NOTICE, "A value is not in an extensible codelist (or in the subset "
+                                "of a codelist that specs/ carries)."),
+    "SD0007": (Severity.ERROR, "A --DTC value is not an ISO 8601 date/time (partial allowed)."),
+    "SD0008": (Severity.ERROR, "A text value is longer than 200 bytes."),
+    "SD0009": (Severity.ERROR, "Several records share one value of the dataset's keys."),
+    "SD0010": (Severity.WARNING, "A variable is not in the standard metadata of the dataset."),
+}
+
+# Internal columns (conventions.md): never checked, never reported.
+INTERNAL_PREFIX = "_"
+SOURCE_FILE, SOURCE_ROW, SUBJECT = "_SRCFILE", "_SRCROW", "USUBJID"
+
+# SDTMIG 3.4 §4.2.9 / §4.5.3.2: a character value holds at most 200 bytes (SAS XPT v5).
+MAX_TEXT_BYTES = 200
+_MAX_UTF8_BYTES_PER_CHAR = 4
+
+# ISO 8601 extended format as SDTMIG 3.4 §4.4.1 writes it (fractional seconds and time zone
+# optional) with §4.4.2 precision: right truncation, or a single hyphen for each missing
+# intermediate component ("2003---15", "--12-15", "-----T07:15", "2003-12-15T-:15").
+# Intervals ("a/b") and durations are not accepted: cdiscmap writes neither into --DTC.
+_YEAR, _MONTH, _DAY = r"(?:\d{4}|-)", r"(?:0[1-9]|1[0-2]|-)", r"(?:0[1-9]|[12]\d|3[01]|-)"
+_HOUR, _MINUTE = r"(?:[01]\d|2[0-3]|-)", r"(?:[0-5]\d|-)"
+_SECOND = r"(?:[0-5]\d(?:\.\d+)?|-)"
+_ZONE = r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+_TIME = rf"T{_HOUR}(?::{_MINUTE}(?::{_SECOND})?)?{_ZONE}?"
+ISO8601_PATTERN = (rf"(?:{_YEAR}(?:-{_MONTH}(?:-{_DAY})?)?"
+                   rf"|{_YEAR}-{_MONTH}-{_DAY}{_TIME})")
+_COMPLETE_DATE_PREFIX = r"\d{4}-\d{2}-\d{2}"
+
+_DATE_FORMATS = ("DATE", "DATETIME", "E8601")
+
+
+def _per_distinct(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply a string test once per distinct value (dates and codes repeat a lot); null -> NA."""
+    codes, uniques = pd.factorize(values)
+    verdict = test(pd.Series(uniques, dtype="string")).to_numpy(dtype=bool, na_value=False)
+    result = pd.Series(verdict[codes] if len(verdict) else np.zeros(len(codes), dtype=bool),
+                       index=values.index, dtype="boolean")
+    result[codes < 0] = pd.NA
+    return result
+
+
+def _iso8601_distinct(text: pd.Series) -> pd.Series:
+    shape_ok = text.str.fullmatch(ISO8601_PATTERN)
+    # A trailing hyphen is a placeholder with no known component after it (§4.4.2: hyphens
+    # stand only for *intermediate* missing components).
+    shape_ok &= ~text.str.endswith("-")
+    # The pattern bounds each field; a complete date must also exist on the calendar.
+    complete = text.str.match(_COMPLETE_DATE_PREFIX).fillna(False).astype(bool)
+    if complete.any():
+        parsed = pd.to_datetime(text[complete].str.slice(0, 10), format="%Y-%m-%d",
+                                errors="coerce")
+        shape_ok[complete] &= parsed.notna()
+    return shape_ok
+
+
+def is_iso8601(values: pd.Series) -> pd.Series:
+    """True where a string is an SDTM ISO 8601 date/time (SDTMIG 3.4 §4.4.1-4.4.2); null -> NA."""
+    return _per_distinct(values, _iso8601_distinct)
+
+
+def text_within_limit(values: pd.Series, limit: int = MAX_TEXT_BYTES) -> pd.Series:
+    """True where the UTF-8 encoding of a value has at most ``limit`` bytes; null -> NA."""
+    text = values.astype("string")
+    result = pd.Series(True, index=values.index, dtype="boolean")
+    result[text.isna()] = pd.NA
+    # Only values longer than limit/4 characters can pass the limit: encode just those.
+    long_enough = (text.str.len() > limit // _MAX_UTF8_BYTES_PER_CHAR).fillna(False)
+    long_enough = long_enough.astype(bool)
+    if long_enough.any():
+        encoded = text[long_enough].str.encode("utf-8").str.len()
+        result[long_enough] = (encoded <= limit).to_numpy()
+    return result
+
+
+# ============================================================================================
+# What to check per variable (shared by the schema and the finding messages)
+# ============================================================================================
+@dataclass(frozen=True)
+class _Membership:
+    rule: str                       # SD0005 or SD0006
+    allowed: frozenset[str]
+    described: str                  # for messages: "codelist AESEV (non-extensible)"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    var: Variable
+    iso8601: bool
+    dates_allowed: bool
+    memberships: tuple[_Membership, ...]
+
+
+def _membership(var: Variable, standards: Standards,
+                codelist_names: list[str]) -> tuple[_Membership, ...]:
+    out: list[_Membership] = []
+    if var.value_list:
+        # Values the IG itself fixes (DOMAIN = "AE", flags "Y"): nothing else is conformant.
+        out.append(_Membership("SD0005", frozenset(var.value_list),
+                               f"the IG values {', '.join(var.value_list)}"))
+    codelists = [standards.codelist(name) for name in codelist_names]
+    # A union of codelists is only decidable when every member carries its terms.
+    if codelists and all(c.checkable for c in codelists):
+        allowed = frozenset().union(*(c.values() for c in codelists))
+        # SDTMIG 3.4 §4.3.3: extensible lists may grow; a subset may miss valid terms.
+        closed = all(not c.extensible and not c.subset for c in codelists)
+        kind = "non-extensible" if closed else "extensible"
+        names = " or ".join(c.name for c in codelists)
+        out.append(_Membership("SD0005" if closed else "SD0006", allowed,
+                               f"codelist {names} ({kind})"))
+    return tuple(out)
+
+
+def _plans(dataset: Dataset, standards: Standards,
+           codelist_overrides: dict[str, str] | None) -> dict[str, _Plan]:
+    overrides = dict(codelist_overrides or {})
+    for name in overrides:
+        dataset.variable(name)                 # StandardsError naming dataset and variable
+    plans = {}
+    for var in dataset.variables:
+        names = [overrides[var.name]] if var.name in overrides else var.codelists
+        plans[var.name] = _Plan(
+            var=var,
+            # SDTMIG 3.4 §4.4.1: every *DTC variable (--DTC, --STDTC, --ENDTC, RFSTDTC, ...).
+            iso8601=var.data_type == "Char" and var.name.endswith("DTC"),
+            dates_allowed=var.data_type == "Num" and bool(var.display_format)
+            and var.display_format.upper().startswith(_DATE_FORMATS),
+            memberships=_membership(var, standards, names),
+        )
+    return plans
+
+
+# ============================================================================================
+# The schema
+# ============================================================================================
+def _is_char(values: pd.Series) -> bool:
+    if isinstance(values.dtype, pd.StringDtype):
+        return True
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "string", "empty")
+
+
+def _type_check(plan: _Plan) -> pa.Check:
+    if plan.var.data_type == "Char":
+        return pa.Check(_is_char, name="SD0004", element_wise=False)
+
+    def is_num(values: pd.Series) -> bool:
+        if values.dtype == np.float64:
+            return True
+        return plan.dates_allowed and pd.api.types.is_datetime64_dtype(values.dtype)
+
+    return pa.Check(is_num, name="SD0004", element_wise=False)
+
+
+def _guarded(test: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], object]:
+    """Run a value check only on string columns (SD0004 reports the others).
+
+    Pandera drops nulls before calling a check, so nulls never fail a value rule.
+    """
+    def check(values: pd.Series) -> pd.Series | bool:
+        if not _is_char(values):
+            return True
+        return test(values).fillna(True).astype(bool)
+    return check
+
+
+def _membership_check(membership: _Membership, var: Variable) -> pa.Check:
+    if var.data_type == "Num":
+        numbers = pd.to_numeric(pd.Series(sorted(membership.allowed)), errors="coerce")
+        allowed_numbers = set(numbers.dropna().tolist())
+
+        def in_list(values: pd.Series) -> pd.Series | bool:
+            if values.dtype != np.float64:
+                return True
+            return values.isin(allowed_numbers)
+
+        return pa.Check(in_list, name=membership.rule)
+    allowed = sorted(membership.allowed)
+    return pa.Check(_guarded(lambda values: values.isin(allowed)), name=membership.rule)
+
+
+def _column(plan: _Plan) -> pa.Column:
+    var = plan.var
+    checks = [_type_check(plan)]
+    if plan.iso8601:
+        checks.append(pa.Check(_guarded(is_iso8601), name="SD0007"))
+    if var.data_type == "Char":
+        checks.append(pa.Check(_guarded(text_within_limit), name="SD0008"))
+    checks.extend(_membership_check(m, var) for m in plan.memberships)
+    return pa.Column(
+        None,                                   # types are checked by SD0004, not coerced
+        checks=checks,
+        nullable=var.core != "Req",
+        required=var.core in ("Req", "Exp"),
+        name=var.name,
+    )
+
+
+def build_schema(dataset: Dataset, standards: Standards, *,
+                 codelist_overrides: dict[str, str] | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of ``dataset``, generated from its metadata.
+
+    ``codelist_overrides`` maps a variable to a codelist name (e.g. ``{"AETOXGR": "TOXGR"}``)
+    and replaces the IG's codelists for it. Columns starting with "_" are allowed and ignored;
+    any other column not in the metadata fails (strict).
+    """
+    plans = _plans(dataset, standards, codelist_overrides)
+    columns = {name: _column(plan) for name, plan in plans.items()}
+    columns[f"^{INTERNAL_PREFIX}"] = pa.Column(None, regex=True, required=False, nullable=True)
+    return pa.DataFrameSchema(
+        columns=columns,
+        strict=True,
+        ordered=False,
+        # SDTMIG 3.4 §4.1.9: the natural keys identify a record.
+        unique=list(dataset.keys) or None,
+        report_duplicates="all",
+        name=dataset.name,
+    )
+
+
+# ============================================================================================
+# Failures -> findings
+# ============================================================================================
+_PANDERA_RULE = {"not_nullable": "SD0002", "column_in_schema": "SD0010",
+                 "multiple_fields_uniqueness": "SD0009"}
+
+
+def check_dataset(frame: pd.DataFrame, dataset: Dataset, standards: Standards, *,
+                  codelist_overrides: dict[str, str] | None = None,
+                  dataset_name: str | None = None) -> list[Finding]:
+    """Check ``frame`` against the metadata of ``dataset``; return aggregated findings.
+
+    ``dataset_name`` names the dataset in findings when it differs from the metadata name
+    (e.g. "SUPPAE" checked against SUPPQUAL).
+    """
+    schema = build_schema(dataset, standards, codelist_overrides=codelist_overrides)
+    plans = _plans(dataset, standards, codelist_overrides)
+    frame = frame.reset_index(drop=True)        # failure indexes become row positions
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        report = _Report(frame, dataset, plans, dataset_name or dataset.name)
+        return report.findings(errors.failure_cases)
+    return []
+
+
+class _Report:
+    """Turns pandera's failure-case table into findings for people."""
+
+    def __init__(self, frame: pd.DataFrame, dataset: Dataset, plans: dict[str, _Plan],
+                 name: str) -> None:
+        self.frame, self.dataset, self.plans, self.name = frame, dataset, plans, name
+
+    def findings(self, cases: pd.DataFrame) -> list[Finding]:
+        cases = cases.copy()
+        cases["rule"] = cases["check"].map(_PANDERA_RULE).fillna(cases["check"])
+        unknown = set(cases["rule"]) - set(RULES) - {"column_in_dataframe"}
+        if unknown:
+            raise CdiscmapError(f"internal: unexpected schema failure {sorted(unknown)} for "
+                                f"{self.name}; please report this")
+        missing = cases["check"] == "column_in_dataframe"
+        out: list[Finding] = []
+        out += [self._missing(str(v)) for v in cases.loc[missing, "failure_case"]]
+        out += [self._column_level(rule, str(column if rule == "SD0004" else value))
+                for rule, column, value in cases.loc[
+                    cases["rule"].isin(["SD0004", "SD0010"]),
+                    ["rule", "column", "failure_case"]].itertuples(index=False)]
+        if (cases["rule"] == "SD0009").any():
+            out += self._duplicates()
+        value_rules = cases[cases["rule"].isin(["SD0002", "SD0005", "SD0006", "SD0007",
+                                                "SD0008"])]
+        out += self._values(value_rules)
+        return sorted(out, key=lambda f: (f.rule, f.variable, f.value, f.source))
+
+    def _finding(self, rule: str, message: str, variable: str, value: str = "",
+                 position: int | None = None, count: int = 1) -> Finding:
+        usubjid = source = ""
+        if position is not None:
+            row = self.frame.iloc[position]
+            if SUBJECT in self.frame.columns and pd.notna(row[SUBJECT]):
+                usubjid = str(row[SUBJECT])
+            if SOURCE_FILE in self.frame.columns and SOURCE_ROW in self.frame.columns:
+                source = f"{row[SOURCE_FILE]} row {row[SOURCE_ROW]}"
+        return Finding(rule=rule, severity=RULES[rule][0], message=message,
+                       dataset=self.name, usubjid=usubjid, variable=variable, value=value,
+                       source=source, count=count)
+
+    def _missing(self, variable: str) -> Finding:
+        core = self.plans[variable].var.core
+        rule = "SD0001" if core == "Req" else "SD0003"
+        kind = "Required" if core == "Req" else "Expected"
+        return self._finding(rule, f"{kind} variable {variable} is missing from {self.name}",
+                             variable)
+
+    def _column_level(self, rule: str, variable: str) -> Finding:
+        if rule == "SD0010":
+            return self._finding(rule, f"{variable} is not in the {self.dataset.standard} "
+                                       f"metadata of {self.dataset.name}", variable)
+        plan = self.plans[variable]
+        expected = "a string column" if plan.var.data_type == "Char" else "float64"
+        if plan.dates_allowed:
+            expected += " or datetime64"
+        found = str(self.frame[variable].dtype)
+        return self._finding(rule, f"{variable} ({plan.var.data_type}) is {found}, expected "
+                                   f"{expected}", variable, found)
+
+    def _duplicates(self) -> list[Finding]:
+        keys = [k for k in self.dataset.keys if k in self.frame.columns]
+        duplicated = self.frame.duplicated(keys, keep=False)
+        rows = self.frame.loc[duplicated, keys]
+        key_text = pd.Series("", index=rows.index, dtype="string")
+        for number, key in enumerate(keys):
+            separator = ", " if number else ""
+            key_text = key_text + f"{separator}{key}=" + _as_text(rows[key])
+        groups = pd.DataFrame({"key": key_text, "position": rows.index})
+        summary = groups.groupby("key", sort=True)["position"].agg(["min", "size"])
+        variable = ", ".join(keys)
+        return [self._finding("SD0009", f"{count} {self.name} records share the key {key}",
+                              variable, key, int(first), int(count))
+                for key, (first, count) in summary.iterrows()]
+
+    def _values(self, cases: pd.DataFrame) -> list[Finding]:
+        if cases.empty:
+            return []
+        values = pd.Series(cases["failure_case"].to_numpy(), dtype=object)
+        table = pd.DataFrame({
+            "rule": cases["rule"].to_numpy(),
+            "variable": cases["column"].astype(str).to_numpy(),
+            "value": values.astype(str).where(values.notna(), "").to_numpy(),
+            "position": pd.to_numeric(cases["index"]).to_numpy(),
+        })
+        summary = table.groupby(["rule", "variable", "value"], sort=True)["position"].agg(
+            ["min", "size"])
+        return [self._finding(rule, self._message(rule, variable, value), variable,
+                              _shorten(value), int(first), int(count))
+                for (rule, variable, value), (first, count) in summary.iterrows()]
+
+    def _message(self, rule: str, variable: str, value: str) -> str:
+        if rule == "SD0002":
+            return f"Required variable {variable} is null"
+        if rule == "SD0007":
+            return f"{variable} value {value!r} is not an ISO 8601 date/time"
+        if rule == "SD0008":
+            size = len(value.encode("utf-8"))
+            return f"{variable} value is {size} bytes, more than {MAX_TEXT_BYTES}"
+        failing = [m.described for m in self.plans[variable].memberships
+                   if m.rule == rule and value not in m.allowed]
+        return f"{variable} value {value!r} is not in {' nor '.join(failing)}"
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as strings for messages: whole floats without ".0", null as ""."""
+    if values.dtype == np.float64:
+        finite = values.dropna()
+        if (finite == np.floor(finite)).all():
+            values = values.astype("Int64")
+    return values.astype("string").fillna("")
+
+
+def _shorten(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+__all__ = ["RULES", "build_schema", "check_dataset", "is_iso8601", "text_within_limit"]

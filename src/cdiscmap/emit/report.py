@@ -1,0 +1,90 @@
+"""The run report: record accounting, datasets written and findings, as JSON, Markdown and CSV.
+
+Deterministic (no clock, no absolute paths), so two runs on the same inputs give identical
+reports and CI can diff them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from cdiscmap.findings import Findings
+
+if TYPE_CHECKING:
+    from cdiscmap.sdtm.engine import SdtmResult
+    from cdiscmap.spec.loader import LoadedStudy
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_none_\n"
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.astype(str).itertuples(index=False):
+        lines.append("| " + " | ".join(v.replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def findings_summary(findings: Findings) -> dict[str, object]:
+    frame = findings.to_frame()
+    by_rule: dict[str, int] = {}
+    if len(frame):
+        counts = frame.groupby(["severity", "rule"])["count"].sum()
+        by_rule = {f"{sev}:{rule}": int(n) for (sev, rule), n in sorted(counts.items())}
+    return {
+        "error": int(frame.loc[frame["severity"] == "error", "count"].sum()) if len(frame) else 0,
+        "warning": int(frame.loc[frame["severity"] == "warning", "count"].sum())
+        if len(frame) else 0,
+        "notice": int(frame.loc[frame["severity"] == "notice", "count"].sum())
+        if len(frame) else 0,
+        "by_rule": by_rule,
+    }
+
+
+def write_findings(folder: Path, findings: Findings) -> None:
+    frame = findings.to_frame()
+    frame.to_csv(folder / "findings.csv", index=False, lineterminator="\n")
+    (folder / "findings.json").write_text(
+        json.dumps(frame.to_dict(orient="records"), indent=1, sort_keys=True) + "\n",
+        encoding="utf-8")
+
+
+def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
+                     adam: dict[str, pd.DataFrame], raw_dir: Path) -> dict[str, object]:
+    acc = result.accounting
+    table = acc.table()
+    drops = acc.drops()
+    written = dict(sorted(acc.written.items()))
+    written.update({name: len(frame) for name, frame in sorted(adam.items())})
+    summary: dict[str, object] = {
+        "study": loaded.study.studyid,
+        "spec": loaded.name,
+        "raw_folder": raw_dir.name,
+        "standards": dict(sorted(loaded.study.standards.items())),
+        "raw_files": table.to_dict(orient="records"),
+        "dropped": drops.to_dict(orient="records"),
+        "records_written": written,
+        "balanced": acc.balanced,
+        "findings": findings_summary(result.findings),
+    }
+    (folder / "run-summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True)
+                                             + "\n", encoding="utf-8")
+    f = summary["findings"]
+    md = [f"# Run summary: {loaded.study.studyid}\n",
+          f"Spec `mappings/{loaded.name}`, raw folder `{raw_dir.name}`.\n",
+          "## Raw rows: read = used + dropped\n", _md_table(table),
+          "\n## Dropped rows by reason\n", _md_table(drops),
+          "\n## Records written\n",
+          _md_table(pd.DataFrame(list(written.items()), columns=["dataset", "records"])),
+          f"\n## Findings\n\nerrors {f['error']}, warnings {f['warning']}, "  # type: ignore[index]
+          f"notices {f['notice']} (details: findings.csv)\n\n",  # type: ignore[index]
+          _md_table(pd.DataFrame([(k.split(':')[0], k.split(':')[1], v) for k, v in
+                                  f["by_rule"].items()],  # type: ignore[index]
+                                 columns=["severity", "rule", "count"]))]
+    (folder / "run-summary.md").write_text("".join(md), encoding="utf-8")
+    write_findings(folder, result.findings)
+    return summary

@@ -1,0 +1,704 @@
+"""SAS Transport (XPORT) version 5 writer, with every FDA/SAS limit checked before a byte is written.
+
+Why our own writer: pyreadstat's writer defaults to version 8, stamps the current time into the
+headers, sizes text in characters and cannot take lengths from metadata. This one writes the
+version 5 layout of SAS TS-140 ("Record Layout of a SAS Version 5 or 6 Data Set in SAS Transport
+(XPORT) Format") with numpy, takes lengths, labels and formats from ``XptColumn`` metadata, and
+gives byte-identical files for identical inputs.
+
+Layout written (SAS TS-140): 80-byte records; library header, two library records, member and
+descriptor headers, two member records, the NAMESTR header, one 140-byte namestr per variable
+(blank-padded to a record boundary), the OBS header, then the observations back to back, the last
+record padded with blanks. Integers in namestrs are big-endian; numbers are 8-byte IBM System/370
+hexadecimal doubles.
+
+Choices, documented here once:
+- Header fields: SAS release "9.4" (``SAS_VERSION``) and operating system "CDISCMAP"
+  (``SAS_OS``). Readers treat both as information only; naming our tool rather than a SAS host
+  keeps the file honest about its origin and independent of the platform it was written on.
+- Header timestamps: ``created`` if given (aware values are converted to UTC), else the
+  SOURCE_DATE_EPOCH environment variable (seconds, UTC), else 2000-01-01T00:00:00. Never the clock.
+  TS-140 keeps a two-digit year (``ddMMMyy:hh:mm:ss``).
+- Numbers: float64 to IBM double is exact for every finite magnitude in [16**-65, 16**63): the
+  53-bit binary significand needs at most 3 extra bits for hexadecimal normalisation and IBM
+  has 56 (so nothing is rounded, and reading back gives the same float64). Magnitudes below
+  16**-65 (about 5.4e-79) are written as 0; magnitudes at or above 16**63 (about 7.2e75) and
+  infinities are limit violations. Integer columns pass through float64, so integers are exact up
+  to 2**53 in magnitude. 0.0 and -0.0 are eight zero bytes.
+- Dates: datetime64 columns of type "num" become SAS dates (days since 1960-01-01) when every
+  value is at midnight, and SAS datetimes (seconds since 1960-01-01T00:00:00) when a value has a
+  time of day or the declared format is a datetime format. Without a declared format the column
+  gets DATE9. or DATETIME20. respectively. Time-zone-aware values are written as wall-clock time.
+- Character values: ASCII only, blank-padded to the column length; missing values are blanks.
+  Embedded NUL characters are written as-is.
+- Format limitation (not ours to fix): XPT v5 has no observation count, so readers cannot tell
+  trailing observations that are entirely blank from record padding and drop them. SDTM/ADaM rows
+  always carry STUDYID/USUBJID, so this never bites our datasets.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import re
+import struct
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.errors import OutputError, XptLimitError, display_path
+
+__all__ = [
+    "SAS_OS",
+    "SAS_VERSION",
+    "XptColumn",
+    "XptResult",
+    "check_xpt_limits",
+    "ibm370_from_float64",
+    "write_xpt",
+    "xpt_lengths",
+]
+
+SAS_VERSION = "9.4"
+SAS_OS = "CDISCMAP"
+DEFAULT_CREATED = datetime(2000, 1, 1)
+
+RECORD_BYTES = 80            # SAS TS-140: every record is 80 bytes
+NAMESTR_BYTES = 140          # SAS TS-140: namestr record length (VMS/other hosts: 136; not used)
+MAX_NAME_CHARS = 8           # SAS TS-140 namestr nname; FDA TCG §3.3.1
+MAX_LABEL_BYTES = 40         # SAS TS-140 namestr nlabel / member record dataset label
+MAX_CHAR_BYTES = 200         # SAS TS-140: version 5 character variables hold at most 200 bytes
+MAX_VARIABLES = 9999         # SAS TS-140: the NAMESTR header gives the count in four digits
+NUM_BYTES = 8                # we always write full 8-byte IBM doubles
+_BLOCK_BYTES = 4 << 20       # observations are built and written in blocks of about this size
+
+# SAS names (SAS TS-140 nname, FDA TCG §3.3.1): letters, digits and underscores, first a letter;
+# we also require upper case, as SDTMIG 3.4 / ADaMIG 1.3 names are.
+_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,7}")
+# A SAS format: optional $, a name that does not end in a digit, width, ".", decimals.
+_FORMAT = re.compile(r"(\$?(?:[A-Z_](?:[A-Z0-9_]*[A-Z_])?)?)(\d*)\.(\d*)")
+_MAX_FORMAT_NAME = 8         # SAS TS-140 namestr nform is 8 bytes
+_MAX_SHORT = 32767           # namestr width/decimals are signed 16-bit
+# Formats that display SAS datetime values (seconds); any other format on a datetime64 column
+# means days. Names as in the SAS 9.4 Formats and Informats reference.
+_DATETIME_FORMATS = frozenset({
+    "DATETIME", "DTDATE", "DTMONYY", "DTYEAR", "DTWKDATX", "DATEAMPM", "MDYAMPM",
+    "E8601DT", "B8601DT", "IS8601DT", "E8601DZ", "B8601DZ", "E8601LX", "B8601LX",
+})
+
+_IBM_OVERFLOW = 16.0 ** 63   # smallest magnitude an IBM 370 double cannot hold
+_DOT_MISSING = np.uint64(0x2E << 56)   # SAS TS-140: "." is 0x2E followed by seven zero bytes
+_SPECIAL_MISSING = {"": 0, "_": 0x5F, **{chr(c): c for c in range(ord("A"), ord("Z") + 1)}}
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_SAS_EPOCH = np.datetime64("1960-01-01T00:00:00")
+_NAMESTR = struct.Struct(">hhhh8s40s8shhh2s8shhi52s")
+assert _NAMESTR.size == NAMESTR_BYTES
+
+
+@dataclass(frozen=True)
+class XptColumn:
+    """Metadata of one variable as it goes into the transport file (in file order)."""
+
+    name: str
+    label: str
+    type: Literal["char", "num"]
+    length: int | None = None     # char: None → longest value in bytes (minimum 1); num: 8
+    format: str | None = None     # e.g. "DATE9.", "8.2", "$CHAR20."
+
+
+@dataclass(frozen=True)
+class XptResult:
+    """What was written: the file, its row count, the lengths used and the file size."""
+
+    path: Path
+    n_rows: int
+    lengths: dict[str, int]
+    n_bytes: int
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+def xpt_lengths(frame: pd.DataFrame, columns: Sequence[XptColumn]) -> dict[str, int]:
+    """The lengths ``write_xpt`` uses for these columns (Define-XML reports the same numbers).
+
+    Char: the declared length, else the longest value in bytes (at least 1). Num: 8.
+    Raises XptLimitError only when a column is missing from the frame or appears twice.
+    """
+    problems: list[str] = []
+    plans = _plan_columns(frame, "", columns, None, problems)
+    structural = [p for p in problems if _STRUCTURAL in p]
+    if structural:
+        raise XptLimitError(_limit_message("(lengths)", structural))
+    return {plan.column.name: plan.length for plan in plans}
+
+
+def check_xpt_limits(frame: pd.DataFrame, dataset_name: str, dataset_label: str,
+                     columns: Sequence[XptColumn]) -> None:
+    """Raise XptLimitError listing every XPT v5 / FDA limit the dataset breaks; None if clean."""
+    problems = _dataset_problems(dataset_name, dataset_label, columns)
+    _plan_columns(frame, dataset_name, columns, None, problems)
+    if problems:
+        raise XptLimitError(_limit_message(dataset_name, problems))
+
+
+def write_xpt(path: Path | str, frame: pd.DataFrame, *, dataset_name: str, dataset_label: str,
+              columns: Sequence[XptColumn], created: datetime | None = None,
+              special_missing: Mapping[str, pd.Series] | None = None) -> XptResult:
+    """Write one dataset as a SAS XPT v5 file, atomically; limits are checked before writing.
+
+    ``columns`` gives the variables in file order; other frame columns are ignored.
+    ``special_missing[name]`` is a Series aligned with ``frame`` holding "" or one of "_",
+    "A".."Z" per row: those rows (which must be missing) are written as ``._`` / ``.A``..``.Z``.
+    """
+    problems = _dataset_problems(dataset_name, dataset_label, columns)
+    plans = _plan_columns(frame, dataset_name, columns, special_missing, problems)
+    if problems:
+        raise XptLimitError(_limit_message(dataset_name, problems))
+
+    header = _header_bytes(dataset_name, dataset_label, plans, _timestamp(created))
+    target = Path(path)
+    temporary = target.with_name(target.name + ".tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(header)
+            n_data = _write_observations(handle, plans, len(frame))
+            padding = b" " * (-n_data % RECORD_BYTES)   # SAS TS-140: last record blank-padded
+            handle.write(padding)
+        os.replace(temporary, target)
+    except BaseException as exc:
+        temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            raise OutputError(f"could not write {display_path(target)}: {reason}") from exc
+        raise
+    return XptResult(path=target, n_rows=len(frame),
+                     lengths={plan.column.name: plan.length for plan in plans},
+                     n_bytes=len(header) + n_data + len(padding))
+
+
+def ibm370_from_float64(values: np.ndarray) -> np.ndarray:
+    """IBM System/370 doubles of finite float64 values, as native uint64 words (vectorised).
+
+    An IBM double is sign bit, 7-bit excess-64 base-16 exponent and 56-bit fraction f with
+    1/16 <= f < 1 (SAS TS-140 refers to this "IBM mainframe" representation). A float64 is
+    m * 2**e with a 53-bit integer m; choosing the base-16 exponent ceil((e + 53) / 4) leaves a
+    left shift of 0..3 bits, so the 56-bit fraction holds m exactly: no rounding happens.
+    Zero, subnormals and magnitudes below 16**-65 give 0. NaN, infinities and magnitudes from
+    16**63 up give meaningless words; callers replace or reject them first.
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    sign = bits & np.uint64(1 << 63)
+    biased = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
+    significand = (bits & np.uint64((1 << 52) - 1)) | np.uint64(1 << 52)
+    exponent2 = biased - 1075                      # |x| = significand * 2**exponent2
+    exponent16 = -((-(exponent2 + 53)) // 4)       # ceil: 16**(exponent16-1) <= |x| < 16**exponent16
+    shift = (exponent2 + 56 - 4 * exponent16).astype(np.uint64)   # 0..3
+    biased16 = exponent16 + 64
+    words = sign | (biased16.astype(np.uint64) << np.uint64(56)) | (significand << shift)
+    words[(biased == 0) | (biased16 < 0)] = 0
+    return words
+
+
+# --------------------------------------------------------------------------------------------
+# Planning: one pass over the data that finds every problem and prepares what gets written
+# --------------------------------------------------------------------------------------------
+
+_STRUCTURAL = "is not a column of the frame"   # marks problems that leave a length undefined
+
+
+@dataclass
+class _Plan:
+    """One variable ready to write: char values as codes into a table, numbers as float64."""
+
+    column: XptColumn
+    length: int
+    format: str | None
+    codes: np.ndarray | None = None          # char: intp codes into ``uniques``, -1 = missing
+    uniques: np.ndarray | None = None        # char: distinct values (object array of str)
+    byte_lengths: np.ndarray | None = None   # char: UTF-8 length of each unique value
+    values: np.ndarray | None = None         # num: float64, NaN = missing
+    tags: np.ndarray | None = None           # num: uint8 special-missing byte per row (0 = none)
+
+
+class _Rows:
+    """Names rows in messages: raw file and row when the frame carries lineage, else the index."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._index = frame.index
+        self._file = frame["_SRCFILE"] if "_SRCFILE" in frame.columns else None
+        self._row = frame["_SRCROW"] if "_SRCROW" in frame.columns else None
+
+    def where(self, position: int) -> str:
+        if self._row is not None:
+            row = self._row.iloc[position]
+            if self._file is not None:
+                return f"{self._file.iloc[position]} row {row}"
+            return f"source row {row}"
+        return f"row index {self._index[position]}"
+
+
+def _show(value: object) -> str:
+    """A value as a person wants to see it in a message: quoted, shortened when long."""
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return repr(text)
+
+
+def _dataset_problems(dataset_name: str, dataset_label: str,
+                      columns: Sequence[XptColumn]) -> list[str]:
+    """Limits on the dataset itself: its name, label and variable count."""
+    problems: list[str] = []
+    if not _NAME.fullmatch(dataset_name):
+        problems.append(
+            f"{dataset_name!r}: dataset name must be 1-8 upper-case letters, digits or "
+            "underscores starting with a letter (SAS TS-140; FDA TCG §3.3.1)")
+    problems.extend(_text_problems(dataset_name, "dataset label", dataset_label))
+    if not columns:
+        problems.append(f"{dataset_name}: no variables to write")
+    if len(columns) > MAX_VARIABLES:
+        problems.append(f"{dataset_name}: {len(columns)} variables; XPT v5 holds at most "
+                        f"{MAX_VARIABLES} (SAS TS-140 NAMESTR header)")
+    return problems
+
+
+def _text_problems(where: str, what: str, text: str) -> list[str]:
+    """A label must be ASCII and at most 40 bytes (SAS TS-140; FDA TCG §3.3.1)."""
+    problems = []
+    n_bytes = len(text.encode("utf-8"))
+    if n_bytes > MAX_LABEL_BYTES:
+        problems.append(f"{where}: {what} {_show(text)} is {n_bytes} bytes; XPT v5 allows "
+                        f"{MAX_LABEL_BYTES} (SAS TS-140; FDA TCG §3.3.1)")
+    if not text.isascii():
+        problems.append(f"{where}: {what} {_show(text)} is not ASCII ({_first_non_ascii(text)});"
+                        " XPT v5 stores ASCII only (FDA TCG §3.3.1)")
+    return problems
+
+
+def _first_non_ascii(text: str) -> str:
+    position, char = next((i, c) for i, c in enumerate(text) if not c.isascii())
+    return f"{char!r} U+{ord(char):04X} at position {position + 1}"
+
+
+def _plan_columns(frame: pd.DataFrame, dataset_name: str, columns: Sequence[XptColumn],
+                  special_missing: Mapping[str, pd.Series] | None,
+                  problems: list[str]) -> list[_Plan]:
+    """Check every column, appending problems; return the plans of the columns that could be read."""
+    rows = _Rows(frame)
+    special = dict(special_missing or {})
+    declared = {column.name for column in columns}
+    for name in sorted(set(special) - declared):
+        problems.append(f"{dataset_name}.{name}: special_missing given for a variable that is "
+                        "not among the columns to write")
+    seen: set[str] = set()
+    plans: list[_Plan] = []
+    for column in columns:
+        where = f"{dataset_name}.{column.name}" if dataset_name else column.name
+        problems.extend(_metadata_problems(where, column))
+        if column.name in seen:
+            problems.append(f"{where}: variable listed twice in the columns to write")
+            continue
+        seen.add(column.name)
+        if column.name not in frame.columns:
+            problems.append(f"{where}: {_STRUCTURAL} (columns to write must exist in the data)")
+            continue
+        series = frame[column.name]
+        if isinstance(series, pd.DataFrame):
+            problems.append(f"{where}: {_STRUCTURAL} exactly once (it appears "
+                            f"{series.shape[1]} times)")
+            continue
+        if column.type == "char":
+            plan = _plan_char(series, column, where, rows, problems)
+            if column.name in special:
+                problems.append(f"{where}: special missing values apply to numeric variables only")
+        else:
+            plan = _plan_num(series, column, where, rows, problems)
+            if plan is not None and column.name in special:
+                plan.tags = _special_tags(special[column.name], frame.index, plan.values,
+                                          where, rows, problems)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def _metadata_problems(where: str, column: XptColumn) -> list[str]:
+    """Limits on a variable's metadata: name, label, type, declared length and format."""
+    problems: list[str] = []
+    if not _NAME.fullmatch(column.name):
+        problems.append(f"{where}: variable name {column.name!r} must be 1-8 upper-case letters, "
+                        "digits or underscores starting with a letter (SAS TS-140; FDA TCG §3.3.1)")
+    problems.extend(_text_problems(where, "label", column.label))
+    if column.type not in ("char", "num"):
+        problems.append(f"{where}: type {column.type!r} must be 'char' or 'num'")
+    elif column.type == "char" and column.length is not None and not (
+            1 <= column.length <= MAX_CHAR_BYTES):
+        problems.append(f"{where}: declared length {column.length} is outside 1-{MAX_CHAR_BYTES}"
+                        " bytes allowed for XPT v5 character variables (SAS TS-140)")
+    elif column.type == "num" and column.length not in (None, NUM_BYTES):
+        problems.append(f"{where}: declared length {column.length}; numeric variables are "
+                        f"written as {NUM_BYTES}-byte IBM doubles")
+    if column.format is not None:
+        parsed = _parse_format(column.format)
+        if parsed is None:
+            problems.append(f"{where}: format {column.format!r} is not a SAS format "
+                            "(name, width, '.', decimals, e.g. DATE9. or 8.2)")
+        else:
+            name, width, decimals = parsed
+            if len(name) > _MAX_FORMAT_NAME:
+                problems.append(f"{where}: format name {name!r} is longer than "
+                                f"{_MAX_FORMAT_NAME} characters (SAS TS-140 namestr)")
+            if width > _MAX_SHORT or decimals > _MAX_SHORT:
+                problems.append(f"{where}: format {column.format!r} width/decimals too large")
+            if column.type == "char" and not name.startswith("$"):
+                problems.append(f"{where}: character variable with numeric format "
+                                f"{column.format!r} (character formats start with $)")
+            if column.type == "num" and name.startswith("$"):
+                problems.append(f"{where}: numeric variable with character format "
+                                f"{column.format!r}")
+    return problems
+
+
+def _parse_format(text: str) -> tuple[str, int, int] | None:
+    """``DATE9.`` → ("DATE", 9, 0); ``8.2`` → ("", 8, 2); None when it is not a SAS format."""
+    match = _FORMAT.fullmatch(text.strip().upper())
+    if match is None:
+        return None
+    name, width, decimals = match.groups()
+    return name, int(width or 0), int(decimals or 0)
+
+
+def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
+               problems: list[str]) -> _Plan | None:
+    """Factorise a text column once; every check then runs on its distinct values only."""
+    dtype = series.dtype
+    if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)):
+        present = series.notna().to_numpy()
+        if present.any():
+            first = int(np.argmax(present))
+            problems.append(f"{where}: declared char but the column holds {dtype} values "
+                            f"(e.g. {_show(series.iloc[first])} at {rows.where(first)}); "
+                            "convert it to text first")
+            return None
+        codes = np.full(len(series), -1, dtype=np.intp)
+        uniques = np.empty(0, dtype=object)
+    else:
+        if isinstance(dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        # Factorising the object array (a view for pandas' Python-backed strings) is ~30 %
+        # faster than factorising the Series, which first re-validates its missing values.
+        codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+        if pd.api.types.is_object_dtype(dtype) and len(uniques):
+            is_text = np.fromiter(map(isinstance, uniques, [str] * len(uniques)), dtype=bool,
+                                  count=len(uniques))
+            if not is_text.all():
+                # factorize numbers distinct values by first appearance: the smallest offending
+                # code is the first offending row.
+                bad = int(np.argmin(is_text))
+                first = int(np.argmax(codes == bad))
+                problems.append(f"{where}: declared char but holds non-text value "
+                                f"{_show(uniques[bad])} ({type(uniques[bad]).__name__}) at "
+                                f"{rows.where(first)}; convert it to text first")
+                return None
+
+    n_uniques = len(uniques)
+    is_ascii = np.fromiter(map(str.isascii, uniques), dtype=bool, count=n_uniques)
+    byte_lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=n_uniques)
+    if not is_ascii.all():
+        non_ascii = np.flatnonzero(~is_ascii)
+        byte_lengths[non_ascii] = [len(uniques[i].encode("utf-8")) for i in non_ascii]
+        first_bad = int(non_ascii[0])
+        first = int(np.argmax(codes == first_bad))
+        value = uniques[first_bad]
+        problems.append(f"{where}: value {_show(value)} at {rows.where(first)} is not ASCII "
+                        f"({_first_non_ascii(value)}); XPT v5 stores ASCII only "
+                        "(FDA TCG §3.3.1)")
+
+    longest = int(byte_lengths.max()) if n_uniques else 0
+    if longest > MAX_CHAR_BYTES:
+        first_bad = int(np.argmax(byte_lengths > MAX_CHAR_BYTES))
+        first = int(np.argmax(codes == first_bad))
+        problems.append(f"{where}: value {_show(uniques[first_bad])} at {rows.where(first)} is "
+                        f"{byte_lengths[first_bad]} bytes; XPT v5 character values hold at most "
+                        f"{MAX_CHAR_BYTES} (SAS TS-140; longest here: {longest})")
+    if column.length is not None and longest > column.length:
+        first_bad = int(np.argmax(byte_lengths > column.length))
+        first = int(np.argmax(codes == first_bad))
+        problems.append(f"{where}: value {_show(uniques[first_bad])} at {rows.where(first)} is "
+                        f"{byte_lengths[first_bad]} bytes, longer than the declared length "
+                        f"{column.length} (longest here: {longest})")
+    length = column.length if column.length is not None else max(1, longest)
+    return _Plan(column=column, length=length, format=column.format, codes=codes,
+                 uniques=uniques, byte_lengths=byte_lengths)
+
+
+def _plan_num(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
+              problems: list[str]) -> _Plan | None:
+    """Bring a numeric column to float64 (NaN = missing), dates to SAS day or second counts."""
+    dtype = series.dtype
+    fmt = column.format
+    if pd.api.types.is_object_dtype(dtype):
+        kind = pd.api.types.infer_dtype(series, skipna=True)
+        if kind in ("date", "datetime", "datetime64"):
+            series = pd.to_datetime(series)
+            dtype = series.dtype
+        elif kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean",
+                      "empty"):
+            series = pd.to_numeric(series.astype(object).where(series.notna(), np.nan))
+            dtype = series.dtype
+        else:
+            values = series.to_numpy(dtype=object)
+            text = series.notna().to_numpy() & ~np.fromiter(
+                (isinstance(v, numbers.Number) for v in values), dtype=bool, count=len(values))
+            first = int(np.argmax(text))
+            problems.append(f"{where}: declared num but holds text {_show(values[first])} at "
+                            f"{rows.where(first)}; convert it to numbers or declare it char")
+            return None
+
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_localize(None)
+        dtype = series.dtype
+    if pd.api.types.is_datetime64_dtype(dtype):
+        values, fmt = _sas_date_values(series.to_numpy(), column, where, problems)
+    elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        present = series.notna().to_numpy()
+        if present.any():
+            first = int(np.argmax(present))
+            problems.append(f"{where}: declared num but the column holds text ({dtype}), e.g. "
+                            f"{_show(series.iloc[first])} at {rows.where(first)}; convert it "
+                            "to numbers or declare it char")
+            return None
+        values = np.full(len(series), np.nan)
+    else:
+        problems.append(f"{where}: declared num but the column has dtype {dtype}, which has no "
+                        "XPT representation")
+        return None
+
+    too_big = ~np.isnan(values) & ~(np.abs(values) < _IBM_OVERFLOW)
+    if too_big.any():
+        first = int(np.argmax(too_big))
+        problems.append(f"{where}: value {float(values[first])!r} at {rows.where(first)} cannot be "
+                        "stored as an IBM 370 double (magnitude must stay below 16**63, "
+                        "about 7.2e75; SAS TS-140)")
+    return _Plan(column=column, length=NUM_BYTES, format=fmt, values=values)
+
+
+def _sas_date_values(stamps: np.ndarray, column: XptColumn, where: str,
+                     problems: list[str]) -> tuple[np.ndarray, str | None]:
+    """datetime64 → SAS dates (days since 1960-01-01) or SAS datetimes (seconds since then)."""
+    unit, _ = np.datetime_data(stamps.dtype)
+    ticks = stamps.view(np.int64)
+    missing = np.isnat(stamps)
+    epoch = _SAS_EPOCH.astype(f"datetime64[{unit}]").view(np.int64)
+    since_epoch = np.where(missing, 0, ticks - epoch)
+    per_day = int(np.timedelta64(1, "D") / np.timedelta64(1, unit))
+    per_second = np.timedelta64(1, "s") / np.timedelta64(1, unit)
+    has_time = bool((since_epoch % per_day != 0).any())
+
+    parsed = _parse_format(column.format) if column.format else None
+    wants_seconds = parsed is not None and parsed[0] in _DATETIME_FORMATS
+    fmt = column.format
+    if has_time and column.format is not None and not wants_seconds:
+        first = int(np.argmax(since_epoch % per_day != 0))
+        problems.append(f"{where}: value {stamps[first]} has a time of day but format "
+                        f"{column.format!r} shows dates; normalise to midnight or use a "
+                        "datetime format such as DATETIME20.")
+    if wants_seconds or (has_time and column.format is None):
+        values = since_epoch / per_second
+        fmt = fmt or "DATETIME20."
+    else:
+        values = (since_epoch // per_day).astype(np.float64)
+        fmt = fmt or "DATE9."
+    values[missing] = np.nan
+    return values, fmt
+
+
+def _special_tags(codes: pd.Series, index: pd.Index, values: np.ndarray, where: str,
+                  rows: _Rows, problems: list[str]) -> np.ndarray | None:
+    """Per-row special-missing byte ('_' or 'A'..'Z'; 0 for none), checked against the values."""
+    if not codes.index.equals(index):
+        problems.append(f"{where}: special_missing Series must have the same index as the frame")
+        return None
+    tags = codes.astype(object).where(codes.notna(), "").map(_SPECIAL_MISSING)
+    invalid = tags.isna().to_numpy()
+    if invalid.any():
+        first = int(np.argmax(invalid))
+        problems.append(f"{where}: special missing code {_show(codes.iloc[first])} at "
+                        f"{rows.where(first)} must be '', '_' or one letter 'A'-'Z'")
+        return None
+    tag_bytes = tags.to_numpy(dtype=np.uint8)
+    clash = (tag_bytes != 0) & ~np.isnan(values)
+    if clash.any():
+        first = int(np.argmax(clash))
+        problems.append(f"{where}: special missing .{chr(tag_bytes[first])} at "
+                        f"{rows.where(first)} but the value is {float(values[first])!r}; it must be "
+                        "missing there")
+    return tag_bytes
+
+
+def _limit_message(dataset_name: str, problems: list[str]) -> str:
+    count = len(problems)
+    noun = "violation" if count == 1 else "violations"
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return (f"{dataset_name or '(unnamed)'} not written as XPT v5: {count} limit {noun}; "
+            f"fix the data or the metadata:\n{lines}")
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+# --------------------------------------------------------------------------------------------
+
+def _timestamp(created: datetime | None) -> str:
+    """The ``ddMMMyy:hh:mm:ss`` header stamp (SAS TS-140): given, SOURCE_DATE_EPOCH or fixed."""
+    if created is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        if epoch is not None:
+            try:
+                seconds = int(epoch)
+            except ValueError as exc:
+                raise OutputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of "
+                                  "seconds since 1970-01-01; unset it or fix it") from exc
+            created = datetime.fromtimestamp(seconds, UTC)
+        else:
+            created = DEFAULT_CREATED
+    if created.tzinfo is not None:
+        created = created.astimezone(UTC).replace(tzinfo=None)
+    return (f"{created.day:02d}{_MONTHS[created.month - 1]}{created.year % 100:02d}:"
+            f"{created.hour:02d}:{created.minute:02d}:{created.second:02d}")
+
+
+def _record(text: str) -> bytes:
+    """One 80-byte header record, blank-padded."""
+    assert len(text) <= RECORD_BYTES, text
+    return text.ljust(RECORD_BYTES).encode("ascii")
+
+
+def _header_record(name: str, numbers_field: str = "0" * 30) -> bytes:
+    return _record(f"HEADER RECORD*******{name:<8}HEADER RECORD!!!!!!!{numbers_field}")
+
+
+def _header_bytes(dataset_name: str, dataset_label: str, plans: Sequence[_Plan],
+                  stamp: str) -> bytes:
+    """Everything before the observations (SAS TS-140 library, member and namestr records)."""
+    parts = [
+        _header_record("LIBRARY"),
+        _record(f"{'SAS':<8}{'SAS':<8}{'SASLIB':<8}{SAS_VERSION:<8}{SAS_OS:<8}{'':24}{stamp}"),
+        _record(stamp),
+        # member header: 160-byte descriptor, 140-byte namestrs (SAS TS-140)
+        _header_record("MEMBER", f"{0:05d}{0:05d}{0:05d}{160:05d}{0:05d}{140:05d}"),
+        _header_record("DSCRPTR"),
+        _record(f"{'SAS':<8}{dataset_name:<8}{'SASDATA':<8}{SAS_VERSION:<8}{SAS_OS:<8}"
+                f"{'':24}{stamp}"),
+        _record(f"{stamp}{'':16}{dataset_label:<40}{'':8}"),
+        _header_record("NAMESTR", f"{0:06d}{len(plans):04d}{0:020d}"),
+    ]
+    namestrs = b"".join(_namestr(number, plan, position)
+                        for number, (plan, position) in enumerate(
+                            zip(plans, _positions(plans), strict=True), start=1))
+    parts.append(namestrs + b" " * (-len(namestrs) % RECORD_BYTES))
+    parts.append(_header_record("OBS"))
+    return b"".join(parts)
+
+
+def _positions(plans: Sequence[_Plan]) -> list[int]:
+    """Byte offset of each variable within an observation."""
+    offsets = np.cumsum([0] + [plan.length for plan in plans])
+    return [int(offset) for offset in offsets[:-1]]
+
+
+def _namestr(number: int, plan: _Plan, position: int) -> bytes:
+    """The 140-byte namestr of one variable (SAS TS-140 struct NAMESTR, big-endian)."""
+    column = plan.column
+    name, width, decimals = _parse_format(plan.format) if plan.format else ("", 0, 0)
+    return _NAMESTR.pack(
+        2 if column.type == "char" else 1,         # ntype: 1 numeric, 2 character
+        0,                                         # nhfun: always 0
+        plan.length,                               # nlng
+        number,                                    # nvar0: variable number, from 1
+        column.name.ljust(8).encode("ascii"),      # nname
+        column.label.ljust(40).encode("ascii"),    # nlabel
+        name.ljust(8).encode("ascii"),             # nform
+        width, decimals,                           # nfl, nfd
+        0,                                         # nfj: left justified
+        b"\0\0",                                   # nfill
+        b" " * 8, 0, 0,                            # niform, nifl, nifd: no informat
+        position,                                  # npos
+        b"\0" * 52,                                # rest
+    )
+
+
+def _observation_layout(plans: Sequence[_Plan]) -> np.dtype:
+    """One observation as a numpy record: char fields S<length>, numbers big-endian uint64."""
+    return np.dtype({
+        "names": [f"v{i}" for i in range(len(plans))],
+        "formats": [f"S{plan.length}" if plan.codes is not None else ">u8" for plan in plans],
+        "offsets": _positions(plans),
+        "itemsize": sum(plan.length for plan in plans),
+    })
+
+
+def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -> int:
+    """Build the observations block by block with numpy and write them; return bytes written.
+
+    A block (~4 MB) is filled column by column while it stays in cache: text through a gather
+    from the column's table of distinct values, numbers as IBM words. A writer thread writes the
+    previous block meanwhile; file writes and numpy copies both release the GIL.
+    """
+    layout = _observation_layout(plans)
+    sources = [_char_table(plan) if plan.codes is not None else _ibm_words(plan)
+               for plan in plans]
+    block_rows = max(1, _BLOCK_BYTES // layout.itemsize)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[int] | None = None
+        for start in range(0, n_rows, block_rows):
+            stop = min(start + block_rows, n_rows)
+            block = np.empty(stop - start, dtype=layout)
+            for i, (plan, source) in enumerate(zip(plans, sources, strict=True)):
+                field = block[f"v{i}"]
+                if plan.codes is not None:
+                    # code -1 (missing) wraps to the table's last entry, which is blank
+                    np.take(source, plan.codes[start:stop], out=field, mode="wrap")
+                else:
+                    field[...] = source[start:stop]
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(handle.write, block.view(np.uint8).data)
+        if pending is not None:
+            pending.result()
+    return n_rows * layout.itemsize
+
+
+def _char_table(plan: _Plan) -> np.ndarray:
+    """Distinct values encoded ASCII and blank-padded to the column length, then one blank."""
+    assert plan.uniques is not None and plan.byte_lengths is not None
+    width = plan.length
+    table = np.zeros(len(plan.uniques) + 1, dtype=f"S{width}")
+    table[:-1] = plan.uniques.astype(f"S{width}")
+    padded = table.view(np.uint8).reshape(-1, width)
+    lengths = np.append(plan.byte_lengths, 0)
+    padded[np.arange(width)[None, :] >= lengths[:, None]] = 0x20
+    return table
+
+
+def _ibm_words(plan: _Plan) -> np.ndarray:
+    """IBM doubles with SAS missing values: '.' for NaN, or the row's special-missing letter."""
+    assert plan.values is not None
+    values = plan.values
+    words = ibm370_from_float64(values)
+    missing = np.isnan(values)
+    if plan.tags is not None:
+        tagged = plan.tags.astype(np.uint64) << np.uint64(56)
+        words[missing] = np.where(tagged[missing] != 0, tagged[missing], _DOT_MISSING)
+    else:
+        words[missing] = _DOT_MISSING
+    return words

@@ -1,0 +1,64 @@
+"""The exception hierarchy: every error a user can meet is one of these types.
+
+Each carries a message written for a person (what is wrong, where, and what to do),
+so the CLI can print ``str(error)`` on one line and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CdiscmapError(Exception):
+    """Base of every error cdiscmap raises on purpose."""
+
+
+class SpecError(CdiscmapError):
+    """A mapping spec, study.yaml or settings file is wrong (bad YAML, unknown key, ...).
+
+    Raised before any data is read. ``file`` and ``line`` point at the YAML text.
+    """
+
+    def __init__(self, message: str, file: Path | str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.key = key
+        where = ""
+        if self.file:
+            where = self.file + (f":{line}" if line else "")
+        if key:
+            where = f"{where} [{key}]" if where else f"[{key}]"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class StandardsError(CdiscmapError):
+    """The standard metadata in specs/ is missing or inconsistent."""
+
+
+class InputDataError(CdiscmapError):
+    """Raw or SDTM input cannot be read at all (missing file, missing column, bad encoding).
+
+    Problems with individual values are findings, not errors.
+    """
+
+
+class XptLimitError(CdiscmapError):
+    """A dataset breaks an XPT v5 / FDA limit (name, label, length, ASCII) and is not written."""
+
+
+class OutputError(CdiscmapError):
+    """An output file could not be written."""
+
+
+class ValidationFailed(CdiscmapError):
+    """Findings at or above the --fail-on severity remain after a run or validate."""
+
+
+def display_path(path: Path | str) -> str:
+    """A path as a person wants to read it: relative to the working directory when possible."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)

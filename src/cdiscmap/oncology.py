@@ -1,0 +1,60 @@
+"""Oncology step of the SDTM run: the independent RECIST 1.1 engine checks the investigator.
+
+Computed timepoint responses are compared with the collected RS records (disagreements become
+findings with the numbers that explain them) and, when study.yaml sets ``rs_computed: true``,
+are added to RS as derived records (RSDRVFL = "Y", SDTMIG 3.4 §4.1.8).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdiscmap.recist import RecistSettings, crosscheck, timepoint_responses, to_rs_records
+from cdiscmap.sdtm.dates import study_day
+from cdiscmap.sdtm.engine import SdtmResult
+from cdiscmap.spec.loader import LoadedStudy
+
+
+def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None:
+    """Run the RECIST engine on TU/TR; returns the computed timepoints (None without TU/TR)."""
+    tu, tr, rs = (result.domains.get(d) for d in ("TU", "TR", "RS"))
+    if tu is None or tr is None:
+        return None
+    settings = RecistSettings(**loaded.study.recist)
+    computed = timepoint_responses(tu, tr, settings)
+    if rs is not None:
+        _, findings = crosscheck(computed, rs, evaluator=settings.evaluator)
+        result.findings.extend(findings)
+    if loaded.study.rs_computed and rs is not None:
+        result.domains["RS"] = _append_computed(rs, computed, loaded, result)
+        result.accounting.records("RS", len(result.domains["RS"]))
+    return computed
+
+
+def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStudy,
+                     result: SdtmResult) -> pd.DataFrame:
+    extra = to_rs_records(computed, loaded.study.studyid)
+    if extra.empty:
+        return rs
+    dm = result.domains.get("DM")
+    if dm is not None and "RSDY" in rs:
+        ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
+        extra["RSDY"] = study_day(extra["RSDTC"], extra["USUBJID"].map(ref))
+    if "EPOCH" in rs:
+        # the computed record shares the epoch of the investigator's record of that visit
+        epochs = rs.drop_duplicates(["USUBJID", "VISITNUM"]).set_index(
+            ["USUBJID", "VISITNUM"])["EPOCH"]
+        idx = pd.MultiIndex.from_frame(extra[["USUBJID", "VISITNUM"]])
+        extra["EPOCH"] = epochs.reindex(idx).to_numpy()
+    extra["_SRCFILE"] = "(RECIST engine)"
+    extra["_SRCROW"] = 0
+    combined = pd.concat([rs, extra], ignore_index=True)
+    for col in rs.columns:
+        if rs[col].dtype == "string":
+            combined[col] = combined[col].astype("string")
+    # computed records are numbered after the collected ones, which keep their RSSEQ
+    combined["_ORD"] = range(len(combined))
+    combined["_C"] = combined["_SRCFILE"] == "(RECIST engine)"
+    combined = combined.sort_values(["USUBJID", "_C", "RSSEQ", "_ORD"], kind="mergesort")
+    combined["RSSEQ"] = (combined.groupby("USUBJID").cumcount() + 1).astype("float64")
+    return combined.drop(columns=["_ORD", "_C"]).reset_index(drop=True)

@@ -1,0 +1,245 @@
+"""Check the collected RS responses against the ones computed from the lesions, and emit RS.
+
+``crosscheck`` compares per subject × visit × test (OVRLRESP always; TRGRESP/NTRGRESP where RS
+has them) and reports each disagreement as a finding that carries the numbers behind the
+computed response, so a data manager sees at once whether the investigator or the data is off.
+``to_rs_records`` writes the computed responses as derived RS records (SDTMIG 3.4 §4.1.8:
+RSDRVFL="Y", null RSEVAL).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.errors import InputDataError
+from cdiscmap.findings import Finding, Severity
+from cdiscmap.recist.lesions import text_codes
+from cdiscmap.recist.overall import OUTPUT_COLUMNS
+from cdiscmap.recist.target import NE, fmt_number
+
+#: RSTESTCD (ONCRTSCD, C96782) → RSTEST (ONCRTS, C96781), SDTM CT 2025-03-28.
+RS_TESTS = {
+    "TRGRESP": "Target Response",
+    "NTRGRESP": "Non-target Response",
+    "NEWLPROG": "New Lesion Progression",
+    "OVRLRESP": "Overall Response",
+}
+COMPARED_TESTS = ("OVRLRESP", "TRGRESP", "NTRGRESP")
+RSCAT_RECIST = "RECIST 1.1"  # ONCRSCAT C124415
+
+#: RS results that say "no such component" (e.g. NTRGRESP of a subject without non-targets);
+#: they agree with a null computed component.
+_NOT_APPLICABLE = {"NA", "N/A", "NOT APPLICABLE"}
+#: ONCRSR "NOT ALL EVALUATED" (C103424) is what the computed NE means for a component.
+_SAME_AS_NE = {"NOT ALL EVALUATED", "NOT EVALUABLE", "NE"}
+
+COMPARISON_COLUMNS = [
+    "USUBJID", "VISITNUM", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
+    "SUMDIAM", "BASE_SUM", "NADIR", "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "REASON", "SOURCE",
+]
+
+
+def _normalise_result(values: pd.Series) -> np.ndarray:
+    codes, cats = text_codes(values, upper=True)
+    cats = np.array([NE if c in _SAME_AS_NE else (None if c in _NOT_APPLICABLE else c)
+                     for c in cats] + [None], dtype=object)
+    return cats[codes]
+
+
+def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str) -> pd.DataFrame:
+    """Collected RECIST 1.1 RS records of ``evaluator`` for the compared tests."""
+    missing = [c for c in ("USUBJID", "RSTESTCD", "RSSTRESC", "VISITNUM") if c not in rs.columns]
+    if missing:
+        raise InputDataError(f"RS lacks column(s) {', '.join(missing)} needed to cross-check "
+                             f"RECIST responses; it has: {', '.join(map(str, rs.columns))}")
+    keep = np.ones(len(rs), dtype=bool)
+    if "RSEVAL" in rs.columns:
+        codes, cats = text_codes(rs["RSEVAL"], upper=True)
+        keep &= np.isin(codes, np.flatnonzero(cats == evaluator.strip().upper()))
+    if "RSDRVFL" in rs.columns:   # records the engine derived are not the evaluator's
+        codes, cats = text_codes(rs["RSDRVFL"], upper=True)
+        keep &= ~np.isin(codes, np.flatnonzero(cats == "Y"))
+    if "RSCAT" in rs.columns:
+        codes, cats = text_codes(rs["RSCAT"], upper=True)
+        keep &= (codes < 0) | np.isin(codes, np.flatnonzero(cats == RSCAT_RECIST))
+    test_codes, test_cats = text_codes(rs["RSTESTCD"], upper=True)
+    keep &= np.isin(test_codes, np.flatnonzero(np.isin(test_cats, COMPARED_TESTS)))
+    sub = rs.loc[keep]
+    usub_codes, usub = text_codes(sub["USUBJID"], upper=False)
+    src = np.full(len(sub), "", dtype=object)
+    if "_SRCFILE" in sub.columns and "_SRCROW" in sub.columns:
+        srcfile = sub["_SRCFILE"].astype("string").fillna("").to_numpy(dtype=object)
+        srcrow = pd.to_numeric(sub["_SRCROW"], errors="coerce")
+        row_txt = srcrow.astype("Int64").astype("string").fillna("").to_numpy(dtype=object)
+        src = np.where((srcfile != "") & (row_txt != ""), srcfile + " row " + row_txt, "")
+    return pd.DataFrame({
+        "USUBJID": np.append(usub, None)[usub_codes],
+        "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
+        "RS_VISIT": (sub["VISIT"].astype("string").to_numpy(dtype=object) if "VISIT" in sub.columns
+                     else np.full(len(sub), None, dtype=object)),
+        "RSTESTCD": test_cats[test_codes[keep]].astype(object),
+        "RSSTRESC": _normalise_result(sub["RSSTRESC"]),
+        "SOURCE": src.astype(object),
+    })
+
+
+def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *,
+               evaluator: str = "INVESTIGATOR") -> tuple[pd.DataFrame, list[Finding]]:
+    """Compare computed responses (``timepoint_responses``) with the evaluator's RS records.
+
+    Returns the comparison table (one row per subject × visit × compared test, STATUS in AGREE,
+    DISAGREE, RS ONLY, COMPUTED ONLY; sorted by USUBJID, VISITNUM, RSTESTCD) and the findings:
+    RC0001 (warning) per disagreement, RC0002 (notice) per visit present on one side only.
+    """
+    missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
+    if missing:
+        raise InputDataError(f"computed responses lack column(s) {', '.join(missing)}; pass the "
+                             f"frame returned by timepoint_responses")
+    rs_w = _rs_of_evaluator(rs, evaluator)
+    comp = computed.loc[computed["OVRLRESP"].notna(), OUTPUT_COLUMNS]
+    comp_long = comp.melt(
+        id_vars=[c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS],
+        value_vars=list(COMPARED_TESTS), var_name="RSTESTCD", value_name="COMPUTED")
+    comp_long["USUBJID"] = comp_long["USUBJID"].astype(object)
+    comp_long["COMPUTED"] = comp_long["COMPUTED"].astype(object).where(
+        comp_long["COMPUTED"].notna(), None)
+
+    keys = ["USUBJID", "VISITNUM"]
+    rs_visits = rs_w[keys].drop_duplicates()
+    comp_visits = comp[keys].astype({"USUBJID": object}).drop_duplicates()
+    # Tests compared at visits both sides have: OVRLRESP always, components where RS has them.
+    both = rs_visits.merge(comp_visits, on=keys, how="inner")
+    rs_both = rs_w.merge(both, on=keys, how="inner")
+    paired = rs_both.merge(comp_long, on=keys + ["RSTESTCD"], how="left")
+    rs_has_ovrl = rs_both.loc[rs_both["RSTESTCD"] == "OVRLRESP", keys].drop_duplicates()
+    comp_ovrl = comp_long[comp_long["RSTESTCD"] == "OVRLRESP"].merge(both, on=keys, how="inner")
+    comp_ovrl = comp_ovrl.merge(rs_has_ovrl.assign(_HAS=True), on=keys, how="left")
+    comp_ovrl = comp_ovrl[comp_ovrl["_HAS"].isna()].drop(columns="_HAS")
+    agree = (paired["RSSTRESC"].fillna("\0").to_numpy(dtype=object)
+             == paired["COMPUTED"].fillna("\0").to_numpy(dtype=object))
+    paired["STATUS"] = np.where(agree, "AGREE", "DISAGREE")
+    comp_ovrl = comp_ovrl.assign(RSSTRESC=None, SOURCE="", STATUS="COMPUTED ONLY")
+
+    # Visits on one side only.
+    rs_only = rs_w.merge(comp_visits.assign(_IN=True), on=keys, how="left")
+    rs_only = rs_only[rs_only["_IN"].isna()].drop(columns="_IN")
+    rs_only = rs_only.merge(
+        computed[keys + [c for c in OUTPUT_COLUMNS if c not in keys + list(COMPARED_TESTS)]]
+        .astype({"USUBJID": object}), on=keys, how="left")
+    rs_only = rs_only.assign(COMPUTED=None, STATUS="RS ONLY")
+    comp_only = comp_long.merge(rs_visits.assign(_IN=True), on=keys, how="left")
+    comp_only = comp_only[comp_only["_IN"].isna() & (comp_only["RSTESTCD"] == "OVRLRESP")]
+    comp_only = comp_only.drop(columns="_IN").assign(RSSTRESC=None, SOURCE="",
+                                                     STATUS="COMPUTED ONLY")
+
+    table = pd.concat([paired, comp_ovrl, rs_only, comp_only], ignore_index=True)
+    table["VISIT"] = table["VISIT"].astype(object).where(table["VISIT"].notna(),
+                                                         table.get("RS_VISIT"))
+    test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS)})
+    table = (table.assign(_T=test_rank)
+             .sort_values(["USUBJID", "VISITNUM", "_T", "SOURCE"], kind="mergesort",
+                          na_position="last")
+             .reset_index(drop=True))
+    table = table[COMPARISON_COLUMNS]
+    for col in ("USUBJID", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
+                "SOURCE"):
+        table[col] = pd.array(table[col].astype(object).where(table[col].notna(), None)
+                              .to_numpy(dtype=object), dtype="string")
+    return table, _findings(table, evaluator)
+
+
+def _visit_label(table: pd.DataFrame) -> np.ndarray:
+    visitnum = fmt_number(table["VISITNUM"].to_numpy(dtype=np.float64), signed=False, trim=True)
+    visit = table["VISIT"].fillna("").to_numpy(dtype=object)
+    return np.where(visit != "", visit + " (VISITNUM " + visitnum + ")", "VISITNUM " + visitnum)
+
+
+def _numbers(table: pd.DataFrame) -> np.ndarray:
+    """'sum 35mm, baseline 50mm (-30.0%), nadir 40mm (-12.5%)' or '' when no target sums."""
+    def mm(col: str) -> np.ndarray:
+        return fmt_number(table[col].to_numpy(dtype=np.float64), signed=False, trim=True)
+
+    def pct(col: str) -> np.ndarray:
+        return fmt_number(table[col].to_numpy(dtype=np.float64))
+
+    text = ("sum " + mm("SUMDIAM") + "mm, baseline " + mm("BASE_SUM") + "mm ("
+            + pct("PCHG_BASE") + "%), nadir " + mm("NADIR") + "mm (" + pct("PCHG_NADIR") + "%); ")
+    has_sum = table["SUMDIAM"].notna().to_numpy() & table["BASE_SUM"].notna().to_numpy()
+    return np.where(has_sum, text, "")
+
+
+def _findings(table: pd.DataFrame, evaluator: str) -> list[Finding]:
+    who = evaluator.strip().lower()
+    label = _visit_label(table)
+    rs_val = table["RSSTRESC"].fillna("(none)").to_numpy(dtype=object)
+    comp_val = table["COMPUTED"].fillna("(none)").to_numpy(dtype=object)
+    reason = table["REASON"].fillna("").to_numpy(dtype=object)
+    status = table["STATUS"].to_numpy(dtype=object)
+    tests = table["RSTESTCD"].to_numpy(dtype=object)
+
+    value = who + "=" + rs_val + " computed=" + comp_val
+    disagree_msg = (tests + " at " + label + ": " + who + " " + rs_val + ", computed from TU/TR "
+                    + comp_val + "; " + _numbers(table) + "reason " + reason)
+    rs_only_msg = (tests + " at " + label + ": " + who + " " + rs_val
+                   + " has no computed response"
+                   + np.where(reason != "", " (" + reason + ")", " (no TR assessment)"))
+    comp_only_msg = ("OVRLRESP at " + label + ": computed " + comp_val + " (" + reason
+                     + ") has no " + who + " RS record")
+
+    findings: list[Finding] = []
+    usubjid = table["USUBJID"].fillna("").to_numpy(dtype=object)
+    source = table["SOURCE"].fillna("").to_numpy(dtype=object)
+    for i in np.flatnonzero(status != "AGREE"):
+        if status[i] == "DISAGREE":
+            findings.append(Finding("RC0001", Severity.WARNING, disagree_msg[i], "RS",
+                                    usubjid[i], "RSSTRESC", value[i], source[i]))
+        else:
+            msg = rs_only_msg[i] if status[i] == "RS ONLY" else comp_only_msg[i]
+            findings.append(Finding("RC0002", Severity.NOTICE, msg, "RS", usubjid[i],
+                                    "RSSTRESC", value[i], source[i]))
+    return findings
+
+
+def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
+    """Derived SDTM RS records of the computed responses (no RSSEQ: the caller assigns --SEQ).
+
+    One record per post-baseline assessment and test with a non-null result, tests in the order
+    TRGRESP, NTRGRESP, NEWLPROG, OVRLRESP; RSCAT "RECIST 1.1", RSDRVFL "Y", RSEVAL null
+    (SDTMIG 3.4 §4.1.8), RSDTC = the assessment date ADTC.
+    """
+    missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
+    if missing:
+        raise InputDataError(f"computed responses lack column(s) {', '.join(missing)}; pass the "
+                             f"frame returned by timepoint_responses")
+    tests = list(RS_TESTS)
+    long = computed[["USUBJID", "VISITNUM", "VISIT", "ADTC"] + tests].melt(
+        id_vars=["USUBJID", "VISITNUM", "VISIT", "ADTC"], value_vars=tests,
+        var_name="RSTESTCD", value_name="RSSTRESC")
+    long = long[long["RSSTRESC"].notna()]
+    long = (long.assign(_T=long["RSTESTCD"].map({t: i for i, t in enumerate(tests)}))
+            .sort_values(["USUBJID", "VISITNUM", "_T"], kind="mergesort")
+            .reset_index(drop=True))
+    n = len(long)
+
+    def text(values: object) -> pd.arrays.StringArray:
+        return pd.array(np.broadcast_to(np.asarray(values, dtype=object), (n,)).copy(),
+                        dtype="string")
+
+    return pd.DataFrame({
+        "STUDYID": text(studyid),
+        "DOMAIN": text("RS"),
+        "USUBJID": text(long["USUBJID"].to_numpy(dtype=object)),
+        "RSTESTCD": text(long["RSTESTCD"].to_numpy(dtype=object)),
+        "RSTEST": text(long["RSTESTCD"].map(RS_TESTS).to_numpy(dtype=object)),
+        "RSCAT": text(RSCAT_RECIST),
+        "RSORRES": text(long["RSSTRESC"].to_numpy(dtype=object)),
+        "RSSTRESC": text(long["RSSTRESC"].to_numpy(dtype=object)),
+        "RSDRVFL": text("Y"),
+        "RSEVAL": text(None),
+        "VISITNUM": long["VISITNUM"].to_numpy(dtype=np.float64),
+        "VISIT": text(long["VISIT"].astype(object).where(long["VISIT"].notna(), None)
+                      .to_numpy(dtype=object)),
+        "RSDTC": text(long["ADTC"].astype(object).where(long["ADTC"].notna(), None)
+                      .to_numpy(dtype=object)),
+    })

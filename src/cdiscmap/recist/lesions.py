@@ -1,0 +1,495 @@
+"""Assemble TU/TR into one row per baseline lesion per assessment, the input of every RECIST rule.
+
+Shapes read (docs/conventions.md): TU identifies each lesion once (``TULNKID``, ``TUSTRESC`` in
+TARGET/NON-TARGET/NEW, ``VISITNUM``); TR measures it per visit, linked by USUBJID+TRLNKID.
+
+Choices made here (each one is documented because a response depends on it):
+
+- Baseline visit of a subject = the smallest TU ``VISITNUM`` of its TARGET/NON-TARGET lesions
+  (the assessment at which they were identified, RECIST 1.1 §4.2.2). A TARGET/NON-TARGET lesion
+  whose TU ``VISITNUM`` is null is taken as identified at baseline. Assessments are the distinct TR
+  ``VISITNUM`` of the subject at or after baseline, ordered by ``VISITNUM``; earlier ones are
+  ignored.
+- A target lesion is nodal when any of its TR records is ``LPERP`` (short axis, RECIST 1.1 §4.1);
+  a nodal lesion is then read from its ``LPERP`` records only, a non-nodal one from ``LDIAM``.
+- Value of a target lesion: ``TRSTRESN`` (mm). ``TRSTAT="NOT DONE"`` or a null result means not
+  evaluated; "TOO SMALL TO MEASURE" (``TRORRES``/``TRSTRESC``) without a number takes
+  ``too_small_default_mm`` (RECIST 1.1 §4.3.2); a merged lesion carries 0 and simply adds 0.
+- Split lesions (RECIST 1.1 §4.3.2, SDTMIG 3.4 TU ``TUSPLIT``): a TR lesion id ``<parent>.<n>``
+  (e.g. ``T04.1``) whose parent is a baseline lesion of the subject is a fragment of it; at a visit
+  where fragments exist, the lesion's value is the sum of its fragments (the parent's own record,
+  if any, is dropped) and the lesion is evaluated only if every fragment is.
+- Non-target/new lesion status: ``TUMSTATE`` ``TRSTRESC`` in ABSENT, PRESENT, EQUIVOCAL,
+  UNEQUIVOCAL; anything else, ``TRSTAT="NOT DONE"`` or no record at the visit = not evaluated.
+  A NEW lesion measured by LDIAM/LPERP with a value above 0 counts as PRESENT.
+- Evaluator: only TU/TR records whose TUEVAL/TREVAL equals ``settings.evaluator`` (case-blind)
+  are read; a null evaluator counts as that evaluator.
+- Exact duplicate keys (USUBJID, TRLNKID, TRTESTCD, VISITNUM) are reduced to one record, chosen by
+  content (not row order) so that results never depend on the order of the input rows.
+
+Everything is vectorised on integer codes (subject, lesion, visit) so that a million TR rows stay
+well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.errors import InputDataError
+from cdiscmap.recist.settings import RecistSettings
+
+TARGET, NON_TARGET, NEW = "TARGET", "NON-TARGET", "NEW"
+ROLE_TARGET, ROLE_NON_TARGET, ROLE_NEW = 0, 1, 2
+_ROLES = {TARGET: ROLE_TARGET, NON_TARGET: ROLE_NON_TARGET, NEW: ROLE_NEW}
+
+TEST_LDIAM, TEST_LPERP, TEST_TUMSTATE = 0, 1, 2
+_TESTS = {"LDIAM": TEST_LDIAM, "LPERP": TEST_LPERP, "TUMSTATE": TEST_TUMSTATE}
+
+#: Lesion status codes, ordered by how much disease they show; 0 = not evaluated.
+STATUS_NOT_EVALUATED, STATUS_ABSENT, STATUS_EQUIVOCAL, STATUS_PRESENT, STATUS_UNEQUIVOCAL = range(5)
+STATUS_NAMES = np.array([None, "ABSENT", "EQUIVOCAL", "PRESENT", "UNEQUIVOCAL"], dtype=object)
+_STATUSES = {"ABSENT": STATUS_ABSENT, "EQUIVOCAL": STATUS_EQUIVOCAL,
+             "PRESENT": STATUS_PRESENT, "UNEQUIVOCAL": STATUS_UNEQUIVOCAL}
+
+TOO_SMALL = "TOO SMALL TO MEASURE"
+NOT_DONE = "NOT DONE"
+
+TU_REQUIRED = ("USUBJID", "TULNKID", "TUSTRESC", "VISITNUM")
+TR_REQUIRED = ("USUBJID", "TRLNKID", "TRTESTCD", "TRSTRESN", "VISITNUM")
+
+_MAX_EXAMPLES = 5
+
+
+@dataclass
+class LesionData:
+    """Per-lesion per-visit tables of one evaluator, keyed by integer codes.
+
+    ``_S`` indexes ``subjects`` (sorted USUBJID), ``_V`` indexes ``visitnums`` (sorted VISITNUM).
+    """
+
+    subjects: pd.DataFrame     # index _S: USUBJID, BASE_VISITNUM, N_TARGET, N_NONTARGET
+    visitnums: np.ndarray      # sorted distinct VISITNUM values (float)
+    visits: pd.DataFrame       # one row per subject × assessment: _S, _V, VISITNUM, VISIT, ADTC,
+    #                            BASELINE (bool); sorted by _S, _V
+    target: pd.DataFrame       # one row per baseline target × assessment: _S, _V, LESION, NODAL,
+    #                            VALUE (mm, NaN = not evaluated), EVALUATED
+    nontarget: pd.DataFrame    # one row per baseline non-target × assessment: _S, _V, LESION,
+    #                            STATUS (code, 0 = not evaluated)
+    new: pd.DataFrame          # one row per subject × assessment with a new-lesion record: _S, _V,
+    #                            NEW_UNEQUIVOCAL, NEW_EQUIVOCAL (bool), NEW_IDS (str)
+    notes: list[str] = field(default_factory=list)
+
+
+def require_columns(frame: pd.DataFrame, dataset: str, columns: tuple[str, ...]) -> None:
+    """Stop with a message naming every missing column, before any rule runs."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"{dataset} lacks column(s) {', '.join(missing)} needed by the RECIST engine; "
+            f"it has: {', '.join(map(str, frame.columns)) or '(none)'}")
+
+
+def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=object)   # no copy for object-backed string columns
+    return np.asarray(values, dtype=object)
+
+
+def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
+                      upper: bool) -> tuple[list[np.ndarray], np.ndarray]:
+    """Integer codes of several text columns over one sorted vocabulary (blank/null = -1).
+
+    Values are stripped (and upper-cased when ``upper``); only the distinct values are
+    normalised, which keeps this fast on a million rows. Code order is text order, so the
+    smallest code is the smallest text.
+    """
+    factorized = [pd.factorize(_as_objects(col), use_na_sentinel=True) for col in columns]
+    uniques = [np.asarray(u, dtype=object) for _, u in factorized]
+    all_uniques = np.concatenate(uniques) if uniques else np.array([], dtype=object)
+    norm = pd.Series(all_uniques, dtype=object).astype(str).str.strip()
+    if upper:
+        norm = norm.str.upper()
+    norm_values = norm.to_numpy(dtype=object)
+    valid = norm_values != ""
+    categories, inverse = np.unique(norm_values[valid].astype(str), return_inverse=True)
+    remap = np.full(len(norm_values), -1, dtype=np.int64)
+    remap[np.flatnonzero(valid)] = inverse
+    codes_out, offset = [], 0
+    for raw_codes, u in factorized:
+        part = np.append(remap[offset:offset + len(u)], -1)   # raw code -1 picks the -1
+        codes_out.append(part[raw_codes])
+        offset += len(u)
+    return codes_out, categories.astype(object)
+
+
+def text_codes(values: pd.Series | np.ndarray, *, upper: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted integer codes of one text column (see ``shared_text_codes``)."""
+    codes, categories = shared_text_codes([values], upper=upper)
+    return codes[0], categories
+
+
+def join_labels(keys: np.ndarray, labels: np.ndarray, sep: str = ",") -> pd.Series:
+    """Distinct labels per integer key, sorted and joined (``T01,T03``), without a Python loop
+    over groups: one vectorised pass per label rank (a subject has few lesions)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if len(keys) == 0:
+        return pd.Series([], index=pd.Index([], dtype=np.int64), dtype=object)
+    lab_codes, uniq = pd.factorize(np.asarray(labels, dtype=object), sort=True)
+    order = np.lexsort((lab_codes, keys))
+    k, c = keys[order], lab_codes[order]
+    keep = np.ones(len(k), dtype=bool)
+    keep[1:] = (k[1:] != k[:-1]) | (c[1:] != c[:-1])
+    k, c = k[keep], c[keep]
+    lab = np.asarray(uniq, dtype=object)[c]
+    new_group = np.ones(len(k), dtype=bool)
+    new_group[1:] = k[1:] != k[:-1]
+    group = np.cumsum(new_group) - 1
+    starts = np.flatnonzero(new_group)
+    rank = np.arange(len(k)) - starts[group]
+    out = lab[starts].copy()
+    for r in range(1, int(rank.max()) + 1):
+        sel = rank == r
+        out[group[sel]] = out[group[sel]] + sep + lab[sel]
+    return pd.Series(out, index=k[starts], dtype=object)
+
+
+def _lookup(codes: np.ndarray, categories: np.ndarray, mapping: dict[str, int]) -> np.ndarray:
+    """Map text codes to the small integer vocabulary of ``mapping``; anything else is -1."""
+    table = np.array([mapping.get(str(c), -1) for c in categories] + [-1], dtype=np.int64)
+    return table[codes]  # code -1 picks the trailing -1
+
+
+def _evaluator_mask(frame: pd.DataFrame, column: str, evaluator: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    codes, cats = text_codes(frame[column], upper=True)
+    hit = np.flatnonzero(cats == evaluator)
+    return (codes < 0) | (np.isin(codes, hit))
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64,
+                                                                   na_value=np.nan)
+
+
+def _text_is(frame: pd.DataFrame, column: str, value: str,
+             rows: np.ndarray | None = None) -> np.ndarray:
+    """Whether the column equals ``value`` (case-blind); only ``rows`` are read when given."""
+    out = np.zeros(len(frame), dtype=bool)
+    if column not in frame.columns:
+        return out
+    values = _as_objects(frame[column])
+    if rows is None:
+        rows = np.arange(len(frame))
+    codes, cats = text_codes(values[rows], upper=True)
+    out[rows] = np.isin(codes, np.flatnonzero(cats == value))
+    return out
+
+
+def _examples(labels: np.ndarray) -> str:
+    shown = sorted(set(map(str, labels)))
+    more = f" and {len(shown) - _MAX_EXAMPLES} more" if len(shown) > _MAX_EXAMPLES else ""
+    return ", ".join(shown[:_MAX_EXAMPLES]) + more
+
+
+def _group_min(keys: np.ndarray, values: np.ndarray, n_keys: int, fill: int) -> np.ndarray:
+    """Smallest value per integer key in ``0..n_keys-1`` (``fill`` where a key has none)."""
+    out = np.full(n_keys, fill, dtype=np.int64)
+    np.minimum.at(out, keys, values)
+    return out
+
+
+def assemble_lesions(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> LesionData:
+    """Build the per-lesion per-assessment tables of ``settings.evaluator`` from TU and TR."""
+    require_columns(tu, "TU", TU_REQUIRED)
+    require_columns(tr, "TR", TR_REQUIRED)
+    notes: list[str] = []
+
+    tu_keep = _evaluator_mask(tu, "TUEVAL", settings.evaluator)
+    tr_keep = _evaluator_mask(tr, "TREVAL", settings.evaluator)
+
+    # --- shared integer codes: subjects and lesion ids of TU and TR together -------------------
+    (tu_s, tr_s), subjects = shared_text_codes([tu["USUBJID"], tr["USUBJID"]], upper=False)
+    (tu_l, tr_l), links = shared_text_codes([tu["TULNKID"], tr["TRLNKID"]], upper=True)
+    n_subj, n_link = len(subjects), max(len(links), 1)
+
+    # Fragment ids "<parent>.<n>" point at their parent id when that id exists (RECIST 1.1 §4.3.2).
+    link_index = pd.Index(links)
+    prefix = pd.Series(links, dtype=object).str.split(".", n=1).str[0].to_numpy(dtype=object)
+    parent_of = link_index.get_indexer(prefix)
+    parent_of = np.where(parent_of >= 0, parent_of, np.arange(len(links)))
+
+    # --- TU: one identification per lesion, baseline visit per subject ------------------------
+    role_codes, role_cats = text_codes(tu["TUSTRESC"], upper=True)
+    tu_w = pd.DataFrame({
+        "_S": tu_s, "_L": tu_l, "ROLE": _lookup(role_codes, role_cats, _ROLES),
+        "VISITNUM": _numeric(tu, "VISITNUM"),
+    })[tu_keep & (tu_s >= 0) & (tu_l >= 0)]
+    tu_w = tu_w[tu_w["ROLE"] >= 0]
+    tu_w = (tu_w.sort_values(["_S", "_L", "VISITNUM", "ROLE"], kind="mergesort")
+            .drop_duplicates(["_S", "_L"], keep="first"))
+    measured_roles = tu_w["ROLE"].isin([ROLE_TARGET, ROLE_NON_TARGET])
+    base_visit = np.full(n_subj, np.nan)
+    bv = tu_w[measured_roles].groupby("_S")["VISITNUM"].min()
+    base_visit[bv.index.to_numpy()] = bv.to_numpy()
+
+    tu_base_visit = base_visit[tu_w["_S"].to_numpy()]
+    tu_visit = tu_w["VISITNUM"].to_numpy()
+    at_baseline = measured_roles.to_numpy() & (np.isnan(tu_visit) | (tu_visit <= tu_base_visit))
+    base_les = tu_w[at_baseline].reset_index(drop=True)
+    base_les_key = base_les["_S"].to_numpy() * n_link + base_les["_L"].to_numpy()
+    base_index = pd.Index(base_les_key)
+    tu_key_index = pd.Index(tu_w["_S"].to_numpy() * n_link + tu_w["_L"].to_numpy())
+    tu_roles = tu_w["ROLE"].to_numpy()
+
+    late = tu_w[measured_roles.to_numpy() & ~at_baseline]
+    late_parent_key = late["_S"].to_numpy() * n_link + parent_of[late["_L"].to_numpy()]
+    orphan_late = base_index.get_indexer(late_parent_key) < 0
+    if orphan_late.any():
+        lab = subjects[late["_S"].to_numpy()[orphan_late]] + " " + links[
+            late["_L"].to_numpy()[orphan_late]]
+        notes.append(f"TU: {int(orphan_late.sum())} TARGET/NON-TARGET lesion(s) identified after "
+                     f"baseline that are no fragment of a baseline lesion, not used: "
+                     f"{_examples(lab)}")
+
+    # --- TR working columns ---------------------------------------------------------------------
+    test_codes, test_cats = text_codes(tr["TRTESTCD"], upper=True)
+    test = _lookup(test_codes, test_cats, _TESTS)
+    value = _numeric(tr, "TRSTRESN")
+    # Result text is read only where it matters: statuses, and results without a number.
+    text_rows = np.flatnonzero((test == TEST_TUMSTATE) | ((test >= 0) & np.isnan(value)))
+    status = np.full(len(tr), -1, dtype=np.int64)
+    too_small = _text_is(tr, "TRORRES", TOO_SMALL, text_rows)
+    if "TRSTRESC" in tr.columns:
+        stresc_codes, stresc_cats = text_codes(_as_objects(tr["TRSTRESC"])[text_rows], upper=True)
+        status[text_rows] = _lookup(stresc_codes, stresc_cats, _STATUSES)
+        too_small[text_rows] |= np.isin(stresc_codes, np.flatnonzero(stresc_cats == TOO_SMALL))
+    not_done = _text_is(tr, "TRSTAT", NOT_DONE)
+    tr_visit = _numeric(tr, "VISITNUM")
+    visit_codes, visit_names = (text_codes(tr["VISIT"], upper=False) if "VISIT" in tr.columns
+                                else (np.full(len(tr), -1, np.int64), np.array([], object)))
+    dtc_codes, dtc_values = (text_codes(tr["TRDTC"], upper=False) if "TRDTC" in tr.columns
+                             else (np.full(len(tr), -1, np.int64), np.array([], object)))
+
+    usable = tr_keep & (tr_s >= 0)
+    no_visit = usable & np.isnan(tr_visit)
+    if no_visit.any():
+        notes.append(f"TR: {int(no_visit.sum())} record(s) without VISITNUM ignored")
+    usable &= ~np.isnan(tr_visit)
+    row_base = base_visit[np.maximum(tr_s, 0)]
+    pre_baseline = usable & (tr_visit < row_base)
+    usable &= ~pre_baseline
+
+    visitnums = np.sort(pd.unique(tr_visit[usable]))
+    n_visit = max(len(visitnums), 1)
+    tr_v = np.searchsorted(visitnums, np.where(usable, tr_visit, visitnums[0] if len(visitnums)
+                                               else 0.0))
+
+    # --- lesion assignment of each TR lesion record --------------------------------------------
+    is_lesion_test = usable & (test >= 0) & (tr_l >= 0)
+    own_key = tr_s * n_link + tr_l
+    own_pos = np.where(is_lesion_test, base_index.get_indexer(own_key), -1)
+    parent_pos = np.where(is_lesion_test & (own_pos < 0),
+                          base_index.get_indexer(tr_s * n_link + parent_of[np.maximum(tr_l, 0)]),
+                          -1)
+    fragment = (own_pos < 0) & (parent_pos >= 0)
+    les_pos = np.where(own_pos >= 0, own_pos, parent_pos)
+    tu_pos = np.where(is_lesion_test & (les_pos < 0), tu_key_index.get_indexer(own_key), -1)
+    new_row = (tu_pos >= 0) & (tu_roles[np.maximum(tu_pos, 0)] == ROLE_NEW) if len(tu_roles) else (
+        np.zeros(len(tr), dtype=bool))
+    unlinked = is_lesion_test & (les_pos < 0) & ~new_row
+    if unlinked.any():
+        lab = subjects[tr_s[unlinked]] + " " + links[tr_l[unlinked]]
+        notes.append(f"TR: {int(unlinked.sum())} lesion record(s) not linked to a baseline or "
+                     f"new lesion in TU, ignored: {_examples(lab)}")
+
+    # --- duplicate keys: keep one record per (subject, lesion id, test, visit) by content ------
+    rows = np.flatnonzero((les_pos >= 0) | new_row)
+    recs = pd.DataFrame({
+        "_S": tr_s[rows], "_L": tr_l[rows], "TEST": test[rows], "_V": tr_v[rows],
+        "LES": les_pos[rows], "FRAG": fragment[rows], "NEW": new_row[rows],
+        "VALUE": value[rows], "STATUS": status[rows], "NOT_DONE": not_done[rows],
+        "TOO_SMALL": too_small[rows], "DTC": dtc_codes[rows],
+    })
+    record_key = ((recs["_S"].to_numpy() * n_link + recs["_L"].to_numpy()) * len(_TESTS)
+                  + recs["TEST"].to_numpy()) * n_visit + recs["_V"].to_numpy()
+    dup = pd.Series(record_key).duplicated(keep=False).to_numpy()
+    if dup.any():
+        recs = (recs.assign(_KEY=record_key)
+                .sort_values(["_KEY", "NOT_DONE", "VALUE", "STATUS", "TOO_SMALL", "DTC"],
+                             kind="mergesort", na_position="last")
+                .drop_duplicates("_KEY", keep="first").sort_index().drop(columns="_KEY"))
+        notes.append(f"TR: {int(dup.sum())} lesion records share a USUBJID/TRLNKID/TRTESTCD/"
+                     f"VISITNUM key with another; one kept per key")
+
+    # --- assessments (subject × visit) ----------------------------------------------------------
+    sv_all = tr_s[usable] * n_visit + tr_v[usable]
+    lesion_sv = recs["_S"].to_numpy() * n_visit + recs["_V"].to_numpy()
+    n_sv = n_subj * n_visit
+    big = np.iinfo(np.int64).max // 4
+    # VISIT: the smallest name of the visit; ADTC: the earliest lesion date, else any TR date.
+    visit_min = _group_min(sv_all, np.where(visit_codes[usable] >= 0, visit_codes[usable], big),
+                           n_sv, big)
+    n_dtc = len(dtc_values) + 1
+    dtc_any = np.where(dtc_codes[usable] >= 0, dtc_codes[usable] + n_dtc, big)
+    dtc_les = np.where(recs["DTC"].to_numpy() >= 0, recs["DTC"].to_numpy(), big)
+    dtc_min = np.minimum(_group_min(sv_all, dtc_any, n_sv, big),
+                         _group_min(lesion_sv, dtc_les, n_sv, big))
+    present = np.zeros(n_sv, dtype=bool)
+    present[sv_all] = True
+    sv = np.flatnonzero(present)
+    vs, vv = sv // n_visit, sv % n_visit
+    vname = visit_min[sv]
+    vdtc = dtc_min[sv]
+    vdtc = np.where(vdtc >= n_dtc, vdtc - n_dtc, vdtc)
+    visits = pd.DataFrame({
+        "_S": vs, "_V": vv, "VISITNUM": visitnums[vv] if len(visitnums) else np.array([]),
+        "VISIT": np.where(vname < big, np.append(visit_names, None)[
+            np.minimum(vname, len(visit_names))], None).astype(object),
+        "ADTC": np.where(vdtc < big, np.append(dtc_values, None)[
+            np.minimum(vdtc, len(dtc_values))], None).astype(object),
+    })
+    visits["BASELINE"] = visits["VISITNUM"].to_numpy() == base_visit[vs]
+
+    # --- per-subject summary --------------------------------------------------------------------
+    les_subj = base_les["_S"].to_numpy()
+    les_role = base_les["ROLE"].to_numpy()
+    subj_frame = pd.DataFrame({
+        "USUBJID": subjects.astype(object), "BASE_VISITNUM": base_visit,
+        "N_TARGET": np.bincount(les_subj[les_role == ROLE_TARGET], minlength=n_subj),
+        "N_NONTARGET": np.bincount(les_subj[les_role == ROLE_NON_TARGET], minlength=n_subj),
+    })
+
+    base_les["LESION"] = links[base_les["_L"].to_numpy()] if len(base_les) else np.array([], object)
+    target = _target_grid(recs, base_les, visits, n_visit, settings)
+    nontarget = _nontarget_grid(recs, base_les, visits, n_visit)
+    new = _new_lesions(recs, links, visits, n_visit, settings)
+    return LesionData(subj_frame, visitnums, visits, target, nontarget, new, notes)
+
+
+def group_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes 0..k-1 of integer keys and the sorted distinct keys (hash-based, fast)."""
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=np.int64), sort=True)
+    return codes, np.asarray(uniques, dtype=np.int64)
+
+
+def find_keys(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each key in ``sorted_keys`` (-1 when absent)."""
+    pos = np.searchsorted(sorted_keys, keys)
+    inside = pos < len(sorted_keys)
+    hit = np.zeros(len(keys), dtype=bool)
+    hit[inside] = sorted_keys[pos[inside]] == keys[inside]
+    return np.where(hit, pos, -1)
+
+
+def _grid(base_les: pd.DataFrame, role: int, visits: pd.DataFrame) -> pd.DataFrame:
+    """Every baseline lesion of ``role`` at every assessment of its subject.
+
+    Sorted by subject, visit, lesion id; built with repeats instead of a merge.
+    """
+    les = base_les[base_les["ROLE"].to_numpy() == role].sort_values(["_S", "_L"],
+                                                                     kind="mergesort")
+    les_s = les["_S"].to_numpy()
+    n_subj = int(max(visits["_S"].max() if len(visits) else -1,
+                     les_s.max() if len(les_s) else -1)) + 1
+    per_subj = np.bincount(les_s, minlength=n_subj)
+    first_les = np.concatenate([[0], np.cumsum(per_subj)[:-1]]) if n_subj else per_subj
+    v_s = visits["_S"].to_numpy()
+    block = per_subj[v_s]                                   # lesions at each assessment
+    vis_row = np.repeat(np.arange(len(visits)), block)
+    block_start = np.concatenate([[0], np.cumsum(block)[:-1]]) if len(block) else block
+    les_row = first_les[v_s[vis_row]] + (np.arange(len(vis_row)) - block_start[vis_row])
+    return pd.DataFrame({
+        "_S": v_s[vis_row], "_V": visits["_V"].to_numpy()[vis_row],
+        "LES": les.index.to_numpy()[les_row],
+        "LESION": les["LESION"].to_numpy(dtype=object)[les_row],
+    })
+
+
+def _fragment_rule(recs: pd.DataFrame, n_visit: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Drop a lesion's own record at visits where its fragments were measured instead.
+
+    Returns the kept records and their lesion × visit keys.
+    """
+    lv = recs["LES"].to_numpy() * n_visit + recs["_V"].to_numpy()
+    frag = recs["FRAG"].to_numpy()
+    if not frag.any():
+        return recs, lv
+    replaced = ~frag & np.isin(lv, lv[frag])
+    return recs[~replaced], lv[~replaced]
+
+
+def _target_grid(recs: pd.DataFrame, base_les: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
+                 settings: RecistSettings) -> pd.DataFrame:
+    grid = _grid(base_les, ROLE_TARGET, visits)
+    t = recs[(recs["LES"].to_numpy() >= 0)
+             & np.isin(recs["TEST"].to_numpy(), [TEST_LDIAM, TEST_LPERP])]
+    nodal_les = np.zeros(len(base_les), dtype=bool)
+    nodal_les[t["LES"].to_numpy()[t["TEST"].to_numpy() == TEST_LPERP]] = True
+    wanted = np.where(nodal_les[t["LES"].to_numpy()], TEST_LPERP, TEST_LDIAM)
+    t, lv = _fragment_rule(t[t["TEST"].to_numpy() == wanted], n_visit)
+    val = t["VALUE"].to_numpy()
+    # RECIST 1.1 §4.3.2: too small to measure without a number takes the default value.
+    val = np.where(np.isnan(val) & t["TOO_SMALL"].to_numpy(), settings.too_small_default_mm, val)
+    val = np.where(t["NOT_DONE"].to_numpy(), np.nan, val)
+    codes, keys = group_codes(lv)
+    total = np.bincount(codes, weights=np.nan_to_num(val), minlength=len(keys))
+    missing = np.bincount(codes, weights=np.isnan(val), minlength=len(keys)) > 0
+    pos = find_keys(keys, grid["LES"].to_numpy() * n_visit + grid["_V"].to_numpy())
+    p = np.maximum(pos, 0)
+    evaluated = (pos >= 0) & ~missing[p] if len(keys) else np.zeros(len(grid), dtype=bool)
+    grid["NODAL"] = nodal_les[grid["LES"].to_numpy()]
+    grid["VALUE"] = np.where(evaluated, total[p] if len(keys) else np.nan, np.nan)
+    grid["EVALUATED"] = evaluated
+    return grid.drop(columns="LES")
+
+
+def _nontarget_grid(recs: pd.DataFrame, base_les: pd.DataFrame, visits: pd.DataFrame,
+                    n_visit: int) -> pd.DataFrame:
+    grid = _grid(base_les, ROLE_NON_TARGET, visits)
+    n = recs[(recs["LES"].to_numpy() >= 0) & (recs["TEST"].to_numpy() == TEST_TUMSTATE)]
+    n, lv = _fragment_rule(n, n_visit)
+    status = np.where(n["NOT_DONE"].to_numpy(), STATUS_NOT_EVALUATED,
+                      np.maximum(n["STATUS"].to_numpy(), STATUS_NOT_EVALUATED))
+    codes, keys = group_codes(lv)
+    worst = np.zeros(len(keys), dtype=np.int64)
+    np.maximum.at(worst, codes, status)
+    missing = np.bincount(codes, weights=status == STATUS_NOT_EVALUATED,
+                          minlength=len(keys)) > 0
+    # Unequivocal progression shows even when a fragment is missing; otherwise missing wins.
+    worst = np.where(missing & (worst != STATUS_UNEQUIVOCAL), STATUS_NOT_EVALUATED, worst)
+    pos = find_keys(keys, grid["LES"].to_numpy() * n_visit + grid["_V"].to_numpy())
+    grid["STATUS"] = (np.where(pos >= 0, worst[np.maximum(pos, 0)], STATUS_NOT_EVALUATED)
+                      if len(keys) else np.zeros(len(grid), dtype=np.int64))
+    return grid.drop(columns="LES")
+
+
+def _new_lesions(recs: pd.DataFrame, links: np.ndarray, visits: pd.DataFrame, n_visit: int,
+                 settings: RecistSettings) -> pd.DataFrame:
+    """New-lesion findings per assessment after baseline (RECIST 1.1 §4.3.5)."""
+    n = recs[recs["NEW"].to_numpy()]
+    status = n["STATUS"].to_numpy()
+    measured = np.isin(n["TEST"].to_numpy(), [TEST_LDIAM, TEST_LPERP])
+    status = np.where(measured, np.where(n["VALUE"].to_numpy() > 0, STATUS_PRESENT,
+                                         STATUS_NOT_EVALUATED), status)
+    status = np.where(n["NOT_DONE"].to_numpy(), STATUS_NOT_EVALUATED, status)
+    sv = n["_S"].to_numpy() * n_visit + n["_V"].to_numpy()
+    visit_keys = visits["_S"].to_numpy() * n_visit + visits["_V"].to_numpy()
+    at = find_keys(visit_keys, sv)
+    after_base = (at >= 0) & ~visits["BASELINE"].to_numpy()[np.maximum(at, 0)] if len(
+        visit_keys) else np.zeros(len(sv), dtype=bool)
+    unequivocal = (status >= STATUS_PRESENT) & after_base
+    equivocal = (status == STATUS_EQUIVOCAL) & after_base
+    counted = unequivocal | (equivocal & settings.equivocal_new_lesion_is_pd)
+    ids = join_labels(sv[counted], links[n["_L"].to_numpy()][counted])
+    codes, keys = group_codes(sv[after_base])
+    any_uneq = np.bincount(codes, weights=unequivocal[after_base], minlength=len(keys)) > 0
+    any_eq = np.bincount(codes, weights=equivocal[after_base], minlength=len(keys)) > 0
+    return pd.DataFrame({
+        "_S": keys // n_visit, "_V": keys % n_visit,
+        "NEW_UNEQUIVOCAL": any_uneq, "NEW_EQUIVOCAL": any_eq,
+        "NEW_IDS": ids.reindex(keys).to_numpy(dtype=object),
+    })

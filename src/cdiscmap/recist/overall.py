@@ -1,0 +1,204 @@
+"""Overall timepoint response (RECIST 1.1 §4.4.1 tables 1 and 2) and the engine's entry point.
+
+``timepoint_responses`` turns SDTM TU/TR into one row per subject × assessment with the computed
+sums, the three component responses, the overall response and a short REASON, so the
+investigator's RS can be checked (``crosscheck``) or derived records emitted (``to_rs_records``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.recist.lesions import LesionData, assemble_lesions
+from cdiscmap.recist.nontarget import new_lesion_progression, nontarget_responses
+from cdiscmap.recist.settings import DEFAULT_SETTINGS, RecistSettings
+from cdiscmap.recist.target import CR, NE, NON_CR_NON_PD, PD, PR, SD, target_responses
+
+OUTPUT_COLUMNS = [
+    "USUBJID", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM", "BASE_SUM", "NADIR",
+    "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "N_TARGET_EXPECTED", "N_TARGET_MEASURED",
+    "TRGRESP", "NTRGRESP", "NEWLPROG", "OVRLRESP", "REASON",
+]
+_TEXT_COLUMNS = ["USUBJID", "VISIT", "ADTC", "BASELINE_FL", "TRGRESP", "NTRGRESP", "NEWLPROG",
+                 "OVRLRESP", "REASON"]
+
+
+def overall_response(trgresp: np.ndarray, ntrgresp: np.ndarray, newlprog: np.ndarray,
+                     has_target: np.ndarray) -> np.ndarray:
+    """Overall response per assessment from its components (vectorised).
+
+    Subjects with target lesions follow RECIST 1.1 §4.4.1 table 1, those with non-target disease
+    only follow table 2. A null NTRGRESP in table 1 means "no non-target lesions" and acts as CR.
+    A null component that the table needs gives a null overall response.
+    """
+    trg = np.asarray(trgresp, dtype=object)
+    ntrg = np.asarray(ntrgresp, dtype=object)
+    new = np.asarray(newlprog, dtype=object) == "Y"
+    t1 = np.asarray(has_target, dtype=bool)
+    t1_known = t1 & pd.notna(trg)
+    t2_known = ~t1 & pd.notna(ntrg)
+    ntrg_cr_or_none = (ntrg == CR) | pd.isna(ntrg)
+    return np.select(
+        [
+            # table 1 (targets ± non-targets)
+            t1_known & ((trg == PD) | (ntrg == PD) | new),
+            t1_known & (trg == NE),
+            t1_known & (trg == CR) & ntrg_cr_or_none,
+            t1_known & (trg == CR),                  # non-target NON-CR/NON-PD or not evaluated
+            t1_known & (trg == PR),                  # non-target non-PD or not all evaluated
+            t1_known & (trg == SD),
+            # table 2 (non-target disease only)
+            t2_known & ((ntrg == PD) | new),
+            t2_known & (ntrg == NE),
+            t2_known & (ntrg == CR),
+            t2_known & (ntrg == NON_CR_NON_PD),
+        ],
+        [PD, NE, CR, PR, PR, SD, PD, NE, CR, NON_CR_NON_PD],
+        default=None,
+    ).astype(object)
+
+
+def _join(*parts: np.ndarray) -> np.ndarray:
+    """Join text columns with ';', skipping null/empty parts (vectorised)."""
+    out = np.full(len(parts[0]), "", dtype=object)
+    for part in parts:
+        part = np.asarray(part, dtype=object)
+        has = pd.notna(part)
+        has[has] = part[has] != ""
+        after = has & (out != "")
+        out[after] = out[after] + ";" + part[after]
+        first = has & ~after
+        out[first] = part[first]
+    return out
+
+
+def _no_baseline_reasons(data: LesionData, trg: pd.DataFrame) -> pd.Series:
+    """Per subject code: why it has no usable baseline (absent subjects have one)."""
+    subjects = data.subjects
+    visits = data.visits
+    n_subj = len(subjects)
+    reason = np.full(n_subj, None, dtype=object)
+    has_disease = (subjects["N_TARGET"].to_numpy() + subjects["N_NONTARGET"].to_numpy()) > 0
+    base_rows = visits["BASELINE"].to_numpy()
+    has_base_row = np.zeros(n_subj, dtype=bool)
+    has_base_row[visits["_S"].to_numpy()[base_rows]] = True
+    base_complete = np.zeros(n_subj, dtype=bool)
+    base_complete[visits["_S"].to_numpy()[trg["BASE_COMPLETE"].to_numpy()]] = True
+    missing_at_base = pd.Series(trg["TRG_MISSING"].to_numpy()[base_rows],
+                                index=visits["_S"].to_numpy()[base_rows])
+    missing_txt = missing_at_base.reindex(np.arange(n_subj)).to_numpy(dtype=object)
+    has_target = subjects["N_TARGET"].to_numpy() > 0
+    reason = np.select(
+        [~has_disease, ~has_base_row, has_target & ~base_complete],
+        ["NA:no target or non-target lesion in TU", "NA:no assessment at the baseline visit",
+         "NA:baseline target " + np.where(pd.isna(missing_txt), "", missing_txt).astype(object)
+         + " not measured"],
+        default=None).astype(object)
+    return pd.Series(reason)
+
+
+def timepoint_responses(tu: pd.DataFrame, tr: pd.DataFrame,
+                        settings: RecistSettings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """RECIST 1.1 timepoint responses computed from the lesions, one row per subject × assessment.
+
+    Rows: every TR assessment (VISITNUM) of the evaluator at or after the subject's baseline;
+    the baseline row has BASELINE_FL="Y" and no response. ADTC is the earliest lesion date
+    (TRDTC) of the assessment, so a scan spread over several days is dated by its first image,
+    the usual convention for the date of progression; without lesion dates, any TR date of the
+    visit is used. Subjects without a usable baseline keep their rows with null responses and a
+    REASON starting "NA:"; ``result.attrs["notes"]`` lists these and any ignored TR records.
+    Sorted by USUBJID, VISITNUM.
+    """
+    data = assemble_lesions(tu, tr, settings)
+    visits = data.visits
+    n_visit = max(len(data.visitnums), 1)
+    trg = target_responses(data.target, visits, n_visit, settings)
+    ntrg = nontarget_responses(data.nontarget, visits, n_visit)
+    new = new_lesion_progression(data.new, visits, n_visit, settings)
+
+    subj = visits["_S"].to_numpy()
+    baseline = visits["BASELINE"].to_numpy()
+    no_base_by_subj = _no_baseline_reasons(data, trg)
+    no_base = no_base_by_subj.to_numpy(dtype=object)[subj] if len(subj) else np.array([], object)
+    usable = pd.isna(no_base)
+    post = usable & ~baseline
+    has_target = data.subjects["N_TARGET"].to_numpy()[subj] > 0
+
+    trgresp = np.where(post & has_target, trg["TRGRESP"].to_numpy(), None).astype(object)
+    ntrgresp = np.where(post, ntrg["NTRGRESP"].to_numpy(), None).astype(object)
+    newlprog = np.where(post, new["NEWLPROG"].to_numpy(), None).astype(object)
+    ovrl = overall_response(trgresp, ntrgresp, newlprog, has_target)
+
+    reason = _reason(ovrl, trgresp, ntrgresp, newlprog, has_target, trg, ntrg, new)
+    reason = np.where(usable & baseline, "BASELINE", reason)
+    reason = np.where(usable, reason, no_base).astype(object)
+
+    out = pd.DataFrame({
+        "USUBJID": data.subjects["USUBJID"].to_numpy(dtype=object)[subj],
+        "VISITNUM": visits["VISITNUM"].to_numpy(dtype=np.float64),
+        "VISIT": visits["VISIT"].to_numpy(dtype=object),
+        "ADTC": visits["ADTC"].to_numpy(dtype=object),
+        "BASELINE_FL": np.where(baseline, "Y", None).astype(object),
+        "SUMDIAM": trg["SUMDIAM"].to_numpy(),
+        "BASE_SUM": np.where(usable, trg["BASE_SUM"].to_numpy(), np.nan),
+        "NADIR": np.where(post, trg["NADIR"].to_numpy(), np.nan),
+        "PCHG_BASE": np.where(post, trg["PCHG_BASE"].to_numpy(), np.nan),
+        "PCHG_NADIR": np.where(post, trg["PCHG_NADIR"].to_numpy(), np.nan),
+        "ACHG_NADIR": np.where(post, trg["ACHG_NADIR"].to_numpy(), np.nan),
+        "N_TARGET_EXPECTED": trg["N_TARGET_EXPECTED"].to_numpy(dtype=np.int64),
+        "N_TARGET_MEASURED": trg["N_TARGET_MEASURED"].to_numpy(dtype=np.int64),
+        "TRGRESP": trgresp, "NTRGRESP": ntrgresp, "NEWLPROG": newlprog, "OVRLRESP": ovrl,
+        "REASON": reason,
+    })
+    for col in _TEXT_COLUMNS:
+        out[col] = pd.array(out[col].to_numpy(dtype=object), dtype="string")
+    # visits are sorted by subject code (= sorted USUBJID) then VISITNUM already.
+    out = out.reset_index(drop=True)
+    out.attrs["notes"] = data.notes + _subject_notes(data, no_base_by_subj)
+    return out
+
+
+def _reason(ovrl: np.ndarray, trgresp: np.ndarray, ntrgresp: np.ndarray, newlprog: np.ndarray,
+            has_target: np.ndarray, trg: pd.DataFrame, ntrg: pd.DataFrame,
+            new: pd.DataFrame) -> np.ndarray:
+    """``<OVRLRESP>:<why>`` naming the components that decided it (vectorised)."""
+    trg_why = trg["TRG_REASON"].to_numpy(dtype=object)
+    ntrg_why = ntrg["NTRG_REASON"].to_numpy(dtype=object)
+    new_why = new["NEW_REASON"].to_numpy(dtype=object)
+    none = np.full(len(ovrl), None, dtype=object)
+    is_pd = ovrl == PD
+    # PD: every component that shows progression.
+    pd_why = _join(np.where(is_pd & (trgresp == PD), trg_why, none),
+                   np.where(is_pd & (ntrgresp == PD), ntrg_why, none),
+                   np.where(is_pd & (newlprog == "Y"), new_why, none))
+    # Otherwise, table 1: the target part, plus the non-target part where it decided
+    # (CR, PR reached from a target CR, or non-target NE too); table 2: the non-target part.
+    ntrg_matters = ~has_target | (trgresp == CR) | (ntrgresp == NE)
+    other = ~is_pd & pd.notna(ovrl)
+    other_why = _join(np.where(other & has_target, trg_why, none),
+                      np.where(other & ntrg_matters, ntrg_why, none))
+    equivocal = new["NEW_EQUIVOCAL_ONLY"].to_numpy() & pd.notna(ovrl)
+    why = _join(np.where(is_pd, pd_why, other_why),
+                np.where(equivocal, "equivocal new lesion not counted", none))
+    out = np.full(len(ovrl), None, dtype=object)
+    known = pd.notna(ovrl)
+    out[known] = ovrl[known] + ":" + why[known]
+    return out
+
+
+def _subject_notes(data: LesionData, no_base: pd.Series) -> list[str]:
+    notes = []
+    subjects = data.subjects["USUBJID"].to_numpy(dtype=object)
+    assessed = np.zeros(len(subjects), dtype=bool)
+    assessed[data.visits["_S"].to_numpy()] = True
+    lacking = no_base.notna().to_numpy() & assessed
+    if lacking.any():
+        labels = subjects[lacking] + " (" + no_base.to_numpy(dtype=object)[lacking] + ")"
+        notes.append(f"{int(lacking.sum())} subject(s) without a usable baseline get no response: "
+                     + "; ".join(labels[:5]) + (" ..." if lacking.sum() > 5 else ""))
+    never = ~assessed & ((data.subjects["N_TARGET"] + data.subjects["N_NONTARGET"]).to_numpy() > 0)
+    if never.any():
+        notes.append(f"{int(never.sum())} subject(s) with lesions in TU have no TR assessment: "
+                     + ", ".join(subjects[never][:5]) + (" ..." if never.sum() > 5 else ""))
+    return notes

@@ -1,0 +1,202 @@
+"""The main job: a study's raw export → checked SDTM (and ADaM) → XPT files and a run report.
+
+Outputs are staged in a hidden folder and moved into ``<out>/<STUDYID>/`` only when every
+dataset passed the XPT limits and was written, so a failed run never leaves half an output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from cdiscmap.checks.schema import check_dataset
+from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
+from cdiscmap.emit.report import write_run_report
+from cdiscmap.emit.xpt import check_xpt_limits, write_xpt
+from cdiscmap.errors import CdiscmapError, InputDataError, SpecError, display_path
+from cdiscmap.findings import Findings, Severity
+from cdiscmap.sdtm.engine import SdtmResult, map_study
+from cdiscmap.spec.loader import LoadedStudy, load_study
+from cdiscmap.standards import load_standards, specs_dir
+from cdiscmap.standards.models import Standards
+
+DEMO_STUDY = "crizotinib-basket"
+
+
+def project_root() -> Path:
+    """The folder holding specs/ and mappings/ (the repository in a source checkout)."""
+    return specs_dir().parent
+
+
+def default_study_dir() -> Path:
+    return project_root() / "mappings" / DEMO_STUDY
+
+
+@dataclass
+class RunOptions:
+    study_dir: Path
+    raw_dir: Path | None = None
+    out_root: Path = Path("output")
+    synth_if_missing: bool = True
+    adam: bool = True
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    sdtm: SdtmResult
+    datasets: dict[str, pd.DataFrame]
+    findings: Findings
+    files: list[Path] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def _standard_variables(standards: Standards) -> dict[str, set[str]]:
+    return {name: set(ds.names()) for name, ds in standards.datasets.items()}
+
+
+def load_study_checked(study_dir: Path, standards: Standards) -> LoadedStudy:
+    return load_study(study_dir, standard_variables=_standard_variables(standards),
+                      known_codelists=set(standards.codelists))
+
+
+def codelist_terms(standards: Standards) -> dict[str, set[str]]:
+    return {name: cl.values() for name, cl in standards.codelists.items()}
+
+
+def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path) -> Path:
+    """The raw export folder; the demo study's export is synthesised on first use."""
+    if opts.raw_dir is not None:
+        if not opts.raw_dir.is_dir():
+            raise InputDataError(f"raw folder {display_path(opts.raw_dir)} not found")
+        return opts.raw_dir
+    raw = out_dir / "raw"
+    if raw.is_dir() and any(raw.iterdir()):
+        return raw
+    demo = loaded.study.demo
+    if demo is None or not opts.synth_if_missing:
+        raise InputDataError(f"no raw folder given (--raw) and {display_path(raw)} is empty; "
+                             f"study {loaded.study.studyid} has no demo generator")
+    from cdiscmap.synth import generate
+
+    generate(demo.generator, out_dir, n_subjects=demo.subjects, seed=demo.seed)
+    return raw
+
+
+def _timestamp(loaded: LoadedStudy) -> datetime:
+    try:
+        return datetime.fromisoformat(loaded.study.output_timestamp)
+    except ValueError:
+        raise SpecError("output_timestamp is not an ISO 8601 date-time", loaded.study_file,
+                        loaded.study_yaml.line_of(("output_timestamp",)),
+                        "output_timestamp") from None
+
+
+def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) -> None:
+    """pandera schemas (generated from specs/) on every domain and SUPP--; failures → findings."""
+    for name, frame in {**result.domains, **result.supp}.items():
+        meta = metadata_for(standards, name)
+        overrides = dict(loaded.domains[name].codelist_overrides) if name in loaded.domains \
+            else {}
+        result.findings.extend(check_dataset(frame, meta, standards,
+                                             codelist_overrides=overrides or None))
+
+
+def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,
+                   created: datetime, extra_labels: dict[str, dict[str, str]] | None = None
+                   ) -> list[Path]:
+    """Check every dataset against the XPT limits first, then write them all."""
+    plans = []
+    for name, frame in datasets.items():
+        meta = metadata_for(standards, name)
+        cols = ordered_columns(frame, meta, (extra_labels or {}).get(name))
+        label = dataset_label(standards, name)
+        check_xpt_limits(frame, name, label, cols)
+        plans.append((name, frame, cols, label))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame, cols, label in plans:
+        path = folder / f"{name.lower()}.xpt"
+        write_xpt(path, frame, dataset_name=name, dataset_label=label, columns=cols,
+                  created=created)
+        written.append(path)
+    return written
+
+
+def run_study(opts: RunOptions) -> RunResult:
+    standards = load_standards()
+    loaded = load_study_checked(opts.study_dir, standards)
+    out_dir = opts.out_root / loaded.study.studyid
+    raw_dir = resolve_raw_dir(loaded, opts, out_dir)
+    created = _timestamp(loaded)
+
+    result = map_study(loaded, raw_dir, codelist_terms(standards),
+                       {n: {v.name for v in ds.variables if v.data_type == "Char"}
+                        for n, ds in standards.datasets.items()})
+    from cdiscmap.oncology import apply_recist  # SDTM tumour domains: RECIST cross-check
+
+    apply_recist(result, loaded)
+    check_sdtm(result, loaded, standards)
+    from cdiscmap.checks.crossdomain import check_sdtm_cross
+
+    result.findings.extend(check_sdtm_cross(result.domains, result.supp))
+
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure(out_dir)))
+    try:
+        files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
+                               created)
+        adam_frames: dict[str, pd.DataFrame] = {}
+        if opts.adam and (opts.study_dir / "adam").is_dir():
+            from cdiscmap.pipeline_adam import run_adam
+
+            adam_frames, adam_files = run_adam(result.domains | result.supp, opts.study_dir,
+                                               standards, staging / "adam", created,
+                                               result.findings)
+            files += adam_files
+        summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
+        final = _promote(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    datasets = {**result.domains, **result.supp, **adam_frames}
+    return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
+                     files=final, summary=summary)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _promote(staging: Path, out_dir: Path) -> list[Path]:
+    """Move staged outputs into place (each an atomic rename; stale datasets removed)."""
+    moved = []
+    for sub in ("sdtm", "adam"):
+        target = out_dir / sub
+        if (staging / sub).is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            fresh = {p.name for p in (staging / sub).iterdir()}
+            for old in target.glob("*.xpt"):
+                if old.name not in fresh:
+                    old.unlink()
+    for path in sorted(staging.rglob("*")):
+        if path.is_file():
+            dest = out_dir / path.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+            moved.append(dest)
+    return moved
+
+
+def summary_json(summary: dict[str, object]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=True)
+
+
+__all__ = ["RunOptions", "RunResult", "run_study", "default_study_dir", "CdiscmapError",
+           "Severity"]

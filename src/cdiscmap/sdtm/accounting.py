@@ -1,0 +1,108 @@
+"""Record accounting: every raw row ends up in an output record or in a counted drop.
+
+Per raw form: rows read, rows used (by which blocks), rows dropped by reason; per dataset:
+records written. ``balanced`` is the invariant read == used + dropped, checked for each form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class FormAccount:
+    form: str
+    file: str
+    read: int
+    used: np.ndarray                  # bool per raw row
+    reason: np.ndarray                # object: first drop reason per raw row (None if none)
+    used_by: dict[str, int] = field(default_factory=dict)   # block tag → distinct rows used
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        not_used = ~self.used
+        reasons = pd.Series(self.reason[not_used], dtype="object").fillna(
+            "not used by any mapping block")
+        return {str(k): int(v) for k, v in sorted(reasons.value_counts().items())}
+
+
+@dataclass
+class Accounting:
+    forms: dict[str, FormAccount] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+    unlisted_files: dict[str, int] = field(default_factory=dict)
+
+    def register_form(self, form: str, file: str, n_rows: int) -> None:
+        if form not in self.forms:
+            self.forms[form] = FormAccount(form, file, n_rows, np.zeros(n_rows, dtype=bool),
+                                           np.full(n_rows, None, dtype=object))
+
+    def use(self, form: str, rows: pd.Series, tag: str) -> None:
+        acc = self.forms[form]
+        idx = np.asarray(rows, dtype="int64") - 1
+        acc.used[idx] = True
+        acc.used_by[tag] = acc.used_by.get(tag, 0) + int(len(np.unique(idx)))
+
+    def drop(self, form: str, rows: pd.Series, reason: str, tag: str) -> None:
+        if len(rows) == 0:
+            return
+        acc = self.forms[form]
+        idx = np.asarray(rows, dtype="int64") - 1
+        todo = idx[pd.isna(acc.reason[idx])]
+        acc.reason[todo] = f"{reason} [{tag}]"
+
+    def records(self, dataset: str, n: int) -> None:
+        self.written[dataset] = n
+
+    def finish(self, form_specs: dict, read_forms: dict, raw_dir: Path) -> None:
+        """Count raw files that no spec reads: their rows are dropped, never silently ignored."""
+        listed = {spec.file for spec in form_specs.values()}
+        if raw_dir.is_dir():
+            for path in sorted(raw_dir.iterdir()):
+                if path.is_file() and path.name not in listed and \
+                        path.suffix.lower() in (".csv", ".sas7bdat", ".xpt"):
+                    n = _count_rows(path)
+                    self.unlisted_files[path.name] = n
+
+    def table(self) -> pd.DataFrame:
+        """One row per raw file: read, used, dropped, and whether it balances."""
+        rows = []
+        for acc in self.forms.values():
+            used = int(acc.used.sum())
+            dropped = sum(acc.dropped_by_reason().values())
+            rows.append({"file": acc.file, "form": acc.form, "read": acc.read, "used": used,
+                         "dropped": dropped, "balanced": acc.read == used + dropped})
+        for file, n in self.unlisted_files.items():
+            rows.append({"file": file, "form": "(not in study.yaml)", "read": n, "used": 0,
+                         "dropped": n, "balanced": True})
+        return pd.DataFrame(rows, columns=["file", "form", "read", "used", "dropped",
+                                           "balanced"])
+
+    def drops(self) -> pd.DataFrame:
+        rows = []
+        for acc in self.forms.values():
+            for reason, n in acc.dropped_by_reason().items():
+                rows.append({"file": acc.file, "reason": reason, "rows": n})
+        for file, n in self.unlisted_files.items():
+            rows.append({"file": file, "reason": "file not listed in study.yaml forms",
+                         "rows": n})
+        return pd.DataFrame(rows, columns=["file", "reason", "rows"])
+
+    @property
+    def balanced(self) -> bool:
+        t = self.table()
+        return bool(t["balanced"].all()) if len(t) else True
+
+
+def _count_rows(path: Path) -> int:
+    if path.suffix.lower() == ".csv":
+        return max(0, len(pd.read_csv(path, dtype=str, usecols=[0])))
+    import pyreadstat
+
+    reader = pyreadstat.read_sas7bdat if path.suffix.lower() == ".sas7bdat" else \
+        pyreadstat.read_xport
+    _, meta = reader(str(path), metadataonly=True)
+    return int(meta.number_rows or 0)

@@ -1,0 +1,469 @@
+"""Executes a study's mapping specs: raw forms → SDTM frames, with record accounting.
+
+Order of work (so that DM reference dates and --DY/EPOCH/--SEQ have what they need):
+1. every block of every domain builds its source (filters, joins, transpose, fill) and derives
+   its row-level variables;
+2. subject-level aggregates (``from_domain``: DM.RFXSTDTC from EX, ...) are derived;
+3. DM becomes the table of subject reference dates;
+4. ``study_day`` and ``epoch`` are derived;
+5. blocks are stacked per domain, then whole-domain algorithms (``seq``) run, then SUPP--.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.errors import InputDataError, SpecError
+from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.ingest import RawForm, read_form
+from cdiscmap.sdtm import vocabulary as vocab
+from cdiscmap.sdtm.accounting import Accounting
+from cdiscmap.sdtm.text import enforce_ascii, split_long_text
+from cdiscmap.spec.loader import LoadedStudy
+from cdiscmap.spec.models import BlockSpec, DomainSpec, SourceSpec, VariableSpec
+
+LINEAGE = ["_SRCFILE", "_SRCROW"]
+
+
+@dataclass
+class PlannedVariable:
+    name: str
+    spec: VariableSpec
+    stage: int
+    where: str          # "file:line"
+    hidden: bool = False
+
+
+@dataclass
+class BlockRun:
+    domain: str
+    spec: BlockSpec
+    frame: vocab.BlockFrame
+    plan: list[PlannedVariable]
+
+
+@dataclass
+class SdtmResult:
+    """The mapped SDTM: main domains and SUPP-- datasets, accounting and findings."""
+
+    domains: dict[str, pd.DataFrame]
+    supp: dict[str, pd.DataFrame]
+    accounting: Accounting
+    findings: Findings
+    origins: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- planning
+
+def plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[PlannedVariable]:
+    """Order a block's variables by stage, then by dependency, then as written."""
+    file = loaded.domain_files[domain.domain]
+    located = loaded.domain_yaml[domain.domain]
+    block = domain.blocks[index]
+    entries: dict[str, tuple[VariableSpec, str, bool]] = {}
+    for name, spec in domain.variables.items():
+        entries[name] = (spec, f"{file}:{located.line_of(('variables', name))}", False)
+    for name, spec in block.variables.items():
+        entries[name] = (spec, f"{file}:{located.line_of(('blocks', index, 'variables', name))}",
+                         False)
+    for qnam, supp in domain.supp.items():
+        if supp.blocks and block.name not in supp.blocks:
+            continue
+        entries[f"_SUPP_{qnam}"] = (supp.value,
+                                    f"{file}:{located.line_of(('supp', qnam, 'value'))}", True)
+    written = list(entries)
+    stages: dict[str, int] = {}
+
+    def stage_of(name: str, trail: tuple[str, ...] = ()) -> int:
+        if name in stages:
+            return stages[name]
+        spec, where, _ = entries[name]
+        if name in trail:
+            raise SpecError(f"variables depend on each other in a cycle: "
+                            f"{' → '.join((*trail, name))}", where.rsplit(":", 1)[0],
+                            _line(where), name)
+        stage = vocab.base_stage(spec)
+        for ref in sorted(vocab.referenced_variables(spec)):
+            if ref not in entries:
+                raise SpecError(f"{domain.domain}.{name} uses variable {ref}, which this block "
+                                f"does not derive", where.rsplit(":", 1)[0], _line(where), name)
+            stage = max(stage, stage_of(ref, (*trail, name)))
+        stages[name] = stage
+        return stage
+
+    for name in written:
+        stage_of(name)
+    if index in range(len(domain.blocks)):
+        for name in block.variables:
+            if stages[name] == vocab.DOMAIN:
+                spec, where, _ = entries[name]
+                raise SpecError(f"{name}: whole-domain algorithms (seq) belong in the domain's "
+                                f"shared 'variables', not in a block", where.rsplit(":", 1)[0],
+                                _line(where), name)
+    ordered: list[PlannedVariable] = []
+    done: set[str] = set()
+    for stage in sorted(set(stages.values())):
+        pending = [n for n in written if stages[n] == stage]
+        while pending:
+            for n in pending:
+                deps = vocab.referenced_variables(entries[n][0]) & set(pending)
+                if deps <= done:
+                    spec, where, hidden = entries[n]
+                    ordered.append(PlannedVariable(n, spec, stage, where, hidden))
+                    done.add(n)
+                    pending.remove(n)
+                    break
+    return ordered
+
+
+def _line(where: str) -> int | None:
+    tail = where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+# --------------------------------------------------------------------------- sources
+
+class FormStore:
+    """Reads each raw form once and keeps the accounting of its rows."""
+
+    def __init__(self, loaded: LoadedStudy, raw_dir: Path, accounting: Accounting,
+                 findings: Findings) -> None:
+        self.loaded = loaded
+        self.raw_dir = raw_dir
+        self.accounting = accounting
+        self.findings = findings
+        self.forms: dict[str, RawForm] = {}
+
+    def get(self, name: str, where: str) -> RawForm:
+        if name not in self.forms:
+            spec = self.loaded.study.forms.get(name)
+            if spec is None:
+                raise SpecError(f"unknown form '{name}' (study.yaml forms: "
+                                f"{', '.join(sorted(self.loaded.study.forms))})",
+                                where.rsplit(":", 1)[0], _line(where), "form")
+            form = read_form(name, self.raw_dir / spec.file)
+            missing = [k for k in [*spec.keys, spec.subject_column]
+                       if k not in form.frame.columns]
+            if missing:
+                raise InputDataError(f"{form.file}: column(s) {missing} declared in "
+                                     f"{self.loaded.study_file} (forms.{name}) are missing")
+            self.forms[name] = form
+            self.accounting.register_form(name, form.file, form.n_rows)
+            self._check_keys(form, spec.keys)
+        return self.forms[name]
+
+    def _check_keys(self, form: RawForm, keys: list[str]) -> None:
+        if not keys:
+            return
+        dup = form.frame.duplicated(keys, keep=False)
+        if dup.any():
+            rows = form.frame[dup]
+            sizes = rows.groupby(keys, dropna=False, sort=True).size().rename("_N")
+            first = rows.groupby(keys, dropna=False, sort=True).head(1).merge(
+                sizes.reset_index(), on=keys, how="left")
+            for _, r in first.iterrows():   # one per duplicated key, not per row
+                n = int(r["_N"])
+                self.findings.add(Finding(
+                    rule="RAW0002", severity=Severity.ERROR,
+                    message=f"duplicate raw key {keys} in {form.file}",
+                    dataset=form.name, usubjid=str(r.get("SUBJECT", "")),
+                    variable="+".join(keys),
+                    value="/".join(str(r[k]) for k in keys),
+                    source=f"{form.file} row {r['_SRCROW']}", count=n))
+
+
+def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: BlockSpec,
+                 where: str) -> vocab.BlockFrame:
+    """The block's records before variables: filtered, joined, transposed, filled."""
+    src: SourceSpec = block.source
+    form = store.get(src.form, where)
+    acc = store.accounting
+    df = form.frame.copy()
+    tag = f"{domain}/{block.name}"
+    frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
+                             file=form.file)
+
+    for flt in src.filters:
+        mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
+        acc.drop(form.name, df.loc[mask, "_SRCROW"], flt.reason, tag)
+        df = df.loc[~mask]
+        frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
+                                 file=form.file)
+
+    for join in src.joins:
+        df = _join(ctx, store, frame, join, tag, where)
+        frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
+                                 file=form.file)
+
+    if src.transpose is not None:
+        df = _transpose(ctx, frame, src.transpose, acc, tag)
+        frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
+                                 file=form.file)
+
+    if src.fill is not None:
+        df = df.copy()
+        for col in src.fill.columns:
+            vocab.raw_column(ctx, frame, col)
+        grouped = df.groupby(src.fill.by, dropna=False, sort=False)[src.fill.columns]
+        df[src.fill.columns] = grouped.ffill().combine_first(grouped.bfill())
+        frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
+                                 file=form.file)
+
+    for flt in src.post_filters:
+        mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
+        dropped_rows = df.loc[mask, "_SRCROW"]
+        kept_rows = set(df.loc[~mask, "_SRCROW"].tolist())
+        acc.drop(form.name, dropped_rows[~dropped_rows.isin(kept_rows)].drop_duplicates(),
+                 flt.reason, tag)
+        df = df.loc[~mask]
+        frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
+                                 file=form.file)
+
+    df = df.reset_index(drop=True)
+    acc.use(form.name, df["_SRCROW"], tag)
+    out = df[LINEAGE].copy()
+    return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file)
+
+
+def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join, tag: str,
+          where: str) -> pd.DataFrame:
+    other = store.get(join.form, where)
+    on = [join.on] if isinstance(join.on, str) else list(join.on)
+    lookup = other.frame
+    lookup_frame = vocab.BlockFrame(raw=lookup, out=lookup, form=other.name, file=other.file)
+    if join.where is not None:
+        lookup = lookup[vocab.evaluate_condition(ctx, lookup_frame, join.where)]
+    for col in [*on, *join.columns]:
+        if col not in lookup.columns:
+            raise InputDataError(f"{where}: join of {other.file}: column '{col}' not in "
+                                 f"{other.file}")
+    for col in on:
+        vocab.raw_column(ctx, frame, col)
+    lookup = lookup.drop_duplicates(on, keep="first")
+    right = lookup[[*on, *join.columns, "_SRCROW"]].rename(
+        columns={c: f"{join.prefix}{c}" for c in join.columns} | {"_SRCROW": "_JOINROW"})
+    clash = [c for c in right.columns if c in frame.raw.columns and c not in on]
+    if clash:
+        raise SpecError(f"join of '{join.form}' would overwrite columns {clash}; set a prefix",
+                        where.rsplit(":", 1)[0], _line(where), "joins")
+    merged = frame.raw.merge(right, on=on, how="left", sort=False, validate="many_to_one")
+    merged.index = frame.raw.index
+    matched = merged["_JOINROW"].notna()
+    store.accounting.use(other.name, merged.loc[matched, "_JOINROW"].astype("int64"),
+                         f"{tag} (lookup)")
+    if join.required:
+        store.accounting.drop(frame.form, merged.loc[~matched, "_SRCROW"], join.reason, tag)
+        merged = merged.loc[matched]
+    return merged.drop(columns="_JOINROW")
+
+
+def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accounting,
+               tag: str) -> pd.DataFrame:
+    """Wide → long. Raw rows that give no kept record are counted as dropped with a reason."""
+    df = frame.raw
+    templated: set[str] = set()
+    pieces = []
+    for pos, key in enumerate(spec.keys):
+        part = {}
+        for new, template in spec.columns.items():
+            col = template.replace("{key}", str(key))
+            part[new] = vocab.raw_column(ctx, frame, col)
+            templated.add(col)
+        pieces.append((pos, key, part))
+    base_cols = [c for c in df.columns if c not in templated]
+    longs = []
+    for pos, key, part in pieces:
+        piece = df[base_cols].copy()
+        for new, series in part.items():
+            piece[new] = series
+        piece[spec.key_column] = str(key)
+        piece["_TPOS"] = pos
+        longs.append(piece)
+    long = pd.concat(longs, ignore_index=False)
+    long["_ORIG"] = long.index
+    long = long.sort_values(["_ORIG", "_TPOS"], kind="mergesort").reset_index(drop=True)
+    if spec.keep_if is not None:
+        lf = vocab.BlockFrame(raw=long, out=pd.DataFrame(index=long.index), form=frame.form,
+                              file=frame.file)
+        keep = vocab.evaluate_condition(ctx, lf, spec.keep_if)
+        kept_rows = set(long.loc[keep, "_SRCROW"].tolist())
+        all_rows = df["_SRCROW"]
+        acc.drop(frame.form, all_rows[~all_rows.isin(kept_rows)], spec.reason, tag)
+        long = long.loc[keep]
+    return long.drop(columns=["_TPOS", "_ORIG"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- execution
+
+def _derive(ctx: vocab.MapContext, run: BlockRun, stage: int, loaded: LoadedStudy) -> None:
+    ctx.domain = run.domain
+    ctx.spec_file = loaded.domain_files[run.domain]
+    for pv in run.plan:
+        if pv.stage != stage:
+            continue
+        ctx.where = pv.where
+        ctx.variable = pv.name
+        run.frame.out[pv.name] = vocab.run_algorithm(ctx, run.frame, pv.spec)
+
+
+def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
+    raws = [r.frame.raw for r in runs]
+    outs = [r.frame.out for r in runs]
+    raw = pd.concat(raws, ignore_index=True) if raws else pd.DataFrame()
+    out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
+    return vocab.BlockFrame(raw=raw, out=out, form=runs[0].frame.form if runs else "",
+                            file=runs[0].frame.file if runs else "")
+
+
+def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
+              char_variables: dict[str, set[str]]) -> SdtmResult:
+    """Map every domain of the study. Raises SpecError/InputDataError for problems that stop
+    the run; everything else becomes a finding."""
+    findings = Findings()
+    accounting = Accounting()
+    study = loaded.study
+    ctx = vocab.MapContext(study=study, codelist_terms=codelist_terms, findings=findings)
+    store = FormStore(loaded, raw_dir, accounting, findings)
+
+    runs: dict[str, list[BlockRun]] = {}
+    for name in study.domains:
+        spec = loaded.domains[name]
+        runs[name] = []
+        for i, block in enumerate(spec.blocks):
+            where = f"{loaded.domain_files[name]}:" \
+                    f"{loaded.domain_yaml[name].line_of(('blocks', i, 'source'))}"
+            ctx.domain, ctx.where, ctx.variable = name, where, ""
+            frame = build_source(ctx, store, name, block, where)
+            runs[name].append(BlockRun(name, block, frame, plan_block(loaded, spec, i)))
+            _derive(ctx, runs[name][-1], vocab.ROW, loaded)
+
+    def refresh_sdtm() -> None:
+        ctx.sdtm = {d: _stack(rs).out for d, rs in runs.items() if rs}
+
+    refresh_sdtm()
+    for name in study.domains:
+        for run in runs[name]:
+            _derive(ctx, run, vocab.SUBJECT, loaded)
+    refresh_sdtm()
+    dm = ctx.sdtm.get("DM")
+    if dm is not None and "USUBJID" in dm:
+        ctx.subjects = dm.drop_duplicates("USUBJID").set_index("USUBJID")
+    for name in study.domains:
+        for run in runs[name]:
+            _derive(ctx, run, vocab.REFERENCE, loaded)
+
+    domains: dict[str, pd.DataFrame] = {}
+    supp: dict[str, pd.DataFrame] = {}
+    for name in study.domains:
+        if not runs[name]:
+            continue
+        stacked = _stack(runs[name])
+        plan = plan_block(loaded, loaded.domains[name], 0)
+        ctx.domain = name
+        for pv in plan:
+            if pv.stage == vocab.DOMAIN:
+                ctx.where, ctx.variable = pv.where, pv.name
+                stacked.out[pv.name] = vocab.run_algorithm(ctx, stacked, pv.spec)
+        out = stacked.out
+        out = enforce_ascii(out, name, study.non_ascii, findings)
+        out, overflow = split_long_text(out, name, char_variables.get(name, set()),
+                                        study.long_text, findings)
+        supp_frame = _build_supp(loaded, name, out, overflow)
+        visible = [c for c in out.columns if not c.startswith("_SUPP_")]
+        domains[name] = out[visible]
+        accounting.records(name, len(out))
+        if supp_frame is not None and len(supp_frame):
+            supp[f"SUPP{name}"] = supp_frame
+            accounting.records(f"SUPP{name}", len(supp_frame))
+    accounting.finish(study.forms, store.forms, raw_dir)
+    return SdtmResult(domains=domains, supp=supp, accounting=accounting, findings=findings,
+                      origins=_origins(loaded))
+
+
+def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
+                overflow: pd.DataFrame) -> pd.DataFrame | None:
+    """SUPP-- records (SDTMIG 3.4 §8.4): one per non-null supplemental value."""
+    spec = loaded.domains[domain]
+    seqvar = f"{domain}SEQ"
+    pieces = []
+    for qnam, s in spec.supp.items():
+        col = f"_SUPP_{qnam}"
+        if col not in out:
+            continue
+        values = out[col].astype("string")
+        keep = values.notna() & (values.str.strip() != "")
+        if not keep.any():
+            continue
+        part = pd.DataFrame({
+            "USUBJID": out.loc[keep, "USUBJID"].astype("string"),
+            "IDVARVAL": _idvarval(out.loc[keep], seqvar, domain),
+            "QNAM": qnam, "QLABEL": s.label, "QVAL": values[keep], "QORIG": s.origin.upper()
+            if s.origin != "Collected" else "CRF", "QEVAL": s.evaluator or "",
+            "_SRCFILE": out.loc[keep, "_SRCFILE"], "_SRCROW": out.loc[keep, "_SRCROW"]})
+        pieces.append(part)
+    if len(overflow):
+        pieces.append(overflow.assign(IDVARVAL=_idvarval(overflow, seqvar, domain)))
+    if not pieces:
+        return None
+    supp = pd.concat(pieces, ignore_index=True)
+    supp.insert(0, "STUDYID", loaded.study.studyid)
+    supp.insert(1, "RDOMAIN", domain)
+    supp.insert(3, "IDVAR", "" if domain == "DM" else seqvar)
+    supp = supp.sort_values(["USUBJID", "IDVARVAL", "QNAM"], kind="mergesort")
+    cols = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL",
+            "QORIG", "QEVAL", "_SRCFILE", "_SRCROW"]
+    supp = supp[cols].reset_index(drop=True)
+    for c in cols[:-1]:
+        supp[c] = supp[c].astype("string")
+    return supp
+
+
+def _idvarval(frame: pd.DataFrame, seqvar: str, domain: str) -> pd.Series:
+    if domain == "DM" or seqvar not in frame:
+        return pd.Series("", index=frame.index, dtype="string")
+    return frame[seqvar].astype("Int64").astype("string").fillna("")
+
+
+ORIGIN_OF_ALGORITHM = {
+    "take": "Collected", "assign_ct": "Collected", "iso8601": "Collected", "number": "Collected",
+    "constant": "Assigned", "concat": "Derived", "when": "Derived", "copy": "Derived",
+    "from_domain": "Derived", "study_day": "Derived", "epoch": "Derived", "seq": "Derived",
+    "visit": "Collected", "visitnum": "Derived",
+}
+
+
+def _origins(loaded: LoadedStudy) -> dict[str, dict[str, dict[str, str]]]:
+    """Per domain and variable: origin (from the algorithm unless the spec says), algorithm,
+    comment and spec location — what define.xml needs."""
+    result: dict[str, dict[str, dict[str, str]]] = {}
+    for name, spec in loaded.domains.items():
+        located = loaded.domain_yaml[name]
+        file = loaded.domain_files[name]
+        entries: dict[str, dict[str, str]] = {}
+        items = [(("variables", v), v, s) for v, s in spec.variables.items()]
+        for i, b in enumerate(spec.blocks):
+            items += [(("blocks", i, "variables", v), v, s) for v, s in b.variables.items()]
+        for path, var, s in items:
+            algo = s.algorithm
+            origin = s.origin or ORIGIN_OF_ALGORITHM.get(algo, "Derived")
+            entry = entries.setdefault(var, {"origin": origin, "algorithm": algo,
+                                             "comment": s.comment or "",
+                                             "where": f"{file}:{located.line_of(path)}"})
+            if entry["origin"] != origin:
+                entry["origin"] = "Derived" if "Derived" in (entry["origin"], origin) else origin
+        result[name] = entries
+    return result
+
+
+def lineage_source(frame: pd.DataFrame) -> pd.Series:
+    """'file row N' for each record (empty when the frame carries no lineage)."""
+    if "_SRCFILE" not in frame or "_SRCROW" not in frame:
+        return pd.Series("", index=frame.index)
+    return frame["_SRCFILE"].astype(str) + " row " + frame["_SRCROW"].astype(str)
+
+
+__all__ = ["SdtmResult", "map_study", "lineage_source", "np"]

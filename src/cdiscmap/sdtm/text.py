@@ -1,0 +1,112 @@
+"""Text rules applied to every SDTM dataset before checks: ASCII and the 200-byte limit.
+
+FDA Study Data Technical Conformance Guide §3.3.x / SAS V5 transport: character values are
+ASCII and at most 200 bytes. SDTMIG 3.4 §4.5.3.2: text longer than 200 characters keeps its
+first 200 characters in the variable and the rest goes to SUPP-- as QNAM <VAR>1, <VAR>2, ...
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pandas as pd
+
+from cdiscmap.errors import InputDataError
+from cdiscmap.findings import Finding, Findings, Severity
+
+# Letters NFKD does not decompose into ASCII.
+_SPECIAL = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o",
+                          "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "‘": "'", "’": "'",
+                          "“": '"', "”": '"', "–": "-", "—": "-", "µ": "u", "°": " deg",
+                          "\u00a0": " "})
+
+MAX_BYTES = 200
+
+
+def transliterate(text: str) -> str:
+    """Closest ASCII spelling: accents dropped, ligatures spelled out, others removed."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
+
+
+def _source(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
+    if "_SRCFILE" in frame:
+        return frame.loc[mask, "_SRCFILE"].astype(str) + " row " + \
+            frame.loc[mask, "_SRCROW"].astype(str)
+    return pd.Series("", index=frame.index[mask])
+
+
+def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
+                  findings: Findings) -> pd.DataFrame:
+    """Transliterate non-ASCII text (finding ASCII0001 per value) or stop, per study.yaml."""
+    out = frame
+    for col in frame.columns:
+        if col.startswith("_") and not col.startswith("_SUPP_"):
+            continue
+        s = frame[col]
+        if s.dtype.kind in "fiubmM":
+            continue
+        text = s.astype("string")
+        bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+        if not bad.any():
+            continue
+        values = text[bad]
+        where = _source(frame, bad)
+        usub = frame.loc[bad, "USUBJID"].astype(str) if "USUBJID" in frame else where
+        if policy == "error":
+            raise InputDataError(f"{dataset}.{col}: non-ASCII text {values.iloc[0]!r} at "
+                                 f"{where.iloc[0]} (study.yaml non_ascii: error)")
+        fixed = values.map(transliterate)          # only the few offending values
+        if out is frame:
+            out = frame.copy()
+        out.loc[bad, col] = fixed
+        for value, new, u, w in zip(values, fixed, usub, where, strict=True):
+            findings.add(Finding("ASCII0001", Severity.WARNING,
+                                 f"non-ASCII text transliterated to '{new}'", dataset, u,
+                                 col.removeprefix("_SUPP_"), value, w))
+    return out
+
+
+def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str], policy: str,
+                    findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cut text over 200 bytes; the remainder becomes SUPP-- rows (QNAM VAR1, VAR2, ...)."""
+    overflow = []
+    out = frame
+    for col in sorted(c for c in frame.columns if c in char_variables):
+        text = frame[col].astype("string")
+        long = (text.str.len() > MAX_BYTES).fillna(False).astype(bool)
+        if not long.any():
+            continue
+        where = _source(frame, long)
+        if policy == "error":
+            raise InputDataError(f"{dataset}.{col}: text longer than {MAX_BYTES} bytes at "
+                                 f"{where.iloc[0]} (study.yaml long_text: error)")
+        if len(col) > 7:
+            raise InputDataError(f"{dataset}.{col}: text over {MAX_BYTES} bytes cannot go to "
+                                 f"SUPP{dataset} because {col}1 would exceed 8 characters")
+        values = text[long]
+        if out is frame:
+            out = frame.copy()
+        out.loc[long, col] = values.str.slice(0, MAX_BYTES)
+        rest = values.str.slice(MAX_BYTES)
+        k = 1
+        while rest.notna().any() and (rest.str.len() > 0).any():
+            chunk = rest.str.slice(0, MAX_BYTES)
+            has = (chunk.str.len() > 0).fillna(False).astype(bool)
+            part = frame.loc[has[has].index]
+            overflow.append(pd.DataFrame({
+                "USUBJID": part["USUBJID"].astype("string"),
+                f"{dataset}SEQ": part.get(f"{dataset}SEQ"),
+                "QNAM": f"{col}{k}", "QLABEL": f"{col} continued ({k})"[:40],
+                "QVAL": chunk[has], "QORIG": "CRF", "QEVAL": "",
+                "_SRCFILE": part["_SRCFILE"], "_SRCROW": part["_SRCROW"]}))
+            rest = rest.str.slice(MAX_BYTES)
+            k += 1
+        for u, w, v in zip(frame.loc[long, "USUBJID"].astype(str), where, values, strict=True):
+            findings.add(Finding("TXT0001", Severity.NOTICE,
+                                 f"text over {MAX_BYTES} bytes: first {MAX_BYTES} kept, rest in "
+                                 f"SUPP{dataset}", dataset, u, col, v[:60] + "...", w))
+    if overflow:
+        return out, pd.concat(overflow, ignore_index=True)
+    return out, pd.DataFrame(columns=["USUBJID", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL",
+                                      "_SRCFILE", "_SRCROW"])

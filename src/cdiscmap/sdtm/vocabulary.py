@@ -1,0 +1,522 @@
+"""The mapping vocabulary: one function per algorithm, named exactly as in the YAML.
+
+Every algorithm has the same shape (as in sdtm.oak): ``fn(ctx, frame, args) -> pd.Series``,
+where ``frame`` gives the block's raw columns (``frame.raw``) and the variables derived so far
+(``frame.out``), both on the same index. Data problems are reported into ``ctx.findings``;
+nothing is silently blanked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.errors import InputDataError, SpecError
+from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.sdtm.dates import complete_date, parse_dates
+from cdiscmap.sdtm.dates import study_day as _study_day
+from cdiscmap.spec.models import (
+    AssignCtArgs,
+    ConcatArgs,
+    Condition,
+    EpochArgs,
+    FromDomainArgs,
+    Iso8601Args,
+    NumberArgs,
+    Operand,
+    SeqArgs,
+    StudyDayArgs,
+    StudySpec,
+    TakeArgs,
+    VariableSpec,
+    VisitArgs,
+    WhenBranch,
+)
+
+# Evaluation stages: an algorithm runs once everything it needs exists.
+ROW, SUBJECT, REFERENCE, DOMAIN = 0, 1, 2, 3
+
+
+@dataclass
+class BlockFrame:
+    """The working data of one block: raw (source) columns and derived SDTM variables."""
+
+    raw: pd.DataFrame
+    out: pd.DataFrame
+    form: str
+    file: str
+
+
+@dataclass
+class MapContext:
+    """What every algorithm may consult: the study, codelists, finished domains, findings."""
+
+    study: StudySpec
+    codelist_terms: dict[str, set[str]]          # CT/sponsor codelist name → submission values
+    findings: Findings
+    domain: str = ""
+    spec_file: str = ""
+    where: str = ""                               # "file:line" of the variable being derived
+    variable: str = ""
+    sdtm: dict[str, pd.DataFrame] = field(default_factory=dict)   # domains mapped so far
+    subjects: pd.DataFrame | None = None          # DM variables by USUBJID (reference dates)
+
+    def report(self, frame: BlockFrame, mask: pd.Series, *, rule: str, severity: Severity,
+               message: str, values: pd.Series | None = None) -> None:
+        """Add findings for the rows in ``mask``: one per distinct value, with its count and the
+        first subject and raw row where it occurs."""
+        if not mask.any():
+            return
+        rows = frame.raw.loc[mask.fillna(False).astype(bool)]
+        vals = (values if values is not None else pd.Series("", index=frame.raw.index))
+        vals = vals.loc[rows.index].astype("string").fillna("")
+        subj_col = _subject_column(self.study, frame.form)
+        subj = rows[subj_col].astype("string").fillna("") if subj_col in rows else \
+            pd.Series("", index=rows.index)
+        usubjid = frame.out["USUBJID"].loc[rows.index].astype("string").fillna("") \
+            if "USUBJID" in frame.out else subj
+        src = rows["_SRCFILE"].astype(str) + " row " + rows["_SRCROW"].astype(str)
+        table = pd.DataFrame({"v": vals, "u": usubjid, "s": src})
+        grouped = table.groupby("v", sort=True, dropna=False)
+        first = grouped.first()
+        counts = grouped.size()
+        for value, row in first.iterrows():
+            self.findings.add(Finding(
+                rule=rule, severity=severity, message=message, dataset=self.domain,
+                usubjid=str(row["u"]), variable=self.variable, value=str(value),
+                source=f"{row['s']} (spec {self.where})", count=int(counts[value])))
+
+
+def _subject_column(study: StudySpec, form: str) -> str:
+    spec = study.forms.get(form)
+    return spec.subject_column if spec else "SUBJECT"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def raw_column(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
+    """A raw column of the block, or a clear error naming the file, column and spec line."""
+    if name not in frame.raw.columns:
+        cols = ", ".join(c for c in frame.raw.columns if not c.startswith("_"))
+        raise InputDataError(f"{ctx.where}: {ctx.domain}.{ctx.variable}: raw column '{name}' is "
+                             f"not in {frame.file} (columns: {cols})")
+    return frame.raw[name]
+
+
+def var_column(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
+    if name not in frame.out.columns:
+        raise SpecError(f"{ctx.domain}.{ctx.variable} uses variable {name}, which is not derived "
+                        f"before it in this block", ctx.where.rsplit(":", 1)[0],
+                        _line(ctx.where), name)
+    return frame.out[name]
+
+
+def _line(where: str) -> int | None:
+    tail = where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def operand(ctx: MapContext, frame: BlockFrame, op: Operand) -> pd.Series:
+    if op.column is not None:
+        return raw_column(ctx, frame, op.column).astype("string")
+    if op.var is not None:
+        return var_column(ctx, frame, op.var)
+    return pd.Series([op.value] * len(frame.raw), index=frame.raw.index).astype("string")
+
+
+def _text(s: pd.Series) -> pd.Series:
+    out = s.astype("string").str.strip()
+    return out.mask(out == "", pd.NA)
+
+
+def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> pd.Series:
+    """Vectorised truth value of a condition for every row (missing compares as false)."""
+    if cond.all is not None:
+        result = pd.Series(True, index=frame.raw.index)
+        for c in cond.all:
+            result &= evaluate_condition(ctx, frame, c)
+        return result
+    if cond.any is not None:
+        result = pd.Series(False, index=frame.raw.index)
+        for c in cond.any:
+            result |= evaluate_condition(ctx, frame, c)
+        return result
+    if cond.not_ is not None:
+        return ~evaluate_condition(ctx, frame, cond.not_)
+    series = raw_column(ctx, frame, cond.column) if cond.column is not None else \
+        var_column(ctx, frame, cond.var)  # type: ignore[arg-type]
+    values = _text(series)
+    if series.dtype.kind in "fiu":
+        numeric = _numeric_test(series, cond)
+        if numeric is not None:
+            return numeric
+    if cond.blank is not None:
+        result = values.isna() if cond.blank else values.notna()
+    elif cond.equals is not None:
+        result = values.str.casefold() == str(cond.equals).casefold()
+    elif cond.not_equals is not None:
+        result = values.str.casefold() != str(cond.not_equals).casefold()
+    elif cond.in_ is not None:
+        result = values.str.casefold().isin([str(v).casefold() for v in cond.in_])
+    else:
+        result = values.str.fullmatch(cond.matches, flags=re.IGNORECASE)  # type: ignore[arg-type]
+    return result.fillna(False).astype(bool)
+
+
+def _numeric_test(series: pd.Series, cond: Condition) -> pd.Series | None:
+    """equals / not_equals / in on a numeric variable compare numbers, not their spelling."""
+    def num(v: object) -> float | None:
+        try:
+            return float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
+    if cond.equals is not None and num(cond.equals) is not None:
+        return (series == num(cond.equals)).fillna(False).astype(bool)
+    if cond.not_equals is not None and num(cond.not_equals) is not None:
+        return (series != num(cond.not_equals)).fillna(False).astype(bool)
+    if cond.in_ is not None and all(num(v) is not None for v in cond.in_):
+        return series.isin([num(v) for v in cond.in_]).fillna(False).astype(bool)
+    return None
+
+
+# --------------------------------------------------------------------------- algorithms
+
+def take(ctx: MapContext, frame: BlockFrame, args: str | TakeArgs) -> pd.Series:
+    """Copy a collected value."""
+    a = TakeArgs(column=args) if isinstance(args, str) else args
+    values = _text(raw_column(ctx, frame, a.column))
+    if a.default is not None:
+        values = values.fillna(a.default)
+    return values
+
+
+def constant(ctx: MapContext, frame: BlockFrame, args: str | float | int) -> pd.Series:
+    """The same value on every record (assigned by the sponsor)."""
+    if isinstance(args, str):
+        return pd.Series(args, index=frame.raw.index, dtype="string")
+    return pd.Series(float(args), index=frame.raw.index, dtype="float64")
+
+
+def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Series:
+    """Recode collected text through a study codelist onto controlled terminology.
+
+    Matching ignores case and surrounding blanks. Values no rule maps become findings (MAP0001)
+    naming the value, its count, the first subject and raw row.
+    """
+    spec = ctx.study.codelists.get(args.codelist)
+    if spec is None:
+        raise SpecError(f"unknown study codelist '{args.codelist}' (study.yaml codelists: "
+                        f"{', '.join(sorted(ctx.study.codelists))})", ctx.where.rsplit(':', 1)[0],
+                        _line(ctx.where), "assign_ct.codelist")
+    source = raw_column(ctx, frame, args.column) if args.column else \
+        var_column(ctx, frame, args.var)  # type: ignore[arg-type]
+    collected = _text(source)
+    key = collected.str.casefold().str.replace(r"\s+", " ", regex=True)
+    table = {k.strip().casefold(): v for k, v in spec.map.items()}
+    result = key.map(table, na_action="ignore").astype("string")
+    for pattern, replacement in spec.patterns:
+        todo = result.isna() & collected.notna()
+        if not todo.any():
+            break
+        matched = collected[todo].str.fullmatch(pattern, flags=re.IGNORECASE).fillna(False)
+        hits = collected[todo][matched.astype(bool)]
+        result.loc[hits.index] = hits.str.replace(pattern, replacement, regex=True,
+                                                  flags=re.IGNORECASE).str.upper()
+    terms = ctx.codelist_terms.get(spec.target or "", set())
+    if spec.identity and terms:
+        by_fold = {t.casefold(): t for t in terms}
+        todo = result.isna() & collected.notna()
+        result = result.mask(todo, key.map(by_fold, na_action="ignore").astype("string"))
+    unmapped = result.isna() & collected.notna()
+    if unmapped.any():
+        action = "kept as collected" if spec.on_unmapped == "keep" else "left null"
+        ctx.report(frame, unmapped, rule="MAP0001", severity=Severity.WARNING,
+                   message=f"value not in study codelist {args.codelist}"
+                           f"{' (target ' + spec.target + ')' if spec.target else ''}; {action}",
+                   values=collected)
+        if spec.on_unmapped == "keep":
+            result = result.mask(unmapped, collected)
+    return result
+
+
+def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
+    """Collected date (and time) parts → ISO 8601 text keeping partial precision."""
+    dates = raw_column(ctx, frame, args.date)
+    times = raw_column(ctx, frame, args.time) if args.time else None
+    parsed = parse_dates(dates, args.format, times)
+    shown = dates.astype("string")
+    if times is not None:
+        shown = shown.fillna("") + (" " + times.astype("string")).fillna("")
+    ctx.report(frame, parsed.unparseable, rule="DATE0001", severity=Severity.WARNING,
+               message=f"date not in the declared {args.format} style; left null", values=shown)
+    ctx.report(frame, parsed.impossible, rule="DATE0002", severity=Severity.WARNING,
+               message="impossible calendar date or time; left null", values=shown)
+    return parsed.iso
+
+
+def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
+    """Join parts with a separator; missing if any part is missing (no half identifiers)."""
+    parts = [_text(operand(ctx, frame, p)) for p in args.parts]
+    result = parts[0]
+    for p in parts[1:]:
+        result = result + args.sep + p
+    return result
+
+
+def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.Series:
+    """Conditional assignment: the first branch whose condition holds gives the value."""
+    result: pd.Series | None = None
+    decided = pd.Series(False, index=frame.raw.index)
+    for branch in branches:
+        if branch.else_ is not None:
+            mask = ~decided
+            spec = branch.else_
+        else:
+            mask = evaluate_condition(ctx, frame, branch.if_) & ~decided  # type: ignore[arg-type]
+            spec = branch.then  # type: ignore[assignment]
+        # the branch sees only its own rows, so its findings are about those rows only
+        sub = BlockFrame(raw=frame.raw.loc[mask], out=frame.out.loc[mask], form=frame.form,
+                         file=frame.file)
+        value = run_algorithm(ctx, sub, spec)
+        if result is None:
+            result = pd.Series(pd.NA, index=frame.raw.index,
+                               dtype="float64" if value.dtype.kind == "f" else "string")
+        if len(value):
+            result.loc[mask] = value.astype(result.dtype) if result.dtype.kind == "f" else \
+                value.astype("string")
+        decided |= mask
+    assert result is not None
+    return result
+
+
+def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
+    """A collected or derived value as a number; text that is not a number is a finding."""
+    source = raw_column(ctx, frame, args.column) if args.column else \
+        var_column(ctx, frame, args.var)  # type: ignore[arg-type]
+    text = _text(source)
+    values = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = text.notna() & values.isna()
+    ctx.report(frame, bad, rule="NUM0001", severity=Severity.WARNING,
+               message="not a number; left null", values=text)
+    if args.default is not None:
+        values = values.mask(text.isna(), args.default)
+    return values
+
+
+def copy(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
+    """The value of another variable of the same record."""
+    return var_column(ctx, frame, name)
+
+
+def from_domain(ctx: MapContext, frame: BlockFrame, args: FromDomainArgs) -> pd.Series:
+    """A per-subject aggregate of another mapped domain (DM reference dates from EX, ...)."""
+    other = ctx.sdtm.get(args.domain)
+    usubjid = var_column(ctx, frame, "USUBJID")
+    if other is None:
+        raise SpecError(f"{ctx.domain}.{ctx.variable} needs domain {args.domain}, which is not "
+                        f"mapped (study.yaml domains)", ctx.where.rsplit(":", 1)[0],
+                        _line(ctx.where), "from_domain.domain")
+    if args.variable not in other.columns:
+        raise SpecError(f"{args.domain} has no variable {args.variable}",
+                        ctx.where.rsplit(":", 1)[0], _line(ctx.where), "from_domain.variable")
+    data = other
+    if args.where is not None:
+        sub = BlockFrame(raw=other, out=other, form="", file=args.domain)
+        data = other[evaluate_condition(ctx, sub, args.where)]
+    values = data[[*{"USUBJID", args.variable, *args.order}]].copy()
+    v = values[args.variable]
+    if args.agg == "count":
+        agg = values.groupby("USUBJID")[args.variable].count().astype("float64")
+    elif args.agg == "exists":
+        agg = pd.Series("Y", index=pd.Index(values["USUBJID"].dropna().unique()), dtype="string")
+    else:
+        values = values[v.notna()]
+        keys = args.order or [args.variable]
+        values = values.sort_values(["USUBJID", *keys], kind="mergesort")
+        g = values.groupby("USUBJID")[args.variable]
+        agg = {"min": g.first, "first": g.first, "max": g.last, "last": g.last}[args.agg]()
+    return usubjid.map(agg)
+
+
+def study_day(ctx: MapContext, frame: BlockFrame, args: StudyDayArgs) -> pd.Series:
+    """--DY from the record's date and DM.RFSTDTC (SDTMIG 3.4 §4.4.4)."""
+    dtc = var_column(ctx, frame, args.dtc)
+    ref = _subject_values(ctx, frame, "RFSTDTC")
+    return _study_day(dtc, ref)
+
+
+def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
+    """EPOCH of the record's date from the study's epoch rules on DM reference dates
+    (SDTMIG 3.4 §4.1.3.1: EPOCH of the start of an observation)."""
+    date = complete_date(var_column(ctx, frame, args.dtc))
+    result = pd.Series(pd.NA, index=frame.raw.index, dtype="string")
+    decided = pd.Series(False, index=frame.raw.index)
+    for rule in ctx.study.epochs:
+        ok = date.notna()
+        if rule.start:
+            start = complete_date(_subject_values(ctx, frame, rule.start))
+            ok &= (date < start) if rule.before_start else (date >= start)
+            ok &= start.notna()
+        if rule.end:
+            end = complete_date(_subject_values(ctx, frame, rule.end))
+            ok &= (date <= end) & end.notna()
+        ok = ok.fillna(False).astype(bool) & ~decided
+        result = result.mask(ok, rule.epoch)
+        decided |= ok
+    return result
+
+
+def _subject_values(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.Series:
+    if ctx.subjects is None or dm_variable not in ctx.subjects.columns:
+        raise SpecError(f"{ctx.domain}.{ctx.variable} needs DM.{dm_variable}, which DM does not "
+                        f"derive", ctx.where.rsplit(":", 1)[0], _line(ctx.where))
+    usubjid = var_column(ctx, frame, "USUBJID")
+    return usubjid.map(ctx.subjects[dm_variable]).astype("string")
+
+
+def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
+    """--SEQ: 1..n within each subject, in a stable documented order (SDTMIG 3.4 §4.1.2.x)."""
+    keys = [*args.by, *args.order]
+    table = pd.DataFrame({k: var_column(ctx, frame, k) for k in keys}, index=frame.out.index)
+    table["_SRCFILE"] = frame.out["_SRCFILE"].astype(str)
+    table["_SRCROW"] = frame.out["_SRCROW"]
+    table["_POS"] = np.arange(len(table))
+    order = table.sort_values([*keys, "_SRCFILE", "_SRCROW", "_POS"], kind="mergesort",
+                              na_position="last")
+    numbers = order.groupby(args.by, dropna=False, sort=False).cumcount() + 1
+    return numbers.reindex(frame.out.index).astype("float64")
+
+
+def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
+    """Map each distinct collected visit name to VISIT/VISITNUM/unscheduled via study rules."""
+    distinct = values.dropna().unique()
+    rows = []
+    for raw in sorted(distinct):
+        for rule in ctx.study.visits:
+            m = re.fullmatch(rule.match, str(raw).strip(), flags=re.IGNORECASE)
+            if m:
+                groups = {str(i): g for i, g in enumerate(m.groups(), 1)}
+                name = _fill(rule.visit, groups)
+                num = rule.visitnum
+                if isinstance(num, str):
+                    num = float(_fill(num, groups))
+                rows.append((raw, name, num, rule.unscheduled))
+                break
+    return pd.DataFrame(rows, columns=["raw", "VISIT", "VISITNUM", "UNS"]).set_index("raw")
+
+
+def _fill(template: str, groups: dict[str, str]) -> str:
+    return re.sub(r"\{(\d+)\}", lambda m: groups.get(m.group(1), ""), template)
+
+
+def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
+    """VISIT from the collected visit name through the study's visit rules."""
+    collected = _text(raw_column(ctx, frame, args.column))
+    table = _visit_table(ctx, collected)
+    result = collected.map(table["VISIT"]).astype("string") if len(table) else \
+        pd.Series(pd.NA, index=collected.index, dtype="string")
+    unknown = collected.notna() & result.isna()
+    ctx.report(frame, unknown, rule="MAP0002", severity=Severity.WARNING,
+               message="visit name matches no visit rule in study.yaml; left null",
+               values=collected)
+    return result
+
+
+def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
+    """VISITNUM; unscheduled visits get the previous scheduled number + 0.01 per unscheduled
+    visit since (in date order within the subject), a common SDTM convention."""
+    collected = _text(raw_column(ctx, frame, args.column))
+    table = _visit_table(ctx, collected)
+    if not len(table):
+        return pd.Series(np.nan, index=collected.index, dtype="float64")
+    num = collected.map(table["VISITNUM"]).astype("float64")
+    uns = collected.map(table["UNS"]).fillna(False).astype(bool)
+    if uns.any():
+        if args.date is None:
+            raise SpecError("visitnum needs 'date' to number unscheduled visits",
+                            ctx.where.rsplit(":", 1)[0], _line(ctx.where), "visitnum.date")
+        date = var_column(ctx, frame, args.date).astype("string").str.slice(0, 10)
+        subj = var_column(ctx, frame, "USUBJID")
+        t = pd.DataFrame({"u": subj, "d": date, "n": num.where(~uns), "uns": uns,
+                          "pos": np.arange(len(num))}, index=num.index)
+        t = t.sort_values(["u", "d", "uns", "pos"], kind="mergesort", na_position="last")
+        t["prev"] = t.groupby("u")["n"].ffill().fillna(0.0)
+        # distinct unscheduled dates after the same scheduled visit are numbered .01, .02, ...
+        us = t[t["uns"]]
+        rank = us.groupby(["u", "prev"])["d"].rank(method="dense")
+        t.loc[us.index, "n"] = us["prev"] + 0.01 * rank
+        num = t["n"].reindex(num.index).round(2)
+    return num
+
+
+ALGORITHM_FUNCTIONS: dict[str, Callable[[MapContext, BlockFrame, Any], pd.Series]] = {
+    "take": take, "constant": constant, "assign_ct": assign_ct, "iso8601": iso8601,
+    "concat": concat, "when": when, "number": number, "copy": copy, "from_domain": from_domain,
+    "study_day": study_day, "epoch": epoch, "seq": seq, "visit": visit, "visitnum": visitnum,
+}
+
+BASE_STAGE = {"from_domain": SUBJECT, "study_day": REFERENCE, "epoch": REFERENCE, "seq": DOMAIN}
+
+
+def run_algorithm(ctx: MapContext, frame: BlockFrame, spec: VariableSpec) -> pd.Series:
+    """Run the one algorithm a variable names, then its modifiers (case)."""
+    fn = ALGORITHM_FUNCTIONS[spec.algorithm]
+    result = fn(ctx, frame, spec.args())
+    if spec.case != "keep" and result.dtype.kind not in "fiu":
+        result = result.astype("string")
+        result = result.str.upper() if spec.case == "upper" else result.str.lower()
+    return result
+
+
+def referenced_variables(spec: VariableSpec) -> set[str]:
+    """Variables (not raw columns) an algorithm reads: used to order evaluation."""
+    refs: set[str] = set()
+
+    def cond(c: Condition | None) -> None:
+        if c is None:
+            return
+        if c.var:
+            refs.add(c.var)
+        for sub in (c.all or []) + (c.any or []):
+            cond(sub)
+        cond(c.not_)
+
+    args = spec.args()
+    name = spec.algorithm
+    if name == "copy":
+        refs.add(args)
+    elif name == "concat":
+        refs.update(p.var for p in args.parts if p.var)
+    elif name in ("assign_ct", "number") and args.var:
+        refs.add(args.var)
+    elif name in ("study_day", "epoch"):
+        refs.update({args.dtc, "USUBJID"})
+    elif name == "seq":
+        refs.update(args.by + args.order)
+    elif name in ("visit", "visitnum") and args.date:
+        refs.update({args.date, "USUBJID"})
+    elif name == "from_domain":
+        refs.add("USUBJID")
+    elif name == "when":
+        for b in args:
+            cond(b.if_)
+            for sub in (b.then, b.else_):
+                if sub is not None:
+                    refs.update(referenced_variables(sub))
+    return refs
+
+
+def base_stage(spec: VariableSpec) -> int:
+    stage = BASE_STAGE.get(spec.algorithm, ROW)
+    if spec.algorithm == "when":
+        for b in spec.when or []:
+            for sub in (b.then, b.else_):
+                if sub is not None:
+                    stage = max(stage, base_stage(sub))
+    return stage

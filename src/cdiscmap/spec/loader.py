@@ -1,0 +1,111 @@
+"""Load a study folder: study.yaml plus sdtm/<domain>.yaml, checked before any data is read.
+
+Errors name file:line and the key. Checks beyond the models: the domain file matches its
+domain, every variable exists in the standard (or is declared sponsor-defined), every codelist
+and form named exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdiscmap.errors import SpecError, display_path
+from cdiscmap.spec.models import DomainSpec, StudySpec, VariableSpec
+from cdiscmap.spec.yamlload import LocatedYaml, load_yaml, validate_located
+
+
+@dataclass
+class LoadedStudy:
+    folder: Path
+    study: StudySpec
+    study_file: str
+    study_yaml: LocatedYaml
+    domains: dict[str, DomainSpec]
+    domain_files: dict[str, str]
+    domain_yaml: dict[str, LocatedYaml]
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+def load_study(folder: Path | str, *, standard_variables: dict[str, set[str]] | None = None,
+               known_codelists: set[str] | None = None) -> LoadedStudy:
+    """Read and check a study's mapping specs.
+
+    ``standard_variables`` (dataset → variable names) and ``known_codelists`` come from specs/;
+    when given, variables and codelist targets are checked against them.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpecError(f"study folder {display_path(folder)} not found")
+    study_path = folder / "study.yaml"
+    located = load_yaml(study_path)
+    study = validate_located(located, StudySpec)
+    study_file = located.file
+
+    if known_codelists is not None:
+        for name, cl in study.codelists.items():
+            if cl.target and cl.target not in known_codelists:
+                raise SpecError(f"codelist '{name}' targets '{cl.target}', which is not in "
+                                f"specs/ct", study_file,
+                                located.line_of(("codelists", name, "target")), "target")
+
+    domains: dict[str, DomainSpec] = {}
+    files: dict[str, str] = {}
+    yamls: dict[str, LocatedYaml] = {}
+    for i, domain in enumerate(study.domains):
+        path = folder / "sdtm" / f"{domain.lower()}.yaml"
+        if not path.exists():
+            raise SpecError(f"domain {domain} is listed but {display_path(path)} does not "
+                            f"exist", study_file, located.line_of(("domains", i)), "domains")
+        dy = load_yaml(path)
+        spec = validate_located(dy, DomainSpec)
+        if spec.domain != domain:
+            raise SpecError(f"file is for domain {spec.domain}, expected {domain}", dy.file,
+                            dy.line_of(("domain",)), "domain")
+        _check_domain(spec, dy, study, standard_variables)
+        domains[domain] = spec
+        files[domain] = dy.file
+        yamls[domain] = dy
+    return LoadedStudy(folder, study, study_file, located, domains, files, yamls)
+
+
+def _walk_specs(spec: VariableSpec):
+    yield spec
+    if spec.when:
+        for b in spec.when:
+            for sub in (b.then, b.else_):
+                if sub is not None:
+                    yield from _walk_specs(sub)
+
+
+def _check_domain(spec: DomainSpec, dy: LocatedYaml, study: StudySpec,
+                  standard_variables: dict[str, set[str]] | None) -> None:
+    known = standard_variables.get(spec.domain) if standard_variables else None
+    entries = [(("variables", n), n, s) for n, s in spec.variables.items()]
+    for i, block in enumerate(spec.blocks):
+        if block.source.form not in study.forms:
+            raise SpecError(f"unknown form '{block.source.form}' (study.yaml forms: "
+                            f"{', '.join(sorted(study.forms))})", dy.file,
+                            dy.line_of(("blocks", i, "source", "form")), "form")
+        for j, join in enumerate(block.source.joins):
+            if join.form not in study.forms:
+                raise SpecError(f"unknown form '{join.form}'", dy.file,
+                                dy.line_of(("blocks", i, "source", "joins", j, "form")), "form")
+        entries += [(("blocks", i, "variables", n), n, s) for n, s in block.variables.items()]
+    for path, name, var in entries:
+        if known is not None and name not in known:
+            raise SpecError(f"{name} is not a {spec.domain} variable in SDTMIG 3.4 (specs/); "
+                            f"non-standard values belong in SUPP{spec.domain} (supp:)",
+                            dy.file, dy.line_of(path), name)
+        for sub in _walk_specs(var):
+            if sub.assign_ct and sub.assign_ct.codelist not in study.codelists:
+                raise SpecError(f"unknown study codelist '{sub.assign_ct.codelist}' "
+                                f"(study.yaml codelists: {', '.join(sorted(study.codelists))})",
+                                dy.file, dy.line_of(path), name)
+    for qnam in spec.supp:
+        if len(qnam) > 8 or not qnam.replace("_", "").isalnum() or not qnam[0].isalpha():
+            raise SpecError(f"QNAM '{qnam}' must be ≤ 8 letters/digits starting with a letter "
+                            f"(SDTMIG 3.4 §8.4.1)", dy.file, dy.line_of(("supp", qnam)), qnam)

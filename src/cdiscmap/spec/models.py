@@ -1,0 +1,346 @@
+"""Pydantic models of the mapping-spec language (study.yaml and sdtm/<domain>.yaml).
+
+Every model refuses unknown keys, so a typo in a spec is an error naming file:line, never a
+silently ignored setting. A variable entry names exactly one algorithm; the algorithm names are
+the function names in :mod:`cdiscmap.sdtm.vocabulary`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- value expressions
+
+class Operand(Strict):
+    """A value used inside an algorithm: a raw column, an already derived variable, or a literal."""
+
+    column: str | None = None
+    var: str | None = None
+    value: str | float | int | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Operand:
+        given = [k for k in ("column", "var", "value") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'column', 'var' or 'value'")
+        return self
+
+
+class Condition(Strict):
+    """A row condition. Leaf: an operand plus one test; or a combination (all / any / not)."""
+
+    column: str | None = None
+    var: str | None = None
+    equals: str | float | int | None = None
+    not_equals: str | float | int | None = None
+    in_: list[str | float | int] | None = Field(default=None, alias="in")
+    blank: bool | None = None
+    matches: str | None = None          # regular expression, full match, case-insensitive
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Condition:
+        combos = [k for k in ("all", "any", "not_") if getattr(self, k) is not None]
+        leaf_target = [k for k in ("column", "var") if getattr(self, k) is not None]
+        tests = [k for k in ("equals", "not_equals", "in_", "blank", "matches")
+                 if getattr(self, k) is not None]
+        if combos:
+            if len(combos) > 1 or leaf_target or tests:
+                raise ValueError("a condition is either one of all/any/not or a single test")
+            return self
+        if len(leaf_target) != 1:
+            raise ValueError("a condition names exactly one of 'column' or 'var'")
+        if len(tests) != 1:
+            raise ValueError("a condition has exactly one test: equals, not_equals, in, blank, "
+                             "matches")
+        return self
+
+
+# --------------------------------------------------------------------------- algorithms
+
+class TakeArgs(Strict):
+    column: str
+    default: str | None = None
+
+
+class AssignCtArgs(Strict):
+    column: str | None = None
+    var: str | None = None
+    codelist: str                       # a study codelist (study.yaml codelists) name
+
+
+class Iso8601Args(Strict):
+    date: str                           # raw column holding the date
+    time: str | None = None             # raw column holding HH:MM
+    format: Literal["DMY", "YMD"] = "DMY"
+
+
+class ConcatArgs(Strict):
+    parts: list[Operand]
+    sep: str = ""
+
+
+class WhenBranch(Strict):
+    if_: Condition | None = Field(default=None, alias="if")
+    then: VariableSpec | None = None
+    else_: VariableSpec | None = Field(default=None, alias="else")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _shape(self) -> WhenBranch:
+        if self.else_ is not None:
+            if self.if_ is not None or self.then is not None:
+                raise ValueError("an 'else' branch stands alone")
+        elif self.if_ is None or self.then is None:
+            raise ValueError("a branch needs 'if' and 'then' (or is a lone 'else')")
+        return self
+
+
+class NumberArgs(Strict):
+    column: str | None = None
+    var: str | None = None
+    default: float | None = None        # used where the source is blank (e.g. too small: 5 mm)
+
+
+class FromDomainArgs(Strict):
+    """A per-subject aggregate of another SDTM domain (e.g. DM.RFXSTDTC from EX.EXSTDTC)."""
+
+    domain: str
+    variable: str
+    agg: Literal["min", "max", "first", "last", "count", "exists"]
+    where: Condition | None = None
+    order: list[str] = []               # for first/last: sort variables (default the variable)
+
+
+class StudyDayArgs(Strict):
+    dtc: str                            # the --DTC variable of this domain
+
+
+class EpochArgs(Strict):
+    dtc: str
+
+
+class SeqArgs(Strict):
+    by: list[str] = ["USUBJID"]
+    order: list[str] = []               # sort keys after 'by'; raw lineage breaks remaining ties
+
+
+class VisitArgs(Strict):
+    column: str
+    date: str | None = None             # a --DTC variable, to number unscheduled visits
+
+
+class VariableSpec(Strict):
+    """One SDTM variable: exactly one algorithm, plus optional modifiers shared by all."""
+
+    take: str | TakeArgs | None = None
+    constant: str | float | int | None = None
+    assign_ct: AssignCtArgs | None = None
+    iso8601: Iso8601Args | None = None
+    concat: ConcatArgs | None = None
+    when: list[WhenBranch] | None = None
+    number: NumberArgs | None = None
+    copy_: str | None = Field(default=None, alias="copy")
+    from_domain: FromDomainArgs | None = None
+    study_day: StudyDayArgs | None = None
+    epoch: EpochArgs | None = None
+    seq: SeqArgs | None = None
+    visit: VisitArgs | None = None
+    visitnum: VisitArgs | None = None
+    # modifiers
+    case: Literal["upper", "lower", "keep"] = "keep"
+    strip: bool = True
+    origin: Literal["Collected", "Assigned", "Derived", "Protocol", "Predecessor"] | None = None
+    comment: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_constant(cls, data: Any) -> Any:
+        # `STUDYID: CRZBASKET` is not allowed: algorithms are always named, but give a clear hint
+        if not isinstance(data, dict):
+            raise ValueError("a variable entry is a mapping naming one algorithm, e.g. "
+                             "{take: COLUMN} or {constant: VALUE}")
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> VariableSpec:
+        algos = self.algorithms_given()
+        if len(algos) != 1:
+            names = ", ".join(ALGORITHMS)
+            if not algos:
+                raise ValueError(f"no algorithm given; use one of: {names}")
+            raise ValueError(f"more than one algorithm given ({', '.join(algos)}); use one")
+        return self
+
+    def algorithms_given(self) -> list[str]:
+        out = []
+        for name in ALGORITHMS:
+            attr = "copy_" if name == "copy" else name
+            if getattr(self, attr) is not None:
+                out.append(name)
+        return out
+
+    @property
+    def algorithm(self) -> str:
+        return self.algorithms_given()[0]
+
+    def args(self) -> Any:
+        name = self.algorithm
+        return getattr(self, "copy_" if name == "copy" else name)
+
+
+ALGORITHMS = ("take", "constant", "assign_ct", "iso8601", "concat", "when", "number", "copy",
+              "from_domain", "study_day", "epoch", "seq", "visit", "visitnum")
+
+WhenBranch.model_rebuild()
+
+
+# --------------------------------------------------------------------------- sources
+
+class FilterSpec(Strict):
+    """Rows of the source that are dropped on purpose, with the reason counted in the summary."""
+
+    drop_if: Condition
+    reason: str
+
+
+class JoinSpec(Strict):
+    """Look up columns of another raw form (many-to-one on the `on` keys)."""
+
+    form: str
+    on: list[str] | str
+    columns: list[str]
+    prefix: str = ""                    # added to the joined column names
+    where: Condition | None = None      # only these rows of the looked-up form
+    required: bool = False              # unmatched source rows are dropped (reason given)
+    reason: str = "no matching record in the joined form"
+
+
+class TransposeSpec(Strict):
+    """Wide → long: each source row becomes one row per key, columns named from templates.
+
+    ``columns`` maps a new column name to a template with ``{key}``, e.g. ``TL{key}_DIAM``.
+    """
+
+    keys: list[str | int]
+    key_column: str = "TKEY"
+    columns: dict[str, str]
+    keep_if: Condition | None = None    # long rows failing it are not records
+    reason: str = "no value in any transposed slot"
+
+
+class FillSpec(Strict):
+    """Carry collected attributes to the rows of the same key that leave them blank
+    (e.g. a lesion's node flag, recorded at baseline only)."""
+
+    by: list[str]
+    columns: list[str]
+
+
+class SourceSpec(Strict):
+    form: str
+    filters: list[FilterSpec] = []
+    joins: list[JoinSpec] = []
+    transpose: TransposeSpec | None = None
+    fill: FillSpec | None = None
+    post_filters: list[FilterSpec] = []   # applied after transpose/fill
+
+
+class BlockSpec(Strict):
+    """One set of records of a domain, from one raw form."""
+
+    name: str
+    source: SourceSpec
+    variables: dict[str, VariableSpec] = {}
+
+
+class SuppSpec(Strict):
+    label: str
+    value: VariableSpec
+    origin: Literal["Collected", "Assigned", "Derived", "Protocol"] = "Collected"
+    evaluator: str | None = None
+    blocks: list[str] = []              # blocks it applies to (default: all blocks)
+
+
+class DomainSpec(Strict):
+    """mappings/<study>/sdtm/<domain>.yaml"""
+
+    domain: str
+    description: str = ""
+    blocks: list[BlockSpec]
+    variables: dict[str, VariableSpec] = {}
+    supp: dict[str, SuppSpec] = {}
+    codelist_overrides: dict[str, str] = {}   # variable → codelist for checks (e.g. AETOXGR: TOXGR)
+
+
+# --------------------------------------------------------------------------- study.yaml
+
+class FormSpec(Strict):
+    file: str
+    keys: list[str] = []                # raw natural key: duplicates are findings
+    subject_column: str = "SUBJECT"
+    description: str = ""
+
+
+class CodelistMapSpec(Strict):
+    """A study codelist: collected text → submission value, checked against a CT codelist."""
+
+    target: str | None = None           # CT/sponsor codelist the result must belong to
+    map: dict[str, str] = {}
+    patterns: list[tuple[str, str]] = []  # (regex, replacement) tried after map, e.g. "GRADE (\d)"
+    identity: bool = True               # a collected value that is already a term is kept
+    on_unmapped: Literal["keep", "null"] = "keep"
+
+
+class VisitRule(Strict):
+    match: str                          # regex (full, case-insensitive) on the collected visit
+    visit: str                          # template with {1}.. groups, e.g. "WEEK {1}"
+    visitnum: float | str | None = None  # number or template "{1}"
+    unscheduled: bool = False
+
+
+class EpochRule(Strict):
+    epoch: str
+    start: str | None = None            # DM variable; on/after it (None: from the beginning)
+    end: str | None = None              # DM variable; on/before it (None: open)
+    before_start: bool = False          # strictly before `start` (for SCREENING)
+
+
+class DemoSpec(Strict):
+    generator: str
+    subjects: int = 150
+    seed: int = 20140701
+
+
+class StudySpec(Strict):
+    """mappings/<study>/study.yaml"""
+
+    studyid: str
+    title: str
+    protocol: str = ""
+    standards: dict[str, str]
+    output_timestamp: str = "2000-01-01T00:00:00"
+    demo: DemoSpec | None = None
+    forms: dict[str, FormSpec]
+    codelists: dict[str, CodelistMapSpec] = {}
+    visits: list[VisitRule] = []
+    epochs: list[EpochRule] = []
+    non_ascii: Literal["transliterate", "error"] = "transliterate"
+    long_text: Literal["supp", "error"] = "supp"
+    domains: list[str]                  # execution/emit order of SDTM domains
+    rs_computed: bool = False           # also emit RECIST-engine responses as RS records
+    recist: dict[str, Any] = {}         # RecistSettings overrides

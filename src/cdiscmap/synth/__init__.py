@@ -1,0 +1,88 @@
+"""Synthetic raw eCRF exports of the seed trials, any size, fixed seed.
+
+``generate`` writes ``out_dir/raw/*.csv`` (the EDC export, contract: docs/raw-forms.md) and
+``out_dir/truth/*.csv`` (what was planted, for tests; never read by the mappings). The same
+study, size and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cdiscmap.errors import InputDataError, OutputError, display_path
+from cdiscmap.synth import basket
+
+DEFAULT_SUBJECTS = 150
+DEFAULT_SEED = 20140701
+
+# Study name -> builder(n_subjects, seed) returning the raw and truth frames.
+_STUDIES: dict[str, Callable[[int, int], basket.StudyFiles]] = {
+    basket.STUDY: basket.build,
+}
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """Where the files went and how many data rows each raw file holds."""
+
+    raw_dir: Path
+    truth_dir: Path
+    rows: dict[str, int]
+
+
+def available_studies() -> list[str]:
+    """Names accepted by ``generate`` (sorted)."""
+    return sorted(_STUDIES)
+
+
+def generate(study: str, out_dir: Path, *, n_subjects: int = DEFAULT_SUBJECTS,
+             seed: int = DEFAULT_SEED) -> SynthResult:
+    """Generate the raw export of ``study`` for ``n_subjects`` subjects into ``out_dir``."""
+    builder = _STUDIES.get(study)
+    if builder is None:
+        raise InputDataError(f"unknown study {study!r}: the synthetic studies are "
+                             f"{', '.join(available_studies())}")
+    if isinstance(n_subjects, bool) or not isinstance(n_subjects, int) or n_subjects < 1:
+        raise InputDataError(f"the number of subjects must be a whole number >= 1, "
+                             f"not {n_subjects!r}")
+    files = builder(n_subjects, int(seed))
+    out = Path(out_dir)
+    raw_dir, truth_dir = out / "raw", out / "truth"
+    rows = {name: write_csv(frame, raw_dir / name) for name, frame in sorted(files.raw.items())}
+    for name, frame in sorted(files.truth.items()):
+        write_csv(frame, truth_dir / name)
+    return SynthResult(raw_dir=raw_dir, truth_dir=truth_dir, rows=rows)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> int:
+    """Write ``frame`` as text CSV (UTF-8, ``\\n``, minimal quoting) atomically; return rows.
+
+    The file is written under a temporary name in the same folder and renamed, so a failure
+    never leaves a partial file behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = frame.astype("string").fillna("")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            text.to_csv(handle, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        os.chmod(tmp_name, 0o644)          # mkstemp creates 0600; an export is plain data
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {display_path(path)}: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return len(frame)
+
+
+__all__ = ["DEFAULT_SEED", "DEFAULT_SUBJECTS", "SynthResult", "available_studies", "generate",
+           "write_csv"]

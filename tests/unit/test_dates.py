@@ -1,0 +1,78 @@
+"""Collected dates → ISO 8601 and study days (hand-checked cases plus properties)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cdiscmap.sdtm.dates import complete_date, parse_dates, study_day
+
+MON = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("05-MAR-2014", "2014-03-05"),
+    ("5-mar-2014", "2014-03-05"),
+    ("UN-MAR-2014", "2014-03"),
+    ("UN-UNK-2014", "2014"),
+    ("UK-UNK-2014", "2014"),
+    ("29-FEB-2016", "2016-02-29"),
+])
+def test_dmy(text, iso):
+    r = parse_dates(pd.Series([text], dtype="string"), "DMY")
+    assert r.iso.iloc[0] == iso
+    assert not r.unparseable.iloc[0] and not r.impossible.iloc[0]
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("2014-03-05", "2014-03-05"),
+    ("2014-03-UN", "2014-03"),
+    ("2014-UN-UN", "2014"),
+    ("2014-UN-05", "2014"),      # right truncation: a day under an unknown month is dropped
+])
+def test_ymd(text, iso):
+    assert parse_dates(pd.Series([text], dtype="string"), "YMD").iso.iloc[0] == iso
+
+
+def test_unknown_year_blank_and_garbage():
+    r = parse_dates(pd.Series(["UN-UNK-UNKN", "", None, "yesterday", "29-FEB-2015"],
+                              dtype="string"), "DMY")
+    assert r.iso.isna().all()
+    assert r.unparseable.tolist() == [False, False, False, True, False]
+    assert r.impossible.tolist() == [False, False, False, False, True]
+
+
+def test_time_only_on_complete_dates():
+    dates = pd.Series(["2014-03-05", "2014-03-UN", "2014-03-05", "2014-03-05"], dtype="string")
+    times = pd.Series(["9:05", "10:00", "", "24:10"], dtype="string")
+    r = parse_dates(dates, "YMD", times)
+    assert r.iso.tolist()[:3] == ["2014-03-05T09:05", "2014-03", "2014-03-05"]
+    assert r.impossible.tolist() == [False, False, False, True]
+
+
+def test_study_day_has_no_day_zero():
+    ref = pd.Series(["2014-03-05"] * 4)
+    dtc = pd.Series(["2014-03-05", "2014-03-04", "2014-03-06T10:00", "2014-03"])
+    assert study_day(dtc, ref).tolist()[:3] == [1.0, -1.0, 2.0]
+    assert pd.isna(study_day(dtc, ref).iloc[3])
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)))
+def test_dmy_round_trip_any_date(d):
+    text = f"{d.day:02d}-{MON[d.month - 1]}-{d.year}"
+    iso = parse_dates(pd.Series([text], dtype="string"), "DMY").iso.iloc[0]
+    assert iso == d.isoformat()
+    assert complete_date(pd.Series([iso])).iloc[0].date() == d
+
+
+@given(st.dates(min_value=date(1950, 1, 1), max_value=date(2050, 1, 1)),
+       st.integers(min_value=-5000, max_value=5000))
+def test_study_day_property(ref, offset):
+    d = ref + timedelta(days=offset)
+    dy = study_day(pd.Series([d.isoformat()]), pd.Series([ref.isoformat()])).iloc[0]
+    assert dy != 0
+    assert dy == (offset + 1 if offset >= 0 else offset)

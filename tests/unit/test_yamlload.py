@@ -1,0 +1,55 @@
+"""YAML specs: every error names file:line and the key; duplicates are refused."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from cdiscmap.errors import SpecError
+from cdiscmap.spec.models import DomainSpec, VariableSpec
+from cdiscmap.spec.yamlload import parse_yaml_text, validate_located
+
+
+class Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    column: str
+
+
+class Outer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    items: dict[str, Inner]
+
+
+def test_unknown_key_line():
+    text = "name: x\nitems:\n  A:\n    column: c\n  B:\n    colum: c\n"
+    with pytest.raises(SpecError) as err:
+        validate_located(parse_yaml_text(text, "f.yaml"), Outer)
+    assert "f.yaml:6" in str(err.value)
+    assert "unknown key 'colum'" in str(err.value)
+
+
+def test_duplicate_key_refused():
+    with pytest.raises(SpecError, match=r"f\.yaml:3 \[a\]: duplicate key 'a' \(first at line 1\)"):
+        parse_yaml_text("a: 1\nb: 2\na: 3\n", "f.yaml")
+
+
+def test_syntax_error_line():
+    with pytest.raises(SpecError, match=r"f\.yaml:2: YAML syntax error"):
+        parse_yaml_text("a: [1,\nb: : :\n", "f.yaml")
+
+
+def test_variable_needs_exactly_one_algorithm():
+    with pytest.raises(ValueError, match="more than one algorithm"):
+        VariableSpec.model_validate({"take": "A", "constant": "B"})
+    with pytest.raises(ValueError, match="no algorithm given"):
+        VariableSpec.model_validate({"case": "upper"})
+
+
+def test_domain_spec_error_points_into_blocks():
+    text = ("domain: AE\nblocks:\n  - name: b\n    source: {form: ae}\n    variables:\n"
+            "      AETERM: {take: T, eval: 'x'}\n")
+    with pytest.raises(SpecError) as err:
+        validate_located(parse_yaml_text(text, "ae.yaml"), DomainSpec)
+    assert "ae.yaml:6" in str(err.value)
+    assert "eval" in str(err.value)

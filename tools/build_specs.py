@@ -1,0 +1,644 @@
+"""Build ``specs/`` (the standard metadata cdiscmap runs on) from the reference CSV tables.
+
+Usage::
+
+    python tools/build_specs.py [REFERENCE_DIR] [--out SPECS_DIR]
+
+REFERENCE_DIR defaults to ``../shared/reference`` beside the repository root and SPECS_DIR to
+``<repo root>/specs``. The reference tables are described in ``REFERENCE_DIR/PROVENANCE.md``.
+
+Only the subset cdiscmap uses is copied, and never CDISC definition or notes prose. Everything
+this script decides itself (natural keys, which ADaM variables cdiscmap derives, codelist
+subsets, sponsor lists) lives in the configuration below, each choice with its reason.
+The output is deterministic: rerunning on the same reference tables rewrites identical bytes,
+and ``tests/unit/test_standards.py`` checks that the committed specs match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+DEFAULT_OUT = REPO_ROOT / "specs"
+
+SDTMIG = "SDTMIG 3.4"
+ADAMIG = "ADaMIG 1.3"
+SDTM_CT = ("SDTM CT", "2025-03-28")
+ADAM_CT = ("ADaM CT", "2025-09-26")
+SPONSOR_VERSION = "1"
+
+# PROVENANCE.md, "Required attribution" (NCIt is CC BY 4.0: attribution is a licence condition).
+CT_ATTRIBUTION = (
+    "CDISC Controlled Terminology (SDTM CT 2025-03-28; ADaM CT 2025-09-26) is developed by CDISC "
+    "and maintained and distributed by the NCI Enterprise Vocabulary Services (EVS) as part of NCI "
+    "Thesaurus; source: https://evs.nci.nih.gov/ftp1/CDISC/."
+)
+IG_ATTRIBUTION = "Source: CDISC SDTMIG v3.4 / ADaMIG v1.3 (CDISC Library export), copyright CDISC."
+
+# --------------------------------------------------------------------------------------------
+# SDTM datasets and their natural keys.
+# Keys follow SDTMIG 3.4 §3.2.1.1 (primary keys) and §4.1.9 (natural keys: the most granular key
+# when records differ). They must be record-unique, because cdiscmap checks them (rule SD0009).
+# Where the natural key can legitimately repeat (a recurring AE term with the same partial
+# start date; two dosing intervals starting in the same partially known month) --SEQ closes it:
+# --SEQ is unique within USUBJID by definition (SDTMIG 3.4 §4.1.7 item 3).
+# --------------------------------------------------------------------------------------------
+SDTM_KEYS: dict[str, list[str]] = {
+    # §5.2: one record per subject.
+    "DM": ["STUDYID", "USUBJID"],
+    # §6.2.1: one record per adverse event per subject.
+    "AE": ["STUDYID", "USUBJID", "AEDECOD", "AESTDTC", "AESEQ"],
+    # §6.1.3.1: one record per treatment per constant-dosing interval.
+    "EX": ["STUDYID", "USUBJID", "EXTRT", "EXSTDTC", "EXSEQ"],
+    # §6.2.4: one record per disposition status or protocol milestone; DSSCAT separates the
+    # end-of-treatment and end-of-study records that may share DSDECOD and date.
+    "DS": ["STUDYID", "USUBJID", "DSCAT", "DSSCAT", "DSDECOD", "DSSTDTC"],
+    # §6.3.12.1: one record per identified tumor per subject per assessor.
+    "TU": ["STUDYID", "USUBJID", "TUEVAL", "TUEVALID", "TULNKID", "TUTESTCD"],
+    # §6.3.12.2: one record per tumor measurement/assessment per visit per subject per assessor.
+    "TR": ["STUDYID", "USUBJID", "TREVAL", "TREVALID", "TRLNKID", "TRTESTCD", "VISITNUM"],
+    # §6.3.9.3: per assessment per visit per subject per assessor per evaluator; RSCAT holds the
+    # criteria (e.g. RECIST 1.1), so two criteria at one visit stay distinct.
+    "RS": ["STUDYID", "USUBJID", "RSEVAL", "RSEVALID", "RSCAT", "RSTESTCD", "VISITNUM"],
+    # §8.4.1: one record per qualifier per parent record.
+    "SUPPQUAL": ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"],
+    # §7.4.2: TSSEQ separates multiple values of one parameter.
+    "TS": ["STUDYID", "TSPARMCD", "TSSEQ"],
+}
+
+# Define-XML 2.1 def:Class values for the SDTMIG observation classes.
+SDTM_CLASS = {
+    "Events": "EVENTS",
+    "Findings": "FINDINGS",
+    "Interventions": "INTERVENTIONS",
+    "Special-Purpose": "SPECIAL PURPOSE",
+    "Trial Design": "TRIAL DESIGN",
+    "Relationship": "RELATIONSHIP",
+}
+
+# Value domains the export lost: SDTMIG 3.4 §5.2 (DM, COUNTRY notes) names ISO 3166-1 alpha-3,
+# and §4.3.1 lists it as an external terminology reference.
+SDTM_VALUE_DOMAIN_OVERRIDES = {("DM", "COUNTRY"): "ISO 3166-1 alpha-3"}
+
+# --------------------------------------------------------------------------------------------
+# ADaM datasets: the variables cdiscmap derives. Each entry is (name, source):
+#   an IG placeholder name ("TRTxxP") with its placeholder values, "DM" for a DM variable
+#   carried into ADSL (ADaMIG 1.3 §3.2 allows DM variables in ADSL), "ADSL" for an ADSL variable
+#   carried into a BDS dataset (same label and type as in ADSL, ADaMIG 1.3 §3.2), or "sponsor".
+# Variables not in the IG table are placed right after the variable named in "after".
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdamVar:
+    name: str
+    source: str                      # IG variable name (maybe a placeholder), "DM", "ADSL", "sponsor"
+    fill: tuple[tuple[str, str], ...] = ()   # placeholder -> value, e.g. (("xx", "01"),)
+    after: str | None = None         # anchor for variables not in the IG table
+    label: str | None = None         # sponsor variables only
+    core: str | None = None          # override of the IG core, with a reason in a comment
+    value_list: tuple[str, ...] = ()  # sponsor variables only
+
+
+XX01 = (("xx", "01"),)
+
+ADSL_VARS = [
+    AdamVar("STUDYID", "STUDYID"), AdamVar("USUBJID", "USUBJID"), AdamVar("SUBJID", "SUBJID"),
+    AdamVar("SITEID", "SITEID"), AdamVar("AGE", "AGE"), AdamVar("AGEU", "AGEU"),
+    AdamVar("AGEGR1", "AGEGRy", (("y", "1"),)), AdamVar("SEX", "SEX"), AdamVar("RACE", "RACE"),
+    AdamVar("ETHNIC", "DM", after="RACE"), AdamVar("COUNTRY", "DM", after="ETHNIC"),
+    AdamVar("ARM", "ARM"), AdamVar("ARMCD", "DM", after="ARM"), AdamVar("ACTARM", "ACTARM"),
+    AdamVar("ACTARMCD", "DM", after="ACTARM"),
+    AdamVar("TRT01P", "TRTxxP", XX01), AdamVar("TRT01A", "TRTxxA", XX01),
+    AdamVar("RANDDT", "RANDDT"), AdamVar("TRTSDT", "TRTSDT"), AdamVar("TRTEDT", "TRTEDT"),
+    AdamVar("TRTDURD", "TRTDURD"), AdamVar("DTHDT", "DTHDT"),
+    AdamVar("DTHFL", "DM", after="DTHDT"), AdamVar("DTHCAUS", "DTHCAUS"),
+    AdamVar("LSTALVDT", "LSTALVDT"), AdamVar("EOSSTT", "EOSSTT"), AdamVar("EOSDT", "EOSDT"),
+    AdamVar("DCSREAS", "DCSREAS"), AdamVar("ITTFL", "ITTFL"), AdamVar("SAFFL", "SAFFL"),
+    # Efficacy population: a sponsor population flag named and valued like the IG's (ADaMIG 1.3
+    # §3.2.3 population indicators are Y/N).
+    AdamVar("EFFFL", "sponsor", after="ITTFL", label="Efficacy Population Flag",
+            value_list=("Y", "N")),
+    AdamVar("COHORT", "sponsor", label="Basket Cohort"),
+    AdamVar("PATHOL", "sponsor", label="Tumor Pathology"),
+    AdamVar("GENALT", "sponsor", label="Genetic Alteration"),
+]
+
+_BDS_HEAD = [
+    AdamVar("STUDYID", "STUDYID"), AdamVar("USUBJID", "USUBJID"), AdamVar("SUBJID", "SUBJID"),
+    AdamVar("SITEID", "SITEID"), AdamVar("ASEQ", "ASEQ"),
+]
+# ADSL variables carried into BDS follow the identifiers; the IG gives them no core there.
+_BDS_ADSL = [
+    AdamVar("TRT01P", "ADSL", after="ASEQ"), AdamVar("TRT01A", "ADSL", after="TRT01P"),
+    AdamVar("COHORT", "ADSL", after="TRT01A"),
+]
+_BDS_TRACE = [AdamVar("SRCDOM", "SRCDOM"), AdamVar("SRCVAR", "SRCVAR"),
+              AdamVar("SRCSEQ", "SRCSEQ")]
+
+ADRS_VARS = [
+    *_BDS_HEAD,
+    AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"), AdamVar("PARAMN", "PARAMN"),
+    AdamVar("AVAL", "AVAL"), AdamVar("AVALC", "AVALC"), AdamVar("ADT", "ADT"),
+    AdamVar("ADY", "ADY"), AdamVar("AVISIT", "AVISIT"), AdamVar("AVISITN", "AVISITN"),
+    AdamVar("ANL01FL", "ANLzzFL", (("zz", "01"),)), AdamVar("ANL02FL", "ANLzzFL", (("zz", "02"),)),
+    AdamVar("DTYPE", "DTYPE"), *_BDS_TRACE, *_BDS_ADSL,
+]
+
+ADTTE_VARS = [
+    *_BDS_HEAD,
+    AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"), AdamVar("PARAMN", "PARAMN"),
+    AdamVar("AVAL", "AVAL"), AdamVar("STARTDT", "STARTDT"), AdamVar("ADT", "ADT"),
+    # ADaMIG 1.3 §3.3.6 (table 3.3.6.1, CNSR notes): CNSR is required for time-to-event
+    # parameters, and every ADTTE parameter is one.
+    AdamVar("CNSR", "CNSR", core="Req"),
+    AdamVar("EVNTDESC", "EVNTDESC"), AdamVar("CNSDTDSC", "CNSDTDSC"), *_BDS_TRACE, *_BDS_ADSL,
+]
+
+
+@dataclass(frozen=True)
+class AdamDataset:
+    name: str
+    label: str
+    structure_code: str              # ADSL or BDS: which IG variable table
+    class_name: str
+    subclass: str | None
+    structure: str
+    keys: list[str]
+    variables: list[AdamVar]
+
+
+ADAM_DATASETS = [
+    AdamDataset("ADSL", "Subject-Level Analysis Dataset", "ADSL",
+                "SUBJECT LEVEL ANALYSIS DATASET", None, "One record per subject",
+                ["STUDYID", "USUBJID"], ADSL_VARS),
+    # Natural key per ADaMIG 1.3 §3.3: parameter and analysis timepoint; ADT separates two
+    # assessments mapped to one analysis visit (ANL01FL then picks one).
+    AdamDataset("ADRS", "Response Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
+                "One record per subject per parameter per analysis visit per assessment date",
+                ["STUDYID", "USUBJID", "PARAMCD", "AVISITN", "ADT"], ADRS_VARS),
+    AdamDataset("ADTTE", "Time-to-Event Analysis Dataset", "BDS", "BASIC DATA STRUCTURE",
+                "TIME-TO-EVENT", "One record per subject per parameter",
+                ["STUDYID", "USUBJID", "PARAMCD"], ADTTE_VARS),
+]
+
+# --------------------------------------------------------------------------------------------
+# Controlled terminology.
+# Copied: every codelist a selected variable names, plus this explicit list. ARMNRS is a
+# variable, not a codelist: in SDTM CT 2025-03-28 DM.ARMNRS uses ARMNULRS (C142179).
+# --------------------------------------------------------------------------------------------
+EXTRA_SDTM_CODELISTS = [
+    "NY", "SEX", "RACE", "ETHNIC", "AGEU", "ARMNULRS", "ACN", "OUT", "AESEV", "ROUTE", "FRM",
+    "FREQ", "UNIT", "EPOCH", "NCOMPLT", "PROTMLST", "DSCAT", "EVAL", "ONCRSR", "ONCRTSCD",
+    "ONCRTS", "ONCRSCAT", "TUTESTCD", "TUTEST", "TRTESTCD", "TRTEST", "TRPROPRS", "METHOD", "ND",
+]
+EXTRA_ADAM_CODELISTS = ["DTYPE", "DATEFL"]
+
+# Codelists longer than this keep only a documented subset (marked subset: true).
+MAX_FULL_TERMS = 200
+SUBSETS: dict[str, tuple[list[str], str]] = {
+    "UNIT": (["mg", "mg/m2", "mm", "cm"],
+             "Units the basket study uses: doses (mg; mg/m2 for body-surface dosing) and lesion "
+             "sizes (mm standard, cm as collected)."),
+    "METHOD": (["CT SCAN", "MRI", "PET/CT SCAN", "X-RAY", "PHOTOGRAPHY", "PHYSICAL EXAMINATION"],
+               "Imaging and clinical methods RECIST 1.1 §3.2 accepts for lesion assessment."),
+    "LOC": ([], "Terms not carried (1,397): TULOC/AELOC/EXLOC values are not checked; the "
+                "codelist is extensible and a study may attach its own list."),
+}
+
+SPONSOR_CODELISTS: list[dict[str, Any]] = [
+    {"name": "AEREL", "code": None, "label": "Causality", "extensible": False,
+     "data_type": "text",
+     "terms": [("NOT RELATED", "Not Related"), ("RELATED", "Related")]},
+    {"name": "ISO3166", "code": None, "label": "ISO 3166-1 alpha-3", "extensible": False,
+     "data_type": "text", "external": True, "dictionary": "ISO 3166",
+     "version": "ISO 3166-1 alpha-3"},
+    {"name": "MEDDRA", "code": None, "label": "MedDRA", "extensible": False,
+     "data_type": "text", "external": True, "dictionary": "MedDRA", "version": "26.0"},
+    # CTCAE grades for AETOXGR: the IG leaves AETOXGR sponsor-defined (no CDISC codelist).
+    {"name": "TOXGR", "code": None, "label": "CTCAE Grade", "extensible": False,
+     "data_type": "text",
+     "terms": [(str(g), f"Grade {g}") for g in range(1, 6)]},
+]
+
+GENERATED_NOTE = "# Generated by tools/build_specs.py from the reference tables; do not edit.\n"
+
+
+# ============================================================================================
+# Reading the reference tables
+# ============================================================================================
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+@dataclass
+class Reference:
+    root: Path
+    sdtm_vars: list[dict[str, str]]
+    sdtm_datasets: dict[str, dict[str, str]]
+    adam_vars: list[dict[str, str]]
+    ct_terms: dict[str, list[dict[str, str]]]        # SDTM CT: codelist code -> term rows
+    ct_lists: dict[str, dict[str, str]]              # SDTM CT: codelist code -> header row
+    adam_terms: dict[str, list[dict[str, str]]]
+    adam_lists: dict[str, dict[str, str]]
+
+    @classmethod
+    def load(cls, root: Path) -> Reference:
+        def terms_by_code(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+            out: dict[str, list[dict[str, str]]] = {}
+            for row in rows:
+                out.setdefault(row["codelist_code"], []).append(row)
+            return out
+
+        return cls(
+            root=root,
+            sdtm_vars=read_csv(root / "ig" / "sdtmig_3.4_variables.csv"),
+            sdtm_datasets={r["dataset"]: r for r in read_csv(root / "ig" / "sdtmig_3.4_datasets.csv")},
+            adam_vars=read_csv(root / "ig" / "adamig_1.3_variables.csv"),
+            ct_terms=terms_by_code(read_csv(root / "ct" / "sdtm_ct.csv")),
+            ct_lists={r["codelist_code"]: r for r in read_csv(root / "ct" / "sdtm_ct_codelists.csv")},
+            adam_terms=terms_by_code(read_csv(root / "ct" / "adam_ct.csv")),
+            adam_lists={r["codelist_code"]: r for r in read_csv(root / "ct" / "adam_ct_codelists.csv")},
+        )
+
+    def codelist_code(self, short_name: str) -> tuple[str, str]:
+        """(release, C-code) of a codelist given its submission value, SDTM CT first."""
+        for release, lists in (("sdtm", self.ct_lists), ("adam", self.adam_lists)):
+            for code, row in lists.items():
+                if row["codelist_submission_value"] == short_name:
+                    return release, code
+        raise SystemExit(f"codelist {short_name!r} is in neither CT release")
+
+
+# ============================================================================================
+# Building the metadata
+# ============================================================================================
+def sdtm_variable(row: dict[str, str]) -> dict[str, Any]:
+    codelists = split_list(row["codelist_submission_values"])
+    var: dict[str, Any] = {
+        "name": row["variable"],
+        "label": row["label"],
+        "type": row["type"],
+        "core": row["core"],
+        "role": row["role"] or None,
+        "order": int(row["variable_order"]),
+        "codelist": codelists[0] if codelists else None,
+        "value_domain": SDTM_VALUE_DOMAIN_OVERRIDES.get((row["dataset"], row["variable"]))
+        or row["described_value_domain"] or None,
+    }
+    if len(codelists) > 1:
+        var["extra_codelists"] = codelists[1:]
+    if row["value_list"]:
+        var["value_list"] = split_list(row["value_list"])
+    return var
+
+
+def build_sdtm(ref: Reference) -> dict[str, dict[str, Any]]:
+    datasets: dict[str, dict[str, Any]] = {}
+    for name, keys in SDTM_KEYS.items():
+        rows = sorted((r for r in ref.sdtm_vars if r["dataset"] == name),
+                      key=lambda r: int(r["variable_order"]))
+        if not rows:
+            raise SystemExit(f"{SDTMIG} has no variables for {name}")
+        head = ref.sdtm_datasets[name]
+        variables = [sdtm_variable(r) for r in rows]
+        names = [v["name"] for v in variables]
+        missing = [k for k in keys if k not in names]
+        if missing:
+            raise SystemExit(f"{name} keys {missing} are not {name} variables")
+        datasets[name] = {
+            "name": name,
+            "label": head["label"],
+            "standard": SDTMIG,
+            "class": SDTM_CLASS[head["class"]],
+            "subclass": None,
+            "structure": head["structure"],
+            "keys": keys,
+            "variables": variables,
+        }
+    return datasets
+
+
+def _fill_name(name: str, fill: tuple[tuple[str, str], ...]) -> str:
+    """TRTxxP -> TRT01P: placeholders are the only lower-case letters in IG names."""
+    for placeholder, value in fill:
+        name = name.replace(placeholder, value)
+    return name
+
+
+def _fill_label(label: str, fill: tuple[tuple[str, str], ...]) -> str:
+    """'Planned Treatment for Period xx' -> '... Period 01': placeholders are whole words."""
+    for placeholder, value in fill:
+        label = re.sub(rf"\b{placeholder}\b", value, label)
+    return label
+
+
+def _ig_row(ref: Reference, structure: str, name: str) -> dict[str, str]:
+    for row in ref.adam_vars:
+        if row["data_structure"] == structure and row["variable"] == name:
+            return row
+    raise SystemExit(f"{ADAMIG} {structure} has no variable {name}")
+
+
+def _ig_position(row: dict[str, str], structure: str) -> int:
+    """Row order within the IG table; for BDS the export puts Identifiers last, the IG first."""
+    order = int(row["variable_order"])
+    if structure == "BDS" and row["variable_set"] == "Identifier":
+        return order - 1000
+    return order
+
+
+def adam_variable(ref: Reference, ds: AdamDataset, spec: AdamVar,
+                  adsl: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
+    """The variable's metadata and its IG position (None when placed after an anchor)."""
+    position: float | None = None
+    if spec.source == "sponsor":
+        var = {"name": spec.name, "label": spec.label, "type": "Char", "core": "Perm",
+               "role": None, "codelist": None, "value_domain": None}
+    elif spec.source == "ADSL":
+        var = {k: v for k, v in adsl[spec.name].items() if k != "order"}
+        var["core"] = "Perm"
+    elif spec.source == "DM":
+        row = next(r for r in ref.sdtm_vars if r["dataset"] == "DM" and r["variable"] == spec.name)
+        dm = sdtm_variable(row)
+        var = {"name": spec.name, "label": dm["label"], "type": dm["type"], "core": "Perm",
+               "role": None, "codelist": dm["codelist"], "value_domain": dm["value_domain"]}
+    else:
+        row = _ig_row(ref, ds.structure_code, spec.source)
+        name = _fill_name(spec.source, spec.fill)
+        if name != spec.name:
+            raise SystemExit(f"{spec.source} with {spec.fill} gives {name}, not {spec.name}")
+        codelists = split_list(row["codelist_submission_values"])
+        var = {"name": spec.name, "label": _fill_label(row["label"], spec.fill), "type": row["type"],
+               "core": row["core"], "role": None,
+               "codelist": codelists[0] if codelists else None, "value_domain": None}
+        if row["value_list"]:
+            var["value_list"] = split_list(row["value_list"])
+        position = _ig_position(row, ds.structure_code)
+    if spec.core:
+        var["core"] = spec.core
+    if spec.value_list:
+        var["value_list"] = list(spec.value_list)
+    # ADaMIG 1.3 §3.1.2: *DT variables are numeric SAS dates, shown with a date format.
+    if var["type"] == "Num" and spec.name.endswith("DT"):
+        var["display_format"] = "DATE9."
+    if spec.source == "sponsor":
+        var["sponsor"] = True
+    if len(var["label"]) > 40:
+        raise SystemExit(f"{ds.name}.{spec.name} label longer than 40: {var['label']!r}")
+    return var, position
+
+
+def build_adam(ref: Reference) -> dict[str, dict[str, Any]]:
+    datasets: dict[str, dict[str, Any]] = {}
+    adsl_vars: dict[str, dict[str, Any]] = {}
+    for ds in ADAM_DATASETS:
+        placed: list[tuple[float, dict[str, Any]]] = []
+        anchored: list[tuple[AdamVar, dict[str, Any]]] = []
+        tail: list[dict[str, Any]] = []
+        for spec in ds.variables:
+            var, position = adam_variable(ref, ds, spec, adsl_vars)
+            if position is not None:
+                placed.append((position, var))
+            elif spec.after:
+                anchored.append((spec, var))
+            else:
+                tail.append(var)
+        ordered = [var for _, var in sorted(placed, key=lambda item: item[0])]
+        for spec, var in anchored:
+            names = [v["name"] for v in ordered]
+            ordered.insert(names.index(spec.after) + 1, var)
+        ordered.extend(tail)
+        for number, var in enumerate(ordered, start=1):
+            var["order"] = number
+        variables = [_order_keys(var) for var in ordered]
+        datasets[ds.name] = {
+            "name": ds.name,
+            "label": ds.label,
+            "standard": ADAMIG,
+            "class": ds.class_name,
+            "subclass": ds.subclass,
+            "structure": ds.structure,
+            "keys": ds.keys,
+            "variables": variables,
+        }
+        if ds.name == "ADSL":
+            adsl_vars = {v["name"]: v for v in variables}
+    return datasets
+
+
+VARIABLE_KEY_ORDER = ["name", "label", "type", "core", "role", "order", "codelist",
+                      "extra_codelists", "value_domain", "value_list", "display_format", "sponsor"]
+
+
+def _order_keys(var: dict[str, Any]) -> dict[str, Any]:
+    return {k: var[k] for k in VARIABLE_KEY_ORDER if k in var}
+
+
+def referenced_codelists(datasets: list[dict[str, Any]]) -> set[str]:
+    names: set[str] = set()
+    for ds in datasets:
+        for var in ds["variables"]:
+            if var.get("codelist"):
+                names.add(var["codelist"])
+            names.update(var.get("extra_codelists", []))
+    return names
+
+
+def ct_codelist(header: dict[str, str], terms: list[dict[str, str]]) -> dict[str, Any]:
+    name = header["codelist_submission_value"]
+    out: dict[str, Any] = {
+        "name": name,
+        "code": header["codelist_code"],
+        "label": header["codelist_name"],
+        "extensible": header["extensible"] == "Yes",
+        "data_type": "text",
+    }
+    kept = terms
+    if name in SUBSETS:
+        wanted, note = SUBSETS[name]
+        by_value = {t["submission_value"]: t for t in terms}
+        absent = [w for w in wanted if w not in by_value]
+        if absent:
+            raise SystemExit(f"{name} subset terms {absent} are not in the codelist")
+        kept = [t for t in terms if t["submission_value"] in set(wanted)]
+        out["subset"] = True
+        out["note"] = note
+    elif len(terms) > MAX_FULL_TERMS:
+        raise SystemExit(f"{name} has {len(terms)} terms: add it to SUBSETS")
+    out["terms"] = [Flow(value=t["submission_value"], code=t["term_code"],
+                         decode=t["preferred_term"] or None) for t in kept]
+    return out
+
+
+def build_ct(ref: Reference, datasets: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    wanted = referenced_codelists(datasets) | set(EXTRA_SDTM_CODELISTS) | set(EXTRA_ADAM_CODELISTS)
+    sponsor_names = {c["name"] for c in SPONSOR_CODELISTS}
+    by_release: dict[str, list[dict[str, Any]]] = {"sdtm": [], "adam": []}
+    for name in sorted(wanted - sponsor_names):
+        release, code = ref.codelist_code(name)
+        lists, terms = ((ref.ct_lists, ref.ct_terms) if release == "sdtm"
+                        else (ref.adam_lists, ref.adam_terms))
+        by_release[release].append(ct_codelist(lists[code], terms[code]))
+    files = {}
+    for release, (standard, version), sources in (
+        ("sdtm", SDTM_CT, ["ct/sdtm_ct.csv", "ct/sdtm_ct_codelists.csv"]),
+        ("adam", ADAM_CT, ["ct/adam_ct.csv", "ct/adam_ct_codelists.csv"]),
+    ):
+        files[release] = {
+            "standard": standard,
+            "version": version,
+            "attribution": CT_ATTRIBUTION,
+            "sources": [Flow(file=s, sha256=sha256(ref.root / s)) for s in sources],
+            "codelists": by_release[release],
+        }
+    return files
+
+
+def build_sponsor() -> dict[str, Any]:
+    codelists = []
+    for spec in sorted(SPONSOR_CODELISTS, key=lambda c: c["name"]):
+        out = {k: v for k, v in spec.items() if k != "terms"}
+        if "terms" in spec:
+            out["terms"] = [Flow(value=v, code=None, decode=d) for v, d in spec["terms"]]
+        codelists.append(out)
+    return {"standard": "sponsor", "version": SPONSOR_VERSION, "codelists": codelists}
+
+
+# ============================================================================================
+# Writing YAML (deterministic: fixed key order, no line wrapping, LF endings)
+# ============================================================================================
+class Flow(dict):
+    """A mapping written on one line (terms, sources)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: Flow) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flat = all(isinstance(item, str) for item in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+
+_Dumper.add_representer(Flow, _represent_flow)
+_Dumper.add_representer(list, _represent_list)
+
+
+def dump_yaml(data: dict[str, Any], header: str) -> str:
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000,
+                     default_flow_style=False)
+    return header + body
+
+
+def readme(ref: Reference, sdtm: dict, adam: dict, ct: dict, sponsor: dict) -> str:
+    def codelist_names(doc: dict[str, Any]) -> str:
+        return ", ".join(c["name"] for c in doc["codelists"])
+
+    subsets = "\n".join(f"- `{name}`: {note}" for name, (_, note) in sorted(SUBSETS.items()))
+    ig_sources = "\n".join(
+        f"- `{p}` sha256 `{sha256(ref.root / p)}`"
+        for p in ["ig/sdtmig_3.4_variables.csv", "ig/sdtmig_3.4_datasets.csv",
+                  "ig/adamig_1.3_variables.csv"])
+    return f"""# specs/: standard metadata
+
+Generated by `tools/build_specs.py` from the reference tables (`../shared/reference`, see its
+`PROVENANCE.md`); do not edit by hand, rerun the script. Loaded by `cdiscmap.standards`.
+
+| where | what | version |
+|---|---|---|
+| `sdtmig-3.4/<DOMAIN>.yaml` | {", ".join(sdtm)} | {SDTMIG} |
+| `adamig-1.3/<DATASET>.yaml` | {", ".join(adam)} | {ADAMIG} |
+| `ct/sdtm-ct-{SDTM_CT[1]}.yaml` | {len(ct["sdtm"]["codelists"])} codelists | {" ".join(SDTM_CT)} |
+| `ct/adam-ct-{ADAM_CT[1]}.yaml` | {len(ct["adam"]["codelists"])} codelists | {" ".join(ADAM_CT)} |
+| `ct/sponsor.yaml` | {codelist_names(sponsor)} | sponsor {SPONSOR_VERSION} |
+
+Dataset files hold name, label, class (Define-XML 2.1 class value), structure, natural keys
+and the variables in IG order: name, label, type, core, role, order, codelist (submission short
+name; further IG codelists in `extra_codelists`), value_domain, value_list (IG fixed values),
+display_format, sponsor. ADaM files list only the variables cdiscmap derives; IG placeholders
+are resolved (TRTxxP -> TRT01P). No CDISC definition or notes text is copied.
+
+CT files hold the codelists the selected variables name plus an explicit list (see the script):
+short name, NCI code, label, extensible, data_type and terms (value, NCI code, NCI preferred
+term as decode). Subsets (`subset: true`):
+{subsets}
+
+Note: there is no ARMNRS codelist; DM.ARMNRS uses ARMNULRS (C142179) in SDTM CT 2025-03-28.
+SDTM CT codelists: {codelist_names(ct["sdtm"])}.
+ADaM CT codelists: {codelist_names(ct["adam"])}.
+
+## Provenance and attribution
+
+{IG_ATTRIBUTION}
+{ig_sources}
+
+{CT_ATTRIBUTION}
+"""
+
+
+def build_specs(reference: Path, out: Path) -> list[Path]:
+    """Write every specs file under ``out``; return the paths written, sorted."""
+    ref = Reference.load(reference)
+    sdtm = build_sdtm(ref)
+    adam = build_adam(ref)
+    ct = build_ct(ref, [*sdtm.values(), *adam.values()])
+    sponsor = build_sponsor()
+
+    ig_header = GENERATED_NOTE + f"# {IG_ATTRIBUTION}\n"
+    ct_header = GENERATED_NOTE
+    documents: dict[Path, str] = {}
+    for name, doc in sdtm.items():
+        documents[out / "sdtmig-3.4" / f"{name}.yaml"] = dump_yaml(doc, ig_header)
+    for name, doc in adam.items():
+        documents[out / "adamig-1.3" / f"{name}.yaml"] = dump_yaml(doc, ig_header)
+    documents[out / "ct" / f"sdtm-ct-{SDTM_CT[1]}.yaml"] = dump_yaml(ct["sdtm"], ct_header)
+    documents[out / "ct" / f"adam-ct-{ADAM_CT[1]}.yaml"] = dump_yaml(ct["adam"], ct_header)
+    documents[out / "ct" / "sponsor.yaml"] = dump_yaml(sponsor, ct_header)
+    documents[out / "README.md"] = readme(ref, sdtm, adam, ct, sponsor)
+
+    for path, text in sorted(documents.items()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    return sorted(documents)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reference", nargs="?", type=Path, default=DEFAULT_REFERENCE,
+                        help="reference directory (default: ../shared/reference)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="specs directory")
+    args = parser.parse_args(argv)
+    if not (args.reference / "ig").is_dir():
+        print(f"error: {args.reference} is not a reference directory (no ig/)", file=sys.stderr)
+        return 2
+    written = build_specs(args.reference, args.out)
+    print(f"wrote {len(written)} files under {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
