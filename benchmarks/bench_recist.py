@@ -41,7 +41,8 @@ def build_study(n_subjects: int, seed: int = SEED) -> tuple[pd.DataFrame, pd.Dat
     nt_ids = np.array([f"NT{i + 1:02d}" for i in range(10)], dtype=object)
     les_id = np.where(is_target, t_ids[rank], nt_ids[rank])
     nodal = is_target & (rng.random(len(les_subj)) < 0.2)
-    base_mm = np.where(nodal, rng.uniform(15, 40, len(les_subj)), rng.uniform(10, 80, len(les_subj)))
+    n_les = len(les_subj)
+    base_mm = np.where(nodal, rng.uniform(15, 40, n_les), rng.uniform(10, 80, n_les))
     base_mm = np.round(base_mm)
 
     tu = pd.DataFrame({
@@ -58,7 +59,6 @@ def build_study(n_subjects: int, seed: int = SEED) -> tuple[pd.DataFrame, pd.Dat
 
     # Lesion × visit measurements: each subject follows a trend (shrink, stable or grow).
     trend = rng.normal(-0.03, 0.06, n_subjects)
-    n_les = len(les_subj)
     lv_les = np.repeat(np.arange(n_les), N_VISITS)
     lv_visit = np.tile(np.arange(1, N_VISITS + 1), n_les)
     factor = np.clip(1 + trend[les_subj[lv_les]] * (lv_visit - 1)
@@ -144,7 +144,7 @@ def _investigator_rs(computed: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
     })
 
 
-def _timed(label: str, func, repeat: int = 3):  # noqa: ANN001, ANN202 - benchmark helper
+def _timed(label: str, func, repeat: int = 3):
     times = []
     result = None
     for _ in range(repeat):

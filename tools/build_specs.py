@@ -91,7 +91,9 @@ SDTM_CLASS = {
 SDTM_VALUE_DOMAIN_OVERRIDES = {("DM", "COUNTRY"): "ISO 3166-1 alpha-3"}
 
 # --------------------------------------------------------------------------------------------
-# ADaM datasets: the variables cdiscmap derives. Each entry is (name, source):
+# ADaM datasets: the variables cdiscmap derives (the lists of the task, plus the IG variables
+# src/cdiscmap/adam derives besides: AGEGR1N, DTHDTF, RFICDT, PARCAT1-3, ADTF).
+# Each entry is (name, source):
 #   an IG placeholder name ("TRTxxP") with its placeholder values, "DM" for a DM variable
 #   carried into ADSL (ADaMIG 1.3 §3.2 allows DM variables in ADSL), "ADSL" for an ADSL variable
 #   carried into a BDS dataset (same label and type as in ADSL, ADaMIG 1.3 §3.2), or "sponsor".
@@ -115,14 +117,16 @@ XX01 = (("xx", "01"),)
 ADSL_VARS = [
     AdamVar("STUDYID", "STUDYID"), AdamVar("USUBJID", "USUBJID"), AdamVar("SUBJID", "SUBJID"),
     AdamVar("SITEID", "SITEID"), AdamVar("AGE", "AGE"), AdamVar("AGEU", "AGEU"),
-    AdamVar("AGEGR1", "AGEGRy", (("y", "1"),)), AdamVar("SEX", "SEX"), AdamVar("RACE", "RACE"),
+    AdamVar("AGEGR1", "AGEGRy", (("y", "1"),)), AdamVar("AGEGR1N", "AGEGRyN", (("y", "1"),)),
+    AdamVar("SEX", "SEX"), AdamVar("RACE", "RACE"),
     AdamVar("ETHNIC", "DM", after="RACE"), AdamVar("COUNTRY", "DM", after="ETHNIC"),
     AdamVar("ARM", "ARM"), AdamVar("ARMCD", "DM", after="ARM"), AdamVar("ACTARM", "ACTARM"),
     AdamVar("ACTARMCD", "DM", after="ACTARM"),
     AdamVar("TRT01P", "TRTxxP", XX01), AdamVar("TRT01A", "TRTxxA", XX01),
     AdamVar("RANDDT", "RANDDT"), AdamVar("TRTSDT", "TRTSDT"), AdamVar("TRTEDT", "TRTEDT"),
-    AdamVar("TRTDURD", "TRTDURD"), AdamVar("DTHDT", "DTHDT"),
-    AdamVar("DTHFL", "DM", after="DTHDT"), AdamVar("DTHCAUS", "DTHCAUS"),
+    AdamVar("TRTDURD", "TRTDURD"), AdamVar("DTHDT", "DTHDT"), AdamVar("DTHDTF", "DTHDTF"),
+    AdamVar("RFICDT", "RFICDT"),
+    AdamVar("DTHFL", "DM", after="DTHDTF"), AdamVar("DTHCAUS", "DTHCAUS"),
     AdamVar("LSTALVDT", "LSTALVDT"), AdamVar("EOSSTT", "EOSSTT"), AdamVar("EOSDT", "EOSDT"),
     AdamVar("DCSREAS", "DCSREAS"), AdamVar("ITTFL", "ITTFL"), AdamVar("SAFFL", "SAFFL"),
     # Efficacy population: a sponsor population flag named and valued like the IG's (ADaMIG 1.3
@@ -149,8 +153,9 @@ _BDS_TRACE = [AdamVar("SRCDOM", "SRCDOM"), AdamVar("SRCVAR", "SRCVAR"),
 ADRS_VARS = [
     *_BDS_HEAD,
     AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"), AdamVar("PARAMN", "PARAMN"),
+    *(AdamVar(f"PARCAT{y}", "PARCATy", (("y", str(y)),)) for y in (1, 2, 3)),
     AdamVar("AVAL", "AVAL"), AdamVar("AVALC", "AVALC"), AdamVar("ADT", "ADT"),
-    AdamVar("ADY", "ADY"), AdamVar("AVISIT", "AVISIT"), AdamVar("AVISITN", "AVISITN"),
+    AdamVar("ADTF", "ADTF"), AdamVar("ADY", "ADY"), AdamVar("AVISIT", "AVISIT"), AdamVar("AVISITN", "AVISITN"),
     AdamVar("ANL01FL", "ANLzzFL", (("zz", "01"),)), AdamVar("ANL02FL", "ANLzzFL", (("zz", "02"),)),
     AdamVar("DTYPE", "DTYPE"), *_BDS_TRACE, *_BDS_ADSL,
 ]

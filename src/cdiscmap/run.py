@@ -106,7 +106,8 @@ def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) ->
         overrides = dict(loaded.domains[name].codelist_overrides) if name in loaded.domains \
             else {}
         result.findings.extend(check_dataset(frame, meta, standards,
-                                             codelist_overrides=overrides or None))
+                                             codelist_overrides=overrides or None,
+                                             dataset_name=name))
 
 
 def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,

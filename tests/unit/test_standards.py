@@ -102,16 +102,19 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     # ADaMIG 1.3 ADSL table order (identifiers, demographics, population flags, treatment,
     # treatment timing, trial experience), DM copies after their neighbours, sponsor last.
     assert adsl.names() == [
-        "STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "AGEGR1", "SEX", "RACE",
-        "ETHNIC", "COUNTRY", "SAFFL", "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM", "ACTARMCD",
-        "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "EOSSTT", "EOSDT", "DCSREAS", "RANDDT",
-        "LSTALVDT", "TRTDURD", "DTHDT", "DTHFL", "DTHCAUS", "COHORT", "PATHOL", "GENALT"]
+        "STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "AGEGR1", "AGEGR1N", "SEX",
+        "RACE", "ETHNIC", "COUNTRY", "SAFFL", "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM",
+        "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "EOSSTT", "EOSDT", "DCSREAS",
+        "RFICDT", "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS",
+        "COHORT", "PATHOL", "GENALT"]
+    assert adsl.variable("AGEGR1N").label == "Pooled Age Group 1 (N)"
+    assert adsl.variable("DTHDTF").codelist == "DATEFL"
     trt01p = adsl.variable("TRT01P")
     assert (trt01p.label, trt01p.core) == ("Planned Treatment for Period 01", "Req")
     assert adsl.variable("TRT01A").label == "Actual Treatment for Period 01"
     assert adsl.variable("AGEGR1").label == "Pooled Age Group 1"
     assert adsl.variable("EOSSTT").codelist == "SBJTSTAT"
-    for name in ("TRTSDT", "TRTEDT", "RANDDT", "DTHDT", "LSTALVDT", "EOSDT"):
+    for name in ("TRTSDT", "TRTEDT", "RANDDT", "DTHDT", "LSTALVDT", "EOSDT", "RFICDT"):
         var = adsl.variable(name)
         assert (var.data_type, var.display_format) == ("Num", "DATE9."), name
     assert adsl.variable("TRTDURD").display_format is None
@@ -129,7 +132,11 @@ def test_bds_datasets(std: Standards) -> None:
     assert set(adrs.names()) == {
         "STUDYID", "USUBJID", "SUBJID", "SITEID", "ASEQ", "PARAMCD", "PARAM", "PARAMN", "AVAL",
         "AVALC", "ADT", "ADY", "AVISIT", "AVISITN", "ANL01FL", "ANL02FL", "DTYPE", "SRCDOM",
-        "SRCVAR", "SRCSEQ", "TRT01P", "TRT01A", "COHORT"}
+        "SRCVAR", "SRCSEQ", "TRT01P", "TRT01A", "COHORT",
+        # IG variables src/cdiscmap/adam derives besides the task's list:
+        "PARCAT1", "PARCAT2", "PARCAT3", "ADTF"}
+    assert adrs.variable("PARCAT3").label == "Parameter Category 3"
+    assert adrs.variable("ADTF").codelist == "DATEFL"
     # ADaMIG tables list the identifiers first (the export puts them last).
     assert adrs.names()[:5] == ["STUDYID", "USUBJID", "SUBJID", "SITEID", "ASEQ"]
     assert adrs.variable("ANL02FL").label == "Analysis Flag 02"
@@ -204,13 +211,14 @@ def test_subsets_sponsor_lists_and_dictionaries(std: Standards) -> None:
 
 def test_ct_files_carry_attribution_and_no_prose() -> None:
     for path in sorted((SPECS / "ct").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
         assert "version" in data, path
         if data["standard"] != "sponsor":
             assert "NCI Enterprise Vocabulary Services" in data["attribution"], path
     forbidden = {"definition", "cdisc_notes", "synonyms"}
     for path in sorted(SPECS.rglob("*.yaml")):
-        assert forbidden.isdisjoint(_all_keys(yaml.safe_load(path.read_text("utf-8")))), path
+        text = path.read_text("utf-8")
+        assert forbidden.isdisjoint(_all_keys(yaml.load(text, Loader=yaml.CSafeLoader))), path
 
 
 def _all_keys(node: object) -> set[str]:

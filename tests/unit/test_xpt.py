@@ -152,7 +152,8 @@ def test_datetime_format_forces_seconds_even_at_midnight(tmp_path: Path) -> None
 
 
 def test_labels_formats_dataset_label_and_name_read_back(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"AVAL": [1.25], "AVALC": text("1.25"), "ADT": pd.to_datetime(["2021-06-30"])})
+    frame = pd.DataFrame({"AVAL": [1.25], "AVALC": text("1.25"),
+                          "ADT": pd.to_datetime(["2021-06-30"])})
     columns = [XptColumn("AVAL", "Analysis Value", "num", format="8.2"),
                XptColumn("AVALC", "Analysis Value (C)", "char", length=20, format="$CHAR20."),
                XptColumn("ADT", "Analysis Date", "num", format="yymmdd10.")]
@@ -364,9 +365,12 @@ def test_header_date_honours_created_and_source_date_epoch(
     assert stamps(write(tmp_path, frame, columns,
                         created=datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC))
                   .path.read_bytes()) == {b"31DEC99:23:59:59"}
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
-    with pytest.raises(OutputError, match="SOURCE_DATE_EPOCH"):
-        write(tmp_path, frame, columns)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "")                   # empty counts as unset
+    assert stamps(write(tmp_path, frame, columns).path.read_bytes()) == {b"01JAN00:00:00:00"}
+    for bad in ("yesterday", "1e9", "99999999999999999999"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
+        with pytest.raises(OutputError, match="SOURCE_DATE_EPOCH"):
+            write(tmp_path, frame, columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,8 +498,9 @@ def test_metadata_limits() -> None:
     assert "TR.D: format name 'LONGFORMAT' is longer than 8 characters" in message
     assert "TR.E: is not a column of the frame" in message
     assert "TR.A: variable listed twice" in message
-    bad_format = limit_message(frame[["B"]], [XptColumn("B", "B", "num", format="DATE")])
-    assert "TR.B: format 'DATE' is not a SAS format" in bad_format
+    for bad in ("DATE", ".", "9DATE.", "DATE9.2.1"):
+        message = limit_message(frame[["B"]], [XptColumn("B", "B", "num", format=bad)])
+        assert f"TR.B: format {bad!r} is not a SAS format" in message
 
 
 def test_time_of_day_under_a_date_format_is_rejected() -> None:
@@ -537,6 +542,20 @@ def test_io_failure_removes_the_temporary_file(tmp_path: Path) -> None:
     assert target.is_dir() and list(target.iterdir()) == []
 
 
+def test_error_while_writing_observations_leaves_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cdiscmap.emit.xpt as xpt_module
+
+    def fail(*args: object) -> None:
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(xpt_module, "_ibm_words", fail)         # after the header is written
+    with pytest.raises(MemoryError):
+        write(tmp_path, pd.DataFrame({"A": text("x"), "B": [1.0]}),
+              [XptColumn("A", "A", "char"), XptColumn("B", "B", "num")])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_check_passes_silently_on_clean_data() -> None:
     frame = pd.DataFrame({"A": text("x"), "B": [1.0]})
     assert check_xpt_limits(frame, "TT", "Clean", [XptColumn("A", "A", "char"),
@@ -550,3 +569,67 @@ def test_xpt_lengths_declared_longest_and_missing_column() -> None:
     assert xpt_lengths(frame, columns) == {"A": 3, "B": 8, "C": 12}
     with pytest.raises(XptLimitError, match="Z: is not a column of the frame"):
         xpt_lengths(frame, [XptColumn("Z", "Z", "char")])
+
+
+def test_xpt_lengths_raises_for_a_column_it_cannot_size() -> None:
+    frame = pd.DataFrame({"A": [1.0, 2.0]})
+    with pytest.raises(XptLimitError, match="A: declared char but the column holds float64"):
+        xpt_lengths(frame, [XptColumn("A", "A", "char")])
+
+
+def test_lineage_rows_fall_back_to_the_index_when_missing() -> None:
+    frame = pd.DataFrame({"A": text("é", "ok", "è"), "_SRCFILE": ["ae.csv"] * 3,
+                          "_SRCROW": [np.nan, 2.0, 3.0]})
+    assert "TR.A: value 'é' at row index 0 is not ASCII" in limit_message(
+        frame, [XptColumn("A", "A", "char")])
+    assert "TR.A: value 'è' at ae.csv row 3 is not ASCII" in limit_message(
+        frame.iloc[1:], [XptColumn("A", "A", "char")])
+
+
+def test_time_zone_aware_dates_are_written_as_wall_clock(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"ADT": pd.to_datetime(["2020-01-01"]).tz_localize("Europe/Paris")})
+    data, _ = read(write(tmp_path, frame, [XptColumn("ADT", "Date", "num")]).path)
+    assert data["ADT"].tolist() == [21915.0]
+
+
+PRINTABLE_ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
+                          max_size=30)
+
+
+@given(st.lists(st.one_of(st.none(), PRINTABLE_ASCII), min_size=1, max_size=30))
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_text_round_trips_and_length_is_the_longest_value(tmp_path: Path,
+                                                         values: list[str | None]) -> None:
+    # K keeps every observation non-blank (trailing blank observations are padding to readers)
+    frame = pd.DataFrame({"T": text(*values), "K": [1.0] * len(values)})
+    columns = [XptColumn("T", "Text", "char"), XptColumn("K", "K", "num")]
+    expected_length = max([1] + [len(v) for v in values if v is not None])
+    assert xpt_lengths(frame, columns) == {"T": expected_length, "K": 8}
+    data, meta = read(write(tmp_path, frame, columns).path)
+    assert meta.variable_storage_width["T"] == expected_length
+    # XPT pads with blanks, so trailing blanks are not part of a value; missing reads as ""
+    assert data["T"].tolist() == [(v or "").rstrip(" ") for v in values]
+
+
+@given(lengths=st.lists(st.integers(0, 260), min_size=1, max_size=12),
+       declared=st.one_of(st.none(), st.integers(1, 200)))
+@settings(max_examples=100, deadline=None)
+def test_length_limits_report_the_first_offending_row(lengths: list[int],
+                                                      declared: int | None) -> None:
+    frame = pd.DataFrame({"V": text(*["x" * n for n in lengths]),
+                          "_SRCFILE": ["raw.csv"] * len(lengths),
+                          "_SRCROW": list(range(2, len(lengths) + 2))})
+    limit = min(200, declared) if declared is not None else 200
+    columns = [XptColumn("V", "Value", "char", length=declared)]
+    if max(lengths) <= limit:
+        check_xpt_limits(frame, "TR", "T", columns)
+        return
+    message = limit_message(frame, columns)
+    if max(lengths) > 200:
+        first = next(i for i, n in enumerate(lengths) if n > 200)
+        assert f"at raw.csv row {first + 2} is {lengths[first]} bytes; XPT v5" in message
+    if declared is not None and max(lengths) > declared:
+        first = next(i for i, n in enumerate(lengths) if n > declared)
+        assert (f"at raw.csv row {first + 2} is {lengths[first]} bytes, longer than the "
+                f"declared length {declared}") in message

@@ -53,3 +53,8 @@ def test_domain_spec_error_points_into_blocks():
         validate_located(parse_yaml_text(text, "ae.yaml"), DomainSpec)
     assert "ae.yaml:6" in str(err.value)
     assert "eval" in str(err.value)
+
+
+def test_keys_are_literal_text_not_yaml11_booleans():
+    data = parse_yaml_text("on: SUBJECT\nno: N\n1: one\n", "f.yaml").data
+    assert data == {"on": "SUBJECT", "no": "N", "1": "one"}

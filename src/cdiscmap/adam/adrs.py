@@ -169,7 +169,8 @@ class _ParamBuilder:
     def __init__(self, ovr: pd.DataFrame, population: pd.Series, settings: AdamSettings,
                  analysis: ResponseAnalysis) -> None:
         self.ovr = ovr
-        self.population = population.reset_index(drop=True)
+        self.subjects = ovr["USUBJID"].dtype
+        self.population = population.reset_index(drop=True).astype(self.subjects)
         self.settings = settings
         self.analysis = analysis
         self.title = _title(settings.adrs.evaluator)
@@ -181,6 +182,7 @@ class _ParamBuilder:
         or, for subjects without one, AVALC = ``default`` (None → no record)."""
         pop = pd.DataFrame({"USUBJID": self.population})
         chosen = chosen.drop_duplicates("USUBJID")
+        chosen = chosen.assign(USUBJID=chosen["USUBJID"].astype(self.subjects))
         merged = pop.merge(chosen, on="USUBJID", how="left")
         if default is None:
             merged = merged.loc[merged["source_index"].notna()].reset_index(drop=True)
@@ -200,7 +202,7 @@ class _ParamBuilder:
         cfg = self.settings.adrs
         aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
         out = pd.DataFrame({
-            "USUBJID": merged["USUBJID"].astype("string"),
+            "USUBJID": merged["USUBJID"].astype(self.subjects),
             "PARAMCD": pd.Series([code] * n, dtype="string"),
             "PARAM": pd.Series([param] * n, dtype="string"),
             "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
@@ -344,6 +346,10 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     """ADRS and, per analysis id, the analysed responses that ADTTE builds on."""
     cfg = settings.adrs
     ovr = _ovr_records(sdtm, adsl, settings, findings)
+    # subjects as a categorical of the sorted ADSL ids: sorting and grouping on codes is far
+    # cheaper than on text; _finish turns it back into "string"
+    subjects = pd.CategoricalDtype(np.sort(adsl["USUBJID"].dropna().unique().astype(object)))
+    ovr["USUBJID"] = ovr["USUBJID"].astype(subjects)
     therapy = _new_therapy(sdtm, settings, findings)
     by_subject = adsl.set_index("USUBJID")
     dthdt = by_subject["DTHDT"]
@@ -390,21 +396,21 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                                dataset="ADRS", variable="AVALC", value_col="_v")
     parts.insert(0, ovr)
     if cfg.death_parameter:
-        parts.append(_death_param(adsl))
+        parts.append(_death_param(adsl, subjects))
         methods["PARAMCD=DEATH"] = "Y with ADT = ADSL.DTHDT for subjects who died, else N"
     if cfg.mdis_parameter:
-        parts.append(_mdis_param(adsl, baseline_tumours, settings))
+        parts.append(_mdis_param(adsl, baseline_tumours, settings, subjects))
         methods["PARAMCD=MDIS"] = (f"Y when the baseline {settings.adsl.baseline.dataset} "
                                    "records include a TARGET lesion, else N")
     adrs = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     return _finish(adrs, adsl, settings), data
 
 
-def _death_param(adsl: pd.DataFrame) -> pd.DataFrame:
+def _death_param(adsl: pd.DataFrame, subjects: pd.CategoricalDtype) -> pd.DataFrame:
     n = len(adsl)
     dead = adsl["DTHDT"].notna().to_numpy()
     return pd.DataFrame({
-        "USUBJID": adsl["USUBJID"].astype("string").to_numpy(),
+        "USUBJID": adsl["USUBJID"].astype(subjects).array,
         "PARAMCD": pd.Series(["DEATH"] * n, dtype="string"),
         "PARAM": pd.Series(["Death"] * n, dtype="string"),
         "PARCAT1": pd.Series(["Reference Event"] * n, dtype="string"),
@@ -416,8 +422,8 @@ def _death_param(adsl: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettings
-                ) -> pd.DataFrame:
+def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettings,
+                subjects: pd.CategoricalDtype) -> pd.DataFrame:
     targets = baseline.loc[baseline["TUSTRESC"] == "TARGET"].sort_values(
         ["USUBJID", "SEQ"], kind="mergesort").drop_duplicates("USUBJID")
     seq = lookup(adsl["USUBJID"], targets.set_index("USUBJID")["SEQ"]).astype("float64")
@@ -426,7 +432,7 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
     cfg = settings.adrs
     dom = settings.adsl.baseline.dataset
     return pd.DataFrame({
-        "USUBJID": adsl["USUBJID"].astype("string").to_numpy(),
+        "USUBJID": adsl["USUBJID"].astype(subjects).array,
         "PARAMCD": pd.Series(["MDIS"] * n, dtype="string"),
         "PARAM": pd.Series([f"Measurable Disease at Baseline by {_title(cfg.evaluator)}"] * n,
                            dtype="string"),
@@ -450,18 +456,24 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings) -> p
         adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
     adrs["ADT"] = pd.to_datetime(adrs["ADT"]).astype("datetime64[ns]")
     for c in RECORD_COLUMNS + flags:
-        if c not in ("AVAL", "AVISITN", "SRCSEQ", "ADT"):
+        if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT"):
             adrs[c] = adrs[c].astype("string")
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
     derived = adrs["PARAMCD"] != "OVR"
     adrs.loc[derived, "ANL01FL"] = "Y"
     adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
                             kind="mergesort", na_position="last").reset_index(drop=True)
-    adrs["ASEQ"] = (adrs.groupby("USUBJID").cumcount() + 1).astype("float64")
+    adrs["ASEQ"] = (adrs.groupby("USUBJID", observed=True).cumcount() + 1).astype("float64")
     carried = [c for c in ADSL_CARRIED if c in adsl.columns] + \
         list(settings.adsl.cohort_variables)
-    ids = adsl[carried].drop_duplicates("USUBJID")
-    adrs = adrs.merge(ids, on="USUBJID", how="left", validate="many_to_one")
+    # ADSL identifiers by category code (USUBJID categories are the sorted ADSL ids)
+    codes = adrs["USUBJID"].cat.codes.to_numpy()
+    ids = adsl[carried].drop_duplicates("USUBJID").set_index("USUBJID") \
+        .reindex(adrs["USUBJID"].cat.categories)
+    for name in carried:
+        if name != "USUBJID":
+            adrs[name] = ids[name].take(codes).reset_index(drop=True)
+    adrs["USUBJID"] = adrs["USUBJID"].astype(object).astype("string")
     head = ["PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC", "AVAL", "ADT", "ADTF",
             "AVISIT", "AVISITN"]
     return adrs[carried + ["ASEQ"] + head + flags + ["SRCDOM", "SRCVAR", "SRCSEQ"]]

@@ -46,6 +46,8 @@ def _last_before(records: pd.DataFrame, subjects: pd.DataFrame, when: str) -> pd
     """Per subject row, the last record strictly before ``subjects[when]`` (merge_asof)."""
     left = subjects[["USUBJID", when]].dropna().sort_values(when, kind="mergesort")
     right = records[["USUBJID", "ADT", "SRCSEQ"]].sort_values("ADT", kind="mergesort")
+    right = right.assign(USUBJID=right["USUBJID"].astype(object).astype("string"))
+    left = left.assign(USUBJID=left["USUBJID"].astype(object).astype("string"))
     if left.empty or right.empty:
         return pd.DataFrame({"ADT": pd.Series(dtype="datetime64[ns]"),
                              "SRCSEQ": pd.Series(dtype="float64")})
@@ -69,7 +71,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
         first = first_response(ovr, confirmed=p.confirmed, min_gap_days=conf.min_days,
                                max_ne=conf.max_ne, accept_sd=conf.accept_sd)
         first = first.loc[first["USUBJID"].isin(rd.population)]
-        subj = pd.DataFrame({"USUBJID": first["USUBJID"].astype("string"),
+        subj = pd.DataFrame({"USUBJID": first["USUBJID"].astype(object).astype("string"),
                              "STARTDT": pd.to_datetime(first["ADT"]),
                              "_start_seq": ovr.loc[first["source_index"], "SRCSEQ"].to_numpy()
                              if len(first) else np.array([], dtype=float)})

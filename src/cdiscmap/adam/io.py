@@ -210,6 +210,8 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     ``Series.map`` on "string" keys trips over datetime values) and takes the first value of a
     repeated key.
     """
+    if isinstance(table.index, pd.CategoricalIndex):
+        table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
     values = table.reindex(pd.Index(keys.to_numpy(dtype=object)))

@@ -128,7 +128,7 @@ def _membership(var: Variable, standards: Standards,
     if var.value_list:
         # Values the IG itself fixes (DOMAIN = "AE", flags "Y"): nothing else is conformant.
         out.append(_Membership("SD0005", frozenset(var.value_list),
-                               f"the IG values {', '.join(var.value_list)}"))
+                               f"the fixed values {', '.join(var.value_list)}"))
     codelists = [standards.codelist(name) for name in codelist_names]
     # A union of codelists is only decidable when every member carries its terms.
     if codelists and all(c.checkable for c in codelists):
@@ -207,7 +207,16 @@ def _membership_check(membership: _Membership, var: Variable) -> pa.Check:
 
         return pa.Check(in_list, name=membership.rule)
     allowed = sorted(membership.allowed)
+    if var.name.endswith("STRESC"):
+        # SDTMIG 3.4 §4.5.1.1: --STRESC mixes coded results with numeric results written as
+        # text (also in --STRESN); a number there is a measurement, not a term of the codelist.
+        return pa.Check(_guarded(lambda values: values.isin(allowed) | _is_number(values)),
+                        name=membership.rule)
     return pa.Check(_guarded(lambda values: values.isin(allowed)), name=membership.rule)
+
+
+def _is_number(values: pd.Series) -> pd.Series:
+    return _per_distinct(values, lambda text: pd.to_numeric(text, errors="coerce").notna())
 
 
 def _column(plan: _Plan) -> pa.Column:
@@ -235,7 +244,10 @@ def build_schema(dataset: Dataset, standards: Standards, *,
     and replaces the IG's codelists for it. Columns starting with "_" are allowed and ignored;
     any other column not in the metadata fails (strict).
     """
-    plans = _plans(dataset, standards, codelist_overrides)
+    return _schema(dataset, _plans(dataset, standards, codelist_overrides))
+
+
+def _schema(dataset: Dataset, plans: dict[str, _Plan]) -> pa.DataFrameSchema:
     columns = {name: _column(plan) for name, plan in plans.items()}
     columns[f"^{INTERNAL_PREFIX}"] = pa.Column(None, regex=True, required=False, nullable=True)
     return pa.DataFrameSchema(
@@ -264,8 +276,8 @@ def check_dataset(frame: pd.DataFrame, dataset: Dataset, standards: Standards, *
     ``dataset_name`` names the dataset in findings when it differs from the metadata name
     (e.g. "SUPPAE" checked against SUPPQUAL).
     """
-    schema = build_schema(dataset, standards, codelist_overrides=codelist_overrides)
     plans = _plans(dataset, standards, codelist_overrides)
+    schema = _schema(dataset, plans)
     frame = frame.reset_index(drop=True)        # failure indexes become row positions
     try:
         schema.validate(frame, lazy=True)

@@ -1,4 +1,4 @@
-"""SAS Transport (XPORT) version 5 writer, with every FDA/SAS limit checked before a byte is written.
+"""SAS Transport (XPORT) version 5 writer; every FDA/SAS limit is checked before writing.
 
 Why our own writer: pyreadstat's writer defaults to version 8, stamps the current time into the
 headers, sizes text in characters and cannot take lengths from metadata. This one writes the
@@ -80,7 +80,7 @@ _BLOCK_BYTES = 4 << 20       # observations are built and written in blocks of a
 
 # SAS names (SAS TS-140 nname, FDA TCG §3.3.1): letters, digits and underscores, first a letter;
 # we also require upper case, as SDTMIG 3.4 / ADaMIG 1.3 names are.
-_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,7}")
+_NAME = re.compile(rf"[A-Z][A-Z0-9_]{{0,{MAX_NAME_CHARS - 1}}}")
 # A SAS format: optional $, a name that does not end in a digit, width, ".", decimals.
 _FORMAT = re.compile(r"(\$?(?:[A-Z_](?:[A-Z0-9_]*[A-Z_])?)?)(\d*)\.(\d*)")
 _MAX_FORMAT_NAME = 8         # SAS TS-140 namestr nform is 8 bytes
@@ -130,14 +130,15 @@ def xpt_lengths(frame: pd.DataFrame, columns: Sequence[XptColumn]) -> dict[str, 
     """The lengths ``write_xpt`` uses for these columns (Define-XML reports the same numbers).
 
     Char: the declared length, else the longest value in bytes (at least 1). Num: 8.
-    Raises XptLimitError only when a column is missing from the frame or appears twice.
+    Other limit problems do not change a length (``write_xpt`` reports them); XptLimitError is
+    raised only for a column that cannot be sized: absent from the frame, or of the wrong type.
     """
     problems: list[str] = []
     plans = _plan_columns(frame, "", columns, None, problems)
-    structural = [p for p in problems if _STRUCTURAL in p]
-    if structural:
-        raise XptLimitError(_limit_message("(lengths)", structural))
-    return {plan.column.name: plan.length for plan in plans}
+    lengths = {plan.column.name: plan.length for plan in plans}
+    if any(column.name not in lengths for column in columns):
+        raise XptLimitError(_limit_message("cannot size XPT v5 variables", problems))
+    return lengths
 
 
 def check_xpt_limits(frame: pd.DataFrame, dataset_name: str, dataset_label: str,
@@ -146,7 +147,7 @@ def check_xpt_limits(frame: pd.DataFrame, dataset_name: str, dataset_label: str,
     problems = _dataset_problems(dataset_name, dataset_label, columns)
     _plan_columns(frame, dataset_name, columns, None, problems)
     if problems:
-        raise XptLimitError(_limit_message(dataset_name, problems))
+        raise XptLimitError(_limit_message(f"{dataset_name} not written as XPT v5", problems))
 
 
 def write_xpt(path: Path | str, frame: pd.DataFrame, *, dataset_name: str, dataset_label: str,
@@ -161,7 +162,7 @@ def write_xpt(path: Path | str, frame: pd.DataFrame, *, dataset_name: str, datas
     problems = _dataset_problems(dataset_name, dataset_label, columns)
     plans = _plan_columns(frame, dataset_name, columns, special_missing, problems)
     if problems:
-        raise XptLimitError(_limit_message(dataset_name, problems))
+        raise XptLimitError(_limit_message(f"{dataset_name} not written as XPT v5", problems))
 
     header = _header_bytes(dataset_name, dataset_label, plans, _timestamp(created))
     target = Path(path)
@@ -199,7 +200,8 @@ def ibm370_from_float64(values: np.ndarray) -> np.ndarray:
     biased = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
     significand = (bits & np.uint64((1 << 52) - 1)) | np.uint64(1 << 52)
     exponent2 = biased - 1075                      # |x| = significand * 2**exponent2
-    exponent16 = -((-(exponent2 + 53)) // 4)       # ceil: 16**(exponent16-1) <= |x| < 16**exponent16
+    exponent16 = -((-(exponent2 + 53)) // 4)       # ceil((exponent2 + 53) / 4), so that
+    #                                                  16**(exponent16 - 1) <= |x| < 16**exponent16
     shift = (exponent2 + 56 - 4 * exponent16).astype(np.uint64)   # 0..3
     biased16 = exponent16 + 64
     words = sign | (biased16.astype(np.uint64) << np.uint64(56)) | (significand << shift)
@@ -210,9 +212,6 @@ def ibm370_from_float64(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Planning: one pass over the data that finds every problem and prepares what gets written
 # --------------------------------------------------------------------------------------------
-
-_STRUCTURAL = "is not a column of the frame"   # marks problems that leave a length undefined
-
 
 @dataclass
 class _Plan:
@@ -237,12 +236,14 @@ class _Rows:
         self._row = frame["_SRCROW"] if "_SRCROW" in frame.columns else None
 
     def where(self, position: int) -> str:
-        if self._row is not None:
-            row = self._row.iloc[position]
-            if self._file is not None:
-                return f"{self._file.iloc[position]} row {row}"
-            return f"source row {row}"
-        return f"row index {self._index[position]}"
+        row = self._row.iloc[position] if self._row is not None else None
+        if row is None or pd.isna(row):
+            return f"row index {self._index[position]}"
+        if isinstance(row, float) and row.is_integer():
+            row = int(row)
+        if self._file is not None:
+            return f"{self._file.iloc[position]} row {row}"
+        return f"source row {row}"
 
 
 def _show(value: object) -> str:
@@ -291,7 +292,7 @@ def _first_non_ascii(text: str) -> str:
 def _plan_columns(frame: pd.DataFrame, dataset_name: str, columns: Sequence[XptColumn],
                   special_missing: Mapping[str, pd.Series] | None,
                   problems: list[str]) -> list[_Plan]:
-    """Check every column, appending problems; return the plans of the columns that could be read."""
+    """Check every column, appending problems; return plans for the columns that could be read."""
     rows = _Rows(frame)
     special = dict(special_missing or {})
     declared = {column.name for column in columns}
@@ -307,18 +308,21 @@ def _plan_columns(frame: pd.DataFrame, dataset_name: str, columns: Sequence[XptC
             problems.append(f"{where}: variable listed twice in the columns to write")
             continue
         seen.add(column.name)
+        if column.type not in ("char", "num"):
+            continue
         if column.name not in frame.columns:
-            problems.append(f"{where}: {_STRUCTURAL} (columns to write must exist in the data)")
+            problems.append(f"{where}: is not a column of the frame (columns to write must exist "
+                            "in the data)")
             continue
         series = frame[column.name]
         if isinstance(series, pd.DataFrame):
-            problems.append(f"{where}: {_STRUCTURAL} exactly once (it appears "
-                            f"{series.shape[1]} times)")
+            problems.append(f"{where}: appears {series.shape[1]} times among the frame's columns")
             continue
         if column.type == "char":
             plan = _plan_char(series, column, where, rows, problems)
             if column.name in special:
-                problems.append(f"{where}: special missing values apply to numeric variables only")
+                problems.append(f"{where}: special missing values apply to numeric variables "
+                                "only")
         else:
             plan = _plan_num(series, column, where, rows, problems)
             if plan is not None and column.name in special:
@@ -333,8 +337,9 @@ def _metadata_problems(where: str, column: XptColumn) -> list[str]:
     """Limits on a variable's metadata: name, label, type, declared length and format."""
     problems: list[str] = []
     if not _NAME.fullmatch(column.name):
-        problems.append(f"{where}: variable name {column.name!r} must be 1-8 upper-case letters, "
-                        "digits or underscores starting with a letter (SAS TS-140; FDA TCG §3.3.1)")
+        problems.append(f"{where}: variable name {column.name!r} must be 1-8 upper-case "
+                        "letters, digits or underscores starting with a letter (SAS TS-140; "
+                        "FDA TCG §3.3.1)")
     problems.extend(_text_problems(where, "label", column.label))
     if column.type not in ("char", "num"):
         problems.append(f"{where}: type {column.type!r} must be 'char' or 'num'")
@@ -369,8 +374,8 @@ def _metadata_problems(where: str, column: XptColumn) -> list[str]:
 def _parse_format(text: str) -> tuple[str, int, int] | None:
     """``DATE9.`` → ("DATE", 9, 0); ``8.2`` → ("", 8, 2); None when it is not a SAS format."""
     match = _FORMAT.fullmatch(text.strip().upper())
-    if match is None:
-        return None
+    if match is None or not (match[1] or match[2]):
+        return None                     # a bare "." or ".2" names no format
     name, width, decimals = match.groups()
     return name, int(width or 0), int(decimals or 0)
 
@@ -487,8 +492,8 @@ def _plan_num(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
     too_big = ~np.isnan(values) & ~(np.abs(values) < _IBM_OVERFLOW)
     if too_big.any():
         first = int(np.argmax(too_big))
-        problems.append(f"{where}: value {float(values[first])!r} at {rows.where(first)} cannot be "
-                        "stored as an IBM 370 double (magnitude must stay below 16**63, "
+        problems.append(f"{where}: value {float(values[first])!r} at {rows.where(first)} cannot "
+                        "be stored as an IBM 370 double (magnitude must stay below 16**63, "
                         "about 7.2e75; SAS TS-140)")
     return _Plan(column=column, length=NUM_BYTES, format=fmt, values=values)
 
@@ -503,13 +508,14 @@ def _sas_date_values(stamps: np.ndarray, column: XptColumn, where: str,
     since_epoch = np.where(missing, 0, ticks - epoch)
     per_day = int(np.timedelta64(1, "D") / np.timedelta64(1, unit))
     per_second = np.timedelta64(1, "s") / np.timedelta64(1, unit)
-    has_time = bool((since_epoch % per_day != 0).any())
+    has_time_of_day = since_epoch % per_day != 0
+    has_time = bool(has_time_of_day.any())
 
     parsed = _parse_format(column.format) if column.format else None
     wants_seconds = parsed is not None and parsed[0] in _DATETIME_FORMATS
     fmt = column.format
     if has_time and column.format is not None and not wants_seconds:
-        first = int(np.argmax(since_epoch % per_day != 0))
+        first = int(np.argmax(has_time_of_day))
         problems.append(f"{where}: value {stamps[first]} has a time of day but format "
                         f"{column.format!r} shows dates; normalise to midnight or use a "
                         "datetime format such as DATETIME20.")
@@ -541,17 +547,17 @@ def _special_tags(codes: pd.Series, index: pd.Index, values: np.ndarray, where: 
     if clash.any():
         first = int(np.argmax(clash))
         problems.append(f"{where}: special missing .{chr(tag_bytes[first])} at "
-                        f"{rows.where(first)} but the value is {float(values[first])!r}; it must be "
-                        "missing there")
+                        f"{rows.where(first)} but the value is {float(values[first])!r}; it must "
+                        "be missing there")
     return tag_bytes
 
 
-def _limit_message(dataset_name: str, problems: list[str]) -> str:
+def _limit_message(heading: str, problems: list[str]) -> str:
+    """A summary line, then one line per violation (all of them, in column order)."""
     count = len(problems)
     noun = "violation" if count == 1 else "violations"
     lines = "\n".join(f"  - {problem}" for problem in problems)
-    return (f"{dataset_name or '(unnamed)'} not written as XPT v5: {count} limit {noun}; "
-            f"fix the data or the metadata:\n{lines}")
+    return f"{heading}: {count} limit {noun}; fix the data or the metadata:\n{lines}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -561,14 +567,13 @@ def _limit_message(dataset_name: str, problems: list[str]) -> str:
 def _timestamp(created: datetime | None) -> str:
     """The ``ddMMMyy:hh:mm:ss`` header stamp (SAS TS-140): given, SOURCE_DATE_EPOCH or fixed."""
     if created is None:
-        epoch = os.environ.get("SOURCE_DATE_EPOCH")
-        if epoch is not None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+        if epoch:          # set and non-empty, as py_compile and reproducible-builds.org read it
             try:
-                seconds = int(epoch)
-            except ValueError as exc:
-                raise OutputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of "
-                                  "seconds since 1970-01-01; unset it or fix it") from exc
-            created = datetime.fromtimestamp(seconds, UTC)
+                created = datetime.fromtimestamp(int(epoch), UTC)
+            except (ValueError, OverflowError, OSError) as exc:
+                raise OutputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a usable whole number "
+                                  "of seconds since 1970-01-01; unset it or fix it") from exc
         else:
             created = DEFAULT_CREATED
     if created.tzinfo is not None:

@@ -74,7 +74,7 @@ def _best_per_subject(frame: pd.DataFrame, category: np.ndarray) -> pd.DataFrame
     ranked = ranked.sort_values(["USUBJID", "_rank", "ADT"], kind="mergesort")
     best = ranked.drop_duplicates("USUBJID", keep="first")
     out = pd.DataFrame({
-        "USUBJID": best["USUBJID"].to_numpy(),
+        "USUBJID": best["USUBJID"].array,
         "AVALC": pd.array(np.asarray(RESPONSE_ORDER, dtype=object)[best["_rank"].to_numpy()],
                           dtype="string"),
         "ADT": best["ADT"].to_numpy(),
@@ -220,7 +220,7 @@ def first_response(ovr: pd.DataFrame, *, confirmed: bool = False, min_gap_days: 
         hit = frame["AVALC"].isin(["CR", "PR"]).to_numpy()
     chosen = frame.loc[hit].drop_duplicates("USUBJID", keep="first")
     return pd.DataFrame({
-        "USUBJID": chosen["USUBJID"].to_numpy(),
+        "USUBJID": chosen["USUBJID"].array,
         "AVALC": pd.array(chosen["AVALC"].to_numpy(), dtype="string"),
         "ADT": chosen["ADT"].to_numpy(),
         "source_index": chosen["_idx"].to_numpy(),

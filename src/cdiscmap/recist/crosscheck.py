@@ -116,8 +116,11 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *,
     comp_ovrl = comp_long[comp_long["RSTESTCD"] == "OVRLRESP"].merge(both, on=keys, how="inner")
     comp_ovrl = comp_ovrl.merge(rs_has_ovrl.assign(_HAS=True), on=keys, how="left")
     comp_ovrl = comp_ovrl[comp_ovrl["_HAS"].isna()].drop(columns="_HAS")
-    agree = (paired["RSSTRESC"].fillna("\0").to_numpy(dtype=object)
-             == paired["COMPUTED"].fillna("\0").to_numpy(dtype=object))
+    rs_null = paired["RSSTRESC"].isna().to_numpy()
+    comp_null = paired["COMPUTED"].isna().to_numpy()
+    same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy()).astype(str)
+            == np.where(comp_null, "", paired["COMPUTED"].astype(object).to_numpy()).astype(str))
+    agree = (rs_null & comp_null) | (~rs_null & ~comp_null & same.astype(bool))
     paired["STATUS"] = np.where(agree, "AGREE", "DISAGREE")
     comp_ovrl = comp_ovrl.assign(RSSTRESC=None, SOURCE="", STATUS="COMPUTED ONLY")
 

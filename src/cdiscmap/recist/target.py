@@ -41,7 +41,10 @@ def fmt_number(values: np.ndarray, *, signed: bool = True, trim: bool = False) -
 
 
 def pct_change(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """100·(value-reference)/reference; +inf for growth from 0, 0 for 0 → 0 (RECIST 1.1 §4.3.1)."""
+    """100·(value-reference)/reference; +inf for growth from 0, 0 for 0 → 0 (RECIST 1.1 §4.3.1).
+
+    Kept unrounded; thresholds are compared with EPSILON.
+    """
     value = np.asarray(value, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     diff = value - reference

@@ -76,6 +76,7 @@ def plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[Plan
         entries[f"_SUPP_{qnam}"] = (supp.value,
                                     f"{file}:{located.line_of(('supp', qnam, 'value'))}", True)
     written = list(entries)
+    domain_vars = {v for b in domain.blocks for v in b.variables}
     stages: dict[str, int] = {}
 
     def stage_of(name: str, trail: tuple[str, ...] = ()) -> int:
@@ -88,6 +89,8 @@ def plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[Plan
                             _line(where), name)
         stage = vocab.base_stage(spec)
         for ref in sorted(vocab.referenced_variables(spec)):
+            if ref not in entries and stage == vocab.DOMAIN and ref in domain_vars:
+                continue    # whole-domain algorithms see the stacked blocks (null elsewhere)
             if ref not in entries:
                 raise SpecError(f"{domain.domain}.{name} uses variable {ref}, which this block "
                                 f"does not derive", where.rsplit(":", 1)[0], _line(where), name)
@@ -368,7 +371,7 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
             if pv.stage == vocab.DOMAIN:
                 ctx.where, ctx.variable = pv.where, pv.name
                 stacked.out[pv.name] = vocab.run_algorithm(ctx, stacked, pv.spec)
-        out = stacked.out
+        out = _blank_to_null(stacked.out)
         out = enforce_ascii(out, name, study.non_ascii, findings)
         out, overflow = split_long_text(out, name, char_variables.get(name, set()),
                                         study.long_text, findings)
@@ -382,6 +385,16 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
     accounting.finish(study.forms, store.forms, raw_dir)
     return SdtmResult(domains=domains, supp=supp, accounting=accounting, findings=findings,
                       origins=_origins(loaded))
+
+
+def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
+    """SDTM null is an empty value: text that is blank becomes missing before checks/emit."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == "string" or out[col].dtype == object:
+            text = out[col].astype("string").str.strip()
+            out[col] = text.mask(text == "", pd.NA)
+    return out
 
 
 def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
@@ -417,9 +430,9 @@ def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
     cols = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL",
             "QORIG", "QEVAL", "_SRCFILE", "_SRCROW"]
     supp = supp[cols].reset_index(drop=True)
-    for c in cols[:-1]:
+    for c in cols[:-2]:
         supp[c] = supp[c].astype("string")
-    return supp
+    return _blank_to_null(supp)
 
 
 def _idvarval(frame: pd.DataFrame, seqvar: str, domain: str) -> pd.Series:
@@ -432,7 +445,7 @@ ORIGIN_OF_ALGORITHM = {
     "take": "Collected", "assign_ct": "Collected", "iso8601": "Collected", "number": "Collected",
     "constant": "Assigned", "concat": "Derived", "when": "Derived", "copy": "Derived",
     "from_domain": "Derived", "study_day": "Derived", "epoch": "Derived", "seq": "Derived",
-    "visit": "Collected", "visitnum": "Derived",
+    "visit": "Collected", "visitnum": "Derived", "empty": "Assigned", "lobxfl": "Derived",
 }
 
 

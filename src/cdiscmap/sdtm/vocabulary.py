@@ -27,6 +27,7 @@ from cdiscmap.spec.models import (
     EpochArgs,
     FromDomainArgs,
     Iso8601Args,
+    LobxflArgs,
     NumberArgs,
     Operand,
     SeqArgs,
@@ -285,8 +286,9 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
                          file=frame.file)
         value = run_algorithm(ctx, sub, spec)
         if result is None:
-            result = pd.Series(pd.NA, index=frame.raw.index,
-                               dtype="float64" if value.dtype.kind == "f" else "string")
+            numeric = value.dtype.kind in "fiu"
+            result = pd.Series(np.nan if numeric else pd.NA, index=frame.raw.index,
+                               dtype="float64" if numeric else "string")
         if len(value):
             result.loc[mask] = value.astype(result.dtype) if result.dtype.kind == "f" else \
                 value.astype("string")
@@ -455,13 +457,40 @@ def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
     return num
 
 
+def empty(ctx: MapContext, frame: BlockFrame, kind: str) -> pd.Series:
+    """An Expected variable the study does not collect: present, all null (SDTMIG 3.4 §4.1.x
+    core designations: Expected variables are included even when empty)."""
+    if kind == "num":
+        return pd.Series(np.nan, index=frame.raw.index, dtype="float64")
+    return pd.Series(pd.NA, index=frame.raw.index, dtype="string")
+
+
+def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
+    """--LOBXFL = "Y" on the last record with a result on or before the first exposure
+    (DM.RFXSTDTC), per ``by`` group (SDTMIG 3.4 --LOBXFL; replaces --BLFL)."""
+    date = complete_date(var_column(ctx, frame, args.dtc))
+    first_dose = complete_date(_subject_values(ctx, frame, "RFXSTDTC"))
+    has_result = var_column(ctx, frame, args.result).notna()
+    eligible = (date <= first_dose).fillna(False).astype(bool) & has_result
+    table = pd.DataFrame({k: var_column(ctx, frame, k) for k in args.by})
+    table["_D"] = date
+    table["_POS"] = np.arange(len(table))
+    cand = table[eligible.to_numpy()].sort_values([*args.by, "_D", "_POS"], kind="mergesort")
+    last = cand.groupby(args.by, dropna=False, sort=False).tail(1).index
+    out = pd.Series(pd.NA, index=frame.out.index, dtype="string")
+    out.loc[last] = "Y"
+    return out
+
+
 ALGORITHM_FUNCTIONS: dict[str, Callable[[MapContext, BlockFrame, Any], pd.Series]] = {
     "take": take, "constant": constant, "assign_ct": assign_ct, "iso8601": iso8601,
     "concat": concat, "when": when, "number": number, "copy": copy, "from_domain": from_domain,
     "study_day": study_day, "epoch": epoch, "seq": seq, "visit": visit, "visitnum": visitnum,
+    "empty": empty, "lobxfl": lobxfl,
 }
 
-BASE_STAGE = {"from_domain": SUBJECT, "study_day": REFERENCE, "epoch": REFERENCE, "seq": DOMAIN}
+BASE_STAGE = {"from_domain": SUBJECT, "study_day": REFERENCE, "epoch": REFERENCE, "seq": DOMAIN,
+              "lobxfl": DOMAIN}
 
 
 def run_algorithm(ctx: MapContext, frame: BlockFrame, spec: VariableSpec) -> pd.Series:
@@ -499,6 +528,8 @@ def referenced_variables(spec: VariableSpec) -> set[str]:
         refs.update({args.dtc, "USUBJID"})
     elif name == "seq":
         refs.update(args.by + args.order)
+    elif name == "lobxfl":
+        refs.update({*args.by, args.dtc, args.result, "USUBJID"})
     elif name in ("visit", "visitnum") and args.date:
         refs.update({args.date, "USUBJID"})
     elif name == "from_domain":

@@ -137,6 +137,14 @@ class SeqArgs(Strict):
     order: list[str] = []               # sort keys after 'by'; raw lineage breaks remaining ties
 
 
+class LobxflArgs(Strict):
+    """Last observation before exposure flag (SDTMIG 3.4 --LOBXFL)."""
+
+    by: list[str]                       # e.g. [USUBJID, TRLNKID, TRTESTCD]
+    dtc: str                            # the record's date variable
+    result: str                         # a record counts only when this variable is not null
+
+
 class VisitArgs(Strict):
     column: str
     date: str | None = None             # a --DTC variable, to number unscheduled visits
@@ -159,6 +167,8 @@ class VariableSpec(Strict):
     seq: SeqArgs | None = None
     visit: VisitArgs | None = None
     visitnum: VisitArgs | None = None
+    empty: Literal["char", "num"] | None = None   # an Expected variable that is not collected
+    lobxfl: LobxflArgs | None = None
     # modifiers
     case: Literal["upper", "lower", "keep"] = "keep"
     strip: bool = True
@@ -204,7 +214,7 @@ class VariableSpec(Strict):
 
 
 ALGORITHMS = ("take", "constant", "assign_ct", "iso8601", "concat", "when", "number", "copy",
-              "from_domain", "study_day", "epoch", "seq", "visit", "visitnum")
+              "from_domain", "study_day", "epoch", "seq", "visit", "visitnum", "empty", "lobxfl")
 
 WhenBranch.model_rebuild()
 

@@ -46,11 +46,11 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise SpecError("YAML merge keys (<<) are not supported in specs", file,
                                 key_node.start_mark.line + 1)
-            key = yaml.SafeLoader.construct_object(_scalar_loader(), key_node)  # type: ignore[arg-type]
-            if not isinstance(key, str | int | float | bool):
+            if not isinstance(key_node, yaml.ScalarNode):
                 raise SpecError("mapping keys must be plain scalars", file,
                                 key_node.start_mark.line + 1)
-            key = str(key) if not isinstance(key, str) else key
+            # Keys are taken as written: YAML 1.1 would read `on`, `no`, `y` as booleans.
+            key = key_node.value
             if key in out:
                 raise SpecError(f"duplicate key '{key}' (first at line "
                                 f"{lines.get(path + (key,), '?')})", file,

@@ -242,7 +242,7 @@ def _subjects(rng: np.random.Generator, n: int) -> pd.DataFrame:
     number = frame.groupby("site").cumcount().to_numpy() + 1
     site_id = (101 + frame["site"].to_numpy()).astype(str)
     frame["SITE"] = site_id
-    frame["SUBJECT"] = np.char.add(np.char.add(site_id, "-"), np.char.zfill(number.astype(str), 4))
+    frame["SUBJECT"] = np.char.add(np.char.add(site_id, "-"), mess.zero_pad(number, 4))
     frame = frame.sort_values("SUBJECT", kind="stable").reset_index(drop=True)
 
     n_rows = len(frame)
@@ -600,8 +600,8 @@ def _ae_form(rng: np.random.Generator, subjects: pd.DataFrame, ae: pd.DataFrame)
     start_unknown = mess.unknown_levels(rng, n, p_day=0.05, p_month=0.01)
     start_unknown[fatal] = mess.COMPLETE
     end_unknown = mess.unknown_levels(rng, n, p_day=0.03)
-    time = np.char.add(np.char.add(np.char.zfill(rng.integers(7, 20, n).astype(str), 2), ":"),
-                       np.char.zfill(rng.integers(0, 60, n).astype(str), 2))
+    time = np.char.add(np.char.add(mess.zero_pad(rng.integers(7, 20, n), 2), ":"),
+                       mess.zero_pad(rng.integers(0, 60, n), 2))
     serious = rng.random(n) < np.array([0, 0.01, 0.04, 0.3, 0.7, 1.0])[grade]
     u = rng.random((n, 3))
     hosp = u[:, 0] < 0.85

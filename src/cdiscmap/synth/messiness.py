@@ -98,6 +98,12 @@ def format_iso(days: np.ndarray) -> np.ndarray:
     return format_ymd(days)
 
 
+def zero_pad(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers as zero-padded text (``7`` -> ``07``); safe on empty arrays."""
+    text = np.asarray(values, dtype=np.int64).astype(str)
+    return np.char.zfill(text, width) if len(text) else text
+
+
 def unknown_levels(rng: np.random.Generator, n: int, p_day: float,
                    p_month: float = 0.0) -> np.ndarray:
     """Draw how much of each date the site did not know."""

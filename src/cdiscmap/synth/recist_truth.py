@@ -69,15 +69,8 @@ def target_response(baseline_diam: np.ndarray, visit_diam: np.ndarray, is_node: 
     has_targets = has_lesion.any(axis=1)
     base_sum, sums = target_sums(baseline_diam, visit_diam)
     evaluable = assessed & ~np.isnan(sums)
-
-    # Nadir before each assessment: smallest of the baseline and earlier evaluable sums.
-    running = np.where(evaluable, sums, np.inf)
-    smallest_so_far = np.minimum.accumulate(running, axis=1)
-    earlier = np.concatenate([np.full((len(sums), 1), np.inf), smallest_so_far[:, :-1]], axis=1)
-    nadir = np.minimum(earlier, base_sum[:, None])
-
-    growth = sums - nadir
-    progression = evaluable & (growth >= 5) & (5 * growth >= nadir)
+    nadir = _nadir(base_sum, sums, evaluable)
+    progression = evaluable & _is_progression(sums, nadir)
     counted = np.where(has_lesion[:, None, :], visit_diam, 0.0)
     lesion_gone = np.where(is_node[:, None, :], counted < 10, counted == 0)
     complete = evaluable & lesion_gone.all(axis=2)
@@ -90,6 +83,37 @@ def target_response(baseline_diam: np.ndarray, visit_diam: np.ndarray, is_node: 
     out[assessed & ~evaluable] = NE
     out[~assessed | ~has_targets[:, None]] = NOT_APPLICABLE
     return out
+
+
+def _nadir(base_sum: np.ndarray, sums: np.ndarray, evaluable: np.ndarray) -> np.ndarray:
+    """Smallest sum before each assessment: the baseline and earlier evaluable sums."""
+    running = np.where(evaluable, sums, np.inf)
+    smallest_so_far = np.minimum.accumulate(running, axis=1)
+    earlier = np.concatenate([np.full((len(sums), 1), np.inf), smallest_so_far[:, :-1]], axis=1)
+    return np.minimum(earlier, base_sum[:, None])
+
+
+def _is_progression(sums: np.ndarray, nadir: np.ndarray) -> np.ndarray:
+    """+20 % over the nadir and at least +5 mm (RECIST 1.1 §4.3.1), exact on whole mm."""
+    growth = sums - nadir
+    return (growth >= 5) & (5 * growth >= nadir)
+
+
+def progression_despite_missing(baseline_diam: np.ndarray, visit_diam: np.ndarray,
+                                assessed: np.ndarray) -> np.ndarray:
+    """Assessments with a target not evaluated whose evaluated targets alone already show PD.
+
+    RECIST 1.1 §4.4.1 (missing assessments) allows PD there, this rule says NE; engines may
+    legitimately differ, so the generator never records such an assessment.
+    """
+    has_lesion = ~np.isnan(baseline_diam)
+    base_sum, sums = target_sums(baseline_diam, visit_diam)
+    evaluable = assessed & ~np.isnan(sums)
+    nadir = _nadir(base_sum, sums, evaluable)
+    counted = np.where(has_lesion[:, None, :], visit_diam, 0.0)
+    partial = np.nansum(counted, axis=2)
+    return assessed & ~evaluable & has_lesion.any(axis=1)[:, None] & _is_progression(partial,
+                                                                                     nadir)
 
 
 def nontarget_response(nontarget: np.ndarray, assessed: np.ndarray) -> np.ndarray:

@@ -249,7 +249,7 @@ def _schedule(rng: np.random.Generator, inputs: TumourInputs) -> tuple[np.ndarra
 
 def _patterns(rng: np.random.Generator, response_rate: np.ndarray) -> np.ndarray:
     p = response_rate
-    probs = np.stack([0.15 * p, 0.85 * p, 0.5 * (1 - p), 0.35 * (1 - p), 0.15 * (1 - p)], axis=1)
+    probs = np.stack([0.25 * p, 0.75 * p, 0.5 * (1 - p), 0.35 * (1 - p), 0.15 * (1 - p)], axis=1)
     cumulative = np.cumsum(probs, axis=1)
     u = rng.random(len(p))[:, None] * cumulative[:, -1:]
     return np.minimum((u > cumulative).sum(axis=1), P_MIXED)
@@ -332,11 +332,10 @@ def simulate(rng: np.random.Generator, inputs: TumourInputs) -> TumourCourse:
     # One target not evaluated at about 1.5 % of assessments.
     ne_visit = (rng.random((n, n_visits)) < 0.015) & has_targets[:, None]
     ne_slot = (rng.random((n, n_visits)) * np.maximum(present.sum(axis=1), 1)[:, None]).astype(int)
-    ne_mask = ne_visit[:, :, None] & (np.arange(MAX_TARGETS)[None, None, :] == ne_slot[:, :, None])
-    status[ne_mask] = TS_NOT_EVALUATED
-    counted = np.where(status == TS_TOO_SMALL, TOO_SMALL_COUNTED_MM, recorded).astype("float64")
-    counted[status == TS_NOT_EVALUATED] = np.nan
-    counted[~np.broadcast_to(present[:, None, :], counted.shape)] = np.nan
+    ne_visit = _keep_not_evaluated_unambiguous(bd, recorded, status, present, ne_visit, ne_slot,
+                                               assessed)
+    status = _with_not_evaluated(status, ne_visit, ne_slot)
+    counted = _counted(recorded, status, present)
 
     nontarget = _nontarget_course(rng, pattern, mode, nt_present, t, t_nadir, progressed)
     new_unequivocal = np.where(progressed & (mode == MODE_NEW)[:, None],
@@ -360,6 +359,41 @@ def simulate(rng: np.random.Generator, inputs: TumourInputs) -> TumourCourse:
     return course.truncated(np.full(n, np.inf))
 
 
+def _with_not_evaluated(status: np.ndarray, ne_visit: np.ndarray,
+                        ne_slot: np.ndarray) -> np.ndarray:
+    """Statuses with target ``ne_slot`` NOT EVALUATED at the flagged assessments."""
+    slots = np.arange(status.shape[2])[None, None, :]
+    out = status.copy()
+    out[ne_visit[:, :, None] & (slots == ne_slot[:, :, None])] = TS_NOT_EVALUATED
+    return out
+
+
+def _counted(recorded: np.ndarray, status: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """mm as RECIST counts them: too small -> 5 mm, not evaluated -> NaN, no lesion -> NaN."""
+    counted = np.where(status == TS_TOO_SMALL, TOO_SMALL_COUNTED_MM, recorded).astype("float64")
+    counted[status == TS_NOT_EVALUATED] = np.nan
+    counted[~np.broadcast_to(present[:, None, :], counted.shape)] = np.nan
+    return counted
+
+
+def _keep_not_evaluated_unambiguous(baseline_diam: np.ndarray, recorded: np.ndarray,
+                                    status: np.ndarray, present: np.ndarray,
+                                    ne_visit: np.ndarray, ne_slot: np.ndarray,
+                                    assessed: np.ndarray) -> np.ndarray:
+    """Drop the not-evaluated flags where the other targets alone already show PD.
+
+    There RECIST 1.1 allows PD while recist_truth says NE; the lesion is measured instead.
+    Dropping a flag can lower later nadirs, so repeat until no such assessment is left.
+    """
+    ne_visit = ne_visit.copy()
+    while True:
+        counted = _counted(recorded, _with_not_evaluated(status, ne_visit, ne_slot), present)
+        ambiguous = rt.progression_despite_missing(baseline_diam, counted, assessed)
+        if not ambiguous.any():
+            return ne_visit
+        ne_visit &= ~ambiguous
+
+
 def _ensure_one(rng: np.random.Generator, chosen: np.ndarray, eligible: np.ndarray,
                 start: np.ndarray, t: np.ndarray, assessed: np.ndarray,
                 durable: np.ndarray) -> None:
@@ -369,7 +403,7 @@ def _ensure_one(rng: np.random.Generator, chosen: np.ndarray, eligible: np.ndarr
     that will be seen, one durable responder with two assessments after day 60 gets it.
     """
     seen = (assessed & (t >= start[:, None])).sum(axis=1) >= 2
-    if (chosen & seen).any():
+    if (chosen & seen & durable).any():
         return
     candidates = np.flatnonzero(eligible & durable & ((assessed & (t >= 60)).sum(axis=1) >= 2))
     if len(candidates):
@@ -530,5 +564,5 @@ def _new_lesion_form(course: TumourCourse, subj: np.ndarray, k: np.ndarray, tada
                           "NLSTAT": np.where(course.new_equivocal[s, kk], "EQUIVOCAL",
                                              "UNEQUIVOCAL")})
     number = frame.groupby("SUBJECT", sort=False).cumcount().to_numpy() + 1
-    frame["NLID"] = np.char.add("NEW", np.char.zfill(_int_text(number), 2))
+    frame["NLID"] = np.char.add("NEW", mess.zero_pad(number, 2))
     return frame
