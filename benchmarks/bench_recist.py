@@ -28,7 +28,7 @@ def build_study(n_subjects: int, seed: int = SEED) -> tuple[pd.DataFrame, pd.Dat
     rng = np.random.default_rng(seed)
     subj_ids = np.array([f"BENCH-{i:06d}" for i in range(n_subjects)], dtype=object)
     n_t = rng.integers(2, 6, n_subjects)           # 2..5 target lesions
-    n_nt = rng.integers(3, 8, n_subjects)          # 3..7 non-target lesions
+    n_nt = rng.integers(3, 9, n_subjects)          # 3..8 non-target lesions
     # Lesion table: one row per baseline lesion.
     les_subj = np.concatenate([np.repeat(np.arange(n_subjects), n_t),
                                np.repeat(np.arange(n_subjects), n_nt)])

@@ -159,8 +159,10 @@ def recompute(directory: Path) -> pd.DataFrame:
     new_lesion[si[post], k[post] - 1] = flagged
 
     r = rt.timepoint_responses(baseline, visit_diam, is_node, nontarget, new_lesion, assessed)
-    return key.assign(TRG=r.target[si[post], k[post] - 1], NTRG=r.nontarget[si[post], k[post] - 1],
-                      OVR=r.overall[si[post], k[post] - 1])
+    ambiguous = rt.progression_despite_missing(baseline, visit_diam, assessed)
+    at = (si[post], k[post] - 1)
+    return key.assign(TRG=r.target[at], NTRG=r.nontarget[at], OVR=r.overall[at],
+                      AMBIGUOUS=ambiguous[at])
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
@@ -195,6 +197,14 @@ def test_unknown_study_names_the_known_ones(tmp_path: Path) -> None:
 def test_bad_subject_count_is_refused(tmp_path: Path, bad: object) -> None:
     with pytest.raises(InputDataError, match="number of subjects"):
         generate(STUDY, tmp_path, n_subjects=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_tiny_exports_are_complete(tmp_path: Path, n: int) -> None:
+    generate(STUDY, tmp_path, n_subjects=n, seed=n)
+    for name, columns in CONTRACT.items():
+        assert list(read(tmp_path, name).columns) == columns, name
+    assert len(read(tmp_path, "enrol.csv")) == n
 
 
 def test_result_points_at_files_and_counts_rows(tmp_path: Path) -> None:
@@ -253,6 +263,8 @@ def test_rows_are_ordered_by_subject_then_visit_or_line(demo: Path) -> None:
     assert (ex.groupby("SUBJECT")["EXLINE"].apply(lambda s: list(s.astype(int)))
             .apply(lambda x: x == list(range(1, len(x) + 1)))).all()
     tl = read(demo, "tl.csv")
+    assert not tl.duplicated(["SUBJECT", "VISIT"]).any()      # at most one Unscheduled
+    assert not read(demo, "orr.csv").duplicated(["SUBJECT", "VISIT"]).any()
     dates = dmy(tl["TADAT"])
     assert (dates.groupby(tl["SUBJECT"]).diff().dropna() > pd.Timedelta(0)).all()
 
@@ -423,6 +435,8 @@ def _check_responses_against_truth(directory: Path, n_subjects: int) -> None:
             == again[["SUBJECT", "VISIT", "TADAT"]].to_numpy()).all()
     assert (normalise(orr["TRGRESP"]).to_numpy() == again["TRG"].to_numpy()).all()
     assert (normalise(orr["NTRGRESP"]).to_numpy() == again["NTRG"].to_numpy()).all()
+    # No target is left unevaluated where the others alone show PD (engines may differ there).
+    assert not again["AMBIGUOUS"].any()
     investigator = normalise(orr["OVRLRESP"]).to_numpy()
     differ = investigator != again["OVR"].to_numpy()
     found = set(zip(orr.loc[differ, "SUBJECT"], orr.loc[differ, "VISIT"], strict=True))
@@ -579,6 +593,20 @@ def test_timeline_consistency(demo: Path) -> None:
     _check_timeline(demo)
 
 
+def test_nothing_is_dated_after_the_cutoff(large: Path) -> None:
+    cutoff = pd.Timestamp("2019-12-31")
+    dmy_columns = {"enrol.csv": ["REGDAT"], "ic.csv": ["ICDAT"], "ex.csv": ["EXSTDAT", "EXENDAT"],
+                   "death.csv": ["DTHDAT"], "eos.csv": ["EOTDAT", "EOSDAT", "LSTCONDT"],
+                   "tl.csv": ["TADAT"], "orr.csv": ["RSDAT"]}
+    for name, columns in dmy_columns.items():
+        frame = read(large, name)
+        for column in columns:
+            assert (dmy_latest(frame[column]).dropna() <= cutoff).all(), column
+    ae = read(large, "ae.csv")
+    assert (ymd_earliest(ae["AEENDAT"]).dropna() <= cutoff).all()
+    assert (ymd_earliest(ae["AESTDAT"]).dropna() <= cutoff).all()
+
+
 def test_never_dosed_subjects_exist(demo: Path) -> None:
     enrol, ex = read(demo, "enrol.csv"), read(demo, "ex.csv")
     never = set(enrol["SUBJECT"]) - set(ex["SUBJECT"])
@@ -698,6 +726,21 @@ def test_not_evaluated_and_nadir_by_hand() -> None:
     # ... but a new lesion makes the overall PD whatever the targets.
     r = _one_visit([30, 20], [[nan, 10]], new=[True])
     assert list(r.overall[0]) == ["PD"]
+
+
+def test_progression_despite_missing_by_hand() -> None:
+    nan = float("nan")
+    # Baseline 30 + 20 = 50 (nadir). T01 missing, T02 alone 70 mm: +20 mm, +40 % -> flagged.
+    # T02 alone 54 mm: +4 mm -> not flagged; all measured -> never flagged.
+    flagged = rt.progression_despite_missing(
+        np.array([[30.0, 20.0]]), np.array([[[nan, 70.0], [nan, 54.0], [40.0, 30.0]]]),
+        np.ones((1, 3), dtype=bool))
+    assert list(flagged[0]) == [True, False, False]
+    # After a PR visit (sum 20 = nadir), T02 alone 25 mm is +5 mm and +25 % -> flagged.
+    flagged = rt.progression_despite_missing(
+        np.array([[30.0, 20.0]]), np.array([[[12.0, 8.0], [nan, 25.0]]]),
+        np.ones((1, 2), dtype=bool))
+    assert list(flagged[0]) == [False, True]
 
 
 def test_nontarget_and_overall_tables_by_hand() -> None:

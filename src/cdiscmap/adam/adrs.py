@@ -27,7 +27,16 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import lookup, notice, require, source_dates, upper_isin, upper_text
+from cdiscmap.adam.io import (
+    lookup,
+    notice,
+    report_bad_dates,
+    report_rows,
+    require,
+    source_dates,
+    upper_isin,
+    upper_text,
+)
 from cdiscmap.adam.settings import AdamSettings, Landmark, ResponseAnalysis
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.recist.best_response import (
@@ -86,25 +95,21 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
                                 f"{cfg.evaluator}", "RS", "RSEVAL"))
     unknown = ~rs["USUBJID"].isin(adsl["USUBJID"])
     if unknown.any():
-        findings.add_frame(rs.loc[unknown], rule="AD0012", severity=Severity.ERROR,
-                           message="RS subject is not in DM; record not analysed", dataset="RS",
-                           variable="USUBJID", source_col="_SRCFILE")
+        report_rows(findings, rs.loc[unknown], "RS", rule="AD0012", severity=Severity.ERROR,
+                    message="RS subject is not in DM; record not analysed", variable="USUBJID")
         rs = rs.loc[~unknown]
     rs = rs.reset_index(drop=True)
     dates = impute_dtc(rs["RSDTC"], cfg.date_highest_imputation, cfg.date_imputation)
     if dates.invalid.any():
-        findings.add_frame(rs.loc[dates.invalid], rule="AD0001", severity=Severity.WARNING,
-                           message="RSDTC is not an ISO 8601 date; response not analysed",
-                           dataset="RS", variable="RSDTC", value_col="RSDTC",
-                           source_col="_SRCFILE")
+        report_bad_dates(findings, rs.loc[dates.invalid], "RS", "RSDTC")
     avalc = upper_text(rs["RSSTRESC"])
     aval = avalc.map(cfg.aval_map).astype("float64")
     outside = avalc.notna() & aval.isna()
     if outside.any():
-        findings.add_frame(rs.loc[outside], rule="AD0002", severity=Severity.WARNING,
-                           message="overall response outside the analysis map (ONCRSR "
-                                   "CR/PR/SD/NON-CR/NON-PD/PD/NE); not analysed", dataset="RS",
-                           variable="RSSTRESC", value_col="RSSTRESC", source_col="_SRCFILE")
+        report_rows(findings, rs.loc[outside], "RS", rule="AD0002", severity=Severity.WARNING,
+                    message="overall response outside the analysis map (ONCRSR "
+                            "CR/PR/SD/NON-CR/NON-PD/PD/NE); not analysed",
+                    variable="RSSTRESC", value_col="RSSTRESC")
     title = _title(cfg.evaluator)
     n = len(rs)
     return pd.DataFrame({
@@ -389,11 +394,11 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         if new:
             warned_pr.update(new)
             rows = ovr.loc[new]
-            findings.add_frame(rows.assign(_v=rows["ADT"].dt.strftime("%Y-%m-%d")),
-                               rule="AD0003", severity=Severity.WARNING,
-                               message="PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 "
-                                       "note): check the CR; it is not confirmed by this PR",
-                               dataset="ADRS", variable="AVALC", value_col="_v")
+            report_rows(findings, rows.assign(_V=rows["ADT"].dt.strftime("%Y-%m-%d")), "RS",
+                        rule="AD0003", severity=Severity.WARNING,
+                        message="PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 note): check "
+                                "the CR; it is not confirmed by this PR",
+                        variable="RSSTRESC", value_col="_V")
     parts.insert(0, ovr)
     if cfg.death_parameter:
         parts.append(_death_param(adsl, subjects))

@@ -16,6 +16,8 @@ from cdiscmap.adam.dates import complete_dates, impute_dtc
 from cdiscmap.adam.io import (
     lookup,
     notice,
+    report_bad_dates,
+    report_rows,
     require,
     select_records,
     source_dates,
@@ -61,9 +63,9 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
     dm = require(sdtm, "DM", ["STUDYID", "USUBJID"], "ADSL is one record per DM subject")
     dup = dm["USUBJID"].duplicated(keep="first")
     if dup.any():
-        findings.add_frame(dm.loc[dup], rule="AD0010", severity=Severity.ERROR,
-                           message="USUBJID repeats in DM; the first record is used",
-                           dataset="DM", variable="USUBJID", source_col="_SRCFILE")
+        report_rows(findings, dm.loc[dup], "DM", rule="AD0010", severity=Severity.ERROR,
+                    message="USUBJID repeats in DM; the first record is used",
+                    variable="USUBJID")
         dm = dm.loc[~dup]
     dm = dm.loc[dm["USUBJID"].notna()].sort_values("USUBJID", kind="mergesort")
     absent = [v for v in DM_COPIED if v not in dm.columns]
@@ -111,9 +113,10 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
     supp = supp.loc[supp["QNAM"].isin(qnams)]
     dup = supp.duplicated(["USUBJID", "QNAM"], keep="first")
     if dup.any():
-        findings.add_frame(supp.loc[dup], rule="AD0011", severity=Severity.WARNING,
-                           message="SUPPDM QNAM repeats for a subject; the first value is used",
-                           dataset="SUPPDM", variable="QNAM", value_col="QNAM")
+        report_rows(findings, supp.loc[dup], "SUPPDM", rule="AD0011",
+                    severity=Severity.WARNING,
+                    message="SUPPDM QNAM repeats for a subject; the first value is used",
+                    variable="QNAM", value_col="QNAM")
         supp = supp.loc[~dup]
     for qnam in qnams:
         values = supp.loc[supp["QNAM"] == qnam, ["USUBJID", "QVAL"]]
@@ -150,11 +153,7 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
         end_invalid = pd.Series(False, index=ex.index)
         end_given = pd.Series(False, index=ex.index)
     for name, bad in (("EXSTDTC", start.invalid), ("EXENDTC", end_invalid)):
-        if bad.any():
-            findings.add_frame(ex.loc[bad].assign(_v=ex.loc[bad, name]), rule="AD0001",
-                               severity=Severity.WARNING, message=f"{name} is not an ISO 8601 "
-                               "date; record not used for treatment dates", dataset="EX",
-                               variable=name, value_col="_v", source_col="_SRCFILE")
+        report_bad_dates(findings, ex.loc[bad], "EX", name)
     if cfg.open_end_uses_start:
         end_dates = end_dates.where(end_given, start.dates)
     out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
@@ -174,7 +173,7 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
         adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
     else:
         first = dosing.groupby("USUBJID")["START"].min()
-        last = dosing[["START", "END"]].max(axis=1).groupby(dosing["USUBJID"]).max()
+        last = dosing.groupby("USUBJID")["END"].max()
         adsl["TRTSDT"] = pd.to_datetime(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
         adsl["TRTEDT"] = pd.to_datetime(lookup(adsl["USUBJID"], last)).astype("datetime64[ns]")
     adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
@@ -193,43 +192,41 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
                    dm: pd.DataFrame, methods: dict[str, str]) -> None:
     """A sponsor date from EX: first dose after a gap, or first dose matching a filter."""
     result = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    if rule.rule == "first_after_gap":
+        text = (f"EXSTDTC of the first dose starting at least {rule.gap_days} days after the "
+                "end of all earlier doses" + (f" and after {rule.anchor} (the gap counting "
+                                              f"from {rule.anchor} when it is later)"
+                                              if rule.anchor else ""))
+    else:
+        text = "EXSTDTC of the first dose with " + ", ".join(
+            f"{k} in {v}" for k, v in rule.where.items()) + \
+            (f", after {rule.anchor}" if rule.anchor else "")
     if dosing is not None and not dosing.empty:
-        recs = dosing.loc[dosing["START"].notna()].copy()
+        recs = dosing.loc[dosing["START"].notna()]
         if rule.armcd is not None:
-            arm = dm.set_index("USUBJID")["ARMCD"] if "ARMCD" in dm.columns else pd.Series()
-            recs = recs.loc[lookup(recs["USUBJID"], arm).astype("string").str.upper()
-                            .isin([a.upper() for a in rule.armcd]).fillna(False).astype(bool)]
-        anchor = lookup(recs["USUBJID"], adsl.set_index("USUBJID")[rule.anchor]) \
-            if rule.anchor else pd.Series(pd.NaT, index=recs.index)
-        anchor = pd.to_datetime(anchor).astype("datetime64[ns]")
-        if rule.anchor:
-            recs = recs.loc[(recs["START"] > anchor).fillna(False).astype(bool)]
-            anchor = anchor.loc[recs.index]
-        recs = recs.assign(_anchor=anchor)
+            arm = dm.set_index("USUBJID")["ARMCD"] if "ARMCD" in dm.columns \
+                else pd.Series(dtype="string")
+            recs = recs.loc[upper_isin(lookup(recs["USUBJID"], arm).astype("string"),
+                                       rule.armcd)]
         sort = ["USUBJID", "START"] + (["EXSEQ"] if "EXSEQ" in recs.columns else [])
         recs = recs.sort_values(sort, kind="mergesort")
+        anchor = pd.to_datetime(lookup(recs["USUBJID"], adsl.set_index("USUBJID")[rule.anchor])
+                                if rule.anchor else pd.Series(pd.NaT, index=recs.index))
+        after_anchor = (recs["START"] > anchor).fillna(False).astype(bool) if rule.anchor \
+            else pd.Series(True, index=recs.index)
         if rule.rule == "first_after_gap":
+            # end of all earlier dosing (doses before the anchor included), the anchor when later
             ends = recs["END"].fillna(recs["START"])
             prev_end = ends.groupby(recs["USUBJID"]).cummax().groupby(recs["USUBJID"]).shift(1)
-            # the earliest dose is compared with the anchor (e.g. randomization)
-            prev_end = prev_end.fillna(recs["_anchor"])
+            prev_end = pd.concat([prev_end, anchor], axis=1).max(axis=1)
             gap = (recs["START"] - prev_end).dt.days
-            hit = recs.loc[(gap >= int(rule.gap_days or 0)).fillna(False).astype(bool)]
-            text = (f"EXSTDTC of the first dose at least {rule.gap_days} days after the end of "
-                    f"all earlier doses" + (f" (or after {rule.anchor} when none)"
-                                            if rule.anchor else ""))
+            hit = recs.loc[after_anchor & (gap >= int(rule.gap_days or 0)).fillna(False)]
         else:
-            matched, _ = select_records(recs, rule.where)
+            matched, _ = select_records(recs.loc[after_anchor], rule.where)
             hit = matched
-            text = "EXSTDTC of the first dose with " + ", ".join(
-                f"{k} in {v}" for k, v in rule.where.items())
         first = hit.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")["START"]
         result = pd.to_datetime(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
-    else:
-        text = "EX dosing records (none given)"
     adsl[rule.variable] = result
-    if rule.anchor:
-        text += f"; only doses after {rule.anchor}"
     if rule.armcd:
         text += f"; only ARMCD {', '.join(rule.armcd)}"
     methods[rule.variable] = text
@@ -241,12 +238,7 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
     level = settings.adsl.death_imputation
     if "DTHDTC" in dm.columns:
         imp = impute_dtc(dm["DTHDTC"], level, "first")
-        bad = imp.invalid
-        if bad.any():
-            findings.add_frame(dm.loc[bad].reset_index().assign(_v=dm.loc[bad, "DTHDTC"].values),
-                               rule="AD0001", severity=Severity.WARNING,
-                               message="DTHDTC is not an ISO 8601 date; DTHDT left empty",
-                               dataset="DM", variable="DTHDTC", value_col="_v")
+        report_bad_dates(findings, dm.loc[imp.invalid].reset_index(), "DM", "DTHDTC")
         adsl["DTHDT"] = pd.to_datetime(lookup(adsl["USUBJID"], imp.dates)).astype("datetime64[ns]")
         adsl["DTHDTF"] = lookup(adsl["USUBJID"], imp.flag).astype("string")
     else:

@@ -177,13 +177,7 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
         findings.add(notice("AD0004", f"{source.dataset} has no {name}: the condition on it in "
                              f"{purpose or 'a source'} is not applied", source.dataset, name))
     imputed = impute_dtc(records[source.date], highest, how)  # type: ignore[arg-type]
-    bad = imputed.invalid
-    if bad.any():
-        findings.add_frame(records.loc[bad].assign(_v=records.loc[bad, source.date]),
-                           rule="AD0001", severity=Severity.WARNING,
-                           message=f"{source.date} is not an ISO 8601 date; record not used for "
-                                   f"{purpose or 'a date'}", dataset=source.dataset,
-                           variable=source.date, value_col="_v", source_col="_SRCFILE")
+    report_bad_dates(findings, records.loc[imputed.invalid], source.dataset, source.date)
     seq_name = source.dataset[:2] + "SEQ" if len(source.dataset) >= 2 else ""
     out = pd.DataFrame({
         "USUBJID": records["USUBJID"].astype("string"),
@@ -234,3 +228,35 @@ def upper_isin(values: pd.Series, wanted: list[str]) -> np.ndarray:
     clean = pd.Series(uniques, dtype="string").str.strip().str.upper()
     hit = clean.isin([w.strip().upper() for w in wanted]).to_numpy(dtype=bool)
     return np.where(codes >= 0, hit[np.clip(codes, 0, None)], False)
+
+
+def provenance(rows: pd.DataFrame, dataset: str) -> pd.Series:
+    """Where each record came from: ``<file> row <n>`` (cdiscmap lineage) or ``RS RSSEQ=5``."""
+    if "_SRCFILE" in rows.columns and "_SRCROW" in rows.columns:
+        row = pd.to_numeric(rows["_SRCROW"], errors="coerce").astype("Int64").astype("string")
+        return (rows["_SRCFILE"].astype("string") + " row " + row).astype("string")
+    seq = dataset[:2] + "SEQ"
+    if seq in rows.columns:
+        number = pd.to_numeric(rows[seq], errors="coerce").astype("Int64").astype("string")
+        return (f"{dataset} {seq}=" + number).astype("string")
+    return pd.Series(dataset, index=rows.index, dtype="string")
+
+
+def report_rows(findings: Findings, rows: pd.DataFrame, dataset: str, *, rule: str,
+                severity: Severity, message: str, variable: str = "",
+                value_col: str | None = None) -> None:
+    """One finding per record of ``rows`` with its provenance."""
+    if rows.empty:
+        return
+    findings.add_frame(rows.assign(_SOURCE=provenance(rows, dataset)), rule=rule,
+                       severity=severity, message=message, dataset=dataset, variable=variable,
+                       value_col=value_col, source_col="_SOURCE")
+
+
+def report_bad_dates(findings: Findings, rows: pd.DataFrame, dataset: str, variable: str
+                     ) -> None:
+    """AD0001: the same wording wherever a date is read, so duplicates fold in derive_all."""
+    report_rows(findings, rows.assign(_V=rows[variable]), dataset, rule="AD0001",
+                severity=Severity.WARNING,
+                message=f"{variable} is not an ISO 8601 date; the record is left out of date "
+                        "derivations", variable=variable, value_col="_V")

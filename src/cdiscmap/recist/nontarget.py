@@ -33,7 +33,7 @@ def classify_nontarget(any_unequivocal: np.ndarray, any_not_evaluated: np.ndarra
     return np.select(
         [~np.asarray(has_nontarget, bool), np.asarray(any_unequivocal, bool),
          np.asarray(any_not_evaluated, bool), np.asarray(all_absent, bool)],
-        [None, NE, PD, CR], default=NON_CR_NON_PD).astype(object)
+        [None, PD, NE, CR], default=NON_CR_NON_PD).astype(object)
 
 
 def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,
