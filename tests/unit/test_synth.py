@@ -307,7 +307,7 @@ def test_mixed_case_and_spelling_variants(demo: Path) -> None:
     assert normalise(spelled).isin(CODES).all()
 
 
-# ---- subjects, cohorts, demography ----------------------------------------------------------------
+# ---- subjects, cohorts, demography ---------------------------------------------------------------
 
 def test_subject_ids_sites_and_cohorts(demo: Path) -> None:
     enrol = read(demo, "enrol.csv")
@@ -425,7 +425,7 @@ def test_baseline_scan_within_28_days_before_first_dose(demo: Path) -> None:
     assert gap.between(1, 28).all()
 
 
-# ---- investigator responses vs the independent rule ------------------------------------------------
+# ---- investigator responses vs the independent rule ----------------------------------------------
 
 def _check_responses_against_truth(directory: Path, n_subjects: int) -> None:
     orr = read(directory, "orr.csv")
@@ -467,7 +467,8 @@ def test_all_responses_occur(demo: Path) -> None:
     assert "" in set(again["TRG"])                              # non-target-only subjects
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(30, 90))
 def test_property_responses_and_timeline_hold_for_any_seed(tmp_path_factory: pytest.TempPathFactory,
                                                            seed: int, n: int) -> None:
@@ -516,11 +517,11 @@ def test_alk_fusion_imt_responds_far_more_than_other_cohorts(large: Path) -> Non
     assert set(truth["TRUE_BOR"]) == {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"}
 
 
-# ---- timeline -------------------------------------------------------------------------------------
+# ---- timeline ------------------------------------------------------------------------------------
 
 def _check_timeline(directory: Path) -> None:
-    enrol, ex, ae = read(directory, "enrol.csv"), read(directory, "ex.csv"), read(directory, "ae.csv")
-    death, eos, tl = read(directory, "death.csv"), read(directory, "eos.csv"), read(directory, "tl.csv")
+    enrol, ex, ae = (read(directory, name) for name in ("enrol.csv", "ex.csv", "ae.csv"))
+    death, eos, tl = (read(directory, name) for name in ("death.csv", "eos.csv", "tl.csv"))
     regdat = dmy(enrol.set_index("SUBJECT")["REGDAT"])
     ex_start, ex_end = dmy(ex["EXSTDAT"]), dmy(ex["EXENDAT"])
 
@@ -643,7 +644,7 @@ def test_dose_changes_have_an_adverse_event_behind_them(demo: Path) -> None:
         assert ((earliest < change) & (latest >= change - pd.Timedelta(days=5))).any()
 
 
-# ---- planted defects -------------------------------------------------------------------------------
+# ---- planted defects -----------------------------------------------------------------------------
 
 def test_planted_defects_present_and_listed(demo: Path) -> None:
     defects = read(demo, "planted_defects.csv", "truth")
@@ -678,7 +679,7 @@ def test_planted_defects_present_and_listed(demo: Path) -> None:
         "White", "WHITE", "Black or African American", "Asian", "Not reported"}
 
 
-# ---- recist_truth: hand-worked cases --------------------------------------------------------------
+# ---- recist_truth: hand-worked cases -------------------------------------------------------------
 
 def _one_visit(baseline: list[float], visits: list[list[float]], nodes: list[bool] | None = None,
                nontarget: list[list[int]] | None = None, new: list[bool] | None = None

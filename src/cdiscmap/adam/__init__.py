@@ -61,5 +61,7 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamRes
     adsl = apply_post_baseline_rule(adsl, main.ovr["USUBJID"], settings)
     adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
                          methods["ADTTE"])
+    # one record read by two derivations (e.g. a bad RSDTC for ADRS and LSTALVDT) is one finding
+    unique = list(dict.fromkeys(findings.items))
     return AdamResult(datasets={"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte},
-                      findings=list(findings.items), methods=methods)
+                      findings=unique, methods=methods)

@@ -394,7 +394,8 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         if new:
             warned_pr.update(new)
             rows = ovr.loc[new]
-            report_rows(findings, rows.assign(_V=rows["ADT"].dt.strftime("%Y-%m-%d")), "RS",
+            report_rows(findings, rows.assign(_V=rows["ADT"].dt.strftime("%Y-%m-%d"),
+                                              RSSEQ=rows["SRCSEQ"]), "RS",
                         rule="AD0003", severity=Severity.WARNING,
                         message="PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 note): check "
                                 "the CR; it is not confirmed by this PR",

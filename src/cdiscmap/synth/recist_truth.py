@@ -103,7 +103,7 @@ def progression_despite_missing(baseline_diam: np.ndarray, visit_diam: np.ndarra
                                 assessed: np.ndarray) -> np.ndarray:
     """Assessments with a target not evaluated whose evaluated targets alone already show PD.
 
-    RECIST 1.1 §4.4.1 (missing assessments) allows PD there, this rule says NE; engines may
+    RECIST 1.1 §4.4.2 (missing assessments) allows PD there, this rule says NE; engines may
     legitimately differ, so the generator never records such an assessment.
     """
     has_lesion = ~np.isnan(baseline_diam)
@@ -117,7 +117,7 @@ def progression_despite_missing(baseline_diam: np.ndarray, visit_diam: np.ndarra
 
 
 def nontarget_response(nontarget: np.ndarray, assessed: np.ndarray) -> np.ndarray:
-    """Non-target response per assessment, RECIST 1.1 §4.3.2.
+    """Non-target response per assessment, RECIST 1.1 §4.3.3.
 
     PD on unequivocal progression of any lesion; NE when every lesion was not evaluated,
     NOT ALL EVALUATED when some were; CR when every lesion is absent; else NON-CR/NON-PD.
@@ -185,7 +185,7 @@ def best_overall_response(overall: np.ndarray) -> np.ndarray:
     """Best timepoint response per subject (unconfirmed), "NE" when nothing was assessed.
 
     Every post-baseline assessment of the synthetic trial is at least 6 weeks after first dose,
-    so SD / NON-CR/NON-PD always meet the minimum-duration rule of RECIST 1.1 §4.4.2.
+    so SD / NON-CR/NON-PD always meet the minimum-duration rule of RECIST 1.1 §4.4.3.
     """
     ranks = np.full(overall.shape, BOR_RANK[NE], dtype=np.int8)
     for code, rank in BOR_RANK.items():

@@ -27,7 +27,7 @@ MAX_NEW = 2
 SCHEDULED_VISITS = 36            # Week 8 .. Week 288: longer than any follow-up to cut-off
 VISIT_INTERVAL = 56              # days (every 8 weeks = 2 cycles)
 VISIT_JITTER = 7                 # +- days around the scheduled date
-TOO_SMALL_COUNTED_MM = 5         # default value for "too small to measure" (RECIST 1.1 §4.1 fn)
+TOO_SMALL_COUNTED_MM = 5         # default value for "too small to measure" (RECIST 1.1 §4.3.2)
 
 # Target lesion status codes and their text in tl.csv.
 TS_MEASURED, TS_TOO_SMALL, TS_NOT_EVALUATED, TS_SPLIT, TS_MERGED = range(5)
@@ -415,7 +415,8 @@ def _ensure_one(rng: np.random.Generator, chosen: np.ndarray, eligible: np.ndarr
 def _merge_lesions(rng: np.random.Generator, size: np.ndarray, status: np.ndarray,
                    organ: np.ndarray, is_node: np.ndarray, t: np.ndarray, assessed: np.ndarray,
                    durable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two non-nodal targets of one organ merge: the first carries both, the second is 0 mm."""
+    """Two non-nodal targets of one organ merge (RECIST 1.1 §4.3.2): the first carries both
+    diameters, the second is recorded as 0 mm."""
     n = len(size)
     same = (organ[:, :, None] == organ[:, None, :]) & (organ[:, :, None] >= 0)
     same &= ~is_node[:, :, None] & ~is_node[:, None, :]
@@ -439,7 +440,7 @@ def _merge_lesions(rng: np.random.Generator, size: np.ndarray, status: np.ndarra
 def _split_lesions(rng: np.random.Generator, status: np.ndarray, recorded: np.ndarray,
                    is_node: np.ndarray, present: np.ndarray, t: np.ndarray,
                    assessed: np.ndarray, durable: np.ndarray) -> np.ndarray:
-    """A non-nodal target splits; its diameter is then the sum of the fragments."""
+    """A non-nodal target splits; its diameter is the sum of the fragments (RECIST 1.1 §4.3.2)."""
     n = len(status)
     candidates = present & ~is_node
     pick = np.argmax(candidates, axis=1)
