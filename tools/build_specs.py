@@ -125,7 +125,9 @@ ADSL_VARS = [
     AdamVar("TRT01P", "TRTxxP", XX01), AdamVar("TRT01A", "TRTxxA", XX01),
     AdamVar("RANDDT", "RANDDT"), AdamVar("TRTSDT", "TRTSDT"), AdamVar("TRTEDT", "TRTEDT"),
     AdamVar("TRTDURD", "TRTDURD"), AdamVar("DTHDT", "DTHDT"), AdamVar("DTHDTF", "DTHDTF"),
-    AdamVar("RFICDT", "RFICDT"),
+    AdamVar("RFICDT", "RFICDT"), AdamVar("ENRLDT", "ENRLDT"),
+    # GIST rechallenge: first dose of the re-introduced treatment (a sponsor date variable).
+    AdamVar("RCHSDT", "sponsor", after="TRTEDT", label="Rechallenge Start Date"),
     AdamVar("DTHFL", "DM", after="DTHDTF"), AdamVar("DTHCAUS", "DTHCAUS"),
     AdamVar("LSTALVDT", "LSTALVDT"), AdamVar("EOSSTT", "EOSSTT"), AdamVar("EOSDT", "EOSDT"),
     AdamVar("DCSREAS", "DCSREAS"), AdamVar("ITTFL", "ITTFL"), AdamVar("SAFFL", "SAFFL"),
@@ -145,7 +147,8 @@ _BDS_HEAD = [
 # ADSL variables carried into BDS follow the identifiers; the IG gives them no core there.
 _BDS_ADSL = [
     AdamVar("TRT01P", "ADSL", after="ASEQ"), AdamVar("TRT01A", "ADSL", after="TRT01P"),
-    AdamVar("COHORT", "ADSL", after="TRT01A"),
+    AdamVar("COHORT", "ADSL", after="TRT01A"), AdamVar("PATHOL", "ADSL", after="COHORT"),
+    AdamVar("GENALT", "ADSL", after="PATHOL"),
 ]
 _BDS_TRACE = [AdamVar("SRCDOM", "SRCDOM"), AdamVar("SRCVAR", "SRCVAR"),
               AdamVar("SRCSEQ", "SRCSEQ")]
@@ -157,6 +160,7 @@ ADRS_VARS = [
     AdamVar("AVAL", "AVAL"), AdamVar("AVALC", "AVALC"), AdamVar("ADT", "ADT"),
     AdamVar("ADTF", "ADTF"), AdamVar("ADY", "ADY"), AdamVar("AVISIT", "AVISIT"), AdamVar("AVISITN", "AVISITN"),
     AdamVar("ANL01FL", "ANLzzFL", (("zz", "01"),)), AdamVar("ANL02FL", "ANLzzFL", (("zz", "02"),)),
+    AdamVar("ANL03FL", "ANLzzFL", (("zz", "03"),)), AdamVar("ANL04FL", "ANLzzFL", (("zz", "04"),)),
     AdamVar("DTYPE", "DTYPE"), *_BDS_TRACE, *_BDS_ADSL,
 ]
 

@@ -21,7 +21,7 @@ from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_column
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.xpt import check_xpt_limits, write_xpt
 from cdiscmap.errors import CdiscmapError, InputDataError, SpecError, display_path
-from cdiscmap.findings import Findings, Severity
+from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.sdtm.engine import SdtmResult, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
 from cdiscmap.standards import load_standards, specs_dir
@@ -100,14 +100,53 @@ def _timestamp(loaded: LoadedStudy) -> datetime:
 
 
 def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) -> None:
-    """pandera schemas (generated from specs/) on every domain and SUPP--; failures → findings."""
+    """pandera schemas (generated from specs/) on every domain and SUPP--; failures → findings.
+
+    Variables with value-level metadata get their codelist checked per where-clause."""
     for name, frame in {**result.domains, **result.supp}.items():
         meta = metadata_for(standards, name)
-        overrides = dict(loaded.domains[name].codelist_overrides) if name in loaded.domains \
-            else {}
+        spec = loaded.domains.get(name)
+        overrides: dict[str, str | None] = dict(spec.codelist_overrides) if spec else {}
+        for vl in spec.value_level if spec else []:
+            overrides[vl.variable] = None
         result.findings.extend(check_dataset(frame, meta, standards,
                                              codelist_overrides=overrides or None,
                                              dataset_name=name))
+        if spec and spec.value_level:
+            result.findings.extend(check_value_level(frame, name, spec.value_level, standards,
+                                                     loaded))
+
+
+def check_value_level(frame: pd.DataFrame, dataset: str, rules: list, standards: Standards,
+                      loaded: LoadedStudy) -> list[Finding]:
+    """Codelist membership of a variable on the records each value-level where-clause selects."""
+    from cdiscmap.sdtm.vocabulary import BlockFrame, MapContext, evaluate_condition
+
+    findings = Findings()
+    ctx = MapContext(study=loaded.study, codelist_terms={}, findings=findings, domain=dataset)
+    view = BlockFrame(raw=frame, out=frame, form="", file=dataset)
+    for rule in rules:
+        if rule.codelist is None or rule.variable not in frame:
+            continue
+        codelist = standards.codelist(rule.codelist)
+        selected = evaluate_condition(ctx, view, rule.where)
+        values = frame[rule.variable].astype("string")
+        bad = selected & values.notna() & ~values.isin(codelist.values())
+        if not bad.any():
+            continue
+        rule_id = "SD0006" if codelist.extensible or codelist.subset else "SD0005"
+        severity = Severity.NOTICE if rule_id == "SD0006" else Severity.ERROR
+        table = frame.loc[bad, [c for c in ("USUBJID", "_SRCFILE", "_SRCROW") if c in frame]]
+        table = table.assign(_V=values[bad])
+        for value, group in table.groupby("_V", sort=True):
+            first = group.iloc[0]
+            src = f"{first['_SRCFILE']} row {first['_SRCROW']}" if "_SRCFILE" in group else ""
+            findings.add(Finding(rule_id, severity,
+                                 f"value not in codelist {rule.codelist} for these records "
+                                 f"(value-level metadata)", dataset,
+                                 str(first.get("USUBJID", "")), rule.variable, str(value), src,
+                                 len(group)))
+    return list(findings)
 
 
 def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,

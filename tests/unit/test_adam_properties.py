@@ -185,3 +185,22 @@ def test_time_to_event_invariants(subjects):
     assert len(per) == len(subjects)
     assert adrs.groupby("USUBJID")["ASEQ"].apply(
         lambda s: list(s) == list(range(1, len(s) + 1))).all()
+
+
+def test_outputs_are_deterministic_and_independent_of_input_row_order():
+    subjects = [{"dosed": True, "baseline": True, "death_day": d, "visits": v} for d, v in [
+        (None, [(56, "SD"), (56, "PR"), (28, "PR"), (56, "PD")]),
+        (300, [(40, "CR"), (30, "NE"), (30, "CR")]),
+        (None, []),
+        (90, [(20, "SD"), (60, "NON-CR/NON-PD")]),
+    ]]
+    sdtm = sdtm_of(subjects)
+    first = derive_all(sdtm, AdamSettings())
+    again = derive_all(sdtm, AdamSettings())
+    shuffled = {k: v.sample(frac=1.0, random_state=7) for k, v in sdtm.items()}
+    other = derive_all(shuffled, AdamSettings())
+    for name, frame in first.datasets.items():
+        pd.testing.assert_frame_equal(frame, again.datasets[name])
+        pd.testing.assert_frame_equal(frame, other.datasets[name])
+    assert first.findings == again.findings
+    assert first.methods == other.methods

@@ -110,6 +110,9 @@ def test_ovr_records_flags_and_dates():
                    if f.rule in ("AD0001", "AD0002", "AD0003"))
     assert rules == [("AD0001", "B", "2020-13-01"), ("AD0002", "B", "NOT ALL EVALUATED"),
                      ("AD0003", "F", "2020-03-25")]
+    # one finding per bad record (ADRS and LSTALVDT both read RSDTC), located by RSSEQ
+    sources = sorted(f.source for f in result.findings if f.rule in ("AD0001", "AD0002"))
+    assert sources == ["RS RSSEQ=4", "RS RSSEQ=5"]
 
 
 def test_response_parameters_by_hand():

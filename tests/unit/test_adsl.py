@@ -197,7 +197,7 @@ def test_last_known_alive_date():
     # 003: DS END OF STUDY COMPLETED 2021-03-01; 004: EX end 2020-05-10
     assert col(adsl, "LSTALVDT") == [T("2020-03-15"), T("2020-04-30"), T("2021-03-01"),
                                      T("2020-05-10")]
-    assert "DS.DSSTDTC (not DSDECOD DEATH)" in methods["LSTALVDT"]
+    assert "DS.DSSTDTC where DSDECOD != DEATH" in methods["LSTALVDT"]
 
 
 def test_end_of_study():

@@ -290,7 +290,7 @@ def test_long_text_goes_to_supp(tmp_path):
     assert res.domains["AE"]["AETERM"].iloc[0] == "A" * 200
     supp = res.supp["SUPPAE"]
     assert list(supp["QNAM"]) == ["AETERM1"]
-    assert list(supp["QVAL"]) == ["A" * 10]
+    assert list(supp["QVAL"]) == ["A" * 10]   # no blank: a hard cut
     assert list(supp["IDVARVAL"]) == ["1"]
 
 
@@ -314,3 +314,16 @@ def test_unlisted_raw_file_is_counted(mini):
     res = _run(study, raw)
     table = res.accounting.table().set_index("file")
     assert table.loc["extra.csv", "dropped"] == 2
+
+
+def test_long_text_is_cut_between_words(tmp_path):
+    from cdiscmap.findings import Findings
+    from cdiscmap.sdtm.text import split_long_text
+
+    words = ("word " * 50).strip()                       # 249 characters
+    frame = pd.DataFrame({"USUBJID": ["S1"], "AESEQ": [1.0], "AETERM": [words],
+                          "_SRCFILE": ["ae.csv"], "_SRCROW": [1]})
+    out, supp = split_long_text(frame, "AE", {"AETERM"}, "supp", Findings())
+    head = out["AETERM"].iloc[0]
+    assert len(head) == 199 and not head.endswith(" ")   # 40 words minus the last blank
+    assert head + " " + supp["QVAL"].iloc[0] == words    # rejoined with one blank

@@ -104,8 +104,8 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     assert adsl.names() == [
         "STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "AGEGR1", "AGEGR1N", "SEX",
         "RACE", "ETHNIC", "COUNTRY", "SAFFL", "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM",
-        "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "EOSSTT", "EOSDT", "DCSREAS",
-        "RFICDT", "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS",
+        "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "RCHSDT", "EOSSTT", "EOSDT",
+        "DCSREAS", "RFICDT", "ENRLDT", "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS",
         "COHORT", "PATHOL", "GENALT"]
     assert adsl.variable("AGEGR1N").label == "Pooled Age Group 1 (N)"
     assert adsl.variable("DTHDTF").codelist == "DATEFL"
@@ -120,8 +120,11 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     assert adsl.variable("TRTDURD").display_format is None
     assert adsl.variable("SAFFL").value_list == ["Y", "N"]
     assert adsl.variable("EFFFL").value_list == ["Y", "N"]
-    assert [v.name for v in adsl.variables if v.sponsor] == ["EFFFL", "COHORT", "PATHOL",
-                                                             "GENALT"]
+    assert [v.name for v in adsl.variables if v.sponsor] == ["EFFFL", "RCHSDT", "COHORT",
+                                                             "PATHOL", "GENALT"]
+    # ADaMIG 1.3 ADSL "Trial Experience": ENRLDT "Date of Enrollment" (Num, Perm)
+    assert (adsl.variable("ENRLDT").label, adsl.variable("ENRLDT").data_type) == (
+        "Date of Enrollment", "Num")
     assert adsl.variable("ETHNIC").codelist == "ETHNIC"
     assert adsl.variable("DTHFL").codelist == "NY"
 
@@ -132,9 +135,9 @@ def test_bds_datasets(std: Standards) -> None:
     assert set(adrs.names()) == {
         "STUDYID", "USUBJID", "SUBJID", "SITEID", "ASEQ", "PARAMCD", "PARAM", "PARAMN", "AVAL",
         "AVALC", "ADT", "ADY", "AVISIT", "AVISITN", "ANL01FL", "ANL02FL", "DTYPE", "SRCDOM",
-        "SRCVAR", "SRCSEQ", "TRT01P", "TRT01A", "COHORT",
+        "SRCVAR", "SRCSEQ", "TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT",
         # IG variables src/cdiscmap/adam derives besides the task's list:
-        "PARCAT1", "PARCAT2", "PARCAT3", "ADTF"}
+        "PARCAT1", "PARCAT2", "PARCAT3", "ADTF", "ANL03FL", "ANL04FL"}
     assert adrs.variable("PARCAT3").label == "Parameter Category 3"
     assert adrs.variable("ADTF").codelist == "DATEFL"
     # ADaMIG tables list the identifiers first (the export puts them last).

@@ -182,9 +182,10 @@ class _ParamBuilder:
         self.records: list[pd.DataFrame] = []
 
     def add(self, code: str, param: str, chosen: pd.DataFrame, *, yes_no: bool,
-            default: str | None, avalc: pd.Series | None = None) -> None:
+            default: str | None, override: pd.Series | None = None) -> None:
         """One record per population subject: from ``chosen`` (USUBJID, source_index[, AVALC])
-        or, for subjects without one, AVALC = ``default`` (None → no record)."""
+        or, for subjects without one, AVALC = ``default`` (None → no record); ``override``
+        replaces the AVALC values (aligned with the population)."""
         pop = pd.DataFrame({"USUBJID": self.population})
         chosen = chosen.drop_duplicates("USUBJID")
         chosen = chosen.assign(USUBJID=chosen["USUBJID"].astype(self.subjects))
@@ -201,8 +202,8 @@ class _ParamBuilder:
             given = merged["AVALC"].astype("string") if "AVALC" in merged.columns \
                 else src["AVALC"].astype("string")
             values = given.where(pd.Series(has), default).astype("string")
-        if avalc is not None:
-            values = avalc
+        if override is not None:        # landmark Y/N decided by the caller
+            values = override
         n = len(merged)
         cfg = self.settings.adrs
         aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
@@ -265,7 +266,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
     pop = builder.population
     values = pd.Series(np.where(lookup(pop, flags).fillna(False).astype(bool), "Y", "N"),
                        dtype="string")
-    builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", avalc=values)
+    builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", override=values)
     methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
 
 
@@ -351,6 +352,18 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     """ADRS and, per analysis id, the analysed responses that ADTTE builds on."""
     cfg = settings.adrs
     ovr = _ovr_records(sdtm, adsl, settings, findings)
+    who = "RSDRVFL = Y (computed)" if cfg.evaluator == "COMPUTED" else \
+        f"RSEVAL = {cfg.evaluator}, RSDRVFL not Y"
+    methods["PARAMCD=OVR"] = (f"RS.RSSTRESC where RSTESTCD = {cfg.testcd}, {who}"
+                              + (f", RSCAT = {cfg.category}" if cfg.category else "")
+                              + "; AVAL: " + ", ".join(f"{k} = {v:g}" for k, v in
+                                                       cfg.aval_map.items()))
+    imputed = {"none": "complete dates only", "D": "a missing day imputed",
+               "M": "a missing day/month imputed"}[cfg.date_highest_imputation]
+    methods["ADT"] = (f"OVR: RS.RSDTC, {imputed}"
+                      + (f" to the {cfg.date_imputation} day (ADTF = D/M)"
+                         if cfg.date_highest_imputation != "none" else "")
+                      + "; derived parameters: the date of the record chosen")
     # subjects as a categorical of the sorted ADSL ids: sorting and grouping on codes is far
     # cheaper than on text; _finish turns it back into "string"
     subjects = pd.CategoricalDtype(np.sort(adsl["USUBJID"].dropna().unique().astype(object)))

@@ -24,7 +24,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.settings import AdamSettings, ExDateRule
+from cdiscmap.adam.settings import AdamSettings, ExDateRule, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
 
@@ -179,12 +179,15 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
     adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
     cfg = settings.adsl.exposure
     dose = "EXDOSE > 0 (or placebo)" if cfg.positive_dose_only else "any EX record"
-    methods["TRTSDT"] = (f"Earliest EXSTDTC of records with {dose}; partial dates: "
-                         f"imputation {cfg.start_imputation} (first day)")
+    imputed = {"none": "partial dates not used", "D": "a missing day imputed",
+               "M": "a missing day/month imputed"}
+    methods["TRTSDT"] = (f"Earliest EXSTDTC of records with {dose}; "
+                         f"{imputed[cfg.start_imputation]}"
+                         + (" (first day)" if cfg.start_imputation != "none" else ""))
     methods["TRTEDT"] = (f"Latest EXENDTC of records with {dose}"
                          + (", an open record counting its EXSTDTC" if cfg.open_end_uses_start
-                            else "") + f"; partial dates: imputation {cfg.end_imputation} "
-                         "(last day)")
+                            else "") + f"; {imputed[cfg.end_imputation]}"
+                         + (" (last day)" if cfg.end_imputation != "none" else ""))
     methods["TRTDURD"] = "TRTEDT - TRTSDT + 1"
 
 
@@ -198,8 +201,7 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
                                               f"from {rule.anchor} when it is later)"
                                               if rule.anchor else ""))
     else:
-        text = "EXSTDTC of the first dose with " + ", ".join(
-            f"{k} in {v}" for k, v in rule.where.items()) + \
+        text = "EXSTDTC of the first dose with " + where_text(rule.where) + \
             (f", after {rule.anchor}" if rule.anchor else "")
     if dosing is not None and not dosing.empty:
         recs = dosing.loc[dosing["START"].notna()]
@@ -292,9 +294,8 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
     else:
         adsl["LSTALVDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
     methods["LSTALVDT"] = "Latest complete date of " + ", ".join(
-        f"{s.dataset}.{s.date}" + (" (not " + ", ".join(f"{k} {v}" for k, v in
-                                                        s.where_not.items()) + ")"
-                                   if s.where_not else "")
+        f"{s.dataset}.{s.date}" + (f" where {where_text(s.where)}" if s.where else "")
+        + (f" where {where_text(s.where_not, negate=True)}" if s.where_not else "")
         for s in settings.adsl.last_alive_sources)
 
 
@@ -328,7 +329,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         findings.add(notice("AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
                             "all", source.dataset))
     adsl["EOSSTT"], adsl["EOSDT"], adsl["DCSREAS"] = status, eosdt, reason
-    where = ", ".join(f"{k} = {v}" for k, v in source.where.items())
+    where = where_text(source.where)
     methods["EOSSTT"] = (f"Last {source.dataset} record with {where}: COMPLETED when DSDECOD in "
                          f"{', '.join(cfg.eos_completed)}, else DISCONTINUED; none: ONGOING")
     methods["EOSDT"] = f"{source.date} of that record"
@@ -396,7 +397,7 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
                             how="first", purpose=spec.variable)
         picked = _per_subject(recs, spec.pick)
         adsl[spec.variable] = _merge_value(adsl, picked, "DT", spec.variable)
-        where = ", ".join(f"{k} = {v}" for k, v in spec.source.where.items())
+        where = where_text(spec.source.where)
         methods[spec.variable] = (f"{spec.pick.capitalize()} {spec.source.dataset}."
                                   f"{spec.source.date} where {where}")
 

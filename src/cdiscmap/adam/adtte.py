@@ -19,6 +19,10 @@ PFS censoring; admiralonco ad_adtte.R event/censor sources):
 
 AVAL = ADT − STARTDT + 1 days (admiral ``derive_vars_duration`` add_one: an event on the start
 day lasts one day). A censoring date is never before the start date.
+
+PD and assessments come from the *analysed* responses of the ADRS analysis: when ADRS cuts at
+new anti-cancer therapy (``adrs.new_therapy``), a PD after it is never an event and only death
+can follow; ``censor_at_new_therapy`` then censors that death too (FDA 2018).
 """
 
 from __future__ import annotations

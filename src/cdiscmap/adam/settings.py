@@ -44,6 +44,18 @@ def _check_where(where: Where) -> Where:
     return out
 
 
+def where_text(where: Where, negate: bool = False) -> str:
+    """A filter as people write it: ``DSCAT = X, DSSCAT in (A, B)`` (for method texts)."""
+    parts = []
+    for name, value in where.items():
+        if isinstance(value, list) and len(value) > 1:
+            parts.append(f"{name} {'not in' if negate else 'in'} ({', '.join(value)})")
+        else:
+            one = value[0] if isinstance(value, list) else value
+            parts.append(f"{name} {'!=' if negate else '='} {one}")
+    return ", ".join(parts)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -216,8 +228,10 @@ class AdslSettings(_Model):
                     "only, death records excluded). A missing dataset is skipped.")
     eos: DateSource = Field(
         default_factory=lambda: DateSource(dataset="DS", date="DSSTDTC", where={
-            "DSCAT": "DISPOSITION EVENT", "DSSCAT": "END OF STUDY"}),
-        description="End-of-study disposition records (last one per subject).")
+            "DSCAT": "DISPOSITION EVENT", "DSSCAT": ["STUDY PARTICIPATION", "END OF STUDY"]}),
+        description="End-of-study disposition records (last one per subject). Default DSCAT "
+                    "DISPOSITION EVENT with DSSCAT STUDY PARTICIPATION (SDTM CT C170443) or "
+                    "END OF STUDY (docs/conventions.md).")
     eos_completed: list[str] = Field(
         default_factory=lambda: ["COMPLETED"],
         description="DSDECOD values meaning COMPLETED; other → DISCONTINUED, none → ONGOING "

@@ -143,13 +143,18 @@ def _membership(var: Variable, standards: Standards,
 
 
 def _plans(dataset: Dataset, standards: Standards,
-           codelist_overrides: dict[str, str] | None) -> dict[str, _Plan]:
+           codelist_overrides: dict[str, str | None] | None) -> dict[str, _Plan]:
     overrides = dict(codelist_overrides or {})
     for name in overrides:
         dataset.variable(name)                 # StandardsError naming dataset and variable
     plans = {}
     for var in dataset.variables:
-        names = [overrides[var.name]] if var.name in overrides else var.codelists
+        if var.name in overrides:
+            # None: the variable's codelist depends on another variable (value-level
+            # metadata, checked by the caller per where-clause)
+            names = [overrides[var.name]] if overrides[var.name] is not None else []
+        else:
+            names = var.codelists
         plans[var.name] = _Plan(
             var=var,
             # SDTMIG 3.4 §4.4.1: every *DTC variable (--DTC, --STDTC, --ENDTC, RFSTDTC, ...).
@@ -237,7 +242,7 @@ def _column(plan: _Plan) -> pa.Column:
 
 
 def build_schema(dataset: Dataset, standards: Standards, *,
-                 codelist_overrides: dict[str, str] | None = None) -> pa.DataFrameSchema:
+                 codelist_overrides: dict[str, str | None] | None = None) -> pa.DataFrameSchema:
     """The pandera schema of ``dataset``, generated from its metadata.
 
     ``codelist_overrides`` maps a variable to a codelist name (e.g. ``{"AETOXGR": "TOXGR"}``)
@@ -269,7 +274,7 @@ _PANDERA_RULE = {"not_nullable": "SD0002", "column_in_schema": "SD0010",
 
 
 def check_dataset(frame: pd.DataFrame, dataset: Dataset, standards: Standards, *,
-                  codelist_overrides: dict[str, str] | None = None,
+                  codelist_overrides: dict[str, str | None] | None = None,
                   dataset_name: str | None = None) -> list[Finding]:
     """Check ``frame`` against the metadata of ``dataset``; return aggregated findings.
 

@@ -313,6 +313,42 @@ def _derive(ctx: vocab.MapContext, run: BlockRun, stage: int, loaded: LoadedStud
         run.frame.out[pv.name] = vocab.run_algorithm(ctx, run.frame, pv.spec)
 
 
+def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[BlockRun]],
+                                loaded: LoadedStudy) -> None:
+    """Number unscheduled visits from each subject's calendar of scheduled visits across all
+    domains (so TR, TU and RS agree), then write the numbers back into every block."""
+    from cdiscmap.sdtm.dates import complete_date
+
+    targets = []
+    scheduled, unscheduled = [], []
+    for name, domain_runs in runs.items():
+        for run in domain_runs:
+            for pv in run.plan:
+                if pv.spec.algorithm != "visitnum" or pv.name not in run.frame.out:
+                    continue
+                args = pv.spec.visitnum
+                ctx.domain, ctx.where, ctx.variable = name, pv.where, pv.name
+                mask = vocab.unscheduled_mask(ctx, run.frame, args)
+                if args.date is None or "USUBJID" not in run.frame.out:
+                    continue
+                date = complete_date(run.frame.out[args.date])
+                usub = run.frame.out["USUBJID"]
+                scheduled.append(pd.DataFrame({"USUBJID": usub[~mask], "DATE": date[~mask],
+                                               "VISITNUM": run.frame.out.loc[~mask, pv.name]}))
+                if mask.any():
+                    unscheduled.append(pd.DataFrame({"USUBJID": usub[mask],
+                                                     "DATE": date[mask]}))
+                    targets.append((run, pv.name, mask, date))
+    if not targets:
+        return
+    numbers = vocab.number_unscheduled(pd.concat(scheduled, ignore_index=True),
+                                       pd.concat(unscheduled, ignore_index=True))
+    lookup = numbers.set_index(["USUBJID", "DATE"])["VISITNUM"]
+    for run, var, mask, date in targets:
+        idx = pd.MultiIndex.from_arrays([run.frame.out.loc[mask, "USUBJID"], date[mask]])
+        run.frame.out.loc[mask, var] = lookup.reindex(idx).to_numpy()
+
+
 def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
     raws = [r.frame.raw for r in runs]
     outs = [r.frame.out for r in runs]
@@ -343,6 +379,8 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
             frame = build_source(ctx, store, name, block, where)
             runs[name].append(BlockRun(name, block, frame, plan_block(loaded, spec, i)))
             _derive(ctx, runs[name][-1], vocab.ROW, loaded)
+
+    _resolve_unscheduled_visits(ctx, runs, loaded)
 
     def refresh_sdtm() -> None:
         ctx.sdtm = {d: _stack(rs).out for d, rs in runs.items() if rs}

@@ -67,6 +67,21 @@ def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
     return out
 
 
+def _cut_between_words(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """First segment of at most 200 bytes, cut at the last blank (the blank itself is dropped,
+    so segments rejoin with one space); a word longer than 200 is cut hard."""
+    window = values.str.slice(0, MAX_BYTES + 1)
+    blank = window.str.rfind(" ")
+    fits = values.str.len() <= MAX_BYTES
+    cut = blank.where((blank > 0) & ~fits, MAX_BYTES).astype("int64")
+    head = pd.Series([v[:c] for v, c in zip(values, cut, strict=True)], index=values.index,
+                     dtype="string")
+    skip = (blank == cut) & ~fits
+    tail = pd.Series([v[c + int(s):] for v, c, s in zip(values, cut, skip, strict=True)],
+                     index=values.index, dtype="string")
+    return head, tail
+
+
 def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str], policy: str,
                     findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cut text over 200 bytes; the remainder becomes SUPP-- rows (QNAM VAR1, VAR2, ...)."""
@@ -87,20 +102,19 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
         values = text[long]
         if out is frame:
             out = frame.copy()
-        out.loc[long, col] = values.str.slice(0, MAX_BYTES)
-        rest = values.str.slice(MAX_BYTES)
+        head, rest = _cut_between_words(values)
+        out.loc[long, col] = head
         k = 1
         while rest.notna().any() and (rest.str.len() > 0).any():
-            chunk = rest.str.slice(0, MAX_BYTES)
-            has = (chunk.str.len() > 0).fillna(False).astype(bool)
-            part = frame.loc[has[has].index]
+            has = (rest.str.len() > 0).fillna(False).astype(bool)
+            chunk, rest = _cut_between_words(rest[has])
+            part = frame.loc[chunk.index]
             overflow.append(pd.DataFrame({
                 "USUBJID": part["USUBJID"].astype("string"),
                 f"{dataset}SEQ": part.get(f"{dataset}SEQ"),
                 "QNAM": f"{col}{k}", "QLABEL": f"{col} continued ({k})"[:40],
-                "QVAL": chunk[has], "QORIG": "CRF", "QEVAL": "",
+                "QVAL": chunk, "QORIG": "CRF", "QEVAL": "",
                 "_SRCFILE": part["_SRCFILE"], "_SRCROW": part["_SRCROW"]}))
-            rest = rest.str.slice(MAX_BYTES)
             k += 1
         for u, w, v in zip(frame.loc[long, "USUBJID"].astype(str), where, values, strict=True):
             findings.add(Finding("TXT0001", Severity.NOTICE,

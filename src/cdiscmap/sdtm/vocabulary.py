@@ -236,13 +236,16 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
         result = result.mask(todo, key.map(by_fold, na_action="ignore").astype("string"))
     unmapped = result.isna() & collected.notna()
     if unmapped.any():
-        action = "kept as collected" if spec.on_unmapped == "keep" else "left null"
+        action = {"keep": "kept as collected", "null": "left null",
+                  "default": f"set to {spec.default}"}[spec.on_unmapped]
         ctx.report(frame, unmapped, rule="MAP0001", severity=Severity.WARNING,
                    message=f"value not in study codelist {args.codelist}"
                            f"{' (target ' + spec.target + ')' if spec.target else ''}; {action}",
                    values=collected)
         if spec.on_unmapped == "keep":
             result = result.mask(unmapped, collected)
+        elif spec.on_unmapped == "default":
+            result = result.mask(unmapped, spec.default)
     return result
 
 
@@ -431,30 +434,48 @@ def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
 
 
 def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
-    """VISITNUM; unscheduled visits get the previous scheduled number + 0.01 per unscheduled
-    visit since (in date order within the subject), a common SDTM convention."""
+    """VISITNUM of scheduled visits from the study's visit rules. Unscheduled visits are left
+    null here and numbered by the engine from the subject's calendar across all domains
+    (:func:`number_unscheduled`), so the same unscheduled visit gets the same number in TR,
+    TU and RS."""
     collected = _text(raw_column(ctx, frame, args.column))
     table = _visit_table(ctx, collected)
     if not len(table):
         return pd.Series(np.nan, index=collected.index, dtype="float64")
-    num = collected.map(table["VISITNUM"]).astype("float64")
-    uns = collected.map(table["UNS"]).fillna(False).astype(bool)
-    if uns.any():
-        if args.date is None:
-            raise SpecError("visitnum needs 'date' to number unscheduled visits",
-                            ctx.where.rsplit(":", 1)[0], _line(ctx.where), "visitnum.date")
-        date = var_column(ctx, frame, args.date).astype("string").str.slice(0, 10)
-        subj = var_column(ctx, frame, "USUBJID")
-        t = pd.DataFrame({"u": subj, "d": date, "n": num.where(~uns), "uns": uns,
-                          "pos": np.arange(len(num))}, index=num.index)
-        t = t.sort_values(["u", "d", "uns", "pos"], kind="mergesort", na_position="last")
-        t["prev"] = t.groupby("u")["n"].ffill().fillna(0.0)
-        # distinct unscheduled dates after the same scheduled visit are numbered .01, .02, ...
-        us = t[t["uns"]]
-        rank = us.groupby(["u", "prev"])["d"].rank(method="dense")
-        t.loc[us.index, "n"] = us["prev"] + 0.01 * rank
-        num = t["n"].reindex(num.index).round(2)
-    return num
+    uns = unscheduled_mask(ctx, frame, args)
+    if uns.any() and args.date is None:
+        raise SpecError("visitnum needs 'date' to number unscheduled visits",
+                        ctx.where.rsplit(":", 1)[0], _line(ctx.where), "visitnum.date")
+    return collected.map(table["VISITNUM"]).astype("float64").mask(uns, np.nan)
+
+
+def unscheduled_mask(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
+    collected = _text(raw_column(ctx, frame, args.column))
+    table = _visit_table(ctx, collected)
+    if not len(table):
+        return pd.Series(False, index=collected.index)
+    return collected.map(table["UNS"]).fillna(False).astype(bool)
+
+
+def number_unscheduled(scheduled: pd.DataFrame, unscheduled: pd.DataFrame) -> pd.DataFrame:
+    """Unscheduled visit numbers: the subject's last scheduled VISITNUM on or before the date,
+    plus 0.01 for the first distinct unscheduled date after it, 0.02 for the next, ...
+
+    ``scheduled`` has USUBJID, DATE (datetime64), VISITNUM; ``unscheduled`` has USUBJID, DATE.
+    Returns the distinct (USUBJID, DATE) of ``unscheduled`` with their VISITNUM.
+    """
+    sched = scheduled.dropna(subset=["USUBJID", "DATE", "VISITNUM"])
+    sched = sched.groupby(["USUBJID", "DATE"], as_index=False)["VISITNUM"].max()
+    uns = unscheduled.dropna(subset=["USUBJID", "DATE"]).drop_duplicates(["USUBJID", "DATE"])
+    if uns.empty:
+        return uns.assign(VISITNUM=pd.Series(dtype="float64"))
+    sched = sched.sort_values("DATE", kind="mergesort")
+    uns = uns.sort_values("DATE", kind="mergesort")
+    merged = pd.merge_asof(uns, sched, on="DATE", by="USUBJID", direction="backward")
+    merged["VISITNUM"] = merged["VISITNUM"].fillna(0.0)
+    rank = merged.groupby(["USUBJID", "VISITNUM"])["DATE"].rank(method="dense")
+    merged["VISITNUM"] = (merged["VISITNUM"] + 0.01 * rank).round(2)
+    return merged[["USUBJID", "DATE", "VISITNUM"]]
 
 
 def empty(ctx: MapContext, frame: BlockFrame, kind: str) -> pd.Series:

@@ -286,6 +286,16 @@ class SuppSpec(Strict):
     blocks: list[str] = []              # blocks it applies to (default: all blocks)
 
 
+class ValueLevelSpec(Strict):
+    """Metadata of a variable for the records a where-clause selects (define.xml value-level
+    metadata; the codelist is checked on those records only)."""
+
+    variable: str
+    where: Condition                    # on the domain's variables (var:)
+    codelist: str | None = None         # None: no codelist (e.g. a numeric result as text)
+    data_type: Literal["text", "integer", "float"] = "text"
+
+
 class DomainSpec(Strict):
     """mappings/<study>/sdtm/<domain>.yaml"""
 
@@ -295,6 +305,7 @@ class DomainSpec(Strict):
     variables: dict[str, VariableSpec] = {}
     supp: dict[str, SuppSpec] = {}
     codelist_overrides: dict[str, str] = {}   # variable → codelist for checks (e.g. AETOXGR: TOXGR)
+    value_level: list[ValueLevelSpec] = []
 
 
 # --------------------------------------------------------------------------- study.yaml
@@ -313,7 +324,14 @@ class CodelistMapSpec(Strict):
     map: dict[str, str] = {}
     patterns: list[tuple[str, str]] = []  # (regex, replacement) tried after map, e.g. "GRADE (\d)"
     identity: bool = True               # a collected value that is already a term is kept
-    on_unmapped: Literal["keep", "null"] = "keep"
+    on_unmapped: Literal["keep", "null", "default"] = "keep"
+    default: str | None = None          # the term unmapped values become (on_unmapped: default)
+
+    @model_validator(mode="after")
+    def _default_given(self) -> CodelistMapSpec:
+        if (self.on_unmapped == "default") != (self.default is not None):
+            raise ValueError("'default' is given exactly when on_unmapped is 'default'")
+        return self
 
 
 class VisitRule(Strict):

@@ -54,7 +54,6 @@ ORGANS: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
     ("PLEURA", False, ("PLEURA RIGHT", "PLEURA LEFT")),
     ("BONE", False, ("BONE THORACIC SPINE", "BONE PELVIS", "BONE RIB")),
 )
-ORGAN_NAMES = np.array([o[0] for o in ORGANS])
 ORGAN_IS_NODE = np.array([o[1] for o in ORGANS])
 _LOC_COUNT = np.array([len(o[2]) for o in ORGANS])
 _LOC_OFFSET = np.r_[0, np.cumsum(_LOC_COUNT)[:-1]]
@@ -415,8 +414,10 @@ def _ensure_one(rng: np.random.Generator, chosen: np.ndarray, eligible: np.ndarr
 def _merge_lesions(rng: np.random.Generator, size: np.ndarray, status: np.ndarray,
                    organ: np.ndarray, is_node: np.ndarray, t: np.ndarray, assessed: np.ndarray,
                    durable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two non-nodal targets of one organ merge (RECIST 1.1 §4.3.2): the first carries both
-    diameters, the second is recorded as 0 mm."""
+    """Two non-nodal targets of one organ merge (RECIST 1.1 §4.3.2).
+
+    From the merge on, the first carries both diameters and the second is recorded as 0 mm.
+    """
     n = len(size)
     same = (organ[:, :, None] == organ[:, None, :]) & (organ[:, :, None] >= 0)
     same &= ~is_node[:, :, None] & ~is_node[:, None, :]

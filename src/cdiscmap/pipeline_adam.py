@@ -1,0 +1,42 @@
+"""ADaM step of a run: SDTM frames → ADSL/ADRS/ADTTE → pandera checks → XPT.
+
+Used by ``cdiscmap run`` (on the SDTM it just mapped) and ``cdiscmap adam`` (on any SDTM
+folder). It reads only SDTM, never raw data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from cdiscmap.adam import derive_all, load_adam_settings
+from cdiscmap.checks.schema import check_dataset
+from cdiscmap.findings import Findings
+from cdiscmap.standards.models import Standards
+
+ADAM_ORDER = ("ADSL", "ADRS", "ADTTE")
+
+
+def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
+                     findings: Findings) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """Derive the study's ADaM datasets and check each against its ADaMIG metadata."""
+    settings = load_adam_settings(study_dir)
+    result = derive_all(sdtm, settings)
+    findings.extend(result.findings)
+    frames = {name: result.datasets[name] for name in ADAM_ORDER if name in result.datasets}
+    for name, frame in frames.items():
+        findings.extend(check_dataset(frame, standards.dataset(name), standards,
+                                      dataset_name=name))
+    return frames, result.methods
+
+
+def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
+             folder: Path, created: datetime, findings: Findings
+             ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+    from cdiscmap.run import write_datasets
+
+    frames, _ = derive_and_check(sdtm, study_dir, standards, findings)
+    files = write_datasets(frames, folder, standards, created)
+    return frames, files
