@@ -126,6 +126,39 @@ def synth(study: str, subjects: int, seed: int, out_dir: Path) -> None:
         console.print(f"{result.raw_dir / name}: {n} rows")
 
 
+@main.command()
+@click.option("--sdtm", "sdtm_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder of SDTM datasets (.xpt, .csv or .parquet; one file per dataset).")
+@click.option("--study", "study_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The study's mapping folder; its adam/*.yaml holds the settings.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the ADaM XPT files and report (default: <sdtm>/../adam).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True)
+def adam(sdtm_dir: Path, study_dir: Path, out_dir: Path | None, fail_on: str) -> None:
+    """Derive ADSL, ADRS and ADTTE from any SDTM folder (cdiscmap's or anyone's)."""
+    from cdiscmap.adam import read_sdtm
+    from cdiscmap.emit.report import findings_summary, write_findings
+    from cdiscmap.pipeline_adam import derive_and_check
+    from cdiscmap.run import write_datasets
+    from cdiscmap.standards import load_standards
+    from cdiscmap.xpt_time import output_timestamp
+
+    standards = load_standards()
+    findings = Findings()
+    frames, _ = derive_and_check(read_sdtm(sdtm_dir), study_dir, standards, findings)
+    target = out_dir or sdtm_dir.parent / "adam"
+    files = write_datasets(frames, target, standards, output_timestamp(study_dir))
+    write_findings(target, findings)
+    for path in files:
+        console.print(f"{path}: {len(frames[path.stem.upper()])} records")
+    f = findings_summary(findings)
+    console.print(f"Findings: {f['error']} errors, {f['warning']} warnings, {f['notice']} "
+                  f"notices (findings.csv in {target})")
+    _fail_threshold(findings, fail_on)
+
+
 @main.command("check-spec")
 @click.argument("study", type=click.Path(file_okay=False, path_type=Path))
 def check_spec(study: Path) -> None:

@@ -34,9 +34,10 @@ def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: 
 
 def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
              folder: Path, created: datetime, findings: Findings
-             ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+             ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]], list[Path]]:
+    """Derive, check and write ADaM; returns the frames, their derivation methods, the files."""
     from cdiscmap.run import write_datasets
 
-    frames, _ = derive_and_check(sdtm, study_dir, standards, findings)
+    frames, methods = derive_and_check(sdtm, study_dir, standards, findings)
     files = write_datasets(frames, folder, standards, created)
-    return frames, files
+    return frames, methods, files

@@ -20,12 +20,13 @@ from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.xpt import check_xpt_limits, write_xpt
-from cdiscmap.errors import CdiscmapError, InputDataError, SpecError, display_path
+from cdiscmap.errors import CdiscmapError, InputDataError, display_path
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.sdtm.engine import SdtmResult, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
 from cdiscmap.standards import load_standards, specs_dir
 from cdiscmap.standards.models import Standards
+from cdiscmap.xpt_time import output_timestamp
 
 DEMO_STUDY = "crizotinib-basket"
 
@@ -56,6 +57,7 @@ class RunResult:
     findings: Findings
     files: list[Path] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
+    adam_methods: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _standard_variables(standards: Standards) -> dict[str, set[str]]:
@@ -91,12 +93,7 @@ def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path) -> Pat
 
 
 def _timestamp(loaded: LoadedStudy) -> datetime:
-    try:
-        return datetime.fromisoformat(loaded.study.output_timestamp)
-    except ValueError:
-        raise SpecError("output_timestamp is not an ISO 8601 date-time", loaded.study_file,
-                        loaded.study_yaml.line_of(("output_timestamp",)),
-                        "output_timestamp") from None
+    return output_timestamp(loaded.folder)
 
 
 def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) -> None:
@@ -193,10 +190,11 @@ def run_study(opts: RunOptions) -> RunResult:
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
                                created)
         adam_frames: dict[str, pd.DataFrame] = {}
+        adam_methods: dict[str, dict[str, str]] = {}
         if opts.adam and (opts.study_dir / "adam").is_dir():
             from cdiscmap.pipeline_adam import run_adam
 
-            adam_frames, adam_files = run_adam(result.domains | result.supp, opts.study_dir,
+            adam_frames, adam_methods, adam_files = run_adam(result.domains | result.supp, opts.study_dir,
                                                standards, staging / "adam", created,
                                                result.findings)
             files += adam_files
@@ -206,7 +204,7 @@ def run_study(opts: RunOptions) -> RunResult:
         shutil.rmtree(staging, ignore_errors=True)
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
-                     files=final, summary=summary)
+                     files=final, summary=summary, adam_methods=adam_methods)
 
 
 def _ensure(path: Path) -> Path:
