@@ -42,7 +42,8 @@ def test_expected_files(demo):
     sdtm = {p.name for p in (result.out_dir / "sdtm").iterdir()}
     assert {"dm.xpt", "ae.xpt", "ex.xpt", "ds.xpt", "tu.xpt", "tr.xpt", "rs.xpt",
             "suppdm.xpt"} <= sdtm
-    for name in ("run-summary.md", "run-summary.json", "findings.csv", "findings.json"):
+    for name in ("run-summary.md", "run-summary.json", "findings.csv", "findings.json",
+                 "lineage.csv"):
         assert (result.out_dir / name).is_file()
     assert not list(result.out_dir.glob(".staging-*"))
 
@@ -63,6 +64,22 @@ def test_accounting_balances_for_every_raw_file(demo):
     assert summary["records_written"]["DM"] == len(enrol)
     ex = pd.read_csv(root / "export" / "raw" / "ex.csv", dtype=str)
     assert summary["records_written"]["EX"] == int((ex["EXDOSE"] != "0").sum())
+
+
+def test_lineage_points_every_record_at_its_raw_row(demo):
+    root, result = demo
+    lineage = pd.read_csv(result.out_dir / "lineage.csv", dtype=str)
+    ae = lineage[lineage["dataset"] == "AE"]
+    assert len(ae) == len(result.datasets["AE"])
+    raw = pd.read_csv(root / "export" / "raw" / "ae.csv", dtype=str)
+    # each AE record's raw row holds the same verbatim term (modulo the text rules)
+    xpt, _ = pyreadstat.read_xport(str(result.out_dir / "sdtm" / "ae.xpt"))
+    merged = xpt.assign(SEQ=xpt["AESEQ"].astype(int).astype(str)).merge(
+        ae, on=["USUBJID", "SEQ"])
+    assert len(merged) == len(xpt)
+    terms = raw["AETERM"].str.strip().to_numpy()[merged["source_row"].astype(int) - 1]
+    same = merged["AETERM"].to_numpy() == terms
+    assert same.sum() >= len(merged) - 2        # the non-ASCII and the >200-byte terms differ
 
 
 def test_every_planted_defect_is_a_finding(demo):

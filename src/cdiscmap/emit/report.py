@@ -53,6 +53,26 @@ def write_findings(folder: Path, findings: Findings) -> None:
         encoding="utf-8")
 
 
+def write_lineage(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
+    """lineage.csv: for every SDTM record (dataset, USUBJID, --SEQ) the raw file and row it
+    came from, so lineage outlives the in-memory run."""
+    pieces = []
+    for name, frame in sorted(datasets.items()):
+        if "_SRCFILE" not in frame:
+            continue
+        seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
+        pieces.append(pd.DataFrame({
+            "dataset": name,
+            "USUBJID": frame["USUBJID"].astype("string") if "USUBJID" in frame else "",
+            "SEQ": frame[seq].astype("Int64").astype("string") if seq else "",
+            "QNAM": frame["QNAM"].astype("string") if "QNAM" in frame else "",
+            "source_file": frame["_SRCFILE"].astype("string"),
+            "source_row": frame["_SRCROW"].astype("Int64"),
+        }))
+    table = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    table.to_csv(folder / "lineage.csv", index=False, lineterminator="\n")
+
+
 def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
                      adam: dict[str, pd.DataFrame], raw_dir: Path) -> dict[str, object]:
     acc = result.accounting
@@ -87,4 +107,5 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
                                  columns=["severity", "rule", "count"]))]
     (folder / "run-summary.md").write_text("".join(md), encoding="utf-8")
     write_findings(folder, result.findings)
+    write_lineage(folder, {**result.domains, **result.supp})
     return summary

@@ -1,0 +1,164 @@
+"""Each mapping algorithm and condition on small frames (expected values worked by hand)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cdiscmap.findings import Findings
+from cdiscmap.sdtm import vocabulary as v
+from cdiscmap.spec.models import Condition, StudySpec, VariableSpec
+
+STUDY = StudySpec.model_validate({
+    "studyid": "S", "title": "t", "standards": {}, "forms": {"f": {"file": "f.csv"}},
+    "domains": ["AE"],
+    "codelists": {"YN": {"target": "NY", "map": {"yes": "Y", "no": "N"}},
+                  "DROP": {"target": "NY", "on_unmapped": "null"}},
+})
+
+
+def frame(**cols) -> v.BlockFrame:
+    raw = pd.DataFrame({k: pd.Series(x, dtype="string") for k, x in cols.items()})
+    raw["_SRCFILE"] = "f.csv"
+    raw["_SRCROW"] = range(1, len(raw) + 1)
+    out = pd.DataFrame({"USUBJID": pd.Series([f"S-{i}" for i in range(len(raw))],
+                                             dtype="string")}, index=raw.index)
+    return v.BlockFrame(raw=raw, out=out, form="f", file="f.csv")
+
+
+def ctx() -> v.MapContext:
+    return v.MapContext(study=STUDY, codelist_terms={"NY": {"Y", "N", "U", "NA"}},
+                        findings=Findings(), domain="AE", where="ae.yaml:3", variable="X")
+
+
+def run(spec: dict, f: v.BlockFrame, c: v.MapContext | None = None) -> pd.Series:
+    return v.run_algorithm(c or ctx(), f, VariableSpec.model_validate(spec))
+
+
+def test_take_strips_and_blanks_are_null():
+    out = run({"take": "A"}, frame(A=["  x ", "", None]))
+    assert out.tolist()[0] == "x"
+    assert out.isna().tolist() == [False, True, True]
+
+
+def test_take_default_and_case():
+    assert run({"take": {"column": "A", "default": "Z"}}, frame(A=["a", None])).tolist() == \
+        ["a", "Z"]
+    assert run({"take": "A", "case": "upper"}, frame(A=["MiXed"])).tolist() == ["MIXED"]
+
+
+def test_constant_text_and_number():
+    f = frame(A=["1", "2"])
+    assert run({"constant": "CRIZOTINIB"}, f).tolist() == ["CRIZOTINIB"] * 2
+    assert run({"constant": 5}, f).tolist() == [5.0, 5.0]
+
+
+def test_concat_missing_part_gives_missing():
+    f = frame(A=["001", None])
+    out = run({"concat": {"parts": [{"value": "S"}, {"column": "A"}], "sep": "-"}}, f)
+    assert out.iloc[0] == "S-001"
+    assert pd.isna(out.iloc[1])
+
+
+def test_number_reports_text():
+    c = ctx()
+    out = run({"number": {"column": "A"}}, frame(A=["12.5", "abc", None]), c)
+    assert out.iloc[0] == 12.5 and out.iloc[1:].isna().all()
+    assert [(f.rule, f.value) for f in c.findings] == [("NUM0001", "abc")]
+
+
+def test_number_default_only_for_blanks():
+    out = run({"number": {"column": "A", "default": 5}}, frame(A=["", "7"]))
+    assert out.tolist() == [5.0, 7.0]
+
+
+def test_assign_ct_null_on_unmapped_counts_rows():
+    c = ctx()
+    out = run({"assign_ct": {"column": "A", "codelist": "DROP"}}, frame(A=["Y", "maybe",
+                                                                          "maybe"]), c)
+    assert out.iloc[0] == "Y" and out.iloc[1:].isna().all()
+    (finding,) = list(c.findings)
+    assert (finding.rule, finding.value, finding.count) == ("MAP0001", "maybe", 2)
+    assert finding.source.startswith("f.csv row 2")
+
+
+def test_when_first_matching_branch_wins_and_else():
+    f = frame(A=["Yes", "No", None])
+    spec = {"when": [{"if": {"column": "A", "equals": "yes"}, "then": {"constant": "Y"}},
+                     {"if": {"column": "A", "blank": False}, "then": {"constant": "N"}},
+                     {"else": {"constant": "U"}}]}
+    assert run(spec, f).tolist() == ["Y", "N", "U"]
+
+
+def test_when_branch_findings_only_for_its_rows():
+    c = ctx()
+    f = frame(A=["Yes", "bad"], K=["1", "2"])
+    spec = {"when": [{"if": {"column": "K", "equals": "1"},
+                      "then": {"assign_ct": {"column": "A", "codelist": "YN"}}}]}
+    out = run(spec, f, c)
+    assert out.iloc[0] == "Y" and pd.isna(out.iloc[1])
+    assert list(c.findings) == []      # "bad" sits in a row the branch does not cover
+
+
+def test_copy_reads_a_derived_variable():
+    f = frame(A=["x"])
+    f.out["RFXSTDTC"] = pd.Series(["2014-01-01"], dtype="string")
+    assert run({"copy": "RFXSTDTC"}, f).tolist() == ["2014-01-01"]
+
+
+@pytest.mark.parametrize(("cond", "expected"), [
+    ({"column": "A", "in": ["a", "B"]}, [True, True, False, False]),
+    ({"column": "A", "matches": "[ab]"}, [True, True, False, False]),
+    ({"column": "A", "not_equals": "a"}, [False, True, True, False]),
+    ({"all": [{"column": "A", "blank": False}, {"column": "B", "equals": "1"}]},
+     [True, False, False, False]),
+    ({"any": [{"column": "A", "equals": "c"}, {"column": "B", "equals": "2"}]},
+     [False, True, True, False]),
+    ({"not": {"column": "A", "blank": True}}, [True, True, True, False]),
+])
+def test_conditions(cond, expected):
+    f = frame(A=["a", "b", "c", None], B=["1", "2", "3", "1"])
+    got = v.evaluate_condition(ctx(), f, Condition.model_validate(cond))
+    assert got.tolist() == expected
+
+
+def test_numeric_condition_compares_numbers():
+    f = frame(A=["x", "y"])
+    f.out["EXDOSE"] = pd.Series([0.0, 250.0])
+    got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "EXDOSE",
+                                                                   "equals": "0"}))
+    assert got.tolist() == [True, False]
+
+
+def test_number_unscheduled_across_domains():
+    sched = pd.DataFrame({"USUBJID": ["S1", "S1", "S2"],
+                          "DATE": pd.to_datetime(["2020-01-01", "2020-03-01", "2020-01-01"]),
+                          "VISITNUM": [0.0, 8.0, 0.0]})
+    uns = pd.DataFrame({"USUBJID": ["S1", "S1", "S1", "S2"],
+                        "DATE": pd.to_datetime(["2020-03-10", "2020-03-20", "2020-03-10",
+                                                "2019-12-01"])})
+    got = v.number_unscheduled(sched, uns).set_index(["USUBJID", "DATE"])["VISITNUM"]
+    assert got[("S1", pd.Timestamp("2020-03-10"))] == 8.01
+    assert got[("S1", pd.Timestamp("2020-03-20"))] == 8.02
+    assert got[("S2", pd.Timestamp("2019-12-01"))] == 0.01   # before any scheduled visit
+
+
+@given(st.lists(st.sampled_from(["2014-03-01", "2014-02-01", None, "2014-01-15"]),
+                min_size=1, max_size=12))
+def test_seq_is_one_to_n_per_subject(dates):
+    f = frame(A=["x"] * len(dates))
+    f.out["USUBJID"] = pd.Series(["S1", "S2"] * (len(dates) // 2) + ["S1"] * (len(dates) % 2),
+                                 dtype="string")
+    f.out["AESTDTC"] = pd.Series(dates, dtype="string")
+    f.out["_SRCFILE"] = "f.csv"
+    f.out["_SRCROW"] = range(1, len(dates) + 1)
+    seq = run({"seq": {"order": ["AESTDTC"]}}, f)
+    for _, group in seq.groupby(f.out["USUBJID"]):
+        assert sorted(group.tolist()) == list(range(1, len(group) + 1))
+        # ordered by date, missing dates last
+        by_seq = f.out.loc[group.sort_values().index, "AESTDTC"]
+        known = by_seq.dropna().tolist()
+        assert known == sorted(known)
+        assert by_seq.isna().tolist() == sorted(by_seq.isna().tolist())
