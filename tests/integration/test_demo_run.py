@@ -158,3 +158,13 @@ def test_failed_run_leaves_previous_outputs(demo, tmp_path):
     with pytest.raises(Exception, match="AEGRADE"):
         run_study(RunOptions(study_dir=default_study_dir(), raw_dir=raw, out_root=out))
     assert _digest(out / "CRZBASKET") == before
+
+
+def test_run_summary_lists_the_disagreements(demo):
+    root, result = demo
+    text = (result.out_dir / "run-summary.md").read_text()
+    planted = pd.read_csv(root / "export" / "truth" / "planted_disagreements.csv", dtype=str)
+    section = text.split("## RECIST 1.1 cross-check", 1)[1]
+    for r in planted.itertuples():
+        assert f"CRZBASKET-{r.SUBJECT}" in section
+        assert f"investigator={r.INVESTIGATOR} computed={r.RECIST}" in section

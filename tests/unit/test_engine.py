@@ -327,3 +327,59 @@ def test_long_text_is_cut_between_words(tmp_path):
     head = out["AETERM"].iloc[0]
     assert len(head) == 199 and not head.endswith(" ")   # 40 words minus the last blank
     assert head + " " + supp["QVAL"].iloc[0] == words    # rejoined with one blank
+
+
+def test_duplicate_raw_keys_are_findings(tmp_path):
+    study = tmp_path / "mini"
+    raw = dict(RAW)
+    raw["enrol.csv"] = RAW["enrol.csv"] + "        002,Female,5\n"
+    _write(study, {"study.yaml": STUDY, "sdtm/dm.yaml": DM, "sdtm/ex.yaml": EX,
+                   "sdtm/ae.yaml": AE, "sdtm/tr.yaml": TR})
+    _write(tmp_path / "raw", raw)
+    res = _run(study, tmp_path / "raw")
+    dup = [f for f in res.findings if f.rule == "RAW0002"]
+    assert len(dup) == 1
+    assert (dup[0].value, dup[0].count, dup[0].source) == ("002", 2, "enrol.csv row 2")
+    assert dup[0].severity.value == "error"
+
+
+def test_duplicate_lookup_key_is_not_silent(tmp_path):
+    study = tmp_path / "mini"
+    dm = DM.replace("    source: {form: enrol}",
+                    "    source:\n      form: enrol\n      joins:\n"
+                    "        - {form: ex, on: SUBJECT, columns: [DOSE], prefix: EX_}")
+    _write(study, {"study.yaml": STUDY, "sdtm/dm.yaml": dm, "sdtm/ex.yaml": EX,
+                   "sdtm/ae.yaml": AE, "sdtm/tr.yaml": TR})
+    _write(tmp_path / "raw", RAW)
+    res = _run(study, tmp_path / "raw")
+    (found,) = [f for f in res.findings if f.rule == "RAW0003"]
+    assert found.count == 2          # subject 001 has three ex rows: two are not used
+    assert found.source.startswith("ex.csv row 2")
+
+
+def test_non_utf8_raw_file_is_a_clear_error(mini):
+    study, raw = mini
+    (raw / "ae.csv").write_bytes("SUBJECT,TERM,GRADE,START\n001,Naus\xe9e,1,2014-03-07\n"
+                                 .encode("latin-1"))
+    with pytest.raises(InputDataError, match=r"ae\.csv: not UTF-8 text.*re-export"):
+        _run(study, raw)
+
+
+def test_join_required_drops_unmatched_with_reason(tmp_path):
+    study = tmp_path / "mini"
+    ae = AE.replace("    source: {form: ae}",
+                    "    source:\n      form: ae\n      joins:\n"
+                    "        - {form: enrol, on: SUBJECT, columns: [SEX], required: true,"
+                    " reason: subject not enrolled}")
+    raw = dict(RAW)
+    raw["ae.csv"] = RAW["ae.csv"] + "        009,Headache,1,2014-03-09\n"
+    _write(study, {"study.yaml": STUDY, "sdtm/dm.yaml": DM, "sdtm/ex.yaml": EX,
+                   "sdtm/ae.yaml": ae, "sdtm/tr.yaml": TR})
+    _write(tmp_path / "raw", raw)
+    res = _run(study, tmp_path / "raw")
+    assert len(res.domains["AE"]) == 4
+    drops = res.accounting.drops()
+    row = drops[drops["file"] == "ae.csv"]
+    assert row["rows"].tolist() == [1]
+    assert row["reason"].iloc[0].startswith("subject not enrolled")
+    assert res.accounting.balanced

@@ -73,6 +73,20 @@ def write_lineage(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
     table.to_csv(folder / "lineage.csv", index=False, lineterminator="\n")
 
 
+def _recist_section(findings: Findings) -> list[str]:
+    """The RECIST 1.1 cross-check: each visit where the engine and the investigator disagree,
+    with the numbers that explain it."""
+    frame = findings.to_frame()
+    rc = frame[frame["rule"] == "RC0001"] if len(frame) else frame
+    out = ["\n## RECIST 1.1 cross-check (computed from TU/TR vs investigator RS)\n\n"]
+    if rc.empty:
+        return [*out, "The engine agrees with the investigator at every assessed visit.\n"]
+    out.append(f"{len(rc)} disagreement(s):\n\n")
+    out.append(_md_table(rc[["usubjid", "value", "message", "source"]].rename(
+        columns={"usubjid": "subject", "value": "responses", "message": "explanation"})))
+    return out
+
+
 def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
                      adam: dict[str, pd.DataFrame], raw_dir: Path) -> dict[str, object]:
     acc = result.accounting
@@ -105,6 +119,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
           _md_table(pd.DataFrame([(k.split(':')[0], k.split(':')[1], v) for k, v in
                                   f["by_rule"].items()],  # type: ignore[index]
                                  columns=["severity", "rule", "count"]))]
+    md += _recist_section(result.findings)
     (folder / "run-summary.md").write_text("".join(md), encoding="utf-8")
     write_findings(folder, result.findings)
     write_lineage(folder, {**result.domains, **result.supp})

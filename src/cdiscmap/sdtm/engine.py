@@ -246,7 +246,17 @@ def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join
                                  f"{other.file}")
     for col in on:
         vocab.raw_column(ctx, frame, col)
-    lookup = lookup.drop_duplicates(on, keep="first")
+    dup = lookup.duplicated(on, keep="first")
+    if dup.any():
+        # a lookup must be many-to-one: never pick a row silently
+        first = lookup[dup].iloc[0]
+        store.findings.add(Finding(
+            rule="RAW0003", severity=Severity.WARNING,
+            message=f"{other.file} has several rows per {on} used by a join; the first is used",
+            dataset=ctx.domain, usubjid=str(first.get("SUBJECT", "")), variable="+".join(on),
+            value="/".join(str(first[k]) for k in on),
+            source=f"{other.file} row {first['_SRCROW']} (spec {where})", count=int(dup.sum())))
+    lookup = lookup[~dup]
     right = lookup[[*on, *join.columns, "_SRCROW"]].rename(
         columns={c: f"{join.prefix}{c}" for c in join.columns} | {"_SRCROW": "_JOINROW"})
     clash = [c for c in right.columns if c in frame.raw.columns and c not in on]
