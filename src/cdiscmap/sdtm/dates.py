@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscmap.vectorize import map_unique
+
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
 
@@ -34,6 +36,26 @@ def _is_unknown(part: pd.Series) -> pd.Series:
 
 
 def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> DateParse:
+    """Parse collected date text into ISO 8601 (see :func:`_parse_dates`), working on the
+    distinct date/time pairs only."""
+    if len(values) == 0:
+        return _parse_dates(values, fmt, times)
+    pairs = pd.DataFrame({"d": values.astype("string"),
+                          "t": times.astype("string") if times is not None else ""})
+    codes = pairs.groupby(["d", "t"], dropna=False, sort=False).ngroup().to_numpy()
+    distinct = pairs.drop_duplicates().reset_index(drop=True)
+    parsed = _parse_dates(distinct["d"], fmt, distinct["t"] if times is not None else None)
+
+    def back(s: pd.Series) -> pd.Series:
+        out = s.take(codes)
+        out.index = values.index
+        return out
+
+    return DateParse(iso=back(parsed.iso), unparseable=back(parsed.unparseable),
+                     impossible=back(parsed.impossible))
+
+
+def _parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> DateParse:
     """Parse collected date text into ISO 8601, vectorised.
 
     Unknown day → ``YYYY-MM``; unknown month → ``YYYY`` (a known day under an unknown month is
@@ -90,6 +112,12 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
 
 def complete_date(dtc: pd.Series) -> pd.Series:
     """The calendar date of complete ISO 8601 dates (datetime64), NaT for partial ones."""
+    if dtc.dtype.kind == "M":
+        return dtc
+    return map_unique(dtc.astype("string"), _complete_date)
+
+
+def _complete_date(dtc: pd.Series) -> pd.Series:
     text = dtc.astype("string").str.slice(0, 10)
     ok = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
     return pd.to_datetime(text.where(ok), format="%Y-%m-%d", errors="coerce")

@@ -440,8 +440,7 @@ def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == "string" or out[col].dtype == object:
-            text = out[col].astype("string").str.strip()
-            out[col] = text.mask(text == "", pd.NA)
+            out[col] = vocab._text(out[col])
     return out
 
 

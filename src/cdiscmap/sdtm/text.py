@@ -13,6 +13,7 @@ import pandas as pd
 
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.vectorize import map_unique
 
 # Letters NFKD does not decompose into ASCII.
 _SPECIAL = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o",
@@ -21,6 +22,10 @@ _SPECIAL = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": 
                           "\u00a0": " "})
 
 MAX_BYTES = 200
+
+
+def _non_ascii(text: pd.Series) -> pd.Series:
+    return text.str.contains(r"[^\x00-\x7f]", regex=True)
 
 
 def transliterate(text: str) -> str:
@@ -47,7 +52,7 @@ def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
         if s.dtype.kind in "fiubmM":
             continue
         text = s.astype("string")
-        bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+        bad = map_unique(text, _non_ascii).fillna(False).astype(bool)
         if not bad.any():
             continue
         values = text[bad]

@@ -38,6 +38,7 @@ from cdiscmap.spec.models import (
     VisitArgs,
     WhenBranch,
 )
+from cdiscmap.vectorize import map_unique
 
 # Evaluation stages: an algorithm runs once everything it needs exists.
 ROW, SUBJECT, REFERENCE, DOMAIN = 0, 1, 2, 3
@@ -131,6 +132,10 @@ def operand(ctx: MapContext, frame: BlockFrame, op: Operand) -> pd.Series:
 
 
 def _text(s: pd.Series) -> pd.Series:
+    return map_unique(s.astype("string"), _strip_blank)
+
+
+def _strip_blank(s: pd.Series) -> pd.Series:
     out = s.astype("string").str.strip()
     return out.mask(out == "", pd.NA)
 

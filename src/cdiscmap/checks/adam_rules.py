@@ -1,0 +1,179 @@
+"""ADaM rules that look across records or datasets: ADSL subjects, parameters, traceability, TTE.
+
+Findings about many records of one subject are folded into one finding per subject and rule
+(``count`` says how many records), so a systematic error cannot bury the report.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.findings import Finding, Severity
+
+RULES: dict[str, tuple[Severity, str]] = {
+    "AR0001": (Severity.ERROR, "ADSL has more than one record for a subject (ADaMIG 1.3 §3.2: "
+                               "one record per subject)"),
+    "AR0002": (Severity.ERROR, "USUBJID of an ADaM dataset is not in ADSL"),
+    "AR0003": (Severity.ERROR, "SRCDOM/SRCSEQ point to no record of the source dataset "
+                               "(ADaMIG 1.3 §3.3 datapoint traceability)"),
+    "AR0004": (Severity.NOTICE, "The dataset named in SRCDOM is not available: its SRCSEQ "
+                                "links are not checked"),
+    "AR0005": (Severity.ERROR, "PARAMCD is longer than 8 characters or not a SAS name "
+                               "(ADaMIG 1.3 §3.3, PARAMCD)"),
+    "AR0006": (Severity.ERROR, "A PARAMCD has more than one PARAM (ADaMIG 1.3 §3.3: one-to-one)"),
+    "AR0007": (Severity.ERROR, "A PARAM has more than one PARAMCD (ADaMIG 1.3 §3.3: one-to-one)"),
+    "AR0008": (Severity.ERROR, "CNSR is not a whole number 0, 1, 2, ... (ADaMIG 1.3 §3.3 "
+                               "time-to-event: 0 = event, positive = censored)"),
+    "AR0009": (Severity.ERROR, "AVAL of a time-to-event record is negative"),
+    "AR0010": (Severity.WARNING, "ADaM datasets without ADSL: subjects cannot be checked "
+                                 "against ADSL"),
+}
+
+# ADaMIG 1.3 §3.3, PARAMCD: at most 8 characters, a letter first, then letters, digits, "_".
+_PARAMCD = re.compile(r"[A-Z][A-Z0-9_]{0,7}")
+
+
+def _source(frame: pd.DataFrame) -> pd.Series:
+    if "_SRCFILE" in frame.columns and "_SRCROW" in frame.columns:
+        return frame["_SRCFILE"].astype("string") + " row " + frame["_SRCROW"].astype("string")
+    return pd.Series("", index=frame.index, dtype="string")
+
+
+def _by_subject(rule: str, dataset: str, variable: str, bad: pd.DataFrame,
+                values: pd.Series, message: str) -> list[Finding]:
+    """One finding per subject: its first offending record, and how many there are."""
+    if bad.empty:
+        return []
+    subject = (bad["USUBJID"].astype("string").fillna("") if "USUBJID" in bad.columns
+               else pd.Series("", index=bad.index, dtype="string"))
+    table = pd.DataFrame({"u": subject, "v": values.loc[bad.index].astype("string").fillna(""),
+                          "s": _source(bad).fillna("")})
+    first = table.groupby("u", sort=True).agg(v=("v", "first"), s=("s", "first"),
+                                              n=("v", "size"))
+    severity = RULES[rule][0]
+    return [Finding(rule, severity, message, dataset, str(u), variable, str(v), str(s), int(n))
+            for u, v, s, n in first.itertuples(index=True)]
+
+
+def _seq_variable(name: str) -> str:
+    """The sequence variable of a dataset: --SEQ for SDTM domains, ASEQ for ADaM datasets."""
+    return "ASEQ" if name.startswith("AD") else f"{name[:2]}SEQ"
+
+
+def check_adam_cross(adam: dict[str, pd.DataFrame],
+                     sources: dict[str, pd.DataFrame]) -> list[Finding]:
+    """ADaM rules over the ADaM datasets; ``sources`` are the SDTM (and ADaM) datasets that
+    SRCDOM may name."""
+    out: list[Finding] = []
+    adsl = adam.get("ADSL")
+    if adsl is not None and "USUBJID" in adsl.columns:
+        dup = adsl.duplicated("USUBJID", keep="first") & adsl["USUBJID"].notna()
+        out += _by_subject("AR0001", "ADSL", "USUBJID", adsl[dup], adsl["USUBJID"],
+                           "subject has more than one ADSL record")
+        subjects = adsl["USUBJID"].dropna().unique()
+        for name in sorted(adam):
+            frame = adam[name]
+            if name == "ADSL" or "USUBJID" not in frame.columns:
+                continue
+            bad = frame[(~frame["USUBJID"].isin(subjects)).to_numpy()]
+            out += _by_subject("AR0002", name, "USUBJID", bad, bad["USUBJID"],
+                               "subject is not in ADSL")
+    elif any(name != "ADSL" for name in adam):
+        out.append(Finding("AR0010", RULES["AR0010"][0], "no ADSL among the ADaM datasets",
+                           "ADSL", count=1))
+    every = {**sources, **adam}
+    for name in sorted(adam):
+        frame = adam[name]
+        out += _traceability(name, frame, every)
+        out += _parameters(name, frame)
+        if "CNSR" in frame.columns:
+            out += _time_to_event(name, frame)
+    return out
+
+
+def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
+                  ) -> list[Finding]:
+    if not {"SRCDOM", "SRCSEQ", "USUBJID"} <= set(frame.columns):
+        return []
+    linked = frame[(frame["SRCDOM"].notna() & frame["SRCSEQ"].notna()).to_numpy()]
+    out: list[Finding] = []
+    for source_name, records in linked.groupby(linked["SRCDOM"].astype(str), sort=True):
+        seq = _seq_variable(source_name)
+        source = every.get(source_name)
+        if source is None or seq not in source.columns or "USUBJID" not in source.columns:
+            missing = "is not available" if source is None else f"has no {seq}"
+            out.append(Finding("AR0004", RULES["AR0004"][0],
+                               f"SRCDOM {source_name} {missing}: {len(records)} link(s) not "
+                               "checked", name, variable="SRCSEQ", value=source_name,
+                               count=len(records)))
+            continue
+        keys = pd.DataFrame({"USUBJID": source["USUBJID"].astype("string"),
+                             "SRCSEQ": source[seq].astype("float64")}).dropna()
+        keys = keys.drop_duplicates().assign(_ok=True)
+        probe = pd.DataFrame({"USUBJID": records["USUBJID"].astype("string"),
+                              "SRCSEQ": records["SRCSEQ"].astype("float64")})
+        found = probe.merge(keys, on=["USUBJID", "SRCSEQ"], how="left")
+        bad = records[found["_ok"].isna().to_numpy()]
+        out += _by_subject("AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
+                           f"no {source_name} record of this subject has {seq} = SRCSEQ")
+    return out
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """Numbers as text, whole ones without ".0" (SRCSEQ 3, not 3.0)."""
+    numbers = values.astype("float64")
+    text = numbers.astype("string")
+    whole = numbers.notna() & (numbers == np.floor(numbers))
+    text[whole] = numbers[whole].astype("int64").astype("string")
+    return text
+
+
+def _parameters(name: str, frame: pd.DataFrame) -> list[Finding]:
+    if "PARAMCD" not in frame.columns:
+        return []
+    out: list[Finding] = []
+    codes = pd.Series(frame["PARAMCD"].dropna().unique(), dtype="string").sort_values()
+    invalid = codes[~codes.str.fullmatch(_PARAMCD.pattern).fillna(False).to_numpy()]
+    for code in invalid:
+        count = int((frame["PARAMCD"] == code).sum())
+        out.append(Finding("AR0005", RULES["AR0005"][0],
+                           f"PARAMCD {code!r} is {len(code)} characters or not a SAS name",
+                           name, variable="PARAMCD", value=str(code), count=count))
+    if "PARAM" not in frame.columns:
+        return out
+    pairs = frame[["PARAMCD", "PARAM"]].dropna().drop_duplicates()
+    out += _one_to_one("AR0006", name, pairs, "PARAMCD", "PARAM")
+    out += _one_to_one("AR0007", name, pairs, "PARAM", "PARAMCD")
+    return out
+
+
+def _one_to_one(rule: str, dataset: str, pairs: pd.DataFrame, key: str, other: str
+                ) -> list[Finding]:
+    counts = pairs.groupby(key, sort=True)[other].agg(["nunique", lambda s: sorted(s)])
+    counts.columns = ["n", "values"]
+    many = counts[counts["n"] > 1]
+    return [Finding(rule, RULES[rule][0],
+                    f"{key} {value!r} has {n} {other} values: " + "; ".join(map(str, values)),
+                    dataset, variable=key, value=str(value))
+            for value, n, values in many.itertuples(index=True)]
+
+
+def _time_to_event(name: str, frame: pd.DataFrame) -> list[Finding]:
+    out: list[Finding] = []
+    cnsr = frame["CNSR"]
+    if pd.api.types.is_numeric_dtype(cnsr.dtype):
+        numbers = cnsr.astype("float64")
+        bad_cnsr = numbers.notna() & ((numbers < 0) | (numbers != np.floor(numbers)))
+        out += _by_subject("AR0008", name, "CNSR", frame[bad_cnsr.to_numpy()], _whole(cnsr),
+                           "CNSR must be 0 (event) or a positive whole number (censored)")
+    if "AVAL" in frame.columns and pd.api.types.is_numeric_dtype(frame["AVAL"].dtype):
+        negative = (frame["AVAL"] < 0).fillna(False).to_numpy()
+        out += _by_subject("AR0009", name, "AVAL", frame[negative], _whole(frame["AVAL"]),
+                           "time to event is negative")
+    return out
+
+
+__all__ = ["RULES", "check_adam_cross"]

@@ -1,0 +1,200 @@
+"""Define-XML ↔ data: the define.xml of a package must describe exactly the files beside it.
+
+Reads any Define-XML 2.0/2.1 document (ODM 1.3.2 elements; the def: namespace of either
+version) with lxml, then compares each ItemGroupDef with the dataset file of the same name:
+variables (ItemRef → ItemDef), lengths, labels and types. Only what the data can confirm is
+compared: value-level metadata, methods and codelists are the define's own business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from cdiscmap.checks.files import DatasetFile
+from cdiscmap.errors import InputDataError, display_path
+from cdiscmap.findings import Finding, Severity
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+RULES: dict[str, tuple[Severity, str]] = {
+    "DF0001": (Severity.ERROR, "A dataset described in define.xml (ItemGroupDef) has no data "
+                               "file in the folder"),
+    "DF0002": (Severity.ERROR, "A dataset file is not described by an ItemGroupDef of "
+                               "define.xml"),
+    "DF0003": (Severity.ERROR, "A variable of the data has no ItemRef/ItemDef in its "
+                               "ItemGroupDef"),
+    "DF0004": (Severity.ERROR, "A variable described in the ItemGroupDef is not in the data"),
+    "DF0005": (Severity.ERROR, "ItemDef Length differs from the variable's length in the file"),
+    "DF0006": (Severity.ERROR, "ItemDef Description differs from the variable label in the "
+                               "file"),
+    "DF0007": (Severity.ERROR, "ItemGroupDef Description differs from the dataset label in the "
+                               "file"),
+    "DF0008": (Severity.ERROR, "ItemDef DataType does not fit the variable's type in the file "
+                               "(text vs numeric)"),
+    "DF0009": (Severity.ERROR, "An ItemRef points to no ItemDef (define.xml is inconsistent)"),
+    "DF0010": (Severity.NOTICE, "No define.xml applies to the dataset folder: define checks "
+                                "not run"),
+}
+
+# Define-XML 2.1 ItemDef DataType values: which XPT types each can be stored as. Numeric SAS
+# dates are integer with a date DisplayFormat; date/time types may also be ISO 8601 text.
+_NUMERIC_TYPES = frozenset({"integer", "float", "double", "decimal"})
+_EITHER_TYPES = frozenset({"date", "datetime", "time"})
+
+
+@dataclass(frozen=True)
+class DefineVariable:
+    """An ItemDef as referenced by one ItemGroupDef."""
+
+    name: str
+    oid: str
+    label: str
+    data_type: str
+    length: int | None
+
+
+@dataclass(frozen=True)
+class DefineDataset:
+    """An ItemGroupDef: its name, label, file (def:leaf href) and variables in ItemRef order."""
+
+    name: str
+    oid: str
+    label: str
+    href: str | None
+    variables: tuple[DefineVariable, ...]
+    broken_refs: tuple[str, ...] = ()    # ItemOIDs with no ItemDef
+
+    def variable(self, name: str) -> DefineVariable | None:
+        return next((v for v in self.variables if v.name == name), None)
+
+
+@dataclass(frozen=True)
+class Define:
+    """What a define.xml says about the datasets of its package."""
+
+    path: Path
+    datasets: dict[str, DefineDataset]
+
+
+def _text(element: etree._Element | None) -> str:
+    """Description/TranslatedText, English first (Define-XML 2.1 allows several languages)."""
+    if element is None:
+        return ""
+    texts = element.findall(f"{{{ODM_NS}}}TranslatedText")
+    if not texts:
+        return ""
+    english = [t for t in texts if (t.get(XML_LANG) or "en").lower().startswith("en")]
+    return ((english or texts)[0].text or "").strip()
+
+
+def read_define(path: Path) -> Define:
+    """Parse a define.xml; InputDataError when it is not a readable Define-XML document."""
+    shown = display_path(path)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+    try:
+        root = etree.parse(str(path), parser).getroot()
+    except (OSError, etree.XMLSyntaxError) as exc:
+        raise InputDataError(f"{shown}: not a readable XML document ({exc})") from None
+    mdv = root.find(f"{{{ODM_NS}}}Study/{{{ODM_NS}}}MetaDataVersion")
+    if root.tag != f"{{{ODM_NS}}}ODM" or mdv is None:
+        raise InputDataError(f"{shown}: not a Define-XML document (no ODM Study/"
+                             "MetaDataVersion in the ODM 1.3 namespace)")
+    item_defs = {}
+    for item in mdv.iterfind(f"{{{ODM_NS}}}ItemDef"):
+        length = item.get("Length")
+        item_defs[item.get("OID", "")] = (item.get("Name", ""), item.get("DataType", ""),
+                                          int(length) if length and length.isdigit() else None,
+                                          _text(item.find(f"{{{ODM_NS}}}Description")))
+    datasets: dict[str, DefineDataset] = {}
+    for group in mdv.iterfind(f"{{{ODM_NS}}}ItemGroupDef"):
+        name = (group.get("Name") or group.get("SASDatasetName") or "").upper()
+        leaf = group.find("{*}leaf")            # def:leaf of Define-XML 2.0 or 2.1
+        variables, broken = [], []
+        for ref in group.iterfind(f"{{{ODM_NS}}}ItemRef"):
+            oid = ref.get("ItemOID", "")
+            if oid not in item_defs:
+                broken.append(oid)
+                continue
+            var_name, data_type, length, label = item_defs[oid]
+            variables.append(DefineVariable(var_name, oid, label, data_type, length))
+        datasets[name] = DefineDataset(
+            name=name, oid=group.get("OID", ""),
+            label=_text(group.find(f"{{{ODM_NS}}}Description")),
+            href=leaf.get(f"{{{XLINK_NS}}}href") if leaf is not None else None,
+            variables=tuple(variables), broken_refs=tuple(broken))
+    return Define(path=path, datasets=datasets)
+
+
+def _finding(rule: str, message: str, dataset: str, variable: str = "", value: str = "",
+             source: str = "") -> Finding:
+    return Finding(rule=rule, severity=RULES[rule][0], message=message, dataset=dataset,
+                   variable=variable, value=value, source=source)
+
+
+def check_define(define: Define, files: dict[str, DatasetFile], define_shown: str
+                 ) -> list[Finding]:
+    """Compare a define with the dataset files it governs (``files`` by dataset name)."""
+    out: list[Finding] = []
+    for name in sorted(set(define.datasets) - set(files)):
+        described = define.datasets[name]
+        where = f" (def:leaf {described.href})" if described.href else ""
+        out.append(_finding("DF0001", f"define.xml describes {name}{where} but no file holds it",
+                            name, source=define_shown))
+    for name in sorted(set(files) - set(define.datasets)):
+        out.append(_finding("DF0002", f"{files[name].relpath} is not described in "
+                                      f"{define_shown}", name, source=files[name].relpath))
+    for name in sorted(set(files) & set(define.datasets)):
+        out += _compare_dataset(define.datasets[name], files[name], define_shown)
+    return out
+
+
+def _compare_dataset(described: DefineDataset, data: DatasetFile, define_shown: str
+                     ) -> list[Finding]:
+    name = data.name
+    out = [_finding("DF0009", f"ItemGroupDef {described.oid} refers to ItemDef {oid}, which "
+                              "define.xml does not hold", name, value=oid, source=define_shown)
+           for oid in described.broken_refs]
+    if described.label != data.label:
+        out.append(_finding("DF0007", f"dataset label is {data.label!r} in the file, "
+                                      f"{described.label!r} in define.xml", name,
+                            value=data.label, source=data.relpath))
+    present = {v.name for v in data.variables}
+    for var in described.variables:
+        if var.name not in present:
+            out.append(_finding("DF0004", f"define.xml lists {var.name} ({var.oid}) but "
+                                          f"{data.relpath} has no such variable", name,
+                                var.name, source=define_shown))
+    for var in data.variables:
+        item = described.variable(var.name)
+        if item is None:
+            out.append(_finding("DF0003", f"{var.name} is in {data.relpath} but not in the "
+                                          f"ItemGroupDef of {name}", name, var.name,
+                                source=data.relpath))
+            continue
+        if item.label != var.label:
+            out.append(_finding("DF0006", f"{var.name} label is {var.label!r} in the file, "
+                                          f"{item.label!r} in define.xml", name, var.name,
+                                var.label, data.relpath))
+        numeric_item = item.data_type in _NUMERIC_TYPES
+        text_item = item.data_type not in _NUMERIC_TYPES | _EITHER_TYPES
+        if (var.type == "num" and text_item) or (var.type == "char" and numeric_item):
+            out.append(_finding("DF0008", f"{var.name} is {var.type} in the file but "
+                                          f"DataType {item.data_type!r} in define.xml", name,
+                                var.name, item.data_type, data.relpath))
+        elif (var.type == "char" and item.length is not None and var.length is not None
+              and item.length != var.length):
+            # Define-XML 2.1 ItemDef/@Length: the storage length of text values; numeric
+            # Lengths count digits, not the 8 bytes of an XPT double, so only text compares.
+            out.append(_finding("DF0005", f"{var.name} has length {var.length} in the file, "
+                                          f"Length {item.length} in define.xml", name,
+                                var.name, str(item.length), data.relpath))
+    return out
+
+
+__all__ = ["RULES", "Define", "DefineDataset", "DefineVariable", "check_define",
+           "read_define"]

@@ -1,0 +1,384 @@
+"""Validate any folder of SDTM/ADaM datasets (XPT v5 or Dataset-JSON), with or without define.xml.
+
+What is read: every ``.xpt`` (pyreadstat) and every Dataset-JSON ``.json`` file of the folder;
+a package root holding ``sdtm/`` and ``adam/`` is read as both. Other ``.json`` files (reports,
+``findings.json``) are listed as ignored. Each folder's ``define.xml`` is picked up unless one is
+given. When validating an ``adam/`` folder alone, a sibling ``sdtm/`` folder is read (not
+checked) so that SRCDOM/SRCSEQ links can be followed.
+
+What is checked, reusing the pipeline's rules: pandera schemas generated from ``specs/`` per
+dataset, the cross-dataset SDTM rules, SUPP-- parent links, ADaM rules, file-level XPT limits
+and define.xml ↔ data. Problems of the data are findings; only unusable input (no folder, no
+dataset, an unreadable define.xml) raises InputDataError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.checks import adam_rules, crossdomain, define_rules, files, schema, supp_rules
+from cdiscmap.checks.adam_rules import check_adam_cross
+from cdiscmap.checks.crossdomain import check_sdtm_cross
+from cdiscmap.checks.define_rules import Define, check_define, read_define
+from cdiscmap.checks.files import DatasetFile, VariableMeta, check_file_limits
+from cdiscmap.checks.schema import check_dataset
+from cdiscmap.checks.supp_rules import check_supp_links
+from cdiscmap.emit.attributes import metadata_for
+from cdiscmap.emit.datasetjson import is_dataset_json, load_json, read_dataset_json
+from cdiscmap.errors import InputDataError, StandardsError, display_path
+from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.standards import load_standards
+from cdiscmap.standards.models import Standards
+
+RULES: dict[str, tuple[Severity, str]] = {
+    "VL0001": (Severity.NOTICE, "The dataset has no standard metadata in specs/: its schema "
+                                "is not checked"),
+    "VL0002": (Severity.ERROR, "A dataset file cannot be read (corrupt XPT, invalid "
+                               "Dataset-JSON)"),
+    "VL0003": (Severity.ERROR, "Two files hold the same dataset; only the first is checked"),
+}
+
+PACKAGE_FOLDERS = ("sdtm", "adam")
+DEFINE_NAME = "define.xml"
+_SAS_EPOCH = np.datetime64("1960-01-01T00:00:00", "ns")
+# SAS formats that display a number as a date (days since 1960) or datetime (seconds).
+_DATE_FORMATS = ("DATE", "E8601DA", "IS8601DA", "B8601DA", "YYMMDD", "MMDDYY", "DDMMYY",
+                 "MONYY", "WORDDATE", "WEEKDATE", "NLDATE")
+_DATETIME_FORMATS = ("DATETIME", "E8601DT", "IS8601DT", "B8601DT", "E8601DZ", "DTDATE")
+
+
+def rule_catalogue() -> dict[str, tuple[Severity, str]]:
+    """Every rule ``validate_folder`` can report, by id (the source of docs/validation-rules.md)."""
+    merged: dict[str, tuple[Severity, str]] = {}
+    for table in (schema.RULES, crossdomain.RULES, supp_rules.RULES, adam_rules.RULES,
+                  files.RULES, define_rules.RULES, RULES):
+        merged.update(table)
+    return dict(sorted(merged.items()))
+
+
+@dataclass(frozen=True)
+class DatasetSeen:
+    """One dataset file the validator read."""
+
+    name: str
+    path: str                        # relative to the validated folder, POSIX separators
+    format: str                      # "xpt" or "json"
+    standard: str                    # "SDTM", "ADaM"
+    records: int
+    variables: int
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate_folder`: findings, what was read, which rules ran."""
+
+    folder: Path
+    findings: Findings
+    datasets: list[DatasetSeen]
+    defines: list[str] = field(default_factory=list)     # define.xml files applied (relative)
+    ignored: list[str] = field(default_factory=list)     # .json files that are not datasets
+    references: list[str] = field(default_factory=list)  # read for links only (sibling sdtm/)
+    rules_run: dict[str, list[str]] = field(default_factory=dict)   # dataset → rule ids
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity, counting folded records (``Finding.count``)."""
+        totals = {severity.value: 0 for severity in Severity}
+        for finding in self.findings:
+            totals[finding.severity.value] += finding.count
+        return totals
+
+    def at_least(self, severity: Severity) -> list[Finding]:
+        return self.findings.at_least(severity)
+
+
+# ============================================================================================
+# Reading
+# ============================================================================================
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _normalise(raw: pd.DataFrame, variables: list[VariableMeta], relpath: str) -> pd.DataFrame:
+    """Typed frame for the checks: text → "string" with blanks as <NA>; SAS dates → datetime64.
+
+    Blank test per distinct value (codes repeat), so it stays fast on a million rows.
+    """
+    columns: dict[str, pd.Series] = {}
+    for var in variables:
+        values = raw[var.name]
+        if var.type == "char":
+            text = values.astype("string")
+            codes, uniques = pd.factorize(text, use_na_sentinel=True)
+            blank = pd.Series(uniques, dtype="string").str.strip().eq("").to_numpy(bool)
+            is_blank = np.zeros(len(text), dtype=bool)
+            if len(blank):
+                is_blank = (codes >= 0) & blank[np.clip(codes, 0, None)]
+            columns[var.name] = text.mask(is_blank)
+        elif pd.api.types.is_datetime64_any_dtype(values.dtype):
+            columns[var.name] = values.astype("datetime64[ns]")
+        else:
+            columns[var.name] = _sas_number(values, var.format)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    frame["_SRCFILE"] = pd.Series(relpath, index=frame.index, dtype="string")
+    frame["_SRCROW"] = np.arange(1, len(frame) + 1)
+    return frame
+
+
+def _sas_number(values: pd.Series, fmt: str | None) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    name = (fmt or "").upper().lstrip("$")
+    if name.startswith(_DATETIME_FORMATS):
+        unit = np.timedelta64(1, "s")
+    elif name.startswith(_DATE_FORMATS):
+        unit = np.timedelta64(1, "D")
+    else:
+        return numbers
+    # SAS dates count days (datetimes seconds) from 1960-01-01 (SAS TS-140 numeric values).
+    ticks = numbers.to_numpy()
+    finite = np.isfinite(ticks)
+    stamps = np.full(len(ticks), np.datetime64("NaT"), dtype="datetime64[ns]")
+    stamps[finite] = _SAS_EPOCH + (ticks[finite] * (unit / np.timedelta64(1, "ns"))).astype(
+        "int64").astype("timedelta64[ns]")
+    return pd.Series(stamps, index=values.index)
+
+
+def _read_xpt(path: Path, root: Path, folder: Path) -> DatasetFile:
+    import pyreadstat
+
+    relpath = _relative(path, root)
+    try:
+        try:
+            raw, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
+        except UnicodeDecodeError:
+            # Not UTF-8: read bytes as Latin-1 (every byte maps) so FL0006 can show them.
+            raw, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True,
+                                              encoding="latin1")
+    except Exception as exc:  # pyreadstat raises its own types for corrupt files
+        raise InputDataError(f"{relpath}: cannot be read as SAS XPT ({exc})") from None
+    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
+    formats = meta.original_variable_types or {}
+    variables = []
+    for name in meta.column_names:
+        is_char = meta.readstat_variable_types.get(name) == "string"
+        fmt = formats.get(name)
+        variables.append(VariableMeta(
+            name=name, label=labels.get(name) or "", type="char" if is_char else "num",
+            length=int(meta.variable_storage_width.get(name) or 0) or None,
+            format=None if not fmt or fmt in ("$", "") else fmt))
+    return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="xpt",
+                       member=meta.table_name or "", label=meta.file_label or "",
+                       variables=variables, frame=_normalise(raw, variables, relpath),
+                       folder=folder)
+
+
+def _read_json(path: Path, root: Path, folder: Path, document: dict) -> DatasetFile:
+    relpath = _relative(path, root)
+    loaded = read_dataset_json(path, document)
+    variables = []
+    for column in loaded.columns:
+        length = column.length
+        if column.type == "char" and length is None:
+            text = loaded.frame[column.name].dropna()
+            length = int(text.str.encode("utf-8").str.len().max()) if len(text) else 1
+        variables.append(VariableMeta(column.name, column.label, column.type, length,
+                                      column.format))
+    return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="json",
+                       member=loaded.name, label=loaded.label, variables=variables,
+                       frame=_normalise(loaded.frame, variables, relpath), folder=folder)
+
+
+def _package_folders(folder: Path) -> list[Path]:
+    """The sdtm/ and adam/ sub-folders of a package root."""
+    return [p for p in sorted(folder.iterdir()) if p.is_dir() and p.name.lower() in
+            PACKAGE_FOLDERS]
+
+
+def _candidates(folder: Path) -> Iterable[Path]:
+    return (p for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in (".xpt", ".json"))
+
+
+@dataclass
+class _Loaded:
+    datasets: dict[str, DatasetFile] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
+    """Read the dataset files of one folder into ``into``; whether it held any dataset file."""
+    before = len(into.datasets) + len(into.findings)
+    for path in _candidates(folder):
+        relpath = _relative(path, root)
+        try:
+            if path.suffix.lower() == ".xpt":
+                dataset = _read_xpt(path, root, folder)
+            else:
+                try:
+                    document = load_json(path)
+                except InputDataError as exc:
+                    raise InputDataError(f"{exc} (not a Dataset-JSON file)") from None
+                if not is_dataset_json(document):
+                    into.ignored.append(relpath)
+                    continue
+                dataset = _read_json(path, root, folder, document)
+        except InputDataError as exc:
+            name = path.stem.upper()
+            into.findings.append(Finding("VL0002", RULES["VL0002"][0], str(exc), name,
+                                         source=relpath))
+            continue
+        first = into.datasets.get(dataset.name)
+        if first is not None:
+            into.findings.append(Finding("VL0003", RULES["VL0003"][0],
+                                         f"dataset {dataset.name} is in {first.relpath} and "
+                                         f"{relpath}; {relpath} is not checked", dataset.name,
+                                         source=relpath))
+            continue
+        into.datasets[dataset.name] = dataset
+    return len(into.datasets) + len(into.findings) > before
+
+
+# ============================================================================================
+# Checking
+# ============================================================================================
+def _standard(name: str, standards: Standards) -> str:
+    known = standards.datasets.get(name)
+    if known is not None:
+        return "ADaM" if known.standard.upper().startswith("ADAM") else "SDTM"
+    return "ADaM" if name.startswith("AD") else "SDTM"
+
+
+def _schema_findings(dataset: DatasetFile, standards: Standards) -> tuple[list[Finding], bool]:
+    try:
+        meta = metadata_for(standards, dataset.name)
+    except StandardsError:
+        return [Finding("VL0001", RULES["VL0001"][0],
+                        f"no standard metadata for {dataset.name} in specs/: schema not "
+                        "checked", dataset.name, source=dataset.relpath)], False
+    return check_dataset(dataset.frame, meta, standards, dataset_name=dataset.name), True
+
+
+def _define_scopes(folder: Path, folders: list[Path], explicit: Path | None,
+                   loaded: dict[str, DatasetFile]) -> list[tuple[Define, list[Path]]]:
+    """Which define.xml governs which dataset folders.
+
+    A folder's own define.xml governs it. A define given on the command line (or one at the
+    root of a package whose datasets sit in sdtm/ and adam/) governs the folder itself when it
+    holds datasets, else every sub-folder holding a dataset it describes.
+    """
+    def by_content(define: Define) -> list[Path]:
+        if folder in folders:
+            return [folder]
+        return [f for f in folders if any(d.folder == f and d.name in define.datasets
+                                          for d in loaded.values())]
+
+    if explicit is not None:
+        if not explicit.is_file():
+            raise InputDataError(f"define file {display_path(explicit)} not found")
+        define = read_define(explicit)
+        scope = by_content(define)
+        if not scope:
+            raise InputDataError(f"{display_path(explicit)} describes none of the datasets in "
+                                 f"{display_path(folder)} ({', '.join(sorted(loaded))})")
+        return [(define, scope)]
+    scopes = [(read_define(f / DEFINE_NAME), [f]) for f in folders
+              if (f / DEFINE_NAME).is_file()]
+    root_define = folder / DEFINE_NAME
+    if folder not in folders and root_define.is_file():
+        define = read_define(root_define)
+        governed = {f for _, fs in scopes for f in fs}
+        scopes.append((define, [f for f in by_content(define) if f not in governed]))
+    return scopes
+
+
+def validate_folder(folder: Path, *, define: Path | None = None,
+                    standards: Standards | None = None) -> ValidationReport:
+    """Check every dataset of ``folder`` (and its sdtm/ and adam/) and return the findings.
+
+    ``define``: a define.xml to apply instead of the ones found in the folders. Raises
+    InputDataError when the folder is missing or holds no dataset, or a define is unreadable.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputDataError(f"{display_path(folder)}: folder not found")
+    loaded = _Loaded()
+    folders = [f for f in [folder, *_package_folders(folder)]
+               if _load_folder(f, folder, loaded)]
+    if not loaded.datasets and not loaded.findings:
+        raise InputDataError(f"{display_path(folder)}: no .xpt or Dataset-JSON files (looked "
+                             f"in the folder and its sdtm/ and adam/ sub-folders)")
+    standards = standards or load_standards()
+    findings = Findings()
+    findings.extend(loaded.findings)
+    datasets = loaded.datasets
+    kinds = {name: _standard(name, standards) for name in datasets}
+    rules_run: dict[str, list[str]] = {}
+
+    for name, dataset in datasets.items():
+        found, known = _schema_findings(dataset, standards)
+        findings.extend(found)
+        findings.extend(check_file_limits(dataset))
+        run = (list(schema.RULES) if known else ["VL0001"]) + list(files.RULES)
+        if kinds[name] == "SDTM":
+            run += list(crossdomain.RULES)
+            if name.startswith("SUPP"):
+                run += list(supp_rules.RULES)
+        else:
+            run += list(adam_rules.RULES)
+        rules_run[name] = run
+
+    sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
+    domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
+    supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
+    if sdtm:
+        findings.extend(check_sdtm_cross(domains, supp))
+        findings.extend(check_supp_links(domains, supp))
+
+    references: list[str] = []
+    adam = {n: d.frame for n, d in datasets.items() if kinds[n] == "ADaM"}
+    if adam:
+        sources = dict(domains)
+        sibling = folder.parent / "sdtm"
+        if not sdtm and folder.name.lower() == "adam" and sibling.is_dir():
+            # SRCDOM/SRCSEQ of an adam/ folder point into the SDTM beside it (read, not checked)
+            extra = _Loaded()
+            _load_folder(sibling, folder.parent, extra)
+            sources.update({n: d.frame for n, d in extra.datasets.items()})
+            references = sorted(d.relpath for d in extra.datasets.values())
+        findings.extend(check_adam_cross(adam, sources))
+
+    applied: list[str] = []
+    governed: set[Path] = set()
+    for define_doc, scope in _define_scopes(folder, folders, define, datasets):
+        in_scope = {n: d for n, d in datasets.items() if d.folder in scope}
+        shown = _relative(define_doc.path.resolve(), folder.resolve())
+        findings.extend(check_define(define_doc, in_scope, shown))
+        applied.append(shown)
+        governed.update(scope)
+        for name in in_scope:
+            rules_run[name] = rules_run[name] + list(define_rules.RULES)
+    for dataset_folder in folders:
+        if dataset_folder not in governed:
+            where = (_relative(dataset_folder, folder) if dataset_folder != folder
+                     else folder.name)
+            findings.add(Finding("DF0010", define_rules.RULES["DF0010"][0],
+                                 f"no {DEFINE_NAME} in {where}/: define checks not run",
+                                 source=where))
+
+    seen = [DatasetSeen(name=d.name, path=d.relpath, format=d.format, standard=kinds[n],
+                        records=len(d.frame), variables=len(d.variables))
+            for n, d in sorted(datasets.items(), key=lambda item: item[1].relpath)]
+    return ValidationReport(folder=folder, findings=findings, datasets=seen,
+                            defines=sorted(applied), ignored=sorted(loaded.ignored),
+                            references=references, rules_run=dict(sorted(rules_run.items())))
+
+
+__all__ = ["RULES", "DatasetSeen", "ValidationReport", "rule_catalogue", "validate_folder"]
