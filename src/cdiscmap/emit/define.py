@@ -1,0 +1,1198 @@
+"""Define-XML 2.1 and define.html, generated from the metadata that built the data.
+
+Nothing here is typed per study: datasets, variables, labels, keys, roles and codelists come
+from ``specs/`` (:mod:`cdiscmap.standards`), origins, methods, comments and value-level
+metadata from the study's mapping specs (:class:`~cdiscmap.spec.loader.LoadedStudy`, the SDTM
+engine's ``origins`` and the ADaM step's ``methods``), and lengths, data types and used terms
+from the frames that were written to XPT. ``docs/define.md`` explains how each element is
+derived; the main rules, once:
+
+- ItemDef Length is the XPT length (:func:`cdiscmap.emit.xpt.xpt_lengths`) for text, integer
+  and float, and is left out for the ISO 8601 data types (Define-XML 2.1 §5.3.11; Pinnacle 21
+  rule DD0068). Numbers are integer when every value is whole, else float with
+  SignificantDigits = the most decimals in the data. ADaM numeric dates are integer with their
+  SAS display format (DATE9.).
+- Codelists: every term of a non-extensible list; only the terms used in the data of an
+  extensible one (Define-XML practice), in CT order, sponsor extensions marked
+  def:ExtendedValue. NCI codes as ``Alias Context="nci:ExtCodeID"``. MedDRA / ISO 3166 are
+  ExternalCodeLists.
+- Output is byte-identical for identical inputs: ``created`` comes from the caller, every
+  free order is sorted, no identifiers are random.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from cdiscmap import __version__
+from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
+from cdiscmap.emit.define_model import (
+    CodeList,
+    Comment,
+    DefineModel,
+    ItemDef,
+    ItemGroup,
+    ItemRef,
+    Method,
+    Origin,
+    RangeCheck,
+    StandardRef,
+    Term,
+    ValueList,
+    WhereClause,
+)
+from cdiscmap.emit.xpt import XptColumn, xpt_lengths
+from cdiscmap.errors import OutputError, SpecError, StandardsError, display_path
+from cdiscmap.spec.loader import LoadedStudy
+from cdiscmap.spec.models import Condition, Operand, ValueLevelSpec, VariableSpec
+from cdiscmap.standards.models import Codelist, Dataset, Standards, Variable
+
+__all__ = [
+    "build_define",
+    "define_schema_errors",
+    "define_stylesheet_path",
+    "define_xsd_path",
+    "iso8601_data_type",
+    "max_decimals",
+    "numeric_data_type",
+    "render_define_html",
+    "render_define_xml",
+    "write_define",
+]
+
+Kind = Literal["SDTM", "ADaM"]
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+NCI_ALIAS = "nci:ExtCodeID"
+DEFINE_VERSION = "2.1.0"
+
+# Define-XML 2.1 §5.3.11.1: ISO 8601 values are described by these data types, which carry no
+# Length (Pinnacle 21 DD0068); text/integer/float carry the XPT length.
+ISO8601_TYPES = frozenset({"date", "datetime", "time", "partialDate", "partialTime",
+                           "partialDatetime", "incompleteDatetime", "durationDatetime",
+                           "intervalDatetime"})
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_COMPLETE_DATETIME = _DATE + r"T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+
+# SDTM/ADaM classes in the order define.html lists datasets (general observation classes of the
+# SDTM v2.0 model, then relationships; ADSL before the BDS/OCCDS datasets).
+_CLASS_ORDER = ("SPECIAL PURPOSE", "INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT",
+                "TRIAL DESIGN", "STUDY REFERENCE", "RELATIONSHIP",
+                "SUBJECT LEVEL ANALYSIS DATASET", "OCCURRENCE DATA STRUCTURE",
+                "BASIC DATA STRUCTURE", "ADAM OTHER")
+
+# IG sections that define what an algorithm computes (cited in MethodDef text).
+_ALGORITHM_REFERENCE = {
+    "study_day": "SDTMIG 3.4 §4.4.4",
+    "epoch": "SDTMIG 3.4 §4.1.3.1",
+}
+
+# SUPPQUAL QORIG values (SDTMIG 3.4 §8.4) → Define-XML 2.1 origin.
+_QORIG_ORIGIN = {"CRF": Origin("Collected", "Investigator"), "ASSIGNED": Origin("Assigned"),
+                 "DERIVED": Origin("Derived"), "PROTOCOL": Origin("Protocol"),
+                 "EDT": Origin("Collected", "Vendor")}
+
+# An ADaM method text that only names its source ("DM.ARM") means the value is copied.
+_PREDECESSOR_TEXT = re.compile(r"[A-Z][A-Z0-9]{0,7}\.[A-Z][A-Z0-9_]{0,7}")
+# ADaM variables computed on each parameter's records, described per PARAMCD.
+_ADAM_VALUE_LEVEL = ("AVALC", "AVAL", "CNSR")
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
+                 standards: Standards, study: LoadedStudy,
+                 origins: dict[str, dict[str, dict[str, str]]],
+                 methods: dict[str, dict[str, str]],
+                 created: datetime) -> tuple[Path, Path]:
+    """Write ``define.xml`` and ``define.html`` for the datasets written to ``folder``.
+
+    The define is built, checked against the Define-XML 2.1 schema and transformed to HTML in
+    memory first; both files are then written atomically (temporary name, then rename).
+    """
+    model = build_define(kind=kind, datasets=datasets, standards=standards, study=study,
+                         origins=origins, methods=methods, created=created)
+    xml = render_define_xml(model)
+    problems = define_schema_errors(xml)
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems[:20])
+        raise OutputError(f"define.xml for {kind} does not validate against the Define-XML 2.1 "
+                          f"schema ({len(problems)} problems); nothing written:\n{shown}")
+    html = render_define_html(xml)
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"could not create {display_path(folder)}: "
+                          f"{exc.strerror or exc}") from exc
+    xml_path, html_path = folder / "define.xml", folder / "define.html"
+    _write_atomic(xml_path, xml)
+    _write_atomic(html_path, html)
+    return xml_path, html_path
+
+
+def build_define(*, kind: Kind, datasets: Mapping[str, pd.DataFrame], standards: Standards,
+                 study: LoadedStudy, origins: Mapping[str, Mapping[str, Mapping[str, str]]],
+                 methods: Mapping[str, Mapping[str, str]], created: datetime) -> DefineModel:
+    """Assemble the define's metadata (no XML yet): see the module docstring for the rules."""
+    if kind not in ("SDTM", "ADaM"):
+        raise ValueError(f"kind must be 'SDTM' or 'ADaM', not {kind!r}")
+    return _Builder(kind, datasets, standards, study, origins, methods).build(created)
+
+
+def render_define_xml(model: DefineModel) -> bytes:
+    """The define.xml bytes (UTF-8, indented) of an assembled model."""
+    return _Renderer(model).render()
+
+
+def render_define_html(xml: bytes) -> bytes:
+    """define.html: the define.xml transformed by the CDISC define2-1.xsl stylesheet."""
+    transform = _stylesheet()
+    try:
+        result = transform(etree.fromstring(xml))
+    except etree.XSLTApplyError as exc:
+        raise OutputError(f"define.html: the stylesheet failed: {exc}") from exc
+    return bytes(result)
+
+
+def define_schema_errors(xml: bytes) -> list[str]:
+    """Every Define-XML 2.1 schema violation of a define.xml ("line N: message"); [] if valid."""
+    schema = _schema()
+    document = etree.fromstring(xml)
+    if schema.validate(document):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log]
+
+
+def define_xsd_path() -> Path:
+    """The Define-XML 2.1 XSD shipped with defineutils."""
+    return Path(str(resources.files("defineutils") / "validate" / "schema" /
+                    "cdisc-define-2.1" / "define2-1-0.xsd"))
+
+
+def define_stylesheet_path() -> Path:
+    """The define2-1.xsl stylesheet shipped with defineutils (Lex Jansen, MIT licence)."""
+    return Path(str(resources.files("defineutils") / "definehtml" / "define2-1.xsl"))
+
+
+# --------------------------------------------------------------------------------------------
+# Data profiling (vectorised): what the written values say about a variable
+# --------------------------------------------------------------------------------------------
+
+def max_decimals(values: np.ndarray) -> int:
+    """Most decimal places any finite value needs (0 for whole numbers; at most 15).
+
+    A value needs d places when rounding it to d places changes it by no more than float64
+    noise (relative 1e-12), so 0.1 + 0.2 needs 1, not 17.
+    """
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 0
+    tolerance = 1e-12 * np.abs(finite)
+    for places in range(16):
+        if bool(np.all(np.abs(np.round(finite, places) - finite) <= tolerance)):
+            return places
+    return 15
+
+
+def numeric_data_type(values: np.ndarray) -> Literal["integer", "float"]:
+    """integer when every present value is whole (also when none is present), else float."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[~np.isnan(finite)]
+    return "integer" if bool(np.all(finite == np.floor(finite))) else "float"
+
+
+def iso8601_data_type(values: pd.Series, *, duration: bool = False) -> str:
+    """The Define-XML 2.1 ISO 8601 data type that describes every value of a --DTC/--DUR.
+
+    date / datetime only when every value is complete (a datetime to the second);
+    partialDate / partialDatetime when some are truncated; incompleteDatetime when a middle
+    component is missing ("2014---05"); intervalDatetime / durationDatetime for intervals and
+    durations. A variable with no value is "datetime" ("durationDatetime" for durations).
+    """
+    text = values.dropna().astype("string").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return "durationDatetime" if duration else "datetime"
+    if text.str.contains("/", regex=False).any():
+        return "intervalDatetime"
+    if text.str.startswith("P").all():
+        return "durationDatetime"
+    if (text.str.contains("--", regex=False) | text.str.startswith("-")).any():
+        return "incompleteDatetime"
+    has_time = text.str.contains("T", regex=False)
+    if not has_time.any():
+        return "date" if text.str.fullmatch(_DATE).all() else "partialDate"
+    if text.str.fullmatch(_COMPLETE_DATETIME).all():
+        return "datetime"
+    return "partialDatetime"
+
+
+def _present_text(series: pd.Series) -> pd.Series:
+    text = series.dropna().astype("string")
+    return text[text.str.strip() != ""]
+
+
+def _text_length(series: pd.Series) -> int:
+    """Longest present value in UTF-8 bytes (at least 1), as the XPT writer sizes text."""
+    text = _present_text(series)
+    if text.empty:
+        return 1
+    return max(1, int(text.str.encode("utf-8").str.len().max()))
+
+
+def _text_decimals(series: pd.Series) -> int:
+    """Most digits after the decimal point among numbers written as text."""
+    places = _present_text(series).str.extract(r"\.(\d+)\s*$", expand=False).str.len()
+    return int(places.max()) if places.notna().any() else 0
+
+
+def _text_number_type(series: pd.Series) -> str:
+    """integer / float when every present text value is a number of that kind, else text."""
+    text = _present_text(series).str.strip()
+    if text.empty:
+        return "text"
+    if text.str.fullmatch(r"[+-]?\d+").all():
+        return "integer"
+    if text.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)").all():
+        return "float"
+    return "text"
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Variable:
+    """One variable's define facts before they become ItemDef + ItemRef."""
+
+    origins: tuple[Origin, ...]
+    method: Method | None = None
+    comment: str = ""
+
+
+@dataclass
+class _ValueItem:
+    """A value-level item before OIDs of its where clause are shared."""
+
+    suffix: str                    # OID suffix after IT.<DS>.<VAR>.
+    name: str
+    checks: tuple[RangeCheck, ...]
+    values: pd.Series              # the variable's values on the selected records
+    data_type: str
+    label: str | None = None
+    codelist: str | None = None    # codelist short name
+    origins: tuple[Origin, ...] = ()
+    method: Method | None = None
+
+
+@dataclass
+class _Usage:
+    """Values seen per (codelist name, item data type), to list the terms that are used."""
+
+    values: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def add(self, key: tuple[str, str], series: pd.Series | None) -> None:
+        seen = self.values.setdefault(key, set())
+        if series is not None:
+            seen.update(_present_text(series).str.strip().unique().tolist())
+
+
+class _Builder:
+    """Walks the datasets once, collecting ItemGroups, ItemDefs, value lists, codelists,
+    methods and comments; :meth:`build` returns them ordered."""
+
+    def __init__(self, kind: Kind, datasets: Mapping[str, pd.DataFrame], standards: Standards,
+                 study: LoadedStudy, origins: Mapping[str, Mapping[str, Mapping[str, str]]],
+                 methods: Mapping[str, Mapping[str, str]]) -> None:
+        self.kind = kind
+        self.datasets = datasets
+        self.standards = standards
+        self.study = study
+        self.origins = origins
+        self.adam_methods = methods
+        self.item_defs: list[ItemDef] = []
+        self.item_groups: list[ItemGroup] = []
+        self.value_lists: list[ValueList] = []
+        self.where_clauses: dict[str, WhereClause] = {}
+        self.methods: dict[str, Method] = {}
+        self.comments: dict[str, Comment] = {}
+        self.usage = _Usage()
+        self.generated: dict[str, CodeList] = {}     # codelists built from the data (PARAMCD)
+        self.notes: list[str] = []
+
+    # ---------------------------------------------------------------- document
+    def build(self, created: datetime) -> DefineModel:
+        ig = self._ig_standard()
+        for name in self._dataset_order():
+            self._dataset(name, ig)
+        codelists = self._codelists()
+        standards = self._standards(ig, codelists)
+        spec = self.study.study
+        label = "SDTM" if self.kind == "SDTM" else "ADaM"
+        return DefineModel(
+            file_oid=f"{spec.studyid}.{label}.DEFINE",
+            created=created.isoformat(),
+            study_oid=spec.studyid,
+            study_name=spec.studyid,
+            study_description=spec.title,
+            protocol_name=spec.protocol or spec.studyid,
+            mdv_oid=f"MDV.{spec.studyid}.{ig.name}.{ig.version}",
+            mdv_name=f"{spec.studyid} {label} define",
+            mdv_description=f"{label} datasets of study {spec.studyid} ({ig.name} {ig.version})",
+            standards=standards,
+            item_groups=tuple(self.item_groups),
+            item_defs=tuple(self.item_defs),
+            value_lists=tuple(sorted(self.value_lists, key=lambda v: v.oid)),
+            where_clauses=tuple(self.where_clauses[k] for k in sorted(self.where_clauses)),
+            codelists=codelists,
+            methods=tuple(self.methods[k] for k in sorted(self.methods)),
+            comments=tuple(self.comments[k] for k in sorted(self.comments)),
+            notes=tuple(self.notes),
+        )
+
+    def _ig_standard(self) -> StandardRef:
+        family = "SDTMIG" if self.kind == "SDTM" else "ADaMIG"
+        version = self.standards.versions.get(family)
+        if version is None:
+            raise StandardsError(f"specs/ holds no {family} metadata; cannot write the "
+                                 f"{self.kind} define.xml")
+        self._check_study_version(family.lower(), family, version)
+        return StandardRef(oid=f"STD.{family.upper()}.{version}", name=family, type="IG",
+                           version=version)
+
+    def _check_study_version(self, key: str, family: str, version: str) -> None:
+        """study.yaml names the versions it was built for; a define must not contradict it."""
+        declared = self.study.study.standards.get(key)
+        if declared is not None and str(declared) != version:
+            raise StandardsError(
+                f"{self.study.study_file}: standards.{key} is {declared} but specs/ holds "
+                f"{family} {version}; the define.xml would state the wrong version")
+
+    def _standards(self, ig: StandardRef, codelists: tuple[CodeList, ...]) -> tuple[
+            StandardRef, ...]:
+        own = "SDTM CT" if self.kind == "SDTM" else "ADaM CT"
+        used = {cl.standard_oid for cl in codelists}
+        refs = [ig]
+        for family, publishing_set in (("SDTM CT", "SDTM"), ("ADaM CT", "ADaM")):
+            version = self.standards.versions.get(family)
+            if version is None:
+                continue
+            ref = _ct_standard(family, publishing_set, version)
+            if family == own or ref.oid in used:
+                self._check_study_version(family.lower().replace(" ", "_"), family, version)
+                refs.append(ref)
+        return tuple(refs)
+
+    def _dataset_order(self) -> list[str]:
+        def rank(name: str) -> tuple[int, str]:
+            cls = metadata_for(self.standards, name).class_name
+            order = _CLASS_ORDER.index(cls) if cls in _CLASS_ORDER else len(_CLASS_ORDER)
+            return order, name
+        return sorted(self.datasets, key=rank)
+
+    # ---------------------------------------------------------------- one dataset
+    def _dataset(self, name: str, ig: StandardRef) -> None:
+        frame = self.datasets[name]
+        meta = metadata_for(self.standards, name)
+        columns = ordered_columns(frame, meta)
+        lengths = xpt_lengths(frame, columns)
+        value_items = self._value_items(name, frame, meta)
+        keys = [k for k in meta.keys if k in lengths]
+        refs = []
+        for order, column in enumerate(columns, start=1):
+            var = meta.variable(column.name)
+            series = frame[column.name]
+            facts = self._variable_facts(name, var, frame)
+            vl_oid = None
+            if value_items.get(var.name):
+                vl_oid = self._value_list(name, var, value_items[var.name])
+                if var.name == "QVAL" or not facts.origins:
+                    facts.origins = _distinct(o for item in value_items[var.name]
+                                              for o in item.origins)
+            item = self._item_def(name, var, column, series, lengths[column.name], facts,
+                                  has_value_list=vl_oid is not None)
+            self.item_defs.append(replace(item, value_list_oid=vl_oid))
+            refs.append(ItemRef(
+                item_oid=item.oid, order=order, mandatory=var.core == "Req",
+                key_sequence=keys.index(var.name) + 1 if var.name in keys else None,
+                method_oid=facts.method.oid if facts.method else None,
+                role=var.role if self.kind == "SDTM" else None,
+                has_no_data=_present_text(series).empty))
+        self.item_groups.append(ItemGroup(
+            oid=f"IG.{name}", name=name, label=dataset_label(self.standards, name),
+            purpose="Tabulation" if self.kind == "SDTM" else "Analysis",
+            repeating=not set(meta.keys) <= {"STUDYID", "USUBJID"},
+            structure=meta.structure, class_name=meta.class_name, subclass=meta.subclass,
+            standard_oid=ig.oid, leaf_id=f"LF.{name}", href=f"{name.lower()}.xpt",
+            items=tuple(refs), domain=name if self.kind == "SDTM" else None))
+
+    def _item_def(self, dataset: str, var: Variable, column: XptColumn, series: pd.Series,
+                  length: int, facts: _Variable, *, has_value_list: bool) -> ItemDef:
+        data_type, significant = self._data_type(var, column, series)
+        codelist_oid = None
+        if not has_value_list:
+            codelist = self._codelist_name(dataset, var)
+            if codelist is not None:
+                codelist_oid = self._use_codelist(codelist, data_type, series, dataset, var.name)
+        comment_oid = None
+        if facts.comment:
+            comment_oid = f"COM.{dataset}.{var.name}"
+            self.comments[comment_oid] = Comment(comment_oid, facts.comment)
+        if facts.method is not None:
+            self.methods[facts.method.oid] = facts.method
+        return ItemDef(
+            oid=f"IT.{dataset}.{var.name}", name=var.name, data_type=data_type,
+            label=column.label,
+            length=None if data_type in ISO8601_TYPES else length,
+            significant_digits=significant, display_format=column.format,
+            sas_name=var.name, codelist_oid=codelist_oid, origins=facts.origins,
+            comment_oid=comment_oid)
+
+    def _data_type(self, var: Variable, column: XptColumn, series: pd.Series
+                   ) -> tuple[str, int | None]:
+        """Define-XML data type (and SignificantDigits for floats) of a written variable."""
+        if column.type == "char":
+            domain = var.value_domain or ""
+            if domain.startswith("ISO 8601") or (not domain and var.name.endswith("DTC")):
+                return iso8601_data_type(series, duration="duration" in domain), None
+            return "text", None
+        if series.dtype.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
+            return "integer", None
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        data_type = numeric_data_type(values)
+        return data_type, max_decimals(values) if data_type == "float" else None
+
+    # ---------------------------------------------------------------- origins and methods
+    def _variable_facts(self, dataset: str, var: Variable, frame: pd.DataFrame) -> _Variable:
+        if self.kind == "ADaM":
+            return self._adam_facts(dataset, var, frame)
+        if dataset.startswith("SUPP") and dataset not in self.standards.datasets:
+            return self._supp_facts(dataset, var, frame)
+        return self._sdtm_facts(dataset, var)
+
+    def _sdtm_facts(self, dataset: str, var: Variable) -> _Variable:
+        entry = self.origins.get(dataset, {}).get(var.name)
+        if entry is None:
+            self.notes.append(f"{dataset}.{var.name}: not in the mapping spec; described as "
+                              "Derived with no algorithm")
+            return _Variable((Origin("Derived"),), self._method(
+                dataset, var.name, f"{var.name} is not in the mapping spec of {dataset}; it is "
+                "set by cdiscmap after mapping"))
+        kind = entry.get("origin", "Derived")
+        comment = (entry.get("comment") or "").strip()
+        if kind == "Collected":
+            return _Variable((Origin("Collected", "Investigator"),), comment=comment)
+        if kind == "Predecessor":
+            return _Variable((Origin("Predecessor", description=self._predecessor(
+                dataset, var.name)),), comment=comment)
+        if kind != "Derived":
+            return _Variable((Origin(kind),), comment=comment)
+        text = self._sdtm_method_text(dataset, var.name, entry)
+        if comment:
+            text = f"{text}. {comment}"
+        return _Variable((Origin("Derived"),), self._method(dataset, var.name, text), comment)
+
+    def _sdtm_method_text(self, dataset: str, variable: str, entry: Mapping[str, str]) -> str:
+        """What the algorithm does, the IG section it applies, and the spec file:line."""
+        entries = _spec_entries(self.study, dataset, variable)
+        if not entries:
+            return f"{entry.get('algorithm', 'derived')}; {entry.get('where', '')}".strip("; ")
+        parts = []
+        for block, spec, path in entries:
+            phrase = _phrase(spec)
+            reference = _ALGORITHM_REFERENCE.get(spec.algorithm)
+            where = self._spec_location(dataset, path)
+            text = f"{phrase}: {reference}; {where}" if reference else f"{phrase}; {where}"
+            parts.append(f"[{block}] {text}" if block and len(entries) > 1 else text)
+        return " | ".join(parts)
+
+    def _predecessor(self, dataset: str, variable: str) -> str:
+        for _, spec, _ in _spec_entries(self.study, dataset, variable):
+            if spec.copy_ is not None:
+                return f"{dataset}.{spec.copy_}"
+            if spec.from_domain is not None:
+                return f"{spec.from_domain.domain}.{spec.from_domain.variable}"
+            return _phrase(spec)
+        return f"{dataset}.{variable}"
+
+    def _spec_location(self, dataset: str, path: tuple[str | int, ...]) -> str:
+        """``mappings/<study>/sdtm/<domain>.yaml:<line>``, independent of the working folder."""
+        line = self.study.domain_yaml[dataset].line_of(path)
+        return f"{_study_folder(self.study)}/sdtm/{dataset.lower()}.yaml:{line}"
+
+    def _method(self, dataset: str, variable: str, text: str, *, oid: str | None = None
+                ) -> Method:
+        oid = oid or f"MT.{dataset}.{variable}"
+        return Method(oid=oid, name=f"Algorithm to derive {dataset}.{variable}", description=text)
+
+    def _supp_facts(self, dataset: str, var: Variable, frame: pd.DataFrame) -> _Variable:
+        """SUPP-- structure variables: assigned by the SUPP-- builder, keys from the parent."""
+        parent = dataset[4:]
+        if var.name == "USUBJID":
+            return _Variable((Origin("Predecessor", description=f"{parent}.USUBJID"),))
+        if var.name == "IDVARVAL":
+            idvars = sorted(_present_text(frame["IDVAR"]).unique().tolist()) \
+                if "IDVAR" in frame else []
+            if idvars:
+                return _Variable((Origin("Predecessor", description=", ".join(
+                    f"{parent}.{v}" for v in idvars)),))
+        if var.name == "QVAL":
+            return _Variable(())       # filled from the value-level items (by QNAM)
+        return _Variable((Origin("Assigned"),))
+
+    def _adam_facts(self, dataset: str, var: Variable, frame: pd.DataFrame) -> _Variable:
+        texts = self.adam_methods.get(dataset, {})
+        if var.name in texts:
+            text = texts[var.name]
+            if _PREDECESSOR_TEXT.fullmatch(text.strip()):
+                return _Variable((Origin("Predecessor", description=text.strip()),))
+            return _Variable((Origin("Derived"),), self._method(dataset, var.name, text))
+        companion = self._companion_method(dataset, var.name)
+        if companion is not None:
+            return _Variable((Origin("Derived"),), companion)
+        if dataset != "ADSL" and var.name in self._adsl_variables():
+            return _Variable((Origin("Predecessor", description=f"ADSL.{var.name}"),))
+        if dataset == "ADSL" and "DM" in self.standards.datasets and \
+                var.name in self.standards.dataset("DM").names():
+            return _Variable((Origin("Predecessor", description=f"DM.{var.name}"),))
+        if var.name in _ADAM_VALUE_LEVEL and "PARAMCD" in frame and any(
+                k.startswith("PARAMCD=") for k in texts):
+            return _Variable((Origin("Derived"),))   # described per PARAMCD (value level)
+        self.notes.append(f"{dataset}.{var.name}: the ADaM step records no method text")
+        return _Variable((Origin("Derived"),), self._method(
+            dataset, var.name, f"{var.label}: derived by the cdiscmap ADaM step for {dataset}; "
+            f"no method text is recorded for it (settings: {self._adam_settings(dataset)})"))
+
+    def _companion_method(self, dataset: str, variable: str) -> Method | None:
+        """A flag or code variable explained in parentheses by another variable's method
+        ("(DTHDTF)", "(AGEGR1N = group order)") shares that MethodDef."""
+        pattern = re.compile(rf"\({re.escape(variable)}\b")
+        owners = sorted(k for k, text in self.adam_methods.get(dataset, {}).items()
+                        if not k.startswith("PARAMCD=") and pattern.search(text))
+        if len(owners) != 1:
+            return None
+        owner = owners[0]
+        return self._method(dataset, owner, self.adam_methods[dataset][owner])
+
+    def _adsl_variables(self) -> list[str]:
+        if "ADSL" in self.datasets:
+            return [c for c in self.datasets["ADSL"].columns if not c.startswith("_")]
+        return self.standards.dataset("ADSL").names() if "ADSL" in self.standards.datasets \
+            else []
+
+    def _adam_settings(self, dataset: str) -> str:
+        path = self.study.folder / "adam" / f"{dataset.lower()}.yaml"
+        folder = _study_folder(self.study)
+        return f"{folder}/adam/{path.name}" if path.is_file() else f"{folder}/adam"
+
+    # ---------------------------------------------------------------- value-level metadata
+    def _value_items(self, dataset: str, frame: pd.DataFrame, meta: Dataset
+                     ) -> dict[str, list[_ValueItem]]:
+        if self.kind == "ADaM":
+            items = self._adam_value_items(dataset, frame)
+        elif dataset.startswith("SUPP") and dataset not in self.standards.datasets:
+            items = self._supp_value_items(dataset, frame)
+        else:
+            items = self._sdtm_value_items(dataset, frame, meta)
+        return {var: found for var, found in items.items() if found}
+
+    def _sdtm_value_items(self, dataset: str, frame: pd.DataFrame, meta: Dataset
+                          ) -> dict[str, list[_ValueItem]]:
+        spec = self.study.domains.get(dataset)
+        out: dict[str, list[_ValueItem]] = {}
+        for index, rule in enumerate(spec.value_level if spec else []):
+            if rule.variable not in frame:
+                continue
+            checks, selected = self._where(dataset, frame, rule, index)
+            values = frame.loc[selected, rule.variable]
+            if _present_text(values).empty:
+                self.notes.append(f"{dataset}.{rule.variable}: value-level rule {index + 1} "
+                                  "selects no value; left out")
+                continue
+            var = meta.variable(rule.variable)
+            facts = self._sdtm_facts(dataset, var)
+            out.setdefault(rule.variable, []).append(_ValueItem(
+                suffix=".".join(v for c in checks for v in map(_oid_part, c.values)),
+                name=rule.variable, checks=checks, values=values, data_type=rule.data_type,
+                codelist=rule.codelist, origins=facts.origins, method=facts.method))
+        return out
+
+    def _where(self, dataset: str, frame: pd.DataFrame, rule: ValueLevelSpec, index: int
+               ) -> tuple[tuple[RangeCheck, ...], pd.Series]:
+        """A value-level where (var: equals / in / not_equals, or all: of those) as range
+        checks, and the records it selects."""
+        leaves = rule.where.all if rule.where.all is not None else [rule.where]
+        checks = []
+        selected = pd.Series(True, index=frame.index)
+        for leaf in leaves:
+            check, mask = _range_check(dataset, frame, leaf)
+            if check is None:
+                spec_file = self.study.domain_files.get(dataset)
+                line = self.study.domain_yaml[dataset].line_of(("value_level", index, "where"))
+                raise SpecError("a value-level where must test a variable of the domain with "
+                                "equals, in or not_equals (or all: of those) to become a "
+                                "Define-XML where clause", spec_file, line, "where")
+            checks.append(check)
+            selected &= mask
+        return tuple(checks), selected
+
+    def _supp_value_items(self, dataset: str, frame: pd.DataFrame
+                          ) -> dict[str, list[_ValueItem]]:
+        """QVAL described per QNAM (SDTMIG 3.4 §8.4): label from QLABEL, origin from the SUPP
+        spec (else QORIG), data type from the values."""
+        if not {"QNAM", "QVAL"} <= set(frame.columns):
+            return {}
+        parent = dataset[4:]
+        spec = self.study.domains.get(parent)
+        qnams = frame["QNAM"].astype("string")
+        items = []
+        for qnam in sorted(_present_text(qnams).unique().tolist()):
+            selected = (qnams == qnam).fillna(False).astype(bool)
+            rows = frame.loc[selected]
+            label = _first(rows["QLABEL"]) if "QLABEL" in rows else None
+            supp = spec.supp.get(qnam) if spec else None
+            if supp is not None:
+                origin = Origin("Collected", "Investigator") if supp.origin == "Collected" \
+                    else Origin(supp.origin)
+            else:
+                qorig = (_first(rows["QORIG"]) or "CRF") if "QORIG" in rows else "CRF"
+                origin = _QORIG_ORIGIN.get(qorig.upper(), Origin("Collected", "Investigator"))
+            method = None
+            if origin.type == "Derived" and supp is not None:
+                where = self._spec_location(parent, ("supp", qnam))
+                method = self._method(dataset, f"QVAL.{qnam}",
+                                      f"{_phrase(supp.value)}; {where}",
+                                      oid=f"MT.{dataset}.QVAL.{qnam}")
+            items.append(_ValueItem(
+                suffix=_oid_part(qnam), name=qnam,
+                checks=(RangeCheck(f"IT.{dataset}.QNAM", "EQ", (qnam,)),),
+                values=rows["QVAL"], data_type=_text_number_type(rows["QVAL"]), label=label,
+                origins=(origin,), method=method))
+        return {"QVAL": items}
+
+    def _adam_value_items(self, dataset: str, frame: pd.DataFrame
+                          ) -> dict[str, list[_ValueItem]]:
+        """AVALC / AVAL / CNSR per PARAMCD present in the data, with the parameter's method."""
+        if "PARAMCD" not in frame:
+            return {}
+        texts = self.adam_methods.get(dataset, {})
+        paramcd = frame["PARAMCD"].astype("string")
+        out: dict[str, list[_ValueItem]] = {}
+        for code in sorted(_present_text(paramcd).unique().tolist()):
+            selected = (paramcd == code).fillna(False).astype(bool)
+            for variable in (v for v in _ADAM_VALUE_LEVEL if v in frame):
+                values = frame.loc[selected, variable]
+                if _present_text(values).empty:
+                    continue
+                method = None
+                if f"PARAMCD={code}" in texts:
+                    method = self._method(dataset, f"PARAMCD={code}", texts[f"PARAMCD={code}"],
+                                          oid=f"MT.{dataset}.PARAMCD.{_oid_part(code)}")
+                    method = replace(method, name=f"Algorithm to derive {dataset} parameter "
+                                                  f"{code}")
+                elif variable in texts:
+                    method = self._method(dataset, variable, texts[variable])
+                else:
+                    self.notes.append(f"{dataset}.{variable} (PARAMCD={code}): no method text")
+                if values.dtype.kind in "fiub":
+                    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                    data_type = numeric_data_type(numbers)
+                else:
+                    data_type = "text"
+                out.setdefault(variable, []).append(_ValueItem(
+                    suffix=_oid_part(code), name=variable,
+                    checks=(RangeCheck(f"IT.{dataset}.PARAMCD", "EQ", (code,)),),
+                    values=values, data_type=data_type, origins=(Origin("Derived"),),
+                    method=method))
+        return out
+
+    def _value_list(self, dataset: str, var: Variable, items: list[_ValueItem]) -> str:
+        """ValueListDef + where clauses + value-level ItemDefs of one variable."""
+        vl_oid = f"VL.{dataset}.{var.name}"
+        refs = []
+        for order, item in enumerate(items, start=1):
+            wc_oid = _where_oid(dataset, item.checks)
+            self.where_clauses[wc_oid] = WhereClause(wc_oid, item.checks)
+            oid = f"IT.{dataset}.{var.name}.{item.suffix}"
+            char = item.values.dtype.kind not in "fiubM"
+            significant = None
+            if item.data_type == "float":
+                significant = _text_decimals(item.values) if char else max_decimals(
+                    item.values.to_numpy(dtype=np.float64, na_value=np.nan))
+            codelist_oid = None
+            if item.codelist is not None:
+                codelist_oid = self._use_codelist(item.codelist, item.data_type, item.values,
+                                                  dataset, var.name)
+            if item.method is not None:
+                self.methods[item.method.oid] = item.method
+            self.item_defs.append(ItemDef(
+                oid=oid, name=item.name, data_type=item.data_type, label=item.label,
+                length=_text_length(item.values) if char else 8,
+                significant_digits=significant, sas_name=item.name,
+                codelist_oid=codelist_oid, origins=item.origins))
+            refs.append(ItemRef(item_oid=oid, order=order, mandatory=var.core == "Req",
+                                method_oid=item.method.oid if item.method else None,
+                                where_clause_oid=wc_oid))
+        self.value_lists.append(ValueList(vl_oid, tuple(refs)))
+        return vl_oid
+
+    # ---------------------------------------------------------------- codelists
+    def _codelist_name(self, dataset: str, var: Variable) -> str | None:
+        """The variable's codelist: the study's override, the IG codelist, or the external
+        dictionary its value domain names (MedDRA, ISO 3166)."""
+        spec = self.study.domains.get(dataset) if self.kind == "SDTM" else None
+        if spec is not None and var.name in spec.codelist_overrides:
+            return spec.codelist_overrides[var.name]
+        if var.codelist:
+            return var.codelist
+        if self.kind == "ADaM" and var.name == "PARAMCD":
+            return f"{dataset}.PARAMCD"
+        if var.value_domain:
+            for codelist in self.standards.codelists.values():
+                if codelist.external and codelist.dictionary and (
+                        var.value_domain == codelist.dictionary
+                        or var.value_domain.startswith(codelist.dictionary + " ")
+                        or var.value_domain.startswith(codelist.dictionary + "-")):
+                    return codelist.name
+        return None
+
+    def _use_codelist(self, name: str, data_type: str, values: pd.Series, dataset: str,
+                      variable: str) -> str | None:
+        """Record the values a codelist is used with; the OID the item refers to (None when
+        an extensible list is used by a variable with no value: nothing to list)."""
+        if name == f"{dataset}.PARAMCD":
+            return self._paramcd_codelist(dataset)
+        codelist = self.standards.codelist(name)
+        if not codelist.external and codelist.extensible and _present_text(values).empty:
+            return None
+        self.usage.add((name, data_type), None if codelist.external else values)
+        return _codelist_oid(codelist, data_type)
+
+    def _paramcd_codelist(self, dataset: str) -> str:
+        """Parameter codes of an ADaM dataset as found in the data, decoded by PARAM."""
+        oid = f"CL.{dataset}.PARAMCD"
+        frame = self.datasets[dataset]
+        pairs = pd.DataFrame({"code": frame["PARAMCD"].astype("string"),
+                              "decode": frame["PARAM"].astype("string") if "PARAM" in frame
+                              else pd.Series(pd.NA, index=frame.index, dtype="string")})
+        pairs = pairs.dropna(subset=["code"]).drop_duplicates("code").sort_values(
+            "code", kind="mergesort")
+        terms = tuple(Term(value=str(code), decode=None if pd.isna(decode) else str(decode))
+                      for code, decode in zip(pairs["code"], pairs["decode"], strict=True))
+        self.generated[oid] = CodeList(
+            oid=oid, name=f"Parameter Code ({dataset})", data_type="text", terms=terms,
+            decoded=any(t.decode and t.decode.casefold() != t.value.casefold() for t in terms))
+        return oid
+
+    def _codelists(self) -> tuple[CodeList, ...]:
+        out = dict(self.generated)
+        for (name, data_type), used in self.usage.values.items():
+            codelist = self.standards.codelist(name)
+            oid = _codelist_oid(codelist, data_type)
+            out[oid] = self._codelist(codelist, oid, data_type, used)
+        return tuple(out[k] for k in sorted(out))
+
+    def _codelist(self, codelist: Codelist, oid: str, data_type: str, used: set[str]
+                  ) -> CodeList:
+        standard_oid = self._ct_oid(codelist.source)
+        name = codelist.label if data_type == codelist.data_type else \
+            f"{codelist.label} ({data_type})"
+        if codelist.external:
+            version = self.study.study.standards.get(codelist.name.lower()) or codelist.version
+            return CodeList(oid=oid, name=name, data_type=data_type,
+                            dictionary=codelist.dictionary, version=str(version))
+        known = {t.value for t in codelist.terms}
+        listed = [t for t in codelist.terms if not codelist.extensible or t.value in used]
+        terms = [Term(t.value, t.code, t.decode) for t in listed]
+        # Sponsor values in an extensible list are extensions; for a subset we cannot tell.
+        extended = codelist.extensible and not codelist.subset
+        terms += [Term(v, extended=extended) for v in sorted(used - known)]
+        if used - known:
+            self.notes.append(f"codelist {codelist.name}: values not in the terms carried in "
+                              f"specs/: {', '.join(sorted(used - known))}")
+        decoded = any(t.decode and t.decode.casefold() != t.value.casefold() for t in terms)
+        return CodeList(oid=oid, name=name, data_type=data_type, code=codelist.code,
+                        standard_oid=standard_oid, terms=tuple(terms), decoded=decoded)
+
+    def _ct_oid(self, source: str) -> str | None:
+        for family, publishing_set in (("SDTM CT", "SDTM"), ("ADaM CT", "ADaM")):
+            version = self.standards.versions.get(family)
+            if version is not None and source == f"{family} {version}":
+                return _ct_standard(family, publishing_set, version).oid
+        return None
+
+
+def _ct_standard(family: str, publishing_set: str, version: str) -> StandardRef:
+    return StandardRef(oid=f"STD.CT.{publishing_set.upper()}.{version}", name="CDISC/NCI",
+                       type="CT", version=version, publishing_set=publishing_set)
+
+
+def _codelist_oid(codelist: Codelist, data_type: str) -> str:
+    """CL.<name>; a list used by items of another data type (MedDRA codes) gets its own OID,
+    because a CodeList's DataType must match the ItemDefs that refer to it."""
+    oid = f"CL.{codelist.name}"
+    return oid if data_type == codelist.data_type else f"{oid}.{data_type.upper()}"
+
+
+def _range_check(dataset: str, frame: pd.DataFrame, leaf: Condition
+                 ) -> tuple[RangeCheck | None, pd.Series]:
+    """One where-clause leaf on a variable; (None, ...) when it cannot be expressed."""
+    if leaf.var is None or leaf.var not in frame:
+        return None, pd.Series(False, index=frame.index)
+    series = frame[leaf.var].astype("string")
+    if leaf.equals is not None:
+        values, comparator = (str(leaf.equals),), "EQ"
+    elif leaf.in_ is not None:
+        values, comparator = tuple(str(v) for v in leaf.in_), "IN"
+    elif leaf.not_equals is not None:
+        values, comparator = (str(leaf.not_equals),), "NE"
+    else:
+        return None, pd.Series(False, index=frame.index)
+    mask = series.isin(list(values)).fillna(False).astype(bool)
+    if comparator == "NE":
+        mask = ~mask & series.notna()
+    return RangeCheck(f"IT.{dataset}.{leaf.var}", comparator, values), mask
+
+
+def _where_oid(dataset: str, checks: tuple[RangeCheck, ...]) -> str:
+    parts = [f"{c.item_oid.rsplit('.', 1)[-1]}.{c.comparator}."
+             + ".".join(_oid_part(v) for v in c.values) for c in checks]
+    return f"WC.{dataset}." + ".".join(parts)
+
+
+def _oid_part(value: str) -> str:
+    """A value as a readable OID fragment (letters, digits, _ - kept; others become _)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", value.strip()) or "_"
+
+
+def _first(series: pd.Series) -> str | None:
+    text = _present_text(series)
+    return str(text.iloc[0]) if not text.empty else None
+
+
+def _distinct(origins: Iterable[Origin]) -> tuple[Origin, ...]:
+    return tuple(dict.fromkeys(origins))
+
+
+def _study_folder(study: LoadedStudy) -> str:
+    """The study folder as written in method texts: ``mappings/<study>`` in a checkout."""
+    folder = study.folder.resolve()
+    if folder.parent.name == "mappings":
+        return f"mappings/{folder.name}"
+    return folder.name
+
+
+def _spec_entries(study: LoadedStudy, dataset: str, variable: str
+                  ) -> list[tuple[str | None, VariableSpec, tuple[str | int, ...]]]:
+    """Every place a domain's spec derives a variable: (block name or None, spec, YAML path)."""
+    spec = study.domains.get(dataset)
+    if spec is None:
+        return []
+    found: list[tuple[str | None, VariableSpec, tuple[str | int, ...]]] = []
+    if variable in spec.variables:
+        found.append((None, spec.variables[variable], ("variables", variable)))
+    for index, block in enumerate(spec.blocks):
+        if variable in block.variables:
+            found.append((block.name, block.variables[variable],
+                          ("blocks", index, "variables", variable)))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Algorithm phrases: a mapping-spec entry in words, named as in the spec language
+# --------------------------------------------------------------------------------------------
+
+def _operand(op: Operand) -> str:
+    if op.column is not None:
+        return f"raw {op.column}"
+    if op.var is not None:
+        return op.var
+    return f"'{op.value}'"
+
+
+def _condition(cond: Condition) -> str:
+    if cond.all is not None:
+        return " and ".join(_condition(c) for c in cond.all)
+    if cond.any is not None:
+        return "(" + " or ".join(_condition(c) for c in cond.any) + ")"
+    if cond.not_ is not None:
+        return f"not ({_condition(cond.not_)})"
+    target = f"raw {cond.column}" if cond.column is not None else str(cond.var)
+    if cond.blank is not None:
+        return f"{target} is {'blank' if cond.blank else 'not blank'}"
+    if cond.equals is not None:
+        return f"{target} = '{cond.equals}'"
+    if cond.not_equals is not None:
+        return f"{target} != '{cond.not_equals}'"
+    if cond.in_ is not None:
+        return f"{target} in (" + ", ".join(f"'{v}'" for v in cond.in_) + ")"
+    return f"{target} matches /{cond.matches}/"
+
+
+def _phrase(spec: VariableSpec) -> str:
+    """One spec entry as words: ``study_day of AESTDTC``, ``when raw X = 'Y': constant 'Z'``."""
+    args = spec.args()
+    name = spec.algorithm
+    if name == "take":
+        column = args if isinstance(args, str) else args.column
+        text = f"take raw {column}"
+        if not isinstance(args, str) and args.default is not None:
+            text += f" (default '{args.default}')"
+    elif name == "constant":
+        text = f"constant '{args}'"
+    elif name == "assign_ct":
+        source = f"raw {args.column}" if args.column else args.var
+        text = f"assign_ct of {source} via study codelist {args.codelist}"
+    elif name == "iso8601":
+        parts = f"raw {args.date}" + (f" and raw {args.time}" if args.time else "")
+        text = f"iso8601 of {parts} ({args.format})"
+    elif name == "concat":
+        text = "concat of " + ", ".join(_operand(p) for p in args.parts) + \
+            (f" joined by '{args.sep}'" if args.sep else "")
+    elif name == "when":
+        branches = []
+        for branch in args:
+            if branch.else_ is not None:
+                branches.append(f"else {_phrase(branch.else_)}")
+            else:
+                branches.append(f"if {_condition(branch.if_)}: {_phrase(branch.then)}")
+        text = "when " + "; ".join(branches)
+        if not any(b.else_ is not None for b in args):
+            text += "; otherwise null"
+    elif name == "number":
+        source = f"raw {args.column}" if args.column else args.var
+        text = f"number of {source}" + (f" (default {args.default:g})"
+                                        if args.default is not None else "")
+    elif name == "copy":
+        text = f"copy of {args}"
+    elif name == "from_domain":
+        text = f"from_domain: {args.agg} of {args.domain}.{args.variable} per subject"
+        if args.where is not None:
+            text += f" where {_condition(args.where)}"
+    elif name == "study_day":
+        text = f"study_day of {args.dtc} from DM.RFSTDTC"
+    elif name == "epoch":
+        text = f"epoch of {args.dtc} by the study's epoch rules on DM reference dates"
+    elif name == "seq":
+        text = f"seq: 1..n within {', '.join(args.by)}" + (
+            f" ordered by {', '.join(args.order)}" if args.order else "")
+    elif name in ("visit", "visitnum"):
+        text = f"{name} from raw {args.column} by the study's visit rules" + (
+            f" (unscheduled visits placed by {args.date})" if args.date else "")
+    elif name == "empty":
+        text = "empty: not collected in this study"
+    elif name == "lobxfl":
+        text = (f"lobxfl: Y on the last record with {args.result} present dated on or before "
+                f"DM.RFXSTDTC ({args.dtc}), per {', '.join(args.by)}")
+    else:  # pragma: no cover - the spec models accept no other algorithm
+        text = name
+    if spec.case != "keep":
+        text += f" ({spec.case} case)"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+def _q(namespace: str, tag: str) -> str:
+    return f"{{{namespace}}}{tag}"
+
+
+class _Renderer:
+    """A straight walk over the model: Define-XML 2.1 element order, attributes in the order
+    the specification lists them."""
+
+    def __init__(self, model: DefineModel) -> None:
+        self.model = model
+
+    def render(self) -> bytes:
+        m = self.model
+        root = etree.Element(_q(ODM_NS, "ODM"), nsmap={None: ODM_NS, "def": DEF_NS,
+                                                        "xlink": XLINK_NS})
+        _attrs(root, {"FileType": "Snapshot", "FileOID": m.file_oid,
+                      "CreationDateTime": m.created, "ODMVersion": "1.3.2",
+                      "Originator": "cdiscmap", "SourceSystem": "cdiscmap",
+                      "SourceSystemVersion": __version__,
+                      _q(DEF_NS, "Context"): "Submission"})
+        study = _sub(root, ODM_NS, "Study", {"OID": m.study_oid})
+        glob = _sub(study, ODM_NS, "GlobalVariables")
+        _sub(glob, ODM_NS, "StudyName").text = m.study_name
+        _sub(glob, ODM_NS, "StudyDescription").text = m.study_description
+        _sub(glob, ODM_NS, "ProtocolName").text = m.protocol_name
+        mdv = _sub(study, ODM_NS, "MetaDataVersion", {
+            "OID": m.mdv_oid, "Name": m.mdv_name, "Description": m.mdv_description,
+            _q(DEF_NS, "DefineVersion"): DEFINE_VERSION})
+        self._standards(mdv)
+        for value_list in m.value_lists:
+            node = _sub(mdv, DEF_NS, "ValueListDef", {"OID": value_list.oid})
+            for ref in value_list.items:
+                self._item_ref(node, ref)
+        for clause in m.where_clauses:
+            node = _sub(mdv, DEF_NS, "WhereClauseDef", {"OID": clause.oid})
+            for check in clause.checks:
+                rc = _sub(node, ODM_NS, "RangeCheck", {
+                    "Comparator": check.comparator, "SoftHard": "Soft",
+                    _q(DEF_NS, "ItemOID"): check.item_oid})
+                for value in check.values:
+                    _sub(rc, ODM_NS, "CheckValue").text = value
+        for group in m.item_groups:
+            self._item_group(mdv, group)
+        for item in m.item_defs:
+            self._item_def(mdv, item)
+        for codelist in m.codelists:
+            self._codelist(mdv, codelist)
+        for method in m.methods:
+            node = _sub(mdv, ODM_NS, "MethodDef", {"OID": method.oid, "Name": method.name,
+                                                   "Type": method.type})
+            _description(node, method.description)
+        for comment in m.comments:
+            _description(_sub(mdv, DEF_NS, "CommentDef", {"OID": comment.oid}),
+                         comment.description)
+        return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
+                              pretty_print=True)
+
+    def _standards(self, mdv: etree._Element) -> None:
+        node = _sub(mdv, DEF_NS, "Standards")
+        for std in self.model.standards:
+            _sub(node, DEF_NS, "Standard", {
+                "OID": std.oid, "Name": std.name, "Type": std.type,
+                "PublishingSet": std.publishing_set, "Version": std.version,
+                "Status": std.status})
+
+    def _item_group(self, mdv: etree._Element, group: ItemGroup) -> None:
+        node = _sub(mdv, ODM_NS, "ItemGroupDef", {
+            "OID": group.oid, "Domain": group.domain, "Name": group.name,
+            "Repeating": _yes_no(group.repeating), "IsReferenceData": "No",
+            "SASDatasetName": group.name, "Purpose": group.purpose,
+            _q(DEF_NS, "Structure"): group.structure,
+            _q(DEF_NS, "StandardOID"): group.standard_oid,
+            _q(DEF_NS, "ArchiveLocationID"): group.leaf_id})
+        _description(node, group.label)
+        for ref in group.items:
+            self._item_ref(node, ref)
+        cls = _sub(node, DEF_NS, "Class", {"Name": group.class_name})
+        if group.subclass:
+            _sub(cls, DEF_NS, "SubClass", {"Name": group.subclass})
+        leaf = _sub(node, DEF_NS, "leaf", {"ID": group.leaf_id,
+                                          _q(XLINK_NS, "href"): group.href})
+        _sub(leaf, DEF_NS, "title").text = group.href
+
+    def _item_ref(self, parent: etree._Element, ref: ItemRef) -> None:
+        node = _sub(parent, ODM_NS, "ItemRef", {
+            "ItemOID": ref.item_oid, "OrderNumber": str(ref.order),
+            "Mandatory": _yes_no(ref.mandatory),
+            "KeySequence": str(ref.key_sequence) if ref.key_sequence else None,
+            "MethodOID": ref.method_oid, "Role": ref.role,
+            _q(DEF_NS, "HasNoData"): "Yes" if ref.has_no_data else None})
+        if ref.where_clause_oid:
+            _sub(node, DEF_NS, "WhereClauseRef", {"WhereClauseOID": ref.where_clause_oid})
+
+    def _item_def(self, mdv: etree._Element, item: ItemDef) -> None:
+        node = _sub(mdv, ODM_NS, "ItemDef", {
+            "OID": item.oid, "Name": item.name, "DataType": item.data_type,
+            "Length": str(item.length) if item.length is not None else None,
+            "SignificantDigits": str(item.significant_digits)
+            if item.significant_digits is not None else None,
+            "SASFieldName": item.sas_name,
+            _q(DEF_NS, "DisplayFormat"): item.display_format,
+            _q(DEF_NS, "CommentOID"): item.comment_oid})
+        if item.label:
+            _description(node, item.label)
+        if item.codelist_oid:
+            _sub(node, ODM_NS, "CodeListRef", {"CodeListOID": item.codelist_oid})
+        for origin in item.origins:
+            org = _sub(node, DEF_NS, "Origin", {"Type": origin.type, "Source": origin.source})
+            if origin.description:
+                _description(org, origin.description)
+        if item.value_list_oid:
+            _sub(node, DEF_NS, "ValueListRef", {"ValueListOID": item.value_list_oid})
+
+    def _codelist(self, mdv: etree._Element, codelist: CodeList) -> None:
+        node = _sub(mdv, ODM_NS, "CodeList", {
+            "OID": codelist.oid, "Name": codelist.name, "DataType": codelist.data_type,
+            _q(DEF_NS, "StandardOID"): codelist.standard_oid})
+        if codelist.dictionary:
+            _sub(node, ODM_NS, "ExternalCodeList", {"Dictionary": codelist.dictionary,
+                                                    "Version": codelist.version})
+            return
+        for order, term in enumerate(codelist.terms, start=1):
+            attrs = {"CodedValue": term.value, "OrderNumber": str(order),
+                     _q(DEF_NS, "ExtendedValue"): "Yes" if term.extended else None}
+            if codelist.decoded:
+                item = _sub(node, ODM_NS, "CodeListItem", attrs)
+                decode = _sub(item, ODM_NS, "Decode")
+                _translated(decode, term.decode or term.value)
+            else:
+                item = _sub(node, ODM_NS, "EnumeratedItem", attrs)
+            if term.code:
+                _sub(item, ODM_NS, "Alias", {"Context": NCI_ALIAS, "Name": term.code})
+        if codelist.code:
+            _sub(node, ODM_NS, "Alias", {"Context": NCI_ALIAS, "Name": codelist.code})
+
+
+def _attrs(node: etree._Element, attrs: Mapping[str, str | None]) -> None:
+    for key, value in attrs.items():
+        if value is not None:
+            node.set(key, value)
+
+
+def _sub(parent: etree._Element, namespace: str, tag: str,
+         attrs: Mapping[str, str | None] | None = None) -> etree._Element:
+    node = etree.SubElement(parent, _q(namespace, tag))
+    _attrs(node, attrs or {})
+    return node
+
+
+def _translated(parent: etree._Element, text: str) -> None:
+    node = _sub(parent, ODM_NS, "TranslatedText", {_q(XML_NS, "lang"): "en"})
+    node.text = text
+
+
+def _description(parent: etree._Element, text: str) -> None:
+    _translated(_sub(parent, ODM_NS, "Description"), text)
+
+
+def _yes_no(flag: bool) -> str:
+    return "Yes" if flag else "No"
+
+
+@lru_cache(maxsize=1)
+def _schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(define_xsd_path())))
+
+
+@lru_cache(maxsize=1)
+def _stylesheet() -> etree.XSLT:
+    return etree.XSLT(etree.parse(str(define_stylesheet_path())))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"could not write {display_path(path)}: "
+                          f"{exc.strerror or exc}") from exc

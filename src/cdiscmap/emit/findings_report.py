@@ -1,0 +1,288 @@
+"""Reports of a validation: console summary, findings.json, findings.html and JUnit XML.
+
+All files are deterministic (findings in a fixed order, no clock, no absolute paths) and written
+atomically. findings.json reads back into the same findings (:func:`read_findings_json`);
+findings.junit.xml has one testsuite per dataset and one testcase per rule run on it, failed
+when the rule found errors, so CI systems show validation results like test results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import jinja2
+from lxml import etree
+from rich.console import Console
+from rich.table import Table
+
+from cdiscmap import __version__
+from cdiscmap.errors import InputDataError, OutputError, display_path
+from cdiscmap.findings import FINDING_COLUMNS, Finding, Findings, Severity
+from cdiscmap.validate import ValidationReport, rule_catalogue
+
+__all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "print_summary",
+           "read_findings_json", "write_findings_html", "write_findings_json",
+           "write_junit_xml", "write_reports"]
+
+JSON_NAME = "findings.json"
+HTML_NAME = "findings.html"
+JUNIT_NAME = "findings.junit.xml"
+PACKAGE_SUITE = "(package)"        # testsuite of findings about no single dataset
+MAX_LINES = 50                     # findings listed per JUnit testcase before "... and N more"
+SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
+# XML 1.0 §2.2: control characters other than tab, newline and carriage return are not allowed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text that XML 1.0 can hold: data values may carry control characters."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _ordered(findings: Findings) -> list[Finding]:
+    """Findings in the order of :meth:`Findings.to_frame` (severity, rule, dataset, ...)."""
+    def key(f: Finding) -> tuple:
+        return (-f.severity.rank, f.rule, f.dataset, f.usubjid, f.variable, f.source, f.value)
+    return sorted(findings, key=key)
+
+
+def _explanations(findings: Iterable[Finding]) -> dict[str, str]:
+    catalogue = rule_catalogue()
+    return {f.rule: catalogue[f.rule][1] if f.rule in catalogue else "" for f in findings}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"could not write {display_path(path)}: {exc.strerror or exc}"
+                          ) from exc
+    return path
+
+
+# ============================================================================================
+# Console
+# ============================================================================================
+def print_summary(report: ValidationReport, console: Console | None = None, *,
+                  limit: int = 20) -> None:
+    """Datasets read, findings per severity, and the first ``limit`` errors and warnings."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    datasets = Table(title=f"Datasets in {report.folder.name}")
+    for column in ("dataset", "file", "standard", "records", "variables"):
+        datasets.add_column(column, justify="right" if column in ("records", "variables")
+                            else "left")
+    for seen in report.datasets:
+        datasets.add_row(seen.name, seen.path, seen.standard, str(seen.records),
+                         str(seen.variables))
+    console.print(datasets)
+    ordered = _ordered(report.findings)
+    serious = [f for f in ordered if f.severity != Severity.NOTICE]
+    if serious:
+        table = Table(title="Errors and warnings" + (f" (first {limit})"
+                                                     if len(serious) > limit else ""))
+        for column in ("severity", "rule", "dataset", "subject", "variable", "value",
+                       "count", "message"):
+            table.add_column(column)
+        for f in serious[:limit]:
+            table.add_row(f.severity.value, f.rule, f.dataset, f.usubjid, f.variable,
+                          f.value, str(f.count), f.message)
+        console.print(table)
+    counts = report.counts()
+    defines = ", ".join(report.defines) or "none"
+    console.print(f"Findings: {counts['error']} errors, {counts['warning']} warnings, "
+                  f"{counts['notice']} notices in {len(report.datasets)} datasets "
+                  f"(define: {defines}).")
+
+
+# ============================================================================================
+# findings.json
+# ============================================================================================
+def findings_document(report: ValidationReport) -> dict[str, object]:
+    ordered = _ordered(report.findings)
+    catalogue = rule_catalogue()
+    rules = sorted({f.rule for f in ordered})
+    return {
+        "tool": "cdiscmap validate",
+        "version": __version__,
+        "folder": report.folder.name,
+        "counts": report.counts(),
+        "datasets": [asdict(d) for d in report.datasets],
+        "defines": report.defines,
+        "references": report.references,
+        "ignored": report.ignored,
+        "rules": {r: {"severity": catalogue[r][0].value, "explanation": catalogue[r][1]}
+                  for r in rules if r in catalogue},
+        "findings": [f.as_dict() for f in ordered],
+    }
+
+
+def write_findings_json(report: ValidationReport, path: Path) -> Path:
+    text = json.dumps(findings_document(report), indent=1, ensure_ascii=False) + "\n"
+    return _write(path, text.encode("utf-8"))
+
+
+def read_findings_json(path: Path) -> Findings:
+    """The findings of a findings.json written by :func:`write_findings_json`."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        items = [Finding(**{**{k: row[k] for k in FINDING_COLUMNS},
+                            "severity": Severity(row["severity"])})
+                 for row in document["findings"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputDataError(f"{display_path(path)}: not a cdiscmap findings.json ({exc})"
+                             ) from None
+    return Findings(items)
+
+
+# ============================================================================================
+# findings.html
+# ============================================================================================
+_HTML = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                           undefined=jinja2.StrictUndefined).from_string("""\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>cdiscmap validate: {{ folder }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 2em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+td.n { text-align: right; }
+h2.error { color: #a40000; } h2.warning { color: #8a5a00; } h2.notice { color: #245; }
+code { font-size: 95%; }
+</style>
+</head>
+<body>
+<h1>Validation of {{ folder }}</h1>
+<p>cdiscmap {{ version }}. {{ counts.error }} errors, {{ counts.warning }} warnings,
+{{ counts.notice }} notices (records counted) in {{ datasets|length }} datasets.
+Define: {{ defines|join(", ") if defines else "none" }}.</p>
+<h2>Datasets</h2>
+<table>
+<tr><th>Dataset</th><th>File</th><th>Standard</th><th>Records</th><th>Variables</th></tr>
+{% for d in datasets %}
+<tr><td>{{ d.name }}</td><td><code>{{ d.path }}</code></td><td>{{ d.standard }}</td>
+<td class="n">{{ d.records }}</td><td class="n">{{ d.variables }}</td></tr>
+{% endfor %}
+</table>
+{% for severity, rows in sections %}
+<h2 class="{{ severity }}">{{ severity|capitalize }}s ({{ rows|length }})</h2>
+{% if rows %}
+<table>
+<tr><th>Rule</th><th>Explanation</th><th>Dataset</th><th>Subject</th><th>Variable</th>
+<th>Value</th><th>Source</th><th>Count</th><th>Message</th></tr>
+{% for f in rows %}
+<tr><td>{{ f.rule }}</td><td>{{ explanations[f.rule] }}</td><td>{{ f.dataset }}</td>
+<td>{{ f.usubjid }}</td><td>{{ f.variable }}</td><td><code>{{ f.value }}</code></td>
+<td>{{ f.source }}</td><td class="n">{{ f.count }}</td><td>{{ f.message }}</td></tr>
+{% endfor %}
+</table>
+{% else %}
+<p>None.</p>
+{% endif %}
+{% endfor %}
+{% if ignored %}
+<p>Not datasets, not read: {{ ignored|join(", ") }}.</p>
+{% endif %}
+</body>
+</html>
+""")
+
+
+def write_findings_html(report: ValidationReport, path: Path) -> Path:
+    ordered = _ordered(report.findings)
+    sections = [(severity.value, [f for f in ordered if f.severity == severity])
+                for severity in SEVERITY_ORDER]
+    html = _HTML.render(folder=report.folder.name, version=__version__,
+                        counts=report.counts(), datasets=report.datasets,
+                        defines=report.defines, sections=sections,
+                        explanations=_explanations(ordered), ignored=report.ignored)
+    return _write(path, html.encode("utf-8"))
+
+
+# ============================================================================================
+# JUnit XML
+# ============================================================================================
+def _line(f: Finding) -> str:
+    where = ", ".join(part for part in (
+        f"subject {f.usubjid}" if f.usubjid else "", f"variable {f.variable}" if f.variable
+        else "", f"value {f.value!r}" if f.value else "", f.source,
+        f"{f.count} records" if f.count > 1 else "") if part)
+    return f"[{f.severity.value}] {f.message}" + (f" ({where})" if where else "")
+
+
+def _lines(findings: list[Finding]) -> str:
+    shown = [_line(f) for f in findings[:MAX_LINES]]
+    if len(findings) > MAX_LINES:
+        shown.append(f"... and {len(findings) - MAX_LINES} more findings (see findings.html)")
+    return "\n".join(shown)
+
+
+def write_junit_xml(report: ValidationReport, path: Path) -> Path:
+    """One testsuite per dataset, one testcase per rule run; errors fail the testcase.
+
+    Warnings and notices do not fail a testcase: they are listed in its system-out.
+    """
+    by_suite: dict[str, dict[str, list[Finding]]] = {}
+    for f in _ordered(report.findings):
+        by_suite.setdefault(f.dataset or PACKAGE_SUITE, {}).setdefault(f.rule, []).append(f)
+    suites = sorted(set(report.rules_run) | set(by_suite),
+                    key=lambda name: (name == PACKAGE_SUITE, name))
+    catalogue = rule_catalogue()
+    root = etree.Element("testsuites",
+                         name=_xml_text(f"cdiscmap validate {report.folder.name}"))
+    total_tests = total_failures = 0
+    for suite_name in suites:
+        found = by_suite.get(suite_name, {})
+        rules = sorted(set(report.rules_run.get(suite_name, [])) | set(found))
+        suite = etree.SubElement(root, "testsuite", name=_xml_text(suite_name))
+        failures = 0
+        for rule in rules:
+            explanation = catalogue[rule][1] if rule in catalogue else ""
+            case = etree.SubElement(suite, "testcase",
+                                    classname=_xml_text(f"cdiscmap.validate.{suite_name}"),
+                                    name=_xml_text(f"{rule} {explanation}".strip()))
+            hits = found.get(rule, [])
+            errors = [f for f in hits if f.severity == Severity.ERROR]
+            others = [f for f in hits if f.severity != Severity.ERROR]
+            if errors:
+                failures += 1
+                records = sum(f.count for f in errors)
+                failure = etree.SubElement(case, "failure", type="error",
+                                           message=_xml_text(
+                                               f"{len(errors)} finding(s), {records} "
+                                               f"record(s): {errors[0].message}"))
+                failure.text = _xml_text(_lines(errors))
+            if others:
+                out = etree.SubElement(case, "system-out")
+                out.text = _xml_text(_lines(others))
+        suite.set("tests", str(len(rules)))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total_tests += len(rules)
+        total_failures += failures
+    root.set("tests", str(total_tests))
+    root.set("failures", str(total_failures))
+    root.set("errors", "0")
+    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _write(path, data)
+
+
+def write_reports(report: ValidationReport, out_dir: Path) -> dict[str, Path]:
+    """findings.json, findings.html and findings.junit.xml in ``out_dir``."""
+    out_dir = Path(out_dir)
+    return {"json": write_findings_json(report, out_dir / JSON_NAME),
+            "html": write_findings_html(report, out_dir / HTML_NAME),
+            "junit": write_junit_xml(report, out_dir / JUNIT_NAME)}
