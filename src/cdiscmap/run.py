@@ -180,6 +180,12 @@ def run_study(opts: RunOptions) -> RunResult:
     from cdiscmap.oncology import apply_recist  # SDTM tumour domains: RECIST cross-check
 
     apply_recist(result, loaded)
+    from cdiscmap.sdtm.trial_summary import build_ts
+
+    ts = build_ts(loaded, result.domains.get("DM"), standards)
+    if ts is not None:
+        result.domains["TS"] = ts
+        result.accounting.records("TS", len(ts))
     check_sdtm(result, loaded, standards)
     from cdiscmap.checks.crossdomain import check_sdtm_cross
 

@@ -41,7 +41,7 @@ def test_expected_files(demo):
     root, result = demo
     sdtm = {p.name for p in (result.out_dir / "sdtm").iterdir()}
     assert {"dm.xpt", "ae.xpt", "ex.xpt", "ds.xpt", "tu.xpt", "tr.xpt", "rs.xpt",
-            "suppdm.xpt"} <= sdtm
+            "suppdm.xpt", "ts.xpt"} <= sdtm
     for name in ("run-summary.md", "run-summary.json", "findings.csv", "findings.json",
                  "lineage.csv"):
         assert (result.out_dir / name).is_file()
@@ -80,6 +80,17 @@ def test_lineage_points_every_record_at_its_raw_row(demo):
     terms = raw["AETERM"].str.strip().to_numpy()[merged["source_row"].astype(int) - 1]
     same = merged["AETERM"].to_numpy() == terms
     assert same.sum() >= len(merged) - 2        # the non-ASCII and the >200-byte terms differ
+
+
+def test_trial_summary_derived_parameters(demo):
+    root, result = demo
+    ts = result.datasets["TS"].set_index("TSPARMCD")
+    enrol = pd.read_csv(root / "export" / "raw" / "enrol.csv", dtype=str)
+    ic = pd.read_csv(root / "export" / "raw" / "ic.csv", dtype=str)
+    assert ts.loc["ACTSUB", "TSVAL"] == str(len(enrol))
+    first_consent = pd.to_datetime(ic["ICDAT"], format="%d-%b-%Y").min()
+    assert ts.loc["SSTDTC", "TSVAL"] == first_consent.strftime("%Y-%m-%d")
+    assert ts.loc["TPHASE", "TSPARM"] == "Trial Phase Classification"
 
 
 def test_every_planted_defect_is_a_finding(demo):

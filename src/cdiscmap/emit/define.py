@@ -423,15 +423,16 @@ class _Builder:
             var = meta.variable(column.name)
             series = frame[column.name]
             facts = self._variable_facts(name, var, frame)
-            vl_oid = None
-            if value_items.get(var.name):
-                vl_oid = self._value_list(name, var, value_items[var.name])
-                if var.name == "QVAL" or not facts.origins:
-                    facts.origins = _distinct(o for item in value_items[var.name]
-                                              for o in item.origins)
+            items = value_items.get(var.name, [])
+            if items and not facts.origins:      # SUPP-- QVAL: the origins of its QNAMs
+                facts.origins = _distinct(o for item in items for o in item.origins)
             item = self._item_def(name, var, column, series, lengths[column.name], facts,
-                                  has_value_list=vl_oid is not None)
-            self.item_defs.append(replace(item, value_list_oid=vl_oid))
+                                  has_value_list=bool(items))
+            if items:
+                item = replace(item, value_list_oid=f"VL.{name}.{var.name}")
+            self.item_defs.append(item)
+            if items:
+                self._value_list(name, var, items)
             refs.append(ItemRef(
                 item_oid=item.oid, order=order, mandatory=var.core == "Req",
                 key_sequence=keys.index(var.name) + 1 if var.name in keys else None,
@@ -726,9 +727,8 @@ class _Builder:
                     method=method))
         return out
 
-    def _value_list(self, dataset: str, var: Variable, items: list[_ValueItem]) -> str:
-        """ValueListDef + where clauses + value-level ItemDefs of one variable."""
-        vl_oid = f"VL.{dataset}.{var.name}"
+    def _value_list(self, dataset: str, var: Variable, items: list[_ValueItem]) -> None:
+        """ValueListDef VL.<DS>.<VAR> + where clauses + value-level ItemDefs of one variable."""
         refs = []
         for order, item in enumerate(items, start=1):
             wc_oid = _where_oid(dataset, item.checks)
@@ -753,8 +753,7 @@ class _Builder:
             refs.append(ItemRef(item_oid=oid, order=order, mandatory=var.core == "Req",
                                 method_oid=item.method.oid if item.method else None,
                                 where_clause_oid=wc_oid))
-        self.value_lists.append(ValueList(vl_oid, tuple(refs)))
-        return vl_oid
+        self.value_lists.append(ValueList(f"VL.{dataset}.{var.name}", tuple(refs)))
 
     # ---------------------------------------------------------------- codelists
     def _codelist_name(self, dataset: str, var: Variable) -> str | None:
@@ -971,14 +970,15 @@ def _phrase(spec: VariableSpec) -> str:
             (f" joined by '{args.sep}'" if args.sep else "")
     elif name == "when":
         branches = []
-        for branch in args:
+        for number, branch in enumerate(args):
             if branch.else_ is not None:
-                branches.append(f"else {_phrase(branch.else_)}")
+                branches.append(f"otherwise {_phrase(branch.else_)}")
             else:
-                branches.append(f"if {_condition(branch.if_)}: {_phrase(branch.then)}")
-        text = "when " + "; ".join(branches)
+                keyword = "if" if number == 0 else "else if"
+                branches.append(f"{keyword} {_condition(branch.if_)}: {_phrase(branch.then)}")
         if not any(b.else_ is not None for b in args):
-            text += "; otherwise null"
+            branches.append("otherwise null")
+        text = "; ".join(branches)
     elif name == "number":
         source = f"raw {args.column}" if args.column else args.var
         text = f"number of {source}" + (f" (default {args.default:g})"

@@ -348,6 +348,23 @@ class EpochRule(Strict):
     before_start: bool = False          # strictly before `start` (for SCREENING)
 
 
+class TrialSummaryEntry(Strict):
+    """One TS parameter (SDTMIG 3.4 §7.6.1 TS); `derive` computes the value from the data."""
+
+    parmcd: str
+    value: str | None = None
+    derive: Literal["ACTSUB", "SSTDTC", "SENDTC"] | None = None
+    code: str | None = None             # TSVALCD (e.g. an NCI C-code)
+    code_ref: str | None = None         # TSVCDREF (e.g. CDISC CT, UNII, SNOMED)
+    code_version: str | None = None     # TSVCDVER
+
+    @model_validator(mode="after")
+    def _value_or_derive(self) -> TrialSummaryEntry:
+        if (self.value is None) == (self.derive is None):
+            raise ValueError("give exactly one of 'value' or 'derive'")
+        return self
+
+
 class DemoSpec(Strict):
     generator: str
     subjects: int = 150
@@ -372,3 +389,4 @@ class StudySpec(Strict):
     domains: list[str]                  # execution/emit order of SDTM domains
     rs_computed: bool = False           # also emit RECIST-engine responses as RS records
     recist: dict[str, Any] = {}         # RecistSettings overrides
+    trial_summary: list[TrialSummaryEntry] = []   # TS records (trial design)

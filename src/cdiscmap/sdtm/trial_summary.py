@@ -1,0 +1,58 @@
+"""TS (Trial Summary, SDTMIG 3.4 §7.6.1) from study.yaml, plus the parameters the data gives.
+
+Study-level facts (title, phase, treatment, versions) are written in study.yaml; ACTSUB (actual
+number of subjects), SSTDTC (study start: earliest informed consent, per the FDA's definition)
+and SENDTC (latest end of participation) are derived from DM.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdiscmap.errors import SpecError
+from cdiscmap.spec.loader import LoadedStudy
+from cdiscmap.standards.models import Standards
+
+
+def _derived(name: str, dm: pd.DataFrame | None) -> str | None:
+    if dm is None or dm.empty:
+        return None
+    if name == "ACTSUB":
+        return str(dm["USUBJID"].nunique())
+    if name == "SSTDTC" and "RFICDTC" in dm:
+        dates = dm["RFICDTC"].dropna().astype(str).str.slice(0, 10)
+        return dates.min() if len(dates) else None
+    if name == "SENDTC" and "RFPENDTC" in dm:
+        dates = dm["RFPENDTC"].dropna().astype(str).str.slice(0, 10)
+        return dates.max() if len(dates) else None
+    return None
+
+
+def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
+             ) -> pd.DataFrame | None:
+    entries = loaded.study.trial_summary
+    if not entries:
+        return None
+    codes = standards.codelist("TSPARMCD")
+    names = standards.codelist("TSPARM")
+    name_by_code = {t.code: t.value for t in names.terms}
+    parm_name = {t.value: name_by_code.get(t.code) for t in codes.terms}
+    rows = []
+    for i, e in enumerate(entries):
+        line = loaded.study_yaml.line_of(("trial_summary", i))
+        if e.parmcd not in parm_name:
+            raise SpecError(f"TSPARMCD '{e.parmcd}' is not in the TSPARMCD codelist",
+                            loaded.study_file, line, "parmcd")
+        value = e.value if e.value is not None else _derived(e.derive or "", dm)
+        rows.append({"STUDYID": loaded.study.studyid, "DOMAIN": "TS", "TSPARMCD": e.parmcd,
+                     "TSPARM": parm_name[e.parmcd], "TSVAL": value,
+                     # SDTMIG 3.4 §7.6.1: a value that cannot be given carries a null flavour
+                     "TSVALNF": None if value is not None else "UNK",
+                     "TSVALCD": e.code, "TSVCDREF": e.code_ref, "TSVCDVER": e.code_version,
+                     "_SRCFILE": "study.yaml", "_SRCROW": line or 0})
+    ts = pd.DataFrame(rows)
+    ts["TSSEQ"] = (ts.groupby("TSPARMCD").cumcount() + 1).astype("float64")
+    for col in ("STUDYID", "DOMAIN", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD",
+                "TSVCDREF", "TSVCDVER"):
+        ts[col] = ts[col].astype("string")
+    return ts
