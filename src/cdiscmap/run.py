@@ -204,6 +204,16 @@ def run_study(opts: RunOptions) -> RunResult:
                                                standards, staging / "adam", created,
                                                result.findings)
             files += adam_files
+        from cdiscmap.emit.define import write_define
+
+        sdtm_sets = {**result.domains, **result.supp}
+        files += write_define(staging / "sdtm", kind="SDTM", datasets=sdtm_sets,
+                              standards=standards, study=loaded, origins=result.origins,
+                              methods={}, created=created)
+        if adam_frames:
+            files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
+                                  standards=standards, study=loaded, origins={},
+                                  methods=adam_methods, created=created)
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
         final = _promote(staging, out_dir)
     finally:

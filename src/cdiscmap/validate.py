@@ -18,22 +18,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from cdiscmap.checks import adam_rules, crossdomain, define_rules, files, schema, supp_rules
 from cdiscmap.checks.adam_rules import check_adam_cross
 from cdiscmap.checks.crossdomain import check_sdtm_cross
 from cdiscmap.checks.define_rules import Define, check_define, read_define
-from cdiscmap.checks.files import DatasetFile, VariableMeta, check_file_limits
+from cdiscmap.checks.files import DatasetFile, check_file_limits
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.checks.supp_rules import check_supp_links
 from cdiscmap.emit.attributes import metadata_for
-from cdiscmap.emit.datasetjson import is_dataset_json, load_json, read_dataset_json
+from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
+from cdiscmap.validate_read import read_json_dataset, read_xpt_dataset, relative_path
 
 RULES: dict[str, tuple[Severity, str]] = {
     "VL0001": (Severity.NOTICE, "The dataset has no standard metadata in specs/: its schema "
@@ -45,11 +43,6 @@ RULES: dict[str, tuple[Severity, str]] = {
 
 PACKAGE_FOLDERS = ("sdtm", "adam")
 DEFINE_NAME = "define.xml"
-_SAS_EPOCH = np.datetime64("1960-01-01T00:00:00", "ns")
-# SAS formats that display a number as a date (days since 1960) or datetime (seconds).
-_DATE_FORMATS = ("DATE", "E8601DA", "IS8601DA", "B8601DA", "YYMMDD", "MMDDYY", "DDMMYY",
-                 "MONYY", "WORDDATE", "WEEKDATE", "NLDATE")
-_DATETIME_FORMATS = ("DATETIME", "E8601DT", "IS8601DT", "B8601DT", "E8601DZ", "DTDATE")
 
 
 def rule_catalogue() -> dict[str, tuple[Severity, str]]:
@@ -99,111 +92,15 @@ class ValidationReport:
 # ============================================================================================
 # Reading
 # ============================================================================================
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name
-
-
-def _normalise(raw: pd.DataFrame, variables: list[VariableMeta], relpath: str) -> pd.DataFrame:
-    """Typed frame for the checks: text → "string" with blanks as <NA>; SAS dates → datetime64.
-
-    Blank test per distinct value (codes repeat), so it stays fast on a million rows.
-    """
-    columns: dict[str, pd.Series] = {}
-    for var in variables:
-        values = raw[var.name]
-        if var.type == "char":
-            text = values.astype("string")
-            codes, uniques = pd.factorize(text, use_na_sentinel=True)
-            blank = pd.Series(uniques, dtype="string").str.strip().eq("").to_numpy(bool)
-            is_blank = np.zeros(len(text), dtype=bool)
-            if len(blank):
-                is_blank = (codes >= 0) & blank[np.clip(codes, 0, None)]
-            columns[var.name] = text.mask(is_blank)
-        elif pd.api.types.is_datetime64_any_dtype(values.dtype):
-            columns[var.name] = values.astype("datetime64[ns]")
-        else:
-            columns[var.name] = _sas_number(values, var.format)
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
-    frame["_SRCFILE"] = pd.Series(relpath, index=frame.index, dtype="string")
-    frame["_SRCROW"] = np.arange(1, len(frame) + 1)
-    return frame
-
-
-def _sas_number(values: pd.Series, fmt: str | None) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    name = (fmt or "").upper().lstrip("$")
-    if name.startswith(_DATETIME_FORMATS):
-        unit = np.timedelta64(1, "s")
-    elif name.startswith(_DATE_FORMATS):
-        unit = np.timedelta64(1, "D")
-    else:
-        return numbers
-    # SAS dates count days (datetimes seconds) from 1960-01-01 (SAS TS-140 numeric values).
-    ticks = numbers.to_numpy()
-    finite = np.isfinite(ticks)
-    stamps = np.full(len(ticks), np.datetime64("NaT"), dtype="datetime64[ns]")
-    stamps[finite] = _SAS_EPOCH + (ticks[finite] * (unit / np.timedelta64(1, "ns"))).astype(
-        "int64").astype("timedelta64[ns]")
-    return pd.Series(stamps, index=values.index)
-
-
-def _read_xpt(path: Path, root: Path, folder: Path) -> DatasetFile:
-    import pyreadstat
-
-    relpath = _relative(path, root)
-    try:
-        try:
-            raw, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
-        except UnicodeDecodeError:
-            # Not UTF-8: read bytes as Latin-1 (every byte maps) so FL0006 can show them.
-            raw, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True,
-                                              encoding="latin1")
-    except Exception as exc:  # pyreadstat raises its own types for corrupt files
-        raise InputDataError(f"{relpath}: cannot be read as SAS XPT ({exc})") from None
-    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
-    formats = meta.original_variable_types or {}
-    variables = []
-    for name in meta.column_names:
-        is_char = meta.readstat_variable_types.get(name) == "string"
-        fmt = formats.get(name)
-        variables.append(VariableMeta(
-            name=name, label=labels.get(name) or "", type="char" if is_char else "num",
-            length=int(meta.variable_storage_width.get(name) or 0) or None,
-            format=None if not fmt or fmt in ("$", "") else fmt))
-    return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="xpt",
-                       member=meta.table_name or "", label=meta.file_label or "",
-                       variables=variables, frame=_normalise(raw, variables, relpath),
-                       folder=folder)
-
-
-def _read_json(path: Path, root: Path, folder: Path, document: dict) -> DatasetFile:
-    relpath = _relative(path, root)
-    loaded = read_dataset_json(path, document)
-    variables = []
-    for column in loaded.columns:
-        length = column.length
-        if column.type == "char" and length is None:
-            text = loaded.frame[column.name].dropna()
-            length = int(text.str.encode("utf-8").str.len().max()) if len(text) else 1
-        variables.append(VariableMeta(column.name, column.label, column.type, length,
-                                      column.format))
-    return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="json",
-                       member=loaded.name, label=loaded.label, variables=variables,
-                       frame=_normalise(loaded.frame, variables, relpath), folder=folder)
+def _candidates(folder: Path) -> Iterable[Path]:
+    return (p for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in (".xpt", ".json"))
 
 
 def _package_folders(folder: Path) -> list[Path]:
     """The sdtm/ and adam/ sub-folders of a package root."""
     return [p for p in sorted(folder.iterdir()) if p.is_dir() and p.name.lower() in
             PACKAGE_FOLDERS]
-
-
-def _candidates(folder: Path) -> Iterable[Path]:
-    return (p for p in sorted(folder.iterdir())
-            if p.is_file() and p.suffix.lower() in (".xpt", ".json"))
 
 
 @dataclass
@@ -217,10 +114,10 @@ def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
     """Read the dataset files of one folder into ``into``; whether it held any dataset file."""
     before = len(into.datasets) + len(into.findings)
     for path in _candidates(folder):
-        relpath = _relative(path, root)
+        relpath = relative_path(path, root)
         try:
             if path.suffix.lower() == ".xpt":
-                dataset = _read_xpt(path, root, folder)
+                dataset = read_xpt_dataset(path, root, folder)
             else:
                 try:
                     document = load_json(path)
@@ -229,7 +126,7 @@ def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
                 if not is_dataset_json(document):
                     into.ignored.append(relpath)
                     continue
-                dataset = _read_json(path, root, folder, document)
+                dataset = read_json_dataset(path, root, folder, document)
         except InputDataError as exc:
             name = path.stem.upper()
             into.findings.append(Finding("VL0002", RULES["VL0002"][0], str(exc), name,
@@ -359,7 +256,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     governed: set[Path] = set()
     for define_doc, scope in _define_scopes(folder, folders, define, datasets):
         in_scope = {n: d for n, d in datasets.items() if d.folder in scope}
-        shown = _relative(define_doc.path.resolve(), folder.resolve())
+        shown = relative_path(define_doc.path.resolve(), folder.resolve())
         findings.extend(check_define(define_doc, in_scope, shown))
         applied.append(shown)
         governed.update(scope)
@@ -367,7 +264,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
             rules_run[name] = rules_run[name] + list(define_rules.RULES)
     for dataset_folder in folders:
         if dataset_folder not in governed:
-            where = (_relative(dataset_folder, folder) if dataset_folder != folder
+            where = (relative_path(dataset_folder, folder) if dataset_folder != folder
                      else folder.name)
             findings.add(Finding("DF0010", define_rules.RULES["DF0010"][0],
                                  f"no {DEFINE_NAME} in {where}/: define checks not run",

@@ -8,8 +8,8 @@ from the frames that were written to XPT. ``docs/define.md`` explains how each e
 derived; the main rules, once:
 
 - ItemDef Length is the XPT length (:func:`cdiscmap.emit.xpt.xpt_lengths`) for text, integer
-  and float, and is left out for the ISO 8601 data types (Define-XML 2.1 §5.3.11; Pinnacle 21
-  rule DD0068). Numbers are integer when every value is whole, else float with
+  and float, and is left out for the ISO 8601 data types (Define-XML 2.1, ItemDef Length;
+  Pinnacle 21 rule DD0068). Numbers are integer when every value is whole, else float with
   SignificantDigits = the most decimals in the data. ADaM numeric dates are integer with their
   SAS display format (DATE9.).
 - Codelists: every term of a non-extensible list; only the terms used in the data of an
@@ -81,7 +81,7 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 NCI_ALIAS = "nci:ExtCodeID"
 DEFINE_VERSION = "2.1.0"
 
-# Define-XML 2.1 §5.3.11.1: ISO 8601 values are described by these data types, which carry no
+# Define-XML 2.1, ItemDef DataType: ISO 8601 values are described by these types, which carry no
 # Length (Pinnacle 21 DD0068); text/integer/float carry the XPT length.
 ISO8601_TYPES = frozenset({"date", "datetime", "time", "partialDate", "partialTime",
                            "partialDatetime", "incompleteDatetime", "durationDatetime",
@@ -89,8 +89,8 @@ ISO8601_TYPES = frozenset({"date", "datetime", "time", "partialDate", "partialTi
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _COMPLETE_DATETIME = _DATE + r"T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 
-# SDTM/ADaM classes in the order define.html lists datasets (general observation classes of the
-# SDTM v2.0 model, then relationships; ADSL before the BDS/OCCDS datasets).
+# Classes in the order define.html lists datasets: SDTMIG 3.4 chapter order (§5 special purpose,
+# §6 general observation classes, §7 trial design, §8 relationships); ADSL before BDS/OCCDS.
 _CLASS_ORDER = ("SPECIAL PURPOSE", "INTERVENTIONS", "EVENTS", "FINDINGS", "FINDINGS ABOUT",
                 "TRIAL DESIGN", "STUDY REFERENCE", "RELATIONSHIP",
                 "SUBJECT LEVEL ANALYSIS DATASET", "OCCURRENCE DATA STRUCTURE",
@@ -367,7 +367,7 @@ class _Builder:
             codelists=codelists,
             methods=tuple(self.methods[k] for k in sorted(self.methods)),
             comments=tuple(self.comments[k] for k in sorted(self.comments)),
-            notes=tuple(self.notes),
+            notes=tuple(dict.fromkeys(self.notes)),
         )
 
     def _ig_standard(self) -> StandardRef:
@@ -424,7 +424,7 @@ class _Builder:
             series = frame[column.name]
             facts = self._variable_facts(name, var, frame)
             items = value_items.get(var.name, [])
-            if items and not facts.origins:      # SUPP-- QVAL: the origins of its QNAMs
+            if items and not facts.origins:      # QVAL, TSVAL: origins of their values
                 facts.origins = _distinct(o for item in items for o in item.origins)
             item = self._item_def(name, var, column, series, lengths[column.name], facts,
                                   has_value_list=bool(items))
@@ -453,7 +453,9 @@ class _Builder:
         codelist_oid = None
         if not has_value_list:
             codelist = self._codelist_name(dataset, var)
-            if codelist is not None:
+            if codelist is not None and var.extra_codelists and codelist == var.codelist:
+                codelist_oid = self._use_codelists(dataset, var, data_type, series)
+            elif codelist is not None:
                 codelist_oid = self._use_codelist(codelist, data_type, series, dataset, var.name)
         comment_oid = None
         if facts.comment:
@@ -489,6 +491,8 @@ class _Builder:
             return self._adam_facts(dataset, var, frame)
         if dataset.startswith("SUPP") and dataset not in self.standards.datasets:
             return self._supp_facts(dataset, var, frame)
+        if self._from_trial_summary(dataset):
+            return self._ts_facts(var)
         return self._sdtm_facts(dataset, var)
 
     def _sdtm_facts(self, dataset: str, var: Variable) -> _Variable:
@@ -545,6 +549,58 @@ class _Builder:
                 ) -> Method:
         oid = oid or f"MT.{dataset}.{variable}"
         return Method(oid=oid, name=f"Algorithm to derive {dataset}.{variable}", description=text)
+
+    def _from_trial_summary(self, dataset: str) -> bool:
+        """TS written from study.yaml ``trial_summary`` rather than a domain mapping spec."""
+        return dataset == "TS" and dataset not in self.study.domains and \
+            bool(self.study.study.trial_summary)
+
+    def _study_location(self, path: tuple[str | int, ...]) -> str:
+        line = self.study.study_yaml.line_of(path)
+        return f"{_study_folder(self.study)}/study.yaml:{line}"
+
+    def _ts_facts(self, var: Variable) -> _Variable:
+        """TS from study.yaml: parameters and values are the protocol's, TSVAL per TSPARMCD."""
+        if var.name == "TSVAL":
+            return _Variable(())        # filled from the value-level items (by TSPARMCD)
+        if var.name == "TSSEQ":
+            return _Variable((Origin("Derived"),), self._method(
+                "TS", "TSSEQ", "seq: 1..n within TSPARMCD in the order of trial_summary; "
+                + self._study_location(("trial_summary",))))
+        if var.name in ("STUDYID", "DOMAIN", "TSPARM", "TSVALNF"):
+            return _Variable((Origin("Assigned"),))
+        return _Variable((Origin("Protocol"),))
+
+    def _ts_value_items(self, frame: pd.DataFrame) -> dict[str, list[_ValueItem]]:
+        """TSVAL per TSPARMCD, in trial_summary order: Protocol when study.yaml gives the value,
+        Derived (with the study.yaml line) when it names a derivation."""
+        if not {"TSPARMCD", "TSVAL"} <= set(frame.columns):
+            return {}
+        codes = frame["TSPARMCD"].astype("string")
+        items: list[_ValueItem] = []
+        seen: set[str] = set()
+        for index, entry in enumerate(self.study.study.trial_summary):
+            if entry.parmcd in seen:
+                continue
+            seen.add(entry.parmcd)
+            values = frame.loc[(codes == entry.parmcd).fillna(False).astype(bool), "TSVAL"]
+            if _present_text(values).empty:
+                continue
+            method = None
+            origin = Origin("Protocol")
+            if entry.derive is not None:
+                origin = Origin("Derived")
+                where = self._study_location(("trial_summary", index))
+                method = self._method("TS", f"TSVAL.{entry.parmcd}",
+                                      f"{entry.derive} derived from the mapped DM; {where}",
+                                      oid=f"MT.TS.TSVAL.{_oid_part(entry.parmcd)}")
+            data_type = iso8601_data_type(values) if entry.parmcd.endswith("DTC") \
+                else _text_number_type(values)
+            items.append(_ValueItem(
+                suffix=_oid_part(entry.parmcd), name="TSVAL",
+                checks=(RangeCheck("IT.TS.TSPARMCD", "EQ", (entry.parmcd,)),), values=values,
+                data_type=data_type, origins=(origin,), method=method))
+        return {"TSVAL": items}
 
     def _supp_facts(self, dataset: str, var: Variable, frame: pd.DataFrame) -> _Variable:
         """SUPP-- structure variables: assigned by the SUPP-- builder, keys from the parent."""
@@ -613,6 +669,8 @@ class _Builder:
             items = self._adam_value_items(dataset, frame)
         elif dataset.startswith("SUPP") and dataset not in self.standards.datasets:
             items = self._supp_value_items(dataset, frame)
+        elif self._from_trial_summary(dataset):
+            items = self._ts_value_items(frame)
         else:
             items = self._sdtm_value_items(dataset, frame, meta)
         return {var: found for var, found in items.items() if found}
@@ -745,9 +803,10 @@ class _Builder:
                                                   dataset, var.name)
             if item.method is not None:
                 self.methods[item.method.oid] = item.method
+            length = _text_length(item.values) if char else 8
             self.item_defs.append(ItemDef(
                 oid=oid, name=item.name, data_type=item.data_type, label=item.label,
-                length=_text_length(item.values) if char else 8,
+                length=None if item.data_type in ISO8601_TYPES else length,
                 significant_digits=significant, sas_name=item.name,
                 codelist_oid=codelist_oid, origins=item.origins))
             refs.append(ItemRef(item_oid=oid, order=order, mandatory=var.core == "Req",
@@ -786,6 +845,39 @@ class _Builder:
             return None
         self.usage.add((name, data_type), None if codelist.external else values)
         return _codelist_oid(codelist, data_type)
+
+    def _use_codelists(self, dataset: str, var: Variable, data_type: str, series: pd.Series
+                       ) -> str | None:
+        """A variable the IG gives several codelists (DSDECOD: NCOMPLT, PROTMLST, OTHEVENT).
+
+        When its values come from one of them, that list is referenced. When they come from
+        several, one CodeList CL.<DS>.<VAR> lists the used terms of each (with their NCI codes),
+        since an ItemDef has one CodeListRef; value-level metadata in the domain spec (e.g.
+        DSDECOD by DSCAT) is the finer description and takes over when present.
+        """
+        used = set(_present_text(series).str.strip().unique().tolist())
+        lists = [self.standards.codelist(name) for name in var.codelists]
+        sources = [cl for cl in lists if used & cl.values()]
+        if len(sources) <= 1:
+            chosen = sources[0].name if sources else var.codelist
+            return self._use_codelist(chosen, data_type, series, dataset, var.name)
+        oid = f"CL.{dataset}.{var.name}"
+        terms: list[Term] = []
+        for codelist in sources:
+            terms += [Term(t.value, t.code, t.decode) for t in codelist.terms
+                      if t.value in used and t.value not in {x.value for x in terms}]
+        known = set().union(*(cl.values() for cl in lists))
+        extended = all(cl.extensible and not cl.subset for cl in sources)
+        terms += [Term(v, extended=extended) for v in sorted(used - known)]
+        self.notes.append(f"{dataset}.{var.name}: values from codelists "
+                          f"{', '.join(cl.name for cl in sources)}; one combined codelist {oid} "
+                          "is listed (value-level metadata in the domain spec would tie each "
+                          "value to its own list)")
+        self.generated[oid] = CodeList(
+            oid=oid, name=f"{var.label} ({', '.join(cl.name for cl in sources)})",
+            data_type=data_type, terms=tuple(terms),
+            decoded=any(t.decode and t.decode.casefold() != t.value.casefold() for t in terms))
+        return oid
 
     def _paramcd_codelist(self, dataset: str) -> str:
         """Parameter codes of an ADaM dataset as found in the data, decoded by PARAM."""
@@ -868,8 +960,12 @@ def _range_check(dataset: str, frame: pd.DataFrame, leaf: Condition
     else:
         return None, pd.Series(False, index=frame.index)
     mask = series.isin(list(values)).fillna(False).astype(bool)
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+    if frame[leaf.var].dtype.kind in "fiu" and numbers.notna().all():
+        # numbers compare as numbers: VISITNUM 8 is "8", not "8.0" (as the engine tests them)
+        mask = frame[leaf.var].isin(numbers.tolist()).fillna(False).astype(bool)
     if comparator == "NE":
-        mask = ~mask & series.notna()
+        mask = ~mask & frame[leaf.var].notna()
     return RangeCheck(f"IT.{dataset}.{leaf.var}", comparator, values), mask
 
 

@@ -496,6 +496,18 @@ ORIGIN_OF_ALGORITHM = {
 }
 
 
+def _origin_of(spec: VariableSpec) -> str:
+    """Define-XML origin of an algorithm; a `when` whose branches only take collected values
+    or assign constants is Collected (or Assigned), not Derived."""
+    if spec.algorithm != "when":
+        return ORIGIN_OF_ALGORITHM.get(spec.algorithm, "Derived")
+    branches = [b.then or b.else_ for b in spec.when or []]
+    kinds = {b.origin or _origin_of(b) for b in branches if b is not None}
+    if kinds <= {"Collected", "Assigned"}:
+        return "Collected" if "Collected" in kinds else "Assigned"
+    return "Derived"
+
+
 def _origins(loaded: LoadedStudy) -> dict[str, dict[str, dict[str, str]]]:
     """Per domain and variable: origin (from the algorithm unless the spec says), algorithm,
     comment and spec location — what define.xml needs."""
@@ -509,7 +521,7 @@ def _origins(loaded: LoadedStudy) -> dict[str, dict[str, dict[str, str]]]:
             items += [(("blocks", i, "variables", v), v, s) for v, s in b.variables.items()]
         for path, var, s in items:
             algo = s.algorithm
-            origin = s.origin or ORIGIN_OF_ALGORITHM.get(algo, "Derived")
+            origin = s.origin or _origin_of(s)
             entry = entries.setdefault(var, {"origin": origin, "algorithm": algo,
                                              "comment": s.comment or "",
                                              "where": f"{file}:{located.line_of(path)}"})
