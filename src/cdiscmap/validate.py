@@ -181,11 +181,10 @@ def _define_scopes(folder: Path, folders: list[Path], explicit: Path | None,
         if not explicit.is_file():
             raise InputDataError(f"define file {display_path(explicit)} not found")
         define = read_define(explicit)
-        scope = by_content(define)
-        if not scope:
+        if not set(define.datasets) & set(loaded):
             raise InputDataError(f"{display_path(explicit)} describes none of the datasets in "
                                  f"{display_path(folder)} ({', '.join(sorted(loaded))})")
-        return [(define, scope)]
+        return [(define, by_content(define))]
     scopes = [(read_define(f / DEFINE_NAME), [f]) for f in folders
               if (f / DEFINE_NAME).is_file()]
     root_define = folder / DEFINE_NAME

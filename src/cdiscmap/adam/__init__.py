@@ -62,6 +62,39 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamRes
     adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
                          methods["ADTTE"])
     # one record read by two derivations (e.g. a bad RSDTC for ADRS and LSTALVDT) is one finding
+    _structural_methods(methods)
     unique = list(dict.fromkeys(findings.items))
     return AdamResult(datasets={"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte},
                       findings=unique, methods=methods)
+
+
+def _structural_methods(methods: dict[str, dict[str, str]]) -> None:
+    """Method texts of the BDS bookkeeping variables every parameter shares (define.xml needs
+    one for each derived variable; ADaMIG 1.3 §3.3 BDS variables)."""
+    common = {
+        "PARAMCD": "Parameter code of the derivation that made the record (one per PARAM)",
+        "PARAM": "Parameter description of PARAMCD",
+        "SRCDOM": "Dataset of the record the value comes from (RS for responses, ADSL for dates)",
+        "SRCVAR": "Variable of that record (RSSTRESC, DTHDT, ...)",
+        "SRCSEQ": "--SEQ of that record in SRCDOM",
+    }
+    for name, text in common.items():
+        for dataset in ("ADRS", "ADTTE"):
+            methods.setdefault(dataset, {}).setdefault(name, text)
+    adrs = methods.setdefault("ADRS", {})
+    adrs.setdefault("ASEQ", "1..n within USUBJID ordered by PARAMCD, ADT, AVISITN, SRCSEQ")
+    adrs.setdefault("PARCAT1", "Tumor Response for response parameters, Reference Event for "
+                               "DEATH/LSTA-type parameters")
+    adrs.setdefault("PARCAT2", "Evaluator of the responses (e.g. Investigator)")
+    adrs.setdefault("PARCAT3", "Response criteria (RECIST 1.1)")
+    adrs.setdefault("AVISIT", "RS.VISIT of the source record")
+    adrs.setdefault("AVISITN", "RS.VISITNUM of the source record")
+    adtte = methods.setdefault("ADTTE", {})
+    adtte.setdefault("ASEQ", "1..n within USUBJID ordered by PARAMCD")
+    adtte.setdefault("STARTDT", "Origin date of the parameter from the ADTTE settings (e.g. "
+                                "ADSL.ENRLDT, RANDDT, the first response date for DOR)")
+    adtte.setdefault("ADT", "Event date, or censoring date when CNSR > 0, per the parameter's "
+                            "rule (see PARAMCD methods)")
+    adtte.setdefault("EVNTDESC", "Description of the event or censoring reason of the record")
+    adtte.setdefault("CNSDTDSC", "Description of the censoring date (censored records only)")
+

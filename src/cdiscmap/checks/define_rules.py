@@ -140,6 +140,11 @@ def check_define(define: Define, files: dict[str, DatasetFile], define_shown: st
                  ) -> list[Finding]:
     """Compare a define with the dataset files it governs (``files`` by dataset name)."""
     out: list[Finding] = []
+    for name, described in sorted(define.datasets.items()):
+        out += [_finding("DF0009", f"ItemGroupDef {described.oid} refers to ItemDef {oid}, "
+                                   "which define.xml does not hold", name, value=oid,
+                         source=define_shown)
+                for oid in described.broken_refs]
     for name in sorted(set(define.datasets) - set(files)):
         described = define.datasets[name]
         where = f" (def:leaf {described.href})" if described.href else ""
@@ -156,9 +161,7 @@ def check_define(define: Define, files: dict[str, DatasetFile], define_shown: st
 def _compare_dataset(described: DefineDataset, data: DatasetFile, define_shown: str
                      ) -> list[Finding]:
     name = data.name
-    out = [_finding("DF0009", f"ItemGroupDef {described.oid} refers to ItemDef {oid}, which "
-                              "define.xml does not hold", name, value=oid, source=define_shown)
-           for oid in described.broken_refs]
+    out: list[Finding] = []
     if described.label != data.label:
         out.append(_finding("DF0007", f"dataset label is {data.label!r} in the file, "
                                       f"{described.label!r} in define.xml", name,
