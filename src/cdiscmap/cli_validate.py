@@ -31,16 +31,17 @@ def _one_line(message: str) -> str:
     return "; ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
-def _check_threshold(report: ValidationReport, fail_on: str) -> None:
+def _check_threshold(report: ValidationReport, fail_on: str, html: Path) -> None:
     if fail_on == "none":
         return
     at = report.at_least(Severity(fail_on))
     if at:
         first = at[0]
         n = sum(f.count for f in at)
-        raise ValidationFailed(f"{n} finding(s) at or above '{fail_on}' (first: {first.rule} "
-                               f"{first.dataset} {first.variable} {first.source}".rstrip()
-                               + "); see findings.html, or set --fail-on")
+        where = " ".join(part for part in (first.rule, first.dataset, first.variable,
+                                           first.source) if part)
+        raise ValidationFailed(f"{n} finding(s) at or above '{fail_on}' (first: {where}); see "
+                               f"{display_path(html)}, or set --fail-on")
 
 
 @click.command("validate")
@@ -66,7 +67,7 @@ def validate(folder: Path, define: Path | None, out_dir: Path | None, fail_on: s
         print_summary(report, Console(highlight=False, soft_wrap=True))
         written = write_reports(report, out_dir or folder)
         click.echo(f"Reports: {', '.join(display_path(p) for p in written.values())}")
-        _check_threshold(report, fail_on)
+        _check_threshold(report, fail_on, written["html"])
     except ValidationFailed as exc:
         click.echo(f"cdiscmap: {exc}", err=True)
         sys.exit(1)

@@ -1,6 +1,7 @@
 """Validate any folder of SDTM/ADaM datasets (XPT v5 or Dataset-JSON), with or without define.xml.
 
-What is read: every ``.xpt`` (pyreadstat) and every Dataset-JSON ``.json`` file of the folder;
+What is read: every ``.xpt`` (XPT v5 decoded by :mod:`cdiscmap.validate_read`, other XPT
+versions by pyreadstat) and every Dataset-JSON ``.json`` file of the folder;
 a package root holding ``sdtm/`` and ``adam/`` is read as both. Other ``.json`` files (reports,
 ``findings.json``) are listed as ignored. Each folder's ``define.xml`` is picked up unless one is
 given. When validating an ``adam/`` folder alone, a sibling ``sdtm/`` folder is read (not
@@ -204,7 +205,8 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputDataError(f"{display_path(folder)}: folder not found")
+        problem = "is not a folder" if folder.exists() else "folder not found"
+        raise InputDataError(f"{display_path(folder)}: {problem}")
     loaded = _Loaded()
     folders = [f for f in [folder, *_package_folders(folder)]
                if _load_folder(f, folder, loaded)]

@@ -168,7 +168,7 @@ def _parse_header(data: bytes, relpath: str) -> tuple[str, str, list[_Variable],
     return member, label, variables, obs_header + RECORD
 
 
-def _observations(data: bytes, start: int, row_length: int, relpath: str) -> np.ndarray:
+def _observations(data: bytes, start: int, row_length: int) -> np.ndarray:
     """Observation bytes as an (n, row_length) uint8 view, record padding removed."""
     end = len(data)
     following = data.find(_MEMBER, start)
@@ -253,7 +253,7 @@ def _read_xpt_v5(path: Path, relpath: str) -> tuple[str, str, list[VariableMeta]
     data = path.read_bytes()
     member, label, variables, start = _parse_header(data, relpath)
     row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
-    rows = _observations(data, start, row_length, relpath)
+    rows = _observations(data, start, row_length)
     columns = {v.meta.name: _column(rows, v) for v in variables}
     return member, label, [v.meta for v in variables], columns, len(rows)
 

@@ -34,9 +34,9 @@ from cdiscmap.emit.findings_report import (
 )
 from cdiscmap.emit.xpt import XptColumn, ibm370_from_float64, write_xpt
 from cdiscmap.errors import InputDataError
-from cdiscmap.findings import Severity
+from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.standards import load_standards
-from cdiscmap.validate import rule_catalogue, validate_folder
+from cdiscmap.validate import ValidationReport, rule_catalogue, validate_folder
 from cdiscmap.validate_read import (
     _factorize_bytes,
     _read_xpt_pyreadstat,
@@ -540,16 +540,64 @@ def test_cli_exit_codes(tmp_path):
     assert runner.invoke(validate, [str(clean), "--define", str(bad_define)]).exit_code == 2
 
 
+def _plant(tmp_path: Path, defect: str) -> Path:
+    """A package with one planted error-level defect (the rule id names it)."""
+    frames = clean_frames()
+    if defect == "XD0001":
+        frames["AE"]["USUBJID"] = S("ST1-001", "ST1-001", "ST1-999")
+    elif defect == "XD0007":
+        frames["AE"]["AESEQ"] = F(2, 2, 1)
+    elif defect == "XD0002":
+        frames["TR"]["TRLNKID"] = S("T01", "T09")
+    elif defect == "XD0005":
+        frames["AE"]["AESTDTC"] = S("2020-01-12", "2020-02-01", "2020-05-02")
+        frames["AE"]["AESTDY"] = F(3, 23, 92)
+    elif defect == "SD0005":
+        frames["DM"]["SEX"] = S("MALE", "F")
+    elif defect == "AR0001":
+        frames["ADSL"] = pd.concat([frames["ADSL"], frames["ADSL"].iloc[[0]]],
+                                   ignore_index=True)
+    elif defect == "AR0003":
+        frames["ADRS"]["SRCSEQ"] = F(1, 7)
+    elif defect == "SP0001":
+        frames["SUPPAE"]["IDVARVAL"] = S("5")
+    folder = tmp_path / "pkg"
+    lengths = write_package(folder, frames)
+    if defect == "DF0005":
+        document = define_xml(folder, frames, lengths)
+        document.getroot().find(".//{*}ItemDef[@OID='IT.AE.AETERM']").set("Length", "200")
+        document.write(str(folder / "define.xml"))
+    if defect == "FL0004":
+        tu = frames["TU"]
+        columns = [c if c.name != "TULOC" else XptColumn("TULOC", "L" * 41, "char")
+                   for c in xpt_columns("TU", tu)]
+        (folder / "tu.xpt").unlink()
+        write_dataset_json(folder / "tu.json", tu, dataset_name="TU", dataset_label="Tumor",
+                           columns=columns, keys=[], study_oid="ST1", created=CREATED)
+    return folder
+
+
+@pytest.mark.parametrize("defect", ["XD0001", "XD0007", "XD0002", "XD0005", "SD0005", "AR0001",
+                                    "AR0003", "SP0001", "DF0005", "FL0004"])
+def test_cli_fails_on_each_planted_error(tmp_path, defect):
+    folder = _plant(tmp_path, defect)
+    result = CliRunner().invoke(validate, [str(folder)])
+    assert result.exit_code == 1, result.output
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert defect in {f["rule"] for f in document["findings"] if f["severity"] == "error"}
+
+
 # ============================================================================================
 # Reports
 # ============================================================================================
 def test_reports_junit_json_html(tmp_path):
-    ae = _ae(AESEQ=F(1, 1, 1), USUBJID=S("ST1-001", "ST1-001", "ST1-999"))
+    # AESEQ 2 twice for ST1-001 (SUPPAE still finds its parent AESEQ 2), an AE of ST1-999
+    ae = _ae(AESEQ=F(2, 2, 1), USUBJID=S("ST1-001", "ST1-001", "ST1-999"))
     dm = clean_frames()["DM"]
     dm["SEX"] = S("MALE", "F")
     report = validate_folder(package(tmp_path, AE=ae, DM=dm))
-    # errors: AE XD0001 (ST1-999), AE XD0007 (AESEQ 1 twice for ST1-001), DM SD0005 (MALE);
-    # the ST1-999 AE record sits before the first dose of no subject: no other rule fires.
+    # errors: AE XD0001 (ST1-999), AE XD0007 (AESEQ 2 twice), DM SD0005 (MALE); ST1-999 has
+    # no DM record, so the rules that compare dates with DM skip it.
     assert rules(report) == {("XD0001", "AE"), ("XD0007", "AE"), ("SD0005", "DM")}
     out = tmp_path / "out"
     junit = write_junit_xml(report, out / "findings.junit.xml")
@@ -591,12 +639,17 @@ def test_reports_are_deterministic(tmp_path):
 
 
 def test_junit_keeps_xml_legal_with_control_characters(tmp_path):
-    dm = clean_frames()["DM"]
-    dm["SEX"] = S("M\x01", "F")
-    report = validate_folder(package(tmp_path, DM=dm))
+    # data values may hold control characters, which XML 1.0 cannot: they become U+FFFD
+    finding = Finding("SD0005", Severity.ERROR, "value 'M\x01' is not in codelist SEX", "DM",
+                      "S\x02-1", "SEX", "M\x01", "dm.xpt row 1")
+    report = ValidationReport(folder=tmp_path, findings=Findings([finding]), datasets=[],
+                              rules_run={"DM": ["SD0005"]})
     text = write_junit_xml(report, tmp_path / "j.xml").read_text(encoding="utf-8")
-    etree.fromstring(text.encode("utf-8"))
-    assert "M\ufffd" in text
+    root = etree.fromstring(text.encode("utf-8"))
+    failure = root.find("testsuite/testcase/failure")
+    assert failure.get("message") == "1 finding(s), 1 record(s): value 'M\ufffd' is not in " \
+                                     "codelist SEX"
+    assert "subject S\ufffd-1" in failure.text
 
 
 # ============================================================================================

@@ -1,8 +1,8 @@
 """File-level limits of a dataset file: names, labels, lengths and ASCII, from its metadata.
 
-The metadata comes from the file itself (pyreadstat's view of an XPT header, or the columns of
-a Dataset-JSON file), so these checks run on any submission folder, not only on what cdiscmap
-wrote. Dataset-JSON files are held to the same limits: a dataset that keeps them converts to
+The metadata comes from the file itself (the XPT header: SAS TS-140 namestrs, or pyreadstat's
+metadata for XPT versions other than 5; the columns of a Dataset-JSON file), so these checks
+run on any submission folder, not only on what cdiscmap wrote. Dataset-JSON files are held to the same limits: a dataset that keeps them converts to
 XPT v5 without loss, which is what a reviewer still receives today.
 """
 

@@ -274,10 +274,11 @@ def read_dataset_json(path: Path | str, document: dict[str, Any] | None = None) 
         raise InputDataError(f"{shown}: 'rows' must be an array of record arrays")
     _check_rows(rows, len(names), document["records"], shown)
 
-    by_column = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    data = {}
-    for meta, values in zip(columns_meta, by_column, strict=True):
-        data[meta["name"]] = _decode_column(values, meta, shown)
+    table = np.array(rows, dtype=object) if rows else np.empty((0, len(names)), dtype=object)
+    if table.ndim != 2:
+        raise InputDataError(f"{shown}: 'rows' must hold one scalar value per column")
+    data = {meta["name"]: _decode_column(np.ascontiguousarray(table[:, number]), meta, shown)
+            for number, meta in enumerate(columns_meta)}
     frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
     keyed = sorted((c["keySequence"], c["name"]) for c in columns_meta if "keySequence" in c)
@@ -382,11 +383,10 @@ def _is_text(meta: dict[str, Any]) -> bool:
     return data_type in ("date", "datetime") and meta.get("targetDataType") != "integer"
 
 
-def _decode_column(values: tuple[Any, ...], meta: dict[str, Any], shown: str) -> pd.Series:
+def _decode_column(raw: np.ndarray, meta: dict[str, Any], shown: str) -> pd.Series:
     """One column of ``rows`` to a typed Series; type checks run on the whole column at once."""
     name, data_type = meta["name"], meta["dataType"]
-    raw = np.array(values, dtype=object)
-    missing = pd.isna(raw)
+    missing = np.equal(raw, None)          # JSON null; JSON has no other missing value
     kind = pd.api.types.infer_dtype(raw[~missing], skipna=False)
 
     def wrong(expected: str) -> InputDataError:

@@ -25,8 +25,8 @@ from cdiscmap.errors import InputDataError, OutputError, display_path
 from cdiscmap.findings import FINDING_COLUMNS, Finding, Findings, Severity
 from cdiscmap.validate import ValidationReport, rule_catalogue
 
-__all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "print_summary",
-           "read_findings_json", "write_findings_html", "write_findings_json",
+__all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "findings_document",
+           "print_summary", "read_findings_json", "write_findings_html", "write_findings_json",
            "write_junit_xml", "write_reports"]
 
 JSON_NAME = "findings.json"
