@@ -77,15 +77,18 @@ def main(ctx: click.Context, debug: bool) -> None:
               help="Output root; files go to <out>/<STUDYID>/.")
 @click.option("--adam/--no-adam", default=True, show_default=True,
               help="Also derive ADaM when the study has mappings/<study>/adam/.")
+@click.option("--format", "formats", type=click.Choice(["xpt", "json", "both"]),
+              default="xpt", show_default=True,
+              help="Dataset files: SAS XPT v5, Dataset-JSON v1.1, or both.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
               help="Exit non-zero when findings at or above this severity remain.")
-def run(study: Path | None, raw_dir: Path | None, out_root: Path, adam: bool,
+def run(study: Path | None, raw_dir: Path | None, out_root: Path, adam: bool, formats: str,
         fail_on: str) -> None:
     """Convert a study (default: the bundled demo study) to SDTM/ADaM XPT files."""
     from cdiscmap.run import RunOptions, default_study_dir, run_study
 
     opts = RunOptions(study_dir=study or default_study_dir(), raw_dir=raw_dir,
-                      out_root=out_root, adam=adam)
+                      out_root=out_root, adam=adam, formats=formats)
     result = run_study(opts)
     _print_summary(result.summary, result.out_dir)
     _fail_threshold(result.findings, fail_on)
@@ -169,6 +172,24 @@ def check_spec(study: Path) -> None:
     loaded = load_study_checked(study, load_standards())
     console.print(f"{loaded.study.studyid}: study.yaml and {len(loaded.domains)} domain specs "
                   f"are valid ({', '.join(loaded.domains)})")
+
+
+@main.command()
+@click.argument("study", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--package", "package", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A run's output folder holding sdtm/ (and adam/) XPT files.")
+def define(study: Path, package: Path) -> None:
+    """Write define.xml and define.html for the SDTM (and ADaM) XPT files of a package."""
+    from cdiscmap.define_package import write_package_defines
+
+    for path in write_package_defines(study, package):
+        console.print(str(path))
+
+
+from cdiscmap.cli_validate import validate  # noqa: E402  (registered after main exists)
+
+main.add_command(validate)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,7 +51,7 @@ def _check_threshold(report: ValidationReport, fail_on: str, html: Path) -> None
                    "folder, or in its sdtm/ and adam/).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for findings.json, findings.html and findings.junit.xml "
-                   "(default: FOLDER).")
+                   "(default: FOLDER/validation, so a run's own report is not replaced).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when findings at or above this severity remain.")
 def validate(folder: Path, define: Path | None, out_dir: Path | None, fail_on: str) -> None:
@@ -65,7 +65,7 @@ def validate(folder: Path, define: Path | None, out_dir: Path | None, fail_on: s
 
         report = validate_folder(folder, define=define)
         print_summary(report, Console(highlight=False, soft_wrap=True))
-        written = write_reports(report, out_dir or folder)
+        written = write_reports(report, out_dir or folder / "validation")
         click.echo(f"Reports: {', '.join(display_path(p) for p in written.values())}")
         _check_threshold(report, fail_on, written["html"])
     except ValidationFailed as exc:

@@ -28,11 +28,6 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None
     if loaded.study.rs_computed and rs is not None:
         result.domains["RS"] = _append_computed(rs, computed, loaded, result)
         result.accounting.records("RS", len(result.domains["RS"]))
-        result.origins.setdefault("RS", {})["RSDRVFL"] = {
-            "origin": "Derived", "algorithm": "recist",
-            "comment": "Y on responses computed from TU/TR by the cdiscmap RECIST 1.1 engine "
-                       "(study.yaml rs_computed: true)",
-            "where": "src/cdiscmap/recist/overall.py"}
     return computed
 
 

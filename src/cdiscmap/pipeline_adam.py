@@ -33,11 +33,13 @@ def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: 
 
 
 def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
-             folder: Path, created: datetime, findings: Findings
+             folder: Path, created: datetime, findings: Findings, *, formats: str = "xpt",
+             study_oid: str = ""
              ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]], list[Path]]:
     """Derive, check and write ADaM; returns the frames, their derivation methods, the files."""
     from cdiscmap.run import write_datasets
 
     frames, methods = derive_and_check(sdtm, study_dir, standards, findings)
-    files = write_datasets(frames, folder, standards, created)
+    files = write_datasets(frames, folder, standards, created, formats=formats,
+                           study_oid=study_oid)
     return frames, methods, files

@@ -47,6 +47,7 @@ class RunOptions:
     out_root: Path = Path("output")
     synth_if_missing: bool = True
     adam: bool = True
+    formats: str = "xpt"                 # xpt | json | both
 
 
 @dataclass
@@ -147,23 +148,32 @@ def check_value_level(frame: pd.DataFrame, dataset: str, rules: list, standards:
 
 
 def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,
-                   created: datetime, extra_labels: dict[str, dict[str, str]] | None = None
-                   ) -> list[Path]:
-    """Check every dataset against the XPT limits first, then write them all."""
+                   created: datetime, extra_labels: dict[str, dict[str, str]] | None = None,
+                   formats: str = "xpt", study_oid: str = "") -> list[Path]:
+    """Check every dataset against the XPT limits first, then write them all (XPT v5 and/or
+    Dataset-JSON v1.1 with the same metadata)."""
     plans = []
     for name, frame in datasets.items():
         meta = metadata_for(standards, name)
         cols = ordered_columns(frame, meta, (extra_labels or {}).get(name))
         label = dataset_label(standards, name)
         check_xpt_limits(frame, name, label, cols)
-        plans.append((name, frame, cols, label))
+        plans.append((name, frame, cols, label, meta.keys))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame, cols, label in plans:
-        path = folder / f"{name.lower()}.xpt"
-        write_xpt(path, frame, dataset_name=name, dataset_label=label, columns=cols,
-                  created=created)
-        written.append(path)
+    for name, frame, cols, label, keys in plans:
+        if formats in ("xpt", "both"):
+            path = folder / f"{name.lower()}.xpt"
+            write_xpt(path, frame, dataset_name=name, dataset_label=label, columns=cols,
+                      created=created)
+            written.append(path)
+        if formats in ("json", "both"):
+            from cdiscmap.emit.datasetjson import write_dataset_json
+
+            written.append(write_dataset_json(
+                folder / f"{name.lower()}.json", frame, dataset_name=name, dataset_label=label,
+                columns=cols, keys=[k for k in keys if k in frame.columns],
+                study_oid=study_oid or name, created=created))
     return written
 
 
@@ -194,15 +204,17 @@ def run_study(opts: RunOptions) -> RunResult:
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure(out_dir)))
     try:
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
-                               created)
+                               created, formats=opts.formats,
+                               study_oid=f"STUDY.{loaded.study.studyid}")
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
         if opts.adam and (opts.study_dir / "adam").is_dir():
             from cdiscmap.pipeline_adam import run_adam
 
-            adam_frames, adam_methods, adam_files = run_adam(result.domains | result.supp, opts.study_dir,
-                                               standards, staging / "adam", created,
-                                               result.findings)
+            adam_frames, adam_methods, adam_files = run_adam(
+                result.domains | result.supp, opts.study_dir, standards, staging / "adam",
+                created, result.findings, formats=opts.formats,
+                study_oid=f"STUDY.{loaded.study.studyid}")
             files += adam_files
         from cdiscmap.emit.define import write_define
 
@@ -236,7 +248,7 @@ def _promote(staging: Path, out_dir: Path) -> list[Path]:
         if (staging / sub).is_dir():
             target.mkdir(parents=True, exist_ok=True)
             fresh = {p.name for p in (staging / sub).iterdir()}
-            for old in target.glob("*.xpt"):
+            for old in [*target.glob("*.xpt"), *target.glob("*.json")]:
                 if old.name not in fresh:
                     old.unlink()
     for path in sorted(staging.rglob("*")):

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from cdiscmap.checks import adam_rules, crossdomain, define_rules, files, schema, supp_rules
 from cdiscmap.checks.adam_rules import check_adam_cross
 from cdiscmap.checks.crossdomain import check_sdtm_cross
@@ -40,6 +42,9 @@ RULES: dict[str, tuple[Severity, str]] = {
     "VL0002": (Severity.ERROR, "A dataset file cannot be read (corrupt XPT, invalid "
                                "Dataset-JSON)"),
     "VL0003": (Severity.ERROR, "Two files hold the same dataset; only the first is checked"),
+    "VL0004": (Severity.NOTICE, "Dataset present as XPT and Dataset-JSON with the same content; "
+                                "checked once"),
+    "VL0005": (Severity.ERROR, "The XPT and Dataset-JSON copies of a dataset differ"),
 }
 
 PACKAGE_FOLDERS = ("sdtm", "adam")
@@ -134,6 +139,14 @@ def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
                                          source=relpath))
             continue
         first = into.datasets.get(dataset.name)
+        if first is not None and first.format != dataset.format:
+            # `cdiscmap run --format both`: the two copies must hold the same data
+            same = _same_content(first.frame, dataset.frame)
+            rule = "VL0004" if same else "VL0005"
+            into.findings.append(Finding(rule, RULES[rule][0],
+                                         f"{first.relpath} and {relpath}: " + RULES[rule][1],
+                                         dataset.name, source=relpath))
+            continue
         if first is not None:
             into.findings.append(Finding("VL0003", RULES["VL0003"][0],
                                          f"dataset {dataset.name} is in {first.relpath} and "
@@ -142,6 +155,20 @@ def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
             continue
         into.datasets[dataset.name] = dataset
     return len(into.datasets) + len(into.findings) > before
+
+
+def _same_content(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Equal variables and values (types may differ between the two file formats)."""
+    cols = [c for c in a.columns if not c.startswith("_")]
+    if sorted(cols) != sorted(c for c in b.columns if not c.startswith("_")) or len(a) != len(b):
+        return False
+    try:
+        pd.testing.assert_frame_equal(a[cols].reset_index(drop=True),
+                                      b[cols].reset_index(drop=True), check_dtype=False,
+                                      check_exact=True)
+    except AssertionError:
+        return False
+    return True
 
 
 # ============================================================================================

@@ -508,6 +508,11 @@ def _origin_of(spec: VariableSpec) -> str:
     return "Derived"
 
 
+def study_origins(loaded: LoadedStudy) -> dict[str, dict[str, dict[str, str]]]:
+    """Origins of every mapped variable, from the specs alone (no data needed)."""
+    return _origins(loaded)
+
+
 def _origins(loaded: LoadedStudy) -> dict[str, dict[str, dict[str, str]]]:
     """Per domain and variable: origin (from the algorithm unless the spec says), algorithm,
     comment and spec location — what define.xml needs."""
@@ -528,6 +533,12 @@ def _origins(loaded: LoadedStudy) -> dict[str, dict[str, dict[str, str]]]:
             if entry["origin"] != origin:
                 entry["origin"] = "Derived" if "Derived" in (entry["origin"], origin) else origin
         result[name] = entries
+    if loaded.study.rs_computed and "RS" in result:
+        result["RS"]["RSDRVFL"] = {
+            "origin": "Derived", "algorithm": "recist",
+            "comment": "Y on responses computed from TU/TR by the cdiscmap RECIST 1.1 engine "
+                       "(study.yaml rs_computed: true)",
+            "where": "src/cdiscmap/recist/overall.py"}
     return result
 
 
