@@ -464,10 +464,19 @@ def test_unreadable_and_duplicate_files(tmp_path):
     (folder / "notes.json").write_text('{"note": "not a dataset"}', encoding="utf-8")
     report = validate_folder(folder)
     assert ("VL0002", "TR") in rules(report)
-    # dm.json sorts before dm.xpt: the JSON file is read first, the XPT one is the duplicate
-    duplicate = [f for f in report.findings if f.rule == "VL0003"]
-    assert [(f.dataset, f.source) for f in duplicate] == [("DM", "dm.xpt")]
+    # dm.json and dm.xpt hold the same data (as `run --format both` writes): checked once
+    both = [f for f in report.findings if f.rule in ("VL0003", "VL0004", "VL0005")]
+    assert [(f.rule, f.dataset, f.source) for f in both] == [("VL0004", "DM", "dm.xpt")]
     assert report.ignored == ["notes.json"]
+    # a second XPT copy under another name is a duplicate; a JSON copy that differs is an error
+    changed = dm.copy()
+    changed.loc[0, "SUBJID"] = "999"
+    write_dataset_json(folder / "dm.json", changed, dataset_name="DM",
+                       dataset_label="Demographics", columns=xpt_columns("DM", dm),
+                       keys=["STUDYID", "USUBJID"], study_oid="ST1", created=CREATED)
+    report = validate_folder(folder)
+    assert [(f.rule, f.dataset) for f in report.findings if f.rule.startswith("VL000")
+            and f.rule != "VL0002"] == [("VL0005", "DM")]
 
 
 def test_dataset_unknown_to_specs_is_a_notice(tmp_path):
@@ -515,7 +524,7 @@ def test_cli_exit_codes(tmp_path):
     clean = package(tmp_path / "clean")
     result = runner.invoke(validate, [str(clean)])
     assert result.exit_code == 0, result.output
-    assert (clean / "findings.junit.xml").is_file()
+    assert (clean / "validation" / "findings.junit.xml").is_file()
     # the notice (DF0010) fails only at --fail-on notice
     assert runner.invoke(validate, [str(clean), "--fail-on", "notice"]).exit_code == 1
 
@@ -524,7 +533,7 @@ def test_cli_exit_codes(tmp_path):
     result = runner.invoke(validate, [str(broken), "--out", str(out)])
     assert result.exit_code == 1
     assert "XD0007" in result.output and "at or above 'error'" in result.output
-    assert (out / "findings.json").is_file() and not (broken / "findings.json").exists()
+    assert (out / "findings.json").is_file() and not (broken / "validation").exists()
     assert runner.invoke(validate, [str(broken), "--fail-on", "none"]).exit_code == 0
 
     only_warning = package(tmp_path / "warn", AE=_ae(AESTDY=F(3, 22, 30)))
@@ -583,7 +592,7 @@ def test_cli_fails_on_each_planted_error(tmp_path, defect):
     folder = _plant(tmp_path, defect)
     result = CliRunner().invoke(validate, [str(folder)])
     assert result.exit_code == 1, result.output
-    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    document = json.loads((folder / "validation" / "findings.json").read_text(encoding="utf-8"))
     assert defect in {f["rule"] for f in document["findings"] if f["severity"] == "error"}
 
 
