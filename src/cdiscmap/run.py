@@ -118,33 +118,17 @@ def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) ->
 def check_value_level(frame: pd.DataFrame, dataset: str, rules: list, standards: Standards,
                       loaded: LoadedStudy) -> list[Finding]:
     """Codelist membership of a variable on the records each value-level where-clause selects."""
-    from cdiscmap.sdtm.vocabulary import BlockFrame, MapContext, evaluate_condition
+    from cdiscmap.checks.value_level import ValueRule, check_value_rules
 
-    findings = Findings()
-    ctx = MapContext(study=loaded.study, codelist_terms={}, findings=findings, domain=dataset)
-    view = BlockFrame(raw=frame, out=frame, form="", file=dataset)
+    value_rules = []
     for rule in rules:
-        if rule.codelist is None or rule.variable not in frame:
+        if rule.codelist is None:
             continue
-        codelist = standards.codelist(rule.codelist)
-        selected = evaluate_condition(ctx, view, rule.where)
-        values = frame[rule.variable].astype("string")
-        bad = selected & values.notna() & ~values.isin(codelist.values())
-        if not bad.any():
-            continue
-        rule_id = "SD0006" if codelist.extensible or codelist.subset else "SD0005"
-        severity = Severity.NOTICE if rule_id == "SD0006" else Severity.ERROR
-        table = frame.loc[bad, [c for c in ("USUBJID", "_SRCFILE", "_SRCROW") if c in frame]]
-        table = table.assign(_V=values[bad])
-        for value, group in table.groupby("_V", sort=True):
-            first = group.iloc[0]
-            src = f"{first['_SRCFILE']} row {first['_SRCROW']}" if "_SRCFILE" in group else ""
-            findings.add(Finding(rule_id, severity,
-                                 f"value not in codelist {rule.codelist} for these records "
-                                 f"(value-level metadata)", dataset,
-                                 str(first.get("USUBJID", "")), rule.variable, str(value), src,
-                                 len(group)))
-    return list(findings)
+        cl = standards.codelist(rule.codelist)
+        value_rules.append(ValueRule(rule.variable, rule.where.var, rule.where_values(),
+                                     rule.codelist, frozenset(cl.values()),
+                                     cl.extensible or cl.subset))
+    return check_value_rules(frame, dataset, value_rules)
 
 
 def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,

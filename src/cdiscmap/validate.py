@@ -28,6 +28,7 @@ from cdiscmap.checks.define_rules import Define, check_define, read_define
 from cdiscmap.checks.files import DatasetFile, check_file_limits
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.checks.supp_rules import check_supp_links
+from cdiscmap.checks.value_level import ValueRule, check_value_rules
 from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
@@ -181,14 +182,21 @@ def _standard(name: str, standards: Standards) -> str:
     return "ADaM" if name.startswith("AD") else "SDTM"
 
 
-def _schema_findings(dataset: DatasetFile, standards: Standards) -> tuple[list[Finding], bool]:
+def _schema_findings(dataset: DatasetFile, standards: Standards,
+                     value_rules: list[ValueRule] | None = None
+                     ) -> tuple[list[Finding], bool]:
     try:
         meta = metadata_for(standards, dataset.name)
     except StandardsError:
         return [Finding("VL0001", RULES["VL0001"][0],
                         f"no standard metadata for {dataset.name} in specs/: schema not "
                         "checked", dataset.name, source=dataset.relpath)], False
-    return check_dataset(dataset.frame, meta, standards, dataset_name=dataset.name), True
+    # variables with value-level codelists (define.xml ValueListDefs) are checked per clause
+    rules = [r for r in value_rules or [] if meta.names().count(r.variable)]
+    overrides: dict[str, str | None] = {r.variable: None for r in rules}
+    found = check_dataset(dataset.frame, meta, standards, dataset_name=dataset.name,
+                          codelist_overrides=overrides or None)
+    return found + check_value_rules(dataset.frame, dataset.name, rules), True
 
 
 def _define_scopes(folder: Path, folders: list[Path], explicit: Path | None,
@@ -247,8 +255,15 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     kinds = {name: _standard(name, standards) for name in datasets}
     rules_run: dict[str, list[str]] = {}
 
+    scopes = _define_scopes(folder, folders, define, datasets)
+    value_rules: dict[str, list[ValueRule]] = {}
+    for define_doc, scope in scopes:
+        for name, dataset in datasets.items():
+            if dataset.folder in scope and name in define_doc.value_rules:
+                value_rules[name] = define_doc.value_rules[name]
+
     for name, dataset in datasets.items():
-        found, known = _schema_findings(dataset, standards)
+        found, known = _schema_findings(dataset, standards, value_rules.get(name))
         findings.extend(found)
         findings.extend(check_file_limits(dataset))
         run = (list(schema.RULES) if known else ["VL0001"]) + list(files.RULES)
@@ -282,7 +297,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
 
     applied: list[str] = []
     governed: set[Path] = set()
-    for define_doc, scope in _define_scopes(folder, folders, define, datasets):
+    for define_doc, scope in scopes:
         in_scope = {n: d for n, d in datasets.items() if d.folder in scope}
         shown = relative_path(define_doc.path.resolve(), folder.resolve())
         findings.extend(check_define(define_doc, in_scope, shown))

@@ -159,3 +159,21 @@ def test_planted_defects_fail_the_build(demo, tmp_path):
     html = (out / "findings.html").read_text(encoding="utf-8")
     for rule in ("XD0001", "AR0001", "SD0009", "AR0003", "DF0005"):
         assert f"<td>{rule}</td>" in html
+
+
+def test_value_level_codelists_come_from_the_define(demo, tmp_path):
+    package = tmp_path / "CRZBASKET"
+    shutil.copytree(demo, package)
+    # the clean package: NEWLPROG Y/N results are checked against NY, not ONCRSR (no notice)
+    clean = validate_folder(package)
+    assert not [f for f in clean.findings if f.dataset == "RS" and f.variable == "RSSTRESC"]
+    rs_path = package / "sdtm" / "rs.xpt"
+    rs = read_xpt_dataset(rs_path, package, package / "sdtm")
+    frame = rs.frame.copy()
+    first_newl = frame.index[frame["RSTESTCD"] == "NEWLPROG"][0]
+    frame.loc[first_newl, "RSSTRESC"] = "PR"       # a response code where NY is expected
+    _rewrite(rs_path, frame, rs)
+    report = validate_folder(package)
+    found = [(f.rule, f.variable, f.value, f.count) for f in report.findings
+             if f.dataset == "RS" and f.variable == "RSSTRESC"]
+    assert found == [("SD0005", "RSSTRESC", "PR", 1)]    # NY is not extensible

@@ -8,12 +8,13 @@ compared: value-level metadata, methods and codelists are the define's own busin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
 from cdiscmap.checks.files import DatasetFile
+from cdiscmap.checks.value_level import ValueRule
 from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.findings import Finding, Severity
 
@@ -79,6 +80,8 @@ class Define:
 
     path: Path
     datasets: dict[str, DefineDataset]
+    # dataset → value-level codelist rules from ValueListDefs (EQ/IN where-clauses)
+    value_rules: dict[str, list[ValueRule]] = field(default_factory=dict)
 
 
 def _text(element: etree._Element | None) -> str:
@@ -127,7 +130,57 @@ def read_define(path: Path) -> Define:
             label=_text(group.find(f"{{{ODM_NS}}}Description")),
             href=leaf.get(f"{{{XLINK_NS}}}href") if leaf is not None else None,
             variables=tuple(variables), broken_refs=tuple(broken))
-    return Define(path=path, datasets=datasets)
+    return Define(path=path, datasets=datasets, value_rules=_value_rules(mdv, datasets))
+
+
+def _value_rules(mdv: etree._Element, datasets: dict[str, DefineDataset]
+                 ) -> dict[str, list[ValueRule]]:
+    """ValueListDefs whose items carry a CodeListRef and an EQ/IN where-clause on one variable
+    become value-level codelist rules (Define-XML 2.1 §5.3.x value-level metadata)."""
+    from cdiscmap.standards import load_standards
+
+    def_ns = mdv.nsmap.get("def", "http://www.cdisc.org/ns/def/v2.1")   # 2.1 (or 2.0)
+    ns = {"odm": ODM_NS, "def": def_ns}
+    names = {i.get("OID"): i.get("Name", "") for i in mdv.iterfind("odm:ItemDef", ns)}
+    code_of = {i.get("OID"): (i.find("odm:CodeListRef", ns)) for i in mdv.iterfind("odm:ItemDef",
+                                                                                    ns)}
+    lists = {}
+    for cl in mdv.iterfind("odm:CodeList", ns):
+        values = [e.get("CodedValue", "") for e in cl if e.tag in (
+            f"{{{ODM_NS}}}CodeListItem", f"{{{ODM_NS}}}EnumeratedItem")]
+        lists[cl.get("OID")] = (cl.get("OID", "").removeprefix("CL."), frozenset(values))
+    clauses = {}
+    for wc in mdv.iterfind("def:WhereClauseDef", ns):
+        checks = wc.findall("odm:RangeCheck", ns)
+        if len(checks) == 1 and checks[0].get("Comparator") in ("EQ", "IN"):
+            rc = checks[0]
+            clauses[wc.get("OID")] = (names.get(rc.get(f"{{{def_ns}}}ItemOID"), ""),
+                                      tuple((v.text or "") for v in rc.findall("odm:CheckValue",
+                                                                               ns)))
+    owner = {}
+    for item in mdv.iterfind("odm:ItemDef", ns):
+        ref = item.find("def:ValueListRef", ns)
+        if ref is not None:
+            owner[ref.get("ValueListOID")] = (item.get("OID"), item.get("Name", ""))
+    dataset_of = {v.oid: name for name, d in datasets.items() for v in d.variables}
+    standards = load_standards()
+    rules: dict[str, list[ValueRule]] = {}
+    for vl in mdv.iterfind("def:ValueListDef", ns):
+        parent = owner.get(vl.get("OID"))
+        if parent is None or parent[0] not in dataset_of:
+            continue
+        for ref in vl.iterfind("odm:ItemRef", ns):
+            cl_ref = code_of.get(ref.get("ItemOID"))
+            wc_ref = ref.find("def:WhereClauseRef", ns)
+            if cl_ref is None or wc_ref is None or wc_ref.get("WhereClauseOID") not in clauses:
+                continue
+            name, allowed = lists.get(cl_ref.get("CodeListOID"), ("", frozenset()))
+            where_var, where_values = clauses[wc_ref.get("WhereClauseOID")]
+            known = standards.codelists.get(name)
+            extensible = bool(known and (known.extensible or known.subset))
+            rules.setdefault(dataset_of[parent[0]], []).append(
+                ValueRule(parent[1], where_var, where_values, name, allowed, extensible))
+    return rules
 
 
 def _finding(rule: str, message: str, dataset: str, variable: str = "", value: str = "",

@@ -291,9 +291,21 @@ class ValueLevelSpec(Strict):
     metadata; the codelist is checked on those records only)."""
 
     variable: str
-    where: Condition                    # on the domain's variables (var:)
+    where: Condition                    # var: X with equals or in (define.xml EQ / IN)
     codelist: str | None = None         # None: no codelist (e.g. a numeric result as text)
     data_type: Literal["text", "integer", "float"] = "text"
+
+    @model_validator(mode="after")
+    def _simple_where(self) -> ValueLevelSpec:
+        w = self.where
+        if w.var is None or (w.equals is None and w.in_ is None):
+            raise ValueError("a value-level where-clause is {var: X, equals: V} or "
+                             "{var: X, in: [...]} (define.xml WhereClauseDef EQ / IN)")
+        return self
+
+    def where_values(self) -> tuple[str, ...]:
+        w = self.where
+        return (str(w.equals),) if w.equals is not None else tuple(str(v) for v in w.in_ or [])
 
 
 class DomainSpec(Strict):
