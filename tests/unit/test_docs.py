@@ -1,0 +1,29 @@
+"""Docs that are generated or mirror code stay in step with it."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+from cdiscmap.sdtm.vocabulary import ALGORITHM_FUNCTIONS
+from cdiscmap.spec.models import ALGORITHMS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_adam_settings_doc_is_current():
+    spec = importlib.util.spec_from_file_location("settings_doc", ROOT / "tools" /
+                                                  "settings_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert (ROOT / "docs" / "adam-settings.md").read_text(encoding="utf-8") == module.render(), \
+        "run: python tools/settings_doc.py"
+
+
+def test_every_algorithm_is_implemented_and_documented():
+    assert set(ALGORITHMS) == set(ALGORITHM_FUNCTIONS)
+    doc = (ROOT / "docs" / "mapping-language.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_0-9]+)`(?: / `([a-z_0-9]+)`)? \|", doc, re.M))
+    names = {n for pair in documented for n in pair if n}
+    assert set(ALGORITHMS) <= names
