@@ -63,9 +63,13 @@ def _read_sas(path: Path) -> pd.DataFrame:
         s = frame[col]
         if s.dtype.kind in "fiu":
             # integers print without ".0" so recoding and keys behave like the CSV export
-            txt = s.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer()
-                                                          else repr(float(v))))
-            out[col] = txt
+            values = s.astype("float64")
+            whole = values.notna() & np.isfinite(values) & (values == np.floor(values))
+            text = pd.Series("", index=s.index, dtype="string")
+            text[whole] = values[whole].astype("int64").astype("string")
+            other = values.notna() & ~whole
+            text[other] = values[other].map(repr).astype("string")   # fractions: shortest repr
+            out[col] = text
         else:
             out[col] = s.astype("string")
     return out

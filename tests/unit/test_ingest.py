@@ -1,0 +1,51 @@
+"""Raw readers: text columns, blanks as missing, lineage, and clear errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from cdiscmap.errors import InputDataError
+from cdiscmap.ingest import read_form
+
+
+def test_csv_text_blanks_and_lineage(tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_text("SUBJECT,TERM,GRADE\n001, Nausea ,2\n002,,3\n", encoding="utf-8")
+    form = read_form("ae", path)
+    f = form.frame
+    assert f["TERM"].tolist()[0] == "Nausea"          # surrounding blanks trimmed
+    assert pd.isna(f["TERM"].iloc[1])                  # blank → missing
+    assert f["GRADE"].tolist() == ["2", "3"]           # text, never numbers
+    assert f["_SRCFILE"].tolist() == ["ae.csv", "ae.csv"]
+    assert f["_SRCROW"].tolist() == [1, 2]
+
+
+def test_sas_transport_raw_form_reads_like_csv(tmp_path):
+    raw = pd.DataFrame({"SUBJECT": ["001", "002", "003"], "DOSE": [250.0, 12.5, float("nan")],
+                        "LINE": [1.0, 2.0, 3.0]})
+    path = tmp_path / "ex.xpt"
+    pyreadstat.write_xport(raw, str(path), table_name="EX")
+    f = read_form("ex", path).frame
+    assert f["DOSE"].iloc[0] == "250" and f["DOSE"].iloc[1] == "12.5"
+    assert pd.isna(f["DOSE"].iloc[2])
+    assert f["LINE"].tolist() == ["1", "2", "3"]
+    assert f["_SRCROW"].tolist() == [1, 2, 3]
+
+
+def test_missing_file_and_unsupported_type(tmp_path):
+    with pytest.raises(InputDataError, match="not found"):
+        read_form("ae", tmp_path / "ae.csv")
+    (tmp_path / "ae.xlsx").write_bytes(b"PK")
+    with pytest.raises(InputDataError, match="unsupported file type '.xlsx'"):
+        read_form("ae", tmp_path / "ae.xlsx")
+
+
+def test_duplicate_columns_and_empty_file(tmp_path):
+    (tmp_path / "a.csv").write_text("X,X\n1,2\n")
+    with pytest.raises(InputDataError, match=r"duplicate column names \['X'\]"):
+        read_form("a", tmp_path / "a.csv")
+    (tmp_path / "b.csv").write_text("")
+    with pytest.raises(InputDataError, match="empty file"):
+        read_form("b", tmp_path / "b.csv")
