@@ -100,7 +100,10 @@ class ValidationReport:
 # Reading
 # ============================================================================================
 def _candidates(folder: Path) -> Iterable[Path]:
-    return (p for p in sorted(folder.iterdir())
+    # XPT before Dataset-JSON of the same dataset: the XPT copy is the one checked (define
+    # lengths describe it); the JSON copy is compared with it
+    return (p for p in sorted(folder.iterdir(),
+                              key=lambda p: (p.stem.lower(), p.suffix.lower() != ".xpt", p.name))
             if p.is_file() and p.suffix.lower() in (".xpt", ".json"))
 
 

@@ -466,7 +466,7 @@ def test_unreadable_and_duplicate_files(tmp_path):
     assert ("VL0002", "TR") in rules(report)
     # dm.json and dm.xpt hold the same data (as `run --format both` writes): checked once
     both = [f for f in report.findings if f.rule in ("VL0003", "VL0004", "VL0005")]
-    assert [(f.rule, f.dataset, f.source) for f in both] == [("VL0004", "DM", "dm.xpt")]
+    assert [(f.rule, f.dataset, f.source) for f in both] == [("VL0004", "DM", "dm.json")]
     assert report.ignored == ["notes.json"]
     # a second XPT copy under another name is a duplicate; a JSON copy that differs is an error
     changed = dm.copy()
