@@ -383,3 +383,23 @@ def test_join_required_drops_unmatched_with_reason(tmp_path):
     assert row["rows"].tolist() == [1]
     assert row["reason"].iloc[0].startswith("subject not enrolled")
     assert res.accounting.balanced
+
+
+def test_unmatched_lookup_rows_are_dropped_with_their_reason(tmp_path):
+    study = tmp_path / "mini"
+    st = STUDY.replace("  visits: {file: visits.csv}",
+                       "  visits: {file: visits.csv}\n  death: {file: death.csv}")
+    dm = DM.replace("    source: {form: enrol}",
+                    "    source:\n      form: enrol\n      joins:\n"
+                    "        - {form: death, on: SUBJECT, columns: [DTHDAT]}")
+    raw = dict(RAW)
+    raw["death.csv"] = "SUBJECT,DTHDAT\n002,01-JUN-2014\n077,02-JUN-2014\n"
+    _write(study, {"study.yaml": st, "sdtm/dm.yaml": dm, "sdtm/ex.yaml": EX,
+                   "sdtm/ae.yaml": AE, "sdtm/tr.yaml": TR})
+    _write(tmp_path / "raw", raw)
+    res = _run(study, tmp_path / "raw")
+    table = res.accounting.table().set_index("file")
+    assert (table.loc["death.csv", "used"], table.loc["death.csv", "dropped"]) == (1, 1)
+    drops = res.accounting.drops()
+    reason = drops.loc[drops["file"] == "death.csv", "reason"].iloc[0]
+    assert reason.startswith("no enrol record with the same SUBJECT")

@@ -266,8 +266,14 @@ def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join
     merged = frame.raw.merge(right, on=on, how="left", sort=False, validate="many_to_one")
     merged.index = frame.raw.index
     matched = merged["_JOINROW"].notna()
-    store.accounting.use(other.name, merged.loc[matched, "_JOINROW"].astype("int64"),
-                         f"{tag} (lookup)")
+    used_rows = merged.loc[matched, "_JOINROW"].astype("int64")
+    store.accounting.use(other.name, used_rows, f"{tag} (lookup)")
+    # lookup rows nothing matched keep a reason that says so (they stay counted as dropped
+    # unless another block uses them)
+    unmatched = other.frame["_SRCROW"][~other.frame["_SRCROW"].isin(used_rows)]
+    store.accounting.drop(other.name, unmatched,
+                          f"no {frame.form} record with the same {', '.join(on)}",
+                          f"{tag} (lookup)")
     if join.required:
         store.accounting.drop(frame.form, merged.loc[~matched, "_SRCROW"], join.reason, tag)
         merged = merged.loc[matched]
