@@ -8,6 +8,8 @@ study, size and seed give byte-identical files.
 from __future__ import annotations
 
 import csv
+import importlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Callable
@@ -22,10 +24,19 @@ from cdiscmap.synth import basket
 DEFAULT_SUBJECTS = 150
 DEFAULT_SEED = 20140701
 
-# Study name -> builder(n_subjects, seed) returning the raw and truth frames.
-_STUDIES: dict[str, Callable[[int, int], basket.StudyFiles]] = {
-    basket.STUDY: basket.build,
+# Study name -> module whose build(n_subjects, seed) returns the raw and truth frames.
+_MODULES = {
+    basket.STUDY: "cdiscmap.synth.basket",
+    "gist-imatinib": "cdiscmap.synth.gist",
+    "imt-pediatric": "cdiscmap.synth.imt",
 }
+
+
+def _builder(study: str) -> Callable[[int, int], basket.StudyFiles] | None:
+    module = _MODULES.get(study)
+    if module is None or importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module).build
 
 
 @dataclass(frozen=True)
@@ -39,13 +50,13 @@ class SynthResult:
 
 def available_studies() -> list[str]:
     """Names accepted by ``generate`` (sorted)."""
-    return sorted(_STUDIES)
+    return sorted(name for name in _MODULES if _builder(name) is not None)
 
 
 def generate(study: str, out_dir: Path, *, n_subjects: int = DEFAULT_SUBJECTS,
              seed: int = DEFAULT_SEED) -> SynthResult:
     """Generate the raw export of ``study`` for ``n_subjects`` subjects into ``out_dir``."""
-    builder = _STUDIES.get(study)
+    builder = _builder(study)
     if builder is None:
         raise InputDataError(f"unknown study {study!r}: the synthetic studies are "
                              f"{', '.join(available_studies())}")
