@@ -162,3 +162,18 @@ def test_seq_is_one_to_n_per_subject(dates):
         known = by_seq.dropna().tolist()
         assert known == sorted(known)
         assert by_seq.isna().tolist() == sorted(by_seq.isna().tolist())
+
+
+def test_cross_domain_findings_fold_when_systematic():
+    from cdiscmap.checks.crossdomain import PER_RECORD_LIMIT, check_sdtm_cross
+
+    n = PER_RECORD_LIMIT + 50
+    dm = pd.DataFrame({"USUBJID": ["S-1"], "RFSTDTC": ["2020-01-01"]})
+    # every AE --DY is off by one (a day-0 convention): one folded finding per distinct value
+    ae = pd.DataFrame({"USUBJID": ["S-1"] * n, "AESEQ": [float(i) for i in range(1, n + 1)],
+                       "AESTDTC": ["2020-01-05"] * n, "AESTDY": [4.0] * n})
+    found = [f for f in check_sdtm_cross({"DM": dm, "AE": ae}) if f.rule == "XD0006"]
+    assert [(f.value, f.count) for f in found] == [("4.0", n)]      # by hand: day 5, not 4
+    few = ae.head(3)
+    found = [f for f in check_sdtm_cross({"DM": dm, "AE": few}) if f.rule == "XD0006"]
+    assert len(found) == 3 and all(f.count == 1 for f in found)

@@ -29,17 +29,28 @@ def _src(frame: pd.DataFrame) -> pd.Series:
     return pd.Series("", index=frame.index)
 
 
+PER_RECORD_LIMIT = 100     # above this, one finding per distinct value (with its count)
+
+
 def _emit(rule: str, dataset: str, variable: str, bad: pd.DataFrame, values: pd.Series,
           detail: str = "") -> list[Finding]:
-    """One finding per offending record (these rules fire rarely; each record matters)."""
+    """One finding per offending record while they are few; a systematic problem (many
+    records) is folded into one finding per distinct value, with the count and first record."""
     severity, text = RULES[rule]
     if bad.empty:
         return []
-    src = _src(bad)
-    usub = bad["USUBJID"].astype(str) if "USUBJID" in bad else pd.Series("", index=bad.index)
-    vals = values.loc[bad.index].astype(str)
+    table = pd.DataFrame({
+        "u": bad["USUBJID"].astype(str) if "USUBJID" in bad else "",
+        "v": values.loc[bad.index].astype(str),
+        "s": _src(bad)})
+    if len(table) > PER_RECORD_LIMIT:
+        grouped = table.groupby("v", sort=True)
+        first = grouped.first()
+        counts = grouped.size()
+        return [Finding(rule, severity, text + detail, dataset, str(r["u"]), variable, str(v),
+                        str(r["s"]), int(counts[v])) for v, r in first.iterrows()]
     return [Finding(rule, severity, text + detail, dataset, u, variable, v, s)
-            for u, v, s in zip(usub, vals, src, strict=True)]
+            for u, v, s in zip(table["u"], table["v"], table["s"], strict=True)]
 
 
 def _dy_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
