@@ -381,7 +381,9 @@ def adam_variable(ref: Reference, ds: AdamDataset, spec: AdamVar,
     """The variable's metadata and its IG position (None when placed after an anchor)."""
     position: float | None = None
     if spec.source == "sponsor":
-        var = {"name": spec.name, "label": spec.label, "type": "Char", "core": "Perm",
+        # ADaMIG 1.3 §3.1.4 naming: a sponsor *DT variable is a numeric SAS date like the IG's
+        var = {"name": spec.name, "label": spec.label,
+               "type": "Num" if spec.name.endswith("DT") else "Char", "core": "Perm",
                "role": None, "codelist": None, "value_domain": None}
     elif spec.source == "ADSL":
         var = {k: v for k, v in adsl[spec.name].items() if k != "order"}

@@ -401,4 +401,7 @@ class StudySpec(Strict):
     domains: list[str]                  # execution/emit order of SDTM domains
     rs_computed: bool = False           # also emit RECIST-engine responses as RS records
     recist: dict[str, Any] = {}         # RecistSettings overrides
+    # VISITs at which lesions are identified anew (e.g. a rechallenge baseline): each starts a
+    # new RECIST series with its own baseline and nadir
+    recist_rebaseline: list[str] = []
     trial_summary: list[TrialSummaryEntry] = []   # TS records (trial design)
