@@ -1,0 +1,49 @@
+"""RECIST series re-baselining (study.yaml recist_rebaseline), worked by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdiscmap.oncology import _series_starts, _split, _unsplit
+from cdiscmap.recist import timepoint_responses
+
+
+def _tu() -> pd.DataFrame:
+    return pd.DataFrame({
+        "USUBJID": ["S1", "S1"], "TULNKID": ["T01", "RT01"], "TUTESTCD": ["TUMIDENT"] * 2,
+        "TUSTRESC": ["TARGET", "TARGET"], "VISIT": ["BASELINE", "RECHALLENGE BASELINE"],
+        "VISITNUM": [0.0, 24.01], "TUDTC": ["2020-01-01", "2020-06-20"]}).astype(
+        {"USUBJID": "string", "TULNKID": "string", "VISIT": "string"})
+
+
+def _tr() -> pd.DataFrame:
+    rows = [("T01", 0.0, "2020-01-01", 50.0), ("T01", 8.0, "2020-02-26", 30.0),
+            ("T01", 24.0, "2020-06-17", 45.0),
+            ("RT01", 24.01, "2020-06-20", 40.0), ("RT01", 32.0, "2020-08-15", 27.0)]
+    return pd.DataFrame({
+        "USUBJID": ["S1"] * 5, "TRLNKID": [r[0] for r in rows], "TRTESTCD": ["LDIAM"] * 5,
+        "TRSTRESN": [r[3] for r in rows], "TRSTRESU": ["mm"] * 5, "TRSTAT": [pd.NA] * 5,
+        "VISITNUM": [r[1] for r in rows], "TRDTC": [r[2] for r in rows],
+        "TREVAL": ["INVESTIGATOR"] * 5}).astype({"USUBJID": "string", "TRLNKID": "string"})
+
+
+def test_each_series_has_its_own_baseline_and_nadir():
+    tu, tr = _tu(), _tr()
+    starts = _series_starts(tu, ["RECHALLENGE BASELINE"])
+    computed = _unsplit(timepoint_responses(_split(tu, starts), _split(tr, starts)))
+    by_visit = computed.set_index("VISITNUM")
+    # series 0: 50 → 30 (−40 %, PR) → 45 (+50 % and +15 mm from nadir 30: PD)
+    assert by_visit.loc[8.0, "OVRLRESP"] == "PR"
+    assert by_visit.loc[24.0, "OVRLRESP"] == "PD"
+    # series 1: new baseline 40 at the rechallenge baseline; 27 is −32.5 %: PR (not compared
+    # with the old nadir 30, against which it would be SD)
+    assert by_visit.loc[32.0, "OVRLRESP"] == "PR"
+    assert by_visit.loc[32.0, "BASE_SUM"] == 40.0
+    assert by_visit.loc[32.0, "RECIST_SERIES"] == 1
+    assert set(computed["USUBJID"]) == {"S1"}
+
+
+def test_no_rebaseline_keeps_one_series():
+    tu, tr = _tu(), _tr()
+    starts = _series_starts(tu, [])
+    assert _split(tr, starts) is tr
