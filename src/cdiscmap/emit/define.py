@@ -247,8 +247,13 @@ def iso8601_data_type(values: pd.Series, *, duration: bool = False) -> str:
 
 
 def _present_text(series: pd.Series) -> pd.Series:
-    text = series.dropna().astype("string")
-    return text[text.str.strip() != ""]
+    """The distinct non-blank values (every caller aggregates: max, all, any, set), so a
+    million-row column is looked at through its few thousand distinct values."""
+    present = series.dropna()
+    if present.dtype.kind in "fiuM":
+        present = present.astype("string")
+    text = pd.Series(present.unique(), dtype="string")
+    return text[text.str.strip() != ""].reset_index(drop=True)
 
 
 def _text_length(series: pd.Series) -> int:
