@@ -10,6 +10,7 @@ after death, end of study and last contact on or after every other date.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -495,19 +496,23 @@ def _ex_form(rng: np.random.Generator, subjects: pd.DataFrame, ex: pd.DataFrame)
 # Adverse events
 # --------------------------------------------------------------------------------------------
 
-def _term_arrays() -> dict[str, np.ndarray]:
+def term_arrays(terms: Sequence[AeTerm] = AE_TERMS,
+                socs: dict[str, tuple[str, str]] | None = None) -> dict[str, np.ndarray]:
+    """An AE term list as parallel arrays (used by every study generator); ``socs`` maps the
+    terms' SOC keys to (name, code), default the basket's table."""
+    socs = _SOC if socs is None else socs
     return {
-        "verbatim": np.array([t.verbatim for t in AE_TERMS]),
-        "llt": np.array([t.llt for t in AE_TERMS]),
-        "pt": np.array([t.pt for t in AE_TERMS]),
-        "ptcd": np.array([t.ptcd for t in AE_TERMS]),
-        "soc": np.array([_SOC[t.soc][0] for t in AE_TERMS]),
-        "soccd": np.array([_SOC[t.soc][1] for t in AE_TERMS]),
-        "weight": np.array([t.weight for t in AE_TERMS], dtype="float64"),
-        "related": np.array([t.drug_related for t in AE_TERMS]),
-        "grades": np.array([t.grades for t in AE_TERMS], dtype="float64"),
-        "dose_limiting": np.array([t.dose_limiting for t in AE_TERMS]),
-        "fatal": np.array([t.fatal for t in AE_TERMS]),
+        "verbatim": np.array([t.verbatim for t in terms]),
+        "llt": np.array([t.llt for t in terms]),
+        "pt": np.array([t.pt for t in terms]),
+        "ptcd": np.array([t.ptcd for t in terms]),
+        "soc": np.array([socs[t.soc][0] for t in terms]),
+        "soccd": np.array([socs[t.soc][1] for t in terms]),
+        "weight": np.array([t.weight for t in terms], dtype="float64"),
+        "related": np.array([t.drug_related for t in terms]),
+        "grades": np.array([t.grades for t in terms], dtype="float64"),
+        "dose_limiting": np.array([t.dose_limiting for t in terms]),
+        "fatal": np.array([t.fatal for t in terms]),
     }
 
 
@@ -520,7 +525,7 @@ def _draw_grade(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 def _adverse_events(rng: np.random.Generator, subjects: pd.DataFrame, timeline: Timeline,
                     ex: pd.DataFrame) -> pd.DataFrame:
     """AE records with day columns: random ones, those behind dose changes, grade 5 ones."""
-    terms = _term_arrays()
+    terms = term_arrays()
     first = subjects["first_dose"].to_numpy()
     dosed = subjects["dosed"].to_numpy()
     last_dose = np.where(np.isfinite(timeline.eot_day), timeline.eot_day, timeline.cutoff_day)
@@ -589,7 +594,7 @@ def _adverse_events(rng: np.random.Generator, subjects: pd.DataFrame, timeline: 
 
 
 def _ae_form(rng: np.random.Generator, subjects: pd.DataFrame, ae: pd.DataFrame) -> pd.DataFrame:
-    terms = _term_arrays()
+    terms = term_arrays()
     n = len(ae)
     subj = ae["_subj"].to_numpy()
     term = ae["_term"].to_numpy()

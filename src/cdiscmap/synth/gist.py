@@ -578,19 +578,7 @@ def _ex_form(rng: np.random.Generator, subjects: pd.DataFrame, ex: pd.DataFrame)
 # --------------------------------------------------------------------------------------------
 
 def _term_table() -> dict[str, np.ndarray]:
-    return {
-        "verbatim": np.array([t.verbatim for t in AE_TERMS]),
-        "llt": np.array([t.llt for t in AE_TERMS]),
-        "pt": np.array([t.pt for t in AE_TERMS]),
-        "ptcd": np.array([t.ptcd for t in AE_TERMS]),
-        "soc": np.array([_SOC[t.soc][0] for t in AE_TERMS]),
-        "soccd": np.array([_SOC[t.soc][1] for t in AE_TERMS]),
-        "weight": np.array([t.weight for t in AE_TERMS], dtype="float64"),
-        "related": np.array([t.drug_related for t in AE_TERMS]),
-        "grades": np.array([t.grades for t in AE_TERMS], dtype="float64"),
-        "dose_limiting": np.array([t.dose_limiting for t in AE_TERMS]),
-        "fatal": np.array([t.fatal for t in AE_TERMS]),
-    }
+    return basket.term_arrays(AE_TERMS, _SOC)
 
 
 def _uniform_events(rng: np.random.Generator, start: np.ndarray, length: np.ndarray,
