@@ -578,13 +578,19 @@ def _adverse_events(rng: np.random.Generator, subjects: pd.DataFrame, timeline: 
         "_grade": 5, "_acn": "Drug withdrawn", "_origin": 3})
 
     ae = pd.concat([random_ae, dose_ae, stop_ae, fatal_ae], ignore_index=True)
-    n = len(ae)
+    return finish_ae_records(rng, ae, timeline.death_day, end_limit, median_days=10)
+
+
+def finish_ae_records(rng: np.random.Generator, ae: pd.DataFrame, death_day: np.ndarray,
+                      end_limit: np.ndarray, *, median_days: float) -> pd.DataFrame:
+    """End days (log-normal durations; grade 5 ends at death; still going at the subject's
+    limit → ongoing), then the per-subject order and AESPID. Shared by the study generators."""
     subj = ae["_subj"].to_numpy()
     grade = ae["_grade"].to_numpy()
-    duration = np.ceil(np.exp(rng.normal(np.log(10), 1.0, n)))
+    duration = np.ceil(np.exp(rng.normal(np.log(median_days), 1.0, len(ae))))
     end = ae["_start"].to_numpy() + duration
     fatal = grade == 5
-    end = np.where(fatal, timeline.death_day[subj], end)
+    end = np.where(fatal, death_day[subj], end)
     ongoing = ~fatal & (end > end_limit[subj])
     ae["_end"] = np.where(ongoing, np.nan, end)
     ae["_ongoing"] = ongoing

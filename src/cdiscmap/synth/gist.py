@@ -648,17 +648,7 @@ def _adverse_events(rng: np.random.Generator, subjects: pd.DataFrame, tl: Timeli
          rng.choice(np.flatnonzero(terms["fatal"]), len(fatal)), 5, "Drug withdrawn", 3)
 
     ae = pd.concat(parts, ignore_index=True)
-    subj = ae["_subj"].to_numpy()
-    grade = ae["_grade"].to_numpy()
-    end = ae["_start"].to_numpy() + np.ceil(np.exp(rng.normal(np.log(14), 1.0, len(ae))))
-    is_fatal = grade == 5
-    end = np.where(is_fatal, tl.death_day[subj], end)
-    ongoing = ~is_fatal & (end > end_limit[subj])
-    ae["_end"] = np.where(ongoing, np.nan, end)
-    ae["_ongoing"] = ongoing
-    ae = ae.sort_values(["_subj", "_start", "_origin"], kind="stable").reset_index(drop=True)
-    ae["AESPID"] = ae.groupby("_subj").cumcount().to_numpy() + 1
-    return ae
+    return basket.finish_ae_records(rng, ae, tl.death_day, end_limit, median_days=14)
 
 
 def _ae_form(rng: np.random.Generator, subjects: pd.DataFrame, ae: pd.DataFrame) -> pd.DataFrame:

@@ -20,14 +20,10 @@ import pandas as pd
 from cdiscmap.synth import basket, tumour
 from cdiscmap.synth import messiness as mess
 from cdiscmap.synth import recist_truth as rt
-from cdiscmap.synth.basket import StudyFiles
+from cdiscmap.synth.basket import StudyFiles, _day
 
 STUDY = "imt-pediatric"
 STUDYID = "IMTPEDCRZ"
-
-
-def _day(iso: str) -> int:
-    return int(np.datetime64(iso, "D").astype("int64"))
 
 
 ACCRUAL_START = _day("2018-03-01")
