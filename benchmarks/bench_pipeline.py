@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cdiscmap.run import RunOptions, default_study_dir, run_study
+from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
 from cdiscmap.synth import generate
 
 

@@ -1,7 +1,7 @@
 """Benchmark: ``validate_folder`` on the SDTM + ADaM XPT package of a 10,000-subject study.
 
 Synthesises the basket trial's raw export (``cdiscmap.synth.generate``), runs the pipeline once
-(``cdiscmap.run.run_study``) to get ``<out>/CRZBASKET/{sdtm,adam}/*.xpt``, then times
+(``cdiscmap.pipeline.run.run_study``) to get ``<out>/CRZBASKET/{sdtm,adam}/*.xpt``, then times
 ``validate_folder`` on the package root (best and median of ``--repeat`` runs); ``--profile``
 adds a cProfile listing of one more run. Target: < 10 s on the project machine (2 cores).
 
@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cdiscmap.run import RunOptions, default_study_dir, run_study
+from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
 from cdiscmap.standards import load_standards
 from cdiscmap.synth import generate
-from cdiscmap.validate import validate_folder
+from cdiscmap.validation.folder import validate_folder
 
 
 def main() -> None:

@@ -1,73 +1,133 @@
 """Command line: thin click commands over the library (see ``cdiscmap --help``).
 
-Every failure ends with a one-line reason on stderr and a non-zero exit status, never a
-traceback (``--debug`` shows one for bug reports).
+Every failure ends with a one-line reason on stderr and a documented exit status, never a
+traceback (``--debug`` shows one for bug reports). The exit statuses, shared by every command:
+
+====  =========================================================================================
+0     success (no finding at or above ``--fail-on``)
+1     findings at or above ``--fail-on`` remain (the outputs were written)
+2     the command cannot proceed: bad spec, unreadable or unsafe input, output not writable
+3     internal error: a bug in cdiscmap (please report it with ``--debug``)
+130   interrupted (SIGINT, Ctrl-C): staging removed, earlier outputs untouched
+143   terminated (SIGTERM): staging removed, earlier outputs untouched
+====  =========================================================================================
+
+Heavy libraries (pandas, pandera, lxml, rich) are imported inside the commands, so
+``cdiscmap --help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from cdiscmap import __version__
-from cdiscmap.errors import CdiscmapError, ValidationFailed
-from cdiscmap.findings import Findings, Severity
+from cdiscmap.errors import CdiscmapError, Terminated, ValidationFailed
 
-console = Console(stderr=False, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from cdiscmap.findings import Finding
+
 SEVERITIES = ["error", "warning", "notice", "none"]
 
-
-def _fail_threshold(findings: Findings, fail_on: str) -> None:
-    if fail_on == "none":
-        return
-    at = findings.at_least(Severity(fail_on))
-    if at:
-        n = sum(f.count for f in at)
-        raise ValidationFailed(f"{n} finding(s) at or above '{fail_on}' (first: {at[0].rule} "
-                               f"{at[0].dataset} {at[0].variable} {at[0].source}); see "
-                               f"findings.csv, or set --fail-on")
-
-
-class _Group(click.Group):
-    """Turns cdiscmap errors into one line on stderr and exit status 2 (1 for findings)."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except ValidationFailed as exc:
-            click.echo(f"cdiscmap: {exc}", err=True)
-            sys.exit(1)
-        except CdiscmapError as exc:
-            click.echo(f"cdiscmap: error: {_one_line(str(exc))}", err=True)
-            sys.exit(2)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
-            raise
-        except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"cdiscmap: internal error: {type(exc).__name__}: {exc} "
-                       f"(rerun with --debug for the traceback)", err=True)
-            sys.exit(3)
+EXIT_CODES = """\b
+Exit status: 0 success; 1 findings at or above --fail-on remain; 2 the command cannot
+proceed (one-line reason on stderr); 3 internal error (a bug: rerun with --debug);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Earlier outputs are left untouched
+unless the command succeeds."""
 
 
 def _one_line(message: str) -> str:
     return "; ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
-@click.group(cls=_Group)
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False, soft_wrap=True)
+
+
+def _fail_threshold(at: list[Finding], fail_on: str, report: str) -> None:
+    """Raise ValidationFailed (exit 1) when findings at or above ``fail_on`` remain."""
+    if fail_on == "none" or not at:
+        return
+    first = at[0]
+    n = sum(f.count for f in at)
+    where = " ".join(part for part in (first.rule, first.dataset, first.variable, first.source)
+                     if part)
+    raise ValidationFailed(f"{n} finding(s) at or above '{fail_on}' (first: {where}); see "
+                           f"{report}, or set --fail-on")
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated("terminated (SIGTERM)")
+
+
+class _Group(click.Group):
+    """The one place where errors become exit statuses (see the module docstring)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        previous = None
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:          # not the main thread (e.g. inside a test runner's worker)
+            previous = None
+        try:
+            return super().invoke(ctx)
+        except ValidationFailed as exc:
+            click.echo(f"cdiscmap: {exc}", err=True)
+            sys.exit(1)
+        except Terminated:
+            click.echo("cdiscmap: terminated (SIGTERM); partial outputs removed", err=True)
+            sys.exit(143)
+        except KeyboardInterrupt:
+            click.echo("cdiscmap: interrupted; partial outputs removed", err=True)
+            sys.exit(130)
+        except CdiscmapError as exc:
+            click.echo(f"cdiscmap: error: {_one_line(str(exc))}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("cdiscmap: interrupted; partial outputs removed", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except MemoryError:
+            click.echo("cdiscmap: error: out of memory", err=True)
+            sys.exit(2)
+        except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"cdiscmap: internal error: {type(exc).__name__}: "
+                       f"{_one_line(str(exc))} (rerun with --debug for the traceback)", err=True)
+            sys.exit(3)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+@click.group(cls=_Group, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="cdiscmap")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress display on stderr (it is shown only on a terminal anyway).")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """cdiscmap: raw eCRF exports of oncology trials → CDISC SDTM/ADaM, XPT v5, Define-XML."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "quiet": quiet}
 
 
-@main.command()
+def _quiet(ctx: click.Context, quiet: bool) -> bool:
+    return quiet or bool(ctx.obj and ctx.obj.get("quiet"))
+
+
+_quiet_option = click.option("--quiet", "-q", is_flag=True,
+                             help="No progress display on stderr.")
+
+
+@main.command(epilog=EXIT_CODES)
 @click.argument("study", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the raw export (default: <out>/<STUDYID>/raw; the demo study's "
@@ -81,20 +141,33 @@ def main(ctx: click.Context, debug: bool) -> None:
               default="xpt", show_default=True,
               help="Dataset files: SAS XPT v5, Dataset-JSON v1.1, or both.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
-              help="Exit non-zero when findings at or above this severity remain.")
-def run(study: Path | None, raw_dir: Path | None, out_root: Path, adam: bool, formats: str,
-        fail_on: str) -> None:
-    """Convert a study (default: the bundled demo study) to SDTM/ADaM XPT files."""
-    from cdiscmap.run import RunOptions, default_study_dir, run_study
+              help="Exit 1 when findings at or above this severity remain.")
+@_quiet_option
+@click.pass_context
+def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: Path,
+        adam: bool, formats: str, fail_on: str, quiet: bool) -> None:
+    """Convert a study (default: the bundled demo study) to SDTM/ADaM datasets.
 
-    opts = RunOptions(study_dir=study or default_study_dir(), raw_dir=raw_dir,
-                      out_root=out_root, adam=adam, formats=formats)
-    result = run_study(opts)
+    STUDY is a mapping folder (study.yaml, sdtm/, adam/) or the name of a bundled study
+    (crizotinib-basket, gist-imatinib, imt-pediatric).
+    """
+    from cdiscmap.findings import Severity
+    from cdiscmap.pipeline.run import RunOptions, default_study_dir, resolve_study_dir, run_study
+    from cdiscmap.progress import progress
+
+    opts = RunOptions(study_dir=resolve_study_dir(study) if study else default_study_dir(),
+                      raw_dir=raw_dir, out_root=out_root, adam=adam, formats=formats)
+    with progress(quiet=_quiet(ctx, quiet)) as shown:
+        result = run_study(opts, progress=shown)
     _print_summary(result.summary, result.out_dir)
-    _fail_threshold(result.findings, fail_on)
+    if fail_on != "none":
+        _fail_threshold(result.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
 
 
 def _print_summary(summary: dict, out_dir: Path) -> None:
+    from rich.table import Table
+
+    console = _console()
     table = Table(title=f"Raw rows ({summary['study']})", show_lines=False)
     for col in ("file", "read", "used", "dropped", "balanced"):
         table.add_column(col, justify="right" if col != "file" else "left")
@@ -113,83 +186,122 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
                   f"{f['notice']} notices. Output: {out_dir}/ (run-summary.md, findings.csv)")
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--study", default="crizotinib-basket", show_default=True,
               help="Which trial's export to synthesise.")
 @click.option("--subjects", default=150, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=20140701, show_default=True, type=int)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write raw/ and truth/ into.")
-def synth(study: str, subjects: int, seed: int, out_dir: Path) -> None:
+@_quiet_option
+@click.pass_context
+def synth(ctx: click.Context, study: str, subjects: int, seed: int, out_dir: Path,
+          quiet: bool) -> None:
     """Write a synthetic raw eCRF export (fixed seed: byte-identical files)."""
+    from cdiscmap.progress import progress
     from cdiscmap.synth import generate
 
-    result = generate(study, out_dir, n_subjects=subjects, seed=seed)
+    with progress(quiet=_quiet(ctx, quiet)) as shown:
+        shown.stage(f"Generating the synthetic {study} export ({subjects} subjects)")
+        result = generate(study, out_dir, n_subjects=subjects, seed=seed)
+    console = _console()
     for name, n in sorted(result.rows.items()):
         console.print(f"{result.raw_dir / name}: {n} rows")
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES)
 @click.option("--sdtm", "sdtm_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Folder of SDTM datasets (.xpt, .csv or .parquet; one file per dataset).")
 @click.option("--study", "study_dir", required=True,
-              type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="The study's mapping folder; its adam/*.yaml holds the settings.")
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The study's mapping folder (or a bundled study's name); its adam/*.yaml "
+                   "holds the settings.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the ADaM XPT files and report (default: <sdtm>/../adam).")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True)
-def adam(sdtm_dir: Path, study_dir: Path, out_dir: Path | None, fail_on: str) -> None:
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
+              help="Exit 1 when findings at or above this severity remain.")
+@_quiet_option
+@click.pass_context
+def adam(ctx: click.Context, sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
+         fail_on: str, quiet: bool) -> None:
     """Derive ADSL, ADRS and ADTTE from any SDTM folder (cdiscmap's or anyone's)."""
-    from cdiscmap.adam import read_sdtm
-    from cdiscmap.emit.report import findings_summary, write_findings
-    from cdiscmap.pipeline_adam import derive_and_check
-    from cdiscmap.run import write_datasets
-    from cdiscmap.standards import load_standards
-    from cdiscmap.xpt_time import output_timestamp
+    from cdiscmap.findings import Severity
+    from cdiscmap.pipeline.adam_step import run_adam_command
+    from cdiscmap.pipeline.run import resolve_study_dir
+    from cdiscmap.progress import progress
 
-    standards = load_standards()
-    findings = Findings()
-    frames, _ = derive_and_check(read_sdtm(sdtm_dir), study_dir, standards, findings)
-    target = out_dir or sdtm_dir.parent / "adam"
-    files = write_datasets(frames, target, standards, output_timestamp(study_dir))
-    write_findings(target, findings)
-    for path in files:
-        console.print(f"{path}: {len(frames[path.stem.upper()])} records")
-    f = findings_summary(findings)
+    with progress(quiet=_quiet(ctx, quiet)) as shown:
+        outcome = run_adam_command(sdtm_dir, resolve_study_dir(study_dir), out_dir,
+                                   progress=shown)
+    console = _console()
+    for path, n in outcome.records.items():
+        console.print(f"{path}: {n} records")
+    f = outcome.counts
     console.print(f"Findings: {f['error']} errors, {f['warning']} warnings, {f['notice']} "
-                  f"notices (findings.csv in {target})")
-    _fail_threshold(findings, fail_on)
+                  f"notices (findings.csv in {outcome.folder})")
+    if fail_on != "none":
+        _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
 
 
-@main.command("check-spec")
+@main.command("check-spec", epilog=EXIT_CODES)
 @click.argument("study", type=click.Path(file_okay=False, path_type=Path))
 def check_spec(study: Path) -> None:
-    """Check a study's YAML specs against the models and specs/ without reading data."""
-    from cdiscmap.run import load_study_checked
-    from cdiscmap.standards import load_standards
+    """Check a study's YAML (study.yaml, sdtm/*.yaml, adam/*.yaml) without reading data."""
+    from cdiscmap.pipeline.run import check_study_spec, resolve_study_dir
 
-    loaded = load_study_checked(study, load_standards())
-    console.print(f"{loaded.study.studyid}: study.yaml and {len(loaded.domains)} domain specs "
-                  f"are valid ({', '.join(loaded.domains)})")
+    message = check_study_spec(resolve_study_dir(study))
+    _console().print(message)
 
 
-@main.command()
-@click.argument("study", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@main.command(epilog=EXIT_CODES)
+@click.argument("study", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--package", "package", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="A run's output folder holding sdtm/ (and adam/) XPT files.")
 def define(study: Path, package: Path) -> None:
     """Write define.xml and define.html for the SDTM (and ADaM) XPT files of a package."""
-    from cdiscmap.define_package import write_package_defines
+    from cdiscmap.pipeline.define_step import write_package_defines
+    from cdiscmap.pipeline.run import resolve_study_dir
 
-    for path in write_package_defines(study, package):
+    console = _console()
+    for path in write_package_defines(resolve_study_dir(study), package):
         console.print(str(path))
 
 
-from cdiscmap.cli_validate import validate  # noqa: E402  (registered after main exists)
+@main.command("validate", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--define", "define", type=click.Path(dir_okay=False, path_type=Path),
+              help="define.xml to check the data against (default: define.xml found in the "
+                   "folder, or in its sdtm/ and adam/).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for findings.json, findings.html and findings.junit.xml "
+                   "(default: FOLDER/validation, so a run's own report is not replaced).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
+              help="Exit 1 when findings at or above this severity remain.")
+@_quiet_option
+@click.pass_context
+def validate(ctx: click.Context, folder: Path, define: Path | None, out_dir: Path | None,
+             fail_on: str, quiet: bool) -> None:
+    """Validate a folder of SDTM/ADaM XPT or Dataset-JSON files (with or without define.xml).
 
-main.add_command(validate)
+    FOLDER may hold the datasets or be a package root with sdtm/ and adam/ folders.
+    """
+    from cdiscmap.errors import display_path
+    from cdiscmap.findings import Severity
+    from cdiscmap.progress import progress
+    from cdiscmap.validation.folder import validate_folder
+    from cdiscmap.validation.report import print_summary, write_reports
+
+    with progress(quiet=_quiet(ctx, quiet)) as shown:
+        report = validate_folder(folder, define=define, progress=shown)
+        shown.stage("Writing reports")
+        written = write_reports(report, out_dir or folder / "validation")
+    print_summary(report, _console())
+    click.echo(f"Reports: {', '.join(display_path(p) for p in written.values())}")
+    if fail_on != "none":
+        _fail_threshold(report.at_least(Severity(fail_on)), fail_on,
+                        display_path(written["html"]))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,3 +62,10 @@ def display_path(path: Path | str) -> str:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(p)
+
+
+class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an Exception
+    """SIGTERM arrived: unwinds like KeyboardInterrupt (staging is removed on the way out).
+
+    A BaseException so that no ``except Exception`` on the way swallows it.
+    """

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdiscmap.cli import main
-from cdiscmap.run import default_study_dir
+from cdiscmap.pipeline.run import default_study_dir
 
 
 @pytest.fixture()

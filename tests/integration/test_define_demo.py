@@ -16,8 +16,8 @@ from lxml import etree
 
 from cdiscmap.emit.define import define_xsd_path, write_define
 from cdiscmap.findings import Findings
-from cdiscmap.pipeline_adam import ADAM_ORDER, derive_and_check
-from cdiscmap.run import RunOptions, default_study_dir, load_study_checked, run_study
+from cdiscmap.pipeline.adam_step import ADAM_ORDER, derive_and_check
+from cdiscmap.pipeline.run import RunOptions, default_study_dir, load_study_checked, run_study
 from cdiscmap.standards import load_standards
 from cdiscmap.synth import generate
 

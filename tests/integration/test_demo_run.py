@@ -16,7 +16,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from cdiscmap.run import RunOptions, default_study_dir, run_study
+from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
 from cdiscmap.synth import generate
 
 SUBJECTS = 150

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdiscmap.findings import Severity
-from cdiscmap.run import RunOptions, run_study
+from cdiscmap.pipeline.run import RunOptions, run_study
 from cdiscmap.synth import generate
 from cdiscmap.synth.gist import build
-from cdiscmap.validate import validate_folder
+from cdiscmap.validation.folder import validate_folder
 
 SEED = 20200301
 SIZES = (50, 400)

@@ -20,11 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdiscmap.findings import Severity
+from cdiscmap.pipeline.run import RunOptions, project_root, run_study
 from cdiscmap.recist.best_response import confirmed_best_overall_response
-from cdiscmap.run import RunOptions, project_root, run_study
 from cdiscmap.synth import generate
 from cdiscmap.synth.imt import build, confirmed_best_response
-from cdiscmap.validate import validate_folder
+from cdiscmap.validation.folder import validate_folder
 
 STUDY_DIR = project_root() / "mappings" / "imt-pediatric"
 STUDYID = "IMTPEDCRZ"

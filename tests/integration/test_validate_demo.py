@@ -17,15 +17,15 @@ from click.testing import CliRunner
 from lxml import etree
 
 from cdiscmap.checks.files import DatasetFile
-from cdiscmap.cli_validate import validate
+from cdiscmap.cli import main
 from cdiscmap.emit.datasetjson import write_dataset_json
-from cdiscmap.emit.findings_report import read_findings_json
 from cdiscmap.emit.xpt import XptColumn, write_xpt
 from cdiscmap.findings import Severity
-from cdiscmap.run import RunOptions, default_study_dir, run_study
+from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
 from cdiscmap.synth import generate
-from cdiscmap.validate import validate_folder
-from cdiscmap.validate_read import read_xpt_dataset
+from cdiscmap.validation.folder import validate_folder
+from cdiscmap.validation.read import read_xpt_dataset
+from cdiscmap.validation.report import read_findings_json
 
 SUBJECTS = 150
 SEED = 20140701
@@ -65,7 +65,7 @@ def test_demo_output_has_no_error(demo, tmp_path):
     assert "findings.json" in report.ignored          # the run's own report is not a dataset
 
     out = tmp_path / "reports"
-    result = CliRunner().invoke(validate, [str(demo), "--out", str(out)])
+    result = CliRunner().invoke(main, ["validate", str(demo), "--out", str(out)])
     assert result.exit_code == 0, result.output
     junit = etree.parse(str(out / "findings.junit.xml")).getroot()
     assert junit.get("failures") == "0"
@@ -133,7 +133,7 @@ def test_planted_defects_fail_the_build(demo, tmp_path):
     define.write(str(sdtm / "define.xml"), xml_declaration=True, encoding="UTF-8")
 
     out = tmp_path / "reports"
-    result = CliRunner().invoke(validate, [str(package), "--out", str(out)])
+    result = CliRunner().invoke(main, ["validate", str(package), "--out", str(out)])
     assert result.exit_code == 1
     assert "at or above 'error'" in result.output
 

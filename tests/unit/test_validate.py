@@ -23,25 +23,25 @@ from lxml import etree
 
 from cdiscmap.checks.adam_rules import check_adam_cross
 from cdiscmap.checks.supp_rules import check_supp_links
-from cdiscmap.cli_validate import validate
+from cdiscmap.cli import main
 from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
 from cdiscmap.emit.datasetjson import write_dataset_json
-from cdiscmap.emit.findings_report import (
-    read_findings_json,
-    write_findings_html,
-    write_findings_json,
-    write_junit_xml,
-)
 from cdiscmap.emit.xpt import XptColumn, ibm370_from_float64, write_xpt
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.standards import load_standards
-from cdiscmap.validate import ValidationReport, rule_catalogue, validate_folder
-from cdiscmap.validate_read import (
+from cdiscmap.validation.folder import ValidationReport, rule_catalogue, validate_folder
+from cdiscmap.validation.read import (
     _factorize_bytes,
     _read_xpt_pyreadstat,
     _read_xpt_v5,
     ibm_to_float64,
+)
+from cdiscmap.validation.report import (
+    read_findings_json,
+    write_findings_html,
+    write_findings_json,
+    write_junit_xml,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -522,31 +522,31 @@ def test_package_root_and_adam_folder_with_sibling_sdtm(tmp_path):
 def test_cli_exit_codes(tmp_path):
     runner = CliRunner()
     clean = package(tmp_path / "clean")
-    result = runner.invoke(validate, [str(clean)])
+    result = runner.invoke(main, ["validate", str(clean)])
     assert result.exit_code == 0, result.output
     assert (clean / "validation" / "findings.junit.xml").is_file()
     # the notice (DF0010) fails only at --fail-on notice
-    assert runner.invoke(validate, [str(clean), "--fail-on", "notice"]).exit_code == 1
+    assert runner.invoke(main, ["validate", str(clean), "--fail-on", "notice"]).exit_code == 1
 
     broken = package(tmp_path / "broken", AE=_ae(AESEQ=F(1, 1, 1), AESTDY=F(3, 22, 30)))
     out = tmp_path / "reports"
-    result = runner.invoke(validate, [str(broken), "--out", str(out)])
+    result = runner.invoke(main, ["validate", str(broken), "--out", str(out)])
     assert result.exit_code == 1
     assert "XD0007" in result.output and "at or above 'error'" in result.output
     assert (out / "findings.json").is_file() and not (broken / "validation").exists()
-    assert runner.invoke(validate, [str(broken), "--fail-on", "none"]).exit_code == 0
+    assert runner.invoke(main, ["validate", str(broken), "--fail-on", "none"]).exit_code == 0
 
     only_warning = package(tmp_path / "warn", AE=_ae(AESTDY=F(3, 22, 30)))
-    assert runner.invoke(validate, [str(only_warning)]).exit_code == 0
-    assert runner.invoke(validate, [str(only_warning), "--fail-on", "warning"]).exit_code == 1
+    assert runner.invoke(main, ["validate", str(only_warning)]).exit_code == 0
+    assert runner.invoke(main, ["validate", str(only_warning), "--fail-on", "warning"]).exit_code == 1
 
-    missing = runner.invoke(validate, [str(tmp_path / "nowhere")])
+    missing = runner.invoke(main, ["validate", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
     assert missing.output.strip().startswith("cdiscmap: error:")
     assert len(missing.output.strip().splitlines()) == 1
     bad_define = tmp_path / "bad.xml"
     bad_define.write_text("not xml", encoding="utf-8")
-    assert runner.invoke(validate, [str(clean), "--define", str(bad_define)]).exit_code == 2
+    assert runner.invoke(main, ["validate", str(clean), "--define", str(bad_define)]).exit_code == 2
 
 
 def _plant(tmp_path: Path, defect: str) -> Path:
@@ -590,7 +590,7 @@ def _plant(tmp_path: Path, defect: str) -> Path:
                                     "AR0003", "SP0001", "DF0005", "FL0004"])
 def test_cli_fails_on_each_planted_error(tmp_path, defect):
     folder = _plant(tmp_path, defect)
-    result = CliRunner().invoke(validate, [str(folder)])
+    result = CliRunner().invoke(main, ["validate", str(folder)])
     assert result.exit_code == 1, result.output
     document = json.loads((folder / "validation" / "findings.json").read_text(encoding="utf-8"))
     assert defect in {f["rule"] for f in document["findings"] if f["severity"] == "error"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import map_unique
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}

@@ -13,7 +13,7 @@ import pandas as pd
 
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
-from cdiscmap.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import map_unique
 
 # Letters NFKD does not decompose into ASCII.
 _SPECIAL = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o",

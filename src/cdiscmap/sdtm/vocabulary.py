@@ -20,6 +20,7 @@ from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.sdtm.dates import complete_date, parse_dates
 from cdiscmap.sdtm.dates import study_day as _study_day
+from cdiscmap.sdtm.vectorize import map_unique
 from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
@@ -38,7 +39,6 @@ from cdiscmap.spec.models import (
     VisitArgs,
     WhenBranch,
 )
-from cdiscmap.vectorize import map_unique
 
 # Evaluation stages: an algorithm runs once everything it needs exists.
 ROW, SUBJECT, REFERENCE, DOMAIN = 0, 1, 2, 3

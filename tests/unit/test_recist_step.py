@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cdiscmap.oncology import _series_starts, _split, _unsplit
+from cdiscmap.pipeline.recist_step import _series_starts, _split, _unsplit
 from cdiscmap.recist import timepoint_responses
 
 

@@ -23,7 +23,7 @@ from rich.table import Table
 from cdiscmap import __version__
 from cdiscmap.errors import InputDataError, OutputError, display_path
 from cdiscmap.findings import FINDING_COLUMNS, Finding, Findings, Severity
-from cdiscmap.validate import ValidationReport, rule_catalogue
+from cdiscmap.validation.folder import ValidationReport, rule_catalogue
 
 __all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "findings_document",
            "print_summary", "read_findings_json", "write_findings_html", "write_findings_json",

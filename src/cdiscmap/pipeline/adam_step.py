@@ -6,6 +6,7 @@ folder). It reads only SDTM, never raw data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import pandas as pd
 
 from cdiscmap.adam import derive_all, load_adam_settings
 from cdiscmap.checks.schema import check_dataset
+from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.findings import Findings
+from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
 
 ADAM_ORDER = ("ADSL", "ADRS", "ADTTE")
@@ -37,9 +40,42 @@ def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standard
              study_oid: str = ""
              ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]], list[Path]]:
     """Derive, check and write ADaM; returns the frames, their derivation methods, the files."""
-    from cdiscmap.run import write_datasets
-
     frames, methods = derive_and_check(sdtm, study_dir, standards, findings)
     files = write_datasets(frames, folder, standards, created, formats=formats,
                            study_oid=study_oid)
     return frames, methods, files
+
+
+@dataclass
+class AdamOutcome:
+    """What ``cdiscmap adam`` wrote: the folder, records per file, the findings."""
+
+    folder: Path
+    records: dict[Path, int]
+    findings: Findings
+    counts: dict[str, object]
+
+
+def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
+                     progress: Progress = SILENT) -> AdamOutcome:
+    """``cdiscmap adam``: read any SDTM folder, derive, check, write ADaM and findings."""
+    from cdiscmap.adam import read_sdtm
+    from cdiscmap.emit.report import findings_summary, write_findings
+    from cdiscmap.emit.timestamp import output_timestamp
+    from cdiscmap.standards import load_standards
+
+    progress.stage("Loading specs and settings")
+    standards = load_standards()
+    load_adam_settings(study_dir)
+    progress.stage("Reading SDTM")
+    sdtm = read_sdtm(sdtm_dir)
+    findings = Findings()
+    progress.stage("Deriving ADaM")
+    frames, _ = derive_and_check(sdtm, study_dir, standards, findings)
+    target = out_dir or sdtm_dir.parent / "adam"
+    progress.stage("Writing ADaM datasets")
+    files = write_datasets(frames, target, standards, output_timestamp(study_dir))
+    write_findings(target, findings)
+    return AdamOutcome(folder=target,
+                       records={path: len(frames[path.stem.upper()]) for path in files},
+                       findings=findings, counts=findings_summary(findings))

@@ -17,16 +17,17 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.checks.schema import check_dataset
-from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
+from cdiscmap.emit.attributes import metadata_for
+from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.emit.report import write_run_report
-from cdiscmap.emit.xpt import check_xpt_limits, write_xpt
-from cdiscmap.errors import CdiscmapError, InputDataError, display_path
+from cdiscmap.emit.timestamp import output_timestamp
+from cdiscmap.errors import CdiscmapError, InputDataError, SpecError, display_path
 from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm.engine import SdtmResult, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
 from cdiscmap.standards import load_standards, specs_dir
 from cdiscmap.standards.models import Standards
-from cdiscmap.xpt_time import output_timestamp
 
 DEMO_STUDY = "crizotinib-basket"
 
@@ -36,8 +37,32 @@ def project_root() -> Path:
     return specs_dir().parent
 
 
+def bundled_studies_dir() -> Path:
+    """The folder of the bundled example studies (``mappings/``)."""
+    return project_root() / "mappings"
+
+
 def default_study_dir() -> Path:
-    return project_root() / "mappings" / DEMO_STUDY
+    return bundled_studies_dir() / DEMO_STUDY
+
+
+def resolve_study_dir(study: Path | str) -> Path:
+    """A study folder as given, or the bundled study of that name (``gist-imatinib``)."""
+    path = Path(study)
+    if path.is_dir():
+        return path
+    if len(path.parts) == 1:
+        bundled = bundled_studies_dir() / path.name
+        if (bundled / "study.yaml").is_file():
+            return bundled
+    raise SpecError(f"study folder {display_path(path)} not found (and no bundled study of "
+                    f"that name: {', '.join(bundled_study_names())})")
+
+
+def bundled_study_names() -> list[str]:
+    root = bundled_studies_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "study.yaml").is_file()) \
+        if root.is_dir() else []
 
 
 @dataclass
@@ -70,11 +95,27 @@ def load_study_checked(study_dir: Path, standards: Standards) -> LoadedStudy:
                       known_codelists=set(standards.codelists))
 
 
+def check_study_spec(study_dir: Path) -> str:
+    """``cdiscmap check-spec``: study.yaml, sdtm/*.yaml and adam/*.yaml checked without data.
+
+    Returns the line to print; raises SpecError at the first problem."""
+    standards = load_standards()
+    loaded = load_study_checked(study_dir, standards)
+    checked = f"study.yaml and {len(loaded.domains)} domain specs ({', '.join(loaded.domains)})"
+    if (study_dir / "adam").is_dir():
+        from cdiscmap.adam import load_adam_settings
+
+        load_adam_settings(study_dir)
+        checked += " and the ADaM settings"
+    return f"{loaded.study.studyid}: {checked} are valid"
+
+
 def codelist_terms(standards: Standards) -> dict[str, set[str]]:
     return {name: cl.values() for name, cl in standards.codelists.items()}
 
 
-def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path) -> Path:
+def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path,
+                    progress: Progress = SILENT) -> Path:
     """The raw export folder; the demo study's export is synthesised on first use."""
     if opts.raw_dir is not None:
         if not opts.raw_dir.is_dir():
@@ -89,6 +130,9 @@ def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path) -> Pat
                              f"study {loaded.study.studyid} has no demo generator")
     from cdiscmap.synth import generate
 
+    progress.note(f"First run of the demo: generating its synthetic raw export "
+                  f"({demo.subjects} subjects) in {display_path(raw)}")
+    progress.stage("Generating the demo's raw export")
     generate(demo.generator, out_dir, n_subjects=demo.subjects, seed=demo.seed)
     return raw
 
@@ -131,48 +175,27 @@ def check_value_level(frame: pd.DataFrame, dataset: str, rules: list, standards:
     return check_value_rules(frame, dataset, value_rules)
 
 
-def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,
-                   created: datetime, extra_labels: dict[str, dict[str, str]] | None = None,
-                   formats: str = "xpt", study_oid: str = "") -> list[Path]:
-    """Check every dataset against the XPT limits first, then write them all (XPT v5 and/or
-    Dataset-JSON v1.1 with the same metadata)."""
-    plans = []
-    for name, frame in datasets.items():
-        meta = metadata_for(standards, name)
-        cols = ordered_columns(frame, meta, (extra_labels or {}).get(name))
-        label = dataset_label(standards, name)
-        check_xpt_limits(frame, name, label, cols)
-        plans.append((name, frame, cols, label, meta.keys))
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, frame, cols, label, keys in plans:
-        if formats in ("xpt", "both"):
-            path = folder / f"{name.lower()}.xpt"
-            write_xpt(path, frame, dataset_name=name, dataset_label=label, columns=cols,
-                      created=created)
-            written.append(path)
-        if formats in ("json", "both"):
-            from cdiscmap.emit.datasetjson import write_dataset_json
-
-            written.append(write_dataset_json(
-                folder / f"{name.lower()}.json", frame, dataset_name=name, dataset_label=label,
-                columns=cols, keys=[k for k in keys if k in frame.columns],
-                study_oid=study_oid or name, created=created))
-    return written
-
-
-def run_study(opts: RunOptions) -> RunResult:
+def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
+    """Raw export → SDTM (+ ADaM) → datasets, define.xml and the run report."""
+    progress.stage("Loading specs")
     standards = load_standards()
     loaded = load_study_checked(opts.study_dir, standards)
+    with_adam = opts.adam and (opts.study_dir / "adam").is_dir()
+    if with_adam:  # refuse bad ADaM settings before the SDTM work, not after it
+        from cdiscmap.adam import load_adam_settings
+
+        load_adam_settings(opts.study_dir)
     out_dir = opts.out_root / loaded.study.studyid
-    raw_dir = resolve_raw_dir(loaded, opts, out_dir)
+    raw_dir = resolve_raw_dir(loaded, opts, out_dir, progress)
     created = _timestamp(loaded)
 
+    progress.stage("Mapping raw forms to SDTM")
     result = map_study(loaded, raw_dir, codelist_terms(standards),
                        {n: {v.name for v in ds.variables if v.data_type == "Char"}
                         for n, ds in standards.datasets.items()})
-    from cdiscmap.oncology import apply_recist  # SDTM tumour domains: RECIST cross-check
+    from cdiscmap.pipeline.recist_step import apply_recist
 
+    progress.stage("RECIST 1.1 cross-check")
     apply_recist(result, loaded)
     from cdiscmap.sdtm.trial_summary import build_ts
 
@@ -180,6 +203,7 @@ def run_study(opts: RunOptions) -> RunResult:
     if ts is not None:
         result.domains["TS"] = ts
         result.accounting.records("TS", len(ts))
+    progress.stage("Checking SDTM")
     check_sdtm(result, loaded, standards)
     from cdiscmap.checks.crossdomain import check_sdtm_cross
 
@@ -187,13 +211,15 @@ def run_study(opts: RunOptions) -> RunResult:
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure(out_dir)))
     try:
+        progress.stage("Writing SDTM datasets")
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
                                created, formats=opts.formats,
                                study_oid=f"STUDY.{loaded.study.studyid}")
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
-        if opts.adam and (opts.study_dir / "adam").is_dir():
-            from cdiscmap.pipeline_adam import run_adam
+        if with_adam:
+            progress.stage("Deriving and writing ADaM")
+            from cdiscmap.pipeline.adam_step import run_adam
 
             adam_frames, adam_methods, adam_files = run_adam(
                 result.domains | result.supp, opts.study_dir, standards, staging / "adam",
@@ -202,6 +228,7 @@ def run_study(opts: RunOptions) -> RunResult:
             files += adam_files
         from cdiscmap.emit.define import write_define
 
+        progress.stage("Writing define.xml")
         sdtm_sets = {**result.domains, **result.supp}
         files += write_define(staging / "sdtm", kind="SDTM", datasets=sdtm_sets,
                               standards=standards, study=loaded, origins=result.origins,
@@ -210,6 +237,7 @@ def run_study(opts: RunOptions) -> RunResult:
             files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
                                   standards=standards, study=loaded, origins={},
                                   methods=adam_methods, created=created)
+        progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
         final = _promote(staging, out_dir)
     finally:

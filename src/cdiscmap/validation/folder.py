@@ -1,6 +1,6 @@
 """Validate any folder of SDTM/ADaM datasets (XPT v5 or Dataset-JSON), with or without define.xml.
 
-What is read: every ``.xpt`` (XPT v5 decoded by :mod:`cdiscmap.validate_read`, other XPT
+What is read: every ``.xpt`` (XPT v5 decoded by :mod:`cdiscmap.validation.read`, other XPT
 versions by pyreadstat) and every Dataset-JSON ``.json`` file of the folder;
 a package root holding ``sdtm/`` and ``adam/`` is read as both. Other ``.json`` files (reports,
 ``findings.json``) are listed as ignored. Each folder's ``define.xml`` is picked up unless one is
@@ -33,9 +33,10 @@ from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
-from cdiscmap.validate_read import read_json_dataset, read_xpt_dataset, relative_path
+from cdiscmap.validation.read import read_json_dataset, read_xpt_dataset, relative_path
 
 RULES: dict[str, tuple[Severity, str]] = {
     "VL0001": (Severity.NOTICE, "The dataset has no standard metadata in specs/: its schema "
@@ -235,7 +236,8 @@ def _define_scopes(folder: Path, folders: list[Path], explicit: Path | None,
 
 
 def validate_folder(folder: Path, *, define: Path | None = None,
-                    standards: Standards | None = None) -> ValidationReport:
+                    standards: Standards | None = None,
+                    progress: Progress = SILENT) -> ValidationReport:
     """Check every dataset of ``folder`` (and its sdtm/ and adam/) and return the findings.
 
     ``define``: a define.xml to apply instead of the ones found in the folders. Raises
@@ -245,6 +247,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "folder not found"
         raise InputDataError(f"{display_path(folder)}: {problem}")
+    progress.stage("Reading datasets")
     loaded = _Loaded()
     folders = [f for f in [folder, *_package_folders(folder)]
                if _load_folder(f, folder, loaded)]
@@ -265,7 +268,9 @@ def validate_folder(folder: Path, *, define: Path | None = None,
             if dataset.folder in scope and name in define_doc.value_rules:
                 value_rules[name] = define_doc.value_rules[name]
 
+    progress.stage("Checking datasets")
     for name, dataset in datasets.items():
+        progress.step(name)
         found, known = _schema_findings(dataset, standards, value_rules.get(name))
         findings.extend(found)
         findings.extend(check_file_limits(dataset))
@@ -281,6 +286,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
     domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
     supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
+    progress.stage("Cross-dataset and define.xml checks")
     if sdtm:
         findings.extend(check_sdtm_cross(domains, supp))
         findings.extend(check_supp_links(domains, supp))

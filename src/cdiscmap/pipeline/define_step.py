@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.emit.define import write_define
+from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.sdtm.engine import study_origins
 from cdiscmap.spec.loader import load_study
 from cdiscmap.standards import load_standards
-from cdiscmap.validate_read import read_xpt_dataset
-from cdiscmap.xpt_time import output_timestamp
+from cdiscmap.validation.read import read_xpt_dataset
 
 
 def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
