@@ -3,6 +3,13 @@
 PyYAML's composer gives nodes with marks; we build plain Python objects from them and keep a
 table ``path tuple → line``. Duplicate keys are refused (plain PyYAML silently keeps the last one,
 which hides spec mistakes).
+
+A spec is text a person wrote, so the loader also refuses what only an accident or an attack
+produces, each as a one-line SpecError naming ``file:line`` and before any work grows with it:
+files over :data:`MAX_FILE_BYTES`, nesting deeper than :data:`MAX_DEPTH`, more than
+:data:`MAX_ALIASES` aliases or aliases that copy in more than :data:`MAX_ALIAS_VALUES` values
+(a "billion laughs" alias bomb), an alias to its own anchor, and any YAML tag other than the
+plain types (``!!python/object``, ``!!binary``, local ``!tags``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,109 @@ from cdiscmap.errors import SpecError, display_path
 
 PathKey = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+
+MAX_FILE_BYTES = 10 * 1024 * 1024   # 10 MiB: the largest bundled spec is ~7 kB
+MAX_DEPTH = 64                      # mapping/list levels; the deepest bundled spec has 11
+MAX_ALIASES = 100                   # alias uses (*name) per file; the bundled specs use none
+MAX_ALIAS_VALUES = 10_000           # values all aliases of a file may copy in, together
+
+_CORE = "tag:yaml.org,2002:"
+# The tags plain YAML resolves to; an explicit !!str / !!int ... of these is fine too.
+_SCALAR_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_VALUE_TAG = _CORE + "value"        # a bare `=`: YAML 1.1 "value key", read here as the text "="
+
+
+class YamlLimitError(ValueError):
+    """A YAML document exceeds one of the loader's limits (``node`` says where)."""
+
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+def expanded_size(node: yaml.Node, memo: dict[int, tuple[int, int]], depth: int = 0) -> int:
+    """Number of values ``node`` stands for once every alias inside it is copied out.
+
+    Memoised by node (``memo`` holds size and height), so the cost is linear in the nodes
+    written even for an alias bomb whose expansion is 10**9 values. A node reached inside itself
+    (a recursive alias), or nesting that with ``depth`` goes deeper than :data:`MAX_DEPTH`
+    once aliases are copied out, raises YamlLimitError. Used for study specs and specs/ alike.
+    """
+    return _measure(node, memo, depth)[0]
+
+
+def _measure(node: yaml.Node, memo: dict[int, tuple[int, int]], depth: int) -> tuple[int, int]:
+    known = memo.get(id(node))
+    if known is not None and known[0] < 0:
+        raise YamlLimitError("YAML alias refers to a value that contains it", node)
+    if known is None:
+        if depth > MAX_DEPTH:
+            raise YamlLimitError(f"YAML nesting deeper than {MAX_DEPTH} levels", node)
+        memo[id(node)] = (-1, 0)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        measured = [_measure(child, memo, depth + 1) for child in children]
+        known = (1 + sum(m[0] for m in measured), 1 + max((m[1] for m in measured), default=0))
+        memo[id(node)] = known
+    if depth + known[1] > MAX_DEPTH:
+        raise YamlLimitError(f"YAML nesting deeper than {MAX_DEPTH} levels", node)
+    return known
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer, with the limits of this module checked as nodes are composed."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.depth = 0
+        self.aliases = 0
+        self.alias_values = 0
+        self.open_anchors: set[str] = set()
+        self.sizes: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event, line, parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise SpecError(f"YAML nesting deeper than {MAX_DEPTH} levels", self.file, line)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self.open_anchors.add(anchor)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
+            self.open_anchors.discard(anchor)  # type: ignore[arg-type]
+
+    def _alias(self, event: yaml.AliasEvent, line: int, parent: yaml.Node | None,
+               index: Any) -> yaml.Node:
+        self.aliases += 1
+        if self.aliases > MAX_ALIASES:
+            raise SpecError(f"more than {MAX_ALIASES} YAML aliases (*name) in one file",
+                            self.file, line)
+        if event.anchor in self.open_anchors:
+            raise SpecError(f"YAML alias *{event.anchor} refers to a value that contains it",
+                            self.file, line)
+        node: yaml.Node = super().compose_node(parent, index)
+        try:
+            self.alias_values += expanded_size(node, self.sizes, self.depth)
+        except YamlLimitError as exc:
+            raise SpecError(str(exc), self.file, line) from None
+        if self.alias_values > MAX_ALIAS_VALUES:
+            raise SpecError(f"YAML aliases expand to more than {MAX_ALIAS_VALUES} values "
+                            f"(alias *{event.anchor})", self.file, line)
+        return node
 
 
 @dataclass
@@ -40,6 +150,10 @@ class LocatedYaml:
 
 def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: str) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
+    if len(path) >= MAX_DEPTH:  # reached through aliases (the composer checks written depth)
+        raise SpecError(f"YAML nesting deeper than {MAX_DEPTH} levels", file,
+                        node.start_mark.line + 1)
+    _check_tag(node, file)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -49,6 +163,7 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
             if not isinstance(key_node, yaml.ScalarNode):
                 raise SpecError("mapping keys must be plain scalars", file,
                                 key_node.start_mark.line + 1)
+            _check_tag(key_node, file)
             # Keys are taken as written: YAML 1.1 would read `on`, `no`, `y` as booleans.
             key = key_node.value
             if key in out:
@@ -64,7 +179,29 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
             lines[path + (i,)] = item.start_mark.line + 1
             items.append(_construct(item, path + (i,), lines, file))
         return items
-    return yaml.SafeLoader.construct_object(_scalar_loader(), node)  # type: ignore[arg-type]
+    if node.tag == _VALUE_TAG:
+        return node.value
+    try:
+        return yaml.SafeLoader.construct_object(_scalar_loader(), node)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError, yaml.YAMLError) as exc:
+        # e.g. `!!int "x"`, or an unquoted date-like value that is no date (2024-13-45)
+        reason = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise SpecError(f"cannot read {node.value!r} as {_tag_name(node.tag)} ({reason}); "
+                        "quote it to keep it as text", file, node.start_mark.line + 1) from None
+
+
+def _check_tag(node: yaml.Node, file: str) -> None:
+    """Only plain YAML types: a spec is data, never objects, bytes or application tags."""
+    if isinstance(node, yaml.ScalarNode):
+        allowed = node.tag in _SCALAR_TAGS or node.tag == _VALUE_TAG
+    elif isinstance(node, yaml.MappingNode):
+        allowed = node.tag == _CORE + "map"
+    else:
+        allowed = node.tag == _CORE + "seq"
+    if not allowed:
+        raise SpecError(f"YAML tag {_tag_name(node.tag)} is not allowed: specs hold text, "
+                        "numbers, true/false, lists and mappings", file,
+                        node.start_mark.line + 1)
 
 
 def _scalar_loader() -> yaml.SafeLoader:
@@ -73,9 +210,13 @@ def _scalar_loader() -> yaml.SafeLoader:
 
 
 def parse_yaml_text(text: str, file: str) -> LocatedYaml:
-    """Parse YAML text; syntax errors become SpecError with file:line."""
+    """Parse YAML text; syntax errors and the limits above become SpecError with file:line."""
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, the limit "
+                        "for a spec", file)
+    loader = _GuardedLoader(text, file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -83,6 +224,8 @@ def parse_yaml_text(text: str, file: str) -> LocatedYaml:
         raise SpecError(f"YAML syntax error: {problem}", file, line) from None
     except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
         raise SpecError(f"YAML error: {exc}", file) from None
+    finally:
+        loader.dispose()
     lines: dict[PathKey, int] = {}
     data = None if node is None else _construct(node, (), lines, file)
     return LocatedYaml(data=data, file=file, lines=lines)
@@ -93,6 +236,10 @@ def load_yaml(path: Path | str) -> LocatedYaml:
     p = Path(path)
     shown = display_path(p)
     try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:  # refused before reading it into memory
+            raise SpecError(f"file is {size / (1024 * 1024):.1f} MB; a spec may be at most "
+                            f"{MAX_FILE_BYTES // (1024 * 1024)} MB", shown)
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError("file not found", shown) from None
