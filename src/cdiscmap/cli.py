@@ -203,7 +203,7 @@ def synth(ctx: click.Context, study: str, subjects: int, seed: int, out_dir: Pat
 
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         shown.stage(f"Generating the synthetic {study} export ({subjects} subjects)")
-        result = generate(study, out_dir, n_subjects=subjects, seed=seed)
+        result = generate(study, out_dir, n_subjects=subjects, seed=seed, progress=shown)
     console = _console()
     for name, n in sorted(result.rows.items()):
         console.print(f"{result.raw_dir / name}: {n} rows")

@@ -13,14 +13,16 @@ import pandas as pd
 
 from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
 from cdiscmap.emit.xpt import check_xpt_limits, write_xpt
+from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
 
 
 def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,
                    created: datetime, extra_labels: dict[str, dict[str, str]] | None = None,
-                   formats: str = "xpt", study_oid: str = "") -> list[Path]:
+                   formats: str = "xpt", study_oid: str = "",
+                   progress: Progress = SILENT) -> list[Path]:
     """Check every dataset against the XPT limits first, then write them all (XPT v5 and/or
-    Dataset-JSON v1.1 with the same metadata)."""
+    Dataset-JSON v1.1 with the same metadata); ``progress`` shows the dataset being written."""
     plans = []
     for name, frame in datasets.items():
         meta = metadata_for(standards, name)
@@ -31,6 +33,7 @@ def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: S
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame, cols, label, keys in plans:
+        progress.step(name)
         if formats in ("xpt", "both"):
             path = folder / f"{name.lower()}.xpt"
             write_xpt(path, frame, dataset_name=name, dataset_label=label, columns=cols,

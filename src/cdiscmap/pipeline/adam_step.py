@@ -37,12 +37,12 @@ def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: 
 
 def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
              folder: Path, created: datetime, findings: Findings, *, formats: str = "xpt",
-             study_oid: str = ""
+             study_oid: str = "", progress: Progress = SILENT
              ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]], list[Path]]:
     """Derive, check and write ADaM; returns the frames, their derivation methods, the files."""
     frames, methods = derive_and_check(sdtm, study_dir, standards, findings)
     files = write_datasets(frames, folder, standards, created, formats=formats,
-                           study_oid=study_oid)
+                           study_oid=study_oid, progress=progress)
     return frames, methods, files
 
 
@@ -74,7 +74,8 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
     frames, _ = derive_and_check(sdtm, study_dir, standards, findings)
     target = out_dir or sdtm_dir.parent / "adam"
     progress.stage("Writing ADaM datasets")
-    files = write_datasets(frames, target, standards, output_timestamp(study_dir))
+    files = write_datasets(frames, target, standards, output_timestamp(study_dir),
+                           progress=progress)
     write_findings(target, findings)
     return AdamOutcome(folder=target,
                        records={path: len(frames[path.stem.upper()]) for path in files},

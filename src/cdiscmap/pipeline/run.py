@@ -130,10 +130,11 @@ def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path,
                              f"study {loaded.study.studyid} has no demo generator")
     from cdiscmap.synth import generate
 
+    progress.stage("Generating the demo's raw export")
     progress.note(f"First run of the demo: generating its synthetic raw export "
                   f"({demo.subjects} subjects) in {display_path(raw)}")
-    progress.stage("Generating the demo's raw export")
-    generate(demo.generator, out_dir, n_subjects=demo.subjects, seed=demo.seed)
+    generate(demo.generator, out_dir, n_subjects=demo.subjects, seed=demo.seed,
+             progress=progress)
     return raw
 
 
@@ -192,7 +193,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     progress.stage("Mapping raw forms to SDTM")
     result = map_study(loaded, raw_dir, codelist_terms(standards),
                        {n: {v.name for v in ds.variables if v.data_type == "Char"}
-                        for n, ds in standards.datasets.items()})
+                        for n, ds in standards.datasets.items()}, progress=progress)
     from cdiscmap.pipeline.recist_step import apply_recist
 
     progress.stage("RECIST 1.1 cross-check")
@@ -214,7 +215,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         progress.stage("Writing SDTM datasets")
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
                                created, formats=opts.formats,
-                               study_oid=f"STUDY.{loaded.study.studyid}")
+                               study_oid=f"STUDY.{loaded.study.studyid}", progress=progress)
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
         if with_adam:
@@ -224,7 +225,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
             adam_frames, adam_methods, adam_files = run_adam(
                 result.domains | result.supp, opts.study_dir, standards, staging / "adam",
                 created, result.findings, formats=opts.formats,
-                study_oid=f"STUDY.{loaded.study.studyid}")
+                study_oid=f"STUDY.{loaded.study.studyid}", progress=progress)
             files += adam_files
         from cdiscmap.emit.define import write_define
 

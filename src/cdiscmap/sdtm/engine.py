@@ -20,6 +20,7 @@ import pandas as pd
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.ingest import RawForm, read_form
+from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
@@ -375,9 +376,9 @@ def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
 
 
 def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
-              char_variables: dict[str, set[str]]) -> SdtmResult:
+              char_variables: dict[str, set[str]], progress: Progress = SILENT) -> SdtmResult:
     """Map every domain of the study. Raises SpecError/InputDataError for problems that stop
-    the run; everything else becomes a finding."""
+    the run; everything else becomes a finding. ``progress`` shows the domain being mapped."""
     findings = Findings()
     accounting = Accounting()
     study = loaded.study
@@ -386,6 +387,7 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
 
     runs: dict[str, list[BlockRun]] = {}
     for name in study.domains:
+        progress.step(f"{name} (raw forms)")
         spec = loaded.domains[name]
         runs[name] = []
         for i, block in enumerate(spec.blocks):
@@ -418,6 +420,7 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
     for name in study.domains:
         if not runs[name]:
             continue
+        progress.step(name)
         stacked = _stack(runs[name])
         plan = plan_block(loaded, loaded.domains[name], 0)
         ctx.domain = name

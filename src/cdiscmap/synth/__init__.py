@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.errors import InputDataError, OutputError, display_path
+from cdiscmap.progress import SILENT, Progress
 from cdiscmap.synth import basket
 
 DEFAULT_SUBJECTS = 150
@@ -54,8 +55,10 @@ def available_studies() -> list[str]:
 
 
 def generate(study: str, out_dir: Path, *, n_subjects: int = DEFAULT_SUBJECTS,
-             seed: int = DEFAULT_SEED) -> SynthResult:
-    """Generate the raw export of ``study`` for ``n_subjects`` subjects into ``out_dir``."""
+             seed: int = DEFAULT_SEED, progress: Progress = SILENT) -> SynthResult:
+    """Generate the raw export of ``study`` for ``n_subjects`` subjects into ``out_dir``.
+
+    ``progress`` shows the step under way: drawing the subjects, then each form written."""
     builder = _builder(study)
     if builder is None:
         raise InputDataError(f"unknown study {study!r}: the synthetic studies are "
@@ -63,11 +66,16 @@ def generate(study: str, out_dir: Path, *, n_subjects: int = DEFAULT_SUBJECTS,
     if isinstance(n_subjects, bool) or not isinstance(n_subjects, int) or n_subjects < 1:
         raise InputDataError(f"the number of subjects must be a whole number >= 1, "
                              f"not {n_subjects!r}")
+    progress.step(f"drawing {n_subjects} subjects")
     files = builder(n_subjects, int(seed))
     out = Path(out_dir)
     raw_dir, truth_dir = out / "raw", out / "truth"
-    rows = {name: write_csv(frame, raw_dir / name) for name, frame in sorted(files.raw.items())}
+    rows = {}
+    for name, frame in sorted(files.raw.items()):
+        progress.step(name)
+        rows[name] = write_csv(frame, raw_dir / name)
     for name, frame in sorted(files.truth.items()):
+        progress.step(f"truth/{name}")
         write_csv(frame, truth_dir / name)
     return SynthResult(raw_dir=raw_dir, truth_dir=truth_dir, rows=rows)
 
