@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,26 +27,167 @@ class RawForm:
         return len(self.frame)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+# --------------------------------------------------------------------------- CSV integrity
+# A CSV record count must match the file's physical lines. The bytes are scanned with numpy
+# (never a loop over rows): a quote opens a quoted field only at the start of a field (as in
+# RFC 4180 and the pandas/csv parsers), a quoted field ends at a quote followed by a delimiter,
+# a line end or the end of the file, and only line ends outside quoted fields end a record.
+# Broken structure is an InputDataError, not a finding per row: once a quote is unbalanced,
+# every later field of the file is shifted or swallowed, so no row after it can be trusted.
+_NL, _CR, _QUOTE, _COMMA, _TAB = 10, 13, 34, 44, 9
+_FIELD_END = np.array([_COMMA, _NL, _CR, _QUOTE, 32, _TAB], dtype=np.uint8)   # after a closer
+# before an opener: a field start, or the first quote of a doubled quote ("") in quoted text
+_FIELD_START = np.array([_COMMA, _NL, _CR, _QUOTE], dtype=np.uint8)
+_MAX_LITERAL_QUOTES = 200     # literal quotes inside unquoted fields resolved one at a time
+
+
+def _where(newlines: np.ndarray, pos: int) -> str:
+    """``line L, column C`` (1-based; the column counts bytes) of byte offset ``pos``."""
+    line = int(np.searchsorted(newlines, pos))          # newlines before pos
+    start = int(newlines[line - 1]) + 1 if line else 0
+    return f"line {line + 1}, column {pos - start + 1}"
+
+
+def _structural_quotes(arr: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """The quotes that open or close quoted fields (literal quotes inside unquoted fields,
+    such as ``5" lesion``, removed), alternating opener, closer, opener, ..."""
+    prev = np.where(quotes > 0, arr[np.maximum(quotes - 1, 0)], _NL)
+    at_start = np.isin(prev, _FIELD_START)
+    keep = np.ones(len(quotes), dtype=bool)
+    for _ in range(_MAX_LITERAL_QUOTES):
+        kept = np.flatnonzero(keep)
+        opener = (np.arange(len(kept)) % 2 == 0)
+        literal = opener & ~at_start[kept]
+        if not literal.any():
+            return quotes[kept]
+        keep[kept[np.argmax(literal)]] = False          # the first one shifts all later roles
+    return quotes[np.flatnonzero(keep)]
+
+
+def _check_bytes(path: Path, arr: np.ndarray, newlines: np.ndarray) -> np.ndarray:
+    """NUL bytes and quote balance; the structural quotes. InputDataError names the line."""
+    shown = display_path(path)
+    nul = np.flatnonzero(arr == 0)
+    if len(nul):
+        more = f" ({len(nul)} NUL bytes in all)" if len(nul) > 1 else ""
+        raise InputDataError(f"{shown}: NUL byte at {_where(newlines, int(nul[0]))}{more}: "
+                             "text after it would be cut off; re-export the form")
+    quotes = _structural_quotes(arr, np.flatnonzero(arr == _QUOTE))
+    closers = quotes[1::2]
+    after = np.where(closers + 1 < len(arr), arr[np.minimum(closers + 1, len(arr) - 1)], _NL)
+    bad = np.flatnonzero(~np.isin(after, _FIELD_END))
+    if len(bad):
+        opener = int(quotes[2 * bad[0]])
+        raise InputDataError(f"{shown}: unbalanced quote at {_where(newlines, opener)}: the "
+                             f"quoted field ends mid-value at "
+                             f"{_where(newlines, int(closers[bad[0]]))}, swallowing what lies "
+                             "between; close or remove the quote")
+    if len(quotes) % 2:
+        raise InputDataError(f"{shown}: unbalanced quote at {_where(newlines, int(quotes[-1]))}"
+                             ": its field runs to the end of the file and would swallow "
+                             "every record after it; close or remove the quote")
+    return quotes
+
+
+def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np.ndarray,
+                   n_columns: int) -> int:
+    """Records (line ends outside quoted fields) against fields: the number of data records.
+
+    The count is what pandas must read; a quoted field spanning lines that look like whole
+    records, or a record with another number of fields than the header, is an InputDataError.
+    """
+    shown = display_path(path)
+    # a byte is inside a quoted field when an odd number of structural quotes precede it
+    outside = np.searchsorted(quotes, newlines) % 2 == 0
+    ends = newlines[outside]                           # record ends
+    if len(arr) and arr[-1] != _NL:
+        ends = np.append(ends, len(arr))               # last record without a line end
+    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, np.int64)
+    width = ends - starts
+    blank = (width == 0) | ((width == 1) & (arr[np.minimum(starts, len(arr) - 1)] == _CR))
+    # a quoted field may span lines, but not lines that look like whole records
+    inside_lines = np.flatnonzero(~outside)
+    if len(inside_lines):
+        line_commas = np.diff(np.searchsorted(np.flatnonzero(arr == _COMMA),
+                                              np.append(newlines, len(arr))))
+        swallowed = inside_lines[line_commas[inside_lines] >= max(n_columns - 1, 1)]
+        if len(swallowed):
+            pos = int(newlines[swallowed[0]]) + 1
+            opener = int(quotes[np.searchsorted(quotes, pos) - 1])
+            raise InputDataError(f"{shown}: quoted field opened at {_where(newlines, opener)} "
+                                 f"holds whole records (e.g. {_where(newlines, pos)}): an "
+                                 "unbalanced quote; close or remove it")
+    commas = np.flatnonzero(arr == _COMMA)
+    commas = commas[np.searchsorted(quotes, commas) % 2 == 0]   # delimiters, not text
+    fields = np.bincount(np.searchsorted(ends, commas), minlength=len(ends))[:len(ends)] + 1
+    wrong = np.flatnonzero(~blank & (fields != n_columns))
+    if len(wrong):
+        first = int(wrong[0])
+        more = f" ({len(wrong)} records in all)" if len(wrong) > 1 else ""
+        raise InputDataError(f"{shown}: record at {_where(newlines, int(starts[first]))} has "
+                             f"{fields[first]} fields, the header {n_columns}{more}: a stray "
+                             "quote or delimiter; fix the export")
+    return int((~blank).sum()) - 1                     # minus the header
+
+
+def _utf8(path: Path, data: bytes, newlines: np.ndarray) -> str:
     try:
-        with path.open("r", encoding="utf-8", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputDataError(f"{display_path(path)}: not UTF-8 text ({exc.reason} at byte "
-                             f"{exc.start}); re-export the form as UTF-8") from None
-    if not header:
-        raise InputDataError(f"{display_path(path)}: empty file (no header row)")
+        raise InputDataError(f"{display_path(path)}: not UTF-8 text: byte "
+                             f"0x{data[exc.start]:02X} at {_where(newlines, exc.start)} "
+                             f"({exc.reason}); re-export the form as UTF-8") from None
+
+
+def _header(path: Path, text: str) -> list[str]:
+    """The header row, with the usual export mistakes named for what they are."""
+    shown = display_path(path)
+    first = text.split("\n", 1)[0].rstrip("\r")
+    try:
+        header = next(csv.reader([first]), None)
+    except csv.Error as exc:                 # e.g. a cell over csv.field_size_limit()
+        raise InputDataError(f"{shown}: line 1: header cannot be read ({exc}); is it a CSV "
+                             "export?") from None
+    if not header or not any(c.strip() for c in header):
+        raise InputDataError(f"{shown}: empty file (no header row)")
+    for delimiter, name in (("\t", "tab"), (";", "semicolon")):
+        if len(header) == 1 and delimiter in header[0] or \
+                first.count(delimiter) > first.count(","):
+            raise InputDataError(f"{shown}: header looks {name}-delimited; cdiscmap reads "
+                                 "comma-separated files: re-export the form as CSV")
+    padded = [c for c in header if c != c.strip()]
+    if padded:
+        raise InputDataError(f"{shown}: column '{padded[0]}' has surrounding spaces"
+                             f"{f' ({len(padded)} columns in all)' if len(padded) > 1 else ''}"
+                             ": remove them from the header")
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:
-        raise InputDataError(f"{display_path(path)}: duplicate column names {dupes}")
+        raise InputDataError(f"{shown}: duplicate column names {dupes}")
+    return header
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    shown = display_path(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
-                            encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{display_path(path)}: not UTF-8 text ({exc.reason} at byte "
-                             f"{exc.start}); re-export the form as UTF-8") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputDataError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise InputDataError(f"{shown}: empty file ({len(data)} bytes, no header row)")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == _NL)
+    quotes = _check_bytes(path, arr, newlines)
+    text = _utf8(path, data, newlines)
+    header = _header(path, text.lstrip("\ufeff"))
+    n_records = _check_records(path, arr, newlines, quotes, len(header))
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[],
+                            encoding="utf-8-sig", index_col=False)
     except pd.errors.ParserError as exc:
-        raise InputDataError(f"{display_path(path)}: malformed CSV: {exc}") from None
+        raise InputDataError(f"{shown}: malformed CSV: {exc}") from None
+    if len(frame) != n_records or len(frame.columns) != len(header):
+        raise InputDataError(f"{shown}: {len(frame)} records read but the file has "
+                             f"{n_records} record lines; the CSV is malformed")
     return frame
 
 
@@ -75,10 +217,20 @@ def _read_sas(path: Path) -> pd.DataFrame:
     return out
 
 
+def _check_file(name: str, path: Path) -> None:
+    """A raw form path that is a folder or an empty file gets one line naming it."""
+    if path.is_dir():
+        raise InputDataError(f"raw form '{name}': {display_path(path)} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise InputDataError(f"raw form '{name}': {display_path(path)} is an empty file (0 bytes); "
+                             "re-export the form")
+
+
 def read_form(name: str, path: Path) -> RawForm:
     """Read a raw form; all values as text, blanks as NA, plus ``_SRCFILE``/``_SRCROW``."""
     if not path.exists():
         raise InputDataError(f"raw form '{name}': file {display_path(path)} not found")
+    _check_file(name, path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = _read_csv(path)
