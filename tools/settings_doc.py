@@ -6,12 +6,13 @@ documentation of every default), so the doc can never drift from the code.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from pathlib import Path
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from cdiscmap.adam.settings import AdamSettings
 
@@ -48,8 +49,19 @@ def _default(field: object) -> str:
         value = factory()
     if isinstance(value, BaseModel):
         return "(see below)"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    # In full, as YAML flow text (JSON is YAML); entries of a list of settings show the keys
+    # that differ from their own defaults, which the entry's section lists.
+    return json.dumps(_plain(value), ensure_ascii=False)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return to_jsonable_python(value)
 
 
 def _section(model: type[BaseModel], title: str, seen: set[type], out: list[str]) -> None:
@@ -64,7 +76,8 @@ def _section(model: type[BaseModel], title: str, seen: set[type], out: list[str]
         key = field.alias or name
         desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
         kind = _type_name(field.annotation).replace("|", "\\|")
-        out.append(f"| `{key}` | {kind} | `{_default(field)}` | {desc} |\n")
+        default = _default(field).replace("|", "\\|")
+        out.append(f"| `{key}` | {kind} | `{default}` | {desc} |\n")
         nested += [(m, f"{title} › {key}") for m in _models(field.annotation)]
     for sub, sub_title in nested:
         _section(sub, sub_title, seen, out)
@@ -75,6 +88,8 @@ def render() -> str:
            "Each study sets these in `mappings/<study>/adam/adsl.yaml`, `adrs.yaml` and "
            "`adtte.yaml`; a key left out takes the default shown. Defaults follow the "
            "admiral/admiralonco conventions; where cdiscmap differs the meaning column says why. "
+           "Defaults are written as YAML flow text; an entry of a default list shows only the "
+           "keys that differ from the defaults of its own section. "
            "Regenerate with `python tools/settings_doc.py`.\n"]
     seen: set[type] = set()
     for name, field in AdamSettings.model_fields.items():

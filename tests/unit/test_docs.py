@@ -17,8 +17,17 @@ def test_adam_settings_doc_is_current():
                                                   "settings_doc.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    assert (ROOT / "docs" / "adam-settings.md").read_text(encoding="utf-8") == module.render(), \
+    rendered = module.render()
+    assert (ROOT / "docs" / "adam-settings.md").read_text(encoding="utf-8") == rendered, \
         "run: python tools/settings_doc.py"
+    # every key has a meaning (a Field description) and a default shown in full
+    rows = [line for line in rendered.splitlines() if line.startswith("| `")]
+    assert len(rows) > 60
+    blank = [row.split("`")[1] for row in rows if re.search(r"\|\s*\|$", row)]
+    assert blank == [], f"keys without a description in adam/settings.py: {blank}"
+    assert not [row for row in rows if "..." in row.split(" | ")[2]]
+    assert '`[{"label": "<18", "high": 17.999999}, {"label": "18-64", "low": 18.0, ' \
+           '"high": 64.999999}, {"label": ">=65", "low": 65.0}]`' in rendered
 
 
 def test_every_algorithm_is_implemented_and_documented():

@@ -666,14 +666,13 @@ def test_junit_keeps_xml_legal_with_control_characters(tmp_path):
 # ============================================================================================
 def test_rules_doc_matches_the_code():
     doc = (ROOT / "docs" / "validation-rules.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| ([A-Z]{2}\d{4}) \| (error|warning|notice) \|", doc, re.MULTILINE)
+    # every rule validate can report is documented with its severity; that the page lists
+    # exactly the ids the whole package can emit is tests/unit/test_docs_rules.py
+    rows = re.findall(r"^\| ([A-Z]{2,5}\d{4}) \| (error|warning|notice) \|", doc, re.MULTILINE)
     documented = dict(rows)
     assert len(rows) == len(documented), "a rule id is listed twice"
-    adam_sources = "".join(p.read_text(encoding="utf-8")
-                           for p in sorted((ROOT / "src" / "cdiscmap" / "adam").glob("*.py")))
-    adam_ids = set(re.findall(r'"(AD\d{4})"', adam_sources))
     catalogue = rule_catalogue()
-    assert set(documented) == set(catalogue) | adam_ids
+    assert set(catalogue) <= set(documented)
     for rule, (severity, _) in catalogue.items():
         assert documented[rule] == severity.value, rule
 

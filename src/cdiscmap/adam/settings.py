@@ -80,7 +80,7 @@ class SubjectDate(_Model):
     """An ADSL date variable taken from one SDTM source (first or last matching date)."""
 
     variable: str = Field(description="ADSL variable to create, e.g. RANDDT or ENRLDT.")
-    source: DateSource
+    source: DateSource = Field(description="SDTM records whose date it is (section below).")
     pick: Literal["first", "last"] = Field(
         "first", description="Earliest (default) or latest matching date of the subject.")
 
@@ -98,7 +98,10 @@ class ExDateRule(_Model):
     """
 
     variable: str = Field(description="ADSL variable to create, e.g. RCHSDT.")
-    rule: Literal["first_after_gap", "first_matching"]
+    rule: Literal["first_after_gap", "first_matching"] = Field(
+        description="first_after_gap: first dose starting at least gap_days after the end of "
+                    "all earlier dosing (or after anchor); first_matching: first dose matching "
+                    "where.")
     gap_days: int | None = Field(None, ge=1, description="Gap for first_after_gap.")
     anchor: str | None = Field(
         None, description="ADSL date the gap is counted from when no earlier dose exists, and "
@@ -123,9 +126,10 @@ class ExDateRule(_Model):
 class AgeGroup(_Model):
     """One AGEGR1 category: ``low <= AGE <= high`` (either bound may be left out)."""
 
-    label: str
-    low: float | None = None
-    high: float | None = None
+    label: str = Field(description="AGEGR1 text, e.g. 18-64; AGEGR1N is its position.")
+    low: float | None = Field(None, description="Lowest AGE in the group (left out: no limit).")
+    high: float | None = Field(None, description="Highest AGE in the group (left out: no "
+                                                 "limit).")
 
 
 def _default_age_groups() -> list[AgeGroup]:
@@ -203,7 +207,8 @@ class AdslSettings(_Model):
     ittfl_from: str | None = Field(
         "RANDDT", description="ITTFL = Y when this ADSL date is present (randomized / "
                               "registered); null → no ITTFL. Default RANDDT.")
-    exposure: Exposure = Field(default_factory=Exposure)
+    exposure: Exposure = Field(default_factory=Exposure,
+                               description="Which EX records are doses (TRTSDT, TRTEDT, SAFFL).")
     death_imputation: Literal["none", "D", "M"] = Field(
         "M", description="DTHDT from DM.DTHDTC imputing up to the month to the first day, flag "
                          "DTHDTF (admiral ad_adsl.R: highest_imputation M, first).")
@@ -236,8 +241,10 @@ class AdslSettings(_Model):
         default_factory=lambda: ["COMPLETED"],
         description="DSDECOD values meaning COMPLETED; other → DISCONTINUED, none → ONGOING "
                     "(SBJTSTAT C124296).")
-    baseline: Baseline = Field(default_factory=Baseline)
-    efffl: EffflRule = Field(default_factory=EffflRule)
+    baseline: Baseline = Field(default_factory=Baseline,
+                               description="Which TU records are the baseline assessment.")
+    efffl: EffflRule = Field(default_factory=EffflRule,
+                             description="What makes a subject response-evaluable (EFFFL).")
 
     _v_from = field_validator("trt01p_from", "trt01a_from")(lambda v: _check_name(v, "name"))
     _v_coh = field_validator("cohort_variables")(
@@ -270,15 +277,24 @@ class Landmark(_Model):
       ``confirmed``) over those assessments is in ``responses``.
     """
 
-    paramcd: str
-    param: str
-    weeks: float | None = Field(None, gt=0)
-    days: int | None = Field(None, gt=0)
+    paramcd: str = Field(description="PARAMCD of the landmark parameter, e.g. DCR8W.")
+    param: str = Field(description="Its PARAM, e.g. Disease Control (CR/PR/SD) at Week 8.")
+    weeks: float | None = Field(None, gt=0, description="Landmark L in weeks from the reference "
+                                                        "date (give weeks or days).")
+    days: int | None = Field(None, gt=0, description="Landmark L in days from the reference "
+                                                     "date (give weeks or days).")
     window_before: int = Field(7, ge=0, description="Days before L still counted; default 7.")
     window_after: int = Field(7, ge=0, description="Days after L still counted; default 7.")
-    rule: Literal["status", "best"] = "status"
-    responses: list[str] = Field(default_factory=lambda: ["CR", "PR", "SD", "NON-CR/NON-PD"])
-    confirmed: bool = False
+    rule: Literal["status", "best"] = Field(
+        "status", description="status: Y when the last assessment dated up to L + "
+                              "window_after is dated from L - window_before, its response is "
+                              "in responses and the subject is alive at L; best: Y when the "
+                              "best overall response up to L + window_after is in responses.")
+    responses: list[str] = Field(
+        default_factory=lambda: ["CR", "PR", "SD", "NON-CR/NON-PD"],
+        description="Responses that give Y (names from aval_map); default disease control.")
+    confirmed: bool = Field(False, description="With rule best: the confirmed best overall "
+                                               "response (confirmation settings).")
 
     _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
 
@@ -310,8 +326,12 @@ class ResponseAnalysis(_Model):
         "all", description="all ADSL subjects (admiralonco; MISSING/N for those without data), "
                            "or only those with a reference date (e.g. rechallenged).")
     parameters: list[Literal["PD", "RSP", "CB", "BOR", "CRSP", "CCB", "CBOR", "LSTA"]] = Field(
-        default_factory=lambda: list(ADRS_PARAMETERS))
-    landmarks: list[Landmark] = Field(default_factory=list)
+        default_factory=lambda: list(ADRS_PARAMETERS),
+        description="Response parameters to derive (admiralonco ad_adrs.R): PD, RSP response, "
+                    "CB clinical benefit, BOR, their confirmed forms CRSP, CCB, CBOR, and LSTA "
+                    "last assessment.")
+    landmarks: list[Landmark] = Field(default_factory=list,
+                                      description="Y/N landmark parameters (section below).")
 
     _v = field_validator("reference_date")(lambda v: _check_name(v, "reference_date"))
 
@@ -352,14 +372,19 @@ class AdrsSettings(_Model):
     sd_min_days: int = Field(42, ge=0, description="SD minimum duration from the reference date "
                                                    "(admiralonco ref_start_window 42; RECIST 1.1 "
                                                    "§4.4.3 leaves it to the protocol).")
-    confirmation: Confirmation = Field(default_factory=Confirmation)
+    confirmation: Confirmation = Field(
+        default_factory=Confirmation,
+        description="Confirmation of CR/PR for CRSP, CCB, CBOR (section below).")
     new_therapy: list[DateSource] = Field(
         default_factory=list,
         description="Start of new anti-cancer therapy (NACTDT = earliest date after the "
                     "reference date). Assessments after it are not analysed; one ON that date "
                     "still counts (FDA 2018: last adequate assessment on or before new "
                     "therapy; admiralonco's example keeps ADT < NACTDT). Default none.")
-    analyses: list[ResponseAnalysis] = Field(default_factory=lambda: [ResponseAnalysis()])
+    analyses: list[ResponseAnalysis] = Field(
+        default_factory=lambda: [ResponseAnalysis()],
+        description="Sets of response parameters, each from its own reference date; default "
+                    "one, main, from RANDDT.")
     death_parameter: bool = Field(True, description="Add PARAMCD DEATH (admiralonco).")
     mdis_parameter: bool = Field(True, description="Add PARAMCD MDIS, measurable disease at "
                                                    "baseline from TU TARGET (admiralonco).")
@@ -406,8 +431,8 @@ class MissedAssessments(_Model):
 class TteParameter(_Model):
     """One ADTTE parameter (OS, PFS, DOR, TTP, …)."""
 
-    paramcd: str
-    param: str
+    paramcd: str = Field(description="PARAMCD, e.g. PFS.")
+    param: str = Field(description="PARAM, e.g. Progression-Free Survival.")
     start: str = Field(description="ADSL date variable (RANDDT, TRTSDT, RCHSDT, …) or RESPONSE "
                                    "(first response of the analysis: duration of response).")
     confirmed: bool = Field(False, description="With start RESPONSE: first confirmed response.")
@@ -465,8 +490,11 @@ class AdtteSettings(_Model):
         default_factory=lambda: ["CR", "PR", "SD", "NON-CR/NON-PD"],
         description="Responses that make an assessment adequate for censoring (not NE; FDA "
                     "2018 'last adequate assessment').")
-    cnsr: CensorCodes = Field(default_factory=CensorCodes)
-    parameters: list[TteParameter] = Field(default_factory=_default_tte)
+    cnsr: CensorCodes = Field(default_factory=CensorCodes,
+                              description="CNSR value of each censoring reason.")
+    parameters: list[TteParameter] = Field(
+        default_factory=_default_tte,
+        description="Time-to-event parameters; default OS, PFS, DOR, TTP from RANDDT.")
 
     @model_validator(mode="after")
     def _unique(self) -> AdtteSettings:
