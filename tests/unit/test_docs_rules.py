@@ -114,3 +114,13 @@ def test_page_states_the_default_report_folder():
 
     out = next(p for p in validate.params if p.name == "out_dir")
     assert "default: FOLDER/validation" in (out.help or "")
+
+
+def test_readme_exit_statuses_match_the_cli():
+    import cdiscmap.cli as cli
+
+    table = re.findall(r"^(\d+)\s{2,}\S", cli.__doc__ or "", re.MULTILINE)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"^\| (\d+) \|", section, re.MULTILINE) == table == \
+        ["0", "1", "2", "3", "130", "143"]
