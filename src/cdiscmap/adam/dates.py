@@ -139,11 +139,3 @@ def _impute_unique(text: pd.Series, highest: str, how: str
 def complete_dates(dtc: pd.Series) -> ImputedDates:
     """Only complete dates count (admiral's ``highest_imputation = "n"``)."""
     return impute_dtc(dtc, "none")
-
-
-def to_day_number(dates: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as float (NaN for NaT): cheap arithmetic on date columns."""
-    values = dates.to_numpy(dtype="datetime64[D]")
-    out = values.astype("int64").astype(float)
-    out[np.isnat(values)] = np.nan
-    return out

@@ -6,7 +6,6 @@ dataset passed the XPT limits and was written, so a failed run never leaves half
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -21,8 +20,8 @@ from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
-from cdiscmap.errors import CdiscmapError, InputDataError, SpecError, display_path
-from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.errors import InputDataError, SpecError, display_path
+from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm.engine import SdtmResult, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
@@ -271,11 +270,3 @@ def _promote(staging: Path, out_dir: Path) -> list[Path]:
             os.replace(path, dest)
             moved.append(dest)
     return moved
-
-
-def summary_json(summary: dict[str, object]) -> str:
-    return json.dumps(summary, indent=2, sort_keys=True)
-
-
-__all__ = ["RunOptions", "RunResult", "run_study", "default_study_dir", "CdiscmapError",
-           "Severity"]

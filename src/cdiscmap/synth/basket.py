@@ -20,7 +20,6 @@ from cdiscmap.synth import messiness as mess
 from cdiscmap.synth import tumour
 
 STUDY = "crizotinib-basket"
-STUDYID = "CRZBASKET"
 
 
 def _day(iso: str) -> int:
@@ -807,4 +806,3 @@ def _spell_out(rng: np.random.Generator, orr: pd.DataFrame,
             spelled[protected_rows] = codes[protected_rows]
         out[column] = spelled
     return out
-

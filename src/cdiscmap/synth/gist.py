@@ -40,7 +40,6 @@ from cdiscmap.synth.basket import (
 )
 
 STUDY = "gist-imatinib"
-STUDYID = "GISTSTOP"
 
 ACCRUAL_START = basket._day("2020-03-01")
 ACCRUAL_END = basket._day("2022-02-28")

@@ -23,7 +23,6 @@ from cdiscmap.synth import recist_truth as rt
 from cdiscmap.synth.basket import StudyFiles, _day
 
 STUDY = "imt-pediatric"
-STUDYID = "IMTPEDCRZ"
 
 
 ACCRUAL_START = _day("2018-03-01")
