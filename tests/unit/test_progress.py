@@ -243,3 +243,11 @@ def test_a_failed_run_is_not_shown_as_done(tmp_path, shown_on_terminal):
     text = plain(shown_on_terminal)
     assert re.search(r"✗ Loading specs \(failed after \d+\.\d s\)", text)
     assert "✓" not in text
+
+
+def test_a_failed_run_off_a_terminal_prints_only_the_reason(tmp_path):
+    result = CliRunner().invoke(main, ["run", "crizotinib-basket", "--raw",
+                                       str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.stderr == f"cdiscmap: error: raw folder {tmp_path / 'nope'} not found\n"
+    assert result.stdout == ""
