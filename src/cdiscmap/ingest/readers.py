@@ -226,8 +226,14 @@ def _check_file(name: str, path: Path) -> None:
                              "re-export the form")
 
 
-def read_form(name: str, path: Path) -> RawForm:
-    """Read a raw form; all values as text, blanks as NA, plus ``_SRCFILE``/``_SRCROW``."""
+def read_form(name: str, path: Path, root: Path | None = None) -> RawForm:
+    """Read a raw form; all values as text, blanks as NA, plus ``_SRCFILE``/``_SRCROW``.
+
+    ``root`` is the raw folder the user named: a path that resolves outside it (``..``, an
+    absolute path, or a symbolic link pointing out of it) is refused before anything is read.
+    """
+    if root is not None:
+        _check_inside(name, path, root)
     if not path.exists():
         raise InputDataError(f"raw form '{name}': file {display_path(path)} not found")
     _check_file(name, path)
@@ -246,3 +252,11 @@ def read_form(name: str, path: Path) -> RawForm:
     frame["_SRCFILE"] = path.name
     frame["_SRCROW"] = np.arange(1, len(frame) + 1, dtype="int64")
     return RawForm(name=name, file=path.name, path=path, frame=frame)
+
+
+def _check_inside(name: str, path: Path, root: Path) -> None:
+    """study.yaml refuses '..' and absolute form paths as written; this catches links."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise InputDataError(f"raw form '{name}': {display_path(path)} resolves outside the raw "
+                             f"folder {display_path(root)} (a symbolic link?); raw forms are "
+                             "read only from inside the raw folder")

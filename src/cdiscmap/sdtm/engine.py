@@ -149,7 +149,7 @@ class FormStore:
                 raise SpecError(f"unknown form '{name}' (study.yaml forms: "
                                 f"{', '.join(sorted(self.loaded.study.forms))})",
                                 where.rsplit(":", 1)[0], _line(where), "form")
-            form = read_form(name, self.raw_dir / spec.file)
+            form = read_form(name, self.raw_dir / spec.file, root=self.raw_dir)
             missing = [k for k in [*spec.keys, spec.subject_column]
                        if k not in form.frame.columns]
             if missing:

@@ -7,9 +7,11 @@ the function names in :mod:`cdiscmap.sdtm.vocabulary`.
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -323,10 +325,27 @@ class DomainSpec(Strict):
 # --------------------------------------------------------------------------- study.yaml
 
 class FormSpec(Strict):
-    file: str
+    file: str                           # relative to the raw folder (--raw); never outside it
     keys: list[str] = []                # raw natural key: duplicates are findings
     subject_column: str = "SUBJECT"
     description: str = ""
+
+    @field_validator("file")
+    @classmethod
+    def _inside_raw_folder(cls, value: str) -> str:
+        # Refused as written, before any data is read; ingest.readers.read_form checks again
+        # after resolving symbolic links.
+        if not value.strip() or "\0" in value:
+            raise ValueError("a form file is a file name inside the raw folder, not blank")
+        if "\\" in value:
+            raise ValueError(f"form file {value!r}: use '/' between folders, not '\\'")
+        if PurePosixPath(value).is_absolute() or PureWindowsPath(value).drive:
+            raise ValueError(f"form file {value!r} is an absolute path; give it relative to "
+                             "the raw folder (--raw)")
+        if ".." in PurePosixPath(value).parts:
+            raise ValueError(f"form file {value!r} leaves the raw folder ('..'); raw forms "
+                             "are read only from inside --raw")
+        return value
 
 
 class CodelistMapSpec(Strict):
@@ -383,6 +402,12 @@ class DemoSpec(Strict):
     seed: int = 20140701
 
 
+# STUDYID names the output folder (<out>/<STUDYID>) and is a value in every dataset: letters,
+# digits, '-', '_' and '.', starting with a letter or digit (so never '.', '..' or a hidden
+# name), no path separator, at most 64 characters.
+STUDYID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 class StudySpec(Strict):
     """mappings/<study>/study.yaml"""
 
@@ -405,3 +430,12 @@ class StudySpec(Strict):
     # new RECIST series with its own baseline and nadir
     recist_rebaseline: list[str] = []
     trial_summary: list[TrialSummaryEntry] = []   # TS records (trial design)
+
+    @field_validator("studyid")
+    @classmethod
+    def _studyid_is_a_folder_name(cls, value: str) -> str:
+        if not STUDYID_PATTERN.fullmatch(value) or ".." in value:
+            raise ValueError(f"studyid {value!r} must be 1-64 letters, digits, '-', '_' or "
+                             "'.', starting with a letter or digit and without '..': it names "
+                             "the output folder <out>/<STUDYID>")
+        return value

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from cdiscmap.errors import StandardsError, display_path
+from cdiscmap.spec.yamlload import MAX_ALIAS_VALUES, YamlLimitError, expanded_size
 from cdiscmap.standards.models import Codelist, Dataset, Standards
 
 SPECS_ENV = "CDISCMAP_SPECS"
@@ -29,6 +30,32 @@ try:  # the C loader is ~10x faster on the CT files; both give the same data
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
+
+
+class _GuardedLoader(_Loader):  # type: ignore[valid-type, misc]
+    """The safe loader, refusing YAML alias bombs (the limits of :mod:`cdiscmap.spec.yamlload`).
+
+    specs/ is project data, but a broken file must fail in a moment with its name, not expand
+    a few lines of aliases into 10**9 values while the models validate it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.sizes: dict[int, tuple[int, int]] = {}
+        self.alias_values = 0
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:      # only an alias reaches a node twice
+            try:
+                self.alias_values += expanded_size(node, self.sizes)
+            except YamlLimitError as exc:
+                raise yaml.constructor.ConstructorError(None, None, str(exc),
+                                                        node.start_mark) from None
+            if self.alias_values > MAX_ALIAS_VALUES:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"YAML aliases expand to more than {MAX_ALIAS_VALUES} values",
+                    node.start_mark)
+        return super().construct_object(node, deep)
 
 
 def specs_dir() -> Path:
@@ -154,7 +181,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise StandardsError(f"{display_path(path)}: cannot read: {exc}") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # a safe loader (C or Python)
+        return yaml.load(text, Loader=_GuardedLoader)  # a safe loader (C or Python)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
