@@ -5,6 +5,13 @@ become pandas "string" with blanks as missing (SDTM null = empty, conventions.md
 columns stay float64. CSV carries no types, so a column is read as a number only when its name is
 a standard numeric SDTM variable (--SEQ, --STRESN, --DY, VISITNUM, AGE, …) and every non-blank
 value parses — identifiers such as SUBJID ``0042`` keep their text.
+
+XPT files are read by the validator's own XPT v5 reader (:func:`cdiscmap.checks.read.
+read_xpt_dataset`), which refuses a truncated or cut file instead of reading part of it. A
+standard numeric variable stored as text (AGE, --SEQ, VISITNUM, --STRESN …) or a --DTC stored as
+a number is an InputDataError naming file, dataset and variable (XPT and parquet carry types; a
+CSV does not, so there such a column stays text): the derivations would otherwise fail deep
+inside with an internal error.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.settings import DateSource
+from cdiscmap.checks.read import read_xpt_dataset
 from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.findings import Finding, Findings, Severity
 
@@ -47,6 +55,28 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _check_types(frame: pd.DataFrame, shown: str, dataset: str) -> pd.DataFrame:
+    """Standard numeric variables must be numbers and --DTC variables text (SDTMIG 3.4 §4.4:
+    dates are ISO 8601 character values). Runs on the frame as read, before normalising: a
+    number with a SAS date format arrives as datetime64, which normalising would turn to text."""
+    for name in frame.columns:
+        col = frame[name]
+        name = str(name).strip().upper()
+        if _is_numeric_name(name) and (not pd.api.types.is_numeric_dtype(col)
+                                       or pd.api.types.is_bool_dtype(col)):
+            values = col.dropna()
+            bad = values[pd.to_numeric(values, errors="coerce").isna()] \
+                if len(values) else values
+            shown_value = f" (e.g. '{bad.iloc[0]}' in record {int(bad.index[0]) + 1})" \
+                if len(bad) else ""
+            raise InputDataError(f"{shown}: {dataset}.{name} is stored as text{shown_value}; "
+                                 f"SDTM {name} is numeric: write it as a number")
+        if name.endswith("DTC") and not pd.api.types.is_string_dtype(col):
+            raise InputDataError(f"{shown}: {dataset}.{name} is stored as a number or SAS date; "
+                                 f"SDTM {name} is ISO 8601 text: write it as character")
+    return frame
+
+
 def _type_csv_columns(frame: pd.DataFrame) -> pd.DataFrame:
     for name in frame.columns:
         if not _is_numeric_name(name):
@@ -61,23 +91,29 @@ def _type_csv_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def _read_one(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     shown = display_path(path)
+    dataset = path.stem.strip().upper()
     try:
         if suffix == ".xpt":
-            import pyreadstat
-
-            frame, _meta = pyreadstat.read_xport(str(path))
-            return normalise_frame(frame)
+            try:
+                read = read_xpt_dataset(path, path.parent, path.parent)
+            except InputDataError as exc:    # the reader names the file alone: show the path
+                text = str(exc)
+                if text.startswith(path.name + ":"):
+                    text = shown + text[len(path.name):]
+                raise InputDataError(text) from None
+            frame = read.frame.drop(columns=["_SRCFILE", "_SRCROW"])
+            return normalise_frame(_check_types(frame, shown, dataset))
         if suffix == ".csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
                                 encoding="utf-8")
-            return _type_csv_columns(normalise_frame(frame))
+            return _type_csv_columns(normalise_frame(frame))   # untyped: text may stay text
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise InputDataError(
                 f"{shown}: reading .parquet needs the pyarrow package (pip install pyarrow), "
                 "or give the SDTM as .xpt or .csv") from None
-        return normalise_frame(pd.read_parquet(path))
+        return normalise_frame(_check_types(pd.read_parquet(path), shown, dataset))
     except InputDataError:
         raise
     except UnicodeDecodeError as exc:
