@@ -1102,6 +1102,8 @@ def _phrase(spec: VariableSpec) -> str:
             f" (unscheduled visits placed by {args.date})" if args.date else "")
     elif name == "empty":
         text = "empty: not collected in this study"
+    elif name == "expr":
+        text = f"expr: {args}"
     elif name == "lobxfl":
         text = (f"lobxfl: Y on the last record with {args.result} present dated on or before "
                 f"DM.RFXSTDTC ({args.dtc}), per {', '.join(args.by)}")

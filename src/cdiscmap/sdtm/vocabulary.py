@@ -20,6 +20,9 @@ from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.sdtm.dates import complete_date, parse_dates
 from cdiscmap.sdtm.dates import study_day as _study_day
+from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
+from cdiscmap.sdtm.expressions import parse as parse_expression
+from cdiscmap.sdtm.expressions import variables_of as expression_variables
 from cdiscmap.sdtm.vectorize import map_unique
 from cdiscmap.spec.models import (
     AssignCtArgs,
@@ -508,11 +511,28 @@ def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
     return out
 
 
+def expr(ctx: MapContext, frame: BlockFrame, text: str) -> pd.Series:
+    """A vectorised expression (arithmetic, text and date functions) on raw columns and
+    ``var(NAME)`` variables: :mod:`cdiscmap.sdtm.expressions`. Values that do not fit are left
+    null with one finding per distinct value (EXPR0001-EXPR0004)."""
+    parsed = parse_expression(text)
+    for name in sorted(parsed.columns):
+        raw_column(ctx, frame, name)        # a missing column names the file and spec line
+    for name in sorted(parsed.variables):
+        var_column(ctx, frame, name)
+
+    def report(mask: pd.Series, rule: str, message: str, values: pd.Series) -> None:
+        ctx.report(frame, mask, rule=rule, severity=Severity.WARNING, message=message,
+                   values=values)
+
+    return evaluate_expression(parsed, frame.raw, frame.out, report=report, where=ctx.where)
+
+
 ALGORITHM_FUNCTIONS: dict[str, Callable[[MapContext, BlockFrame, Any], pd.Series]] = {
     "take": take, "constant": constant, "assign_ct": assign_ct, "iso8601": iso8601,
     "concat": concat, "when": when, "number": number, "copy": copy, "from_domain": from_domain,
     "study_day": study_day, "epoch": epoch, "seq": seq, "visit": visit, "visitnum": visitnum,
-    "empty": empty, "lobxfl": lobxfl,
+    "empty": empty, "lobxfl": lobxfl, "expr": expr,
 }
 
 BASE_STAGE = {"from_domain": SUBJECT, "study_day": REFERENCE, "epoch": REFERENCE, "seq": DOMAIN,
@@ -560,6 +580,8 @@ def referenced_variables(spec: VariableSpec) -> set[str]:
         refs.update({args.date, "USUBJID"})
     elif name == "from_domain":
         refs.add("USUBJID")
+    elif name == "expr":
+        refs.update(expression_variables(args))
     elif name == "when":
         for b in args:
             cond(b.if_)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cdiscmap.sdtm.expressions import check as check_expression
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -171,6 +173,7 @@ class VariableSpec(Strict):
     visitnum: VisitArgs | None = None
     empty: Literal["char", "num"] | None = None   # an Expected variable that is not collected
     lobxfl: LobxflArgs | None = None
+    expr: str | None = None             # an expression (docs/mapping-language.md "Expressions")
     # modifiers
     case: Literal["upper", "lower", "keep"] = "keep"
     strip: bool = True
@@ -187,6 +190,12 @@ class VariableSpec(Strict):
             raise ValueError("a variable entry is a mapping naming one algorithm, e.g. "
                              "{take: COLUMN} or {constant: VALUE}")
         return data
+
+    @field_validator("expr")
+    @classmethod
+    def _expression(cls, value: str | None) -> str | None:
+        # parsed and type-checked at load: check-spec names file:line and the column
+        return None if value is None else check_expression(value)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> VariableSpec:
@@ -216,7 +225,8 @@ class VariableSpec(Strict):
 
 
 ALGORITHMS = ("take", "constant", "assign_ct", "iso8601", "concat", "when", "number", "copy",
-              "from_domain", "study_day", "epoch", "seq", "visit", "visitnum", "empty", "lobxfl")
+              "from_domain", "study_day", "epoch", "seq", "visit", "visitnum", "empty", "lobxfl",
+              "expr")
 
 WhenBranch.model_rebuild()
 
