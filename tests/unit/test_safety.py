@@ -184,6 +184,17 @@ def test_run_refuses_an_escaping_out_dir_even_past_the_spec_check(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("domain", ['"../../pwn"', "dm", "D/M", "X", "ABCDEFGHI", '"1A"'])
+def test_listed_domain_must_be_a_dataset_name(runner: CliRunner, tmp_path: Path,
+                                              domain: str) -> None:
+    """A domain names sdtm/<domain>.yaml and <out>/<STUDYID>/sdtm/<domain>.xpt."""
+    folder = _study(tmp_path, "domains: [DM, EX, AE, DS, TU, TR, RS]",
+                    f"domains: [DM, EX, AE, DS, TU, TR, RS, {domain}]")
+    err = _check_spec(runner, folder)
+    assert f"{folder / 'study.yaml'}:{_line(folder, 'domains:')} [domains]" in err
+    assert "must be 2-8 capital letters or digits" in err
+
+
 def test_safe_child(tmp_path: Path) -> None:
     root = tmp_path / "out"
     root.mkdir()

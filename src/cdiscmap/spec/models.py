@@ -416,6 +416,10 @@ class DemoSpec(Strict):
 # digits, '-', '_' and '.', starting with a letter or digit (so never '.', '..' or a hidden
 # name), no path separator, at most 64 characters.
 STUDYID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A listed domain names its spec (sdtm/<domain>.yaml) and its output files (<domain>.xpt): an
+# SDTM dataset name, capital letters and digits starting with a letter, at most 8 characters
+# (SAS V5 transport member names).
+DOMAIN_PATTERN = re.compile(r"[A-Z][A-Z0-9]{1,7}")
 
 
 class StudySpec(Strict):
@@ -448,4 +452,14 @@ class StudySpec(Strict):
             raise ValueError(f"studyid {value!r} must be 1-64 letters, digits, '-', '_' or "
                              "'.', starting with a letter or digit and without '..': it names "
                              "the output folder <out>/<STUDYID>")
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _domains_are_dataset_names(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if not DOMAIN_PATTERN.fullmatch(domain):
+                raise ValueError(f"domain {domain!r} must be 2-8 capital letters or digits "
+                                 "starting with a letter: it names sdtm/<domain>.yaml and the "
+                                 "dataset files")
         return value
