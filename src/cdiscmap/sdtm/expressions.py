@@ -935,12 +935,21 @@ def _dates(env: _Env, node: ast.AST, value: _Value, what: str) -> pd.Series:
     (or an impossible date such as 2014-02-30) is null with a finding."""
     _need_text(node, value.kind, f"{what}() (ISO 8601 dates)")
     text = _as_text(value).data
-    dates = map_unique(text, _complete_dates)
-    partial = map_unique(text, lambda s: s.str.fullmatch(_PARTIAL).fillna(False)
-                         .astype("boolean")).fillna(False).astype(bool)
-    shape = map_unique(text, lambda s: s.str.fullmatch(_COMPLETE).fillna(False)
-                       .astype("boolean")).fillna(False).astype(bool)
-    bad = text.notna() & dates.isna() & (shape | ~partial)
+    # work on the distinct values (a few thousand dates over many records)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    distinct = pd.Series(uniques, dtype="string")
+    parsed = _complete_dates(distinct)
+    shape = distinct.str.fullmatch(_COMPLETE).fillna(False).astype(bool).to_numpy()
+    partial = distinct.str.fullmatch(_PARTIAL).fillna(False).astype(bool).to_numpy()
+    known = codes >= 0
+    take = np.where(known, codes, 0)
+    if len(distinct):
+        dates = pd.Series(parsed.to_numpy()[take], index=text.index).where(known)
+        bad_distinct = parsed.isna().to_numpy() & (shape | ~partial)
+        bad = pd.Series(bad_distinct[take] & known, index=text.index)
+    else:
+        dates = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+        bad = pd.Series(False, index=text.index)
     env.problem(node, bad, NOT_A_DATE, "not a complete ISO 8601 date (YYYY-MM-DD); left null",
                 text)
     return dates
