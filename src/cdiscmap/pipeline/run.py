@@ -23,22 +23,23 @@ from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, SpecError, display_path
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
+from cdiscmap.resources import studies_root
 from cdiscmap.sdtm.engine import SdtmResult, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
-from cdiscmap.standards import load_standards, specs_dir
+from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
 
 DEMO_STUDY = "crizotinib-basket"
 
 
 def project_root() -> Path:
-    """The folder holding specs/ and mappings/ (the repository in a source checkout)."""
-    return specs_dir().parent
+    """The folder holding mappings/ and the bundled specs/ (the repository in a checkout)."""
+    return studies_root().parent
 
 
 def bundled_studies_dir() -> Path:
-    """The folder of the bundled example studies (``mappings/``)."""
-    return project_root() / "mappings"
+    """The folder of the bundled example studies (``mappings/``); see :mod:`cdiscmap.resources`."""
+    return studies_root()
 
 
 def default_study_dir() -> Path:

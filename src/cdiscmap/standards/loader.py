@@ -11,7 +11,6 @@ allows, the line, so a broken spec file is found without a traceback.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ import yaml
 from pydantic import ValidationError
 
 from cdiscmap.errors import StandardsError, display_path
+from cdiscmap.resources import specs_root
 from cdiscmap.spec.yamlload import MAX_ALIAS_VALUES, YamlLimitError, expanded_size
 from cdiscmap.standards.models import Codelist, Dataset, Standards
 
-SPECS_ENV = "CDISCMAP_SPECS"
 CT_DIR = "ct"
 
 try:  # the C loader is ~10x faster on the CT files; both give the same data
@@ -59,24 +58,8 @@ class _GuardedLoader(_Loader):  # type: ignore[valid-type, misc]
 
 
 def specs_dir() -> Path:
-    """The specs directory: $CDISCMAP_SPECS, else the repository's specs/, else ./specs."""
-    env = os.environ.get(SPECS_ENV)
-    if env:
-        path = Path(env)
-        if not path.is_dir():
-            raise StandardsError(f"{SPECS_ENV}={env} is not a directory")
-        return path
-    # src/cdiscmap/standards/loader.py -> repository root is three levels above the package.
-    repo_specs = Path(__file__).resolve().parents[3] / "specs"
-    if repo_specs.is_dir():
-        return repo_specs
-    local = Path.cwd() / "specs"
-    if local.is_dir():
-        return local
-    raise StandardsError(
-        f"cannot find the specs directory: set {SPECS_ENV}, or run from a checkout that has "
-        f"specs/ (looked in {repo_specs} and {local})"
-    )
+    """The specs directory: $CDISCMAP_SPECS, else the bundled specs/ (see cdiscmap.resources)."""
+    return specs_root()
 
 
 def load_standards(root: Path | None = None) -> Standards:
