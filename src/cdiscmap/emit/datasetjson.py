@@ -25,7 +25,6 @@ The creation time is passed in, never read from the clock.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap import __version__
+from cdiscmap.emit.atomic import atomic_write_text
 from cdiscmap.emit.xpt import XptColumn, xpt_lengths
 from cdiscmap.errors import InputDataError, OutputError, display_path
 
@@ -237,16 +237,7 @@ def _document(top: dict[str, Any], columns: list[dict[str, Any]], rows: np.ndarr
 
 
 def _atomic_write(target: Path, text: str) -> Path:
-    temporary = target.with_name(target.name + ".tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"could not write {display_path(target)}: "
-                          f"{exc.strerror or exc}") from exc
-    return target
+    return atomic_write_text(target, text)
 
 
 # ============================================================================================

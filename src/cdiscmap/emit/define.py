@@ -22,7 +22,6 @@ derived; the main rules, once:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ import pandas as pd
 from lxml import etree
 
 from cdiscmap import __version__
+from cdiscmap.emit.atomic import atomic_write_bytes
 from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
 from cdiscmap.emit.define_model import (
     CodeList,
@@ -1291,11 +1291,4 @@ def _stylesheet() -> etree.XSLT:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"could not write {display_path(path)}: "
-                          f"{exc.strerror or exc}") from exc
+    atomic_write_bytes(path, data)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cdiscmap.emit.atomic import atomic_open, atomic_write_text
 from cdiscmap.findings import Findings
 
 if TYPE_CHECKING:
@@ -47,10 +48,11 @@ def findings_summary(findings: Findings) -> dict[str, object]:
 
 def write_findings(folder: Path, findings: Findings) -> None:
     frame = findings.to_frame()
-    frame.to_csv(folder / "findings.csv", index=False, lineterminator="\n")
-    (folder / "findings.json").write_text(
-        json.dumps(frame.to_dict(orient="records"), indent=1, sort_keys=True) + "\n",
-        encoding="utf-8")
+    with atomic_open(folder / "findings.csv", "w", newline="") as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
+    atomic_write_text(folder / "findings.json",
+                      json.dumps(frame.to_dict(orient="records"), indent=1, sort_keys=True)
+                      + "\n")
 
 
 def write_lineage(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
@@ -70,7 +72,8 @@ def write_lineage(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
             "source_row": frame["_SRCROW"].astype("Int64"),
         }))
     table = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
-    table.to_csv(folder / "lineage.csv", index=False, lineterminator="\n")
+    with atomic_open(folder / "lineage.csv", "w", newline="") as handle:
+        table.to_csv(handle, index=False, lineterminator="\n")
 
 
 def _recist_section(findings: Findings) -> list[str]:
@@ -105,8 +108,8 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
         "balanced": acc.balanced,
         "findings": findings_summary(result.findings),
     }
-    (folder / "run-summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True)
-                                             + "\n", encoding="utf-8")
+    atomic_write_text(folder / "run-summary.json",
+                      json.dumps(summary, indent=2, sort_keys=True) + "\n")
     f = summary["findings"]
     md = [f"# Run summary: {loaded.study.studyid}\n",
           f"Spec `mappings/{loaded.name}`, raw folder `{raw_dir.name}`.\n",
@@ -120,7 +123,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
                                   f["by_rule"].items()],  # type: ignore[index]
                                  columns=["severity", "rule", "count"]))]
     md += _recist_section(result.findings)
-    (folder / "run-summary.md").write_text("".join(md), encoding="utf-8")
+    atomic_write_text(folder / "run-summary.md", "".join(md))
     write_findings(folder, result.findings)
     write_lineage(folder, {**result.domains, **result.supp})
     return summary

@@ -52,7 +52,8 @@ from typing import BinaryIO, Literal
 import numpy as np
 import pandas as pd
 
-from cdiscmap.errors import OutputError, XptLimitError, display_path
+from cdiscmap.emit.atomic import atomic_open
+from cdiscmap.errors import OutputError, XptLimitError
 
 __all__ = [
     "SAS_OS",
@@ -166,20 +167,11 @@ def write_xpt(path: Path | str, frame: pd.DataFrame, *, dataset_name: str, datas
 
     header = _header_bytes(dataset_name, dataset_label, plans, _timestamp(created))
     target = Path(path)
-    temporary = target.with_name(target.name + ".tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(header)
-            n_data = _write_observations(handle, plans, len(frame))
-            padding = b" " * (-n_data % RECORD_BYTES)   # SAS TS-140: last record blank-padded
-            handle.write(padding)
-        os.replace(temporary, target)
-    except BaseException as exc:
-        temporary.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            raise OutputError(f"could not write {display_path(target)}: {reason}") from exc
-        raise
+    with atomic_open(target, "wb") as handle:
+        handle.write(header)
+        n_data = _write_observations(handle, plans, len(frame))
+        padding = b" " * (-n_data % RECORD_BYTES)   # SAS TS-140: last record blank-padded
+        handle.write(padding)
     return XptResult(path=target, n_rows=len(frame),
                      lengths={plan.column.name: plan.length for plan in plans},
                      n_bytes=len(header) + n_data + len(padding))

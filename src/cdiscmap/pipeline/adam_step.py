@@ -14,6 +14,7 @@ import pandas as pd
 
 from cdiscmap.adam import derive_all, load_adam_settings
 from cdiscmap.checks.schema import check_dataset
+from cdiscmap.emit.atomic import Staging
 from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.findings import Findings
 from cdiscmap.progress import SILENT, Progress
@@ -74,9 +75,22 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
     frames, _ = derive_and_check(sdtm, study_dir, standards, findings)
     target = out_dir or sdtm_dir.parent / "adam"
     progress.stage("Writing ADaM datasets")
-    files = write_datasets(frames, target, standards, output_timestamp(study_dir),
-                           progress=progress)
-    write_findings(target, findings)
+    with Staging(target) as stage:        # all files complete before any old one is replaced
+        files = write_datasets(frames, stage.folder, standards, output_timestamp(study_dir),
+                               progress=progress)
+        write_findings(stage.folder, findings)
+        stage.publish(_adam_owned, shared=True)
     return AdamOutcome(folder=target,
-                       records={path: len(frames[path.stem.upper()]) for path in files},
+                       records={target / path.name: len(frames[path.stem.upper()])
+                                for path in files},
                        findings=findings, counts=findings_summary(findings))
+
+
+_ADAM_FILES = frozenset({"findings.csv", "findings.json",
+                         *(f"{name.lower()}.xpt" for name in ADAM_ORDER)})
+
+
+def _adam_owned(name: str) -> bool:
+    """Files ``cdiscmap adam`` writes into its folder: replaced, or removed when stale (an
+    ADaM dataset this derivation no longer makes). Anything else there is left alone."""
+    return name in _ADAM_FILES

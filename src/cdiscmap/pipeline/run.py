@@ -1,14 +1,15 @@
 """The main job: a study's raw export → checked SDTM (and ADaM) → XPT files and a run report.
 
-Outputs are staged in a hidden folder and moved into ``<out>/<STUDYID>/`` only when every
-dataset passed the XPT limits and was written, so a failed run never leaves half an output.
+The whole package is built in a sibling staging folder (``<out>/.<STUDYID>.staging-<pid>-*``)
+and switched into place in one step only when every file was written, so a failed,
+interrupted or killed run leaves the earlier package exactly as it was (see
+:mod:`cdiscmap.emit.atomic` for the switch and why it is ``RENAME_EXCHANGE``). What the run
+does not write -- the demo's ``raw/`` and ``truth/`` input, a ``validation/`` report, a user's
+files -- is carried into the new package by rename.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.checks.schema import check_dataset
+from cdiscmap.emit.atomic import Staging, recover
 from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.emit.report import write_run_report
@@ -187,6 +189,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
 
         load_adam_settings(opts.study_dir)
     out_dir = opts.out_root / loaded.study.studyid
+    recover(out_dir)            # a killed run's staging may still hold this package's raw/
     raw_dir = resolve_raw_dir(loaded, opts, out_dir, progress)
     created = _timestamp(loaded)
 
@@ -210,8 +213,8 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
 
     result.findings.extend(check_sdtm_cross(result.domains, result.supp))
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure(out_dir)))
-    try:
+    with Staging(out_dir) as stage:
+        staging = stage.folder
         progress.stage("Writing SDTM datasets")
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
                                created, formats=opts.formats,
@@ -240,34 +243,29 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
                                   methods=adam_methods, created=created)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
-        final = _promote(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        final = _promote(stage)
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
                      files=final, summary=summary, adam_methods=adam_methods)
 
 
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+_RUN_FILES = frozenset({"run-summary.json", "run-summary.md", "findings.csv", "findings.json",
+                        "lineage.csv"})
+_DATASET_SUFFIXES = (".xpt", ".json")
 
 
-def _promote(staging: Path, out_dir: Path) -> list[Path]:
-    """Move staged outputs into place (each an atomic rename; stale datasets removed)."""
-    moved = []
-    for sub in ("sdtm", "adam"):
-        target = out_dir / sub
-        if (staging / sub).is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            fresh = {p.name for p in (staging / sub).iterdir()}
-            for old in [*target.glob("*.xpt"), *target.glob("*.json")]:
-                if old.name not in fresh:
-                    old.unlink()
-    for path in sorted(staging.rglob("*")):
-        if path.is_file():
-            dest = out_dir / path.relative_to(staging)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, dest)
-            moved.append(dest)
-    return moved
+def _run_owned(rel: str) -> bool:
+    """Whether a file of an earlier package is the run's own output (replaced, or dropped
+    when stale): its report files, and the datasets, define and temporaries in sdtm/ adam/."""
+    folder, _, name = rel.partition("/")
+    if not name:
+        return folder in _RUN_FILES
+    return (name.endswith(_DATASET_SUFFIXES) or name in ("define.xml", "define.html")
+            or (name.endswith(".tmp") and (name.startswith(".") or ".xpt." in name
+                                           or ".json." in name or ".xml." in name
+                                           or ".html." in name)))
+
+
+def _promote(stage: Staging) -> list[Path]:
+    """Switch the staged package into place in one step; everything else is carried over."""
+    return stage.publish(_run_owned, owned_dirs=("sdtm", "adam"))

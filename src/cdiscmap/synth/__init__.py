@@ -10,15 +10,14 @@ from __future__ import annotations
 import csv
 import importlib
 import importlib.util
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from cdiscmap.errors import InputDataError, OutputError, display_path
+from cdiscmap.emit.atomic import atomic_open
+from cdiscmap.errors import InputDataError
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.synth import basket
 
@@ -86,20 +85,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> int:
     The file is written under a temporary name in the same folder and renamed, so a failure
     never leaves a partial file behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = frame.astype("string").fillna("")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            text.to_csv(handle, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        os.chmod(tmp_name, 0o644)          # mkstemp creates 0600; an export is plain data
-        os.replace(tmp_name, path)
-    except OSError as exc:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {display_path(path)}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="", parents=True) as handle:
+        text.to_csv(handle, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     return len(frame)
 
 

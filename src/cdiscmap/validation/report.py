@@ -9,7 +9,6 @@ when the rule found errors, so CI systems show validation results like test resu
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -21,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cdiscmap import __version__
-from cdiscmap.errors import InputDataError, OutputError, display_path
+from cdiscmap.emit.atomic import Staging, atomic_write_bytes
+from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.findings import FINDING_COLUMNS, Finding, Findings, Severity
 from cdiscmap.validation.folder import ValidationReport, rule_catalogue
 
@@ -57,16 +57,7 @@ def _explanations(findings: Iterable[Finding]) -> dict[str, str]:
 
 
 def _write(path: Path, data: bytes) -> Path:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"could not write {display_path(path)}: {exc.strerror or exc}"
-                          ) from exc
-    return path
+    return atomic_write_bytes(path, data, parents=True)
 
 
 # ============================================================================================
@@ -283,6 +274,10 @@ def write_junit_xml(report: ValidationReport, path: Path) -> Path:
 def write_reports(report: ValidationReport, out_dir: Path) -> dict[str, Path]:
     """findings.json, findings.html and findings.junit.xml in ``out_dir``."""
     out_dir = Path(out_dir)
-    return {"json": write_findings_json(report, out_dir / JSON_NAME),
-            "html": write_findings_html(report, out_dir / HTML_NAME),
-            "junit": write_junit_xml(report, out_dir / JUNIT_NAME)}
+    names = {"json": JSON_NAME, "html": HTML_NAME, "junit": JUNIT_NAME}
+    with Staging(out_dir) as stage:     # all three complete before any old one is replaced
+        write_findings_json(report, stage.folder / JSON_NAME)
+        write_findings_html(report, stage.folder / HTML_NAME)
+        write_junit_xml(report, stage.folder / JUNIT_NAME)
+        stage.publish(set(names.values()).__contains__, shared=True)
+    return {kind: out_dir / name for kind, name in names.items()}
