@@ -212,6 +212,9 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     from cdiscmap.checks.crossdomain import check_sdtm_cross
 
     result.findings.extend(check_sdtm_cross(result.domains, result.supp))
+    from cdiscmap.checks.plausibility import check_plausibility
+
+    result.findings.extend(check_plausibility(result.domains, loaded.study.plausibility))
 
     with Staging(out_dir) as stage:
         staging = stage.folder

@@ -8,6 +8,7 @@ the function names in :mod:`cdiscmap.sdtm.vocabulary`.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
@@ -422,6 +423,17 @@ STUDYID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DOMAIN_PATTERN = re.compile(r"[A-Z][A-Z0-9]{1,7}")
 
 
+class PlausibilitySpec(Strict):
+    """study.yaml ``plausibility:``: thresholds and severities of the PL rules
+    (:mod:`cdiscmap.checks.plausibility`, docs/validation-rules.md)."""
+
+    earliest_date: date = date(1900, 1, 1)     # dates wholly before it are implausible
+    data_cutoff: date | None = None            # absent: TS DCUTDTC, else no cut-off check
+    max_age_years: float = Field(120, gt=0)
+    severities: dict[Literal["PL0001", "PL0002", "PL0003", "PL0004", "PL0005", "PL0006"],
+                     Literal["error", "warning", "notice"]] = {}
+
+
 class StudySpec(Strict):
     """mappings/<study>/study.yaml"""
 
@@ -444,6 +456,7 @@ class StudySpec(Strict):
     # new RECIST series with its own baseline and nadir
     recist_rebaseline: list[str] = []
     trial_summary: list[TrialSummaryEntry] = []   # TS records (trial design)
+    plausibility: PlausibilitySpec | None = None  # PL rule settings (checks/plausibility.py)
 
     @field_validator("studyid")
     @classmethod

@@ -21,7 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from cdiscmap.checks import adam_rules, crossdomain, define_rules, files, schema, supp_rules
+from cdiscmap.checks import (
+    adam_rules,
+    crossdomain,
+    define_rules,
+    files,
+    plausibility,
+    schema,
+    supp_rules,
+)
 from cdiscmap.checks.adam_rules import check_adam_cross
 from cdiscmap.checks.crossdomain import check_sdtm_cross
 from cdiscmap.checks.define_rules import Define, check_define, read_define
@@ -56,8 +64,8 @@ DEFINE_NAME = "define.xml"
 def rule_catalogue() -> dict[str, tuple[Severity, str]]:
     """Every rule ``validate_folder`` can report, by id (the source of docs/validation-rules.md)."""
     merged: dict[str, tuple[Severity, str]] = {}
-    for table in (schema.RULES, crossdomain.RULES, supp_rules.RULES, adam_rules.RULES,
-                  files.RULES, define_rules.RULES, RULES):
+    for table in (schema.RULES, crossdomain.RULES, plausibility.RULES, supp_rules.RULES,
+                  adam_rules.RULES, files.RULES, define_rules.RULES, RULES):
         merged.update(table)
     return dict(sorted(merged.items()))
 
@@ -276,7 +284,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
         findings.extend(check_file_limits(dataset))
         run = (list(schema.RULES) if known else ["VL0001"]) + list(files.RULES)
         if kinds[name] == "SDTM":
-            run += list(crossdomain.RULES)
+            run += list(crossdomain.RULES) + list(plausibility.RULES)
             if name.startswith("SUPP"):
                 run += list(supp_rules.RULES)
         else:
@@ -289,6 +297,8 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     progress.stage("Cross-dataset and define.xml checks")
     if sdtm:
         findings.extend(check_sdtm_cross(domains, supp))
+        # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
+        findings.extend(plausibility.check_plausibility(domains))
         findings.extend(check_supp_links(domains, supp))
 
     references: list[str] = []
