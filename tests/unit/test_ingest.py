@@ -37,9 +37,9 @@ def test_sas_transport_raw_form_reads_like_csv(tmp_path):
 def test_missing_file_and_unsupported_type(tmp_path):
     with pytest.raises(InputDataError, match="not found"):
         read_form("ae", tmp_path / "ae.csv")
-    (tmp_path / "ae.xlsx").write_bytes(b"PK")
-    with pytest.raises(InputDataError, match="unsupported file type '.xlsx'"):
-        read_form("ae", tmp_path / "ae.xlsx")
+    (tmp_path / "ae.json").write_bytes(b"PK")
+    with pytest.raises(InputDataError, match="unsupported file type '.json'"):
+        read_form("ae", tmp_path / "ae.json")
 
 
 def test_duplicate_columns_and_empty_file(tmp_path):

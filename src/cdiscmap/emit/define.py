@@ -1064,8 +1064,13 @@ def _phrase(spec: VariableSpec) -> str:
         source = f"raw {args.column}" if args.column else args.var
         text = f"assign_ct of {source} via study codelist {args.codelist}"
     elif name == "iso8601":
-        parts = f"raw {args.date}" + (f" and raw {args.time}" if args.time else "")
-        text = f"iso8601 of {parts} ({args.format})"
+        if args.parts is not None:      # separate year/month/day columns
+            cols = [c for c in (args.parts.year, args.parts.month, args.parts.day) if c]
+            source, style = "raw " + "/".join(cols), "year/month/day"
+        else:
+            source, style = f"raw {args.date}", args.format
+        parts = source + (f" and raw {args.time}" if args.time else "")
+        text = f"iso8601 of {parts} ({style})"
     elif name == "concat":
         text = "concat of " + ", ".join(_operand(p) for p in args.parts) + \
             (f" joined by '{args.sep}'" if args.sep else "")

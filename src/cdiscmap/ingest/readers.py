@@ -21,10 +21,14 @@ class RawForm:
     file: str           # file name as reported in findings
     path: Path
     frame: pd.DataFrame
+    # rows the reader read but took out before mapping (``_SRCROW``, ``reason``), e.g. ODM audit
+    # removals: the accounting counts them as dropped, so read = used + dropped still holds
+    dropped: pd.DataFrame | None = None
 
     @property
     def n_rows(self) -> int:
-        return len(self.frame)
+        """Rows read: those in ``frame`` plus the pre-dropped ones."""
+        return len(self.frame) + (len(self.dropped) if self.dropped is not None else 0)
 
 
 # --------------------------------------------------------------------------- CSV integrity
@@ -48,11 +52,12 @@ def _where(newlines: np.ndarray, pos: int) -> str:
     return f"line {line + 1}, column {pos - start + 1}"
 
 
-def _structural_quotes(arr: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+def _structural_quotes(arr: np.ndarray, quotes: np.ndarray, delim: int = _COMMA) -> np.ndarray:
     """The quotes that open or close quoted fields (literal quotes inside unquoted fields,
     such as ``5" lesion``, removed), alternating opener, closer, opener, ..."""
     prev = np.where(quotes > 0, arr[np.maximum(quotes - 1, 0)], _NL)
-    at_start = np.isin(prev, _FIELD_START)
+    at_start = np.isin(prev, _FIELD_START if delim == _COMMA else
+                       np.array([delim, _NL, _CR, _QUOTE], dtype=np.uint8))
     keep = np.ones(len(quotes), dtype=bool)
     for _ in range(_MAX_LITERAL_QUOTES):
         kept = np.flatnonzero(keep)
@@ -64,7 +69,8 @@ def _structural_quotes(arr: np.ndarray, quotes: np.ndarray) -> np.ndarray:
     return quotes[np.flatnonzero(keep)]
 
 
-def _check_bytes(path: Path, arr: np.ndarray, newlines: np.ndarray) -> np.ndarray:
+def _check_bytes(path: Path, arr: np.ndarray, newlines: np.ndarray,
+                 delim: int = _COMMA) -> np.ndarray:
     """NUL bytes and quote balance; the structural quotes. InputDataError names the line."""
     shown = display_path(path)
     nul = np.flatnonzero(arr == 0)
@@ -72,10 +78,12 @@ def _check_bytes(path: Path, arr: np.ndarray, newlines: np.ndarray) -> np.ndarra
         more = f" ({len(nul)} NUL bytes in all)" if len(nul) > 1 else ""
         raise InputDataError(f"{shown}: NUL byte at {_where(newlines, int(nul[0]))}{more}: "
                              "text after it would be cut off; re-export the form")
-    quotes = _structural_quotes(arr, np.flatnonzero(arr == _QUOTE))
+    quotes = _structural_quotes(arr, np.flatnonzero(arr == _QUOTE), delim)
     closers = quotes[1::2]
     after = np.where(closers + 1 < len(arr), arr[np.minimum(closers + 1, len(arr) - 1)], _NL)
-    bad = np.flatnonzero(~np.isin(after, _FIELD_END))
+    field_end = _FIELD_END if delim == _COMMA else \
+        np.array([delim, _NL, _CR, _QUOTE, 32, _TAB], dtype=np.uint8)
+    bad = np.flatnonzero(~np.isin(after, field_end))
     if len(bad):
         opener = int(quotes[2 * bad[0]])
         raise InputDataError(f"{shown}: unbalanced quote at {_where(newlines, opener)}: the "
@@ -90,7 +98,7 @@ def _check_bytes(path: Path, arr: np.ndarray, newlines: np.ndarray) -> np.ndarra
 
 
 def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np.ndarray,
-                   n_columns: int) -> int:
+                   n_columns: int, delim: int = _COMMA) -> int:
     """Records (line ends outside quoted fields) against fields: the number of data records.
 
     The count is what pandas must read; a quoted field spanning lines that look like whole
@@ -108,7 +116,7 @@ def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np
     # a quoted field may span lines, but not lines that look like whole records
     inside_lines = np.flatnonzero(~outside)
     if len(inside_lines):
-        line_commas = np.diff(np.searchsorted(np.flatnonzero(arr == _COMMA),
+        line_commas = np.diff(np.searchsorted(np.flatnonzero(arr == delim),
                                               np.append(newlines, len(arr))))
         swallowed = inside_lines[line_commas[inside_lines] >= max(n_columns - 1, 1)]
         if len(swallowed):
@@ -117,7 +125,7 @@ def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np
             raise InputDataError(f"{shown}: quoted field opened at {_where(newlines, opener)} "
                                  f"holds whole records (e.g. {_where(newlines, pos)}): an "
                                  "unbalanced quote; close or remove it")
-    commas = np.flatnonzero(arr == _COMMA)
+    commas = np.flatnonzero(arr == delim)
     commas = commas[np.searchsorted(quotes, commas) % 2 == 0]   # delimiters, not text
     fields = np.bincount(np.searchsorted(ends, commas), minlength=len(ends))[:len(ends)] + 1
     wrong = np.flatnonzero(~blank & (fields != n_columns))
@@ -139,22 +147,25 @@ def _utf8(path: Path, data: bytes, newlines: np.ndarray) -> str:
                              f"({exc.reason}); re-export the form as UTF-8") from None
 
 
-def _header(path: Path, text: str) -> list[str]:
+def _header(path: Path, text: str, delimiter: str = ",") -> list[str]:
     """The header row, with the usual export mistakes named for what they are."""
     shown = display_path(path)
     first = text.split("\n", 1)[0].rstrip("\r")
     try:
-        header = next(csv.reader([first]), None)
+        header = next(csv.reader([first], delimiter=delimiter), None)
     except csv.Error as exc:                 # e.g. a cell over csv.field_size_limit()
         raise InputDataError(f"{shown}: line 1: header cannot be read ({exc}); is it a CSV "
                              "export?") from None
     if not header or not any(c.strip() for c in header):
         raise InputDataError(f"{shown}: empty file (no header row)")
-    for delimiter, name in (("\t", "tab"), (";", "semicolon")):
-        if len(header) == 1 and delimiter in header[0] or \
-                first.count(delimiter) > first.count(","):
-            raise InputDataError(f"{shown}: header looks {name}-delimited; cdiscmap reads "
-                                 "comma-separated files: re-export the form as CSV")
+    for other, name in (("\t", "tab"), (";", "semicolon"), (",", "comma")):
+        if other == delimiter:
+            continue
+        if len(header) == 1 and other in header[0] or \
+                first.count(other) > first.count(delimiter):
+            raise InputDataError(f"{shown}: header looks {name}-delimited, not "
+                                 f"{delimiter!r}-delimited: re-export the form, or declare "
+                                 "its 'delimiter' in study.yaml forms")
     padded = [c for c in header if c != c.strip()]
     if padded:
         raise InputDataError(f"{shown}: column '{padded[0]}' has surrounding spaces"
@@ -166,23 +177,38 @@ def _header(path: Path, text: str) -> list[str]:
     return header
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> pd.DataFrame:
     shown = display_path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputDataError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
+        # a declared legacy encoding (latin-1, cp1252...) is decoded once, then every check
+        # below runs on the UTF-8 bytes
+        try:
+            data = data.decode(encoding).encode("utf-8")
+        except LookupError:
+            raise InputDataError(f"{shown}: unknown encoding {encoding!r} (study.yaml "
+                                 "forms)") from None
+        except UnicodeDecodeError as exc:
+            raise InputDataError(f"{shown}: not {encoding} text: byte 0x{data[exc.start]:02X} "
+                                 f"at offset {exc.start} ({exc.reason})") from None
+    if len(delimiter) != 1 or not delimiter.isascii() or delimiter in "\"\r\n":
+        raise InputDataError(f"{shown}: delimiter {delimiter!r} must be one ASCII character, "
+                             "not a quote or line end")
+    delim = ord(delimiter)
     if not data.strip():
         raise InputDataError(f"{shown}: empty file ({len(data)} bytes, no header row)")
     arr = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(arr == _NL)
-    quotes = _check_bytes(path, arr, newlines)
+    quotes = _check_bytes(path, arr, newlines, delim)
     text = _utf8(path, data, newlines)
-    header = _header(path, text.lstrip("\ufeff"))
-    n_records = _check_records(path, arr, newlines, quotes, len(header))
+    header = _header(path, text.lstrip("\ufeff"), delimiter)
+    n_records = _check_records(path, arr, newlines, quotes, len(header), delim)
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[],
-                            encoding="utf-8-sig", index_col=False)
+                            encoding="utf-8-sig", index_col=False, sep=delimiter)
     except pd.errors.ParserError as exc:
         raise InputDataError(f"{shown}: malformed CSV: {exc}") from None
     if len(frame) != n_records or len(frame.columns) != len(header):
@@ -191,11 +217,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_sas(path: Path) -> pd.DataFrame:
+def _read_sas(path: Path, xport: bool | None = None) -> pd.DataFrame:
     import pyreadstat
 
-    reader = pyreadstat.read_sas7bdat if path.suffix.lower() == ".sas7bdat" else \
-        pyreadstat.read_xport
+    if xport is None:
+        xport = path.suffix.lower() != ".sas7bdat"
+    reader = pyreadstat.read_xport if xport else pyreadstat.read_sas7bdat
     try:
         frame, _ = reader(str(path))
     except Exception as exc:  # pyreadstat raises its own untyped errors
@@ -226,11 +253,21 @@ def _check_file(name: str, path: Path) -> None:
                              "re-export the form")
 
 
-def read_form(name: str, path: Path, root: Path | None = None) -> RawForm:
+# file suffix → reader when study.yaml gives no `format`
+FORMAT_BY_SUFFIX = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".sas7bdat": "sas",
+                    ".xpt": "xpt", ".xml": "odm", ".xlsx": "excel", ".xlsm": "excel"}
+
+
+def read_form(name: str, path: Path, root: Path | None = None, *, format: str | None = None,
+              item_group: str | None = None, sheet: str | None = None,
+              delimiter: str | None = None, encoding: str | None = None) -> RawForm:
     """Read a raw form; all values as text, blanks as NA, plus ``_SRCFILE``/``_SRCROW``.
 
     ``root`` is the raw folder the user named: a path that resolves outside it (``..``, an
     absolute path, or a symbolic link pointing out of it) is refused before anything is read.
+    ``format`` (csv, sas, xpt, odm, excel; default from the suffix) and the reader options
+    come from the study.yaml form (``item_group`` for ODM, ``sheet`` for Excel,
+    ``delimiter``/``encoding`` for CSV).
     """
     if root is not None:
         _check_inside(name, path, root)
@@ -238,20 +275,39 @@ def read_form(name: str, path: Path, root: Path | None = None) -> RawForm:
         raise InputDataError(f"raw form '{name}': file {display_path(path)} not found")
     _check_file(name, path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = _read_csv(path)
-    elif suffix in (".sas7bdat", ".xpt"):
-        frame = _read_sas(path)
+    fmt = format or FORMAT_BY_SUFFIX.get(suffix)
+    dropped = None
+    srcrow = None
+    if fmt == "csv":
+        frame = _read_csv(path, delimiter=delimiter or ("\t" if suffix == ".tsv" else ","),
+                          encoding=encoding or "utf-8")
+    elif fmt in ("sas", "xpt"):
+        frame = _read_sas(path, xport=fmt == "xpt")
+    elif fmt == "odm":
+        from cdiscmap.ingest.odm import read_odm
+
+        if not item_group:
+            raise InputDataError(f"raw form '{name}': {display_path(path)} is ODM-XML: name "
+                                 "the form's ItemGroupOID with 'item_group' in study.yaml")
+        frame, dropped = read_odm(path, item_group)
+        srcrow = frame.pop("_SRCROW").to_numpy()
+    elif fmt == "excel":
+        from cdiscmap.ingest.excel import read_excel
+
+        frame, dropped = read_excel(path, sheet, form=name)
+        srcrow = frame.pop("_SRCROW").to_numpy()
     else:
         raise InputDataError(f"raw form '{name}': {display_path(path)}: unsupported file type "
-                             f"'{suffix}' (csv, sas7bdat, xpt)")
+                             f"'{suffix}' (csv, sas7bdat, xpt, xml (ODM), xlsx); or give "
+                             "'format' in study.yaml")
     frame = frame.astype("string")
     for col in frame.columns:
         stripped = frame[col].str.strip()
         frame[col] = stripped.mask(stripped == "", pd.NA)
     frame["_SRCFILE"] = path.name
-    frame["_SRCROW"] = np.arange(1, len(frame) + 1, dtype="int64")
-    return RawForm(name=name, file=path.name, path=path, frame=frame)
+    frame["_SRCROW"] = srcrow if srcrow is not None else \
+        np.arange(1, len(frame) + 1, dtype="int64")
+    return RawForm(name=name, file=path.name, path=path, frame=frame, dropped=dropped)
 
 
 def _check_inside(name: str, path: Path, root: Path) -> None:

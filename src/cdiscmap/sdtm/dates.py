@@ -2,6 +2,15 @@
 
 SDTMIG 3.4 §4.4.2 (ISO 8601 date/time), §4.4.4 (partial dates: omit the unknown components,
 right truncation) and §4.4.4/§4.4.6 (--DY: no day 0).
+
+Collected styles (``format`` of the ``iso8601`` algorithm): ``DMY`` (05-MAR-2014), ``YMD``
+(2014-03-05), ``ISO`` (ISO 8601 text as ODM and Excel give it: 2014, 2014-03, 2014-03-05,
+2014-03-05T10:30[:00]), SAS ``DATE9`` (05MAR2014) and ``DATETIME`` (05MAR2014:10:30[:00]), and
+numbers: ``SAS_DATE`` (days since 1960-01-01), ``SAS_DATETIME`` (seconds since
+1960-01-01T00:00:00) and ``EXCEL`` (serial days, 1900 date system); separate year/month/day
+columns go through :func:`parse_date_parts`. Every text style is first rewritten to the YMD or
+DMY shape and checked by the one calendar-aware parser below, so unknown tokens, partial dates
+and impossible dates behave the same whatever the style.
 """
 
 from __future__ import annotations
@@ -20,6 +29,26 @@ _UNKNOWN = {"UN", "UK", "UNK", "UNKN", "--", "XX", "XXX", "XXXX", "NK", "NA"}
 _DMY = r"^\s*(?P<d>\d{1,2}|[A-Za-z-]{2})[-/ ](?P<m>[A-Za-z]{3}|[A-Za-z-]{2}|\d{1,2})[-/ ](?P<y>\d{4}|[A-Za-z-]{2,4})\s*$"
 _YMD = r"^\s*(?P<y>\d{4}|[A-Za-z-]{2,4})-(?P<m>\d{1,2}|[A-Za-z-]{2,3})-(?P<d>\d{1,2}|[A-Za-z-]{2})\s*$"
 _TIME = r"^\s*(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?\s*$"
+# SAS DATE9 (ddMONyyyy) and DATETIME (ddMONyyyy:hh:mm[:ss[.fff]]); a date-only value is allowed
+_DATE9 = r"^\s*(?P<d>\d{1,2}|[A-Za-z]{2})(?P<m>[A-Za-z]{3})(?P<y>\d{4}|[A-Za-z]{4})\s*$"
+_SASDT = (r"^\s*(?P<d>\d{1,2}|[A-Za-z]{2})(?P<m>[A-Za-z]{3})(?P<y>\d{4}|[A-Za-z]{4})"
+          r"(?:[:T ](?P<t>\d{1,2}:\d{2}(?::\d{2})?)(?:\.\d*)?)?\s*$")
+# ISO 8601 as exported (ODM date/datetime/partialDate, Excel): a time zone is accepted and
+# dropped (SDTM --DTC keeps local time, SDTMIG 3.4 §4.4.2)
+_ISO = (r"^\s*(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?:[T ](?P<t>\d{2}:\d{2}(?::\d{2})?)"
+        r"(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?)?)?\s*$")
+
+TEXT_FORMATS = ("DMY", "YMD", "ISO", "DATE9", "DATETIME")
+NUMERIC_FORMATS = ("SAS_DATE", "SAS_DATETIME", "EXCEL")
+FORMATS = TEXT_FORMATS + NUMERIC_FORMATS
+# formats whose value carries its own time: a separate time column is refused for them
+TIMED_FORMATS = ("DATETIME", "SAS_DATETIME", "EXCEL")
+SAS_EPOCH = np.datetime64("1960-01-01", "D")
+# Excel's 1900 date system counts 1900-02-29, which never existed, as serial 60 (kept for
+# Lotus 1-2-3 compatibility): serials 1-59 count from 1899-12-31, serials from 61 from
+# 1899-12-30, and 60 is not a date.
+EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+_ISO_LIMITS = (np.datetime64("0001-01-01", "s"), np.datetime64("9999-12-31T23:59:59", "s"))
 
 
 class DateParse:
@@ -29,6 +58,16 @@ class DateParse:
         self.iso = iso                  # ISO 8601 text (possibly partial) or NA
         self.unparseable = unparseable  # bool: non-blank text in no known date style
         self.impossible = impossible    # bool: a calendar-impossible date (30 Feb) / time
+
+    @property
+    def failed(self) -> pd.Series:
+        """Rows whose collected value is not a date of the declared style."""
+        return self.unparseable | self.impossible
+
+    def nothing_parsed(self) -> bool:
+        """True when some value failed and none gave a date: the declared style (or column)
+        is wrong, which is a spec/input error, not one finding per row."""
+        return bool(self.failed.any()) and not bool(self.iso.notna().any())
 
 
 def _is_unknown(part: pd.Series) -> pd.Series:
@@ -44,7 +83,7 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
                           "t": times.astype("string") if times is not None else ""})
     codes = pairs.groupby(["d", "t"], dropna=False, sort=False).ngroup().to_numpy()
     distinct = pairs.drop_duplicates().reset_index(drop=True)
-    parsed = _parse_dates(distinct["d"], fmt, distinct["t"] if times is not None else None)
+    parsed = _parse_any(distinct["d"], fmt, distinct["t"] if times is not None else None)
 
     def back(s: pd.Series) -> pd.Series:
         out = s.take(codes)
@@ -55,7 +94,92 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
                      impossible=back(parsed.impossible))
 
 
-def _parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> DateParse:
+def _parse_any(values: pd.Series, fmt: str, times: pd.Series | None) -> DateParse:
+    """Dispatch on the collected style (values are distinct here)."""
+    if fmt in ("DMY", "YMD"):
+        return _parse_dates(values, fmt, times)
+    if fmt in NUMERIC_FORMATS:
+        return _parse_numeric(values, fmt)
+    text = values.astype("string")
+    if fmt == "ISO":
+        p = text.str.extract(_ISO)
+        ymd = p["y"] + "-" + p["m"].fillna("UN") + "-" + p["d"].fillna("UN")
+        shape = "YMD"
+    elif fmt in ("DATE9", "DATETIME"):
+        p = text.str.extract(_DATE9 if fmt == "DATE9" else _SASDT)
+        ymd = p["d"] + "-" + p["m"] + "-" + p["y"]
+        shape = "DMY"
+    else:
+        raise ValueError(f"unknown date format {fmt!r}")
+    if "t" in p:        # a time inside the value wins over a separate time column
+        t = p["t"] if times is None else p["t"].fillna(times.astype("string"))
+        times = t.where(p["y"].notna(), pd.NA)
+    # a non-blank value in no shape of this style is unparseable (never re-read as another)
+    blank = text.isna() | (text.str.strip() == "")
+    ymd = ymd.fillna(text.where(blank, "?"))
+    return _parse_dates(ymd, shape, times, keep_seconds=fmt != "DATE9")
+
+
+def _parse_numeric(values: pd.Series, fmt: str) -> DateParse:
+    """SAS dates/datetimes and Excel serials (as the raw readers print them) → ISO 8601.
+
+    Fractional SAS days and seconds are truncated; an Excel fraction is the time of day,
+    rounded to the second. Numeric date-times keep seconds (they are in the data).
+    """
+    text = values.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    num = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64").to_numpy()
+    unparseable = (~blank).to_numpy() & ~np.isfinite(num)
+    ok = np.isfinite(num)
+    impossible = np.zeros(len(num), dtype=bool)
+    with_time = np.full(len(num), fmt == "SAS_DATETIME")
+    safe = np.where(ok & (np.abs(num) < 4e11), num, 0.0)        # |seconds| of ±12 000 years
+    impossible |= ok & (np.abs(num) >= 4e11)
+    if fmt == "SAS_DATE":
+        seconds = np.floor(safe).astype("int64") * 86400 + \
+            (SAS_EPOCH - np.datetime64("1970-01-01", "D")).astype("int64") * 86400
+    elif fmt == "SAS_DATETIME":
+        seconds = np.floor(safe).astype("int64") + \
+            (SAS_EPOCH - np.datetime64("1970-01-01", "D")).astype("int64") * 86400
+    else:   # EXCEL
+        day = np.floor(safe).astype("int64")
+        impossible |= ok & ((day < 1) | (day == 60))
+        day = np.where(day < 60, day + 1, day)          # 1..59 count from 1899-12-31
+        frac_s = np.rint((safe - np.floor(safe)) * 86400).astype("int64")
+        with_time = frac_s > 0
+        seconds = (day + (EXCEL_EPOCH - np.datetime64("1970-01-01", "D")).astype("int64")) * \
+            86400 + frac_s
+    stamps = seconds.astype("datetime64[s]")
+    impossible |= ok & ((stamps < _ISO_LIMITS[0]) | (stamps > _ISO_LIMITS[1]))
+    good = ok & ~impossible
+    date_txt = np.datetime_as_string(stamps, unit="D")
+    full_txt = np.datetime_as_string(stamps, unit="s")
+    out = np.where(with_time, full_txt, date_txt)
+    iso = pd.Series(out, index=values.index, dtype="string").where(good, pd.NA)
+    return DateParse(iso=iso, unparseable=pd.Series(unparseable, index=values.index),
+                     impossible=pd.Series(impossible, index=values.index))
+
+
+def parse_date_parts(year: pd.Series, month: pd.Series | None, day: pd.Series | None,
+                     times: pd.Series | None = None) -> DateParse:
+    """A date collected as separate year / month / day fields → ISO 8601 (partial precision).
+
+    A blank or unknown part (UN, UNK, UNKN, NK...) is unknown: 2020 + UNK + blank gives
+    ``2020``, 2020 + 02 + UN gives ``2020-02``; months may be numbers or JAN..DEC. The parts are
+    joined into the YMD shape and parsed there, so the same unknown/impossible rules apply.
+    """
+    def part(s: pd.Series | None, unknown: str) -> pd.Series:
+        if s is None:
+            return pd.Series(unknown, index=year.index, dtype="string")
+        t = s.astype("string").str.strip()
+        return t.mask(t.isna() | (t == "") | t.str.upper().isin(_UNKNOWN), unknown)
+
+    text = part(year, "UNKN") + "-" + part(month, "UN") + "-" + part(day, "UN")
+    return parse_dates(text, "YMD", times)
+
+
+def _parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None,
+                 keep_seconds: bool = False) -> DateParse:
     """Parse collected date text into ISO 8601, vectorised.
 
     Unknown day → ``YYYY-MM``; unknown month → ``YYYY`` (a known day under an unknown month is
@@ -103,6 +227,12 @@ def _parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) ->
         bad_t = t_given & ~t_ok
         impossible = impossible | (bad_t & d_known)
         hhmm = t["h"].str.zfill(2) + ":" + t["mi"]
+        if keep_seconds:    # seconds as collected (the new styles keep full precision)
+            sec = pd.to_numeric(t["s"], errors="coerce")
+            t_ok = t_ok & (sec.isna() | sec.between(0, 59))
+            bad_t = t_given & ~t_ok
+            impossible = impossible | (bad_t & d_known)
+            hhmm = hhmm + (":" + t["s"]).fillna("")
         with_time = d_known & ~impossible & t_ok.fillna(False).astype(bool)
         iso = iso.mask(with_time, iso + "T" + hhmm)
 

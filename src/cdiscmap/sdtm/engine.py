@@ -149,7 +149,8 @@ class FormStore:
                 raise SpecError(f"unknown form '{name}' (study.yaml forms: "
                                 f"{', '.join(sorted(self.loaded.study.forms))})",
                                 where.rsplit(":", 1)[0], _line(where), "form")
-            form = read_form(name, self.raw_dir / spec.file, root=self.raw_dir)
+            form = read_form(name, self.raw_dir / spec.file, root=self.raw_dir,
+                             **spec.reader_options())
             missing = [k for k in [*spec.keys, spec.subject_column]
                        if k not in form.frame.columns]
             if missing:
@@ -157,6 +158,9 @@ class FormStore:
                                      f"{self.loaded.study_file} (forms.{name}) are missing")
             self.forms[name] = form
             self.accounting.register_form(name, form.file, form.n_rows)
+            if form.dropped is not None:    # rows the reader took out (ODM audit removals)
+                for reason, rows in form.dropped.groupby("reason", sort=True)["_SRCROW"]:
+                    self.accounting.drop(name, rows, str(reason), "read")
             self._check_keys(form, spec.keys)
         return self.forms[name]
 

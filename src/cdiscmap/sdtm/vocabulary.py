@@ -18,7 +18,7 @@ import pandas as pd
 
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
-from cdiscmap.sdtm.dates import complete_date, parse_dates
+from cdiscmap.sdtm.dates import complete_date, parse_date_parts, parse_dates
 from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
@@ -258,15 +258,36 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
 
 
 def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
-    """Collected date (and time) parts → ISO 8601 text keeping partial precision."""
-    dates = raw_column(ctx, frame, args.date)
+    """Collected date (and time) parts → ISO 8601 text keeping partial precision.
+
+    A column in which no value gives a date while some fail is an InputDataError (the style
+    or the column is wrong), not one DATE0001 finding per row.
+    """
     times = raw_column(ctx, frame, args.time) if args.time else None
-    parsed = parse_dates(dates, args.format, times)
-    shown = dates.astype("string")
+    if args.parts is not None:
+        cols = [c for c in (args.parts.year, args.parts.month, args.parts.day) if c]
+        year, month, day = (raw_column(ctx, frame, c) if c else None for c in
+                            (args.parts.year, args.parts.month, args.parts.day))
+        parsed = parse_date_parts(year, month, day, times)  # type: ignore[arg-type]
+        shown = year.astype("string").fillna("")  # type: ignore[union-attr]
+        for s in (month, day):
+            shown = shown + "/" + (s.astype("string").fillna("") if s is not None else "")
+        style, source = "year/month/day", "/".join(cols)
+    else:
+        dates = raw_column(ctx, frame, args.date)  # type: ignore[arg-type]
+        parsed = parse_dates(dates, args.format, times)
+        shown = dates.astype("string")
+        style, source = args.format, args.date
     if times is not None:
         shown = shown.fillna("") + (" " + times.astype("string")).fillna("")
+    if parsed.nothing_parsed():
+        sample = shown[parsed.failed].iloc[0]
+        raise InputDataError(f"{ctx.where}: {ctx.domain}.{ctx.variable}: no value of column "
+                             f"{source} in {frame.file} (form {frame.form}) is a {style} date, "
+                             f"e.g. {sample!r} ({int(parsed.failed.sum())} rows); declare the "
+                             "right iso8601 format")
     ctx.report(frame, parsed.unparseable, rule="DATE0001", severity=Severity.WARNING,
-               message=f"date not in the declared {args.format} style; left null", values=shown)
+               message=f"date not in the declared {style} style; left null", values=shown)
     ctx.report(frame, parsed.impossible, rule="DATE0002", severity=Severity.WARNING,
                message="impossible calendar date or time; left null", values=shown)
     return parsed.iso

@@ -85,10 +85,33 @@ class AssignCtArgs(Strict):
     codelist: str                       # a study codelist (study.yaml codelists) name
 
 
+class DatePartsArgs(Strict):
+    """A date collected as separate fields (raw column names); month/day may be absent."""
+
+    year: str
+    month: str | None = None
+    day: str | None = None
+
+
 class Iso8601Args(Strict):
-    date: str                           # raw column holding the date
-    time: str | None = None             # raw column holding HH:MM
-    format: Literal["DMY", "YMD"] = "DMY"
+    date: str | None = None             # raw column holding the date
+    parts: DatePartsArgs | None = None  # or: separate year/month/day columns
+    time: str | None = None             # raw column holding HH:MM[:SS]
+    # collected style (sdtm/dates.py): text DMY, YMD, ISO, DATE9, DATETIME; numbers SAS_DATE
+    # (days since 1960-01-01), SAS_DATETIME (seconds since 1960), EXCEL (1900 serial days)
+    format: Literal["DMY", "YMD", "ISO", "DATE9", "DATETIME", "SAS_DATE", "SAS_DATETIME",
+                    "EXCEL"] = "DMY"
+
+    @model_validator(mode="after")
+    def _source(self) -> Iso8601Args:
+        if (self.date is None) == (self.parts is None):
+            raise ValueError("give exactly one of 'date' (one column) or 'parts' "
+                             "({year, month, day} columns)")
+        if self.parts is not None and "format" in self.model_fields_set:
+            raise ValueError("'format' applies to a 'date' column, not to 'parts'")
+        if self.time and self.format in ("DATETIME", "SAS_DATETIME", "EXCEL", "SAS_DATE"):
+            raise ValueError(f"format {self.format} takes no separate 'time' column")
+        return self
 
 
 class ConcatArgs(Strict):
@@ -340,6 +363,37 @@ class FormSpec(Strict):
     keys: list[str] = []                # raw natural key: duplicates are findings
     subject_column: str = "SUBJECT"
     description: str = ""
+    # reader: default from the file suffix (.csv/.tsv/.txt csv, .sas7bdat sas, .xpt xpt,
+    # .xml odm, .xlsx/.xlsm excel); options apply to one format each
+    format: Literal["csv", "sas", "xpt", "odm", "excel"] | None = None
+    item_group: str | None = None       # odm: the ItemGroupOID whose records are the rows
+    sheet: str | None = None            # excel: sheet name (default: the only sheet or the
+    #                                     sheet named like the form)
+    delimiter: str | None = None        # csv: one character (default ",", "\t" for .tsv)
+    encoding: str | None = None         # csv: e.g. latin-1, cp1252 (default utf-8)
+
+    @model_validator(mode="after")
+    def _reader_options(self) -> FormSpec:
+        suffixes = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".sas7bdat": "sas",
+                    ".xpt": "xpt", ".xml": "odm", ".xlsx": "excel", ".xlsm": "excel"}
+        fmt = self.format or suffixes.get(PurePosixPath(self.file).suffix.lower())
+        for key, owner in (("item_group", "odm"), ("sheet", "excel"), ("delimiter", "csv"),
+                           ("encoding", "csv")):
+            if getattr(self, key) is not None and fmt != owner:
+                raise ValueError(f"'{key}' applies to format {owner}, and this form is "
+                                 f"{fmt or 'of unknown format (give format)'}")
+        if fmt == "odm" and not self.item_group:
+            raise ValueError("an ODM form names its ItemGroupOID: item_group: IG.XX")
+        if self.delimiter is not None and (len(self.delimiter) != 1 or
+                                           self.delimiter in "\"\r\n"):
+            raise ValueError(f"delimiter {self.delimiter!r} must be one character, not a quote "
+                             "or line end")
+        return self
+
+    def reader_options(self) -> dict[str, str | None]:
+        """The keyword options of ``ingest.read_form`` for this form."""
+        return {"format": self.format, "item_group": self.item_group, "sheet": self.sheet,
+                "delimiter": self.delimiter, "encoding": self.encoding}
 
     @field_validator("file")
     @classmethod
