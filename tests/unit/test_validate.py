@@ -619,8 +619,8 @@ def test_reports_junit_json_html(tmp_path):
     failed = sorted(c.get("name").split()[0] for c in root.iter("testcase")
                     if c.find("failure") is not None)
     assert failed == ["SD0005", "XD0001", "XD0007"]
-    # every rule run is a testcase: TU is SDTM, so schema + file + cross-dataset rules
-    assert int(suites["TU"].get("tests")) == 10 + 8 + 8
+    # every rule run is a testcase: TU is SDTM, so schema + file + cross-dataset + plausibility
+    assert int(suites["TU"].get("tests")) == 10 + 8 + 8 + 6
     assert sum(int(s.get("tests")) for s in suites.values()) == int(root.get("tests"))
 
     path = write_findings_json(report, out / "findings.json")
