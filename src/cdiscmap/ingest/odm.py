@@ -49,6 +49,14 @@ NAMESPACES = {"http://www.cdisc.org/ns/odm/v1.3": "1.3", "http://www.cdisc.org/n
 KEY_COLUMNS = ["SubjectKey", "StudyEventOID", "StudyEventRepeatKey", "FormOID", "FormRepeatKey",
                "ItemGroupRepeatKey"]
 DECODE_SUFFIX = "_DECODE"
+# ODM 1.3.2 ItemDataStar: typed ItemData elements carrying the value as text
+_TYPED_ITEMS = ["ItemDataAny", "ItemDataString", "ItemDataInteger", "ItemDataFloat",
+                "ItemDataDate", "ItemDataTime", "ItemDataDatetime", "ItemDataBoolean",
+                "ItemDataHexBinary", "ItemDataBase64Binary", "ItemDataHexFloat",
+                "ItemDataBase64Float", "ItemDataPartialDate", "ItemDataPartialTime",
+                "ItemDataPartialDatetime", "ItemDataDurationDatetime",
+                "ItemDataIntervalDatetime", "ItemDataIncompleteDatetime", "ItemDataIncompleteDate",
+                "ItemDataIncompleteTime", "ItemDataURI", "ItemDataDouble"]
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # key columns that identify an element at each level where a Remove can stand
 _LEVEL_KEYS = {
@@ -224,11 +232,20 @@ class _Walker:
         self.tag_id = self.q("ItemData")
         self.tag_value = self.q("Value")
         self.prefix_typed = self.q("ItemData")   # 1.3.2 typed ItemDataString, ItemDataDate...
+        # set per ClinicalData by one XPath each, so the common case (plain ItemData with a
+        # Value attribute, no item-level Remove) takes the fast path below
+        self.typed = False
+        self.item_removes = False
 
     def q(self, local: str) -> str:
         return f"{{{self.ns}}}{local}" if self.ns else local
 
     def clinical(self, clinical: etree._Element) -> None:
+        self.typed = next(clinical.iter(*(self.q(t) for t in _TYPED_ITEMS)), None) is not None
+        path = ".//o:ItemData[@TransactionType = 'Remove']" if self.ns else \
+            ".//ItemData[@TransactionType = 'Remove']"
+        self.item_removes = bool(clinical.xpath(f"boolean({path})", namespaces={"o": self.ns}
+                                                if self.ns else None))
         for subj in clinical.iterchildren(self.q("SubjectData")):
             sk = subj.get("SubjectKey")
             site = subj.find(self.q("SiteRef"))
@@ -241,19 +258,17 @@ class _Walker:
                 for child in ev.iterchildren(self.q("FormData"), self.tag_igd):
                     if child.tag == self.tag_igd:     # ODM 2.0: the outer item group is the form
                         form = (child.get("ItemGroupOID"), child.get("ItemGroupRepeatKey"))
-                        level = "FormData"
                         f_gone = ev_gone or ("ItemGroupData"
                                              if child.get("TransactionType") == "Remove" else None)
                         self.item_group(child, (*ev_keys, *form), loc, f_gone, outer=True)
                     else:
                         form = (child.get("FormOID"), child.get("FormRepeatKey"))
-                        level = "FormData"
                         f_gone = ev_gone or ("FormData" if child.get("TransactionType") ==
                                              "Remove" else None)
                         for igd in child.iterchildren(self.tag_igd):
                             self.item_group(igd, (*ev_keys, *form), loc, f_gone, outer=False)
-                    if child.get("TransactionType") == "Remove":
-                        self.removals.append((level, (*ev_keys, *form), self.n_records))
+                    if child.get("TransactionType") == "Remove":    # by its form-level key
+                        self.removals.append(("FormData", (*ev_keys, *form), self.n_records))
                 if ev.get("TransactionType") == "Remove":
                     self.removals.append(("StudyEventData", ev_keys, self.n_records))
             if gone:
@@ -267,24 +282,23 @@ class _Walker:
                    gone: str | None, outer: bool) -> None:
         own_remove = igd.get("TransactionType") == "Remove"
         gone = gone or ("ItemGroupData" if own_remove else None)
-        nested = False
-        has_items = False
-        for child in igd:
-            tag = child.tag
-            if tag == self.tag_igd:
-                nested = True
-                self.item_group(child, form_keys, loc, gone, outer=False)
-            elif isinstance(tag, str) and tag.startswith(self.prefix_typed):
-                has_items = True
-        if has_items or not nested:     # a pure 2.0 container (only nested groups) is no record
-            self._record(igd, form_keys, loc, gone)
+        nested = igd.findall(self.tag_igd)
+        for child in nested:
+            self.item_group(child, form_keys, loc, gone, outer=False)
+        if self.typed:
+            items = [c for c in igd if isinstance(c.tag, str) and
+                     c.tag.startswith(self.prefix_typed)]
+        else:
+            items = igd.findall(self.tag_id)
+        if items or not nested:     # a pure 2.0 container (only nested groups) is no record
+            self._record(igd, form_keys, loc, gone, items)
         if own_remove and not outer:
             self.removals.append(("ItemGroupData", (*form_keys, igd.get("ItemGroupOID"),
                                                     igd.get("ItemGroupRepeatKey")),
                                   self.n_records))
 
     def _record(self, igd: etree._Element, form_keys: tuple, loc: str | None,
-                gone: str | None) -> None:
+                gone: str | None, items: list[etree._Element]) -> None:
         pos = self.n_records
         r = self.rec
         r["SubjectKey"].append(form_keys[0])
@@ -296,12 +310,14 @@ class _Walker:
         r["ItemGroupRepeatKey"].append(igd.get("ItemGroupRepeatKey"))
         r["LocationOID"].append(loc)
         r["_REASON"].append(gone)
-        for item in igd:
-            if not isinstance(item.tag, str) or not item.tag.startswith(self.prefix_typed):
-                continue
-            self.cell_rec.append(pos)
-            self.cell_item.append(item.get("ItemOID", ""))
-            self.cell_value.append(self._value(item))
+        if not items:
+            return
+        values = [item.get("Value") for item in items]
+        if None in values or self.item_removes or self.typed:
+            values = [self._value(item) for item in items]
+        self.cell_rec.extend([pos] * len(items))
+        self.cell_item.extend([item.get("ItemOID", "") for item in items])
+        self.cell_value.extend(values)
 
     def _value(self, item: etree._Element) -> str | None:
         if item.get("IsNull") == "Yes" or item.get("TransactionType") == "Remove":
@@ -317,7 +333,7 @@ class _Walker:
     def records_frame(self) -> pd.DataFrame:
         recs = pd.DataFrame(self.rec, dtype="object")
         recs["_REASON"] = recs["_REASON"].map(
-            lambda lvl: f"ODM audit: TransactionType=Remove on {lvl}" if lvl else None)
+            {lvl: f"ODM audit: TransactionType=Remove on {lvl}" for lvl in _LEVEL_KEYS})
         self._apply_removals(recs)
         return recs
 
