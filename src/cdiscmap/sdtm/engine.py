@@ -151,7 +151,7 @@ class FormStore:
                                 where.rsplit(":", 1)[0], _line(where), "form")
             form = read_form(name, self.raw_dir / spec.file, root=self.raw_dir,
                              **spec.reader_options())
-            missing = [k for k in [*spec.keys, spec.subject_column]
+            missing = [k for k in dict.fromkeys([*spec.keys, spec.subject_column])
                        if k not in form.frame.columns]
             if missing:
                 raise InputDataError(f"{form.file}: column(s) {missing} declared in "
