@@ -744,8 +744,9 @@ class _Builder:
             method = None
             if origin.type == "Derived" and supp is not None:
                 where = self._spec_location(parent, ("supp", qnam))
-                method = self._method(dataset, f"QVAL.{qnam}",
-                                      f"{_phrase(supp.value)}; {where}",
+                text = _phrase(supp.value) if supp.value is not None else " | ".join(
+                    f"[{block}] {_phrase(value)}" for block, value in supp.values.items())
+                method = self._method(dataset, f"QVAL.{qnam}", f"{text}; {where}",
                                       oid=f"MT.{dataset}.QVAL.{qnam}")
             items.append(_ValueItem(
                 suffix=_oid_part(qnam), name=qnam,
@@ -919,7 +920,8 @@ class _Builder:
                             dictionary=codelist.dictionary, version=str(version))
         known = {t.value for t in codelist.terms}
         listed = [t for t in codelist.terms if not codelist.extensible or t.value in used]
-        terms = [Term(t.value, t.code, t.decode) for t in listed]
+        # a study's declared additions (study.yaml `extends:`) are extensions
+        terms = [Term(t.value, t.code, t.decode, extended=t.extended) for t in listed]
         # Sponsor values in an extensible list are extensions; for a subset we cannot tell.
         extended = codelist.extensible and not codelist.subset
         terms += [Term(v, extended=extended) for v in sorted(used - known)]

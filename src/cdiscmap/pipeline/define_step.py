@@ -17,6 +17,7 @@ from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.sdtm.engine import study_origins
 from cdiscmap.spec.loader import load_study
 from cdiscmap.standards import load_standards
+from cdiscmap.standards.study import with_study_codelists
 from cdiscmap.validation.read import read_xpt_dataset
 
 
@@ -29,8 +30,8 @@ def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
-    standards = load_standards()
     loaded = load_study(study_dir)
+    standards = with_study_codelists(load_standards(), loaded)
     created = output_timestamp(study_dir)
     sdtm_dir, adam_dir = package / "sdtm", package / "adam"
     if not sdtm_dir.is_dir():

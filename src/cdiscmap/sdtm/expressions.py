@@ -615,7 +615,8 @@ def _eval(env: _Env, node: ast.AST) -> _Value:
             return _Value(N, pd.Series(float(node.value), index=rows, dtype="float64"))
         if kind is B:
             return _Value(B, pd.Series(node.value, index=rows, dtype="boolean"))
-        text = node.value.strip() if isinstance(node.value, str) else ""
+        # a literal is taken as written ('WEEK ' + N, ' ' between parts); only '' is null
+        text = node.value if isinstance(node.value, str) else ""
         return _Value(T if kind is T else Z,
                       pd.Series(text or pd.NA, index=rows, dtype="string"))
     if isinstance(node, ast.Name):

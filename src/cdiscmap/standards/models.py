@@ -27,6 +27,7 @@ class Term(_Frozen):
     value: str
     code: str | None = None
     decode: str | None = None
+    extended: bool = False      # a study's addition to an extensible CT codelist (extends:)
 
 
 class Codelist(_Frozen):
