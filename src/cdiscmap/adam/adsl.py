@@ -59,6 +59,19 @@ def _merge_value(adsl: pd.DataFrame, values: pd.DataFrame, column: str, target: 
     return mapped.astype("string") if mapped.dtype != "float64" else mapped
 
 
+def _dm_number(dm: pd.DataFrame, name: str) -> pd.Series:
+    """A numeric DM variable (AGE) that may arrive as text from a CSV/parquet SDTM folder;
+    a value that is no number is an input error naming it, not a crash."""
+    values = pd.to_numeric(dm[name], errors="coerce").astype("float64")
+    bad = values.isna() & dm[name].notna() & (dm[name].astype("string").str.strip() != "")
+    if bad.any():
+        first = bad[bad].index[0]
+        raise InputDataError(f"SDTM DM.{name} is numeric (SDTMIG 3.4 DM) but holds "
+                             f"{str(dm.at[first, name])!r} (USUBJID {dm.at[first, 'USUBJID']}); "
+                             f"{int(bad.sum())} such value(s)")
+    return values
+
+
 def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame:
     dm = require(sdtm, "DM", ["STUDYID", "USUBJID"], "ADSL is one record per DM subject")
     dup = dm["USUBJID"].duplicated(keep="first")
@@ -68,6 +81,9 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
                     variable="USUBJID")
         dm = dm.loc[~dup]
     dm = dm.loc[dm["USUBJID"].notna()].sort_values("USUBJID", kind="mergesort")
+    if dm.empty:
+        raise InputDataError("no subjects: SDTM DM has no record with a USUBJID (ADSL is one "
+                             "record per DM subject)")
     absent = [v for v in DM_COPIED if v not in dm.columns]
     if absent:
         findings.add(notice("AD0005", f"DM has no {', '.join(absent)}; ADSL leaves them empty",
@@ -75,7 +91,7 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
     out = pd.DataFrame(index=dm.index)
     for name in DM_COPIED:
         if name in dm.columns:
-            out[name] = dm[name].astype("float64") if name in _NUMERIC_DM else \
+            out[name] = _dm_number(dm, name) if name in _NUMERIC_DM else \
                 dm[name].astype("string")
         else:
             out[name] = np.nan if name in _NUMERIC_DM else pd.Series(pd.NA, index=dm.index,

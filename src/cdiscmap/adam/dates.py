@@ -86,7 +86,8 @@ def _impute_unique(text: pd.Series, highest: str, how: str
     """impute_dtc on distinct texts: dates (datetime64[D]), flags (object), invalid (bool)."""
     # complete dates without time, the common case, parse in C; the rest goes through the regex
     complete = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    is_complete = complete.notna().to_numpy() & text.str.len().eq(10).fillna(False).to_numpy()
+    is_complete = complete.dt.year.between(1678, 2261).fillna(False).to_numpy(dtype=bool) & \
+        text.str.len().eq(10).fillna(False).to_numpy()
     text = text.str.strip()
     text = text.mask(text == "")
     blank = text.isna().to_numpy()
@@ -109,7 +110,10 @@ def _impute_unique(text: pd.Series, highest: str, how: str
     mlen = _month_length(year, np.where((month >= 1) & (month <= 12), month, np.nan))
     bad_month = matched & ~np.isnan(month) & ~((month >= 1) & (month <= 12))
     bad_day = matched & ~np.isnan(day) & ~((day >= 1) & (day <= np.nan_to_num(mlen)))
-    invalid = (rest & ~matched) | bad_month | bad_day
+    # ADaM dates are datetime64[ns], which holds 1677-09-22..2262-04-11 only: a year outside
+    # 1678..2261 would wrap around silently (9999-12-31 became 1816-03-29), so it is invalid
+    out_of_range = matched & ((year < 1678) | (year > 2261))
+    invalid = (rest & ~matched) | bad_month | bad_day | out_of_range
     usable = matched & ~invalid
 
     # what the imputation may fill in

@@ -14,6 +14,7 @@ defaults run on any SDTMIG-conformant SDTM, where such variables are permissible
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,9 @@ from cdiscmap.errors import SpecError, display_path
 from cdiscmap.spec.yamlload import load_yaml, validate_located
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+# Day counts (windows, gaps, landmarks) stay within 100 years: dates are datetime64[ns], which
+# spans ±292 years, so a larger count would overflow instead of meaning anything.
+MAX_DAYS = 36525
 Where = dict[str, str | list[str]]
 
 
@@ -102,7 +106,7 @@ class ExDateRule(_Model):
         description="first_after_gap: first dose starting at least gap_days after the end of "
                     "all earlier dosing (or after anchor); first_matching: first dose matching "
                     "where.")
-    gap_days: int | None = Field(None, ge=1, description="Gap for first_after_gap.")
+    gap_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="Gap for first_after_gap.")
     anchor: str | None = Field(
         None, description="ADSL date the gap is counted from when no earlier dose exists, and "
                           "before which doses are ignored (e.g. RANDDT).")
@@ -130,6 +134,41 @@ class AgeGroup(_Model):
     low: float | None = Field(None, description="Lowest AGE in the group (left out: no limit).")
     high: float | None = Field(None, description="Highest AGE in the group (left out: no "
                                                  "limit).")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AgeGroup:
+        if not self.label.strip():
+            raise ValueError("an age group needs a label")
+        if any(b is not None and not math.isfinite(b) for b in (self.low, self.high)):
+            raise ValueError(f"age group {self.label!r}: bounds are numbers (leave one out "
+                             f"for an open end)")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"age group {self.label!r}: low {self.low:g} is above high "
+                             f"{self.high:g}")
+        return self
+
+
+def _check_age_groups(groups: list[AgeGroup]) -> list[AgeGroup]:
+    """AGEGR1N is the position in the list and the first matching group wins, so groups must
+    be in ascending order without overlap (an overlapped age would silently go to the earlier
+    group) and without a gap holding a whole year of age (DM AGE is usually whole years: such
+    subjects would get a blank AGEGR1). Only the first group may be open below, the last
+    above."""
+    labels = [g.label for g in groups]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"age group labels repeat: {labels}")
+    for prev, nxt in zip(groups, groups[1:], strict=False):
+        if prev.high is None or nxt.low is None:
+            raise ValueError(f"age groups {prev.label!r} and {nxt.label!r} overlap (only the "
+                             f"first group may leave out low, only the last high)")
+        if nxt.low <= prev.high:
+            raise ValueError(f"age groups {prev.label!r} (up to {prev.high:g}) and "
+                             f"{nxt.label!r} (from {nxt.low:g}) overlap or are out of order")
+        hole = math.floor(prev.high) + 1
+        if hole < nxt.low:
+            raise ValueError(f"age {hole} falls between age groups {prev.label!r} (up to "
+                             f"{prev.high:g}) and {nxt.label!r} (from {nxt.low:g})")
+    return groups
 
 
 def _default_age_groups() -> list[AgeGroup]:
@@ -247,6 +286,7 @@ class AdslSettings(_Model):
                              description="What makes a subject response-evaluable (EFFFL).")
 
     _v_from = field_validator("trt01p_from", "trt01a_from")(lambda v: _check_name(v, "name"))
+    _v_age = field_validator("age_groups")(lambda v: _check_age_groups(v))
     _v_coh = field_validator("cohort_variables")(
         lambda v: [_check_name(x, "QNAM") for x in v])
     _v_itt = field_validator("ittfl_from")(lambda v: None if v is None else _check_name(v, "name"))
@@ -255,9 +295,10 @@ class AdslSettings(_Model):
 class Confirmation(_Model):
     """RECIST 1.1 §4.6.1 confirmation of CR/PR."""
 
-    min_days: int = Field(28, ge=1, description="Confirming assessment at least this many days "
-                                                "later (RECIST 1.1 §4.6.1: ≥ 4 weeks; admiralonco "
-                                                "ref_confirm 28).")
+    min_days: int = Field(28, ge=1, le=MAX_DAYS,
+                           description="Confirming assessment at least this many days "
+                                       "later (RECIST 1.1 §4.6.1: ≥ 4 weeks; admiralonco "
+                                       "ref_confirm 28).")
     max_ne: int = Field(1, ge=0, description="NE assessments allowed in between (admiralonco "
                                              "max_nr_ne 1).")
     accept_sd: bool = Field(False, description="One SD between PR and its confirmation allowed "
@@ -279,12 +320,16 @@ class Landmark(_Model):
 
     paramcd: str = Field(description="PARAMCD of the landmark parameter, e.g. DCR8W.")
     param: str = Field(description="Its PARAM, e.g. Disease Control (CR/PR/SD) at Week 8.")
-    weeks: float | None = Field(None, gt=0, description="Landmark L in weeks from the reference "
-                                                        "date (give weeks or days).")
-    days: int | None = Field(None, gt=0, description="Landmark L in days from the reference "
-                                                     "date (give weeks or days).")
-    window_before: int = Field(7, ge=0, description="Days before L still counted; default 7.")
-    window_after: int = Field(7, ge=0, description="Days after L still counted; default 7.")
+    weeks: float | None = Field(None, gt=0, le=MAX_DAYS / 7,
+                                 description="Landmark L in weeks from the reference "
+                                             "date (give weeks or days).")
+    days: int | None = Field(None, gt=0, le=MAX_DAYS,
+                              description="Landmark L in days from the reference "
+                                          "date (give weeks or days).")
+    window_before: int = Field(7, ge=0, le=MAX_DAYS,
+                               description="Days before L still counted; default 7.")
+    window_after: int = Field(7, ge=0, le=MAX_DAYS,
+                              description="Days after L still counted; default 7.")
     rule: Literal["status", "best"] = Field(
         "status", description="status: Y when the last assessment dated up to L + "
                               "window_after is dated from L - window_before, its response is "
@@ -297,6 +342,7 @@ class Landmark(_Model):
                                                "response (confirmation settings).")
 
     _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
+    _v_r = field_validator("responses")(lambda v: _check_responses(v))
 
     @model_validator(mode="after")
     def _one_length(self) -> Landmark:
@@ -307,6 +353,13 @@ class Landmark(_Model):
     @property
     def landmark_days(self) -> int:
         return int(round(self.weeks * 7)) if self.weeks is not None else int(self.days or 0)
+
+
+def _check_responses(values: list[str]) -> list[str]:
+    values = [v.strip().upper() for v in values]
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"responses: one or more distinct values, got {values}")
+    return values
 
 
 ADRS_PARAMETERS = ("PD", "RSP", "CB", "BOR", "CRSP", "CCB", "CBOR", "LSTA")
@@ -369,9 +422,10 @@ class AdrsSettings(_Model):
         default_factory=_default_aval_map,
         description="AVALC → AVAL (admiralonco aval_resp: CR 1 … NE 6, MISSING 7). Values "
                     "outside the map are findings and not analysed.")
-    sd_min_days: int = Field(42, ge=0, description="SD minimum duration from the reference date "
-                                                   "(admiralonco ref_start_window 42; RECIST 1.1 "
-                                                   "§4.4.3 leaves it to the protocol).")
+    sd_min_days: int = Field(42, ge=0, le=MAX_DAYS,
+                             description="SD minimum duration from the reference date "
+                                         "(admiralonco ref_start_window 42; RECIST 1.1 "
+                                         "§4.4.3 leaves it to the protocol).")
     confirmation: Confirmation = Field(
         default_factory=Confirmation,
         description="Confirmation of CR/PR for CRSP, CCB, CBOR (section below).")
@@ -408,6 +462,12 @@ class AdrsSettings(_Model):
         for a in self.analyses:
             codes += [p + a.paramcd_suffix for p in a.parameters]
             codes += [lm.paramcd for lm in a.landmarks]
+        for a in self.analyses:   # a typo would silently make every subject N
+            for lm in a.landmarks:
+                unknown = [r for r in lm.responses if r not in self.aval_map]
+                if unknown:
+                    raise ValueError(f"landmark {lm.paramcd}: responses {unknown} are not in "
+                                     f"aval_map ({', '.join(self.aval_map)})")
         too_long = [c for c in codes if len(c) > 8]
         if too_long:
             raise ValueError(f"PARAMCD longer than 8 characters: {too_long}")
@@ -424,8 +484,9 @@ class MissedAssessments(_Model):
     adequate assessment before it. Missed = event date − last adequate assessment (or start)
     > 2 × ``interval_days`` + ``window_days``."""
 
-    interval_days: int = Field(gt=0, description="Protocol assessment interval, e.g. 56.")
-    window_days: int = Field(0, ge=0, description="Visit window, e.g. 7.")
+    interval_days: int = Field(gt=0, le=MAX_DAYS,
+                               description="Protocol assessment interval, e.g. 56.")
+    window_days: int = Field(0, ge=0, le=MAX_DAYS, description="Visit window, e.g. 7.")
 
 
 class TteParameter(_Model):
@@ -452,6 +513,13 @@ class TteParameter(_Model):
     _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
     _v_s = field_validator("start")(lambda v: _check_name(v, "start"))
 
+    @model_validator(mode="after")
+    def _confirmed_response(self) -> TteParameter:
+        if self.confirmed and self.start != "RESPONSE":
+            raise ValueError(f"{self.paramcd}: confirmed applies only to start RESPONSE "
+                             f"(duration of response), not {self.start}")
+        return self
+
     @field_validator("events")
     @classmethod
     def _events(cls, value: list[str]) -> list[str]:
@@ -469,6 +537,13 @@ class CensorCodes(_Model):
                                             "date.")
     new_therapy: int = Field(3, ge=1, description="New anti-cancer therapy before any event.")
     missed_assessments: int = Field(4, ge=1, description="Event after ≥ 2 missed assessments.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CensorCodes:
+        codes = self.model_dump()
+        if len(set(codes.values())) != len(codes):
+            raise ValueError(f"CNSR codes must differ (each is a censoring reason): {codes}")
+        return self
 
 
 def _default_tte() -> list[TteParameter]:
@@ -531,6 +606,10 @@ class AdamSettings(_Model):
             if rule.anchor is not None and rule.anchor not in known:
                 problems.append(("adsl", f"ex_dates.{i}.anchor", f"unknown ADSL date "
                                  f"{rule.anchor}"))
+        unknown = [r for r in self.adtte.adequate_responses if r not in self.adrs.aval_map]
+        if unknown:
+            problems.append(("adtte", "adequate_responses", f"responses {unknown} are not in "
+                             f"the ADRS aval_map ({', '.join(self.adrs.aval_map)})"))
         for i, p in enumerate(self.adtte.parameters):
             if p.start != "RESPONSE" and p.start not in known:
                 problems.append(("adtte", f"parameters.{i}.start",

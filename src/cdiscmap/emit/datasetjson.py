@@ -304,6 +304,9 @@ def load_json(path: Path) -> Any:
                              f"{exc.start})") from None
     except ValueError as exc:            # json.JSONDecodeError is a ValueError
         raise InputDataError(f"{display_path(path)}: not valid JSON ({exc})") from None
+    except RecursionError:               # Dataset-JSON is 3 levels deep; this is no dataset
+        raise InputDataError(f"{display_path(path)}: JSON nested too deeply to be a "
+                             f"Dataset-JSON file") from None
 
 
 def _type_name(kind: type) -> str:

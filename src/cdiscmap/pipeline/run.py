@@ -26,7 +26,7 @@ from cdiscmap.errors import InputDataError, SpecError, display_path
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.resources import studies_root
-from cdiscmap.sdtm.engine import SdtmResult, map_study
+from cdiscmap.sdtm.engine import SdtmResult, check_cross_domain, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
@@ -100,9 +100,14 @@ def load_study_checked(study_dir: Path, standards: Standards) -> LoadedStudy:
 def check_study_spec(study_dir: Path) -> str:
     """``cdiscmap check-spec``: study.yaml, sdtm/*.yaml and adam/*.yaml checked without data.
 
-    Returns the line to print; raises SpecError at the first problem."""
+    Returns the line to print; raises SpecError at the first problem. Everything a run would
+    refuse before reading its first data row is checked here too: the models (every regular
+    expression and visit template compiled at load), each block's plan (a shared variable
+    needing one the block does not derive, cycles within a block) and the ``from_domain``
+    reads between domains (``sdtm.engine.check_cross_domain``)."""
     standards = load_standards()
     loaded = load_study_checked(study_dir, standards)
+    check_cross_domain(loaded)          # plans every block of every domain on the way
     checked = f"study.yaml and {len(loaded.domains)} domain specs ({', '.join(loaded.domains)})"
     if (study_dir / "adam").is_dir():
         from cdiscmap.adam import load_adam_settings

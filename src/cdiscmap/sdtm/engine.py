@@ -129,6 +129,132 @@ def _line(where: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
+def _from_domain_args(spec: VariableSpec) -> list:
+    """Every ``from_domain`` a variable uses, also inside ``when`` branches."""
+    found = [spec.from_domain] if spec.from_domain is not None else []
+    for branch in spec.when or []:
+        for sub in (branch.then, branch.else_):
+            if sub is not None:
+                found += _from_domain_args(sub)
+    return found
+
+
+def _condition_names(cond) -> set[str]:
+    if cond is None:
+        return set()
+    names = {n for n in (cond.var, cond.column) if n}
+    for sub in (cond.all or []) + (cond.any or []) + ([cond.not_] if cond.not_ else []):
+        names |= _condition_names(sub)
+    return names
+
+
+def check_cross_domain(loaded: LoadedStudy) -> None:
+    """Refuse ``from_domain`` reads the engine cannot serve, naming the real cause.
+
+    Subject aggregates run after every domain's row stage and read the other domains as they
+    stand then (module docstring), so they can read only variables derived from raw rows. A
+    read of a subject-stage or later variable is either a cycle (DM.RFXSTDTC ← EX.EXSTDTC ←
+    DM...) or an ordering the engine does not have; both are named with the chain of spec
+    lines, instead of a later "EX has no variable EXSTDTC".
+    """
+    mapped = [d for d in loaded.study.domains if d in loaded.domains]
+    derived: dict[tuple[str, str], PlannedVariable] = {}
+    late: dict[tuple[str, str], tuple[PlannedVariable, list[PlannedVariable]]] = {}
+    plans = {d: [plan_block(loaded, loaded.domains[d], i)
+                 for i in range(len(loaded.domains[d].blocks))] for d in mapped}
+    for d, block_plans in plans.items():
+        for plan in block_plans:
+            for pv in plan:
+                derived.setdefault((d, pv.name), pv)
+                if pv.stage >= vocab.SUBJECT:
+                    late.setdefault((d, pv.name), (pv, plan))
+
+    def chain(node: tuple[str, str], trail: list[tuple[str, str]]) -> tuple[list[str], bool]:
+        pv, plan = late[node]
+        step = f"{node[0]}.{node[1]} ({pv.where})"
+        for fd in _from_domain_args(pv.spec):
+            nxt = (fd.domain, fd.variable)
+            if nxt in trail:
+                return [step, f"{nxt[0]}.{nxt[1]}"], True
+            if nxt in late:
+                rest, cycle = chain(nxt, [*trail, nxt])
+                return [step, *rest], cycle
+        if pv.spec.algorithm in ("study_day", "epoch") or vocab.base_stage(pv.spec) == \
+                vocab.REFERENCE:
+            return [step + f" [{pv.spec.algorithm} needs DM reference dates]"], \
+                any(d == "DM" for d, _ in trail)
+        if vocab.base_stage(pv.spec) >= vocab.SUBJECT:
+            return [step + f" [{pv.spec.algorithm}]"], False
+        for ref in sorted(vocab.referenced_variables(pv.spec)):
+            nxt = (node[0], ref)
+            if any(p.name == ref and p.stage >= vocab.SUBJECT for p in plan) and nxt in late:
+                if nxt in trail:
+                    return [step, f"{nxt[0]}.{nxt[1]}"], True
+                rest, cycle = chain(nxt, [*trail, nxt])
+                return [step, *rest], cycle
+        return [step], False
+
+    for d, block_plans in plans.items():
+        for plan in block_plans:
+            for pv in plan:
+                for fd in _from_domain_args(pv.spec):
+                    file, line = pv.where.rsplit(":", 1)[0], _line(pv.where)
+                    who = f"{d}.{pv.name.removeprefix('_SUPP_')}"
+                    if fd.domain not in plans:
+                        raise SpecError(f"{who} reads domain {fd.domain} (from_domain), which "
+                                        f"is not mapped (study.yaml domains)", file, line,
+                                        "from_domain.domain")
+                    needed = {fd.variable, "USUBJID", *fd.order} | _condition_names(fd.where)
+                    for var in sorted(needed):
+                        if (fd.domain, var) not in derived:
+                            raise SpecError(f"{who} reads {fd.domain}.{var} (from_domain), "
+                                            f"which sdtm/{fd.domain.lower()}.yaml does not "
+                                            f"derive", file, line, "from_domain")
+                    for var in [fd.variable, *sorted(needed - {fd.variable})]:
+                        node = (fd.domain, var)
+                        if node not in late:
+                            continue
+                        steps, cycle = chain(node, [(d, pv.name), node])
+                        path = " ← ".join([f"{who} ({pv.where})", *steps])
+                        if cycle:
+                            raise SpecError(f"cross-domain derivation cycle: {path}; "
+                                            f"from_domain reads only variables derived from "
+                                            f"raw rows", file, line, "from_domain")
+                        raise SpecError(f"{who} reads {fd.domain}.{var}, which is derived only "
+                                        f"after the subject stage: {path}; from_domain reads "
+                                        f"only variables derived from raw rows", file, line,
+                                        "from_domain")
+    _check_reference_dates(loaded, plans, derived)
+
+
+def _algorithms(spec: VariableSpec) -> set[str]:
+    found = {spec.algorithm}
+    for branch in spec.when or []:
+        for sub in (branch.then, branch.else_):
+            if sub is not None:
+                found |= _algorithms(sub)
+    return found
+
+
+def _check_reference_dates(loaded: LoadedStudy, plans: dict[str, list[list[PlannedVariable]]],
+                           derived: dict[tuple[str, str], PlannedVariable]) -> None:
+    """study_day and epoch read DM's reference dates (RFSTDTC; the epochs' start/end), so DM
+    must derive them; checked here so check-spec finds it without data."""
+    epoch_vars = {v for rule in loaded.study.epochs for v in (rule.start, rule.end) if v}
+    for d, block_plans in plans.items():
+        for plan in block_plans:
+            for pv in plan:
+                algorithms = _algorithms(pv.spec)
+                needs = ({"RFSTDTC"} if "study_day" in algorithms else set()) | \
+                    (epoch_vars if "epoch" in algorithms else set())
+                for var in sorted(needs):
+                    if ("DM", var) not in derived:
+                        raise SpecError(f"{d}.{pv.name.removeprefix('_SUPP_')} needs DM.{var} "
+                                        f"(reference dates), which "
+                                        f"{'DM does not derive' if 'DM' in plans else 'is not mapped'}",
+                                        pv.where.rsplit(":", 1)[0], _line(pv.where), pv.name)
+
+
 # --------------------------------------------------------------------------- sources
 
 class FormStore:
@@ -370,6 +496,25 @@ def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[Bloc
         run.frame.out.loc[mask, var] = lookup.reindex(idx).to_numpy()
 
 
+def _require_subjects(dm_runs: list[BlockRun], store: FormStore, accounting: Accounting) -> None:
+    """No DM record means no subject: stop here with the raw form's story (no rows, or why they
+    were all dropped) instead of failing later on something that merely lacks subjects."""
+    if any(len(run.frame.out) for run in dm_runs):
+        return
+    told = []
+    for run in dm_runs:
+        form = store.forms.get(run.frame.form)
+        account = accounting.forms.get(run.frame.form)
+        file = form.file if form is not None else run.frame.file
+        if account is None or account.read == 0:
+            told.append(f"{file} has no data rows")
+        else:
+            reasons = ", ".join(f"{why} ({n})" for why, n in
+                                account.dropped_by_reason().items())
+            told.append(f"all {account.read} rows of {file} were dropped: {reasons}")
+    raise InputDataError(f"no subjects: DM has no records ({'; '.join(told)})")
+
+
 def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
     raws = [r.frame.raw for r in runs]
     outs = [r.frame.out for r in runs]
@@ -388,6 +533,7 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
     study = loaded.study
     ctx = vocab.MapContext(study=study, codelist_terms=codelist_terms, findings=findings)
     store = FormStore(loaded, raw_dir, accounting, findings)
+    check_cross_domain(loaded)
 
     runs: dict[str, list[BlockRun]] = {}
     for name in study.domains:
@@ -401,6 +547,8 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
             frame = build_source(ctx, store, name, block, where)
             runs[name].append(BlockRun(name, block, frame, plan_block(loaded, spec, i)))
             _derive(ctx, runs[name][-1], vocab.ROW, loaded)
+        if name == "DM":
+            _require_subjects(runs[name], store, accounting)
 
     _resolve_unscheduled_visits(ctx, runs, loaded)
 

@@ -22,6 +22,7 @@ _SPECIAL = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": 
                           "\u00a0": " "})
 
 MAX_BYTES = 200
+QNAM_LENGTH = 8     # SDTMIG 3.4 §8.4.1: QNAM is a SAS name of at most 8 characters
 
 
 def _non_ascii(text: pd.Series) -> pd.Series:
@@ -87,9 +88,32 @@ def _cut_between_words(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return head, tail
 
 
+def _check_parts(frame: pd.DataFrame, values: pd.Series, where: pd.Series, dataset: str,
+                 col: str, max_parts: int) -> None:
+    """Stop before splitting when a value needs more continuation QNAMs than fit in 8 characters.
+
+    Each continuation holds at most 200 characters plus the one blank dropped at its cut, so a
+    value longer than (parts + 1) · 201 characters cannot fit; shorter values are counted while
+    cutting (a word longer than 200 is cut hard, so this bound is exact for the worst case only).
+    """
+    too_long = values.str.len() > (max_parts + 1) * (MAX_BYTES + 1)
+    if too_long.any():
+        first = too_long[too_long].index[0]
+        raise InputDataError(f"{dataset}.{col}: text of {len(values[first])} "
+                             f"characters at {where[first]} would need more than {max_parts} "
+                             f"SUPP{dataset} continuation records ({col}1..{col}{max_parts}: "
+                             f"QNAM is at most {QNAM_LENGTH} characters); check the raw file")
+
+
 def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str], policy: str,
                     findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cut text over 200 bytes; the remainder becomes SUPP-- rows (QNAM VAR1, VAR2, ...)."""
+    """Cut text over 200 bytes; the remainder becomes SUPP-- rows (QNAM VAR1, VAR2, ...).
+
+    The continuation number is part of an 8-character QNAM, so a value may need at most
+    VAR1..VAR99 (VAR1..VAR9 for a 7-character variable). A longer value is almost surely a
+    raw-file problem (e.g. an unclosed quote swallowing rows), and would otherwise produce
+    thousands of invalid QNAMs, so it stops the run naming the raw row and variable.
+    """
     overflow = []
     out = frame
     for col in sorted(c for c in frame.columns if c in char_variables):
@@ -105,6 +129,8 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
             raise InputDataError(f"{dataset}.{col}: text over {MAX_BYTES} bytes cannot go to "
                                  f"SUPP{dataset} because {col}1 would exceed 8 characters")
         values = text[long]
+        max_parts = 10 ** (QNAM_LENGTH - len(col)) - 1
+        _check_parts(frame, values, where, dataset, col, max_parts)
         if out is frame:
             out = frame.copy()
         head, rest = _cut_between_words(values)
@@ -113,6 +139,12 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
         while rest.notna().any() and (rest.str.len() > 0).any():
             has = (rest.str.len() > 0).fillna(False).astype(bool)
             chunk, rest = _cut_between_words(rest[has])
+            if k > max_parts:
+                first = chunk.index[0]
+                raise InputDataError(f"{dataset}.{col}: text at {where[first]} would need more "
+                                     f"than {max_parts} SUPP{dataset} continuation records "
+                                     f"(QNAM is at most {QNAM_LENGTH} characters); check the "
+                                     f"raw file")
             part = frame.loc[chunk.index]
             overflow.append(pd.DataFrame({
                 "USUBJID": part["USUBJID"].astype("string"),

@@ -439,7 +439,14 @@ def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
                 name = _fill(rule.visit, groups)
                 num = rule.visitnum
                 if isinstance(num, str):
-                    num = float(_fill(num, groups))
+                    text = _fill(num, groups)
+                    try:
+                        num = float(text)
+                    except ValueError:
+                        raise InputDataError(
+                            f"{ctx.where}: visit {raw!r} matches {rule.match!r}, whose visitnum "
+                            f"{rule.visitnum!r} gives {text!r}, not a number (study.yaml "
+                            f"visits)") from None
                 rows.append((raw, name, num, rule.unscheduled))
                 break
     return pd.DataFrame(rows, columns=["raw", "VISIT", "VISITNUM", "UNS"]).set_index("raw")

@@ -66,10 +66,24 @@ def load_study(folder: Path | str, *, standard_variables: dict[str, set[str]] | 
             raise SpecError(f"file is for domain {spec.domain}, expected {domain}", dy.file,
                             dy.line_of(("domain",)), "domain")
         _check_domain(spec, dy, study, standard_variables)
+        if known_codelists is not None:
+            _check_domain_codelists(spec, dy, known_codelists)
         domains[domain] = spec
         files[domain] = dy.file
         yamls[domain] = dy
     return LoadedStudy(folder, study, study_file, located, domains, files, yamls)
+
+
+def _check_domain_codelists(spec: DomainSpec, dy: LocatedYaml, known: set[str]) -> None:
+    """Codelists named for checks (overrides, value-level metadata) exist in specs/ct, so a
+    typo is a spec error with its line rather than a standards error after the mapping."""
+    named = [(("codelist_overrides", var), cl) for var, cl in spec.codelist_overrides.items()]
+    named += [(("value_level", i, "codelist"), vl.codelist)
+              for i, vl in enumerate(spec.value_level) if vl.codelist is not None]
+    for path, name in named:
+        if name not in known:
+            raise SpecError(f"codelist '{name}' is not in specs/ct", dy.file, dy.line_of(path),
+                            "codelist")
 
 
 def _walk_specs(spec: VariableSpec):

@@ -21,6 +21,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a spec's regular expression as the engine uses it (case-insensitive), so a bad
+    one is refused when the spec is loaded, with its file:line, not deep inside a run."""
+    try:
+        return re.compile(pattern, flags=re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+_GROUP_REF = re.compile(r"\{(\d+)\}")
+
+
+def check_group_template(template: str, regex: re.Pattern[str], what: str) -> str:
+    """A ``{1}``-style template may only name groups its regex has (a missing one would give
+    an empty or non-numeric value for every match)."""
+    for ref in _GROUP_REF.findall(template):
+        if not 1 <= int(ref) <= regex.groups:
+            raise ValueError(f"{what} {template!r} uses group {{{ref}}} but {regex.pattern!r} "
+                             f"has {regex.groups} group(s)")
+    return template
+
+
 # --------------------------------------------------------------------------- value expressions
 
 class Operand(Strict):
@@ -70,6 +92,13 @@ class Condition(Strict):
             raise ValueError("a condition has exactly one test: equals, not_equals, in, blank, "
                              "matches")
         return self
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_regex(value)
+        return value
 
 
 # --------------------------------------------------------------------------- algorithms
@@ -423,6 +452,18 @@ class CodelistMapSpec(Strict):
     on_unmapped: Literal["keep", "null", "default"] = "keep"
     default: str | None = None          # the term unmapped values become (on_unmapped: default)
 
+    @field_validator("patterns")
+    @classmethod
+    def _patterns(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for pattern, replacement in value:
+            regex = compile_regex(pattern)
+            try:    # re parses the replacement before looking for a match
+                regex.sub(replacement, "")
+            except (re.error, IndexError) as exc:
+                raise ValueError(f"invalid replacement {replacement!r} for {pattern!r}: "
+                                 f"{exc}") from None
+        return value
+
     @model_validator(mode="after")
     def _default_given(self) -> CodelistMapSpec:
         if (self.on_unmapped == "default") != (self.default is not None):
@@ -435,6 +476,19 @@ class VisitRule(Strict):
     visit: str                          # template with {1}.. groups, e.g. "WEEK {1}"
     visitnum: float | str | None = None  # number or template "{1}"
     unscheduled: bool = False
+
+    @model_validator(mode="after")
+    def _templates(self) -> VisitRule:
+        regex = compile_regex(self.match)
+        check_group_template(self.visit, regex, "visit")
+        if isinstance(self.visitnum, str):
+            check_group_template(self.visitnum, regex, "visitnum")
+            try:    # every group stands for digits: the filled template must be a number
+                float(_GROUP_REF.sub("1", self.visitnum))
+            except ValueError:
+                raise ValueError(f"visitnum {self.visitnum!r} is not a number once its "
+                                 f"groups are filled") from None
+        return self
 
 
 class EpochRule(Strict):
