@@ -16,6 +16,7 @@ setup(
     package_dir={"": "src", **DATA_PACKAGES},
     package_data={
         "cdiscmap": ["py.typed"],
+        "cdiscmap.ingest": ["profiles/*.yaml"],      # source profiles (ingest/forms.py)
         **{name: ["*.md", "**/*.yaml", "**/*.md"] for name in DATA_PACKAGES},
     },
     include_package_data=False,

@@ -52,7 +52,7 @@ class Accounting:
         acc = self.forms[form]
         idx = np.asarray(rows, dtype="int64") - 1
         todo = idx[pd.isna(acc.reason[idx])]
-        acc.reason[todo] = f"{reason} [{tag}]"
+        acc.reason[todo] = f"{reason} [{tag}]" if tag else reason
 
     def records(self, dataset: str, n: int) -> None:
         self.written[dataset] = n

@@ -20,6 +20,7 @@ import pandas as pd
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.ingest import RawForm, read_form
+from cdiscmap.ingest.forms import UNMAPPED_REASON, apply_form_rules, refused_references
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
@@ -267,8 +268,12 @@ class FormStore:
         self.accounting = accounting
         self.findings = findings
         self.forms: dict[str, RawForm] = {}
+        self.refused: dict[str, dict[str, str]] = {}   # form → imputed column → date
 
     def get(self, name: str, where: str) -> RawForm:
+        """The form as blocks see it: read once, then its form-level rules applied once
+        (columns dropped/renamed, rows filtered with counted reasons, imputed dates refused),
+        then its keys checked on the rows that remain (ingest/forms.py)."""
         if name not in self.forms:
             spec = self.loaded.study.forms.get(name)
             if spec is None:
@@ -277,20 +282,54 @@ class FormStore:
                                 where.rsplit(":", 1)[0], _line(where), "form")
             form = read_form(name, self.raw_dir / spec.file, root=self.raw_dir,
                              **spec.reader_options())
-            missing = [k for k in dict.fromkeys([*spec.keys, spec.subject_column])
-                       if k not in form.frame.columns]
-            if missing:
-                raise InputDataError(f"{form.file}: column(s) {missing} declared in "
-                                     f"{self.loaded.study_file} (forms.{name}) are missing")
-            self.forms[name] = form
             self.accounting.register_form(name, form.file, form.n_rows)
             if form.dropped is not None:    # rows the reader took out (ODM audit removals)
                 for reason, rows in form.dropped.groupby("reason", sort=True)["_SRCROW"]:
                     self.accounting.drop(name, rows, str(reason), "read")
-            self._check_keys(form, spec.keys)
+            ruled = apply_form_rules(form, spec, self.loaded.study, self.findings,
+                                     self.loaded.form_origins.get(name, {}))
+            for rows, reason in ruled.drops:
+                self.accounting.drop(name, rows, reason, "form")
+            form = ruled.form
+            self.refused[name] = ruled.refused
+            missing = [k for k in dict.fromkeys([*spec.keys, spec.subject_column])
+                       if k not in form.frame.columns]
+            if missing:
+                origin = self.loaded.form_origins.get(name, {})
+                told = sorted({origin.get(k, self.loaded.study_file) for k in ("keys",
+                               "subject_column") if k in origin})
+                raise InputDataError(f"{form.file}: column(s) {missing} declared for form "
+                                     f"'{name}' ({', '.join(told) or self.loaded.study_file})"
+                                     " are missing")
+            self.forms[name] = form
+            self._check_keys(form, spec.keys, spec.subject_column)
         return self.forms[name]
 
-    def _check_keys(self, form: RawForm, keys: list[str]) -> None:
+    def check_refused(self, domain: str, block_index: int) -> None:
+        """A block (or the domain's shared variables and SUPP--) naming an imputed date column
+        its form refuses (``date_families`` ``imputed: refuse``) is a spec error at its line."""
+        spec = self.loaded.domains[domain]
+        block = spec.blocks[block_index]
+        refused = dict(self.refused.get(block.source.form, {}))
+        for join in block.source.joins:
+            refused.update(self.refused.get(join.form, {}))
+        if not refused:
+            return
+        dy = self.loaded.domain_yaml[domain]
+        data = dy.data if isinstance(dy.data, dict) else {}
+        places = refused_references(data.get("blocks", [])[block_index], refused,
+                                    ("blocks", block_index))
+        for key in ("variables", "supp"):
+            places += refused_references(data.get(key), refused, (key,))
+        if places:
+            path, column = places[0]
+            raise SpecError(f"{column} is the EDC's imputed date of {refused[column]}, refused "
+                            f"for form {block.source.form} (date_families imputed: refuse); "
+                            f"SDTM takes collected dates: map {refused[column]} or its parts, "
+                            "or set date_families imputed: allow on the form", dy.file,
+                            dy.line_of(path), column)
+
+    def _check_keys(self, form: RawForm, keys: list[str], subject_column: str) -> None:
         if not keys:
             return
         dup = form.frame.duplicated(keys, keep=False)
@@ -301,10 +340,11 @@ class FormStore:
                 sizes.reset_index(), on=keys, how="left")
             for _, r in first.iterrows():   # one per duplicated key, not per row
                 n = int(r["_N"])
+                subject = r.get(subject_column)
                 self.findings.add(Finding(
                     rule="RAW0002", severity=Severity.ERROR,
                     message=f"duplicate raw key {keys} in {form.file}",
-                    dataset=form.name, usubjid=str(r.get("SUBJECT", "")),
+                    dataset=form.name, usubjid="" if pd.isna(subject) else str(subject),
                     variable="+".join(keys),
                     value="/".join(str(r[k]) for k in keys),
                     source=f"{form.file} row {r['_SRCROW']}", count=n))
@@ -384,7 +424,9 @@ def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join
         store.findings.add(Finding(
             rule="RAW0003", severity=Severity.WARNING,
             message=f"{other.file} has several rows per {on} used by a join; the first is used",
-            dataset=ctx.domain, usubjid=str(first.get("SUBJECT", "")), variable="+".join(on),
+            dataset=ctx.domain, usubjid=str(first.get(store.loaded.study.forms[join.form]
+                                                      .subject_column, "")),
+            variable="+".join(on),
             value="/".join(str(first[k]) for k in on),
             source=f"{other.file} row {first['_SRCROW']} (spec {where})", count=int(dup.sum())))
     lookup = lookup[~dup]
@@ -544,6 +586,10 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
             where = f"{loaded.domain_files[name]}:" \
                     f"{loaded.domain_yaml[name].line_of(('blocks', i, 'source'))}"
             ctx.domain, ctx.where, ctx.variable = name, where, ""
+            store.get(block.source.form, where)
+            for join in block.source.joins:
+                store.get(join.form, where)
+            store.check_refused(name, i)
             frame = build_source(ctx, store, name, block, where)
             runs[name].append(BlockRun(name, block, frame, plan_block(loaded, spec, i)))
             _derive(ctx, runs[name][-1], vocab.ROW, loaded)
@@ -591,6 +637,12 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
         if supp_frame is not None and len(supp_frame):
             supp[f"SUPP{name}"] = supp_frame
             accounting.records(f"SUPP{name}", len(supp_frame))
+    for form_name in study.forms:      # listed but read by no block: counted, never lost
+        if form_name not in store.forms:
+            unread = store.get(form_name, f"{loaded.study_file}:"
+                               f"{loaded.study_yaml.line_of(('forms', form_name))}")
+            accounting.drop(form_name, unread.frame["_SRCROW"],
+                            UNMAPPED_REASON.format(form=form_name), "")
     accounting.finish(study.forms, store.forms, raw_dir)
     return SdtmResult(domains=domains, supp=supp, accounting=accounting, findings=findings,
                       origins=_origins(loaded))

@@ -7,10 +7,11 @@ and form named exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdiscmap.errors import SpecError, display_path
+from cdiscmap.ingest.forms import apply_profile
 from cdiscmap.spec.models import DomainSpec, StudySpec, VariableSpec
 from cdiscmap.spec.yamlload import LocatedYaml, load_yaml, validate_located
 
@@ -24,6 +25,8 @@ class LoadedStudy:
     domains: dict[str, DomainSpec]
     domain_files: dict[str, str]
     domain_yaml: dict[str, LocatedYaml]
+    # form → form-level key → file:line it came from (the form, form_defaults or a profile)
+    form_origins: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -41,7 +44,8 @@ def load_study(folder: Path | str, *, standard_variables: dict[str, set[str]] | 
     if not folder.is_dir():
         raise SpecError(f"study folder {display_path(folder)} not found")
     study_path = folder / "study.yaml"
-    located = load_yaml(study_path)
+    # the source profile and form_defaults are merged into the forms before validation
+    located, origins = apply_profile(load_yaml(study_path))
     study = validate_located(located, StudySpec)
     study_file = located.file
 
@@ -71,7 +75,7 @@ def load_study(folder: Path | str, *, standard_variables: dict[str, set[str]] | 
         domains[domain] = spec
         files[domain] = dy.file
         yamls[domain] = dy
-    return LoadedStudy(folder, study, study_file, located, domains, files, yamls)
+    return LoadedStudy(folder, study, study_file, located, domains, files, yamls, origins)
 
 
 def _check_domain_codelists(spec: DomainSpec, dy: LocatedYaml, known: set[str]) -> None:

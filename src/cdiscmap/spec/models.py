@@ -387,7 +387,87 @@ class DomainSpec(Strict):
 
 # --------------------------------------------------------------------------- study.yaml
 
-class FormSpec(Strict):
+class DateFamilySuffixes(Strict):
+    """Column-name suffixes of one date item NAME in a family export (NAME_RAW, NAME_INT,
+    NAME_YY...). A suffix left out means the export has no such column."""
+
+    raw: str | None = None              # the text the site typed
+    imputed: str | None = None          # the date the EDC imputed from a partial entry
+    year: str | None = None
+    month: str | None = None
+    day: str | None = None
+
+
+class DateFamilySpec(Strict):
+    """An EDC's date-family convention: NAME is the EDC's parsed date (in ``format``, an
+    ``iso8601`` style), the suffixed columns its typed text, imputed date and parts.
+
+    ``imputed: refuse``: SDTM keeps collected dates only (imputation is an analysis decision),
+    so the imputed columns are taken out of the form when it is read, a block naming one is a
+    spec error, and a row whose NAME is blank while the imputed date is not is a finding
+    (RAW0004) naming the row: the collected partial date is in the parts or the typed text.
+    """
+
+    format: Literal["DMY", "YMD", "ISO", "DATE9", "DATETIME", "SAS_DATE", "SAS_DATETIME",
+                    "EXCEL"] | None = None
+    suffixes: DateFamilySuffixes
+    imputed: Literal["refuse", "allow"] = "refuse"
+
+
+def _column_conditions(cond: Condition) -> list[Condition]:
+    return [cond] + [leaf for sub in (cond.all or []) + (cond.any or []) +
+                     ([cond.not_] if cond.not_ else []) for leaf in _column_conditions(sub)]
+
+
+class FormRules(Strict):
+    """Rules applied once to a raw form right after it is read, before any block reads it:
+    ``drop_columns`` → ``rename`` → ``filters`` (counted drops) → date families → key check.
+    Shared by a form (study.yaml ``forms``), ``form_defaults`` and source profiles."""
+
+    drop_columns: list[str] | None = None   # e.g. EDC audit columns; absent ones are ignored
+    rename: dict[str, str] | None = None    # raw name → name the blocks use; absent ones ignored
+    filters: list[FilterSpec] | None = None  # block filter language, on raw columns only
+    date_families: DateFamilySpec | None = None
+
+    @field_validator("filters")
+    @classmethod
+    def _raw_columns_only(cls, value: list[FilterSpec] | None) -> list[FilterSpec] | None:
+        for flt in value or []:
+            if any(c.var for c in _column_conditions(flt.drop_if)):
+                raise ValueError("a form filter tests raw columns ({column: X}); no SDTM "
+                                 "variable exists before the blocks run")
+        return value
+
+    @field_validator("rename")
+    @classmethod
+    def _one_to_one(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        targets = list((value or {}).values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"rename gives several columns the name {twice[0]!r}")
+        return value
+
+
+class FormDefaults(FormRules):
+    """study.yaml ``form_defaults`` and a profile's ``form_defaults``: every key a form may
+    set except its file and the per-file reader options; unset keys fall through."""
+
+    format: Literal["csv", "sas", "xpt", "odm", "excel"] | None = None
+    keys: list[str] | None = None
+    subject_column: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+
+
+class SourceProfile(Strict):
+    """A named source profile, ``src/cdiscmap/ingest/profiles/<name>.yaml``: an EDC's export
+    conventions declared once (docs/mapping-language.md "Source profiles")."""
+
+    description: str
+    form_defaults: FormDefaults
+
+
+class FormSpec(FormRules):
     file: str                           # relative to the raw folder (--raw); never outside it
     keys: list[str] = []                # raw natural key: duplicates are findings
     subject_column: str = "SUBJECT"
@@ -565,6 +645,10 @@ class StudySpec(Strict):
     recist_rebaseline: list[str] = []
     trial_summary: list[TrialSummaryEntry] = []   # TS records (trial design)
     plausibility: PlausibilitySpec | None = None  # PL rule settings (checks/plausibility.py)
+    # source profile (src/cdiscmap/ingest/profiles/<name>.yaml) and study-wide form defaults:
+    # merged into every form by spec.loader before validation (profile < form_defaults < form)
+    profile: str | None = None
+    form_defaults: FormDefaults | None = None
 
     @field_validator("studyid")
     @classmethod
