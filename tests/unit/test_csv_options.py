@@ -30,7 +30,7 @@ def test_undeclared_delimiter_and_wrong_encoding_are_named(tmp_path):
     path.write_text("SUBJECT;TEST;RESULT\n001;HGB;12\n")
     with pytest.raises(InputDataError, match="semicolon-delimited.*declare its 'delimiter'"):
         read_form("labs", path)
-    (tmp_path / "x.csv").write_bytes("A,B\n1,é\n".encode("utf-8"))
+    (tmp_path / "x.csv").write_bytes("A,B\n1,é\n".encode())
     with pytest.raises(InputDataError, match="unknown encoding 'klingon'"):
         read_form("x", tmp_path / "x.csv", encoding="klingon")
     (tmp_path / "y.csv").write_bytes(b"A,B\n1,\x81\n")

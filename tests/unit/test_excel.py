@@ -81,3 +81,15 @@ def test_not_a_workbook(tmp_path):
     (tmp_path / "ae.xlsx").write_bytes(b"PK not really")
     with pytest.raises(InputDataError, match="not a readable Excel workbook"):
         read_form("ae", tmp_path / "ae.xlsx")
+
+
+def test_sheets_no_form_reads_are_counted(workbook):
+    from cdiscmap.sdtm.accounting import Accounting
+    from cdiscmap.spec.models import FormSpec
+
+    acc = Accounting()
+    acc.finish({"ae": FormSpec(file="crf.xlsx")}, {}, workbook.parent)
+    assert acc.unread_parts == {"crf.xlsx [Demography]": 2}     # the AE sheet is read
+    acc = Accounting()
+    acc.finish({}, {}, workbook.parent)
+    assert acc.unlisted_files == {"crf.xlsx": 5}     # 3 AE records + 2 DM, blank row skipped

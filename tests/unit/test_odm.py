@@ -182,7 +182,8 @@ def test_engine_accounts_for_removed_records(tmp_path):
     assert ae["AESTDTC"].fillna("").tolist() == ["2020-02-01", "2020-02", ""]
     row = res.accounting.table().set_index("form").loc["ae"]
     assert (row["read"], row["used"], row["dropped"], row["balanced"]) == (8, 3, 5, True)
-    drops = res.accounting.drops().set_index("reason")["rows"].to_dict()
+    drops = res.accounting.drops()
+    drops = drops[drops["file"] == "export.xml"].set_index("reason")["rows"].to_dict()
     assert drops == {
         "ODM audit: TransactionType=Remove on FormData [read]": 2,
         "ODM audit: TransactionType=Remove on ItemGroupData (earlier transaction) [read]": 1,
@@ -196,3 +197,25 @@ def test_item_group_without_odm_format_is_a_spec_error(tmp_path):
     (study / "sdtm" / "ae.yaml").write_text(textwrap.dedent(AE))
     with pytest.raises(SpecError, match=r"study\.yaml:5"):
         load_study(study)
+
+
+def test_item_groups_and_files_no_form_reads_are_counted(tmp_path):
+    study = tmp_path / "study"
+    (study / "sdtm").mkdir(parents=True)
+    (study / "study.yaml").write_text(STUDY)
+    (study / "sdtm" / "ae.yaml").write_text(textwrap.dedent(AE))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "export.xml").write_bytes(ODM13.read_bytes())
+    (raw / "older.xml").write_bytes(ODM20.read_bytes())     # an export no form lists
+    (raw / "notes.xml").write_text("<notes/>")                # XML that is no ODM: no rows
+    res = map_study(load_study(study), raw, {}, {"AE": {"AETERM"}})
+    table = res.accounting.table().set_index("file")
+    # IG.VS of the listed export (1 record) is read by no form; the unlisted ODM 2.0 file
+    # holds 5 IG.AE records (the IG.AEFORM containers are no records)
+    assert table.loc["export.xml [IG.VS]", ["read", "used", "dropped"]].tolist() == [1, 0, 1]
+    assert table.loc["older.xml", ["read", "dropped"]].tolist() == [5, 5]
+    assert table.loc["notes.xml", "read"] == 0
+    drops = res.accounting.drops().set_index("file")["reason"]
+    assert drops["export.xml [IG.VS]"] == "item group or sheet no study.yaml form reads"
+    assert res.accounting.balanced

@@ -129,3 +129,30 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
+
+
+def resolve_sheet(path: Path, sheet: str | None, form: str) -> str:
+    """The sheet a form reads (the named one, the only one, or the one named like the form)."""
+    return _sheet_for(path, sheet, form)
+
+
+def sheet_row_counts(path: Path) -> dict[str, int]:
+    """Data rows (non-blank rows below the header) per sheet, for the accounting of sheets that
+    no study.yaml form reads."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise InputDataError(f"{display_path(path)}: not a readable Excel workbook: "
+                             f"{exc}") from None
+    try:
+        out = {}
+        for ws in wb.worksheets:
+            rows = ws.iter_rows(values_only=True)
+            next(rows, None)                                    # header
+            out[ws.title] = sum(1 for row in rows
+                                if any(v is not None and str(v).strip() for v in row))
+        return out
+    finally:
+        wb.close()

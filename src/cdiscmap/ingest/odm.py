@@ -362,3 +362,10 @@ class _Walker:
         return pd.DataFrame({"_REC": np.asarray(self.cell_rec, dtype="int64"),
                              "ItemOID": pd.Series(self.cell_item, dtype="object"),
                              "Value": pd.Series(self.cell_value, dtype="object")})
+
+
+def item_group_counts(path: Path) -> dict[str, int]:
+    """ItemGroupData elements per ItemGroupOID (the rows the file holds, removed ones included),
+    for the accounting of item groups that no study.yaml form reads."""
+    counts = parse_odm(path).records["ItemGroupOID"].value_counts(sort=False)
+    return {str(k): int(v) for k, v in counts.items()}

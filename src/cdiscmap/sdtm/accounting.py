@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cdiscmap.errors import InputDataError
+
 
 @dataclass
 class FormAccount:
@@ -34,6 +36,8 @@ class Accounting:
     forms: dict[str, FormAccount] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)
     unlisted_files: dict[str, int] = field(default_factory=dict)
+    # "file [item group or sheet]" of a listed ODM/Excel file that no form reads → rows
+    unread_parts: dict[str, int] = field(default_factory=dict)
 
     def register_form(self, form: str, file: str, n_rows: int) -> None:
         if form not in self.forms:
@@ -66,6 +70,30 @@ class Accounting:
                         path.suffix.lower() in (".csv", ".sas7bdat", ".xpt"):
                     n = _count_rows(path)
                     self.unlisted_files[path.name] = n
+        self._unread_parts(form_specs, raw_dir)
+
+    def _unread_parts(self, form_specs: dict, raw_dir: Path) -> None:
+        """Item groups of a listed ODM file, and sheets of a listed workbook, that no form
+        reads: one export holds many forms, and the ones left out are counted, not ignored."""
+        from cdiscmap.ingest.excel import resolve_sheet, sheet_row_counts
+        from cdiscmap.ingest.odm import item_group_counts
+
+        by_file: dict[str, list[tuple[str, object]]] = {}
+        for name, spec in form_specs.items():
+            fmt = getattr(spec, "format", None) or _FORMATS.get(Path(spec.file).suffix.lower())
+            if fmt in ("odm", "excel") and (raw_dir / spec.file).is_file():
+                by_file.setdefault(spec.file, []).append((name, spec))
+        for file, specs in sorted(by_file.items()):
+            path = raw_dir / file
+            if getattr(specs[0][1], "item_group", None) is not None:
+                read = {spec.item_group for _, spec in specs}
+                counts = item_group_counts(path)
+            else:
+                read = {resolve_sheet(path, spec.sheet, name) for name, spec in specs}
+                counts = sheet_row_counts(path)
+            for part, n in counts.items():
+                if part not in read and n:
+                    self.unread_parts[f"{file} [{part}]"] = n
 
     def table(self) -> pd.DataFrame:
         """One row per raw file: read, used, dropped, and whether it balances."""
@@ -75,7 +103,7 @@ class Accounting:
             dropped = sum(acc.dropped_by_reason().values())
             rows.append({"file": acc.file, "form": acc.form, "read": acc.read, "used": used,
                          "dropped": dropped, "balanced": acc.read == used + dropped})
-        for file, n in self.unlisted_files.items():
+        for file, n in [*self.unlisted_files.items(), *self.unread_parts.items()]:
             rows.append({"file": file, "form": "(not in study.yaml)", "read": n, "used": 0,
                          "dropped": n, "balanced": True})
         return pd.DataFrame(rows, columns=["file", "form", "read", "used", "dropped",
@@ -89,6 +117,9 @@ class Accounting:
         for file, n in self.unlisted_files.items():
             rows.append({"file": file, "reason": "file not listed in study.yaml forms",
                          "rows": n})
+        for file, n in self.unread_parts.items():
+            rows.append({"file": file, "reason": "item group or sheet no study.yaml form reads",
+                         "rows": n})
         return pd.DataFrame(rows, columns=["file", "reason", "rows"])
 
     @property
@@ -97,7 +128,21 @@ class Accounting:
         return bool(t["balanced"].all()) if len(t) else True
 
 
+_FORMATS = {".xml": "odm", ".xlsx": "excel", ".xlsm": "excel"}
+
+
 def _count_rows(path: Path) -> int:
+    if path.suffix.lower() == ".xml":      # an ODM export: its ItemGroupData records
+        from cdiscmap.ingest.odm import item_group_counts
+
+        try:
+            return sum(item_group_counts(path).values())
+        except InputDataError:      # any other XML file holds no raw rows
+            return 0
+    if path.suffix.lower() == ".xlsx":
+        from cdiscmap.ingest.excel import sheet_row_counts
+
+        return sum(sheet_row_counts(path).values())
     if path.suffix.lower() == ".csv":
         return max(0, len(pd.read_csv(path, dtype=str, usecols=[0])))
     import pyreadstat
