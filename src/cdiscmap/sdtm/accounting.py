@@ -67,7 +67,7 @@ class Accounting:
         if raw_dir.is_dir():
             for path in sorted(raw_dir.iterdir()):
                 if path.is_file() and path.name not in listed and \
-                        path.suffix.lower() in (".csv", ".sas7bdat", ".xpt"):
+                        path.suffix.lower() in (".csv", ".sas7bdat", ".xpt", ".xml", ".xlsx"):
                     n = _count_rows(path)
                     self.unlisted_files[path.name] = n
         self._unread_parts(form_specs, raw_dir)
