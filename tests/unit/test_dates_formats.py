@@ -37,6 +37,7 @@ def _one(fmt: str, text: str):
     ("ISO", "2020", ("2020", False, False)),
     ("ISO", "2020-02", ("2020-02", False, False)),
     ("ISO", "2020-02-01T13:45:30+01:00", ("2020-02-01T13:45:30", False, False)),
+    ("ISO", "2020-02-01 13:45:00", ("2020-02-01T13:45:00", False, False)),  # SAS via pyreadstat
     ("ISO", "2020-02-30", (None, False, True)),
     ("ISO", "01/02/2020", (None, True, False)),
 ])
