@@ -452,3 +452,33 @@ def test_staging_left_by_exception_is_removed(tmp_path):
         raise RuntimeError("half-way")
     assert snapshot(target) == {"old.txt": b"old"}
     assert hidden(tmp_path) == []
+
+
+def test_demo_synthesis_cut_short_leaves_no_half_export(first_run, tmp_path, monkeypatch):
+    """The demo's raw export is synthesised beside the package and moved in only whole: a
+    run interrupted while generating it leaves no raw/ for the next run to take as whole."""
+    study, _ = first_run
+    import cdiscmap.synth as synth
+
+    real = synth.generate
+    interrupt = [True]
+
+    def small(generator, folder, n_subjects, seed, progress):
+        result = real(generator, folder, n_subjects=5, seed=1, progress=progress)
+        if interrupt[0]:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(synth, "generate", small)
+    out = tmp_path / "out"
+    result = run(study, out)
+    assert result.exit_code == 130, result.output
+    assert not (out / STUDYID / "raw").exists() and not (out / STUDYID / "truth").exists()
+    assert hidden(out) == [] and hidden(out / STUDYID) == []
+    interrupt[0] = False
+    result = run(study, out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / STUDYID).iterdir()) == [
+        "adam", "findings.csv", "findings.json", "lineage.csv", "raw", "run-summary.json",
+        "run-summary.md", "sdtm", "truth"]
+    assert hidden(out) == [] and hidden(out / STUDYID) == []
