@@ -16,7 +16,7 @@ from cdiscmap.ingest.forms import load_profile, profile_names
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.engine import FormStore, map_study
 from cdiscmap.spec.loader import load_study
-from cdiscmap.spec.models import SourceProfile
+from cdiscmap.spec.models import Iso8601Args, SourceProfile
 from cdiscmap.spec.yamlload import parse_yaml_text, validate_located
 
 STUDY = """\
@@ -311,3 +311,23 @@ def test_cdisc_odm_profile_sets_format_keys_and_subject(tmp_path):
     # the same three records test_odm.py reads off this file
     assert res.domains["AE"]["AETERM"].tolist() == ["Headache", "Nausea", "Cough"]
     assert _account(res, "ae") == (8, 3, 5, True)
+
+
+def test_family_date_is_the_edc_date_else_the_typed_parts(tmp_path):
+    ae = AE.replace("{iso8601: {date: AESTDT, format: DATETIME}}", "{iso8601: {family: AESTDT}}")
+    res = _run(*_study(tmp_path, ae=ae))
+    got = res.domains["AE"].set_index("AETERM")["AESTDTC"].fillna("").to_dict()
+    # the EDC's 01FEB2020:00:00:00 is a date item: its midnight dropped; Nausea's AESTDT is
+    # blank (typed "UN FEB 2020"): the parts 2020 / 02 / UN give 2020-02, never AESTDT_INT
+    assert got == {"Headache": "2020-02-01", "Nausea": "2020-02", "Cough": "2020-03-05"}
+
+
+def test_family_date_needs_the_form_to_declare_families(tmp_path):
+    study = STUDY.replace("ae: {file: ae.csv, rename: {AEVERB: AETERM}}",
+                          "ae: {file: ae.csv, rename: {AEVERB: AETERM}, date_families: null}")
+    ae = AE.replace("{iso8601: {date: AESTDT, format: DATETIME}}", "{iso8601: {family: AESTDT}}")
+    with pytest.raises(SpecError, match=r"ae\.yaml:11 \[AESTDTC\]: AE\.AESTDTC: iso8601 family "
+                                        r"'AESTDT' needs form 'ae' to declare date_families"):
+        _run(*_study(tmp_path, study=study, ae=ae))
+    with pytest.raises(ValueError, match="takes its format from the form's date_families"):
+        Iso8601Args(family="AESTDT", format="DATE9")
