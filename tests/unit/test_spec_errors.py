@@ -120,6 +120,30 @@ def test_bad_matches_regex_in_a_domain_filter(tmp_path: Path) -> None:
     assert f"sdtm/ae.yaml:{line}" in message and "invalid regular expression '[a-'" in message
 
 
+def test_bad_matches_regex_in_a_when_branch(tmp_path: Path) -> None:
+    study, line = make_study(tmp_path, "sdtm/dm.yaml",
+                             "          - if: {column: DTH_DTHDAT, blank: false}\n"
+                             "            then: {constant: \"Y\"}\n",
+                             "          - if: {column: DTH_DTHDAT, matches: \"*\"}\n"
+                             "            then: {constant: \"Y\"}\n")
+    message = error_line(cli("check-spec", study))
+    assert "sdtm/dm.yaml:" in message and "invalid regular expression '*'" in message
+    assert "nothing to repeat" in message
+
+
+@pytest.mark.parametrize(("new", "expected"), [
+    ('keys: [1, 2, 3, 4, 5]\n        columns: {LNKID: "TL1_ID",',
+     "column template(s) ['LNKID'] have no {key}"),
+    ('keys: [1, 2, 3, 3, 5]\n        columns: {LNKID: "TL{key}_ID",',
+     "transpose keys must be distinct"),
+])
+def test_transpose_templates_and_keys(tmp_path: Path, new: str, expected: str) -> None:
+    study, line = make_study(tmp_path, "sdtm/tr.yaml",
+                             'keys: [1, 2, 3, 4, 5]\n        columns: {LNKID: "TL{key}_ID",', new)
+    message = error_line(cli("check-spec", study))
+    assert f"sdtm/tr.yaml:{line - 1}" in message and expected in message, message
+
+
 # --------------------------------------------------------------------------- check-spec: plans
 
 def test_shared_variable_needing_a_variable_no_block_derives(tmp_path: Path) -> None:

@@ -323,6 +323,19 @@ class TransposeSpec(Strict):
     keep_if: Condition | None = None    # long rows failing it are not records
     reason: str = "no value in any transposed slot"
 
+    @model_validator(mode="after")
+    def _templates(self) -> TransposeSpec:
+        # a template without {key} reads the same raw column for every key, and a repeated key
+        # makes the same records twice: both would pass silently as duplicated data
+        fixed = [new for new, template in self.columns.items() if "{key}" not in template]
+        if fixed:
+            raise ValueError(f"column template(s) {fixed} have no {{key}}: every key would "
+                             f"read the same raw column")
+        keys = [str(k) for k in self.keys]
+        if not keys or len(set(keys)) != len(keys):
+            raise ValueError(f"transpose keys must be distinct and at least one: {keys}")
+        return self
+
 
 class FillSpec(Strict):
     """Carry collected attributes to the rows of the same key that leave them blank
