@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.checks.schema import check_dataset
-from cdiscmap.emit.atomic import Staging, output_error, recover
+from cdiscmap.emit.atomic import Staging, recover
 from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.emit.report import write_run_report
@@ -30,6 +30,7 @@ from cdiscmap.sdtm.engine import SdtmResult, check_cross_domain, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
+from cdiscmap.standards.study import with_study_codelists
 
 DEMO_STUDY = "crizotinib-basket"
 
@@ -107,6 +108,7 @@ def check_study_spec(study_dir: Path) -> str:
     reads between domains (``sdtm.engine.check_cross_domain``)."""
     standards = load_standards()
     loaded = load_study_checked(study_dir, standards)
+    with_study_codelists(standards, loaded)
     check_cross_domain(loaded)          # plans every block of every domain on the way
     checked = f"study.yaml and {len(loaded.domains)} domain specs ({', '.join(loaded.domains)})"
     if (study_dir / "adam").is_dir():
@@ -140,28 +142,9 @@ def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path,
     progress.stage("Generating the demo's raw export")
     progress.note(f"First run of the demo: generating its synthetic raw export "
                   f"({demo.subjects} subjects) in {display_path(raw)}")
-    with Staging(raw) as stage:    # a killed synthesis must not leave half an export behind
-        generate(demo.generator, stage.folder, n_subjects=demo.subjects, seed=demo.seed,
-                 progress=progress)
-        _move_in_demo_export(stage.folder, out_dir)
+    generate(demo.generator, out_dir, n_subjects=demo.subjects, seed=demo.seed,
+             progress=progress)
     return raw
-
-
-def _move_in_demo_export(staged: Path, out_dir: Path) -> None:
-    """Move a complete synthetic export (raw/, truth/) into the package, raw/ last: a raw/
-    folder with files is what the next run takes for a whole export. An earlier truth/ (of a
-    synthesis cut short) goes into the staging folder, which is then deleted."""
-    truth, raw = out_dir / "truth", out_dir / "raw"
-    try:
-        if (staged / "truth").is_dir():
-            if truth.is_dir():
-                truth.rename(staged / ".truth-before")
-            (staged / "truth").rename(truth)
-        if raw.is_dir():
-            raw.rmdir()            # empty (else it would have been used)
-        (staged / "raw").rename(raw)
-    except OSError as exc:
-        raise output_error(raw, exc, "move the demo export into") from exc
 
 
 def _timestamp(loaded: LoadedStudy) -> datetime:
@@ -207,6 +190,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     progress.stage("Loading specs")
     standards = load_standards()
     loaded = load_study_checked(opts.study_dir, standards)
+    standards = with_study_codelists(standards, loaded)   # study.yaml terms / extends
     with_adam = opts.adam and (opts.study_dir / "adam").is_dir()
     if with_adam:  # refuse bad ADaM settings before the SDTM work, not after it
         from cdiscmap.adam import load_adam_settings

@@ -73,10 +73,11 @@ def plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[Plan
         entries[name] = (spec, f"{file}:{located.line_of(('blocks', index, 'variables', name))}",
                          False)
     for qnam, supp in domain.supp.items():
-        if supp.blocks and block.name not in supp.blocks:
+        value = supp.value_for(block.name)
+        if value is None:
             continue
-        entries[f"_SUPP_{qnam}"] = (supp.value,
-                                    f"{file}:{located.line_of(('supp', qnam, 'value'))}", True)
+        path = ("supp", qnam, "values", block.name) if supp.values else ("supp", qnam, "value")
+        entries[f"_SUPP_{qnam}"] = (value, f"{file}:{located.line_of(path)}", True)
     written = list(entries)
     domain_vars = {v for b in domain.blocks for v in b.variables}
     stages: dict[str, int] = {}
@@ -494,48 +495,39 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
 def _derive(ctx: vocab.MapContext, run: BlockRun, stage: int, loaded: LoadedStudy) -> None:
     ctx.domain = run.domain
     ctx.spec_file = loaded.domain_files[run.domain]
+    ctx.block_key = run if stage == vocab.ROW else None   # visitnum registers its records
     for pv in run.plan:
         if pv.stage != stage:
             continue
         ctx.where = pv.where
         ctx.variable = pv.name
         run.frame.out[pv.name] = vocab.run_algorithm(ctx, run.frame, pv.spec)
+    ctx.block_key = None
 
 
 def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[BlockRun]],
                                 loaded: LoadedStudy) -> None:
     """Number unscheduled visits from each subject's calendar of scheduled visits across all
-    domains (so TR, TU and RS agree), then write the numbers back into every block."""
-    from cdiscmap.sdtm.dates import complete_date
+    domains (so TR, TU and RS agree), then write the numbers back into every block.
 
-    targets = []
-    scheduled, unscheduled = [], []
-    for name, domain_runs in runs.items():
-        for run in domain_runs:
-            for pv in run.plan:
-                if pv.spec.algorithm != "visitnum" or pv.name not in run.frame.out:
-                    continue
-                args = pv.spec.visitnum
-                ctx.domain, ctx.where, ctx.variable = name, pv.where, pv.name
-                mask = vocab.unscheduled_mask(ctx, run.frame, args)
-                if args.date is None or "USUBJID" not in run.frame.out:
-                    continue
-                date = complete_date(run.frame.out[args.date])
-                usub = run.frame.out["USUBJID"]
-                scheduled.append(pd.DataFrame({"USUBJID": usub[~mask], "DATE": date[~mask],
-                                               "VISITNUM": run.frame.out.loc[~mask, pv.name]}))
-                if mask.any():
-                    unscheduled.append(pd.DataFrame({"USUBJID": usub[mask],
-                                                     "DATE": date[mask]}))
-                    targets.append((run, pv.name, mask, date))
+    The records come from ``ctx.visit_calendar``, filled by every ``visitnum`` the row stage
+    ran, top-level or inside a ``when`` branch (those rows only)."""
+    entries = [e for e in ctx.visit_calendar if isinstance(e.block, BlockRun)]
+    ctx.visit_calendar = []
+    scheduled = [pd.DataFrame({"USUBJID": e.usubjid[e.anchor], "DATE": e.date[e.anchor],
+                               "VISITNUM": e.visitnum[e.anchor]}) for e in entries]
+    targets = [e for e in entries if e.calendar.any()]
     if not targets:
         return
+    unscheduled = [pd.DataFrame({"USUBJID": e.usubjid[e.calendar], "DATE": e.date[e.calendar]})
+                   for e in targets]
     numbers = vocab.number_unscheduled(pd.concat(scheduled, ignore_index=True),
                                        pd.concat(unscheduled, ignore_index=True))
     lookup = numbers.set_index(["USUBJID", "DATE"])["VISITNUM"]
-    for run, var, mask, date in targets:
-        idx = pd.MultiIndex.from_arrays([run.frame.out.loc[mask, "USUBJID"], date[mask]])
-        run.frame.out.loc[mask, var] = lookup.reindex(idx).to_numpy()
+    for e in targets:
+        rows = e.calendar[e.calendar].index
+        idx = pd.MultiIndex.from_arrays([e.usubjid.loc[rows], e.date.loc[rows]])
+        e.block.frame.out.loc[rows, e.variable] = lookup.reindex(idx).to_numpy()
 
 
 def _require_subjects(dm_runs: list[BlockRun], store: FormStore, accounting: Accounting) -> None:

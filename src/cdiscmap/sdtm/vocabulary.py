@@ -28,7 +28,6 @@ from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
     Condition,
-    DatePartsArgs,
     EpochArgs,
     FromDomainArgs,
     Iso8601Args,
@@ -41,6 +40,7 @@ from cdiscmap.spec.models import (
     TakeArgs,
     VariableSpec,
     VisitArgs,
+    VisitExpr,
     WhenBranch,
 )
 
@@ -71,6 +71,11 @@ class MapContext:
     variable: str = ""
     sdtm: dict[str, pd.DataFrame] = field(default_factory=dict)   # domains mapped so far
     subjects: pd.DataFrame | None = None          # DM variables by USUBJID (reference dates)
+    # the block whose row-level variables are being derived (set by the engine), and the
+    # VISITNUM records `visitnum` saw there, also inside `when` branches: the engine numbers
+    # the calendar's unscheduled visits from them across all domains
+    block_key: object | None = None
+    visit_calendar: list[VisitCalendarEntry] = field(default_factory=list)
 
     def report(self, frame: BlockFrame, mask: pd.Series, *, rule: str, severity: Severity,
                message: str, values: pd.Series | None = None) -> None:
@@ -96,6 +101,21 @@ class MapContext:
                 rule=rule, severity=severity, message=message, dataset=self.domain,
                 usubjid=str(row["u"]), variable=self.variable, value=str(value),
                 source=f"{row['s']} (spec {self.where})", count=int(counts[value])))
+
+
+@dataclass
+class VisitCalendarEntry:
+    """VISITNUMs of some records of one block: ``anchor`` rows are scheduled visits (their
+    number is final), ``calendar`` rows are unscheduled visits the engine numbers as the
+    subject's previous scheduled VISITNUM + 0.01, 0.02... (:func:`number_unscheduled`)."""
+
+    block: object
+    variable: str
+    usubjid: pd.Series
+    date: pd.Series             # datetime64 (complete dates only)
+    visitnum: pd.Series
+    anchor: pd.Series
+    calendar: pd.Series
 
 
 def _subject_column(study: StudySpec, form: str) -> str:
@@ -238,7 +258,9 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
         hits = collected[todo][matched.astype(bool)]
         result.loc[hits.index] = hits.str.replace(pattern, replacement, regex=True,
                                                   flags=re.IGNORECASE).str.upper()
-    terms = ctx.codelist_terms.get(spec.target or "", set())
+    target = spec.target_of(args.codelist)
+    terms = set(ctx.codelist_terms.get(target or "", set()))
+    terms |= {t.value for t in spec.term_list()}      # a sponsor list or a CT extension
     if spec.identity and terms:
         by_fold = {t.casefold(): t for t in terms}
         todo = result.isna() & collected.notna()
@@ -247,9 +269,9 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
     if unmapped.any():
         action = {"keep": "kept as collected", "null": "left null",
                   "default": f"set to {spec.default}"}[spec.on_unmapped]
+        shown = f" (target {target})" if target and target != args.codelist else ""
         ctx.report(frame, unmapped, rule="MAP0001", severity=Severity.WARNING,
-                   message=f"value not in study codelist {args.codelist}"
-                           f"{' (target ' + spec.target + ')' if spec.target else ''}; {action}",
+                   message=f"value not in study codelist {args.codelist}{shown}; {action}",
                    values=collected)
         if spec.on_unmapped == "keep":
             result = result.mask(unmapped, collected)
@@ -264,8 +286,6 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
     A column in which no value gives a date while some fail is an InputDataError (the style
     or the column is wrong), not one DATE0001 finding per row.
     """
-    if args.family is not None:
-        return _iso8601_family(ctx, frame, args.family)
     times = raw_column(ctx, frame, args.time) if args.time else None
     if args.parts is not None:
         cols = [c for c in (args.parts.year, args.parts.month, args.parts.day) if c]
@@ -294,33 +314,6 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
     ctx.report(frame, parsed.impossible, rule="DATE0002", severity=Severity.WARNING,
                message="impossible calendar date or time; left null", values=shown)
     return parsed.iso
-
-
-def _iso8601_family(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
-    """A date item NAME of a date-family form (study.yaml ``date_families``): the EDC's
-    parsed NAME in the family's format, its midnight time dropped (the EDC writes a date item
-    as a date-time at 00:00:00); where NAME is blank (the site typed a partial date), the
-    year/month/day parts the site typed, kept to their known precision."""
-    form = ctx.study.forms.get(frame.form)
-    family = form.date_families if form is not None else None
-    if family is None or family.format is None:
-        raise SpecError(f"{ctx.domain}.{ctx.variable}: iso8601 family {name!r} needs form "
-                        f"'{frame.form}' to declare date_families with a format (study.yaml "
-                        "forms, form_defaults or the profile)", ctx.where.rsplit(":", 1)[0],
-                        _line(ctx.where), ctx.variable)
-    whole = iso8601(ctx, frame, Iso8601Args(date=name, format=family.format))
-    whole = whole.str.replace(r"T00:00(:00)?$", "", regex=True)
-    suffix = family.suffixes
-    columns = {role: name + s for role, s in (("year", suffix.year), ("month", suffix.month),
-                                              ("day", suffix.day)) if s}
-    columns = {role: col for role, col in columns.items() if col in frame.raw.columns}
-    blank = raw_column(ctx, frame, name).isna()
-    if "year" not in columns or not blank.any():
-        return whole
-    part = BlockFrame(raw=frame.raw.loc[blank], out=frame.out.loc[blank], form=frame.form,
-                      file=frame.file)
-    typed = iso8601(ctx, part, Iso8601Args(parts=DatePartsArgs(**columns)))
-    return whole.where(~blank, typed.reindex(whole.index))
 
 
 def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
@@ -458,17 +451,20 @@ def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
 
 
 def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
-    """Map each distinct collected visit name to VISIT/VISITNUM/unscheduled via study rules."""
+    """Map each distinct collected visit name to its rule (first match) and, for template
+    rules, VISIT/VISITNUM; expression rules are computed per record by the callers."""
     distinct = values.dropna().unique()
     rows = []
     for raw in sorted(distinct):
-        for rule in ctx.study.visits:
+        for index, rule in enumerate(ctx.study.visits):
             m = re.fullmatch(rule.match, str(raw).strip(), flags=re.IGNORECASE)
             if m:
                 groups = {str(i): g for i, g in enumerate(m.groups(), 1)}
-                name = _fill(rule.visit, groups)
+                name = _fill(rule.visit, groups) if isinstance(rule.visit, str) else None
                 num = rule.visitnum
-                if isinstance(num, str):
+                if isinstance(num, VisitExpr):
+                    num = None
+                elif isinstance(num, str):
                     text = _fill(num, groups)
                     try:
                         num = float(text)
@@ -477,22 +473,47 @@ def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
                             f"{ctx.where}: visit {raw!r} matches {rule.match!r}, whose visitnum "
                             f"{rule.visitnum!r} gives {text!r}, not a number (study.yaml "
                             f"visits)") from None
-                rows.append((raw, name, num, rule.unscheduled))
+                rows.append((raw, index, name, num, rule.unscheduled))
                 break
-    return pd.DataFrame(rows, columns=["raw", "VISIT", "VISITNUM", "UNS"]).set_index("raw")
+    return pd.DataFrame(rows, columns=["raw", "RULE", "VISIT", "VISITNUM", "UNS"]
+                        ).set_index("raw")
 
 
 def _fill(template: str, groups: dict[str, str]) -> str:
     return re.sub(r"\{(\d+)\}", lambda m: groups.get(m.group(1), ""), template)
 
 
-def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
-    """VISIT from the collected visit name through the study's visit rules."""
+def _visit_rules(ctx: MapContext, frame: BlockFrame, args: VisitArgs
+                 ) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    """The collected visit names, their rule table and each record's rule index (-1: none)."""
     collected = _text(raw_column(ctx, frame, args.column))
     table = _visit_table(ctx, collected)
+    if not len(table):
+        return collected, table, pd.Series(-1, index=collected.index, dtype="int64")
+    rule = collected.map(table["RULE"]).fillna(-1).astype("int64")
+    return collected, table, rule
+
+
+def _rule_expression(ctx: MapContext, frame: BlockFrame, rows: pd.Series, text: str
+                     ) -> pd.Series:
+    """A visit rule's expression on the records the rule matched (their findings only)."""
+    sub = BlockFrame(raw=frame.raw.loc[rows], out=frame.out.loc[rows], form=frame.form,
+                     file=frame.file)
+    return expr(ctx, sub, text)
+
+
+def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
+    """VISIT from the collected visit name through the study's visit rules (a template of the
+    name's groups, or an expression on the record's raw fields)."""
+    collected, table, rule = _visit_rules(ctx, frame, args)
     result = collected.map(table["VISIT"]).astype("string") if len(table) else \
         pd.Series(pd.NA, index=collected.index, dtype="string")
-    unknown = collected.notna() & result.isna()
+    for index, spec in enumerate(ctx.study.visits):
+        rows = rule == index
+        if isinstance(spec.visit, VisitExpr) and rows.any():
+            result.loc[rows] = _rule_expression(ctx, frame, rows, spec.visit.expr
+                                                ).astype("string")
+    unknown = collected.notna() & (rule < 0)
     ctx.report(frame, unknown, rule="MAP0002", severity=Severity.WARNING,
                message="visit name matches no visit rule in study.yaml; left null",
                values=collected)
@@ -500,27 +521,50 @@ def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
 
 
 def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
-    """VISITNUM of scheduled visits from the study's visit rules. Unscheduled visits are left
-    null here and numbered by the engine from the subject's calendar across all domains
-    (:func:`number_unscheduled`), so the same unscheduled visit gets the same number in TR,
-    TU and RS."""
-    collected = _text(raw_column(ctx, frame, args.column))
-    table = _visit_table(ctx, collected)
+    """VISITNUM from the study's visit rules: a number, a template of the visit name's groups,
+    or an expression on the record's raw fields (FolderSeq + InstanceRepeatNumber / 100).
+
+    Unscheduled visits whose rule gives no visitnum are left null here and numbered by the
+    engine from the subject's calendar across all domains (:func:`number_unscheduled`), so the
+    same unscheduled visit gets the same number in TR, TU and RS; the records are registered
+    in ``ctx.visit_calendar`` wherever this runs, also inside a ``when`` branch."""
+    collected, table, rule = _visit_rules(ctx, frame, args)
     if not len(table):
         return pd.Series(np.nan, index=collected.index, dtype="float64")
-    uns = unscheduled_mask(ctx, frame, args)
-    if uns.any() and args.date is None:
+    result = collected.map(table["VISITNUM"]).astype("float64")
+    calendar = pd.Series(False, index=collected.index)
+    scheduled = rule >= 0
+    for index, spec in enumerate(ctx.study.visits):
+        rows = rule == index
+        if not rows.any():
+            continue
+        if spec.unscheduled:
+            scheduled &= ~rows
+        if isinstance(spec.visitnum, VisitExpr):
+            values = _rule_expression(ctx, frame, rows, spec.visitnum.expr)
+            if values.dtype.kind not in "fiu":     # raw text read as numbers
+                text = _text(values)
+                values = pd.to_numeric(text, errors="coerce").astype("float64")
+                sub = BlockFrame(raw=frame.raw.loc[rows], out=frame.out.loc[rows],
+                                 form=frame.form, file=frame.file)
+                ctx.report(sub, text.notna() & values.isna(), rule="NUM0001",
+                           severity=Severity.WARNING,
+                           message=f"visitnum {spec.visitnum.expr!r} gives text that is not a "
+                                   "number; left null", values=text)
+            result.loc[rows] = values.astype("float64")
+        elif spec.unscheduled and spec.visitnum is None:
+            calendar |= rows
+    if calendar.any() and args.date is None:
         raise SpecError("visitnum needs 'date' to number unscheduled visits",
                         ctx.where.rsplit(":", 1)[0], _line(ctx.where), "visitnum.date")
-    return collected.map(table["VISITNUM"]).astype("float64").mask(uns, np.nan)
-
-
-def unscheduled_mask(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
-    collected = _text(raw_column(ctx, frame, args.column))
-    table = _visit_table(ctx, collected)
-    if not len(table):
-        return pd.Series(False, index=collected.index)
-    return collected.map(table["UNS"]).fillna(False).astype(bool)
+    result = result.mask(calendar, np.nan)
+    if ctx.block_key is not None and args.date is not None and "USUBJID" in frame.out \
+            and len(frame.out):
+        ctx.visit_calendar.append(VisitCalendarEntry(
+            block=ctx.block_key, variable=ctx.variable, usubjid=frame.out["USUBJID"],
+            date=complete_date(var_column(ctx, frame, args.date)), visitnum=result,
+            anchor=scheduled, calendar=calendar))
+    return result
 
 
 def number_unscheduled(scheduled: pd.DataFrame, unscheduled: pd.DataFrame) -> pd.DataFrame:

@@ -50,6 +50,9 @@ def load_study(folder: Path | str, *, standard_variables: dict[str, set[str]] | 
     study_file = located.file
 
     if known_codelists is not None:
+        # a study codelist with its own terms is a codelist of the study (standards/study.py)
+        known_codelists = known_codelists | {n for n, cl in study.codelists.items()
+                                             if cl.terms and not cl.extends}
         for name, cl in study.codelists.items():
             if cl.target and cl.target not in known_codelists:
                 raise SpecError(f"codelist '{name}' targets '{cl.target}', which is not in "
@@ -123,7 +126,14 @@ def _check_domain(spec: DomainSpec, dy: LocatedYaml, study: StudySpec,
                 raise SpecError(f"unknown study codelist '{sub.assign_ct.codelist}' "
                                 f"(study.yaml codelists: {', '.join(sorted(study.codelists))})",
                                 dy.file, dy.line_of(path), name)
-    for qnam in spec.supp:
+    blocks = {b.name for b in spec.blocks}
+    for qnam, supp in spec.supp.items():
+        for key, named in (("values", list(supp.values)), ("blocks", supp.blocks)):
+            for block in named:
+                if block not in blocks:
+                    raise SpecError(f"SUPP{spec.domain}.{qnam}: no block named {block!r} "
+                                    f"(blocks: {', '.join(sorted(blocks))})", dy.file,
+                                    dy.line_of(("supp", qnam, key)), qnam)
         if len(qnam) > 8 or not qnam.replace("_", "").isalnum() or not qnam[0].isalpha():
             raise SpecError(f"QNAM '{qnam}' must be ≤ 8 letters/digits starting with a letter "
                             f"(SDTMIG 3.4 §8.4.1)", dy.file, dy.line_of(("supp", qnam)), qnam)

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cdiscmap.sdtm.expressions import Kind as ExprKind
 from cdiscmap.sdtm.expressions import check as check_expression
+from cdiscmap.sdtm.expressions import parse as parse_expression
 
 
 class Strict(BaseModel):
@@ -126,9 +128,6 @@ class Iso8601Args(Strict):
     date: str | None = None             # raw column holding the date
     parts: DatePartsArgs | None = None  # or: separate year/month/day columns
     time: str | None = None             # raw column holding HH:MM[:SS]
-    # or: a date item of a date-family form (study.yaml forms date_families): its EDC date in
-    # the family's format, else its year/month/day parts (ingest/forms.py)
-    family: str | None = None
     # collected style (sdtm/dates.py): text DMY, YMD, ISO, DATE9, DATETIME; numbers SAS_DATE
     # (days since 1960-01-01), SAS_DATETIME (seconds since 1960), EXCEL (1900 serial days)
     format: Literal["DMY", "YMD", "ISO", "DATE9", "DATETIME", "SAS_DATE", "SAS_DATETIME",
@@ -136,12 +135,9 @@ class Iso8601Args(Strict):
 
     @model_validator(mode="after")
     def _source(self) -> Iso8601Args:
-        if sum(x is not None for x in (self.date, self.parts, self.family)) != 1:
-            raise ValueError("give exactly one of 'date' (one column), 'parts' "
-                             "({year, month, day} columns) or 'family' (a date-family item)")
-        if self.family is not None and ("format" in self.model_fields_set or self.time):
-            raise ValueError("a 'family' date takes its format from the form's date_families "
-                             "and has no separate 'time'")
+        if (self.date is None) == (self.parts is None):
+            raise ValueError("give exactly one of 'date' (one column) or 'parts' "
+                             "({year, month, day} columns)")
         if self.parts is not None and "format" in self.model_fields_set:
             raise ValueError("'format' applies to a 'date' column, not to 'parts'")
         if self.time and self.format in ("DATETIME", "SAS_DATETIME", "EXCEL", "SAS_DATE"):
@@ -323,19 +319,6 @@ class TransposeSpec(Strict):
     keep_if: Condition | None = None    # long rows failing it are not records
     reason: str = "no value in any transposed slot"
 
-    @model_validator(mode="after")
-    def _templates(self) -> TransposeSpec:
-        # a template without {key} reads the same raw column for every key, and a repeated key
-        # makes the same records twice: both would pass silently as duplicated data
-        fixed = [new for new, template in self.columns.items() if "{key}" not in template]
-        if fixed:
-            raise ValueError(f"column template(s) {fixed} have no {{key}}: every key would "
-                             f"read the same raw column")
-        keys = [str(k) for k in self.keys]
-        if not keys or len(set(keys)) != len(keys):
-            raise ValueError(f"transpose keys must be distinct and at least one: {keys}")
-        return self
-
 
 class FillSpec(Strict):
     """Carry collected attributes to the rows of the same key that leave them blank
@@ -363,11 +346,32 @@ class BlockSpec(Strict):
 
 
 class SuppSpec(Strict):
+    """One SUPP-- qualifier (QNAM): label and origin once, the value for the whole domain
+    (``value``, optionally restricted by ``blocks``) or one value per block (``values``: block
+    name → algorithm), so one QNAM can gather a qualifier several source forms collect."""
+
     label: str
-    value: VariableSpec
+    value: VariableSpec | None = None
+    values: dict[str, VariableSpec] = {}    # block name → the value in that block
     origin: Literal["Collected", "Assigned", "Derived", "Protocol"] = "Collected"
     evaluator: str | None = None
     blocks: list[str] = []              # blocks it applies to (default: all blocks)
+
+    @model_validator(mode="after")
+    def _value_or_values(self) -> SuppSpec:
+        if (self.value is None) == (not self.values):
+            raise ValueError("give exactly one of 'value' (every block) or 'values' (block "
+                             "name → value)")
+        if self.values and self.blocks:
+            raise ValueError("'blocks' goes with 'value'; the keys of 'values' already name "
+                             "the blocks")
+        return self
+
+    def value_for(self, block: str) -> VariableSpec | None:
+        """The value of the qualifier in a block (None: not recorded in that block)."""
+        if self.values:
+            return self.values.get(block)
+        return self.value if not self.blocks or block in self.blocks else None
 
 
 class ValueLevelSpec(Strict):
@@ -541,10 +545,35 @@ class FormSpec(FormRules):
         return value
 
 
+class SponsorTerm(Strict):
+    """A term of a study codelist: the submission value and, optionally, its decode (written
+    as the define.xml CodeListItem Decode)."""
+
+    value: str
+    decode: str | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip() or value != value.strip():
+            raise ValueError(f"term {value!r}: a submission value is not blank and has no "
+                             "leading or trailing blanks")
+        return value
+
+
 class CodelistMapSpec(Strict):
-    """A study codelist: collected text → submission value, checked against a CT codelist."""
+    """A study codelist: collected text → submission value, checked against a CT codelist.
+
+    With ``terms`` and no ``extends`` the study codelist is itself a sponsor codelist (its key
+    is its name in define.xml); with ``extends: LOC`` its terms are added to that extensible CT
+    codelist for the whole study (define.xml marks them def:ExtendedValue)."""
 
     target: str | None = None           # CT/sponsor codelist the result must belong to
+    terms: list[str | SponsorTerm] = []   # submission values of a sponsor list or extension
+    extends: str | None = None          # an extensible CT codelist the terms are added to
+    name: str | None = None             # define.xml CodeList Name of a sponsor list
+    datatype: Literal["text", "integer", "float"] = "text"
+    extensible: bool = False            # a sponsor list that admits other values
     map: dict[str, str] = {}
     patterns: list[tuple[str, str]] = []  # (regex, replacement) tried after map, e.g. "GRADE (\d)"
     identity: bool = True               # a collected value that is already a term is kept
@@ -569,18 +598,84 @@ class CodelistMapSpec(Strict):
             raise ValueError("'default' is given exactly when on_unmapped is 'default'")
         return self
 
+    @model_validator(mode="after")
+    def _sponsor_terms(self) -> CodelistMapSpec:
+        if self.target is not None and (self.terms or self.extends):
+            raise ValueError("'target' is for mapping onto an existing codelist; a codelist "
+                             "with 'terms' or 'extends' is its own target")
+        if self.extends is not None and not self.terms:
+            raise ValueError(f"'extends: {self.extends}' needs the 'terms' it adds")
+        own = [k for k in ("name", "datatype", "extensible") if k in self.model_fields_set]
+        if own and (not self.terms or self.extends):
+            raise ValueError(f"{', '.join(own)} describe a sponsor codelist: give 'terms' "
+                             "(and no 'extends')")
+        values = [t.value for t in self.term_list()]
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"terms listed twice: {', '.join(twice)}")
+        if self.datatype != "text":
+            for v in values:
+                try:
+                    number = float(v)
+                except ValueError:
+                    raise ValueError(f"term {v!r} is not a number (datatype "
+                                     f"{self.datatype})") from None
+                if self.datatype == "integer" and not number.is_integer():
+                    raise ValueError(f"term {v!r} is not a whole number (datatype integer)")
+        return self
+
+    def term_list(self) -> list[SponsorTerm]:
+        """The terms as SponsorTerm (a bare string is a term without decode)."""
+        return [SponsorTerm(value=t) if isinstance(t, str) else t for t in self.terms]
+
+    def target_of(self, key: str) -> str | None:
+        """The codelist values are checked against: ``target``, the extended CT codelist, or
+        the study codelist itself (``key``) when it lists its own terms."""
+        if self.extends:
+            return self.extends
+        if self.terms:
+            return key
+        return self.target
+
+
+class VisitExpr(Strict):
+    """A VISIT or VISITNUM computed per record from the raw form's own fields (an expression,
+    docs/mapping-language.md "Expressions"), e.g. FolderSeq + InstanceRepeatNumber / 100."""
+
+    expr: str
+
+    @field_validator("expr")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        parsed = parse_expression(value)
+        if parsed.variables:
+            raise ValueError(f"visit rules are study-wide and read raw fields only; "
+                             f"var({sorted(parsed.variables)[0]}) is not available here")
+        return value
+
 
 class VisitRule(Strict):
     match: str                          # regex (full, case-insensitive) on the collected visit
-    visit: str                          # template with {1}.. groups, e.g. "WEEK {1}"
-    visitnum: float | str | None = None  # number or template "{1}"
+    visit: str | VisitExpr              # template with {1}.. groups, e.g. "WEEK {1}", or expr
+    visitnum: float | str | VisitExpr | None = None  # number, template "{1}", or expr
+    # an unscheduled visit without visitnum is numbered from the subject's calendar (previous
+    # scheduled + .01); with a visitnum it keeps the rule's number
     unscheduled: bool = False
 
     @model_validator(mode="after")
     def _templates(self) -> VisitRule:
         regex = compile_regex(self.match)
-        check_group_template(self.visit, regex, "visit")
-        if isinstance(self.visitnum, str):
+        if isinstance(self.visit, VisitExpr):
+            if parse_expression(self.visit.expr).kind is ExprKind.NUM:
+                raise ValueError(f"visit {self.visit.expr!r} gives a number; VISIT is text "
+                                 "(write text(...))")
+        else:
+            check_group_template(self.visit, regex, "visit")
+        if isinstance(self.visitnum, VisitExpr):
+            if parse_expression(self.visitnum.expr).kind is ExprKind.TEXT:
+                raise ValueError(f"visitnum {self.visitnum.expr!r} gives text; VISITNUM is a "
+                                 "number (write number(...))")
+        elif isinstance(self.visitnum, str):
             check_group_template(self.visitnum, regex, "visitnum")
             try:    # every group stands for digits: the filled template must be a number
                 float(_GROUP_REF.sub("1", self.visitnum))
