@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.checks.schema import check_dataset
-from cdiscmap.emit.atomic import Staging, recover
+from cdiscmap.emit.atomic import Staging, output_error, recover
 from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.emit.report import write_run_report
@@ -142,9 +142,28 @@ def resolve_raw_dir(loaded: LoadedStudy, opts: RunOptions, out_dir: Path,
     progress.stage("Generating the demo's raw export")
     progress.note(f"First run of the demo: generating its synthetic raw export "
                   f"({demo.subjects} subjects) in {display_path(raw)}")
-    generate(demo.generator, out_dir, n_subjects=demo.subjects, seed=demo.seed,
-             progress=progress)
+    with Staging(raw) as stage:    # a killed synthesis must not leave half an export behind
+        generate(demo.generator, stage.folder, n_subjects=demo.subjects, seed=demo.seed,
+                 progress=progress)
+        _move_in_demo_export(stage.folder, out_dir)
     return raw
+
+
+def _move_in_demo_export(staged: Path, out_dir: Path) -> None:
+    """Move a complete synthetic export (raw/, truth/) into the package, raw/ last: a raw/
+    folder with files is what the next run takes for a whole export. An earlier truth/ (of a
+    synthesis cut short) goes into the staging folder, which is then deleted."""
+    truth, raw = out_dir / "truth", out_dir / "raw"
+    try:
+        if (staged / "truth").is_dir():
+            if truth.is_dir():
+                truth.rename(staged / ".truth-before")
+            (staged / "truth").rename(truth)
+        if raw.is_dir():
+            raw.rmdir()            # empty (else it would have been used)
+        (staged / "raw").rename(raw)
+    except OSError as exc:
+        raise output_error(raw, exc, "move the demo export into") from exc
 
 
 def _timestamp(loaded: LoadedStudy) -> datetime:

@@ -28,6 +28,7 @@ from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
     Condition,
+    DatePartsArgs,
     EpochArgs,
     FromDomainArgs,
     Iso8601Args,
@@ -286,6 +287,8 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
     A column in which no value gives a date while some fail is an InputDataError (the style
     or the column is wrong), not one DATE0001 finding per row.
     """
+    if args.family is not None:
+        return _iso8601_family(ctx, frame, args.family)
     times = raw_column(ctx, frame, args.time) if args.time else None
     if args.parts is not None:
         cols = [c for c in (args.parts.year, args.parts.month, args.parts.day) if c]
@@ -314,6 +317,33 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
     ctx.report(frame, parsed.impossible, rule="DATE0002", severity=Severity.WARNING,
                message="impossible calendar date or time; left null", values=shown)
     return parsed.iso
+
+
+def _iso8601_family(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
+    """A date item NAME of a date-family form (study.yaml ``date_families``): the EDC's
+    parsed NAME in the family's format, its midnight time dropped (the EDC writes a date item
+    as a date-time at 00:00:00); where NAME is blank (the site typed a partial date), the
+    year/month/day parts the site typed, kept to their known precision."""
+    form = ctx.study.forms.get(frame.form)
+    family = form.date_families if form is not None else None
+    if family is None or family.format is None:
+        raise SpecError(f"{ctx.domain}.{ctx.variable}: iso8601 family {name!r} needs form "
+                        f"'{frame.form}' to declare date_families with a format (study.yaml "
+                        "forms, form_defaults or the profile)", ctx.where.rsplit(":", 1)[0],
+                        _line(ctx.where), ctx.variable)
+    whole = iso8601(ctx, frame, Iso8601Args(date=name, format=family.format))
+    whole = whole.str.replace(r"T00:00(:00)?$", "", regex=True)
+    suffix = family.suffixes
+    columns = {role: name + s for role, s in (("year", suffix.year), ("month", suffix.month),
+                                              ("day", suffix.day)) if s}
+    columns = {role: col for role, col in columns.items() if col in frame.raw.columns}
+    blank = raw_column(ctx, frame, name).isna()
+    if "year" not in columns or not blank.any():
+        return whole
+    part = BlockFrame(raw=frame.raw.loc[blank], out=frame.out.loc[blank], form=frame.form,
+                      file=frame.file)
+    typed = iso8601(ctx, part, Iso8601Args(parts=DatePartsArgs(**columns)))
+    return whole.where(~blank, typed.reindex(whole.index))
 
 
 def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:

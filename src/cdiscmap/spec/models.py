@@ -128,6 +128,9 @@ class Iso8601Args(Strict):
     date: str | None = None             # raw column holding the date
     parts: DatePartsArgs | None = None  # or: separate year/month/day columns
     time: str | None = None             # raw column holding HH:MM[:SS]
+    # or: a date item of a date-family form (study.yaml forms date_families): its EDC date in
+    # the family's format, else its year/month/day parts (ingest/forms.py)
+    family: str | None = None
     # collected style (sdtm/dates.py): text DMY, YMD, ISO, DATE9, DATETIME; numbers SAS_DATE
     # (days since 1960-01-01), SAS_DATETIME (seconds since 1960), EXCEL (1900 serial days)
     format: Literal["DMY", "YMD", "ISO", "DATE9", "DATETIME", "SAS_DATE", "SAS_DATETIME",
@@ -135,9 +138,12 @@ class Iso8601Args(Strict):
 
     @model_validator(mode="after")
     def _source(self) -> Iso8601Args:
-        if (self.date is None) == (self.parts is None):
-            raise ValueError("give exactly one of 'date' (one column) or 'parts' "
-                             "({year, month, day} columns)")
+        if sum(x is not None for x in (self.date, self.parts, self.family)) != 1:
+            raise ValueError("give exactly one of 'date' (one column), 'parts' "
+                             "({year, month, day} columns) or 'family' (a date-family item)")
+        if self.family is not None and ("format" in self.model_fields_set or self.time):
+            raise ValueError("a 'family' date takes its format from the form's date_families "
+                             "and has no separate 'time'")
         if self.parts is not None and "format" in self.model_fields_set:
             raise ValueError("'format' applies to a 'date' column, not to 'parts'")
         if self.time and self.format in ("DATETIME", "SAS_DATETIME", "EXCEL", "SAS_DATE"):
@@ -318,6 +324,19 @@ class TransposeSpec(Strict):
     columns: dict[str, str]
     keep_if: Condition | None = None    # long rows failing it are not records
     reason: str = "no value in any transposed slot"
+
+    @model_validator(mode="after")
+    def _templates(self) -> TransposeSpec:
+        # a template without {key} reads the same raw column for every key, and a repeated key
+        # makes the same records twice: both would pass silently as duplicated data
+        fixed = [new for new, template in self.columns.items() if "{key}" not in template]
+        if fixed:
+            raise ValueError(f"column template(s) {fixed} have no {{key}}: every key would "
+                             f"read the same raw column")
+        keys = [str(k) for k in self.keys]
+        if not keys or len(set(keys)) != len(keys):
+            raise ValueError(f"transpose keys must be distinct and at least one: {keys}")
+        return self
 
 
 class FillSpec(Strict):
