@@ -3,8 +3,8 @@
 The two folders stay at the top of the repository (one copy, edited there). The wheel carries
 them as ``cdiscmap/_data/specs`` and ``cdiscmap/_data/mappings``: two data packages whose
 source folders are mapped here, which pyproject.toml alone cannot express next to an automatic
-package search. ``cdiscmap.resources`` finds them at run time. Only YAML and Markdown are
-shipped, never a demo's generated ``mappings/<study>/raw/``.
+package search. ``cdiscmap.resources`` finds them at run time. Only YAML, JSON and Markdown
+are shipped, never a demo's generated ``mappings/<study>/raw/``.
 """
 
 from setuptools import find_packages, setup
@@ -17,7 +17,8 @@ setup(
     package_data={
         "cdiscmap": ["py.typed"],
         "cdiscmap.ingest": ["profiles/*.yaml"],      # source profiles (ingest/forms.py)
-        **{name: ["*.md", "**/*.yaml", "**/*.md"] for name in DATA_PACKAGES},
+        # specs/ is JSON (tools/build_specs.py), mappings/ YAML
+        **{name: ["*.md", "**/*.yaml", "**/*.json", "**/*.md"] for name in DATA_PACKAGES},
     },
     include_package_data=False,
 )

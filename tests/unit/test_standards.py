@@ -7,12 +7,12 @@ Expected values were read by hand from the SDTMIG 3.4 / ADaMIG 1.3 tables and th
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cdiscmap.errors import StandardsError
 from cdiscmap.standards import (
@@ -41,8 +41,10 @@ def std() -> Standards:
 def test_versions_and_datasets(std: Standards) -> None:
     assert std.versions == {"ADaM CT": "2025-09-26", "ADaMIG": "1.3", "SDTM CT": "2025-03-28",
                             "SDTMIG": "3.4", "sponsor": "1"}
-    assert sorted(std.datasets) == ["ADRS", "ADSL", "ADTTE", "AE", "DM", "DS", "EX", "RS",
-                                    "SUPPQUAL", "TR", "TS", "TU"]
+    # every SDTMIG 3.4 dataset (tests/unit/test_specs_all_domains.py) and the ADaM three
+    assert {"ADRS", "ADSL", "ADTTE", "AE", "DM", "DS", "EX", "RS", "SUPPQUAL", "TR", "TS",
+            "TU"} <= set(std.datasets)
+    assert len(std.datasets) == 63 + 3
 
 
 def test_dm_metadata(std: Standards) -> None:
@@ -190,16 +192,18 @@ def test_codelists_against_nci_codes(std: Standards) -> None:
     assert std.codelist("DTYPE").extensible is True
 
 
-def test_subsets_sponsor_lists_and_dictionaries(std: Standards) -> None:
+def test_full_codelists_sponsor_lists_and_dictionaries(std: Standards) -> None:
+    # Every CT codelist is carried whole (term counts: sdtm_ct_codelists.csv term_count).
+    assert not any(c.subset for c in std.codelists.values())
     unit = std.codelist("UNIT")
-    assert (unit.subset, unit.extensible) == (True, True)
-    assert unit.values() == {"mg", "mg/m2", "mm", "cm"}
-    assert std.codelist("METHOD").values() == {
-        "CT SCAN", "MRI", "PET/CT SCAN", "X-RAY", "PHOTOGRAPHY", "PHYSICAL EXAMINATION"}
+    assert (unit.code, unit.extensible, len(unit.terms)) == ("C71620", True, 929)
+    assert {"mg", "mg/m2", "mm", "cm"} <= unit.values()
+    assert len(std.codelist("METHOD").terms) == 517
     loc = std.codelist("LOC")
-    assert (loc.subset, loc.terms, loc.checkable) == (True, [], False)
-    assert len(std.codelist("FRM").terms) == 196          # under 200: kept whole
-    assert all(len(c.terms) <= 200 for c in std.codelists.values())
+    assert (loc.code, len(loc.terms), loc.checkable) == ("C74456", 1397, True)
+    assert {t.value: t.code for t in loc.terms}["PERITONEUM"] == "C12770"
+    assert len(std.codelist("LBTESTCD").terms) == 2438
+    assert len(std.codelist("FRM").terms) == 196
     toxgr = std.codelist("TOXGR")
     assert (toxgr.label, toxgr.source, toxgr.extensible, toxgr.code) == (
         "CTCAE Grade", "sponsor", False, None)
@@ -213,15 +217,17 @@ def test_subsets_sponsor_lists_and_dictionaries(std: Standards) -> None:
 
 
 def test_ct_files_carry_attribution_and_no_prose() -> None:
-    for path in sorted((SPECS / "ct").glob("*.yaml")):
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    for path in sorted((SPECS / "ct").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
         assert "version" in data, path
         if data["standard"] != "sponsor":
             assert "NCI Enterprise Vocabulary Services" in data["attribution"], path
     forbidden = {"definition", "cdisc_notes", "synonyms"}
-    for path in sorted(SPECS.rglob("*.yaml")):
-        text = path.read_text("utf-8")
-        assert forbidden.isdisjoint(_all_keys(yaml.load(text, Loader=yaml.CSafeLoader))), path
+    files = sorted(SPECS.rglob("*.json"))
+    assert len(files) == 63 + 3 + 3
+    for path in files:
+        data = json.loads(path.read_text("utf-8"))
+        assert forbidden.isdisjoint(_all_keys(data)), path
 
 
 def _all_keys(node: object) -> set[str]:

@@ -6,8 +6,9 @@ Other modules ask here for dataset, variable and codelist facts instead of hard-
     ae = load_standards().dataset("AE")
 """
 
+from cdiscmap.standards.custom import CustomDomain, with_custom_domains
 from cdiscmap.standards.loader import load_standards, specs_dir
 from cdiscmap.standards.models import Codelist, Dataset, Standards, Term, Variable
 
-__all__ = ["Codelist", "Dataset", "Standards", "Term", "Variable", "load_standards",
-           "specs_dir"]
+__all__ = ["Codelist", "CustomDomain", "Dataset", "Standards", "Term", "Variable",
+           "load_standards", "specs_dir", "with_custom_domains"]

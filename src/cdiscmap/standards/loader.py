@@ -3,7 +3,11 @@
 Layout (written by ``tools/build_specs.py``)::
 
     specs/<standard>-<version>/<DATASET>.yaml   one dataset each (sdtmig-3.4, adamig-1.3)
-    specs/ct/*.yaml                             codelist files (CDISC CT releases, sponsor)
+    specs/ct/*.yaml, specs/ct/*.json            codelist files (CDISC CT releases, sponsor)
+
+Any file may be YAML (``.yaml``) or JSON (``.json``): the same data. The big SDTM CT file is
+JSON because json parses it in C, while PyYAML builds each of its ~100,000 nodes in Python
+(seconds instead of a tenth of a second; specs/README.md has the figures).
 
 Every problem is a :class:`StandardsError` that names the file and, where the YAML text
 allows, the line, so a broken spec file is found without a traceback.
@@ -11,6 +15,8 @@ allows, the line, so a broken spec file is found without a traceback.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ from cdiscmap.spec.yamlload import MAX_ALIAS_VALUES, YamlLimitError, expanded_si
 from cdiscmap.standards.models import Codelist, Dataset, Standards
 
 CT_DIR = "ct"
+SUFFIXES = (".yaml", ".json")
 
 try:  # the C loader is ~10x faster on the CT files; both give the same data
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
@@ -75,7 +82,7 @@ def _load_cached(root: Path) -> Standards:
     datasets: dict[str, Dataset] = {}
     dataset_files: dict[str, Path] = {}
     versions: dict[str, str] = {}
-    for path in sorted(root.glob("*/*.yaml")):
+    for path in _files(root.glob("*/*")):
         if path.parent.name == CT_DIR:
             continue
         dataset = _parse(path, Dataset)
@@ -92,7 +99,7 @@ def _load_cached(root: Path) -> Standards:
 
     codelists: dict[str, Codelist] = {}
     codelist_files: dict[str, Path] = {}
-    for path in sorted((root / CT_DIR).glob("*.yaml")):
+    for path in _files((root / CT_DIR).glob("*")):
         for codelist in _parse_codelist_file(path, versions):
             if codelist.name in codelists:
                 raise StandardsError(f"codelist {codelist.name} is defined twice: "
@@ -115,6 +122,10 @@ def _load_cached(root: Path) -> Standards:
     return Standards(datasets=dict(sorted(datasets.items())),
                      codelists=dict(sorted(codelists.items())),
                      versions=dict(sorted(versions.items())))
+
+
+def _files(paths: Iterable[Path]) -> list[Path]:
+    return sorted(p for p in paths if p.suffix in SUFFIXES and p.is_file())
 
 
 def _add_version(versions: dict[str, str], standard: str, path: Path) -> None:
@@ -150,8 +161,14 @@ def _parse_codelist_file(path: Path, versions: dict[str, str]) -> list[Codelist]
     return out
 
 
+# Top-level keys of a dataset file that are about the file, not the dataset.
+FILE_KEYS = ("generated", "attribution")
+
+
 def _parse(path: Path, model: type[Dataset]) -> Dataset:
     data = _read_yaml(path)
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in FILE_KEYS}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -163,6 +180,12 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise StandardsError(f"{display_path(path)}: cannot read: {exc}") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StandardsError(f"{display_path(path)}:{exc.lineno}: invalid JSON: "
+                                 f"{exc.msg}") from None
     try:
         return yaml.load(text, Loader=_GuardedLoader)  # a safe loader (C or Python)
     except yaml.MarkedYAMLError as exc:
