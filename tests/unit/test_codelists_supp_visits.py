@@ -212,19 +212,22 @@ def test_sponsor_codelist_maps_and_keeps_its_own_terms(mapped):
     assert _rows(ae, "USUBJID", "AETERM", "AEREL") == [
         ("EDC-001", "Headache", "UNLIKELY"), ("EDC-001", "Nausea", "POSSIBLE"),
         ("EDC-002", "Rash", "DEFINITE"), ("EDC-001", "Sepsis", "PROBABLE")]
-    # LOC carries no CDISC terms here: LIVER is kept and reported; nothing else is unmapped
-    assert [(f.value, f.count) for f in result.findings if f.rule == "MAP0001"] == [
-        ("LIVER", 1)]
+    # LIVER is a CDISC LOC term (C12392), the other locations are the study's extension
+    assert [f for f in result.findings if f.rule == "MAP0001"] == []
 
 
 def test_ct_extension_terms_are_known_to_assign_ct(mapped):
     _, study_standards, result, _ = mapped
     assert list(result.domains["TU"]["TULOC"]) == ["SKIN OF LEFT FOREARM", "LIVER",
                                                    "PERIHILAR REGION"]
+    shared = load_standards().codelist("LOC")
     loc = study_standards.codelist("LOC")
-    assert [(t.value, t.extended) for t in loc.terms] == [("SKIN OF LEFT FOREARM", True),
-                                                         ("PERIHILAR REGION", True)]
-    assert load_standards().codelist("LOC").terms == []     # the shared standards untouched
+    # the CT terms unchanged, the study's two appended and marked as extensions
+    assert loc.terms[:len(shared.terms)] == shared.terms
+    assert [(t.value, t.decode, t.extended) for t in loc.terms[len(shared.terms):]] == [
+        ("SKIN OF LEFT FOREARM", None, True), ("PERIHILAR REGION", "Perihilar region", True)]
+    assert not any(t.extended for t in shared.terms)        # the shared standards untouched
+    assert "PERIHILAR REGION" not in shared.values()
 
 
 def test_define_is_schema_valid(define):
@@ -256,13 +259,15 @@ def test_define_extended_ct_terms_carry_extended_value(define):
     cl = define.xpath("//odm:CodeList[@OID='CL.LOC']", namespaces=NS)[0]
     assert cl.get(f"{{{NS['def']}}}StandardOID") == "STD.CT.SDTM.2025-03-28"
     assert cl.xpath("odm:Alias/@Name", namespaces=NS) == ["C74456"]
-    # extensible: the used terms only; the two study terms in the study's order, then LIVER,
-    # which LOC (a subset carrying no terms) cannot classify: listed without the mark. No
-    # decode differs from its value other than by case: EnumeratedItem
+    # extensible: the used terms only, CT terms first (LIVER, with its C-code), then the two
+    # study terms in the study's order, marked. No decode differs from its value other than
+    # by case: EnumeratedItem
     assert cl.xpath("odm:CodeListItem", namespaces=NS) == []
     items = cl.xpath("odm:EnumeratedItem", namespaces=NS)
-    assert [(i.get("CodedValue"), i.get(f"{{{NS['def']}}}ExtendedValue")) for i in items] == [
-        ("SKIN OF LEFT FOREARM", "Yes"), ("PERIHILAR REGION", "Yes"), ("LIVER", None)]
+    assert [(i.get("CodedValue"), i.get(f"{{{NS['def']}}}ExtendedValue"),
+             i.xpath("string(odm:Alias/@Name)", namespaces=NS)) for i in items] == [
+        ("LIVER", None, "C12392"), ("SKIN OF LEFT FOREARM", "Yes", ""),
+        ("PERIHILAR REGION", "Yes", "")]
     ref = define.xpath("//odm:ItemDef[@OID='IT.TU.TULOC']/odm:CodeListRef", namespaces=NS)
     assert [r.get("CodeListOID") for r in ref] == ["CL.LOC"]
 
