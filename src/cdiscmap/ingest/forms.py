@@ -27,7 +27,13 @@ import pandas as pd
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.ingest.readers import RawForm
-from cdiscmap.spec.models import FormDefaults, FormSpec, SourceProfile, StudySpec
+from cdiscmap.spec.models import (
+    DomainSpec,
+    FormDefaults,
+    FormSpec,
+    SourceProfile,
+    StudySpec,
+)
 from cdiscmap.spec.yamlload import LocatedYaml, parse_yaml_text, validate_located
 
 PROFILE_PACKAGE = "cdiscmap.ingest"
@@ -246,3 +252,31 @@ def refused_references(data: Any, refused: dict[str, str],
     elif isinstance(data, str) and data in refused:
         found.append((path, data))
     return found
+
+
+def _family_uses(spec: Any) -> list[str]:
+    """The date items an ``iso8601: {family: NAME}`` names in a variable (``when`` included)."""
+    found = [spec.iso8601.family] if spec.iso8601 is not None and spec.iso8601.family else []
+    for branch in spec.when or []:
+        for sub in (branch.then, branch.else_):
+            if sub is not None:
+                found += _family_uses(sub)
+    return found
+
+
+def check_family_forms(domain: DomainSpec, dy: LocatedYaml, study: StudySpec) -> None:
+    """``iso8601: {family: NAME}`` needs its form to declare date_families with a format:
+    checked when the spec is loaded, so check-spec names the line without data."""
+    shared = [(("variables", n), v) for n, v in domain.variables.items()]
+    for i, block in enumerate(domain.blocks):
+        form = study.forms[block.source.form]
+        family = form.date_families
+        if family is not None and family.format is not None:
+            continue
+        own = [(("blocks", i, "variables", n), v) for n, v in block.variables.items()]
+        for path, var in own + shared:
+            for name in _family_uses(var):
+                raise SpecError(f"iso8601 family {name!r}: form '{block.source.form}' (block "
+                                f"'{block.name}') declares no date_families with a format "
+                                "(study.yaml forms, form_defaults or the profile)", dy.file,
+                                dy.line_of(path), str(path[-1]))

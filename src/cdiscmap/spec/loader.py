@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdiscmap.errors import SpecError, display_path
-from cdiscmap.ingest.forms import apply_profile
+from cdiscmap.ingest.forms import apply_profile, check_family_forms
 from cdiscmap.spec.models import DomainSpec, StudySpec, VariableSpec
 from cdiscmap.spec.yamlload import LocatedYaml, load_yaml, validate_located
 
@@ -73,6 +73,7 @@ def load_study(folder: Path | str, *, standard_variables: dict[str, set[str]] | 
             raise SpecError(f"file is for domain {spec.domain}, expected {domain}", dy.file,
                             dy.line_of(("domain",)), "domain")
         _check_domain(spec, dy, study, standard_variables)
+        check_family_forms(spec, dy, study)
         if known_codelists is not None:
             _check_domain_codelists(spec, dy, known_codelists)
         domains[domain] = spec
