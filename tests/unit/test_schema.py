@@ -323,9 +323,12 @@ def test_union_of_ig_codelists_and_unchecked_lists(std: Standards) -> None:
     assert rules_of(findings) == [("SD0006", "DSDECOD", "MOVED AWAY", 1)]
     assert findings[0].message == ("DSDECOD value 'MOVED AWAY' is not in codelist NCOMPLT or "
                                    "PROTMLST or OTHEVENT (extensible)")
-    # LOC carries no terms in specs/: TULOC values cannot be judged and are not reported.
+    # specs/ carries LOC whole (1,397 terms, extensible): TULOC is checked, a miss is SD0006.
     schema = build_schema(std.dataset("TU"), std)
-    assert {c.name for c in schema.columns["TULOC"].checks} == {"SD0004", "SD0008"}
+    assert {c.name for c in schema.columns["TULOC"].checks} == {"SD0004", "SD0006", "SD0008"}
+    # An external dictionary (MedDRA for AEDECOD) has no terms: not checked.
+    schema = build_schema(std.dataset("AE"), std)
+    assert {c.name for c in schema.columns["AEDECOD"].checks} == {"SD0004", "SD0008"}
 
 
 def test_numeric_results_in_stresc_are_not_codelist_terms(std: Standards) -> None:
