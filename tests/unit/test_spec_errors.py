@@ -222,7 +222,8 @@ def test_unknown_value_level_codelist(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- ADaM settings
 
 def test_unknown_adam_key_fails_check_spec(tmp_path: Path) -> None:
-    study, line = make_study(tmp_path, "adam/adrs.yaml", "        rule: status\n        responses: [CR, PR]\n",
+    study, line = make_study(tmp_path, "adam/adrs.yaml",
+                             "        rule: status\n        responses: [CR, PR]\n",
                              "        rule: status\n        respones: [CR, PR]\n")
     message = error_line(cli("check-spec", study))
     assert f"adam/adrs.yaml:{line + 1}" in message and "unknown key 'respones'" in message
@@ -314,8 +315,7 @@ def test_every_subject_dropped(tmp_path: Path, raw_export: Path) -> None:
                           "          reason: screen failure\n")
     message = error_line(run(study, copy_raw(raw_export, tmp_path), tmp_path / "out"))
     assert "no subjects: DM has no records (all 5 rows of enrol.csv were dropped: screen " \
-           "failure [DM/registered subjects] (5))" in message or \
-           ("all 5 rows of enrol.csv were dropped" in message and "screen failure" in message)
+           "failure [DM/registered subjects] (5))" in message
 
 
 def _set_first_value(path: Path, column: str, value: str) -> None:
@@ -395,3 +395,60 @@ def test_deeply_nested_json_given_to_validate(tmp_path: Path) -> None:
     assert result.exit_code in (1, 2), result.output
     report = (tmp_path / "report" / "findings.json").read_text(encoding="utf-8")
     assert "dm.json: JSON nested too deeply to be a Dataset-JSON file" in report
+
+
+# --------------------------------------------------------------------------- cdiscmap adam
+
+@pytest.fixture(scope="module")
+def sdtm_csv(tmp_path_factory: pytest.TempPathFactory, raw_export: Path) -> Path:
+    """The SDTM of the 5-subject export, as CSV files (what another tool might hand over)."""
+    import pandas as pd
+
+    work = tmp_path_factory.mktemp("sdtm")
+    result = run(default_study_dir(), raw_export, work / "out")
+    assert result.exit_code == 0, result.output
+    folder = work / "csv"
+    folder.mkdir()
+    for xpt in (work / "out" / "CRZBASKET" / "sdtm").glob("*.xpt"):
+        frame = pd.read_sas(xpt, format="xport", encoding="utf-8")
+        frame.to_csv(folder / f"{xpt.stem}.csv", index=False)
+    return folder
+
+
+def adam_on(sdtm: Path, tmp_path: Path, dataset: str, edit) -> Result:
+    import pandas as pd
+
+    folder = tmp_path / "sdtm"
+    shutil.copytree(sdtm, folder)
+    path = folder / f"{dataset}.csv"
+    edit(pd.read_csv(path, dtype=str)).to_csv(path, index=False)
+    return cli("adam", "--sdtm", folder, "--study", default_study_dir(), "--out",
+               tmp_path / "adam", "-q", "--fail-on", "none")
+
+
+def test_adam_on_a_dm_without_records(sdtm_csv: Path, tmp_path: Path) -> None:
+    # used to be "internal error: ValueError: No objects to concatenate"
+    message = error_line(adam_on(sdtm_csv, tmp_path, "dm", lambda dm: dm.iloc[0:0]))
+    assert "no subjects: SDTM DM has no record with a USUBJID" in message
+
+
+def test_adam_on_a_text_age(sdtm_csv: Path, tmp_path: Path) -> None:
+    def edit(dm):
+        dm.loc[dm.index[1], "AGE"] = "unknown"
+        return dm
+    message = error_line(adam_on(sdtm_csv, tmp_path, "dm", edit))
+    assert "SDTM DM.AGE is numeric (SDTMIG 3.4 DM) but holds 'unknown'" in message
+    assert "1 such value(s)" in message
+
+
+def test_adam_dates_outside_the_nanosecond_range_are_invalid_not_wrapped() -> None:
+    # datetime64[ns] ends 2262-04-11: 9999-12-31 used to become 1816-03-29 (silent overflow)
+    import pandas as pd
+
+    from cdiscmap.adam.dates import complete_dates
+
+    got = complete_dates(pd.Series(["9999-12-31", "2261-12-31", "0001-01-01", "1678-01-01"],
+                                   dtype="string"))
+    assert got.invalid.tolist() == [True, False, True, False]
+    assert [None if pd.isna(d) else d.strftime("%Y-%m-%d") for d in got.dates] == \
+        [None, "2261-12-31", None, "1678-01-01"]
