@@ -28,7 +28,8 @@ pytestmark = pytest.mark.wheel
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "raw", "output")
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+SKIP_IN_MAPPINGS = shutil.ignore_patterns("__pycache__", "raw")   # a demo's generated export
 
 
 def _copy_sources(to: Path) -> Path:
@@ -36,8 +37,9 @@ def _copy_sources(to: Path) -> Path:
     to.mkdir()
     for name in BUILD_INPUTS:
         shutil.copy2(REPO / name, to / name)
-    for folder in ("src", "specs", "mappings"):
+    for folder in ("src", "specs"):
         shutil.copytree(REPO / folder, to / folder, ignore=SKIP)
+    shutil.copytree(REPO / "mappings", to / "mappings", ignore=SKIP_IN_MAPPINGS)
     return to
 
 
@@ -100,7 +102,7 @@ def test_wheel_installs_and_runs_from_an_empty_folder(tmp_path: Path) -> None:
     assert package == installed / "__init__.py"
     assert specs == installed / "_data" / "specs"
     assert studies == installed / "_data" / "mappings"
-    assert (specs / "sdtmig-3.4" / "DM.yaml").is_file()
+    assert (specs / "sdtmig-3.4" / "DM.json").is_file()
     assert _run([cdiscmap, "--version"], cwd=work).stdout.split()[-1] == "0.1.0"
 
     # The demo: synthetic raw export, SDTM, ADaM and both define.xml under ./output.
