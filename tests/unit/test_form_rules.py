@@ -333,3 +333,15 @@ def test_family_date_needs_the_form_to_declare_families(tmp_path):
         load_study(_study(tmp_path, study=study, ae=ae)[0])
     with pytest.raises(ValueError, match="takes its format from the form's date_families"):
         Iso8601Args(family="AESTDT", format="DATE9")
+
+
+def test_lookup_with_several_rows_names_the_subject_of_the_joined_form(tmp_path):
+    # dm keeps its deleted row (filters: []), so subject 002 has two dm rows for the join
+    study = STUDY.replace("dm: {file: dm.csv}", "dm: {file: dm.csv, filters: []}")
+    ae = AE.replace("      form: ae\n      filters:\n        - drop_if: {column: AESER, not_equals",
+                    "      form: ae\n      joins: [{form: dm, on: Subject, columns: [SEX], "
+                    "prefix: DM_}]\n      filters:\n        - drop_if: {column: AESER, not_equals")
+    res = _run(*_study(tmp_path, study=study, ae=ae))
+    found = [(f.rule, f.usubjid, f.source.split(" (")[0], f.count) for f in res.findings
+             if f.rule in ("RAW0002", "RAW0003")]
+    assert found == [("RAW0002", "002", "dm.csv row 2", 2), ("RAW0003", "002", "dm.csv row 3", 1)]
