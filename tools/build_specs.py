@@ -658,9 +658,9 @@ machine (2 shared cores), best of three:
 
 | specs/ | size | `load_standards()` |
 |---|---|---|
-| before: 12 datasets, 52 codelists (1,531 terms), YAML | 264 KB | 0.48 s |
-| this: 66 datasets, 153 codelists (20,873 terms), YAML datasets + JSON CT | 2.6 MB | 1.1 s |
-| this: 66 datasets, 153 codelists (20,873 terms), all JSON | 2.6 MB | 0.23 s |
+| before: 12 datasets, 52 codelists (1,531 terms), YAML | 234 KB | 0.48 s |
+| tried: the same, datasets in YAML, CT in JSON | - | 1.1 s |
+| now: 66 datasets, 153 codelists (20,873 terms), all JSON | 2.7 MB | 0.23 s |
 
 ## Custom domains
 
