@@ -254,6 +254,35 @@ def check_spec(study: Path) -> None:
     _console().print(message)
 
 
+@main.command("init", epilog=EXIT_CODES)
+@click.option("--raw", "raw_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the raw export (CSV, SAS7BDAT, XPT, xlsx sheets, ODM-XML).")
+@click.option("--study", "name", required=True,
+              help="Study name: the folder <out>/<NAME> and the drafted STUDYID.")
+@click.option("--out", "out_dir", default=Path("."), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where to create the study folder.")
+@click.option("--profile", default=None,
+              help="A source profile the export follows (e.g. commercial-edc-csv, cdisc-odm).")
+@click.option("--force", is_flag=True,
+              help="Replace study.yaml and sdtm/ of an existing folder (other files kept).")
+def init(raw_dir: Path, name: str, out_dir: Path, profile: str | None, force: bool) -> None:
+    """Draft a study folder (study.yaml, sdtm/ stubs) from a raw export.
+
+    Every form and column found is listed; subject column, keys, date formats and domains
+    are guesses marked `# guessed:` with their evidence. The draft passes check-spec.
+    """
+    from cdiscmap.errors import display_path
+    from cdiscmap.ingest.scaffold import write_study
+
+    folder, draft = write_study(raw_dir, name, out_dir, profile=profile, force=force)
+    click.echo(f"{display_path(folder)}: {len(draft.forms)} forms drafted "
+               f"({len(draft.skipped)} files skipped); domains: "
+               f"{'DM listed' if draft.dm_form else 'none listed'}, stubs for "
+               f"{', '.join(d for d in draft.domains() if d != 'DM') or 'none'}")
+
+
 @main.command(epilog=EXIT_CODES)
 @click.argument("study", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--package", "package", required=True,
