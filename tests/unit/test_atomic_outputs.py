@@ -186,8 +186,10 @@ def test_rename_exchange_swaps_two_folders(tmp_path):
 # Signals: SIGTERM -> 143, SIGINT -> 130, staging removed; SIGKILL leftovers cleaned next run
 # ============================================================================================
 SLOW_RUN = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal, even when
+                                                              # the tests run in the background
     import cdiscmap.emit.define as define
     real = define.write_define
     def slow(folder, **kw):
