@@ -59,7 +59,7 @@ from typing import IO, Any
 
 from cdiscmap.errors import OutputError, display_path
 
-__all__ = ["Staging", "atomic_open", "atomic_write_bytes", "atomic_write_text",
+__all__ = ["Staging", "atomic_open", "atomic_write_bytes", "atomic_write_text", "exchange",
            "output_error", "recover"]
 
 LOCK_NAME = ".cdiscmap-staging.lock"
