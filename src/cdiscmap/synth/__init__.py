@@ -29,6 +29,8 @@ _MODULES = {
     basket.STUDY: "cdiscmap.synth.basket",
     "gist-imatinib": "cdiscmap.synth.gist",
     "imt-pediatric": "cdiscmap.synth.imt",
+    "imt-edc": "cdiscmap.synth.imt_edc",
+    "imt-odm": "cdiscmap.synth.imt_odm",
 }
 
 
@@ -72,7 +74,13 @@ def generate(study: str, out_dir: Path, *, n_subjects: int = DEFAULT_SUBJECTS,
     rows = {}
     for name, frame in sorted(files.raw.items()):
         progress.step(name)
-        rows[name] = write_csv(frame, raw_dir / name)
+        if isinstance(frame, str):          # a whole-file export (ODM-XML): rows = records
+            with atomic_open(raw_dir / name, "w", encoding="utf-8", newline="",
+                             parents=True) as handle:
+                handle.write(frame)
+            rows[name] = frame.count("<ItemGroupData ")
+        else:
+            rows[name] = write_csv(frame, raw_dir / name)
     for name, frame in sorted(files.truth.items()):
         progress.step(f"truth/{name}")
         write_csv(frame, truth_dir / name)
