@@ -332,3 +332,46 @@ def test_profile_keys_are_not_repeated(edc: Path, tmp_path: Path) -> None:
     assert study.forms["labs"].filters == []
     assert study.forms["vitals"].keys == ["Subject", "FolderSeq", "InstanceRepeatNumber",
                                           "RecordPosition"]
+
+
+# --------------------------------------------------------------------------- ODM and Excel
+
+def test_odm_item_groups_and_excel_sheets_are_forms(tmp_path: Path) -> None:
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    odm = Path(__file__).parents[1] / "data" / "odm" / "ae_odm13.xml"
+    (raw / "export.xml").write_bytes(odm.read_bytes())
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Demography"
+    ws.append(["SubjectKey", "SEX", "BRTHDAT"])
+    ws.append(["001", "M", date(1970, 3, 5)])
+    ws.append(["002", "F", date(1981, 11, 30)])
+    cm = wb.create_sheet("ConMeds")
+    cm.append(["SubjectKey", "CMSEQ", "CMTRT"])
+    cm.append(["001", 1, "Aspirin"])
+    cm.append(["001", 2, "Ibuprofen"])
+    wb.save(raw / "crf.xlsx")
+
+    code, out = _init("--raw", str(raw), "--study", "MIXED", "--out", str(tmp_path))
+    assert code == 0, out
+    study = load_study(tmp_path / "MIXED").study
+    assert {n: (f.file, f.item_group, f.sheet) for n, f in study.forms.items()} == {
+        "ae": ("export.xml", "IG.AE", None), "vs": ("export.xml", "IG.VS", None),
+        "crf_demography": ("crf.xlsx", None, "Demography"),
+        "crf_conmeds": ("crf.xlsx", None, "ConMeds")}
+    draft = draft_study(raw, "MIXED")
+    # Excel dates arrive as ISO text (ingest/excel.py); the ODM date item holds 2020-02
+    assert draft.form("crf_demography").column("BRTHDAT").date.format == "YMD"   # a tie: YMD
+    assert draft.form("ae").column("AESTDAT").date.format == "ISO"
+    assert draft.form("crf_conmeds").keys == ["SubjectKey", "CMSEQ"]
+    assert draft.dm_form == "crf_demography"          # one row per subject, named like DM
+    domains = draft.domains()
+    assert [f for f, _ in domains["CM"]] == ["crf_conmeds"]
+    assert [f for f, _ in domains["VS"]] == ["vs"]    # not AE: the item group names the form
+    assert [f for f, _ in domains["AE"]] == ["ae"]
+    assert _check_spec(tmp_path / "MIXED")[0] == 0
