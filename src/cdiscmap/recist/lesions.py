@@ -10,8 +10,18 @@ Choices made here (each one is documented because a response depends on it):
   whose TU ``VISITNUM`` is null is taken as identified at baseline. Assessments are the distinct TR
   ``VISITNUM`` of the subject at or after baseline, ordered by ``VISITNUM``; earlier ones are
   ignored.
-- A target lesion is nodal when any of its TR records is ``LPERP`` (short axis, RECIST 1.1 §4.1);
-  a nodal lesion is then read from its ``LPERP`` records only, a non-nodal one from ``LDIAM``.
+- Nodal status of a target lesion (RECIST 1.1 §3.2 "malignant lymph nodes", §4.1) is decided by
+  ``settings.nodal_from``: ``location`` = TU ``TULOC`` names a lymph node (it contains
+  ``LYMPH NODE``, as all 91 lymph-node terms of the CDISC LOC codelist C74456 do, e.g. AXILLARY
+  LYMPH NODE, LYMPH NODE HILUM, and GUT-ASSOCIATED LYMPHOID TISSUE does not; or it is listed in
+  ``settings.nodal_locations``); ``short_axis_test`` = the lesion has ``LPERP`` (short axis)
+  records and no ``LDIAM`` record; ``auto`` (default) = the location where TULOC is filled, the
+  test otherwise. Having an LPERP record alone never makes a lesion a node: data that records
+  both axes of every lesion is common, and reading a non-nodal lesion by its short axis would
+  also apply the node "< 10 mm" CR rule to it.
+- Measured diameter (RECIST 1.1 §3.2, §4.3.1): a nodal target is read from its ``LPERP`` (short
+  axis) records, a non-nodal one from ``LDIAM`` (longest diameter). A lesion that has no record of
+  its prescribed test at all is read from the other one, with a note.
 - Value of a target lesion: ``TRSTRESN`` (mm). ``TRSTAT="NOT DONE"`` or a null result means not
   evaluated; "TOO SMALL TO MEASURE" (``TRORRES``/``TRSTRESC``) without a number takes
   ``too_small_default_mm`` (RECIST 1.1 §4.3.2); a merged lesion carries 0 and simply adds 0.
@@ -23,7 +33,8 @@ Choices made here (each one is documented because a response depends on it):
   UNEQUIVOCAL; anything else, ``TRSTAT="NOT DONE"`` or no record at the visit = not evaluated.
   A NEW lesion measured by LDIAM/LPERP with a value above 0 counts as PRESENT.
 - Evaluator: only TU/TR records whose TUEVAL/TREVAL equals ``settings.evaluator`` (case-blind)
-  are read; a null evaluator counts as that evaluator.
+  are read; a null evaluator counts as that evaluator. ``timepoint_responses`` instead keys every
+  reader as its own series (``recist/readers.py``) and calls this with ``filter_evaluator=False``.
 - Exact duplicate keys (USUBJID, TRLNKID, TRTESTCD, VISITNUM) are reduced to one record, chosen by
   content (not row order) so that results never depend on the order of the input rows.
 
@@ -201,14 +212,38 @@ def _group_min(keys: np.ndarray, values: np.ndarray, n_keys: int, fill: int) -> 
     return out
 
 
-def assemble_lesions(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> LesionData:
-    """Build the per-lesion per-assessment tables of ``settings.evaluator`` from TU and TR."""
+def _location_nodal(tu: pd.DataFrame, settings: RecistSettings) -> np.ndarray:
+    """Per TU row: 1 when TULOC names a lymph node, 0 when it names something else, -1 unknown.
+
+    Lymph-node locations: every value containing ``LYMPH NODE`` (the lymph-node terms of the
+    CDISC LOC codelist C74456 and sponsor extensions worded the same way) plus
+    ``settings.nodal_locations`` (RECIST 1.1 §3.2). Decided once per distinct value.
+    """
+    if "TULOC" not in tu.columns:
+        return np.full(len(tu), -1, dtype=np.int64)
+    codes, cats = text_codes(tu["TULOC"], upper=True)
+    extra = set(settings.nodal_locations)
+    table = np.array([1 if ("LYMPH NODE" in c or c in extra) else 0 for c in cats] + [-1],
+                     dtype=np.int64)
+    return table[codes]
+
+
+def assemble_lesions(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings, *,
+                     filter_evaluator: bool = True) -> LesionData:
+    """Build the per-lesion per-assessment tables of ``settings.evaluator`` from TU and TR.
+
+    ``filter_evaluator=False`` reads every row (the caller has already chosen the reader).
+    """
     require_columns(tu, "TU", TU_REQUIRED)
     require_columns(tr, "TR", TR_REQUIRED)
     notes: list[str] = []
 
-    tu_keep = _evaluator_mask(tu, "TUEVAL", settings.evaluator)
-    tr_keep = _evaluator_mask(tr, "TREVAL", settings.evaluator)
+    if filter_evaluator:
+        tu_keep = _evaluator_mask(tu, "TUEVAL", settings.evaluator)
+        tr_keep = _evaluator_mask(tr, "TREVAL", settings.evaluator)
+    else:
+        tu_keep = np.ones(len(tu), dtype=bool)
+        tr_keep = np.ones(len(tr), dtype=bool)
 
     # --- shared integer codes: subjects and lesion ids of TU and TR together -------------------
     (tu_s, tr_s), subjects = shared_text_codes([tu["USUBJID"], tr["USUBJID"]], upper=False)
@@ -225,7 +260,7 @@ def assemble_lesions(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSetting
     role_codes, role_cats = text_codes(tu["TUSTRESC"], upper=True)
     tu_w = pd.DataFrame({
         "_S": tu_s, "_L": tu_l, "ROLE": _lookup(role_codes, role_cats, _ROLES),
-        "VISITNUM": _numeric(tu, "VISITNUM"),
+        "VISITNUM": _numeric(tu, "VISITNUM"), "LOCN": _location_nodal(tu, settings),
     })[tu_keep & (tu_s >= 0) & (tu_l >= 0)]
     tu_w = tu_w[tu_w["ROLE"] >= 0]
     tu_w = (tu_w.sort_values(["_S", "_L", "VISITNUM", "ROLE"], kind="mergesort")
@@ -363,7 +398,7 @@ def assemble_lesions(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSetting
     })
 
     base_les["LESION"] = links[base_les["_L"].to_numpy()] if len(base_les) else np.array([], object)
-    target = _target_grid(recs, base_les, visits, n_visit, settings)
+    target = _target_grid(recs, base_les, visits, n_visit, settings, notes, subjects, links)
     nontarget = _nontarget_grid(recs, base_les, visits, n_visit)
     new = _new_lesions(recs, links, visits, n_visit, settings)
     return LesionData(subj_frame, visitnums, visits, target, nontarget, new, notes)
@@ -421,14 +456,55 @@ def _fragment_rule(recs: pd.DataFrame, n_visit: int) -> tuple[pd.DataFrame, np.n
     return recs[~replaced], lv[~replaced]
 
 
+def nodal_lesions(base_les: pd.DataFrame, has_ldiam: np.ndarray, has_lperp: np.ndarray,
+                  settings: RecistSettings) -> np.ndarray:
+    """Nodal status per baseline lesion (RECIST 1.1 §3.2, §4.1; see the module docstring)."""
+    by_test = has_lperp & ~has_ldiam
+    loc = base_les["LOCN"].to_numpy() if "LOCN" in base_les else np.full(len(base_les), -1)
+    if settings.nodal_from == "short_axis_test":
+        return by_test
+    if settings.nodal_from == "location":
+        return loc == 1
+    return np.where(loc >= 0, loc == 1, by_test)
+
+
 def _target_grid(recs: pd.DataFrame, base_les: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
-                 settings: RecistSettings) -> pd.DataFrame:
+                 settings: RecistSettings, notes: list[str] | None = None,
+                 subjects: np.ndarray | None = None,
+                 links: np.ndarray | None = None) -> pd.DataFrame:
     grid = _grid(base_les, ROLE_TARGET, visits)
     t = recs[(recs["LES"].to_numpy() >= 0)
              & np.isin(recs["TEST"].to_numpy(), [TEST_LDIAM, TEST_LPERP])]
-    nodal_les = np.zeros(len(base_les), dtype=bool)
-    nodal_les[t["LES"].to_numpy()[t["TEST"].to_numpy() == TEST_LPERP]] = True
-    wanted = np.where(nodal_les[t["LES"].to_numpy()], TEST_LPERP, TEST_LDIAM)
+    t_les, t_test = t["LES"].to_numpy(), t["TEST"].to_numpy()
+    has_ldiam = np.zeros(len(base_les), dtype=bool)
+    has_lperp = np.zeros(len(base_les), dtype=bool)
+    has_ldiam[t_les[t_test == TEST_LDIAM]] = True
+    has_lperp[t_les[t_test == TEST_LPERP]] = True
+    nodal_les = nodal_lesions(base_les, has_ldiam, has_lperp, settings)
+    # RECIST 1.1 §3.2: short axis for nodes, longest diameter otherwise; the other test only
+    # when the prescribed one was never recorded for the lesion.
+    prescribed = np.where(nodal_les, TEST_LPERP, TEST_LDIAM)
+    has_prescribed = np.where(nodal_les, has_lperp, has_ldiam)
+    read_test = np.where(has_prescribed, prescribed, np.where(nodal_les, TEST_LDIAM, TEST_LPERP))
+    is_target = base_les["ROLE"].to_numpy() == ROLE_TARGET
+    fallback = is_target & ~has_prescribed & (has_ldiam | has_lperp)
+    if notes is not None and fallback.any() and subjects is not None and links is not None:
+        lab = (subjects[base_les["_S"].to_numpy()[fallback]] + " "
+               + links[base_les["_L"].to_numpy()[fallback]])
+        notes.append(f"TR: {int(fallback.sum())} target lesion(s) lack the diameter RECIST 1.1 "
+                     f"§3.2 prescribes (LPERP for nodes, LDIAM otherwise) and are read from the "
+                     f"other one: {_examples(lab)}")
+    both_unknown = (is_target & has_ldiam & has_lperp & ~nodal_les
+                    & (base_les["LOCN"].to_numpy() < 0 if "LOCN" in base_les
+                       else np.ones(len(base_les), dtype=bool)))
+    if (notes is not None and both_unknown.any() and settings.nodal_from != "location"
+            and subjects is not None and links is not None):
+        lab = (subjects[base_les["_S"].to_numpy()[both_unknown]] + " "
+               + links[base_les["_L"].to_numpy()[both_unknown]])
+        notes.append(f"TU: {int(both_unknown.sum())} target lesion(s) with both LDIAM and LPERP "
+                     f"and no TULOC are taken as non-nodal (longest diameter); fill TULOC or set "
+                     f"recist.nodal_locations: {_examples(lab)}")
+    wanted = read_test[t_les]
     t, lv = _fragment_rule(t[t["TEST"].to_numpy() == wanted], n_visit)
     val = t["VALUE"].to_numpy()
     # RECIST 1.1 §4.3.2: too small to measure without a number takes the default value.
@@ -482,13 +558,25 @@ def _new_lesions(recs: pd.DataFrame, links: np.ndarray, visits: pd.DataFrame, n_
         visit_keys) else np.zeros(len(sv), dtype=bool)
     unequivocal = (status >= STATUS_PRESENT) & after_base
     equivocal = (status == STATUS_EQUIVOCAL) & after_base
-    counted = unequivocal | (equivocal & settings.equivocal_new_lesion_is_pd)
+    # RECIST 1.1 §4.3.5: an equivocal new lesion that a later assessment confirms means PD from
+    # the date it was first seen. Per new lesion (subject, lesion id): the first confirming
+    # assessment; every equivocal sighting before it is back-dated progression.
+    backdated = np.zeros(len(n), dtype=bool)
+    if settings.backdate_equivocal_new_lesion and equivocal.any():
+        les_key = n["_S"].to_numpy() * max(len(links), 1) + n["_L"].to_numpy()
+        lcodes, lkeys = group_codes(les_key)
+        first_conf = np.full(len(lkeys), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_conf, lcodes[unequivocal], n["_V"].to_numpy()[unequivocal])
+        backdated = (equivocal & (first_conf[lcodes] < np.iinfo(np.int64).max)
+                     & (n["_V"].to_numpy() < first_conf[lcodes]))
+    counted = unequivocal | backdated | (equivocal & settings.equivocal_new_lesion_is_pd)
     ids = join_labels(sv[counted], links[n["_L"].to_numpy()][counted])
     codes, keys = group_codes(sv[after_base])
     any_uneq = np.bincount(codes, weights=unequivocal[after_base], minlength=len(keys)) > 0
     any_eq = np.bincount(codes, weights=equivocal[after_base], minlength=len(keys)) > 0
+    any_back = np.bincount(codes, weights=backdated[after_base], minlength=len(keys)) > 0
     return pd.DataFrame({
         "_S": keys // n_visit, "_V": keys % n_visit,
-        "NEW_UNEQUIVOCAL": any_uneq, "NEW_EQUIVOCAL": any_eq,
+        "NEW_UNEQUIVOCAL": any_uneq, "NEW_EQUIVOCAL": any_eq, "NEW_BACKDATED": any_back,
         "NEW_IDS": ids.reindex(keys).to_numpy(dtype=object),
     })

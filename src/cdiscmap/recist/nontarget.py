@@ -7,8 +7,10 @@ evaluated; CR when all are absent (a non-target node reported ABSENT is taken as
 (PRESENT or EQUIVOCAL). A subject without non-target lesions has a null NTRGRESP.
 
 New lesions (§4.3.5): an unequivocal (or PRESENT) new lesion after baseline means progression;
-an equivocal one counts only when ``equivocal_new_lesion_is_pd`` is set. It is not back-dated
-here when a later scan confirms it (that is a best-response/date-of-PD concern).
+an equivocal one counts only when ``equivocal_new_lesion_is_pd`` is set, or when a later
+assessment confirms the same lesion (same TRLNKID): then PD is back-dated to every assessment
+where it was seen equivocal before, so the date of progression is the date of its first
+observation (``backdate_equivocal_new_lesion``, default on).
 """
 
 from __future__ import annotations
@@ -82,13 +84,18 @@ def new_lesion_progression(new: pd.DataFrame, visits: pd.DataFrame, n_visit: int
     keyed = new.set_index(new["_S"].to_numpy() * n_visit + new["_V"].to_numpy())
     uneq = keyed["NEW_UNEQUIVOCAL"].reindex(sv, fill_value=False).to_numpy(dtype=bool)
     equiv = keyed["NEW_EQUIVOCAL"].reindex(sv, fill_value=False).to_numpy(dtype=bool)
-    counted = uneq | (equiv & settings.equivocal_new_lesion_is_pd)
+    back = (keyed["NEW_BACKDATED"].reindex(sv, fill_value=False).to_numpy(dtype=bool)
+            if "NEW_BACKDATED" in keyed else np.zeros(len(sv), dtype=bool))
+    counted = uneq | back | (equiv & settings.equivocal_new_lesion_is_pd)
     post = ~visits["BASELINE"].to_numpy()
     ids = keyed["NEW_IDS"].reindex(sv).to_numpy(dtype=object)
     return pd.DataFrame({
         "NEWLPROG": np.where(post, np.where(counted, "Y", "N"), None).astype(object),
         "NEW_REASON": np.where(post & counted,
-                               "new lesion " + np.where(pd.isna(ids), "", ids).astype(object),
+                               "new lesion " + np.where(pd.isna(ids), "", ids).astype(object)
+                               + np.where(back & ~uneq, " (equivocal, confirmed later: PD "
+                                          "back-dated)", ""),
                                None).astype(object),
         "NEW_EQUIVOCAL_ONLY": post & equiv & ~counted,
+        "NEW_BACKDATED": post & back,
     }, index=visits.index)

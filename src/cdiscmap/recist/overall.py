@@ -10,13 +10,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.recist.lesions import LesionData, assemble_lesions
+from cdiscmap.recist.lesions import (
+    STATUS_PRESENT,
+    LesionData,
+    assemble_lesions,
+    find_keys,
+    join_labels,
+)
 from cdiscmap.recist.nontarget import new_lesion_progression, nontarget_responses
-from cdiscmap.recist.settings import DEFAULT_SETTINGS, RecistSettings
+from cdiscmap.recist.readers import READER_SEP, join_readers, split_readers
+from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import CR, NE, NON_CR_NON_PD, PD, PR, SD, target_responses
 
 OUTPUT_COLUMNS = [
-    "USUBJID", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM", "BASE_SUM", "NADIR",
+    "USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM", "BASE_SUM", "NADIR",
     "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "N_TARGET_EXPECTED", "N_TARGET_MEASURED",
     "TRGRESP", "NTRGRESP", "NEWLPROG", "OVRLRESP", "REASON",
 ]
@@ -108,9 +115,23 @@ def timepoint_responses(tu: pd.DataFrame, tr: pd.DataFrame,
     the usual convention for the date of progression; without lesion dates, any TR date of the
     visit is used. Subjects without a usable baseline keep their rows with null responses and a
     REASON starting "NA:"; ``result.attrs["notes"]`` lists these and any ignored TR records.
-    Sorted by USUBJID, VISITNUM.
+
+    Readers (``recist/readers.py``): every evaluator of ``settings.readers_wanted()`` and each of
+    its ``--EVALID`` is computed as its own series; EVALUATOR names it. Sorted by USUBJID,
+    EVALUATOR, VISITNUM.
     """
-    data = assemble_lesions(tu, tr, settings)
+    (tu, tr), readers = split_readers([(tu, "TU"), (tr, "TR")], settings.evaluator,
+                                      settings.readers_wanted())
+    out = _responses(tu, tr, settings)
+    notes = [note.replace(READER_SEP, " reader ") for note in out.attrs.get("notes", [])]
+    out = join_readers(out, readers, settings.evaluator)
+    out.attrs["notes"] = notes
+    return out
+
+
+def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> pd.DataFrame:
+    """The engine on one reader's rows (or several readers keyed into USUBJID)."""
+    data = assemble_lesions(tu, tr, settings, filter_evaluator=False)
     visits = data.visits
     n_visit = max(len(data.visitnums), 1)
     trg = target_responses(data.target, visits, n_visit, settings)
@@ -129,6 +150,10 @@ def timepoint_responses(tu: pd.DataFrame, tr: pd.DataFrame,
     ntrgresp = np.where(post, ntrg["NTRGRESP"].to_numpy(), None).astype(object)
     newlprog = np.where(post, new["NEWLPROG"].to_numpy(), None).astype(object)
     ovrl = overall_response(trgresp, ntrgresp, newlprog, has_target)
+    if settings.pd_on_reappearance:
+        trgresp, ntrgresp, trg, ntrg = _reappearance(data, n_visit, ovrl, trgresp, ntrgresp,
+                                                     trg, ntrg, settings)
+        ovrl = overall_response(trgresp, ntrgresp, newlprog, has_target)
 
     reason = _reason(ovrl, trgresp, ntrgresp, newlprog, has_target, trg, ntrg, new)
     reason = np.where(usable & baseline, "BASELINE", reason)
@@ -157,6 +182,61 @@ def timepoint_responses(tu: pd.DataFrame, tr: pd.DataFrame,
     out = out.reset_index(drop=True)
     out.attrs["notes"] = data.notes + _subject_notes(data, no_base_by_subj)
     return out
+
+
+def _reappearance(data: LesionData, n_visit: int, ovrl: np.ndarray, trgresp: np.ndarray,
+                  ntrgresp: np.ndarray, trg: pd.DataFrame, ntrg: pd.DataFrame,
+                  settings: RecistSettings) -> tuple[np.ndarray, np.ndarray, pd.DataFrame,
+                                                     pd.DataFrame]:
+    """PD when a lesion reappears after an overall CR (RECIST 1.1 §4.3.1-§4.3.3, §4.4.1).
+
+    After a CR every lesion has disappeared (non-nodal targets 0 mm, non-targets absent). At a
+    later assessment of the same series, a non-nodal target above 0 mm or a non-target
+    PRESENT/UNEQUIVOCAL is a reappearance: the component becomes PD (the sum rule of §4.3.1 alone
+    would call a 3 mm lesion after CR a PR). Nodal targets are left to the sum rule: a normal
+    node (< ``node_normal_mm``) keeps a measurement in the sum, so it has not "disappeared"
+    (RECIST 1.1 §4.3.1 note on nodes; a node back at 10 mm is PD only by +20 %/+5 mm). Rows stay
+    aligned with ``data.visits``.
+    """
+    visits = data.visits
+    subj = visits["_S"].to_numpy()
+    is_cr = (ovrl == CR).astype(np.int64)
+    # CR at any earlier assessment of the subject: running max shifted one row within subject.
+    running = pd.Series(is_cr).groupby(subj, sort=False).cummax().to_numpy()
+    first = np.ones(len(subj), dtype=bool)
+    first[1:] = subj[1:] != subj[:-1]
+    prior_cr = np.where(first, 0, np.roll(running, 1) if len(running) else running) > 0
+    if not prior_cr.any():
+        return trgresp, ntrgresp, trg, ntrg
+    sv = subj * n_visit + visits["_V"].to_numpy()
+
+    t = data.target
+    t_val = t["VALUE"].to_numpy()
+    t_back = t["EVALUATED"].to_numpy() & ~t["NODAL"].to_numpy() & (t_val > EPSILON)
+    t_pos = find_keys(sv, t["_S"].to_numpy() * n_visit + t["_V"].to_numpy())
+    t_ids = join_labels(t_pos[t_back], t["LESION"].to_numpy(dtype=object)[t_back])
+    t_any = np.zeros(len(sv), dtype=bool)
+    t_any[t_pos[t_back]] = True
+
+    nt = data.nontarget
+    nt_back = nt["STATUS"].to_numpy() >= STATUS_PRESENT
+    nt_pos = find_keys(sv, nt["_S"].to_numpy() * n_visit + nt["_V"].to_numpy())
+    nt_ids = join_labels(nt_pos[nt_back], nt["LESION"].to_numpy(dtype=object)[nt_back])
+    nt_any = np.zeros(len(sv), dtype=bool)
+    nt_any[nt_pos[nt_back]] = True
+
+    t_hit = prior_cr & t_any & pd.notna(trgresp) & (trgresp != PD)
+    nt_hit = prior_cr & nt_any & pd.notna(ntrgresp) & (ntrgresp != PD)
+    trg, ntrg = trg.copy(), ntrg.copy()
+    if t_hit.any():
+        ids = t_ids.reindex(np.flatnonzero(t_hit)).to_numpy(dtype=object)
+        trg.loc[trg.index[t_hit], "TRG_REASON"] = "target " + ids + " reappeared after CR"
+        trgresp = np.where(t_hit, PD, trgresp).astype(object)
+    if nt_hit.any():
+        ids = nt_ids.reindex(np.flatnonzero(nt_hit)).to_numpy(dtype=object)
+        ntrg.loc[ntrg.index[nt_hit], "NTRG_REASON"] = "non-target " + ids + " reappeared after CR"
+        ntrgresp = np.where(nt_hit, PD, ntrgresp).astype(object)
+    return trgresp, ntrgresp, trg, ntrg
 
 
 def _reason(ovrl: np.ndarray, trgresp: np.ndarray, ntrgresp: np.ndarray, newlprog: np.ndarray,

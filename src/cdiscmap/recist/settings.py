@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,11 +51,52 @@ class RecistSettings(BaseModel):
         False,
         description="RECIST 1.1 §4.3.5 asks for an unequivocal new lesion; set True to count an "
                     "equivocal one as progression at the visit it is seen.")
+    evaluators: tuple[str, ...] = Field(
+        (),
+        description="Evaluators (TUEVAL/TREVAL/RSEVAL) computed in one run, each reader "
+                    "(evaluator + --EVALID) its own series; empty = only `evaluator`; `*` = every "
+                    "evaluator in the data. Null TUEVAL/TREVAL counts as `evaluator`.")
+    nodal_from: Literal["auto", "location", "short_axis_test"] = Field(
+        "auto",
+        description="How a target lesion is known to be a lymph node (RECIST 1.1 §3.2, §4.1): "
+                    "`location` = TULOC names a lymph node (contains LYMPH NODE, as every "
+                    "lymph-node term of the CDISC LOC codelist does, or is in `nodal_locations`); "
+                    "`short_axis_test` = the lesion has LPERP records and no LDIAM record; "
+                    "`auto` = location where TULOC is filled, the test otherwise.")
+    nodal_locations: tuple[str, ...] = Field(
+        (),
+        description="Further TULOC values that are lymph nodes (sponsor terms without the words "
+                    "LYMPH NODE); compared case-blind.")
+    backdate_equivocal_new_lesion: bool = Field(
+        True,
+        description="RECIST 1.1 §4.3.5: an equivocal new lesion confirmed at a later assessment "
+                    "makes progression from the date it was first seen (PD back-dated).")
+    pd_on_reappearance: bool = Field(
+        True,
+        description="RECIST 1.1 §4.3.1-§4.3.3, §4.4.1: after an overall CR, a target or "
+                    "non-target lesion that reappears means PD.")
+    sumdiam_tolerance_mm: float = Field(
+        0.5, ge=0,
+        description="The investigator's TR SUMDIAM agrees with the computed sum within this many "
+                    "mm (cross-check RC0003).")
 
     @field_validator("evaluator")
     @classmethod
     def _upper_evaluator(cls, value: str) -> str:
         return value.strip().upper()
+
+    @field_validator("evaluators", "nodal_locations", mode="before")
+    @classmethod
+    def _upper_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return tuple(str(v).strip().upper() for v in value if str(v).strip())
+        return value
+
+    def readers_wanted(self) -> tuple[str, ...]:
+        """Evaluators whose records are read: ``evaluators`` or just ``evaluator``."""
+        return self.evaluators or (self.evaluator,)
 
 
 DEFAULT_SETTINGS = RecistSettings()
