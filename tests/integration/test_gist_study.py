@@ -38,7 +38,10 @@ class Run:
         self.truth = pd.read_csv(root / "export" / "truth" / "subjects.csv", dtype=str,
                                  keep_default_na=False)
         self.truth["USUBJID"] = "GISTSTOP-" + self.truth["SUBJECT"]
+        # labels typed like the datasets' USUBJID, so Series align on pandas 2 (object from
+        # read_csv) as on pandas 3 (str)
         self.truth = self.truth.set_index("USUBJID")
+        self.truth.index = self.truth.index.astype("string")
         self.planted = pd.read_csv(root / "export" / "truth" / "planted_disagreements.csv",
                                    dtype=str)
         self.defects = pd.read_csv(root / "export" / "truth" / "planted_defects.csv", dtype=str)

@@ -55,12 +55,12 @@ def formats(meta: object) -> dict[str, str]:
     """The display formats a reader found, as ``NAMEw.d`` without a trailing dot.
 
     Readers differ only cosmetically (older pyreadstat gives ``DATE9``, 1.3.8 ``DATE9.``; an
-    unformatted variable is None, "" or "$"); the header holds name, width and decimals
+    unformatted variable is None, "", "$" or "NULL"); the header holds name, width and decimals
     (SAS TS-140 namestr nform/nfl/nfd), which is what we compare.
     """
     found = meta.original_variable_types or {}   # type: ignore[attr-defined]
     shown = {name: (fmt or "").upper().rstrip(".") for name, fmt in found.items()}
-    return {name: fmt for name, fmt in shown.items() if fmt not in ("", "$")}  # no format
+    return {name: fmt for name, fmt in shown.items() if fmt not in ("", "$", "NULL")}
 
 
 def limit_message(frame: pd.DataFrame, columns: list[XptColumn], name: str = "TR",

@@ -318,10 +318,20 @@ def _read_xpt_pyreadstat(path: Path, relpath: str) -> tuple[str, str, list[Varia
             name=name, label=labels.get(name) or "",
             type="char" if meta.readstat_variable_types.get(name) == "string" else "num",
             length=int(meta.variable_storage_width.get(name) or 0) or None,
-            # pyreadstat gives "DATE9" for the format DATE9. that the header holds
-            format=(fmt if "." in fmt else fmt + ".") if fmt and fmt != "$" else None))
+            format=_reader_format(fmt)))
     return (meta.table_name or "", meta.file_label or "", variables,
             normalise(raw, variables), len(raw))
+
+
+def _reader_format(text: str | None) -> str | None:
+    """pyreadstat's text for a variable's display format, as the header holds it (``DATE9.``).
+
+    The releases differ only in spelling: 1.2 gives ``NULL`` for no format and ``DATE9``
+    without the dot, 1.3.0 gives None, 1.3.8 ``DATE9.``.
+    """
+    if not text or text in ("$", "NULL"):
+        return None
+    return text if "." in text else text + "."
 
 
 def read_xpt_dataset(path: Path, root: Path, folder: Path) -> DatasetFile:
@@ -357,4 +367,6 @@ def read_json_dataset(path: Path, root: Path, folder: Path,
     return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="json",
                        member=loaded.name, label=loaded.label, variables=variables,
                        frame=_frame(normalise(loaded.frame, variables), len(loaded.frame),
-                                    relpath), folder=folder)
+                                    relpath), folder=folder, study_oid=loaded.study_oid,
+                       metadata_version_oid=loaded.metadata_version_oid,
+                       metadata_ref=loaded.metadata_ref)
