@@ -20,6 +20,8 @@ RULES: dict[str, tuple[Severity, str]] = {
     "XD0006": (Severity.WARNING, "--DY does not match --DTC and DM.RFSTDTC (SDTMIG 3.4 §4.4.4)"),
     "XD0007": (Severity.ERROR, "--SEQ is not unique within a subject"),
     "XD0008": (Severity.NOTICE, "record dated before informed consent (DM.RFICDTC)"),
+    "XD0009": (Severity.ERROR, "TS parameter required by the FDA Technical Conformance Guide is "
+               "missing (checks/ts_required.py)"),
 }
 
 
@@ -72,13 +74,17 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
     for name, frame in {**domains, **(supp or {})}.items():
         if name == "DM" or "USUBJID" not in frame or subjects is None:
             continue
-        bad = frame[~frame["USUBJID"].isin(subjects)]
+        # a null USUBJID is no subject (RELREC's dataset-level relationships, SDTMIG 3.4 §8.2)
+        bad = frame[~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna()]
         out += _emit("XD0001", name, "USUBJID", bad, bad["USUBJID"])
     for name, frame in domains.items():
         seq = f"{name}SEQ"
         if seq in frame and "USUBJID" in frame:
             dup = frame.duplicated(["USUBJID", seq], keep="first") & frame[seq].notna()
             out += _emit("XD0007", name, seq, frame[dup], frame[seq])
+    from cdiscmap.checks.ts_required import check_ts_required
+
+    out += check_ts_required(domains.get("TS"))
     tu, tr, rs = domains.get("TU"), domains.get("TR"), domains.get("RS")
     if tu is not None and tr is not None and "TRLNKID" in tr and "TULNKID" in tu:
         links = tu[["USUBJID", "TULNKID"]].rename(columns={"TULNKID": "TRLNKID"})

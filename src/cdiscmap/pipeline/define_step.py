@@ -15,9 +15,6 @@ from cdiscmap.emit.define import write_define
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.sdtm.engine import study_origins
-from cdiscmap.spec.loader import load_study
-from cdiscmap.standards import load_standards
-from cdiscmap.standards.study import with_study_codelists
 from cdiscmap.validation.read import read_xpt_dataset
 
 
@@ -30,8 +27,9 @@ def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
-    loaded = load_study(study_dir)
-    standards = with_study_codelists(load_standards(), loaded)
+    from cdiscmap.pipeline.run import study_standards
+
+    standards, loaded = study_standards(study_dir)   # custom domains, study codelists
     created = output_timestamp(study_dir)
     sdtm_dir, adam_dir = package / "sdtm", package / "adam"
     if not sdtm_dir.is_dir():

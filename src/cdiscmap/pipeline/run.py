@@ -22,7 +22,7 @@ from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasets import write_datasets
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
-from cdiscmap.errors import InputDataError, SpecError, display_path
+from cdiscmap.errors import InputDataError, SpecError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.resources import studies_root
@@ -98,6 +98,48 @@ def load_study_checked(study_dir: Path, standards: Standards) -> LoadedStudy:
                       known_codelists=set(standards.codelists))
 
 
+def study_standards(study_dir: Path, standards: Standards | None = None
+                    ) -> tuple[Standards, LoadedStudy]:
+    """The standards of one study, and the study checked against them.
+
+    The study's custom domains (study.yaml ``custom_domains:``, SDTMIG 3.4 §2.6) are added to
+    the standards *before* its domain specs are checked, so ``sdtm/xp.yaml`` is checked
+    against XP's variables like any IG domain; its sponsor codelists come after
+    (``with_study_codelists``). study.yaml is read once more for that, alone: it is small."""
+    standards = load_standards() if standards is None else standards
+    standards = with_declared_custom_domains(standards, study_dir)
+    loaded = load_study_checked(study_dir, standards)
+    return with_study_codelists(standards, loaded), loaded
+
+
+def with_declared_custom_domains(standards: Standards, study_dir: Path) -> Standards:
+    """``standards`` plus the custom domains study.yaml declares; errors name study.yaml:line."""
+    from cdiscmap.ingest.forms import apply_profile
+    from cdiscmap.spec.models import StudySpec
+    from cdiscmap.spec.yamlload import load_yaml, validate_located
+    from cdiscmap.standards.custom import CustomDomain, custom_dataset, shared_codelists
+
+    path = Path(study_dir) / "study.yaml"
+    if not path.is_file():
+        return standards                # load_study says what is missing
+    located, _ = apply_profile(load_yaml(path))
+    study = validate_located(located, StudySpec)
+    if not study.custom_domains:
+        return standards
+    shared = shared_codelists(standards)
+    added = {}
+    for name, spec in study.custom_domains.items():
+        try:
+            added[name] = custom_dataset(standards, CustomDomain(
+                name=name, ig_class=spec.class_, label=spec.label, like=spec.like,
+                structure=spec.structure, labels=dict(spec.labels)), shared)
+        except StandardsError as exc:
+            raise SpecError(str(exc), located.file, located.line_of(("custom_domains", name)),
+                            name) from None
+    return Standards(datasets=dict(sorted({**standards.datasets, **added}.items())),
+                     codelists=standards.codelists, versions=standards.versions)
+
+
 def check_study_spec(study_dir: Path) -> str:
     """``cdiscmap check-spec``: study.yaml, sdtm/*.yaml and adam/*.yaml checked without data.
 
@@ -106,9 +148,7 @@ def check_study_spec(study_dir: Path) -> str:
     expression and visit template compiled at load), each block's plan (a shared variable
     needing one the block does not derive, cycles within a block) and the ``from_domain``
     reads between domains (``sdtm.engine.check_cross_domain``)."""
-    standards = load_standards()
-    loaded = load_study_checked(study_dir, standards)
-    with_study_codelists(standards, loaded)
+    _, loaded = study_standards(study_dir)
     check_cross_domain(loaded)          # plans every block of every domain on the way
     checked = f"study.yaml and {len(loaded.domains)} domain specs ({', '.join(loaded.domains)})"
     if (study_dir / "adam").is_dir():
@@ -204,12 +244,31 @@ def check_value_level(frame: pd.DataFrame, dataset: str, rules: list, standards:
     return check_value_rules(frame, dataset, value_rules)
 
 
+def add_design_and_relationships(result: SdtmResult, loaded: LoadedStudy, raw_dir: Path
+                                 ) -> None:
+    """TE/TA/TV/TI/SE/SV (sdtm/trial_design.py), then RELREC and CO (sdtm/relationships.py),
+    added to the mapped domains with their record counts."""
+    from cdiscmap.sdtm.relationships import build_co, build_relrec
+    from cdiscmap.sdtm.trial_design import build_trial_design
+
+    study = loaded.study
+    added = build_trial_design(study.trial_design, study.studyid, result.domains)
+    co = build_co(loaded, raw_dir, result.domains)
+    if co is not None:
+        added["CO"] = co
+    relrec = build_relrec(study.relrec, study.studyid, {**result.domains, **added})
+    if relrec is not None:
+        added["RELREC"] = relrec
+    for name, frame in added.items():
+        result.domains[name] = frame
+        result.accounting.records(name, len(frame))
+
+
 def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     """Raw export → SDTM (+ ADaM) → datasets, define.xml and the run report."""
     progress.stage("Loading specs")
-    standards = load_standards()
-    loaded = load_study_checked(opts.study_dir, standards)
-    standards = with_study_codelists(standards, loaded)   # study.yaml terms / extends
+    # custom domains, then study.yaml terms / extends
+    standards, loaded = study_standards(opts.study_dir)
     with_adam = opts.adam and (opts.study_dir / "adam").is_dir()
     if with_adam:  # refuse bad ADaM settings before the SDTM work, not after it
         from cdiscmap.adam import load_adam_settings
@@ -234,6 +293,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     if ts is not None:
         result.domains["TS"] = ts
         result.accounting.records("TS", len(ts))
+    add_design_and_relationships(result, loaded, raw_dir)
     progress.stage("Checking SDTM")
     check_sdtm(result, loaded, standards)
     from cdiscmap.checks.crossdomain import check_sdtm_cross

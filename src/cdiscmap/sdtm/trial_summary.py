@@ -47,7 +47,7 @@ def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
         rows.append({"STUDYID": loaded.study.studyid, "DOMAIN": "TS", "TSPARMCD": e.parmcd,
                      "TSPARM": parm_name[e.parmcd], "TSVAL": value,
                      # SDTMIG 3.4 §7.6.1: a value that cannot be given carries a null flavour
-                     "TSVALNF": None if value is not None else "UNK",
+                     "TSVALNF": None if value is not None else (e.null_flavor or "UNK"),
                      "TSVALCD": e.code, "TSVCDREF": e.code_ref, "TSVCDVER": e.code_version,
                      "_SRCFILE": "study.yaml", "_SRCROW": line or 0})
     ts = pd.DataFrame(rows)

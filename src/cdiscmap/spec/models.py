@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from cdiscmap.sdtm.expressions import Kind as ExprKind
 from cdiscmap.sdtm.expressions import check as check_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
+from cdiscmap.spec.design import CommentSpec, CustomDomainSpec, RelrecSpec, TrialDesignSpec
 
 
 class Strict(BaseModel):
@@ -720,11 +721,16 @@ class TrialSummaryEntry(Strict):
     code: str | None = None             # TSVALCD (e.g. an NCI C-code)
     code_ref: str | None = None         # TSVCDREF (e.g. CDISC CT, UNII, SNOMED)
     code_version: str | None = None     # TSVCDVER
+    # TSVALNF: why there is no value (SDTMIG 3.4 §7.6.1; ISO 21090 null flavours NA, UNK, NI,
+    # PINF, ...), for a parameter FDA requires whose value the protocol does not give
+    null_flavor: Literal["NI", "NA", "UNK", "NASK", "ASKU", "NAV", "OTH", "PINF", "NINF",
+                         "MSK"] | None = None
 
     @model_validator(mode="after")
     def _value_or_derive(self) -> TrialSummaryEntry:
-        if (self.value is None) == (self.derive is None):
-            raise ValueError("give exactly one of 'value' or 'derive'")
+        given = [k for k in ("value", "derive", "null_flavor") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'value', 'derive' or 'null_flavor'")
         return self
 
 
@@ -777,6 +783,11 @@ class StudySpec(Strict):
     # new RECIST series with its own baseline and nadir
     recist_rebaseline: list[str] = []
     trial_summary: list[TrialSummaryEntry] = []   # TS records (trial design)
+    # TE/TA/TV/TI, RELREC, CO and custom domains (spec/design.py, docs/mapping-language.md)
+    trial_design: TrialDesignSpec | None = None
+    relrec: list[RelrecSpec] = []
+    comments: list[CommentSpec] = []
+    custom_domains: dict[str, CustomDomainSpec] = {}
     plausibility: PlausibilitySpec | None = None  # PL rule settings (checks/plausibility.py)
     # source profile (src/cdiscmap/ingest/profiles/<name>.yaml) and study-wide form defaults:
     # merged into every form by spec.loader before validation (profile < form_defaults < form)

@@ -1,0 +1,67 @@
+"""XD0009: a TS parameter the FDA requires for an interventional study is missing.
+
+Why: the FDA's Study Data Technical Conformance Guide (Trial Summary section and its table of
+TS parameters) expects these parameters in every clinical study's TS; a value the protocol does
+not give is still submitted, as a record with TSVAL null and TSVALNF set (SDTMIG 3.4 §7.6.1,
+e.g. AGEMAX with PINF when there is no upper age limit). Reviewers' tools and the FDA's
+technical rejection criteria read TS first, so a missing parameter is an error, found before
+submission. The list below is the TCG's, restricted to codes in the SDTM CT TSPARMCD codelist;
+conditional parameters apply only when the parameter they depend on has the given value.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdiscmap.findings import Finding, Severity
+
+RULE = "XD0009"
+MESSAGE = ("TS parameter required by the FDA Technical Conformance Guide is missing (give a "
+           "value or a TSVALNF null flavour)")
+
+# Required for every clinical study.
+REQUIRED: tuple[str, ...] = (
+    "ACTSUB", "ADAPT", "ADDON", "AGEMAX", "AGEMIN", "DCUTDESC", "DCUTDTC", "FCNTRY",
+    "HLTSUBJI", "INDIC", "LENGTH", "OBJPRIM", "OUTMSPRI", "PLANSUB", "RANDOM", "REGID",
+    "SDTIGVER", "SDTMVER", "SENDTC", "SEXPOP", "SPONSOR", "SSTDTC", "STOPRULE", "STYPE",
+    "TBLIND", "TCNTRL", "TDIGRP", "TINDTP", "TITLE", "TPHASE", "TRT", "TTYPE",
+)
+# Required when another parameter has one of the values: (parameter, on, values).
+CONDITIONAL: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("INTMODEL", "STYPE", frozenset({"INTERVENTIONAL"})),
+    ("INTTYPE", "STYPE", frozenset({"INTERVENTIONAL"})),
+    ("NARMS", "STYPE", frozenset({"INTERVENTIONAL"})),
+    ("PCLAS", "INTTYPE", frozenset({"DRUG", "BIOLOGIC", "BIOLOGICAL"})),
+    ("CURTRT", "ADDON", frozenset({"Y"})),
+    ("RANDQT", "RANDOM", frozenset({"Y"})),
+    ("COMPTRT", "TCNTRL", frozenset({"ACTIVE"})),
+)
+
+
+def required_parameters(ts: pd.DataFrame) -> list[str]:
+    """The parameters TS must hold, given the values it has (STYPE, INTTYPE, ADDON, ...)."""
+    values: dict[str, set[str]] = {}
+    if {"TSPARMCD", "TSVAL"} <= set(ts.columns):
+        given = ts[["TSPARMCD", "TSVAL"]].dropna().astype(str)
+        values = given.groupby("TSPARMCD")["TSVAL"].agg(lambda s: set(s.str.upper())).to_dict()
+    needed = list(REQUIRED)
+    needed += [code for code, on, when in CONDITIONAL if values.get(on, set()) & when]
+    return sorted(needed)
+
+
+def check_ts_required(ts: pd.DataFrame | None) -> list[Finding]:
+    """One XD0009 finding per required parameter without a record that has TSVAL or TSVALNF.
+
+    No TS at all is not this rule's concern (it is a dataset-level gap, reported elsewhere)."""
+    if ts is None or "TSPARMCD" not in ts:
+        return []
+    given = pd.Series(False, index=ts.index)
+    for column in ("TSVAL", "TSVALNF"):
+        if column in ts:
+            given |= ts[column].notna() & (ts[column].astype("string").str.strip() != "")
+    present = set(ts.loc[given.fillna(False), "TSPARMCD"].astype(str))
+    return [Finding(RULE, Severity.ERROR, MESSAGE, "TS", "", "TSPARMCD", code)
+            for code in required_parameters(ts) if code not in present]
+
+
+__all__ = ["CONDITIONAL", "REQUIRED", "RULE", "check_ts_required", "required_parameters"]

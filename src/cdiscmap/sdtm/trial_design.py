@@ -1,0 +1,243 @@
+"""Trial design datasets from study.yaml (TE, TA, TV, TI) and the subject-level SE and SV derived
+from the mapped data (SDTMIG 3.4 §7 Trial Design Model, §5.3 SE, §5.4 SV).
+
+Why here: the planned design is study knowledge and lives in study.yaml ``trial_design:``
+(:class:`cdiscmap.spec.design.TrialDesignSpec`); what each subject actually went through is
+in the data. SE dates each planned Element of the subject's Arm from the DM variable the
+element names (``start_date``: RFICDTC, RFXSTDTC, RFXENDTC, ...), so the element ends where
+the next one starts (§5.3: SEENDTC of one element is SESTDTC of the next) and the last one at
+its ``end_date`` (e.g. RFPENDTC). SV takes every record that has VISITNUM and a date, in every
+domain, and keeps per subject and visit the first and last date (§5.4: SVSTDTC/SVENDTC).
+Every builder works on whole frames; nothing loops over subjects or records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.sdtm.dates import study_day
+from cdiscmap.spec.design import TrialDesignSpec
+
+_TEXT = "string"
+_NO_ARM = "<no planned arm>"     # subjects outside every planned Arm (no ARMCD has "<")
+
+
+def _frame(rows: list[dict[str, object]], studyid: str, domain: str,
+           columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.insert(0, "DOMAIN", domain)
+    frame.insert(0, "STUDYID", studyid)
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].astype(_TEXT)
+    frame["_SRCFILE"] = "study.yaml"
+    frame["_SRCROW"] = 0
+    return frame
+
+
+def build_te(design: TrialDesignSpec, studyid: str) -> pd.DataFrame | None:
+    """TE (SDTMIG 3.4 §7.3.2): one record per planned Element."""
+    if not design.elements:
+        return None
+    rows = [{"ETCD": e.etcd, "ELEMENT": e.element, "TESTRL": e.start, "TEENRL": e.end,
+             "TEDUR": e.duration} for e in design.elements]
+    return _frame(rows, studyid, "TE", ["ETCD", "ELEMENT", "TESTRL", "TEENRL", "TEDUR"])
+
+
+def build_ta(design: TrialDesignSpec, studyid: str) -> pd.DataFrame | None:
+    """TA (SDTMIG 3.4 §7.2.1): one record per planned Element per Arm, TAETORD from 1."""
+    if not design.arms:
+        return None
+    names = {e.etcd: e.element for e in design.elements}
+    rows = [{"ARMCD": arm.armcd, "ARM": arm.arm, "TAETORD": float(order), "ETCD": el.etcd,
+             "ELEMENT": names[el.etcd], "TABRANCH": el.branch, "TATRANS": el.transition,
+             "EPOCH": el.epoch}
+            for arm in design.arms for order, el in enumerate(arm.elements, start=1)]
+    return _frame(rows, studyid, "TA", ["ARMCD", "ARM", "TAETORD", "ETCD", "ELEMENT",
+                                        "TABRANCH", "TATRANS", "EPOCH"])
+
+
+def build_tv(design: TrialDesignSpec, studyid: str) -> pd.DataFrame | None:
+    """TV (SDTMIG 3.4 §7.3.1): one record per planned Visit, or per Visit per Arm when the
+    visit is planned for some Arms only (ARMCD null: the same for every Arm)."""
+    if not design.visits:
+        return None
+    arm_names = {a.armcd: a.arm for a in design.arms}
+    rows = [{"VISITNUM": float(v.visitnum), "VISIT": v.visit, "VISITDY": v.visitdy,
+             "ARMCD": armcd, "ARM": arm_names.get(armcd) if armcd else None,
+             "TVSTRL": v.start, "TVENRL": v.end}
+            for v in design.visits for armcd in (v.arms or [None])]
+    tv = _frame(rows, studyid, "TV", ["VISITNUM", "VISIT", "VISITDY", "ARMCD", "ARM",
+                                      "TVSTRL", "TVENRL"])
+    tv["VISITDY"] = tv["VISITDY"].astype("float64")
+    return tv
+
+
+def build_ti(design: TrialDesignSpec, studyid: str) -> pd.DataFrame | None:
+    """TI (SDTMIG 3.4 §7.4.1): one record per inclusion/exclusion criterion."""
+    if not design.criteria:
+        return None
+    rows = [{"IETESTCD": c.ietestcd, "IETEST": c.test, "IECAT": c.category,
+             "IESCAT": c.subcategory, "TIRL": c.rule, "TIVERS": c.version}
+            for c in design.criteria]
+    return _frame(rows, studyid, "TI", ["IETESTCD", "IETEST", "IECAT", "IESCAT", "TIRL",
+                                        "TIVERS"])
+
+
+def _subject_arm_elements(design: TrialDesignSpec) -> pd.DataFrame:
+    """Planned elements per ARMCD with their order, epoch and date variables. ``_NO_ARM``
+    stands for subjects outside every planned Arm (screen failures, not assigned): they can
+    only have gone through the elements every Arm starts with (SDTMIG 3.4 §5.3)."""
+    elements = {e.etcd: e for e in design.elements}
+    rows: list[dict[str, object]] = []
+    for arm in design.arms:
+        for order, el in enumerate(arm.elements, start=1):
+            spec = elements[el.etcd]
+            rows.append({"ARMCD": arm.armcd, "TAETORD": float(order), "ETCD": el.etcd,
+                         "ELEMENT": spec.element, "EPOCH": el.epoch,
+                         "_START": spec.start_date, "_END": spec.end_date})
+    planned = pd.DataFrame(rows)
+    # the leading elements shared by every arm, for subjects without a planned arm
+    common = []
+    for order in range(1, min(len(a.elements) for a in design.arms) + 1):
+        at = {(a.elements[order - 1].etcd, a.elements[order - 1].epoch) for a in design.arms}
+        if len(at) != 1:
+            break
+        common.append(order)
+    lead = planned[(planned["ARMCD"] == design.arms[0].armcd)
+                   & planned["TAETORD"].isin([float(o) for o in common])]
+    return pd.concat([planned, lead.assign(ARMCD=_NO_ARM)], ignore_index=True)
+
+
+def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
+             ) -> pd.DataFrame | None:
+    """SE (SDTMIG 3.4 §5.3): the Elements each subject entered, dated from DM.
+
+    An element is entered when the DM variable its ``start_date`` names has a date for the
+    subject; it ends where the subject's next entered element starts, the last one at its
+    ``end_date`` variable (SEENDTC null when that has no date: still in the element)."""
+    if dm is None or dm.empty or not design.arms or not any(e.start_date
+                                                              for e in design.elements):
+        return None
+    planned = _subject_arm_elements(design)
+    planned = planned[planned["_START"].notna()]
+    subjects = dm.drop_duplicates("USUBJID")
+    armcd = subjects["ARMCD"].astype(object) if "ARMCD" in subjects \
+        else pd.Series(_NO_ARM, index=subjects.index, dtype=object)
+    subjects = subjects.assign(_ARM=armcd.where(armcd.isin(set(planned["ARMCD"])), _NO_ARM))
+    se = subjects[["USUBJID", "_ARM"]].merge(
+        planned.rename(columns={"ARMCD": "_ARM"}).astype({"_ARM": object}), on="_ARM")
+    date_vars = sorted({v for v in (*planned["_START"], *planned["_END"].dropna())
+                        if v in dm.columns})
+    long = subjects.melt(id_vars="USUBJID", value_vars=date_vars, var_name="_VAR",
+                         value_name="_DTC") if date_vars else \
+        pd.DataFrame(columns=["USUBJID", "_VAR", "_DTC"])
+    long = long[long["_DTC"].notna()]
+    start = se.merge(long.rename(columns={"_VAR": "_START", "_DTC": "SESTDTC"}),
+                     on=["USUBJID", "_START"], how="left")
+    start = start.merge(long.rename(columns={"_VAR": "_END", "_DTC": "_ENDDTC"}),
+                        on=["USUBJID", "_END"], how="left")
+    start = start[start["SESTDTC"].notna()].sort_values(["USUBJID", "TAETORD"], kind="stable")
+    if start.empty:
+        return None
+    nxt = start.groupby("USUBJID", sort=False)["SESTDTC"].shift(-1)
+    start["SEENDTC"] = nxt.where(nxt.notna(), start["_ENDDTC"])
+    start["SESEQ"] = (start.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
+    out = start.reset_index(drop=True)
+    out.insert(0, "DOMAIN", "SE")
+    out.insert(0, "STUDYID", studyid)
+    ref = out["USUBJID"].map(subjects.set_index("USUBJID")["RFSTDTC"]) \
+        if "RFSTDTC" in subjects else pd.Series(None, index=out.index, dtype=object)
+    out["SESTDY"] = study_day(out["SESTDTC"], ref)
+    out["SEENDY"] = study_day(out["SEENDTC"], ref)
+    out = out[["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD",
+               "EPOCH", "SESTDTC", "SEENDTC", "SESTDY", "SEENDY"]].copy()
+    for column in ("STUDYID", "DOMAIN", "USUBJID", "ETCD", "ELEMENT", "EPOCH", "SESTDTC",
+                   "SEENDTC"):
+        out[column] = out[column].astype(_TEXT)
+    out["_SRCFILE"] = "DM"
+    out["_SRCROW"] = 0
+    return out
+
+
+def _dated_visits(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """(USUBJID, VISITNUM, VISIT, date) of every record that has a visit number and a date."""
+    parts = []
+    for name, frame in domains.items():
+        if name in ("SV", "SE", "TV") or not {"USUBJID", "VISITNUM"} <= set(frame.columns):
+            continue
+        dtc = next((c for c in (f"{name}DTC", f"{name}STDTC") if c in frame.columns), None)
+        if dtc is None:
+            continue
+        part = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(object),
+                             "VISITNUM": pd.to_numeric(frame["VISITNUM"], errors="coerce"),
+                             "VISIT": frame["VISIT"].astype(object) if "VISIT" in frame
+                             else None,
+                             "_DTC": frame[dtc].astype(object)})
+        parts.append(part[part["VISITNUM"].notna() & part["_DTC"].notna()
+                          & part["USUBJID"].notna()])
+    if not parts:
+        return pd.DataFrame(columns=["USUBJID", "VISITNUM", "VISIT", "_DTC"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd.DataFrame]
+             ) -> pd.DataFrame | None:
+    """SV (SDTMIG 3.4 §5.4): one record per subject and visit that has dated data.
+
+    SVSTDTC/SVENDTC are the first and last date (compared on the date part, YYYY-MM-DD) of
+    the visit's records over all domains; SVPRESP is Y for a visit planned in TV, null for
+    an unplanned one (unscheduled); SVOCCUR is Y (the data show the visit took place)."""
+    visits = _dated_visits(domains)
+    if visits.empty:
+        return None
+    visits["_DAY"] = visits["_DTC"].astype(str).str.slice(0, 10)
+    visits = visits.sort_values(["USUBJID", "VISITNUM", "_DAY", "_DTC"], kind="stable")
+    grouped = visits.groupby(["USUBJID", "VISITNUM"], sort=True)
+    sv = grouped.agg(VISIT=("VISIT", "first"), SVSTDTC=("_DAY", "first"),
+                     SVENDTC=("_DAY", "last")).reset_index()
+    planned = {float(v.visitnum): v for v in design.visits} if design else {}
+    sv["SVPRESP"] = np.where(sv["VISITNUM"].isin(list(planned)), "Y", None)
+    sv["SVOCCUR"] = "Y"
+    sv["VISITDY"] = sv["VISITNUM"].map({n: v.visitdy for n, v in planned.items()}
+                                       ).astype("float64")
+    dm = domains.get("DM")
+    if dm is not None and "RFSTDTC" in dm:
+        ref = sv["USUBJID"].map(dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"])
+    else:
+        ref = pd.Series(None, index=sv.index, dtype=object)
+    sv["SVSTDY"] = study_day(sv["SVSTDTC"], ref)
+    sv["SVENDY"] = study_day(sv["SVENDTC"], ref)
+    sv.insert(0, "DOMAIN", "SV")
+    sv.insert(0, "STUDYID", studyid)
+    sv["VISITNUM"] = sv["VISITNUM"].astype("float64")
+    sv = sv[["STUDYID", "DOMAIN", "USUBJID", "VISITNUM", "VISIT", "SVPRESP", "SVOCCUR",
+             "VISITDY", "SVSTDTC", "SVENDTC", "SVSTDY", "SVENDY"]].copy()
+    for column in ("STUDYID", "DOMAIN", "USUBJID", "VISIT", "SVPRESP", "SVOCCUR", "SVSTDTC",
+                   "SVENDTC"):
+        sv[column] = sv[column].astype(_TEXT)
+    sv["_SRCFILE"] = "SDTM"
+    sv["_SRCROW"] = 0
+    return sv
+
+
+def build_trial_design(design: TrialDesignSpec | None, studyid: str,
+                       domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """TE, TA, TV, TI from study.yaml and SE, SV from the data; only those that have records.
+
+    SE needs planned elements with dates (``start_date``); SV is derived when the study
+    declares planned visits (TV), so a study without ``trial_design:`` gets neither."""
+    if design is None:
+        return {}
+    out: dict[str, pd.DataFrame | None] = {
+        "TE": build_te(design, studyid), "TA": build_ta(design, studyid),
+        "TV": build_tv(design, studyid), "TI": build_ti(design, studyid),
+        "SE": build_se(design, studyid, domains.get("DM")),
+        "SV": build_sv(design, studyid, domains) if design.visits else None,
+    }
+    return {name: frame for name, frame in out.items() if frame is not None and len(frame)}
+
+
+__all__ = ["build_se", "build_sv", "build_ta", "build_te", "build_ti", "build_trial_design",
+           "build_tv"]
