@@ -53,6 +53,7 @@ NOT_A_NUMBER = "EXPR0001"
 NOT_A_DATE = "EXPR0002"
 DIVISION_BY_ZERO = "EXPR0003"
 CANNOT_FORMAT = "EXPR0004"
+NEGATIVE_ROOT = "EXPR0005"
 
 Report = Callable[[pd.Series, str, str, pd.Series], None]
 """``report(mask, rule, message, values)``: rows in ``mask`` have a problem with ``values``."""
@@ -102,7 +103,7 @@ class Expression:
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
     # name: (min args, max args or None for any number)
     "var": (1, 1), "col": (1, 1),
-    "round": (1, 2), "floor": (1, 1), "ceil": (1, 1), "abs": (1, 1),
+    "round": (1, 2), "floor": (1, 1), "ceil": (1, 1), "abs": (1, 1), "sqrt": (1, 1),
     "min": (2, None), "max": (2, None),
     "coalesce": (2, None), "if_null": (2, 2), "is_null": (1, 1),
     "number": (1, 1), "text": (1, 1), "zfill": (2, 2), "fmt": (2, 2),
@@ -440,7 +441,7 @@ def _unify(node: ast.AST, kinds: list[Kind]) -> Kind:
 
 def _call_kind(node: ast.Call, name: str, kinds: list[Kind]) -> Kind:
     args = node.args
-    if name in ("round", "floor", "ceil", "abs", "min", "max"):
+    if name in ("round", "floor", "ceil", "abs", "sqrt", "min", "max"):
         _need_number(args[0], kinds[0], f"{name}()")
         if name == "round" and len(args) == 2:
             digits = _int_constant(args[1])
@@ -832,6 +833,14 @@ def _call(env: _Env, node: ast.Call) -> _Value:
         x = _as_number(env, args[0], values[0], "round()").data
         digits = _int_constant(args[1]) if len(args) == 2 else 0
         return _Value(N, _round_half_away(x, digits or 0))
+    if name == "sqrt":
+        # a square root (BSA by Mosteller: sqrt(height x weight / 3600)); negative -> null
+        x = _as_number(env, args[0], values[0], "sqrt()").data
+        negative = x < 0
+        env.problem(node, negative.fillna(False), NEGATIVE_ROOT,
+                    "square root of a negative number; left null", x.astype("string"))
+        return _Value(N, pd.Series(np.sqrt(x.mask(negative).to_numpy(dtype="float64")),
+                                   index=x.index, dtype="float64"))
     if name in ("floor", "ceil", "abs"):
         x = _as_number(env, args[0], values[0], f"{name}()").data
         fn = {"floor": np.floor, "ceil": np.ceil, "abs": np.abs}[name]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cdiscmap.synth import clinical_forms, tumour
 from cdiscmap.synth import messiness as mess
-from cdiscmap.synth import tumour
 
 STUDY = "crizotinib-basket"
 
@@ -777,6 +777,9 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
         "nl.csv": forms["nl.csv"],
         "orr.csv": orr,
     }
+    raw.update(clinical_forms.build_forms(seed, _clinical_inputs(subjects, enrol, timeline,
+                                                                 latest),
+                                          clinical_forms.BASKET_LAYOUT))
     pd_day = course.first_pd_day()
     regdat = subjects["regdat"].to_numpy()
     truth_subjects = pd.DataFrame({
@@ -793,6 +796,22 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
         "subjects.csv": truth_subjects,
     }
     return StudyFiles(raw=raw, truth=truth)
+
+
+def _clinical_inputs(subjects: pd.DataFrame, enrol: pd.DataFrame, timeline: Timeline,
+                     latest: np.ndarray) -> clinical_forms.ClinicalInputs:
+    """What the CM/MH/IE/VS/LB/PR forms need, read from the frames already drawn (no draw)."""
+    return clinical_forms.ClinicalInputs(
+        subject=subjects["SUBJECT"].to_numpy().astype(str),
+        regdat=subjects["regdat"].to_numpy().astype(np.int64),
+        icdat=subjects["icdat"].to_numpy().astype(np.int64),
+        first_dose=subjects["first_dose"].to_numpy(dtype="float64"),
+        treatment_end=timeline.eot_day,
+        last_day=np.where(np.isfinite(latest), latest, 0.0),
+        age_years=enrol["AGE"].astype(float).to_numpy() + 0.5,
+        female=enrol["SEX"].str.upper().str.startswith("F").to_numpy(),
+        diagnosis=enrol["PATHOL"].to_numpy().astype(str),
+        alk=enrol["ALTERATION"].str.upper().str.contains("ALK").to_numpy())
 
 
 def _spell_out(rng: np.random.Generator, orr: pd.DataFrame,

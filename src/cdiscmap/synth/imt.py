@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.synth import basket, tumour
+from cdiscmap.synth import basket, clinical_forms, tumour
 from cdiscmap.synth import messiness as mess
 from cdiscmap.synth import recist_truth as rt
 from cdiscmap.synth.basket import StudyFiles, _day
@@ -507,6 +507,24 @@ def _truth_subjects(subjects: pd.DataFrame, course: tumour.TumourCourse, orr: pd
     }, columns=TRUTH_SUBJECT_COLUMNS)
 
 
+def clinical_inputs(subjects: pd.DataFrame, patients: pd.DataFrame, timeline: basket.Timeline,
+                    latest: np.ndarray) -> clinical_forms.ClinicalInputs:
+    """What the CM/MH/IE/VS/LB/PR forms need, read from the frames already drawn (no draw)."""
+    icdat = subjects["icdat"].to_numpy().astype(np.int64)
+    return clinical_forms.ClinicalInputs(
+        subject=subjects["SUBJECT"].to_numpy().astype(str),
+        regdat=subjects["regdat"].to_numpy().astype(np.int64),
+        icdat=icdat,
+        first_dose=subjects["first_dose"].to_numpy(dtype="float64"),
+        treatment_end=timeline.eot_day,
+        last_day=np.where(np.isfinite(latest), latest, 0.0),
+        age_years=(icdat - subjects["birth"].to_numpy()) / 365.25,
+        female=patients["SEX"].to_numpy() == "2",
+        diagnosis=np.full(len(subjects), "Inflammatory myofibroblastic tumour"),
+        alk=subjects["gene"].to_numpy() == "ALK",
+        bsa=subjects["bsa"].to_numpy(dtype="float64"))
+
+
 # --------------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------------
@@ -546,6 +564,9 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
         "new_lesions.csv": _new_lesion_form(forms["nl.csv"]),
         "response.csv": _response_form(orr),
     }
+    raw.update(clinical_forms.build_forms(seed, clinical_inputs(subjects, patients, timeline,
+                                                                latest),
+                                          clinical_forms.IMT_LAYOUT))
     disagreements = disagreements.assign(VISIT=_visit_names(disagreements["VISIT"]))
     truth = {
         "planted_disagreements.csv": disagreements.rename(columns=vendor_id),
