@@ -138,6 +138,7 @@ class AdamVar:
     label: str | None = None         # sponsor variables only
     core: str | None = None          # override of the IG core, with a reason in a comment
     value_list: tuple[str, ...] = ()  # sponsor variables only
+    type: str | None = None          # sponsor variables only: Num or Char (default: Num for *DT)
 
 
 XX01 = (("xx", "01"),)
@@ -203,6 +204,73 @@ ADTTE_VARS = [
 ]
 
 
+# ADAE (ADaM OCCDS 1.1, adverse events). The reference tables hold ADaMIG 1.3 only (ADSL, BDS),
+# not the OCCDS document: variables OCCDS shares with BDS (TRTA/TRTAN, ASTDT..AENDY, ATOXGR/N)
+# take their BDS metadata and position; AE variables carried over keep their SDTMIG 3.4 metadata
+# (OCCDS 1.1 copies --SEQ and the AE topic/qualifiers); the OCCDS-only variables (TRTEMFL,
+# AREL, RELGR1, AOCCxxFL) are written as sponsor variables with the OCCDS names and our labels.
+SDTM_PREDECESSORS = ("DM", "AE")
+_Y = ("Y",)
+ADAE_VARS = [
+    AdamVar("STUDYID", "STUDYID"), AdamVar("USUBJID", "USUBJID"), AdamVar("SUBJID", "SUBJID"),
+    AdamVar("SITEID", "SITEID"),
+    AdamVar("TRT01P", "ADSL", after="SITEID"), AdamVar("TRT01A", "ADSL", after="TRT01P"),
+    AdamVar("TRTSDT", "ADSL", after="TRT01A"), AdamVar("TRTEDT", "ADSL", after="TRTSDT"),
+    AdamVar("SAFFL", "ADSL", after="TRTEDT"),
+    AdamVar("AESEQ", "AE", after="SAFFL"), AdamVar("AETERM", "AE", after="AESEQ"),
+    AdamVar("AEDECOD", "AE", after="AETERM"), AdamVar("AEBODSYS", "AE", after="AEDECOD"),
+    AdamVar("AESOC", "AE", after="AEBODSYS"), AdamVar("AESER", "AE", after="AESOC"),
+    AdamVar("AEREL", "AE", after="AESER"), AdamVar("AETOXGR", "AE", after="AEREL"),
+    AdamVar("AESTDTC", "AE", after="AETOXGR"), AdamVar("AEENDTC", "AE", after="AESTDTC"),
+    AdamVar("TRTA", "TRTA"), AdamVar("TRTAN", "TRTAN"),
+    AdamVar("ASTDT", "ASTDT"), AdamVar("ASTDTF", "ASTDTF"), AdamVar("ASTDY", "ASTDY"),
+    AdamVar("AENDT", "AENDT"), AdamVar("AENDTF", "AENDTF"), AdamVar("AENDY", "AENDY"),
+    AdamVar("TRTEMFL", "sponsor", after="AENDTF", label="Treatment Emergent Analysis Flag",
+            value_list=_Y),
+    AdamVar("ATOXGR", "ATOXGR"), AdamVar("ATOXGRN", "ATOXGRN"),
+    AdamVar("AREL", "sponsor", after="ATOXGRN", label="Analysis Causality"),
+    AdamVar("RELGR1", "sponsor", after="AREL", label="Pooled Causality Group 1",
+            value_list=("RELATED", "NOT RELATED")),
+    AdamVar("AOCCFL", "sponsor", after="RELGR1", label="1st Occurrence within Subject Flag",
+            value_list=_Y),
+    AdamVar("AOCCSFL", "sponsor", after="AOCCFL", label="1st Occurrence of SOC Flag",
+            value_list=_Y),
+    AdamVar("AOCCPFL", "sponsor", after="AOCCSFL", label="1st Occurrence of Preferred Term Flag",
+            value_list=_Y),
+    AdamVar("AOCCIFL", "sponsor", after="AOCCPFL", label="1st Max Grade Occurrence Flag",
+            value_list=_Y),
+    AdamVar("AOCCSIFL", "sponsor", after="AOCCIFL", label="1st Max Grade Occur Within SOC Flag",
+            value_list=_Y),
+    AdamVar("AOCCPIFL", "sponsor", after="AOCCSIFL", label="1st Max Grade Occur Within PT Flag",
+            value_list=_Y),
+]
+
+ADEX_VARS = [
+    *_BDS_HEAD,
+    AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"), AdamVar("PARAMN", "PARAMN"),
+    AdamVar("AVAL", "AVAL"), AdamVar("ASTDT", "ASTDT"), AdamVar("AENDT", "AENDT"), *_BDS_ADSL,
+]
+
+# ADTR (admiralonco ad_adtr.R): the nadir and the changes from it are sponsor variables with
+# admiralonco's names (ADaMIG 1.3 has no nadir variable).
+ADTR_VARS = [
+    *_BDS_HEAD,
+    AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"),
+    *(AdamVar(f"PARCAT{y}", "PARCATy", (("y", str(y)),)) for y in (1, 2, 3)),
+    AdamVar("AVAL", "AVAL"), AdamVar("ADT", "ADT"), AdamVar("ADY", "ADY"),
+    AdamVar("AVISIT", "AVISIT"), AdamVar("AVISITN", "AVISITN"),
+    AdamVar("ABLFL", "ABLFL"), AdamVar("BASE", "BASE"), AdamVar("CHG", "CHG"),
+    AdamVar("PCHG", "PCHG"),
+    AdamVar("NADIR", "sponsor", after="PCHG", label="Nadir Sum Before This Assessment",
+            type="Num"),
+    AdamVar("CHGNAD", "sponsor", after="NADIR", label="Change from Nadir", type="Num"),
+    AdamVar("PCHGNAD", "sponsor", after="CHGNAD", label="Percent Change from Nadir",
+            type="Num"),
+    AdamVar("ANL01FL", "ANLzzFL", (("zz", "01"),)), AdamVar("ANL02FL", "ANLzzFL", (("zz", "02"),)),
+    *_BDS_ADSL,
+]
+
+
 @dataclass(frozen=True)
 class AdamDataset:
     name: str
@@ -227,6 +295,16 @@ ADAM_DATASETS = [
     AdamDataset("ADTTE", "Time-to-Event Analysis Dataset", "BDS", "BASIC DATA STRUCTURE",
                 "TIME-TO-EVENT", "One record per subject per parameter",
                 ["STUDYID", "USUBJID", "PARAMCD"], ADTTE_VARS),
+    # structure_code BDS: the IG table the OCCDS/BDS-shared variables are read from (see above).
+    AdamDataset("ADAE", "Adverse Events Analysis Dataset", "BDS", "OCCURRENCE DATA STRUCTURE",
+                "ADVERSE EVENT", "One record per subject per adverse event record",
+                ["STUDYID", "USUBJID", "AESEQ"], ADAE_VARS),
+    AdamDataset("ADEX", "Exposure Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
+                "One record per subject per parameter", ["STUDYID", "USUBJID", "PARAMCD"],
+                ADEX_VARS),
+    AdamDataset("ADTR", "Tumor Results Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
+                "One record per subject per parameter per assessment",
+                ["STUDYID", "USUBJID", "PARAMCD", "AVISITN", "ADT"], ADTR_VARS),
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -238,6 +316,7 @@ EXTRA_SDTM_CODELISTS = [
     "NY", "SEX", "RACE", "ETHNIC", "AGEU", "ARMNULRS", "ACN", "OUT", "AESEV", "ROUTE", "FRM",
     "FREQ", "UNIT", "EPOCH", "NCOMPLT", "PROTMLST", "DSCAT", "EVAL", "ONCRSR", "ONCRTSCD",
     "ONCRTS", "ONCRSCAT", "TUTESTCD", "TUTEST", "TRTESTCD", "TRTEST", "TRPROPRS", "METHOD", "ND",
+    "EOR01TC", "EOR01TN",            # EORTC QLQ-C30 v3.0 test codes and names (GIST QS)
 ]
 EXTRA_ADAM_CODELISTS = ["DTYPE", "DATEFL"]
 
@@ -412,13 +491,15 @@ def adam_variable(ref: Reference, ds: AdamDataset, spec: AdamVar,
     if spec.source == "sponsor":
         # ADaMIG 1.3 §3.1.4 naming: a sponsor *DT variable is a numeric SAS date like the IG's
         var = {"name": spec.name, "label": spec.label,
-               "type": "Num" if spec.name.endswith("DT") else "Char", "core": "Perm",
+               "type": spec.type or ("Num" if spec.name.endswith("DT") else "Char"),
+               "core": "Perm",
                "role": None, "codelist": None, "value_domain": None}
     elif spec.source == "ADSL":
         var = {k: v for k, v in adsl[spec.name].items() if k != "order"}
         var["core"] = "Perm"
-    elif spec.source == "DM":
-        row = next(r for r in ref.sdtm_vars if r["dataset"] == "DM" and r["variable"] == spec.name)
+    elif spec.source in SDTM_PREDECESSORS:
+        row = next(r for r in ref.sdtm_vars
+                   if r["dataset"] == spec.source and r["variable"] == spec.name)
         dm = sdtm_variable(row)
         var = {"name": spec.name, "label": dm["label"], "type": dm["type"], "core": "Perm",
                "role": None, "codelist": dm["codelist"], "value_domain": dm["value_domain"]}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from cdiscmap.synth import basket, tumour
+from cdiscmap.synth import basket, qlq_c30, tumour
 from cdiscmap.synth import messiness as mess
 from cdiscmap.synth import recist_truth as rt
 from cdiscmap.synth.basket import (
@@ -898,6 +898,9 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
         "eos.csv": eos,
         **forms,
     }
+    raw["qlq_c30.csv"] = qlq_c30.qlq_c30_form(
+        seed, subjects["SUBJECT"].to_numpy().astype(str), subjects["randdt"].to_numpy(),
+        subjects["consent_day"].to_numpy(), np.where(np.isfinite(latest), latest, 0.0))
     truth = {
         "planted_disagreements.csv": disagreements,
         "planted_defects.csv": ae_defects,
