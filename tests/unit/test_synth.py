@@ -184,7 +184,8 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ---- public API -------------------------------------------------------------------------------
 
 def test_available_studies() -> None:
-    assert available_studies() == ["crizotinib-basket", "gist-imatinib", "imt-pediatric"]
+    assert available_studies() == ["crizotinib-basket", "gist-imatinib", "imt-edc", "imt-odm",
+                                   "imt-pediatric"]
 
 
 def test_unknown_study_names_the_known_ones(tmp_path: Path) -> None:
