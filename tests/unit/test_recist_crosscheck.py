@@ -191,5 +191,5 @@ def test_derived_records_round_trip_through_the_crosscheck(computed: pd.DataFram
     derived = derived.drop(columns="RSDRVFL")
     table, findings = crosscheck(computed, derived)
     assert findings == []
-    # OVRLRESP 4 visits, TRGRESP 3 (S01 only), NTRGRESP 4
-    assert set(table["STATUS"]) == {"AGREE"} and len(table) == 4 + 3 + 4
+    # OVRLRESP 4 visits, TRGRESP 3 (S01 only), NTRGRESP 4, NEWLPROG 4 (compared since RC0004)
+    assert set(table["STATUS"]) == {"AGREE"} and len(table) == 4 + 3 + 4 + 4

@@ -2,7 +2,9 @@
 
 Computed timepoint responses are compared with the collected RS records (disagreements become
 findings with the numbers that explain them) and, when study.yaml sets ``rs_computed: true``,
-are added to RS as derived records (RSDRVFL = "Y", SDTMIG 3.4 §4.1.8).
+are added to RS as derived records (RSDRVFL = "Y", SDTMIG 3.4 §4.1.8). With several readers
+(``recist: {evaluators: [...]}``) each is checked against its own RS records; derived records
+are written for the primary ``evaluator`` only (RS has one derived series).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None
     computed = _unsplit(timepoint_responses(_split(tu, starts), _split(tr, starts), settings))
     if rs is not None:
         split_rs = _split(rs, starts)
-        _, findings = crosscheck(_split(computed, starts), split_rs,
-                                 evaluator=settings.evaluator)
+        _, findings = crosscheck(_split(computed, starts), split_rs, tr=_split(tr, starts),
+                                 settings=settings)
         result.findings.extend(
             [dataclasses.replace(f, usubjid=f.usubjid.split(SERIES_SEP)[0]) for f in findings])
     if loaded.study.rs_computed and rs is not None:
@@ -39,7 +41,9 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None
 
 def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStudy,
                      result: SdtmResult) -> pd.DataFrame:
-    extra = to_rs_records(computed, loaded.study.studyid)
+    settings = RecistSettings(**loaded.study.recist)
+    primary = computed[computed["EVALUATOR"].astype("string") == settings.evaluator]
+    extra = to_rs_records(primary, loaded.study.studyid)
     if extra.empty:
         return rs
     dm = result.domains.get("DM")

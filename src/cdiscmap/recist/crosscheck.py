@@ -1,8 +1,17 @@
 """Check the collected RS responses against the ones computed from the lesions, and emit RS.
 
-``crosscheck`` compares per subject × visit × test (OVRLRESP always; TRGRESP/NTRGRESP where RS
-has them) and reports each disagreement as a finding that carries the numbers behind the
-computed response, so a data manager sees at once whether the investigator or the data is off.
+``crosscheck`` compares per subject × reader × visit × test (OVRLRESP always; TRGRESP/NTRGRESP/
+NEWLPROG where RS has them; the investigator's TR sum of diameters where TR is given) and reports
+each disagreement as a finding that carries the numbers behind the computed response, so a data
+manager sees at once whether the investigator or the data is off. Readers: RSEVAL (null = the
+primary evaluator) and RSEVALID, as in ``recist/readers.py``; each computed reader is compared
+with the RS records of the same reader only.
+
+Rules: RC0001 a response (OVRLRESP/TRGRESP/NTRGRESP) differs; RC0002 a visit on one side only;
+RC0003 the investigator's TR ``SUMDIAM``/``SUMLDIAM`` differs from the computed sum of diameters
+(RECIST 1.1 §4.2.1 sum: short axis of nodes, longest diameter of the others) by more than
+``sumdiam_tolerance_mm``; RC0004 the RS new-lesion progression (NEWLPROG, RECIST 1.1 §4.3.5)
+differs from the computed one.
 ``to_rs_records`` writes the computed responses as derived RS records (SDTMIG 3.4 §4.1.8:
 RSDRVFL="Y", null RSEVAL).
 """
@@ -16,6 +25,8 @@ from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.recist.lesions import text_codes
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
+from cdiscmap.recist.readers import evaluator_of, reader_labels
+from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import NE, fmt_number
 
 #: RSTESTCD (ONCRTSCD, C96782) → RSTEST (ONCRTS, C96781), SDTM CT 2025-03-28.
@@ -25,7 +36,14 @@ RS_TESTS = {
     "NEWLPROG": "New Lesion Progression",
     "OVRLRESP": "Overall Response",
 }
-COMPARED_TESTS = ("OVRLRESP", "TRGRESP", "NTRGRESP")
+COMPARED_TESTS = ("OVRLRESP", "TRGRESP", "NTRGRESP", "NEWLPROG")
+#: TR tests holding the investigator's sum of diameters (TRTESTCD, C96779; SUMDIAM is the common
+#: sponsor code, SUMLDIAM the CT term "Sum of Longest Diameters").
+SUM_TESTS = ("SUMDIAM", "SUMLDIAM")
+SUM_TEST = "SUMDIAM"
+#: Finding rule per compared test (a disagreement).
+DISAGREE_RULES = {"OVRLRESP": "RC0001", "TRGRESP": "RC0001", "NTRGRESP": "RC0001",
+                  "NEWLPROG": "RC0004", SUM_TEST: "RC0003"}
 RSCAT_RECIST = "RECIST 1.1"  # ONCRSCAT C124415
 
 #: RS results that say "no such component" (e.g. NTRGRESP of a subject without non-targets);
@@ -33,30 +51,40 @@ RSCAT_RECIST = "RECIST 1.1"  # ONCRSCAT C124415
 _NOT_APPLICABLE = {"NA", "N/A", "NOT APPLICABLE"}
 #: ONCRSR "NOT ALL EVALUATED" (C103424) is what the computed NE means for a component.
 _SAME_AS_NE = {"NOT ALL EVALUATED", "NOT EVALUABLE", "NE"}
+#: NY codelist (C66742) answers of NEWLPROG, and their long forms.
+_YES_NO = {"YES": "Y", "NO": "N"}
 
 COMPARISON_COLUMNS = [
-    "USUBJID", "VISITNUM", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
+    "USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
     "SUMDIAM", "BASE_SUM", "NADIR", "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "REASON", "SOURCE",
 ]
 
 
 def _normalise_result(values: pd.Series) -> np.ndarray:
     codes, cats = text_codes(values, upper=True)
-    cats = np.array([NE if c in _SAME_AS_NE else (None if c in _NOT_APPLICABLE else c)
+    cats = np.array([NE if c in _SAME_AS_NE else (None if c in _NOT_APPLICABLE
+                                                  else _YES_NO.get(c, c))
                      for c in cats] + [None], dtype=object)
     return cats[codes]
 
 
-def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str) -> pd.DataFrame:
-    """Collected RECIST 1.1 RS records of ``evaluator`` for the compared tests."""
+def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str | None, default: str,
+                     readers: list[str]) -> pd.DataFrame:
+    """Collected RECIST 1.1 RS records for the compared tests, with their reader label.
+
+    ``evaluator`` given: that evaluator's records (any RSEVALID), labelled as the one computed
+    reader; otherwise the records of the computed ``readers``.
+    """
     missing = [c for c in ("USUBJID", "RSTESTCD", "RSSTRESC", "VISITNUM") if c not in rs.columns]
     if missing:
         raise InputDataError(f"RS lacks column(s) {', '.join(missing)} needed to cross-check "
                              f"RECIST responses; it has: {', '.join(map(str, rs.columns))}")
-    keep = np.ones(len(rs), dtype=bool)
-    if "RSEVAL" in rs.columns:
-        codes, cats = text_codes(rs["RSEVAL"], upper=True)
-        keep &= np.isin(codes, np.flatnonzero(cats == evaluator.strip().upper()))
+    labels = reader_labels(rs, "RS", default)
+    if evaluator is not None:
+        keep = evaluator_of(labels) == evaluator.strip().upper()
+        labels = np.full(len(rs), readers[0], dtype=object)
+    else:
+        keep = np.isin(labels, readers)
     if "RSDRVFL" in rs.columns:   # records the engine derived are not the evaluator's
         codes, cats = text_codes(rs["RSDRVFL"], upper=True)
         keep &= ~np.isin(codes, np.flatnonzero(cats == "Y"))
@@ -67,14 +95,10 @@ def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str) -> pd.DataFrame:
     keep &= np.isin(test_codes, np.flatnonzero(np.isin(test_cats, COMPARED_TESTS)))
     sub = rs.loc[keep]
     usub_codes, usub = text_codes(sub["USUBJID"], upper=False)
-    src = np.full(len(sub), "", dtype=object)
-    if "_SRCFILE" in sub.columns and "_SRCROW" in sub.columns:
-        srcfile = sub["_SRCFILE"].astype("string").fillna("").to_numpy(dtype=object)
-        srcrow = pd.to_numeric(sub["_SRCROW"], errors="coerce")
-        row_txt = srcrow.astype("Int64").astype("string").fillna("").to_numpy(dtype=object)
-        src = np.where((srcfile != "") & (row_txt != ""), srcfile + " row " + row_txt, "")
+    src = _source(sub)
     return pd.DataFrame({
         "USUBJID": np.append(usub, None)[usub_codes],
+        "EVALUATOR": labels[keep],
         "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
         "RS_VISIT": (sub["VISIT"].astype("string").to_numpy(dtype=object) if "VISIT" in sub.columns
                      else np.full(len(sub), None, dtype=object)),
@@ -84,19 +108,88 @@ def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str) -> pd.DataFrame:
     })
 
 
-def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *,
-               evaluator: str = "INVESTIGATOR") -> tuple[pd.DataFrame, list[Finding]]:
-    """Compare computed responses (``timepoint_responses``) with the evaluator's RS records.
+def _source(sub: pd.DataFrame) -> np.ndarray:
+    """'file row n' lineage of each record ('' without lineage columns)."""
+    src = np.full(len(sub), "", dtype=object)
+    if "_SRCFILE" in sub.columns and "_SRCROW" in sub.columns:
+        srcfile = sub["_SRCFILE"].astype("string").fillna("").to_numpy(dtype=object)
+        srcrow = pd.to_numeric(sub["_SRCROW"], errors="coerce")
+        row_txt = srcrow.astype("Int64").astype("string").fillna("").to_numpy(dtype=object)
+        src = np.where((srcfile != "") & (row_txt != ""), srcfile + " row " + row_txt, "")
+    return src.astype(object)
 
-    Returns the comparison table (one row per subject × visit × compared test, STATUS in AGREE,
-    DISAGREE, RS ONLY, COMPUTED ONLY; sorted by USUBJID, VISITNUM, RSTESTCD) and the findings:
-    RC0001 (warning) per disagreement, RC0002 (notice) per visit present on one side only.
+
+def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, default: str,
+              readers: list[str], tolerance: float) -> pd.DataFrame:
+    """The investigator's TR sum of diameters next to the computed SUMDIAM (rule RC0003).
+
+    Compared where both exist, per subject × reader × visit; they agree within ``tolerance`` mm.
+    """
+    if "TRTESTCD" not in tr.columns or "TRSTRESN" not in tr.columns:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    test_codes, test_cats = text_codes(tr["TRTESTCD"], upper=True)
+    is_sum = np.isin(test_codes, np.flatnonzero(np.isin(test_cats, SUM_TESTS)))
+    sub = tr.loc[is_sum]
+    labels = reader_labels(sub, "TR", default)
+    if evaluator is not None:
+        keep = evaluator_of(labels) == evaluator.strip().upper()
+        labels = np.full(len(sub), readers[0], dtype=object)
+    else:
+        keep = np.isin(labels, readers)
+    sub = sub.loc[keep]
+    inv = pd.DataFrame({
+        "USUBJID": sub["USUBJID"].astype("string").str.strip().to_numpy(dtype=object),
+        "EVALUATOR": labels[keep],
+        "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
+        "INV_SUM": pd.to_numeric(sub["TRSTRESN"], errors="coerce").to_numpy(dtype=np.float64),
+        "SOURCE": _source(sub),
+    })
+    inv = (inv[inv["INV_SUM"].notna()]
+           .sort_values(["USUBJID", "EVALUATOR", "VISITNUM", "INV_SUM", "SOURCE"],
+                        kind="mergesort")
+           .drop_duplicates(["USUBJID", "EVALUATOR", "VISITNUM"]))
+    comp = computed.loc[computed["SUMDIAM"].notna(), OUTPUT_COLUMNS].astype(
+        {"USUBJID": object, "EVALUATOR": object})
+    both = inv.merge(comp, on=["USUBJID", "EVALUATOR", "VISITNUM"], how="inner")
+    if both.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    diff = np.abs(both["INV_SUM"].to_numpy() - both["SUMDIAM"].to_numpy(dtype=np.float64))
+    return both.assign(
+        RSTESTCD=SUM_TEST,
+        RSSTRESC=fmt_number(both["INV_SUM"].to_numpy(), signed=False, trim=True),
+        COMPUTED=fmt_number(both["SUMDIAM"].to_numpy(dtype=np.float64), signed=False, trim=True),
+        STATUS=np.where(diff <= tolerance + EPSILON, "AGREE", "DISAGREE"))[COMPARISON_COLUMNS]
+
+
+def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
+               tr: pd.DataFrame | None = None,
+               settings: RecistSettings = DEFAULT_SETTINGS) -> tuple[pd.DataFrame, list[Finding]]:
+    """Compare computed responses (``timepoint_responses``) with the RS records of each reader.
+
+    ``evaluator`` set: compare every computed row with that evaluator's RS records instead (the
+    computed frame then holds one reader). ``tr`` given: also compare the investigator's TR sum
+    of diameters (RC0003) with the computed SUMDIAM.
+
+    Returns the comparison table (one row per subject × reader × visit × compared test, STATUS in
+    AGREE, DISAGREE, RS ONLY, COMPUTED ONLY; sorted by USUBJID, EVALUATOR, VISITNUM, RSTESTCD)
+    and the findings: RC0001 (warning) per response disagreement, RC0004 (warning) per NEWLPROG
+    disagreement, RC0003 (warning) per sum of diameters disagreement, RC0002 (notice) per visit
+    present on one side only.
     """
     missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
     if missing:
         raise InputDataError(f"computed responses lack column(s) {', '.join(missing)}; pass the "
                              f"frame returned by timepoint_responses")
-    rs_w = _rs_of_evaluator(rs, evaluator)
+    default = settings.evaluator
+    readers = sorted(str(r) for r in pd.unique(computed["EVALUATOR"].dropna()))
+    if evaluator is not None:
+        if len(readers) > 1:
+            raise InputDataError("crosscheck(evaluator=...) needs the computed responses of one "
+                                 "reader; leave evaluator unset to compare every reader")
+        # the computed reader stands in for the chosen evaluator: rows are labelled by it
+        readers = [evaluator.strip().upper()]
+        computed = computed.assign(EVALUATOR=pd.array(readers * len(computed), dtype="string"))
+    rs_w = _rs_of_evaluator(rs, evaluator, default, readers or [default])
     comp = computed.loc[computed["OVRLRESP"].notna(), OUTPUT_COLUMNS]
     comp_long = comp.melt(
         id_vars=[c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS],
@@ -105,9 +198,10 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *,
     comp_long["COMPUTED"] = comp_long["COMPUTED"].astype(object).where(
         comp_long["COMPUTED"].notna(), None)
 
-    keys = ["USUBJID", "VISITNUM"]
+    keys = ["USUBJID", "EVALUATOR", "VISITNUM"]
+    comp_long["EVALUATOR"] = comp_long["EVALUATOR"].astype(object)
     rs_visits = rs_w[keys].drop_duplicates()
-    comp_visits = comp[keys].astype({"USUBJID": object}).drop_duplicates()
+    comp_visits = comp[keys].astype({"USUBJID": object, "EVALUATOR": object}).drop_duplicates()
     # Tests compared at visits both sides have: OVRLRESP always, components where RS has them.
     both = rs_visits.merge(comp_visits, on=keys, how="inner")
     rs_both = rs_w.merge(both, on=keys, how="inner")
@@ -129,27 +223,31 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *,
     rs_only = rs_only[rs_only["_IN"].isna()].drop(columns="_IN")
     rs_only = rs_only.merge(
         computed[keys + [c for c in OUTPUT_COLUMNS if c not in keys + list(COMPARED_TESTS)]]
-        .astype({"USUBJID": object}), on=keys, how="left")
+        .astype({"USUBJID": object, "EVALUATOR": object}), on=keys, how="left")
     rs_only = rs_only.assign(COMPUTED=None, STATUS="RS ONLY")
     comp_only = comp_long.merge(rs_visits.assign(_IN=True), on=keys, how="left")
     comp_only = comp_only[comp_only["_IN"].isna() & (comp_only["RSTESTCD"] == "OVRLRESP")]
     comp_only = comp_only.drop(columns="_IN").assign(RSSTRESC=None, SOURCE="",
                                                      STATUS="COMPUTED ONLY")
 
-    table = pd.concat([paired, comp_ovrl, rs_only, comp_only], ignore_index=True)
+    parts = [paired, comp_ovrl, rs_only, comp_only]
+    if tr is not None:
+        parts.append(_sum_rows(computed, tr, evaluator, default, readers or [default],
+                               settings.sumdiam_tolerance_mm))
+    table = pd.concat([p for p in parts if len(p)] or [paired], ignore_index=True)
     table["VISIT"] = table["VISIT"].astype(object).where(table["VISIT"].notna(),
                                                          table.get("RS_VISIT"))
-    test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS)})
+    test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS + (SUM_TEST,))})
     table = (table.assign(_T=test_rank)
-             .sort_values(["USUBJID", "VISITNUM", "_T", "SOURCE"], kind="mergesort",
+             .sort_values(["USUBJID", "EVALUATOR", "VISITNUM", "_T", "SOURCE"], kind="mergesort",
                           na_position="last")
              .reset_index(drop=True))
     table = table[COMPARISON_COLUMNS]
-    for col in ("USUBJID", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
+    for col in ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
                 "SOURCE"):
         table[col] = pd.array(table[col].astype(object).where(table[col].notna(), None)
                               .to_numpy(dtype=object), dtype="string")
-    return table, _findings(table, evaluator)
+    return table, _findings(table)
 
 
 def _visit_label(table: pd.DataFrame) -> np.ndarray:
@@ -172,8 +270,8 @@ def _numbers(table: pd.DataFrame) -> np.ndarray:
     return np.where(has_sum, text, "")
 
 
-def _findings(table: pd.DataFrame, evaluator: str) -> list[Finding]:
-    who = evaluator.strip().lower()
+def _findings(table: pd.DataFrame) -> list[Finding]:
+    who = table["EVALUATOR"].fillna("").str.lower().to_numpy(dtype=object)
     label = _visit_label(table)
     rs_val = table["RSSTRESC"].fillna("(none)").to_numpy(dtype=object)
     comp_val = table["COMPUTED"].fillna("(none)").to_numpy(dtype=object)
@@ -195,8 +293,10 @@ def _findings(table: pd.DataFrame, evaluator: str) -> list[Finding]:
     source = table["SOURCE"].fillna("").to_numpy(dtype=object)
     for i in np.flatnonzero(status != "AGREE"):
         if status[i] == "DISAGREE":
-            findings.append(Finding("RC0001", Severity.WARNING, disagree_msg[i], "RS",
-                                    usubjid[i], "RSSTRESC", value[i], source[i]))
+            rule = DISAGREE_RULES[tests[i]]
+            dataset, variable = ("TR", "TRSTRESN") if rule == "RC0003" else ("RS", "RSSTRESC")
+            findings.append(Finding(rule, Severity.WARNING, disagree_msg[i], dataset,
+                                    usubjid[i], variable, value[i], source[i]))
         else:
             msg = rs_only_msg[i] if status[i] == "RS ONLY" else comp_only_msg[i]
             findings.append(Finding("RC0002", Severity.NOTICE, msg, "RS", usubjid[i],
