@@ -244,6 +244,43 @@ def adam(ctx: click.Context, sdtm_dir: Path, study_dir: Path, out_dir: Path | No
         _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
 
 
+@main.command(epilog=EXIT_CODES)
+@click.option("--sdtm", "sdtm_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder of SDTM datasets with TU, TR (and RS to compare with).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for recist_timepoints.csv, recist_comparison.csv and "
+                   "recist_report.html/.json (default: <sdtm>/../recist).")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML with RECIST settings (a study.yaml `recist:` block or its keys).")
+@click.option("--evaluator", "evaluators", multiple=True,
+              help="Evaluator (TUEVAL/RSEVAL) to compute; repeat for several, '*' for all.")
+@click.option("--nodal-from", type=click.Choice(["auto", "location", "short_axis_test"]),
+              help="How nodal target lesions are recognised (default: auto).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="warning", show_default=True,
+              help="Exit 1 when findings at or above this severity remain (disagreements are "
+                   "warnings, one-sided visits notices).")
+@_quiet_option
+@click.pass_context
+def recist(ctx: click.Context, sdtm_dir: Path, out_dir: Path | None, settings_file: Path | None,
+           evaluators: tuple[str, ...], nodal_from: str | None, fail_on: str,
+           quiet: bool) -> None:
+    """Compute RECIST 1.1 timepoint responses from any TU/TR and check them against RS."""
+    from cdiscmap.findings import Severity
+    from cdiscmap.pipeline.recist_command import REPORT_HTML, load_settings, run_recist_command
+    from cdiscmap.progress import progress
+
+    settings = load_settings(settings_file, evaluators, nodal_from)
+    with progress(quiet=_quiet(ctx, quiet)) as shown:
+        outcome = run_recist_command(sdtm_dir, out_dir, settings, progress=shown)
+    console = _console()
+    console.print(f"{len(outcome.timepoints)} timepoints; comparison: "
+                  + (", ".join(f"{n} {k}" for k, n in outcome.status_counts.items()) or "none"))
+    console.print(f"Report: {outcome.folder / REPORT_HTML}")
+    if fail_on != "none":
+        _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, REPORT_HTML)
+
+
 @main.command("check-spec", epilog=EXIT_CODES)
 @click.argument("study", type=click.Path(file_okay=False, path_type=Path))
 def check_spec(study: Path) -> None:

@@ -1,0 +1,206 @@
+"""``cdiscmap recist``: RECIST 1.1 timepoint responses from any SDTM TU/TR, checked against RS.
+
+Reads a folder of SDTM datasets (anyone's: ``adam/io.py`` ``read_sdtm``), computes the
+timepoint responses of every reader (``recist/overall.py``), compares them with RS and with the
+investigator's TR sum of diameters (``recist/crosscheck.py``), and writes into ``--out``:
+
+- ``recist_timepoints.csv``: one row per subject × reader × assessment with the sums, baseline,
+  nadir, % changes, the component and overall responses and the REASON;
+- ``recist_comparison.csv``: one row per compared subject × reader × visit × test;
+- ``recist_report.json`` and ``recist_report.html``: summary, settings, notes, findings and the
+  disagreements with their numbers (HTML readable offline: inline style, no script).
+
+Outputs are deterministic (no timestamp, fixed number formats, sorted rows), built in a staging
+folder and published together (``emit/atomic.py``). Other files in ``--out`` are left alone.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cdiscmap.errors import InputDataError
+from cdiscmap.findings import Finding, Findings
+from cdiscmap.progress import SILENT, Progress
+from cdiscmap.recist import RecistSettings, crosscheck, settings_from_mapping, timepoint_responses
+from cdiscmap.recist.crosscheck import COMPARISON_COLUMNS
+from cdiscmap.recist.overall import OUTPUT_COLUMNS
+
+TIMEPOINTS_FILE = "recist_timepoints.csv"
+COMPARISON_FILE = "recist_comparison.csv"
+REPORT_JSON = "recist_report.json"
+REPORT_HTML = "recist_report.html"
+OWNED_FILES = frozenset({TIMEPOINTS_FILE, COMPARISON_FILE, REPORT_JSON, REPORT_HTML})
+
+_NUMERIC = ("VISITNUM", "SUMDIAM", "BASE_SUM", "NADIR", "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR")
+
+
+@dataclass
+class RecistOutcome:
+    """What the command did: where, how many rows, the findings and the comparison counts."""
+
+    folder: Path
+    timepoints: pd.DataFrame
+    comparison: pd.DataFrame
+    findings: Findings
+    status_counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_settings(path: Path | None, evaluators: tuple[str, ...] = (),
+                  nodal_from: str | None = None) -> RecistSettings:
+    """Settings from a YAML file (a ``recist:`` block, as in study.yaml, or the keys at top
+    level), then the command-line overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        from cdiscmap.spec.yamlload import load_yaml
+
+        loaded = load_yaml(path).data or {}
+        if not isinstance(loaded, Mapping):
+            raise InputDataError(f"{path}: RECIST settings must be a mapping of keys")
+        block = loaded.get("recist", loaded)
+        data = dict(block) if isinstance(block, Mapping) else {}
+    if evaluators:
+        data["evaluators"] = list(evaluators)
+    if nodal_from:
+        data["nodal_from"] = nodal_from
+    return settings_from_mapping(data, file=path)
+
+
+def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
+            ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], list[str]]:
+    """Timepoints, comparison, findings and notes from SDTM datasets keyed by name."""
+    tu, tr, rs = sdtm.get("TU"), sdtm.get("TR"), sdtm.get("RS")
+    if tu is None or tr is None:
+        raise InputDataError("the SDTM folder has no " + " and no ".join(
+            name for name, frame in (("TU", tu), ("TR", tr)) if frame is None)
+            + " dataset; the RECIST engine needs both")
+    timepoints = timepoint_responses(tu, tr, settings)
+    notes = list(timepoints.attrs.get("notes", []))
+    if rs is None:
+        notes.append("no RS dataset: responses computed, nothing to compare")
+        return timepoints, pd.DataFrame(columns=COMPARISON_COLUMNS), [], notes
+    comparison, findings = crosscheck(timepoints, rs, tr=tr, settings=settings)
+    return timepoints, comparison, findings, notes
+
+
+def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSettings,
+                       progress: Progress = SILENT) -> RecistOutcome:
+    """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
+    from cdiscmap.adam.io import read_sdtm
+    from cdiscmap.emit.atomic import Staging
+
+    progress.stage("Reading SDTM")
+    sdtm = read_sdtm(sdtm_dir)
+    progress.stage("Computing RECIST 1.1 timepoint responses")
+    timepoints, comparison, found, notes = compute(sdtm, settings)
+    findings = Findings()
+    findings.extend(found)
+    counts = dict(sorted(Counter(comparison["STATUS"].astype(str)).items()))
+    target = out_dir or Path(sdtm_dir).parent / "recist"
+    progress.stage("Writing the RECIST report")
+    with Staging(target) as stage:
+        (stage.folder / TIMEPOINTS_FILE).write_text(_csv(timepoints, OUTPUT_COLUMNS),
+                                                    encoding="utf-8")
+        (stage.folder / COMPARISON_FILE).write_text(_csv(comparison, COMPARISON_COLUMNS),
+                                                    encoding="utf-8")
+        report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes)
+        (stage.folder / REPORT_JSON).write_text(
+            json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8")
+        (stage.folder / REPORT_HTML).write_text(_html(report, timepoints), encoding="utf-8")
+        stage.publish(lambda name: name in OWNED_FILES, shared=True)
+    return RecistOutcome(target, timepoints, comparison, findings, counts, notes)
+
+
+# ------------------------------------------------------------------------------ formatting
+def _text_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Every cell as text: numbers to at most 4 decimals without trailing zeros, null = ''."""
+    out = pd.DataFrame(index=frame.index)
+    for col in columns:
+        values = frame[col] if col in frame.columns else pd.Series([None] * len(frame))
+        if col in _NUMERIC or col.startswith("N_TARGET"):
+            num = pd.to_numeric(values, errors="coerce").round(4)
+            text = num.map(lambda v: "" if pd.isna(v) else f"{v:.4f}".rstrip("0").rstrip("."))
+            out[col] = text.replace({"-0": "0"})
+        else:
+            out[col] = values.astype("string").fillna("").to_numpy(dtype=object)
+    return out.reset_index(drop=True)
+
+
+def _csv(frame: pd.DataFrame, columns: list[str]) -> str:
+    return str(_text_frame(frame, columns).to_csv(index=False, lineterminator="\n"))
+
+
+def _report(sdtm_dir: Path, settings: RecistSettings, timepoints: pd.DataFrame,
+            comparison: pd.DataFrame, findings: Findings, counts: dict[str, int],
+            notes: list[str]) -> dict[str, Any]:
+    rules = dict(sorted(Counter(f.rule for f in findings).items()))
+    problems = comparison[comparison["STATUS"].astype(str) != "AGREE"]
+    return {
+        "command": "cdiscmap recist",
+        "sdtm": Path(sdtm_dir).name,
+        "settings": json.loads(settings.model_dump_json()),
+        "summary": {
+            "subjects": int(timepoints["USUBJID"].nunique()),
+            "readers": sorted(str(r) for r in timepoints["EVALUATOR"].dropna().unique()),
+            "timepoints": int(len(timepoints)),
+            "timepoints_with_response": int(timepoints["OVRLRESP"].notna().sum()),
+            "compared": int(len(comparison)),
+            "status": counts,
+            "findings_by_rule": rules,
+        },
+        "notes": notes,
+        "findings": [f.as_dict() for f in findings],
+        "disagreements": _text_frame(problems, COMPARISON_COLUMNS).to_dict(orient="records"),
+    }
+
+
+_STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
+          "margin-bottom:1.5em}th,td{border:1px solid #bbb;padding:2px 6px;text-align:left;"
+          "font-size:90%}th{background:#eee}tr.DISAGREE td{background:#fde2e2}"
+          "tr.PD td{background:#fff4d6}")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], row_class: str | None = None) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cls = f' class="{html.escape(str(row.get(row_class, "")))}"' if row_class else ""
+        cells = "".join(f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>\n"
+
+
+def _html(report: dict[str, Any], timepoints: pd.DataFrame) -> str:
+    summary = report["summary"]
+    summary_rows = [{"item": k, "value": (json.dumps(v, sort_keys=True) if isinstance(v, dict | list)
+                                          else v)} for k, v in summary.items()]
+    parts = [
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>RECIST 1.1 check of {html.escape(report['sdtm'])}</title>"
+        f"<style>{_STYLE}</style></head><body>\n",
+        f"<h1>RECIST 1.1 check of {html.escape(report['sdtm'])}</h1>\n",
+        "<h2>Summary</h2>\n", _table(summary_rows, ["item", "value"]),
+        "<h2>Disagreements and one-sided visits</h2>\n",
+        _table(report["disagreements"], COMPARISON_COLUMNS, "STATUS")
+        if report["disagreements"] else "<p>None: every compared response agrees.</p>\n",
+        "<h2>Notes</h2>\n",
+        "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"]) + "</ul>\n"
+        if report["notes"] else "<p>None.</p>\n",
+        "<h2>Computed timepoints</h2>\n",
+        _table(_text_frame(timepoints, OUTPUT_COLUMNS).to_dict(orient="records"),
+               OUTPUT_COLUMNS, "OVRLRESP"),
+        "<h2>Settings</h2>\n",
+        _table([{"setting": k, "value": json.dumps(v)} for k, v in
+                sorted(report["settings"].items())], ["setting", "value"]),
+        "</body></html>\n",
+    ]
+    return "".join(parts)
