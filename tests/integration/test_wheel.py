@@ -123,4 +123,4 @@ def test_wheel_installs_and_runs_from_an_empty_folder(tmp_path: Path) -> None:
     _run([cdiscmap, "adam", "--sdtm", "output/CRZBASKET/sdtm", "--study", "crizotinib-basket",
           "--out", "adam-again", "--quiet"], cwd=work)
     assert sorted(p.name for p in (work / "adam-again").glob("*.xpt")) == \
-        ["adrs.xpt", "adsl.xpt", "adtte.xpt"]
+        ["adae.xpt", "adex.xpt", "adrs.xpt", "adsl.xpt", "adtr.xpt", "adtte.xpt"]

@@ -300,8 +300,8 @@ def test_adam_failure_half_way_keeps_old_adam(done, tmp_path, monkeypatch):
     first = CliRunner().invoke(main, [*args, "--out", str(adam_out)])
     assert first.exit_code == 0, first.output
     before = snapshot(adam_out)
-    assert sorted(before) == ["adrs.xpt", "adsl.xpt", "adtte.xpt", "findings.csv",
-                              "findings.json"]
+    assert sorted(before) == ["adae.xpt", "adex.xpt", "adrs.xpt", "adsl.xpt", "adtr.xpt",
+                              "adtte.xpt", "findings.csv", "findings.json"]
     package_before = snapshot(package)
     from cdiscmap.emit import xpt
 

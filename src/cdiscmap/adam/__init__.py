@@ -1,4 +1,4 @@
-"""SDTM → ADaM (ADSL, ADRS, ADTTE) for RECIST 1.1 oncology trials.
+"""SDTM → ADaM (ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR) for RECIST 1.1 oncology trials.
 
 Reads only SDTM frames (cdiscmap's own or any SDTMIG-conformant SDTM: see ``read_sdtm``) and the
 study settings in ``mappings/<study>/adam/*.yaml`` (``load_adam_settings``). Standard metadata
@@ -14,6 +14,8 @@ Finding rules raised by this stage:
 - AD0006 a SUPPDM QNAM named in the settings has no record
 - AD0010 USUBJID repeats in DM; AD0011 a SUPPDM QNAM repeats for a subject
 - AD0012 RS subject not in DM; AD0020 death before a time-to-event start date
+- AD0030 AETOXGR not a CTCAE grade; AD0031 an EX record that counts no dose (end before
+  start, unknown EXDOSFRQ or EXDOSU); AD0032 a mg/m2 dose without body surface area
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cdiscmap.adam.adae import derive_adae
+from cdiscmap.adam.adex import derive_adex
 from cdiscmap.adam.adrs import derive_adrs
 from cdiscmap.adam.adsl import apply_post_baseline_rule, derive_adsl
+from cdiscmap.adam.adtr import derive_adtr
 from cdiscmap.adam.adtte import derive_adtte
 from cdiscmap.adam.io import read_sdtm
 from cdiscmap.adam.settings import AdamSettings, load_adam_settings
@@ -47,12 +52,14 @@ class AdamResult:
 
 
 def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamResult:
-    """ADSL, ADRS and ADTTE from SDTM frames keyed by upper-case dataset name."""
+    """ADSL, ADRS, ADTTE, ADAE, ADEX and ADTR from SDTM frames keyed by upper-case dataset
+    name (ADAE/ADEX/ADTR only when AE/EX/TU+TR are given)."""
     sdtm = {str(k).upper(): v for k, v in sdtm.items()}
     for stem, key, message in settings.cross_check():
         raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
     findings = Findings()
-    methods: dict[str, dict[str, str]] = {"ADSL": {}, "ADRS": {}, "ADTTE": {}}
+    methods: dict[str, dict[str, str]] = {"ADSL": {}, "ADRS": {}, "ADTTE": {}, "ADAE": {},
+                                          "ADEX": {}, "ADTR": {}}
     adsl_result = derive_adsl(sdtm, settings, findings, methods["ADSL"])
     adsl = adsl_result.adsl
     adrs, responses = derive_adrs(sdtm, adsl, adsl_result.baseline_tumours, settings, findings,
@@ -61,11 +68,17 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamRes
     adsl = apply_post_baseline_rule(adsl, main.ovr["USUBJID"], settings)
     adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
                          methods["ADTTE"])
+    datasets = {"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte}
+    for name, derive in (("ADAE", derive_adae), ("ADEX", derive_adex), ("ADTR", derive_adtr)):
+        frame = derive(sdtm, adsl, settings, findings, methods[name])
+        if frame is None:
+            methods.pop(name)
+        else:
+            datasets[name] = frame
     # one record read by two derivations (e.g. a bad RSDTC for ADRS and LSTALVDT) is one finding
     _structural_methods(methods)
     unique = list(dict.fromkeys(findings.items))
-    return AdamResult(datasets={"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte},
-                      findings=unique, methods=methods)
+    return AdamResult(datasets=datasets, findings=unique, methods=methods)
 
 
 def _structural_methods(methods: dict[str, dict[str, str]]) -> None:
@@ -81,6 +94,9 @@ def _structural_methods(methods: dict[str, dict[str, str]]) -> None:
     for name, text in common.items():
         for dataset in ("ADRS", "ADTTE"):
             methods.setdefault(dataset, {}).setdefault(name, text)
+        for dataset in ("ADEX", "ADTR"):   # parameters only: their records sum many sources
+            if dataset in methods and name.startswith("PARAM"):
+                methods[dataset].setdefault(name, text)
     adrs = methods.setdefault("ADRS", {})
     adrs.setdefault("ASEQ", "1..n within USUBJID ordered by PARAMCD, ADT, AVISITN, SRCSEQ")
     adrs.setdefault("PARCAT1", "Tumor Response for response parameters, Reference Event for "

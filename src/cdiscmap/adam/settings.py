@@ -1,4 +1,4 @@
-"""Study settings of the SDTM → ADaM stage: ``mappings/<study>/adam/{adsl,adrs,adtte}.yaml``.
+"""Study settings of the SDTM → ADaM stage: ``mappings/<study>/adam/{adsl,adrs,adtte,adae,adex,adtr}.yaml``.
 
 Every field says its default and where the default comes from. "admiral" / "admiralonco" are
 the pharmaverse R packages (ad_adsl.R, ad_adrs.R, ad_adtte.R templates and vignettes), the
@@ -579,12 +579,161 @@ class AdtteSettings(_Model):
         return self
 
 
+class AdaeSettings(_Model):
+    """ADAE derivations (OCCDS; admiral ad_adae.R conventions)."""
+
+    start_highest_imputation: Literal["none", "D", "M"] = Field(
+        "M", description="ASTDT from AESTDTC: missing day and month may be imputed (admiral "
+                         "ad_adae.R highest_imputation M), to the first day; ASTDTF flags it.")
+    start_not_before_trtsdt: bool = Field(
+        True, description="An imputed ASTDT is moved to TRTSDT when the partial AESTDTC "
+                          "(its month, or its year) contains TRTSDT and the first-day "
+                          "imputation falls before it (admiral min_dates = TRTSDT): an AE "
+                          "reported as 2015-03 by a subject first dosed on 2015-03-10 is not "
+                          "dated before the first dose. Default true.")
+    end_highest_imputation: Literal["none", "D", "M"] = Field(
+        "M", description="AENDT from AEENDTC: missing day and month may be imputed to the last "
+                         "day (admiral ad_adae.R highest_imputation M, date_imputation last); "
+                         "AENDTF flags it.")
+    end_not_after: list[str] = Field(
+        default_factory=lambda: ["DTHDT", "EOSDT"],
+        description="ADSL dates an imputed AENDT may not pass when the partial AEENDTC "
+                    "contains them: the earliest present is used instead (admiral max_dates "
+                    "DTHDT, EOSDT).")
+    trtemfl_window_days: int = Field(
+        30, ge=0, le=MAX_DAYS,
+        description="TRTEMFL = Y when TRTSDT <= ASTDT <= TRTEDT + this many days (admiral "
+                    "ad_adae.R derive_var_trtemfl end_window 30); an AE without ASTDT is "
+                    "treatment-emergent unless it ended before TRTSDT (admiral); no TRTSDT: "
+                    "blank.")
+    ctcae_version: str = Field(
+        "5.0", description="CTCAE version AETOXGR was graded with; ATOXGR = AETOXGR, ATOXGRN its "
+                           "number; the version is stated in the define.xml method.")
+    related_terms: list[str] = Field(
+        default_factory=lambda: ["RELATED", "POSSIBLY RELATED", "PROBABLY RELATED",
+                                 "DEFINITELY RELATED", "Y", "YES"],
+        description="AEREL values counted as related: RELGR1 = RELATED, other non-blank "
+                    "values NOT RELATED, blank AEREL stays blank (compared upper-cased).")
+    treatment_numbers: dict[str, int] = Field(
+        default_factory=dict,
+        description="TRTA → TRTAN; values not listed are numbered after them in alphabetical "
+                    "order (default: all alphabetical).")
+
+    _v_n = field_validator("end_not_after")(
+        lambda v: [_check_name(x, "end_not_after") for x in v])
+
+    @field_validator("related_terms")
+    @classmethod
+    def _upper_terms(cls, value: list[str]) -> list[str]:
+        return [v.strip().upper() for v in value]
+
+
+class PlannedDose(_Model):
+    """The planned dose of the subjects of some arms (for RDI)."""
+
+    armcd: list[str] = Field(description="DM.ARMCD values this planned dose applies to; [] = "
+                                         "every subject not matched by another entry.")
+    dose: float = Field(gt=0, description="Planned dose per administration, e.g. 250.")
+    unit: str = Field(description="Its unit as EXDOSU writes it (mg or mg/m2).")
+    frequency: str = Field(description="Planned EXDOSFRQ, e.g. BID (its doses per day from "
+                                       "doses_per_day).")
+
+    @field_validator("armcd")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        return [v.strip().upper() for v in value]
+
+
+def _default_frequencies() -> dict[str, float]:
+    return {"QD": 1, "BID": 2, "TID": 3, "QID": 4, "QOD": 0.5}
+
+
+class AdexSettings(_Model):
+    """ADEX exposure parameters (BDS; admiral ad_adex.R conventions)."""
+
+    doses_per_day: dict[str, float] = Field(
+        default_factory=_default_frequencies,
+        description="EXDOSFRQ → administrations per day (SDTM CT FREQ terms). A record's dose "
+                    "= EXDOSE × this × its days (EXENDTC − EXSTDTC + 1; admiral DOSEO = "
+                    "EXDOSE × EXDURD for daily dosing). ONCE counts EXDOSE once. A record whose "
+                    "frequency is neither is a finding and counts no dose.")
+    bsa_units: list[str] = Field(
+        default_factory=lambda: ["MG/M2"],
+        description="EXDOSU values of body-surface-area dosing: the dose in mg is EXDOSE × BSA "
+                    "(BSA from VS, see bsa_testcd).")
+    bsa_testcd: str = Field("BSA", description="VSTESTCD of the body surface area (m2). Without "
+                                               "it, BSA = √(HEIGHT cm × WEIGHT kg / 3600) "
+                                               "(Mosteller 1987) from the latest HEIGHT and "
+                                               "WEIGHT on or before the record's start (else "
+                                               "the first ones).")
+    planned: list[PlannedDose] = Field(
+        default_factory=list,
+        description="Planned dose per arm. RDI = cumulative actual dose / (planned daily dose × "
+                    "TRTDURD) × 100, in the planned dose's unit; no entry for a subject's arm: "
+                    "no RDI.")
+    open_record_end: Literal["trtedt", "start"] = Field(
+        "trtedt", description="End of an EX record without EXENDTC: ADSL TRTEDT (default; the "
+                              "same end ADSL gives the treatment) or the record's own start "
+                              "(one day).")
+
+    @field_validator("bsa_units")
+    @classmethod
+    def _upper_units(cls, value: list[str]) -> list[str]:
+        return [v.strip().upper() for v in value]
+
+    @field_validator("doses_per_day")
+    @classmethod
+    def _upper_freq(cls, value: dict[str, float]) -> dict[str, float]:
+        out = {k.strip().upper(): float(v) for k, v in value.items()}
+        if any(not math.isfinite(v) or v <= 0 for v in out.values()):
+            raise ValueError("doses_per_day: every value is a positive number")
+        return out
+
+    @model_validator(mode="after")
+    def _one_default(self) -> AdexSettings:
+        arms = [a for p in self.planned for a in p.armcd]
+        if len(set(arms)) != len(arms):
+            raise ValueError(f"planned: an ARMCD is listed twice: {sorted(arms)}")
+        if sum(1 for p in self.planned if not p.armcd) > 1:
+            raise ValueError("planned: at most one entry without armcd (the default)")
+        for p in self.planned:
+            if p.frequency.strip().upper() not in self.doses_per_day:
+                raise ValueError(f"planned frequency {p.frequency!r} is not in doses_per_day")
+        return self
+
+
+class AdtrSettings(_Model):
+    """ADTR target-lesion sums (BDS; admiralonco ad_adtr.R conventions)."""
+
+    evaluator: str = Field("INVESTIGATOR", description="TUEVAL/TREVAL of the lesions summed "
+                                                      "(admiralonco: INVESTIGATOR).")
+    rebaseline_visits: list[str] = Field(
+        default_factory=list,
+        description="TU VISIT values that start a new lesion series (e.g. RECHALLENGE "
+                    "BASELINE); later sums are compared with that series' baseline. Default "
+                    "none.")
+    reference_date: str = Field(
+        "TRTSDT", description="ADSL date: ADY counts from it, and the best-change flag "
+                              "(ANL02FL) looks only at sums dated after it (admiralonco "
+                              "ad_adtr.R: RANDDT).")
+
+    _v = field_validator("reference_date")(lambda v: _check_name(v, "reference_date"))
+
+    @field_validator("evaluator")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+
 class AdamSettings(_Model):
     """All settings of the ADaM stage."""
 
     adsl: AdslSettings = Field(default_factory=AdslSettings)
     adrs: AdrsSettings = Field(default_factory=AdrsSettings)
     adtte: AdtteSettings = Field(default_factory=AdtteSettings)
+    adae: AdaeSettings = Field(default_factory=AdaeSettings)
+    adex: AdexSettings = Field(default_factory=AdexSettings)
+    adtr: AdtrSettings = Field(default_factory=AdtrSettings)
 
     def adsl_date_variables(self) -> list[str]:
         """Every ADSL date a reference or start may name."""
@@ -606,6 +755,13 @@ class AdamSettings(_Model):
             if rule.anchor is not None and rule.anchor not in known:
                 problems.append(("adsl", f"ex_dates.{i}.anchor", f"unknown ADSL date "
                                  f"{rule.anchor}"))
+        if self.adtr.reference_date not in known:
+            problems.append(("adtr", "reference_date", f"unknown ADSL date "
+                             f"{self.adtr.reference_date}; known: {', '.join(sorted(known))}"))
+        for i, name in enumerate(self.adae.end_not_after):
+            if name not in known:
+                problems.append(("adae", f"end_not_after.{i}", f"unknown ADSL date {name}; "
+                                 f"known: {', '.join(sorted(known))}"))
         unknown = [r for r in self.adtte.adequate_responses if r not in self.adrs.aval_map]
         if unknown:
             problems.append(("adtte", "adequate_responses", f"responses {unknown} are not in "
@@ -622,11 +778,12 @@ class AdamSettings(_Model):
         return problems
 
 
-_FILES = {"adsl": AdslSettings, "adrs": AdrsSettings, "adtte": AdtteSettings}
+_FILES = {"adsl": AdslSettings, "adrs": AdrsSettings, "adtte": AdtteSettings,
+          "adae": AdaeSettings, "adex": AdexSettings, "adtr": AdtrSettings}
 
 
 def load_adam_settings(study_dir: Path) -> AdamSettings:
-    """Read ``study_dir/adam/{adsl,adrs,adtte}.yaml`` (each optional; defaults otherwise).
+    """Read ``study_dir/adam/{adsl,adrs,adtte,adae,adex,adtr}.yaml`` (each optional; defaults otherwise).
 
     Unknown files in ``adam/``, unknown keys and references between files that do not resolve
     are SpecErrors naming file:line.

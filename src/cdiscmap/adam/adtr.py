@@ -1,0 +1,151 @@
+"""ADTR: target-lesion sum of diameters per subject and assessment (BDS, admiralonco ad_adtr.R).
+
+The sums come from the RECIST engine (:func:`cdiscmap.recist.timepoint_responses`, which
+assembles the lesions: longest diameter of non-nodal targets plus short axis of nodal ones,
+RECIST 1.1 §4.2/§4.3.1), so ADTR and the engine's responses can never disagree on a sum.
+
+One parameter, SDIAM, one record per subject × assessment (VISITNUM) of the evaluator:
+
+- AVAL  the sum over the baseline target lesions measured at that assessment;
+- ANL01FL = Y when every baseline target lesion was measured (admiralonco: LSEXP = LSASS);
+  only such sums count as baseline, nadir or best change;
+- ABLFL / BASE  the baseline assessment of the (series') lesion set; CHG, PCHG from it;
+- NADIR  the smallest complete sum strictly before the assessment, baseline included (RECIST 1.1
+  §4.3.1 "smallest sum on study"), CHGNAD / PCHGNAD from it (admiralonco names);
+- ANL02FL = Y on the complete post-baseline sum with the lowest PCHG after the reference date,
+  the earliest on ties, per subject and lesion series (admiralonco ad_adtr.R ANL02FL): the best % change of a waterfall plot.
+
+A study that re-baselines (``rebaseline_visits``, e.g. before a rechallenge) gets each series
+summed against its own baseline; AVISIT/AVISITN stay those of the TR records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.adam.adae import relative_day
+from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.io import lookup, notice
+from cdiscmap.adam.settings import AdamSettings
+from cdiscmap.findings import Findings
+from cdiscmap.recist import RecistSettings, timepoint_responses
+
+
+def _flag(mask: np.ndarray | pd.Series, index: pd.Index) -> pd.Series:
+    return pd.Series(np.where(np.asarray(mask, dtype=bool), "Y", None), index=index,
+                     dtype="string")
+
+
+def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
+    """Engine timepoints (one row per subject × series × assessment), series split as the
+    RECIST step does it (its helpers are reused, not copied)."""
+    from cdiscmap.pipeline.recist_step import _series_starts, _split, _unsplit
+
+    cfg = settings.adtr
+    recist = RecistSettings(evaluator=cfg.evaluator)
+    starts = _series_starts(tu, cfg.rebaseline_visits)
+    computed = timepoint_responses(_split(tu, starts), _split(tr, starts), recist)
+    computed = _unsplit(computed)
+    if "RECIST_SERIES" not in computed.columns:
+        computed["RECIST_SERIES"] = 0
+    return computed
+
+
+def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
+                findings: Findings, methods: dict[str, str]) -> pd.DataFrame | None:
+    """ADTR from SDTM TU/TR and ADSL; None (with a notice) without TU or TR."""
+    missing = [d for d in ("TU", "TR") if d not in sdtm]
+    if missing:
+        findings.add(notice("AD0005", f"SDTM {'/'.join(missing)} not given: no ADTR",
+                            missing[0]))
+        return None
+    cfg = settings.adtr
+    tp = _sums(sdtm["TU"], sdtm["TR"], settings)
+    tp = tp.loc[tp["USUBJID"].isin(adsl["USUBJID"]) & tp["SUMDIAM"].notna()].copy()
+    tp = tp.sort_values(["USUBJID", "RECIST_SERIES", "VISITNUM"], kind="mergesort") \
+        .reset_index(drop=True)
+    complete = (tp["N_TARGET_MEASURED"] == tp["N_TARGET_EXPECTED"]) & \
+        (tp["N_TARGET_EXPECTED"] > 0)
+    baseline = tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool) & complete
+    key = tp["USUBJID"].astype(str) + "\x1f" + tp["RECIST_SERIES"].astype(str)
+    aval = tp["SUMDIAM"].astype("float64")
+    base = lookup(key, pd.Series(aval[baseline].to_numpy(), index=key[baseline].to_numpy())) \
+        .astype("float64")
+    # nadir: running minimum of complete sums strictly before the row, within the series
+    filled = aval.where(complete, np.inf)
+    running = filled.groupby(key, sort=False).cummin()
+    prior = running.groupby(key, sort=False).shift(1)
+    nadir = prior.where(np.isfinite(prior.fillna(np.inf)))
+    post = ~tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool)
+    nadir = nadir.where(post)
+
+    table = adsl.set_index("USUBJID")
+    adt = impute_dtc(tp["ADTC"], "D", "first").dates
+    reference = pd.to_datetime(lookup(tp["USUBJID"], table[cfg.reference_date])) \
+        .astype("datetime64[ns]")
+    out = pd.DataFrame({
+        "STUDYID": lookup(tp["USUBJID"], table["STUDYID"]).astype("string"),
+        "USUBJID": tp["USUBJID"].astype("string"),
+        "SUBJID": lookup(tp["USUBJID"], table["SUBJID"]).astype("string"),
+        "SITEID": lookup(tp["USUBJID"], table["SITEID"]).astype("string"),
+    })
+    for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
+        if name in table.columns:
+            out[name] = lookup(tp["USUBJID"], table[name]).astype("string")
+    out["PARAMCD"] = pd.Series("SDIAM", index=tp.index, dtype="string")
+    out["PARAM"] = pd.Series(f"Target Lesions Sum of Diameters by {cfg.evaluator.title()}",
+                             index=tp.index, dtype="string")
+    out["PARCAT1"] = pd.Series("Target Lesion(s)", index=tp.index, dtype="string")
+    out["PARCAT2"] = pd.Series(cfg.evaluator.title(), index=tp.index, dtype="string")
+    out["PARCAT3"] = pd.Series("RECIST 1.1", index=tp.index, dtype="string")
+    out["AVAL"] = aval
+    out["ADT"] = adt.astype("datetime64[ns]")
+    out["ADY"] = relative_day(out["ADT"], reference)
+    out["AVISIT"] = tp["VISIT"].astype("string")
+    out["AVISITN"] = tp["VISITNUM"].astype("float64")
+    out["ABLFL"] = _flag(baseline, tp.index)
+    out["BASE"] = base
+    out["CHG"] = (aval - base).where(post)
+    out["PCHG"] = ((aval - base) / base * 100.0).where(post & (base > 0))
+    out["NADIR"] = nadir
+    out["CHGNAD"] = aval - nadir
+    out["PCHGNAD"] = ((aval - nadir) / nadir * 100.0).where(nadir > 0)
+    out["ANL01FL"] = _flag(complete, tp.index)
+    eligible = complete & post & out["PCHG"].notna() & \
+        (out["ADT"] > reference).fillna(False).astype(bool)
+    best = out.loc[eligible.to_numpy()].assign(_K=key[eligible.to_numpy()]) \
+        .sort_values(["_K", "PCHG", "ADT", "AVISITN"], kind="mergesort") \
+        .drop_duplicates("_K")
+    out["ANL02FL"] = _flag(out.index.isin(best.index), tp.index)
+    out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
+
+    ev = cfg.evaluator
+    methods["PARAMCD=SDIAM"] = (
+        f"Sum of TR diameters of the baseline target lesions of evaluator {ev} at the "
+        "assessment: longest diameter of non-nodal, short axis of nodal lesions (RECIST 1.1 "
+        "§4.3.1; cdiscmap RECIST engine)"
+        + (f"; series restart at TU VISIT {', '.join(cfg.rebaseline_visits)}"
+           if cfg.rebaseline_visits else ""))
+    methods["ADT"] = "Earliest TRDTC of the assessment (a missing day imputed to the first)"
+    methods["ADY"] = f"ADT - {cfg.reference_date} + 1 on or after {cfg.reference_date}, else " \
+                     f"ADT - {cfg.reference_date}"
+    methods["AVISIT"] = "TR.VISIT of the assessment"
+    methods["AVISITN"] = "TR.VISITNUM of the assessment"
+    methods["ABLFL"] = "Y on the baseline assessment when every target lesion was measured"
+    methods["BASE"] = "AVAL of the ABLFL = Y record of the subject (and lesion series)"
+    methods["CHG"] = "AVAL - BASE (post-baseline records)"
+    methods["PCHG"] = "(AVAL - BASE) / BASE x 100 (post-baseline records, BASE > 0)"
+    methods["NADIR"] = ("Smallest AVAL with ANL01FL = Y before this assessment, baseline "
+                        "included")
+    methods["CHGNAD"] = "AVAL - NADIR"
+    methods["PCHGNAD"] = "(AVAL - NADIR) / NADIR x 100 (NADIR > 0)"
+    methods["ANL01FL"] = "Y when every baseline target lesion was measured at the assessment"
+    methods["ANL02FL"] = (f"Y on the ANL01FL = Y post-baseline record after "
+                          f"{cfg.reference_date} with the lowest PCHG (earliest on ties) of the "
+                          "subject and lesion series: best percent change")
+    methods["ASEQ"] = "1..n within USUBJID ordered by lesion series, AVISITN"
+    for name, text in (("PARCAT1", "Target Lesion(s)"), ("PARCAT2", f"Evaluator ({ev})"),
+                       ("PARCAT3", "Response criteria (RECIST 1.1)")):
+        methods[name] = text
+    return out

@@ -1,0 +1,117 @@
+"""ADTR: target-lesion sums per assessment, baseline, nadir, changes and the best % change.
+
+Every expected value below is worked out by hand from the frames in this file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscmap.adam.adtr import derive_adtr
+from cdiscmap.adam.settings import AdamSettings, AdtrSettings
+from cdiscmap.findings import Findings
+
+T = pd.Timestamp
+
+
+def _adsl() -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": ["ST"], "USUBJID": ["S1"], "SUBJID": ["1"],
+                         "SITEID": ["01"], "TRT01P": ["X"], "TRT01A": ["X"],
+                         "TRTSDT": [T("2024-01-05")], "TRTEDT": [T("2024-12-31")]}
+                        ).astype({c: "string" for c in ("STUDYID", "USUBJID", "SUBJID",
+                                                         "SITEID", "TRT01P", "TRT01A")})
+
+
+def _tu() -> pd.DataFrame:
+    frame = pd.DataFrame({"USUBJID": ["S1", "S1"], "TULNKID": ["T01", "T02"],
+                          "TUSTRESC": ["TARGET", "TARGET"],
+                          "TULOC": ["LIVER", "AXILLARY LYMPH NODE"],
+                          "TUEVAL": "INVESTIGATOR", "VISITNUM": [1.0, 1.0],
+                          "VISIT": "SCREENING"})
+    return frame.astype({c: "string" for c in frame.columns if c != "VISITNUM"})
+
+
+# visit, date, T01 longest diameter (liver), T02 short axis (node); None = not done
+VISITS = [(1, "2024-01-02", 40, 20), (2, "2024-03-01", 30, 12), (3, "2024-05-01", 20, None),
+          (4, "2024-07-01", 25, 11), (5, "2024-09-01", 35, 15)]
+
+
+def _tr() -> pd.DataFrame:
+    rows = []
+    for visit, dtc, liver, node in VISITS:
+        for lnk, test, value in (("T01", "LDIAM", liver), ("T02", "LPERP", node)):
+            rows.append({"USUBJID": "S1", "TRLNKID": lnk, "TRTESTCD": test,
+                         "TRSTRESN": np.nan if value is None else float(value),
+                         "TRSTRESC": None if value is None else str(value),
+                         "TRSTAT": "NOT DONE" if value is None else None,
+                         "TREVAL": "INVESTIGATOR", "VISITNUM": float(visit),
+                         "VISIT": f"VISIT {visit}", "TRDTC": dtc})
+    frame = pd.DataFrame(rows)
+    return frame.astype({c: "string" for c in frame.columns
+                         if c not in ("TRSTRESN", "VISITNUM")})
+
+
+@pytest.fixture(scope="module")
+def adtr() -> pd.DataFrame:
+    methods: dict[str, str] = {}
+    out = derive_adtr({"TU": _tu(), "TR": _tr()}, _adsl(), AdamSettings(), Findings(), methods)
+    assert out is not None
+    assert "PARAMCD=SDIAM" in methods
+    return out.set_index("AVISITN")
+
+
+def _values(frame: pd.DataFrame, name: str) -> list[object]:
+    return [None if pd.isna(v) else (round(v, 4) if isinstance(v, float) else v)
+            for v in frame[name]]
+
+
+def test_sums_non_nodal_longest_plus_nodal_short_axis(adtr):
+    assert adtr.index.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert _values(adtr, "AVAL") == [60.0, 42.0, 20.0, 36.0, 50.0]
+    assert set(adtr["PARAMCD"]) == {"SDIAM"}
+    assert _values(adtr, "ANL01FL") == ["Y", "Y", None, "Y", "Y"]   # visit 3: node not done
+
+
+def test_baseline_change_and_percent_change(adtr):
+    assert _values(adtr, "ABLFL") == ["Y", None, None, None, None]
+    assert _values(adtr, "BASE") == [60.0] * 5
+    assert _values(adtr, "CHG") == [None, -18.0, -40.0, -24.0, -10.0]
+    assert _values(adtr, "PCHG") == [None, -30.0, -66.6667, -40.0, -16.6667]
+
+
+def test_nadir_uses_complete_prior_sums_only(adtr):
+    # visit 4: the incomplete 20 at visit 3 is no nadir; the smallest complete prior sum is 42
+    assert _values(adtr, "NADIR") == [None, 60.0, 42.0, 42.0, 36.0]
+    assert _values(adtr, "CHGNAD") == [None, -18.0, -22.0, -6.0, 14.0]
+    assert _values(adtr, "PCHGNAD") == [None, -30.0, -52.381, -14.2857, 38.8889]
+
+
+def test_best_percent_change_flag_skips_incomplete_sums(adtr):
+    # lowest PCHG among complete post-baseline sums: visit 4 (-40); visit 3's -66.7 is partial
+    assert _values(adtr, "ANL02FL") == [None, None, None, "Y", None]
+
+
+def test_dates_and_days_from_reference(adtr):
+    assert adtr.loc[1.0, "ADT"] == T("2024-01-02")
+    assert _values(adtr, "ADY")[:2] == [-3.0, 57.0]     # 2024-01-05 → 2024-03-01: 56 days
+    assert _values(adtr, "ASEQ") == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_reference_date_from_settings_changes_the_best_change_window():
+    adsl = _adsl().assign(TRTSDT=T("2024-06-01"))
+    out = derive_adtr({"TU": _tu(), "TR": _tr()}, adsl,
+                      AdamSettings(adtr=AdtrSettings(reference_date="TRTSDT")), Findings(), {})
+    assert out is not None
+    # only visits 4 and 5 are after 2024-06-01: visit 4 (-40) still the best
+    assert out.loc[out["ANL02FL"] == "Y", "AVISITN"].tolist() == [4.0]
+    adsl = _adsl().assign(TRTSDT=T("2024-08-01"))
+    out = derive_adtr({"TU": _tu(), "TR": _tr()}, adsl, AdamSettings(), Findings(), {})
+    assert out.loc[out["ANL02FL"] == "Y", "AVISITN"].tolist() == [5.0]
+
+
+def test_without_tu_no_adtr():
+    findings = Findings()
+    assert derive_adtr({"TR": _tr()}, _adsl(), AdamSettings(), findings, {}) is None
+    assert [f.rule for f in findings.items] == ["AD0005"]
