@@ -1,6 +1,7 @@
 """Synthetic raw eCRF exports of the seed trials, any size, fixed seed.
 
-``generate`` writes ``out_dir/raw/*.csv`` (the EDC export, contract: docs/raw-forms.md) and
+``generate`` writes ``out_dir/raw/*.csv`` (the EDC export, contract: docs/raw-forms.md; the
+``imt-odm`` study writes one ODM-XML file instead, docs/raw-forms-imt-odm.md) and
 ``out_dir/truth/*.csv`` (what was planted, for tests; never read by the mappings). The same
 study, size and seed give byte-identical files.
 """
