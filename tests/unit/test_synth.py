@@ -45,6 +45,15 @@ CONTRACT = {
     "ntl.csv": NTL_COLUMNS,
     "nl.csv": ["SUBJECT", "VISIT", "TADAT", "NLID", "NLLOC", "NLSTAT"],
     "orr.csv": ["SUBJECT", "VISIT", "RSDAT", "TRGRESP", "NTRGRESP", "NEWLES", "OVRLRESP"],
+    # the other seed domains (synth/clinical_forms.py, docs/raw-forms.md)
+    "cm.csv": ["SUBJECT", "CMSPID", "CMCAT", "CMSCAT", "CMTRT", "CMINDC", "CMDOSE", "CMDOSU",
+               "CMFREQ", "CMROUTE", "CMSTDAT", "CMENDAT", "CMONGO"],
+    "mh.csv": ["SUBJECT", "MHSPID", "MHCAT", "MHTERM", "MHSTDAT", "MHONGO"],
+    "ie.csv": ["SUBJECT", "IETESTCD", "IECAT", "IETEST", "IEANS", "IEDAT"],
+    "vs.csv": ["SUBJECT", "VISIT", "VSDAT", "HEIGHT", "WEIGHT"],
+    "lb.csv": ["SUBJECT", "VISIT", "LBDAT", "LBCAT", "LBTEST", "LBORRES", "LBORRESU",
+               "LBORNRLO", "LBORNRHI"],
+    "pr.csv": ["SUBJECT", "PRSPID", "PRCAT", "PRTRT", "PRSTDAT", "PRENDAT", "PRINDC"],
 }
 TRUTH = {
     "planted_disagreements.csv": ["SUBJECT", "VISIT", "INVESTIGATOR", "RECIST"],
