@@ -1,0 +1,94 @@
+"""Readers: investigator and independent radiologists are separate RECIST series.
+
+TU/TR/RS ``--EVAL`` (+ ``--EVALID``) name the reader; each reader's lesions, responses and
+cross-check stay apart even when they reuse the same lesion ids. Hand-checked values in comments.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cdiscmap.recist import RecistSettings, crosscheck, timepoint_responses
+
+INV, IA = "INVESTIGATOR", "INDEPENDENT ASSESSOR"
+# reader (EVAL, EVALID): T01 LDIAM at visits 1, 2
+READS = {(INV, None): (30.0, 15.0),          # -50 % → PR
+         (IA, "RADIOLOGIST 1"): (30.0, 36.0),  # +6 mm, +20 % → PD
+         (IA, "RADIOLOGIST 2"): (40.0, 36.0)}  # -10 % → SD
+
+
+def frames(reads: dict[tuple[str | None, str | None], tuple[float, float]] = READS
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    tu, tr = [], []
+    for (ev, evid), values in reads.items():
+        tu.append({"USUBJID": "S01", "TULNKID": "T01", "TUSTRESC": "TARGET", "TUEVAL": ev,
+                   "TUEVALID": evid, "VISITNUM": 1.0})
+        for visit, value in enumerate(values, start=1):
+            tr.append({"USUBJID": "S01", "TRLNKID": "T01", "TRTESTCD": "LDIAM",
+                       "TRSTRESN": value, "TREVAL": ev, "TREVALID": evid,
+                       "VISITNUM": float(visit), "VISIT": f"V{visit}",
+                       "TRDTC": f"2024-0{visit}-01"})
+    text = ("USUBJID", "TULNKID", "TUSTRESC", "TUEVAL", "TUEVALID")
+    tr_text = ("USUBJID", "TRLNKID", "TRTESTCD", "TREVAL", "TREVALID", "VISIT", "TRDTC")
+    return (pd.DataFrame(tu).astype({c: "string" for c in text}),
+            pd.DataFrame(tr).astype({c: "string" for c in tr_text}))
+
+
+def post(out: pd.DataFrame) -> dict[str, str]:
+    rows = out[out["VISITNUM"] == 2.0]
+    return dict(zip(rows["EVALUATOR"], rows["OVRLRESP"], strict=True))
+
+
+def test_default_reads_the_investigator_only_and_names_it() -> None:
+    out = timepoint_responses(*frames())
+    assert list(out["EVALUATOR"]) == [INV, INV]
+    assert post(out) == {INV: "PR"}
+
+
+def test_each_reader_is_its_own_series() -> None:
+    out = timepoint_responses(*frames(), RecistSettings(evaluators=["investigator", IA]))
+    assert post(out) == {f"{IA}/RADIOLOGIST 1": "PD", f"{IA}/RADIOLOGIST 2": "SD", INV: "PR"}
+    # sorted by USUBJID, EVALUATOR, VISITNUM; the baselines are the reader's own sums
+    assert list(out["EVALUATOR"]) == sorted(out["EVALUATOR"])
+    assert list(out["BASE_SUM"]) == [30.0, 30.0, 40.0, 40.0, 30.0, 30.0]
+    assert set(out["USUBJID"]) == {"S01"}
+    star = timepoint_responses(*frames(), RecistSettings(evaluators=["*"]))
+    assert post(star) == post(out)
+    only_ia = timepoint_responses(*frames(), RecistSettings(evaluators=[IA]))
+    assert post(only_ia) == {f"{IA}/RADIOLOGIST 1": "PD", f"{IA}/RADIOLOGIST 2": "SD"}
+
+
+def test_null_evaluator_counts_as_the_primary_one() -> None:
+    out = timepoint_responses(*frames({(None, None): (30.0, 15.0), (IA, None): (30.0, 36.0)}),
+                              RecistSettings(evaluators=["*"]))
+    assert post(out) == {IA: "PD", INV: "PR"}
+
+
+def rs_rows(rows: list[tuple[str, str | None, str]]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "USUBJID": pd.array(["S01"] * len(rows), dtype="string"),
+        "VISITNUM": [2.0] * len(rows),
+        "RSTESTCD": pd.array(["OVRLRESP"] * len(rows), dtype="string"),
+        "RSSTRESC": pd.array([r for _, _, r in rows], dtype="string"),
+        "RSEVAL": pd.array([e for e, _, _ in rows], dtype="string"),
+        "RSEVALID": pd.array([i for _, i, _ in rows], dtype="string")})
+
+
+def test_crosscheck_compares_each_reader_with_its_own_rs_records() -> None:
+    settings = RecistSettings(evaluators=["*"])
+    out = timepoint_responses(*frames(), settings)
+    rs = rs_rows([(INV, None, "PR"), (IA, "RADIOLOGIST 1", "PD"), (IA, "RADIOLOGIST 2", "PR")])
+    table, findings = crosscheck(out, rs, settings=settings)
+    assert list(zip(table["EVALUATOR"], table["STATUS"], strict=True)) == [
+        (f"{IA}/RADIOLOGIST 1", "AGREE"), (f"{IA}/RADIOLOGIST 2", "DISAGREE"), (INV, "AGREE")]
+    assert [(f.rule, f.value) for f in findings] == [
+        ("RC0001", "independent assessor/radiologist 2=PR computed=SD")]
+
+
+def test_crosscheck_with_an_explicit_evaluator_needs_one_reader() -> None:
+    from cdiscmap.errors import InputDataError
+
+    out = timepoint_responses(*frames(), RecistSettings(evaluators=["*"]))
+    with pytest.raises(InputDataError, match="one reader"):
+        crosscheck(out, rs_rows([(INV, None, "PR")]), evaluator=INV)
