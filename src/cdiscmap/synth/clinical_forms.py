@@ -62,6 +62,8 @@ class Layout:
 
 def ymd_uk(days: np.ndarray, unknown: np.ndarray | None = None) -> np.ndarray:
     """``2019-03-05``; an unknown part written ``UK`` (the IMT vendor's style)."""
+    if len(days) == 0:    # numpy's char.replace fails on a zero-size array
+        return np.array([], dtype=str)
     return np.char.replace(mess.format_ymd(days, unknown).astype(str), "UN", "UK")
 
 
