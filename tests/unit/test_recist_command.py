@@ -1,0 +1,153 @@
+"""``cdiscmap recist --sdtm DIR``: computed timepoints, comparison and report from any TU/TR/RS.
+
+The SDTM folder is hand-built as CSV: one subject whose target lesions carry both axes at every
+visit (oesophagus 20/8/14 mm longest diameter, mediastinal node 15/6/6 mm short axis), so the
+sums are 35, 14, 20 mm: V2 -60 % → PR, V3 +6 mm/+42.9 % from nadir 14 → PD.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cdiscmap.cli import main
+
+TU = """STUDYID,DOMAIN,USUBJID,TUSEQ,TULNKID,TUTESTCD,TUSTRESC,TULOC,TUEVAL,VISITNUM,VISIT
+X,TU,S01,1,T01,TUMIDENT,TARGET,ESOPHAGUS,INVESTIGATOR,1,SCREENING
+X,TU,S01,2,T02,TUMIDENT,TARGET,MEDIASTINAL LYMPH NODE,INVESTIGATOR,1,SCREENING
+"""
+_TR_ROWS = [  # lesion, test, value, visit
+    ("T01", "LDIAM", 20, 1), ("T01", "LPERP", 12, 1), ("T02", "LDIAM", 25, 1),
+    ("T02", "LPERP", 15, 1), ("T01", "LDIAM", 8, 2), ("T01", "LPERP", 4.9, 2),
+    ("T02", "LDIAM", 12, 2), ("T02", "LPERP", 6, 2), ("T01", "LDIAM", 14, 3),
+    ("T01", "LPERP", 4.9, 3), ("T02", "LDIAM", 12, 3), ("T02", "LPERP", 6, 3),
+    ("", "SUMDIAM", 35, 1), ("", "SUMDIAM", 14, 2), ("", "SUMDIAM", 20, 3)]
+TR = "STUDYID,DOMAIN,USUBJID,TRSEQ,TRLNKID,TRTESTCD,TRSTRESC,TRSTRESN,TREVAL,VISITNUM,VISIT," \
+     "TRDTC\n" + "".join(
+         f"X,TR,S01,{i},{les},{test},{val},{val},INVESTIGATOR,{v},WEEK {6 * (v - 1)},"
+         f"2024-0{v}-10\n" for i, (les, test, val, v) in enumerate(_TR_ROWS, start=1))
+
+
+def rs_text(v2: str, v3: str) -> str:
+    return ("STUDYID,DOMAIN,USUBJID,RSSEQ,RSTESTCD,RSCAT,RSSTRESC,RSEVAL,VISITNUM,VISIT\n"
+            f"X,RS,S01,1,OVRLRESP,RECIST 1.1,{v2},INVESTIGATOR,2,WEEK 6\n"
+            f"X,RS,S01,2,OVRLRESP,RECIST 1.1,{v3},INVESTIGATOR,3,WEEK 12\n")
+
+
+def sdtm(tmp_path: Path, rs: str | None = rs_text("PR", "PD"), tr: str = TR) -> Path:
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    (folder / "tu.csv").write_text(TU, encoding="utf-8")
+    (folder / "tr.csv").write_text(tr, encoding="utf-8")
+    if rs is not None:
+        (folder / "rs.csv").write_text(rs, encoding="utf-8")
+    return folder
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_agreeing_study_exits_0_and_writes_every_output(tmp_path: Path) -> None:
+    folder = sdtm(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "recist_comparison.csv", "recist_report.html", "recist_report.json",
+        "recist_timepoints.csv"]
+    tp = rows(out / "recist_timepoints.csv")
+    assert [(r["VISITNUM"], r["SUMDIAM"], r["NADIR"], r["OVRLRESP"]) for r in tp] == [
+        ("1", "35", "", ""), ("2", "14", "35", "PR"), ("3", "20", "14", "PD")]
+    assert tp[2]["PCHG_NADIR"] == "42.8571" and tp[1]["PCHG_BASE"] == "-60"
+    assert tp[0]["EVALUATOR"] == "INVESTIGATOR" and tp[0]["BASELINE_FL"] == "Y"
+    comp = rows(out / "recist_comparison.csv")
+    # OVRLRESP at V2, V3 and the investigator's sums at V1-V3, all agreeing
+    assert [(r["RSTESTCD"], r["VISITNUM"], r["STATUS"]) for r in comp] == [
+        ("SUMDIAM", "1", "AGREE"), ("OVRLRESP", "2", "AGREE"), ("SUMDIAM", "2", "AGREE"),
+        ("OVRLRESP", "3", "AGREE"), ("SUMDIAM", "3", "AGREE")]
+    report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["status"] == {"AGREE": 5}
+    assert report["summary"]["readers"] == ["INVESTIGATOR"] and report["findings"] == []
+    page = (out / "recist_report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
+    assert "<td>PD:sum+42.9%/+6mm from nadir</td>" in page
+    # deterministic: a second run writes the same bytes
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out),
+                                     "-q"]).exit_code == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+def test_a_disagreement_exits_1_unless_fail_on_is_raised(tmp_path: Path) -> None:
+    # the investigator calls V3 CR (the old short-axis-of-everything reading): computed PD
+    folder = sdtm(tmp_path, rs=rs_text("PR", "CR"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    assert "1 finding(s) at or above 'warning' (first: RC0001 RS" in result.output
+    report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["findings_by_rule"] == {"RC0001": 1}
+    assert [(d["VISITNUM"], d["RSSTRESC"], d["COMPUTED"]) for d in report["disagreements"]] == [
+        ("3", "CR", "PD")]
+    assert '<tr class="DISAGREE">' in (out / "recist_report.html").read_text(encoding="utf-8")
+    ok = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out), "-q",
+                                   "--fail-on", "error"])
+    assert ok.exit_code == 0
+
+
+def test_investigator_sum_off_by_more_than_the_tolerance_is_rc0003(tmp_path: Path) -> None:
+    folder = sdtm(tmp_path, tr=TR.replace(",SUMDIAM,20,20,", ",SUMDIAM,17,17,"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
+    assert [(f["rule"], f["dataset"], f["value"]) for f in report["findings"]] == [
+        ("RC0003", "TR", "investigator=17 computed=20")]
+
+
+def test_without_rs_the_responses_are_still_computed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(sdtm(tmp_path, rs=None)),
+                                       "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["compared"] == 0
+    assert "no RS dataset: responses computed, nothing to compare" in report["notes"]
+
+
+def test_settings_file_and_options(tmp_path: Path) -> None:
+    settings = tmp_path / "study.yaml"
+    settings.write_text("recist:\n  nodal_from: short_axis_test\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(sdtm(tmp_path)), "--out",
+                                       str(out), "-q", "--settings", str(settings),
+                                       "--fail-on", "none"])
+    assert result.exit_code == 0, result.output
+    # short_axis_test: both lesions have LDIAM too → both non-nodal, read by LDIAM: 45, 20, 26
+    tp = rows(out / "recist_timepoints.csv")
+    assert [r["SUMDIAM"] for r in tp] == ["45", "20", "26"]
+    report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
+    assert report["settings"]["nodal_from"] == "short_axis_test"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("recist:\n  nodal_from: tulat\n", encoding="utf-8")
+    (tmp_path / "b").mkdir()
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(sdtm(tmp_path / "b")),
+                                       "--settings", str(bad)])
+    assert result.exit_code == 2 and "nodal_from" in result.output
+
+
+@pytest.mark.parametrize("missing", ["tu.csv", "tr.csv"])
+def test_missing_tu_or_tr_stops_with_exit_2(tmp_path: Path, missing: str) -> None:
+    folder = sdtm(tmp_path)
+    (folder / missing).unlink()
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert f"no {missing[:2].upper()} dataset; the RECIST engine needs both" in result.output
+    assert not (tmp_path / "out").exists()
