@@ -40,8 +40,10 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_expected_files(demo):
     root, result = demo
     sdtm = {p.name for p in (result.out_dir / "sdtm").iterdir()}
+    # relrec.xpt: study.yaml relates TU/TR by link id and TR/RS by assessment (4 records)
     assert {"dm.xpt", "ae.xpt", "ex.xpt", "ds.xpt", "tu.xpt", "tr.xpt", "rs.xpt",
-            "suppdm.xpt", "ts.xpt"} <= sdtm
+            "suppdm.xpt", "ts.xpt", "relrec.xpt"} <= sdtm
+    assert result.summary["records_written"]["RELREC"] == 4
     for name in ("run-summary.md", "run-summary.json", "findings.csv", "findings.json",
                  "lineage.csv"):
         assert (result.out_dir / name).is_file()
