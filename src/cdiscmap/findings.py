@@ -43,6 +43,31 @@ class Finding:
         return d
 
 
+def fold(findings: Iterable[Finding], severities: Iterable[Severity] = (Severity.NOTICE,)
+         ) -> list[Finding]:
+    """Findings of ``severities`` that say the same thing (rule, message, dataset, variable,
+    value) become one, its count the sum and its subject and source the first one's, so that
+    a systematic notice is one row to read rather than one per record; the others, and the
+    order of first appearance, are kept."""
+    fold_these = set(severities)
+    folded: dict[tuple[str, ...], Finding] = {}
+    out: list[Finding | tuple[str, ...]] = []
+    for finding in findings:
+        if finding.severity not in fold_these:
+            out.append(finding)
+            continue
+        key = (finding.rule, finding.message, finding.dataset, finding.variable, finding.value)
+        first = folded.get(key)
+        if first is None:
+            folded[key] = finding
+            out.append(key)
+        else:
+            folded[key] = Finding(first.rule, first.severity, first.message, first.dataset,
+                                  first.usubjid, first.variable, first.value, first.source,
+                                  first.count + finding.count)
+    return [folded[item] if isinstance(item, tuple) else item for item in out]
+
+
 FINDING_COLUMNS = ["rule", "severity", "message", "dataset", "usubjid", "variable", "value",
                    "source", "count"]
 

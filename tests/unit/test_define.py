@@ -327,7 +327,7 @@ def test_item_group_attributes(sdtm_define):
     dm = one(tree, "//odm:ItemGroupDef[@Name='DM']")
     assert dm.get("Repeating") == "No"
     supp = one(tree, "//odm:ItemGroupDef[@Name='SUPPDM']")
-    assert supp.get("Domain") == "SUPPDM"
+    assert supp.get("Domain") == "DM"        # the parent domain (Define-XML 2.1 examples)
     assert one(supp, "def:Class").get("Name") == "RELATIONSHIP"
     assert text_of(supp) == "Supplemental Qualifiers for DM"
 

@@ -22,6 +22,10 @@ RULES: dict[str, tuple[Severity, str]] = {
     "XD0008": (Severity.NOTICE, "record dated before informed consent (DM.RFICDTC)"),
     "XD0009": (Severity.ERROR, "TS parameter required by the FDA Technical Conformance Guide is "
                "missing (checks/ts_required.py)"),
+    "XD0010": (Severity.WARNING, "EPOCH is null on a record with a complete date of a treated "
+                                 "subject (DM.RFXSTDTC; SDTMIG 3.4 §4.1.3.1)"),
+    "XD0011": (Severity.WARNING, "DM.DTHDTC differs from the date of the subject's death in DS "
+                                 "(DSDECOD DEATH) or of a fatal AE (AEOUT FATAL)"),
 }
 
 
@@ -37,7 +41,8 @@ PER_RECORD_LIMIT = 100     # above this, one finding per distinct value (with it
 def _emit(rule: str, dataset: str, variable: str, bad: pd.DataFrame, values: pd.Series,
           detail: str = "") -> list[Finding]:
     """One finding per offending record while they are few; a systematic problem (many
-    records) is folded into one finding per distinct value, with the count and first record."""
+    records), and any notice, is folded into one finding per distinct value, with the count
+    and first record (a report is read in a minute, not scrolled through)."""
     severity, text = RULES[rule]
     if bad.empty:
         return []
@@ -45,7 +50,7 @@ def _emit(rule: str, dataset: str, variable: str, bad: pd.DataFrame, values: pd.
         "u": bad["USUBJID"].astype(str) if "USUBJID" in bad else "",
         "v": values.loc[bad.index].astype(str),
         "s": _src(bad)})
-    if len(table) > PER_RECORD_LIMIT:
+    if len(table) > PER_RECORD_LIMIT or severity == Severity.NOTICE:
         grouped = table.groupby("v", sort=True)
         first = grouped.first()
         counts = grouped.size()
@@ -64,6 +69,35 @@ def _dy_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
             if dy in frame:
                 pairs.append((col, dy))
     return pairs
+
+
+def _evaluator(frame: pd.DataFrame, prefix: str) -> list[str]:
+    """The evaluator columns (--EVAL, --EVALID) a dataset has: multi-reader oncology data
+    holds one set of lesions and responses per reader."""
+    return [c for c in (f"{prefix}EVAL", f"{prefix}EVALID") if c in frame]
+
+
+def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series) -> list[Finding]:
+    """XD0011: DM.DTHDTC against the other records of the death: DS records with DSDECOD
+    DEATH (DSSTDTC) and AE records with AEOUT FATAL (AEENDTC, the date the AE ended in death).
+    The dates are compared as written: a partial death date beside a complete one of the same
+    death is also a finding, since the study's mapping must choose one (conventions.md)."""
+    out: list[Finding] = []
+    for name, decode, outcome, date in (("DS", "DSDECOD", "DEATH", "DSSTDTC"),
+                                        ("AE", "AEOUT", "FATAL", "AEENDTC")):
+        frame = domains.get(name)
+        if frame is None or not {"USUBJID", decode, date} <= set(frame.columns):
+            continue
+        death = frame[(frame[decode].astype("string") == outcome).fillna(False)
+                      & frame[date].notna()]
+        recorded = death["USUBJID"].map(dthdtc).astype("string")
+        text = death[date].astype("string")
+        bad = death[(recorded.isna() | (text.str.slice(0, 10) != recorded.str.slice(0, 10)))
+                    .fillna(True)]
+        shown = bad[date].astype("string") + " vs DM.DTHDTC " + \
+            bad["USUBJID"].map(dthdtc).astype("string").fillna("(null)")
+        out += _emit("XD0011", name, date, bad, shown)
+    return out
 
 
 def check_sdtm_cross(domains: dict[str, pd.DataFrame],
@@ -96,16 +130,22 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
         out += _emit("XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
     if tu is not None and "TULNKID" in tu:
         ident = tu[tu["TUTESTCD"] == "TUMIDENT"] if "TUTESTCD" in tu else tu
-        dup = ident.duplicated(["USUBJID", "TULNKID"], keep="first")
+        # each reader (investigator, independent radiologists) identifies lesions on their
+        # own, so link ids are unique per subject and evaluator (SDTMIG 3.4 §6.3.x TU)
+        keys = ["USUBJID", "TULNKID"] + _evaluator(ident, "TU")
+        dup = ident.duplicated(keys, keep="first")
         out += _emit("XD0003", "TU", "TULNKID", ident[dup], ident["TULNKID"])
     if rs is not None and "RSTESTCD" in rs and "VISITNUM" in rs:
         ovr = rs[rs["RSTESTCD"] == "OVRLRESP"]
-        keys = ["USUBJID", "VISITNUM"] + [c for c in ("RSEVAL", "RSDRVFL") if c in rs]
+        keys = ["USUBJID", "VISITNUM"] + _evaluator(ovr, "RS") + (["RSDRVFL"] if "RSDRVFL" in rs
+                                                                   else [])
         dup = ovr.duplicated(keys, keep="first")
         out += _emit("XD0004", "RS", "RSSTRESC", ovr[dup], ovr["RSSTRESC"])
     if dm is None or "USUBJID" not in dm:
         return out
     ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")
+    if "DTHDTC" in ref:
+        out += _death_dates(domains, ref["DTHDTC"])
     for name, frame in domains.items():
         if name == "DM" or "USUBJID" not in frame:
             continue
@@ -120,6 +160,13 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
         if start not in frame:
             continue
         d = complete_date(frame[start])
+        if "EPOCH" in frame and "RFXSTDTC" in ref:
+            # every complete date of a treated subject falls in some epoch: before, during or
+            # after treatment (an ongoing treatment epoch has no end yet)
+            treated = frame["USUBJID"].map(ref["RFXSTDTC"]).notna()
+            bad = frame[(d.notna() & treated & frame["EPOCH"].isna()).fillna(False)]
+            out += _emit("XD0010", name, "EPOCH", bad, frame[start],
+                         f" ({start} is the record's date)")
         if "DTHDTC" in ref and name in ("AE", "EX", "TR", "TU", "RS"):
             death = complete_date(frame["USUBJID"].map(ref["DTHDTC"]))
             bad = frame[(d > death).fillna(False)]

@@ -40,6 +40,12 @@ RULES: dict[str, tuple[Severity, str]] = {
     "DF0009": (Severity.ERROR, "An ItemRef points to no ItemDef (define.xml is inconsistent)"),
     "DF0010": (Severity.NOTICE, "No define.xml applies to the dataset folder: define checks "
                                 "not run"),
+    "DF0011": (Severity.ERROR, "The ItemGroupDef Domain of a SUPP-- dataset is not its parent "
+                               "domain (SUPPAE: Domain AE)"),
+    "DF0012": (Severity.ERROR, "A Dataset-JSON studyOID or metaDataVersionOID differs from the "
+                               "Study/MetaDataVersion OID of its define.xml"),
+    "DF0013": (Severity.WARNING, "A Dataset-JSON metaDataRef does not point at the define.xml "
+                                 "that applies to it"),
 }
 
 # Define-XML 2.1 ItemDef DataType values: which XPT types each can be stored as. Numeric SAS
@@ -69,6 +75,7 @@ class DefineDataset:
     href: str | None
     variables: tuple[DefineVariable, ...]
     broken_refs: tuple[str, ...] = ()    # ItemOIDs with no ItemDef
+    domain: str | None = None            # ItemGroupDef/@Domain
 
     def variable(self, name: str) -> DefineVariable | None:
         return next((v for v in self.variables if v.name == name), None)
@@ -80,6 +87,8 @@ class Define:
 
     path: Path
     datasets: dict[str, DefineDataset]
+    study_oid: str = ""                  # Study/@OID
+    mdv_oid: str = ""                    # MetaDataVersion/@OID
     # dataset → value-level codelist rules from ValueListDefs (EQ/IN where-clauses)
     value_rules: dict[str, list[ValueRule]] = field(default_factory=dict)
 
@@ -143,8 +152,11 @@ def read_define(path: Path) -> Define:
             name=name, oid=group.get("OID", ""),
             label=_text(group.find(f"{{{ODM_NS}}}Description")),
             href=leaf.get(f"{{{XLINK_NS}}}href") if leaf is not None else None,
-            variables=tuple(variables), broken_refs=tuple(broken))
-    return Define(path=path, datasets=datasets, value_rules=_value_rules(mdv, datasets))
+            variables=tuple(variables), broken_refs=tuple(broken), domain=group.get("Domain"))
+    study = root.find(f"{{{ODM_NS}}}Study")
+    return Define(path=path, datasets=datasets, value_rules=_value_rules(mdv, datasets),
+                  study_oid=study.get("OID", "") if study is not None else "",
+                  mdv_oid=mdv.get("OID", ""))
 
 
 def _value_rules(mdv: etree._Element, datasets: dict[str, DefineDataset]
@@ -220,8 +232,44 @@ def check_define(define: Define, files: dict[str, DatasetFile], define_shown: st
     for name in sorted(set(files) - set(define.datasets)):
         out.append(_finding("DF0002", f"{files[name].relpath} is not described in "
                                       f"{define_shown}", name, source=files[name].relpath))
+    for name, described in sorted(define.datasets.items()):
+        parent = name[4:]
+        if name.startswith("SUPP") and parent and described.domain not in (None, parent):
+            # Define-XML 2.1 §4.3.1 and its examples: a SUPP-- ItemGroupDef names the parent
+            out.append(_finding("DF0011", f"ItemGroupDef {name} has Domain "
+                                          f"{described.domain!r}; a SUPP-- dataset's Domain is "
+                                          f"its parent domain {parent!r}", name, "Domain",
+                                described.domain or "", define_shown))
     for name in sorted(set(files) & set(define.datasets)):
         out += _compare_dataset(define.datasets[name], files[name], define_shown)
+        out += _compare_header(define, files[name], define_shown)
+    return out
+
+
+def _compare_header(define: Define, data: DatasetFile, define_shown: str) -> list[Finding]:
+    """A Dataset-JSON file names the metadata that describes it (Dataset-JSON v1.1 studyOID,
+    metaDataVersionOID, metaDataRef): they must be those of the define.xml that applies."""
+    if data.format != "json" and not data.header_relpath:
+        return []
+    shown = data.header_relpath or data.relpath
+    out = []
+    for attribute, found, expected in (("studyOID", data.study_oid, define.study_oid),
+                                       ("metaDataVersionOID", data.metadata_version_oid,
+                                        define.mdv_oid)):
+        if expected and found != expected:
+            out.append(_finding("DF0012", f"{attribute} is {found!r} in {shown}, "
+                                          f"{expected!r} in {define_shown}", data.name,
+                                attribute, str(found or ""), shown))
+    if data.metadata_ref is not None:
+        try:
+            same = ("://" not in data.metadata_ref and (data.path.parent / data.metadata_ref)
+                    .resolve() == define.path.resolve())
+        except (OSError, ValueError):      # a reference no file system can hold
+            same = False
+        if not same:
+            out.append(_finding("DF0013", f"metaDataRef is {data.metadata_ref!r} in "
+                                          f"{shown}, but {define_shown} applies to it",
+                                data.name, "metaDataRef", data.metadata_ref, shown))
     return out
 
 

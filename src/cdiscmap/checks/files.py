@@ -71,6 +71,12 @@ class DatasetFile:
     variables: list[VariableMeta]
     frame: pd.DataFrame
     folder: Path = field(default_factory=Path)   # the dataset folder it was found in
+    # Dataset-JSON only: studyOID, metaDataVersionOID and metaDataRef of the file's header,
+    # which must name the define.xml beside it (checks/define_rules.py DF0012, DF0013)
+    study_oid: str | None = None
+    metadata_version_oid: str | None = None
+    metadata_ref: str | None = None
+    header_relpath: str = ""     # the Dataset-JSON copy these come from, when this is the XPT
 
 
 def _finding(rule: str, message: str, dataset: DatasetFile, variable: str = "",

@@ -78,6 +78,8 @@ class DatasetJson:
     keys: list[str] = field(default_factory=list)
     item_group_oid: str = ""
     study_oid: str | None = None
+    metadata_version_oid: str | None = None
+    metadata_ref: str | None = None
     created: str = ""
     version: str = DATASET_JSON_VERSION
 
@@ -88,12 +90,16 @@ class DatasetJson:
 def write_dataset_json(path: Path | str, frame: pd.DataFrame, *, dataset_name: str,
                        dataset_label: str, columns: Sequence[XptColumn], keys: list[str],
                        study_oid: str, created: datetime, originator: str = "cdiscmap",
-                       metadata_version_oid: str | None = None) -> Path:
+                       metadata_version_oid: str | None = None,
+                       metadata_ref: str | None = None) -> Path:
     """Write one dataset as Dataset-JSON v1.1, atomically (temporary file, then rename).
 
     ``columns`` gives the variables in file order (internal ``_`` columns are never written);
     ``keys`` their key sequence. OIDs follow Define-XML practice: ``IG.<DATASET>`` and
     ``IT.<DATASET>.<VARIABLE>``; ``metaDataVersionOID`` defaults to ``MDV.<study_oid>``.
+    A package passes its define.xml's Study and MetaDataVersion OIDs (``emit/oids.py``) and
+    ``metadata_ref``, the define.xml's path relative to the file (Dataset-JSON v1.1
+    ``metaDataRef``), so that a reader finds the metadata the OIDs name.
     """
     names = [c.name for c in columns]
     missing_keys = [k for k in keys if k not in names]
@@ -132,6 +138,7 @@ def write_dataset_json(path: Path | str, frame: pd.DataFrame, *, dataset_name: s
         "studyOID": study_oid,
         "metaDataVersionOID": metadata_version_oid or f"MDV.{study_oid}",
         "itemGroupOID": f"IG.{dataset_name}",
+        **({"metaDataRef": metadata_ref} if metadata_ref else {}),
         "records": len(frame),
         "name": dataset_name,
         "label": dataset_label,
@@ -284,6 +291,8 @@ def read_dataset_json(path: Path | str, document: dict[str, Any] | None = None) 
                        keys=[name for _, name in keyed],
                        item_group_oid=document["itemGroupOID"],
                        study_oid=document.get("studyOID"),
+                       metadata_version_oid=document.get("metaDataVersionOID"),
+                       metadata_ref=document.get("metaDataRef"),
                        created=document["datasetJSONCreationDateTime"],
                        version=document["datasetJSONVersion"])
 

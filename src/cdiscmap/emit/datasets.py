@@ -19,10 +19,14 @@ from cdiscmap.standards.models import Standards
 
 def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: Standards,
                    created: datetime, extra_labels: dict[str, dict[str, str]] | None = None,
-                   formats: str = "xpt", study_oid: str = "",
+                   formats: str = "xpt", study_oid: str = "", studyid: str = "",
                    progress: Progress = SILENT) -> list[Path]:
     """Check every dataset against the XPT limits first, then write them all (XPT v5 and/or
-    Dataset-JSON v1.1 with the same metadata); ``progress`` shows the dataset being written."""
+    Dataset-JSON v1.1 with the same metadata); ``progress`` shows the dataset being written.
+
+    ``studyid`` says that a define.xml of the study is written beside the datasets: the
+    Dataset-JSON files then carry its Study and MetaDataVersion OIDs and point at it
+    (``metaDataRef``); without it, ``study_oid`` (default: the dataset name) is used alone."""
     plans = []
     for name, frame in datasets.items():
         meta = metadata_for(standards, name)
@@ -45,5 +49,20 @@ def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: S
             written.append(write_dataset_json(
                 folder / f"{name.lower()}.json", frame, dataset_name=name, dataset_label=label,
                 columns=cols, keys=[k for k in keys if k in frame.columns],
-                study_oid=study_oid or name, created=created))
+                created=created, **_define_link(name, standards, studyid, study_oid)))
     return written
+
+
+def _define_link(name: str, standards: Standards, studyid: str, study_oid: str
+                 ) -> dict[str, str | None]:
+    """The OIDs and metaDataRef a Dataset-JSON file gets: those of the define.xml beside it
+    when the study writes one (``studyid``), else the caller's ``study_oid`` alone."""
+    if not studyid:
+        return {"study_oid": study_oid or name}
+    from cdiscmap.emit.oids import DEFINE_FILE, metadata_version_oid
+    from cdiscmap.emit.oids import study_oid as define_study_oid
+
+    kind = "ADaM" if metadata_for(standards, name).standard.startswith("ADaM") else "SDTM"
+    return {"study_oid": define_study_oid(studyid),
+            "metadata_version_oid": metadata_version_oid(studyid, kind, standards),
+            "metadata_ref": DEFINE_FILE}

@@ -53,6 +53,7 @@ from cdiscmap.emit.define_model import (
     ValueList,
     WhereClause,
 )
+from cdiscmap.emit.oids import metadata_version_oid, study_oid
 from cdiscmap.emit.xpt import XptColumn, xpt_lengths
 from cdiscmap.errors import OutputError, SpecError, StandardsError, display_path
 from cdiscmap.spec.loader import LoadedStudy
@@ -357,11 +358,11 @@ class _Builder:
         return DefineModel(
             file_oid=f"{spec.studyid}.{label}.DEFINE",
             created=created.isoformat(),
-            study_oid=spec.studyid,
+            study_oid=study_oid(spec.studyid),
             study_name=spec.studyid,
             study_description=spec.title,
             protocol_name=spec.protocol or spec.studyid,
-            mdv_oid=f"MDV.{spec.studyid}.{ig.name}.{ig.version}",
+            mdv_oid=metadata_version_oid(spec.studyid, self.kind, self.standards),
             mdv_name=f"{spec.studyid} {label} define",
             mdv_description=f"{label} datasets of study {spec.studyid} ({ig.name} {ig.version})",
             standards=standards,
@@ -450,7 +451,7 @@ class _Builder:
             repeating=not set(meta.keys) <= {"STUDYID", "USUBJID"},
             structure=meta.structure, class_name=meta.class_name, subclass=meta.subclass,
             standard_oid=ig.oid, leaf_id=f"LF.{name}", href=f"{name.lower()}.xpt",
-            items=tuple(refs), domain=name if self.kind == "SDTM" else None))
+            items=tuple(refs), domain=_domain_attribute(name) if self.kind == "SDTM" else None))
 
     def _item_def(self, dataset: str, var: Variable, column: XptColumn, series: pd.Series,
                   length: int, facts: _Variable, *, has_value_list: bool) -> ItemDef:
@@ -938,6 +939,12 @@ class _Builder:
             if version is not None and source == f"{family} {version}":
                 return _ct_standard(family, publishing_set, version).oid
         return None
+
+
+def _domain_attribute(name: str) -> str:
+    """ItemGroupDef Domain: a SUPP-- dataset describes its parent domain's records, so its
+    Domain is the parent (SUPPAE → AE), as in the Define-XML 2.1 examples; others their name."""
+    return name[4:] if name.startswith("SUPP") and len(name) > 4 else name
 
 
 def _ct_standard(family: str, publishing_set: str, version: str) -> StandardRef:

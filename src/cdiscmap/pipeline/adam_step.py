@@ -38,12 +38,12 @@ def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: 
 
 def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
              folder: Path, created: datetime, findings: Findings, *, formats: str = "xpt",
-             study_oid: str = "", progress: Progress = SILENT
+             studyid: str = "", progress: Progress = SILENT
              ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]], list[Path]]:
     """Derive, check and write ADaM; returns the frames, their derivation methods, the files."""
     frames, methods = derive_and_check(sdtm, study_dir, standards, findings)
     files = write_datasets(frames, folder, standards, created, formats=formats,
-                           study_oid=study_oid, progress=progress)
+                           studyid=studyid, progress=progress)
     return frames, methods, files
 
 

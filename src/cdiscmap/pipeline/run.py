@@ -308,7 +308,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         progress.stage("Writing SDTM datasets")
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
                                created, formats=opts.formats,
-                               study_oid=f"STUDY.{loaded.study.studyid}", progress=progress)
+                               studyid=loaded.study.studyid, progress=progress)
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
         if with_adam:
@@ -318,7 +318,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
             adam_frames, adam_methods, adam_files = run_adam(
                 result.domains | result.supp, opts.study_dir, standards, staging / "adam",
                 created, result.findings, formats=opts.formats,
-                study_oid=f"STUDY.{loaded.study.studyid}", progress=progress)
+                studyid=loaded.study.studyid, progress=progress)
             files += adam_files
         from cdiscmap.emit.define import write_define
 

@@ -451,8 +451,10 @@ def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
             ok &= (date < start) if rule.before_start else (date >= start)
             ok &= start.notna()
         if rule.end:
+            # a subject without the end date (still on treatment at the data cut-off) is in
+            # an epoch that has not ended: the rule matches up to the cut-off (conventions.md)
             end = complete_date(_subject_values(ctx, frame, rule.end))
-            ok &= (date <= end) & end.notna()
+            ok &= (date <= end) | end.isna()
         ok = ok.fillna(False).astype(bool) & ~decided
         result = result.mask(ok, rule.epoch)
         decided |= ok

@@ -40,7 +40,7 @@ from cdiscmap.checks.value_level import ValueRule, check_value_rules
 from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
-from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.findings import Finding, Findings, Severity, fold
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
@@ -101,6 +101,13 @@ class ValidationReport:
             totals[finding.severity.value] += finding.count
         return totals
 
+    def distinct(self) -> dict[str, int]:
+        """Findings per severity as rows of the report (a folded finding counts once)."""
+        totals = {severity.value: 0 for severity in Severity}
+        for finding in self.findings:
+            totals[finding.severity.value] += 1
+        return totals
+
     def at_least(self, severity: Severity) -> list[Finding]:
         return self.findings.at_least(severity)
 
@@ -159,6 +166,11 @@ def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
             into.findings.append(Finding(rule, RULES[rule][0],
                                          f"{first.relpath} and {relpath}: " + RULES[rule][1],
                                          dataset.name, source=relpath))
+            if dataset.format == "json":    # its header must still name the define (DF0012)
+                first.study_oid = dataset.study_oid
+                first.metadata_version_oid = dataset.metadata_version_oid
+                first.metadata_ref = dataset.metadata_ref
+                first.header_relpath = dataset.relpath
             continue
         if first is not None:
             into.findings.append(Finding("VL0003", RULES["VL0003"][0],
@@ -335,6 +347,8 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     seen = [DatasetSeen(name=d.name, path=d.relpath, format=d.format, standard=kinds[n],
                         records=len(d.frame), variables=len(d.variables))
             for n, d in sorted(datasets.items(), key=lambda item: item[1].relpath)]
+    # a notice repeated per record or per file is one row with its count (findings.fold)
+    findings = Findings(fold(findings))
     return ValidationReport(folder=folder, findings=findings, datasets=seen,
                             defines=sorted(applied), ignored=sorted(loaded.ignored),
                             references=references, rules_run=dict(sorted(rules_run.items())))

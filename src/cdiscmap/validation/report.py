@@ -87,11 +87,17 @@ def print_summary(report: ValidationReport, console: Console | None = None, *,
             table.add_row(f.severity.value, f.rule, f.dataset, f.usubjid, f.variable,
                           f.value, str(f.count), f.message)
         console.print(table)
-    counts = report.counts()
+    counts, rows = report.counts(), report.distinct()
+
+    def shown(severity: str) -> str:
+        # rows of the report; the records they stand for when findings were folded
+        text = f"{rows[severity]} {severity}s"
+        return text if counts[severity] == rows[severity] else \
+            f"{text} ({counts[severity]} records)"
+
     defines = ", ".join(report.defines) or "none"
-    console.print(f"Findings: {counts['error']} errors, {counts['warning']} warnings, "
-                  f"{counts['notice']} notices in {len(report.datasets)} datasets "
-                  f"(define: {defines}).")
+    console.print(f"Findings: {shown('error')}, {shown('warning')}, {shown('notice')} in "
+                  f"{len(report.datasets)} datasets (define: {defines}).")
 
 
 # ============================================================================================
@@ -156,8 +162,9 @@ code { font-size: 95%; }
 </head>
 <body>
 <h1>Validation of {{ folder }}</h1>
-<p>cdiscmap {{ version }}. {{ counts.error }} errors, {{ counts.warning }} warnings,
-{{ counts.notice }} notices (records counted) in {{ datasets|length }} datasets.
+<p>cdiscmap {{ version }}. {{ rows.error }} errors, {{ rows.warning }} warnings,
+{{ rows.notice }} notices ({{ counts.error }}, {{ counts.warning }} and {{ counts.notice }}
+records) in {{ datasets|length }} datasets.
 Define: {{ defines|join(", ") if defines else "none" }}.</p>
 <h2>Datasets</h2>
 <table>
@@ -196,7 +203,8 @@ def write_findings_html(report: ValidationReport, path: Path) -> Path:
     sections = [(severity.value, [f for f in ordered if f.severity == severity])
                 for severity in SEVERITY_ORDER]
     html = _HTML.render(folder=report.folder.name, version=__version__,
-                        counts=report.counts(), datasets=report.datasets,
+                        counts=report.counts(), rows=report.distinct(),
+                        datasets=report.datasets,
                         defines=report.defines, sections=sections,
                         explanations=_explanations(ordered), ignored=report.ignored)
     return _write(path, html.encode("utf-8"))
