@@ -271,6 +271,17 @@ ADTR_VARS = [
 ]
 
 
+# ADQS: questionnaire scale scores (EORTC QLQ-C30 by default), PARAMCD from SDTM CT EOR01TC.
+ADQS_VARS = [
+    *_BDS_HEAD,
+    AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"), AdamVar("PARAMN", "PARAMN"),
+    AdamVar("PARCAT1", "PARCATy", (("y", "1"),)), AdamVar("PARCAT2", "PARCATy", (("y", "2"),)),
+    AdamVar("AVAL", "AVAL"), AdamVar("ADT", "ADT"), AdamVar("ADY", "ADY"),
+    AdamVar("AVISIT", "AVISIT"), AdamVar("AVISITN", "AVISITN"),
+    AdamVar("ABLFL", "ABLFL"), AdamVar("BASE", "BASE"), AdamVar("CHG", "CHG"), *_BDS_ADSL,
+]
+
+
 @dataclass(frozen=True)
 class AdamDataset:
     name: str
@@ -305,6 +316,9 @@ ADAM_DATASETS = [
     AdamDataset("ADTR", "Tumor Results Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
                 "One record per subject per parameter per assessment",
                 ["STUDYID", "USUBJID", "PARAMCD", "AVISITN", "ADT"], ADTR_VARS),
+    AdamDataset("ADQS", "Questionnaire Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
+                "One record per subject per parameter per questionnaire",
+                ["STUDYID", "USUBJID", "PARAMCD", "AVISITN", "ADT"], ADQS_VARS),
 ]
 
 # --------------------------------------------------------------------------------------------

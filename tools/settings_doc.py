@@ -18,7 +18,8 @@ from cdiscmap.adam.settings import AdamSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "adam-settings.md"
-FILES = {name: f"adam/{name}.yaml" for name in ("adsl", "adrs", "adtte", "adae", "adex", "adtr")}
+FILES = {name: f"adam/{name}.yaml"
+         for name in ("adsl", "adrs", "adtte", "adae", "adex", "adtr", "adqs")}
 
 
 def _models(annotation: object) -> list[type[BaseModel]]:
@@ -86,7 +87,8 @@ def _section(model: type[BaseModel], title: str, seen: set[type], out: list[str]
 def render() -> str:
     out = ["# ADaM settings (generated from src/cdiscmap/adam/settings.py)\n\n",
            "Each study sets these in `mappings/<study>/adam/adsl.yaml`, `adrs.yaml`, "
-           "`adtte.yaml`, `adae.yaml`, `adex.yaml` and `adtr.yaml`; a key left out takes the "
+           "`adtte.yaml`, `adae.yaml`, `adex.yaml`, `adtr.yaml` and `adqs.yaml`; a key left out "
+           "takes the "
            "default shown. Defaults follow the "
            "admiral/admiralonco conventions; where cdiscmap differs the meaning column says why. "
            "Defaults are written as YAML flow text; an entry of a default list shows only the "

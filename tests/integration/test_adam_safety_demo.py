@@ -53,3 +53,17 @@ def test_written_values_are_consistent(package):
     assert set(adtr["PARAMCD"]) == {"SDIAM"}
     assert (adtr.loc[adtr["ABLFL"] == "Y", "USUBJID"]).is_unique
     assert (adtr.loc[adtr["ANL02FL"] == "Y", "USUBJID"]).is_unique
+
+
+def test_gist_questionnaire_scores_written_and_listed(tmp_path):
+    generate("gist-imatinib", tmp_path / "export", n_subjects=8, seed=7)
+    result = run_study(RunOptions(study_dir=bundled_studies_dir() / "gist-imatinib",
+                                  raw_dir=tmp_path / "export" / "raw", out_root=tmp_path / "out"))
+    adam = result.out_dir / "adam"
+    tree = etree.parse(str(adam / "define.xml"))
+    assert tree.xpath("//odm:ItemGroupDef[@Name='ADQS']", namespaces=NS)
+    adqs, _ = pyreadstat.read_xport(str(adam / "adqs.xpt"))
+    assert set(adqs["PARAMCD"]) <= {f"EOR01{n}" for n in range(31, 46)}
+    assert adqs["AVAL"].between(0, 100).all()
+    assert not [f for f in result.findings.items
+                if f.dataset == "ADQS" and f.severity.name == "ERROR"]

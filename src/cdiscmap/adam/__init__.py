@@ -1,4 +1,4 @@
-"""SDTM → ADaM (ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR) for RECIST 1.1 oncology trials.
+"""SDTM → ADaM (ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR, ADQS) for RECIST 1.1 oncology trials.
 
 Reads only SDTM frames (cdiscmap's own or any SDTMIG-conformant SDTM: see ``read_sdtm``) and the
 study settings in ``mappings/<study>/adam/*.yaml`` (``load_adam_settings``). Standard metadata
@@ -16,6 +16,7 @@ Finding rules raised by this stage:
 - AD0012 RS subject not in DM; AD0020 death before a time-to-event start date
 - AD0030 AETOXGR not a CTCAE grade; AD0031 an EX record that counts no dose (end before
   start, unknown EXDOSFRQ or EXDOSU); AD0032 a mg/m2 dose without body surface area
+- AD0033 a questionnaire answer outside its scale's range
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import derive_adae
 from cdiscmap.adam.adex import derive_adex
+from cdiscmap.adam.adqs import derive_adqs
 from cdiscmap.adam.adrs import derive_adrs
 from cdiscmap.adam.adsl import apply_post_baseline_rule, derive_adsl
 from cdiscmap.adam.adtr import derive_adtr
@@ -52,14 +54,14 @@ class AdamResult:
 
 
 def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamResult:
-    """ADSL, ADRS, ADTTE, ADAE, ADEX and ADTR from SDTM frames keyed by upper-case dataset
-    name (ADAE/ADEX/ADTR only when AE/EX/TU+TR are given)."""
+    """ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR and ADQS from SDTM frames keyed by upper-case
+    dataset name (ADAE/ADEX/ADTR/ADQS only when AE/EX/TU+TR/QS are given)."""
     sdtm = {str(k).upper(): v for k, v in sdtm.items()}
     for stem, key, message in settings.cross_check():
         raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
     findings = Findings()
     methods: dict[str, dict[str, str]] = {"ADSL": {}, "ADRS": {}, "ADTTE": {}, "ADAE": {},
-                                          "ADEX": {}, "ADTR": {}}
+                                          "ADEX": {}, "ADTR": {}, "ADQS": {}}
     adsl_result = derive_adsl(sdtm, settings, findings, methods["ADSL"])
     adsl = adsl_result.adsl
     adrs, responses = derive_adrs(sdtm, adsl, adsl_result.baseline_tumours, settings, findings,
@@ -69,7 +71,8 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamRes
     adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
                          methods["ADTTE"])
     datasets = {"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte}
-    for name, derive in (("ADAE", derive_adae), ("ADEX", derive_adex), ("ADTR", derive_adtr)):
+    for name, derive in (("ADAE", derive_adae), ("ADEX", derive_adex), ("ADTR", derive_adtr),
+                         ("ADQS", derive_adqs)):
         frame = derive(sdtm, adsl, settings, findings, methods[name])
         if frame is None:
             methods.pop(name)
@@ -94,7 +97,7 @@ def _structural_methods(methods: dict[str, dict[str, str]]) -> None:
     for name, text in common.items():
         for dataset in ("ADRS", "ADTTE"):
             methods.setdefault(dataset, {}).setdefault(name, text)
-        for dataset in ("ADEX", "ADTR"):   # parameters only: their records sum many sources
+        for dataset in ("ADEX", "ADTR", "ADQS"):   # parameters only: their records sum many sources
             if dataset in methods and name.startswith("PARAM"):
                 methods[dataset].setdefault(name, text)
     adrs = methods.setdefault("ADRS", {})

@@ -1,4 +1,4 @@
-"""Study settings of the SDTM → ADaM stage: ``mappings/<study>/adam/{adsl,adrs,adtte,adae,adex,adtr}.yaml``.
+"""Study settings of the SDTM → ADaM stage: ``mappings/<study>/adam/<dataset>.yaml``.
 
 Every field says its default and where the default comes from. "admiral" / "admiralonco" are
 the pharmaverse R packages (ad_adsl.R, ad_adrs.R, ad_adtte.R templates and vignettes), the
@@ -725,6 +725,76 @@ class AdtrSettings(_Model):
         return value.strip().upper()
 
 
+class QsScale(_Model):
+    """One scale of a questionnaire: the items averaged and how the mean is turned into 0-100."""
+
+    paramcd: str = Field(description="PARAMCD of the scale score, e.g. EOR0132 (SDTM CT "
+                                     "EOR01TC names the QLQ-C30 scales EOR0131-EOR0145).")
+    param: str = Field(description="PARAM of the scale score.")
+    kind: Literal["functional", "symptom", "global"] = Field(
+        description="functional: S = (1 - (RS - 1) / range) x 100; symptom and global: "
+                    "S = (RS - 1) / range x 100, RS the mean of the answered items (EORTC "
+                    "QLQ-C30 Scoring Manual, 3rd ed., 2001, linear transformation).")
+    items: list[str] = Field(description="QSTESTCD of the items, e.g. [EOR0101, EOR0102].")
+    range: float = Field(3, gt=0, description="Highest minus lowest possible answer: 3 for "
+                                              "items answered 1-4, 6 for 1-7.")
+
+    _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
+    _v_i = field_validator("items")(lambda v: [_check_name(x, "item") for x in v])
+
+
+def _qlq_c30() -> list[QsScale]:
+    """QLQ-C30 v3.0 scales and their items (EORTC QLQ-C30 Scoring Manual, 3rd ed., 2001,
+    table of scales; item n is QSTESTCD EOR01nn in SDTM CT EOR01TC)."""
+    def scale(code: int, param: str, kind: str, items: list[int], rng: float = 3) -> QsScale:
+        return QsScale(paramcd=f"EOR01{code}", param=f"QLQ-C30 {param}", kind=kind,
+                       items=[f"EOR01{i:02d}" for i in items], range=rng)
+    return [
+        scale(31, "Global Health Status/QoL", "global", [29, 30], 6),
+        scale(32, "Physical Functioning", "functional", [1, 2, 3, 4, 5]),
+        scale(33, "Role Functioning", "functional", [6, 7]),
+        scale(34, "Emotional Functioning", "functional", [21, 22, 23, 24]),
+        scale(35, "Cognitive Functioning", "functional", [20, 25]),
+        scale(36, "Social Functioning", "functional", [26, 27]),
+        scale(37, "Fatigue", "symptom", [10, 12, 18]),
+        scale(38, "Nausea and Vomiting", "symptom", [14, 15]),
+        scale(39, "Pain", "symptom", [9, 19]),
+        scale(40, "Dyspnoea", "symptom", [8]),
+        scale(41, "Insomnia", "symptom", [11]),
+        scale(42, "Appetite Loss", "symptom", [13]),
+        scale(43, "Constipation", "symptom", [16]),
+        scale(44, "Diarrhoea", "symptom", [17]),
+        scale(45, "Financial Difficulties", "symptom", [28]),
+    ]
+
+
+class AdqsSettings(_Model):
+    """ADQS questionnaire scale scores (BDS); default the EORTC QLQ-C30 v3.0 scales."""
+
+    category: str | None = Field("EORTC QLQ-C30 V3.0",
+                                 description="QSCAT of the records scored (when QS has QSCAT); "
+                                             "also PARCAT1.")
+    min_answered: float = Field(
+        0.5, gt=0, le=1, description="A scale is scored when at least this share of its items "
+                                     "is answered (EORTC scoring manual: at least half), the "
+                                     "mean then taken over the answered items.")
+    reference_date: str = Field(
+        "TRTSDT", description="ADSL date: the baseline is the last questionnaire dated on or "
+                              "before it (ABLFL); ADY counts from it.")
+    scales: list[QsScale] = Field(default_factory=_qlq_c30,
+                                  description="The scales (default: the 15 QLQ-C30 v3.0 "
+                                              "scales, section below).")
+
+    _v = field_validator("reference_date")(lambda v: _check_name(v, "reference_date"))
+
+    @model_validator(mode="after")
+    def _unique(self) -> AdqsSettings:
+        codes = [s.paramcd for s in self.scales]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"scale PARAMCD values repeat: {codes}")
+        return self
+
+
 class AdamSettings(_Model):
     """All settings of the ADaM stage."""
 
@@ -734,6 +804,7 @@ class AdamSettings(_Model):
     adae: AdaeSettings = Field(default_factory=AdaeSettings)
     adex: AdexSettings = Field(default_factory=AdexSettings)
     adtr: AdtrSettings = Field(default_factory=AdtrSettings)
+    adqs: AdqsSettings = Field(default_factory=AdqsSettings)
 
     def adsl_date_variables(self) -> list[str]:
         """Every ADSL date a reference or start may name."""
@@ -755,9 +826,11 @@ class AdamSettings(_Model):
             if rule.anchor is not None and rule.anchor not in known:
                 problems.append(("adsl", f"ex_dates.{i}.anchor", f"unknown ADSL date "
                                  f"{rule.anchor}"))
-        if self.adtr.reference_date not in known:
-            problems.append(("adtr", "reference_date", f"unknown ADSL date "
-                             f"{self.adtr.reference_date}; known: {', '.join(sorted(known))}"))
+        for stem, date in (("adtr", self.adtr.reference_date),
+                           ("adqs", self.adqs.reference_date)):
+            if date not in known:
+                problems.append((stem, "reference_date", f"unknown ADSL date {date}; known: "
+                                 f"{', '.join(sorted(known))}"))
         for i, name in enumerate(self.adae.end_not_after):
             if name not in known:
                 problems.append(("adae", f"end_not_after.{i}", f"unknown ADSL date {name}; "
@@ -779,11 +852,13 @@ class AdamSettings(_Model):
 
 
 _FILES = {"adsl": AdslSettings, "adrs": AdrsSettings, "adtte": AdtteSettings,
-          "adae": AdaeSettings, "adex": AdexSettings, "adtr": AdtrSettings}
+          "adae": AdaeSettings, "adex": AdexSettings, "adtr": AdtrSettings,
+          "adqs": AdqsSettings}
 
 
 def load_adam_settings(study_dir: Path) -> AdamSettings:
-    """Read ``study_dir/adam/{adsl,adrs,adtte,adae,adex,adtr}.yaml`` (each optional; defaults otherwise).
+    """Read ``study_dir/adam/<dataset>.yaml`` for the datasets of ``_FILES`` (adsl, adrs, adtte,
+    adae, adex, adtr, adqs; each optional, defaults otherwise).
 
     Unknown files in ``adam/``, unknown keys and references between files that do not resolve
     are SpecErrors naming file:line.

@@ -1,4 +1,5 @@
-"""ADaM step of a run: SDTM frames → ADSL/ADRS/ADTTE/ADAE/ADEX/ADTR → pandera checks → XPT.
+"""ADaM step of a run: SDTM frames → ADSL/ADRS/ADTTE/ADAE/ADEX/ADTR/ADQS →
+pandera checks → XPT.
 
 Used by ``cdiscmap run`` (on the SDTM it just mapped) and ``cdiscmap adam`` (on any SDTM
 folder). It reads only SDTM, never raw data.
@@ -20,7 +21,7 @@ from cdiscmap.findings import Findings
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
 
-ADAM_ORDER = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR")
+ADAM_ORDER = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR", "ADQS")
 
 
 def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
