@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
+from cdiscmap.checks.define_rules import read_define
 from cdiscmap.checks.files import DatasetFile
 from cdiscmap.cli import main
 from cdiscmap.emit.datasetjson import write_dataset_json
@@ -86,11 +87,13 @@ def test_dataset_json_twin_validates_like_the_xpt_files(demo, tmp_path):
     for sub in ("sdtm", "adam"):
         (twin / sub).mkdir(parents=True)
         shutil.copy(demo / sub / "define.xml", twin / sub / "define.xml")
+        mdv_oid = read_define(twin / sub / "define.xml").mdv_oid   # DF0012: the define's OIDs
         for path in sorted((demo / sub).glob("*.xpt")):
             dataset = read_xpt_dataset(path, demo, demo / sub)
             write_dataset_json(twin / sub / f"{path.stem}.json", dataset.frame,
                                dataset_name=dataset.name, dataset_label=dataset.label,
                                columns=_columns(dataset), keys=[], study_oid="CRZBASKET",
+                               metadata_version_oid=mdv_oid, metadata_ref="define.xml",
                                created=CREATED)
     xpt_report = validate_folder(demo)
     json_report = validate_folder(twin)
