@@ -53,6 +53,8 @@ _SITE_NAME = re.compile(r"SITE(_?(ID|NO|NUM|NUMBER|CODE))?|SITEID|CENTRE(_?(ID|N
 _SEQ_LIKE = re.compile(r"SEQ|SPID|LINE|(^|_)NO$|NUM(BER)?$|POSITION|REPEAT|RPT|INSTANCE|"
                        r"(?<!OID)ID$", re.IGNORECASE)
 _VISIT_LIKE = re.compile(r"VISIT|FOLDER|EVENT|CYCLE|TIMEPOINT|TPT", re.IGNORECASE)
+# what a findings-style record measures (one row per test per visit)
+_TEST_LIKE = re.compile(r"TEST|PARAM|CRITERION|QUESTION|ANALYTE|(^|_)ITEM", re.IGNORECASE)
 _SLOT = re.compile(r"\d_|_\d")          # wide-form slots (TL1_DIAM): not record keys
 _DATE_NAME = re.compile(r"DAT|DTC|DTM|(^|_)DT$|DATE|TIME", re.IGNORECASE)
 _TIME_VALUE = r"^\d{1,2}:\d{2}(:\d{2})?$"
@@ -80,12 +82,15 @@ _DOMAIN_HINTS: tuple[tuple[str, tuple[str, ...], re.Pattern[str] | None], ...] =
     ("TU", ("tu", "tl", "ntl", "nl", "lesion", "lesions", "target", "nontarget", "tumor",
             "tumour"), None),
     ("TR", ("tr", "tl", "ntl", "lesion", "lesions", "target", "nontarget"), None),
-    ("RS", ("rs", "orr", "response", "recist", "overall"), None),
+    ("RS", ("rs", "orr", "resp", "response", "recist", "overall"), None),
+    ("PR", ("pr", "procedure", "procedures", "surgery"), None),
+    ("IE", ("ie", "eligibility", "inclusion", "exclusion"), None),
 )
 _DOMAIN_NAMES = {"AE": "Adverse Events", "CM": "Concomitant Medications", "DM": "Demographics",
                  "EX": "Exposure", "VS": "Vital Signs", "LB": "Laboratory Test Results",
                  "MH": "Medical History", "DS": "Disposition", "TU": "Tumor Identification",
-                 "TR": "Tumor Results", "RS": "Disease Response"}
+                 "TR": "Tumor Results", "RS": "Disease Response", "PR": "Procedures",
+                 "IE": "Inclusion/Exclusion Criteria Not Met"}
 
 # SDTM variable (or its suffix after the domain prefix) → raw column names that likely hold it
 _VARIABLE_HINTS: dict[str, str] = {
@@ -180,6 +185,7 @@ class FormDraft:
     domains: list[tuple[str, str]] = field(default_factory=list)   # (domain, evidence)
     subjects_unique: bool = False
     profile_keys_unique: bool = False   # the profile's keys are columns and unique here
+    profile_keys_note: str = ""
     n_subjects: int = 0
 
     def column(self, name: str) -> ColumnDraft | None:
@@ -489,7 +495,7 @@ def _guess_keys(frame: pd.DataFrame, form: FormDraft) -> tuple[list[str] | None,
             continue
         if _SEQ_LIKE.search(col.name):
             tiers.append((0, col.name))
-        elif _VISIT_LIKE.search(col.name):
+        elif _VISIT_LIKE.search(col.name) or _TEST_LIKE.search(col.name):
             tiers.append((1, col.name))
         elif col.kind == "date":
             tiers.append((2, col.name))
@@ -596,8 +602,16 @@ def draft_study(raw_dir: Path, name: str, profile: str | None = None) -> StudyDr
         _subject_of(form, frame, draft)
         _form_rules(form, frame)
         form.keys, form.keys_evidence = _guess_keys(frame, form)
-        if defaults is not None and defaults.keys and set(defaults.keys) <= set(frame.columns):
-            form.profile_keys_unique = not frame.duplicated(subset=defaults.keys).any()
+        if defaults is not None and defaults.keys:
+            missing = [k for k in defaults.keys if k not in frame.columns]
+            if missing:
+                form.profile_keys_note = f"the profile's keys lack {', '.join(missing)} here"
+            else:
+                active = frame if form.soft_delete is None else \
+                    frame.loc[frame[form.soft_delete[0]].fillna("") != form.soft_delete[1]]
+                dupes = int(active.duplicated(subset=defaults.keys).sum())
+                form.profile_keys_unique = dupes == 0
+                form.profile_keys_note = f"the profile's keys repeat on {dupes} rows here"
         form.domains = [d for d in _guess_domains(form) if d[0] != "DM"]
         draft.forms.append(form)
     _choose_dm(draft)
@@ -783,7 +797,7 @@ def _form_yaml(form: FormDraft, draft: StudyDraft) -> list[str]:
     if prof_keys and form.profile_keys_unique:
         lines.append(f"    # keys: the profile's {_flow(prof_keys)} are unique here")
     elif form.keys and form.keys != prof_keys:
-        over = " (over the profile's keys)" if prof_keys else ""
+        over = f" ({form.profile_keys_note})" if prof_keys else ""
         lines.append(_pad(f"    keys: {_flow(form.keys)}",
                           f"guessed: {form.keys_evidence}{over}"))
     elif not form.keys:
@@ -804,11 +818,18 @@ def _form_yaml(form: FormDraft, draft: StudyDraft) -> list[str]:
         if missing:
             lines.append(_pad("    filters: []", f"guessed: the profile's filters test "
                                                  f"{', '.join(missing)}, not in this form"))
-    if form.families and not (d is not None and d.date_families is not None):
+    prof_fam = d.date_families if d is not None else None
+    fam = form.family_date
+    # the profile's style is kept unless it reads fewer of the family's dates than the best
+    differs = prof_fam is not None and fam is not None and \
+        dict(fam.counts).get(prof_fam.format or "", 0) < fam.parsed
+    if form.families and (prof_fam is None or differs):
         roles = sorted({r for rs in form.families.values() for r in rs},
                        key=list(_FAMILY_SUFFIXES).index)
-        fam = form.family_date
         why = f"date items {', '.join(sorted(form.families))} have suffixed columns"
+        if differs:
+            why += (f"; the profile's {prof_fam.format} reads "
+                    f"{dict(fam.counts).get(prof_fam.format or '', 0)} of them")
         lines.append(_pad("    date_families:", f"guessed: {why}"))
         if fam is not None and fam.format in TEXT_FORMATS + NUMERIC_FORMATS:
             lines.append(_pad(f"      format: {fam.format}", f"guessed: {fam.evidence()}"))
