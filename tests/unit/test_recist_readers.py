@@ -92,3 +92,70 @@ def test_crosscheck_with_an_explicit_evaluator_needs_one_reader() -> None:
     out = timepoint_responses(*frames(), RecistSettings(evaluators=["*"]))
     with pytest.raises(InputDataError, match="one reader"):
         crosscheck(out, rs_rows([(INV, None, "PR")]), evaluator=INV)
+
+
+# --- ADRS: BOR per evaluator in one run ----------------------------------------------------------
+def _adrs_data() -> dict[str, pd.DataFrame]:
+    """Subject A randomised 2020-01-01; d56 = 2020-02-26, d84 = 2020-03-25 (SD minimum 42 d)."""
+    def s(values: list[object]) -> pd.Series:
+        return pd.Series(values, dtype="string")
+
+    rs_rows = [  # RSSEQ, RSDTC, RSSTRESC, RSEVAL, RSDRVFL
+        (1, "2020-02-26", "PR", INV, None), (2, "2020-03-25", "PR", INV, None),
+        (3, "2020-02-26", "SD", IA, None), (4, "2020-03-25", "PD", IA, None),
+        (5, "2020-03-25", "CR", None, "Y")]
+    rs = pd.DataFrame({
+        "USUBJID": s(["A"] * 5), "RSSEQ": [float(r[0]) for r in rs_rows],
+        "RSDTC": s([r[1] for r in rs_rows]), "RSSTRESC": s([r[2] for r in rs_rows]),
+        "RSEVAL": s([r[3] for r in rs_rows]), "RSDRVFL": s([r[4] for r in rs_rows]),
+        "RSTESTCD": s(["OVRLRESP"] * 5), "VISITNUM": [2.0, 3.0, 2.0, 3.0, 3.0],
+        "VISIT": s(["V2", "V3", "V2", "V3", "V3"])})
+    return {
+        "DM": pd.DataFrame({"STUDYID": s(["Z"]), "USUBJID": s(["A"]), "DTHDTC": s([None])}),
+        "DS": pd.DataFrame({"USUBJID": s(["A"]), "DSSEQ": [1.0], "DSTERM": s(["RANDOMIZED"]),
+                            "DSDECOD": s(["RANDOMIZED"]), "DSSTDTC": s(["2020-01-01"])}),
+        "RS": rs,
+        "TU": pd.DataFrame({"USUBJID": s(["A"]), "TUSEQ": [1.0], "TUSTRESC": s(["TARGET"]),
+                            "VISIT": s(["BASELINE"]), "TUDTC": s(["2019-12-20"])}),
+    }
+
+
+def test_adrs_derives_bor_per_evaluator_in_one_run() -> None:
+    from cdiscmap.adam import derive_all
+    from cdiscmap.adam.settings import AdamSettings, AdrsSettings, EvaluatorParameters
+
+    plain = derive_all(_adrs_data(), AdamSettings()).datasets["ADRS"]
+    settings = AdamSettings(adrs=AdrsSettings(evaluators=[
+        EvaluatorParameters(evaluator="independent assessor", paramcd_suffix="i"),
+        EvaluatorParameters(evaluator="COMPUTED", paramcd_suffix="C")]))
+    adrs = derive_all(_adrs_data(), settings).datasets["ADRS"]
+    bor = {r.PARAMCD: (r.AVALC, r.ADT, r.SRCSEQ, r.PARAM) for r in adrs.itertuples()
+           if r.PARAMCD.startswith("BOR")}
+    # investigator PR d56 (first of the best); independent SD d56 (>= 42 d) beats PD d84;
+    # the RECIST engine's computed CR d84
+    assert bor["BOR"][:3] == ("PR", pd.Timestamp("2020-02-26"), 1.0)
+    assert bor["BORI"][:3] == ("SD", pd.Timestamp("2020-02-26"), 3.0)
+    assert bor["BORC"][:3] == ("CR", pd.Timestamp("2020-03-25"), 5.0)
+    assert bor["BORI"][3] == ("Best Overall Response by Independent Assessor (confirmation not "
+                              "required)")
+    codes = list(adrs["PARAMCD"])
+    assert codes.count("OVR") == 2 and codes.count("OVRI") == 2 and codes.count("OVRC") == 1
+    assert codes.count("DEATH") == 1 and codes.count("MDIS") == 1
+    assert adrs["ASEQ"].tolist() == [float(i) for i in range(1, len(adrs) + 1)]
+    # OVR records of every evaluator keep their own analysis flags (both PR/SD/PD dates differ)
+    assert adrs.loc[adrs["PARAMCD"] == "OVRI", "ANL01FL"].tolist() == ["Y", "Y"]
+    # the investigator's part is exactly the single-evaluator ADRS
+    assert not set(plain["PARAMCD"]) & {c for c in codes if c[-1] in "IC"}
+    mine = adrs[adrs["PARAMCD"].isin(set(plain["PARAMCD"]))].drop(columns="ASEQ")
+    assert mine.reset_index(drop=True).equals(plain.drop(columns="ASEQ").reset_index(drop=True))
+
+
+def test_adrs_evaluators_must_differ() -> None:
+    from cdiscmap.adam.settings import AdrsSettings, EvaluatorParameters
+
+    with pytest.raises(ValueError, match="evaluators must differ"):
+        AdrsSettings(evaluators=[EvaluatorParameters(evaluator="investigator",
+                                                     paramcd_suffix="I")])
+    with pytest.raises(ValueError, match="distinct paramcd_suffix"):
+        AdrsSettings(evaluators=[EvaluatorParameters(evaluator="A", paramcd_suffix="X"),
+                                 EvaluatorParameters(evaluator="B", paramcd_suffix="x")])

@@ -17,6 +17,9 @@ Follows the admiralonco ad_adrs.R flow (ADaMIG 1.3 BDS, §3.3):
 3. Parameters per analysis (PARAMCD + analysis suffix): PD, RSP, CB, BOR, CRSP, CCB, CBOR, LSTA,
    landmark parameters; once: DEATH, MDIS. Y/N parameters have AVAL 1/0.
 4. ASEQ by subject ordered by PARAMCD, ADT, AVISITN, SRCSEQ (admiralonco).
+5. More evaluators (``adrs.evaluators``): steps 1-3 again per evaluator, every PARAMCD (OVR
+   included) with its suffix, so investigator, independent review and computed BOR sit in one
+   ADRS; DEATH and MDIS once. Without them the output is that of the one ``evaluator``.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def _title(evaluator: str) -> str:
 
 
 def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
-                 findings: Findings) -> pd.DataFrame:
+                 findings: Findings, ovr_code: str = "OVR") -> pd.DataFrame:
     """OVR parameter records from RS, one per RS record (no analysis flags yet)."""
     cfg = settings.adrs
     rs = require(sdtm, "RS", ["USUBJID", "RSTESTCD", "RSSTRESC", "RSDTC", "RSSEQ"],
@@ -114,7 +117,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
     n = len(rs)
     return pd.DataFrame({
         "USUBJID": rs["USUBJID"].astype("string"),
-        "PARAMCD": pd.Series(["OVR"] * n, dtype="string"),
+        "PARAMCD": pd.Series([ovr_code] * n, dtype="string"),
         "PARAM": pd.Series([f"Overall Response by {title}"] * n, dtype="string"),
         "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
         "PARCAT2": pd.Series([title] * n, dtype="string"),
@@ -349,12 +352,40 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
 def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                 baseline_tumours: pd.DataFrame, settings: AdamSettings, findings: Findings,
                 methods: dict[str, str]) -> tuple[pd.DataFrame, dict[str, ResponseData]]:
-    """ADRS and, per analysis id, the analysed responses that ADTTE builds on."""
+    """ADRS and, per analysis id, the analysed responses that ADTTE builds on.
+
+    Each of ``adrs.evaluators`` adds its own OVR records and parameters (PARAMCD suffix); its
+    analysed responses are keyed ``<analysis id>@<evaluator>``.
+    """
     cfg = settings.adrs
-    ovr = _ovr_records(sdtm, adsl, settings, findings)
+    parts, data = _derive_one(sdtm, adsl, baseline_tumours, settings, findings, methods)
+    ovr_codes = ["OVR"]
+    for extra in cfg.evaluators:
+        sfx = extra.paramcd_suffix
+        analyses = [a.model_copy(update={"paramcd_suffix": a.paramcd_suffix + sfx})
+                    for a in cfg.analyses]
+        one = settings.model_copy(update={"adrs": cfg.model_copy(update={
+            "evaluator": extra.evaluator, "evaluators": [], "analyses": analyses,
+            "death_parameter": False, "mdis_parameter": False})})
+        more, more_data = _derive_one(sdtm, adsl, baseline_tumours, one, findings, methods,
+                                      ovr_code="OVR" + sfx)
+        parts.extend(more)
+        data.update({f"{key}@{extra.evaluator}": d for key, d in more_data.items()})
+        ovr_codes.append("OVR" + sfx)
+    adrs = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    return _finish(adrs, adsl, settings, ovr_codes), data
+
+
+def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                baseline_tumours: pd.DataFrame, settings: AdamSettings, findings: Findings,
+                methods: dict[str, str], ovr_code: str = "OVR"
+                ) -> tuple[list[pd.DataFrame], dict[str, ResponseData]]:
+    """Record parts (unfinished) and analysed responses of ``settings.adrs.evaluator``."""
+    cfg = settings.adrs
+    ovr = _ovr_records(sdtm, adsl, settings, findings, ovr_code)
     who = "RSDRVFL = Y (computed)" if cfg.evaluator == "COMPUTED" else \
         f"RSEVAL = {cfg.evaluator}, RSDRVFL not Y"
-    methods["PARAMCD=OVR"] = (f"RS.RSSTRESC where RSTESTCD = {cfg.testcd}, {who}"
+    methods[f"PARAMCD={ovr_code}"] = (f"RS.RSSTRESC where RSTESTCD = {cfg.testcd}, {who}"
                               + (f", RSCAT = {cfg.category}" if cfg.category else "")
                               + "; AVAL: " + ", ".join(f"{k} = {v:g}" for k, v in
                                                        cfg.aval_map.items()))
@@ -421,8 +452,7 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         parts.append(_mdis_param(adsl, baseline_tumours, settings, subjects))
         methods["PARAMCD=MDIS"] = (f"Y when the baseline {settings.adsl.baseline.dataset} "
                                    "records include a TARGET lesion, else N")
-    adrs = pd.concat([p for p in parts if not p.empty], ignore_index=True)
-    return _finish(adrs, adsl, settings), data
+    return parts, data
 
 
 def _death_param(adsl: pd.DataFrame, subjects: pd.CategoricalDtype) -> pd.DataFrame:
@@ -465,7 +495,8 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
     })
 
 
-def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
+def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
+            ovr_codes: list[str] | None = None) -> pd.DataFrame:
     """ADSL identifiers, ASEQ, dtypes and a stable row order."""
     flags = sorted(c for c in adrs.columns if c.startswith("ANL") and c.endswith("FL"))
     for c in RECORD_COLUMNS + flags:
@@ -478,7 +509,7 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings) -> p
         if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT"):
             adrs[c] = adrs[c].astype("string")
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
-    derived = adrs["PARAMCD"] != "OVR"
+    derived = ~adrs["PARAMCD"].isin(ovr_codes or ["OVR"])
     adrs.loc[derived, "ANL01FL"] = "Y"
     adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
                             kind="mergesort", na_position="last").reset_index(drop=True)

@@ -397,6 +397,30 @@ class ResponseAnalysis(_Model):
         return value
 
 
+class EvaluatorParameters(_Model):
+    """Response parameters of one more evaluator (independent review, computed), same ADRS.
+
+    E.g. the independent review next to the investigator, or the RECIST engine's computed
+    responses (RSDRVFL = Y), so both BORs come out of one run."""
+
+    evaluator: str = Field(description="RSEVAL of the records used, or COMPUTED (RSDRVFL = Y).")
+    paramcd_suffix: str = Field(description="Appended to every PARAMCD of this evaluator, OVR "
+                                            "included (e.g. I: OVRI, BORI); 1-3 letters/digits.")
+
+    @field_validator("evaluator")
+    @classmethod
+    def _upper_evaluator(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("paramcd_suffix")
+    @classmethod
+    def _suffix(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z0-9]{1,3}", value):
+            raise ValueError("paramcd_suffix: 1-3 letters/digits")
+        return value
+
+
 def _default_aval_map() -> dict[str, float]:
     return {"CR": 1, "PR": 2, "SD": 3, "NON-CR/NON-PD": 4, "PD": 5, "NE": 6, "MISSING": 7}
 
@@ -442,6 +466,12 @@ class AdrsSettings(_Model):
     death_parameter: bool = Field(True, description="Add PARAMCD DEATH (admiralonco).")
     mdis_parameter: bool = Field(True, description="Add PARAMCD MDIS, measurable disease at "
                                                    "baseline from TU TARGET (admiralonco).")
+    evaluators: list[EvaluatorParameters] = Field(
+        default_factory=list,
+        description="More evaluators whose OVR records and response parameters are derived in "
+                    "the same ADRS, each with its PARAMCD suffix (e.g. [{evaluator: INDEPENDENT "
+                    "ASSESSOR, paramcd_suffix: I}, {evaluator: COMPUTED, paramcd_suffix: C}]). "
+                    "Default none: one evaluator, `evaluator`.")
 
     @field_validator("evaluator", "testcd")
     @classmethod
@@ -453,6 +483,12 @@ class AdrsSettings(_Model):
         ids = [a.id for a in self.analyses]
         if len(set(ids)) != len(ids):
             raise ValueError(f"analysis ids must be unique: {ids}")
+        who = [self.evaluator] + [e.evaluator for e in self.evaluators]
+        if len(set(who)) != len(who):
+            raise ValueError(f"evaluators must differ from each other and from evaluator: {who}")
+        suffixes = [e.paramcd_suffix for e in self.evaluators]
+        if len(set(suffixes)) != len(suffixes):
+            raise ValueError(f"evaluators need distinct paramcd_suffix values: {suffixes}")
         if not self.analyses:
             raise ValueError("at least one analysis is needed")
         for key in ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"):
