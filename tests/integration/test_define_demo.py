@@ -17,8 +17,7 @@ from lxml import etree
 from cdiscmap.emit.define import define_xsd_path, write_define
 from cdiscmap.findings import Findings
 from cdiscmap.pipeline.adam_step import ADAM_ORDER, derive_and_check
-from cdiscmap.pipeline.run import RunOptions, default_study_dir, load_study_checked, run_study
-from cdiscmap.standards import load_standards
+from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study, study_standards
 from cdiscmap.synth import generate
 
 SUBJECTS = 150
@@ -35,8 +34,8 @@ def demo(tmp_path_factory):
     generate("crizotinib-basket", root / "export", n_subjects=SUBJECTS, seed=SEED)
     result = run_study(RunOptions(study_dir=default_study_dir(), raw_dir=root / "export" / "raw",
                                   out_root=root / "out"))
-    standards = load_standards()
-    study = load_study_checked(default_study_dir(), standards)
+    # the study's standards as the run builds them: custom domains and study codelists (LBCAT)
+    standards, study = study_standards(default_study_dir())
     sdtm = {**result.sdtm.domains, **result.sdtm.supp}
     adam = {name: result.datasets[name] for name in ADAM_ORDER if name in result.datasets}
     methods = getattr(result, "adam_methods", None)

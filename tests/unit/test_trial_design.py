@@ -359,3 +359,18 @@ def test_check_spec_knows_custom_domains(tmp_path: Path) -> None:
     xp.write_text(xp.read_text().replace("XPORRES: {take: SCORE}", "LBORRES: {take: SCORE}"))
     with pytest.raises(SpecError, match="LBORRES is not a XP variable"):
         check_study_spec(folder3)
+
+
+def test_define_command_knows_the_custom_domain(run, tmp_path: Path) -> None:
+    """``cdiscmap define`` loads the study's standards the same way (custom domains first):
+    the define.xml it rewrites for the package is the run's, byte for byte."""
+    from cdiscmap.pipeline.define_step import write_package_defines
+
+    package = tmp_path / "package"
+    (package / "sdtm").mkdir(parents=True)
+    for path in (run.out_dir / "sdtm").glob("*.xpt"):
+        (package / "sdtm" / path.name).write_bytes(path.read_bytes())
+    study_dir = run.out_dir.parent.parent / "tiny"
+    write_package_defines(study_dir, package)
+    assert (package / "sdtm" / "define.xml").read_bytes() == \
+        (run.out_dir / "sdtm" / "define.xml").read_bytes()
