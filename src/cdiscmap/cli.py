@@ -370,5 +370,64 @@ def validate(ctx: click.Context, folder: Path, define: Path | None, out_dir: Pat
                         display_path(written["html"]))
 
 
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip().upper() for part in (text or "").split(",") if part.strip())
+
+
+@main.command("compare", epilog=EXIT_CODES)
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("compare", type=click.Path(path_type=Path))
+@click.option("--keys", default="auto", show_default=True,
+              help="Key variables to match records on (VAR,VAR,...), or 'auto': the natural "
+                   "keys from specs/ (row order, with a note, for datasets it does not know).")
+@click.option("--tolerance", default=1e-8, show_default=True, type=click.FloatRange(0),
+              help="Numbers are equal when |BASE - COMPARE| <= this.")
+@click.option("--rel-tolerance", type=click.FloatRange(0), default=None,
+              help="Numbers are also equal when |BASE - COMPARE| / |BASE| <= this.")
+@click.option("--ignore", default="", help="Variables not to compare (VAR,VAR,...).")
+@click.option("--ignore-case", is_flag=True, help="Compare text case-insensitively.")
+@click.option("--ignore-whitespace", is_flag=True,
+              help="Compare text with leading/trailing blanks removed and inner runs as one.")
+@click.option("--max-records", default=20, show_default=True, type=click.IntRange(1),
+              help="Differing records listed per variable in the reports.")
+@click.option("--out", "out_dir", default=Path("compare"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for compare.html, compare.json and compare.junit.xml.")
+@click.option("--excel", is_flag=True, help="Also write compare.xlsx.")
+@click.option("--fail-on", type=click.Choice(["difference", "none"]), default="difference",
+              show_default=True, help="Exit 1 when the datasets differ (or never: none).")
+@_quiet_option
+@click.pass_context
+def compare(ctx: click.Context, base: Path, compare: Path, keys: str, tolerance: float,
+            rel_tolerance: float | None, ignore: str, ignore_case: bool,
+            ignore_whitespace: bool, max_records: int, out_dir: Path, excel: bool,
+            fail_on: str, quiet: bool) -> None:
+    """Compare two datasets or packages (PROC COMPARE / diffdf for double programming).
+
+    BASE and COMPARE are dataset files (XPT, Dataset-JSON, SAS7BDAT, CSV, parquet) or
+    folders/packages (datasets matched by name; define.xml compared too).
+    """
+    from cdiscmap.compare.diff import CompareOptions, compare_paths
+    from cdiscmap.compare.report import print_summary, write_reports
+    from cdiscmap.errors import display_path
+    from cdiscmap.progress import progress
+
+    opts = CompareOptions(keys=None if keys.strip().lower() == "auto" else _names(keys),
+                          tolerance=tolerance, rel_tolerance=rel_tolerance,
+                          ignore=frozenset(_names(ignore)), ignore_case=ignore_case,
+                          ignore_whitespace=ignore_whitespace, max_records=max_records)
+    with progress(quiet=_quiet(ctx, quiet)) as shown:
+        shown.stage("Comparing")
+        result = compare_paths(base, compare, opts, progress=shown)
+        shown.stage("Writing reports")
+        written = write_reports(result, out_dir, excel=excel)
+    print_summary(result, _console())
+    click.echo(f"Reports: {', '.join(display_path(p) for p in written.values())}")
+    if fail_on != "none" and not result.equal:
+        raise ValidationFailed(f"{result.differences} difference(s) between "
+                               f"{display_path(base)} and {display_path(compare)}; see "
+                               f"{display_path(written['html'])}, or set --fail-on none")
+
 if __name__ == "__main__":  # pragma: no cover
     main()

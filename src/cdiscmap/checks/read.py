@@ -32,7 +32,7 @@ from cdiscmap.checks.files import DatasetFile, VariableMeta
 from cdiscmap.emit.datasetjson import read_dataset_json
 from cdiscmap.errors import InputDataError
 
-__all__ = ["read_json_dataset", "read_xpt_dataset", "relative_path"]
+__all__ = ["read_json_dataset", "read_xpt_dataset", "read_xpt_special_missing", "relative_path"]
 
 RECORD = 80                                   # SAS TS-140: 80-byte records
 _HEADER = b"HEADER RECORD*******"
@@ -370,3 +370,30 @@ def read_json_dataset(path: Path, root: Path, folder: Path,
                                     relpath), folder=folder, study_oid=loaded.study_oid,
                        metadata_version_oid=loaded.metadata_version_oid,
                        metadata_ref=loaded.metadata_ref)
+
+
+def read_xpt_special_missing(path: Path) -> dict[str, np.ndarray]:
+    """The SAS missing value of every numeric record of an XPT v5 file, by variable name.
+
+    Each array holds, per record, 0 for a value or the byte SAS stores for the missing value
+    (SAS TS-140: ``.`` 0x2E, ``._`` 0x5F, ``.A``-``.Z`` 0x41-0x5A). :func:`read_xpt_dataset`
+    gives NaN for all of them (no check needs more), but ``cdiscmap compare`` must tell ``.A``
+    from ``.B`` as PROC COMPARE does. Files that are not XPT v5 give ``{}``.
+    """
+    data = path.read_bytes()
+    try:
+        _, _, variables, start = _parse_header(data, path.name)
+    except (_NotV5, struct.error, ValueError):
+        return {}
+    row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
+    rows = _observations(data, start, row_length, path.name)
+    codes: dict[str, np.ndarray] = {}
+    for var in variables:
+        length = var.meta.length or 0
+        if var.meta.type != "num" or length <= 0:
+            continue
+        first = rows[:, var.position]
+        rest_zero = (rows[:, var.position + 1:var.position + min(length, 8)] == 0).all(axis=1)
+        missing = rest_zero & np.isin(first, _MISSING_FIRST_BYTES.astype(np.uint8))
+        codes[var.meta.name] = np.where(missing, first, 0).astype(np.uint8)
+    return codes
