@@ -70,10 +70,11 @@ def read_excel(path: Path, sheet: str | None, form: str = "") -> tuple[pd.DataFr
     text = pd.DataFrame({i: _column_text(raw[c]) for i, c in enumerate(raw.columns)})
     header = text.iloc[0].fillna("").str.strip()
     body = text.iloc[1:].reset_index(drop=True)
-    filled = body.notna().to_numpy() & (body.fillna("").apply(lambda c: c.str.strip()) != "") \
-        .to_numpy()
+    # plain bool arrays: pandas 2.x returns object dtype for the comparison of "string" frames
+    filled = body.notna().to_numpy(dtype=bool) & (
+        body.fillna("").apply(lambda c: c.str.strip()) != "").to_numpy(dtype=bool)
     used_cols = filled.any(axis=0)
-    blank_header = (header == "").to_numpy()
+    blank_header = (header == "").to_numpy(dtype=bool)
     if (blank_header & used_cols).any():
         col = int(np.flatnonzero(blank_header & used_cols)[0])
         raise InputDataError(f"{shown}: column {_letters(col)} has data but no header")
