@@ -245,6 +245,25 @@ def adam(ctx: click.Context, sdtm_dir: Path, study_dir: Path, out_dir: Path | No
 
 
 @main.command(epilog=EXIT_CODES)
+@click.argument("study", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--adam", "adam_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder of ADaM datasets (.xpt, .csv or .parquet: ADSL, ADRS, ADTTE).")
+@click.option("--out", "out_root", default=Path("output"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Output root; the report goes to <out>/<STUDYID>/report/.")
+def report(study: Path, adam_dir: Path, out_root: Path) -> None:
+    """Tables and figures of the study's analysis.yaml from ADaM: report.html, RTF, CSV,
+    PNG/SVG and cells.json (docs/report.md)."""
+    from cdiscmap.analysis.report import report_command
+    from cdiscmap.pipeline.run import resolve_study_dir
+
+    files = report_command(resolve_study_dir(study), adam_dir, out_root)
+    html = next((p for p in files if p.name == "report.html"), None)
+    _console().print(f"Report: {len(files)} files" + (f", {html}" if html else ""))
+
+
+@main.command(epilog=EXIT_CODES)
 @click.option("--sdtm", "sdtm_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Folder of SDTM datasets with TU, TR (and RS to compare with).")

@@ -274,6 +274,10 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         from cdiscmap.adam import load_adam_settings
 
         load_adam_settings(opts.study_dir)
+        if (opts.study_dir / "analysis.yaml").is_file():
+            from cdiscmap.analysis.settings import load_analysis_settings
+
+            load_analysis_settings(opts.study_dir)
     out_dir = opts.out_root / loaded.study.studyid
     recover(out_dir)            # a killed run's staging may still hold this package's raw/
     raw_dir = resolve_raw_dir(loaded, opts, out_dir, progress)
@@ -331,6 +335,14 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
             files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
                                   standards=standards, study=loaded, origins={},
                                   methods=adam_methods, created=created)
+        if adam_frames and (opts.study_dir / "analysis.yaml").is_file():
+            progress.stage("Writing the analysis report")
+            from cdiscmap.analysis.report import build_report, write_report
+            from cdiscmap.analysis.settings import load_analysis_settings
+
+            analysis = load_analysis_settings(opts.study_dir)
+            if analysis is not None:
+                files += write_report(build_report(adam_frames, analysis), staging / "report")
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
         final = _promote(stage)
@@ -350,6 +362,10 @@ def _run_owned(rel: str) -> bool:
     folder, _, name = rel.partition("/")
     if not name:
         return folder in _RUN_FILES
+    if folder == "report":                  # the analysis report (cdiscmap.analysis)
+        from cdiscmap.analysis.report import is_report_file
+
+        return is_report_file(name)
     return (name.endswith(_DATASET_SUFFIXES) or name in ("define.xml", "define.html")
             or (name.endswith(".tmp") and (name.startswith(".") or ".xpt." in name
                                            or ".json." in name or ".xml." in name
@@ -358,4 +374,4 @@ def _run_owned(rel: str) -> bool:
 
 def _promote(stage: Staging) -> list[Path]:
     """Switch the staged package into place in one step; everything else is carried over."""
-    return stage.publish(_run_owned, owned_dirs=("sdtm", "adam"))
+    return stage.publish(_run_owned, owned_dirs=("sdtm", "adam", "report"))

@@ -1,0 +1,59 @@
+"""Analysis populations and groups from ADSL (shared by every analysis module)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cdiscmap.analysis.settings import AnalysisSettings
+from cdiscmap.errors import InputDataError
+
+
+@dataclass(frozen=True)
+class Group:
+    """One column/row group: its value of the grouping variable (None: all), label, subjects."""
+
+    value: str | None
+    label: str
+    subjects: pd.Series     # USUBJID (string)
+
+
+def population(adsl: pd.DataFrame, settings: AnalysisSettings, name: str) -> pd.DataFrame:
+    """ADSL rows of the population ``name`` (its flag equal to its value)."""
+    pop = settings.populations[name]
+    if pop.flag not in adsl.columns:
+        raise InputDataError(f"ADSL has no {pop.flag} (population '{name}' of analysis.yaml)")
+    flag = adsl[pop.flag].astype("string").str.strip()
+    return adsl.loc[(flag == pop.value).fillna(False).to_numpy(dtype=bool)]
+
+
+def population_text(settings: AnalysisSettings, name: str) -> str:
+    pop = settings.populations[name]
+    return f"ADSL.{pop.flag} = '{pop.value}'"
+
+
+def groups(pop: pd.DataFrame, settings: AnalysisSettings, name: str) -> list[Group]:
+    """The groups of ``pop`` by the grouping ``name``, in sorted value order, then the total."""
+    g = settings.groupings[name]
+    out: list[Group] = []
+    if g.variable is not None:
+        for var in (g.variable, g.label):
+            if var is not None and var not in pop.columns:
+                raise InputDataError(f"ADSL has no {var} (grouping '{name}' of analysis.yaml)")
+        values = pop[g.variable].astype("string").str.strip()
+        labels = pop[g.label].astype("string") if g.label else values
+        for value in sorted(values.dropna().unique()):
+            mask = (values == value).fillna(False).to_numpy(dtype=bool)
+            label = str(labels[mask].iloc[0]) if g.label else str(value)
+            out.append(Group(str(value), label, pop.loc[mask, "USUBJID"].astype("string")))
+    if g.total or g.variable is None:
+        out.append(Group(None, g.total_label, pop["USUBJID"].astype("string")))
+    return out
+
+
+def filter_text(settings: AnalysisSettings, grouping: str, group: Group) -> str:
+    g = settings.groupings[grouping]
+    if group.value is None or g.variable is None:
+        return ""
+    return f"ADSL.{g.variable} = '{group.value}'"

@@ -1,0 +1,380 @@
+"""Assemble the report of a study from its ADaM datasets and ``analysis.yaml``.
+
+``build_report`` computes every table and figure (nothing is read but ADaM); ``write_report``
+writes them into a flat ``report/`` folder: ``report.html`` (self-contained: tables as HTML,
+figures as inline SVG), each table as ``<id>.csv`` and ``<id>.rtf``, each figure as
+``<id>.png`` and ``<id>.svg``, and ``cells.json``: per table cell the ADaM dataset, PARAMCD,
+population flag and filter used, with the numbers behind the text (traceability).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.analysis import response, simon, survival
+from cdiscmap.analysis.demographics import demographics_table
+from cdiscmap.analysis.figures import Figure, km_figure
+from cdiscmap.analysis.groups import filter_text, groups, population, population_text
+from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
+from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
+from cdiscmap.errors import InputDataError
+
+REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
+MAX_FIGURE_GROUPS = 8
+
+
+@dataclass
+class Report:
+    studyid: str
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    methods: dict[str, str] = field(default_factory=dict)
+
+
+def _need(adam: dict[str, pd.DataFrame], name: str, why: str) -> pd.DataFrame:
+    if name not in adam:
+        raise InputDataError(f"ADaM {name} not found ({why})")
+    return adam[name]
+
+
+def _response_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Any
+                    ) -> Table:
+    adsl, adrs = adam["ADSL"], _need(adam, "ADRS", spec.id)
+    pop = population(adsl, settings, spec.population)
+    pct = f"{100 * spec.confidence:g}%"
+    table = Table(spec.id, spec.title, ["Group", "N"] + [f"{e.label}, n/N (%) [{pct} CI]"
+                                                         for e in spec.endpoints],
+                  footnotes=[f"{pct} CI: {response.METHOD}.",
+                             "Denominator: all subjects of the population in the group; a "
+                             "subject without a record of the parameter is a non-responder."
+                             if spec.denominator == "population" else
+                             "Denominator: subjects of the population in the group with a "
+                             "record of the parameter."]
+                  + [f"{e.label}: ADRS PARAMCD = {e.paramcd}, AVALC in "
+                     f"{', '.join(e.responders)}" for e in spec.endpoints],
+                  source="Source: ADRS, ADSL; population "
+                  + population_text(settings, spec.population))
+    for grp in groups(pop, settings, spec.grouping):
+        texts, traces = [grp.label, str(len(grp.subjects))], {}
+        for i, e in enumerate(spec.endpoints):
+            subjects = grp.subjects
+            if spec.denominator == "records":
+                with_record = adrs.loc[adrs["PARAMCD"] == e.paramcd, "USUBJID"].astype("string")
+                subjects = subjects.loc[subjects.isin(with_record)]
+            hit = response.responders(adrs, subjects, e.paramcd, e.responders)
+            rate = response.exact_rate(int(hit.sum()), len(hit), spec.confidence)
+            texts.append(rate.text())
+            traces[i + 2] = {
+                "dataset": "ADRS", "paramcd": e.paramcd, "population":
+                    population_text(settings, spec.population),
+                "filter": " and ".join(f for f in (filter_text(settings, spec.grouping, grp),
+                                                   f"AVALC in ({', '.join(e.responders)})") if f),
+                "group": grp.label, "x": rate.x, "n": rate.n, "estimate": rate.estimate,
+                "lower": rate.lower, "upper": rate.upper, "method": "Clopper-Pearson exact"}
+        table.add_row(texts, traces)
+    return table
+
+
+def _parameters(spec: SimonAnalysis, value: str | None) -> dict[str, Any]:
+    """The design parameters of a group: its own entries over the default design. A group
+    that sets any of p0/p1/alpha/beta/kind searches its design (a default given design does
+    not apply to it); one that sets r1/n1/r/n takes that design."""
+    base = spec.design.model_dump(exclude_none=True)
+    own = spec.groups.get(value or "")
+    if own is None:
+        return base
+    mine = own.model_dump(exclude_none=True)
+    if any(k in mine for k in ("p0", "p1", "alpha", "beta", "kind")) and "r1" not in mine:
+        for k in ("r1", "n1", "r", "n"):
+            base.pop(k, None)
+    return {**base, **mine}
+
+
+def _design_for(spec: SimonAnalysis, value: str | None) -> simon.SimonDesign:
+    d = _parameters(spec, value)
+    if "r1" in d:
+        return simon.describe(d["r1"], d["n1"], d["r"], d["n"], d.get("p0", 1e-9),
+                              d.get("p1", 1 - 1e-9), "given")
+    optimal, minimax = simon.search(d["p0"], d["p1"], d["alpha"], d["beta"], spec.nmax)
+    return minimax if d.get("kind") == "minimax" else optimal
+
+
+def _simon_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
+                 spec: SimonAnalysis) -> Table:
+    adsl, adrs = adam["ADSL"], _need(adam, "ADRS", spec.id)
+    if spec.order_by not in adsl.columns:
+        raise InputDataError(f"ADSL has no {spec.order_by} (order_by of {spec.id})")
+    pop = population(adsl, settings, spec.population)
+    e = spec.endpoint
+    table = Table(spec.id, spec.title,
+                  ["Group", "p0 / p1", "alpha / beta", "Design", "r1/n1", "r/n", "EN(p0)",
+                   "PET(p0)", "Evaluable", "Stage 1 responders", "Responders", "Stage",
+                   "Decision"],
+                  footnotes=[simon.METHOD + ".",
+                             f"Response: ADRS PARAMCD = {e.paramcd}, AVALC in "
+                             f"{', '.join(e.responders)}; subjects in accrual order of "
+                             f"ADSL.{spec.order_by}; stage 1 = the first n1 of them.",
+                             "Stop for futility when stage 1 has at most r1 responders; reject "
+                             "H0 (p <= p0) when more than r of n respond."],
+                  source="Source: ADRS, ADSL; population "
+                  + population_text(settings, spec.population))
+    pop = pop.assign(_order=pd.to_datetime(pop[spec.order_by], errors="coerce"))
+    for grp in groups(pop, settings, spec.grouping):
+        if grp.value is None:
+            continue
+        sub = pop.loc[pop["USUBJID"].astype("string").isin(grp.subjects)] \
+            .sort_values(["_order", "USUBJID"], kind="mergesort", na_position="last")
+        hit = response.responders(adrs, sub["USUBJID"].astype("string"), e.paramcd,
+                                  e.responders).to_numpy(dtype=bool)
+        design = _design_for(spec, grp.value)
+        st = simon.status(design, hit)
+        d = _parameters(spec, grp.value)
+        p0, p1, a, b = d.get("p0"), d.get("p1"), d.get("alpha"), d.get("beta")
+        trace = {"dataset": "ADRS", "paramcd": e.paramcd,
+                 "population": population_text(settings, spec.population),
+                 "filter": " and ".join(f for f in (filter_text(settings, spec.grouping, grp),
+                                                    f"AVALC in ({', '.join(e.responders)})")
+                                        if f),
+                 "group": grp.label, "order_by": f"ADSL.{spec.order_by}",
+                 "design": {"r1": design.r1, "n1": design.n1, "r": design.r, "n": design.n,
+                            "kind": design.kind, "exact_alpha": design.alpha,
+                            "exact_power": design.power}}
+        table.add_row([grp.label, f"{p0:g} / {p1:g}" if p0 and p1 else "-",
+                       f"{a:g} / {b:g}" if a and b else "-", design.kind,
+                       f"{design.r1}/{design.n1}", f"{design.r}/{design.n}",
+                       f"{design.en0:.1f}", f"{design.pet0:.2f}", str(len(hit)),
+                       f"{st.x1}/{st.n1_seen}", f"{st.x}/{st.n_seen}", st.stage, st.decision],
+                      {9: {**trace, "x": st.x1, "n": st.n1_seen},
+                       10: {**trace, "x": st.x, "n": st.n_seen},
+                       12: {**trace, "stage": st.stage, "decision": st.decision}})
+    return table
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "NE" if v is None else f"{v:.{digits}f}"
+
+
+def _pct(v: float | None) -> float | None:
+    return None if v is None else 100 * v
+
+
+def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
+              spec: SurvivalAnalysis) -> tuple[list[Table], list[Figure]]:
+    adsl, adtte = adam["ADSL"], _need(adam, "ADTTE", spec.id)
+    pop = population(adsl, settings, spec.population)
+    pct = f"{100 * spec.confidence:g}%"
+    lms = spec.landmarks_months
+    km_table = Table(f"{spec.id}_km", spec.title,
+                     ["Endpoint", "Group", "N", "Events", "Censored",
+                      f"Median, months ({pct} CI)"]
+                     + [f"{m:g}-month rate, % ({pct} CI)" for m in lms],
+                     footnotes=[survival.METHODS["km"] + ".",
+                                "ADTTE AVAL in days (ADT - STARTDT + 1) / 30.4375 = months; "
+                                "CNSR = 0 is an event. NE: not estimable.",
+                                "Rate at a landmark beyond the longest follow-up: NE."],
+                     source="Source: ADTTE, ADSL; population "
+                     + population_text(settings, spec.population))
+    cmp_table = Table(f"{spec.id}_compare", spec.title + ": comparison between groups",
+                      ["Endpoint", "Comparison", "Log-rank chi-square", "p-value",
+                       f"Hazard ratio ({pct} CI)"],
+                      footnotes=[survival.METHODS["logrank"] + " (two-sided).",
+                                 survival.METHODS["cox"] + "; HR < 1 favours the first group."],
+                      source="Source: ADTTE, ADSL; population "
+                      + population_text(settings, spec.population))
+    figures: list[Figure] = []
+    fig_grouping = spec.figure_grouping or spec.grouping
+    for paramcd in spec.endpoints:
+        recs = adtte.loc[adtte["PARAMCD"].astype("string") == paramcd]
+        if recs.empty:
+            continue
+        param = str(recs["PARAM"].iloc[0]) if "PARAM" in recs.columns else paramcd
+        recs = recs.loc[recs["USUBJID"].astype("string").isin(pop["USUBJID"].astype("string"))]
+        by_subject = recs.set_index(recs["USUBJID"].astype("string"))
+        fits: dict[str, tuple[np.ndarray, np.ndarray, survival.KmSummary]] = {}
+        for grp in groups(pop, settings, spec.grouping):
+            sub = by_subject.loc[by_subject.index.isin(grp.subjects)]
+            t = pd.to_numeric(sub["AVAL"], errors="coerce").to_numpy(float)
+            ev = (pd.to_numeric(sub["CNSR"], errors="coerce") == 0).to_numpy(bool)
+            keep = np.isfinite(t)
+            km = survival.kaplan_meier(t[keep], ev[keep], lms, spec.confidence)
+            fits[grp.label] = (t[keep], ev[keep], km)
+            trace = {"dataset": "ADTTE", "paramcd": paramcd,
+                     "population": population_text(settings, spec.population),
+                     "filter": filter_text(settings, spec.grouping, grp), "group": grp.label}
+            texts = [f"{param} ({paramcd})", grp.label, str(km.n), str(km.events),
+                     str(km.censored),
+                     f"{_fmt(km.median)} ({_fmt(km.median_lower)}, {_fmt(km.median_upper)})"]
+            traces = {2: {**trace, "n": km.n}, 3: {**trace, "events": km.events,
+                                                    "filter_extra": "CNSR = 0"},
+                      4: {**trace, "censored": km.censored},
+                      5: {**trace, "median": km.median, "lower": km.median_lower,
+                          "upper": km.median_upper}}
+            for j, m in enumerate(lms):
+                s, lo, hi = km.rates[m]
+                texts.append(f"{_fmt(_pct(s))} ({_fmt(_pct(lo))}, {_fmt(_pct(hi))})")
+                traces[6 + j] = {**trace, "landmark_months": m, "estimate": s,
+                                 "lower": lo, "upper": hi}
+            km_table.add_row(texts, traces)
+        if spec.compare:
+            labels = [g.label for g in groups(pop, settings, spec.grouping) if g.value is not None]
+            values = [g.value for g in groups(pop, settings, spec.grouping) if g.value is not None]
+            ref = spec.reference if spec.reference in values else (values[0] if values else None)
+            if ref is not None:
+                ref_label = labels[values.index(ref)]
+                for label, value in zip(labels, values, strict=True):
+                    if value == ref:
+                        continue
+                    tg, eg, _ = fits[label]
+                    tr, er, _ = fits[ref_label]
+                    if len(tg) == 0 or len(tr) == 0:
+                        continue        # e.g. PFS after rechallenge: one arm only
+                    c = survival.compare(tr, er, tg, eg, label, ref_label, spec.confidence)
+                    trace = {"dataset": "ADTTE", "paramcd": paramcd,
+                             "population": population_text(settings, spec.population),
+                             "filter": f"{settings.groupings[spec.grouping].variable} in "
+                                       f"('{value}', '{ref}')",
+                             "chi2": c.chi2, "p_value": c.p_value, "hr": c.hr,
+                             "lower": c.hr_lower, "upper": c.hr_upper}
+                    cmp_table.add_row([f"{param} ({paramcd})", f"{label} vs {ref_label}",
+                                       f"{c.chi2:.3f}", f"{c.p_value:.4f}",
+                                       f"{_fmt(c.hr, 2)} ({_fmt(c.hr_lower, 2)}, "
+                                       f"{_fmt(c.hr_upper, 2)})"],
+                                      {2: trace, 3: trace, 4: trace})
+        fig_groups = groups(pop, settings, fig_grouping)
+        if sum(g.value is not None for g in fig_groups) > MAX_FIGURE_GROUPS:
+            fig_groups = [g for g in fig_groups if g.value is None]
+        curves = []
+        for grp in fig_groups:
+            sub = by_subject.loc[by_subject.index.isin(grp.subjects)]
+            t = pd.to_numeric(sub["AVAL"], errors="coerce").to_numpy(float)
+            ev = (pd.to_numeric(sub["CNSR"], errors="coerce") == 0).to_numpy(bool)
+            keep = np.isfinite(t)
+            curves.append((grp.label, survival.kaplan_meier(t[keep], ev[keep], lms,
+                                                            spec.confidence)))
+        figures.append(km_figure(f"{spec.id}_{paramcd.lower()}_km",
+                                 f"Kaplan-Meier: {param}", curves))
+    tables = [km_table] + ([cmp_table] if cmp_table.rows else [])
+    return tables, figures
+
+
+def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> Report:
+    """Every table and figure analysis.yaml asks for, from the ADaM frames (by upper name)."""
+    adam = {k.upper(): v for k, v in adam.items()}
+    adsl = _need(adam, "ADSL", "populations and groups")
+    studyid = str(adsl["STUDYID"].dropna().iloc[0]) if "STUDYID" in adsl.columns \
+        and adsl["STUDYID"].notna().any() else "STUDY"
+    rep = Report(studyid, settings.title or f"{studyid}: analysis report")
+    for d in settings.demographics:
+        rep.tables.append(demographics_table(adsl, settings, d))
+    for r in settings.response:
+        rep.tables.append(_response_table(adam, settings, r))
+        rep.methods["Response rates"] = response.METHOD
+    for s in settings.simon:
+        rep.tables.append(_simon_table(adam, settings, s))
+        rep.methods["Two-stage designs"] = simon.METHOD
+    for s in settings.survival:
+        tables, figures = _survival(adam, settings, s)
+        rep.tables += tables
+        rep.figures += figures
+        rep.methods["Time to event"] = "; ".join(survival.METHODS.values())
+    return rep
+
+
+_CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;font-size:13px;margin:2em;}"
+        "table{border-collapse:collapse;margin:1em 0;}caption{font-weight:bold;text-align:left;"
+        "padding:.3em 0;}th,td{border:1px solid #999;padding:3px 6px;text-align:center;}"
+        "th[scope=row]{text-align:left;font-weight:normal;}thead th{background:#eee;}"
+        ".notes,.source{font-size:11px;color:#333;}figure{margin:1em 0;}")
+
+
+def _inline_svg(svg: str) -> str:
+    """The SVG element alone (no XML declaration or DOCTYPE) for inline HTML."""
+    return svg[svg.index("<svg"):] if "<svg" in svg else svg
+
+
+def render_html(rep: Report) -> str:
+    esc = html.escape
+    toc = "".join(f"<li><a href=\"#{esc(t.id)}\">{esc(t.title)}</a></li>" for t in rep.tables)
+    toc += "".join(f"<li><a href=\"#{esc(f.id)}\">{esc(f.title)}</a></li>" for f in rep.figures)
+    methods = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in rep.methods.items())
+    tables = "\n".join(to_html(t) for t in rep.tables)
+    figures = "\n".join(f"<figure id=\"{esc(f.id)}\">{_inline_svg(f.svg)}<figcaption>"
+                        f"{esc(f.title)}</figcaption></figure>" for f in rep.figures)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(rep.title)}</title><style>{_CSS}</style></head><body>\n"
+            f"<h1>{esc(rep.title)}</h1>\n<p>Study {esc(rep.studyid)}. Every number comes "
+            f"from the ADaM datasets; cells.json names, per cell, the dataset, PARAMCD, "
+            f"population flag and filter.</p>\n<h2>Contents</h2><ul>{toc}</ul>\n"
+            f"<h2>Methods</h2><ul>{methods}</ul>\n<h2>Tables</h2>\n{tables}\n"
+            f"<h2>Figures</h2>\n{figures}\n</body></html>\n")
+
+
+def report_files(rep: Report) -> dict[str, bytes]:
+    """File name → content of every report file (flat; names from the analysis ids)."""
+    files: dict[str, bytes] = {"report.html": render_html(rep).encode("utf-8")}
+    cells = []
+    for t in rep.tables:
+        files[f"{t.id}.csv"] = to_csv(t).encode("utf-8")
+        files[f"{t.id}.rtf"] = to_rtf(t).encode("utf-8")
+        cells += t.cells()
+    for f in rep.figures:
+        files[f"{f.id}.png"] = f.png
+        files[f"{f.id}.svg"] = f.svg.encode("utf-8")
+    files["cells.json"] = (json.dumps({"studyid": rep.studyid, "cells": cells}, indent=1,
+                                      default=_json_default) + "\n").encode("utf-8")
+    return files
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def write_report(rep: Report, folder: Path) -> list[Path]:
+    """Write the report files into ``folder`` (each atomically); returns their paths."""
+    from cdiscmap.emit.atomic import atomic_write_bytes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return [atomic_write_bytes(folder / name, data)
+            for name, data in sorted(report_files(rep).items())]
+
+
+def is_report_file(name: str) -> bool:
+    """Whether a file name in ``report/`` is one this module writes (replaced on rerun)."""
+    return bool(re.fullmatch(r"[a-z0-9_]+\.(html|csv|rtf|png|svg|json)", name))
+
+
+def write_report_folder(rep: Report, folder: Path) -> list[Path]:
+    """Publish ``folder`` (``<out>/<STUDYID>/report``) all or nothing: built in a staging
+    folder, switched in one step (``emit.atomic.Staging``); files that are not the report's
+    (a user's notes) are carried over, stale report files dropped."""
+    from cdiscmap.emit.atomic import Staging
+
+    with Staging(folder) as stage:
+        write_report(rep, stage.folder)
+        return stage.publish(is_report_file)
+
+
+def report_command(study_dir: Path, adam_dir: Path, out_root: Path) -> list[Path]:
+    """``cdiscmap report``: ADaM folder + the study's analysis.yaml → ``<out>/<STUDYID>/report/``."""
+    from cdiscmap.adam.io import read_sdtm
+    from cdiscmap.analysis.settings import FILE_NAME, load_analysis_settings
+    from cdiscmap.emit.paths import safe_child
+    from cdiscmap.errors import SpecError, display_path
+
+    settings = load_analysis_settings(study_dir)
+    if settings is None:
+        raise SpecError(f"{display_path(Path(study_dir) / FILE_NAME)} not found: the study "
+                        f"has no analysis settings (docs/report.md)")
+    rep = build_report(read_sdtm(adam_dir), settings)
+    return write_report_folder(rep, safe_child(out_root, rep.studyid) / "report")

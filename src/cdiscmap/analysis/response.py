@@ -1,0 +1,63 @@
+"""Response rates with exact (Clopper–Pearson) confidence intervals.
+
+The interval is scipy's ``binomtest(...).proportion_ci(method="exact")`` (Clopper C.J., Pearson
+E.S., Biometrika 1934;26:404-413): the bounds invert the two one-sided binomial tests, so the
+coverage is at least the nominal level. No distribution code is written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+METHOD = ("Exact binomial (Clopper-Pearson 1934) confidence interval, scipy.stats.binomtest "
+          "proportion_ci(method='exact')")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """x responders of n, the proportion and its two-sided exact interval (None when n = 0)."""
+
+    x: int
+    n: int
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    confidence: float
+
+    def text(self) -> str:
+        """``x/n (p %) [lo, hi]`` as tables show it (percentages with one decimal)."""
+        if self.n == 0 or self.estimate is None:
+            return "0/0"
+        return (f"{self.x}/{self.n} ({100 * self.estimate:.1f}%) "
+                f"[{100 * (self.lower or 0):.1f}, {100 * (self.upper or 0):.1f}]")
+
+
+def exact_rate(x: int, n: int, confidence: float = 0.95) -> Rate:
+    """Proportion x/n with its Clopper–Pearson interval at ``confidence`` (two-sided)."""
+    if n < 0 or x < 0 or x > n:
+        raise ValueError(f"responders {x} of {n} is not a proportion")
+    if n == 0:
+        return Rate(0, 0, None, None, None, confidence)
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(x), int(n)).proportion_ci(confidence_level=confidence, method="exact")
+    return Rate(int(x), int(n), x / n, float(ci.low), float(ci.high), confidence)
+
+
+def responders(records: pd.DataFrame, subjects: pd.Series, paramcd: str,
+               values: list[str]) -> pd.Series:
+    """Boolean per subject of ``subjects``: its ``paramcd`` record has AVALC in ``values``.
+
+    A subject without a record of the parameter is a non-responder (counted in the
+    denominator): the denominator is the analysis population, not the assessed subjects.
+    One record per subject is expected for a derived response parameter; with several, the
+    subject responds when any does (the parameter would be malformed; ADaM checks catch it)."""
+    sel = records.loc[records["PARAMCD"] == paramcd, ["USUBJID", "AVALC"]]
+    wanted = {v.upper() for v in values}
+    hit = sel["AVALC"].astype("string").str.strip().str.upper().isin(wanted).fillna(False)
+    yes = set(sel.loc[hit.to_numpy(dtype=bool), "USUBJID"].astype(str))
+    return pd.Series(np.asarray(subjects.astype(str).isin(yes), dtype=bool),
+                     index=subjects.index)

@@ -1,0 +1,161 @@
+"""``mappings/<study>/analysis.yaml``: what the report shows (populations, groupings, endpoints,
+landmarks, two-stage designs). Study knowledge lives here, never in the analysis code.
+
+Unknown keys are refused and every error names ``file:line`` (``spec.yamlload``). A reference
+to a population or grouping that is not defined is an error at load time, before any data is
+read. Documented with an example in docs/report.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cdiscmap.spec.yamlload import load_model
+
+FILE_NAME = "analysis.yaml"
+_ID = r"^[a-z][a-z0-9_]{0,39}$"
+_VAR = r"^[A-Z][A-Z0-9]{0,7}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Population(_Strict):
+    """Subjects of ADSL whose ``flag`` equals ``value`` (ADaMIG 1.3 §3.2 population flags)."""
+
+    flag: str = Field(pattern=_VAR)
+    value: str = "Y"
+    label: str | None = None
+
+
+class Grouping(_Strict):
+    """Columns/rows of the tables: the distinct values of an ADSL variable (``label`` shown)."""
+
+    variable: str | None = Field(default=None, pattern=_VAR)   # None: everyone in one group
+    label: str | None = Field(default=None, pattern=_VAR)
+    total: bool = True              # add an "All subjects" group
+    total_label: str = "All subjects"
+
+
+class DesignParameters(_Strict):
+    """p0/p1/alpha/beta of a Simon design, or a given design (r1, n1, r, n)."""
+
+    p0: float | None = Field(default=None, gt=0, lt=1)
+    p1: float | None = Field(default=None, gt=0, lt=1)
+    alpha: float | None = Field(default=None, gt=0, lt=0.5)
+    beta: float | None = Field(default=None, gt=0, lt=0.5)
+    kind: Literal["optimal", "minimax"] | None = None
+    r1: int | None = Field(default=None, ge=0)
+    n1: int | None = Field(default=None, ge=1)
+    r: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=2)
+    note: str | None = None
+
+
+class ResponseEndpoint(_Strict):
+    label: str
+    paramcd: str = Field(pattern=_VAR)
+    responders: list[str] = Field(min_length=1)     # AVALC values counted as responders
+
+
+class ResponseTable(_Strict):
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    dataset: Literal["ADRS"] = "ADRS"
+    # population: every subject of the population is in the denominator (no record = no
+    # response); records: only subjects with a record of the PARAMCD (e.g. responses after
+    # rechallenge, derived only for rechallenged subjects)
+    denominator: Literal["population", "records"] = "population"
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    endpoints: list[ResponseEndpoint] = Field(min_length=1)
+
+
+class SimonAnalysis(_Strict):
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    endpoint: ResponseEndpoint
+    order_by: str = Field(pattern=_VAR)       # ADSL date giving accrual order (ENRLDT, RANDDT)
+    design: DesignParameters                  # default for every group
+    groups: dict[str, DesignParameters] = Field(default_factory=dict)  # per group value
+    nmax: int = Field(default=100, ge=5, le=300)
+
+
+class SurvivalAnalysis(_Strict):
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    endpoints: list[str] = Field(min_length=1)         # ADTTE PARAMCDs
+    landmarks_months: list[float] = Field(default_factory=lambda: [6.0, 12.0, 24.0])
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    compare: bool = False                               # log-rank and Cox HR vs reference
+    reference: str | None = None                        # group value of the reference arm
+    figure_grouping: str | None = None                  # grouping of the KM figures
+
+
+class Demographics(_Strict):
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    continuous: list[str] = Field(default_factory=lambda: ["AGE"])
+    categorical: list[str] = Field(default_factory=lambda: ["SEX", "RACE"])
+    groups_as_rows: bool = False          # many groups (a basket's cohorts): one row each
+
+
+class AnalysisSettings(_Strict):
+    title: str | None = None
+    populations: dict[str, Population]
+    groupings: dict[str, Grouping]
+    demographics: list[Demographics] = Field(default_factory=list)
+    response: list[ResponseTable] = Field(default_factory=list)
+    simon: list[SimonAnalysis] = Field(default_factory=list)
+    survival: list[SurvivalAnalysis] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> AnalysisSettings:
+        ids: set[str] = set()
+        for part in (*self.demographics, *self.response, *self.simon, *self.survival):
+            if part.id in ids:
+                raise ValueError(f"analysis id '{part.id}' is used twice")
+            ids.add(part.id)
+            if part.population not in self.populations:
+                raise ValueError(f"{part.id}: population '{part.population}' is not defined "
+                                 f"under populations ({', '.join(self.populations)})")
+            names = [part.grouping] + ([part.figure_grouping] if isinstance(
+                part, SurvivalAnalysis) and part.figure_grouping else [])
+            for g in names:
+                if g not in self.groupings:
+                    raise ValueError(f"{part.id}: grouping '{g}' is not defined under "
+                                     f"groupings ({', '.join(self.groupings)})")
+        for s in self.simon:
+            for key, d in [("design", s.design), *s.groups.items()]:
+                given = [d.r1, d.n1, d.r, d.n]
+                if any(v is not None for v in given) and any(v is None for v in given):
+                    raise ValueError(f"{s.id} {key}: a given design needs r1, n1, r and n")
+            d = s.design
+            if d.r1 is None and None in (d.p0, d.p1, d.alpha, d.beta):
+                raise ValueError(f"{s.id}: design needs p0, p1, alpha, beta (or r1, n1, r, n)")
+        return self
+
+
+def load_analysis_settings(study_dir: Path | str) -> AnalysisSettings | None:
+    """The study's analysis.yaml, or None when it has none (no report)."""
+    path = Path(study_dir) / FILE_NAME
+    if not path.is_file():
+        return None
+    return load_model(path, AnalysisSettings)
+
+
+def safe_id(text: str) -> str:
+    """A file-name-safe id."""
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "x"

@@ -1,0 +1,157 @@
+"""Simon's two-stage designs (Simon R., Controlled Clinical Trials 1989;10:1-10).
+
+Stage 1 treats n1 patients and stops for futility when at most r1 respond; otherwise n patients
+in all are treated and H0 (p <= p0) is rejected when more than r respond. The optimal design
+minimises the expected size under p0 (EN0); the minimax design minimises n, then EN0. Both are
+found by exact binomial enumeration (scipy.stats.binom), vectorised over (r1, r) for each
+(n1, n), as clinfun::ph2simon does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+METHOD = ("Simon two-stage design (Simon 1989): optimal = minimum expected size under p0, "
+          "minimax = minimum maximum size; exact binomial search (scipy.stats.binom)")
+
+
+@dataclass(frozen=True)
+class SimonDesign:
+    """r1/n1, r/n with the design's exact operating characteristics."""
+
+    r1: int
+    n1: int
+    r: int
+    n: int
+    en0: float        # expected sample size under p0
+    pet0: float       # probability of early termination under p0
+    alpha: float      # exact type I error (P reject H0 | p0)
+    power: float      # exact power (P reject H0 | p1)
+    kind: str         # optimal | minimax | given
+
+    def text(self) -> str:
+        return f"{self.r1}/{self.n1}, {self.r}/{self.n}"
+
+
+def operating(r1: int, n1: int, r: int, n: int, p: float) -> tuple[float, float]:
+    """(P reject H0, P early termination) of a design when the true rate is ``p``."""
+    from scipy.stats import binom
+
+    x1 = np.arange(r1 + 1, n1 + 1)
+    reject = float(np.sum(binom.pmf(x1, n1, p) * binom.sf(r - x1, n - n1, p)))
+    return reject, float(binom.cdf(r1, n1, p))
+
+
+def describe(r1: int, n1: int, r: int, n: int, p0: float, p1: float,
+             kind: str = "given") -> SimonDesign:
+    """A given design with its exact characteristics under p0 and p1."""
+    if not 0 <= r1 < n1 < n or not r1 <= r < n:
+        raise ValueError(f"not a two-stage design: r1/n1 {r1}/{n1}, r/n {r}/{n}")
+    a, pet0 = operating(r1, n1, r, n, p0)
+    power, _ = operating(r1, n1, r, n, p1)
+    return SimonDesign(r1, n1, r, n, n1 + (1 - pet0) * (n - n1), pet0, a, power, kind)
+
+
+@lru_cache(maxsize=64)
+def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
+           ) -> tuple[SimonDesign, SimonDesign]:
+    """(optimal, minimax) designs with type I error <= alpha and power >= 1 - beta, n <= nmax.
+
+    For each total n and first-stage n1, every (r1, r) is evaluated at once: with
+    ``M[x1, r] = b(x1; n1, p) * P(X2 > r - x1)``, the rejection probability of (r1, r) is the
+    sum of M over x1 > r1, a reversed cumulative sum. Every n up to ``nmax`` is searched (as
+    clinfun::ph2simon does: a larger n can have a smaller EN0). Ties keep the smaller n, n1."""
+    from scipy.stats import binom
+
+    if not 0 < p0 < p1 < 1:
+        raise ValueError(f"Simon design needs 0 < p0 < p1 < 1 (p0 {p0}, p1 {p1})")
+    ks = np.arange(nmax + 1)
+    sizes = np.arange(nmax + 1)
+    # tails[p][m, k] = P(Bin(m, p) > k); pmfs[p][m, x] = P(Bin(m, p) = x)
+    tails = {p: binom.sf(ks[None, :], sizes[:, None], p) for p in (p0, p1)}
+    pmfs = {p: binom.pmf(ks[None, :], sizes[:, None], p) for p in (p0, p1)}
+    cdf0 = binom.cdf(ks[None, :], sizes[:, None], p0)
+    best_opt: tuple[float, int, int, int, int] | None = None     # EN0, n, r1, n1, r
+    best_mm: tuple[int, float, int, int, int] | None = None      # n, EN0, r1, n1, r
+    for n in range(2, nmax + 1):
+        rs = np.arange(n)
+        for n1 in range(1, n):
+            n2 = n - n1
+            x1 = np.arange(n1 + 1)
+            k = rs[None, :] - x1[:, None]                        # r - x1
+            reject = []
+            for p in (p0, p1):
+                tail2 = np.where(k < 0, 1.0, tails[p][n2][np.clip(k, 0, nmax)])
+                m = pmfs[p][n1][: n1 + 1, None] * tail2
+                rev = np.cumsum(m[::-1], axis=0)[::-1]           # rev[x] = sum over x1 >= x
+                reject.append(np.vstack([rev[1:], np.zeros((1, n))]))   # row r1: x1 > r1
+            a0, pw = reject
+            r1s = x1[:, None]
+            ok = (a0 <= alpha + 1e-12) & (pw >= 1 - beta - 1e-12) & (rs[None, :] >= r1s) \
+                & (r1s < n1)
+            if not ok.any():
+                continue
+            en = np.where(ok, n1 + (1 - cdf0[n1][: n1 + 1, None]) * n2, np.inf)
+            i, j = np.unravel_index(int(np.argmin(en)), en.shape)
+            cand = float(en[i, j])
+            if best_opt is None or cand < best_opt[0] - 1e-9:
+                best_opt = (cand, n, int(i), n1, int(j))
+            if best_mm is None or (n == best_mm[0] and cand < best_mm[1] - 1e-9):
+                best_mm = (n, cand, int(i), n1, int(j))
+    if best_opt is None or best_mm is None:
+        raise ValueError(f"no Simon design with n <= {nmax} for p0 {p0}, p1 {p1}, "
+                         f"alpha {alpha}, beta {beta}")
+    _, n, r1, n1, r = best_opt
+    optimal = describe(r1, n1, r, n, p0, p1, "optimal")
+    n, _, r1, n1, r = best_mm
+    minimax = describe(r1, n1, r, n, p0, p1, "minimax")
+    return optimal, minimax
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a cohort stands in its design and what the rule says."""
+
+    stage: str          # stage 1 | stage 2 | complete
+    decision: str       # continue | stop for futility | reject H0 | do not reject H0 | ...
+    x1: int             # responders among the first n1 evaluable subjects
+    n1_seen: int
+    x: int              # responders among the first n evaluable subjects
+    n_seen: int
+
+
+def status(design: SimonDesign, responses: np.ndarray) -> Status:
+    """Stage and decision from the responses of the evaluable subjects in accrual order.
+
+    Stage 1 is complete with n1 subjects: at most r1 responders among them stops the cohort
+    for futility. The trial is complete with n subjects: more than r responders among them
+    rejects H0. Before a stage is complete the decision is stated only when it is already
+    certain (responders cannot decrease): more than r1 (or r) responders, or too few subjects
+    left to pass the boundary."""
+    y = np.asarray(responses, dtype=bool)
+    seen = len(y)
+    n1, r1, n, r = design.n1, design.r1, design.n, design.r
+    x1 = int(y[:n1].sum())
+    x = int(y[:n].sum())
+    if seen < n1:
+        if x1 > r1:
+            decision = "continue to stage 2 (stage 1 boundary passed)"
+        elif x1 + (n1 - seen) <= r1:
+            decision = "stop for futility (boundary cannot be passed)"
+        else:
+            decision = "accruing stage 1"
+        return Status("stage 1", decision, x1, seen, x, seen)
+    if x1 <= r1:
+        return Status("stage 1", "stop for futility", x1, n1, x, min(seen, n))
+    if seen < n:
+        if x > r:
+            decision = "reject H0 (already more than r responders)"
+        elif x + (n - seen) <= r:
+            decision = "do not reject H0 (boundary cannot be passed)"
+        else:
+            decision = "continue (accruing stage 2)"
+        return Status("stage 2", decision, x1, n1, x, seen)
+    return Status("complete", "reject H0" if x > r else "do not reject H0", x1, n1, x, n)
