@@ -25,7 +25,7 @@ from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.recist.lesions import text_codes
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
-from cdiscmap.recist.readers import evaluator_of, reader_labels
+from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import NE, fmt_number
 
@@ -79,12 +79,13 @@ def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str | None, default: str,
     if missing:
         raise InputDataError(f"RS lacks column(s) {', '.join(missing)} needed to cross-check "
                              f"RECIST responses; it has: {', '.join(map(str, rs.columns))}")
-    labels = reader_labels(rs, "RS", default)
+    codes, labs = reader_codes(rs, "RS", default)
+    labels = labs[codes]
     if evaluator is not None:
-        keep = evaluator_of(labels) == evaluator.strip().upper()
+        keep = (evaluator_of(labs) == evaluator.strip().upper())[codes]
         labels = np.full(len(rs), readers[0], dtype=object)
     else:
-        keep = np.isin(labels, readers)
+        keep = np.isin(labs, readers)[codes]
     if "RSDRVFL" in rs.columns:   # records the engine derived are not the evaluator's
         codes, cats = text_codes(rs["RSDRVFL"], upper=True)
         keep &= ~np.isin(codes, np.flatnonzero(cats == "Y"))
@@ -130,12 +131,13 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
     test_codes, test_cats = text_codes(tr["TRTESTCD"], upper=True)
     is_sum = np.isin(test_codes, np.flatnonzero(np.isin(test_cats, SUM_TESTS)))
     sub = tr.loc[is_sum]
-    labels = reader_labels(sub, "TR", default)
+    codes, labs = reader_codes(sub, "TR", default)
+    labels = labs[codes]
     if evaluator is not None:
-        keep = evaluator_of(labels) == evaluator.strip().upper()
+        keep = (evaluator_of(labs) == evaluator.strip().upper())[codes]
         labels = np.full(len(sub), readers[0], dtype=object)
     else:
-        keep = np.isin(labels, readers)
+        keep = np.isin(labs, readers)[codes]
     sub = sub.loc[keep]
     inv = pd.DataFrame({
         "USUBJID": sub["USUBJID"].astype("string").str.strip().to_numpy(dtype=object),

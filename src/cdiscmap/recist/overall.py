@@ -199,28 +199,32 @@ def _reappearance(data: LesionData, n_visit: int, ovrl: np.ndarray, trgresp: np.
     aligned with ``data.visits``.
     """
     visits = data.visits
+    is_cr = ovrl == CR
+    if not is_cr.any():
+        return trgresp, ntrgresp, trg, ntrg
     subj = visits["_S"].to_numpy()
-    is_cr = (ovrl == CR).astype(np.int64)
-    # CR at any earlier assessment of the subject: running max shifted one row within subject.
-    running = pd.Series(is_cr).groupby(subj, sort=False).cummax().to_numpy()
-    first = np.ones(len(subj), dtype=bool)
-    first[1:] = subj[1:] != subj[:-1]
-    prior_cr = np.where(first, 0, np.roll(running, 1) if len(running) else running) > 0
+    # CR at an earlier assessment of the subject: rows are sorted by subject, visit, so a row
+    # follows a CR when its position is after the subject's first CR row.
+    rows = np.arange(len(subj))
+    first_cr = np.full(int(subj.max()) + 1, len(subj), dtype=np.int64)
+    np.minimum.at(first_cr, subj[is_cr], rows[is_cr])
+    prior_cr = rows > first_cr[subj]
     if not prior_cr.any():
         return trgresp, ntrgresp, trg, ntrg
     sv = subj * n_visit + visits["_V"].to_numpy()
 
     t = data.target
-    t_val = t["VALUE"].to_numpy()
-    t_back = t["EVALUATED"].to_numpy() & ~t["NODAL"].to_numpy() & (t_val > EPSILON)
     t_pos = find_keys(sv, t["_S"].to_numpy() * n_visit + t["_V"].to_numpy())
+    t_val = t["VALUE"].to_numpy()
+    t_back = (prior_cr[t_pos] & t["EVALUATED"].to_numpy() & ~t["NODAL"].to_numpy()
+              & (t_val > EPSILON))
     t_ids = join_labels(t_pos[t_back], t["LESION"].to_numpy(dtype=object)[t_back])
     t_any = np.zeros(len(sv), dtype=bool)
     t_any[t_pos[t_back]] = True
 
     nt = data.nontarget
-    nt_back = nt["STATUS"].to_numpy() >= STATUS_PRESENT
     nt_pos = find_keys(sv, nt["_S"].to_numpy() * n_visit + nt["_V"].to_numpy())
+    nt_back = prior_cr[nt_pos] & (nt["STATUS"].to_numpy() >= STATUS_PRESENT)
     nt_ids = join_labels(nt_pos[nt_back], nt["LESION"].to_numpy(dtype=object)[nt_back])
     nt_any = np.zeros(len(sv), dtype=bool)
     nt_any[nt_pos[nt_back]] = True
