@@ -175,12 +175,13 @@ class _ParamBuilder:
     """Builds parameter records for a population from chosen OVR records."""
 
     def __init__(self, ovr: pd.DataFrame, population: pd.Series, settings: AdamSettings,
-                 analysis: ResponseAnalysis) -> None:
+                 analysis: ResponseAnalysis, dates: pd.DataFrame | None = None) -> None:
         self.ovr = ovr
         self.subjects = ovr["USUBJID"].dtype
         self.population = population.reset_index(drop=True).astype(self.subjects)
         self.settings = settings
         self.analysis = analysis
+        self.dates = dates      # ADSL by USUBJID: a landmark's own reference date
         self.title = _title(settings.adrs.evaluator)
         self.records: list[pd.DataFrame] = []
 
@@ -236,22 +237,30 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
               dthdt: pd.Series, settings: AdamSettings, methods: dict[str, str]) -> None:
     cfg = settings.adrs
     days = lm.landmark_days
-    land = analysed["REFDT"] + pd.to_timedelta(days, unit="D")
+    ref_name = lm.reference_date or builder.analysis.reference_date
+    analysed = analysed.assign(_LMREF=analysed["REFDT"])
+    if lm.reference_date is not None and builder.dates is not None:
+        if lm.reference_date not in builder.dates.columns:
+            raise KeyError(f"ADSL has no {lm.reference_date}")
+        # only the landmark day moves; SD duration still counts from the analysis' date
+        analysed["_LMREF"] = pd.to_datetime(lookup(analysed["USUBJID"],
+                                                   builder.dates[lm.reference_date]))
+    land = analysed["_LMREF"] + pd.to_timedelta(days, unit="D")
     upto = analysed.loc[(analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D"))
                         .fillna(False).astype(bool)]
     wanted = [r.upper() for r in lm.responses]
     if lm.rule == "status":
         last = upto.sort_values(["USUBJID", "ADT"], kind="mergesort") \
             .drop_duplicates("USUBJID", keep="last")
-        lm_day = last["REFDT"] + pd.to_timedelta(days, unit="D")
+        lm_day = last["_LMREF"] + pd.to_timedelta(days, unit="D")
         near = last["ADT"] >= lm_day - pd.to_timedelta(lm.window_before, unit="D")
         dead = (pd.to_datetime(lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
         ok = (near & last["AVALC"].isin(wanted) & ~dead).fillna(False).astype(bool)
         chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
         flags = pd.Series(ok.to_numpy(), index=last["USUBJID"].to_numpy())
-        text = (f"Y when the last analysed overall response dated up to reference + {days} + "
-                f"{lm.window_after} days is dated from reference + {days} - {lm.window_before} "
-                f"days, is in {', '.join(wanted)}, and the subject is alive at reference + "
+        text = (f"Y when the last analysed overall response dated up to {ref_name} + {days} + "
+                f"{lm.window_after} days is dated from {ref_name} + {days} - {lm.window_before} "
+                f"days, is in {', '.join(wanted)}, and the subject is alive at {ref_name} + "
                 f"{days} days; else N")
     else:
         if lm.confirmed:
@@ -264,7 +273,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
         chosen = best[["USUBJID", "source_index"]]
         flags = pd.Series(best["AVALC"].isin(wanted).to_numpy(), index=best["USUBJID"].to_numpy())
         text = (f"Y when the {'confirmed ' if lm.confirmed else ''}best overall response over "
-                f"analysed assessments dated up to reference + {days} + {lm.window_after} days "
+                f"analysed assessments dated up to {ref_name} + {days} + {lm.window_after} days "
                 f"is in {', '.join(wanted)}; else N")
     pop = builder.population
     values = pd.Series(np.where(lookup(pop, flags).fillna(False).astype(bool), "Y", "N"),
@@ -428,7 +437,7 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
             population = adsl["USUBJID"]
         else:
             population = adsl.loc[adsl[analysis.reference_date].notna(), "USUBJID"]
-        builder = _ParamBuilder(ovr, population, settings, analysis)
+        builder = _ParamBuilder(ovr, population, settings, analysis, dates=by_subject)
         _analysis_parameters(builder, analysed, dthdt, settings, methods)
         parts.extend(builder.records)
         data[analysis.id] = ResponseData(analysis=analysis, ovr=analysed, nactdt=nact_subj,

@@ -308,8 +308,12 @@ class Confirmation(_Model):
 class Landmark(_Model):
     """A landmark response parameter (e.g. DCR8W, DCR16W, RSP8W, PFR6M), Y/N per subject.
 
-    Landmark day L = reference date + ``weeks``·7 (or ``days``). Only analysed assessments with
-    ADT ≤ L + ``window_after`` are looked at.
+    Landmark day L = reference date + ``weeks``·7 (or ``days``), the reference date being
+    ``reference_date`` (default: the analysis' own). Only analysed assessments with
+    ADT ≤ L + ``window_after`` are looked at. Tie the reference date and window to the
+    protocol's definition: "after 2 cycles" with scans every 8 weeks ± 7 days from the first
+    dose is ``reference_date: TRTSDT, weeks: 8, window_before: 7, window_after: 7``; counting
+    it from registration misses every scan of a subject dosed more than a week after it.
 
     - ``rule: status`` — Y when the LAST of those assessments is dated ≥ L − ``window_before``
       and its response is in ``responses`` and the subject is not dead on or before L; so PD
@@ -326,6 +330,11 @@ class Landmark(_Model):
     days: int | None = Field(None, gt=0, le=MAX_DAYS,
                               description="Landmark L in days from the reference "
                                           "date (give weeks or days).")
+    reference_date: str | None = Field(
+        None, description="ADSL date L counts from (e.g. TRTSDT when the protocol counts "
+                          "cycles from the first dose); default the analysis' "
+                          "reference_date (the admiralonco ad_adrs.R template defines no "
+                          "landmark parameter).")
     window_before: int = Field(7, ge=0, le=MAX_DAYS,
                                description="Days before L still counted; default 7.")
     window_after: int = Field(7, ge=0, le=MAX_DAYS,
@@ -343,6 +352,8 @@ class Landmark(_Model):
 
     _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
     _v_r = field_validator("responses")(lambda v: _check_responses(v))
+    _v_ref = field_validator("reference_date")(
+        lambda v: None if v is None else _check_name(v, "reference_date"))
 
     @model_validator(mode="after")
     def _one_length(self) -> Landmark:
@@ -858,6 +869,12 @@ class AdamSettings(_Model):
                 problems.append(("adrs", f"analyses.{i}.reference_date",
                                  f"unknown ADSL date {a.reference_date}; known: "
                                  f"{', '.join(sorted(known))}"))
+        for i, a in enumerate(self.adrs.analyses):
+            for j, lm in enumerate(a.landmarks):
+                if lm.reference_date is not None and lm.reference_date not in known:
+                    problems.append(("adrs", f"analyses.{i}.landmarks.{j}.reference_date",
+                                     f"unknown ADSL date {lm.reference_date}; known: "
+                                     f"{', '.join(sorted(known))}"))
         for i, rule in enumerate(self.adsl.ex_dates):
             if rule.anchor is not None and rule.anchor not in known:
                 problems.append(("adsl", f"ex_dates.{i}.anchor", f"unknown ADSL date "

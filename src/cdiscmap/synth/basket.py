@@ -763,6 +763,7 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
     forms = tumour.tumour_forms(streams[11], course)
     orr, disagreements, planted_rows = mess.plant_disagreements(
         streams[9], forms["orr.csv"], max(1, round(n / 50)))
+    investigator = orr["OVRLRESP"].to_numpy()      # RECIST codes, before any spelled out
     orr = _spell_out(streams[9], orr, planted_rows)
 
     raw = {
@@ -789,13 +790,34 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
         "PD_DATE": mess.format_iso(regdat + pd_day),
         "DEATH_DATE": mess.format_iso(np.where(np.isfinite(timeline.death_day),
                                                regdat + timeline.death_day, np.nan)),
+        "REG_DATE": mess.format_iso(regdat.astype("float64")),
+        "FIRST_DOSE_DATE": mess.format_iso(regdat + subjects["first_dose"].to_numpy(
+            dtype="float64")),
     })
     truth = {
         "planted_disagreements.csv": disagreements,
         "planted_defects.csv": pd.concat([race_defects, ae_defects], ignore_index=True),
         "subjects.csv": truth_subjects,
+        "timepoints.csv": _truth_timepoints(course, regdat, investigator),
     }
     return StudyFiles(raw=raw, truth=truth)
+
+
+def _truth_timepoints(course: tumour.TumourCourse, regdat: np.ndarray,
+                      investigator: np.ndarray) -> pd.DataFrame:
+    """Every post-baseline assessment with its true date and responses (landmark truth):
+    RECIST is the generator's overall response, INVESTIGATOR the one written on orr.csv
+    (a planted disagreement changes it) before any is spelled out in words."""
+    subj, k = np.nonzero(course.assessed)
+    order = np.lexsort((k, subj))
+    subj, k = subj[order], k[order]
+    return pd.DataFrame({
+        "SUBJECT": course.inputs.subject[subj],
+        "VISIT": course.visit[subj, k],
+        "DATE": mess.format_iso(regdat[subj] + course.day[subj, k]),
+        "RECIST": course.responses.overall[subj, k],
+        "INVESTIGATOR": investigator,
+    })
 
 
 def _clinical_inputs(subjects: pd.DataFrame, enrol: pd.DataFrame, timeline: Timeline,
