@@ -32,6 +32,7 @@ from cdiscmap.adam.adrs import derive_adrs
 from cdiscmap.adam.adsl import apply_post_baseline_rule, derive_adsl
 from cdiscmap.adam.adtr import derive_adtr
 from cdiscmap.adam.adtte import derive_adtte
+from cdiscmap.adam.collected import apply_evaluable_rule
 from cdiscmap.adam.io import read_sdtm
 from cdiscmap.adam.settings import AdamSettings, load_adam_settings
 from cdiscmap.errors import InputDataError
@@ -68,8 +69,9 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamRes
                                   methods["ADRS"])
     main = responses[settings.adrs.analyses[0].id]
     adsl = apply_post_baseline_rule(adsl, main.ovr["USUBJID"], settings)
+    adsl = apply_evaluable_rule(adsl, adrs, settings, methods["ADSL"])
     adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
-                         methods["ADTTE"])
+                         methods["ADTTE"], sdtm=sdtm)
     datasets = {"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte}
     for name, derive in (("ADAE", derive_adae), ("ADEX", derive_adex), ("ADTR", derive_adtr),
                          ("ADQS", derive_adqs)):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cdiscmap.adam.collected import collected_responses
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import (
     lookup,
@@ -368,6 +369,9 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     """
     cfg = settings.adrs
     parts, data = _derive_one(sdtm, adsl, baseline_tumours, settings, findings, methods)
+    subjects = parts[0]["USUBJID"].dtype     # collected values as found (adrs.collected)
+    parts += [c.assign(USUBJID=c["USUBJID"].astype(subjects))
+              for c in collected_responses(sdtm, adsl, settings, findings, methods)]
     ovr_codes = ["OVR"]
     for extra in cfg.evaluators:
         sfx = extra.paramcd_suffix

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.adrs import ADSL_CARRIED, ResponseData
+from cdiscmap.adam.collected import collected_tte
 from cdiscmap.adam.io import lookup
 from cdiscmap.adam.settings import AdamSettings, TteParameter
 from cdiscmap.findings import Findings, Severity
@@ -252,14 +253,17 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
 
 def derive_adtte(adsl: pd.DataFrame, responses: dict[str, ResponseData],
                  baseline_tumours: pd.DataFrame, settings: AdamSettings, findings: Findings,
-                 methods: dict[str, str]) -> pd.DataFrame:
-    """All ADTTE parameters of the settings, one record per subject and parameter."""
+                 methods: dict[str, str], sdtm: dict[str, pd.DataFrame] | None = None
+                 ) -> pd.DataFrame:
+    """All ADTTE parameters of the settings, one record per subject and parameter
+    (``adtte.collected`` durations read from ``sdtm``)."""
     parts = []
     for p in settings.adtte.parameters:
         frame, text = _parameter(p, adsl, responses[p.analysis], baseline_tumours, settings,
                                  findings)
         parts.append(frame)
         methods[f"PARAMCD={p.paramcd}"] = text
+    parts += collected_tte(sdtm or {}, adsl, settings, findings, methods)  # durations as given
     if parts:
         adtte = pd.concat(parts, ignore_index=True)
     else:

@@ -221,6 +221,11 @@ class EffflRule(_Model):
     require_post_baseline_assessment: bool = Field(
         False, description="At least one analysed post-baseline overall response; default false "
                            "(RECIST 1.1 counts early death/PD without a scan as non-responders).")
+    evaluable_responses: list[str] | None = Field(
+        None, description="Also require the subject's BOR (ADRS PARAMCD BOR) to be one of these "
+                          "responses, e.g. [CR, PR, SD, PD] for a literature review that counts "
+                          "only cases with a published evaluable response; default none (no such "
+                          "condition).")
 
 
 class AdslSettings(_Model):
@@ -436,6 +441,24 @@ def _default_aval_map() -> dict[str, float]:
     return {"CR": 1, "PR": 2, "SD": 3, "NON-CR/NON-PD": 4, "PD": 5, "NE": 6, "MISSING": 7}
 
 
+class CollectedResponse(_Model):
+    """A response parameter collected as such (a case report's best response), not derived
+    from timepoint responses: one record per subject from RS."""
+
+    paramcd: str = Field("BOR", description="PARAMCD of the parameter; default BOR.")
+    param: str = Field("Best Overall Response as Collected",
+                       description="PARAM of the parameter.")
+    testcd: str = Field("BESTRESP", description="RSTESTCD of the collected records (SDTM CT "
+                                                "ONCRTSCD BESTRESP, Best Overall Response).")
+
+    _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
+
+    @field_validator("testcd")
+    @classmethod
+    def _upper_testcd(cls, value: str) -> str:
+        return value.strip().upper()
+
+
 class AdrsSettings(_Model):
     """ADRS derivations (BDS; admiralonco ad_adrs.R conventions)."""
 
@@ -483,6 +506,13 @@ class AdrsSettings(_Model):
                     "the same ADRS, each with its PARAMCD suffix (e.g. [{evaluator: INDEPENDENT "
                     "ASSESSOR, paramcd_suffix: I}, {evaluator: COMPUTED, paramcd_suffix: C}]). "
                     "Default none: one evaluator, `evaluator`.")
+    collected: list[CollectedResponse] = Field(
+        default_factory=list,
+        description="Response parameters taken as collected from RS (RSEVAL `evaluator`, "
+                    "RSCAT `category`), one record per subject (the last by RSSEQ; none: "
+                    "MISSING): a literature case or case report gives its best response, not "
+                    "timepoints (then set the analyses' parameters to [] so BOR is not also "
+                    "derived). Default none.")
 
     @field_validator("evaluator", "testcd")
     @classmethod
@@ -509,6 +539,7 @@ class AdrsSettings(_Model):
         for a in self.analyses:
             codes += [p + a.paramcd_suffix for p in a.parameters]
             codes += [lm.paramcd for lm in a.landmarks]
+        codes += [c.paramcd for c in self.collected]
         for a in self.analyses:   # a typo would silently make every subject N
             for lm in a.landmarks:
                 unknown = [r for r in lm.responses if r not in self.aval_map]
@@ -605,6 +636,40 @@ def _default_tte() -> list[TteParameter]:
     ]
 
 
+class ValueSource(_Model):
+    """One value per subject read from an SDTM dataset: ``value`` of the records matching
+    ``where`` (the first by --SEQ when several)."""
+
+    dataset: str = Field(description="SDTM dataset, e.g. SUPPDM.")
+    value: str = Field(description="Variable holding the value, e.g. QVAL.")
+    where: dict[str, str | list[str]] = Field(default_factory=dict,
+                                              description="Records to use (all must hold).")
+
+
+DURATION_DAYS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+
+
+class CollectedTteParameter(_Model):
+    """A time-to-event parameter whose time is a collected duration (a case report's months of
+    follow-up), not the difference of two dates: STARTDT and ADT stay null."""
+
+    paramcd: str = Field(description="PARAMCD, e.g. OS.")
+    param: str = Field(description="PARAM, e.g. Overall Survival.")
+    duration: ValueSource = Field(description="Where the duration is (section below).")
+    unit: Literal["days", "weeks", "months", "years"] = Field(
+        description="Unit of the collected duration. AVAL is in days like every ADTTE "
+                    "parameter: months × 30.4375 (365.25 / 12), weeks × 7, years × 365.25; "
+                    "not rounded and no +1 (a duration, not two dates).")
+    event_flag: str = Field("DTHFL", description="ADSL flag: Y = the event happened at the end "
+                                                 "of the duration (CNSR 0), else censored there "
+                                                 "(CNSR cnsr.last_assessment). Default DTHFL.")
+    event_description: str = Field("DEATH", description="EVNTDESC of events.")
+    censor_description: str = Field("LAST FOLLOW-UP AS REPORTED",
+                                    description="EVNTDESC of censored records.")
+
+    _v = field_validator("paramcd", "event_flag")(lambda v: _check_name(v, "name"))
+
+
 class AdtteSettings(_Model):
     """ADTTE parameters (admiralonco ad_adtte.R event/censor sources)."""
 
@@ -617,10 +682,15 @@ class AdtteSettings(_Model):
     parameters: list[TteParameter] = Field(
         default_factory=_default_tte,
         description="Time-to-event parameters; default OS, PFS, DOR, TTP from RANDDT.")
+    collected: list[CollectedTteParameter] = Field(
+        default_factory=list,
+        description="Parameters whose time is a collected duration (section below), e.g. OS "
+                    "from a case report's months of follow-up; set parameters to [] when the "
+                    "data have no dates. Default none.")
 
     @model_validator(mode="after")
     def _unique(self) -> AdtteSettings:
-        codes = [p.paramcd for p in self.parameters]
+        codes = [p.paramcd for p in self.parameters] + [c.paramcd for c in self.collected]
         if len(set(codes)) != len(codes):
             raise ValueError(f"PARAMCD values repeat: {codes}")
         return self

@@ -1,7 +1,8 @@
 """Synthetic raw eCRF exports of the seed trials, any size, fixed seed.
 
 ``generate`` writes ``out_dir/raw/*.csv`` (the EDC export, contract: docs/raw-forms.md; the
-``imt-odm`` study writes one ODM-XML file instead, docs/raw-forms-imt-odm.md) and
+``imt-odm`` study writes one ODM-XML file instead, docs/raw-forms-imt-odm.md; the
+``alk-sarcoma-cases`` literature review one Excel workbook, docs/raw-forms-alk-cases.md) and
 ``out_dir/truth/*.csv`` (what was planted, for tests; never read by the mappings). The same
 study, size and seed give byte-identical files.
 """
@@ -32,7 +33,17 @@ _MODULES = {
     "imt-pediatric": "cdiscmap.synth.imt",
     "imt-edc": "cdiscmap.synth.imt_edc",
     "imt-odm": "cdiscmap.synth.imt_odm",
+    "alk-sarcoma-cases": "cdiscmap.synth.alk_cases",
 }
+
+
+@dataclass(frozen=True)
+class RawBytes:
+    """A binary raw file (an Excel workbook) and the data rows it holds, as a generator returns
+    it in ``StudyFiles.raw``."""
+
+    data: bytes
+    rows: int
 
 
 def _builder(study: str) -> Callable[[int, int], basket.StudyFiles] | None:
@@ -80,6 +91,10 @@ def generate(study: str, out_dir: Path, *, n_subjects: int = DEFAULT_SUBJECTS,
                              parents=True) as handle:
                 handle.write(frame)
             rows[name] = frame.count("<ItemGroupData ")
+        elif isinstance(frame, RawBytes):   # a workbook (alk-sarcoma-cases)
+            with atomic_open(raw_dir / name, "wb", parents=True) as handle:
+                handle.write(frame.data)
+            rows[name] = frame.rows
         else:
             rows[name] = write_csv(frame, raw_dir / name)
     for name, frame in sorted(files.truth.items()):
@@ -100,5 +115,5 @@ def write_csv(frame: pd.DataFrame, path: Path) -> int:
     return len(frame)
 
 
-__all__ = ["DEFAULT_SEED", "DEFAULT_SUBJECTS", "SynthResult", "available_studies", "generate",
+__all__ = ["DEFAULT_SEED", "DEFAULT_SUBJECTS", "RawBytes", "SynthResult", "available_studies", "generate",
            "write_csv"]

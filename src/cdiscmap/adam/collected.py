@@ -1,0 +1,148 @@
+"""ADaM parameters from values collected as such, for data without dates or timepoints.
+
+A literature case series (or a case report) gives, per patient, the best response and the months
+of follow-up as the publication states them: there are no timepoint responses to derive BOR from
+and no dates to subtract. These settings take those values straight from SDTM, so the same ADRS
+and ADTTE structures (and the report on them) serve such data:
+
+- ``adrs.collected``: a response parameter (BOR) from RS records of a test code (BESTRESP), one
+  record per subject (the last by RSSEQ), MISSING for subjects without one;
+- ``adtte.collected``: a time-to-event parameter whose AVAL is a collected duration converted
+  to days (months × 30.4375), CNSR 0 when an ADSL flag (DTHFL) is Y, else censored; STARTDT
+  and ADT null (ADaMIG 1.3 BDS: ADT is conditional, AVAL carries the time);
+- ``adsl.efffl.evaluable_responses``: EFFFL = N for a subject whose BOR is outside the list
+  (a review's "evaluable" cases).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.adam.io import lookup, report_rows, require, select_records, upper_isin, upper_text
+from cdiscmap.adam.settings import DURATION_DAYS, AdamSettings, ValueSource
+from cdiscmap.findings import Findings, Severity
+
+
+def collected_responses(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                        settings: AdamSettings, findings: Findings,
+                        methods: dict[str, str]) -> list[pd.DataFrame]:
+    """One record per ADSL subject and ``adrs.collected`` parameter (ADRS columns)."""
+    cfg = settings.adrs
+    if not cfg.collected:
+        return []
+    rs = require(sdtm, "RS", ["USUBJID", "RSTESTCD", "RSSTRESC", "RSSEQ"],
+                 "collected responses for ADRS")
+    if cfg.category is not None and "RSCAT" in rs.columns:
+        rs = rs.loc[upper_isin(rs["RSCAT"], [cfg.category])]
+    if "RSEVAL" in rs.columns:
+        rs = rs.loc[upper_isin(rs["RSEVAL"], [cfg.evaluator])]
+    title = cfg.evaluator.title()
+    parts = []
+    for c in cfg.collected:
+        recs = rs.loc[upper_isin(rs["RSTESTCD"], [c.testcd])]
+        recs = recs.assign(_seq=pd.to_numeric(recs["RSSEQ"], errors="coerce")) \
+            .sort_values(["USUBJID", "_seq"], kind="mergesort") \
+            .drop_duplicates("USUBJID", keep="last").set_index("USUBJID")
+        avalc = upper_text(lookup(adsl["USUBJID"], recs["RSSTRESC"]).astype("string"))
+        has = adsl["USUBJID"].isin(recs.index).to_numpy()
+        avalc = avalc.where(pd.Series(has, index=avalc.index) & avalc.notna(), "MISSING")
+        aval = avalc.map(cfg.aval_map).astype("float64")
+        outside = aval.isna()
+        if outside.any():
+            report_rows(findings, adsl.loc[outside].assign(_V=avalc[outside]), "RS",
+                        rule="AD0002", severity=Severity.WARNING,
+                        message=f"collected {c.testcd} outside the analysis map; not analysed",
+                        variable="RSSTRESC", value_col="_V")
+        n = len(adsl)
+        parts.append(pd.DataFrame({
+            "USUBJID": adsl["USUBJID"].astype("string").to_numpy(),
+            "PARAMCD": pd.Series([c.paramcd] * n, dtype="string"),
+            "PARAM": pd.Series([c.param] * n, dtype="string"),
+            "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
+            "PARCAT2": pd.Series([title] * n, dtype="string"),
+            "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+            "AVALC": avalc.to_numpy(),
+            "AVAL": aval.to_numpy(),
+            "ADT": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+            "SRCDOM": pd.Series(np.where(has, "RS", None), dtype="string"),
+            "SRCVAR": pd.Series(np.where(has, "RSSTRESC", None), dtype="string"),
+            "SRCSEQ": lookup(adsl["USUBJID"], recs["_seq"]).astype("float64").to_numpy(),
+        }))
+        methods[f"PARAMCD={c.paramcd}"] = (
+            f"{c.param}: RS.RSSTRESC where RSTESTCD = {c.testcd}, RSEVAL = {cfg.evaluator}"
+            + (f", RSCAT = {cfg.category}" if cfg.category else "")
+            + " (last by RSSEQ), as collected, not derived from timepoints; none: MISSING")
+    return parts
+
+
+def _values(sdtm: dict[str, pd.DataFrame], source: ValueSource, ids: pd.Series) -> pd.Series:
+    frame = require(sdtm, source.dataset, ["USUBJID", source.value], "collected duration")
+    picked, _ = select_records(frame, source.where)
+    seq = [c for c in picked.columns if c.endswith("SEQ") or c == "IDVARVAL"]
+    if seq:
+        picked = picked.sort_values(["USUBJID", seq[0]], kind="mergesort")
+    first = picked.drop_duplicates("USUBJID").set_index("USUBJID")[source.value]
+    return lookup(ids, first)
+
+
+def collected_tte(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
+                  findings: Findings, methods: dict[str, str]) -> list[pd.DataFrame]:
+    """One record per ADSL subject with a duration, per ``adtte.collected`` parameter."""
+    parts = []
+    censored = settings.adtte.cnsr.last_assessment
+    for p in settings.adtte.collected:
+        ids = adsl["USUBJID"].astype("string").reset_index(drop=True)
+        raw = _values(sdtm, p.duration, ids)
+        value = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = value.isna() & raw.notna() | (value < 0).fillna(False)
+        if bad.any():
+            report_rows(findings, pd.DataFrame({"USUBJID": ids[bad], "_V": raw[bad]}),
+                        p.duration.dataset, rule="AD0021", severity=Severity.WARNING,
+                        message=f"{p.paramcd}: collected duration is not a number >= 0; no "
+                                "record", variable=p.duration.value, value_col="_V")
+            value = value.where(~bad)
+        if p.event_flag not in adsl.columns:
+            raise KeyError(f"ADSL has no {p.event_flag}")
+        event = adsl[p.event_flag].astype("string").str.upper().eq("Y").fillna(False) \
+            .to_numpy(dtype=bool)
+        keep = value.notna().to_numpy()
+        n = int(keep.sum())
+        ev = event[keep]
+        parts.append(pd.DataFrame({
+            "USUBJID": ids[keep].to_numpy(),
+            "PARAMCD": pd.Series([p.paramcd] * n, dtype="string"),
+            "PARAM": pd.Series([p.param] * n, dtype="string"),
+            "STARTDT": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+            "ADT": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+            "AVAL": (value[keep] * DURATION_DAYS[p.unit]).to_numpy(),
+            "CNSR": np.where(ev, 0.0, float(censored)),
+            "EVNTDESC": pd.Series(np.where(ev, p.event_description, p.censor_description),
+                                  dtype="string"),
+            "CNSDTDSC": pd.Series([None] * n, dtype="string"),
+            "SRCDOM": pd.Series([p.duration.dataset] * n, dtype="string"),
+            "SRCVAR": pd.Series([p.duration.value] * n, dtype="string"),
+            "SRCSEQ": np.full(n, np.nan),
+        }))
+        where = ", ".join(f"{k} = {v}" for k, v in p.duration.where.items())
+        methods[f"PARAMCD={p.paramcd}"] = (
+            f"{p.param}: AVAL = {p.duration.dataset}.{p.duration.value}"
+            + (f" where {where}" if where else "")
+            + f" ({p.unit}) x {DURATION_DAYS[p.unit]:g} days, a collected duration (no dates: "
+            f"STARTDT/ADT null); CNSR 0 when ADSL.{p.event_flag} = Y, else {censored}")
+    return parts
+
+
+def apply_evaluable_rule(adsl: pd.DataFrame, adrs: pd.DataFrame, settings: AdamSettings,
+                         methods: dict[str, str]) -> pd.DataFrame:
+    """EFFFL = N for subjects whose BOR is not in ``adsl.efffl.evaluable_responses``."""
+    wanted = settings.adsl.efffl.evaluable_responses
+    if wanted is None:
+        return adsl
+    bor = adrs.loc[adrs["PARAMCD"] == "BOR"].drop_duplicates("USUBJID").set_index("USUBJID")
+    ok = upper_text(lookup(adsl["USUBJID"], bor["AVALC"]).astype("string")) \
+        .isin([w.upper() for w in wanted]).fillna(False).to_numpy(dtype=bool)
+    adsl = adsl.copy()
+    adsl["EFFFL"] = adsl["EFFFL"].where(ok, "N").astype("string")
+    methods["EFFFL"] = methods.get("EFFFL", "Y") + f"; and BOR in {', '.join(wanted)}"
+    return adsl
