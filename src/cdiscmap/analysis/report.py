@@ -21,10 +21,15 @@ import pandas as pd
 
 from cdiscmap.analysis import response, simon, survival
 from cdiscmap.analysis.demographics import demographics_table
+from cdiscmap.analysis.disposition import disposition_tables
+from cdiscmap.analysis.exposure import exposure_table
 from cdiscmap.analysis.figures import Figure, km_figure
 from cdiscmap.analysis.groups import filter_text, groups, population, population_text
+from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
+from cdiscmap.analysis.safety import safety_tables
 from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
 from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
+from cdiscmap.analysis.tumour import tumour_report
 from cdiscmap.errors import InputDataError
 
 REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
@@ -286,6 +291,19 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> R
         rep.tables += tables
         rep.figures += figures
         rep.methods["Time to event"] = "; ".join(survival.METHODS.values())
+    for sa in settings.safety:
+        rep.tables += safety_tables(adam, settings, sa)
+        rep.methods["Safety"] = SAFETY_METHOD
+    for ex in settings.exposure:
+        rep.tables.append(exposure_table(adam, settings, ex))
+    for dp in settings.disposition:
+        rep.tables += disposition_tables(adam, settings, dp)
+    for tu in settings.tumour:
+        tables, figures = tumour_report(adam, settings, tu)
+        rep.tables += tables
+        rep.figures += figures
+        rep.methods["Tumour figures"] = ("Best % change of the target-lesion sum (ADTR "
+                                         "ANL02FL), lines at -30% / +20% (RECIST 1.1 §4.3.1)")
     return rep
 
 

@@ -112,6 +112,68 @@ class Demographics(_Strict):
     groups_as_rows: bool = False          # many groups (a basket's cohorts): one row each
 
 
+class Safety(_Strict):
+    """Treatment-emergent AEs (ADAE TRTEMFL = Y): overview, maximum CTCAE grade per subject,
+    and subjects by SOC/PT at any grade and at grade >= ``grade_threshold`` (docs/report.md)."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    grade_threshold: int = Field(default=3, ge=2, le=5)
+    soc_pt: bool = True
+    # AEACN values that count as "leading to discontinuation" (CDISC CT ACN)
+    discontinuation_actions: list[str] = Field(default_factory=lambda: ["DRUG WITHDRAWN"])
+
+
+class Exposure(_Strict):
+    """ADEX parameters summarised per group (n, mean (SD), median [min-max])."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    parameters: list[str] = Field(default_factory=lambda: [
+        "TRTDURD", "CUMDOSE", "CUMDOSBS", "DOSEINT", "DOSINTBS", "RDI"])
+
+
+class FlowStep(_Strict):
+    """One box of the subject flow: ADSL rows where ``flag`` = ``value`` and/or ``variable``
+    is one of ``values`` (neither: every ADSL row, e.g. screened)."""
+
+    label: str
+    flag: str | None = Field(default=None, pattern=_VAR)
+    value: str = "Y"
+    variable: str | None = Field(default=None, pattern=_VAR)
+    values: list[str] = Field(default_factory=list)
+
+
+class Disposition(_Strict):
+    """End-of-study status and reasons for discontinuation (ADSL EOSSTT/DCSREAS) of the
+    population by group, and a CONSORT-style flow over every ADSL row."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    flow: list[FlowStep] = Field(default_factory=list)
+
+
+class Tumour(_Strict):
+    """Waterfall, spider and swimmer plots (ADTR, ADRS, ADSL)."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str                                   # rows of the summary table
+    paramcd: str = Field(default="SDIAM", pattern=_VAR)       # ADTR sum of diameters
+    bor_paramcd: str = Field(default="BOR", pattern=_VAR)     # ADRS colour of the bars
+    timepoint_paramcd: str = Field(default="OVR", pattern=_VAR)  # ADRS response per visit
+    responders: list[str] = Field(default_factory=lambda: ["CR", "PR"])
+    figures: list[Literal["waterfall", "spider", "swimmer"]] = Field(
+        default_factory=lambda: ["waterfall", "spider", "swimmer"])
+
+
 class AnalysisSettings(_Strict):
     title: str | None = None
     populations: dict[str, Population]
@@ -120,11 +182,16 @@ class AnalysisSettings(_Strict):
     response: list[ResponseTable] = Field(default_factory=list)
     simon: list[SimonAnalysis] = Field(default_factory=list)
     survival: list[SurvivalAnalysis] = Field(default_factory=list)
+    safety: list[Safety] = Field(default_factory=list)
+    exposure: list[Exposure] = Field(default_factory=list)
+    disposition: list[Disposition] = Field(default_factory=list)
+    tumour: list[Tumour] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> AnalysisSettings:
         ids: set[str] = set()
-        for part in (*self.demographics, *self.response, *self.simon, *self.survival):
+        for part in (*self.demographics, *self.response, *self.simon, *self.survival,
+                     *self.safety, *self.exposure, *self.disposition, *self.tumour):
             if part.id in ids:
                 raise ValueError(f"analysis id '{part.id}' is used twice")
             ids.add(part.id)

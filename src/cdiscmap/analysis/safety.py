@@ -1,0 +1,188 @@
+"""Safety from ADAE: treatment-emergent adverse events by category, maximum CTCAE grade and
+SOC/PT, counted as subjects (not events) per group.
+
+Counting follows ADaM OCCDS 1.1 (first-occurrence flags) as ``cdiscmap.adam.adae`` derives
+them: a subject counts once per SOC (AOCCSFL = Y) and once per SOC/PT (AOCCPFL = Y) at any
+grade; at grade >= k it counts on its worst-grade record of the SOC (AOCCSIFL = Y) or SOC/PT
+(AOCCPIFL = Y) when that grade is >= k; the maximum grade per subject is ATOXGRN of its
+AOCCIFL = Y record. Only TRTEMFL = Y records count (ICH E3 §12.2 treatment-emergent events).
+Percentages are of the group's N in the population (subjects, with or without AEs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from cdiscmap.analysis.groups import Group, filter_text, groups, population, population_text
+from cdiscmap.analysis.settings import AnalysisSettings, Safety
+from cdiscmap.analysis.tables import Table
+from cdiscmap.errors import InputDataError
+
+METHOD = ("Subjects with at least one treatment-emergent AE (ADAE TRTEMFL = 'Y'), counted once "
+          "per category, SOC and PT by the OCCDS first-occurrence flags (AOCCxxFL, worst grade: "
+          "AOCCxxIFL); percentages of the group's N; CTCAE grades from ATOXGRN")
+_FLAGS = ["AOCCIFL", "AOCCSFL", "AOCCPFL", "AOCCSIFL", "AOCCPIFL"]
+
+
+def count_text(n: int, total: int) -> str:
+    """``n (p%)`` with one decimal; ``0`` for an empty group."""
+    return f"{n} ({100 * n / total:.1f}%)" if total else "0"
+
+
+def _yes(frame: pd.DataFrame, var: str) -> pd.Series:
+    if var not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[var].astype("string").str.strip().str.upper().eq("Y").fillna(False) \
+        .astype(bool)
+
+
+def _text(frame: pd.DataFrame, var: str) -> pd.Series:
+    if var not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    return frame[var].astype("string").str.strip().str.upper()
+
+
+def teae(adae: pd.DataFrame, subjects: pd.Series) -> pd.DataFrame:
+    """Treatment-emergent ADAE records of ``subjects`` (TRTEMFL = Y), with ``_GRADE``."""
+    for var in ("USUBJID", "TRTEMFL"):
+        if var not in adae.columns:
+            raise InputDataError(f"ADAE has no {var} (safety tables)")
+    keep = _yes(adae, "TRTEMFL") & adae["USUBJID"].astype("string").isin(
+        subjects.astype("string")).fillna(False).astype(bool)
+    out = adae.loc[keep.to_numpy(dtype=bool)].copy()
+    out["USUBJID"] = out["USUBJID"].astype("string")
+    out["_GRADE"] = pd.to_numeric(out["ATOXGRN"], errors="coerce") if "ATOXGRN" in out.columns \
+        else pd.Series(float("nan"), index=out.index)
+    return out
+
+
+def categories(ae: pd.DataFrame, threshold: int, actions: list[str]
+               ) -> list[tuple[str, pd.Series, str]]:
+    """(label, record mask, filter text) of each overview category."""
+    acts = [a.upper() for a in actions]
+    fatal = ae["_GRADE"].eq(5).fillna(False) | _yes(ae, "AESDTH")
+    return [
+        ("Any TEAE", pd.Series(True, index=ae.index), ""),
+        (f"TEAE of CTCAE grade >= {threshold}", ae["_GRADE"].ge(threshold).fillna(False),
+         f"ATOXGRN >= {threshold}"),
+        ("Serious TEAE", _yes(ae, "AESER"), "AESER = 'Y'"),
+        ("Fatal TEAE", fatal, "ATOXGRN = 5 or AESDTH = 'Y'"),
+        ("TEAE leading to discontinuation", _text(ae, "AEACN").isin(acts).fillna(False),
+         "AEACN in (" + ", ".join(f"'{a}'" for a in acts) + ")"),
+        ("Related TEAE", _text(ae, "RELGR1").eq("RELATED").fillna(False), "RELGR1 = 'RELATED'"),
+    ]
+
+
+def _trace(settings: AnalysisSettings, spec: Safety, grp: Group, extra: str, n: int,
+           total: int) -> dict[str, Any]:
+    return {"dataset": "ADAE", "paramcd": None,
+            "population": population_text(settings, spec.population),
+            "filter": " and ".join(f for f in (filter_text(settings, spec.grouping, grp),
+                                               "ADAE.TRTEMFL = 'Y'", extra) if f),
+            "group": grp.label, "n": n, "denominator": total}
+
+
+def _header(grps: list[Group]) -> list[str]:
+    return [f"{g.label} (N={len(g.subjects)})" for g in grps]
+
+
+def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
+                  spec: Safety) -> list[Table]:
+    """Overview, maximum grade per subject and (``soc_pt``) SOC/PT tables."""
+    if "ADAE" not in adam:
+        raise InputDataError(f"ADaM ADAE not found ({spec.id})")
+    adsl, adae = adam["ADSL"], adam["ADAE"]
+    pop = population(adsl, settings, spec.population)
+    grps = groups(pop, settings, spec.grouping)
+    ae = teae(adae, pop["USUBJID"])
+    source = "Source: ADAE, ADSL; population " + population_text(settings, spec.population)
+    notes = [METHOD + "."]
+
+    overview = Table(f"{spec.id}_overview", spec.title + ": overview",
+                     ["Category"] + _header(grps), footnotes=notes, source=source)
+    for label, mask, filt in categories(ae, spec.grade_threshold,
+                                        spec.discontinuation_actions):
+        ids = ae.loc[mask.to_numpy(dtype=bool), "USUBJID"]
+        texts, traces = [label], {}
+        for gi, grp in enumerate(grps):
+            n, total = int(grp.subjects.isin(ids).sum()), len(grp.subjects)
+            texts.append(count_text(n, total))
+            traces[gi + 1] = _trace(settings, spec, grp, filt, n, total)
+        overview.add_row(texts, traces)
+    tables = [overview]
+
+    missing = [f for f in _FLAGS if f not in ae.columns]
+    if missing:
+        raise InputDataError(f"ADAE has no {', '.join(missing)} (first-occurrence flags, "
+                             f"OCCDS 1.1; {spec.id})")
+    worst = ae.loc[_yes(ae, "AOCCIFL").to_numpy(dtype=bool), ["USUBJID", "_GRADE"]]
+    grade_table = Table(f"{spec.id}_grade", spec.title + ": maximum CTCAE grade per subject",
+                        ["Maximum grade"] + _header(grps),
+                        footnotes=notes + ["Each subject counts once, at the highest ATOXGRN "
+                                           "of its TEAEs (AOCCIFL = 'Y'); subjects without a "
+                                           "TEAE are not counted."], source=source)
+    levels: list[tuple[str, pd.Series, str]] = [
+        (f"Grade {k}", worst["_GRADE"].eq(k).fillna(False), f"AOCCIFL = 'Y' and ATOXGRN = {k}")
+        for k in range(1, 6)]
+    levels.append(("Grade missing", worst["_GRADE"].isna(), "AOCCIFL = 'Y' and ATOXGRN missing"))
+    for label, mask, filt in levels:
+        ids = worst.loc[mask.to_numpy(dtype=bool), "USUBJID"]
+        texts, traces = [label], {}
+        for gi, grp in enumerate(grps):
+            n, total = int(grp.subjects.isin(ids).sum()), len(grp.subjects)
+            texts.append(count_text(n, total))
+            traces[gi + 1] = _trace(settings, spec, grp, filt, n, total)
+        grade_table.add_row(texts, traces)
+    tables.append(grade_table)
+    if spec.soc_pt:
+        tables.append(_soc_pt(ae, grps, settings, spec, notes, source))
+    return tables
+
+
+def _soc_pt(ae: pd.DataFrame, grps: list[Group], settings: AnalysisSettings, spec: Safety,
+            notes: list[str], source: str) -> Table:
+    """Rows: each SOC then its PTs (by descending subject count of the total, then name);
+    columns: per group, any grade and grade >= threshold."""
+    k = spec.grade_threshold
+    columns = ["System organ class / Preferred term"]
+    for g in grps:
+        columns += [f"{g.label} (N={len(g.subjects)}): any grade", f"{g.label}: grade >= {k}"]
+    table = Table(f"{spec.id}_socpt", spec.title + ": by system organ class and preferred term",
+                  columns, footnotes=notes + [
+                      "SOC rows: AEBODSYS (AOCCSFL / AOCCSIFL); PT rows, indented: AEDECOD "
+                      "(AOCCPFL / AOCCPIFL). A subject counts once per row."], source=source)
+    soc = ae["AEBODSYS"].astype("string").fillna("(no SOC)")
+    pt = ae["AEDECOD"].astype("string").fillna("(no PT)")
+    work = pd.DataFrame({"USUBJID": ae["USUBJID"], "SOC": soc, "PT": pt,
+                         "S": _yes(ae, "AOCCSFL"), "P": _yes(ae, "AOCCPFL"),
+                         "SI": _yes(ae, "AOCCSIFL") & ae["_GRADE"].ge(k).fillna(False),
+                         "PI": _yes(ae, "AOCCPIFL") & ae["_GRADE"].ge(k).fillna(False)})
+    soc_n = work.loc[work["S"]].groupby("SOC")["USUBJID"].nunique()
+    pt_n = work.loc[work["P"]].groupby(["SOC", "PT"])["USUBJID"].nunique()
+    soc_order = sorted(soc_n.index, key=lambda s: (-int(soc_n[s]), str(s)))
+    for s in soc_order:
+        rows = [(str(s), None)] + [
+            (str(p), str(p)) for p in sorted(pt_n.loc[s].index,
+                                             key=lambda p: (-int(pt_n.loc[(s, p)]), str(p)))]
+        for label, p in rows:
+            in_row = work["SOC"].eq(s) & (work["PT"].eq(p) if p is not None else True)
+            any_flag, hi_flag = ("P", "PI") if p is not None else ("S", "SI")
+            ids_any = work.loc[(in_row & work[any_flag]).to_numpy(dtype=bool), "USUBJID"]
+            ids_hi = work.loc[(in_row & work[hi_flag]).to_numpy(dtype=bool), "USUBJID"]
+            where = f"AEBODSYS = '{s}'" + (f" and AEDECOD = '{p}'" if p is not None else "")
+            flag = "AOCCPFL" if p is not None else "AOCCSFL"
+            iflag = "AOCCPIFL" if p is not None else "AOCCSIFL"
+            texts, traces = [("    " + label) if p is not None else label], {}
+            for gi, grp in enumerate(grps):
+                total = len(grp.subjects)
+                n_any = int(grp.subjects.isin(ids_any).sum())
+                n_hi = int(grp.subjects.isin(ids_hi).sum())
+                texts += [count_text(n_any, total), count_text(n_hi, total)]
+                traces[1 + 2 * gi] = _trace(settings, spec, grp, f"{where} and {flag} = 'Y'",
+                                            n_any, total)
+                traces[2 + 2 * gi] = _trace(settings, spec, grp, f"{where} and {iflag} = 'Y' "
+                                            f"and ATOXGRN >= {k}", n_hi, total)
+            table.add_row(texts, traces)
+    return table

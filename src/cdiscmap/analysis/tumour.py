@@ -1,0 +1,248 @@
+"""Tumour figures: waterfall, spider and swimmer plots, and the numbers behind the waterfall.
+
+- Waterfall: one bar per subject, its best % change of the target-lesion sum from baseline
+  (ADTR PARAMCD = SDIAM, ANL02FL = Y: the lowest post-baseline PCHG of a complete sum, see
+  ``cdiscmap.adam.adtr``), sorted from the largest increase to the largest decrease, coloured by
+  best overall response (ADRS BOR); dashed lines at +20 % and -30 %, the RECIST 1.1 §4.3.1
+  thresholds of progression and partial response for the sum (the +20 % line is a guide: PD
+  is measured from the nadir, not the baseline).
+- Spider: PCHG from baseline over time (ADTR ADY in weeks, ANL01FL = Y), one line per subject
+  from 0 % at baseline, coloured by BOR.
+- Swimmer: one bar per subject from the first dose (ADSL TRTSDT) over the treatment duration
+  (TRTEDT), months; markers at the first response (ADRS per-visit response in the responder
+  values), the first progression (per-visit PD) and death (ADSL DTHDT).
+
+Figures are drawn as ``cdiscmap.analysis.figures`` draws (Agg, fixed fonts and SVG salt), so a
+rerun writes byte-identical files. Subjects are ordered by value then USUBJID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.analysis.figures import RC, Figure, _render
+from cdiscmap.analysis.groups import filter_text, groups, population, population_text
+from cdiscmap.analysis.settings import AnalysisSettings, Tumour
+from cdiscmap.analysis.survival import DAYS_PER_MONTH
+from cdiscmap.analysis.tables import Table
+from cdiscmap.errors import InputDataError
+
+BOR_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fee08b", "NON-CR/NON-PD": "#fdae61",
+               "PD": "#d73027", "NE": "#999999"}
+OTHER_COLOUR = "#bbbbbb"
+PR_LINE, PD_LINE = -30.0, 20.0
+
+
+def _colour(bor: str) -> str:
+    return BOR_COLOURS.get(bor, OTHER_COLOUR)
+
+
+@dataclass(frozen=True)
+class TumourData:
+    """Per subject of the population: best % change, BOR; the time courses."""
+
+    best: pd.DataFrame        # USUBJID, PCHG, BOR; sorted as the waterfall draws it
+    course: pd.DataFrame      # USUBJID, WEEK, PCHG, BOR (baseline at week 0, 0 %)
+    swim: pd.DataFrame        # USUBJID, DUR, RESP, PROG, DEATH (months from TRTSDT; NaN = none)
+
+
+def _sel(frame: pd.DataFrame, var: str, value: str) -> np.ndarray:
+    return frame[var].astype("string").str.strip().str.upper().eq(value).fillna(False) \
+        .to_numpy(dtype=bool)
+
+
+def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
+                ) -> TumourData:
+    """The figures' data from ADTR, ADRS and ADSL for ``subjects``."""
+    for name in ("ADTR", "ADRS"):
+        if name not in adam:
+            raise InputDataError(f"ADaM {name} not found ({spec.id})")
+    adsl, adtr, adrs = adam["ADSL"], adam["ADTR"], adam["ADRS"]
+    ids = set(subjects.astype(str))
+    tr = adtr.loc[_sel(adtr, "PARAMCD", spec.paramcd)
+                  & adtr["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
+    tr["USUBJID"] = tr["USUBJID"].astype(str)
+    rs = adrs.loc[adrs["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
+    rs["USUBJID"] = rs["USUBJID"].astype(str)
+    bor = rs.loc[_sel(rs, "PARAMCD", spec.bor_paramcd)].drop_duplicates("USUBJID") \
+        .set_index("USUBJID")["AVALC"].astype("string").str.strip().str.upper()
+
+    best = tr.loc[_sel(tr, "ANL02FL", "Y"), ["USUBJID", "PCHG"]].drop_duplicates("USUBJID")
+    best = best.assign(PCHG=pd.to_numeric(best["PCHG"], errors="coerce")).dropna(
+        subset=["PCHG"])
+    best["BOR"] = best["USUBJID"].map(bor).fillna("NE").astype(str)
+    best = best.sort_values(["PCHG", "USUBJID"], ascending=[False, True], kind="mergesort") \
+        .reset_index(drop=True)
+
+    ok = _sel(tr, "ANL01FL", "Y") if "ANL01FL" in tr.columns else np.ones(len(tr), bool)
+    course = tr.loc[ok, ["USUBJID", "ADY", "PCHG"]].copy()
+    base = _sel(tr, "ABLFL", "Y")[ok] if "ABLFL" in tr.columns else np.zeros(len(course), bool)
+    course["PCHG"] = pd.to_numeric(course["PCHG"], errors="coerce").where(~base, 0.0)
+    course["WEEK"] = (pd.to_numeric(course["ADY"], errors="coerce") / 7.0).where(~base, 0.0)
+    course = course.dropna(subset=["PCHG", "WEEK"])
+    course["BOR"] = course["USUBJID"].map(bor).fillna("NE").astype(str)
+    course = course.sort_values(["USUBJID", "WEEK"], kind="mergesort").reset_index(drop=True)
+
+    pop = adsl.loc[adsl["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
+    pop["USUBJID"] = pop["USUBJID"].astype(str)
+    start = pd.to_datetime(pop["TRTSDT"], errors="coerce")
+    end = pd.to_datetime(pop["TRTEDT"], errors="coerce")
+    death = pd.to_datetime(pop["DTHDT"], errors="coerce") if "DTHDT" in pop.columns \
+        else pd.Series(pd.NaT, index=pop.index)
+    months = lambda d: (d - start).dt.days.astype("float64") / DAYS_PER_MONTH  # noqa: E731
+    swim = pd.DataFrame({"USUBJID": pop["USUBJID"], "DUR": months(end) + 1 / DAYS_PER_MONTH,
+                         "DEATH": months(death)})
+    tp = rs.loc[_sel(rs, "PARAMCD", spec.timepoint_paramcd)].copy()
+    tp["ADT"] = pd.to_datetime(tp["ADT"], errors="coerce")
+    tp["VAL"] = tp["AVALC"].astype("string").str.strip().str.upper()
+    first = {}
+    for key, values in (("RESP", [v.upper() for v in spec.responders]), ("PROG", ["PD"])):
+        hit = tp.loc[tp["VAL"].isin(values).fillna(False).to_numpy(dtype=bool)]
+        first[key] = hit.groupby("USUBJID")["ADT"].min()
+    trt = pd.Series(start.to_numpy(), index=pop["USUBJID"])
+    for key, dates in first.items():
+        swim[key] = ((swim["USUBJID"].map(dates) - swim["USUBJID"].map(trt)).dt.days
+                     .astype("float64") / DAYS_PER_MONTH)
+    swim = swim.loc[swim["DUR"].notna()]
+    swim = swim.sort_values(["DUR", "USUBJID"], ascending=[True, True], kind="mergesort") \
+        .reset_index(drop=True)
+    return TumourData(best, course, swim)
+
+
+def _legend(ax: object, present: list[str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=_colour(b), label=b) for b in present]
+    ax.legend(handles=handles, title="Best overall response", fontsize=7.5,  # type: ignore[attr-defined]
+              title_fontsize=7.5, frameon=False, loc="upper right")
+
+
+def _order(bors: list[str]) -> list[str]:
+    known = [b for b in BOR_COLOURS if b in bors]
+    return known + sorted(set(bors) - set(known))
+
+
+def waterfall_figure(fig_id: str, title: str, best: pd.DataFrame) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        x = np.arange(len(best))
+        ax.bar(x, best["PCHG"].to_numpy(float), color=[_colour(b) for b in best["BOR"]],
+               width=0.8, edgecolor="none")
+        ax.axhline(PD_LINE, color="#555555", linestyle="--", linewidth=0.9)
+        ax.axhline(PR_LINE, color="#555555", linestyle="--", linewidth=0.9)
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_xlim(-0.8, max(len(best), 1) - 0.2)
+        low = min(-100.0, float(best["PCHG"].min()) - 5 if len(best) else -100.0)
+        high = max(40.0, float(best["PCHG"].max()) + 5 if len(best) else 40.0)
+        ax.set_ylim(low, high)
+        ax.set_xticks([])
+        ax.set_xlabel(f"Subjects (n={len(best)}), by best change")
+        ax.set_ylabel("Best % change from baseline in sum of diameters")
+        ax.set_title(title)
+        _legend(ax, _order(list(best["BOR"].unique())))
+        png, svg = _render(fig)
+        plt.close(fig)
+    return Figure(fig_id, title, png, svg)
+
+
+def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for _uid, sub in course.groupby("USUBJID", sort=True):
+            ax.plot(sub["WEEK"].to_numpy(float), sub["PCHG"].to_numpy(float),
+                    color=_colour(str(sub["BOR"].iloc[0])), linewidth=1.0, marker="o",
+                    markersize=2.5)
+        ax.axhline(PD_LINE, color="#555555", linestyle="--", linewidth=0.9)
+        ax.axhline(PR_LINE, color="#555555", linestyle="--", linewidth=0.9)
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_xlabel("Weeks from treatment start (ADTR ADY / 7)")
+        ax.set_ylabel("% change from baseline in sum of diameters")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        _legend(ax, _order(list(course["BOR"].unique())))
+        png, svg = _render(fig)
+        plt.close(fig)
+    return Figure(fig_id, title, png, svg)
+
+
+def swimmer_figure(fig_id: str, title: str, swim: pd.DataFrame) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(RC):
+        n = len(swim)
+        fig, ax = plt.subplots(figsize=(7.5, min(2.0 + 0.14 * n, 30.0)))
+        y = np.arange(n)
+        ax.barh(y, swim["DUR"].to_numpy(float), color="#9ecae1", height=0.7,
+                label="On treatment")
+        marks = [("RESP", "^", "#1a9850", "First response"),
+                 ("PROG", "s", "#d73027", "First progression"),
+                 ("DEATH", "X", "black", "Death")]
+        for col, marker, colour, label in marks:
+            v = swim[col].to_numpy(float)
+            keep = np.isfinite(v)
+            ax.plot(v[keep], y[keep], linestyle="none", marker=marker, color=colour,
+                    markersize=4.5, label=label)
+        ax.set_yticks(y)
+        ax.set_yticklabels(swim["USUBJID"].tolist() if n <= 60 else [""] * n, fontsize=6)
+        ax.set_ylim(-0.8, max(n, 1) - 0.2)
+        ax.set_xlabel("Months from first dose")
+        ax.set_title(title)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=7.5, frameon=False)
+        png, svg = _render(fig)
+        plt.close(fig)
+    return Figure(fig_id, title, png, svg)
+
+
+def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
+                  ) -> tuple[list[Table], list[Figure]]:
+    """The waterfall summary table and the figures ``spec.figures`` asks for."""
+    pop = population(adam["ADSL"], settings, spec.population)
+    data = tumour_data(adam, pop["USUBJID"], spec)
+    popt = population_text(settings, spec.population)
+    table = Table(f"{spec.id}_best", spec.title + ": best % change in target-lesion sum",
+                  ["Group", "Subjects with a best change", "Decrease >= 30%",
+                   "Increase >= 20%", "Median best % change [min, max]"],
+                  footnotes=[f"ADTR PARAMCD = {spec.paramcd}, ANL02FL = 'Y' (lowest "
+                             "post-baseline PCHG of a complete sum). RECIST 1.1 §4.3.1 "
+                             "thresholds -30% and +20% (the latter from baseline, as a guide)."],
+                  source="Source: ADTR, ADRS, ADSL; population " + popt)
+    for grp in groups(pop, settings, spec.grouping):
+        sub = data.best.loc[data.best["USUBJID"].isin(grp.subjects.astype(str))]
+        v = sub["PCHG"].to_numpy(float)
+        down, up = int((v <= PR_LINE).sum()), int((v >= PD_LINE).sum())
+        trace = {"dataset": "ADTR", "paramcd": spec.paramcd, "population": popt,
+                 "filter": " and ".join(f for f in (filter_text(settings, spec.grouping, grp),
+                                                    "ANL02FL = 'Y'") if f), "group": grp.label}
+        med = (f"{np.median(v):.1f} [{v.min():.1f}, {v.max():.1f}]" if len(v) else "-")
+        table.add_row([grp.label, str(len(v)), str(down), str(up), med],
+                      {1: {**trace, "n": len(v)}, 2: {**trace, "n": down, "where": "PCHG <= -30"},
+                       3: {**trace, "n": up, "where": "PCHG >= 20"},
+                       4: {**trace, "median": float(np.median(v)) if len(v) else None}})
+    figures = []
+    if "waterfall" in spec.figures:
+        figures.append(waterfall_figure(f"{spec.id}_waterfall", "Waterfall: best % change in "
+                                        "target-lesion sum", data.best))
+    if "spider" in spec.figures:
+        figures.append(spider_figure(f"{spec.id}_spider", "Spider: % change in target-lesion "
+                                     "sum over time", data.course))
+    if "swimmer" in spec.figures:
+        figures.append(swimmer_figure(f"{spec.id}_swimmer", "Swimmer: treatment duration, "
+                                      "response, progression and death", data.swim))
+    return [table], figures

@@ -1,0 +1,150 @@
+"""Safety, exposure and disposition tables on hand-made ADaM; every expected count is worked
+out by hand from the rows below (not by the code under test)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cdiscmap.analysis.disposition import disposition_tables
+from cdiscmap.analysis.exposure import exposure_table
+from cdiscmap.analysis.safety import safety_tables
+from cdiscmap.analysis.settings import AnalysisSettings
+from cdiscmap.errors import InputDataError
+
+SETTINGS = AnalysisSettings.model_validate({
+    "populations": {"saf": {"flag": "SAFFL"}, "all": {"flag": "ITTFL"}},
+    "groupings": {"arm": {"variable": "ARMCD"}},
+    "safety": [{"id": "t_ae", "title": "AE", "population": "saf", "grouping": "arm"}],
+    "exposure": [{"id": "t_ex", "title": "Exposure", "population": "saf", "grouping": "arm"}],
+    "disposition": [{"id": "t_ds", "title": "Disposition", "population": "all",
+                     "grouping": "arm", "flow": [
+                         {"label": "Screened"}, {"label": "Enrolled", "flag": "ITTFL"},
+                         {"label": "Treated", "flag": "SAFFL"},
+                         {"label": "Discontinued", "variable": "EOSSTT",
+                          "values": ["DISCONTINUED"]}]}],
+})
+
+# 6 subjects: A-1..A-3 in arm A, B-1..B-2 in arm B, S-1 a screen failure (no arm, not treated)
+ADSL = pd.DataFrame({
+    "STUDYID": "T", "USUBJID": ["A-1", "A-2", "A-3", "B-1", "B-2", "S-1"],
+    "ARMCD": ["A", "A", "A", "B", "B", None],
+    "ITTFL": ["Y", "Y", "Y", "Y", "Y", "N"], "SAFFL": ["Y", "Y", "Y", "Y", "N", "N"],
+    "EOSSTT": ["COMPLETED", "DISCONTINUED", "DISCONTINUED", "ONGOING", "DISCONTINUED", None],
+    "DCSREAS": [None, "ADVERSE EVENT", "DEATH", None, "WITHDRAWAL BY SUBJECT", None]})
+
+_COLS = ["USUBJID", "AEBODSYS", "AEDECOD", "ATOXGRN", "AESER", "AESDTH", "AEACN", "RELGR1",
+         "TRTEMFL", "AOCCIFL", "AOCCSFL", "AOCCPFL", "AOCCSIFL", "AOCCPIFL"]
+# flags as ADAE derives them: first record (by date) per subject/SOC/PT, worst grade per ...
+_ROWS = [
+    # A-1: nausea g1 then nausea g3 (GI), rash g2 (skin)
+    ("A-1", "GI", "NAUSEA", 1, "N", "N", "DOSE NOT CHANGED", "RELATED",
+     "Y", None, "Y", "Y", None, None),
+    ("A-1", "GI", "NAUSEA", 3, "Y", "N", "DRUG WITHDRAWN", "RELATED",
+     "Y", "Y", None, None, "Y", "Y"),
+    ("A-1", "SKIN", "RASH", 2, "N", "N", "DOSE NOT CHANGED", "NOT RELATED",
+     "Y", None, "Y", "Y", "Y", "Y"),
+    # A-2: vomiting g2 (GI) only; a pre-treatment g4 nausea that is not emergent
+    ("A-2", "GI", "VOMITING", 2, "N", "N", "DOSE NOT CHANGED", "RELATED",
+     "Y", "Y", "Y", "Y", "Y", "Y"),
+    ("A-2", "GI", "NAUSEA", 4, "Y", "N", "DRUG WITHDRAWN", "RELATED",
+     None, None, None, None, None, None),
+    # A-3: no AE at all
+    # B-1: fatal sepsis g5 (infections), nausea g3 (GI)
+    ("B-1", "INFECTIONS", "SEPSIS", 5, "Y", "Y", "DRUG WITHDRAWN", "NOT RELATED",
+     "Y", "Y", "Y", "Y", "Y", "Y"),
+    ("B-1", "GI", "NAUSEA", 3, "N", "N", "DOSE REDUCED", "RELATED",
+     "Y", None, "Y", "Y", "Y", "Y"),
+    # B-2: not in the safety population (SAFFL = N): its AE counts nowhere
+    ("B-2", "GI", "NAUSEA", 3, "N", "N", "DOSE NOT CHANGED", "RELATED",
+     "Y", "Y", "Y", "Y", "Y", "Y"),
+]
+ADAE = pd.DataFrame(_ROWS, columns=_COLS)
+
+ADEX = pd.DataFrame({
+    "USUBJID": ["A-1", "A-2", "A-3", "B-1", "A-1", "A-2", "A-3", "B-1"],
+    "PARAMCD": ["TRTDURD"] * 4 + ["DOSINTBS"] * 4,
+    "PARAM": ["Treatment Duration (days)"] * 4 + ["Dose Intensity (mg/m2/day)"] * 4,
+    "AVAL": [10, 20, 60, 5, 280, 250, 265, 280]})
+
+
+def _tables() -> dict[str, list[list[str]]]:
+    adam = {"ADSL": ADSL, "ADAE": ADAE, "ADEX": ADEX}
+    tables = safety_tables(adam, SETTINGS, SETTINGS.safety[0])
+    tables.append(exposure_table(adam, SETTINGS, SETTINGS.exposure[0]))
+    tables += disposition_tables(adam, SETTINGS, SETTINGS.disposition[0])
+    return {t.id: t for t in tables}
+
+
+def test_overview_counts_subjects_once_per_category() -> None:
+    t = _tables()["t_ae_overview"]
+    assert t.columns == ["Category", "A (N=3)", "B (N=1)", "All subjects (N=4)"]
+    rows = {r[0]: r[1:] for r in t.rows}
+    # any TEAE: A-1, A-2 of arm A (A-3 none; A-2's nausea is not emergent); B-1
+    assert rows["Any TEAE"] == ["2 (66.7%)", "1 (100.0%)", "3 (75.0%)"]
+    # grade >= 3: A-1 (nausea g3), B-1 (sepsis g5, nausea g3); A-2's g4 is not emergent
+    assert rows["TEAE of CTCAE grade >= 3"] == ["1 (33.3%)", "1 (100.0%)", "2 (50.0%)"]
+    assert rows["Serious TEAE"] == ["1 (33.3%)", "1 (100.0%)", "2 (50.0%)"]
+    assert rows["Fatal TEAE"] == ["0 (0.0%)", "1 (100.0%)", "1 (25.0%)"]
+    # AEACN DRUG WITHDRAWN among emergent AEs: A-1 nausea g3, B-1 sepsis
+    assert rows["TEAE leading to discontinuation"] == ["1 (33.3%)", "1 (100.0%)", "2 (50.0%)"]
+    assert rows["Related TEAE"] == ["2 (66.7%)", "1 (100.0%)", "3 (75.0%)"]
+
+
+def test_maximum_grade_per_subject() -> None:
+    rows = {r[0]: r[1:] for r in _tables()["t_ae_grade"].rows}
+    # worst grade: A-1 3, A-2 2, B-1 5
+    assert rows["Grade 1"] == ["0 (0.0%)", "0 (0.0%)", "0 (0.0%)"]
+    assert rows["Grade 2"] == ["1 (33.3%)", "0 (0.0%)", "1 (25.0%)"]
+    assert rows["Grade 3"] == ["1 (33.3%)", "0 (0.0%)", "1 (25.0%)"]
+    assert rows["Grade 5"] == ["0 (0.0%)", "1 (100.0%)", "1 (25.0%)"]
+
+
+def test_soc_pt_any_grade_and_grade_3_by_hand() -> None:
+    t = _tables()["t_ae_socpt"]
+    labels = [r[0] for r in t.rows]
+    # GI: A-1, A-2, B-1 = 3 subjects; INFECTIONS 1; SKIN 1 (ties by name)
+    assert labels == ["GI", "    NAUSEA", "    VOMITING", "INFECTIONS", "    SEPSIS",
+                      "SKIN", "    RASH"]
+    rows = {r[0]: r[1:] for r in t.rows}
+    # columns: A any, A >=3, B any, B >=3, All any, All >=3
+    assert rows["GI"] == ["2 (66.7%)", "1 (33.3%)", "1 (100.0%)", "1 (100.0%)",
+                          "3 (75.0%)", "2 (50.0%)"]
+    assert rows["    NAUSEA"] == ["1 (33.3%)", "1 (33.3%)", "1 (100.0%)", "1 (100.0%)",
+                                  "2 (50.0%)", "2 (50.0%)"]
+    assert rows["    VOMITING"] == ["1 (33.3%)", "0 (0.0%)", "0 (0.0%)", "0 (0.0%)",
+                                    "1 (25.0%)", "0 (0.0%)"]
+    assert rows["SKIN"][4:] == ["1 (25.0%)", "0 (0.0%)"]
+    cell = t.cells()[0]
+    assert cell["dataset"] == "ADAE" and cell["population"] == "ADSL.SAFFL = 'Y'"
+    assert "AOCCSFL = 'Y'" in cell["filter"] and "ADSL.ARMCD = 'A'" in cell["filter"]
+
+
+def test_exposure_summary() -> None:
+    rows = {r[0]: r[1:] for r in _tables()["t_ex"].rows}
+    # arm A durations 10, 20, 60: mean 30, SD sqrt(((-20)^2 + (-10)^2 + 30^2) / 2) = 26.5
+    assert rows["Treatment Duration (days) (TRTDURD)"][0] == \
+        "n=3; mean 30.0 (SD 26.5); median 20.0 [10-60]"
+    assert rows["Dose Intensity (mg/m2/day) (DOSINTBS)"][1] == \
+        "n=1; mean 280.0 (SD -); median 280.0 [280-280]"
+    assert "CUMDOSE" not in " ".join(rows)      # absent parameter: no row
+
+
+def test_disposition_reasons_and_flow() -> None:
+    tables = _tables()
+    rows = {r[0]: r[1:] for r in tables["t_ds"].rows}
+    assert rows["DISCONTINUED"] == ["2 (66.7%)", "1 (50.0%)", "3 (60.0%)"]
+    assert rows["    ADVERSE EVENT"] == ["1 (33.3%)", "0 (0.0%)", "1 (20.0%)"]
+    assert rows["    WITHDRAWAL BY SUBJECT"] == ["0 (0.0%)", "1 (50.0%)", "1 (20.0%)"]
+    flow = {r[0]: r[1:] for r in tables["t_ds_flow"].rows}
+    assert tables["t_ds_flow"].columns == ["Step", "A", "B", "All subjects"]
+    assert flow["Screened"] == ["3", "2", "6"]
+    assert flow["Enrolled"] == ["3", "2", "5"]
+    assert flow["Treated"] == ["3", "1", "4"]
+    assert flow["Discontinued"] == ["2", "1", "3"]
+
+
+def test_safety_needs_the_first_occurrence_flags() -> None:
+    adam = {"ADSL": ADSL, "ADAE": ADAE.drop(columns=["AOCCPIFL"])}
+    with pytest.raises(InputDataError, match="AOCCPIFL"):
+        safety_tables(adam, SETTINGS, SETTINGS.safety[0])
