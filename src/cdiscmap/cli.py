@@ -448,5 +448,77 @@ def compare(ctx: click.Context, base: Path, compare: Path, keys: str, tolerance:
                                f"{display_path(base)} and {display_path(compare)}; see "
                                f"{display_path(written['html'])}, or set --fail-on none")
 
+
+@main.command("batch", epilog=EXIT_CODES)
+@click.argument("studies", nargs=-1, required=True,
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--raw-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of raw exports: <raw-root>/<study folder name or STUDYID>/ (the "
+                   "files, or a raw/ folder in it). A demo study without one is synthesised.")
+@click.option("--out", "out_root", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Output root: packages in <out>/<STUDYID>/, logs in <out>/batch/, "
+                   "batch-summary.json/.md.")
+@click.option("--scheduler", default=None,
+              help="Address of a running Dask scheduler (default: a local cluster).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="Worker processes of the local cluster (one thread each).")
+@click.option("--adam/--no-adam", default=True, show_default=True)
+@click.option("--format", "formats", type=click.Choice(["xpt", "json", "both"]),
+              default="xpt", show_default=True)
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
+              help="A study exits 1 when findings at or above this severity remain.")
+def batch(studies: tuple[Path, ...], raw_root: Path | None, out_root: Path,
+          scheduler: str | None, workers: int, adam: bool, formats: str,
+          fail_on: str) -> None:
+    """Run many studies' full pipelines as Dask tasks (needs the 'scale' extra).
+
+    Each STUDY (mapping folder or bundled study name) gets the exit status `cdiscmap run`
+    would give; the batch exits with the worst of them. Packages are byte-identical to
+    serial runs.
+    """
+    from cdiscmap.scale.batch import SUMMARY_MD, require_dask, run_batch
+
+    require_dask()
+    result = run_batch(list(studies), out_root, raw_root=raw_root, scheduler=scheduler,
+                       workers=workers, formats=formats, adam=adam, fail_on=fail_on,
+                       echo=click.echo)
+    if result.status:
+        bad = sum(o.status == result.status for o in result.outcomes)
+        what = {1: "have findings at or above --fail-on", 2: "could not run",
+                3: "hit an internal error"}.get(result.status, "failed")
+        click.echo(f"cdiscmap: {bad} of {len(result.outcomes)} studies {what}; see "
+                   f"{out_root / SUMMARY_MD}", err=True)
+        sys.exit(result.status)
+
+
+@main.command("pool", epilog=EXIT_CODES)
+@click.argument("packages", nargs=-1, required=True,
+                type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the pooled XPT files, define.xml and pool-summary.json/.md.")
+@click.option("--datasets", default="ADSL,ADAE,ADRS,ADTTE", show_default=True,
+              help="ADaM datasets to pool (those no study has are skipped).")
+@click.option("--pool-id", default="POOL", show_default=True,
+              help="Identity of the pooled package in define.xml (StudyName, OIDs).")
+def pool(packages: tuple[Path, ...], out_dir: Path, datasets: str, pool_id: str) -> None:
+    """Pool ADaM datasets across studies (ISS/ISE): PACKAGE is a run's <out>/<STUDYID>/.
+
+    Subjects must be unique across studies (USUBJID); columns are the union, type
+    conflicts refused, length differences reported.
+    """
+    from cdiscmap.errors import display_path
+    from cdiscmap.scale.pool import pool_packages
+
+    result = pool_packages(list(packages), out_dir, datasets=_names(datasets),
+                           pool_id=pool_id)
+    for name, n in result.records.items():
+        click.echo(f"{display_path(out_dir / (name.lower() + '.xpt'))}: {n} records "
+                   f"from {len(result.studies[name])} studies")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
