@@ -92,9 +92,9 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
     end = pd.to_datetime(pop["TRTEDT"], errors="coerce")
     death = pd.to_datetime(pop["DTHDT"], errors="coerce") if "DTHDT" in pop.columns \
         else pd.Series(pd.NaT, index=pop.index)
-    months = lambda d: (d - start).dt.days.astype("float64") / DAYS_PER_MONTH  # noqa: E731
-    swim = pd.DataFrame({"USUBJID": pop["USUBJID"], "DUR": months(end) + 1 / DAYS_PER_MONTH,
-                         "DEATH": months(death)})
+    days = lambda d: (d - start).dt.days.astype("float64")  # noqa: E731
+    swim = pd.DataFrame({"USUBJID": pop["USUBJID"], "DUR": (days(end) + 1) / DAYS_PER_MONTH,
+                         "DEATH": days(death) / DAYS_PER_MONTH})
     tp = rs.loc[_sel(rs, "PARAMCD", spec.timepoint_paramcd)].copy()
     tp["ADT"] = pd.to_datetime(tp["ADT"], errors="coerce")
     tp["VAL"] = tp["AVALC"].astype("string").str.strip().str.upper()
