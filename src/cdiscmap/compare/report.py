@@ -6,16 +6,14 @@ order, no clock, no absolute paths) and published together through
 compare.html. compare.junit.xml has one testcase per dataset, failed when it differs, so CI
 shows a double-programming verdict like a test result. The Excel workbook is written with
 openpyxl (already a dependency for raw .xlsx exports; xlsxwriter would be a new one) with its
-document dates and zip entry times fixed, so it too is byte-identical for the same inputs.
+document dates and zip entry times fixed (:mod:`cdiscmap.emit.xlsx`), so it too is
+byte-identical for the same inputs.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from rich.table import Table as RichTable
 from cdiscmap import __version__
 from cdiscmap.compare.diff import CompareResult, DatasetDiff, as_dict
 from cdiscmap.emit.atomic import Staging, atomic_write_bytes
+from cdiscmap.emit.xlsx import workbook_bytes
 
 __all__ = ["EXCEL_NAME", "HTML_NAME", "JSON_NAME", "JUNIT_NAME", "compare_document",
            "print_summary", "write_reports"]
@@ -35,7 +34,6 @@ JSON_NAME = "compare.json"
 HTML_NAME = "compare.html"
 JUNIT_NAME = "compare.junit.xml"
 EXCEL_NAME = "compare.xlsx"
-_FIXED_TIME = datetime(2000, 1, 1)              # workbook dates: never the clock
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -342,27 +340,7 @@ def _excel(result: CompareResult) -> bytes:
                             ("duplicate key in COMPARE", d.duplicate_compare_keys)):
             for row in rows:
                 records.append([d.name, where, ", ".join(f"{k}={x}" for k, x in row.items())])
-    book.properties.creator = f"cdiscmap {__version__}"
-    book.properties.created = book.properties.modified = _FIXED_TIME
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _fixed_zip_times(buffer.getvalue())
-
-
-def _fixed_zip_times(data: bytes) -> bytes:
-    """The same zip with every entry dated 1980-01-01 and docProps dates fixed: openpyxl
-    stamps both with the clock."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*",
-                                 rb"\g<1>2000-01-01T00:00:00Z", content)
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)),
-                         content, compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return workbook_bytes(book, creator=f"cdiscmap {__version__}")
 
 
 # ============================================================================================

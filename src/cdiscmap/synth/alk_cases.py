@@ -23,13 +23,11 @@ follow-up) and ``summary.csv`` (cases, evaluable, responders, disease control, O
 from __future__ import annotations
 
 import datetime as dt
-import io
-import re
-import zipfile
 
 import numpy as np
 import pandas as pd
 
+from cdiscmap.emit.xlsx import workbook_bytes
 from cdiscmap.synth import RawBytes
 from cdiscmap.synth.basket import StudyFiles
 
@@ -177,27 +175,7 @@ def _workbook(cases: pd.DataFrame) -> bytes:
     notes.append(["Cases abstracted from case reports and case series (synthetic)."])
     notes.append(["Best response as published; follow-up in months from the start of the "
                   "ALK inhibitor."])
-    book.properties.creator = "cdiscmap synth"
-    book.properties.created = book.properties.modified = _FIXED_TIME
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _fixed_zip(buffer.getvalue())
-
-
-def _fixed_zip(data: bytes) -> bytes:
-    """The same workbook with fixed zip entry times and docProps dates (openpyxl stamps both
-    with the clock), so one seed gives byte-identical files."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*",
-                                 rb"\g<1>2021-08-22T00:00:00Z", content)
-            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)),
-                         content, compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return workbook_bytes(book, creator="cdiscmap synth", when=_FIXED_TIME)
 
 
 def truth_tables(cases: pd.DataFrame) -> dict[str, pd.DataFrame]:
