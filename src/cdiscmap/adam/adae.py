@@ -38,7 +38,6 @@ from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.findings import Findings, Severity
 
 AE_COPIED = ["AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESOC", "AESER", "AEREL", "AETOXGR",
-             "AEACN", "AESDTH", "AEOUT",
              "AESTDTC", "AEENDTC"]
 ADSL_COPIED = ["SUBJID", "SITEID", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "SAFFL"]
 _FLAG_GROUPS = {  # flag → grouping beyond USUBJID (OCCDS 1.1 AOCCxxFL)
