@@ -148,3 +148,12 @@ def test_safety_needs_the_first_occurrence_flags() -> None:
     adam = {"ADSL": ADSL, "ADAE": ADAE.drop(columns=["AOCCPIFL"])}
     with pytest.raises(InputDataError, match="AOCCPIFL"):
         safety_tables(adam, SETTINGS, SETTINGS.safety[0])
+
+
+def test_without_aeacn_discontinuation_is_not_available_rather_than_zero() -> None:
+    adam = {"ADSL": ADSL, "ADAE": ADAE.drop(columns=["AEACN", "AESDTH"])}
+    t = safety_tables(adam, SETTINGS, SETTINGS.safety[0])[0]
+    rows = {r[0]: r[1:] for r in t.rows}
+    assert rows["TEAE leading to discontinuation"] == ["NA", "NA", "NA"]
+    assert rows["Fatal TEAE"] == ["0 (0.0%)", "1 (100.0%)", "1 (25.0%)"]   # grade 5 sepsis
+    assert any("no AEACN" in n for n in t.footnotes)

@@ -59,8 +59,9 @@ def teae(adae: pd.DataFrame, subjects: pd.Series) -> pd.DataFrame:
 
 
 def categories(ae: pd.DataFrame, threshold: int, actions: list[str]
-               ) -> list[tuple[str, pd.Series, str]]:
-    """(label, record mask, filter text) of each overview category."""
+               ) -> list[tuple[str, pd.Series | None, str]]:
+    """(label, record mask, filter text) of each overview category; the mask is None when
+    ADAE lacks the variable (AEACN: the row shows NA rather than a false zero)."""
     acts = [a.upper() for a in actions]
     fatal = ae["_GRADE"].eq(5).fillna(False) | _yes(ae, "AESDTH")
     return [
@@ -69,7 +70,8 @@ def categories(ae: pd.DataFrame, threshold: int, actions: list[str]
          f"ATOXGRN >= {threshold}"),
         ("Serious TEAE", _yes(ae, "AESER"), "AESER = 'Y'"),
         ("Fatal TEAE", fatal, "ATOXGRN = 5 or AESDTH = 'Y'"),
-        ("TEAE leading to discontinuation", _text(ae, "AEACN").isin(acts).fillna(False),
+        ("TEAE leading to discontinuation",
+         _text(ae, "AEACN").isin(acts).fillna(False) if "AEACN" in ae.columns else None,
          "AEACN in (" + ", ".join(f"'{a}'" for a in acts) + ")"),
         ("Related TEAE", _text(ae, "RELGR1").eq("RELATED").fillna(False), "RELGR1 = 'RELATED'"),
     ]
@@ -98,12 +100,17 @@ def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
     grps = groups(pop, settings, spec.grouping)
     ae = teae(adae, pop["USUBJID"])
     source = "Source: ADAE, ADSL; population " + population_text(settings, spec.population)
-    notes = [METHOD + "."]
+    notes = [METHOD + ".", "Fatal: ATOXGRN = 5" + (" or AESDTH = 'Y'." if "AESDTH" in
+                                                  adae.columns else " (ADAE has no AESDTH).")]
 
     overview = Table(f"{spec.id}_overview", spec.title + ": overview",
-                     ["Category"] + _header(grps), footnotes=notes, source=source)
+                     ["Category"] + _header(grps), footnotes=list(notes), source=source)
     for label, mask, filt in categories(ae, spec.grade_threshold,
                                         spec.discontinuation_actions):
+        if mask is None:
+            overview.add_row([label] + ["NA"] * len(grps))
+            overview.footnotes.append(f"{label}: NA, ADAE has no AEACN (action taken).")
+            continue
         ids = ae.loc[mask.to_numpy(dtype=bool), "USUBJID"]
         texts, traces = [label], {}
         for gi, grp in enumerate(grps):

@@ -187,6 +187,7 @@ def swimmer_figure(fig_id: str, title: str, swim: pd.DataFrame) -> Figure:
     with matplotlib.rc_context(RC):
         n = len(swim)
         fig, ax = plt.subplots(figsize=(7.5, min(2.0 + 0.14 * n, 30.0)))
+        fig.subplots_adjust(left=0.24, right=0.97)      # room for the USUBJID labels
         y = np.arange(n)
         ax.barh(y, swim["DUR"].to_numpy(float), color="#9ecae1", height=0.7,
                 label="On treatment")
