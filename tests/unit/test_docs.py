@@ -26,8 +26,9 @@ def test_adam_settings_doc_is_current():
     blank = [row.split("`")[1] for row in rows if re.search(r"\|\s*\|$", row)]
     assert blank == [], f"keys without a description in adam/settings.py: {blank}"
     assert not [row for row in rows if "..." in row.split(" | ")[2]]
+    # admiral ad_adsl.R agegr1_lookup bands: < 18, 18-64, > 64
     assert '`[{"label": "<18", "high": 17.999999}, {"label": "18-64", "low": 18.0, ' \
-           '"high": 64.999999}, {"label": ">=65", "low": 65.0}]`' in rendered
+           '"high": 64.0}, {"label": ">64", "low": 64.000001}]`' in rendered
 
 
 def test_every_algorithm_is_implemented_and_documented():

@@ -103,12 +103,16 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     assert adsl.keys == ["STUDYID", "USUBJID"]
     # ADaMIG 1.3 ADSL table order (identifiers, demographics, population flags, treatment,
     # treatment timing, trial experience), DM copies after their neighbours, sponsor last.
+    # admiral ad_adsl.R additions (issue 11 §2): REGION1/RACEGR1/DTHCGR1 (+N) in IG order,
+    # SCRFDT, FRVDT, DTHDOM, DTHADY, LDDTHELD, LDDTHGR1, DTH30FL/DTHA30FL/DTHB30FL as sponsor.
     assert adsl.names() == [
-        "STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEU", "AGEGR1", "AGEGR1N", "SEX",
-        "RACE", "ETHNIC", "COUNTRY", "SAFFL", "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM",
-        "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "RCHSDT", "EOSSTT", "EOSDT",
-        "DCSREAS", "RFICDT", "ENRLDT", "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS",
-        "COHORT", "PATHOL", "GENALT"]
+        "STUDYID", "USUBJID", "SUBJID", "SITEID", "REGION1", "REGION1N", "AGE", "AGEU",
+        "AGEGR1", "AGEGR1N", "SEX", "RACE", "ETHNIC", "COUNTRY", "RACEGR1", "RACEGR1N", "SAFFL",
+        "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM", "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT",
+        "TRTEDT", "RCHSDT", "EOSSTT", "EOSDT", "SCRFDT", "FRVDT", "DCSREAS", "RFICDT", "ENRLDT",
+        "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS", "DTHDOM",
+        "DTHADY", "LDDTHELD", "LDDTHGR1", "DTH30FL", "DTHA30FL", "DTHB30FL", "DTHCGR1",
+        "DTHCGR1N", "COHORT", "PATHOL", "GENALT"]
     assert adsl.variable("AGEGR1N").label == "Pooled Age Group 1 (N)"
     assert adsl.variable("DTHDTF").codelist == "DATEFL"
     trt01p = adsl.variable("TRT01P")
@@ -122,8 +126,9 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     assert adsl.variable("TRTDURD").display_format is None
     assert adsl.variable("SAFFL").value_list == ["Y", "N"]
     assert adsl.variable("EFFFL").value_list == ["Y", "N"]
-    assert [v.name for v in adsl.variables if v.sponsor] == ["EFFFL", "RCHSDT", "COHORT",
-                                                             "PATHOL", "GENALT"]
+    assert [v.name for v in adsl.variables if v.sponsor] == [
+        "EFFFL", "RCHSDT", "SCRFDT", "FRVDT", "DTHDOM", "DTHADY", "LDDTHELD", "LDDTHGR1",
+        "DTH30FL", "DTHA30FL", "DTHB30FL", "COHORT", "PATHOL", "GENALT"]
     # ADaMIG 1.3 ADSL "Trial Experience": ENRLDT "Date of Enrollment" (Num, Perm)
     assert (adsl.variable("ENRLDT").label, adsl.variable("ENRLDT").data_type) == (
         "Date of Enrollment", "Num")

@@ -272,6 +272,7 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
     methods["DTHFL"] = "Y when DM.DTHFL = Y or DM.DTHDTC is given"
 
     cause = pd.Series(pd.NA, index=adsl.index, dtype="string")
+    domain = pd.Series(pd.NA, index=adsl.index, dtype="string")
     for source in settings.adsl.death_cause_sources:
         if source.dataset not in sdtm or source.value is None:
             continue
@@ -286,22 +287,89 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
         picked = picked.assign(_dt=order).sort_values(["USUBJID", "_dt"], kind="mergesort",
                                                       na_position="last")
         first = picked.drop_duplicates("USUBJID").set_index("USUBJID")[source.value]
-        cause = cause.fillna(lookup(adsl["USUBJID"], first).astype("string"))
+        found = lookup(adsl["USUBJID"], first).astype("string")
+        domain = domain.mask(cause.isna() & found.notna(), source.dataset[:2])
+        cause = cause.fillna(found)
     adsl["DTHCAUS"] = cause.where(flag.to_numpy(), pd.NA).astype("string")
+    adsl["DTHDOM"] = domain.where(adsl["DTHCAUS"].notna(), pd.NA).astype("string")
+    methods["DTHDOM"] = "Domain of the record DTHCAUS was taken from (admiral DTHDOM)"
     methods["DTHCAUS"] = ("First available of " + ", ".join(
         f"{s.dataset}.{s.value}" for s in settings.adsl.death_cause_sources)
         + " (earliest record of the first source that has one), for dead subjects")
+
+
+def _death_timing(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str]) -> None:
+    """admiral ad_adsl.R duration and flags around death: DTHADY (DTHDT - TRTSDT + 1),
+    LDDTHELD (DTHDT - TRTEDT), LDDTHGR1 and DTH30FL / DTHA30FL / DTHB30FL."""
+    window = settings.adsl.death_window_days
+    dthdt, start, end = adsl["DTHDT"], adsl["TRTSDT"], adsl["TRTEDT"]
+    adsl["DTHADY"] = ((dthdt - start).dt.days + 1).astype("float64")
+    elapsed = (dthdt - end).dt.days.astype("float64")
+    adsl["LDDTHELD"] = elapsed
+    within, after = (elapsed <= window).to_numpy(), (elapsed > window).to_numpy()
+    adsl["LDDTHGR1"] = pd.Series(np.select([within, after], [f"<= {window}", f"> {window}"],
+                                           default=None), index=adsl.index, dtype="string")
+    before = (dthdt <= start + pd.to_timedelta(window, unit="D")).fillna(False).to_numpy()
+    for name, mask in (("DTH30FL", within), ("DTHA30FL", after), ("DTHB30FL", before)):
+        adsl[name] = pd.Series(np.where(mask, "Y", None), index=adsl.index, dtype="string")
+    methods["DTHADY"] = "DTHDT - TRTSDT + 1"
+    methods["LDDTHELD"] = "DTHDT - TRTEDT (days)"
+    methods["LDDTHGR1"] = f"<= {window} when LDDTHELD <= {window}, > {window} when above"
+    methods["DTH30FL"] = f"Y when LDDTHELD <= {window}"
+    methods["DTHA30FL"] = f"Y when LDDTHELD > {window}"
+    methods["DTHB30FL"] = f"Y when DTHDT <= TRTSDT + {window} days"
+
+
+def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str]) -> None:
+    """Grouping variables and their numeric companions (position of the group)."""
+    for g in settings.adsl.groupings:
+        if g.source not in adsl.columns:
+            raise InputDataError(f"grouping {g.variable}: ADSL has no {g.source} to group")
+        value = upper_text(adsl[g.source].astype("string"))
+        given = value.notna() & (value.str.len() > 0).fillna(False)
+        conds = []
+        for group in g.groups:
+            hit = value.isin(group.values) if group.values is not None else given
+            for text in group.contains:
+                hit = hit | value.str.contains(text, regex=False)
+            conds.append((hit.fillna(False).astype(bool) & given).to_numpy())
+        index = np.select(conds, list(range(1, len(conds) + 1)), default=0)
+        labels = np.array([None] + [grp.label for grp in g.groups], dtype=object)
+        text = pd.Series(labels[index], index=adsl.index, dtype="string")
+        if g.missing is not None:
+            text = text.mask(~given.to_numpy(), g.missing)
+        number = pd.Series(np.where(index > 0, index, np.nan), index=adsl.index)
+        if g.only_dead:
+            dead = adsl["DTHFL"].eq("Y").fillna(False).to_numpy()
+            text, number = text.where(dead, pd.NA), number.where(dead)
+        adsl[g.variable] = text.astype("string")
+        adsl[g.variable + "N"] = number.astype("float64")
+        methods[g.variable] = (f"{g.source} grouped: " + "; ".join(
+            f"{grp.label} = " + (", ".join(grp.values) if grp.values else
+                                 ("" if grp.contains else "other values"))
+            + (f" or containing {', '.join(grp.contains)}" if grp.contains else "")
+            for grp in g.groups) + (f"; missing: {g.missing}" if g.missing else "")
+            + (" (dead subjects only)" if g.only_dead else ""))
+        methods[g.variable + "N"] = f"Position of {g.variable} in its list (1, 2, …)"
 
 
 def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                 findings: Findings, methods: dict[str, str]) -> None:
     parts = []
     for source in settings.adsl.last_alive_sources:
+        if source.dataset == "ADSL":     # an ADSL date (admiral: TRTEDT)
+            if source.date not in adsl.columns:
+                raise InputDataError(f"LSTALVDT source ADSL.{source.date}: no such ADSL date "
+                                     f"(known: {', '.join(settings.adsl_date_variables())})")
+            parts.append(pd.DataFrame({"USUBJID": adsl["USUBJID"],
+                                       "DT": pd.to_datetime(adsl[source.date])}).dropna())
+            continue
         if source.dataset not in sdtm:
             continue
         if source.date not in sdtm[source.dataset].columns:
             continue  # permissible variable absent (e.g. AEENDTC): nothing to add
-        recs = source_dates(sdtm, source, findings, purpose="LSTALVDT")
+        recs = source_dates(sdtm, source, findings, highest=source.imputation, how="first",
+                            purpose="LSTALVDT")
         parts.append(recs[["USUBJID", "DT"]])
     if parts:
         allrec = pd.concat(parts, ignore_index=True)
@@ -309,10 +377,13 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
         adsl["LSTALVDT"] = pd.to_datetime(lookup(adsl["USUBJID"], latest)).astype("datetime64[ns]")
     else:
         adsl["LSTALVDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
-    methods["LSTALVDT"] = "Latest complete date of " + ", ".join(
-        f"{s.dataset}.{s.date}" + (f" where {where_text(s.where)}" if s.where else "")
+    imputed = {"none": "", "D": " (missing day imputed to the first)",
+               "M": " (missing day/month imputed to the first)"}
+    methods["LSTALVDT"] = "Latest date of " + ", ".join(
+        f"{s.dataset}.{s.date}" + imputed[s.imputation]
+        + (f" where {where_text(s.where)}" if s.where else "")
         + (f" where {where_text(s.where_not, negate=True)}" if s.where_not else "")
-        for s in settings.adsl.last_alive_sources)
+        for s in settings.adsl.last_alive_sources) + "; partial dates otherwise not used"
 
 
 def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
@@ -321,6 +392,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
     source = cfg.eos
     status = pd.Series("ONGOING", index=adsl.index, dtype="string")
     eosdt = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    scrfdt = eosdt.copy()
     reason = pd.Series(pd.NA, index=adsl.index, dtype="string")
     if source.dataset in sdtm:
         frame = require(sdtm, source.dataset, ["USUBJID", "DSDECOD"], "EOSSTT")
@@ -337,19 +409,33 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         last = recs.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")
         decod = lookup(adsl["USUBJID"], last["DSDECOD"]).astype("string")
         done = decod.isin(cfg.eos_completed).fillna(False).astype(bool)
+        failed = decod.isin(cfg.eos_screen_failure).fillna(False).astype(bool)
         status = status.mask(decod.notna() & done, "COMPLETED")
         status = status.mask(decod.notna() & ~done, "DISCONTINUED")
-        reason = decod.where(decod.notna() & ~done)
+        status = status.mask(failed, pd.NA)
+        reason = decod.where(decod.notna() & ~done & ~failed)
         eosdt = pd.to_datetime(lookup(adsl["USUBJID"], last["DT"])).astype("datetime64[ns]")
+        eosdt = eosdt.where(~failed.to_numpy())
+        fail = recs.loc[recs["DSDECOD"].isin(cfg.eos_screen_failure).fillna(False)
+                        .astype(bool)].drop_duplicates("USUBJID", keep="last")
+        scrfdt = pd.to_datetime(lookup(adsl["USUBJID"], fail.set_index("USUBJID")["DT"])) \
+            .astype("datetime64[ns]")
     else:
         findings.add(notice("AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
                             "all", source.dataset))
     adsl["EOSSTT"], adsl["EOSDT"], adsl["DCSREAS"] = status, eosdt, reason
+    adsl["SCRFDT"] = scrfdt
     where = where_text(source.where)
+    failure = ", ".join(cfg.eos_screen_failure)
     methods["EOSSTT"] = (f"Last {source.dataset} record with {where}: COMPLETED when DSDECOD in "
-                         f"{', '.join(cfg.eos_completed)}, else DISCONTINUED; none: ONGOING")
-    methods["EOSDT"] = f"{source.date} of that record"
+                         f"{', '.join(cfg.eos_completed)}, "
+                         + (f"blank when in {failure} (screen failure), " if failure else "")
+                         + "else DISCONTINUED; none: ONGOING")
+    methods["EOSDT"] = f"{source.date} of that record" + (" unless a screen failure"
+                                                          if failure else "")
     methods["DCSREAS"] = "DSDECOD of that record when DISCONTINUED"
+    methods["SCRFDT"] = (f"{source.date} of the last such record with DSDECOD in {failure}"
+                         if failure else "not derived (no screen-failure terms set)")
 
 
 def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
@@ -422,8 +508,16 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
     for rule in cfg.ex_dates:
         _ex_rule_dates(adsl, dosing, rule, dm, methods)
     _death(adsl, sdtm, settings, findings, methods)
+    _death_timing(adsl, settings, methods)
     _last_alive(adsl, sdtm, settings, findings, methods)
     _end_of_study(adsl, sdtm, settings, findings, methods)
+    if cfg.frvdt is not None:
+        recs = source_dates(sdtm, cfg.frvdt, findings, highest=cfg.date_imputation,
+                            how="first", purpose="FRVDT")
+        adsl["FRVDT"] = _merge_value(adsl, _per_subject(recs, "first"), "DT", "FRVDT")
+        methods["FRVDT"] = (f"First {cfg.frvdt.dataset}.{cfg.frvdt.date} where "
+                            f"{where_text(cfg.frvdt.where)}")
+    _groupings(adsl, settings, methods)
 
     yes = pd.Series("Y", index=adsl.index, dtype="string")
     if cfg.ittfl_from:

@@ -74,6 +74,10 @@ class DateSource(_Model):
                              description="Records to leave out (any condition excludes).")
     value: str | None = Field(None, description="Variable holding the value taken from the "
                                                 "record, where one is needed (DTHCAUS).")
+    imputation: Literal["none", "D", "M"] = Field(
+        "none", description="Highest imputed component of a partial date, to the first day "
+                            "(LSTALVDT sources; admiral ad_adsl.R imputes AE and LB dates up "
+                            "to M). Default none: complete dates only.")
 
     _v_ds = field_validator("dataset", "date")(lambda v: _check_name(v, "name"))
     _v_val = field_validator("value")(lambda v: None if v is None else _check_name(v, "value"))
@@ -172,8 +176,63 @@ def _check_age_groups(groups: list[AgeGroup]) -> list[AgeGroup]:
 
 
 def _default_age_groups() -> list[AgeGroup]:
-    return [AgeGroup(label="<18", high=17.999999), AgeGroup(label="18-64", low=18, high=64.999999),
-            AgeGroup(label=">=65", low=65)]
+    """admiral ad_adsl.R agegr1_lookup: AGE < 18, 18 <= AGE <= 64, AGE > 64."""
+    return [AgeGroup(label="<18", high=17.999999), AgeGroup(label="18-64", low=18, high=64),
+            AgeGroup(label=">64", low=64.000001)]
+
+
+class ValueGroup(_Model):
+    """One category of a grouping variable (RACEGR1, REGION1, DTHCGR1): the source values that
+    fall in it; its position in the list is the numeric companion (…N)."""
+
+    label: str = Field(description="Group text, e.g. White or North America.")
+    values: list[str] | None = Field(
+        None, description="Source values (compared trimmed, upper-cased) in the group; null = "
+                          "every other non-missing value (put it last).")
+    contains: list[str] = Field(
+        default_factory=list, description="Or: source values containing one of these texts "
+                                          "(e.g. PROGRESSIVE DISEASE in DTHCAUS).")
+
+    @field_validator("values")
+    @classmethod
+    def _upper_values(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [v.strip().upper() for v in value]
+
+    @field_validator("contains")
+    @classmethod
+    def _upper_contains(cls, value: list[str]) -> list[str]:
+        return [v.strip().upper() for v in value]
+
+
+class Grouping(_Model):
+    """A grouping variable derived from one ADSL/DM variable (admiral ad_adsl.R format_*)."""
+
+    variable: str = Field(description="Variable created, e.g. RACEGR1 (its …N companion too).")
+    source: str = Field(description="Variable grouped, e.g. RACE, COUNTRY, DTHCAUS.")
+    groups: list[ValueGroup] = Field(description="Groups in order (first match wins).")
+    missing: str | None = Field(
+        "Missing", description="Text when the source is missing (admiral: Missing; null: "
+                               "blank). Its …N is empty.")
+    only_dead: bool = Field(False, description="Blank for subjects without DTHFL = Y "
+                                               "(cause-of-death groups).")
+
+    _v = field_validator("variable", "source")(lambda v: _check_name(v, "variable"))
+
+
+def _default_groupings() -> list[Grouping]:
+    """admiral ad_adsl.R format_racegr1, format_region1 (and the DTHCGR1 grouping of its
+    cause-of-death example)."""
+    return [
+        Grouping(variable="RACEGR1", source="RACE", groups=[
+            ValueGroup(label="White", values=["WHITE"]), ValueGroup(label="Non-white")]),
+        Grouping(variable="REGION1", source="COUNTRY", groups=[
+            ValueGroup(label="North America", values=["CAN", "USA"]),
+            ValueGroup(label="Rest of the World")]),
+        Grouping(variable="DTHCGR1", source="DTHCAUS", only_dead=True, missing=None, groups=[
+            ValueGroup(label="PROGRESSIVE DISEASE", values=[],
+                       contains=["PROGRESSIVE DISEASE", "DISEASE RELAPSE"]),
+            ValueGroup(label="OTHER")]),
+    ]
 
 
 class Exposure(_Model):
@@ -242,7 +301,14 @@ class AdslSettings(_Model):
     dates: list[SubjectDate] = Field(
         default_factory=lambda: [SubjectDate(variable="RANDDT", source=DateSource(
             dataset="DS", date="DSSTDTC", where={"DSDECOD": "RANDOMIZED"}))],
-        description="Disposition dates; default RANDDT = DS DSDECOD RANDOMIZED (admiral).")
+        description="Disposition dates; default RANDDT = DS DSDECOD RANDOMIZED (admiral). "
+                    "admiral's SCRFDT and FRVDT are derived besides (see eos_screen_failure, "
+                    "frvdt).")
+    frvdt: DateSource | None = Field(
+        default_factory=lambda: DateSource(dataset="DS", date="DSSTDTC", where={
+            "DSCAT": "OTHER EVENT", "DSDECOD": "FINAL RETRIEVAL VISIT"}),
+        description="FRVDT, final retrieval visit (admiral ad_adsl.R: DSCAT OTHER EVENT, "
+                    "DSDECOD FINAL RETRIEVAL VISIT); null: no FRVDT.")
     date_imputation: Literal["none", "D", "M"] = Field(
         "none", description="Imputation of the disposition dates above and EOSDT (first day); "
                             "default none (admiral derive_vars_dt without imputation).")
@@ -267,14 +333,22 @@ class AdslSettings(_Model):
                     "(DSTERM) (admiral dthcaus_source). A missing dataset is skipped.")
     last_alive_sources: list[DateSource] = Field(
         default_factory=lambda: [
-            DateSource(dataset="AE", date="AESTDTC"), DateSource(dataset="AE", date="AEENDTC"),
+            DateSource(dataset="AE", date="AESTDTC", imputation="M"),
+            DateSource(dataset="AE", date="AEENDTC", imputation="M"),
+            DateSource(dataset="LB", date="LBDTC", imputation="M"),
+            DateSource(dataset="ADSL", date="TRTEDT"),
             DateSource(dataset="EX", date="EXSTDTC"), DateSource(dataset="EX", date="EXENDTC"),
             DateSource(dataset="RS", date="RSDTC"), DateSource(dataset="TR", date="TRDTC"),
             DateSource(dataset="TU", date="TUDTC"),
             DateSource(dataset="DS", date="DSSTDTC", where_not={"DSDECOD": "DEATH"}),
             DateSource(dataset="DM", date="RFPENDTC")],
-        description="LSTALVDT = latest complete date of these sources (admiral: complete dates "
-                    "only, death records excluded). A missing dataset is skipped.")
+        description="LSTALVDT = latest date of these sources. The first four are admiral "
+                    "ad_adsl.R's: AE start and end and LB dates with a missing day/month "
+                    "imputed to the first (imputation M), and ADSL TRTEDT (dataset ADSL names "
+                    "an ADSL date). cdiscmap adds the dates that prove an oncology subject "
+                    "alive: EX, tumour assessments (RS, TR, TU), DS records other than death, "
+                    "DM RFPENDTC (complete dates only). Listing only the first four restores "
+                    "the template. A missing dataset is skipped.")
     eos: DateSource = Field(
         default_factory=lambda: DateSource(dataset="DS", date="DSSTDTC", where={
             "DSCAT": "DISPOSITION EVENT", "DSSCAT": ["STUDY PARTICIPATION", "END OF STUDY"]}),
@@ -285,6 +359,23 @@ class AdslSettings(_Model):
         default_factory=lambda: ["COMPLETED"],
         description="DSDECOD values meaning COMPLETED; other → DISCONTINUED, none → ONGOING "
                     "(SBJTSTAT C124296).")
+    eos_screen_failure: list[str] = Field(
+        default_factory=lambda: ["SCREEN FAILURE"],
+        description="DSDECOD values of screen failures: EOSSTT, EOSDT and DCSREAS stay blank "
+                    "for them (admiral ad_adsl.R format_eosstt; EOSDT excludes SCREEN "
+                    "FAILURE) and SCRFDT is their date. [] treats them as any other "
+                    "discontinuation.")
+    groupings: list[Grouping] = Field(
+        default_factory=_default_groupings,
+        description="Grouping variables and their …N companions; default admiral ad_adsl.R "
+                    "RACEGR1 (White / Non-white / Missing) and REGION1 (North America = CAN, "
+                    "USA / Rest of the World / Missing), and DTHCGR1 (PROGRESSIVE DISEASE when "
+                    "DTHCAUS names it or DISEASE RELAPSE, else OTHER; dead subjects only).")
+    death_window_days: int = Field(
+        30, ge=0, le=MAX_DAYS,
+        description="Window of the death flags (admiral ad_adsl.R): DTH30FL = Y when LDDTHELD "
+                    "(DTHDT - TRTEDT) <= this, DTHA30FL = Y when > this, DTHB30FL = Y when "
+                    "DTHDT <= TRTSDT + this; LDDTHGR1 '<= 30' / '> 30'.")
     baseline: Baseline = Field(default_factory=Baseline,
                                description="Which TU records are the baseline assessment.")
     efffl: EffflRule = Field(default_factory=EffflRule,
@@ -925,7 +1016,8 @@ class AdamSettings(_Model):
 
     def adsl_date_variables(self) -> list[str]:
         """Every ADSL date a reference or start may name."""
-        fixed = ["TRTSDT", "TRTEDT", "RFICDT", "DTHDT", "LSTALVDT", "EOSDT"]
+        fixed = ["TRTSDT", "TRTEDT", "RFICDT", "DTHDT", "LSTALVDT", "EOSDT", "SCRFDT"] + \
+            (["FRVDT"] if self.adsl.frvdt is not None else [])
         return fixed + [d.variable for d in self.adsl.dates] + \
             [d.variable for d in self.adsl.ex_dates]
 
