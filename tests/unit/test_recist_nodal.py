@@ -102,6 +102,19 @@ def test_short_axis_test_setting_needs_lperp_without_ldiam() -> None:
     assert visit(out, 2)["TRGRESP"] == "CR"
 
 
+def test_auto_keeps_a_short_axis_only_lesion_nodal_whatever_its_location_wording() -> None:
+    lesions = {"T01": ("LN, MEDIASTINAL", {1: (None, 15.0), 2: (None, 8.0)}),
+               "T02": ("LIVER", {1: (30.0, None), 2: (0.0, None)})}
+    # auto: LPERP alone → node: 15 + 30 = 45; V2 node 8 < 10, liver 0 → CR (sum 8)
+    out = timepoint_responses(*frames(lesions))
+    assert visit(out, 2)["TRGRESP"] == "CR" and visit(out, 2)["SUMDIAM"] == pytest.approx(8.0)
+    # location only: "LN, MEDIASTINAL" is no lymph-node term → non-nodal, 8 mm is not gone → PR
+    # (8 vs 45: -82.2 %), and its only diameter (LPERP) is read with a note
+    loc = timepoint_responses(*frames(lesions), RecistSettings(nodal_from="location"))
+    assert visit(loc, 2)["TRGRESP"] == "PR"
+    assert any("lack the diameter" in n for n in loc.attrs["notes"])
+
+
 def test_location_setting_ignores_the_tests_and_falls_back_with_a_note() -> None:
     # a node by location measured only by LDIAM: read from LDIAM (note), CR rule of nodes
     lesions = {"T01": ("AXILLARY LYMPH NODE", {1: (18.0, None), 2: (9.0, None)}),

@@ -15,8 +15,8 @@ Choices made here (each one is documented because a response depends on it):
   ``LYMPH NODE``, as all 91 lymph-node terms of the CDISC LOC codelist C74456 do, e.g. AXILLARY
   LYMPH NODE, LYMPH NODE HILUM, and GUT-ASSOCIATED LYMPHOID TISSUE does not; or it is listed in
   ``settings.nodal_locations``); ``short_axis_test`` = the lesion has ``LPERP`` (short axis)
-  records and no ``LDIAM`` record; ``auto`` (default) = the location where TULOC is filled, the
-  test otherwise. Having an LPERP record alone never makes a lesion a node: data that records
+  records and no ``LDIAM`` record; ``auto`` (default) = either of the two, so the location
+  decides whenever both axes are recorded. Having an LPERP record alone never makes a lesion a node: data that records
   both axes of every lesion is common, and reading a non-nodal lesion by its short axis would
   also apply the node "< 10 mm" CR rule to it.
 - Measured diameter (RECIST 1.1 §3.2, §4.3.1): a nodal target is read from its ``LPERP`` (short
@@ -465,7 +465,9 @@ def nodal_lesions(base_les: pd.DataFrame, has_ldiam: np.ndarray, has_lperp: np.n
         return by_test
     if settings.nodal_from == "location":
         return loc == 1
-    return np.where(loc >= 0, loc == 1, by_test)
+    # auto: a lymph-node location, or a lesion recorded by its short axis alone (a sponsor's
+    # own location wording such as "LN, AXILLARY" must not turn a node into a non-nodal lesion)
+    return (loc == 1) | by_test
 
 
 def _target_grid(recs: pd.DataFrame, base_les: pd.DataFrame, visits: pd.DataFrame, n_visit: int,

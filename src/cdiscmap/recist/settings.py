@@ -62,7 +62,7 @@ class RecistSettings(BaseModel):
                     "`location` = TULOC names a lymph node (contains LYMPH NODE, as every "
                     "lymph-node term of the CDISC LOC codelist does, or is in `nodal_locations`); "
                     "`short_axis_test` = the lesion has LPERP records and no LDIAM record; "
-                    "`auto` = location where TULOC is filled, the test otherwise.")
+                    "`auto` = either (the location decides when both axes are recorded).")
     nodal_locations: tuple[str, ...] = Field(
         (),
         description="Further TULOC values that are lymph nodes (sponsor terms without the words "
