@@ -118,6 +118,11 @@ def compare(t_ref: np.ndarray, e_ref: np.ndarray, t_grp: np.ndarray, e_grp: np.n
             hi = _finite(row[f"exp(coef) upper {100 * confidence:g}%"])
         except Exception:      # lifelines ConvergenceError (e.g. no events in one group)
             hr = lo = hi = None
+        # monotone likelihood (every event of one group after the other group's last time,
+        # Heinze & Schemper, Biometrics 2002): the MLE runs to 0 or infinity and an interval
+        # bound is 0 or infinite; such an HR is not estimable, not "0.00"
+        if hr is not None and (lo is None or hi is None or lo == 0.0):
+            hr = lo = hi = None
     return Comparison(group, reference, float(lr.test_statistic), float(lr.p_value),
                       hr, lo, hi)
 
