@@ -157,3 +157,16 @@ def test_without_aeacn_discontinuation_is_not_available_rather_than_zero() -> No
     assert rows["TEAE leading to discontinuation"] == ["NA", "NA", "NA"]
     assert rows["Fatal TEAE"] == ["0 (0.0%)", "1 (100.0%)", "1 (25.0%)"]   # grade 5 sepsis
     assert any("no AEACN" in n for n in t.footnotes)
+
+
+def test_docs_report_md_names_every_analysis_yaml_key() -> None:
+    from pathlib import Path
+
+    from cdiscmap.analysis import settings as s
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text("utf-8")
+    models = [s.Population, s.Grouping, s.DesignParameters, s.ResponseEndpoint,
+              s.ResponseTable, s.SimonAnalysis, s.SurvivalAnalysis, s.Demographics, s.Safety,
+              s.Exposure, s.FlowStep, s.Disposition, s.Tumour, s.AnalysisSettings]
+    missing = sorted({k for m in models for k in m.model_fields if f"`{k}`" not in doc})
+    assert missing == []

@@ -310,7 +310,7 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> R
 _CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;font-size:13px;margin:2em;}"
         "table{border-collapse:collapse;margin:1em 0;}caption{font-weight:bold;text-align:left;"
         "padding:.3em 0;}th,td{border:1px solid #999;padding:3px 6px;text-align:center;}"
-        "th[scope=row]{text-align:left;font-weight:normal;}thead th{background:#eee;}"
+        "th[scope=row]{text-align:left;font-weight:normal;white-space:pre-wrap;}thead th{background:#eee;}"
         ".notes,.source{font-size:11px;color:#333;}figure{margin:1em 0;}")
 
 
