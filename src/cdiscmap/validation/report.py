@@ -1,9 +1,12 @@
-"""Reports of a validation: console summary, findings.json, findings.html and JUnit XML.
+"""Reports of a validation: console summary, findings.json, findings.html, JUnit XML, Excel.
 
 All files are deterministic (findings in a fixed order, no clock, no absolute paths) and written
 atomically. findings.json reads back into the same findings (:func:`read_findings_json`);
 findings.junit.xml has one testsuite per dataset and one testcase per rule run on it, failed
 when the rule found errors, so CI systems show validation results like test results.
+findings.xlsx has the sheets Pinnacle 21 users read (Dataset Summary, Issue Summary, Issue
+Details, Rules), so a reviewer used to that layout finds the same things in the same places;
+its Rules sheet names the CDISC CORE rule and IG section of each rule (checks/core_map.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from lxml import etree
@@ -20,18 +24,25 @@ from rich.console import Console
 from rich.table import Table
 
 from cdiscmap import __version__
+from cdiscmap.checks.core_map import CORE
 from cdiscmap.emit.atomic import Staging, atomic_write_bytes
+from cdiscmap.emit.xlsx import workbook_bytes
 from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.findings import FINDING_COLUMNS, Finding, Findings, Severity
 from cdiscmap.validation.folder import ValidationReport, rule_catalogue
 
-__all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "findings_document",
-           "print_summary", "read_findings_json", "write_findings_html", "write_findings_json",
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+__all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "XLSX_NAME",
+           "findings_document", "findings_workbook", "print_summary", "read_findings_json",
+           "write_findings_html", "write_findings_json", "write_findings_xlsx",
            "write_junit_xml", "write_reports"]
 
 JSON_NAME = "findings.json"
 HTML_NAME = "findings.html"
 JUNIT_NAME = "findings.junit.xml"
+XLSX_NAME = "findings.xlsx"
 PACKAGE_SUITE = "(package)"        # testsuite of findings about no single dataset
 MAX_LINES = 50                     # findings listed per JUnit testcase before "... and N more"
 SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
@@ -279,13 +290,127 @@ def write_junit_xml(report: ValidationReport, path: Path) -> Path:
     return _write(path, data)
 
 
+# ============================================================================================
+# findings.xlsx
+# ============================================================================================
+DATASET_SUMMARY = ("Dataset", "File", "Standard", "Records", "Variables", "Errors", "Warnings",
+                   "Notices")
+ISSUE_SUMMARY = ("Rule", "Severity", "Message", "Dataset", "Count")
+ISSUE_DETAILS = ("Rule", "Severity", "Dataset", "Subject", "Variable", "Value", "Source",
+                 "Count", "Message")
+RULES_SHEET = ("Rule", "Severity", "Description", "CORE", "Conformance", "IG section")
+# column widths in characters, per sheet (fixed, so the bytes do not depend on the data)
+_WIDTHS = {"Dataset Summary": (12, 24, 10, 10, 10, 10, 10, 10),
+           "Issue Summary": (10, 10, 80, 12, 10),
+           "Issue Details": (10, 10, 12, 16, 12, 24, 24, 8, 80),
+           "Rules": (10, 10, 80, 40, 32, 28)}
+
+
+def _cell(value: object) -> object:
+    """Text without the control characters XML refuses (data values may carry them)."""
+    if not isinstance(value, str):
+        return value
+    return _xml_text(value)
+
+
+def _sheet(book: Workbook, title: str, header: tuple[str, ...], rows: Iterable[Iterable[object]],
+           *, first: bool = False) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = book.active if first else book.create_sheet(title)
+    sheet.title = title
+    sheet.append(list(header))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([_cell(v) for v in row])
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":           # text starting with '=' is data, not a formula
+                cell.data_type = "s"
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{sheet.max_row}"
+    for i, width in enumerate(_WIDTHS[title], start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+
+
+def _by_severity(findings: Iterable[Finding]) -> dict[str, dict[str, int]]:
+    """Records per dataset and severity (a folded finding counts its records)."""
+    totals: dict[str, dict[str, int]] = {}
+    for f in findings:
+        per = totals.setdefault(f.dataset, {s.value: 0 for s in Severity})
+        per[f.severity.value] += f.count
+    return totals
+
+
+def findings_workbook(report: ValidationReport) -> bytes:
+    """findings.xlsx as bytes: Dataset Summary, Issue Summary, Issue Details and Rules.
+
+    Dataset Summary has a row per dataset read, then one per dataset named only by findings
+    (a define.xml dataset without a file) and one ``(package)`` row for findings about no
+    dataset; Errors/Warnings/Notices count records, as ``ValidationReport.counts`` does.
+    Issue Summary has a row per rule and dataset; Rules a row per rule run or reported.
+    """
+    from openpyxl import Workbook
+
+    ordered = _ordered(report.findings)
+    catalogue = rule_catalogue()
+    totals = _by_severity(ordered)
+    empty = {s.value: 0 for s in Severity}
+    seen = {d.name for d in report.datasets}
+    summary: list[list[object]] = [
+        [d.name, d.path, d.standard, d.records, d.variables,
+         *(totals.get(d.name, empty)[s.value] for s in SEVERITY_ORDER)]
+        for d in report.datasets]
+    for name in sorted(n for n in totals if n and n not in seen):
+        summary.append([name, None, None, None, None,
+                        *(totals[name][s.value] for s in SEVERITY_ORDER)])
+    if "" in totals:
+        summary.append([PACKAGE_SUITE, None, None, None, None,
+                        *(totals[""][s.value] for s in SEVERITY_ORDER)])
+
+    issues: dict[tuple[str, str], list[Finding]] = {}
+    for f in ordered:                   # ordered by severity, rule, dataset: kept as grouped
+        issues.setdefault((f.rule, f.dataset), []).append(f)
+    issue_rows = [[rule, found[0].severity.value,
+                   catalogue[rule][1] if rule in catalogue else found[0].message,
+                   dataset or PACKAGE_SUITE, sum(f.count for f in found)]
+                  for (rule, dataset), found in issues.items()]
+
+    detail_rows = [[f.rule, f.severity.value, f.dataset, f.usubjid, f.variable, f.value,
+                    f.source, f.count, f.message] for f in ordered]
+
+    applied = {r for run in report.rules_run.values() for r in run} | {f.rule for f in ordered}
+    reported = {f.rule: f.severity.value for f in reversed(ordered)}
+    rule_rows = []
+    for rule in sorted(applied):
+        severity, text = catalogue.get(rule, (None, ""))
+        ref = CORE.get(rule)
+        rule_rows.append([rule, severity.value if severity else reported[rule], text,
+                          ", ".join(ref.core) if ref else "",
+                          ", ".join(ref.conformance) if ref else "",
+                          ref.section if ref else ""])
+
+    book = Workbook()
+    _sheet(book, "Dataset Summary", DATASET_SUMMARY, summary, first=True)
+    _sheet(book, "Issue Summary", ISSUE_SUMMARY, issue_rows)
+    _sheet(book, "Issue Details", ISSUE_DETAILS, detail_rows)
+    _sheet(book, "Rules", RULES_SHEET, rule_rows)
+    return workbook_bytes(book, creator=f"cdiscmap {__version__}")
+
+
+def write_findings_xlsx(report: ValidationReport, path: Path) -> Path:
+    return _write(path, findings_workbook(report))
+
+
 def write_reports(report: ValidationReport, out_dir: Path) -> dict[str, Path]:
-    """findings.json, findings.html and findings.junit.xml in ``out_dir``."""
+    """findings.json, findings.html, findings.junit.xml and findings.xlsx in ``out_dir``."""
     out_dir = Path(out_dir)
-    names = {"json": JSON_NAME, "html": HTML_NAME, "junit": JUNIT_NAME}
-    with Staging(out_dir) as stage:     # all three complete before any old one is replaced
+    names = {"json": JSON_NAME, "html": HTML_NAME, "junit": JUNIT_NAME, "xlsx": XLSX_NAME}
+    with Staging(out_dir) as stage:     # all four complete before any old one is replaced
         write_findings_json(report, stage.folder / JSON_NAME)
         write_findings_html(report, stage.folder / HTML_NAME)
         write_junit_xml(report, stage.folder / JUNIT_NAME)
+        write_findings_xlsx(report, stage.folder / XLSX_NAME)
         stage.publish(set(names.values()).__contains__, shared=True)
     return {kind: out_dir / name for kind, name in names.items()}
