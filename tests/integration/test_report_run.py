@@ -156,3 +156,36 @@ def test_report_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
     keep = Path(__file__).parent.parent.parent / ".pytest-artifacts"
     if keep.is_dir():                  # for a person to look at
         shutil.copy(shot, keep / "report-screenshot.png")
+
+
+def test_adam_define_carries_schema_valid_analysis_results_metadata(run: Path) -> None:
+    from lxml import etree
+
+    from cdiscmap.analysis.arm import arm_schema_errors
+
+    xml = (run / "adam" / "define.xml").read_bytes()
+    assert arm_schema_errors(xml) == []            # ARM 1.0 over Define-XML 2.1 (defineutils)
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
+          "arm": "http://www.cdisc.org/ns/arm/v1.0"}
+    tree = etree.fromstring(xml)
+    displays = tree.xpath("//arm:ResultDisplay/@Name", namespaces=ns)
+    assert sorted(displays) == sorted(TABLES + FIGURES)       # one per table and figure
+    items = set(tree.xpath("//odm:ItemDef/@OID", namespaces=ns))
+    clauses = set(tree.xpath("//def:WhereClauseDef/@OID", namespaces=ns))
+    assert set(tree.xpath("//arm:AnalysisVariable/@ItemOID", namespaces=ns)) <= items
+    assert set(tree.xpath("//arm:AnalysisDataset/def:WhereClauseRef/@WhereClauseOID",
+                          namespaces=ns)) <= clauses
+    # the response table reads ADRS RSP8W/DCR8W/DCR16W of the evaluable population
+    rs = tree.xpath("//def:WhereClauseDef[@OID='WC.AR.t_resp_8w.ADRS']/odm:RangeCheck",
+                    namespaces=ns)[0]
+    assert rs.get("Comparator") == "IN" and rs.get(f"{{{ns['def']}}}ItemOID") == \
+        "IT.ADRS.PARAMCD"
+    assert sorted(rs.xpath("odm:CheckValue/text()", namespaces=ns)) == \
+        ["DCR16W", "DCR8W", "RSP8W"]
+    pop = tree.xpath("//def:WhereClauseDef[@OID='WC.AR.t_resp_8w.ADSL']/odm:RangeCheck",
+                     namespaces=ns)[0]
+    assert pop.get(f"{{{ns['def']}}}ItemOID") == "IT.ADSL.EFFFL"
+    code = tree.xpath("//arm:ResultDisplay[@Name='t_simon']//arm:Code/text()", namespaces=ns)
+    assert code and "cdiscmap report" in code[0] and "t_simon" in code[0]
+    html = (run / "adam" / "define.html").read_text(encoding="utf-8")
+    assert "Analysis Results Metadata" in html and "RD.t_simon" in html

@@ -25,6 +25,8 @@ class Figure:
     title: str
     png: bytes
     svg: str
+    # (ADaM dataset, PARAMCD or None) the figure reads: its Analysis Results Metadata
+    sources: tuple[tuple[str, str | None], ...] = ()
 
 
 def _render(fig: object) -> tuple[bytes, str]:

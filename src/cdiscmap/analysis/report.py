@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -265,8 +265,9 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
             keep = np.isfinite(t)
             curves.append((grp.label, survival.kaplan_meier(t[keep], ev[keep], lms,
                                                             spec.confidence)))
-        figures.append(km_figure(f"{spec.id}_{paramcd.lower()}_km",
-                                 f"Kaplan-Meier: {param}", curves))
+        figures.append(replace(km_figure(f"{spec.id}_{paramcd.lower()}_km",
+                                         f"Kaplan-Meier: {param}", curves),
+                               sources=(("ADSL", None), ("ADTTE", paramcd))))
     tables = [km_table] + ([cmp_table] if cmp_table.rows else [])
     return tables, figures
 

@@ -176,6 +176,7 @@ class Tumour(_Strict):
 
 class AnalysisSettings(_Strict):
     title: str | None = None
+    primary: list[str] = Field(default_factory=list)   # ids of primary-endpoint analyses (ARM)
     populations: dict[str, Population]
     groupings: dict[str, Grouping]
     demographics: list[Demographics] = Field(default_factory=list)
@@ -204,6 +205,9 @@ class AnalysisSettings(_Strict):
                 if g not in self.groupings:
                     raise ValueError(f"{part.id}: grouping '{g}' is not defined under "
                                      f"groupings ({', '.join(self.groupings)})")
+        unknown = [p for p in self.primary if p not in ids]
+        if unknown:
+            raise ValueError(f"primary: {', '.join(unknown)} is not an analysis id")
         for s in self.simon:
             for key, d in [("design", s.design), *s.groups.items()]:
                 given = [d.r1, d.n1, d.r, d.n]

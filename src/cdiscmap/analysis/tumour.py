@@ -18,7 +18,7 @@ rerun writes byte-identical files. Subjects are ordered by value then USUBJID.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -246,4 +246,7 @@ def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
     if "swimmer" in spec.figures:
         figures.append(swimmer_figure(f"{spec.id}_swimmer", "Swimmer: treatment duration, "
                                       "response, progression and death", data.swim))
-    return [table], figures
+    sources = (("ADSL", None), ("ADTR", spec.paramcd), ("ADRS", spec.bor_paramcd))
+    swim = sources + (("ADRS", spec.timepoint_paramcd),)
+    return [table], [replace(f, sources=swim if f.id.endswith("_swimmer") else sources)
+                     for f in figures]

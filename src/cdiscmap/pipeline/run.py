@@ -342,7 +342,11 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
 
             analysis = load_analysis_settings(opts.study_dir)
             if analysis is not None:
-                files += write_report(build_report(adam_frames, analysis), staging / "report")
+                rep = build_report(adam_frames, analysis)
+                files += write_report(rep, staging / "report")
+                from cdiscmap.analysis.arm import write_analysis_results
+
+                write_analysis_results(staging / "adam", rep, analysis, opts.study_dir)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
         final = _promote(stage)
