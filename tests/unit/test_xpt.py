@@ -288,6 +288,48 @@ def test_ibm370_conversion_is_exact(values: list[float]) -> None:
             assert (word >> 52) & 0xF != 0          # normalised: first hex digit non-zero
 
 
+def ibm_reference(value: float) -> int:
+    """Reference encoder, independent of the vectorised one: exact arithmetic with Fractions.
+
+    Normalise |value| = f * 16**e with 1/16 <= f < 1 by repeated division or multiplication
+    (IBM System/370 long format: sign, excess-64 exponent, 56-bit fraction); f * 2**56 must be
+    a whole number, i.e. nothing is rounded. Below 16**-65 (and zero) the word is 0.
+    """
+    if value == 0:
+        return 0
+    f = abs(Fraction(value))
+    e = 0
+    while f >= 1:
+        f /= 16
+        e += 1
+    while f < Fraction(1, 16):
+        f *= 16
+        e -= 1
+    if e + 64 < 0:
+        return 0
+    assert 0 <= e + 64 <= 127, value
+    fraction = f * 2**56
+    assert fraction.denominator == 1, value    # exact: no rounding needed
+    return (1 << 63 if value < 0 else 0) | (e + 64) << 56 | int(fraction)
+
+
+ALL_IBM_FLOATS = st.floats(min_value=-float(np.nextafter(16.0**63, 0)),
+                           max_value=float(np.nextafter(16.0**63, 0)),
+                           allow_nan=False, allow_subnormal=True)
+EDGES = [16.0**-65, float(np.nextafter(16.0**-65, 0)), float(np.nextafter(16.0**-65, 1)),
+         float(np.nextafter(16.0**63, 0)), 5e-324, 2.2250738585072014e-308, 1.0, 15.0, 16.0,
+         float(np.nextafter(16.0, 0)), 2.0**53 + 2, 1 / 3]
+
+
+@given(st.lists(st.one_of(ALL_IBM_FLOATS, st.sampled_from(EDGES + [-x for x in EDGES])),
+                min_size=1, max_size=64))
+@settings(max_examples=500, deadline=None)
+def test_ibm370_conversion_matches_an_exact_reference(values: list[float]) -> None:
+    words = ibm370_from_float64(np.array(values, dtype=np.float64))
+    assert words.dtype == np.uint64
+    assert words.tolist() == [ibm_reference(value) for value in values]
+
+
 @given(floats=st.lists(IBM_RANGE_FLOATS, min_size=1, max_size=40),
        integers=st.lists(st.integers(-(2**53), 2**53), min_size=1, max_size=40))
 @settings(max_examples=40,
@@ -568,10 +610,58 @@ def test_error_while_writing_observations_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_check_passes_silently_on_clean_data() -> None:
+def test_check_passes_silently_on_clean_data_and_returns_the_plan(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"A": text("xy", None), "B": [1.0, np.nan]})
+    columns = [XptColumn("A", "A", "char"), XptColumn("B", "B", "num")]
+    plan = check_xpt_limits(frame, "TT", "Clean", columns)
+    assert plan.lengths == {"A": 2, "B": 8}
+    assert plan.n_rows == 2
+    planned = write_xpt(tmp_path / "planned.xpt", frame, dataset_name="TT", dataset_label="Clean",
+                        columns=columns, plan=plan)
+    unplanned = write_xpt(tmp_path / "unplanned.xpt", frame, dataset_name="TT",
+                          dataset_label="Clean", columns=columns)
+    assert planned.path.read_bytes() == unplanned.path.read_bytes()
+    assert planned.lengths == {"A": 2, "B": 8}
+
+
+@pytest.mark.parametrize("change", ["frame", "name", "label", "columns", "special"])
+def test_a_plan_made_for_other_arguments_is_refused(tmp_path: Path, change: str) -> None:
     frame = pd.DataFrame({"A": text("x"), "B": [1.0]})
-    assert check_xpt_limits(frame, "TT", "Clean", [XptColumn("A", "A", "char"),
-                                                   XptColumn("B", "B", "num")]) is None
+    columns = [XptColumn("A", "A", "char"), XptColumn("B", "B", "num")]
+    plan = check_xpt_limits(frame, "TT", "Clean", columns)
+    kwargs = {"dataset_name": "TT", "dataset_label": "Clean", "columns": columns}
+    if change == "frame":
+        frame = frame.copy()                       # equal values, but not the planned frame
+    elif change == "name":
+        kwargs["dataset_name"] = "UU"
+    elif change == "label":
+        kwargs["dataset_label"] = "Other"
+    elif change == "columns":
+        kwargs["columns"] = columns[:1]
+    else:
+        kwargs["special_missing"] = {"B": pd.Series([""])}
+    with pytest.raises(ValueError, match="XptPlan given for .* was made for other data"):
+        write_xpt(tmp_path / "tt.xpt", frame, plan=plan, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_many_distinct_values_over_several_blocks(tmp_path: Path) -> None:
+    # 50,000 rows of 200 + 8 bytes: about 2.5 observation blocks, so both alternating buffers
+    # and a short last block are used; 40,000 distinct values need 32-bit codes, a second
+    # column with 300 needs 16-bit ones.
+    n = 50_000
+    wide = [f"V{i % 40_000:05d}" for i in range(n)]
+    medium = [f"M{i % 300:03d}" if i % 7 else None for i in range(n)]
+    frame = pd.DataFrame({"W": text(*wide), "M": text(*medium),
+                          "X": np.arange(n, dtype=float) / 4})
+    columns = [XptColumn("W", "Wide", "char", length=200), XptColumn("M", "Medium", "char"),
+               XptColumn("X", "Number", "num")]
+    result = write(tmp_path, frame, columns)
+    data, _ = read(result.path)
+    assert data["W"].tolist() == wide
+    assert data["M"].tolist() == [m or "" for m in medium]
+    assert data["X"].tolist() == [i / 4 for i in range(n)]
+    assert result.n_bytes == result.path.stat().st_size
 
 
 def test_xpt_lengths_declared_longest_and_missing_column() -> None:

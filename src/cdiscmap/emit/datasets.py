@@ -32,16 +32,17 @@ def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: S
         meta = metadata_for(standards, name)
         cols = ordered_columns(frame, meta, (extra_labels or {}).get(name))
         label = dataset_label(standards, name)
-        check_xpt_limits(frame, name, label, cols)
-        plans.append((name, frame, cols, label, meta.keys))
+        # the check is the XPT plan: handed to write_xpt so no column is factorised twice
+        xpt_plan = check_xpt_limits(frame, name, label, cols)
+        plans.append((name, frame, cols, label, meta.keys, xpt_plan))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame, cols, label, keys in plans:
+    for name, frame, cols, label, keys, xpt_plan in plans:
         progress.step(name)
         if formats in ("xpt", "both"):
             path = folder / f"{name.lower()}.xpt"
             write_xpt(path, frame, dataset_name=name, dataset_label=label, columns=cols,
-                      created=created)
+                      created=created, plan=xpt_plan)
             written.append(path)
         if formats in ("json", "both"):
             from cdiscmap.emit.datasetjson import write_dataset_json
