@@ -516,8 +516,9 @@ def pool(packages: tuple[Path, ...], out_dir: Path, datasets: str, pool_id: str)
     for name, n in result.records.items():
         click.echo(f"{display_path(out_dir / (name.lower() + '.xpt'))}: {n} records "
                    f"from {len(result.studies[name])} studies")
-    for note in result.notes:
-        click.echo(f"note: {note}")
+    if result.notes:
+        click.echo(f"{len(result.notes)} note(s) (length or label differences, variables not "
+                   f"in every study): see {display_path(out_dir / 'pool-summary.md')}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -134,6 +134,8 @@ def test_cli_pool_writes_and_reports(packages, tmp_path):
                                        str(tmp_path / "p"), "--pool-id", "ISS01"])
     assert result.exit_code == 0, result.output
     assert "adsl.xpt: 3 records from 2 studies" in result.output
+    # ADSL.ARM and ADAE.AEDECOD (8 bytes in STUDYA, 6 in STUDYB) lengths; ADRS, ADTTE absent
+    assert "4 note(s)" in result.output
     assert (tmp_path / "p" / "pool-summary.md").read_text().splitlines()[4:7] == [
         "| dataset | records | STUDYA | STUDYB |", "|---|---|---|---|",
         "| ADSL | 3 | 1 | 2 |"]
