@@ -281,9 +281,10 @@ def test_censor_codes_must_differ(tmp_path: Path) -> None:
 
 
 def test_confirmed_needs_a_response_start(tmp_path: Path) -> None:
-    study, line = make_study(tmp_path, "adam/adtte.yaml",
-                             "    start: ENRLDT\n    events: [PD]\n",
-                             "    start: ENRLDT\n    confirmed: true\n    events: [PD]\n")
+    ttp = ("    start: ENRLDT\n    events:\n      - {dataset: ADRS, where: {AVALC: PD}, date: ADT, "
+           "description: DISEASE PROGRESSION}\n    censors: *adequate\n")   # TTP (issue 11 §2)
+    study, line = make_study(tmp_path, "adam/adtte.yaml", ttp,
+                             ttp.replace("ENRLDT\n", "ENRLDT\n    confirmed: true\n"))
     message = error_line(cli("check-spec", study))
     assert "adam/adtte.yaml:" in message
     assert "TTP: confirmed applies only to start RESPONSE" in message

@@ -1,21 +1,24 @@
 """ADTTE (BDS time-to-event): OS, PFS, DOR, TTP and any parameter the settings define.
 
 Each parameter is one vectorised pass over its population (subjects with a start date; for
-``start: RESPONSE`` the responders). Per subject, in this order (FDA 2018 guidance tables on
-PFS censoring; admiralonco ad_adtte.R event/censor sources):
+``start: RESPONSE`` the responders) and declares its event and censoring SOURCES in
+``adtte.yaml`` (admiralonco ad_adtte.R ``event_source`` / ``censor_source``): ADRS records (the
+analysed overall responses of the parameter's analysis, filtered on AVALC) or an ADSL date
+(START = the start date), each with its CNSR, EVNTDESC, CNSDTDSC, SRCDOM/SRCVAR. Per subject,
+in this order (FDA 2018 guidance tables on PFS censoring):
 
 1. ``require_baseline_assessment`` and no baseline tumour assessment → censored at the start
    date (CNSR ``start``).
-2. The earliest event (PD from the analysed responses of the parameter's ADRS analysis, and/or
-   death from ADSL.DTHDT) on or after the start date:
-   a. after new anti-cancer therapy (``censor_at_new_therapy``) → censored at the last adequate
-      assessment (CNSR ``new_therapy``);
+2. The event = the EARLIEST event-source date on or after the start date (ties: the source
+   listed first):
+   a. after new anti-cancer therapy (``censor_at_new_therapy``) → censored at the last
+      assessment of the parameter's ADRS censor source (else the last adequate one)
+      (CNSR ``new_therapy``);
    b. more than 2 × interval + window days after the last adequate assessment before it (or the
       start date) → censored at that assessment (CNSR ``missed_assessments``);
    c. otherwise an event (CNSR 0).
-3. No event → censored (CNSR ``new_therapy`` when new therapy started, else ``last_assessment``)
-   at the last adequate assessment / last assessment / last known alive date, or at the start
-   date when there is none (CNSR ``start``: no post-baseline assessment).
+3. No event → censored at the LATEST censor-source date on or after the start date (ties: the
+   source listed first), with that source's CNSR (admiral ``derive_param_tte``).
 
 AVAL = ADT − STARTDT + 1 days (admiral ``derive_vars_duration`` add_one: an event on the start
 day lasts one day). A censoring date is never before the start date.
@@ -32,14 +35,14 @@ import pandas as pd
 
 from cdiscmap.adam.adrs import ADSL_CARRIED, ResponseData
 from cdiscmap.adam.collected import collected_tte
-from cdiscmap.adam.io import lookup
-from cdiscmap.adam.settings import AdamSettings, TteParameter
+from cdiscmap.adam.io import lookup, select_records
+from cdiscmap.adam.settings import AdamSettings, TteParameter, TteSource, where_text
+from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.recist.best_response import first_response
 
 TTE_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC",
                "CNSDTDSC", "SRCDOM", "SRCVAR", "SRCSEQ"]
-_EVENT_TEXT = {"PD": "DISEASE PROGRESSION", "DEATH": "DEATH"}
 
 
 def _last_per_subject(records: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +63,40 @@ def _last_before(records: pd.DataFrame, subjects: pd.DataFrame, when: str) -> pd
                            left_on=when, right_on="_adt", by="USUBJID",
                            allow_exact_matches=False, direction="backward")
     return joined.set_index("USUBJID")[["ADT", "SRCSEQ"]]
+
+
+def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame, ovr: pd.DataFrame,
+                  by_subject: pd.DataFrame, pick: str) -> tuple[pd.Series, pd.Series]:
+    """Per subject row: the first (``pick`` first) or last date of one source on or after the
+    start date, and its SRCSEQ (ADRS records; NaN otherwise)."""
+    nat = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    nan = pd.Series(np.nan, index=ids.index)
+    if src.dataset == "ADRS":
+        recs, _ = select_records(ovr, src.where)
+        if recs.empty:
+            return nat, nan
+        recs = recs.sort_values(["USUBJID", "ADT", "SRCSEQ"], kind="mergesort")
+        one = recs.drop_duplicates("USUBJID", keep="first" if pick == "first" else "last") \
+            .set_index("USUBJID")
+        return (pd.to_datetime(lookup(ids, one["ADT"])).astype("datetime64[ns]"),
+                lookup(ids, one["SRCSEQ"]).astype("float64"))
+    if src.date == "START":
+        return subj["STARTDT"].astype("datetime64[ns]"), subj["_start_seq"].astype("float64")
+    if src.date not in by_subject.columns:
+        raise InputDataError(f"ADTTE source ADSL.{src.date}: ADSL has no such variable")
+    rows, missing = select_records(by_subject.reset_index(), src.where)
+    if missing:
+        raise InputDataError(f"ADTTE source on ADSL.{src.date}: ADSL has no "
+                             f"{', '.join(missing)} to filter on")
+    dates = pd.to_datetime(rows.set_index("USUBJID")[src.date])
+    return pd.to_datetime(lookup(ids, dates)).astype("datetime64[ns]"), nan
+
+
+def _source_text(src: TteSource) -> str:
+    where = f" where {where_text(src.where)}" if src.where else ""
+    what = "STARTDT" if src.dataset == "ADSL" and src.date == "START" else \
+        f"{src.dataset}.{src.date}"
+    return f"{what}{where}"
 
 
 def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
@@ -93,48 +130,67 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
     subj = subj.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     startdt = subj["STARTDT"]
     ids = subj["USUBJID"]
+    start_seq = subj["_start_seq"].astype("float64")
 
     # --- assessments on/after the start date
     ovr = ovr.assign(_start=pd.to_datetime(lookup(ovr["USUBJID"], subj.set_index("USUBJID")
                                                               ["STARTDT"])))
     ovr = ovr.loc[(ovr["ADT"] >= ovr["_start"]).fillna(False).astype(bool)]
     adequate = ovr.loc[ovr["AVALC"].isin([r.upper() for r in cfg.adequate_responses])]
-    censor_pool = ovr if p.censor == "last_assessment" else adequate
-    last = _last_per_subject(censor_pool)
-    la_dt = pd.to_datetime(lookup(ids, last["ADT"])) if not last.empty else \
-        pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-    la_seq = lookup(ids, last["SRCSEQ"]).astype("float64") if not last.empty else \
-        pd.Series(np.nan, index=ids.index)
 
-    # --- events
-    ev_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-    ev_kind = pd.Series(pd.NA, index=ids.index, dtype="string")
-    ev_seq = pd.Series(np.nan, index=ids.index)
-    for kind in p.events:
-        if kind == "PD":
-            pdr = ovr.loc[ovr["AVALC"] == "PD"].sort_values(["USUBJID", "ADT"], kind="mergesort")
-            pdr = pdr.drop_duplicates("USUBJID").set_index("USUBJID")
-            dt = pd.to_datetime(lookup(ids, pdr["ADT"])) if not pdr.empty else \
-                pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-            seq = lookup(ids, pdr["SRCSEQ"]).astype("float64") if not pdr.empty else \
-                pd.Series(np.nan, index=ids.index)
+    def src_of(src: TteSource) -> tuple[str, str]:
+        if src.dataset == "ADSL" and src.date == "START":
+            default = start_src
         else:
-            dt = pd.to_datetime(lookup(ids, by_subject["DTHDT"]))
-            before = (dt < startdt).fillna(False).astype(bool)
-            if before.any():
-                findings.add_frame(subj.loc[before], rule="AD0020", severity=Severity.WARNING,
-                                   message=f"death before the {p.paramcd} start date; not "
-                                           "counted as an event", dataset="ADTTE",
-                                   variable="DTHDT")
-            dt = dt.where(~before)
-            seq = pd.Series(np.nan, index=ids.index)
-        better = dt.notna() & (ev_dt.isna() | (dt < ev_dt))
+            default = ("RS", "RSDTC") if src.dataset == "ADRS" else ("ADSL", src.date)
+        return (src.srcdom or default[0], src.srcvar or default[1])
+
+    # --- events: the earliest event source on/after the start date (ties: listed first)
+    events = p.event_sources()
+    ev_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    ev_pos = pd.Series(-1, index=ids.index)
+    ev_seq = pd.Series(np.nan, index=ids.index)
+    for k, src in enumerate(events):
+        dt, seq = _source_dates(src, ids, subj, ovr, by_subject, "first")
+        before = (dt < startdt).fillna(False).astype(bool)
+        if before.any() and src.dataset == "ADSL":
+            findings.add_frame(subj.loc[before], rule="AD0020", severity=Severity.WARNING,
+                               message=f"{src.description.lower()} before the {p.paramcd} "
+                                       "start date; not counted as an event", dataset="ADTTE",
+                               variable=src.date)
+        dt = dt.where(~before)
+        better = (dt.notna() & (ev_dt.isna() | (dt < ev_dt))).astype(bool)
         ev_dt = ev_dt.where(~better, dt)
-        ev_kind = ev_kind.mask(better, kind)
+        ev_pos = ev_pos.mask(better, k)
         ev_seq = ev_seq.where(~better, seq)
     has_event = ev_dt.notna()
 
-    # --- censoring situations
+    # --- censoring: the latest censor source on/after the start date (ties: listed first)
+    censors = p.censor_sources(cfg.adequate_responses, codes)
+    cen_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    cen_pos = pd.Series(-1, index=ids.index)
+    cen_seq = pd.Series(np.nan, index=ids.index)
+    for k, src in enumerate(censors):
+        dt, seq = _source_dates(src, ids, subj, ovr, by_subject, "last")
+        dt = dt.where((dt >= startdt).fillna(False).astype(bool))
+        better = (dt.notna() & (cen_dt.isna() | (dt > cen_dt))).astype(bool)
+        cen_dt = cen_dt.where(~better, dt)
+        cen_pos = cen_pos.mask(better, k)
+        cen_seq = cen_seq.where(~better, seq)
+
+    # --- the last (adequate) assessment: new anti-cancer therapy censors there (FDA 2018);
+    # the parameter's own ADRS censor source when it has one, else the adequate assessments
+    rs_censor = next((c for c in censors if c.dataset == "ADRS"), None)
+    if rs_censor is not None:
+        la_dt, la_seq = _source_dates(rs_censor, ids, subj, ovr, by_subject, "last")
+    else:
+        last = _last_per_subject(adequate)
+        la_dt = pd.to_datetime(lookup(ids, last["ADT"])) if not last.empty else \
+            pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+        la_seq = lookup(ids, last["SRCSEQ"]).astype("float64") if not last.empty else \
+            pd.Series(np.nan, index=ids.index)
+
+    # --- censoring situations that take precedence over the sources
     no_base = pd.Series(False, index=ids.index)
     if p.require_baseline_assessment:
         no_base = ~ids.isin(baseline["USUBJID"])
@@ -157,23 +213,11 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
         missed = has_event & ((ev_dt - since).dt.days > limit).fillna(False)
 
     # --- choose the outcome (first true condition wins)
-    alive_dt = pd.to_datetime(lookup(ids, by_subject["LSTALVDT"]))
     c_start = no_base
     c_nact = ~c_start & new_therapy
     c_missed = ~c_start & ~c_nact & missed
     c_event = ~c_start & ~c_nact & ~c_missed & has_event
     c_censor = ~(c_start | c_nact | c_missed | c_event)
-    if p.censor == "last_alive":
-        cen_dt, cen_seq = alive_dt, pd.Series(np.nan, index=ids.index)
-        cen_src = ("ADSL", "LSTALVDT")
-        cen_desc, cen_dsc = "LAST KNOWN ALIVE", "LAST KNOWN ALIVE DATE"
-    else:
-        cen_dt, cen_seq = la_dt, la_seq
-        cen_src = ("RS", "RSDTC")
-        word = "ADEQUATE " if p.censor == "last_adequate_assessment" else ""
-        cen_desc = f"LAST {word}TUMOR ASSESSMENT"
-        cen_dsc = f"LAST {word}TUMOR ASSESSMENT DATE"
-    cen_valid = (cen_dt >= startdt).fillna(False).astype(bool)
     nact_valid = (la_dt >= startdt).fillna(False).astype(bool)
     missed_valid = prev_dt.notna()
 
@@ -197,7 +241,6 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
         if seq is not None:
             srcseq[mk] = seq.to_numpy()[mk]
 
-    start_seq = subj["_start_seq"].astype("float64")
     put(c_start, startdt, codes.start, "NO BASELINE TUMOR ASSESSMENT", "START DATE",
         start_src, start_seq)
     put(c_nact & nact_valid, la_dt, codes.new_therapy, "NEW ANTI-CANCER THERAPY STARTED",
@@ -209,16 +252,15 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
         ("RS", "RSDTC"), prev_seq)
     put(c_missed & ~missed_valid, startdt, codes.missed_assessments,
         "EVENT AFTER TWO OR MORE MISSED ASSESSMENTS", "START DATE", start_src, start_seq)
-    for kind in p.events:
-        src = ("RS", "RSDTC") if kind == "PD" else ("ADSL", "DTHDT")
-        put(c_event & (ev_kind == kind).fillna(False), ev_dt, 0, _EVENT_TEXT[kind], None,
-            src, ev_seq if kind == "PD" else None)
-    put(c_censor & cen_valid, cen_dt, codes.last_assessment, cen_desc, cen_dsc, cen_src,
-        cen_seq if cen_src[0] == "RS" else None)
-    no_post = "NO ADEQUATE POST-BASELINE TUMOR ASSESSMENT" if p.censor != "last_alive" \
-        else "NO DATE KNOWN ALIVE AFTER START"
-    put(c_censor & ~cen_valid, startdt, codes.start, no_post, "START DATE", start_src,
-        start_seq)
+    for k, src in enumerate(events):
+        put(c_event & (ev_pos == k), ev_dt, 0, src.description, None, src_of(src),
+            ev_seq if src.dataset == "ADRS" else None)
+    for k, src in enumerate(censors):
+        seq = cen_seq if src.dataset == "ADRS" or src.date == "START" else None
+        put(c_censor & (cen_pos == k), cen_dt, src.cnsr, src.description,
+            src.date_description, src_of(src), seq)
+    put(c_censor & (cen_pos < 0), startdt, codes.start, "NO CENSORING DATE AFTER START",
+        "START DATE", start_src, start_seq)
 
     out = pd.DataFrame({
         "USUBJID": ids.astype("string"),
@@ -235,10 +277,11 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
     })
     out["AVAL"] = ((out["ADT"] - out["STARTDT"]).dt.days + 1).astype("float64")
     text = (f"{p.param}: from {start_text} to the first of "
-            + " or ".join(_EVENT_TEXT[e].lower() for e in p.events)
-            + f" (CNSR 0); AVAL = ADT - STARTDT + 1 days; no event: censored at the "
-              f"{cen_desc.lower()} (CNSR {codes.last_assessment}) or the start date when none "
-              f"(CNSR {codes.start})")
+            + " or ".join(f"{e.description.lower()} ({_source_text(e)})" for e in events)
+            + " (CNSR 0); AVAL = ADT - STARTDT + 1 days; no event: censored at the latest of "
+            + ", ".join(f"{(c.date_description or c.description).lower()} ("
+                        f"{_source_text(c)}, CNSR {c.cnsr})" for c in censors)
+            + " on or after the start date")
     if p.require_baseline_assessment:
         text += f"; no baseline tumour assessment: start date (CNSR {codes.start})"
     if p.censor_at_new_therapy:

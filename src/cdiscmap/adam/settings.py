@@ -648,6 +648,59 @@ class AdrsSettings(_Model):
 Event = Literal["PD", "DEATH"]
 
 
+class TteSource(_Model):
+    """One event or censoring source of an ADTTE parameter, in the spirit of admiral
+    ``event_source`` / ``censor_source``: the records of ``dataset`` matching ``where``, their
+    ``date``, and what the ADTTE record says when this source decides it.
+
+    The event is the EARLIEST date of the event sources on or after the start date; without
+    one, the censoring date is the LATEST date of the censor sources on or after it (ties: the
+    source listed first), as admiral ``derive_param_tte`` chooses.
+    """
+
+    dataset: Literal["ADRS", "ADSL"] = Field(
+        description="ADRS: the analysed overall responses of the parameter's analysis dated on "
+                    "or after the start date (variables AVALC, ADT); ADSL: one date per "
+                    "subject.")
+    where: Where = Field(default_factory=dict,
+                         description="Records to use, e.g. {AVALC: PD} on ADRS or {DTHFL: Y} "
+                                     "on ADSL (the filter vocabulary above).")
+    date: str = Field("ADT", description="ADRS: ADT; ADSL: a date variable (DTHDT, LSTALVDT, "
+                                         "…) or START, the parameter's start date.")
+    cnsr: int = Field(0, ge=0, description="CNSR of records this source decides: 0 for "
+                                           "events, a censoring reason (>= 1) for censors.")
+    description: str = Field(description="EVNTDESC, e.g. DISEASE PROGRESSION.")
+    date_description: str | None = Field(None, description="CNSDTDSC (censors), e.g. LAST "
+                                                           "ADEQUATE TUMOR ASSESSMENT DATE.")
+    srcdom: str | None = Field(None, description="SRCDOM; default RS for ADRS, ADSL for ADSL "
+                                                 "(START: the start date's own source).")
+    srcvar: str | None = Field(None, description="SRCVAR; default RSDTC for ADRS, the date "
+                                                 "variable for ADSL.")
+
+    _v_d = field_validator("date")(lambda v: _check_name(v, "date"))
+    _v_w = field_validator("where")(lambda v: _check_where(v))
+
+    @model_validator(mode="after")
+    def _fits_dataset(self) -> TteSource:
+        if self.dataset == "ADRS":
+            if self.date != "ADT":
+                raise ValueError(f"an ADRS source is dated by ADT, not {self.date}")
+            other = [k for k in self.where if k != "AVALC"]
+            if other:
+                raise ValueError(f"an ADRS source filters on AVALC only, not {other}")
+        elif self.date == "ADT":
+            raise ValueError("an ADSL source needs an ADSL date variable (or START), not ADT")
+        return self
+
+
+def _pd_event() -> TteSource:
+    return TteSource(dataset="ADRS", where={"AVALC": "PD"}, description="DISEASE PROGRESSION")
+
+
+def _death_event() -> TteSource:
+    return TteSource(dataset="ADSL", date="DTHDT", description="DEATH")
+
+
 class MissedAssessments(_Model):
     """FDA 2018 table: an event after two or more missed assessments is censored at the last
     adequate assessment before it. Missed = event date − last adequate assessment (or start)
@@ -667,10 +720,21 @@ class TteParameter(_Model):
                                    "(first response of the analysis: duration of response).")
     confirmed: bool = Field(False, description="With start RESPONSE: first confirmed response.")
     analysis: str = Field("main", description="ADRS analysis giving PD and assessments.")
-    events: list[Event] = Field(description="PD and/or DEATH; the earliest counts.")
+    events: list[Event | TteSource] = Field(
+        description="Event sources (section below); the earliest counts. PD and DEATH are "
+                    "shorthands: ADRS AVALC = PD (DISEASE PROGRESSION, admiralonco pd_event) "
+                    "and ADSL DTHDT (DEATH, admiralonco death_event).")
     censor: Literal["last_adequate_assessment", "last_assessment", "last_alive"] = Field(
-        "last_adequate_assessment", description="Censoring date when there is no event; OS uses "
-                                                "last_alive (LSTALVDT).")
+        "last_adequate_assessment",
+        description="Shorthand for censors when those are not given: the last adequate "
+                    "assessment (ADRS AVALC in adtte.adequate_responses), the last assessment, "
+                    "or ADSL LSTALVDT (last_alive, admiralonco lastalive_censor), each CNSR "
+                    "cnsr.last_assessment, then the start date (CNSR cnsr.start; admiralonco "
+                    "rand_censor).")
+    censors: list[TteSource] | None = Field(
+        None, description="Censoring sources (fields as in the events section below); the "
+                          "latest on or after the start "
+                          "date counts. Default: from censor.")
     censor_at_new_therapy: bool = Field(
         False, description="Events after new anti-cancer therapy are censored at the last "
                            "adequate assessment on or before it (FDA 2018).")
@@ -691,10 +755,43 @@ class TteParameter(_Model):
 
     @field_validator("events")
     @classmethod
-    def _events(cls, value: list[str]) -> list[str]:
-        if not value or len(set(value)) != len(value):
-            raise ValueError("events: one or more distinct of PD, DEATH")
+    def _events(cls, value: list[str | TteSource]) -> list[str | TteSource]:
+        if not value or len(set(map(str, value))) != len(value):
+            raise ValueError("events: one or more distinct sources (or PD, DEATH)")
+        if any(isinstance(e, TteSource) and e.cnsr != 0 for e in value):
+            raise ValueError("events: an event source has cnsr 0")
         return value
+
+    @field_validator("censors")
+    @classmethod
+    def _censors(cls, value: list[TteSource] | None) -> list[TteSource] | None:
+        if value is not None and (not value or any(c.cnsr < 1 for c in value)):
+            raise ValueError("censors: one or more sources, each with cnsr >= 1")
+        return value
+
+    def event_sources(self) -> list[TteSource]:
+        """The event sources, shorthands expanded."""
+        named = {"PD": _pd_event, "DEATH": _death_event}
+        return [named[e]() if isinstance(e, str) else e for e in self.events]
+
+    def censor_sources(self, adequate: list[str], codes: CensorCodes) -> list[TteSource]:
+        """The censoring sources: ``censors`` or the expansion of ``censor``."""
+        if self.censors is not None:
+            return list(self.censors)
+        if self.censor == "last_alive":
+            last = TteSource(dataset="ADSL", date="LSTALVDT", cnsr=codes.last_assessment,
+                             description="LAST KNOWN ALIVE",
+                             date_description="LAST KNOWN ALIVE DATE")
+            none = "NO DATE KNOWN ALIVE AFTER START"
+        else:
+            word = "ADEQUATE " if self.censor == "last_adequate_assessment" else ""
+            last = TteSource(dataset="ADRS", where={"AVALC": adequate} if word else {},
+                             cnsr=codes.last_assessment,
+                             description=f"LAST {word}TUMOR ASSESSMENT",
+                             date_description=f"LAST {word}TUMOR ASSESSMENT DATE")
+            none = "NO ADEQUATE POST-BASELINE TUMOR ASSESSMENT"
+        return [last, TteSource(dataset="ADSL", date="START", cnsr=codes.start,
+                                description=none, date_description="START DATE")]
 
 
 class CensorCodes(_Model):
@@ -1059,6 +1156,14 @@ class AdamSettings(_Model):
                 problems.append(("adtte", f"parameters.{i}.start",
                                  f"unknown ADSL date {p.start}; known: RESPONSE, "
                                  f"{', '.join(sorted(known))}"))
+            sources = [("events", j, e) for j, e in enumerate(p.events)
+                       if isinstance(e, TteSource)] + \
+                [("censors", j, c) for j, c in enumerate(p.censors or [])]
+            for part, j, src in sources:
+                if src.dataset == "ADSL" and src.date != "START" and src.date not in known:
+                    problems.append(("adtte", f"parameters.{i}.{part}.{j}.date",
+                                     f"unknown ADSL date {src.date}; known: START, "
+                                     f"{', '.join(sorted(known))}"))
             if p.analysis not in ids:
                 problems.append(("adtte", f"parameters.{i}.analysis",
                                  f"unknown ADRS analysis {p.analysis!r}; known: "
