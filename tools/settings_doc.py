@@ -98,7 +98,61 @@ def render() -> str:
     for name, field in AdamSettings.model_fields.items():
         for model in _models(field.annotation):
             _section(model, f"{FILES.get(name, name)}", seen, out)
+    out.append(DIFFERENCES)
     return "".join(out)
+
+
+# Every remaining difference between the defaults and the pharmaverse templates (admiral
+# ad_adsl.R; admiralonco ad_adrs.R, ad_adtte.R), with the setting that restores the template
+# (issue 11 §2). Kept here, beside the generator, so the doc stays one generated file.
+DIFFERENCES = """
+## Differences from the admiral / admiralonco templates
+
+Where a default differs from the pharmaverse templates (admiral `ad_adsl.R`, admiralonco
+`ad_adrs.R` and `ad_adtte.R`), this is the difference, why, and the setting that gives the
+template's result. "Not settable" marks what no setting can change yet.
+
+### ADSL (admiral ad_adsl.R)
+
+| What | admiral | cdiscmap default | To get admiral's |
+|---|---|---|---|
+| LSTALVDT sources | AE start and end, LB (missing day/month imputed to the first), ADSL TRTEDT | the same four, plus EX start/end, RS, TR, TU, DS records other than death and DM RFPENDTC (complete dates): a tumour assessment proves an oncology subject alive | `last_alive_sources`: only the first four entries of the default |
+| End-of-study records | DS with DSCAT = DISPOSITION EVENT | also DSSCAT = STUDY PARTICIPATION or END OF STUDY, so an end-of-treatment disposition does not end the study | `eos: {dataset: DS, date: DSSTDTC, where: {DSCAT: DISPOSITION EVENT}}` |
+| DTHCAUS sources | the example takes AEDECOD of a fatal AE (AEOUT = FATAL), then DS DEATH DSTERM | DD primary cause of death (DDSTRESC), then DS DEATH (DSTERM): DD is the SDTMIG 3.4 home of the cause | `death_cause_sources: [{dataset: AE, date: AESTDTC, where: {AEOUT: FATAL}, value: AEDECOD}, {dataset: DS, date: DSSTDTC, where: {DSDECOD: DEATH}, value: DSTERM}]` |
+| DTHCGR1 | the vignette groups by the source domain (a fatal AE → ADVERSE EVENT) and DTHCAUS text | PROGRESSIVE DISEASE when DTHCAUS names it or DISEASE RELAPSE, else OTHER | `groupings` (DTHCGR1 entry) |
+| TRTEDT of an open dose record | a record without EXENDTC does not count | its EXSTDTC counts, so TRTEDT is never before a later dose start | `exposure.open_end_uses_start: false` |
+| TRTSDTM, TRTEDTM, TRTSTMF, TRTETMF | derived (times imputed first/last) | not derived: TRTSDT/TRTEDT come from the dates | not settable |
+| AGEGR1 of a missing AGE | Missing | blank (AGEGR1N blank) | not settable |
+| ITTFL | not in the template | Y when RANDDT is present | `ittfl_from: null` |
+| EFFFL | not in the template | dosed and a baseline tumour assessment (sponsor population flag) | `efffl` |
+
+Same as the template: TRT01P/TRT01A (ARM/ACTARM), doses (EXDOSE > 0, or 0 for placebo),
+RANDDT, SCRFDT, FRVDT, EOSSTT (blank for screen failures), DTHDT (imputed to the first day up
+to the month), DTHADY, LDDTHELD, LDDTHGR1, DTH30FL, DTHA30FL, DTHB30FL, AGEGR1 bands, RACEGR1,
+REGION1.
+
+### ADRS (admiralonco ad_adrs.R)
+
+| What | admiralonco | cdiscmap default | To get admiralonco's |
+|---|---|---|---|
+| LSTA after progression | last assessment among ANL01FL records, after a PD too | the last analysed assessment, which stops at the first PD | not settable |
+| BCP, CBCP (best overall response of CR/PR, unconfirmed / confirmed, Y/N) | derived | not derived (RSP/CRSP give the subjects; BOR/CBOR the response) | not settable |
+| Assessment on the day of new anti-cancer therapy | the example keeps ADT < NACTDT | kept (ADT <= NACTDT; FDA 2018 "on or before") | not settable |
+| Landmark parameters (RSP8W, DCR16W, …) | none in the template | none by default; each landmark takes its reference date and window from settings | `analyses.landmarks` |
+
+### ADTTE (admiralonco ad_adtte.R)
+
+| What | admiralonco | cdiscmap default | To get admiralonco's |
+|---|---|---|---|
+| CNSR of censoring at the start date (no adequate assessment, no date known alive) | 1 (`censor_source` default; rand_censor) | 2, so that reason stays visible (ADaMIG 1.3 allows several codes) | write `censors` with `cnsr: 1` on the START source |
+| PFS censoring date | last tumour assessment (LSTA, any response, NE included) | last ADEQUATE assessment (FDA 2018) | `censor: last_assessment` or a `censors` ADRS source without `where` |
+| EVNTDESC / CNSDTDSC texts | "Disease Progression", "Death", "Last Tumor Assessment", … | upper case: DISEASE PROGRESSION, DEATH, LAST ADEQUATE TUMOR ASSESSMENT, … | `description`, `date_description` of each source |
+| SRCDOM/SRCVAR of an ADRS source | ADRS / ADT | RS / RSDTC (the SDTM record behind it) | `srcdom: ADRS, srcvar: ADT` on the source |
+| Rules before the sources (no baseline assessment, new anti-cancer therapy, missed assessments; FDA 2018) | not in the template | off by default | — |
+
+Not covered here: ADAE, ADEX, ADTR, ADQS (their sections above name their template
+differences in the meaning column).
+"""
 
 
 if __name__ == "__main__":
