@@ -365,6 +365,18 @@ def test_special_missing_values(tmp_path: Path) -> None:
     assert data["AVAL"].iloc[0] == 2.0 and data["AVAL"].iloc[1:].isna().all()
 
 
+def test_a_plan_keeps_its_special_missing_values(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"X": [1.0, np.nan, np.nan]})
+    special = {"X": pd.Series(["", "A", ""])}
+    columns = [XptColumn("X", "X", "num")]
+    plan = check_xpt_limits(frame, "TT", "Test data", columns, special_missing=special)
+    result = write(tmp_path, frame, columns, plan=plan)
+    raw = result.path.read_bytes()
+    start = data_start(1)
+    assert raw[start:start + 24] == bytes.fromhex("4110000000000000" "4100000000000000"
+                                                  "2E00000000000000")
+
+
 def test_special_missing_must_be_valid_and_on_missing_values(tmp_path: Path) -> None:
     frame = pd.DataFrame({"AVAL": [2.0, np.nan], "C": text("a", "b"),
                           "_SRCFILE": ["rs.csv", "rs.csv"], "_SRCROW": [4, 5]})

@@ -154,12 +154,12 @@ class XptPlan:
     def made_for(self, frame: pd.DataFrame, dataset_name: str, dataset_label: str,
                  columns: Sequence[XptColumn],
                  special_missing: Mapping[str, pd.Series] | None) -> bool:
-        """Whether this plan was made from exactly these arguments (the frame by identity)."""
+        """Whether this plan was made from these arguments (the frame by identity); a missing
+        ``special_missing`` means the plan's own."""
         return (frame is self.frame and len(frame) == self.n_rows
                 and dataset_name == self.dataset_name and dataset_label == self.dataset_label
                 and tuple(columns) == self.columns
-                and (special_missing is None or special_missing is self.special_missing)
-                and (self.special_missing is None or special_missing is not None))
+                and (special_missing is None or special_missing is self.special_missing))
 
 
 # --------------------------------------------------------------------------------------------
