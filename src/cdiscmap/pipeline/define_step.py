@@ -15,6 +15,9 @@ from cdiscmap.emit.define import write_define
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, display_path
 from cdiscmap.sdtm.engine import study_origins
+from cdiscmap.spec.loader import LoadedStudy
+from cdiscmap.spec.models import StudySpec
+from cdiscmap.spec.yamlload import LocatedYaml
 from cdiscmap.validation.read import read_xpt_dataset
 
 
@@ -26,9 +29,29 @@ def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
-    from cdiscmap.pipeline.run import study_standards
+def _adam_only_study(study_dir: Path, adam: dict[str, pd.DataFrame]) -> LoadedStudy:
+    """The study an ADaM-only folder stands for: its identity is the data's STUDYID (ADSL)."""
+    adsl = adam.get("ADSL")
+    ids = adsl["STUDYID"].dropna().astype(str).unique() if adsl is not None and \
+        "STUDYID" in adsl.columns else []
+    if len(ids) != 1:
+        raise InputDataError(f"{display_path(study_dir)} has no study.yaml, so the study is "
+                             "named by ADSL.STUDYID, which must hold exactly one value "
+                             f"(found {len(ids)})")
+    spec = StudySpec(studyid=str(ids[0]), title=f"Study {ids[0]} (ADaM)", standards={},
+                     forms={}, domains=[])
+    return LoadedStudy(folder=study_dir, study=spec, study_file="",
+                       study_yaml=LocatedYaml(data={}, file=""), domains={}, domain_files={},
+                       domain_yaml={})
 
+
+def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
+    """define.xml/define.html for the package's SDTM and ADaM. An ADaM-only study (adam/*.yaml,
+    no study.yaml) writes the ADaM define alone: the SDTM was made elsewhere, with its own."""
+    from cdiscmap.pipeline.run import is_adam_only, study_standards
+
+    if is_adam_only(study_dir):
+        return _adam_only_defines(study_dir, package)
     standards, loaded = study_standards(study_dir)   # custom domains, study codelists
     created = output_timestamp(study_dir)
     sdtm_dir, adam_dir = package / "sdtm", package / "adam"
@@ -46,3 +69,21 @@ def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
         written += write_define(adam_dir, kind="ADaM", datasets=adam, standards=standards,
                                 study=loaded, origins={}, methods=methods, created=created)
     return written
+
+
+def _adam_only_defines(study_dir: Path, package: Path) -> list[Path]:
+    from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
+    from cdiscmap.standards import load_standards
+
+    adam_dir, sdtm_dir = package / "adam", package / "sdtm"
+    adam = _read_folder(adam_dir) if adam_dir.is_dir() else {}
+    if not adam:
+        raise InputDataError(f"{display_path(package)}: no adam/ folder of XPT files (an "
+                             "ADaM-only study writes the ADaM define.xml only)")
+    settings = load_adam_settings(study_dir)
+    # methods name the settings' values: re-derived from the package's SDTM when it is there
+    methods = derive_all(read_sdtm(sdtm_dir), settings).methods if sdtm_dir.is_dir() \
+        else {}          # any SDTM format `cdiscmap adam` reads (XPT, CSV, parquet)
+    return list(write_define(adam_dir, kind="ADaM", datasets=adam, standards=load_standards(),
+                             study=_adam_only_study(study_dir, adam), origins={},
+                             methods=methods, created=output_timestamp(study_dir)))

@@ -147,7 +147,17 @@ def check_study_spec(study_dir: Path) -> str:
     refuse before reading its first data row is checked here too: the models (every regular
     expression and visit template compiled at load), each block's plan (a shared variable
     needing one the block does not derive, cycles within a block) and the ``from_domain``
-    reads between domains (``sdtm.engine.check_cross_domain``)."""
+    reads between domains (``sdtm.engine.check_cross_domain``).
+
+    An ADaM-only study (``adam/*.yaml`` and no study.yaml: someone else's SDTM, our ADaM) is
+    checked for its ADaM settings alone."""
+    if is_adam_only(study_dir):
+        from cdiscmap.adam import load_adam_settings
+
+        load_adam_settings(study_dir)
+        names = sorted(p.stem.lower() for p in (study_dir / "adam").glob("*.y*ml"))
+        return (f"{display_path(study_dir)}: ADaM-only study (no study.yaml); the ADaM "
+                f"settings ({', '.join(names) or 'defaults only'}) are valid")
     _, loaded = study_standards(study_dir)
     check_cross_domain(loaded)          # plans every block of every domain on the way
     checked = f"study.yaml and {len(loaded.domains)} domain specs ({', '.join(loaded.domains)})"
@@ -157,6 +167,12 @@ def check_study_spec(study_dir: Path) -> str:
         load_adam_settings(study_dir)
         checked += " and the ADaM settings"
     return f"{loaded.study.studyid}: {checked} are valid"
+
+
+def is_adam_only(study_dir: Path) -> bool:
+    """A study folder with ``adam/`` settings and no study.yaml: the minimum for ``cdiscmap
+    adam``, ``check-spec`` and ``define`` on an SDTM made elsewhere."""
+    return (Path(study_dir) / "adam").is_dir() and not (Path(study_dir) / "study.yaml").exists()
 
 
 def codelist_terms(standards: Standards) -> dict[str, set[str]]:
