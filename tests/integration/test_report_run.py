@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -153,9 +152,6 @@ def test_report_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
     pixels, dark = _png_is_not_blank(shot.read_bytes())
     assert pixels == 1280 * 2400
     assert 0.005 < dark < 0.5          # text and table rules drawn; not an empty white page
-    keep = Path(__file__).parent.parent.parent / ".pytest-artifacts"
-    if keep.is_dir():                  # for a person to look at
-        shutil.copy(shot, keep / "report-screenshot.png")
 
 
 def test_adam_define_carries_schema_valid_analysis_results_metadata(run: Path) -> None:
