@@ -135,10 +135,14 @@ REGION1.
 
 | What | admiralonco | cdiscmap default | To get admiralonco's |
 |---|---|---|---|
-| LSTA after progression | last assessment among ANL01FL records, after a PD too | the last analysed assessment, which stops at the first PD | not settable |
-| BCP, CBCP (best overall response of CR/PR, unconfirmed / confirmed, Y/N) | derived | not derived (RSP/CRSP give the subjects; BOR/CBOR the response) | not settable |
+| LSTA after progression | last assessment among ANL01FL records, after a PD too | the last analysed assessment, which stops at the first PD like every other parameter of the analysis | `analyses: [{lsta_after_progression: true}]` |
+| BCP, CBCP source record | no date or source (an existence flag) | ADT, SRCSEQ of the BOR / CBOR record when Y (traceability) | not settable |
 | Assessment on the day of new anti-cancer therapy | the example keeps ADT < NACTDT | kept (ADT <= NACTDT; FDA 2018 "on or before") | not settable |
 | Landmark parameters (RSP8W, DCR16W, …) | none in the template | none by default; each landmark takes its reference date and window from settings | `analyses.landmarks` |
+
+Same as the template: OVR from RSTESTCD OVRLRESP of the investigator, ADT imputing a missing
+day to the last, ANL01FL/ANL02FL, PD, RSP, CB, BOR, BCP, CRSP, CCB, CBOR, CBCP, DEATH, MDIS,
+confirmation after >= 28 days with at most one NE between, SD from 42 days.
 
 ### ADTTE (admiralonco ad_adtte.R)
 

@@ -155,12 +155,39 @@ def test_response_parameters_by_hand():
                                    "F": ("N", 0.0, None, None)}
 
 
+def test_best_response_of_cr_pr_parameters():
+    """admiralonco BCP / CBCP: Y when BOR / CBOR is CR or PR (A: BOR PR but CBOR SD; F: BOR CR
+    but CBOR SD, its CR unconfirmed; B: CR confirmed), the BOR/CBOR record as source."""
+    adrs = run().datasets["ADRS"]
+    d56, d84 = T("2020-02-26"), T("2020-03-25")
+    assert param(adrs, "BCP") == {"A": ("Y", 1.0, d84, 4.0), "B": ("Y", 1.0, d56, 1.0),
+                                  "C": ("N", 0.0, None, None), "D": ("N", 0.0, None, None),
+                                  "F": ("Y", 1.0, d56, 1.0)}
+    assert param(adrs, "CBCP") == {"A": ("N", 0.0, None, None), "B": ("Y", 1.0, d56, 1.0),
+                                   "C": ("N", 0.0, None, None), "D": ("N", 0.0, None, None),
+                                   "F": ("N", 0.0, None, None)}
+    bcp = adrs[adrs["PARAMCD"] == "BCP"]["PARAM"].iloc[0]
+    assert bcp == "Best Overall Response of CR/PR by Investigator (confirmation not required)"
+
+
+def test_lsta_after_progression_is_a_setting():
+    """A's PR on d140 follows its PD on d112: LSTA stops at the PD by default; with
+    lsta_after_progression (admiralonco) it is the PR."""
+    assert param(run().datasets["ADRS"], "LSTA")["A"] == ("PD", 5.0, T("2020-04-22"), 5.0)
+    settings = AdamSettings(adrs=AdrsSettings(analyses=[ResponseAnalysis(
+        reference_date="RANDDT", lsta_after_progression=True)]))
+    adrs = run(settings=settings).datasets["ADRS"]
+    assert param(adrs, "LSTA")["A"] == ("PR", 2.0, T("2020-05-20"), 6.0)
+    assert param(adrs, "LSTA")["B"] == ("CR", 1.0, T("2020-04-30"), 3.0)   # unchanged
+
+
 def test_aseq_order_and_identifiers():
     adrs = run().datasets["ADRS"]
     a = adrs[adrs["USUBJID"] == "A"]
     assert a["ASEQ"].tolist() == list(map(float, range(1, len(a) + 1)))
-    assert a["PARAMCD"].tolist() == ["BOR", "CB", "CBOR", "CCB", "CRSP", "DEATH", "LSTA",
-                                     "MDIS"] + ["OVR"] * 6 + ["PD", "RSP"]
+    # BCP and CBCP are admiralonco ad_adrs.R defaults since issue 11 §2
+    assert a["PARAMCD"].tolist() == ["BCP", "BOR", "CB", "CBCP", "CBOR", "CCB", "CRSP",
+                                     "DEATH", "LSTA", "MDIS"] + ["OVR"] * 6 + ["PD", "RSP"]
     assert adrs["STUDYID"].eq("Z").all()
     assert adrs["USUBJID"].dtype == "string" and adrs["ADT"].dtype == "datetime64[ns]"
     derived = adrs[adrs["PARAMCD"] != "OVR"]

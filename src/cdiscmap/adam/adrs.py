@@ -183,6 +183,7 @@ class _ParamBuilder:
         self.settings = settings
         self.analysis = analysis
         self.dates = dates      # ADSL by USUBJID: a landmark's own reference date
+        self.after_pd: pd.DataFrame | None = None   # ANL01FL records, after PD too (LSTA)
         self.title = _title(settings.adrs.evaluator)
         self.records: list[pd.DataFrame] = []
 
@@ -348,13 +349,28 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
                         yes_no=False, default="MISSING")
             methods[key] = (f"Confirmed CR/PR ({conf_text}) else SD/NON-CR/NON-PD {crit}, PD, "
                             "NE; none: MISSING (RECIST 1.1 §4.4.3 table 3)")
+        elif code in ("BCP", "CBCP"):
+            best = best_overall_response(analysed, cfg.sd_min_days) if code == "BCP" else \
+                confirmed_best_overall_response(analysed, cfg.sd_min_days, conf.min_days,
+                                                conf.max_ne, conf.accept_sd)
+            hit = best.loc[best["AVALC"].isin(["CR", "PR"])]
+            what = "Best Overall Response" if code == "BCP" else "Best Confirmed Overall Response"
+            note = " (confirmation not required)" if code == "BCP" else ""
+            builder.add(code + sfx, f"{what} of CR/PR by {title}{note}{psfx}", hit,
+                        yes_no=True, default="N")
+            methods[key] = (f"Y when {'BOR' if code == 'BCP' else 'CBOR'}{sfx} is CR or PR "
+                            "(admiralonco ad_adrs.R), else N")
         elif code == "LSTA":
-            last = analysed.sort_values(["USUBJID", "ADT"], kind="mergesort") \
+            pool = builder.after_pd if a.lsta_after_progression and \
+                builder.after_pd is not None else analysed
+            last = pool.sort_values(["USUBJID", "ADT"], kind="mergesort") \
                 .drop_duplicates("USUBJID", keep="last")
             chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
             builder.add(code + sfx, f"Last Disease Assessment by {title}{psfx}", chosen,
                         yes_no=False, default=None)
-            methods[key] = "Last analysed overall response (subjects with one)"
+            methods[key] = ("Last overall response dated on/after the reference date, after a "
+                            "PD too (ANL01FL)" if a.lsta_after_progression else
+                            "Last analysed overall response (subjects with one)")
     for lm in a.landmarks:
         _landmark(builder, analysed, lm, dthdt, settings, methods)
 
@@ -442,6 +458,7 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         else:
             population = adsl.loc[adsl[analysis.reference_date].notna(), "USUBJID"]
         builder = _ParamBuilder(ovr, population, settings, analysis, dates=by_subject)
+        builder.after_pd = _analysed(ovr, refdt_subj, anl1)
         _analysis_parameters(builder, analysed, dthdt, settings, methods)
         parts.extend(builder.records)
         data[analysis.id] = ResponseData(analysis=analysis, ovr=analysed, nactdt=nact_subj,

@@ -469,7 +469,7 @@ def _check_responses(values: list[str]) -> list[str]:
     return values
 
 
-ADRS_PARAMETERS = ("PD", "RSP", "CB", "BOR", "CRSP", "CCB", "CBOR", "LSTA")
+ADRS_PARAMETERS = ("PD", "RSP", "CB", "BOR", "BCP", "CRSP", "CCB", "CBOR", "CBCP", "LSTA")
 
 
 class ResponseAnalysis(_Model):
@@ -485,11 +485,18 @@ class ResponseAnalysis(_Model):
     subjects: Literal["all", "with_reference_date"] = Field(
         "all", description="all ADSL subjects (admiralonco; MISSING/N for those without data), "
                            "or only those with a reference date (e.g. rechallenged).")
-    parameters: list[Literal["PD", "RSP", "CB", "BOR", "CRSP", "CCB", "CBOR", "LSTA"]] = Field(
+    parameters: list[Literal["PD", "RSP", "CB", "BOR", "BCP", "CRSP", "CCB", "CBOR", "CBCP",
+                             "LSTA"]] = Field(
         default_factory=lambda: list(ADRS_PARAMETERS),
         description="Response parameters to derive (admiralonco ad_adrs.R): PD, RSP response, "
-                    "CB clinical benefit, BOR, their confirmed forms CRSP, CCB, CBOR, and LSTA "
-                    "last assessment.")
+                    "CB clinical benefit, BOR, BCP (Y when BOR is CR or PR), their confirmed "
+                    "forms CRSP, CCB, CBOR, CBCP (Y when CBOR is CR or PR), and LSTA last "
+                    "assessment.")
+    lsta_after_progression: bool = Field(
+        False, description="LSTA may be an assessment after the first PD (admiralonco: LSTA "
+                           "from all ANL01FL records). Default false: LSTA is the last "
+                           "assessment up to the first PD, like every other parameter of the "
+                           "analysis (ANL02FL).")
     landmarks: list[Landmark] = Field(default_factory=list,
                                       description="Y/N landmark parameters (section below).")
 
