@@ -20,6 +20,7 @@ from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging, output_error, recover
 from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasets import write_datasets
+from cdiscmap.emit.paths import safe_child
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, SpecError, StandardsError, display_path
@@ -294,7 +295,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
             from cdiscmap.analysis.settings import load_analysis_settings
 
             load_analysis_settings(opts.study_dir)
-    out_dir = opts.out_root / loaded.study.studyid
+    out_dir = safe_child(opts.out_root, loaded.study.studyid)
     recover(out_dir)            # a killed run's staging may still hold this package's raw/
     raw_dir = resolve_raw_dir(loaded, opts, out_dir, progress)
     created = _timestamp(loaded)
