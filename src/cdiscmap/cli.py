@@ -330,7 +330,7 @@ def init(raw_dir: Path, name: str, out_dir: Path, profile: str | None, force: bo
     are guesses marked `# guessed:` with their evidence. The draft passes check-spec.
     """
     from cdiscmap.errors import display_path
-    from cdiscmap.ingest.scaffold import write_study
+    from cdiscmap.pipeline.scaffold import write_study
 
     folder, draft = write_study(raw_dir, name, out_dir, profile=profile, force=force)
     click.echo(f"{display_path(folder)}: {len(draft.forms)} forms drafted "

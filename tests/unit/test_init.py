@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cdiscmap.cli import main
 from cdiscmap.ingest import read_form
-from cdiscmap.ingest.scaffold import draft_study, guess_date
+from cdiscmap.pipeline.scaffold import draft_study, guess_date
 from cdiscmap.spec.loader import load_study
 from cdiscmap.synth import generate
 

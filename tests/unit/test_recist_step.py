@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cdiscmap.pipeline.recist_step import _series_starts, _split, _unsplit
 from cdiscmap.recist import timepoint_responses
+from cdiscmap.recist.series import series_starts, split_series, unsplit_series
 
 
 def _tu() -> pd.DataFrame:
@@ -29,8 +29,8 @@ def _tr() -> pd.DataFrame:
 
 def test_each_series_has_its_own_baseline_and_nadir():
     tu, tr = _tu(), _tr()
-    starts = _series_starts(tu, ["RECHALLENGE BASELINE"])
-    computed = _unsplit(timepoint_responses(_split(tu, starts), _split(tr, starts)))
+    starts = series_starts(tu, ["RECHALLENGE BASELINE"])
+    computed = unsplit_series(timepoint_responses(split_series(tu, starts), split_series(tr, starts)))
     by_visit = computed.set_index("VISITNUM")
     # series 0: 50 → 30 (−40 %, PR) → 45 (+50 % and +15 mm from nadir 30: PD)
     assert by_visit.loc[8.0, "OVRLRESP"] == "PR"
@@ -45,5 +45,5 @@ def test_each_series_has_its_own_baseline_and_nadir():
 
 def test_no_rebaseline_keeps_one_series():
     tu, tr = _tu(), _tr()
-    starts = _series_starts(tu, [])
-    assert _split(tr, starts) is tr
+    starts = series_starts(tu, [])
+    assert split_series(tr, starts) is tr

@@ -30,6 +30,7 @@ from cdiscmap.adam.io import lookup, notice
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.findings import Findings
 from cdiscmap.recist import RecistSettings, timepoint_responses
+from cdiscmap.recist.series import series_starts, split_series, unsplit_series
 
 
 def _flag(mask: np.ndarray | pd.Series, index: pd.Index) -> pd.Series:
@@ -40,13 +41,11 @@ def _flag(mask: np.ndarray | pd.Series, index: pd.Index) -> pd.Series:
 def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
     """Engine timepoints (one row per subject × series × assessment), series split as the
     RECIST step does it (its helpers are reused, not copied)."""
-    from cdiscmap.pipeline.recist_step import _series_starts, _split, _unsplit
-
     cfg = settings.adtr
     recist = RecistSettings(evaluator=cfg.evaluator)
-    starts = _series_starts(tu, cfg.rebaseline_visits)
-    computed = timepoint_responses(_split(tu, starts), _split(tr, starts), recist)
-    computed = _unsplit(computed)
+    starts = series_starts(tu, cfg.rebaseline_visits)
+    computed = timepoint_responses(split_series(tu, starts), split_series(tr, starts), recist)
+    computed = unsplit_series(computed)
     if "RECIST_SERIES" not in computed.columns:
         computed["RECIST_SERIES"] = 0
     return computed
