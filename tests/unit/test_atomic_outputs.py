@@ -477,11 +477,13 @@ def test_demo_synthesis_cut_short_leaves_no_half_export(first_run, tmp_path, mon
     result = run(study, out)
     assert result.exit_code == 130, result.output
     assert not (out / STUDYID / "raw").exists() and not (out / STUDYID / "truth").exists()
+    assert not (out / STUDYID / "report").exists()
     assert hidden(out) == [] and hidden(out / STUDYID) == []
     interrupt[0] = False
     result = run(study, out)
     assert result.exit_code == 0, result.output
+    # report/: the analysis report a run writes when the study has analysis.yaml (759005d)
     assert sorted(p.name for p in (out / STUDYID).iterdir()) == [
-        "adam", "findings.csv", "findings.json", "lineage.csv", "raw", "run-summary.json",
-        "run-summary.md", "sdtm", "truth"]
+        "adam", "findings.csv", "findings.json", "lineage.csv", "raw", "report",
+        "run-summary.json", "run-summary.md", "sdtm", "truth"]
     assert hidden(out) == [] and hidden(out / STUDYID) == []
