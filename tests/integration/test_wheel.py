@@ -115,7 +115,9 @@ def test_wheel_installs_and_runs_from_an_empty_folder(tmp_path: Path) -> None:
     assert not (installed / "_data" / "mappings" / "crizotinib-basket" / "raw").exists()
 
     checked = _run([cdiscmap, "check-spec", "gist-imatinib"], cwd=work)
-    assert checked.stdout.startswith("GISTSTOP: study.yaml and 7 domain specs")
+    # QS (EORTC QLQ-C30) joined the GIST study in 0d9c504; its spec ships in the wheel too.
+    assert checked.stdout.startswith(
+        "GISTSTOP: study.yaml and 8 domain specs (DM, EX, AE, DS, TU, TR, RS, QS)")
 
     _run([cdiscmap, "validate", "output/CRZBASKET", "--quiet"], cwd=work)
     assert (package_dir / "validation" / "findings.json").is_file()
