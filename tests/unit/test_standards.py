@@ -41,10 +41,13 @@ def std() -> Standards:
 def test_versions_and_datasets(std: Standards) -> None:
     assert std.versions == {"ADaM CT": "2025-09-26", "ADaMIG": "1.3", "SDTM CT": "2025-03-28",
                             "SDTMIG": "3.4", "sponsor": "1"}
-    # every SDTMIG 3.4 dataset (tests/unit/test_specs_all_domains.py) and the ADaM three
+    # every SDTMIG 3.4 dataset (tests/unit/test_specs_all_domains.py) and the seven ADaM
+    # datasets the toolkit derives (specs/adamig-1.3/*.json)
     assert {"ADRS", "ADSL", "ADTTE", "AE", "DM", "DS", "EX", "RS", "SUPPQUAL", "TR", "TS",
             "TU"} <= set(std.datasets)
-    assert len(std.datasets) == 63 + 3
+    assert sorted(d for d in std.datasets if d.startswith("AD")) == [
+        "ADAE", "ADEX", "ADQS", "ADRS", "ADSL", "ADTR", "ADTTE"]
+    assert len(std.datasets) == 63 + 7
 
 
 def test_dm_metadata(std: Standards) -> None:
@@ -229,7 +232,7 @@ def test_ct_files_carry_attribution_and_no_prose() -> None:
             assert "NCI Enterprise Vocabulary Services" in data["attribution"], path
     forbidden = {"definition", "cdisc_notes", "synonyms"}
     files = sorted(SPECS.rglob("*.json"))
-    assert len(files) == 63 + 3 + 3
+    assert len(files) == 63 + 7 + 3  # SDTMIG datasets, ADaM datasets, CT files
     for path in files:
         data = json.loads(path.read_text("utf-8"))
         assert forbidden.isdisjoint(_all_keys(data)), path
@@ -247,7 +250,7 @@ def _all_keys(node: object) -> set[str]:
 # Model behaviour
 # ---------------------------------------------------------------------------------------------
 def test_lookups_name_what_is_known(std: Standards) -> None:
-    with pytest.raises(StandardsError, match=r"'XX'.*known datasets: ADRS, ADSL, ADTTE, AE"):
+    with pytest.raises(StandardsError, match=r"'XX'.*known datasets: ADAE, ADEX, ADQS, ADRS, ADSL, ADTR, ADTTE, AE, AG"):
         std.dataset("XX")
     with pytest.raises(StandardsError, match=r"no codelist 'NOPE'"):
         std.codelist("NOPE")

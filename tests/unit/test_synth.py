@@ -58,7 +58,10 @@ CONTRACT = {
 TRUTH = {
     "planted_disagreements.csv": ["SUBJECT", "VISIT", "INVESTIGATOR", "RECIST"],
     "planted_defects.csv": ["FILE", "ROW", "SUBJECT", "COLUMN", "VALUE", "DEFECT"],
-    "subjects.csv": ["SUBJECT", "COHORT", "TRUE_BOR", "PD_DATE", "DEATH_DATE"],
+    # REG_DATE/FIRST_DOSE_DATE and timepoints.csv: landmark truth (docs/raw-forms.md)
+    "subjects.csv": ["SUBJECT", "COHORT", "TRUE_BOR", "PD_DATE", "DEATH_DATE", "REG_DATE",
+                     "FIRST_DOSE_DATE"],
+    "timepoints.csv": ["SUBJECT", "VISIT", "DATE", "RECIST", "INVESTIGATOR"],
 }
 PAEDIATRIC_COHORTS = {"15", "16", "17", "21"}
 ORGANS = ["LYMPH NODE", "ADRENAL GLAND", "SOFT TISSUE", "LIVER", "LUNG", "PERITONEUM", "KIDNEY",
@@ -193,8 +196,8 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ---- public API -------------------------------------------------------------------------------
 
 def test_available_studies() -> None:
-    assert available_studies() == ["crizotinib-basket", "gist-imatinib", "imt-edc", "imt-odm",
-                                   "imt-pediatric"]
+    assert available_studies() == ["alk-sarcoma-cases", "crizotinib-basket", "gist-imatinib",
+                                   "imt-edc", "imt-odm", "imt-pediatric"]
 
 
 def test_unknown_study_names_the_known_ones(tmp_path: Path) -> None:

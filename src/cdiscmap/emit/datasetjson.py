@@ -160,7 +160,20 @@ def _dumps(value: object) -> str:
 
 
 def _tokens(values: pd.Series, encode: Any) -> np.ndarray:
-    """JSON text per row, encoding each distinct value once (codes and dates repeat a lot)."""
+    """JSON text per row, encoding each distinct value once (codes and dates repeat a lot).
+
+    pandas (2.x) factorizes an all-string array with a C-string hash table that stops at the
+    first NUL, so "" and "\\x00" (or "a" and "a\\x00b") would share one code and one token:
+    text holding a NUL is left out of the factorization and encoded on its own (rare).
+    """
+    nul = pd.Series(values).astype("string").str.contains("\x00", regex=False) \
+        .fillna(False).to_numpy(dtype=bool) if values.dtype == "string" else None
+    if nul is not None and nul.any():
+        out = _tokens(values[~nul], encode)
+        tokens = np.empty(len(values), dtype=object)
+        tokens[~nul] = out
+        tokens[nul] = [encode(v) for v in values[nul]]
+        return tokens
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     table = np.array([encode(u) for u in uniques] + ["null"], dtype=object)
     return table[codes]                 # code -1 (missing) picks the trailing "null"
