@@ -130,13 +130,25 @@ def test_lesions_are_identified_again_at_the_rechallenge_baseline(run):
     rebase = again.drop_duplicates("USUBJID").set_index("USUBJID")["TUDTC"]
     rechallenged = run.truth[run.truth["RCH_DATE"] != ""]
     assert rebase.sort_index().to_dict() == rechallenged["RCH_BASELINE_DATE"].to_dict()
-    # numbered after the visit of the progression scan, before the next scheduled visit
+    # numbered after the subject's last scheduled visit on or before it, across all domains
+    # (the engine's calendar): the progression scan's visit, or a later scheduled QLQ-C30
+    # questionnaire ("Week 36") filled in between the progression and the new baseline scan
     rs = run.data["RS"]
     pd_visit = rs[(rs["RSTESTCD"] == "OVRLRESP") & (rs["RSDTC"] == rs["USUBJID"].map(
         run.truth["PD_DATE"]))].set_index("USUBJID")["VISITNUM"]
     num = again.drop_duplicates("USUBJID").set_index("USUBJID")["VISITNUM"]
-    gap = num - pd_visit.reindex(num.index)
-    assert ((gap > 0) & (gap < 0.1)).all()
+    qs = run.raw_form("qlq_c30.csv")
+    qs = qs.assign(USUBJID="GISTSTOP-" + qs["SUBJECT"],
+                   WEEK=pd.to_numeric(qs["VISIT"].str.extract(r"(?i)^week\s*(\d+)$")[0]),
+                   DATE=pd.to_datetime(qs["QSDAT"], format="%d-%b-%Y", errors="coerce"))
+    qs = qs[qs["USUBJID"].isin(num.index)]
+    qs = qs[qs["DATE"] <= qs["USUBJID"].map(run.date("RCH_BASELINE_DATE"))]
+    qs_visit = qs.groupby("USUBJID")["WEEK"].max()
+    before = pd.concat([pd_visit.reindex(num.index), qs_visit.reindex(num.index)],
+                       axis=1).max(axis=1)
+    gap = num - before
+    assert ((gap > 0) & (gap < 0.1)).all(), gap[~((gap > 0) & (gap < 0.1))]
+    assert (num > pd_visit.reindex(num.index)).all()
 
 
 def test_recist_crosscheck_finds_exactly_the_planted_with_rebaseline(run):

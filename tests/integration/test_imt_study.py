@@ -158,11 +158,18 @@ def test_accounting_balanced(study):
     for name, frame in raw.items():
         row = by_file[f"{name}.csv"]
         assert row["read"] == len(frame) == row["used"] + row["dropped"], name
-    # exactly the interruption lines of the dosing log are dropped, nothing else
+    # exactly the interruption lines of the dosing log and the eligibility criteria met (IE
+    # holds only criteria not met, SDTMIG 3.4 IE: ie.yaml drops the others with a reason)
+    # are dropped, nothing else
     interrupted = int((raw["dosing"]["INTERRUPTED"] == "Y").sum())
     assert by_file["dosing.csv"]["dropped"] == interrupted
-    assert sum(r["dropped"] for r in summary["raw_files"]) == interrupted
+    ie = raw["eligibility"]
+    met = ((ie["CRITERION_TYPE"] == "Inclusion") & (ie["ANSWER"] == "Yes")) \
+        | ((ie["CRITERION_TYPE"] == "Exclusion") & (ie["ANSWER"] == "No"))
+    assert by_file["eligibility.csv"]["dropped"] == int(met.sum())
+    assert sum(r["dropped"] for r in summary["raw_files"]) == interrupted + int(met.sum())
     written = summary["records_written"]
+    assert written["IE"] == int((~met).sum())
     assert written["DM"] == len(raw["patients"]) == n
     assert written["EX"] == len(raw["dosing"]) - interrupted
     assert written["AE"] == len(raw["adverse_events"])
