@@ -360,7 +360,7 @@ def define(study: Path, package: Path) -> None:
               help="define.xml to check the data against (default: define.xml found in the "
                    "folder, or in its sdtm/ and adam/).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for findings.json, findings.html and findings.junit.xml "
+              help="Folder for findings.json, findings.html, findings.junit.xml and findings.xlsx "
                    "(default: FOLDER/validation, so a run's own report is not replaced).")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
               help="Exit 1 when findings at or above this severity remain.")
