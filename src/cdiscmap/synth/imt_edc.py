@@ -380,7 +380,7 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
         head = {
             "Subject": frame["Subject"].to_numpy(),
             "SiteNumber": frame["Subject"].map(sites).to_numpy(),
-            "Site": "Site " + frame["Subject"].map(sites).to_numpy(dtype=str),
+            "Site": np.char.add("Site ", frame["Subject"].map(sites).to_numpy(dtype=str)),
             "DataPageName": _PAGE_NAMES[form],
             "RecordID": (record_id + np.arange(rows)).astype(str),
             "Created": _stamps(rng, rows), "Updated": _stamps(rng, rows),
