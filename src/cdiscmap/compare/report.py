@@ -13,7 +13,6 @@ byte-identical for the same inputs.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from cdiscmap import __version__
 from cdiscmap.compare.diff import CompareResult, DatasetDiff, as_dict
 from cdiscmap.emit.atomic import Staging, atomic_write_bytes
 from cdiscmap.emit.xlsx import workbook_bytes
+from cdiscmap.validation.report import xml_text
 
 __all__ = ["EXCEL_NAME", "HTML_NAME", "JSON_NAME", "JUNIT_NAME", "compare_document",
            "print_summary", "write_reports"]
@@ -34,11 +34,6 @@ JSON_NAME = "compare.json"
 HTML_NAME = "compare.html"
 JUNIT_NAME = "compare.junit.xml"
 EXCEL_NAME = "compare.xlsx"
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
 
 
 def _verdict(diff: DatasetDiff) -> str:
@@ -260,7 +255,7 @@ def _failure_lines(d: DatasetDiff) -> str:
 
 
 def _junit(result: CompareResult) -> bytes:
-    root = etree.Element("testsuites", name=_xml_text(
+    root = etree.Element("testsuites", name=xml_text(
         f"cdiscmap compare {result.base} {result.compare}"))
     suite = etree.SubElement(root, "testsuite", name="cdiscmap compare")
     cases: list[tuple[str, str | None, str]] = []
@@ -277,12 +272,12 @@ def _junit(result: CompareResult) -> bytes:
     failures = 0
     for name, failure, text in cases:
         case = etree.SubElement(suite, "testcase", classname="cdiscmap.compare",
-                                name=_xml_text(name))
+                                name=xml_text(name))
         if failure:
             failures += 1
             node = etree.SubElement(case, "failure", type="difference",
-                                    message=_xml_text(f"{name}: {failure}"))
-            node.text = _xml_text(text)
+                                    message=xml_text(f"{name}: {failure}"))
+            node.text = xml_text(text)
     for element in (suite, root):
         element.set("tests", str(len(cases)))
         element.set("failures", str(failures))

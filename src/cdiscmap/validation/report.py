@@ -34,7 +34,7 @@ from cdiscmap.validation.folder import ValidationReport, rule_catalogue
 if TYPE_CHECKING:
     from openpyxl import Workbook
 
-__all__ = ["JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "XLSX_NAME",
+__all__ = ["xml_text", "JSON_NAME", "HTML_NAME", "JUNIT_NAME", "PACKAGE_SUITE", "XLSX_NAME",
            "findings_document", "findings_workbook", "print_summary", "read_findings_json",
            "write_findings_html", "write_findings_json", "write_findings_xlsx",
            "write_junit_xml", "write_reports"]
@@ -50,7 +50,7 @@ SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
     """Text that XML 1.0 can hold: data values may carry control characters."""
     return _NOT_XML.sub("\ufffd", text)
 
@@ -251,18 +251,18 @@ def write_junit_xml(report: ValidationReport, path: Path) -> Path:
                     key=lambda name: (name == PACKAGE_SUITE, name))
     catalogue = rule_catalogue()
     root = etree.Element("testsuites",
-                         name=_xml_text(f"cdiscmap validate {report.folder.name}"))
+                         name=xml_text(f"cdiscmap validate {report.folder.name}"))
     total_tests = total_failures = 0
     for suite_name in suites:
         found = by_suite.get(suite_name, {})
         rules = sorted(set(report.rules_run.get(suite_name, [])) | set(found))
-        suite = etree.SubElement(root, "testsuite", name=_xml_text(suite_name))
+        suite = etree.SubElement(root, "testsuite", name=xml_text(suite_name))
         failures = 0
         for rule in rules:
             explanation = catalogue[rule][1] if rule in catalogue else ""
             case = etree.SubElement(suite, "testcase",
-                                    classname=_xml_text(f"cdiscmap.validate.{suite_name}"),
-                                    name=_xml_text(f"{rule} {explanation}".strip()))
+                                    classname=xml_text(f"cdiscmap.validate.{suite_name}"),
+                                    name=xml_text(f"{rule} {explanation}".strip()))
             hits = found.get(rule, [])
             errors = [f for f in hits if f.severity == Severity.ERROR]
             others = [f for f in hits if f.severity != Severity.ERROR]
@@ -270,13 +270,13 @@ def write_junit_xml(report: ValidationReport, path: Path) -> Path:
                 failures += 1
                 records = sum(f.count for f in errors)
                 failure = etree.SubElement(case, "failure", type="error",
-                                           message=_xml_text(
+                                           message=xml_text(
                                                f"{len(errors)} finding(s), {records} "
                                                f"record(s): {errors[0].message}"))
-                failure.text = _xml_text(_lines(errors))
+                failure.text = xml_text(_lines(errors))
             if others:
                 out = etree.SubElement(case, "system-out")
-                out.text = _xml_text(_lines(others))
+                out.text = xml_text(_lines(others))
         suite.set("tests", str(len(rules)))
         suite.set("failures", str(failures))
         suite.set("errors", "0")
@@ -310,7 +310,7 @@ def _cell(value: object) -> object:
     """Text without the control characters XML refuses (data values may carry them)."""
     if not isinstance(value, str):
         return value
-    return _xml_text(value)
+    return xml_text(value)
 
 
 def _sheet(book: Workbook, title: str, header: tuple[str, ...], rows: Iterable[Iterable[object]],
