@@ -52,7 +52,7 @@ IG_ATTRIBUTION = "Source: CDISC SDTMIG v3.4 / ADaMIG v1.3 (CDISC Library export)
 # --------------------------------------------------------------------------------------------
 # SDTM datasets and their natural keys.
 # Keys follow SDTMIG 3.4 §3.2.1.1 (primary keys) and §4.1.9 (natural keys: the most granular key
-# when records differ). They must be record-unique, because cdiscmap checks them (rule SD0009).
+# when records differ). They must be record-unique, because cdiscmap checks them (rule CMAP-SD0009).
 # Where the natural key can legitimately repeat (a recurring AE term with the same partial
 # start date; two dosing intervals starting in the same partially known month) --SEQ closes it:
 # --SEQ is unique within USUBJID by definition (SDTMIG 3.4 §4.1.7 item 3).

@@ -135,7 +135,7 @@ def test_no_error_finding_and_ts_complete(study):
     result, *_ = study
     rules = {f.rule for f in result.findings if f.severity.name in ("ERROR", "WARNING")}
     assert rules == set()
-    assert "XD0009" not in {f.rule for f in result.findings}
+    assert "CMAP-XD0009" not in {f.rule for f in result.findings}
 
 
 def test_check_spec_passes():

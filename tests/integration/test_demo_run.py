@@ -109,7 +109,7 @@ def test_recist_crosscheck_finds_exactly_the_planted_disagreements(demo):
     root, result = demo
     planted = pd.read_csv(root / "export" / "truth" / "planted_disagreements.csv", dtype=str)
     findings = result.findings.to_frame()
-    rc = findings[(findings["rule"] == "RC0001") & findings["message"].str.startswith("OVRLRESP")]
+    rc = findings[(findings["rule"] == "CMAP-RC0001") & findings["message"].str.startswith("OVRLRESP")]
     got = sorted(zip(rc["usubjid"], rc["value"], strict=True))
     want = sorted((f"CRZBASKET-{r.SUBJECT}", f"investigator={r.INVESTIGATOR} computed={r.RECIST}")
                   for r in planted.itertuples())

@@ -156,13 +156,13 @@ def test_recist_crosscheck_finds_exactly_the_planted_with_rebaseline(run):
     agrees with the investigator everywhere, before and after re-introduction, except the
     planted rows."""
     findings = run.result.findings.to_frame()
-    rc = findings[(findings["rule"] == "RC0001") & findings["message"].str.startswith("OVRLRESP")]
+    rc = findings[(findings["rule"] == "CMAP-RC0001") & findings["message"].str.startswith("OVRLRESP")]
     got = sorted(zip(rc["usubjid"], rc["value"], strict=True))
     want = sorted((f"GISTSTOP-{r.SUBJECT}", f"investigator={r.INVESTIGATOR} computed={r.RECIST}")
                   for r in run.planted.itertuples())
     assert got == want
     # and nothing else: no component (target/non-target) disagreement either
-    assert set(findings.loc[findings["rule"] == "RC0001", "usubjid"]) == {u for u, _ in want}
+    assert set(findings.loc[findings["rule"] == "CMAP-RC0001", "usubjid"]) == {u for u, _ in want}
     assert len(want) == max(1, round(len(run.truth) / 50))
 
 

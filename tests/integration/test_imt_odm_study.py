@@ -116,7 +116,7 @@ def test_every_record_accounted_and_removals_counted(study, tmp_path):
     findings = result.findings.to_frame()
     errors = findings[findings["severity"] == "error"]
     assert errors.empty, errors.to_dict("records")
-    assert "RAW0002" not in set(findings["rule"])     # removed duplicates are no key clash
+    assert "CMAP-RAW0002" not in set(findings["rule"])     # removed duplicates are no key clash
 
 
 def test_removed_item_groups_never_reach_sdtm(study):
@@ -215,7 +215,7 @@ def test_recist_agrees_with_investigator_except_planted(study):
     """The renumbered lesion keeps its link, so the engine's sums match the investigator's."""
     result, _, truth, _, _ = study
     findings = result.findings.to_frame()
-    rc = findings[findings["rule"] == "RC0001"]
+    rc = findings[findings["rule"] == "CMAP-RC0001"]
     planted = truth["planted_disagreements"]
     assert sorted(rc["usubjid"]) == sorted(_usubjid(planted["Subject"]))
     adrs = result.datasets["ADRS"]

@@ -270,7 +270,7 @@ def test_recist_engine_agrees_with_investigator_except_planted(study):
     planted = truth["planted_disagreements"]
     assert len(planted) == max(1, round(n / 50))
     findings = result.findings.to_frame()
-    rc = findings[(findings["rule"] == "RC0001")]
+    rc = findings[(findings["rule"] == "CMAP-RC0001")]
     got = sorted(zip(rc["usubjid"], rc["value"], strict=True))
     want = sorted((f"{STUDYID}-{r.PATIENT_ID}",
                    f"investigator={r.INVESTIGATOR} computed={r.RECIST}")

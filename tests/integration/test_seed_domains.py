@@ -222,4 +222,4 @@ def test_sqrt_in_expressions() -> None:
                          "W": pd.Series(["50", "1"], dtype="string")})
     out = evaluate("round(sqrt(number(H) * number(W) / 3600), 4)", data, None, report=report)
     assert out.iloc[0] == 1.4434 and pd.isna(out.iloc[1])
-    assert [rule for rule, _ in problems] == ["EXPR0005"]
+    assert [rule for rule, _ in problems] == ["CMAP-EXPR0005"]

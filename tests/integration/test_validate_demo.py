@@ -87,7 +87,7 @@ def test_dataset_json_twin_validates_like_the_xpt_files(demo, tmp_path):
     for sub in ("sdtm", "adam"):
         (twin / sub).mkdir(parents=True)
         shutil.copy(demo / sub / "define.xml", twin / sub / "define.xml")
-        mdv_oid = read_define(twin / sub / "define.xml").mdv_oid   # DF0012: the define's OIDs
+        mdv_oid = read_define(twin / sub / "define.xml").mdv_oid   # CMAP-DF0012: the define's OIDs
         for path in sorted((demo / sub).glob("*.xpt")):
             dataset = read_xpt_dataset(path, demo, demo / sub)
             write_dataset_json(twin / sub / f"{path.stem}.json", dataset.frame,
@@ -143,13 +143,13 @@ def test_planted_defects_fail_the_build(demo, tmp_path):
     document = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     errors = {(f["rule"], f["dataset"]) for f in document["findings"]
               if f["severity"] == "error"}
-    assert errors == {("XD0001", "AE"), ("AR0001", "ADSL"), ("SD0009", "ADSL"),
-                      ("AR0003", "ADRS"), ("DF0005", "DM")}
+    assert errors == {("CMAP-XD0001", "AE"), ("CMAP-AR0001", "ADSL"), ("CMAP-SD0009", "ADSL"),
+                      ("CMAP-AR0003", "ADRS"), ("CMAP-DF0005", "DM")}
     by_rule = {f["rule"]: f for f in document["findings"] if f["severity"] == "error"}
-    assert by_rule["XD0001"]["usubjid"] == "CRZBASKET-999-9999"
-    assert by_rule["XD0001"]["source"] == f"sdtm/ae.xpt row {first + 1}"
-    assert by_rule["AR0003"]["value"] == "99999"
-    assert by_rule["DF0005"]["variable"] == "USUBJID" and by_rule["DF0005"]["value"] == "40"
+    assert by_rule["CMAP-XD0001"]["usubjid"] == "CRZBASKET-999-9999"
+    assert by_rule["CMAP-XD0001"]["source"] == f"sdtm/ae.xpt row {first + 1}"
+    assert by_rule["CMAP-AR0003"]["value"] == "99999"
+    assert by_rule["CMAP-DF0005"]["variable"] == "USUBJID" and by_rule["CMAP-DF0005"]["value"] == "40"
     assert document["defines"] == ["adam/define.xml", "sdtm/define.xml"]
 
     junit = etree.parse(str(out / "findings.junit.xml")).getroot()
@@ -157,10 +157,10 @@ def test_planted_defects_fail_the_build(demo, tmp_path):
     failed = sorted((suite.get("name"), case.get("name").split()[0])
                     for suite in junit.iter("testsuite") for case in suite.iter("testcase")
                     if case.find("failure") is not None)
-    assert failed == [("ADRS", "AR0003"), ("ADSL", "AR0001"), ("ADSL", "SD0009"),
-                      ("AE", "XD0001"), ("DM", "DF0005")]
+    assert failed == [("ADRS", "CMAP-AR0003"), ("ADSL", "CMAP-AR0001"), ("ADSL", "CMAP-SD0009"),
+                      ("AE", "CMAP-XD0001"), ("DM", "CMAP-DF0005")]
     html = (out / "findings.html").read_text(encoding="utf-8")
-    for rule in ("XD0001", "AR0001", "SD0009", "AR0003", "DF0005"):
+    for rule in ("CMAP-XD0001", "CMAP-AR0001", "CMAP-SD0009", "CMAP-AR0003", "CMAP-DF0005"):
         assert f"<td>{rule}</td>" in html
 
 
@@ -179,4 +179,4 @@ def test_value_level_codelists_come_from_the_define(demo, tmp_path):
     report = validate_folder(package)
     found = [(f.rule, f.variable, f.value, f.count) for f in report.findings
              if f.dataset == "RS" and f.variable == "RSSTRESC"]
-    assert found == [("SD0005", "RSSTRESC", "PR", 1)]    # NY is not extensible
+    assert found == [("CMAP-SD0005", "RSSTRESC", "PR", 1)]    # NY is not extensible

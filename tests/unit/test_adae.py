@@ -120,7 +120,7 @@ def test_grades_causality_and_treatment():
                                     8: 1.0, 9: 1.0}
     assert _col(out, "ATOXGR")[7] == "3"
     assert _col(out, "ATOXGR", "S2") == {1: None}          # "7" is no CTCAE grade
-    assert [f.rule for f in findings.items if f.rule == "AD0030"] == ["AD0030"]
+    assert [f.rule for f in findings.items if f.rule == "CMAP-AD0030"] == ["CMAP-AD0030"]
     assert _col(out, "RELGR1") == {1: "RELATED", 2: "RELATED", 3: "NOT RELATED", 4: "RELATED",
                                    5: "RELATED", 6: None, 7: None, 8: None, 9: None}
     assert _col(out, "AREL")[5] == "possibly related"
@@ -162,7 +162,7 @@ def test_first_occurrence_flags_with_ties():
 def test_no_ae_dataset_gives_no_adae():
     findings = Findings()
     assert derive_adae({}, _adsl(), AdamSettings(), findings, {}) is None
-    assert [f.rule for f in findings.items] == ["AD0005"]
+    assert [f.rule for f in findings.items] == ["CMAP-AD0005"]
 
 
 def test_settings_reject_unknown_adsl_date():

@@ -166,9 +166,9 @@ def test_select_records_and_source_dates():
     # 2020-02-30 is impossible → finding, record dropped; 2020-01 → 2020-01-01 (flag D)
     assert recs["DT"].tolist() == [pd.Timestamp("2020-01-01"), pd.Timestamp("2020-03-04")]
     assert recs["DTF"].tolist()[0] == "D" and recs["SEQ"].tolist() == [1.0, 1.0]
-    assert [(f.rule, f.value) for f in findings] == [("AD0001", "2020-02-30")]
+    assert [(f.rule, f.value) for f in findings] == [("CMAP-AD0001", "2020-02-30")]
     none = source_dates({}, DateSource(dataset="CM", date="CMSTDTC"), findings)
-    assert none.empty and findings.items[-1].rule == "AD0005"
+    assert none.empty and findings.items[-1].rule == "CMAP-AD0005"
 
 
 def test_lookup_and_upper_isin():

@@ -110,7 +110,7 @@ def test_bsa_dosing_from_height_weight_and_vs_bsa():
     assert np.isnan(aval[("S4", "CUMDOSE")]) and np.isnan(aval[("S4", "DOSEINT")])
     assert aval[("S4", "CUMDOSBS")] == 200.0
     assert aval[("S4", "RDI")] == pytest.approx(100.0)
-    assert [(f.rule, f.usubjid) for f in findings.items if f.rule == "AD0032"] == [("AD0032",
+    assert [(f.rule, f.usubjid) for f in findings.items if f.rule == "CMAP-AD0032"] == [("CMAP-AD0032",
                                                                                     "S4")]
 
 
@@ -119,7 +119,7 @@ def test_without_vs_the_mg_dose_of_bsa_dosing_is_blank():
     assert np.isnan(aval[("S2", "CUMDOSE")])
     assert aval[("S2", "CUMDOSBS")] == pytest.approx(1000.0)
     assert aval[("S1", "CUMDOSE")] == 2300.0
-    assert any(f.rule == "AD0005" and f.dataset == "VS" for f in findings.items)
+    assert any(f.rule == "CMAP-AD0005" and f.dataset == "VS" for f in findings.items)
 
 
 def test_unknown_frequency_counts_no_dose_and_is_reported():
@@ -127,7 +127,7 @@ def test_unknown_frequency_counts_no_dose_and_is_reported():
     ex.loc[1, "EXDOSFRQ"] = "Q4H"
     aval, findings = _derive({"EX": ex, "VS": _vs()})
     assert np.isnan(aval[("S1", "CUMDOSE")])              # no silent undercount
-    assert any(f.rule == "AD0031" and f.value == "Q4H" for f in findings.items)
+    assert any(f.rule == "CMAP-AD0031" and f.value == "Q4H" for f in findings.items)
 
 
 def test_settings_validation():

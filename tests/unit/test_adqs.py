@@ -96,10 +96,10 @@ def test_answer_out_of_range_is_reported_and_not_used():
     answers = {(0, "2024-01-08"): {8: 9, 13: 2}}
     out, findings = _derive(answers)
     assert _aval(out) == {("EOR0142", 0.0): 33.333}
-    assert [f.rule for f in findings.items if f.rule == "AD0033"] == ["AD0033"]
+    assert [f.rule for f in findings.items if f.rule == "CMAP-AD0033"] == ["CMAP-AD0033"]
 
 
 def test_without_qs_no_adqs():
     findings = Findings()
     assert derive_adqs({}, _adsl(), AdamSettings(), findings, {}) is None
-    assert [f.rule for f in findings.items] == ["AD0005"]
+    assert [f.rule for f in findings.items] == ["CMAP-AD0005"]

@@ -107,11 +107,11 @@ def test_ovr_records_flags_and_dates():
     assert set(ovr["SRCDOM"]) == {"RS"} and set(ovr["SRCVAR"]) == {"RSSTRESC"}
     assert b["AVISIT"].tolist() == ["V1", "V2", "V3", "V4", "V5"]
     rules = sorted((f.rule, f.usubjid, f.value) for f in result.findings
-                   if f.rule in ("AD0001", "AD0002", "AD0003"))
-    assert rules == [("AD0001", "B", "2020-13-01"), ("AD0002", "B", "NOT ALL EVALUATED"),
-                     ("AD0003", "F", "2020-03-25")]
+                   if f.rule in ("CMAP-AD0001", "CMAP-AD0002", "CMAP-AD0003"))
+    assert rules == [("CMAP-AD0001", "B", "2020-13-01"), ("CMAP-AD0002", "B", "NOT ALL EVALUATED"),
+                     ("CMAP-AD0003", "F", "2020-03-25")]
     # one finding per bad record (ADRS and LSTALVDT both read RSDTC), located by RSSEQ
-    sources = sorted(f.source for f in result.findings if f.rule in ("AD0001", "AD0002"))
+    sources = sorted(f.source for f in result.findings if f.rule in ("CMAP-AD0001", "CMAP-AD0002"))
     assert sources == ["RS RSSEQ=4", "RS RSSEQ=5"]
 
 

@@ -138,7 +138,7 @@ def test_cohort_variables_from_suppdm():
     with pytest.raises(InputDataError, match="SUPPDM is missing"):
         derive(data)
     _, findings, _ = derive(settings=basket_like(cohort_variables=["COHORT", "STAGE"]))
-    assert any(f.rule == "AD0006" and f.variable == "STAGE" for f in findings)
+    assert any(f.rule == "CMAP-AD0006" and f.variable == "STAGE" for f in findings)
 
 
 def test_registration_informed_consent_and_itt():
@@ -215,7 +215,7 @@ def test_end_of_study_without_dsscat_is_a_notice():
     data = sdtm()
     data["DS"] = data["DS"].drop(columns="DSSCAT")
     adsl, findings, _ = derive(data)
-    assert any(f.rule == "AD0004" and f.variable == "DSSCAT" for f in findings)
+    assert any(f.rule == "CMAP-AD0004" and f.variable == "DSSCAT" for f in findings)
     assert col(adsl, "EOSSTT") == ["ONGOING", "DISCONTINUED", "COMPLETED", "ONGOING"]
 
 
@@ -233,7 +233,7 @@ def test_missing_optional_datasets_are_notices_not_errors():
     data = {k: v for k, v in sdtm().items() if k in ("DM", "SUPPDM", "DS")}
     adsl, findings, _ = derive(data)
     assert adsl["TRTSDT"].isna().all() and col(adsl, "SAFFL") == ["N"] * 4
-    assert {f.dataset for f in findings if f.rule == "AD0005"} >= {"EX", "TU"}
+    assert {f.dataset for f in findings if f.rule == "CMAP-AD0005"} >= {"EX", "TU"}
     with pytest.raises(InputDataError, match="DM is missing"):
         derive({"DS": sdtm()["DS"]})
 
@@ -243,7 +243,7 @@ def test_repeated_dm_subject_is_an_error_finding():
     data["DM"] = pd.concat([data["DM"], data["DM"].iloc[[0]]], ignore_index=True)
     adsl, findings, _ = derive(data)
     assert len(adsl) == 4
-    assert [f.rule for f in findings if f.severity.value == "error"] == ["AD0010"]
+    assert [f.rule for f in findings if f.severity.value == "error"] == ["CMAP-AD0010"]
 
 
 def gist_sdtm() -> dict[str, pd.DataFrame]:

@@ -114,4 +114,4 @@ def test_reference_date_from_settings_changes_the_best_change_window():
 def test_without_tu_no_adtr():
     findings = Findings()
     assert derive_adtr({"TR": _tr()}, _adsl(), AdamSettings(), findings, {}) is None
-    assert [f.rule for f in findings.items] == ["AD0005"]
+    assert [f.rule for f in findings.items] == ["CMAP-AD0005"]

@@ -213,7 +213,7 @@ def test_sponsor_codelist_maps_and_keeps_its_own_terms(mapped):
         ("EDC-001", "Headache", "UNLIKELY"), ("EDC-001", "Nausea", "POSSIBLE"),
         ("EDC-002", "Rash", "DEFINITE"), ("EDC-001", "Sepsis", "PROBABLE")]
     # LIVER is a CDISC LOC term (C12392), the other locations are the study's extension
-    assert [f for f in result.findings if f.rule == "MAP0001"] == []
+    assert [f for f in result.findings if f.rule == "CMAP-MAP0001"] == []
 
 
 def test_ct_extension_terms_are_known_to_assign_ct(mapped):

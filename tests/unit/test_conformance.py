@@ -85,7 +85,7 @@ def test_null_epoch_on_a_complete_date_of_a_treated_subject_is_xd0010() -> None:
     ae = pd.DataFrame({"USUBJID": S("X-1", "X-1", "X-2"), "AESEQ": [1.0, 2.0, 1.0],
                        "AESTDTC": S("2020-03-05", "2020-04", "2020-03-01"),
                        "EPOCH": S(pd.NA, pd.NA, "TREATMENT")})
-    found = [f for f in check_sdtm_cross({"DM": dm_frame(), "AE": ae}) if f.rule == "XD0010"]
+    found = [f for f in check_sdtm_cross({"DM": dm_frame(), "AE": ae}) if f.rule == "CMAP-XD0010"]
     assert [(f.dataset, f.usubjid, f.variable, f.value, f.severity) for f in found] == [
         ("AE", "X-1", "EPOCH", "2020-03-05", Severity.WARNING)]
 
@@ -100,7 +100,7 @@ def test_an_open_treatment_epoch_runs_to_the_cut_off_in_the_demo(demo: RunResult
         after = on[on[date].str.slice(0, 10) >= on["USUBJID"].map(dm["RFXSTDTC"])]
         assert len(after) > 0, name
         assert set(after["EPOCH"]) == {"TREATMENT"}, name
-    assert "XD0010" not in rules(list(demo.findings))
+    assert "CMAP-XD0010" not in rules(list(demo.findings))
 
 
 # ============================================================================================
@@ -115,7 +115,7 @@ def test_verbatim_location_with_its_side_is_not_in_loc_sd0006() -> None:
                        "TULOC": S("PLEURA LEFT", "PLEURA"), "TULAT": S(pd.NA, "LEFT")})
     found = [f for f in check_dataset(tu, STANDARDS.datasets["TU"], STANDARDS)
              if f.variable == "TULOC"]
-    assert [(f.rule, f.value, f.count) for f in found] == [("SD0006", "PLEURA LEFT", 1)]
+    assert [(f.rule, f.value, f.count) for f in found] == [("CMAP-SD0006", "PLEURA LEFT", 1)]
 
 
 # collected text → TULOC, TULAT, TUPORTOT, checked by hand against CDISC CT LOC, LAT, PORTOT
@@ -173,7 +173,7 @@ def test_the_run_reports_no_location_outside_loc(demo: RunResult,
     assert not [f for f in demo.findings if f.variable in ("TULOC", "TULAT", "TUPORTOT")]
     # validate has no study.yaml: the sponsor term of LOCEXT is the one notice left
     outside = [f for f in demo_validation.findings if f.variable == "TULOC"]
-    assert [(f.rule, f.value) for f in outside] in ([], [("SD0006",
+    assert [(f.rule, f.value) for f in outside] in ([], [("CMAP-SD0006",
                                                           "PARAVERTEBRAL SOFT TISSUE")])
 
 
@@ -195,13 +195,13 @@ DEFINE_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@pytest.mark.parametrize(("domain", "expected"), [("SUPPAE", ["DF0011"]), ("AE", [])])
+@pytest.mark.parametrize(("domain", "expected"), [("SUPPAE", ["CMAP-DF0011"]), ("AE", [])])
 def test_supp_item_group_domain_must_be_the_parent(tmp_path: Path, domain: str,
                                                    expected: list[str]) -> None:
     path = tmp_path / "define.xml"
     path.write_text(DEFINE_TEMPLATE.format(domain=domain), encoding="utf-8")
     found = check_define(read_define(path), {}, "define.xml")
-    assert [f.rule for f in found if f.rule == "DF0011"] == expected
+    assert [f.rule for f in found if f.rule == "CMAP-DF0011"] == expected
 
 
 def test_demo_define_names_the_parent_of_each_supp(demo: RunResult, demo_validation) -> None:
@@ -210,7 +210,7 @@ def test_demo_define_names_the_parent_of_each_supp(demo: RunResult, demo_validat
     assert {"SUPPAE", "SUPPDM", "SUPPTR"} <= set(supp)
     assert supp == {name: name[4:] for name in supp}
     assert define.datasets["AE"].domain == "AE"
-    assert "DF0011" not in rules(list(demo_validation.findings))
+    assert "CMAP-DF0011" not in rules(list(demo_validation.findings))
 
 
 # ============================================================================================
@@ -232,17 +232,17 @@ def test_dataset_json_oids_that_differ_from_the_define_are_df0012(tmp_path: Path
     path = _json_dm(tmp_path, study_oid="STUDY.CRZBASKET")
     found = check_define(define, {"DM": read_json_dataset(path, tmp_path, tmp_path)},
                          "define.xml")
-    assert sorted((f.rule, f.variable, f.value) for f in found if f.rule >= "DF0011") == [
-        ("DF0012", "metaDataVersionOID", "MDV.STUDY.CRZBASKET"),
-        ("DF0012", "studyOID", "STUDY.CRZBASKET")]
+    assert sorted((f.rule, f.variable, f.value) for f in found if f.rule >= "CMAP-DF0011") == [
+        ("CMAP-DF0012", "metaDataVersionOID", "MDV.STUDY.CRZBASKET"),
+        ("CMAP-DF0012", "studyOID", "STUDY.CRZBASKET")]
     # a metaDataRef pointing elsewhere than the define.xml that applies
     other = tmp_path / "other"
     other.mkdir()
     path = _json_dm(other, study_oid="CRZBASKET", metadata_version_oid=define.mdv_oid,
                     metadata_ref="../define.xml")
     found = check_define(define, {"DM": read_json_dataset(path, other, other)}, "define.xml")
-    assert [(f.rule, f.value) for f in found if f.rule >= "DF0011"] == [
-        ("DF0013", "../define.xml")]
+    assert [(f.rule, f.value) for f in found if f.rule >= "CMAP-DF0011"] == [
+        ("CMAP-DF0013", "../define.xml")]
 
 
 def test_demo_dataset_json_files_name_their_define(demo: RunResult, demo_validation) -> None:
@@ -254,7 +254,7 @@ def test_demo_dataset_json_files_name_their_define(demo: RunResult, demo_validat
             assert (header["studyOID"], header["metaDataVersionOID"],
                     header["metaDataRef"]) == ("CRZBASKET", mdv, "define.xml"), path.name
     found = rules(list(demo_validation.findings))
-    assert "DF0012" not in found and "DF0013" not in found
+    assert "CMAP-DF0012" not in found and "CMAP-DF0013" not in found
 
 
 def test_json_header_is_checked_when_the_xpt_copy_is_the_one_validated(
@@ -267,7 +267,7 @@ def test_json_header_is_checked_when_the_xpt_copy_is_the_one_validated(
     (folder / "ts.json").write_text(text.replace('"studyOID": "CRZBASKET"',
                                                  '"studyOID": "STUDY.CRZBASKET"'),
                                     encoding="utf-8")
-    found = [f for f in validate_folder(folder).findings if f.rule == "DF0012"]
+    found = [f for f in validate_folder(folder).findings if f.rule == "CMAP-DF0012"]
     assert [(f.dataset, f.value, f.source) for f in found] == [
         ("TS", "STUDY.CRZBASKET", "ts.json")]
 
@@ -284,7 +284,7 @@ def test_death_date_that_differs_from_ds_or_fatal_ae_is_xd0011() -> None:
                        "AEOUT": S("FATAL", "RECOVERED/RESOLVED"),
                        "AESTDTC": S("2020-05-20", "2020-05-01"),
                        "AEENDTC": S("2020-06-02", "2020-05-03")})
-    found = [f for f in check_sdtm_cross({"DM": dm, "DS": ds, "AE": ae}) if f.rule == "XD0011"]
+    found = [f for f in check_sdtm_cross({"DM": dm, "DS": ds, "AE": ae}) if f.rule == "CMAP-XD0011"]
     assert [(f.dataset, f.usubjid, f.variable, f.value) for f in found] == [
         ("DS", "X-1", "DSSTDTC", "2018-04-17 vs DM.DTHDTC 2018-04"),
         ("AE", "X-2", "AEENDTC", "2020-06-02 vs DM.DTHDTC 2020-06-01")]
@@ -299,7 +299,7 @@ def test_demo_death_dates_agree(demo: RunResult) -> None:
     # 101-0002: the death form says UN-OCT-2016, the end-of-study form 13-OCT-2016 (death)
     assert dm.loc["CRZBASKET-101-0002", "DTHDTC"] == "2016-10-13"
     assert (dm["DTHDTC"].dropna().str.len() == 10).all()
-    assert "XD0011" not in rules(list(demo.findings))
+    assert "CMAP-XD0011" not in rules(list(demo.findings))
 
 
 # ============================================================================================
@@ -335,7 +335,7 @@ def multi_reader() -> dict[str, pd.DataFrame]:
 
 
 def test_each_reader_identifies_lesions_and_responds_on_their_own() -> None:
-    assert not [f for f in check_sdtm_cross(multi_reader()) if f.rule in ("XD0003", "XD0004")]
+    assert not [f for f in check_sdtm_cross(multi_reader()) if f.rule in ("CMAP-XD0003", "CMAP-XD0004")]
 
 
 def test_one_reader_twice_is_still_a_duplicate() -> None:
@@ -345,24 +345,24 @@ def test_one_reader_twice_is_still_a_duplicate() -> None:
         domains[name][f"{prefix}EVAL"] = S("INDEPENDENT ASSESSOR", "INDEPENDENT ASSESSOR",
                                            "INDEPENDENT ASSESSOR")
     found = [(f.rule, f.value) for f in check_sdtm_cross(domains)
-             if f.rule in ("XD0003", "XD0004")]
-    assert found == [("XD0003", "T01"), ("XD0003", "T01"), ("XD0004", "SD"), ("XD0004", "PR")]
+             if f.rule in ("CMAP-XD0003", "CMAP-XD0004")]
+    assert found == [("CMAP-XD0003", "T01"), ("CMAP-XD0003", "T01"), ("CMAP-XD0004", "SD"), ("CMAP-XD0004", "PR")]
 
 
 # ============================================================================================
 # 8. Repeated notices fold into one per variable and value
 # ============================================================================================
 def test_fold_sums_notices_that_say_the_same_thing() -> None:
-    note = Finding("SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-1", "RSSTRESC", "N",
+    note = Finding("CMAP-SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-1", "RSSTRESC", "N",
                    "rs.xpt row 3", 600)
-    later = Finding("SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-9", "RSSTRESC", "N",
+    later = Finding("CMAP-SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-9", "RSSTRESC", "N",
                     "rs.json row 3", 616)
-    other = Finding("SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-2", "RSSTRESC", "Y",
+    other = Finding("CMAP-SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-2", "RSSTRESC", "Y",
                     "rs.xpt row 9", 14)
-    error = Finding("XD0001", Severity.ERROR, "not in DM", "AE", "X-3", "USUBJID", "X-3")
+    error = Finding("CMAP-XD0001", Severity.ERROR, "not in DM", "AE", "X-3", "USUBJID", "X-3")
     folded = fold([note, error, other, later, error])
     assert folded == [
-        Finding("SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-1", "RSSTRESC", "N",
+        Finding("CMAP-SD0006", Severity.NOTICE, "not in ONCRSR", "RS", "X-1", "RSSTRESC", "N",
                 "rs.xpt row 3", 1216), error, other, error]
 
 
@@ -372,7 +372,7 @@ def test_cross_dataset_notices_are_one_per_value() -> None:
     ae = pd.DataFrame({"USUBJID": S("X-1", "X-1", "X-1", "X-2"), "AESEQ": [1.0, 2.0, 3.0, 1.0],
                        "AESTDTC": S("2020-01-01", "2020-01-01", "2020-01-02", "2020-01-10")})
     found = [(f.value, f.count, f.usubjid) for f in check_sdtm_cross({"DM": dm, "AE": ae})
-             if f.rule == "XD0008"]
+             if f.rule == "CMAP-XD0008"]
     assert found == [("2020-01-01", 2, "X-1"), ("2020-01-02", 1, "X-1"),
                      ("2020-01-10", 1, "X-2")]
 
@@ -384,9 +384,9 @@ def test_validate_summary_counts_rows_and_records(tmp_path: Path, demo: RunResul
     (folder / "rs.xpt").write_bytes((demo.out_dir / "sdtm" / "rs.xpt").read_bytes())
     report = validate_folder(folder)
     notes = [(f.rule, f.variable, f.value) for f in report.findings
-             if f.rule == "SD0006"]
-    assert notes == [("SD0006", "RSSTRESC", "N"), ("SD0006", "RSSTRESC", "Y")]
+             if f.rule == "CMAP-SD0006"]
+    assert notes == [("CMAP-SD0006", "RSSTRESC", "N"), ("CMAP-SD0006", "RSSTRESC", "Y")]
     rs = sdtm(demo, "RS")
     newl = rs[rs["RSTESTCD"] == "NEWLPROG"]
-    assert report.counts()["notice"] == len(newl) + 1          # + DF0010 (no define.xml)
+    assert report.counts()["notice"] == len(newl) + 1          # + CMAP-DF0010 (no define.xml)
     assert report.distinct()["notice"] == 3

@@ -54,7 +54,7 @@ def test_every_mapped_rule_is_a_validate_rule_and_ids_are_well_formed():
 
 def test_known_mappings():
     # hand-checked against the CORE rule YAMLs (Published/CORE-000355, -000201, -000034)
-    assert CORE["SD0001"] == CoreRef(("CORE-000355",), ("CG0014",), "SDTMIG 3.4 §4.1.5")
-    assert CORE["XD0001"].core == ("CORE-000201",)
-    assert CORE["XD0011"] == CoreRef(("CORE-000034",), ("CG0069",), "SDTMIG 3.4 §5.2")
-    assert "SD0004" not in CORE                 # no CORE rule checks column types generically
+    assert CORE["CMAP-SD0001"] == CoreRef(("CORE-000355",), ("CG0014",), "SDTMIG 3.4 §4.1.5")
+    assert CORE["CMAP-XD0001"].core == ("CORE-000201",)
+    assert CORE["CMAP-XD0011"] == CoreRef(("CORE-000034",), ("CG0069",), "SDTMIG 3.4 §5.2")
+    assert "CMAP-SD0004" not in CORE                 # no CORE rule checks column types generically

@@ -144,7 +144,7 @@ def test_engine_date9_and_parts(tmp_path):
     assert ae["AESTDTC"].fillna("").tolist() == ["2020-02-01", ""]
     assert ae["AEENDTC"].tolist() == ["2020-02", "2020"]
     rules = [f.rule for f in res.findings]
-    assert rules.count("DATE0002") == 1        # one impossible date: a finding, not an error
+    assert rules.count("CMAP-DATE0002") == 1        # one impossible date: a finding, not an error
 
 
 def test_column_that_never_parses_is_an_error(tmp_path):

@@ -21,7 +21,7 @@ from cdiscmap.findings import Severity
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "src" / "cdiscmap"
 PAGE = ROOT / "docs" / "validation-rules.md"
-RULE_ID = re.compile(r"[A-Z]{2,5}[0-9]{4}")
+RULE_ID = re.compile(r"CMAP-[A-Z]{2,5}[0-9]{4}")
 # String constants shaped like a rule id that are not one (a date format name).
 NOT_RULE_IDS = {"ISO8601"}
 # Outside rule ids (CDISC conformance CG...., FDA FB....) that cdiscmap rules map to: not its own.
@@ -29,7 +29,7 @@ OUTSIDE_IDS = SOURCE / "checks" / "core_map.py"
 
 
 def documented() -> dict[str, str]:
-    rows = re.findall(r"^\| ([A-Z]{2,5}[0-9]{4}) \| (error|warning|notice) \|",
+    rows = re.findall(r"^\| (CMAP-[A-Z]{2,5}[0-9]{4}) \| (error|warning|notice) \|",
                       PAGE.read_text(encoding="utf-8"), re.MULTILINE)
     ids = [rule for rule, _ in rows]
     assert len(ids) == len(set(ids)), f"listed twice: {sorted({r for r in ids if ids.count(r) > 1})}"
@@ -104,11 +104,11 @@ def test_documented_severities_match_the_code():
 def test_the_scan_finds_rules_of_each_kind():
     # the scan itself: a RULES table, a Finding(...) literal, a ctx.report(rule=...) keyword
     literals, called = source_rules()
-    assert {"SD0001", "RC0001", "MAP0002", "RAW0003", "ASCII0001"} <= literals
+    assert {"CMAP-SD0001", "CMAP-RC0001", "CMAP-MAP0002", "CMAP-RAW0003", "CMAP-ASCII0001"} <= literals
     assert "ISO8601" not in literals
-    assert called["RC0002"] == {"notice"} and called["RAW0002"] == {"error"}
-    assert called["MAP0002"] == {"warning"}
-    assert rules_tables()["XD0006"][0] is Severity.WARNING
+    assert called["CMAP-RC0002"] == {"notice"} and called["CMAP-RAW0002"] == {"error"}
+    assert called["CMAP-MAP0002"] == {"warning"}
+    assert rules_tables()["CMAP-XD0006"][0] is Severity.WARNING
 
 
 def test_page_states_the_default_report_folder():

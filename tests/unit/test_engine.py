@@ -198,7 +198,7 @@ def test_assign_ct_maps_and_reports_unmapped(mini):
     assert dm.loc["MINI-002", "SEX"] == "F"
     # unmapped value kept as collected, and reported with its raw row
     assert dm.loc["MINI-003", "SEX"] == "Unknown-ish"
-    found = [f for f in res.findings if f.rule == "MAP0001" and f.variable == "SEX"]
+    found = [f for f in res.findings if f.rule == "CMAP-MAP0001" and f.variable == "SEX"]
     assert len(found) == 1
     assert found[0].value == "Unknown-ish"
     assert found[0].source.startswith("enrol.csv row 3")
@@ -210,7 +210,7 @@ def test_assign_ct_patterns_and_identity(mini):
     ae = res.domains["AE"].set_index("AETERM")
     assert ae.loc["Nausea", "AETOXGR"] == "2"      # "Grade 2" through the pattern
     assert ae.loc["Rash", "AETOXGR"] == "1"        # already a term
-    grade7 = [f for f in res.findings if f.rule == "MAP0001" and f.variable == "AETOXGR"]
+    grade7 = [f for f in res.findings if f.rule == "CMAP-MAP0001" and f.variable == "AETOXGR"]
     assert [f.value for f in grade7] == ["7"]
 
 
@@ -238,8 +238,8 @@ def test_impossible_date_and_non_ascii(mini):
     assert pd.isna(two["AESTDTC"])                      # 2014-02-30 does not exist
     assert two["AETERM"] == "Nausee"                    # transliterated
     rules = {(f.rule, f.value) for f in res.findings}
-    assert ("DATE0002", "2014-02-30") in rules
-    assert ("ASCII0001", "Nausée") in rules
+    assert ("CMAP-DATE0002", "2014-02-30") in rules
+    assert ("CMAP-ASCII0001", "Nausée") in rules
 
 
 def test_transpose_fill_and_unscheduled_visitnum(mini):
@@ -337,7 +337,7 @@ def test_duplicate_raw_keys_are_findings(tmp_path):
                    "sdtm/ae.yaml": AE, "sdtm/tr.yaml": TR})
     _write(tmp_path / "raw", raw)
     res = _run(study, tmp_path / "raw")
-    dup = [f for f in res.findings if f.rule == "RAW0002"]
+    dup = [f for f in res.findings if f.rule == "CMAP-RAW0002"]
     assert len(dup) == 1
     assert (dup[0].value, dup[0].count, dup[0].source) == ("002", 2, "enrol.csv row 2")
     assert dup[0].severity.value == "error"
@@ -352,7 +352,7 @@ def test_duplicate_lookup_key_is_not_silent(tmp_path):
                    "sdtm/ae.yaml": AE, "sdtm/tr.yaml": TR})
     _write(tmp_path / "raw", RAW)
     res = _run(study, tmp_path / "raw")
-    (found,) = [f for f in res.findings if f.rule == "RAW0003"]
+    (found,) = [f for f in res.findings if f.rule == "CMAP-RAW0003"]
     assert found.count == 2          # subject 001 has three ex rows: two are not used
     assert found.source.startswith("ex.csv row 2")
 

@@ -143,7 +143,7 @@ def test_partial_dates_are_null_without_a_finding_other_text_with_one():
                B=["2015-01-01"] * 6)
     problems: list = []
     assert ev("days_between(A, B)", data, problems=problems) == [None] * 6
-    assert problems == [("EXPR0002", "A: not a complete ISO 8601 date (YYYY-MM-DD); left null",
+    assert problems == [("CMAP-EXPR0002", "A: not a complete ISO 8601 date (YYYY-MM-DD); left null",
                          ["03/05/2014", "2014-02-30"])]
 
 
@@ -180,20 +180,20 @@ def test_text_that_is_not_a_number_is_one_finding_per_distinct_value():
     problems: list = []
     # A is read twice: still one finding per value
     assert ev("A + A * 10", data, problems=problems) == [11.0, None, None, None, 22.0]
-    assert problems == [("EXPR0001", "A: not a number; left null", ["x", "x", "y"])]
+    assert problems == [("CMAP-EXPR0001", "A: not a number; left null", ["x", "x", "y"])]
 
 
 def test_number_of_text_and_division_by_zero_and_fmt_are_findings():
     data = raw(A=["4", "0", "abc"], B=["2.5", "3", "1"])
     problems: list = []
     assert ev("number(A)", data, problems=problems) == [4.0, 0.0, None]
-    assert problems == [("EXPR0001", "A: not a number; left null", ["abc"])]
+    assert problems == [("CMAP-EXPR0001", "A: not a number; left null", ["abc"])]
     problems.clear()
     assert ev("10 / number(A)", raw(A=["4", "0"]), problems=problems) == [2.5, None]
-    assert problems == [("EXPR0003", "10 / number(A): division by zero; left null", ["0"])]
+    assert problems == [("CMAP-EXPR0003", "10 / number(A): division by zero; left null", ["0"])]
     problems.clear()
     assert ev("fmt(B, '02d')", data, problems=problems) == [None, "03", "01"]
-    assert [(r, vals) for r, _, vals in problems] == [("EXPR0004", ["2.5"])]
+    assert [(r, vals) for r, _, vals in problems] == [("CMAP-EXPR0004", ["2.5"])]
 
 
 def test_branches_run_on_their_own_rows():
@@ -419,5 +419,5 @@ def test_expressions_through_the_engine(tmp_path):
     assert ex["EXLNKID"].tolist() == ["T01", "T10", "T02"]
     (finding,) = [f for f in res.findings if f.rule.startswith("EXPR")]
     assert (finding.rule, finding.variable, finding.value, finding.usubjid) == \
-        ("EXPR0001", "EXDOSE", "abc", "EXPR-001")
+        ("CMAP-EXPR0001", "EXDOSE", "abc", "EXPR-001")
     assert finding.source.startswith("ex.csv row 2 (spec ") and "ex.yaml:9" in finding.source

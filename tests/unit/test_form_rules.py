@@ -150,7 +150,7 @@ def test_soft_deleted_rows_are_dropped_once_with_the_reason(tmp_path):
 
 def test_key_duplicated_only_among_deleted_rows_is_no_finding(tmp_path):
     res = _run(*_study(tmp_path))
-    assert [f for f in res.findings if f.rule == "RAW0002"] == []
+    assert [f for f in res.findings if f.rule == "CMAP-RAW0002"] == []
 
 
 def test_key_duplicate_among_active_rows_names_the_subject(tmp_path):
@@ -158,7 +158,7 @@ def test_key_duplicate_among_active_rows_names_the_subject(tmp_path):
     raw["ae.csv"] = RAW["ae.csv"].replace("002,5,1,1,0,Rash,N,04MAR", "002,5,1,1,1,Rash,N,04MAR")
     raw["ae.csv"] = raw["ae.csv"].replace("002,5,1,1,0,Rash,N,03MAR", "002,5,1,1,1,Rash,N,03MAR")
     res = _run(*_study(tmp_path, raw=raw))
-    dup = [f for f in res.findings if f.rule == "RAW0002"]
+    dup = [f for f in res.findings if f.rule == "CMAP-RAW0002"]
     assert [(f.usubjid, f.value, f.source, f.count) for f in dup] == \
         [("002", "002/5/1/1", "ae.csv row 4", 2)]
 
@@ -240,7 +240,7 @@ def test_profile_filter_on_a_column_the_form_lacks(tmp_path):
 
 def test_imputed_date_with_blank_date_is_a_finding(tmp_path):
     res = _run(*_study(tmp_path))
-    found = [f for f in res.findings if f.rule == "RAW0004"]
+    found = [f for f in res.findings if f.rule == "CMAP-RAW0004"]
     assert [(f.severity.value, f.dataset, f.usubjid, f.variable, f.value, f.source)
             for f in found] == [("warning", "ae", "001", "AESTDT",
                                  "AESTDT_INT=15FEB2020:00:00:00, AESTDT_RAW=UN FEB 2020",
@@ -267,7 +267,7 @@ def test_imputed_allowed_on_the_form(tmp_path):
         "     date_families: {suffixes: {imputed: _INT}, imputed: allow}}")
     ae = AE.replace("{date: AESTDT, format", "{date: AESTDT_INT, format")
     res = _run(*_study(tmp_path, study=study, ae=ae))
-    assert [f for f in res.findings if f.rule == "RAW0004"] == []
+    assert [f for f in res.findings if f.rule == "CMAP-RAW0004"] == []
     assert sorted(res.domains["AE"]["AESTDTC"].dropna()) == ["2020-02-15T00:00:00"]
 
 
@@ -343,5 +343,5 @@ def test_lookup_with_several_rows_names_the_subject_of_the_joined_form(tmp_path)
                     "prefix: DM_}]\n      filters:\n        - drop_if: {column: AESER, not_equals")
     res = _run(*_study(tmp_path, study=study, ae=ae))
     found = [(f.rule, f.usubjid, f.source.split(" (")[0], f.count) for f in res.findings
-             if f.rule in ("RAW0002", "RAW0003")]
-    assert found == [("RAW0002", "002", "dm.csv row 2", 2), ("RAW0003", "002", "dm.csv row 3", 1)]
+             if f.rule in ("CMAP-RAW0002", "CMAP-RAW0003")]
+    assert found == [("CMAP-RAW0002", "002", "dm.csv row 2", 2), ("CMAP-RAW0003", "002", "dm.csv row 3", 1)]

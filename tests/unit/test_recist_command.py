@@ -90,9 +90,9 @@ def test_a_disagreement_exits_1_unless_fail_on_is_raised(tmp_path: Path) -> None
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out), "-q"])
     assert result.exit_code == 1
-    assert "1 finding(s) at or above 'warning' (first: RC0001 RS" in result.output
+    assert "1 finding(s) at or above 'warning' (first: CMAP-RC0001 RS" in result.output
     report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
-    assert report["summary"]["findings_by_rule"] == {"RC0001": 1}
+    assert report["summary"]["findings_by_rule"] == {"CMAP-RC0001": 1}
     assert [(d["VISITNUM"], d["RSSTRESC"], d["COMPUTED"]) for d in report["disagreements"]] == [
         ("3", "CR", "PD")]
     assert '<tr class="DISAGREE">' in (out / "recist_report.html").read_text(encoding="utf-8")
@@ -108,7 +108,7 @@ def test_investigator_sum_off_by_more_than_the_tolerance_is_rc0003(tmp_path: Pat
     assert result.exit_code == 1
     report = json.loads((out / "recist_report.json").read_text(encoding="utf-8"))
     assert [(f["rule"], f["dataset"], f["value"]) for f in report["findings"]] == [
-        ("RC0003", "TR", "investigator=17 computed=20")]
+        ("CMAP-RC0003", "TR", "investigator=17 computed=20")]
 
 
 def test_without_rs_the_responses_are_still_computed(tmp_path: Path) -> None:

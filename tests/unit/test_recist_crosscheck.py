@@ -84,7 +84,7 @@ def test_a_disagreement_is_one_warning_with_the_numbers(computed: pd.DataFrame) 
     assert len(findings) == 1
     f = findings[0]
     assert (f.rule, f.severity, f.dataset, f.variable, f.usubjid) == (
-        "RC0001", Severity.WARNING, "RS", "RSSTRESC", "S01")
+        "CMAP-RC0001", Severity.WARNING, "RS", "RSSTRESC", "S01")
     assert f.value == "investigator=PR computed=SD"
     assert f.source == "rs.csv row 1"
     # visit 2: sum 40 vs baseline 50 = -20.0 %, nadir 50 → -20.0 %
@@ -104,7 +104,7 @@ def test_components_are_compared_where_rs_has_them(computed: pd.DataFrame) -> No
     ]
     table, findings = crosscheck(computed, rs_frame(rows))
     assert [(f.rule, f.value) for f in findings] == [
-        ("RC0001", "investigator=CR computed=NON-CR/NON-PD")]
+        ("CMAP-RC0001", "investigator=CR computed=NON-CR/NON-PD")]
     assert findings[0].message.startswith("NTRGRESP at WEEK 12 (VISITNUM 3): investigator CR")
     s01_v3 = table[(table["USUBJID"] == "S01") & (table["VISITNUM"] == 3.0)]
     assert list(s01_v3["RSTESTCD"]) == ["OVRLRESP", "TRGRESP", "NTRGRESP"]
@@ -115,8 +115,8 @@ def test_visits_on_one_side_only_are_notices(computed: pd.DataFrame) -> None:
     rows = [r for r in AGREEING if r[1] != 4] + [("S01", 5, "OVRLRESP", "PD")]
     table, findings = crosscheck(computed, rs_frame(rows))
     assert [(f.rule, f.severity, f.value) for f in findings] == [
-        ("RC0002", Severity.NOTICE, "investigator=(none) computed=NE"),
-        ("RC0002", Severity.NOTICE, "investigator=PD computed=(none)")]
+        ("CMAP-RC0002", Severity.NOTICE, "investigator=(none) computed=NE"),
+        ("CMAP-RC0002", Severity.NOTICE, "investigator=PD computed=(none)")]
     assert findings[0].message == ("OVRLRESP at WEEK 18 (VISITNUM 4): computed NE "
                                    "(NE:target T02 not evaluated) has no investigator RS record")
     assert findings[1].message == ("OVRLRESP at VISITNUM 5: investigator PD has no computed "
@@ -142,10 +142,10 @@ def test_other_evaluators_and_derived_records_are_not_compared(computed: pd.Data
     # …but the other evaluator's records are compared when it is chosen
     _, findings = crosscheck(computed, rs, evaluator="independent assessor")
     assert [(f.rule, f.value) for f in findings] == [
-        ("RC0001", "independent assessor=PD computed=SD"),
-        ("RC0002", "independent assessor=(none) computed=PR"),
-        ("RC0002", "independent assessor=(none) computed=NE"),
-        ("RC0002", "independent assessor=(none) computed=NON-CR/NON-PD")]
+        ("CMAP-RC0001", "independent assessor=PD computed=SD"),
+        ("CMAP-RC0002", "independent assessor=(none) computed=PR"),
+        ("CMAP-RC0002", "independent assessor=(none) computed=NE"),
+        ("CMAP-RC0002", "independent assessor=(none) computed=NON-CR/NON-PD")]
 
 
 def test_findings_without_lineage_have_an_empty_source(computed: pd.DataFrame) -> None:
@@ -191,5 +191,5 @@ def test_derived_records_round_trip_through_the_crosscheck(computed: pd.DataFram
     derived = derived.drop(columns="RSDRVFL")
     table, findings = crosscheck(computed, derived)
     assert findings == []
-    # OVRLRESP 4 visits, TRGRESP 3 (S01 only), NTRGRESP 4, NEWLPROG 4 (compared since RC0004)
+    # OVRLRESP 4 visits, TRGRESP 3 (S01 only), NTRGRESP 4, NEWLPROG 4 (compared since CMAP-RC0004)
     assert set(table["STATUS"]) == {"AGREE"} and len(table) == 4 + 3 + 4 + 4

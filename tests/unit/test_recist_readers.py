@@ -83,7 +83,7 @@ def test_crosscheck_compares_each_reader_with_its_own_rs_records() -> None:
     assert list(zip(table["EVALUATOR"], table["STATUS"], strict=True)) == [
         (f"{IA}/RADIOLOGIST 1", "AGREE"), (f"{IA}/RADIOLOGIST 2", "DISAGREE"), (INV, "AGREE")]
     assert [(f.rule, f.value) for f in findings] == [
-        ("RC0001", "independent assessor/radiologist 2=PR computed=SD")]
+        ("CMAP-RC0001", "independent assessor/radiologist 2=PR computed=SD")]
 
 
 def test_crosscheck_with_an_explicit_evaluator_needs_one_reader() -> None:

@@ -1,6 +1,6 @@
 """RECIST 1.1 rules added for third-party data: back-dated PD of a confirmed equivocal new lesion
 (§4.3.5), PD on reappearance after CR (§4.3.1-§4.3.3, §4.4.1), and the cross-check of the
-investigator's sum of diameters (RC0003) and new-lesion progression (RC0004).
+investigator's sum of diameters (CMAP-RC0003) and new-lesion progression (CMAP-RC0004).
 
 Every expected value is worked out by hand in the comment next to it.
 """
@@ -132,15 +132,15 @@ def test_investigator_sum_of_diameters_is_compared_rc0003() -> None:
     assert list(sums["STATUS"]) == ["AGREE", "AGREE", "DISAGREE"]
     assert list(sums["RSSTRESC"]) == ["50", "30.4", "35"]
     assert list(sums["COMPUTED"]) == ["50", "30", "40"]
-    rc3 = [f for f in findings if f.rule == "RC0003"]
+    rc3 = [f for f in findings if f.rule == "CMAP-RC0003"]
     assert len(rc3) == 1 and rc3[0].severity == Severity.WARNING
     assert (rc3[0].dataset, rc3[0].variable, rc3[0].value) == (
         "TR", "TRSTRESN", "investigator=35 computed=40")
-    # V3: 40 vs nadir 30: +10 mm, +33 % → PD; the investigator said SD → RC0001 as well
-    assert [f.rule for f in findings if f.rule == "RC0001"] == ["RC0001"]
+    # V3: 40 vs nadir 30: +10 mm, +33 % → PD; the investigator said SD → CMAP-RC0001 as well
+    assert [f.rule for f in findings if f.rule == "CMAP-RC0001"] == ["CMAP-RC0001"]
     # a stricter tolerance turns the 0.4 mm into a disagreement
     _, strict = crosscheck(out, rs([]), tr=tr, settings=RecistSettings(sumdiam_tolerance_mm=0))
-    assert sum(f.rule == "RC0003" for f in strict) == 2
+    assert sum(f.rule == "CMAP-RC0003" for f in strict) == 2
 
 
 def test_new_lesion_progression_is_compared_rc0004() -> None:
@@ -151,12 +151,12 @@ def test_new_lesion_progression_is_compared_rc0004() -> None:
     newl = table[table["RSTESTCD"] == "NEWLPROG"]
     # V2: investigator N, computed Y → disagree; V3: "NO" is N, computed N → agree
     assert list(newl["STATUS"]) == ["DISAGREE", "AGREE"]
-    assert [(f.rule, f.value) for f in findings] == [("RC0004", "investigator=N computed=Y")]
+    assert [(f.rule, f.value) for f in findings] == [("CMAP-RC0004", "investigator=N computed=Y")]
     assert findings[0].message.startswith("NEWLPROG at V2 (VISITNUM 2): investigator N, "
                                           "computed from TU/TR Y")
 
 
-@pytest.mark.parametrize("rule", ["RC0003", "RC0004"])
+@pytest.mark.parametrize("rule", ["CMAP-RC0003", "CMAP-RC0004"])
 def test_new_rules_are_documented(rule: str) -> None:
     from pathlib import Path
 

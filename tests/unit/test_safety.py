@@ -411,7 +411,7 @@ def test_define_with_external_entity_is_refused(runner: CliRunner, tmp_path: Pat
 
 def test_define_external_dtd_is_not_loaded(runner: CliRunner, tmp_path: Path) -> None:
     """An external DTD declaring the entity is never fetched: the label stays unresolved, so
-    the secret is in no finding (DF0007 reports the define's label as it stands)."""
+    the secret is in no finding (CMAP-DF0007 reports the define's label as it stands)."""
     dtd = tmp_path / "evil.dtd"
     dtd.write_text(f'<!ENTITY leak "{SECRET}">', encoding="utf-8")
     doctype = f'<!DOCTYPE ODM SYSTEM "{dtd.as_uri()}">\n'
@@ -421,7 +421,7 @@ def test_define_external_dtd_is_not_loaded(runner: CliRunner, tmp_path: Path) ->
                                   "--fail-on", "none"])
     assert result.exit_code == 0, result.output
     findings = (out / "findings.json").read_text(encoding="utf-8")
-    assert "DF0007" in findings            # the label was read without the entity's text
+    assert "CMAP-DF0007" in findings            # the label was read without the entity's text
     _no_secret_anywhere(result, folder, out)
 
 

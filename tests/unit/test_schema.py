@@ -89,9 +89,9 @@ def test_schema_is_generated_from_metadata(std: Standards) -> None:
     assert (schema.columns["RACE"].required, schema.columns["RACE"].nullable) == (True, True)
     assert schema.columns["BRTHDTC"].required is False
     names = {c.name for c in schema.columns["RFSTDTC"].checks}
-    assert {"SD0004", "SD0007", "SD0008"} <= names
-    assert {c.name for c in schema.columns["SEX"].checks} >= {"SD0004", "SD0005"}
-    assert {c.name for c in schema.columns["RACE"].checks} >= {"SD0005"}
+    assert {"CMAP-SD0004", "CMAP-SD0007", "CMAP-SD0008"} <= names
+    assert {c.name for c in schema.columns["SEX"].checks} >= {"CMAP-SD0004", "CMAP-SD0005"}
+    assert {c.name for c in schema.columns["RACE"].checks} >= {"CMAP-SD0005"}
 
 
 def test_conformant_frame_has_no_findings(std: Standards) -> None:
@@ -112,11 +112,11 @@ def test_plain_object_and_pandas_str_columns_count_as_char(std: Standards) -> No
 
 def test_rules_table_lists_the_ten_rules() -> None:
     assert sorted(RULES) == [f"SD{n:04d}" for n in range(1, 11)]
-    assert RULES["SD0003"][0] is Severity.WARNING
-    assert RULES["SD0006"][0] is Severity.NOTICE
-    assert RULES["SD0010"][0] is Severity.WARNING
+    assert RULES["CMAP-SD0003"][0] is Severity.WARNING
+    assert RULES["CMAP-SD0006"][0] is Severity.NOTICE
+    assert RULES["CMAP-SD0010"][0] is Severity.WARNING
     errors = {r for r, (sev, _) in RULES.items() if sev is Severity.ERROR}
-    assert errors == {"SD0001", "SD0002", "SD0004", "SD0005", "SD0007", "SD0008", "SD0009"}
+    assert errors == {"CMAP-SD0001", "CMAP-SD0002", "CMAP-SD0004", "CMAP-SD0005", "CMAP-SD0007", "CMAP-SD0008", "CMAP-SD0009"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def test_rules_table_lists_the_ten_rules() -> None:
 # ---------------------------------------------------------------------------------------------
 def test_sd0001_required_variable_missing(std: Standards) -> None:
     findings = check_dataset(dm_frame().drop(columns="SUBJID"), std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0001", "SUBJID", "", 1)]
+    assert rules_of(findings) == [("CMAP-SD0001", "SUBJID", "", 1)]
     assert findings[0].severity is Severity.ERROR
     assert findings[0].message == "Required variable SUBJID is missing from DM"
     assert (findings[0].usubjid, findings[0].source) == ("", "")
@@ -134,7 +134,7 @@ def test_sd0002_required_variable_null(std: Standards) -> None:
     frame = dm_frame()
     frame.loc[[1, 2], "SEX"] = pd.NA
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0002", "SEX", "", 2)]
+    assert rules_of(findings) == [("CMAP-SD0002", "SEX", "", 2)]
     # The first failing record is row 2 of the raw file, subject S1-002.
     assert (findings[0].usubjid, findings[0].source) == ("S1-002", "enrol.csv row 2")
     assert findings[0].dataset == "DM"
@@ -142,7 +142,7 @@ def test_sd0002_required_variable_null(std: Standards) -> None:
 
 def test_sd0003_expected_variable_missing_is_a_warning(std: Standards) -> None:
     findings = check_dataset(dm_frame().drop(columns=["RACE", "AGE"]), std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0003", "AGE", "", 1), ("SD0003", "RACE", "", 1)]
+    assert rules_of(findings) == [("CMAP-SD0003", "AGE", "", 1), ("CMAP-SD0003", "RACE", "", 1)]
     assert {f.severity for f in findings} == {Severity.WARNING}
     assert findings[1].message == "Expected variable RACE is missing from DM"
 
@@ -158,8 +158,8 @@ def test_sd0004_wrong_type(std: Standards) -> None:
     frame["AGE"] = [54, 61, 40]                       # int64, Num must be float64
     frame["SEX"] = [1.0, 2.0, 1.0]                    # Char holding numbers
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0004", "AGE", "int64", 1),
-                                  ("SD0004", "SEX", "float64", 1)]
+    assert rules_of(findings) == [("CMAP-SD0004", "AGE", "int64", 1),
+                                  ("CMAP-SD0004", "SEX", "float64", 1)]
     assert findings[0].message == "AGE (Num) is int64, expected float64"
     assert findings[1].message == "SEX (Char) is float64, expected a string column"
 
@@ -177,12 +177,12 @@ def test_adam_dates_may_be_datetime64_but_sdtm_numbers_may_not(std: Standards) -
     frame["AVAL"] = pd.to_datetime(["2014-07-02", "2014-05-05"])   # AVAL has no date format
     found_dtype = str(frame["AVAL"].dtype)
     findings = check_dataset(frame, adtte, std)
-    assert rules_of(findings) == [("SD0004", "AVAL", found_dtype, 1)]
+    assert rules_of(findings) == [("CMAP-SD0004", "AVAL", found_dtype, 1)]
     assert findings[0].message == f"AVAL (Num) is {found_dtype}, expected float64"
     # CNSR is required for time-to-event parameters (ADaMIG 1.3 §3.3.6): null is an error.
     frame["AVAL"] = [120.0, 35.0]
     frame["CNSR"] = [0.0, np.nan]
-    assert rules_of(check_dataset(frame, adtte, std)) == [("SD0002", "CNSR", "", 1)]
+    assert rules_of(check_dataset(frame, adtte, std)) == [("CMAP-SD0002", "CNSR", "", 1)]
 
 
 def test_sd0005_value_not_in_non_extensible_codelist(std: Standards) -> None:
@@ -191,8 +191,8 @@ def test_sd0005_value_not_in_non_extensible_codelist(std: Standards) -> None:
     frame["SEX"] = text("F", "X", "Q", "X", "M", "male")
     frame["_SRCROW"] = [10, 11, 12, 13, 14, 15]
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0005", "SEX", "Q", 1), ("SD0005", "SEX", "X", 2),
-                                  ("SD0005", "SEX", "male", 1)]
+    assert rules_of(findings) == [("CMAP-SD0005", "SEX", "Q", 1), ("CMAP-SD0005", "SEX", "X", 2),
+                                  ("CMAP-SD0005", "SEX", "male", 1)]
     x = findings[1]
     assert (x.usubjid, x.source, x.severity) == ("S1-002", "enrol.csv row 11", Severity.ERROR)
     assert x.message == "SEX value 'X' is not in codelist SEX (non-extensible)"
@@ -202,7 +202,7 @@ def test_sd0005_value_outside_ig_fixed_values(std: Standards) -> None:
     frame = dm_frame()
     frame["DOMAIN"] = text("DM", "AE", "DM")
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0005", "DOMAIN", "AE", 1)]
+    assert rules_of(findings) == [("CMAP-SD0005", "DOMAIN", "AE", 1)]
     assert findings[0].message == "DOMAIN value 'AE' is not in the fixed values DM"
 
 
@@ -210,7 +210,7 @@ def test_sd0006_value_not_in_extensible_codelist_is_a_notice(std: Standards) -> 
     frame = dm_frame()
     frame["ARMNRS"] = text(None, "WITHDRAWN", "SCREEN FAILURE")   # ARMNULRS is extensible
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0006", "ARMNRS", "WITHDRAWN", 1)]
+    assert rules_of(findings) == [("CMAP-SD0006", "ARMNRS", "WITHDRAWN", 1)]
     assert findings[0].severity is Severity.NOTICE
     assert findings[0].message == ("ARMNRS value 'WITHDRAWN' is not in codelist ARMNULRS "
                                    "(extensible)")
@@ -221,9 +221,9 @@ def test_sd0007_dates_not_iso8601(std: Standards) -> None:
     frame["RFSTDTC"] = text("05/03/2014", "2014-02-30", "2014-03-05T10:30")
     frame["RFICDTC"] = text("2014-02-20", "UNK", "2014---20")
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0007", "RFICDTC", "UNK", 1),
-                                  ("SD0007", "RFSTDTC", "05/03/2014", 1),
-                                  ("SD0007", "RFSTDTC", "2014-02-30", 1)]
+    assert rules_of(findings) == [("CMAP-SD0007", "RFICDTC", "UNK", 1),
+                                  ("CMAP-SD0007", "RFSTDTC", "05/03/2014", 1),
+                                  ("CMAP-SD0007", "RFSTDTC", "2014-02-30", 1)]
     assert findings[2].source == "enrol.csv row 2"
 
 
@@ -233,7 +233,7 @@ def test_sd0008_text_longer_than_200_bytes(std: Standards) -> None:
     frame["ARM"] = text("A" * 200, "B" * 201, "é" * 101)
     findings = check_dataset(frame, std.dataset("DM"), std)
     assert [(f.rule, f.variable, f.count, f.source) for f in findings] == [
-        ("SD0008", "ARM", 1, "enrol.csv row 2"), ("SD0008", "ARM", 1, "enrol.csv row 3")]
+        ("CMAP-SD0008", "ARM", 1, "enrol.csv row 2"), ("CMAP-SD0008", "ARM", 1, "enrol.csv row 3")]
     assert findings[0].value == "B" * 57 + "..."
     assert findings[0].message == "ARM value is 201 bytes, more than 200"
     assert findings[1].message == "ARM value is 202 bytes, more than 200"
@@ -243,7 +243,7 @@ def test_sd0009_duplicate_keys(std: Standards) -> None:
     frame = pd.concat([dm_frame(), dm_frame().iloc[[0]]], ignore_index=True)
     frame["_SRCROW"] = [1, 2, 3, 4]
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0009", "STUDYID, USUBJID", "STUDYID=S1, USUBJID=S1-001", 2)]
+    assert rules_of(findings) == [("CMAP-SD0009", "STUDYID, USUBJID", "STUDYID=S1, USUBJID=S1-001", 2)]
     assert (findings[0].usubjid, findings[0].source) == ("S1-001", "enrol.csv row 1")
     assert findings[0].message == "2 DM records share the key STUDYID=S1, USUBJID=S1-001"
 
@@ -257,14 +257,14 @@ def test_sd0009_numeric_keys_and_missing_key_columns(std: Standards) -> None:
         "AEDECOD": text("Headache", "Headache", "Headache"),
         "AESTDTC": text("2014-03", "2014-03", "2014-03"),
     })
-    findings = [f for f in check_dataset(frame, ae, std) if f.rule != "SD0003"]
+    findings = [f for f in check_dataset(frame, ae, std) if f.rule != "CMAP-SD0003"]
     assert rules_of(findings) == [(
-        "SD0009", "STUDYID, USUBJID, AEDECOD, AESTDTC, AESEQ",
+        "CMAP-SD0009", "STUDYID, USUBJID, AEDECOD, AESTDTC, AESEQ",
         "STUDYID=S1, USUBJID=S1-001, AEDECOD=Headache, AESTDTC=2014-03, AESEQ=1", 2)]
     # Without AEDECOD (Req: reported as missing) the remaining key columns still identify rows.
     findings = check_dataset(frame.drop(columns="AEDECOD"), ae, std)
-    assert [(f.rule, f.variable) for f in findings if f.rule in ("SD0001", "SD0009")] == [
-        ("SD0001", "AEDECOD"), ("SD0009", "STUDYID, USUBJID, AESTDTC, AESEQ")]
+    assert [(f.rule, f.variable) for f in findings if f.rule in ("CMAP-SD0001", "CMAP-SD0009")] == [
+        ("CMAP-SD0001", "AEDECOD"), ("CMAP-SD0009", "STUDYID, USUBJID, AESTDTC, AESEQ")]
 
 
 def test_sd0010_variable_not_in_standard_but_internal_columns_are_fine(std: Standards) -> None:
@@ -272,7 +272,7 @@ def test_sd0010_variable_not_in_standard_but_internal_columns_are_fine(std: Stan
     frame["COHORT"] = text("1", "2", "3")              # belongs in SUPPDM, not DM
     frame["_LINEAGE"] = ["a", "b", "c"]
     findings = check_dataset(frame, std.dataset("DM"), std)
-    assert rules_of(findings) == [("SD0010", "COHORT", "", 1)]
+    assert rules_of(findings) == [("CMAP-SD0010", "COHORT", "", 1)]
     assert findings[0].severity is Severity.WARNING
     assert findings[0].message == "COHORT is not in the SDTMIG 3.4 metadata of DM"
 
@@ -293,10 +293,10 @@ def test_codelist_override_attaches_sponsor_list(std: Standards) -> None:
     ae = std.dataset("AE")
     frame = ae_frame(AETOXGR=text("3", "6"))
     # The IG gives AETOXGR no codelist: without an override any grade passes.
-    assert [f for f in check_dataset(frame, ae, std) if f.rule != "SD0003"] == []
+    assert [f for f in check_dataset(frame, ae, std) if f.rule != "CMAP-SD0003"] == []
     findings = [f for f in check_dataset(frame, ae, std, codelist_overrides={"AETOXGR": "TOXGR"})
-                if f.rule != "SD0003"]
-    assert rules_of(findings) == [("SD0005", "AETOXGR", "6", 1)]
+                if f.rule != "CMAP-SD0003"]
+    assert rules_of(findings) == [("CMAP-SD0005", "AETOXGR", "6", 1)]
     assert findings[0].message == "AETOXGR value '6' is not in codelist TOXGR (non-extensible)"
 
 
@@ -320,15 +320,15 @@ def test_union_of_ig_codelists_and_unchecked_lists(std: Standards) -> None:
         "DSSTDTC": text("2014-02-20", "2014-09-01", "2014-10-01"), "DSSTDY": [-5.0, 190.0, 220.0],
     })
     findings = check_dataset(frame, ds, std)
-    assert rules_of(findings) == [("SD0006", "DSDECOD", "MOVED AWAY", 1)]
+    assert rules_of(findings) == [("CMAP-SD0006", "DSDECOD", "MOVED AWAY", 1)]
     assert findings[0].message == ("DSDECOD value 'MOVED AWAY' is not in codelist NCOMPLT or "
                                    "PROTMLST or OTHEVENT (extensible)")
-    # specs/ carries LOC whole (1,397 terms, extensible): TULOC is checked, a miss is SD0006.
+    # specs/ carries LOC whole (1,397 terms, extensible): TULOC is checked, a miss is CMAP-SD0006.
     schema = build_schema(std.dataset("TU"), std)
-    assert {c.name for c in schema.columns["TULOC"].checks} == {"SD0004", "SD0006", "SD0008"}
+    assert {c.name for c in schema.columns["TULOC"].checks} == {"CMAP-SD0004", "CMAP-SD0006", "CMAP-SD0008"}
     # An external dictionary (MedDRA for AEDECOD) has no terms: not checked.
     schema = build_schema(std.dataset("AE"), std)
-    assert {c.name for c in schema.columns["AEDECOD"].checks} == {"SD0004", "SD0008"}
+    assert {c.name for c in schema.columns["AEDECOD"].checks} == {"CMAP-SD0004", "CMAP-SD0008"}
 
 
 def test_numeric_results_in_stresc_are_not_codelist_terms(std: Standards) -> None:
@@ -338,7 +338,7 @@ def test_numeric_results_in_stresc_are_not_codelist_terms(std: Standards) -> Non
     with pytest.raises(pa.errors.SchemaErrors) as info:
         schema.validate(frame, lazy=True)
     cases = info.value.failure_cases
-    flagged = cases[(cases["column"] == "TRSTRESC") & (cases["check"] == "SD0006")]
+    flagged = cases[(cases["column"] == "TRSTRESC") & (cases["check"] == "CMAP-SD0006")]
     # "22" and "5.5" are measurements; PRESENT is a TRPROPRS term; only MAYBE is reported.
     assert flagged["failure_case"].tolist() == ["MAYBE"]
 
@@ -368,9 +368,9 @@ def tiny_standards(*, subset: bool = False, extensible: bool = False) -> tuple[D
 def test_subset_codelist_misses_are_notices() -> None:
     dataset, std = tiny_standards(subset=True)
     frame = pd.DataFrame({"USUBJID": text("1", "2"), "GRADE": text("A", "Z")})
-    assert rules_of(check_dataset(frame, dataset, std)) == [("SD0006", "GRADE", "Z", 1)]
+    assert rules_of(check_dataset(frame, dataset, std)) == [("CMAP-SD0006", "GRADE", "Z", 1)]
     dataset, std = tiny_standards()
-    assert rules_of(check_dataset(frame, dataset, std)) == [("SD0005", "GRADE", "Z", 1)]
+    assert rules_of(check_dataset(frame, dataset, std)) == [("CMAP-SD0005", "GRADE", "Z", 1)]
 
 
 def test_numeric_codelist_membership() -> None:
@@ -378,7 +378,7 @@ def test_numeric_codelist_membership() -> None:
     frame = pd.DataFrame({"USUBJID": text("1", "2", "3", "4"),
                           "SCORE": [0.0, 2.0, 5.0, np.nan]})
     findings = check_dataset(frame, dataset, std)
-    assert rules_of(findings) == [("SD0005", "SCORE", "5.0", 1)]
+    assert rules_of(findings) == [("CMAP-SD0005", "SCORE", "5.0", 1)]
     assert findings[0].usubjid == "3"
 
 
@@ -388,7 +388,7 @@ def test_dataset_name_and_index_do_not_matter(std: Standards) -> None:
     frame.loc[:, "SEX"] = text("F", "X", "F").to_numpy()
     findings = check_dataset(frame, std.dataset("DM"), std, dataset_name="DM2")
     assert [(f.rule, f.dataset, f.usubjid, f.source) for f in findings] == [
-        ("SD0005", "DM2", "S1-002", "enrol.csv row 2")]
+        ("CMAP-SD0005", "DM2", "S1-002", "enrol.csv row 2")]
 
 
 def test_findings_without_lineage_columns(std: Standards) -> None:
@@ -457,7 +457,7 @@ def test_codelist_property_counts_each_bad_value(grades: list[str | None]) -> No
     expected = Counter(g for g in grades if g is not None and g not in {"A", "B", "C"})
     findings = check_dataset(frame, dataset, std)
     assert {f.value: f.count for f in findings} == dict(expected)
-    assert {f.rule for f in findings} <= {"SD0005"}
+    assert {f.rule for f in findings} <= {"CMAP-SD0005"}
     for f in findings:      # the first failing row is the subject reported
         assert f.usubjid == str(grades.index(f.value))
 
@@ -471,7 +471,7 @@ def test_key_property_one_finding_per_duplicated_key(subjects: list[str]) -> Non
     expected = {f"USUBJID={s}": n for s, n in counts.items() if n > 1}
     findings = check_dataset(frame, dataset, std)
     assert {f.value: f.count for f in findings} == expected
-    assert {f.rule for f in findings} <= {"SD0009"}
+    assert {f.rule for f in findings} <= {"CMAP-SD0009"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,6 +493,6 @@ def test_large_frame_is_checked_quickly(std: Standards) -> None:
     start = time.perf_counter()
     findings = check_dataset(frame, std.dataset("AE"), std)
     elapsed = time.perf_counter() - start
-    bad = [f for f in findings if f.rule == "SD0005"]
+    bad = [f for f in findings if f.rule == "CMAP-SD0005"]
     assert [(f.value, f.count) for f in bad] == [("BAD", 200)]     # rows 0, 1000, ... 199000
     assert elapsed < 10, f"{n} rows took {elapsed:.1f} s"

@@ -102,9 +102,9 @@ def test_a_generic_findings_domain_is_checked_from_specs(std: Standards) -> None
     })
     findings = check_dataset(vs, std.dataset("VS"), std)
     rules = {(f.rule, f.variable, f.value) for f in findings}
-    assert ("SD0007", "VSDTC", "2024-13-05") in rules          # month 13
+    assert ("CMAP-SD0007", "VSDTC", "2024-13-05") in rules          # month 13
     # "BPM" is a synonym, not the VSRESU term (beats/min); VSRESU is extensible: a notice
-    assert ("SD0006", "VSORRESU", "BPM") in rules
+    assert ("CMAP-SD0006", "VSORRESU", "BPM") in rules
     assert not any(f.variable == "VSTESTCD" for f in findings)   # both in VSTESTCD
 
 

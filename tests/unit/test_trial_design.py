@@ -299,7 +299,7 @@ def test_ts_null_flavour_and_required_parameters(run) -> None:
     ts = run.datasets["TS"].set_index("TSPARMCD")
     assert pd.isna(ts.loc["AGEMAX", "TSVAL"]) and ts.loc["AGEMAX", "TSVALNF"] == "PINF"
     assert ts.loc["ACTSUB", "TSVAL"] == "3"
-    missing = sorted(f.value for f in run.findings.items if f.rule == "XD0009")
+    missing = sorted(f.value for f in run.findings.items if f.rule == "CMAP-XD0009")
     # the FDA TCG list minus TITLE, STYPE, AGEMAX and ACTSUB; STYPE INTERVENTIONAL adds
     # INTMODEL, INTTYPE and NARMS; no ADDON/RANDOM/INTTYPE/TCNTRL values, so no CURTRT,
     # RANDQT, PCLAS or COMPTRT
@@ -329,7 +329,7 @@ def test_custom_domain_xp_end_to_end(run) -> None:
     # XP is checked against its class's variables: only Expected ones not collected (XPCAT,
     # XPORRESU, ... warnings), no error
     assert {f.rule for f in run.findings.items if f.dataset == "XP"
-            and f.rule.startswith("SD")} == {"SD0003"}
+            and f.rule.startswith("SD")} == {"CMAP-SD0003"}
     sdtm = run.out_dir / "sdtm"
     for name in ("XP", "TE", "TA", "TV", "TI", "SE", "SV", "RELREC", "CO"):
         assert (sdtm / f"{name.lower()}.xpt").is_file(), name

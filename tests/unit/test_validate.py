@@ -217,7 +217,7 @@ def test_clean_package_has_no_error_nor_warning(tmp_path):
     assert rules(report, Severity.ERROR) == set()
     assert rules(report, Severity.WARNING) == set()
     # the only notice: no define.xml beside the datasets
-    assert rules(report, Severity.NOTICE) == {("DF0010", "")}
+    assert rules(report, Severity.NOTICE) == {("CMAP-DF0010", "")}
     assert [d.name for d in report.datasets] == ["ADRS", "ADSL", "ADTTE", "AE", "DM", "RS",
                                                 "SUPPAE", "TR", "TU"]
     assert {d.name: d.records for d in report.datasets}["AE"] == 3
@@ -237,14 +237,14 @@ def _ae(**columns: pd.Series) -> pd.DataFrame:
 def test_usubjid_missing_from_dm(tmp_path):
     ae = _ae(USUBJID=S("ST1-001", "ST1-001", "ST1-999"))
     report = validate_folder(package(tmp_path, AE=ae))
-    hits = [f for f in report.findings if f.rule == "XD0001"]
+    hits = [f for f in report.findings if f.rule == "CMAP-XD0001"]
     assert [(f.dataset, f.usubjid, f.source) for f in hits] == [("AE", "ST1-999",
                                                                  "ae.xpt row 3")]
 
 
 def test_duplicate_seq(tmp_path):
     report = validate_folder(package(tmp_path, AE=_ae(AESEQ=F(1, 1, 1))))
-    hits = [f for f in report.findings if f.rule == "XD0007"]
+    hits = [f for f in report.findings if f.rule == "CMAP-XD0007"]
     # ST1-001 has AESEQ 1 twice: the second record (row 2) is the duplicate
     assert [(f.usubjid, f.value, f.source) for f in hits] == [("ST1-001", "1.0",
                                                                 "ae.xpt row 2")]
@@ -252,7 +252,7 @@ def test_duplicate_seq(tmp_path):
 
 def test_wrong_study_day(tmp_path):
     report = validate_folder(package(tmp_path, AE=_ae(AESTDY=F(3, 22, 30))))
-    hits = [f for f in report.findings if f.rule == "XD0006"]
+    hits = [f for f in report.findings if f.rule == "CMAP-XD0006"]
     assert [(f.severity, f.variable, f.source) for f in hits] == [
         (Severity.WARNING, "AESTDY", "ae.xpt row 2")]
 
@@ -261,7 +261,7 @@ def test_tr_without_tu(tmp_path):
     tr = clean_frames()["TR"]
     tr["TRLNKID"] = S("T01", "T09")
     report = validate_folder(package(tmp_path, TR=tr))
-    hits = [f for f in report.findings if f.rule == "XD0002"]
+    hits = [f for f in report.findings if f.rule == "CMAP-XD0002"]
     assert [(f.usubjid, f.value) for f in hits] == [("ST1-002", "T09")]
 
 
@@ -270,15 +270,15 @@ def test_event_after_death(tmp_path):
     ae = _ae(AESTDTC=S("2020-01-12", "2020-02-01", "2020-05-02"), AESTDY=F(3, 23, 92),
              AEENDTC=S("2020-01-15", NA, NA))
     report = validate_folder(package(tmp_path, AE=ae))
-    assert rules(report) == {("XD0005", "AE")}
-    assert [f.value for f in report.findings if f.rule == "XD0005"] == ["2020-05-02"]
+    assert rules(report) == {("CMAP-XD0005", "AE")}
+    assert [f.value for f in report.findings if f.rule == "CMAP-XD0005"] == ["2020-05-02"]
 
 
 def test_value_outside_non_extensible_codelist(tmp_path):
     dm = clean_frames()["DM"]
     dm["SEX"] = S("MALE", "F")
     report = validate_folder(package(tmp_path, DM=dm))
-    hits = [f for f in report.findings if f.rule == "SD0005"]
+    hits = [f for f in report.findings if f.rule == "CMAP-SD0005"]
     assert [(f.dataset, f.variable, f.value, f.source) for f in hits] == [
         ("DM", "SEX", "MALE", "dm.xpt row 1")]
 
@@ -287,27 +287,27 @@ def test_adsl_duplicate_subject(tmp_path):
     adsl = clean_frames()["ADSL"]
     adsl = pd.concat([adsl, adsl.iloc[[1]]], ignore_index=True)
     report = validate_folder(package(tmp_path, ADSL=adsl))
-    hits = [f for f in report.findings if f.rule == "AR0001"]
+    hits = [f for f in report.findings if f.rule == "CMAP-AR0001"]
     assert [(f.dataset, f.usubjid, f.source, f.count) for f in hits] == [
         ("ADSL", "ST1-002", "adsl.xpt row 3", 1)]
-    assert rules(report) == {("AR0001", "ADSL"), ("SD0009", "ADSL")}  # also a duplicate key
+    assert rules(report) == {("CMAP-AR0001", "ADSL"), ("CMAP-SD0009", "ADSL")}  # also a duplicate key
 
 
 def test_srcseq_pointing_nowhere(tmp_path):
     adrs = clean_frames()["ADRS"]
     adrs["SRCSEQ"] = F(1, 7)           # ST1-001 has RSSEQ 1 and 2, not 7
     report = validate_folder(package(tmp_path, ADRS=adrs))
-    hits = [f for f in report.findings if f.rule == "AR0003"]
+    hits = [f for f in report.findings if f.rule == "CMAP-AR0003"]
     assert [(f.usubjid, f.value, f.source, f.count) for f in hits] == [
         ("ST1-001", "7", "adrs.xpt row 2", 1)]
-    assert rules(report) == {("AR0003", "ADRS")}
+    assert rules(report) == {("CMAP-AR0003", "ADRS")}
 
 
 def test_adam_subject_not_in_adsl(tmp_path):
     adtte = clean_frames()["ADTTE"]
     adtte["USUBJID"] = S("ST1-001", "ST1-003")
     report = validate_folder(package(tmp_path, ADTTE=adtte))
-    assert [(f.dataset, f.usubjid) for f in report.findings if f.rule == "AR0002"] == [
+    assert [(f.dataset, f.usubjid) for f in report.findings if f.rule == "CMAP-AR0002"] == [
         ("ADTTE", "ST1-003")]
 
 
@@ -317,9 +317,9 @@ def test_paramcd_rules(tmp_path):
     adtte = clean_frames()["ADTTE"]
     adtte["PARAM"] = S("Overall Survival", "Overall Survival (days)")   # one code, 2 names
     report = validate_folder(package(tmp_path, ADRS=adrs, ADTTE=adtte))
-    too_long = [f for f in report.findings if f.rule == "AR0005"]
+    too_long = [f for f in report.findings if f.rule == "CMAP-AR0005"]
     assert [(f.dataset, f.value, f.count) for f in too_long] == [("ADRS", "OVERALLRS", 2)]
-    many = [f for f in report.findings if f.rule == "AR0006"]
+    many = [f for f in report.findings if f.rule == "CMAP-AR0006"]
     assert [(f.dataset, f.value) for f in many] == [("ADTTE", "OS")]
     assert "Overall Survival; Overall Survival (days)" in many[0].message
 
@@ -329,9 +329,9 @@ def test_time_to_event_rules(tmp_path):
     adtte["CNSR"] = F(0.5, 0)
     adtte["AVAL"] = F(173, -3)
     report = validate_folder(package(tmp_path, ADTTE=adtte))
-    assert [(f.usubjid, f.value) for f in report.findings if f.rule == "AR0008"] == [
+    assert [(f.usubjid, f.value) for f in report.findings if f.rule == "CMAP-AR0008"] == [
         ("ST1-001", "0.5")]
-    assert [(f.usubjid, f.value) for f in report.findings if f.rule == "AR0009"] == [
+    assert [(f.usubjid, f.value) for f in report.findings if f.rule == "CMAP-AR0009"] == [
         ("ST1-002", "-3")]
 
 
@@ -339,22 +339,22 @@ def test_supp_record_without_parent(tmp_path):
     suppae = clean_frames()["SUPPAE"]
     suppae["IDVARVAL"] = S("5")          # ST1-001 has AESEQ 1 and 2
     report = validate_folder(package(tmp_path, SUPPAE=suppae))
-    hits = [f for f in report.findings if f.rule == "SP0001"]
+    hits = [f for f in report.findings if f.rule == "CMAP-SP0001"]
     assert [(f.dataset, f.usubjid, f.value, f.source) for f in hits] == [
         ("SUPPAE", "ST1-001", "5", "suppae.xpt row 1")]
-    assert rules(report) == {("SP0001", "SUPPAE")}
+    assert rules(report) == {("CMAP-SP0001", "SUPPAE")}
 
 
 def test_supp_rdomain_and_idvar(tmp_path):
     suppae = clean_frames()["SUPPAE"]
     suppae["IDVAR"] = S("AENUM")
     report = validate_folder(package(tmp_path, SUPPAE=suppae))
-    assert rules(report) == {("SP0002", "SUPPAE")}
+    assert rules(report) == {("CMAP-SP0002", "SUPPAE")}
     suppae["RDOMAIN"] = S("DM")
     suppae["IDVAR"] = S(NA)
     suppae["IDVARVAL"] = S(NA)
     report = validate_folder(package(tmp_path, SUPPAE=suppae))
-    assert rules(report) == {("SP0003", "SUPPAE")}
+    assert rules(report) == {("CMAP-SP0003", "SUPPAE")}
 
 
 def test_define_with_wrong_length(tmp_path):
@@ -372,7 +372,7 @@ def test_define_with_wrong_length(tmp_path):
     report = validate_folder(folder)
     hits = [f for f in report.findings if f.rule.startswith("DF")]
     assert [(f.rule, f.dataset, f.variable, f.value) for f in hits] == [
-        ("DF0005", "DM", "USUBJID", "20")]
+        ("CMAP-DF0005", "DM", "USUBJID", "20")]
     assert report.defines == ["define.xml"]
 
 
@@ -397,9 +397,9 @@ def test_define_mismatches(tmp_path):
     document.write(str(folder / "define.xml"))
     report = validate_folder(folder)
     found = {(f.rule, f.dataset, f.variable) for f in report.findings if f.rule.startswith("DF")}
-    assert found == {("DF0001", "EX", ""), ("DF0009", "EX", ""), ("DF0006", "AE", "AETERM"),
-                     ("DF0008", "DM", "AGE"), ("DF0009", "TU", ""), ("DF0003", "TU", "TULOC"),
-                     ("DF0007", "RS", ""), ("DF0003", "TR", "TRDTC")}
+    assert found == {("CMAP-DF0001", "EX", ""), ("CMAP-DF0009", "EX", ""), ("CMAP-DF0006", "AE", "AETERM"),
+                     ("CMAP-DF0008", "DM", "AGE"), ("CMAP-DF0009", "TU", ""), ("CMAP-DF0003", "TU", "TULOC"),
+                     ("CMAP-DF0007", "RS", ""), ("CMAP-DF0003", "TR", "TRDTC")}
 
 
 def test_define_given_on_the_command_line_and_unreadable(tmp_path):
@@ -417,7 +417,7 @@ def test_define_given_on_the_command_line_and_unreadable(tmp_path):
 
 def test_file_label_too_long_and_non_ascii(tmp_path):
     folder = package(tmp_path)
-    # XPT v5 cannot hold a label over 40 bytes; Dataset-JSON can: FL0004 for a 41-byte label
+    # XPT v5 cannot hold a label over 40 bytes; Dataset-JSON can: CMAP-FL0004 for a 41-byte label
     frame = clean_frames()["TU"]
     columns = [c if c.name != "TULOC" else XptColumn("TULOC", "L" * 41, "char")
                for c in xpt_columns("TU", frame)]
@@ -431,9 +431,9 @@ def test_file_label_too_long_and_non_ascii(tmp_path):
     data = (folder / "ae.xpt").read_bytes()
     (folder / "ae.xpt").write_bytes(data.replace(b"Fatiguex", "Fatigué ".encode("latin-1")))
     report = validate_folder(folder)
-    long_label = [f for f in report.findings if f.rule == "FL0004"]
+    long_label = [f for f in report.findings if f.rule == "CMAP-FL0004"]
     assert [(f.dataset, f.variable, f.value) for f in long_label] == [("TU", "TULOC", "L" * 41)]
-    non_ascii = [f for f in report.findings if f.rule == "FL0006"]
+    non_ascii = [f for f in report.findings if f.rule == "CMAP-FL0006"]
     assert [(f.variable, f.value, f.usubjid, f.source, f.count) for f in non_ascii] == [
         ("AETERM", "Fatigué", "ST1-002", "ae.xpt row 3", 1)]
     assert {d.name: d.format for d in report.datasets}["TU"] == "json"
@@ -443,16 +443,16 @@ def test_xpt_v8_read_with_pyreadstat_and_long_variable_label(tmp_path):
     folder = package(tmp_path)
     dm = clean_frames()["DM"]
     # XPT v8 (written here by pyreadstat) holds labels over 40 bytes; the reader falls back to
-    # pyreadstat for it and FL0004 reports the label
+    # pyreadstat for it and CMAP-FL0004 reports the label
     label = "Subject Identifier for the Study, as on the CRF"          # 47 characters
     labels = [label if c == "SUBJID" else c.title() for c in dm.columns]
     pyreadstat.write_xport(dm.astype(object).where(dm.notna(), None), str(folder / "dm.xpt"),
                            file_label="Demographics", table_name="DM", column_labels=labels,
                            file_format_version=8)
     report = validate_folder(folder)
-    assert [(f.dataset, f.variable, f.value) for f in report.findings if f.rule == "FL0004"] == [
+    assert [(f.dataset, f.variable, f.value) for f in report.findings if f.rule == "CMAP-FL0004"] == [
         ("DM", "SUBJID", label)]
-    assert rules(report) == {("FL0004", "DM")}
+    assert rules(report) == {("CMAP-FL0004", "DM")}
 
 
 def test_unreadable_and_duplicate_files(tmp_path):
@@ -464,10 +464,10 @@ def test_unreadable_and_duplicate_files(tmp_path):
                        study_oid="ST1", created=CREATED)
     (folder / "notes.json").write_text('{"note": "not a dataset"}', encoding="utf-8")
     report = validate_folder(folder)
-    assert ("VL0002", "TR") in rules(report)
+    assert ("CMAP-VL0002", "TR") in rules(report)
     # dm.json and dm.xpt hold the same data (as `run --format both` writes): checked once
-    both = [f for f in report.findings if f.rule in ("VL0003", "VL0004", "VL0005")]
-    assert [(f.rule, f.dataset, f.source) for f in both] == [("VL0004", "DM", "dm.json")]
+    both = [f for f in report.findings if f.rule in ("CMAP-VL0003", "CMAP-VL0004", "CMAP-VL0005")]
+    assert [(f.rule, f.dataset, f.source) for f in both] == [("CMAP-VL0004", "DM", "dm.json")]
     assert report.ignored == ["notes.json"]
     # a second XPT copy under another name is a duplicate; a JSON copy that differs is an error
     changed = dm.copy()
@@ -477,7 +477,7 @@ def test_unreadable_and_duplicate_files(tmp_path):
                        keys=["STUDYID", "USUBJID"], study_oid="ST1", created=CREATED)
     report = validate_folder(folder)
     assert [(f.rule, f.dataset) for f in report.findings if f.rule.startswith("VL000")
-            and f.rule != "VL0002"] == [("VL0005", "DM")]
+            and f.rule != "CMAP-VL0002"] == [("CMAP-VL0005", "DM")]
 
 
 def test_dataset_unknown_to_specs_is_a_notice(tmp_path):
@@ -488,7 +488,7 @@ def test_dataset_unknown_to_specs_is_a_notice(tmp_path):
                        XptColumn("USUBJID", "Unique Subject Identifier", "char"),
                        XptColumn("XXVAL", "Value", "num")], created=CREATED)
     report = validate_folder(folder)
-    assert ("VL0001", "XX") in rules(report, Severity.NOTICE)
+    assert ("CMAP-VL0001", "XX") in rules(report, Severity.NOTICE)
     assert rules(report) == set()
 
 
@@ -510,11 +510,11 @@ def test_package_root_and_adam_folder_with_sibling_sdtm(tmp_path):
                                                if k.startswith("AD")})
     report = validate_folder(tmp_path / "root")
     assert {d.path for d in report.datasets} >= {"sdtm/dm.xpt", "adam/adrs.xpt"}
-    assert rules(report) == {("AR0003", "ADRS")}
-    assert [f.source for f in report.findings if f.rule == "DF0010"] == ["adam", "sdtm"]
+    assert rules(report) == {("CMAP-AR0003", "ADRS")}
+    assert [f.source for f in report.findings if f.rule == "CMAP-DF0010"] == ["adam", "sdtm"]
     alone = validate_folder(tmp_path / "root" / "adam")
     assert "sdtm/rs.xpt" in alone.references
-    assert rules(alone) == {("AR0003", "ADRS")}
+    assert rules(alone) == {("CMAP-AR0003", "ADRS")}
 
 
 # ============================================================================================
@@ -526,14 +526,14 @@ def test_cli_exit_codes(tmp_path):
     result = runner.invoke(main, ["validate", str(clean)])
     assert result.exit_code == 0, result.output
     assert (clean / "validation" / "findings.junit.xml").is_file()
-    # the notice (DF0010) fails only at --fail-on notice
+    # the notice (CMAP-DF0010) fails only at --fail-on notice
     assert runner.invoke(main, ["validate", str(clean), "--fail-on", "notice"]).exit_code == 1
 
     broken = package(tmp_path / "broken", AE=_ae(AESEQ=F(1, 1, 1), AESTDY=F(3, 22, 30)))
     out = tmp_path / "reports"
     result = runner.invoke(main, ["validate", str(broken), "--out", str(out)])
     assert result.exit_code == 1
-    assert "XD0007" in result.output and "at or above 'error'" in result.output
+    assert "CMAP-XD0007" in result.output and "at or above 'error'" in result.output
     assert (out / "findings.json").is_file() and not (broken / "validation").exists()
     assert runner.invoke(main, ["validate", str(broken), "--fail-on", "none"]).exit_code == 0
 
@@ -553,31 +553,31 @@ def test_cli_exit_codes(tmp_path):
 def _plant(tmp_path: Path, defect: str) -> Path:
     """A package with one planted error-level defect (the rule id names it)."""
     frames = clean_frames()
-    if defect == "XD0001":
+    if defect == "CMAP-XD0001":
         frames["AE"]["USUBJID"] = S("ST1-001", "ST1-001", "ST1-999")
-    elif defect == "XD0007":
+    elif defect == "CMAP-XD0007":
         frames["AE"]["AESEQ"] = F(2, 2, 1)
-    elif defect == "XD0002":
+    elif defect == "CMAP-XD0002":
         frames["TR"]["TRLNKID"] = S("T01", "T09")
-    elif defect == "XD0005":
+    elif defect == "CMAP-XD0005":
         frames["AE"]["AESTDTC"] = S("2020-01-12", "2020-02-01", "2020-05-02")
         frames["AE"]["AESTDY"] = F(3, 23, 92)
-    elif defect == "SD0005":
+    elif defect == "CMAP-SD0005":
         frames["DM"]["SEX"] = S("MALE", "F")
-    elif defect == "AR0001":
+    elif defect == "CMAP-AR0001":
         frames["ADSL"] = pd.concat([frames["ADSL"], frames["ADSL"].iloc[[0]]],
                                    ignore_index=True)
-    elif defect == "AR0003":
+    elif defect == "CMAP-AR0003":
         frames["ADRS"]["SRCSEQ"] = F(1, 7)
-    elif defect == "SP0001":
+    elif defect == "CMAP-SP0001":
         frames["SUPPAE"]["IDVARVAL"] = S("5")
     folder = tmp_path / "pkg"
     lengths = write_package(folder, frames)
-    if defect == "DF0005":
+    if defect == "CMAP-DF0005":
         document = define_xml(folder, frames, lengths)
         document.getroot().find(".//{*}ItemDef[@OID='IT.AE.AETERM']").set("Length", "200")
         document.write(str(folder / "define.xml"))
-    if defect == "FL0004":
+    if defect == "CMAP-FL0004":
         tu = frames["TU"]
         columns = [c if c.name != "TULOC" else XptColumn("TULOC", "L" * 41, "char")
                    for c in xpt_columns("TU", tu)]
@@ -587,8 +587,8 @@ def _plant(tmp_path: Path, defect: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("defect", ["XD0001", "XD0007", "XD0002", "XD0005", "SD0005", "AR0001",
-                                    "AR0003", "SP0001", "DF0005", "FL0004"])
+@pytest.mark.parametrize("defect", ["CMAP-XD0001", "CMAP-XD0007", "CMAP-XD0002", "CMAP-XD0005", "CMAP-SD0005", "CMAP-AR0001",
+                                    "CMAP-AR0003", "CMAP-SP0001", "CMAP-DF0005", "CMAP-FL0004"])
 def test_cli_fails_on_each_planted_error(tmp_path, defect):
     folder = _plant(tmp_path, defect)
     result = CliRunner().invoke(main, ["validate", str(folder)])
@@ -606,9 +606,9 @@ def test_reports_junit_json_html(tmp_path):
     dm = clean_frames()["DM"]
     dm["SEX"] = S("MALE", "F")
     report = validate_folder(package(tmp_path, AE=ae, DM=dm))
-    # errors: AE XD0001 (ST1-999), AE XD0007 (AESEQ 2 twice), DM SD0005 (MALE); ST1-999 has
+    # errors: AE CMAP-XD0001 (ST1-999), AE CMAP-XD0007 (AESEQ 2 twice), DM CMAP-SD0005 (MALE); ST1-999 has
     # no DM record, so the rules that compare dates with DM skip it.
-    assert rules(report) == {("XD0001", "AE"), ("XD0007", "AE"), ("SD0005", "DM")}
+    assert rules(report) == {("CMAP-XD0001", "AE"), ("CMAP-XD0007", "AE"), ("CMAP-SD0005", "DM")}
     out = tmp_path / "out"
     junit = write_junit_xml(report, out / "findings.junit.xml")
     root = etree.parse(str(junit)).getroot()
@@ -619,7 +619,7 @@ def test_reports_junit_json_html(tmp_path):
     assert suites["TU"].get("failures") == "0"
     failed = sorted(c.get("name").split()[0] for c in root.iter("testcase")
                     if c.find("failure") is not None)
-    assert failed == ["SD0005", "XD0001", "XD0007"]
+    assert failed == ["CMAP-SD0005", "CMAP-XD0001", "CMAP-XD0007"]
     # every rule run is a testcase: TU is SDTM, so schema + file + cross-dataset + plausibility
     assert int(suites["TU"].get("tests")) == 10 + 8 + len(crossdomain_rules) + 6
     assert sum(int(s.get("tests")) for s in suites.values()) == int(root.get("tests"))
@@ -633,7 +633,7 @@ def test_reports_junit_json_html(tmp_path):
     assert document["folder"] == "pkg"
 
     html = write_findings_html(report, out / "findings.html").read_text(encoding="utf-8")
-    for rule in ("XD0001", "XD0007", "SD0005", "DF0010"):
+    for rule in ("CMAP-XD0001", "CMAP-XD0007", "CMAP-SD0005", "CMAP-DF0010"):
         assert rule in html
     assert "Errors (3)" in html and "ST1-999" in html
 
@@ -650,10 +650,10 @@ def test_reports_are_deterministic(tmp_path):
 
 def test_junit_keeps_xml_legal_with_control_characters(tmp_path):
     # data values may hold control characters, which XML 1.0 cannot: they become U+FFFD
-    finding = Finding("SD0005", Severity.ERROR, "value 'M\x01' is not in codelist SEX", "DM",
+    finding = Finding("CMAP-SD0005", Severity.ERROR, "value 'M\x01' is not in codelist SEX", "DM",
                       "S\x02-1", "SEX", "M\x01", "dm.xpt row 1")
     report = ValidationReport(folder=tmp_path, findings=Findings([finding]), datasets=[],
-                              rules_run={"DM": ["SD0005"]})
+                              rules_run={"DM": ["CMAP-SD0005"]})
     text = write_junit_xml(report, tmp_path / "j.xml").read_text(encoding="utf-8")
     root = etree.fromstring(text.encode("utf-8"))
     failure = root.find("testsuite/testcase/failure")
@@ -744,7 +744,7 @@ def test_supp_links_report_exactly_the_missing_parents(parent_seqs, pointed):
                          "IDVARVAL": S(*[str(p) for p in pointed])})
     found = check_supp_links({"AE": ae}, {"SUPPAE": supp})
     assert [f.value for f in found] == [str(p) for p in pointed if p not in parent_seqs]
-    assert {f.rule for f in found} <= {"SP0001"}
+    assert {f.rule for f in found} <= {"CMAP-SP0001"}
 
 
 @settings(max_examples=60, deadline=None)
@@ -758,7 +758,7 @@ def test_srcseq_links_report_exactly_the_missing_records(rs_seqs, links):
                          "SRCSEQ": F(*[s for _, s in links])})
     adsl = pd.DataFrame({"USUBJID": S("S-1", "S-2")})
     found = [f for f in check_adam_cross({"ADSL": adsl, "ADRS": adrs}, {"RS": rs})
-             if f.rule == "AR0003"]
+             if f.rule == "CMAP-AR0003"]
     missing: dict[str, int] = {}
     for subject, seq in links:
         if subject != "S-1" or seq not in rs_seqs:

@@ -38,21 +38,21 @@ def known_report() -> ValidationReport:
     """AE: a subject not in DM, a wrong study day, 5 records with one unknown AEREL (folded);
     define.xml names LB, which has no file; no define.xml for the folder (package notice)."""
     findings = Findings([
-        Finding("SD0006", N, "AEREL 'MAYBE' not in codelist", "AE", "ST1-001", "AEREL",
+        Finding("CMAP-SD0006", N, "AEREL 'MAYBE' not in codelist", "AE", "ST1-001", "AEREL",
                 "MAYBE", "ae.xpt row 2", 5),
-        Finding("XD0006", W, "AESTDY 4, expected 3", "AE", "ST1-001", "AESTDY", "4",
+        Finding("CMAP-XD0006", W, "AESTDY 4, expected 3", "AE", "ST1-001", "AESTDY", "4",
                 "ae.xpt row 1"),
-        Finding("DF0010", N, "no define.xml in pkg/: define checks not run", source="pkg"),
-        Finding("XD0001", E, "USUBJID ST1-009 not in DM", "AE", "ST1-009", "USUBJID",
+        Finding("CMAP-DF0010", N, "no define.xml in pkg/: define checks not run", source="pkg"),
+        Finding("CMAP-XD0001", E, "USUBJID ST1-009 not in DM", "AE", "ST1-009", "USUBJID",
                 "ST1-009", "ae.xpt row 3"),
-        Finding("DF0001", E, "define.xml describes LB but no file holds it", "LB"),
+        Finding("CMAP-DF0001", E, "define.xml describes LB but no file holds it", "LB"),
     ])
     return ValidationReport(
         folder=Path("pkg"), findings=findings,
         datasets=[DatasetSeen("AE", "ae.xpt", "xpt", "SDTM", 7, 30),
                   DatasetSeen("DM", "dm.xpt", "xpt", "SDTM", 2, 25)],
-        rules_run={"AE": ["SD0001", "SD0006", "XD0001", "XD0006"],
-                   "DM": ["SD0001", "XD0001"]})
+        rules_run={"AE": ["CMAP-SD0001", "CMAP-SD0006", "CMAP-XD0001", "CMAP-XD0006"],
+                   "DM": ["CMAP-SD0001", "CMAP-XD0001"]})
 
 
 def test_sheets_and_rows_of_a_known_report():
@@ -69,43 +69,43 @@ def test_sheets_and_rows_of_a_known_report():
     ]
     assert got["Issue Summary"] == [
         ["Rule", "Severity", "Message", "Dataset", "Count"],
-        ["DF0001", "error", text["DF0001"], "LB", 1],
-        ["XD0001", "error", text["XD0001"], "AE", 1],
-        ["XD0006", "warning", text["XD0006"], "AE", 1],
-        ["DF0010", "notice", text["DF0010"], "(package)", 1],
-        ["SD0006", "notice", text["SD0006"], "AE", 5],
+        ["CMAP-DF0001", "error", text["CMAP-DF0001"], "LB", 1],
+        ["CMAP-XD0001", "error", text["CMAP-XD0001"], "AE", 1],
+        ["CMAP-XD0006", "warning", text["CMAP-XD0006"], "AE", 1],
+        ["CMAP-DF0010", "notice", text["CMAP-DF0010"], "(package)", 1],
+        ["CMAP-SD0006", "notice", text["CMAP-SD0006"], "AE", 5],
     ]
-    assert text["XD0001"].startswith("USUBJID is not in DM")
+    assert text["CMAP-XD0001"].startswith("USUBJID is not in DM")
     assert got["Issue Details"] == [
         ["Rule", "Severity", "Dataset", "Subject", "Variable", "Value", "Source", "Count",
          "Message"],
-        ["DF0001", "error", "LB", None, None, None, None, 1,
+        ["CMAP-DF0001", "error", "LB", None, None, None, None, 1,
          "define.xml describes LB but no file holds it"],
-        ["XD0001", "error", "AE", "ST1-009", "USUBJID", "ST1-009", "ae.xpt row 3", 1,
+        ["CMAP-XD0001", "error", "AE", "ST1-009", "USUBJID", "ST1-009", "ae.xpt row 3", 1,
          "USUBJID ST1-009 not in DM"],
-        ["XD0006", "warning", "AE", "ST1-001", "AESTDY", "4", "ae.xpt row 1", 1,
+        ["CMAP-XD0006", "warning", "AE", "ST1-001", "AESTDY", "4", "ae.xpt row 1", 1,
          "AESTDY 4, expected 3"],
-        ["DF0010", "notice", None, None, None, None, "pkg", 1,
+        ["CMAP-DF0010", "notice", None, None, None, None, "pkg", 1,
          "no define.xml in pkg/: define checks not run"],
-        ["SD0006", "notice", "AE", "ST1-001", "AEREL", "MAYBE", "ae.xpt row 2", 5,
+        ["CMAP-SD0006", "notice", "AE", "ST1-001", "AEREL", "MAYBE", "ae.xpt row 2", 5,
          "AEREL 'MAYBE' not in codelist"],
     ]
     assert got["Rules"] == [
         ["Rule", "Severity", "Description", "CORE", "Conformance", "IG section"],
-        ["DF0001", "error", text["DF0001"], None, None, None],
-        ["DF0010", "notice", text["DF0010"], None, None, None],
-        ["SD0001", "error", text["SD0001"], "CORE-000355", "CG0014", "SDTMIG 3.4 §4.1.5"],
-        ["SD0006", "notice", text["SD0006"], None, None, None],
-        ["XD0001", "error", text["XD0001"], "CORE-000201", "CG0029",
+        ["CMAP-DF0001", "error", text["CMAP-DF0001"], None, None, None],
+        ["CMAP-DF0010", "notice", text["CMAP-DF0010"], None, None, None],
+        ["CMAP-SD0001", "error", text["CMAP-SD0001"], "CORE-000355", "CG0014", "SDTMIG 3.4 §4.1.5"],
+        ["CMAP-SD0006", "notice", text["CMAP-SD0006"], None, None, None],
+        ["CMAP-XD0001", "error", text["CMAP-XD0001"], "CORE-000201", "CG0029",
          "SDTMIG 3.4 §4.2.3, §5.2"],
-        ["XD0006", "warning", text["XD0006"], "CORE-000529, CORE-000552, CORE-000553",
+        ["CMAP-XD0006", "warning", text["CMAP-XD0006"], "CORE-000529, CORE-000552, CORE-000553",
          "CG0006, FB1603, CG0220, CG0222", "SDTMIG 3.4 §4.4.4"],
     ]
 
 
 def test_data_values_stay_text_and_control_characters_are_replaced():
     report = known_report()
-    report.findings = Findings([Finding("SD0005", E, "bad value", "AE", "ST1-001", "AEOUT",
+    report.findings = Findings([Finding("CMAP-SD0005", E, "bad value", "AE", "ST1-001", "AEOUT",
                                         "=HYPERLINK(\"x\")\x01", "ae.xpt row 1")])
     data = findings_workbook(report)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -158,10 +158,10 @@ def test_validate_writes_the_workbook_beside_the_other_reports(tmp_path):
     assert summary["AE"][:5] == ["AE", "ae.xpt", "SDTM", 2, 6]
     assert summary["DM"][:5] == ["DM", "dm.xpt", "SDTM", 1, 7]
     # the AE record of ST1-009, a subject DM does not have (hand-built above: row 2)
-    assert ["XD0001", "error", "AE", "ST1-009", "USUBJID", "ST1-009", "ae.xpt row 2", 1] in \
+    assert ["CMAP-XD0001", "error", "AE", "ST1-009", "USUBJID", "ST1-009", "ae.xpt row 2", 1] in \
         [row[:8] for row in got["Issue Details"]]
     document = json.loads((tmp_path / "out1" / "findings.json").read_text(encoding="utf-8"))
     assert len(got["Issue Details"]) - 1 == len(document["findings"])
     rules = {row[0]: row for row in got["Rules"][1:]}
-    assert rules["XD0001"][3] == "CORE-000201"
-    assert {"SD0001", "XD0001", "FL0001"} <= set(rules)     # rules run, found or not
+    assert rules["CMAP-XD0001"][3] == "CORE-000201"
+    assert {"CMAP-SD0001", "CMAP-XD0001", "CMAP-FL0001"} <= set(rules)     # rules run, found or not

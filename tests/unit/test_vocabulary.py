@@ -66,7 +66,7 @@ def test_number_reports_text():
     c = ctx()
     out = run({"number": {"column": "A"}}, frame(A=["12.5", "abc", None]), c)
     assert out.iloc[0] == 12.5 and out.iloc[1:].isna().all()
-    assert [(f.rule, f.value) for f in c.findings] == [("NUM0001", "abc")]
+    assert [(f.rule, f.value) for f in c.findings] == [("CMAP-NUM0001", "abc")]
 
 
 def test_number_default_only_for_blanks():
@@ -80,7 +80,7 @@ def test_assign_ct_null_on_unmapped_counts_rows():
                                                                           "maybe"]), c)
     assert out.iloc[0] == "Y" and out.iloc[1:].isna().all()
     (finding,) = list(c.findings)
-    assert (finding.rule, finding.value, finding.count) == ("MAP0001", "maybe", 2)
+    assert (finding.rule, finding.value, finding.count) == ("CMAP-MAP0001", "maybe", 2)
     assert finding.source.startswith("f.csv row 2")
 
 
@@ -172,8 +172,8 @@ def test_cross_domain_findings_fold_when_systematic():
     # every AE --DY is off by one (a day-0 convention): one folded finding per distinct value
     ae = pd.DataFrame({"USUBJID": ["S-1"] * n, "AESEQ": [float(i) for i in range(1, n + 1)],
                        "AESTDTC": ["2020-01-05"] * n, "AESTDY": [4.0] * n})
-    found = [f for f in check_sdtm_cross({"DM": dm, "AE": ae}) if f.rule == "XD0006"]
+    found = [f for f in check_sdtm_cross({"DM": dm, "AE": ae}) if f.rule == "CMAP-XD0006"]
     assert [(f.value, f.count) for f in found] == [("4.0", n)]      # by hand: day 5, not 4
     few = ae.head(3)
-    found = [f for f in check_sdtm_cross({"DM": dm, "AE": few}) if f.rule == "XD0006"]
+    found = [f for f in check_sdtm_cross({"DM": dm, "AE": few}) if f.rule == "CMAP-XD0006"]
     assert len(found) == 3 and all(f.count == 1 for f in found)

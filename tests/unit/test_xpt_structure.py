@@ -78,7 +78,7 @@ def test_the_whole_file_has_the_hand_computed_layout(tmp_path):
     assert read.frame["USUBJID"].tolist() == ["ST1-001", "ST1-002", "ST1-003"]
     assert read.frame["AGE"].tolist() == [64.0, 51.0, 70.0]
     report = validate_folder(path.parent)
-    assert not [f for f in report.findings if f.rule == "VL0002"]
+    assert not [f for f in report.findings if f.rule == "CMAP-VL0002"]
 
 
 @pytest.mark.parametrize(("size", "problem"), CUTS)
@@ -96,7 +96,7 @@ def test_validate_reports_the_truncated_file(tmp_path, size, problem):
     path = write_dm(tmp_path / "sdtm")
     truncate(path, size)
     report = validate_folder(path.parent)
-    cannot = [f for f in report.findings if f.rule == "VL0002"]
+    cannot = [f for f in report.findings if f.rule == "CMAP-VL0002"]
     assert [(f.dataset, f.source, f.severity.value) for f in cannot] == [("DM", "dm.xpt",
                                                                           "error")]
     assert problem in cannot[0].message

@@ -6,17 +6,17 @@ study settings in ``mappings/<study>/adam/*.yaml`` (``load_adam_settings``). Sta
 
 Finding rules raised by this stage:
 
-- AD0001 an SDTM date is not ISO 8601 (record not used for that derivation)
-- AD0002 an overall response outside the analysis map (record not analysed)
-- AD0003 PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 note)
-- AD0004 a settings filter names a variable the dataset lacks (condition skipped)
-- AD0005 an optional SDTM dataset or DM variable is absent
-- AD0006 a SUPPDM QNAM named in the settings has no record
-- AD0010 USUBJID repeats in DM; AD0011 a SUPPDM QNAM repeats for a subject
-- AD0012 RS subject not in DM; AD0020 death before a time-to-event start date
-- AD0030 AETOXGR not a CTCAE grade; AD0031 an EX record that counts no dose (end before
-  start, unknown EXDOSFRQ or EXDOSU); AD0032 a mg/m2 dose without body surface area
-- AD0033 a questionnaire answer outside its scale's range
+- CMAP-AD0001 an SDTM date is not ISO 8601 (record not used for that derivation)
+- CMAP-AD0002 an overall response outside the analysis map (record not analysed)
+- CMAP-AD0003 PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 note)
+- CMAP-AD0004 a settings filter names a variable the dataset lacks (condition skipped)
+- CMAP-AD0005 an optional SDTM dataset or DM variable is absent
+- CMAP-AD0006 a SUPPDM QNAM named in the settings has no record
+- CMAP-AD0010 USUBJID repeats in DM; CMAP-AD0011 a SUPPDM QNAM repeats for a subject
+- CMAP-AD0012 RS subject not in DM; CMAP-AD0020 death before a time-to-event start date
+- CMAP-AD0030 AETOXGR not a CTCAE grade; CMAP-AD0031 an EX record that counts no dose (end before
+  start, unknown EXDOSFRQ or EXDOSU); CMAP-AD0032 a mg/m2 dose without body surface area
+- CMAP-AD0033 a questionnaire answer outside its scale's range
 """
 
 from __future__ import annotations

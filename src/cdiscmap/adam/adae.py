@@ -89,12 +89,12 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     """ADAE from SDTM AE and ADSL; None (with a notice) when the SDTM has no AE."""
     cfg = settings.adae
     if "AE" not in sdtm:
-        findings.add(notice("AD0005", "SDTM AE not given: no ADAE", "AE"))
+        findings.add(notice("CMAP-AD0005", "SDTM AE not given: no ADAE", "AE"))
         return None
     ae = require(sdtm, "AE", ["STUDYID", "USUBJID", "AESTDTC"], "ADAE")
     absent = [v for v in AE_COPIED if v not in ae.columns]
     if absent:
-        findings.add(notice("AD0005", f"AE has no {', '.join(absent)}; ADAE leaves them empty",
+        findings.add(notice("CMAP-AD0005", f"AE has no {', '.join(absent)}; ADAE leaves them empty",
                             "AE", ", ".join(absent)))
     ae = ae.loc[ae["USUBJID"].isin(adsl["USUBJID"])].copy()
     out = pd.DataFrame({"STUDYID": ae["STUDYID"].astype("string"),
@@ -170,7 +170,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     grade = pd.to_numeric(grade_text, errors="coerce")
     bad_grade = out["AETOXGR"].notna() & (grade.isna() | ~grade.isin([1, 2, 3, 4, 5]))
     if bad_grade.any():
-        report_rows(findings, ae.loc[bad_grade.to_numpy()], "AE", rule="AD0030",
+        report_rows(findings, ae.loc[bad_grade.to_numpy()], "AE", rule="CMAP-AD0030",
                     severity=Severity.WARNING,
                     message="AETOXGR is not a CTCAE grade 1-5; ATOXGR is left blank",
                     variable="AETOXGR", value_col="AETOXGR")

@@ -17,7 +17,7 @@ EXDOSE × BSA, BSA being VS ``bsa_testcd`` or √(height cm × weight kg / 3600)
 N Engl J Med 1987;317:1098) from VS HEIGHT/WEIGHT, the latest on or before the record's start
 (else the first). Such subjects also get CUMDOSBS (mg/m2) and DOSINTBS (mg/m2/day), which need
 no BSA, and an RDI planned in mg/m2 is computed from them, so the RDI stays available when
-BSA is not. Without a BSA, CUMDOSE/DOSEINT are left blank with a finding (AD0032).
+BSA is not. Without a BSA, CUMDOSE/DOSEINT are left blank with a finding (CMAP-AD0032).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _bsa(sdtm: dict[str, pd.DataFrame], records: pd.DataFrame, testcd: str,
     """BSA (m²) per EX record and how it was found (for the method text)."""
     none = pd.Series(np.nan, index=records.index)
     if "VS" not in sdtm:
-        findings.add(notice("AD0005", "SDTM VS not given: no body surface area, so doses in "
+        findings.add(notice("CMAP-AD0005", "SDTM VS not given: no body surface area, so doses in "
                             "mg/m2 cannot be turned into mg", "VS"))
         return none, "no VS"
     vs = require(sdtm, "VS", ["USUBJID", "VSTESTCD"], "body surface area")
@@ -116,7 +116,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     days = ((end_dates - start.dates).dt.days + 1).astype("float64")
     backwards = days < 1
     if backwards.any():
-        report_rows(findings, ex.loc[backwards.to_numpy()], "EX", rule="AD0031",
+        report_rows(findings, ex.loc[backwards.to_numpy()], "EX", rule="CMAP-AD0031",
                     severity=Severity.WARNING, message="EXENDTC is before EXSTDTC; the record "
                     "counts no dose in ADEX", variable="EXENDTC", value_col="EXENDTC")
         days = days.where(~backwards)
@@ -126,7 +126,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     once = freq.eq("ONCE").fillna(False).to_numpy()
     unknown = per_day.isna().to_numpy() & ~once
     if unknown.any():
-        report_rows(findings, ex.loc[unknown].assign(_F=freq[unknown]), "EX", rule="AD0031",
+        report_rows(findings, ex.loc[unknown].assign(_F=freq[unknown]), "EX", rule="CMAP-AD0031",
                     severity=Severity.WARNING, message="EXDOSFRQ is not in the ADEX "
                     "doses_per_day setting (nor ONCE); the record counts no dose",
                     variable="EXDOSFRQ", value_col="_F")
@@ -138,7 +138,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     in_mg = unit.eq("MG").fillna(False).to_numpy()
     other = ~per_bsa & ~in_mg & dose.notna().to_numpy()
     if other.any():
-        report_rows(findings, ex.loc[other].assign(_U=unit[other]), "EX", rule="AD0031",
+        report_rows(findings, ex.loc[other].assign(_U=unit[other]), "EX", rule="CMAP-AD0031",
                     severity=Severity.WARNING, message="EXDOSU is neither mg nor a BSA unit of "
                     "the ADEX settings; the record counts no dose", variable="EXDOSU",
                     value_col="_U")
@@ -152,7 +152,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
         out.attrs["bsa_method"] = how
         missing = per_bsa & bsa.isna().to_numpy()
         if missing.any():
-            report_rows(findings, ex.loc[missing], "EX", rule="AD0032",
+            report_rows(findings, ex.loc[missing], "EX", rule="CMAP-AD0032",
                         severity=Severity.WARNING,
                         message="dose in mg/m2 without a body surface area (VS BSA, or HEIGHT "
                                 "and WEIGHT): CUMDOSE and DOSEINT (mg) are left blank for the "
@@ -177,7 +177,7 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     """ADEX from SDTM EX (+ VS) and ADSL; None (with a notice) when the SDTM has no EX."""
     cfg = settings.adex
     if "EX" not in sdtm:
-        findings.add(notice("AD0005", "SDTM EX not given: no ADEX", "EX"))
+        findings.add(notice("CMAP-AD0005", "SDTM EX not given: no ADEX", "EX"))
         return None
     recs = _records(sdtm, adsl, settings, findings)
     dosed = adsl.loc[adsl["TRTSDT"].notna()].reset_index(drop=True)

@@ -36,7 +36,7 @@ def derive_adqs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     """ADQS from SDTM QS and ADSL; None (with a notice) when the SDTM has no QS."""
     cfg = settings.adqs
     if "QS" not in sdtm:
-        findings.add(notice("AD0005", "SDTM QS not given: no ADQS", "QS"))
+        findings.add(notice("CMAP-AD0005", "SDTM QS not given: no ADQS", "QS"))
         return None
     qs = require(sdtm, "QS", ["USUBJID", "QSTESTCD", "QSSTRESN", "VISITNUM"], "ADQS")
     qs = qs.loc[qs["USUBJID"].isin(adsl["USUBJID"])]
@@ -59,7 +59,7 @@ def derive_adqs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     bad = recs["VALUE"].notna() & ((recs["VALUE"] < 1) | (recs["VALUE"] > recs["RANGE"] + 1))
     if bad.any():
         rows = pd.unique(recs.loc[bad, "_ROW"])
-        report_rows(findings, qs.loc[rows], "QS", rule="AD0033",
+        report_rows(findings, qs.loc[rows], "QS", rule="CMAP-AD0033",
                     severity=Severity.WARNING, message="QSSTRESN outside the answer range of "
                     "its scale; the item counts as not answered", variable="QSSTRESN",
                     value_col="QSSTRESN")

@@ -84,7 +84,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
         if "RSCAT" in rs.columns:
             rs = rs.loc[upper_isin(rs["RSCAT"], [cfg.category])]
         else:
-            findings.add(notice("AD0004", "RS has no RSCAT: all criteria are read as "
+            findings.add(notice("CMAP-AD0004", "RS has no RSCAT: all criteria are read as "
                                 f"{cfg.category}", "RS", "RSCAT"))
     derived = pd.Series(upper_isin(rs["RSDRVFL"], ["Y"]), index=rs.index) \
         if "RSDRVFL" in rs.columns else pd.Series(False, index=rs.index)
@@ -95,11 +95,11 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
         if "RSEVAL" in rs.columns:
             rs = rs.loc[upper_isin(rs["RSEVAL"], [cfg.evaluator])]
         else:
-            findings.add(notice("AD0004", f"RS has no RSEVAL: collected records are read as "
+            findings.add(notice("CMAP-AD0004", f"RS has no RSEVAL: collected records are read as "
                                 f"{cfg.evaluator}", "RS", "RSEVAL"))
     unknown = ~rs["USUBJID"].isin(adsl["USUBJID"])
     if unknown.any():
-        report_rows(findings, rs.loc[unknown], "RS", rule="AD0012", severity=Severity.ERROR,
+        report_rows(findings, rs.loc[unknown], "RS", rule="CMAP-AD0012", severity=Severity.ERROR,
                     message="RS subject is not in DM; record not analysed", variable="USUBJID")
         rs = rs.loc[~unknown]
     rs = rs.reset_index(drop=True)
@@ -110,7 +110,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
     aval = avalc.map(cfg.aval_map).astype("float64")
     outside = avalc.notna() & aval.isna()
     if outside.any():
-        report_rows(findings, rs.loc[outside], "RS", rule="AD0002", severity=Severity.WARNING,
+        report_rows(findings, rs.loc[outside], "RS", rule="CMAP-AD0002", severity=Severity.WARNING,
                     message="overall response outside the analysis map (ONCRSR "
                             "CR/PR/SD/NON-CR/NON-PD/PD/NE); not analysed",
                     variable="RSSTRESC", value_col="RSSTRESC")
@@ -470,7 +470,7 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
             rows = ovr.loc[new]
             report_rows(findings, rows.assign(_V=rows["ADT"].dt.strftime("%Y-%m-%d"),
                                               RSSEQ=rows["SRCSEQ"]), "RS",
-                        rule="AD0003", severity=Severity.WARNING,
+                        rule="CMAP-AD0003", severity=Severity.WARNING,
                         message="PR after an earlier CR (RECIST 1.1 §4.4.3 table 3 note): check "
                                 "the CR; it is not confirmed by this PR",
                         variable="RSSTRESC", value_col="_V")

@@ -76,7 +76,7 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
     dm = require(sdtm, "DM", ["STUDYID", "USUBJID"], "ADSL is one record per DM subject")
     dup = dm["USUBJID"].duplicated(keep="first")
     if dup.any():
-        report_rows(findings, dm.loc[dup], "DM", rule="AD0010", severity=Severity.ERROR,
+        report_rows(findings, dm.loc[dup], "DM", rule="CMAP-AD0010", severity=Severity.ERROR,
                     message="USUBJID repeats in DM; the first record is used",
                     variable="USUBJID")
         dm = dm.loc[~dup]
@@ -86,7 +86,7 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
                              "record per DM subject)")
     absent = [v for v in DM_COPIED if v not in dm.columns]
     if absent:
-        findings.add(notice("AD0005", f"DM has no {', '.join(absent)}; ADSL leaves them empty",
+        findings.add(notice("CMAP-AD0005", f"DM has no {', '.join(absent)}; ADSL leaves them empty",
                             "DM", ", ".join(absent)))
     out = pd.DataFrame(index=dm.index)
     for name in DM_COPIED:
@@ -129,7 +129,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
     supp = supp.loc[supp["QNAM"].isin(qnams)]
     dup = supp.duplicated(["USUBJID", "QNAM"], keep="first")
     if dup.any():
-        report_rows(findings, supp.loc[dup], "SUPPDM", rule="AD0011",
+        report_rows(findings, supp.loc[dup], "SUPPDM", rule="CMAP-AD0011",
                     severity=Severity.WARNING,
                     message="SUPPDM QNAM repeats for a subject; the first value is used",
                     variable="QNAM", value_col="QNAM")
@@ -137,7 +137,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
     for qnam in qnams:
         values = supp.loc[supp["QNAM"] == qnam, ["USUBJID", "QVAL"]]
         if values.empty:
-            findings.add(notice("AD0006", f"SUPPDM has no QNAM {qnam}; ADSL.{qnam} is empty",
+            findings.add(notice("CMAP-AD0006", f"SUPPDM has no QNAM {qnam}; ADSL.{qnam} is empty",
                                 "SUPPDM", qnam))
         adsl[qnam] = lookup(adsl["USUBJID"], values.set_index("USUBJID")["QVAL"]).astype("string")
         methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
@@ -147,7 +147,7 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                     findings: Findings) -> pd.DataFrame | None:
     """EX records that count as doses, with START/END dates (END: open → start, if set)."""
     if "EX" not in sdtm:
-        findings.add(notice("AD0005", "SDTM EX not given: no subject has TRTSDT, so SAFFL = N",
+        findings.add(notice("CMAP-AD0005", "SDTM EX not given: no subject has TRTSDT, so SAFFL = N",
                             "EX"))
         return None
     ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "treatment dates")
@@ -398,7 +398,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         frame = require(sdtm, source.dataset, ["USUBJID", "DSDECOD"], "EOSSTT")
         records, skipped = select_records(frame, source.where, source.where_not)
         for name in skipped:
-            findings.add(notice("AD0004", f"{source.dataset} has no {name}: the condition on it "
+            findings.add(notice("CMAP-AD0004", f"{source.dataset} has no {name}: the condition on it "
                                 "for end of study is not applied", source.dataset, name))
         dates = impute_dtc(records[source.date], cfg.date_imputation, "first") \
             if source.date in records.columns else None
@@ -421,7 +421,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         scrfdt = pd.to_datetime(lookup(adsl["USUBJID"], fail.set_index("USUBJID")["DT"])) \
             .astype("datetime64[ns]")
     else:
-        findings.add(notice("AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
+        findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
                             "all", source.dataset))
     adsl["EOSSTT"], adsl["EOSDT"], adsl["DCSREAS"] = status, eosdt, reason
     adsl["SCRFDT"] = scrfdt
@@ -447,7 +447,7 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                           "TUSTRESC": pd.Series(dtype="string"),
                           "SEQ": pd.Series(dtype="float64")})
     if cfg.dataset not in sdtm:
-        findings.add(notice("AD0005", f"SDTM {cfg.dataset} not given: no subject has a baseline "
+        findings.add(notice("CMAP-AD0005", f"SDTM {cfg.dataset} not given: no subject has a baseline "
                             "tumour assessment", cfg.dataset))
         return empty
     prefix = cfg.dataset[:2]

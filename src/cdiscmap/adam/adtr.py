@@ -56,7 +56,7 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     """ADTR from SDTM TU/TR and ADSL; None (with a notice) without TU or TR."""
     missing = [d for d in ("TU", "TR") if d not in sdtm]
     if missing:
-        findings.add(notice("AD0005", f"SDTM {'/'.join(missing)} not given: no ADTR",
+        findings.add(notice("CMAP-AD0005", f"SDTM {'/'.join(missing)} not given: no ADTR",
                             missing[0]))
         return None
     cfg = settings.adtr

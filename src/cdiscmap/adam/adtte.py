@@ -154,7 +154,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
         dt, seq = _source_dates(src, ids, subj, ovr, by_subject, "first")
         before = (dt < startdt).fillna(False).astype(bool)
         if before.any() and src.dataset == "ADSL":
-            findings.add_frame(subj.loc[before], rule="AD0020", severity=Severity.WARNING,
+            findings.add_frame(subj.loc[before], rule="CMAP-AD0020", severity=Severity.WARNING,
                                message=f"{src.description.lower()} before the {p.paramcd} "
                                        "start date; not counted as an event", dataset="ADTTE",
                                variable=src.date)

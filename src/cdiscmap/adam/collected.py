@@ -51,7 +51,7 @@ def collected_responses(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         outside = aval.isna()
         if outside.any():
             report_rows(findings, adsl.loc[outside].assign(_V=avalc[outside]), "RS",
-                        rule="AD0002", severity=Severity.WARNING,
+                        rule="CMAP-AD0002", severity=Severity.WARNING,
                         message=f"collected {c.testcd} outside the analysis map; not analysed",
                         variable="RSSTRESC", value_col="_V")
         n = len(adsl)
@@ -98,7 +98,7 @@ def collected_tte(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: A
         bad = value.isna() & raw.notna() | (value < 0).fillna(False)
         if bad.any():
             report_rows(findings, pd.DataFrame({"USUBJID": ids[bad], "_V": raw[bad]}),
-                        p.duration.dataset, rule="AD0021", severity=Severity.WARNING,
+                        p.duration.dataset, rule="CMAP-AD0021", severity=Severity.WARNING,
                         message=f"{p.paramcd}: collected duration is not a number >= 0; no "
                                 "record", variable=p.duration.value, value_col="_V")
             value = value.where(~bad)

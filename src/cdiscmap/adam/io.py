@@ -195,7 +195,7 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
 
     A missing dataset gives no records (the source is optional: a notice says so); a missing
     date/value variable is an InputDataError (the settings ask for it). Unparseable dates are
-    findings (AD0001) and the record is left out.
+    findings (CMAP-AD0001) and the record is left out.
     """
     columns = ["USUBJID", "DT", "DTF", "SEQ", "VALUE"]
     empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
@@ -203,14 +203,14 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
                           "DTF": pd.Series(dtype="string"), "SEQ": pd.Series(dtype="float64"),
                           "VALUE": pd.Series(dtype="string")})
     if source.dataset not in sdtm:
-        findings.add(notice("AD0005", f"SDTM {source.dataset} not given: {purpose or 'source'} "
+        findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: {purpose or 'source'} "
                              f"uses no {source.dataset} dates", source.dataset))
         return empty
     needed = ["USUBJID", source.date] + ([source.value] if source.value else [])
     frame = require(sdtm, source.dataset, needed, purpose)
     records, skipped = select_records(frame, source.where, source.where_not)
     for name in skipped:
-        findings.add(notice("AD0004", f"{source.dataset} has no {name}: the condition on it in "
+        findings.add(notice("CMAP-AD0004", f"{source.dataset} has no {name}: the condition on it in "
                              f"{purpose or 'a source'} is not applied", source.dataset, name))
     imputed = impute_dtc(records[source.date], highest, how)  # type: ignore[arg-type]
     report_bad_dates(findings, records.loc[imputed.invalid], source.dataset, source.date)
@@ -291,8 +291,8 @@ def report_rows(findings: Findings, rows: pd.DataFrame, dataset: str, *, rule: s
 
 def report_bad_dates(findings: Findings, rows: pd.DataFrame, dataset: str, variable: str
                      ) -> None:
-    """AD0001: the same wording wherever a date is read, so duplicates fold in derive_all."""
-    report_rows(findings, rows.assign(_V=rows[variable]), dataset, rule="AD0001",
+    """CMAP-AD0001: the same wording wherever a date is read, so duplicates fold in derive_all."""
+    report_rows(findings, rows.assign(_V=rows[variable]), dataset, rule="CMAP-AD0001",
                 severity=Severity.WARNING,
                 message=f"{variable} is not an ISO 8601 date; the record is left out of date "
                         "derivations", variable=variable, value_col="_V")

@@ -14,21 +14,21 @@ import pandas as pd
 from cdiscmap.findings import Finding, Severity
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "AR0001": (Severity.ERROR, "ADSL has more than one record for a subject (ADaMIG 1.3 §3.2: "
+    "CMAP-AR0001": (Severity.ERROR, "ADSL has more than one record for a subject (ADaMIG 1.3 §3.2: "
                                "one record per subject)"),
-    "AR0002": (Severity.ERROR, "USUBJID of an ADaM dataset is not in ADSL"),
-    "AR0003": (Severity.ERROR, "SRCDOM/SRCSEQ point to no record of the source dataset "
+    "CMAP-AR0002": (Severity.ERROR, "USUBJID of an ADaM dataset is not in ADSL"),
+    "CMAP-AR0003": (Severity.ERROR, "SRCDOM/SRCSEQ point to no record of the source dataset "
                                "(ADaMIG 1.3 §3.3 datapoint traceability)"),
-    "AR0004": (Severity.NOTICE, "The dataset named in SRCDOM is not available: its SRCSEQ "
+    "CMAP-AR0004": (Severity.NOTICE, "The dataset named in SRCDOM is not available: its SRCSEQ "
                                 "links are not checked"),
-    "AR0005": (Severity.ERROR, "PARAMCD is longer than 8 characters or not a SAS name "
+    "CMAP-AR0005": (Severity.ERROR, "PARAMCD is longer than 8 characters or not a SAS name "
                                "(ADaMIG 1.3 §3.3, PARAMCD)"),
-    "AR0006": (Severity.ERROR, "A PARAMCD has more than one PARAM (ADaMIG 1.3 §3.3: one-to-one)"),
-    "AR0007": (Severity.ERROR, "A PARAM has more than one PARAMCD (ADaMIG 1.3 §3.3: one-to-one)"),
-    "AR0008": (Severity.ERROR, "CNSR is not a whole number 0, 1, 2, ... (ADaMIG 1.3 §3.3 "
+    "CMAP-AR0006": (Severity.ERROR, "A PARAMCD has more than one PARAM (ADaMIG 1.3 §3.3: one-to-one)"),
+    "CMAP-AR0007": (Severity.ERROR, "A PARAM has more than one PARAMCD (ADaMIG 1.3 §3.3: one-to-one)"),
+    "CMAP-AR0008": (Severity.ERROR, "CNSR is not a whole number 0, 1, 2, ... (ADaMIG 1.3 §3.3 "
                                "time-to-event: 0 = event, positive = censored)"),
-    "AR0009": (Severity.ERROR, "AVAL of a time-to-event record is negative"),
-    "AR0010": (Severity.WARNING, "ADaM datasets without ADSL: subjects cannot be checked "
+    "CMAP-AR0009": (Severity.ERROR, "AVAL of a time-to-event record is negative"),
+    "CMAP-AR0010": (Severity.WARNING, "ADaM datasets without ADSL: subjects cannot be checked "
                                  "against ADSL"),
 }
 
@@ -71,7 +71,7 @@ def check_adam_cross(adam: dict[str, pd.DataFrame],
     adsl = adam.get("ADSL")
     if adsl is not None and "USUBJID" in adsl.columns:
         dup = adsl.duplicated("USUBJID", keep="first") & adsl["USUBJID"].notna()
-        out += _by_subject("AR0001", "ADSL", "USUBJID", adsl[dup], adsl["USUBJID"],
+        out += _by_subject("CMAP-AR0001", "ADSL", "USUBJID", adsl[dup], adsl["USUBJID"],
                            "subject has more than one ADSL record")
         subjects = adsl["USUBJID"].dropna().unique()
         for name in sorted(adam):
@@ -79,10 +79,10 @@ def check_adam_cross(adam: dict[str, pd.DataFrame],
             if name == "ADSL" or "USUBJID" not in frame.columns:
                 continue
             bad = frame[(~frame["USUBJID"].isin(subjects)).to_numpy()]
-            out += _by_subject("AR0002", name, "USUBJID", bad, bad["USUBJID"],
+            out += _by_subject("CMAP-AR0002", name, "USUBJID", bad, bad["USUBJID"],
                                "subject is not in ADSL")
     elif any(name != "ADSL" for name in adam):
-        out.append(Finding("AR0010", RULES["AR0010"][0], "no ADSL among the ADaM datasets",
+        out.append(Finding("CMAP-AR0010", RULES["CMAP-AR0010"][0], "no ADSL among the ADaM datasets",
                            "ADSL", count=1))
     every = {**sources, **adam}
     for name in sorted(adam):
@@ -105,7 +105,7 @@ def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
         source = every.get(source_name)
         if source is None or seq not in source.columns or "USUBJID" not in source.columns:
             missing = "is not available" if source is None else f"has no {seq}"
-            out.append(Finding("AR0004", RULES["AR0004"][0],
+            out.append(Finding("CMAP-AR0004", RULES["CMAP-AR0004"][0],
                                f"SRCDOM {source_name} {missing}: {len(records)} link(s) not "
                                "checked", name, variable="SRCSEQ", value=source_name,
                                count=len(records)))
@@ -117,7 +117,7 @@ def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
                               "SRCSEQ": records["SRCSEQ"].astype("float64")})
         found = probe.merge(keys, on=["USUBJID", "SRCSEQ"], how="left")
         bad = records[found["_ok"].isna().to_numpy()]
-        out += _by_subject("AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
+        out += _by_subject("CMAP-AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
                            f"no {source_name} record of this subject has {seq} = SRCSEQ")
     return out
 
@@ -139,14 +139,14 @@ def _parameters(name: str, frame: pd.DataFrame) -> list[Finding]:
     invalid = codes[~codes.str.fullmatch(_PARAMCD.pattern).fillna(False).to_numpy()]
     for code in invalid:
         count = int((frame["PARAMCD"] == code).sum())
-        out.append(Finding("AR0005", RULES["AR0005"][0],
+        out.append(Finding("CMAP-AR0005", RULES["CMAP-AR0005"][0],
                            f"PARAMCD {code!r} is {len(code)} characters or not a SAS name",
                            name, variable="PARAMCD", value=str(code), count=count))
     if "PARAM" not in frame.columns:
         return out
     pairs = frame[["PARAMCD", "PARAM"]].dropna().drop_duplicates()
-    out += _one_to_one("AR0006", name, pairs, "PARAMCD", "PARAM")
-    out += _one_to_one("AR0007", name, pairs, "PARAM", "PARAMCD")
+    out += _one_to_one("CMAP-AR0006", name, pairs, "PARAMCD", "PARAM")
+    out += _one_to_one("CMAP-AR0007", name, pairs, "PARAM", "PARAMCD")
     return out
 
 
@@ -167,11 +167,11 @@ def _time_to_event(name: str, frame: pd.DataFrame) -> list[Finding]:
     if pd.api.types.is_numeric_dtype(cnsr.dtype):
         numbers = cnsr.astype("float64")
         bad_cnsr = numbers.notna() & ((numbers < 0) | (numbers != np.floor(numbers)))
-        out += _by_subject("AR0008", name, "CNSR", frame[bad_cnsr.to_numpy()], _whole(cnsr),
+        out += _by_subject("CMAP-AR0008", name, "CNSR", frame[bad_cnsr.to_numpy()], _whole(cnsr),
                            "CNSR must be 0 (event) or a positive whole number (censored)")
     if "AVAL" in frame.columns and pd.api.types.is_numeric_dtype(frame["AVAL"].dtype):
         negative = (frame["AVAL"] < 0).fillna(False).to_numpy()
-        out += _by_subject("AR0009", name, "AVAL", frame[negative], _whole(frame["AVAL"]),
+        out += _by_subject("CMAP-AR0009", name, "AVAL", frame[negative], _whole(frame["AVAL"]),
                            "time to event is negative")
     return out
 

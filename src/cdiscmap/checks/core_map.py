@@ -31,30 +31,30 @@ class CoreRef(NamedTuple):
 
 CORE: dict[str, CoreRef] = {
     # schema (checks/schema.py)
-    "SD0001": CoreRef(("CORE-000355",), ("CG0014",), "SDTMIG 3.4 §4.1.5"),
-    "SD0002": CoreRef(("CORE-000356",), ("CG0014",), "SDTMIG 3.4 §4.1.5"),
-    "SD0003": CoreRef(("CORE-000334",), ("CG0016",), "SDTMIG 3.4 §4.1.5"),
+    "CMAP-SD0001": CoreRef(("CORE-000355",), ("CG0014",), "SDTMIG 3.4 §4.1.5"),
+    "CMAP-SD0002": CoreRef(("CORE-000356",), ("CG0014",), "SDTMIG 3.4 §4.1.5"),
+    "CMAP-SD0003": CoreRef(("CORE-000334",), ("CG0016",), "SDTMIG 3.4 §4.1.5"),
     # cross-dataset SDTM (checks/crossdomain.py)
-    "XD0001": CoreRef(("CORE-000201",), ("CG0029",), "SDTMIG 3.4 §4.2.3, §5.2"),
-    "XD0006": CoreRef(("CORE-000529", "CORE-000552", "CORE-000553"),
+    "CMAP-XD0001": CoreRef(("CORE-000201",), ("CG0029",), "SDTMIG 3.4 §4.2.3, §5.2"),
+    "CMAP-XD0006": CoreRef(("CORE-000529", "CORE-000552", "CORE-000553"),
                       ("CG0006", "FB1603", "CG0220", "CG0222"), "SDTMIG 3.4 §4.4.4"),
-    "XD0009": CoreRef((), (), "SDTMIG 3.4 §7.4.2"),
-    "XD0010": CoreRef((), (), "SDTMIG 3.4 §4.1.3.1"),
-    "XD0011": CoreRef(("CORE-000034",), ("CG0069",), "SDTMIG 3.4 §5.2"),
+    "CMAP-XD0009": CoreRef((), (), "SDTMIG 3.4 §7.4.2"),
+    "CMAP-XD0010": CoreRef((), (), "SDTMIG 3.4 §4.1.3.1"),
+    "CMAP-XD0011": CoreRef(("CORE-000034",), ("CG0069",), "SDTMIG 3.4 §5.2"),
     # plausibility (checks/plausibility.py)
-    "PL0005": CoreRef((), (), "SDTMIG 3.4 §5.2"),
+    "CMAP-PL0005": CoreRef((), (), "SDTMIG 3.4 §5.2"),
     # SUPP-- links (checks/supp_rules.py)
-    "SP0001": CoreRef(("CORE-000206",), ("CG0371",), "SDTMIG 3.4 §8.4.1"),
-    "SP0003": CoreRef(("CORE-000538",), ("CG0334",), "SDTMIG 3.4 §4.1.7, §8.4.2"),
-    "SP0004": CoreRef(("CORE-000457",), ("CG0373",), "SDTMIG 3.4 §8.4.2"),
+    "CMAP-SP0001": CoreRef(("CORE-000206",), ("CG0371",), "SDTMIG 3.4 §8.4.1"),
+    "CMAP-SP0003": CoreRef(("CORE-000538",), ("CG0334",), "SDTMIG 3.4 §4.1.7, §8.4.2"),
+    "CMAP-SP0004": CoreRef(("CORE-000457",), ("CG0373",), "SDTMIG 3.4 §8.4.2"),
     # ADaM (checks/adam_rules.py)
-    "AR0001": CoreRef((), (), "ADaMIG 1.3 §3.2"),
-    "AR0005": CoreRef((), (), "ADaMIG 1.3 §3.3"),
-    "AR0006": CoreRef((), (), "ADaMIG 1.3 §3.3"),
-    "AR0007": CoreRef((), (), "ADaMIG 1.3 §3.3"),
-    "AR0010": CoreRef(("CORE-000560",), ("ADaM CR 1",), "ADaMIG 1.3 §2.3.1"),
+    "CMAP-AR0001": CoreRef((), (), "ADaMIG 1.3 §3.2"),
+    "CMAP-AR0005": CoreRef((), (), "ADaMIG 1.3 §3.3"),
+    "CMAP-AR0006": CoreRef((), (), "ADaMIG 1.3 §3.3"),
+    "CMAP-AR0007": CoreRef((), (), "ADaMIG 1.3 §3.3"),
+    "CMAP-AR0010": CoreRef(("CORE-000560",), ("ADaM CR 1",), "ADaMIG 1.3 §2.3.1"),
     # file-level limits (checks/files.py); CG0205 covers SUPP-- dataset names only
-    "FL0001": CoreRef(("CORE-000293",), ("CG0205",), "SDTMIG 3.4 §8.4.2"),
-    "FL0003": CoreRef(("CORE-000182",), ("CG0310",), "SDTMIG 3.4 §4.2.1, §4.2.8.3"),
-    "FL0004": CoreRef(("CORE-000019",), ("CG0311",), "SDTMIG 3.4 §4.2.1"),
+    "CMAP-FL0001": CoreRef(("CORE-000293",), ("CG0205",), "SDTMIG 3.4 §8.4.2"),
+    "CMAP-FL0003": CoreRef(("CORE-000182",), ("CG0310",), "SDTMIG 3.4 §4.2.1, §4.2.8.3"),
+    "CMAP-FL0004": CoreRef(("CORE-000019",), ("CG0311",), "SDTMIG 3.4 §4.2.1"),
 }

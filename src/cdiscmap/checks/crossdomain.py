@@ -12,19 +12,19 @@ from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.dates import complete_date
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "XD0001": (Severity.ERROR, "USUBJID is not in DM (SDTMIG 3.4 §5.2: DM holds every subject)"),
-    "XD0002": (Severity.ERROR, "TR record has no TU record with the same USUBJID and link id"),
-    "XD0003": (Severity.ERROR, "TULNKID is not unique within a subject's lesion identifications"),
-    "XD0004": (Severity.ERROR, "more than one overall response per subject, visit, evaluator"),
-    "XD0005": (Severity.ERROR, "event starts after the subject's death date"),
-    "XD0006": (Severity.WARNING, "--DY does not match --DTC and DM.RFSTDTC (SDTMIG 3.4 §4.4.4)"),
-    "XD0007": (Severity.ERROR, "--SEQ is not unique within a subject"),
-    "XD0008": (Severity.NOTICE, "record dated before informed consent (DM.RFICDTC)"),
-    "XD0009": (Severity.ERROR, "TS parameter required by the FDA Technical Conformance Guide is "
+    "CMAP-XD0001": (Severity.ERROR, "USUBJID is not in DM (SDTMIG 3.4 §5.2: DM holds every subject)"),
+    "CMAP-XD0002": (Severity.ERROR, "TR record has no TU record with the same USUBJID and link id"),
+    "CMAP-XD0003": (Severity.ERROR, "TULNKID is not unique within a subject's lesion identifications"),
+    "CMAP-XD0004": (Severity.ERROR, "more than one overall response per subject, visit, evaluator"),
+    "CMAP-XD0005": (Severity.ERROR, "event starts after the subject's death date"),
+    "CMAP-XD0006": (Severity.WARNING, "--DY does not match --DTC and DM.RFSTDTC (SDTMIG 3.4 §4.4.4)"),
+    "CMAP-XD0007": (Severity.ERROR, "--SEQ is not unique within a subject"),
+    "CMAP-XD0008": (Severity.NOTICE, "record dated before informed consent (DM.RFICDTC)"),
+    "CMAP-XD0009": (Severity.ERROR, "TS parameter required by the FDA Technical Conformance Guide is "
                "missing (checks/ts_required.py)"),
-    "XD0010": (Severity.WARNING, "EPOCH is null on a record with a complete date of a treated "
+    "CMAP-XD0010": (Severity.WARNING, "EPOCH is null on a record with a complete date of a treated "
                                  "subject (DM.RFXSTDTC; SDTMIG 3.4 §4.1.3.1)"),
-    "XD0011": (Severity.WARNING, "DM.DTHDTC differs from the date of the subject's death in DS "
+    "CMAP-XD0011": (Severity.WARNING, "DM.DTHDTC differs from the date of the subject's death in DS "
                                  "(DSDECOD DEATH) or of a fatal AE (AEOUT FATAL)"),
 }
 
@@ -78,7 +78,7 @@ def _evaluator(frame: pd.DataFrame, prefix: str) -> list[str]:
 
 
 def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series) -> list[Finding]:
-    """XD0011: DM.DTHDTC against the other records of the death: DS records with DSDECOD
+    """CMAP-XD0011: DM.DTHDTC against the other records of the death: DS records with DSDECOD
     DEATH (DSSTDTC) and AE records with AEOUT FATAL (AEENDTC, the date the AE ended in death).
     The dates are compared as written: a partial death date beside a complete one of the same
     death is also a finding, since the study's mapping must choose one (conventions.md)."""
@@ -96,7 +96,7 @@ def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series) -> list[Fi
                     .fillna(True)]
         shown = bad[date].astype("string") + " vs DM.DTHDTC " + \
             bad["USUBJID"].map(dthdtc).astype("string").fillna("(null)")
-        out += _emit("XD0011", name, date, bad, shown)
+        out += _emit("CMAP-XD0011", name, date, bad, shown)
     return out
 
 
@@ -110,12 +110,12 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
             continue
         # a null USUBJID is no subject (RELREC's dataset-level relationships, SDTMIG 3.4 §8.2)
         bad = frame[~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna()]
-        out += _emit("XD0001", name, "USUBJID", bad, bad["USUBJID"])
+        out += _emit("CMAP-XD0001", name, "USUBJID", bad, bad["USUBJID"])
     for name, frame in domains.items():
         seq = f"{name}SEQ"
         if seq in frame and "USUBJID" in frame:
             dup = frame.duplicated(["USUBJID", seq], keep="first") & frame[seq].notna()
-            out += _emit("XD0007", name, seq, frame[dup], frame[seq])
+            out += _emit("CMAP-XD0007", name, seq, frame[dup], frame[seq])
     from cdiscmap.checks.ts_required import check_ts_required
 
     out += check_ts_required(domains.get("TS"))
@@ -127,20 +127,20 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
         m = linked.merge(links, on=["USUBJID", "TRLNKID"], how="left")
         m.index = linked.index
         bad = linked[m["_ok"].isna()]
-        out += _emit("XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
+        out += _emit("CMAP-XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
     if tu is not None and "TULNKID" in tu:
         ident = tu[tu["TUTESTCD"] == "TUMIDENT"] if "TUTESTCD" in tu else tu
         # each reader (investigator, independent radiologists) identifies lesions on their
         # own, so link ids are unique per subject and evaluator (SDTMIG 3.4 §6.3.x TU)
         keys = ["USUBJID", "TULNKID"] + _evaluator(ident, "TU")
         dup = ident.duplicated(keys, keep="first")
-        out += _emit("XD0003", "TU", "TULNKID", ident[dup], ident["TULNKID"])
+        out += _emit("CMAP-XD0003", "TU", "TULNKID", ident[dup], ident["TULNKID"])
     if rs is not None and "RSTESTCD" in rs and "VISITNUM" in rs:
         ovr = rs[rs["RSTESTCD"] == "OVRLRESP"]
         keys = ["USUBJID", "VISITNUM"] + _evaluator(ovr, "RS") + (["RSDRVFL"] if "RSDRVFL" in rs
                                                                    else [])
         dup = ovr.duplicated(keys, keep="first")
-        out += _emit("XD0004", "RS", "RSSTRESC", ovr[dup], ovr["RSSTRESC"])
+        out += _emit("CMAP-XD0004", "RS", "RSSTRESC", ovr[dup], ovr["RSSTRESC"])
     if dm is None or "USUBJID" not in dm:
         return out
     ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")
@@ -155,7 +155,7 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
                 delta = (complete_date(frame[dtc]) - rfst).dt.days
                 expect = delta.where(delta < 0, delta + 1)
                 bad = frame[(expect.notna() & (frame[dy] != expect)).fillna(False)]
-                out += _emit("XD0006", name, dy, bad, frame[dy])
+                out += _emit("CMAP-XD0006", name, dy, bad, frame[dy])
         start = f"{name}STDTC" if f"{name}STDTC" in frame else f"{name}DTC"
         if start not in frame:
             continue
@@ -165,14 +165,14 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
             # after treatment (an ongoing treatment epoch has no end yet)
             treated = frame["USUBJID"].map(ref["RFXSTDTC"]).notna()
             bad = frame[(d.notna() & treated & frame["EPOCH"].isna()).fillna(False)]
-            out += _emit("XD0010", name, "EPOCH", bad, frame[start],
+            out += _emit("CMAP-XD0010", name, "EPOCH", bad, frame[start],
                          f" ({start} is the record's date)")
         if "DTHDTC" in ref and name in ("AE", "EX", "TR", "TU", "RS"):
             death = complete_date(frame["USUBJID"].map(ref["DTHDTC"]))
             bad = frame[(d > death).fillna(False)]
-            out += _emit("XD0005", name, start, bad, frame[start])
+            out += _emit("CMAP-XD0005", name, start, bad, frame[start])
         if "RFICDTC" in ref and name in ("AE", "EX"):
             ic = complete_date(frame["USUBJID"].map(ref["RFICDTC"]))
             bad = frame[(d < ic).fillna(False)]
-            out += _emit("XD0008", name, start, bad, frame[start])
+            out += _emit("CMAP-XD0008", name, start, bad, frame[start])
     return out

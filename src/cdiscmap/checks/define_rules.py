@@ -23,28 +23,28 @@ XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "DF0001": (Severity.ERROR, "A dataset described in define.xml (ItemGroupDef) has no data "
+    "CMAP-DF0001": (Severity.ERROR, "A dataset described in define.xml (ItemGroupDef) has no data "
                                "file in the folder"),
-    "DF0002": (Severity.ERROR, "A dataset file is not described by an ItemGroupDef of "
+    "CMAP-DF0002": (Severity.ERROR, "A dataset file is not described by an ItemGroupDef of "
                                "define.xml"),
-    "DF0003": (Severity.ERROR, "A variable of the data has no ItemRef/ItemDef in its "
+    "CMAP-DF0003": (Severity.ERROR, "A variable of the data has no ItemRef/ItemDef in its "
                                "ItemGroupDef"),
-    "DF0004": (Severity.ERROR, "A variable described in the ItemGroupDef is not in the data"),
-    "DF0005": (Severity.ERROR, "ItemDef Length differs from the variable's length in the file"),
-    "DF0006": (Severity.ERROR, "ItemDef Description differs from the variable label in the "
+    "CMAP-DF0004": (Severity.ERROR, "A variable described in the ItemGroupDef is not in the data"),
+    "CMAP-DF0005": (Severity.ERROR, "ItemDef Length differs from the variable's length in the file"),
+    "CMAP-DF0006": (Severity.ERROR, "ItemDef Description differs from the variable label in the "
                                "file"),
-    "DF0007": (Severity.ERROR, "ItemGroupDef Description differs from the dataset label in the "
+    "CMAP-DF0007": (Severity.ERROR, "ItemGroupDef Description differs from the dataset label in the "
                                "file"),
-    "DF0008": (Severity.ERROR, "ItemDef DataType does not fit the variable's type in the file "
+    "CMAP-DF0008": (Severity.ERROR, "ItemDef DataType does not fit the variable's type in the file "
                                "(text vs numeric)"),
-    "DF0009": (Severity.ERROR, "An ItemRef points to no ItemDef (define.xml is inconsistent)"),
-    "DF0010": (Severity.NOTICE, "No define.xml applies to the dataset folder: define checks "
+    "CMAP-DF0009": (Severity.ERROR, "An ItemRef points to no ItemDef (define.xml is inconsistent)"),
+    "CMAP-DF0010": (Severity.NOTICE, "No define.xml applies to the dataset folder: define checks "
                                 "not run"),
-    "DF0011": (Severity.ERROR, "The ItemGroupDef Domain of a SUPP-- dataset is not its parent "
+    "CMAP-DF0011": (Severity.ERROR, "The ItemGroupDef Domain of a SUPP-- dataset is not its parent "
                                "domain (SUPPAE: Domain AE)"),
-    "DF0012": (Severity.ERROR, "A Dataset-JSON studyOID or metaDataVersionOID differs from the "
+    "CMAP-DF0012": (Severity.ERROR, "A Dataset-JSON studyOID or metaDataVersionOID differs from the "
                                "Study/MetaDataVersion OID of its define.xml"),
-    "DF0013": (Severity.WARNING, "A Dataset-JSON metaDataRef does not point at the define.xml "
+    "CMAP-DF0013": (Severity.WARNING, "A Dataset-JSON metaDataRef does not point at the define.xml "
                                  "that applies to it"),
 }
 
@@ -220,23 +220,23 @@ def check_define(define: Define, files: dict[str, DatasetFile], define_shown: st
     """Compare a define with the dataset files it governs (``files`` by dataset name)."""
     out: list[Finding] = []
     for name, described in sorted(define.datasets.items()):
-        out += [_finding("DF0009", f"ItemGroupDef {described.oid} refers to ItemDef {oid}, "
+        out += [_finding("CMAP-DF0009", f"ItemGroupDef {described.oid} refers to ItemDef {oid}, "
                                    "which define.xml does not hold", name, value=oid,
                          source=define_shown)
                 for oid in described.broken_refs]
     for name in sorted(set(define.datasets) - set(files)):
         described = define.datasets[name]
         where = f" (def:leaf {described.href})" if described.href else ""
-        out.append(_finding("DF0001", f"define.xml describes {name}{where} but no file holds it",
+        out.append(_finding("CMAP-DF0001", f"define.xml describes {name}{where} but no file holds it",
                             name, source=define_shown))
     for name in sorted(set(files) - set(define.datasets)):
-        out.append(_finding("DF0002", f"{files[name].relpath} is not described in "
+        out.append(_finding("CMAP-DF0002", f"{files[name].relpath} is not described in "
                                       f"{define_shown}", name, source=files[name].relpath))
     for name, described in sorted(define.datasets.items()):
         parent = name[4:]
         if name.startswith("SUPP") and parent and described.domain not in (None, parent):
             # Define-XML 2.1 §4.3.1 and its examples: a SUPP-- ItemGroupDef names the parent
-            out.append(_finding("DF0011", f"ItemGroupDef {name} has Domain "
+            out.append(_finding("CMAP-DF0011", f"ItemGroupDef {name} has Domain "
                                           f"{described.domain!r}; a SUPP-- dataset's Domain is "
                                           f"its parent domain {parent!r}", name, "Domain",
                                 described.domain or "", define_shown))
@@ -257,7 +257,7 @@ def _compare_header(define: Define, data: DatasetFile, define_shown: str) -> lis
                                        ("metaDataVersionOID", data.metadata_version_oid,
                                         define.mdv_oid)):
         if expected and found != expected:
-            out.append(_finding("DF0012", f"{attribute} is {found!r} in {shown}, "
+            out.append(_finding("CMAP-DF0012", f"{attribute} is {found!r} in {shown}, "
                                           f"{expected!r} in {define_shown}", data.name,
                                 attribute, str(found or ""), shown))
     if data.metadata_ref is not None:
@@ -267,7 +267,7 @@ def _compare_header(define: Define, data: DatasetFile, define_shown: str) -> lis
         except (OSError, ValueError):      # a reference no file system can hold
             same = False
         if not same:
-            out.append(_finding("DF0013", f"metaDataRef is {data.metadata_ref!r} in "
+            out.append(_finding("CMAP-DF0013", f"metaDataRef is {data.metadata_ref!r} in "
                                           f"{shown}, but {define_shown} applies to it",
                                 data.name, "metaDataRef", data.metadata_ref, shown))
     return out
@@ -278,37 +278,37 @@ def _compare_dataset(described: DefineDataset, data: DatasetFile, define_shown: 
     name = data.name
     out: list[Finding] = []
     if described.label != data.label:
-        out.append(_finding("DF0007", f"dataset label is {data.label!r} in the file, "
+        out.append(_finding("CMAP-DF0007", f"dataset label is {data.label!r} in the file, "
                                       f"{described.label!r} in define.xml", name,
                             value=data.label, source=data.relpath))
     present = {v.name for v in data.variables}
     for var in described.variables:
         if var.name not in present:
-            out.append(_finding("DF0004", f"define.xml lists {var.name} ({var.oid}) but "
+            out.append(_finding("CMAP-DF0004", f"define.xml lists {var.name} ({var.oid}) but "
                                           f"{data.relpath} has no such variable", name,
                                 var.name, source=define_shown))
     for var in data.variables:
         item = described.variable(var.name)
         if item is None:
-            out.append(_finding("DF0003", f"{var.name} is in {data.relpath} but not in the "
+            out.append(_finding("CMAP-DF0003", f"{var.name} is in {data.relpath} but not in the "
                                           f"ItemGroupDef of {name}", name, var.name,
                                 source=data.relpath))
             continue
         if item.label != var.label:
-            out.append(_finding("DF0006", f"{var.name} label is {var.label!r} in the file, "
+            out.append(_finding("CMAP-DF0006", f"{var.name} label is {var.label!r} in the file, "
                                           f"{item.label!r} in define.xml", name, var.name,
                                 var.label, data.relpath))
         numeric_item = item.data_type in _NUMERIC_TYPES
         text_item = item.data_type not in _NUMERIC_TYPES | _EITHER_TYPES
         if (var.type == "num" and text_item) or (var.type == "char" and numeric_item):
-            out.append(_finding("DF0008", f"{var.name} is {var.type} in the file but "
+            out.append(_finding("CMAP-DF0008", f"{var.name} is {var.type} in the file but "
                                           f"DataType {item.data_type!r} in define.xml", name,
                                 var.name, item.data_type, data.relpath))
         elif (var.type == "char" and item.length is not None and var.length is not None
               and item.length != var.length):
             # Define-XML 2.1 ItemDef/@Length: the storage length of text values; numeric
             # Lengths count digits, not the 8 bytes of an XPT double, so only text compares.
-            out.append(_finding("DF0005", f"{var.name} has length {var.length} in the file, "
+            out.append(_finding("CMAP-DF0005", f"{var.name} has length {var.length} in the file, "
                                           f"Length {item.length} in define.xml", name,
                                 var.name, str(item.length), data.relpath))
     return out

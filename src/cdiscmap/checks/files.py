@@ -27,17 +27,17 @@ MAX_CHAR_BYTES = 200
 _SAS_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,7}")
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "FL0001": (Severity.ERROR, "Dataset name is not 1-8 upper-case letters, digits or "
+    "CMAP-FL0001": (Severity.ERROR, "Dataset name is not 1-8 upper-case letters, digits or "
                                "underscores starting with a letter (SAS TS-140; FDA TCG §3.3.1)"),
-    "FL0002": (Severity.ERROR, "Dataset label is longer than 40 bytes (SAS TS-140)"),
-    "FL0003": (Severity.ERROR, "Variable name is not 1-8 upper-case letters, digits or "
+    "CMAP-FL0002": (Severity.ERROR, "Dataset label is longer than 40 bytes (SAS TS-140)"),
+    "CMAP-FL0003": (Severity.ERROR, "Variable name is not 1-8 upper-case letters, digits or "
                                "underscores starting with a letter (SDTMIG 3.4 §4.2.1)"),
-    "FL0004": (Severity.ERROR, "Variable label is longer than 40 bytes (SAS TS-140)"),
-    "FL0005": (Severity.ERROR, "Character variable length is over 200 bytes (SAS TS-140)"),
-    "FL0006": (Severity.ERROR, "Character values hold non-ASCII characters (FDA TCG §3.3.1)"),
-    "FL0007": (Severity.ERROR, "A dataset or variable label holds non-ASCII characters "
+    "CMAP-FL0004": (Severity.ERROR, "Variable label is longer than 40 bytes (SAS TS-140)"),
+    "CMAP-FL0005": (Severity.ERROR, "Character variable length is over 200 bytes (SAS TS-140)"),
+    "CMAP-FL0006": (Severity.ERROR, "Character values hold non-ASCII characters (FDA TCG §3.3.1)"),
+    "CMAP-FL0007": (Severity.ERROR, "A dataset or variable label holds non-ASCII characters "
                                "(FDA TCG §3.3.1)"),
-    "FL0008": (Severity.WARNING, "The file name does not match the dataset name inside it "
+    "CMAP-FL0008": (Severity.WARNING, "The file name does not match the dataset name inside it "
                                  "(FDA TCG §3.3.1: file name = dataset name)"),
 }
 
@@ -72,7 +72,7 @@ class DatasetFile:
     frame: pd.DataFrame
     folder: Path = field(default_factory=Path)   # the dataset folder it was found in
     # Dataset-JSON only: studyOID, metaDataVersionOID and metaDataRef of the file's header,
-    # which must name the define.xml beside it (checks/define_rules.py DF0012, DF0013)
+    # which must name the define.xml beside it (checks/define_rules.py CMAP-DF0012, CMAP-DF0013)
     study_oid: str | None = None
     metadata_version_oid: str | None = None
     metadata_ref: str | None = None
@@ -95,19 +95,19 @@ def check_file_limits(dataset: DatasetFile) -> list[Finding]:
     out: list[Finding] = []
     member = dataset.member
     if not _SAS_NAME.fullmatch(member):
-        out.append(_finding("FL0001", f"dataset name {member!r} is not a valid XPT v5 name",
+        out.append(_finding("CMAP-FL0001", f"dataset name {member!r} is not a valid XPT v5 name",
                             dataset, value=member))
     if member.upper() != dataset.name:
-        out.append(_finding("FL0008", f"{dataset.path.name} holds dataset {member!r}",
+        out.append(_finding("CMAP-FL0008", f"{dataset.path.name} holds dataset {member!r}",
                             dataset, value=member))
     out += _label_problems(dataset, "", dataset.label)
     for var in dataset.variables:
         if not _SAS_NAME.fullmatch(var.name):
-            out.append(_finding("FL0003", f"variable name {var.name!r} is not a valid XPT v5 "
+            out.append(_finding("CMAP-FL0003", f"variable name {var.name!r} is not a valid XPT v5 "
                                           "name", dataset, var.name, var.name))
         out += _label_problems(dataset, var.name, var.label)
         if var.type == "char" and var.length is not None and var.length > MAX_CHAR_BYTES:
-            out.append(_finding("FL0005", f"{var.name} has length {var.length} bytes, more "
+            out.append(_finding("CMAP-FL0005", f"{var.name} has length {var.length} bytes, more "
                                           f"than {MAX_CHAR_BYTES}", dataset, var.name,
                                 str(var.length)))
     out += _non_ascii_values(dataset)
@@ -119,11 +119,11 @@ def _label_problems(dataset: DatasetFile, variable: str, label: str) -> list[Fin
     out = []
     size = _bytes(label)
     if size > MAX_LABEL_BYTES:
-        out.append(_finding("FL0004" if variable else "FL0002",
+        out.append(_finding("CMAP-FL0004" if variable else "CMAP-FL0002",
                             f"{what} is {size} bytes, more than {MAX_LABEL_BYTES}", dataset,
                             variable, label))
     if not label.isascii():
-        out.append(_finding("FL0007", f"{what} is not ASCII", dataset, variable, label))
+        out.append(_finding("CMAP-FL0007", f"{what} is not ASCII", dataset, variable, label))
     return out
 
 
@@ -147,7 +147,7 @@ def _non_ascii_values(dataset: DatasetFile) -> list[Finding]:
         usubjid = ""
         if "USUBJID" in frame.columns and pd.notna(frame["USUBJID"].iloc[first]):
             usubjid = str(frame["USUBJID"].iloc[first])
-        out.append(_finding("FL0006", f"{var.name} has {len(bad_rows)} record(s) with "
+        out.append(_finding("CMAP-FL0006", f"{var.name} has {len(bad_rows)} record(s) with "
                                       "non-ASCII text", dataset, var.name,
                             str(uniques[codes[first]]), usubjid,
                             f"{dataset.relpath} row {first + 1}", len(bad_rows)))

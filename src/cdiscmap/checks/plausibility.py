@@ -20,15 +20,15 @@ from cdiscmap.findings import Finding, Severity
 from cdiscmap.spec.models import PlausibilitySpec
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "PL0001": (Severity.WARNING, "date before the earliest plausible date (study.yaml "
+    "CMAP-PL0001": (Severity.WARNING, "date before the earliest plausible date (study.yaml "
                                  "plausibility.earliest_date, default 1900-01-01)"),
-    "PL0002": (Severity.WARNING, "date after the data cut-off (plausibility.data_cutoff, else "
+    "CMAP-PL0002": (Severity.WARNING, "date after the data cut-off (plausibility.data_cutoff, else "
                                  "TS DCUTDTC)"),
-    "PL0003": (Severity.ERROR, "date in year 0000 or 9999: a placeholder, not a date"),
-    "PL0004": (Severity.ERROR, "negative age, dose or lesion diameter"),
-    "PL0005": (Severity.WARNING, "AGE differs by more than 1 year from the age BRTHDTC gives "
+    "CMAP-PL0003": (Severity.ERROR, "date in year 0000 or 9999: a placeholder, not a date"),
+    "CMAP-PL0004": (Severity.ERROR, "negative age, dose or lesion diameter"),
+    "CMAP-PL0005": (Severity.WARNING, "AGE differs by more than 1 year from the age BRTHDTC gives "
                                  "at RFSTDTC (else DMDTC)"),
-    "PL0006": (Severity.WARNING, "AGE above plausibility.max_age_years (default 120)"),
+    "CMAP-PL0006": (Severity.WARNING, "AGE above plausibility.max_age_years (default 120)"),
 }
 
 PER_RECORD_LIMIT = 100     # above this, one finding per distinct value (with its count)
@@ -120,15 +120,15 @@ def _check_dates(name: str, frame: pd.DataFrame, settings: PlausibilitySpec,
     for variable in [c for c in frame.columns if str(c).endswith("DTC")]:
         parts = _date_parts(frame[variable])
         placeholder = parts["Y"].isin([0, 9999])
-        out += _emit("PL0003", settings, name, variable, frame[placeholder], frame[variable])
+        out += _emit("CMAP-PL0003", settings, name, variable, frame[placeholder], frame[variable])
         real = parts["Y"].notna() & ~placeholder
         # wholly before the earliest date: even its latest completion is earlier
         before = real & (_as_number(parts, 12, 31) < earliest)
-        out += _emit("PL0001", settings, name, variable, frame[before], frame[variable],
+        out += _emit("CMAP-PL0001", settings, name, variable, frame[before], frame[variable],
                      f"; earliest {settings.earliest_date.isoformat()}")
         if cutoff is not None:
             after = real & (_as_number(parts, 1, 1) > _key(cutoff))
-            out += _emit("PL0002", settings, name, variable, frame[after], frame[variable],
+            out += _emit("CMAP-PL0002", settings, name, variable, frame[after], frame[variable],
                          f"; cut-off {cutoff.isoformat()}")
     return out
 
@@ -147,12 +147,12 @@ def _check_negative(name: str, frame: pd.DataFrame, settings: PlausibilitySpec
                 (len(c) >= 6 and c[2:] in ("DOSE", "DOSTOT") and c[:2] == name[:2])]
     for variable in measures:
         bad = (_numbers(frame[variable]) < 0).fillna(False)
-        out += _emit("PL0004", settings, name, variable, frame[bad], frame[variable])
+        out += _emit("CMAP-PL0004", settings, name, variable, frame[bad], frame[variable])
     test, result = f"{name[:2]}TESTCD", f"{name[:2]}STRESN"
     if name in ("TR", "TU") and test in frame and result in frame:
         diameter = frame[test].astype("string").isin(DIAMETER_TESTS).fillna(False)
         bad = diameter & (_numbers(frame[result]) < 0).fillna(False)
-        out += _emit("PL0004", settings, name, result, frame[bad], frame[result])
+        out += _emit("CMAP-PL0004", settings, name, result, frame[bad], frame[result])
     return out
 
 
@@ -176,7 +176,7 @@ def _check_age(dm: pd.DataFrame, settings: PlausibilitySpec) -> list[Finding]:
     if "AGE" not in dm:
         return []
     age = _age_years(dm)
-    out = _emit("PL0006", settings, "DM", "AGE", dm[(age > settings.max_age_years).fillna(False)],
+    out = _emit("CMAP-PL0006", settings, "DM", "AGE", dm[(age > settings.max_age_years).fillna(False)],
                 dm["AGE"], f"; maximum {settings.max_age_years:g} years")
     if "BRTHDTC" not in dm:
         return out
@@ -199,7 +199,7 @@ def _check_age(dm: pd.DataFrame, settings: PlausibilitySpec) -> list[Finding]:
     shown = ("AGE=" + dm["AGE"].astype("string").fillna("") + " BRTHDTC="
              + dm["BRTHDTC"].astype("string").fillna("") + " reference="
              + reference.fillna(""))
-    return out + _emit("PL0005", settings, "DM", "AGE", dm[wrong.fillna(False)], shown)
+    return out + _emit("CMAP-PL0005", settings, "DM", "AGE", dm[wrong.fillna(False)], shown)
 
 
 # ============================================================================================

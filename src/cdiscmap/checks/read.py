@@ -127,7 +127,7 @@ class _Variable:
 def _text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8").rstrip(" \0")
-    except UnicodeDecodeError:        # not UTF-8: Latin-1 maps every byte, FL0006/7 show it
+    except UnicodeDecodeError:        # not UTF-8: Latin-1 maps every byte, CMAP-FL0006/7 show it
         return raw.decode("latin-1").rstrip(" \0")
 
 

@@ -22,19 +22,19 @@ from cdiscmap.standards.models import Dataset, Standards, Variable
 
 # Rule id -> (severity, what it means). Core designations: SDTMIG 3.4 §4.1.5.
 RULES: dict[str, tuple[Severity, str]] = {
-    "SD0001": (Severity.ERROR, "A Required variable is missing from the dataset."),
-    "SD0002": (Severity.ERROR, "A Required variable is null on a record."),
-    "SD0003": (Severity.WARNING, "An Expected variable is missing from the dataset."),
-    "SD0004": (Severity.ERROR, "A column has the wrong type (Char: string; Num: float64, "
+    "CMAP-SD0001": (Severity.ERROR, "A Required variable is missing from the dataset."),
+    "CMAP-SD0002": (Severity.ERROR, "A Required variable is null on a record."),
+    "CMAP-SD0003": (Severity.WARNING, "An Expected variable is missing from the dataset."),
+    "CMAP-SD0004": (Severity.ERROR, "A column has the wrong type (Char: string; Num: float64, "
                                "ADaM dates also datetime64)."),
-    "SD0005": (Severity.ERROR, "A value is not in a non-extensible codelist or in the values "
+    "CMAP-SD0005": (Severity.ERROR, "A value is not in a non-extensible codelist or in the values "
                                "the IG fixes for the variable."),
-    "SD0006": (Severity.NOTICE, "A value is not in an extensible codelist (or in the subset "
+    "CMAP-SD0006": (Severity.NOTICE, "A value is not in an extensible codelist (or in the subset "
                                 "of a codelist that specs/ carries)."),
-    "SD0007": (Severity.ERROR, "A --DTC value is not an ISO 8601 date/time (partial allowed)."),
-    "SD0008": (Severity.ERROR, "A text value is longer than 200 bytes."),
-    "SD0009": (Severity.ERROR, "Several records share one value of the dataset's keys."),
-    "SD0010": (Severity.WARNING, "A variable is not in the standard metadata of the dataset."),
+    "CMAP-SD0007": (Severity.ERROR, "A --DTC value is not an ISO 8601 date/time (partial allowed)."),
+    "CMAP-SD0008": (Severity.ERROR, "A text value is longer than 200 bytes."),
+    "CMAP-SD0009": (Severity.ERROR, "Several records share one value of the dataset's keys."),
+    "CMAP-SD0010": (Severity.WARNING, "A variable is not in the standard metadata of the dataset."),
 }
 
 # Internal columns (conventions.md): never checked, never reported.
@@ -109,7 +109,7 @@ def text_within_limit(values: pd.Series, limit: int = MAX_TEXT_BYTES) -> pd.Seri
 # ============================================================================================
 @dataclass(frozen=True)
 class _Membership:
-    rule: str                       # SD0005 or SD0006
+    rule: str                       # CMAP-SD0005 or CMAP-SD0006
     allowed: frozenset[str]
     described: str                  # for messages: "codelist AESEV (non-extensible)"
 
@@ -127,7 +127,7 @@ def _membership(var: Variable, standards: Standards,
     out: list[_Membership] = []
     if var.value_list:
         # Values the IG itself fixes (DOMAIN = "AE", flags "Y"): nothing else is conformant.
-        out.append(_Membership("SD0005", frozenset(var.value_list),
+        out.append(_Membership("CMAP-SD0005", frozenset(var.value_list),
                                f"the fixed values {', '.join(var.value_list)}"))
     codelists = [standards.codelist(name) for name in codelist_names]
     # A union of codelists is only decidable when every member carries its terms.
@@ -137,7 +137,7 @@ def _membership(var: Variable, standards: Standards,
         closed = all(not c.extensible and not c.subset for c in codelists)
         kind = "non-extensible" if closed else "extensible"
         names = " or ".join(c.name for c in codelists)
-        out.append(_Membership("SD0005" if closed else "SD0006", allowed,
+        out.append(_Membership("CMAP-SD0005" if closed else "CMAP-SD0006", allowed,
                                f"codelist {names} ({kind})"))
     return tuple(out)
 
@@ -178,18 +178,18 @@ def _is_char(values: pd.Series) -> bool:
 
 def _type_check(plan: _Plan) -> pa.Check:
     if plan.var.data_type == "Char":
-        return pa.Check(_is_char, name="SD0004", element_wise=False)
+        return pa.Check(_is_char, name="CMAP-SD0004", element_wise=False)
 
     def is_num(values: pd.Series) -> bool:
         if values.dtype == np.float64:
             return True
         return plan.dates_allowed and pd.api.types.is_datetime64_dtype(values.dtype)
 
-    return pa.Check(is_num, name="SD0004", element_wise=False)
+    return pa.Check(is_num, name="CMAP-SD0004", element_wise=False)
 
 
 def _guarded(test: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], object]:
-    """Run a value check only on string columns (SD0004 reports the others).
+    """Run a value check only on string columns (CMAP-SD0004 reports the others).
 
     Pandera drops nulls before calling a check, so nulls never fail a value rule.
     """
@@ -228,12 +228,12 @@ def _column(plan: _Plan) -> pa.Column:
     var = plan.var
     checks = [_type_check(plan)]
     if plan.iso8601:
-        checks.append(pa.Check(_guarded(is_iso8601), name="SD0007"))
+        checks.append(pa.Check(_guarded(is_iso8601), name="CMAP-SD0007"))
     if var.data_type == "Char":
-        checks.append(pa.Check(_guarded(text_within_limit), name="SD0008"))
+        checks.append(pa.Check(_guarded(text_within_limit), name="CMAP-SD0008"))
     checks.extend(_membership_check(m, var) for m in plan.memberships)
     return pa.Column(
-        None,                                   # types are checked by SD0004, not coerced
+        None,                                   # types are checked by CMAP-SD0004, not coerced
         checks=checks,
         nullable=var.core != "Req",
         required=var.core in ("Req", "Exp"),
@@ -269,8 +269,8 @@ def _schema(dataset: Dataset, plans: dict[str, _Plan]) -> pa.DataFrameSchema:
 # ============================================================================================
 # Failures -> findings
 # ============================================================================================
-_PANDERA_RULE = {"not_nullable": "SD0002", "column_in_schema": "SD0010",
-                 "multiple_fields_uniqueness": "SD0009"}
+_PANDERA_RULE = {"not_nullable": "CMAP-SD0002", "column_in_schema": "CMAP-SD0010",
+                 "multiple_fields_uniqueness": "CMAP-SD0009"}
 
 
 def check_dataset(frame: pd.DataFrame, dataset: Dataset, standards: Standards, *,
@@ -309,14 +309,14 @@ class _Report:
         missing = cases["check"] == "column_in_dataframe"
         out: list[Finding] = []
         out += [self._missing(str(v)) for v in cases.loc[missing, "failure_case"]]
-        out += [self._column_level(rule, str(column if rule == "SD0004" else value))
+        out += [self._column_level(rule, str(column if rule == "CMAP-SD0004" else value))
                 for rule, column, value in cases.loc[
-                    cases["rule"].isin(["SD0004", "SD0010"]),
+                    cases["rule"].isin(["CMAP-SD0004", "CMAP-SD0010"]),
                     ["rule", "column", "failure_case"]].itertuples(index=False)]
-        if (cases["rule"] == "SD0009").any():
+        if (cases["rule"] == "CMAP-SD0009").any():
             out += self._duplicates()
-        value_rules = cases[cases["rule"].isin(["SD0002", "SD0005", "SD0006", "SD0007",
-                                                "SD0008"])]
+        value_rules = cases[cases["rule"].isin(["CMAP-SD0002", "CMAP-SD0005", "CMAP-SD0006", "CMAP-SD0007",
+                                                "CMAP-SD0008"])]
         out += self._values(value_rules)
         return sorted(out, key=lambda f: (f.rule, f.variable, f.value, f.source))
 
@@ -335,13 +335,13 @@ class _Report:
 
     def _missing(self, variable: str) -> Finding:
         core = self.plans[variable].var.core
-        rule = "SD0001" if core == "Req" else "SD0003"
+        rule = "CMAP-SD0001" if core == "Req" else "CMAP-SD0003"
         kind = "Required" if core == "Req" else "Expected"
         return self._finding(rule, f"{kind} variable {variable} is missing from {self.name}",
                              variable)
 
     def _column_level(self, rule: str, variable: str) -> Finding:
-        if rule == "SD0010":
+        if rule == "CMAP-SD0010":
             return self._finding(rule, f"{variable} is not in the {self.dataset.standard} "
                                        f"metadata of {self.dataset.name}", variable)
         plan = self.plans[variable]
@@ -363,7 +363,7 @@ class _Report:
         groups = pd.DataFrame({"key": key_text, "position": rows.index})
         summary = groups.groupby("key", sort=True)["position"].agg(["min", "size"])
         variable = ", ".join(keys)
-        return [self._finding("SD0009", f"{count} {self.name} records share the key {key}",
+        return [self._finding("CMAP-SD0009", f"{count} {self.name} records share the key {key}",
                               variable, key, int(first), int(count))
                 for key, (first, count) in summary.iterrows()]
 
@@ -384,11 +384,11 @@ class _Report:
                 for (rule, variable, value), (first, count) in summary.iterrows()]
 
     def _message(self, rule: str, variable: str, value: str) -> str:
-        if rule == "SD0002":
+        if rule == "CMAP-SD0002":
             return f"Required variable {variable} is null"
-        if rule == "SD0007":
+        if rule == "CMAP-SD0007":
             return f"{variable} value {value!r} is not an ISO 8601 date/time"
-        if rule == "SD0008":
+        if rule == "CMAP-SD0008":
             size = len(value.encode("utf-8"))
             return f"{variable} value is {size} bytes, more than {MAX_TEXT_BYTES}"
         failing = [m.described for m in self.plans[variable].memberships

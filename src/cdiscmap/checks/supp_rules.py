@@ -14,12 +14,12 @@ import pandas as pd
 from cdiscmap.findings import Finding, Severity
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "SP0001": (Severity.ERROR, "SUPP-- record points to no parent record (RDOMAIN, USUBJID, "
+    "CMAP-SP0001": (Severity.ERROR, "SUPP-- record points to no parent record (RDOMAIN, USUBJID, "
                                "IDVAR, IDVARVAL; SDTMIG 3.4 §8.4.1)"),
-    "SP0002": (Severity.ERROR, "IDVAR names a variable the parent domain does not have"),
-    "SP0003": (Severity.ERROR, "RDOMAIN differs from the domain in the SUPP-- dataset name "
+    "CMAP-SP0002": (Severity.ERROR, "IDVAR names a variable the parent domain does not have"),
+    "CMAP-SP0003": (Severity.ERROR, "RDOMAIN differs from the domain in the SUPP-- dataset name "
                                "(SDTMIG 3.4 §8.4.2)"),
-    "SP0004": (Severity.NOTICE, "The parent domain of a SUPP-- dataset is not in the folder: "
+    "CMAP-SP0004": (Severity.NOTICE, "The parent domain of a SUPP-- dataset is not in the folder: "
                                 "its links are not checked"),
 }
 
@@ -64,14 +64,14 @@ def check_supp_links(domains: dict[str, pd.DataFrame],
         suffix = name[4:]
         rdomain = frame["RDOMAIN"].astype("string")
         wrong = frame[(rdomain != suffix).fillna(False).to_numpy()] if suffix else frame.iloc[:0]
-        out += _per_record("SP0003", name, "RDOMAIN", wrong, frame["RDOMAIN"],
+        out += _per_record("CMAP-SP0003", name, "RDOMAIN", wrong, frame["RDOMAIN"],
                            f"RDOMAIN is not {suffix}, the domain {name} qualifies")
         groups = frame.assign(_RD=rdomain.fillna(""),
                               _IV=frame["IDVAR"].astype("string").fillna(""))
         for (parent_name, idvar), records in groups.groupby(["_RD", "_IV"], sort=True):
             parent = domains.get(str(parent_name))
             if parent is None:
-                out.append(Finding("SP0004", RULES["SP0004"][0],
+                out.append(Finding("CMAP-SP0004", RULES["CMAP-SP0004"][0],
                                    f"{name} qualifies {parent_name or '(no RDOMAIN)'}, which is "
                                    "not in the folder", name, variable="RDOMAIN",
                                    value=str(parent_name), count=len(records)))
@@ -88,10 +88,10 @@ def _check_group(name: str, parent_name: str, idvar: str, records: pd.DataFrame,
         # Subject-level qualifier: the subject must have a record in the parent domain.
         known = records["USUBJID"].isin(parent["USUBJID"].dropna().unique())
         bad = records[~known.to_numpy()]
-        return _per_record("SP0001", name, "USUBJID", bad, bad["USUBJID"],
+        return _per_record("CMAP-SP0001", name, "USUBJID", bad, bad["USUBJID"],
                            f"subject has no {parent_name} record")
     if idvar not in parent.columns:
-        return _per_record("SP0002", name, "IDVAR", records, records["IDVAR"],
+        return _per_record("CMAP-SP0002", name, "IDVAR", records, records["IDVAR"],
                            f"{parent_name} has no variable {idvar}")
     keys = pd.DataFrame({"USUBJID": parent["USUBJID"].astype("string"),
                          "IDVARVAL": _text(parent[idvar])}).dropna().drop_duplicates()
@@ -99,7 +99,7 @@ def _check_group(name: str, parent_name: str, idvar: str, records: pd.DataFrame,
                           "IDVARVAL": _text(records["IDVARVAL"])}, index=records.index)
     found = probe.merge(keys.assign(_ok=True), on=["USUBJID", "IDVARVAL"], how="left")
     bad = records[found["_ok"].isna().to_numpy()]
-    return _per_record("SP0001", name, "IDVARVAL", bad, bad["IDVARVAL"],
+    return _per_record("CMAP-SP0001", name, "IDVARVAL", bad, bad["IDVARVAL"],
                        f"no {parent_name} record of this subject has {idvar} equal to IDVARVAL")
 
 

@@ -1,4 +1,4 @@
-"""XD0009: a TS parameter the FDA requires for an interventional study is missing.
+"""CMAP-XD0009: a TS parameter the FDA requires for an interventional study is missing.
 
 Why: the FDA's Study Data Technical Conformance Guide (Trial Summary section and its table of
 TS parameters) expects these parameters in every clinical study's TS; a value the protocol does
@@ -15,7 +15,7 @@ import pandas as pd
 
 from cdiscmap.findings import Finding, Severity
 
-RULE = "XD0009"
+RULE = "CMAP-XD0009"
 MESSAGE = ("TS parameter required by the FDA Technical Conformance Guide is missing (give a "
            "value or a TSVALNF null flavour)")
 
@@ -50,7 +50,7 @@ def required_parameters(ts: pd.DataFrame) -> list[str]:
 
 
 def check_ts_required(ts: pd.DataFrame | None) -> list[Finding]:
-    """One XD0009 finding per required parameter without a record that has TSVAL or TSVALNF.
+    """One CMAP-XD0009 finding per required parameter without a record that has TSVAL or TSVALNF.
 
     No TS at all is not this rule's concern (it is a dataset-level gap, reported elsewhere)."""
     if ts is None or "TSPARMCD" not in ts:

@@ -27,8 +27,8 @@ class ValueRule:
 
 def check_value_rules(frame: pd.DataFrame, dataset: str, rules: list[ValueRule]
                       ) -> list[Finding]:
-    """One finding per rule and value outside its codelist (SD0005 non-extensible error,
-    SD0006 extensible notice), with the count, first subject and source."""
+    """One finding per rule and value outside its codelist (CMAP-SD0005 non-extensible error,
+    CMAP-SD0006 extensible notice), with the count, first subject and source."""
     out: list[Finding] = []
     for rule in rules:
         if rule.variable not in frame or rule.where_variable not in frame:
@@ -38,8 +38,8 @@ def check_value_rules(frame: pd.DataFrame, dataset: str, rules: list[ValueRule]
         bad = (selected & values.notna() & ~values.isin(rule.allowed)).fillna(False)
         if not bad.any():
             continue
-        rule_id, severity = ("SD0006", Severity.NOTICE) if rule.extensible else \
-            ("SD0005", Severity.ERROR)
+        rule_id, severity = ("CMAP-SD0006", Severity.NOTICE) if rule.extensible else \
+            ("CMAP-SD0005", Severity.ERROR)
         table = pd.DataFrame({"v": values[bad]})
         table["u"] = frame.loc[bad, "USUBJID"].astype(str) if "USUBJID" in frame else ""
         if "_SRCFILE" in frame:

@@ -80,7 +80,7 @@ def _recist_section(findings: Findings) -> list[str]:
     """The RECIST 1.1 cross-check: each visit where the engine and the investigator disagree,
     with the numbers that explain it."""
     frame = findings.to_frame()
-    rc = frame[frame["rule"] == "RC0001"] if len(frame) else frame
+    rc = frame[frame["rule"] == "CMAP-RC0001"] if len(frame) else frame
     out = ["\n## RECIST 1.1 cross-check (computed from TU/TR vs investigator RS)\n\n"]
     if rc.empty:
         return [*out, "The engine agrees with the investigator at every assessed visit.\n"]

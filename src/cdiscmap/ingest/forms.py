@@ -217,7 +217,7 @@ def _date_families(form: RawForm, frame: pd.DataFrame, spec: FormSpec, findings:
             pd.DataFrame({"u": rows.get(subject, ""),
                           "v": value,
                           "s": form.file + " row " + rows["_SRCROW"].astype("string")}),
-            rule="RAW0004", severity=Severity.WARNING,
+            rule="CMAP-RAW0004", severity=Severity.WARNING,
             message=f"{stem} is blank but the EDC imputed {imputed}; imputed dates are "
                     f"refused (date_families imputed: refuse, {origin.get('date_families')}): "
                     f"map the collected parts or typed text",

@@ -7,10 +7,10 @@ manager sees at once whether the investigator or the data is off. Readers: RSEVA
 primary evaluator) and RSEVALID, as in ``recist/readers.py``; each computed reader is compared
 with the RS records of the same reader only.
 
-Rules: RC0001 a response (OVRLRESP/TRGRESP/NTRGRESP) differs; RC0002 a visit on one side only;
-RC0003 the investigator's TR ``SUMDIAM``/``SUMLDIAM`` differs from the computed sum of diameters
+Rules: CMAP-RC0001 a response (OVRLRESP/TRGRESP/NTRGRESP) differs; CMAP-RC0002 a visit on one side only;
+CMAP-RC0003 the investigator's TR ``SUMDIAM``/``SUMLDIAM`` differs from the computed sum of diameters
 (RECIST 1.1 §4.2.1 sum: short axis of nodes, longest diameter of the others) by more than
-``sumdiam_tolerance_mm``; RC0004 the RS new-lesion progression (NEWLPROG, RECIST 1.1 §4.3.5)
+``sumdiam_tolerance_mm``; CMAP-RC0004 the RS new-lesion progression (NEWLPROG, RECIST 1.1 §4.3.5)
 differs from the computed one.
 ``to_rs_records`` writes the computed responses as derived RS records (SDTMIG 3.4 §4.1.8:
 RSDRVFL="Y", null RSEVAL).
@@ -42,8 +42,8 @@ COMPARED_TESTS = ("OVRLRESP", "TRGRESP", "NTRGRESP", "NEWLPROG")
 SUM_TESTS = ("SUMDIAM", "SUMLDIAM")
 SUM_TEST = "SUMDIAM"
 #: Finding rule per compared test (a disagreement).
-DISAGREE_RULES = {"OVRLRESP": "RC0001", "TRGRESP": "RC0001", "NTRGRESP": "RC0001",
-                  "NEWLPROG": "RC0004", SUM_TEST: "RC0003"}
+DISAGREE_RULES = {"OVRLRESP": "CMAP-RC0001", "TRGRESP": "CMAP-RC0001", "NTRGRESP": "CMAP-RC0001",
+                  "NEWLPROG": "CMAP-RC0004", SUM_TEST: "CMAP-RC0003"}
 RSCAT_RECIST = "RECIST 1.1"  # ONCRSCAT C124415
 
 #: RS results that say "no such component" (e.g. NTRGRESP of a subject without non-targets);
@@ -122,7 +122,7 @@ def _source(sub: pd.DataFrame) -> np.ndarray:
 
 def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, default: str,
               readers: list[str], tolerance: float) -> pd.DataFrame:
-    """The investigator's TR sum of diameters next to the computed SUMDIAM (rule RC0003).
+    """The investigator's TR sum of diameters next to the computed SUMDIAM (rule CMAP-RC0003).
 
     Compared where both exist, per subject × reader × visit; they agree within ``tolerance`` mm.
     """
@@ -170,12 +170,12 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
 
     ``evaluator`` set: compare every computed row with that evaluator's RS records instead (the
     computed frame then holds one reader). ``tr`` given: also compare the investigator's TR sum
-    of diameters (RC0003) with the computed SUMDIAM.
+    of diameters (CMAP-RC0003) with the computed SUMDIAM.
 
     Returns the comparison table (one row per subject × reader × visit × compared test, STATUS in
     AGREE, DISAGREE, RS ONLY, COMPUTED ONLY; sorted by USUBJID, EVALUATOR, VISITNUM, RSTESTCD)
-    and the findings: RC0001 (warning) per response disagreement, RC0004 (warning) per NEWLPROG
-    disagreement, RC0003 (warning) per sum of diameters disagreement, RC0002 (notice) per visit
+    and the findings: CMAP-RC0001 (warning) per response disagreement, CMAP-RC0004 (warning) per NEWLPROG
+    disagreement, CMAP-RC0003 (warning) per sum of diameters disagreement, CMAP-RC0002 (notice) per visit
     present on one side only.
     """
     missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
@@ -296,12 +296,12 @@ def _findings(table: pd.DataFrame) -> list[Finding]:
     for i in np.flatnonzero(status != "AGREE"):
         if status[i] == "DISAGREE":
             rule = DISAGREE_RULES[tests[i]]
-            dataset, variable = ("TR", "TRSTRESN") if rule == "RC0003" else ("RS", "RSSTRESC")
+            dataset, variable = ("TR", "TRSTRESN") if rule == "CMAP-RC0003" else ("RS", "RSSTRESC")
             findings.append(Finding(rule, Severity.WARNING, disagree_msg[i], dataset,
                                     usubjid[i], variable, value[i], source[i]))
         else:
             msg = rs_only_msg[i] if status[i] == "RS ONLY" else comp_only_msg[i]
-            findings.append(Finding("RC0002", Severity.NOTICE, msg, "RS", usubjid[i],
+            findings.append(Finding("CMAP-RC0002", Severity.NOTICE, msg, "RS", usubjid[i],
                                     "RSSTRESC", value[i], source[i]))
     return findings
 

@@ -78,7 +78,7 @@ class RecistSettings(BaseModel):
     sumdiam_tolerance_mm: float = Field(
         0.5, ge=0,
         description="The investigator's TR SUMDIAM agrees with the computed sum within this many "
-                    "mm (cross-check RC0003).")
+                    "mm (cross-check CMAP-RC0003).")
 
     @field_validator("evaluator")
     @classmethod

@@ -343,7 +343,7 @@ class FormStore:
                 n = int(r["_N"])
                 subject = r.get(subject_column)
                 self.findings.add(Finding(
-                    rule="RAW0002", severity=Severity.ERROR,
+                    rule="CMAP-RAW0002", severity=Severity.ERROR,
                     message=f"duplicate raw key {keys} in {form.file}",
                     dataset=form.name, usubjid="" if pd.isna(subject) else str(subject),
                     variable="+".join(keys),
@@ -423,7 +423,7 @@ def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join
         # a lookup must be many-to-one: never pick a row silently
         first = lookup[dup].iloc[0]
         store.findings.add(Finding(
-            rule="RAW0003", severity=Severity.WARNING,
+            rule="CMAP-RAW0003", severity=Severity.WARNING,
             message=f"{other.file} has several rows per {on} used by a join; the first is used",
             dataset=ctx.domain, usubjid=str(first.get(store.loaded.study.forms[join.form]
                                                       .subject_column, "")),

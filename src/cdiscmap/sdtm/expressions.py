@@ -49,11 +49,11 @@ MAX_LENGTH = 2000           # characters of one expression
 MAX_WIDTH = 200             # zfill / fmt widths (SDTM text is at most 200 bytes)
 
 # findings raised by expressions (one per distinct value)
-NOT_A_NUMBER = "EXPR0001"
-NOT_A_DATE = "EXPR0002"
-DIVISION_BY_ZERO = "EXPR0003"
-CANNOT_FORMAT = "EXPR0004"
-NEGATIVE_ROOT = "EXPR0005"
+NOT_A_NUMBER = "CMAP-EXPR0001"
+NOT_A_DATE = "CMAP-EXPR0002"
+DIVISION_BY_ZERO = "CMAP-EXPR0003"
+CANNOT_FORMAT = "CMAP-EXPR0004"
+NEGATIVE_ROOT = "CMAP-EXPR0005"
 
 Report = Callable[[pd.Series, str, str, pd.Series], None]
 """``report(mask, rule, message, values)``: rows in ``mask`` have a problem with ``values``."""

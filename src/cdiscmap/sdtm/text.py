@@ -44,7 +44,7 @@ def _source(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
 
 def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
                   findings: Findings) -> pd.DataFrame:
-    """Transliterate non-ASCII text (finding ASCII0001 per value) or stop, per study.yaml."""
+    """Transliterate non-ASCII text (finding CMAP-ASCII0001 per value) or stop, per study.yaml."""
     out = frame
     for col in frame.columns:
         if col.startswith("_") and not col.startswith("_SUPP_"):
@@ -67,7 +67,7 @@ def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
             out = frame.copy()
         out.loc[bad, col] = fixed
         for value, new, u, w in zip(values, fixed, usub, where, strict=True):
-            findings.add(Finding("ASCII0001", Severity.WARNING,
+            findings.add(Finding("CMAP-ASCII0001", Severity.WARNING,
                                  f"non-ASCII text transliterated to '{new}'", dataset, u,
                                  col.removeprefix("_SUPP_"), value, w))
     return out
@@ -154,7 +154,7 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
                 "_SRCFILE": part["_SRCFILE"], "_SRCROW": part["_SRCROW"]}))
             k += 1
         for u, w, v in zip(frame.loc[long, "USUBJID"].astype(str), where, values, strict=True):
-            findings.add(Finding("TXT0001", Severity.NOTICE,
+            findings.add(Finding("CMAP-TXT0001", Severity.NOTICE,
                                  f"text over {MAX_BYTES} bytes: first {MAX_BYTES} kept, rest in "
                                  f"SUPP{dataset}", dataset, u, col, v[:60] + "...", w))
     if overflow:

@@ -237,7 +237,7 @@ def constant(ctx: MapContext, frame: BlockFrame, args: str | float | int) -> pd.
 def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Series:
     """Recode collected text through a study codelist onto controlled terminology.
 
-    Matching ignores case and surrounding blanks. Values no rule maps become findings (MAP0001)
+    Matching ignores case and surrounding blanks. Values no rule maps become findings (CMAP-MAP0001)
     naming the value, its count, the first subject and raw row.
     """
     spec = ctx.study.codelists.get(args.codelist)
@@ -271,7 +271,7 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
         action = {"keep": "kept as collected", "null": "left null",
                   "default": f"set to {spec.default}"}[spec.on_unmapped]
         shown = f" (target {target})" if target and target != args.codelist else ""
-        ctx.report(frame, unmapped, rule="MAP0001", severity=Severity.WARNING,
+        ctx.report(frame, unmapped, rule="CMAP-MAP0001", severity=Severity.WARNING,
                    message=f"value not in study codelist {args.codelist}{shown}; {action}",
                    values=collected)
         if spec.on_unmapped == "keep":
@@ -285,7 +285,7 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
     """Collected date (and time) parts → ISO 8601 text keeping partial precision.
 
     A column in which no value gives a date while some fail is an InputDataError (the style
-    or the column is wrong), not one DATE0001 finding per row.
+    or the column is wrong), not one CMAP-DATE0001 finding per row.
     """
     if args.family is not None:
         return _iso8601_family(ctx, frame, args.family)
@@ -312,9 +312,9 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
                              f"{source} in {frame.file} (form {frame.form}) is a {style} date, "
                              f"e.g. {sample!r} ({int(parsed.failed.sum())} rows); declare the "
                              "right iso8601 format")
-    ctx.report(frame, parsed.unparseable, rule="DATE0001", severity=Severity.WARNING,
+    ctx.report(frame, parsed.unparseable, rule="CMAP-DATE0001", severity=Severity.WARNING,
                message=f"date not in the declared {style} style; left null", values=shown)
-    ctx.report(frame, parsed.impossible, rule="DATE0002", severity=Severity.WARNING,
+    ctx.report(frame, parsed.impossible, rule="CMAP-DATE0002", severity=Severity.WARNING,
                message="impossible calendar date or time; left null", values=shown)
     return parsed.iso
 
@@ -389,7 +389,7 @@ def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
     text = _text(source)
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = text.notna() & values.isna()
-    ctx.report(frame, bad, rule="NUM0001", severity=Severity.WARNING,
+    ctx.report(frame, bad, rule="CMAP-NUM0001", severity=Severity.WARNING,
                message="not a number; left null", values=text)
     if args.default is not None:
         values = values.mask(text.isna(), args.default)
@@ -546,7 +546,7 @@ def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
             result.loc[rows] = _rule_expression(ctx, frame, rows, spec.visit.expr
                                                 ).astype("string")
     unknown = collected.notna() & (rule < 0)
-    ctx.report(frame, unknown, rule="MAP0002", severity=Severity.WARNING,
+    ctx.report(frame, unknown, rule="CMAP-MAP0002", severity=Severity.WARNING,
                message="visit name matches no visit rule in study.yaml; left null",
                values=collected)
     return result
@@ -579,7 +579,7 @@ def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
                 values = pd.to_numeric(text, errors="coerce").astype("float64")
                 sub = BlockFrame(raw=frame.raw.loc[rows], out=frame.out.loc[rows],
                                  form=frame.form, file=frame.file)
-                ctx.report(sub, text.notna() & values.isna(), rule="NUM0001",
+                ctx.report(sub, text.notna() & values.isna(), rule="CMAP-NUM0001",
                            severity=Severity.WARNING,
                            message=f"visitnum {spec.visitnum.expr!r} gives text that is not a "
                                    "number; left null", values=text)
@@ -648,7 +648,7 @@ def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
 def expr(ctx: MapContext, frame: BlockFrame, text: str) -> pd.Series:
     """A vectorised expression (arithmetic, text and date functions) on raw columns and
     ``var(NAME)`` variables: :mod:`cdiscmap.sdtm.expressions`. Values that do not fit are left
-    null with one finding per distinct value (EXPR0001-EXPR0004)."""
+    null with one finding per distinct value (CMAP-EXPR0001 to CMAP-EXPR0004)."""
     parsed = parse_expression(text)
     for name in sorted(parsed.columns):
         raw_column(ctx, frame, name)        # a missing column names the file and spec line

@@ -448,7 +448,7 @@ class DateFamilySpec(Strict):
     ``imputed: refuse``: SDTM keeps collected dates only (imputation is an analysis decision),
     so the imputed columns are taken out of the form when it is read, a block naming one is a
     spec error, and a row whose NAME is blank while the imputed date is not is a finding
-    (RAW0004) naming the row: the collected partial date is in the parts or the typed text.
+    (CMAP-RAW0004) naming the row: the collected partial date is in the parts or the typed text.
     """
 
     format: Literal["DMY", "YMD", "ISO", "DATE9", "DATETIME", "SAS_DATE", "SAS_DATETIME",
@@ -757,7 +757,7 @@ class PlausibilitySpec(Strict):
     earliest_date: date = date(1900, 1, 1)     # dates wholly before it are implausible
     data_cutoff: date | None = None            # absent: TS DCUTDTC, else no cut-off check
     max_age_years: float = Field(120, gt=0)
-    severities: dict[Literal["PL0001", "PL0002", "PL0003", "PL0004", "PL0005", "PL0006"],
+    severities: dict[Literal["CMAP-PL0001", "CMAP-PL0002", "CMAP-PL0003", "CMAP-PL0004", "CMAP-PL0005", "CMAP-PL0006"],
                      Literal["error", "warning", "notice"]] = {}
 
 

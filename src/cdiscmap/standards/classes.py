@@ -35,7 +35,7 @@ GENERAL_CLASSES = ("Interventions", "Events", "Findings", "Findings About")
 # and timing that tell the records of one topic apart, in the order the IG's domain tables
 # list them; absent variables are skipped. --SEQ closes every key, because the natural key
 # can legitimately repeat (two occurrences with the same partial date) and --SEQ is unique
-# within USUBJID by definition (§4.1.7 item 3); cdiscmap checks keys for uniqueness (SD0009).
+# within USUBJID by definition (§4.1.7 item 3); cdiscmap checks keys for uniqueness (CMAP-SD0009).
 CLASS_KEYS: dict[str, tuple[str, ...]] = {
     "Interventions": ("STUDYID", "USUBJID", "--TRT", "--STDTC", "--SEQ"),
     "Events": ("STUDYID", "USUBJID", "--TERM", "--STDTC", "--SEQ"),

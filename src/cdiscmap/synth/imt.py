@@ -144,7 +144,7 @@ def _subjects(rng: np.random.Generator, n: int) -> pd.DataFrame:
     frame["birth"] = birth
     frame["age_months"] = months
     gap = (frame["regdat"] - frame["icdat"]).to_numpy()
-    # Baseline scan after consent, at most 14 days before registration (XD0008-safe).
+    # Baseline scan after consent, at most 14 days before registration (CMAP-XD0008-safe).
     frame["baseline_day"] = -np.floor(rng.random(rows) * (np.minimum(gap, 14) + 1))
     dosed = rng.random(rows) >= 0.02
     if rows >= 50 and dosed.all():

@@ -47,14 +47,14 @@ from cdiscmap.standards.models import Standards
 from cdiscmap.validation.read import read_json_dataset, read_xpt_dataset, relative_path
 
 RULES: dict[str, tuple[Severity, str]] = {
-    "VL0001": (Severity.NOTICE, "The dataset has no standard metadata in specs/: its schema "
+    "CMAP-VL0001": (Severity.NOTICE, "The dataset has no standard metadata in specs/: its schema "
                                 "is not checked"),
-    "VL0002": (Severity.ERROR, "A dataset file cannot be read (corrupt XPT, invalid "
+    "CMAP-VL0002": (Severity.ERROR, "A dataset file cannot be read (corrupt XPT, invalid "
                                "Dataset-JSON)"),
-    "VL0003": (Severity.ERROR, "Two files hold the same dataset; only the first is checked"),
-    "VL0004": (Severity.NOTICE, "Dataset present as XPT and Dataset-JSON with the same content; "
+    "CMAP-VL0003": (Severity.ERROR, "Two files hold the same dataset; only the first is checked"),
+    "CMAP-VL0004": (Severity.NOTICE, "Dataset present as XPT and Dataset-JSON with the same content; "
                                 "checked once"),
-    "VL0005": (Severity.ERROR, "The XPT and Dataset-JSON copies of a dataset differ"),
+    "CMAP-VL0005": (Severity.ERROR, "The XPT and Dataset-JSON copies of a dataset differ"),
 }
 
 PACKAGE_FOLDERS = ("sdtm", "adam")
@@ -155,25 +155,25 @@ def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
                 dataset = read_json_dataset(path, root, folder, document)
         except InputDataError as exc:
             name = path.stem.upper()
-            into.findings.append(Finding("VL0002", RULES["VL0002"][0], str(exc), name,
+            into.findings.append(Finding("CMAP-VL0002", RULES["CMAP-VL0002"][0], str(exc), name,
                                          source=relpath))
             continue
         first = into.datasets.get(dataset.name)
         if first is not None and first.format != dataset.format:
             # `cdiscmap run --format both`: the two copies must hold the same data
             same = _same_content(first.frame, dataset.frame)
-            rule = "VL0004" if same else "VL0005"
+            rule = "CMAP-VL0004" if same else "CMAP-VL0005"
             into.findings.append(Finding(rule, RULES[rule][0],
                                          f"{first.relpath} and {relpath}: " + RULES[rule][1],
                                          dataset.name, source=relpath))
-            if dataset.format == "json":    # its header must still name the define (DF0012)
+            if dataset.format == "json":    # its header must still name the define (CMAP-DF0012)
                 first.study_oid = dataset.study_oid
                 first.metadata_version_oid = dataset.metadata_version_oid
                 first.metadata_ref = dataset.metadata_ref
                 first.header_relpath = dataset.relpath
             continue
         if first is not None:
-            into.findings.append(Finding("VL0003", RULES["VL0003"][0],
+            into.findings.append(Finding("CMAP-VL0003", RULES["CMAP-VL0003"][0],
                                          f"dataset {dataset.name} is in {first.relpath} and "
                                          f"{relpath}; {relpath} is not checked", dataset.name,
                                          source=relpath))
@@ -212,7 +212,7 @@ def _schema_findings(dataset: DatasetFile, standards: Standards,
     try:
         meta = metadata_for(standards, dataset.name)
     except StandardsError:
-        return [Finding("VL0001", RULES["VL0001"][0],
+        return [Finding("CMAP-VL0001", RULES["CMAP-VL0001"][0],
                         f"no standard metadata for {dataset.name} in specs/: schema not "
                         "checked", dataset.name, source=dataset.relpath)], False
     # variables with value-level codelists (define.xml ValueListDefs) are checked per clause
@@ -294,7 +294,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
         found, known = _schema_findings(dataset, standards, value_rules.get(name))
         findings.extend(found)
         findings.extend(check_file_limits(dataset))
-        run = (list(schema.RULES) if known else ["VL0001"]) + list(files.RULES)
+        run = (list(schema.RULES) if known else ["CMAP-VL0001"]) + list(files.RULES)
         if kinds[name] == "SDTM":
             run += list(crossdomain.RULES) + list(plausibility.RULES)
             if name.startswith("SUPP"):
@@ -340,7 +340,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
         if dataset_folder not in governed:
             where = (relative_path(dataset_folder, folder) if dataset_folder != folder
                      else folder.name)
-            findings.add(Finding("DF0010", define_rules.RULES["DF0010"][0],
+            findings.add(Finding("CMAP-DF0010", define_rules.RULES["CMAP-DF0010"][0],
                                  f"no {DEFINE_NAME} in {where}/: define checks not run",
                                  source=where))
 
