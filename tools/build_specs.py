@@ -240,7 +240,11 @@ ADAE_VARS = [
     AdamVar("AESEQ", "AE", after="SAFFL"), AdamVar("AETERM", "AE", after="AESEQ"),
     AdamVar("AEDECOD", "AE", after="AETERM"), AdamVar("AEBODSYS", "AE", after="AEDECOD"),
     AdamVar("AESOC", "AE", after="AEBODSYS"), AdamVar("AESER", "AE", after="AESOC"),
-    AdamVar("AEREL", "AE", after="AESER"), AdamVar("AETOXGR", "AE", after="AEREL"),
+    # Action taken, outcome and death (SDTMIG 3.4 AE order): "AEs leading to discontinuation"
+    # are AEACN = DRUG WITHDRAWN (SDTM CT ACN), fatal AEs AEOUT = FATAL / AESDTH = Y.
+    AdamVar("AEACN", "AE", after="AESER"), AdamVar("AEREL", "AE", after="AEACN"),
+    AdamVar("AEOUT", "AE", after="AEREL"), AdamVar("AESDTH", "AE", after="AEOUT"),
+    AdamVar("AETOXGR", "AE", after="AESDTH"),
     AdamVar("AESTDTC", "AE", after="AETOXGR"), AdamVar("AEENDTC", "AE", after="AESTDTC"),
     AdamVar("TRTA", "TRTA"), AdamVar("TRTAN", "TRTAN"),
     AdamVar("ASTDT", "ASTDT"), AdamVar("ASTDTF", "ASTDTF"), AdamVar("ASTDY", "ASTDY"),

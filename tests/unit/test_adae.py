@@ -170,3 +170,32 @@ def test_settings_reject_unknown_adsl_date():
         AdaeSettings(end_not_after=["not a name"])
     problems = AdamSettings(adae=AdaeSettings(end_not_after=["XYZDT"])).cross_check()
     assert [p[:2] for p in problems] == [("adae", "end_not_after.0")]
+
+
+def test_action_outcome_and_death_copied_from_ae():
+    # "AEs leading to discontinuation" are read from AEACN = DRUG WITHDRAWN (SDTM CT ACN).
+    ae = _ae()
+    ae["AEACN"] = pd.Series(["DOSE NOT CHANGED", "DRUG WITHDRAWN", "DRUG INTERRUPTED", None,
+                             "DOSE NOT CHANGED", "NOT APPLICABLE", "DRUG WITHDRAWN", None, None,
+                             "DRUG WITHDRAWN"], dtype="string")
+    ae["AEOUT"] = pd.Series(["RECOVERED/RESOLVED", "FATAL", *[None] * 8], dtype="string")
+    ae["AESDTH"] = pd.Series(["N", "Y", *[None] * 8], dtype="string")
+    findings = Findings()
+    out = derive_adae({"AE": ae}, _adsl(), AdamSettings(), findings, {})
+    assert out is not None
+    assert not [f for f in findings.items if f.rule == "CMAP-AD0005"]
+    out = out.set_index(["USUBJID", "AESEQ"])
+    withdrawn = out.loc[out["AEACN"] == "DRUG WITHDRAWN"].index.tolist()
+    assert withdrawn == [("S1", 2.0), ("S1", 7.0), ("S2", 1.0)]
+    assert _col(out, "AEOUT")[2] == "FATAL" and _col(out, "AESDTH")[2] == "Y"
+    assert _col(out, "AESDTH")[1] == "N" and _col(out, "AEACN")[4] is None
+    # treatment-emergent AEs leading to discontinuation: S1 AESEQ 2 and 7 (S2 is undosed)
+    teae = out.loc[(out["AEACN"] == "DRUG WITHDRAWN") & (out["TRTEMFL"] == "Y")]
+    assert teae.index.tolist() == [("S1", 2.0), ("S1", 7.0)]
+
+
+def test_missing_action_column_is_a_notice():
+    findings = Findings()
+    derive_adae({"AE": _ae()}, _adsl(), AdamSettings(), findings, {})
+    notes = [f.message for f in findings.items if f.rule == "CMAP-AD0005"]
+    assert notes == ["AE has no AEACN, AEOUT, AESDTH; ADAE leaves them empty"]

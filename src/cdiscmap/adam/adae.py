@@ -37,8 +37,9 @@ from cdiscmap.adam.io import (
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.findings import Findings, Severity
 
-AE_COPIED = ["AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESOC", "AESER", "AEREL", "AETOXGR",
-             "AESTDTC", "AEENDTC"]
+# AEACN (DRUG WITHDRAWN: AEs leading to discontinuation), AEOUT and AESDTH serve the safety tables.
+AE_COPIED = ["AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESOC", "AESER", "AEACN", "AEREL",
+             "AEOUT", "AESDTH", "AETOXGR", "AESTDTC", "AEENDTC"]
 ADSL_COPIED = ["SUBJID", "SITEID", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "SAFFL"]
 _FLAG_GROUPS = {  # flag → grouping beyond USUBJID (OCCDS 1.1 AOCCxxFL)
     "AOCCFL": [], "AOCCSFL": ["AEBODSYS"], "AOCCPFL": ["AEBODSYS", "AEDECOD"],
