@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cdiscmap.errors import StandardsError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.dates import complete_date
+from cdiscmap.standards.classes import GENERAL_CLASSES, ig_class
+from cdiscmap.standards.models import Standards
 
 RULES: dict[str, tuple[Severity, str]] = {
     "CMAP-XD0001": (Severity.ERROR, "USUBJID is not in DM (SDTMIG 3.4 §5.2: DM holds every subject)"),
@@ -27,6 +30,67 @@ RULES: dict[str, tuple[Severity, str]] = {
     "CMAP-XD0011": (Severity.WARNING, "DM.DTHDTC differs from the date of the subject's death in DS "
                                  "(DSDECOD DEATH) or of a fatal AE (AEOUT FATAL)"),
 }
+
+
+# ============================================================================================
+# Which rules a dataset gets: from its SDTM class, never from a list of domain names
+# ============================================================================================
+# The topic variable of each general observation class (SDTMIG 3.4 §2.1, §6; role "Topic" in
+# specs/): how a dataset without metadata (a custom domain read by `validate`) shows its class.
+_TOPIC_CLASS = (("TRT", "Interventions"), ("TERM", "Events"), ("TESTCD", "Findings"))
+
+# CMAP-XD0005 (nothing starts after death): every general-class dataset, dated by --STDTC
+# (Events, Interventions) or --DTC (Findings), except the IG domains whose records are the death
+# itself or are collected after it by definition: DS (the death is a disposition event, and
+# XD0011 compares it with DM.DTHDTC), DD (SDTMIG 3.4 §6.3 Death Details) and SS (§6.3 Subject
+# Status: survival status asked at later contacts).
+AFTER_DEATH_CLASSES = GENERAL_CLASSES
+AFTER_DEATH_EXEMPT = frozenset({"DS", "DD", "SS"})
+# CMAP-XD0008 (dated before informed consent): events and interventions, which the study
+# collects from consent on, except the IG domains that hold history by definition: MH (medical
+# history, SDTMIG 3.4 §6.2), and the prior therapies of CM, PR and SU (§6.1: prior and
+# concomitant). In any domain a record that says it started before the study (--STRF or
+# --STRTPT BEFORE, SDTMIG 3.4 §4.4.7) is history too.
+BEFORE_CONSENT_CLASSES = ("Events", "Interventions")
+BEFORE_CONSENT_EXEMPT = frozenset({"MH", "CM", "PR", "SU"})
+
+
+def domain_class(name: str, frame: pd.DataFrame, standards: Standards | None = None
+                 ) -> str | None:
+    """The SDTMIG class of dataset ``name`` ("Events", "Findings", ...), None when unknown.
+
+    Why: class-level rules must reach any domain of the class, an IG domain the rule's author
+    did not think of or a sponsor's custom domain (SDTMIG 3.4 §2.6), with no code. The class
+    is the dataset's metadata (``standards``: specs/ plus the study's custom domains; default
+    specs/), else the class whose topic variable (--TRT, --TERM, --TESTCD; Findings About also
+    has --OBJ) the data holds.
+    """
+    if standards is None:
+        try:
+            from cdiscmap.standards import load_standards
+
+            standards = load_standards()
+        except StandardsError:
+            standards = None
+    known = standards.datasets.get(name) if standards is not None else None
+    if known is not None and known.standard.upper().startswith("SDTM"):
+        return ig_class(known.class_name, known.subclass)
+    prefix = name[:2]
+    for suffix, class_name in _TOPIC_CLASS:
+        if f"{prefix}{suffix}" in frame:
+            if class_name == "Findings" and f"{prefix}OBJ" in frame:
+                return "Findings About"
+            return class_name
+    return None
+
+
+def _before_study(frame: pd.DataFrame, prefix: str) -> pd.Series:
+    """Records that say they started before the study (--STRF / --STRTPT BEFORE)."""
+    before = pd.Series(False, index=frame.index)
+    for variable in (f"{prefix}STRF", f"{prefix}STRTPT"):
+        if variable in frame:
+            before |= (frame[variable].astype("string") == "BEFORE").fillna(False)
+    return before
 
 
 def _src(frame: pd.DataFrame) -> pd.Series:
@@ -101,7 +165,12 @@ def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series) -> list[Fi
 
 
 def check_sdtm_cross(domains: dict[str, pd.DataFrame],
-                     supp: dict[str, pd.DataFrame] | None = None) -> list[Finding]:
+                     supp: dict[str, pd.DataFrame] | None = None, *,
+                     standards: Standards | None = None) -> list[Finding]:
+    """XD findings for SDTM ``domains`` and ``supp`` (by dataset name).
+
+    ``standards`` gives each dataset's class (default: specs/; see :func:`domain_class`).
+    """
     out: list[Finding] = []
     dm = domains.get("DM")
     subjects = set(dm["USUBJID"].dropna()) if dm is not None and "USUBJID" in dm else None
@@ -167,12 +236,15 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
             bad = frame[(d.notna() & treated & frame["EPOCH"].isna()).fillna(False)]
             out += _emit("CMAP-XD0010", name, "EPOCH", bad, frame[start],
                          f" ({start} is the record's date)")
-        if "DTHDTC" in ref and name in ("AE", "EX", "TR", "TU", "RS"):
+        class_name = domain_class(name, frame, standards)
+        if ("DTHDTC" in ref and class_name in AFTER_DEATH_CLASSES
+                and name not in AFTER_DEATH_EXEMPT):
             death = complete_date(frame["USUBJID"].map(ref["DTHDTC"]))
             bad = frame[(d > death).fillna(False)]
             out += _emit("CMAP-XD0005", name, start, bad, frame[start])
-        if "RFICDTC" in ref and name in ("AE", "EX"):
+        if ("RFICDTC" in ref and class_name in BEFORE_CONSENT_CLASSES
+                and name not in BEFORE_CONSENT_EXEMPT):
             ic = complete_date(frame["USUBJID"].map(ref["RFICDTC"]))
-            bad = frame[(d < ic).fillna(False)]
+            bad = frame[((d < ic) & ~_before_study(frame, name[:2])).fillna(False)]
             out += _emit("CMAP-XD0008", name, start, bad, frame[start])
     return out

@@ -16,8 +16,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.spec.models import PlausibilitySpec
+from cdiscmap.standards.models import Standards
 
 RULES: dict[str, tuple[Severity, str]] = {
     "CMAP-PL0001": (Severity.WARNING, "date before the earliest plausible date (study.yaml "
@@ -34,6 +36,7 @@ RULES: dict[str, tuple[Severity, str]] = {
 PER_RECORD_LIMIT = 100     # above this, one finding per distinct value (with its count)
 # lesion size tests (CDISC CT TRTESTCD: longest diameter, longest perpendicular, sums)
 DIAMETER_TESTS = ("LDIAM", "LPERP", "SUMDIAM", "SUMNLNLD", "DIAMETER")
+FINDINGS_CLASSES = ("Findings", "Findings About")
 # AGEU (CDISC CT AGEU) → factor to years; AGE without AGEU is taken as years
 _YEARS_PER = {"YEARS": 1.0, "MONTHS": 1 / 12, "WEEKS": 7 / 365.25, "DAYS": 1 / 365.25,
               "HOURS": 1 / 8766.0}
@@ -140,8 +143,8 @@ def _numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
-def _check_negative(name: str, frame: pd.DataFrame, settings: PlausibilitySpec
-                    ) -> list[Finding]:
+def _check_negative(name: str, frame: pd.DataFrame, settings: PlausibilitySpec,
+                    class_name: str | None = None) -> list[Finding]:
     out: list[Finding] = []
     measures = [c for c in frame.columns if c == "AGE" or
                 (len(c) >= 6 and c[2:] in ("DOSE", "DOSTOT") and c[:2] == name[:2])]
@@ -149,7 +152,9 @@ def _check_negative(name: str, frame: pd.DataFrame, settings: PlausibilitySpec
         bad = (_numbers(frame[variable]) < 0).fillna(False)
         out += _emit("CMAP-PL0004", settings, name, variable, frame[bad], frame[variable])
     test, result = f"{name[:2]}TESTCD", f"{name[:2]}STRESN"
-    if name in ("TR", "TU") and test in frame and result in frame:
+    # a lesion size is a Findings result (TR, or any findings domain, custom ones included,
+    # that measures lesions with the TRTESTCD diameter tests)
+    if class_name in FINDINGS_CLASSES and test in frame and result in frame:
         diameter = frame[test].astype("string").isin(DIAMETER_TESTS).fillna(False)
         bad = diameter & (_numbers(frame[result]) < 0).fillna(False)
         out += _emit("CMAP-PL0004", settings, name, result, frame[bad], frame[result])
@@ -206,8 +211,12 @@ def _check_age(dm: pd.DataFrame, settings: PlausibilitySpec) -> list[Finding]:
 # Entry point
 # ============================================================================================
 def check_plausibility(domains: dict[str, pd.DataFrame],
-                       settings: PlausibilitySpec | None = None) -> list[Finding]:
+                       settings: PlausibilitySpec | None = None, *,
+                       standards: Standards | None = None) -> list[Finding]:
     """PL findings for SDTM ``domains`` (by name); ``settings`` from study.yaml or defaults.
+
+    ``standards`` gives each dataset's SDTM class (default specs/;
+    :func:`cdiscmap.checks.crossdomain.domain_class`).
 
     The data cut-off is ``settings.data_cutoff``, else TS DCUTDTC when TS has it, else no
     after-cut-off check runs.
@@ -219,7 +228,7 @@ def check_plausibility(domains: dict[str, pd.DataFrame],
         if frame is None or frame.empty:
             continue
         out += _check_dates(name, frame, settings, cutoff)
-        out += _check_negative(name, frame, settings)
+        out += _check_negative(name, frame, settings, domain_class(name, frame, standards))
     dm = domains.get("DM")
     if dm is not None and not dm.empty:
         out += _check_age(dm, settings)
