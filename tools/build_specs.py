@@ -153,10 +153,15 @@ ADSL_VARS = [
     AdamVar("ACTARMCD", "DM", after="ACTARM"),
     AdamVar("TRT01P", "TRTxxP", XX01), AdamVar("TRT01A", "TRTxxA", XX01),
     AdamVar("RANDDT", "RANDDT"), AdamVar("TRTSDT", "TRTSDT"), AdamVar("TRTEDT", "TRTEDT"),
+    # admiral ad_adsl.R TRTSDTM/TRTEDTM with the time imputation flags; the date flags only
+    # when a study allows partial dose dates (exposure.start_imputation / end_imputation).
+    AdamVar("TRTSDTM", "TRTSDTM"), AdamVar("TRTSDTF", "TRTSDTF"),
+    AdamVar("TRTSTMF", "TRTSTMF"), AdamVar("TRTEDTM", "TRTEDTM"),
+    AdamVar("TRTEDTF", "TRTEDTF"), AdamVar("TRTETMF", "TRTETMF"),
     AdamVar("TRTDURD", "TRTDURD"), AdamVar("DTHDT", "DTHDT"), AdamVar("DTHDTF", "DTHDTF"),
     AdamVar("RFICDT", "RFICDT"), AdamVar("ENRLDT", "ENRLDT"),
     # GIST rechallenge: first dose of the re-introduced treatment (a sponsor date variable).
-    AdamVar("RCHSDT", "sponsor", after="TRTEDT", label="Rechallenge Start Date"),
+    AdamVar("RCHSDT", "sponsor", after="TRTETMF", label="Rechallenge Start Date"),
     AdamVar("DTHFL", "DM", after="DTHDTF"), AdamVar("DTHCAUS", "DTHCAUS"),
     AdamVar("LSTALVDT", "LSTALVDT"), AdamVar("EOSSTT", "EOSSTT"), AdamVar("EOSDT", "EOSDT"),
     AdamVar("DCSREAS", "DCSREAS"), AdamVar("ITTFL", "ITTFL"), AdamVar("SAFFL", "SAFFL"),
@@ -185,6 +190,7 @@ ADSL_VARS = [
     AdamVar("DTHB30FL", "sponsor", after="DTHA30FL", label="Death Within 30 Days of First Trt Flag",
             type="Char", value_list=("Y",)),
     AdamVar("COHORT", "sponsor", label="Basket Cohort"),
+    AdamVar("COHORTN", "sponsor", label="Basket Cohort (N)", type="Num"),
     AdamVar("PATHOL", "sponsor", label="Tumor Pathology"),
     AdamVar("GENALT", "sponsor", label="Genetic Alteration"),
 ]
@@ -560,6 +566,9 @@ def adam_variable(ref: Reference, ds: AdamDataset, spec: AdamVar,
     # ADaMIG 1.3 §3.1.2: *DT variables are numeric SAS dates, shown with a date format.
     if var["type"] == "Num" and spec.name.endswith("DT"):
         var["display_format"] = "DATE9."
+    # ... and *DTM variables numeric SAS datetimes (an imputed 00:00:00 must not read as a date)
+    if var["type"] == "Num" and spec.name.endswith("DTM"):
+        var["display_format"] = "DATETIME20."
     if spec.source == "sponsor":
         var["sponsor"] = True
     if len(var["label"]) > 40:

@@ -120,16 +120,21 @@ template's result. "Not settable" marks what no setting can change yet.
 | End-of-study records | DS with DSCAT = DISPOSITION EVENT | also DSSCAT = STUDY PARTICIPATION or END OF STUDY, so an end-of-treatment disposition does not end the study | `eos: {dataset: DS, date: DSSTDTC, where: {DSCAT: DISPOSITION EVENT}}` |
 | DTHCAUS sources | the example takes AEDECOD of a fatal AE (AEOUT = FATAL), then DS DEATH DSTERM | DD primary cause of death (DDSTRESC), then DS DEATH (DSTERM): DD is the SDTMIG 3.4 home of the cause | `death_cause_sources: [{dataset: AE, date: AESTDTC, where: {AEOUT: FATAL}, value: AEDECOD}, {dataset: DS, date: DSSTDTC, where: {DSDECOD: DEATH}, value: DSTERM}]` |
 | DTHCGR1 | the vignette groups by the source domain (a fatal AE → ADVERSE EVENT) and DTHCAUS text | PROGRESSIVE DISEASE when DTHCAUS names it or DISEASE RELAPSE, else OTHER | `groupings` (DTHCGR1 entry) |
-| TRTEDT of an open dose record | a record without EXENDTC does not count | its EXSTDTC counts, so TRTEDT is never before a later dose start | `exposure.open_end_uses_start: false` |
-| TRTSDTM, TRTEDTM, TRTSTMF, TRTETMF | derived (times imputed first/last) | not derived: TRTSDT/TRTEDT come from the dates | not settable |
-| AGEGR1 of a missing AGE | Missing | blank (AGEGR1N blank) | not settable |
+| TRTEDT, TRTEDTM of an open dose record | a record without EXENDTC does not count | its EXSTDTC counts (TRTEDTM: its time imputed to the end of the day), so TRTEDT is never before a later dose start | `exposure.open_end_uses_start: false` |
+| SAFFL of a subject whose only doses have a partial EXSTDTC | Y (any dose record) | N (SAFFL = TRTSDT present; complete dates only) | `exposure.start_imputation: M` gives Y and an imputed TRTSDT (TRTSDTF) |
+| REGION1 texts | NA (CAN, USA) / RoW / Missing | North America / Rest of the World / Missing: the text NA reads as a missing value in R, SAS CSV imports and pandas | `groupings` (REGION1 entry with labels NA and RoW) |
+| DTHCAUS from DS | DSDECOD DEATH whose DSTERM contains DEATH DUE TO | any DSDECOD DEATH record (after DD) | `death_cause_sources` entry with `where: {DSDECOD: DEATH}` narrowed by the study's DSTERM values |
 | ITTFL | not in the template | Y when RANDDT is present | `ittfl_from: null` |
 | EFFFL | not in the template | dosed and a baseline tumour assessment (sponsor population flag) | `efffl` |
 
 Same as the template: TRT01P/TRT01A (ARM/ACTARM), doses (EXDOSE > 0, or 0 for placebo),
-RANDDT, SCRFDT, FRVDT, EOSSTT (blank for screen failures), DTHDT (imputed to the first day up
-to the month), DTHADY, LDDTHELD, LDDTHGR1, DTH30FL, DTHA30FL, DTHB30FL, AGEGR1 bands, RACEGR1,
-REGION1.
+TRTSDTM/TRTEDTM (complete dates, a missing time imputed to 00:00:00 / 23:59:59) with
+TRTSTMF/TRTETMF = H or M (no S: `exposure.flag_imputed_seconds: true` adds it, as ADaMIG 1.3
+§3.1.3 allows), RANDDT, SCRFDT, FRVDT, EOSSTT (blank for screen failures), DTHDT (imputed to
+the first day up to the month), DTHADY, LDDTHELD, LDDTHGR1, DTH30FL, DTHA30FL, DTHB30FL, AGEGR1
+bands and Missing for a missing AGE (`age_missing`), RACEGR1. Beyond the template: AGEGR1N,
+RACEGR1N, REGION1N, DTHCGR1N (group order) and COHORTN (`numbered`), TRTSDTF/TRTEDTF when
+`exposure.start_imputation` / `end_imputation` allow partial dose dates.
 
 ### ADRS (admiralonco ad_adrs.R)
 

@@ -121,7 +121,7 @@ def test_one_record_per_dm_subject_in_usubjid_order():
 def test_age_groups_and_treatment_variables():
     adsl, _, methods = derive()
     # admiral ad_adsl.R agegr1_lookup bands (<18, 18-64, >64; issue 11 §2, was >=65)
-    assert col(adsl, "AGEGR1") == ["<18", "18-64", ">64", None]
+    assert col(adsl, "AGEGR1") == ["<18", "18-64", ">64", "Missing"]   # no AGE (admiral)
     assert col(adsl, "AGEGR1N") == [1.0, 2.0, 3.0, None]
     assert col(adsl, "TRT01P") == ["Cohort 16", "Cohort 5", "Cohort 5", "Cohort 1"]
     assert col(adsl, "TRT01A") == ["Cohort 16", "Cohort 5", None, "Cohort 1"]

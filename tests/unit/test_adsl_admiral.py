@@ -80,7 +80,7 @@ def col(adsl: pd.DataFrame, name: str) -> list:
 
 def test_groupings_follow_the_admiral_template():
     adsl, methods = derive()
-    assert col(adsl, "AGEGR1") == ["<18", "18-64", ">64", None, "18-64"]
+    assert col(adsl, "AGEGR1") == ["<18", "18-64", ">64", "Missing", "18-64"]
     assert col(adsl, "AGEGR1N") == [1.0, 2.0, 3.0, None, 2.0]
     assert col(adsl, "RACEGR1") == ["White", "Non-white", "Missing", "White", "White"]
     assert col(adsl, "RACEGR1N") == [1.0, 2.0, None, 1.0, 1.0]

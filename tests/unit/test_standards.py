@@ -112,10 +112,13 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
         "STUDYID", "USUBJID", "SUBJID", "SITEID", "REGION1", "REGION1N", "AGE", "AGEU",
         "AGEGR1", "AGEGR1N", "SEX", "RACE", "ETHNIC", "COUNTRY", "RACEGR1", "RACEGR1N", "SAFFL",
         "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM", "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT",
-        "TRTEDT", "RCHSDT", "EOSSTT", "EOSDT", "SCRFDT", "FRVDT", "DCSREAS", "RFICDT", "ENRLDT",
+        "TRTSDTM", "TRTSDTF", "TRTSTMF", "TRTEDT", "TRTEDTM", "TRTEDTF", "TRTETMF", "RCHSDT",
+        "EOSSTT", "EOSDT", "SCRFDT", "FRVDT", "DCSREAS", "RFICDT", "ENRLDT",
         "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS", "DTHDOM",
         "DTHADY", "LDDTHELD", "LDDTHGR1", "DTH30FL", "DTHA30FL", "DTHB30FL", "DTHCGR1",
-        "DTHCGR1N", "COHORT", "PATHOL", "GENALT"]
+        "DTHCGR1N", "COHORT", "COHORTN", "PATHOL", "GENALT"]
+    assert adsl.variable("TRTSDTM").display_format == "DATETIME20."
+    assert adsl.variable("TRTSTMF").codelist == "TIMEFL"
     assert adsl.variable("AGEGR1N").label == "Pooled Age Group 1 (N)"
     assert adsl.variable("DTHDTF").codelist == "DATEFL"
     trt01p = adsl.variable("TRT01P")
@@ -131,7 +134,7 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     assert adsl.variable("EFFFL").value_list == ["Y", "N"]
     assert [v.name for v in adsl.variables if v.sponsor] == [
         "EFFFL", "RCHSDT", "SCRFDT", "FRVDT", "DTHDOM", "DTHADY", "LDDTHELD", "LDDTHGR1",
-        "DTH30FL", "DTHA30FL", "DTHB30FL", "COHORT", "PATHOL", "GENALT"]
+        "DTH30FL", "DTHA30FL", "DTHB30FL", "COHORT", "COHORTN", "PATHOL", "GENALT"]
     # ADaMIG 1.3 ADSL "Trial Experience": ENRLDT "Date of Enrollment" (Num, Perm)
     assert (adsl.variable("ENRLDT").label, adsl.variable("ENRLDT").data_type) == (
         "Date of Enrollment", "Num")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.dates import complete_dates, impute_dtc
+from cdiscmap.adam.dates import complete_dates, impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
     lookup,
     notice,
@@ -24,7 +24,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.settings import AdamSettings, ExDateRule, where_text
+from cdiscmap.adam.settings import AdamSettings, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
 
@@ -111,9 +111,34 @@ def _age_groups(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, s
         conds.append(cond.to_numpy(dtype=bool))
         labels.append(group.label)
     index = np.select(conds, list(range(1, len(labels) + 1)), default=0)
-    adsl["AGEGR1"] = pd.array([labels[i - 1] if i else None for i in index], dtype="string")
+    text = np.array([None, *labels], dtype=object)[index]
+    missing = settings.adsl.age_missing
+    if missing is not None:
+        text = np.where(age.isna().to_numpy(), missing, text)
+    adsl["AGEGR1"] = pd.array(text, dtype="string")
     adsl["AGEGR1N"] = np.where(index > 0, index, np.nan).astype("float64")
-    methods["AGEGR1"] = "AGE grouped as " + "; ".join(labels) + " (AGEGR1N = group order)"
+    methods["AGEGR1"] = ("AGE grouped as " + "; ".join(labels) + " (AGEGR1N = group order)"
+                         + (f"; {missing} when AGE is missing (AGEGR1N empty)"
+                            if missing is not None else ""))
+
+
+def _numbered(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str]) -> None:
+    """{variable}N: the settings' order first, then numbers-as-text by value, then text."""
+    for item in settings.adsl.numbered:
+        if item.variable not in adsl.columns:
+            raise InputDataError(f"numbered {item.variable}: ADSL has no {item.variable} "
+                                 "(a DM variable, a cohort variable or a grouping)")
+        values = adsl[item.variable].astype("string")
+        seen = [v for v in pd.unique(values.dropna()) if v not in item.order]
+        as_number = pd.to_numeric(pd.Series(seen, dtype="object"), errors="coerce")
+        rest = sorted(zip(as_number.isna(), as_number.fillna(0), seen, strict=True))
+        order = [*item.order, *(v for _, _, v in rest)]
+        numbers = {v: float(i) for i, v in enumerate(order, start=1)}
+        adsl[item.variable + "N"] = values.map(numbers).astype("float64")
+        methods[item.variable + "N"] = (
+            f"{item.variable} numbered " + (f"in the order {', '.join(item.order)}, then "
+                                            if item.order else "")
+            + "by value (numbers written as text by their number, other text alphabetically)")
 
 
 def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
@@ -174,6 +199,24 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
         end_dates = end_dates.where(end_given, start.dates)
     out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
                         "END": end_dates})
+    # the same records as datetimes (TRTSDTM/TRTEDTM; admiral derive_vars_dtm: start time
+    # imputed first, end time last), so date(TRTSDTM) = TRTSDT and date(TRTEDTM) = TRTEDT
+    seconds = cfg.flag_imputed_seconds
+    start_dtm = impute_dtm(ex["EXSTDTC"], cfg.start_imputation, "first", "first",
+                           flag_seconds=seconds)
+    open_dtm = impute_dtm(ex["EXSTDTC"], cfg.start_imputation, "first", "last",
+                          flag_seconds=seconds)
+    end_dtm = impute_dtm(ex["EXENDTC"], cfg.end_imputation, "last", "last",
+                         flag_seconds=seconds) if "EXENDTC" in ex.columns else open_dtm
+    use_open = (~end_given).to_numpy() if cfg.open_end_uses_start else \
+        np.zeros(len(ex), dtype=bool)
+    out["START_DTM"] = start_dtm.datetimes
+    out["START_DF"], out["START_TF"] = start_dtm.date_flag, start_dtm.time_flag
+    out["END_DTM"] = end_dtm.datetimes.where(~use_open, open_dtm.datetimes)
+    if "EXENDTC" not in ex.columns and not cfg.open_end_uses_start:
+        out["END_DTM"] = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+    out["END_DF"] = end_dtm.date_flag.where(~use_open, open_dtm.date_flag)
+    out["END_TF"] = end_dtm.time_flag.where(~use_open, open_dtm.time_flag)
     for name in ("EPOCH", "EXCAT", "EXSCAT", "EXTRT"):
         if name in ex.columns:
             out[name] = ex[name]
@@ -194,6 +237,7 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
         adsl["TRTEDT"] = pd.to_datetime(lookup(adsl["USUBJID"], last)).astype("datetime64[ns]")
     adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
     cfg = settings.adsl.exposure
+    _treatment_datetimes(adsl, dosing, cfg, methods)
     dose = "EXDOSE > 0 (or placebo)" if cfg.positive_dose_only else "any EX record"
     imputed = {"none": "partial dates not used", "D": "a missing day imputed",
                "M": "a missing day/month imputed"}
@@ -205,6 +249,49 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
                             else "") + f"; {imputed[cfg.end_imputation]}"
                          + (" (last day)" if cfg.end_imputation != "none" else ""))
     methods["TRTDURD"] = "TRTEDT - TRTSDT + 1"
+
+
+def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: Exposure,
+                         methods: dict[str, str]) -> None:
+    """TRTSDTM/TRTSTMF of the first dose record (by datetime, then EXSEQ) and TRTEDTM/TRTETMF
+    of the last (admiral ad_adsl.R derive_vars_merged mode first / last); TRTSDTF/TRTEDTF only
+    when the settings allow a partial date to be imputed."""
+    index = adsl.index
+    names = {"START": ("TRTSDTM", "TRTSTMF", "TRTSDTF"), "END": ("TRTEDTM", "TRTETMF", "TRTEDTF")}
+    for side, (dtm, tmf, dtf) in names.items():
+        imputing = (cfg.start_imputation if side == "START" else cfg.end_imputation) != "none"
+        if dosing is None or dosing.empty:
+            picked = pd.DataFrame(columns=["USUBJID", f"{side}_DTM", f"{side}_TF", f"{side}_DF"])
+        else:
+            recs = dosing.loc[dosing[f"{side}_DTM"].notna()]
+            seq = recs["EXSEQ"] if "EXSEQ" in recs.columns else \
+                pd.Series(np.arange(len(recs), dtype="float64"), index=recs.index)
+            recs = recs.assign(_SEQ=seq).sort_values(["USUBJID", f"{side}_DTM", "_SEQ"],
+                                                     kind="mergesort")
+            picked = recs.drop_duplicates("USUBJID", keep="first" if side == "START" else "last")
+        table = picked.set_index("USUBJID")
+        adsl[dtm] = pd.to_datetime(lookup(adsl["USUBJID"], table[f"{side}_DTM"])) \
+            .astype("datetime64[ns]") if len(table) else \
+            pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+        for name, col in ((tmf, f"{side}_TF"), (dtf, f"{side}_DF")):
+            if name == dtf and not imputing:
+                continue
+            adsl[name] = lookup(adsl["USUBJID"], table[col]).astype("string") if len(table) \
+                else pd.Series(pd.NA, index=index, dtype="string")
+    time = "H, M" + (" or S" if cfg.flag_imputed_seconds else "")
+    methods["TRTSDTM"] = ("EXSTDTC of the dose record of TRTSDT (earliest, then lowest EXSEQ); "
+                          "a missing time imputed to 00:00:00 (a missing minute or second to "
+                          "00)")
+    methods["TRTEDTM"] = ("EXENDTC of the dose record of TRTEDT (latest, then highest EXSEQ)"
+                          + (", EXSTDTC for an open record" if cfg.open_end_uses_start else "")
+                          + "; a missing time imputed to 23:59:59 (a missing minute or second "
+                          "to 59)")
+    methods["TRTSTMF"] = f"Highest imputed time component of TRTSDTM: {time}"
+    methods["TRTETMF"] = f"Highest imputed time component of TRTEDTM: {time}"
+    for name, level in (("TRTSDTF", cfg.start_imputation), ("TRTEDTF", cfg.end_imputation)):
+        if level != "none":
+            methods[name] = (f"D when the day of {name[:6]} was imputed, M when month and day "
+                             "were")
 
 
 def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDateRule,
@@ -518,6 +605,7 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
         methods["FRVDT"] = (f"First {cfg.frvdt.dataset}.{cfg.frvdt.date} where "
                             f"{where_text(cfg.frvdt.where)}")
     _groupings(adsl, settings, methods)
+    _numbered(adsl, settings, methods)
 
     yes = pd.Series("Y", index=adsl.index, dtype="string")
     if cfg.ittfl_from:

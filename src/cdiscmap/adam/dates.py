@@ -143,3 +143,78 @@ def _impute_unique(text: pd.Series, highest: str, how: str
 def complete_dates(dtc: pd.Series) -> ImputedDates:
     """Only complete dates count (admiral's ``highest_imputation = "n"``)."""
     return impute_dtc(dtc, "none")
+
+
+# the time part of an ISO 8601 --DTC: hour, then optional minute and second (fraction ignored)
+_TIME = r"T(?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,]\d+)?)?)?$"
+
+
+@dataclass(frozen=True)
+class ImputedDatetimes:
+    """Datetimes derived from one --DTC column (``*DTM``, ``*DTF``, ``*TMF``)."""
+
+    datetimes: pd.Series  # datetime64[ns], NaT where the date is missing or not imputable
+    date_flag: pd.Series  # "string": D / M where the date was imputed (ADaMIG 1.3 *DTF)
+    time_flag: pd.Series  # "string": H / M / S, the highest imputed time component (*TMF)
+    invalid: pd.Series    # bool: the date part is not ISO 8601 (as impute_dtc)
+
+
+def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
+               time: Literal["first", "last"] = "first", *,
+               flag_seconds: bool = False) -> ImputedDatetimes:
+    """--DTC text → datetimes as admiral ``derive_vars_dtm``: the date as :func:`impute_dtc`,
+    then missing time components imputed to the start of the day (``time = "first"``,
+    00:00:00) or its end (``"last"``, 23:59:59), component by component (``T10`` → 10:00:00 or
+    10:59:59). The time flag is the highest imputed component, H, M or S (ADaMIG 1.3 §3.1.3
+    TIMEFL C81226); an imputed date has flag H. admiral leaves out S by default
+    (``ignore_seconds_flag``: most EDCs never collect seconds), so does ``flag_seconds=False``.
+    A time part that is no ISO 8601 time counts as missing (imputed, flag H)."""
+    # few distinct texts: work on each once, then spread by code (as impute_dtc)
+    codes, uniques = pd.factorize(dtc.astype("string"), use_na_sentinel=True)
+    one = _impute_dtm_unique(pd.Series(uniques, dtype="string"), highest, how, time,
+                             flag_seconds)
+    present = codes >= 0
+    take = np.where(present, codes, 0)
+
+    def spread(values: pd.Series, empty: object, dtype: str) -> pd.Series:
+        arr = values.to_numpy()[take] if len(values) else np.full(len(codes), empty)
+        return pd.Series(np.where(present, arr, empty), index=dtc.index).astype(dtype)
+
+    return ImputedDatetimes(
+        datetimes=spread(one.datetimes, np.datetime64("NaT", "ns"), "datetime64[ns]"),
+        date_flag=spread(one.date_flag.astype(object), None, "string"),
+        time_flag=spread(one.time_flag.astype(object), None, "string"),
+        invalid=spread(one.invalid, False, "bool"))
+
+
+def _impute_dtm_unique(text: pd.Series, highest: Highest, how: How,
+                       time: Literal["first", "last"], flag_seconds: bool) -> ImputedDatetimes:
+    dates = impute_dtc(text, highest, how)
+    text = text.str.strip()
+    parts = text.str.extract(_TIME)
+    hour = pd.to_numeric(parts["h"], errors="coerce").to_numpy(dtype=float)
+    minute = pd.to_numeric(parts["mi"], errors="coerce").to_numpy(dtype=float)
+    second = pd.to_numeric(parts["s"], errors="coerce").to_numpy(dtype=float)
+    bad = (hour > 23) | (minute > 59) | (second > 59)
+    hour = np.where(bad, np.nan, hour)
+    # a component under a missing one carries nothing (right truncation)
+    minute = np.where(np.isnan(hour), np.nan, minute)
+    second = np.where(np.isnan(minute), np.nan, second)
+    imputed_date = dates.flag.notna().to_numpy()
+    hour = np.where(imputed_date, np.nan, hour)
+    minute = np.where(imputed_date, np.nan, minute)
+    second = np.where(imputed_date, np.nan, second)
+    last = time == "last"
+    seconds = (np.where(np.isnan(hour), 23 if last else 0, hour) * 3600
+               + np.where(np.isnan(minute), 59 if last else 0, minute) * 60
+               + np.where(np.isnan(second), 59 if last else 0, second))
+    stamps = dates.dates + pd.to_timedelta(seconds, unit="s")
+    flag = np.select([np.isnan(hour), np.isnan(minute), np.isnan(second) & flag_seconds],
+                     ["H", "M", "S"], default="")
+    present = dates.dates.notna().to_numpy()
+    flag = np.where(present & (flag != ""), flag, None)
+    return ImputedDatetimes(
+        datetimes=stamps.astype("datetime64[ns]"),
+        date_flag=dates.flag,
+        time_flag=pd.Series(flag, index=text.index, dtype="string"),
+        invalid=dates.invalid)

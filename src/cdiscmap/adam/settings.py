@@ -254,6 +254,14 @@ class Exposure(_Model):
                           "start date to TRTEDT. admiral ignores it, which can make TRTEDT "
                           "earlier than a later dose start; we never overstate exposure either "
                           "way. Default true.")
+    flag_imputed_seconds: bool = Field(
+        False, description="TRTSTMF/TRTETMF = S when only the seconds of TRTSDTM/TRTEDTM were "
+                           "imputed. TRTSDTM/TRTEDTM come from the same dose records as "
+                           "TRTSDT/TRTEDT, a missing time imputed to 00:00:00 (start) or "
+                           "23:59:59 (end) component by component, the flag naming the highest "
+                           "imputed component, H or M (admiral derive_vars_dtm, "
+                           "ignore_seconds_flag TRUE: no S). true: S as well (ADaMIG 1.3 §3.1.3 "
+                           "TIMEFL).")
 
 
 class Baseline(_Model):
@@ -287,13 +295,37 @@ class EffflRule(_Model):
                           "condition).")
 
 
+class NumberedVariable(_Model):
+    """A numeric companion (…N) of a character ADSL variable, e.g. COHORTN of COHORT."""
+
+    variable: str = Field(description="Character ADSL variable, e.g. COHORT; {variable}N is "
+                                      "created and must be declared in specs/adamig-1.3/"
+                                      "ADSL.json (COHORTN is).")
+    order: list[str] = Field(
+        default_factory=list,
+        description="Values numbered 1, 2, … in this order; values not listed follow them, "
+                    "numbers written as text (cohort 2, 10) by their value, other text "
+                    "alphabetically. Default [] (that order for all).")
+
+    _v = field_validator("variable")(lambda v: _check_name(v, "variable"))
+
+
 class AdslSettings(_Model):
     """ADSL derivations (ADaMIG 1.3 §3.2)."""
 
     age_groups: list[AgeGroup] = Field(
         default_factory=_default_age_groups,
-        description="AGEGR1/AGEGR1N categories, in order; default <18, 18-64, >=65 (ICH E7 "
-                    "age bands).")
+        description="AGEGR1/AGEGR1N categories, in order; default <18, 18-64, >64 (admiral "
+                    "ad_adsl.R format_agegr1; ICH E7 age bands).")
+    age_missing: str | None = Field(
+        "Missing", description="AGEGR1 of a subject without AGE (admiral ad_adsl.R "
+                               "format_agegr1: Missing); its AGEGR1N is empty. null: blank.")
+    numbered: list[NumberedVariable] = Field(
+        default_factory=list,
+        description="Numeric companions of character ADSL variables (ADaMIG 1.3 "
+                    "AGEGRyN, TRTxxPN: one number per text, one-to-one), e.g. "
+                    "[{variable: COHORT}] for COHORTN. AGEGR1N and the groupings' …N are "
+                    "always derived. Default none (admiral has no cohort variable).")
     trt01p_from: str = Field("ARM", description="DM variable for TRT01P (admiral: ARM).")
     trt01a_from: str = Field("ACTARM", description="DM variable for TRT01A (admiral: ACTARM).")
     cohort_variables: list[str] = Field(
