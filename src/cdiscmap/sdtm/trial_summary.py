@@ -2,7 +2,8 @@
 
 Study-level facts (title, phase, treatment, versions) are written in study.yaml; ACTSUB (actual
 number of subjects), SSTDTC (study start: earliest informed consent, per the FDA's definition)
-and SENDTC (latest end of participation) are derived from DM.
+and SENDTC (latest end of participation) are derived from DM; DCUTDTC/DCUTDESC come from
+study.yaml ``data_cutoff``, the one cut-off date DM and EPOCH use too.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
         if e.parmcd not in parm_name:
             raise SpecError(f"TSPARMCD '{e.parmcd}' is not in the TSPARMCD codelist",
                             loaded.study_file, line, "parmcd")
-        value = e.value if e.value is not None else _derived(e.derive or "", dm)
+        if e.derive in ("DCUTDTC", "DCUTDESC"):
+            # study.yaml data_cutoff: the date RFENDTC, EPOCH and open records also use
+            cut = loaded.study.data_cutoff
+            value = None if cut is None else (cut.date.isoformat() if e.derive == "DCUTDTC"
+                                              else cut.description)
+        else:
+            value = e.value if e.value is not None else _derived(e.derive or "", dm)
         rows.append({"STUDYID": loaded.study.studyid, "DOMAIN": "TS", "TSPARMCD": e.parmcd,
                      "TSPARM": parm_name[e.parmcd], "TSVAL": value,
                      # SDTMIG 3.4 §7.6.1: a value that cannot be given carries a null flavour

@@ -23,7 +23,7 @@ from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
 from cdiscmap.sdtm.expressions import variables_of as expression_variables
-from cdiscmap.sdtm.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import clean_text
 from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
@@ -157,12 +157,8 @@ def operand(ctx: MapContext, frame: BlockFrame, op: Operand) -> pd.Series:
 
 
 def _text(s: pd.Series) -> pd.Series:
-    return map_unique(s.astype("string"), _strip_blank)
-
-
-def _strip_blank(s: pd.Series) -> pd.Series:
-    out = s.astype("string").str.strip()
-    return out.mask(out == "", pd.NA)
+    """Collected text as SDTM text: stripped, blank → null (each distinct value once)."""
+    return clean_text(s)
 
 
 def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> pd.Series:
@@ -428,7 +424,44 @@ def from_domain(ctx: MapContext, frame: BlockFrame, args: FromDomainArgs) -> pd.
         values = values.sort_values(["USUBJID", *keys], kind="mergesort")
         g = values.groupby("USUBJID")[args.variable]
         agg = {"min": g.first, "first": g.first, "max": g.last, "last": g.last}[args.agg]()
+        if args.open_end != "skip":
+            agg = _open_end(ctx, data[[*{"USUBJID", args.variable, *args.order}]], args, agg)
     return usubjid.map(agg)
+
+
+def _open_end(ctx: MapContext, values: pd.DataFrame, args: FromDomainArgs, agg: pd.Series
+              ) -> pd.Series:
+    """max/last of subjects whose last record is open (null): blank, or the data cut-off.
+
+    The last record is the last by ``order`` (nulls of the order keys last); without ``order``
+    a record with a null value is open, since a null end sorts after every date."""
+    if args.order:
+        last = values.sort_values(["USUBJID", *args.order], kind="mergesort"
+                                  ).groupby("USUBJID", sort=False).tail(1)
+    else:
+        last = values
+    is_open = pd.Index(last.loc[last[args.variable].isna() & last["USUBJID"].notna(),
+                                "USUBJID"].unique())
+    if is_open.empty:
+        return agg
+    value = _cutoff_text(ctx) if args.open_end == "cutoff" else pd.NA
+    out = agg.astype("string").reindex(agg.index.union(is_open))
+    out[is_open] = value
+    return out
+
+
+def _cutoff_text(ctx: MapContext) -> str:
+    if ctx.study.data_cutoff is None:
+        raise SpecError(f"{ctx.domain}.{ctx.variable} uses the data cut-off, which study.yaml "
+                        "does not declare (data_cutoff: {date: YYYY-MM-DD})",
+                        ctx.where.rsplit(":", 1)[0], _line(ctx.where))
+    return ctx.study.data_cutoff.date.isoformat()
+
+
+def data_cutoff(ctx: MapContext, frame: BlockFrame, args: bool) -> pd.Series:
+    """The study's data cut-off date (study.yaml ``data_cutoff``) on every record: the one
+    date TS DCUTDTC also gives (docs/conventions.md "Subjects ongoing at the data cut-off")."""
+    return pd.Series(_cutoff_text(ctx), index=frame.raw.index, dtype="string")
 
 
 def study_day(ctx: MapContext, frame: BlockFrame, args: StudyDayArgs) -> pd.Series:
@@ -454,6 +487,8 @@ def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
             # a subject without the end date (still on treatment at the data cut-off) is in
             # an epoch that has not ended: the rule matches up to the cut-off (conventions.md)
             end = complete_date(_subject_values(ctx, frame, rule.end))
+            if ctx.study.data_cutoff is not None:   # an open epoch ends at the data cut-off
+                end = end.fillna(pd.Timestamp(ctx.study.data_cutoff.date))
             ok &= (date <= end) | end.isna()
         ok = ok.fillna(False).astype(bool) & ~decided
         result = result.mask(ok, rule.epoch)
@@ -666,7 +701,7 @@ ALGORITHM_FUNCTIONS: dict[str, Callable[[MapContext, BlockFrame, Any], pd.Series
     "take": take, "constant": constant, "assign_ct": assign_ct, "iso8601": iso8601,
     "concat": concat, "when": when, "number": number, "copy": copy, "from_domain": from_domain,
     "study_day": study_day, "epoch": epoch, "seq": seq, "visit": visit, "visitnum": visitnum,
-    "empty": empty, "lobxfl": lobxfl, "expr": expr,
+    "empty": empty, "lobxfl": lobxfl, "expr": expr, "data_cutoff": data_cutoff,
 }
 
 BASE_STAGE = {"from_domain": SUBJECT, "study_day": REFERENCE, "epoch": REFERENCE, "seq": DOMAIN,

@@ -188,6 +188,18 @@ class FromDomainArgs(Strict):
     agg: Literal["min", "max", "first", "last", "count", "exists"]
     where: Condition | None = None
     order: list[str] = []               # for first/last: sort variables (default the variable)
+    # max/last of a subject whose last record is open (the variable is null there: EXENDTC of
+    # a dose still being taken): skip it (the closed records decide), blank (no value yet) or
+    # cutoff (study.yaml data_cutoff). Open = the last record by `order`; without `order`, any
+    # record with a null value (docs/mapping-language.md "Open records")
+    open_end: Literal["skip", "blank", "cutoff"] = "skip"
+
+    @model_validator(mode="after")
+    def _open_end_of_max(self) -> FromDomainArgs:
+        if self.open_end != "skip" and self.agg not in ("max", "last"):
+            raise ValueError(f"open_end: {self.open_end} applies to agg max or last, not "
+                             f"{self.agg}")
+        return self
 
 
 class StudyDayArgs(Strict):
@@ -236,6 +248,7 @@ class VariableSpec(Strict):
     empty: Literal["char", "num"] | None = None   # an Expected variable that is not collected
     lobxfl: LobxflArgs | None = None
     expr: str | None = None             # an expression (docs/mapping-language.md "Expressions")
+    data_cutoff: Literal[True] | None = None   # the study's data cut-off date (study.yaml)
     # modifiers
     case: Literal["upper", "lower", "keep"] = "keep"
     strip: bool = True
@@ -288,7 +301,7 @@ class VariableSpec(Strict):
 
 ALGORITHMS = ("take", "constant", "assign_ct", "iso8601", "concat", "when", "number", "copy",
               "from_domain", "study_day", "epoch", "seq", "visit", "visitnum", "empty", "lobxfl",
-              "expr")
+              "expr", "data_cutoff")
 
 WhenBranch.model_rebuild()
 
@@ -717,7 +730,8 @@ class TrialSummaryEntry(Strict):
 
     parmcd: str
     value: str | None = None
-    derive: Literal["ACTSUB", "SSTDTC", "SENDTC"] | None = None
+    # DCUTDTC / DCUTDESC: study.yaml data_cutoff (the one cut-off date of the study)
+    derive: Literal["ACTSUB", "SSTDTC", "SENDTC", "DCUTDTC", "DCUTDESC"] | None = None
     code: str | None = None             # TSVALCD (e.g. an NCI C-code)
     code_ref: str | None = None         # TSVCDREF (e.g. CDISC CT, UNII, SNOMED)
     code_version: str | None = None     # TSVCDVER
@@ -732,6 +746,17 @@ class TrialSummaryEntry(Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of 'value', 'derive' or 'null_flavor'")
         return self
+
+
+class DataCutoffSpec(Strict):
+    """study.yaml ``data_cutoff:``: the date the data were cut (SDTMIG 3.4 §7.6.1 TS DCUTDTC).
+
+    One date feeds TS DCUTDTC/DCUTDESC (``derive``), the ``data_cutoff`` algorithm (e.g.
+    RFENDTC of a subject still on treatment), ``from_domain`` ``open_end: cutoff``, the open
+    end of an epoch and the after-cut-off plausibility check (docs/conventions.md)."""
+
+    date: date
+    description: str | None = None      # TS DCUTDESC
 
 
 class DemoSpec(Strict):
@@ -789,6 +814,7 @@ class StudySpec(Strict):
     comments: list[CommentSpec] = []
     custom_domains: dict[str, CustomDomainSpec] = {}
     plausibility: PlausibilitySpec | None = None  # PL rule settings (checks/plausibility.py)
+    data_cutoff: DataCutoffSpec | None = None     # the study's one data cut-off date
     # source profile (src/cdiscmap/ingest/profiles/<name>.yaml) and study-wide form defaults:
     # merged into every form by spec.loader before validation (profile < form_defaults < form)
     profile: str | None = None
@@ -812,3 +838,21 @@ class StudySpec(Strict):
                                  "starting with a letter: it names sdtm/<domain>.yaml and the "
                                  "dataset files")
         return value
+
+    @model_validator(mode="after")
+    def _one_cutoff(self) -> StudySpec:
+        # one cut-off date per study: TS, DM reference dates, EPOCH and the plausibility check
+        # must not disagree (docs/conventions.md "Subjects ongoing at the data cut-off")
+        cut = self.data_cutoff
+        for entry in self.trial_summary:
+            if entry.derive in ("DCUTDTC", "DCUTDESC") and cut is None:
+                raise ValueError(f"TS {entry.parmcd} derive: {entry.derive} needs study.yaml "
+                                 "data_cutoff: {date: YYYY-MM-DD}")
+            if entry.parmcd == "DCUTDTC" and cut is not None and entry.derive != "DCUTDTC":
+                raise ValueError(f"TS DCUTDTC must be derive: DCUTDTC when study.yaml "
+                                 f"declares data_cutoff ({cut.date.isoformat()})")
+        if cut is not None and self.plausibility is not None \
+                and self.plausibility.data_cutoff not in (None, cut.date):
+            raise ValueError(f"plausibility.data_cutoff {self.plausibility.data_cutoff} differs "
+                             f"from data_cutoff {cut.date}; give the date once (data_cutoff)")
+        return self
