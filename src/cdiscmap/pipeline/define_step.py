@@ -58,6 +58,9 @@ def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
     if not sdtm_dir.is_dir():
         raise InputDataError(f"{display_path(package)}: no sdtm/ folder of XPT files")
     sdtm = _read_folder(sdtm_dir)
+    from cdiscmap.sdtm.relationships import with_continuations
+
+    standards = with_continuations(standards, sdtm)             # COVAL1.. (SDTMIG 3.4 CO)
     written = list(write_define(sdtm_dir, kind="SDTM", datasets=sdtm, standards=standards,
                                 study=loaded, origins=study_origins(loaded), methods={},
                                 created=created))

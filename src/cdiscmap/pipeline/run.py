@@ -315,6 +315,9 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         result.domains["TS"] = ts
         result.accounting.records("TS", len(ts))
     add_design_and_relationships(result, loaded, raw_dir)
+    from cdiscmap.sdtm.relationships import with_continuations
+
+    standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
     progress.stage("Checking SDTM")
     check_sdtm(result, loaded, standards)
     from cdiscmap.checks.crossdomain import check_sdtm_cross

@@ -14,6 +14,10 @@ executes it on the mapped domains, with whole-frame merges.
 - CO records come from a raw comment column: the comment is attached, through record lineage
   (``_SRCFILE``/``_SRCROW``), to the SDTM records the raw row produced (RDOMAIN, IDVAR,
   IDVARVAL: §5.1 CO), or to the subject's whole domain when no IDVAR is asked for.
+- A comment over 200 characters is cut between words into COVAL, COVAL1, COVAL2, ... (SDTMIG
+  3.4 §5.1 CO assumption 3, §4.5.3: no SUPPCO); :func:`with_continuations` adds COVAL1..n to
+  the study's metadata, as Perm copies of COVAL, so the XPT labels, define.xml ItemDefs and the
+  pandera checks follow from specs/ like any other variable.
 """
 
 from __future__ import annotations
@@ -22,10 +26,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from cdiscmap.errors import SpecError
+from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.ingest.readers import read_form
+from cdiscmap.sdtm.text import MAX_BYTES, cut_between_words
 from cdiscmap.spec.design import CommentSpec, RelrecSpec
 from cdiscmap.spec.loader import LoadedStudy
+from cdiscmap.standards.models import Standards, Variable
+
+# Variables whose text over 200 characters goes into numbered columns of the same dataset
+# (SDTMIG 3.4 variable descriptions: CO.COVAL "COVAL1-COVALn", TS.TSVAL "TSVAL1-TSVALn").
+CONTINUED = {"CO": "COVAL", "TS": "TSVAL"}
+MAX_CONTINUATIONS = 99              # COVAL99: 7 characters; TSVAL99 likewise
 
 _RELREC_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]
 
@@ -113,7 +124,65 @@ def build_co(loaded: LoadedStudy, raw_dir: Path, domains: dict[str, pd.DataFrame
     for column in columns:
         if column != "COSEQ":
             out[column] = out[column].astype("string")
+    return split_continued(out, "COVAL")
+
+
+def split_continued(frame: pd.DataFrame, variable: str) -> pd.DataFrame:
+    """``variable`` over 200 characters cut between words into ``variable``, ``variable``1,
+    ``variable``2, ... (each at most 200; the blank at a cut is dropped, so the parts rejoin
+    with one space), the numbered columns right after ``variable``. A text needing more than
+    :data:`MAX_CONTINUATIONS` columns is a raw-file problem and stops the run."""
+    text = frame[variable].astype("string")
+    long = (text.str.len() > MAX_BYTES).fillna(False).astype(bool)
+    if not long.any():
+        return frame
+    out = frame.copy()
+    head, rest = cut_between_words(text[long])
+    out.loc[long, variable] = head
+    parts: list[pd.Series] = []
+    while (rest.str.len() > 0).any():
+        if len(parts) == MAX_CONTINUATIONS:
+            first = rest[rest.str.len() > 0].index[0]
+            raise InputDataError(f"{variable}: text at {frame.at[first, '_SRCFILE']} row "
+                                 f"{frame.at[first, '_SRCROW']} needs more than "
+                                 f"{MAX_CONTINUATIONS} continuation columns; check the raw file")
+        rest = rest[rest.str.len() > 0]
+        chunk, rest = cut_between_words(rest)
+        parts.append(chunk)
+    at = out.columns.get_loc(variable) + 1
+    for n, chunk in enumerate(parts, start=1):
+        out.insert(at + n - 1, f"{variable}{n}", chunk.reindex(out.index).astype("string"))
     return out
+
+
+def with_continuations(standards: Standards, domains: dict[str, pd.DataFrame]) -> Standards:
+    """``standards`` with the numbered continuation variables the datasets hold (COVAL1, ...),
+    each a Perm copy of its base variable placed right after it, labelled "<label> n"."""
+    changed = {}
+    for dataset, base in CONTINUED.items():
+        frame = domains.get(dataset)
+        if frame is None or dataset not in standards.datasets:
+            continue
+        meta = standards.datasets[dataset]
+        known = set(meta.names())
+        extra = sorted((c for c in frame.columns if c not in known and c.startswith(base)
+                        and c[len(base):].isdigit() and int(c[len(base):]) >= 1),
+                       key=lambda c: int(c[len(base):]))
+        if not extra:
+            continue
+        variables: list[Variable] = []
+        for var in meta.variables:
+            variables.append(var.model_copy(update={"order": len(variables) + 1}))
+            if var.name == base:
+                for name in extra:
+                    label = f"{var.label} {name[len(base):]}"
+                    variables.append(var.model_copy(update={
+                        "name": name, "label": label, "core": "Perm",
+                        "order": len(variables) + 1}))
+        changed[dataset] = meta.model_copy(update={"variables": variables})
+    if not changed:
+        return standards
+    return standards.model_copy(update={"datasets": {**standards.datasets, **changed}})
 
 
 def _comments(loaded: LoadedStudy, raw_dir: Path, domains: dict[str, pd.DataFrame],
@@ -156,4 +225,4 @@ def _comments(loaded: LoadedStudy, raw_dir: Path, domains: dict[str, pd.DataFram
          "_SRCFILE", "_SRCROW"]]
 
 
-__all__ = ["build_co", "build_relrec"]
+__all__ = ["CONTINUED", "build_co", "build_relrec", "split_continued", "with_continuations"]

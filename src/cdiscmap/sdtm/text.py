@@ -88,6 +88,12 @@ def _cut_between_words(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return head, tail
 
 
+def cut_between_words(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """First segment of at most 200 characters and the rest, cut at the last blank (the one
+    other modules use for numbered continuation columns, e.g. CO.COVAL1)."""
+    return _cut_between_words(values)
+
+
 def _check_parts(frame: pd.DataFrame, values: pd.Series, where: pd.Series, dataset: str,
                  col: str, max_parts: int) -> None:
     """Stop before splitting when a value needs more continuation QNAMs than fit in 8 characters.

@@ -278,6 +278,9 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     findings = Findings()
     findings.extend(loaded.findings)
     datasets = loaded.datasets
+    from cdiscmap.sdtm.relationships import with_continuations  # COVAL1.. (SDTMIG 3.4 CO)
+
+    standards = with_continuations(standards, {n: d.frame for n, d in datasets.items()})
     kinds = {name: _standard(name, standards) for name in datasets}
     rules_run: dict[str, list[str]] = {}
 
