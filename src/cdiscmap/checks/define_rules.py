@@ -3,7 +3,9 @@
 Reads any Define-XML 2.0/2.1 document (ODM 1.3.2 elements; the def: namespace of either
 version) with lxml, then compares each ItemGroupDef with the dataset file of the same name:
 variables (ItemRef → ItemDef), lengths, labels and types. Only what the data can confirm is
-compared: value-level metadata, methods and codelists are the define's own business.
+compared: value-level metadata, methods and codelists are the define's own business, except the
+values it declares as extensions of extensible codelists (def:ExtendedValue), which the schema
+check accepts and which the data should use.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from lxml import etree
 
 from cdiscmap.checks.files import DatasetFile
@@ -46,6 +49,9 @@ RULES: dict[str, tuple[Severity, str]] = {
                                "Study/MetaDataVersion OID of its define.xml"),
     "CMAP-DF0013": (Severity.WARNING, "A Dataset-JSON metaDataRef does not point at the define.xml "
                                  "that applies to it"),
+    "CMAP-DF0014": (Severity.NOTICE, "A define.xml CodeList declares extended values "
+                                "(def:ExtendedValue=\"Yes\") that no record of the variables "
+                                "using it holds"),
 }
 
 # Define-XML 2.1 ItemDef DataType values: which XPT types each can be stored as. Numeric SAS
@@ -82,6 +88,15 @@ class DefineDataset:
 
 
 @dataclass(frozen=True)
+class ExtendedList:
+    """A define.xml CodeList that adds sponsor values to an extensible CT codelist."""
+
+    oid: str
+    values: frozenset[str]               # CodedValues with def:ExtendedValue="Yes"
+    users: tuple[tuple[str, str], ...]   # (dataset, variable) whose values it describes
+
+
+@dataclass(frozen=True)
 class Define:
     """What a define.xml says about the datasets of its package."""
 
@@ -91,6 +106,9 @@ class Define:
     mdv_oid: str = ""                    # MetaDataVersion/@OID
     # dataset → value-level codelist rules from ValueListDefs (EQ/IN where-clauses)
     value_rules: dict[str, list[ValueRule]] = field(default_factory=dict)
+    # dataset → variable → the extended values of the CodeList its ItemDef references
+    extended: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    extended_lists: tuple[ExtendedList, ...] = ()
 
 
 def _text(element: etree._Element | None) -> str:
@@ -154,9 +172,78 @@ def read_define(path: Path) -> Define:
             href=leaf.get(f"{{{XLINK_NS}}}href") if leaf is not None else None,
             variables=tuple(variables), broken_refs=tuple(broken), domain=group.get("Domain"))
     study = root.find(f"{{{ODM_NS}}}Study")
+    extended, extended_lists = _extended(mdv, datasets)
     return Define(path=path, datasets=datasets, value_rules=_value_rules(mdv, datasets),
                   study_oid=study.get("OID", "") if study is not None else "",
-                  mdv_oid=mdv.get("OID", ""))
+                  mdv_oid=mdv.get("OID", ""), extended=extended, extended_lists=extended_lists)
+
+
+def _extended(mdv: etree._Element, datasets: dict[str, DefineDataset]
+              ) -> tuple[dict[str, dict[str, frozenset[str]]], tuple[ExtendedList, ...]]:
+    """The sponsor values a define adds to extensible codelists, per variable and per list.
+
+    Why: Define-XML 2.0/2.1 mark a term added to an extensible CT codelist with
+    ``def:ExtendedValue="Yes"`` on its CodeListItem or EnumeratedItem; such a value is declared
+    and expected, so it is no CMAP-SD0006 notice (:func:`expected_extended`). A list is used by
+    the variables whose ItemDef references it, directly or in value-level metadata (then the
+    ValueListDef's parent variable).
+    """
+    attributes = [f"{{http://www.cdisc.org/ns/def/v{v}}}ExtendedValue" for v in ("2.1", "2.0")]
+    lists: dict[str, frozenset[str]] = {}
+    for cl in mdv.iterfind(f"{{{ODM_NS}}}CodeList"):
+        values = frozenset(e.get("CodedValue", "") for e in cl if e.tag in (
+            f"{{{ODM_NS}}}CodeListItem", f"{{{ODM_NS}}}EnumeratedItem")
+            and any(e.get(a) == "Yes" for a in attributes))
+        if values:
+            lists[cl.get("OID", "")] = values
+    if not lists:
+        return {}, ()
+    code_of = {}
+    for item in mdv.iterfind(f"{{{ODM_NS}}}ItemDef"):
+        ref = item.find(f"{{{ODM_NS}}}CodeListRef")
+        if ref is not None:
+            code_of[item.get("OID", "")] = ref.get("CodeListOID", "")
+    variable_of = {v.oid: (name, v.name) for name, d in datasets.items() for v in d.variables}
+    by_variable: dict[str, dict[str, frozenset[str]]] = {}
+    users: dict[str, list[tuple[str, str]]] = {}
+    for oid, (name, variable) in variable_of.items():
+        if code_of.get(oid) in lists:
+            by_variable.setdefault(name, {})[variable] = lists[code_of[oid]]
+            users.setdefault(code_of[oid], []).append((name, variable))
+    owner = {ref.get("ValueListOID"): item.get("OID", "")
+             for item in mdv.iterfind(f"{{{ODM_NS}}}ItemDef")
+             for ref in item.iterfind("{*}ValueListRef")}
+    for vl in mdv.iterfind("{*}ValueListDef"):
+        parent = variable_of.get(owner.get(vl.get("OID"), ""))
+        if parent is None:
+            continue
+        for ref in vl.iterfind(f"{{{ODM_NS}}}ItemRef"):
+            oid = code_of.get(ref.get("ItemOID", ""))
+            if oid in lists and parent not in users.setdefault(oid, []):
+                users[oid].append(parent)
+    return by_variable, tuple(ExtendedList(oid, lists[oid], tuple(users.get(oid, ())))
+                              for oid in sorted(lists))
+
+
+_SHOWN_VALUE = 60          # checks/schema.py shortens a value in a finding to 60 characters
+
+
+def expected_extended(findings: list[Finding], extended: dict[str, frozenset[str]] | None
+                      ) -> list[Finding]:
+    """``findings`` of one dataset without the CMAP-SD0006 notices for values its define.xml
+    declares as extended values of the variable's codelist (``Define.extended[dataset]``).
+
+    Why: a sponsor term added to an extensible codelist and declared in define.xml is what
+    SDTMIG 3.4 §4.3.3 allows, not a finding; a value in neither the CT nor the define's
+    extended values still is. Schema findings name one variable and distinct value each, so
+    dropping the declared ones is exact.
+    """
+    if not extended:
+        return findings
+    shown = {variable: {v if len(v) <= _SHOWN_VALUE else v[:_SHOWN_VALUE - 3] + "..."
+                        for v in values} for variable, values in extended.items()}
+    return [f for f in findings
+            if not (f.rule == "CMAP-SD0006" and f.value in shown.get(f.variable, ()))]
 
 
 def _value_rules(mdv: etree._Element, datasets: dict[str, DefineDataset]
@@ -243,7 +330,44 @@ def check_define(define: Define, files: dict[str, DatasetFile], define_shown: st
     for name in sorted(set(files) & set(define.datasets)):
         out += _compare_dataset(define.datasets[name], files[name], define_shown)
         out += _compare_header(define, files[name], define_shown)
+    out += _unused_extended(define, files, define_shown)
     return out
+
+
+def _unused_extended(define: Define, files: dict[str, DatasetFile], define_shown: str
+                     ) -> list[Finding]:
+    """CMAP-DF0014: extended values no record uses, one notice per CodeList (a define copied
+    from another study, or a term the mapping no longer writes). Lists whose variables are not
+    in the folder are skipped: CMAP-DF0001/DF0004 say so already."""
+    out = []
+    for listed in define.extended_lists:
+        present = [(d, v) for d, v in listed.users if d in files and v in files[d].frame]
+        if not present:
+            continue
+        unused = set(listed.values)
+        for dataset, variable in present:
+            unused -= _used(files[dataset].frame[variable], unused)
+        if not unused:
+            continue
+        values = sorted(unused)
+        more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+        where = ", ".join(f"{d}.{v}" for d, v in present)
+        dataset, variable = present[0]
+        out.append(Finding("CMAP-DF0014", RULES["CMAP-DF0014"][0],
+                           f"CodeList {listed.oid} declares extended values no record of "
+                           f"{where} holds: {', '.join(values[:5])}{more}", dataset, "",
+                           variable, values[0], define_shown, len(values)))
+    return out
+
+
+def _used(column: pd.Series, values: set[str]) -> set[str]:
+    """Which of ``values`` the column holds (numbers compared as numbers: "0.50" is 0.5)."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        wanted = pd.Series(sorted(values), dtype="string")
+        numbers = pd.to_numeric(wanted, errors="coerce")
+        return set(wanted[numbers.isin(column.dropna().unique()).to_numpy()])
+    held = set(column.dropna().astype("string").unique())
+    return values & held
 
 
 def _compare_header(define: Define, data: DatasetFile, define_shown: str) -> list[Finding]:
@@ -314,5 +438,5 @@ def _compare_dataset(described: DefineDataset, data: DatasetFile, define_shown: 
     return out
 
 
-__all__ = ["RULES", "Define", "DefineDataset", "DefineVariable", "check_define",
-           "read_define"]
+__all__ = ["RULES", "Define", "DefineDataset", "DefineVariable", "ExtendedList", "check_define",
+           "expected_extended", "read_define"]

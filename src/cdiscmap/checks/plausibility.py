@@ -55,7 +55,9 @@ def _source(frame: pd.DataFrame) -> pd.Series:
 
 def _emit(rule: str, settings: PlausibilitySpec, dataset: str, variable: str,
           bad: pd.DataFrame, values: pd.Series, detail: str = "") -> list[Finding]:
-    """One finding per offending record while they are few, else one per distinct value."""
+    """One finding per offending record while they are few, else one per distinct value; a
+    rule a study turned into a notice (``plausibility.severities``) is always one finding per
+    distinct value, with its count, as the other notices are (a report is read in a minute)."""
     if bad.empty:
         return []
     severity = Severity(settings.severities.get(rule, RULES[rule][0].value))
@@ -65,7 +67,7 @@ def _emit(rule: str, settings: PlausibilitySpec, dataset: str, variable: str,
               else pd.Series("", index=bad.index)),
         "v": values.loc[bad.index].astype("string").fillna(""),
         "s": _source(bad)})
-    if len(table) > PER_RECORD_LIMIT:
+    if len(table) > PER_RECORD_LIMIT or severity == Severity.NOTICE:
         grouped = table.groupby("v", sort=True)
         first, counts = grouped.first(), grouped.size()
         return [Finding(rule, severity, message, dataset, str(r["u"]), variable, str(v),

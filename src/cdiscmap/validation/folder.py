@@ -278,24 +278,24 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     findings = Findings()
     findings.extend(loaded.findings)
     datasets = loaded.datasets
-    from cdiscmap.sdtm.relationships import with_continuations  # COVAL1.. (SDTMIG 3.4 CO)
-
-    standards = with_continuations(standards, {n: d.frame for n, d in datasets.items()})
     kinds = {name: _standard(name, standards) for name in datasets}
     rules_run: dict[str, list[str]] = {}
 
     scopes = _define_scopes(folder, folders, define, datasets)
     value_rules: dict[str, list[ValueRule]] = {}
+    extended: dict[str, dict[str, frozenset[str]]] = {}    # define's def:ExtendedValue terms
     for define_doc, scope in scopes:
         for name, dataset in datasets.items():
             if dataset.folder in scope and name in define_doc.value_rules:
                 value_rules[name] = define_doc.value_rules[name]
+            if dataset.folder in scope and name in define_doc.extended:
+                extended[name] = define_doc.extended[name]
 
     progress.stage("Checking datasets")
     for name, dataset in datasets.items():
         progress.step(name)
         found, known = _schema_findings(dataset, standards, value_rules.get(name))
-        findings.extend(found)
+        findings.extend(define_rules.expected_extended(found, extended.get(name)))
         findings.extend(check_file_limits(dataset))
         run = (list(schema.RULES) if known else ["CMAP-VL0001"]) + list(files.RULES)
         if kinds[name] == "SDTM":
