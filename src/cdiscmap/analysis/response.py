@@ -8,6 +8,7 @@ coverage is at least the nominal level. No distribution code is written here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,10 @@ class Rate:
                 f"[{100 * (self.lower or 0):.1f}, {100 * (self.upper or 0):.1f}]")
 
 
+@lru_cache(maxsize=4096)
 def exact_rate(x: int, n: int, confidence: float = 0.95) -> Rate:
-    """Proportion x/n with its Clopper–Pearson interval at ``confidence`` (two-sided)."""
+    """Proportion x/n with its Clopper–Pearson interval at ``confidence`` (two-sided);
+    cached: a report asks for the same x/n many times (empty cohorts, repeated endpoints)."""
     if n < 0 or x < 0 or x > n:
         raise ValueError(f"responders {x} of {n} is not a proportion")
     if n == 0:
@@ -55,9 +58,15 @@ def responders(records: pd.DataFrame, subjects: pd.Series, paramcd: str,
     denominator): the denominator is the analysis population, not the assessed subjects.
     One record per subject is expected for a derived response parameter; with several, the
     subject responds when any does (the parameter would be malformed; ADaM checks catch it)."""
+    yes = responder_ids(records, paramcd, values)
+    return pd.Series(np.asarray(subjects.astype(str).isin(yes), dtype=bool),
+                     index=subjects.index)
+
+
+def responder_ids(records: pd.DataFrame, paramcd: str, values: list[str]) -> set[str]:
+    """USUBJIDs whose ``paramcd`` record has AVALC in ``values`` (case and blanks ignored);
+    computed once per endpoint, then looked up per group."""
     sel = records.loc[records["PARAMCD"] == paramcd, ["USUBJID", "AVALC"]]
     wanted = {v.upper() for v in values}
     hit = sel["AVALC"].astype("string").str.strip().str.upper().isin(wanted).fillna(False)
-    yes = set(sel.loc[hit.to_numpy(dtype=bool), "USUBJID"].astype(str))
-    return pd.Series(np.asarray(subjects.astype(str).isin(yes), dtype=bool),
-                     index=subjects.index)
+    return set(sel.loc[hit.to_numpy(dtype=bool), "USUBJID"].astype(str))

@@ -76,25 +76,39 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
     cdf0 = binom.cdf(ks[None, :], sizes[:, None], p0)
     best_opt: tuple[float, int, int, int, int] | None = None     # EN0, n, r1, n1, r
     best_mm: tuple[int, float, int, int, int] | None = None      # n, EN0, r1, n1, r
+    # Pruning that cannot change the result: the power of (r1, r) is at most P(X > r) of
+    # one stage of n and at most P(X1 > r1) of stage 1, so only r <= rmax[n] and
+    # r1 <= rmax[n1] can reach 1 - beta (a margin of 1e-9 over the rounding of the sums).
+    # The pruned (r1, r) are a leading block of the full grid: the first minimum is the same.
+    reach = tails[p1] >= 1 - beta - 1e-12 - 1e-9
+    rmax = np.where(reach.any(axis=1), reach.shape[1] - 1 - np.argmax(reach[:, ::-1], axis=1),
+                    -1)
     for n in range(2, nmax + 1):
-        rs = np.arange(n)
+        if rmax[n] < 0:
+            continue
+        rs = np.arange(min(n, int(rmax[n]) + 1))
         for n1 in range(1, n):
+            if rmax[n1] < 0:
+                continue
             n2 = n - n1
             x1 = np.arange(n1 + 1)
             k = rs[None, :] - x1[:, None]                        # r - x1
+            keep = min(n1, int(rmax[n1])) + 1                    # rows r1 = 0 .. keep - 1
             reject = []
             for p in (p0, p1):
                 tail2 = np.where(k < 0, 1.0, tails[p][n2][np.clip(k, 0, nmax)])
                 m = pmfs[p][n1][: n1 + 1, None] * tail2
                 rev = np.cumsum(m[::-1], axis=0)[::-1]           # rev[x] = sum over x1 >= x
-                reject.append(np.vstack([rev[1:], np.zeros((1, n))]))   # row r1: x1 > r1
+                full = np.vstack([rev[1:], np.zeros((1, len(rs)))])   # row r1: x1 > r1
+                reject.append(full[:keep])
             a0, pw = reject
+            x1 = x1[:keep]
             r1s = x1[:, None]
             ok = (a0 <= alpha + 1e-12) & (pw >= 1 - beta - 1e-12) & (rs[None, :] >= r1s) \
                 & (r1s < n1)
             if not ok.any():
                 continue
-            en = np.where(ok, n1 + (1 - cdf0[n1][: n1 + 1, None]) * n2, np.inf)
+            en = np.where(ok, n1 + (1 - cdf0[n1][:keep, None]) * n2, np.inf)
             i, j = np.unravel_index(int(np.argmin(en)), en.shape)
             cand = float(en[i, j])
             if best_opt is None or cand < best_opt[0] - 1e-9:
