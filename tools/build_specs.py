@@ -275,10 +275,14 @@ ADAE_VARS = [
             value_list=_Y),
 ]
 
+# ADEX (admiral ad_adex.R): per-subject summaries (PARCAT1 OVERALL) and one record per EX
+# record (PARCAT1 INDIVIDUAL: AVALC for the dose-adjusted flags, SRC* naming the EX record).
 ADEX_VARS = [
     *_BDS_HEAD,
     AdamVar("PARAMCD", "PARAMCD"), AdamVar("PARAM", "PARAM"), AdamVar("PARAMN", "PARAMN"),
-    AdamVar("AVAL", "AVAL"), AdamVar("ASTDT", "ASTDT"), AdamVar("AENDT", "AENDT"), *_BDS_ADSL,
+    AdamVar("PARCAT1", "PARCATy", (("y", "1"),)),
+    AdamVar("AVAL", "AVAL"), AdamVar("AVALC", "AVALC"), AdamVar("ASTDT", "ASTDT"),
+    AdamVar("AENDT", "AENDT"), *_BDS_TRACE, *_BDS_ADSL,
 ]
 
 # ADTR (admiralonco ad_adtr.R): the nadir and the changes from it are sponsor variables with
@@ -297,7 +301,8 @@ ADTR_VARS = [
     AdamVar("PCHGNAD", "sponsor", after="CHGNAD", label="Percent Change from Nadir",
             type="Num"),
     AdamVar("ANL01FL", "ANLzzFL", (("zz", "01"),)), AdamVar("ANL02FL", "ANLzzFL", (("zz", "02"),)),
-    *_BDS_ADSL,
+    # per-lesion parameters (LDIAMn, NLDIAMn) name their TR record
+    *_BDS_TRACE, *_BDS_ADSL,
 ]
 
 
@@ -340,9 +345,11 @@ ADAM_DATASETS = [
     AdamDataset("ADAE", "Adverse Events Analysis Dataset", "BDS", "OCCURRENCE DATA STRUCTURE",
                 "ADVERSE EVENT", "One record per subject per adverse event record",
                 ["STUDYID", "USUBJID", "AESEQ"], ADAE_VARS),
+    # Summaries have no SRCSEQ (one per subject and parameter); EX-record parameters one
+    # record per EXSEQ.
     AdamDataset("ADEX", "Exposure Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
-                "One record per subject per parameter", ["STUDYID", "USUBJID", "PARAMCD"],
-                ADEX_VARS),
+                "One record per subject per parameter, and per EX record for the INDIVIDUAL "
+                "parameters", ["STUDYID", "USUBJID", "PARAMCD", "SRCSEQ"], ADEX_VARS),
     AdamDataset("ADTR", "Tumor Results Analysis Dataset", "BDS", "BASIC DATA STRUCTURE", None,
                 "One record per subject per parameter per assessment",
                 ["STUDYID", "USUBJID", "PARAMCD", "AVISITN", "ADT"], ADTR_VARS),

@@ -159,8 +159,56 @@ confirmation after >= 28 days with at most one NE between, SD from 42 days.
 | SRCDOM/SRCVAR of an ADRS source | ADRS / ADT | RS / RSDTC (the SDTM record behind it) | `srcdom: ADRS, srcvar: ADT` on the source |
 | Rules before the sources (no baseline assessment, new anti-cancer therapy, missed assessments; FDA 2018) | not in the template | off by default | — |
 
-Not covered here: ADAE, ADEX, ADTR, ADQS (their sections above name their template
-differences in the meaning column).
+### ADAE (admiral ad_adae.R)
+
+| What | admiral | cdiscmap default | To get admiral's |
+|---|---|---|---|
+| ASTDTM, AENDTM, ASTTMF, AENTMF | derived (AE times imputed first / last) | dates only (ASTDT, AENDT with ASTDTF, AENDTF) | not settable |
+| ADURN, ADURU, LDOSEDTM, DOSEON, DOSEU | derived | not derived | not settable |
+| ASEV, ASEVN | from AESEV | not derived: oncology grades by CTCAE (ATOXGR, ATOXGRN) | not settable |
+| AOCCIFL (worst event) | highest ASEVN, then ASTDTM, AESEQ | highest ATOXGRN, then ASTDT, AESEQ (AOCCSIFL, AOCCPIFL per SOC / PT besides) | not settable |
+| ADSL variables | all of ADSL merged | SUBJID, SITEID, TRT01P, TRT01A, TRTSDT, TRTEDT, SAFFL | not settable |
+
+Same as the template: ASTDT/AENDT imputation (up to M; start not before TRTSDT, end not after
+DTHDT/EOSDT), ASTDY/AENDY, TRTEMFL (TRTSDT .. TRTEDT + 30 days), AREL. Beyond the template:
+TRTA/TRTAN, ATOXGR/ATOXGRN, RELGR1, AOCCFL/AOCCSFL/AOCCPFL, and AEACN, AEOUT, AESDTH copied
+from AE ("AEs leading to discontinuation": AEACN = DRUG WITHDRAWN).
+
+### ADEX (admiral ad_adex.R)
+
+| What | admiral | cdiscmap default | To get admiral's |
+|---|---|---|---|
+| Summary parameters | TDURD (sum of record durations), TDOSE, TPDOSE, AVDDSE, TDOSINT, TADJ, TADJAE, and the same for a period (PDURD, PDOSE, …) | TRTDURD (ADSL TRTEDT - TRTSDT + 1, interruptions included), CUMDOSE, DOSEINT, RDI (planned dose per arm from settings), CUMDOSBS / DOSINTBS for mg/m2 | not settable |
+| PLDOSE (planned dose per record) | EXPLDOS (SUPPEX) x EXDURD | not derived: SDTM EX has no planned dose; the plan is per arm (`planned`) | not settable |
+| DOSE of a record | EXDOSE x EXDURD (daily dosing assumed) | EXDOSE x administrations per day (EXDOSFRQ) x days | `doses_per_day` with every frequency 1 |
+| Partial EX dates | imputed up to the month (ASTDTM, AENDTM) | as ADSL's exposure settings (complete dates by default): a partial record counts no dose | `adsl.yaml exposure.start_imputation: M`, `end_imputation: M` |
+| ASTDTM, AENDTM, ASTDY, AENDY, AVALCAT1 | derived | not derived | not settable |
+| PARAMN, ASEQ | records 1-5, summaries from 7; ASEQ by PARCAT1 (INDIVIDUAL first), ASTDT, VISIT, EXSEQ, PARAMN | summaries 1-6, records from 7; ASEQ summaries first, then records by ASTDT, EXSEQ, PARAMN | not settable |
+
+Same as the template: the per-record parameters DURD, DOSE, ADJ, ADJAE with PARCAT1 INDIVIDUAL
+(`record_parameters`; PARAMCD and PARAM settable), summaries with PARCAT1 OVERALL.
+
+### ADTR (admiralonco ad_adtr.R)
+
+| What | admiralonco | cdiscmap default | To get admiralonco's |
+|---|---|---|---|
+| Reference date (ADY, best change) | RANDDT | TRTSDT | `reference_date: RANDDT` |
+| Baseline (ABLFL) | the last sum with ADY <= 1 | the engine's baseline assessment (TU baseline visit), complete sums only | not settable |
+| AVISIT, AVISITN | SCREENING renamed BASELINE, AVISITN 0 | TR VISIT, VISITNUM | not settable |
+| Nodal lesions in SDIAM | TULOC = LYMPH NODE | the RECIST engine's nodal status (`cdiscmap recist --nodal-from`) | not settable in ADTR |
+| Lesion number of LDIAMn / NLDIAMn | the characters of TRLNKID from the third on (T01 → 1) | the trailing digits of TULNKID as a number (T01 → 1, T10 → 10); no digits: rank within the subject | `lesion_parameters` names PARAMCD / PARAM |
+| Lesions of the per-lesion parameters | TR records with TRGRPID TARGET | TR records linked (TRLNKID) to a TU TARGET lesion of the evaluator | not settable |
+| PARCAT3 | Recist 1.1 | RECIST 1.1 | not settable |
+| PDFL, ANL03FL, ANL04FL | derived | not derived | not settable |
+| ASEQ | by PARAMCD, AVISITN, TRSEQ | SDIAM by series and AVISITN, then lesions by number, parameter, AVISITN | not settable |
+
+Same as the template: SDIAM with ANL01FL (every baseline lesion measured), BASE, CHG, PCHG,
+NADIR (smallest complete sum before), CHGNAD, PCHGNAD, ANL02FL (lowest PCHG after the reference
+date); LDIAMn (TRTESTCD LDIAM) and NLDIAMn (LPERP) with AVAL = TRSTRESN, ANL01FL = Y when
+measured (`lesion_parameters`).
+
+Not covered here: ADQS (its section above names its template differences in the meaning
+column).
 """
 
 

@@ -46,11 +46,19 @@ def test_written_values_are_consistent(package):
     assert set(flagged["TRTEMFL"]) == {"Y"}
     adex, _ = pyreadstat.read_xport(str(out_dir / "adam" / "adex.xpt"))
     # the basket study doses in mg (planned 250 mg BID): no mg/m2 parameters
-    assert set(adex["PARAMCD"]) == {"TRTDURD", "CUMDOSE", "DOSEINT", "RDI"}
+    summaries = adex.loc[adex["PARCAT1"] == "OVERALL", "PARAMCD"]
+    assert set(summaries) == {"TRTDURD", "CUMDOSE", "DOSEINT", "RDI"}
+    # admiral ad_adex.R per-record parameters: one record per EX record each
+    records = adex.loc[adex["PARCAT1"] == "INDIVIDUAL"]
+    assert set(records["PARAMCD"]) == {"DURD", "DOSE", "ADJ", "ADJAE"}
+    assert (records.groupby("PARAMCD").size().nunique()) == 1
     rdi = adex.loc[adex["PARAMCD"] == "RDI", "AVAL"]
     assert rdi.notna().all() and (rdi > 0).all()
     adtr, _ = pyreadstat.read_xport(str(out_dir / "adam" / "adtr.xpt"))
-    assert set(adtr["PARAMCD"]) == {"SDIAM"}
+    # SDIAM and admiralonco's per-lesion LDIAMn (longest diameter of target lesion n)
+    assert "SDIAM" in set(adtr["PARAMCD"])
+    assert all(c == "SDIAM" or c.startswith(("LDIAM", "NLDIAM")) for c in adtr["PARAMCD"])
+    assert adtr.loc[adtr["PARAMCD"] != "SDIAM", "ABLFL"].eq("").all()
     assert (adtr.loc[adtr["ABLFL"] == "Y", "USUBJID"]).is_unique
     assert (adtr.loc[adtr["ANL02FL"] == "Y", "USUBJID"]).is_unique
 

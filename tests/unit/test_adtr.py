@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdiscmap.adam.adtr import derive_adtr
-from cdiscmap.adam.settings import AdamSettings, AdtrSettings
+from cdiscmap.adam.settings import AdamSettings, AdtrSettings, LesionParameter
 from cdiscmap.findings import Findings
 
 T = pd.Timestamp
@@ -59,7 +59,7 @@ def adtr() -> pd.DataFrame:
     out = derive_adtr({"TU": _tu(), "TR": _tr()}, _adsl(), AdamSettings(), Findings(), methods)
     assert out is not None
     assert "PARAMCD=SDIAM" in methods
-    return out.set_index("AVISITN")
+    return out.loc[out["PARAMCD"] == "SDIAM"].set_index("AVISITN")   # lesions: test_adtr_lesions
 
 
 def _values(frame: pd.DataFrame, name: str) -> list[object]:
@@ -115,3 +115,41 @@ def test_without_tu_no_adtr():
     findings = Findings()
     assert derive_adtr({"TR": _tr()}, _adsl(), AdamSettings(), findings, {}) is None
     assert [f.rule for f in findings.items] == ["CMAP-AD0005"]
+
+
+def test_per_lesion_parameters_beside_the_sum():
+    # admiralonco ad_adtr.R LDIAMn / NLDIAMn: T01 (liver) LDIAM → LDIAM1, T02 (node) LPERP →
+    # NLDIAM2, one record per assessment, AVAL = TRSTRESN, ANL01FL = Y when measured
+    methods: dict[str, str] = {}
+    out = derive_adtr({"TU": _tu(), "TR": _tr().assign(TRSEQ=[float(i) for i in range(1, 11)])},
+                      _adsl(), AdamSettings(), Findings(), methods)
+    assert out is not None
+    assert out["PARAMCD"].tolist() == ["SDIAM"] * 5 + ["LDIAM1"] * 5 + ["NLDIAM2"] * 5
+    assert out["ASEQ"].tolist() == [float(i) for i in range(1, 16)]
+    liver = out.loc[out["PARAMCD"] == "LDIAM1"]
+    node = out.loc[out["PARAMCD"] == "NLDIAM2"]
+    assert _values(liver, "AVAL") == [40.0, 30.0, 20.0, 25.0, 35.0]
+    assert _values(node, "AVAL") == [20.0, 12.0, None, 11.0, 15.0]
+    assert _values(node, "ANL01FL") == ["Y", "Y", None, "Y", "Y"]
+    assert _values(liver, "AVISITN") == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert _values(liver, "SRCSEQ") == [1.0, 3.0, 5.0, 7.0, 9.0]   # TRSEQ of the TR records
+    assert set(node["SRCDOM"]) == {"TR"} and set(node["SRCVAR"]) == {"TRSTRESN"}
+    assert liver["PARAM"].iloc[0] == "Target Lesion 1 Analysis Diameter"
+    assert node["PARAM"].iloc[0] == "Target Lesion 2 Analysis Perpendicular"
+    assert liver["ADT"].tolist()[1] == T("2024-03-01") and _values(liver, "ADY")[1] == 57.0
+    # the lesion records carry no baseline/change variables (admiralonco neither)
+    assert liver["BASE"].isna().all() and liver["ANL02FL"].isna().all()
+    assert methods["PARAMCD=NLDIAM2"].startswith("TR.TRSTRESN of TRTESTCD LPERP for baseline "
+                                                 "target lesion 2 ")
+
+
+def test_lesion_parameters_from_settings():
+    only = LesionParameter(testcd="LDIAM", paramcd="TL{n}LD", param="Lesion {n} diameter")
+    out = derive_adtr({"TU": _tu(), "TR": _tr()}, _adsl(),
+                      AdamSettings(adtr=AdtrSettings(lesion_parameters=[only])), Findings(), {})
+    assert sorted(set(out["PARAMCD"])) == ["SDIAM", "TL1LD"]
+    out = derive_adtr({"TU": _tu(), "TR": _tr()}, _adsl(),
+                      AdamSettings(adtr=AdtrSettings(lesion_parameters=[])), Findings(), {})
+    assert set(out["PARAMCD"]) == {"SDIAM"} and "SRCSEQ" not in out.columns
+    with pytest.raises(ValueError, match="needs"):
+        LesionParameter(testcd="LDIAM", paramcd="LDIAM", param="Lesion {n}")

@@ -1,4 +1,4 @@
-"""ADEX: exposure summary parameters per dosed subject (BDS), from SDTM EX (+ VS for BSA) and ADSL.
+"""ADEX: exposure parameters per dosed subject and per EX record (BDS), from SDTM EX (+ VS for BSA) and ADSL.
 
 Parameters (one record each per subject with TRTSDT; settings in ``adam/adex.yaml``):
 
@@ -11,6 +11,11 @@ Parameters (one record each per subject with TRTSDT; settings in ``adam/adex.yam
 - RDI      relative dose intensity in % = actual / planned cumulative dose × 100, planned =
   the arm's planned daily dose × TRTDURD (admiral TDOSINT = TDOSE / TPDOSE × 100; here the
   planned dose runs over the whole treatment period, so interruptions lower the RDI).
+
+Besides these per-subject summaries (PARCAT1 OVERALL), ``record_parameters`` gives one record
+per EX record (PARCAT1 INDIVIDUAL, admiral ad_adex.R part 2): by default DURD (the record's
+days), DOSE (its dose in mg), ADJ and ADJAE (AVALC Y when EXADJ gives a reason / is ADVERSE
+EVENT), with the record's own ASTDT/AENDT and SRCDOM EX, SRCSEQ EXSEQ.
 
 Body-surface-area dosing (EXDOSU in ``bsa_units``, e.g. mg/m2): the mg dose of a record is
 EXDOSE × BSA, BSA being VS ``bsa_testcd`` or √(height cm × weight kg / 3600) (Mosteller,
@@ -27,7 +32,7 @@ import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import lookup, notice, report_bad_dates, report_rows, require, upper_text
-from cdiscmap.adam.settings import AdamSettings
+from cdiscmap.adam.settings import AdamSettings, AdexSettings
 from cdiscmap.findings import Findings, Severity
 
 PARAMS = {  # PARAMCD → (PARAM, PARAMN)
@@ -143,8 +148,13 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
                     "the ADEX settings; the record counts no dose", variable="EXDOSU",
                     value_col="_U")
     out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
-                        "AMOUNT": amount, "BSA_UNIT": per_bsa, "MG_UNIT": in_mg},
+                        "END": end_dates.astype("datetime64[ns]"), "DAYS": days,
+                        "EXDOSE": dose, "AMOUNT": amount, "BSA_UNIT": per_bsa, "MG_UNIT": in_mg},
                        index=ex.index)
+    out["EXSEQ"] = pd.to_numeric(ex["EXSEQ"], errors="coerce").astype("float64") \
+        if "EXSEQ" in ex.columns else np.nan
+    out["EXADJ"] = upper_text(ex["EXADJ"]) if "EXADJ" in ex.columns \
+        else pd.Series(pd.NA, index=ex.index, dtype="string")
     out.attrs["bsa_method"] = ""
     if per_bsa.any():
         bsa, how = _bsa(sdtm, out, cfg.bsa_testcd, findings)
@@ -210,7 +220,7 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     actual = cum_bsa.where(planned_bsa, cum_mg)
     values["RDI"] = actual / (planned_daily * duration) * 100.0
 
-    parts = []
+    parts = [_record_parameters(recs, cfg, methods)] if cfg.record_parameters else []
     for code, (param, number) in PARAMS.items():
         if code in ("CUMDOSBS", "DOSINTBS") and not uses_bsa.any():
             continue
@@ -219,11 +229,13 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         keep = uses_bsa if code in ("CUMDOSBS", "DOSINTBS") else pd.Series(True,
                                                                            index=dosed.index)
         part = pd.DataFrame({"USUBJID": subj, "PARAMCD": code, "PARAM": param,
-                             "PARAMN": float(number), "AVAL": values[code].astype("float64")})
+                             "PARAMN": float(number), "AVAL": values[code].astype("float64"),
+                             "PARCAT1": "OVERALL", "_G": 0})
         parts.append(part.loc[keep.to_numpy()])
-    if not parts or dosed.empty:
-        return _frame(pd.DataFrame(columns=["USUBJID", "PARAMCD", "PARAM", "PARAMN", "AVAL"]),
-                      adsl)
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return _frame(pd.DataFrame(columns=["USUBJID", "PARAMCD", "PARAM", "PARAMN", "AVAL",
+                                            "PARCAT1", "_G"]), adsl)
     adex = _frame(pd.concat(parts, ignore_index=True), adsl)
 
     bsa_text = recs.attrs.get("bsa_method") or "VS BSA / HEIGHT, WEIGHT"
@@ -242,11 +254,57 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         "by ARMCD: " + "; ".join(f"{'/'.join(p.armcd) or 'other arms'} {p.dose:g} {p.unit} "
                                  f"{p.frequency}" for p in cfg.planned)
         + " (mg/m2 plans compare CUMDOSBS)")
-    methods["ASTDT"] = "ADSL.TRTSDT"
-    methods["AENDT"] = "ADSL.TRTEDT"
-    methods["ASEQ"] = "1..n within USUBJID ordered by PARAMN"
-    methods["PARAMN"] = "Order of the parameter: " + ", ".join(PARAMS)
+    individual = cfg.record_parameters
+    methods["ASTDT"] = "ADSL.TRTSDT" + ("; INDIVIDUAL records: the EX record's EXSTDTC"
+                                         if individual else "")
+    methods["AENDT"] = "ADSL.TRTEDT" + ("; INDIVIDUAL records: the EX record's EXENDTC (an "
+                                         "open record as in CUMDOSE)" if individual else "")
+    methods["ASEQ"] = "1..n within USUBJID: summary parameters by PARAMN" + (
+        ", then EX-record parameters by ASTDT, EXSEQ, PARAMN" if individual else "")
+    methods["PARAMN"] = "Order of the parameter: " + ", ".join(
+        [*PARAMS, *(p.paramcd for p in individual)])
+    methods["PARCAT1"] = "OVERALL for per-subject summaries" + (
+        ", INDIVIDUAL for one record per EX record" if individual else "")
+    if individual:
+        methods["SRCDOM"] = "EX for INDIVIDUAL records"
+        methods["SRCVAR"] = "EXDOSE / EXADJ when AVAL/AVALC is that variable as collected"
+        methods["SRCSEQ"] = "EXSEQ of the EX record (INDIVIDUAL records)"
     return adex
+
+
+def _record_parameters(recs: pd.DataFrame, cfg: AdexSettings,
+                       methods: dict[str, str]) -> pd.DataFrame:
+    """One record per EX record and record parameter (admiral ad_adex.R part 2)."""
+    parts = []
+    texts = {"days": "EXENDTC - EXSTDTC + 1 of the EX record (an open record as in CUMDOSE)",
+             "dose": "Dose of the EX record in mg, as summed in CUMDOSE",
+             "exdose": "EXDOSE of the EX record as collected (per administration, EXDOSU)"}
+    for number, item in enumerate(cfg.record_parameters, start=len(PARAMS) + 1):
+        avalc = pd.Series(pd.NA, index=recs.index, dtype="string")
+        aval = pd.Series(np.nan, index=recs.index, dtype="float64")
+        srcvar = None
+        if item.value == "days":
+            aval = recs["DAYS"]
+        elif item.value == "dose":
+            aval = recs["MG"]
+        elif item.value == "exdose":
+            aval, srcvar = recs["EXDOSE"], "EXDOSE"
+        else:
+            hit = recs["EXADJ"].notna() & (recs["EXADJ"].str.len() > 0)
+            if item.reasons:
+                hit &= recs["EXADJ"].isin(item.reasons)
+            avalc = avalc.mask(hit.fillna(False).astype(bool), "Y")
+            srcvar = "EXADJ"
+            texts_adj = ", ".join(item.reasons) if item.reasons else "any reason"
+            methods[f"PARAMCD={item.paramcd}"] = f"Y when EX.EXADJ is {texts_adj}, else blank"
+        if item.value != "adjusted":
+            methods[f"PARAMCD={item.paramcd}"] = texts[item.value]
+        parts.append(pd.DataFrame({
+            "USUBJID": recs["USUBJID"], "PARAMCD": item.paramcd, "PARAM": item.param,
+            "PARAMN": float(number), "AVAL": aval.astype("float64"), "AVALC": avalc,
+            "PARCAT1": "INDIVIDUAL", "_G": 1, "ASTDT": recs["START"], "AENDT": recs["END"],
+            "SRCDOM": "EX", "SRCVAR": srcvar, "SRCSEQ": recs["EXSEQ"]}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +314,21 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
                         "USUBJID": params["USUBJID"].astype("string")})
     for name in ("SUBJID", "SITEID"):
         out[name] = lookup(params["USUBJID"], table[name]).astype("string")
-    params = params.sort_values(["USUBJID", "PARAMN"], kind="mergesort")
+    trtsdt = pd.to_datetime(lookup(params["USUBJID"], table["TRTSDT"])).astype("datetime64[ns]")
+    trtedt = pd.to_datetime(lookup(params["USUBJID"], table["TRTEDT"])).astype("datetime64[ns]")
+    record = params["_G"].eq(1).to_numpy() if "_G" in params.columns \
+        else np.zeros(len(params), dtype=bool)
+    astdt = pd.to_datetime(params["ASTDT"]).astype("datetime64[ns]") if "ASTDT" in params \
+        else pd.Series(pd.NaT, index=params.index, dtype="datetime64[ns]")
+    aendt = pd.to_datetime(params["AENDT"]).astype("datetime64[ns]") if "AENDT" in params \
+        else pd.Series(pd.NaT, index=params.index, dtype="datetime64[ns]")
+    params = params.assign(ASTDT=astdt.where(record, trtsdt), AENDT=aendt.where(record, trtedt),
+                           _G=params.get("_G", 0))
+    if "SRCSEQ" not in params.columns:
+        params = params.assign(SRCSEQ=np.nan)
+    # summaries by PARAMN, then the EX-record parameters by date, EXSEQ, PARAMN (admiral ASEQ)
+    params = params.sort_values(["USUBJID", "_G", "ASTDT", "SRCSEQ", "PARAMN"],
+                                kind="mergesort", na_position="last")
     out = out.loc[params.index]
     out["ASEQ"] = (params.groupby("USUBJID").cumcount() + 1).astype("float64")
     for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
@@ -266,8 +338,14 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     out["PARAM"] = params["PARAM"].astype("string")
     out["PARAMN"] = params["PARAMN"].astype("float64")
     out["AVAL"] = params["AVAL"].astype("float64")
-    out["ASTDT"] = pd.to_datetime(lookup(params["USUBJID"], table["TRTSDT"])) \
-        .astype("datetime64[ns]")
-    out["AENDT"] = pd.to_datetime(lookup(params["USUBJID"], table["TRTEDT"])) \
-        .astype("datetime64[ns]")
+    out["PARCAT1"] = params["PARCAT1"].astype("string") if "PARCAT1" in params.columns \
+        else pd.Series(pd.NA, index=params.index, dtype="string")
+    if "AVALC" in params.columns:
+        out["AVALC"] = params["AVALC"].astype("string")
+    out["ASTDT"] = params["ASTDT"].astype("datetime64[ns]")
+    out["AENDT"] = params["AENDT"].astype("datetime64[ns]")
+    if "SRCDOM" in params.columns:
+        out["SRCDOM"] = params["SRCDOM"].astype("string")
+        out["SRCVAR"] = params["SRCVAR"].astype("string")
+        out["SRCSEQ"] = params["SRCSEQ"].astype("float64")
     return out.reset_index(drop=True)

@@ -26,8 +26,9 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import lookup, notice
+from cdiscmap.adam.io import lookup, notice, upper_text
 from cdiscmap.adam.settings import AdamSettings
+from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
 from cdiscmap.recist import RecistSettings, timepoint_responses
 from cdiscmap.recist.series import series_starts, split_series, unsplit_series
@@ -119,6 +120,19 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out["ANL02FL"] = _flag(out.index.isin(best.index), tp.index)
     out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
 
+    out["SRCDOM"] = pd.Series(pd.NA, index=tp.index, dtype="string")
+    out["SRCVAR"] = pd.Series(pd.NA, index=tp.index, dtype="string")
+    out["SRCSEQ"] = pd.Series(np.nan, index=tp.index, dtype="float64")
+    lesions = _lesion_records(sdtm, adsl, settings, methods)
+    if not lesions.empty:
+        out = pd.concat([out, lesions], ignore_index=True)
+        order = out.assign(_L=out["_L"].fillna(0), _T=out["_T"].fillna(-1)).sort_values(
+            ["USUBJID", "_L", "_T", "AVISITN", "ADT"], kind="mergesort").index
+        out = out.loc[order].drop(columns=["_L", "_T"]).reset_index(drop=True)
+        out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
+    elif not cfg.lesion_parameters:
+        out = out.drop(columns=["SRCDOM", "SRCVAR", "SRCSEQ"])
+
     ev = cfg.evaluator
     methods["PARAMCD=SDIAM"] = (
         f"Sum of TR diameters of the baseline target lesions of evaluator {ev} at the "
@@ -143,8 +157,104 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     methods["ANL02FL"] = (f"Y on the ANL01FL = Y post-baseline record after "
                           f"{cfg.reference_date} with the lowest PCHG (earliest on ties) of the "
                           "subject and lesion series: best percent change")
-    methods["ASEQ"] = "1..n within USUBJID ordered by lesion series, AVISITN"
+    methods["ASEQ"] = "1..n within USUBJID: SDIAM by lesion series, AVISITN" + (
+        "; then the per-lesion parameters by lesion number, parameter, AVISITN, ADT"
+        if cfg.lesion_parameters else "")
     for name, text in (("PARCAT1", "Target Lesion(s)"), ("PARCAT2", f"Evaluator ({ev})"),
                        ("PARCAT3", "Response criteria (RECIST 1.1)")):
         methods[name] = text
+    return out
+
+
+def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
+                    methods: dict[str, str]) -> pd.DataFrame:
+    """One record per baseline target lesion of the evaluator, per TR assessment and lesion
+    parameter (admiralonco ad_adtr.R LDIAMn / NLDIAMn); columns as ADTR, plus _L (lesion
+    number) and _T (parameter position) for ordering."""
+    cfg = settings.adtr
+    if not cfg.lesion_parameters:
+        return pd.DataFrame()
+    tu, tr = sdtm["TU"], sdtm["TR"]
+    need_tu, need_tr = {"USUBJID", "TULNKID", "TUSTRESC"}, {"USUBJID", "TRLNKID", "TRTESTCD",
+                                                             "TRSTRESN"}
+    if not need_tu <= set(tu.columns) or not need_tr <= set(tr.columns):
+        return pd.DataFrame()
+    ev = cfg.evaluator
+    if "TUEVAL" in tu.columns:
+        tu = tu.loc[upper_text(tu["TUEVAL"]).eq(ev).fillna(True).astype(bool).to_numpy()]
+    if "TREVAL" in tr.columns:
+        tr = tr.loc[upper_text(tr["TREVAL"]).eq(ev).fillna(True).astype(bool).to_numpy()]
+    targets = tu.loc[upper_text(tu["TUSTRESC"]).eq("TARGET").fillna(False).to_numpy(),
+                     ["USUBJID", "TULNKID"]].drop_duplicates()
+    targets = targets.loc[targets["USUBJID"].isin(adsl["USUBJID"])]
+    # lesion number: the digits of TULNKID (T03 -> 3), else the rank within the subject
+    digits = pd.to_numeric(targets["TULNKID"].astype("string").str.extract(r"(\d+)\s*$")[0],
+                           errors="coerce")
+    rank = targets.groupby("USUBJID")["TULNKID"].rank(method="dense")
+    targets = targets.assign(_L=digits.fillna(rank).astype("int64"))
+    tests = {p.testcd: (i, p) for i, p in enumerate(cfg.lesion_parameters)}
+    recs = tr.assign(_TEST=upper_text(tr["TRTESTCD"]))
+    recs = recs.loc[recs["_TEST"].isin(list(tests)).fillna(False).to_numpy()]
+    recs = recs.merge(targets.rename(columns={"TULNKID": "TRLNKID"}), on=["USUBJID", "TRLNKID"],
+                      how="inner", sort=False)
+    if recs.empty:
+        return pd.DataFrame()
+    position = recs["_TEST"].map({k: v[0] for k, v in tests.items()}).astype("int64")
+    number = recs["_L"].astype(str)
+    paramcd = pd.Series(np.empty(len(recs), dtype=object), index=recs.index)
+    param = paramcd.copy()
+    for code, (_, item) in tests.items():
+        hit = (recs["_TEST"] == code).to_numpy()
+        prefix, suffix = item.paramcd.split("{n}", 1)
+        paramcd[hit] = prefix + number[hit] + suffix
+        ptext = item.param.split("{n}")
+        param[hit] = number[hit].map(lambda n, parts=ptext: n.join(parts))
+    too_long = paramcd.str.len() > 8
+    if too_long.any():
+        raise InputDataError(f"ADTR lesion PARAMCD {paramcd[too_long].iloc[0]} is longer than "
+                             "8 characters (lesion number from TULNKID); shorten the "
+                             "lesion_parameters paramcd")
+    table = adsl.set_index("USUBJID")
+    aval = pd.to_numeric(recs["TRSTRESN"], errors="coerce").astype("float64")
+    adt = impute_dtc(recs["TRDTC"], "D", "first").dates if "TRDTC" in recs.columns else \
+        pd.Series(pd.NaT, index=recs.index, dtype="datetime64[ns]")
+    reference = pd.to_datetime(lookup(recs["USUBJID"], table[cfg.reference_date])) \
+        .astype("datetime64[ns]")
+    out = pd.DataFrame({
+        "STUDYID": lookup(recs["USUBJID"], table["STUDYID"]).astype("string"),
+        "USUBJID": recs["USUBJID"].astype("string"),
+        "SUBJID": lookup(recs["USUBJID"], table["SUBJID"]).astype("string"),
+        "SITEID": lookup(recs["USUBJID"], table["SITEID"]).astype("string"),
+    })
+    for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
+        if name in table.columns:
+            out[name] = lookup(recs["USUBJID"], table[name]).astype("string")
+    out["PARAMCD"] = paramcd.astype("string")
+    out["PARAM"] = param.astype("string")
+    out["PARCAT1"] = pd.Series("Target Lesion(s)", index=recs.index, dtype="string")
+    out["PARCAT2"] = pd.Series(ev.title(), index=recs.index, dtype="string")
+    out["PARCAT3"] = pd.Series("RECIST 1.1", index=recs.index, dtype="string")
+    out["AVAL"] = aval
+    out["ADT"] = adt.astype("datetime64[ns]")
+    out["ADY"] = relative_day(out["ADT"], reference)
+    out["AVISIT"] = recs["VISIT"].astype("string") if "VISIT" in recs.columns else \
+        pd.Series(pd.NA, index=recs.index, dtype="string")
+    out["AVISITN"] = pd.to_numeric(recs["VISITNUM"], errors="coerce").astype("float64") \
+        if "VISITNUM" in recs.columns else np.nan
+    out["ANL01FL"] = _flag(aval.notna(), recs.index)
+    out["SRCDOM"] = pd.Series("TR", index=recs.index, dtype="string")
+    out["SRCVAR"] = pd.Series("TRSTRESN", index=recs.index, dtype="string")
+    out["SRCSEQ"] = pd.to_numeric(recs["TRSEQ"], errors="coerce").astype("float64") \
+        if "TRSEQ" in recs.columns else np.nan
+    out["_L"] = recs["_L"].astype("float64")
+    out["_T"] = position.astype("float64")
+    made = pd.DataFrame({"code": paramcd, "test": recs["_TEST"], "n": number}) \
+        .drop_duplicates("code")
+    for code, test, n in made.itertuples(index=False):   # one line per parameter (define.xml)
+        methods[f"PARAMCD={code}"] = (
+            f"TR.TRSTRESN of TRTESTCD {test} for baseline target lesion {n} (TU TUSTRESC "
+            f"TARGET of evaluator {ev}; number from TULNKID) at each assessment")
+    methods["SRCDOM"] = "TR for the per-lesion parameters"
+    methods["SRCVAR"] = "TRSTRESN for the per-lesion parameters"
+    methods["SRCSEQ"] = "TRSEQ of the TR record (per-lesion parameters)"
     return out

@@ -988,6 +988,45 @@ class PlannedDose(_Model):
         return [v.strip().upper() for v in value]
 
 
+class ExRecordParameter(_Model):
+    """A parameter with one record per EX record (admiral ad_adex.R "1:1 mapping" part,
+    PARCAT1 INDIVIDUAL)."""
+
+    paramcd: str = Field(description="PARAMCD, e.g. DOSE.")
+    param: str = Field(description="PARAM, e.g. Dose administered during constant dosing "
+                                   "interval (mg).")
+    value: Literal["days", "dose", "exdose", "adjusted"] = Field(
+        description="days: the record's days (EXENDTC - EXSTDTC + 1, admiral EXDURD); dose: "
+                    "its dose in mg as CUMDOSE sums it (admiral DOSEO); exdose: EXDOSE as "
+                    "collected, per administration in EXDOSU (SRCVAR EXDOSE); adjusted: AVALC "
+                    "Y when EXADJ is one of reasons, else blank (admiral ADJ, ADJAE).")
+    reasons: list[str] = Field(
+        default_factory=list, description="adjusted: EXADJ values that count (compared "
+                                          "upper-cased); [] = any non-blank EXADJ.")
+
+    _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
+
+    @field_validator("reasons")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        return [v.strip().upper() for v in value]
+
+
+def _default_record_parameters() -> list[ExRecordParameter]:
+    """admiral ad_adex.R param_lookup: DURD, DOSE, ADJ, ADJAE (PLDOSE needs a planned dose per
+    record, which SDTM EX does not hold)."""
+    interval = "during constant dosing interval"
+    return [
+        ExRecordParameter(paramcd="DURD", param=f"Study drug duration {interval} (days)",
+                          value="days"),
+        ExRecordParameter(paramcd="DOSE", param=f"Dose administered {interval} (mg)",
+                          value="dose"),
+        ExRecordParameter(paramcd="ADJ", param=f"Dose adjusted {interval}", value="adjusted"),
+        ExRecordParameter(paramcd="ADJAE", param=f"Dose adjusted due to AE {interval}",
+                          value="adjusted", reasons=["ADVERSE EVENT"]),
+    ]
+
+
 def _default_frequencies() -> dict[str, float]:
     return {"QD": 1, "BID": 2, "TID": 3, "QID": 4, "QOD": 0.5}
 
@@ -1019,6 +1058,12 @@ class AdexSettings(_Model):
         "trtedt", description="End of an EX record without EXENDTC: ADSL TRTEDT (default; the "
                               "same end ADSL gives the treatment) or the record's own start "
                               "(one day).")
+    record_parameters: list[ExRecordParameter] = Field(
+        default_factory=_default_record_parameters,
+        description="Parameters with one record per EX record (PARCAT1 INDIVIDUAL; ASTDT/AENDT "
+                    "the record's dates, SRCSEQ its EXSEQ), besides the per-subject summary "
+                    "parameters (PARCAT1 OVERALL). Default admiral ad_adex.R's DURD, DOSE, ADJ "
+                    "and ADJAE; [] for summaries only. PARAMN follows the summaries' (7, 8, …).")
 
     @field_validator("bsa_units")
     @classmethod
@@ -1043,7 +1088,49 @@ class AdexSettings(_Model):
         for p in self.planned:
             if p.frequency.strip().upper() not in self.doses_per_day:
                 raise ValueError(f"planned frequency {p.frequency!r} is not in doses_per_day")
+        codes = [p.paramcd for p in self.record_parameters]
+        summary = {"TRTDURD", "CUMDOSE", "CUMDOSBS", "DOSEINT", "DOSINTBS", "RDI"}
+        if len(set(codes)) != len(codes) or summary & set(codes):
+            raise ValueError(f"record_parameters: PARAMCD repeats or names a summary "
+                             f"parameter: {codes}")
         return self
+
+
+class LesionParameter(_Model):
+    """A parameter with one record per target lesion and assessment (admiralonco ad_adtr.R
+    LDIAMn / NLDIAMn): the TR result of one test, PARAMCD and PARAM naming the lesion number."""
+
+    testcd: str = Field(description="TRTESTCD of the records, e.g. LDIAM.")
+    paramcd: str = Field(description="PARAMCD with {n}, the lesion number (the digits of "
+                                     "TRLNKID: T03 → 3; a TRLNKID without digits: the lesion's "
+                                     "rank within the subject), e.g. LDIAM{n}.")
+    param: str = Field(description="PARAM with {n}, e.g. Target Lesion {n} Analysis Diameter.")
+
+    _v = field_validator("testcd")(lambda v: _check_name(v, "TRTESTCD"))
+
+    @field_validator("paramcd")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        value = value.strip().upper()
+        if "{N}" not in value:
+            raise ValueError(f"lesion PARAMCD {value!r} needs {{n}}, the lesion number")
+        _check_name(value.replace("{N}", "99"), "PARAMCD (with lesion 99)")
+        return value.replace("{N}", "{n}")
+
+    @field_validator("param")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if "{n}" not in value:
+            raise ValueError(f"lesion PARAM {value!r} needs {{n}}, the lesion number")
+        return value
+
+
+def _default_lesion_parameters() -> list[LesionParameter]:
+    """admiralonco ad_adtr.R: LDIAMn (longest diameter) and NLDIAMn (short axis, LPERP)."""
+    return [LesionParameter(testcd="LDIAM", paramcd="LDIAM{n}",
+                            param="Target Lesion {n} Analysis Diameter"),
+            LesionParameter(testcd="LPERP", paramcd="NLDIAM{n}",
+                            param="Target Lesion {n} Analysis Perpendicular")]
 
 
 class AdtrSettings(_Model):
@@ -1060,6 +1147,12 @@ class AdtrSettings(_Model):
         "TRTSDT", description="ADSL date: ADY counts from it, and the best-change flag "
                               "(ANL02FL) looks only at sums dated after it (admiralonco "
                               "ad_adtr.R: RANDDT).")
+    lesion_parameters: list[LesionParameter] = Field(
+        default_factory=_default_lesion_parameters,
+        description="Per-lesion parameters besides SDIAM: one record per baseline target "
+                    "lesion (TU TUSTRESC TARGET of the evaluator) and TR assessment, AVAL = "
+                    "TRSTRESN, ANL01FL = Y when measured, SRCSEQ its TRSEQ (admiralonco "
+                    "ad_adtr.R LDIAMn, NLDIAMn). [] for SDIAM only.")
 
     _v = field_validator("reference_date")(lambda v: _check_name(v, "reference_date"))
 
