@@ -198,6 +198,10 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
     sv = grouped.agg(VISIT=("VISIT", "first"), SVSTDTC=("_DAY", "first"),
                      SVENDTC=("_DAY", "last")).reset_index()
     planned = {float(v.visitnum): v for v in design.visits} if design else {}
+    # a planned visit is named as TV names it (one VISIT per VISITNUM, SDTMIG 3.4 §4.4.5),
+    # whatever name the domain that dated it first used
+    sv["VISIT"] = sv["VISITNUM"].map({n: v.visit for n, v in planned.items()}
+                                     ).astype(object).fillna(sv["VISIT"])
     sv["SVPRESP"] = np.where(sv["VISITNUM"].isin(list(planned)), "Y", None)
     sv["SVOCCUR"] = "Y"
     sv["VISITDY"] = sv["VISITNUM"].map({n: v.visitdy for n, v in planned.items()}

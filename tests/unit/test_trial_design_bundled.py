@@ -1,0 +1,95 @@
+"""Trial design of the bundled studies (study.yaml only, no run) and SV visit names from TV.
+
+- crizotinib-basket is a basket trial: each of its 23 cohorts is an Arm (SDTMIG 3.4 §7.2.1),
+  with the ARMCD/ARM DM assigns from the cohort number (study codelists ARMCD/ARM).
+- Every bundled study with a visit schedule plans its visits (TV) with the VISIT names its
+  visit rules give; the literature case series has no visit schedule.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cdiscmap.resources import studies_root
+from cdiscmap.sdtm.trial_design import build_sv
+from cdiscmap.spec.design import TrialDesignSpec
+from cdiscmap.spec.loader import load_study
+
+ROOT = studies_root()
+
+
+def _study(name: str):
+    return load_study(ROOT / name).study
+
+
+def test_basket_cohorts_are_the_arms() -> None:
+    study = _study("crizotinib-basket")
+    arms = study.trial_design.arms
+    assert len(arms) == 23
+    armcd, arm = study.codelists["ARMCD"].map, study.codelists["ARM"].map
+    # cohort n (the raw COHORT value DM maps) -> the arm of TA, in cohort order
+    assert [(a.armcd, a.arm) for a in arms] == [(armcd[str(n)], arm[str(n)])
+                                               for n in range(1, 24)]
+    assert arms[0].armcd == "C01" and arms[22].armcd == "C23"
+    assert arms[15].arm == "Crizotinib, cohort 16: IMT, ALK translocation"
+    # every cohort: screening, crizotinib, follow-up in the SCREENING/TREATMENT/FOLLOW-UP epochs
+    assert {tuple((e.etcd, e.epoch) for e in a.elements) for a in arms} == {
+        (("SCRN", "SCREENING"), ("CRZ", "TREATMENT"), ("FU", "FOLLOW-UP"))}
+    # TS NARMS agrees with TA
+    narms = [e.value for e in study.trial_summary if e.parmcd == "NARMS"]
+    assert narms == ["23"]
+
+
+@pytest.mark.parametrize(("name", "first", "last", "count"), [
+    # baseline + WEEK 4 .. WEEK 284 every 4 weeks (accrual 2014-07-01, cut-off 2019-12-31)
+    ("crizotinib-basket", (0.0, "BASELINE", None), (284.0, "WEEK 284", 1989.0), 1 + 71),
+    # baseline + tumour weeks 8..272 (every 8) and QLQ-C30 weeks 12..276 (every 12), 11 shared
+    ("gist-imatinib", (0.0, "BASELINE", None), (276.0, "WEEK 276", 1933.0), 1 + 34 + 23 - 11),
+    # screening + day 1 of cycles 1..40 (28-day cycles)
+    ("imt-pediatric", (0.0, "SCREENING", None), (40.0, "CYCLE 40 DAY 1", 1093.0), 41),
+    ("imt-edc", (0.0, "SCREENING", None), (40.0, "CYCLE 40 DAY 1", 1093.0), 41),
+    ("imt-odm", (0.0, "SCREENING", None), (40.0, "CYCLE 40 DAY 1", 1093.0), 41),
+])
+def test_planned_visits(name: str, first: tuple, last: tuple, count: int) -> None:
+    visits = _study(name).trial_design.visits
+    rows = [(v.visitnum, v.visit, v.visitdy) for v in visits]
+    assert len(rows) == count
+    assert rows[0] == first and rows[-1] == last
+    assert [r[0] for r in rows] == sorted({r[0] for r in rows})      # unique, ascending
+
+
+def test_case_series_has_no_visit_schedule() -> None:
+    study = _study("alk-sarcoma-cases")
+    assert study.trial_design is None or not study.trial_design.visits
+
+
+def test_one_data_cutoff_per_bundled_study() -> None:
+    dates = {}
+    for name in ("crizotinib-basket", "gist-imatinib", "imt-pediatric", "imt-edc", "imt-odm",
+                 "alk-sarcoma-cases"):
+        study = _study(name)
+        ts = {e.parmcd: e.derive for e in study.trial_summary}
+        assert ts["DCUTDTC"] == "DCUTDTC" and ts["DCUTDESC"] == "DCUTDESC", name
+        dates[name] = study.data_cutoff.date.isoformat()
+    assert dates == {"crizotinib-basket": "2019-12-31", "gist-imatinib": "2025-06-30",
+                     "imt-pediatric": "2021-03-01", "imt-edc": "2021-03-01",
+                     "imt-odm": "2021-03-01", "alk-sarcoma-cases": "2021-08-22"}
+
+
+def test_sv_names_a_planned_visit_as_tv_does() -> None:
+    design = TrialDesignSpec.model_validate({"visits": [
+        {"visitnum": 0, "visit": "SCREENING", "start": "Consent"},
+        {"visitnum": 1, "visit": "CYCLE 1 DAY 1", "visitdy": 1, "start": "First dose"}]})
+    # IE calls visit 0 BASELINE and dates it first; an unscheduled 1.01 keeps its own name
+    ie = pd.DataFrame({"USUBJID": ["S1"], "VISITNUM": [0.0], "VISIT": ["BASELINE"],
+                       "IEDTC": ["2024-01-01"]})
+    lb = pd.DataFrame({"USUBJID": ["S1", "S1", "S1"], "VISITNUM": [0.0, 1.0, 1.01],
+                       "VISIT": ["SCREENING", "CYCLE 1 DAY 1", "UNSCHEDULED"],
+                       "LBDTC": ["2024-01-02", "2024-01-10", "2024-01-20"]})
+    sv = build_sv(design, "S", {"IE": ie, "LB": lb})
+    assert list(zip(sv["VISITNUM"], sv["VISIT"], sv["SVPRESP"].astype(object).where(
+        sv["SVPRESP"].notna(), None), sv["SVSTDTC"], sv["SVENDTC"], strict=True)) == [
+        (0.0, "SCREENING", "Y", "2024-01-01", "2024-01-02"),
+        (1.0, "CYCLE 1 DAY 1", "Y", "2024-01-10", "2024-01-10"),
+        (1.01, "UNSCHEDULED", None, "2024-01-20", "2024-01-20")]
