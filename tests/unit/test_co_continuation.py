@@ -139,3 +139,23 @@ def test_validate_knows_coval_continuations(run) -> None:
     co = [f for f in report.findings.items if f.dataset == "CO"]
     assert not [f for f in co if f.rule == "CMAP-SD0010"], co     # not "not in the standard"
     assert not [f for f in co if f.severity.value == "error"], co
+
+
+def test_ts_value_continues_in_tsval1() -> None:
+    """TS.TSVAL follows the same rule (SDTMIG 3.4 §7.6.1 TS: TSVAL1-TSVALn); the metadata of
+    TSVAL1 comes from TSVAL."""
+    from cdiscmap.sdtm.relationships import with_continuations
+    from cdiscmap.standards import load_standards
+
+    frame = pd.DataFrame({"TSPARMCD": ["OBJPRIM"], "TSVAL": pd.array([LONG], dtype="string"),
+                          "TSVALNF": pd.array([None], dtype="string"),
+                          "_SRCFILE": "study.yaml", "_SRCROW": [3]})
+    out = split_continued(frame, "TSVAL")
+    assert list(out.columns[:5]) == ["TSPARMCD", "TSVAL", "TSVAL1", "TSVAL2", "TSVALNF"]
+    assert out.loc[0, ["TSVAL", "TSVAL1", "TSVAL2"]].tolist() == [COVAL, COVAL1, COVAL2]
+    ts = with_continuations(load_standards(), {"TS": out}).dataset("TS")
+    names = ts.names()
+    at = names.index("TSVAL")
+    assert names[at:at + 3] == ["TSVAL", "TSVAL1", "TSVAL2"]
+    assert ts.variable("TSVAL2").label == f"{ts.variable('TSVAL').label} 2"
+    assert ts.variable("TSVAL2").core == "Perm"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cdiscmap.errors import SpecError
+from cdiscmap.sdtm.relationships import split_continued
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.standards.models import Standards
 
@@ -62,4 +63,5 @@ def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
     for col in ("STUDYID", "DOMAIN", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD",
                 "TSVCDREF", "TSVCDVER"):
         ts[col] = ts[col].astype("string")
-    return ts
+    # a value over 200 characters continues in TSVAL1, TSVAL2, ... (SDTMIG 3.4 §7.6.1 TS)
+    return split_continued(ts, "TSVAL")
