@@ -152,6 +152,8 @@ ADSL_VARS = [
     AdamVar("ARM", "ARM"), AdamVar("ARMCD", "DM", after="ARM"), AdamVar("ACTARM", "ACTARM"),
     AdamVar("ACTARMCD", "DM", after="ACTARM"),
     AdamVar("TRT01P", "TRTxxP", XX01), AdamVar("TRT01A", "TRTxxA", XX01),
+    # numeric companions a study asks for (adsl.yaml numbered)
+    AdamVar("TRT01PN", "TRTxxPN", XX01), AdamVar("TRT01AN", "TRTxxAN", XX01),
     AdamVar("RANDDT", "RANDDT"), AdamVar("TRTSDT", "TRTSDT"), AdamVar("TRTEDT", "TRTEDT"),
     # admiral ad_adsl.R TRTSDTM/TRTEDTM with the time imputation flags; the date flags only
     # when a study allows partial dose dates (exposure.start_imputation / end_imputation).

@@ -121,6 +121,21 @@ def test_cohort_numbers_by_value_then_settings_order():
     assert col(adsl, "COHORTN") == [2.0, 4.0, 3.0, 1.0, None, 5.0]
 
 
+def test_arm_numbers_follow_the_cohort():
+    # TRT01P "ARM 10", "ARM 2", "ARM 1", "ARM B", "ARM X", "ARM A" for cohorts 10, 2, 1, B,
+    # (none), A: by COHORT the arms are numbered 1 (cohort 1), 2 (2), 3 (10), 4 (A), 5 (B),
+    # and ARM X, whose subject has no cohort, last (6); by value they would sort as text
+    data = sdtm()
+    data["DM"]["ARM"] = s(["ARM 10", "ARM 2", "ARM 1", "ARM B", "ARM X", "ARM A"])
+    methods: dict[str, str] = {}
+    settings = AdamSettings(adsl=AdslSettings(cohort_variables=["COHORT"], numbered=[
+        NumberedVariable(variable="TRT01P", by="COHORT")]))
+    adsl = derive_adsl(data, settings, Findings(), methods).adsl.set_index("USUBJID")
+    assert col(adsl, "TRT01PN") == [3.0, 2.0, 1.0, 5.0, 6.0, 4.0]
+    assert methods["TRT01PN"] == "TRT01P numbered in the order of COHORT (numbers by value, " \
+                                 "then text)"
+
+
 def test_numbering_an_unknown_variable_is_an_input_error():
     with pytest.raises(InputDataError, match="numbered PATHOL: ADSL has no PATHOL"):
         derive(numbered=[NumberedVariable(variable="PATHOL")])

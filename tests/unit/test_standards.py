@@ -111,7 +111,8 @@ def test_adsl_variables_in_ig_order(std: Standards) -> None:
     assert adsl.names() == [
         "STUDYID", "USUBJID", "SUBJID", "SITEID", "REGION1", "REGION1N", "AGE", "AGEU",
         "AGEGR1", "AGEGR1N", "SEX", "RACE", "ETHNIC", "COUNTRY", "RACEGR1", "RACEGR1N", "SAFFL",
-        "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM", "ACTARMCD", "TRT01P", "TRT01A", "TRTSDT",
+        "ITTFL", "EFFFL", "ARM", "ARMCD", "ACTARM", "ACTARMCD", "TRT01P", "TRT01PN", "TRT01A",
+        "TRT01AN", "TRTSDT",
         "TRTSDTM", "TRTSDTF", "TRTSTMF", "TRTEDT", "TRTEDTM", "TRTEDTF", "TRTETMF", "RCHSDT",
         "EOSSTT", "EOSDT", "SCRFDT", "FRVDT", "DCSREAS", "RFICDT", "ENRLDT",
         "RANDDT", "LSTALVDT", "TRTDURD", "DTHDT", "DTHDTF", "DTHFL", "DTHCAUS", "DTHDOM",

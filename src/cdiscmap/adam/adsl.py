@@ -122,23 +122,39 @@ def _age_groups(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, s
                             if missing is not None else ""))
 
 
+def _value_order(values: list[str]) -> list[str]:
+    """Numbers written as text by their value (2 before 10), then other text alphabetically."""
+    as_number = pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce")
+    return [v for _, _, v in sorted(zip(as_number.isna(), as_number.fillna(0), values,
+                                        strict=True))]
+
+
 def _numbered(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str]) -> None:
-    """{variable}N: the settings' order first, then numbers-as-text by value, then text."""
+    """{variable}N: the settings' order first, then the others by value (or like ``by``)."""
     for item in settings.adsl.numbered:
-        if item.variable not in adsl.columns:
-            raise InputDataError(f"numbered {item.variable}: ADSL has no {item.variable} "
-                                 "(a DM variable, a cohort variable or a grouping)")
+        for name in (item.variable, item.by):
+            if name is not None and name not in adsl.columns:
+                raise InputDataError(f"numbered {item.variable}: ADSL has no {name} (a DM "
+                                     "variable, a cohort variable or a grouping)")
         values = adsl[item.variable].astype("string")
         seen = [v for v in pd.unique(values.dropna()) if v not in item.order]
-        as_number = pd.to_numeric(pd.Series(seen, dtype="object"), errors="coerce")
-        rest = sorted(zip(as_number.isna(), as_number.fillna(0), seen, strict=True))
-        order = [*item.order, *(v for _, _, v in rest)]
+        rest = _value_order(seen)
+        if item.by is not None:   # the smallest position of the value's subjects' `by` value
+            other = adsl[item.by].astype("string")
+            rank = {v: i for i, v in enumerate(_value_order(list(pd.unique(other.dropna()))))}
+            first = pd.DataFrame({"v": values, "r": other.map(rank)}).dropna(subset=["v"]) \
+                .groupby("v")["r"].min()
+            position = {v: i for i, v in enumerate(rest)}
+            rest = sorted(rest, key=lambda v: (pd.isna(first.get(v, np.nan)),
+                                               first.get(v, 0), position[v]))
+        order = [*item.order, *rest]
         numbers = {v: float(i) for i, v in enumerate(order, start=1)}
         adsl[item.variable + "N"] = values.map(numbers).astype("float64")
         methods[item.variable + "N"] = (
             f"{item.variable} numbered " + (f"in the order {', '.join(item.order)}, then "
                                             if item.order else "")
-            + "by value (numbers written as text by their number, other text alphabetically)")
+            + (f"in the order of {item.by} (numbers by value, then text)" if item.by else
+               "by value (numbers written as text by their number, other text alphabetically)"))
 
 
 def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,

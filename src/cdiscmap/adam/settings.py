@@ -306,8 +306,13 @@ class NumberedVariable(_Model):
         description="Values numbered 1, 2, … in this order; values not listed follow them, "
                     "numbers written as text (cohort 2, 10) by their value, other text "
                     "alphabetically. Default [] (that order for all).")
+    by: str | None = Field(
+        None, description="Order the values not listed like this other ADSL variable's values "
+                          "(same rule), e.g. TRT01P by COHORT: an arm's number follows its "
+                          "subjects' cohort. Default none.")
 
     _v = field_validator("variable")(lambda v: _check_name(v, "variable"))
+    _v_by = field_validator("by")(lambda v: None if v is None else _check_name(v, "variable"))
 
 
 class AdslSettings(_Model):
