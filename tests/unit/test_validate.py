@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from cdiscmap.checks.adam_rules import check_adam_cross
+from cdiscmap.checks.core_rules import RULES as core_rules
 from cdiscmap.checks.crossdomain import RULES as crossdomain_rules
 from cdiscmap.checks.supp_rules import check_supp_links
 from cdiscmap.cli import main
@@ -621,7 +622,8 @@ def test_reports_junit_json_html(tmp_path):
                     if c.find("failure") is not None)
     assert failed == ["CMAP-SD0005", "CMAP-XD0001", "CMAP-XD0007"]
     # every rule run is a testcase: TU is SDTM, so schema + file + cross-dataset + plausibility
-    assert int(suites["TU"].get("tests")) == 10 + 8 + len(crossdomain_rules) + 6
+    # + CORE-derived
+    assert int(suites["TU"].get("tests")) == 10 + 8 + len(crossdomain_rules) + 6 + len(core_rules)
     assert sum(int(s.get("tests")) for s in suites.values()) == int(root.get("tests"))
 
     path = write_findings_json(report, out / "findings.json")

@@ -326,6 +326,9 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     from cdiscmap.checks.plausibility import check_plausibility
 
     result.findings.extend(check_plausibility(result.domains, loaded.study.plausibility))
+    from cdiscmap.checks.core_rules import check_core_rules
+
+    result.findings.extend(check_core_rules(result.domains, result.supp, standards))
 
     with Staging(out_dir) as stage:
         staging = stage.folder

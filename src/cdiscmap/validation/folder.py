@@ -23,6 +23,7 @@ import pandas as pd
 
 from cdiscmap.checks import (
     adam_rules,
+    core_rules,
     crossdomain,
     define_rules,
     files,
@@ -65,7 +66,7 @@ def rule_catalogue() -> dict[str, tuple[Severity, str]]:
     """Every rule ``validate_folder`` can report, by id (the source of docs/validation-rules.md)."""
     merged: dict[str, tuple[Severity, str]] = {}
     for table in (schema.RULES, crossdomain.RULES, plausibility.RULES, supp_rules.RULES,
-                  adam_rules.RULES, files.RULES, define_rules.RULES, RULES):
+                  adam_rules.RULES, files.RULES, define_rules.RULES, core_rules.RULES, RULES):
         merged.update(table)
     return dict(sorted(merged.items()))
 
@@ -299,7 +300,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
         findings.extend(check_file_limits(dataset))
         run = (list(schema.RULES) if known else ["CMAP-VL0001"]) + list(files.RULES)
         if kinds[name] == "SDTM":
-            run += list(crossdomain.RULES) + list(plausibility.RULES)
+            run += list(crossdomain.RULES) + list(plausibility.RULES) + list(core_rules.RULES)
             if name.startswith("SUPP"):
                 run += list(supp_rules.RULES)
         else:
@@ -315,6 +316,7 @@ def validate_folder(folder: Path, *, define: Path | None = None,
         # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
         findings.extend(plausibility.check_plausibility(domains))
         findings.extend(check_supp_links(domains, supp))
+        findings.extend(core_rules.check_core_rules(domains, supp, standards))
 
     references: list[str] = []
     adam = {n: d.frame for n, d in datasets.items() if kinds[n] == "ADaM"}

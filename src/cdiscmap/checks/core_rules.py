@@ -1,0 +1,343 @@
+"""CORE-derived rules (family CR): published CDISC CORE rules that apply to what cdiscmap writes.
+
+Why: the cross-dataset rules of :mod:`cdiscmap.checks.crossdomain` are cdiscmap's own; these
+implement conditions that the CDISC Open Rules Engine checks (rule YAMLs of
+cdisc-org/cdisc-open-rules, ``Published/``), so that ``cdiscmap validate`` catches before
+submission what an outside validator would report. Each rule holds on correct data; the
+bundled studies' own output raises none of them (tests/unit/test_core_rules.py).
+
+This module holds the subject-level (DM), trial-design and relationship rules and the entry
+point; the rules scoped by SDTM class live in :mod:`cdiscmap.checks.core_rules_events`. The
+CORE ids, conformance ids and IG sections of every rule: :mod:`cdiscmap.checks.core_map`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdiscmap.checks import core_rules_events as ev
+from cdiscmap.checks.core_rules_events import (
+    date_after,
+    filled,
+    not_one_to_one,
+    number,
+    shown,
+    text,
+)
+from cdiscmap.findings import Finding, Severity
+from cdiscmap.standards.models import Standards
+
+OWN_RULES: dict[str, tuple[Severity, str]] = {
+    "CMAP-CR0001": (Severity.ERROR, "DM.DTHDTC is populated but DM.DTHFL is not Y"),
+    "CMAP-CR0002": (Severity.ERROR, "AE records a death (AESDTH Y or AEOUT FATAL) but DM.DTHFL "
+                                    "is not Y"),
+    "CMAP-CR0003": (Severity.ERROR, "DS records a death (DSDECOD DEATH) but DM.DTHFL is not Y"),
+    "CMAP-CR0004": (Severity.ERROR, "the subject has a DD (death details) record but DM.DTHFL "
+                                    "is not Y"),
+    "CMAP-CR0005": (Severity.ERROR, "ARMCD or ARM is null but ARMNRS is null"),
+    "CMAP-CR0006": (Severity.ERROR, "ARMNRS is populated although ARMCD and ACTARMCD are both "
+                                    "populated"),
+    "CMAP-CR0007": (Severity.ERROR, "ACTARMCD or ACTARM is null but ARMNRS is null"),
+    "CMAP-CR0008": (Severity.ERROR, "ARM (ACTARM) is populated while ARMCD (ACTARMCD) is null"),
+    "CMAP-CR0009": (Severity.ERROR, "DM.ARMCD or DM.ACTARMCD is not an ARMCD of TA"),
+    "CMAP-CR0010": (Severity.ERROR, "ARMCD/ARM or ACTARMCD/ACTARM are not one-to-one in DM"),
+    "CMAP-CR0011": (Severity.ERROR, "AGE and AGEU are not populated together"),
+    "CMAP-CR0012": (Severity.ERROR, "AGE is negative"),
+    "CMAP-CR0013": (Severity.ERROR, "RFSTDTC is after RFENDTC, or RFXSTDTC after RFXENDTC"),
+    "CMAP-CR0014": (Severity.ERROR, "DM.RFXSTDTC is not the subject's earliest EX.EXSTDTC"),
+    "CMAP-CR0015": (Severity.ERROR, "DM.RFXENDTC is not the subject's latest EX.EXSTDTC or "
+                                    "EX.EXENDTC"),
+    "CMAP-CR0016": (Severity.ERROR, "DM.RFICDTC is not the earliest DSSTDTC of the subject's "
+                                    "INFORMED CONSENT OBTAINED records in DS"),
+    "CMAP-CR0017": (Severity.ERROR, "USUBJID or SUBJID is not unique in DM"),
+    "CMAP-CR0018": (Severity.ERROR, "STUDYID is not DM's STUDYID"),
+    "CMAP-CR0043": (Severity.ERROR, "VISIT and VISITNUM of planned visits are not one-to-one "
+                                    "in a dataset"),
+    "CMAP-CR0044": (Severity.ERROR, "EPOCH is not an epoch of TA"),
+    "CMAP-CR0045": (Severity.ERROR, "VISITNUM of a subject is not in the subject's SV records"),
+    "CMAP-CR0046": (Severity.ERROR, "more than one DS disposition event per subject, DSSCAT and "
+                                    "EPOCH"),
+    "CMAP-CR0047": (Severity.ERROR, "TSPARMCD and TSPARM are not one-to-one"),
+    "CMAP-CR0048": (Severity.ERROR, "TSSEQ is not unique within TSPARMCD"),
+    "CMAP-CR0049": (Severity.ERROR, "TAETORD is not unique within an arm of TA"),
+    "CMAP-CR0050": (Severity.ERROR, "ETCD and ELEMENT are not one-to-one across TE, TA and SE"),
+    "CMAP-CR0051": (Severity.ERROR, "RELREC.RDOMAIN is not a dataset of the study"),
+    "CMAP-CR0052": (Severity.ERROR, "a RELID of a subject is on one RELREC record only (a "
+                                    "relationship needs two)"),
+    "CMAP-CR0053": (Severity.ERROR, "QNAM and QLABEL are not one-to-one in a SUPP-- dataset"),
+    "CMAP-CR0054": (Severity.ERROR, "IDVAR, IDVARVAL and QNAM are not unique per parent subject "
+                                    "record in a SUPP-- dataset"),
+}
+
+RULES: dict[str, tuple[Severity, str]] = dict(sorted({**OWN_RULES, **ev.RULES}.items()))
+
+
+def _emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
+          values: pd.Series) -> list[Finding]:
+    return ev.emit(rule, dataset, frame, mask, variable, values, OWN_RULES)
+
+
+def _subject_value(frame: pd.DataFrame, dm: pd.DataFrame, column: str) -> pd.Series:
+    """DM's ``column`` for each record's subject."""
+    ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")[column]
+    return frame["USUBJID"].map(ref)
+
+
+def _date10(s: pd.Series) -> pd.Series:
+    return s.astype("string").str.strip().str.slice(0, 10).mask(lambda x: x == "")
+
+
+# ---------------------------------------------------------------------------------------------
+# DM
+# ---------------------------------------------------------------------------------------------
+def _death_flag(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Finding]:
+    """CR0001: CG0435, FB0606 (CORE-000007); CR0002: CG0134, CG0135, FB0603, FB0604
+    (CORE-000254, -000253); CR0003: CG0136, FB0605 (CORE-000252); CR0004: CG0133, FB0602
+    (CORE-000108). SDTMIG 3.4 §5.2 (DM DTHFL, DTHDTC), §6.3.2 (DD)."""
+    out: list[Finding] = []
+    yes = (text(dm, "DTHFL") == "Y").fillna(False)
+    if "DTHDTC" in dm:
+        out += _emit("CMAP-CR0001", "DM", dm, filled(dm, "DTHDTC") & ~yes, "DTHFL",
+                     shown(dm, "DTHFL", "DTHDTC"))
+    flagged = set(dm.loc[yes, "USUBJID"])
+    ae, ds, dd = domains.get("AE"), domains.get("DS"), domains.get("DD")
+    checks = []
+    if ae is not None and "USUBJID" in ae:
+        checks += [("CMAP-CR0002", "AE", ae, "AESDTH", text(ae, "AESDTH") == "Y"),
+                   ("CMAP-CR0002", "AE", ae, "AEOUT", text(ae, "AEOUT") == "FATAL")]
+    if ds is not None and "USUBJID" in ds:
+        checks.append(("CMAP-CR0003", "DS", ds, "DSDECOD", text(ds, "DSDECOD") == "DEATH"))
+    if dd is not None and "USUBJID" in dd:
+        checks.append(("CMAP-CR0004", "DD", dd, "USUBJID", dd["USUBJID"].notna()))
+    for rule, name, frame, column, death in checks:
+        if column not in frame:
+            continue
+        bad = death.fillna(False) & ~frame["USUBJID"].isin(flagged)
+        if rule == "CMAP-CR0004":       # one finding per subject, not per DD test
+            bad &= ~frame["USUBJID"].duplicated()
+        out += _emit(rule, name, frame, bad, column, frame[column].astype("string") +
+                     " (DM.DTHFL=" + _subject_value(frame, dm, "DTHFL").astype("string")
+                     .fillna("(null)") + ")")
+    return out
+
+
+def _arms(dm: pd.DataFrame, ta: pd.DataFrame | None) -> list[Finding]:
+    """CR0005: CG0517, CG0519 (CORE-000045, -000046); CR0006: CG0520 (CORE-000121); CR0007:
+    CG0513, CG0515 (CORE-000223, -000224); CR0008: CG0521, CG0522 (CORE-000119, -000120);
+    CR0009: CG0516, CG0512 (CORE-000210, -000208); CR0010: FB0902, FB0903 (CORE-000318,
+    -000791). SDTMIG 3.4 §5.2 (DM arm variables and ARMNRS)."""
+    out: list[Finding] = []
+    if "ARMNRS" in dm:
+        nrs = filled(dm, "ARMNRS")
+        for rule, code, name in (("CMAP-CR0005", "ARMCD", "ARM"),
+                                 ("CMAP-CR0007", "ACTARMCD", "ACTARM")):
+            if code in dm or name in dm:
+                missing = ~filled(dm, code) | ~filled(dm, name)
+                out += _emit(rule, "DM", dm, missing & ~nrs, "ARMNRS", shown(dm, code, name))
+        if "ARMCD" in dm and "ACTARMCD" in dm:
+            out += _emit("CMAP-CR0006", "DM", dm, nrs & filled(dm, "ARMCD") &
+                         filled(dm, "ACTARMCD"), "ARMNRS", dm["ARMNRS"])
+    for code, name in (("ARMCD", "ARM"), ("ACTARMCD", "ACTARM")):
+        if name in dm:
+            out += _emit("CMAP-CR0008", "DM", dm, filled(dm, name) & ~filled(dm, code), name,
+                         dm[name])
+        if code in dm and name in dm:
+            out += _emit("CMAP-CR0010", "DM", dm, not_one_to_one(dm, code, name), code,
+                         shown(dm, code, name))
+    if ta is not None and "ARMCD" in ta:
+        arms = set(text(ta, "ARMCD").dropna())
+        for code in ("ARMCD", "ACTARMCD"):
+            if code in dm:
+                value = text(dm, code)
+                out += _emit("CMAP-CR0009", "DM", dm, value.notna() & ~value.isin(arms), code,
+                             dm[code])
+    return out
+
+
+def _dm_values(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Finding]:
+    """CR0011: CG0665, CG0666 (CORE-000189, -000190); CR0012: FB4001 (CORE-000310); CR0013:
+    FB3404, FB3408 (CORE-000711, -000714); CR0017: CG0151, CG0150 (CORE-000351, -000186);
+    CR0018: CG0409 (CORE-000172). SDTMIG 3.4 §5.2, §4.2.6 (STUDYID)."""
+    out: list[Finding] = []
+    if "AGE" in dm or "AGEU" in dm:
+        age = number(dm, "AGE").notna()
+        unit = filled(dm, "AGEU")
+        out += _emit("CMAP-CR0011", "DM", dm, age != unit, "AGEU", shown(dm, "AGE", "AGEU"))
+        out += _emit("CMAP-CR0012", "DM", dm, number(dm, "AGE") < 0, "AGE", dm.get("AGE", age))
+    for start, end in (("RFSTDTC", "RFENDTC"), ("RFXSTDTC", "RFXENDTC")):
+        if start in dm and end in dm:
+            out += _emit("CMAP-CR0013", "DM", dm, date_after(dm[start], dm[end]), start,
+                         shown(dm, start, end))
+    for column in ("USUBJID", "SUBJID"):
+        if column in dm:
+            out += _emit("CMAP-CR0017", "DM", dm, filled(dm, column) &
+                         text(dm, column).duplicated(keep="first"), column, dm[column])
+    studies = set(text(dm, "STUDYID").dropna())
+    if studies:
+        for name, frame in {"DM": dm, **domains}.items():
+            if "STUDYID" in frame:
+                value = text(frame, "STUDYID")
+                out += _emit("CMAP-CR0018", name, frame, value.notna() & ~value.isin(studies),
+                             "STUDYID", frame["STUDYID"])
+    return out
+
+
+def _reference_dates(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Finding]:
+    """CR0014: CG0148 (CORE-000239); CR0015: CG0147 (CORE-000238); CR0016: CG0068
+    (CORE-000363). SDTMIG 3.4 §5.2 (RFXSTDTC, RFXENDTC, RFICDTC). Dates are compared on their
+    date part (a time given on one side only is not a disagreement)."""
+    out: list[Finding] = []
+    ex, ds = domains.get("EX"), domains.get("DS")
+    if ex is not None and {"USUBJID", "EXSTDTC"} <= set(ex.columns):
+        starts = pd.DataFrame({"u": ex["USUBJID"], "d": _date10(ex["EXSTDTC"])}).dropna()
+        ends = pd.concat([starts, pd.DataFrame({"u": ex["USUBJID"],
+                                                "d": _date10(text(ex, "EXENDTC"))}).dropna()])
+        for rule, column, per_subject in (
+                ("CMAP-CR0014", "RFXSTDTC", starts.groupby("u")["d"].min()),
+                ("CMAP-CR0015", "RFXENDTC", ends.groupby("u")["d"].max())):
+            if column not in dm:
+                continue
+            expect = dm["USUBJID"].map(per_subject).astype("string")
+            given = _date10(dm[column])
+            bad = (expect.notna() | given.notna()) & (given != expect).fillna(True)
+            out += _emit(rule, "DM", dm, bad, column, dm[column].astype("string")
+                         .fillna("(null)") + " vs EX " + expect.fillna("(none)"))
+    if ds is not None and "RFICDTC" in dm and {"USUBJID", "DSDECOD", "DSSTDTC"} <= set(ds):
+        consent = ds[(text(ds, "DSDECOD") == "INFORMED CONSENT OBTAINED").fillna(False)]
+        first = pd.DataFrame({"u": consent["USUBJID"], "d": _date10(consent["DSSTDTC"])}) \
+            .dropna().groupby("u")["d"].min()
+        expect = dm["USUBJID"].map(first).astype("string")
+        bad = expect.notna() & (_date10(dm["RFICDTC"]) != expect).fillna(True)
+        out += _emit("CMAP-CR0016", "DM", dm, bad, "RFICDTC", dm["RFICDTC"].astype("string")
+                     .fillna("(null)") + " vs DS " + expect.fillna(""))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# visits, epochs, disposition, trial design, relationships
+# ---------------------------------------------------------------------------------------------
+def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
+    """CR0043: CG0035, FB0919 (CORE-000361), SDTMIG 3.4 §4.4.5; CR0044: CG0009 (CORE-000271),
+    SDTMIG 3.4 §4.1.3.1; CR0045: CG0034 (CORE-000168), SDTMIG 3.4 §5.5."""
+    out: list[Finding] = []
+    ta, sv, tv = domains.get("TA"), domains.get("SV"), domains.get("TV")
+    planned_visits = set(number(tv, "VISITNUM").dropna()) if tv is not None else None
+    epochs = set(text(ta, "EPOCH").dropna()) if ta is not None and "EPOCH" in ta else None
+    visits = None
+    if sv is not None and {"USUBJID", "VISITNUM"} <= set(sv.columns):
+        visits = pd.DataFrame({"u": sv["USUBJID"], "n": number(sv, "VISITNUM")}).dropna() \
+            .drop_duplicates().assign(_in=True)
+    for name, frame in domains.items():
+        if "VISIT" in frame and "VISITNUM" in frame:
+            # reported on planned visits only: those of TV (CORE-000361), else whole
+            # VISITNUMs (unplanned ones are numbered with decimals, SDTMIG 3.4 §4.4.5)
+            n = number(frame, "VISITNUM")
+            planned = n.isin(planned_visits) if planned_visits is not None else n == n.round()
+            out += _emit("CMAP-CR0043", name, frame,
+                         planned & not_one_to_one(frame, "VISITNUM", "VISIT"), "VISITNUM",
+                         shown(frame, "VISITNUM", "VISIT"))
+        if epochs and "EPOCH" in frame and name != "TA":
+            value = text(frame, "EPOCH")
+            out += _emit("CMAP-CR0044", name, frame, value.notna() & ~value.isin(epochs),
+                         "EPOCH", frame["EPOCH"])
+        if visits is not None and name not in ("SV", "TV") and "USUBJID" in frame \
+                and "VISITNUM" in frame:
+            keyed = pd.DataFrame({"u": frame["USUBJID"], "n": number(frame, "VISITNUM")})
+            found = keyed.merge(visits, on=["u", "n"], how="left")["_in"].to_numpy()
+            mask = pd.Series(pd.isna(found), index=frame.index) & keyed["n"].notna()
+            out += _emit("CMAP-CR0045", name, frame, mask, "VISITNUM", frame["VISITNUM"])
+    return out
+
+
+def _disposition(ds: pd.DataFrame | None) -> list[Finding]:
+    """CR0046: CG0536 (CORE-000213), SDTMIG 3.4 §6.2.3 (one disposition event per epoch and
+    DSSCAT)."""
+    if ds is None or not {"USUBJID", "DSCAT", "EPOCH"} <= set(ds.columns):
+        return []
+    event = (text(ds, "DSCAT") == "DISPOSITION EVENT").fillna(False)
+    keys = pd.DataFrame({"u": ds["USUBJID"], "s": text(ds, "DSSCAT").fillna(""),
+                         "e": text(ds, "EPOCH")})[event & filled(ds, "EPOCH")]
+    dup = keys.duplicated(keep="first").reindex(ds.index, fill_value=False)
+    return _emit("CMAP-CR0046", "DS", ds, dup, "EPOCH", shown(ds, "EPOCH", "DSDECOD"))
+
+
+def _trial_design(domains: dict[str, pd.DataFrame]) -> list[Finding]:
+    """CR0047: CG0307, FB0916 (CORE-000179); CR0048: CG0268 (CORE-000154), SDTMIG 3.4 §7.4.2;
+    CR0049: CG0247 (CORE-000144), SDTMIG 3.4 §7.2.1; CR0050: CG0154, FB0914 (CORE-000132),
+    SDTMIG 3.4 §5.3, §7.2.1, §7.2.2."""
+    out: list[Finding] = []
+    ts, ta = domains.get("TS"), domains.get("TA")
+    if ts is not None and {"TSPARMCD", "TSPARM"} <= set(ts.columns):
+        out += _emit("CMAP-CR0047", "TS", ts, not_one_to_one(ts, "TSPARMCD", "TSPARM"),
+                     "TSPARMCD", shown(ts, "TSPARMCD", "TSPARM"))
+    if ts is not None and {"TSPARMCD", "TSSEQ"} <= set(ts.columns):
+        dup = ts.duplicated(["TSPARMCD", "TSSEQ"], keep="first") & ts["TSSEQ"].notna()
+        out += _emit("CMAP-CR0048", "TS", ts, dup, "TSSEQ", shown(ts, "TSPARMCD", "TSSEQ"))
+    if ta is not None and {"ARMCD", "TAETORD"} <= set(ta.columns):
+        dup = ta.duplicated(["ARMCD", "TAETORD"], keep="first") & ta["TAETORD"].notna()
+        out += _emit("CMAP-CR0049", "TA", ta, dup, "TAETORD", shown(ta, "ARMCD", "TAETORD"))
+    parts = [(n, f) for n in ("TE", "TA", "SE") if (f := domains.get(n)) is not None
+             and {"ETCD", "ELEMENT"} <= set(f.columns)]
+    if parts:
+        pairs = pd.concat([pd.DataFrame({"ETCD": text(f, "ETCD"), "ELEMENT": text(f, "ELEMENT"),
+                                         "_n": n, "_i": f.index}) for n, f in parts],
+                          ignore_index=True)
+        bad = not_one_to_one(pairs, "ETCD", "ELEMENT")
+        for n, f in parts:
+            mine = pairs[(pairs["_n"] == n) & bad]
+            mask = pd.Series(f.index.isin(mine["_i"]), index=f.index)
+            out += _emit("CMAP-CR0050", n, f, mask, "ETCD", shown(f, "ETCD", "ELEMENT"))
+    return out
+
+
+def _relationships(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame]
+                   ) -> list[Finding]:
+    """CR0051: CG0374 (CORE-000384); CR0052: CG0200 (CORE-000484), SDTMIG 3.4 §8.2.1;
+    CR0053: FB0920 (CORE-000302); CR0054: CG0411 (CORE-000203), SDTMIG 3.4 §8.4."""
+    out: list[Finding] = []
+    relrec = domains.get("RELREC")
+    present = set(domains) | set(supp)
+    if relrec is not None and "RDOMAIN" in relrec:
+        value = text(relrec, "RDOMAIN")
+        out += _emit("CMAP-CR0051", "RELREC", relrec, value.notna() & ~value.isin(present),
+                     "RDOMAIN", relrec["RDOMAIN"])
+    if relrec is not None and {"USUBJID", "RELID"} <= set(relrec.columns):
+        subject = filled(relrec, "USUBJID")       # dataset-level relationships have no subject
+        keys = pd.DataFrame({"u": text(relrec, "USUBJID"), "r": text(relrec, "RELID")})
+        size = keys.groupby(["u", "r"])["r"].transform("size")
+        out += _emit("CMAP-CR0052", "RELREC", relrec, subject & filled(relrec, "RELID") &
+                     (size == 1), "RELID", relrec["RELID"])
+    for name, frame in supp.items():
+        if {"QNAM", "QLABEL"} <= set(frame.columns):
+            out += _emit("CMAP-CR0053", name, frame, not_one_to_one(frame, "QNAM", "QLABEL"),
+                         "QNAM", shown(frame, "QNAM", "QLABEL"))
+        keys = [c for c in ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM")
+                if c in frame]
+        if "QNAM" in keys and "USUBJID" in keys:
+            dup = frame[keys].astype("string").fillna("").duplicated(keep="first")
+            out += _emit("CMAP-CR0054", name, frame, dup, "QNAM",
+                         shown(frame, *[k for k in ("IDVAR", "IDVARVAL", "QNAM") if k in keys]))
+    return out
+
+
+def check_core_rules(domains: dict[str, pd.DataFrame],
+                     supp: dict[str, pd.DataFrame] | None = None,
+                     standards: Standards | None = None) -> list[Finding]:
+    """Every CR rule on a set of SDTM datasets (SUPP-- apart). ``standards`` gives each
+    dataset's class (the study's, with its custom domains, when the pipeline calls this)."""
+    supp = supp or {}
+    out: list[Finding] = []
+    dm = domains.get("DM")
+    if dm is not None and "USUBJID" in dm:
+        out += _death_flag(dm, domains) + _arms(dm, domains.get("TA")) + \
+            _dm_values(dm, {n: f for n, f in {**domains, **supp}.items() if n != "DM"}) + \
+            _reference_dates(dm, domains)
+    for name, frame in domains.items():
+        if name != "DM" and name not in ("RELREC",):
+            out += ev.check_class_rules(name, frame, standards)
+    out += _visits_epochs(domains) + _disposition(domains.get("DS")) + \
+        _trial_design(domains) + _relationships(domains, supp)
+    return out
+
+
+__all__ = ["OWN_RULES", "RULES", "check_core_rules"]

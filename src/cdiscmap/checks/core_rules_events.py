@@ -1,0 +1,371 @@
+"""CORE-derived rules that follow the SDTM class of a dataset (Events, Interventions, Findings).
+
+Why a module of its own: the CDISC CORE rules scoped by class ("Classes: EVENTS,
+INTERVENTIONS", "--STDTC falls after --ENDTC") apply to every domain of the class, including
+a sponsor's custom domains (SDTMIG 3.4 §2.6). The class comes from the dataset's metadata in
+``specs/`` (or the study's declared custom domains), never from a list of domain names; a
+dataset without metadata gets the class its topic variable names (--TESTCD Findings, --TRT
+Interventions, --TERM Events; SDTMIG 3.4 §2.1). Variable names are built from the domain
+prefix (``--`` in the IG, §4.2.2).
+
+The helpers at the top are shared with :mod:`cdiscmap.checks.core_rules` (subject-level,
+trial-design and relationship rules). Every check is vectorised; findings name dataset,
+subject, variable, value and the record (``<file> row <n>``). Which CORE rules each id
+implements: :mod:`cdiscmap.checks.core_map`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.findings import Finding, Severity
+from cdiscmap.standards.classes import ig_class
+from cdiscmap.standards.models import Standards
+
+RULES: dict[str, tuple[Severity, str]] = {
+    "CMAP-CR0019": (Severity.ERROR, "start date/time (--STDTC; Findings --DTC) is after --ENDTC "
+                                    "(compared on the date parts both give)"),
+    "CMAP-CR0020": (Severity.ERROR, "study day of start (--STDY; Findings --DY) is after --ENDY"),
+    "CMAP-CR0021": (Severity.WARNING, "topic variable (--TESTCD, --TRT, --TERM) is OTHER or "
+                                      "MULTIPLE"),
+    "CMAP-CR0022": (Severity.WARNING, "--SCAT equals --CAT"),
+    "CMAP-CR0023": (Severity.ERROR, "--DOSU is null while --DOSE, --DOSTXT or --DOSTOT is given"),
+    "CMAP-CR0024": (Severity.ERROR, "--DOSE and --DOSTXT are both populated"),
+    "CMAP-CR0025": (Severity.ERROR, "--DOSE or --DOSTOT is negative"),
+    "CMAP-CR0026": (Severity.ERROR, "--TOX is populated but --TOXGR is null"),
+    "CMAP-CR0027": (Severity.ERROR, "--SER disagrees with the seriousness criteria (a criterion "
+                                    "is Y but --SER is not Y)"),
+    "CMAP-CR0028": (Severity.ERROR, "--DECOD/--PTCD or --BODSYS/--BDSYCD are not one-to-one"),
+    "CMAP-CR0029": (Severity.ERROR, "--TESTCD is longer than 8, or not letters, digits and "
+                                    "underscores starting with a letter or underscore"),
+    "CMAP-CR0030": (Severity.ERROR, "--TEST is longer than 40 characters"),
+    "CMAP-CR0031": (Severity.ERROR, "--TESTCD and --TEST are not one-to-one"),
+    "CMAP-CR0032": (Severity.ERROR, "--ORRES is null while --STAT is null (and the record is not "
+                                    "derived, --DRVFL)"),
+    "CMAP-CR0033": (Severity.ERROR, "--STAT is populated on a record with a result (--ORRES, "
+                                    "--STRESC or --STRESN)"),
+    "CMAP-CR0034": (Severity.WARNING, "--STAT is NOT DONE but --REASND is null"),
+    "CMAP-CR0035": (Severity.ERROR, "--REASND is populated but --STAT is not NOT DONE"),
+    "CMAP-CR0036": (Severity.ERROR, "--STRESC is null while --ORRES is populated (or --DRVFL is "
+                                    "Y)"),
+    "CMAP-CR0037": (Severity.ERROR, "--STRESU is populated but --STRESC is null"),
+    "CMAP-CR0038": (Severity.ERROR, "--STRESN does not hold the numeric --STRESC (null, "
+                                    "different, or given for a text result)"),
+    "CMAP-CR0039": (Severity.ERROR, "more than one --LOBXFL=Y record per subject and test "
+                                    "(specimen, location, lesion, evaluator)"),
+    "CMAP-CR0040": (Severity.ERROR, "--LOBXFL is Y but --STRESC is null"),
+    "CMAP-CR0041": (Severity.ERROR, "reference range upper limit is at or below the lower limit "
+                                    "(--STNRHI ≤ --STNRLO or --ORNRHI ≤ --ORNRLO)"),
+    "CMAP-CR0042": (Severity.WARNING, "--STRESU differs between records of one test (category, "
+                                      "specimen, method)"),
+}
+
+PER_RECORD_LIMIT = 100      # above this, one finding per distinct value with its count
+
+# topic variable suffix -> SDTMIG 3.4 class (§2.1); Findings About first (it also has --TESTCD)
+_TOPIC = (("OBJ", "Findings About"), ("TESTCD", "Findings"), ("TRT", "Interventions"),
+          ("TERM", "Events"))
+FINDINGS = ("Findings", "Findings About")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared with core_rules.py
+# ---------------------------------------------------------------------------------------------
+def dataset_class(name: str, frame: pd.DataFrame, standards: Standards | None) -> str | None:
+    """The SDTMIG class of a dataset: from its metadata, else from its topic variable."""
+    meta = standards.datasets.get(name) if standards is not None else None
+    if meta is not None:
+        return ig_class(meta.class_name, meta.subclass)
+    for suffix, cls in _TOPIC:
+        if f"{name[:2]}{suffix}" in frame:
+            return cls
+    return None
+
+
+def text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as stripped strings, blank as null (XPT pads text with blanks)."""
+    if column not in frame:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    s = frame[column].astype("string").str.strip()
+    return s.mask(s == "")
+
+
+def filled(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Whether the column holds a value on each record (False when the column is absent)."""
+    return text(frame, column).notna()
+
+
+def number(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(frame[column], errors="coerce") if column in frame else \
+        pd.Series(np.nan, index=frame.index)
+
+
+def source(frame: pd.DataFrame) -> pd.Series:
+    if "_SRCFILE" in frame and "_SRCROW" in frame:
+        return frame["_SRCFILE"].astype(str) + " row " + frame["_SRCROW"].astype(str)
+    return pd.Series("", index=frame.index)
+
+
+def emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
+         values: pd.Series, table: dict[str, tuple[Severity, str]] | None = None
+         ) -> list[Finding]:
+    """Findings for the records of ``frame`` where ``mask`` holds: one per record while few,
+    one per distinct value (count, first subject and record) when systematic."""
+    severity, message = (table or RULES)[rule]
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return []
+    bad = frame[mask]
+    rows = pd.DataFrame({
+        "u": bad["USUBJID"].astype("string").fillna("").astype(str) if "USUBJID" in bad
+        else "",
+        "v": values[mask].astype("string").fillna("(null)").astype(str),
+        "s": source(bad)})
+    if len(rows) > PER_RECORD_LIMIT:
+        grouped = rows.groupby("v", sort=True)
+        first, counts = grouped.first(), grouped.size()
+        return [Finding(rule, severity, message, dataset, str(r["u"]), variable, str(v),
+                        str(r["s"]), int(counts[v])) for v, r in first.iterrows()]
+    return [Finding(rule, severity, message, dataset, u, variable, v, s)
+            for u, v, s in zip(rows["u"], rows["v"], rows["s"], strict=True)]
+
+
+def shown(frame: pd.DataFrame, *columns: str) -> pd.Series:
+    """'A=x, B=y' per record, for values that only make sense together."""
+    parts = [column + "=" + text(frame, column).fillna("(null)") for column in columns]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + ", " + part
+    return out
+
+
+_ISO_DATE = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"
+
+
+def date_after(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Whether ISO 8601 date ``a`` is after ``b`` on the date parts both give: "2019" is
+    after "2018-06-14", "2018-06" is not after "2018-06-14" (unknown), times are ignored."""
+    da = a.astype("string").str.extract(_ISO_DATE)[0]
+    db = b.astype("string").str.extract(_ISO_DATE)[0]
+    n = np.minimum(da.str.len().fillna(0), db.str.len().fillna(0))
+    out = pd.Series(False, index=a.index)
+    for k in (4, 7, 10):
+        out |= ((n == k) & (da.str.slice(0, k) > db.str.slice(0, k))).fillna(False)
+    return out
+
+
+def not_one_to_one(frame: pd.DataFrame, a: str, b: str, by: list[str] | None = None
+                   ) -> pd.Series:
+    """Records whose ``a`` value maps to more than one ``b`` value or the other way round
+    (nulls excluded), within the groups ``by``."""
+    keys = by or []
+    both = filled(frame, a) & filled(frame, b)
+    if not both.any():
+        return both
+    sub = pd.DataFrame({k: frame[k] for k in keys} | {"_a": text(frame, a),
+                                                      "_b": text(frame, b)})[both]
+    wide_a = sub.groupby([*keys, "_a"], dropna=False)["_b"].transform("nunique") > 1
+    wide_b = sub.groupby([*keys, "_b"], dropna=False)["_a"].transform("nunique") > 1
+    return (wide_a | wide_b).reindex(frame.index, fill_value=False)
+
+
+_NUMERIC = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+# ---------------------------------------------------------------------------------------------
+# rules by class
+# ---------------------------------------------------------------------------------------------
+def _timing(name: str, frame: pd.DataFrame, cls: str | None) -> list[Finding]:
+    """CR0019/CR0020: FDA Business Rules FB3209/FB3210, FB3207/FB3208 (CORE-000718, -000866,
+    -000708, -000707); SDTMIG 3.4 §4.4.1, §4.4.4 (start, collection and end timing)."""
+    out: list[Finding] = []
+    p = name[:2]
+    start, day = (f"{p}DTC", f"{p}DY") if cls in FINDINGS else (f"{p}STDTC", f"{p}STDY")
+    end, end_day = f"{p}ENDTC", f"{p}ENDY"
+    if start in frame and end in frame:
+        out += emit("CMAP-CR0019", name, frame, date_after(frame[start], frame[end]), start,
+                    shown(frame, start, end))
+    if day in frame and end_day in frame:
+        out += emit("CMAP-CR0020", name, frame, number(frame, day) > number(frame, end_day),
+                    day, shown(frame, day, end_day))
+    return out
+
+
+def _topic_and_categories(name: str, frame: pd.DataFrame, cls: str | None) -> list[Finding]:
+    """CR0021: CG0341-CG0346 (CORE-000159..164), SDTMIG 3.4 §4.2.7.3, §4.2.8.1, §4.2.8.2;
+    CR0022: CG0027 (CORE-000237), SDTMIG 3.4 §4.2.6."""
+    out: list[Finding] = []
+    topic = {"Findings": "TESTCD", "Findings About": "TESTCD", "Interventions": "TRT",
+             "Events": "TERM"}.get(cls or "")
+    if topic and f"{name[:2]}{topic}" in frame:
+        column = f"{name[:2]}{topic}"
+        value = text(frame, column).str.upper()
+        out += emit("CMAP-CR0021", name, frame, value.isin(["OTHER", "MULTIPLE"]), column,
+                    frame[column])
+    cat, scat = f"{name[:2]}CAT", f"{name[:2]}SCAT"
+    if cat in frame and scat in frame:
+        out += emit("CMAP-CR0022", name, frame,
+                    filled(frame, scat) & (text(frame, scat) == text(frame, cat)), scat,
+                    frame[scat])
+    return out
+
+
+def _interventions(name: str, frame: pd.DataFrame) -> list[Finding]:
+    """CR0023: CG0114 (CORE-000093); CR0024: CG0110/CG0111 (CORE-000092); CR0025: FB4002,
+    FB4003 (CORE-000308, -000517); SDTMIG 3.4 §6.1 (Interventions dose variables)."""
+    out: list[Finding] = []
+    p = name[:2]
+    dose, dostxt, dostot, dosu = f"{p}DOSE", f"{p}DOSTXT", f"{p}DOSTOT", f"{p}DOSU"
+    given = filled(frame, dose) | filled(frame, dostxt) | filled(frame, dostot)
+    if dosu in frame or given.any():
+        out += emit("CMAP-CR0023", name, frame, given & ~filled(frame, dosu), dosu,
+                    shown(frame, *[c for c in (dose, dostxt, dostot) if c in frame]))
+    if dose in frame and dostxt in frame:
+        out += emit("CMAP-CR0024", name, frame, filled(frame, dose) & filled(frame, dostxt),
+                    dostxt, shown(frame, dose, dostxt))
+    for column in (dose, dostot):
+        if column in frame:
+            out += emit("CMAP-CR0025", name, frame, number(frame, column) < 0, column,
+                        frame[column])
+    return out
+
+
+SERIOUSNESS = ("SCAN", "SCONG", "SDISAB", "SDTH", "SHOSP", "SLIFE", "SOD", "SMIE")
+
+
+def _events(name: str, frame: pd.DataFrame) -> list[Finding]:
+    """CR0026: CG0428 (CORE-000102); CR0027: CG0041, CG0042 (CORE-000022, -000266), SDTMIG 3.4
+    §6.2.1; CR0028: CG0049, CG0083, FB0909, FB0910 (CORE-000268, -000184), SDTMIG 3.4 §4.2.7."""
+    out: list[Finding] = []
+    p = name[:2]
+    tox, toxgr = f"{p}TOX", f"{p}TOXGR"
+    if tox in frame:
+        out += emit("CMAP-CR0026", name, frame, filled(frame, tox) & ~filled(frame, toxgr),
+                    toxgr, frame[tox])
+    ser = f"{p}SER"
+    criteria = [f"{p}{c}" for c in SERIOUSNESS if f"{p}{c}" in frame]
+    if ser in frame and criteria:
+        any_y = pd.concat([text(frame, c) == "Y" for c in criteria], axis=1).any(axis=1)
+        out += emit("CMAP-CR0027", name, frame, any_y & (text(frame, ser) != "Y").fillna(True),
+                    ser, shown(frame, ser, *criteria))
+    for a, b in ((f"{p}DECOD", f"{p}PTCD"), (f"{p}BODSYS", f"{p}BDSYCD")):
+        if a in frame and b in frame:
+            out += emit("CMAP-CR0028", name, frame, not_one_to_one(frame, a, b), a,
+                        shown(frame, a, b))
+    return out
+
+
+def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
+    """Findings-class rules (SDTMIG 3.4 §4.5.1, §4.5.3, §6.3): CR0029 CG0372 (CORE-000220,
+    TI: CORE-000541), CR0030 CG0406 (CORE-000199), CR0031 FB0901 (CORE-000303), CR0032 CG0348
+    (CORE-000200), CR0033 CG0422, FB4201 (CORE-000099, -000675), CR0034 FB4202 (CORE-000774),
+    CR0035 CG0094 (CORE-000225), CR0036 CG0397 (CORE-000021), CR0037 CG0426 (CORE-000133),
+    CR0038 FB3101-FB3103 (CORE-000863, -000542, -000732), CR0039 FB2603 (CORE-000914), CR0040
+    CG0569, FB2602 (CORE-000105), CR0041 FB3901, FB3902 (CORE-000672, -000889), CR0042 FB3001
+    (CORE-000699)."""
+    out: list[Finding] = []
+    p = name[:2]
+    c = {k: f"{p}{k}" for k in ("TESTCD", "TEST", "ORRES", "STRESC", "STRESN", "STRESU",
+                                "STAT", "REASND", "DRVFL", "LOBXFL", "CAT", "SCAT", "SPEC",
+                                "METHOD")}
+    out += _test_codes(name, frame)
+    derived = text(frame, c["DRVFL"]) == "Y"
+    derived = derived.fillna(False)
+    stat = text(frame, c["STAT"])
+    result = filled(frame, c["ORRES"]) | filled(frame, c["STRESC"]) | \
+        number(frame, c["STRESN"]).notna()
+    if c["ORRES"] in frame:
+        out += emit("CMAP-CR0032", name, frame, ~filled(frame, c["ORRES"]) & stat.isna() &
+                    ~derived, c["ORRES"], frame[c["TESTCD"]] if c["TESTCD"] in frame
+                    else frame[c["ORRES"]])
+    if c["STAT"] in frame:
+        out += emit("CMAP-CR0033", name, frame, stat.notna() & result, c["STAT"],
+                    shown(frame, *[v for v in (c["STAT"], c["ORRES"], c["STRESC"])
+                                   if v in frame]))
+        out += emit("CMAP-CR0034", name, frame, (stat == "NOT DONE").fillna(False) &
+                    ~filled(frame, c["REASND"]), c["REASND"], frame[c["STAT"]])
+    if c["REASND"] in frame:
+        out += emit("CMAP-CR0035", name, frame, filled(frame, c["REASND"]) &
+                    (stat != "NOT DONE").fillna(True), c["STAT"], shown(frame, c["STAT"],
+                                                                        c["REASND"]))
+    stresc = text(frame, c["STRESC"])
+    if c["STRESC"] in frame:
+        out += emit("CMAP-CR0036", name, frame, stresc.isna() &
+                    (filled(frame, c["ORRES"]) | derived), c["STRESC"],
+                    text(frame, c["ORRES"]).fillna("(null)"))
+    if c["STRESU"] in frame:
+        out += emit("CMAP-CR0037", name, frame, filled(frame, c["STRESU"]) & stresc.isna(),
+                    c["STRESC"], shown(frame, c["STRESU"]))
+    if c["STRESN"] in frame and c["STRESC"] in frame:
+        is_num = stresc.str.fullmatch(_NUMERIC).fillna(False).astype(bool)
+        as_num = pd.to_numeric(stresc.where(is_num), errors="coerce")
+        stresn = number(frame, c["STRESN"])
+        wrong = (is_num & (stresn.isna() | ~np.isclose(stresn.fillna(0), as_num.fillna(0),
+                                                       rtol=1e-9, atol=1e-12))) | \
+            (~is_num & stresn.notna())
+        out += emit("CMAP-CR0038", name, frame, wrong, c["STRESN"],
+                    shown(frame, c["STRESC"]) + ", " + c["STRESN"] + "=" +
+                    frame[c["STRESN"]].astype("string").fillna("(null)"))
+    if c["LOBXFL"] in frame and c["TESTCD"] in frame:
+        flag = (text(frame, c["LOBXFL"]) == "Y").fillna(False)
+        keys = ["USUBJID"] + [f"{p}{k}" for k in (
+            "TESTCD", "CAT", "SCAT", "SPEC", "METHOD", "LOC", "LAT", "DIR", "PORTOT", "LNKID",
+            "OBJ", "EVAL", "EVALID", "TPTREF") if f"{p}{k}" in frame]
+        keyed = frame.loc[flag, keys].astype("string").fillna("")
+        dup = keyed.duplicated(keep="first").reindex(frame.index, fill_value=False)
+        out += emit("CMAP-CR0039", name, frame, dup, c["LOBXFL"], frame[c["TESTCD"]])
+        out += emit("CMAP-CR0040", name, frame, flag & stresc.isna(), c["STRESC"],
+                    frame[c["TESTCD"]])
+    for lo, hi in ((f"{p}STNRLO", f"{p}STNRHI"), (f"{p}ORNRLO", f"{p}ORNRHI")):
+        if lo in frame and hi in frame:
+            out += emit("CMAP-CR0041", name, frame, number(frame, hi) <= number(frame, lo), hi,
+                        shown(frame, lo, hi))
+    if c["STRESU"] in frame and c["TESTCD"] in frame:
+        keys = [v for v in (c["TESTCD"], c["CAT"], c["SCAT"], c["SPEC"], c["METHOD"])
+                if v in frame]
+        units = frame[keys].astype("string").fillna("")
+        units["_u"] = text(frame, c["STRESU"])
+        several = units.groupby(keys)["_u"].transform("nunique") > 1
+        out += emit("CMAP-CR0042", name, frame, several & units["_u"].notna(), c["STRESU"],
+                    frame[c["TESTCD"]].astype("string") + ": " + units["_u"])
+    return out
+
+
+def _test_codes(name: str, frame: pd.DataFrame) -> list[Finding]:
+    """CR0029-CR0031 on any dataset with --TESTCD/--TEST (Findings, and TI's IETESTCD)."""
+    out: list[Finding] = []
+    p = "IE" if name == "TI" else name[:2]
+    code, test = f"{p}TESTCD", f"{p}TEST"
+    if code in frame:
+        value = text(frame, code)
+        ok = value.str.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,7}")
+        out += emit("CMAP-CR0029", name, frame, value.notna() & ~ok.fillna(False), code,
+                    frame[code])
+    if test in frame and name not in ("IE", "TI"):   # IETEST may be 200 long (SDTMIG 3.4 §6.3.4)
+        out += emit("CMAP-CR0030", name, frame, text(frame, test).str.len() > 40, test,
+                    frame[test])
+    if code in frame and test in frame:
+        out += emit("CMAP-CR0031", name, frame, not_one_to_one(frame, code, test), code,
+                    shown(frame, code, test))
+    return out
+
+
+def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | None
+                      ) -> list[Finding]:
+    """The class-scoped CORE-derived rules for one SDTM dataset (not DM, not SUPP--)."""
+    cls = dataset_class(name, frame, standards)
+    out = _timing(name, frame, cls) + _topic_and_categories(name, frame, cls)
+    if cls == "Interventions":
+        out += _interventions(name, frame)
+    elif cls == "Events":
+        out += _events(name, frame)
+    elif cls in FINDINGS:
+        out += _findings(name, frame)
+    elif name == "TI":
+        out += _test_codes(name, frame)
+    return out
+
+
+__all__ = ["FINDINGS", "RULES", "check_class_rules", "dataset_class", "date_after", "emit",
+           "filled", "not_one_to_one", "number", "shown", "source", "text"]

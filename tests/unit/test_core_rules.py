@@ -1,0 +1,379 @@
+"""CORE-derived rules (checks/core_rules.py, checks/core_rules_events.py).
+
+One small, valid study (`valid()`, hand-built: every date, day, arm and link checked by hand)
+is the negative case of every rule: no CR finding at all. Each positive case changes one thing
+in a copy of it and names the exact dataset, subject, variable and value the rule reports.
+Where a case takes its values from the CDISC CORE rule's own test data (cdisc-org/
+cdisc-open-rules, Published/CORE-xxxxxx/negative/01 = the data the rule fires on,
+positive/01 = the data it passes), the comment says which.
+
+The last test runs the four bundled studies (small synthetic exports) and checks that their
+own output raises no CR rule other than the ones reported as defects of that output.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscmap.checks import core_rules
+from cdiscmap.checks.core_map import CORE
+from cdiscmap.checks.core_rules import check_core_rules
+from cdiscmap.checks.core_rules_events import dataset_class, date_after
+from cdiscmap.standards import load_standards
+from cdiscmap.validation.folder import rule_catalogue
+
+N = None
+CRITERIA = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE")
+
+
+@pytest.fixture(scope="module")
+def standards():
+    return load_standards()
+
+
+def valid() -> dict[str, dict[str, list]]:
+    """S1 treated and alive, S2 treated and died (AE fatal, DS death, DTHFL Y), S3 a screen
+    failure (no arm, ARMNRS given). EX dates give RFXSTDTC/RFXENDTC; DS consent gives RFICDTC."""
+    ae = {"STUDYID": ["ST1", "ST1"], "DOMAIN": ["AE", "AE"], "USUBJID": ["S1", "S2"],
+          "AESEQ": [1, 1], "AETERM": ["HEADACHE", "PNEUMONIA"],
+          "AEDECOD": ["Headache", "Pneumonia"], "AEPTCD": [10019211, 10035664],
+          "AEBODSYS": ["Nervous system disorders", "Infections and infestations"],
+          "AEBDSYCD": [10029205, 10021881], "AESER": ["N", "Y"],
+          "AEOUT": ["RECOVERED/RESOLVED", "FATAL"], "AETOXGR": ["1", "5"],
+          "EPOCH": ["TREATMENT", "TREATMENT"], "AESTDTC": ["2020-01-20", "2020-03-25"],
+          "AEENDTC": ["2020-01-22", "2020-04-01"], "AESTDY": [11, 71], "AEENDY": [13, 78]}
+    for c in CRITERIA:
+        ae[c] = ["N", "Y" if c == "AESDTH" else "N"]
+    return {
+        "DM": {"STUDYID": ["ST1"] * 3, "DOMAIN": ["DM"] * 3, "USUBJID": ["S1", "S2", "S3"],
+               "SUBJID": ["001", "002", "003"],
+               "RFSTDTC": ["2020-01-10", "2020-01-15", N], "RFENDTC": ["2020-03-01",
+                                                                       "2020-04-01", N],
+               "RFXSTDTC": ["2020-01-10", "2020-01-15", N],
+               "RFXENDTC": ["2020-03-01", "2020-03-20", N],
+               "RFICDTC": ["2020-01-02", "2020-01-03", "2020-01-05"],
+               "DTHDTC": [N, "2020-04-01", N], "DTHFL": [N, "Y", N], "AGE": [60, 71, 50],
+               "AGEU": ["YEARS"] * 3, "ARMCD": ["A", "A", N], "ARM": ["Drug A", "Drug A", N],
+               "ACTARMCD": ["A", "A", N], "ACTARM": ["Drug A", "Drug A", N],
+               "ARMNRS": [N, N, "SCREEN FAILURE"]},
+        "AE": ae,
+        "EX": {"STUDYID": ["ST1"] * 3, "DOMAIN": ["EX"] * 3, "USUBJID": ["S1", "S1", "S2"],
+               "EXSEQ": [1, 2, 1], "EXTRT": ["DRUG A"] * 3, "EXDOSE": [250, 250, 250],
+               "EXDOSU": ["mg"] * 3, "EPOCH": ["TREATMENT"] * 3,
+               "EXSTDTC": ["2020-01-10", "2020-02-02", "2020-01-15"],
+               "EXENDTC": ["2020-02-01", "2020-03-01", "2020-03-20"],
+               "EXSTDY": [1, 24, 1], "EXENDY": [23, 52, 66]},
+        "DS": {"STUDYID": ["ST1"] * 5, "DOMAIN": ["DS"] * 5,
+               "USUBJID": ["S1", "S1", "S2", "S2", "S3"], "DSSEQ": [1, 2, 1, 2, 1],
+               "DSTERM": ["INFORMED CONSENT OBTAINED", "COMPLETED", "INFORMED CONSENT OBTAINED",
+                          "DEATH", "SCREEN FAILURE"],
+               "DSDECOD": ["INFORMED CONSENT OBTAINED", "COMPLETED",
+                           "INFORMED CONSENT OBTAINED", "DEATH", "SCREEN FAILURE"],
+               "DSCAT": ["PROTOCOL MILESTONE", "DISPOSITION EVENT", "PROTOCOL MILESTONE",
+                         "DISPOSITION EVENT", "DISPOSITION EVENT"],
+               "DSSCAT": [N, "END OF TREATMENT", N, "END OF TREATMENT", "END OF STUDY"],
+               "EPOCH": ["SCREENING", "TREATMENT", "SCREENING", "TREATMENT", "SCREENING"],
+               "DSSTDTC": ["2020-01-02", "2020-03-01", "2020-01-03", "2020-04-01",
+                           "2020-01-09"]},
+        "LB": {"STUDYID": ["ST1"] * 3, "DOMAIN": ["LB"] * 3, "USUBJID": ["S1"] * 3,
+               "LBSEQ": [1, 2, 3], "LBTESTCD": ["ALB"] * 3, "LBTEST": ["Albumin"] * 3,
+               "LBORRES": ["3.9", "4.1", N], "LBORRESU": ["g/dL", "g/dL", N],
+               "LBORNRLO": [3.5, 3.5, np.nan], "LBORNRHI": [4.6, 4.6, np.nan],
+               "LBSTRESC": ["39", "41", N], "LBSTRESN": [39.0, 41.0, np.nan],
+               "LBSTRESU": ["g/L", "g/L", N], "LBSTNRLO": [35.0, 35.0, np.nan],
+               "LBSTNRHI": [46.0, 46.0, np.nan], "LBSTAT": [N, N, "NOT DONE"],
+               "LBREASND": [N, N, "SAMPLE LOST"], "LBLOBXFL": ["Y", N, N],
+               "VISITNUM": [1, 2, 3], "VISIT": ["SCREENING", "WEEK 2", "WEEK 4"],
+               "EPOCH": ["SCREENING", "TREATMENT", "TREATMENT"],
+               "LBDTC": ["2020-01-05", "2020-01-24", "2020-02-07"], "LBDY": [-5, 15, 29]},
+        "SV": {"STUDYID": ["ST1"] * 3, "DOMAIN": ["SV"] * 3, "USUBJID": ["S1"] * 3,
+               "VISITNUM": [1, 2, 3], "VISIT": ["SCREENING", "WEEK 2", "WEEK 4"],
+               "SVSTDTC": ["2020-01-05", "2020-01-24", "2020-02-07"],
+               "SVENDTC": ["2020-01-05", "2020-01-24", "2020-02-07"]},
+        "TA": {"STUDYID": ["ST1"] * 3, "DOMAIN": ["TA"] * 3, "ARMCD": ["A"] * 3,
+               "ARM": ["Drug A"] * 3, "TAETORD": [1, 2, 3], "ETCD": ["SCRN", "TRT", "FU"],
+               "ELEMENT": ["Screening", "Treatment", "Follow-up"],
+               "EPOCH": ["SCREENING", "TREATMENT", "FOLLOW-UP"]},
+        "TE": {"STUDYID": ["ST1"] * 3, "DOMAIN": ["TE"] * 3, "ETCD": ["SCRN", "TRT", "FU"],
+               "ELEMENT": ["Screening", "Treatment", "Follow-up"]},
+        "TS": {"STUDYID": ["ST1"] * 2, "DOMAIN": ["TS"] * 2, "TSSEQ": [1, 1],
+               "TSPARMCD": ["AGEMIN", "AGEMAX"],
+               "TSPARM": ["Planned Minimum Age of Subjects", "Planned Maximum Age of Subjects"],
+               "TSVAL": ["P18Y", N], "TSVALNF": [N, "PINF"]},
+        "RELREC": {"STUDYID": ["ST1"] * 2, "RDOMAIN": ["AE", "DS"], "USUBJID": ["S2", "S2"],
+                   "IDVAR": ["AESEQ", "DSSEQ"], "IDVARVAL": ["1", "2"], "RELTYPE": [N, N],
+                   "RELID": ["R1", "R1"]},
+        "SUPPAE": {"STUDYID": ["ST1"], "RDOMAIN": ["AE"], "USUBJID": ["S2"],
+                   "IDVAR": ["AESEQ"], "IDVARVAL": ["1"], "QNAM": ["AETRTEM"],
+                   "QLABEL": ["Treatment Emergent Flag"], "QVAL": ["Y"]},
+    }
+
+
+def run(study: dict[str, dict[str, list]], standards=None):
+    frames = {name: pd.DataFrame(columns) for name, columns in study.items()}
+    domains = {n: f for n, f in frames.items() if not n.startswith("SUPP")}
+    supp = {n: f for n, f in frames.items() if n.startswith("SUPP")}
+    return check_core_rules(domains, supp, standards)
+
+
+def hits(findings, rule: str) -> list[tuple[str, str, str, str]]:
+    return [(f.dataset, f.usubjid, f.variable, f.value) for f in findings if f.rule == rule]
+
+
+def change(**edits):
+    """A positive case: ``valid()`` with ``edits`` = {"DM.DTHFL": {0: None}, "DD": {...}}."""
+    def build():
+        study = copy.deepcopy(valid())
+        for key, edit in edits.items():
+            if key.endswith("+"):                           # one more record
+                columns = study[key[:-1]]
+                for column, values in columns.items():
+                    values.append(edit.get(column))
+                continue
+            if "." not in key:
+                study[key] = edit                           # a whole dataset
+                continue
+            name, column = key.split(".")
+            if isinstance(edit, dict):
+                values = study[name].setdefault(column, [None] * len(study[name]["STUDYID"]))
+                for row, value in edit.items():
+                    values[row] = value
+            else:
+                study[name][column] = edit
+        return study
+    return build
+
+
+def _ae_criteria(ser: str, **flags: str) -> str:
+    values = ", ".join(f"{c}={flags.get(c, 'N')}" for c in CRITERIA)
+    return f"AESER={ser}, {values}"
+
+
+CASES = [
+    # CORE-000007 negative/01: DTHDTC 2018-06-10 with DTHFL null
+    ("CMAP-CR0001", change(**{"DM.DTHDTC": {0: "2020-05-01"}}),
+     [("DM", "S1", "DTHFL", "DTHFL=(null), DTHDTC=2020-05-01")]),
+    # CORE-000253 / -000254 negative/01: AESDTH Y (AEOUT FATAL) with DM.DTHFL null
+    ("CMAP-CR0002", change(**{"DM.DTHFL": {1: None}, "DM.DTHDTC": {1: None}}),
+     [("AE", "S2", "AESDTH", "Y (DM.DTHFL=(null))"),
+      ("AE", "S2", "AEOUT", "FATAL (DM.DTHFL=(null))")]),
+    ("CMAP-CR0003", change(**{"DM.DTHFL": {1: "N"}}),
+     [("DS", "S2", "DSDECOD", "DEATH (DM.DTHFL=N)")]),
+    ("CMAP-CR0004", change(DD={"STUDYID": ["ST1"] * 2, "DOMAIN": ["DD"] * 2,
+                               "USUBJID": ["S1", "S1"], "DDTESTCD": ["PRCDTH", "SECDTH"],
+                               "DDTEST": ["Primary Cause of Death", "Secondary Cause of Death"],
+                               "DDORRES": ["SEPSIS", "PNEUMONIA"],
+                               "DDSTRESC": ["SEPSIS", "PNEUMONIA"]}),
+     [("DD", "S1", "USUBJID", "S1 (DM.DTHFL=(null))")]),
+    # CORE-000045 negative/01: ARMCD and ARMNRS both null
+    ("CMAP-CR0005", change(**{"DM.ARMNRS": {2: None}}),
+     [("DM", "S3", "ARMNRS", "ARMCD=(null), ARM=(null)")]),
+    # CORE-000121 negative/01: ARMCD IKD, ACTARMCD PLACEBO, ARMNRS UNPLANNED TREATMENT
+    ("CMAP-CR0006", change(**{"DM.ARMNRS": {0: "UNPLANNED TREATMENT"}}),
+     [("DM", "S1", "ARMNRS", "UNPLANNED TREATMENT")]),
+    ("CMAP-CR0007", change(**{"DM.ACTARMCD": {0: None}, "DM.ACTARM": {0: None}}),
+     [("DM", "S1", "ARMNRS", "ACTARMCD=(null), ACTARM=(null)")]),
+    ("CMAP-CR0008", change(**{"DM.ARMCD": {0: None}}), [("DM", "S1", "ARM", "Drug A")]),
+    # CORE-000208 negative/01: ACTARMCD ZANLOW not in TA
+    ("CMAP-CR0009", change(**{"DM.ACTARMCD": {0: "ZANLOW"}, "DM.ACTARM": {0: "Zan low"}}),
+     [("DM", "S1", "ACTARMCD", "ZANLOW")]),
+    ("CMAP-CR0010", change(**{"DM.ARM": {1: "Drug B"}}),
+     [("DM", "S1", "ARMCD", "ARMCD=A, ARM=Drug A"), ("DM", "S2", "ARMCD", "ARMCD=A, ARM=Drug B")]),
+    # CORE-000189 negative/01: AGE 26 with AGEU null
+    ("CMAP-CR0011", change(**{"DM.AGEU": {0: None}}),
+     [("DM", "S1", "AGEU", "AGE=60, AGEU=(null)")]),
+    ("CMAP-CR0012", change(**{"DM.AGE": {0: -1}}), [("DM", "S1", "AGE", "-1")]),
+    ("CMAP-CR0013", change(**{"DM.RFENDTC": {0: "2019-12"}}),
+     [("DM", "S1", "RFSTDTC", "RFSTDTC=2020-01-10, RFENDTC=2019-12")]),
+    ("CMAP-CR0014", change(**{"DM.RFXSTDTC": {0: "2020-01-11"}}),
+     [("DM", "S1", "RFXSTDTC", "2020-01-11 vs EX 2020-01-10")]),
+    # CORE-000238 negative/01: RFXENDTC 2013-01-22 while the last EX date is 2013-01-23
+    ("CMAP-CR0015", change(**{"DM.RFXENDTC": {0: "2020-02-28"}}),
+     [("DM", "S1", "RFXENDTC", "2020-02-28 vs EX 2020-03-01")]),
+    # CORE-000363 negative/01: RFICDTC 2018-04-20, consent in DS 2018-04-17
+    ("CMAP-CR0016", change(**{"DM.RFICDTC": {0: "2020-01-03"}}),
+     [("DM", "S1", "RFICDTC", "2020-01-03 vs DS 2020-01-02")]),
+    ("CMAP-CR0017", change(**{"DM.SUBJID": {1: "001"}}), [("DM", "S2", "SUBJID", "001")]),
+    ("CMAP-CR0018", change(**{"AE.STUDYID": {0: "ST2"}}), [("AE", "S1", "STUDYID", "ST2")]),
+    # CORE-000718 negative/01: AESTDTC 2019 after AEENDTC 2018-06-14 (partial against full)
+    ("CMAP-CR0019", change(**{"AE.AESTDTC": {0: "2020-02"}}),
+     [("AE", "S1", "AESTDTC", "AESTDTC=2020-02, AEENDTC=2020-01-22")]),
+    # CORE-000708 negative/01: AESTDY 8, AEENDY 7
+    ("CMAP-CR0020", change(**{"AE.AESTDY": {0: 14}}),
+     [("AE", "S1", "AESTDY", "AESTDY=14, AEENDY=13")]),
+    ("CMAP-CR0021", change(**{"AE.AETERM": {0: "OTHER"}}), [("AE", "S1", "AETERM", "OTHER")]),
+    ("CMAP-CR0022", change(**{"LB.LBCAT": ["CHEMISTRY"] * 3, "LB.LBSCAT": {0: "CHEMISTRY"}}),
+     [("LB", "S1", "LBSCAT", "CHEMISTRY")]),
+    ("CMAP-CR0023", change(**{"EX.EXDOSU": {0: None}}), [("EX", "S1", "EXDOSU", "EXDOSE=250")]),
+    # CORE-000092 negative/01: CMDOSE 100 and CMDOSTXT 100-120 on one record
+    ("CMAP-CR0024", change(**{"EX.EXDOSTXT": {0: "250-300"}}),
+     [("EX", "S1", "EXDOSTXT", "EXDOSE=250, EXDOSTXT=250-300")]),
+    ("CMAP-CR0025", change(**{"EX.EXDOSE": {0: -250}}), [("EX", "S1", "EXDOSE", "-250")]),
+    ("CMAP-CR0026", change(**{"AE.AETOX": {0: "HEADACHE"}, "AE.AETOXGR": {0: None}}),
+     [("AE", "S1", "AETOXGR", "HEADACHE")]),
+    # CORE-000022 negative/01: AESCAN Y with AESER N
+    ("CMAP-CR0027", change(**{"AE.AESCAN": {0: "Y"}}),
+     [("AE", "S1", "AESER", _ae_criteria("N", AESCAN="Y"))]),
+    ("CMAP-CR0028", change(**{"AE.AEPTCD": {1: 10019211}}),
+     [("AE", "S1", "AEDECOD", "AEDECOD=Headache, AEPTCD=10019211"),
+      ("AE", "S2", "AEDECOD", "AEDECOD=Pneumonia, AEPTCD=10019211")]),
+    # CORE-000220 negative/01: VSTESTCD 1PULSE (starts with a digit)
+    ("CMAP-CR0029", change(**{"LB.LBTESTCD": ["1ALB"] * 3}),
+     [("LB", "S1", "LBTESTCD", "1ALB")] * 3),
+    ("CMAP-CR0030", change(**{"LB.LBTEST": ["A" * 41] * 3}),
+     [("LB", "S1", "LBTEST", "A" * 41)] * 3),
+    ("CMAP-CR0031", change(**{"LB.LBTEST": {1: "Albumin, serum"}}),
+     [("LB", "S1", "LBTESTCD", "LBTESTCD=ALB, LBTEST=Albumin"),
+      ("LB", "S1", "LBTESTCD", "LBTESTCD=ALB, LBTEST=Albumin, serum"),
+      ("LB", "S1", "LBTESTCD", "LBTESTCD=ALB, LBTEST=Albumin")]),
+    # CORE-000200 negative/01: LBORRES, LBSTAT and LBDRVFL all null
+    ("CMAP-CR0032", change(**{"LB.LBORRES": {1: None}}), [("LB", "S1", "LBORRES", "ALB")]),
+    ("CMAP-CR0033", change(**{"LB.LBORRES": {2: "4.0"}}),
+     [("LB", "S1", "LBSTAT", "LBSTAT=NOT DONE, LBORRES=4.0, LBSTRESC=(null)")]),
+    # CORE-000774 negative/01: LBSTAT NOT DONE with LBREASND null
+    ("CMAP-CR0034", change(**{"LB.LBREASND": {2: None}}),
+     [("LB", "S1", "LBREASND", "NOT DONE")]),
+    ("CMAP-CR0035", change(**{"LB.LBREASND": {0: "SAMPLE LOST"}}),
+     [("LB", "S1", "LBSTAT", "LBSTAT=(null), LBREASND=SAMPLE LOST")]),
+    ("CMAP-CR0036", change(**{"LB.LBSTRESC": {1: None}, "LB.LBSTRESN": {1: np.nan}}),
+     [("LB", "S1", "LBSTRESC", "4.1")]),
+    ("CMAP-CR0037", change(**{"LB.LBSTRESU": {2: "g/L"}}),
+     [("LB", "S1", "LBSTRESC", "LBSTRESU=g/L")]),
+    # CORE-000542 negative/01: EGSTRESC 72, EGSTRESN 62
+    ("CMAP-CR0038", change(**{"LB.LBSTRESN": {0: 62.0}}),
+     [("LB", "S1", "LBSTRESN", "LBSTRESC=39, LBSTRESN=62.0")]),
+    ("CMAP-CR0039", change(**{"LB.LBLOBXFL": {1: "Y"}}), [("LB", "S1", "LBLOBXFL", "ALB")]),
+    # CORE-000105 negative/01: OELOBXFL Y with OESTRESC null
+    ("CMAP-CR0040", change(**{"LB.LBSTRESC": {0: None}}), [("LB", "S1", "LBSTRESC", "ALB")]),
+    # CORE-000672 negative/01: ALB LBSTNRLO 2.5 = LBSTNRHI 2.5
+    ("CMAP-CR0041", change(**{"LB.LBSTNRHI": {0: 35.0}}),
+     [("LB", "S1", "LBSTNRHI", "LBSTNRLO=35.0, LBSTNRHI=35.0")]),
+    ("CMAP-CR0042", change(**{"LB.LBSTRESU": {1: "mg/dL"}}),
+     [("LB", "S1", "LBSTRESU", "ALB: g/L"), ("LB", "S1", "LBSTRESU", "ALB: mg/dL")]),
+    # CORE-000361 negative/01: one VISIT name on two planned VISITNUMs
+    ("CMAP-CR0043", change(**{"LB.VISIT": {2: "WEEK 2"}}),
+     [("LB", "S1", "VISITNUM", "VISITNUM=2, VISIT=WEEK 2"),
+      ("LB", "S1", "VISITNUM", "VISITNUM=3, VISIT=WEEK 2")]),
+    # CORE-000271 negative/01: EPOCH TREATMENT I not in TA
+    ("CMAP-CR0044", change(**{"AE.EPOCH": {0: "TREATMENT I"}}),
+     [("AE", "S1", "EPOCH", "TREATMENT I")]),
+    ("CMAP-CR0045", change(**{"LB.VISITNUM": {2: 4}}), [("LB", "S1", "VISITNUM", "4")]),
+    # a second end-of-treatment disposition event in the subject's TREATMENT epoch
+    ("CMAP-CR0046", change(**{"DS+": {"STUDYID": "ST1", "DOMAIN": "DS", "USUBJID": "S1",
+                                      "DSSEQ": 3, "DSTERM": "ADVERSE EVENT",
+                                      "DSDECOD": "ADVERSE EVENT", "DSCAT": "DISPOSITION EVENT",
+                                      "DSSCAT": "END OF TREATMENT", "EPOCH": "TREATMENT",
+                                      "DSSTDTC": "2020-03-01"}}),
+     [("DS", "S1", "EPOCH", "EPOCH=TREATMENT, DSDECOD=ADVERSE EVENT")]),
+    # CORE-000179 negative/01: AGEMAX with TSPARM "Planned Minimum Age of Subjects"
+    ("CMAP-CR0047", change(**{"TS.TSPARM": {1: "Planned Minimum Age of Subjects"}}),
+     [("TS", "", "TSPARMCD", "TSPARMCD=AGEMIN, TSPARM=Planned Minimum Age of Subjects"),
+      ("TS", "", "TSPARMCD", "TSPARMCD=AGEMAX, TSPARM=Planned Minimum Age of Subjects")]),
+    ("CMAP-CR0048", change(**{"TS.TSPARMCD": {0: "AGEMAX"},
+                              "TS.TSPARM": {0: "Planned Maximum Age of Subjects"}}),
+     [("TS", "", "TSSEQ", "TSPARMCD=AGEMAX, TSSEQ=1")]),
+    # CORE-000144 negative/01: TAETORD 2 twice in arm Placebo
+    ("CMAP-CR0049", change(**{"TA.TAETORD": {2: 2}}),
+     [("TA", "", "TAETORD", "ARMCD=A, TAETORD=2")]),
+    ("CMAP-CR0050", change(**{"TE.ELEMENT": {1: "Treatment period"}}),
+     [("TE", "", "ETCD", "ETCD=TRT, ELEMENT=Treatment period"),
+      ("TA", "", "ETCD", "ETCD=TRT, ELEMENT=Treatment")]),
+    ("CMAP-CR0051", change(**{"RELREC.RDOMAIN": {1: "CM"}}),
+     [("RELREC", "S2", "RDOMAIN", "CM")]),
+    # CORE-000484 negative/01: RELID AEDS1 on one record only
+    ("CMAP-CR0052", change(**{"RELREC.RELID": {1: "R2"}}),
+     [("RELREC", "S2", "RELID", "R1"), ("RELREC", "S2", "RELID", "R2")]),
+    ("CMAP-CR0053", change(SUPPAE={
+        "STUDYID": ["ST1"] * 2, "RDOMAIN": ["AE"] * 2, "USUBJID": ["S2", "S1"],
+        "IDVAR": ["AESEQ"] * 2, "IDVARVAL": ["1"] * 2, "QNAM": ["AETRTEM"] * 2,
+        "QLABEL": ["Treatment Emergent Flag", "Treatment Emergent"], "QVAL": ["Y", "N"]}),
+     [("SUPPAE", "S2", "QNAM", "QNAM=AETRTEM, QLABEL=Treatment Emergent Flag"),
+      ("SUPPAE", "S1", "QNAM", "QNAM=AETRTEM, QLABEL=Treatment Emergent")]),
+    ("CMAP-CR0054", change(SUPPAE={
+        "STUDYID": ["ST1"] * 2, "RDOMAIN": ["AE"] * 2, "USUBJID": ["S2", "S2"],
+        "IDVAR": ["AESEQ"] * 2, "IDVARVAL": ["1"] * 2, "QNAM": ["AETRTEM"] * 2,
+        "QLABEL": ["Treatment Emergent Flag"] * 2, "QVAL": ["Y", "N"]}),
+     [("SUPPAE", "S2", "QNAM", "IDVAR=AESEQ, IDVARVAL=1, QNAM=AETRTEM")]),
+]
+
+
+def test_every_rule_has_a_case_and_a_core_mapping():
+    assert sorted(rule for rule, _, _ in CASES) == sorted(core_rules.RULES)
+    assert set(core_rules.RULES) <= set(CORE) and set(core_rules.RULES) <= set(rule_catalogue())
+    assert len(CORE) >= 50
+
+
+def test_valid_study_raises_no_rule(standards):
+    # the negative case of every rule at once
+    assert run(valid(), standards) == []
+
+
+@pytest.mark.parametrize(("rule", "build", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_rule_fires_on_its_positive_case(rule, build, expected, standards):
+    found = run(build(), standards)
+    assert hits(found, rule) == expected
+    assert all(f.source == "" for f in found)          # no lineage columns in hand-built data
+
+
+def test_findings_name_the_record():
+    study = change(**{"DM.AGE": {0: -1}})()
+    frame = pd.DataFrame(study["DM"]).assign(_SRCFILE="sdtm/dm.xpt", _SRCROW=[1, 2, 3])
+    found = check_core_rules({"DM": frame})
+    assert [(f.rule, f.severity.value, f.source) for f in found] == [
+        ("CMAP-CR0012", "error", "sdtm/dm.xpt row 1")]
+
+
+def test_many_records_fold_into_one_finding_per_value():
+    n = 150
+    dm = pd.DataFrame({"STUDYID": ["ST1"] * n, "USUBJID": [f"S{i}" for i in range(n)],
+                       "AGE": [40] * n, "AGEU": [None] * n})
+    found = [f for f in check_core_rules({"DM": dm}) if f.rule == "CMAP-CR0011"]
+    assert [(f.usubjid, f.value, f.count) for f in found] == [("S0", "AGE=40, AGEU=(null)", 150)]
+
+
+def test_partial_dates_compare_on_the_parts_both_give():
+    a = pd.Series(["2019", "2018-06", "2018-06-15", "2018-06-14T10:00", None, "2018-07"])
+    b = pd.Series(["2018-06-14", "2018-06-14", "2018-06-14", "2018-06-14T09:00", "2018",
+                   "2018-06-30"])
+    assert date_after(a, b).tolist() == [True, False, True, False, False, True]
+
+
+def test_unplanned_visits_may_share_a_visit_name(standards):
+    # VISIT UNSCHEDULED on VISITNUM 2.01 and 3.01: not planned visits (SDTMIG 3.4 §4.4.5)
+    study = change(**{"LB.VISITNUM": {1: 2.01, 2: 3.01},
+                      "LB.VISIT": {1: "UNSCHEDULED", 2: "UNSCHEDULED"},
+                      "SV.VISITNUM": {1: 2.01, 2: 3.01},
+                      "SV.VISIT": {1: "UNSCHEDULED", 2: "UNSCHEDULED"}})()
+    assert run(study, standards) == []
+    # with TV, the planned visits are TV's (CORE-000361): 2.01 listed there is planned, and
+    # its VISIT is also the name of 3.01
+    study["TV"] = {"STUDYID": ["ST1"] * 2, "DOMAIN": ["TV"] * 2, "VISITNUM": [1, 2.01],
+                   "VISIT": ["SCREENING", "UNSCHEDULED"]}
+    found = hits(run(study, standards), "CMAP-CR0043")
+    assert [(d, v) for d, _, _, v in found] == [("LB", "VISITNUM=2.01, VISIT=UNSCHEDULED"),
+                                                ("SV", "VISITNUM=2.01, VISIT=UNSCHEDULED")]
+
+
+def test_class_rules_reach_custom_domains_by_class(standards):
+    # a sponsor Events domain XA and Findings domain ZB: no metadata, class from topic variable
+    xa = pd.DataFrame({"STUDYID": ["ST1"], "USUBJID": ["S1"], "XATERM": ["FLARE"],
+                       "XASTDTC": ["2020-02-10"], "XAENDTC": ["2020-02-01"]})
+    zb = pd.DataFrame({"STUDYID": ["ST1"], "USUBJID": ["S1"], "ZBTESTCD": ["SCORE"],
+                       "ZBTEST": ["Score"], "ZBORRES": ["5"], "ZBSTRESC": ["5"],
+                       "ZBSTRESN": [6.0]})
+    assert dataset_class("XA", xa, standards) == "Events"
+    assert dataset_class("ZB", zb, standards) == "Findings"
+    assert dataset_class("AE", xa, standards) == "Events"         # metadata of specs/
+    found = check_core_rules({"XA": xa, "ZB": zb}, standards=standards)
+    assert [(f.rule, f.dataset, f.variable, f.value) for f in found] == [
+        ("CMAP-CR0019", "XA", "XASTDTC", "XASTDTC=2020-02-10, XAENDTC=2020-02-01"),
+        ("CMAP-CR0038", "ZB", "ZBSTRESN", "ZBSTRESC=5, ZBSTRESN=6.0")]
+    # an Interventions custom domain gets the dose rules, not the Findings ones
+    xi = pd.DataFrame({"STUDYID": ["ST1"], "USUBJID": ["S1"], "XITRT": ["DRUG"],
+                       "XIDOSE": [-5.0], "XIDOSU": ["mg"], "XISTRESC": ["5"]})
+    assert [(f.rule, f.variable, f.value) for f in check_core_rules({"XI": xi}, None, standards)
+            ] == [("CMAP-CR0025", "XIDOSE", "-5.0")]
