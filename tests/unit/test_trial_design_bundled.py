@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cdiscmap.resources import studies_root
-from cdiscmap.sdtm.trial_design import build_sv
+from cdiscmap.sdtm.trial_design import build_se, build_sv
 from cdiscmap.spec.design import TrialDesignSpec
 from cdiscmap.spec.loader import load_study
 
@@ -93,3 +93,32 @@ def test_sv_names_a_planned_visit_as_tv_does() -> None:
         (0.0, "SCREENING", "Y", "2024-01-01", "2024-01-02"),
         (1.0, "CYCLE 1 DAY 1", "Y", "2024-01-10", "2024-01-10"),
         (1.01, "UNSCHEDULED", None, "2024-01-20", "2024-01-20")]
+
+
+def test_se_element_starting_after_its_end_is_not_entered() -> None:
+    """GIST's shape: follow-up starts at RFENDTC, which for a subject still treated is the data
+    cut-off (2024-06-30), after the last contact RFPENDTC (06-21) that ends follow-up."""
+    design = TrialDesignSpec.model_validate({
+        "elements": [
+            {"etcd": "SCRN", "element": "Screening", "start": "Consent",
+             "start_date": "RFICDTC", "end_date": "RFPENDTC"},
+            {"etcd": "TRT", "element": "Treatment", "start": "Randomization",
+             "start_date": "RFSTDTC"},
+            {"etcd": "FU", "element": "Follow-up", "start": "End of treatment",
+             "start_date": "RFENDTC", "end_date": "RFPENDTC"}],
+        "arms": [{"armcd": "A", "arm": "Arm A", "elements": [
+            {"etcd": "SCRN", "epoch": "SCREENING"}, {"etcd": "TRT", "epoch": "TREATMENT"},
+            {"etcd": "FU", "epoch": "FOLLOW-UP"}]}]})
+    dm = pd.DataFrame({"USUBJID": ["S-1", "S-2"], "ARMCD": ["A", "A"],
+                       "RFICDTC": ["2024-01-01", "2024-01-05"],
+                       "RFSTDTC": ["2024-01-10", "2024-01-15"],
+                       "RFENDTC": ["2024-03-01", "2024-06-30"],
+                       "RFPENDTC": ["2024-04-01", "2024-06-21"]})
+    se = build_se(design, "S", dm)
+    rows = [tuple(None if pd.isna(v) else v for v in r) for r in
+            se[["USUBJID", "ETCD", "SESTDTC", "SEENDTC"]].itertuples(index=False)]
+    assert rows == [("S-1", "SCRN", "2024-01-01", "2024-01-10"),
+                    ("S-1", "TRT", "2024-01-10", "2024-03-01"),
+                    ("S-1", "FU", "2024-03-01", "2024-04-01"),
+                    ("S-2", "SCRN", "2024-01-05", "2024-01-15"),
+                    ("S-2", "TRT", "2024-01-15", None)]       # still treated: no follow-up

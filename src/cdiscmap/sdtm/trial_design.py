@@ -115,8 +115,9 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     """SE (SDTMIG 3.4 §5.3): the Elements each subject entered, dated from DM.
 
     An element is entered when the DM variable its ``start_date`` names has a date for the
-    subject; it ends where the subject's next entered element starts, the last one at its
-    ``end_date`` variable (SEENDTC null when that has no date: still in the element)."""
+    subject, not after the element's own ``end_date``; it ends where the subject's next entered
+    element starts, the last one at its ``end_date`` variable (SEENDTC null when that has no
+    date: still in the element)."""
     if dm is None or dm.empty or not design.arms or not any(e.start_date
                                                               for e in design.elements):
         return None
@@ -138,7 +139,14 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
                      on=["USUBJID", "_START"], how="left")
     start = start.merge(long.rename(columns={"_VAR": "_END", "_DTC": "_ENDDTC"}),
                         on=["USUBJID", "_END"], how="left")
-    start = start[start["SESTDTC"].notna()].sort_values(["USUBJID", "TAETORD"], kind="stable")
+    start = start[start["SESTDTC"].notna()]
+    # an element that would start after its own end date was not entered: GIST's follow-up
+    # "starts" at RFENDTC, which is the data cut-off for a subject still treated, after the
+    # last contact (RFPENDTC) that ends it
+    day, end_day = (start[c].astype("string").str.slice(0, 10) for c in ("SESTDTC", "_ENDDTC"))
+    complete = (day.str.len() == 10) & (end_day.str.len() == 10)
+    start = start[~(complete & (day > end_day)).fillna(False).astype(bool)]
+    start = start.sort_values(["USUBJID", "TAETORD"], kind="stable")
     if start.empty:
         return None
     nxt = start.groupby("USUBJID", sort=False)["SESTDTC"].shift(-1)
