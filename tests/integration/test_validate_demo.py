@@ -62,7 +62,7 @@ def test_demo_output_has_no_error(demo, tmp_path):
     assert {d.name: d.records for d in report.datasets}["DM"] == SUBJECTS
     # the run writes a define.xml per package: the data and its define agree (no DF finding)
     assert report.defines == ["adam/define.xml", "sdtm/define.xml"]
-    assert not [f for f in report.findings if f.rule.startswith("DF")]
+    assert not [f for f in report.findings if f.rule.startswith("CMAP-DF")]
     assert "findings.json" in report.ignored          # the run's own report is not a dataset
 
     out = tmp_path / "reports"

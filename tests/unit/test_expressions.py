@@ -417,7 +417,7 @@ def test_expressions_through_the_engine(tmp_path):
     assert ex["EXDOSE"].iloc[2] == 151.0
     assert ex["VISITNUM"].tolist()[:2] == [3.01, 3.12] and pd.isna(ex["VISITNUM"].iloc[2])
     assert ex["EXLNKID"].tolist() == ["T01", "T10", "T02"]
-    (finding,) = [f for f in res.findings if f.rule.startswith("EXPR")]
+    (finding,) = [f for f in res.findings if f.rule.startswith("CMAP-EXPR")]
     assert (finding.rule, finding.variable, finding.value, finding.usubjid) == \
         ("CMAP-EXPR0001", "EXDOSE", "abc", "EXPR-001")
     assert finding.source.startswith("ex.csv row 2 (spec ") and "ex.yaml:9" in finding.source

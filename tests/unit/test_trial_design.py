@@ -329,7 +329,7 @@ def test_custom_domain_xp_end_to_end(run) -> None:
     # XP is checked against its class's variables: only Expected ones not collected (XPCAT,
     # XPORRESU, ... warnings), no error
     assert {f.rule for f in run.findings.items if f.dataset == "XP"
-            and f.rule.startswith("SD")} == {"CMAP-SD0003"}
+            and f.rule.startswith("CMAP-SD")} == {"CMAP-SD0003"}
     sdtm = run.out_dir / "sdtm"
     for name in ("XP", "TE", "TA", "TV", "TI", "SE", "SV", "RELREC", "CO"):
         assert (sdtm / f"{name.lower()}.xpt").is_file(), name

@@ -371,7 +371,7 @@ def test_define_with_wrong_length(tmp_path):
     item.set("Length", "20")
     document.write(str(folder / "define.xml"))
     report = validate_folder(folder)
-    hits = [f for f in report.findings if f.rule.startswith("DF")]
+    hits = [f for f in report.findings if f.rule.startswith("CMAP-DF")]
     assert [(f.rule, f.dataset, f.variable, f.value) for f in hits] == [
         ("CMAP-DF0005", "DM", "USUBJID", "20")]
     assert report.defines == ["define.xml"]
@@ -397,7 +397,7 @@ def test_define_mismatches(tmp_path):
     group.remove(group.find("{*}ItemRef[@ItemOID='IT.TR.TRDTC']"))
     document.write(str(folder / "define.xml"))
     report = validate_folder(folder)
-    found = {(f.rule, f.dataset, f.variable) for f in report.findings if f.rule.startswith("DF")}
+    found = {(f.rule, f.dataset, f.variable) for f in report.findings if f.rule.startswith("CMAP-DF")}
     assert found == {("CMAP-DF0001", "EX", ""), ("CMAP-DF0009", "EX", ""), ("CMAP-DF0006", "AE", "AETERM"),
                      ("CMAP-DF0008", "DM", "AGE"), ("CMAP-DF0009", "TU", ""), ("CMAP-DF0003", "TU", "TULOC"),
                      ("CMAP-DF0007", "RS", ""), ("CMAP-DF0003", "TR", "TRDTC")}
@@ -477,7 +477,7 @@ def test_unreadable_and_duplicate_files(tmp_path):
                        dataset_label="Demographics", columns=xpt_columns("DM", dm),
                        keys=["STUDYID", "USUBJID"], study_oid="ST1", created=CREATED)
     report = validate_folder(folder)
-    assert [(f.rule, f.dataset) for f in report.findings if f.rule.startswith("VL000")
+    assert [(f.rule, f.dataset) for f in report.findings if f.rule.startswith("CMAP-VL000")
             and f.rule != "CMAP-VL0002"] == [("CMAP-VL0005", "DM")]
 
 
@@ -671,7 +671,7 @@ def test_rules_doc_matches_the_code():
     doc = (ROOT / "docs" / "validation-rules.md").read_text(encoding="utf-8")
     # every rule validate can report is documented with its severity; that the page lists
     # exactly the ids the whole package can emit is tests/unit/test_docs_rules.py
-    rows = re.findall(r"^\| ([A-Z]{2,5}\d{4}) \| (error|warning|notice) \|", doc, re.MULTILINE)
+    rows = re.findall(r"^\| (CMAP-[A-Z]{2,5}\d{4}) \| (error|warning|notice) \|", doc, re.MULTILINE)
     documented = dict(rows)
     assert len(rows) == len(documented), "a rule id is listed twice"
     catalogue = rule_catalogue()
