@@ -91,6 +91,11 @@ def test_grade_3_teaes_by_soc_against_a_hand_computation(run: Path) -> None:
     assert _count(over["TEAE of CTCAE grade >= 3"]) == \
         te.loc[te["ATOXGRN"] >= 3, "USUBJID"].nunique()
     assert _count(over["Serious TEAE"]) == te.loc[te["AESER"] == "Y", "USUBJID"].nunique()
+    # leading to discontinuation: ADAE carries AEACN now (a count, not NA), the action list of
+    # analysis.yaml (DRUG WITHDRAWN)
+    assert "AEACN" in adae.columns
+    assert _count(over["TEAE leading to discontinuation"]) == \
+        te.loc[te["AEACN"] == "DRUG WITHDRAWN", "USUBJID"].nunique()
     # maximum grade per subject
     grades = _csv(run, "t_ae_grade").set_index("Maximum grade").iloc[:, 0]
     per_subject = te.groupby("USUBJID")["ATOXGRN"].max()

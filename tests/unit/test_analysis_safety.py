@@ -167,6 +167,44 @@ def test_docs_report_md_names_every_analysis_yaml_key() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text("utf-8")
     models = [s.Population, s.Grouping, s.DesignParameters, s.ResponseEndpoint,
               s.ResponseTable, s.SimonAnalysis, s.SurvivalAnalysis, s.Demographics, s.Safety,
-              s.Exposure, s.FlowStep, s.Disposition, s.Tumour, s.AnalysisSettings]
+              s.Exposure, s.FlowStep, s.Disposition, s.Tumour, s.ChangeFromBaseline,
+              s.AnalysisSettings]
     missing = sorted({k for m in models for k in m.model_fields if f"`{k}`" not in doc})
     assert missing == []
+
+
+def test_discontinuation_actions_come_from_analysis_yaml() -> None:
+    """The AEACN values counted are the setting's list: adding DOSE REDUCED also counts B-1's
+    grade 3 nausea (B-1 already counts for its withdrawn sepsis); only DOSE REDUCED counts
+    B-1 alone; lower-case or padded AEACN values still match (ADAE text is normalised)."""
+    def overview(actions: list[str], adae: pd.DataFrame = ADAE) -> dict[str, list[str]]:
+        spec = SETTINGS.safety[0].model_copy(update={"discontinuation_actions": actions})
+        t = safety_tables({"ADSL": ADSL, "ADAE": adae}, SETTINGS, spec)[0]
+        return {r[0]: r[1:] for r in t.rows}
+
+    key = "TEAE leading to discontinuation"
+    assert overview(["DRUG WITHDRAWN", "DOSE REDUCED"])[key] == [
+        "1 (33.3%)", "1 (100.0%)", "2 (50.0%)"]
+    assert overview(["DOSE REDUCED"])[key] == ["0 (0.0%)", "1 (100.0%)", "1 (25.0%)"]
+    assert overview(["DRUG INTERRUPTED"])[key] == ["0 (0.0%)", "0 (0.0%)", "0 (0.0%)"]
+    padded = ADAE.assign(AEACN=" " + ADAE["AEACN"].str.lower() + " ")
+    assert overview(["DRUG WITHDRAWN"], padded)[key] == ["1 (33.3%)", "1 (100.0%)",
+                                                         "2 (50.0%)"]
+
+
+def test_bundled_studies_count_drug_withdrawn_as_discontinuation() -> None:
+    """Each bundled analysis.yaml states the AEACN list of its safety tables (study knowledge
+    in YAML, not the Python default)."""
+    from pathlib import Path
+
+    from cdiscmap.analysis.settings import load_analysis_settings
+
+    root = Path(__file__).resolve().parents[2] / "mappings"
+    studies = sorted(p.parent for p in root.glob("*/analysis.yaml"))
+    safety = [(s.name, a) for s in studies for a in load_analysis_settings(s).safety]
+    assert {name for name, _ in safety} >= {"crizotinib-basket", "gist-imatinib",
+                                             "imt-pediatric"}
+    for name, a in safety:
+        text = (root / name / "analysis.yaml").read_text("utf-8")
+        assert "discontinuation_actions: [DRUG WITHDRAWN]" in text, name
+        assert a.discontinuation_actions == ["DRUG WITHDRAWN"], (name, a.id)

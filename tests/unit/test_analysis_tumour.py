@@ -88,3 +88,63 @@ def test_figures_are_drawn_coloured_and_byte_identical() -> None:
     assert [(f.png, f.svg) for f in figures] == [(f.png, f.svg) for f in again]
     # summary: 3 subjects, 1 with a decrease >= 30 % (S1), 1 with an increase >= 20 % (S2)
     assert tables[0].rows == [["All subjects", "3", "1", "1", "-10.0 [-50.0, 25.0]"]]
+
+
+def _many(n: int) -> dict[str, pd.DataFrame]:
+    """n subjects Z0000..: subject i treated i + 1 days, baseline 100 then one visit at
+    day 28 with a best change of -i % (mod 90); BOR PR below -30 %, SD otherwise."""
+    ids = [f"Z{i:04d}" for i in range(n)]
+    i = np.arange(n)
+    start = pd.Timestamp("2021-01-01")
+    adsl = pd.DataFrame({"STUDYID": "T", "USUBJID": ids, "EFFFL": "Y",
+                         "TRTSDT": start, "TRTEDT": start + pd.to_timedelta(i, unit="D"),
+                         "DTHDT": pd.NaT})
+    pchg = -(i % 90).astype(float)
+    adtr = pd.DataFrame({"USUBJID": np.repeat(ids, 2), "PARAMCD": "SDIAM",
+                         "ADY": np.tile([-1, 28], n),
+                         "PCHG": np.column_stack([np.full(n, np.nan), pchg]).ravel(),
+                         "ABLFL": np.tile(["Y", ""], n), "ANL01FL": "Y",
+                         "ANL02FL": np.tile(["", "Y"], n)})
+    bor = np.where(pchg <= -30, "PR", "SD")
+    adrs = pd.DataFrame({"USUBJID": ids * 2, "PARAMCD": ["BOR"] * n + ["OVR"] * n,
+                         "AVALC": list(bor) * 2,
+                         "ADT": [None] * n + [str((start + pd.Timedelta(days=28)).date())] * n})
+    return {"ADSL": adsl, "ADTR": adtr, "ADRS": adrs}
+
+
+def test_swimmer_of_many_subjects_shows_the_longest_and_says_so() -> None:
+    adam = _many(120)
+    settings = AnalysisSettings.model_validate({
+        **SETTINGS.model_dump(exclude_none=True),
+        "tumour": [{"id": "f_t", "title": "Tumour", "population": "eff", "grouping": "all",
+                    "swimmer_max_subjects": 25}]})
+    figures = tumour_report(adam, settings, settings.tumour[0])[1]
+    swimmer = next(f for f in figures if f.id == "f_t_swimmer")
+    assert swimmer.title.endswith("the 25 longest treatment durations of 120 subjects")
+    # the 25 drawn are Z0095..Z0119 (durations 96..120 days)
+    from cdiscmap.analysis.tumour import swimmer_subjects
+
+    swim = tumour_data(adam, adam["ADSL"]["USUBJID"], settings.tumour[0]).swim
+    shown = swimmer_subjects(swim, 25)
+    assert shown["USUBJID"].tolist() == [f"Z{i:04d}" for i in range(95, 120)]
+    assert shown["DUR"].min() == 96 / DAYS_PER_MONTH
+    # at or under the limit every subject is drawn and the title is unchanged
+    assert swimmer_subjects(swim, 120) is swim
+    small = tumour_report(ADAM, SETTINGS, SETTINGS.tumour[0])[1][2]
+    assert small.title == "Swimmer: treatment duration, response, progression and death"
+
+
+def test_thousands_of_bars_are_one_image_in_the_svg_and_coloured_in_the_png() -> None:
+    """Above RASTER_OVER subjects the waterfall's bars are an embedded image in the SVG (the
+    text and reference lines stay vector); below, vector paths. The PNG shows both colours."""
+    from cdiscmap.analysis.tumour import RASTER_OVER, waterfall_figure
+
+    big = tumour_data(_many(RASTER_OVER + 1), pd.Series([f"Z{i:04d}" for i in
+                                                         range(RASTER_OVER + 1)]),
+                      SETTINGS.tumour[0]).best
+    fig = waterfall_figure("w", "Waterfall", big)
+    assert fig.svg.count("<image") == 1 and fig.svg.count("stroke-dasharray") >= 2
+    img = _pixels(fig.png)
+    assert _has_colour(img, BOR_COLOURS["PR"]) and _has_colour(img, BOR_COLOURS["SD"])
+    small = waterfall_figure("w", "Waterfall", big.iloc[:RASTER_OVER])
+    assert "<image" not in small.svg

@@ -35,6 +35,7 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 ANALYSIS_VARIABLES = {
     "ADSL": ["USUBJID"], "ADRS": ["PARAMCD", "AVALC"], "ADTTE": ["PARAMCD", "AVAL", "CNSR"],
     "ADEX": ["PARAMCD", "AVAL"], "ADTR": ["PARAMCD", "PCHG", "ANL02FL"],
+    "ADQS": ["PARAMCD", "AVISITN", "ABLFL", "AVAL", "CHG"],
     "ADAE": ["TRTEMFL", "AEBODSYS", "AEDECOD", "ATOXGRN", "AOCCIFL", "AOCCSFL", "AOCCPFL",
              "AOCCSIFL", "AOCCPIFL"],
 }
@@ -202,7 +203,8 @@ def add_analysis_results(define_xml: bytes, rep: Report, settings: AnalysisSetti
 def _population_of(settings: AnalysisSettings) -> dict[str, str]:
     """analysis id → its population name."""
     parts = (*settings.demographics, *settings.response, *settings.simon, *settings.survival,
-             *settings.safety, *settings.exposure, *settings.disposition, *settings.tumour)
+             *settings.safety, *settings.exposure, *settings.disposition, *settings.tumour,
+             *settings.change_from_baseline)
     return {p.id: p.population for p in parts}
 
 

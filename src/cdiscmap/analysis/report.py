@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.analysis import response, simon, survival
+from cdiscmap.analysis.change import METHOD as CHANGE_METHOD
+from cdiscmap.analysis.change import change_table
 from cdiscmap.analysis.demographics import demographics_table
 from cdiscmap.analysis.disposition import disposition_tables
 from cdiscmap.analysis.exposure import exposure_table
@@ -68,14 +70,17 @@ def _response_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, s
                      f"{', '.join(e.responders)}" for e in spec.endpoints],
                   source="Source: ADRS, ADSL; population "
                   + population_text(settings, spec.population))
+    # each endpoint's responders and subjects with a record, once (not once per group)
+    yes = [response.responder_ids(adrs, e.paramcd, e.responders) for e in spec.endpoints]
+    recorded = [set(adrs.loc[adrs["PARAMCD"] == e.paramcd, "USUBJID"].astype(str))
+                for e in spec.endpoints] if spec.denominator == "records" else []
     for grp in groups(pop, settings, spec.grouping):
         texts, traces = [grp.label, str(len(grp.subjects))], {}
         for i, e in enumerate(spec.endpoints):
             subjects = grp.subjects
             if spec.denominator == "records":
-                with_record = adrs.loc[adrs["PARAMCD"] == e.paramcd, "USUBJID"].astype("string")
-                subjects = subjects.loc[subjects.isin(with_record)]
-            hit = response.responders(adrs, subjects, e.paramcd, e.responders)
+                subjects = subjects.loc[subjects.astype(str).isin(recorded[i]).to_numpy(bool)]
+            hit = subjects.astype(str).isin(yes[i])
             rate = response.exact_rate(int(hit.sum()), len(hit), spec.confidence)
             texts.append(rate.text())
             traces[i + 2] = {
@@ -172,6 +177,30 @@ def _pct(v: float | None) -> float | None:
     return None if v is None else 100 * v
 
 
+class _KmFits:
+    """KM fits of one endpoint's ADTTE records (indexed by USUBJID), once per set of
+    subjects: the table's total group and the figure's group are the same subjects."""
+
+    def __init__(self, by_subject: pd.DataFrame, landmarks: list[float], confidence: float
+                 ) -> None:
+        self.index = by_subject.index
+        self.aval = pd.to_numeric(by_subject["AVAL"], errors="coerce").to_numpy(float)
+        self.event = (pd.to_numeric(by_subject["CNSR"], errors="coerce") == 0).to_numpy(bool)
+        self.landmarks, self.confidence = landmarks, confidence
+        self.done: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, survival.KmSummary]] = {}
+
+    def __call__(self, subjects: pd.Series
+                 ) -> tuple[np.ndarray, np.ndarray, survival.KmSummary]:
+        key = tuple(subjects.tolist())
+        if key not in self.done:
+            sel = self.index.isin(subjects)
+            t, ev = self.aval[sel], self.event[sel]
+            keep = np.isfinite(t)
+            self.done[key] = (t[keep], ev[keep], survival.kaplan_meier(
+                t[keep], ev[keep], self.landmarks, self.confidence))
+        return self.done[key]
+
+
 def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
               spec: SurvivalAnalysis) -> tuple[list[Table], list[Figure]]:
     adsl, adtte = adam["ADSL"], _need(adam, "ADTTE", spec.id)
@@ -197,6 +226,7 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                       + population_text(settings, spec.population))
     figures: list[Figure] = []
     fig_grouping = spec.figure_grouping or spec.grouping
+    grps = groups(pop, settings, spec.grouping)
     for paramcd in spec.endpoints:
         recs = adtte.loc[adtte["PARAMCD"].astype("string") == paramcd]
         if recs.empty:
@@ -204,14 +234,11 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
         param = str(recs["PARAM"].iloc[0]) if "PARAM" in recs.columns else paramcd
         recs = recs.loc[recs["USUBJID"].astype("string").isin(pop["USUBJID"].astype("string"))]
         by_subject = recs.set_index(recs["USUBJID"].astype("string"))
+        fit = _KmFits(by_subject, lms, spec.confidence)
         fits: dict[str, tuple[np.ndarray, np.ndarray, survival.KmSummary]] = {}
-        for grp in groups(pop, settings, spec.grouping):
-            sub = by_subject.loc[by_subject.index.isin(grp.subjects)]
-            t = pd.to_numeric(sub["AVAL"], errors="coerce").to_numpy(float)
-            ev = (pd.to_numeric(sub["CNSR"], errors="coerce") == 0).to_numpy(bool)
-            keep = np.isfinite(t)
-            km = survival.kaplan_meier(t[keep], ev[keep], lms, spec.confidence)
-            fits[grp.label] = (t[keep], ev[keep], km)
+        for grp in grps:
+            fits[grp.label] = fit(grp.subjects)
+            km = fits[grp.label][2]
             trace = {"dataset": "ADTTE", "paramcd": paramcd,
                      "population": population_text(settings, spec.population),
                      "filter": filter_text(settings, spec.grouping, grp), "group": grp.label}
@@ -230,8 +257,8 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                                  "lower": lo, "upper": hi}
             km_table.add_row(texts, traces)
         if spec.compare:
-            labels = [g.label for g in groups(pop, settings, spec.grouping) if g.value is not None]
-            values = [g.value for g in groups(pop, settings, spec.grouping) if g.value is not None]
+            labels = [g.label for g in grps if g.value is not None]
+            values = [g.value for g in grps if g.value is not None]
             ref = spec.reference if spec.reference in values else (values[0] if values else None)
             if ref is not None:
                 ref_label = labels[values.index(ref)]
@@ -257,14 +284,7 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
         fig_groups = groups(pop, settings, fig_grouping)
         if sum(g.value is not None for g in fig_groups) > MAX_FIGURE_GROUPS:
             fig_groups = [g for g in fig_groups if g.value is None]
-        curves = []
-        for grp in fig_groups:
-            sub = by_subject.loc[by_subject.index.isin(grp.subjects)]
-            t = pd.to_numeric(sub["AVAL"], errors="coerce").to_numpy(float)
-            ev = (pd.to_numeric(sub["CNSR"], errors="coerce") == 0).to_numpy(bool)
-            keep = np.isfinite(t)
-            curves.append((grp.label, survival.kaplan_meier(t[keep], ev[keep], lms,
-                                                            spec.confidence)))
+        curves = [(grp.label, fit(grp.subjects)[2]) for grp in fig_groups]
         figures.append(replace(km_figure(f"{spec.id}_{paramcd.lower()}_km",
                                          f"Kaplan-Meier: {param}", curves),
                                sources=(("ADSL", None), ("ADTTE", paramcd))))
@@ -299,6 +319,9 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> R
         rep.tables.append(exposure_table(adam, settings, ex))
     for dp in settings.disposition:
         rep.tables += disposition_tables(adam, settings, dp)
+    for ch in settings.change_from_baseline:
+        rep.tables.append(change_table(adam, settings, ch))
+        rep.methods["Change from baseline"] = CHANGE_METHOD
     for tu in settings.tumour:
         tables, figures = tumour_report(adam, settings, tu)
         rep.tables += tables

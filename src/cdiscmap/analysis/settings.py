@@ -172,6 +172,23 @@ class Tumour(_Strict):
     responders: list[str] = Field(default_factory=lambda: ["CR", "PR"])
     figures: list[Literal["waterfall", "spider", "swimmer"]] = Field(
         default_factory=lambda: ["waterfall", "spider", "swimmer"])
+    # the swimmer shows at most this many subjects, the longest treatment durations (a bar
+    # per subject of thousands is unreadable); the figure's title says when it is a subset
+    swimmer_max_subjects: int = Field(default=50, ge=1, le=2000)
+
+
+class ChangeFromBaseline(_Strict):
+    """Mean change from baseline per group and visit of BDS parameters (e.g. ADQS QLQ-C30
+    scale scores): baseline AVAL and post-baseline CHG, n and mean (SD)."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    population: str
+    grouping: str
+    dataset: str = Field(default="ADQS", pattern=_VAR)
+    parameters: list[str] = Field(min_length=1)      # PARAMCDs, in the table's order
+    visits: list[float] = Field(default_factory=list)   # AVISITN shown (empty: every one)
+    analysis_flag: str | None = Field(default=None, pattern=_VAR)   # e.g. ANL01FL = 'Y' only
 
 
 class AnalysisSettings(_Strict):
@@ -187,12 +204,14 @@ class AnalysisSettings(_Strict):
     exposure: list[Exposure] = Field(default_factory=list)
     disposition: list[Disposition] = Field(default_factory=list)
     tumour: list[Tumour] = Field(default_factory=list)
+    change_from_baseline: list[ChangeFromBaseline] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> AnalysisSettings:
         ids: set[str] = set()
         for part in (*self.demographics, *self.response, *self.simon, *self.survival,
-                     *self.safety, *self.exposure, *self.disposition, *self.tumour):
+                     *self.safety, *self.exposure, *self.disposition, *self.tumour,
+                     *self.change_from_baseline):
             if part.id in ids:
                 raise ValueError(f"analysis id '{part.id}' is used twice")
             ids.add(part.id)

@@ -34,6 +34,7 @@ BOR_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fee08b", "NON-CR/NON-PD
                "PD": "#d73027", "NE": "#999999"}
 OTHER_COLOUR = "#bbbbbb"
 PR_LINE, PD_LINE = -30.0, 20.0
+RASTER_OVER = 500       # subjects above which a figure's bars/lines are an image in the SVG
 
 
 def _colour(bor: str) -> str:
@@ -125,17 +126,36 @@ def _order(bors: list[str]) -> list[str]:
     return known + sorted(set(bors) - set(known))
 
 
+def _rects(x0: np.ndarray, x1: np.ndarray, y0: np.ndarray, y1: np.ndarray) -> np.ndarray:
+    """Vertices (n, 4, 2) of axis-aligned rectangles, for one PolyCollection of all bars
+    (a ``bar``/``barh`` call makes one Rectangle artist per bar: seconds at thousands)."""
+    return np.stack([np.column_stack([x0, y0]), np.column_stack([x0, y1]),
+                     np.column_stack([x1, y1]), np.column_stack([x1, y0])], axis=1)
+
+
+def _rasterize(n: int) -> bool:
+    """Draw the per-subject layer as an image inside the SVG when it has more than
+    ``RASTER_OVER`` items (the axes, lines and text stay vectors): thousands of SVG paths
+    slow the browser and the writer and show nothing a raster at 150 dpi does not."""
+    return n > RASTER_OVER
+
+
 def waterfall_figure(fig_id: str, title: str, best: pd.DataFrame) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
 
     with matplotlib.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        x = np.arange(len(best))
-        ax.bar(x, best["PCHG"].to_numpy(float), color=[_colour(b) for b in best["BOR"]],
-               width=0.8, edgecolor="none")
+        x = np.arange(len(best), dtype=float)
+        h = best["PCHG"].to_numpy(float)
+        bars = PolyCollection(_rects(x - 0.4, x + 0.4, np.zeros_like(h), h),
+                              facecolors=[_colour(b) for b in best["BOR"]],
+                              edgecolors="none", linewidths=0.0)
+        bars.set_rasterized(_rasterize(len(best)))
+        ax.add_collection(bars)
         ax.axhline(PD_LINE, color="#555555", linestyle="--", linewidth=0.9)
         ax.axhline(PR_LINE, color="#555555", linestyle="--", linewidth=0.9)
         ax.axhline(0.0, color="black", linewidth=0.6)
@@ -154,20 +174,34 @@ def waterfall_figure(fig_id: str, title: str, best: pd.DataFrame) -> Figure:
 
 
 def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
+    """One polyline per subject, all in one LineCollection; the markers in one Line2D per
+    BOR colour (drawn above the lines)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
 
     with matplotlib.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        for _uid, sub in course.groupby("USUBJID", sort=True):
-            ax.plot(sub["WEEK"].to_numpy(float), sub["PCHG"].to_numpy(float),
-                    color=_colour(str(sub["BOR"].iloc[0])), linewidth=1.0, marker="o",
-                    markersize=2.5)
+        # course is sorted by USUBJID, WEEK: each subject's points are one run of rows
+        uid = course["USUBJID"].to_numpy(dtype=object)
+        xy = np.column_stack([course["WEEK"].to_numpy(float), course["PCHG"].to_numpy(float)])
+        starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else \
+            np.array([], dtype=int)
+        colours = np.array([_colour(b) for b in course["BOR"]], dtype=object)
+        lines = LineCollection(np.split(xy, starts[1:]) if len(starts) else [],
+                               colors=list(colours[starts]), linewidths=1.0)
+        lines.set_rasterized(_rasterize(len(starts)))
+        ax.add_collection(lines)
+        for colour in sorted(set(colours.tolist())):
+            sel = colours == colour
+            ax.plot(xy[sel, 0], xy[sel, 1], linestyle="none", marker="o", markersize=2.5,
+                    color=colour, rasterized=_rasterize(len(starts)))
         ax.axhline(PD_LINE, color="#555555", linestyle="--", linewidth=0.9)
         ax.axhline(PR_LINE, color="#555555", linestyle="--", linewidth=0.9)
         ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.autoscale_view()
         ax.set_xlabel("Weeks from treatment start (ADTR ADY / 7)")
         ax.set_ylabel("% change from baseline in sum of diameters")
         ax.set_title(title)
@@ -178,19 +212,32 @@ def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
     return Figure(fig_id, title, png, svg)
 
 
+def swimmer_subjects(swim: pd.DataFrame, max_subjects: int) -> pd.DataFrame:
+    """The swimmer's rows: every subject when there are at most ``max_subjects``, else the
+    ``max_subjects`` longest treatment durations (ties: the larger USUBJID, the order of
+    ``swim``). A bar per subject of thousands is unreadable; the longest durations are the
+    ones a swimmer plot is read for (durable responses), and the caption says so."""
+    return swim if len(swim) <= max_subjects else swim.iloc[len(swim) - max_subjects:]
+
+
 def swimmer_figure(fig_id: str, title: str, swim: pd.DataFrame) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
 
     with matplotlib.rc_context(RC):
         n = len(swim)
         fig, ax = plt.subplots(figsize=(7.5, min(2.0 + 0.14 * n, 30.0)))
         fig.subplots_adjust(left=0.24, right=0.97)      # room for the USUBJID labels
-        y = np.arange(n)
-        ax.barh(y, swim["DUR"].to_numpy(float), color="#9ecae1", height=0.7,
-                label="On treatment")
+        y = np.arange(n, dtype=float)
+        dur = swim["DUR"].to_numpy(float)
+        bars = PolyCollection(_rects(np.zeros(n), dur, y - 0.35, y + 0.35),
+                              facecolors="#9ecae1", edgecolors="none", linewidths=0.0,
+                              label="On treatment")
+        bars.set_rasterized(_rasterize(n))
+        ax.add_collection(bars)
         marks = [("RESP", "^", "#1a9850", "First response"),
                  ("PROG", "s", "#d73027", "First progression"),
                  ("DEATH", "X", "black", "Death")]
@@ -199,8 +246,13 @@ def swimmer_figure(fig_id: str, title: str, swim: pd.DataFrame) -> Figure:
             keep = np.isfinite(v)
             ax.plot(v[keep], y[keep], linestyle="none", marker=marker, color=colour,
                     markersize=4.5, label=label)
-        ax.set_yticks(y)
-        ax.set_yticklabels(swim["USUBJID"].tolist() if n <= 60 else [""] * n, fontsize=6)
+        ax.autoscale_view()
+        ax.set_xlim(left=0.0)
+        if n <= 60:
+            ax.set_yticks(y)
+            ax.set_yticklabels(swim["USUBJID"].tolist(), fontsize=6)
+        else:       # no tick per bar: thousands of Tick artists cost seconds, show nothing
+            ax.set_yticks([])
         ax.set_ylim(-0.8, max(n, 1) - 0.2)
         ax.set_xlabel("Months from first dose")
         ax.set_title(title)
@@ -244,8 +296,12 @@ def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
         figures.append(spider_figure(f"{spec.id}_spider", "Spider: % change in target-lesion "
                                      "sum over time", data.course))
     if "swimmer" in spec.figures:
-        figures.append(swimmer_figure(f"{spec.id}_swimmer", "Swimmer: treatment duration, "
-                                      "response, progression and death", data.swim))
+        shown = swimmer_subjects(data.swim, spec.swimmer_max_subjects)
+        title = "Swimmer: treatment duration, response, progression and death"
+        if len(shown) < len(data.swim):
+            title += (f":\nthe {len(shown)} longest treatment durations of "
+                      f"{len(data.swim)} subjects")
+        figures.append(swimmer_figure(f"{spec.id}_swimmer", title, shown))
     sources = (("ADSL", None), ("ADTR", spec.paramcd), ("ADRS", spec.bor_paramcd))
     swim = sources + (("ADRS", spec.timepoint_paramcd),)
     return [table], [replace(f, sources=swim if f.id.endswith("_swimmer") else sources)
