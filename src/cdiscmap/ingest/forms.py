@@ -150,7 +150,7 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
         ctx = MapContext(study=study, codelist_terms={}, findings=findings,
                          domain=f"forms.{form.name}", where=where, variable=f"filters[{i}]")
         block = BlockFrame(raw=frame, out=pd.DataFrame(index=frame.index), form=form.name,
-                           file=form.file)
+                           file=form.file, clean=True)     # read_form's text
         mask = evaluate_condition(ctx, block, flt.drop_if)
         if mask.any():
             out.drops.append((frame.loc[mask, "_SRCROW"], flt.reason))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import InputDataError, display_path
+from cdiscmap.sdtm.vectorize import clean_text_array
 
 
 @dataclass
@@ -300,10 +301,11 @@ def read_form(name: str, path: Path, root: Path | None = None, *, format: str | 
         raise InputDataError(f"raw form '{name}': {display_path(path)}: unsupported file type "
                              f"'{suffix}' (csv, sas7bdat, xpt, xml (ODM), xlsx); or give "
                              "'format' in study.yaml")
-    frame = frame.astype("string")
-    for col in frame.columns:
-        stripped = frame[col].str.strip()
-        frame[col] = stripped.mask(stripped == "", pd.NA)
+    # every cell stripped, blank → NA; each distinct value of a column is stripped once
+    columns = frame.columns
+    frame = pd.DataFrame({i: clean_text_array(frame.iloc[:, i]) for i in range(len(columns))},
+                         index=frame.index)
+    frame.columns = columns
     frame["_SRCFILE"] = path.name
     frame["_SRCROW"] = srcrow if srcrow is not None else \
         np.arange(1, len(frame) + 1, dtype="int64")

@@ -360,24 +360,24 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
     df = form.frame.copy()
     tag = f"{domain}/{block.name}"
     frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
-                             file=form.file)
+                             file=form.file, clean=True)
 
     for flt in src.filters:
         mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
         acc.drop(form.name, df.loc[mask, "_SRCROW"], flt.reason, tag)
         df = df.loc[~mask]
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
-                                 file=form.file)
+                                 file=form.file, clean=True)
 
     for join in src.joins:
         df = _join(ctx, store, frame, join, tag, where)
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
-                                 file=form.file)
+                                 file=form.file, clean=True)
 
     if src.transpose is not None:
         df = _transpose(ctx, frame, src.transpose, acc, tag)
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
-                                 file=form.file)
+                                 file=form.file, clean=True)
 
     if src.fill is not None:
         df = df.copy()
@@ -386,7 +386,7 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
         grouped = df.groupby(src.fill.by, dropna=False, sort=False)[src.fill.columns]
         df[src.fill.columns] = grouped.ffill().combine_first(grouped.bfill())
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
-                                 file=form.file)
+                                 file=form.file, clean=True)
 
     for flt in src.post_filters:
         mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
@@ -396,12 +396,12 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
                  flt.reason, tag)
         df = df.loc[~mask]
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
-                                 file=form.file)
+                                 file=form.file, clean=True)
 
     df = df.reset_index(drop=True)
     acc.use(form.name, df["_SRCROW"], tag)
     out = df[LINEAGE].copy()
-    return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file)
+    return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file, clean=True)
 
 
 def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join, tag: str,
@@ -409,7 +409,8 @@ def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join
     other = store.get(join.form, where)
     on = [join.on] if isinstance(join.on, str) else list(join.on)
     lookup = other.frame
-    lookup_frame = vocab.BlockFrame(raw=lookup, out=lookup, form=other.name, file=other.file)
+    lookup_frame = vocab.BlockFrame(raw=lookup, out=lookup, form=other.name, file=other.file,
+                                    clean=True)
     if join.where is not None:
         lookup = lookup[vocab.evaluate_condition(ctx, lookup_frame, join.where)]
     for col in [*on, *join.columns]:
@@ -481,7 +482,7 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
     long = long.sort_values(["_ORIG", "_TPOS"], kind="mergesort").reset_index(drop=True)
     if spec.keep_if is not None:
         lf = vocab.BlockFrame(raw=long, out=pd.DataFrame(index=long.index), form=frame.form,
-                              file=frame.file)
+                              file=frame.file, clean=frame.clean)
         keep = vocab.evaluate_condition(ctx, lf, spec.keep_if)
         kept_rows = set(long.loc[keep, "_SRCROW"].tolist())
         all_rows = df["_SRCROW"]
@@ -555,7 +556,8 @@ def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
     raw = pd.concat(raws, ignore_index=True) if raws else pd.DataFrame()
     out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
     return vocab.BlockFrame(raw=raw, out=out, form=runs[0].frame.form if runs else "",
-                            file=runs[0].frame.file if runs else "")
+                            file=runs[0].frame.file if runs else "",
+                            clean=all(r.frame.clean for r in runs))
 
 
 def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import InputDataError, SpecError
-from cdiscmap.sdtm.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import clean_text, map_unique
 
 MAX_LENGTH = 2000           # characters of one expression
 MAX_WIDTH = 200             # zfill / fmt widths (SDTM text is at most 200 bytes)
@@ -663,7 +663,7 @@ def _eval(env: _Env, node: ast.AST) -> _Value:
 
 def _raw(env: _Env, name: str) -> _Value:
     if name not in env.cache:
-        env.cache[name] = map_unique(env.raw[name].astype("string"), _strip_blank)
+        env.cache[name] = clean_text(env.raw[name])
     return _Value(R, env.take(env.cache[name]))
 
 
@@ -675,10 +675,6 @@ def _variable(env: _Env, name: str) -> _Value:
     if data.dtype.kind == "b" or str(data.dtype) == "boolean":
         return _Value(B, data.astype("boolean"))
     return _Value(T, _blank(data.astype("string")))
-
-
-def _strip_blank(s: pd.Series) -> pd.Series:
-    return _blank(s.astype("string").str.strip())
 
 
 def _blank(s: pd.Series) -> pd.Series:

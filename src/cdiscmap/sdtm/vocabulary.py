@@ -23,7 +23,7 @@ from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
 from cdiscmap.sdtm.expressions import variables_of as expression_variables
-from cdiscmap.sdtm.vectorize import clean_text
+from cdiscmap.sdtm.vectorize import clean_text, map_unique
 from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
@@ -57,6 +57,14 @@ class BlockFrame:
     out: pd.DataFrame
     form: str
     file: str
+    # every ``string`` column of ``raw`` holds text as read_form leaves it (stripped, blank →
+    # NA), so reading it as SDTM text needs no second pass (:func:`raw_text`)
+    clean: bool = False
+
+    def subset(self, rows: pd.Series) -> BlockFrame:
+        """The rows in ``rows`` (a boolean mask on the index), as a frame of their own."""
+        return BlockFrame(raw=self.raw.loc[rows], out=self.out.loc[rows], form=self.form,
+                          file=self.file, clean=self.clean)
 
 
 @dataclass
@@ -76,6 +84,9 @@ class MapContext:
     # VISITNUM records `visitnum` saw there, also inside `when` branches: the engine numbers
     # the calendar's unscheduled visits from them across all domains
     block_key: object | None = None
+    # DM reference dates completed per subject: variable → (the ``subjects`` they came from,
+    # datetime64 by USUBJID)
+    subject_dates: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
     visit_calendar: list[VisitCalendarEntry] = field(default_factory=list)
 
     def report(self, frame: BlockFrame, mask: pd.Series, *, rule: str, severity: Severity,
@@ -148,9 +159,19 @@ def _line(where: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
+def raw_text(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
+    """A raw column as SDTM text (stripped, blank → null); a clean frame's text columns
+    already are, so they are only re-wrapped (read-only: the array is the raw frame's)."""
+    series = raw_column(ctx, frame, name)
+    if frame.clean and isinstance(series.dtype, pd.StringDtype) and \
+            series.dtype.storage == "python":
+        return pd.Series(series.array, index=series.index)
+    return _text(series)
+
+
 def operand(ctx: MapContext, frame: BlockFrame, op: Operand) -> pd.Series:
     if op.column is not None:
-        return raw_column(ctx, frame, op.column).astype("string")
+        return raw_text(ctx, frame, op.column)
     if op.var is not None:
         return var_column(ctx, frame, op.var)
     return pd.Series([op.value] * len(frame.raw), index=frame.raw.index).astype("string")
@@ -175,9 +196,12 @@ def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> p
         return result
     if cond.not_ is not None:
         return ~evaluate_condition(ctx, frame, cond.not_)
-    series = raw_column(ctx, frame, cond.column) if cond.column is not None else \
-        var_column(ctx, frame, cond.var)  # type: ignore[arg-type]
-    values = _text(series)
+    if cond.column is not None:
+        series = raw_column(ctx, frame, cond.column)
+        values = raw_text(ctx, frame, cond.column)
+    else:
+        series = var_column(ctx, frame, cond.var)  # type: ignore[arg-type]
+        values = _text(series)
     if series.dtype.kind in "fiu":
         numeric = _numeric_test(series, cond)
         if numeric is not None:
@@ -217,7 +241,7 @@ def _numeric_test(series: pd.Series, cond: Condition) -> pd.Series | None:
 def take(ctx: MapContext, frame: BlockFrame, args: str | TakeArgs) -> pd.Series:
     """Copy a collected value."""
     a = TakeArgs(column=args) if isinstance(args, str) else args
-    values = _text(raw_column(ctx, frame, a.column))
+    values = raw_text(ctx, frame, a.column)
     if a.default is not None:
         values = values.fillna(a.default)
     return values
@@ -241,27 +265,32 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
         raise SpecError(f"unknown study codelist '{args.codelist}' (study.yaml codelists: "
                         f"{', '.join(sorted(ctx.study.codelists))})", ctx.where.rsplit(':', 1)[0],
                         _line(ctx.where), "assign_ct.codelist")
-    source = raw_column(ctx, frame, args.column) if args.column else \
-        var_column(ctx, frame, args.var)  # type: ignore[arg-type]
-    collected = _text(source)
-    key = collected.str.casefold().str.replace(r"\s+", " ", regex=True)
+    collected = raw_text(ctx, frame, args.column) if args.column else \
+        _text(var_column(ctx, frame, args.var))  # type: ignore[arg-type]
     table = {k.strip().casefold(): v for k, v in spec.map.items()}
-    result = key.map(table, na_action="ignore").astype("string")
-    for pattern, replacement in spec.patterns:
-        todo = result.isna() & collected.notna()
-        if not todo.any():
-            break
-        matched = collected[todo].str.fullmatch(pattern, flags=re.IGNORECASE).fillna(False)
-        hits = collected[todo][matched.astype(bool)]
-        result.loc[hits.index] = hits.str.replace(pattern, replacement, regex=True,
-                                                  flags=re.IGNORECASE).str.upper()
     target = spec.target_of(args.codelist)
     terms = set(ctx.codelist_terms.get(target or "", set()))
     terms |= {t.value for t in spec.term_list()}      # a sponsor list or a CT extension
-    if spec.identity and terms:
-        by_fold = {t.casefold(): t for t in terms}
-        todo = result.isna() & collected.notna()
-        result = result.mask(todo, key.map(by_fold, na_action="ignore").astype("string"))
+    by_fold = {t.casefold(): t for t in terms} if spec.identity and terms else None
+
+    def recode(values: pd.Series) -> pd.Series:
+        """The distinct collected values (none missing) → their terms (NA: unmapped)."""
+        key = values.str.casefold().str.replace(r"\s+", " ", regex=True)
+        result = key.map(table, na_action="ignore").astype("string")
+        for pattern, replacement in spec.patterns:
+            todo = result.isna()
+            if not todo.any():
+                break
+            matched = values[todo].str.fullmatch(pattern, flags=re.IGNORECASE).fillna(False)
+            hits = values[todo][matched.astype(bool)]
+            result.loc[hits.index] = hits.str.replace(pattern, replacement, regex=True,
+                                                      flags=re.IGNORECASE).str.upper()
+        if by_fold is not None:
+            result = result.mask(result.isna(),
+                                 key.map(by_fold, na_action="ignore").astype("string"))
+        return result
+
+    result = map_unique(collected, recode)
     unmapped = result.isna() & collected.notna()
     if unmapped.any():
         action = {"keep": "kept as collected", "null": "left null",
@@ -336,15 +365,15 @@ def _iso8601_family(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
     blank = raw_column(ctx, frame, name).isna()
     if "year" not in columns or not blank.any():
         return whole
-    part = BlockFrame(raw=frame.raw.loc[blank], out=frame.out.loc[blank], form=frame.form,
-                      file=frame.file)
+    part = frame.subset(blank)
     typed = iso8601(ctx, part, Iso8601Args(parts=DatePartsArgs(**columns)))
     return whole.where(~blank, typed.reindex(whole.index))
 
 
 def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
     """Join parts with a separator; missing if any part is missing (no half identifiers)."""
-    parts = [_text(operand(ctx, frame, p)) for p in args.parts]
+    parts = [raw_text(ctx, frame, p.column) if p.column is not None else
+             _text(operand(ctx, frame, p)) for p in args.parts]
     result = parts[0]
     for p in parts[1:]:
         result = result + args.sep + p
@@ -363,8 +392,7 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
             mask = evaluate_condition(ctx, frame, branch.if_) & ~decided  # type: ignore[arg-type]
             spec = branch.then  # type: ignore[assignment]
         # the branch sees only its own rows, so its findings are about those rows only
-        sub = BlockFrame(raw=frame.raw.loc[mask], out=frame.out.loc[mask], form=frame.form,
-                         file=frame.file)
+        sub = frame.subset(mask)
         value = run_algorithm(ctx, sub, spec)
         if result is None:
             numeric = value.dtype.kind in "fiu"
@@ -380,9 +408,8 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
 
 def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
     """A collected or derived value as a number; text that is not a number is a finding."""
-    source = raw_column(ctx, frame, args.column) if args.column else \
-        var_column(ctx, frame, args.var)  # type: ignore[arg-type]
-    text = _text(source)
+    text = raw_text(ctx, frame, args.column) if args.column else \
+        _text(var_column(ctx, frame, args.var))  # type: ignore[arg-type]
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = text.notna() & values.isna()
     ctx.report(frame, bad, rule="CMAP-NUM0001", severity=Severity.WARNING,
@@ -467,7 +494,7 @@ def data_cutoff(ctx: MapContext, frame: BlockFrame, args: bool) -> pd.Series:
 def study_day(ctx: MapContext, frame: BlockFrame, args: StudyDayArgs) -> pd.Series:
     """--DY from the record's date and DM.RFSTDTC (SDTMIG 3.4 §4.4.4)."""
     dtc = var_column(ctx, frame, args.dtc)
-    ref = _subject_values(ctx, frame, "RFSTDTC")
+    ref = _subject_dates(ctx, frame, "RFSTDTC")
     return _study_day(dtc, ref)
 
 
@@ -480,13 +507,13 @@ def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
     for rule in ctx.study.epochs:
         ok = date.notna()
         if rule.start:
-            start = complete_date(_subject_values(ctx, frame, rule.start))
+            start = _subject_dates(ctx, frame, rule.start)
             ok &= (date < start) if rule.before_start else (date >= start)
             ok &= start.notna()
         if rule.end:
             # a subject without the end date (still on treatment at the data cut-off) is in
             # an epoch that has not ended: the rule matches up to the cut-off (conventions.md)
-            end = complete_date(_subject_values(ctx, frame, rule.end))
+            end = _subject_dates(ctx, frame, rule.end)
             if ctx.study.data_cutoff is not None:   # an open epoch ends at the data cut-off
                 end = end.fillna(pd.Timestamp(ctx.study.data_cutoff.date))
             ok &= (date <= end) | end.isna()
@@ -502,6 +529,21 @@ def _subject_values(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.
                         f"derive", ctx.where.rsplit(":", 1)[0], _line(ctx.where))
     usubjid = var_column(ctx, frame, "USUBJID")
     return usubjid.map(ctx.subjects[dm_variable]).astype("string")
+
+
+def _subject_dates(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.Series:
+    """The calendar date (:func:`complete_date`) of a DM reference date on every record.
+
+    Completed once per subject and DM variable for the run (not once per record and rule):
+    completing then looking up equals looking up then completing, value by value."""
+    if ctx.subjects is None or dm_variable not in ctx.subjects.columns:
+        _subject_values(ctx, frame, dm_variable)        # raises the SpecError
+    assert ctx.subjects is not None
+    cached = ctx.subject_dates.get(dm_variable)
+    if cached is None or cached[0] is not ctx.subjects:
+        cached = (ctx.subjects, complete_date(ctx.subjects[dm_variable].astype("string")))
+        ctx.subject_dates[dm_variable] = cached
+    return var_column(ctx, frame, "USUBJID").map(cached[1])
 
 
 def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
@@ -553,7 +595,7 @@ def _fill(template: str, groups: dict[str, str]) -> str:
 def _visit_rules(ctx: MapContext, frame: BlockFrame, args: VisitArgs
                  ) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
     """The collected visit names, their rule table and each record's rule index (-1: none)."""
-    collected = _text(raw_column(ctx, frame, args.column))
+    collected = raw_text(ctx, frame, args.column)
     table = _visit_table(ctx, collected)
     if not len(table):
         return collected, table, pd.Series(-1, index=collected.index, dtype="int64")
@@ -564,8 +606,7 @@ def _visit_rules(ctx: MapContext, frame: BlockFrame, args: VisitArgs
 def _rule_expression(ctx: MapContext, frame: BlockFrame, rows: pd.Series, text: str
                      ) -> pd.Series:
     """A visit rule's expression on the records the rule matched (their findings only)."""
-    sub = BlockFrame(raw=frame.raw.loc[rows], out=frame.out.loc[rows], form=frame.form,
-                     file=frame.file)
+    sub = frame.subset(rows)
     return expr(ctx, sub, text)
 
 
@@ -612,8 +653,7 @@ def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
             if values.dtype.kind not in "fiu":     # raw text read as numbers
                 text = _text(values)
                 values = pd.to_numeric(text, errors="coerce").astype("float64")
-                sub = BlockFrame(raw=frame.raw.loc[rows], out=frame.out.loc[rows],
-                                 form=frame.form, file=frame.file)
+                sub = frame.subset(rows)
                 ctx.report(sub, text.notna() & values.isna(), rule="CMAP-NUM0001",
                            severity=Severity.WARNING,
                            message=f"visitnum {spec.visitnum.expr!r} gives text that is not a "
@@ -667,7 +707,7 @@ def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
     """--LOBXFL = "Y" on the last record with a result on or before the first exposure
     (DM.RFXSTDTC), per ``by`` group (SDTMIG 3.4 --LOBXFL; replaces --BLFL)."""
     date = complete_date(var_column(ctx, frame, args.dtc))
-    first_dose = complete_date(_subject_values(ctx, frame, "RFXSTDTC"))
+    first_dose = _subject_dates(ctx, frame, "RFXSTDTC")
     has_result = var_column(ctx, frame, args.result).notna()
     eligible = (date <= first_dose).fillna(False).astype(bool) & has_result
     table = pd.DataFrame({k: var_column(ctx, frame, k) for k in args.by})
