@@ -56,11 +56,22 @@ COLUMNS = [
 ]
 
 
+SHARED_TEXT = False    # --shared-text: one str object per distinct value, not one per cell
+
+
 def _text(values: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
-    """A pandas "string" column (the SDTM char dtype) from a numpy array of Python str."""
+    """A pandas "string" column (the SDTM char dtype) from a numpy array of Python str.
+
+    By default every cell is its own str object (``astype(object)`` of a numpy str array).
+    With ``SHARED_TEXT`` the cells of one value share one object, as in frames read by
+    ``pd.read_csv`` or cdiscmap's XPT reader and in codes mapped through a codelist.
+    """
     values = values.astype(object)
     if missing is not None:
         values[missing] = None
+    if SHARED_TEXT:
+        codes, uniques = pd.factorize(values)
+        values = np.append(uniques.astype(object), None)[codes]
     return pd.Series(pd.array(values, dtype="string"))
 
 
@@ -143,7 +154,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of our writer (best is used)")
     parser.add_argument("--no-pyreadstat", action="store_true", help="time our writer only")
+    parser.add_argument("--shared-text", action="store_true",
+                        help="one str object per distinct text value (as read_csv and "
+                             "cdiscmap's reader make them) instead of one per cell")
     args = parser.parse_args()
+    global SHARED_TEXT
+    SHARED_TEXT = args.shared_text
 
     started = time.perf_counter()
     frame = build_tr(args.rows)

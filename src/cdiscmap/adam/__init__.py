@@ -57,7 +57,8 @@ class AdamResult:
 def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamResult:
     """ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR and ADQS from SDTM frames keyed by upper-case
     dataset name (ADAE/ADEX/ADTR/ADQS only when AE/EX/TU+TR/QS are given)."""
-    sdtm = {str(k).upper(): v for k, v in sdtm.items()}
+    if any(str(k).upper() != k for k in sdtm):   # read_sdtm's lazy folder stays lazy
+        sdtm = {str(k).upper(): v for k, v in sdtm.items()}
     for stem, key, message in settings.cross_check():
         raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
     findings = Findings()

@@ -1,150 +1,24 @@
-"""Read a folder of SDTM datasets (ours or anyone's): XPT, CSV or parquet, one dataset per file.
+"""SDTM access for the ADaM derivations: required datasets and variables, settings filters,
+dated source records, lookups and findings with provenance.
 
-The dataset name is the file stem upper-cased (``suppdm.xpt`` → ``SUPPDM``). Character columns
-become pandas "string" with blanks as missing (SDTM null = empty, conventions.md); numeric XPT
-columns stay float64. CSV carries no types, so a column is read as a number only when its name is
-a standard numeric SDTM variable (--SEQ, --STRESN, --DY, VISITNUM, AGE, …) and every non-blank
-value parses — identifiers such as SUBJID ``0042`` keep their text.
-
-XPT files are read by the validator's own XPT v5 reader (:func:`cdiscmap.checks.read.
-read_xpt_dataset`), which refuses a truncated or cut file instead of reading part of it. A
-standard numeric variable stored as text (AGE, --SEQ, VISITNUM, --STRESN …) or a --DTC stored as
-a number is an InputDataError naming file, dataset and variable (XPT and parquet carry types; a
-CSV does not, so there such a column stays text): the derivations would otherwise fail deep
-inside with an internal error.
+Reading a folder of SDTM datasets (``read_sdtm``, ``normalise_frame``) lives in
+:mod:`cdiscmap.checks.read` beside the XPT reader, so that ``cdiscmap recist`` can read SDTM
+without importing the ADaM derivations; the names are re-exported here.
 """
-
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.settings import DateSource
-from cdiscmap.checks.read import read_xpt_dataset
-from cdiscmap.errors import InputDataError, display_path
+from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, read_sdtm
+from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
 
-SDTM_SUFFIXES = (".xpt", ".csv", ".parquet")
-
-# numeric SDTM variables by name (SDTMIG 3.4 §2.x variable tables: type Num)
-_NUMERIC_NAMES = {"AGE", "VISITNUM", "VISITDY", "TAETORD"}
-_NUMERIC_SUFFIXES = ("SEQ", "STRESN", "DY", "STDY", "ENDY", "DOSE", "DOSTOT", "TPTNUM",
-                     "STNRLO", "STNRHI", "STREFN")
-_NUMERIC = re.compile(r"^[A-Z]{2}(" + "|".join(_NUMERIC_SUFFIXES) + r")$")
-
-
-def _is_numeric_name(name: str) -> bool:
-    return name in _NUMERIC_NAMES or bool(_NUMERIC.fullmatch(name))
-
-
-def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Upper-case column names; text columns → "string", trimmed, blanks → <NA>."""
-    frame = frame.rename(columns=lambda c: str(c).strip().upper())
-    out = {}
-    for name in frame.columns:
-        col = frame[name]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            out[name] = col.astype("float64")
-            continue
-        text = col.astype("string").str.strip()
-        out[name] = text.mask(text == "")
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _check_types(frame: pd.DataFrame, shown: str, dataset: str) -> pd.DataFrame:
-    """Standard numeric variables must be numbers and --DTC variables text (SDTMIG 3.4 §4.4:
-    dates are ISO 8601 character values). Runs on the frame as read, before normalising: a
-    number with a SAS date format arrives as datetime64, which normalising would turn to text."""
-    for name in frame.columns:
-        col = frame[name]
-        name = str(name).strip().upper()
-        if _is_numeric_name(name) and (not pd.api.types.is_numeric_dtype(col)
-                                       or pd.api.types.is_bool_dtype(col)):
-            values = col.dropna()
-            bad = values[pd.to_numeric(values, errors="coerce").isna()] \
-                if len(values) else values
-            shown_value = f" (e.g. '{bad.iloc[0]}' in record {int(bad.index[0]) + 1})" \
-                if len(bad) else ""
-            raise InputDataError(f"{shown}: {dataset}.{name} is stored as text{shown_value}; "
-                                 f"SDTM {name} is numeric: write it as a number")
-        if name.endswith("DTC") and not pd.api.types.is_string_dtype(col):
-            raise InputDataError(f"{shown}: {dataset}.{name} is stored as a number or SAS date; "
-                                 f"SDTM {name} is ISO 8601 text: write it as character")
-    return frame
-
-
-def _type_csv_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    for name in frame.columns:
-        if not _is_numeric_name(name):
-            continue
-        col = frame[name]
-        numbers = pd.to_numeric(col, errors="coerce")
-        if (numbers.notna() | col.isna()).all():
-            frame[name] = numbers.astype("float64")
-    return frame
-
-
-def _read_one(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    shown = display_path(path)
-    dataset = path.stem.strip().upper()
-    try:
-        if suffix == ".xpt":
-            try:
-                read = read_xpt_dataset(path, path.parent, path.parent)
-            except InputDataError as exc:    # the reader names the file alone: show the path
-                text = str(exc)
-                if text.startswith(path.name + ":"):
-                    text = shown + text[len(path.name):]
-                raise InputDataError(text) from None
-            frame = read.frame.drop(columns=["_SRCFILE", "_SRCROW"])
-            return normalise_frame(_check_types(frame, shown, dataset))
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
-                                encoding="utf-8")
-            return _type_csv_columns(normalise_frame(frame))   # untyped: text may stay text
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise InputDataError(
-                f"{shown}: reading .parquet needs the pyarrow package (pip install pyarrow), "
-                "or give the SDTM as .xpt or .csv") from None
-        return normalise_frame(_check_types(pd.read_parquet(path), shown, dataset))
-    except InputDataError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-                             ) from None
-    except Exception as exc:  # any reader failure is a file the user must fix
-        raise InputDataError(f"{shown}: cannot read as SDTM {suffix[1:]} ({exc})") from None
-
-
-def read_sdtm(folder: Path) -> dict[str, pd.DataFrame]:
-    """All SDTM datasets of ``folder`` by upper-case name, in name order.
-
-    Other files (define.xml, reports) are ignored. Two files for one dataset (``dm.xpt`` and
-    ``dm.csv``) is an error: we would not know which one is meant.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputDataError(f"{display_path(folder)}: SDTM folder not found")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in SDTM_SUFFIXES)
-    by_name: dict[str, Path] = {}
-    for path in files:
-        name = path.stem.strip().upper()
-        if name in by_name:
-            raise InputDataError(f"{display_path(folder)}: dataset {name} is given twice "
-                                 f"({by_name[name].name}, {path.name}); keep one")
-        by_name[name] = path
-    if not by_name:
-        raise InputDataError(f"{display_path(folder)}: no .xpt, .csv or .parquet SDTM files")
-    return {name: _read_one(by_name[name]) for name in sorted(by_name)}
-
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "lookup", "normalise_frame", "notice", "provenance",
+           "read_sdtm", "report_bad_dates", "report_rows", "require", "select_records",
+           "source_dates", "upper_isin", "upper_text"]
 
 def require(sdtm: dict[str, pd.DataFrame], dataset: str, variables: list[str],
             why: str = "") -> pd.DataFrame:

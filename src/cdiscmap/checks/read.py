@@ -1,8 +1,8 @@
 """Read SDTM/ADaM dataset files: XPT v5 and Dataset-JSON → :class:`DatasetFile`.
 
-Used by ``cdiscmap validate`` (through :mod:`cdiscmap.validation.read`), ``cdiscmap define``
-and ``cdiscmap adam --sdtm`` (:mod:`cdiscmap.adam.io`), so that every command reads an XPT file
-the same way and refuses the same broken files. It sits in ``checks/`` beside
+Used by ``cdiscmap validate`` (through :mod:`cdiscmap.validation.read`), ``cdiscmap define``,
+``cdiscmap adam --sdtm`` and ``cdiscmap recist --sdtm`` (:func:`read_sdtm`, at the end), so that
+every command reads an XPT file the same way and refuses the same broken files. It sits in ``checks/`` beside
 :class:`DatasetFile` because ``adam/`` may not import ``validation/`` (tests/unit/test_layout.py).
 
 XPT v5 files (the layout of SAS TS-140, which the FDA requires and cdiscmap writes) are decoded
@@ -20,7 +20,9 @@ blanks as <NA>; num → float64; numbers with a SAS date/datetime format → dat
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.files import DatasetFile, VariableMeta
-from cdiscmap.emit.datasetjson import read_dataset_json
-from cdiscmap.errors import InputDataError
+from cdiscmap.errors import InputDataError, display_path
 
-__all__ = ["read_json_dataset", "read_xpt_dataset", "read_xpt_special_missing", "relative_path"]
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "factorize_objects", "normalise_frame", "read_json_dataset",
+           "read_sdtm", "read_xpt_dataset", "read_xpt_special_missing", "relative_path"]
 
 RECORD = 80                                   # SAS TS-140: 80-byte records
 _HEADER = b"HEADER RECORD*******"
@@ -85,20 +87,54 @@ def sas_dates(numbers: np.ndarray, unit: str) -> np.ndarray:
     return stamps
 
 
-def _string_column(codes: np.ndarray, texts: list[str]) -> pd.Series:
-    """Rows as "string" from codes into distinct texts; blank texts and code -1 are <NA>."""
-    table = np.array([t if t.strip() else pd.NA for t in texts] + [pd.NA], dtype=object)
-    return pd.Series(pd.arrays.StringArray(table[codes]))   # code -1 picks the trailing <NA>
+def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """An object array holding only str and <NA> as a pandas "string" array, without the
+    constructor's check of every cell (a pass as long as building the column): the callers
+    build ``values`` from a table of distinct texts and <NA>, so it holds nothing else."""
+    try:
+        return _STRING_TEMPLATE._from_backing_data(values)
+    except AttributeError:      # pragma: no cover - a pandas without NDArrayBacked
+        return pd.arrays.StringArray(values)
 
 
-def normalise(raw: pd.DataFrame, variables: list[VariableMeta]) -> dict[str, pd.Series]:
+_STRING_TEMPLATE = pd.arrays.StringArray(np.array([pd.NA], dtype=object))
+
+
+def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False) -> pd.Series:
+    """Rows as "string" from codes into distinct texts; blank texts and code -1 are <NA>.
+
+    ``strip`` also trims leading/trailing whitespace (``cdiscmap adam``'s SDTM convention),
+    once per distinct text."""
+    if strip:
+        table = [s if (s := t.strip()) else pd.NA for t in texts]
+    else:
+        table = [t if t.strip() else pd.NA for t in texts]
+    table.append(pd.NA)                                       # code -1 picks this <NA>
+    return pd.Series(_string_array(np.array(table, dtype=object)[codes]), copy=False)
+
+
+def factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 = missing) and distinct values of an object array of text.
+
+    Not ``pd.factorize``: for an all-str array without missing values it takes pandas' C-string
+    hash table, which ends a text at its first NUL, so "a" and "a\\x00b" would get one code.
+    The Python-object table compares whole values.
+    """
+    from pandas._libs.hashtable import PyObjectHashTable
+
+    uniques, codes = PyObjectHashTable(max(len(values), 1)).factorize(values, na_sentinel=-1)
+    return codes, uniques
+
+
+def normalise(raw: pd.DataFrame, variables: list[VariableMeta],
+              strip: bool = False) -> dict[str, pd.Series]:
     """Frame columns from a reader that gives Python objects (pyreadstat, Dataset-JSON)."""
     columns: dict[str, pd.Series] = {}
     for var in variables:
         values = raw[var.name]
         if var.type == "char":
-            codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-            columns[var.name] = _string_column(codes, [str(u) for u in uniques])
+            codes, uniques = factorize_objects(values.to_numpy(dtype=object))
+            columns[var.name] = _string_column(codes, [str(u) for u in uniques], strip)
         elif pd.api.types.is_datetime64_any_dtype(values.dtype):
             columns[var.name] = pd.Series(values.to_numpy().astype("datetime64[ns]"))
         else:
@@ -108,8 +144,12 @@ def normalise(raw: pd.DataFrame, variables: list[VariableMeta]) -> dict[str, pd.
     return columns
 
 
-def _frame(columns: dict[str, pd.Series], n_rows: int, relpath: str) -> pd.DataFrame:
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+def _frame(columns: dict[str, pd.Series], n_rows: int, relpath: str,
+           lineage: bool = True) -> pd.DataFrame:
+    # the columns were made for this frame: no copy of them (the dict default copies)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows), copy=False)
+    if not lineage:
+        return frame
     frame["_SRCFILE"] = pd.Series(pd.arrays.StringArray(np.full(n_rows, relpath, dtype=object)))
     frame["_SRCROW"] = np.arange(1, n_rows + 1)
     return frame
@@ -225,31 +265,58 @@ def _observations(data: bytes, start: int, row_length: int, relpath: str = "") -
     return rows[:n_rows]
 
 
+def _row_words(block: np.ndarray) -> list[np.ndarray]:
+    """The bytes of every row of a (n, width) byte block as 64-bit words, one contiguous array
+    per word: together they determine the row exactly. When the width is not a multiple of 8,
+    the last word is the block's last 8 bytes (overlapping the word before), so no byte
+    outside the block is read and no padded copy of the block is made."""
+    n_rows, width = block.shape
+    if block.strides[-1] != 1:
+        block = np.ascontiguousarray(block)
+    if width < 8:
+        padded = np.zeros((n_rows, 8), dtype=np.uint8)
+        padded[:, :width] = block
+        return [padded.view(np.uint64)[:, 0]]
+    starts = list(range(0, width - 7, 8)) + ([width - 8] if width % 8 else [])
+    return [np.ascontiguousarray(block[:, at:at + 8].view(np.uint64)[:, 0]) for at in starts]
+
+
 def _factorize_bytes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of equal rows of a (n, width) byte block, and the first row of each code.
 
-    Rows are packed into 64-bit words and hashed (FNV-style, vectorised); a hash collision is
-    detected by comparing every row with its code's first row, and then exact sorting is used.
+    A row of up to 8 bytes is its own 64-bit key. Wider rows are hashed word by word
+    (FNV-style, vectorised); a hash collision is detected by comparing every row with its
+    code's first row, and then exact sorting is used.
     """
-    n_rows, width = block.shape
-    words_per_row = max(1, -(-width // 8))
-    padded = np.zeros((n_rows, words_per_row * 8), dtype=np.uint8)
-    padded[:, :width] = block
-    words = padded.view(np.uint64)
-    if words_per_row == 1:
-        key = words[:, 0]
+    n_rows = len(block)
+    words = _row_words(block)
+    if len(words) == 1:
+        key = words[0]
     else:
-        key = np.zeros(n_rows, dtype=np.uint64)
-        for column in range(words_per_row):
-            key = (key * np.uint64(0x100000001B3)) ^ words[:, column]
+        key = words[0].copy()
+        for word in words[1:]:
+            key *= np.uint64(0x100000001B3)
+            key ^= word
             key ^= key >> np.uint64(29)
     codes, _ = pd.factorize(key)
     first = np.zeros(codes.max() + 1 if n_rows else 0, dtype=np.int64)
     first[codes[::-1]] = np.arange(n_rows)[::-1]
-    if words_per_row > 1 and not (words == words[first][codes]).all():
-        _, first, codes = np.unique(words, axis=0, return_index=True, return_inverse=True)
+    if len(words) > 1 and not all(np.array_equal(word, word[first][codes]) for word in words):
+        _, first, codes = np.unique(np.stack(words, axis=1), axis=0, return_index=True,
+                                    return_inverse=True)
         codes = codes.reshape(-1)
-    return codes.astype(np.intp), first
+    return codes.astype(np.intp, copy=False), first
+
+
+def _texts(rows: np.ndarray) -> list[str]:
+    """Each row of a (k, width) byte block as text (:func:`_text`); ASCII blocks are decoded
+    in one call and sliced, instead of one decode per row."""
+    k, width = rows.shape
+    rows = np.ascontiguousarray(rows)
+    if k and width and not (rows >= 0x80).any():
+        joined = rows.tobytes().decode("ascii")
+        return [joined[at:at + width].rstrip(" \0") for at in range(0, k * width, width)]
+    return [_text(row.tobytes()) for row in rows]
 
 
 def ibm_to_float64(words: np.ndarray) -> np.ndarray:
@@ -269,34 +336,37 @@ def ibm_to_float64(words: np.ndarray) -> np.ndarray:
     return values
 
 
-def _column(rows: np.ndarray, var: _Variable) -> pd.Series:
+def _column(rows: np.ndarray, var: _Variable, strip: bool = False) -> pd.Series:
     length = var.meta.length or 0
     block = rows[:, var.position:var.position + length]
     if var.meta.type == "char":
         codes, first = _factorize_bytes(block)
-        texts = [_text(bytes(block[row])) for row in first]
-        return _string_column(codes, texts)
-    padded = np.zeros((len(rows), 8), dtype=np.uint8)     # short numerics keep leading bytes
-    padded[:, :min(length, 8)] = block[:, :8]
-    numbers = ibm_to_float64(padded.view(">u8").reshape(-1))
+        return _string_column(codes, _texts(block[first]), strip)
+    if length >= 8 and block.strides[-1] == 1:
+        words = block[:, :8].view(">u8")[:, 0]
+    else:
+        padded = np.zeros((len(rows), 8), dtype=np.uint8)     # short numerics keep leading bytes
+        padded[:, :min(length, 8)] = block[:, :8]
+        words = padded.view(">u8").reshape(-1)
+    numbers = ibm_to_float64(words)
     unit = _date_unit(var.meta.format)
     return pd.Series(sas_dates(numbers, unit) if unit else numbers)
 
 
-def _read_xpt_v5(path: Path, relpath: str) -> tuple[str, str, list[VariableMeta],
-                                                    dict[str, pd.Series], int]:
+def _read_xpt_v5(path: Path, relpath: str, strip: bool = False
+                 ) -> tuple[str, str, list[VariableMeta], dict[str, pd.Series], int]:
     data = path.read_bytes()
     member, label, variables, start = _parse_header(data, relpath)
     row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
     if any(v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
         raise _broken(relpath, "a variable has a negative position or no length")
     rows = _observations(data, start, row_length, relpath)
-    columns = {v.meta.name: _column(rows, v) for v in variables}
+    columns = {v.meta.name: _column(rows, v, strip) for v in variables}
     return member, label, [v.meta for v in variables], columns, len(rows)
 
 
-def _read_xpt_pyreadstat(path: Path, relpath: str) -> tuple[str, str, list[VariableMeta],
-                                                           dict[str, pd.Series], int]:
+def _read_xpt_pyreadstat(path: Path, relpath: str, strip: bool = False
+                         ) -> tuple[str, str, list[VariableMeta], dict[str, pd.Series], int]:
     import pyreadstat
 
     def read(**options: Any) -> tuple[pd.DataFrame, Any]:
@@ -320,7 +390,7 @@ def _read_xpt_pyreadstat(path: Path, relpath: str) -> tuple[str, str, list[Varia
             length=int(meta.variable_storage_width.get(name) or 0) or None,
             format=_reader_format(fmt)))
     return (meta.table_name or "", meta.file_label or "", variables,
-            normalise(raw, variables), len(raw))
+            normalise(raw, variables, strip), len(raw))
 
 
 def _reader_format(text: str | None) -> str | None:
@@ -334,26 +404,34 @@ def _reader_format(text: str | None) -> str | None:
     return text if "." in text else text + "."
 
 
-def read_xpt_dataset(path: Path, root: Path, folder: Path) -> DatasetFile:
-    """An XPT file as a :class:`DatasetFile`; InputDataError when it cannot be read."""
+def read_xpt_dataset(path: Path, root: Path, folder: Path, *, strip: bool = False,
+                     lineage: bool = True) -> DatasetFile:
+    """An XPT file as a :class:`DatasetFile`; InputDataError when it cannot be read.
+
+    ``strip``: text also trimmed of leading/trailing whitespace (what ``cdiscmap adam`` does
+    to any SDTM), done once per distinct value instead of on every row afterwards.
+    ``lineage``: add ``_SRCFILE``/``_SRCROW`` (the checks name records by them).
+    """
     relpath = relative_path(path, root)
     try:
-        parts = _read_xpt_v5(path, relpath)
+        parts = _read_xpt_v5(path, relpath, strip)
     except OSError as exc:
         raise InputDataError(f"{relpath}: cannot be read ({exc.strerror or exc})") from None
     except (_NotV5, struct.error):
-        parts = _read_xpt_pyreadstat(path, relpath)
+        parts = _read_xpt_pyreadstat(path, relpath, strip)
     except ValueError as exc:      # a v5 header whose numbers cannot be decoded
         raise _broken(relpath, f"header not decodable ({exc})") from None
     member, label, variables, columns, n_rows = parts
     return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="xpt",
                        member=member, label=label, variables=variables,
-                       frame=_frame(columns, n_rows, relpath), folder=folder)
+                       frame=_frame(columns, n_rows, relpath, lineage), folder=folder)
 
 
 def read_json_dataset(path: Path, root: Path, folder: Path,
                       document: dict[str, Any] | None = None) -> DatasetFile:
     """A Dataset-JSON file as a :class:`DatasetFile` (lengths default to the longest value)."""
+    from cdiscmap.emit.datasetjson import read_dataset_json  # only here: XPT does not need it
+
     relpath = relative_path(path, root)
     loaded = read_dataset_json(path, document)
     variables = []
@@ -397,3 +475,173 @@ def read_xpt_special_missing(path: Path) -> dict[str, np.ndarray]:
         missing = rest_zero & np.isin(first, _MISSING_FIRST_BYTES.astype(np.uint8))
         codes[var.meta.name] = np.where(missing, first, 0).astype(np.uint8)
     return codes
+
+
+# ============================================================================================
+# A folder of SDTM datasets (cdiscmap adam, cdiscmap recist, cdiscmap define)
+# ============================================================================================
+# Any SDTM (ours or anyone's): XPT, CSV or parquet, one dataset per file. The dataset name is
+# the file stem upper-cased (``suppdm.xpt`` → ``SUPPDM``). Character columns become pandas
+# "string", trimmed, with blanks as missing (SDTM null = empty, conventions.md); numeric XPT
+# columns stay float64. CSV carries no types, so a column is read as a number only when its
+# name is a standard numeric SDTM variable (--SEQ, --STRESN, --DY, VISITNUM, AGE, …) and every
+# non-blank value parses — identifiers such as SUBJID ``0042`` keep their text. XPT files go
+# through read_xpt_dataset, which refuses a truncated or cut file instead of reading part of
+# it. A standard numeric variable stored as text or a --DTC stored as a number is an
+# InputDataError naming file, dataset and variable (XPT and parquet carry types; a CSV does
+# not, so there such a column stays text): the derivations would otherwise fail deep inside.
+SDTM_SUFFIXES = (".xpt", ".csv", ".parquet")
+
+# numeric SDTM variables by name (SDTMIG 3.4 §2.x variable tables: type Num)
+_NUMERIC_NAMES = {"AGE", "VISITNUM", "VISITDY", "TAETORD"}
+_NUMERIC_SUFFIXES = ("SEQ", "STRESN", "DY", "STDY", "ENDY", "DOSE", "DOSTOT", "TPTNUM",
+                     "STNRLO", "STNRHI", "STREFN")
+_NUMERIC = re.compile(r"^[A-Z]{2}(" + "|".join(_NUMERIC_SUFFIXES) + r")$")
+
+
+def _is_numeric_name(name: str) -> bool:
+    return name in _NUMERIC_NAMES or bool(_NUMERIC.fullmatch(name))
+
+
+def normalise_frame(frame: pd.DataFrame, *, text_done: bool = False) -> pd.DataFrame:
+    """Upper-case column names; text columns → "string", trimmed, blanks → <NA>.
+
+    ``text_done``: the "string" columns already are (the XPT reader trims and blanks them once
+    per distinct value, ``read_xpt_dataset(strip=True)``) and are kept as they are.
+    """
+    frame = frame.rename(columns=lambda c: str(c).strip().upper())
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if text_done and isinstance(col.dtype, pd.StringDtype):
+            out[name] = col
+            continue
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[name] = col.astype("float64")
+            continue
+        text = col.astype("string").str.strip()
+        out[name] = text.mask(text == "")
+    return pd.DataFrame(out, index=frame.index, copy=False)
+
+
+def _check_types(frame: pd.DataFrame, shown: str, dataset: str) -> pd.DataFrame:
+    """Standard numeric variables must be numbers and --DTC variables text (SDTMIG 3.4 §4.4:
+    dates are ISO 8601 character values). Runs on the frame as read, before normalising: a
+    number with a SAS date format arrives as datetime64, which normalising would turn to text."""
+    for name in frame.columns:
+        col = frame[name]
+        name = str(name).strip().upper()
+        if _is_numeric_name(name) and (not pd.api.types.is_numeric_dtype(col)
+                                       or pd.api.types.is_bool_dtype(col)):
+            values = col.dropna()
+            bad = values[pd.to_numeric(values, errors="coerce").isna()] \
+                if len(values) else values
+            shown_value = f" (e.g. '{bad.iloc[0]}' in record {int(bad.index[0]) + 1})" \
+                if len(bad) else ""
+            raise InputDataError(f"{shown}: {dataset}.{name} is stored as text{shown_value}; "
+                                 f"SDTM {name} is numeric: write it as a number")
+        if name.endswith("DTC") and not pd.api.types.is_string_dtype(col):
+            raise InputDataError(f"{shown}: {dataset}.{name} is stored as a number or SAS date; "
+                                 f"SDTM {name} is ISO 8601 text: write it as character")
+    return frame
+
+
+def _type_csv_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in frame.columns:
+        if not _is_numeric_name(name):
+            continue
+        col = frame[name]
+        numbers = pd.to_numeric(col, errors="coerce")
+        if (numbers.notna() | col.isna()).all():
+            frame[name] = numbers.astype("float64")
+    return frame
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    shown = display_path(path)
+    dataset = path.stem.strip().upper()
+    try:
+        if suffix == ".xpt":
+            try:
+                read = read_xpt_dataset(path, path.parent, path.parent, strip=True,
+                                        lineage=False)
+            except InputDataError as exc:    # the reader names the file alone: show the path
+                text = str(exc)
+                if text.startswith(path.name + ":"):
+                    text = shown + text[len(path.name):]
+                raise InputDataError(text) from None
+            return normalise_frame(_check_types(read.frame, shown, dataset), text_done=True)
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
+                                encoding="utf-8")
+            return _type_csv_columns(normalise_frame(frame))   # untyped: text may stay text
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputDataError(
+                f"{shown}: reading .parquet needs the pyarrow package (pip install pyarrow), "
+                "or give the SDTM as .xpt or .csv") from None
+        return normalise_frame(_check_types(pd.read_parquet(path), shown, dataset))
+    except InputDataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                             ) from None
+    except Exception as exc:  # any reader failure is a file the user must fix
+        raise InputDataError(f"{shown}: cannot read as SDTM {suffix[1:]} ({exc})") from None
+
+
+class SdtmFolder(Mapping[str, pd.DataFrame]):
+    """The SDTM datasets of a folder by upper-case name, each read when first asked for.
+
+    ``cdiscmap adam`` and ``cdiscmap recist`` use few of a package's datasets (RECIST needs TU,
+    TR and RS; at 10,000 subjects LB alone is a third of the bytes), so a dataset nobody asks
+    for is never read. ``in``, ``len`` and iteration look at the file names only.
+    """
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self._paths = paths
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        frame = self._frames.get(name)
+        if frame is None:
+            frame = self._frames[name] = _read_one(self._paths[name])
+        return frame
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def read_sdtm(folder: Path, *, lazy: bool = False) -> dict[str, pd.DataFrame]:
+    """All SDTM datasets of ``folder`` by upper-case name, in name order.
+
+    Other files (define.xml, reports) are ignored. Two files for one dataset (``dm.xpt`` and
+    ``dm.csv``) is an error: we would not know which one is meant. ``lazy``: an
+    :class:`SdtmFolder` that reads each dataset on first use (so an unreadable file stops the
+    command only when its dataset is used).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputDataError(f"{display_path(folder)}: SDTM folder not found")
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in SDTM_SUFFIXES)
+    by_name: dict[str, Path] = {}
+    for path in files:
+        name = path.stem.strip().upper()
+        if name in by_name:
+            raise InputDataError(f"{display_path(folder)}: dataset {name} is given twice "
+                                 f"({by_name[name].name}, {path.name}); keep one")
+        by_name[name] = path
+    if not by_name:
+        raise InputDataError(f"{display_path(folder)}: no .xpt, .csv or .parquet SDTM files")
+    if lazy:
+        return SdtmFolder({name: by_name[name] for name in sorted(by_name)})  # type: ignore[return-value]
+    return {name: _read_one(by_name[name]) for name in sorted(by_name)}

@@ -38,6 +38,7 @@ Choices, documented here once:
 
 from __future__ import annotations
 
+import ctypes
 import numbers
 import os
 import re
@@ -51,11 +52,12 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
+from pandas._libs.hashtable import PyObjectHashTable  # pd.factorize's table (_factorize_text)
 
 from cdiscmap.emit.atomic import atomic_open
 from cdiscmap.errors import OutputError, XptLimitError
 
-try:    # pandas' hash table for str values: public behaviour, private module (see _factorize_text)
+try:    # pandas' hash table for str values: public behaviour, private module (_factorize_text)
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
 except ImportError:   # pragma: no cover - a pandas without it takes pd.factorize
     _StringHashTable = None
@@ -476,6 +478,14 @@ def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
                         f"({_first_non_ascii(value)}); XPT v5 stores ASCII only "
                         "(FDA TCG §3.3.1)")
 
+    with_nul = [i for i, value in enumerate(uniques) if "\x00" in value]
+    if with_nul:
+        # refused, not written: XPT v5 text is blank-padded (SAS TS-140) and readers end a value
+        # at NUL (ReadStat) or drop trailing NULs as padding, so the value would not read back
+        first = int(np.argmax(codes == with_nul[0]))
+        problems.append(f"{where}: value {_show(uniques[with_nul[0]])} at {rows.where(first)} "
+                        "holds a NUL character (U+0000), which XPT readers take as the end of "
+                        "the text; remove it")
     longest = int(byte_lengths.max()) if n_uniques else 0
     if longest > MAX_CHAR_BYTES:
         first_bad = int(np.argmax(byte_lengths > MAX_CHAR_BYTES))
@@ -497,29 +507,85 @@ def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
 def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (first appearance order, -1 = missing) and distinct values of a text column.
 
-    This is the one pass over every cell of a text column, so it takes the cheapest route:
-    pandas' Python-backed strings are read through the array protocol (``to_numpy`` would
-    first build a missing-value mask by inspecting every cell: as long as the hashing itself),
-    and since that dtype holds only str or a missing marker, they are hashed by pandas' string
-    hash table directly, which treats every non-str as missing. Measured on 1M-row columns it
-    takes half the time of ``pd.factorize``, which checks the type of every value and then falls
-    back to the generic object table whenever a value is missing. Anything else (object,
-    categorical, Arrow-backed text) goes through ``pd.factorize``; the results are identical.
+    This is the one pass over every cell of a text column, so it takes the cheapest exact route.
+    Frames share one str object per distinct value wherever they come from a factorisation
+    (read_csv, cdiscmap's XPT reader, mapped codelists), so rows are first grouped by object
+    identity (their addresses, hashed as integers) and only the distinct objects are compared
+    as text, by Python's own equality. A column with (nearly) one object per row is hashed by
+    pandas' C-string table instead (half the time of ``pd.factorize``), which ends a text at
+    its first NUL: "a" and "a\\x00b" would share a code. Such a collision leaves the rows
+    longer in total than their codes' values (or a value holding NUL), which is checked, and
+    then the exact Python-object table is used.
     """
     dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
-        values = np.asarray(series.array)
-        if _StringHashTable is not None and values.dtype == object:
-            try:
-                uniques, codes = _StringHashTable(min(len(values), 1 << 16) or 1).factorize(
-                    values, na_sentinel=-1)
-                return codes, uniques
-            except (UnicodeError, TypeError, ValueError):
-                pass                    # e.g. a lone surrogate: let pandas decide
-        return pd.factorize(values, use_na_sentinel=True)
-    if isinstance(dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    return pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+    python_strings = isinstance(dtype, pd.StringDtype) and dtype.storage == "python"
+    if python_strings:
+        values = np.asarray(series.array)           # no missing-value mask pass (to_numpy)
+    elif isinstance(dtype, pd.CategoricalDtype):
+        values = series.astype(object).to_numpy()
+    else:
+        values = series.to_numpy(dtype=object)
+    values = np.ascontiguousarray(values, dtype=object)
+    n_rows = len(values)
+    if not n_rows:
+        return np.zeros(0, dtype=np.intp), np.empty(0, dtype=object)
+    addresses = _addresses(values)
+    sample = addresses[::max(1, n_rows // 4096)]      # which route: objects shared or not
+    if len(pd.unique(sample)) * 4 <= len(sample):
+        by_object, _ = pd.factorize(addresses)
+        n_objects = int(by_object.max()) + 1
+        first = np.empty(n_objects, dtype=np.intp)
+        first[by_object[::-1]] = np.arange(n_rows)[::-1]
+        uniques, codes = PyObjectHashTable(n_objects).factorize(values[first], na_sentinel=-1)
+        return codes[by_object], uniques
+    codes, uniques = _hash_text(values, python_strings)
+    if _cut_at_nul(values, codes, uniques):
+        uniques, codes = PyObjectHashTable(min(n_rows, 1 << 16)).factorize(values,
+                                                                           na_sentinel=-1)
+    return codes, uniques
+
+
+def _addresses(values: np.ndarray) -> np.ndarray:
+    """The address (CPython ``id``) of every object of a contiguous object array, as integers,
+    read from the array's pointer buffer without touching the objects; valid while ``values``
+    is alive."""
+    buffer = (ctypes.c_size_t * len(values)).from_address(values.__array_interface__["data"][0])
+    return np.frombuffer(buffer, dtype=np.uintp)
+
+
+def _hash_text(values: np.ndarray, python_strings: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct values by pandas' C-string hash table (see _factorize_text).
+
+    pandas' Python-backed "string" dtype holds only str or a missing marker, so it goes to the
+    string table directly, which counts every non-str as missing; anything else goes through
+    ``pd.factorize``, which checks the type of every value first.
+    """
+    if python_strings and _StringHashTable is not None:
+        try:
+            uniques, codes = _StringHashTable(min(len(values), 1 << 16)).factorize(
+                values, na_sentinel=-1)
+            return codes, uniques
+        except (UnicodeError, TypeError, ValueError):
+            pass                        # e.g. a lone surrogate: let pandas decide
+    return pd.factorize(values, use_na_sentinel=True)
+
+
+def _cut_at_nul(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> bool:
+    """Whether a C-string hash gave one code to texts that differ after a NUL: then a distinct
+    value holds NUL, or some row is longer than its code's value."""
+    if not all(isinstance(u, str) for u in uniques):
+        return False                    # pd.factorize took the Python-object table: exact
+    if any("\x00" in u for u in uniques):
+        return True
+    present = codes >= 0
+    rows = values if present.all() else values[present]
+    try:
+        row_chars = sum(map(len, rows))
+    except TypeError:                   # not all text: pd.factorize compared objects, exact
+        return False
+    counts = np.bincount(codes[present], minlength=len(uniques))
+    value_chars = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
+    return row_chars != int(counts @ value_chars)
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:

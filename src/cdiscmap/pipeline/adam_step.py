@@ -61,7 +61,7 @@ class AdamOutcome:
 def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
                      progress: Progress = SILENT) -> AdamOutcome:
     """``cdiscmap adam``: read any SDTM folder, derive, check, write ADaM and findings."""
-    from cdiscmap.adam import read_sdtm
+    from cdiscmap.checks.read import read_sdtm
     from cdiscmap.emit.report import findings_summary, write_findings
     from cdiscmap.emit.timestamp import output_timestamp
     from cdiscmap.standards import load_standards
@@ -70,7 +70,7 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
     standards = load_standards()
     load_adam_settings(study_dir)
     progress.stage("Reading SDTM")
-    sdtm = read_sdtm(sdtm_dir)
+    sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     findings = Findings()
     progress.stage("Deriving ADaM")
     frames, _ = derive_and_check(sdtm, study_dir, standards, findings)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import InputDataError
@@ -94,11 +95,11 @@ def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
 def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSettings,
                        progress: Progress = SILENT) -> RecistOutcome:
     """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
-    from cdiscmap.adam.io import read_sdtm
+    from cdiscmap.checks.read import read_sdtm
     from cdiscmap.emit.atomic import Staging
 
     progress.stage("Reading SDTM")
-    sdtm = read_sdtm(sdtm_dir)
+    sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
     timepoints, comparison, found, notes = compute(sdtm, settings)
     findings = Findings()
@@ -107,36 +108,47 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     target = out_dir or Path(sdtm_dir).parent / "recist"
     progress.stage("Writing the RECIST report")
     with Staging(target) as stage:
-        (stage.folder / TIMEPOINTS_FILE).write_text(_csv(timepoints, OUTPUT_COLUMNS),
-                                                    encoding="utf-8")
-        (stage.folder / COMPARISON_FILE).write_text(_csv(comparison, COMPARISON_COLUMNS),
-                                                    encoding="utf-8")
+        timepoints_text = _text_frame(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
+        (stage.folder / TIMEPOINTS_FILE).write_text(_csv(timepoints_text), encoding="utf-8")
+        (stage.folder / COMPARISON_FILE).write_text(
+            _csv(_text_frame(comparison, COMPARISON_COLUMNS)), encoding="utf-8")
         report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes)
         (stage.folder / REPORT_JSON).write_text(
             json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
             encoding="utf-8")
-        (stage.folder / REPORT_HTML).write_text(_html(report, timepoints), encoding="utf-8")
+        (stage.folder / REPORT_HTML).write_text(_html(report, timepoints_text),
+                                                encoding="utf-8")
         stage.publish(lambda name: name in OWNED_FILES, shared=True)
     return RecistOutcome(target, timepoints, comparison, findings, counts, notes)
 
 
 # ------------------------------------------------------------------------------ formatting
+def _number_text(value: float) -> str:
+    """A number to at most 4 decimals without trailing zeros ("-0" is "0")."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def _text_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Every cell as text: numbers to at most 4 decimals without trailing zeros, null = ''."""
+    """Every cell as text: numbers to at most 4 decimals without trailing zeros, null = ''.
+
+    Numbers are formatted once per distinct value (a study has few distinct sums and visit
+    numbers, and tens of thousands of timepoints)."""
     out = pd.DataFrame(index=frame.index)
     for col in columns:
         values = frame[col] if col in frame.columns else pd.Series([None] * len(frame))
         if col in _NUMERIC or col.startswith("N_TARGET"):
             num = pd.to_numeric(values, errors="coerce").round(4)
-            text = num.map(lambda v: "" if pd.isna(v) else f"{v:.4f}".rstrip("0").rstrip("."))
-            out[col] = text.replace({"-0": "0"})
+            codes, uniques = pd.factorize(num.to_numpy(dtype=np.float64, na_value=np.nan))
+            table = np.array([_number_text(v) for v in uniques] + [""], dtype=object)
+            out[col] = table[codes]                      # code -1 (missing) picks ""
         else:
             out[col] = values.astype("string").fillna("").to_numpy(dtype=object)
     return out.reset_index(drop=True)
 
 
-def _csv(frame: pd.DataFrame, columns: list[str]) -> str:
-    return str(_text_frame(frame, columns).to_csv(index=False, lineterminator="\n"))
+def _csv(text: pd.DataFrame) -> str:
+    return str(text.to_csv(index=False, lineterminator="\n"))
 
 
 def _report(sdtm_dir: Path, settings: RecistSettings, timepoints: pd.DataFrame,
@@ -179,7 +191,25 @@ def _table(rows: list[dict[str, Any]], columns: list[str], row_class: str | None
     return f"<table><tr>{head}</tr>{''.join(body)}</table>\n"
 
 
-def _html(report: dict[str, Any], timepoints: pd.DataFrame) -> str:
+def _text_table(text: pd.DataFrame, columns: list[str], row_class: str) -> str:
+    """:func:`_table` of a frame of text (:func:`_text_frame`), escaping each distinct value
+    of a column once instead of every cell."""
+    from cdiscmap.checks.read import factorize_objects
+
+    def escaped(values: np.ndarray, before: str, after: str) -> np.ndarray:
+        codes, uniques = factorize_objects(values)
+        table = np.array([f"{before}{html.escape(str(v))}{after}" for v in uniques]
+                         + [f"{before}{after}"], dtype=object)
+        return table[codes]
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    parts = [escaped(text[row_class].to_numpy(dtype=object), '<tr class="', '">')]
+    parts += [escaped(text[c].to_numpy(dtype=object), "<td>", "</td>") for c in columns]
+    body = "".join("".join(cells) + "</tr>" for cells in zip(*parts, strict=True))
+    return f"<table><tr>{head}</tr>{body}</table>\n"
+
+
+def _html(report: dict[str, Any], timepoints_text: pd.DataFrame) -> str:
     summary = report["summary"]
     summary_rows = [{"item": k, "value": (json.dumps(v, sort_keys=True) if isinstance(v, dict | list)
                                           else v)} for k, v in summary.items()]
@@ -196,8 +226,7 @@ def _html(report: dict[str, Any], timepoints: pd.DataFrame) -> str:
         "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"]) + "</ul>\n"
         if report["notes"] else "<p>None.</p>\n",
         "<h2>Computed timepoints</h2>\n",
-        _table(_text_frame(timepoints, OUTPUT_COLUMNS).to_dict(orient="records"),
-               OUTPUT_COLUMNS, "OVRLRESP"),
+        _text_table(timepoints_text, OUTPUT_COLUMNS, "OVRLRESP"),
         "<h2>Settings</h2>\n",
         _table([{"setting": k, "value": json.dumps(v)} for k, v in
                 sorted(report["settings"].items())], ["setting", "value"]),

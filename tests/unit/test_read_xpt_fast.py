@@ -1,0 +1,191 @@
+"""The numpy XPT v5 reader (checks/read.py) gives the frames pyreadstat gives, on the files cdiscmap
+writes and on hand-patched edge cases; the lazy SDTM folder of ``adam``/``recist`` reads only the
+datasets asked for.
+
+Edge cases are made by writing a file with cdiscmap's writer and patching bytes of an observation
+(the XPT v5 layout is fixed: SAS TS-140), so each test knows exactly which bytes the readers see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdiscmap.checks.read import (
+    _factorize_bytes,
+    _read_xpt_pyreadstat,
+    _read_xpt_v5,
+    factorize_objects,
+    read_sdtm,
+    read_xpt_dataset,
+    read_xpt_special_missing,
+)
+from cdiscmap.cli import main
+from cdiscmap.emit.xpt import XptColumn, write_xpt
+from cdiscmap.errors import InputDataError
+
+COLUMNS = [XptColumn("STUDYID", "Study Identifier", "char"),
+           XptColumn("USUBJID", "Unique Subject Identifier", "char", length=13),
+           XptColumn("AETERM", "Reported Term", "char", length=8),
+           XptColumn("AECAT", "Category", "char", length=16),
+           XptColumn("AESEQ", "Sequence Number", "num"),
+           XptColumn("AESTDY", "Study Day of Start", "num")]
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "STUDYID": pd.array(["S1", "S1", "S1", "S1"], dtype="string"),
+        "USUBJID": pd.array(["S1-001", "S1-001", "S1-002", "S1-0021234567"], dtype="string"),
+        "AETERM": pd.array(["CAFE", "NAUSEA", None, "  RASH"], dtype="string"),
+        "AECAT": pd.array(["GENERAL", "GENERAL", "GENERAL SYMPTOMS", None], dtype="string"),
+        "AESEQ": [1.0, 2.0, 1.0, 1.0],
+        "AESTDY": [3.0, np.nan, np.nan, -2.5]})
+
+
+def write(path: Path, data: pd.DataFrame | None = None, **options: object) -> Path:
+    write_xpt(path, frame() if data is None else data, dataset_name="AE",
+              dataset_label="Adverse Events", columns=COLUMNS, **options)
+    return path
+
+
+def patch(path: Path, old: bytes, new: bytes) -> None:
+    """Replace the one occurrence of ``old`` (same length as ``new``) in the file."""
+    data = path.read_bytes()
+    assert data.count(old) == 1 and len(old) == len(new)
+    path.write_bytes(data.replace(old, new))
+
+
+def assert_same_as_pyreadstat(path: Path) -> pd.DataFrame:
+    ours = _read_xpt_v5(path, path.name)
+    theirs = _read_xpt_pyreadstat(path, path.name)
+    assert ours[:3] == theirs[:3] and ours[4] == theirs[4]
+    pd.testing.assert_frame_equal(pd.DataFrame(ours[3]), pd.DataFrame(theirs[3]),
+                                  check_exact=True)
+    return pd.DataFrame(ours[3])
+
+
+def test_plain_file_widths_below_at_and_above_8_bytes(tmp_path):
+    read = assert_same_as_pyreadstat(write(tmp_path / "ae.xpt"))
+    # USUBJID is 13 bytes (two words, the second overlapping), AETERM 8, STUDYID 2, AECAT 16
+    assert read["USUBJID"].tolist() == ["S1-001", "S1-001", "S1-002", "S1-0021234567"]
+    assert read["AETERM"].tolist() == ["CAFE", "NAUSEA", pd.NA, "  RASH"]
+    assert read["AECAT"].tolist() == ["GENERAL", "GENERAL", "GENERAL SYMPTOMS", pd.NA]
+    assert str(read["AETERM"].dtype) == "string" and read["AESEQ"].dtype == "float64"
+    assert read["AESTDY"].isna().tolist() == [False, True, True, False]
+
+
+def test_special_missing_values_are_nan_and_keep_their_letter(tmp_path):
+    special = pd.Series(["", "A", "Z", ""])
+    special_underscore = pd.Series(["", "_", "", ""])
+    path = write(tmp_path / "ae.xpt", special_missing={"AESTDY": special})
+    read = assert_same_as_pyreadstat(path)
+    assert read["AESTDY"].isna().tolist() == [False, True, True, False]
+    # SAS TS-140: .A is 0x41, .Z 0x5A, ._ 0x5F in the first byte
+    assert read_xpt_special_missing(path)["AESTDY"].tolist() == [0, 0x41, 0x5A, 0]
+    path2 = write(tmp_path / "ae2.xpt", special_missing={"AESTDY": special_underscore})
+    assert read_xpt_special_missing(path2)["AESTDY"].tolist() == [0, 0x5F, 0x2E, 0]   # "."
+
+
+def test_empty_dataset(tmp_path):
+    path = write(tmp_path / "ae.xpt", frame().iloc[:0])
+    ours = _read_xpt_v5(path, path.name)
+    assert ours[4] == 0 and [v.name for v in ours[2]] == [c.name for c in COLUMNS]
+    read = read_xpt_dataset(path, tmp_path, tmp_path).frame
+    assert len(read) == 0 and str(read["USUBJID"].dtype) == "string"
+    assert read["AESEQ"].dtype == "float64"
+
+
+def test_nul_padding_is_padding_like_blanks(tmp_path):
+    path = write(tmp_path / "ae.xpt")
+    patch(path, b"NAUSEA  ", b"NAUSEA\0\0")            # AETERM, 8 bytes
+    read = assert_same_as_pyreadstat(path)
+    assert read["AETERM"].tolist()[1] == "NAUSEA"
+
+
+def test_latin1_bytes_read_as_latin1_like_pyreadstat_retry(tmp_path):
+    path = write(tmp_path / "ae.xpt")
+    patch(path, b"CAFE    ", b"CAF\xc9    ")           # 0xC9 alone is not UTF-8
+    read = assert_same_as_pyreadstat(path)
+    assert read["AETERM"].tolist()[0] == "CAF\u00c9"
+
+
+def test_utf8_text_decodes_as_utf8(tmp_path):
+    path = write(tmp_path / "ae.xpt")
+    patch(path, b"CAFE    ", "CAF\u00c9   ".encode())   # é in UTF-8 is 2 bytes
+    ours = pd.DataFrame(_read_xpt_v5(path, path.name)[3])
+    assert ours["AETERM"].tolist()[0] == "CAF\u00c9"
+
+
+def test_strip_and_lineage_options(tmp_path):
+    path = write(tmp_path / "ae.xpt")
+    kept = read_xpt_dataset(path, tmp_path, tmp_path).frame
+    stripped = read_xpt_dataset(path, tmp_path, tmp_path, strip=True, lineage=False).frame
+    assert kept["AETERM"].tolist()[3] == "  RASH" and stripped["AETERM"].tolist()[3] == "RASH"
+    assert kept["_SRCROW"].tolist() == [1, 2, 3, 4] and "_SRCROW" not in stripped.columns
+    assert list(stripped.columns) == [c.name for c in COLUMNS]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([1, 3, 8, 9, 13, 16, 24]), st.data())
+def test_factorize_bytes_groups_equal_rows_at_every_width(width, data):
+    distinct = data.draw(st.lists(st.binary(min_size=width, max_size=width), min_size=1,
+                                  max_size=5))
+    picks = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=40))
+    rows = [distinct[i % len(distinct)] for i in picks]
+    # rows inside a wider record, as in a file: the block is a strided view
+    record = np.frombuffer(b"".join(b"<" + r + b">" for r in rows), dtype=np.uint8)
+    block = record.reshape(len(rows), width + 2)[:, 1:width + 1]
+    codes, first = _factorize_bytes(block)
+    for i, row in enumerate(rows):
+        assert rows[first[codes[i]]] == row
+        for j, other in enumerate(rows):
+            assert (codes[i] == codes[j]) == (row == other)
+
+
+def test_factorize_objects_keeps_texts_differing_after_nul_apart():
+    # pd.factorize on an all-str array uses a C-string table: "a" and "a\x00b" would collide
+    codes, uniques = factorize_objects(np.array(["a", "a\x00b", "a\x00c", None, "a"],
+                                                dtype=object))
+    assert codes.tolist() == [0, 1, 2, -1, 0]
+    assert uniques.tolist() == ["a", "a\x00b", "a\x00c"]
+
+
+# ------------------------------------------------------------------ lazy SDTM folder
+def test_lazy_folder_reads_only_what_is_asked(tmp_path):
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    write(folder / "ae.xpt")
+    (folder / "lb.xpt").write_bytes(b"not an xpt file at all")
+    with pytest.raises(InputDataError, match="lb.xpt"):
+        read_sdtm(folder)                                  # eager: every file
+    lazy = read_sdtm(folder, lazy=True)
+    assert list(lazy) == ["AE", "LB"] and len(lazy) == 2 and "LB" in lazy
+    assert "DM" not in lazy and lazy.get("DM") is None
+    assert lazy["AE"]["AETERM"].tolist() == ["CAFE", "NAUSEA", pd.NA, "RASH"]   # trimmed
+    assert lazy["AE"] is lazy["AE"]                        # read once
+    with pytest.raises(InputDataError, match="lb.xpt"):
+        lazy["LB"]
+
+
+def test_recist_command_does_not_read_datasets_it_does_not_use(tmp_path):
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    (folder / "tu.csv").write_text(
+        "STUDYID,DOMAIN,USUBJID,TUSEQ,TULNKID,TUTESTCD,TUSTRESC,TULOC,TUEVAL,VISITNUM\n"
+        "X,TU,S01,1,T01,TUMIDENT,TARGET,LIVER,INVESTIGATOR,1\n", encoding="utf-8")
+    (folder / "tr.csv").write_text(
+        "STUDYID,DOMAIN,USUBJID,TRSEQ,TRLNKID,TRTESTCD,TRSTRESC,TRSTRESN,TREVAL,VISITNUM,TRDTC\n"
+        "X,TR,S01,1,T01,LDIAM,20,20,INVESTIGATOR,1,2024-01-10\n"
+        "X,TR,S01,2,T01,LDIAM,10,10,INVESTIGATOR,2,2024-02-10\n", encoding="utf-8")
+    (folder / "lb.xpt").write_bytes(b"not an xpt file at all")
+    result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out",
+                                       str(tmp_path / "out"), "-q", "--fail-on", "none"])
+    assert result.exit_code == 0, result.output
+    timepoints = (tmp_path / "out" / "recist_timepoints.csv").read_text(encoding="utf-8")
+    assert ",PR," in timepoints                             # 20 mm → 10 mm: -50 %

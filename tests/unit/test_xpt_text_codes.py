@@ -1,0 +1,77 @@
+"""The XPT writer's text factorisation is exact, NUL included, and a NUL in a value is refused.
+
+pandas' C-string hash table (behind ``pd.factorize`` for all-str arrays) ends a text at its first
+NUL, so "a" and "a\\x00b" used to get one code and "a\\x00b" was written as "a". The writer groups
+shared str objects by identity and compares texts with Python's equality, or hashes one-object-
+per-row columns by C string and checks that no NUL was cut; a value with NUL is then refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdiscmap.emit.xpt import XptColumn, _factorize_text, write_xpt
+from cdiscmap.errors import XptLimitError
+
+
+def fresh(texts: list[str | None]) -> list[str | None]:
+    """The same texts, each cell its own str object (as after a per-row string operation)."""
+    return [None if t is None else "".join(list(t)) for t in texts]
+
+
+def shared(texts: list[str | None], repeat: int = 10) -> list[str | None]:
+    """The texts repeated, each distinct text one object (as read_csv or the reader give)."""
+    return [t for t in texts for _ in range(repeat)]
+
+
+@pytest.mark.parametrize("make", [fresh, shared])
+@pytest.mark.parametrize("dtype", ["string", object])
+def test_texts_differing_after_nul_get_their_own_codes(make, dtype):
+    texts = make(["ab", "ab\x00b", "ab\x00c", None, "ab", "bc"])
+    codes, uniques = _factorize_text(pd.Series(texts, dtype=dtype))
+    assert uniques.tolist() == ["ab", "ab\x00b", "ab\x00c", "bc"]
+    expected = {"ab": 0, "ab\x00b": 1, "ab\x00c": 2, None: -1, "bc": 3}
+    assert codes.tolist() == [expected[t] for t in texts]
+
+
+def test_nul_swallowed_behind_an_earlier_value_is_found_with_one_object_per_row(monkeypatch):
+    # the C-string table gives "ab\x00c" the code of "ab" and keeps "ab" as the value: only the
+    # longer row betrays it
+    import cdiscmap.emit.xpt as xpt
+
+    found = []
+    check = xpt._cut_at_nul
+    monkeypatch.setattr(xpt, "_cut_at_nul", lambda *a: found.append(check(*a)) or found[-1])
+    texts = fresh(["ab", "cd", "ab\x00c"] * 3)
+    codes, uniques = _factorize_text(pd.Series(texts, dtype="string"))
+    assert found == [True]                        # the C-string route ran, and saw the cut
+    assert uniques.tolist() == ["ab", "cd", "ab\x00c"] and codes.tolist() == [0, 1, 2] * 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "X", "NOT DONE", "ÉCHO", "a b"]),
+                          st.text(max_size=6)), max_size=60),
+       st.booleans())
+def test_codes_equal_pd_factorize_on_texts_without_nul(texts, one_object_per_cell):
+    texts = [t if t is None or "\x00" not in t else t.replace("\x00", "0") for t in texts]
+    cells = fresh(texts) if one_object_per_cell else texts
+    codes, uniques = _factorize_text(pd.Series(cells, dtype="string"))
+    want_codes, want_uniques = pd.factorize(np.array(texts, dtype=object))
+    assert codes.tolist() == want_codes.tolist()
+    assert uniques.tolist() == list(want_uniques)
+
+
+def test_writer_refuses_a_value_with_nul_naming_dataset_variable_and_row(tmp_path):
+    frame = pd.DataFrame({"USUBJID": pd.array(["S-1", "S-2", "S-2\x00X"], dtype="string"),
+                          "_SRCFILE": ["dm.csv"] * 3, "_SRCROW": [2, 3, 4]})
+    with pytest.raises(XptLimitError) as caught:
+        write_xpt(tmp_path / "dm.xpt", frame, dataset_name="DM", dataset_label="Demographics",
+                  columns=[XptColumn("USUBJID", "Unique Subject Identifier", "char")])
+    problem = [line for line in str(caught.value).splitlines() if "NUL" in line]
+    assert problem == ["  - DM.USUBJID: value 'S-2\\x00X' at dm.csv row 4 holds a NUL character "
+                       "(U+0000), which XPT readers take as the end of the text; remove it"]
+    assert not (tmp_path / "dm.xpt").exists()
