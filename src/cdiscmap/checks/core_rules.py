@@ -73,7 +73,7 @@ RULES: dict[str, tuple[Severity, str]] = dict(sorted({**OWN_RULES, **ev.RULES}.i
 
 
 def _emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
-          values: pd.Series) -> list[Finding]:
+          values: ev.Values) -> list[Finding]:
     return ev.emit(rule, dataset, frame, mask, variable, values, OWN_RULES)
 
 
@@ -81,6 +81,13 @@ def _subject_value(frame: pd.DataFrame, dm: pd.DataFrame, column: str) -> pd.Ser
     """DM's ``column`` for each record's subject."""
     ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")[column]
     return frame["USUBJID"].map(ref)
+
+
+def _first(dates: pd.DataFrame, last: bool = False) -> pd.Series:
+    """Each subject's (``u``) earliest or latest ISO date text (``d``): one sort, no
+    per-group Python (a groupby min of text falls back to it)."""
+    ordered = dates.sort_values(["u", "d"], kind="stable")
+    return ordered.drop_duplicates("u", keep="last" if last else "first").set_index("u")["d"]
 
 
 def _date10(s: pd.Series) -> pd.Series:
@@ -98,7 +105,7 @@ def _death_flag(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
     yes = (text(dm, "DTHFL") == "Y").fillna(False)
     if "DTHDTC" in dm:
         out += _emit("CMAP-CR0001", "DM", dm, filled(dm, "DTHDTC") & ~yes, "DTHFL",
-                     shown(dm, "DTHFL", "DTHDTC"))
+                     shown("DTHFL", "DTHDTC"))
     flagged = set(dm.loc[yes, "USUBJID"])
     ae, ds, dd = domains.get("AE"), domains.get("DS"), domains.get("DD")
     checks = []
@@ -133,7 +140,7 @@ def _arms(dm: pd.DataFrame, ta: pd.DataFrame | None) -> list[Finding]:
                                  ("CMAP-CR0007", "ACTARMCD", "ACTARM")):
             if code in dm or name in dm:
                 missing = ~filled(dm, code) | ~filled(dm, name)
-                out += _emit(rule, "DM", dm, missing & ~nrs, "ARMNRS", shown(dm, code, name))
+                out += _emit(rule, "DM", dm, missing & ~nrs, "ARMNRS", shown(code, name))
         if "ARMCD" in dm and "ACTARMCD" in dm:
             out += _emit("CMAP-CR0006", "DM", dm, nrs & filled(dm, "ARMCD") &
                          filled(dm, "ACTARMCD"), "ARMNRS", dm["ARMNRS"])
@@ -143,7 +150,7 @@ def _arms(dm: pd.DataFrame, ta: pd.DataFrame | None) -> list[Finding]:
                          dm[name])
         if code in dm and name in dm:
             out += _emit("CMAP-CR0010", "DM", dm, not_one_to_one(dm, code, name), code,
-                         shown(dm, code, name))
+                         shown(code, name))
     if ta is not None and "ARMCD" in ta:
         arms = set(text(ta, "ARMCD").dropna())
         for code in ("ARMCD", "ACTARMCD"):
@@ -162,12 +169,12 @@ def _dm_values(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Findi
     if "AGE" in dm or "AGEU" in dm:
         age = number(dm, "AGE").notna()
         unit = filled(dm, "AGEU")
-        out += _emit("CMAP-CR0011", "DM", dm, age != unit, "AGEU", shown(dm, "AGE", "AGEU"))
+        out += _emit("CMAP-CR0011", "DM", dm, age != unit, "AGEU", shown("AGE", "AGEU"))
         out += _emit("CMAP-CR0012", "DM", dm, number(dm, "AGE") < 0, "AGE", dm.get("AGE", age))
     for start, end in (("RFSTDTC", "RFENDTC"), ("RFXSTDTC", "RFXENDTC")):
         if start in dm and end in dm:
             out += _emit("CMAP-CR0013", "DM", dm, date_after(dm[start], dm[end]), start,
-                         shown(dm, start, end))
+                         shown(start, end))
     for column in ("USUBJID", "SUBJID"):
         if column in dm:
             out += _emit("CMAP-CR0017", "DM", dm, filled(dm, column) &
@@ -193,8 +200,8 @@ def _reference_dates(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list
         ends = pd.concat([starts, pd.DataFrame({"u": ex["USUBJID"],
                                                 "d": _date10(text(ex, "EXENDTC"))}).dropna()])
         for rule, column, per_subject in (
-                ("CMAP-CR0014", "RFXSTDTC", starts.groupby("u")["d"].min()),
-                ("CMAP-CR0015", "RFXENDTC", ends.groupby("u")["d"].max())):
+                ("CMAP-CR0014", "RFXSTDTC", _first(starts)),
+                ("CMAP-CR0015", "RFXENDTC", _first(ends, last=True))):
             if column not in dm:
                 continue
             expect = dm["USUBJID"].map(per_subject).astype("string")
@@ -204,8 +211,8 @@ def _reference_dates(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list
                          .fillna("(null)") + " vs EX " + expect.fillna("(none)"))
     if ds is not None and "RFICDTC" in dm and {"USUBJID", "DSDECOD", "DSSTDTC"} <= set(ds):
         consent = ds[(text(ds, "DSDECOD") == "INFORMED CONSENT OBTAINED").fillna(False)]
-        first = pd.DataFrame({"u": consent["USUBJID"], "d": _date10(consent["DSSTDTC"])}) \
-            .dropna().groupby("u")["d"].min()
+        first = _first(pd.DataFrame({"u": consent["USUBJID"],
+                                     "d": _date10(consent["DSSTDTC"])}).dropna())
         expect = dm["USUBJID"].map(first).astype("string")
         bad = expect.notna() & (_date10(dm["RFICDTC"]) != expect).fillna(True)
         out += _emit("CMAP-CR0016", "DM", dm, bad, "RFICDTC", dm["RFICDTC"].astype("string")
@@ -235,7 +242,7 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
             planned = n.isin(planned_visits) if planned_visits is not None else n == n.round()
             out += _emit("CMAP-CR0043", name, frame,
                          planned & not_one_to_one(frame, "VISITNUM", "VISIT"), "VISITNUM",
-                         shown(frame, "VISITNUM", "VISIT"))
+                         shown("VISITNUM", "VISIT"))
         if epochs and "EPOCH" in frame and name != "TA":
             value = text(frame, "EPOCH")
             out += _emit("CMAP-CR0044", name, frame, value.notna() & ~value.isin(epochs),
@@ -258,7 +265,7 @@ def _disposition(ds: pd.DataFrame | None) -> list[Finding]:
     keys = pd.DataFrame({"u": ds["USUBJID"], "s": text(ds, "DSSCAT").fillna(""),
                          "e": text(ds, "EPOCH")})[event & filled(ds, "EPOCH")]
     dup = keys.duplicated(keep="first").reindex(ds.index, fill_value=False)
-    return _emit("CMAP-CR0046", "DS", ds, dup, "EPOCH", shown(ds, "EPOCH", "DSDECOD"))
+    return _emit("CMAP-CR0046", "DS", ds, dup, "EPOCH", shown("EPOCH", "DSDECOD"))
 
 
 def _trial_design(domains: dict[str, pd.DataFrame]) -> list[Finding]:
@@ -269,13 +276,13 @@ def _trial_design(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     ts, ta = domains.get("TS"), domains.get("TA")
     if ts is not None and {"TSPARMCD", "TSPARM"} <= set(ts.columns):
         out += _emit("CMAP-CR0047", "TS", ts, not_one_to_one(ts, "TSPARMCD", "TSPARM"),
-                     "TSPARMCD", shown(ts, "TSPARMCD", "TSPARM"))
+                     "TSPARMCD", shown("TSPARMCD", "TSPARM"))
     if ts is not None and {"TSPARMCD", "TSSEQ"} <= set(ts.columns):
         dup = ts.duplicated(["TSPARMCD", "TSSEQ"], keep="first") & ts["TSSEQ"].notna()
-        out += _emit("CMAP-CR0048", "TS", ts, dup, "TSSEQ", shown(ts, "TSPARMCD", "TSSEQ"))
+        out += _emit("CMAP-CR0048", "TS", ts, dup, "TSSEQ", shown("TSPARMCD", "TSSEQ"))
     if ta is not None and {"ARMCD", "TAETORD"} <= set(ta.columns):
         dup = ta.duplicated(["ARMCD", "TAETORD"], keep="first") & ta["TAETORD"].notna()
-        out += _emit("CMAP-CR0049", "TA", ta, dup, "TAETORD", shown(ta, "ARMCD", "TAETORD"))
+        out += _emit("CMAP-CR0049", "TA", ta, dup, "TAETORD", shown("ARMCD", "TAETORD"))
     parts = [(n, f) for n in ("TE", "TA", "SE") if (f := domains.get(n)) is not None
              and {"ETCD", "ELEMENT"} <= set(f.columns)]
     if parts:
@@ -286,7 +293,7 @@ def _trial_design(domains: dict[str, pd.DataFrame]) -> list[Finding]:
         for n, f in parts:
             mine = pairs[(pairs["_n"] == n) & bad]
             mask = pd.Series(f.index.isin(mine["_i"]), index=f.index)
-            out += _emit("CMAP-CR0050", n, f, mask, "ETCD", shown(f, "ETCD", "ELEMENT"))
+            out += _emit("CMAP-CR0050", n, f, mask, "ETCD", shown("ETCD", "ELEMENT"))
     return out
 
 
@@ -310,13 +317,13 @@ def _relationships(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFram
     for name, frame in supp.items():
         if {"QNAM", "QLABEL"} <= set(frame.columns):
             out += _emit("CMAP-CR0053", name, frame, not_one_to_one(frame, "QNAM", "QLABEL"),
-                         "QNAM", shown(frame, "QNAM", "QLABEL"))
+                         "QNAM", shown("QNAM", "QLABEL"))
         keys = [c for c in ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM")
                 if c in frame]
         if "QNAM" in keys and "USUBJID" in keys:
             dup = frame[keys].astype("string").fillna("").duplicated(keep="first")
             out += _emit("CMAP-CR0054", name, frame, dup, "QNAM",
-                         shown(frame, *[k for k in ("IDVAR", "IDVARVAL", "QNAM") if k in keys]))
+                         shown(*[k for k in ("IDVAR", "IDVARVAL", "QNAM") if k in keys]))
     return out
 
 

@@ -16,10 +16,13 @@ implements: :mod:`cdiscmap.checks.core_map`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from cdiscmap.findings import Finding, Severity
+from cdiscmap.sdtm.vectorize import clean_text, map_unique
 from cdiscmap.standards.classes import ig_class
 from cdiscmap.standards.models import Standards
 
@@ -87,13 +90,18 @@ def text(frame: pd.DataFrame, column: str) -> pd.Series:
     """A column as stripped strings, blank as null (XPT pads text with blanks)."""
     if column not in frame:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    s = frame[column].astype("string").str.strip()
-    return s.mask(s == "")
+    return clean_text(frame[column])
 
 
 def filled(frame: pd.DataFrame, column: str) -> pd.Series:
     """Whether the column holds a value on each record (False when the column is absent)."""
     return text(frame, column).notna()
+
+
+def fullmatch(values: pd.Series, pattern: str) -> pd.Series:
+    """Whether each value matches ``pattern`` whole (False for null), once per distinct value."""
+    return map_unique(values, lambda u: u.astype("string").str.fullmatch(pattern)
+                      .astype("boolean")).fillna(False).astype(bool)
 
 
 def number(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -107,20 +115,26 @@ def source(frame: pd.DataFrame) -> pd.Series:
     return pd.Series("", index=frame.index)
 
 
+Values = pd.Series | Callable[[pd.DataFrame], pd.Series]
+
+
 def emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
-         values: pd.Series, table: dict[str, tuple[Severity, str]] | None = None
+         values: Values, table: dict[str, tuple[Severity, str]] | None = None
          ) -> list[Finding]:
     """Findings for the records of ``frame`` where ``mask`` holds: one per record while few,
-    one per distinct value (count, first subject and record) when systematic."""
+    one per distinct value (count, first subject and record) when systematic. ``values`` is
+    a Series on ``frame``'s index, or a function of the offending records (computed only when
+    there are some)."""
     severity, message = (table or RULES)[rule]
     mask = mask.fillna(False).astype(bool)
     if not mask.any():
         return []
     bad = frame[mask]
+    shown_values = values(bad) if callable(values) else values[mask]
     rows = pd.DataFrame({
         "u": bad["USUBJID"].astype("string").fillna("").astype(str) if "USUBJID" in bad
         else "",
-        "v": values[mask].astype("string").fillna("(null)").astype(str),
+        "v": shown_values.astype("string").fillna("(null)").astype(str),
         "s": source(bad)})
     if len(rows) > PER_RECORD_LIMIT:
         grouped = rows.groupby("v", sort=True)
@@ -131,43 +145,58 @@ def emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable
             for u, v, s in zip(rows["u"], rows["v"], rows["s"], strict=True)]
 
 
-def shown(frame: pd.DataFrame, *columns: str) -> pd.Series:
-    """'A=x, B=y' per record, for values that only make sense together."""
-    parts = [column + "=" + text(frame, column).fillna("(null)") for column in columns]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + ", " + part
-    return out
+def shown(*columns: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """'A=x, B=y' per offending record, for values that only make sense together."""
+    def values(bad: pd.DataFrame) -> pd.Series:
+        parts = [column + "=" + text(bad, column).fillna("(null)") for column in columns]
+        out = parts[0]
+        for part in parts[1:]:
+            out = out + ", " + part
+        return out
+    return values
 
 
-_ISO_DATE = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"
+_ISO_DATE = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
+
+
+def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The date as comparable integers at each precision (year, year-month, year-month-day;
+    NaN where not given) and its precision (0 none, 1 year, 2 month, 3 day); parsed once per
+    distinct value."""
+    codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+    parts = pd.Series(uniques, dtype="string").str.extract(_ISO_DATE).apply(
+        pd.to_numeric).to_numpy(dtype="float64")
+    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[codes]   # -1: null
+    y, m, d = parts[:, 0], parts[:, 1], parts[:, 2]
+    keys = np.column_stack([y, y * 100 + m, (y * 100 + m) * 100 + d])
+    precision = (~np.isnan(parts)).cumprod(axis=1).sum(axis=1)
+    return keys, precision
 
 
 def date_after(a: pd.Series, b: pd.Series) -> pd.Series:
     """Whether ISO 8601 date ``a`` is after ``b`` on the date parts both give: "2019" is
     after "2018-06-14", "2018-06" is not after "2018-06-14" (unknown), times are ignored."""
-    da = a.astype("string").str.extract(_ISO_DATE)[0]
-    db = b.astype("string").str.extract(_ISO_DATE)[0]
-    n = np.minimum(da.str.len().fillna(0), db.str.len().fillna(0))
-    out = pd.Series(False, index=a.index)
-    for k in (4, 7, 10):
-        out |= ((n == k) & (da.str.slice(0, k) > db.str.slice(0, k))).fillna(False)
-    return out
+    ka, pa = _date_keys(a)
+    kb, pb = _date_keys(b)
+    n = np.minimum(pa, pb)
+    rows = np.arange(len(a))
+    level = np.clip(n - 1, 0, 2)
+    with np.errstate(invalid="ignore"):
+        after = (n > 0) & (ka[rows, level] > kb[rows, level])
+    return pd.Series(after, index=a.index)
 
 
-def not_one_to_one(frame: pd.DataFrame, a: str, b: str, by: list[str] | None = None
-                   ) -> pd.Series:
-    """Records whose ``a`` value maps to more than one ``b`` value or the other way round
-    (nulls excluded), within the groups ``by``."""
-    keys = by or []
-    both = filled(frame, a) & filled(frame, b)
-    if not both.any():
-        return both
-    sub = pd.DataFrame({k: frame[k] for k in keys} | {"_a": text(frame, a),
-                                                      "_b": text(frame, b)})[both]
-    wide_a = sub.groupby([*keys, "_a"], dropna=False)["_b"].transform("nunique") > 1
-    wide_b = sub.groupby([*keys, "_b"], dropna=False)["_a"].transform("nunique") > 1
-    return (wide_a | wide_b).reindex(frame.index, fill_value=False)
+def not_one_to_one(frame: pd.DataFrame, a: str, b: str) -> pd.Series:
+    """Records whose ``a`` value goes with more than one ``b`` value or the other way round
+    (nulls excluded)."""
+    ta, tb = text(frame, a), text(frame, b)
+    both = (ta.notna() & tb.notna()).to_numpy()
+    out = np.zeros(len(frame), dtype=bool)
+    if both.any():
+        pairs = pd.DataFrame({"a": pd.factorize(ta)[0][both], "b": pd.factorize(tb)[0][both]})
+        out[both] = (pairs.groupby("a")["b"].transform("nunique").to_numpy() > 1) | \
+            (pairs.groupby("b")["a"].transform("nunique").to_numpy() > 1)
+    return pd.Series(out, index=frame.index)
 
 
 _NUMERIC = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -185,10 +214,10 @@ def _timing(name: str, frame: pd.DataFrame, cls: str | None) -> list[Finding]:
     end, end_day = f"{p}ENDTC", f"{p}ENDY"
     if start in frame and end in frame:
         out += emit("CMAP-CR0019", name, frame, date_after(frame[start], frame[end]), start,
-                    shown(frame, start, end))
+                    shown(start, end))
     if day in frame and end_day in frame:
         out += emit("CMAP-CR0020", name, frame, number(frame, day) > number(frame, end_day),
-                    day, shown(frame, day, end_day))
+                    day, shown(day, end_day))
     return out
 
 
@@ -220,10 +249,10 @@ def _interventions(name: str, frame: pd.DataFrame) -> list[Finding]:
     given = filled(frame, dose) | filled(frame, dostxt) | filled(frame, dostot)
     if dosu in frame or given.any():
         out += emit("CMAP-CR0023", name, frame, given & ~filled(frame, dosu), dosu,
-                    shown(frame, *[c for c in (dose, dostxt, dostot) if c in frame]))
+                    shown(*[c for c in (dose, dostxt, dostot) if c in frame]))
     if dose in frame and dostxt in frame:
         out += emit("CMAP-CR0024", name, frame, filled(frame, dose) & filled(frame, dostxt),
-                    dostxt, shown(frame, dose, dostxt))
+                    dostxt, shown(dose, dostxt))
     for column in (dose, dostot):
         if column in frame:
             out += emit("CMAP-CR0025", name, frame, number(frame, column) < 0, column,
@@ -248,11 +277,11 @@ def _events(name: str, frame: pd.DataFrame) -> list[Finding]:
     if ser in frame and criteria:
         any_y = pd.concat([text(frame, c) == "Y" for c in criteria], axis=1).any(axis=1)
         out += emit("CMAP-CR0027", name, frame, any_y & (text(frame, ser) != "Y").fillna(True),
-                    ser, shown(frame, ser, *criteria))
+                    ser, shown(ser, *criteria))
     for a, b in ((f"{p}DECOD", f"{p}PTCD"), (f"{p}BODSYS", f"{p}BDSYCD")):
         if a in frame and b in frame:
             out += emit("CMAP-CR0028", name, frame, not_one_to_one(frame, a, b), a,
-                        shown(frame, a, b))
+                        shown(a, b))
     return out
 
 
@@ -281,13 +310,13 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
                     else frame[c["ORRES"]])
     if c["STAT"] in frame:
         out += emit("CMAP-CR0033", name, frame, stat.notna() & result, c["STAT"],
-                    shown(frame, *[v for v in (c["STAT"], c["ORRES"], c["STRESC"])
+                    shown(*[v for v in (c["STAT"], c["ORRES"], c["STRESC"])
                                    if v in frame]))
         out += emit("CMAP-CR0034", name, frame, (stat == "NOT DONE").fillna(False) &
                     ~filled(frame, c["REASND"]), c["REASND"], frame[c["STAT"]])
     if c["REASND"] in frame:
         out += emit("CMAP-CR0035", name, frame, filled(frame, c["REASND"]) &
-                    (stat != "NOT DONE").fillna(True), c["STAT"], shown(frame, c["STAT"],
+                    (stat != "NOT DONE").fillna(True), c["STAT"], shown(c["STAT"],
                                                                         c["REASND"]))
     stresc = text(frame, c["STRESC"])
     if c["STRESC"] in frame:
@@ -296,17 +325,17 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
                     text(frame, c["ORRES"]).fillna("(null)"))
     if c["STRESU"] in frame:
         out += emit("CMAP-CR0037", name, frame, filled(frame, c["STRESU"]) & stresc.isna(),
-                    c["STRESC"], shown(frame, c["STRESU"]))
+                    c["STRESC"], shown(c["STRESU"]))
     if c["STRESN"] in frame and c["STRESC"] in frame:
-        is_num = stresc.str.fullmatch(_NUMERIC).fillna(False).astype(bool)
+        is_num = fullmatch(stresc, _NUMERIC)
         as_num = pd.to_numeric(stresc.where(is_num), errors="coerce")
         stresn = number(frame, c["STRESN"])
         wrong = (is_num & (stresn.isna() | ~np.isclose(stresn.fillna(0), as_num.fillna(0),
                                                        rtol=1e-9, atol=1e-12))) | \
             (~is_num & stresn.notna())
         out += emit("CMAP-CR0038", name, frame, wrong, c["STRESN"],
-                    shown(frame, c["STRESC"]) + ", " + c["STRESN"] + "=" +
-                    frame[c["STRESN"]].astype("string").fillna("(null)"))
+                    lambda bad: shown(c["STRESC"])(bad) + ", " + c["STRESN"] + "=" +
+                    bad[c["STRESN"]].astype("string").fillna("(null)"))
     if c["LOBXFL"] in frame and c["TESTCD"] in frame:
         flag = (text(frame, c["LOBXFL"]) == "Y").fillna(False)
         keys = ["USUBJID"] + [f"{p}{k}" for k in (
@@ -320,7 +349,7 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
     for lo, hi in ((f"{p}STNRLO", f"{p}STNRHI"), (f"{p}ORNRLO", f"{p}ORNRHI")):
         if lo in frame and hi in frame:
             out += emit("CMAP-CR0041", name, frame, number(frame, hi) <= number(frame, lo), hi,
-                        shown(frame, lo, hi))
+                        shown(lo, hi))
     if c["STRESU"] in frame and c["TESTCD"] in frame:
         keys = [v for v in (c["TESTCD"], c["CAT"], c["SCAT"], c["SPEC"], c["METHOD"])
                 if v in frame]
@@ -328,7 +357,8 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
         units["_u"] = text(frame, c["STRESU"])
         several = units.groupby(keys)["_u"].transform("nunique") > 1
         out += emit("CMAP-CR0042", name, frame, several & units["_u"].notna(), c["STRESU"],
-                    frame[c["TESTCD"]].astype("string") + ": " + units["_u"])
+                    lambda bad: bad[c["TESTCD"]].astype("string") + ": " +
+                    units.loc[bad.index, "_u"])
     return out
 
 
@@ -339,15 +369,15 @@ def _test_codes(name: str, frame: pd.DataFrame) -> list[Finding]:
     code, test = f"{p}TESTCD", f"{p}TEST"
     if code in frame:
         value = text(frame, code)
-        ok = value.str.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,7}")
-        out += emit("CMAP-CR0029", name, frame, value.notna() & ~ok.fillna(False), code,
+        ok = fullmatch(value, r"[A-Za-z_][A-Za-z0-9_]{0,7}")
+        out += emit("CMAP-CR0029", name, frame, value.notna() & ~ok, code,
                     frame[code])
     if test in frame and name not in ("IE", "TI"):   # IETEST may be 200 long (SDTMIG 3.4 §6.3.4)
         out += emit("CMAP-CR0030", name, frame, text(frame, test).str.len() > 40, test,
                     frame[test])
     if code in frame and test in frame:
         out += emit("CMAP-CR0031", name, frame, not_one_to_one(frame, code, test), code,
-                    shown(frame, code, test))
+                    shown(code, test))
     return out
 
 
