@@ -244,7 +244,9 @@ def complete_date(dtc: pd.Series) -> pd.Series:
     """The calendar date of complete ISO 8601 dates (datetime64), NaT for partial ones."""
     if dtc.dtype.kind == "M":
         return dtc
-    return map_unique(dtc.astype("string"), _complete_date)
+    if not (isinstance(dtc.dtype, pd.StringDtype) and dtc.dtype.storage == "python"):
+        dtc = dtc.astype("string")      # a string column as it is: its distinct values are kept
+    return map_unique(dtc, _complete_date)
 
 
 def _complete_date(dtc: pd.Series) -> pd.Series:

@@ -25,6 +25,7 @@ from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
+from cdiscmap.sdtm.vectorize import codes_cache
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.spec.models import BlockSpec, DomainSpec, SourceSpec, VariableSpec
 
@@ -564,6 +565,12 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
               char_variables: dict[str, set[str]], progress: Progress = SILENT) -> SdtmResult:
     """Map every domain of the study. Raises SpecError/InputDataError for problems that stop
     the run; everything else becomes a finding. ``progress`` shows the domain being mapped."""
+    with codes_cache():     # text columns factorised once for the run (sdtm/vectorize.py)
+        return _map_study(loaded, raw_dir, codelist_terms, char_variables, progress)
+
+
+def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
+               char_variables: dict[str, set[str]], progress: Progress) -> SdtmResult:
     findings = Findings()
     accounting = Accounting()
     study = loaded.study
@@ -644,10 +651,14 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
 
 def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     """SDTM null is an empty value: text that is blank becomes missing before checks/emit."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == "string" or out[col].dtype == object:
-            out[col] = vocab._text(out[col])
+    data = {}
+    for i in range(frame.shape[1]):
+        s = frame.iloc[:, i]
+        # the cleaned text arrays go in as they are (copy=False): their factorisation, known
+        # from cleaning, then serves the ASCII and 200-byte checks (vectorize.codes_cache)
+        data[i] = vocab._text(s).array if s.dtype == "string" or s.dtype == object else s.copy()
+    out = pd.DataFrame(data, index=frame.index, copy=False)
+    out.columns = frame.columns
     return out
 
 

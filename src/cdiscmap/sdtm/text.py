@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
-from cdiscmap.sdtm.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import coded
 
 # Letters NFKD does not decompose into ASCII.
 _SPECIAL = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o",
@@ -25,8 +26,16 @@ MAX_BYTES = 200
 QNAM_LENGTH = 8     # SDTMIG 3.4 §8.4.1: QNAM is a SAS name of at most 8 characters
 
 
-def _non_ascii(text: pd.Series) -> pd.Series:
-    return text.str.contains(r"[^\x00-\x7f]", regex=True)
+def _as_text(values: pd.Series) -> pd.Series:
+    """The column as ``string`` (a ``string`` column itself, so its factorisation is shared)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+        return values
+    return values.astype("string")
+
+
+def _per_row(flags: list[bool], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A test of each distinct value (``flags``) on every row; null rows are False."""
+    return pd.Series(np.append(np.array(flags, dtype=bool), False)[codes], index=index)
 
 
 def transliterate(text: str) -> str:
@@ -52,8 +61,9 @@ def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
         s = frame[col]
         if s.dtype.kind in "fiubmM":
             continue
-        text = s.astype("string")
-        bad = map_unique(text, _non_ascii).fillna(False).astype(bool)
+        text = _as_text(s)
+        codes, uniques = coded(text)
+        bad = _per_row([not u.isascii() for u in uniques], codes, frame.index)
         if not bad.any():
             continue
         values = text[bad]
@@ -123,8 +133,9 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
     overflow = []
     out = frame
     for col in sorted(c for c in frame.columns if c in char_variables):
-        text = frame[col].astype("string")
-        long = (text.str.len() > MAX_BYTES).fillna(False).astype(bool)
+        text = _as_text(frame[col])
+        codes, uniques = coded(text)
+        long = _per_row([len(u) > MAX_BYTES for u in uniques], codes, frame.index)
         if not long.any():
             continue
         where = _source(frame, long)

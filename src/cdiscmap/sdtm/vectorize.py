@@ -3,11 +3,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
+
+# Factorisations of text arrays, by the array's identity (checked through a weak reference),
+# while a map_study run holds :func:`codes_cache` open: the same column is asked for its
+# distinct values by several steps (blank → null, ASCII, 200-byte limit, dates), and
+# factorising is what every one of them costs. Only arrays nobody writes into afterwards are
+# looked up: a block's derived variables and a domain's finished columns.
+_CODES: ContextVar[dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] | None] = \
+    ContextVar("cdiscmap_codes", default=None)
+
+
+@contextmanager
+def codes_cache() -> Iterator[None]:
+    """Remember factorisations of text arrays inside the block (a run); nested use shares."""
+    token = _CODES.set({}) if _CODES.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _CODES.reset(token)
+
+
+def _remember(arr: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> None:
+    cache = _CODES.get()
+    if cache is None:
+        return
+    key = id(arr)
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        entry = cache.get(key)
+        if entry is not None and entry[0] is ref:
+            del cache[key]
+
+    cache[key] = (weakref.ref(arr, forget), codes, uniques)
+
+
+def coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of text values (codes, distinct ``str`` values; code -1: null),
+    remembered for a ``string`` column's own array while :func:`codes_cache` is open."""
+    arr = text_objects(values)
+    cache = _CODES.get()
+    if cache is not None:
+        entry = cache.get(id(arr))
+        if entry is not None and entry[0]() is arr:
+            return entry[1], entry[2]
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    if cache is not None and isinstance(values.dtype, pd.StringDtype):
+        _remember(arr, codes, uniques)
+    return codes, uniques
 
 
 def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -15,7 +66,10 @@ def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Se
 
     ``fn`` takes and returns a Series aligned on its input; missing rows stay missing.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+        codes, uniques = coded(values)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == 0:
         empty = fn(pd.Series(values.iloc[:0]))
         return pd.Series(pd.array([pd.NA] * len(values), dtype=empty.dtype)
@@ -50,9 +104,15 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     Each distinct value is stripped once (raw exports repeat a few thousand values over
     millions of cells) and the result taken back by the factorisation codes: no pandas string
     method, whose per-cell cost on the Python-backed string dtype dominates a run otherwise."""
-    codes, uniques = pd.factorize(text_objects(values), use_na_sentinel=True)
-    table = np.array([*(u.strip() or pd.NA for u in uniques), pd.NA], dtype=object)
-    return pd.arrays.StringArray(table[codes])       # code -1 (null) takes the last entry
+    codes, uniques = coded(values)
+    cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
+    # the cleaned values factorised in turn (" a" and "a" are one value, blank is null), so
+    # the result's own factorisation is known without another pass over the rows
+    inner, table = pd.factorize(cleaned, use_na_sentinel=True)
+    result_codes = np.append(inner, -1)[codes]      # code -1 (null) takes the last entry
+    result = np.append(table, pd.NA).astype(object)[result_codes]
+    _remember(result, result_codes, table)
+    return pd.arrays.StringArray(result)
 
 
 def clean_text(values: pd.Series) -> pd.Series:

@@ -1,0 +1,49 @@
+"""Distinct-value kernels (sdtm/vectorize.py): the same values as the pandas string methods
+they replace, and a factorisation remembered only while its array is alive and unchanged."""
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, map_unique
+
+
+def test_clean_text_strips_and_nulls_blank_text():
+    raw = pd.Series([" a", "a", "", None, "b\t", "\u00a0", "c", np.nan], dtype=object,
+                    index=range(10, 18))
+    out = clean_text(raw)
+    assert out.dtype == "string" and out.index.tolist() == list(range(10, 18))
+    assert out.tolist() == ["a", "a", pd.NA, pd.NA, "b", pd.NA, "c", pd.NA]
+    # numbers in an object column are spelled as astype("string") spells them
+    assert clean_text(pd.Series([1, 2.5, " x "], dtype=object)).tolist() == ["1", "2.5", "x"]
+
+
+def test_cleaned_text_knows_its_own_factorisation():
+    with codes_cache():
+        out = clean_text(pd.Series([" b", "a", "b", "", None, "a "], dtype="string"))
+        codes, uniques = coded(out)
+        # " b" and "b" are one value; blank and missing are null (-1)
+        assert codes.tolist() == [0, 1, 0, -1, -1, 1] and uniques.tolist() == ["b", "a"]
+        direct_codes, direct_uniques = pd.factorize(out.to_numpy(dtype=object))
+        assert codes.tolist() == direct_codes.tolist()
+        assert uniques.tolist() == direct_uniques.tolist()
+
+
+def test_factorisation_forgotten_outside_the_run_and_for_new_arrays():
+    s = pd.Series(["x", "y", "x"], dtype="string")
+    with codes_cache():
+        first = coded(s)
+        assert coded(s)[0] is first[0]                  # same array: remembered
+        other = pd.Series(["y", "y", "x"], dtype="string")
+        assert coded(other)[0].tolist() == [0, 0, 1]    # another array: its own codes
+    assert coded(s)[0] is not first[0]                  # no cache outside codes_cache
+
+
+def test_map_unique_missing_rows_take_the_result_dtypes_null():
+    s = pd.Series(["2020-01-02", None, "x", "2020-01-02"], dtype="string", index=[4, 5, 6, 7])
+    dates = map_unique(s, lambda u: pd.to_datetime(u, format="%Y-%m-%d", errors="coerce"))
+    assert dates.dtype == "datetime64[ns]" and dates.index.tolist() == [4, 5, 6, 7]
+    assert dates.isna().tolist() == [False, True, True, False]
+    lengths = map_unique(s, lambda u: u.str.len().astype("float64"))
+    assert lengths.tolist()[0] == 10.0 and np.isnan(lengths.iloc[1]) and lengths.iloc[2] == 1.0
+    flags = map_unique(s, lambda u: u.str.len() > 5)       # boolean: missing is NA
+    assert str(flags.dtype) == "boolean" and flags.tolist() == [True, pd.NA, False, True]
