@@ -111,7 +111,7 @@ def test_plain_object_and_pandas_str_columns_count_as_char(std: Standards) -> No
 
 
 def test_rules_table_lists_the_ten_rules() -> None:
-    assert sorted(RULES) == [f"SD{n:04d}" for n in range(1, 11)]
+    assert sorted(RULES) == [f"CMAP-SD{n:04d}" for n in range(1, 11)]
     assert RULES["CMAP-SD0003"][0] is Severity.WARNING
     assert RULES["CMAP-SD0006"][0] is Severity.NOTICE
     assert RULES["CMAP-SD0010"][0] is Severity.WARNING
@@ -496,3 +496,91 @@ def test_large_frame_is_checked_quickly(std: Standards) -> None:
     bad = [f for f in findings if f.rule == "CMAP-SD0005"]
     assert [(f.value, f.count) for f in bad] == [("BAD", 200)]     # rows 0, 1000, ... 199000
     assert elapsed < 10, f"{n} rows took {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# check_dataset checks distinct values itself: the findings are those the pandera schema gives
+# ---------------------------------------------------------------------------------------------
+def _pandera_findings(frame: pd.DataFrame, dataset: Dataset, std: Standards) -> list:
+    """The findings of the generated pandera schema run on the frame (the reference)."""
+    from pandera.errors import SchemaErrors
+
+    from cdiscmap.checks.schema import _plans, _Report
+
+    frame = frame.reset_index(drop=True)
+    try:
+        build_schema(dataset, std).validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        report = _Report(frame, dataset, _plans(dataset, std, None), dataset.name)
+        return report.findings(errors.failure_cases)
+    return []
+
+
+def test_distinct_value_check_counts_rows_of_each_failing_value() -> None:
+    dataset, std = tiny_standards()
+    frame = pd.DataFrame({
+        "USUBJID": text("1", None, "3", "3", None),
+        "GRADE": text("Z", "A", "Z", None, "Y"),
+        "SCORE": [0.0, 7.0, 7.0, np.nan, -0.0],
+        "XXDTC": text("2014-02-30", "2014", "2014-02-30", "x", None),
+        "NOTE": text("é" * 101, "", "ok", "é" * 101, None),
+    })
+    frame.index = [10, 11, 12, 13, 14]        # labels, not positions
+    found = {(f.rule, f.variable, f.value): (f.count, f.usubjid)
+             for f in check_dataset(frame, dataset, std)}
+    assert found == {
+        ("CMAP-SD0002", "USUBJID", ""): (2, ""),          # rows 2 and 5 (1-based)
+        ("CMAP-SD0005", "GRADE", "Y"): (1, ""),
+        ("CMAP-SD0005", "GRADE", "Z"): (2, "1"),
+        ("CMAP-SD0005", "SCORE", "7.0"): (2, ""),         # 0.0 and -0.0 are in the list
+        ("CMAP-SD0007", "XXDTC", "2014-02-30"): (2, "1"),
+        ("CMAP-SD0007", "XXDTC", "x"): (1, "3"),
+        ("CMAP-SD0008", "NOTE", ("é" * 101)[:57] + "..."): (2, "1"),   # 202 bytes
+        ("CMAP-SD0009", "USUBJID", "USUBJID="): (2, ""),  # two null keys
+        ("CMAP-SD0009", "USUBJID", "USUBJID=3"): (2, "3"),
+    }
+
+
+_GRADES = st.sampled_from(["A", "B", "Z", "", " A", "é", "x" * 250, None])
+_SCORES = st.sampled_from([0.0, 1.0, 2.0, 3.0, -0.0, 2.5, 1e300, np.nan])
+_DATES = st.sampled_from(["2014-03-05", "2014-02-30", "2014---05", "2014-", "14-03", "",
+                          "2014-03-05T10:61", None])
+
+
+@PROPERTY
+@given(rows=st.lists(st.tuples(st.sampled_from(["1", "2", "3", None]), _GRADES, _SCORES,
+                               _DATES, _GRADES), min_size=0, max_size=30),
+       drop=st.sampled_from([None, "USUBJID", "GRADE", "SCORE"]),
+       extra=st.booleans(), score_as_text=st.booleans(), grade_as_object=st.booleans())
+def test_distinct_value_check_matches_the_pandera_schema(rows, drop, extra, score_as_text,
+                                                         grade_as_object) -> None:
+    dataset, std = tiny_standards()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 5
+    frame = pd.DataFrame({
+        "USUBJID": text(*columns[0]),
+        "GRADE": pd.Series(list(columns[1]), dtype=object if grade_as_object else "string"),
+        "SCORE": text(*(None if np.isnan(v) else str(v) for v in columns[2]))
+        if score_as_text else pd.Series(list(columns[2]), dtype=np.float64),
+        "XXDTC": text(*columns[3]),
+        "NOTE": text(*columns[4]),
+        "_SRCROW": list(range(1, len(rows) + 1)),
+    })
+    if drop:
+        frame = frame.drop(columns=drop)
+    if extra:
+        frame["EXTRA"] = 1.0
+    frame.index = frame.index * 2 + 5           # not positions: both number rows 0..n-1
+    assert check_dataset(frame, dataset, std) == _pandera_findings(frame, dataset, std)
+
+
+def test_distinct_value_check_matches_the_pandera_schema_on_dm(std: Standards) -> None:
+    frame = dm_frame()
+    frame.loc[0, "SEX"] = "X"
+    frame.loc[1, "RFSTDTC"] = "2014-13"
+    frame.loc[2, "USUBJID"] = None
+    frame["AGE"] = frame["AGE"].astype(object)
+    frame = frame.drop(columns=["COUNTRY"]).assign(EXTRA=text("a", "b", "c"))
+    found = check_dataset(frame, std.dataset("DM"), std)
+    assert found == _pandera_findings(frame, std.dataset("DM"), std)
+    assert {f.rule for f in found} >= {"CMAP-SD0001", "CMAP-SD0002", "CMAP-SD0004",
+                                       "CMAP-SD0005", "CMAP-SD0007", "CMAP-SD0010"}

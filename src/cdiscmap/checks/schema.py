@@ -1,9 +1,18 @@
 """Pandera schemas generated from the standard metadata, and their failures as findings.
 
 One function builds the schema of any dataset from ``specs/`` (no hand-written per-domain
-schema); :func:`check_dataset` runs it lazily and folds the failures into one finding per
-rule x variable x distinct value, with a count, the first subject and the raw source row.
-Every check is vectorised, so a 1,000,000-row frame is checked in seconds.
+schema); :func:`check_dataset` checks a frame against the same rules and folds the failures
+into one finding per rule x variable x distinct value, with a count, the first subject and the
+raw source row.
+
+:func:`check_dataset` does not hand the frame to pandera: pandera copies the frame and runs
+every value check on every non-null cell, while the value rules here (codelists, ISO 8601
+shape, 200 bytes) depend on the value alone. So each text column is factorised once
+(:mod:`cdiscmap.checks.facts`), the same test functions the schema's checks call run on its
+distinct values, and failures are counted back through the codes: the findings are those the
+pandera schema gives (``tests/unit/test_schema.py`` compares both), in a fraction of the time.
+A frame pandera would reject before any check (repeated or non-text column labels) still goes
+through the schema.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from cdiscmap.checks.facts import text_facts
 from cdiscmap.errors import CdiscmapError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.standards.models import Dataset, Standards, Variable
@@ -176,16 +186,19 @@ def _is_char(values: pd.Series) -> bool:
         "string", "empty")
 
 
-def _type_check(plan: _Plan) -> pa.Check:
+def _type_ok(plan: _Plan, values: pd.Series) -> bool:
+    """CMAP-SD0004 on a column's non-null values: Char is text; Num is float64 (a date
+    variable also datetime64)."""
     if plan.var.data_type == "Char":
-        return pa.Check(_is_char, name="CMAP-SD0004", element_wise=False)
+        return _is_char(values)
+    if values.dtype == np.float64:
+        return True
+    return plan.dates_allowed and pd.api.types.is_datetime64_dtype(values.dtype)
 
-    def is_num(values: pd.Series) -> bool:
-        if values.dtype == np.float64:
-            return True
-        return plan.dates_allowed and pd.api.types.is_datetime64_dtype(values.dtype)
 
-    return pa.Check(is_num, name="CMAP-SD0004", element_wise=False)
+def _type_check(plan: _Plan) -> pa.Check:
+    return pa.Check(lambda values: _type_ok(plan, values), name="CMAP-SD0004",
+                    element_wise=False)
 
 
 def _guarded(test: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], object]:
@@ -200,24 +213,44 @@ def _guarded(test: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], ob
     return check
 
 
-def _membership_check(membership: _Membership, var: Variable) -> pa.Check:
-    if var.data_type == "Num":
-        numbers = pd.to_numeric(pd.Series(sorted(membership.allowed)), errors="coerce")
-        allowed_numbers = set(numbers.dropna().tolist())
+def _numbers_in(membership: _Membership) -> Callable[[pd.Series], pd.Series | bool]:
+    """The membership test of a Num variable: float64 values among the list's numbers."""
+    numbers = pd.to_numeric(pd.Series(sorted(membership.allowed)), errors="coerce")
+    allowed_numbers = set(numbers.dropna().tolist())
 
-        def in_list(values: pd.Series) -> pd.Series | bool:
-            if values.dtype != np.float64:
-                return True
-            return values.isin(allowed_numbers)
+    def in_list(values: pd.Series) -> pd.Series | bool:
+        if values.dtype != np.float64:
+            return True
+        return values.isin(allowed_numbers)
 
-        return pa.Check(in_list, name=membership.rule)
+    return in_list
+
+
+def _text_in(membership: _Membership, var: Variable) -> Callable[[pd.Series], pd.Series]:
+    """The membership test of a Char variable, on non-null text values."""
     allowed = sorted(membership.allowed)
     if var.name.endswith("STRESC"):
         # SDTMIG 3.4 §4.5.1.1: --STRESC mixes coded results with numeric results written as
         # text (also in --STRESN); a number there is a measurement, not a term of the codelist.
-        return pa.Check(_guarded(lambda values: values.isin(allowed) | _is_number(values)),
-                        name=membership.rule)
-    return pa.Check(_guarded(lambda values: values.isin(allowed)), name=membership.rule)
+        return lambda values: values.isin(allowed) | _is_number(values)
+    return lambda values: values.isin(allowed)
+
+
+def _text_tests(plan: _Plan) -> list[tuple[str, Callable[[pd.Series], pd.Series]]]:
+    """(rule, test) of every value rule of a Char variable: a test takes non-null text values
+    and says which conform. Value-only tests, so they may run on distinct values."""
+    tests: list[tuple[str, Callable[[pd.Series], pd.Series]]] = []
+    if plan.iso8601:
+        tests.append(("CMAP-SD0007", is_iso8601))
+    tests.append(("CMAP-SD0008", text_within_limit))
+    tests.extend((m.rule, _text_in(m, plan.var)) for m in plan.memberships)
+    return tests
+
+
+def _membership_check(membership: _Membership, var: Variable) -> pa.Check:
+    if var.data_type == "Num":
+        return pa.Check(_numbers_in(membership), name=membership.rule)
+    return pa.Check(_guarded(_text_in(membership, var)), name=membership.rule)
 
 
 def _is_number(values: pd.Series) -> pd.Series:
@@ -227,11 +260,10 @@ def _is_number(values: pd.Series) -> pd.Series:
 def _column(plan: _Plan) -> pa.Column:
     var = plan.var
     checks = [_type_check(plan)]
-    if plan.iso8601:
-        checks.append(pa.Check(_guarded(is_iso8601), name="CMAP-SD0007"))
     if var.data_type == "Char":
-        checks.append(pa.Check(_guarded(text_within_limit), name="CMAP-SD0008"))
-    checks.extend(_membership_check(m, var) for m in plan.memberships)
+        checks.extend(pa.Check(_guarded(test), name=rule) for rule, test in _text_tests(plan))
+    else:
+        checks.extend(_membership_check(m, var) for m in plan.memberships)
     return pa.Column(
         None,                                   # types are checked by CMAP-SD0004, not coerced
         checks=checks,
@@ -282,14 +314,111 @@ def check_dataset(frame: pd.DataFrame, dataset: Dataset, standards: Standards, *
     (e.g. "SUPPAE" checked against SUPPQUAL).
     """
     plans = _plans(dataset, standards, codelist_overrides)
-    schema = _schema(dataset, plans)
-    frame = frame.reset_index(drop=True)        # failure indexes become row positions
-    try:
-        schema.validate(frame, lazy=True)
-    except SchemaErrors as errors:
-        report = _Report(frame, dataset, plans, dataset_name or dataset.name)
-        return report.findings(errors.failure_cases)
-    return []
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
+            and frame.index.step == 1):
+        frame = frame.reset_index(drop=True)    # failure indexes become row positions
+    report = _Report(frame, dataset, plans, dataset_name or dataset.name)
+    failures = _failures(frame, dataset, plans)
+    if failures is None:                        # labels pandera must judge: run the schema
+        try:
+            _schema(dataset, plans).validate(frame, lazy=True)
+        except SchemaErrors as errors:
+            return report.findings(errors.failure_cases)
+        return []
+    return report.from_failures(failures)
+
+
+@dataclass
+class _Failures:
+    """What the schema would report, already counted: missing variables, column-level rules
+    (type, not in the metadata), duplicated keys, and per (rule, variable, value) the first
+    row and the number of rows (``value`` as the finding shows it; nulls are "")."""
+
+    missing: list[str]
+    column_level: list[tuple[str, str]]
+    duplicates: bool
+    values: dict[tuple[str, str, str], tuple[int, int]]
+
+    def add(self, rule: str, variable: str, value: str, first: int, count: int) -> None:
+        key = (rule, variable, value)
+        if key in self.values:                  # two checks of one rule: pandera lists both
+            seen_first, seen_count = self.values[key]
+            first, count = min(first, seen_first), count + seen_count
+        self.values[key] = (first, count)
+
+
+def _failures(frame: pd.DataFrame, dataset: Dataset, plans: dict[str, _Plan]
+              ) -> _Failures | None:
+    """The schema's failures found column by column on distinct values (see the module
+    docstring); None when the frame's labels are repeated or not text (pandera's case)."""
+    labels = list(frame.columns)
+    if not all(isinstance(c, str) for c in labels) or len(set(labels)) != len(labels):
+        return None
+    found = _Failures(
+        missing=[name for name, plan in plans.items()
+                 if plan.var.core in ("Req", "Exp") and name not in frame.columns],
+        column_level=[("CMAP-SD0010", c) for c in labels
+                      if c not in plans and not c.startswith(INTERNAL_PREFIX)],
+        duplicates=False, values={})
+    keys = [k for k in dataset.keys if k in frame.columns]
+    if keys:
+        # pandera lists the key cells of duplicated records without their nulls: records
+        # that share all-null keys alone report nothing
+        duplicated = frame.duplicated(subset=keys, keep=False).to_numpy()
+        if duplicated.any():
+            found.duplicates = bool(frame.loc[duplicated, keys].notna().to_numpy().any())
+    for name, plan in plans.items():
+        if name not in frame.columns:
+            continue
+        series = frame[name]
+        present = series.dropna() if series.dtype == object else series
+        if plan.var.core == "Req" and series.hasnans:
+            nulls = np.flatnonzero(series.isna().to_numpy())
+            found.add("CMAP-SD0002", name, "", int(nulls[0]), len(nulls))
+        if not _type_ok(plan, present):
+            found.column_level.append(("CMAP-SD0004", name))
+        if plan.var.data_type == "Char":
+            if _is_char(present) and not _text_failures(found, name, series, plan):
+                return None
+        else:
+            _number_failures(found, name, series, plan)
+    return found
+
+
+def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) -> bool:
+    """Run the Char value rules on the column's distinct values; False when the column cannot
+    be factorised as text (then the caller lets pandera check the frame)."""
+    facts = text_facts(series)
+    if facts is None:
+        return False
+    if not len(facts.uniques):
+        return True
+    for rule, test in _text_tests(plan):
+        conform = test(facts.distinct).fillna(True).to_numpy(dtype=bool)
+        if conform.all():
+            continue
+        codes, first, count = facts.first_rows(~conform)
+        for code, row, n in zip(codes.tolist(), first.tolist(), count.tolist(), strict=True):
+            found.add(rule, name, str(facts.uniques[code]), row, n)
+    return True
+
+
+def _number_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) -> None:
+    """Membership of a Num variable's float64 values (other dtypes are CMAP-SD0004's)."""
+    if series.dtype != np.float64 or not plan.memberships:
+        return
+    values = series.to_numpy()
+    present = ~np.isnan(values)
+    for membership in plan.memberships:
+        bad = present & ~np.asarray(_numbers_in(membership)(series), dtype=bool)
+        if not bad.any():
+            continue
+        rows = np.flatnonzero(bad)
+        # distinct by bit pattern, so -0.0 and 0.0 stay apart as the text of each does
+        codes, _ = pd.factorize(values[rows].view(np.int64))
+        _, first, count = np.unique(codes, return_index=True, return_counts=True)
+        for row, n in zip(rows[first].tolist(), count.tolist(), strict=True):
+            found.add(membership.rule, name, str(float(values[row])), row, n)
 
 
 class _Report:
@@ -318,6 +447,18 @@ class _Report:
         value_rules = cases[cases["rule"].isin(["CMAP-SD0002", "CMAP-SD0005", "CMAP-SD0006", "CMAP-SD0007",
                                                 "CMAP-SD0008"])]
         out += self._values(value_rules)
+        return sorted(out, key=lambda f: (f.rule, f.variable, f.value, f.source))
+
+    def from_failures(self, failures: _Failures) -> list[Finding]:
+        """Findings of the failures :func:`_failures` counted (as :meth:`findings` makes them
+        from pandera's failure cases)."""
+        out = [self._missing(v) for v in failures.missing]
+        out += [self._column_level(rule, variable) for rule, variable in failures.column_level]
+        if failures.duplicates:
+            out += self._duplicates()
+        out += [self._finding(rule, self._message(rule, variable, value), variable,
+                              _shorten(value), first, count)
+                for (rule, variable, value), (first, count) in sorted(failures.values.items())]
         return sorted(out, key=lambda f: (f.rule, f.variable, f.value, f.source))
 
     def _finding(self, rule: str, message: str, variable: str, value: str = "",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -91,7 +91,8 @@ def write_dataset_json(path: Path | str, frame: pd.DataFrame, *, dataset_name: s
                        dataset_label: str, columns: Sequence[XptColumn], keys: list[str],
                        study_oid: str, created: datetime, originator: str = "cdiscmap",
                        metadata_version_oid: str | None = None,
-                       metadata_ref: str | None = None) -> Path:
+                       metadata_ref: str | None = None,
+                       lengths: Mapping[str, int] | None = None) -> Path:
     """Write one dataset as Dataset-JSON v1.1, atomically (temporary file, then rename).
 
     ``columns`` gives the variables in file order (internal ``_`` columns are never written);
@@ -99,14 +100,16 @@ def write_dataset_json(path: Path | str, frame: pd.DataFrame, *, dataset_name: s
     ``IT.<DATASET>.<VARIABLE>``; ``metaDataVersionOID`` defaults to ``MDV.<study_oid>``.
     A package passes its define.xml's Study and MetaDataVersion OIDs (``emit/oids.py``) and
     ``metadata_ref``, the define.xml's path relative to the file (Dataset-JSON v1.1
-    ``metaDataRef``), so that a reader finds the metadata the OIDs name.
+    ``metaDataRef``), so that a reader finds the metadata the OIDs name. ``lengths`` are the
+    XPT lengths when the caller has planned the XPT file already (``XptPlan.lengths``).
     """
     names = [c.name for c in columns]
     missing_keys = [k for k in keys if k not in names]
     if missing_keys:
         raise OutputError(f"{dataset_name}: key variables {missing_keys} are not among the "
                           "columns to write")
-    lengths = xpt_lengths(frame, columns)          # XptLimitError for a column not in frame
+    if lengths is None or any(c.name not in lengths for c in columns):
+        lengths = xpt_lengths(frame, columns)      # XptLimitError for a column not in frame
     key_sequence = {name: number for number, name in enumerate(keys, start=1)}
     stamp = created.isoformat(timespec="seconds")
 

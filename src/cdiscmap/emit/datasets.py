@@ -50,7 +50,8 @@ def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: S
             written.append(write_dataset_json(
                 folder / f"{name.lower()}.json", frame, dataset_name=name, dataset_label=label,
                 columns=cols, keys=[k for k in keys if k in frame.columns],
-                created=created, **_define_link(name, standards, studyid, study_oid)))
+                created=created, lengths=xpt_plan.lengths,
+                **_define_link(name, standards, studyid, study_oid)))
     return written
 
 

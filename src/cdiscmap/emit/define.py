@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -36,6 +36,7 @@ import pandas as pd
 from lxml import etree
 
 from cdiscmap import __version__
+from cdiscmap.checks.facts import TextFacts, text_facts
 from cdiscmap.emit.atomic import atomic_write_bytes
 from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
 from cdiscmap.emit.define_model import (
@@ -54,7 +55,7 @@ from cdiscmap.emit.define_model import (
     WhereClause,
 )
 from cdiscmap.emit.oids import metadata_version_oid, study_oid
-from cdiscmap.emit.xpt import XptColumn, xpt_lengths
+from cdiscmap.emit.xpt import NUM_BYTES, XptColumn, xpt_lengths
 from cdiscmap.errors import OutputError, SpecError, StandardsError, display_path
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.spec.models import Condition, Operand, ValueLevelSpec, VariableSpec
@@ -122,14 +123,17 @@ def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
                  standards: Standards, study: LoadedStudy,
                  origins: dict[str, dict[str, dict[str, str]]],
                  methods: dict[str, dict[str, str]],
-                 created: datetime) -> tuple[Path, Path]:
+                 created: datetime,
+                 lengths: Mapping[str, Mapping[str, int]] | None = None) -> tuple[Path, Path]:
     """Write ``define.xml`` and ``define.html`` for the datasets written to ``folder``.
 
     The define is built, checked against the Define-XML 2.1 schema and transformed to HTML in
     memory first; both files are then written atomically (temporary name, then rename).
+    ``lengths`` (dataset → variable → XPT length, e.g. ``XptPlan.lengths`` of the files just
+    written) saves sizing the text columns again.
     """
     model = build_define(kind=kind, datasets=datasets, standards=standards, study=study,
-                         origins=origins, methods=methods, created=created)
+                         origins=origins, methods=methods, created=created, lengths=lengths)
     xml = render_define_xml(model)
     problems = define_schema_errors(xml)
     if problems:
@@ -151,11 +155,13 @@ def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
 
 def build_define(*, kind: Kind, datasets: Mapping[str, pd.DataFrame], standards: Standards,
                  study: LoadedStudy, origins: Mapping[str, Mapping[str, Mapping[str, str]]],
-                 methods: Mapping[str, Mapping[str, str]], created: datetime) -> DefineModel:
-    """Assemble the define's metadata (no XML yet): see the module docstring for the rules."""
+                 methods: Mapping[str, Mapping[str, str]], created: datetime,
+                 lengths: Mapping[str, Mapping[str, int]] | None = None) -> DefineModel:
+    """Assemble the define's metadata (no XML yet): see the module docstring for the rules.
+    ``lengths``: XPT lengths already known per dataset (see :func:`write_define`)."""
     if kind not in ("SDTM", "ADaM"):
         raise ValueError(f"kind must be 'SDTM' or 'ADaM', not {kind!r}")
-    return _Builder(kind, datasets, standards, study, origins, methods).build(created)
+    return _Builder(kind, datasets, standards, study, origins, methods, lengths).build(created)
 
 
 def render_define_xml(model: DefineModel) -> bytes:
@@ -229,8 +235,13 @@ def iso8601_data_type(values: pd.Series, *, duration: bool = False) -> str:
     component is missing ("2014---05"); intervalDatetime / durationDatetime for intervals and
     durations. A variable with no value is "datetime" ("durationDatetime" for durations).
     """
-    text = values.dropna().astype("string").str.strip()
-    text = text[text != ""]
+    present = values.dropna().astype("string")
+    text = pd.Series(present.unique(), dtype="string").str.strip()
+    return _iso8601_type(text[text != ""], duration=duration)
+
+
+def _iso8601_type(text: pd.Series, *, duration: bool = False) -> str:
+    """:func:`iso8601_data_type` of the distinct present values, stripped ("string")."""
     if text.empty:
         return "durationDatetime" if duration else "datetime"
     if text.str.contains("/", regex=False).any():
@@ -257,23 +268,75 @@ def _present_text(series: pd.Series) -> pd.Series:
     return text[text.str.strip() != ""].reset_index(drop=True)
 
 
-def _text_length(series: pd.Series) -> int:
+class _Values:
+    """A variable's values on all records or on those a where-clause selects.
+
+    Every question define.xml asks of values (any present? which terms? longest? dates to
+    which precision?) depends on the distinct values only, so a text column is looked at
+    through its :class:`~cdiscmap.checks.facts.TextFacts` (factorised once per column, subsets
+    taken through the codes); other columns keep their rows (numbers are cheap to scan).
+    """
+
+    def __init__(self, series: pd.Series, facts: TextFacts | None) -> None:
+        self.series = series            # with facts: the whole column (its dtype is used)
+        self.facts = facts
+
+    @property
+    def kind(self) -> str:
+        return self.series.dtype.kind
+
+    @cached_property
+    def present(self) -> pd.Series:
+        """The distinct non-blank values (see :func:`_present_text`)."""
+        return self.facts.present if self.facts is not None else _present_text(self.series)
+
+    @property
+    def empty(self) -> bool:
+        return self.present.empty
+
+    @cached_property
+    def used(self) -> set[str]:
+        """The distinct non-blank values, stripped."""
+        if self.facts is not None:
+            return self.facts.used
+        return set(self.present.str.strip().unique().tolist())
+
+    def numbers(self) -> np.ndarray:
+        """The distinct values as float64 (NaN for missing): whole/decimal questions."""
+        return pd.unique(self.series.to_numpy(dtype=np.float64, na_value=np.nan))
+
+    def subset(self, rows: np.ndarray) -> _Values:
+        """The values on the selected records (a boolean mask over the column's rows)."""
+        if self.facts is not None:
+            return _Values(self.series, self.facts.subset(rows))
+        return _Values(self.series[rows], None)
+
+    def first(self) -> str | None:
+        """The first present value in record order."""
+        return str(self.present.iloc[0]) if not self.present.empty else None
+
+
+def _text_length(values: _Values) -> int:
     """Longest present value in UTF-8 bytes (at least 1), as the XPT writer sizes text."""
-    text = _present_text(series)
+    if values.facts is not None:
+        facts = values.facts
+        lengths = facts.byte_lengths[facts.nonblank]
+        return max(1, int(lengths.max())) if len(lengths) else 1
+    text = values.present
     if text.empty:
         return 1
     return max(1, int(text.str.encode("utf-8").str.len().max()))
 
 
-def _text_decimals(series: pd.Series) -> int:
+def _text_decimals(values: _Values) -> int:
     """Most digits after the decimal point among numbers written as text."""
-    places = _present_text(series).str.extract(r"\.(\d+)\s*$", expand=False).str.len()
+    places = values.present.str.extract(r"\.(\d+)\s*$", expand=False).str.len()
     return int(places.max()) if places.notna().any() else 0
 
 
-def _text_number_type(series: pd.Series) -> str:
+def _text_number_type(values: _Values) -> str:
     """integer / float when every present text value is a number of that kind, else text."""
-    text = _present_text(series).str.strip()
+    text = values.present.str.strip()
     if text.empty:
         return "text"
     if text.str.fullmatch(r"[+-]?\d+").all():
@@ -303,7 +366,7 @@ class _ValueItem:
     suffix: str                    # OID suffix after IT.<DS>.<VAR>.
     name: str
     checks: tuple[RangeCheck, ...]
-    values: pd.Series              # the variable's values on the selected records
+    values: _Values                # the variable's values on the selected records
     data_type: str
     label: str | None = None
     codelist: str | None = None    # codelist short name
@@ -317,10 +380,10 @@ class _Usage:
 
     values: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
-    def add(self, key: tuple[str, str], series: pd.Series | None) -> None:
+    def add(self, key: tuple[str, str], values: _Values | None) -> None:
         seen = self.values.setdefault(key, set())
-        if series is not None:
-            seen.update(_present_text(series).str.strip().unique().tolist())
+        if values is not None:
+            seen.update(values.used)
 
 
 class _Builder:
@@ -329,8 +392,11 @@ class _Builder:
 
     def __init__(self, kind: Kind, datasets: Mapping[str, pd.DataFrame], standards: Standards,
                  study: LoadedStudy, origins: Mapping[str, Mapping[str, Mapping[str, str]]],
-                 methods: Mapping[str, Mapping[str, str]]) -> None:
+                 methods: Mapping[str, Mapping[str, str]],
+                 lengths: Mapping[str, Mapping[str, int]] | None = None) -> None:
         self.kind = kind
+        self.known_lengths = lengths or {}
+        self._facts: dict[tuple[str, str], TextFacts | None] = {}
         self.datasets = datasets
         self.standards = standards
         self.study = study
@@ -421,13 +487,13 @@ class _Builder:
         frame = self.datasets[name]
         meta = metadata_for(self.standards, name)
         columns = ordered_columns(frame, meta)
-        lengths = xpt_lengths(frame, columns)
+        lengths = self._lengths(name, frame, columns)
         value_items = self._value_items(name, frame, meta)
         keys = [k for k in meta.keys if k in lengths]
         refs = []
         for order, column in enumerate(columns, start=1):
             var = meta.variable(column.name)
-            series = frame[column.name]
+            series = self._values(name, column.name)
             facts = self._variable_facts(name, var, frame)
             items = value_items.get(var.name, [])
             if items and not facts.origins:      # QVAL, TSVAL: origins of their values
@@ -444,7 +510,7 @@ class _Builder:
                 key_sequence=keys.index(var.name) + 1 if var.name in keys else None,
                 method_oid=facts.method.oid if facts.method else None,
                 role=var.role if self.kind == "SDTM" else None,
-                has_no_data=_present_text(series).empty))
+                has_no_data=series.empty))
         self.item_groups.append(ItemGroup(
             oid=f"IG.{name}", name=name, label=dataset_label(self.standards, name),
             purpose="Tabulation" if self.kind == "SDTM" else "Analysis",
@@ -453,7 +519,55 @@ class _Builder:
             standard_oid=ig.oid, leaf_id=f"LF.{name}", href=f"{name.lower()}.xpt",
             items=tuple(refs), domain=_domain_attribute(name) if self.kind == "SDTM" else None))
 
-    def _item_def(self, dataset: str, var: Variable, column: XptColumn, series: pd.Series,
+    # ---------------------------------------------------------------- column facts
+    def _column_facts(self, dataset: str, column: str) -> TextFacts | None:
+        """The text facts of a column, factorised once per define (None: not text)."""
+        key = (dataset, column)
+        if key not in self._facts:
+            self._facts[key] = text_facts(self.datasets[dataset][column])
+        return self._facts[key]
+
+    def _values(self, dataset: str, column: str) -> _Values:
+        return _Values(self.datasets[dataset][column], self._column_facts(dataset, column))
+
+    def _mask(self, dataset: str, column: str, value: str) -> np.ndarray:
+        """Records whose column equals ``value`` as text."""
+        facts = self._column_facts(dataset, column)
+        if facts is not None:
+            return facts.isin([value])
+        text = self.datasets[dataset][column].astype("string")
+        return (text == value).fillna(False).to_numpy(dtype=bool)
+
+    def _lengths(self, dataset: str, frame: pd.DataFrame, columns: list[XptColumn]
+                 ) -> Mapping[str, int]:
+        """The XPT length of each column: the writer's own plan when the caller passes it,
+        else the numbers :func:`~cdiscmap.emit.xpt.xpt_lengths` gives, taken from the column
+        facts (text: declared length, else the longest value in bytes, at least 1; num: 8).
+        A column the facts cannot size (text held as numbers, numbers held as text) goes the
+        writer's way, which also names what is wrong with it."""
+        known = self.known_lengths.get(dataset)
+        if known is not None and all(c.name in known for c in columns):
+            return known
+        lengths: dict[str, int] = {}
+        for column in columns:
+            if column.name not in frame.columns or \
+                    isinstance(frame[column.name], pd.DataFrame):
+                return xpt_lengths(frame, columns)
+            if column.type == "char":
+                facts = self._column_facts(dataset, column.name)
+                if facts is None:
+                    return xpt_lengths(frame, columns)
+                lengths[column.name] = column.length if column.length is not None \
+                    else max(1, facts.max_bytes)
+            else:
+                dtype = frame[column.name].dtype
+                if not (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
+                        or pd.api.types.is_datetime64_any_dtype(dtype)):
+                    return xpt_lengths(frame, columns)
+                lengths[column.name] = NUM_BYTES
+        return lengths
+
+    def _item_def(self, dataset: str, var: Variable, column: XptColumn, series: _Values,
                   length: int, facts: _Variable, *, has_value_list: bool) -> ItemDef:
         data_type, significant = self._data_type(var, column, series)
         codelist_oid = None
@@ -477,17 +591,18 @@ class _Builder:
             sas_name=var.name, codelist_oid=codelist_oid, origins=facts.origins,
             comment_oid=comment_oid)
 
-    def _data_type(self, var: Variable, column: XptColumn, series: pd.Series
+    def _data_type(self, var: Variable, column: XptColumn, series: _Values
                    ) -> tuple[str, int | None]:
         """Define-XML data type (and SignificantDigits for floats) of a written variable."""
         if column.type == "char":
             domain = var.value_domain or ""
             if domain.startswith("ISO 8601") or (not domain and var.name.endswith("DTC")):
-                return iso8601_data_type(series, duration="duration" in domain), None
+                return _iso8601_type(series.present.str.strip(),
+                                     duration="duration" in domain), None
             return "text", None
-        if series.dtype.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
+        if series.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
             return "integer", None
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = series.numbers()
         data_type = numeric_data_type(values)
         return data_type, max_decimals(values) if data_type == "float" else None
 
@@ -582,15 +697,15 @@ class _Builder:
         Derived (with the study.yaml line) when it names a derivation."""
         if not {"TSPARMCD", "TSVAL"} <= set(frame.columns):
             return {}
-        codes = frame["TSPARMCD"].astype("string")
+        tsval = self._values("TS", "TSVAL")
         items: list[_ValueItem] = []
         seen: set[str] = set()
         for index, entry in enumerate(self.study.study.trial_summary):
             if entry.parmcd in seen:
                 continue
             seen.add(entry.parmcd)
-            values = frame.loc[(codes == entry.parmcd).fillna(False).astype(bool), "TSVAL"]
-            if _present_text(values).empty:
+            values = tsval.subset(self._mask("TS", "TSPARMCD", entry.parmcd))
+            if values.empty:
                 continue
             method = None
             origin = Origin("Protocol")
@@ -600,8 +715,8 @@ class _Builder:
                 method = self._method("TS", f"TSVAL.{entry.parmcd}",
                                       f"{entry.derive} derived from the mapped DM; {where}",
                                       oid=f"MT.TS.TSVAL.{_oid_part(entry.parmcd)}")
-            data_type = iso8601_data_type(values) if entry.parmcd.endswith("DTC") \
-                else _text_number_type(values)
+            data_type = _iso8601_type(values.present.str.strip()) \
+                if entry.parmcd.endswith("DTC") else _text_number_type(values)
             items.append(_ValueItem(
                 suffix=_oid_part(entry.parmcd), name="TSVAL",
                 checks=(RangeCheck("IT.TS.TSPARMCD", "EQ", (entry.parmcd,)),), values=values,
@@ -614,7 +729,7 @@ class _Builder:
         if var.name == "USUBJID":
             return _Variable((Origin("Predecessor", description=f"{parent}.USUBJID"),))
         if var.name == "IDVARVAL":
-            idvars = sorted(_present_text(frame["IDVAR"]).unique().tolist()) \
+            idvars = sorted(self._values(dataset, "IDVAR").present.unique().tolist()) \
                 if "IDVAR" in frame else []
             if idvars:
                 return _Variable((Origin("Predecessor", description=", ".join(
@@ -689,8 +804,8 @@ class _Builder:
             if rule.variable not in frame:
                 continue
             checks, selected = self._where(dataset, frame, rule, index)
-            values = frame.loc[selected, rule.variable]
-            if _present_text(values).empty:
+            values = self._values(dataset, rule.variable).subset(selected)
+            if values.empty:
                 self.notes.append(f"{dataset}.{rule.variable}: value-level rule {index + 1} "
                                   "selects no value; left out")
                 continue
@@ -703,14 +818,16 @@ class _Builder:
         return out
 
     def _where(self, dataset: str, frame: pd.DataFrame, rule: ValueLevelSpec, index: int
-               ) -> tuple[tuple[RangeCheck, ...], pd.Series]:
+               ) -> tuple[tuple[RangeCheck, ...], np.ndarray]:
         """A value-level where (var: equals / in / not_equals, or all: of those) as range
         checks, and the records it selects."""
         leaves = rule.where.all if rule.where.all is not None else [rule.where]
         checks = []
-        selected = pd.Series(True, index=frame.index)
+        selected = np.ones(len(frame), dtype=bool)
         for leaf in leaves:
-            check, mask = _range_check(dataset, frame, leaf)
+            facts = self._column_facts(dataset, leaf.var) \
+                if leaf.var is not None and leaf.var in frame else None
+            check, mask = _range_check(dataset, frame, leaf, facts)
             if check is None:
                 spec_file = self.study.domain_files.get(dataset)
                 line = self.study.domain_yaml[dataset].line_of(("value_level", index, "where"))
@@ -729,18 +846,18 @@ class _Builder:
             return {}
         parent = dataset[4:]
         spec = self.study.domains.get(parent)
-        qnams = frame["QNAM"].astype("string")
         items = []
-        for qnam in sorted(_present_text(qnams).unique().tolist()):
-            selected = (qnams == qnam).fillna(False).astype(bool)
-            rows = frame.loc[selected]
-            label = _first(rows["QLABEL"]) if "QLABEL" in rows else None
+        for qnam in sorted(self._values(dataset, "QNAM").present.unique().tolist()):
+            selected = self._mask(dataset, "QNAM", qnam)
+            label = self._values(dataset, "QLABEL").subset(selected).first() \
+                if "QLABEL" in frame else None
             supp = spec.supp.get(qnam) if spec else None
             if supp is not None:
                 origin = Origin("Collected", "Investigator") if supp.origin == "Collected" \
                     else Origin(supp.origin)
             else:
-                qorig = (_first(rows["QORIG"]) or "CRF") if "QORIG" in rows else "CRF"
+                qorig = (self._values(dataset, "QORIG").subset(selected).first() or "CRF") \
+                    if "QORIG" in frame else "CRF"
                 origin = _QORIG_ORIGIN.get(qorig.upper(), Origin("Collected", "Investigator"))
             method = None
             if origin.type == "Derived" and supp is not None:
@@ -749,10 +866,11 @@ class _Builder:
                     f"[{block}] {_phrase(value)}" for block, value in supp.values.items())
                 method = self._method(dataset, f"QVAL.{qnam}", f"{text}; {where}",
                                       oid=f"MT.{dataset}.QVAL.{qnam}")
+            qval = self._values(dataset, "QVAL").subset(selected)
             items.append(_ValueItem(
                 suffix=_oid_part(qnam), name=qnam,
                 checks=(RangeCheck(f"IT.{dataset}.QNAM", "EQ", (qnam,)),),
-                values=rows["QVAL"], data_type=_text_number_type(rows["QVAL"]), label=label,
+                values=qval, data_type=_text_number_type(qval), label=label,
                 origins=(origin,), method=method))
         return {"QVAL": items}
 
@@ -762,13 +880,12 @@ class _Builder:
         if "PARAMCD" not in frame:
             return {}
         texts = self.adam_methods.get(dataset, {})
-        paramcd = frame["PARAMCD"].astype("string")
         out: dict[str, list[_ValueItem]] = {}
-        for code in sorted(_present_text(paramcd).unique().tolist()):
-            selected = (paramcd == code).fillna(False).astype(bool)
+        for code in sorted(self._values(dataset, "PARAMCD").present.unique().tolist()):
+            selected = self._mask(dataset, "PARAMCD", code)
             for variable in (v for v in _ADAM_VALUE_LEVEL if v in frame):
-                values = frame.loc[selected, variable]
-                if _present_text(values).empty:
+                values = self._values(dataset, variable).subset(selected)
+                if values.empty:
                     continue
                 method = None
                 if f"PARAMCD={code}" in texts:
@@ -780,11 +897,8 @@ class _Builder:
                     method = self._method(dataset, variable, texts[variable])
                 else:
                     self.notes.append(f"{dataset}.{variable} (PARAMCD={code}): no method text")
-                if values.dtype.kind in "fiub":
-                    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-                    data_type = numeric_data_type(numbers)
-                else:
-                    data_type = "text"
+                data_type = numeric_data_type(values.numbers()) if values.kind in "fiub" \
+                    else "text"
                 out.setdefault(variable, []).append(_ValueItem(
                     suffix=_oid_part(code), name=variable,
                     checks=(RangeCheck(f"IT.{dataset}.PARAMCD", "EQ", (code,)),),
@@ -799,11 +913,11 @@ class _Builder:
             wc_oid = _where_oid(dataset, item.checks)
             self.where_clauses[wc_oid] = WhereClause(wc_oid, item.checks)
             oid = f"IT.{dataset}.{var.name}.{item.suffix}"
-            char = item.values.dtype.kind not in "fiubM"
+            char = item.values.kind not in "fiubM"
             significant = None
             if item.data_type == "float":
                 significant = _text_decimals(item.values) if char else max_decimals(
-                    item.values.to_numpy(dtype=np.float64, na_value=np.nan))
+                    item.values.numbers())
             codelist_oid = None
             if item.codelist is not None:
                 codelist_oid = self._use_codelist(item.codelist, item.data_type, item.values,
@@ -841,19 +955,19 @@ class _Builder:
                     return codelist.name
         return None
 
-    def _use_codelist(self, name: str, data_type: str, values: pd.Series, dataset: str,
+    def _use_codelist(self, name: str, data_type: str, values: _Values, dataset: str,
                       variable: str) -> str | None:
         """Record the values a codelist is used with; the OID the item refers to (None when
         an extensible list is used by a variable with no value: nothing to list)."""
         if name == f"{dataset}.PARAMCD":
             return self._paramcd_codelist(dataset)
         codelist = self.standards.codelist(name)
-        if not codelist.external and codelist.extensible and _present_text(values).empty:
+        if not codelist.external and codelist.extensible and values.empty:
             return None
         self.usage.add((name, data_type), None if codelist.external else values)
         return _codelist_oid(codelist, data_type)
 
-    def _use_codelists(self, dataset: str, var: Variable, data_type: str, series: pd.Series
+    def _use_codelists(self, dataset: str, var: Variable, data_type: str, series: _Values
                        ) -> str | None:
         """A variable the IG gives several codelists (DSDECOD: NCOMPLT, PROTMLST, OTHEVENT).
 
@@ -862,7 +976,7 @@ class _Builder:
         since an ItemDef has one CodeListRef; value-level metadata in the domain spec (e.g.
         DSDECOD by DSCAT) is the finer description and takes over when present.
         """
-        used = set(_present_text(series).str.strip().unique().tolist())
+        used = set(series.used)
         lists = [self.standards.codelist(name) for name in var.codelists]
         sources = [cl for cl in lists if used & cl.values()]
         if len(sources) <= 1:
@@ -890,6 +1004,11 @@ class _Builder:
         """Parameter codes of an ADaM dataset as found in the data, decoded by PARAM."""
         oid = f"CL.{dataset}.PARAMCD"
         frame = self.datasets[dataset]
+        facts = self._column_facts(dataset, "PARAMCD")
+        if facts is not None:          # each code with the PARAM of its first record
+            _, first = np.unique(facts.codes, return_index=True)
+            first = first[facts.codes[first] >= 0]
+            frame = frame.iloc[first]
         pairs = pd.DataFrame({"code": frame["PARAMCD"].astype("string"),
                               "decode": frame["PARAM"].astype("string") if "PARAM" in frame
                               else pd.Series(pd.NA, index=frame.index, dtype="string")})
@@ -959,12 +1078,12 @@ def _codelist_oid(codelist: Codelist, data_type: str) -> str:
     return oid if data_type == codelist.data_type else f"{oid}.{data_type.upper()}"
 
 
-def _range_check(dataset: str, frame: pd.DataFrame, leaf: Condition
-                 ) -> tuple[RangeCheck | None, pd.Series]:
-    """One where-clause leaf on a variable; (None, ...) when it cannot be expressed."""
+def _range_check(dataset: str, frame: pd.DataFrame, leaf: Condition,
+                 facts: TextFacts | None = None) -> tuple[RangeCheck | None, np.ndarray]:
+    """One where-clause leaf on a variable and the records it selects; (None, ...) when it
+    cannot be expressed. ``facts``: the variable's text facts, when it is text."""
     if leaf.var is None or leaf.var not in frame:
-        return None, pd.Series(False, index=frame.index)
-    series = frame[leaf.var].astype("string")
+        return None, np.zeros(len(frame), dtype=bool)
     if leaf.equals is not None:
         values, comparator = (str(leaf.equals),), "EQ"
     elif leaf.in_ is not None:
@@ -972,14 +1091,18 @@ def _range_check(dataset: str, frame: pd.DataFrame, leaf: Condition
     elif leaf.not_equals is not None:
         values, comparator = (str(leaf.not_equals),), "NE"
     else:
-        return None, pd.Series(False, index=frame.index)
-    mask = series.isin(list(values)).fillna(False).astype(bool)
+        return None, np.zeros(len(frame), dtype=bool)
     numbers = pd.to_numeric(pd.Series(values), errors="coerce")
     if frame[leaf.var].dtype.kind in "fiu" and numbers.notna().all():
         # numbers compare as numbers: VISITNUM 8 is "8", not "8.0" (as the engine tests them)
-        mask = frame[leaf.var].isin(numbers.tolist()).fillna(False).astype(bool)
+        mask = frame[leaf.var].isin(numbers.tolist()).fillna(False).to_numpy(dtype=bool)
+    elif facts is not None:
+        mask = facts.isin(list(values))
+    else:
+        mask = frame[leaf.var].astype("string").isin(list(values)).fillna(False) \
+            .to_numpy(dtype=bool)
     if comparator == "NE":
-        mask = ~mask & frame[leaf.var].notna()
+        mask = ~mask & frame[leaf.var].notna().to_numpy(dtype=bool)
     return RangeCheck(f"IT.{dataset}.{leaf.var}", comparator, values), mask
 
 
@@ -992,11 +1115,6 @@ def _where_oid(dataset: str, checks: tuple[RangeCheck, ...]) -> str:
 def _oid_part(value: str) -> str:
     """A value as a readable OID fragment (letters, digits, _ - kept; others become _)."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", value.strip()) or "_"
-
-
-def _first(series: pd.Series) -> str | None:
-    text = _present_text(series)
-    return str(text.iloc[0]) if not text.empty else None
 
 
 def _distinct(origins: Iterable[Origin]) -> tuple[Origin, ...]:
