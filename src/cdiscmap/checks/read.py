@@ -49,6 +49,8 @@ _NAMESTR = struct.Struct(">hhhh8s40s8shhh2s8shhi")
 # SAS TS-140 missing values: ".", "._" or ".A"-".Z" in the first byte, zeros after.
 _MISSING_FIRST_BYTES = np.array([0x2E, 0x5F, *range(0x41, 0x5B)], dtype=np.uint64)
 _FRACTION_MASK = np.uint64((1 << 56) - 1)
+_MISSING_BYTE = np.zeros(256, dtype=bool)                  # first byte → a missing value
+_MISSING_BYTE[_MISSING_FIRST_BYTES] = True
 _SAS_EPOCH = np.datetime64("1960-01-01T00:00:00", "ns")
 _NS_PER = {"D": 86_400_000_000_000, "s": 1_000_000_000}
 # SAS formats that show a number as a date (days since 1960) or a datetime (seconds).
@@ -200,7 +202,7 @@ def _parse_header(data: bytes, relpath: str) -> tuple[str, str, list[_Variable],
     for number, (record, name) in enumerate(((_MEMBER, "member"), (_DESCRIPTOR, "descriptor"),
                                              (_NAMESTR_HEADER, "namestr"))):
         at = (3, 4, 7)[number] * RECORD
-        if not data[at:].startswith(record):
+        if not data.startswith(record, at):      # (a slice would copy the file)
             raise _broken(relpath, f"no {name} header record at byte {at}")
     try:
         namestr_size = int(data[3 * RECORD + 74:3 * RECORD + 78])
@@ -218,7 +220,7 @@ def _parse_header(data: bytes, relpath: str) -> tuple[str, str, list[_Variable],
         raise _broken(relpath, f"the file ends inside the {n_vars} variable descriptions "
                                f"(namestrs): {len(data)} bytes, the header alone needs "
                                f"{obs_header + RECORD}")
-    if not data[obs_header:].startswith(_OBS):
+    if not data.startswith(_OBS, obs_header):
         raise _broken(relpath, f"no OBS header record after {n_vars} namestrs (byte "
                                f"{obs_header})")
     variables = []
@@ -325,14 +327,12 @@ def ibm_to_float64(words: np.ndarray) -> np.ndarray:
     An IBM double is sign, excess-64 base-16 exponent and a 56-bit fraction (SAS TS-140).
     """
     words = words.astype(np.uint64)
+    first_byte = (words >> np.uint64(56)).astype(np.uint8)        # sign and exponent
     fraction = words & _FRACTION_MASK
-    exponent = ((words >> np.uint64(56)) & np.uint64(0x7F)).astype(np.int64)
-    values = np.ldexp(fraction.astype(np.float64), 4 * (exponent - 64) - 56)
-    negative = (words >> np.uint64(63)) == 1
-    values = np.where(negative, -values, values)
-    first_byte = words >> np.uint64(56)
-    missing = (fraction == 0) & np.isin(first_byte, _MISSING_FIRST_BYTES)
-    values[missing] = np.nan
+    exponent = (first_byte & 0x7F).astype(np.int32) * 4 - (4 * 64 + 56)
+    values = np.ldexp(fraction.astype(np.float64), exponent)
+    np.negative(values, out=values, where=first_byte >= 0x80)
+    values[_MISSING_BYTE[first_byte] & (fraction == 0)] = np.nan
     return values
 
 
