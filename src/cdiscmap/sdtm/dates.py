@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.sdtm.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import coded, map_unique
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
@@ -79,11 +79,23 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
     distinct date/time pairs only."""
     if len(values) == 0:
         return _parse_dates(values, fmt, times)
-    pairs = pd.DataFrame({"d": values.astype("string"),
-                          "t": times.astype("string") if times is not None else ""})
-    codes = pairs.groupby(["d", "t"], dropna=False, sort=False).ngroup().to_numpy()
-    distinct = pairs.drop_duplicates().reset_index(drop=True)
-    parsed = _parse_any(distinct["d"], fmt, distinct["t"] if times is not None else None)
+    # distinct pairs from the two columns' factorisations (code -1: null, a value of its own)
+    d_codes, d_values = coded(_string(values))
+    key = d_codes.astype("int64") + 1
+    if times is not None:
+        t_codes, t_values = coded(_string(times))
+        key = key * (len(t_values) + 1) + t_codes + 1
+    codes, pair_keys = pd.factorize(key)
+
+    def distinct(part: np.ndarray, found: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.StringArray(np.append(found, pd.NA).astype(object)[part - 1]))
+
+    if times is None:
+        parsed = _parse_any(distinct(pair_keys, d_values), fmt, None)
+    else:
+        width = len(t_values) + 1
+        parsed = _parse_any(distinct(pair_keys // width, d_values), fmt,
+                            distinct(pair_keys % width, t_values))
 
     def back(s: pd.Series) -> pd.Series:
         out = s.take(codes)
@@ -92,6 +104,13 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
 
     return DateParse(iso=back(parsed.iso), unparseable=back(parsed.unparseable),
                      impossible=back(parsed.impossible))
+
+
+def _string(values: pd.Series) -> pd.Series:
+    """The values as ``string`` (a ``string`` column itself: its factorisation is shared)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+        return values
+    return values.astype("string")
 
 
 def _parse_any(values: pd.Series, fmt: str, times: pd.Series | None) -> DateParse:
