@@ -90,6 +90,11 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
         for n1 in range(1, n):
             if rmax[n1] < 0:
                 continue
+            # EN0 = n1 + (1 - PET0) n2 >= n1: once the minimax n is passed, a first stage as
+            # large as the best EN0 so far cannot give a smaller EN0
+            if best_opt is not None and best_mm is not None and n != best_mm[0] \
+                    and n1 >= best_opt[0]:
+                break
             n2 = n - n1
             x1 = np.arange(n1 + 1)
             k = rs[None, :] - x1[:, None]                        # r - x1
