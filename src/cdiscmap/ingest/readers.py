@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -208,8 +209,11 @@ def _read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> pd.D
     header = _header(path, text.lstrip("\ufeff"), delimiter)
     n_records = _check_records(path, arr, newlines, quotes, len(header), delim)
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[],
-                            encoding="utf-8-sig", index_col=False, sep=delimiter)
+        # the byte-order mark cut here rather than by the utf-8-sig codec, which pandas can
+        # only run in Python: plain UTF-8 (checked above) its C parser reads by itself
+        body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+        frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[],
+                            encoding="utf-8", index_col=False, sep=delimiter)
     except pd.errors.ParserError as exc:
         raise InputDataError(f"{shown}: malformed CSV: {exc}") from None
     if len(frame) != n_records or len(frame.columns) != len(header):

@@ -23,7 +23,7 @@ from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
 from cdiscmap.sdtm.expressions import variables_of as expression_variables
-from cdiscmap.sdtm.vectorize import clean_text, map_unique
+from cdiscmap.sdtm.vectorize import clean_text, coded, map_unique
 from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
@@ -208,15 +208,20 @@ def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> p
             return numeric
     if cond.blank is not None:
         result = values.isna() if cond.blank else values.notna()
-    elif cond.equals is not None:
-        result = values.str.casefold() == str(cond.equals).casefold()
+        return result.fillna(False).astype(bool)
+    # the test runs on the distinct values, then is taken back by the codes (null rows: False)
+    codes, uniques = coded(values)
+    distinct = pd.Series(uniques, dtype="string")
+    if cond.equals is not None:
+        test = distinct.str.casefold() == str(cond.equals).casefold()
     elif cond.not_equals is not None:
-        result = values.str.casefold() != str(cond.not_equals).casefold()
+        test = distinct.str.casefold() != str(cond.not_equals).casefold()
     elif cond.in_ is not None:
-        result = values.str.casefold().isin([str(v).casefold() for v in cond.in_])
+        test = distinct.str.casefold().isin([str(v).casefold() for v in cond.in_])
     else:
-        result = values.str.fullmatch(cond.matches, flags=re.IGNORECASE)  # type: ignore[arg-type]
-    return result.fillna(False).astype(bool)
+        test = distinct.str.fullmatch(cond.matches, flags=re.IGNORECASE)  # type: ignore[arg-type]
+    flags = np.append(test.fillna(False).astype(bool).to_numpy(), False)
+    return pd.Series(flags[codes], index=values.index)
 
 
 def _numeric_test(series: pd.Series, cond: Condition) -> pd.Series | None:
@@ -452,16 +457,19 @@ def from_domain(ctx: MapContext, frame: BlockFrame, args: FromDomainArgs) -> pd.
         g = values.groupby("USUBJID")[args.variable]
         agg = {"min": g.first, "first": g.first, "max": g.last, "last": g.last}[args.agg]()
         if args.open_end != "skip":
-            agg = _open_end(ctx, data[[*{"USUBJID", args.variable, *args.order}]], args, agg)
+            agg = _open_end(ctx, data, args, agg)
     return usubjid.map(agg)
 
 
-def _open_end(ctx: MapContext, values: pd.DataFrame, args: FromDomainArgs, agg: pd.Series
+def _open_end(ctx: MapContext, data: pd.DataFrame, args: FromDomainArgs, agg: pd.Series
               ) -> pd.Series:
-    """max/last of subjects whose last record is open (null): blank, or the data cut-off.
+    """max/last of subjects whose last record is open (null): blank, the data cut-off, or
+    (``start``) the latest --STDTC or --ENDTC of the subject's records (SDTMIG 3.4 DM RFXENDTC:
+    the latest EXSTDTC when EXENDTC is missing).
 
     The last record is the last by ``order`` (nulls of the order keys last); without ``order``
     a record with a null value is open, since a null end sorts after every date."""
+    values = data[[*{"USUBJID", args.variable, *args.order}]]
     if args.order:
         last = values.sort_values(["USUBJID", *args.order], kind="mergesort"
                                   ).groupby("USUBJID", sort=False).tail(1)
@@ -471,9 +479,18 @@ def _open_end(ctx: MapContext, values: pd.DataFrame, args: FromDomainArgs, agg: 
                                 "USUBJID"].unique())
     if is_open.empty:
         return agg
-    value = _cutoff_text(ctx) if args.open_end == "cutoff" else pd.NA
     out = agg.astype("string").reindex(agg.index.union(is_open))
-    out[is_open] = value
+    if args.open_end == "start":
+        start = args.variable.removesuffix("ENDTC") + "STDTC"
+        if start not in data.columns:
+            raise SpecError(f"{args.domain} has no variable {start} (open_end: start)",
+                            ctx.where.rsplit(":", 1)[0], _line(ctx.where), "from_domain")
+        dates = pd.concat([data[c].astype("string").rename("_V") for c in (start, args.variable)])
+        owner = pd.concat([data["USUBJID"]] * 2).to_numpy()
+        latest = dates.groupby(owner).max()
+        out[is_open] = latest.reindex(is_open).to_numpy()
+    else:
+        out[is_open] = _cutoff_text(ctx) if args.open_end == "cutoff" else pd.NA
     return out
 
 
