@@ -167,3 +167,18 @@ def test_cutoff_spec_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="DM.RFENDTC uses the data cut-off"):
         run_study(RunOptions(study_dir=folder, raw_dir=raw, out_root=tmp_path / "out",
                              adam=False))
+
+
+def test_open_end_start_is_the_latest_start_or_end(tmp_path: Path) -> None:
+    """SDTMIG 3.4 DM RFXENDTC: the latest EXENDTC, or the latest EXSTDTC when EXENDTC is
+    missing. S2's records: ends 02-01 (closed), starts 01-15, 02-02, 07-05 → 2024-07-05."""
+    dm = DM.replace("variable: EXENDTC, agg: max, open_end: blank",
+                    "variable: EXENDTC, agg: max, open_end: start")
+    folder, raw = _study(tmp_path, dm=dm)
+    result = run_study(RunOptions(study_dir=folder, raw_dir=raw, out_root=tmp_path / "out",
+                                  adam=False))
+    dm_out = result.datasets["DM"].sort_values("USUBJID")
+    assert _column(dm_out, "RFXENDTC") == ["2024-03-01", "2024-07-05", None]
+    with pytest.raises(ValueError, match="beside an --ENDTC variable"):
+        FromDomainArgs.model_validate({"domain": "EX", "variable": "EXDOSE", "agg": "max",
+                                       "open_end": "start"})

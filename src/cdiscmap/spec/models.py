@@ -189,16 +189,20 @@ class FromDomainArgs(Strict):
     where: Condition | None = None
     order: list[str] = []               # for first/last: sort variables (default the variable)
     # max/last of a subject whose last record is open (the variable is null there: EXENDTC of
-    # a dose still being taken): skip it (the closed records decide), blank (no value yet) or
-    # cutoff (study.yaml data_cutoff). Open = the last record by `order`; without `order`, any
-    # record with a null value (docs/mapping-language.md "Open records")
-    open_end: Literal["skip", "blank", "cutoff"] = "skip"
+    # a dose still being taken): skip it (the closed records decide), blank (no value yet),
+    # cutoff (study.yaml data_cutoff) or start (the latest --STDTC/--ENDTC of the subject,
+    # SDTMIG 3.4 DM RFXENDTC). Open = the last record by `order`; without `order`, any record
+    # with a null value (docs/mapping-language.md "Data cut-off and open records")
+    open_end: Literal["skip", "blank", "cutoff", "start"] = "skip"
 
     @model_validator(mode="after")
     def _open_end_of_max(self) -> FromDomainArgs:
         if self.open_end != "skip" and self.agg not in ("max", "last"):
             raise ValueError(f"open_end: {self.open_end} applies to agg max or last, not "
                              f"{self.agg}")
+        if self.open_end == "start" and not self.variable.endswith("ENDTC"):
+            raise ValueError(f"open_end: start reads the --STDTC beside an --ENDTC variable; "
+                             f"{self.variable} is not one")
         return self
 
 
