@@ -134,4 +134,11 @@ CORE: dict[str, CoreRef] = {
     "CMAP-CR0052": CoreRef(("CORE-000484",), ("CG0200",), "SDTMIG 3.4 §8.2.1"),
     "CMAP-CR0053": CoreRef(("CORE-000302",), ("FB0920",), "SDTMIG 3.4 §8.4.1"),
     "CMAP-CR0054": CoreRef(("CORE-000203",), ("CG0411",), "SDTMIG 3.4 §8.4"),
+    "CMAP-CR0055": CoreRef(("CORE-000354", "CORE-000138", "CORE-000139"),
+                          ("CG0007", "CG0221", "CG0223"), "SDTMIG 3.4 §4.4.4"),
+    "CMAP-CR0056": CoreRef(("CORE-000853",), ("FB1602",), "SDTMIG 3.4 §4.4.4"),
+    "CMAP-CR0057": CoreRef(("CORE-000352",), ("CG0207",), "SDTMIG 3.4 §5.3"),
+    "CMAP-CR0058": CoreRef(("CORE-000527",), ("CG0209",), "SDTMIG 3.4 §5.3"),
+    "CMAP-CR0059": CoreRef(("CORE-000141",), ("CG0240", "FB0922"), "SDTMIG 3.4 §4.4.10"),
+    "CMAP-CR0060": CoreRef(("CORE-000296",), ("CG0540",), "SDTMIG 3.4 §6.2.3"),
 }

@@ -25,6 +25,7 @@ from cdiscmap.checks.core_rules_events import (
     text,
 )
 from cdiscmap.findings import Finding, Severity
+from cdiscmap.standards.classes import day_pairs
 from cdiscmap.standards.models import Standards
 
 OWN_RULES: dict[str, tuple[Severity, str]] = {
@@ -67,6 +68,15 @@ OWN_RULES: dict[str, tuple[Severity, str]] = {
     "CMAP-CR0053": (Severity.ERROR, "QNAM and QLABEL are not one-to-one in a SUPP-- dataset"),
     "CMAP-CR0054": (Severity.ERROR, "IDVAR, IDVARVAL and QNAM are not unique per parent subject "
                                     "record in a SUPP-- dataset"),
+    "CMAP-CR0055": (Severity.ERROR, "a study day (--DY, --STDY, --ENDY) is populated although its "
+                                    "date or DM.RFSTDTC is not a complete date"),
+    "CMAP-CR0056": (Severity.WARNING, "a study day (--DY, --STDY, --ENDY) is null although its "
+                                      "date and DM.RFSTDTC are complete dates"),
+    "CMAP-CR0057": (Severity.ERROR, "SEENDTC is not the SESTDTC of the subject's next element"),
+    "CMAP-CR0058": (Severity.ERROR, "SEENDTC is null on an element that is not the subject's "
+                                    "last"),
+    "CMAP-CR0059": (Severity.ERROR, "--TPT and --TPTNUM are not one-to-one in a dataset"),
+    "CMAP-CR0060": (Severity.ERROR, "a subject with an actual arm (ACTARMCD) has no DS record"),
 }
 
 RULES: dict[str, tuple[Severity, str]] = dict(sorted({**OWN_RULES, **ev.RULES}.items()))
@@ -225,8 +235,17 @@ def _reference_dates(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list
 # ---------------------------------------------------------------------------------------------
 def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     """CR0043: CG0035, FB0919 (CORE-000361), SDTMIG 3.4 §4.4.5; CR0044: CG0009 (CORE-000271),
-    SDTMIG 3.4 §4.1.3.1; CR0045: CG0034 (CORE-000168), SDTMIG 3.4 §5.5."""
+    SDTMIG 3.4 §4.1.3.1; CR0045: CG0034 (CORE-000168), SDTMIG 3.4 §5.5; CR0059: CG0240,
+    FB0922 (CORE-000141), SDTMIG 3.4 §4.4.10; CR0060: CG0540 (CORE-000296), SDTMIG 3.4
+    §6.2.3."""
     out: list[Finding] = []
+    dm, ds = domains.get("DM"), domains.get("DS")
+    if dm is not None and ds is not None and "ACTARMCD" in dm and {"USUBJID"} <= \
+            set(dm.columns) & set(ds.columns):
+        # without DS the package has no disposition at all (a case series): not this rule
+        with_ds = set(ds["USUBJID"])
+        out += _emit("CMAP-CR0060", "DM", dm, filled(dm, "ACTARMCD") &
+                     ~dm["USUBJID"].isin(with_ds), "ACTARMCD", dm["ACTARMCD"])
     ta, sv, tv = domains.get("TA"), domains.get("SV"), domains.get("TV")
     planned_visits = set(number(tv, "VISITNUM").dropna()) if tv is not None else None
     epochs = set(text(ta, "EPOCH").dropna()) if ta is not None and "EPOCH" in ta else None
@@ -243,6 +262,10 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
             out += _emit("CMAP-CR0043", name, frame,
                          planned & not_one_to_one(frame, "VISITNUM", "VISIT"), "VISITNUM",
                          shown("VISITNUM", "VISIT"))
+        tpt, tptnum = f"{name[:2]}TPT", f"{name[:2]}TPTNUM"
+        if tpt in frame and tptnum in frame:
+            out += _emit("CMAP-CR0059", name, frame, not_one_to_one(frame, tptnum, tpt), tptnum,
+                         shown(tptnum, tpt))
         if epochs and "EPOCH" in frame and name != "TA":
             value = text(frame, "EPOCH")
             out += _emit("CMAP-CR0044", name, frame, value.notna() & ~value.isin(epochs),
@@ -254,6 +277,55 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
             mask = pd.Series(pd.isna(found), index=frame.index) & keyed["n"].notna()
             out += _emit("CMAP-CR0045", name, frame, mask, "VISITNUM", frame["VISITNUM"])
     return out
+
+
+_COMPLETE = r"\d{4}-\d{2}-\d{2}"
+
+
+def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Finding]:
+    """CR0055: CG0007, CG0221, CG0223 (CORE-000354, -000138, -000139); CR0056: FB1602
+    (CORE-000853). SDTMIG 3.4 §4.4.4: a study day only from two complete dates. Whether the
+    value is right is CMAP-XD0006."""
+    out: list[Finding] = []
+    if "RFSTDTC" not in dm:
+        return out
+    for name, frame in domains.items():
+        if name == "DM" or "USUBJID" not in frame:
+            continue
+        p = name[:2]
+        rfst = frame["USUBJID"].map(dm.drop_duplicates("USUBJID").set_index("USUBJID")
+                                    ["RFSTDTC"])
+        ref_complete = ev.fullmatch(rfst.astype("string").str.slice(0, 10), _COMPLETE)
+        for dtc, dy in day_pairs(list(frame.columns), p):
+            date = text(frame, dtc)
+            complete = ev.fullmatch(date.str.slice(0, 10), _COMPLETE)
+            day = number(frame, dy).notna()
+            out += _emit("CMAP-CR0055", name, frame, day & ~(complete & ref_complete), dy,
+                         shown(dy, dtc))
+            out += _emit("CMAP-CR0056", name, frame, ~day & complete & ref_complete, dy,
+                         shown(dy, dtc))
+    return out
+
+
+def _elements(se: pd.DataFrame | None) -> list[Finding]:
+    """CR0057: CG0207 (CORE-000352); CR0058: CG0209 (CORE-000527). SDTMIG 3.4 §5.3: a
+    subject's elements follow each other without gaps, each ending where the next starts."""
+    if se is None or not {"USUBJID", "SESTDTC", "SEENDTC"} <= set(se.columns):
+        return []
+    order = [c for c in ("USUBJID", "SESEQ") if c in se] if "SESEQ" in se else \
+        ["USUBJID", "SESTDTC"]
+    ordered = se.sort_values(order, kind="stable")
+    same = ordered["USUBJID"].shift(-1) == ordered["USUBJID"]
+    start_next = text(ordered, "SESTDTC").shift(-1)
+    end = text(ordered, "SEENDTC")
+    has_next = same.fillna(False).astype(bool)
+    gap = (has_next & end.notna() & (end != start_next).fillna(True)).reindex(se.index)
+    open_end = (has_next & end.isna()).reindex(se.index)
+    nxt = start_next.reindex(se.index)
+    return _emit("CMAP-CR0057", "SE", se, gap, "SEENDTC",
+                 lambda bad: text(bad, "SEENDTC") + " vs next SESTDTC " +
+                 nxt[bad.index].fillna("(null)")) + \
+        _emit("CMAP-CR0058", "SE", se, open_end, "SEENDTC", shown("ETCD", "SESTDTC"))
 
 
 def _disposition(ds: pd.DataFrame | None) -> list[Finding]:
@@ -338,11 +410,12 @@ def check_core_rules(domains: dict[str, pd.DataFrame],
     if dm is not None and "USUBJID" in dm:
         out += _death_flag(dm, domains) + _arms(dm, domains.get("TA")) + \
             _dm_values(dm, {n: f for n, f in {**domains, **supp}.items() if n != "DM"}) + \
-            _reference_dates(dm, domains)
+            _reference_dates(dm, domains) + _study_days(dm, domains)
     for name, frame in domains.items():
         if name != "DM" and name not in ("RELREC",):
             out += ev.check_class_rules(name, frame, standards)
     out += _visits_epochs(domains) + _disposition(domains.get("DS")) + \
+        _elements(domains.get("SE")) + \
         _trial_design(domains) + _relationships(domains, supp)
     return out
 
