@@ -62,7 +62,8 @@ class TextFacts:
     @cached_property
     def nonblank(self) -> np.ndarray:
         """Which distinct values hold something other than white space."""
-        return (self.distinct.str.strip() != "").to_numpy(dtype=bool, na_value=False)
+        return np.fromiter((bool(value.strip()) for value in self.uniques), dtype=bool,
+                           count=len(self.uniques))
 
     @cached_property
     def present(self) -> pd.Series:

@@ -394,7 +394,10 @@ def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) 
     if not len(facts.uniques):
         return True
     for rule, test in _text_tests(plan):
-        conform = test(facts.distinct).fillna(True).to_numpy(dtype=bool)
+        if test is text_within_limit:           # the bytes of each value are known already
+            conform = facts.byte_lengths <= MAX_TEXT_BYTES
+        else:
+            conform = test(facts.distinct).fillna(True).to_numpy(dtype=bool)
         if conform.all():
             continue
         codes, first, count = facts.first_rows(~conform)

@@ -292,6 +292,8 @@ class _Values:
 
     @property
     def empty(self) -> bool:
+        if self.facts is None and self.kind in "fiubM":   # a number is never blank text
+            return not bool(self.series.notna().any())
         return self.present.empty
 
     @cached_property
