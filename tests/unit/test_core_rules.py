@@ -349,6 +349,16 @@ def test_findings_name_the_record():
         ("CMAP-CR0012", "error", "sdtm/dm.xpt row 1")]
 
 
+def test_study_days_of_a_subject_missing_from_dm_are_left_to_xd0001(standards):
+    study = change(**{"AE.USUBJID": {0: "S9"}})()
+    assert hits(run(study, standards), "CMAP-CR0055") == []
+    # a subject in DM without RFSTDTC (S3, a screen failure) is this rule's
+    study = change(**{"AE.USUBJID": {0: "S3"}})()
+    assert hits(run(study, standards), "CMAP-CR0055") == [
+        ("AE", "S3", "AESTDY", "AESTDY=11, AESTDTC=2020-01-20"),
+        ("AE", "S3", "AEENDY", "AEENDY=13, AEENDTC=2020-01-22")]
+
+
 def test_many_records_fold_into_one_finding_per_value():
     n = 150
     dm = pd.DataFrame({"STUDYID": ["ST1"] * n, "USUBJID": [f"S{i}" for i in range(n)],

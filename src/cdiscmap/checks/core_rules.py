@@ -296,11 +296,12 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
         rfst = frame["USUBJID"].map(dm.drop_duplicates("USUBJID").set_index("USUBJID")
                                     ["RFSTDTC"])
         ref_complete = ev.fullmatch(rfst.astype("string").str.slice(0, 10), _COMPLETE)
+        known = frame["USUBJID"].isin(dm["USUBJID"])     # a subject not in DM is CMAP-XD0001
         for dtc, dy in day_pairs(list(frame.columns), p):
             date = text(frame, dtc)
             complete = ev.fullmatch(date.str.slice(0, 10), _COMPLETE)
             day = number(frame, dy).notna()
-            out += _emit("CMAP-CR0055", name, frame, day & ~(complete & ref_complete), dy,
+            out += _emit("CMAP-CR0055", name, frame, known & day & ~(complete & ref_complete), dy,
                          shown(dy, dtc))
             out += _emit("CMAP-CR0056", name, frame, ~day & complete & ref_complete, dy,
                          shown(dy, dtc))
