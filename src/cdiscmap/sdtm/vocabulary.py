@@ -23,7 +23,7 @@ from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
 from cdiscmap.sdtm.expressions import variables_of as expression_variables
-from cdiscmap.sdtm.vectorize import clean_text, coded, map_unique
+from cdiscmap.sdtm.vectorize import clean_text, coded, map_unique, text_objects
 from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
@@ -379,10 +379,23 @@ def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
     """Join parts with a separator; missing if any part is missing (no half identifiers)."""
     parts = [raw_text(ctx, frame, p.column) if p.column is not None else
              _text(operand(ctx, frame, p)) for p in args.parts]
-    result = parts[0]
-    for p in parts[1:]:
-        result = result + args.sep + p
-    return result
+    if len(parts) == 1:
+        return parts[0]
+    # the distinct combinations of the parts' values are joined once each, then taken back
+    key = np.zeros(len(parts[0]), dtype="int64")
+    missing = np.zeros(len(parts[0]), dtype=bool)
+    for part in parts:
+        codes, uniques = coded(part)
+        missing |= codes < 0
+        key, _ = pd.factorize(key * (len(uniques) + 1) + codes + 1)
+    n_groups = int(key.max()) + 1 if len(key) else 0
+    first = np.zeros(n_groups, dtype="int64")
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)     # each combination's first row
+    texts = [text_objects(part)[first] for part in parts]
+    joined = [pd.NA if gone else args.sep.join(values)
+              for gone, *values in zip(missing[first], *texts, strict=True)]
+    table = np.array([*joined, pd.NA], dtype=object)
+    return pd.Series(pd.arrays.StringArray(table[key]), index=parts[0].index)
 
 
 def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.Series:
