@@ -1,13 +1,13 @@
 """Scale run of the RECIST engine: 10,000 subjects, about 1,000,000 TR rows, built with numpy.
 
-Run: ``/work/venv/bin/python benchmarks/bench_recist.py [n_subjects]``. Prints the wall time of
+Run: ``.venv/bin/python benchmarks/bench_recist.py [n_subjects]``. Prints the wall time of
 ``timepoint_responses`` (target < 2 s for 10,000 subjects), ``crosscheck`` and ``to_rs_records``.
 Not part of the test pass.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import numpy as np
@@ -172,4 +172,7 @@ def main(n_subjects: int = 10_000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("subjects", type=int, nargs="?", default=10_000,
+                        help="subjects (default 10,000: about 1,000,000 TR rows)")
+    main(parser.parse_args().subjects)

@@ -16,7 +16,9 @@ folder and published together (``emit/atomic.py``). Other files in ``--out`` are
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -148,7 +150,14 @@ def _text_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _csv(text: pd.DataFrame) -> str:
-    return str(text.to_csv(index=False, lineterminator="\n"))
+    """The text frame as CSV: the csv module's writer with the dialect ``DataFrame.to_csv``
+    uses (minimal quoting, '"', "\\n"), fed the columns' str values directly instead of
+    pandas converting every cell again (the frame holds only str, no missing values)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(text.columns)
+    writer.writerows(zip(*(text[c].to_numpy(dtype=object) for c in text.columns), strict=True))
+    return buffer.getvalue()
 
 
 def _report(sdtm_dir: Path, settings: RecistSettings, timepoints: pd.DataFrame,

@@ -1,0 +1,33 @@
+"""``cdiscmap recist`` output formatting done once per distinct value gives the text the per-cell
+code gave: the CSV of ``DataFrame.to_csv``, numbers to 4 decimals, the HTML table of ``_table``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.pipeline.recist_command import _csv, _table, _text_frame, _text_table
+
+
+def test_csv_is_what_to_csv_writes_quotes_commas_and_newlines_included():
+    text = pd.DataFrame({"USUBJID": ["S-1", "a,b", 'say "hi"', "", "two\nlines", " pad "],
+                         "REASON": ["x"] * 6}, dtype=object)
+    assert _csv(text) == text.to_csv(index=False, lineterminator="\n")
+    assert _csv(text).splitlines()[2] == '"a,b",x'
+    assert _csv(text.iloc[:0]) == "USUBJID,REASON\n"
+
+
+def test_numbers_to_at_most_4_decimals_once_per_value():
+    frame = pd.DataFrame({"SUMDIAM": [35.0, 14.0, np.nan, 42.857142, -0.00001, 35.0, 0.5]})
+    text = _text_frame(frame, ["SUMDIAM", "USUBJID"])
+    assert text["SUMDIAM"].tolist() == ["35", "14", "", "42.8571", "0", "35", "0.5"]
+    assert text["USUBJID"].tolist() == [""] * 7           # a column the frame lacks
+
+
+def test_html_table_escapes_like_the_per_cell_table():
+    text = pd.DataFrame({"USUBJID": ["S<1>", "S&2", "S<1>"], "OVRLRESP": ["PR", 'P"D', ""]},
+                        dtype=object)
+    columns = ["USUBJID", "OVRLRESP"]
+    fast = _text_table(text, columns, "OVRLRESP")
+    assert fast == _table(text.to_dict(orient="records"), columns, "OVRLRESP")
+    assert '<tr class="P&quot;D"><td>S&amp;2</td>' in fast
