@@ -138,13 +138,13 @@ def _simon_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                   source="Source: ADRS, ADSL; population "
                   + population_text(settings, spec.population))
     pop = pop.assign(_order=pd.to_datetime(pop[spec.order_by], errors="coerce"))
+    yes = response.responder_ids(adrs, e.paramcd, e.responders)     # once, not per group
     for grp in groups(pop, settings, spec.grouping):
         if grp.value is None:
             continue
         sub = pop.loc[pop["USUBJID"].astype("string").isin(grp.subjects)] \
             .sort_values(["_order", "USUBJID"], kind="mergesort", na_position="last")
-        hit = response.responders(adrs, sub["USUBJID"].astype("string"), e.paramcd,
-                                  e.responders).to_numpy(dtype=bool)
+        hit = sub["USUBJID"].astype(str).isin(yes).to_numpy(dtype=bool)
         design = _design_for(spec, grp.value)
         st = simon.status(design, hit)
         d = _parameters(spec, grp.value)
