@@ -90,9 +90,16 @@ def test_null_epoch_on_a_complete_date_of_a_treated_subject_is_xd0010() -> None:
         ("AE", "X-1", "EPOCH", "2020-03-05", Severity.WARNING)]
 
 
+def ongoing_subjects(demo: RunResult) -> pd.Index:
+    """Subjects whose latest EX record (by EXSTDTC) is open: still on treatment at the cut-off."""
+    ex = sdtm(demo, "EX").sort_values(["USUBJID", "EXSTDTC"])
+    last = ex.groupby("USUBJID").tail(1)
+    return pd.Index(last.loc[last["EXENDTC"].isna(), "USUBJID"], name="USUBJID")
+
+
 def test_an_open_treatment_epoch_runs_to_the_cut_off_in_the_demo(demo: RunResult) -> None:
     dm = sdtm(demo, "DM").set_index("USUBJID")
-    ongoing = dm.index[dm["RFXSTDTC"].notna() & dm["RFXENDTC"].isna()]
+    ongoing = ongoing_subjects(demo)
     assert len(ongoing) >= 1          # 102-0007 and 103-0013 in this export
     for name, date in (("EX", "EXSTDTC"), ("TR", "TRDTC"), ("RS", "RSDTC"), ("TU", "TUDTC")):
         frame = sdtm(demo, name)
@@ -308,12 +315,17 @@ def test_demo_death_dates_agree(demo: RunResult) -> None:
 def test_demo_reference_end_of_ongoing_subjects(demo: RunResult) -> None:
     dm = sdtm(demo, "DM").set_index("USUBJID")
     rs = sdtm(demo, "RS")
-    ongoing = dm[dm["RFXSTDTC"].notna() & dm["RFXENDTC"].isna()]
+    ex = sdtm(demo, "EX")
+    ongoing = dm.loc[ongoing_subjects(demo)]
     assert len(ongoing) >= 1
     assert set(ongoing["RFENDTC"]) == {"2019-12-31"}            # the data cut-off
+    # SDTMIG 3.4 DM: RFXENDTC is the latest EXSTDTC when the last record has no EXENDTC
+    latest_start = ex.groupby("USUBJID")["EXSTDTC"].max()
+    assert (ongoing["RFXENDTC"] == ongoing.index.map(latest_start)).all()
     last_assessment = rs.groupby("USUBJID")["RSDTC"].max()
     assert (ongoing["RFPENDTC"] == ongoing.index.map(last_assessment)).all()
-    ended = dm[dm["RFXENDTC"].notna()]
+    ended = dm[dm["RFXENDTC"].notna() & ~dm.index.isin(ongoing.index)]
+    assert len(ended) > len(ongoing)
     assert (ended["RFENDTC"] == ended["RFXENDTC"]).all()        # study rule: last dose
     assert dm.loc[dm["RFXSTDTC"].notna(), "RFPENDTC"].notna().all()
 
