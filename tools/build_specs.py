@@ -236,7 +236,8 @@ ADTTE_VARS = [
 # not the OCCDS document: variables OCCDS shares with BDS (TRTA/TRTAN, ASTDT..AENDY, ATOXGR/N)
 # take their BDS metadata and position; AE variables carried over keep their SDTMIG 3.4 metadata
 # (OCCDS 1.1 copies --SEQ and the AE topic/qualifiers); the OCCDS-only variables (TRTEMFL,
-# AREL, RELGR1, AOCCxxFL) are written as sponsor variables with the OCCDS names and our labels.
+# ADURN/ADURU, LDOSEDTM, ASEV/ASEVN, AREL, RELGR1, AOCCxxFL) are written as sponsor variables
+# with the OCCDS names and our labels.
 SDTM_PREDECESSORS = ("DM", "AE")
 _Y = ("Y",)
 ADAE_VARS = [
@@ -255,12 +256,25 @@ ADAE_VARS = [
     AdamVar("AETOXGR", "AE", after="AESDTH"),
     AdamVar("AESTDTC", "AE", after="AETOXGR"), AdamVar("AEENDTC", "AE", after="AESTDTC"),
     AdamVar("TRTA", "TRTA"), AdamVar("TRTAN", "TRTAN"),
+    # admiral ad_adae.R: ASTDTM/AENDTM with their time imputation flags (BDS timing variables)
+    AdamVar("ASTDTM", "ASTDTM"), AdamVar("ASTTMF", "ASTTMF"),
+    AdamVar("AENDTM", "AENDTM"), AdamVar("AENTMF", "AENTMF"),
     AdamVar("ASTDT", "ASTDT"), AdamVar("ASTDTF", "ASTDTF"), AdamVar("ASTDY", "ASTDY"),
     AdamVar("AENDT", "AENDT"), AdamVar("AENDTF", "AENDTF"), AdamVar("AENDY", "AENDY"),
-    AdamVar("TRTEMFL", "sponsor", after="AENDTF", label="Treatment Emergent Analysis Flag",
+    # OCCDS 1.1 duration and last dose, severity (admiral ad_adae.R ADURN/ADURU, LDOSEDTM,
+    # ASEV/ASEVN): not in the ADaMIG 1.3 tables, written as sponsor variables with OCCDS names.
+    AdamVar("ADURN", "sponsor", after="AENTMF", label="Analysis Duration (N)", type="Num"),
+    AdamVar("ADURU", "sponsor", after="ADURN", label="Analysis Duration Units",
+            value_list=("DAYS",)),
+    AdamVar("LDOSEDTM", "sponsor", after="ADURU", label="End Date/Time of Last Dose",
+            type="Num"),
+    AdamVar("TRTEMFL", "sponsor", after="LDOSEDTM", label="Treatment Emergent Analysis Flag",
             value_list=_Y),
     AdamVar("ATOXGR", "ATOXGR"), AdamVar("ATOXGRN", "ATOXGRN"),
-    AdamVar("AREL", "sponsor", after="ATOXGRN", label="Analysis Causality"),
+    AdamVar("ASEV", "sponsor", after="ATOXGRN", label="Analysis Severity/Intensity"),
+    AdamVar("ASEVN", "sponsor", after="ASEV", label="Analysis Severity/Intensity (N)",
+            type="Num"),
+    AdamVar("AREL", "sponsor", after="ASEVN", label="Analysis Causality"),
     AdamVar("RELGR1", "sponsor", after="AREL", label="Pooled Causality Group 1",
             value_list=("RELATED", "NOT RELATED")),
     AdamVar("AOCCFL", "sponsor", after="RELGR1", label="1st Occurrence within Subject Flag",

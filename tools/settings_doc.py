@@ -163,16 +163,20 @@ confirmation after >= 28 days with at most one NE between, SD from 42 days.
 
 | What | admiral | cdiscmap default | To get admiral's |
 |---|---|---|---|
-| ASTDTM, AENDTM, ASTTMF, AENTMF | derived (AE times imputed first / last) | dates only (ASTDT, AENDT with ASTDTF, AENDTF) | not settable |
-| ADURN, ADURU, LDOSEDTM, DOSEON, DOSEU | derived | not derived | not settable |
-| ASEV, ASEVN | from AESEV | not derived: oncology grades by CTCAE (ATOXGR, ATOXGRN) | not settable |
-| AOCCIFL (worst event) | highest ASEVN, then ASTDTM, AESEQ | highest ATOXGRN, then ASTDT, AESEQ (AOCCSIFL, AOCCPIFL per SOC / PT besides) | not settable |
+| DOSEON, DOSEU | EXDOSE, EXDOSU of the dose record spanning ASTDTM | not derived | not settable |
+| LDOSEDTM from an open dose record (no EXENDTC) | the record is left out (the single-dose dataset needs both dates) | its EXSTDTC counts, as for TRTEDT | `adsl.yaml exposure.open_end_uses_start: false` |
+| AOCCIFL (worst event) | highest ASEVN, then ASTDTM, AESEQ | highest ATOXGRN (oncology: CTCAE grade), then ASTDTM, AESEQ (AOCCSIFL, AOCCPIFL per SOC / PT besides) | `worst_by: ASEVN` |
 | ADSL variables | all of ADSL merged | SUBJID, SITEID, TRT01P, TRT01A, TRTSDT, TRTEDT, SAFFL | not settable |
 
-Same as the template: ASTDT/AENDT imputation (up to M; start not before TRTSDT, end not after
-DTHDT/EOSDT), ASTDY/AENDY, TRTEMFL (TRTSDT .. TRTEDT + 30 days), AREL. Beyond the template:
-TRTA/TRTAN, ATOXGR/ATOXGRN, RELGR1, AOCCFL/AOCCSFL/AOCCPFL, and AEACN, AEOUT, AESDTH copied
-from AE ("AEs leading to discontinuation": AEACN = DRUG WITHDRAWN).
+Same as the template: ASTDTM/AENDTM and ASTDT/AENDT (their dates) imputing up to M, the start
+to the first day and 00:00:00, not before TRTSDT, the end to the last day and 23:59:59, not
+after DTHDT/EOSDT, with ASTDTF/AENDTF and ASTTMF/AENTMF = H or M (no S:
+`flag_imputed_seconds: true` adds it), ASTDY/AENDY, ADURN/ADURU (AENDT - ASTDT + 1 days),
+LDOSEDTM (last dose date on or before the AE start, at 00:00:00, EXDOSE > 0 or placebo),
+ASEV/ASEVN from AESEV (MILD 1 … DEATH THREATENING 4; left out when AE has no AESEV), TRTEMFL
+(TRTSDT .. TRTEDT + 30 days), AREL. Beyond the template: TRTA/TRTAN, ATOXGR/ATOXGRN, RELGR1,
+AOCCFL/AOCCSFL/AOCCPFL, and AEACN, AEOUT, AESDTH copied from AE ("AEs leading to
+discontinuation": AEACN = DRUG WITHDRAWN).
 
 ### ADEX (admiral ad_adex.R)
 

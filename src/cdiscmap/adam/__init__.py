@@ -17,6 +17,7 @@ Finding rules raised by this stage:
 - CMAP-AD0030 AETOXGR not a CTCAE grade; CMAP-AD0031 an EX record that counts no dose (end before
   start, unknown EXDOSFRQ or EXDOSU); CMAP-AD0032 a mg/m2 dose without body surface area
 - CMAP-AD0033 a questionnaire answer outside its scale's range
+- CMAP-AD0034 AESEV not in the ADAE severity order (ASEVN left blank)
 """
 
 from __future__ import annotations

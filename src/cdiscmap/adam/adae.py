@@ -7,17 +7,26 @@ Conventions follow admiral's ``ad_adae.R`` template (settings in ``adam/adae.yam
   is not put before TRTSDT when the partial date contains TRTSDT (admiral ``min_dates``); an
   imputed end is not put after the earliest of ``end_not_after`` (DTHDT, EOSDT) when the partial
   date contains it (admiral ``max_dates``). Complete dates are never moved.
+- ASTDTM/AENDTM (admiral ``derive_vars_dtm``): the same dates with a missing time imputed to
+  00:00:00 / 23:59:59, the bounds applied to the datetime (TRTSDT at 00:00:00, DTHDT/EOSDT at
+  23:59:59), ASTTMF/AENTMF = H or M (S with ``flag_imputed_seconds``); ASTDT/AENDT are their
+  dates (``derive_vars_dtm_to_dt``), so the two never disagree.
 - ASTDY/AENDY: day relative to TRTSDT, no day 0 (ADaMIG 1.3 §3.1.4 *DY).
+- ADURN/ADURU: AENDT − ASTDT + 1 days (admiral ``derive_vars_duration`` add_one).
+- LDOSEDTM: the last dose date on or before ASTDT from EX, as admiral's single-dose dataset
+  (``derive_vars_joined``, EXSTDTM <= ASTDTM): dose records as ADSL's, daily within a record,
+  every 1/n days for fewer than one dose a day, ONCE on its start.
+- ASEV/ASEVN from AESEV when AE has it (ASEVN: position in ``severity_order``).
 - TRTEMFL (admiral ``derive_var_trtemfl``): Y when TRTSDT <= ASTDT <= TRTEDT + window; an AE
   without ASTDT is Y unless AENDT is before TRTSDT; blank otherwise and for undosed subjects.
 - ATOXGR/ATOXGRN from AETOXGR (CTCAE version in the settings); AREL = AEREL, RELGR1 = RELATED /
   NOT RELATED by the settings' related terms.
-- First-occurrence flags over treatment-emergent AEs, ordered by ASTDT then AESEQ (OCCDS 1.1
+- First-occurrence flags over treatment-emergent AEs, ordered by ASTDTM then AESEQ (OCCDS 1.1
   AOCCxxFL): AOCCFL per subject, AOCCSFL per subject and AEBODSYS, AOCCPFL per subject, AEBODSYS
   and AEDECOD. The worst-grade variants AOCCIFL / AOCCSIFL / AOCCPIFL flag the first record of
-  the highest ATOXGRN in the same groups (admiral ``derive_var_extreme_flag`` with order
-  desc(grade), ASTDT, AESEQ, restricted to TRTEMFL = Y), so "grade >= 3 by SOC/PT" tables count
-  each subject once, at its worst grade.
+  the highest ATOXGRN (or ASEVN, ``worst_by``) in the same groups (admiral
+  ``derive_var_extreme_flag`` with order desc(grade), ASTDTM, AESEQ, restricted to TRTEMFL = Y),
+  so "grade >= 3 by SOC/PT" tables count each subject once, at its worst grade.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.dates import impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
     lookup,
     notice,
@@ -35,6 +44,7 @@ from cdiscmap.adam.io import (
     upper_text,
 )
 from cdiscmap.adam.settings import AdamSettings
+from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
 
 # AEACN (DRUG WITHDRAWN: AEs leading to discontinuation), AEOUT and AESDTH serve the safety tables.
@@ -53,23 +63,76 @@ def relative_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
     return diff.where(diff < 0, diff + 1)
 
 
-def _bounded(dtc: pd.Series, highest: str, how: str, bound: pd.Series, *, lower: bool
-             ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Imputed dates, flag and invalid mask; an imputed date crossing ``bound`` is moved onto it
-    when the partial date's period contains the bound (admiral min_dates / max_dates)."""
-    imp = impute_dtc(dtc, highest, how)   # type: ignore[arg-type]
-    dates = imp.dates
-    if highest != "none":
-        other = impute_dtc(dtc, highest, "last" if how == "first" else "first").dates  # type: ignore[arg-type]
-        imputed = imp.flag.notna().to_numpy()
-        if lower:   # period [dates, other]; bound inside and after the first-day imputation
-            move = imputed & (bound > dates).fillna(False).to_numpy() & \
-                (bound <= other).fillna(False).to_numpy()
-        else:       # period [other, dates]; bound inside and before the last-day imputation
-            move = imputed & (bound < dates).fillna(False).to_numpy() & \
-                (bound >= other).fillna(False).to_numpy()
-        dates = dates.where(~move, bound)
-    return dates.astype("datetime64[ns]"), imp.flag, imp.invalid
+def _bounded(dtc: pd.Series, highest: str, how: str, bound: pd.Series, *, lower: bool,
+             seconds: bool) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Imputed datetimes, date flag, time flag and invalid mask (admiral derive_vars_dtm: the
+    date imputed to the first / last day, the time to 00:00:00 / 23:59:59); an imputed datetime
+    crossing ``bound`` is moved onto it when the partial value's period contains the bound
+    (admiral min_dates / max_dates). A complete datetime has a one-instant period: never moved."""
+    other_how = "last" if how == "first" else "first"
+    imp = impute_dtm(dtc, highest, how, how, flag_seconds=seconds)   # type: ignore[arg-type]
+    other = impute_dtm(dtc, highest, other_how, other_how).datetimes  # type: ignore[arg-type]
+    stamps = imp.datetimes
+    if lower:   # period [stamps, other]; bound inside and after the first-instant imputation
+        move = (bound > stamps).fillna(False).to_numpy() & (bound <= other).fillna(False).to_numpy()
+    else:       # period [other, stamps]; bound inside and before the last-instant imputation
+        move = (bound < stamps).fillna(False).to_numpy() & (bound >= other).fillna(False).to_numpy()
+    stamps = stamps.where(~move, bound)
+    return stamps.astype("datetime64[ns]"), imp.date_flag, imp.time_flag, imp.invalid
+
+
+def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Series,
+               settings: AdamSettings) -> pd.Series:
+    """LDOSEDTM: the last dose on or before the AE start date, at 00:00:00 (admiral ad_adae.R:
+    derive_vars_joined on the single-dose EX dataset, EXSTDTM = the dose date as a datetime,
+    EXSTDTM <= ASTDTM, last). Dose records as ADSL's (``adsl.exposure``); a record doses every
+    day from its start to its end, every 1/n days when ``adex.doses_per_day`` gives n < 1
+    (QOD: every other day), once when EXDOSFRQ is ONCE. An open record (no EXENDTC) doses on
+    its start date when ``exposure.open_end_uses_start`` (as TRTEDT), else not at all
+    (admiral's single-dose dataset needs both dates)."""
+    none = pd.Series(pd.NaT, index=usubjid.index, dtype="datetime64[ns]")
+    if "EX" not in sdtm:       # ADEX's notice says EX is absent
+        return none
+    ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "ADAE LDOSEDTM")
+    cfg = settings.adsl.exposure
+    keep = pd.Series(True, index=ex.index)
+    if cfg.positive_dose_only and "EXDOSE" in ex.columns:
+        dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
+        placebo = ex["EXTRT"].str.upper().str.contains(cfg.placebo_pattern.upper(), regex=False) \
+            .fillna(False).astype(bool) if "EXTRT" in ex.columns else False
+        keep = ((dose > 0) | ((dose == 0) & placebo)).fillna(False).astype(bool)
+    ex = ex.loc[keep]
+    start = impute_dtc(ex["EXSTDTC"], cfg.start_imputation, "first").dates
+    end = impute_dtc(ex["EXENDTC"], cfg.end_imputation, "last").dates \
+        if "EXENDTC" in ex.columns else pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+    open_end = ex["EXENDTC"].isna() if "EXENDTC" in ex.columns else \
+        pd.Series(True, index=ex.index)
+    if cfg.open_end_uses_start:
+        end = end.where(~open_end.to_numpy(), start)
+    freq = upper_text(ex["EXDOSFRQ"]) if "EXDOSFRQ" in ex.columns else \
+        pd.Series(pd.NA, index=ex.index, dtype="string")
+    per_day = freq.map(settings.adex.doses_per_day).astype("float64")
+    step = np.where(per_day < 1, np.round(1 / per_day), 1.0)
+    once = freq.eq("ONCE").fillna(False).to_numpy()
+    end = end.where(~once, start)
+    doses = pd.DataFrame({"USUBJID": ex["USUBJID"].astype(object).to_numpy(),
+                          "_S": start.to_numpy(), "_E": end.to_numpy(), "_STEP": step})
+    doses = doses.loc[doses["_S"].notna() & doses["_E"].notna() & (doses["_E"] >= doses["_S"])]
+    aes = pd.DataFrame({"USUBJID": usubjid.astype(object).to_numpy(), "_AST": astdt.to_numpy(),
+                        "_ROW": np.arange(len(usubjid))})
+    aes = aes.loc[aes["_AST"].notna()]
+    pairs = aes.merge(doses, on="USUBJID", how="inner")
+    pairs = pairs.loc[pairs["_S"] <= pairs["_AST"]]
+    if pairs.empty:
+        return none
+    upto = pairs[["_E", "_AST"]].min(axis=1)
+    days = (upto - pairs["_S"]).dt.days.to_numpy(dtype=float)
+    last = pairs["_S"] + pd.to_timedelta(np.floor(days / pairs["_STEP"].to_numpy())
+                                         * pairs["_STEP"].to_numpy(), unit="D")
+    best = pd.Series(last.to_numpy(), index=pairs["_ROW"].to_numpy()).groupby(level=0).max()
+    out = np.full(len(usubjid), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[best.index.to_numpy()] = best.to_numpy()
+    return pd.Series(out, index=usubjid.index, dtype="datetime64[ns]")
 
 
 def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], ascending: list[bool],
@@ -127,20 +190,25 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     # dates
     trtsdt = pd.to_datetime(out["TRTSDT"]).astype("datetime64[ns]")
     trtedt = pd.to_datetime(out["TRTEDT"]).astype("datetime64[ns]")
-    start_bound = trtsdt if cfg.start_not_before_trtsdt else \
-        pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-    astdt, astdtf, bad_start = _bounded(out["AESTDTC"], cfg.start_highest_imputation, "first",
-                                        start_bound, lower=True)
+    nat = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    start_bound = trtsdt if cfg.start_not_before_trtsdt else nat   # TRTSDT at 00:00:00
+    seconds = cfg.flag_imputed_seconds
+    astdtm, astdtf, asttmf, bad_start = _bounded(
+        out["AESTDTC"], cfg.start_highest_imputation, "first", start_bound, lower=True,
+        seconds=seconds)
     caps = [pd.to_datetime(lookup(out["USUBJID"], table[n])).astype("datetime64[ns]")
             for n in cfg.end_not_after if n in table.columns]
-    end_bound = pd.concat(caps, axis=1).min(axis=1) if caps else \
-        pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-    aendt, aendtf, bad_end = _bounded(out["AEENDTC"], cfg.end_highest_imputation, "last",
-                                      end_bound.astype("datetime64[ns]"), lower=False)
+    end_bound = pd.concat(caps, axis=1).min(axis=1).astype("datetime64[ns]") if caps else nat
+    end_bound = end_bound + pd.Timedelta(hours=23, minutes=59, seconds=59)  # a date's last second
+    aendtm, aendtf, aentmf, bad_end = _bounded(
+        out["AEENDTC"], cfg.end_highest_imputation, "last", end_bound, lower=False,
+        seconds=seconds)
+    astdt = astdtm.dt.normalize()
+    aendt = aendtm.dt.normalize()
     report_bad_dates(findings, ae.loc[bad_start.to_numpy()], "AE", "AESTDTC")
     report_bad_dates(findings, ae.loc[bad_end.to_numpy()], "AE", "AEENDTC")
-    out["ASTDT"], out["ASTDTF"] = astdt, astdtf
-    out["AENDT"], out["AENDTF"] = aendt, aendtf
+    out["ASTDTM"], out["ASTDT"], out["ASTDTF"], out["ASTTMF"] = astdtm, astdt, astdtf, asttmf
+    out["AENDTM"], out["AENDT"], out["AENDTF"], out["AENTMF"] = aendtm, aendt, aendtf, aentmf
     out["ASTDY"] = relative_day(astdt, trtsdt)
     out["AENDY"] = relative_day(aendt, trtsdt)
     level = {"none": "complete dates only", "D": "a missing day imputed",
@@ -153,8 +221,54 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                         + (f"; not after the earliest of {', '.join(cfg.end_not_after)} when "
                            "the partial date contains it" if cfg.end_not_after else ""))
     methods["AENDTF"] = "D when the day was imputed, M when month and day were"
+    time = "H or M" + (" or S" if seconds else "")
+    methods["ASTDTM"] = ("AESTDTC; the date as ASTDT, a missing time imputed to 00:00:00 "
+                         "component by component" + ("; moved to TRTSDT 00:00:00 as ASTDT"
+                                                     if cfg.start_not_before_trtsdt else ""))
+    methods["ASTTMF"] = f"Highest imputed time component of ASTDTM: {time}"
+    methods["AENDTM"] = ("AEENDTC; the date as AENDT, a missing time imputed to 23:59:59 "
+                         "component by component" + ("; moved to the bound's 23:59:59 as AENDT"
+                                                     if cfg.end_not_after else ""))
+    methods["AENTMF"] = f"Highest imputed time component of AENDTM: {time}"
     methods["ASTDY"] = "ASTDT - TRTSDT + 1 when ASTDT >= TRTSDT, else ASTDT - TRTSDT"
     methods["AENDY"] = "AENDT - TRTSDT + 1 when AENDT >= TRTSDT, else AENDT - TRTSDT"
+
+    # duration (admiral derive_vars_duration, in and out unit days, add_one, not truncated)
+    days = (aendt - astdt).dt.days.astype("float64")
+    out["ADURN"] = days.where(days < 0, days + 1) if cfg.duration_add_one else days
+    out["ADURU"] = pd.Series(np.where(out["ADURN"].notna(), "DAYS", None), index=out.index,
+                             dtype="string")
+    methods["ADURN"] = "AENDT - ASTDT" + (" + 1 when not negative" if cfg.duration_add_one
+                                           else "") + " (days)"
+    methods["ADURU"] = "DAYS when ADURN is present"
+
+    # last dose before the AE (admiral derive_vars_joined on the single-dose EX dataset)
+    out["LDOSEDTM"] = _last_dose(sdtm, out["USUBJID"], astdt, settings)
+    if "EX" in sdtm:
+        methods["LDOSEDTM"] = (
+            "Latest dose date on or before ASTDT, at 00:00:00: EX records with EXDOSE > 0 (or "
+            "placebo) dose every day from EXSTDTC to EXENDTC (every 1/n days when fewer than "
+            "one a day, EXSTDTC only when ONCE" + (", an open record on its EXSTDTC"
+                                                   if settings.adsl.exposure.open_end_uses_start
+                                                   else "") + ")")
+
+    # severity (admiral ad_adae.R: ASEV = AESEV, ASEVN its rank)
+    if "AESEV" in ae.columns:
+        out["ASEV"] = ae["AESEV"].astype("string")
+        sev = upper_text(out["ASEV"])
+        rank = {v: float(i + 1) for i, v in enumerate(cfg.severity_order)}
+        out["ASEVN"] = sev.map(rank).astype("float64")
+        bad_sev = sev.notna() & out["ASEVN"].isna()
+        if bad_sev.any():
+            report_rows(findings, ae.loc[bad_sev.to_numpy()], "AE", rule="CMAP-AD0034",
+                        severity=Severity.WARNING,
+                        message="AESEV is not one of the ADAE severity_order values; ASEVN is "
+                                "left blank", variable="AESEV", value_col="AESEV")
+        methods["ASEV"] = "AE.AESEV"
+        methods["ASEVN"] = "ASEV: " + ", ".join(f"{v} = {i + 1}" for i, v in
+                                                enumerate(cfg.severity_order))
+    elif cfg.worst_by == "ASEVN":
+        raise InputDataError("ADAE worst_by ASEVN: AE has no AESEV")
 
     # treatment emergence (admiral derive_var_trtemfl)
     window = pd.Timedelta(days=cfg.trtemfl_window_days)
@@ -192,19 +306,19 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                          + "; NOT RELATED for any other non-blank AEREL")
 
     # first-occurrence flags over the treatment-emergent AEs
-    work = out.assign(_ST=astdt, _NEG=-out["ATOXGRN"])
+    work = out.assign(_ST=astdtm, _NEG=-out[cfg.worst_by])
     for flag, groups in _FLAG_GROUPS.items():
         out[flag] = _first_flag(work, emergent, ["_ST", "AESEQ"], [True, True], groups)
-    graded = emergent & out["ATOXGRN"].notna()
+    graded = emergent & out[cfg.worst_by].notna()
     for flag, groups in _WORST_GROUPS.items():
         out[flag] = _first_flag(work, graded, ["_NEG", "_ST", "AESEQ"], [True, True, True],
                                 groups)
     by = {"": "subject", "S": "subject and AEBODSYS", "P": "subject, AEBODSYS and AEDECOD"}
     for key, text in by.items():
         methods[f"AOCC{key}FL"] = (f"Y on the first treatment-emergent AE of the {text}, by "
-                                   "ASTDT then AESEQ")
+                                   "ASTDTM then AESEQ")
         methods[f"AOCC{key}IFL"] = (f"Y on the first treatment-emergent AE with the highest "
-                                    f"ATOXGRN of the {text}, by ASTDT then AESEQ")
+                                    f"{cfg.worst_by} of the {text}, by ASTDTM then AESEQ")
 
     out = out.sort_values(["USUBJID", "AESEQ"], kind="mergesort").reset_index(drop=True)
     return out

@@ -967,11 +967,36 @@ class AdaeSettings(_Model):
         default_factory=dict,
         description="TRTA → TRTAN; values not listed are numbered after them in alphabetical "
                     "order (default: all alphabetical).")
+    flag_imputed_seconds: bool = Field(
+        False, description="ASTTMF/AENTMF = S when only the seconds were imputed. ASTDTM/AENDTM "
+                           "come from AESTDTC/AEENDTC with the date imputed as ASTDT/AENDT and "
+                           "a missing time imputed component by component to 00:00:00 (start) "
+                           "or 23:59:59 (end), the bounds above applied to the datetime (TRTSDT "
+                           "at 00:00:00, DTHDT/EOSDT at 23:59:59); ASTDT/AENDT are their dates "
+                           "(admiral ad_adae.R derive_vars_dtm, derive_vars_dtm_to_dt). The flag "
+                           "names the highest imputed component, H or M (admiral "
+                           "ignore_seconds_flag TRUE: no S); true adds S (ADaMIG 1.3 §3.1.3).")
+    duration_add_one: bool = Field(
+        True, description="ADURN = AENDT - ASTDT + 1 days, ADURU = DAYS (admiral ad_adae.R "
+                          "derive_vars_duration add_one TRUE: an AE starting and ending on one "
+                          "day lasts 1 day; a negative duration gets no + 1); false: AENDT - "
+                          "ASTDT. Blank when either date is missing.")
+    severity_order: list[str] = Field(
+        default_factory=lambda: ["MILD", "MODERATE", "SEVERE", "DEATH THREATENING"],
+        description="ASEV = AESEV when AE has AESEV (admiral ad_adae.R); ASEVN = its position "
+                    "in this list (admiral: MILD 1, MODERATE 2, SEVERE 3, DEATH THREATENING 4; "
+                    "SDTM CT AESEV C66769 has the first three). A value not listed: ASEVN blank "
+                    "(CMAP-AD0034). Compared upper-cased.")
+    worst_by: Literal["ATOXGRN", "ASEVN"] = Field(
+        "ATOXGRN", description="Order of the worst-event flags AOCCIFL/AOCCSIFL/AOCCPIFL: the "
+                               "highest CTCAE grade (oncology), or the highest ASEVN (admiral "
+                               "ad_adae.R AOCCIFL: desc(ASEVN), ASTDTM, AESEQ). Default "
+                               "ATOXGRN.")
 
     _v_n = field_validator("end_not_after")(
         lambda v: [_check_name(x, "end_not_after") for x in v])
 
-    @field_validator("related_terms")
+    @field_validator("related_terms", "severity_order")
     @classmethod
     def _upper_terms(cls, value: list[str]) -> list[str]:
         return [v.strip().upper() for v in value]
