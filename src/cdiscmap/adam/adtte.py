@@ -23,6 +23,11 @@ in this order (FDA 2018 guidance tables on PFS censoring):
 AVAL = ADT − STARTDT + 1 days (admiral ``derive_vars_duration`` add_one: an event on the start
 day lasts one day). A censoring date is never before the start date.
 
+Responses are those of the parameter's ``evaluator`` (default adrs.yaml's): with more
+evaluators in ADRS (``adrs.evaluators``, e.g. investigator and independent review), PFS by
+independent review is a parameter with ``evaluator: INDEPENDENT ASSESSOR``, and one ADRS source
+may name another evaluator than its parameter's (``evaluator`` on the source).
+
 PD and assessments come from the *analysed* responses of the ADRS analysis: when ADRS cuts at
 new anti-cancer therapy (``adrs.new_therapy``), a PD after it is never an event and only death
 can follow; ``censor_at_new_therapy`` then censors that death too (FDA 2018).
@@ -65,14 +70,16 @@ def _last_before(records: pd.DataFrame, subjects: pd.DataFrame, when: str) -> pd
     return joined.set_index("USUBJID")[["ADT", "SRCSEQ"]]
 
 
-def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame, ovr: pd.DataFrame,
-                  by_subject: pd.DataFrame, pick: str) -> tuple[pd.Series, pd.Series]:
+def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
+                  ovr: dict[str | None, pd.DataFrame], by_subject: pd.DataFrame, pick: str
+                  ) -> tuple[pd.Series, pd.Series]:
     """Per subject row: the first (``pick`` first) or last date of one source on or after the
-    start date, and its SRCSEQ (ADRS records; NaN otherwise)."""
+    start date, and its SRCSEQ (ADRS records; NaN otherwise). ``ovr`` holds the analysed
+    responses on/after the start date per evaluator (None: the parameter's)."""
     nat = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
     nan = pd.Series(np.nan, index=ids.index)
     if src.dataset == "ADRS":
-        recs, _ = select_records(ovr, src.where)
+        recs, _ = select_records(ovr[src.evaluator], src.where)
         if recs.empty:
             return nat, nan
         recs = recs.sort_values(["USUBJID", "ADT", "SRCSEQ"], kind="mergesort")
@@ -94,15 +101,18 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame, ovr: pd.Da
 
 def _source_text(src: TteSource) -> str:
     where = f" where {where_text(src.where)}" if src.where else ""
+    if src.evaluator is not None:
+        where += f" by {src.evaluator}"
     what = "STARTDT" if src.dataset == "ADSL" and src.date == "START" else \
         f"{src.dataset}.{src.date}"
     return f"{what}{where}"
 
 
-def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
+def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, ResponseData],
                baseline: pd.DataFrame, settings: AdamSettings, findings: Findings
                ) -> tuple[pd.DataFrame, str]:
     cfg = settings.adtte
+    rd = responses[settings.response_key(p.analysis, p.evaluator)]
     codes = cfg.cnsr
     conf = settings.adrs.confirmation
     ovr = rd.ovr
@@ -132,10 +142,20 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
     ids = subj["USUBJID"]
     start_seq = subj["_start_seq"].astype("float64")
 
-    # --- assessments on/after the start date
-    ovr = ovr.assign(_start=pd.to_datetime(lookup(ovr["USUBJID"], subj.set_index("USUBJID")
-                                                              ["STARTDT"])))
-    ovr = ovr.loc[(ovr["ADT"] >= ovr["_start"]).fillna(False).astype(bool)]
+    # --- assessments on/after the start date: the parameter's evaluator (key None) and the
+    # evaluators its ADRS sources name
+    starts = subj.set_index("USUBJID")["STARTDT"]
+
+    def after_start(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(_start=pd.to_datetime(lookup(frame["USUBJID"], starts)))
+        return frame.loc[(frame["ADT"] >= frame["_start"]).fillna(False).astype(bool)]
+
+    ovr = after_start(ovr)
+    by_evaluator: dict[str | None, pd.DataFrame] = {None: ovr}
+    for src in [*p.event_sources(), *p.censor_sources(cfg.adequate_responses, codes)]:
+        if src.dataset == "ADRS" and src.evaluator not in by_evaluator:
+            by_evaluator[src.evaluator] = after_start(
+                responses[settings.response_key(p.analysis, src.evaluator)].ovr)
     adequate = ovr.loc[ovr["AVALC"].isin([r.upper() for r in cfg.adequate_responses])]
 
     def src_of(src: TteSource) -> tuple[str, str]:
@@ -151,7 +171,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
     ev_pos = pd.Series(-1, index=ids.index)
     ev_seq = pd.Series(np.nan, index=ids.index)
     for k, src in enumerate(events):
-        dt, seq = _source_dates(src, ids, subj, ovr, by_subject, "first")
+        dt, seq = _source_dates(src, ids, subj, by_evaluator, by_subject, "first")
         before = (dt < startdt).fillna(False).astype(bool)
         if before.any() and src.dataset == "ADSL":
             findings.add_frame(subj.loc[before], rule="CMAP-AD0020", severity=Severity.WARNING,
@@ -171,7 +191,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
     cen_pos = pd.Series(-1, index=ids.index)
     cen_seq = pd.Series(np.nan, index=ids.index)
     for k, src in enumerate(censors):
-        dt, seq = _source_dates(src, ids, subj, ovr, by_subject, "last")
+        dt, seq = _source_dates(src, ids, subj, by_evaluator, by_subject, "last")
         dt = dt.where((dt >= startdt).fillna(False).astype(bool))
         better = (dt.notna() & (cen_dt.isna() | (dt > cen_dt))).astype(bool)
         cen_dt = cen_dt.where(~better, dt)
@@ -182,7 +202,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
     # the parameter's own ADRS censor source when it has one, else the adequate assessments
     rs_censor = next((c for c in censors if c.dataset == "ADRS"), None)
     if rs_censor is not None:
-        la_dt, la_seq = _source_dates(rs_censor, ids, subj, ovr, by_subject, "last")
+        la_dt, la_seq = _source_dates(rs_censor, ids, subj, by_evaluator, by_subject, "last")
     else:
         last = _last_per_subject(adequate)
         la_dt = pd.to_datetime(lookup(ids, last["ADT"])) if not last.empty else \
@@ -276,7 +296,9 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, rd: ResponseData,
         "SRCSEQ": srcseq,
     })
     out["AVAL"] = ((out["ADT"] - out["STARTDT"]).dt.days + 1).astype("float64")
-    text = (f"{p.param}: from {start_text} to the first of "
+    who = f" (responses by {p.evaluator})" if \
+        settings.response_key(p.analysis, p.evaluator) != p.analysis else ""
+    text = (f"{p.param}{who}: from {start_text} to the first of "
             + " or ".join(f"{e.description.lower()} ({_source_text(e)})" for e in events)
             + " (CNSR 0); AVAL = ADT - STARTDT + 1 days; no event: censored at the latest of "
             + ", ".join(f"{(c.date_description or c.description).lower()} ("
@@ -302,8 +324,7 @@ def derive_adtte(adsl: pd.DataFrame, responses: dict[str, ResponseData],
     (``adtte.collected`` durations read from ``sdtm``)."""
     parts = []
     for p in settings.adtte.parameters:
-        frame, text = _parameter(p, adsl, responses[p.analysis], baseline_tumours, settings,
-                                 findings)
+        frame, text = _parameter(p, adsl, responses, baseline_tumours, settings, findings)
         parts.append(frame)
         methods[f"PARAMCD={p.paramcd}"] = text
     parts += collected_tte(sdtm or {}, adsl, settings, findings, methods)  # durations as given

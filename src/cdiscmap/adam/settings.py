@@ -720,12 +720,19 @@ class TteSource(_Model):
                                                  "(START: the start date's own source).")
     srcvar: str | None = Field(None, description="SRCVAR; default RSDTC for ADRS, the date "
                                                  "variable for ADSL.")
+    evaluator: str | None = Field(
+        None, description="ADRS sources: the responses of this evaluator (adrs.yaml evaluator "
+                          "or one of its evaluators, e.g. INDEPENDENT ASSESSOR), same analysis; "
+                          "default the parameter's evaluator.")
 
     _v_d = field_validator("date")(lambda v: _check_name(v, "date"))
     _v_w = field_validator("where")(lambda v: _check_where(v))
+    _v_e = field_validator("evaluator")(lambda v: None if v is None else v.strip().upper())
 
     @model_validator(mode="after")
     def _fits_dataset(self) -> TteSource:
+        if self.dataset == "ADSL" and self.evaluator is not None:
+            raise ValueError("evaluator applies to ADRS sources only")
         if self.dataset == "ADRS":
             if self.date != "ADT":
                 raise ValueError(f"an ADRS source is dated by ADT, not {self.date}")
@@ -764,6 +771,11 @@ class TteParameter(_Model):
                                    "(first response of the analysis: duration of response).")
     confirmed: bool = Field(False, description="With start RESPONSE: first confirmed response.")
     analysis: str = Field("main", description="ADRS analysis giving PD and assessments.")
+    evaluator: str | None = Field(
+        None, description="Whose responses the parameter reads (its ADRS sources, assessments, "
+                          "DOR start): adrs.yaml evaluator or one of its evaluators, e.g. "
+                          "INDEPENDENT ASSESSOR for PFS by independent review. Default the "
+                          "adrs.yaml evaluator (INVESTIGATOR).")
     events: list[Event | TteSource] = Field(
         description="Event sources (section below); the earliest counts. PD and DEATH are "
                     "shorthands: ADRS AVALC = PD (DISEASE PROGRESSION, admiralonco pd_event) "
@@ -789,6 +801,7 @@ class TteParameter(_Model):
 
     _v = field_validator("paramcd")(lambda v: _check_name(v, "PARAMCD"))
     _v_s = field_validator("start")(lambda v: _check_name(v, "start"))
+    _v_e = field_validator("evaluator")(lambda v: None if v is None else v.strip().upper())
 
     @model_validator(mode="after")
     def _confirmed_response(self) -> TteParameter:
@@ -1280,11 +1293,19 @@ class AdamSettings(_Model):
         return fixed + [d.variable for d in self.adsl.dates] + \
             [d.variable for d in self.adsl.ex_dates]
 
+    def response_key(self, analysis: str, evaluator: str | None) -> str:
+        """Key of an analysis's responses by one evaluator in derive_adrs's result (the main
+        evaluator's under the analysis id, another's under ``<id>@<evaluator>``)."""
+        if evaluator is None or evaluator == self.adrs.evaluator:
+            return analysis
+        return f"{analysis}@{evaluator}"
+
     def cross_check(self) -> list[tuple[str, str, str]]:
         """Problems between files as (file, key, message): unknown dates or analyses."""
         problems: list[tuple[str, str, str]] = []
         known = set(self.adsl_date_variables())
         ids = {a.id for a in self.adrs.analyses}
+        evaluators = [self.adrs.evaluator] + [e.evaluator for e in self.adrs.evaluators]
         for i, a in enumerate(self.adrs.analyses):
             if a.reference_date not in known:
                 problems.append(("adrs", f"analyses.{i}.reference_date",
@@ -1326,6 +1347,14 @@ class AdamSettings(_Model):
                     problems.append(("adtte", f"parameters.{i}.{part}.{j}.date",
                                      f"unknown ADSL date {src.date}; known: START, "
                                      f"{', '.join(sorted(known))}"))
+                if src.evaluator is not None and src.evaluator not in evaluators:
+                    problems.append(("adtte", f"parameters.{i}.{part}.{j}.evaluator",
+                                     f"unknown evaluator {src.evaluator}; adrs.yaml has "
+                                     f"{', '.join(evaluators)}"))
+            if p.evaluator is not None and p.evaluator not in evaluators:
+                problems.append(("adtte", f"parameters.{i}.evaluator",
+                                 f"unknown evaluator {p.evaluator}; adrs.yaml has "
+                                 f"{', '.join(evaluators)}"))
             if p.analysis not in ids:
                 problems.append(("adtte", f"parameters.{i}.analysis",
                                  f"unknown ADRS analysis {p.analysis!r}; known: "
