@@ -273,6 +273,8 @@ def _numbers(table: pd.DataFrame) -> np.ndarray:
 
 
 def _findings(table: pd.DataFrame) -> list[Finding]:
+    # Messages are built for the rows that need one only (most compared rows agree).
+    table = table.iloc[np.flatnonzero(table["STATUS"].to_numpy(dtype=object) != "AGREE")]
     who = table["EVALUATOR"].fillna("").str.lower().to_numpy(dtype=object)
     label = _visit_label(table)
     rs_val = table["RSSTRESC"].fillna("(none)").to_numpy(dtype=object)

@@ -28,16 +28,22 @@ NON_CR_NON_PD = "NON-CR/NON-PD"
 
 
 def fmt_number(values: np.ndarray, *, signed: bool = True, trim: bool = False) -> np.ndarray:
-    """Numbers as short text for REASON/messages: 1 decimal, optional sign, optional '.0' cut."""
+    """Numbers as short text for REASON/messages: 1 decimal, optional sign, optional '.0' cut.
+
+    Formatted once per distinct rounded value (float → str is slow per cell and a study has few
+    distinct sums, percentages and visit numbers against hundreds of thousands of rows).
+    """
     rounded = np.round(np.asarray(values, dtype=np.float64), 1) + 0.0   # + 0.0 turns -0.0 into 0.0
-    text = pd.Series(rounded, dtype=np.float64).astype(str).fillna("nan").to_numpy(dtype=object)
+    codes, uniques = pd.factorize(rounded, use_na_sentinel=False)
+    uniques = np.asarray(uniques, dtype=np.float64)
+    text = pd.Series(uniques, dtype=np.float64).astype(str).fillna("nan").to_numpy(dtype=object)
     if trim:
-        whole = np.isfinite(rounded) & (rounded == np.trunc(rounded)) & (np.abs(rounded) < 2**53)
+        whole = np.isfinite(uniques) & (uniques == np.trunc(uniques)) & (np.abs(uniques) < 2**53)
         if whole.any():
-            text[whole] = pd.Series(rounded[whole].astype(np.int64)).astype(str).to_numpy(object)
+            text[whole] = pd.Series(uniques[whole].astype(np.int64)).astype(str).to_numpy(object)
     if signed:
-        text = np.where(rounded >= 0, "+", "").astype(object) + text
-    return text
+        text = np.where(uniques >= 0, "+", "").astype(object) + text
+    return text[codes]
 
 
 def pct_change(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
