@@ -27,9 +27,12 @@ DEMO_N = 150
 
 # ---- the contract (docs/raw-forms.md), written out by hand --------------------------------
 TL_COLUMNS = ["SUBJECT", "VISIT", "TADAT", "METHOD", "SUMDIAM"] + [
-    f"TL{i}_{part}" for i in range(1, 6) for part in ("ID", "LOC", "NODE", "DIAM", "STAT")]
+    f"TL{i}_{part}" for i in range(1, 6)
+    for part in ("ID", "LOC", "NODE", "DIAM", "STAT", "REASND")]
 NTL_COLUMNS = ["SUBJECT", "VISIT", "TADAT"] + [
-    f"NTL{j}_{part}" for j in range(1, 5) for part in ("ID", "LOC", "STAT")]
+    f"NTL{j}_{part}" for j in range(1, 5) for part in ("ID", "LOC", "STAT", "REASND")]
+NOT_EVALUATED_REASONS = {"SCAN NOT PERFORMED", "LESION NOT IN FIELD OF VIEW",
+                         "POOR IMAGE QUALITY", "DIFFERENT IMAGING METHOD USED"}
 CONTRACT = {
     "enrol.csv": ["SITE", "SUBJECT", "COUNTRY", "REGDAT", "COHORT", "PATHOL", "ALTERATION",
                   "BRTHDAT", "AGE", "SEX", "RACE", "ETHNIC"],
@@ -428,6 +431,50 @@ def test_lesion_events_all_occur(demo: Path) -> None:
     week8 = tl[tl["VISIT"] == "Week 8"].set_index("SUBJECT")["TADAT"]
     gap = (dmy(week8) - first_dose.reindex(week8.index)).dt.days
     assert gap.between(49, 63).all()
+
+
+def test_a_reason_is_collected_exactly_when_a_lesion_is_not_evaluated(demo: Path) -> None:
+    tl, ntl = read(demo, "tl.csv"), read(demo, "ntl.csv")
+    pairs = pd.concat(
+        [tl[[f"TL{i}_STAT", f"TL{i}_REASND"]].set_axis(["STAT", "REASND"], axis=1)
+         for i in range(1, 6)]
+        + [ntl[[f"NTL{j}_STAT", f"NTL{j}_REASND"]].set_axis(["STAT", "REASND"], axis=1)
+           for j in range(1, 5)])
+    not_evaluated = pairs["STAT"] == "NOT EVALUATED"
+    assert not_evaluated.sum() >= 5
+    assert ((pairs["REASND"] != "") == not_evaluated).all()
+    assert set(pairs.loc[not_evaluated, "REASND"]) <= NOT_EVALUATED_REASONS
+    assert pairs.loc[not_evaluated, "REASND"].nunique() >= 2
+    assert (tl.loc[tl["VISIT"] == "Baseline", [f"TL{i}_REASND" for i in range(1, 6)]]
+            == "").all().all()
+
+
+@pytest.mark.parametrize("module", ["basket", "gist", "imt"])
+def test_reasons_come_from_their_own_stream(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Drawing the reasons or not changes no other value of the export: they have their own
+    random stream, so adding them left every older column of a seed as it was."""
+    import importlib
+
+    from cdiscmap.synth import tumour
+
+    build = importlib.import_module(f"cdiscmap.synth.{module}").build
+    drawn = build(80, 2).raw
+    monkeypatch.setattr(tumour, "_reasons", lambda rng, mask: np.where(
+        mask, "POOR IMAGE QUALITY", ""))                    # the same reason, nothing drawn
+    undrawn = build(80, 2).raw
+    assert sorted(drawn) == sorted(undrawn)
+    reasons = 0
+    for name, frame in drawn.items():
+        other = undrawn[name]
+        assert list(frame.columns) == list(other.columns), name
+        reason = [c for c in frame.columns
+                  if c.endswith("_REASND") or c == "REASON_NOT_EVALUATED"]
+        keep = [c for c in frame.columns if c not in reason]
+        pd.testing.assert_frame_equal(frame[keep], other[keep], obj=name)
+        for column in reason:
+            reasons += int((frame[column] != "").sum())
+            assert ((frame[column] != "") == (other[column] != "")).all(), (name, column)
+    assert reasons > 0
 
 
 def test_baseline_scan_within_28_days_before_first_dose(demo: Path) -> None:

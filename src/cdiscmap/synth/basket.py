@@ -760,7 +760,7 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
     enrol, race_defects = mess.plant_unmapped_race(streams[7], _demography(streams[8], subjects))
     ae_form, ae_defects = mess.plant_ae_defects(streams[9], _ae_form(streams[10], subjects, ae),
                                                 NAUSEA_CODING)
-    forms = tumour.tumour_forms(streams[11], course)
+    forms = tumour.tumour_forms(streams[11], course, tumour.reason_stream(seed))
     orr, disagreements, planted_rows = mess.plant_disagreements(
         streams[9], forms["orr.csv"], max(1, round(n / 50)))
     investigator = orr["OVRLRESP"].to_numpy()      # RECIST codes, before any spelled out

@@ -759,16 +759,16 @@ def _eos_form(rng: np.random.Generator, subjects: pd.DataFrame, tl: Timeline,
 # Tumour forms of both phases, planted disagreements
 # --------------------------------------------------------------------------------------------
 
-def _tumour_forms(rng: np.random.Generator, randomized: tumour.TumourCourse,
-                  rechallenge: tumour.TumourCourse | None, n_subjects: int
-                  ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def _tumour_forms(rng: np.random.Generator, reason_rng: np.random.Generator,
+                  randomized: tumour.TumourCourse, rechallenge: tumour.TumourCourse | None,
+                  n_subjects: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """tl, ntl, nl, orr of both phases (phase 1 rows first within a subject) and the planted
     investigator/RECIST disagreements (randomized phase, never on a PD or NE response, so the
-    endpoints are untouched)."""
-    forms = tumour.tumour_forms(rng, randomized)
+    endpoints are untouched). ``reason_rng`` draws only the not-evaluated reasons."""
+    forms = tumour.tumour_forms(rng, randomized, reason_rng)
     phase1 = {name: np.ones(len(frame), dtype=bool) for name, frame in forms.items()}
     if rechallenge is not None:
-        second = _rechallenge_forms(tumour.tumour_forms(rng, rechallenge))
+        second = _rechallenge_forms(tumour.tumour_forms(rng, rechallenge, reason_rng))
         for name in forms:
             phase1[name] = np.r_[phase1[name], np.zeros(len(second[name]), dtype=bool)]
             forms[name] = pd.concat([forms[name], second[name]], ignore_index=True)
@@ -886,7 +886,8 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
     latest = _latest_day(n, tl, courses, [(ex, "_start"), (closed, "_end"), (ae, "_start"),
                                           (ae, "_end")])
     eos, last_contact = _eos_form(streams[8], subjects, tl, latest)
-    forms, disagreements = _tumour_forms(streams[9], randomized, rechallenge, n)
+    forms, disagreements = _tumour_forms(streams[9], tumour.reason_stream(seed), randomized,
+                                          rechallenge, n)
     ae_form, ae_defects = mess.plant_ae_defects(streams[10], _ae_form(streams[11], subjects, ae),
                                                 NAUSEA_CODING)
     raw = {

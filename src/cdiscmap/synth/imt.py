@@ -70,6 +70,9 @@ TARGET_STATUS_DECODE = {"": "", "TOO SMALL TO MEASURE": "Too small to measure",
 NONTARGET_STATUS_DECODE = {"": "", "PRESENT": "Present", "ABSENT": "Absent",
                            "UNEQUIVOCAL PROGRESSION": "Unequivocal progression",
                            "NOT EVALUATED": "Not evaluated"}
+# ... and words the reason a lesion was not evaluated in sentence case ("Poor image quality").
+NOT_EVALUATED_REASON_DECODE = {"": "", **{str(r): str(r).capitalize()
+                                          for r in tumour.NOT_EVALUATED_REASONS}}
 
 # Column names of this vendor for the basket generator's AE log (AESTTIM is not collected).
 AE_COLUMNS = {"SUBJECT": "PATIENT_ID", "AESPID": "AE_NO", "AETERM": "AE_VERBATIM",
@@ -357,7 +360,7 @@ def _carry_site(patient: np.ndarray, lesion: np.ndarray, site: np.ndarray) -> np
 
 
 def _target_form(tl: pd.DataFrame) -> pd.DataFrame:
-    row, v = _long(tl, "TL", tumour.MAX_TARGETS, ("LOC", "NODE", "DIAM", "STAT"))
+    row, v = _long(tl, "TL", tumour.MAX_TARGETS, ("LOC", "NODE", "DIAM", "STAT", "REASND"))
     head = {k: a[row] for k, a in _visit_columns(tl, "SCAN_DATE").items()}
     lesion = np.char.add("TL", v["SLOT"].astype(str))
     imaging = np.where(tl["METHOD"].str.upper().to_numpy(dtype=str) == "MRI", "MRI", "CT")
@@ -369,12 +372,14 @@ def _target_form(tl: pd.DataFrame) -> pd.DataFrame:
         "NODAL": v["NODE"],
         "LONGEST_DIAM_MM": v["DIAM"],
         "LESION_STATUS": pd.Series(v["STAT"]).map(TARGET_STATUS_DECODE).to_numpy(dtype=str),
+        "REASON_NOT_EVALUATED": pd.Series(v["REASND"]).map(NOT_EVALUATED_REASON_DECODE)
+        .to_numpy(dtype=str),
         "TARGET_SUM_MM": tl["SUMDIAM"].to_numpy(dtype=str)[row],
     })
 
 
 def _nontarget_form(ntl: pd.DataFrame) -> pd.DataFrame:
-    row, v = _long(ntl, "NTL", tumour.MAX_NONTARGETS, ("LOC", "STAT"))
+    row, v = _long(ntl, "NTL", tumour.MAX_NONTARGETS, ("LOC", "STAT", "REASND"))
     head = {k: a[row] for k, a in _visit_columns(ntl, "SCAN_DATE").items()}
     lesion = np.char.add("NTL", v["SLOT"].astype(str))
     return pd.DataFrame({
@@ -382,6 +387,8 @@ def _nontarget_form(ntl: pd.DataFrame) -> pd.DataFrame:
         "LESION_NO": lesion,
         "SITE": _carry_site(head["PATIENT_ID"], lesion, v["LOC"]),
         "LESION_STATUS": pd.Series(v["STAT"]).map(NONTARGET_STATUS_DECODE).to_numpy(dtype=str),
+        "REASON_NOT_EVALUATED": pd.Series(v["REASND"]).map(NOT_EVALUATED_REASON_DECODE)
+        .to_numpy(dtype=str),
     })
 
 
@@ -550,7 +557,7 @@ def build(n_subjects: int, seed: int) -> StudyFiles:
                                                       _patients_form(streams[8], subjects))
     race_defects = race_defects.assign(FILE="patients.csv")
     ae_form, ae_defects = _ae_form(streams[10], streams[9], subjects, ae)
-    forms = tumour.tumour_forms(streams[11], course)
+    forms = tumour.tumour_forms(streams[11], course, tumour.reason_stream(seed))
     orr, disagreements, _ = mess.plant_disagreements(streams[9], forms["orr.csv"],
                                                      max(1, round(n / 50)))
     vendor_id = {"SUBJECT": "PATIENT_ID"}

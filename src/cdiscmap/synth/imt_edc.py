@@ -61,10 +61,12 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "target_lesions.csv": ("tl", {
         "PATIENT_ID": "Subject", "VISIT_NAME": "VISIT_NAME", "SCAN_DATE": "TUDAT",
         "IMAGING": "TLMETH", "LESION_NO": "LESNUM", "SITE": "TLLOC", "NODAL": "TLNODE",
-        "LONGEST_DIAM_MM": "TLDIAM", "LESION_STATUS": "TLSTAT", "TARGET_SUM_MM": "TLSUM"}),
+        "LONGEST_DIAM_MM": "TLDIAM", "LESION_STATUS": "TLSTAT",
+        "REASON_NOT_EVALUATED": "TLREASND", "TARGET_SUM_MM": "TLSUM"}),
     "nontarget_lesions.csv": ("ntl", {
         "PATIENT_ID": "Subject", "VISIT_NAME": "VISIT_NAME", "SCAN_DATE": "TUDAT",
-        "LESION_NO": "LESNUM", "SITE": "NTLLOC", "LESION_STATUS": "NTLSTAT"}),
+        "LESION_NO": "LESNUM", "SITE": "NTLLOC", "LESION_STATUS": "NTLSTAT",
+        "REASON_NOT_EVALUATED": "NTLREASND"}),
     "new_lesions.csv": ("nl", {
         "PATIENT_ID": "Subject", "VISIT_NAME": "VISIT_NAME", "SCAN_DATE": "TUDAT",
         "LESION_NO": "LESNUM", "SITE": "NLLOC", "CERTAINTY": "NLCERT"}),

@@ -35,6 +35,15 @@ TARGET_STATUS_TEXT = np.array(["", "TOO SMALL TO MEASURE", "NOT EVALUATED", "SPL
 NONTARGET_STATUS_TEXT = np.array(["", "PRESENT", "ABSENT", "UNEQUIVOCAL PROGRESSION",
                                   "NOT EVALUATED"])
 
+# Why a lesion was not evaluated, as eCRFs collect it next to the status (SDTMIG 3.4 §4.5.1.2:
+# a test not done carries --STAT NOT DONE and its --REASND), with how often each is ticked.
+# Drawn from their own stream ([seed, REASON_STREAM]) so adding them leaves every other column
+# of a seed byte-identical.
+REASON_STREAM = 1050
+NOT_EVALUATED_REASONS = np.array(["SCAN NOT PERFORMED", "LESION NOT IN FIELD OF VIEW",
+                                  "POOR IMAGE QUALITY", "DIFFERENT IMAGING METHOD USED"])
+NOT_EVALUATED_REASON_P = np.array([0.40, 0.25, 0.20, 0.15])
+
 # Organs (RECIST counts at most 2 targets per organ; all lymph nodes together are one organ, as
 # are both lungs, kidneys, adrenals). Every location text begins with the organ name.
 ORGANS: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
@@ -498,8 +507,26 @@ def _int_text(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int64).astype(str)
 
 
-def tumour_forms(rng: np.random.Generator, course: TumourCourse) -> dict[str, pd.DataFrame]:
-    """tl, ntl, nl and orr (investigator responses as RECIST codes, before any planted change)."""
+def reason_stream(seed: int) -> np.random.Generator:
+    """The stream the not-evaluated reasons of ``tumour_forms`` are drawn from (see
+    ``REASON_STREAM``): separate from the study's spawned streams so no other value moves."""
+    return np.random.default_rng([seed, REASON_STREAM])
+
+
+def _reasons(reason_rng: np.random.Generator, not_evaluated: np.ndarray) -> np.ndarray:
+    """A reason for each True cell of ``not_evaluated`` (rows, slots), "" elsewhere."""
+    pick = reason_rng.choice(len(NOT_EVALUATED_REASONS), not_evaluated.shape,
+                             p=NOT_EVALUATED_REASON_P)
+    return np.where(not_evaluated, NOT_EVALUATED_REASONS[pick], "")
+
+
+def tumour_forms(rng: np.random.Generator, course: TumourCourse,
+                 reason_rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """tl, ntl, nl and orr (investigator responses as RECIST codes, before any planted change).
+
+    ``reason_rng`` (``reason_stream(seed)``) draws the reason collected next to each lesion
+    status NOT EVALUATED (``TL{i}_REASND``, ``NTL{j}_REASND``); ``rng`` draws everything else.
+    """
     inp = course.inputs
     subj, k = _rows(course)
     baseline = k < 0
@@ -522,6 +549,7 @@ def tumour_forms(rng: np.random.Generator, course: TumourCourse) -> dict[str, pd
     status = np.where(baseline[:, None], TS_MEASURED, course.target_status[subj, kk])
     diam = np.where(baseline[:, None], np.nan_to_num(course.baseline_diam[subj]),
                     course.recorded[subj, kk])
+    tl_reason = _reasons(reason_rng, present & (status == TS_NOT_EVALUATED))
     for i in range(MAX_TARGETS):
         here = present[:, i]
         measured = here & ((status[:, i] == TS_MEASURED) | (status[:, i] == TS_SPLIT)
@@ -532,14 +560,18 @@ def tumour_forms(rng: np.random.Generator, course: TumourCourse) -> dict[str, pd
         tl[f"TL{i + 1}_NODE"] = np.where(here & baseline, node, "")
         tl[f"TL{i + 1}_DIAM"] = np.where(measured, _int_text(diam[:, i]), "")
         tl[f"TL{i + 1}_STAT"] = np.where(here, TARGET_STATUS_TEXT[status[:, i]], "")
+        tl[f"TL{i + 1}_REASND"] = tl_reason[:, i]
 
     ntl: dict[str, np.ndarray] = {"SUBJECT": subject, "VISIT": visit, "TADAT": tadat}
     nt_status = np.where(baseline[:, None], rt.NT_PRESENT, course.nontarget[subj, kk])
+    nt_here = course.nontarget_loc[subj] != ""                                       # (r, J)
+    ntl_reason = _reasons(reason_rng, nt_here & (nt_status == rt.NT_NOT_EVALUATED))
     for j in range(MAX_NONTARGETS):
-        here = course.nontarget_loc[subj, j] != ""
+        here = nt_here[:, j]
         ntl[f"NTL{j + 1}_ID"] = np.where(here, f"NT{j + 1:02d}", "")
         ntl[f"NTL{j + 1}_LOC"] = np.where(here & baseline, course.nontarget_loc[subj, j], "")
         ntl[f"NTL{j + 1}_STAT"] = np.where(here, NONTARGET_STATUS_TEXT[nt_status[:, j]], "")
+        ntl[f"NTL{j + 1}_REASND"] = ntl_reason[:, j]
 
     post = ~baseline
     ps, pk = subj[post], k[post]
