@@ -414,11 +414,12 @@ def test_class_rules_reach_custom_domains_by_class(standards):
 # Rules the bundled studies' own output raises today, reported to the lead as defects of that
 # output (not of the rules): RFXENDTC null for subjects still on treatment, or before a later
 # EX record (SDTMIG 3.4 §5.2: the latest EXENDTC, else EXSTDTC); a GIST follow-up element (SE)
-# that ends before it starts; TRSTAT NOT DONE without TRREASND (the raw forms give no reason).
+# that ends before it starts. (TRSTAT NOT DONE now carries TRREASND: the raw lesion forms
+# collect why a lesion was not evaluated, so CMAP-CR0034 is no longer allowed.)
 KNOWN_DEFECTS = {
-    "crizotinib-basket": {"CMAP-CR0015", "CMAP-CR0034"},
-    "gist-imatinib": {"CMAP-CR0015", "CMAP-CR0019", "CMAP-CR0020", "CMAP-CR0034"},
-    "imt-pediatric": {"CMAP-CR0015", "CMAP-CR0034"},
+    "crizotinib-basket": {"CMAP-CR0015"},
+    "gist-imatinib": {"CMAP-CR0015", "CMAP-CR0019", "CMAP-CR0020"},
+    "imt-pediatric": {"CMAP-CR0015"},
     "alk-sarcoma-cases": set(),
 }
 
