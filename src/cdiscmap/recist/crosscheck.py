@@ -109,6 +109,24 @@ def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str | None, default: str,
     })
 
 
+def _visit_keys(*frames: pd.DataFrame) -> list[np.ndarray]:
+    """An int64 key per USUBJID × EVALUATOR × VISITNUM row, shared by all ``frames``.
+
+    Equal keys are the rows ``merge(on=[USUBJID, EVALUATOR, VISITNUM])`` would match (nulls
+    match nulls), so joins run on one integer column instead of factorising three object
+    columns again for every join.
+    """
+    sizes = np.cumsum([len(f) for f in frames])[:-1]
+    key = np.zeros(int(sum(len(f) for f in frames)), dtype=np.int64)
+    for col in ("USUBJID", "EVALUATOR", "VISITNUM"):
+        dtype = np.float64 if col == "VISITNUM" else object
+        values = np.concatenate([f[col].to_numpy(dtype=dtype) for f in frames])
+        codes, uniques = pd.factorize(values)
+        key = key * (len(uniques) + 1) + np.where(codes < 0, len(uniques), codes)
+        key = pd.factorize(key)[0].astype(np.int64)   # keeps keys small: no overflow
+    return np.split(key, sizes)
+
+
 def _source(sub: pd.DataFrame) -> np.ndarray:
     """'file row n' lineage of each record ('' without lineage columns)."""
     src = np.full(len(sub), "", dtype=object)
@@ -202,16 +220,24 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
 
     keys = ["USUBJID", "EVALUATOR", "VISITNUM"]
     comp_long["EVALUATOR"] = comp_long["EVALUATOR"].astype(object)
-    rs_visits = rs_w[keys].drop_duplicates()
-    comp_visits = comp[keys].astype({"USUBJID": object, "EVALUATOR": object}).drop_duplicates()
+    # One integer key per subject × reader × visit shared by every frame: joins and membership
+    # tests on it instead of on three object columns (same matches: null matches null).
+    rs_k, comp_k, long_k, all_k = _visit_keys(rs_w, comp, comp_long, computed)
+    in_comp = np.isin(rs_k, comp_k)
+    long_in_rs = np.isin(long_k, rs_k)
+    long_ovrl = (comp_long["RSTESTCD"] == "OVRLRESP").to_numpy()
     # Tests compared at visits both sides have: OVRLRESP always, components where RS has them.
-    both = rs_visits.merge(comp_visits, on=keys, how="inner")
-    rs_both = rs_w.merge(both, on=keys, how="inner")
-    paired = rs_both.merge(comp_long, on=keys + ["RSTESTCD"], how="left")
-    rs_has_ovrl = rs_both.loc[rs_both["RSTESTCD"] == "OVRLRESP", keys].drop_duplicates()
-    comp_ovrl = comp_long[comp_long["RSTESTCD"] == "OVRLRESP"].merge(both, on=keys, how="inner")
-    comp_ovrl = comp_ovrl.merge(rs_has_ovrl.assign(_HAS=True), on=keys, how="left")
-    comp_ovrl = comp_ovrl[comp_ovrl["_HAS"].isna()].drop(columns="_HAS")
+    rs_both = rs_w.loc[in_comp].reset_index(drop=True)
+    test_no = {t: i for i, t in enumerate(COMPARED_TESTS)}
+    n_tests = len(COMPARED_TESTS)
+    paired = (rs_both.assign(_K=rs_k[in_comp] * n_tests
+                             + rs_both["RSTESTCD"].map(test_no).to_numpy(dtype=np.int64))
+              .merge(comp_long.drop(columns=keys + ["RSTESTCD"]).assign(
+                  _K=long_k * n_tests + comp_long["RSTESTCD"].map(test_no)
+                  .to_numpy(dtype=np.int64)), on="_K", how="left")
+              .drop(columns="_K"))
+    rs_has_ovrl = rs_k[in_comp][(rs_both["RSTESTCD"] == "OVRLRESP").to_numpy()]
+    comp_ovrl = comp_long.loc[long_ovrl & long_in_rs & ~np.isin(long_k, rs_has_ovrl)]
     rs_null = paired["RSSTRESC"].isna().to_numpy()
     comp_null = paired["COMPUTED"].isna().to_numpy()
     same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy()).astype(str)
@@ -221,16 +247,13 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
     comp_ovrl = comp_ovrl.assign(RSSTRESC=None, SOURCE="", STATUS="COMPUTED ONLY")
 
     # Visits on one side only.
-    rs_only = rs_w.merge(comp_visits.assign(_IN=True), on=keys, how="left")
-    rs_only = rs_only[rs_only["_IN"].isna()].drop(columns="_IN")
-    rs_only = rs_only.merge(
-        computed[keys + [c for c in OUTPUT_COLUMNS if c not in keys + list(COMPARED_TESTS)]]
-        .astype({"USUBJID": object, "EVALUATOR": object}), on=keys, how="left")
+    others = [c for c in OUTPUT_COLUMNS if c not in keys + list(COMPARED_TESTS)]
+    rs_only = (rs_w.loc[~in_comp].assign(_K=rs_k[~in_comp])
+               .merge(computed[others].assign(_K=all_k), on="_K", how="left")
+               .drop(columns="_K"))
     rs_only = rs_only.assign(COMPUTED=None, STATUS="RS ONLY")
-    comp_only = comp_long.merge(rs_visits.assign(_IN=True), on=keys, how="left")
-    comp_only = comp_only[comp_only["_IN"].isna() & (comp_only["RSTESTCD"] == "OVRLRESP")]
-    comp_only = comp_only.drop(columns="_IN").assign(RSSTRESC=None, SOURCE="",
-                                                     STATUS="COMPUTED ONLY")
+    comp_only = comp_long.loc[~long_in_rs & long_ovrl]
+    comp_only = comp_only.assign(RSSTRESC=None, SOURCE="", STATUS="COMPUTED ONLY")
 
     parts = [paired, comp_ovrl, rs_only, comp_only]
     if tr is not None:
