@@ -190,3 +190,21 @@ def test_adam_define_carries_schema_valid_analysis_results_metadata(run: Path) -
     assert code and "cdiscmap report" in code[0] and "t_simon" in code[0]
     html = (run / "adam" / "define.html").read_text(encoding="utf-8")
     assert "Analysis Results Metadata" in html and "RD.t_simon" in html
+
+
+def test_report_command_on_the_written_adam_equals_the_run_report(run: Path, tmp_path: Path
+                                                                  ) -> None:
+    """`cdiscmap report` reads the ADaM XPT files (dates stay SAS dates, datetime64) and
+    writes the same tables, cells and figures as the run that had the frames in memory."""
+    from cdiscmap.analysis.report import read_adam, report_command
+
+    adam = read_adam(run / "adam")
+    assert adam["ADSL"]["TRTSDT"].dtype == "datetime64[ns]"
+    assert adam["ADSL"]["USUBJID"].dtype == pd.StringDtype()
+    assert adam["ADSL"]["TRTSDT"].notna().any()
+    report_command(default_study_dir(), run / "adam", tmp_path)
+    again = tmp_path / run.name / "report"
+    mine = sorted(p.name for p in (run / "report").iterdir())
+    assert sorted(p.name for p in again.iterdir()) == mine
+    for name in mine:
+        assert (again / name).read_bytes() == (run / "report" / name).read_bytes(), name

@@ -20,6 +20,7 @@ import pandas as pd
 from cdiscmap.analysis.groups import filter_text, groups, population, population_text
 from cdiscmap.analysis.settings import AnalysisSettings, ChangeFromBaseline
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import clean_text, text_eq
 from cdiscmap.errors import InputDataError
 
 METHOD = ("n, mean and standard deviation (n - 1 denominator) of AVAL at baseline (ABLFL = "
@@ -43,11 +44,11 @@ def _records(data: pd.DataFrame, subjects: pd.Series, spec: ChangeFromBaseline
         missing.append(spec.analysis_flag)
     if missing:
         raise InputDataError(f"{spec.dataset} has no {', '.join(missing)} ({spec.id})")
-    code = data["PARAMCD"].astype("string").str.strip()
+    code = clean_text(data["PARAMCD"])
     keep = code.isin(spec.parameters).fillna(False) & data["USUBJID"].astype("string").isin(
         subjects.astype("string")).fillna(False)
     if spec.analysis_flag:
-        keep &= data[spec.analysis_flag].astype("string").str.strip().eq("Y").fillna(False)
+        keep &= text_eq(data[spec.analysis_flag], "Y")
     rec = data.loc[keep.to_numpy(dtype=bool)]
     out = pd.DataFrame({
         "USUBJID": rec["USUBJID"].astype("string"),
@@ -59,8 +60,7 @@ def _records(data: pd.DataFrame, subjects: pd.Series, spec: ChangeFromBaseline
         else code.loc[rec.index],
         "AVAL": pd.to_numeric(rec["AVAL"], errors="coerce"),
         "CHG": pd.to_numeric(rec["CHG"], errors="coerce"),
-        "_BASE": rec["ABLFL"].astype("string").str.strip().eq("Y").fillna(False)
-        .to_numpy(dtype=bool)})
+        "_BASE": text_eq(rec["ABLFL"], "Y")})
     # the rows the table summarises: baseline AVAL, post-baseline CHG
     used = out.loc[(out["_BASE"] & out["AVAL"].notna())
                    | (~out["_BASE"] & out["CHG"].notna() & out["AVISITN"].notna())]

@@ -14,13 +14,14 @@ from cdiscmap.analysis.groups import filter_text, groups, population, population
 from cdiscmap.analysis.safety import count_text
 from cdiscmap.analysis.settings import AnalysisSettings, Disposition, FlowStep
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import clean_text
 from cdiscmap.errors import InputDataError
 
 
 def _text(adsl: pd.DataFrame, var: str, why: str) -> pd.Series:
     if var not in adsl.columns:
         raise InputDataError(f"ADSL has no {var} ({why})")
-    return adsl[var].astype("string").str.strip().str.upper()
+    return clean_text(adsl[var], upper=True)
 
 
 def step_mask(adsl: pd.DataFrame, step: FlowStep, why: str) -> tuple[pd.Series, str]:

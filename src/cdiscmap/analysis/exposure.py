@@ -14,6 +14,7 @@ from cdiscmap.analysis.demographics import _continuous
 from cdiscmap.analysis.groups import filter_text, groups, population, population_text
 from cdiscmap.analysis.settings import AnalysisSettings, Exposure
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import clean_text
 from cdiscmap.errors import InputDataError
 
 
@@ -25,7 +26,7 @@ def exposure_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
     adsl, adex = adam["ADSL"], adam["ADEX"]
     pop = population(adsl, settings, spec.population)
     grps = groups(pop, settings, spec.grouping)
-    paramcd = adex["PARAMCD"].astype("string").str.strip()
+    paramcd = clean_text(adex["PARAMCD"])
     table = Table(spec.id, spec.title, ["Parameter"] + [f"{g.label} (N={len(g.subjects)})"
                                                         for g in grps],
                   footnotes=["n; mean (SD); median [min-max] of ADEX AVAL per parameter, one "

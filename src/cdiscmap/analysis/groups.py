@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cdiscmap.analysis.settings import AnalysisSettings
+from cdiscmap.analysis.text import clean_text
 from cdiscmap.errors import InputDataError
 
 
@@ -24,7 +25,7 @@ def population(adsl: pd.DataFrame, settings: AnalysisSettings, name: str) -> pd.
     pop = settings.populations[name]
     if pop.flag not in adsl.columns:
         raise InputDataError(f"ADSL has no {pop.flag} (population '{name}' of analysis.yaml)")
-    flag = adsl[pop.flag].astype("string").str.strip()
+    flag = clean_text(adsl[pop.flag])
     return adsl.loc[(flag == pop.value).fillna(False).to_numpy(dtype=bool)]
 
 
@@ -41,7 +42,7 @@ def groups(pop: pd.DataFrame, settings: AnalysisSettings, name: str) -> list[Gro
         for var in (g.variable, g.label):
             if var is not None and var not in pop.columns:
                 raise InputDataError(f"ADSL has no {var} (grouping '{name}' of analysis.yaml)")
-        values = pop[g.variable].astype("string").str.strip()
+        values = clean_text(pop[g.variable])
         labels = pop[g.label].astype("string") if g.label else values
         for value in sorted(values.dropna().unique()):
             mask = (values == value).fillna(False).to_numpy(dtype=bool)

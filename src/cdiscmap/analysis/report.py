@@ -409,7 +409,6 @@ def write_report_folder(rep: Report, folder: Path) -> list[Path]:
 
 def report_command(study_dir: Path, adam_dir: Path, out_root: Path) -> list[Path]:
     """``cdiscmap report``: ADaM folder + the study's analysis.yaml → ``<out>/<STUDYID>/report/``."""
-    from cdiscmap.adam.io import read_sdtm
     from cdiscmap.analysis.settings import FILE_NAME, load_analysis_settings
     from cdiscmap.emit.paths import safe_child
     from cdiscmap.errors import SpecError, display_path
@@ -418,5 +417,38 @@ def report_command(study_dir: Path, adam_dir: Path, out_root: Path) -> list[Path
     if settings is None:
         raise SpecError(f"{display_path(Path(study_dir) / FILE_NAME)} not found: the study "
                         f"has no analysis settings (docs/report.md)")
-    rep = build_report(read_sdtm(adam_dir), settings)
+    rep = build_report(read_adam(adam_dir), settings)
     return write_report_folder(rep, safe_child(out_root, rep.studyid) / "report")
+
+
+def read_adam(folder: Path) -> dict[str, pd.DataFrame]:
+    """The ADaM datasets of ``folder`` by upper-case name, as the report uses them.
+
+    XPT files are read with the vectorised reader and kept as it gives them (text trimmed,
+    blanks <NA>; numbers float64; SAS dates datetime64, as in the frames ``cdiscmap run`` hands
+    over in memory), not normalised to text like SDTM: turning every date into text row by row
+    was a third of the reading time and the report parses dates anyway. Other formats
+    (.csv, .parquet) are read as ``cdiscmap adam`` reads SDTM.
+    """
+    from cdiscmap.checks.read import SDTM_SUFFIXES, read_sdtm, read_xpt_dataset
+    from cdiscmap.errors import display_path
+
+    frames = read_sdtm(folder, lazy=True)       # the folder's checks: one file per dataset
+    paths = {p.stem.strip().upper(): p for p in Path(folder).iterdir()
+             if p.is_file() and p.suffix.lower() in SDTM_SUFFIXES}
+    out: dict[str, pd.DataFrame] = {}
+    for name in frames:
+        path = paths[name]
+        if path.suffix.lower() != ".xpt":
+            out[name] = frames[name]
+            continue
+        try:
+            frame = read_xpt_dataset(path, path.parent, path.parent, strip=True,
+                                     lineage=False).frame
+        except InputDataError as exc:    # the reader names the file alone: show the path
+            text = str(exc)
+            if text.startswith(path.name + ":"):
+                text = display_path(path) + text[len(path.name):]
+            raise InputDataError(text) from None
+        out[name] = frame.rename(columns=lambda c: str(c).strip().upper())
+    return out

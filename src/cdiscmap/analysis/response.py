@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from cdiscmap.analysis.text import clean_text
+
 METHOD = ("Exact binomial (Clopper-Pearson 1934) confidence interval, scipy.stats.binomtest "
           "proportion_ci(method='exact')")
 
@@ -68,5 +70,5 @@ def responder_ids(records: pd.DataFrame, paramcd: str, values: list[str]) -> set
     computed once per endpoint, then looked up per group."""
     sel = records.loc[records["PARAMCD"] == paramcd, ["USUBJID", "AVALC"]]
     wanted = {v.upper() for v in values}
-    hit = sel["AVALC"].astype("string").str.strip().str.upper().isin(wanted).fillna(False)
+    hit = clean_text(sel["AVALC"], upper=True).isin(wanted).fillna(False)
     return set(sel.loc[hit.to_numpy(dtype=bool), "USUBJID"].astype(str))

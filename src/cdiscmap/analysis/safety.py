@@ -18,6 +18,7 @@ import pandas as pd
 from cdiscmap.analysis.groups import Group, filter_text, groups, population, population_text
 from cdiscmap.analysis.settings import AnalysisSettings, Safety
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import clean_text, text_eq
 from cdiscmap.errors import InputDataError
 
 METHOD = ("Subjects with at least one treatment-emergent AE (ADAE TRTEMFL = 'Y'), counted once "
@@ -34,14 +35,13 @@ def count_text(n: int, total: int) -> str:
 def _yes(frame: pd.DataFrame, var: str) -> pd.Series:
     if var not in frame.columns:
         return pd.Series(False, index=frame.index)
-    return frame[var].astype("string").str.strip().str.upper().eq("Y").fillna(False) \
-        .astype(bool)
+    return pd.Series(text_eq(frame[var], "Y", upper=True), index=frame.index, name=var)
 
 
 def _text(frame: pd.DataFrame, var: str) -> pd.Series:
     if var not in frame.columns:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return frame[var].astype("string").str.strip().str.upper()
+    return clean_text(frame[var], upper=True)
 
 
 def teae(adae: pd.DataFrame, subjects: pd.Series) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from cdiscmap.analysis.groups import filter_text, groups, population, population
 from cdiscmap.analysis.settings import AnalysisSettings, Tumour
 from cdiscmap.analysis.survival import DAYS_PER_MONTH
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import clean_text, text_eq
 from cdiscmap.errors import InputDataError
 
 BOR_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fee08b", "NON-CR/NON-PD": "#fdae61",
@@ -51,8 +52,7 @@ class TumourData:
 
 
 def _sel(frame: pd.DataFrame, var: str, value: str) -> np.ndarray:
-    return frame[var].astype("string").str.strip().str.upper().eq(value).fillna(False) \
-        .to_numpy(dtype=bool)
+    return text_eq(frame[var], value, upper=True)
 
 
 def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
@@ -69,7 +69,8 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
     rs = adrs.loc[adrs["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
     rs["USUBJID"] = rs["USUBJID"].astype(str)
     bor = rs.loc[_sel(rs, "PARAMCD", spec.bor_paramcd)].drop_duplicates("USUBJID") \
-        .set_index("USUBJID")["AVALC"].astype("string").str.strip().str.upper()
+        .set_index("USUBJID")["AVALC"]
+    bor = clean_text(bor, upper=True)
 
     best = tr.loc[_sel(tr, "ANL02FL", "Y"), ["USUBJID", "PCHG"]].drop_duplicates("USUBJID")
     best = best.assign(PCHG=pd.to_numeric(best["PCHG"], errors="coerce")).dropna(
@@ -98,7 +99,7 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
                          "DEATH": days(death) / DAYS_PER_MONTH})
     tp = rs.loc[_sel(rs, "PARAMCD", spec.timepoint_paramcd)].copy()
     tp["ADT"] = pd.to_datetime(tp["ADT"], errors="coerce")
-    tp["VAL"] = tp["AVALC"].astype("string").str.strip().str.upper()
+    tp["VAL"] = clean_text(tp["AVALC"], upper=True)
     first = {}
     for key, values in (("RESP", [v.upper() for v in spec.responders]), ("PROG", ["PD"])):
         hit = tp.loc[tp["VAL"].isin(values).fillna(False).to_numpy(dtype=bool)]

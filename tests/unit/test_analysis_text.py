@@ -1,0 +1,36 @@
+"""analysis.text: trimmed/upper-cased text per distinct value, the same as pandas row by row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.analysis.text import clean_text, text_eq
+
+
+def test_clean_text_trims_and_upper_cases_each_value_keeping_missing_and_index() -> None:
+    values = pd.Series([" cr", "PR ", None, "", " cr", np.nan], index=[7, 3, 9, 1, 2, 5],
+                       name="AVALC", dtype=object)
+    out = clean_text(values, upper=True)
+    assert out.tolist() == ["CR", "PR", pd.NA, "", "CR", pd.NA]
+    assert out.index.tolist() == [7, 3, 9, 1, 2, 5]
+    assert out.name == "AVALC"
+    assert out.dtype == pd.StringDtype()
+    assert clean_text(values).tolist() == ["cr", "PR", pd.NA, "", "cr", pd.NA]
+
+
+def test_clean_text_equals_the_pandas_string_methods() -> None:
+    values = pd.Series([" y", "Y", "n ", None, "y", " "], dtype="string")
+    for upper in (False, True):
+        expected = values.str.strip()
+        if upper:
+            expected = expected.str.upper()
+        pd.testing.assert_series_equal(clean_text(values, upper=upper), expected)
+    empty = pd.Series([], dtype="string")
+    pd.testing.assert_series_equal(clean_text(empty, upper=True), empty)
+
+
+def test_text_eq_missing_is_false() -> None:
+    flags = pd.Series(["Y", " y ", None, "N"], dtype="string")
+    assert text_eq(flags, "Y").tolist() == [True, False, False, False]
+    assert text_eq(flags, "Y", upper=True).tolist() == [True, True, False, False]
