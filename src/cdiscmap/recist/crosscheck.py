@@ -170,7 +170,11 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
            .drop_duplicates(["USUBJID", "EVALUATOR", "VISITNUM"]))
     comp = computed.loc[computed["SUMDIAM"].notna(), OUTPUT_COLUMNS].astype(
         {"USUBJID": object, "EVALUATOR": object})
-    both = inv.merge(comp, on=["USUBJID", "EVALUATOR", "VISITNUM"], how="inner")
+    inv_k, comp_k = _visit_keys(inv, comp)
+    both = (inv.assign(_K=inv_k)
+            .merge(comp.drop(columns=["USUBJID", "EVALUATOR", "VISITNUM"]).assign(_K=comp_k),
+                   on="_K", how="inner")
+            .drop(columns="_K"))
     if both.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     diff = np.abs(both["INV_SUM"].to_numpy() - both["SUMDIAM"].to_numpy(dtype=np.float64))
@@ -222,7 +226,9 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
     comp_long["EVALUATOR"] = comp_long["EVALUATOR"].astype(object)
     # One integer key per subject × reader × visit shared by every frame: joins and membership
     # tests on it instead of on three object columns (same matches: null matches null).
-    rs_k, comp_k, long_k, all_k = _visit_keys(rs_w, comp, comp_long, computed)
+    rs_k, all_k = _visit_keys(rs_w, computed)
+    comp_k = all_k[computed["OVRLRESP"].notna().to_numpy()]
+    long_k = np.tile(comp_k, len(COMPARED_TESTS))     # melt stacks one copy of comp per test
     in_comp = np.isin(rs_k, comp_k)
     long_in_rs = np.isin(long_k, rs_k)
     long_ovrl = (comp_long["RSTESTCD"] == "OVRLRESP").to_numpy()

@@ -104,6 +104,10 @@ def require_columns(frame: pd.DataFrame, dataset: str, columns: tuple[str, ...])
 
 def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
     if isinstance(values, pd.Series):
+        if isinstance(values.array, pd.arrays.StringArray):
+            # the backing object array itself: the same objects as to_numpy(dtype=object), without
+            # its per-call null scan (read-only use: the caller must not write into it)
+            return np.asarray(values.array, dtype=object)
         return values.to_numpy(dtype=object)   # no copy for object-backed string columns
     return np.asarray(values, dtype=object)
 
