@@ -10,7 +10,14 @@ import pyreadstat
 import pytest
 
 from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
-from cdiscmap.adam.io import lookup, require, select_records, source_dates, upper_isin
+from cdiscmap.adam.io import (
+    lookup,
+    lookup_columns,
+    require,
+    select_records,
+    source_dates,
+    upper_isin,
+)
 from cdiscmap.adam.settings import AdamSettings, DateSource
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Findings
@@ -181,6 +188,25 @@ def test_lookup_and_upper_isin():
     assert empty.dtype == "datetime64[ns]" and empty.isna().all()
     assert upper_isin(pd.Series([" pd ", "Pd", None, "SD"]), ["PD"]).tolist() == \
         [True, True, False, False]
+
+
+def test_lookup_columns_matches_lookup_column_by_column():
+    """Several ADSL variables matched once give what one lookup per variable gives: first
+    value of a repeated key, missing for unknown/missing keys, ints widened to float."""
+    keys = pd.Series(["S-2", "S-1", "S-9", None, "S-2"], dtype="string", index=[5, 3, 8, 1, 0])
+    table = pd.DataFrame({
+        "SITEID": pd.array(["10", "20", "30"], dtype="string"),
+        "AGE": [64, 70, 81],
+        "TRTSDT": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01"]),
+    }, index=pd.Index(["S-1", "S-2", "S-1"], name="USUBJID"))
+    got = lookup_columns(keys, table, ["SITEID", "AGE", "TRTSDT"])
+    assert got["SITEID"].fillna("-").tolist() == ["20", "10", "-", "-", "20"]
+    assert got["AGE"].tolist()[:2] == [70.0, 64.0] and got["AGE"].isna().tolist() == \
+        [False, False, True, True, False]
+    assert got["TRTSDT"].tolist()[:2] == [pd.Timestamp("2020-02-01"), pd.Timestamp("2020-01-01")]
+    for name, values in got.items():
+        assert values.index.tolist() == [5, 3, 8, 1, 0]
+        pd.testing.assert_series_equal(values, lookup(keys, table[name]))
 
 
 # --- settings files --------------------------------------------------------------------------

@@ -31,7 +31,15 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import lookup, notice, report_bad_dates, report_rows, require, upper_text
+from cdiscmap.adam.io import (
+    lookup,
+    lookup_columns,
+    notice,
+    report_bad_dates,
+    report_rows,
+    require,
+    upper_text,
+)
 from cdiscmap.adam.settings import AdamSettings, AdexSettings
 from cdiscmap.findings import Findings, Severity
 
@@ -310,12 +318,15 @@ def _record_parameters(recs: pd.DataFrame, cfg: AdexSettings,
 def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Identifiers and ADSL variables around the parameter records; ASEQ by PARAMN."""
     table = adsl.set_index("USUBJID")
-    out = pd.DataFrame({"STUDYID": lookup(params["USUBJID"], table["STUDYID"]).astype("string"),
+    # ADSL is matched to the records once for all the variables copied from it
+    got = lookup_columns(params["USUBJID"], table, ["STUDYID", "SUBJID", "SITEID", "TRTSDT",
+                                                    "TRTEDT"])
+    out = pd.DataFrame({"STUDYID": got["STUDYID"].astype("string"),
                         "USUBJID": params["USUBJID"].astype("string")})
     for name in ("SUBJID", "SITEID"):
-        out[name] = lookup(params["USUBJID"], table[name]).astype("string")
-    trtsdt = pd.to_datetime(lookup(params["USUBJID"], table["TRTSDT"])).astype("datetime64[ns]")
-    trtedt = pd.to_datetime(lookup(params["USUBJID"], table["TRTEDT"])).astype("datetime64[ns]")
+        out[name] = got[name].astype("string")
+    trtsdt = pd.to_datetime(got["TRTSDT"]).astype("datetime64[ns]")
+    trtedt = pd.to_datetime(got["TRTEDT"]).astype("datetime64[ns]")
     record = params["_G"].eq(1).to_numpy() if "_G" in params.columns \
         else np.zeros(len(params), dtype=bool)
     astdt = pd.to_datetime(params["ASTDT"]).astype("datetime64[ns]") if "ASTDT" in params \
@@ -331,9 +342,10 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
                                 kind="mergesort", na_position="last")
     out = out.loc[params.index]
     out["ASEQ"] = (params.groupby("USUBJID").cumcount() + 1).astype("float64")
-    for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
-        if name in table.columns:
-            out[name] = lookup(params["USUBJID"], table[name]).astype("string")
+    groups = [n for n in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
+              if n in table.columns]
+    for name, values in lookup_columns(params["USUBJID"], table, groups).items():
+        out[name] = values.astype("string")
     out["PARAMCD"] = params["PARAMCD"].astype("string")
     out["PARAM"] = params["PARAM"].astype("string")
     out["PARAMN"] = params["PARAMN"].astype("float64")

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import lookup, notice, upper_text
+from cdiscmap.adam.io import lookup, lookup_columns, notice, upper_text
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
@@ -50,6 +50,27 @@ def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.Data
     if "RECIST_SERIES" not in computed.columns:
         computed["RECIST_SERIES"] = 0
     return computed
+
+
+def _adsl_part(subjects: pd.Series, adsl: pd.DataFrame, reference_date: str
+               ) -> tuple[pd.Series, pd.DataFrame]:
+    """The reference date and the ADSL identifier/grouping columns of each record (ADSL is
+    matched to the records once for all of them)."""
+    table = adsl.set_index("USUBJID")
+    groups = [n for n in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
+              if n in table.columns]
+    got = lookup_columns(subjects, table, [reference_date, "STUDYID", "SUBJID", "SITEID",
+                                           *groups])
+    reference = pd.to_datetime(got[reference_date]).astype("datetime64[ns]")
+    out = pd.DataFrame({
+        "STUDYID": got["STUDYID"].astype("string"),
+        "USUBJID": subjects.astype("string"),
+        "SUBJID": got["SUBJID"].astype("string"),
+        "SITEID": got["SITEID"].astype("string"),
+    })
+    for name in groups:
+        out[name] = got[name].astype("string")
+    return reference, out
 
 
 def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
@@ -80,19 +101,8 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     post = ~tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool)
     nadir = nadir.where(post)
 
-    table = adsl.set_index("USUBJID")
     adt = impute_dtc(tp["ADTC"], "D", "first").dates
-    reference = pd.to_datetime(lookup(tp["USUBJID"], table[cfg.reference_date])) \
-        .astype("datetime64[ns]")
-    out = pd.DataFrame({
-        "STUDYID": lookup(tp["USUBJID"], table["STUDYID"]).astype("string"),
-        "USUBJID": tp["USUBJID"].astype("string"),
-        "SUBJID": lookup(tp["USUBJID"], table["SUBJID"]).astype("string"),
-        "SITEID": lookup(tp["USUBJID"], table["SITEID"]).astype("string"),
-    })
-    for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
-        if name in table.columns:
-            out[name] = lookup(tp["USUBJID"], table[name]).astype("string")
+    reference, out = _adsl_part(tp["USUBJID"], adsl, cfg.reference_date)
     out["PARAMCD"] = pd.Series("SDIAM", index=tp.index, dtype="string")
     out["PARAM"] = pd.Series(f"Target Lesions Sum of Diameters by {cfg.evaluator.title()}",
                              index=tp.index, dtype="string")
@@ -208,27 +218,17 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
         prefix, suffix = item.paramcd.split("{n}", 1)
         paramcd[hit] = prefix + number[hit] + suffix
         ptext = item.param.split("{n}")
-        param[hit] = number[hit].map(lambda n, parts=ptext: n.join(parts))
+        # the text once per distinct lesion number, not once per record
+        param[hit] = number[hit].map({n: n.join(ptext) for n in number[hit].unique()})
     too_long = paramcd.str.len() > 8
     if too_long.any():
         raise InputDataError(f"ADTR lesion PARAMCD {paramcd[too_long].iloc[0]} is longer than "
                              "8 characters (lesion number from TULNKID); shorten the "
                              "lesion_parameters paramcd")
-    table = adsl.set_index("USUBJID")
     aval = pd.to_numeric(recs["TRSTRESN"], errors="coerce").astype("float64")
     adt = impute_dtc(recs["TRDTC"], "D", "first").dates if "TRDTC" in recs.columns else \
         pd.Series(pd.NaT, index=recs.index, dtype="datetime64[ns]")
-    reference = pd.to_datetime(lookup(recs["USUBJID"], table[cfg.reference_date])) \
-        .astype("datetime64[ns]")
-    out = pd.DataFrame({
-        "STUDYID": lookup(recs["USUBJID"], table["STUDYID"]).astype("string"),
-        "USUBJID": recs["USUBJID"].astype("string"),
-        "SUBJID": lookup(recs["USUBJID"], table["SUBJID"]).astype("string"),
-        "SITEID": lookup(recs["USUBJID"], table["SITEID"]).astype("string"),
-    })
-    for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
-        if name in table.columns:
-            out[name] = lookup(recs["USUBJID"], table[name]).astype("string")
+    reference, out = _adsl_part(recs["USUBJID"], adsl, cfg.reference_date)
     out["PARAMCD"] = paramcd.astype("string")
     out["PARAM"] = param.astype("string")
     out["PARCAT1"] = pd.Series("Target Lesion(s)", index=recs.index, dtype="string")

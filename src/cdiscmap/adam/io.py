@@ -16,9 +16,9 @@ from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, rea
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
 
-__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "lookup", "normalise_frame", "notice", "provenance",
-           "read_sdtm", "report_bad_dates", "report_rows", "require", "select_records",
-           "source_dates", "upper_isin", "upper_text"]
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "lookup", "lookup_columns", "normalise_frame",
+           "notice", "provenance", "read_sdtm", "report_bad_dates", "report_rows", "require",
+           "select_records", "source_dates", "upper_isin", "upper_text"]
 
 def require(sdtm: dict[str, pd.DataFrame], dataset: str, variables: list[str],
             why: str = "") -> pd.DataFrame:
@@ -120,6 +120,25 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
         table = table.loc[~table.index.duplicated(keep="first")]
     values = table.reindex(pd.Index(keys.to_numpy(dtype=object)))
     return pd.Series(values.array, index=keys.index, name=table.name)
+
+
+def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
+                   ) -> dict[str, pd.Series]:
+    """``lookup(keys, table[name])`` for several columns of one table (e.g. ADSL variables
+    copied onto a BDS dataset): the keys are matched to the table once, not once per column."""
+    if isinstance(table.index, pd.CategoricalIndex):
+        table = table.set_axis(table.index.astype(object))
+    if table.index.has_duplicates:
+        table = table.loc[~table.index.duplicated(keep="first")]
+    where = table.index.get_indexer(pd.Index(keys.to_numpy(dtype=object)))
+    out = {}
+    for name in names:
+        column = table[name]
+        values = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) \
+            else column.to_numpy()
+        out[name] = pd.Series(pd.api.extensions.take(values, where, allow_fill=True),
+                              index=keys.index, name=name)
+    return out
 
 
 def upper_text(values: pd.Series) -> pd.Series:

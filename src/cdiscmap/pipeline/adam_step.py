@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.adam import derive_all, load_adam_settings
+from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging
 from cdiscmap.emit.datasets import write_datasets
@@ -25,9 +26,12 @@ ADAM_ORDER = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR", "ADQS")
 
 
 def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
-                     findings: Findings) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
-    """Derive the study's ADaM datasets and check each against its ADaMIG metadata."""
-    settings = load_adam_settings(study_dir)
+                     findings: Findings, settings: AdamSettings | None = None
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """Derive the study's ADaM datasets and check each against its ADaMIG metadata
+    (``settings``: the study's ADaM settings when the caller has already loaded them)."""
+    if settings is None:
+        settings = load_adam_settings(study_dir)
     result = derive_all(sdtm, settings)
     findings.extend(result.findings)
     frames = {name: result.datasets[name] for name in ADAM_ORDER if name in result.datasets}
@@ -68,12 +72,12 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
 
     progress.stage("Loading specs and settings")
     standards = load_standards()
-    load_adam_settings(study_dir)
+    settings = load_adam_settings(study_dir)   # bad settings stop before any SDTM is read
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     findings = Findings()
     progress.stage("Deriving ADaM")
-    frames, _ = derive_and_check(sdtm, study_dir, standards, findings)
+    frames, _ = derive_and_check(sdtm, study_dir, standards, findings, settings)
     target = out_dir or sdtm_dir.parent / "adam"
     progress.stage("Writing ADaM datasets")
     with Staging(target) as stage:        # all files complete before any old one is replaced
