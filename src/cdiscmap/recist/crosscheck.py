@@ -54,6 +54,10 @@ _SAME_AS_NE = {"NOT ALL EVALUATED", "NOT EVALUABLE", "NE"}
 #: NY codelist (C66742) answers of NEWLPROG, and their long forms.
 _YES_NO = {"YES": "Y", "NO": "N"}
 
+#: Columns read from the kept RS/TR rows (the other columns are not copied).
+_RS_READ = {"USUBJID", "VISITNUM", "VISIT", "RSSTRESC", "_SRCFILE", "_SRCROW"}
+_TR_READ = {"USUBJID", "VISITNUM", "TRSTRESN", "TREVAL", "TREVALID", "_SRCFILE", "_SRCROW"}
+
 COMPARISON_COLUMNS = [
     "USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
     "SUMDIAM", "BASE_SUM", "NADIR", "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "REASON", "SOURCE",
@@ -94,7 +98,7 @@ def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str | None, default: str,
         keep &= (codes < 0) | np.isin(codes, np.flatnonzero(cats == RSCAT_RECIST))
     test_codes, test_cats = text_codes(rs["RSTESTCD"], upper=True)
     keep &= np.isin(test_codes, np.flatnonzero(np.isin(test_cats, COMPARED_TESTS)))
-    sub = rs.loc[keep]
+    sub = rs.loc[keep, [c for c in rs.columns if c in _RS_READ]]   # copy only what is read
     usub_codes, usub = text_codes(sub["USUBJID"], upper=False)
     src = _source(sub)
     return pd.DataFrame({
@@ -148,7 +152,7 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     test_codes, test_cats = text_codes(tr["TRTESTCD"], upper=True)
     is_sum = np.isin(test_codes, np.flatnonzero(np.isin(test_cats, SUM_TESTS)))
-    sub = tr.loc[is_sum]
+    sub = tr.loc[is_sum, [c for c in tr.columns if c in _TR_READ]]   # copy only what is read
     codes, labs = reader_codes(sub, "TR", default)
     labels = labs[codes]
     if evaluator is not None:
