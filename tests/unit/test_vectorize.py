@@ -4,7 +4,16 @@ they replace, and a factorisation remembered only while its array is alive and u
 import numpy as np
 import pandas as pd
 
-from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, map_unique
+from cdiscmap.sdtm.vectorize import (
+    carry,
+    carry_concat,
+    carry_rows,
+    clean_text,
+    coded,
+    codes_cache,
+    constant_text,
+    map_unique,
+)
 
 
 def test_clean_text_strips_and_nulls_blank_text():
@@ -47,3 +56,58 @@ def test_map_unique_missing_rows_take_the_result_dtypes_null():
     assert lengths.tolist()[0] == 10.0 and np.isnan(lengths.iloc[1]) and lengths.iloc[2] == 1.0
     flags = map_unique(s, lambda u: u.str.len() > 5)       # boolean: missing is NA
     assert str(flags.dtype) == "boolean" and flags.tolist() == [True, pd.NA, False, True]
+
+
+def _factorize(s: pd.Series) -> tuple[list, list]:
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object))
+    return codes.tolist(), uniques.tolist()
+
+
+def test_rows_taken_from_a_remembered_column_are_numbered_as_factorize_numbers_them():
+    frame = pd.DataFrame({"A": pd.array(["a", "b", None, "c", "b", "a"], dtype="string")})
+    with codes_cache():
+        assert coded(frame["A"])[1].tolist() == ["a", "b", "c"]
+        keep = np.array([False, True, True, False, True, True])
+        part = frame.loc[keep]
+        carry_rows(frame, part, keep)
+        codes, uniques = coded(part["A"])
+        # "c" is gone, "b" now comes first and null keeps -1: what factorising again gives
+        assert codes.tolist() == [0, -1, 0, 1] and uniques.tolist() == ["b", "a"]
+        assert (codes.tolist(), uniques.tolist()) == _factorize(part["A"])
+        order = np.array([5, 3, 0])                      # positions, e.g. a sort's order
+        moved = frame.iloc[order]
+        carry_rows(frame, moved, order)
+        assert coded(moved["A"])[1].tolist() == ["a", "c"]
+        assert coded(moved["A"])[0].tolist() == [0, 1, 0]
+
+
+def test_copies_and_concatenations_share_the_parts_factorisations():
+    a = pd.Series(["x", None, "y"], dtype="string")
+    b = pd.Series(["z", "y", "z", None], dtype="string")
+    with codes_cache():
+        coded(a), coded(b)
+        frame = pd.DataFrame(index=a.index)
+        frame["V"] = a                                   # pandas copies the array
+        carry(a, frame["V"])
+        assert coded(frame["V"])[0] is coded(a)[0]
+        whole = pd.concat([a, b], ignore_index=True)
+        carry_concat([a, b], whole)
+        codes, uniques = coded(whole)
+        assert codes.tolist() == [0, -1, 1, 2, 1, 2, -1] and uniques.tolist() == ["x", "y", "z"]
+        assert (codes.tolist(), uniques.tolist()) == _factorize(whole)
+
+
+def test_map_unique_and_constants_know_their_results_factorisation():
+    s = pd.Series(["b", "a", None, "B", "a"], dtype="string")
+    with codes_cache():
+        up = map_unique(s, lambda u: u.str.upper())
+        codes, uniques = coded(up)
+        assert up.tolist() == ["B", "A", pd.NA, "B", "A"]
+        # "b" and "B" both give "B": one value in the result
+        assert codes.tolist() == [0, 1, -1, 0, 1] and uniques.tolist() == ["B", "A"]
+        const = constant_text("LB", pd.RangeIndex(3))
+        assert const.tolist() == ["LB"] * 3 and coded(const)[0].tolist() == [0, 0, 0]
+        # a constant with blanks around it is not clean text: cleaning still strips it
+        assert clean_text(constant_text(" x ", pd.RangeIndex(2))).tolist() == ["x", "x"]
+        clean = constant_text("x", pd.RangeIndex(2))
+        assert clean_text(clean).tolist() == ["x", "x"]

@@ -25,7 +25,7 @@ from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
-from cdiscmap.sdtm.vectorize import codes_cache
+from cdiscmap.sdtm.vectorize import carry, carry_concat, carry_rows, codes_cache
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.spec.models import BlockSpec, DomainSpec, SourceSpec, VariableSpec
 
@@ -359,6 +359,7 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
     form = store.get(src.form, where)
     acc = store.accounting
     df = form.frame.copy()
+    carry_rows(form.frame, df, None)    # the copy keeps the columns' factorisations
     tag = f"{domain}/{block.name}"
     frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
                              file=form.file, clean=True)
@@ -366,7 +367,7 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
     for flt in src.filters:
         mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
         acc.drop(form.name, df.loc[mask, "_SRCROW"], flt.reason, tag)
-        df = df.loc[~mask]
+        df = _keep_rows(df, ~mask)
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
                                  file=form.file, clean=True)
 
@@ -395,14 +396,22 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
         kept_rows = set(df.loc[~mask, "_SRCROW"].tolist())
         acc.drop(form.name, dropped_rows[~dropped_rows.isin(kept_rows)].drop_duplicates(),
                  flt.reason, tag)
-        df = df.loc[~mask]
+        df = _keep_rows(df, ~mask)
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
                                  file=form.file, clean=True)
 
-    df = df.reset_index(drop=True)
+    kept, df = df, df.reset_index(drop=True)
+    carry_rows(kept, df, None)
     acc.use(form.name, df["_SRCROW"], tag)
     out = df[LINEAGE].copy()
     return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file, clean=True)
+
+
+def _keep_rows(df: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """``df.loc[keep]``; its text columns keep their factorisations (taken, on demand)."""
+    out = df.loc[keep]
+    carry_rows(df, out, keep.to_numpy(dtype=bool))
+    return out
 
 
 def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join, tag: str,
@@ -473,14 +482,24 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
     longs = []
     for pos, key, part in pieces:
         piece = df[base_cols].copy()
+        carry_rows(df, piece, None)
         for new, series in part.items():
             piece[new] = series
+            carry(series, piece[new])
         piece[spec.key_column] = str(key)
         piece["_TPOS"] = pos
         longs.append(piece)
     long = pd.concat(longs, ignore_index=False)
+    if len(longs) > 1:
+        for name in long.columns:
+            carry_concat([p[name] for p in longs], long[name])
     long["_ORIG"] = long.index
-    long = long.sort_values(["_ORIG", "_TPOS"], kind="mergesort").reset_index(drop=True)
+    # the sort's order as positions (the same stable sort on the same keys), so the text
+    # columns take their factorisations along
+    order = pd.DataFrame({"_ORIG": long["_ORIG"].to_numpy(), "_TPOS": long["_TPOS"].to_numpy()}
+                         ).sort_values(["_ORIG", "_TPOS"], kind="mergesort").index.to_numpy()
+    unsorted, long = long, long.iloc[order].reset_index(drop=True)
+    carry_rows(unsorted, long, order)
     if spec.keep_if is not None:
         lf = vocab.BlockFrame(raw=long, out=pd.DataFrame(index=long.index), form=frame.form,
                               file=frame.file, clean=frame.clean)
@@ -488,8 +507,10 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
         kept_rows = set(long.loc[keep, "_SRCROW"].tolist())
         all_rows = df["_SRCROW"]
         acc.drop(frame.form, all_rows[~all_rows.isin(kept_rows)], spec.reason, tag)
-        long = long.loc[keep]
-    return long.drop(columns=["_TPOS", "_ORIG"]).reset_index(drop=True)
+        long = _keep_rows(long, keep)
+    out = long.drop(columns=["_TPOS", "_ORIG"]).reset_index(drop=True)
+    carry_rows(long, out, None)
+    return out
 
 
 # --------------------------------------------------------------------------- execution
@@ -503,8 +524,14 @@ def _derive(ctx: vocab.MapContext, run: BlockRun, stage: int, loaded: LoadedStud
             continue
         ctx.where = pv.where
         ctx.variable = pv.name
-        run.frame.out[pv.name] = vocab.run_algorithm(ctx, run.frame, pv.spec)
+        _set(run.frame.out, pv.name, vocab.run_algorithm(ctx, run.frame, pv.spec))
     ctx.block_key = None
+
+
+def _set(out: pd.DataFrame, name: str, values: pd.Series) -> None:
+    """``out[name] = values``; pandas copies the values, the copy keeps their factorisation."""
+    out[name] = values
+    carry(values, out[name])
 
 
 def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[BlockRun]],
@@ -556,6 +583,13 @@ def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
     outs = [r.frame.out for r in runs]
     raw = pd.concat(raws, ignore_index=True) if raws else pd.DataFrame()
     out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
+    if len(outs) > 1:       # the parts' factorisations joined, not the rows factorised again
+        for name in out.columns:
+            if all(name in o.columns for o in outs):
+                carry_concat([o[name] for o in outs], out[name])
+    elif outs:
+        for name in out.columns:
+            carry(outs[0][name], out[name])
     return vocab.BlockFrame(raw=raw, out=out, form=runs[0].frame.form if runs else "",
                             file=runs[0].frame.file if runs else "",
                             clean=all(r.frame.clean for r in runs))
@@ -626,7 +660,7 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
         for pv in plan:
             if pv.stage == vocab.DOMAIN:
                 ctx.where, ctx.variable = pv.where, pv.name
-                stacked.out[pv.name] = vocab.run_algorithm(ctx, stacked, pv.spec)
+                _set(stacked.out, pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
         out = _blank_to_null(stacked.out)
         out = enforce_ascii(out, name, study.non_ascii, findings)
         out, overflow = split_long_text(out, name, char_variables.get(name, set()),

@@ -17,7 +17,11 @@ from pandas.api.types import infer_dtype
 # distinct values by several steps (blank → null, ASCII, 200-byte limit, dates), and
 # factorising is what every one of them costs. Only arrays nobody writes into afterwards are
 # looked up: a block's derived variables and a domain's finished columns.
-_CODES: ContextVar[dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] | None] = \
+# An entry holds (codes, distinct values, clean), clean saying the array already is clean
+# text (stripped, blank → null) as :func:`clean_text_array` leaves it; or a function giving
+# that triple on first use (rows taken from a remembered array: its codes, compacted).
+_Coded = tuple[np.ndarray, np.ndarray, bool]
+_CODES: ContextVar[dict[int, tuple[weakref.ref, _Coded | Callable[[], _Coded]]] | None] = \
     ContextVar("cdiscmap_codes", default=None)
 
 
@@ -32,7 +36,12 @@ def codes_cache() -> Iterator[None]:
             _CODES.reset(token)
 
 
-def _remember(arr: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> None:
+def _remember(arr: np.ndarray, codes: np.ndarray, uniques: np.ndarray,
+              clean: bool = False) -> None:
+    _store(arr, (codes, uniques, clean))
+
+
+def _store(arr: np.ndarray, payload: _Coded | Callable[[], _Coded]) -> None:
     cache = _CODES.get()
     if cache is None:
         return
@@ -43,7 +52,113 @@ def _remember(arr: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> None:
         if entry is not None and entry[0] is ref:
             del cache[key]
 
-    cache[key] = (weakref.ref(arr, forget), codes, uniques)
+    cache[key] = (weakref.ref(arr, forget), payload)
+
+
+def _own_array(values: pd.Series) -> np.ndarray | None:
+    """A Python-backed ``string`` column's own object array (no copy), else None."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+        return np.asarray(values.array, dtype=object)
+    return None
+
+
+def _payload(arr: np.ndarray) -> _Coded | Callable[[], _Coded] | None:
+    cache = _CODES.get()
+    entry = cache.get(id(arr)) if cache is not None else None
+    if entry is None or entry[0]() is not arr:
+        return None
+    return entry[1]
+
+
+def _lookup(arr: np.ndarray) -> _Coded | None:
+    payload = _payload(arr)
+    if callable(payload):
+        payload = payload()
+        _store(arr, payload)
+    return payload
+
+
+def _entry(values: pd.Series) -> _Coded | None:
+    """The remembered factorisation of a ``string`` column's own array, if any."""
+    arr = _own_array(values)
+    return _lookup(arr) if arr is not None else None
+
+
+def carry(source: pd.Series, target: pd.Series) -> None:
+    """``target`` holds the values of ``source`` in the same order (a copy pandas made, e.g.
+    on ``frame[name] = source``): it shares the remembered factorisation."""
+    src, dst = _own_array(source), _own_array(target)
+    if src is None or dst is None or dst is src or len(src) != len(dst):
+        return
+    payload = _payload(src)
+    if payload is not None:
+        _store(dst, payload)
+
+
+def _compact(codes: np.ndarray, uniques: np.ndarray, clean: bool) -> _Coded:
+    """Codes into ``uniques`` for some rows, renumbered as ``pd.factorize`` of those rows
+    would number them: only the values present, in order of first appearance (integer
+    hashing, several times cheaper than hashing the text again)."""
+    inner, present = pd.factorize(codes)
+    null = np.flatnonzero(present == -1)
+    if len(null):
+        renumber = np.arange(len(present), dtype=np.intp)
+        renumber[null[0] + 1:] -= 1
+        renumber[null[0]] = -1
+        inner = renumber[inner]
+        present = np.delete(present, null[0])
+    return inner.astype(np.intp, copy=False), uniques[present], clean
+
+
+def carry_rows(source: pd.DataFrame, target: pd.DataFrame, rows: np.ndarray | None) -> None:
+    """``target``'s columns are ``source``'s at the rows ``rows`` selects (a boolean mask or
+    positions; None: all, in order): they get the factorisation taken from the source's,
+    computed only if asked for."""
+    if source.columns.has_duplicates or target.columns.has_duplicates:
+        return
+    for name in target.columns:
+        if name not in source.columns:
+            continue
+        src, dst = _own_array(source[name]), _own_array(target[name])
+        if src is None or dst is None or dst is src:
+            continue
+        payload = _payload(src)
+        if payload is None:
+            continue
+        if rows is None:
+            if len(src) == len(dst):
+                _store(dst, payload)
+            continue
+
+        def taken(payload: _Coded | Callable[[], _Coded] = payload,
+                  rows: np.ndarray = rows) -> _Coded:
+            codes, uniques, clean = payload() if callable(payload) else payload
+            return _compact(codes[rows], uniques, clean)
+
+        _store(dst, taken)
+
+
+def carry_concat(parts: list[pd.Series], whole: pd.Series) -> None:
+    """``whole`` is ``parts`` concatenated: its factorisation is joined from theirs (the
+    parts' distinct values factorised, a small table) when every part has one, in the order
+    ``pd.factorize`` of the whole would give (first appearance)."""
+    entries = [_entry(p) for p in parts]
+    if not parts or any(e is None for e in entries) or \
+            sum(len(p) for p in parts) != len(whole) or \
+            not isinstance(whole.dtype, pd.StringDtype) or whole.dtype.storage != "python":
+        return
+    table_codes, table = pd.factorize(np.concatenate([e[1] for e in entries]) if
+                                      len(entries) > 1 else entries[0][1],
+                                      use_na_sentinel=True)
+    pieces, start = [], 0
+    for codes, uniques, _ in entries:
+        # a part's code c is its distinct value c, now table code table_codes[start + c];
+        # the appended -1 keeps null (code -1 indexes the last entry) null
+        pieces.append(np.append(table_codes[start:start + len(uniques)], -1)[codes])
+        start += len(uniques)
+    codes = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.intp)
+    _remember(np.asarray(whole.array, dtype=object), codes.astype(np.intp, copy=False), table,
+              all(e[2] for e in entries))
 
 
 def coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -52,9 +167,9 @@ def coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     arr = text_objects(values)
     cache = _CODES.get()
     if cache is not None:
-        entry = cache.get(id(arr))
-        if entry is not None and entry[0]() is arr:
-            return entry[1], entry[2]
+        entry = _lookup(arr)
+        if entry is not None:
+            return entry[0], entry[1]
     codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     if cache is not None and isinstance(values.dtype, pd.StringDtype):
         _remember(arr, codes, uniques)
@@ -80,7 +195,25 @@ def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Se
     # mask would give, without a second pass over every row
     taken = pd.api.extensions.take(result.to_numpy(), codes, allow_fill=True) \
         if isinstance(result.dtype, np.dtype) else result.array.take(codes, allow_fill=True)
-    return pd.Series(taken, index=values.index)
+    out = pd.Series(taken, index=values.index)
+    arr = _own_array(out) if _CODES.get() is not None else None
+    if arr is not None:
+        # the result's factorisation follows from the inputs' (its distinct results
+        # factorised: a small table), so later steps need not hash the rows again
+        inner, table = pd.factorize(np.asarray(result.array, dtype=object),
+                                    use_na_sentinel=True)
+        _remember(arr, np.append(inner, -1)[codes], table)
+    return out
+
+
+def constant_text(value: str, index: pd.Index) -> pd.Series:
+    """``value`` on every row as ``string``, its factorisation known (one value)."""
+    out = pd.Series(value, index=index, dtype="string")
+    arr = _own_array(out) if _CODES.get() is not None else None
+    if arr is not None:
+        _remember(arr, np.zeros(len(out), dtype=np.intp), np.array([value], dtype=object),
+                  value != "" and value == value.strip())
+    return out
 
 
 def text_objects(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -104,6 +237,10 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     Each distinct value is stripped once (raw exports repeat a few thousand values over
     millions of cells) and the result taken back by the factorisation codes: no pandas string
     method, whose per-cell cost on the Python-backed string dtype dominates a run otherwise."""
+    if isinstance(values, pd.Series):
+        entry = _entry(values)
+        if entry is not None and entry[2]:      # already clean: the same text, no copy
+            return _string_array(np.asarray(values.array, dtype=object))
     codes, uniques = coded(values)
     cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
     # the cleaned values factorised in turn (" a" and "a" are one value, blank is null), so
@@ -111,8 +248,17 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     inner, table = pd.factorize(cleaned, use_na_sentinel=True)
     result_codes = np.append(inner, -1)[codes]      # code -1 (null) takes the last entry
     result = np.append(table, pd.NA).astype(object)[result_codes]
-    _remember(result, result_codes, table)
-    return pd.arrays.StringArray(result)
+    _remember(result, result_codes, table, True)
+    return _string_array(result)
+
+
+_EMPTY = pd.array([], dtype=pd.StringDtype("python"))
+
+
+def _string_array(values: np.ndarray) -> pd.arrays.StringArray:
+    """A StringArray over an object array known to hold only ``str`` and ``pd.NA`` (the
+    constructor would check every element again: a full pass per column)."""
+    return _EMPTY._from_backing_data(values)
 
 
 def clean_text(values: pd.Series) -> pd.Series:

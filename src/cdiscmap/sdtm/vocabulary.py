@@ -23,7 +23,14 @@ from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
 from cdiscmap.sdtm.expressions import variables_of as expression_variables
-from cdiscmap.sdtm.vectorize import clean_text, coded, map_unique, text_objects
+from cdiscmap.sdtm.vectorize import (
+    carry_rows,
+    clean_text,
+    coded,
+    constant_text,
+    map_unique,
+    text_objects,
+)
 from cdiscmap.spec.models import (
     AssignCtArgs,
     ConcatArgs,
@@ -63,8 +70,11 @@ class BlockFrame:
 
     def subset(self, rows: pd.Series) -> BlockFrame:
         """The rows in ``rows`` (a boolean mask on the index), as a frame of their own."""
-        return BlockFrame(raw=self.raw.loc[rows], out=self.out.loc[rows], form=self.form,
-                          file=self.file, clean=self.clean)
+        keep = rows.to_numpy(dtype=bool)
+        raw, out = self.raw.loc[rows], self.out.loc[rows]
+        carry_rows(self.raw, raw, keep)     # factorisations taken along, computed on demand
+        carry_rows(self.out, out, keep)
+        return BlockFrame(raw=raw, out=out, form=self.form, file=self.file, clean=self.clean)
 
 
 @dataclass
@@ -255,7 +265,7 @@ def take(ctx: MapContext, frame: BlockFrame, args: str | TakeArgs) -> pd.Series:
 def constant(ctx: MapContext, frame: BlockFrame, args: str | float | int) -> pd.Series:
     """The same value on every record (assigned by the sponsor)."""
     if isinstance(args, str):
-        return pd.Series(args, index=frame.raw.index, dtype="string")
+        return constant_text(args, frame.raw.index)
     return pd.Series(float(args), index=frame.raw.index, dtype="float64")
 
 
