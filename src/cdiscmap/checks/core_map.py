@@ -109,7 +109,7 @@ CORE: dict[str, CoreRef] = {
     "CMAP-CR0032": CoreRef(("CORE-000200",), ("CG0348",), "SDTMIG 3.4 §4.5.1.1"),
     "CMAP-CR0033": CoreRef(("CORE-000099", "CORE-000675"),
                           ("CG0422", "FB4201"), "SDTMIG 3.4 §4.5.1.1"),
-    "CMAP-CR0034": CoreRef(("CORE-000774",), ("FB4202",), "SDTMIG 3.4 §4.5.1.1"),
+    "CMAP-CR0034": CoreRef(("CORE-000774",), ("FB4202",), "SDTMIG 3.4 §4.5.1.2"),
     "CMAP-CR0035": CoreRef(("CORE-000225",), ("CG0094",), "SDTMIG 3.4 §4.5.1.1"),
     "CMAP-CR0036": CoreRef(("CORE-000021",), ("CG0397",), "SDTMIG 3.4 §4.5.1"),
     "CMAP-CR0037": CoreRef(("CORE-000133",), ("CG0426",), "SDTMIG 3.4 §4.5.1"),
