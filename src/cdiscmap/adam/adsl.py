@@ -24,7 +24,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.settings import AdamSettings, ExDateRule, Exposure, where_text
+from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
 
@@ -456,6 +456,20 @@ def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, st
         methods[g.variable + "N"] = f"Position of {g.variable} in its list (1, 2, …)"
 
 
+def _source_columns(sdtm: dict[str, pd.DataFrame], source: DateSource
+                    ) -> dict[str, pd.DataFrame]:
+    """The source's dataset cut to the variables ``source_dates`` reads (subject, date, value,
+    filters, --SEQ and lineage for findings): a large dataset such as LB, read for its dates
+    only, is then not copied whole when its records are selected."""
+    if source.dataset not in sdtm:
+        return sdtm             # source_dates says it is not given
+    frame = sdtm[source.dataset]
+    wanted = dict.fromkeys(["USUBJID", source.date, source.value, *source.where,
+                            *(source.where_not or {}), source.dataset[:2] + "SEQ",
+                            "_SRCFILE", "_SRCROW"])
+    return {source.dataset: frame[[c for c in wanted if c and c in frame.columns]]}
+
+
 def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                 findings: Findings, methods: dict[str, str]) -> None:
     parts = []
@@ -471,8 +485,8 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
             continue
         if source.date not in sdtm[source.dataset].columns:
             continue  # permissible variable absent (e.g. AEENDTC): nothing to add
-        recs = source_dates(sdtm, source, findings, highest=source.imputation, how="first",
-                            purpose="LSTALVDT")
+        recs = source_dates(_source_columns(sdtm, source), source, findings,
+                            highest=source.imputation, how="first", purpose="LSTALVDT")
         parts.append(recs[["USUBJID", "DT"]])
     if parts:
         allrec = pd.concat(parts, ignore_index=True)
@@ -598,7 +612,8 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
         methods["RFICDT"] = "DM.RFICDTC (complete dates)"
 
     for spec in cfg.dates:
-        recs = source_dates(sdtm, spec.source, findings, highest=cfg.date_imputation,
+        recs = source_dates(_source_columns(sdtm, spec.source), spec.source, findings,
+                            highest=cfg.date_imputation,
                             how="first", purpose=spec.variable)
         picked = _per_subject(recs, spec.pick)
         adsl[spec.variable] = _merge_value(adsl, picked, "DT", spec.variable)
@@ -615,7 +630,8 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
     _last_alive(adsl, sdtm, settings, findings, methods)
     _end_of_study(adsl, sdtm, settings, findings, methods)
     if cfg.frvdt is not None:
-        recs = source_dates(sdtm, cfg.frvdt, findings, highest=cfg.date_imputation,
+        recs = source_dates(_source_columns(sdtm, cfg.frvdt), cfg.frvdt, findings,
+                            highest=cfg.date_imputation,
                             how="first", purpose="FRVDT")
         adsl["FRVDT"] = _merge_value(adsl, _per_subject(recs, "first"), "DT", "FRVDT")
         methods["FRVDT"] = (f"First {cfg.frvdt.dataset}.{cfg.frvdt.date} where "
