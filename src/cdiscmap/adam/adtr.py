@@ -89,7 +89,8 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     complete = (tp["N_TARGET_MEASURED"] == tp["N_TARGET_EXPECTED"]) & \
         (tp["N_TARGET_EXPECTED"] > 0)
     baseline = tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool) & complete
-    key = tp["USUBJID"].astype(str) + "\x1f" + tp["RECIST_SERIES"].astype(str)
+    # subject × lesion series as one integer per record (no joined text key per record)
+    key = tp.groupby(["USUBJID", "RECIST_SERIES"], sort=False, dropna=False).ngroup()
     aval = tp["SUMDIAM"].astype("float64")
     base = lookup(key, pd.Series(aval[baseline].to_numpy(), index=key[baseline].to_numpy())) \
         .astype("float64")
