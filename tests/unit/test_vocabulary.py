@@ -164,6 +164,26 @@ def test_seq_is_one_to_n_per_subject(dates):
         assert by_seq.isna().tolist() == sorted(by_seq.isna().tolist())
 
 
+@given(st.lists(st.sampled_from(["b", "B", "a", "ab", "a ", "\u00e9", "Z9", "", None]),
+                min_size=1, max_size=14))
+def test_seq_sort_key_orders_text_as_pandas_sorts_it(values):
+    s = pd.Series(values, dtype="string")
+    key = v._sort_key(s)
+    by_text = s.sort_values(kind="mergesort", na_position="last").index.tolist()
+    by_key = pd.Series(key).sort_values(kind="mergesort").index.tolist()
+    assert by_key == by_text
+    # equal text, equal key (grouping); missing after every text
+    assert len(set(key.tolist())) == s.nunique(dropna=False)
+    if s.isna().any():
+        assert key[s.isna().to_numpy()].min() > key[s.notna().to_numpy()].max(initial=-1)
+
+
+def test_seq_sort_key_hand_checked():
+    key = v._sort_key(pd.Series(["b", None, "B", "a", "b"], dtype="string"))
+    # Python string order: "B" < "a" < "b"; missing last
+    assert key.tolist() == [2, 3, 0, 1, 2]
+
+
 def test_cross_domain_findings_fold_when_systematic():
     from cdiscmap.checks.crossdomain import PER_RECORD_LIMIT, check_sdtm_cross
 

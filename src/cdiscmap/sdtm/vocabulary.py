@@ -589,7 +589,8 @@ def _subject_dates(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.S
 def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
     """--SEQ: 1..n within each subject, in a stable documented order (SDTMIG 3.4 §4.1.2.x)."""
     keys = [*args.by, *args.order]
-    table = pd.DataFrame({k: var_column(ctx, frame, k) for k in keys}, index=frame.out.index)
+    table = pd.DataFrame({k: _sort_key(var_column(ctx, frame, k)) for k in keys},
+                         index=frame.out.index)
     table["_SRCFILE"] = frame.out["_SRCFILE"].astype(str)
     table["_SRCROW"] = frame.out["_SRCROW"]
     table["_POS"] = np.arange(len(table))
@@ -597,6 +598,19 @@ def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
                               na_position="last")
     numbers = order.groupby(args.by, dropna=False, sort=False).cumcount() + 1
     return numbers.reindex(frame.out.index).astype("float64")
+
+
+def _sort_key(values: pd.Series) -> pd.Series | np.ndarray:
+    """Text as the rank of its distinct value (missing after all), which sorts and groups
+    rows as the text itself does (Python string order, as pandas sorts it): sorting and
+    grouping integers instead of hashing and comparing the text of every row."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python"):
+        return values
+    codes, uniques = coded(values)
+    rank = np.empty(len(uniques) + 1, dtype=np.intp)
+    rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+    rank[-1] = len(uniques)                     # code -1 (missing) indexes the last entry
+    return rank[codes]
 
 
 def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
