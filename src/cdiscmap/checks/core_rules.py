@@ -25,6 +25,7 @@ from cdiscmap.checks.core_rules_events import (
     text,
 )
 from cdiscmap.findings import Finding, Severity
+from cdiscmap.sdtm.vectorize import map_unique
 from cdiscmap.standards.classes import day_pairs
 from cdiscmap.standards.models import Standards
 
@@ -282,6 +283,13 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
 _COMPLETE = r"\d{4}-\d{2}-\d{2}"
 
 
+def _complete10(values: pd.Series) -> pd.Series:
+    """Whether the first 10 characters are a complete date (False for null), once per
+    distinct value."""
+    return map_unique(values, lambda u: u.astype("string").str.slice(0, 10)
+                      .str.fullmatch(_COMPLETE).astype("boolean")).fillna(False).astype(bool)
+
+
 def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Finding]:
     """CR0055: CG0007, CG0221, CG0223 (CORE-000354, -000138, -000139); CR0056: FB1602
     (CORE-000853). SDTMIG 3.4 §4.4.4: a study day only from two complete dates. Whether the
@@ -289,17 +297,17 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
     out: list[Finding] = []
     if "RFSTDTC" not in dm:
         return out
+    # whether each subject's RFSTDTC is complete, asked of DM's distinct values once
+    by_subject = dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
+    subject_complete = by_subject.index[_complete10(by_subject.astype("string")).to_numpy()]
     for name, frame in domains.items():
         if name == "DM" or "USUBJID" not in frame:
             continue
         p = name[:2]
-        rfst = frame["USUBJID"].map(dm.drop_duplicates("USUBJID").set_index("USUBJID")
-                                    ["RFSTDTC"])
-        ref_complete = ev.fullmatch(rfst.astype("string").str.slice(0, 10), _COMPLETE)
+        ref_complete = frame["USUBJID"].isin(subject_complete)
         known = frame["USUBJID"].isin(dm["USUBJID"])     # a subject not in DM is CMAP-XD0001
         for dtc, dy in day_pairs(list(frame.columns), p):
-            date = text(frame, dtc)
-            complete = ev.fullmatch(date.str.slice(0, 10), _COMPLETE)
+            complete = _complete10(text(frame, dtc))
             day = number(frame, dy).notna()
             out += _emit("CMAP-CR0055", name, frame, known & day & ~(complete & ref_complete), dy,
                          shown(dy, dtc))
@@ -405,7 +413,12 @@ def check_core_rules(domains: dict[str, pd.DataFrame],
                      standards: Standards | None = None) -> list[Finding]:
     """Every CR rule on a set of SDTM datasets (SUPP-- apart). ``standards`` gives each
     dataset's class (the study's, with its custom domains, when the pipeline calls this)."""
-    supp = supp or {}
+    with ev.column_cache():
+        return _check_core_rules(domains, supp or {}, standards)
+
+
+def _check_core_rules(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame],
+                      standards: Standards | None) -> list[Finding]:
     out: list[Finding] = []
     dm = domains.get("DM")
     if dm is not None and "USUBJID" in dm:

@@ -16,13 +16,18 @@ implements: :mod:`cdiscmap.checks.core_map`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import TextFacts, text_facts
+from cdiscmap.checks.read import _string_array
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.sdtm.vectorize import clean_text, map_unique
+from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, map_unique
 from cdiscmap.standards.classes import ig_class
 from cdiscmap.standards.models import Standards
 
@@ -86,16 +91,79 @@ def dataset_class(name: str, frame: pd.DataFrame, standards: Standards | None) -
     return None
 
 
+# Derived columns (cleaned text, presence, numbers) by (frame, column, kind) while
+# :func:`column_cache` is open: the rules ask the same column of the same dataset a dozen times
+# (--STRESC, USUBJID, --TESTCD), and cleaning or parsing it is what each question costs. The
+# frame is checked through a weak reference; the checks never write into the frames they get.
+_COLUMNS: ContextVar[dict[tuple[int, str, str], tuple[weakref.ref, object]] | None] = \
+    ContextVar("cdiscmap_check_columns", default=None)
+
+
+@contextmanager
+def column_cache() -> Iterator[None]:
+    """Remember derived columns (and text factorisations) inside the block; nested use shares."""
+    token = _COLUMNS.set({}) if _COLUMNS.get() is None else None
+    try:
+        with codes_cache():
+            yield
+    finally:
+        if token is not None:
+            _COLUMNS.reset(token)
+
+
+def _cached(frame: pd.DataFrame, column: str, kind: str, make: Callable[[], object]) -> object:
+    cache = _COLUMNS.get()
+    if cache is None:
+        return make()
+    key = (id(frame), column, kind)
+    entry = cache.get(key)
+    if entry is not None and entry[0]() is frame:
+        return entry[1]
+    value = make()
+    cache[key] = (weakref.ref(frame), value)
+    return value
+
+
+def _clean(frame: pd.DataFrame, column: str) -> tuple[pd.Series, np.ndarray]:
+    """The column as :func:`clean_text` gives it and its codes (-1: null) into the distinct
+    cleaned values; a text column is factorised by the C string table of
+    :func:`cdiscmap.checks.facts.text_facts` and each distinct value stripped once."""
+    def make() -> tuple[pd.Series, np.ndarray]:
+        series = frame[column]
+        facts = text_facts(series)
+        if facts is None and series.dtype.kind in "fiu":
+            # numbers (VISITNUM, --SEQ) written as text once per distinct value; 0 and -0.0
+            # are one hash key but two spellings, so a column holding zero takes the row path
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            if not (np.asarray(uniques) == 0).any():
+                facts = TextFacts(codes, np.asarray(clean_text(pd.Series(uniques)).array,
+                                                    dtype=object))
+        if facts is None:
+            cleaned = clean_text(series)
+            return cleaned, coded(cleaned)[0]
+        stripped = np.array([u.strip() or pd.NA if isinstance(u, str) else pd.NA
+                             for u in facts.uniques], dtype=object)
+        inner, table = pd.factorize(stripped, use_na_sentinel=True)
+        codes = np.append(inner, -1)[facts.codes]          # code -1 (null) takes the last
+        values = np.append(table, pd.NA).astype(object)[codes]
+        # values holds only str and <NA>: no constructor check of every cell
+        return pd.Series(_string_array(values), index=frame.index), codes
+    return _cached(frame, column, "clean", make)
+
+
 def text(frame: pd.DataFrame, column: str) -> pd.Series:
     """A column as stripped strings, blank as null (XPT pads text with blanks)."""
     if column not in frame:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return clean_text(frame[column])
+    return _clean(frame, column)[0]
 
 
 def filled(frame: pd.DataFrame, column: str) -> pd.Series:
     """Whether the column holds a value on each record (False when the column is absent)."""
-    return text(frame, column).notna()
+    if column not in frame:
+        return pd.Series(False, index=frame.index)
+    return _cached(frame, column, "filled",
+                   lambda: pd.Series(_clean(frame, column)[1] >= 0, index=frame.index))
 
 
 def fullmatch(values: pd.Series, pattern: str) -> pd.Series:
@@ -105,8 +173,10 @@ def fullmatch(values: pd.Series, pattern: str) -> pd.Series:
 
 
 def number(frame: pd.DataFrame, column: str) -> pd.Series:
-    return pd.to_numeric(frame[column], errors="coerce") if column in frame else \
-        pd.Series(np.nan, index=frame.index)
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return _cached(frame, column, "number",
+                   lambda: pd.to_numeric(frame[column], errors="coerce"))
 
 
 def source(frame: pd.DataFrame) -> pd.Series:
@@ -163,7 +233,7 @@ def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The date as comparable integers at each precision (year, year-month, year-month-day;
     NaN where not given) and its precision (0 none, 1 year, 2 month, 3 day); parsed once per
     distinct value."""
-    codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+    codes, uniques = coded(s)      # remembered while column_cache is open
     parts = pd.Series(uniques, dtype="string").str.extract(_ISO_DATE).apply(
         pd.to_numeric).to_numpy(dtype="float64")
     parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[codes]   # -1: null
@@ -189,11 +259,13 @@ def date_after(a: pd.Series, b: pd.Series) -> pd.Series:
 def not_one_to_one(frame: pd.DataFrame, a: str, b: str) -> pd.Series:
     """Records whose ``a`` value goes with more than one ``b`` value or the other way round
     (nulls excluded)."""
-    ta, tb = text(frame, a), text(frame, b)
-    both = (ta.notna() & tb.notna()).to_numpy()
     out = np.zeros(len(frame), dtype=bool)
+    if a not in frame or b not in frame:
+        return pd.Series(out, index=frame.index)
+    ca, cb = _clean(frame, a)[1], _clean(frame, b)[1]
+    both = (ca >= 0) & (cb >= 0)
     if both.any():
-        pairs = pd.DataFrame({"a": pd.factorize(ta)[0][both], "b": pd.factorize(tb)[0][both]})
+        pairs = pd.DataFrame({"a": ca[both], "b": cb[both]})
         out[both] = (pairs.groupby("a")["b"].transform("nunique").to_numpy() > 1) | \
             (pairs.groupby("b")["a"].transform("nunique").to_numpy() > 1)
     return pd.Series(out, index=frame.index)

@@ -171,6 +171,14 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
 
     ``standards`` gives each dataset's class (default: specs/; see :func:`domain_class`).
     """
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    with codes_cache():          # complete_date asks the same columns several times
+        return _check_sdtm_cross(domains, supp, standards)
+
+
+def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame] | None,
+                      standards: Standards | None) -> list[Finding]:
     out: list[Finding] = []
     dm = domains.get("DM")
     subjects = set(dm["USUBJID"].dropna()) if dm is not None and "USUBJID" in dm else None

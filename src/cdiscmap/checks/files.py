@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import text_facts
 from cdiscmap.findings import Finding, Severity
 
 # SAS TS-140 namestr / member header and FDA Technical Conformance Guide §3.3.1 (as in
@@ -134,8 +135,12 @@ def _non_ascii_values(dataset: DatasetFile) -> list[Finding]:
     for var in dataset.variables:
         if var.type != "char" or var.name not in frame.columns:
             continue
-        codes, uniques = pd.factorize(frame[var.name].to_numpy(dtype=object),
-                                      use_na_sentinel=True)
+        facts = text_facts(frame[var.name])     # the C string table: no type check per cell
+        if facts is not None:
+            codes, uniques = facts.codes, facts.uniques
+        else:
+            codes, uniques = pd.factorize(frame[var.name].to_numpy(dtype=object),
+                                          use_na_sentinel=True)
         if not len(uniques):
             continue
         ascii_unique = np.fromiter(map(str.isascii, map(str, uniques)), dtype=bool,

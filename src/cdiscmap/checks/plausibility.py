@@ -18,6 +18,7 @@ import pandas as pd
 
 from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.findings import Finding, Severity
+from cdiscmap.sdtm.vectorize import coded, codes_cache
 from cdiscmap.spec.models import PlausibilitySpec
 from cdiscmap.standards.models import Standards
 
@@ -81,8 +82,7 @@ def _emit(rule: str, settings: PlausibilitySpec, dataset: str, variable: str,
 # ============================================================================================
 def _date_parts(dtc: pd.Series) -> pd.DataFrame:
     """Year, month, day (NaN where absent) of ISO 8601 dates, computed on distinct values."""
-    text = dtc.astype("string")
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    codes, uniques = coded(dtc)       # remembered: the CR and XD rules ask the same columns
     parts = pd.Series(uniques, dtype="string").str.extract(_ISO_DATE).apply(
         pd.to_numeric, errors="coerce")
     parts.columns = ["Y", "M", "D"]
@@ -223,7 +223,12 @@ def check_plausibility(domains: dict[str, pd.DataFrame],
     The data cut-off is ``settings.data_cutoff``, else TS DCUTDTC when TS has it, else no
     after-cut-off check runs.
     """
-    settings = settings or PlausibilitySpec()
+    with codes_cache():
+        return _check_plausibility(domains, settings or PlausibilitySpec(), standards)
+
+
+def _check_plausibility(domains: dict[str, pd.DataFrame], settings: PlausibilitySpec,
+                        standards: Standards | None) -> list[Finding]:
     cutoff = _cutoff(domains, settings)
     out: list[Finding] = []
     for name, frame in domains.items():

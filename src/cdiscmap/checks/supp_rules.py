@@ -25,7 +25,14 @@ RULES: dict[str, tuple[Severity, str]] = {
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Values as IDVARVAL writes them: whole numbers without ".0", trimmed text, null → NA."""
+    """Values as IDVARVAL writes them: whole numbers without ".0", trimmed text, null → NA;
+    formatted once per distinct value (a --SEQ or date column repeats its values)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    distinct = _text_distinct(pd.Series(uniques, dtype=values.dtype))
+    return pd.Series(distinct.array.take(codes, allow_fill=True), index=values.index)
+
+
+def _text_distinct(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values.dtype):
         numbers = values.astype("float64")
         whole = numbers.notna() & (numbers == np.floor(numbers))
