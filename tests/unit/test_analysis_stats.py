@@ -39,6 +39,18 @@ def test_clopper_pearson_closed_forms_at_zero_and_n() -> None:
         exact_rate(3, 2)
 
 
+def test_clopper_pearson_is_bit_identical_to_scipy_binomtest() -> None:
+    # the report's numbers (cells.json) must not move: same floats as binomtest's exact CI
+    from scipy.stats import binomtest
+
+    from cdiscmap.analysis.response import clopper_pearson
+
+    for n, confidence in [(1, 0.95), (7, 0.9), (30, 0.95), (53, 0.8), (1000, 0.95)]:
+        for x in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            ci = binomtest(x, n).proportion_ci(confidence_level=confidence, method="exact")
+            assert clopper_pearson(x, n, confidence) == (float(ci.low), float(ci.high)), (x, n)
+
+
 # Simon (1989) Controlled Clinical Trials 10:1-10, Tables 1-2: p0, p1, alpha, beta →
 # optimal (r1, n1, r, n, EN0, PET0), minimax (r1, n1, r, n, EN0, PET0)
 SIMON_1989 = [

@@ -71,16 +71,20 @@ def _response_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, s
                   source="Source: ADRS, ADSL; population "
                   + population_text(settings, spec.population))
     # each endpoint's responders and subjects with a record, once (not once per group)
-    yes = [response.responder_ids(adrs, e.paramcd, e.responders) for e in spec.endpoints]
-    recorded = [set(adrs.loc[adrs["PARAMCD"] == e.paramcd, "USUBJID"].astype(str))
+    # as booleans over the population rows, looked up per group by its rows' index labels
+    pop = pop.reset_index(drop=True)
+    ids = pop["USUBJID"].astype(str)
+    yes = [ids.isin(response.responder_ids(adrs, e.paramcd, e.responders))
+           for e in spec.endpoints]
+    recorded = [ids.isin(set(adrs.loc[adrs["PARAMCD"] == e.paramcd, "USUBJID"].astype(str)))
                 for e in spec.endpoints] if spec.denominator == "records" else []
     for grp in groups(pop, settings, spec.grouping):
         texts, traces = [grp.label, str(len(grp.subjects))], {}
         for i, e in enumerate(spec.endpoints):
-            subjects = grp.subjects
+            rows = grp.subjects.index
             if spec.denominator == "records":
-                subjects = subjects.loc[subjects.astype(str).isin(recorded[i]).to_numpy(bool)]
-            hit = subjects.astype(str).isin(yes[i])
+                rows = rows[recorded[i].loc[rows].to_numpy(bool)]
+            hit = yes[i].loc[rows]
             rate = response.exact_rate(int(hit.sum()), len(hit), spec.confidence)
             texts.append(rate.text())
             traces[i + 2] = {

@@ -190,7 +190,8 @@ def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
         xy = np.column_stack([course["WEEK"].to_numpy(float), course["PCHG"].to_numpy(float)])
         starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else \
             np.array([], dtype=int)
-        colours = np.array([_colour(b) for b in course["BOR"]], dtype=object)
+        colours = course["BOR"].map(BOR_COLOURS).fillna(OTHER_COLOUR) \
+            .to_numpy(dtype=object)             # _colour of each row, vectorised
         lines = LineCollection(np.split(xy, starts[1:]) if len(starts) else [],
                                colors=list(colours[starts]), linewidths=1.0)
         lines.set_rasterized(_rasterize(len(starts)))
