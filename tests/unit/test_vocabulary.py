@@ -184,6 +184,20 @@ def test_seq_sort_key_hand_checked():
     assert key.tolist() == [2, 3, 0, 1, 2]
 
 
+def test_subject_lookup_gives_what_map_gives():
+    by = pd.Series(pd.to_datetime(["2020-01-02", None, "2021-05-06"]),
+                   index=pd.Index(["S1", "S2", "S3"], dtype="string"))
+    usubjid = pd.Series(["S3", "S1", None, "S9", "S2", "S1"], dtype="string",
+                        index=[5, 6, 7, 8, 9, 10], name="USUBJID")
+    got = v._lookup_by_subject(usubjid, by)
+    assert got.index.tolist() == [5, 6, 7, 8, 9, 10] and got.name == "USUBJID"
+    assert got.dtype == "datetime64[ns]"
+    # S9 is no subject, the missing identifier and S2's missing date stay missing
+    assert got.tolist()[:2] == [pd.Timestamp("2021-05-06"), pd.Timestamp("2020-01-02")]
+    assert got.isna().tolist() == [False, False, True, True, True, False]
+    pd.testing.assert_series_equal(got, usubjid.map(by))
+
+
 def test_cross_domain_findings_fold_when_systematic():
     from cdiscmap.checks.crossdomain import PER_RECORD_LIMIT, check_sdtm_cross
 

@@ -583,7 +583,23 @@ def _subject_dates(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.S
     if cached is None or cached[0] is not ctx.subjects:
         cached = (ctx.subjects, complete_date(ctx.subjects[dm_variable].astype("string")))
         ctx.subject_dates[dm_variable] = cached
-    return var_column(ctx, frame, "USUBJID").map(cached[1])
+    return _lookup_by_subject(var_column(ctx, frame, "USUBJID"), cached[1])
+
+
+def _lookup_by_subject(usubjid: pd.Series, by_subject: pd.Series) -> pd.Series:
+    """``usubjid.map(by_subject)``, looking up each distinct subject once (the rows' remembered
+    factorisation) instead of hashing every record's identifier."""
+    if not (isinstance(usubjid.dtype, pd.StringDtype) and usubjid.dtype.storage == "python") \
+            or not by_subject.index.is_unique:
+        return usubjid.map(by_subject)
+    codes, uniques = coded(usubjid)
+    # a missing identifier finds what .map finds for it: a missing key, if there is one
+    missing = by_subject.index.get_indexer(pd.array([pd.NA], dtype=usubjid.dtype))
+    positions = np.append(by_subject.index.get_indexer(uniques), missing)[codes]
+    values = by_subject.array
+    taken = pd.api.extensions.take(values, positions, allow_fill=True) \
+        if isinstance(values, np.ndarray) else values.take(positions, allow_fill=True)
+    return pd.Series(taken, index=usubjid.index, name=usubjid.name)
 
 
 def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
