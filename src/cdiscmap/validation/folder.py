@@ -45,6 +45,7 @@ from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings, Severity, fold
 from cdiscmap.progress import SILENT, Progress
+from cdiscmap.sdtm.relationships import with_continuations
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
 from cdiscmap.validation.read import read_json_dataset, read_xpt_dataset, relative_path
@@ -304,6 +305,8 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     findings = Findings()
     findings.extend(loaded.findings)
     datasets = loaded.datasets
+    # COVAL1.., TSVAL1.. continuation variables the data holds (SDTMIG 3.4 CO, TS)
+    standards = with_continuations(standards, {n: d.frame for n, d in datasets.items()})
     kinds = {name: _standard(name, standards) for name in datasets}
     rules_run: dict[str, list[str]] = {}
 
