@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscmap.adam.adsl import counted_doses
 from cdiscmap.adam.dates import impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
     lookup,
@@ -95,13 +96,7 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
         return none
     ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "ADAE LDOSEDTM")
     cfg = settings.adsl.exposure
-    keep = pd.Series(True, index=ex.index)
-    if cfg.positive_dose_only and "EXDOSE" in ex.columns:
-        dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
-        placebo = ex["EXTRT"].str.upper().str.contains(cfg.placebo_pattern.upper(), regex=False) \
-            .fillna(False).astype(bool) if "EXTRT" in ex.columns else False
-        keep = ((dose > 0) | ((dose == 0) & placebo)).fillna(False).astype(bool)
-    ex = ex.loc[keep]
+    ex = ex.loc[counted_doses(ex, cfg)]
     start = impute_dtc(ex["EXSTDTC"], cfg.start_imputation, "first").dates
     end = impute_dtc(ex["EXENDTC"], cfg.end_imputation, "last").dates \
         if "EXENDTC" in ex.columns else pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")

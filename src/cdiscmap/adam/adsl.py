@@ -184,6 +184,18 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
         methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
 
 
+def counted_doses(ex: pd.DataFrame, cfg: Exposure) -> pd.Series:
+    """Which EX records count as a dose (admiral ad_adsl.R: EXDOSE > 0, or 0 of a placebo
+    whose EXTRT matches ``placebo_pattern``), when ``positive_dose_only``; else every record.
+    ADSL's treatment dates and ADAE's LDOSEDTM use the same records."""
+    if not (cfg.positive_dose_only and "EXDOSE" in ex.columns):
+        return pd.Series(True, index=ex.index)
+    dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
+    placebo = ex["EXTRT"].str.upper().str.contains(cfg.placebo_pattern.upper(), regex=False) \
+        .fillna(False).astype(bool) if "EXTRT" in ex.columns else False
+    return ((dose > 0) | ((dose == 0) & placebo)).fillna(False).astype(bool)
+
+
 def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                     findings: Findings) -> pd.DataFrame | None:
     """EX records that count as doses, with START/END dates (END: open → start, if set)."""
@@ -193,14 +205,7 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
         return None
     ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "treatment dates")
     cfg = settings.adsl.exposure
-    keep = pd.Series(True, index=ex.index)
-    if cfg.positive_dose_only and "EXDOSE" in ex.columns:
-        dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
-        placebo = ex["EXTRT"].str.upper().str.contains(cfg.placebo_pattern.upper(), regex=False) \
-            .fillna(False).astype(bool) if "EXTRT" in ex.columns else False
-        keep = (dose > 0) | ((dose == 0) & placebo)
-        keep = keep.fillna(False).astype(bool)
-    ex = ex.loc[keep]
+    ex = ex.loc[counted_doses(ex, cfg)]
     start = impute_dtc(ex["EXSTDTC"], cfg.start_imputation, "first")
     if "EXENDTC" in ex.columns:
         end = impute_dtc(ex["EXENDTC"], cfg.end_imputation, "last")
