@@ -174,7 +174,8 @@ def test_cross_domain_cycle_is_named_in_check_spec_and_run(tmp_path: Path,
 def test_from_domain_of_a_later_stage_variable_names_why(tmp_path: Path) -> None:
     # EX.EXSTDY is a study day: it needs DM's reference dates, which DM derives from EX
     study, line = make_study(tmp_path, "sdtm/dm.yaml",
-                             "from_domain: {domain: EX, variable: EXENDTC, agg: max}",
+                             "from_domain: {domain: EX, variable: EXENDTC, agg: max, "
+                             "open_end: start}",
                              "from_domain: {domain: EX, variable: EXSTDY, agg: max}")
     message = error_line(cli("check-spec", study))
     assert "cross-domain derivation cycle: DM.RFXENDTC" in message
@@ -183,7 +184,8 @@ def test_from_domain_of_a_later_stage_variable_names_why(tmp_path: Path) -> None
 
 def test_from_domain_of_an_underived_variable(tmp_path: Path) -> None:
     study, line = make_study(tmp_path, "sdtm/dm.yaml",
-                             "from_domain: {domain: EX, variable: EXENDTC, agg: max}",
+                             "from_domain: {domain: EX, variable: EXENDTC, agg: max, "
+                             "open_end: start}",
                              "from_domain: {domain: EX, variable: EXENDTM, agg: max}")
     message = error_line(cli("check-spec", study))
     assert "DM.RFXENDTC reads EX.EXENDTM (from_domain), which sdtm/ex.yaml does not derive" \
