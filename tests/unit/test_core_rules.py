@@ -411,21 +411,16 @@ def test_class_rules_reach_custom_domains_by_class(standards):
             ] == [("CMAP-CR0025", "XIDOSE", "-5.0")]
 
 
-# Rules the bundled studies' own output raises today, reported to the lead as defects of that
-# output (not of the rules): RFXENDTC null for subjects still on treatment, or before a later
-# EX record (SDTMIG 3.4 §5.2: the latest EXENDTC, else EXSTDTC); a GIST follow-up element (SE)
-# that ends before it starts. (TRSTAT NOT DONE now carries TRREASND: the raw lesion forms
-# collect why a lesion was not evaluated, so CMAP-CR0034 is no longer allowed.)
-KNOWN_DEFECTS = {
-    "crizotinib-basket": {"CMAP-CR0015"},
-    "gist-imatinib": {"CMAP-CR0015", "CMAP-CR0019", "CMAP-CR0020"},
-    "imt-pediatric": {"CMAP-CR0015"},
-    "alk-sarcoma-cases": set(),
-}
+# The bundled studies' own output raises no CORE-derived rule. (The rules first found real
+# defects there, since fixed: RFXENDTC null for subjects still on treatment, now the latest
+# EXSTDTC as SDTMIG 3.4 DM defines it; GIST follow-up elements (SE) ending before they start;
+# TRSTAT NOT DONE without TRREASND, now collected on the lesion forms.)
+BUNDLED = ["alk-sarcoma-cases", "crizotinib-basket", "gist-imatinib", "imt-edc", "imt-odm",
+           "imt-pediatric"]
 
 
-@pytest.mark.parametrize("study", sorted(KNOWN_DEFECTS))
-def test_bundled_studies_raise_no_other_core_rule(study, tmp_path):
+@pytest.mark.parametrize("study", BUNDLED)
+def test_bundled_studies_raise_no_core_rule(study, tmp_path):
     from cdiscmap.pipeline.run import RunOptions, bundled_studies_dir, run_study
     from cdiscmap.synth import generate
 
@@ -434,4 +429,4 @@ def test_bundled_studies_raise_no_other_core_rule(study, tmp_path):
                                   raw_dir=tmp_path / "export" / "raw",
                                   out_root=tmp_path / "out", adam=False))
     raised = {f.rule for f in result.findings if f.rule.startswith("CMAP-CR")}
-    assert raised <= KNOWN_DEFECTS[study], sorted(raised - KNOWN_DEFECTS[study])
+    assert raised == set(), sorted(raised)
