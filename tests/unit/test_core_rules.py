@@ -22,7 +22,8 @@ import pytest
 from cdiscmap.checks import core_rules
 from cdiscmap.checks.core_map import CORE
 from cdiscmap.checks.core_rules import check_core_rules
-from cdiscmap.checks.core_rules_events import dataset_class, date_after
+from cdiscmap.checks.core_rules_events import date_after
+from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.standards import load_standards
 from cdiscmap.validation.folder import rule_catalogue
 
@@ -397,9 +398,9 @@ def test_class_rules_reach_custom_domains_by_class(standards):
     zb = pd.DataFrame({"STUDYID": ["ST1"], "USUBJID": ["S1"], "ZBTESTCD": ["SCORE"],
                        "ZBTEST": ["Score"], "ZBORRES": ["5"], "ZBSTRESC": ["5"],
                        "ZBSTRESN": [6.0]})
-    assert dataset_class("XA", xa, standards) == "Events"
-    assert dataset_class("ZB", zb, standards) == "Findings"
-    assert dataset_class("AE", xa, standards) == "Events"         # metadata of specs/
+    assert domain_class("XA", xa, standards) == "Events"
+    assert domain_class("ZB", zb, standards) == "Findings"
+    assert domain_class("AE", xa, standards) == "Events"         # metadata of specs/
     found = check_core_rules({"XA": xa, "ZB": zb}, standards=standards)
     assert [(f.rule, f.dataset, f.variable, f.value) for f in found] == [
         ("CMAP-CR0019", "XA", "XASTDTC", "XASTDTC=2020-02-10, XAENDTC=2020-02-01"),

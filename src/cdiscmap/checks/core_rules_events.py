@@ -24,11 +24,11 @@ from contextvars import ContextVar
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.checks.facts import TextFacts, text_facts
 from cdiscmap.checks.read import _string_array
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, map_unique
-from cdiscmap.standards.classes import ig_class
 from cdiscmap.standards.models import Standards
 
 RULES: dict[str, tuple[Severity, str]] = {
@@ -71,26 +71,13 @@ RULES: dict[str, tuple[Severity, str]] = {
 
 PER_RECORD_LIMIT = 100      # above this, one finding per distinct value with its count
 
-# topic variable suffix -> SDTMIG 3.4 class (§2.1); Findings About first (it also has --TESTCD)
-_TOPIC = (("OBJ", "Findings About"), ("TESTCD", "Findings"), ("TRT", "Interventions"),
-          ("TERM", "Events"))
+# The Findings classes (a dataset's class: crossdomain.domain_class, specs/ else topic variable)
 FINDINGS = ("Findings", "Findings About")
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers shared with core_rules.py
 # ---------------------------------------------------------------------------------------------
-def dataset_class(name: str, frame: pd.DataFrame, standards: Standards | None) -> str | None:
-    """The SDTMIG class of a dataset: from its metadata, else from its topic variable."""
-    meta = standards.datasets.get(name) if standards is not None else None
-    if meta is not None:
-        return ig_class(meta.class_name, meta.subclass)
-    for suffix, cls in _TOPIC:
-        if f"{name[:2]}{suffix}" in frame:
-            return cls
-    return None
-
-
 # Derived columns (cleaned text, presence, numbers) by (frame, column, kind) while
 # :func:`column_cache` is open: the rules ask the same column of the same dataset a dozen times
 # (--STRESC, USUBJID, --TESTCD), and cleaning or parsing it is what each question costs. The
@@ -456,7 +443,7 @@ def _test_codes(name: str, frame: pd.DataFrame) -> list[Finding]:
 def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | None
                       ) -> list[Finding]:
     """The class-scoped CORE-derived rules for one SDTM dataset (not DM, not SUPP--)."""
-    cls = dataset_class(name, frame, standards)
+    cls = domain_class(name, frame, standards)
     out = _timing(name, frame, cls) + _topic_and_categories(name, frame, cls)
     if cls == "Interventions":
         out += _interventions(name, frame)
@@ -469,5 +456,5 @@ def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | Non
     return out
 
 
-__all__ = ["FINDINGS", "RULES", "check_class_rules", "dataset_class", "date_after", "emit",
+__all__ = ["FINDINGS", "RULES", "check_class_rules", "date_after", "emit",
            "filled", "not_one_to_one", "number", "shown", "source", "text"]
