@@ -17,6 +17,13 @@ def test_csv_is_what_to_csv_writes_quotes_commas_and_newlines_included():
     assert _csv(text.iloc[:0]) == "USUBJID,REASON\n"
 
 
+def test_csv_writes_carriage_returns_and_empty_fields_as_to_csv_does():
+    text = pd.DataFrame({"A": ["", "cr\rhere", "", 'q"'], "B": ["", "", "x", ""]}, dtype=object)
+    assert _csv(text) == text.to_csv(index=False, lineterminator="\n")
+    assert _csv(text).split("\n")[1] == ","          # two empty fields, not '""'
+    assert '"q"""' in _csv(text)
+
+
 def test_numbers_to_at_most_4_decimals_once_per_value():
     frame = pd.DataFrame({"SUMDIAM": [35.0, 14.0, np.nan, 42.857142, -0.00001, 35.0, 0.5]})
     text = _text_frame(frame, ["SUMDIAM", "USUBJID"])

@@ -20,6 +20,7 @@ import csv
 import html
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -110,10 +111,11 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     target = out_dir or Path(sdtm_dir).parent / "recist"
     progress.stage("Writing the RECIST report")
     with Staging(target) as stage:
-        timepoints_text = _text_frame(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
-        (stage.folder / TIMEPOINTS_FILE).write_text(_csv(timepoints_text), encoding="utf-8")
+        timepoints_text = _coded_text(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
+        (stage.folder / TIMEPOINTS_FILE).write_text(_csv_coded(timepoints_text),
+                                                    encoding="utf-8")
         (stage.folder / COMPARISON_FILE).write_text(
-            _csv(_text_frame(comparison, COMPARISON_COLUMNS)), encoding="utf-8")
+            _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS)), encoding="utf-8")
         report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes)
         (stage.folder / REPORT_JSON).write_text(
             json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
@@ -131,33 +133,97 @@ def _number_text(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _text_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Every cell as text: numbers to at most 4 decimals without trailing zeros, null = ''.
+#: One output column as text: a code per row into ``texts`` (code -1 picks the trailing "").
+_Coded = tuple[np.ndarray, np.ndarray]
 
-    Numbers are formatted once per distinct value (a study has few distinct sums and visit
-    numbers, and tens of thousands of timepoints)."""
-    out = pd.DataFrame(index=frame.index)
+
+def _coded_text(frame: pd.DataFrame, columns: list[str]) -> dict[str, _Coded]:
+    """Every cell as text, kept as codes into the column's distinct texts: numbers to at most 4
+    decimals without trailing zeros, null = ''.
+
+    Each distinct value is formatted (and later CSV-quoted or HTML-escaped) once: a study has
+    few distinct sums, visit numbers and reasons against tens of thousands of timepoints."""
+    from cdiscmap.checks.read import factorize_objects
+
+    out: dict[str, _Coded] = {}
     for col in columns:
-        values = frame[col] if col in frame.columns else pd.Series([None] * len(frame))
+        if col not in frame.columns:
+            out[col] = (np.full(len(frame), -1, dtype=np.intp), np.array([""], dtype=object))
+            continue
+        values = frame[col]
         if col in _NUMERIC or col.startswith("N_TARGET"):
             num = pd.to_numeric(values, errors="coerce").round(4)
             codes, uniques = pd.factorize(num.to_numpy(dtype=np.float64, na_value=np.nan))
-            table = np.array([_number_text(v) for v in uniques] + [""], dtype=object)
-            out[col] = table[codes]                      # code -1 (missing) picks ""
+            texts = [_number_text(v) for v in uniques]
         else:
-            out[col] = values.astype("string").fillna("").to_numpy(dtype=object)
-    return out.reset_index(drop=True)
+            array = values.array if isinstance(values.array, pd.arrays.StringArray) else (
+                values.astype("string").array)
+            # the Python-object hash table: whole values compared (no C-string NUL cut)
+            codes, uniques = factorize_objects(np.asarray(array, dtype=object))
+            texts = [str(v) for v in uniques]
+        out[col] = (codes, np.array(texts + [""], dtype=object))
+    return out
+
+
+def _text_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Every cell as text (see :func:`_coded_text`), as a frame of str."""
+    coded = _coded_text(frame, columns)
+    return pd.DataFrame({col: texts[codes] for col, (codes, texts) in coded.items()},
+                        columns=columns, index=pd.RangeIndex(len(frame)))
+
+
+def _coded_of_text(text: pd.DataFrame) -> dict[str, _Coded]:
+    """A frame of str (:func:`_text_frame`) as codes into each column's distinct values."""
+    from cdiscmap.checks.read import factorize_objects
+
+    out: dict[str, _Coded] = {}
+    for col in text.columns:
+        codes, uniques = factorize_objects(text[col].to_numpy(dtype=object))
+        out[str(col)] = (codes, np.array([str(v) for v in uniques] + [""], dtype=object))
+    return out
+
+
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _csv_fields(texts: np.ndarray) -> np.ndarray:
+    """Distinct texts as CSV fields, quoted exactly as the csv module's writer quotes them
+    (minimal quoting). Only texts holding a delimiter, quote or line break can need quotes;
+    those are passed through the writer itself (with a second field, so that an empty text
+    is not the lone field of a row, which the writer would quote)."""
+    if not _CSV_SPECIAL.search("\x00".join(texts)):
+        return texts
+    out = texts.copy()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    for i, value in enumerate(texts):
+        if _CSV_SPECIAL.search(value):
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow([value, ""])
+            out[i] = buffer.getvalue()[:-2]          # drop ",\n" of the empty second field
+    return out
+
+
+def _csv_coded(coded: dict[str, _Coded]) -> str:
+    """The columns as CSV, byte for byte what ``DataFrame.to_csv(index=False,
+    lineterminator="\\n")`` writes for the same text: each distinct value quoted once, rows
+    joined by ``str.join`` (no per-cell quoting test)."""
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(list(coded))
+    if len(coded) < 2:                   # a lone empty field is quoted: leave it to the writer
+        csv.writer(header, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(
+            zip(*(texts[codes] for codes, texts in coded.values()), strict=True))
+        return header.getvalue()
+    fields = [_csv_fields(texts)[codes] for codes, texts in coded.values()]
+    if not len(fields[0]):
+        return header.getvalue()
+    return header.getvalue() + "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
 
 
 def _csv(text: pd.DataFrame) -> str:
-    """The text frame as CSV: the csv module's writer with the dialect ``DataFrame.to_csv``
-    uses (minimal quoting, '"', "\\n"), fed the columns' str values directly instead of
-    pandas converting every cell again (the frame holds only str, no missing values)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(text.columns)
-    writer.writerows(zip(*(text[c].to_numpy(dtype=object) for c in text.columns), strict=True))
-    return buffer.getvalue()
+    """A frame of str (:func:`_text_frame`) as CSV (see :func:`_csv_coded`)."""
+    return _csv_coded(_coded_of_text(text))
 
 
 def _report(sdtm_dir: Path, settings: RecistSettings, timepoints: pd.DataFrame,
@@ -201,24 +267,27 @@ def _table(rows: list[dict[str, Any]], columns: list[str], row_class: str | None
 
 
 def _text_table(text: pd.DataFrame, columns: list[str], row_class: str) -> str:
-    """:func:`_table` of a frame of text (:func:`_text_frame`), escaping each distinct value
-    of a column once instead of every cell."""
-    from cdiscmap.checks.read import factorize_objects
+    """:func:`_table` of a frame of text (:func:`_text_frame`)."""
+    return _coded_table(_coded_of_text(text), columns, row_class)
 
-    def escaped(values: np.ndarray, before: str, after: str) -> np.ndarray:
-        codes, uniques = factorize_objects(values)
-        table = np.array([f"{before}{html.escape(str(v))}{after}" for v in uniques]
-                         + [f"{before}{after}"], dtype=object)
+
+def _coded_table(coded: dict[str, _Coded], columns: list[str], row_class: str) -> str:
+    """:func:`_table` of coded text columns, escaping each distinct value of a column once
+    instead of every cell."""
+    def escaped(column: _Coded, before: str, after: str) -> np.ndarray:
+        codes, texts = column
+        table = np.array([f"{before}{html.escape(v)}{after}" for v in texts], dtype=object)
         return table[codes]
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    parts = [escaped(text[row_class].to_numpy(dtype=object), '<tr class="', '">')]
-    parts += [escaped(text[c].to_numpy(dtype=object), "<td>", "</td>") for c in columns]
-    body = "".join("".join(cells) + "</tr>" for cells in zip(*parts, strict=True))
+    parts = [escaped(coded[row_class], '<tr class="', '">')]
+    parts += [escaped(coded[c], "<td>", "</td>") for c in columns]
+    rows = "</tr>".join(map("".join, zip(*parts, strict=True)))
+    body = rows + "</tr>" if len(parts[0]) else ""
     return f"<table><tr>{head}</tr>{body}</table>\n"
 
 
-def _html(report: dict[str, Any], timepoints_text: pd.DataFrame) -> str:
+def _html(report: dict[str, Any], timepoints_text: dict[str, _Coded]) -> str:
     summary = report["summary"]
     summary_rows = [{"item": k, "value": (json.dumps(v, sort_keys=True) if isinstance(v, dict | list)
                                           else v)} for k, v in summary.items()]
@@ -235,7 +304,7 @@ def _html(report: dict[str, Any], timepoints_text: pd.DataFrame) -> str:
         "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"]) + "</ul>\n"
         if report["notes"] else "<p>None.</p>\n",
         "<h2>Computed timepoints</h2>\n",
-        _text_table(timepoints_text, OUTPUT_COLUMNS, "OVRLRESP"),
+        _coded_table(timepoints_text, OUTPUT_COLUMNS, "OVRLRESP"),
         "<h2>Settings</h2>\n",
         _table([{"setting": k, "value": json.dumps(v)} for k, v in
                 sorted(report["settings"].items())], ["setting", "value"]),
