@@ -11,6 +11,7 @@ import pytest
 
 from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
 from cdiscmap.adam.io import (
+    dataset_columns,
     lookup,
     lookup_columns,
     require,
@@ -137,6 +138,34 @@ def test_read_sdtm_unreadable_file_names_it(tmp_path):
     (tmp_path / "ae.xpt").write_bytes(b"not an xpt file at all")
     with pytest.raises(InputDataError, match="ae.xpt"):
         read_sdtm(tmp_path)
+
+
+def test_dataset_columns_reads_only_the_asked_variables_of_an_unread_file(tmp_path):
+    lb = pd.DataFrame({"STUDYID": ["S1"] * 3, "USUBJID": ["S1-001", " S1-002 ", "S1-001"],
+                       "LBSEQ": [1.0, 1.0, 2.0], "LBTESTCD": ["ALT", "AST", "ALT"],
+                       "LBDTC": ["2020-01-05", "", "2020-02"]})
+    write_xpt(tmp_path, "LB", lb)
+    write_xpt(tmp_path, "DM", plain_sdtm()["DM"])
+    whole = read_sdtm(tmp_path)["LB"]
+    folder = read_sdtm(tmp_path, lazy=True)
+    cut = dataset_columns(folder, "LB", ["USUBJID", "LBDTC", "LBSEQ", "LBNOPE", "LBDTC"])
+    # the values and dtypes of the whole read: trimmed text, blanks missing, numbers float
+    assert list(cut.columns) == ["USUBJID", "LBDTC", "LBSEQ"]
+    pd.testing.assert_frame_equal(cut, whole[["USUBJID", "LBDTC", "LBSEQ"]])
+    assert cut["USUBJID"].tolist() == ["S1-001", "S1-002", "S1-001"]
+    assert cut["LBDTC"].isna().tolist() == [False, True, False]
+    # the cut is not kept as the dataset: a later use reads it whole
+    assert list(folder["LB"].columns) == list(whole.columns)
+    # a plain mapping (the run's SDTM in memory) is cut the same way
+    assert list(dataset_columns({"LB": whole}, "LB", ["LBSEQ", "USUBJID"]).columns) == \
+        ["LBSEQ", "USUBJID"]
+
+
+def test_dataset_columns_of_a_broken_file_stops_as_the_whole_read(tmp_path):
+    (tmp_path / "lb.xpt").write_bytes(b"not an xpt file at all")
+    folder = read_sdtm(tmp_path, lazy=True)
+    with pytest.raises(InputDataError, match="lb.xpt"):
+        dataset_columns(folder, "LB", ["USUBJID", "LBDTC"])
 
 
 def test_require_names_dataset_and_variable():

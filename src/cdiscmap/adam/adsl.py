@@ -14,6 +14,7 @@ import pandas as pd
 
 from cdiscmap.adam.dates import complete_dates, impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
+    dataset_columns,
     lookup,
     notice,
     report_bad_dates,
@@ -21,6 +22,7 @@ from cdiscmap.adam.io import (
     require,
     select_records,
     source_dates,
+    source_records,
     upper_isin,
     upper_text,
 )
@@ -465,44 +467,53 @@ def _source_columns(sdtm: dict[str, pd.DataFrame], source: DateSource
                     ) -> dict[str, pd.DataFrame]:
     """The source's dataset cut to the variables ``source_dates`` reads (subject, date, value,
     filters, --SEQ and lineage for findings): a large dataset such as LB, read for its dates
-    only, is then not copied whole when its records are selected."""
+    only, is then not copied whole when its records are selected (nor read whole from a
+    folder: :func:`dataset_columns`)."""
     if source.dataset not in sdtm:
         return sdtm             # source_dates says it is not given
-    frame = sdtm[source.dataset]
-    wanted = dict.fromkeys(["USUBJID", source.date, source.value, *source.where,
-                            *(source.where_not or {}), source.dataset[:2] + "SEQ",
-                            "_SRCFILE", "_SRCROW"])
-    return {source.dataset: frame[[c for c in wanted if c and c in frame.columns]]}
+    wanted = ["USUBJID", source.date, source.value, *source.where, *(source.where_not or {}),
+              source.dataset[:2] + "SEQ", "_SRCFILE", "_SRCROW"]
+    return {source.dataset: dataset_columns(sdtm, source.dataset, [c for c in wanted if c])}
 
 
 def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                 findings: Findings, methods: dict[str, str]) -> None:
-    parts = []
+    """LSTALVDT: the latest date per subject over the sources, kept as one running maximum
+    per ADSL record (datetime64 as int64: NaT is the smallest value) instead of a frame of
+    every dated record grouped by USUBJID text."""
+    subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))   # unique (one per DM subject)
+    latest = np.full(len(adsl), np.iinfo(np.int64).min, dtype=np.int64)
     for source in settings.adsl.last_alive_sources:
         if source.dataset == "ADSL":     # an ADSL date (admiral: TRTEDT)
             if source.date not in adsl.columns:
                 raise InputDataError(f"LSTALVDT source ADSL.{source.date}: no such ADSL date "
                                      f"(known: {', '.join(settings.adsl_date_variables())})")
-            parts.append(pd.DataFrame({"USUBJID": adsl["USUBJID"],
-                                       "DT": pd.to_datetime(adsl[source.date])}).dropna())
+            dates = pd.to_datetime(adsl[source.date]).astype("datetime64[ns]")
+            given = adsl["USUBJID"].notna().to_numpy() & dates.notna().to_numpy()
+            np.maximum(latest, np.where(given, dates.to_numpy().view(np.int64), latest),
+                       out=latest)
             continue
         if source.dataset not in sdtm:
             continue
-        if source.date not in sdtm[source.dataset].columns:
+        cut = _source_columns(sdtm, source)
+        if source.date not in cut[source.dataset].columns:
             continue  # permissible variable absent (e.g. AEENDTC): nothing to add
-        recs = source_dates(_source_columns(sdtm, source), source, findings,
-                            highest=source.imputation, how="first", purpose="LSTALVDT")
-        parts.append(recs[["USUBJID", "DT"]])
-    if parts:
-        allrec = pd.concat(parts, ignore_index=True)
-        latest = allrec.groupby("USUBJID")["DT"].max()
-        adsl["LSTALVDT"] = pd.to_datetime(lookup(adsl["USUBJID"], latest)).astype("datetime64[ns]")
-    else:
-        adsl["LSTALVDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
-    imputed = {"none": "", "D": " (missing day imputed to the first)",
-               "M": " (missing day/month imputed to the first)"}
+        found = source_records(cut, source, findings, highest=source.imputation, how="first",
+                               purpose="LSTALVDT")
+        if found is None:
+            continue
+        records, imputed = found
+        codes, ids = pd.factorize(records["USUBJID"].astype("string"), use_na_sentinel=True)
+        where = subjects.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
+        rows = np.where(codes >= 0, where[np.clip(codes, 0, None)] if len(where) else -1, -1)
+        dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        use = (rows >= 0) & imputed.dates.notna().to_numpy()
+        np.maximum.at(latest, rows[use], dates[use])
+    adsl["LSTALVDT"] = pd.Series(latest.view("datetime64[ns]"), index=adsl.index)
+    imputed_text = {"none": "", "D": " (missing day imputed to the first)",
+                    "M": " (missing day/month imputed to the first)"}
     methods["LSTALVDT"] = "Latest date of " + ", ".join(
-        f"{s.dataset}.{s.date}" + imputed[s.imputation]
+        f"{s.dataset}.{s.date}" + imputed_text[s.imputation]
         + (f" where {where_text(s.where)}" if s.where else "")
         + (f" where {where_text(s.where_not, negate=True)}" if s.where_not else "")
         for s in settings.adsl.last_alive_sources) + "; partial dates otherwise not used"

@@ -7,18 +7,22 @@ without importing the ADaM derivations; the names are re-exported here.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.dates import ImputedDates, impute_dtc
 from cdiscmap.adam.settings import DateSource
 from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, read_sdtm
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
 
-__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "lookup", "lookup_columns", "normalise_frame",
-           "notice", "provenance", "read_sdtm", "report_bad_dates", "report_rows", "require",
-           "select_records", "source_dates", "upper_isin", "upper_text"]
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "dataset_columns", "lookup", "lookup_columns",
+           "normalise_frame", "notice", "provenance", "read_sdtm", "report_bad_dates",
+           "report_rows", "require", "select_records", "source_dates", "source_records",
+           "upper_isin", "upper_text"]
 
 def require(sdtm: dict[str, pd.DataFrame], dataset: str, variables: list[str],
             why: str = "") -> pd.DataFrame:
@@ -60,6 +64,8 @@ def select_records(frame: pd.DataFrame, where: dict[str, str | list[str]],
     keep = _matches(frame, where, any_of=False, skipped=skipped)
     if where_not:
         keep &= ~_matches(frame, where_not, any_of=True, skipped=skipped)
+    if bool(keep.all()):        # no condition, or every record meets them: no copy
+        return frame, skipped
     return frame.loc[keep], skipped
 
 
@@ -76,18 +82,10 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
                           "DT": pd.Series(dtype="datetime64[ns]"),
                           "DTF": pd.Series(dtype="string"), "SEQ": pd.Series(dtype="float64"),
                           "VALUE": pd.Series(dtype="string")})
-    if source.dataset not in sdtm:
-        findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: {purpose or 'source'} "
-                             f"uses no {source.dataset} dates", source.dataset))
+    found = source_records(sdtm, source, findings, highest=highest, how=how, purpose=purpose)
+    if found is None:
         return empty
-    needed = ["USUBJID", source.date] + ([source.value] if source.value else [])
-    frame = require(sdtm, source.dataset, needed, purpose)
-    records, skipped = select_records(frame, source.where, source.where_not)
-    for name in skipped:
-        findings.add(notice("CMAP-AD0004", f"{source.dataset} has no {name}: the condition on it in "
-                             f"{purpose or 'a source'} is not applied", source.dataset, name))
-    imputed = impute_dtc(records[source.date], highest, how)  # type: ignore[arg-type]
-    report_bad_dates(findings, records.loc[imputed.invalid], source.dataset, source.date)
+    records, imputed = found
     seq_name = source.dataset[:2] + "SEQ" if len(source.dataset) >= 2 else ""
     out = pd.DataFrame({
         "USUBJID": records["USUBJID"].astype("string"),
@@ -100,6 +98,80 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
     })
     out = out.loc[out["DT"].notna() & out["USUBJID"].notna()]
     return out[columns] if not out.empty else empty
+
+
+def source_records(sdtm: Mapping[str, pd.DataFrame], source: DateSource, findings: Findings, *,
+                   highest: str = "none", how: str = "first", purpose: str = ""
+                   ) -> tuple[pd.DataFrame, ImputedDates] | None:
+    """The records of one settings source and their imputed dates (:func:`source_dates`
+    before its frame is built: the notices and CMAP-AD0001 findings are the same); None when
+    the dataset is not given. Records without a date or USUBJID are still there."""
+    if source.dataset not in sdtm:
+        findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: {purpose or 'source'} "
+                             f"uses no {source.dataset} dates", source.dataset))
+        return None
+    needed = ["USUBJID", source.date] + ([source.value] if source.value else [])
+    frame = require(sdtm, source.dataset, needed, purpose)  # type: ignore[arg-type]
+    records, skipped = select_records(frame, source.where, source.where_not)
+    for name in skipped:
+        findings.add(notice("CMAP-AD0004", f"{source.dataset} has no {name}: the condition on it in "
+                             f"{purpose or 'a source'} is not applied", source.dataset, name))
+    imputed = impute_dtc(records[source.date], highest, how)  # type: ignore[arg-type]
+    report_bad_dates(findings, records.loc[imputed.invalid], source.dataset, source.date)
+    return records, imputed
+
+
+# Datasets the derivations read whole (ADSL, ADRS, ADAE, ADEX, ADTR, ADQS): reading a few of
+# their columns first would decode those columns twice.
+_READ_WHOLE = frozenset({"DM", "SUPPDM", "DS", "EX", "AE", "RS", "TU", "TR", "QS"})
+
+
+def dataset_columns(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
+                    ) -> pd.DataFrame:
+    """The variables ``names`` of ``dataset`` that it has (the dataset must be given).
+
+    From a folder read lazily (``read_sdtm(lazy=True)``), a dataset that nothing else reads
+    whole and that is not read yet (LB, read for its dates only, is a third of a package's
+    bytes) is read for these variables only: the same values the whole read gives.
+    """
+    frame = None if dataset in _READ_WHOLE else _projected_xpt(sdtm, dataset, names)
+    if frame is None:
+        frame = sdtm[dataset]
+    return frame[[c for c in dict.fromkeys(names) if c in frame.columns]]
+
+
+def _projected_xpt(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
+                   ) -> pd.DataFrame | None:
+    """Some variables of an unread XPT v5 file of an SdtmFolder, decoded as its whole read
+    decodes them; None whenever the whole read should decide (not a lazy folder, read already,
+    not XPT v5, a broken file: the whole read then names the problem)."""
+    paths = getattr(sdtm, "_paths", None)
+    frames = getattr(sdtm, "_frames", None)
+    if not isinstance(sdtm, SdtmFolder) or not isinstance(paths, dict) \
+            or not isinstance(frames, dict) or dataset in frames or dataset not in paths:
+        return None
+    path = Path(paths[dataset])
+    if path.suffix.lower() != ".xpt":
+        return None
+    try:
+        from cdiscmap.checks import read as xpt
+
+        data = path.read_bytes()
+        _, _, variables, start = xpt._parse_header(data, path.name)
+        upper = [v.meta.name.strip().upper() for v in variables]
+        if len(set(upper)) != len(upper) or any(
+                v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
+            return None
+        row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
+        rows = xpt._observations(data, start, row_length, path.name)
+        wanted = set(names)
+        columns = {v.meta.name: xpt._column(rows, v, strip=True)
+                   for v, name in zip(variables, upper, strict=True) if name in wanted}
+        frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
+        shown = xpt.display_path(path)
+        return xpt.normalise_frame(xpt._check_types(frame, shown, dataset), text_done=True)
+    except Exception:           # noqa: BLE001 - the whole read decides and says what is wrong
+        return None
 
 
 def notice(rule: str, message: str, dataset: str = "", variable: str = "") -> Finding:
