@@ -18,7 +18,7 @@ prescribes); AnalysisPurpose is PRIMARY OUTCOME MEASURE for the ids listed under
 
 from __future__ import annotations
 
-from importlib import resources
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,24 @@ _FIGURE_METHODS = [("ADTTE", "Time to event"), ("ADTR", "Tumour figures")]
 
 
 def arm_xsd_path() -> Path:
-    """The ARM 1.0 schema (over Define-XML 2.1) shipped with defineutils."""
-    return Path(str(resources.files("defineutils") / "validate" / "schema" / "cdisc-arm-1.0"
-                    / "arm1-0-0.xsd"))
+    """The ARM 1.0 schema (over Define-XML 2.1) shipped with defineutils, found without
+    importing defineutils (it imports xmlschema: more than a CPU second; only the file is
+    used)."""
+    from cdiscmap.emit.define import define_xsd_path
+
+    # <defineutils>/validate/schema/cdisc-define-2.1/define2-1-0.xsd → its sibling folder
+    return define_xsd_path().parent.parent / "cdisc-arm-1.0" / "arm1-0-0.xsd"
+
+
+@lru_cache(maxsize=1)
+def _arm_schema() -> etree.XMLSchema:
+    """The compiled ARM schema, once per process (parsing the XSDs is a tenth of a second)."""
+    return etree.XMLSchema(etree.parse(str(arm_xsd_path())))
 
 
 def arm_schema_errors(xml: bytes) -> list[str]:
     """Messages of the ARM 1.0 + Define-XML 2.1 schema; empty when valid."""
-    schema = etree.XMLSchema(etree.parse(str(arm_xsd_path())))
+    schema = _arm_schema()
     document = etree.fromstring(xml)
     if schema.validate(document):
         return []
