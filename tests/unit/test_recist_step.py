@@ -47,3 +47,31 @@ def test_no_rebaseline_keeps_one_series():
     tu, tr = _tu(), _tr()
     starts = series_starts(tu, [])
     assert split_series(tr, starts) is tr
+
+
+def test_computed_rs_records_follow_each_subjects_collected_ones_and_are_renumbered():
+    from types import SimpleNamespace
+
+    from cdiscmap.pipeline.recist_step import _append_computed
+
+    tu, tr = _tu().iloc[:1], _tr().iloc[:3]          # S1 T01: 50 → 30 (PR) → 45 (PD)
+    computed = timepoint_responses(tu, tr)
+    rs = pd.DataFrame({
+        "USUBJID": ["S2", "S1", "S1", None], "RSTESTCD": ["OVRLRESP"] * 4,
+        "RSSTRESC": ["SD", "PR", "PR", "PD"], "VISITNUM": [8.0, 8.0, 24.0, 8.0],
+        "RSSEQ": [1.0, 2.0, 1.0, 1.0],
+        "_SRCFILE": ["orr.csv"] * 4, "_SRCROW": [4, 3, 2, 5]}).astype(
+        {"USUBJID": "string", "RSTESTCD": "string", "RSSTRESC": "string", "_SRCFILE": "string"})
+    loaded = SimpleNamespace(study=SimpleNamespace(recist={}, studyid="ST"))
+    out = _append_computed(rs, computed, loaded, SimpleNamespace(domains={}))
+    got = list(zip(out["USUBJID"].fillna("-"), out["VISITNUM"], out["RSTESTCD"],
+                   out["RSSTRESC"], out["RSSEQ"].fillna(0), strict=True))
+    assert got == [
+        ("S1", 24.0, "OVRLRESP", "PR", 1.0), ("S1", 8.0, "OVRLRESP", "PR", 2.0),   # RSSEQ order
+        ("S1", 8.0, "TRGRESP", "PR", 3.0), ("S1", 8.0, "NEWLPROG", "N", 4.0),
+        ("S1", 8.0, "OVRLRESP", "PR", 5.0),
+        ("S1", 24.0, "TRGRESP", "PD", 6.0), ("S1", 24.0, "NEWLPROG", "N", 7.0),
+        ("S1", 24.0, "OVRLRESP", "PD", 8.0),
+        ("S2", 8.0, "OVRLRESP", "SD", 1.0),
+        ("-", 8.0, "OVRLRESP", "PD", 0.0)]              # no USUBJID: last, no RSSEQ
+    assert out["RSDRVFL"].tolist()[2:8] == ["Y"] * 6

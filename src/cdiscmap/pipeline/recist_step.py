@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.recist import RecistSettings, crosscheck, timepoint_responses, to_rs_records
@@ -63,9 +64,25 @@ def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStu
     for col in rs.columns:
         if rs[col].dtype == "string":
             combined[col] = combined[col].astype("string")
-    # computed records are numbered after the collected ones, which keep their RSSEQ
-    combined["_ORD"] = range(len(combined))
-    combined["_C"] = combined["_SRCFILE"] == "(RECIST engine)"
-    combined = combined.sort_values(["USUBJID", "_C", "RSSEQ", "_ORD"], kind="mergesort")
-    combined["RSSEQ"] = (combined.groupby("USUBJID").cumcount() + 1).astype("float64")
-    return combined.drop(columns=["_ORD", "_C"]).reset_index(drop=True)
+    # computed records are numbered after the collected ones, which keep their RSSEQ: rows
+    # ordered by USUBJID (null last), collected first, RSSEQ (null last), input order, on
+    # integer ranks instead of a sort of text columns
+    from cdiscmap.checks.read import factorize_objects
+
+    codes, uniques = factorize_objects(np.asarray(
+        combined["USUBJID"].astype("string").array, dtype=object))
+    rank = np.empty(len(uniques) + 1, dtype=np.int64)
+    rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+    rank[-1] = len(uniques)                                  # code -1 (null) sorts last
+    subject = rank[codes]
+    engine = (combined["_SRCFILE"] == "(RECIST engine)").to_numpy(dtype=bool, na_value=False)
+    order = np.lexsort((np.arange(len(combined)), combined["RSSEQ"].to_numpy(dtype=np.float64),
+                        engine, subject))
+    combined = combined.take(order).reset_index(drop=True)
+    subject = subject[order]
+    first = np.ones(len(subject), dtype=bool)
+    first[1:] = subject[1:] != subject[:-1]
+    starts = np.flatnonzero(first)
+    seq = np.arange(len(subject)) - starts[np.cumsum(first) - 1] + 1.0
+    combined["RSSEQ"] = np.where(subject == len(uniques), np.nan, seq)   # no subject: no --SEQ
+    return combined

@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.read import factorize_objects
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.recist.lesions import text_codes
+from cdiscmap.recist.lesions import string_array, text_codes, text_objects_codes
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
 from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
@@ -133,13 +134,21 @@ def _visit_keys(*frames: pd.DataFrame) -> list[np.ndarray]:
 
 def _source(sub: pd.DataFrame) -> np.ndarray:
     """'file row n' lineage of each record ('' without lineage columns)."""
-    src = np.full(len(sub), "", dtype=object)
-    if "_SRCFILE" in sub.columns and "_SRCROW" in sub.columns:
-        srcfile = sub["_SRCFILE"].astype("string").fillna("").to_numpy(dtype=object)
-        srcrow = pd.to_numeric(sub["_SRCROW"], errors="coerce")
-        row_txt = srcrow.astype("Int64").astype("string").fillna("").to_numpy(dtype=object)
-        src = np.where((srcfile != "") & (row_txt != ""), srcfile + " row " + row_txt, "")
-    return src.astype(object)
+    if "_SRCFILE" not in sub.columns or "_SRCROW" not in sub.columns:
+        return np.full(len(sub), "", dtype=object)
+    # composed once per distinct (file, row) pair: RS holds several tests per form row
+    file_codes, files = text_objects_codes(sub["_SRCFILE"])
+    rows = pd.to_numeric(sub["_SRCROW"], errors="coerce").astype("Int64")
+    row_codes, row_values = pd.factorize(rows.array)
+    n_rows = len(row_values) + 1
+    pair, pairs = pd.factorize(np.where(file_codes < 0, len(files), file_codes) * n_rows
+                               + np.where(row_codes < 0, len(row_values), row_codes))
+    pairs = np.asarray(pairs, dtype=np.int64)
+    file_txt = np.array([str(f) for f in files] + [""], dtype=object)[pairs // n_rows]
+    row_txt = np.append(np.asarray(row_values, dtype=np.int64).astype(str).astype(object),
+                        "")[pairs % n_rows]
+    text = np.where((file_txt != "") & (row_txt != ""), file_txt + " row " + row_txt, "")
+    return text.astype(object)[pair]
 
 
 def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, default: str,
@@ -273,16 +282,48 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
     table["VISIT"] = table["VISIT"].astype(object).where(table["VISIT"].notna(),
                                                          table.get("RS_VISIT"))
     test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS + (SUM_TEST,))})
-    table = (table.assign(_T=test_rank)
-             .sort_values(["USUBJID", "EVALUATOR", "VISITNUM", "_T", "SOURCE"], kind="mergesort",
-                          na_position="last")
-             .reset_index(drop=True))
-    table = table[COMPARISON_COLUMNS]
+    order = _sort_order(table, test_rank.to_numpy(dtype=np.float64))
+    table = table[COMPARISON_COLUMNS].take(order).reset_index(drop=True)
     for col in ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
                 "SOURCE"):
-        table[col] = pd.array(table[col].astype(object).where(table[col].notna(), None)
-                              .to_numpy(dtype=object), dtype="string")
+        table[col] = _string_column(table[col])
     return table, _findings(table)
+
+
+def _text_rank(values: pd.Series) -> np.ndarray:
+    """Rank of each value in text order, nulls last: the order ``sort_values`` gives a column
+    of ``str`` and nulls, computed on the distinct values."""
+    codes, uniques = factorize_objects(values.to_numpy(dtype=object))
+    rank = np.empty(len(uniques) + 1, dtype=np.int64)
+    rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+    rank[-1] = len(uniques)                                   # code -1 (null) sorts last
+    return rank[codes]
+
+
+def _sort_order(table: pd.DataFrame, test_rank: np.ndarray) -> np.ndarray:
+    """Row order of ``sort_values([USUBJID, EVALUATOR, VISITNUM, test, SOURCE], stable, nulls
+    last)`` on integer ranks; SOURCE is ranked only when the other keys leave ties."""
+    keys = [test_rank, table["VISITNUM"].to_numpy(dtype=np.float64),
+            _text_rank(table["EVALUATOR"]), _text_rank(table["USUBJID"])]
+    order = np.lexsort(keys)                  # stable; NaN sorts last
+    tied = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for key in keys:
+        k = key[order]
+        tied &= (k[1:] == k[:-1]) | (np.isnan(k[1:]) & np.isnan(k[:-1]) if k.dtype.kind == "f"
+                                     else False)
+    if tied.any():
+        order = np.lexsort([_text_rank(table["SOURCE"]), *keys])
+    return order
+
+
+def _string_column(values: pd.Series) -> pd.arrays.StringArray:
+    """The column as ``string`` (nulls NA), building the array from the distinct values when
+    they are all ``str`` (no per-cell conversion)."""
+    codes, uniques = factorize_objects(values.to_numpy(dtype=object))
+    if all(type(u) is str for u in uniques):
+        return string_array(np.append(np.asarray(uniques, dtype=object), pd.NA)[codes])
+    return pd.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
+                    dtype="string")
 
 
 def _visit_label(table: pd.DataFrame) -> np.ndarray:

@@ -112,6 +112,26 @@ def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
+def text_objects_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 = null) and distinct values of a column read as ``astype("string")`` would,
+    without normalising (whole values compared: no C-string NUL cut)."""
+    from cdiscmap.checks.read import factorize_objects
+
+    array = values.array if isinstance(values.array, pd.arrays.StringArray) else (
+        values.astype("string").array)
+    codes, uniques = factorize_objects(np.asarray(array, dtype=object))
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def string_array(values: np.ndarray) -> pd.arrays.StringArray:
+    """A ``string`` array over an object array known to hold only ``str`` and ``pd.NA``
+    (the constructor would check every element again)."""
+    return _EMPTY_STRINGS._from_backing_data(values)
+
+
+_EMPTY_STRINGS = pd.array([], dtype=pd.StringDtype("python"))
+
+
 def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
                       upper: bool) -> tuple[list[np.ndarray], np.ndarray]:
     """Integer codes of several text columns over one sorted vocabulary (blank/null = -1).

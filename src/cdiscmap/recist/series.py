@@ -8,6 +8,7 @@ back afterwards. Used by the run's RECIST step and by ADTR.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 SERIES_SEP = "\x1f"
@@ -53,10 +54,20 @@ def unsplit_series(computed: pd.DataFrame) -> pd.DataFrame:
     """Computed responses back under their real USUBJID (the series kept in RECIST_SERIES)."""
     if computed.empty:
         return computed
-    parts = computed["USUBJID"].astype("string").str.split(SERIES_SEP, n=1, expand=True)
+    from cdiscmap.checks.read import factorize_objects
+
+    usubjid = computed["USUBJID"].astype("string")
+    # split once per distinct id (a subject has many assessments); null = series 0
+    codes, uniques = factorize_objects(np.asarray(usubjid.array, dtype=object))
+    heads = [str(u).split(SERIES_SEP, 1) for u in uniques]
     out = computed.copy()
-    out["USUBJID"] = parts[0]
-    out["RECIST_SERIES"] = (parts[1] if parts.shape[1] > 1 else pd.Series(pd.NA,
-                            index=out.index)).fillna("0").astype(int)
+    if any(len(h) > 1 for h in heads):
+        ids = np.array([h[0] for h in heads] + [pd.NA], dtype=object)
+        out["USUBJID"] = pd.array(ids[codes], dtype="string")
+        series = np.array([int(h[1]) if len(h) > 1 else 0 for h in heads] + [0], dtype=int)
+        out["RECIST_SERIES"] = series[codes]
+    else:
+        out["USUBJID"] = usubjid
+        out["RECIST_SERIES"] = np.zeros(len(out), dtype=int)
     return out
 
