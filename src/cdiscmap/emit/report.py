@@ -6,14 +6,23 @@ reports and CI can diff them.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+from collections.abc import Iterable
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import text_facts
 from cdiscmap.emit.atomic import atomic_open, atomic_write_text
 from cdiscmap.findings import Findings
+
+_NEEDS_QUOTE = re.compile(r'[,"\r\n]')
 
 if TYPE_CHECKING:
     from cdiscmap.sdtm.engine import SdtmResult
@@ -30,8 +39,11 @@ def _md_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def findings_summary(findings: Findings) -> dict[str, object]:
-    frame = findings.to_frame()
+def findings_summary(findings: Findings, frame: pd.DataFrame | None = None
+                     ) -> dict[str, object]:
+    """Counts by severity and by rule; ``frame``: ``findings.to_frame()`` when the caller
+    has it already (a report builds it once for every section)."""
+    frame = findings.to_frame() if frame is None else frame
     by_rule: dict[str, int] = {}
     if len(frame):
         counts = frame.groupby(["severity", "rule"])["count"].sum()
@@ -46,8 +58,9 @@ def findings_summary(findings: Findings) -> dict[str, object]:
     }
 
 
-def write_findings(folder: Path, findings: Findings) -> None:
-    frame = findings.to_frame()
+def write_findings(folder: Path, findings: Findings, frame: pd.DataFrame | None = None
+                   ) -> None:
+    frame = findings.to_frame() if frame is None else frame
     with atomic_open(folder / "findings.csv", "w", newline="") as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")
     atomic_write_text(folder / "findings.json",
@@ -55,31 +68,84 @@ def write_findings(folder: Path, findings: Findings) -> None:
                       + "\n")
 
 
+_LINEAGE_HEADER = "dataset,USUBJID,SEQ,QNAM,source_file,source_row"
+
+
 def write_lineage(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
     """lineage.csv: for every SDTM record (dataset, USUBJID, --SEQ) the raw file and row it
-    came from, so lineage outlives the in-memory run."""
-    pieces = []
-    for name, frame in sorted(datasets.items()):
-        if "_SRCFILE" not in frame:
-            continue
-        seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
-        pieces.append(pd.DataFrame({
-            "dataset": name,
-            "USUBJID": frame["USUBJID"].astype("string") if "USUBJID" in frame else "",
-            "SEQ": frame[seq].astype("Int64").astype("string") if seq else "",
-            "QNAM": frame["QNAM"].astype("string") if "QNAM" in frame else "",
-            "source_file": frame["_SRCFILE"].astype("string"),
-            "source_row": frame["_SRCROW"].astype("Int64"),
-        }))
-    table = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    came from, so lineage outlives the in-memory run.
+
+    A million-record run has a few thousand distinct subjects, files and row numbers: each
+    column is factorised, its distinct values are formatted (and CSV-quoted) once, and the
+    lines are joined from those texts in C (``str.join`` over ``zip``), which is what
+    ``DataFrame.to_csv`` of the same table writes, byte for byte."""
     with atomic_open(folder / "lineage.csv", "w", newline="") as handle:
-        table.to_csv(handle, index=False, lineterminator="\n")
+        pieces = [(name, frame) for name, frame in sorted(datasets.items())
+                  if "_SRCFILE" in frame]
+        if not pieces:
+            pd.DataFrame().to_csv(handle, index=False, lineterminator="\n")
+            return
+        handle.write(_LINEAGE_HEADER + "\n")
+        for name, frame in pieces:
+            if not len(frame):
+                continue
+            seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
+            fields = [
+                repeat(_csv_text([name])[0]),
+                _column_texts(frame["USUBJID"], "string") if "USUBJID" in frame else repeat(""),
+                _column_texts(frame[seq], "Int64") if seq else repeat(""),
+                _column_texts(frame["QNAM"], "string") if "QNAM" in frame else repeat(""),
+                _column_texts(frame["_SRCFILE"], "string"),
+                _column_texts(frame["_SRCROW"], "Int64"),
+            ]
+            # constant fields repeat without end: the record columns set the length
+            handle.write("\n".join(map(",".join, zip(*fields, strict=False))))
+            handle.write("\n")
 
 
-def _recist_section(findings: Findings) -> list[str]:
-    """The RECIST 1.1 cross-check: each visit where the engine and the investigator disagree,
-    with the numbers that explain it."""
-    frame = findings.to_frame()
+def _column_texts(series: pd.Series, dtype: str) -> Iterable[str]:
+    """Each row's CSV field as ``to_csv`` writes the column after ``astype(dtype)``
+    ("string", or "Int64" then "string"; missing → empty): the conversion and the quoting
+    are applied to the distinct values only, then taken by the row codes (whole numbers,
+    which need no quoting, are turned into text directly)."""
+    if dtype == "Int64" and isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+        return list(map(str, series.to_numpy().tolist()))
+    facts = text_facts(series) if dtype == "string" else None
+    if facts is not None:                           # text: the C string table
+        codes, uniques = facts.codes, facts.uniques
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    distinct = pd.Series(uniques)
+    if dtype == "Int64":
+        distinct = distinct.astype("Int64")
+    texts = distinct.astype("string").fillna("").tolist()
+    table = np.empty(len(texts) + 1, dtype=object)
+    table[:-1] = texts if dtype == "Int64" else _csv_text(texts)
+    table[-1] = ""                                  # code -1: missing
+    return table[codes]
+
+
+def _csv_text(values: list[str]) -> list[str]:
+    """Values as fields of a CSV line: as they are, or quoted by the ``csv`` module (the writer
+    ``to_csv`` uses) when they hold a delimiter, quote or line break."""
+    out = list(values)
+    if not _NEEDS_QUOTE.search("".join(values)):
+        return out
+    special = [i for i, value in enumerate(values) if _NEEDS_QUOTE.search(value)]
+    if special:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for i in special:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow([values[i], ""])        # two fields: no lone-empty special case
+            out[i] = buffer.getvalue()[:-2]         # less the trailing ',' and line end
+    return out
+
+
+def _recist_section(frame: pd.DataFrame) -> list[str]:
+    """The RECIST 1.1 cross-check (``frame``: the findings): each visit where the engine and
+    the investigator disagree, with the numbers that explain it."""
     rc = frame[frame["rule"] == "CMAP-RC0001"] if len(frame) else frame
     out = ["\n## RECIST 1.1 cross-check (computed from TU/TR vs investigator RS)\n\n"]
     if rc.empty:
@@ -97,6 +163,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
     drops = acc.drops()
     written = dict(sorted(acc.written.items()))
     written.update({name: len(frame) for name, frame in sorted(adam.items())})
+    findings = result.findings.to_frame()          # one table for every section below
     summary: dict[str, object] = {
         "study": loaded.study.studyid,
         "spec": loaded.name,
@@ -106,7 +173,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
         "dropped": drops.to_dict(orient="records"),
         "records_written": written,
         "balanced": acc.balanced,
-        "findings": findings_summary(result.findings),
+        "findings": findings_summary(result.findings, findings),
     }
     atomic_write_text(folder / "run-summary.json",
                       json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -122,8 +189,8 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
           _md_table(pd.DataFrame([(k.split(':')[0], k.split(':')[1], v) for k, v in
                                   f["by_rule"].items()],  # type: ignore[index]
                                  columns=["severity", "rule", "count"]))]
-    md += _recist_section(result.findings)
+    md += _recist_section(findings)
     atomic_write_text(folder / "run-summary.md", "".join(md))
-    write_findings(folder, result.findings)
+    write_findings(folder, result.findings, findings)
     write_lineage(folder, {**result.domains, **result.supp})
     return summary

@@ -1,0 +1,71 @@
+"""lineage.csv (emit.report.write_lineage): one line per SDTM record with its raw file and row,
+written from distinct values; the expected text is hand-written CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.emit.report import write_lineage
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    ae = pd.DataFrame({
+        "USUBJID": pd.array(["S-1", "S-1", None, 'S,"2"'], dtype="string"),
+        "AESEQ": [1.0, 2.0, np.nan, 1.0],
+        "_SRCFILE": pd.array(["ae.csv", "ae.csv", "ae.csv", "ae 2.csv"], dtype="string"),
+        "_SRCROW": np.array([3, 4, 5, 1], dtype=np.int64),
+    })
+    suppdm = pd.DataFrame({
+        "USUBJID": pd.array(["S-1"], dtype="string"),
+        "QNAM": pd.array(["RACEOTH"], dtype="string"),
+        "_SRCFILE": pd.array(["dm\ncsv"], dtype="string"),
+        "_SRCROW": np.array([7], dtype=np.int64),
+    })
+    ta = pd.DataFrame({"_SRCFILE": np.array(["study.yaml", None], dtype=object),
+                       "_SRCROW": pd.array([2, None], dtype="Int64")})
+    no_lineage = pd.DataFrame({"USUBJID": ["S-1"]})
+    return {"TA": ta, "SUPPDM": suppdm, "AE": ae, "XX": no_lineage,
+            "DM": ae.iloc[:0]}
+
+
+def test_lineage_lines_by_hand(tmp_path: Path) -> None:
+    write_lineage(tmp_path, _frames())
+    text = (tmp_path / "lineage.csv").read_text()
+    assert text == (
+        "dataset,USUBJID,SEQ,QNAM,source_file,source_row\n"
+        "AE,S-1,1,,ae.csv,3\n"
+        "AE,S-1,2,,ae.csv,4\n"
+        "AE,,,,ae.csv,5\n"
+        'AE,"S,""2""",1,,ae 2.csv,1\n'
+        'SUPPDM,S-1,,RACEOTH,"dm\ncsv",7\n'
+        "TA,,,,study.yaml,2\n"
+        "TA,,,,,\n")
+
+
+def test_lineage_is_what_to_csv_writes(tmp_path: Path) -> None:
+    """The same table built row by row with pandas and written by DataFrame.to_csv."""
+    frames = _frames()
+    pieces = []
+    for name, frame in sorted(frames.items()):
+        if "_SRCFILE" not in frame:
+            continue
+        seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
+        pieces.append(pd.DataFrame({
+            "dataset": name,
+            "USUBJID": frame["USUBJID"].astype("string") if "USUBJID" in frame else "",
+            "SEQ": frame[seq].astype("Int64").astype("string") if seq else "",
+            "QNAM": frame["QNAM"].astype("string") if "QNAM" in frame else "",
+            "source_file": frame["_SRCFILE"].astype("string"),
+            "source_row": frame["_SRCROW"].astype("Int64")}))
+    expected = pd.concat(pieces, ignore_index=True).to_csv(index=False, lineterminator="\n")
+    write_lineage(tmp_path, frames)
+    assert (tmp_path / "lineage.csv").read_text() == expected
+
+
+def test_no_lineage_columns_writes_an_empty_table(tmp_path: Path) -> None:
+    write_lineage(tmp_path, {"XX": pd.DataFrame({"USUBJID": ["S-1"]})})
+    assert (tmp_path / "lineage.csv").read_text() == pd.DataFrame().to_csv(
+        index=False, lineterminator="\n")
