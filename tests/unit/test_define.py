@@ -699,3 +699,113 @@ def test_text_length_is_the_longest_value(standards, study, terms):
     model = build_define(kind="SDTM", datasets={"AE": ae}, standards=standards, study=study,
                          origins=ORIGINS, methods={}, created=CREATED)
     assert model.item_def("IT.AE.AETERM").length == max(len(t) for t in terms)
+
+
+# --------------------------------------------------------------------------------------------
+# Speed paths: the XPT writer's factorisations reused, ISO 8601 / number shapes in one scan
+# --------------------------------------------------------------------------------------------
+
+def test_define_of_written_frames_reuses_the_writer_and_is_the_same(tmp_path, standards, study,
+                                                                    sdtm_define):
+    from cdiscmap.emit.datasets import write_datasets
+    from cdiscmap.emit.written import recall_text_facts
+
+    frames = sdtm_frames()
+    write_datasets(frames, tmp_path / "xpt", standards, CREATED)
+    facts = recall_text_facts(frames["AE"], "AETERM")
+    assert facts is not None and facts.uniques.tolist() == ["Headache", "Nausea",
+                                                            "Rash on the left arm"]
+    assert facts.max_bytes == 20
+    assert recall_text_facts(frames["AE"], "AESEQ") is None          # a number
+    assert recall_text_facts(sdtm_frames()["AE"], "AETERM") is None   # another frame
+    xml_path, html_path = write_define(tmp_path / "def", kind="SDTM", datasets=frames,
+                                       standards=standards, study=study, origins=ORIGINS,
+                                       methods={}, created=CREATED)
+    assert xml_path.read_bytes() == sdtm_define[0].read_bytes()
+    assert html_path.read_bytes() == sdtm_define[1].read_bytes()
+
+
+def test_a_column_replaced_after_writing_is_looked_at_again(tmp_path, standards, study):
+    from cdiscmap.emit.datasets import write_datasets
+    from cdiscmap.emit.written import recall_lengths, recall_text_facts
+    from cdiscmap.emit.xpt import XptColumn
+
+    frames = sdtm_frames()
+    write_datasets(frames, tmp_path / "xpt", standards, CREATED)
+    aeterm = XptColumn("AETERM", "Reported Term", "char")
+    assert recall_lengths(frames["AE"], [aeterm]) == {"AETERM": 20}
+    frames["AE"]["AETERM"] = _s(["Headache", "Nausea", "Rash on the left arm and the back"])
+    assert recall_text_facts(frames["AE"], "AETERM") is None
+    assert recall_lengths(frames["AE"], [aeterm]) is None
+    model = build_define(kind="SDTM", datasets=frames, standards=standards, study=study,
+                         origins=ORIGINS, methods={}, created=CREATED)
+    assert model.item_def("IT.AE.AETERM").length == 33
+
+
+def test_what_was_written_goes_with_its_frame(tmp_path, standards):
+    import gc
+
+    from cdiscmap.emit import written
+    from cdiscmap.emit.datasets import write_datasets
+
+    frames = sdtm_frames()
+    write_datasets(frames, tmp_path, standards, CREATED)
+    keys = {id(frame) for frame in frames.values()}
+    assert keys <= set(written._WRITTEN)
+    del frames
+    gc.collect()
+    assert not keys & set(written._WRITTEN)
+
+
+iso_like = st.lists(st.one_of(
+    st.text(alphabet="0123456789-T:P/.Z+ \n\r", min_size=1, max_size=25),
+    st.sampled_from(["2014-03-05", "2014-03", "2014", "2014-03-05T10:20:30", "2014-03-05T10:20",
+                     "2014-03-05T10:20:30.5+01:00", "2014---05", "-----T10:20", "P3D", "PT2H",
+                     "2014-01-01/2014-02-01", "2014-03-05T10:20:30Z", "１２３４-03-05"])),
+    min_size=1, max_size=12).map(lambda xs: [x.strip() for x in xs if x.strip()])
+
+
+@settings(deadline=None)
+@given(values=iso_like, duration=st.booleans())
+def test_iso8601_type_in_one_scan_is_the_per_value_answer(values, duration):
+    from cdiscmap.emit.define import _iso8601_type, _iso8601_type_by_value
+
+    assert _iso8601_type(values, duration=duration) == _iso8601_type_by_value(
+        pd.Series(values, dtype="string"), duration=duration)
+
+
+def test_iso8601_type_in_one_scan_by_hand():
+    from cdiscmap.emit.define import _iso8601_type
+
+    assert _iso8601_type(["2014-03-05", "2014-04-01"]) == "date"
+    assert _iso8601_type(["2014-03-05", "2014-04"]) == "partialDate"
+    assert _iso8601_type(["2014-03-05T10:20:30", "2014-03-05T10:20:31Z"]) == "datetime"
+    assert _iso8601_type(["2014-03-05T10:20:30", "2014-03-05"]) == "partialDatetime"
+    assert _iso8601_type(["P3D", "PT2H"]) == "durationDatetime"
+    assert _iso8601_type(["P3D", "2014"]) == "partialDate"
+    assert _iso8601_type(["2014-03-05", "2014---05"]) == "incompleteDatetime"
+    assert _iso8601_type(["2014-03-05\n2014-03-06"]) == "partialDate"    # one value, two lines
+    assert _iso8601_type([], duration=True) == "durationDatetime"
+
+
+@settings(deadline=None)
+@given(values=st.lists(st.text(alphabet="0123456789+-. x\n", min_size=1, max_size=8),
+                       max_size=10))
+def test_text_number_type_in_one_scan_is_the_per_value_answer(values):
+    import re
+
+    from cdiscmap.checks.facts import text_facts
+    from cdiscmap.emit.define import _text_number_type, _Values
+
+    series = pd.Series(values, dtype="string")
+    stripped = [v.strip() for v in values if v.strip()]
+    if not stripped:
+        expected = "text"
+    elif all(re.fullmatch(r"[+-]?\d+", v) for v in stripped):
+        expected = "integer"
+    elif all(re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", v) for v in stripped):
+        expected = "float"
+    else:
+        expected = "text"
+    assert _text_number_type(_Values(series, text_facts(series))) == expected
+    assert _text_number_type(_Values(series, None)) == expected

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscmap.emit.attributes import dataset_label, metadata_for, ordered_columns
+from cdiscmap.emit.written import remember_plan
 from cdiscmap.emit.xpt import check_xpt_limits, write_xpt
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
@@ -34,6 +35,7 @@ def write_datasets(datasets: dict[str, pd.DataFrame], folder: Path, standards: S
         label = dataset_label(standards, name)
         # the check is the XPT plan: handed to write_xpt so no column is factorised twice
         xpt_plan = check_xpt_limits(frame, name, label, cols)
+        remember_plan(xpt_plan)     # define.xml of these frames reuses the factorisations
         plans.append((name, frame, cols, label, meta.keys, xpt_plan))
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -22,6 +22,7 @@ derived; the main rules, once:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,7 @@ from cdiscmap.emit.define_model import (
     WhereClause,
 )
 from cdiscmap.emit.oids import metadata_version_oid, study_oid
+from cdiscmap.emit.written import recall_lengths, recall_text_facts
 from cdiscmap.emit.xpt import NUM_BYTES, XptColumn, xpt_lengths
 from cdiscmap.errors import OutputError, SpecError, StandardsError, display_path
 from cdiscmap.spec.loader import LoadedStudy
@@ -90,6 +92,14 @@ ISO8601_TYPES = frozenset({"date", "datetime", "time", "partialDate", "partialTi
                            "intervalDatetime"})
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _COMPLETE_DATETIME = _DATE + r"T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+# A line (one distinct value) that is not of the shape: the values joined by line breaks are
+# asked each question in one scan (see _iso8601_type).
+_NOT_DURATION = re.compile(r"^(?!P)", re.MULTILINE)
+_STARTS_WITH_DASH = re.compile(r"^-", re.MULTILINE)
+_NOT_DATE = re.compile(rf"^(?!(?:{_DATE})$)", re.MULTILINE)
+_NOT_COMPLETE_DATETIME = re.compile(rf"^(?!(?:{_COMPLETE_DATETIME})$)", re.MULTILINE)
+_NOT_INTEGER = re.compile(r"^(?![+-]?\d+$)", re.MULTILINE)
+_NOT_DECIMAL = re.compile(r"^(?![+-]?(?:\d+\.?\d*|\.\d+)$)", re.MULTILINE)
 
 # Classes in the order define.html lists datasets: SDTMIG 3.4 chapter order (§5 special purpose,
 # §6 general observation classes, §7 trial design, §8 relationships); ADSL before BDS/OCCDS.
@@ -190,13 +200,23 @@ def define_schema_errors(xml: bytes) -> list[str]:
 
 def define_xsd_path() -> Path:
     """The Define-XML 2.1 XSD shipped with defineutils."""
-    return Path(str(resources.files("defineutils") / "validate" / "schema" /
-                    "cdisc-define-2.1" / "define2-1-0.xsd"))
+    return _defineutils_folder() / "validate" / "schema" / "cdisc-define-2.1" / \
+        "define2-1-0.xsd"
 
 
 def define_stylesheet_path() -> Path:
     """The define2-1.xsl stylesheet shipped with defineutils (Lex Jansen, MIT licence)."""
-    return Path(str(resources.files("defineutils") / "definehtml" / "define2-1.xsl"))
+    return _defineutils_folder() / "definehtml" / "define2-1.xsl"
+
+
+@lru_cache(maxsize=1)
+def _defineutils_folder() -> Path:
+    """Where the defineutils package lies, found without importing it: only its data files
+    are used, and importing it imports xmlschema (about a CPU second)."""
+    spec = importlib.util.find_spec("defineutils")
+    if spec is None or not spec.submodule_search_locations:
+        return Path(str(resources.files("defineutils")))   # raises the usual import error
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,11 +257,36 @@ def iso8601_data_type(values: pd.Series, *, duration: bool = False) -> str:
     """
     present = values.dropna().astype("string")
     text = pd.Series(present.unique(), dtype="string").str.strip()
-    return _iso8601_type(text[text != ""], duration=duration)
+    return _iso8601_type(text[text != ""].tolist(), duration=duration)
 
 
-def _iso8601_type(text: pd.Series, *, duration: bool = False) -> str:
-    """:func:`iso8601_data_type` of the distinct present values, stripped ("string")."""
+def _iso8601_type(values: list[str], *, duration: bool = False) -> str:
+    """:func:`iso8601_data_type` of the distinct present values, stripped.
+
+    The values are joined into one text, one per line, and each question is one regular
+    expression scan of that text (line by line under MULTILINE), so a column with a hundred
+    thousand distinct datetimes costs a few scans in C, not a Python call per value. A value
+    holding a line break (not ISO 8601 anyway) goes the per-value way."""
+    if not values:
+        return "durationDatetime" if duration else "datetime"
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1:
+        return _iso8601_type_by_value(pd.Series(values, dtype="string"), duration=duration)
+    if "/" in joined:
+        return "intervalDatetime"
+    if _NOT_DURATION.search(joined) is None:
+        return "durationDatetime"
+    if "--" in joined or _STARTS_WITH_DASH.search(joined) is not None:
+        return "incompleteDatetime"
+    if "T" not in joined:
+        return "date" if _NOT_DATE.search(joined) is None else "partialDate"
+    if _NOT_COMPLETE_DATETIME.search(joined) is None:
+        return "datetime"
+    return "partialDatetime"
+
+
+def _iso8601_type_by_value(text: pd.Series, *, duration: bool = False) -> str:
+    """:func:`_iso8601_type` asked of each value ("string" Series, stripped, none blank)."""
     if text.empty:
         return "durationDatetime" if duration else "datetime"
     if text.str.contains("/", regex=False).any():
@@ -294,13 +339,24 @@ class _Values:
     def empty(self) -> bool:
         if self.facts is None and self.kind in "fiubM":   # a number is never blank text
             return not bool(self.series.notna().any())
+        if self.facts is not None and "present" not in self.__dict__:
+            # stops at the first value that is not blank (usually the first)
+            return not any(map(str.strip, self.facts.uniques))
         return self.present.empty
+
+    def stripped(self) -> list[str]:
+        """The distinct non-blank values, stripped (duplicates after stripping kept)."""
+        if self.facts is not None and "present" not in self.__dict__:
+            return list(filter(None, map(str.strip, self.facts.uniques)))
+        return self.present.str.strip().tolist()
 
     @cached_property
     def used(self) -> set[str]:
         """The distinct non-blank values, stripped."""
         if self.facts is not None:
-            return self.facts.used
+            if "present" in self.__dict__ or "used" in self.facts.__dict__:
+                return self.facts.used
+            return set(filter(None, map(str.strip, self.facts.uniques)))
         return set(self.present.str.strip().unique().tolist())
 
     def numbers(self) -> np.ndarray:
@@ -338,12 +394,15 @@ def _text_decimals(values: _Values) -> int:
 
 def _text_number_type(values: _Values) -> str:
     """integer / float when every present text value is a number of that kind, else text."""
-    text = values.present.str.strip()
-    if text.empty:
+    text = values.stripped()
+    if not text:
         return "text"
-    if text.str.fullmatch(r"[+-]?\d+").all():
+    joined = "\n".join(text)
+    if joined.count("\n") != len(text) - 1:          # a value with a line break: not a number
+        return "text"
+    if _NOT_INTEGER.search(joined) is None:
         return "integer"
-    if text.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)").all():
+    if _NOT_DECIMAL.search(joined) is None:
         return "float"
     return "text"
 
@@ -526,7 +585,10 @@ class _Builder:
         """The text facts of a column, factorised once per define (None: not text)."""
         key = (dataset, column)
         if key not in self._facts:
-            self._facts[key] = text_facts(self.datasets[dataset][column])
+            frame = self.datasets[dataset]
+            # the XPT writer's factorisation of the same column, when it wrote this frame
+            facts = recall_text_facts(frame, column)
+            self._facts[key] = facts if facts is not None else text_facts(frame[column])
         return self._facts[key]
 
     def _values(self, dataset: str, column: str) -> _Values:
@@ -550,6 +612,9 @@ class _Builder:
         known = self.known_lengths.get(dataset)
         if known is not None and all(c.name in known for c in columns):
             return known
+        written = recall_lengths(frame, columns)
+        if written is not None:                 # the XPT writer's plan of this frame
+            return written
         lengths: dict[str, int] = {}
         for column in columns:
             if column.name not in frame.columns or \
@@ -599,7 +664,7 @@ class _Builder:
         if column.type == "char":
             domain = var.value_domain or ""
             if domain.startswith("ISO 8601") or (not domain and var.name.endswith("DTC")):
-                return _iso8601_type(series.present.str.strip(),
+                return _iso8601_type(series.stripped(),
                                      duration="duration" in domain), None
             return "text", None
         if series.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
@@ -717,7 +782,7 @@ class _Builder:
                 method = self._method("TS", f"TSVAL.{entry.parmcd}",
                                       f"{entry.derive} derived from the mapped DM; {where}",
                                       oid=f"MT.TS.TSVAL.{_oid_part(entry.parmcd)}")
-            data_type = _iso8601_type(values.present.str.strip()) \
+            data_type = _iso8601_type(values.stripped()) \
                 if entry.parmcd.endswith("DTC") else _text_number_type(values)
             items.append(_ValueItem(
                 suffix=_oid_part(entry.parmcd), name="TSVAL",

@@ -1,0 +1,124 @@
+"""What writing a dataset learnt about its columns, kept for the define.xml of the same frames.
+
+Sizing a dataset for XPT v5 factorises every text column (codes per row into its distinct
+values, the byte length of each). Define-XML asks the same questions of the same columns
+(lengths, used terms, date precision, value-level subsets), so ``write_datasets`` leaves its
+plans here and ``write_define`` in the same process takes them instead of factorising each
+column again (about a CPU second at 10,000 subjects).
+
+An entry is found by the frame's identity (held weakly: it goes when the frame goes) and a
+column only while it still holds the very array that was written (its memory is kept, so its
+address cannot be reused). As for an :class:`~cdiscmap.emit.xpt.XptPlan`, a frame must not be
+changed in place between writing and define; a column replaced, or a frame of another length,
+is simply factorised again.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cdiscmap.checks.facts import TextFacts
+from cdiscmap.emit.xpt import XptColumn, XptPlan
+
+__all__ = ["recall_lengths", "recall_text_facts", "remember_plan"]
+
+
+@dataclass(frozen=True, eq=False)
+class _Column:
+    column: XptColumn           # as written: its type and declared length set its length
+    values: np.ndarray          # the column's values as written (kept alive: see module doc)
+    codes: np.ndarray | None    # text: codes per row (-1 missing) into ``uniques``
+    uniques: np.ndarray | None
+    byte_lengths: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class _Written:
+    frame: weakref.ref[pd.DataFrame]
+    n_rows: int
+    lengths: dict[str, int]
+    columns: dict[str, _Column]
+
+
+_WRITTEN: dict[int, _Written] = {}
+
+
+def _values(series: pd.Series) -> np.ndarray:
+    return np.asarray(series.array)
+
+
+def _is_text(series: pd.Series) -> bool:
+    """The dtypes :func:`~cdiscmap.checks.facts.text_facts` factorises."""
+    dtype = series.dtype
+    return isinstance(dtype, pd.StringDtype) or pd.api.types.is_object_dtype(dtype)
+
+
+def remember_plan(plan: XptPlan) -> None:
+    """Keep what ``plan`` knows of its frame's columns until the frame is gone."""
+    frame = plan.frame
+    key = id(frame)
+    columns: dict[str, _Column] = {}
+    for column_plan in plan.plans:
+        name = column_plan.column.name
+        if name not in frame.columns or isinstance(frame[name], pd.DataFrame):
+            continue
+        series = frame[name]
+        text = column_plan.uniques is not None and _is_text(series)
+        columns[name] = _Column(column_plan.column, _values(series),
+                                column_plan.codes if text else None,
+                                column_plan.uniques if text else None,
+                                column_plan.byte_lengths if text else None)
+    if key not in _WRITTEN:
+        weakref.finalize(frame, _WRITTEN.pop, key, None)
+    _WRITTEN[key] = _Written(weakref.ref(frame), len(frame), plan.lengths, columns)
+
+
+def _entry(frame: pd.DataFrame) -> _Written | None:
+    entry = _WRITTEN.get(id(frame))
+    if entry is None or entry.frame() is not frame or entry.n_rows != len(frame):
+        return None
+    return entry
+
+
+def _same_values(column: _Column, series: pd.Series) -> bool:
+    values = _values(series)
+    return (values.shape == column.values.shape and values.dtype == column.values.dtype
+            and values.__array_interface__["data"][0]
+            == column.values.__array_interface__["data"][0])
+
+
+def recall_lengths(frame: pd.DataFrame, columns: Sequence[XptColumn]) -> dict[str, int] | None:
+    """The XPT lengths written for these columns of ``frame``, when all were written with the
+    same type and declared length from the arrays the frame still holds; else None."""
+    entry = _entry(frame)
+    if entry is None:
+        return None
+    for wanted in columns:
+        name = wanted.name
+        column = entry.columns.get(name)
+        if column is None or name not in entry.lengths or name not in frame.columns or \
+                (column.column.type, column.column.length) != (wanted.type, wanted.length) or \
+                isinstance(frame[name], pd.DataFrame) or not _same_values(column, frame[name]):
+            return None
+    return {column.name: entry.lengths[column.name] for column in columns}
+
+
+def recall_text_facts(frame: pd.DataFrame, name: str) -> TextFacts | None:
+    """The text facts of a written text column (as ``text_facts`` would find them), else
+    None."""
+    entry = _entry(frame)
+    column = entry.columns.get(name) if entry is not None else None
+    if column is None or column.codes is None or column.uniques is None:
+        return None
+    series = frame[name]
+    if isinstance(series, pd.DataFrame) or not _is_text(series) or \
+            not _same_values(column, series):
+        return None
+    facts = TextFacts(column.codes, column.uniques)
+    facts.__dict__["byte_lengths"] = column.byte_lengths      # the cached property, known
+    return facts
