@@ -143,6 +143,26 @@ def test_investigator_sum_of_diameters_is_compared_rc0003() -> None:
     assert sum(f.rule == "CMAP-RC0003" for f in strict) == 2
 
 
+def test_several_investigator_sums_at_one_visit_compare_the_smallest_then_first_source() -> None:
+    # computed sums as above: V2 30, V3 40. TR holds two SUMDIAM records at V2 and at V3.
+    tu, tr = build({1: {"T01": 30, "T02": 20, "SUM": 50},
+                    2: {"T01": 20, "T02": 10, "SUM": 30},
+                    3: {"T01": 30, "T02": 10, "SUM": 41}})
+    extra = tr[tr["TRTESTCD"] == "SUMDIAM"].iloc[[1, 2]].assign(TRSTRESN=[30.0, 35.0])
+    tr = pd.concat([tr, extra], ignore_index=True)
+    tr["_SRCFILE"] = "tr.csv"
+    tr["_SRCROW"] = [1, 2, 3, 4, 5, 7, 8, 9, 10, 100, 33]   # V2 sums: rows 7 and 100
+    out = timepoint_responses(tu, tr)
+    table, findings = crosscheck(out, rs([]), tr=tr)
+    sums = table[table["RSTESTCD"] == "SUMDIAM"]
+    # V2: 30 twice, the tie goes to the first source in text order ("row 100" < "row 7")
+    # V3: 41 and 35 → 35, 5 mm off the computed 40 → one CMAP-RC0003
+    assert list(zip(sums["VISITNUM"], sums["RSSTRESC"], sums["SOURCE"], strict=True)) == [
+        (1.0, "50", "tr.csv row 3"), (2.0, "30", "tr.csv row 100"), (3.0, "35", "tr.csv row 33")]
+    assert [f.value for f in findings if f.rule == "CMAP-RC0003"] == [
+        "investigator=35 computed=40"]
+
+
 def test_new_lesion_progression_is_compared_rc0004() -> None:
     tu, tr = build({1: {"T01": 30}, 2: {"T01": 30, "NEW01": "UNEQUIVOCAL"}, 3: {"T01": 30}})
     out = timepoint_responses(tu, tr)

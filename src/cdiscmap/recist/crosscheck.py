@@ -170,20 +170,27 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
     else:
         keep = np.isin(labs, readers)[codes]
     sub = sub.loc[keep]
+    id_codes, ids = text_objects_codes(sub["USUBJID"])          # stripped once per id
     inv = pd.DataFrame({
-        "USUBJID": sub["USUBJID"].astype("string").str.strip().to_numpy(dtype=object),
+        "USUBJID": np.array([str(i).strip() for i in ids] + [pd.NA], dtype=object)[id_codes],
         "EVALUATOR": labels[keep],
         "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
         "INV_SUM": pd.to_numeric(sub["TRSTRESN"], errors="coerce").to_numpy(dtype=np.float64),
         "SOURCE": _source(sub),
     })
-    inv = (inv[inv["INV_SUM"].notna()]
-           .sort_values(["USUBJID", "EVALUATOR", "VISITNUM", "INV_SUM", "SOURCE"],
-                        kind="mergesort")
-           .drop_duplicates(["USUBJID", "EVALUATOR", "VISITNUM"]))
+    inv = inv[inv["INV_SUM"].notna()]
     comp = computed.loc[computed["SUMDIAM"].notna(), OUTPUT_COLUMNS].astype(
         {"USUBJID": object, "EVALUATOR": object})
     inv_k, comp_k = _visit_keys(inv, comp)
+    # Several sums for one subject × reader × visit: the smallest, then the first SOURCE (the
+    # row the sort by USUBJID, EVALUATOR, VISITNUM, INV_SUM, SOURCE puts first); ranked only
+    # when there are duplicates. The row order left does not matter: the table is sorted.
+    if len(np.unique(inv_k)) < len(inv_k):
+        order = np.lexsort((_text_rank(inv["SOURCE"]), inv["INV_SUM"].to_numpy(), inv_k))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = inv_k[order][1:] != inv_k[order][:-1]
+        rows = np.sort(order[first])
+        inv, inv_k = inv.iloc[rows], inv_k[rows]
     both = (inv.assign(_K=inv_k)
             .merge(comp.drop(columns=["USUBJID", "EVALUATOR", "VISITNUM"]).assign(_K=comp_k),
                    on="_K", how="inner")
@@ -317,11 +324,13 @@ def _sort_order(table: pd.DataFrame, test_rank: np.ndarray) -> np.ndarray:
 
 
 def _string_column(values: pd.Series) -> pd.arrays.StringArray:
-    """The column as ``string`` (nulls NA), building the array from the distinct values when
-    they are all ``str`` (no per-cell conversion)."""
-    codes, uniques = factorize_objects(values.to_numpy(dtype=object))
-    if all(type(u) is str for u in uniques):
-        return string_array(np.append(np.asarray(uniques, dtype=object), pd.NA)[codes])
+    """The column as ``string`` (nulls NA); a column of ``str`` and nulls is wrapped as it is
+    (one C pass to check it, no per-cell conversion)."""
+    from pandas._libs import lib
+
+    objects = values.to_numpy(dtype=object)
+    if len(objects) and lib.is_string_array(objects, skipna=True):
+        return string_array(np.where(pd.isna(objects), pd.NA, objects))
     return pd.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
                     dtype="string")
 
