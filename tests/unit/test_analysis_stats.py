@@ -71,6 +71,24 @@ def test_simon_designs_match_the_published_tables(args, optimal, minimax) -> Non
         assert design.alpha <= args[2] and design.power >= 1 - args[3]
 
 
+def test_simon_binomial_is_scipy_stats_binom_bit_for_bit() -> None:
+    # the search takes scipy.stats.binom's floats without importing scipy.stats
+    from scipy.stats import binom
+
+    from cdiscmap.analysis.simon import _binom
+
+    mine = _binom()
+    ks = np.arange(-3, 45)[None, :]
+    ns = np.arange(0, 41)[:, None]
+    for p in (0.0, 0.05, 0.1, 0.3, 0.15, 0.5, 0.999, 1.0):
+        for name in ("pmf", "cdf", "sf"):
+            want = getattr(binom, name)(ks, ns, p)
+            got = getattr(mine, name)(ks, ns, p)
+            assert got.tobytes() == want.tobytes(), (name, p)
+        assert mine.cdf(3, 12, p) == binom.cdf(3, 12, p)        # scalars stay scalars
+        assert mine.sf(-1, 5, p) == binom.sf(-1, 5, p) == 1.0
+
+
 def test_simon_given_design_characteristics_by_hand() -> None:
     # 1/12, 5/35 at p0 = 0.1: PET = P(X1 <= 1) = 0.9^12 + 12 * 0.1 * 0.9^11
     d = describe(1, 12, 5, 35, 0.1, 0.3)

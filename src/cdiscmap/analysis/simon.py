@@ -4,13 +4,16 @@ Stage 1 treats n1 patients and stops for futility when at most r1 respond; other
 in all are treated and H0 (p <= p0) is rejected when more than r respond. The optimal design
 minimises the expected size under p0 (EN0); the minimax design minimises n, then EN0. Both are
 found by exact binomial enumeration (scipy.stats.binom), vectorised over (r1, r) for each
-(n1, n), as clinfun::ph2simon does.
+(n1, n), as clinfun::ph2simon does. The binomial probabilities are scipy.stats.binom's, taken
+from the scipy.special functions it calls (``_binom_pmf/_cdf/_sf``) with its own rules outside
+the support: importing scipy.stats costs more than half a CPU second, the search itself less.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -36,10 +39,56 @@ class SimonDesign:
         return f"{self.r1}/{self.n1}, {self.r}/{self.n}"
 
 
+class _Binom:
+    """``scipy.stats.binom`` pmf, cdf and sf for integer k, n (n >= 0) and 0 <= p <= 1, the
+    same floats: inside the support the values of the scipy.special functions binom calls
+    (clipped to [0, 1] as binom does); outside it binom's constants (pmf 0; cdf 0 below, 1
+    from n on; sf 1 below, 0 from n on). ``tests/unit/test_analysis_stats.py`` compares them
+    with scipy.stats.binom over a grid."""
+
+    def __init__(self) -> None:
+        try:
+            from scipy.special._ufuncs import _binom_cdf, _binom_pmf, _binom_sf
+        except ImportError:                             # pragma: no cover - other scipy
+            from scipy.stats import binom
+
+            self.pmf, self.cdf, self.sf = binom.pmf, binom.cdf, binom.sf
+            return
+        self._pmf, self._cdf, self._sf = _binom_pmf, _binom_cdf, _binom_sf
+
+    @staticmethod
+    def _inside(k: Any, n: Any, upto_n: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k, n = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(n, dtype=float))
+        inside = (k >= 0) & ((k <= n) if upto_n else (k < n))
+        return k, n, inside
+
+    def pmf(self, k: Any, n: Any, p: float) -> Any:
+        k, n, inside = self._inside(k, n, True)
+        out = np.zeros(k.shape)
+        out[inside] = np.clip(self._pmf(k[inside], n[inside], p), 0, 1)
+        return out[()] if out.ndim == 0 else out
+
+    def cdf(self, k: Any, n: Any, p: float) -> Any:
+        k, n, inside = self._inside(k, n, False)
+        out = np.where(k >= n, 1.0, 0.0)
+        out[inside] = np.clip(self._cdf(k[inside], n[inside], p), 0, 1)
+        return out[()] if out.ndim == 0 else out
+
+    def sf(self, k: Any, n: Any, p: float) -> Any:
+        k, n, inside = self._inside(k, n, False)
+        out = np.where(k < 0, 1.0, 0.0)
+        out[inside] = np.clip(self._sf(k[inside], n[inside], p), 0, 1)
+        return out[()] if out.ndim == 0 else out
+
+
+@lru_cache(maxsize=1)
+def _binom() -> _Binom:
+    return _Binom()
+
+
 def operating(r1: int, n1: int, r: int, n: int, p: float) -> tuple[float, float]:
     """(P reject H0, P early termination) of a design when the true rate is ``p``."""
-    from scipy.stats import binom
-
+    binom = _binom()
     x1 = np.arange(r1 + 1, n1 + 1)
     reject = float(np.sum(binom.pmf(x1, n1, p) * binom.sf(r - x1, n - n1, p)))
     return reject, float(binom.cdf(r1, n1, p))
@@ -64,8 +113,7 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
     ``M[x1, r] = b(x1; n1, p) * P(X2 > r - x1)``, the rejection probability of (r1, r) is the
     sum of M over x1 > r1, a reversed cumulative sum. Every n up to ``nmax`` is searched (as
     clinfun::ph2simon does: a larger n can have a smaller EN0). Ties keep the smaller n, n1."""
-    from scipy.stats import binom
-
+    binom = _binom()
     if not 0 < p0 < p1 < 1:
         raise ValueError(f"Simon design needs 0 < p0 < p1 < 1 (p0 {p0}, p1 {p1})")
     ks = np.arange(nmax + 1)

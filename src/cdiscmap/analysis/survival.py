@@ -53,34 +53,87 @@ def _finite(value: float) -> float | None:
 
 def kaplan_meier(durations_days: np.ndarray, events: np.ndarray,
                  landmarks_months: list[float], confidence: float = 0.95) -> KmSummary:
-    """KM fit on durations in days; summaries in months (``DAYS_PER_MONTH``)."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
+    """KM fit on durations in days; summaries in months (``DAYS_PER_MONTH``).
 
+    The numbers are those of ``lifelines.KaplanMeierFitter(alpha=1 - confidence).fit``, bit
+    for bit (the same float operations in the same order, see :func:`_km_curve`), computed on
+    numpy arrays: lifelines builds its event table with pandas group-bys and imports
+    scipy.stats (together about a CPU second per run). ``tests/unit/test_analysis_km.py``
+    compares the two on random data."""
     t = np.asarray(durations_days, dtype=float) / DAYS_PER_MONTH
     e = np.asarray(events, dtype=bool)
     if len(t) == 0:
         return KmSummary(0, 0, 0, None, None, None,
                          {m: (None, None, None) for m in landmarks_months},
                          np.array([0.0]), np.array([1.0]), t, e)
-    kmf = KaplanMeierFitter(alpha=1 - confidence).fit(t, e)
-    ci = kmf.confidence_interval_survival_function_
-    med = median_survival_times(ci)
-    surv = kmf.survival_function_.iloc[:, 0]
-    times = surv.index.to_numpy(dtype=float)
+    if not np.isfinite(t).all():
+        raise ValueError("Kaplan-Meier durations must be finite")
+    times, surv, lower, upper = _km_curve(t, e, 1 - confidence)
     rates = {}
     for m in landmarks_months:
         if m > t.max():
             rates[m] = (None, None, None)       # no one followed that long: not estimable
             continue
         i = int(np.searchsorted(times, m, side="right") - 1)
-        rates[m] = (float(surv.iloc[i]), _finite(ci.iloc[i, 0]), _finite(ci.iloc[i, 1]))
+        rates[m] = (float(surv[i]), _finite(lower[i]), _finite(upper[i]))
     return KmSummary(
         n=len(t), events=int(e.sum()), censored=int((~e).sum()),
-        median=_finite(kmf.median_survival_time_),
-        median_lower=_finite(med.iloc[0, 0]), median_upper=_finite(med.iloc[0, 1]),
-        rates=rates, timeline=times, survival=surv.to_numpy(dtype=float),
-        durations=t, observed=e)
+        median=_finite(_first_at_or_below(times, surv, 0.5)),
+        median_lower=_finite(_first_at_or_below(times, lower, 0.5)),
+        median_upper=_finite(_first_at_or_below(times, upper, 0.5)),
+        rates=rates, timeline=times, survival=surv, durations=t, observed=e)
+
+
+def _km_curve(t: np.ndarray, e: np.ndarray, alpha: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Timeline, survival and the pointwise log(-log) Greenwood bounds of a KM fit, as
+    lifelines 0.30 computes them (``survival_table_from_events``, ``_additive_estimate``,
+    ``KaplanMeierFitter._bounds``):
+
+    - the timeline is the distinct times plus the entry time min(0, first time) (everyone
+      enters there, before anyone leaves);
+    - at each time, ``at_risk`` = n minus those removed at earlier times, ``d`` the events;
+    - log S = cumsum(log(at_risk - d) - log(at_risk)); Var = cumsum(d / (at_risk (at_risk -
+      d))), infinite terms (everyone left has the event) taken as 0;
+    - with v = log S and z the standard normal quantile of 1 - alpha / 2 (``ndtri``, what
+      ``scipy.stats.norm.ppf`` returns), the bounds are exp(-exp(log(-v) -/+ z sqrt(Var) /
+      v)), undefined values (S = 1) set to 1.
+    """
+    from scipy.special import ndtri
+
+    n = len(t)
+    times, inverse = np.unique(t, return_inverse=True)
+    removed = np.bincount(inverse, minlength=len(times)).astype(np.int64)
+    deaths = np.bincount(inverse, weights=e.astype(float), minlength=len(times)) \
+        .astype(np.int64)
+    entry = min(0.0, float(times[0]))
+    if times[0] != entry:                   # the entry row: no one removed there
+        times = np.concatenate([[entry], times])
+        removed = np.concatenate([[0], removed])
+        deaths = np.concatenate([[0], deaths])
+    at_risk = n - np.concatenate([[0], np.cumsum(removed)[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.cumsum(np.log(at_risk - deaths) - np.log(at_risk))
+        pop = at_risk.astype(np.uint64)
+        var = deaths / (pop * (pop - deaths))
+        var[var == np.inf] = 0
+        var = np.cumsum(var)
+        surv = np.exp(log_s)
+        z = ndtri(1 - alpha / 2)
+        v = np.log(surv)
+        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(var) / v))
+        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(var) / v))
+    lower[np.isnan(lower)] = 1.0
+    upper[np.isnan(upper)] = 1.0
+    return times, surv, lower, upper
+
+
+def _first_at_or_below(times: np.ndarray, curve: np.ndarray, q: float) -> float:
+    """The first time a (non-increasing) curve is at or below ``q``; inf when it stays above
+    (lifelines ``qth_survival_time``: a binary search on -curve)."""
+    if curve[-1] > q:
+        return math.inf
+    return float(times[np.searchsorted(-curve, -q, side="left")])
 
 
 @dataclass(frozen=True)
