@@ -37,6 +37,7 @@ import pandas as pd
 from cdiscmap.adam.adsl import counted_doses
 from cdiscmap.adam.dates import impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
+    as_dates,
     lookup,
     notice,
     report_bad_dates,
@@ -183,15 +184,15 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         "in alphabetical order"
 
     # dates
-    trtsdt = pd.to_datetime(out["TRTSDT"]).astype("datetime64[ns]")
-    trtedt = pd.to_datetime(out["TRTEDT"]).astype("datetime64[ns]")
+    trtsdt = as_dates(out["TRTSDT"]).astype("datetime64[ns]")
+    trtedt = as_dates(out["TRTEDT"]).astype("datetime64[ns]")
     nat = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     start_bound = trtsdt if cfg.start_not_before_trtsdt else nat   # TRTSDT at 00:00:00
     seconds = cfg.flag_imputed_seconds
     astdtm, astdtf, asttmf, bad_start = _bounded(
         out["AESTDTC"], cfg.start_highest_imputation, "first", start_bound, lower=True,
         seconds=seconds)
-    caps = [pd.to_datetime(lookup(out["USUBJID"], table[n])).astype("datetime64[ns]")
+    caps = [as_dates(lookup(out["USUBJID"], table[n])).astype("datetime64[ns]")
             for n in cfg.end_not_after if n in table.columns]
     end_bound = pd.concat(caps, axis=1).min(axis=1).astype("datetime64[ns]") if caps else nat
     end_bound = end_bound + pd.Timedelta(hours=23, minutes=59, seconds=59)  # a date's last second

@@ -32,6 +32,7 @@ import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import (
+    as_dates,
     lookup,
     lookup_columns,
     notice,
@@ -122,7 +123,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     else:
         end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
         open_end = pd.Series(True, index=ex.index)
-    trtedt = pd.to_datetime(lookup(ex["USUBJID"], adsl.set_index("USUBJID")["TRTEDT"]))
+    trtedt = as_dates(lookup(ex["USUBJID"], adsl.set_index("USUBJID")["TRTEDT"]))
     fill = trtedt.where(trtedt >= start.dates, start.dates) if cfg.open_record_end == "trtedt" \
         else start.dates
     end_dates = end_dates.where(~open_end.to_numpy(), fill)
@@ -325,13 +326,13 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
                         "USUBJID": params["USUBJID"].astype("string")})
     for name in ("SUBJID", "SITEID"):
         out[name] = got[name].astype("string")
-    trtsdt = pd.to_datetime(got["TRTSDT"]).astype("datetime64[ns]")
-    trtedt = pd.to_datetime(got["TRTEDT"]).astype("datetime64[ns]")
+    trtsdt = as_dates(got["TRTSDT"]).astype("datetime64[ns]")
+    trtedt = as_dates(got["TRTEDT"]).astype("datetime64[ns]")
     record = params["_G"].eq(1).to_numpy() if "_G" in params.columns \
         else np.zeros(len(params), dtype=bool)
-    astdt = pd.to_datetime(params["ASTDT"]).astype("datetime64[ns]") if "ASTDT" in params \
+    astdt = as_dates(params["ASTDT"]).astype("datetime64[ns]") if "ASTDT" in params \
         else pd.Series(pd.NaT, index=params.index, dtype="datetime64[ns]")
-    aendt = pd.to_datetime(params["AENDT"]).astype("datetime64[ns]") if "AENDT" in params \
+    aendt = as_dates(params["AENDT"]).astype("datetime64[ns]") if "AENDT" in params \
         else pd.Series(pd.NaT, index=params.index, dtype="datetime64[ns]")
     params = params.assign(ASTDT=astdt.where(record, trtsdt), AENDT=aendt.where(record, trtedt),
                            _G=params.get("_G", 0))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import lookup, notice, report_rows, require, upper_text
+from cdiscmap.adam.io import as_dates, lookup, notice, report_rows, require, upper_text
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.findings import Findings, Severity
 
@@ -89,7 +89,7 @@ def derive_adqs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out["PARCAT2"] = scores["KIND"].map(_KIND_TEXT).astype("string")
     out["AVAL"] = scores["AVAL"].astype("float64")
     out["ADT"] = impute_dtc(scores["QSDTC"], "none").dates.astype("datetime64[ns]")
-    reference = pd.to_datetime(lookup(subj, table[cfg.reference_date])).astype("datetime64[ns]")
+    reference = as_dates(lookup(subj, table[cfg.reference_date])).astype("datetime64[ns]")
     out["ADY"] = relative_day(out["ADT"], reference)
     out["AVISIT"] = scores["VISIT"].astype("string")
     out["AVISITN"] = scores["VISITNUM"].astype("float64")

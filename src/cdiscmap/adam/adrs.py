@@ -32,6 +32,7 @@ import pandas as pd
 from cdiscmap.adam.collected import collected_responses
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import (
+    as_dates,
     lookup,
     notice,
     report_bad_dates,
@@ -162,8 +163,8 @@ def _flag_analysis(ovr: pd.DataFrame, refdt: pd.Series, nact: pd.Series
     worst = cand.drop_duplicates(["USUBJID", "ADT"], keep="last")
     anl1 = pd.Series(False, index=ovr.index)
     anl1.loc[worst.index] = True
-    first_pd = worst.loc[worst["AVALC"] == "PD"].groupby("USUBJID")["ADT"].min()
-    pd_dt = pd.to_datetime(lookup(ovr["USUBJID"], first_pd))
+    first_pd = worst.loc[worst["AVALC"] == "PD"].groupby("USUBJID", observed=True)["ADT"].min()
+    pd_dt = as_dates(lookup(ovr["USUBJID"], first_pd))
     anl2 = after_ref & ovr["ADT"].notna() & (pd_dt.isna() | (ovr["ADT"] <= pd_dt)).astype(bool)
     return anl1, anl2.astype(bool)
 
@@ -231,7 +232,7 @@ class _ParamBuilder:
 
 def _analysed(ovr: pd.DataFrame, refdt_by_subject: pd.Series, keep: pd.Series) -> pd.DataFrame:
     frame = ovr.loc[keep, ["USUBJID", "ADT", "AVALC", "SRCSEQ"]]
-    frame = frame.assign(REFDT=pd.to_datetime(lookup(frame["USUBJID"], refdt_by_subject)))
+    frame = frame.assign(REFDT=as_dates(lookup(frame["USUBJID"], refdt_by_subject)))
     return frame
 
 
@@ -245,7 +246,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
         if lm.reference_date not in builder.dates.columns:
             raise KeyError(f"ADSL has no {lm.reference_date}")
         # only the landmark day moves; SD duration still counts from the analysis' date
-        analysed["_LMREF"] = pd.to_datetime(lookup(analysed["USUBJID"],
+        analysed["_LMREF"] = as_dates(lookup(analysed["USUBJID"],
                                                    builder.dates[lm.reference_date]))
     land = analysed["_LMREF"] + pd.to_timedelta(days, unit="D")
     upto = analysed.loc[(analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D"))
@@ -256,7 +257,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
             .drop_duplicates("USUBJID", keep="last")
         lm_day = last["_LMREF"] + pd.to_timedelta(days, unit="D")
         near = last["ADT"] >= lm_day - pd.to_timedelta(lm.window_before, unit="D")
-        dead = (pd.to_datetime(lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
+        dead = (as_dates(lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
         ok = (near & last["AVALC"].isin(wanted) & ~dead).fillna(False).astype(bool)
         chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
         flags = pd.Series(ok.to_numpy(), index=last["USUBJID"].to_numpy())
@@ -278,8 +279,8 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
                 f"analysed assessments dated up to {ref_name} + {days} + {lm.window_after} days "
                 f"is in {', '.join(wanted)}; else N")
     pop = builder.population
-    values = pd.Series(np.where(lookup(pop, flags).fillna(False).astype(bool), "Y", "N"),
-                       dtype="string")
+    hit = lookup(pop, flags.astype("boolean")).fillna(False).to_numpy(dtype=bool)
+    values = pd.Series(np.where(hit, "Y", "N"), dtype="string")
     builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", override=values)
     methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
 
@@ -437,13 +438,13 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     for k, analysis in enumerate(cfg.analyses):
         if analysis.reference_date not in by_subject.columns:
             raise KeyError(f"ADSL has no {analysis.reference_date}")
-        refdt_subj = pd.to_datetime(by_subject[analysis.reference_date])
-        refdt = pd.to_datetime(lookup(ovr["USUBJID"], refdt_subj))
+        refdt_subj = as_dates(by_subject[analysis.reference_date])
+        refdt = as_dates(lookup(ovr["USUBJID"], refdt_subj))
         # new anti-cancer therapy: earliest start after this analysis' reference date
-        th = therapy.assign(_ref=pd.to_datetime(lookup(therapy["USUBJID"], refdt_subj)))
+        th = therapy.assign(_ref=as_dates(lookup(therapy["USUBJID"], refdt_subj)))
         th = th.loc[(th["DT"] > th["_ref"]).fillna(False).astype(bool)]
         nact_subj = th.groupby("USUBJID")["DT"].min()
-        nact = pd.to_datetime(lookup(ovr["USUBJID"], nact_subj))
+        nact = as_dates(lookup(ovr["USUBJID"], nact_subj))
         anl1, anl2 = _flag_analysis(ovr, refdt, nact)
         f1, f2 = f"ANL{2 * k + 1:02d}FL", f"ANL{2 * k + 2:02d}FL"
         ovr[f1], ovr[f2] = _yn(anl1), _yn(anl2)
@@ -534,7 +535,7 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
             adrs[c] = pd.NA
     for c in ("AVAL", "AVISITN", "SRCSEQ"):
         adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
-    adrs["ADT"] = pd.to_datetime(adrs["ADT"]).astype("datetime64[ns]")
+    adrs["ADT"] = as_dates(adrs["ADT"]).astype("datetime64[ns]")
     for c in RECORD_COLUMNS + flags:
         if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT"):
             adrs[c] = adrs[c].astype("string")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from cdiscmap.adam.dates import complete_dates, impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
+    as_dates,
     dataset_columns,
     lookup,
     notice,
@@ -57,7 +58,7 @@ def _merge_value(adsl: pd.DataFrame, values: pd.DataFrame, column: str, target: 
     mapped = lookup(adsl["USUBJID"], values.set_index("USUBJID")[column]) if not values.empty \
         else pd.Series(pd.NA, index=adsl.index)
     if target.endswith("DT"):
-        return pd.to_datetime(mapped).astype("datetime64[ns]")
+        return as_dates(mapped).astype("datetime64[ns]")
     return mapped.astype("string") if mapped.dtype != "float64" else mapped
 
 
@@ -256,8 +257,8 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
     else:
         first = dosing.groupby("USUBJID")["START"].min()
         last = dosing.groupby("USUBJID")["END"].max()
-        adsl["TRTSDT"] = pd.to_datetime(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
-        adsl["TRTEDT"] = pd.to_datetime(lookup(adsl["USUBJID"], last)).astype("datetime64[ns]")
+        adsl["TRTSDT"] = as_dates(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
+        adsl["TRTEDT"] = as_dates(lookup(adsl["USUBJID"], last)).astype("datetime64[ns]")
     adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
     cfg = settings.adsl.exposure
     _treatment_datetimes(adsl, dosing, cfg, methods)
@@ -293,7 +294,7 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: E
                                                      kind="mergesort")
             picked = recs.drop_duplicates("USUBJID", keep="first" if side == "START" else "last")
         table = picked.set_index("USUBJID")
-        adsl[dtm] = pd.to_datetime(lookup(adsl["USUBJID"], table[f"{side}_DTM"])) \
+        adsl[dtm] = as_dates(lookup(adsl["USUBJID"], table[f"{side}_DTM"])) \
             .astype("datetime64[ns]") if len(table) else \
             pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
         for name, col in ((tmf, f"{side}_TF"), (dtf, f"{side}_DF")):
@@ -338,7 +339,7 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
                                        rule.armcd)]
         sort = ["USUBJID", "START"] + (["EXSEQ"] if "EXSEQ" in recs.columns else [])
         recs = recs.sort_values(sort, kind="mergesort")
-        anchor = pd.to_datetime(lookup(recs["USUBJID"], adsl.set_index("USUBJID")[rule.anchor])
+        anchor = as_dates(lookup(recs["USUBJID"], adsl.set_index("USUBJID")[rule.anchor])
                                 if rule.anchor else pd.Series(pd.NaT, index=recs.index))
         after_anchor = (recs["START"] > anchor).fillna(False).astype(bool) if rule.anchor \
             else pd.Series(True, index=recs.index)
@@ -353,7 +354,7 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
             matched, _ = select_records(recs.loc[after_anchor], rule.where)
             hit = matched
         first = hit.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")["START"]
-        result = pd.to_datetime(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
+        result = as_dates(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
     adsl[rule.variable] = result
     if rule.armcd:
         text += f"; only ARMCD {', '.join(rule.armcd)}"
@@ -367,7 +368,7 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
     if "DTHDTC" in dm.columns:
         imp = impute_dtc(dm["DTHDTC"], level, "first")
         report_bad_dates(findings, dm.loc[imp.invalid].reset_index(), "DM", "DTHDTC")
-        adsl["DTHDT"] = pd.to_datetime(lookup(adsl["USUBJID"], imp.dates)).astype("datetime64[ns]")
+        adsl["DTHDT"] = as_dates(lookup(adsl["USUBJID"], imp.dates)).astype("datetime64[ns]")
         adsl["DTHDTF"] = lookup(adsl["USUBJID"], imp.flag).astype("string")
     else:
         adsl["DTHDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
@@ -488,7 +489,7 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
             if source.date not in adsl.columns:
                 raise InputDataError(f"LSTALVDT source ADSL.{source.date}: no such ADSL date "
                                      f"(known: {', '.join(settings.adsl_date_variables())})")
-            dates = pd.to_datetime(adsl[source.date]).astype("datetime64[ns]")
+            dates = as_dates(adsl[source.date]).astype("datetime64[ns]")
             given = adsl["USUBJID"].notna().to_numpy() & dates.notna().to_numpy()
             np.maximum(latest, np.where(given, dates.to_numpy().view(np.int64), latest),
                        out=latest)
@@ -547,11 +548,11 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         status = status.mask(decod.notna() & ~done, "DISCONTINUED")
         status = status.mask(failed, pd.NA)
         reason = decod.where(decod.notna() & ~done & ~failed)
-        eosdt = pd.to_datetime(lookup(adsl["USUBJID"], last["DT"])).astype("datetime64[ns]")
+        eosdt = as_dates(lookup(adsl["USUBJID"], last["DT"])).astype("datetime64[ns]")
         eosdt = eosdt.where(~failed.to_numpy())
         fail = recs.loc[recs["DSDECOD"].isin(cfg.eos_screen_failure).fillna(False)
                         .astype(bool)].drop_duplicates("USUBJID", keep="last")
-        scrfdt = pd.to_datetime(lookup(adsl["USUBJID"], fail.set_index("USUBJID")["DT"])) \
+        scrfdt = as_dates(lookup(adsl["USUBJID"], fail.set_index("USUBJID")["DT"])) \
             .astype("datetime64[ns]")
     else:
         findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
@@ -597,7 +598,7 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         anchor = adsl.set_index("USUBJID")["TRTSDT"]
         if reference in adsl.columns:
             anchor = anchor.fillna(adsl.set_index("USUBJID")[reference])
-        limit = pd.to_datetime(lookup(frame["USUBJID"], anchor))
+        limit = as_dates(lookup(frame["USUBJID"], anchor))
         is_base |= (dt <= limit).fillna(False).astype(bool)
     base = frame.loc[is_base]
     seq = prefix + "SEQ"
@@ -623,7 +624,7 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
         methods[target] = f"DM.{source_var}"
     _cohorts(adsl, sdtm, settings, findings, methods)
     if "RFICDTC" in dm.columns:
-        adsl["RFICDT"] = pd.to_datetime(lookup(adsl["USUBJID"],
+        adsl["RFICDT"] = as_dates(lookup(adsl["USUBJID"],
             complete_dates(dm.set_index("USUBJID")["RFICDTC"]).dates)).astype("datetime64[ns]")
         methods["RFICDT"] = "DM.RFICDTC (complete dates)"
 

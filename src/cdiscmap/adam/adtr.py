@@ -26,7 +26,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import lookup, lookup_columns, notice, upper_text
+from cdiscmap.adam.io import as_dates, lookup, lookup_columns, notice, upper_text
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
@@ -61,7 +61,7 @@ def _adsl_part(subjects: pd.Series, adsl: pd.DataFrame, reference_date: str
               if n in table.columns]
     got = lookup_columns(subjects, table, [reference_date, "STUDYID", "SUBJID", "SITEID",
                                            *groups])
-    reference = pd.to_datetime(got[reference_date]).astype("datetime64[ns]")
+    reference = as_dates(got[reference_date]).astype("datetime64[ns]")
     out = pd.DataFrame({
         "STUDYID": got["STUDYID"].astype("string"),
         "USUBJID": subjects.astype("string"),

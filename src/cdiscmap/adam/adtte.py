@@ -40,7 +40,7 @@ import pandas as pd
 
 from cdiscmap.adam.adrs import ADSL_CARRIED, ResponseData
 from cdiscmap.adam.collected import collected_tte
-from cdiscmap.adam.io import lookup, select_records
+from cdiscmap.adam.io import as_dates, lookup, select_records
 from cdiscmap.adam.settings import AdamSettings, TteParameter, TteSource, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
@@ -85,7 +85,7 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
         recs = recs.sort_values(["USUBJID", "ADT", "SRCSEQ"], kind="mergesort")
         one = recs.drop_duplicates("USUBJID", keep="first" if pick == "first" else "last") \
             .set_index("USUBJID")
-        return (pd.to_datetime(lookup(ids, one["ADT"])).astype("datetime64[ns]"),
+        return (as_dates(lookup(ids, one["ADT"])).astype("datetime64[ns]"),
                 lookup(ids, one["SRCSEQ"]).astype("float64"))
     if src.date == "START":
         return subj["STARTDT"].astype("datetime64[ns]"), subj["_start_seq"].astype("float64")
@@ -95,8 +95,8 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
     if missing:
         raise InputDataError(f"ADTTE source on ADSL.{src.date}: ADSL has no "
                              f"{', '.join(missing)} to filter on")
-    dates = pd.to_datetime(rows.set_index("USUBJID")[src.date])
-    return pd.to_datetime(lookup(ids, dates)).astype("datetime64[ns]"), nan
+    dates = as_dates(rows.set_index("USUBJID")[src.date])
+    return as_dates(lookup(ids, dates)).astype("datetime64[ns]"), nan
 
 
 def _source_text(src: TteSource) -> str:
@@ -124,13 +124,13 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
                                max_ne=conf.max_ne, accept_sd=conf.accept_sd)
         first = first.loc[first["USUBJID"].isin(rd.population)]
         subj = pd.DataFrame({"USUBJID": first["USUBJID"].astype(object).astype("string"),
-                             "STARTDT": pd.to_datetime(first["ADT"]),
+                             "STARTDT": as_dates(first["ADT"]),
                              "_start_seq": ovr.loc[first["source_index"], "SRCSEQ"].to_numpy()
                              if len(first) else np.array([], dtype=float)})
         start_text = f"first {'confirmed ' if p.confirmed else ''}CR/PR ({rd.analysis.id})"
         start_src = ("RS", "RSDTC")
     else:
-        start = pd.to_datetime(by_subject[p.start])
+        start = as_dates(by_subject[p.start])
         subj = pd.DataFrame({"USUBJID": adsl["USUBJID"].astype("string"),
                              "STARTDT": start.to_numpy()})
         subj = subj.loc[subj["STARTDT"].notna()]
@@ -147,7 +147,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     starts = subj.set_index("USUBJID")["STARTDT"]
 
     def after_start(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.assign(_start=pd.to_datetime(lookup(frame["USUBJID"], starts)))
+        frame = frame.assign(_start=as_dates(lookup(frame["USUBJID"], starts)))
         return frame.loc[(frame["ADT"] >= frame["_start"]).fillna(False).astype(bool)]
 
     ovr = after_start(ovr)
@@ -205,7 +205,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
         la_dt, la_seq = _source_dates(rs_censor, ids, subj, by_evaluator, by_subject, "last")
     else:
         last = _last_per_subject(adequate)
-        la_dt = pd.to_datetime(lookup(ids, last["ADT"])) if not last.empty else \
+        la_dt = as_dates(lookup(ids, last["ADT"])) if not last.empty else \
             pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
         la_seq = lookup(ids, last["SRCSEQ"]).astype("float64") if not last.empty else \
             pd.Series(np.nan, index=ids.index)
@@ -214,7 +214,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     no_base = pd.Series(False, index=ids.index)
     if p.require_baseline_assessment:
         no_base = ~ids.isin(baseline["USUBJID"])
-    nact = pd.to_datetime(lookup(ids, rd.nactdt)) if len(rd.nactdt) else \
+    nact = as_dates(lookup(ids, rd.nactdt)) if len(rd.nactdt) else \
         pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
     nact = nact.where((nact >= startdt).fillna(False).astype(bool))
     new_therapy = pd.Series(False, index=ids.index)
@@ -226,7 +226,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     if p.missed_assessments is not None:
         m = p.missed_assessments
         prev = _last_before(adequate, pd.DataFrame({"USUBJID": ids, "_ev": ev_dt}), "_ev")
-        prev_dt = pd.to_datetime(lookup(ids, prev["ADT"])) if not prev.empty else prev_dt
+        prev_dt = as_dates(lookup(ids, prev["ADT"])) if not prev.empty else prev_dt
         prev_seq = lookup(ids, prev["SRCSEQ"]).astype("float64") if not prev.empty else prev_seq
         since = prev_dt.fillna(startdt)
         limit = 2 * m.interval_days + m.window_days

@@ -19,7 +19,7 @@ from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, rea
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
 
-__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "dataset_columns", "lookup", "lookup_columns",
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "as_dates", "dataset_columns", "lookup", "lookup_columns",
            "normalise_frame", "notice", "provenance", "read_sdtm", "report_bad_dates",
            "report_rows", "require", "select_records", "source_dates", "source_records",
            "upper_isin", "upper_text"]
@@ -177,6 +177,16 @@ def _projected_xpt(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[s
 def notice(rule: str, message: str, dataset: str = "", variable: str = "") -> Finding:
     return Finding(rule=rule, severity=Severity.NOTICE, message=message, dataset=dataset,
                    variable=variable)
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    """``pd.to_datetime(values)``, without its cost on values that already are datetimes
+    (it samples them as Timestamp objects to decide on caching, on every call): those come
+    back as they are, which is what ``to_datetime`` gives for them."""
+    if isinstance(values, pd.Series) and (values.dtype.kind == "M"
+                                          or isinstance(values.dtype, pd.DatetimeTZDtype)):
+        return values
+    return pd.to_datetime(values)
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
