@@ -57,3 +57,33 @@ def test_object_text_is_factorised_and_other_columns_are_not() -> None:
     assert text_facts(pd.Series([1.0, 2.0])) is None
     assert text_facts(pd.Series(["a", 1], dtype=object)) is None
     assert text_facts(pd.Series(["a", "b"], dtype="category")) is None
+
+
+def test_facts_cache_factorises_a_column_once_and_forgets_it_after() -> None:
+    from cdiscmap.checks.facts import facts_cache
+
+    column = text("A", None, "B", "A")
+    outside = text_facts(column)
+    assert text_facts(column) is not outside               # no cache: found again
+    with facts_cache():
+        first = text_facts(column)
+        assert text_facts(column) is first                 # the same column: remembered
+        other = text("A", None, "B", "A")                  # equal values, another array
+        assert text_facts(other) is not first
+        with facts_cache():                                # nested use shares
+            assert text_facts(column) is first
+    assert text_facts(column) is not first
+
+
+def test_remembered_facts_answer_while_the_cache_is_open() -> None:
+    from cdiscmap.checks.facts import TextFacts, facts_cache, remember
+
+    column = text("X", "Y", None, "X")
+    known = TextFacts(np.array([0, 1, -1, 0]), np.array(["X", "Y"], dtype=object))
+    remember(column, known)                                # no cache open: not kept
+    assert text_facts(column) is not known
+    with facts_cache():
+        remember(column, known)
+        assert text_facts(column) is known
+        remember(text("X"), known)                         # wrong length: not kept
+        assert text_facts(text("X")).codes.tolist() == [0]

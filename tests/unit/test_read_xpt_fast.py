@@ -189,3 +189,48 @@ def test_recist_command_does_not_read_datasets_it_does_not_use(tmp_path):
     assert result.exit_code == 0, result.output
     timepoints = (tmp_path / "out" / "recist_timepoints.csv").read_text(encoding="utf-8")
     assert ",PR," in timepoints                             # 20 mm → 10 mm: -50 %
+
+
+def test_reader_gives_the_facts_of_each_text_column(tmp_path):
+    from cdiscmap.checks.facts import text_facts
+
+    path = write(tmp_path / "ae.xpt")
+    patch(path, b"GENERAL SYMPTOMS", b"GENERAL\0\0\0\0\0\0\0\0\0")   # "GENERAL", NUL-padded
+    read = read_xpt_dataset(path, tmp_path, tmp_path)
+    assert sorted(read.facts) == ["AECAT", "AETERM", "STUDYID", "USUBJID"]
+    aeterm, aecat = read.facts["AETERM"], read.facts["AECAT"]
+    assert aeterm.codes.tolist() == [0, 1, -1, 2]             # the blank row is missing
+    assert aeterm.uniques.tolist() == ["CAFE", "NAUSEA", "  RASH"]
+    # two byte values ("GENERAL" blank- and NUL-padded) are one text: one code
+    assert aecat.codes.tolist() == [0, 0, 0, -1] and aecat.uniques.tolist() == ["GENERAL"]
+    for name, facts in read.facts.items():
+        found = text_facts(read.frame[name])
+        assert facts.codes.tolist() == found.codes.tolist(), name
+        assert facts.uniques.tolist() == found.uniques.tolist(), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["", "A", "B ", " B", "A\0", "\0\0", "CC"]), min_size=1,
+                max_size=30))
+def test_reader_facts_match_factorising_the_column(values):
+    from cdiscmap.checks.facts import TextFacts
+    from cdiscmap.checks.read import _facts, _string_column
+
+    # the reader's codes number byte values; "A" and "A\0" are one text after the padding
+    codes, table = pd.factorize(pd.Series(values), use_na_sentinel=True)
+    first = np.array([values.index(v) for v in table])
+    texts = [v.rstrip(" \0") for v in table]
+    column, facts = _string_column(np.asarray(codes), texts, first=first)
+    assert isinstance(facts, TextFacts)
+    expected_codes, expected = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    assert facts.codes.tolist() == expected_codes.tolist()
+    assert facts.uniques.tolist() == list(expected)
+    # numbered by sorting (the reader's fallback after a hash collision): same facts
+    order = np.argsort([t for t in table])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    _, again = _string_column(rank[codes], [texts[i] for i in order], first=first[order])
+    assert again.codes.tolist() == facts.codes.tolist()
+    assert again.uniques.tolist() == facts.uniques.tolist()
+    assert _facts(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object),
+                  np.zeros(0, dtype=np.int64)).uniques.tolist() == []

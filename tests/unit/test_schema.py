@@ -584,3 +584,34 @@ def test_distinct_value_check_matches_the_pandera_schema_on_dm(std: Standards) -
     assert found == _pandera_findings(frame, std.dataset("DM"), std)
     assert {f.rule for f in found} >= {"CMAP-SD0001", "CMAP-SD0002", "CMAP-SD0004",
                                        "CMAP-SD0005", "CMAP-SD0007", "CMAP-SD0010"}
+
+
+def test_duplicated_rows_takes_nulls_as_equal_and_floats_by_value() -> None:
+    from cdiscmap.checks.schema import duplicated_rows
+
+    frame = pd.DataFrame({
+        "USUBJID": text("S-1", "S-1", "S-2", None, None, "S-1"),
+        "SEQ": [1.0, 1.0, 1.0, np.nan, np.nan, 2.0],
+    })
+    # rows 0/1 share (S-1, 1); rows 3/4 share (null, NaN); 2 and 5 are alone
+    assert duplicated_rows(frame, ["USUBJID", "SEQ"]).tolist() == [
+        True, True, False, True, True, False]
+    assert duplicated_rows(frame, ["SEQ"]).tolist() == [True, True, True, True, True, False]
+    assert duplicated_rows(frame.iloc[:0], ["USUBJID"]).tolist() == []
+
+
+@PROPERTY
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "", None]),
+                          st.sampled_from([1.0, 2.0, -0.0, 0.0, None]),
+                          st.sampled_from(["x", "y"])), max_size=30),
+       st.integers(1, 3))
+def test_duplicated_rows_is_frame_duplicated(rows, width) -> None:
+    from cdiscmap.checks.schema import duplicated_rows
+
+    frame = pd.DataFrame({
+        "A": pd.array([r[0] for r in rows], dtype="string"),
+        "N": pd.Series([np.nan if r[1] is None else r[1] for r in rows], dtype="float64"),
+        "O": pd.Series([r[2] for r in rows], dtype=object)})
+    keys = ["A", "N", "O"][:width]
+    assert duplicated_rows(frame, keys).tolist() == \
+        frame.duplicated(keys, keep=False).tolist()

@@ -9,10 +9,20 @@ matter (first row and count of a failing value, records a where-clause selects).
 
 It sits in ``checks`` (the lower layer) so that ``checks.schema`` and ``emit.define`` share it
 without an import cycle.
+
+While :func:`facts_cache` is open, the facts of a column are remembered by the identity of its
+own object array (through a weak reference), so the schema, the file limits and the
+CORE-derived rules, which all ask for the same columns, factorise each of them once; the XPT
+reader knows them already from its factorisation of the raw bytes (:func:`remember`). Inside
+the block nobody may write into a remembered column.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 
 import numpy as np
@@ -23,7 +33,7 @@ try:                                     # pandas' C string hash table (pandas 2
 except ImportError:                      # pragma: no cover - other pandas builds
     _StringHashTable = None
 
-__all__ = ["TextFacts", "text_facts"]
+__all__ = ["TextFacts", "facts_cache", "remember", "text_facts"]
 
 
 class TextFacts:
@@ -103,13 +113,74 @@ class TextFacts:
         return found, positions[first], count
 
 
+# Facts by the id of a column's own object array while facts_cache() is open.
+_FACTS: ContextVar[dict[int, tuple[weakref.ref, TextFacts]] | None] = \
+    ContextVar("cdiscmap_text_facts", default=None)
+
+
+@contextmanager
+def facts_cache() -> Iterator[None]:
+    """Remember the facts of text columns inside the block; nested use shares."""
+    token = _FACTS.set({}) if _FACTS.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _FACTS.reset(token)
+
+
+def _own_array(series: pd.Series) -> np.ndarray | None:
+    """A Python-backed ``string`` column's own object array (no copy), else None."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
+        values = np.asarray(series.array)
+        return values if values.dtype == object else None
+    return None
+
+
+def _store(values: np.ndarray, facts: TextFacts) -> None:
+    cache = _FACTS.get()
+    if cache is None:
+        return
+    key = id(values)
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        entry = cache.get(key)
+        if entry is not None and entry[0] is ref:
+            del cache[key]
+
+    cache[key] = (weakref.ref(values, forget), facts)
+
+
+def remember(series: pd.Series, facts: TextFacts) -> None:
+    """``facts`` are those of ``series`` (a Python-backed ``string`` column, e.g. as the XPT
+    reader built it): :func:`text_facts` answers with them while :func:`facts_cache` is open."""
+    values = _own_array(series)
+    if values is not None and len(facts.codes) == len(values):
+        _store(values, facts)
+
+
 def text_facts(series: pd.Series) -> TextFacts | None:
     """The facts of a text column; None when it is not text only (numbers, categoricals,
     objects holding non-str values): callers then take their general path.
 
     pandas' Python-backed strings are hashed by its C string table directly (half the time of
     ``pd.factorize``, which checks every value's type first); like ``Series.unique`` and
-    ``pd.factorize`` on text, that table compares values up to a NUL character."""
+    ``pd.factorize`` on text, that table compares values up to a NUL character. While
+    :func:`facts_cache` is open, a column's facts are found once and remembered."""
+    cache = _FACTS.get()
+    own = _own_array(series) if cache is not None else None
+    if own is not None:
+        entry = cache.get(id(own))                      # type: ignore[union-attr]
+        if entry is not None and entry[0]() is own:
+            return entry[1]
+    facts = _text_facts(series)
+    if own is not None and facts is not None:
+        _store(own, facts)
+    return facts
+
+
+def _text_facts(series: pd.Series) -> TextFacts | None:
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
         values = np.asarray(series.array)

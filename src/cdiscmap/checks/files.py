@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.facts import text_facts
+from cdiscmap.checks.facts import TextFacts, text_facts
 from cdiscmap.findings import Finding, Severity
 
 # SAS TS-140 namestr / member header and FDA Technical Conformance Guide §3.3.1 (as in
@@ -78,6 +78,9 @@ class DatasetFile:
     metadata_version_oid: str | None = None
     metadata_ref: str | None = None
     header_relpath: str = ""     # the Dataset-JSON copy these come from, when this is the XPT
+    # char columns' facts as the XPT reader found them (checks.facts.remember them for the
+    # checks); empty when the reader did not factorise the text itself
+    facts: dict[str, TextFacts] = field(default_factory=dict, repr=False)
 
 
 def _finding(rule: str, message: str, dataset: DatasetFile, variable: str = "",

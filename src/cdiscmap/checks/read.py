@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import TextFacts
 from cdiscmap.checks.files import DatasetFile, VariableMeta
 from cdiscmap.errors import InputDataError, display_path
 
@@ -102,17 +103,37 @@ def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
 _STRING_TEMPLATE = pd.arrays.StringArray(np.array([pd.NA], dtype=object))
 
 
-def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False) -> pd.Series:
+def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
+                   first: np.ndarray | None = None) -> tuple[pd.Series, TextFacts | None]:
     """Rows as "string" from codes into distinct texts; blank texts and code -1 are <NA>.
 
     ``strip`` also trims leading/trailing whitespace (``cdiscmap adam``'s SDTM convention),
-    once per distinct text."""
+    once per distinct text. With ``first`` (the first row of each code), also the column's
+    :class:`TextFacts`, from the codes: no second pass hashing the rows' text."""
     if strip:
         table = [s if (s := t.strip()) else pd.NA for t in texts]
     else:
         table = [t if t.strip() else pd.NA for t in texts]
     table.append(pd.NA)                                       # code -1 picks this <NA>
-    return pd.Series(_string_array(np.array(table, dtype=object)[codes]), copy=False)
+    values = np.array(table, dtype=object)
+    column = pd.Series(_string_array(values[codes]), copy=False)
+    return column, (None if first is None else _facts(codes, values[:-1], first))
+
+
+def _facts(codes: np.ndarray, table: np.ndarray, first: np.ndarray) -> TextFacts:
+    """The :class:`TextFacts` of a column given as codes into ``table`` (str or <NA>, one
+    entry per distinct byte value, first row of each in ``first``): distinct texts in order of
+    first appearance, as factorising the rows would give. Two byte values may decode to one
+    text (trailing NULs, blanks): the table is factorised, a small array."""
+    if len(first) > 1 and not (np.diff(first) > 0).all():    # numbered by sorting: renumber
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        codes, table = rank[codes], table[order]
+    inner, uniques = pd.factorize(table, use_na_sentinel=True)
+    if len(uniques) != len(table):                           # blanks or merged texts
+        codes = np.append(inner, -1)[codes]                   # code -1 stays -1
+    return TextFacts(np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object))
 
 
 def factorize_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +157,7 @@ def normalise(raw: pd.DataFrame, variables: list[VariableMeta],
         values = raw[var.name]
         if var.type == "char":
             codes, uniques = factorize_objects(values.to_numpy(dtype=object))
-            columns[var.name] = _string_column(codes, [str(u) for u in uniques], strip)
+            columns[var.name] = _string_column(codes, [str(u) for u in uniques], strip)[0]
         elif pd.api.types.is_datetime64_any_dtype(values.dtype):
             columns[var.name] = pd.Series(values.to_numpy().astype("datetime64[ns]"))
         else:
@@ -336,12 +357,17 @@ def ibm_to_float64(words: np.ndarray) -> np.ndarray:
     return values
 
 
-def _column(rows: np.ndarray, var: _Variable, strip: bool = False) -> pd.Series:
+def _column(rows: np.ndarray, var: _Variable, strip: bool = False,
+            facts: dict[str, TextFacts] | None = None) -> pd.Series:
     length = var.meta.length or 0
     block = rows[:, var.position:var.position + length]
     if var.meta.type == "char":
         codes, first = _factorize_bytes(block)
-        return _string_column(codes, _texts(block[first]), strip)
+        column, found = _string_column(codes, _texts(block[first]), strip,
+                                       first if facts is not None else None)
+        if found is not None and facts is not None:
+            facts[var.meta.name] = found
+        return column
     if length >= 8 and block.strides[-1] == 1:
         words = block[:, :8].view(">u8")[:, 0]
     else:
@@ -353,15 +379,18 @@ def _column(rows: np.ndarray, var: _Variable, strip: bool = False) -> pd.Series:
     return pd.Series(sas_dates(numbers, unit) if unit else numbers)
 
 
-def _read_xpt_v5(path: Path, relpath: str, strip: bool = False
+def _read_xpt_v5(path: Path, relpath: str, strip: bool = False,
+                 facts: dict[str, TextFacts] | None = None
                  ) -> tuple[str, str, list[VariableMeta], dict[str, pd.Series], int]:
+    """The parts of an XPT v5 file; ``facts`` (when given) receives each char column's
+    :class:`TextFacts`, known from the reader's own factorisation."""
     data = path.read_bytes()
     member, label, variables, start = _parse_header(data, relpath)
     row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
     if any(v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
         raise _broken(relpath, "a variable has a negative position or no length")
     rows = _observations(data, start, row_length, relpath)
-    columns = {v.meta.name: _column(rows, v, strip) for v in variables}
+    columns = {v.meta.name: _column(rows, v, strip, facts) for v in variables}
     return member, label, [v.meta for v in variables], columns, len(rows)
 
 
@@ -413,18 +442,21 @@ def read_xpt_dataset(path: Path, root: Path, folder: Path, *, strip: bool = Fals
     ``lineage``: add ``_SRCFILE``/``_SRCROW`` (the checks name records by them).
     """
     relpath = relative_path(path, root)
+    facts: dict[str, TextFacts] = {}
     try:
-        parts = _read_xpt_v5(path, relpath, strip)
+        parts = _read_xpt_v5(path, relpath, strip, facts)
     except OSError as exc:
         raise InputDataError(f"{relpath}: cannot be read ({exc.strerror or exc})") from None
     except (_NotV5, struct.error):
+        facts = {}
         parts = _read_xpt_pyreadstat(path, relpath, strip)
     except ValueError as exc:      # a v5 header whose numbers cannot be decoded
         raise _broken(relpath, f"header not decodable ({exc})") from None
     member, label, variables, columns, n_rows = parts
     return DatasetFile(name=path.stem.upper(), path=path, relpath=relpath, format="xpt",
                        member=member, label=label, variables=variables,
-                       frame=_frame(columns, n_rows, relpath, lineage), folder=folder)
+                       frame=_frame(columns, n_rows, relpath, lineage), folder=folder,
+                       facts=facts)
 
 
 def read_json_dataset(path: Path, root: Path, folder: Path,

@@ -19,16 +19,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
-from cdiscmap.checks.facts import text_facts
+from cdiscmap.checks.facts import facts_cache, text_facts
 from cdiscmap.errors import CdiscmapError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.standards.models import Dataset, Standards, Variable
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+
+def _pandera() -> ModuleType:
+    """pandera, imported on first use: :func:`check_dataset` hands a frame to it only in a
+    rare case (labels it must judge), and importing it costs every command a third of a
+    second of CPU."""
+    import pandera.pandas
+
+    return pandera.pandas
 
 # Rule id -> (severity, what it means). Core designations: SDTMIG 3.4 §4.1.5.
 RULES: dict[str, tuple[Severity, str]] = {
@@ -197,7 +209,7 @@ def _type_ok(plan: _Plan, values: pd.Series) -> bool:
 
 
 def _type_check(plan: _Plan) -> pa.Check:
-    return pa.Check(lambda values: _type_ok(plan, values), name="CMAP-SD0004",
+    return _pandera().Check(lambda values: _type_ok(plan, values), name="CMAP-SD0004",
                     element_wise=False)
 
 
@@ -248,6 +260,7 @@ def _text_tests(plan: _Plan) -> list[tuple[str, Callable[[pd.Series], pd.Series]
 
 
 def _membership_check(membership: _Membership, var: Variable) -> pa.Check:
+    pa = _pandera()
     if var.data_type == "Num":
         return pa.Check(_numbers_in(membership), name=membership.rule)
     return pa.Check(_guarded(_text_in(membership, var)), name=membership.rule)
@@ -258,6 +271,7 @@ def _is_number(values: pd.Series) -> pd.Series:
 
 
 def _column(plan: _Plan) -> pa.Column:
+    pa = _pandera()
     var = plan.var
     checks = [_type_check(plan)]
     if var.data_type == "Char":
@@ -285,6 +299,7 @@ def build_schema(dataset: Dataset, standards: Standards, *,
 
 
 def _schema(dataset: Dataset, plans: dict[str, _Plan]) -> pa.DataFrameSchema:
+    pa = _pandera()
     columns = {name: _column(plan) for name, plan in plans.items()}
     columns[f"^{INTERNAL_PREFIX}"] = pa.Column(None, regex=True, required=False, nullable=True)
     return pa.DataFrameSchema(
@@ -318,8 +333,11 @@ def check_dataset(frame: pd.DataFrame, dataset: Dataset, standards: Standards, *
             and frame.index.step == 1):
         frame = frame.reset_index(drop=True)    # failure indexes become row positions
     report = _Report(frame, dataset, plans, dataset_name or dataset.name)
-    failures = _failures(frame, dataset, plans)
+    with facts_cache():                         # nulls, keys and value rules share codes
+        failures = _failures(frame, dataset, plans)
     if failures is None:                        # labels pandera must judge: run the schema
+        from pandera.errors import SchemaErrors
+
         try:
             _schema(dataset, plans).validate(frame, lazy=True)
         except SchemaErrors as errors:
@@ -364,7 +382,7 @@ def _failures(frame: pd.DataFrame, dataset: Dataset, plans: dict[str, _Plan]
     if keys:
         # pandera lists the key cells of duplicated records without their nulls: records
         # that share all-null keys alone report nothing
-        duplicated = frame.duplicated(subset=keys, keep=False).to_numpy()
+        duplicated = duplicated_rows(frame, keys)
         if duplicated.any():
             found.duplicates = bool(frame.loc[duplicated, keys].notna().to_numpy().any())
     for name, plan in plans.items():
@@ -372,9 +390,10 @@ def _failures(frame: pd.DataFrame, dataset: Dataset, plans: dict[str, _Plan]
             continue
         series = frame[name]
         present = series.dropna() if series.dtype == object else series
-        if plan.var.core == "Req" and series.hasnans:
-            nulls = np.flatnonzero(series.isna().to_numpy())
-            found.add("CMAP-SD0002", name, "", int(nulls[0]), len(nulls))
+        if plan.var.core == "Req":
+            nulls = _null_rows(series)
+            if len(nulls):
+                found.add("CMAP-SD0002", name, "", int(nulls[0]), len(nulls))
         if not _type_ok(plan, present):
             found.column_level.append(("CMAP-SD0004", name))
         if plan.var.data_type == "Char":
@@ -383,6 +402,46 @@ def _failures(frame: pd.DataFrame, dataset: Dataset, plans: dict[str, _Plan]
         else:
             _number_failures(found, name, series, plan)
     return found
+
+
+def _null_rows(series: pd.Series) -> np.ndarray:
+    """Positions of the null records; a "string" column's from its codes (an object scan of
+    every cell otherwise)."""
+    facts = text_facts(series) if isinstance(series.dtype, pd.StringDtype) else None
+    if facts is not None:
+        return np.flatnonzero(facts.codes < 0)
+    if not series.hasnans:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(series.isna().to_numpy())
+
+
+def _key_codes(series: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of a key column's values, null its own code 0 (as ``DataFrame.duplicated``
+    treats nulls), and how many codes there are."""
+    facts = text_facts(series) if isinstance(series.dtype, pd.StringDtype) else None
+    if facts is not None:
+        codes, size = facts.codes, len(facts.uniques)
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        size = len(uniques)
+    return codes.astype(np.int64) + 1, size + 1
+
+
+def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """``frame.duplicated(keys, keep=False)`` as a boolean array: every record whose key
+    values (nulls equal to nulls) another record shares. Text keys are taken by their codes
+    (:func:`cdiscmap.checks.facts.text_facts`, shared with the other checks) and combined as
+    integers, instead of hashing each key's text again."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for key in keys:
+        codes, count = _key_codes(frame[key])
+        if size * count >= 2 ** 62:                 # keep the combined number exact
+            combined, uniques = pd.factorize(combined)
+            size = len(uniques)
+        combined = combined * count + codes
+        size *= count
+    return pd.Series(combined, copy=False).duplicated(keep=False).to_numpy()
 
 
 def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) -> bool:
@@ -553,4 +612,5 @@ def _shorten(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
-__all__ = ["RULES", "build_schema", "check_dataset", "is_iso8601", "text_within_limit"]
+__all__ = ["RULES", "build_schema", "check_dataset", "duplicated_rows", "is_iso8601",
+           "text_within_limit"]

@@ -36,6 +36,7 @@ from cdiscmap.checks import (
 from cdiscmap.checks.adam_rules import check_adam_cross
 from cdiscmap.checks.crossdomain import check_sdtm_cross
 from cdiscmap.checks.define_rules import Define, check_define, read_define
+from cdiscmap.checks.facts import facts_cache, remember
 from cdiscmap.checks.files import DatasetFile, check_file_limits
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.checks.supp_rules import check_supp_links
@@ -46,6 +47,7 @@ from cdiscmap.errors import InputDataError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings, Severity, fold
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm.relationships import with_continuations
+from cdiscmap.sdtm.vectorize import codes_cache
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
 from cdiscmap.validation.read import read_json_dataset, read_xpt_dataset, relative_path
@@ -290,6 +292,14 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     ``define``: a define.xml to apply instead of the ones found in the folders. Raises
     InputDataError when the folder is missing or holds no dataset, or a define is unreadable.
     """
+    # every check asks for the same text columns: each is factorised once (by the XPT reader
+    # when it read the file), and the rules share those codes (checks.facts, sdtm.vectorize)
+    with facts_cache(), codes_cache():
+        return _validate_folder(folder, define, standards, progress)
+
+
+def _validate_folder(folder: Path, define: Path | None, standards: Standards | None,
+                     progress: Progress) -> ValidationReport:
     folder = Path(folder)
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "folder not found"
@@ -305,6 +315,9 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     findings = Findings()
     findings.extend(loaded.findings)
     datasets = loaded.datasets
+    for dataset in datasets.values():
+        for column, facts in dataset.facts.items():
+            remember(dataset.frame[column], facts)
     # COVAL1.., TSVAL1.. continuation variables the data holds (SDTMIG 3.4 CO, TS)
     standards = with_continuations(standards, {n: d.frame for n, d in datasets.items()})
     kinds = {name: _standard(name, standards) for name in datasets}
