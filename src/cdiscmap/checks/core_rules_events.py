@@ -26,9 +26,8 @@ import pandas as pd
 
 from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.checks.facts import TextFacts, text_facts
-from cdiscmap.checks.read import _string_array
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, map_unique
+from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache
 from cdiscmap.standards.models import Standards
 
 RULES: dict[str, tuple[Severity, str]] = {
@@ -111,59 +110,114 @@ def _cached(frame: pd.DataFrame, column: str, kind: str, make: Callable[[], obje
     return value
 
 
-def _clean(frame: pd.DataFrame, column: str) -> tuple[pd.Series, np.ndarray]:
-    """The column as :func:`clean_text` gives it and its codes (-1: null) into the distinct
-    cleaned values; a text column is factorised by the C string table of
-    :func:`cdiscmap.checks.facts.text_facts` and each distinct value stripped once."""
-    def make() -> tuple[pd.Series, np.ndarray]:
+def _facts(frame: pd.DataFrame, column: str) -> TextFacts | None:
+    """The column's raw text facts (codes into its distinct values as written), None when it
+    is not text only; found once per column (and by the reader, when facts_cache is open)."""
+    return _cached(frame, column, "facts", lambda: text_facts(frame[column]))
+
+
+def _clean(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: null) into the distinct values of the column as :func:`clean_text` gives
+    them (stripped, blank as null): a text column's distinct values are stripped once, a
+    number column written as text once per distinct value. Every rule asks its questions of
+    the distinct values and takes the answers back by these codes."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
         series = frame[column]
-        facts = text_facts(series)
+        facts = _facts(frame, column)
+        uniques = facts.uniques if facts is not None else None
         if facts is None and series.dtype.kind in "fiu":
-            # numbers (VISITNUM, --SEQ) written as text once per distinct value; 0 and -0.0
-            # are one hash key but two spellings, so a column holding zero takes the row path
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
-            if not (np.asarray(uniques) == 0).any():
-                facts = TextFacts(codes, np.asarray(clean_text(pd.Series(uniques)).array,
-                                                    dtype=object))
+            # 0 and -0.0 are one hash key but two spellings: a column holding zero takes
+            # the row path
+            codes, found = pd.factorize(series, use_na_sentinel=True)
+            if not (np.asarray(found) == 0).any():
+                facts = TextFacts(codes, found)
+                uniques = np.asarray(clean_text(pd.Series(found)).array, dtype=object)
         if facts is None:
-            cleaned = clean_text(series)
-            return cleaned, coded(cleaned)[0]
+            codes, table = coded(clean_text(series))
+            return codes, np.asarray(table, dtype=object)
         stripped = np.array([u.strip() or pd.NA if isinstance(u, str) else pd.NA
-                             for u in facts.uniques], dtype=object)
+                             for u in uniques], dtype=object)
         inner, table = pd.factorize(stripped, use_na_sentinel=True)
-        codes = np.append(inner, -1)[facts.codes]          # code -1 (null) takes the last
-        values = np.append(table, pd.NA).astype(object)[codes]
-        # values holds only str and <NA>: no constructor check of every cell
-        return pd.Series(_string_array(values), index=frame.index), codes
+        return np.append(inner, -1)[facts.codes], np.asarray(table, dtype=object)
     return _cached(frame, column, "clean", make)
+
+
+def codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Codes of the column's cleaned values (:func:`_clean`); all -1 when it is absent."""
+    if column not in frame:
+        return np.full(len(frame), -1, dtype=np.intp)
+    return _clean(frame, column)[0]
+
+
+def on_distinct(frame: pd.DataFrame, column: str,
+                test: Callable[[pd.Series], object]) -> np.ndarray:
+    """``test`` (a function of the distinct cleaned values as a "string" Series, giving one
+    truth value each) taken back to the rows; False on null rows and when the column is
+    absent."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    found, table = _clean(frame, column)
+    hit = np.asarray(pd.Series(test(pd.Series(table, dtype="string"))).fillna(False),
+                     dtype=bool) if len(table) else np.zeros(0, dtype=bool)
+    return np.append(hit, False)[found]
+
+
+def is_value(frame: pd.DataFrame, column: str, *values: str) -> np.ndarray:
+    """Whether the cleaned value is one of ``values`` (False for null or an absent column)."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    found, table = _clean(frame, column)
+    hit = np.isin(table, np.array(values, dtype=object)) if len(table) else \
+        np.zeros(0, dtype=bool)
+    return np.append(hit, False)[found]
+
+
+def same_text(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
+    """Whether columns ``a`` and ``b`` hold the same cleaned value (False where either is
+    null): their distinct values are factorised together, the rows compared as integers."""
+    ca, ta = _clean(frame, a)
+    cb, tb = _clean(frame, b)
+    joint = pd.factorize(np.concatenate([ta, tb]))[0] if len(ta) + len(tb) else \
+        np.zeros(0, dtype=np.intp)
+    ja = np.append(joint[:len(ta)], -1)[ca]
+    jb = np.append(joint[len(ta):], -2)[cb]
+    return (ja == jb) & (ja >= 0)
 
 
 def text(frame: pd.DataFrame, column: str) -> pd.Series:
     """A column as stripped strings, blank as null (XPT pads text with blanks)."""
     if column not in frame:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return _clean(frame, column)[0]
+
+    def make() -> pd.Series:
+        found, table = _clean(frame, column)
+        return pd.Series(np.append(table, pd.NA).astype(object)[found], index=frame.index,
+                         dtype="string")
+    return _cached(frame, column, "text", make)
 
 
-def filled(frame: pd.DataFrame, column: str) -> pd.Series:
+def filled(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Whether the column holds a value on each record (False when the column is absent)."""
-    if column not in frame:
-        return pd.Series(False, index=frame.index)
-    return _cached(frame, column, "filled",
-                   lambda: pd.Series(_clean(frame, column)[1] >= 0, index=frame.index))
-
-
-def fullmatch(values: pd.Series, pattern: str) -> pd.Series:
-    """Whether each value matches ``pattern`` whole (False for null), once per distinct value."""
-    return map_unique(values, lambda u: u.astype("string").str.fullmatch(pattern)
-                      .astype("boolean")).fillna(False).astype(bool)
+    return codes(frame, column) >= 0
 
 
 def number(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The column as numbers (NaN/NA where not a number); a text column is parsed once per
+    distinct value (as ``pd.to_numeric`` of the rows would parse it, dtype included)."""
     if column not in frame:
         return pd.Series(np.nan, index=frame.index)
-    return _cached(frame, column, "number",
-                   lambda: pd.to_numeric(frame[column], errors="coerce"))
+
+    def make() -> pd.Series:
+        series = frame[column]
+        facts = _facts(frame, column) if isinstance(series.dtype, pd.StringDtype) else None
+        if facts is None:
+            return pd.to_numeric(series, errors="coerce")
+        parsed = pd.to_numeric(pd.Series(facts.uniques, dtype=series.dtype), errors="coerce")
+        taken = parsed.array.take(facts.codes, allow_fill=True) \
+            if not isinstance(parsed.dtype, np.dtype) else \
+            pd.api.extensions.take(parsed.to_numpy(), facts.codes, allow_fill=True)
+        return pd.Series(taken, index=frame.index, name=series.name)
+    return _cached(frame, column, "number", make)
 
 
 def source(frame: pd.DataFrame) -> pd.Series:
@@ -173,9 +227,10 @@ def source(frame: pd.DataFrame) -> pd.Series:
 
 
 Values = pd.Series | Callable[[pd.DataFrame], pd.Series]
+Mask = pd.Series | np.ndarray
 
 
-def emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
+def emit(rule: str, dataset: str, frame: pd.DataFrame, mask: Mask, variable: str,
          values: Values, table: dict[str, tuple[Severity, str]] | None = None
          ) -> list[Finding]:
     """Findings for the records of ``frame`` where ``mask`` holds: one per record while few,
@@ -183,7 +238,9 @@ def emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable
     a Series on ``frame``'s index, or a function of the offending records (computed only when
     there are some)."""
     severity, message = (table or RULES)[rule]
-    mask = mask.fillna(False).astype(bool)
+    if isinstance(mask, pd.Series):
+        mask = mask.fillna(False)
+    mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return []
     bad = frame[mask]
@@ -216,14 +273,23 @@ def shown(*columns: str) -> Callable[[pd.DataFrame], pd.Series]:
 _ISO_DATE = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
 
 
+def _raw_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: null) into the distinct values of ``s`` as written (text facts of a text
+    column, else its factorisation as text)."""
+    facts = text_facts(s) if isinstance(s.dtype, pd.StringDtype) else None
+    if facts is not None:
+        return facts.codes, facts.uniques
+    return coded(s)
+
+
 def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The date as comparable integers at each precision (year, year-month, year-month-day;
     NaN where not given) and its precision (0 none, 1 year, 2 month, 3 day); parsed once per
     distinct value."""
-    codes, uniques = coded(s)      # remembered while column_cache is open
+    found, uniques = _raw_codes(s)
     parts = pd.Series(uniques, dtype="string").str.extract(_ISO_DATE).apply(
         pd.to_numeric).to_numpy(dtype="float64")
-    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[codes]   # -1: null
+    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[found]   # -1: null
     y, m, d = parts[:, 0], parts[:, 1], parts[:, 2]
     keys = np.column_stack([y, y * 100 + m, (y * 100 + m) * 100 + d])
     precision = (~np.isnan(parts)).cumprod(axis=1).sum(axis=1)
@@ -243,19 +309,66 @@ def date_after(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(after, index=a.index)
 
 
-def not_one_to_one(frame: pd.DataFrame, a: str, b: str) -> pd.Series:
+def _distinct_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For non-negative integer codes ``a`` and ``b`` of the same rows: how many distinct
+    ``b`` go with each ``a`` code, and how many distinct ``a`` with each ``b`` code."""
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    nb = int(b.max()) + 1
+    pairs = np.unique(a * nb + b)
+    return np.bincount(pairs // nb, minlength=int(a.max()) + 1), \
+        np.bincount(pairs % nb, minlength=nb)
+
+
+def not_one_to_one(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
     """Records whose ``a`` value goes with more than one ``b`` value or the other way round
-    (nulls excluded)."""
+    (nulls excluded); on the codes of the cleaned values, no text compared per row."""
     out = np.zeros(len(frame), dtype=bool)
     if a not in frame or b not in frame:
-        return pd.Series(out, index=frame.index)
-    ca, cb = _clean(frame, a)[1], _clean(frame, b)[1]
+        return out
+    ca, cb = codes(frame, a), codes(frame, b)
     both = (ca >= 0) & (cb >= 0)
     if both.any():
-        pairs = pd.DataFrame({"a": ca[both], "b": cb[both]})
-        out[both] = (pairs.groupby("a")["b"].transform("nunique").to_numpy() > 1) | \
-            (pairs.groupby("b")["a"].transform("nunique").to_numpy() > 1)
-    return pd.Series(out, index=frame.index)
+        ca, cb = ca[both], cb[both]
+        per_a, per_b = _distinct_counts(ca, cb)
+        out[both] = (per_a[ca] > 1) | (per_b[cb] > 1)
+    return out
+
+
+def _key_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Codes of the column as grouping key, its values as written with null and "" one key
+    (what ``astype("string").fillna("")`` of the rows would group); -1 for that key."""
+    def make() -> np.ndarray:
+        series = frame[column]
+        facts = _facts(frame, column)
+        if facts is not None:
+            blank = np.flatnonzero(facts.uniques == "")
+            if not len(blank):
+                return facts.codes
+            return np.where(facts.codes == blank[0], -1, facts.codes)
+        keyed = series.astype("string").fillna("")
+        found = pd.factorize(keyed)[0]
+        return np.where(keyed.to_numpy(dtype=object) == "", -1, found)
+    return _cached(frame, column, "key", make)
+
+
+def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per record for its combination of ``columns`` (as :func:`_key_codes`
+    groups each): equal combinations get equal integers."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        part = _key_codes(frame, column).astype(np.int64) + 1
+        size = int(part.max()) + 1 if len(part) else 1
+        if key.max(initial=0) >= (1 << 62) // size:     # keep within int64: renumber
+            key = pd.factorize(key)[0].astype(np.int64)
+        key = key * size + part
+    return key
+
+
+def duplicated(keys: np.ndarray) -> np.ndarray:
+    """Every record whose key an earlier record already has (``duplicated(keep="first")``)."""
+    out = np.ones(len(keys), dtype=bool)
+    out[np.unique(keys, return_index=True)[1]] = False
+    return out
 
 
 _NUMERIC = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -288,13 +401,12 @@ def _topic_and_categories(name: str, frame: pd.DataFrame, cls: str | None) -> li
              "Events": "TERM"}.get(cls or "")
     if topic and f"{name[:2]}{topic}" in frame:
         column = f"{name[:2]}{topic}"
-        value = text(frame, column).str.upper()
-        out += emit("CMAP-CR0021", name, frame, value.isin(["OTHER", "MULTIPLE"]), column,
-                    frame[column])
+        other = on_distinct(frame, column,
+                            lambda u: u.str.upper().isin(["OTHER", "MULTIPLE"]))
+        out += emit("CMAP-CR0021", name, frame, other, column, frame[column])
     cat, scat = f"{name[:2]}CAT", f"{name[:2]}SCAT"
     if cat in frame and scat in frame:
-        out += emit("CMAP-CR0022", name, frame,
-                    filled(frame, scat) & (text(frame, scat) == text(frame, cat)), scat,
+        out += emit("CMAP-CR0022", name, frame, same_text(frame, scat, cat), scat,
                     frame[scat])
     return out
 
@@ -334,8 +446,8 @@ def _events(name: str, frame: pd.DataFrame) -> list[Finding]:
     ser = f"{p}SER"
     criteria = [f"{p}{c}" for c in SERIOUSNESS if f"{p}{c}" in frame]
     if ser in frame and criteria:
-        any_y = pd.concat([text(frame, c) == "Y" for c in criteria], axis=1).any(axis=1)
-        out += emit("CMAP-CR0027", name, frame, any_y & (text(frame, ser) != "Y").fillna(True),
+        any_y = np.logical_or.reduce([is_value(frame, c, "Y") for c in criteria])
+        out += emit("CMAP-CR0027", name, frame, any_y & ~is_value(frame, ser, "Y"),
                     ser, shown(ser, *criteria))
     for a, b in ((f"{p}DECOD", f"{p}PTCD"), (f"{p}BODSYS", f"{p}BDSYCD")):
         if a in frame and b in frame:
@@ -351,59 +463,52 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
     CR0035 CG0094 (CORE-000225), CR0036 CG0397 (CORE-000021), CR0037 CG0426 (CORE-000133),
     CR0038 FB3101-FB3103 (CORE-000863, -000542, -000732), CR0039 FB2603 (CORE-000914), CR0040
     CG0569, FB2602 (CORE-000105), CR0041 FB3901, FB3902 (CORE-000672, -000889), CR0042 FB3001
-    (CORE-000699)."""
+    (CORE-000699). Every test is asked of the distinct values (or integer codes) of the
+    columns, never of the text of each record."""
     out: list[Finding] = []
     p = name[:2]
     c = {k: f"{p}{k}" for k in ("TESTCD", "TEST", "ORRES", "STRESC", "STRESN", "STRESU",
                                 "STAT", "REASND", "DRVFL", "LOBXFL", "CAT", "SCAT", "SPEC",
                                 "METHOD")}
     out += _test_codes(name, frame)
-    derived = text(frame, c["DRVFL"]) == "Y"
-    derived = derived.fillna(False)
-    stat = text(frame, c["STAT"])
+    derived = is_value(frame, c["DRVFL"], "Y")
+    has_stat, not_done = filled(frame, c["STAT"]), is_value(frame, c["STAT"], "NOT DONE")
     result = filled(frame, c["ORRES"]) | filled(frame, c["STRESC"]) | \
-        number(frame, c["STRESN"]).notna()
+        number(frame, c["STRESN"]).notna().to_numpy()
     if c["ORRES"] in frame:
-        out += emit("CMAP-CR0032", name, frame, ~filled(frame, c["ORRES"]) & stat.isna() &
+        out += emit("CMAP-CR0032", name, frame, ~filled(frame, c["ORRES"]) & ~has_stat &
                     ~derived, c["ORRES"], frame[c["TESTCD"]] if c["TESTCD"] in frame
                     else frame[c["ORRES"]])
     if c["STAT"] in frame:
-        out += emit("CMAP-CR0033", name, frame, stat.notna() & result, c["STAT"],
+        out += emit("CMAP-CR0033", name, frame, has_stat & result, c["STAT"],
                     shown(*[v for v in (c["STAT"], c["ORRES"], c["STRESC"])
                                    if v in frame]))
-        out += emit("CMAP-CR0034", name, frame, (stat == "NOT DONE").fillna(False) &
-                    ~filled(frame, c["REASND"]), c["REASND"], frame[c["STAT"]])
+        out += emit("CMAP-CR0034", name, frame, not_done & ~filled(frame, c["REASND"]),
+                    c["REASND"], frame[c["STAT"]])
     if c["REASND"] in frame:
-        out += emit("CMAP-CR0035", name, frame, filled(frame, c["REASND"]) &
-                    (stat != "NOT DONE").fillna(True), c["STAT"], shown(c["STAT"],
-                                                                        c["REASND"]))
-    stresc = text(frame, c["STRESC"])
+        out += emit("CMAP-CR0035", name, frame, filled(frame, c["REASND"]) & ~not_done,
+                    c["STAT"], shown(c["STAT"], c["REASND"]))
+    no_stresc = ~filled(frame, c["STRESC"])
     if c["STRESC"] in frame:
-        out += emit("CMAP-CR0036", name, frame, stresc.isna() &
+        out += emit("CMAP-CR0036", name, frame, no_stresc &
                     (filled(frame, c["ORRES"]) | derived), c["STRESC"],
-                    text(frame, c["ORRES"]).fillna("(null)"))
+                    lambda bad: text(bad, c["ORRES"]))
     if c["STRESU"] in frame:
-        out += emit("CMAP-CR0037", name, frame, filled(frame, c["STRESU"]) & stresc.isna(),
+        out += emit("CMAP-CR0037", name, frame, filled(frame, c["STRESU"]) & no_stresc,
                     c["STRESC"], shown(c["STRESU"]))
     if c["STRESN"] in frame and c["STRESC"] in frame:
-        is_num = fullmatch(stresc, _NUMERIC)
-        as_num = pd.to_numeric(stresc.where(is_num), errors="coerce")
-        stresn = number(frame, c["STRESN"])
-        wrong = (is_num & (stresn.isna() | ~np.isclose(stresn.fillna(0), as_num.fillna(0),
-                                                       rtol=1e-9, atol=1e-12))) | \
-            (~is_num & stresn.notna())
-        out += emit("CMAP-CR0038", name, frame, wrong, c["STRESN"],
-                    lambda bad: shown(c["STRESC"])(bad) + ", " + c["STRESN"] + "=" +
-                    bad[c["STRESN"]].astype("string").fillna("(null)"))
+        out += emit("CMAP-CR0038", name, frame, _stresn_wrong(frame, c["STRESC"], c["STRESN"]),
+                    c["STRESN"], lambda bad: shown(c["STRESC"])(bad) + ", " + c["STRESN"] +
+                    "=" + bad[c["STRESN"]].astype("string").fillna("(null)"))
     if c["LOBXFL"] in frame and c["TESTCD"] in frame:
-        flag = (text(frame, c["LOBXFL"]) == "Y").fillna(False)
+        flag = is_value(frame, c["LOBXFL"], "Y")
         keys = ["USUBJID"] + [f"{p}{k}" for k in (
             "TESTCD", "CAT", "SCAT", "SPEC", "METHOD", "LOC", "LAT", "DIR", "PORTOT", "LNKID",
             "OBJ", "EVAL", "EVALID", "TPTREF") if f"{p}{k}" in frame]
-        keyed = frame.loc[flag, keys].astype("string").fillna("")
-        dup = keyed.duplicated(keep="first").reindex(frame.index, fill_value=False)
+        dup = np.zeros(len(frame), dtype=bool)
+        dup[flag] = duplicated(group_codes(frame, keys)[flag])
         out += emit("CMAP-CR0039", name, frame, dup, c["LOBXFL"], frame[c["TESTCD"]])
-        out += emit("CMAP-CR0040", name, frame, flag & stresc.isna(), c["STRESC"],
+        out += emit("CMAP-CR0040", name, frame, flag & no_stresc, c["STRESC"],
                     frame[c["TESTCD"]])
     for lo, hi in ((f"{p}STNRLO", f"{p}STNRHI"), (f"{p}ORNRLO", f"{p}ORNRHI")):
         if lo in frame and hi in frame:
@@ -412,13 +517,36 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
     if c["STRESU"] in frame and c["TESTCD"] in frame:
         keys = [v for v in (c["TESTCD"], c["CAT"], c["SCAT"], c["SPEC"], c["METHOD"])
                 if v in frame]
-        units = frame[keys].astype("string").fillna("")
-        units["_u"] = text(frame, c["STRESU"])
-        several = units.groupby(keys)["_u"].transform("nunique") > 1
-        out += emit("CMAP-CR0042", name, frame, several & units["_u"].notna(), c["STRESU"],
+        unit = codes(frame, c["STRESU"])
+        several = np.zeros(len(frame), dtype=bool)
+        given = unit >= 0
+        if given.any():
+            group = pd.factorize(group_codes(frame, keys)[given])[0]
+            per_group = _distinct_counts(group, unit[given])[0]
+            several[given] = per_group[group] > 1
+        out += emit("CMAP-CR0042", name, frame, several, c["STRESU"],
                     lambda bad: bad[c["TESTCD"]].astype("string") + ": " +
-                    units.loc[bad.index, "_u"])
+                    text(bad, c["STRESU"]))
     return out
+
+
+def _stresn_wrong(frame: pd.DataFrame, stresc: str, stresn: str) -> pd.Series:
+    """CR0038: records whose --STRESN is not the number --STRESC holds (null while --STRESC
+    is numeric, a different number, or given for a text --STRESC); --STRESC's distinct values
+    are matched and parsed once."""
+    found, table = _clean(frame, stresc)
+    distinct = pd.Series(table, dtype="string")
+    numeric = distinct.str.fullmatch(_NUMERIC).fillna(False).astype(bool)
+    parsed = pd.to_numeric(distinct.where(numeric), errors="coerce")
+    is_num = pd.Series(np.append(numeric.to_numpy(), False)[found], index=frame.index)
+    as_num = pd.Series(parsed.array.take(found, allow_fill=True)
+                       if not isinstance(parsed.dtype, np.dtype) else
+                       pd.api.extensions.take(parsed.to_numpy(), found, allow_fill=True),
+                       index=frame.index)
+    value = number(frame, stresn)
+    return (is_num & (value.isna() | ~np.isclose(value.fillna(0), as_num.fillna(0),
+                                                  rtol=1e-9, atol=1e-12))) | \
+        (~is_num & value.notna())
 
 
 def _test_codes(name: str, frame: pd.DataFrame) -> list[Finding]:
@@ -427,13 +555,12 @@ def _test_codes(name: str, frame: pd.DataFrame) -> list[Finding]:
     p = "IE" if name == "TI" else name[:2]
     code, test = f"{p}TESTCD", f"{p}TEST"
     if code in frame:
-        value = text(frame, code)
-        ok = fullmatch(value, r"[A-Za-z_][A-Za-z0-9_]{0,7}")
-        out += emit("CMAP-CR0029", name, frame, value.notna() & ~ok, code,
+        ok = on_distinct(frame, code, lambda u: u.str.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,7}"))
+        out += emit("CMAP-CR0029", name, frame, filled(frame, code) & ~ok, code,
                     frame[code])
     if test in frame and name not in ("IE", "TI"):   # IETEST may be 200 long (SDTMIG 3.4 §6.3.4)
-        out += emit("CMAP-CR0030", name, frame, text(frame, test).str.len() > 40, test,
-                    frame[test])
+        out += emit("CMAP-CR0030", name, frame,
+                    on_distinct(frame, test, lambda u: u.str.len() > 40), test, frame[test])
     if code in frame and test in frame:
         out += emit("CMAP-CR0031", name, frame, not_one_to_one(frame, code, test), code,
                     shown(code, test))
@@ -456,5 +583,6 @@ def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | Non
     return out
 
 
-__all__ = ["FINDINGS", "RULES", "check_class_rules", "date_after", "emit",
-           "filled", "not_one_to_one", "number", "shown", "source", "text"]
+__all__ = ["FINDINGS", "RULES", "check_class_rules", "codes", "date_after", "duplicated",
+           "emit", "filled", "group_codes", "is_value", "not_one_to_one", "number",
+           "on_distinct", "same_text", "shown", "source", "text"]
