@@ -25,6 +25,7 @@ from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, SpecError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings
+from cdiscmap.pipeline.forked import ForkedCall
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.resources import studies_root
 from cdiscmap.sdtm.engine import SdtmResult, check_cross_domain, map_study
@@ -227,8 +228,30 @@ def _timestamp(loaded: LoadedStudy) -> datetime:
     return output_timestamp(loaded.folder)
 
 
-def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) -> None:
-    """pandera schemas (generated from specs/) on every domain and SUPP--; failures → findings.
+def sdtm_check_findings(result: SdtmResult, loaded: LoadedStudy,
+                        standards: Standards) -> list[Finding]:
+    """Every check of the mapped SDTM: schemas and value-level codelists, cross-domain
+    consistency, the study's plausibility limits and the CORE-derived rules.
+
+    Reads the frames and returns findings only, so it can run beside the writing of the
+    package (``run_study`` computes it in a forked child, :mod:`cdiscmap.pipeline.forked`).
+    """
+    from cdiscmap.checks.core_rules import check_core_rules
+    from cdiscmap.checks.crossdomain import check_sdtm_cross
+    from cdiscmap.checks.plausibility import check_plausibility
+
+    found = Findings()
+    check_sdtm(result, loaded, standards, found)
+    found.extend(check_sdtm_cross(result.domains, result.supp))
+    found.extend(check_plausibility(result.domains, loaded.study.plausibility))
+    found.extend(check_core_rules(result.domains, result.supp, standards))
+    return found.items
+
+
+def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
+               findings: Findings) -> None:
+    """pandera schemas (generated from specs/) on every domain and SUPP--; failures go to
+    ``findings``.
 
     Variables with value-level metadata get their codelist checked per where-clause."""
     for name, frame in {**result.domains, **result.supp}.items():
@@ -237,11 +260,11 @@ def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards) ->
         overrides: dict[str, str | None] = dict(spec.codelist_overrides) if spec else {}
         for vl in spec.value_level if spec else []:
             overrides[vl.variable] = None
-        result.findings.extend(check_dataset(frame, meta, standards,
-                                             codelist_overrides=overrides or None,
-                                             dataset_name=name))
+        findings.extend(check_dataset(frame, meta, standards,
+                                      codelist_overrides=overrides or None,
+                                      dataset_name=name))
         if spec and spec.value_level:
-            result.findings.extend(check_value_level(frame, name, spec.value_level, standards,
+            findings.extend(check_value_level(frame, name, spec.value_level, standards,
                                                      loaded))
 
 
@@ -318,19 +341,10 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     from cdiscmap.sdtm.relationships import with_continuations
 
     standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
-    progress.stage("Checking SDTM")
-    check_sdtm(result, loaded, standards)
-    from cdiscmap.checks.crossdomain import check_sdtm_cross
-
-    result.findings.extend(check_sdtm_cross(result.domains, result.supp))
-    from cdiscmap.checks.plausibility import check_plausibility
-
-    result.findings.extend(check_plausibility(result.domains, loaded.study.plausibility))
-    from cdiscmap.checks.core_rules import check_core_rules
-
-    result.findings.extend(check_core_rules(result.domains, result.supp, standards))
-
-    with Staging(out_dir) as stage:
+    # The checks only read the frames and return findings: they run in a forked child while
+    # this process writes the package; their findings go in before the ADaM ones, as serially.
+    with ForkedCall(lambda: sdtm_check_findings(result, loaded, standards)) as checks, \
+            Staging(out_dir) as stage:
         staging = stage.folder
         progress.stage("Writing SDTM datasets")
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
@@ -338,13 +352,14 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
                                studyid=loaded.study.studyid, progress=progress)
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
+        adam_findings = Findings()
         if with_adam:
             progress.stage("Deriving and writing ADaM")
             from cdiscmap.pipeline.adam_step import run_adam
 
             adam_frames, adam_methods, adam_files = run_adam(
                 result.domains | result.supp, opts.study_dir, standards, staging / "adam",
-                created, result.findings, formats=opts.formats,
+                created, adam_findings, formats=opts.formats,
                 studyid=loaded.study.studyid, progress=progress)
             files += adam_files
         from cdiscmap.emit.define import write_define
@@ -370,6 +385,9 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
                 from cdiscmap.analysis.arm import write_analysis_results
 
                 write_analysis_results(staging / "adam", rep, analysis, opts.study_dir)
+        progress.stage("Checking SDTM")
+        result.findings.extend(checks.result())
+        result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
         final = _promote(stage)

@@ -1,0 +1,104 @@
+"""cdiscmap.pipeline.forked: a piece of a command computed in a forked child.
+
+The promises under test: the value comes from another process when forking is possible; a
+child that fails or sends nothing usable is replaced by computing in the parent (so the
+real error surfaces); a child still running when the parent leaves is killed; without a
+fork the value is computed at once, at the same point of the command.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from cdiscmap.pipeline.forked import ForkedCall, fork_usable
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+
+
+@needs_fork
+def test_value_computed_in_another_process():
+    parent = os.getpid()
+    call = ForkedCall(lambda: (os.getpid(), sum(range(1001))), fork=True)
+    assert call.forked
+    pid, total = call.result()
+    assert total == 500500
+    assert pid != parent
+
+
+@needs_fork
+def test_large_value_does_not_block_the_child():
+    # 8 MB: far beyond a pipe buffer (64 KiB), read while the parent is busy elsewhere
+    call = ForkedCall(lambda: b"x" * (8 << 20), fork=True)
+    time.sleep(0.05)
+    assert call.result() == b"x" * (8 << 20)
+
+
+@needs_fork
+def test_child_error_is_raised_again_by_the_parent():
+    def fails() -> int:
+        raise ValueError("bad spec line 3")
+
+    call = ForkedCall(fails, fork=True)
+    with pytest.raises(ValueError, match="bad spec line 3"):
+        call.result()
+
+
+@needs_fork
+def test_failure_only_in_the_child_gives_the_parents_value():
+    parent = os.getpid()
+
+    def only_parent_succeeds() -> str:
+        if os.getpid() != parent:
+            raise RuntimeError("child broke")
+        return "computed here"
+
+    assert ForkedCall(only_parent_succeeds, fork=True).result() == "computed here"
+
+
+@needs_fork
+def test_unpicklable_value_is_computed_in_the_parent():
+    parent = os.getpid()
+
+    def gives_a_closure():
+        pid = os.getpid()
+        return lambda: pid
+
+    value = ForkedCall(gives_a_closure, fork=True).result()
+    assert value() == parent
+
+
+@needs_fork
+def test_close_kills_a_running_child():
+    call = ForkedCall(lambda: time.sleep(60), fork=True)
+    pid = call._pid
+    assert pid is not None
+    started = time.monotonic()
+    call.close()
+    assert time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):   # reaped: no such process any more
+        os.kill(pid, 0)
+    assert not call.forked
+
+
+def test_without_fork_the_value_is_computed_at_once():
+    calls: list[int] = []
+
+    def count() -> int:
+        calls.append(1)
+        return len(calls)
+
+    call = ForkedCall(count, fork=False)
+    assert calls == [1]                     # before result() is asked for
+    assert call.result() == 1
+    assert call.result() == 1 and calls == [1]
+    assert not call.forked
+
+
+def test_fork_usable_needs_two_cpus(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert fork_usable() is False
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert fork_usable() is hasattr(os, "fork")
