@@ -27,6 +27,7 @@ import pandas as pd
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.ingest.readers import RawForm
+from cdiscmap.sdtm.vectorize import carry_rows
 from cdiscmap.spec.models import (
     DomainSpec,
     FormDefaults,
@@ -154,8 +155,13 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
         mask = evaluate_condition(ctx, block, flt.drop_if)
         if mask.any():
             out.drops.append((frame.loc[mask, "_SRCROW"], flt.reason))
-            frame = frame.loc[~mask]
-    frame = frame.reset_index(drop=True)
+            kept = frame.loc[~mask]
+            carry_rows(frame, kept, ~mask.to_numpy(dtype=bool))
+            frame = kept
+    # the text columns keep read_form's factorisations (sdtm/vectorize.py): hashed once a run
+    reset = frame.reset_index(drop=True)
+    carry_rows(frame, reset, None)
+    frame = reset
     if spec.date_families is not None:
         frame = _date_families(form, frame, spec, findings, out, origin)
     out.form = RawForm(name=form.name, file=form.file, path=form.path, frame=frame,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import InputDataError, display_path
-from cdiscmap.sdtm.vectorize import clean_text_array
+from cdiscmap.sdtm.vectorize import clean_categorical, clean_text_array
 
 
 @dataclass
@@ -128,8 +128,11 @@ def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np
                                  f"holds whole records (e.g. {_where(newlines, pos)}): an "
                                  "unbalanced quote; close or remove it")
     commas = np.flatnonzero(arr == delim)
-    commas = commas[np.searchsorted(quotes, commas) % 2 == 0]   # delimiters, not text
-    fields = np.bincount(np.searchsorted(ends, commas), minlength=len(ends))[:len(ends)] + 1
+    if len(quotes):
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]   # delimiters, not text
+    # delimiters per record: those before its end less those before the previous end (no
+    # delimiter sits on a line end); searching the few ends in the many delimiters, not back
+    fields = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
     wrong = np.flatnonzero(~blank & (fields != n_columns))
     if len(wrong):
         first = int(wrong[0])
@@ -152,7 +155,8 @@ def _utf8(path: Path, data: bytes, newlines: np.ndarray) -> str:
 def _header(path: Path, text: str, delimiter: str = ",") -> list[str]:
     """The header row, with the usual export mistakes named for what they are."""
     shown = display_path(path)
-    first = text.split("\n", 1)[0].rstrip("\r")
+    end = text.find("\n")                       # the first line only, not a split copy
+    first = (text if end < 0 else text[:end]).rstrip("\r")
     try:
         header = next(csv.reader([first], delimiter=delimiter), None)
     except csv.Error as exc:                 # e.g. a cell over csv.field_size_limit()
@@ -212,8 +216,10 @@ def _read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> pd.D
         # the byte-order mark cut here rather than by the utf-8-sig codec, which pandas can
         # only run in Python: plain UTF-8 (checked above) its C parser reads by itself
         body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-        frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[],
-                            encoding="utf-8", index_col=False, sep=delimiter)
+        # as categories: the C parser hashes each cell's bytes itself, so a column's distinct
+        # values come out without a Python str per cell to hash again (read_form cleans them)
+        frame = pd.read_csv(io.BytesIO(body), dtype="category", keep_default_na=False,
+                            na_values=[], encoding="utf-8", index_col=False, sep=delimiter)
     except pd.errors.ParserError as exc:
         raise InputDataError(f"{shown}: malformed CSV: {exc}") from None
     if len(frame) != n_records or len(frame.columns) != len(header):
@@ -307,13 +313,23 @@ def read_form(name: str, path: Path, root: Path | None = None, *, format: str | 
                              "'format' in study.yaml")
     # every cell stripped, blank → NA; each distinct value of a column is stripped once
     columns = frame.columns
-    frame = pd.DataFrame({i: clean_text_array(frame.iloc[:, i]) for i in range(len(columns))},
-                         index=frame.index)
+    # copy=False: the cleaned arrays go in as they are, so the factorisations remembered
+    # while cleaning (sdtm/vectorize.py codes_cache) stay theirs; a dict is copied by default
+    frame = pd.DataFrame({i: _clean_column(frame.iloc[:, i]) for i in range(len(columns))},
+                         index=frame.index, copy=False)
     frame.columns = columns
     frame["_SRCFILE"] = path.name
     frame["_SRCROW"] = srcrow if srcrow is not None else \
         np.arange(1, len(frame) + 1, dtype="int64")
     return RawForm(name=name, file=path.name, path=path, frame=frame, dropped=dropped)
+
+
+def _clean_column(values: pd.Series) -> pd.arrays.StringArray:
+    """A read column as clean text (:func:`clean_text_array`); a categorical one (the CSV
+    reader's) is cleaned from its categories and codes."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return clean_categorical(values.array)
+    return clean_text_array(values)
 
 
 def _check_inside(name: str, path: Path, root: Path) -> None:

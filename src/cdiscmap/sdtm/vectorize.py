@@ -252,6 +252,25 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     return _string_array(result)
 
 
+def clean_categorical(values: pd.Categorical) -> pd.arrays.StringArray:
+    """:func:`clean_text_array` of a categorical of text (as ``read_csv(dtype="category")``
+    gives): its categories stripped once each, its codes renumbered as ``pd.factorize`` of the
+    text would number them (first appearance), so the text itself is never hashed per row."""
+    categories = np.asarray(values.categories, dtype=object)
+    inner, present = pd.factorize(values.codes.astype(np.intp, copy=False))
+    if (present < 0).any():         # a missing cell (no category): -1 stays null
+        inner, uniques, _ = _compact(values.codes.astype(np.intp, copy=False),
+                                     categories, False)
+    else:
+        uniques = categories[present]
+    cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
+    table_codes, table = pd.factorize(cleaned, use_na_sentinel=True)
+    result_codes = np.append(table_codes, -1)[inner]   # code -1 (null) takes the last entry
+    result = np.append(table, pd.NA).astype(object)[result_codes]
+    _remember(result, result_codes, table, True)
+    return _string_array(result)
+
+
 _EMPTY = pd.array([], dtype=pd.StringDtype("python"))
 
 

@@ -438,13 +438,20 @@ def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
     """A collected or derived value as a number; text that is not a number is a finding."""
     text = raw_text(ctx, frame, args.column) if args.column else \
         _text(var_column(ctx, frame, args.var))  # type: ignore[arg-type]
-    values = pd.to_numeric(text, errors="coerce").astype("float64")
+    values = _to_number(text)
     bad = text.notna() & values.isna()
     ctx.report(frame, bad, rule="CMAP-NUM0001", severity=Severity.WARNING,
                message="not a number; left null", values=text)
     if args.default is not None:
         values = values.mask(text.isna(), args.default)
     return values
+
+
+def _to_number(text: pd.Series) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")`` as float64, parsed once per distinct value (a
+    lab result column repeats a few thousand spellings over its rows)."""
+    return map_unique(text, lambda u: pd.to_numeric(u, errors="coerce").astype("float64")
+                      ).astype("float64")
 
 
 def copy(ctx: MapContext, frame: BlockFrame, name: str) -> pd.Series:
@@ -722,7 +729,7 @@ def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
             values = _rule_expression(ctx, frame, rows, spec.visitnum.expr)
             if values.dtype.kind not in "fiu":     # raw text read as numbers
                 text = _text(values)
-                values = pd.to_numeric(text, errors="coerce").astype("float64")
+                values = _to_number(text)
                 sub = frame.subset(rows)
                 ctx.report(sub, text.notna() & values.isna(), rule="CMAP-NUM0001",
                            severity=Severity.WARNING,
