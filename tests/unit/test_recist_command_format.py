@@ -38,3 +38,13 @@ def test_html_table_escapes_like_the_per_cell_table():
     fast = _text_table(text, columns, "OVRLRESP")
     assert fast == _table(text.to_dict(orient="records"), columns, "OVRLRESP")
     assert '<tr class="P&quot;D"><td>S&amp;2</td>' in fast
+
+
+def test_escaping_all_texts_at_once_matches_escaping_each_nul_included():
+    from cdiscmap.pipeline.recist_command import _escape_all
+
+    texts = np.array(["a<b>", "", "x\"y'", "&amp;", "plain"], dtype=object)
+    assert _escape_all(texts) == ["a&lt;b&gt;", "", "x&quot;y&#x27;", "&amp;amp;", "plain"]
+    with_nul = np.array(["a\x00<", "b"], dtype=object)           # NUL inside a text
+    assert _escape_all(with_nul) == ["a\x00&lt;", "b"]
+    assert _escape_all(np.array([], dtype=object)) == []

@@ -271,12 +271,21 @@ def _text_table(text: pd.DataFrame, columns: list[str], row_class: str) -> str:
     return _coded_table(_coded_of_text(text), columns, row_class)
 
 
+def _escape_all(texts: np.ndarray) -> list[str]:
+    """``html.escape`` of every text, in one call on the texts joined by NUL (escaping maps
+    each character on its own and leaves NUL alone); one call per text if a text holds NUL."""
+    joined = "\x00".join(texts)
+    if not len(texts) or joined.count("\x00") != len(texts) - 1:
+        return [html.escape(v) for v in texts]
+    return html.escape(joined).split("\x00")
+
+
 def _coded_table(coded: dict[str, _Coded], columns: list[str], row_class: str) -> str:
     """:func:`_table` of coded text columns, escaping each distinct value of a column once
     instead of every cell."""
     def escaped(column: _Coded, before: str, after: str) -> np.ndarray:
         codes, texts = column
-        table = np.array([f"{before}{html.escape(v)}{after}" for v in texts], dtype=object)
+        table = np.array([f"{before}{v}{after}" for v in _escape_all(texts)], dtype=object)
         return table[codes]
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
