@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscmap.adam.adae import derive_adae
+from cdiscmap.adam.adae import _first_flag, _first_flag_sorted, derive_adae
 from cdiscmap.adam.settings import AdaeSettings, AdamSettings
 from cdiscmap.findings import Findings
 
@@ -199,3 +199,25 @@ def test_missing_action_column_is_a_notice():
     derive_adae({"AE": _ae()}, _adsl(), AdamSettings(), findings, {})
     notes = [f.message for f in findings.items if f.rule == "CMAP-AD0005"]
     assert notes == ["AE has no AEACN, AEOUT, AESDTH; ADAE leaves them empty"]
+
+
+def test_first_flag_by_date_then_seq_per_group_missing_last():
+    T = pd.Timestamp
+    frame = pd.DataFrame({
+        "USUBJID": pd.array(["A", "A", "A", "A", "B", None, None], dtype="string"),
+        "AEBODSYS": pd.array(["X", "X", "Y", None, "X", "X", "X"], dtype="string"),
+        "_ST": pd.Series([T("2020-01-02"), T("2020-01-01"), pd.NaT, T("2020-01-01"),
+                          pd.NaT, T("2020-03-01"), T("2020-02-01")]),
+        "AESEQ": [1.0, 3.0, 2.0, 2.0, 1.0, 1.0, 2.0]})
+    eligible = pd.Series([True, True, True, True, True, True, False])
+    # A: 2020-01-01 twice, AESEQ 2 first; B: its only record (no date); the missing USUBJID
+    # is one group whose eligible record is row 5 (row 6 is not eligible)
+    by_subject = _first_flag(frame, eligible, ["_ST", "AESEQ"], [True, True], [])
+    assert by_subject.fillna("").tolist() == ["", "", "", "Y", "Y", "Y", ""]
+    # per AEBODSYS: A/X → row 1, A/Y → row 2 (NaT, alone), A/missing → row 3
+    by_soc = _first_flag(frame, eligible, ["_ST", "AESEQ"], [True, True], ["AEBODSYS"])
+    assert by_soc.fillna("").tolist() == ["", "Y", "Y", "Y", "Y", "Y", ""]
+    for groups in ([], ["AEBODSYS"]):   # the frame-sorting path agrees
+        assert _first_flag_sorted(frame, eligible, ["_ST", "AESEQ"], [True, True],
+                                  groups).equals(
+            _first_flag(frame, eligible, ["_ST", "AESEQ"], [True, True], groups))

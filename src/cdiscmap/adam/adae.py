@@ -133,7 +133,31 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
 
 def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], ascending: list[bool],
                 groups: list[str]) -> pd.Series:
-    """"Y" on the first eligible record of each USUBJID × ``groups`` in ``order``."""
+    """"Y" on the first eligible record of each USUBJID × ``groups`` in ``order`` (ties: the
+    record order; missing values last).
+
+    Numbers and dates in ascending order are sorted as arrays (a stable lexsort) and the groups
+    are integer codes of the factorised keys (missing values one group, as ``duplicated``
+    counts them); other orders take the frame's own sort."""
+    keep = np.flatnonzero(eligible.to_numpy(dtype=bool))
+    columns = [frame[name] for name in order]
+    if not all(ascending) or any(c.dtype.kind not in "fiuM" for c in columns):
+        return _first_flag_sorted(frame, eligible, order, ascending, groups)
+    group = np.zeros(len(keep), dtype=np.int64)
+    for name in ["USUBJID", *groups]:
+        codes, uniques = pd.factorize(frame[name].to_numpy(dtype=object)[keep],
+                                      use_na_sentinel=True)
+        group = group * (len(uniques) + 1) + codes + 1
+    perm = np.lexsort([c.to_numpy()[keep] for c in reversed(columns)])
+    _, first = np.unique(group[perm], return_index=True)
+    out = np.full(len(frame), pd.NA, dtype=object)
+    out[keep[perm[first]]] = "Y"
+    return pd.Series(out, index=frame.index, dtype="string")
+
+
+def _first_flag_sorted(frame: pd.DataFrame, eligible: pd.Series, order: list[str],
+                       ascending: list[bool], groups: list[str]) -> pd.Series:
+    """:func:`_first_flag` by sorting the frame (any column types and directions)."""
     sub = frame.loc[eligible.to_numpy()]
     keys = ["USUBJID", *groups]
     ordered = sub.sort_values(keys + order, ascending=[True] * len(keys) + ascending,
