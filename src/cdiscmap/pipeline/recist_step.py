@@ -62,7 +62,7 @@ def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStu
     extra["_SRCROW"] = 0
     combined = pd.concat([rs, extra], ignore_index=True)
     for col in rs.columns:
-        if rs[col].dtype == "string":
+        if rs[col].dtype == "string" and combined[col].dtype != pd.StringDtype():
             combined[col] = combined[col].astype("string")
     # computed records are numbered after the collected ones, which keep their RSSEQ: rows
     # ordered by USUBJID (null last), collected first, RSSEQ (null last), input order, on
@@ -78,7 +78,8 @@ def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStu
     engine = (combined["_SRCFILE"] == "(RECIST engine)").to_numpy(dtype=bool, na_value=False)
     order = np.lexsort((np.arange(len(combined)), combined["RSSEQ"].to_numpy(dtype=np.float64),
                         engine, subject))
-    combined = combined.take(order).reset_index(drop=True)
+    combined = combined.take(order)
+    combined.index = pd.RangeIndex(len(combined))    # as reset_index(drop=True), no copy
     subject = subject[order]
     first = np.ones(len(subject), dtype=bool)
     first[1:] = subject[1:] != subject[:-1]

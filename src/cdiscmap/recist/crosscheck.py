@@ -290,7 +290,8 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
                                                          table.get("RS_VISIT"))
     test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS + (SUM_TEST,))})
     order = _sort_order(table, test_rank.to_numpy(dtype=np.float64))
-    table = table[COMPARISON_COLUMNS].take(order).reset_index(drop=True)
+    table = table[COMPARISON_COLUMNS].take(order)
+    table.index = pd.RangeIndex(len(table))          # as reset_index(drop=True), no copy
     for col in ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
                 "SOURCE"):
         table[col] = _string_column(table[col])
@@ -323,16 +324,17 @@ def _sort_order(table: pd.DataFrame, test_rank: np.ndarray) -> np.ndarray:
     return order
 
 
-def _string_column(values: pd.Series) -> pd.arrays.StringArray:
-    """The column as ``string`` (nulls NA); a column of ``str`` and nulls is wrapped as it is
-    (one C pass to check it, no per-cell conversion)."""
+def _string_column(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
+    """The values as ``string`` (nulls NA); values that are all ``str`` or null are wrapped
+    as they are (one C pass to check them, no per-cell conversion)."""
     from pandas._libs import lib
 
-    objects = values.to_numpy(dtype=object)
+    objects = np.asarray(values.to_numpy(dtype=object) if isinstance(values, pd.Series)
+                         else values, dtype=object)
+    nulls = pd.isna(objects)
     if len(objects) and lib.is_string_array(objects, skipna=True):
-        return string_array(np.where(pd.isna(objects), pd.NA, objects))
-    return pd.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
-                    dtype="string")
+        return string_array(np.where(nulls, pd.NA, objects))
+    return pd.array(np.where(nulls, None, objects), dtype="string")
 
 
 def _visit_label(table: pd.DataFrame) -> np.ndarray:
@@ -403,33 +405,39 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
         raise InputDataError(f"computed responses lack column(s) {', '.join(missing)}; pass the "
                              f"frame returned by timepoint_responses")
     tests = list(RS_TESTS)
-    long = computed[["USUBJID", "VISITNUM", "VISIT", "ADTC"] + tests].melt(
-        id_vars=["USUBJID", "VISITNUM", "VISIT", "ADTC"], value_vars=tests,
-        var_name="RSTESTCD", value_name="RSSTRESC")
-    long = long[long["RSSTRESC"].notna()]
-    long = (long.assign(_T=long["RSTESTCD"].map({t: i for i, t in enumerate(tests)}))
-            .sort_values(["USUBJID", "VISITNUM", "_T"], kind="mergesort")
-            .reset_index(drop=True))
-    n = len(long)
+    # one block of rows per test (as melt stacks them), non-null results only, ordered by
+    # USUBJID (null last), VISITNUM, test, stable: on integer ranks, not a sort of text
+    n_rows = len(computed)
+    results = np.concatenate([computed[t].to_numpy(dtype=object) for t in tests]) if n_rows \
+        else np.array([], dtype=object)
+    test_no = np.repeat(np.arange(len(tests)), n_rows)
+    row = np.tile(np.arange(n_rows), len(tests))
+    kept = np.flatnonzero(pd.notna(results))
+    subject = _text_rank(computed["USUBJID"])
+    visitnum = computed["VISITNUM"].to_numpy(dtype=np.float64)
+    kept = kept[np.lexsort((kept, test_no[kept], visitnum[row[kept]], subject[row[kept]]))]
+    row, test_no = row[kept], test_no[kept]
+    n = len(kept)
 
     def text(values: object) -> pd.arrays.StringArray:
-        return pd.array(np.broadcast_to(np.asarray(values, dtype=object), (n,)).copy(),
-                        dtype="string")
+        return _string_column(np.broadcast_to(np.asarray(values, dtype=object), (n,)).copy())
 
+    def column(name: str) -> pd.arrays.StringArray:
+        return _string_column(computed[name].to_numpy(dtype=object)[row])
+
+    test_codes = np.array(tests, dtype=object)[test_no]
     return pd.DataFrame({
         "STUDYID": text(studyid),
         "DOMAIN": text("RS"),
-        "USUBJID": text(long["USUBJID"].to_numpy(dtype=object)),
-        "RSTESTCD": text(long["RSTESTCD"].to_numpy(dtype=object)),
-        "RSTEST": text(long["RSTESTCD"].map(RS_TESTS).to_numpy(dtype=object)),
+        "USUBJID": column("USUBJID"),
+        "RSTESTCD": text(test_codes),
+        "RSTEST": text(np.array([RS_TESTS[t] for t in tests], dtype=object)[test_no]),
         "RSCAT": text(RSCAT_RECIST),
-        "RSORRES": text(long["RSSTRESC"].to_numpy(dtype=object)),
-        "RSSTRESC": text(long["RSSTRESC"].to_numpy(dtype=object)),
+        "RSORRES": text(results[kept]),
+        "RSSTRESC": text(results[kept]),
         "RSDRVFL": text("Y"),
         "RSEVAL": text(None),
-        "VISITNUM": long["VISITNUM"].to_numpy(dtype=np.float64),
-        "VISIT": text(long["VISIT"].astype(object).where(long["VISIT"].notna(), None)
-                      .to_numpy(dtype=object)),
-        "RSDTC": text(long["ADTC"].astype(object).where(long["ADTC"].notna(), None)
-                      .to_numpy(dtype=object)),
+        "VISITNUM": visitnum[row],
+        "VISIT": column("VISIT"),
+        "RSDTC": column("ADTC"),
     })
