@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import TextFacts, text_facts
 from cdiscmap.findings import Finding, Severity
 
 RULES: dict[str, tuple[Severity, str]] = {
@@ -78,7 +79,7 @@ def check_adam_cross(adam: dict[str, pd.DataFrame],
             frame = adam[name]
             if name == "ADSL" or "USUBJID" not in frame.columns:
                 continue
-            bad = frame[(~frame["USUBJID"].isin(subjects)).to_numpy()]
+            bad = frame[~_isin(frame["USUBJID"], subjects)]
             out += _by_subject("CMAP-AR0002", name, "USUBJID", bad, bad["USUBJID"],
                                "subject is not in ADSL")
     elif any(name != "ADSL" for name in adam):
@@ -94,10 +95,75 @@ def check_adam_cross(adam: dict[str, pd.DataFrame],
     return out
 
 
+def _isin(values: pd.Series, allowed: np.ndarray) -> np.ndarray:
+    """``values.isin(allowed)`` as an array, asked once per distinct value of a text column."""
+    facts = text_facts(values)
+    if facts is None:
+        return values.isin(allowed).to_numpy()
+    return facts.mask_of(pd.Series(facts.uniques, dtype=object).isin(allowed).to_numpy())
+
+
 def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
                   ) -> list[Finding]:
+    """CMAP-AR0003/CMAP-AR0004: every SRCDOM/SRCSEQ link names a record of the source.
+
+    Subjects are matched by the codes of their distinct values and (subject, sequence) pairs
+    as integers, not by a merge hashing every record's text; frames whose SRCDOM or USUBJID
+    are not text take :func:`_traceability_rows`."""
     if not {"SRCDOM", "SRCSEQ", "USUBJID"} <= set(frame.columns):
         return []
+    domains, subjects = text_facts(frame["SRCDOM"]), text_facts(frame["USUBJID"])
+    if domains is None or subjects is None:
+        return _traceability_rows(name, frame, every)
+    linked = (domains.codes >= 0) & frame["SRCSEQ"].notna().to_numpy()
+    present = np.unique(domains.codes[linked])
+    out: list[Finding] = []
+    for code in sorted(present.tolist(), key=lambda c: str(domains.uniques[c])):
+        source_name = str(domains.uniques[code])
+        rows = np.flatnonzero(linked & (domains.codes == code))
+        seq = _seq_variable(source_name)
+        source = every.get(source_name)
+        if source is None or seq not in source.columns or "USUBJID" not in source.columns:
+            missing = "is not available" if source is None else f"has no {seq}"
+            out.append(Finding("CMAP-AR0004", RULES["CMAP-AR0004"][0],
+                               f"SRCDOM {source_name} {missing}: {len(rows)} link(s) not "
+                               "checked", name, variable="SRCSEQ", value=source_name,
+                               count=len(rows)))
+            continue
+        found = _links_found(source, seq, subjects, frame["SRCSEQ"], rows)
+        if found is None:
+            records = frame.iloc[rows]
+            out += _unlinked(name, source_name, seq, source, records)
+            continue
+        bad = frame.iloc[rows[~found]]
+        out += _by_subject("CMAP-AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
+                           f"no {source_name} record of this subject has {seq} = SRCSEQ")
+    return out
+
+
+def _links_found(source: pd.DataFrame, seq: str, subjects: TextFacts, srcseq: pd.Series,
+                 rows: np.ndarray) -> np.ndarray | None:
+    """For the records at ``rows``: whether the source has a record of the same subject with
+    ``seq`` = SRCSEQ (nulls match nothing). None when the source's USUBJID is not text."""
+    source_subjects = text_facts(source["USUBJID"])
+    if source_subjects is None:
+        return None
+    source_seq = source[seq].astype("float64").to_numpy()
+    usable = (source_subjects.codes >= 0) & ~np.isnan(source_seq)
+    wanted = srcseq.astype("float64").to_numpy()[rows]
+    # the records' subjects as codes of the source's (-1: null or not in the source)
+    lookup = pd.Index(source_subjects.uniques).get_indexer(subjects.uniques)
+    record_subject = np.append(lookup, -1)[subjects.codes[rows]].astype(np.int64)
+    numbers, distinct = pd.factorize(np.concatenate([source_seq[usable], wanted]))
+    size = max(len(distinct), 1)
+    have = source_subjects.codes[usable].astype(np.int64) * size + numbers[:usable.sum()]
+    asked = record_subject * size + numbers[usable.sum():]
+    return (record_subject >= 0) & pd.Series(asked, copy=False).isin(have).to_numpy()
+
+
+def _traceability_rows(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
+                       ) -> list[Finding]:
+    """:func:`_traceability` by merging records (SRCDOM or USUBJID not text)."""
     linked = frame[(frame["SRCDOM"].notna() & frame["SRCSEQ"].notna()).to_numpy()]
     out: list[Finding] = []
     for source_name, records in linked.groupby(linked["SRCDOM"].astype(str), sort=True):
@@ -110,16 +176,22 @@ def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
                                "checked", name, variable="SRCSEQ", value=source_name,
                                count=len(records)))
             continue
-        keys = pd.DataFrame({"USUBJID": source["USUBJID"].astype("string"),
-                             "SRCSEQ": source[seq].astype("float64")}).dropna()
-        keys = keys.drop_duplicates().assign(_ok=True)
-        probe = pd.DataFrame({"USUBJID": records["USUBJID"].astype("string"),
-                              "SRCSEQ": records["SRCSEQ"].astype("float64")})
-        found = probe.merge(keys, on=["USUBJID", "SRCSEQ"], how="left")
-        bad = records[found["_ok"].isna().to_numpy()]
-        out += _by_subject("CMAP-AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
-                           f"no {source_name} record of this subject has {seq} = SRCSEQ")
+        out += _unlinked(name, source_name, seq, source, records)
     return out
+
+
+def _unlinked(name: str, source_name: str, seq: str, source: pd.DataFrame,
+              records: pd.DataFrame) -> list[Finding]:
+    """CMAP-AR0003 for ``records`` (all linked to ``source_name``), by a merge."""
+    keys = pd.DataFrame({"USUBJID": source["USUBJID"].astype("string"),
+                         "SRCSEQ": source[seq].astype("float64")}).dropna()
+    keys = keys.drop_duplicates().assign(_ok=True)
+    probe = pd.DataFrame({"USUBJID": records["USUBJID"].astype("string"),
+                          "SRCSEQ": records["SRCSEQ"].astype("float64")})
+    found = probe.merge(keys, on=["USUBJID", "SRCSEQ"], how="left")
+    bad = records[found["_ok"].isna().to_numpy()]
+    return _by_subject("CMAP-AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
+                       f"no {source_name} record of this subject has {seq} = SRCSEQ")
 
 
 def _whole(values: pd.Series) -> pd.Series:
@@ -135,7 +207,9 @@ def _parameters(name: str, frame: pd.DataFrame) -> list[Finding]:
     if "PARAMCD" not in frame.columns:
         return []
     out: list[Finding] = []
-    codes = pd.Series(frame["PARAMCD"].dropna().unique(), dtype="string").sort_values()
+    facts = text_facts(frame["PARAMCD"])
+    distinct = facts.uniques if facts is not None else frame["PARAMCD"].dropna().unique()
+    codes = pd.Series(distinct, dtype="string").sort_values()
     invalid = codes[~codes.str.fullmatch(_PARAMCD.pattern).fillna(False).to_numpy()]
     for code in invalid:
         count = int((frame["PARAMCD"] == code).sum())
@@ -144,10 +218,24 @@ def _parameters(name: str, frame: pd.DataFrame) -> list[Finding]:
                            name, variable="PARAMCD", value=str(code), count=count))
     if "PARAM" not in frame.columns:
         return out
-    pairs = frame[["PARAMCD", "PARAM"]].dropna().drop_duplicates()
+    pairs = _pairs(frame, "PARAMCD", "PARAM")
     out += _one_to_one("CMAP-AR0006", name, pairs, "PARAMCD", "PARAM")
     out += _one_to_one("CMAP-AR0007", name, pairs, "PARAM", "PARAMCD")
     return out
+
+
+def _pairs(frame: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
+    """The distinct non-null (first, second) value pairs, from the codes of two text columns
+    (``dropna().drop_duplicates()`` of the two columns otherwise); the order of the pairs does
+    not matter to :func:`_one_to_one`."""
+    a, b = text_facts(frame[first]), text_facts(frame[second])
+    if a is None or b is None:
+        return frame[[first, second]].dropna().drop_duplicates()
+    both = (a.codes >= 0) & (b.codes >= 0)
+    size = max(len(b.uniques), 1)
+    distinct = pd.unique(a.codes[both].astype(np.int64) * size + b.codes[both])
+    return pd.DataFrame({first: pd.array(a.uniques[distinct // size], dtype="string"),
+                         second: pd.array(b.uniques[distinct % size], dtype="string")})
 
 
 def _one_to_one(rule: str, dataset: str, pairs: pd.DataFrame, key: str, other: str
@@ -167,11 +255,14 @@ def _time_to_event(name: str, frame: pd.DataFrame) -> list[Finding]:
     if pd.api.types.is_numeric_dtype(cnsr.dtype):
         numbers = cnsr.astype("float64")
         bad_cnsr = numbers.notna() & ((numbers < 0) | (numbers != np.floor(numbers)))
-        out += _by_subject("CMAP-AR0008", name, "CNSR", frame[bad_cnsr.to_numpy()], _whole(cnsr),
+        # values as text only for the offending records (_whole works value by value)
+        out += _by_subject("CMAP-AR0008", name, "CNSR", frame[bad_cnsr.to_numpy()],
+                           _whole(cnsr[bad_cnsr.to_numpy()]),
                            "CNSR must be 0 (event) or a positive whole number (censored)")
     if "AVAL" in frame.columns and pd.api.types.is_numeric_dtype(frame["AVAL"].dtype):
         negative = (frame["AVAL"] < 0).fillna(False).to_numpy()
-        out += _by_subject("CMAP-AR0009", name, "AVAL", frame[negative], _whole(frame["AVAL"]),
+        out += _by_subject("CMAP-AR0009", name, "AVAL", frame[negative],
+                           _whole(frame["AVAL"][negative]),
                            "time to event is negative")
     return out
 
