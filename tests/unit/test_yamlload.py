@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from cdiscmap.errors import SpecError
@@ -58,3 +59,33 @@ def test_domain_spec_error_points_into_blocks():
 def test_keys_are_literal_text_not_yaml11_booleans():
     data = parse_yaml_text("on: SUBJECT\nno: N\n1: one\n", "f.yaml").data
     assert data == {"on": "SUBJECT", "no": "N", "1": "one"}
+
+
+def _node_tree(node):
+    """A node as plain tuples: kind, tag, 1-based line, and value or children."""
+    if isinstance(node, yaml.MappingNode):
+        return ("map", node.tag, node.start_mark.line,
+                [(_node_tree(k), _node_tree(v)) for k, v in node.value])
+    if isinstance(node, yaml.SequenceNode):
+        return ("seq", node.tag, node.start_mark.line, [_node_tree(v) for v in node.value])
+    return ("scalar", node.tag, node.start_mark.line, node.value)
+
+
+def test_guarded_loader_composes_what_pyyaml_composes():
+    """The loader may use libyaml's C parser for speed; on every bundled spec and study file
+    it must give exactly the nodes (tags, values, lines) of PyYAML's pure-Python SafeLoader."""
+    from cdiscmap.resources import specs_root, studies_root
+    from cdiscmap.spec.yamlload import _GuardedLoader
+
+    files = sorted(studies_root().rglob("*.yaml")) + sorted(specs_root().rglob("*.yaml"))
+    assert len(files) > 50
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        reference = yaml.SafeLoader(text)
+        ours = _GuardedLoader(text, str(path))
+        try:
+            assert _node_tree(ours.get_single_node()) == \
+                _node_tree(reference.get_single_node()), path
+        finally:
+            reference.dispose()
+            ours.dispose()

