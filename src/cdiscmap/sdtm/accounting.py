@@ -48,7 +48,13 @@ class Accounting:
         acc = self.forms[form]
         idx = np.asarray(rows, dtype="int64") - 1
         acc.used[idx] = True
-        acc.used_by[tag] = acc.used_by.get(tag, 0) + int(len(np.unique(idx)))
+        if len(idx) and idx.min() >= 0:     # distinct rows marked, not sorted (np.unique)
+            mark = np.zeros(len(acc.used), dtype=bool)
+            mark[idx] = True
+            distinct = int(np.count_nonzero(mark))
+        else:
+            distinct = int(len(np.unique(idx)))
+        acc.used_by[tag] = acc.used_by.get(tag, 0) + distinct
 
     def drop(self, form: str, rows: pd.Series, reason: str, tag: str) -> None:
         if len(rows) == 0:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.sdtm.vectorize import coded, map_unique
+from cdiscmap.sdtm.vectorize import coded, map_unique, text_from_codes
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
@@ -102,7 +102,10 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
         out.index = values.index
         return out
 
-    return DateParse(iso=back(parsed.iso), unparseable=back(parsed.unparseable),
+    # the ISO text by the pairs' codes: its factorisation known (epoch, --DY, checks use it)
+    iso = text_from_codes(codes, parsed.iso.to_numpy(dtype=object, na_value=pd.NA),
+                          values.index)
+    return DateParse(iso=iso, unparseable=back(parsed.unparseable),
                      impossible=back(parsed.impossible))
 
 

@@ -206,6 +206,18 @@ def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Se
     return out
 
 
+def text_from_codes(codes: np.ndarray, table: np.ndarray, index: pd.Index) -> pd.Series:
+    """``string`` rows given as codes into ``table`` (code -1: null). The table may repeat a
+    value or hold nulls (branches, rules, parsed distinct values): it is factorised (a small
+    table), so the rows' own factorisation is known without hashing them."""
+    inner, uniques = pd.factorize(np.asarray(table, dtype=object), use_na_sentinel=True)
+    row_codes = np.append(inner, -1).astype(np.intp)[codes]   # -1 takes the appended null
+    values = np.append(uniques, pd.NA).astype(object)[row_codes]
+    if _CODES.get() is not None:
+        _remember(values, row_codes, uniques)
+    return pd.Series(_string_array(values), index=index)
+
+
 def constant_text(value: str, index: pd.Index) -> pd.Series:
     """``value`` on every row as ``string``, its factorisation known (one value)."""
     out = pd.Series(value, index=index, dtype="string")

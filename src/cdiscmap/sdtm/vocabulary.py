@@ -29,6 +29,7 @@ from cdiscmap.sdtm.vectorize import (
     coded,
     constant_text,
     map_unique,
+    text_from_codes,
     text_objects,
 )
 from cdiscmap.spec.models import (
@@ -405,12 +406,17 @@ def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
     joined = [pd.NA if gone else args.sep.join(values)
               for gone, *values in zip(missing[first], *texts, strict=True)]
     table = np.array([*joined, pd.NA], dtype=object)
-    return pd.Series(pd.arrays.StringArray(table[key]), index=parts[0].index)
+    return text_from_codes(key, table, parts[0].index)
 
 
 def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.Series:
     """Conditional assignment: the first branch whose condition holds gives the value."""
     result: pd.Series | None = None
+    # text results: each row's code into the branches' distinct values, laid end to end
+    # (the rows' text is never hashed again; a branch's values keep their factorisation)
+    codes: np.ndarray | None = None
+    tables: list[np.ndarray] = []
+    size = 0
     decided = pd.Series(False, index=frame.raw.index)
     for branch in branches:
         if branch.else_ is not None:
@@ -422,16 +428,31 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
         # the branch sees only its own rows, so its findings are about those rows only
         sub = frame.subset(mask)
         value = run_algorithm(ctx, sub, spec)
-        if result is None:
-            numeric = value.dtype.kind in "fiu"
-            result = pd.Series(np.nan if numeric else pd.NA, index=frame.raw.index,
-                               dtype="float64" if numeric else "string")
+        if result is None and codes is None:
+            if value.dtype.kind in "fiu":
+                result = pd.Series(np.nan, index=frame.raw.index, dtype="float64")
+            else:
+                codes = np.full(len(frame.raw.index), -1, dtype=np.intp)
         if len(value):
-            result.loc[mask] = value.astype(result.dtype) if result.dtype.kind == "f" else \
-                value.astype("string")
+            if result is not None:
+                result.loc[mask] = value.astype(result.dtype)
+            else:
+                assert codes is not None
+                if not value.index.equals(sub.raw.index):   # as .loc would align it
+                    value = value.reindex(sub.raw.index)
+                text = value if isinstance(value.dtype, pd.StringDtype) and \
+                    value.dtype.storage == "python" else value.astype("string")
+                branch_codes, distinct = coded(text)
+                codes[mask.to_numpy(dtype=bool)] = np.where(branch_codes >= 0,
+                                                            branch_codes + size, -1)
+                tables.append(distinct)
+                size += len(distinct)
         decided |= mask
-    assert result is not None
-    return result
+    if result is not None:
+        return result
+    assert codes is not None
+    table = np.concatenate(tables) if tables else np.zeros(0, dtype=object)
+    return text_from_codes(codes, table, frame.raw.index)
 
 
 def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
@@ -549,9 +570,9 @@ def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
     """EPOCH of the record's date from the study's epoch rules on DM reference dates
     (SDTMIG 3.4 §4.1.3.1: EPOCH of the start of an observation)."""
     date = complete_date(var_column(ctx, frame, args.dtc))
-    result = pd.Series(pd.NA, index=frame.raw.index, dtype="string")
+    codes = np.full(len(frame.raw.index), -1, dtype=np.intp)     # rule index per record
     decided = pd.Series(False, index=frame.raw.index)
-    for rule in ctx.study.epochs:
+    for index, rule in enumerate(ctx.study.epochs):
         ok = date.notna()
         if rule.start:
             start = _subject_dates(ctx, frame, rule.start)
@@ -565,9 +586,10 @@ def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
                 end = end.fillna(pd.Timestamp(ctx.study.data_cutoff.date))
             ok &= (date <= end) | end.isna()
         ok = ok.fillna(False).astype(bool) & ~decided
-        result = result.mask(ok, rule.epoch)
+        codes[ok.to_numpy(dtype=bool)] = index
         decided |= ok
-    return result
+    return text_from_codes(codes, np.array([rule.epoch for rule in ctx.study.epochs] or [],
+                                           dtype=object), frame.raw.index)
 
 
 def _subject_values(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.Series:
@@ -691,11 +713,15 @@ def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
     """VISIT from the collected visit name through the study's visit rules (a template of the
     name's groups, or an expression on the record's raw fields)."""
     collected, table, rule = _visit_rules(ctx, frame, args)
-    result = collected.map(table["VISIT"]).astype("string") if len(table) else \
-        pd.Series(pd.NA, index=collected.index, dtype="string")
+    names = table["VISIT"]
+    result = map_unique(collected, lambda u: u.map(names).astype("string")) if len(table) \
+        else pd.Series(pd.NA, index=collected.index, dtype="string")
+    written = False
     for index, spec in enumerate(ctx.study.visits):
         rows = rule == index
         if isinstance(spec.visit, VisitExpr) and rows.any():
+            if not written:     # a fresh array: the remembered factorisation stays true
+                result, written = result.copy(), True
             result.loc[rows] = _rule_expression(ctx, frame, rows, spec.visit.expr
                                                 ).astype("string")
     unknown = collected.notna() & (rule < 0)
@@ -830,8 +856,10 @@ def run_algorithm(ctx: MapContext, frame: BlockFrame, spec: VariableSpec) -> pd.
     fn = ALGORITHM_FUNCTIONS[spec.algorithm]
     result = fn(ctx, frame, spec.args())
     if spec.case != "keep" and result.dtype.kind not in "fiu":
-        result = result.astype("string")
-        result = result.str.upper() if spec.case == "upper" else result.str.lower()
+        if not (isinstance(result.dtype, pd.StringDtype) and result.dtype.storage == "python"):
+            result = result.astype("string")
+        upper = spec.case == "upper"      # each distinct value once
+        result = map_unique(result, lambda u: u.str.upper() if upper else u.str.lower())
     return result
 
 
