@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.analysis.settings import AnalysisSettings
@@ -58,3 +59,25 @@ def filter_text(settings: AnalysisSettings, grouping: str, group: Group) -> str:
     if group.value is None or g.variable is None:
         return ""
     return f"ADSL.{g.variable} = '{group.value}'"
+
+
+class Membership:
+    """The groups' subjects as integer codes, so that "how many of the group's subjects are
+    among these USUBJIDs" (``group.subjects.isin(ids).sum()``) is an array lookup: ``isin`` on
+    text hashes every id again for each group and each row of a table."""
+
+    def __init__(self, grps: list[Group]) -> None:
+        ids = pd.concat([g.subjects.astype("string") for g in grps], ignore_index=True)
+        self.index = pd.Index(ids.dropna().unique())
+        self.members = [self.codes(g.subjects) for g in grps]
+
+    def codes(self, ids: pd.Series) -> np.ndarray:
+        """Code of each id (-1: in no group, or missing)."""
+        return self.index.get_indexer(ids.astype("string"))
+
+    def counts(self, codes: np.ndarray) -> list[int]:
+        """Per group, its subjects whose code is among ``codes``."""
+        hit = np.zeros(len(self.index) + 1, dtype=bool)     # the last slot stands for -1
+        hit[codes] = True
+        hit[-1] = False
+        return [int(hit[m].sum()) for m in self.members]

@@ -13,9 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from cdiscmap.analysis.groups import Group, filter_text, groups, population, population_text
+from cdiscmap.analysis.groups import (
+    Group,
+    Membership,
+    filter_text,
+    groups,
+    population,
+    population_text,
+)
 from cdiscmap.analysis.settings import AnalysisSettings, Safety
 from cdiscmap.analysis.tables import Table
 from cdiscmap.analysis.text import clean_text, text_eq
@@ -25,6 +33,9 @@ METHOD = ("Subjects with at least one treatment-emergent AE (ADAE TRTEMFL = 'Y')
           "per category, SOC and PT by the OCCDS first-occurrence flags (AOCCxxFL, worst grade: "
           "AOCCxxIFL); percentages of the group's N; CTCAE grades from ATOXGRN")
 _FLAGS = ["AOCCIFL", "AOCCSFL", "AOCCPFL", "AOCCSIFL", "AOCCPIFL"]
+# the ADAE variables the tables read (teae copies these, not all of ADAE's)
+_USED = ["USUBJID", "ATOXGRN", "AESER", "AESDTH", "AEACN", "RELGR1", "AEBODSYS", "AEDECOD",
+         *_FLAGS]
 
 
 def count_text(n: int, total: int) -> str:
@@ -45,13 +56,14 @@ def _text(frame: pd.DataFrame, var: str) -> pd.Series:
 
 
 def teae(adae: pd.DataFrame, subjects: pd.Series) -> pd.DataFrame:
-    """Treatment-emergent ADAE records of ``subjects`` (TRTEMFL = Y), with ``_GRADE``."""
+    """Treatment-emergent ADAE records of ``subjects`` (TRTEMFL = Y), with ``_GRADE``; the
+    variables the safety tables read (``_USED``) only."""
     for var in ("USUBJID", "TRTEMFL"):
         if var not in adae.columns:
             raise InputDataError(f"ADAE has no {var} (safety tables)")
     keep = _yes(adae, "TRTEMFL") & adae["USUBJID"].astype("string").isin(
         subjects.astype("string")).fillna(False).astype(bool)
-    out = adae.loc[keep.to_numpy(dtype=bool)].copy()
+    out = adae.loc[keep.to_numpy(dtype=bool), [c for c in _USED if c in adae.columns]].copy()
     out["USUBJID"] = out["USUBJID"].astype("string")
     out["_GRADE"] = pd.to_numeric(out["ATOXGRN"], errors="coerce") if "ATOXGRN" in out.columns \
         else pd.Series(float("nan"), index=out.index)
@@ -99,6 +111,8 @@ def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
     pop = population(adsl, settings, spec.population)
     grps = groups(pop, settings, spec.grouping)
     ae = teae(adae, pop["USUBJID"])
+    member = Membership(grps)
+    codes = member.codes(ae["USUBJID"])          # each TEAE record's subject, once
     source = "Source: ADAE, ADSL; population " + population_text(settings, spec.population)
     notes = [METHOD + ".", "Fatal: ATOXGRN = 5" + (" or AESDTH = 'Y'." if "AESDTH" in
                                                   adae.columns else " (ADAE has no AESDTH).")]
@@ -111,10 +125,10 @@ def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
             overview.add_row([label] + ["NA"] * len(grps))
             overview.footnotes.append(f"{label}: NA, ADAE has no AEACN (action taken).")
             continue
-        ids = ae.loc[mask.to_numpy(dtype=bool), "USUBJID"]
+        counts = member.counts(codes[mask.to_numpy(dtype=bool)])
         texts, traces = [label], {}
         for gi, grp in enumerate(grps):
-            n, total = int(grp.subjects.isin(ids).sum()), len(grp.subjects)
+            n, total = counts[gi], len(grp.subjects)
             texts.append(count_text(n, total))
             traces[gi + 1] = _trace(settings, spec, grp, filt, n, total)
         overview.add_row(texts, traces)
@@ -124,7 +138,9 @@ def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
     if missing:
         raise InputDataError(f"ADAE has no {', '.join(missing)} (first-occurrence flags, "
                              f"OCCDS 1.1; {spec.id})")
-    worst = ae.loc[_yes(ae, "AOCCIFL").to_numpy(dtype=bool), ["USUBJID", "_GRADE"]]
+    is_worst = _yes(ae, "AOCCIFL").to_numpy(dtype=bool)
+    worst = ae.loc[is_worst, ["USUBJID", "_GRADE"]]
+    worst_codes = codes[is_worst]
     grade_table = Table(f"{spec.id}_grade", spec.title + ": maximum CTCAE grade per subject",
                         ["Maximum grade"] + _header(grps),
                         footnotes=notes + ["Each subject counts once, at the highest ATOXGRN "
@@ -135,23 +151,25 @@ def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
         for k in range(1, 6)]
     levels.append(("Grade missing", worst["_GRADE"].isna(), "AOCCIFL = 'Y' and ATOXGRN missing"))
     for label, mask, filt in levels:
-        ids = worst.loc[mask.to_numpy(dtype=bool), "USUBJID"]
+        counts = member.counts(worst_codes[mask.to_numpy(dtype=bool)])
         texts, traces = [label], {}
         for gi, grp in enumerate(grps):
-            n, total = int(grp.subjects.isin(ids).sum()), len(grp.subjects)
+            n, total = counts[gi], len(grp.subjects)
             texts.append(count_text(n, total))
             traces[gi + 1] = _trace(settings, spec, grp, filt, n, total)
         grade_table.add_row(texts, traces)
     tables.append(grade_table)
     if spec.soc_pt:
-        tables.append(_soc_pt(ae, grps, settings, spec, notes, source))
+        tables.append(_soc_pt(ae, grps, member, codes, settings, spec, notes, source))
     return tables
 
 
-def _soc_pt(ae: pd.DataFrame, grps: list[Group], settings: AnalysisSettings, spec: Safety,
-            notes: list[str], source: str) -> Table:
+def _soc_pt(ae: pd.DataFrame, grps: list[Group], member: Membership, codes: np.ndarray,
+            settings: AnalysisSettings, spec: Safety, notes: list[str], source: str) -> Table:
     """Rows: each SOC then its PTs (by descending subject count of the total, then name);
-    columns: per group, any grade and grade >= threshold."""
+    columns: per group, any grade and grade >= threshold. The subjects of every row and
+    flag are counted per group in one pass (codes of the SOC, the SOC/PT and the subject),
+    not by a mask over all records per row."""
     k = spec.grade_threshold
     columns = ["System organ class / Preferred term"]
     for g in grps:
@@ -169,23 +187,29 @@ def _soc_pt(ae: pd.DataFrame, grps: list[Group], settings: AnalysisSettings, spe
     soc_n = work.loc[work["S"]].groupby("SOC")["USUBJID"].nunique()
     pt_n = work.loc[work["P"]].groupby(["SOC", "PT"])["USUBJID"].nunique()
     soc_order = sorted(soc_n.index, key=lambda s: (-int(soc_n[s]), str(s)))
+    # row keys: a SOC's code, or a SOC/PT pair's code
+    soc_code, soc_values = pd.factorize(work["SOC"])
+    pair_code, pair_values = pd.factorize(pd.MultiIndex.from_arrays([work["SOC"], work["PT"]]))
+    soc_at = {v: i for i, v in enumerate(soc_values)}
+    pair_at = {v: i for i, v in enumerate(pair_values)}
+    counted = {flag: _row_counts(keys, codes, work[flag].to_numpy(dtype=bool), member)
+               for flag, keys in (("S", soc_code), ("SI", soc_code), ("P", pair_code),
+                                  ("PI", pair_code))}
     for s in soc_order:
         rows = [(str(s), None)] + [
             (str(p), str(p)) for p in sorted(pt_n.loc[s].index,
                                              key=lambda p: (-int(pt_n.loc[(s, p)]), str(p)))]
         for label, p in rows:
-            in_row = work["SOC"].eq(s) & (work["PT"].eq(p) if p is not None else True)
             any_flag, hi_flag = ("P", "PI") if p is not None else ("S", "SI")
-            ids_any = work.loc[(in_row & work[any_flag]).to_numpy(dtype=bool), "USUBJID"]
-            ids_hi = work.loc[(in_row & work[hi_flag]).to_numpy(dtype=bool), "USUBJID"]
+            key = pair_at[(s, p)] if p is not None else soc_at[s]
             where = f"AEBODSYS = '{s}'" + (f" and AEDECOD = '{p}'" if p is not None else "")
             flag = "AOCCPFL" if p is not None else "AOCCSFL"
             iflag = "AOCCPIFL" if p is not None else "AOCCSIFL"
             texts, traces = [("    " + label) if p is not None else label], {}
             for gi, grp in enumerate(grps):
                 total = len(grp.subjects)
-                n_any = int(grp.subjects.isin(ids_any).sum())
-                n_hi = int(grp.subjects.isin(ids_hi).sum())
+                n_any = int(counted[any_flag][gi][key])
+                n_hi = int(counted[hi_flag][gi][key])
                 texts += [count_text(n_any, total), count_text(n_hi, total)]
                 traces[1 + 2 * gi] = _trace(settings, spec, grp, f"{where} and {flag} = 'Y'",
                                             n_any, total)
@@ -193,3 +217,20 @@ def _soc_pt(ae: pd.DataFrame, grps: list[Group], settings: AnalysisSettings, spe
                                             f"and ATOXGRN >= {k}", n_hi, total)
             table.add_row(texts, traces)
     return table
+
+
+def _row_counts(keys: np.ndarray, codes: np.ndarray, flagged: np.ndarray,
+                member: Membership) -> list[np.ndarray]:
+    """Per group, per row key: the group's subjects with a flagged record of that key (each
+    subject once per key)."""
+    size = int(keys.max()) + 1 if len(keys) else 0
+    sel = flagged & (codes >= 0)
+    width = len(member.index)
+    pairs = np.unique(keys[sel].astype(np.int64) * width + codes[sel])   # (key, subject) once
+    row, subject = pairs // width, pairs % width
+    out = []
+    for m in member.members:
+        in_group = np.bincount(m[m >= 0], minlength=width)      # times the subject is in it
+        out.append(np.bincount(row, weights=in_group[subject], minlength=size)
+                   .astype(np.int64))
+    return out
