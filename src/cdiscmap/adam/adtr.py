@@ -191,6 +191,10 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
     if not need_tu <= set(tu.columns) or not need_tr <= set(tr.columns):
         return pd.DataFrame()
     ev = cfg.evaluator
+    # only the variables read below: the record filters then copy those, not whole TU/TR
+    tu = tu[[c for c in ("USUBJID", "TULNKID", "TUSTRESC", "TUEVAL") if c in tu.columns]]
+    tr = tr[[c for c in ("USUBJID", "TRLNKID", "TRTESTCD", "TRSTRESN", "TRDTC", "VISIT",
+                         "VISITNUM", "TRSEQ", "TREVAL") if c in tr.columns]]
     if "TUEVAL" in tu.columns:
         tu = tu.loc[upper_text(tu["TUEVAL"]).eq(ev).fillna(True).astype(bool).to_numpy()]
     if "TREVAL" in tr.columns:
@@ -199,8 +203,11 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
                      ["USUBJID", "TULNKID"]].drop_duplicates()
     targets = targets.loc[targets["USUBJID"].isin(adsl["USUBJID"])]
     # lesion number: the digits of TULNKID (T03 -> 3), else the rank within the subject
-    digits = pd.to_numeric(targets["TULNKID"].astype("string").str.extract(r"(\d+)\s*$")[0],
-                           errors="coerce")
+    link_codes, links = pd.factorize(targets["TULNKID"].astype("string"))   # once per text
+    link_digits = pd.to_numeric(pd.Series(links, dtype="string").str.extract(r"(\d+)\s*$")[0],
+                                errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    digits = pd.Series(np.where(link_codes >= 0, link_digits[np.clip(link_codes, 0, None)]
+                                if len(links) else np.nan, np.nan), index=targets.index)
     rank = targets.groupby("USUBJID")["TULNKID"].rank(method="dense")
     targets = targets.assign(_L=digits.fillna(rank).astype("int64"))
     tests = {p.testcd: (i, p) for i, p in enumerate(cfg.lesion_parameters)}
@@ -211,21 +218,26 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
     if recs.empty:
         return pd.DataFrame()
     position = recs["_TEST"].map({k: v[0] for k, v in tests.items()}).astype("int64")
-    number = recs["_L"].astype(str)
-    paramcd = pd.Series(np.empty(len(recs), dtype=object), index=recs.index)
-    param = paramcd.copy()
-    for code, (_, item) in tests.items():
-        hit = (recs["_TEST"] == code).to_numpy()
+    # PARAMCD/PARAM once per distinct (parameter, lesion number), spread by code
+    lesion = recs["_L"].to_numpy(dtype=np.int64)
+    span = int(lesion.max()) + 1 if len(lesion) else 1
+    key_codes, keys = pd.factorize(position.to_numpy() * span + lesion)
+    items = dict(tests.values())                        # position → parameter
+    codes_u, params_u, tests_u, numbers_u = [], [], [], []
+    for key in keys.tolist():
+        item, n = items[key // span], str(key % span)
         prefix, suffix = item.paramcd.split("{n}", 1)
-        paramcd[hit] = prefix + number[hit] + suffix
-        ptext = item.param.split("{n}")
-        # the text once per distinct lesion number, not once per record
-        param[hit] = number[hit].map({n: n.join(ptext) for n in number[hit].unique()})
-    too_long = paramcd.str.len() > 8
-    if too_long.any():
-        raise InputDataError(f"ADTR lesion PARAMCD {paramcd[too_long].iloc[0]} is longer than "
+        codes_u.append(prefix + n + suffix)
+        params_u.append(n.join(item.param.split("{n}")))
+        tests_u.append(item.testcd)
+        numbers_u.append(n)
+    too_long = [code for code in codes_u if len(code) > 8]
+    if too_long:
+        raise InputDataError(f"ADTR lesion PARAMCD {too_long[0]} is longer than "
                              "8 characters (lesion number from TULNKID); shorten the "
                              "lesion_parameters paramcd")
+    paramcd = pd.Series(np.array(codes_u, dtype=object)[key_codes], index=recs.index)
+    param = pd.Series(np.array(params_u, dtype=object)[key_codes], index=recs.index)
     aval = pd.to_numeric(recs["TRSTRESN"], errors="coerce").astype("float64")
     adt = impute_dtc(recs["TRDTC"], "D", "first").dates if "TRDTC" in recs.columns else \
         pd.Series(pd.NaT, index=recs.index, dtype="datetime64[ns]")
@@ -249,9 +261,10 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
         if "TRSEQ" in recs.columns else np.nan
     out["_L"] = recs["_L"].astype("float64")
     out["_T"] = position.astype("float64")
-    made = pd.DataFrame({"code": paramcd, "test": recs["_TEST"], "n": number}) \
-        .drop_duplicates("code")
-    for code, test, n in made.itertuples(index=False):   # one line per parameter (define.xml)
+    made = dict(zip(codes_u[::-1], zip(tests_u[::-1], numbers_u[::-1], strict=True),
+                    strict=True))                        # a code's first (test, number)
+    for code in dict.fromkeys(codes_u):                  # one line per parameter (define.xml)
+        test, n = made[code]
         methods[f"PARAMCD={code}"] = (
             f"TR.TRSTRESN of TRTESTCD {test} for baseline target lesion {n} (TU TUSTRESC "
             f"TARGET of evaluator {ev}; number from TULNKID) at each assessment")
