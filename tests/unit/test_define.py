@@ -723,6 +723,7 @@ def test_define_of_written_frames_reuses_the_writer_and_is_the_same(tmp_path, st
                                        methods={}, created=CREATED)
     assert xml_path.read_bytes() == sdtm_define[0].read_bytes()
     assert html_path.read_bytes() == sdtm_define[1].read_bytes()
+    assert recall_text_facts(frames["AE"], "AETERM") is None     # let go once used
 
 
 def test_a_column_replaced_after_writing_is_looked_at_again(tmp_path, standards, study):
@@ -809,3 +810,37 @@ def test_text_number_type_in_one_scan_is_the_per_value_answer(values):
         expected = "text"
     assert _text_number_type(_Values(series, text_facts(series))) == expected
     assert _text_number_type(_Values(series, None)) == expected
+
+
+def test_the_faster_stylesheet_renders_the_same_html(sdtm_define, adam_define):
+    """faster_stylesheet edits define2-1.xsl (lookups once per list, ItemDefs by key): same
+    HTML as the stylesheet as shipped, also for code list items with a description and a rank
+    (which cdiscmap does not write, so they are added here)."""
+    from cdiscmap.emit.define import define_stylesheet_path, faster_stylesheet
+
+    shipped_text = define_stylesheet_path().read_text(encoding="utf-8")
+    faster_text = faster_stylesheet(shipped_text)
+    assert faster_text != shipped_text
+    assert faster_text.count("key('cdiscmap.ItemDef'") == 2
+    shipped = etree.XSLT(etree.parse(str(define_stylesheet_path())))
+    faster = etree.XSLT(etree.fromstring(faster_text.encode("utf-8")))
+    documents = [etree.parse(str(sdtm_define[0])), etree.parse(str(adam_define[0]))]
+    ranked = etree.parse(str(sdtm_define[0]))
+    items = ranked.xpath("//odm:CodeList[odm:CodeListItem]/odm:CodeListItem", namespaces=NS)
+    enumerated = ranked.xpath("//odm:CodeList/odm:EnumeratedItem", namespaces=NS)
+    assert items and enumerated
+    for rank, item in enumerate([items[0], enumerated[0]], start=1):
+        item.set("Rank", str(rank))
+        description = etree.SubElement(item, f"{{{NS['odm']}}}Description")
+        etree.SubElement(description, f"{{{NS['odm']}}}TranslatedText").text = "A described term"
+    documents.append(ranked)
+    for document in documents:
+        assert bytes(faster(document)) == bytes(shipped(document))
+    assert b"A described term" in bytes(faster(ranked))
+
+
+def test_a_stylesheet_the_edits_do_not_fit_is_used_as_it_is():
+    from cdiscmap.emit.define import faster_stylesheet
+
+    text = '<xsl:template name="tableEnumeratedItems">only part of the stylesheet'
+    assert faster_stylesheet(text) == text

@@ -16,7 +16,7 @@ is simply factorised again.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscmap.checks.facts import TextFacts
 from cdiscmap.emit.xpt import XptColumn, XptPlan
 
-__all__ = ["recall_lengths", "recall_text_facts", "remember_plan"]
+__all__ = ["forget", "recall_lengths", "recall_text_facts", "remember_plan"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,3 +122,12 @@ def recall_text_facts(frame: pd.DataFrame, name: str) -> TextFacts | None:
     facts = TextFacts(column.codes, column.uniques)
     facts.__dict__["byte_lengths"] = column.byte_lengths      # the cached property, known
     return facts
+
+
+def forget(frames: Iterable[pd.DataFrame]) -> None:
+    """Drop what was kept for these frames (their define is written: about 40 MB of codes at
+    10,000 subjects need not live as long as the frames)."""
+    for frame in frames:
+        entry = _entry(frame)
+        if entry is not None:
+            del _WRITTEN[id(frame)]

@@ -47,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -478,7 +479,8 @@ def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
                         f"({_first_non_ascii(value)}); XPT v5 stores ASCII only "
                         "(FDA TCG §3.3.1)")
 
-    with_nul = [i for i, value in enumerate(uniques) if "\x00" in value]
+    with_nul = [i for i, value in enumerate(uniques) if "\x00" in value] \
+        if "\x00" in "".join(uniques) else []           # one scan in C when none holds NUL
     if with_nul:
         # refused, not written: XPT v5 text is blank-padded (SAS TS-140) and readers end a value
         # at NUL (ReadStat) or drop trailing NULs as padding, so the value would not read back
@@ -573,9 +575,9 @@ def _hash_text(values: np.ndarray, python_strings: bool) -> tuple[np.ndarray, np
 def _cut_at_nul(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> bool:
     """Whether a C-string hash gave one code to texts that differ after a NUL: then a distinct
     value holds NUL, or some row is longer than its code's value."""
-    if not all(isinstance(u, str) for u in uniques):
+    if not all(map(isinstance, uniques, repeat(str))):
         return False                    # pd.factorize took the Python-object table: exact
-    if any("\x00" in u for u in uniques):
+    if "\x00" in "".join(uniques):       # one scan of the distinct values, in C
         return True
     present = codes >= 0
     rows = values if present.all() else values[present]
