@@ -74,11 +74,20 @@ def impute_dtc(dtc: pd.Series, highest: Highest = "none", how: How = "first") ->
     safe = np.where(present, codes, 0)
     dates = np.where(present, dates_u[safe] if len(uniques) else np.datetime64("NaT"),
                      np.datetime64("NaT")).astype("datetime64[ns]")
-    flags = np.where(present, flag_u[safe] if len(uniques) else None, None)
     invalid = present & (invalid_u[safe] if len(uniques) else False)
     return ImputedDates(dates=pd.Series(dates, index=dtc.index),
-                        flag=pd.Series(flags, index=dtc.index, dtype="string"),
+                        flag=_spread_text(flag_u, codes, dtc.index),
                         invalid=pd.Series(invalid, index=dtc.index, dtype=bool))
+
+
+def _spread_text(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A "string" Series of ``table[codes]`` (code -1 and None → <NA>): the small table is
+    made "string" once and taken, instead of checking every row's object."""
+    values = pd.array(list(table), dtype="string") if len(table) else \
+        pd.array([pd.NA], dtype="string")
+    taken = values.take(np.where(codes >= 0, codes, -1) if len(table) else
+                        np.full(len(codes), -1), allow_fill=True)
+    return pd.Series(taken, index=index, copy=False)
 
 
 def _impute_unique(text: pd.Series, highest: str, how: str
@@ -182,8 +191,8 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
 
     return ImputedDatetimes(
         datetimes=spread(one.datetimes, np.datetime64("NaT", "ns"), "datetime64[ns]"),
-        date_flag=spread(one.date_flag.astype(object), None, "string"),
-        time_flag=spread(one.time_flag.astype(object), None, "string"),
+        date_flag=_spread_text(one.date_flag.to_numpy(dtype=object), codes, dtc.index),
+        time_flag=_spread_text(one.time_flag.to_numpy(dtype=object), codes, dtc.index),
         invalid=spread(one.invalid, False, "bool"))
 
 
