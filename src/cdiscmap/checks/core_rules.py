@@ -13,14 +13,18 @@ CORE ids, conformance ids and IG sections of every rule: :mod:`cdiscmap.checks.c
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.checks import core_rules_events as ev
 from cdiscmap.checks.core_rules_events import (
     date_after,
     filled,
+    is_value,
     not_one_to_one,
     number,
+    on_distinct,
+    raw_isin,
     shown,
     text,
 )
@@ -83,7 +87,7 @@ OWN_RULES: dict[str, tuple[Severity, str]] = {
 RULES: dict[str, tuple[Severity, str]] = dict(sorted({**OWN_RULES, **ev.RULES}.items()))
 
 
-def _emit(rule: str, dataset: str, frame: pd.DataFrame, mask: pd.Series, variable: str,
+def _emit(rule: str, dataset: str, frame: pd.DataFrame, mask: ev.Mask, variable: str,
           values: ev.Values) -> list[Finding]:
     return ev.emit(rule, dataset, frame, mask, variable, values, OWN_RULES)
 
@@ -113,7 +117,7 @@ def _death_flag(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
     (CORE-000254, -000253); CR0003: CG0136, FB0605 (CORE-000252); CR0004: CG0133, FB0602
     (CORE-000108). SDTMIG 3.4 §5.2 (DM DTHFL, DTHDTC), §6.3.2 (DD)."""
     out: list[Finding] = []
-    yes = (text(dm, "DTHFL") == "Y").fillna(False)
+    yes = is_value(dm, "DTHFL", "Y")
     if "DTHDTC" in dm:
         out += _emit("CMAP-CR0001", "DM", dm, filled(dm, "DTHDTC") & ~yes, "DTHFL",
                      shown("DTHFL", "DTHDTC"))
@@ -121,21 +125,21 @@ def _death_flag(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
     ae, ds, dd = domains.get("AE"), domains.get("DS"), domains.get("DD")
     checks = []
     if ae is not None and "USUBJID" in ae:
-        checks += [("CMAP-CR0002", "AE", ae, "AESDTH", text(ae, "AESDTH") == "Y"),
-                   ("CMAP-CR0002", "AE", ae, "AEOUT", text(ae, "AEOUT") == "FATAL")]
+        checks += [("CMAP-CR0002", "AE", ae, "AESDTH", is_value(ae, "AESDTH", "Y")),
+                   ("CMAP-CR0002", "AE", ae, "AEOUT", is_value(ae, "AEOUT", "FATAL"))]
     if ds is not None and "USUBJID" in ds:
-        checks.append(("CMAP-CR0003", "DS", ds, "DSDECOD", text(ds, "DSDECOD") == "DEATH"))
+        checks.append(("CMAP-CR0003", "DS", ds, "DSDECOD", is_value(ds, "DSDECOD", "DEATH")))
     if dd is not None and "USUBJID" in dd:
-        checks.append(("CMAP-CR0004", "DD", dd, "USUBJID", dd["USUBJID"].notna()))
+        checks.append(("CMAP-CR0004", "DD", dd, "USUBJID", dd["USUBJID"].notna().to_numpy()))
     for rule, name, frame, column, death in checks:
         if column not in frame:
             continue
-        bad = death.fillna(False) & ~frame["USUBJID"].isin(flagged)
+        bad = death & ~raw_isin(frame, "USUBJID", flagged)
         if rule == "CMAP-CR0004":       # one finding per subject, not per DD test
-            bad &= ~frame["USUBJID"].duplicated()
-        out += _emit(rule, name, frame, bad, column, frame[column].astype("string") +
-                     " (DM.DTHFL=" + _subject_value(frame, dm, "DTHFL").astype("string")
-                     .fillna("(null)") + ")")
+            bad &= ~frame["USUBJID"].duplicated().to_numpy()
+        out += _emit(rule, name, frame, bad, column,
+                     lambda b, column=column: b[column].astype("string") + " (DM.DTHFL=" +
+                     _subject_value(b, dm, "DTHFL").astype("string").fillna("(null)") + ")")
     return out
 
 
@@ -194,9 +198,9 @@ def _dm_values(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Findi
     if studies:
         for name, frame in {"DM": dm, **domains}.items():
             if "STUDYID" in frame:
-                value = text(frame, "STUDYID")
-                out += _emit("CMAP-CR0018", name, frame, value.notna() & ~value.isin(studies),
-                             "STUDYID", frame["STUDYID"])
+                out += _emit("CMAP-CR0018", name, frame, filled(frame, "STUDYID") &
+                             ~is_value(frame, "STUDYID", *studies), "STUDYID",
+                             frame["STUDYID"])
     return out
 
 
@@ -252,8 +256,7 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     epochs = set(text(ta, "EPOCH").dropna()) if ta is not None and "EPOCH" in ta else None
     visits = None
     if sv is not None and {"USUBJID", "VISITNUM"} <= set(sv.columns):
-        visits = pd.DataFrame({"u": sv["USUBJID"], "n": number(sv, "VISITNUM")}).dropna() \
-            .drop_duplicates().assign(_in=True)
+        visits = _SubjectVisits(sv)
     for name, frame in domains.items():
         if "VISIT" in frame and "VISITNUM" in frame:
             # reported on planned visits only: those of TV (CORE-000361), else whole
@@ -268,16 +271,42 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
             out += _emit("CMAP-CR0059", name, frame, not_one_to_one(frame, tptnum, tpt), tptnum,
                          shown(tptnum, tpt))
         if epochs and "EPOCH" in frame and name != "TA":
-            value = text(frame, "EPOCH")
-            out += _emit("CMAP-CR0044", name, frame, value.notna() & ~value.isin(epochs),
-                         "EPOCH", frame["EPOCH"])
+            out += _emit("CMAP-CR0044", name, frame, filled(frame, "EPOCH") &
+                         ~is_value(frame, "EPOCH", *epochs), "EPOCH", frame["EPOCH"])
         if visits is not None and name not in ("SV", "TV") and "USUBJID" in frame \
                 and "VISITNUM" in frame:
-            keyed = pd.DataFrame({"u": frame["USUBJID"], "n": number(frame, "VISITNUM")})
-            found = keyed.merge(visits, on=["u", "n"], how="left")["_in"].to_numpy()
-            mask = pd.Series(pd.isna(found), index=frame.index) & keyed["n"].notna()
-            out += _emit("CMAP-CR0045", name, frame, mask, "VISITNUM", frame["VISITNUM"])
+            out += _emit("CMAP-CR0045", name, frame, visits.missing(frame), "VISITNUM",
+                         frame["VISITNUM"])
     return out
+
+
+class _SubjectVisits:
+    """The (USUBJID, VISITNUM) pairs of SV, asked whether a record's pair is among them:
+    subjects and visit numbers as integer codes, SV's pairs as one sorted key array (a merge
+    of the text of every record costs a hash of each)."""
+
+    def __init__(self, sv: pd.DataFrame) -> None:
+        n = number(sv, "VISITNUM").to_numpy(dtype="float64", na_value=np.nan)
+        subject = sv["USUBJID"]
+        valid = subject.notna().to_numpy() & ~np.isnan(n)
+        self.subjects = pd.Index(subject[valid].unique())
+        self.visits = np.unique(n[valid])
+        sid = self.subjects.get_indexer(subject[valid])
+        self.keys = np.unique(sid * len(self.visits) + np.searchsorted(self.visits, n[valid]))
+
+    def missing(self, frame: pd.DataFrame) -> np.ndarray:
+        """Records with a VISITNUM whose subject has no SV record of that VISITNUM."""
+        n = number(frame, "VISITNUM").to_numpy(dtype="float64", na_value=np.nan)
+        given = ~np.isnan(n)
+        found, uniques = ev.raw_codes(frame, "USUBJID")
+        sid = np.append(self.subjects.get_indexer(uniques), -1)[found]
+        at = np.searchsorted(self.visits, n)
+        inside = at < len(self.visits)
+        visit = inside & (self.visits[np.minimum(at, len(self.visits) - 1)] == n) \
+            if len(self.visits) else np.zeros(len(n), dtype=bool)
+        known = (sid >= 0) & visit
+        known[known] = np.isin(sid[known] * len(self.visits) + at[known], self.keys)
+        return given & ~known
 
 
 _COMPLETE = r"\d{4}-\d{2}-\d{2}"
@@ -304,11 +333,12 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
         if name == "DM" or "USUBJID" not in frame:
             continue
         p = name[:2]
-        ref_complete = frame["USUBJID"].isin(subject_complete)
-        known = frame["USUBJID"].isin(dm["USUBJID"])     # a subject not in DM is CMAP-XD0001
+        ref_complete = raw_isin(frame, "USUBJID", subject_complete)
+        known = raw_isin(frame, "USUBJID", dm["USUBJID"])  # a subject not in DM: CMAP-XD0001
         for dtc, dy in day_pairs(list(frame.columns), p):
-            complete = _complete10(text(frame, dtc))
-            day = number(frame, dy).notna()
+            complete = on_distinct(frame, dtc, lambda u: u.str.slice(0, 10)
+                                   .str.fullmatch(_COMPLETE))
+            day = number(frame, dy).notna().to_numpy()
             out += _emit("CMAP-CR0055", name, frame, known & day & ~(complete & ref_complete), dy,
                          shown(dy, dtc))
             out += _emit("CMAP-CR0056", name, frame, ~day & complete & ref_complete, dy,

@@ -167,9 +167,20 @@ def is_value(frame: pd.DataFrame, column: str, *values: str) -> np.ndarray:
     if column not in frame:
         return np.zeros(len(frame), dtype=bool)
     found, table = _clean(frame, column)
-    hit = np.isin(table, np.array(values, dtype=object)) if len(table) else \
-        np.zeros(0, dtype=bool)
+    hit = pd.Series(table, dtype=object).isin(list(values)).to_numpy()
     return np.append(hit, False)[found]
+
+
+def raw_isin(frame: pd.DataFrame, column: str, values: object) -> np.ndarray:
+    """``frame[column].isin(values)`` (the values as written, null as pandas matches it),
+    asked of the column's distinct values and taken back to the rows."""
+    series = frame[column]
+    facts = _facts(frame, column) if isinstance(series.dtype, pd.StringDtype) else None
+    if facts is None:       # (an object column's null may be None or NaN: pandas decides)
+        return series.isin(values).to_numpy(dtype=bool)
+    hit = pd.Series(facts.uniques, dtype=series.dtype).isin(values).to_numpy(dtype=bool)
+    null = bool(pd.Series([pd.NA], dtype=series.dtype).isin(values).iloc[0])
+    return np.append(hit, null)[facts.codes]
 
 
 def same_text(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
@@ -271,6 +282,11 @@ def shown(*columns: str) -> Callable[[pd.DataFrame], pd.Series]:
 
 
 _ISO_DATE = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
+
+
+def raw_codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: null) into the distinct values of a column as written, found once."""
+    return _cached(frame, column, "raw", lambda: _raw_codes(frame[column]))
 
 
 def _raw_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -585,4 +601,4 @@ def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | Non
 
 __all__ = ["FINDINGS", "RULES", "check_class_rules", "codes", "date_after", "duplicated",
            "emit", "filled", "group_codes", "is_value", "not_one_to_one", "number",
-           "on_distinct", "same_text", "shown", "source", "text"]
+           "on_distinct", "raw_codes", "raw_isin", "same_text", "shown", "source", "text"]
