@@ -766,3 +766,23 @@ def test_srcseq_links_report_exactly_the_missing_records(rs_seqs, links):
         if subject != "S-1" or seq not in rs_seqs:
             missing[subject] = missing.get(subject, 0) + 1
     assert {f.usubjid: f.count for f in found} == missing
+
+
+def test_forked_rules_give_the_findings_of_a_serial_run(tmp_path, monkeypatch):
+    # plausibility and CORE-derived rules run in a forked child when a second CPU is usable;
+    # the findings (and their order) must be those of running them in this process
+    from cdiscmap.pipeline import forked
+
+    dm = clean_frames()["DM"]
+    dm["SEX"] = S("MALE", "F")
+    dm["AGE"] = F(-1, 130)                       # plausibility (child): negative, above 120
+    ae = _ae(AESTDTC=S("2020-01-12", "2020-02-01", "2020-05-02"), AESTDY=F(3, 23, 92),
+             AEENDTC=S("2020-01-15", NA, NA), USUBJID=S("ST1-001", "ST1-001", "ST1-002"))
+    root = package(tmp_path, DM=dm, AE=ae)
+    monkeypatch.setattr(forked, "fork_usable", lambda: True)
+    parallel = validate_folder(root).findings.items
+    monkeypatch.setattr(forked, "fork_usable", lambda: False)
+    serial = validate_folder(root).findings.items
+    assert parallel == serial
+    assert {f.rule for f in serial} >= {"CMAP-SD0005", "CMAP-XD0005", "CMAP-PL0004",
+                                        "CMAP-PL0006"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings, Severity, fold
+from cdiscmap.pipeline.forked import ForkedCall
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm.relationships import with_continuations
 from cdiscmap.sdtm.vectorize import codes_cache
@@ -294,12 +296,12 @@ def validate_folder(folder: Path, *, define: Path | None = None,
     """
     # every check asks for the same text columns: each is factorised once (by the XPT reader
     # when it read the file), and the rules share those codes (checks.facts, sdtm.vectorize)
-    with facts_cache(), codes_cache():
-        return _validate_folder(folder, define, standards, progress)
+    with facts_cache(), codes_cache(), ExitStack() as stack:
+        return _validate_folder(folder, define, standards, progress, stack)
 
 
 def _validate_folder(folder: Path, define: Path | None, standards: Standards | None,
-                     progress: Progress) -> ValidationReport:
+                     progress: Progress, stack: ExitStack) -> ValidationReport:
     folder = Path(folder)
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "folder not found"
@@ -333,6 +335,17 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
             if dataset.folder in scope and name in define_doc.extended:
                 extended[name] = define_doc.extended[name]
 
+    sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
+    domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
+    supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
+    # The plausibility and CORE-derived rules only read the frames: on a second core they run
+    # in a forked child (pipeline/forked.py) while this process checks schemas, the other
+    # cross-dataset rules, ADaM and define.xml; their findings are added below in the order
+    # of a serial run, so the reports are the same bytes.
+    rules = stack.enter_context(ForkedCall(lambda: (
+        plausibility.check_plausibility(domains),
+        core_rules.check_core_rules(domains, supp, standards)))) if sdtm else None
+
     progress.stage("Checking datasets")
     for name, dataset in datasets.items():
         progress.step(name)
@@ -348,19 +361,13 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
             run += list(adam_rules.RULES)
         rules_run[name] = run
 
-    sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
-    domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
-    supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
     progress.stage("Cross-dataset and define.xml checks")
-    if sdtm:
-        findings.extend(check_sdtm_cross(domains, supp))
-        # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
-        findings.extend(plausibility.check_plausibility(domains))
-        findings.extend(check_supp_links(domains, supp))
-        findings.extend(core_rules.check_core_rules(domains, supp, standards))
+    cross = check_sdtm_cross(domains, supp) if sdtm else []
+    links = check_supp_links(domains, supp) if sdtm else []
 
     references: list[str] = []
     adam = {n: d.frame for n, d in datasets.items() if kinds[n] == "ADaM"}
+    adam_found: list[Finding] = []
     if adam:
         sources = dict(domains)
         sibling = folder.parent / "sdtm"
@@ -370,7 +377,15 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
             _load_folder(sibling, folder.parent, extra)
             sources.update({n: d.frame for n, d in extra.datasets.items()})
             references = sorted(d.relpath for d in extra.datasets.values())
-        findings.extend(check_adam_cross(adam, sources))
+        adam_found = check_adam_cross(adam, sources)
+    if rules is not None:
+        # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
+        plausible, core = rules.result()
+        findings.extend(cross)
+        findings.extend(plausible)
+        findings.extend(links)
+        findings.extend(core)
+    findings.extend(adam_found)
 
     applied: list[str] = []
     governed: set[Path] = set()
