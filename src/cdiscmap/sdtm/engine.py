@@ -25,7 +25,7 @@ from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
-from cdiscmap.sdtm.vectorize import carry, carry_concat, carry_rows, codes_cache
+from cdiscmap.sdtm.vectorize import carry, carry_concat, carry_rows, coded, codes_cache
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.spec.models import BlockSpec, DomainSpec, SourceSpec, VariableSpec
 
@@ -334,7 +334,7 @@ class FormStore:
     def _check_keys(self, form: RawForm, keys: list[str], subject_column: str) -> None:
         if not keys:
             return
-        dup = form.frame.duplicated(keys, keep=False)
+        dup = _duplicated(form.frame, keys)
         if dup.any():
             rows = form.frame[dup]
             sizes = rows.groupby(keys, dropna=False, sort=True).size().rename("_N")
@@ -350,6 +350,20 @@ class FormStore:
                     variable="+".join(keys),
                     value="/".join(str(r[k]) for k in keys),
                     source=f"{form.file} row {r['_SRCROW']}", count=n))
+
+
+def _duplicated(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """``frame.duplicated(keys, keep=False)`` on the key columns' codes (remembered for read
+    text: vectorize.codes_cache), combined per row as integers: no text hashed again."""
+    columns = [frame[k] for k in keys]
+    if not all(isinstance(c.dtype, pd.StringDtype) and c.dtype.storage == "python"
+               for c in columns):
+        return frame.duplicated(keys, keep=False)
+    key = np.zeros(len(frame), dtype="int64")
+    for column in columns:
+        codes, uniques = coded(column)      # null is a value of its own, as duplicated has it
+        key, _ = pd.factorize(key * (len(uniques) + 1) + codes + 1)
+    return pd.Series(pd.Series(key).duplicated(keep=False).to_numpy(), index=frame.index)
 
 
 def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: BlockSpec,
@@ -543,20 +557,42 @@ def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[Bloc
     ran, top-level or inside a ``when`` branch (those rows only)."""
     entries = [e for e in ctx.visit_calendar if isinstance(e.block, BlockRun)]
     ctx.visit_calendar = []
-    scheduled = [pd.DataFrame({"USUBJID": e.usubjid[e.anchor], "DATE": e.date[e.anchor],
-                               "VISITNUM": e.visitnum[e.anchor]}) for e in entries]
     targets = [e for e in entries if e.calendar.any()]
     if not targets:
         return
-    unscheduled = [pd.DataFrame({"USUBJID": e.usubjid[e.calendar], "DATE": e.date[e.calendar]})
-                   for e in targets]
+    subjects = _subject_ids([e.usubjid for e in entries])
+    scheduled = [pd.DataFrame({"USUBJID": subject[e.anchor], "DATE": e.date[e.anchor],
+                               "VISITNUM": e.visitnum[e.anchor]})
+                 for e, subject in zip(entries, subjects, strict=True)]
+    unscheduled = [pd.DataFrame({"USUBJID": subject[e.calendar], "DATE": e.date[e.calendar]})
+                   for e, subject in zip(entries, subjects, strict=True) if e.calendar.any()]
     numbers = vocab.number_unscheduled(pd.concat(scheduled, ignore_index=True),
                                        pd.concat(unscheduled, ignore_index=True))
     lookup = numbers.set_index(["USUBJID", "DATE"])["VISITNUM"]
-    for e in targets:
+    for e, subject in zip(entries, subjects, strict=True):
+        if not e.calendar.any():
+            continue
         rows = e.calendar[e.calendar].index
-        idx = pd.MultiIndex.from_arrays([e.usubjid.loc[rows], e.date.loc[rows]])
+        idx = pd.MultiIndex.from_arrays([subject.loc[rows], e.date.loc[rows]])
         e.block.frame.out.loc[rows, e.variable] = lookup.reindex(idx).to_numpy()
+
+
+def _subject_ids(usubjids: list[pd.Series]) -> list[pd.Series]:
+    """USUBJID of several blocks as one integer per subject (float, NaN: missing), from the
+    columns' codes: the calendar groups, sorts and joins numbers instead of hashing the
+    identifier of every record again. Text columns without codes stay as they are."""
+    if not all(isinstance(u.dtype, pd.StringDtype) and u.dtype.storage == "python"
+               for u in usubjids):
+        return usubjids
+    coded_all = [coded(u) for u in usubjids]
+    ids, _ = pd.factorize(np.concatenate([u for _, u in coded_all]) if coded_all else
+                          np.zeros(0, dtype=object))
+    out, start = [], 0
+    for (codes, uniques), u in zip(coded_all, usubjids, strict=True):
+        table = np.append(ids[start:start + len(uniques)].astype("float64"), np.nan)
+        out.append(pd.Series(table[codes], index=u.index))      # code -1 (missing): NaN
+        start += len(uniques)
+    return out
 
 
 def _require_subjects(dm_runs: list[BlockRun], store: FormStore, accounting: Accounting) -> None:
@@ -578,8 +614,10 @@ def _require_subjects(dm_runs: list[BlockRun], store: FormStore, accounting: Acc
     raise InputDataError(f"no subjects: DM has no records ({'; '.join(told)})")
 
 
-def _stack(runs: list[BlockRun]) -> vocab.BlockFrame:
-    raws = [r.frame.raw for r in runs]
+def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
+    """The blocks' records stacked; ``with_raw=False`` leaves the raw columns out (empty
+    frame): the domains other algorithms read (``ctx.sdtm``) need only the variables."""
+    raws = [r.frame.raw for r in runs] if with_raw else []
     outs = [r.frame.out for r in runs]
     raw = pd.concat(raws, ignore_index=True) if raws else pd.DataFrame()
     out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
@@ -634,7 +672,7 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
     _resolve_unscheduled_visits(ctx, runs, loaded)
 
     def refresh_sdtm() -> None:
-        ctx.sdtm = {d: _stack(rs).out for d, rs in runs.items() if rs}
+        ctx.sdtm = {d: _stack(rs, with_raw=False).out for d, rs in runs.items() if rs}
 
     refresh_sdtm()
     for name in study.domains:

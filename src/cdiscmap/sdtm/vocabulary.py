@@ -336,19 +336,25 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
         year, month, day = (raw_column(ctx, frame, c) if c else None for c in
                             (args.parts.year, args.parts.month, args.parts.day))
         parsed = parse_date_parts(year, month, day, times)  # type: ignore[arg-type]
-        shown = year.astype("string").fillna("")  # type: ignore[union-attr]
-        for s in (month, day):
-            shown = shown + "/" + (s.astype("string").fillna("") if s is not None else "")
         style, source = "year/month/day", "/".join(cols)
     else:
         dates = raw_column(ctx, frame, args.date)  # type: ignore[arg-type]
         parsed = parse_dates(dates, args.format, times)
-        shown = dates.astype("string")
         style, source = args.format, args.date
+    # the value as collected, for messages: only the rows that failed are ever shown, so only
+    # they are spelled out (text joined row by row)
+    failed = parsed.failed.to_numpy(dtype=bool)
+    if args.parts is not None:
+        shown = year[failed].astype("string").fillna("")  # type: ignore[index]
+        for s in (month, day):
+            shown = shown + "/" + (s[failed].astype("string").fillna("") if s is not None
+                                   else "")
+    else:
+        shown = dates[failed].astype("string")
     if times is not None:
-        shown = shown.fillna("") + (" " + times.astype("string")).fillna("")
+        shown = shown.fillna("") + (" " + times[failed].astype("string")).fillna("")
     if parsed.nothing_parsed():
-        sample = shown[parsed.failed].iloc[0]
+        sample = shown.iloc[0]              # the first failed row
         raise InputDataError(f"{ctx.where}: {ctx.domain}.{ctx.variable}: no value of column "
                              f"{source} in {frame.file} (form {frame.form}) is a {style} date, "
                              f"e.g. {sample!r} ({int(parsed.failed.sum())} rows); declare the "
@@ -538,11 +544,25 @@ def _open_end(ctx: MapContext, data: pd.DataFrame, args: FromDomainArgs, agg: pd
                             ctx.where.rsplit(":", 1)[0], _line(ctx.where), "from_domain")
         dates = pd.concat([data[c].astype("string").rename("_V") for c in (start, args.variable)])
         owner = pd.concat([data["USUBJID"]] * 2).to_numpy()
-        latest = dates.groupby(owner).max()
+        latest = _text_max_by(dates, owner)
         out[is_open] = latest.reindex(is_open).to_numpy()
     else:
         out[is_open] = _cutoff_text(ctx) if args.open_end == "cutoff" else pd.NA
     return out
+
+
+def _text_max_by(text: pd.Series, owner: np.ndarray) -> pd.Series:
+    """``text.groupby(owner).max()``: the greatest text per owner (nulls skipped), found as the
+    greatest rank of the distinct values in Python string order, which is the order the
+    text's own max compares by (grouping integers, not comparing text row by row)."""
+    codes, uniques = coded(text)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(uniques) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(uniques))
+    rank[-1] = -1                               # code -1 (null) indexes the last entry
+    best = pd.Series(rank[codes]).groupby(owner).max()
+    values = np.append(uniques[order], pd.NA).astype(object)[best.to_numpy()]
+    return pd.Series(pd.array(values, dtype="string"), index=best.index)
 
 
 def _cutoff_text(ctx: MapContext) -> str:
