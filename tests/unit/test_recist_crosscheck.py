@@ -193,3 +193,17 @@ def test_derived_records_round_trip_through_the_crosscheck(computed: pd.DataFram
     assert findings == []
     # OVRLRESP 4 visits, TRGRESP 3 (S01 only), NTRGRESP 4, NEWLPROG 4 (compared since CMAP-RC0004)
     assert set(table["STATUS"]) == {"AGREE"} and len(table) == 4 + 3 + 4 + 4
+
+
+def test_a_visit_computed_twice_pairs_each_rs_record_with_both(computed: pd.DataFrame) -> None:
+    # S01 visit 3 computed PR (-40 %), given twice: the RS PR record meets both copies
+    twice = pd.concat([computed, computed[computed["VISITNUM"] == 3.0]], ignore_index=True)
+    table, _ = crosscheck(twice, rs_frame([("S01", 3, "OVRLRESP", "PR"),
+                                           ("S01", 3, "TRGRESP", "SD")]))
+    at3 = table[(table["USUBJID"] == "S01") & (table["VISITNUM"] == 3.0)]
+    assert list(zip(at3["RSTESTCD"], at3["COMPUTED"], at3["STATUS"], strict=True)) == [
+        ("OVRLRESP", "PR", "AGREE"), ("OVRLRESP", "PR", "AGREE"),
+        ("TRGRESP", "PR", "DISAGREE"), ("TRGRESP", "PR", "DISAGREE")]
+    # the other visits appear once, on the computed side only
+    assert list(table.loc[table["USUBJID"] == "S01", "VISITNUM"]) == [2.0, 3.0, 3.0, 3.0, 3.0,
+                                                                       4.0]

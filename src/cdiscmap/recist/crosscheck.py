@@ -234,42 +234,31 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
         readers = [evaluator.strip().upper()]
         computed = computed.assign(EVALUATOR=pd.array(readers * len(computed), dtype="string"))
     rs_w = _rs_of_evaluator(rs, evaluator, default, readers or [default])
-    comp = computed.loc[computed["OVRLRESP"].notna(), OUTPUT_COLUMNS]
-    comp_long = comp.melt(
-        id_vars=[c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS],
-        value_vars=list(COMPARED_TESTS), var_name="RSTESTCD", value_name="COMPUTED")
-    comp_long["USUBJID"] = comp_long["USUBJID"].astype(object)
-    comp_long["COMPUTED"] = comp_long["COMPUTED"].astype(object).where(
-        comp_long["COMPUTED"].notna(), None)
-
+    has_ovrl = computed["OVRLRESP"].notna().to_numpy()
+    comp = computed.loc[has_ovrl, OUTPUT_COLUMNS]
     keys = ["USUBJID", "EVALUATOR", "VISITNUM"]
-    comp_long["EVALUATOR"] = comp_long["EVALUATOR"].astype(object)
     # One integer key per subject × reader × visit shared by every frame: joins and membership
     # tests on it instead of on three object columns (same matches: null matches null).
     rs_k, all_k = _visit_keys(rs_w, computed)
-    comp_k = all_k[computed["OVRLRESP"].notna().to_numpy()]
-    long_k = np.tile(comp_k, len(COMPARED_TESTS))     # melt stacks one copy of comp per test
+    comp_k = all_k[has_ovrl]
     in_comp = np.isin(rs_k, comp_k)
-    long_in_rs = np.isin(long_k, rs_k)
-    long_ovrl = (comp_long["RSTESTCD"] == "OVRLRESP").to_numpy()
+    comp_in_rs = np.isin(comp_k, rs_k)
     # Tests compared at visits both sides have: OVRLRESP always, components where RS has them.
     rs_both = rs_w.loc[in_comp].reset_index(drop=True)
-    test_no = {t: i for i, t in enumerate(COMPARED_TESTS)}
-    n_tests = len(COMPARED_TESTS)
-    paired = (rs_both.assign(_K=rs_k[in_comp] * n_tests
-                             + rs_both["RSTESTCD"].map(test_no).to_numpy(dtype=np.int64))
-              .merge(comp_long.drop(columns=keys + ["RSTESTCD"]).assign(
-                  _K=long_k * n_tests + comp_long["RSTESTCD"].map(test_no)
-                  .to_numpy(dtype=np.int64)), on="_K", how="left")
-              .drop(columns="_K"))
     rs_has_ovrl = rs_k[in_comp][(rs_both["RSTESTCD"] == "OVRLRESP").to_numpy()]
-    comp_ovrl = comp_long.loc[long_ovrl & long_in_rs & ~np.isin(long_k, rs_has_ovrl)]
+    if len(np.unique(comp_k)) == len(comp_k):
+        paired = _paired_rows(rs_both, rs_k[in_comp], comp, comp_k)
+    else:   # several computed rows per visit: every pairing, as a merge gives
+        paired = _paired_rows_merged(rs_both, rs_k[in_comp], comp, comp_k)
     rs_null = paired["RSSTRESC"].isna().to_numpy()
     comp_null = paired["COMPUTED"].isna().to_numpy()
     same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy()).astype(str)
             == np.where(comp_null, "", paired["COMPUTED"].astype(object).to_numpy()).astype(str))
     agree = (rs_null & comp_null) | (~rs_null & ~comp_null & same.astype(bool))
     paired["STATUS"] = np.where(agree, "AGREE", "DISAGREE")
+    # the computed OVRLRESP of a visit RS has without an OVRLRESP record, and of visits on the
+    # computed side only (the OVRLRESP rows of the long form: one per computed row)
+    comp_ovrl = _computed_ovrl(comp, comp_in_rs & ~np.isin(comp_k, rs_has_ovrl))
     comp_ovrl = comp_ovrl.assign(RSSTRESC=None, SOURCE="", STATUS="COMPUTED ONLY")
 
     # Visits on one side only.
@@ -278,7 +267,7 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
                .merge(computed[others].assign(_K=all_k), on="_K", how="left")
                .drop(columns="_K"))
     rs_only = rs_only.assign(COMPUTED=None, STATUS="RS ONLY")
-    comp_only = comp_long.loc[~long_in_rs & long_ovrl]
+    comp_only = _computed_ovrl(comp, ~comp_in_rs)
     comp_only = comp_only.assign(RSSTRESC=None, SOURCE="", STATUS="COMPUTED ONLY")
 
     parts = [paired, comp_ovrl, rs_only, comp_only]
@@ -296,6 +285,55 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
                 "SOURCE"):
         table[col] = _string_column(table[col])
     return table, _findings(table)
+
+
+_ID_COLUMNS = [c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS]
+
+
+def _computed_ovrl(comp: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The OVRLRESP rows of the computed responses in long form (a test per row), for the
+    computed rows ``rows``: the id columns, RSTESTCD and the COMPUTED response."""
+    out = comp.loc[rows, _ID_COLUMNS].astype({"USUBJID": object, "EVALUATOR": object})
+    values = comp.loc[rows, "OVRLRESP"].astype(object)
+    return out.assign(RSTESTCD="OVRLRESP", COMPUTED=values.where(values.notna(), None))
+
+
+def _paired_rows(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.DataFrame,
+                 comp_k: np.ndarray) -> pd.DataFrame:
+    """Each RS record next to the computed response of its visit and test (one computed row
+    per visit key): the RS columns, then the computed id columns but the keys, then COMPUTED,
+    as the left merge with the computed long form gives."""
+    sorter = np.argsort(comp_k, kind="stable")
+    row = sorter[np.searchsorted(comp_k, rs_keys, sorter=sorter)]     # every key is there
+    test = rs_both["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS)}).to_numpy(
+        dtype=np.int64)
+    results = np.stack([comp[t].to_numpy(dtype=object) for t in COMPARED_TESTS])
+    computed = results[test, row] if len(row) else np.array([], dtype=object)
+    right = comp[[c for c in _ID_COLUMNS if c not in ("USUBJID", "EVALUATOR", "VISITNUM")]]
+    right = right.take(row)
+    right.index = rs_both.index
+    out = pd.concat([rs_both, right], axis=1)
+    out["COMPUTED"] = np.where(pd.isna(computed), None, computed)
+    return out
+
+
+def _paired_rows_merged(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.DataFrame,
+                        comp_k: np.ndarray) -> pd.DataFrame:
+    """:func:`_paired_rows` by a merge with the long form (computed keys not unique)."""
+    comp_long = comp.melt(id_vars=_ID_COLUMNS, value_vars=list(COMPARED_TESTS),
+                          var_name="RSTESTCD", value_name="COMPUTED")
+    comp_long["COMPUTED"] = comp_long["COMPUTED"].astype(object).where(
+        comp_long["COMPUTED"].notna(), None)
+    test_no = {t: i for i, t in enumerate(COMPARED_TESTS)}
+    n_tests = len(COMPARED_TESTS)
+    long_k = np.tile(comp_k, n_tests)                 # melt stacks one copy of comp per test
+    return (rs_both.assign(_K=rs_keys * n_tests
+                           + rs_both["RSTESTCD"].map(test_no).to_numpy(dtype=np.int64))
+            .merge(comp_long.drop(columns=["USUBJID", "EVALUATOR", "VISITNUM", "RSTESTCD"])
+                   .assign(_K=long_k * n_tests
+                           + comp_long["RSTESTCD"].map(test_no).to_numpy(dtype=np.int64)),
+                   on="_K", how="left")
+            .drop(columns="_K"))
 
 
 def _text_rank(values: pd.Series) -> np.ndarray:
