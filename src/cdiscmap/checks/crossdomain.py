@@ -6,8 +6,10 @@ dataset, subject, variable, value and the raw row (when the data carries lineage
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import facts_cache, text_facts
 from cdiscmap.errors import StandardsError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.dates import complete_date
@@ -173,8 +175,76 @@ def check_sdtm_cross(domains: dict[str, pd.DataFrame],
     """
     from cdiscmap.sdtm.vectorize import codes_cache
 
-    with codes_cache():          # complete_date asks the same columns several times
+    # each text column factorised once (USUBJID and the dates are asked by several rules;
+    # the CR and PL rules share the factorisations when the caller holds the caches open)
+    with facts_cache(), codes_cache():
         return _check_sdtm_cross(domains, supp, standards)
+
+
+def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes (-1: null) into the distinct values of a Python-backed text column, else None."""
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "python"):
+        return None
+    facts = text_facts(series)
+    return None if facts is None else (facts.codes, facts.uniques)
+
+
+def _complete(dtc: pd.Series) -> pd.Series:
+    """:func:`complete_date` of a column, its distinct values parsed once."""
+    coded = _codes(dtc)
+    if coded is None or not len(coded[1]):
+        return complete_date(dtc)
+    days = complete_date(pd.Series(coded[1], dtype="string")).to_numpy()
+    return pd.Series(pd.api.extensions.take(days, coded[0], allow_fill=True), index=dtc.index)
+
+
+def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """``frame.duplicated(columns, keep="first")`` with the text columns taken by their codes
+    (no second hash of their text)."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        coded = _codes(frame[column])
+        found = coded[0] if coded is not None else pd.factorize(frame[column])[0]
+        part = found.astype(np.int64) + 1
+        size = int(part.max()) + 1 if len(part) else 1
+        if key.max(initial=0) >= (1 << 62) // size:      # keep within int64: renumber
+            key = pd.factorize(key)[0].astype(np.int64)
+        key = key * size + part
+    out = np.ones(len(frame), dtype=bool)
+    out[np.unique(key, return_index=True)[1]] = False
+    return pd.Series(out, index=frame.index)
+
+
+class _Subjects:
+    """DM's values per subject (``ref``: DM by USUBJID) taken to the records of a dataset by
+    the positions of their subjects in DM, found once per distinct USUBJID (a ``map`` of each
+    record's text costs a hash of each)."""
+
+    def __init__(self, ref: pd.DataFrame) -> None:
+        self.ref = ref
+        self._dates: dict[str, np.ndarray] = {}
+
+    def positions(self, frame: pd.DataFrame) -> np.ndarray | None:
+        coded = _codes(frame["USUBJID"])
+        if coded is None or self.ref.index.hasnans:
+            return None
+        return np.append(self.ref.index.get_indexer(coded[1]), -1)[coded[0]]
+
+    def given(self, frame: pd.DataFrame, at: np.ndarray | None, column: str) -> pd.Series:
+        """Whether the subject's DM ``column`` is populated (``map(...).notna()``)."""
+        if at is None:
+            return frame["USUBJID"].map(self.ref[column]).notna()
+        present = np.append(self.ref[column].notna().to_numpy(), False)
+        return pd.Series(present[at], index=frame.index)
+
+    def date(self, frame: pd.DataFrame, at: np.ndarray | None, column: str) -> pd.Series:
+        """The subject's DM ``column`` as a complete date (NaT when partial or absent)."""
+        if at is None:
+            return complete_date(frame["USUBJID"].map(self.ref[column]))
+        if column not in self._dates:
+            self._dates[column] = complete_date(self.ref[column]).to_numpy()
+        return pd.Series(pd.api.extensions.take(self._dates[column], at, allow_fill=True),
+                         index=frame.index)
 
 
 def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame] | None,
@@ -186,12 +256,17 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         if name == "DM" or "USUBJID" not in frame or subjects is None:
             continue
         # a null USUBJID is no subject (RELREC's dataset-level relationships, SDTMIG 3.4 §8.2)
-        bad = frame[~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna()]
+        coded = _codes(frame["USUBJID"])
+        if coded is None:
+            bad = frame[~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna()]
+        else:
+            unknown = ~pd.Series(coded[1], dtype=object).isin(subjects).to_numpy()
+            bad = frame[np.append(unknown, False)[coded[0]]]
         out += _emit("CMAP-XD0001", name, "USUBJID", bad, bad["USUBJID"])
     for name, frame in domains.items():
         seq = f"{name}SEQ"
         if seq in frame and "USUBJID" in frame:
-            dup = frame.duplicated(["USUBJID", seq], keep="first") & frame[seq].notna()
+            dup = _duplicated(frame, ["USUBJID", seq]) & frame[seq].notna()
             out += _emit("CMAP-XD0007", name, seq, frame[dup], frame[seq])
     from cdiscmap.checks.ts_required import check_ts_required
 
@@ -221,38 +296,40 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     if dm is None or "USUBJID" not in dm:
         return out
     ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")
+    subjects_of = _Subjects(ref)
     if "DTHDTC" in ref:
         out += _death_dates(domains, ref["DTHDTC"])
     for name, frame in domains.items():
         if name == "DM" or "USUBJID" not in frame:
             continue
+        at = subjects_of.positions(frame)
         if "RFSTDTC" in ref:
-            rfst = complete_date(frame["USUBJID"].map(ref["RFSTDTC"]))
+            rfst = subjects_of.date(frame, at, "RFSTDTC")
             for dtc, dy in _dy_pairs(frame):
-                delta = (complete_date(frame[dtc]) - rfst).dt.days
+                delta = (_complete(frame[dtc]) - rfst).dt.days
                 expect = delta.where(delta < 0, delta + 1)
                 bad = frame[(expect.notna() & (frame[dy] != expect)).fillna(False)]
                 out += _emit("CMAP-XD0006", name, dy, bad, frame[dy])
         start = f"{name}STDTC" if f"{name}STDTC" in frame else f"{name}DTC"
         if start not in frame:
             continue
-        d = complete_date(frame[start])
+        d = _complete(frame[start])
         if "EPOCH" in frame and "RFXSTDTC" in ref:
             # every complete date of a treated subject falls in some epoch: before, during or
             # after treatment (an ongoing treatment epoch has no end yet)
-            treated = frame["USUBJID"].map(ref["RFXSTDTC"]).notna()
+            treated = subjects_of.given(frame, at, "RFXSTDTC")
             bad = frame[(d.notna() & treated & frame["EPOCH"].isna()).fillna(False)]
             out += _emit("CMAP-XD0010", name, "EPOCH", bad, frame[start],
                          f" ({start} is the record's date)")
         class_name = domain_class(name, frame, standards)
         if ("DTHDTC" in ref and class_name in AFTER_DEATH_CLASSES
                 and name not in AFTER_DEATH_EXEMPT):
-            death = complete_date(frame["USUBJID"].map(ref["DTHDTC"]))
+            death = subjects_of.date(frame, at, "DTHDTC")
             bad = frame[(d > death).fillna(False)]
             out += _emit("CMAP-XD0005", name, start, bad, frame[start])
         if ("RFICDTC" in ref and class_name in BEFORE_CONSENT_CLASSES
                 and name not in BEFORE_CONSENT_EXEMPT):
-            ic = complete_date(frame["USUBJID"].map(ref["RFICDTC"]))
+            ic = subjects_of.date(frame, at, "RFICDTC")
             bad = frame[((d < ic) & ~_before_study(frame, name[:2])).fillna(False)]
             out += _emit("CMAP-XD0008", name, start, bad, frame[start])
     return out
