@@ -460,21 +460,26 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
     def text(values: object) -> pd.arrays.StringArray:
         return _string_column(np.broadcast_to(np.asarray(values, dtype=object), (n,)).copy())
 
-    def column(name: str) -> pd.arrays.StringArray:
-        return _string_column(computed[name].to_numpy(dtype=object)[row])
+    def constant(value: str | None) -> pd.arrays.StringArray:
+        return string_array(np.full(n, pd.NA if value is None else value, dtype=object))
 
-    test_codes = np.array(tests, dtype=object)[test_no]
+    def column(name: str) -> pd.arrays.StringArray:
+        values = computed[name]
+        if isinstance(values.array, pd.arrays.StringArray):   # str and NA only: taken as is
+            return string_array(np.asarray(values.array, dtype=object)[row])
+        return _string_column(values.to_numpy(dtype=object)[row])
+
     return pd.DataFrame({
         "STUDYID": text(studyid),
-        "DOMAIN": text("RS"),
+        "DOMAIN": constant("RS"),
         "USUBJID": column("USUBJID"),
-        "RSTESTCD": text(test_codes),
-        "RSTEST": text(np.array([RS_TESTS[t] for t in tests], dtype=object)[test_no]),
-        "RSCAT": text(RSCAT_RECIST),
+        "RSTESTCD": string_array(np.array(tests, dtype=object)[test_no]),
+        "RSTEST": string_array(np.array([RS_TESTS[t] for t in tests], dtype=object)[test_no]),
+        "RSCAT": constant(RSCAT_RECIST),
         "RSORRES": text(results[kept]),
         "RSSTRESC": text(results[kept]),
-        "RSDRVFL": text("Y"),
-        "RSEVAL": text(None),
+        "RSDRVFL": constant("Y"),
+        "RSEVAL": constant(None),
         "VISITNUM": visitnum[row],
         "VISIT": column("VISIT"),
         "RSDTC": column("ADTC"),

@@ -143,10 +143,15 @@ def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
     factorized = [pd.factorize(_as_objects(col), use_na_sentinel=True) for col in columns]
     uniques = [np.asarray(u, dtype=object) for _, u in factorized]
     all_uniques = np.concatenate(uniques) if uniques else np.array([], dtype=object)
-    norm = pd.Series(all_uniques, dtype=object).astype(str).str.strip()
-    if upper:
-        norm = norm.str.upper()
-    norm_values = norm.to_numpy(dtype=object)
+    # as astype(str).str.strip() (.str.upper()), with str methods called directly on values
+    # that already are str
+    texts = all_uniques.copy()
+    other = np.fromiter((type(u) is not str for u in all_uniques), dtype=bool,
+                        count=len(all_uniques))
+    if other.any():
+        texts[other] = pd.Series(all_uniques[other], dtype=object).astype(str).to_numpy(object)
+    norm_values = np.array([t.strip().upper() for t in texts] if upper
+                           else [t.strip() for t in texts], dtype=object)
     valid = norm_values != ""
     categories, inverse = np.unique(norm_values[valid].astype(str), return_inverse=True)
     remap = np.full(len(norm_values), -1, dtype=np.int64)
