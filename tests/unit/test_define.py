@@ -734,7 +734,11 @@ def test_a_column_replaced_after_writing_is_looked_at_again(tmp_path, standards,
     frames = sdtm_frames()
     write_datasets(frames, tmp_path / "xpt", standards, CREATED)
     aeterm = XptColumn("AETERM", "Reported Term", "char")
-    assert recall_lengths(frames["AE"], [aeterm]) == {"AETERM": 20}
+    aestdy = XptColumn("AESTDY", "Study Day of Start of Adverse Event", "num")
+    assert recall_lengths(frames["AE"], [aeterm, aestdy]) == {"AETERM": 20, "AESTDY": 8}
+    assert recall_lengths(frames["AE"], [XptColumn("AETERM", "Term", "char", 40)]) is None
+    frames["AE"]["AESTDY"] = _f([6, 8, 9])                # a new numpy column
+    assert recall_lengths(frames["AE"], [aestdy]) is None
     frames["AE"]["AETERM"] = _s(["Headache", "Nausea", "Rash on the left arm and the back"])
     assert recall_text_facts(frames["AE"], "AETERM") is None
     assert recall_lengths(frames["AE"], [aeterm]) is None

@@ -31,7 +31,7 @@ __all__ = ["forget", "recall_lengths", "recall_text_facts", "remember_plan"]
 @dataclass(frozen=True, eq=False)
 class _Column:
     column: XptColumn           # as written: its type and declared length set its length
-    values: np.ndarray          # the column's values as written (kept alive: see module doc)
+    values: object              # the column's values as written (kept alive: see module doc)
     codes: np.ndarray | None    # text: codes per row (-1 missing) into ``uniques``
     uniques: np.ndarray | None
     byte_lengths: np.ndarray | None
@@ -48,8 +48,13 @@ class _Written:
 _WRITTEN: dict[int, _Written] = {}
 
 
-def _values(series: pd.Series) -> np.ndarray:
-    return np.asarray(series.array)
+def _values(series: pd.Series) -> object:
+    """What holds a column's values: its pandas array (the same object on every access), or
+    for a plain numpy column (whose ``.array`` is a new wrapper each time) the numpy view."""
+    array = series.array
+    if type(array) is pd.arrays.NumpyExtensionArray:
+        return np.asarray(array)
+    return array
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -86,10 +91,12 @@ def _entry(frame: pd.DataFrame) -> _Written | None:
 
 
 def _same_values(column: _Column, series: pd.Series) -> bool:
-    values = _values(series)
-    return (values.shape == column.values.shape and values.dtype == column.values.dtype
-            and values.__array_interface__["data"][0]
-            == column.values.__array_interface__["data"][0])
+    values, kept = _values(series), column.values
+    if not isinstance(kept, np.ndarray):
+        return values is kept
+    return (isinstance(values, np.ndarray) and values.shape == kept.shape
+            and values.dtype == kept.dtype
+            and values.__array_interface__["data"][0] == kept.__array_interface__["data"][0])
 
 
 def recall_lengths(frame: pd.DataFrame, columns: Sequence[XptColumn]) -> dict[str, int] | None:
