@@ -26,7 +26,10 @@ def demographics_table(adsl: pd.DataFrame, settings: AnalysisSettings,
     (or the transpose with ``groups_as_rows``)."""
     pop = population(adsl, settings, spec.population)
     grps = groups(pop, settings, spec.grouping)
-    by_id = adsl.set_index(adsl["USUBJID"].astype("string"))
+    # the variables the rows read, by USUBJID (each group's rows are taken from it)
+    read = [c for c in dict.fromkeys([*spec.continuous, *spec.categorical, "AGEU"])
+            if c in adsl.columns]
+    by_id = adsl[read].set_index(adsl["USUBJID"].astype("string"))
     rows: list[tuple[str, str, str | None, list[str]]] = []  # label, var, filter, values
     rows.append(("N", "USUBJID", None, []))
     for var in spec.continuous:
@@ -45,18 +48,28 @@ def demographics_table(adsl: pd.DataFrame, settings: AnalysisSettings,
     base = {"dataset": "ADSL", "paramcd": None, "population": population_text(
         settings, spec.population)}
     cells: dict[tuple[int, int], tuple[str, dict]] = {}
+    # each (variable, value) test once over ADSL; a group's cells count its subjects' rows
+    equal: dict[tuple[str, str], np.ndarray] = {}
+
+    def is_value(var: str, value: str) -> np.ndarray:
+        if (var, value) not in equal:
+            equal[(var, value)] = (by_id[var].astype("string") == value).fillna(False) \
+                .to_numpy(bool)
+        return equal[(var, value)]
+
     for gi, grp in enumerate(grps):
-        sub = by_id.loc[grp.subjects.to_numpy()]
-        n = len(sub)
+        pos = by_id.index.get_indexer_for(grp.subjects.to_numpy())   # the rows .loc gives
+        if (pos < 0).any():
+            raise KeyError(f"{grp.label}: subjects not in ADSL")
+        n = len(pos)
         for ri, (_label, var, filt, extra) in enumerate(rows):
             if ri == 0:
                 text, count = str(n), n
             elif var in spec.continuous:
-                part = sub if not extra[0] else sub.loc[
-                    (sub["AGEU"].astype("string") == extra[0]).fillna(False).to_numpy(bool)]
-                text, count = _continuous(part[var]), len(part)
+                part = pos if not extra[0] else pos[is_value("AGEU", extra[0])[pos]]
+                text, count = _continuous(by_id[var].iloc[part]), len(part)
             else:
-                count = int((sub[var].astype("string") == extra[0]).fillna(False).sum())
+                count = int(is_value(var, extra[0])[pos].sum())
                 text = f"{count} ({100 * count / n:.1f}%)" if n else "0"
             trace = {**base, "variable": var, "group": grp.label,
                      "filter": " and ".join(f for f in (filter_text(settings, spec.grouping, grp),

@@ -45,10 +45,12 @@ def groups(pop: pd.DataFrame, settings: AnalysisSettings, name: str) -> list[Gro
                 raise InputDataError(f"ADSL has no {var} (grouping '{name}' of analysis.yaml)")
         values = clean_text(pop[g.variable])
         labels = pop[g.label].astype("string") if g.label else values
-        for value in sorted(values.dropna().unique()):
-            mask = (values == value).fillna(False).to_numpy(dtype=bool)
+        codes, uniques = values.factorize()         # one pass; missing values are -1
+        ids = pop["USUBJID"].astype("string")
+        for code, value in sorted(enumerate(uniques), key=lambda item: item[1]):
+            mask = codes == code
             label = str(labels[mask].iloc[0]) if g.label else str(value)
-            out.append(Group(str(value), label, pop.loc[mask, "USUBJID"].astype("string")))
+            out.append(Group(str(value), label, ids[mask]))
     if g.total or g.variable is None:
         out.append(Group(None, g.total_label, pop["USUBJID"].astype("string")))
     return out

@@ -72,19 +72,23 @@ def _response_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, s
                   + population_text(settings, spec.population))
     # each endpoint's responders and subjects with a record, once (not once per group)
     # as booleans over the population rows, looked up per group by its rows' index labels
+    # (pop is renumbered 0..n-1, so a group's index labels are positions in these arrays)
     pop = pop.reset_index(drop=True)
     ids = pop["USUBJID"].astype(str)
-    yes = [ids.isin(response.responder_ids(adrs, e.paramcd, e.responders))
+    param_rows = response.ParamRows(adrs)
+    yes = [ids.isin(response.responder_ids(adrs, e.paramcd, e.responders,
+                                           param_rows(e.paramcd))).to_numpy(bool)
            for e in spec.endpoints]
-    recorded = [ids.isin(set(adrs.loc[adrs["PARAMCD"] == e.paramcd, "USUBJID"].astype(str)))
-                for e in spec.endpoints] if spec.denominator == "records" else []
+    recorded = [ids.isin(set(adrs["USUBJID"].iloc[param_rows(e.paramcd)].astype(str)))
+                .to_numpy(bool) for e in spec.endpoints] \
+        if spec.denominator == "records" else []
     for grp in groups(pop, settings, spec.grouping):
         texts, traces = [grp.label, str(len(grp.subjects))], {}
         for i, e in enumerate(spec.endpoints):
-            rows = grp.subjects.index
+            rows = grp.subjects.index.to_numpy()
             if spec.denominator == "records":
-                rows = rows[recorded[i].loc[rows].to_numpy(bool)]
-            hit = yes[i].loc[rows]
+                rows = rows[recorded[i][rows]]
+            hit = yes[i][rows]
             rate = response.exact_rate(int(hit.sum()), len(hit), spec.confidence)
             texts.append(rate.text())
             traces[i + 2] = {
@@ -141,12 +145,15 @@ def _simon_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                              "H0 (p <= p0) when more than r of n respond."],
                   source="Source: ADRS, ADSL; population "
                   + population_text(settings, spec.population))
-    pop = pop.assign(_order=pd.to_datetime(pop[spec.order_by], errors="coerce"))
+    # the two columns the accrual order needs (not every ADSL column, once per group)
+    order = pd.DataFrame({"USUBJID": pop["USUBJID"],
+                          "_order": pd.to_datetime(pop[spec.order_by], errors="coerce")})
+    uid = pop["USUBJID"].astype("string")
     yes = response.responder_ids(adrs, e.paramcd, e.responders)     # once, not per group
     for grp in groups(pop, settings, spec.grouping):
         if grp.value is None:
             continue
-        sub = pop.loc[pop["USUBJID"].astype("string").isin(grp.subjects)] \
+        sub = order.loc[uid.isin(grp.subjects).to_numpy(dtype=bool)] \
             .sort_values(["_order", "USUBJID"], kind="mergesort", na_position="last")
         hit = sub["USUBJID"].astype(str).isin(yes).to_numpy(dtype=bool)
         design = _design_for(spec, grp.value)

@@ -142,10 +142,28 @@ def responders(records: pd.DataFrame, subjects: pd.Series, paramcd: str,
                      index=subjects.index)
 
 
-def responder_ids(records: pd.DataFrame, paramcd: str, values: list[str]) -> set[str]:
+class ParamRows:
+    """Positions of each PARAMCD's records (``records["PARAMCD"] == paramcd``), from one
+    factorisation of the column instead of a text comparison over every record per
+    endpoint (a 10,000-subject ADRS has 190,000 records)."""
+
+    def __init__(self, records: pd.DataFrame) -> None:
+        self.codes, uniques = records["PARAMCD"].factorize()
+        self.code_of = {v: i for i, v in enumerate(uniques) if isinstance(v, str)}
+
+    def __call__(self, paramcd: str) -> np.ndarray:
+        code = self.code_of.get(paramcd)
+        return np.flatnonzero(self.codes == code) if code is not None \
+            else np.array([], dtype=np.intp)
+
+
+def responder_ids(records: pd.DataFrame, paramcd: str, values: list[str],
+                  rows: np.ndarray | None = None) -> set[str]:
     """USUBJIDs whose ``paramcd`` record has AVALC in ``values`` (case and blanks ignored);
-    computed once per endpoint, then looked up per group."""
-    sel = records.loc[records["PARAMCD"] == paramcd, ["USUBJID", "AVALC"]]
+    computed once per endpoint, then looked up per group. ``rows``: the positions of the
+    ``paramcd`` records when known (``ParamRows``)."""
+    sel = records.loc[records["PARAMCD"] == paramcd, ["USUBJID", "AVALC"]] if rows is None \
+        else records.iloc[rows, records.columns.get_indexer(["USUBJID", "AVALC"])]
     wanted = {v.upper() for v in values}
     hit = clean_text(sel["AVALC"], upper=True).isin(wanted).fillna(False)
     return set(sel.loc[hit.to_numpy(dtype=bool), "USUBJID"].astype(str))

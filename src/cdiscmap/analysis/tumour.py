@@ -63,11 +63,20 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
             raise InputDataError(f"ADaM {name} not found ({spec.id})")
     adsl, adtr, adrs = adam["ADSL"], adam["ADTR"], adam["ADRS"]
     ids = set(subjects.astype(str))
-    tr = adtr.loc[_sel(adtr, "PARAMCD", spec.paramcd)
-                  & adtr["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
-    tr["USUBJID"] = tr["USUBJID"].astype(str)
-    rs = adrs.loc[adrs["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
-    rs["USUBJID"] = rs["USUBJID"].astype(str)
+
+    def rows_of(frame: pd.DataFrame, keep: np.ndarray | slice, columns: list[str]
+                ) -> pd.DataFrame:
+        """The rows ``keep`` of the subjects, with the columns read below only (copying
+        every column of ADRS/ADTR's 100,000s of records costs more than the figures'
+        data)."""
+        part = frame.loc[keep, [c for c in columns if c in frame.columns]]
+        part = part.loc[part["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
+        part["USUBJID"] = part["USUBJID"].astype(str)
+        return part
+
+    tr = rows_of(adtr, _sel(adtr, "PARAMCD", spec.paramcd),
+                 ["USUBJID", "PCHG", "ADY", "ANL01FL", "ANL02FL", "ABLFL"])
+    rs = rows_of(adrs, slice(None), ["USUBJID", "PARAMCD", "AVALC", "ADT"])
     bor = rs.loc[_sel(rs, "PARAMCD", spec.bor_paramcd)].drop_duplicates("USUBJID") \
         .set_index("USUBJID")["AVALC"]
     bor = clean_text(bor, upper=True)
@@ -88,8 +97,7 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
     course["BOR"] = course["USUBJID"].map(bor).fillna("NE").astype(str)
     course = course.sort_values(["USUBJID", "WEEK"], kind="mergesort").reset_index(drop=True)
 
-    pop = adsl.loc[adsl["USUBJID"].astype(str).isin(ids).to_numpy(dtype=bool)].copy()
-    pop["USUBJID"] = pop["USUBJID"].astype(str)
+    pop = rows_of(adsl, slice(None), ["USUBJID", "TRTSDT", "TRTEDT", "DTHDT"])
     start = pd.to_datetime(pop["TRTSDT"], errors="coerce")
     end = pd.to_datetime(pop["TRTEDT"], errors="coerce")
     death = pd.to_datetime(pop["DTHDT"], errors="coerce") if "DTHDT" in pop.columns \
