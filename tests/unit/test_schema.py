@@ -615,3 +615,18 @@ def test_duplicated_rows_is_frame_duplicated(rows, width) -> None:
     keys = ["A", "N", "O"][:width]
     assert duplicated_rows(frame, keys).tolist() == \
         frame.duplicated(keys, keep=False).tolist()
+
+
+@PROPERTY
+@given(st.lists(st.one_of(
+    st.from_regex(r"\A[0-9-]{4}-[0-9-]{2}-[0-9-]{2}(T[0-9-]{2}:[0-9-]{2}(:[0-9.]{2,4})?)?\Z"),
+    st.sampled_from(["2023-02-29", "2024-02-29", "2023-13", "2023-", "--12-15", "2003---15",
+                     "2023-04-31T10:00", "2023-01-01T25:00", "2023-01-01Z", "", " 2023",
+                     "2023-01-01T10:00Z", "2023-01-01T10:00+01:00"]),
+    st.text(max_size=12)), unique=True, max_size=40))
+def test_iso8601_on_distinct_values_is_the_series_check(values) -> None:
+    from cdiscmap.checks.schema import _iso8601_distinct, _iso8601_uniques
+
+    expected = _iso8601_distinct(pd.Series(values, dtype="string")).to_numpy(
+        dtype=bool, na_value=False)
+    assert _iso8601_uniques(np.array(values, dtype=object)).tolist() == expected.tolist()

@@ -173,7 +173,10 @@ def _frame(columns: dict[str, pd.Series], n_rows: int, relpath: str,
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows), copy=False)
     if not lineage:
         return frame
-    frame["_SRCFILE"] = pd.Series(pd.arrays.StringArray(np.full(n_rows, relpath, dtype=object)))
+    # one shared str object on every row (np.full would make a new str per row), wrapped
+    # without the StringArray constructor's check of every cell
+    frame["_SRCFILE"] = pd.Series(_string_array(np.array([relpath], dtype=object)
+                                                .repeat(n_rows)))
     frame["_SRCROW"] = np.arange(1, n_rows + 1)
     return frame
 

@@ -17,6 +17,7 @@ through the schema.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -105,6 +106,27 @@ def _iso8601_distinct(text: pd.Series) -> pd.Series:
                                 errors="coerce")
         shape_ok[complete] &= parsed.notna()
     return shape_ok
+
+
+_ISO8601 = re.compile(ISO8601_PATTERN)
+_COMPLETE_DATE = re.compile(_COMPLETE_DATE_PREFIX)
+
+
+def _iso8601_uniques(values: np.ndarray) -> np.ndarray:
+    """:func:`_iso8601_distinct` of an object array of distinct str (no nulls), as booleans:
+    the same expressions called straight on each value, without a pandas string method's
+    per-cell overhead (a 10,000-subject study has some 85,000 distinct --DTC values)."""
+    count = len(values)
+    fullmatch, starts_complete = _ISO8601.fullmatch, _COMPLETE_DATE.match
+    ok = np.fromiter((fullmatch(v) is not None and not v.endswith("-") for v in values),
+                     dtype=bool, count=count)
+    complete = np.fromiter((starts_complete(v) is not None for v in values), dtype=bool,
+                           count=count)
+    if complete.any():
+        days = pd.Series([v[:10] for v in values[complete]], dtype="string")
+        parsed = pd.to_datetime(days, format="%Y-%m-%d", errors="coerce")
+        ok[complete] &= parsed.notna().to_numpy()
+    return ok
 
 
 def is_iso8601(values: pd.Series) -> pd.Series:
@@ -455,6 +477,8 @@ def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) 
     for rule, test in _text_tests(plan):
         if test is text_within_limit:           # the bytes of each value are known already
             conform = facts.byte_lengths <= MAX_TEXT_BYTES
+        elif test is is_iso8601:                # the values are distinct already
+            conform = _iso8601_uniques(facts.uniques)
         else:
             conform = test(facts.distinct).fillna(True).to_numpy(dtype=bool)
         if conform.all():
