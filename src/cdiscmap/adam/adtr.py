@@ -136,11 +136,7 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out["SRCSEQ"] = pd.Series(np.nan, index=tp.index, dtype="float64")
     lesions = _lesion_records(sdtm, adsl, settings, methods)
     if not lesions.empty:
-        out = pd.concat([out, lesions], ignore_index=True)
-        order = out.assign(_L=out["_L"].fillna(0), _T=out["_T"].fillna(-1)).sort_values(
-            ["USUBJID", "_L", "_T", "AVISITN", "ADT"], kind="mergesort").index
-        out = out.loc[order].drop(columns=["_L", "_T"]).reset_index(drop=True)
-        out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
+        out = _ordered(pd.concat([out, lesions], ignore_index=True))
     elif not cfg.lesion_parameters:
         out = out.drop(columns=["SRCDOM", "SRCVAR", "SRCSEQ"])
 
@@ -174,6 +170,30 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     for name, text in (("PARCAT1", "Target Lesion(s)"), ("PARCAT2", f"Evaluator ({ev})"),
                        ("PARCAT3", "Response criteria (RECIST 1.1)")):
         methods[name] = text
+    return out
+
+
+def _ordered(out: pd.DataFrame) -> pd.DataFrame:
+    """Records by USUBJID, lesion number (SDIAM first), parameter, AVISITN, ADT (missing
+    last, ties in record order), with ASEQ 1..n per subject: one stable lexsort of arrays
+    (USUBJID as codes in text order), not a sort of a copy of the frame."""
+    ids = out["USUBJID"]
+    if ids.isna().any():       # pragma: no cover - records are of ADSL subjects
+        order = out.assign(_L=out["_L"].fillna(0), _T=out["_T"].fillna(-1)).sort_values(
+            ["USUBJID", "_L", "_T", "AVISITN", "ADT"], kind="mergesort").index
+        out = out.loc[order].drop(columns=["_L", "_T"]).reset_index(drop=True)
+        out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
+        return out
+    subject = pd.factorize(ids, sort=True)[0]
+    order = np.lexsort([out["ADT"].to_numpy(), out["AVISITN"].to_numpy(dtype=float),
+                        out["_T"].fillna(-1).to_numpy(dtype=float),
+                        out["_L"].fillna(0).to_numpy(dtype=float), subject])
+    out = out.take(order).drop(columns=["_L", "_T"]).reset_index(drop=True)
+    sorted_subject = subject[order]
+    n = len(sorted_subject)
+    starts = np.flatnonzero(np.r_[True, sorted_subject[1:] != sorted_subject[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
+    out["ASEQ"] = (np.arange(n) - first + 1).astype("float64")
     return out
 
 
