@@ -25,7 +25,15 @@ from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
-from cdiscmap.sdtm.vectorize import carry, carry_concat, carry_rows, coded, codes_cache
+from cdiscmap.sdtm.vectorize import (
+    carry,
+    carry_concat,
+    carry_rows,
+    carry_take,
+    coded,
+    codes_cache,
+    null_text,
+)
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.spec.models import BlockSpec, DomainSpec, SourceSpec, VariableSpec
 
@@ -493,27 +501,39 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
             templated.add(col)
         pieces.append((pos, key, part))
     base_cols = [c for c in df.columns if c not in templated]
-    longs = []
-    for pos, key, part in pieces:
-        piece = df[base_cols].copy()
-        carry_rows(df, piece, None)
-        for new, series in part.items():
-            piece[new] = series
-            carry(series, piece[new])
-        piece[spec.key_column] = str(key)
-        piece["_TPOS"] = pos
-        longs.append(piece)
-    long = pd.concat(longs, ignore_index=False)
-    if len(longs) > 1:
-        for name in long.columns:
-            carry_concat([p[name] for p in longs], long[name])
-    long["_ORIG"] = long.index
-    # the sort's order as positions (the same stable sort on the same keys), so the text
-    # columns take their factorisations along
-    order = pd.DataFrame({"_ORIG": long["_ORIG"].to_numpy(), "_TPOS": long["_TPOS"].to_numpy()}
-                         ).sort_values(["_ORIG", "_TPOS"], kind="mergesort").index.to_numpy()
-    unsorted, long = long, long.iloc[order].reset_index(drop=True)
-    carry_rows(unsorted, long, order)
+    # The long records are the keys' pieces laid end to end (piece pos holds row i at pos*n+i)
+    # then stably sorted by (source row label, key position); each column is taken once in
+    # that final order, and text columns take their factorisations along.
+    n, k = len(df), len(pieces)
+    labels = df.index.to_numpy()
+    tpos = np.repeat(np.arange(k, dtype="int64"), n)
+    order = np.lexsort((tpos, np.tile(labels, k))) if n and k else np.zeros(0, dtype=np.intp)
+    rows = order % n if n else order            # the source row of each long record
+    # a name written again replaces the column in place, as setting a frame's column does
+    data: dict[str, object] = {}
+    sources: dict[str, tuple[pd.Series, np.ndarray]] = {}     # column → (source, rows)
+    for c in base_cols:
+        data[c] = _take(df[c], rows)
+        sources[c] = (df[c], rows)
+    for new in spec.columns:
+        parts = [part[new] for _, _, part in pieces]
+        stacked = pd.concat(parts, ignore_index=True) if len(parts) > 1 else \
+            parts[0].reset_index(drop=True)
+        if len(parts) > 1:
+            carry_concat(parts, stacked)
+        else:
+            carry(parts[0], stacked)
+        data[new] = _take(stacked, order)
+        sources[new] = (stacked, order)
+    data[spec.key_column] = np.array([str(key) for _, key, _ in pieces],
+                                     dtype=object)[tpos[order]]
+    data["_TPOS"] = tpos[order]
+    data["_ORIG"] = np.tile(labels, k)[order]
+    for name in (spec.key_column, "_TPOS", "_ORIG"):
+        sources.pop(name, None)
+    long = pd.DataFrame(data, copy=False)
+    for name, (source, taken_rows) in sources.items():
+        carry_take(source, long[name], taken_rows)
     if spec.keep_if is not None:
         lf = vocab.BlockFrame(raw=long, out=pd.DataFrame(index=long.index), form=frame.form,
                               file=frame.file, clean=frame.clean)
@@ -525,6 +545,12 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
     out = long.drop(columns=["_TPOS", "_ORIG"]).reset_index(drop=True)
     carry_rows(long, out, None)
     return out
+
+
+def _take(values: pd.Series, rows: np.ndarray) -> object:
+    """The column's array at ``rows`` (positions), keeping its dtype."""
+    return values.array.take(rows) if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
+        else values.to_numpy().take(rows)
 
 
 # --------------------------------------------------------------------------- execution
@@ -623,8 +649,11 @@ def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
     out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
     if len(outs) > 1:       # the parts' factorisations joined, not the rows factorised again
         for name in out.columns:
-            if all(name in o.columns for o in outs):
-                carry_concat([o[name] for o in outs], out[name])
+            if out[name].dtype != "string":
+                continue
+            # a block without the variable gives null rows (concat fills them): no value
+            carry_concat([o[name] if name in o.columns else null_text(o.index) for o in outs],
+                         out[name])
     elif outs:
         for name in out.columns:
             carry(outs[0][name], out[name])

@@ -117,25 +117,29 @@ def carry_rows(source: pd.DataFrame, target: pd.DataFrame, rows: np.ndarray | No
     if source.columns.has_duplicates or target.columns.has_duplicates:
         return
     for name in target.columns:
-        if name not in source.columns:
-            continue
-        src, dst = _own_array(source[name]), _own_array(target[name])
-        if src is None or dst is None or dst is src:
-            continue
-        payload = _payload(src)
-        if payload is None:
-            continue
-        if rows is None:
-            if len(src) == len(dst):
-                _store(dst, payload)
-            continue
+        if name in source.columns:
+            carry_take(source[name], target[name], rows)
 
-        def taken(payload: _Coded | Callable[[], _Coded] = payload,
-                  rows: np.ndarray = rows) -> _Coded:
-            codes, uniques, clean = payload() if callable(payload) else payload
-            return _compact(codes[rows], uniques, clean)
 
-        _store(dst, taken)
+def carry_take(source: pd.Series, target: pd.Series, rows: np.ndarray | None) -> None:
+    """:func:`carry_rows` for one column: ``target`` is ``source`` at ``rows``."""
+    src, dst = _own_array(source), _own_array(target)
+    if src is None or dst is None or dst is src:
+        return
+    payload = _payload(src)
+    if payload is None:
+        return
+    if rows is None:
+        if len(src) == len(dst):
+            _store(dst, payload)
+        return
+
+    def taken(payload: _Coded | Callable[[], _Coded] = payload,
+              rows: np.ndarray = rows) -> _Coded:
+        codes, uniques, clean = payload() if callable(payload) else payload
+        return _compact(codes[rows], uniques, clean)
+
+    _store(dst, taken)
 
 
 def carry_concat(parts: list[pd.Series], whole: pd.Series) -> None:
@@ -218,6 +222,12 @@ def text_from_codes(codes: np.ndarray, table: np.ndarray, index: pd.Index) -> pd
     return pd.Series(_string_array(values), index=index)
 
 
+def null_text(index: pd.Index) -> pd.Series:
+    """``string`` nulls on every row, their factorisation known (no value)."""
+    return text_from_codes(np.full(len(index), -1, dtype=np.intp), np.zeros(0, dtype=object),
+                           index)
+
+
 def constant_text(value: str, index: pd.Index) -> pd.Series:
     """``value`` on every row as ``string``, its factorisation known (one value)."""
     out = pd.Series(value, index=index, dtype="string")
@@ -255,6 +265,12 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
             return _string_array(np.asarray(values.array, dtype=object))
     codes, uniques = coded(values)
     cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
+    own = _own_array(values) if isinstance(values, pd.Series) else None
+    if own is not None and all(c is u for c, u in zip(cleaned, uniques, strict=True)):
+        # every value already clean (str.strip gives the same object back): the same text,
+        # no copy, now known to be clean
+        _remember(own, codes, uniques, True)
+        return _string_array(own)
     # the cleaned values factorised in turn (" a" and "a" are one value, blank is null), so
     # the result's own factorisation is known without another pass over the rows
     inner, table = pd.factorize(cleaned, use_na_sentinel=True)

@@ -29,6 +29,7 @@ from cdiscmap.sdtm.vectorize import (
     coded,
     constant_text,
     map_unique,
+    null_text,
     text_from_codes,
     text_objects,
 )
@@ -823,7 +824,7 @@ def empty(ctx: MapContext, frame: BlockFrame, kind: str) -> pd.Series:
     core designations: Expected variables are included even when empty)."""
     if kind == "num":
         return pd.Series(np.nan, index=frame.raw.index, dtype="float64")
-    return pd.Series(pd.NA, index=frame.raw.index, dtype="string")
+    return null_text(frame.raw.index)
 
 
 def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
@@ -838,9 +839,9 @@ def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
     table["_POS"] = np.arange(len(table))
     cand = table[eligible.to_numpy()].sort_values([*args.by, "_D", "_POS"], kind="mergesort")
     last = cand.groupby(args.by, dropna=False, sort=False).tail(1).index
-    out = pd.Series(pd.NA, index=frame.out.index, dtype="string")
-    out.loc[last] = "Y"
-    return out
+    flags = np.full(len(frame.out.index), -1, dtype=np.intp)      # "Y" on the last records
+    flags[frame.out.index.get_indexer(last)] = 0
+    return text_from_codes(flags, np.array(["Y"], dtype=object), frame.out.index)
 
 
 def expr(ctx: MapContext, frame: BlockFrame, text: str) -> pd.Series:
