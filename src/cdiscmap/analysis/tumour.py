@@ -51,6 +51,22 @@ class TumourData:
     swim: pd.DataFrame        # USUBJID, DUR, RESP, PROG, DEATH (months from TRTSDT; NaN = none)
 
 
+def _dates(values: pd.Series) -> pd.Series:
+    """``pd.to_datetime(values, errors="coerce")``; dates read from XPT are datetime64[ns]
+    already, and to_datetime would still look at them one by one (its cache check)."""
+    return values if values.dtype == "datetime64[ns]" else pd.to_datetime(values,
+                                                                           errors="coerce")
+
+
+def _rgba(colours: list[str] | np.ndarray) -> np.ndarray:
+    """The RGBA rows matplotlib makes of a list of colour names, converting each distinct
+    name once (a list of 10,000 names is converted name by name at every draw)."""
+    from matplotlib.colors import to_rgba_array
+
+    codes, names = pd.factorize(np.asarray(colours, dtype=object))
+    return to_rgba_array(list(names))[codes] if len(codes) else np.zeros((0, 4))
+
+
 def _sel(frame: pd.DataFrame, var: str, value: str) -> np.ndarray:
     return text_eq(frame[var], value, upper=True)
 
@@ -98,15 +114,15 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
     course = course.sort_values(["USUBJID", "WEEK"], kind="mergesort").reset_index(drop=True)
 
     pop = rows_of(adsl, slice(None), ["USUBJID", "TRTSDT", "TRTEDT", "DTHDT"])
-    start = pd.to_datetime(pop["TRTSDT"], errors="coerce")
-    end = pd.to_datetime(pop["TRTEDT"], errors="coerce")
-    death = pd.to_datetime(pop["DTHDT"], errors="coerce") if "DTHDT" in pop.columns \
+    start = _dates(pop["TRTSDT"])
+    end = _dates(pop["TRTEDT"])
+    death = _dates(pop["DTHDT"]) if "DTHDT" in pop.columns \
         else pd.Series(pd.NaT, index=pop.index)
     days = lambda d: (d - start).dt.days.astype("float64")  # noqa: E731
     swim = pd.DataFrame({"USUBJID": pop["USUBJID"], "DUR": (days(end) + 1) / DAYS_PER_MONTH,
                          "DEATH": days(death) / DAYS_PER_MONTH})
     tp = rs.loc[_sel(rs, "PARAMCD", spec.timepoint_paramcd)].copy()
-    tp["ADT"] = pd.to_datetime(tp["ADT"], errors="coerce")
+    tp["ADT"] = _dates(tp["ADT"])
     tp["VAL"] = clean_text(tp["AVALC"], upper=True)
     first = {}
     for key, values in (("RESP", [v.upper() for v in spec.responders]), ("PROG", ["PD"])):
@@ -161,7 +177,7 @@ def waterfall_figure(fig_id: str, title: str, best: pd.DataFrame) -> Figure:
         x = np.arange(len(best), dtype=float)
         h = best["PCHG"].to_numpy(float)
         bars = PolyCollection(_rects(x - 0.4, x + 0.4, np.zeros_like(h), h),
-                              facecolors=[_colour(b) for b in best["BOR"]],
+                              facecolors=_rgba([_colour(b) for b in best["BOR"]]),
                               edgecolors="none", linewidths=0.0)
         bars.set_rasterized(_rasterize(len(best)))
         ax.add_collection(bars)
@@ -201,7 +217,7 @@ def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
         colours = course["BOR"].map(BOR_COLOURS).fillna(OTHER_COLOUR) \
             .to_numpy(dtype=object)             # _colour of each row, vectorised
         lines = LineCollection(np.split(xy, starts[1:]) if len(starts) else [],
-                               colors=list(colours[starts]), linewidths=1.0)
+                               colors=_rgba(colours[starts]), linewidths=1.0)
         lines.set_rasterized(_rasterize(len(starts)))
         ax.add_collection(lines)
         for colour in sorted(set(colours.tolist())):
