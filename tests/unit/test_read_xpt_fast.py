@@ -234,3 +234,15 @@ def test_reader_facts_match_factorising_the_column(values):
     assert again.uniques.tolist() == facts.uniques.tolist()
     assert _facts(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object),
                   np.zeros(0, dtype=np.int64)).uniques.tolist() == []
+
+
+def test_a_second_member_ends_the_first_ones_observations(tmp_path):
+    first = write(tmp_path / "ae.xpt")
+    other = write(tmp_path / "other.xpt", frame().iloc[:1])
+    both = tmp_path / "both.xpt"
+    # SAS TS-140: a library may hold several members; each starts with a member header
+    # record (the 4th 80-byte record of a file written alone)
+    both.write_bytes(first.read_bytes() + other.read_bytes()[3 * 80:])
+    read = read_xpt_dataset(both, tmp_path, tmp_path).frame
+    assert read["USUBJID"].tolist() == ["S1-001", "S1-001", "S1-002", "S1-0021234567"]
+
