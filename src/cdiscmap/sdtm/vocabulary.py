@@ -432,6 +432,31 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
         else:
             mask = evaluate_condition(ctx, frame, branch.if_) & ~decided  # type: ignore[arg-type]
             spec = branch.then  # type: ignore[assignment]
+        direct = _direct_branch(ctx, frame, spec, numeric=None if result is None and
+                                codes is None else result is not None)
+        if direct is not None:
+            # a constant or a collected value: no findings, the same on the branch's rows as
+            # on all rows, so it is read from the whole block (no copy of the branch's rows)
+            if result is None and codes is None:
+                if isinstance(direct, float):
+                    result = pd.Series(np.nan, index=frame.raw.index, dtype="float64")
+                else:
+                    codes = np.full(len(frame.raw.index), -1, dtype=np.intp)
+            rows = mask.to_numpy(dtype=bool)
+            if rows.any():
+                if isinstance(direct, float):
+                    assert result is not None
+                    result.loc[mask] = direct
+                else:
+                    assert codes is not None
+                    branch_codes, distinct = direct
+                    taken = branch_codes[rows] if len(branch_codes) == len(rows) else \
+                        np.zeros(int(rows.sum()), dtype=np.intp)
+                    codes[rows] = np.where(taken >= 0, taken + size, -1)
+                    tables.append(distinct)
+                    size += len(distinct)
+            decided |= mask
+            continue
         # the branch sees only its own rows, so its findings are about those rows only
         sub = frame.subset(mask)
         value = run_algorithm(ctx, sub, spec)
@@ -460,6 +485,26 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
     assert codes is not None
     table = np.concatenate(tables) if tables else np.zeros(0, dtype=object)
     return text_from_codes(codes, table, frame.raw.index)
+
+
+def _direct_branch(ctx: MapContext, frame: BlockFrame, spec: VariableSpec,
+                   numeric: bool | None) -> float | tuple[np.ndarray, np.ndarray] | None:
+    """A ``when`` branch that needs no rows of its own: a constant (its number, or code 0
+    of its one text, given as an empty code array) or a ``take`` without default (the whole
+    column's codes and distinct values); None for any other branch, or when its kind does
+    not match the result's (``numeric``; None: the first branch decides)."""
+    if spec.case != "keep" or spec.algorithm not in ("constant", "take"):
+        return None
+    args = spec.args()
+    if spec.algorithm == "constant":
+        if isinstance(args, str):
+            return None if numeric else (np.zeros(0, dtype=np.intp),
+                                         np.array([args], dtype=object))
+        return None if numeric is False else float(args)
+    a = TakeArgs(column=args) if isinstance(args, str) else args
+    if a.default is not None or numeric:
+        return None
+    return coded(raw_text(ctx, frame, a.column))
 
 
 def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
