@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdiscmap.checks.facts import facts_cache, remember
 from cdiscmap.emit.define import write_define
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, display_path
@@ -22,9 +23,14 @@ from cdiscmap.validation.read import read_xpt_dataset
 
 
 def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
+    """The folder's XPT datasets; inside :func:`~cdiscmap.checks.facts.facts_cache` each text
+    column's facts are the reader's own factorisation, which define.xml then asks instead of
+    factorising the column again."""
     frames = {}
     for path in sorted(folder.glob("*.xpt")):
         data = read_xpt_dataset(path, folder, folder)
+        for column, facts in data.facts.items():
+            remember(data.frame[column], facts)
         frames[data.name] = data.frame
     return frames
 
@@ -48,6 +54,11 @@ def _adam_only_study(study_dir: Path, adam: dict[str, pd.DataFrame]) -> LoadedSt
 def write_package_defines(study_dir: Path, package: Path) -> list[Path]:
     """define.xml/define.html for the package's SDTM and ADaM. An ADaM-only study (adam/*.yaml,
     no study.yaml) writes the ADaM define alone: the SDTM was made elsewhere, with its own."""
+    with facts_cache():         # text columns: the XPT reader's factorisations (_read_folder)
+        return _package_defines(study_dir, package)
+
+
+def _package_defines(study_dir: Path, package: Path) -> list[Path]:
     from cdiscmap.pipeline.run import is_adam_only, study_standards
 
     if is_adam_only(study_dir):
