@@ -526,6 +526,33 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
     })
 
 
+def _sorted_with_aseq(adrs: pd.DataFrame) -> pd.DataFrame:
+    """Records by USUBJID, PARAMCD, ADT, AVISITN, SRCSEQ (missing last, ties in record
+    order) with ASEQ 1..n per subject: one stable lexsort of arrays (USUBJID by its category
+    codes, the sorted ADSL ids; PARAMCD as codes in text order), not a sort of the frame."""
+    subject = adrs["USUBJID"].cat.codes.to_numpy() if \
+        isinstance(adrs["USUBJID"].dtype, pd.CategoricalDtype) else None
+    if subject is None or (subject < 0).any():   # pragma: no cover - ADSL subjects only
+        adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
+                                kind="mergesort", na_position="last").reset_index(drop=True)
+        adrs["ASEQ"] = (adrs.groupby("USUBJID", observed=True).cumcount() + 1) \
+            .astype("float64")
+        return adrs
+    paramcd, names = pd.factorize(adrs["PARAMCD"], sort=True)
+    paramcd = np.where(paramcd < 0, len(names), paramcd)       # missing PARAMCD last
+    order = np.lexsort([adrs["SRCSEQ"].to_numpy(dtype=float),
+                        adrs["AVISITN"].to_numpy(dtype=float),
+                        adrs["ADT"].to_numpy(dtype="datetime64[ns]"), paramcd, subject])
+    adrs = adrs.take(order).reset_index(drop=True)
+    ordered = subject[order]
+    n = len(ordered)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else \
+        np.zeros(0, dtype=np.int64)
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
+    adrs["ASEQ"] = (np.arange(n) - first + 1).astype("float64")
+    return adrs
+
+
 def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
             ovr_codes: list[str] | None = None) -> pd.DataFrame:
     """ADSL identifiers, ASEQ, dtypes and a stable row order."""
@@ -542,9 +569,7 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
     derived = ~adrs["PARAMCD"].isin(ovr_codes or ["OVR"])
     adrs.loc[derived, "ANL01FL"] = "Y"
-    adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
-                            kind="mergesort", na_position="last").reset_index(drop=True)
-    adrs["ASEQ"] = (adrs.groupby("USUBJID", observed=True).cumcount() + 1).astype("float64")
+    adrs = _sorted_with_aseq(adrs)
     carried = [c for c in ADSL_CARRIED if c in adsl.columns] + \
         list(settings.adsl.cohort_variables)
     # ADSL identifiers by category code (USUBJID categories are the sorted ADSL ids)

@@ -200,8 +200,17 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
         table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
-    values = table.reindex(pd.Index(keys.to_numpy(dtype=object)))
+    values = table.reindex(_key_index(keys))
     return pd.Series(values.array, index=keys.index, name=table.name)
+
+
+def _key_index(keys: pd.Series) -> pd.Index:
+    """``pd.Index(keys.to_numpy(dtype=object))`` without its two passes over the rows: a
+    "string" column's object array (str and <NA>) is that array already, and its type need
+    not be inferred."""
+    if type(keys.array) is pd.arrays.StringArray:
+        return pd.Index(np.asarray(keys.array), dtype=object, copy=False)
+    return pd.Index(keys.to_numpy(dtype=object))
 
 
 def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
@@ -212,7 +221,7 @@ def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
         table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
-    where = table.index.get_indexer(pd.Index(keys.to_numpy(dtype=object)))
+    where = table.index.get_indexer(_key_index(keys))
     out = {}
     for name in names:
         column = table[name]
