@@ -246,3 +246,19 @@ def test_a_second_member_ends_the_first_ones_observations(tmp_path):
     read = read_xpt_dataset(both, tmp_path, tmp_path).frame
     assert read["USUBJID"].tolist() == ["S1-001", "S1-001", "S1-002", "S1-0021234567"]
 
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([1, 3, 8, 9, 13, 16]), st.data())
+def test_factorize_bytes_on_long_runs_numbers_values_by_first_appearance(width, data):
+    # sorted data: few runs of equal rows, the path that factorises each run's first row
+    distinct = data.draw(st.lists(st.binary(min_size=width, max_size=width), min_size=1,
+                                  max_size=4, unique=True))
+    runs = data.draw(st.lists(st.tuples(st.integers(0, len(distinct) - 1), st.integers(4, 12)),
+                              min_size=1, max_size=6))
+    rows = [distinct[value] for value, length in runs for _ in range(length)]
+    record = np.frombuffer(b"".join(b"<" + r + b">" for r in rows), dtype=np.uint8)
+    codes, first = _factorize_bytes(record.reshape(len(rows), width + 2)[:, 1:width + 1])
+    order = list(dict.fromkeys(rows))                    # values by first appearance
+    assert codes.tolist() == [order.index(r) for r in rows]
+    assert first.tolist() == [rows.index(v) for v in order]

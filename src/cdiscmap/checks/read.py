@@ -313,9 +313,27 @@ def _factorize_bytes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A row of up to 8 bytes is its own 64-bit key. Wider rows are hashed word by word
     (FNV-style, vectorised); a hash collision is detected by comparing every row with its
     code's first row, and then exact sorting is used.
+
+    Datasets are sorted by their keys, so most columns hold long runs of one value (STUDYID,
+    USUBJID, a visit): runs of equal rows are found exactly by comparing each row with the
+    one before, and only each run's first row is factorised when runs are few.
     """
     n_rows = len(block)
     words = _row_words(block)
+    if n_rows > 1:
+        change = words[0][1:] != words[0][:-1]
+        for word in words[1:]:
+            change |= word[1:] != word[:-1]
+        starts = np.flatnonzero(np.concatenate(([True], change)))
+        if len(starts) * 4 <= n_rows:
+            run_codes, run_first = _factorize_words([w[starts] for w in words], len(starts))
+            return (np.repeat(run_codes, np.diff(np.append(starts, n_rows))),
+                    starts[run_first])
+    return _factorize_words(words, n_rows)
+
+
+def _factorize_words(words: list[np.ndarray], n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_factorize_bytes` of rows given as their 64-bit words."""
     if len(words) == 1:
         key = words[0]
     else:
