@@ -151,3 +151,39 @@ def test_missing_tu_or_tr_stops_with_exit_2(tmp_path: Path, missing: str) -> Non
     assert result.exit_code == 2
     assert f"no {missing[:2].upper()} dataset; the RECIST engine needs both" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outputs(
+        tmp_path: Path) -> None:
+    # the same TU/TR/RS as XPT files, TR with a variable the engine does not read (TRMETHOD):
+    # only the engine's variables are decoded, and every output is the CSV package's
+    import pandas as pd
+
+    from cdiscmap.emit.xpt import XptColumn, write_xpt
+
+    csv_dir = sdtm(tmp_path)
+    xpt_dir = tmp_path / "xpt"
+    xpt_dir.mkdir()
+    for name in ("tu", "tr", "rs"):
+        frame = pd.read_csv(csv_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        if name == "tr":
+            frame["TRMETHOD"] = "CT SCAN"
+        numeric = {c for c in frame.columns if c.endswith(("SEQ", "NUM", "STRESN"))}
+        frame = frame.astype({c: float for c in numeric}) if name != "tr" else frame.assign(
+            **{c: pd.to_numeric(frame[c].replace("", None)) for c in numeric})
+        columns = [XptColumn(c, c, "num" if c in numeric else "char") for c in frame.columns]
+        write_xpt(xpt_dir / f"{name}.xpt", frame, dataset_name=name.upper(),
+                  dataset_label=name.upper(), columns=columns)
+    for folder, out in ((csv_dir, "out-csv"), (xpt_dir, "out-xpt")):
+        result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out",
+                                           str(tmp_path / out), "-q", "--fail-on", "none"])
+        assert result.exit_code == 0, result.output
+    for name in ("recist_timepoints.csv", "recist_comparison.csv"):
+        assert (tmp_path / "out-xpt" / name).read_bytes() == (
+            tmp_path / "out-csv" / name).read_bytes()
+    assert ",PR," in (tmp_path / "out-xpt" / "recist_timepoints.csv").read_text()
+    from cdiscmap.checks.read import read_sdtm
+    from cdiscmap.pipeline.recist_command import _engine_datasets
+
+    read = _engine_datasets(read_sdtm(xpt_dir, lazy=True))
+    assert "TRMETHOD" not in read["TR"].columns and "TRSTRESN" in read["TR"].columns

@@ -35,6 +35,7 @@ from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.recist import RecistSettings, crosscheck, settings_from_mapping, timepoint_responses
 from cdiscmap.recist.crosscheck import COMPARISON_COLUMNS
+from cdiscmap.recist.lesions import TR_REQUIRED, TU_REQUIRED
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
 
 TIMEPOINTS_FILE = "recist_timepoints.csv"
@@ -95,6 +96,37 @@ def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
     return timepoints, comparison, findings, notes
 
 
+#: The variables the engine and the cross-check read (recist/lesions.py, readers.py,
+#: crosscheck.py), and those without which they stop.
+_READ = {
+    "TU": ["USUBJID", "TULNKID", "TUSTRESC", "VISITNUM", "VISIT", "TULOC", "TUEVAL", "TUEVALID"],
+    "TR": ["USUBJID", "TRLNKID", "TRTESTCD", "TRSTRESN", "TRSTRESC", "TRORRES", "TRSTAT",
+           "VISITNUM", "VISIT", "TRDTC", "TREVAL", "TREVALID", "_SRCFILE", "_SRCROW"],
+    "RS": ["USUBJID", "RSTESTCD", "RSSTRESC", "RSCAT", "RSDRVFL", "RSEVAL", "RSEVALID",
+           "VISITNUM", "VISIT", "_SRCFILE", "_SRCROW"],
+}
+_NEEDED = {"TU": TU_REQUIRED, "TR": TR_REQUIRED,
+           "RS": ("USUBJID", "RSTESTCD", "RSSTRESC", "VISITNUM")}
+
+
+def _engine_datasets(sdtm: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """TU, TR and RS with the variables the RECIST engine reads: from an unread XPT file of a
+    lazy folder only those are decoded (the same values the whole read gives; about half of
+    TR's bytes are other variables). A dataset lacking a needed variable is read whole, so
+    the engine's message names every variable it has."""
+    from cdiscmap.adam.io import _projected_xpt
+
+    out: dict[str, pd.DataFrame] = {}
+    for name, columns in _READ.items():
+        if name not in sdtm:
+            continue
+        frame = _projected_xpt(sdtm, name, columns)
+        if frame is None or any(c not in frame.columns for c in _NEEDED[name]):
+            frame = sdtm[name]
+        out[name] = frame
+    return out
+
+
 def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSettings,
                        progress: Progress = SILENT) -> RecistOutcome:
     """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
@@ -104,7 +136,7 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    timepoints, comparison, found, notes = compute(sdtm, settings)
+    timepoints, comparison, found, notes = compute(_engine_datasets(sdtm), settings)
     findings = Findings()
     findings.extend(found)
     counts = dict(sorted(Counter(comparison["STATUS"].astype(str)).items()))
