@@ -8,11 +8,14 @@ from cdiscmap.sdtm.vectorize import (
     carry,
     carry_concat,
     carry_rows,
+    clean_categorical,
     clean_text,
     coded,
     codes_cache,
     constant_text,
     map_unique,
+    null_text,
+    text_from_codes,
 )
 
 
@@ -111,3 +114,27 @@ def test_map_unique_and_constants_know_their_results_factorisation():
         assert clean_text(constant_text(" x ", pd.RangeIndex(2))).tolist() == ["x", "x"]
         clean = constant_text("x", pd.RangeIndex(2))
         assert clean_text(clean).tolist() == ["x", "x"]
+
+
+def test_clean_categorical_gives_clean_text_and_factorize_order():
+    # categories come sorted from read_csv(dtype="category"); the codes follow the rows
+    cat = pd.Categorical([" b", "a", "", "b", "a ", "c"])
+    with codes_cache():
+        out = clean_categorical(cat)
+        assert list(out) == ["b", "a", pd.NA, "b", "a", "c"]
+        codes, uniques = coded(pd.Series(out))
+        # numbered by first appearance in the rows, as pd.factorize numbers the text
+        assert codes.tolist() == [0, 1, -1, 0, 1, 2] and uniques.tolist() == ["b", "a", "c"]
+    assert list(clean_categorical(pd.Categorical([], categories=[]))) == []
+
+
+def test_text_from_codes_joins_repeated_table_values_and_nulls():
+    table = np.array(["X", pd.NA, "Y", "X"], dtype=object)     # "X" twice (two branches)
+    with codes_cache():
+        out = text_from_codes(np.array([3, 0, -1, 1, 2]), table, pd.Index(range(5, 10)))
+        assert out.dtype == "string" and out.index.tolist() == [5, 6, 7, 8, 9]
+        assert out.tolist() == ["X", "X", pd.NA, pd.NA, "Y"]
+        codes, uniques = coded(out)
+        assert codes.tolist() == [0, 0, -1, -1, 1] and uniques.tolist() == ["X", "Y"]
+        nulls = null_text(pd.Index([1, 2]))
+        assert nulls.isna().all() and coded(nulls)[0].tolist() == [-1, -1]

@@ -645,8 +645,8 @@ def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
     frame): the domains other algorithms read (``ctx.sdtm``) need only the variables."""
     raws = [r.frame.raw for r in runs] if with_raw else []
     outs = [r.frame.out for r in runs]
-    raw = pd.concat(raws, ignore_index=True) if raws else pd.DataFrame()
-    out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
+    raw = _concat(raws)
+    out = _concat(outs)
     if len(outs) > 1:       # the parts' factorisations joined, not the rows factorised again
         for name in out.columns:
             if out[name].dtype != "string":
@@ -660,6 +660,18 @@ def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
     return vocab.BlockFrame(raw=raw, out=out, form=runs[0].frame.form if runs else "",
                             file=runs[0].frame.file if runs else "",
                             clean=all(r.frame.clean for r in runs))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)``; one frame already numbered 0..n-1 is taken
+    as a shallow copy (its columns' arrays shared, not copied: nothing writes into them)."""
+    if not frames:
+        return pd.DataFrame()
+    if len(frames) == 1:
+        index = frames[0].index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return frames[0].copy(deep=False)
+    return pd.concat(frames, ignore_index=True)
 
 
 def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],

@@ -308,7 +308,9 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
         return result
 
     result = map_unique(collected, recode)
-    unmapped = result.isna() & collected.notna()
+    # null results of present values, read from both columns' codes (no scan of the text)
+    unmapped = pd.Series((coded(result)[0] < 0) & (coded(collected)[0] >= 0),
+                         index=result.index)
     if unmapped.any():
         action = {"keep": "kept as collected", "null": "left null",
                   "default": f"set to {spec.default}"}[spec.on_unmapped]
@@ -702,13 +704,24 @@ def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
     keys = [*args.by, *args.order]
     table = pd.DataFrame({k: _sort_key(var_column(ctx, frame, k)) for k in keys},
                          index=frame.out.index)
-    table["_SRCFILE"] = frame.out["_SRCFILE"].astype(str)
+    table["_SRCFILE"] = _text_rank(frame.out["_SRCFILE"])
     table["_SRCROW"] = frame.out["_SRCROW"]
     table["_POS"] = np.arange(len(table))
     order = table.sort_values([*keys, "_SRCFILE", "_SRCROW", "_POS"], kind="mergesort",
                               na_position="last")
     numbers = order.groupby(args.by, dropna=False, sort=False).cumcount() + 1
     return numbers.reindex(frame.out.index).astype("float64")
+
+
+def _text_rank(values: pd.Series) -> pd.Series | np.ndarray:
+    """``values.astype(str)`` as the dense rank of that text among its distinct values: it
+    sorts as the text does (Python string order), spelled once per distinct value."""
+    objects = values.to_numpy(dtype=object)
+    if values.isna().any():
+        return values.astype(str)
+    codes, uniques = pd.factorize(objects)
+    _, rank = np.unique(np.array([str(u) for u in uniques], dtype=object), return_inverse=True)
+    return rank.reshape(-1)[codes]
 
 
 def _sort_key(values: pd.Series) -> pd.Series | np.ndarray:
