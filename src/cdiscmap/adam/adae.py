@@ -145,8 +145,10 @@ def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], asce
         return _first_flag_sorted(frame, eligible, order, ascending, groups)
     group = np.zeros(len(keep), dtype=np.int64)
     for name in ["USUBJID", *groups]:
-        codes, uniques = pd.factorize(frame[name].to_numpy(dtype=object)[keep],
-                                      use_na_sentinel=True)
+        column = frame[name]
+        values = np.asarray(column.array) if type(column.array) is pd.arrays.StringArray \
+            else column.to_numpy(dtype=object)     # a "string" column's array: no NA scan
+        codes, uniques = pd.factorize(values[keep], use_na_sentinel=True)
         group = group * (len(uniques) + 1) + codes + 1
     perm = np.lexsort([c.to_numpy()[keep] for c in reversed(columns)])
     _, first = np.unique(group[perm], return_index=True)
@@ -301,18 +303,28 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                           "missing or on/after TRTSDT")
 
     # grade and causality
-    grade_text = upper_text(out["AETOXGR"]).str.replace(r"^GRADE\s*", "", regex=True)
-    grade = pd.to_numeric(grade_text, errors="coerce")
-    bad_grade = out["AETOXGR"].notna() & (grade.isna() | ~grade.isin([1, 2, 3, 4, 5]))
+    # each distinct AETOXGR read once, then spread to the records by code
+    codes, texts = pd.factorize(out["AETOXGR"].astype("string"), use_na_sentinel=True)
+    grade_text = upper_text(pd.Series(texts, dtype="string")).str.replace(r"^GRADE\s*", "",
+                                                                          regex=True)
+    graded_u = pd.to_numeric(grade_text, errors="coerce").astype("float64").to_numpy()
+    graded_u = np.where(np.isin(graded_u, [1, 2, 3, 4, 5]), graded_u, np.nan)
+    valid_u = ~np.isnan(graded_u)
+    present = codes >= 0
+    take = np.where(present, codes, 0)
+    grade = pd.Series(np.where(present, graded_u[take], np.nan) if len(texts) else
+                      np.full(len(codes), np.nan), index=out.index)
+    bad_grade = pd.Series(present & ~(valid_u[take] if len(texts) else False), index=out.index)
     if bad_grade.any():
         report_rows(findings, ae.loc[bad_grade.to_numpy()], "AE", rule="CMAP-AD0030",
                     severity=Severity.WARNING,
                     message="AETOXGR is not a CTCAE grade 1-5; ATOXGR is left blank",
                     variable="AETOXGR", value_col="AETOXGR")
-        grade = grade.where(~bad_grade)
     out["ATOXGRN"] = grade.astype("float64")
-    out["ATOXGR"] = pd.Series(np.where(grade.notna(), grade.fillna(0).astype(int).astype(str),
-                                       None), index=out.index, dtype="string")
+    shown = np.array([str(int(g)) if ok else None for g, ok in zip(graded_u, valid_u,
+                                                                    strict=True)], dtype=object)
+    out["ATOXGR"] = pd.Series(np.where(present, shown[take], None) if len(texts) else
+                              np.full(len(codes), None), index=out.index, dtype="string")
     methods["ATOXGR"] = f"AETOXGR (CTCAE v{cfg.ctcae_version} grade)"
     methods["ATOXGRN"] = "ATOXGR as a number"
     rel = upper_text(out["AEREL"])
