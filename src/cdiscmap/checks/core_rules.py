@@ -280,6 +280,16 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     return out
 
 
+class _Keys:
+    """A set of integer keys asked about many integers at once (a hash table)."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.index = pd.Index(pd.unique(keys))
+
+    def isin(self, keys: np.ndarray) -> np.ndarray:
+        return self.index.get_indexer(keys) >= 0
+
+
 class _SubjectVisits:
     """The (USUBJID, VISITNUM) pairs of SV, asked whether a record's pair is among them:
     subjects and visit numbers as integer codes, SV's pairs as one sorted key array (a merge
@@ -292,7 +302,7 @@ class _SubjectVisits:
         self.subjects = pd.Index(subject[valid].unique())
         self.visits = np.unique(n[valid])
         sid = self.subjects.get_indexer(subject[valid])
-        self.keys = np.unique(sid * len(self.visits) + np.searchsorted(self.visits, n[valid]))
+        self.keys = _Keys(sid * len(self.visits) + np.searchsorted(self.visits, n[valid]))
 
     def missing(self, frame: pd.DataFrame) -> np.ndarray:
         """Records with a VISITNUM whose subject has no SV record of that VISITNUM."""
@@ -305,7 +315,7 @@ class _SubjectVisits:
         visit = inside & (self.visits[np.minimum(at, len(self.visits) - 1)] == n) \
             if len(self.visits) else np.zeros(len(n), dtype=bool)
         known = (sid >= 0) & visit
-        known[known] = np.isin(sid[known] * len(self.visits) + at[known], self.keys)
+        known[known] = self.keys.isin(sid[known] * len(self.visits) + at[known])
         return given & ~known
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.crossdomain import domain_class
-from cdiscmap.checks.facts import TextFacts, text_facts
+from cdiscmap.checks.facts import TextFacts, facts_cache, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache
 from cdiscmap.standards.models import Standards
@@ -90,7 +90,7 @@ def column_cache() -> Iterator[None]:
     """Remember derived columns (and text factorisations) inside the block; nested use shares."""
     token = _COLUMNS.set({}) if _COLUMNS.get() is None else None
     try:
-        with codes_cache():
+        with facts_cache(), codes_cache():
             yield
     finally:
         if token is not None:
@@ -303,9 +303,12 @@ def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     NaN where not given) and its precision (0 none, 1 year, 2 month, 3 day); parsed once per
     distinct value."""
     found, uniques = _raw_codes(s)
-    parts = pd.Series(uniques, dtype="string").str.extract(_ISO_DATE).apply(
+    # the pattern reads at most the first 10 characters: date-times of one day parse once
+    head, heads = pd.factorize(np.array([u[:10] for u in uniques], dtype=object))
+    parts = pd.Series(heads, dtype="string").str.extract(_ISO_DATE).apply(
         pd.to_numeric).to_numpy(dtype="float64")
-    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[found]   # -1: null
+    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])
+    parts = parts[np.append(head, -1)[found]]                                     # -1: null
     y, m, d = parts[:, 0], parts[:, 1], parts[:, 2]
     keys = np.column_stack([y, y * 100 + m, (y * 100 + m) * 100 + d])
     precision = (~np.isnan(parts)).cumprod(axis=1).sum(axis=1)
@@ -330,7 +333,7 @@ def _distinct_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     ``b`` go with each ``a`` code, and how many distinct ``a`` with each ``b`` code."""
     a, b = a.astype(np.int64), b.astype(np.int64)
     nb = int(b.max()) + 1
-    pairs = np.unique(a * nb + b)
+    pairs = pd.unique(a * nb + b)                # hashed: no sort of every record
     return np.bincount(pairs // nb, minlength=int(a.max()) + 1), \
         np.bincount(pairs % nb, minlength=nb)
 
@@ -382,9 +385,7 @@ def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 def duplicated(keys: np.ndarray) -> np.ndarray:
     """Every record whose key an earlier record already has (``duplicated(keep="first")``)."""
-    out = np.ones(len(keys), dtype=bool)
-    out[np.unique(keys, return_index=True)[1]] = False
-    return out
+    return pd.Series(keys).duplicated().to_numpy()
 
 
 _NUMERIC = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"

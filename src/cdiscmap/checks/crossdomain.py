@@ -210,9 +210,7 @@ def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         if key.max(initial=0) >= (1 << 62) // size:      # keep within int64: renumber
             key = pd.factorize(key)[0].astype(np.int64)
         key = key * size + part
-    out = np.ones(len(frame), dtype=bool)
-    out[np.unique(key, return_index=True)[1]] = False
-    return pd.Series(out, index=frame.index)
+    return pd.Series(pd.Series(key).duplicated().to_numpy(), index=frame.index)
 
 
 class _Subjects:

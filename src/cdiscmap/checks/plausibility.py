@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.crossdomain import domain_class
+from cdiscmap.checks.facts import facts_cache, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import coded, codes_cache
 from cdiscmap.spec.models import PlausibilitySpec
@@ -118,23 +119,44 @@ def _cutoff(domains: dict[str, pd.DataFrame], settings: PlausibilitySpec) -> dat
         return None
 
 
+def _distinct_dates(dtc: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
+    """Codes (-1: null) of a date column and the year, month, day of each distinct value:
+    the column's text facts (shared with the XD and CR rules while facts_cache is open),
+    its distinct values cut to the 10 characters a date part can take and parsed once each."""
+    facts = text_facts(dtc) if isinstance(dtc.dtype, pd.StringDtype) else None
+    codes, uniques = (facts.codes, facts.uniques) if facts is not None else coded(dtc)
+    at, heads = pd.factorize(np.array([u[:10] for u in uniques], dtype=object))
+    parts = pd.Series(heads, dtype="string").str.extract(_ISO_DATE).apply(
+        pd.to_numeric, errors="coerce")
+    parts.columns = ["Y", "M", "D"]
+    return codes, parts.iloc[at].reset_index(drop=True)
+
+
+def _rows(codes: np.ndarray, hit: pd.Series) -> np.ndarray:
+    """A test of the distinct values (``hit``) taken to the rows; null rows False."""
+    return np.append(hit.to_numpy(dtype=bool), False)[codes]
+
+
 def _check_dates(name: str, frame: pd.DataFrame, settings: PlausibilitySpec,
                  cutoff: date | None) -> list[Finding]:
+    """PL0001-PL0003, each asked of the distinct values of every --DTC column."""
     out: list[Finding] = []
     earliest = _key(settings.earliest_date)
     for variable in [c for c in frame.columns if str(c).endswith("DTC")]:
-        parts = _date_parts(frame[variable])
+        codes, parts = _distinct_dates(frame[variable])
         placeholder = parts["Y"].isin([0, 9999])
-        out += _emit("CMAP-PL0003", settings, name, variable, frame[placeholder], frame[variable])
         real = parts["Y"].notna() & ~placeholder
         # wholly before the earliest date: even its latest completion is earlier
         before = real & (_as_number(parts, 12, 31) < earliest)
-        out += _emit("CMAP-PL0001", settings, name, variable, frame[before], frame[variable],
-                     f"; earliest {settings.earliest_date.isoformat()}")
-        if cutoff is not None:
-            after = real & (_as_number(parts, 1, 1) > _key(cutoff))
-            out += _emit("CMAP-PL0002", settings, name, variable, frame[after], frame[variable],
-                         f"; cut-off {cutoff.isoformat()}")
+        after = real & (_as_number(parts, 1, 1) > _key(cutoff)) if cutoff is not None \
+            else None
+        for rule, hit, detail in (
+                ("CMAP-PL0003", placeholder, ""),
+                ("CMAP-PL0001", before, f"; earliest {settings.earliest_date.isoformat()}"),
+                ("CMAP-PL0002", after, f"; cut-off {cutoff.isoformat()}" if cutoff else "")):
+            if hit is not None and hit.any():
+                out += _emit(rule, settings, name, variable, frame[_rows(codes, hit)],
+                             frame[variable], detail)
     return out
 
 
@@ -223,7 +245,7 @@ def check_plausibility(domains: dict[str, pd.DataFrame],
     The data cut-off is ``settings.data_cutoff``, else TS DCUTDTC when TS has it, else no
     after-cut-off check runs.
     """
-    with codes_cache():
+    with facts_cache(), codes_cache():
         return _check_plausibility(domains, settings or PlausibilitySpec(), standards)
 
 
