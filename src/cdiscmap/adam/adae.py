@@ -73,12 +73,16 @@ def _bounded(dtc: pd.Series, highest: str, how: str, bound: pd.Series, *, lower:
     (admiral min_dates / max_dates). A complete datetime has a one-instant period: never moved."""
     other_how = "last" if how == "first" else "first"
     imp = impute_dtm(dtc, highest, how, how, flag_seconds=seconds)   # type: ignore[arg-type]
-    other = impute_dtm(dtc, highest, other_how, other_how).datetimes  # type: ignore[arg-type]
     stamps = imp.datetimes
-    if lower:   # period [stamps, other]; bound inside and after the first-instant imputation
-        move = (bound > stamps).fillna(False).to_numpy() & (bound <= other).fillna(False).to_numpy()
-    else:       # period [other, stamps]; bound inside and before the last-instant imputation
-        move = (bound < stamps).fillna(False).to_numpy() & (bound >= other).fillna(False).to_numpy()
+    # period [stamps, other] (lower) or [other, stamps]: the bound must be past the imputed
+    # instant, and then within the period; the other end is imputed for those records only
+    past = ((bound > stamps) if lower else (bound < stamps)).fillna(False).to_numpy()
+    move = past.copy()
+    if past.any():
+        other = impute_dtm(dtc[past], highest, other_how,               # type: ignore[arg-type]
+                           other_how).datetimes                         # type: ignore[arg-type]
+        inside = (bound[past] <= other) if lower else (bound[past] >= other)
+        move[past] = inside.fillna(False).to_numpy()
     stamps = stamps.where(~move, bound)
     return stamps.astype("datetime64[ns]"), imp.date_flag, imp.time_flag, imp.invalid
 
