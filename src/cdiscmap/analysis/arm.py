@@ -233,17 +233,30 @@ def write_analysis_results(adam_folder: Path, rep: Report, settings: AnalysisSet
     """Add ARM to ``adam_folder/define.xml`` and re-render ``define.html`` (both atomically);
     refused (ValueError, a bug) when the result is not ARM 1.0 schema-valid."""
     from cdiscmap.emit.atomic import atomic_write_bytes
-    from cdiscmap.emit.define import render_define_html
 
     path = adam_folder / "define.xml"
     if not path.is_file():
         return
+    files = analysis_results_files(path.read_bytes(), rep, settings, study_dir,
+                                   html=(adam_folder / "define.html").is_file())
+    for name, data in files.items():
+        atomic_write_bytes(adam_folder / name, data)
+
+
+def analysis_results_files(define_xml: bytes, rep: Report, settings: AnalysisSettings,
+                           study_dir: Path | str, *, html: bool) -> dict[str, bytes]:
+    """The ADaM ``define.xml`` with ARM added (and its ``define.html`` when ``html``), as
+    bytes by file name: computed without writing, so ``cdiscmap run`` can make them in a
+    forked child (pipeline/forked.py). ValueError (a bug) when not ARM 1.0 schema-valid."""
+    from cdiscmap.emit.define import render_define_html
+
     study = Path(study_dir)
     shown = f"mappings/{study.name}" if study.parent.name == "mappings" else str(study)
-    xml = add_analysis_results(path.read_bytes(), rep, settings, shown)
+    xml = add_analysis_results(define_xml, rep, settings, shown)
     errors = arm_schema_errors(xml)
     if errors:
         raise ValueError(f"ARM define.xml is not schema-valid: {errors[0]}")
-    atomic_write_bytes(path, xml)
-    if (adam_folder / "define.html").is_file():
-        atomic_write_bytes(adam_folder / "define.html", render_define_html(xml))
+    files = {"define.xml": xml}
+    if html:
+        files["define.html"] = render_define_html(xml)
+    return files
