@@ -1,5 +1,6 @@
-"""`cdiscmap run` checks the SDTM in a forked child while it writes the package: the package
-must be byte-for-byte the one a serial run writes, findings of the checks included."""
+"""`cdiscmap run` checks the SDTM and makes the analysis report in forked children while it
+writes the package: the package must be byte-for-byte the one a serial run writes, findings of
+the checks, report files and the ARM define.xml included."""
 
 from __future__ import annotations
 
@@ -41,11 +42,14 @@ def test_forked_checks_write_the_same_package_as_a_serial_run(tmp_path, monkeypa
     monkeypatch.setattr(forked, "fork_usable", lambda: True)
     parallel = run_study(RunOptions(study_dir=default_study_dir(), raw_dir=raw,
                                     out_root=tmp_path / "parallel"))
-    assert len(made) == 1 and made[0]._value is None        # computed in a child
+    # two children: the SDTM checks, then the analysis report (+ ARM define) beside the
+    # SDTM define.xml and the run report
+    assert len(made) == 2 and all(c._value is None for c in made)
     monkeypatch.setattr(forked, "fork_usable", lambda: False)
     serial = run_study(RunOptions(study_dir=default_study_dir(), raw_dir=raw,
                                   out_root=tmp_path / "serial"))
-    assert made[1]._value is not None                        # computed in this process
+    assert len(made) == 4 and all(c._value is not None for c in made[2:])   # in this process
+    assert (parallel.out_dir / "report").is_dir()
 
     assert _digest(parallel.out_dir) == _digest(serial.out_dir)
     # the checks' own finding came back from the child

@@ -10,6 +10,7 @@ files -- is carried into the new package by rename.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -343,8 +344,9 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
     # The checks only read the frames and return findings: they run in a forked child while
     # this process writes the package; their findings go in before the ADaM ones, as serially.
-    with ForkedCall(lambda: sdtm_check_findings(result, loaded, standards)) as checks, \
-            Staging(out_dir) as stage:
+    with ExitStack() as children, Staging(out_dir) as stage:
+        checks = children.enter_context(
+            ForkedCall(lambda: sdtm_check_findings(result, loaded, standards)))
         staging = stage.folder
         progress.stage("Writing SDTM datasets")
         files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
@@ -365,35 +367,67 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         from cdiscmap.emit.define import write_define
 
         progress.stage("Writing define.xml")
-        sdtm_sets = {**result.domains, **result.supp}
-        files += write_define(staging / "sdtm", kind="SDTM", datasets=sdtm_sets,
-                              standards=standards, study=loaded, origins=result.origins,
-                              methods={}, created=created)
         if adam_frames:
             files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
                                   standards=standards, study=loaded, origins={},
                                   methods=adam_methods, created=created)
+        report = None
         if adam_frames and (opts.study_dir / "analysis.yaml").is_file():
-            progress.stage("Writing the analysis report")
-            from cdiscmap.analysis.report import build_report, write_report
-            from cdiscmap.analysis.settings import load_analysis_settings
-
-            analysis = load_analysis_settings(opts.study_dir)
-            if analysis is not None:
-                rep = build_report(adam_frames, analysis)
-                files += write_report(rep, staging / "report")
-                from cdiscmap.analysis.arm import write_analysis_results
-
-                write_analysis_results(staging / "adam", rep, analysis, opts.study_dir)
+            # the report needs only ADaM and the ADaM define: made in a second child while
+            # this process writes the SDTM define.xml and waits for the checks
+            adam_define = staging / "adam" / "define.xml"
+            define_xml = adam_define.read_bytes() if adam_define.is_file() else None
+            html = (staging / "adam" / "define.html").is_file()
+            report = children.enter_context(ForkedCall(
+                lambda: analysis_outputs(adam_frames, opts.study_dir, define_xml, html=html)))
+        sdtm_sets = {**result.domains, **result.supp}
+        files += write_define(staging / "sdtm", kind="SDTM", datasets=sdtm_sets,
+                              standards=standards, study=loaded, origins=result.origins,
+                              methods={}, created=created)
         progress.stage("Checking SDTM")
         result.findings.extend(checks.result())
         result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
+        if report is not None:
+            progress.stage("Writing the analysis report")
+            files += _write_outputs(staging, report.result())
         final = _promote(stage)
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
                      files=final, summary=summary, adam_methods=adam_methods)
+
+
+def analysis_outputs(adam: dict[str, pd.DataFrame], study_dir: Path, define_xml: bytes | None,
+                     *, html: bool) -> dict[str, bytes]:
+    """The analysis report's files (``report/…``) and, when the ADaM define.xml exists, that
+    define with ARM added (``adam/define.xml``, ``adam/define.html``), as bytes by path in the
+    package: computed without writing, so a forked child can make them."""
+    from cdiscmap.analysis.arm import analysis_results_files
+    from cdiscmap.analysis.report import build_report, report_files
+    from cdiscmap.analysis.settings import load_analysis_settings
+
+    analysis = load_analysis_settings(study_dir)
+    if analysis is None:
+        return {}
+    rep = build_report(adam, analysis)
+    out = {f"report/{name}": data for name, data in report_files(rep).items()}
+    if define_xml is not None:
+        arm = analysis_results_files(define_xml, rep, analysis, study_dir, html=html)
+        out.update({f"adam/{name}": data for name, data in arm.items()})
+    return out
+
+
+def _write_outputs(folder: Path, outputs: dict[str, bytes]) -> list[Path]:
+    """Write ``outputs`` (bytes by relative path) under ``folder``, each file atomically."""
+    from cdiscmap.emit.atomic import atomic_write_bytes
+
+    written = []
+    for rel, data in sorted(outputs.items()):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(atomic_write_bytes(path, data))
+    return written
 
 
 _RUN_FILES = frozenset({"run-summary.json", "run-summary.md", "findings.csv", "findings.json",
