@@ -786,3 +786,22 @@ def test_forked_rules_give_the_findings_of_a_serial_run(tmp_path, monkeypatch):
     assert parallel == serial
     assert {f.rule for f in serial} >= {"CMAP-SD0005", "CMAP-XD0005", "CMAP-PL0004",
                                         "CMAP-PL0006"}
+
+
+def test_xpt_files_of_all_folders_read_in_one_batch_keep_file_order(tmp_path):
+    from cdiscmap.validation.folder import _read_all_xpt
+
+    frames = clean_frames()
+    root = tmp_path / "pkg"
+    write_package(root / "sdtm", {n: frames[n] for n in ("AE", "DM", "TR")})
+    write_package(root / "adam", {n: frames[n] for n in ("ADSL", "ADRS")})
+    (root / "sdtm" / "broken.xpt").write_bytes(b"HEADER RECORD" + b" " * 67)
+    read = _read_all_xpt([root, root / "adam", root / "sdtm"], root)
+    # file order (folder by folder, names sorted), whatever order the readers took them in
+    assert [p.relative_to(root).as_posix() for p in read] == [
+        "adam/adrs.xpt", "adam/adsl.xpt", "sdtm/ae.xpt", "sdtm/broken.xpt", "sdtm/dm.xpt",
+        "sdtm/tr.xpt"]
+    assert isinstance(read[root / "sdtm" / "broken.xpt"], InputDataError)
+    assert read[root / "adam" / "adsl.xpt"].folder == root / "adam"
+    assert read[root / "sdtm" / "tr.xpt"].relpath == "sdtm/tr.xpt"
+    assert len(read[root / "sdtm" / "ae.xpt"].frame) == 3

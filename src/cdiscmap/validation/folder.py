@@ -144,29 +144,54 @@ class _Loaded:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _read_xpt_files(paths: list[Path], root: Path, folder: Path
+def _read_xpt_files(paths: list[Path], root: Path, folders: list[Path]
                     ) -> dict[Path, DatasetFile | InputDataError]:
-    """Every XPT file read, two at a time: the reader spends most of its time in numpy and
-    pandas' hash tables, which release the GIL, so a second core shortens the wall time.
-    The results are used in file order, so findings come out as with one reader."""
-    def read(path: Path) -> DatasetFile | InputDataError:
+    """Every XPT file read (``folders[i]`` is the dataset folder of ``paths[i]``), two at a
+    time: the reader spends most of its time in numpy and pandas' hash tables, which release
+    the GIL, so a second core shortens the wall time. The largest files go first, so the two
+    readers end together. The results are used in file order, so findings come out as with
+    one reader."""
+    def read(number: int) -> DatasetFile | InputDataError:
         try:
-            return read_xpt_dataset(path, root, folder)
+            return read_xpt_dataset(paths[number], root, folders[number])
         except InputDataError as exc:
             return exc
 
     workers = min(2, os.cpu_count() or 1, len(paths))
     if workers < 2:
-        return {path: read(path) for path in paths}
+        return {path: read(number) for number, path in enumerate(paths)}
+    order = sorted(range(len(paths)), key=lambda number: -_size(paths[number]))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(zip(paths, pool.map(read, paths), strict=True))
+        done = dict(zip(order, pool.map(read, order), strict=True))
+    return {path: done[number] for number, path in enumerate(paths)}
 
 
-def _load_folder(folder: Path, root: Path, into: _Loaded) -> bool:
-    """Read the dataset files of one folder into ``into``; whether it held any dataset file."""
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0                        # the reader reports the file
+
+
+def _read_all_xpt(folders: list[Path], root: Path) -> dict[Path, DatasetFile | InputDataError]:
+    """The XPT files of all ``folders`` read in one batch (see :func:`_read_xpt_files`)."""
+    paths, owners = [], []
+    for folder in folders:
+        for path in _candidates(folder):
+            if path.suffix.lower() == ".xpt":
+                paths.append(path)
+                owners.append(folder)
+    return _read_xpt_files(paths, root, owners)
+
+
+def _load_folder(folder: Path, root: Path, into: _Loaded,
+                 xpt: dict[Path, DatasetFile | InputDataError] | None = None) -> bool:
+    """Read the dataset files of one folder into ``into``; whether it held any dataset file.
+    ``xpt``: its XPT files already read (:func:`_read_all_xpt`)."""
     before = len(into.datasets) + len(into.findings)
     candidates = list(_candidates(folder))
-    xpt = _read_xpt_files([p for p in candidates if p.suffix.lower() == ".xpt"], root, folder)
+    if xpt is None:
+        xpt = _read_all_xpt([folder], root)
     for path in candidates:
         relpath = relative_path(path, root)
         try:
@@ -308,8 +333,9 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
         raise InputDataError(f"{display_path(folder)}: {problem}")
     progress.stage("Reading datasets")
     loaded = _Loaded()
-    folders = [f for f in [folder, *_package_folders(folder)]
-               if _load_folder(f, folder, loaded)]
+    candidates = [folder, *_package_folders(folder)]
+    xpt = _read_all_xpt(candidates, folder)
+    folders = [f for f in candidates if _load_folder(f, folder, loaded, xpt)]
     if not loaded.datasets and not loaded.findings:
         raise InputDataError(f"{display_path(folder)}: no .xpt or Dataset-JSON files (looked "
                              f"in the folder and its sdtm/ and adam/ sub-folders)")
