@@ -391,6 +391,21 @@ def test_unplanned_visits_may_share_a_visit_name(standards):
                                                 ("SV", "VISITNUM=2.01, VISIT=UNSCHEDULED")]
 
 
+def test_visit_numbers_are_compared_as_written(standards):
+    # a day-0 visit (VISITNUM 0.0 on every record of SV and LB) is one value: no finding
+    study = change(**{"LB.VISITNUM": [0.0, 2.0, 3.0], "SV.VISITNUM": [0.0, 2.0, 3.0]})()
+    assert run(study, standards) == []
+    # 0.0 and -0.0 are one number but written two ways ("0.0", "-0.0"): one VISIT on two
+    # VISITNUM spellings is CR0043 on both records; as numbers both are SV's visit 0 (no CR0045)
+    study = change(**{"LB.VISITNUM": [0.0, -0.0, 3.0], "LB.VISIT": {1: "SCREENING"},
+                      "SV.VISITNUM": [0.0, 2.0, 3.0]})()
+    found = run(study, standards)
+    assert hits(found, "CMAP-CR0043") == [("LB", "S1", "VISITNUM", "VISITNUM=0.0, VISIT=SCREENING"),
+                                          ("LB", "S1", "VISITNUM",
+                                           "VISITNUM=-0.0, VISIT=SCREENING")]
+    assert hits(found, "CMAP-CR0045") == []
+
+
 def test_class_rules_reach_custom_domains_by_class(standards):
     # a sponsor Events domain XA and Findings domain ZB: no metadata, class from topic variable
     xa = pd.DataFrame({"STUDYID": ["ST1"], "USUBJID": ["S1"], "XATERM": ["FLARE"],

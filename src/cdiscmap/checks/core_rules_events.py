@@ -126,10 +126,11 @@ def _clean(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
         facts = _facts(frame, column)
         uniques = facts.uniques if facts is not None else None
         if facts is None and series.dtype.kind in "fiu":
-            # 0 and -0.0 are one hash key but two spellings: a column holding zero takes
-            # the row path
+            # 0 and -0.0 are one hash key but two spellings: a column holding a negative
+            # zero takes the row path
             codes, found = pd.factorize(series, use_na_sentinel=True)
-            if not (np.asarray(found) == 0).any():
+            values = series.to_numpy()
+            if not ((values == 0) & np.signbit(values)).any():
                 facts = TextFacts(codes, found)
                 uniques = np.asarray(clean_text(pd.Series(found)).array, dtype=object)
         if facts is None:
