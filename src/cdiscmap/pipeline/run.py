@@ -239,13 +239,16 @@ def sdtm_check_findings(result: SdtmResult, loaded: LoadedStudy,
     """
     from cdiscmap.checks.core_rules import check_core_rules
     from cdiscmap.checks.crossdomain import check_sdtm_cross
+    from cdiscmap.checks.facts import facts_cache
     from cdiscmap.checks.plausibility import check_plausibility
+    from cdiscmap.sdtm.vectorize import codes_cache
 
     found = Findings()
-    check_sdtm(result, loaded, standards, found)
-    found.extend(check_sdtm_cross(result.domains, result.supp))
-    found.extend(check_plausibility(result.domains, loaded.study.plausibility))
-    found.extend(check_core_rules(result.domains, result.supp, standards))
+    with facts_cache(), codes_cache():      # each text column factorised once for all checks
+        check_sdtm(result, loaded, standards, found)
+        found.extend(check_sdtm_cross(result.domains, result.supp))
+        found.extend(check_plausibility(result.domains, loaded.study.plausibility))
+        found.extend(check_core_rules(result.domains, result.supp, standards))
     return found.items
 
 
