@@ -16,6 +16,7 @@ from cdiscmap.adam.dates import complete_dates, impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
     as_dates,
     dataset_columns,
+    key_index,
     lookup,
     notice,
     report_bad_dates,
@@ -504,9 +505,7 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
         if found is None:
             continue
         records, imputed = found
-        codes, ids = pd.factorize(records["USUBJID"].astype("string"), use_na_sentinel=True)
-        where = subjects.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
-        rows = np.where(codes >= 0, where[np.clip(codes, 0, None)] if len(where) else -1, -1)
+        rows = subjects.get_indexer(key_index(records["USUBJID"].astype("string")))
         dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
         use = (rows >= 0) & imputed.dates.notna().to_numpy()
         np.maximum.at(latest, rows[use], dates[use])

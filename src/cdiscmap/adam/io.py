@@ -19,8 +19,8 @@ from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, rea
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
 
-__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "as_dates", "dataset_columns", "lookup", "lookup_columns",
-           "normalise_frame", "notice", "provenance", "read_sdtm", "report_bad_dates",
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "as_dates", "dataset_columns", "key_index", "lookup",
+           "lookup_columns", "normalise_frame", "notice", "provenance", "read_sdtm", "report_bad_dates",
            "report_rows", "require", "select_records", "source_dates", "source_records",
            "upper_isin", "upper_text"]
 
@@ -200,11 +200,11 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
         table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
-    values = table.reindex(_key_index(keys))
+    values = table.reindex(key_index(keys))
     return pd.Series(values.array, index=keys.index, name=table.name)
 
 
-def _key_index(keys: pd.Series) -> pd.Index:
+def key_index(keys: pd.Series) -> pd.Index:
     """``pd.Index(keys.to_numpy(dtype=object))`` without its two passes over the rows: a
     "string" column's object array (str and <NA>) is that array already, and its type need
     not be inferred."""
@@ -221,7 +221,7 @@ def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
         table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
-    where = table.index.get_indexer(_key_index(keys))
+    where = table.index.get_indexer(key_index(keys))
     out = {}
     for name in names:
         column = table[name]
