@@ -42,9 +42,10 @@ def test_forked_checks_write_the_same_package_as_a_serial_run(tmp_path, monkeypa
     monkeypatch.setattr(forked, "fork_usable", lambda: True)
     parallel = run_study(RunOptions(study_dir=default_study_dir(), raw_dir=raw,
                                     out_root=tmp_path / "parallel"))
-    # two children: the SDTM checks, then the analysis report (+ ARM define) beside the
-    # SDTM define.xml and the run report
+    # two children: the SDTM checks, then the analysis report beside writing ADaM, define.xml
+    # and the run report; both values came back from the child (none recomputed here)
     assert len(made) == 2 and all(c._value is None for c in made)
+    assert not any(c.recomputed for c in made)
     monkeypatch.setattr(forked, "fork_usable", lambda: False)
     serial = run_study(RunOptions(study_dir=default_study_dir(), raw_dir=raw,
                                   out_root=tmp_path / "serial"))

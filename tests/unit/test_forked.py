@@ -26,6 +26,7 @@ def test_value_computed_in_another_process():
     pid, total = call.result()
     assert total == 500500
     assert pid != parent
+    assert not call.recomputed
 
 
 @needs_fork
@@ -55,7 +56,9 @@ def test_failure_only_in_the_child_gives_the_parents_value():
             raise RuntimeError("child broke")
         return "computed here"
 
-    assert ForkedCall(only_parent_succeeds, fork=True).result() == "computed here"
+    call = ForkedCall(only_parent_succeeds, fork=True)
+    assert call.result() == "computed here"
+    assert call.recomputed
 
 
 @needs_fork

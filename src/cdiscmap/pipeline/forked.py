@@ -62,6 +62,7 @@ class ForkedCall(Generic[T]):
         self._chunks: list[bytes] = []
         self._reader: threading.Thread | None = None
         self._value: tuple[T] | None = None
+        self.recomputed = False     # the child's value was unusable: computed in the parent
         if fork is None:
             fork = fork_usable()
         if fork:
@@ -105,6 +106,7 @@ class ForkedCall(Generic[T]):
                 return pickle.loads(b"".join(self._chunks))
             except Exception:  # noqa: BLE001 - a broken payload: compute it here instead
                 pass
+        self.recomputed = True
         return self._fn()                               # the error surfaces as if serial
 
     def _reap(self) -> int | None:

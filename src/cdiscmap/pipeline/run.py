@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -34,6 +35,10 @@ from cdiscmap.spec.loader import LoadedStudy, load_study
 from cdiscmap.standards import load_standards
 from cdiscmap.standards.models import Standards
 from cdiscmap.standards.study import with_study_codelists
+
+if TYPE_CHECKING:
+    from cdiscmap.analysis.report import Report
+    from cdiscmap.analysis.settings import AnalysisSettings
 
 DEMO_STUDY = "crizotinib-basket"
 
@@ -314,6 +319,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     # custom domains, then study.yaml terms / extends
     standards, loaded = study_standards(opts.study_dir)
     with_adam = opts.adam and (opts.study_dir / "adam").is_dir()
+    analysis = None
     if with_adam:  # refuse bad ADaM settings before the SDTM work, not after it
         from cdiscmap.adam import load_adam_settings
 
@@ -321,7 +327,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         if (opts.study_dir / "analysis.yaml").is_file():
             from cdiscmap.analysis.settings import load_analysis_settings
 
-            load_analysis_settings(opts.study_dir)
+            analysis = load_analysis_settings(opts.study_dir)
     out_dir = safe_child(opts.out_root, loaded.study.studyid)
     recover(out_dir)            # a killed run's staging may still hold this package's raw/
     raw_dir = resolve_raw_dir(loaded, opts, out_dir, progress)
@@ -358,67 +364,58 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
         adam_findings = Findings()
+        report = None
         if with_adam:
             progress.stage("Deriving and writing ADaM")
-            from cdiscmap.pipeline.adam_step import run_adam
+            from cdiscmap.pipeline.adam_step import derive_and_check
 
-            adam_frames, adam_methods, adam_files = run_adam(
-                result.domains | result.supp, opts.study_dir, standards, staging / "adam",
-                created, adam_findings, formats=opts.formats,
-                studyid=loaded.study.studyid, progress=progress)
-            files += adam_files
+            adam_frames, adam_methods = derive_and_check(
+                result.domains | result.supp, opts.study_dir, standards, adam_findings)
+            if adam_frames and analysis is not None:
+                # the report needs only the ADaM frames: a second child makes it while this
+                # process writes ADaM, define.xml and the run report
+                report = children.enter_context(
+                    ForkedCall(lambda: analysis_report(adam_frames, analysis)))
+            files += write_datasets(adam_frames, staging / "adam", standards, created,
+                                    formats=opts.formats, studyid=loaded.study.studyid,
+                                    progress=progress)
         from cdiscmap.emit.define import write_define
 
         progress.stage("Writing define.xml")
-        if adam_frames:
-            files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
-                                  standards=standards, study=loaded, origins={},
-                                  methods=adam_methods, created=created)
-        report = None
-        if adam_frames and (opts.study_dir / "analysis.yaml").is_file():
-            # the report needs only ADaM and the ADaM define: made in a second child while
-            # this process writes the SDTM define.xml and waits for the checks
-            adam_define = staging / "adam" / "define.xml"
-            define_xml = adam_define.read_bytes() if adam_define.is_file() else None
-            html = (staging / "adam" / "define.html").is_file()
-            report = children.enter_context(ForkedCall(
-                lambda: analysis_outputs(adam_frames, opts.study_dir, define_xml, html=html)))
         sdtm_sets = {**result.domains, **result.supp}
         files += write_define(staging / "sdtm", kind="SDTM", datasets=sdtm_sets,
                               standards=standards, study=loaded, origins=result.origins,
                               methods={}, created=created)
+        if adam_frames:
+            files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
+                                  standards=standards, study=loaded, origins={},
+                                  methods=adam_methods, created=created)
         progress.stage("Checking SDTM")
         result.findings.extend(checks.result())
         result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
-        if report is not None:
+        if report is not None and analysis is not None:
             progress.stage("Writing the analysis report")
-            files += _write_outputs(staging, report.result())
+            from cdiscmap.analysis.arm import write_analysis_results
+
+            report_bytes, rep = report.result()
+            files += _write_outputs(staging / "report", report_bytes)
+            write_analysis_results(staging / "adam", rep, analysis, opts.study_dir)
         final = _promote(stage)
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
                      files=final, summary=summary, adam_methods=adam_methods)
 
 
-def analysis_outputs(adam: dict[str, pd.DataFrame], study_dir: Path, define_xml: bytes | None,
-                     *, html: bool) -> dict[str, bytes]:
-    """The analysis report's files (``report/…``) and, when the ADaM define.xml exists, that
-    define with ARM added (``adam/define.xml``, ``adam/define.html``), as bytes by path in the
-    package: computed without writing, so a forked child can make them."""
-    from cdiscmap.analysis.arm import analysis_results_files
+def analysis_report(adam: dict[str, pd.DataFrame], analysis: AnalysisSettings
+                    ) -> tuple[dict[str, bytes], Report]:
+    """The analysis report's files (bytes by name in ``report/``) and the report itself (for
+    the ARM define): computed without writing, so a forked child can make them."""
     from cdiscmap.analysis.report import build_report, report_files
-    from cdiscmap.analysis.settings import load_analysis_settings
 
-    analysis = load_analysis_settings(study_dir)
-    if analysis is None:
-        return {}
     rep = build_report(adam, analysis)
-    out = {f"report/{name}": data for name, data in report_files(rep).items()}
-    if define_xml is not None:
-        arm = analysis_results_files(define_xml, rep, analysis, study_dir, html=html)
-        out.update({f"adam/{name}": data for name, data in arm.items()})
-    return out
+    return report_files(rep), rep
 
 
 def _write_outputs(folder: Path, outputs: dict[str, bytes]) -> list[Path]:
