@@ -641,12 +641,13 @@ def _require_subjects(dm_runs: list[BlockRun], store: FormStore, accounting: Acc
 
 
 def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
-    """The blocks' records stacked; ``with_raw=False`` leaves the raw columns out (empty
-    frame): the domains other algorithms read (``ctx.sdtm``) need only the variables."""
+    """The blocks' records stacked; ``with_raw=False`` leaves the raw columns out (a frame
+    with the records' index only): the domains other algorithms read (``ctx.sdtm``), seq and
+    lobxfl need only the variables."""
     raws = [r.frame.raw for r in runs] if with_raw else []
     outs = [r.frame.out for r in runs]
-    raw = _concat(raws)
     out = _concat(outs)
+    raw = _concat(raws) if with_raw else pd.DataFrame(index=out.index)
     if len(outs) > 1:       # the parts' factorisations joined, not the rows factorised again
         for name in out.columns:
             if out[name].dtype != "string":
@@ -733,8 +734,12 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
         if not runs[name]:
             continue
         progress.step(name)
-        stacked = _stack(runs[name])
         plan = plan_block(loaded, loaded.domains[name], 0)
+        # seq and lobxfl read only the variables: the raw columns are stacked only for other
+        # whole-domain algorithms
+        stacked = _stack(runs[name], with_raw=any(
+            pv.stage == vocab.DOMAIN and pv.spec.algorithm not in ("seq", "lobxfl")
+            for pv in plan))
         ctx.domain = name
         for pv in plan:
             if pv.stage == vocab.DOMAIN:
