@@ -2,7 +2,8 @@
 
 The XPT files give the datasets (and so the lengths); the study's specs give origins and
 methods. ADaM methods are re-derived from the package's own SDTM (cheap, and the same code
-that made the data).
+that made the data). With analysis settings, the ADaM define gets the ARM analysis results
+from the report on the package's ADaM, as ``cdiscmap run`` writes them.
 """
 
 from __future__ import annotations
@@ -82,7 +83,23 @@ def _package_defines(study_dir: Path, package: Path) -> list[Path]:
         methods = derive_all(sdtm, load_adam_settings(study_dir)).methods
         written += write_define(adam_dir, kind="ADaM", datasets=adam, standards=standards,
                                 study=loaded, origins={}, methods=methods, created=created)
+        _add_analysis_results(study_dir, adam_dir, adam)
     return written
+
+
+def _add_analysis_results(study_dir: Path, adam_dir: Path, adam: dict[str, pd.DataFrame]
+                          ) -> None:
+    """ARM in the ADaM define.xml, as ``cdiscmap run`` writes it, when the study has analysis
+    settings: a regenerated define must not silently lose the analysis results metadata."""
+    from cdiscmap.analysis.settings import load_analysis_settings
+
+    analysis = load_analysis_settings(study_dir)
+    if analysis is None:
+        return
+    from cdiscmap.analysis.arm import write_analysis_results
+    from cdiscmap.analysis.report import build_report
+
+    write_analysis_results(adam_dir, build_report(adam, analysis), analysis, study_dir)
 
 
 def _adam_only_defines(study_dir: Path, package: Path) -> list[Path]:
@@ -98,6 +115,9 @@ def _adam_only_defines(study_dir: Path, package: Path) -> list[Path]:
     # methods name the settings' values: re-derived from the package's SDTM when it is there
     methods = derive_all(read_sdtm(sdtm_dir), settings).methods if sdtm_dir.is_dir() \
         else {}          # any SDTM format `cdiscmap adam` reads (XPT, CSV, parquet)
-    return list(write_define(adam_dir, kind="ADaM", datasets=adam, standards=load_standards(),
-                             study=_adam_only_study(study_dir, adam), origins={},
-                             methods=methods, created=output_timestamp(study_dir)))
+    written = list(write_define(adam_dir, kind="ADaM", datasets=adam,
+                                standards=load_standards(),
+                                study=_adam_only_study(study_dir, adam), origins={},
+                                methods=methods, created=output_timestamp(study_dir)))
+    _add_analysis_results(study_dir, adam_dir, adam)
+    return written
