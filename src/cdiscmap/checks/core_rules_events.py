@@ -138,6 +138,10 @@ def _clean(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
             return codes, np.asarray(table, dtype=object)
         stripped = np.array([u.strip() or pd.NA if isinstance(u, str) else pd.NA
                              for u in uniques], dtype=object)
+        if all(s is u for s, u in zip(stripped, uniques, strict=True)):
+            # already clean (str.strip gave each value back: no blank, nothing to strip):
+            # the distinct values stay distinct, the facts' own codes serve
+            return facts.codes, stripped
         inner, table = pd.factorize(stripped, use_na_sentinel=True)
         return np.append(inner, -1)[facts.codes], np.asarray(table, dtype=object)
     return _cached(frame, column, "clean", make)
