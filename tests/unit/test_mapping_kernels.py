@@ -6,7 +6,7 @@ import pandas as pd
 
 from cdiscmap.sdtm.engine import _duplicated, _subject_ids
 from cdiscmap.sdtm.vectorize import codes_cache
-from cdiscmap.sdtm.vocabulary import _text_max_by, _text_rank
+from cdiscmap.sdtm.vocabulary import _numbers_within, _text_max_by, _text_rank
 
 
 def test_duplicated_keys_on_codes_match_pandas_with_nulls():
@@ -43,3 +43,16 @@ def test_subject_ids_one_number_per_subject_across_blocks():
     assert ids_b.index.tolist() == [7, 8, 9]
     assert ids_a.iloc[0] == ids_b.iloc[2] and ids_a.iloc[1] == ids_b.iloc[0]
     assert len({ids_a.iloc[0], ids_a.iloc[1], ids_b.iloc[1]}) == 3 and np.isnan(ids_a.iloc[2])
+
+
+def test_numbers_within_groups_match_a_stable_pandas_sort():
+    table = pd.DataFrame({"S": [1, 0, 1, 0, 1, 1],
+                          "V": [2.0, np.nan, np.nan, 1.0, 2.0, 1.0],
+                          "_POS": np.arange(6)})
+    got = _numbers_within(table, ["S", "V", "_POS"], ["S"])
+    # subject 0: V 1.0 (row 3) then NaN (row 1); subject 1: 1.0 (row 5), 2.0 (rows 0, 4), NaN
+    assert got.tolist() == [2.0, 2.0, 4.0, 1.0, 3.0, 1.0]
+    order = table.sort_values(["S", "V", "_POS"], kind="mergesort", na_position="last")
+    expected = (order.groupby(["S"], dropna=False, sort=False).cumcount() + 1).sort_index()
+    assert got.tolist() == expected.astype("float64").tolist()
+    assert _numbers_within(table.assign(S=["a"] * 6), ["S", "_POS"], ["S"]) is None

@@ -707,10 +707,42 @@ def seq(ctx: MapContext, frame: BlockFrame, args: SeqArgs) -> pd.Series:
     table["_SRCFILE"] = _text_rank(frame.out["_SRCFILE"])
     table["_SRCROW"] = frame.out["_SRCROW"]
     table["_POS"] = np.arange(len(table))
-    order = table.sort_values([*keys, "_SRCFILE", "_SRCROW", "_POS"], kind="mergesort",
-                              na_position="last")
-    numbers = order.groupby(args.by, dropna=False, sort=False).cumcount() + 1
-    return numbers.reindex(frame.out.index).astype("float64")
+    sort_keys = [*keys, "_SRCFILE", "_SRCROW", "_POS"]
+    numbers = _numbers_within(table, sort_keys, args.by) if table.index.is_unique else None
+    if numbers is not None:
+        return pd.Series(numbers, index=frame.out.index, dtype="float64")
+    order = table.sort_values(sort_keys, kind="mergesort", na_position="last")
+    counts = order.groupby(args.by, dropna=False, sort=False).cumcount() + 1
+    return counts.reindex(frame.out.index).astype("float64")
+
+
+def _numbers_within(table: pd.DataFrame, sort_keys: list[str], by: list[str]
+                    ) -> np.ndarray | None:
+    """1..n within each ``by`` group in the order of ``sort_keys`` (a stable sort, nulls
+    last), for numeric keys: each key as the rank of its value (NaN last, equal to itself),
+    one ``np.lexsort``, groups as runs of equal ``by`` ranks (the by keys lead the sort).
+    None when a key is not numeric (the caller sorts the frame)."""
+    if not by:
+        return None
+    ranks: dict[str, np.ndarray] = {}
+    for key in dict.fromkeys(sort_keys):
+        values = table[key].to_numpy()
+        if values.dtype.kind not in "biuf":
+            return None
+        ranks[key] = np.unique(values, return_inverse=True, equal_nan=True)[1].reshape(-1) \
+            if values.dtype.kind == "f" else values
+    n = len(table)
+    order = np.lexsort([ranks[k] for k in reversed(sort_keys)]) if n else np.zeros(0, np.intp)
+    start = np.zeros(n, dtype=bool)
+    if n:
+        start[0] = True
+    for key in by:
+        r = ranks[key][order]
+        start[1:] |= r[1:] != r[:-1]
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0)) if n else start
+    numbers = np.empty(n, dtype="float64")
+    numbers[order] = np.arange(n) - first + 1
+    return numbers
 
 
 def _text_rank(values: pd.Series) -> pd.Series | np.ndarray:
