@@ -406,6 +406,17 @@ def test_visit_numbers_are_compared_as_written(standards):
     assert hits(found, "CMAP-CR0045") == []
 
 
+def test_baseline_flags_group_a_null_and_a_blank_key_alike(standards):
+    # CR0039 groups by subject, test and qualifiers as written, a null --CAT and a blank one
+    # being the same (no category): two LBLOBXFL=Y records of ALB for S1 are one too many;
+    # the second record is reported, with its test code
+    study = change(**{"LB.LBCAT": [None, "", None], "LB.LBLOBXFL": {1: "Y"}})()
+    assert hits(run(study, standards), "CMAP-CR0039") == [("LB", "S1", "LBLOBXFL", "ALB")]
+    # a real category on one of them makes two groups: no finding
+    study = change(**{"LB.LBCAT": [None, "CHEMISTRY", None], "LB.LBLOBXFL": {1: "Y"}})()
+    assert hits(run(study, standards), "CMAP-CR0039") == []
+
+
 def test_class_rules_reach_custom_domains_by_class(standards):
     # a sponsor Events domain XA and Findings domain ZB: no metadata, class from topic variable
     xa = pd.DataFrame({"STUDYID": ["ST1"], "USUBJID": ["S1"], "XATERM": ["FLARE"],
