@@ -676,6 +676,36 @@ def test_many_distinct_values_over_several_blocks(tmp_path: Path) -> None:
     assert result.n_bytes == result.path.stat().st_size
 
 
+def test_each_block_is_handed_to_early_writeback_and_bytes_do_not_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 50,000 observations of 200 + 1 + 8 = 209 bytes; a 4 MiB block holds 4194304 // 209 =
+    # 20,068 of them (4,194,212 bytes), so blocks of 20,068, 20,068 and 9,864 rows. The data
+    # start after 640 header bytes, 3 namestrs (420 bytes, padded to 480) and the OBS record.
+    import cdiscmap.emit.xpt as xpt_module
+
+    n = 50_000
+    frame = pd.DataFrame({"W": text(*[f"V{i % 997:05d}" for i in range(n)]),
+                          "M": text(*["A" if i % 3 else None for i in range(n)]),
+                          "X": np.arange(n, dtype=float)})
+    columns = [XptColumn("W", "Wide", "char", length=200), XptColumn("M", "Flag", "char"),
+               XptColumn("X", "Number", "num")]
+    calls: list[tuple[int, int, int]] = []
+
+    def spy(fd: int, offset: int, length: int, flags: int) -> int:
+        calls.append((offset, length, flags))
+        return 0
+
+    monkeypatch.setattr(xpt_module, "_SYNC_FILE_RANGE", spy)
+    (tmp_path / "a").mkdir()
+    early = write(tmp_path / "a", frame, columns)
+    assert calls == [(1200, 4_194_212, 2), (4_195_412, 4_194_212, 2), (8_389_624, 2_061_576, 2)]
+    monkeypatch.setattr(xpt_module, "_SYNC_FILE_RANGE", None)   # no such call: fsync only
+    (tmp_path / "b").mkdir()
+    plain = write(tmp_path / "b", frame, columns)
+    assert early.path.read_bytes() == plain.path.read_bytes()
+    assert early.n_bytes == 10_451_200      # 1200 + 50,000 * 209: 130,640 records, no padding
+
+
 def test_xpt_lengths_declared_longest_and_missing_column() -> None:
     frame = pd.DataFrame({"A": text("abc", None), "B": [1.0, 2.0], "C": text(None, None)})
     columns = [XptColumn("A", "A", "char"), XptColumn("B", "B", "num"),
