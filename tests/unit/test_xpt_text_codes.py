@@ -75,3 +75,21 @@ def test_writer_refuses_a_value_with_nul_naming_dataset_variable_and_row(tmp_pat
     assert problem == ["  - DM.USUBJID: value 'S-2\\x00X' at dm.csv row 4 holds a NUL character "
                        "(U+0000), which XPT readers take as the end of the text; remove it"]
     assert not (tmp_path / "dm.xpt").exists()
+
+
+def test_a_sorted_column_of_shared_objects_is_grouped_by_object():
+    # 2,000 subjects x 50 rows, sorted: a sample every 24th row sees each subject about twice,
+    # which looked like "nearly one object per row"; random rows see each about 7 times.
+    import cdiscmap.emit.xpt as xpt
+
+    subjects = [f"S-{i:05d}" for i in range(2000)]
+    sorted_shared = np.array([s for s in subjects for _ in range(50)], dtype=object)
+    assert xpt._shares_objects(xpt._addresses(sorted_shared))
+    # one object per row, every 33rd row missing (one shared NA object): hash every text
+    cells = np.array(fresh([None if i % 33 == 0 else f"V{i:06d}" for i in range(100_000)]),
+                     dtype=object)
+    assert not xpt._shares_objects(xpt._addresses(cells))
+    # the route does not change the result
+    codes, uniques = _factorize_text(pd.Series(sorted_shared, dtype="string"))
+    assert uniques.tolist() == subjects
+    assert codes.tolist() == [i for i in range(2000) for _ in range(50)]
