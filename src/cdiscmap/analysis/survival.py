@@ -4,7 +4,9 @@ ADTTE AVAL is in days (ADT - STARTDT + 1, see ``cdiscmap.adam.adtte``) and CNSR 
 (ADaMIG 1.3 §3.3.6 / ADaM BDS for TTE). Tables show months of 30.4375 days (365.25 / 12).
 
 - Kaplan–Meier product-limit estimator (Kaplan & Meier, JASA 1958) with the pointwise log(-log)
-  Greenwood interval lifelines uses by default (Kalbfleisch & Prentice 2002).
+  Greenwood interval lifelines uses by default (Kalbfleisch & Prentice 2002), computed here on
+  numpy arrays to lifelines' floats (``kaplan_meier``); lifelines is imported for the
+  comparisons only.
 - Median and its interval: the first time the curve, and each interval bound, reaches 0.5
   (Brookmeyer & Crowley, Biometrics 1982, via ``lifelines.utils.median_survival_times``).
 - Log-rank test (Mantel 1966; Peto & Peto 1972), ``lifelines.statistics.logrank_test``.
