@@ -1,4 +1,4 @@
-"""cdiscmap.pipeline.forked: a piece of a command computed in a forked child.
+"""cdiscmap.forked: a piece of a command computed in a forked child.
 
 The promises under test: the value comes from another process when forking is possible; a
 child that fails or sends nothing usable is replaced by computing in the parent (so the
@@ -9,11 +9,14 @@ fork the value is computed at once, at the same point of the command.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
+import types
 
 import pytest
 
-from cdiscmap.pipeline.forked import ForkedCall, fork_usable
+from cdiscmap.forked import ForkedCall, fork_usable
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
 
@@ -100,8 +103,38 @@ def test_without_fork_the_value_is_computed_at_once():
     assert not call.forked
 
 
-def test_fork_usable_needs_two_cpus(monkeypatch):
+def test_fork_usable_needs_two_cpus_on_linux(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert fork_usable() is False
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
-    assert fork_usable() is hasattr(os, "fork")
+    assert fork_usable() is (hasattr(os, "fork") and sys.platform.startswith("linux"))
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert fork_usable() is False
+
+
+@needs_fork
+def test_no_fork_once_a_fork_unsafe_runtime_is_loaded(monkeypatch):
+    # a child using polars' thread pool started by the parent would wait forever
+    monkeypatch.setitem(sys.modules, "polars", types.ModuleType("polars"))
+    call = ForkedCall(lambda: os.getpid(), fork=True)
+    assert not call.forked
+    assert call.result() == os.getpid()
+
+
+@needs_fork
+def test_a_stuck_child_is_killed_and_the_value_computed_here():
+    parent = os.getpid()
+
+    def hangs_in_the_child() -> str:
+        if os.getpid() != parent:
+            threading.Event().wait()        # a deadlock: no CPU, never returns
+        return "computed here"
+
+    call = ForkedCall(hangs_in_the_child, fork=True, stall_seconds=2)
+    pid = call._pid
+    started = time.monotonic()
+    assert call.result() == "computed here"
+    assert call.recomputed
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

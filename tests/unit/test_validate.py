@@ -771,7 +771,7 @@ def test_srcseq_links_report_exactly_the_missing_records(rs_seqs, links):
 def test_forked_rules_give_the_findings_of_a_serial_run(tmp_path, monkeypatch):
     # plausibility and CORE-derived rules run in a forked child when a second CPU is usable;
     # the findings (and their order) must be those of running them in this process
-    from cdiscmap.pipeline import forked
+    from cdiscmap import forked
 
     dm = clean_frames()["DM"]
     dm["SEX"] = S("MALE", "F")

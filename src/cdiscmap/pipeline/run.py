@@ -27,7 +27,7 @@ from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, SpecError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings
-from cdiscmap.pipeline.forked import ForkedCall
+from cdiscmap.forked import ForkedCall
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.resources import studies_root
 from cdiscmap.sdtm.engine import SdtmResult, check_cross_domain, map_study
@@ -240,7 +240,7 @@ def sdtm_check_findings(result: SdtmResult, loaded: LoadedStudy,
     consistency, the study's plausibility limits and the CORE-derived rules.
 
     Reads the frames and returns findings only, so it can run beside the writing of the
-    package (``run_study`` computes it in a forked child, :mod:`cdiscmap.pipeline.forked`).
+    package (``run_study`` computes it in a forked child, :mod:`cdiscmap.forked`).
     """
     from cdiscmap.checks.core_rules import check_core_rules
     from cdiscmap.checks.crossdomain import check_sdtm_cross

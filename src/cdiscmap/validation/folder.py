@@ -46,7 +46,7 @@ from cdiscmap.emit.attributes import metadata_for
 from cdiscmap.emit.datasetjson import is_dataset_json, load_json
 from cdiscmap.errors import InputDataError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings, Severity, fold
-from cdiscmap.pipeline.forked import ForkedCall
+from cdiscmap.forked import ForkedCall
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm.relationships import with_continuations
 from cdiscmap.sdtm.vectorize import codes_cache
@@ -365,7 +365,7 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
     supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
     # The plausibility and CORE-derived rules only read the frames: on a second core they run
-    # in a forked child (pipeline/forked.py) while this process checks schemas, the other
+    # in a forked child (forked.py) while this process checks schemas, the other
     # cross-dataset rules, ADaM and define.xml; their findings are added below in the order
     # of a serial run, so the reports are the same bytes.
     rules = stack.enter_context(ForkedCall(lambda: (

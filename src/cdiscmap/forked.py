@@ -17,8 +17,11 @@ Safety rules, so that a parallel run behaves exactly like a serial one:
   result.
 - The parent kills and reaps the child if it stops early (an error, Ctrl-C, SIGTERM), so no
   orphan keeps computing.
-- Where ``os.fork`` does not exist (Windows), or only one CPU is usable, the function runs in
-  the parent at once, i.e. at the same point of the command as in a parallel run.
+- A child that uses no CPU for :data:`STALL_SECONDS` is stuck (a lock or native thread pool
+  that did not survive the fork): it is killed and the parent computes the value. Nothing is
+  forked once a runtime known to deadlock that way is loaded (:data:`FORK_UNSAFE_MODULES`).
+- Off Linux, or with one usable CPU, the function runs in the parent at once, i.e. at the same
+  point of the command as in a parallel run.
 
 >>> call = ForkedCall(lambda: sum(range(10)))
 >>> call.result()
@@ -31,22 +34,35 @@ import contextlib
 import os
 import pickle
 import signal
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
+# Native runtimes whose worker-thread pools do not survive a fork: a child that uses one the
+# parent has started waits forever on threads that were not copied (polars' rayon pool is
+# loaded by rtflite, which the report uses). Once one is loaded, nothing is forked.
+FORK_UNSAFE_MODULES = ("polars",)
+
+STALL_SECONDS = 30.0     # a child that uses no CPU for this long is taken as stuck
+
+
 def fork_usable() -> bool:
-    """Whether a forked child can run beside this process on a CPU of its own."""
-    if not hasattr(os, "fork"):
+    """Whether a forked child can run beside this process on a CPU of its own (Linux only:
+    elsewhere system libraries are not fork-safe, which is why Python itself stopped forking
+    there by default)."""
+    if not hasattr(os, "fork") or not sys.platform.startswith("linux"):
         return False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return cpus > 1
+    return len(os.sched_getaffinity(0)) > 1
+
+
+def fork_unsafe_runtime() -> str | None:
+    """The name of a loaded module whose native threads a child could deadlock on, if any."""
+    return next((name for name in FORK_UNSAFE_MODULES if name in sys.modules), None)
 
 
 class ForkedCall(Generic[T]):
@@ -56,8 +72,10 @@ class ForkedCall(Generic[T]):
     leaves early.
     """
 
-    def __init__(self, fn: Callable[[], T], *, fork: bool | None = None) -> None:
+    def __init__(self, fn: Callable[[], T], *, fork: bool | None = None,
+                 stall_seconds: float = STALL_SECONDS) -> None:
         self._fn = fn
+        self._stall = stall_seconds
         self._pid: int | None = None
         self._chunks: list[bytes] = []
         self._reader: threading.Thread | None = None
@@ -65,7 +83,7 @@ class ForkedCall(Generic[T]):
         self.recomputed = False     # the child's value was unusable: computed in the parent
         if fork is None:
             fork = fork_usable()
-        if fork:
+        if fork and fork_unsafe_runtime() is None:
             self._start()
         else:
             self._value = (fn(),)
@@ -99,7 +117,10 @@ class ForkedCall(Generic[T]):
         if self._pid is None:
             return self._fn()
         assert self._reader is not None
-        self._reader.join()
+        if not self._wait():                            # stuck: stop it, compute here
+            self.close()
+            self.recomputed = True
+            return self._fn()
         status = self._reap()
         if status == 0 and self._chunks:
             try:
@@ -108,6 +129,23 @@ class ForkedCall(Generic[T]):
                 pass
         self.recomputed = True
         return self._fn()                               # the error surfaces as if serial
+
+    def _wait(self) -> bool:
+        """Wait for the child's whole value; False when it has used no CPU for
+        ``stall_seconds`` (a deadlock: a lock or thread pool that did not survive the fork)."""
+        assert self._reader is not None and self._pid is not None
+        last, still = _cpu_ticks(self._pid), 0.0
+        while True:
+            self._reader.join(timeout=1.0)
+            if not self._reader.is_alive():
+                return True
+            now = _cpu_ticks(self._pid)
+            if now is None or now != last:
+                last, still = now, 0.0
+                continue
+            still += 1.0
+            if still >= self._stall:
+                return False
 
     def _reap(self) -> int | None:
         if self._pid is None:
@@ -129,6 +167,15 @@ class ForkedCall(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User + system clock ticks of process ``pid`` so far (None when not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])     # utime, stime: fields 14 and 15 of stat
 
 
 def _child(fn: Callable[[], object], fd: int) -> None:
