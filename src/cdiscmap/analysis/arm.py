@@ -246,8 +246,8 @@ def write_analysis_results(adam_folder: Path, rep: Report, settings: AnalysisSet
 def analysis_results_files(define_xml: bytes, rep: Report, settings: AnalysisSettings,
                            study_dir: Path | str, *, html: bool) -> dict[str, bytes]:
     """The ADaM ``define.xml`` with ARM added (and its ``define.html`` when ``html``), as
-    bytes by file name: computed without writing, so ``cdiscmap run`` can make them in a
-    forked child (pipeline/forked.py). ValueError (a bug) when not ARM 1.0 schema-valid."""
+    bytes by file name, computed without writing. ValueError (a bug) when not ARM 1.0
+    schema-valid."""
     from cdiscmap.emit.define import render_define_html
 
     study = Path(study_dir)
