@@ -51,36 +51,6 @@ def test_clopper_pearson_is_bit_identical_to_scipy_binomtest() -> None:
             assert clopper_pearson(x, n, confidence) == (float(ci.low), float(ci.high)), (x, n)
 
 
-def test_brentq_port_finds_scipy_optimize_brentq_floats() -> None:
-    # the interval bounds come from our Brent root finder (no scipy.optimize import); it
-    # must land on the very floats scipy's brentq gives (checked once over every x/n up to
-    # n = 600 at 95% and n = 200 at 80/90/99%; here a smaller sweep and some large n)
-    from scipy.optimize import brentq
-    from scipy.special._ufuncs import _binom_cdf, _binom_sf
-
-    from cdiscmap.analysis.response import _brentq
-
-    cases = [(x, n) for n in range(1, 41) for x in range(n + 1)] + \
-        [(x, n) for n in (97, 500, 2500) for x in (0, 1, 2, n // 7, n // 2, n - 3, n - 1, n)]
-    for confidence in (0.95, 0.9):
-        alpha = (1 - confidence) / 2
-        for x, n in cases:
-            if x > 0:
-                def f(p: float, x: int = x, n: int = n, alpha: float = alpha) -> float:
-                    return _binom_sf(x - 1, n, p) - alpha
-                assert _brentq(lambda p: float(f(p)), 0.0, 1.0) == brentq(f, 0, 1), (x, n)
-            if x < n:
-                def g(p: float, x: int = x, n: int = n, alpha: float = alpha) -> float:
-                    return _binom_cdf(x, n, p) - alpha
-                assert _brentq(lambda p: float(g(p)), 0.0, 1.0) == brentq(g, 0, 1), (x, n)
-    # Brent's method on a plain function: sqrt(2), the sign rule, NaN
-    assert _brentq(lambda v: v * v - 2, 0.0, 2.0) == brentq(lambda v: v * v - 2, 0, 2)
-    with pytest.raises(ValueError, match="different signs"):
-        _brentq(lambda v: v * v + 1, 0.0, 1.0)
-    with pytest.raises(ValueError, match="NaN"):
-        _brentq(lambda v: math.nan, 0.0, 1.0)
-
-
 # Simon (1989) Controlled Clinical Trials 10:1-10, Tables 1-2: p0, p1, alpha, beta →
 # optimal (r1, n1, r, n, EN0, PET0), minimax (r1, n1, r, n, EN0, PET0)
 SIMON_1989 = [

@@ -7,8 +7,6 @@ coverage is at least the nominal level. No distribution code is written here.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,11 +53,9 @@ def exact_rate(x: int, n: int, confidence: float = 0.95) -> Rate:
 def clopper_pearson(x: int, n: int, confidence: float) -> tuple[float, float]:
     """Two-sided exact interval of x/n: what ``scipy.stats.binomtest(x, n).proportion_ci(
     method="exact")`` computes (brentq on the binomial sf/cdf minus alpha/2), bit for bit,
-    but on scipy's binomial ufuncs directly and with :func:`_brentq` (scipy.optimize's root
-    finder in the same arithmetic): binomtest also computes a p-value the report does not
-    show and goes through the distribution wrappers at each step (about 25x slower), and
-    importing scipy.optimize costs a quarter CPU second. Falls back to binomtest when scipy
-    no longer has those ufuncs."""
+    but on scipy's binomial ufuncs directly: binomtest also computes a p-value the report
+    does not show and goes through the distribution wrappers at each brentq step (about 25x
+    slower). Falls back to binomtest when scipy no longer has those ufuncs."""
     try:
         from scipy.special._ufuncs import _binom_cdf, _binom_sf
     except ImportError:                                 # pragma: no cover - other scipy
@@ -67,66 +63,12 @@ def clopper_pearson(x: int, n: int, confidence: float) -> tuple[float, float]:
 
         ci = binomtest(x, n).proportion_ci(confidence_level=confidence, method="exact")
         return float(ci.low), float(ci.high)
+    from scipy.optimize import brentq
 
     alpha = (1 - confidence) / 2
-    low = 0.0 if x == 0 else _brentq(lambda p: float(_binom_sf(x - 1, n, p) - alpha), 0.0, 1.0)
-    high = 1.0 if x == n else _brentq(lambda p: float(_binom_cdf(x, n, p) - alpha), 0.0, 1.0)
+    low = 0.0 if x == 0 else brentq(lambda p: _binom_sf(x - 1, n, p) - alpha, 0, 1)
+    high = 1.0 if x == n else brentq(lambda p: _binom_cdf(x, n, p) - alpha, 0, 1)
     return float(low), float(high)
-
-
-_XTOL, _RTOL, _MAXITER = 2e-12, 4 * 2.220446049250313e-16, 100   # scipy.optimize defaults
-
-
-def _brentq(f: Callable[[float], float], a: float, b: float) -> float:
-    """A root of ``f`` in [a, b] (signs of f(a), f(b) differ) by Brent's method: the
-    step of inverse quadratic extrapolation (secant when only two points are known) when it
-    is short enough, else bisection. Written to do the floating-point operations of
-    ``scipy.optimize.brentq`` (its C routine by Charles Harris, BSD-3-Clause) in the same
-    order with its default tolerances, so that the roots are the same floats;
-    ``tests/unit/test_analysis_stats.py`` compares the two over every x/n up to n = 250."""
-    x_prev, x_now = a, b
-    f_prev, f_now = f(x_prev), f(x_now)
-    if math.isnan(f_prev) or math.isnan(f_now):
-        raise ValueError("brentq: the function value is NaN")
-    if f_prev * f_now > 0:
-        raise ValueError("brentq: f(a) and f(b) must have different signs")
-    if f_prev == 0:
-        return x_prev
-    if f_now == 0:
-        return x_now
-    x_far = f_far = step_prev = step = 0.0
-    for _ in range(_MAXITER):
-        if f_prev * f_now < 0:              # the root lies between x_prev and x_now
-            x_far, f_far = x_prev, f_prev
-            step_prev = step = x_now - x_prev
-        if abs(f_far) < abs(f_now):         # keep the best estimate in x_now
-            x_prev, x_now, x_far = x_now, x_far, x_now
-            f_prev, f_now, f_far = f_now, f_far, f_now
-        tol = (_XTOL + _RTOL * abs(x_now)) / 2
-        half = (x_far - x_now) / 2
-        if f_now == 0 or abs(half) < tol:
-            return x_now
-        if abs(step_prev) > tol and abs(f_now) < abs(f_prev):
-            if x_prev == x_far:             # secant through the two points
-                trial = -f_now * (x_now - x_prev) / (f_now - f_prev)
-            else:                           # inverse quadratic through the three
-                d_prev = (f_prev - f_now) / (x_prev - x_now)
-                d_far = (f_far - f_now) / (x_far - x_now)
-                trial = -f_now * (f_far * d_far - f_prev * d_prev) \
-                    / (d_far * d_prev * (f_far - f_prev))
-            bound_a, bound_b = abs(step_prev), 3 * abs(half) - tol
-            if 2 * abs(trial) < (bound_a if bound_a < bound_b else bound_b):
-                step_prev, step = step, trial
-            else:
-                step_prev = step = half
-        else:
-            step_prev = step = half
-        x_prev, f_prev = x_now, f_now
-        x_now += step if abs(step) > tol else (tol if half > 0 else -tol)
-        f_now = f(x_now)
-        if math.isnan(f_now):
-            raise ValueError("brentq: the function value is NaN")
-    raise RuntimeError(f"brentq: no convergence in {_MAXITER} iterations")
 
 
 def responders(records: pd.DataFrame, subjects: pd.Series, paramcd: str,
