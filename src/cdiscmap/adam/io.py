@@ -8,7 +8,6 @@ without importing the ADaM derivations; the names are re-exported here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -142,36 +141,9 @@ def dataset_columns(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[
 
 def _projected_xpt(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
                    ) -> pd.DataFrame | None:
-    """Some variables of an unread XPT v5 file of an SdtmFolder, decoded as its whole read
-    decodes them; None whenever the whole read should decide (not a lazy folder, read already,
-    not XPT v5, a broken file: the whole read then names the problem)."""
-    paths = getattr(sdtm, "_paths", None)
-    frames = getattr(sdtm, "_frames", None)
-    if not isinstance(sdtm, SdtmFolder) or not isinstance(paths, dict) \
-            or not isinstance(frames, dict) or dataset in frames or dataset not in paths:
-        return None
-    path = Path(paths[dataset])
-    if path.suffix.lower() != ".xpt":
-        return None
-    try:
-        from cdiscmap.checks import read as xpt
-
-        data = path.read_bytes()
-        _, _, variables, start = xpt._parse_header(data, path.name)
-        upper = [v.meta.name.strip().upper() for v in variables]
-        if len(set(upper)) != len(upper) or any(
-                v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
-            return None
-        row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
-        rows = xpt._observations(data, start, row_length, path.name)
-        wanted = set(names)
-        columns = {v.meta.name: xpt._column(rows, v, strip=True)
-                   for v, name in zip(variables, upper, strict=True) if name in wanted}
-        frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
-        shown = xpt.display_path(path)
-        return xpt.normalise_frame(xpt._check_types(frame, shown, dataset), text_done=True)
-    except Exception:           # noqa: BLE001 - the whole read decides and says what is wrong
-        return None
+    """Some variables of an unread XPT v5 file of an SdtmFolder (None: the whole read
+    decides; :meth:`cdiscmap.checks.read.SdtmFolder.variables`)."""
+    return sdtm.variables(dataset, names) if isinstance(sdtm, SdtmFolder) else None
 
 
 def notice(rule: str, message: str, dataset: str = "", variable: str = "") -> Finding:

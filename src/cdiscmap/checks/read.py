@@ -672,6 +672,36 @@ class SdtmFolder(Mapping[str, pd.DataFrame]):
     def __len__(self) -> int:
         return len(self._paths)
 
+    def variables(self, name: str, names: list[str]) -> pd.DataFrame | None:
+        """Only the variables ``names`` of dataset ``name``, decoded from its XPT v5 file as
+        the whole read decodes them, when the dataset is not read yet (``adam`` reads LB for
+        three date columns, ``recist`` TU/TR/RS for the engine's). None whenever the whole
+        read should decide: read already, not XPT v5, or a file the whole read would refuse
+        (it then names the problem)."""
+        if name in self._frames or name not in self._paths:
+            return None
+        path = Path(self._paths[name])
+        if path.suffix.lower() != ".xpt":
+            return None
+        try:
+            data = path.read_bytes()
+            _, _, variables, start = _parse_header(data, path.name)
+            upper = [v.meta.name.strip().upper() for v in variables]
+            if len(set(upper)) != len(upper) or any(
+                    v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
+                return None
+            row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
+            rows = _observations(data, start, row_length, path.name)
+            wanted = set(names)
+            columns = {v.meta.name: _column(rows, v, strip=True)
+                       for v, upper_name in zip(variables, upper, strict=True)
+                       if upper_name in wanted}
+            frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
+            return normalise_frame(_check_types(frame, display_path(path), name),
+                                   text_done=True)
+        except Exception:       # noqa: BLE001 - the whole read decides and says what is wrong
+            return None
+
 
 def read_sdtm(folder: Path, *, lazy: bool = False) -> dict[str, pd.DataFrame]:
     """All SDTM datasets of ``folder`` by upper-case name, in name order.

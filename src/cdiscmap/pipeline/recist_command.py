@@ -127,38 +127,11 @@ def _engine_datasets(sdtm: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame
 
 def _xpt_variables(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
                    ) -> pd.DataFrame | None:
-    """Some variables of an unread XPT v5 file of a lazy SDTM folder, decoded as the whole
-    read decodes them (the reader's own steps, as ``adam/io.py`` ``_projected_xpt`` takes
-    them, without importing the ADaM package: 0.4 CPU-s); None whenever the whole read should
-    decide (not a lazy folder, read already, not XPT v5, a broken file: the whole read then
-    names the problem)."""
-    from cdiscmap.checks import read as xpt
+    """Some variables of an unread XPT v5 file of a lazy SDTM folder (None: the whole read
+    decides; :meth:`cdiscmap.checks.read.SdtmFolder.variables`)."""
+    from cdiscmap.checks.read import SdtmFolder
 
-    paths = getattr(sdtm, "_paths", None)
-    frames = getattr(sdtm, "_frames", None)
-    if not isinstance(sdtm, xpt.SdtmFolder) or not isinstance(paths, dict) \
-            or not isinstance(frames, dict) or dataset in frames or dataset not in paths:
-        return None
-    path = Path(paths[dataset])
-    if path.suffix.lower() != ".xpt":
-        return None
-    try:
-        data = path.read_bytes()
-        _, _, variables, start = xpt._parse_header(data, path.name)
-        upper = [v.meta.name.strip().upper() for v in variables]
-        if len(set(upper)) != len(upper) or any(
-                v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
-            return None
-        row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
-        rows = xpt._observations(data, start, row_length, path.name)
-        wanted = set(names)
-        columns = {v.meta.name: xpt._column(rows, v, strip=True)
-                   for v, name in zip(variables, upper, strict=True) if name in wanted}
-        frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
-        shown = xpt.display_path(path)
-        return xpt.normalise_frame(xpt._check_types(frame, shown, dataset), text_done=True)
-    except Exception:           # noqa: BLE001 - the whole read decides and says what is wrong
-        return None
+    return sdtm.variables(dataset, names) if isinstance(sdtm, SdtmFolder) else None
 
 
 def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSettings,
