@@ -123,12 +123,9 @@ def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
         rows = np.flatnonzero(linked & (domains.codes == code))
         seq = _seq_variable(source_name)
         source = every.get(source_name)
-        if source is None or seq not in source.columns or "USUBJID" not in source.columns:
-            missing = "is not available" if source is None else f"has no {seq}"
-            out.append(Finding("CMAP-AR0004", RULES["CMAP-AR0004"][0],
-                               f"SRCDOM {source_name} {missing}: {len(rows)} link(s) not "
-                               "checked", name, variable="SRCSEQ", value=source_name,
-                               count=len(rows)))
+        unchecked = _unchecked_links(name, source_name, source, seq, len(rows))
+        if unchecked is not None:
+            out.append(unchecked)
             continue
         found = _links_found(source, seq, subjects, frame["SRCSEQ"], rows)
         if found is None:
@@ -139,6 +136,18 @@ def _traceability(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]
         out += _by_subject("CMAP-AR0003", name, "SRCSEQ", bad, _whole(bad["SRCSEQ"]),
                            f"no {source_name} record of this subject has {seq} = SRCSEQ")
     return out
+
+
+def _unchecked_links(name: str, source_name: str, source: pd.DataFrame | None, seq: str,
+                     links: int) -> Finding | None:
+    """CMAP-AR0004 when ``links`` records point at a SRCDOM that cannot be checked (absent,
+    or without USUBJID or its --SEQ); None when the links can be checked."""
+    if source is not None and seq in source.columns and "USUBJID" in source.columns:
+        return None
+    missing = "is not available" if source is None else f"has no {seq}"
+    return Finding("CMAP-AR0004", RULES["CMAP-AR0004"][0],
+                   f"SRCDOM {source_name} {missing}: {links} link(s) not checked", name,
+                   variable="SRCSEQ", value=source_name, count=links)
 
 
 def _links_found(source: pd.DataFrame, seq: str, subjects: TextFacts, srcseq: pd.Series,
@@ -169,12 +178,9 @@ def _traceability_rows(name: str, frame: pd.DataFrame, every: dict[str, pd.DataF
     for source_name, records in linked.groupby(linked["SRCDOM"].astype(str), sort=True):
         seq = _seq_variable(source_name)
         source = every.get(source_name)
-        if source is None or seq not in source.columns or "USUBJID" not in source.columns:
-            missing = "is not available" if source is None else f"has no {seq}"
-            out.append(Finding("CMAP-AR0004", RULES["CMAP-AR0004"][0],
-                               f"SRCDOM {source_name} {missing}: {len(records)} link(s) not "
-                               "checked", name, variable="SRCSEQ", value=source_name,
-                               count=len(records)))
+        unchecked = _unchecked_links(name, source_name, source, seq, len(records))
+        if unchecked is not None:
+            out.append(unchecked)
             continue
         out += _unlinked(name, source_name, seq, source, records)
     return out
