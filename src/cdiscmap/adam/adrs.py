@@ -56,6 +56,8 @@ from cdiscmap.recist.best_response import (
 # worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
 _WORST = {"NE": 1, "CR": 2, "PR": 3, "SD": 4, "NON-CR/NON-PD": 5, "PD": 6}
 ADSL_CARRIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "TRT01P", "TRT01A"]
+# OVR variables a derived parameter record takes from the record it is chosen from
+_COPIED = ("ADT", "ADTF", "AVISIT", "AVISITN", "SRCDOM", "SRCVAR", "SRCSEQ")
 RECORD_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC",
                   "AVAL", "ADT", "ADTF", "AVISIT", "AVISITN", "SRCDOM", "SRCVAR", "SRCSEQ"]
 
@@ -181,6 +183,11 @@ class _ParamBuilder:
         self.ovr = ovr
         self.subjects = ovr["USUBJID"].dtype
         self.population = population.reset_index(drop=True).astype(self.subjects)
+        # population subjects as category codes: a parameter's records are matched to them by
+        # integer code, not by a merge on the identifiers (13+ parameters per analysis)
+        self.population_codes = self.population.cat.codes.to_numpy()
+        # the OVR variables a derived record copies (reindexed per parameter, not all of OVR)
+        self.source = ovr[["AVALC", *_COPIED]]
         self.settings = settings
         self.analysis = analysis
         self.dates = dates      # ADSL by USUBJID: a landmark's own reference date
@@ -188,34 +195,48 @@ class _ParamBuilder:
         self.title = _title(settings.adrs.evaluator)
         self.records: list[pd.DataFrame] = []
 
+    def _matched(self, chosen: pd.DataFrame) -> np.ndarray:
+        """Per population subject, the position in ``chosen`` of its first record (-1: none);
+        a left merge of the population with ``chosen`` (first record per subject) on codes."""
+        ids = chosen["USUBJID"]
+        if ids.dtype != self.subjects:
+            ids = ids.astype(self.subjects)
+        codes = ids.cat.codes.to_numpy()
+        at = np.flatnonzero(codes >= 0)      # ids outside ADSL: no population subject has them
+        present, first = np.unique(codes[at], return_index=True)
+        where = np.full(len(self.subjects.categories) + 1, -1, dtype=np.int64)  # [-1]: no id
+        where[present] = at[first]
+        return where[self.population_codes]
+
     def add(self, code: str, param: str, chosen: pd.DataFrame, *, yes_no: bool,
             default: str | None, override: pd.Series | None = None) -> None:
         """One record per population subject: from ``chosen`` (USUBJID, source_index[, AVALC])
         or, for subjects without one, AVALC = ``default`` (None → no record); ``override``
         replaces the AVALC values (aligned with the population)."""
-        pop = pd.DataFrame({"USUBJID": self.population})
-        chosen = chosen.drop_duplicates("USUBJID")
-        chosen = chosen.assign(USUBJID=chosen["USUBJID"].astype(self.subjects))
-        merged = pop.merge(chosen, on="USUBJID", how="left")
+        pos = self._matched(chosen)
+        subjects = self.population
         if default is None:
-            merged = merged.loc[merged["source_index"].notna()].reset_index(drop=True)
-        has = merged["source_index"].notna().to_numpy()
-        idx = merged["source_index"].to_numpy()
-        src = self.ovr.reindex(np.where(has, idx, -1).astype("int64"))
-        src = src.reset_index(drop=True)
+            kept = pos >= 0
+            pos, subjects = pos[kept], subjects[kept].reset_index(drop=True)
+        has = pos >= 0
+        idx = np.where(has, chosen["source_index"].to_numpy()[np.where(has, pos, 0)]
+                       if len(chosen) else -1, -1).astype("int64")
+        # rows without a record (label -1) come out missing: string NA, NaN, NaT
+        src = self.source.reindex(idx).reset_index(drop=True)
         if yes_no:
             values = pd.Series(np.where(has, "Y", default or "N"), dtype="string")
         else:
-            given = merged["AVALC"].astype("string") if "AVALC" in merged.columns \
-                else src["AVALC"].astype("string")
+            given = pd.Series(pd.api.extensions.take(chosen["AVALC"].astype("string").array,
+                                                     pos, allow_fill=True)) \
+                if "AVALC" in chosen.columns else src["AVALC"].astype("string")
             values = given.where(pd.Series(has), default).astype("string")
         if override is not None:        # landmark Y/N decided by the caller
             values = override
-        n = len(merged)
+        n = len(subjects)
         cfg = self.settings.adrs
         aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
         out = pd.DataFrame({
-            "USUBJID": merged["USUBJID"].astype(self.subjects),
+            "USUBJID": subjects,
             "PARAMCD": pd.Series([code] * n, dtype="string"),
             "PARAM": pd.Series([param] * n, dtype="string"),
             "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
@@ -224,9 +245,8 @@ class _ParamBuilder:
             "AVALC": values.reset_index(drop=True),
             "AVAL": aval.astype("float64").reset_index(drop=True),
         })
-        for name in ("ADT", "ADTF", "AVISIT", "AVISITN", "SRCDOM", "SRCVAR", "SRCSEQ"):
-            out[name] = src[name].where(pd.Series(has), None) if name != "ADT" else \
-                src[name].where(pd.Series(has))
+        for name in _COPIED:
+            out[name] = src[name]
         self.records.append(out)
 
 
@@ -300,6 +320,15 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
     sd_rows = analysed.loc[analysed["AVALC"].isin(["CR", "PR", "SD", "NON-CR/NON-PD"])
                            & (analysed["ADT"] >= analysed["REFDT"] + window).fillna(False)]
     flags = confirmed_flags(analysed, conf.min_days, conf.max_ne, conf.accept_sd)
+    best_of: dict[bool, pd.DataFrame] = {}     # BOR/BCP and CBOR/CBCP share one computation
+
+    def best(confirmed: bool) -> pd.DataFrame:
+        if confirmed not in best_of:
+            best_of[confirmed] = confirmed_best_overall_response(
+                analysed, cfg.sd_min_days, conf.min_days, conf.max_ne, conf.accept_sd) \
+                if confirmed else best_overall_response(analysed, cfg.sd_min_days)
+        return best_of[confirmed]
+
     for code in a.parameters:
         key = f"PARAMCD={code}{sfx}"
         if code == "PD":
@@ -321,9 +350,8 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
             methods[key] = ("Y at the first CR/PR, or CR/PR/SD/NON-CR/NON-PD dated >= "
                             f"{ref} + {cfg.sd_min_days} days, else N")
         elif code == "BOR":
-            best = best_overall_response(analysed, cfg.sd_min_days)
             builder.add(code + sfx, f"Best Overall Response by {title} (confirmation not "
-                        f"required){psfx}", best, yes_no=False, default="MISSING")
+                        f"required){psfx}", best(False), yes_no=False, default="MISSING")
             methods[key] = ("Best of analysed responses CR > PR > SD > NON-CR/NON-PD > PD > NE, "
                             f"earliest date among equals; SD/NON-CR/NON-PD count only "
                             f"{crit}, else NE; none: MISSING (RECIST 1.1 §4.4.3)")
@@ -344,17 +372,13 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
             methods[key] = ("Y at the first confirmed CR/PR or CR/PR/SD/NON-CR/NON-PD dated >= "
                             f"{ref} + {cfg.sd_min_days} days, else N")
         elif code == "CBOR":
-            best = confirmed_best_overall_response(analysed, cfg.sd_min_days, conf.min_days,
-                                                   conf.max_ne, conf.accept_sd)
-            builder.add(code + sfx, f"Best Confirmed Overall Response by {title}{psfx}", best,
-                        yes_no=False, default="MISSING")
+            builder.add(code + sfx, f"Best Confirmed Overall Response by {title}{psfx}",
+                        best(True), yes_no=False, default="MISSING")
             methods[key] = (f"Confirmed CR/PR ({conf_text}) else SD/NON-CR/NON-PD {crit}, PD, "
                             "NE; none: MISSING (RECIST 1.1 §4.4.3 table 3)")
         elif code in ("BCP", "CBCP"):
-            best = best_overall_response(analysed, cfg.sd_min_days) if code == "BCP" else \
-                confirmed_best_overall_response(analysed, cfg.sd_min_days, conf.min_days,
-                                                conf.max_ne, conf.accept_sd)
-            hit = best.loc[best["AVALC"].isin(["CR", "PR"])]
+            bor = best(code == "CBCP")
+            hit = bor.loc[bor["AVALC"].isin(["CR", "PR"])]
             what = "Best Overall Response" if code == "BCP" else "Best Confirmed Overall Response"
             note = " (confirmation not required)" if code == "BCP" else ""
             builder.add(code + sfx, f"{what} of CR/PR by {title}{note}{psfx}", hit,
