@@ -1,0 +1,99 @@
+"""The XPT writer's two-thread paths: large frames are factorised by two planning threads and
+their observation blocks filled by two threads; files and messages stay as written one by one.
+
+pyreadstat reads the files back (the independent reader); expected values are built here from
+the row number, not by the writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+import cdiscmap.emit.xpt as xpt
+from cdiscmap.emit.xpt import XptColumn, check_xpt_limits, write_xpt
+from cdiscmap.errors import XptLimitError
+
+N_ROWS = 70_000           # above _TextFactorizer.MIN_ROWS
+
+COLUMNS = [
+    XptColumn("STUDYID", "Study Identifier", "char"),
+    XptColumn("USUBJID", "Unique Subject Identifier", "char"),
+    XptColumn("SEQ", "Sequence Number", "num"),
+    XptColumn("ORRES", "Result", "char", length=12),
+    XptColumn("STAT", "Completion Status", "char"),
+    XptColumn("DY", "Study Day", "num"),
+]
+
+
+def _frame() -> pd.DataFrame:
+    rows = np.arange(N_ROWS)
+    fresh = [None if i % 10 == 9 else f"{i % 250}.5" for i in rows]     # one object per row
+    return pd.DataFrame({
+        "STUDYID": pd.array(["STUDY-1"] * N_ROWS, dtype="string"),       # one shared object
+        "USUBJID": pd.array([f"S-{i // 100:04d}" for i in rows], dtype="string"),
+        "SEQ": (rows % 100 + 1).astype(float),
+        "ORRES": pd.array(fresh, dtype="string"),
+        "STAT": pd.array(np.where(rows % 10 == 9, "NOT DONE", None), dtype="string"),
+        "DY": np.where(rows % 10 == 9, np.nan, rows % 365 - 14.0),
+    })
+
+
+def test_large_frame_reads_back_row_by_row(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    assert N_ROWS >= xpt._TextFactorizer.MIN_ROWS
+    monkeypatch.setattr(xpt, "_BLOCK_BYTES", 1 << 18)     # 5,349 rows: 14 blocks, the last short
+    frame = _frame()
+    result = write_xpt(tmp_path / "x.xpt", frame, dataset_name="X", dataset_label="Threads",
+                       columns=COLUMNS)
+    assert result.lengths == {"STUDYID": 7, "USUBJID": 6, "SEQ": 8, "ORRES": 12, "STAT": 8,
+                              "DY": 8}
+    read, _ = pyreadstat.read_xport(str(result.path))
+    assert len(read) == N_ROWS
+    rows = np.arange(N_ROWS)
+    missing = rows % 10 == 9
+    assert (read["STUDYID"] == "STUDY-1").all()
+    assert read["USUBJID"].tolist() == [f"S-{i // 100:04d}" for i in rows]
+    assert read["SEQ"].tolist() == (rows % 100 + 1).tolist()
+    assert read["ORRES"].tolist() == ["" if m else f"{i % 250}.5" for i, m in
+                                     zip(rows, missing, strict=True)]
+    assert read["STAT"].tolist() == ["NOT DONE" if m else "" for m in missing]
+    assert np.isnan(read["DY"][missing]).all()
+    assert read["DY"][~missing].tolist() == (rows[~missing] % 365 - 14).tolist()
+    # by hand: row 12,345 is subject S-0123, result 12,345 % 250 = 95 -> "95.5",
+    # day 12,345 = 33 * 365 + 300 -> 300 - 14 = 286
+    assert read.loc[12345, ["USUBJID", "ORRES", "DY"]].tolist() == ["S-0123", "95.5", 286.0]
+
+
+def test_problems_keep_column_order_when_factorised_in_threads(tmp_path: Path) -> None:
+    frame = _frame()
+    frame["ORRES"] = frame["ORRES"].astype(object)
+    frame.loc[60_001, "ORRES"] = "TOO LONG FOR TWELVE"       # 19 bytes, declared 12
+    frame.loc[50_000, "USUBJID"] = "S-\u00e9"                 # not ASCII
+    frame.loc[40_000, "STAT"] = "A\x00B"                      # NUL
+    with pytest.raises(XptLimitError) as caught:
+        check_xpt_limits(frame, "X", "Threads", COLUMNS)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "X not written as XPT v5: 3 limit violations; fix the data or the metadata:"
+    assert [line.split(":")[0] for line in lines[1:]] == ["  - X.USUBJID", "  - X.ORRES",
+                                                           "  - X.STAT"]
+    assert "at row index 50000 is not ASCII" in lines[1]
+    assert "'TOO LONG FOR TWELVE' at row index 60001 is 19 bytes" in lines[2]
+    assert "'A\\x00B' at row index 40000 holds a NUL character" in lines[3]
+
+
+def test_fields_are_split_in_two_parts_of_similar_work() -> None:
+    class Plan:
+        def __init__(self, length: int) -> None:
+            self.length = length
+
+    text = [(i, (Plan(length), None, object())) for i, length in enumerate([200, 8, 8, 8])]
+    numbers = [(4 + i, (Plan(8), None, None)) for i in range(3)]
+    first, second = xpt._halves(text + numbers)
+    # costs: 200 bytes 13.5; 8 bytes 1.5 each; numbers 0.6 each -> 13.5 against 6.3
+    assert [i for i, _ in first] == [0]
+    assert sorted(i for i, _ in second) == [1, 2, 3, 4, 5, 6]
