@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cdiscmap.sdtm.dates import complete_date, parse_dates, study_day
+from cdiscmap.sdtm.vectorize import codes_cache
 
 MON = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
@@ -44,6 +45,30 @@ def test_unknown_year_blank_and_garbage():
     assert r.iso.isna().all()
     assert r.unparseable.tolist() == [False, False, False, True, False]
     assert r.impossible.tolist() == [False, False, False, False, True]
+
+
+def test_dates_met_again_in_a_run_give_the_same_results():
+    # inside a run each spelling is parsed once (the run's memo); a second column repeating
+    # some of them, in another order and with nulls, gets the same values and flags
+    first = pd.Series(["05-MAR-2014", "yesterday", "29-FEB-2015", "UN-MAR-2014"],
+                      dtype="string")
+    second = pd.Series([None, "UN-MAR-2014", "29-FEB-2015", "06-MAR-2014", "yesterday",
+                        "05-MAR-2014"], dtype="string", index=range(20, 26))
+    with codes_cache():
+        parse_dates(first, "DMY")
+        r = parse_dates(second, "DMY")
+        ymd = parse_dates(pd.Series(["05-MAR-2014"], dtype="string"), "YMD")
+    assert r.iso.index.tolist() == list(range(20, 26))
+    assert r.iso.tolist() == [pd.NA, "2014-03", pd.NA, "2014-03-06", pd.NA, "2014-03-05"]
+    assert r.unparseable.tolist() == [False, False, False, False, True, False]
+    assert r.impossible.tolist() == [False, False, True, False, False, False]
+    # another style's memo is its own: 05-MAR-2014 is no YMD date
+    assert ymd.iso.isna().all() and ymd.unparseable.tolist() == [True]
+    with codes_cache():
+        assert complete_date(r.iso).isna().tolist() == [True, True, True, False, True, False]
+        again = complete_date(pd.Series(["2014-03-06", "2014-03-06T10:00", "2014"],
+                                        dtype="string"))
+    assert again.tolist()[:2] == [pd.Timestamp("2014-03-06")] * 2 and pd.isna(again[2])
 
 
 def test_time_only_on_complete_dates():

@@ -14,6 +14,7 @@ from cdiscmap.sdtm.vectorize import (
     codes_cache,
     constant_text,
     map_unique,
+    memo_apply,
     null_text,
     text_from_codes,
 )
@@ -138,3 +139,39 @@ def test_text_from_codes_joins_repeated_table_values_and_nulls():
         assert codes.tolist() == [0, 0, -1, -1, 1] and uniques.tolist() == ["X", "Y"]
         nulls = null_text(pd.Index([1, 2]))
         assert nulls.isna().all() and coded(nulls)[0].tolist() == [-1, -1]
+
+
+def test_memo_apply_computes_each_value_once_per_run():
+    seen: list[list[str]] = []
+
+    def lengths(fresh: np.ndarray) -> list[np.ndarray]:
+        seen.append(fresh.tolist())
+        return [np.array([len(v) for v in fresh], dtype="int64"),
+                np.array([v.upper() for v in fresh], dtype=object)]
+
+    assert memo_apply("len", np.array(["ab", "c"], dtype=object), lengths) is None  # no run
+    with codes_cache():
+        first = memo_apply("len", np.array(["ab", "c"], dtype=object), lengths)
+        second = memo_apply("len", np.array(["xyz", "c", "ab"], dtype=object), lengths)
+        other = memo_apply("other", np.array(["c"], dtype=object), lengths)
+    assert [a.tolist() for a in first] == [[2, 1], ["AB", "C"]]
+    # results aligned on the values asked for; only "xyz" was new to the "len" memo
+    assert [a.tolist() for a in second] == [[3, 1, 2], ["XYZ", "C", "AB"]]
+    assert [a.tolist() for a in other] == [[1], ["C"]]
+    assert seen == [["ab", "c"], ["xyz"], ["c"]]
+
+
+def test_map_unique_with_a_memo_gives_the_values_and_nulls_of_the_plain_call():
+    def as_date(u: pd.Series) -> pd.Series:
+        return pd.to_datetime(u.where(u.str.len() == 10), format="%Y-%m-%d", errors="coerce")
+
+    a = pd.Series(["2020-01-31", None, "2020-02", "2020-01-31"], dtype="string")
+    b = pd.Series(["2020-02", "2021-12-01", None], dtype="string", index=[7, 8, 9])
+    with codes_cache():
+        got_a = map_unique(a, as_date, memo="date")
+        got_b = map_unique(b, as_date, memo="date")
+    assert got_a.dtype == "datetime64[ns]" and got_b.index.tolist() == [7, 8, 9]
+    assert got_a.tolist()[0] == pd.Timestamp("2020-01-31") and got_a.isna().tolist() == \
+        [False, True, True, False]
+    assert got_b.isna().tolist() == [True, False, True]
+    assert got_b[8] == pd.Timestamp("2021-12-01")

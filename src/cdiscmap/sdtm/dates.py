@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.sdtm.vectorize import coded, map_unique, text_from_codes
+from cdiscmap.sdtm.vectorize import coded, map_unique, memo_apply, text_from_codes
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
@@ -81,6 +81,18 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
         return _parse_dates(values, fmt, times)
     # distinct pairs from the two columns' factorisations (code -1: null, a value of its own)
     d_codes, d_values = coded(_string(values))
+    if times is None:
+        # each spelling parsed once per run (the memo), not once per column: a null date is
+        # no date, neither unparseable nor impossible
+        found = memo_apply(f"dates:{fmt}", d_values, lambda fresh: _parsed_arrays(fresh, fmt))
+        if found is not None:
+            iso_d, unparseable_d, impossible_d = found
+            return DateParse(
+                iso=text_from_codes(d_codes, iso_d, values.index),
+                unparseable=pd.Series(np.append(unparseable_d, False)[d_codes],
+                                      index=values.index),
+                impossible=pd.Series(np.append(impossible_d, False)[d_codes],
+                                     index=values.index))
     key = d_codes.astype("int64") + 1
     if times is not None:
         t_codes, t_values = coded(_string(times))
@@ -107,6 +119,15 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
                           values.index)
     return DateParse(iso=iso, unparseable=back(parsed.unparseable),
                      impossible=back(parsed.impossible))
+
+
+def _parsed_arrays(distinct: np.ndarray, fmt: str) -> list[np.ndarray]:
+    """:func:`_parse_any` of distinct date texts (no nulls) as arrays: ISO text (object,
+    ``pd.NA`` where none), unparseable and impossible (bool)."""
+    parsed = _parse_any(pd.Series(pd.arrays.StringArray(np.asarray(distinct, dtype=object))),
+                        fmt, None)
+    return [parsed.iso.to_numpy(dtype=object, na_value=pd.NA),
+            parsed.unparseable.to_numpy(dtype=bool), parsed.impossible.to_numpy(dtype=bool)]
 
 
 def _string(values: pd.Series) -> pd.Series:
@@ -268,7 +289,7 @@ def complete_date(dtc: pd.Series) -> pd.Series:
         return dtc
     if not (isinstance(dtc.dtype, pd.StringDtype) and dtc.dtype.storage == "python"):
         dtc = dtc.astype("string")      # a string column as it is: its distinct values are kept
-    return map_unique(dtc, _complete_date)
+    return map_unique(dtc, _complete_date, memo="complete_date")
 
 
 def _complete_date(dtc: pd.Series) -> pd.Series:

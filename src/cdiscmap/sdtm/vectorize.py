@@ -25,15 +25,54 @@ _CODES: ContextVar[dict[int, tuple[weakref.ref, _Coded | Callable[[], _Coded]]] 
     ContextVar("cdiscmap_codes", default=None)
 
 
+# Results of value-by-value functions (date parsing, date completion) on the distinct values
+# met so far in the run, per function: a study's date columns share one calendar, so each
+# spelling is parsed once per run, not once per column (:func:`memo_apply`).
+_MEMO: ContextVar[dict[str, tuple[pd.Index, list[np.ndarray]]] | None] = \
+    ContextVar("cdiscmap_memo", default=None)
+
+
 @contextmanager
 def codes_cache() -> Iterator[None]:
     """Remember factorisations of text arrays inside the block (a run); nested use shares."""
     token = _CODES.set({}) if _CODES.get() is None else None
+    memo_token = _MEMO.set({}) if _MEMO.get() is None else None
     try:
         yield
     finally:
         if token is not None:
             _CODES.reset(token)
+        if memo_token is not None:
+            _MEMO.reset(memo_token)
+
+
+def memo_apply(name: str, distinct: np.ndarray,
+               fn: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray] | None:
+    """``fn`` on distinct ``str`` values (no nulls), through the run's memo ``name``: only the
+    values not met before in the run are computed. ``fn`` must work value by value (a value's
+    result never depends on the others) and give numpy arrays aligned on its input; the
+    results come back aligned on ``distinct``. None outside :func:`codes_cache` (no memo)."""
+    memo = _MEMO.get()
+    if memo is None or not len(distinct):
+        return None
+    known = memo.get(name)
+    if known is None:
+        positions = np.full(len(distinct), -1, dtype=np.intp)
+    else:
+        positions = known[0].get_indexer(distinct)
+    new = positions < 0
+    if new.any():
+        fresh = distinct[new]
+        results = fn(fresh)
+        if known is None:
+            known = (pd.Index(fresh, dtype=object), results)
+        else:
+            known = (known[0].append(pd.Index(fresh, dtype=object)),
+                     [np.concatenate([old, more]) for old, more in
+                      zip(known[1], results, strict=True)])
+        memo[name] = known
+        positions[new] = np.arange(len(known[0]) - len(fresh), len(known[0]))
+    return [values[positions] for values in known[1]]
 
 
 def _remember(arr: np.ndarray, codes: np.ndarray, uniques: np.ndarray,
@@ -180,10 +219,13 @@ def coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
-def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series],
+               memo: str | None = None) -> pd.Series:
     """``fn`` applied to the distinct non-missing values, broadcast back to every row.
 
-    ``fn`` takes and returns a Series aligned on its input; missing rows stay missing.
+    ``fn`` takes and returns a Series aligned on its input; missing rows stay missing. With
+    ``memo`` (a name), ``fn`` must work value by value on text and give a numpy dtype: it then
+    runs only on the values the run has not met before (:func:`memo_apply`).
     """
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
         codes, uniques = coded(values)
@@ -194,7 +236,11 @@ def map_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Se
         return pd.Series(pd.array([pd.NA] * len(values), dtype=empty.dtype)
                          if empty.dtype != "float64" else np.full(len(values), np.nan),
                          index=values.index, dtype=empty.dtype)
-    result = fn(pd.Series(uniques, dtype=values.dtype if values.dtype != object else "string"))
+    dtype = values.dtype if values.dtype != object else "string"
+    found = memo_apply(memo, np.asarray(uniques, dtype=object),
+                       lambda fresh: [fn(pd.Series(fresh, dtype=dtype)).to_numpy()]) \
+        if memo is not None and dtype == "string" else None
+    result = pd.Series(found[0]) if found is not None else fn(pd.Series(uniques, dtype=dtype))
     # one take with fill: missing rows get the result dtype's own null (NaN, NaT, NA), as a
     # mask would give, without a second pass over every row
     taken = pd.api.extensions.take(result.to_numpy(), codes, allow_fill=True) \
