@@ -33,8 +33,8 @@ import pandas as pd
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
-from cdiscmap.recist import RecistSettings, crosscheck, settings_from_mapping, timepoint_responses
-from cdiscmap.recist.crosscheck import COMPARISON_COLUMNS
+from cdiscmap.recist import RecistSettings, settings_from_mapping, timepoint_responses
+from cdiscmap.recist.crosscheck import COMPARISON_COLUMNS, TextCodes, crosscheck_coded
 from cdiscmap.recist.lesions import TR_REQUIRED, TU_REQUIRED
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
 
@@ -82,6 +82,13 @@ def load_settings(path: Path | None, evaluators: tuple[str, ...] = (),
 def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
             ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], list[str]]:
     """Timepoints, comparison, findings and notes from SDTM datasets keyed by name."""
+    return _compute(sdtm, settings)[:4]
+
+
+def _compute(sdtm: Mapping[str, pd.DataFrame], settings: RecistSettings
+             ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], list[str],
+                        dict[str, TextCodes]]:
+    """:func:`compute`, and the comparison's text columns as codes (for the writer)."""
     tu, tr, rs = sdtm.get("TU"), sdtm.get("TR"), sdtm.get("RS")
     if tu is None or tr is None:
         raise InputDataError("the SDTM folder has no " + " and no ".join(
@@ -91,9 +98,9 @@ def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
     notes = list(timepoints.attrs.get("notes", []))
     if rs is None:
         notes.append("no RS dataset: responses computed, nothing to compare")
-        return timepoints, pd.DataFrame(columns=COMPARISON_COLUMNS), [], notes
-    comparison, findings = crosscheck(timepoints, rs, tr=tr, settings=settings)
-    return timepoints, comparison, findings, notes
+        return timepoints, pd.DataFrame(columns=COMPARISON_COLUMNS), [], notes, {}
+    comparison, findings, coded = crosscheck_coded(timepoints, rs, tr=tr, settings=settings)
+    return timepoints, comparison, findings, notes, coded
 
 
 #: The variables the engine and the cross-check read (recist/lesions.py, readers.py,
@@ -143,24 +150,30 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    timepoints, comparison, found, notes = compute(_engine_datasets(sdtm), settings)
+    timepoints, comparison, found, notes, coded = _compute(_engine_datasets(sdtm), settings)
     findings = Findings()
     findings.extend(found)
     counts = dict(sorted(Counter(comparison["STATUS"].astype(str)).items()))
     target = out_dir or Path(sdtm_dir).parent / "recist"
     progress.stage("Writing the RECIST report")
-    with Staging(target) as stage:
+    from cdiscmap.forked import ForkedCall
+
+    # The comparison CSV (the largest file: a row per compared test) is composed in a forked
+    # child while this process composes the timepoints CSV, the JSON and the HTML; the child
+    # only returns the text (forked.py: a child writes no file).
+    with Staging(target) as stage, ForkedCall(
+            lambda: _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS, coded))
+    ) as comparison_csv:
         timepoints_text = _coded_text(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
         (stage.folder / TIMEPOINTS_FILE).write_text(_csv_coded(timepoints_text),
                                                     encoding="utf-8")
-        (stage.folder / COMPARISON_FILE).write_text(
-            _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS)), encoding="utf-8")
         report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes)
         (stage.folder / REPORT_JSON).write_text(
             json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
             encoding="utf-8")
         (stage.folder / REPORT_HTML).write_text(_html(report, timepoints_text),
                                                 encoding="utf-8")
+        (stage.folder / COMPARISON_FILE).write_text(comparison_csv.result(), encoding="utf-8")
         stage.publish(lambda name: name in OWNED_FILES, shared=True)
     return RecistOutcome(target, timepoints, comparison, findings, counts, notes)
 
@@ -176,12 +189,14 @@ def _number_text(value: float) -> str:
 _Coded = tuple[np.ndarray, np.ndarray]
 
 
-def _coded_text(frame: pd.DataFrame, columns: list[str]) -> dict[str, _Coded]:
+def _coded_text(frame: pd.DataFrame, columns: list[str],
+                known: Mapping[str, TextCodes] | None = None) -> dict[str, _Coded]:
     """Every cell as text, kept as codes into the column's distinct texts: numbers to at most 4
     decimals without trailing zeros, null = ''.
 
     Each distinct value is formatted (and later CSV-quoted or HTML-escaped) once: a study has
-    few distinct sums, visit numbers and reasons against tens of thousands of timepoints."""
+    few distinct sums, visit numbers and reasons against tens of thousands of timepoints.
+    ``known``: text columns already factorised (:func:`cdiscmap.recist.crosscheck_coded`)."""
     from cdiscmap.checks.read import factorize_objects
 
     out: dict[str, _Coded] = {}
@@ -190,6 +205,10 @@ def _coded_text(frame: pd.DataFrame, columns: list[str]) -> dict[str, _Coded]:
             out[col] = (np.full(len(frame), -1, dtype=np.intp), np.array([""], dtype=object))
             continue
         values = frame[col]
+        if known and col in known and col not in _NUMERIC:
+            codes, uniques = known[col]
+            out[col] = (codes, np.array([str(v) for v in uniques] + [""], dtype=object))
+            continue
         if col in _NUMERIC or col.startswith("N_TARGET"):
             num = pd.to_numeric(values, errors="coerce").round(4)
             codes, uniques = pd.factorize(num.to_numpy(dtype=np.float64, na_value=np.nan))

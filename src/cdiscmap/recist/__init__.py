@@ -4,7 +4,13 @@ Rules follow Eisenhauer et al. 2009, EJC 45:228-247 (RECIST 1.1); section number
 each module. All functions are pure: frames in, frames (and findings) out.
 """
 
-from cdiscmap.recist.crosscheck import COMPARISON_COLUMNS, RS_TESTS, crosscheck, to_rs_records
+from cdiscmap.recist.crosscheck import (
+    COMPARISON_COLUMNS,
+    RS_TESTS,
+    crosscheck,
+    crosscheck_coded,
+    to_rs_records,
+)
 from cdiscmap.recist.lesions import LesionData, assemble_lesions
 from cdiscmap.recist.nontarget import classify_nontarget
 from cdiscmap.recist.overall import OUTPUT_COLUMNS, overall_response, timepoint_responses
@@ -28,6 +34,7 @@ __all__ = [
     "classify_nontarget",
     "classify_target",
     "crosscheck",
+    "crosscheck_coded",
     "overall_response",
     "settings_from_mapping",
     "timepoint_responses",

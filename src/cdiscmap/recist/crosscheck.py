@@ -208,6 +208,21 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
 def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
                tr: pd.DataFrame | None = None,
                settings: RecistSettings = DEFAULT_SETTINGS) -> tuple[pd.DataFrame, list[Finding]]:
+    """Compare computed responses with RS (see :func:`crosscheck_coded`, which also gives the
+    table's text columns as codes)."""
+    table, findings, _ = crosscheck_coded(computed, rs, evaluator=evaluator, tr=tr,
+                                          settings=settings)
+    return table, findings
+
+
+#: A text column as codes (-1 = null) into its distinct ``str`` values (first appearance).
+TextCodes = tuple[np.ndarray, np.ndarray]
+
+
+def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
+                     tr: pd.DataFrame | None = None,
+                     settings: RecistSettings = DEFAULT_SETTINGS
+                     ) -> tuple[pd.DataFrame, list[Finding], dict[str, TextCodes]]:
     """Compare computed responses (``timepoint_responses``) with the RS records of each reader.
 
     ``evaluator`` set: compare every computed row with that evaluator's RS records instead (the
@@ -218,7 +233,8 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
     AGREE, DISAGREE, RS ONLY, COMPUTED ONLY; sorted by USUBJID, EVALUATOR, VISITNUM, RSTESTCD)
     and the findings: CMAP-RC0001 (warning) per response disagreement, CMAP-RC0004 (warning) per NEWLPROG
     disagreement, CMAP-RC0003 (warning) per sum of diameters disagreement, CMAP-RC0002 (notice) per visit
-    present on one side only.
+    present on one side only; and the table's text columns as :data:`TextCodes`: they are
+    factorised here anyway (to make them ``string``), so a writer need not hash the rows again.
     """
     missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
     if missing:
@@ -281,10 +297,11 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
     order = _sort_order(table, test_rank.to_numpy(dtype=np.float64))
     table = table[COMPARISON_COLUMNS].take(order)
     table.index = pd.RangeIndex(len(table))          # as reset_index(drop=True), no copy
+    coded: dict[str, TextCodes] = {}
     for col in ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
                 "SOURCE"):
-        table[col] = _string_column(table[col])
-    return table, _findings(table)
+        table[col], coded[col] = _coded_string_column(table[col])
+    return table, _findings(table), coded
 
 
 _ID_COLUMNS = [c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS]
@@ -373,6 +390,28 @@ def _string_column(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     if len(objects) and lib.is_string_array(objects, skipna=True):
         return string_array(np.where(nulls, pd.NA, objects))
     return pd.array(np.where(nulls, None, objects), dtype="string")
+
+
+def _coded_string_column(values: pd.Series) -> tuple[pd.arrays.StringArray, TextCodes]:
+    """:func:`_string_column` and the codes of its values into their distinct texts.
+
+    Values that are all ``str`` or null are factorised once (the Python-object hash table:
+    whole values compared, every kind of null is -1) and the column is taken from the
+    distinct values: no separate null scan. Anything else goes through
+    :func:`_string_column`, then its text is factorised."""
+    from pandas._libs import lib
+
+    objects = np.asarray(values.to_numpy(dtype=object), dtype=object)
+    if not (len(objects) and lib.is_string_array(objects, skipna=True)):
+        array = _string_column(objects)
+        objects = np.asarray(array, dtype=object)
+    else:
+        array = None
+    codes, uniques = factorize_objects(objects)
+    uniques = np.asarray(uniques, dtype=object)
+    if array is None:
+        array = string_array(np.append(uniques, pd.NA).astype(object)[codes])
+    return array, (codes, uniques)
 
 
 def _visit_label(table: pd.DataFrame) -> np.ndarray:
