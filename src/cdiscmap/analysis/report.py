@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
 from cdiscmap.analysis.safety import safety_tables
 from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
 from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
-from cdiscmap.analysis.tumour import tumour_report
+from cdiscmap.analysis.tumour import tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
+from cdiscmap.forked import ForkedCall
 
 REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
 MAX_FIGURE_GROUPS = 8
@@ -45,6 +47,9 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     methods: dict[str, str] = field(default_factory=dict)
+    # each table's RTF by table id, rendered by build_report while another process draws the
+    # figures (rtflite takes as long as drawing a figure); report_files renders any other
+    rtf: dict[str, str] = field(default_factory=dict)
 
 
 def _need(adam: dict[str, pd.DataFrame], name: str, why: str) -> pd.DataFrame:
@@ -212,8 +217,23 @@ class _KmFits:
         return self.done[key]
 
 
+def _endpoint_fits(adtte: pd.DataFrame, pop: pd.DataFrame, spec: SurvivalAnalysis
+                   ) -> Iterator[tuple[str, str, _KmFits]]:
+    """(PARAMCD, PARAM, KM fits of the population's records) of each endpoint with records."""
+    for paramcd in spec.endpoints:
+        recs = adtte.loc[adtte["PARAMCD"].astype("string") == paramcd]
+        if recs.empty:
+            continue
+        param = str(recs["PARAM"].iloc[0]) if "PARAM" in recs.columns else paramcd
+        recs = recs.loc[recs["USUBJID"].astype("string").isin(pop["USUBJID"].astype("string"))]
+        by_subject = recs.set_index(recs["USUBJID"].astype("string"))
+        yield paramcd, param, _KmFits(by_subject, spec.landmarks_months, spec.confidence)
+
+
 def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
-              spec: SurvivalAnalysis) -> tuple[list[Table], list[Figure]]:
+              spec: SurvivalAnalysis) -> list[Table]:
+    """The KM table and the table of comparisons (when groups are compared); the figures are
+    :func:`_survival_figures`."""
     adsl, adtte = adam["ADSL"], _need(adam, "ADTTE", spec.id)
     pop = population(adsl, settings, spec.population)
     pct = f"{100 * spec.confidence:g}%"
@@ -235,17 +255,8 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                                  survival.METHODS["cox"] + "; HR < 1 favours the first group."],
                       source="Source: ADTTE, ADSL; population "
                       + population_text(settings, spec.population))
-    figures: list[Figure] = []
-    fig_grouping = spec.figure_grouping or spec.grouping
     grps = groups(pop, settings, spec.grouping)
-    for paramcd in spec.endpoints:
-        recs = adtte.loc[adtte["PARAMCD"].astype("string") == paramcd]
-        if recs.empty:
-            continue
-        param = str(recs["PARAM"].iloc[0]) if "PARAM" in recs.columns else paramcd
-        recs = recs.loc[recs["USUBJID"].astype("string").isin(pop["USUBJID"].astype("string"))]
-        by_subject = recs.set_index(recs["USUBJID"].astype("string"))
-        fit = _KmFits(by_subject, lms, spec.confidence)
+    for paramcd, param, fit in _endpoint_fits(adtte, pop, spec):
         fits: dict[str, tuple[np.ndarray, np.ndarray, survival.KmSummary]] = {}
         for grp in grps:
             fits[grp.label] = fit(grp.subjects)
@@ -292,21 +303,57 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                                        f"{_fmt(c.hr, 2)} ({_fmt(c.hr_lower, 2)}, "
                                        f"{_fmt(c.hr_upper, 2)})"],
                                       {2: trace, 3: trace, 4: trace})
-        fig_groups = groups(pop, settings, fig_grouping)
-        if sum(g.value is not None for g in fig_groups) > MAX_FIGURE_GROUPS:
-            fig_groups = [g for g in fig_groups if g.value is None]
+    return [km_table] + ([cmp_table] if cmp_table.rows else [])
+
+
+def _survival_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
+                      spec: SurvivalAnalysis) -> list[Figure]:
+    """A Kaplan-Meier figure per endpoint: a curve per group of the figure grouping (the
+    whole population alone when it has more than MAX_FIGURE_GROUPS groups)."""
+    adsl, adtte = adam["ADSL"], _need(adam, "ADTTE", spec.id)
+    pop = population(adsl, settings, spec.population)
+    fig_groups = groups(pop, settings, spec.figure_grouping or spec.grouping)
+    if sum(g.value is not None for g in fig_groups) > MAX_FIGURE_GROUPS:
+        fig_groups = [g for g in fig_groups if g.value is None]
+    figures = []
+    for paramcd, param, fit in _endpoint_fits(adtte, pop, spec):
         curves = [(grp.label, fit(grp.subjects)[2]) for grp in fig_groups]
         figures.append(replace(km_figure(f"{spec.id}_{paramcd.lower()}_km",
                                          f"Kaplan-Meier: {param}", curves),
                                sources=(("ADSL", None), ("ADTTE", paramcd))))
-    tables = [km_table] + ([cmp_table] if cmp_table.rows else [])
-    return tables, figures
+    return figures
 
 
 def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> Report:
-    """Every table and figure analysis.yaml asks for, from the ADaM frames (by upper name)."""
+    """Every table and figure analysis.yaml asks for, from the ADaM frames (by upper name).
+
+    Drawing the figures (matplotlib) is half the report's time and needs nothing from the
+    tables: a forked child draws them (:mod:`cdiscmap.forked`) while this process computes
+    the tables and renders their RTF. Without a second CPU they are drawn here, first. The
+    bytes are the same either way."""
     adam = {k.upper(): v for k, v in adam.items()}
     adsl = _need(adam, "ADSL", "populations and groups")
+    with ForkedCall(lambda: _figures(adam, settings)) as drawn:
+        rep = _tables(adam, adsl, settings)
+        if drawn.forked:        # render while the child draws; report_files would, after
+            rep.rtf = {t.id: to_rtf(t) for t in rep.tables}
+        rep.figures = drawn.result()
+    return rep
+
+
+def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> list[Figure]:
+    """Every figure, in the report's order: Kaplan-Meier curves, then the tumour figures."""
+    figures = []
+    for s in settings.survival:
+        figures += _survival_figures(adam, settings, s)
+    for tu in settings.tumour:
+        figures += tumour_figures(adam, settings, tu)
+    return figures
+
+
+def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AnalysisSettings
+            ) -> Report:
+    """The report without its figures: every table and the methods."""
     studyid = str(adsl["STUDYID"].dropna().iloc[0]) if "STUDYID" in adsl.columns \
         and adsl["STUDYID"].notna().any() else "STUDY"
     rep = Report(studyid, settings.title or f"{studyid}: analysis report")
@@ -319,9 +366,7 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> R
         rep.tables.append(_simon_table(adam, settings, s))
         rep.methods["Two-stage designs"] = simon.METHOD
     for s in settings.survival:
-        tables, figures = _survival(adam, settings, s)
-        rep.tables += tables
-        rep.figures += figures
+        rep.tables += _survival(adam, settings, s)
         rep.methods["Time to event"] = "; ".join(survival.METHODS.values())
     for sa in settings.safety:
         rep.tables += safety_tables(adam, settings, sa)
@@ -334,9 +379,7 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> R
         rep.tables.append(change_table(adam, settings, ch))
         rep.methods["Change from baseline"] = CHANGE_METHOD
     for tu in settings.tumour:
-        tables, figures = tumour_report(adam, settings, tu)
-        rep.tables += tables
-        rep.figures += figures
+        rep.tables += tumour_tables(adam, settings, tu)
         rep.methods["Tumour figures"] = ("Best % change of the target-lesion sum (ADTR "
                                          "ANL02FL), lines at -30% / +20% (RECIST 1.1 §4.3.1)")
     return rep
@@ -377,7 +420,7 @@ def report_files(rep: Report) -> dict[str, bytes]:
     cells = []
     for t in rep.tables:
         files[f"{t.id}.csv"] = to_csv(t).encode("utf-8")
-        files[f"{t.id}.rtf"] = to_rtf(t).encode("utf-8")
+        files[f"{t.id}.rtf"] = (rep.rtf.get(t.id) or to_rtf(t)).encode("utf-8")
         cells += t.cells()
     for f in rep.figures:
         files[f"{f.id}.png"] = f.png

@@ -292,6 +292,13 @@ def swimmer_figure(fig_id: str, title: str, swim: pd.DataFrame) -> Figure:
 def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
                   ) -> tuple[list[Table], list[Figure]]:
     """The waterfall summary table and the figures ``spec.figures`` asks for."""
+    return tumour_tables(adam, settings, spec), tumour_figures(adam, settings, spec)
+
+
+def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
+                  ) -> list[Table]:
+    """The waterfall summary table (without drawing: ``build_report`` draws the figures in
+    another process, :func:`tumour_figures`)."""
     pop = population(adam["ADSL"], settings, spec.population)
     data = tumour_data(adam, pop["USUBJID"], spec)
     popt = population_text(settings, spec.population)
@@ -314,6 +321,14 @@ def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
                       {1: {**trace, "n": len(v)}, 2: {**trace, "n": down, "where": "PCHG <= -30"},
                        3: {**trace, "n": up, "where": "PCHG >= 20"},
                        4: {**trace, "median": float(np.median(v)) if len(v) else None}})
+    return [table]
+
+
+def tumour_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
+                   ) -> list[Figure]:
+    """The figures ``spec.figures`` asks for, each with the ADaM sources it reads."""
+    pop = population(adam["ADSL"], settings, spec.population)
+    data = tumour_data(adam, pop["USUBJID"], spec)
     figures = []
     if "waterfall" in spec.figures:
         figures.append(waterfall_figure(f"{spec.id}_waterfall", "Waterfall: best % change in "
@@ -330,5 +345,5 @@ def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
         figures.append(swimmer_figure(f"{spec.id}_swimmer", title, shown))
     sources = (("ADSL", None), ("ADTR", spec.paramcd), ("ADRS", spec.bor_paramcd))
     swim = sources + (("ADRS", spec.timepoint_paramcd),)
-    return [table], [replace(f, sources=swim if f.id.endswith("_swimmer") else sources)
-                     for f in figures]
+    return [replace(f, sources=swim if f.id.endswith("_swimmer") else sources)
+            for f in figures]

@@ -1,0 +1,72 @@
+"""build_report draws the figures in a forked child while it computes the tables and renders
+their RTF: the files are those of a report made in one process.
+
+Runs in a fresh interpreter: nothing is forked once polars (rtflite's engine) is loaded, and
+the test process may have loaded it already."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = r'''
+import sys
+import pandas as pd
+from cdiscmap.analysis.report import build_report, report_files
+from cdiscmap.analysis.settings import AnalysisSettings
+
+settings = AnalysisSettings.model_validate({
+    "populations": {"eff": {"flag": "EFFFL"}},
+    "groupings": {"all": {}, "arm": {"variable": "ARMCD", "label": "ARM"}},
+    "response": [{"id": "t_orr", "title": "ORR", "population": "eff", "grouping": "arm",
+                  "endpoints": [{"label": "ORR", "paramcd": "BOR",
+                                 "responders": ["CR", "PR"]}]}],
+    "survival": [{"id": "t_tte", "title": "OS", "population": "eff", "grouping": "arm",
+                  "endpoints": ["OS"]}],
+    "tumour": [{"id": "f_t", "title": "Tumour", "population": "eff", "grouping": "all"}],
+})
+ids = ["S1", "S2", "S3", "S4"]
+adam = {
+    "ADSL": pd.DataFrame({"STUDYID": "T", "USUBJID": ids, "EFFFL": "Y",
+                          "ARMCD": ["A", "A", "B", "B"], "ARM": ["Arm A"] * 2 + ["Arm B"] * 2,
+                          "TRTSDT": ["2020-01-01"] * 4,
+                          "TRTEDT": ["2020-07-01", "2020-03-01", "2020-04-30", "2020-02-01"],
+                          "DTHDT": [None, "2020-04-01", None, None]}),
+    "ADRS": pd.DataFrame({"USUBJID": ids * 2, "PARAMCD": ["BOR"] * 4 + ["OVR"] * 4,
+                          "AVALC": ["PR", "PD", "SD", "CR"] * 2,
+                          "ADT": [None] * 4 + ["2020-02-26"] * 4}),
+    "ADTR": pd.DataFrame({"USUBJID": ["S1", "S1", "S2", "S2"], "PARAMCD": "SDIAM",
+                          "ADY": [-3, 57, -1, 57], "AVAL": [100, 60, 80, 100],
+                          "PCHG": [None, -40.0, None, 25.0], "ABLFL": ["Y", None, "Y", None],
+                          "ANL01FL": "Y", "ANL02FL": [None, "Y", None, "Y"]}),
+    "ADTTE": pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "PARAM": "Overall Survival",
+                           "AVAL": [400, 300, 200, 100], "CNSR": [1, 0, 0, 1]}),
+}
+assert "polars" not in sys.modules and "matplotlib" not in sys.modules
+forked = build_report(adam, settings)
+# the figures were drawn in a child: this process never imported matplotlib, and it
+# rendered the RTF while the child drew
+assert "matplotlib" not in sys.modules, "figures drawn in this process"
+assert sorted(forked.rtf) == ["f_t_best", "t_orr", "t_tte_km"], sorted(forked.rtf)
+files = report_files(forked)
+serial = build_report(adam, settings)     # polars is loaded now: drawn here, no fork
+assert "matplotlib" in sys.modules and serial.rtf == {}
+assert report_files(serial) == files
+assert [f.id for f in forked.figures] == ["t_tte_os_km", "f_t_waterfall", "f_t_spider",
+                                          "f_t_swimmer"]
+assert [f.sources for f in forked.figures] == [f.sources for f in serial.figures]
+print(len(files))
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
+                    reason="forks only on Linux with two or more usable CPUs")
+def test_figures_drawn_in_a_child_give_the_same_files() -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 3 tables (csv + rtf), 4 figures (png + svg), report.html, cells.json
+    assert done.stdout.split() == ["16"]
