@@ -30,6 +30,60 @@ How = Literal["first", "mid", "last"]
 # year, month ("-" when unknown), day ("-" when unknown); an optional time part is ignored
 _ISO = r"^(?P<y>\d{4})(?:-(?P<m>\d{2}|-)(?:-(?P<d>\d{2}|-))?)?(?:T.*)?$"
 
+# The plain shapes most --DTC texts have (d: an ASCII digit), read from their characters'
+# code points as arrays, where the regexes read one text at a time: a DM/AE/LB column of a
+# large study has thousands of distinct datetimes. A text of another shape (spaces, "2014---05",
+# a fraction of a second, other digits) still goes through the regexes.
+_SHAPES = {4: "dddd", 7: "dddd-dd", 10: "dddd-dd-dd", 13: "dddd-dd-ddTdd",
+           16: "dddd-dd-ddTdd:dd", 19: "dddd-dd-ddTdd:dd:dd"}
+_WIDTH = max(_SHAPES)
+# component → (first, last + 1) character; present from that length on
+_FIELDS = {"year": (0, 4), "month": (5, 7), "day": (8, 10), "hour": (11, 13),
+           "minute": (14, 16), "second": (17, 19)}
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """Components of distinct texts of a plain shape (float, NaN where absent or not plain):
+    what the _ISO and _TIME regexes give for those texts."""
+
+    length: np.ndarray   # len() of every text
+    plain: np.ndarray    # bool: the text has one of _SHAPES
+    parts: dict[str, np.ndarray]
+
+
+def _plain_parts(values: np.ndarray) -> _Plain:
+    """Read the texts (an object array of str) that have a plain shape, vectorised."""
+    n = len(values)
+    length = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    parts = {name: np.full(n, np.nan) for name in _FIELDS}
+    plain = np.zeros(n, dtype=bool)
+    fits = np.flatnonzero(np.isin(length, list(_SHAPES)))
+    if not len(fits):
+        return _Plain(length, plain, parts)
+    points = values[fits].astype(f"U{_WIDTH}").view(np.uint32).reshape(len(fits), _WIDTH)
+    sizes = length[fits]
+    ok = np.zeros(len(fits), dtype=bool)
+    for size, shape in _SHAPES.items():
+        rows = np.flatnonzero(sizes == size)
+        if not len(rows):
+            continue
+        chars = points[rows, :size]
+        want = np.array([ord(c) for c in shape], dtype=np.uint32)
+        digit = np.array([c == "d" for c in shape])
+        is_digit = (chars >= 48) & (chars <= 57)
+        ok[rows] = np.where(digit, is_digit, chars == want).all(axis=1)
+    digits = points.astype(np.int64) - 48
+    rows = fits[ok]
+    plain[rows] = True
+    for name, (first, stop) in _FIELDS.items():
+        number = np.zeros(len(fits), dtype=np.int64)
+        for i in range(first, stop):
+            number = number * 10 + digits[:, i]
+        given = ok & (sizes >= stop)
+        parts[name][fits[given]] = number[given]
+    return _Plain(length, plain, parts)
+
 
 @dataclass(frozen=True)
 class ImputedDates:
@@ -90,29 +144,43 @@ def _spread_text(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Se
     return pd.Series(taken, index=index, copy=False)
 
 
-def _impute_unique(text: pd.Series, highest: str, how: str
+def _impute_unique(text: pd.Series, highest: str, how: str, plain: _Plain | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """impute_dtc on distinct texts: dates (datetime64[D]), flags (object), invalid (bool)."""
-    # complete dates without time, the common case, parse in C; the rest goes through the regex
-    complete = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    is_complete = complete.dt.year.between(1678, 2261).fillna(False).to_numpy(dtype=bool) & \
-        text.str.len().eq(10).fillna(False).to_numpy()
-    text = text.str.strip()
-    text = text.mask(text == "")
-    blank = text.isna().to_numpy()
-
+    """impute_dtc on distinct texts: dates (datetime64[D]), flags (object), invalid (bool)
+    (``plain``: the texts' plain parts when the caller has read them)."""
+    if plain is None:
+        plain = _plain_parts(text.to_numpy(dtype=object))
+    # plain shapes are read as arrays (_plain_parts); other complete dates without time parse
+    # in C (to_datetime takes a few more: "2014-3-05 " has length 10 too); the rest goes
+    # through the regex
     n = len(text)
-    year = np.full(n, np.nan)
-    month = np.full(n, np.nan)
-    day = np.full(n, np.nan)
+    is_complete = np.zeros(n, dtype=bool)
+    complete = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    tens = np.flatnonzero((plain.length == 10) & ~plain.plain)
+    if len(tens):
+        parsed = pd.to_datetime(text.iloc[tens], format="%Y-%m-%d", errors="coerce")
+        is_complete[tens] = parsed.dt.year.between(1678, 2261).fillna(False).to_numpy(bool)
+        complete[tens] = parsed.to_numpy(dtype="datetime64[D]")
+    from_plain = plain.plain
+    year = np.where(from_plain, plain.parts["year"], np.nan)
+    month = np.where(from_plain, plain.parts["month"], np.nan)
+    day = np.where(from_plain, plain.parts["day"], np.nan)
+    blank = np.zeros(n, dtype=bool)
+    other = np.flatnonzero(~is_complete & ~plain.plain)
+    if len(other):
+        stripped = text.iloc[other].str.strip()
+        stripped = stripped.mask(stripped == "")
+        empty = stripped.isna().to_numpy()
+        blank[other[empty]] = True
+        read = other[~empty]
+        if len(read):
+            parts = stripped[~empty].str.extract(_ISO)
+            year[read] = pd.to_numeric(parts["y"], errors="coerce").to_numpy(dtype=float)
+            month[read] = pd.to_numeric(parts["m"].where(parts["m"] != "-"),
+                                        errors="coerce").to_numpy(dtype=float)
+            day[read] = pd.to_numeric(parts["d"].where(parts["d"] != "-"),
+                                      errors="coerce").to_numpy(dtype=float)
     rest = ~blank & ~is_complete
-    if rest.any():
-        parts = text[rest].str.extract(_ISO)
-        year[rest] = pd.to_numeric(parts["y"], errors="coerce").to_numpy(dtype=float)
-        month[rest] = pd.to_numeric(parts["m"].where(parts["m"] != "-"),
-                                    errors="coerce").to_numpy(dtype=float)
-        day[rest] = pd.to_numeric(parts["d"].where(parts["d"] != "-"),
-                                  errors="coerce").to_numpy(dtype=float)
     matched = rest & ~np.isnan(year)
     # a day under an unknown month carries no usable information (right truncation)
     day = np.where(np.isnan(month), np.nan, day)
@@ -144,7 +212,7 @@ def _impute_unique(text: pd.Series, highest: str, how: str
     final_month = np.where(fill_month, imp_month, month)
     built = _from_parts(np.where(usable, year, np.nan), final_month, final_day)
 
-    out = np.where(is_complete, complete.to_numpy(dtype="datetime64[D]"), built)
+    out = np.where(is_complete, complete, built)
     flag = np.where(fill_month, "M", np.where(fill_day, "D", None)).astype(object)
     return out, flag, invalid
 
@@ -198,12 +266,32 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
 
 def _impute_dtm_unique(text: pd.Series, highest: Highest, how: How,
                        time: Literal["first", "last"], flag_seconds: bool) -> ImputedDatetimes:
-    dates = impute_dtc(text, highest, how)
-    text = text.str.strip()
-    parts = text.str.extract(_TIME)
-    hour = pd.to_numeric(parts["h"], errors="coerce").to_numpy(dtype=float)
-    minute = pd.to_numeric(parts["mi"], errors="coerce").to_numpy(dtype=float)
-    second = pd.to_numeric(parts["s"], errors="coerce").to_numpy(dtype=float)
+    if not len(text):
+        return _impute_dtm_texts(text, impute_dtc(text, highest, how), None, time,
+                                 flag_seconds)
+    # the texts are distinct: impute_dtc's own factorisation would give them back in order
+    plain = _plain_parts(text.to_numpy(dtype=object))
+    dates_u, flag_u, invalid_u = _impute_unique(text, highest, how, plain)
+    dates = ImputedDates(dates=pd.Series(dates_u.astype("datetime64[ns]"), index=text.index),
+                         flag=_spread_text(flag_u, np.arange(len(text)), text.index),
+                         invalid=pd.Series(invalid_u, index=text.index, dtype=bool))
+    return _impute_dtm_texts(text, dates, plain, time, flag_seconds)
+
+
+def _impute_dtm_texts(text: pd.Series, dates: ImputedDates, plain: _Plain | None,
+                      time: Literal["first", "last"], flag_seconds: bool) -> ImputedDatetimes:
+    """The time part of distinct texts (plain shapes from ``plain``, others by the regex)."""
+    hour, minute, second = (np.full(len(text), np.nan) for _ in range(3))
+    if plain is not None:
+        hour = np.where(plain.plain, plain.parts["hour"], np.nan)
+        minute = np.where(plain.plain, plain.parts["minute"], np.nan)
+        second = np.where(plain.plain, plain.parts["second"], np.nan)
+    other = np.flatnonzero(~plain.plain) if plain is not None else np.arange(len(text))
+    if len(other):
+        parts = text.iloc[other].str.strip().str.extract(_TIME)
+        hour[other] = pd.to_numeric(parts["h"], errors="coerce").to_numpy(dtype=float)
+        minute[other] = pd.to_numeric(parts["mi"], errors="coerce").to_numpy(dtype=float)
+        second[other] = pd.to_numeric(parts["s"], errors="coerce").to_numpy(dtype=float)
     bad = (hour > 23) | (minute > 59) | (second > 59)
     hour = np.where(bad, np.nan, hour)
     # a component under a missing one carries nothing (right truncation)
