@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.facts import text_facts
+from cdiscmap.checks.facts import complete_days, iso_date_parts, text_facts
 
 
 def text(*values: str | None) -> pd.Series:
@@ -87,3 +87,54 @@ def test_remembered_facts_answer_while_the_cache_is_open() -> None:
         assert text_facts(column) is known
         remember(text("X"), known)                         # wrong length: not kept
         assert text_facts(text("X")).codes.tolist() == [0]
+
+
+def test_byte_lengths_all_ascii_and_mixed() -> None:
+    assert text_facts(text("AB", "C")).byte_lengths.tolist() == [2, 1]
+    assert text_facts(text("AB", "€", "ü x")).byte_lengths.tolist() == [2, 3, 4]
+
+
+def _parts(*values: str) -> list[list[float | None]]:
+    parts = iso_date_parts(np.array(values, dtype=object))
+    return [[None if np.isnan(x) else x for x in row] for row in parts.tolist()]
+
+
+def test_iso_date_parts_read_year_month_day_as_given() -> None:
+    assert _parts("2019-03-07T10:30", "2019-03", "2019", "0000-01-01") == [
+        [2019, 3, 7], [2019, 3, None], [2019, None, None], [0, 1, 1]]
+    # each part only after the one before it; nothing is read past the 10th character
+    assert _parts("2019---07", "2019-3-07", "2019-03-", "20190307", "--03-07", "", "19") == [
+        [2019, None, None], [2019, None, None], [2019, 3, None], [2019, None, None],
+        [None, None, None], [None, None, None], [None, None, None]]
+    assert _parts("2019-13-45") == [[2019, 13, 45]]        # the shape only: no calendar
+    # other scripts' digits are digits to the regex, but pandas reads no number from them:
+    # the part is NaN, the parts after it are still read
+    assert _parts("٢٠١٩-03-07", "2019-03-0٧") == [[None, 3, 7], [2019, 3, None]]
+    assert iso_date_parts(np.array([], dtype=object)).shape == (0, 3)
+
+
+def test_complete_days_only_for_dates_on_the_calendar() -> None:
+    values = np.array(["2020-02-29T08:00", "2019-02-29", "2019-04-31", "2019-13-01",
+                       "2019-04-30", "2019-04", "1600-01-01", "2262-04-11", "2262-04-12",
+                       "2019-04-1٢"], dtype=object)
+    days = complete_days(values, iso_date_parts(values))
+    shown = [None if np.isnat(d) else str(d)[:10] for d in days]
+    # 1600 and 2262-04-12 are outside datetime64[ns]; pandas reads "1٢" as 12
+    assert shown == ["2020-02-29", None, None, None, "2019-04-30", None, None, "2262-04-11",
+                     None, "2019-04-12"]
+
+
+def test_complete_days_agree_with_complete_date() -> None:
+    from cdiscmap.sdtm.dates import complete_date
+
+    values = np.array(["2021-01-31", "2021-02-31", "1677-09-21", "1677-09-22", "0000-01-01",
+                       "2024-02-29T23:59", "2021-1-01", " 2021-01-01"], dtype=object)
+    days = complete_days(values, iso_date_parts(values))
+    expected = complete_date(pd.Series(values, dtype="string")).to_numpy()
+    assert [str(d) for d in days] == [str(d) for d in expected]
+
+
+def test_date_parts_are_found_once_per_column() -> None:
+    facts = text_facts(text("2019-03-07", None, "2019"))
+    assert facts.date_parts is facts.date_parts
+    assert [str(d)[:10] for d in facts.complete_days] == ["2019-03-07", "NaT"]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.crossdomain import domain_class
-from cdiscmap.checks.facts import TextFacts, facts_cache, text_facts
+from cdiscmap.checks.facts import TextFacts, facts_cache, iso_date_parts, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache
 from cdiscmap.standards.models import Standards
@@ -286,7 +286,6 @@ def shown(*columns: str) -> Callable[[pd.DataFrame], pd.Series]:
     return values
 
 
-_ISO_DATE = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
 
 
 def raw_codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -307,13 +306,13 @@ def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The date as comparable integers at each precision (year, year-month, year-month-day;
     NaN where not given) and its precision (0 none, 1 year, 2 month, 3 day); parsed once per
     distinct value."""
-    found, uniques = _raw_codes(s)
-    # the pattern reads at most the first 10 characters: date-times of one day parse once
-    head, heads = pd.factorize(np.array([u[:10] for u in uniques], dtype=object))
-    parts = pd.Series(heads, dtype="string").str.extract(_ISO_DATE).apply(
-        pd.to_numeric).to_numpy(dtype="float64")
-    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])
-    parts = parts[np.append(head, -1)[found]]                                     # -1: null
+    facts = text_facts(s) if isinstance(s.dtype, pd.StringDtype) else None
+    if facts is not None:               # parsed once per column (TextFacts.date_parts)
+        found, parts = facts.codes, facts.date_parts
+    else:
+        found, uniques = coded(s)
+        parts = iso_date_parts(np.asarray(uniques, dtype=object))
+    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[found]   # -1: null
     y, m, d = parts[:, 0], parts[:, 1], parts[:, 2]
     keys = np.column_stack([y, y * 100 + m, (y * 100 + m) * 100 + d])
     precision = (~np.isnan(parts)).cumprod(axis=1).sum(axis=1)

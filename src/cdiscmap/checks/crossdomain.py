@@ -190,12 +190,13 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _complete(dtc: pd.Series) -> pd.Series:
-    """:func:`complete_date` of a column, its distinct values parsed once."""
-    coded = _codes(dtc)
-    if coded is None or not len(coded[1]):
+    """:func:`complete_date` of a column, from its text facts' date parts (parsed once per
+    column, shared with the PL and CR rules: :attr:`TextFacts.complete_days`)."""
+    facts = text_facts(dtc) if _codes(dtc) is not None else None
+    if facts is None or not len(facts.uniques):
         return complete_date(dtc)
-    days = complete_date(pd.Series(coded[1], dtype="string")).to_numpy()
-    return pd.Series(pd.api.extensions.take(days, coded[0], allow_fill=True), index=dtc.index)
+    return pd.Series(pd.api.extensions.take(facts.complete_days, facts.codes, allow_fill=True),
+                     index=dtc.index)
 
 
 def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.crossdomain import domain_class
-from cdiscmap.checks.facts import facts_cache, text_facts
+from cdiscmap.checks.facts import facts_cache, iso_date_parts, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import coded, codes_cache
 from cdiscmap.spec.models import PlausibilitySpec
@@ -120,16 +120,16 @@ def _cutoff(domains: dict[str, pd.DataFrame], settings: PlausibilitySpec) -> dat
 
 
 def _distinct_dates(dtc: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
-    """Codes (-1: null) of a date column and the year, month, day of each distinct value:
-    the column's text facts (shared with the XD and CR rules while facts_cache is open),
-    its distinct values cut to the 10 characters a date part can take and parsed once each."""
+    """Codes (-1: null) of a date column and the year, month, day of each distinct value
+    (NaN where not given): the column's text facts and their date parts, shared with the XD
+    and CR rules while facts_cache is open (:attr:`TextFacts.date_parts`)."""
     facts = text_facts(dtc) if isinstance(dtc.dtype, pd.StringDtype) else None
-    codes, uniques = (facts.codes, facts.uniques) if facts is not None else coded(dtc)
-    at, heads = pd.factorize(np.array([u[:10] for u in uniques], dtype=object))
-    parts = pd.Series(heads, dtype="string").str.extract(_ISO_DATE).apply(
-        pd.to_numeric, errors="coerce")
-    parts.columns = ["Y", "M", "D"]
-    return codes, parts.iloc[at].reset_index(drop=True)
+    if facts is not None:
+        codes, parts = facts.codes, facts.date_parts
+    else:
+        codes, uniques = coded(dtc)
+        parts = iso_date_parts(np.asarray(uniques, dtype=object))
+    return codes, pd.DataFrame(parts, columns=["Y", "M", "D"])
 
 
 def _rows(codes: np.ndarray, hit: pd.Series) -> np.ndarray:
