@@ -146,11 +146,13 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
     from cdiscmap.checks.read import read_sdtm
     from cdiscmap.emit.atomic import Staging
+    from cdiscmap.sdtm.vectorize import codes_cache
 
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    timepoints, comparison, found, notes, coded = _compute(_engine_datasets(sdtm), settings)
+    with codes_cache():     # a text column the engine and the cross-check both read: hashed once
+        timepoints, comparison, found, notes, coded = _compute(_engine_datasets(sdtm), settings)
     findings = Findings()
     findings.extend(found)
     counts = dict(sorted(Counter(comparison["STATUS"].astype(str)).items()))

@@ -18,14 +18,25 @@ from cdiscmap.recist import RecistSettings, crosscheck, timepoint_responses, to_
 from cdiscmap.recist.series import SERIES_SEP, series_starts, split_series, unsplit_series
 from cdiscmap.sdtm.dates import study_day
 from cdiscmap.sdtm.engine import SdtmResult
+from cdiscmap.sdtm.vectorize import codes_cache
 from cdiscmap.spec.loader import LoadedStudy
 
 
 def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None:
-    """Run the RECIST engine on TU/TR; returns the computed timepoints (None without TU/TR)."""
+    """Run the RECIST engine on TU/TR; returns the computed timepoints (None without TU/TR).
+
+    Text columns are factorised once for the engine and the cross-check (a codes cache,
+    :mod:`cdiscmap.sdtm.vectorize`; opened by the caller too, the mapped domains' own
+    factorisations are used)."""
     tu, tr, rs = (result.domains.get(d) for d in ("TU", "TR", "RS"))
     if tu is None or tr is None:
         return None
+    with codes_cache():
+        return _apply_recist(result, loaded, tu, tr, rs)
+
+
+def _apply_recist(result: SdtmResult, loaded: LoadedStudy, tu: pd.DataFrame, tr: pd.DataFrame,
+                  rs: pd.DataFrame | None) -> pd.DataFrame:
     settings = RecistSettings(**loaded.study.recist)
     starts = series_starts(tu, loaded.study.recist_rebaseline)
     computed = unsplit_series(timepoint_responses(split_series(tu, starts), split_series(tr, starts), settings))

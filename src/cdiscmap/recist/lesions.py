@@ -132,6 +132,19 @@ def string_array(values: np.ndarray) -> pd.arrays.StringArray:
 _EMPTY_STRINGS = pd.array([], dtype=pd.StringDtype("python"))
 
 
+def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of a column's values (code -1: null). A Python-backed ``string``
+    column is factorised through :func:`cdiscmap.sdtm.vectorize.coded` (the same
+    ``pd.factorize``): while a codes cache is open, a column read or mapped with its codes
+    known, or already factorised by another step of the engine, is not hashed again."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) \
+            and values.dtype.storage == "python":
+        from cdiscmap.sdtm.vectorize import coded
+
+        return coded(values)
+    return pd.factorize(_as_objects(values), use_na_sentinel=True)
+
+
 def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
                       upper: bool) -> tuple[list[np.ndarray], np.ndarray]:
     """Integer codes of several text columns over one sorted vocabulary (blank/null = -1).
@@ -140,7 +153,7 @@ def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
     normalised, which keeps this fast on a million rows. Code order is text order, so the
     smallest code is the smallest text.
     """
-    factorized = [pd.factorize(_as_objects(col), use_na_sentinel=True) for col in columns]
+    factorized = [_factorized(col) for col in columns]
     uniques = [np.asarray(u, dtype=object) for _, u in factorized]
     all_uniques = np.concatenate(uniques) if uniques else np.array([], dtype=object)
     # as astype(str).str.strip() (.str.upper()), with str methods called directly on values
