@@ -26,7 +26,14 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import as_dates, lookup, lookup_columns, notice, upper_text
+from cdiscmap.adam.io import (
+    as_dates,
+    lookup,
+    lookup_columns,
+    notice,
+    upper_isin,
+    upper_text,
+)
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
@@ -185,10 +192,12 @@ def _ordered(out: pd.DataFrame) -> pd.DataFrame:
         out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
         return out
     subject = pd.factorize(ids, sort=True)[0]
+    lesion, position = out.pop("_L"), out.pop("_T")     # popped, not dropped: no frame copy
     order = np.lexsort([out["ADT"].to_numpy(), out["AVISITN"].to_numpy(dtype=float),
-                        out["_T"].fillna(-1).to_numpy(dtype=float),
-                        out["_L"].fillna(0).to_numpy(dtype=float), subject])
-    out = out.take(order).drop(columns=["_L", "_T"]).reset_index(drop=True)
+                        position.fillna(-1).to_numpy(dtype=float),
+                        lesion.fillna(0).to_numpy(dtype=float), subject])
+    out = out.take(order)
+    out.index = pd.RangeIndex(len(out))     # the frame take made is relabelled, not copied
     sorted_subject = subject[order]
     n = len(sorted_subject)
     starts = np.flatnonzero(np.r_[True, sorted_subject[1:] != sorted_subject[:-1]])
@@ -215,12 +224,16 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
     tu = tu[[c for c in ("USUBJID", "TULNKID", "TUSTRESC", "TUEVAL") if c in tu.columns]]
     tr = tr[[c for c in ("USUBJID", "TRLNKID", "TRTESTCD", "TRSTRESN", "TRDTC", "VISIT",
                          "VISITNUM", "TRSEQ", "TREVAL") if c in tr.columns]]
+    # records of the evaluator (or of none named); masks on the distinct values, one copy
+    target = upper_isin(tu["TUSTRESC"], ["TARGET"])
     if "TUEVAL" in tu.columns:
-        tu = tu.loc[upper_text(tu["TUEVAL"]).eq(ev).fillna(True).astype(bool).to_numpy()]
+        target &= upper_isin(tu["TUEVAL"], [ev]) | tu["TUEVAL"].isna().to_numpy()
+    tests = {p.testcd: (i, p) for i, p in enumerate(cfg.lesion_parameters)}
+    # parameters by their upper-case TRTESTCD (a code that is not upper-case matches nothing)
+    wanted = upper_isin(tr["TRTESTCD"], [t for t in tests if t == t.strip().upper()])
     if "TREVAL" in tr.columns:
-        tr = tr.loc[upper_text(tr["TREVAL"]).eq(ev).fillna(True).astype(bool).to_numpy()]
-    targets = tu.loc[upper_text(tu["TUSTRESC"]).eq("TARGET").fillna(False).to_numpy(),
-                     ["USUBJID", "TULNKID"]].drop_duplicates()
+        wanted &= upper_isin(tr["TREVAL"], [ev]) | tr["TREVAL"].isna().to_numpy()
+    targets = tu.loc[target, ["USUBJID", "TULNKID"]].drop_duplicates()
     targets = targets.loc[targets["USUBJID"].isin(adsl["USUBJID"])]
     # lesion number: the digits of TULNKID (T03 -> 3), else the rank within the subject
     link_codes, links = pd.factorize(targets["TULNKID"].astype("string"))   # once per text
@@ -228,11 +241,11 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
                                 errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     digits = pd.Series(np.where(link_codes >= 0, link_digits[np.clip(link_codes, 0, None)]
                                 if len(links) else np.nan, np.nan), index=targets.index)
-    rank = targets.groupby("USUBJID")["TULNKID"].rank(method="dense")
-    targets = targets.assign(_L=digits.fillna(rank).astype("int64"))
-    tests = {p.testcd: (i, p) for i, p in enumerate(cfg.lesion_parameters)}
-    recs = tr.assign(_TEST=upper_text(tr["TRTESTCD"]))
-    recs = recs.loc[recs["_TEST"].isin(list(tests)).fillna(False).to_numpy()]
+    if digits.isna().any():     # the rank (a text sort per subject) only when it is needed
+        digits = digits.fillna(targets.groupby("USUBJID")["TULNKID"].rank(method="dense"))
+    targets = targets.assign(_L=digits.astype("int64"))
+    recs = tr.loc[wanted]
+    recs = recs.assign(_TEST=upper_text(recs["TRTESTCD"]))
     recs = recs.merge(targets.rename(columns={"TULNKID": "TRLNKID"}), on=["USUBJID", "TRLNKID"],
                       how="inner", sort=False)
     if recs.empty:

@@ -40,7 +40,7 @@ import pandas as pd
 
 from cdiscmap.adam.adrs import ADSL_CARRIED, ResponseData
 from cdiscmap.adam.collected import collected_tte
-from cdiscmap.adam.io import as_dates, lookup, select_records
+from cdiscmap.adam.io import as_dates, key_index, lookup, select_records
 from cdiscmap.adam.settings import AdamSettings, TteParameter, TteSource, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
@@ -82,6 +82,8 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
         recs, _ = select_records(ovr[src.evaluator], src.where)
         if recs.empty:
             return nat, nan
+        if isinstance(recs["USUBJID"].dtype, pd.CategoricalDtype):
+            return _pick_by_code(recs, ids, pick)
         recs = recs.sort_values(["USUBJID", "ADT", "SRCSEQ"], kind="mergesort")
         one = recs.drop_duplicates("USUBJID", keep="first" if pick == "first" else "last") \
             .set_index("USUBJID")
@@ -97,6 +99,31 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
                              f"{', '.join(missing)} to filter on")
     dates = as_dates(rows.set_index("USUBJID")[src.date])
     return as_dates(lookup(ids, dates)).astype("datetime64[ns]"), nan
+
+
+def _pick_by_code(recs: pd.DataFrame, ids: pd.Series, pick: str) -> tuple[pd.Series, pd.Series]:
+    """ADT and SRCSEQ of each subject's first (``pick`` first) or last record by ADT, SRCSEQ
+    (ties in record order), per subject of ``ids``: the ADRS responses' USUBJID categories
+    (the ADSL ids) are integer codes, so one lexsort of arrays and one match of ``ids`` to the
+    categories replace a frame sort and two text lookups."""
+    codes = recs["USUBJID"].cat.codes.to_numpy()
+    adt = recs["ADT"].to_numpy(dtype="datetime64[ns]")
+    seq = recs["SRCSEQ"].to_numpy(dtype="float64")
+    order = np.lexsort([seq, adt, codes])          # NaT / NaN last, as sort_values puts them
+    ordered = codes[order]
+    if pick == "first":
+        edge = np.r_[True, ordered[1:] != ordered[:-1]]
+    else:
+        edge = np.r_[ordered[1:] != ordered[:-1], True]
+    chosen = order[edge & (ordered >= 0)]
+    categories = recs["USUBJID"].cat.categories
+    by_code_adt = np.full(len(categories) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+    by_code_seq = np.full(len(categories) + 1, np.nan)      # the last slot: ids not found
+    by_code_adt[codes[chosen]] = adt[chosen]
+    by_code_seq[codes[chosen]] = seq[chosen]
+    where = categories.get_indexer(key_index(ids))
+    return (pd.Series(by_code_adt[where], index=ids.index, name="ADT"),
+            pd.Series(by_code_seq[where], index=ids.index, name="SRCSEQ"))
 
 
 def _source_text(src: TteSource) -> str:
