@@ -120,13 +120,13 @@ def test_a_dataset_path_that_is_a_directory_in_staging(done, monkeypatch):
     study, out, before = done
     from cdiscmap.pipeline import run as run_module
 
-    real = run_module.write_datasets
+    real = run_module.write_planned
 
-    def with_directory(datasets, folder, *args, **kwargs):
-        (folder / "rs.xpt").mkdir(parents=True)   # RS comes after AE, DM, DS, EX
-        return real(datasets, folder, *args, **kwargs)
+    def with_directory(planned, *args, **kwargs):
+        (planned.folder / "rs.xpt").mkdir(parents=True)   # RS comes after AE, DM, DS, EX
+        return real(planned, *args, **kwargs)
 
-    monkeypatch.setattr(run_module, "write_datasets", with_directory)
+    monkeypatch.setattr(run_module, "write_planned", with_directory)
     result = run(study, out)
     assert result.exit_code == 2, result.output
     assert "rs.xpt: is a directory" in result.stderr

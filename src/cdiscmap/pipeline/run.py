@@ -21,7 +21,7 @@ import pandas as pd
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging, output_error, recover
 from cdiscmap.emit.attributes import metadata_for
-from cdiscmap.emit.datasets import write_datasets
+from cdiscmap.emit.datasets import plan_datasets, write_datasets, write_planned
 from cdiscmap.emit.paths import safe_child
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
@@ -357,10 +357,13 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         checks = children.enter_context(
             ForkedCall(lambda: sdtm_check_findings(result, loaded, standards)))
         staging = stage.folder
-        progress.stage("Writing SDTM datasets")
-        files = write_datasets({**result.domains, **result.supp}, staging / "sdtm", standards,
-                               created, formats=opts.formats,
-                               studyid=loaded.study.studyid, progress=progress)
+        # SDTM is sized (XPT v5 limits checked) now, so data that cannot be written is refused
+        # before ADaM is derived, and written once the report's child is running beside us
+        progress.stage("Sizing SDTM datasets")
+        sdtm_planned = plan_datasets({**result.domains, **result.supp}, staging / "sdtm",
+                                     standards, created, formats=opts.formats,
+                                     studyid=loaded.study.studyid)
+        files: list[Path] = []
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
         adam_findings = Findings()
@@ -379,6 +382,8 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
             files += write_datasets(adam_frames, staging / "adam", standards, created,
                                     formats=opts.formats, studyid=loaded.study.studyid,
                                     progress=progress)
+        progress.stage("Writing SDTM datasets")
+        files = write_planned(sdtm_planned, progress) + files
         from cdiscmap.emit.define import write_define
 
         progress.stage("Writing define.xml")
