@@ -49,3 +49,40 @@ def test_duplicate_columns_and_empty_file(tmp_path):
     (tmp_path / "b.csv").write_text("")
     with pytest.raises(InputDataError, match="empty file"):
         read_form("b", tmp_path / "b.csv")
+
+
+def test_delimiters_inside_quoted_fields_are_text(tmp_path, monkeypatch):
+    # several quoted fields per record, one spanning a line: only their commas are text
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "q.csv"
+    path.write_bytes(b'A,B,C\n"x,y",1,"p,q,r"\n2,"a,\nb",3\n')
+    f = read_form("q", path).frame
+    assert f["A"].tolist() == ["x,y", "2"]
+    assert f["B"].tolist() == ["1", "a,\nb"]
+    assert f["C"].tolist() == ["p,q,r", "3"]
+    assert f["_SRCROW"].tolist() == [1, 2]
+    # a real extra delimiter after a quoted comma is still counted (line 3: 4 fields)
+    path.write_bytes(b'A,B,C\n"x,y",1,2\n"u,v",1,2,3\n')
+    with pytest.raises(InputDataError) as caught:
+        read_form("q", path)
+    assert str(caught.value) == ("q.csv: record at line 3, column 1 has 4 fields, the header 3: "
+                                 "a stray quote or delimiter; fix the export")
+
+
+def test_utf8_text_with_byte_order_mark_and_whitespace_only_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "u.csv"
+    path.write_bytes("\ufeffSUBJECT,TERM\n001, Nausée \n".encode())
+    f = read_form("u", path).frame
+    assert list(f.columns[:2]) == ["SUBJECT", "TERM"]        # the mark is not in the name
+    assert f["TERM"].tolist() == ["Nausée"]
+    # an invalid byte after valid non-ASCII text: the whole file is checked, not the header
+    path.write_bytes("SUBJECT,TERM\n001,Nausée\n002,caf".encode() + b"\xe9\n")
+    with pytest.raises(InputDataError) as caught:
+        read_form("u", path)
+    assert str(caught.value) == ("u.csv: not UTF-8 text: byte 0xE9 at line 3, column 8 (invalid "
+                                 "continuation byte); re-export the form as UTF-8")
+    path.write_bytes(b" \t\r\n  \n")
+    with pytest.raises(InputDataError) as caught:
+        read_form("u", path)
+    assert str(caught.value) == "u.csv: empty file (7 bytes, no header row)"

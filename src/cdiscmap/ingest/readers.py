@@ -71,15 +71,20 @@ def _structural_quotes(arr: np.ndarray, quotes: np.ndarray, delim: int = _COMMA)
     return quotes[np.flatnonzero(keep)]
 
 
-def _check_bytes(path: Path, arr: np.ndarray, newlines: np.ndarray,
+def _check_bytes(path: Path, data: bytes, arr: np.ndarray, newlines: np.ndarray,
                  delim: int = _COMMA) -> np.ndarray:
-    """NUL bytes and quote balance; the structural quotes. InputDataError names the line."""
+    """NUL bytes and quote balance; the structural quotes. InputDataError names the line.
+
+    ``data`` is ``arr``'s bytes: a byte absent from the file is found absent by one memchr
+    pass, with no comparison array and position list (most exports have no quote at all)."""
     shown = display_path(path)
-    nul = np.flatnonzero(arr == 0)
-    if len(nul):
+    if b"\0" in data:
+        nul = np.flatnonzero(arr == 0)
         more = f" ({len(nul)} NUL bytes in all)" if len(nul) > 1 else ""
         raise InputDataError(f"{shown}: NUL byte at {_where(newlines, int(nul[0]))}{more}: "
                              "text after it would be cut off; re-export the form")
+    if b'"' not in data:
+        return np.zeros(0, dtype=np.intp)
     quotes = _structural_quotes(arr, np.flatnonzero(arr == _QUOTE), delim)
     closers = quotes[1::2]
     after = np.where(closers + 1 < len(arr), arr[np.minimum(closers + 1, len(arr) - 1)], _NL)
@@ -107,19 +112,22 @@ def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np
     records, or a record with another number of fields than the header, is an InputDataError.
     """
     shown = display_path(path)
-    # a byte is inside a quoted field when an odd number of structural quotes precede it
-    outside = np.searchsorted(quotes, newlines) % 2 == 0
-    ends = newlines[outside]                           # record ends
+    commas = np.flatnonzero(arr == delim)
+    if len(quotes):
+        # a byte is inside a quoted field when an odd number of structural quotes precede it
+        outside = np.searchsorted(quotes, newlines) % 2 == 0
+        ends = newlines[outside]                       # record ends
+    else:
+        outside, ends = None, newlines                 # no quote: every line end ends one
     if len(arr) and arr[-1] != _NL:
         ends = np.append(ends, len(arr))               # last record without a line end
     starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, np.int64)
     width = ends - starts
     blank = (width == 0) | ((width == 1) & (arr[np.minimum(starts, len(arr) - 1)] == _CR))
     # a quoted field may span lines, but not lines that look like whole records
-    inside_lines = np.flatnonzero(~outside)
+    inside_lines = np.flatnonzero(~outside) if outside is not None else ends[:0]
     if len(inside_lines):
-        line_commas = np.diff(np.searchsorted(np.flatnonzero(arr == delim),
-                                              np.append(newlines, len(arr))))
+        line_commas = np.diff(np.searchsorted(commas, np.append(newlines, len(arr))))
         swallowed = inside_lines[line_commas[inside_lines] >= max(n_columns - 1, 1)]
         if len(swallowed):
             pos = int(newlines[swallowed[0]]) + 1
@@ -127,9 +135,14 @@ def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np
             raise InputDataError(f"{shown}: quoted field opened at {_where(newlines, opener)} "
                                  f"holds whole records (e.g. {_where(newlines, pos)}): an "
                                  "unbalanced quote; close or remove it")
-    commas = np.flatnonzero(arr == delim)
     if len(quotes):
-        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]   # delimiters, not text
+        # delimiters, not text: the commas between an opening quote and its closer (a few
+        # ranges of the sorted positions) taken out, not every comma searched in the quotes
+        lo = np.searchsorted(commas, quotes[0::2])
+        size = np.searchsorted(commas, quotes[1::2]) - lo
+        if size.any():
+            offset = np.repeat(np.cumsum(size) - size, size)
+            commas = np.delete(commas, np.repeat(lo, size) + np.arange(len(offset)) - offset)
     # delimiters per record: those before its end less those before the previous end (no
     # delimiter sits on a line end); searching the few ends in the many delimiters, not back
     fields = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
@@ -144,8 +157,16 @@ def _check_records(path: Path, arr: np.ndarray, newlines: np.ndarray, quotes: np
 
 
 def _utf8(path: Path, data: bytes, newlines: np.ndarray) -> str:
+    """The first line as text (the header), the whole file checked to be UTF-8.
+
+    An ASCII file (most exports) is UTF-8 by a fast byte test, so no decoded copy of the file
+    is made; a line end never falls inside a UTF-8 sequence, so the first line decodes alone."""
+    end = data.find(b"\n")
+    first = data if end < 0 else data[:end + 1]
     try:
-        return data.decode("utf-8")
+        if not data.isascii():
+            data.decode("utf-8")
+        return first.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputDataError(f"{display_path(path)}: not UTF-8 text: byte "
                              f"0x{data[exc.start]:02X} at {_where(newlines, exc.start)} "
@@ -204,13 +225,12 @@ def _read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> pd.D
         raise InputDataError(f"{shown}: delimiter {delimiter!r} must be one ASCII character, "
                              "not a quote or line end")
     delim = ord(delimiter)
-    if not data.strip():
+    if not data or data.isspace():      # as `not data.strip()`, without copying the file
         raise InputDataError(f"{shown}: empty file ({len(data)} bytes, no header row)")
     arr = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(arr == _NL)
-    quotes = _check_bytes(path, arr, newlines, delim)
-    text = _utf8(path, data, newlines)
-    header = _header(path, text.lstrip("\ufeff"), delimiter)
+    quotes = _check_bytes(path, data, arr, newlines, delim)
+    header = _header(path, _utf8(path, data, newlines).lstrip("\ufeff"), delimiter)
     n_records = _check_records(path, arr, newlines, quotes, len(header), delim)
     try:
         # the byte-order mark cut here rather than by the utf-8-sig codec, which pandas can
