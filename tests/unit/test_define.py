@@ -848,3 +848,31 @@ def test_a_stylesheet_the_edits_do_not_fit_is_used_as_it_is():
 
     text = '<xsl:template name="tableEnumeratedItems">only part of the stylesheet'
     assert faster_stylesheet(text) == text
+
+
+def test_define_xml_alone_when_the_caller_renders_define_html(tmp_path, standards, study,
+                                                               adam_define):
+    """``html=False`` (run: the ADaM define gets ARM, then its define.html is rendered once):
+    the same define.xml, no define.html; write_analysis_results(html=True) then writes it."""
+    from cdiscmap.analysis.arm import write_analysis_results
+    from cdiscmap.analysis.report import Report
+    from cdiscmap.analysis.settings import AnalysisSettings
+    from cdiscmap.emit.define import render_define_html
+
+    paths = write_define(tmp_path, kind="ADaM", datasets=adam_frames(), standards=standards,
+                         study=study, origins={}, methods=ADAM_METHODS, created=CREATED,
+                         html=False)
+    assert paths == (tmp_path / "define.xml",)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["define.xml"]
+    assert paths[0].read_bytes() == adam_define[0].read_bytes()
+    settings = AnalysisSettings.model_validate({"populations": {"all": {"flag": "SAFFL"}},
+                                                "groupings": {"all": {}}})
+    written = write_analysis_results(tmp_path, Report("TINY", "Tiny"), settings, tmp_path,
+                                     html=True)
+    assert written == [tmp_path / "define.xml", tmp_path / "define.html"]
+    assert (tmp_path / "define.html").read_bytes() == render_define_html(
+        (tmp_path / "define.xml").read_bytes())
+    # without html=, define.html is rewritten only where there is one
+    (tmp_path / "define.html").unlink()
+    assert write_analysis_results(tmp_path, Report("TINY", "Tiny"), settings,
+                                  tmp_path) == [tmp_path / "define.xml"]

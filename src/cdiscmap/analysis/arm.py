@@ -229,18 +229,19 @@ def _analysis_id(display_id: str, ids: dict[str, str]) -> str:
 
 
 def write_analysis_results(adam_folder: Path, rep: Report, settings: AnalysisSettings,
-                           study_dir: Path | str) -> None:
+                           study_dir: Path | str, *, html: bool | None = None) -> list[Path]:
     """Add ARM to ``adam_folder/define.xml`` and re-render ``define.html`` (both atomically);
-    refused (ValueError, a bug) when the result is not ARM 1.0 schema-valid."""
+    refused (ValueError, a bug) when the result is not ARM 1.0 schema-valid. ``html``: write
+    define.html (default: when the folder has one); returns the paths written."""
     from cdiscmap.emit.atomic import atomic_write_bytes
 
     path = adam_folder / "define.xml"
     if not path.is_file():
-        return
-    files = analysis_results_files(path.read_bytes(), rep, settings, study_dir,
-                                   html=(adam_folder / "define.html").is_file())
-    for name, data in files.items():
-        atomic_write_bytes(adam_folder / name, data)
+        return []
+    if html is None:
+        html = (adam_folder / "define.html").is_file()
+    files = analysis_results_files(path.read_bytes(), rep, settings, study_dir, html=html)
+    return [atomic_write_bytes(adam_folder / name, data) for name, data in files.items()]
 
 
 def analysis_results_files(define_xml: bytes, rep: Report, settings: AnalysisSettings,
