@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscmap.adam.adae import _first_flag, _first_flag_sorted, derive_adae
+from cdiscmap.adam.adae import _first_flag, _first_flag_sorted, _group_codes, derive_adae
 from cdiscmap.adam.settings import AdaeSettings, AdamSettings
 from cdiscmap.findings import Findings
 
@@ -217,6 +217,12 @@ def test_first_flag_by_date_then_seq_per_group_missing_last():
     # per AEBODSYS: A/X → row 1, A/Y → row 2 (NaT, alone), A/missing → row 3
     by_soc = _first_flag(frame, eligible, ["_ST", "AESEQ"], [True, True], ["AEBODSYS"])
     assert by_soc.fillna("").tolist() == ["", "Y", "Y", "Y", "Y", "Y", ""]
+    # the groups' codes made once for all records serve another eligibility: only rows 0, 2
+    # and 6 → A/X row 0, A/Y row 2, missing/X row 6
+    codes = _group_codes(frame, ["AEBODSYS"])
+    other = pd.Series([True, False, True, False, False, False, True])
+    assert _first_flag(frame, other, ["_ST", "AESEQ"], [True, True], ["AEBODSYS"], codes) \
+        .fillna("").tolist() == ["Y", "", "Y", "", "", "", "Y"]
     for groups in ([], ["AEBODSYS"]):   # the frame-sorting path agrees
         assert _first_flag_sorted(frame, eligible, ["_ST", "AESEQ"], [True, True],
                                   groups).equals(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscmap.adam.adsl import derive_adsl
+from cdiscmap.adam.adsl import baseline_tumour_records, derive_adsl
 from cdiscmap.adam.settings import (
     AdamSettings,
     AdrsSettings,
@@ -295,3 +295,19 @@ def test_reintroduction_by_matching_record():
     rule = ExDateRule(variable="RCHSDT", rule="first_matching", where={"EPOCH": "rechallenge"})
     adsl, _, _ = derive(gist_sdtm(), gist_settings(rule))
     assert col(adsl, "RCHSDT") == [T("2020-06-01"), None, None, None]
+
+
+def test_baseline_tumours_keep_the_evaluator_case_blind_and_records_without_one():
+    tu = pd.DataFrame({
+        "USUBJID": pd.array(["S-1", "S-1", "S-1", "S-2"], dtype="string"),
+        "TUEVAL": pd.array(["Investigator", "INDEPENDENT ASSESSOR", None, "INVESTIGATOR"],
+                           dtype="string"),
+        "VISIT": pd.array(["BASELINE"] * 4, dtype="string"),
+        "TUSTRESC": pd.array(["target", "TARGET", "NON-TARGET", "NEW"], dtype="string"),
+        "TUSEQ": [1.0, 2.0, 3.0, 1.0]})
+    adsl = pd.DataFrame({"USUBJID": pd.array(["S-1", "S-2"], dtype="string"),
+                         "TRTSDT": pd.to_datetime(["2020-01-01", "2020-01-01"])})
+    settings = AdamSettings.model_validate({"adsl": {"baseline": {"by_date": False}}})
+    got = baseline_tumour_records({"TU": tu}, adsl, settings, "TRTSDT", Findings())
+    assert got["SEQ"].tolist() == [1.0, 3.0, 1.0]
+    assert got["TUSTRESC"].tolist() == ["TARGET", "NON-TARGET", "NEW"]

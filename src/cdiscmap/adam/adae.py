@@ -135,25 +135,35 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     return pd.Series(out, index=usubjid.index, dtype="datetime64[ns]")
 
 
+def _group_codes(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """One integer per record naming its USUBJID × ``names`` group (missing values one group,
+    as ``duplicated`` counts them): each key factorised once for all the records, so the six
+    flags share three groupings instead of factorising their keys twelve times."""
+    group = np.zeros(len(frame), dtype=np.int64)
+    for name in ["USUBJID", *names]:
+        column = frame[name]
+        values = np.asarray(column.array) if type(column.array) is pd.arrays.StringArray \
+            else column.to_numpy(dtype=object)     # a "string" column's array: no NA scan
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        group = group * (len(uniques) + 1) + codes + 1
+    return group
+
+
 def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], ascending: list[bool],
-                groups: list[str]) -> pd.Series:
+                groups: list[str], group_codes: np.ndarray | None = None) -> pd.Series:
     """"Y" on the first eligible record of each USUBJID × ``groups`` in ``order`` (ties: the
     record order; missing values last).
 
     Numbers and dates in ascending order are sorted as arrays (a stable lexsort) and the groups
-    are integer codes of the factorised keys (missing values one group, as ``duplicated``
-    counts them); other orders take the frame's own sort."""
+    are integer codes of the factorised keys (``group_codes``: :func:`_group_codes` of these
+    groups when the caller has them); other orders take the frame's own sort."""
     keep = np.flatnonzero(eligible.to_numpy(dtype=bool))
     columns = [frame[name] for name in order]
     if not all(ascending) or any(c.dtype.kind not in "fiuM" for c in columns):
         return _first_flag_sorted(frame, eligible, order, ascending, groups)
-    group = np.zeros(len(keep), dtype=np.int64)
-    for name in ["USUBJID", *groups]:
-        column = frame[name]
-        values = np.asarray(column.array) if type(column.array) is pd.arrays.StringArray \
-            else column.to_numpy(dtype=object)     # a "string" column's array: no NA scan
-        codes, uniques = pd.factorize(values[keep], use_na_sentinel=True)
-        group = group * (len(uniques) + 1) + codes + 1
+    if group_codes is None:
+        group_codes = _group_codes(frame, groups)
+    group = group_codes[keep]
     perm = np.lexsort([c.to_numpy()[keep] for c in reversed(columns)])
     _, first = np.unique(group[perm], return_index=True)
     out = np.full(len(frame), pd.NA, dtype=object)
@@ -343,12 +353,14 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
 
     # first-occurrence flags over the treatment-emergent AEs
     work = out.assign(_ST=astdtm, _NEG=-out[cfg.worst_by])
+    codes = {tuple(g): _group_codes(work, g) for g in _FLAG_GROUPS.values()}
     for flag, groups in _FLAG_GROUPS.items():
-        out[flag] = _first_flag(work, emergent, ["_ST", "AESEQ"], [True, True], groups)
+        out[flag] = _first_flag(work, emergent, ["_ST", "AESEQ"], [True, True], groups,
+                                codes[tuple(groups)])
     graded = emergent & out[cfg.worst_by].notna()
     for flag, groups in _WORST_GROUPS.items():
         out[flag] = _first_flag(work, graded, ["_NEG", "_ST", "AESEQ"], [True, True, True],
-                                groups)
+                                groups, codes.get(tuple(groups)))
     by = {"": "subject", "S": "subject and AEBODSYS", "P": "subject, AEBODSYS and AEDECOD"}
     for key, text in by.items():
         methods[f"AOCC{key}FL"] = (f"Y on the first treatment-emergent AE of the {text}, by "

@@ -188,6 +188,17 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
         methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
 
 
+def _contains_upper(values: pd.Series, text: str) -> np.ndarray:
+    """Boolean array: the upper-cased value contains ``text`` (missing → False); each distinct
+    value (a few treatment names over every EX record) is looked at once."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    if not len(uniques):
+        return np.zeros(len(values), dtype=bool)
+    hit = pd.Series(uniques, dtype="string").str.upper().str.contains(text, regex=False) \
+        .fillna(False).to_numpy(dtype=bool)
+    return np.where(codes >= 0, hit[np.clip(codes, 0, None)], False)
+
+
 def counted_doses(ex: pd.DataFrame, cfg: Exposure) -> pd.Series:
     """Which EX records count as a dose (admiral ad_adsl.R: EXDOSE > 0, or 0 of a placebo
     whose EXTRT matches ``placebo_pattern``), when ``positive_dose_only``; else every record.
@@ -195,8 +206,8 @@ def counted_doses(ex: pd.DataFrame, cfg: Exposure) -> pd.Series:
     if not (cfg.positive_dose_only and "EXDOSE" in ex.columns):
         return pd.Series(True, index=ex.index)
     dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
-    placebo = ex["EXTRT"].str.upper().str.contains(cfg.placebo_pattern.upper(), regex=False) \
-        .fillna(False).astype(bool) if "EXTRT" in ex.columns else False
+    placebo = _contains_upper(ex["EXTRT"], cfg.placebo_pattern.upper()) \
+        if "EXTRT" in ex.columns else False
     return ((dose > 0) | ((dose == 0) & placebo)).fillna(False).astype(bool)
 
 
@@ -586,9 +597,12 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     prefix = cfg.dataset[:2]
     frame = require(sdtm, cfg.dataset, ["USUBJID"], "baseline tumour assessment")
     evalvar = prefix + "EVAL"
-    if cfg.evaluator and evalvar in frame.columns:
-        ev = frame[evalvar].astype("string").str.upper()
-        frame = frame.loc[(ev == cfg.evaluator.upper()).fillna(True).astype(bool)]
+    if cfg.evaluator and evalvar in frame.columns:   # a record without evaluator is kept
+        codes, uniques = pd.factorize(frame[evalvar].astype("string"), use_na_sentinel=True)
+        same = (pd.Series(uniques, dtype="string").str.upper() == cfg.evaluator.upper()) \
+            .fillna(True).to_numpy(dtype=bool)
+        frame = frame.loc[np.where(codes >= 0, same[np.clip(codes, 0, None)] if len(same)
+                                   else True, True)]
     is_base = pd.Series(False, index=frame.index)
     if cfg.visits and "VISIT" in frame.columns:
         is_base |= pd.Series(upper_isin(frame["VISIT"], cfg.visits), index=frame.index)
