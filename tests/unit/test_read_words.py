@@ -1,0 +1,79 @@
+"""The XPT reader takes the 64-bit words of many variables in one chunked pass over the rows
+(``_variable_words``) and finds a second member by its record-aligned header (``_next_member``).
+Expected words are written out by hand from the bytes; the per-column ``_row_words`` must agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cdiscmap.checks.read as read
+from cdiscmap.checks.files import VariableMeta
+
+
+def _var(name: str, kind: str, length: int, position: int) -> read._Variable:
+    return read._Variable(VariableMeta(name, "", kind, length, None), position)
+
+
+# one 23-byte row: A char 2 at 0, N num 8 at 2, B char 10 at 10, C char 3 at 20 (ends the row)
+ROWS = np.frombuffer(
+    b"AB" + bytes.fromhex("4110000000000000") + b"HELLO WRLD" + b"XYZ"
+    + b"CD" + bytes.fromhex("C120000000000000") + b"0123456789" + b"Q  ",
+    dtype=np.uint8).reshape(2, 23)
+VARIABLES = [_var("A", "char", 2, 0), _var("N", "num", 8, 2), _var("B", "char", 10, 10),
+             _var("C", "char", 3, 20)]
+
+
+def _le(text: bytes) -> int:
+    """The little-endian integer of up to 8 bytes, zero-padded (what _row_words gives)."""
+    return int.from_bytes(text.ljust(8, b"\0"), "little")
+
+
+@pytest.mark.parametrize("group_words", [1, 2, 8])
+@pytest.mark.parametrize("chunk_bytes", [1, 23, 1 << 19])
+def test_words_of_every_variable_by_hand(monkeypatch, group_words, chunk_bytes):
+    monkeypatch.setattr(read, "_GROUP_WORDS", group_words)
+    monkeypatch.setattr(read, "_CHUNK_BYTES", chunk_bytes)
+    words = {var.meta.name: [w.tolist() for w in found]
+             for var, found in read._variable_words(ROWS, VARIABLES)}
+    assert words["A"] == [[_le(b"AB"), _le(b"CD")]]
+    # IBM 1.0 = 0x4110000000000000, -2.0 = 0xC120000000000000, read big-endian
+    assert [[int(x) for x in w] for w in words["N"]] == [[0x4110000000000000,
+                                                          0xC120000000000000]]
+    # 10 bytes: the words at 0 and at 10 - 8 = 2 (overlapping)
+    assert words["B"] == [[_le(b"HELLO WR"), _le(b"01234567")],
+                          [_le(b"LLO WRLD"), _le(b"23456789")]]
+    # 3 bytes at the end of the row: read as the row's last 8 bytes, shifted and masked
+    assert words["C"] == [[_le(b"XYZ"), _le(b"Q  ")]]
+    for var, found in read._variable_words(ROWS, VARIABLES):
+        if var.meta.type == "char":
+            block = ROWS[:, var.position:var.position + var.meta.length]
+            expected = read._row_words(block)
+            assert len(found) == len(expected)
+            assert all(np.array_equal(a, b) for a, b in zip(found, expected, strict=True))
+
+
+def test_short_rows_and_short_numbers_are_left_to_the_block():
+    rows = np.frombuffer(b"ABCDEF", dtype=np.uint8).reshape(1, 6)
+    assert [words for _, words in read._variable_words(rows, [_var("A", "char", 6, 0)])] == [None]
+    wide = np.zeros((3, 12), dtype=np.uint8)
+    found = dict((var.meta.name, words) for var, words in read._variable_words(
+        wide, [_var("N", "num", 4, 0), _var("T", "char", 8, 4)]))
+    assert found["N"] is None and [w.tolist() for w in found["T"]] == [[0, 0, 0]]
+    empty = np.zeros((0, 16), dtype=np.uint8)
+    assert [w for _, w in read._variable_words(empty, [_var("T", "char", 16, 0)])] == [None]
+
+
+def test_second_member_is_found_only_on_a_record_boundary():
+    record = 80
+    member = read._MEMBER
+    data = (b" " * record * 3                                  # observations
+            + b"x" + member + b" " * (record - 1 - len(member))  # not on a boundary
+            + b"HEADER RECORD*******OTHER" + b" " * (record - 25)  # same first 8 bytes only
+            + member + b" " * (record - len(member)))           # the real one, record 5
+    assert len(data) == 6 * record
+    assert read._next_member(data, 0) == 5 * record
+    assert read._next_member(data, 5 * record) == 5 * record
+    assert read._next_member(data[:5 * record], 0) == -1
+    assert read._next_member(b"", 0) == -1
