@@ -380,8 +380,10 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
     src: SourceSpec = block.source
     form = store.get(src.form, where)
     acc = store.accounting
-    df = form.frame.copy()
-    carry_rows(form.frame, df, None)    # the copy keeps the columns' factorisations
+    # a shallow copy: the form's arrays are shared by its blocks, read and never written (a
+    # variable is a copy pandas makes on ``out[name] = ...``; every step below makes new
+    # frames), so each keeps its remembered factorisation
+    df = form.frame.copy(deep=False)
     tag = f"{domain}/{block.name}"
     frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
                              file=form.file, clean=True)
@@ -422,11 +424,18 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
                                  file=form.file, clean=True)
 
-    kept, df = df, df.reset_index(drop=True)
-    carry_rows(kept, df, None)
+    df = _renumbered(df)
     acc.use(form.name, df["_SRCROW"], tag)
     out = df[LINEAGE].copy()
     return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file, clean=True)
+
+
+def _renumbered(df: pd.DataFrame) -> pd.DataFrame:
+    """``df.reset_index(drop=True)`` without copying the columns: a shallow copy numbered
+    0..n-1, its arrays (and so their remembered factorisations) the same."""
+    out = df.copy(deep=False)
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 def _keep_rows(df: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
@@ -509,12 +518,7 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
     tpos = np.repeat(np.arange(k, dtype="int64"), n)
     order = np.lexsort((tpos, np.tile(labels, k))) if n and k else np.zeros(0, dtype=np.intp)
     rows = order % n if n else order            # the source row of each long record
-    # a name written again replaces the column in place, as setting a frame's column does
-    data: dict[str, object] = {}
-    sources: dict[str, tuple[pd.Series, np.ndarray]] = {}     # column → (source, rows)
-    for c in base_cols:
-        data[c] = _take(df[c], rows)
-        sources[c] = (df[c], rows)
+    stacked_new: dict[str, pd.Series] = {}
     for new in spec.columns:
         parts = [part[new] for _, _, part in pieces]
         stacked = pd.concat(parts, ignore_index=True) if len(parts) > 1 else \
@@ -523,28 +527,47 @@ def _transpose(ctx: vocab.MapContext, frame: vocab.BlockFrame, spec, acc: Accoun
             carry_concat(parts, stacked)
         else:
             carry(parts[0], stacked)
-        data[new] = _take(stacked, order)
-        sources[new] = (stacked, order)
-    data[spec.key_column] = np.array([str(key) for _, key, _ in pieces],
-                                     dtype=object)[tpos[order]]
-    data["_TPOS"] = tpos[order]
-    data["_ORIG"] = np.tile(labels, k)[order]
-    for name in (spec.key_column, "_TPOS", "_ORIG"):
-        sources.pop(name, None)
-    long = pd.DataFrame(data, copy=False)
-    for name, (source, taken_rows) in sources.items():
-        carry_take(source, long[name], taken_rows)
-    if spec.keep_if is not None:
-        lf = vocab.BlockFrame(raw=long, out=pd.DataFrame(index=long.index), form=frame.form,
-                              file=frame.file, clean=frame.clean)
-        keep = vocab.evaluate_condition(ctx, lf, spec.keep_if)
-        kept_rows = set(long.loc[keep, "_SRCROW"].tolist())
-        all_rows = df["_SRCROW"]
-        acc.drop(frame.form, all_rows[~all_rows.isin(kept_rows)], spec.reason, tag)
-        long = _keep_rows(long, keep)
-    out = long.drop(columns=["_TPOS", "_ORIG"]).reset_index(drop=True)
-    carry_rows(long, out, None)
-    return out
+        stacked_new[new] = stacked
+    keys = np.array([str(key) for _, key, _ in pieces], dtype=object)[tpos[order]]
+
+    def build(chosen: np.ndarray | None, names: set[str] | None) -> pd.DataFrame:
+        """The long records at positions ``chosen`` (None: all), only the columns ``names``
+        (None: all): each column taken once from its source, its factorisation along."""
+        base = rows if chosen is None else rows[chosen]
+        long_order = order if chosen is None else order[chosen]
+        # a name written again replaces the column in place, as setting a frame's column does
+        data: dict[str, object] = {}
+        sources: dict[str, tuple[pd.Series, np.ndarray]] = {}     # column → (source, rows)
+        for c in base_cols:
+            if names is None or c in names:
+                data[c] = _take(df[c], base)
+                sources[c] = (df[c], base)
+        for new, stacked in stacked_new.items():
+            if names is None or new in names:
+                data[new] = _take(stacked, long_order)
+                sources[new] = (stacked, long_order)
+        if names is None or spec.key_column in names:
+            data[spec.key_column] = keys if chosen is None else keys[chosen]
+            sources.pop(spec.key_column, None)
+        long = pd.DataFrame(data, index=pd.RangeIndex(len(base)), copy=False)
+        for name, (source, taken_rows) in sources.items():
+            carry_take(source, long[name], taken_rows)
+        return long
+
+    if spec.keep_if is None:
+        return build(None, None)
+    # the condition reads only its own columns, so only they are laid out for every long
+    # record; the kept records are then laid out once, whole
+    every = {*base_cols, *stacked_new, spec.key_column}
+    needed = _condition_names(spec.keep_if)
+    lf = vocab.BlockFrame(raw=build(None, needed if needed <= every else None),
+                          out=pd.DataFrame(index=pd.RangeIndex(n * k)), form=frame.form,
+                          file=frame.file, clean=frame.clean)
+    keep = vocab.evaluate_condition(ctx, lf, spec.keep_if).to_numpy(dtype=bool)
+    all_rows = df["_SRCROW"]
+    kept_rows = all_rows.to_numpy()[rows[keep]]
+    acc.drop(frame.form, all_rows[~all_rows.isin(kept_rows)], spec.reason, tag)
+    return build(np.flatnonzero(keep), None)
 
 
 def _take(values: pd.Series, rows: np.ndarray) -> object:
