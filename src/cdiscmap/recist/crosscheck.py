@@ -268,8 +268,10 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str
         paired = _paired_rows_merged(rs_both, rs_k[in_comp], comp, comp_k)
     rs_null = paired["RSSTRESC"].isna().to_numpy()
     comp_null = paired["COMPUTED"].isna().to_numpy()
-    same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy()).astype(str)
-            == np.where(comp_null, "", paired["COMPUTED"].astype(object).to_numpy()).astype(str))
+    # both sides are str or null (normalised RS results, computed responses): compared as
+    # objects, without a copy into fixed-width numpy text
+    same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy())
+            == np.where(comp_null, "", paired["COMPUTED"].astype(object).to_numpy()))
     agree = (rs_null & comp_null) | (~rs_null & ~comp_null & same.astype(bool))
     paired["STATUS"] = np.where(agree, "AGREE", "DISAGREE")
     # the computed OVRLRESP of a visit RS has without an OVRLRESP record, and of visits on the
@@ -294,14 +296,25 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str
     table["VISIT"] = table["VISIT"].astype(object).where(table["VISIT"].notna(),
                                                          table.get("RS_VISIT"))
     test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS + (SUM_TEST,))})
-    order = _sort_order(table, test_rank.to_numpy(dtype=np.float64))
-    table = table[COMPARISON_COLUMNS].take(order)
-    table.index = pd.RangeIndex(len(table))          # as reset_index(drop=True), no copy
+    # every text column is factorised once, in the unsorted table: its codes rank USUBJID,
+    # EVALUATOR (and SOURCE) for the sort, then follow the rows' new order, and the sorted
+    # text is taken from the distinct values (no take of the unsorted text)
+    texts = {col: _TextColumn(table[col]) for col in _TEXT_COLUMNS}
+    order = _sort_order(table, test_rank.to_numpy(dtype=np.float64), texts)
+    numbers = table[[c for c in COMPARISON_COLUMNS if c not in texts]].take(order)
     coded: dict[str, TextCodes] = {}
-    for col in ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS", "REASON",
-                "SOURCE"):
-        table[col], coded[col] = _coded_string_column(table[col])
+    columns: dict[str, object] = {}
+    for col in COMPARISON_COLUMNS:
+        if col in texts:
+            columns[col], coded[col] = texts[col].taken(order)
+        else:
+            columns[col] = numbers[col].to_numpy()
+    table = pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
     return table, _findings(table), coded
+
+
+_TEXT_COLUMNS = ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
+                 "REASON", "SOURCE")
 
 
 _ID_COLUMNS = [c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS]
@@ -363,11 +376,17 @@ def _text_rank(values: pd.Series) -> np.ndarray:
     return rank[codes]
 
 
-def _sort_order(table: pd.DataFrame, test_rank: np.ndarray) -> np.ndarray:
+def _sort_order(table: pd.DataFrame, test_rank: np.ndarray,
+                texts: dict[str, _TextColumn] | None = None) -> np.ndarray:
     """Row order of ``sort_values([USUBJID, EVALUATOR, VISITNUM, test, SOURCE], stable, nulls
-    last)`` on integer ranks; SOURCE is ranked only when the other keys leave ties."""
+    last)`` on integer ranks; SOURCE is ranked only when the other keys leave ties. ``texts``:
+    the text columns already factorised (their ranks come from their distinct values)."""
+    def rank(col: str) -> np.ndarray:
+        known = texts.get(col) if texts else None
+        return known.rank() if known is not None and known.exact else _text_rank(table[col])
+
     keys = [test_rank, table["VISITNUM"].to_numpy(dtype=np.float64),
-            _text_rank(table["EVALUATOR"]), _text_rank(table["USUBJID"])]
+            rank("EVALUATOR"), rank("USUBJID")]
     order = np.lexsort(keys)                  # stable; NaN sorts last
     tied = np.ones(max(len(order) - 1, 0), dtype=bool)
     for key in keys:
@@ -375,7 +394,7 @@ def _sort_order(table: pd.DataFrame, test_rank: np.ndarray) -> np.ndarray:
         tied &= (k[1:] == k[:-1]) | (np.isnan(k[1:]) & np.isnan(k[:-1]) if k.dtype.kind == "f"
                                      else False)
     if tied.any():
-        order = np.lexsort([_text_rank(table["SOURCE"]), *keys])
+        order = np.lexsort([rank("SOURCE"), *keys])
     return order
 
 
@@ -390,6 +409,38 @@ def _string_column(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     if len(objects) and lib.is_string_array(objects, skipna=True):
         return string_array(np.where(nulls, pd.NA, objects))
     return pd.array(np.where(nulls, None, objects), dtype="string")
+
+
+class _TextColumn:
+    """A comparison text column factorised once (:func:`_coded_string_column`, rows not yet
+    in their final order). ``exact``: the codes are those of the values themselves (all
+    ``str`` or null), so they also rank the values as :func:`_text_rank` would."""
+
+    def __init__(self, values: pd.Series) -> None:
+        from pandas._libs import lib
+
+        objects = np.asarray(values.to_numpy(dtype=object), dtype=object)
+        self.exact = bool(len(objects)) and lib.is_string_array(objects, skipna=True)
+        self.array = None if self.exact else _string_column(objects)
+        if self.array is not None:
+            objects = np.asarray(self.array, dtype=object)
+        self.codes, uniques = factorize_objects(objects)
+        self.uniques = np.asarray(uniques, dtype=object)
+
+    def rank(self) -> np.ndarray:
+        """:func:`_text_rank` of the values (``exact`` columns only)."""
+        rank = np.empty(len(self.uniques) + 1, dtype=np.int64)
+        rank[np.argsort(self.uniques, kind="stable")] = np.arange(len(self.uniques))
+        rank[-1] = len(self.uniques)                             # code -1 (null) sorts last
+        return rank[self.codes]
+
+    def taken(self, order: np.ndarray) -> tuple[pd.arrays.StringArray, TextCodes]:
+        """The column as ``string`` in the rows' order ``order``, and its codes."""
+        codes = self.codes[order]
+        if self.array is not None:
+            return self.array.take(order), (codes, self.uniques)
+        return string_array(np.append(self.uniques, pd.NA).astype(object)[codes]), \
+            (codes, self.uniques)
 
 
 def _coded_string_column(values: pd.Series) -> tuple[pd.arrays.StringArray, TextCodes]:
