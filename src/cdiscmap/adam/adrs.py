@@ -56,6 +56,9 @@ from cdiscmap.recist.best_response import (
 # worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
 _WORST = {"NE": 1, "CR": 2, "PR": 3, "SD": 4, "NON-CR/NON-PD": 5, "PD": 6}
 ADSL_CARRIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "TRT01P", "TRT01A"]
+# RS variables the OVR records and their findings read (provenance: _SRCFILE/_SRCROW or RSSEQ)
+_OVR_READ = frozenset({"USUBJID", "RSSTRESC", "RSDTC", "RSSEQ", "VISIT", "VISITNUM",
+                       "_SRCFILE", "_SRCROW"})
 # OVR variables a derived parameter record takes from the record it is chosen from
 _COPIED = ("ADT", "ADTF", "AVISIT", "AVISITN", "SRCDOM", "SRCVAR", "SRCSEQ")
 RECORD_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC",
@@ -82,24 +85,27 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
     cfg = settings.adrs
     rs = require(sdtm, "RS", ["USUBJID", "RSTESTCD", "RSSTRESC", "RSDTC", "RSSEQ"],
                  "overall responses for ADRS")
-    rs = rs.loc[upper_isin(rs["RSTESTCD"], [cfg.testcd])]
+    # positions of the wanted records: each condition on the remaining rows of one column,
+    # then one copy of the variables read below (not of all RS per condition)
+    at = np.flatnonzero(upper_isin(rs["RSTESTCD"], [cfg.testcd]))
     if cfg.category is not None:
         if "RSCAT" in rs.columns:
-            rs = rs.loc[upper_isin(rs["RSCAT"], [cfg.category])]
+            at = at[upper_isin(rs["RSCAT"].iloc[at], [cfg.category])]
         else:
             findings.add(notice("CMAP-AD0004", "RS has no RSCAT: all criteria are read as "
                                 f"{cfg.category}", "RS", "RSCAT"))
-    derived = pd.Series(upper_isin(rs["RSDRVFL"], ["Y"]), index=rs.index) \
-        if "RSDRVFL" in rs.columns else pd.Series(False, index=rs.index)
+    derived = upper_isin(rs["RSDRVFL"].iloc[at], ["Y"]) if "RSDRVFL" in rs.columns \
+        else np.zeros(len(at), dtype=bool)
     if cfg.evaluator == "COMPUTED":
-        rs = rs.loc[derived]
+        at = at[derived]
     else:
-        rs = rs.loc[~derived]
+        at = at[~derived]
         if "RSEVAL" in rs.columns:
-            rs = rs.loc[upper_isin(rs["RSEVAL"], [cfg.evaluator])]
+            at = at[upper_isin(rs["RSEVAL"].iloc[at], [cfg.evaluator])]
         else:
             findings.add(notice("CMAP-AD0004", f"RS has no RSEVAL: collected records are read as "
                                 f"{cfg.evaluator}", "RS", "RSEVAL"))
+    rs = pd.DataFrame({c: rs[c].iloc[at] for c in rs.columns if c in _OVR_READ})
     unknown = ~rs["USUBJID"].isin(adsl["USUBJID"])
     if unknown.any():
         report_rows(findings, rs.loc[unknown], "RS", rule="CMAP-AD0012", severity=Severity.ERROR,
@@ -567,7 +573,8 @@ def _sorted_with_aseq(adrs: pd.DataFrame) -> pd.DataFrame:
     order = np.lexsort([adrs["SRCSEQ"].to_numpy(dtype=float),
                         adrs["AVISITN"].to_numpy(dtype=float),
                         adrs["ADT"].to_numpy(dtype="datetime64[ns]"), paramcd, subject])
-    adrs = adrs.take(order).reset_index(drop=True)
+    adrs = adrs.take(order)
+    adrs.index = pd.RangeIndex(len(adrs))      # relabelled, not copied again
     ordered = subject[order]
     n = len(ordered)
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else \
@@ -588,7 +595,8 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
         adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
     adrs["ADT"] = as_dates(adrs["ADT"]).astype("datetime64[ns]")
     for c in RECORD_COLUMNS + flags:
-        if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT"):
+        if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT") and \
+                adrs[c].dtype != "string":      # a "string" column is left as it is, not copied
             adrs[c] = adrs[c].astype("string")
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
     derived = ~adrs["PARAMCD"].isin(ovr_codes or ["OVR"])
@@ -602,7 +610,7 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
         .reindex(adrs["USUBJID"].cat.categories)
     for name in carried:
         if name != "USUBJID":
-            adrs[name] = ids[name].take(codes).reset_index(drop=True)
+            adrs[name] = pd.Series(ids[name].array.take(codes), index=adrs.index)
     adrs["USUBJID"] = adrs["USUBJID"].astype(object).astype("string")
     head = ["PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC", "AVAL", "ADT", "ADTF",
             "AVISIT", "AVISITN"]
