@@ -1,5 +1,6 @@
 """build_report draws the figures in a forked child while it computes the tables and renders
-their RTF: the files are those of a report made in one process.
+their RTF: the files are those of a report made in one process; ``draw=False`` gives the same
+tables and figure metadata without images.
 
 Runs in a fresh interpreter: nothing is forked once polars (rtflite's engine) is loaded, and
 the test process may have loaded it already."""
@@ -58,6 +59,12 @@ assert report_files(serial) == files
 assert [f.id for f in forked.figures] == ["t_tte_os_km", "f_t_waterfall", "f_t_spider",
                                           "f_t_swimmer"]
 assert [f.sources for f in forked.figures] == [f.sources for f in serial.figures]
+# draw=False (ARM metadata in cdiscmap define): the same tables and figure metadata, no image
+meta = build_report(adam, settings, draw=False)
+assert [(f.id, f.title, f.sources, f.png, f.svg) for f in meta.figures] == \
+    [(f.id, f.title, f.sources, b"", "") for f in serial.figures]
+assert [(t.id, t.rows, t.traces) for t in meta.tables] == \
+    [(t.id, t.rows, t.traces) for t in serial.tables] and meta.rtf == {}
 print(len(files))
 '''
 

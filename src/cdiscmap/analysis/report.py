@@ -307,9 +307,10 @@ def _survival(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
 
 
 def _survival_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
-                      spec: SurvivalAnalysis) -> list[Figure]:
+                      spec: SurvivalAnalysis, *, draw: bool = True) -> list[Figure]:
     """A Kaplan-Meier figure per endpoint: a curve per group of the figure grouping (the
-    whole population alone when it has more than MAX_FIGURE_GROUPS groups)."""
+    whole population alone when it has more than MAX_FIGURE_GROUPS groups); ``draw=False``:
+    ids, titles and sources alone."""
     adsl, adtte = adam["ADSL"], _need(adam, "ADTTE", spec.id)
     pop = population(adsl, settings, spec.population)
     fig_groups = groups(pop, settings, spec.figure_grouping or spec.grouping)
@@ -317,22 +318,30 @@ def _survival_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
         fig_groups = [g for g in fig_groups if g.value is None]
     figures = []
     for paramcd, param, fit in _endpoint_fits(adtte, pop, spec):
-        curves = [(grp.label, fit(grp.subjects)[2]) for grp in fig_groups]
-        figures.append(replace(km_figure(f"{spec.id}_{paramcd.lower()}_km",
-                                         f"Kaplan-Meier: {param}", curves),
-                               sources=(("ADSL", None), ("ADTTE", paramcd))))
+        fig_id, title = f"{spec.id}_{paramcd.lower()}_km", f"Kaplan-Meier: {param}"
+        drawn = km_figure(fig_id, title, [(grp.label, fit(grp.subjects)[2])
+                                          for grp in fig_groups]) \
+            if draw else Figure(fig_id, title, b"", "")
+        figures.append(replace(drawn, sources=(("ADSL", None), ("ADTTE", paramcd))))
     return figures
 
 
-def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> Report:
+def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
+                 draw: bool = True) -> Report:
     """Every table and figure analysis.yaml asks for, from the ADaM frames (by upper name).
 
     Drawing the figures (matplotlib) is half the report's time and needs nothing from the
     tables: a forked child draws them (:mod:`cdiscmap.forked`) while this process computes
     the tables and renders their RTF. Without a second CPU they are drawn here, first. The
-    bytes are the same either way."""
+    bytes are the same either way. ``draw=False`` gives the figures' ids, titles and sources
+    without images, for their metadata alone (ARM in ``cdiscmap define``): not to be written.
+    """
     adam = {k.upper(): v for k, v in adam.items()}
     adsl = _need(adam, "ADSL", "populations and groups")
+    if not draw:
+        rep = _tables(adam, adsl, settings)
+        rep.figures = _figures(adam, settings, draw=False)
+        return rep
     with ForkedCall(lambda: _figures(adam, settings)) as drawn:
         rep = _tables(adam, adsl, settings)
         if drawn.forked:        # render while the child draws; report_files would, after
@@ -341,13 +350,14 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> R
     return rep
 
 
-def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings) -> list[Figure]:
+def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *, draw: bool = True
+             ) -> list[Figure]:
     """Every figure, in the report's order: Kaplan-Meier curves, then the tumour figures."""
     figures = []
     for s in settings.survival:
-        figures += _survival_figures(adam, settings, s)
+        figures += _survival_figures(adam, settings, s, draw=draw)
     for tu in settings.tumour:
-        figures += tumour_figures(adam, settings, tu)
+        figures += tumour_figures(adam, settings, tu, draw=draw)
     return figures
 
 

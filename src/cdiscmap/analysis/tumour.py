@@ -289,6 +289,11 @@ def swimmer_figure(fig_id: str, title: str, swim: pd.DataFrame) -> Figure:
     return Figure(fig_id, title, png, svg)
 
 
+def _undrawn(fig_id: str, title: str, data: pd.DataFrame) -> Figure:
+    """A figure's id and title without its image (``draw=False``)."""
+    return Figure(fig_id, title, b"", "")
+
+
 def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
                   ) -> tuple[list[Table], list[Figure]]:
     """The waterfall summary table and the figures ``spec.figures`` asks for."""
@@ -324,25 +329,27 @@ def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
     return [table]
 
 
-def tumour_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
-                   ) -> list[Figure]:
-    """The figures ``spec.figures`` asks for, each with the ADaM sources it reads."""
+def tumour_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour,
+                   *, draw: bool = True) -> list[Figure]:
+    """The figures ``spec.figures`` asks for, each with the ADaM sources it reads; with
+    ``draw=False`` their ids, titles and sources alone (no image: ARM metadata)."""
     pop = population(adam["ADSL"], settings, spec.population)
     data = tumour_data(adam, pop["USUBJID"], spec)
     figures = []
     if "waterfall" in spec.figures:
-        figures.append(waterfall_figure(f"{spec.id}_waterfall", "Waterfall: best % change in "
-                                        "target-lesion sum", data.best))
+        figures.append((waterfall_figure if draw else _undrawn)(
+            f"{spec.id}_waterfall", "Waterfall: best % change in target-lesion sum", data.best))
     if "spider" in spec.figures:
-        figures.append(spider_figure(f"{spec.id}_spider", "Spider: % change in target-lesion "
-                                     "sum over time", data.course))
+        figures.append((spider_figure if draw else _undrawn)(
+            f"{spec.id}_spider", "Spider: % change in target-lesion sum over time", data.course))
     if "swimmer" in spec.figures:
         shown = swimmer_subjects(data.swim, spec.swimmer_max_subjects)
         title = "Swimmer: treatment duration, response, progression and death"
         if len(shown) < len(data.swim):
             title += (f":\nthe {len(shown)} longest treatment durations of "
                       f"{len(data.swim)} subjects")
-        figures.append(swimmer_figure(f"{spec.id}_swimmer", title, shown))
+        figures.append((swimmer_figure if draw else _undrawn)(f"{spec.id}_swimmer", title,
+                                                              shown))
     sources = (("ADSL", None), ("ADTR", spec.paramcd), ("ADRS", spec.bor_paramcd))
     swim = sources + (("ADRS", spec.timepoint_paramcd),)
     return [replace(f, sources=swim if f.id.endswith("_swimmer") else sources)

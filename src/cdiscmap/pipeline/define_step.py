@@ -99,7 +99,8 @@ def _add_analysis_results(study_dir: Path, adam_dir: Path, adam: dict[str, pd.Da
     from cdiscmap.analysis.arm import write_analysis_results
     from cdiscmap.analysis.report import build_report
 
-    write_analysis_results(adam_dir, build_report(adam, analysis), analysis, study_dir)
+    write_analysis_results(adam_dir, build_report(adam, analysis, draw=False), analysis,
+                           study_dir)
 
 
 def _adam_only_defines(study_dir: Path, package: Path) -> list[Path]:
