@@ -457,3 +457,18 @@ def test_bundled_studies_raise_no_core_rule(study, tmp_path):
                                   out_root=tmp_path / "out", adam=False))
     raised = {f.rule for f in result.findings if f.rule.startswith("CMAP-CR")}
     assert raised == set(), sorted(raised)
+
+
+def test_clean_codes_strip_and_blank_as_clean_text_does():
+    from cdiscmap.checks.core_rules_events import _already_clean, codes, text
+
+    obj = lambda *v: np.array(v, dtype=object)  # noqa: E731
+    assert _already_clean(obj("A", "B C"))
+    # white space at either end (str.isspace: tab, NBSP, \x1f too), a blank, nothing at all
+    for values in (obj("A "), obj(" A"), obj("A\t"), obj("A\u00a0"), obj("A\x1f"), obj("A", ""),
+                   obj()):
+        assert not _already_clean(values)
+    frame = pd.DataFrame({"X": pd.Series(["A", " A", None, "B", "  ", "B"], dtype="string"),
+                          "Y": pd.Series(["A", "B", None, "A", "C", "C"], dtype="string")})
+    assert text(frame, "X").tolist() == ["A", "A", pd.NA, "B", pd.NA, "B"]
+    assert codes(frame, "Y").tolist() == [0, 1, -1, 0, 2, 2]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.facts import complete_days, iso_date_parts, text_facts
+from cdiscmap.checks.facts import complete_days, complete_heads, iso_date_parts, text_facts
 
 
 def text(*values: str | None) -> pd.Series:
@@ -138,3 +138,12 @@ def test_date_parts_are_found_once_per_column() -> None:
     facts = text_facts(text("2019-03-07", None, "2019"))
     assert facts.date_parts is facts.date_parts
     assert [str(d)[:10] for d in facts.complete_days] == ["2019-03-07", "NaT"]
+
+
+def test_complete_heads_test_the_shape_of_the_first_ten_characters() -> None:
+    values = np.array(["2019-03-07T10:30", "2019-13-45", "2019-03", "2019-03-7", " 2019-03-07",
+                       "2019/03/07", "2019-03-0٧", ""], dtype=object)
+    # the shape only (2019-13-45 passes); other scripts' digits are \d to the regex
+    assert complete_heads(values).tolist() == [True, True, False, False, False, False, True,
+                                               False]
+    assert complete_heads(np.array([], dtype=object)).tolist() == []

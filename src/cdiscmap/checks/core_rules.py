@@ -28,6 +28,7 @@ from cdiscmap.checks.core_rules_events import (
     shown,
     text,
 )
+from cdiscmap.checks.facts import complete_heads
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import map_unique
 from cdiscmap.standards.classes import day_pairs
@@ -346,8 +347,8 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
         ref_complete = raw_isin(frame, "USUBJID", subject_complete)
         known = raw_isin(frame, "USUBJID", dm["USUBJID"])  # a subject not in DM: CMAP-XD0001
         for dtc, dy in day_pairs(list(frame.columns), p):
-            complete = on_distinct(frame, dtc, lambda u: u.str.slice(0, 10)
-                                   .str.fullmatch(_COMPLETE))
+            complete = on_distinct(frame, dtc,
+                                   lambda u: complete_heads(u.to_numpy(dtype=object)))
             day = number(frame, dy).notna().to_numpy()
             out += _emit("CMAP-CR0055", name, frame, known & day & ~(complete & ref_complete), dy,
                          shown(dy, dtc))

@@ -16,6 +16,7 @@ implements: :mod:`cdiscmap.checks.core_map`.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,6 +137,8 @@ def _clean(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
         if facts is None:
             codes, table = coded(clean_text(series))
             return codes, np.asarray(table, dtype=object)
+        if _already_clean(uniques):
+            return facts.codes, np.array(uniques, dtype=object)
         stripped = np.array([u.strip() or pd.NA if isinstance(u, str) else pd.NA
                              for u in uniques], dtype=object)
         if all(s is u for s, u in zip(stripped, uniques, strict=True)):
@@ -145,6 +148,22 @@ def _clean(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
         inner, table = pd.factorize(stripped, use_na_sentinel=True)
         return np.append(inner, -1)[facts.codes], np.asarray(table, dtype=object)
     return _cached(frame, column, "clean", make)
+
+
+# A value to strip or blank: white space at either end of a value, or an empty value, in the
+# distinct values joined by NUL (NUL is no white space; one inside a value can only send the
+# column to the per-value path). re's \\s is str.isspace(), which str.strip() removes.
+_NOT_CLEAN = re.compile(r"(?:^|\x00)(?:\s|\x00|$)|\s(?:\x00|$)")
+
+
+def _already_clean(uniques: np.ndarray) -> bool:
+    """Whether every distinct str value is its own :func:`clean_text` (nothing to strip, no
+    blank): one regex scan of the joined values instead of a strip per value."""
+    try:
+        joined = "\x00".join(uniques)
+    except TypeError:                                   # not all str
+        return False
+    return _NOT_CLEAN.search(joined) is None
 
 
 def codes(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -19,6 +19,7 @@ the block nobody may write into a remembered column.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,6 +168,31 @@ def iso_date_parts(values: np.ndarray) -> np.ndarray:
     if wide.any():
         out[wide] = _regex_date_parts(np.asarray(values, dtype=object)[wide])
     return out
+
+
+_COMPLETE_HEAD = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def complete_heads(values: np.ndarray) -> np.ndarray:
+    """Whether the first 10 characters of each str in ``values`` are ``\\d{4}-\\d{2}-\\d{2}``
+    (a complete date's shape, not its calendar), tested as code points like
+    :func:`iso_date_parts`; heads with non-ASCII characters are matched by the regex."""
+    count = len(values)
+    if not count:
+        return np.zeros(0, dtype=bool)
+    values = np.asarray(values, dtype=object)
+    try:
+        points = values.astype("U10").view(np.uint32).reshape(count, 10)
+    except (TypeError, ValueError, UnicodeError):
+        return np.fromiter((_COMPLETE_HEAD.fullmatch(str(v)[:10]) is not None for v in values),
+                           dtype=bool, count=count)
+    digit = (points >= _DIGIT0) & (points <= _DIGIT0 + 9)
+    found = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (points[:, 4] == _HYPHEN) & \
+        (points[:, 7] == _HYPHEN)
+    wide = np.flatnonzero((points > 0x7F).any(axis=1))
+    if len(wide):
+        found[wide] = [_COMPLETE_HEAD.fullmatch(v[:10]) is not None for v in values[wide]]
+    return found
 
 
 def _regex_date_parts(values: np.ndarray) -> np.ndarray:
