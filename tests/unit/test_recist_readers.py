@@ -86,6 +86,26 @@ def test_crosscheck_compares_each_reader_with_its_own_rs_records() -> None:
         ("CMAP-RC0001", "independent assessor/radiologist 2=PR computed=SD")]
 
 
+def test_rs_prepared_before_the_readers_are_known_compares_the_same() -> None:
+    """``cdiscmap recist`` prepares RS beside the engine (prepare_rs), before it knows the
+    computed readers: the comparison must be the one of the raw RS, for every reader choice."""
+    from cdiscmap.recist.crosscheck import prepare_rs
+
+    rs = rs_rows([(INV, None, "PR"), (IA, "RADIOLOGIST 1", "PD"), (IA, "RADIOLOGIST 2", "PR"),
+                  (None, None, "SD")])         # null RSEVAL: the primary evaluator's record
+    rs["RSCAT"] = pd.array(["RECIST 1.1", "RECIST 1.1", "RECIST 1.1", "IRRC"], dtype="string")
+    for settings, evaluator in ((RecistSettings(evaluators=["*"]), None),
+                                (RecistSettings(), None), (RecistSettings(), INV)):
+        out = timepoint_responses(*frames(), settings)
+        raw, raw_findings = crosscheck(out, rs, settings=settings, evaluator=evaluator)
+        ready, ready_findings = crosscheck(out, prepare_rs(rs, settings.evaluator),
+                                           settings=settings, evaluator=evaluator)
+        pd.testing.assert_frame_equal(ready, raw)
+        assert ready_findings == raw_findings
+    # the IRRC record is no RECIST 1.1 record: only the investigator's PR is compared (agrees)
+    assert list(zip(raw["EVALUATOR"], raw["STATUS"], strict=True)) == [(INV, "AGREE")]
+
+
 def test_crosscheck_with_an_explicit_evaluator_needs_one_reader() -> None:
     from cdiscmap.errors import InputDataError
 

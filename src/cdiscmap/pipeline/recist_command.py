@@ -22,7 +22,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,13 @@ from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.recist import RecistSettings, settings_from_mapping, timepoint_responses
-from cdiscmap.recist.crosscheck import COMPARISON_COLUMNS, TextCodes, crosscheck_coded
+from cdiscmap.recist.crosscheck import (
+    COMPARISON_COLUMNS,
+    RsRecords,
+    TextCodes,
+    crosscheck_coded,
+    prepare_rs,
+)
 from cdiscmap.recist.lesions import TR_REQUIRED, TU_REQUIRED
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
 
@@ -82,24 +88,26 @@ def load_settings(path: Path | None, evaluators: tuple[str, ...] = (),
 def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
             ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], list[str]]:
     """Timepoints, comparison, findings and notes from SDTM datasets keyed by name."""
-    return _compute(sdtm, settings)[:4]
+    return _compute(sdtm.get("TU"), sdtm.get("TR"), lambda: sdtm.get("RS"), settings)[:4]
 
 
-def _compute(sdtm: Mapping[str, pd.DataFrame], settings: RecistSettings
+def _compute(tu: pd.DataFrame | None, tr: pd.DataFrame | None,
+             rs: Callable[[], pd.DataFrame | RsRecords | None], settings: RecistSettings
              ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], list[str],
                         dict[str, TextCodes]]:
-    """:func:`compute`, and the comparison's text columns as codes (for the writer)."""
-    tu, tr, rs = sdtm.get("TU"), sdtm.get("TR"), sdtm.get("RS")
+    """:func:`compute`, and the comparison's text columns as codes (for the writer); ``rs``
+    gives RS (or its prepared records) once the responses are computed."""
     if tu is None or tr is None:
         raise InputDataError("the SDTM folder has no " + " and no ".join(
             name for name, frame in (("TU", tu), ("TR", tr)) if frame is None)
             + " dataset; the RECIST engine needs both")
     timepoints = timepoint_responses(tu, tr, settings)
     notes = list(timepoints.attrs.get("notes", []))
-    if rs is None:
+    records = rs()
+    if records is None:
         notes.append("no RS dataset: responses computed, nothing to compare")
         return timepoints, pd.DataFrame(columns=COMPARISON_COLUMNS), [], notes, {}
-    comparison, findings, coded = crosscheck_coded(timepoints, rs, tr=tr, settings=settings)
+    comparison, findings, coded = crosscheck_coded(timepoints, records, tr=tr, settings=settings)
     return timepoints, comparison, findings, notes, coded
 
 
@@ -122,14 +130,28 @@ def _engine_datasets(sdtm: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame
     TR's bytes are other variables). A dataset lacking a needed variable is read whole, so
     the engine's message names every variable it has."""
     out: dict[str, pd.DataFrame] = {}
-    for name, columns in _READ.items():
-        if name not in sdtm:
-            continue
-        frame = _xpt_variables(sdtm, name, columns)
-        if frame is None or any(c not in frame.columns for c in _NEEDED[name]):
-            frame = sdtm[name]
-        out[name] = frame
+    for name in _READ:
+        frame = _engine_dataset(sdtm, name)
+        if frame is not None:
+            out[name] = frame
     return out
+
+
+def _engine_dataset(sdtm: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame | None:
+    """One dataset of :func:`_engine_datasets` (None when the folder has none)."""
+    if name not in sdtm:
+        return None
+    frame = _xpt_variables(sdtm, name, _READ[name])
+    if frame is None or any(c not in frame.columns for c in _NEEDED[name]):
+        frame = sdtm[name]
+    return frame
+
+
+def _rs_records(sdtm: Mapping[str, pd.DataFrame], settings: RecistSettings
+                ) -> RsRecords | None:
+    """RS read and prepared for the cross-check (None when the folder has no RS)."""
+    frame = _engine_dataset(sdtm, "RS")
+    return None if frame is None else prepare_rs(frame, settings.evaluator)
 
 
 def _xpt_variables(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
@@ -146,20 +168,25 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
     from cdiscmap.checks.read import read_sdtm
     from cdiscmap.emit.atomic import Staging
+    from cdiscmap.forked import ForkedCall
     from cdiscmap.sdtm.vectorize import codes_cache
 
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    with codes_cache():     # a text column the engine and the cross-check both read: hashed once
-        timepoints, comparison, found, notes, coded = _compute(_engine_datasets(sdtm), settings)
+    # RS is read and prepared for the cross-check (which needs RS alone until the responses
+    # are known) in a forked child while this process reads TU/TR and runs the engine; the
+    # child returns the prepared records (forked.py). A text column the engine and the
+    # cross-check both read is hashed once (the codes cache).
+    with codes_cache(), ForkedCall(lambda: _rs_records(sdtm, settings)) as rs_records:
+        timepoints, comparison, found, notes, coded = _compute(
+            _engine_dataset(sdtm, "TU"), _engine_dataset(sdtm, "TR"), rs_records.result,
+            settings)
     findings = Findings()
     findings.extend(found)
     counts = dict(sorted(Counter(comparison["STATUS"].astype(str)).items()))
     target = out_dir or Path(sdtm_dir).parent / "recist"
     progress.stage("Writing the RECIST report")
-    from cdiscmap.forked import ForkedCall
-
     # The comparison CSV (the largest file: a row per compared test) is composed in a forked
     # child while this process composes the timepoints CSV, the JSON and the HTML; the child
     # only returns the text (forked.py: a child writes no file).

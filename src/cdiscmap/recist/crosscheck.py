@@ -18,6 +18,8 @@ RSDRVFL="Y", null RSEVAL).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -73,24 +75,27 @@ def _normalise_result(values: pd.Series) -> np.ndarray:
     return cats[codes]
 
 
-def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str | None, default: str,
-                     readers: list[str]) -> pd.DataFrame:
-    """Collected RECIST 1.1 RS records for the compared tests, with their reader label.
+@dataclass(frozen=True)
+class RsRecords:
+    """The RS records a cross-check compares, prepared from RS alone (:func:`prepare_rs`):
+    the RECIST 1.1 records of the compared tests that the engine did not derive, whoever read
+    them, with their reader code. The readers are chosen later, when the computed responses
+    say which there are; preparing needs RS only, so it can run beside the engine."""
 
-    ``evaluator`` given: that evaluator's records (any RSEVALID), labelled as the one computed
-    reader; otherwise the records of the computed ``readers``.
-    """
+    frame: pd.DataFrame     # USUBJID, VISITNUM, RS_VISIT, RSTESTCD, RSSTRESC, SOURCE
+    reader: np.ndarray      # reader code of every row of ``frame``
+    labels: np.ndarray      # reader label of every code (recist/readers.py)
+
+
+def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
+    """:class:`RsRecords` of an RS dataset; ``default``: the reader of a null RSEVAL (the
+    settings' primary ``evaluator``)."""
     missing = [c for c in ("USUBJID", "RSTESTCD", "RSSTRESC", "VISITNUM") if c not in rs.columns]
     if missing:
         raise InputDataError(f"RS lacks column(s) {', '.join(missing)} needed to cross-check "
                              f"RECIST responses; it has: {', '.join(map(str, rs.columns))}")
-    codes, labs = reader_codes(rs, "RS", default)
-    labels = labs[codes]
-    if evaluator is not None:
-        keep = (evaluator_of(labs) == evaluator.strip().upper())[codes]
-        labels = np.full(len(rs), readers[0], dtype=object)
-    else:
-        keep = np.isin(labs, readers)[codes]
+    reader, labels = reader_codes(rs, "RS", default)
+    keep = np.ones(len(rs), dtype=bool)
     if "RSDRVFL" in rs.columns:   # records the engine derived are not the evaluator's
         codes, cats = text_codes(rs["RSDRVFL"], upper=True)
         keep &= ~np.isin(codes, np.flatnonzero(cats == "Y"))
@@ -102,15 +107,44 @@ def _rs_of_evaluator(rs: pd.DataFrame, evaluator: str | None, default: str,
     sub = rs.loc[keep, [c for c in rs.columns if c in _RS_READ]]   # copy only what is read
     usub_codes, usub = text_codes(sub["USUBJID"], upper=False)
     src = _source(sub)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "USUBJID": np.append(usub, None)[usub_codes],
-        "EVALUATOR": labels[keep],
         "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
         "RS_VISIT": (sub["VISIT"].astype("string").to_numpy(dtype=object) if "VISIT" in sub.columns
                      else np.full(len(sub), None, dtype=object)),
         "RSTESTCD": test_cats[test_codes[keep]].astype(object),
         "RSSTRESC": _normalise_result(sub["RSSTRESC"]),
         "SOURCE": src.astype(object),
+    })
+    return RsRecords(frame, reader[keep], labels)
+
+
+def _rs_of_evaluator(rs: pd.DataFrame | RsRecords, evaluator: str | None, default: str,
+                     readers: list[str]) -> pd.DataFrame:
+    """Collected RECIST 1.1 RS records for the compared tests, with their reader label.
+
+    ``evaluator`` given: that evaluator's records (any RSEVALID), labelled as the one computed
+    reader; otherwise the records of the computed ``readers``.
+    """
+    records = rs if isinstance(rs, RsRecords) else prepare_rs(rs, default)
+    codes, labs = records.reader, records.labels
+    if evaluator is not None:
+        keep = (evaluator_of(labs) == evaluator.strip().upper())[codes]
+        labels = np.full(int(keep.sum()), readers[0], dtype=object)
+    else:
+        keep = np.isin(labs, readers)[codes]
+        labels = labs[codes[keep]]
+    frame = records.frame
+    every = bool(keep.all())
+
+    def rows(col: str) -> np.ndarray:
+        values = frame[col].to_numpy()
+        return values if every else values[keep]
+
+    return pd.DataFrame({
+        "USUBJID": rows("USUBJID"), "EVALUATOR": labels, "VISITNUM": rows("VISITNUM"),
+        "RS_VISIT": rows("RS_VISIT"), "RSTESTCD": rows("RSTESTCD"),
+        "RSSTRESC": rows("RSSTRESC"), "SOURCE": rows("SOURCE"),
     })
 
 
@@ -219,8 +253,8 @@ def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | Non
 TextCodes = tuple[np.ndarray, np.ndarray]
 
 
-def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
-                     tr: pd.DataFrame | None = None,
+def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
+                     evaluator: str | None = None, tr: pd.DataFrame | None = None,
                      settings: RecistSettings = DEFAULT_SETTINGS
                      ) -> tuple[pd.DataFrame, list[Finding], dict[str, TextCodes]]:
     """Compare computed responses (``timepoint_responses``) with the RS records of each reader.
@@ -235,6 +269,8 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str
     disagreement, CMAP-RC0003 (warning) per sum of diameters disagreement, CMAP-RC0002 (notice) per visit
     present on one side only; and the table's text columns as :data:`TextCodes`: they are
     factorised here anyway (to make them ``string``), so a writer need not hash the rows again.
+    ``rs``: the RS dataset, or its records prepared by :func:`prepare_rs` with the settings'
+    ``evaluator`` as default reader.
     """
     missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
     if missing:
