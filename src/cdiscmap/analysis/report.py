@@ -47,7 +47,7 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     methods: dict[str, str] = field(default_factory=dict)
-    # each table's RTF by table id, rendered by build_report while another process draws the
+    # each table's RTF by table id, rendered by build_report beside the drawing of the
     # figures (rtflite takes as long as drawing a figure); report_files renders any other
     rtf: dict[str, str] = field(default_factory=dict)
 
@@ -330,11 +330,13 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
                  draw: bool = True) -> Report:
     """Every table and figure analysis.yaml asks for, from the ADaM frames (by upper name).
 
-    Drawing the figures (matplotlib) is half the report's time and needs nothing from the
-    tables: a forked child draws them (:mod:`cdiscmap.forked`) while this process computes
-    the tables and renders their RTF. Without a second CPU they are drawn here, first. The
-    bytes are the same either way. ``draw=False`` gives the figures' ids, titles and sources
-    without images, for their metadata alone (ARM in ``cdiscmap define``): not to be written.
+    The tables (with their RTF) and the figures need nothing from each other: a forked child
+    (:mod:`cdiscmap.forked`) computes the tables and renders their RTF while this process
+    draws the figures, the larger part, so this process is rarely idle (a forked ``run``
+    child that waits without using CPU looks stuck to its parent). Without a second CPU the
+    tables are made here, first. The bytes are the same either way. ``draw=False`` gives the
+    figures' ids, titles and sources without images, for their metadata alone (ARM in
+    ``cdiscmap define``): such a report is not to be written.
     """
     adam = {k.upper(): v for k, v in adam.items()}
     adsl = _need(adam, "ADSL", "populations and groups")
@@ -342,11 +344,18 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
         rep = _tables(adam, adsl, settings)
         rep.figures = _figures(adam, settings, draw=False)
         return rep
-    with ForkedCall(lambda: _figures(adam, settings)) as drawn:
-        rep = _tables(adam, adsl, settings)
-        if drawn.forked:        # render while the child draws; report_files would, after
-            rep.rtf = {t.id: to_rtf(t) for t in rep.tables}
-        rep.figures = drawn.result()
+    with ForkedCall(lambda: _rendered_tables(adam, adsl, settings)) as tabulated:
+        figures = _figures(adam, settings)
+        rep = tabulated.result()
+    rep.figures = figures
+    return rep
+
+
+def _rendered_tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                     settings: AnalysisSettings) -> Report:
+    """The report's tables with their RTF (rtflite, with polars, is loaded in this process)."""
+    rep = _tables(adam, adsl, settings)
+    rep.rtf = {t.id: to_rtf(t) for t in rep.tables}
     return rep
 
 
