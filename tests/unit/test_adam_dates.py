@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdiscmap.adam.dates import impute_dtc, impute_dtm
+from cdiscmap.adam.dates import factorize_text, impute_dtc, impute_dtm
 
 
 def text(*values: str | None) -> pd.Series:
@@ -83,3 +83,14 @@ def test_plain_datetime_texts_read_as_the_calendar_says(year, month, day, hour, 
     flag = "H" if h is None else "M" if m is None else "S" if s is None else None
     assert got.time_flag.tolist() == [pd.NA if flag is None else flag] * 2
     assert np.all(got.date_flag.isna())
+
+
+def test_factorize_text_codes_in_first_appearance_order_missing_minus_one() -> None:
+    codes, uniques = factorize_text(pd.Series(["b", None, "a ", "b", pd.NA, "a"],
+                                              dtype="object"))
+    assert codes.tolist() == [0, -1, 1, 0, -1, 2]
+    assert uniques.tolist() == ["b", "a ", "a"]
+    codes, uniques = factorize_text(pd.Series([2.0, float("nan"), 2.0]))   # text of numbers
+    assert codes.tolist() == [0, -1, 0] and uniques.tolist() == ["2.0"]
+    codes, uniques = factorize_text(pd.Series([], dtype="string"))
+    assert codes.tolist() == [] and uniques.tolist() == []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.dates import complete_dates, impute_dtc, impute_dtm
+from cdiscmap.adam.dates import complete_dates, factorize_text, impute_dtc, impute_dtm
 from cdiscmap.adam.io import (
     as_dates,
     dataset_columns,
@@ -191,7 +191,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
 def _contains_upper(values: pd.Series, text: str) -> np.ndarray:
     """Boolean array: the upper-cased value contains ``text`` (missing → False); each distinct
     value (a few treatment names over every EX record) is looked at once."""
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    codes, uniques = factorize_text(values)
     if not len(uniques):
         return np.zeros(len(values), dtype=bool)
     hit = pd.Series(uniques, dtype="string").str.upper().str.contains(text, regex=False) \
@@ -598,7 +598,7 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     frame = require(sdtm, cfg.dataset, ["USUBJID"], "baseline tumour assessment")
     evalvar = prefix + "EVAL"
     if cfg.evaluator and evalvar in frame.columns:   # a record without evaluator is kept
-        codes, uniques = pd.factorize(frame[evalvar].astype("string"), use_na_sentinel=True)
+        codes, uniques = factorize_text(frame[evalvar])
         same = (pd.Series(uniques, dtype="string").str.upper() == cfg.evaluator.upper()) \
             .fillna(True).to_numpy(dtype=bool)
         frame = frame.loc[np.where(codes >= 0, same[np.clip(codes, 0, None)] if len(same)

@@ -24,7 +24,22 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import text_facts
+
 Highest = Literal["none", "D", "M"]
+
+
+def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values.astype("string"), use_na_sentinel=True)`` with the distinct values
+    as an object array of str: pandas' C string table straight (a third of the time: no check
+    of every value's type first; :func:`cdiscmap.checks.facts.text_facts`, which, like
+    ``pd.factorize`` on NA-free text, compares values up to a NUL character)."""
+    text = values.astype("string")
+    facts = text_facts(text)
+    if facts is not None:
+        return facts.codes, facts.uniques
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
 How = Literal["first", "mid", "last"]
 
 # year, month ("-" when unknown), day ("-" when unknown); an optional time part is ignored
@@ -122,7 +137,7 @@ def impute_dtc(dtc: pd.Series, highest: Highest = "none", how: How = "first") ->
     if how not in ("first", "mid", "last"):
         raise ValueError(f"date imputation must be first, mid or last, not {how!r}")
     # A trial has few distinct dates: parse each distinct text once, then spread by code.
-    codes, uniques = pd.factorize(dtc.astype("string"), use_na_sentinel=True)
+    codes, uniques = factorize_text(dtc)
     dates_u, flag_u, invalid_u = _impute_unique(pd.Series(uniques, dtype="string"), highest, how)
     present = codes >= 0
     safe = np.where(present, codes, 0)
@@ -130,11 +145,11 @@ def impute_dtc(dtc: pd.Series, highest: Highest = "none", how: How = "first") ->
                      np.datetime64("NaT")).astype("datetime64[ns]")
     invalid = present & (invalid_u[safe] if len(uniques) else False)
     return ImputedDates(dates=pd.Series(dates, index=dtc.index),
-                        flag=_spread_text(flag_u, codes, dtc.index),
+                        flag=spread_text(flag_u, codes, dtc.index),
                         invalid=pd.Series(invalid, index=dtc.index, dtype=bool))
 
 
-def _spread_text(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+def spread_text(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """A "string" Series of ``table[codes]`` (code -1 and None → <NA>): the small table is
     made "string" once and taken, instead of checking every row's object."""
     values = pd.array(list(table), dtype="string") if len(table) else \
@@ -247,7 +262,7 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
     (``ignore_seconds_flag``: most EDCs never collect seconds), so does ``flag_seconds=False``.
     A time part that is no ISO 8601 time counts as missing (imputed, flag H)."""
     # few distinct texts: work on each once, then spread by code (as impute_dtc)
-    codes, uniques = pd.factorize(dtc.astype("string"), use_na_sentinel=True)
+    codes, uniques = factorize_text(dtc)
     one = _impute_dtm_unique(pd.Series(uniques, dtype="string"), highest, how, time,
                              flag_seconds)
     present = codes >= 0
@@ -259,8 +274,8 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
 
     return ImputedDatetimes(
         datetimes=spread(one.datetimes, np.datetime64("NaT", "ns"), "datetime64[ns]"),
-        date_flag=_spread_text(one.date_flag.to_numpy(dtype=object), codes, dtc.index),
-        time_flag=_spread_text(one.time_flag.to_numpy(dtype=object), codes, dtc.index),
+        date_flag=spread_text(one.date_flag.to_numpy(dtype=object), codes, dtc.index),
+        time_flag=spread_text(one.time_flag.to_numpy(dtype=object), codes, dtc.index),
         invalid=spread(one.invalid, False, "bool"))
 
 
@@ -273,7 +288,7 @@ def _impute_dtm_unique(text: pd.Series, highest: Highest, how: How,
     plain = _plain_parts(text.to_numpy(dtype=object))
     dates_u, flag_u, invalid_u = _impute_unique(text, highest, how, plain)
     dates = ImputedDates(dates=pd.Series(dates_u.astype("datetime64[ns]"), index=text.index),
-                         flag=_spread_text(flag_u, np.arange(len(text)), text.index),
+                         flag=spread_text(flag_u, np.arange(len(text)), text.index),
                          invalid=pd.Series(invalid_u, index=text.index, dtype=bool))
     return _impute_dtm_texts(text, dates, plain, time, flag_seconds)
 

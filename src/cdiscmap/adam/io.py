@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.dates import ImputedDates, impute_dtc
+from cdiscmap.adam.dates import ImputedDates, factorize_text, impute_dtc, spread_text
 from cdiscmap.adam.settings import DateSource
 from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, read_sdtm
 from cdiscmap.errors import InputDataError
@@ -206,15 +206,14 @@ def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
 
 def upper_text(values: pd.Series) -> pd.Series:
     """Trimmed, upper-cased "string" copy; the work is done once per distinct value."""
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    codes, uniques = factorize_text(values)
     clean = pd.Series(uniques, dtype="string").str.strip().str.upper().to_numpy(dtype=object)
-    out = np.where(codes >= 0, clean[np.clip(codes, 0, None)] if len(clean) else None, None)
-    return pd.Series(out, index=values.index, dtype="string")
+    return spread_text(clean, codes, values.index)     # no check of every row's object
 
 
 def upper_isin(values: pd.Series, wanted: list[str]) -> np.ndarray:
     """Boolean array: trimmed upper-case value is one of ``wanted`` (missing → False)."""
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    codes, uniques = factorize_text(values)
     if not len(uniques):
         return np.zeros(len(values), dtype=bool)
     clean = pd.Series(uniques, dtype="string").str.strip().str.upper()
