@@ -214,6 +214,27 @@ def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return pd.Series(pd.Series(key).duplicated().to_numpy(), index=frame.index)
 
 
+def _pairs_in(frame: pd.DataFrame, columns: tuple[str, str], other: pd.DataFrame,
+              other_columns: tuple[str, str]) -> np.ndarray:
+    """Whether each record's values of ``columns`` are a pair of values ``other`` holds in
+    ``other_columns`` (null matches null, as in a merge): the distinct values of each column
+    of ``frame`` looked up once among those of ``other``, the pairs compared as integers (a
+    merge hashes the text of every record)."""
+    keys, other_keys = np.zeros(len(frame), dtype=np.int64), np.zeros(len(other), dtype=np.int64)
+    for column, other_column in zip(columns, other_columns, strict=True):
+        codes, uniques = _codes(frame[column]) or pd.factorize(frame[column])
+        other_codes, other_uniques = _codes(other[other_column]) or \
+            pd.factorize(other[other_column])
+        null = len(other_uniques)                   # the code of a null value on both sides
+        at = np.append(pd.Index(other_uniques, dtype=object).get_indexer(
+            np.asarray(uniques, dtype=object)), null)[codes]        # -1: not in ``other``
+        other_at = np.where(other_codes < 0, null, other_codes)
+        absent = (keys < 0) | (at < 0)
+        keys = np.where(absent, -1, keys * (null + 1) + at)
+        other_keys = other_keys * (null + 1) + other_at
+    return (keys >= 0) & (pd.Index(pd.unique(other_keys)).get_indexer(keys) >= 0)
+
+
 class _Subjects:
     """DM's values per subject (``ref``: DM by USUBJID) taken to the records of a dataset by
     the positions of their subjects in DM, found once per distinct USUBJID (a ``map`` of each
@@ -272,12 +293,8 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     out += check_ts_required(domains.get("TS"))
     tu, tr, rs = domains.get("TU"), domains.get("TR"), domains.get("RS")
     if tu is not None and tr is not None and "TRLNKID" in tr and "TULNKID" in tu:
-        links = tu[["USUBJID", "TULNKID"]].rename(columns={"TULNKID": "TRLNKID"})
-        links = links.drop_duplicates().assign(_ok=True)
-        linked = tr[tr["TRLNKID"].notna()]
-        m = linked.merge(links, on=["USUBJID", "TRLNKID"], how="left")
-        m.index = linked.index
-        bad = linked[m["_ok"].isna()]
+        found = _pairs_in(tr, ("USUBJID", "TRLNKID"), tu, ("USUBJID", "TULNKID"))
+        bad = tr[tr["TRLNKID"].notna().to_numpy() & ~found]
         out += _emit("CMAP-XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
     if tu is not None and "TULNKID" in tu:
         ident = tu[tu["TUTESTCD"] == "TUMIDENT"] if "TUTESTCD" in tu else tu
@@ -287,7 +304,9 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         dup = ident.duplicated(keys, keep="first")
         out += _emit("CMAP-XD0003", "TU", "TULNKID", ident[dup], ident["TULNKID"])
     if rs is not None and "RSTESTCD" in rs and "VISITNUM" in rs:
-        ovr = rs[rs["RSTESTCD"] == "OVRLRESP"]
+        testcd = text_facts(rs["RSTESTCD"])     # the test of each distinct code, not each row
+        ovr = rs[testcd.isin(["OVRLRESP"]) if testcd is not None else
+                 rs["RSTESTCD"] == "OVRLRESP"]
         keys = ["USUBJID", "VISITNUM"] + _evaluator(ovr, "RS") + (["RSDRVFL"] if "RSDRVFL" in rs
                                                                    else [])
         dup = ovr.duplicated(keys, keep="first")
