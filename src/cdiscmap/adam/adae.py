@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.adsl import counted_doses
-from cdiscmap.adam.dates import impute_dtc, impute_dtm
+from cdiscmap.adam.dates import impute_dtc, impute_dtm, spread_text
 from cdiscmap.adam.io import (
     as_dates,
-    lookup,
+    lookup_columns,
     notice,
     report_bad_dates,
     report_rows,
@@ -57,6 +57,7 @@ _FLAG_GROUPS = {  # flag → grouping beyond USUBJID (OCCDS 1.1 AOCCxxFL)
     "AOCCFL": [], "AOCCSFL": ["AEBODSYS"], "AOCCPFL": ["AEBODSYS", "AEDECOD"],
 }
 _WORST_GROUPS = {"AOCCIFL": [], "AOCCSIFL": ["AEBODSYS"], "AOCCPIFL": ["AEBODSYS", "AEDECOD"]}
+_Y = np.array(["Y"], dtype=object)      # a flag's one value, spread by code (spread_text)
 
 
 def relative_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
@@ -125,14 +126,19 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     pairs = pairs.loc[pairs["_S"] <= pairs["_AST"]]
     if pairs.empty:
         return none
-    upto = pairs[["_E", "_AST"]].min(axis=1)
-    days = (upto - pairs["_S"]).dt.days.to_numpy(dtype=float)
-    last = pairs["_S"] + pd.to_timedelta(np.floor(days / pairs["_STEP"].to_numpy())
-                                         * pairs["_STEP"].to_numpy(), unit="D")
-    best = pd.Series(last.to_numpy(), index=pairs["_ROW"].to_numpy()).groupby(level=0).max()
-    out = np.full(len(usubjid), np.datetime64("NaT"), dtype="datetime64[ns]")
-    out[best.index.to_numpy()] = best.to_numpy()
-    return pd.Series(out, index=usubjid.index, dtype="datetime64[ns]")
+    # every date of the pairs is present: plain datetime64 arrays, one running maximum per AE
+    start = pairs["_S"].to_numpy(dtype="datetime64[ns]")
+    upto = np.minimum(pairs["_E"].to_numpy(dtype="datetime64[ns]"),
+                      pairs["_AST"].to_numpy(dtype="datetime64[ns]"))
+    days = (upto - start).astype("timedelta64[D]").astype(float)
+    step = pairs["_STEP"].to_numpy()
+    offset = np.floor(days / step) * step        # not finite (a step of 1/0 days): no dose
+    finite = np.isfinite(offset)
+    last = (start + np.where(finite, offset, 0).astype(np.int64).astype("timedelta64[D]")) \
+        .astype("datetime64[ns]").view(np.int64)
+    latest = np.full(len(usubjid), np.iinfo(np.int64).min, dtype=np.int64)   # NaT: smallest
+    np.maximum.at(latest, pairs["_ROW"].to_numpy()[finite], last[finite])
+    return pd.Series(latest.view("datetime64[ns]"), index=usubjid.index)
 
 
 def _group_codes(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -166,9 +172,9 @@ def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], asce
     group = group_codes[keep]
     perm = np.lexsort([c.to_numpy()[keep] for c in reversed(columns)])
     _, first = np.unique(group[perm], return_index=True)
-    out = np.full(len(frame), pd.NA, dtype=object)
-    out[keep[perm[first]]] = "Y"
-    return pd.Series(out, index=frame.index, dtype="string")
+    flagged = np.full(len(frame), -1, dtype=np.intp)
+    flagged[keep[perm[first]]] = 0
+    return spread_text(_Y, flagged, frame.index)
 
 
 def _first_flag_sorted(frame: pd.DataFrame, eligible: pd.Series, order: list[str],
@@ -200,9 +206,12 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out = pd.DataFrame({"STUDYID": ae["STUDYID"].astype("string"),
                         "USUBJID": ae["USUBJID"].astype("string")}, index=ae.index)
     table = adsl.set_index("USUBJID")
+    # ADSL is matched to the records once for the copied variables and the end bounds
+    copied = lookup_columns(out["USUBJID"], table, [
+        n for n in dict.fromkeys([*ADSL_COPIED, *cfg.end_not_after]) if n in table.columns])
     for name in ADSL_COPIED:
         if name in table.columns:
-            out[name] = lookup(out["USUBJID"], table[name])
+            out[name] = copied[name]
     for name in AE_COPIED:
         out[name] = ae[name] if name in ae.columns else pd.Series(
             np.nan if name == "AESEQ" else pd.NA, index=ae.index,
@@ -232,7 +241,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     astdtm, astdtf, asttmf, bad_start = _bounded(
         out["AESTDTC"], cfg.start_highest_imputation, "first", start_bound, lower=True,
         seconds=seconds)
-    caps = [as_dates(lookup(out["USUBJID"], table[n])).astype("datetime64[ns]")
+    caps = [as_dates(copied[n]).astype("datetime64[ns]")
             for n in cfg.end_not_after if n in table.columns]
     end_bound = pd.concat(caps, axis=1).min(axis=1).astype("datetime64[ns]") if caps else nat
     end_bound = end_bound + pd.Timedelta(hours=23, minutes=59, seconds=59)  # a date's last second
