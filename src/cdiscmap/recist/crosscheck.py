@@ -213,7 +213,8 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
         "SOURCE": _source(sub),
     })
     inv = inv[inv["INV_SUM"].notna()]
-    comp = computed.loc[computed["SUMDIAM"].notna(), OUTPUT_COLUMNS].astype(
+    # only the computed columns the comparison table shows are copied
+    comp = computed.loc[computed["SUMDIAM"].notna(), _SUM_COMPUTED].astype(
         {"USUBJID": object, "EVALUATOR": object})
     inv_k, comp_k = _visit_keys(inv, comp)
     # Several sums for one subject × reader × visit: the smallest, then the first SOURCE (the
@@ -225,10 +226,21 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
         first[1:] = inv_k[order][1:] != inv_k[order][:-1]
         rows = np.sort(order[first])
         inv, inv_k = inv.iloc[rows], inv_k[rows]
-    both = (inv.assign(_K=inv_k)
-            .merge(comp.drop(columns=["USUBJID", "EVALUATOR", "VISITNUM"]).assign(_K=comp_k),
-                   on="_K", how="inner")
-            .drop(columns="_K"))
+    right = comp.drop(columns=["USUBJID", "EVALUATOR", "VISITNUM"])
+    if len(np.unique(comp_k)) == len(comp_k):
+        # one computed row per key (timepoint_responses): the inner merge is a lookup of each
+        # investigator sum's key, in the investigator rows' order, as the merge keeps them
+        sorter = np.argsort(comp_k, kind="stable")
+        at = np.minimum(np.searchsorted(comp_k, inv_k, sorter=sorter), max(len(comp_k) - 1, 0))
+        hit = (comp_k[sorter[at]] == inv_k) if len(comp_k) else np.zeros(len(inv_k), bool)
+        left = inv.iloc[np.flatnonzero(hit)]
+        left.index = pd.RangeIndex(len(left))
+        right = right.take(sorter[at[hit]])
+        right.index = left.index
+        both = pd.concat([left, right], axis=1)
+    else:
+        both = (inv.assign(_K=inv_k).merge(right.assign(_K=comp_k), on="_K", how="inner")
+                .drop(columns="_K"))
     if both.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     diff = np.abs(both["INV_SUM"].to_numpy() - both["SUMDIAM"].to_numpy(dtype=np.float64))
@@ -237,6 +249,12 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
         RSSTRESC=fmt_number(both["INV_SUM"].to_numpy(), signed=False, trim=True),
         COMPUTED=fmt_number(both["SUMDIAM"].to_numpy(dtype=np.float64), signed=False, trim=True),
         STATUS=np.where(diff <= tolerance + EPSILON, "AGREE", "DISAGREE"))[COMPARISON_COLUMNS]
+
+
+#: The computed columns of a sum-of-diameters comparison row (keys first).
+_SUM_COMPUTED = ["USUBJID", "EVALUATOR", "VISITNUM"] + [
+    c for c in COMPARISON_COLUMNS if c in OUTPUT_COLUMNS and c not in (
+        "USUBJID", "EVALUATOR", "VISITNUM")]
 
 
 def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
