@@ -364,14 +364,13 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
     domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
     supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
-    # The cross-dataset (XD), plausibility and CORE-derived rules only read the frames: on a
-    # second core they run in a forked child (forked.py) while this process checks schemas,
-    # SUPP-- links, ADaM and define.xml (about as much CPU: the child's three share their
-    # date parses, TextFacts.date_parts); their findings are added below in the order of a
-    # serial run, so the reports are the same bytes.
+    # The cross-dataset (XD) and CORE-derived rules only read the frames: on a second core
+    # they run in a forked child (forked.py) while this process checks schemas, plausibility,
+    # SUPP-- links, ADaM and define.xml (about as much CPU at 10,000 subjects); their
+    # findings are added below in the order of a serial run, so the reports are the same
+    # bytes.
     rules = stack.enter_context(ForkedCall(lambda: (
         check_sdtm_cross(domains, supp),
-        plausibility.check_plausibility(domains),
         core_rules.check_core_rules(domains, supp, standards)))) if sdtm else None
 
     progress.stage("Checking datasets")
@@ -390,6 +389,8 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
         rules_run[name] = run
 
     progress.stage("Cross-dataset and define.xml checks")
+    # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
+    plausible = plausibility.check_plausibility(domains) if sdtm else []
     links = check_supp_links(domains, supp) if sdtm else []
 
     references: list[str] = []
@@ -406,8 +407,7 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
             references = sorted(d.relpath for d in extra.datasets.values())
         adam_found = check_adam_cross(adam, sources)
     if rules is not None:
-        # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
-        cross, plausible, core = rules.result()
+        cross, core = rules.result()
         findings.extend(cross)
         findings.extend(plausible)
         findings.extend(links)
