@@ -24,7 +24,7 @@ Follows the admiralonco ad_adrs.R flow (ADaMIG 1.3 BDS, §3.3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,19 @@ class ResponseData:
     ovr: pd.DataFrame      # USUBJID, ADT, AVALC, REFDT, SRCSEQ (analysed records only)
     nactdt: pd.Series      # USUBJID → start of new anti-cancer therapy (after REFDT)
     population: pd.Series  # USUBJID of the subjects the analysis covers
+    firsts: dict[tuple, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def first_response(self, *, confirmed: bool = False, min_gap_days: int = 28,
+                       max_ne: int = 1, accept_sd: bool = False) -> pd.DataFrame:
+        """:func:`~cdiscmap.recist.best_response.first_response` of ``ovr``, computed once
+        per question: ADRS RSP/CRSP and the ADTTE duration-of-response start ask the same one
+        (an unconfirmed first response does not depend on the confirmation settings)."""
+        key = (True, min_gap_days, max_ne, accept_sd) if confirmed else (False,)
+        if key not in self.firsts:
+            self.firsts[key] = first_response(self.ovr, confirmed=confirmed,
+                                              min_gap_days=min_gap_days, max_ne=max_ne,
+                                              accept_sd=accept_sd)
+        return self.firsts[key]
 
 
 def _title(evaluator: str) -> str:
@@ -311,8 +324,9 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
     methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
 
 
-def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: pd.Series,
+def _analysis_parameters(builder: _ParamBuilder, responses: ResponseData, dthdt: pd.Series,
                          settings: AdamSettings, methods: dict[str, str]) -> None:
+    analysed = responses.ovr
     cfg = settings.adrs
     a = builder.analysis
     sfx, psfx = a.paramcd_suffix, a.param_suffix
@@ -345,7 +359,7 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
             methods[key] = "Y at the first analysed PD, else N"
         elif code == "RSP":
             builder.add(code + sfx, f"Response by {title} (confirmation not required){psfx}",
-                        first_response(analysed), yes_no=True, default="N")
+                        responses.first_response(), yes_no=True, default="N")
             methods[key] = "Y at the first analysed CR or PR, else N"
         elif code == "CB":
             rows = analysed.loc[analysed["AVALC"].isin(["CR", "PR"])]
@@ -362,8 +376,8 @@ def _analysis_parameters(builder: _ParamBuilder, analysed: pd.DataFrame, dthdt: 
                             f"earliest date among equals; SD/NON-CR/NON-PD count only "
                             f"{crit}, else NE; none: MISSING (RECIST 1.1 §4.4.3)")
         elif code == "CRSP":
-            first = first_response(analysed, confirmed=True, min_gap_days=conf.min_days,
-                                   max_ne=conf.max_ne, accept_sd=conf.accept_sd)
+            first = responses.first_response(confirmed=True, min_gap_days=conf.min_days,
+                                             max_ne=conf.max_ne, accept_sd=conf.accept_sd)
             builder.add(code + sfx, f"Confirmed Response by {title}{psfx}", first,
                         yes_no=True, default="N")
             methods[key] = (f"Y at the first CR/PR {conf_text}, no PR after CR (RECIST 1.1 "
@@ -490,10 +504,10 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
             population = adsl.loc[adsl[analysis.reference_date].notna(), "USUBJID"]
         builder = _ParamBuilder(ovr, population, settings, analysis, dates=by_subject)
         builder.after_pd = _analysed(ovr, refdt_subj, anl1)
-        _analysis_parameters(builder, analysed, dthdt, settings, methods)
-        parts.extend(builder.records)
         data[analysis.id] = ResponseData(analysis=analysis, ovr=analysed, nactdt=nact_subj,
                                          population=population)
+        _analysis_parameters(builder, data[analysis.id], dthdt, settings, methods)
+        parts.extend(builder.records)
         flagged = pr_after_cr(analysed)
         new = [i for i in flagged.index[flagged.to_numpy(dtype=bool)] if i not in warned_pr]
         if new:

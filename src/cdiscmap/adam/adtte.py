@@ -44,7 +44,6 @@ from cdiscmap.adam.io import as_dates, key_index, lookup, select_records
 from cdiscmap.adam.settings import AdamSettings, TteParameter, TteSource, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
-from cdiscmap.recist.best_response import first_response
 
 TTE_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC",
                "CNSDTDSC", "SRCDOM", "SRCVAR", "SRCSEQ"]
@@ -147,8 +146,8 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
 
     # --- start date and population
     if p.start == "RESPONSE":
-        first = first_response(ovr, confirmed=p.confirmed, min_gap_days=conf.min_days,
-                               max_ne=conf.max_ne, accept_sd=conf.accept_sd)
+        first = rd.first_response(confirmed=p.confirmed, min_gap_days=conf.min_days,
+                                  max_ne=conf.max_ne, accept_sd=conf.accept_sd)
         first = first.loc[first["USUBJID"].isin(rd.population)]
         subj = pd.DataFrame({"USUBJID": first["USUBJID"].astype(object).astype("string"),
                              "STARTDT": as_dates(first["ADT"]),
