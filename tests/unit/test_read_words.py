@@ -77,3 +77,20 @@ def test_second_member_is_found_only_on_a_record_boundary():
     assert read._next_member(data, 5 * record) == 5 * record
     assert read._next_member(data[:5 * record], 0) == -1
     assert read._next_member(b"", 0) == -1
+
+
+def test_ibm_doubles_by_hand():
+    words = np.array([0x4110000000000000, 0xC120000000000000, 0x4210000000000000,
+                      0x4110000000000001, 0x0010000000000000, 0x7FFFFFFFFFFFFFFF,
+                      0x0000000000000000, 0x8000000000000000, 0x2E00000000000000,
+                      0x4100000000000000, 0x5F00000000000000, 0x4100000000000001],
+                     dtype=np.uint64).astype(">u8")
+    got = read.ibm_to_float64(words)
+    # 1 = 16**1 * 1/16; -2 = -(16 * 2/16); 16 = 16**2 * 1/16; 1 + 2**-52; 16**-65 = 2**-260;
+    # (2**56 - 1) * 2**196 rounds to 2**252; 0; -0; "." ; ".A" (0x41, zero fraction); "._";
+    # 0x41 with fraction 1: 16 * 2**-56 = 2**-52, a number, not ".A"
+    assert got[:6].tolist() == [1.0, -2.0, 16.0, 1.0 + 2.0 ** -52, 2.0 ** -260, 2.0 ** 252]
+    assert got[6] == 0.0 and not np.signbit(got[6])
+    assert got[7] == 0.0 and np.signbit(got[7])
+    assert np.isnan(got[8:11]).all()
+    assert got[11] == 2.0 ** -52

@@ -52,6 +52,9 @@ _MISSING_FIRST_BYTES = np.array([0x2E, 0x5F, *range(0x41, 0x5B)], dtype=np.uint6
 _FRACTION_MASK = np.uint64((1 << 56) - 1)
 _MISSING_BYTE = np.zeros(256, dtype=bool)                  # first byte → a missing value
 _MISSING_BYTE[_MISSING_FIRST_BYTES] = True
+# first byte of an IBM double → sign * 16**(exponent - 64) / 2**56 (2**-312 .. 2**196)
+_IBM_SCALE = np.where(np.arange(256) >= 0x80, -1.0, 1.0) * np.ldexp(
+    1.0, 4 * ((np.arange(256) & 0x7F) - 64) - 56)
 _SAS_EPOCH = np.datetime64("1960-01-01T00:00:00", "ns")
 _NS_PER = {"D": 86_400_000_000_000, "s": 1_000_000_000}
 # SAS formats that show a number as a date (days since 1960) or a datetime (seconds).
@@ -453,15 +456,19 @@ def _texts(rows: np.ndarray) -> list[str]:
 def ibm_to_float64(words: np.ndarray) -> np.ndarray:
     """IBM System/370 doubles (uint64 words) → float64; SAS missing values → NaN.
 
-    An IBM double is sign, excess-64 base-16 exponent and a 56-bit fraction (SAS TS-140).
+    An IBM double is sign, excess-64 base-16 exponent and a 56-bit fraction (SAS TS-140):
+    the fraction (rounded to 53 bits once, by the conversion to float64) times the signed
+    power of two of its first byte (``_IBM_SCALE``, every one a normal float64, so the product
+    is exact). A zero fraction under a missing-value byte is a SAS missing value.
     """
     words = words.astype(np.uint64)
     first_byte = (words >> np.uint64(56)).astype(np.uint8)        # sign and exponent
-    fraction = words & _FRACTION_MASK
-    exponent = (first_byte & 0x7F).astype(np.int32) * 4 - (4 * 64 + 56)
-    values = np.ldexp(fraction.astype(np.float64), exponent)
-    np.negative(values, out=values, where=first_byte >= 0x80)
-    values[_MISSING_BYTE[first_byte] & (fraction == 0)] = np.nan
+    words &= _FRACTION_MASK
+    values = words.astype(np.float64)
+    values *= _IBM_SCALE[first_byte]
+    zero = np.flatnonzero(values == 0)                            # zero fractions only
+    if len(zero):
+        values[zero[_MISSING_BYTE[first_byte[zero]]]] = np.nan
     return values
 
 
