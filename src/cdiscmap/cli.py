@@ -228,8 +228,8 @@ def adam(ctx: click.Context, sdtm_dir: Path, study_dir: Path, out_dir: Path | No
     """Derive ADSL, ADRS and ADTTE from any SDTM folder (cdiscmap's or anyone's)."""
     from cdiscmap.findings import Severity
     from cdiscmap.pipeline.adam_step import run_adam_command
-    from cdiscmap.pipeline.run import resolve_study_dir
     from cdiscmap.progress import progress
+    from cdiscmap.resources import resolve_study_dir  # not pipeline.run: no SDTM engine
 
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         outcome = run_adam_command(sdtm_dir, resolve_study_dir(study_dir), out_dir,

@@ -17,7 +17,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from cdiscmap.errors import StandardsError
+from cdiscmap.errors import SpecError, StandardsError, display_path
 
 SPECS_ENV = "CDISCMAP_SPECS"
 DATA_FOLDER = "_data"            # inside the installed package; see setup.py
@@ -64,4 +64,28 @@ def studies_root() -> Path:
     return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
-__all__ = ["SPECS_ENV", "specs_root", "studies_root"]
+def bundled_study_names() -> list[str]:
+    """The names of the bundled example studies (folders of ``mappings/`` with a study.yaml)."""
+    root = studies_root()
+    return sorted(p.name for p in root.iterdir() if (p / "study.yaml").is_file()) \
+        if root.is_dir() else []
+
+
+def resolve_study_dir(study: Path | str) -> Path:
+    """A study folder as given, or the bundled study of that name (``gist-imatinib``).
+
+    Here rather than beside ``run`` so that commands that only read a study's settings
+    (``cdiscmap adam``) do not import the SDTM mapping engine to find the folder."""
+    path = Path(study)
+    if path.is_dir():
+        return path
+    if len(path.parts) == 1:
+        bundled = studies_root() / path.name
+        if (bundled / "study.yaml").is_file():
+            return bundled
+    raise SpecError(f"study folder {display_path(path)} not found (and no bundled study of "
+                    f"that name: {', '.join(bundled_study_names())})")
+
+
+__all__ = ["SPECS_ENV", "bundled_study_names", "resolve_study_dir", "specs_root",
+           "studies_root"]
