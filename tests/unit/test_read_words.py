@@ -94,3 +94,23 @@ def test_ibm_doubles_by_hand():
     assert got[7] == 0.0 and np.signbit(got[7])
     assert np.isnan(got[8:11]).all()
     assert got[11] == 2.0 ** -52
+
+
+def test_text_facts_are_skipped_on_request_and_the_frame_is_the_same(tmp_path):
+    import pandas as pd
+
+    from cdiscmap.emit.xpt import XptColumn, write_xpt
+
+    frame = pd.DataFrame({"USUBJID": pd.array(["S-2", "S-1", "S-2", None], dtype="string"),
+                          "AVAL": [1.5, None, -2.0, 3.0]})
+    path = tmp_path / "adx.xpt"
+    write_xpt(path, frame, dataset_name="ADX", dataset_label="X",
+              columns=[XptColumn("USUBJID", "Subject", "char"), XptColumn("AVAL", "Value", "num")])
+    with_facts = read.read_xpt_dataset(path, tmp_path, tmp_path)
+    without = read.read_xpt_dataset(path, tmp_path, tmp_path, text_facts=False)
+    assert without.facts == {}
+    assert with_facts.facts["USUBJID"].codes.tolist() == [0, 1, 0, -1]
+    assert with_facts.facts["USUBJID"].uniques.tolist() == ["S-2", "S-1"]
+    pd.testing.assert_frame_equal(with_facts.frame, without.frame)
+    assert without.frame["USUBJID"].tolist() == ["S-2", "S-1", "S-2", pd.NA]
+    assert without.frame["AVAL"].tolist()[::2] == [1.5, -2.0]

@@ -554,17 +554,19 @@ def _reader_format(text: str | None) -> str | None:
 
 
 def read_xpt_dataset(path: Path, root: Path, folder: Path, *, strip: bool = False,
-                     lineage: bool = True) -> DatasetFile:
+                     lineage: bool = True, text_facts: bool = True) -> DatasetFile:
     """An XPT file as a :class:`DatasetFile`; InputDataError when it cannot be read.
 
     ``strip``: text also trimmed of leading/trailing whitespace (what ``cdiscmap adam`` does
     to any SDTM), done once per distinct value instead of on every row afterwards.
     ``lineage``: add ``_SRCFILE``/``_SRCROW`` (the checks name records by them).
+    ``text_facts``: keep each text column's :class:`TextFacts` (the checks use them; the SDTM
+    readers of ``adam`` and ``recist`` do not, and skip renumbering their codes).
     """
     relpath = relative_path(path, root)
     facts: dict[str, TextFacts] = {}
     try:
-        parts = _read_xpt_v5(path, relpath, strip, facts)
+        parts = _read_xpt_v5(path, relpath, strip, facts if text_facts else None)
     except OSError as exc:
         raise InputDataError(f"{relpath}: cannot be read ({exc.strerror or exc})") from None
     except (_NotV5, struct.error):
@@ -717,7 +719,7 @@ def _read_one(path: Path) -> pd.DataFrame:
         if suffix == ".xpt":
             try:
                 read = read_xpt_dataset(path, path.parent, path.parent, strip=True,
-                                        lineage=False)
+                                        lineage=False, text_facts=False)
             except InputDataError as exc:    # the reader names the file alone: show the path
                 text = str(exc)
                 if text.startswith(path.name + ":"):
