@@ -344,7 +344,9 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
         rep = _tables(adam, adsl, settings)
         rep.figures = _figures(adam, settings, draw=False)
         return rep
-    with ForkedCall(lambda: _rendered_tables(adam, adsl, settings)) as tabulated:
+    # no figure to draw: nothing to do beside the tables, so no child
+    with ForkedCall(lambda: _rendered_tables(adam, adsl, settings),
+                    fork=None if settings.survival or settings.tumour else False) as tabulated:
         figures = _figures(adam, settings)
         rep = tabulated.result()
     rep.figures = figures
