@@ -102,6 +102,39 @@ def test_when_branch_findings_only_for_its_rows():
     assert list(c.findings) == []      # "bad" sits in a row the branch does not cover
 
 
+def test_when_branch_sees_only_the_columns_it_reads_and_reports_with_lineage():
+    c = ctx()
+    f = frame(A=["Yes", "bad", "no"], K=["1", "1", "2"], SUBJECT=["01", "02", "03"],
+              OTHER=["x", "y", "z"])
+    spec = VariableSpec.model_validate({"assign_ct": {"column": "A", "codelist": "YN"}})
+    reads = v._reads(c, f, spec)
+    assert reads == ({"A", "_SRCFILE", "_SRCROW", "SUBJECT"}, {"USUBJID"})
+    sub = f.subset(pd.Series([True, True, False]), reads)
+    assert list(sub.raw.columns) == ["A", "SUBJECT", "_SRCFILE", "_SRCROW"]
+    assert list(sub.out.columns) == ["USUBJID"] and sub.raw.index.tolist() == [0, 1]
+    out = run({"when": [{"if": {"column": "K", "equals": "1"},
+                         "then": {"assign_ct": {"column": "A", "codelist": "YN"}}}]}, f, c)
+    assert out.tolist()[:2] == ["Y", "bad"] and pd.isna(out.iloc[2])   # kept as collected
+    (finding,) = list(c.findings)       # "bad" (row 2) in the branch; "no" outside it
+    assert (finding.value, finding.usubjid, finding.source) == \
+        ("bad", "S-1", "f.csv row 2 (spec ae.yaml:3)")
+    # an algorithm whose reads are not listed, or a column the block lacks: every column
+    assert v._reads(c, f, VariableSpec.model_validate({"visit": {"column": "A"}})) is None
+    whole = f.subset(pd.Series([True, False, True]), ({"MISSING"}, set()))
+    assert list(whole.raw.columns) == list(f.raw.columns)
+
+
+def test_take_rows_gives_what_loc_gives():
+    raw = pd.DataFrame({"T": pd.Series(["a", None, "c", "d"], dtype="string"),
+                        "N": [1.5, 2.0, None, 4.0], "I": [1, 2, 3, 4],
+                        "D": pd.to_datetime(["2020-01-01", None, "2020-01-03", "2020-01-04"])},
+                       index=[10, 11, 12, 13])
+    keep = pd.Series([True, False, True, True], index=raw.index).to_numpy()
+    pd.testing.assert_frame_equal(v.take_rows(raw, keep), raw.loc[keep])
+    pd.testing.assert_frame_equal(v.take_rows(raw, keep, ["I", "T"]), raw.loc[keep, ["I", "T"]])
+    assert v.take_rows(raw, keep, []).index.tolist() == [10, 12, 13]
+
+
 def test_copy_reads_a_derived_variable():
     f = frame(A=["x"])
     f.out["RFXSTDTC"] = pd.Series(["2014-01-01"], dtype="string")
