@@ -11,6 +11,7 @@ Order of work (so that DM reference dates and --DY/EPOCH/--SEQ have what they ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
 from cdiscmap.ingest import RawForm, read_form
 from cdiscmap.ingest.forms import UNMAPPED_REASON, apply_form_rules, refused_references
+from cdiscmap.ingest.prefetch import ReadAhead
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
@@ -279,6 +281,13 @@ class FormStore:
         self.findings = findings
         self.forms: dict[str, RawForm] = {}
         self.refused: dict[str, dict[str, str]] = {}   # form → imputed column → date
+        self.ahead = ReadAhead()       # never started: each form read when asked
+
+    def reader(self, name: str) -> Callable[[], RawForm]:
+        """A function reading the study.yaml form ``name`` (known to exist) as read_form."""
+        spec = self.loaded.study.forms[name]
+        return lambda: read_form(name, self.raw_dir / spec.file, root=self.raw_dir,
+                                 **spec.reader_options())
 
     def get(self, name: str, where: str) -> RawForm:
         """The form as blocks see it: read once, then its form-level rules applied once
@@ -290,8 +299,7 @@ class FormStore:
                 raise SpecError(f"unknown form '{name}' (study.yaml forms: "
                                 f"{', '.join(sorted(self.loaded.study.forms))})",
                                 where.rsplit(":", 1)[0], _line(where), "form")
-            form = read_form(name, self.raw_dir / spec.file, root=self.raw_dir,
-                             **spec.reader_options())
+            form = self.ahead.read(name, self.reader(name))
             self.accounting.register_form(name, form.file, form.n_rows)
             if form.dropped is not None:    # rows the reader took out (ODM audit removals)
                 for reason, rows in form.dropped.groupby("reason", sort=True)["_SRCROW"]:
@@ -703,18 +711,31 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
               char_variables: dict[str, set[str]], progress: Progress = SILENT) -> SdtmResult:
     """Map every domain of the study. Raises SpecError/InputDataError for problems that stop
     the run; everything else becomes a finding. ``progress`` shows the domain being mapped."""
-    with codes_cache():     # text columns factorised once for the run (sdtm/vectorize.py)
-        return _map_study(loaded, raw_dir, codelist_terms, char_variables, progress)
+    # text columns factorised once for the run (sdtm/vectorize.py); the read-ahead thread
+    # (ingest/prefetch.py) is done before the cache closes and before map_study returns
+    with codes_cache(), ReadAhead() as ahead:
+        return _map_study(loaded, raw_dir, codelist_terms, char_variables, progress, ahead)
+
+
+def _forms_in_order(loaded: LoadedStudy) -> list[str]:
+    """study.yaml forms in the order _map_study first asks for them (then the unread ones)."""
+    names = [form for d in loaded.study.domains for block in loaded.domains[d].blocks
+             for form in (block.source.form, *(j.form for j in block.source.joins))]
+    return [n for n in dict.fromkeys([*names, *loaded.study.forms]) if n in loaded.study.forms]
 
 
 def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
-               char_variables: dict[str, set[str]], progress: Progress) -> SdtmResult:
+               char_variables: dict[str, set[str]], progress: Progress,
+               ahead: ReadAhead) -> SdtmResult:
     findings = Findings()
     accounting = Accounting()
     study = loaded.study
     ctx = vocab.MapContext(study=study, codelist_terms=codelist_terms, findings=findings)
     store = FormStore(loaded, raw_dir, accounting, findings)
     check_cross_domain(loaded)
+    # forms read in a thread while the blocks map (ingest/prefetch.py), first needed first
+    store.ahead = ahead
+    ahead.start((n, store.reader(n)) for n in _forms_in_order(loaded))
 
     runs: dict[str, list[BlockRun]] = {}
     for name in study.domains:
