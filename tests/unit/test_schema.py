@@ -630,3 +630,20 @@ def test_iso8601_on_distinct_values_is_the_series_check(values) -> None:
     expected = _iso8601_distinct(pd.Series(values, dtype="string")).to_numpy(
         dtype=bool, na_value=False)
     assert _iso8601_uniques(np.array(values, dtype=object)).tolist() == expected.tolist()
+
+
+def test_common_date_shapes_are_decided_as_the_regex_would():
+    from cdiscmap.checks.schema import _common_shapes, _iso8601_uniques
+
+    values = np.array(["2019", "2019-12", "2019-13", "2019-01-31", "2019-01-32", "2019-02-30",
+                       "2019-01-01T23:59", "2019-01-01T24:00", "2019-01-01T10:59:60",
+                       "2019-01-01T10:00Z", "2019---15", "٢٠١٩", "2019-1-01"], dtype=object)
+    ok, complete, known = _common_shapes(values)
+    # the last four have other shapes (zone, hyphen placeholder, other digits, one-digit month)
+    assert known.tolist() == [True] * 9 + [False] * 4
+    assert ok[:9].tolist() == [True, True, False, True, False, True, True, False, False]
+    assert complete[:9].tolist() == [False, False, False, True, True, True, True, True, True]
+    # 2019-02-30 has the shape but is not on the calendar; the regexes decide the others
+    # (their \d takes other scripts' digits too)
+    assert _iso8601_uniques(values).tolist() == [True, True, False, True, False, False, True,
+                                                 False, False, True, True, True, False]
