@@ -582,7 +582,8 @@ def _sorted_with_aseq(adrs: pd.DataFrame) -> pd.DataFrame:
         adrs["ASEQ"] = (adrs.groupby("USUBJID", observed=True).cumcount() + 1) \
             .astype("float64")
         return adrs
-    paramcd, names = pd.factorize(adrs["PARAMCD"], sort=True)
+    # on the "string" column's object array: the same codes, half the cost of its NA path
+    paramcd, names = pd.factorize(np.asarray(adrs["PARAMCD"].array, dtype=object), sort=True)
     paramcd = np.where(paramcd < 0, len(names), paramcd)       # missing PARAMCD last
     order = np.lexsort([adrs["SRCSEQ"].to_numpy(dtype=float),
                         adrs["AVISITN"].to_numpy(dtype=float),
