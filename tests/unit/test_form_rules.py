@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cdiscmap.errors import InputDataError, SpecError
@@ -171,6 +172,26 @@ def test_renames_and_audit_columns(tmp_path):
     assert not {"Created", "Updated", "RecordID"} & set(frame.columns)
     assert "AESTDT_INT" not in frame.columns       # refused by the profile
     assert frame["_SRCROW"].tolist() == [2, 3, 6]
+
+
+def test_filtered_form_renumbered_keeps_its_columns_factorised(tmp_path):
+    # the form after its rules is numbered 0..n-1 (as reset_index) over the filter's own
+    # arrays: each text column's factorisation, remembered while reading, still found
+    import numpy as np
+
+    from cdiscmap.sdtm.vectorize import _payload, coded, codes_cache
+
+    loaded = load_study(_study(tmp_path)[0])
+    with codes_cache():
+        frame = FormStore(loaded, tmp_path / "raw", Accounting(), Findings()).get("ae",
+                                                                                  "test").frame
+        assert list(frame.index) == [0, 1, 2] and frame.index.equals(pd.RangeIndex(3))
+        text = [c for c in frame.columns if frame[c].dtype == "string"]
+        assert len(text) == 12 and "AETERM" in text        # kept, renamed from AEVERB
+        assert all(_payload(np.asarray(frame[c].array, dtype=object)) is not None
+                   for c in text)
+        codes, uniques = coded(frame["AETERM"])
+    assert [uniques[c] for c in codes] == frame["AETERM"].tolist()
 
 
 def test_profile_form_defaults_and_form_precedence(tmp_path):

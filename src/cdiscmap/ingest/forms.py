@@ -131,7 +131,7 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
 
     frame = form.frame
     if spec.drop_columns:
-        frame = frame.drop(columns=[c for c in spec.drop_columns if c in frame.columns])
+        frame = _without(frame, [c for c in spec.drop_columns if c in frame.columns])
     if spec.rename:
         renames = {old: new for old, new in spec.rename.items() if old in frame.columns}
         clash = sorted(set(renames.values()) & (set(frame.columns) - set(renames)))
@@ -139,7 +139,8 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
             raise InputDataError(f"{form.file}: rename (form '{form.name}', "
                                  f"{origin.get('rename', 'study.yaml')}) gives column "
                                  f"{clash[0]!r} a name the form already has")
-        frame = frame.rename(columns=renames)
+        frame = frame.copy(deep=False)        # as rename(columns=...), the arrays not copied
+        frame.columns = [renames.get(c, c) for c in frame.columns]
     out = RuledForm(form)
     for i, flt in enumerate(spec.filters or []):
         where = origin.get("filters", "study.yaml")
@@ -158,10 +159,11 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
             kept = frame.loc[~mask]
             carry_rows(frame, kept, ~mask.to_numpy(dtype=bool))
             frame = kept
-    # the text columns keep read_form's factorisations (sdtm/vectorize.py): hashed once a run
-    reset = frame.reset_index(drop=True)
-    carry_rows(frame, reset, None)
-    frame = reset
+    # numbered 0..n-1 as reset_index(drop=True) numbers it, but a shallow copy: the columns
+    # are read_form's (or the filter's) own arrays, not copied, so they keep their remembered
+    # factorisations (sdtm/vectorize.py: hashed once a run); the frame before is dropped
+    frame = frame.copy(deep=False)
+    frame.index = pd.RangeIndex(len(frame))
     if spec.date_families is not None:
         frame = _date_families(form, frame, spec, findings, out, origin)
     out.form = RawForm(name=form.name, file=form.file, path=form.path, frame=frame,
@@ -228,7 +230,16 @@ def _date_families(form: RawForm, frame: pd.DataFrame, spec: FormSpec, findings:
                     f"refused (date_families imputed: refuse, {origin.get('date_families')}): "
                     f"map the collected parts or typed text",
             dataset=form.name, variable=stem, usubjid_col="u", value_col="v", source_col="s")
-    return frame.drop(columns=list(out.refused))
+    return _without(frame, list(out.refused))
+
+
+def _without(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame.drop(columns=columns)`` without copying the columns kept: they stay read_form's
+    arrays, so their remembered factorisations (sdtm/vectorize.py codes_cache) stay found."""
+    out = frame.copy(deep=False)
+    for name in columns:
+        del out[name]
+    return out
 
 
 # --------------------------------------------------------------------------- spec references
