@@ -28,7 +28,7 @@ from cdiscmap.checks.core_rules_events import (
     shown,
     text,
 )
-from cdiscmap.checks.facts import complete_heads
+from cdiscmap.checks.facts import complete_heads, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import map_unique
 from cdiscmap.standards.classes import day_pairs
@@ -107,7 +107,14 @@ def _first(dates: pd.DataFrame, last: bool = False) -> pd.Series:
 
 
 def _date10(s: pd.Series) -> pd.Series:
-    return s.astype("string").str.strip().str.slice(0, 10).mask(lambda x: x == "")
+    """The stripped first 10 characters (blank: null), cut once per distinct value of a text
+    column (its text facts), not once per record."""
+    facts = text_facts(s) if isinstance(s.dtype, pd.StringDtype) else None
+    if facts is None or not len(facts.uniques):
+        return s.astype("string").str.strip().str.slice(0, 10).mask(lambda x: x == "")
+    table = pd.Series(facts.uniques, dtype="string").str.strip().str.slice(0, 10) \
+        .mask(lambda x: x == "").to_numpy(dtype=object, na_value=pd.NA)
+    return pd.Series(np.append(table, pd.NA)[facts.codes], index=s.index, dtype="string")
 
 
 # ---------------------------------------------------------------------------------------------
