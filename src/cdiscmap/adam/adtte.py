@@ -216,8 +216,9 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     cen_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
     cen_pos = pd.Series(-1, index=ids.index)
     cen_seq = pd.Series(np.nan, index=ids.index)
+    found: dict[int, tuple[pd.Series, pd.Series]] = {}    # each censor source's own dates
     for k, src in enumerate(censors):
-        dt, seq = _source_dates(src, ids, subj, by_evaluator, by_subject, "last")
+        dt, seq = found[k] = _source_dates(src, ids, subj, by_evaluator, by_subject, "last")
         dt = dt.where((dt >= startdt).fillna(False).astype(bool))
         better = (dt.notna() & (cen_dt.isna() | (dt > cen_dt))).astype(bool)
         cen_dt = cen_dt.where(~better, dt)
@@ -226,9 +227,9 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
 
     # --- the last (adequate) assessment: new anti-cancer therapy censors there (FDA 2018);
     # the parameter's own ADRS censor source when it has one, else the adequate assessments
-    rs_censor = next((c for c in censors if c.dataset == "ADRS"), None)
-    if rs_censor is not None:
-        la_dt, la_seq = _source_dates(rs_censor, ids, subj, by_evaluator, by_subject, "last")
+    rs_censor = next((k for k, c in enumerate(censors) if c.dataset == "ADRS"), None)
+    if rs_censor is not None:       # its dates found above (not looked up again)
+        la_dt, la_seq = found[rs_censor]
     else:
         last = _last_per_subject(adequate)
         la_dt = as_dates(lookup(ids, last["ADT"])) if not last.empty else \
@@ -358,13 +359,43 @@ def derive_adtte(adsl: pd.DataFrame, responses: dict[str, ResponseData],
         adtte = pd.concat(parts, ignore_index=True)
     else:
         adtte = pd.DataFrame({c: pd.Series(dtype="string") for c in TTE_COLUMNS})
-    adtte = adtte.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)
-    adtte["ASEQ"] = (adtte.groupby("USUBJID").cumcount() + 1).astype("float64")
     carried = [c for c in ADSL_CARRIED if c in adsl.columns] + \
         list(settings.adsl.cohort_variables)
-    adtte = adtte.merge(adsl[carried], on="USUBJID", how="left", validate="many_to_one")
+    if adtte["USUBJID"].isna().any() or adsl["USUBJID"].duplicated().any():
+        # pragma: no cover - ADSL has one record per subject; the merge says what is wrong
+        adtte = adtte.sort_values(["USUBJID", "PARAMCD"], kind="mergesort") \
+            .reset_index(drop=True)
+        adtte["ASEQ"] = (adtte.groupby("USUBJID").cumcount() + 1).astype("float64")
+        adtte = adtte.merge(adsl[carried], on="USUBJID", how="left", validate="many_to_one")
+    else:
+        adtte = _by_subject(adtte, adsl[carried])
     columns = carried + ["ASEQ"] + [c for c in TTE_COLUMNS if c != "USUBJID"]
     methods["CNSR"] = ("0 = event; censoring codes: " + ", ".join(
         f"{v} = {k.replace('_', ' ')}" for k, v in settings.adtte.cnsr.model_dump().items()))
     methods["AVAL"] = "ADT - STARTDT + 1 (days)"
     return adtte[columns]
+
+
+def _by_subject(adtte: pd.DataFrame, carried: pd.DataFrame) -> pd.DataFrame:
+    """Records by USUBJID, PARAMCD (missing PARAMCD last, ties in record order), ASEQ 1..n per
+    subject, and the ADSL variables ``carried`` (one ADSL record per subject): the sort and
+    merge on text done on codes (each distinct USUBJID matched to ADSL once)."""
+    subject, ids = pd.factorize(np.asarray(adtte["USUBJID"].array, dtype=object), sort=True)
+    paramcd, names = pd.factorize(np.asarray(adtte["PARAMCD"].array, dtype=object), sort=True)
+    order = np.lexsort([np.where(paramcd < 0, len(names), paramcd), subject])
+    adtte = adtte.take(order)
+    adtte.index = pd.RangeIndex(len(adtte))
+    ordered = subject[order]
+    n = len(ordered)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else \
+        np.zeros(0, dtype=np.int64)
+    adtte["ASEQ"] = (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1) \
+        .astype("float64")
+    table = carried.set_index("USUBJID")
+    where = table.index.get_indexer(pd.Index(ids, dtype=object))[ordered]   # -1: not in ADSL
+    for name in table.columns:
+        column = table[name]
+        values = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) \
+            else column.to_numpy()
+        adtte[name] = pd.api.extensions.take(values, where, allow_fill=True)
+    return adtte
