@@ -256,7 +256,7 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     if dm is not None and ds is not None and "ACTARMCD" in dm and {"USUBJID"} <= \
             set(dm.columns) & set(ds.columns):
         # without DS the package has no disposition at all (a case series): not this rule
-        with_ds = set(ds["USUBJID"])
+        with_ds = set(ds["USUBJID"].unique())      # its distinct subjects, not every record
         out += _emit("CMAP-CR0060", "DM", dm, filled(dm, "ACTARMCD") &
                      ~dm["USUBJID"].isin(with_ds), "ACTARMCD", dm["ACTARMCD"])
     ta, sv, tv = domains.get("TA"), domains.get("SV"), domains.get("TV")
