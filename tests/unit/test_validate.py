@@ -805,3 +805,20 @@ def test_xpt_files_of_all_folders_read_in_one_batch_keep_file_order(tmp_path):
     assert read[root / "adam" / "adsl.xpt"].folder == root / "adam"
     assert read[root / "sdtm" / "tr.xpt"].relpath == "sdtm/tr.xpt"
     assert len(read[root / "sdtm" / "ae.xpt"].frame) == 3
+
+
+def test_supp_links_match_idvarval_as_written_per_subject():
+    # AESEQ 1.0 is written "1"; a text IDVAR is compared trimmed; null links nothing
+    ae = pd.DataFrame({"USUBJID": S("S-1", "S-1", "S-2", None), "AESEQ": F(1, 2, 1, 3),
+                       "AELNKID": S("L1 ", "L2", None, "L3")})
+    supp = pd.DataFrame({"RDOMAIN": S(*["AE"] * 7),
+                         "USUBJID": S("S-1", "S-2", "S-2", "S-3", None, "S-1", "S-1"),
+                         "IDVAR": S("AESEQ", "AESEQ", "AESEQ", "AESEQ", "AESEQ", "AELNKID",
+                                    "AELNKID"),
+                         "IDVARVAL": S("1", "1", "2", "1", "3", " L1", None)})
+    found = check_supp_links({"AE": ae}, {"SUPPAE": supp})
+    # S-2 has no AESEQ 2, S-3 is no AE subject, a null subject matches no record, a null
+    # IDVARVAL no value; (S-1, AESEQ 1), (S-2, AESEQ 1) and (S-1, "L1") are found
+    assert [(f.rule, f.usubjid, f.value) for f in found] == [
+        ("CMAP-SP0001", "S-1", ""), ("CMAP-SP0001", "S-2", "2"), ("CMAP-SP0001", "S-3", "1"),
+        ("CMAP-SP0001", "", "3")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import text_facts
 from cdiscmap.findings import Finding, Severity
 
 RULES: dict[str, tuple[Severity, str]] = {
@@ -60,6 +61,40 @@ def _per_record(rule: str, dataset: str, variable: str, bad: pd.DataFrame, value
             for u, v, s in zip(subjects, shown, sources, strict=True)]
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: null) into the distinct values of a column: its text facts (known from
+    the reader) when it is text, else its factorisation."""
+    facts = text_facts(values) if isinstance(values.dtype, pd.StringDtype) else None
+    if facts is not None:
+        return facts.codes, facts.uniques
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(uniques)
+
+
+def _linked(records: pd.DataFrame, parent: pd.DataFrame, idvar: str) -> np.ndarray:
+    """Whether each SUPP-- record's (USUBJID, IDVARVAL) is a (USUBJID, ``idvar``) pair of a
+    ``parent`` record, both sides as IDVARVAL writes values (:func:`_text`); null matches
+    nothing. The parent's values are formatted and numbered once per distinct value and its
+    pairs compared as integers (a merge on text hashes every parent record)."""
+    subject_codes, subjects = _codes(parent["USUBJID"])
+    subjects = pd.Series(subjects, dtype="string")
+    subject_index = pd.Index(subjects.to_numpy(dtype=object, na_value=None), dtype=object)
+    value_codes, values = _codes(parent[idvar])
+    texts = _text_distinct(pd.Series(values, dtype=parent[idvar].dtype))
+    text_codes, text_values = pd.factorize(texts, use_na_sentinel=True)   # 1.0 and 1 → "1"
+    value_codes = np.append(text_codes, -1)[value_codes]
+    wide = len(text_values) + 1
+    valid = (subject_codes >= 0) & (value_codes >= 0)
+    keys = pd.Index(pd.unique(subject_codes[valid].astype(np.int64) * wide
+                              + value_codes[valid]))
+    subject_at = subject_index.get_indexer(
+        records["USUBJID"].astype("string").to_numpy(dtype=object, na_value=None))
+    value_at = pd.Index(np.asarray(text_values, dtype=object), dtype=object).get_indexer(
+        _text(records["IDVARVAL"]).to_numpy(dtype=object, na_value=None))
+    probe = subject_at.astype(np.int64) * wide + value_at
+    return (subject_at >= 0) & (value_at >= 0) & (keys.get_indexer(probe) >= 0)
+
+
 def check_supp_links(domains: dict[str, pd.DataFrame],
                      supp: dict[str, pd.DataFrame]) -> list[Finding]:
     """Findings for SUPP-- records whose parent record cannot be found in ``domains``."""
@@ -100,12 +135,7 @@ def _check_group(name: str, parent_name: str, idvar: str, records: pd.DataFrame,
     if idvar not in parent.columns:
         return _per_record("CMAP-SP0002", name, "IDVAR", records, records["IDVAR"],
                            f"{parent_name} has no variable {idvar}")
-    keys = pd.DataFrame({"USUBJID": parent["USUBJID"].astype("string"),
-                         "IDVARVAL": _text(parent[idvar])}).dropna().drop_duplicates()
-    probe = pd.DataFrame({"USUBJID": records["USUBJID"].astype("string"),
-                          "IDVARVAL": _text(records["IDVARVAL"])}, index=records.index)
-    found = probe.merge(keys.assign(_ok=True), on=["USUBJID", "IDVARVAL"], how="left")
-    bad = records[found["_ok"].isna().to_numpy()]
+    bad = records[~_linked(records, parent, idvar)]
     return _per_record("CMAP-SP0001", name, "IDVARVAL", bad, bad["IDVARVAL"],
                        f"no {parent_name} record of this subject has {idvar} equal to IDVARVAL")
 
