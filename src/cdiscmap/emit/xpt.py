@@ -358,46 +358,36 @@ def _plan_columns(frame: pd.DataFrame, dataset_name: str, columns: Sequence[XptC
                         "not among the columns to write")
     seen: set[str] = set()
     plans: list[_Plan] = []
-    with _TextFactorizer(frame, columns) as factorized:
-        for column in columns:
-            plan = _plan_column(frame, dataset_name, column, special, seen, rows, factorized,
-                                problems)
-            if plan is not None:
-                plans.append(plan)
+    for column in columns:
+        where = f"{dataset_name}.{column.name}" if dataset_name else column.name
+        problems.extend(_metadata_problems(where, column))
+        if column.name in seen:
+            problems.append(f"{where}: variable listed twice in the columns to write")
+            continue
+        seen.add(column.name)
+        if column.type not in ("char", "num"):
+            continue
+        if column.name not in frame.columns:
+            problems.append(f"{where}: is not a column of the frame (columns to write must exist "
+                            "in the data)")
+            continue
+        series = frame[column.name]
+        if isinstance(series, pd.DataFrame):
+            problems.append(f"{where}: appears {series.shape[1]} times among the frame's columns")
+            continue
+        if column.type == "char":
+            plan = _plan_char(series, column, where, rows, problems)
+            if column.name in special:
+                problems.append(f"{where}: special missing values apply to numeric variables "
+                                "only")
+        else:
+            plan = _plan_num(series, column, where, rows, problems)
+            if plan is not None and column.name in special:
+                plan.tags = _special_tags(special[column.name], frame.index, plan.values,
+                                          where, rows, problems)
+        if plan is not None:
+            plans.append(plan)
     return plans
-
-
-def _plan_column(frame: pd.DataFrame, dataset_name: str, column: XptColumn,
-                 special: dict[str, pd.Series], seen: set[str], rows: _Rows,
-                 factorized: _TextFactorizer, problems: list[str]) -> _Plan | None:
-    """Check one column, appending problems; its plan, or None when it could not be read."""
-    where = f"{dataset_name}.{column.name}" if dataset_name else column.name
-    problems.extend(_metadata_problems(where, column))
-    if column.name in seen:
-        problems.append(f"{where}: variable listed twice in the columns to write")
-        return None
-    seen.add(column.name)
-    if column.type not in ("char", "num"):
-        return None
-    if column.name not in frame.columns:
-        problems.append(f"{where}: is not a column of the frame (columns to write must exist "
-                        "in the data)")
-        return None
-    series = frame[column.name]
-    if isinstance(series, pd.DataFrame):
-        problems.append(f"{where}: appears {series.shape[1]} times among the frame's columns")
-        return None
-    if column.type == "char":
-        plan = _plan_char(series, column, where, rows, problems, factorized.get(column.name))
-        if column.name in special:
-            problems.append(f"{where}: special missing values apply to numeric variables "
-                            "only")
-    else:
-        plan = _plan_num(series, column, where, rows, problems)
-        if plan is not None and column.name in special:
-            plan.tags = _special_tags(special[column.name], frame.index, plan.values,
-                                      where, rows, problems)
-    return plan
 
 
 def _metadata_problems(where: str, column: XptColumn) -> list[str]:
@@ -447,57 +437,12 @@ def _parse_format(text: str) -> tuple[str, int, int] | None:
     return name, int(width or 0), int(decimals or 0)
 
 
-class _TextFactorizer:
-    """Factorises the text columns of a large frame in two threads while they are planned in
-    column order (results and messages are the same as one by one).
-
-    Hashing a text column is the largest part of planning, and half of it runs without the GIL
-    (pandas' C-string table hashes with the GIL released; grouping by object hashes integers),
-    so a second thread uses the second core for it. Small frames are factorised in place: a
-    thread costs more than it saves there.
-    """
-
-    MIN_ROWS = 65536
-
-    def __init__(self, frame: pd.DataFrame, columns: Sequence[XptColumn]) -> None:
-        self._frame = frame
-        names = [column.name for column in columns if column.type == "char"]
-        self._names = list(dict.fromkeys(name for name in names if name in frame.columns))
-        self._pool: ThreadPoolExecutor | None = None
-        self._futures: dict[str, Future[tuple[np.ndarray, np.ndarray]]] = {}
-
-    def __enter__(self) -> _TextFactorizer:
-        if len(self._frame) >= self.MIN_ROWS and len(self._names) > 1:
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="xpt-plan")
-            for name in self._names:
-                series = self._frame[name]
-                if isinstance(series, pd.Series) and _is_text_dtype(series.dtype):
-                    self._futures[name] = self._pool.submit(_factorize_text, series)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def get(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """The codes and distinct values of column ``name``, or None if not factorised here."""
-        future = self._futures.pop(name, None)
-        return future.result() if future is not None else None
-
-
-def _is_text_dtype(dtype: object) -> bool:
-    """The dtypes a char column may have (others are refused unless all missing)."""
-    return (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
-            or isinstance(dtype, pd.CategoricalDtype))
-
-
 def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
-               problems: list[str],
-               factorized: tuple[np.ndarray, np.ndarray] | None = None) -> _Plan | None:
-    """Factorise a text column once (or take ``factorized``, codes and distinct values from
-    ``_factorize_text``); every check then runs on its distinct values only."""
+               problems: list[str]) -> _Plan | None:
+    """Factorise a text column once; every check then runs on its distinct values only."""
     dtype = series.dtype
-    if not _is_text_dtype(dtype):
+    if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)):
         present = series.notna().to_numpy()
         if present.any():
             first = int(np.argmax(present))
@@ -508,7 +453,7 @@ def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
         codes = np.full(len(series), -1, dtype=np.intp)
         uniques = np.empty(0, dtype=object)
     else:
-        codes, uniques = factorized if factorized is not None else _factorize_text(series)
+        codes, uniques = _factorize_text(series)
         if pd.api.types.is_object_dtype(dtype) and len(uniques):
             is_text = np.fromiter(map(isinstance, uniques, [str] * len(uniques)), dtype=bool,
                                   count=len(uniques))
@@ -652,17 +597,21 @@ def _hash_text(values: np.ndarray, python_strings: bool) -> tuple[np.ndarray, np
 
 
 def _cut_at_nul(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> bool:
-    """Whether a C-string hash may have given one code to texts that differ after a NUL: then
-    some row holds NUL. Joining the rows is one C pass over them (about half the cost of summing
-    their lengths with ``len`` and comparing with their codes' values), and finding NUL in the
-    joined text is a memchr."""
+    """Whether a C-string hash gave one code to texts that differ after a NUL: then a distinct
+    value holds NUL, or some row is longer than its code's value."""
     if not all(map(isinstance, uniques, repeat(str))):
         return False                    # pd.factorize took the Python-object table: exact
-    rows = values if int(codes.min()) >= 0 else values[codes >= 0]
+    if "\x00" in "".join(uniques):       # one scan of the distinct values, in C
+        return True
+    present = codes >= 0
+    rows = values if present.all() else values[present]
     try:
-        return "\x00" in "".join(rows.tolist())
+        row_chars = sum(map(len, rows))
     except TypeError:                   # not all text: pd.factorize compared objects, exact
         return False
+    counts = np.bincount(codes[present], minlength=len(uniques))
+    value_chars = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
+    return row_chars != int(counts @ value_chars)
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:
@@ -891,8 +840,7 @@ def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -
     strided copy into the field; numbers are copied from big-endian IBM words made once per
     column. Two block buffers alternate (no page faults for fresh memory per block): a writer
     thread writes one while the other is filled, and starts the disk writing it at once
-    (``_write_back``); the fields of a block are filled by two threads, half each
-    (``_halves``). File writes and numpy gathers and copies release the GIL.
+    (``_write_back``); file writes and numpy copies release the GIL.
     """
     layout = _observation_layout(plans)
     sources = [_char_table(plan) if plan.codes is not None else _ibm_words(plan)
@@ -901,52 +849,27 @@ def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -
     buffers = [np.empty(block_rows, dtype=layout) for _ in range(2 if n_rows > block_rows else 1)]
     scratch = [np.empty(block_rows, dtype=source.dtype) if plan.codes is not None else None
                for plan, source in zip(plans, sources, strict=True)]
-    fields = list(enumerate(zip(plans, sources, scratch, strict=True)))
-    halves = _halves(fields) if n_rows > block_rows else [fields]
-
-    def fill(block: np.ndarray, start: int, stop: int, part: list) -> None:
-        for i, (plan, source, rows) in part:
-            cells = block[f"v{i}"]
-            if rows is not None:
-                gathered = rows[:stop - start]
-                # code -1 (missing) wraps to the table's last entry, which is blank
-                np.take(source, plan.codes[start:stop], out=gathered, mode="wrap")
-                cells[...] = gathered
-            else:
-                cells[...] = source[start:stop]
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="xpt-write") as threads:
+    with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[int] | None = None
         for number, start in enumerate(range(0, n_rows, block_rows)):
             stop = min(start + block_rows, n_rows)
             block = buffers[number % len(buffers)][:stop - start]
-            helper = threads.submit(fill, block, start, stop, halves[1]) \
-                if len(halves) > 1 else None
-            fill(block, start, stop, halves[0])
-            if helper is not None:
-                helper.result()
+            for i, (plan, source, rows) in enumerate(zip(plans, sources, scratch, strict=True)):
+                cells = block[f"v{i}"]
+                if rows is not None:
+                    assert plan.codes is not None
+                    gathered = rows[:stop - start]
+                    # code -1 (missing) wraps to the table's last entry, which is blank
+                    np.take(source, plan.codes[start:stop], out=gathered, mode="wrap")
+                    cells[...] = gathered
+                else:
+                    cells[...] = source[start:stop]
             if pending is not None:
                 pending.result()
-            pending = threads.submit(_write_back, handle, block.view(np.uint8).data)
+            pending = writer.submit(_write_back, handle, block.view(np.uint8).data)
         if pending is not None:
             pending.result()
     return n_rows * layout.itemsize
-
-
-def _halves(fields: list) -> list[list]:
-    """The fields split in two parts of about equal copying work (a text field costs a gather
-    and a copy, more for longer values; a number one copy), for two threads filling one block:
-    numpy's gathers and copies release the GIL."""
-    def cost(field: tuple) -> float:
-        _, (plan, _, rows) = field
-        return 1.0 + plan.length / 16 if rows is not None else 0.6
-    parts: list[list] = [[], []]
-    loads = [0.0, 0.0]
-    for item in sorted(fields, key=cost, reverse=True):
-        lighter = loads.index(min(loads))
-        parts[lighter].append(item)
-        loads[lighter] += cost(item)
-    return parts
 
 
 def _write_back(handle: BinaryIO, data: memoryview) -> int:

@@ -1,5 +1,6 @@
-"""The XPT writer's two-thread paths: large frames are factorised by two planning threads and
-their observation blocks filled by two threads; files and messages stay as written one by one.
+"""The XPT writer on a frame of many observation blocks (the last one short), with columns of
+one str object per row, one shared object and mostly missing text, and its messages in column
+order when several columns break limits.
 
 pyreadstat reads the files back (the independent reader); expected values are built here from
 the row number, not by the writer.
@@ -18,7 +19,7 @@ import cdiscmap.emit.xpt as xpt
 from cdiscmap.emit.xpt import XptColumn, check_xpt_limits, write_xpt
 from cdiscmap.errors import XptLimitError
 
-N_ROWS = 70_000           # above _TextFactorizer.MIN_ROWS
+N_ROWS = 70_000
 
 COLUMNS = [
     XptColumn("STUDYID", "Study Identifier", "char"),
@@ -45,7 +46,6 @@ def _frame() -> pd.DataFrame:
 
 def test_large_frame_reads_back_row_by_row(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    assert N_ROWS >= xpt._TextFactorizer.MIN_ROWS
     monkeypatch.setattr(xpt, "_BLOCK_BYTES", 1 << 18)     # 5,349 rows: 14 blocks, the last short
     frame = _frame()
     result = write_xpt(tmp_path / "x.xpt", frame, dataset_name="X", dataset_label="Threads",
@@ -69,7 +69,7 @@ def test_large_frame_reads_back_row_by_row(tmp_path: Path,
     assert read.loc[12345, ["USUBJID", "ORRES", "DY"]].tolist() == ["S-0123", "95.5", 286.0]
 
 
-def test_problems_keep_column_order_when_factorised_in_threads(tmp_path: Path) -> None:
+def test_problems_are_listed_in_column_order(tmp_path: Path) -> None:
     frame = _frame()
     frame["ORRES"] = frame["ORRES"].astype(object)
     frame.loc[60_001, "ORRES"] = "TOO LONG FOR TWELVE"       # 19 bytes, declared 12
@@ -85,15 +85,3 @@ def test_problems_keep_column_order_when_factorised_in_threads(tmp_path: Path) -
     assert "'TOO LONG FOR TWELVE' at row index 60001 is 19 bytes" in lines[2]
     assert "'A\\x00B' at row index 40000 holds a NUL character" in lines[3]
 
-
-def test_fields_are_split_in_two_parts_of_similar_work() -> None:
-    class Plan:
-        def __init__(self, length: int) -> None:
-            self.length = length
-
-    text = [(i, (Plan(length), None, object())) for i, length in enumerate([200, 8, 8, 8])]
-    numbers = [(4 + i, (Plan(8), None, None)) for i in range(3)]
-    first, second = xpt._halves(text + numbers)
-    # costs: 200 bytes 13.5; 8 bytes 1.5 each; numbers 0.6 each -> 13.5 against 6.3
-    assert [i for i, _ in first] == [0]
-    assert sorted(i for i, _ in second) == [1, 2, 3, 4, 5, 6]
