@@ -121,7 +121,7 @@ def build_sdtm(n: int, seed: int = 20240501) -> dict[str, pd.DataFrame]:
     ae_subj = np.repeat(np.arange(n), 5)
     ae_start = first_dose[ae_subj] + rng.integers(0, 300, len(ae_subj))
     ae = pd.DataFrame({
-        "USUBJID": _s(usubjid[ae_subj]), "AESEQ": np.tile(np.arange(1.0, 6.0), n),
+        "STUDYID": _s(["CRZBASKET"] * len(ae_subj)), "USUBJID": _s(usubjid[ae_subj]), "AESEQ": np.tile(np.arange(1.0, 6.0), n),
         "AEDECOD": _s(["NAUSEA"] * len(ae_subj)), "AESTDTC": _s(_iso(ae_start)),
         "AEENDTC": _s(_iso(ae_start + 10)),
     })
