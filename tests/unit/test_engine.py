@@ -403,3 +403,22 @@ def test_unmatched_lookup_rows_are_dropped_with_their_reason(tmp_path):
     drops = res.accounting.drops()
     reason = drops.loc[drops["file"] == "death.csv", "reason"].iloc[0]
     assert reason.startswith("no enrol record with the same SUBJECT")
+
+
+def test_domains_are_stacked_when_read_as_they_stood():
+    from cdiscmap.sdtm import vocabulary as vocab
+    from cdiscmap.sdtm.engine import BlockRun, _Domains
+
+    def run(values: list[str], start: int) -> BlockRun:
+        raw = pd.DataFrame({"_SRCFILE": "f.csv", "_SRCROW": range(start, start + len(values))})
+        out = pd.DataFrame({"USUBJID": pd.Series(values, dtype="string")})
+        return BlockRun("EX", None, vocab.BlockFrame(raw=raw, out=out, form="f", file="f.csv"),
+                        [])
+
+    first, second = run(["S-1", "S-2"], 1), run(["S-3"], 3)
+    domains = _Domains({"EX": [first, second], "AE": []})
+    first.frame.out["LATER"] = "x"          # derived after the snapshot: not in the domain
+    assert list(domains) == ["EX"] and len(domains) == 1 and domains.get("AE") is None
+    ex = domains["EX"]
+    assert ex["USUBJID"].tolist() == ["S-1", "S-2", "S-3"] and list(ex.columns) == ["USUBJID"]
+    assert domains["EX"] is ex              # stacked once

@@ -11,7 +11,7 @@ Order of work (so that DM reference dates and --DY/EPOCH/--SEQ have what they ne
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -695,6 +695,31 @@ def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
                             clean=all(r.frame.clean for r in runs))
 
 
+class _Domains(Mapping[str, pd.DataFrame]):
+    """The domains as they stand now (``ctx.sdtm``), each stacked only when an algorithm
+    reads it (from_domain, DM's reference dates): most are never read. The blocks' variables
+    are kept as shallow copies taken now, so variables derived later stay out, as if every
+    domain were stacked now."""
+
+    def __init__(self, runs: dict[str, list[BlockRun]]) -> None:
+        self._runs = {d: [BlockRun(r.domain, r.spec, vocab.BlockFrame(
+            raw=r.frame.raw, out=r.frame.out.copy(deep=False), form=r.frame.form,
+            file=r.frame.file, clean=r.frame.clean), r.plan) for r in rs]
+            for d, rs in runs.items() if rs}
+        self._stacked: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, domain: str) -> pd.DataFrame:
+        if domain not in self._stacked:
+            self._stacked[domain] = _stack(self._runs[domain], with_raw=False).out
+        return self._stacked[domain]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """``pd.concat(frames, ignore_index=True)``; one frame already numbered 0..n-1 is taken
     as a shallow copy (its columns' arrays shared, not copied: nothing writes into them)."""
@@ -759,7 +784,7 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
     _resolve_unscheduled_visits(ctx, runs, loaded)
 
     def refresh_sdtm() -> None:
-        ctx.sdtm = {d: _stack(rs, with_raw=False).out for d, rs in runs.items() if rs}
+        ctx.sdtm = _Domains(runs)
 
     refresh_sdtm()
     for name in study.domains:

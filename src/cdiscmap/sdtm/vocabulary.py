@@ -9,7 +9,7 @@ nothing is silently blanked.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +121,7 @@ class MapContext:
     spec_file: str = ""
     where: str = ""                               # "file:line" of the variable being derived
     variable: str = ""
-    sdtm: dict[str, pd.DataFrame] = field(default_factory=dict)   # domains mapped so far
+    sdtm: Mapping[str, pd.DataFrame] = field(default_factory=dict)   # domains mapped so far
     subjects: pd.DataFrame | None = None          # DM variables by USUBJID (reference dates)
     # the block whose row-level variables are being derived (set by the engine), and the
     # VISITNUM records `visitnum` saw there, also inside `when` branches: the engine numbers
