@@ -114,3 +114,20 @@ def test_text_facts_are_skipped_on_request_and_the_frame_is_the_same(tmp_path):
     pd.testing.assert_frame_equal(with_facts.frame, without.frame)
     assert without.frame["USUBJID"].tolist() == ["S-2", "S-1", "S-2", pd.NA]
     assert without.frame["AVAL"].tolist()[::2] == [1.5, -2.0]
+
+
+@pytest.mark.parametrize("texts, codes, first", [
+    # first word the same on every row, second word changing: runs judged on both words
+    ([b"AAAAAAAA01", b"AAAAAAAA01", b"AAAAAAAA02", b"AAAAAAAA01"] * 2,
+     [0, 0, 1, 0] * 2, [0, 2]),
+    # first word changing on every row: no run path, codes by first appearance
+    ([b"B1", b"A1", b"B1", b"C1", b"A1", b"B1", b"C1", b"A1"], [0, 1, 0, 2, 1, 0, 2, 1],
+     [0, 1, 3]),
+    # long runs: only each run's first row is factorised
+    ([b"S-1"] * 5 + [b"S-2"] * 6 + [b"S-1"] * 5, [0] * 5 + [1] * 6 + [0] * 5, [0, 5]),
+])
+def test_factorize_bytes_by_hand(texts, codes, first):
+    block = np.frombuffer(b"".join(texts), dtype=np.uint8).reshape(len(texts), -1)
+    found_codes, found_first = read._factorize_bytes(block)
+    assert found_codes.tolist() == codes
+    assert found_first.tolist() == first

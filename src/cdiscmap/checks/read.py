@@ -412,10 +412,13 @@ def _factorize_bytes(block: np.ndarray, words: list[np.ndarray] | None = None
         words = _row_words(block)
     if n_rows > 1:
         change = words[0][1:] != words[0][:-1]
-        for word in words[1:]:
-            change |= word[1:] != word[:-1]
-        starts = np.flatnonzero(np.concatenate(([True], change)))
-        if len(starts) * 4 <= n_rows:
+        # runs start at least wherever the first word changes: too many there, no run path
+        starts = None
+        if (1 + int(np.count_nonzero(change))) * 4 <= n_rows:
+            for word in words[1:]:
+                change |= word[1:] != word[:-1]
+            starts = np.flatnonzero(np.concatenate(([True], change)))
+        if starts is not None and len(starts) * 4 <= n_rows:
             run_codes, run_first = _factorize_words([w[starts] for w in words], len(starts))
             return (np.repeat(run_codes, np.diff(np.append(starts, n_rows))),
                     starts[run_first])
