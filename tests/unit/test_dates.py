@@ -71,6 +71,27 @@ def test_dates_met_again_in_a_run_give_the_same_results():
     assert again.tolist()[:2] == [pd.Timestamp("2014-03-06")] * 2 and pd.isna(again[2])
 
 
+def test_dates_with_times_in_a_run_join_as_outside_one():
+    # in a run, dates and times are parsed apart and joined on the distinct pairs; outside
+    # one, the pairs are parsed together: the same text and flags, hand-checked
+    dates = pd.Series(["2014-03-05", "2014-03-UN", "2014-03-05", "2014-03-05", None,
+                       "2014-02-30", "2014-02-30", "2014-03-05", "garbage", "2014-03-05"],
+                      dtype="string")
+    times = pd.Series(["9:05", "10:00", "", "24:10", "10:00", "10:00", "99:99", "10:00:30",
+                       "10:00", None], dtype="string")
+    plain = parse_dates(dates, "YMD", times)
+    with codes_cache():
+        parse_dates(pd.Series(["2014-03-05"], dtype="string"), "YMD")    # memo not empty
+        joined = parse_dates(dates, "YMD", times)
+    for r in (plain, joined):
+        assert r.iso.tolist() == ["2014-03-05T09:05", "2014-03", "2014-03-05", "2014-03-05",
+                                  pd.NA, pd.NA, pd.NA, "2014-03-05T10:00", pd.NA,
+                                  "2014-03-05"]
+        assert r.impossible.tolist() == [False, False, False, True, False, True, True,
+                                         False, False, False]
+        assert r.unparseable.tolist() == [False] * 8 + [True, False]
+
+
 def test_time_only_on_complete_dates():
     dates = pd.Series(["2014-03-05", "2014-03-UN", "2014-03-05", "2014-03-05"], dtype="string")
     times = pd.Series(["9:05", "10:00", "", "24:10"], dtype="string")

@@ -93,6 +93,15 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
                                       index=values.index),
                 impossible=pd.Series(np.append(impossible_d, False)[d_codes],
                                      index=values.index))
+    elif fmt in ("DMY", "YMD"):
+        # a time is kept only on a complete date, so dates and times are parsed apart (each
+        # spelling once per run) and joined on the distinct pairs
+        t_codes, t_values = coded(_string(times))
+        dates_found = memo_apply(f"dates:{fmt}", d_values,
+                                 lambda fresh: _parsed_arrays(fresh, fmt))
+        times_found = memo_apply("times", t_values, _time_arrays)
+        if dates_found is not None and times_found is not None:
+            return _with_times(values.index, d_codes, dates_found, t_codes, times_found)
     key = d_codes.astype("int64") + 1
     if times is not None:
         t_codes, t_values = coded(_string(times))
@@ -128,6 +137,44 @@ def _parsed_arrays(distinct: np.ndarray, fmt: str) -> list[np.ndarray]:
                         fmt, None)
     return [parsed.iso.to_numpy(dtype=object, na_value=pd.NA),
             parsed.unparseable.to_numpy(dtype=bool), parsed.impossible.to_numpy(dtype=bool)]
+
+
+def _time_arrays(distinct: np.ndarray) -> list[np.ndarray]:
+    """Distinct collected times (no nulls) as :func:`_parse_dates` reads them: valid (hours
+    0-23, minutes 0-59), given but invalid, and ``HH:MM`` (object, ``pd.NA`` where none)."""
+    text = pd.Series(pd.arrays.StringArray(np.asarray(distinct, dtype=object)))
+    t = text.str.extract(_TIME)
+    h = pd.to_numeric(t["h"], errors="coerce")
+    mi = pd.to_numeric(t["mi"], errors="coerce")
+    t_given = text.fillna("").str.strip() != ""
+    t_ok = (h.between(0, 23) & mi.between(0, 59)).fillna(False).astype(bool)
+    hhmm = t["h"].str.zfill(2) + ":" + t["mi"]
+    return [t_ok.to_numpy(dtype=bool), (t_given & ~t_ok).to_numpy(dtype=bool),
+            hhmm.to_numpy(dtype=object, na_value=pd.NA)]
+
+
+def _with_times(index: pd.Index, d_codes: np.ndarray, dates: list[np.ndarray],
+                t_codes: np.ndarray, times: list[np.ndarray]) -> DateParse:
+    """Parsed dates and times (code -1: null) joined as :func:`_parse_dates` joins them: the
+    time appended to a complete date when valid; an invalid time given with a complete date
+    makes the record impossible (its date kept)."""
+    iso_d, unparseable_d, impossible_d = dates
+    t_ok, t_bad, hhmm = times
+    width = len(t_ok) + 1
+    codes, pair_keys = pd.factorize((d_codes.astype("int64") + 1) * width + t_codes + 1)
+    dc, tc = pair_keys // width - 1, pair_keys % width - 1      # -1 takes the appended null
+    # a complete date (known day, possible) is the only ISO text of ten characters
+    full = np.append(np.array([isinstance(v, str) and len(v) == 10 for v in iso_d],
+                              dtype=bool), False)[dc]
+    impossible = np.append(impossible_d, False)[dc] | (np.append(t_bad, False)[tc] & full)
+    timed = full & np.append(t_ok, False)[tc]
+    iso = np.append(iso_d, pd.NA).astype(object)[dc]
+    hours = np.append(hhmm, pd.NA).astype(object)[tc]
+    iso[timed] = [d + "T" + t for d, t in zip(iso[timed], hours[timed], strict=True)]
+    return DateParse(iso=text_from_codes(codes, iso, index),
+                     unparseable=pd.Series(np.append(unparseable_d, False)[dc][codes],
+                                           index=index),
+                     impossible=pd.Series(impossible[codes], index=index))
 
 
 def _string(values: pd.Series) -> pd.Series:
