@@ -151,9 +151,16 @@ def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> 
     newlprog = np.where(post, new["NEWLPROG"].to_numpy(), None).astype(object)
     ovrl = overall_response(trgresp, ntrgresp, newlprog, has_target)
     if settings.pd_on_reappearance:
-        trgresp, ntrgresp, trg, ntrg = _reappearance(data, n_visit, ovrl, trgresp, ntrgresp,
+        new_trg, new_ntrg, trg, ntrg = _reappearance(data, n_visit, ovrl, trgresp, ntrgresp,
                                                      trg, ntrg, settings)
-        ovrl = overall_response(trgresp, ntrgresp, newlprog, has_target)
+        if new_trg is not trgresp or new_ntrg is not ntrgresp:
+            # the overall response again where a component became PD (row by row: the same
+            # as computing every row again)
+            changed = np.flatnonzero((new_trg != trgresp) | (new_ntrg != ntrgresp))
+            ovrl = ovrl.copy()
+            ovrl[changed] = overall_response(new_trg[changed], new_ntrg[changed],
+                                             newlprog[changed], has_target[changed])
+        trgresp, ntrgresp = new_trg, new_ntrg
 
     reason = _reason(ovrl, trgresp, ntrgresp, newlprog, has_target, trg, ntrg, new)
     reason = np.where(usable & baseline, "BASELINE", reason)
