@@ -184,7 +184,8 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
             settings)
     findings = Findings()
     findings.extend(found)
-    counts = dict(sorted(Counter(comparison["STATUS"].astype(str)).items()))
+    status = _status_text(comparison, coded)
+    counts = dict(sorted(status.items()))
     target = out_dir or Path(sdtm_dir).parent / "recist"
     progress.stage("Writing the RECIST report")
     # The comparison CSV (the largest file: a row per compared test) is composed in a forked
@@ -196,7 +197,8 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
         timepoints_text = _coded_text(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
         (stage.folder / TIMEPOINTS_FILE).write_text(_csv_coded(timepoints_text),
                                                     encoding="utf-8")
-        report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes)
+        report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes,
+                         status)
         (stage.folder / REPORT_JSON).write_text(
             json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
             encoding="utf-8")
@@ -313,11 +315,39 @@ def _csv(text: pd.DataFrame) -> str:
     return _csv_coded(_coded_of_text(text))
 
 
+class _StatusText:
+    """The STATUS of every comparison row as ``astype(str)`` spells it (null: "<NA>"), kept as
+    codes into the few distinct statuses: counted and tested without a text per row."""
+
+    def __init__(self, codes: np.ndarray, texts: list[str]) -> None:
+        self.codes, self.texts = codes, texts
+
+    def items(self) -> list[tuple[str, int]]:
+        """(status, number of rows) of every status present, as ``Counter(...).items()``."""
+        counts = np.bincount(self.codes, minlength=len(self.texts))
+        return [(t, int(n)) for t, n in zip(self.texts, counts, strict=True) if n]
+
+    def is_not(self, text: str) -> np.ndarray:
+        """Rows whose status is not ``text``."""
+        return np.array([t != text for t in self.texts], dtype=bool)[self.codes]
+
+
+def _status_text(comparison: pd.DataFrame, coded: Mapping[str, TextCodes]) -> _StatusText:
+    """:class:`_StatusText` of the comparison, from the cross-check's codes when known."""
+    if "STATUS" in coded:
+        codes, uniques = coded["STATUS"]
+        texts = [str(u) for u in uniques] + ["<NA>"]
+        return _StatusText(np.where(codes < 0, len(uniques), codes), texts)
+    codes, uniques = pd.factorize(comparison["STATUS"].astype(str).to_numpy(dtype=object))
+    return _StatusText(codes, [str(u) for u in uniques])
+
+
 def _report(sdtm_dir: Path, settings: RecistSettings, timepoints: pd.DataFrame,
             comparison: pd.DataFrame, findings: Findings, counts: dict[str, int],
-            notes: list[str]) -> dict[str, Any]:
+            notes: list[str], status: _StatusText | None = None) -> dict[str, Any]:
     rules = dict(sorted(Counter(f.rule for f in findings).items()))
-    problems = comparison[comparison["STATUS"].astype(str) != "AGREE"]
+    problems = comparison[status.is_not("AGREE") if status is not None
+                          else comparison["STATUS"].astype(str) != "AGREE"]
     return {
         "command": "cdiscmap recist",
         "sdtm": Path(sdtm_dir).name,
