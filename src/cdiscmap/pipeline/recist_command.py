@@ -12,6 +12,10 @@ investigator's TR sum of diameters (``recist/crosscheck.py``), and writes into `
 
 Outputs are deterministic (no timestamp, fixed number formats, sorted rows), built in a staging
 folder and published together (``emit/atomic.py``). Other files in ``--out`` are left alone.
+
+With more than one usable CPU two pieces run in forked children (``forked.py``; the same
+bytes either way): RS is read and prepared for the cross-check while the engine runs on TU/TR,
+and the comparison CSV is composed while the other files are.
 """
 
 from __future__ import annotations
