@@ -89,3 +89,41 @@ def test_guarded_loader_composes_what_pyyaml_composes():
         finally:
             reference.dispose()
             ours.dispose()
+
+
+def test_a_text_parsed_again_is_not_composed_again_and_gives_its_own_objects(monkeypatch):
+    """A run reads study.yaml three times: the second read unpickles the first parse (no
+    composer), each caller gets objects of its own, and an edited text is parsed anew."""
+    from cdiscmap.spec import yamlload
+
+    made = []
+
+    class Counting(yamlload._GuardedLoader):
+        def __init__(self, text: str, file: str) -> None:
+            made.append(file)
+            super().__init__(text, file)
+
+    monkeypatch.setattr(yamlload, "_GuardedLoader", Counting)
+    monkeypatch.setattr(yamlload, "_PARSED", {})
+    text = "studyid: S1\narms:\n  - {code: A, label: Arm A}\n  - {code: B, label: Arm B}\n"
+    first = parse_yaml_text(text, "cache-test.yaml")
+    first.data["arms"][0]["label"] = "changed by a caller"
+    second = parse_yaml_text(text, "cache-test.yaml")
+    assert made == ["cache-test.yaml"]
+    assert second.data == {"studyid": "S1", "arms": [{"code": "A", "label": "Arm A"},
+                                                     {"code": "B", "label": "Arm B"}]}
+    assert second.line_of(("arms", 1, "label")) == 4
+    # the same text under another name (errors name it) and an edited text: parsed again
+    assert parse_yaml_text(text, "other.yaml").file == "other.yaml"
+    assert parse_yaml_text(text.replace("S1", "S2"), "cache-test.yaml").data["studyid"] == "S2"
+    assert made == ["cache-test.yaml", "other.yaml", "cache-test.yaml"]
+
+
+def test_a_failed_parse_is_not_kept(monkeypatch):
+    from cdiscmap.spec import yamlload
+
+    monkeypatch.setattr(yamlload, "_PARSED", {})
+    for _ in range(2):
+        with pytest.raises(SpecError, match=r"f\.yaml:3 \[a\]: duplicate key 'a'"):
+            parse_yaml_text("a: 1\nb: 2\na: 3\n", "f.yaml")
+    assert yamlload._PARSED == {}
