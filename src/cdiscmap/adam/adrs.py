@@ -263,9 +263,8 @@ class _ParamBuilder:
             "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
             "AVALC": values.reset_index(drop=True),
             "AVAL": aval.astype("float64").reset_index(drop=True),
+            **{name: src[name] for name in _COPIED},   # built at once, not inserted one by one
         })
-        for name in _COPIED:
-            out[name] = src[name]
         self.records.append(out)
 
 
