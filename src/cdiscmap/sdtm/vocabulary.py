@@ -130,6 +130,9 @@ class MapContext:
     # DM reference dates completed per subject: variable → (the ``subjects`` they came from,
     # datetime64 by USUBJID)
     subject_dates: dict[str, tuple[pd.DataFrame, pd.Series]] = field(default_factory=dict)
+    # records' positions among the subjects of those dates (:func:`_lookup_by_subject`)
+    subject_positions: dict[int, tuple[np.ndarray, pd.Index, np.ndarray]] = \
+        field(default_factory=dict)
     visit_calendar: list[VisitCalendarEntry] = field(default_factory=list)
 
     def report(self, frame: BlockFrame, mask: pd.Series, *, rule: str, severity: Severity,
@@ -730,24 +733,35 @@ def study_day(ctx: MapContext, frame: BlockFrame, args: StudyDayArgs) -> pd.Seri
 def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
     """EPOCH of the record's date from the study's epoch rules on DM reference dates
     (SDTMIG 3.4 §4.1.3.1: EPOCH of the start of an observation)."""
-    date = complete_date(var_column(ctx, frame, args.dtc))
+    # datetime64 arrays (NaT: no complete date; a comparison with NaT is false, as in pandas),
+    # each DM date looked up once per call, however many rules read it
+    date = complete_date(var_column(ctx, frame, args.dtc)).to_numpy(dtype="datetime64[ns]")
+    known: dict[str, np.ndarray] = {}
+
+    def subject_dates(variable: str) -> np.ndarray:
+        if variable not in known:
+            known[variable] = _subject_dates(ctx, frame, variable).to_numpy(
+                dtype="datetime64[ns]")
+        return known[variable]
+
     codes = np.full(len(frame.raw.index), -1, dtype=np.intp)     # rule index per record
-    decided = pd.Series(False, index=frame.raw.index)
+    decided = np.zeros(len(frame.raw.index), dtype=bool)
     for index, rule in enumerate(ctx.study.epochs):
-        ok = date.notna()
+        ok = ~np.isnat(date)
         if rule.start:
-            start = _subject_dates(ctx, frame, rule.start)
+            start = subject_dates(rule.start)
             ok &= (date < start) if rule.before_start else (date >= start)
-            ok &= start.notna()
+            ok &= ~np.isnat(start)
         if rule.end:
             # a subject without the end date (still on treatment at the data cut-off) is in
             # an epoch that has not ended: the rule matches up to the cut-off (conventions.md)
-            end = _subject_dates(ctx, frame, rule.end)
+            end = subject_dates(rule.end)
             if ctx.study.data_cutoff is not None:   # an open epoch ends at the data cut-off
-                end = end.fillna(pd.Timestamp(ctx.study.data_cutoff.date))
-            ok &= (date <= end) | end.isna()
-        ok = ok.fillna(False).astype(bool) & ~decided
-        codes[ok.to_numpy(dtype=bool)] = index
+                end = np.where(np.isnat(end), np.datetime64(ctx.study.data_cutoff.date, "ns"),
+                               end)
+            ok &= (date <= end) | np.isnat(end)
+        ok &= ~decided
+        codes[ok] = index
         decided |= ok
     return text_from_codes(codes, np.array([rule.epoch for rule in ctx.study.epochs] or [],
                                            dtype=object), frame.raw.index)
@@ -773,19 +787,30 @@ def _subject_dates(ctx: MapContext, frame: BlockFrame, dm_variable: str) -> pd.S
     if cached is None or cached[0] is not ctx.subjects:
         cached = (ctx.subjects, complete_date(ctx.subjects[dm_variable].astype("string")))
         ctx.subject_dates[dm_variable] = cached
-    return _lookup_by_subject(var_column(ctx, frame, "USUBJID"), cached[1])
+    return _lookup_by_subject(var_column(ctx, frame, "USUBJID"), cached[1],
+                              ctx.subject_positions)
 
 
-def _lookup_by_subject(usubjid: pd.Series, by_subject: pd.Series) -> pd.Series:
+def _lookup_by_subject(usubjid: pd.Series, by_subject: pd.Series,
+                       known: dict[int, tuple[np.ndarray, pd.Index, np.ndarray]] | None = None
+                       ) -> pd.Series:
     """``usubjid.map(by_subject)``, looking up each distinct subject once (the rows' remembered
-    factorisation) instead of hashing every record's identifier."""
+    factorisation) instead of hashing every record's identifier. ``known`` keeps the records'
+    positions in ``by_subject`` by the rows' codes: every DM date shares DM's subject index,
+    so a block's records are looked up once for all of them (study_day, epoch, lobxfl)."""
     if not (isinstance(usubjid.dtype, pd.StringDtype) and usubjid.dtype.storage == "python") \
             or not by_subject.index.is_unique:
         return usubjid.map(by_subject)
     codes, uniques = coded(usubjid)
-    # a missing identifier finds what .map finds for it: a missing key, if there is one
-    missing = by_subject.index.get_indexer(pd.array([pd.NA], dtype=usubjid.dtype))
-    positions = np.append(by_subject.index.get_indexer(uniques), missing)[codes]
+    entry = known.get(id(codes)) if known is not None else None
+    if entry is not None and entry[0] is codes and entry[1] is by_subject.index:
+        positions = entry[2]
+    else:
+        # a missing identifier finds what .map finds for it: a missing key, if there is one
+        missing = by_subject.index.get_indexer(pd.array([pd.NA], dtype=usubjid.dtype))
+        positions = np.append(by_subject.index.get_indexer(uniques), missing)[codes]
+        if known is not None:       # the entry holds codes: its id is not reused meanwhile
+            known[id(codes)] = (codes, by_subject.index, positions)
     values = by_subject.array
     taken = pd.api.extensions.take(values, positions, allow_fill=True) \
         if isinstance(values, np.ndarray) else values.take(positions, allow_fill=True)
