@@ -42,7 +42,6 @@ FINDINGS_CLASSES = ("Findings", "Findings About")
 # AGEU (CDISC CT AGEU) → factor to years; AGE without AGEU is taken as years
 _YEARS_PER = {"YEARS": 1.0, "MONTHS": 1 / 12, "WEEKS": 7 / 365.25, "DAYS": 1 / 365.25,
               "HOURS": 1 / 8766.0}
-_ISO_DATE = r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
 
 
 # ============================================================================================
@@ -84,12 +83,9 @@ def _emit(rule: str, settings: PlausibilitySpec, dataset: str, variable: str,
 def _date_parts(dtc: pd.Series) -> pd.DataFrame:
     """Year, month, day (NaN where absent) of ISO 8601 dates, computed on distinct values."""
     codes, uniques = coded(dtc)       # remembered: the CR and XD rules ask the same columns
-    parts = pd.Series(uniques, dtype="string").str.extract(_ISO_DATE).apply(
-        pd.to_numeric, errors="coerce")
-    parts.columns = ["Y", "M", "D"]
-    if not len(parts):
+    if not len(uniques):
         return pd.DataFrame({"Y": np.nan, "M": np.nan, "D": np.nan}, index=dtc.index)
-    taken = parts.to_numpy(dtype="float64")[np.where(codes < 0, 0, codes)]
+    taken = iso_date_parts(np.asarray(uniques, dtype=object))[np.where(codes < 0, 0, codes)]
     taken[codes < 0] = np.nan
     return pd.DataFrame(taken, index=dtc.index, columns=["Y", "M", "D"])
 
