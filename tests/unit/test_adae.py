@@ -227,3 +227,15 @@ def test_first_flag_by_date_then_seq_per_group_missing_last():
         assert _first_flag_sorted(frame, eligible, ["_ST", "AESEQ"], [True, True],
                                   groups).equals(
             _first_flag(frame, eligible, ["_ST", "AESEQ"], [True, True], groups))
+
+
+def test_records_of_subjects_not_in_adsl_left_out_and_ae_untouched():
+    ae = _ae()
+    extra = ae.iloc[[0]].assign(USUBJID=pd.array(["S9"], dtype="string"))
+    ae = pd.concat([ae, extra], ignore_index=True)       # S9 is in AE only
+    before = ae.copy()
+    out = derive_adae({"AE": ae}, _adsl(), AdamSettings(), Findings(), {})
+    assert len(out) == 10 and "S9" not in set(out["USUBJID"])
+    pd.testing.assert_frame_equal(ae, before)              # the SDTM frame is only read
+    every = derive_adae({"AE": _ae()}, _adsl(), AdamSettings(), Findings(), {})
+    pd.testing.assert_frame_equal(out, every)               # same records as without S9

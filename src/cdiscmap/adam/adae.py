@@ -202,7 +202,9 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     if absent:
         findings.add(notice("CMAP-AD0005", f"AE has no {', '.join(absent)}; ADAE leaves them empty",
                             "AE", ", ".join(absent)))
-    ae = ae.loc[ae["USUBJID"].isin(adsl["USUBJID"])].copy()
+    known = ae["USUBJID"].isin(adsl["USUBJID"])
+    if not known.all():          # AE is only read below: no copy of it when every record stays
+        ae = ae.loc[known]
     out = pd.DataFrame({"STUDYID": ae["STUDYID"].astype("string"),
                         "USUBJID": ae["USUBJID"].astype("string")}, index=ae.index)
     table = adsl.set_index("USUBJID")
@@ -361,7 +363,10 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                          + "; NOT RELATED for any other non-blank AEREL")
 
     # first-occurrence flags over the treatment-emergent AEs
-    work = out.assign(_ST=astdtm, _NEG=-out[cfg.worst_by])
+    # the keys and order of the flags only (not a copy of every ADAE column)
+    work = pd.DataFrame({"USUBJID": out["USUBJID"], "AEBODSYS": out["AEBODSYS"],
+                         "AEDECOD": out["AEDECOD"], "AESEQ": out["AESEQ"], "_ST": astdtm,
+                         "_NEG": -out[cfg.worst_by]}, index=out.index)
     codes = {tuple(g): _group_codes(work, g) for g in _FLAG_GROUPS.values()}
     for flag, groups in _FLAG_GROUPS.items():
         out[flag] = _first_flag(work, emergent, ["_ST", "AESEQ"], [True, True], groups,
