@@ -334,12 +334,18 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     progress.stage("Reading datasets")
     loaded = _Loaded()
     candidates = [folder, *_package_folders(folder)]
+    # specs/ is parsed (pure Python) in a thread while the XPT readers, mostly in numpy with
+    # the GIL released, read the files: it is off the serial path. Its error, if any, is
+    # raised where it was before, after the check that the folder holds datasets.
+    side = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+    specs = side.submit(load_standards) if standards is None else None
     xpt = _read_all_xpt(candidates, folder)
     folders = [f for f in candidates if _load_folder(f, folder, loaded, xpt)]
     if not loaded.datasets and not loaded.findings:
         raise InputDataError(f"{display_path(folder)}: no .xpt or Dataset-JSON files (looked "
                              f"in the folder and its sdtm/ and adam/ sub-folders)")
-    standards = standards or load_standards()
+    standards = standards or specs.result()             # type: ignore[union-attr]
+    side.shutdown()                     # no idle thread left when the checks fork below
     findings = Findings()
     findings.extend(loaded.findings)
     datasets = loaded.datasets
