@@ -392,9 +392,11 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
                               standards=standards, study=loaded, origins=result.origins,
                               methods={}, created=created)
         if adam_frames:
+            # with a report, define.html is rendered once, after ARM is added below
             files += write_define(staging / "adam", kind="ADaM", datasets=adam_frames,
                                   standards=standards, study=loaded, origins={},
-                                  methods=adam_methods, created=created)
+                                  methods=adam_methods, created=created,
+                                  html=report is None)
         progress.stage("Checking SDTM")
         result.findings.extend(checks.result())
         result.findings.extend(adam_findings)
@@ -406,7 +408,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
 
             report_bytes, rep = report.result()
             files += _write_outputs(staging / "report", report_bytes)
-            write_analysis_results(staging / "adam", rep, analysis, opts.study_dir)
+            write_analysis_results(staging / "adam", rep, analysis, opts.study_dir, html=True)
         final = _promote(stage)
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
