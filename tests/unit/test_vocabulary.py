@@ -244,3 +244,18 @@ def test_cross_domain_findings_fold_when_systematic():
     few = ae.head(3)
     found = [f for f in check_sdtm_cross({"DM": dm, "AE": few}) if f.rule == "CMAP-XD0006"]
     assert len(found) == 3 and all(f.count == 1 for f in found)
+
+
+def test_last_by_takes_each_groups_latest_eligible_record():
+    f = frame(A=["x"] * 7)
+    f.out["TEST"] = pd.Series(["B", "A", "B", None, None, "A", "B"], dtype="string")
+    f.out["N"] = [1.0, 1.0, float("nan"), float("nan"), 2.0, 1.0, 1.0]
+    date = pd.Series(pd.to_datetime(["2020-01-02", "2020-01-05", "2020-01-02", "2020-01-01",
+                                     "2020-01-03", "2020-01-05", None]))
+    keep = pd.Series([True, True, True, True, True, True, False]).to_numpy()
+    # TEST groups: A → rows 1, 5 (same date: the later row, 5); B → rows 0, 2 (same date: 2;
+    # row 6 has no date); missing TEST → rows 3, 4 (4 is later)
+    assert sorted(v._last_by(f, ["TEST"], date, keep).tolist()) == [2, 4, 5]
+    # by two keys, one numeric with NaN as a group of its own
+    assert sorted(v._last_by(f, ["TEST", "N"], date, keep).tolist()) == [0, 2, 3, 4, 5]
+    assert v._last_by(f, ["A"], date.astype(object), keep) is None   # dates not datetime64

@@ -1042,14 +1042,53 @@ def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
     first_dose = _subject_dates(ctx, frame, "RFXSTDTC")
     has_result = var_column(ctx, frame, args.result).notna()
     eligible = (date <= first_dose).fillna(False).astype(bool) & has_result
-    table = pd.DataFrame({k: var_column(ctx, frame, k) for k in args.by})
-    table["_D"] = date
-    table["_POS"] = np.arange(len(table))
-    cand = table[eligible.to_numpy()].sort_values([*args.by, "_D", "_POS"], kind="mergesort")
-    last = cand.groupby(args.by, dropna=False, sort=False).tail(1).index
     flags = np.full(len(frame.out.index), -1, dtype=np.intp)      # "Y" on the last records
-    flags[frame.out.index.get_indexer(last)] = 0
+    last = _last_by(frame, args.by, date, eligible.to_numpy(dtype=bool))
+    if last is None:
+        table = pd.DataFrame({k: var_column(ctx, frame, k) for k in args.by})
+        table["_D"] = date
+        table["_POS"] = np.arange(len(table))
+        cand = table[eligible.to_numpy()].sort_values([*args.by, "_D", "_POS"],
+                                                      kind="mergesort")
+        last = frame.out.index.get_indexer(
+            cand.groupby(args.by, dropna=False, sort=False).tail(1).index)
+    flags[last] = 0
     return text_from_codes(flags, np.array(["Y"], dtype=object), frame.out.index)
+
+
+def _last_by(frame: BlockFrame, by: list[str], date: pd.Series, eligible: np.ndarray
+             ) -> np.ndarray | None:
+    """Positions of the last eligible record (latest date, then last in the block) of each
+    ``by`` group, as sorting by (by, date, position) and taking each group's tail gives them:
+    one ``np.lexsort`` on the keys' ranks (text: rank of its distinct value, missing its own
+    group; numbers: rank with NaN equal to itself). None when a key is neither (or the dates
+    or the index do not allow it): the caller sorts the frame."""
+    if not by or not frame.out.index.is_unique or date.dtype.kind != "M":
+        return None
+    ranks = []
+    for key in by:
+        values = frame.out[key]
+        rank = _sort_key(values)
+        if isinstance(rank, pd.Series):
+            data = values.to_numpy()
+            if data.dtype.kind not in "biuf":
+                return None
+            rank = np.unique(data, return_inverse=True, equal_nan=True)[1].reshape(-1) \
+                if data.dtype.kind == "f" else data
+        ranks.append(np.asarray(rank)[eligible])
+    day = date.to_numpy(dtype="datetime64[ns]")[eligible]
+    if np.isnat(day).any():         # eligible records have a date (compared with one)
+        return None
+    positions = np.flatnonzero(eligible)
+    order = np.lexsort([positions, day.view("int64"), *reversed(ranks)])
+    if not len(order):
+        return positions
+    end = np.zeros(len(order), dtype=bool)
+    end[-1] = True
+    for rank in ranks:
+        r = rank[order]
+        end[:-1] |= r[1:] != r[:-1]
+    return positions[order[end]]
 
 
 def expr(ctx: MapContext, frame: BlockFrame, text: str) -> pd.Series:
