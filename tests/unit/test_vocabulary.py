@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -259,3 +260,18 @@ def test_last_by_takes_each_groups_latest_eligible_record():
     # by two keys, one numeric with NaN as a group of its own
     assert sorted(v._last_by(f, ["TEST", "N"], date, keep).tolist()) == [0, 2, 3, 4, 5]
     assert v._last_by(f, ["A"], date.astype(object), keep) is None   # dates not datetime64
+
+
+def test_stable_order_is_lexsort_of_the_keys():
+    first = np.array([2, 1, 2, 1, 0, 2])
+    second = np.array([5, -3, 5, 7, 7, 1])
+    flags = np.array([True, False, False, True, True, False])
+    position = np.arange(6)
+    # by first, then second, then flags; ties (rows 0 and 2 differ only by flag) by position
+    assert v._stable_order([first, second, flags, position], 6).tolist() == [4, 1, 3, 5, 2, 0]
+    assert v._stable_order([first, second], 6).tolist() == [4, 1, 3, 5, 0, 2]
+    # keys whose combined range does not fit one int64 are sorted by np.lexsort itself
+    huge = np.array([0, 2 ** 40, 1, 2 ** 40, 5, 0])
+    assert v._stable_order([huge, huge, second], 6).tolist() == \
+        np.lexsort([second, huge, huge]).tolist()
+    assert v._stable_order([first], 0).tolist() == []

@@ -850,7 +850,7 @@ def _numbers_within(table: pd.DataFrame, sort_keys: list[str], by: list[str]
         ranks[key] = np.unique(values, return_inverse=True, equal_nan=True)[1].reshape(-1) \
             if values.dtype.kind == "f" else values
     n = len(table)
-    order = np.lexsort([ranks[k] for k in reversed(sort_keys)]) if n else np.zeros(0, np.intp)
+    order = _stable_order([ranks[k] for k in dict.fromkeys(sort_keys)], n)
     start = np.zeros(n, dtype=bool)
     if n:
         start[0] = True
@@ -861,6 +861,31 @@ def _numbers_within(table: pd.DataFrame, sort_keys: list[str], by: list[str]
     numbers = np.empty(n, dtype="float64")
     numbers[order] = np.arange(n) - first + 1
     return numbers
+
+
+def _stable_order(keys: list[np.ndarray], n: int) -> np.ndarray:
+    """``np.lexsort`` of integer keys (the first the primary), as one stable argsort of a
+    single int64 key made of them when it fits (several times cheaper on long domains). A
+    last key that is the position itself is left out: the stable sort keeps that order."""
+    if not n:
+        return np.zeros(0, dtype=np.intp)
+    used = keys[:-1] if len(keys) > 1 and keys[-1].dtype.kind in "iu" and \
+        np.array_equal(keys[-1], np.arange(n)) else keys
+    shifted, size = [], 1
+    for key in used:
+        if key.dtype.kind not in "biu":
+            return np.lexsort(keys[::-1])
+        key = key.astype("int64", copy=False)
+        low = int(key.min())
+        span = int(key.max()) - low + 1
+        size *= span
+        if size >= 2 ** 62:
+            return np.lexsort(keys[::-1])
+        shifted.append((key - low, span))
+    combined = np.zeros(n, dtype="int64")
+    for key, span in shifted:
+        combined = combined * span + key
+    return np.argsort(combined, kind="stable")
 
 
 def _text_rank(values: pd.Series) -> pd.Series | np.ndarray:
