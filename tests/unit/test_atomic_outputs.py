@@ -487,3 +487,37 @@ def test_demo_synthesis_cut_short_leaves_no_half_export(first_run, tmp_path, mon
         "adam", "findings.csv", "findings.json", "lineage.csv", "raw", "report",
         "run-summary.json", "run-summary.md", "sdtm", "truth"]
     assert hidden(out) == [] and hidden(out / STUDYID) == []
+
+
+# --------------------------------------------------------------------------------------------
+# atomic_write_many: many files, fsynced together, none replaced before all are on disk
+# --------------------------------------------------------------------------------------------
+def test_atomic_write_many_writes_every_file_with_shared_modes(tmp_path):
+    from cdiscmap.emit.atomic import atomic_write_many
+
+    (tmp_path / "a.csv").write_bytes(b"old")
+    paths = atomic_write_many(tmp_path, {"a.csv": b"x,y\n1,2\n", "sub/b.rtf": b"{\\rtf1}"})
+    assert paths == [tmp_path / "a.csv", tmp_path / "sub" / "b.rtf"]
+    assert (tmp_path / "a.csv").read_bytes() == b"x,y\n1,2\n"
+    assert (tmp_path / "sub" / "b.rtf").read_bytes() == b"{\\rtf1}"
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {p.stat().st_mode & 0o777 for p in paths} == {0o666 & ~mask}
+    assert sorted(p.name for p in tmp_path.rglob("*.tmp")) == []
+
+
+def test_atomic_write_many_replaces_nothing_when_a_later_file_fails(tmp_path):
+    from cdiscmap.emit.atomic import atomic_write_many
+
+    (tmp_path / "a.csv").write_bytes(b"old")
+    (tmp_path / "blocked").write_bytes(b"a file where a folder is needed")
+    with pytest.raises(OutputError, match="blocked"):
+        atomic_write_many(tmp_path, {"a.csv": b"new", "blocked/b.csv": b"b"})
+    assert (tmp_path / "a.csv").read_bytes() == b"old"       # not replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "blocked"]   # no .tmp
+
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(OutputError, match="dir.csv: is a directory"):
+        atomic_write_many(tmp_path, {"a.csv": b"new", "dir.csv": b"b"})
+    assert (tmp_path / "a.csv").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "blocked", "dir.csv"]

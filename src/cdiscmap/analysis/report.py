@@ -459,11 +459,10 @@ def _json_default(value: Any) -> Any:
 
 def write_report(rep: Report, folder: Path) -> list[Path]:
     """Write the report files into ``folder`` (each atomically); returns their paths."""
-    from cdiscmap.emit.atomic import atomic_write_bytes
+    from cdiscmap.emit.atomic import atomic_write_many
 
     folder.mkdir(parents=True, exist_ok=True)
-    return [atomic_write_bytes(folder / name, data)
-            for name, data in sorted(report_files(rep).items())]
+    return atomic_write_many(folder, dict(sorted(report_files(rep).items())))
 
 
 def is_report_file(name: str) -> bool:

@@ -427,14 +427,9 @@ def analysis_report(adam: dict[str, pd.DataFrame], analysis: AnalysisSettings
 
 def _write_outputs(folder: Path, outputs: dict[str, bytes]) -> list[Path]:
     """Write ``outputs`` (bytes by relative path) under ``folder``, each file atomically."""
-    from cdiscmap.emit.atomic import atomic_write_bytes
+    from cdiscmap.emit.atomic import atomic_write_many
 
-    written = []
-    for rel, data in sorted(outputs.items()):
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written.append(atomic_write_bytes(path, data))
-    return written
+    return atomic_write_many(folder, dict(sorted(outputs.items())))
 
 
 _RUN_FILES = frozenset({"run-summary.json", "run-summary.md", "findings.csv", "findings.json",
