@@ -152,8 +152,9 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
     (crizotinib-basket, gist-imatinib, imt-pediatric).
     """
     from cdiscmap.findings import Severity
-    from cdiscmap.pipeline.run import RunOptions, default_study_dir, resolve_study_dir, run_study
+    from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
     from cdiscmap.progress import progress
+    from cdiscmap.resources import resolve_study_dir
 
     opts = RunOptions(study_dir=resolve_study_dir(study) if study else default_study_dir(),
                       raw_dir=raw_dir, out_root=out_root, adam=adam, formats=formats)
@@ -256,7 +257,7 @@ def report(study: Path, adam_dir: Path, out_root: Path) -> None:
     """Tables and figures of the study's analysis.yaml from ADaM: report.html, RTF, CSV,
     PNG/SVG and cells.json (docs/report.md)."""
     from cdiscmap.analysis.report import report_command
-    from cdiscmap.pipeline.run import resolve_study_dir
+    from cdiscmap.resources import resolve_study_dir
 
     files = report_command(resolve_study_dir(study), adam_dir, out_root)
     html = next((p for p in files if p.name == "report.html"), None)
@@ -304,7 +305,8 @@ def recist(ctx: click.Context, sdtm_dir: Path, out_dir: Path | None, settings_fi
 @click.argument("study", type=click.Path(file_okay=False, path_type=Path))
 def check_spec(study: Path) -> None:
     """Check a study's YAML (study.yaml, sdtm/*.yaml, adam/*.yaml) without reading data."""
-    from cdiscmap.pipeline.run import check_study_spec, resolve_study_dir
+    from cdiscmap.pipeline.run import check_study_spec
+    from cdiscmap.resources import resolve_study_dir
 
     message = check_study_spec(resolve_study_dir(study))
     _console().print(message)
@@ -347,7 +349,7 @@ def init(raw_dir: Path, name: str, out_dir: Path, profile: str | None, force: bo
 def define(study: Path, package: Path) -> None:
     """Write define.xml and define.html for the SDTM (and ADaM) XPT files of a package."""
     from cdiscmap.pipeline.define_step import write_package_defines
-    from cdiscmap.pipeline.run import resolve_study_dir
+    from cdiscmap.resources import resolve_study_dir
 
     console = _console()
     for path in write_package_defines(resolve_study_dir(study), package):

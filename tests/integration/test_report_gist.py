@@ -13,7 +13,8 @@ import pytest
 from lxml import etree
 
 from cdiscmap.analysis.settings import load_analysis_settings
-from cdiscmap.pipeline.run import RunOptions, resolve_study_dir, run_study
+from cdiscmap.pipeline.run import RunOptions, run_study
+from cdiscmap.resources import resolve_study_dir
 from cdiscmap.synth import generate
 
 SUBJECTS = 40

@@ -57,25 +57,6 @@ def default_study_dir() -> Path:
     return bundled_studies_dir() / DEMO_STUDY
 
 
-def resolve_study_dir(study: Path | str) -> Path:
-    """A study folder as given, or the bundled study of that name (``gist-imatinib``)."""
-    path = Path(study)
-    if path.is_dir():
-        return path
-    if len(path.parts) == 1:
-        bundled = bundled_studies_dir() / path.name
-        if (bundled / "study.yaml").is_file():
-            return bundled
-    raise SpecError(f"study folder {display_path(path)} not found (and no bundled study of "
-                    f"that name: {', '.join(bundled_study_names())})")
-
-
-def bundled_study_names() -> list[str]:
-    root = bundled_studies_dir()
-    return sorted(p.name for p in root.iterdir() if (p / "study.yaml").is_file()) \
-        if root.is_dir() else []
-
-
 @dataclass
 class RunOptions:
     study_dir: Path

@@ -112,7 +112,7 @@ def plan(study_args: Sequence[Path | str], raw_root: Path | None
 
     Refuses the whole batch when two studies share a folder name (their logs would collide)
     or a STUDYID (their packages would)."""
-    from cdiscmap.pipeline.run import resolve_study_dir
+    from cdiscmap.resources import resolve_study_dir
 
     todo: list[BatchStudy] = []
     failed: list[StudyOutcome] = []
