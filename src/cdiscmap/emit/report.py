@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.facts import text_facts
-from cdiscmap.emit.atomic import atomic_open, atomic_write_text
+from cdiscmap.emit.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from cdiscmap.findings import Findings
 
 _NEEDS_QUOTE = re.compile(r'[,"\r\n]')
@@ -73,34 +73,38 @@ _LINEAGE_HEADER = "dataset,USUBJID,SEQ,QNAM,source_file,source_row"
 
 def write_lineage(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
     """lineage.csv: for every SDTM record (dataset, USUBJID, --SEQ) the raw file and row it
-    came from, so lineage outlives the in-memory run.
+    came from, so lineage outlives the in-memory run (see :func:`lineage_csv`)."""
+    atomic_write_bytes(folder / "lineage.csv", lineage_csv(datasets))
+
+
+def lineage_csv(datasets: dict[str, pd.DataFrame]) -> bytes:
+    """The bytes of lineage.csv, computed without writing (``cdiscmap run`` makes them in a
+    forked child beside the ADaM work).
 
     A million-record run has a few thousand distinct subjects, files and row numbers: each
     column is factorised, its distinct values are formatted (and CSV-quoted) once, and the
     lines are joined from those texts in C (``str.join`` over ``zip``), which is what
     ``DataFrame.to_csv`` of the same table writes, byte for byte."""
-    with atomic_open(folder / "lineage.csv", "w", newline="") as handle:
-        pieces = [(name, frame) for name, frame in sorted(datasets.items())
-                  if "_SRCFILE" in frame]
-        if not pieces:
-            pd.DataFrame().to_csv(handle, index=False, lineterminator="\n")
-            return
-        handle.write(_LINEAGE_HEADER + "\n")
-        for name, frame in pieces:
-            if not len(frame):
-                continue
-            seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
-            fields = [
-                repeat(_csv_text([name])[0]),
-                _column_texts(frame["USUBJID"], "string") if "USUBJID" in frame else repeat(""),
-                _column_texts(frame[seq], "Int64") if seq else repeat(""),
-                _column_texts(frame["QNAM"], "string") if "QNAM" in frame else repeat(""),
-                _column_texts(frame["_SRCFILE"], "string"),
-                _column_texts(frame["_SRCROW"], "Int64"),
-            ]
-            # constant fields repeat without end: the record columns set the length
-            handle.write("\n".join(map(",".join, zip(*fields, strict=False))))
-            handle.write("\n")
+    pieces = [(name, frame) for name, frame in sorted(datasets.items()) if "_SRCFILE" in frame]
+    if not pieces:
+        return pd.DataFrame().to_csv(index=False, lineterminator="\n").encode("utf-8")
+    parts = [_LINEAGE_HEADER + "\n"]
+    for name, frame in pieces:
+        if not len(frame):
+            continue
+        seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
+        fields = [
+            repeat(_csv_text([name])[0]),
+            _column_texts(frame["USUBJID"], "string") if "USUBJID" in frame else repeat(""),
+            _column_texts(frame[seq], "Int64") if seq else repeat(""),
+            _column_texts(frame["QNAM"], "string") if "QNAM" in frame else repeat(""),
+            _column_texts(frame["_SRCFILE"], "string"),
+            _column_texts(frame["_SRCROW"], "Int64"),
+        ]
+        # constant fields repeat without end: the record columns set the length
+        parts.append("\n".join(map(",".join, zip(*fields, strict=False))))
+        parts.append("\n")
+    return "".join(parts).encode("utf-8")
 
 
 def _column_texts(series: pd.Series, dtype: str) -> Iterable[str]:
@@ -157,7 +161,10 @@ def _recist_section(frame: pd.DataFrame) -> list[str]:
 
 
 def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
-                     adam: dict[str, pd.DataFrame], raw_dir: Path) -> dict[str, object]:
+                     adam: dict[str, pd.DataFrame], raw_dir: Path,
+                     lineage: bytes | None = None) -> dict[str, object]:
+    """run-summary.json/.md, findings.csv/.json and lineage.csv (``lineage``: its bytes when
+    already made by :func:`lineage_csv`, else made here); returns the summary."""
     acc = result.accounting
     table = acc.table()
     drops = acc.drops()
@@ -192,5 +199,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
     md += _recist_section(findings)
     atomic_write_text(folder / "run-summary.md", "".join(md))
     write_findings(folder, result.findings, findings)
-    write_lineage(folder, {**result.domains, **result.supp})
+    if lineage is None:
+        lineage = lineage_csv({**result.domains, **result.supp})
+    atomic_write_bytes(folder / "lineage.csv", lineage)
     return summary

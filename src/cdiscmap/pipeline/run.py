@@ -238,6 +238,19 @@ def sdtm_check_findings(result: SdtmResult, loaded: LoadedStudy,
     return found.items
 
 
+def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Standards
+                        ) -> tuple[list[Finding], bytes]:
+    """The SDTM checks' findings and lineage.csv's bytes: both only read the mapped frames,
+    so ``run_study``'s first child makes them together (sharing each column's factorisation)
+    while this process derives ADaM."""
+    from cdiscmap.checks.facts import facts_cache
+    from cdiscmap.emit.report import lineage_csv
+
+    with facts_cache():
+        return (sdtm_check_findings(result, loaded, standards),
+                lineage_csv({**result.domains, **result.supp}))
+
+
 def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
                findings: Findings) -> None:
     """pandera schemas (generated from specs/) on every domain and SUPP--; failures go to
@@ -336,7 +349,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     # this process writes the package; their findings go in before the ADaM ones, as serially.
     with ExitStack() as children, Staging(out_dir) as stage:
         checks = children.enter_context(
-            ForkedCall(lambda: sdtm_check_findings(result, loaded, standards)))
+            ForkedCall(lambda: _checks_and_lineage(result, loaded, standards)))
         staging = stage.folder
         # SDTM is sized (XPT v5 limits checked) now, so data that cannot be written is refused
         # before ADaM is derived, and written once the report's child is running beside us
@@ -379,10 +392,11 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
                                   methods=adam_methods, created=created,
                                   html=report is None)
         progress.stage("Checking SDTM")
-        result.findings.extend(checks.result())
+        check_findings, lineage = checks.result()
+        result.findings.extend(check_findings)
         result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
-        summary = write_run_report(staging, loaded, result, adam_frames, raw_dir)
+        summary = write_run_report(staging, loaded, result, adam_frames, raw_dir, lineage)
         if report is not None and analysis is not None:
             progress.stage("Writing the analysis report")
             from cdiscmap.analysis.arm import write_analysis_results
