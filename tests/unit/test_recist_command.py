@@ -189,10 +189,10 @@ def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outpu
     assert "TRMETHOD" not in read["TR"].columns and "TRSTRESN" in read["TR"].columns
 
 
-def test_forked_pieces_give_the_serial_bytes_and_the_serial_errors(
+def test_forked_rs_gives_the_serial_bytes_and_the_serial_errors(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # RS prepared and the comparison CSV composed in forked children (forked.py) or in this
-    # process: the same files; an RS without RSSTRESC stops both ways with the same message
+    # RS read and prepared in a forked child (forked.py) or in this process: the same files;
+    # an RS without RSSTRESC stops both ways with the same message
     from cdiscmap import forked
     from cdiscmap.errors import InputDataError
     from cdiscmap.pipeline.recist_command import run_recist_command

@@ -13,9 +13,8 @@ investigator's TR sum of diameters (``recist/crosscheck.py``), and writes into `
 Outputs are deterministic (no timestamp, fixed number formats, sorted rows), built in a staging
 folder and published together (``emit/atomic.py``). Other files in ``--out`` are left alone.
 
-With more than one usable CPU two pieces run in forked children (``forked.py``; the same
-bytes either way): RS is read and prepared for the cross-check while the engine runs on TU/TR,
-and the comparison CSV is composed while the other files are.
+With more than one usable CPU, RS is read and prepared for the cross-check in a forked child
+(``forked.py``; the same bytes either way) while the engine runs on TU/TR.
 """
 
 from __future__ import annotations
@@ -192,15 +191,12 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     counts = dict(sorted(status.items()))
     target = out_dir or Path(sdtm_dir).parent / "recist"
     progress.stage("Writing the RECIST report")
-    # The comparison CSV (the largest file: a row per compared test) is composed in a forked
-    # child while this process composes the timepoints CSV, the JSON and the HTML; the child
-    # only returns the text (forked.py: a child writes no file).
-    with Staging(target) as stage, ForkedCall(
-            lambda: _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS, coded))
-    ) as comparison_csv:
+    with Staging(target) as stage:
         timepoints_text = _coded_text(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
         (stage.folder / TIMEPOINTS_FILE).write_text(_csv_coded(timepoints_text),
                                                     encoding="utf-8")
+        (stage.folder / COMPARISON_FILE).write_text(
+            _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS, coded)), encoding="utf-8")
         report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes,
                          status)
         (stage.folder / REPORT_JSON).write_text(
@@ -208,7 +204,6 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
             encoding="utf-8")
         (stage.folder / REPORT_HTML).write_text(_html(report, timepoints_text),
                                                 encoding="utf-8")
-        (stage.folder / COMPARISON_FILE).write_text(comparison_csv.result(), encoding="utf-8")
         stage.publish(lambda name: name in OWNED_FILES, shared=True)
     return RecistOutcome(target, timepoints, comparison, findings, counts, notes)
 
