@@ -188,30 +188,3 @@ def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outpu
     read = _engine_datasets(read_sdtm(xpt_dir, lazy=True))
     assert "TRMETHOD" not in read["TR"].columns and "TRSTRESN" in read["TR"].columns
 
-
-def test_forked_rs_gives_the_serial_bytes_and_the_serial_errors(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # RS read and prepared in a forked child (forked.py) or in this process: the same files;
-    # an RS without RSSTRESC stops both ways with the same message
-    from cdiscmap import forked
-    from cdiscmap.errors import InputDataError
-    from cdiscmap.pipeline.recist_command import run_recist_command
-    from cdiscmap.recist import DEFAULT_SETTINGS
-
-    if not forked.fork_usable() or forked.fork_unsafe_runtime():
-        pytest.skip("no second CPU (or a fork-unsafe runtime): nothing is forked here")
-    folder = sdtm(tmp_path, rs=rs_text("PR", "SD"))        # V3 disagrees: PD computed
-    outputs = {}
-    for mode, usable in (("forked", True), ("serial", False)):
-        monkeypatch.setattr(forked, "fork_usable", lambda usable=usable: usable)
-        outcome = run_recist_command(folder, tmp_path / mode, DEFAULT_SETTINGS)
-        assert outcome.status_counts == {"AGREE": 4, "DISAGREE": 1}
-        outputs[mode] = {p.name: p.read_bytes() for p in (tmp_path / mode).iterdir()}
-    assert outputs["forked"] == outputs["serial"] and len(outputs["forked"]) == 4
-    (folder / "rs.csv").write_text("STUDYID,USUBJID,RSTESTCD,VISITNUM\nX,S01,OVRLRESP,2\n",
-                                   encoding="utf-8")
-    for usable in (True, False):
-        monkeypatch.setattr(forked, "fork_usable", lambda usable=usable: usable)
-        with pytest.raises(InputDataError, match="RS lacks column.s. RSSTRESC"):
-            run_recist_command(folder, tmp_path / "bad", DEFAULT_SETTINGS)
-    assert not (tmp_path / "bad").exists()

@@ -12,9 +12,6 @@ investigator's TR sum of diameters (``recist/crosscheck.py``), and writes into `
 
 Outputs are deterministic (no timestamp, fixed number formats, sorted rows), built in a staging
 folder and published together (``emit/atomic.py``). Other files in ``--out`` are left alone.
-
-With more than one usable CPU, RS is read and prepared for the cross-check in a forked child
-(``forked.py``; the same bytes either way) while the engine runs on TU/TR.
 """
 
 from __future__ import annotations
@@ -171,20 +168,20 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
     from cdiscmap.checks.read import read_sdtm
     from cdiscmap.emit.atomic import Staging
-    from cdiscmap.forked import ForkedCall
     from cdiscmap.sdtm.vectorize import codes_cache
 
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    # RS is read and prepared for the cross-check (which needs RS alone until the responses
-    # are known) in a forked child while this process reads TU/TR and runs the engine; the
-    # child returns the prepared records (forked.py). A text column the engine and the
-    # cross-check both read is hashed once (the codes cache).
-    with codes_cache(), ForkedCall(lambda: _rs_records(sdtm, settings)) as rs_records:
+    # A text column the engine and the cross-check both read is hashed once (the codes
+    # cache). RS is read once the responses are computed; its preparation needs RS alone
+    # (_rs_records), so it could run in a forked child beside the engine (forked.py): measured
+    # at 10,000 subjects on the shared 2-CPU machine that cost 0.1-0.25 CPU-s (page faults, the
+    # two processes contending) for no wall time gained, so it runs here.
+    with codes_cache():
         timepoints, comparison, found, notes, coded = _compute(
-            _engine_dataset(sdtm, "TU"), _engine_dataset(sdtm, "TR"), rs_records.result,
-            settings)
+            _engine_dataset(sdtm, "TU"), _engine_dataset(sdtm, "TR"),
+            lambda: _rs_records(sdtm, settings), settings)
     findings = Findings()
     findings.extend(found)
     status = _status_text(comparison, coded)
