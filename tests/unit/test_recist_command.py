@@ -187,4 +187,3 @@ def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outpu
 
     read = _engine_datasets(read_sdtm(xpt_dir, lazy=True))
     assert "TRMETHOD" not in read["TR"].columns and "TRSTRESN" in read["TR"].columns
-
