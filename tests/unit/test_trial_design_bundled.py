@@ -95,6 +95,27 @@ def test_sv_names_a_planned_visit_as_tv_does() -> None:
         (1.01, "UNSCHEDULED", None, "2024-01-20", "2024-01-20")]
 
 
+def test_sv_orders_subjects_visits_and_dates_as_text_and_takes_the_first_visit_name() -> None:
+    """Unplanned visits keep the first non-missing VISIT of their records in date order;
+    subjects come in text order (S10 before S2), visits by number; the start/end are the
+    first/last date part over all domains, a time of day only ordering records of one day."""
+    ae = pd.DataFrame({"USUBJID": ["S2", "S10", "S2", "S2"],
+                       "VISITNUM": [3.0, 3.0, 1.0, 3.0],
+                       "VISIT": [None, "V3 (S10)", "V1", "LATE NAME"],
+                       "AESTDTC": ["2024-02-01T10:00", "2024-03-05", "2024-01-02", "2024-02-09"]})
+    lb = pd.DataFrame({"USUBJID": ["S2", "S2", None], "VISITNUM": [3.0, 1.0, 1.0],
+                       "VISIT": ["EARLY NAME", None, "NO SUBJECT"],
+                       "LBDTC": ["2024-02-01T08:00", None, "2024-01-01"]})
+    sv = build_sv(TrialDesignSpec.model_validate({"visits": [
+        {"visitnum": 0, "visit": "SCREENING", "start": "Consent"}]}), "S", {"AE": ae, "LB": lb})
+    assert list(zip(sv["USUBJID"], sv["VISITNUM"], sv["VISIT"], sv["SVSTDTC"], sv["SVENDTC"],
+                    strict=True)) == [
+        ("S10", 3.0, "V3 (S10)", "2024-03-05", "2024-03-05"),
+        ("S2", 1.0, "V1", "2024-01-02", "2024-01-02"),
+        # LB's 08:00 record comes before AE's 10:00 one of the same day: its name is first
+        ("S2", 3.0, "EARLY NAME", "2024-02-01", "2024-02-09")]
+
+
 def test_se_element_starting_after_its_end_is_not_entered() -> None:
     """GIST's shape: follow-up starts at RFENDTC, which for a subject still treated is the data
     cut-off (2024-06-30), after the last contact RFPENDTC (06-21) that ends follow-up."""
