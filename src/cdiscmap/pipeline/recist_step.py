@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from cdiscmap.findings import Finding
 from cdiscmap.recist import RecistSettings, crosscheck, timepoint_responses, to_rs_records
 from cdiscmap.recist.series import SERIES_SEP, series_starts, split_series, unsplit_series
 from cdiscmap.sdtm.dates import study_day
@@ -22,9 +23,37 @@ from cdiscmap.sdtm.vectorize import codes_cache
 from cdiscmap.spec.loader import LoadedStudy
 
 
-def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None:
-    """Run the RECIST engine on TU/TR; returns the computed timepoints (None without TU/TR).
+@dataclasses.dataclass(frozen=True, eq=False)
+class RecistCrosscheck:
+    """The cross-check of one run's computed timepoints against the investigator's RS, kept
+    to be run later: ``cdiscmap run`` runs it in a forked child beside the ADaM work, and puts
+    its findings where the RECIST step would have (:meth:`findings`). Holds the RS collected
+    before the computed records were added; the frames must not change in between."""
 
+    computed: pd.DataFrame
+    tu: pd.DataFrame
+    tr: pd.DataFrame
+    rs: pd.DataFrame
+    starts: pd.DataFrame
+    settings: RecistSettings
+
+    def findings(self) -> list[Finding]:
+        """The disagreements (RECIST 1.1 §4.3-§4.4 responses) as findings, subject ids
+        without the series suffix."""
+        with codes_cache():
+            _, found = crosscheck(split_series(self.computed, self.starts),
+                                  split_series(self.rs, self.starts),
+                                  tr=split_series(self.tr, self.starts), settings=self.settings)
+        return [dataclasses.replace(f, usubjid=f.usubjid.split(SERIES_SEP)[0]) for f in found]
+
+
+def apply_recist(result: SdtmResult, loaded: LoadedStudy, *, check: bool = True
+                 ) -> RecistCrosscheck | None:
+    """Run the RECIST engine on TU/TR (nothing without TU/TR) and, with study.yaml's
+    ``rs_computed``, add its records to RS.
+
+    The cross-check against the collected RS adds its findings to ``result.findings`` here;
+    with ``check=False`` it is returned instead, to be run later (None without RS).
     Text columns are factorised once for the engine and the cross-check (a codes cache,
     :mod:`cdiscmap.sdtm.vectorize`; opened by the caller too, the mapped domains' own
     factorisations are used)."""
@@ -32,24 +61,19 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy) -> pd.DataFrame | None
     if tu is None or tr is None:
         return None
     with codes_cache():
-        return _apply_recist(result, loaded, tu, tr, rs)
-
-
-def _apply_recist(result: SdtmResult, loaded: LoadedStudy, tu: pd.DataFrame, tr: pd.DataFrame,
-                  rs: pd.DataFrame | None) -> pd.DataFrame:
-    settings = RecistSettings(**loaded.study.recist)
-    starts = series_starts(tu, loaded.study.recist_rebaseline)
-    computed = unsplit_series(timepoint_responses(split_series(tu, starts), split_series(tr, starts), settings))
-    if rs is not None:
-        split_rs = split_series(rs, starts)
-        _, findings = crosscheck(split_series(computed, starts), split_rs, tr=split_series(tr, starts),
-                                 settings=settings)
-        result.findings.extend(
-            [dataclasses.replace(f, usubjid=f.usubjid.split(SERIES_SEP)[0]) for f in findings])
-    if loaded.study.rs_computed and rs is not None:
-        result.domains["RS"] = _append_computed(rs, computed, loaded, result)
-        result.accounting.records("RS", len(result.domains["RS"]))
-    return computed
+        settings = RecistSettings(**loaded.study.recist)
+        starts = series_starts(tu, loaded.study.recist_rebaseline)
+        computed = unsplit_series(timepoint_responses(split_series(tu, starts),
+                                                      split_series(tr, starts), settings))
+        pending = None if rs is None else RecistCrosscheck(computed, tu, tr, rs, starts,
+                                                            settings)
+        if pending is not None and check:
+            result.findings.extend(pending.findings())
+            pending = None
+        if loaded.study.rs_computed and rs is not None:
+            result.domains["RS"] = _append_computed(rs, computed, loaded, result)
+            result.accounting.records("RS", len(result.domains["RS"]))
+    return pending
 
 
 def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStudy,

@@ -39,6 +39,7 @@ from cdiscmap.standards.study import with_study_codelists
 if TYPE_CHECKING:
     from cdiscmap.analysis.report import Report
     from cdiscmap.analysis.settings import AnalysisSettings
+    from cdiscmap.pipeline.recist_step import RecistCrosscheck
 
 DEMO_STUDY = "crizotinib-basket"
 
@@ -238,16 +239,18 @@ def sdtm_check_findings(result: SdtmResult, loaded: LoadedStudy,
     return found.items
 
 
-def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Standards
-                        ) -> tuple[list[Finding], bytes]:
-    """The SDTM checks' findings and lineage.csv's bytes: both only read the mapped frames,
-    so ``run_study``'s first child makes them together (sharing each column's factorisation)
-    while this process derives ADaM."""
+def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
+                        recist_check: RecistCrosscheck | None
+                        ) -> tuple[list[Finding], list[Finding], bytes]:
+    """The RECIST cross-check's findings, the SDTM checks' findings and lineage.csv's bytes:
+    all only read the mapped frames, so ``run_study``'s first child makes them together
+    (sharing each column's factorisation) while this process derives ADaM."""
     from cdiscmap.checks.facts import facts_cache
     from cdiscmap.emit.report import lineage_csv
 
+    recist_findings = recist_check.findings() if recist_check is not None else []
     with facts_cache():
-        return (sdtm_check_findings(result, loaded, standards),
+        return (recist_findings, sdtm_check_findings(result, loaded, standards),
                 lineage_csv({**result.domains, **result.supp}))
 
 
@@ -334,7 +337,10 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     from cdiscmap.pipeline.recist_step import apply_recist
 
     progress.stage("RECIST 1.1 cross-check")
-    apply_recist(result, loaded)
+    # the engine runs here (RS gets its records); the cross-check only reads frames and adds
+    # findings, so it runs in the checks' child and its findings go in at this point
+    recist_check = apply_recist(result, loaded, check=False)
+    recist_at = len(result.findings.items)
     from cdiscmap.sdtm.trial_summary import build_ts
 
     ts = build_ts(loaded, result.domains.get("DM"), standards)
@@ -349,7 +355,7 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     # this process writes the package; their findings go in before the ADaM ones, as serially.
     with ExitStack() as children, Staging(out_dir) as stage:
         checks = children.enter_context(
-            ForkedCall(lambda: _checks_and_lineage(result, loaded, standards)))
+            ForkedCall(lambda: _checks_and_lineage(result, loaded, standards, recist_check)))
         staging = stage.folder
         # SDTM is sized (XPT v5 limits checked) now, so data that cannot be written is refused
         # before ADaM is derived, and written once the report's child is running beside us
@@ -392,7 +398,8 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
                                   methods=adam_methods, created=created,
                                   html=report is None)
         progress.stage("Checking SDTM")
-        check_findings, lineage = checks.result()
+        recist_findings, check_findings, lineage = checks.result()
+        result.findings.items[recist_at:recist_at] = recist_findings
         result.findings.extend(check_findings)
         result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
