@@ -30,15 +30,31 @@ def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: 
                      ) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
     """Derive the study's ADaM datasets and check each against its ADaMIG metadata
     (``settings``: the study's ADaM settings when the caller has already loaded them)."""
+    frames, methods = derive_adam(sdtm, study_dir, findings, settings)
+    check_adam(frames, standards, findings)
+    return frames, methods
+
+
+def derive_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, findings: Findings,
+                settings: AdamSettings | None = None
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """The first half of :func:`derive_and_check`: the datasets (in ADAM_ORDER) and their
+    methods; the derivations' findings go to ``findings``."""
     if settings is None:
         settings = load_adam_settings(study_dir)
     result = derive_all(sdtm, settings)
     findings.extend(result.findings)
     frames = {name: result.datasets[name] for name in ADAM_ORDER if name in result.datasets}
+    return frames, result.methods
+
+
+def check_adam(frames: dict[str, pd.DataFrame], standards: Standards, findings: Findings
+               ) -> None:
+    """The second half of :func:`derive_and_check`: each dataset against its ADaMIG metadata
+    (pandera schemas from specs/); reads the frames only."""
     for name, frame in frames.items():
         findings.extend(check_dataset(frame, standards.dataset(name), standards,
                                       dataset_name=name))
-    return frames, result.methods
 
 
 def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,

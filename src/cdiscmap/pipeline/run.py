@@ -370,15 +370,16 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
         report = None
         if with_adam:
             progress.stage("Deriving and writing ADaM")
-            from cdiscmap.pipeline.adam_step import derive_and_check
+            from cdiscmap.pipeline.adam_step import check_adam, derive_adam
 
-            adam_frames, adam_methods = derive_and_check(
-                result.domains | result.supp, opts.study_dir, standards, adam_findings)
+            adam_frames, adam_methods = derive_adam(
+                result.domains | result.supp, opts.study_dir, adam_findings)
             if adam_frames and analysis is not None:
                 # the report needs only the ADaM frames: a second child makes it while this
-                # process writes ADaM, define.xml and the run report
+                # process checks and writes ADaM, writes SDTM, define.xml and the run report
                 report = children.enter_context(
                     ForkedCall(lambda: analysis_report(adam_frames, analysis)))
+            check_adam(adam_frames, standards, adam_findings)
             files += write_datasets(adam_frames, staging / "adam", standards, created,
                                     formats=opts.formats, studyid=loaded.study.studyid,
                                     progress=progress)
