@@ -37,8 +37,8 @@ from cdiscmap.adam.io import (
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
-from cdiscmap.recist import RecistSettings, timepoint_responses
-from cdiscmap.recist.series import series_starts, split_series, unsplit_series
+from cdiscmap.recist import RecistSettings
+from cdiscmap.recist.shared import series_timepoints
 
 
 def _flag(mask: np.ndarray | pd.Series, index: pd.Index) -> pd.Series:
@@ -51,9 +51,8 @@ def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.Data
     RECIST step does it (its helpers are reused, not copied)."""
     cfg = settings.adtr
     recist = RecistSettings(evaluator=cfg.evaluator)
-    starts = series_starts(tu, cfg.rebaseline_visits)
-    computed = timepoint_responses(split_series(tu, starts), split_series(tr, starts), recist)
-    computed = unsplit_series(computed)
+    # the run's RECIST step may have computed these already (recist.shared)
+    _, computed = series_timepoints(tu, tr, recist, cfg.rebaseline_visits)
     if "RECIST_SERIES" not in computed.columns:
         computed["RECIST_SERIES"] = 0
     return computed

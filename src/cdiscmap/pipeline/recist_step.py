@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.findings import Finding
-from cdiscmap.recist import RecistSettings, crosscheck, timepoint_responses, to_rs_records
-from cdiscmap.recist.series import SERIES_SEP, series_starts, split_series, unsplit_series
+from cdiscmap.recist import RecistSettings, crosscheck, to_rs_records
+from cdiscmap.recist.series import SERIES_SEP, split_series
+from cdiscmap.recist.shared import series_timepoints
 from cdiscmap.sdtm.dates import study_day
 from cdiscmap.sdtm.engine import SdtmResult
 from cdiscmap.sdtm.vectorize import codes_cache
@@ -62,9 +63,8 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy, *, check: bool = True
         return None
     with codes_cache():
         settings = RecistSettings(**loaded.study.recist)
-        starts = series_starts(tu, loaded.study.recist_rebaseline)
-        computed = unsplit_series(timepoint_responses(split_series(tu, starts),
-                                                      split_series(tr, starts), settings))
+        # kept for ADTR when the run opened recist.shared.timepoints_memo
+        starts, computed = series_timepoints(tu, tr, settings, loaded.study.recist_rebaseline)
         pending = None if rs is None else RecistCrosscheck(computed, tu, tr, rs, starts,
                                                             settings)
         if pending is not None and check:

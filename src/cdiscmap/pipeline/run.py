@@ -312,6 +312,13 @@ def add_design_and_relationships(result: SdtmResult, loaded: LoadedStudy, raw_di
 
 def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     """Raw export → SDTM (+ ADaM) → datasets, define.xml and the run report."""
+    from cdiscmap.recist.shared import timepoints_memo
+
+    with timepoints_memo():     # the RECIST step's timepoints are ADTR's too (same TU/TR)
+        return _run_study(opts, progress)
+
+
+def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
     progress.stage("Loading specs")
     # custom domains, then study.yaml terms / extends
     standards, loaded = study_standards(opts.study_dir)

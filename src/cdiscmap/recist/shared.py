@@ -1,0 +1,61 @@
+"""Timepoint responses of one TU/TR pair computed once per run, whoever asks first.
+
+``cdiscmap run`` runs the RECIST engine on the mapped TU/TR in its RECIST step, and ADTR asks
+the engine for the same timepoints (its target-lesion sums) on the same frames a few seconds
+later — half a CPU-second at 10,000 subjects spent twice. Inside :func:`timepoints_memo` the
+first result is kept and the second caller gets a copy of it. A result is reused only for the
+very same TU and TR frame objects (held for as long as the memo is open, so their identity
+cannot be taken by other frames), equal engine settings and the same re-baseline visits; the
+frames must not be changed in place in between (the run only reads them). Outside the memo
+every call computes, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import pandas as pd
+
+from cdiscmap.recist.overall import timepoint_responses
+from cdiscmap.recist.series import series_starts, split_series, unsplit_series
+from cdiscmap.recist.settings import RecistSettings
+
+_Key = tuple[int, int, RecistSettings, tuple[str, ...]]
+_MEMO: ContextVar[dict[_Key, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                   pd.DataFrame]] | None] = ContextVar("recist_timepoints",
+                                                                      default=None)
+
+
+@contextmanager
+def timepoints_memo() -> Iterator[None]:
+    """Keep the timepoints computed inside the block for the same frames (nested use shares)."""
+    token = _MEMO.set({}) if _MEMO.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _MEMO.reset(token)
+
+
+def series_timepoints(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings,
+                      rebaseline_visits: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The re-baselined series starts of ``tu`` and the engine's timepoint responses
+    (RECIST 1.1 §4.3-§4.4), each series compared with its own baseline and nadir, subjects'
+    ids as in TU/TR. Each call gets its own copies: callers may add columns."""
+    memo = _MEMO.get()
+    key = (id(tu), id(tr), settings, tuple(rebaseline_visits))
+    if memo is not None and key in memo:
+        starts, computed, _, _ = memo[key]
+        return starts.copy(), computed.copy()
+    starts = series_starts(tu, rebaseline_visits)
+    computed = unsplit_series(timepoint_responses(split_series(tu, starts),
+                                                  split_series(tr, starts), settings))
+    if memo is not None:
+        memo[key] = (starts, computed, tu, tr)        # the frames held: ids stay theirs
+        return starts.copy(), computed.copy()
+    return starts, computed
+
+
+__all__ = ["series_timepoints", "timepoints_memo"]
