@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.facts import text_facts
+from cdiscmap.checks.facts import PlainIso, plain_iso_parts, text_facts
 
 Highest = Literal["none", "D", "M"]
 
@@ -44,61 +44,6 @@ How = Literal["first", "mid", "last"]
 
 # year, month ("-" when unknown), day ("-" when unknown); an optional time part is ignored
 _ISO = r"^(?P<y>\d{4})(?:-(?P<m>\d{2}|-)(?:-(?P<d>\d{2}|-))?)?(?:T.*)?$"
-
-# The plain shapes most --DTC texts have (d: an ASCII digit), read from their characters'
-# code points as arrays, where the regexes read one text at a time: a DM/AE/LB column of a
-# large study has thousands of distinct datetimes. A text of another shape (spaces, "2014---05",
-# a fraction of a second, other digits) still goes through the regexes.
-_SHAPES = {4: "dddd", 7: "dddd-dd", 10: "dddd-dd-dd", 13: "dddd-dd-ddTdd",
-           16: "dddd-dd-ddTdd:dd", 19: "dddd-dd-ddTdd:dd:dd"}
-_WIDTH = max(_SHAPES)
-# component → (first, last + 1) character; present from that length on
-_FIELDS = {"year": (0, 4), "month": (5, 7), "day": (8, 10), "hour": (11, 13),
-           "minute": (14, 16), "second": (17, 19)}
-
-
-@dataclass(frozen=True)
-class _Plain:
-    """Components of distinct texts of a plain shape (float, NaN where absent or not plain):
-    what the _ISO and _TIME regexes give for those texts."""
-
-    length: np.ndarray   # len() of every text
-    plain: np.ndarray    # bool: the text has one of _SHAPES
-    parts: dict[str, np.ndarray]
-
-
-def _plain_parts(values: np.ndarray) -> _Plain:
-    """Read the texts (an object array of str) that have a plain shape, vectorised."""
-    n = len(values)
-    length = np.fromiter(map(len, values), dtype=np.int64, count=n)
-    parts = {name: np.full(n, np.nan) for name in _FIELDS}
-    plain = np.zeros(n, dtype=bool)
-    fits = np.flatnonzero(np.isin(length, list(_SHAPES)))
-    if not len(fits):
-        return _Plain(length, plain, parts)
-    points = values[fits].astype(f"U{_WIDTH}").view(np.uint32).reshape(len(fits), _WIDTH)
-    sizes = length[fits]
-    ok = np.zeros(len(fits), dtype=bool)
-    for size, shape in _SHAPES.items():
-        rows = np.flatnonzero(sizes == size)
-        if not len(rows):
-            continue
-        chars = points[rows, :size]
-        want = np.array([ord(c) for c in shape], dtype=np.uint32)
-        digit = np.array([c == "d" for c in shape])
-        is_digit = (chars >= 48) & (chars <= 57)
-        ok[rows] = np.where(digit, is_digit, chars == want).all(axis=1)
-    digits = points.astype(np.int64) - 48
-    rows = fits[ok]
-    plain[rows] = True
-    for name, (first, stop) in _FIELDS.items():
-        number = np.zeros(len(fits), dtype=np.int64)
-        for i in range(first, stop):
-            number = number * 10 + digits[:, i]
-        given = ok & (sizes >= stop)
-        parts[name][fits[given]] = number[given]
-    return _Plain(length, plain, parts)
-
 
 @dataclass(frozen=True)
 class ImputedDates:
@@ -159,13 +104,13 @@ def spread_text(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Ser
     return pd.Series(taken, index=index, copy=False)
 
 
-def _impute_unique(text: pd.Series, highest: str, how: str, plain: _Plain | None = None
+def _impute_unique(text: pd.Series, highest: str, how: str, plain: PlainIso | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """impute_dtc on distinct texts: dates (datetime64[D]), flags (object), invalid (bool)
     (``plain``: the texts' plain parts when the caller has read them)."""
     if plain is None:
-        plain = _plain_parts(text.to_numpy(dtype=object))
-    # plain shapes are read as arrays (_plain_parts); other complete dates without time parse
+        plain = plain_iso_parts(text.to_numpy(dtype=object))
+    # plain shapes are read as arrays (checks.facts.plain_iso_parts); other complete dates without time parse
     # in C (to_datetime takes a few more: "2014-3-05 " has length 10 too); the rest goes
     # through the regex
     n = len(text)
@@ -285,7 +230,7 @@ def _impute_dtm_unique(text: pd.Series, highest: Highest, how: How,
         return _impute_dtm_texts(text, impute_dtc(text, highest, how), None, time,
                                  flag_seconds)
     # the texts are distinct: impute_dtc's own factorisation would give them back in order
-    plain = _plain_parts(text.to_numpy(dtype=object))
+    plain = plain_iso_parts(text.to_numpy(dtype=object))
     dates_u, flag_u, invalid_u = _impute_unique(text, highest, how, plain)
     dates = ImputedDates(dates=pd.Series(dates_u.astype("datetime64[ns]"), index=text.index),
                          flag=spread_text(flag_u, np.arange(len(text)), text.index),
@@ -293,7 +238,7 @@ def _impute_dtm_unique(text: pd.Series, highest: Highest, how: How,
     return _impute_dtm_texts(text, dates, plain, time, flag_seconds)
 
 
-def _impute_dtm_texts(text: pd.Series, dates: ImputedDates, plain: _Plain | None,
+def _impute_dtm_texts(text: pd.Series, dates: ImputedDates, plain: PlainIso | None,
                       time: Literal["first", "last"], flag_seconds: bool) -> ImputedDatetimes:
     """The time part of distinct texts (plain shapes from ``plain``, others by the regex)."""
     hour, minute, second = (np.full(len(text), np.nan) for _ in range(3))

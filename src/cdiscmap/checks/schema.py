@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.facts import facts_cache, text_facts
+from cdiscmap.checks.facts import facts_cache, plain_iso_parts, text_facts
 from cdiscmap.errors import CdiscmapError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.standards.models import Dataset, Standards, Variable
@@ -112,42 +112,27 @@ _ISO8601 = re.compile(ISO8601_PATTERN)
 _COMPLETE_DATE = re.compile(_COMPLETE_DATE_PREFIX)
 
 
-# The shapes nearly every --DTC value has (year, year-month, date, date-time to the minute or
-# second, ASCII digits), by length: where each digit sits; checked as code points below.
-_SHAPES = {4: "dddd", 7: "dddd-dd", 10: "dddd-dd-dd", 16: "dddd-dd-ddTdd:dd",
-           19: "dddd-dd-ddTdd:dd:dd"}
-_FIELDS = ((5, 1, 12), (8, 1, 31), (11, 0, 23), (14, 0, 59), (17, 0, 59))  # at, lowest, highest
+# Of the plain shapes (facts.PLAIN_SHAPES), those ISO8601_PATTERN accepts as they are (it
+# takes no hour without minutes), and each two-digit field's range in the pattern.
+_PATTERN_LENGTHS = (4, 7, 10, 16, 19)
+_RANGES = {"month": (1, 12), "day": (1, 31), "hour": (0, 23), "minute": (0, 59),
+           "second": (0, 59)}
 
 
 def _common_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For distinct str ``values``: (``ok``, ``complete``, ``known``) where ``known`` marks the
-    values of one of :data:`_SHAPES`, whose ``ok`` (:data:`ISO8601_PATTERN` matches, no
-    trailing hyphen) and ``complete`` (starts with a complete date) are decided here from
-    their code points, as the regexes would: each field in its pattern's range (month 01-12,
-    day 01-31, hour 00-23, minute and second 00-59). The others are left to the regexes."""
-    count = len(values)
-    ok, complete, known = (np.zeros(count, dtype=bool) for _ in range(3))
-    lengths = np.fromiter(map(len, values), dtype=np.int64, count=count)
-    for length, shape in _SHAPES.items():
-        at = np.flatnonzero(lengths == length)
-        if not len(at):
-            continue
-        points = values[at].astype(f"U{length}").view(np.uint32).reshape(len(at), length) \
-            .astype(np.int64)
-        digits = [i for i, c in enumerate(shape) if c == "d"]
-        fits = ((points[:, digits] >= 0x30) & (points[:, digits] <= 0x39)).all(axis=1)
-        for i, c in enumerate(shape):
-            if c != "d":
-                fits &= points[:, i] == ord(c)
-        inside = fits.copy()
-        for start, lowest, highest in _FIELDS:
-            if start + 2 <= length:
-                field = (points[:, start] - 0x30) * 10 + points[:, start + 1] - 0x30
-                inside &= (field >= lowest) & (field <= highest)
-        known[at] = fits
-        ok[at] = inside
-        complete[at] = fits & (length >= 10)
-    return ok, complete, known
+    values of a plain shape the pattern accepts (:func:`~cdiscmap.checks.facts.plain_iso_parts`
+    reads them as arrays), whose ``ok`` (:data:`ISO8601_PATTERN` matches, no trailing hyphen)
+    and ``complete`` (starts with a complete date) are decided here, as the regexes would:
+    each field in its pattern's range (month 01-12, day 01-31, hour 00-23, minute and second
+    00-59). The others are left to the regexes."""
+    plain = plain_iso_parts(values)
+    known = plain.plain & np.isin(plain.length, _PATTERN_LENGTHS)
+    ok = known.copy()
+    for name, (lowest, highest) in _RANGES.items():
+        field = plain.parts[name]
+        ok &= np.isnan(field) | ((field >= lowest) & (field <= highest))
+    return ok, known & (plain.length >= 10), known
 
 
 def _iso8601_uniques(values: np.ndarray) -> np.ndarray:
