@@ -21,7 +21,7 @@ import pandas as pd
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging, output_error, recover
 from cdiscmap.emit.attributes import metadata_for
-from cdiscmap.emit.datasets import plan_datasets, write_datasets, write_planned
+from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_datasets, write_planned
 from cdiscmap.emit.paths import safe_child
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
@@ -364,12 +364,18 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
         checks = children.enter_context(
             ForkedCall(lambda: _checks_and_lineage(result, loaded, standards, recist_check)))
         staging = stage.folder
-        # SDTM is sized (XPT v5 limits checked) now, so data that cannot be written is refused
-        # before ADaM is derived, and written once the report's child is running beside us
-        progress.stage("Sizing SDTM datasets")
-        sdtm_planned = plan_datasets({**result.domains, **result.supp}, staging / "sdtm",
-                                     standards, created, formats=opts.formats,
-                                     studyid=loaded.study.studyid)
+
+        def size_sdtm() -> PlannedDatasets:
+            progress.stage("Sizing SDTM datasets")
+            return plan_datasets({**result.domains, **result.supp}, staging / "sdtm",
+                                 standards, created, formats=opts.formats,
+                                 studyid=loaded.study.studyid)
+
+        # SDTM is sized (XPT v5 limits checked) once ADaM is derived and the report's child
+        # runs beside us, off the critical path. A serial run refuses SDTM that cannot be
+        # written before it derives ADaM, so a failing ADaM derivation sizes SDTM first and
+        # the SDTM error, if any, is the one raised: the same first error either way.
+        sdtm_planned = None if with_adam else size_sdtm()
         files: list[Path] = []
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
@@ -379,19 +385,24 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
             progress.stage("Deriving and writing ADaM")
             from cdiscmap.pipeline.adam_step import check_adam, derive_adam
 
-            adam_frames, adam_methods = derive_adam(
-                result.domains | result.supp, opts.study_dir, adam_findings)
+            try:
+                adam_frames, adam_methods = derive_adam(
+                    result.domains | result.supp, opts.study_dir, adam_findings)
+            except Exception:
+                size_sdtm()
+                raise
             if adam_frames and analysis is not None:
                 # the report needs only the ADaM frames: a second child makes it while this
                 # process checks and writes ADaM, writes SDTM, define.xml and the run report
                 report = children.enter_context(
                     ForkedCall(lambda: analysis_report(adam_frames, analysis)))
+            sdtm_planned = size_sdtm()
             check_adam(adam_frames, standards, adam_findings)
             files += write_datasets(adam_frames, staging / "adam", standards, created,
                                     formats=opts.formats, studyid=loaded.study.studyid,
                                     progress=progress)
         progress.stage("Writing SDTM datasets")
-        files = write_planned(sdtm_planned, progress) + files
+        files = write_planned(sdtm_planned or size_sdtm(), progress) + files
         from cdiscmap.emit.define import write_define
 
         progress.stage("Writing define.xml")
