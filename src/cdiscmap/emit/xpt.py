@@ -58,6 +58,7 @@ from pandas._libs.hashtable import PyObjectHashTable  # pd.factorize's table (_f
 
 from cdiscmap.emit.atomic import atomic_open
 from cdiscmap.errors import OutputError, XptLimitError
+from cdiscmap.forked import ForkedCall, fork_usable
 
 try:    # pandas' hash table for str values: public behaviour, private module (_factorize_text)
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
@@ -357,37 +358,113 @@ def _plan_columns(frame: pd.DataFrame, dataset_name: str, columns: Sequence[XptC
         problems.append(f"{dataset_name}.{name}: special_missing given for a variable that is "
                         "not among the columns to write")
     seen: set[str] = set()
-    plans: list[_Plan] = []
+    # per column: the problems found before its data is read, and the data to plan (if any)
+    slots: list[tuple[list[str], tuple[XptColumn, str, pd.Series] | None]] = []
     for column in columns:
         where = f"{dataset_name}.{column.name}" if dataset_name else column.name
-        problems.extend(_metadata_problems(where, column))
+        early = _metadata_problems(where, column)
+        slots.append((early, None))
         if column.name in seen:
-            problems.append(f"{where}: variable listed twice in the columns to write")
+            early.append(f"{where}: variable listed twice in the columns to write")
             continue
         seen.add(column.name)
         if column.type not in ("char", "num"):
             continue
         if column.name not in frame.columns:
-            problems.append(f"{where}: is not a column of the frame (columns to write must exist "
-                            "in the data)")
+            early.append(f"{where}: is not a column of the frame (columns to write must exist "
+                         "in the data)")
             continue
         series = frame[column.name]
         if isinstance(series, pd.DataFrame):
-            problems.append(f"{where}: appears {series.shape[1]} times among the frame's columns")
+            early.append(f"{where}: appears {series.shape[1]} times among the frame's columns")
             continue
-        if column.type == "char":
-            plan = _plan_char(series, column, where, rows, problems)
-            if column.name in special:
-                problems.append(f"{where}: special missing values apply to numeric variables "
-                                "only")
-        else:
-            plan = _plan_num(series, column, where, rows, problems)
-            if plan is not None and column.name in special:
-                plan.tags = _special_tags(special[column.name], frame.index, plan.values,
-                                          where, rows, problems)
-        if plan is not None:
-            plans.append(plan)
+        slots[-1] = (early, (column, where, series))
+    work = [item for _, item in slots if item is not None]
+    planned = iter(_plan_data(work, frame.index, rows, special))
+    plans: list[_Plan] = []
+    for early, item in slots:       # problems in column order, as a serial pass finds them
+        problems.extend(early)
+        if item is not None:
+            plan, found = next(planned)
+            problems.extend(found)
+            if plan is not None:
+                plans.append(plan)
     return plans
+
+
+# Planning text columns of one object per cell costs about 5 times the columns that share
+# their str objects (_factorize_text); below this estimated work (in row-equivalents of shared
+# text, about 0.4 s on one core) a forked child costs more than it saves.
+_FORK_MIN_COST = 20_000_000
+_PER_CELL_COST = 5
+_CHILD_OVERHEAD = 1.15      # the child also forks, copies pages it touches and pickles
+
+
+def _plan_data(work: Sequence[tuple[XptColumn, str, pd.Series]], index: pd.Index, rows: _Rows,
+               special: Mapping[str, pd.Series]) -> list[tuple[_Plan | None, list[str]]]:
+    """Each column's plan (None when unusable) and problems, in the order given.
+
+    Large tables plan about half of their text columns in a forked child on the second core
+    (``ForkedCall``: the frame is shared copy-on-write, the plans come back pickled). The child
+    only computes; if it fails in any way the parent plans those columns itself, so a problem
+    or error is reported exactly as in a serial run. Numbers stay in the parent (cheap, and
+    their float64 arrays need not travel through a pipe).
+    """
+    def plan(i: int) -> tuple[_Plan | None, list[str]]:
+        return _plan_one(*work[i], index, rows, special)
+
+    costs = [_planning_cost(column, series) for column, _, series in work]
+    if sum(costs) < _FORK_MIN_COST or not fork_usable():
+        return [plan(i) for i in range(len(work))]
+    theirs = _child_share(costs)
+    with ForkedCall(lambda: [plan(i) for i in theirs]) as call:
+        mine = {i: plan(i) for i in range(len(work)) if i not in theirs}
+        mine.update(zip(theirs, call.result(), strict=True))
+    return [mine[i] for i in range(len(work))]
+
+
+def _planning_cost(column: XptColumn, series: pd.Series) -> int:
+    """Estimated planning work of a column in row-equivalents; 0 for numbers (not forked)."""
+    if column.type != "char" or not _is_text_dtype(series.dtype) or \
+            isinstance(series.dtype, pd.CategoricalDtype):
+        return 0
+    values = np.asarray(series.array) if isinstance(series.dtype, pd.StringDtype) and \
+        series.dtype.storage == "python" else series.to_numpy()
+    if values.dtype != object or not len(values):
+        return len(values)
+    values = np.ascontiguousarray(values)
+    shared = _shares_objects(_addresses(values), sample_size=2048)
+    return len(values) * (1 if shared else _PER_CELL_COST)
+
+
+def _child_share(costs: Sequence[int]) -> list[int]:
+    """The columns the child plans: largest first, each to the side with less work so far."""
+    child: list[int] = []
+    load = [0.0, 0.0]               # parent, child
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        if not costs[i]:
+            break
+        side = 0 if load[0] <= load[1] else 1
+        load[side] += costs[i] * (_CHILD_OVERHEAD if side else 1.0)
+        if side:
+            child.append(i)
+    return sorted(child)
+
+
+def _plan_one(column: XptColumn, where: str, series: pd.Series, index: pd.Index, rows: _Rows,
+              special: Mapping[str, pd.Series]) -> tuple[_Plan | None, list[str]]:
+    """One column's plan (None when its data cannot be written) and its problems."""
+    found: list[str] = []
+    if column.type == "char":
+        plan = _plan_char(series, column, where, rows, found)
+        if column.name in special:
+            found.append(f"{where}: special missing values apply to numeric variables only")
+    else:
+        plan = _plan_num(series, column, where, rows, found)
+        if plan is not None and column.name in special:
+            plan.tags = _special_tags(special[column.name], index, plan.values, where, rows,
+                                      found)
+    return plan, found
 
 
 def _metadata_problems(where: str, column: XptColumn) -> list[str]:
@@ -437,12 +514,17 @@ def _parse_format(text: str) -> tuple[str, int, int] | None:
     return name, int(width or 0), int(decimals or 0)
 
 
+def _is_text_dtype(dtype: object) -> bool:
+    """The dtypes a char column may have (text, objects holding text, categories)."""
+    return (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
 def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
                problems: list[str]) -> _Plan | None:
     """Factorise a text column once; every check then runs on its distinct values only."""
     dtype = series.dtype
-    if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
-            or isinstance(dtype, pd.CategoricalDtype)):
+    if not _is_text_dtype(dtype):
         present = series.notna().to_numpy()
         if present.any():
             first = int(np.argmax(present))
