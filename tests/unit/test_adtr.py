@@ -153,3 +153,38 @@ def test_lesion_parameters_from_settings():
     assert set(out["PARAMCD"]) == {"SDIAM"} and "SRCSEQ" not in out.columns
     with pytest.raises(ValueError, match="needs"):
         LesionParameter(testcd="LDIAM", paramcd="LDIAM", param="Lesion {n}")
+
+
+def test_records_matched_to_adsl_by_subject_across_subjects():
+    # ADSL lists S2 before S1; records still come by USUBJID text order with each subject's own
+    # ADSL variables. S2's lesion links have no digits: numbered by their rank in the subject
+    # (LIVER-A 1, LIVER-B 2). A repeated TU target record counts once; S3 is not in ADSL.
+    adsl = pd.concat([_adsl().assign(USUBJID="S2", SUBJID="2", TRT01P="B"), _adsl()],
+                     ignore_index=True).astype({"USUBJID": "string", "SUBJID": "string",
+                                                "TRT01P": "string"})
+    s2 = pd.DataFrame({"USUBJID": "S2", "TULNKID": ["LIVER-B", "LIVER-A", "LIVER-A"],
+                       "TUSTRESC": "TARGET", "TULOC": "LIVER", "TUEVAL": "INVESTIGATOR",
+                       "VISITNUM": 1.0, "VISIT": "SCREENING"})
+    tu = pd.concat([s2, _tu(), _tu().assign(USUBJID="S3")], ignore_index=True)
+    tu = tu.astype({c: "string" for c in tu.columns if c != "VISITNUM"})
+    rows = [{"USUBJID": "S2", "TRLNKID": lnk, "TRTESTCD": "LDIAM", "TRSTRESN": value,
+             "TRSTRESC": str(value), "TREVAL": "INVESTIGATOR", "VISITNUM": visit,
+             "VISIT": f"VISIT {visit:g}", "TRDTC": dtc}
+            for visit, dtc, a, b in ((1.0, "2024-01-03", 30.0, 10.0),
+                                     (2.0, "2024-03-02", 20.0, 6.0))
+            for lnk, value in (("LIVER-A", a), ("LIVER-B", b))]
+    tr = pd.concat([pd.DataFrame(rows), _tr(), _tr().assign(USUBJID="S3")], ignore_index=True)
+    tr = tr.astype({c: "string" for c in tr.columns if c not in ("TRSTRESN", "VISITNUM")})
+    out = derive_adtr({"TU": tu, "TR": tr}, adsl, AdamSettings(), Findings(), {})
+    assert out is not None
+    s1, s2 = out.loc[out["USUBJID"] == "S1"], out.loc[out["USUBJID"] == "S2"]
+    assert out["USUBJID"].tolist() == ["S1"] * 15 + ["S2"] * 6
+    assert set(s1["SUBJID"]) == {"1"} and set(s2["SUBJID"]) == {"2"}
+    assert set(s1["TRT01P"]) == {"X"} and set(s2["TRT01P"]) == {"B"}
+    assert s2["PARAMCD"].tolist() == ["SDIAM"] * 2 + ["LDIAM1"] * 2 + ["LDIAM2"] * 2
+    assert _values(s2, "AVAL") == [40.0, 26.0, 30.0, 20.0, 10.0, 6.0]
+    assert _values(s2, "ASEQ") == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert _values(s2, "PCHG") == [None, -35.0, None, None, None, None]
+    assert _values(s2, "ADY") == [-2.0, 58.0, -2.0, 58.0, -2.0, 58.0]   # TRTSDT 2024-01-05
+    assert _values(s2, "ANL02FL") == [None, "Y", None, None, None, None]
+    assert _values(s1, "AVAL")[:5] == [60.0, 42.0, 20.0, 36.0, 50.0]    # as the S1-only ADTR

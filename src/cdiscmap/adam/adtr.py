@@ -25,25 +25,30 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
-from cdiscmap.adam.dates import impute_dtc
-from cdiscmap.adam.io import (
-    as_dates,
-    lookup,
-    lookup_columns,
-    notice,
-    upper_isin,
-    upper_text,
-)
+from cdiscmap.adam.dates import factorize_text, impute_dtc, spread_text
+from cdiscmap.adam.io import as_dates, key_index, lookup, notice, upper_isin
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
 from cdiscmap.recist import RecistSettings
 from cdiscmap.recist.shared import series_timepoints
 
+_Y = np.array(["Y"], dtype=object)      # a flag's one value, spread by code (spread_text)
+# the engine's timepoint variables ADTR reads (the filter then copies these, not all of them)
+_SUM_READ = ["USUBJID", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM",
+             "N_TARGET_EXPECTED", "N_TARGET_MEASURED", "RECIST_SERIES"]
+_GROUPS = ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
+
 
 def _flag(mask: np.ndarray | pd.Series, index: pd.Index) -> pd.Series:
-    return pd.Series(np.where(np.asarray(mask, dtype=bool), "Y", None), index=index,
-                     dtype="string")
+    return spread_text(_Y, np.where(np.asarray(mask, dtype=bool), 0, -1), index)
+
+
+def _text(value: str, index: pd.Index) -> pd.Series:
+    """One text on every record: a "string" Series spread from one value (no check of every
+    row's object)."""
+    return spread_text(np.array([value], dtype=object), np.zeros(len(index), dtype=np.intp),
+                       index)
 
 
 def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
@@ -58,25 +63,49 @@ def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.Data
     return computed
 
 
-def _adsl_part(subjects: pd.Series, adsl: pd.DataFrame, reference_date: str
-               ) -> tuple[pd.Series, pd.DataFrame]:
-    """The reference date and the ADSL identifier/grouping columns of each record (ADSL is
-    matched to the records once for all of them)."""
-    table = adsl.set_index("USUBJID")
-    groups = [n for n in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
-              if n in table.columns]
-    got = lookup_columns(subjects, table, [reference_date, "STUDYID", "SUBJID", "SITEID",
-                                           *groups])
-    reference = as_dates(got[reference_date]).astype("datetime64[ns]")
-    out = pd.DataFrame({
-        "STUDYID": got["STUDYID"].astype("string"),
-        "USUBJID": subjects.astype("string"),
-        "SUBJID": got["SUBJID"].astype("string"),
-        "SITEID": got["SITEID"].astype("string"),
-    })
-    for name in groups:
-        out[name] = got[name].astype("string")
-    return reference, out
+class _Subjects:
+    """ADSL subjects as integer codes: the sorted distinct USUBJID (a code's rank is the text
+    order, so codes sort records as the text would) and, per code, its first ADSL record.
+    Records of both ADTR parts are matched to ADSL by code once, and the ADSL variables are
+    taken once for the ordered records, not looked up per part and then reordered."""
+
+    def __init__(self, adsl: pd.DataFrame, reference_date: str) -> None:
+        self.adsl = adsl
+        self.ids = pd.Index(np.sort(adsl["USUBJID"].dropna().unique().astype(object)),
+                            dtype=object)
+        rows = key_index(adsl["USUBJID"])
+        if rows.has_duplicates:      # pragma: no cover - ADSL has one record per subject
+            first = ~rows.duplicated(keep="first")
+            self.row = np.flatnonzero(first)[rows[first].get_indexer(self.ids)]
+        else:
+            self.row = rows.get_indexer(self.ids)
+        self.groups = [n for n in _GROUPS if n in adsl.columns]
+        self.reference = as_dates(adsl[reference_date]).astype("datetime64[ns]") \
+            .to_numpy()[self.row]
+
+    def codes(self, ids: pd.Series) -> np.ndarray:
+        """Code of each id (-1: not an ADSL subject)."""
+        return self.ids.get_indexer(key_index(ids))
+
+    def reference_of(self, codes: np.ndarray, index: pd.Index) -> pd.Series:
+        dates = np.where(codes >= 0, self.reference[np.clip(codes, 0, None)],
+                         np.datetime64("NaT")) if len(self.ids) else \
+            np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
+        return pd.Series(dates.astype("datetime64[ns]"), index=index)
+
+    def variables(self, codes: np.ndarray, index: pd.Index) -> dict[str, pd.Series]:
+        """STUDYID, USUBJID, SUBJID, SITEID and the grouping variables of each record."""
+        at = np.where(codes >= 0, self.row[np.clip(codes, 0, None)], -1) if len(self.ids) \
+            else np.full(len(codes), -1)
+        out = {}
+        for name in ("STUDYID", "USUBJID", "SUBJID", "SITEID", *self.groups):
+            column = self.adsl[name]
+            values = column.array if isinstance(column.dtype,
+                                                pd.api.extensions.ExtensionDtype) \
+                else column.to_numpy()
+            out[name] = pd.Series(pd.api.extensions.take(values, at, allow_fill=True),
+                                  index=index).astype("string")
+        return out
 
 
 def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
@@ -89,11 +118,13 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         return None
     cfg = settings.adtr
     tp = _sums(sdtm["TU"], sdtm["TR"], settings)
-    tp = tp.loc[tp["USUBJID"].isin(adsl["USUBJID"]) & tp["SUMDIAM"].notna()]
-    # records by USUBJID, series, VISITNUM: subjects as codes in text order (object-array
-    # factorize), one lexsort; subject × series groups and ASEQ then follow from the codes
-    subject, ids = pd.factorize(np.asarray(tp["USUBJID"].array, dtype=object), sort=True)
-    subject = np.where(subject < 0, len(ids), subject)     # a missing USUBJID sorts last
+    tp = tp.loc[(tp["USUBJID"].isin(adsl["USUBJID"]) & tp["SUMDIAM"].notna()).to_numpy(),
+                _SUM_READ]
+    who = _Subjects(adsl, cfg.reference_date)
+    # records by USUBJID, series, VISITNUM: subjects as codes in text order (ADSL's sorted
+    # ids), one lexsort; subject × series groups and ASEQ then follow from the codes
+    subject = who.codes(tp["USUBJID"])
+    subject = np.where(subject < 0, len(who.ids), subject)  # a missing USUBJID sorts last
     series = tp["RECIST_SERIES"].to_numpy()
     order = np.lexsort([tp["VISITNUM"].to_numpy(dtype="float64"), series, subject])
     tp = tp.take(order)
@@ -119,45 +150,51 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     post = ~tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool)
     nadir = nadir.where(post)
 
-    adt = impute_dtc(tp["ADTC"], "D", "first").dates
-    reference, out = _adsl_part(tp["USUBJID"], adsl, cfg.reference_date)
-    out["PARAMCD"] = pd.Series("SDIAM", index=tp.index, dtype="string")
-    out["PARAM"] = pd.Series(f"Target Lesions Sum of Diameters by {cfg.evaluator.title()}",
-                             index=tp.index, dtype="string")
-    out["PARCAT1"] = pd.Series("Target Lesion(s)", index=tp.index, dtype="string")
-    out["PARCAT2"] = pd.Series(cfg.evaluator.title(), index=tp.index, dtype="string")
-    out["PARCAT3"] = pd.Series("RECIST 1.1", index=tp.index, dtype="string")
-    out["AVAL"] = aval
-    out["ADT"] = adt.astype("datetime64[ns]")
-    out["ADY"] = relative_day(out["ADT"], reference)
-    out["AVISIT"] = tp["VISIT"].astype("string")
-    out["AVISITN"] = tp["VISITNUM"].astype("float64")
-    out["ABLFL"] = _flag(baseline, tp.index)
-    out["BASE"] = base
-    out["CHG"] = (aval - base).where(post)
-    out["PCHG"] = ((aval - base) / base * 100.0).where(post & (base > 0))
-    out["NADIR"] = nadir
-    out["CHGNAD"] = aval - nadir
-    out["PCHGNAD"] = ((aval - nadir) / nadir * 100.0).where(nadir > 0)
-    out["ANL01FL"] = _flag(complete, tp.index)
-    eligible = complete & post & out["PCHG"].notna() & \
-        (out["ADT"] > reference).fillna(False).astype(bool)
-    best = out.loc[eligible.to_numpy()].assign(_K=key[eligible.to_numpy()]) \
-        .sort_values(["_K", "PCHG", "ADT", "AVISITN"], kind="mergesort") \
-        .drop_duplicates("_K")
-    out["ANL02FL"] = _flag(out.index.isin(best.index), tp.index)
+    adt = impute_dtc(tp["ADTC"], "D", "first").dates.astype("datetime64[ns]")
+    reference = who.reference_of(subject, tp.index)
+    out = pd.DataFrame({
+        "PARAMCD": _text("SDIAM", tp.index),
+        "PARAM": _text(f"Target Lesions Sum of Diameters by {cfg.evaluator.title()}",
+                       tp.index),
+        "AVAL": aval,
+        "ADT": adt,
+        "AVISIT": tp["VISIT"].astype("string"),
+        "AVISITN": tp["VISITNUM"].astype("float64"),
+        "ABLFL": _flag(baseline, tp.index),
+        "BASE": base,
+        "CHG": (aval - base).where(post),
+        "PCHG": ((aval - base) / base * 100.0).where(post & (base > 0)),
+        "NADIR": nadir,
+        "CHGNAD": aval - nadir,
+        "PCHGNAD": ((aval - nadir) / nadir * 100.0).where(nadir > 0),
+        "ANL01FL": _flag(complete, tp.index),
+    })
+    # ANL02FL: the first record per subject × series by PCHG, ADT, AVISITN among the eligible
+    # (one stable lexsort of arrays, not a sort of a copy of the frame)
+    pchg = out["PCHG"].to_numpy(dtype="float64")
+    eligible = np.flatnonzero((complete & post).to_numpy(dtype=bool) & ~np.isnan(pchg)
+                              & (adt > reference).to_numpy(dtype=bool))
+    group = key.to_numpy()
+    ranked = eligible[np.lexsort([out["AVISITN"].to_numpy(dtype="float64")[eligible],
+                                  adt.to_numpy()[eligible], pchg[eligible], group[eligible]])]
+    best = np.zeros(n, dtype=bool)
+    if len(ranked):
+        ranked_group = group[ranked]
+        best[ranked[np.r_[True, ranked_group[1:] != ranked_group[:-1]]]] = True
+    out["ANL02FL"] = _flag(best, tp.index)
     first = np.flatnonzero(subject_starts)        # ASEQ: 1..n within the sorted subject
     out["ASEQ"] = (np.arange(n) - np.repeat(first, np.diff(np.r_[first, n])) + 1) \
         .astype("float64")
-
     out["SRCDOM"] = pd.Series(pd.NA, index=tp.index, dtype="string")
     out["SRCVAR"] = pd.Series(pd.NA, index=tp.index, dtype="string")
     out["SRCSEQ"] = pd.Series(np.nan, index=tp.index, dtype="float64")
-    lesions = _lesion_records(sdtm, adsl, settings, methods)
+    lesions = _lesion_records(sdtm, who, settings, methods)
     if not lesions.empty:
-        out = _ordered(pd.concat([out, lesions], ignore_index=True))
+        out = _ordered(pd.concat([out.assign(_S=subject), lesions], ignore_index=True))
+        subject = out.pop("_S").to_numpy()
     elif not cfg.lesion_parameters:
         out = out.drop(columns=["SRCDOM", "SRCVAR", "SRCSEQ"])
+    out = _with_adsl(out, subject, who, cfg.evaluator)
 
     ev = cfg.evaluator
     methods["PARAMCD=SDIAM"] = (
@@ -192,19 +229,32 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     return out
 
 
+def _with_adsl(out: pd.DataFrame, subject: np.ndarray, who: _Subjects, evaluator: str
+               ) -> pd.DataFrame:
+    """The ordered records with the ADSL identifiers and groups, the constant PARCATs and ADY
+    (taken once for all records, by subject code), variables in ADTR order."""
+    index = out.index
+    reference = who.reference_of(subject, index)
+    columns: dict[str, pd.Series] = who.variables(subject, index)
+    columns["PARAMCD"] = out["PARAMCD"]
+    columns["PARAM"] = out["PARAM"]
+    columns["PARCAT1"] = _text("Target Lesion(s)", index)
+    columns["PARCAT2"] = _text(evaluator.title(), index)
+    columns["PARCAT3"] = _text("RECIST 1.1", index)
+    columns["AVAL"] = out["AVAL"]
+    columns["ADT"] = out["ADT"]
+    columns["ADY"] = relative_day(out["ADT"], reference)
+    for name in out.columns:
+        if name not in columns:
+            columns[name] = out[name]
+    return pd.DataFrame(columns, index=index)
+
+
 def _ordered(out: pd.DataFrame) -> pd.DataFrame:
-    """Records by USUBJID, lesion number (SDIAM first), parameter, AVISITN, ADT (missing
-    last, ties in record order), with ASEQ 1..n per subject: one stable lexsort of arrays
-    (USUBJID as codes in text order), not a sort of a copy of the frame."""
-    ids = out["USUBJID"]
-    if ids.isna().any():       # pragma: no cover - records are of ADSL subjects
-        order = out.assign(_L=out["_L"].fillna(0), _T=out["_T"].fillna(-1)).sort_values(
-            ["USUBJID", "_L", "_T", "AVISITN", "ADT"], kind="mergesort").index
-        out = out.loc[order].drop(columns=["_L", "_T"]).reset_index(drop=True)
-        out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
-        return out
-    # on the "string" column's object array: the same codes, half the cost of its NA path
-    subject = pd.factorize(np.asarray(ids.array, dtype=object), sort=True)[0]
+    """Records by USUBJID (the _S codes, in text order; missing last), lesion number (SDIAM
+    first), parameter, AVISITN, ADT (missing last, ties in record order), with ASEQ 1..n per
+    subject: one stable lexsort of arrays, not a sort of a copy of the frame."""
+    subject = out["_S"].to_numpy(dtype=np.int64)
     lesion, position = out.pop("_L"), out.pop("_T")     # popped, not dropped: no frame copy
     lesion_n = lesion.fillna(0).to_numpy(dtype=float)     # whole numbers: lesion >= 0,
     position_n = position.fillna(-1).to_numpy(dtype=float)    # parameter position >= -1
@@ -227,11 +277,12 @@ def _ordered(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSettings,
+def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: AdamSettings,
                     methods: dict[str, str]) -> pd.DataFrame:
     """One record per baseline target lesion of the evaluator, per TR assessment and lesion
-    parameter (admiralonco ad_adtr.R LDIAMn / NLDIAMn); columns as ADTR, plus _L (lesion
-    number) and _T (parameter position) for ordering."""
+    parameter (admiralonco ad_adtr.R LDIAMn / NLDIAMn): PARAMCD, PARAM, AVAL, ADT, AVISIT,
+    AVISITN, ANL01FL, SRC*, plus _S (subject code), _L (lesion number) and _T (parameter
+    position) for ordering; the ADSL variables are added to the ordered records."""
     cfg = settings.adtr
     if not cfg.lesion_parameters:
         return pd.DataFrame()
@@ -241,45 +292,69 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
     if not need_tu <= set(tu.columns) or not need_tr <= set(tr.columns):
         return pd.DataFrame()
     ev = cfg.evaluator
-    # only the variables read below: the record filters then copy those, not whole TU/TR
-    tu = tu[[c for c in ("USUBJID", "TULNKID", "TUSTRESC", "TUEVAL") if c in tu.columns]]
-    tr = tr[[c for c in ("USUBJID", "TRLNKID", "TRTESTCD", "TRSTRESN", "TRDTC", "VISIT",
-                         "VISITNUM", "TRSEQ", "TREVAL") if c in tr.columns]]
-    # records of the evaluator (or of none named); masks on the distinct values, one copy
+    # records of the evaluator (or of none named); masks on the distinct values
     target = upper_isin(tu["TUSTRESC"], ["TARGET"])
     if "TUEVAL" in tu.columns:
         target &= upper_isin(tu["TUEVAL"], [ev]) | tu["TUEVAL"].isna().to_numpy()
     tests = {p.testcd: (i, p) for i, p in enumerate(cfg.lesion_parameters)}
-    # parameters by their upper-case TRTESTCD (a code that is not upper-case matches nothing)
-    wanted = upper_isin(tr["TRTESTCD"], [t for t in tests if t == t.strip().upper()])
+    # parameters by their upper-case TRTESTCD (a code that is not upper-case matches nothing):
+    # each distinct code's parameter position, spread to the records by code
+    test_codes, test_uniques = factorize_text(tr["TRTESTCD"])
+    positions = {k: v[0] for k, v in tests.items() if k == k.strip().upper()}
+    test_position = pd.Series(test_uniques, dtype="string").str.strip().str.upper() \
+        .map(positions).to_numpy(dtype=float, na_value=np.nan)
+    row_position = test_position[np.clip(test_codes, 0, None)] if len(test_uniques) else \
+        np.full(len(tr), np.nan)
+    wanted = (test_codes >= 0) & ~np.isnan(row_position)
     if "TREVAL" in tr.columns:
         wanted &= upper_isin(tr["TREVAL"], [ev]) | tr["TREVAL"].isna().to_numpy()
-    targets = tu.loc[target, ["USUBJID", "TULNKID"]].drop_duplicates()
-    targets = targets.loc[targets["USUBJID"].isin(adsl["USUBJID"])]
+    # TU targets and TR records matched on subject code × link code (TULNKID = TRLNKID as
+    # text, one factorisation of both); TU targets of ADSL subjects, first of repeats
+    at_t, at_r = np.flatnonzero(target), np.flatnonzero(wanted)
+    t_subject = who.codes(tu["USUBJID"].iloc[at_t])
+    r_subject = who.codes(tr["USUBJID"].iloc[at_r])
+    link_codes, links = pd.factorize(np.concatenate([
+        np.asarray(tu["TULNKID"].iloc[at_t].array, dtype=object),
+        np.asarray(tr["TRLNKID"].iloc[at_r].array, dtype=object)]), use_na_sentinel=False)
+    span = max(len(links), 1)
+    t_link, r_link = link_codes[:len(at_t)], link_codes[len(at_t):]
+    t_key = t_subject.astype(np.int64) * span + t_link
+    ours = np.flatnonzero(t_subject >= 0)
+    _, first = np.unique(t_key[ours], return_index=True)
+    kept = ours[np.sort(first)]               # TU order, first record of a subject × link
+    t_key, t_link = t_key[kept], t_link[kept]
     # lesion number: the digits of TULNKID (T03 -> 3), else the rank within the subject
-    link_codes, links = pd.factorize(targets["TULNKID"].astype("string"))   # once per text
-    link_digits = pd.to_numeric(pd.Series(links, dtype="string").str.extract(r"(\d+)\s*$")[0],
+    link_text = pd.Series(links, dtype=object).astype("string")
+    link_digits = pd.to_numeric(link_text.str.extract(r"(\d+)\s*$")[0],
                                 errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    digits = pd.Series(np.where(link_codes >= 0, link_digits[np.clip(link_codes, 0, None)]
-                                if len(links) else np.nan, np.nan), index=targets.index)
+    digits = pd.Series(link_digits[t_link] if len(links) else np.zeros(0))
     if digits.isna().any():     # the rank (a text sort per subject) only when it is needed
+        targets = pd.DataFrame({"USUBJID": who.ids[t_subject[kept]],
+                                "TULNKID": link_text.to_numpy()[t_link]})
         digits = digits.fillna(targets.groupby("USUBJID")["TULNKID"].rank(method="dense"))
-    targets = targets.assign(_L=digits.astype("int64"))
-    recs = tr.loc[wanted]
-    recs = recs.assign(_TEST=upper_text(recs["TRTESTCD"]))
-    recs = recs.merge(targets.rename(columns={"TULNKID": "TRLNKID"}), on=["USUBJID", "TRLNKID"],
-                      how="inner", sort=False)
-    if recs.empty:
+    target_lesion = digits.to_numpy().astype("int64")
+    pos = pd.Index(t_key).get_indexer(r_subject.astype(np.int64) * span + r_link)
+    matched = (pos >= 0) & (r_subject >= 0)
+    rows = at_r[matched]                      # TR records in TR order (an inner merge's)
+    if not len(rows):
         return pd.DataFrame()
-    position = recs["_TEST"].map({k: v[0] for k, v in tests.items()}).astype("int64")
+    subject = r_subject[matched]
+    lesion = target_lesion[pos[matched]]
+    position = row_position[rows].astype("int64")
+    index = pd.RangeIndex(len(rows))
+
+    def column(name: str) -> pd.Series:
+        values = tr[name].iloc[rows]
+        values.index = index
+        return values
+
     # PARAMCD/PARAM once per distinct (parameter, lesion number), spread by code
-    lesion = recs["_L"].to_numpy(dtype=np.int64)
-    span = int(lesion.max()) + 1 if len(lesion) else 1
-    key_codes, keys = pd.factorize(position.to_numpy() * span + lesion)
+    span_l = int(lesion.max()) + 1 if len(lesion) else 1
+    key_codes, keys = pd.factorize(position * span_l + lesion)
     items = dict(tests.values())                        # position → parameter
     codes_u, params_u, tests_u, numbers_u = [], [], [], []
     for key in keys.tolist():
-        item, n = items[key // span], str(key % span)
+        item, n = items[key // span_l], str(key % span_l)
         prefix, suffix = item.paramcd.split("{n}", 1)
         codes_u.append(prefix + n + suffix)
         params_u.append(n.join(item.param.split("{n}")))
@@ -290,31 +365,27 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings:
         raise InputDataError(f"ADTR lesion PARAMCD {too_long[0]} is longer than "
                              "8 characters (lesion number from TULNKID); shorten the "
                              "lesion_parameters paramcd")
-    paramcd = pd.Series(np.array(codes_u, dtype=object)[key_codes], index=recs.index)
-    param = pd.Series(np.array(params_u, dtype=object)[key_codes], index=recs.index)
-    aval = pd.to_numeric(recs["TRSTRESN"], errors="coerce").astype("float64")
-    adt = impute_dtc(recs["TRDTC"], "D", "first").dates if "TRDTC" in recs.columns else \
-        pd.Series(pd.NaT, index=recs.index, dtype="datetime64[ns]")
-    reference, out = _adsl_part(recs["USUBJID"], adsl, cfg.reference_date)
-    out["PARAMCD"] = paramcd.astype("string")
-    out["PARAM"] = param.astype("string")
-    out["PARCAT1"] = pd.Series("Target Lesion(s)", index=recs.index, dtype="string")
-    out["PARCAT2"] = pd.Series(ev.title(), index=recs.index, dtype="string")
-    out["PARCAT3"] = pd.Series("RECIST 1.1", index=recs.index, dtype="string")
-    out["AVAL"] = aval
-    out["ADT"] = adt.astype("datetime64[ns]")
-    out["ADY"] = relative_day(out["ADT"], reference)
-    out["AVISIT"] = recs["VISIT"].astype("string") if "VISIT" in recs.columns else \
-        pd.Series(pd.NA, index=recs.index, dtype="string")
-    out["AVISITN"] = pd.to_numeric(recs["VISITNUM"], errors="coerce").astype("float64") \
-        if "VISITNUM" in recs.columns else np.nan
-    out["ANL01FL"] = _flag(aval.notna(), recs.index)
-    out["SRCDOM"] = pd.Series("TR", index=recs.index, dtype="string")
-    out["SRCVAR"] = pd.Series("TRSTRESN", index=recs.index, dtype="string")
-    out["SRCSEQ"] = pd.to_numeric(recs["TRSEQ"], errors="coerce").astype("float64") \
-        if "TRSEQ" in recs.columns else np.nan
-    out["_L"] = recs["_L"].astype("float64")
-    out["_T"] = position.astype("float64")
+    aval = pd.to_numeric(column("TRSTRESN"), errors="coerce").astype("float64")
+    out = pd.DataFrame({
+        "PARAMCD": spread_text(np.array(codes_u, dtype=object), key_codes, index),
+        "PARAM": spread_text(np.array(params_u, dtype=object), key_codes, index),
+        "AVAL": aval,
+        "ADT": (impute_dtc(column("TRDTC"), "D", "first").dates if "TRDTC" in tr.columns
+                else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
+        .astype("datetime64[ns]"),
+        "AVISIT": column("VISIT").astype("string") if "VISIT" in tr.columns else
+        pd.Series(pd.NA, index=index, dtype="string"),
+        "AVISITN": pd.to_numeric(column("VISITNUM"), errors="coerce").astype("float64")
+        if "VISITNUM" in tr.columns else pd.Series(np.nan, index=index),
+        "ANL01FL": _flag(aval.notna(), index),
+        "SRCDOM": _text("TR", index),
+        "SRCVAR": _text("TRSTRESN", index),
+        "SRCSEQ": pd.to_numeric(column("TRSEQ"), errors="coerce").astype("float64")
+        if "TRSEQ" in tr.columns else pd.Series(np.nan, index=index),
+        "_S": subject,
+        "_L": lesion.astype("float64"),
+        "_T": position.astype("float64"),
+    })
     made = dict(zip(codes_u[::-1], zip(tests_u[::-1], numbers_u[::-1], strict=True),
                     strict=True))                        # a code's first (test, number)
     for code in dict.fromkeys(codes_u):                  # one line per parameter (define.xml)
