@@ -22,6 +22,7 @@ Finding rules raised by this stage:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -30,7 +31,7 @@ from cdiscmap.adam.adae import derive_adae
 from cdiscmap.adam.adex import derive_adex
 from cdiscmap.adam.adqs import derive_adqs
 from cdiscmap.adam.adrs import derive_adrs
-from cdiscmap.adam.adsl import apply_post_baseline_rule, derive_adsl
+from cdiscmap.adam.adsl import AdslResult, apply_post_baseline_rule, derive_adsl
 from cdiscmap.adam.adtr import derive_adtr
 from cdiscmap.adam.adtte import derive_adtte
 from cdiscmap.adam.collected import apply_evaluable_rule
@@ -55,37 +56,172 @@ class AdamResult:
     methods: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdamResult:
-    """ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR and ADQS from SDTM frames keyed by upper-case
-    dataset name (ADAE/ADEX/ADTR/ADQS only when AE/EX/TU+TR/QS are given)."""
+# Datasets that need only ADSL (not ADRS, nor the EFFFL rules ADRS decides): any of them
+# can be derived apart from ADRS/ADTTE, e.g. in another process (``derive_all(fork=...)``).
+ADSL_ONLY = ("ADAE", "ADEX", "ADTR", "ADQS")
+_DERIVE_ONLY_ADSL = {"ADAE": derive_adae, "ADEX": derive_adex, "ADTR": derive_adtr,
+                     "ADQS": derive_adqs}
+ORDER = ("ADSL", "ADRS", "ADTTE", *ADSL_ONLY)   # derivation order: findings and errors follow it
+
+
+@dataclass
+class AdslStage:
+    """ADSL as the other derivations start from it (before ADRS's EFFFL rules), with its
+    findings and methods: what :func:`derive_efficacy` and :func:`derive_adsl_only` share."""
+
+    sdtm: dict[str, pd.DataFrame]
+    settings: AdamSettings
+    adsl: AdslResult
+    findings: list[Finding]
+    methods: dict[str, str]
+
+
+@dataclass
+class Derived:
+    """Some ADaM datasets by name (None: the SDTM lacks what the dataset needs), each with the
+    findings and methods of its derivation. ``failed``: the dataset whose derivation raised
+    (with ``error``, which is not sent back from a forked child); the ones after it in the
+    list asked for were not derived."""
+
+    datasets: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    methods: dict[str, dict[str, str]] = field(default_factory=dict)
+    failed: str | None = None
+    error: Exception | None = None
+
+
+def derive_adsl_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdslStage:
+    """The settings' cross-check, then ADSL from SDTM (the first step of :func:`derive_all`)."""
     if any(str(k).upper() != k for k in sdtm):   # read_sdtm's lazy folder stays lazy
         sdtm = {str(k).upper(): v for k, v in sdtm.items()}
     for stem, key, message in settings.cross_check():
         raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
     findings = Findings()
-    methods: dict[str, dict[str, str]] = {"ADSL": {}, "ADRS": {}, "ADTTE": {}, "ADAE": {},
-                                          "ADEX": {}, "ADTR": {}, "ADQS": {}}
-    adsl_result = derive_adsl(sdtm, settings, findings, methods["ADSL"])
-    adsl = adsl_result.adsl
-    adrs, responses = derive_adrs(sdtm, adsl, adsl_result.baseline_tumours, settings, findings,
-                                  methods["ADRS"])
+    methods: dict[str, str] = {}
+    adsl = derive_adsl(sdtm, settings, findings, methods)
+    return AdslStage(sdtm=sdtm, settings=settings, adsl=adsl, findings=findings.items,
+                     methods=methods)
+
+
+def derive_efficacy(stage: AdslStage) -> Derived:
+    """ADRS, then ADSL with the EFFFL rules that depend on it, then ADTTE."""
+    sdtm, settings, base = stage.sdtm, stage.settings, stage.adsl
+    out = Derived(methods={"ADSL": dict(stage.methods), "ADRS": {}, "ADTTE": {}})
+    adrs_found, adtte_found = Findings(), Findings()
+    adrs, responses = derive_adrs(sdtm, base.adsl, base.baseline_tumours, settings, adrs_found,
+                                  out.methods["ADRS"])
     main = responses[settings.adrs.analyses[0].id]
-    adsl = apply_post_baseline_rule(adsl, main.ovr["USUBJID"], settings)
-    adsl = apply_evaluable_rule(adsl, adrs, settings, methods["ADSL"])
-    adtte = derive_adtte(adsl, responses, adsl_result.baseline_tumours, settings, findings,
-                         methods["ADTTE"], sdtm=sdtm)
-    datasets = {"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte}
-    for name, derive in (("ADAE", derive_adae), ("ADEX", derive_adex), ("ADTR", derive_adtr),
-                         ("ADQS", derive_adqs)):
-        frame = derive(sdtm, adsl, settings, findings, methods[name])
-        if frame is None:
-            methods.pop(name)
-        else:
+    adsl = apply_post_baseline_rule(base.adsl, main.ovr["USUBJID"], settings)
+    adsl = apply_evaluable_rule(adsl, adrs, settings, out.methods["ADSL"])
+    adtte = derive_adtte(adsl, responses, base.baseline_tumours, settings, adtte_found,
+                         out.methods["ADTTE"], sdtm=sdtm)
+    out.datasets = {"ADSL": adsl, "ADRS": adrs, "ADTTE": adtte}
+    out.findings = {"ADSL": list(stage.findings), "ADRS": adrs_found.items,
+                    "ADTTE": adtte_found.items}
+    return out
+
+
+def derive_adsl_only(stage: AdslStage, names: tuple[str, ...] | list[str], *,
+                     catch: bool = False) -> Derived:
+    """The datasets ``names`` (of :data:`ADSL_ONLY`, in that order) from SDTM and the ADSL of
+    ``stage``; reads the stage only, so it may run in a forked child beside
+    :func:`derive_efficacy` (they share no state that either changes). ``catch``: an error
+    stops the derivations and is returned in ``failed``/``error`` instead of raised."""
+    out = Derived()
+    for name in names:
+        found, methods = Findings(), {}
+        try:
+            frame = _DERIVE_ONLY_ADSL[name](stage.sdtm, stage.adsl.adsl, stage.settings, found,
+                                            methods)
+        except Exception as exc:
+            if not catch:
+                raise
+            out.failed, out.error = name, exc
+            break
+        out.datasets[name] = frame
+        out.findings[name], out.methods[name] = found.items, methods
+    return out
+
+
+def adsl_only_in_order(stage: AdslStage, here: Derived, there: Callable[[], Derived]
+                       ) -> list[Derived]:
+    """The :data:`ADSL_ONLY` datasets from two halves derived apart, in derivation order, with
+    a serial derivation's first error: ``here`` (derived with ``catch``) holds its error, and
+    ``there()`` (the other half, e.g. a forked child's, asked for only when needed) names the
+    dataset it failed on, which is then derived again here to raise its error."""
+    parts: list[Derived] = []
+    other: Derived | None = None
+    for name in ADSL_ONLY:
+        if here.failed == name:
+            assert here.error is not None
+            raise here.error
+        if name in here.datasets:
+            parts.append(_only(here, name))
+            continue
+        if other is None:
+            other = there()
+        if name in other.datasets:
+            parts.append(_only(other, name))
+        elif other.failed == name or (other.failed is not None
+                                      and ORDER.index(name) > ORDER.index(other.failed)):
+            parts.append(derive_adsl_only(stage, [name]))   # raises as a serial run would
+    return parts
+
+
+def _only(part: Derived, name: str) -> Derived:
+    return Derived(datasets={name: part.datasets[name]},
+                   findings={name: part.findings.get(name, [])},
+                   methods={name: part.methods.get(name, {})})
+
+
+def assemble(*parts: Derived) -> AdamResult:
+    """One result from the parts, in derivation order (:data:`ORDER`): datasets, findings
+    (one record read by two derivations, e.g. a bad RSDTC for ADRS and LSTALVDT, is one
+    finding) and methods (none for a dataset that was not made)."""
+    datasets: dict[str, pd.DataFrame] = {}
+    findings: list[Finding] = []
+    methods: dict[str, dict[str, str]] = {}
+    for name in ORDER:
+        part = next((p for p in parts if name in p.datasets), None)
+        if part is None:
+            continue
+        findings.extend(part.findings.get(name, ()))
+        frame = part.datasets[name]
+        if frame is not None:
             datasets[name] = frame
-    # one record read by two derivations (e.g. a bad RSDTC for ADRS and LSTALVDT) is one finding
+            methods[name] = part.methods.get(name, {})
     _structural_methods(methods)
-    unique = list(dict.fromkeys(findings.items))
-    return AdamResult(datasets=datasets, findings=unique, methods=methods)
+    return AdamResult(datasets=datasets, findings=list(dict.fromkeys(findings)),
+                      methods=methods)
+
+
+def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
+               fork: tuple[str, ...] | list[str] = ()) -> AdamResult:
+    """ADSL, ADRS, ADTTE, ADAE, ADEX, ADTR and ADQS from SDTM frames keyed by upper-case
+    dataset name (ADAE/ADEX/ADTR/ADQS only when AE/EX/TU+TR/QS are given).
+
+    ``fork``: datasets of :data:`ADSL_ONLY` derived in a forked child (``cdiscmap.forked``;
+    their frames come back pickled) while this process derives the others, once ADSL is
+    made: two cores shorten the wall time. The result is a serial derivation's, and so is the
+    first error (:func:`adsl_only_in_order`)."""
+    stage = derive_adsl_stage(sdtm, settings)
+    forked = [n for n in ADSL_ONLY if n in fork]
+    here = [n for n in ADSL_ONLY if n not in forked]
+    if not forked:
+        return assemble(derive_efficacy(stage), derive_adsl_only(stage, here))
+    from cdiscmap.forked import ForkedCall
+
+    with ForkedCall(lambda: portable(derive_adsl_only(stage, forked, catch=True))) as child:
+        efficacy = derive_efficacy(stage)
+        mine = derive_adsl_only(stage, here, catch=True)
+        return assemble(efficacy, *adsl_only_in_order(stage, mine, child.result))
+
+
+def portable(part: Derived) -> Derived:
+    """``part`` as a forked child sends it: without the error object (an exception need not
+    pickle; the parent derives the failed dataset again to raise it)."""
+    part.error = None
+    return part
 
 
 def _structural_methods(methods: dict[str, dict[str, str]]) -> None:

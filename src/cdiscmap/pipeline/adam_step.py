@@ -7,18 +7,32 @@ folder). It reads only SDTM, never raw data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
-from cdiscmap.adam import derive_all, load_adam_settings
+from cdiscmap.adam import (
+    ADSL_ONLY,
+    AdamResult,
+    AdslStage,
+    Derived,
+    assemble,
+    derive_adsl_only,
+    derive_adsl_stage,
+    derive_all,
+    derive_efficacy,
+    load_adam_settings,
+)
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging
-from cdiscmap.emit.datasets import write_datasets
-from cdiscmap.findings import Findings
+from cdiscmap.emit.datasets import plan_datasets, write_datasets, write_planned
+from cdiscmap.findings import Finding, Findings
+from cdiscmap.forked import ForkedCall
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
 
@@ -78,6 +92,144 @@ class AdamOutcome:
     counts: dict[str, object]
 
 
+# ``cdiscmap adam``: datasets derived, checked and written by a forked child while this
+# process derives, checks and writes the others (ADTR, the costliest, and ADAE weigh about
+# what ADRS + ADTTE + ADEX do). Any subset of adam.ADSL_ONLY gives the same files.
+FORKED = ("ADAE", "ADTR", "ADQS")
+
+# The steps of ``cdiscmap adam`` after the derivations, in serial order: every dataset is
+# derived, then checked, then sized (XPT v5 limits), then written.
+_DERIVE, _CHECK, _SIZE, _WRITE = range(4)
+
+
+@dataclass
+class _Half:
+    """Datasets derived, checked and written by one process (of two), or how far it got:
+    ``failed`` is the first step that raised, as (step, position in ADAM_ORDER), with its
+    ``error`` (not sent back from a forked child: the parent does that half again)."""
+
+    derived: Derived
+    checks: dict[str, list[Finding]] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)
+    failed: tuple[int, int] | None = None
+    error: Exception | None = None
+
+    def fail(self, step: int, name: str, error: Exception) -> _Half:
+        self.failed, self.error = (step, ADAM_ORDER.index(name)), error
+        return self
+
+
+def _finish(half: _Half, frames: dict[str, pd.DataFrame], standards: Standards, folder: Path,
+            created: datetime, progress: Progress = SILENT) -> _Half:
+    """Check, size and write ``frames`` (in ADAM_ORDER) into ``folder``, step by step; the
+    first error stops it and is kept in ``half``."""
+    name = ""
+    try:
+        for name, frame in frames.items():
+            half.checks[name] = check_dataset(frame, standards.dataset(name), standards,
+                                              dataset_name=name)
+    except Exception as exc:
+        return half.fail(_CHECK, name, exc)
+    planned = {}
+    try:
+        for name, frame in frames.items():
+            planned[name] = plan_datasets({name: frame}, folder, standards, created)
+    except Exception as exc:
+        return half.fail(_SIZE, name, exc)
+    try:
+        for name, plan in planned.items():
+            write_planned(plan, progress)
+            half.records[name] = len(frames[name])
+    except Exception as exc:
+        return half.fail(_WRITE, name, exc)
+    return half
+
+
+def _forked_half(stage: AdslStage, names: list[str], standards: Standards, folder: Path,
+                 created: datetime, *, parent: int) -> _Half:
+    """The forked child's half: ``names`` derived, checked and written into ``folder``.
+    Only findings, methods and record counts go back (a zero-row frame stands for each
+    dataset made; the parent needs no frame of them)."""
+    derived = derive_adsl_only(stage, names, catch=True)
+    half = _Half(derived=derived)
+    if derived.failed is not None:
+        assert derived.error is not None
+        half.fail(_DERIVE, derived.failed, derived.error)
+    else:
+        made = {n: f for n in names if (f := derived.datasets.get(n)) is not None}
+        _finish(half, made, standards, folder, created)
+    if os.getpid() != parent:                 # what a child sends: no frames, no exception
+        half.error = derived.error = None
+        derived.datasets = {n: None if f is None else pd.DataFrame()
+                            for n, f in derived.datasets.items()}
+    return half
+
+
+def _first_error(*halves: _Half) -> Exception | None:
+    """The error a serial run meets first among the halves' (each half's is its first)."""
+    failed = [h for h in halves if h.failed is not None]
+    if not failed:
+        return None
+    return min(failed, key=lambda h: h.failed or (0, 0)).error
+
+
+def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                        standards: Standards, folder: Path, created: datetime,
+                        forked: tuple[str, ...], progress: Progress = SILENT
+                        ) -> tuple[AdamResult, list[Finding], dict[str, int]]:
+    """Derive, check and write ADaM into ``folder``: the derivations (findings deduplicated),
+    the check findings and the records of each dataset written, in ADAM_ORDER.
+
+    Once ADSL is derived, the ``forked`` datasets are derived, checked and written by a
+    forked child (:mod:`cdiscmap.forked`) while this process does the others; the first
+    error raised is the one a serial run would raise (derivations before checks before
+    sizing before writing, in ADAM_ORDER within each step)."""
+    stage = derive_adsl_stage(sdtm, settings)
+    there = [n for n in ADSL_ONLY if n in forked]
+    here = [n for n in ADSL_ONLY if n not in there]
+    parent = os.getpid()
+
+    def child_half() -> _Half:
+        return _forked_half(stage, there, standards, folder, created, parent=parent)
+
+    with ForkedCall(child_half, fork=None if there else False) as child:
+        efficacy = derive_efficacy(stage)       # ADRS/ADTTE: errors before any of the child's
+        own = derive_adsl_only(stage, here, catch=True)
+        mine = _Half(derived=own)
+        if own.failed is not None:
+            assert own.error is not None
+            mine.fail(_DERIVE, own.failed, own.error)
+        else:
+            progress.stage("Writing ADaM datasets")
+            frames = {**{n: f for n, f in efficacy.datasets.items() if f is not None},
+                      **{n: f for n in here if (f := own.datasets.get(n)) is not None}}
+            _finish(mine, {n: frames[n] for n in ADAM_ORDER if n in frames}, standards,
+                    folder, created, progress)
+        other = child.result() if there else _Half(derived=Derived())
+        if child.recomputed:        # the child died (its half was done here): its leftovers
+            _drop_temporaries(folder, there)
+        if other.failed is not None and other.error is None and (
+                mine.failed is None or other.failed < mine.failed):
+            other = child_half()    # the child's half again, here, to raise its error
+    error = _first_error(mine, other)
+    if error is not None:
+        raise error
+    result = assemble(efficacy, own, other.derived)
+    checks = [f for name in ADAM_ORDER for half in (mine, other)
+              for f in half.checks.get(name, ())]
+    records = {n: half.records[n] for n in ADAM_ORDER for half in (mine, other)
+               if n in half.records}
+    return result, checks, records
+
+
+def _drop_temporaries(folder: Path, names: list[str]) -> None:
+    """Temporary files a killed child may have left while writing ``names`` (atomic_open's
+    ``.<file>.*.tmp``), so they are not published."""
+    for name in names:
+        for path in folder.glob(f".{name.lower()}.xpt.*.tmp"):
+            path.unlink(missing_ok=True)
+
+
 def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
                      progress: Progress = SILENT) -> AdamOutcome:
     """``cdiscmap adam``: read any SDTM folder, derive, check, write ADaM and findings."""
@@ -91,20 +243,47 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
     settings = load_adam_settings(study_dir)   # bad settings stop before any SDTM is read
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
-    findings = Findings()
-    progress.stage("Deriving ADaM")
-    frames, _ = derive_and_check(sdtm, study_dir, standards, findings, settings)
     target = out_dir or sdtm_dir.parent / "adam"
-    progress.stage("Writing ADaM datasets")
-    with Staging(target) as stage:        # all files complete before any old one is replaced
-        files = write_datasets(frames, stage.folder, standards, output_timestamp(study_dir),
-                               progress=progress)
+    created = output_timestamp(study_dir)
+    progress.stage("Deriving ADaM")
+    findings = Findings()
+    # The child writes its datasets into the staging folder, so it exists before the
+    # derivations; a serial run derives before it makes the folder, so its errors come first,
+    # and a failed derivation leaves no folder behind (not even a parent it had to make).
+    made = _missing_parents(target)
+    staging = Staging(target)
+    try:
+        stage = staging.__enter__()
+    except Exception:
+        derive_and_check(sdtm, study_dir, standards, Findings(), settings)
+        raise
+    try:       # all files complete before any old one is replaced
+        result, checks, records = _derive_check_write(sdtm, settings, standards, stage.folder,
+                                                      created, FORKED, progress)
+        findings.extend(result.findings)
+        findings.extend(checks)
         write_findings(stage.folder, findings)
         stage.publish(_adam_owned, shared=True)
+    except BaseException:
+        staging.__exit__(None, None, None)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()           # only if empty: nothing else was put there meanwhile
+        raise
+    staging.__exit__(None, None, None)
     return AdamOutcome(folder=target,
-                       records={target / path.name: len(frames[path.stem.upper()])
-                                for path in files},
+                       records={target / f"{name.lower()}.xpt": n for name, n in records.items()},
                        findings=findings, counts=findings_summary(findings))
+
+
+def _missing_parents(target: Path) -> list[Path]:
+    """The folders above ``target`` that do not exist yet, deepest first (Staging makes them)."""
+    missing = []
+    folder = target.resolve().parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 _ADAM_FILES = frozenset({"findings.csv", "findings.json",

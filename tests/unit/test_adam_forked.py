@@ -1,0 +1,176 @@
+"""ADaM derived on two cores: once ADSL exists, some of the datasets that need only ADSL
+(ADAE, ADEX, ADTR, ADQS) are derived — and in ``cdiscmap adam`` also checked and written — by a
+forked child while this process does the others.
+
+Whatever the split, the datasets, findings (and their order), methods, files and the first
+error must be those of a serial derivation; a child that dies is replaced by the parent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cdiscmap.adam as adam
+from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
+from cdiscmap.cli import main
+from cdiscmap.errors import InputDataError, XptLimitError
+from cdiscmap.forked import fork_usable
+from cdiscmap.pipeline import adam_step
+from cdiscmap.resources import resolve_study_dir
+from cdiscmap.synth import generate
+
+STUDY = resolve_study_dir(Path("crizotinib-basket"))
+needs_fork = pytest.mark.skipif(not fork_usable(), reason="no second CPU or no fork here")
+
+
+@pytest.fixture(scope="module")
+def sdtm_dir(tmp_path_factory) -> Path:
+    """The SDTM of the demo study on a 12-subject export (run without ADaM)."""
+    root = tmp_path_factory.mktemp("forked")
+    generate("crizotinib-basket", root / "export", n_subjects=12, seed=5)
+    done = CliRunner().invoke(main, ["run", "crizotinib-basket", "--raw",
+                                     str(root / "export" / "raw"), "--out", str(root / "out"),
+                                     "--no-adam", "--quiet", "--fail-on", "none"])
+    assert done.exit_code == 0, done.output
+    return root / "out" / "CRZBASKET" / "sdtm"
+
+
+def _same(one: adam.AdamResult, other: adam.AdamResult) -> None:
+    assert list(one.datasets) == list(other.datasets)
+    for name, frame in one.datasets.items():
+        pd.testing.assert_frame_equal(frame, other.datasets[name])
+    assert one.findings == other.findings
+    assert [(k, list(v.items())) for k, v in one.methods.items()] == \
+        [(k, list(v.items())) for k, v in other.methods.items()]
+
+
+@needs_fork
+@pytest.mark.parametrize("fork", [("ADAE", "ADTR", "ADQS"), ("ADEX",), adam.ADSL_ONLY])
+def test_forked_derivation_is_the_serial_one(sdtm_dir, fork):
+    settings = load_adam_settings(STUDY)
+    serial = derive_all(read_sdtm(sdtm_dir), settings)
+    assert {"ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR"} <= set(serial.datasets)
+    assert serial.findings                       # the demo export plants data problems
+    _same(derive_all(read_sdtm(sdtm_dir), settings, fork=fork), serial)
+
+
+def _failing(message: str):
+    def derive(*_args, **_kwargs):
+        raise InputDataError(message)
+    return derive
+
+
+@needs_fork
+@pytest.mark.parametrize("fork", [(), ("ADAE",), ("ADEX",), ("ADAE", "ADEX")])
+def test_the_first_error_in_derivation_order_is_raised(sdtm_dir, monkeypatch, fork):
+    """ADAE comes before ADEX: its error is raised wherever each was derived."""
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADAE", _failing("AE broken"))
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADEX", _failing("EX broken"))
+    with pytest.raises(InputDataError, match="^AE broken$"):
+        derive_all(read_sdtm(sdtm_dir), load_adam_settings(STUDY), fork=fork)
+
+
+@needs_fork
+def test_a_child_that_dies_is_replaced_by_the_parent(sdtm_dir, monkeypatch):
+    parent = os.getpid()
+    real = adam._DERIVE_ONLY_ADSL["ADTR"]
+
+    def dies_in_child(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(9)
+        return real(*args, **kwargs)
+
+    settings = load_adam_settings(STUDY)
+    serial = derive_all(read_sdtm(sdtm_dir), settings)
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADTR", dies_in_child)
+    _same(derive_all(read_sdtm(sdtm_dir), settings, fork=("ADAE", "ADTR")), serial)
+
+
+# --- cdiscmap adam: derived, checked and written on two cores --------------------------------
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _command(sdtm_dir: Path, out: Path) -> adam_step.AdamOutcome:
+    return adam_step.run_adam_command(sdtm_dir, STUDY, out)
+
+
+@needs_fork
+def test_adam_command_forked_writes_the_serial_files(sdtm_dir, tmp_path, monkeypatch):
+    forked = _command(sdtm_dir, tmp_path / "forked")
+    monkeypatch.setattr(adam_step, "FORKED", ())
+    serial = _command(sdtm_dir, tmp_path / "serial")
+    assert adam_step.FORKED == () and "ADAE" in adam_step.ADSL_ONLY
+    assert _files(tmp_path / "forked") == _files(tmp_path / "serial")
+    assert sorted(_files(tmp_path / "serial")) == [
+        "adae.xpt", "adex.xpt", "adrs.xpt", "adsl.xpt", "adtr.xpt", "adtte.xpt",
+        "findings.csv", "findings.json"]
+    assert [p.name for p in forked.records] == [p.name for p in serial.records] == [
+        "adsl.xpt", "adrs.xpt", "adtte.xpt", "adae.xpt", "adex.xpt", "adtr.xpt"]
+    assert list(forked.records.values()) == list(serial.records.values())
+    assert forked.findings.items == serial.findings.items
+
+
+@needs_fork
+def test_adam_command_child_killed_while_writing(sdtm_dir, tmp_path, monkeypatch):
+    """The child dies half-way through writing ADTR: the parent derives, checks and writes the
+    child's datasets itself; no temporary file of the child's is published."""
+    serial = _command(sdtm_dir, tmp_path / "serial")
+    parent = os.getpid()
+    real = adam_step.write_planned
+
+    def dies_in_child(planned, *args, **kwargs):
+        if os.getpid() != parent and planned.plans[0][0] == "ADTR":
+            (planned.folder / ".adtr.xpt.half.tmp").write_bytes(b"half")
+            os._exit(9)
+        return real(planned, *args, **kwargs)
+
+    monkeypatch.setattr(adam_step, "write_planned", dies_in_child)
+    again = _command(sdtm_dir, tmp_path / "again")
+    assert _files(tmp_path / "again") == _files(tmp_path / "serial")
+    assert again.findings.items == serial.findings.items
+
+
+@needs_fork
+def test_adam_command_derivation_error_before_a_sizing_error(sdtm_dir, tmp_path, monkeypatch):
+    """A serial run derives everything before it sizes anything: the child's ADAE error wins
+    over the parent's ADSL sizing error, and nothing is left behind, not even the new parent
+    folders of --out."""
+    real = adam_step.plan_datasets
+
+    def adsl_too_long(datasets, *args, **kwargs):
+        if "ADSL" in datasets:
+            raise XptLimitError("ADSL not written as XPT v5: too long")
+        return real(datasets, *args, **kwargs)
+
+    monkeypatch.setattr(adam_step, "plan_datasets", adsl_too_long)
+    out = tmp_path / "new" / "deeper" / "adam"
+    with pytest.raises(XptLimitError, match="ADSL not written"):
+        _command(sdtm_dir, out)
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADAE", _failing("AE broken"))
+    for forked in (("ADAE", "ADTR"), ()):
+        monkeypatch.setattr(adam_step, "FORKED", forked)
+        with pytest.raises(InputDataError, match="^AE broken$"):
+            _command(sdtm_dir, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_adam_command_derivation_error_before_an_unusable_folder(sdtm_dir, tmp_path,
+                                                                  monkeypatch):
+    """--out under a file: the staging folder cannot be made, yet the derivation's error is
+    the one raised, as when the folder was made after deriving."""
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADTR", _failing("TR broken"))
+    with pytest.raises(InputDataError, match="^TR broken$"):
+        _command(sdtm_dir, tmp_path / "file" / "adam")
+    monkeypatch.undo()
+    with pytest.raises(Exception, match="file") as raised:
+        _command(sdtm_dir, tmp_path / "file" / "adam")
+    assert not isinstance(raised.value, InputDataError)
+    shutil.rmtree(tmp_path / "file", ignore_errors=True)
