@@ -817,18 +817,39 @@ def test_text_number_type_in_one_scan_is_the_per_value_answer(values):
 
 
 def test_the_faster_stylesheet_renders_the_same_html(sdtm_define, adam_define):
-    """faster_stylesheet edits define2-1.xsl (lookups once per list, ItemDefs by key): same
-    HTML as the stylesheet as shipped, also for code list items with a description and a rank
-    (which cdiscmap does not write, so they are added here)."""
+    """faster_stylesheet edits define2-1.xsl (lookups once per list, definitions found by
+    key): same HTML as the stylesheet as shipped, for SDTM (value lists, SUPP--, where
+    clauses), ADaM with Analysis Results Metadata, and code list items with a description
+    and a rank (which cdiscmap does not write, so they are added here)."""
+    import re
+
+    from cdiscmap.analysis.arm import add_analysis_results
+    from cdiscmap.analysis.report import Report
+    from cdiscmap.analysis.settings import AnalysisSettings
+    from cdiscmap.analysis.tables import Table
     from cdiscmap.emit.define import define_stylesheet_path, faster_stylesheet
 
     shipped_text = define_stylesheet_path().read_text(encoding="utf-8")
     faster_text = faster_stylesheet(shipped_text)
     assert faster_text != shipped_text
-    assert faster_text.count("key('cdiscmap.ItemDef'") == 2
+    # every lookup by OID in the global sequences is by key, but the standards' (one)
+    assert re.findall(r"\$g_seq\w+\[@OID=\$", faster_text) == ["$g_seqStandard[@OID=$"]
+    assert faster_text.count("key('cdiscmap.ItemDef'") == 20
+    assert faster_text.count("key('cdiscmap.GroupItemRef'") == 3
     shipped = etree.XSLT(etree.parse(str(define_stylesheet_path())))
     faster = etree.XSLT(etree.fromstring(faster_text.encode("utf-8")))
-    documents = [etree.parse(str(sdtm_define[0])), etree.parse(str(adam_define[0]))]
+    table = Table("t_os", "Overall survival", ["Group", "N"], footnotes=["KM."],
+                  source="Source: ADTTE")
+    table.add_row(["All", "2"], {1: {"dataset": "ADTTE", "paramcd": "OS"}})
+    settings = AnalysisSettings.model_validate({
+        "populations": {"all": {"flag": "SAFFL"}}, "groupings": {"all": {}},
+        "survival": [{"id": "t_os", "title": "OS", "population": "all", "grouping": "all",
+                      "endpoints": ["OS"]}]})
+    arm = add_analysis_results(adam_define[0].read_bytes(),
+                               Report("TINY", "Tiny", tables=[table]), settings, "tiny")
+    assert b"arm:ResultDisplay" in arm and b"WC.AR.t_os.ADTTE" in arm
+    documents = [etree.parse(str(sdtm_define[0])), etree.parse(str(adam_define[0])),
+                 etree.fromstring(arm).getroottree()]
     ranked = etree.parse(str(sdtm_define[0]))
     items = ranked.xpath("//odm:CodeList[odm:CodeListItem]/odm:CodeListItem", namespaces=NS)
     enumerated = ranked.xpath("//odm:CodeList/odm:EnumeratedItem", namespaces=NS)
