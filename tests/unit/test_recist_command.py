@@ -153,10 +153,9 @@ def test_missing_tu_or_tr_stops_with_exit_2(tmp_path: Path, missing: str) -> Non
     assert not (tmp_path / "out").exists()
 
 
-def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outputs(
-        tmp_path: Path) -> None:
-    # the same TU/TR/RS as XPT files, TR with a variable the engine does not read (TRMETHOD):
-    # only the engine's variables are decoded, and every output is the CSV package's
+def xpt_package(tmp_path: Path) -> Path:
+    """The CSV package of :func:`sdtm` as XPT files, TR with a variable the engine does not
+    read (TRMETHOD)."""
     import pandas as pd
 
     from cdiscmap.emit.xpt import XptColumn, write_xpt
@@ -174,6 +173,15 @@ def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outpu
         columns = [XptColumn(c, c, "num" if c in numeric else "char") for c in frame.columns]
         write_xpt(xpt_dir / f"{name}.xpt", frame, dataset_name=name.upper(),
                   dataset_label=name.upper(), columns=columns)
+    return xpt_dir
+
+
+def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outputs(
+        tmp_path: Path) -> None:
+    # the same TU/TR/RS as XPT files: only the engine's variables are decoded, and every
+    # output is the CSV package's
+    xpt_dir = xpt_package(tmp_path)
+    csv_dir = tmp_path / "sdtm"
     for folder, out in ((csv_dir, "out-csv"), (xpt_dir, "out-xpt")):
         result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out",
                                            str(tmp_path / out), "-q", "--fail-on", "none"])
@@ -187,3 +195,78 @@ def test_xpt_package_read_for_the_engines_variables_gives_the_csv_packages_outpu
 
     read = _engine_datasets(read_sdtm(xpt_dir, lazy=True))
     assert "TRMETHOD" not in read["TR"].columns and "TRSTRESN" in read["TR"].columns
+
+
+def test_text_columns_read_for_the_engine_carry_the_readers_codes(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    # the XPT reader factorises text on its bytes: inside the command's codes cache the
+    # engine's factorisation of those columns is the reader's (no hashing of the rows), equal
+    # to pd.factorize of the values, which are the whole read's
+    import numpy as np
+    import pandas as pd
+
+    from cdiscmap.checks.read import read_sdtm
+    from cdiscmap.pipeline.recist_command import _engine_datasets
+    from cdiscmap.sdtm import vectorize
+
+    xpt_dir = xpt_package(tmp_path)
+    whole = read_sdtm(xpt_dir)
+    with vectorize.codes_cache():
+        read = _engine_datasets(read_sdtm(xpt_dir, lazy=True))
+        text = [(name, col) for name, frame in read.items() for col in frame.columns
+                if isinstance(frame[col].dtype, pd.StringDtype)]
+        hashed: list[int] = []
+        factorize = pd.factorize
+        monkeypatch.setattr(pd, "factorize",
+                            lambda *a, **k: hashed.append(1) or factorize(*a, **k))
+        codes = {key: vectorize.coded(read[key[0]][key[1]]) for key in text}
+        monkeypatch.undo()
+    assert not hashed
+    assert ("TR", "TRTESTCD") in codes and ("RS", "RSSTRESC") in codes
+    for name, col in text:
+        assert read[name][col].equals(whole[name][col])
+        expected_codes, expected = pd.factorize(
+            np.asarray(read[name][col].array, dtype=object), use_na_sentinel=True)
+        assert codes[name, col][0].tolist() == expected_codes.tolist()
+        assert list(codes[name, col][1]) == list(expected)
+    # by hand: 12 lesion records then the three SUMDIAM rows without TRLNKID
+    assert list(codes["TR", "TRTESTCD"][1]) == ["LDIAM", "LPERP", "SUMDIAM"]
+    assert codes["TR", "TRTESTCD"][0].tolist() == [0, 1] * 6 + [2, 2, 2]
+    assert list(codes["TR", "TRLNKID"][1]) == ["T01", "T02"]
+    assert codes["TR", "TRLNKID"][0].tolist() == [0, 0, 1, 1] * 3 + [-1, -1, -1]
+
+
+def test_outputs_are_the_same_with_or_without_forked_children(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    # RS is prepared and the timepoints' CSV and HTML table are composed in forked children
+    # when a second CPU is there; one CPU (or no fork) gives the very same bytes
+    import os
+
+    from cdiscmap import forked
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    folder = sdtm(tmp_path, rs=rs_text("PR", "SD"))
+    started: list[int] = []
+    start = forked.ForkedCall._start
+    monkeypatch.setattr(forked.ForkedCall, "_start",
+                        lambda self: started.append(1) or start(self))
+    outputs = {}
+    for fork in (False, True):
+        monkeypatch.setattr(forked, "fork_usable", lambda fork=fork: fork)
+        out = tmp_path / f"out-{fork}"
+        result = CliRunner().invoke(main, ["recist", "--sdtm", str(folder), "--out", str(out),
+                                           "-q", "--fail-on", "none"])
+        assert result.exit_code == 0, result.output
+        outputs[fork] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert len(started) == 2                       # RS and the timepoints' files
+    assert outputs[True] == outputs[False]
+    assert sorted(outputs[True]) == ["recist_comparison.csv", "recist_report.html",
+                                     "recist_report.json", "recist_timepoints.csv"]
+    html = outputs[True]["recist_report.html"].decode("utf-8")
+    assert html.endswith("</body></html>\n")
+    table = html.split("<h2>Computed timepoints</h2>\n", 1)[1].split("<h2>Settings</h2>")[0]
+    assert table.count("<tr class=") == 3           # baseline, V2 PR, V3 PD
+    assert '<tr class="PD"><td>S01</td>' in table
+    assert b"S01,INVESTIGATOR,3,WEEK 12,OVRLRESP,SD,PD,DISAGREE," in outputs[True][
+        "recist_comparison.csv"]

@@ -776,12 +776,15 @@ class SdtmFolder(Mapping[str, pd.DataFrame]):
     def __len__(self) -> int:
         return len(self._paths)
 
-    def variables(self, name: str, names: list[str]) -> pd.DataFrame | None:
+    def variables(self, name: str, names: list[str],
+                  facts: dict[str, TextFacts] | None = None) -> pd.DataFrame | None:
         """Only the variables ``names`` of dataset ``name``, decoded from its XPT v5 file as
         the whole read decodes them, when the dataset is not read yet (``adam`` reads LB for
         three date columns, ``recist`` TU/TR/RS for the engine's). None whenever the whole
         read should decide: read already, not XPT v5, or a file the whole read would refuse
-        (it then names the problem)."""
+        (it then names the problem). ``facts`` (when given) receives each text column's
+        :class:`TextFacts` by variable name, known from the reader's own factorisation (so a
+        caller need not hash the rows' text again)."""
         if name in self._frames or name not in self._paths:
             return None
         path = Path(self._paths[name])
@@ -799,7 +802,7 @@ class SdtmFolder(Mapping[str, pd.DataFrame]):
             wanted = set(names)
             chosen = [v for v, upper_name in zip(variables, upper, strict=True)
                       if upper_name in wanted]
-            columns = {v.meta.name: _column(rows, v, strip=True, words=words)
+            columns = {v.meta.name: _column(rows, v, strip=True, facts=facts, words=words)
                        for v, words in _variable_words(rows, chosen)}
             frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
             return normalise_frame(_check_types(frame, display_path(path), name),

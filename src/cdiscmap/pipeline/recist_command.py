@@ -16,6 +16,7 @@ folder and published together (``emit/atomic.py``). Other files in ``--out`` are
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
@@ -92,16 +93,20 @@ def compute(sdtm: dict[str, pd.DataFrame], settings: RecistSettings
 
 
 def _compute(tu: pd.DataFrame | None, tr: pd.DataFrame | None,
-             rs: Callable[[], pd.DataFrame | RsRecords | None], settings: RecistSettings
+             rs: Callable[[], pd.DataFrame | RsRecords | None], settings: RecistSettings,
+             computed: Callable[[pd.DataFrame], None] | None = None
              ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], list[str],
                         dict[str, TextCodes]]:
     """:func:`compute`, and the comparison's text columns as codes (for the writer); ``rs``
-    gives RS (or its prepared records) once the responses are computed."""
+    gives RS (or its prepared records) once the responses are computed; ``computed`` is
+    told the responses first (the command starts writing them)."""
     if tu is None or tr is None:
         raise InputDataError("the SDTM folder has no " + " and no ".join(
             name for name, frame in (("TU", tu), ("TR", tr)) if frame is None)
             + " dataset; the RECIST engine needs both")
     timepoints = timepoint_responses(tu, tr, settings)
+    if computed is not None:
+        computed(timepoints)
     notes = list(timepoints.attrs.get("notes", []))
     records = rs()
     if records is None:
@@ -157,10 +162,27 @@ def _rs_records(sdtm: Mapping[str, pd.DataFrame], settings: RecistSettings
 def _xpt_variables(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
                    ) -> pd.DataFrame | None:
     """Some variables of an unread XPT v5 file of a lazy SDTM folder (None: the whole read
-    decides; :meth:`cdiscmap.checks.read.SdtmFolder.variables`)."""
-    from cdiscmap.checks.read import SdtmFolder
+    decides; :meth:`cdiscmap.checks.read.SdtmFolder.variables`).
 
-    return sdtm.variables(dataset, names) if isinstance(sdtm, SdtmFolder) else None
+    The reader factorises every text column on its bytes anyway: its codes are kept in the
+    codes cache the command opens (:func:`cdiscmap.sdtm.vectorize.text_from_codes`, the same
+    values), so the engine and the cross-check do not hash those rows' text again."""
+    from cdiscmap.checks.facts import TextFacts
+    from cdiscmap.checks.read import SdtmFolder
+    from cdiscmap.sdtm.vectorize import text_from_codes
+
+    if not isinstance(sdtm, SdtmFolder):
+        return None
+    facts: dict[str, TextFacts] = {}
+    frame = sdtm.variables(dataset, names, facts)
+    if frame is None:
+        return None
+    known = {name.strip().upper(): found for name, found in facts.items()}
+    columns = {name: text_from_codes(known[name].codes, known[name].uniques, frame.index)
+               if name in known and isinstance(frame[name].dtype, pd.StringDtype)
+               else frame[name] for name in frame.columns}
+    # no copy: the cache knows the columns by their arrays' identity
+    return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
 def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSettings,
@@ -168,44 +190,64 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     """``cdiscmap recist``: read, compute, compare, write (see the module docstring)."""
     from cdiscmap.checks.read import read_sdtm
     from cdiscmap.emit.atomic import Staging
+    from cdiscmap.forked import ForkedCall
     from cdiscmap.sdtm.vectorize import codes_cache
 
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    # A text column the engine and the cross-check both read is hashed once (the codes
-    # cache). RS is read once the responses are computed; its preparation needs RS alone
-    # (_rs_records), so it could run in a forked child beside the engine (forked.py): measured
-    # at 10,000 subjects on the shared 2-CPU machine that cost 0.1-0.25 CPU-s (page faults, the
-    # two processes contending) for no wall time gained, so it runs here.
-    with codes_cache():
-        timepoints, comparison, found, notes, coded = _compute(
-            _engine_dataset(sdtm, "TU"), _engine_dataset(sdtm, "TR"),
-            lambda: _rs_records(sdtm, settings), settings)
-    findings = Findings()
-    findings.extend(found)
-    status = _status_text(comparison, coded)
-    counts = dict(sorted(status.items()))
-    target = out_dir or Path(sdtm_dir).parent / "recist"
-    progress.stage("Writing the RECIST report")
-    with Staging(target) as stage:
-        timepoints_text = _coded_text(timepoints, OUTPUT_COLUMNS)    # for the CSV and HTML
-        (stage.folder / TIMEPOINTS_FILE).write_text(_csv_coded(timepoints_text),
-                                                    encoding="utf-8")
-        (stage.folder / COMPARISON_FILE).write_text(
-            _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS, coded)), encoding="utf-8")
-        report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts, notes,
-                         status)
-        (stage.folder / REPORT_JSON).write_text(
-            json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-            encoding="utf-8")
-        (stage.folder / REPORT_HTML).write_text(_html(report, timepoints_text),
-                                                encoding="utf-8")
-        stage.publish(lambda name: name in OWNED_FILES, shared=True)
+    # Two pieces run in forked children beside the critical path (read TU/TR, engine,
+    # cross-check, comparison CSV) when a second CPU is there (forked.py): RS is read and
+    # prepared from RS alone (_rs_records) while this process reads TU/TR and runs the engine,
+    # and the timepoints CSV and HTML table are composed from the responses while this
+    # process cross-checks them. Errors surface where a serial run raises them (a failed child
+    # is computed again here). A text column the engine and the cross-check both read is
+    # hashed once (the codes cache).
+    with contextlib.ExitStack() as children:
+        rs_call = children.enter_context(ForkedCall(lambda: _rs_records(sdtm, settings)))
+        files: list[ForkedCall[tuple[bytes, bytes]]] = []
+
+        def compose(timepoints: pd.DataFrame) -> None:
+            files.append(children.enter_context(
+                ForkedCall(lambda: _timepoints_files(timepoints))))
+
+        with codes_cache():
+            timepoints, comparison, found, notes, coded = _compute(
+                _engine_dataset(sdtm, "TU"), _engine_dataset(sdtm, "TR"), rs_call.result,
+                settings, compose)
+        findings = Findings()
+        findings.extend(found)
+        status = _status_text(comparison, coded)
+        counts = dict(sorted(status.items()))
+        target = out_dir or Path(sdtm_dir).parent / "recist"
+        progress.stage("Writing the RECIST report")
+        with Staging(target) as stage:
+            (stage.folder / COMPARISON_FILE).write_text(
+                _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS, coded)),
+                encoding="utf-8")
+            report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts,
+                             notes, status)
+            (stage.folder / REPORT_JSON).write_text(
+                json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                encoding="utf-8")
+            timepoints_csv, timepoints_table = files[0].result()
+            (stage.folder / TIMEPOINTS_FILE).write_bytes(timepoints_csv)
+            head, tail = _html_parts(report)
+            (stage.folder / REPORT_HTML).write_bytes(
+                head.encode("utf-8") + timepoints_table + tail.encode("utf-8"))
+            stage.publish(lambda name: name in OWNED_FILES, shared=True)
     return RecistOutcome(target, timepoints, comparison, findings, counts, notes)
 
 
 # ------------------------------------------------------------------------------ formatting
+def _timepoints_files(timepoints: pd.DataFrame) -> tuple[bytes, bytes]:
+    """The timepoints CSV and the HTML table of the timepoints, UTF-8 encoded (what
+    ``write_text(..., encoding="utf-8")`` writes: the text holds "\\n" line ends only)."""
+    text = _coded_text(timepoints, OUTPUT_COLUMNS)
+    return (_csv_coded(text).encode("utf-8"),
+            _coded_table(text, OUTPUT_COLUMNS, "OVRLRESP").encode("utf-8"))
+
+
 def _number_text(value: float) -> str:
     """A number to at most 4 decimals without trailing zeros ("-0" is "0")."""
     text = f"{value:.4f}".rstrip("0").rstrip(".")
@@ -409,11 +451,13 @@ def _coded_table(coded: dict[str, _Coded], columns: list[str], row_class: str) -
     return f"<table><tr>{head}</tr>{body}</table>\n"
 
 
-def _html(report: dict[str, Any], timepoints_text: dict[str, _Coded]) -> str:
+def _html_parts(report: dict[str, Any]) -> tuple[str, str]:
+    """The HTML report before and after the table of computed timepoints (composed apart,
+    :func:`_timepoints_files`)."""
     summary = report["summary"]
     summary_rows = [{"item": k, "value": (json.dumps(v, sort_keys=True) if isinstance(v, dict | list)
                                           else v)} for k, v in summary.items()]
-    parts = [
+    head = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>RECIST 1.1 check of {html.escape(report['sdtm'])}</title>"
         f"<style>{_STYLE}</style></head><body>\n",
@@ -426,10 +470,11 @@ def _html(report: dict[str, Any], timepoints_text: dict[str, _Coded]) -> str:
         "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"]) + "</ul>\n"
         if report["notes"] else "<p>None.</p>\n",
         "<h2>Computed timepoints</h2>\n",
-        _coded_table(timepoints_text, OUTPUT_COLUMNS, "OVRLRESP"),
+    ]
+    tail = [
         "<h2>Settings</h2>\n",
         _table([{"setting": k, "value": json.dumps(v)} for k, v in
                 sorted(report["settings"].items())], ["setting", "value"]),
         "</body></html>\n",
     ]
-    return "".join(parts)
+    return "".join(head), "".join(tail)

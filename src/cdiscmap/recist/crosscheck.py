@@ -31,6 +31,7 @@ from cdiscmap.recist.overall import OUTPUT_COLUMNS
 from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import NE, fmt_number
+from cdiscmap.sdtm.vectorize import carry_rows
 
 #: RSTESTCD (ONCRTSCD, C96782) → RSTEST (ONCRTS, C96781), SDTM CT 2025-03-28.
 RS_TESTS = {
@@ -105,6 +106,7 @@ def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
     test_codes, test_cats = text_codes(rs["RSTESTCD"], upper=True)
     keep &= np.isin(test_codes, np.flatnonzero(np.isin(test_cats, COMPARED_TESTS)))
     sub = rs.loc[keep, [c for c in rs.columns if c in _RS_READ]]   # copy only what is read
+    carry_rows(rs, sub, keep)           # codes of RS's columns known: those of the rows kept
     usub_codes, usub = text_codes(sub["USUBJID"], upper=False)
     src = _source(sub)
     frame = pd.DataFrame({

@@ -233,10 +233,10 @@ def _text_is(frame: pd.DataFrame, column: str, value: str,
     out = np.zeros(len(frame), dtype=bool)
     if column not in frame.columns:
         return out
-    values = _as_objects(frame[column])
-    if rows is None:
-        rows = np.arange(len(frame))
-    codes, cats = text_codes(values[rows], upper=True)
+    if rows is None:        # the whole column: its codes may be known (codes cache)
+        codes, cats = text_codes(frame[column], upper=True)
+        return np.isin(codes, np.flatnonzero(cats == value))
+    codes, cats = text_codes(_as_objects(frame[column])[rows], upper=True)
     out[rows] = np.isin(codes, np.flatnonzero(cats == value))
     return out
 
