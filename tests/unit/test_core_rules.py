@@ -342,6 +342,28 @@ def test_rule_fires_on_its_positive_case(rule, build, expected, standards):
     assert all(f.source == "" for f in found)          # no lineage columns in hand-built data
 
 
+def test_parts_split_the_rules_and_concatenate_to_one_call(standards):
+    # validate runs the visit rules in its parent and the others in its forked child: each
+    # part holds its own rules, and the parts in PARTS order are check_core_rules' list
+    study = change(**{"DM.DTHDTC": {0: "2020-05-01"}, "AE.AESTDY": {0: 14},
+                      "AE.EPOCH": {0: "TREATMENT I"}, "RELREC.RELID": {1: "R2"}})()
+    frames = {name: pd.DataFrame(columns) for name, columns in study.items()}
+    domains = {n: f for n, f in frames.items() if not n.startswith("SUPP")}
+    supp = {n: f for n, f in frames.items() if n.startswith("SUPP")}
+    parts = core_rules.check_core_parts(domains, supp, standards)
+    assert core_rules.PARTS == ("subject", "class", "visits", "study")
+    assert {part: sorted({f.rule for f in found}) for part, found in parts.items()} == {
+        "subject": ["CMAP-CR0001"], "class": ["CMAP-CR0020"], "visits": ["CMAP-CR0044"],
+        "study": ["CMAP-CR0052"]}
+    whole = check_core_rules(domains, supp, standards)
+    assert whole == [f for part in core_rules.PARTS for f in parts[part]]
+    assert len(whole) == 5                      # CR0052 names both RELID records
+    only = core_rules.check_core_parts(domains, supp, standards, parts=("visits",))
+    assert list(only) == ["visits"] and only["visits"] == parts["visits"]
+    with pytest.raises(ValueError, match="unknown CORE rule parts"):
+        core_rules.check_core_parts(domains, supp, standards, parts=("dates",))
+
+
 def test_findings_name_the_record():
     study = change(**{"DM.AGE": {0: -1}})()
     frame = pd.DataFrame(study["DM"]).assign(_SRCFILE="sdtm/dm.xpt", _SRCROW=[1, 2, 3])

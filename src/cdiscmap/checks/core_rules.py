@@ -456,30 +456,55 @@ def _relationships(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFram
     return out
 
 
+# The rules in four parts, run in this order: the subject-level (DM) rules, the rules by SDTM
+# class, the visit and epoch rules, the other study-level ones (disposition, trial design,
+# relationships). ``validate`` runs the visit and epoch rules in the parent and the others in
+# its forked child, so the two processes take about the same time; the findings of the parts,
+# concatenated in this order, are those of one call.
+PARTS = ("subject", "class", "visits", "study")
+
+
 def check_core_rules(domains: dict[str, pd.DataFrame],
                      supp: dict[str, pd.DataFrame] | None = None,
                      standards: Standards | None = None) -> list[Finding]:
     """Every CR rule on a set of SDTM datasets (SUPP-- apart). ``standards`` gives each
     dataset's class (the study's, with its custom domains, when the pipeline calls this)."""
+    found = check_core_parts(domains, supp, standards)
+    return [finding for part in PARTS for finding in found[part]]
+
+
+def check_core_parts(domains: dict[str, pd.DataFrame],
+                     supp: dict[str, pd.DataFrame] | None = None,
+                     standards: Standards | None = None, *,
+                     parts: tuple[str, ...] = PARTS) -> dict[str, list[Finding]]:
+    """The findings of the CR rules of ``parts`` (of :data:`PARTS`), by part: those of
+    :func:`check_core_rules` are the parts' lists concatenated in the order of PARTS."""
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown CORE rule parts {sorted(unknown)}")
     with ev.column_cache():
-        return _check_core_rules(domains, supp or {}, standards)
+        return _check_core_parts(domains, supp or {}, standards, parts)
 
 
-def _check_core_rules(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame],
-                      standards: Standards | None) -> list[Finding]:
-    out: list[Finding] = []
+def _check_core_parts(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame],
+                      standards: Standards | None, parts: tuple[str, ...]
+                      ) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {part: [] for part in parts}
     dm = domains.get("DM")
-    if dm is not None and "USUBJID" in dm:
-        out += _death_flag(dm, domains) + _arms(dm, domains.get("TA")) + \
+    if "subject" in out and dm is not None and "USUBJID" in dm:
+        out["subject"] = _death_flag(dm, domains) + _arms(dm, domains.get("TA")) + \
             _dm_values(dm, {n: f for n, f in {**domains, **supp}.items() if n != "DM"}) + \
             _reference_dates(dm, domains) + _study_days(dm, domains)
-    for name, frame in domains.items():
-        if name != "DM" and name not in ("RELREC",):
-            out += ev.check_class_rules(name, frame, standards)
-    out += _visits_epochs(domains) + _disposition(domains.get("DS")) + \
-        _elements(domains.get("SE")) + \
-        _trial_design(domains) + _relationships(domains, supp)
+    if "class" in out:
+        for name, frame in domains.items():
+            if name != "DM" and name not in ("RELREC",):
+                out["class"] += ev.check_class_rules(name, frame, standards)
+    if "visits" in out:
+        out["visits"] = _visits_epochs(domains)
+    if "study" in out:
+        out["study"] = _disposition(domains.get("DS")) + _elements(domains.get("SE")) + \
+            _trial_design(domains) + _relationships(domains, supp)
     return out
 
 
-__all__ = ["OWN_RULES", "RULES", "check_core_rules"]
+__all__ = ["OWN_RULES", "PARTS", "RULES", "check_core_parts", "check_core_rules"]

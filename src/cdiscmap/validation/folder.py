@@ -370,14 +370,16 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
     domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
     supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
-    # The cross-dataset (XD) and CORE-derived rules only read the frames: on a second core
-    # they run in a forked child (forked.py) while this process checks schemas, plausibility,
-    # SUPP-- links, ADaM and define.xml (about as much CPU at 10,000 subjects); their
-    # findings are added below in the order of a serial run, so the reports are the same
-    # bytes.
+    # The cross-dataset (XD) rules and most CORE-derived rules only read the frames: on a
+    # second core they run in a forked child (forked.py) while this process checks schemas,
+    # plausibility, SUPP-- links, the CORE-derived visit and epoch rules (PARTS), ADaM and
+    # define.xml (about as much CPU at 10,000 subjects); all findings are added below in the
+    # order of a serial run, so the reports are the same bytes.
+    here = ("visits",)
     rules = stack.enter_context(ForkedCall(lambda: (
         check_sdtm_cross(domains, supp),
-        core_rules.check_core_rules(domains, supp, standards)))) if sdtm else None
+        core_rules.check_core_parts(domains, supp, standards, parts=tuple(
+            p for p in core_rules.PARTS if p not in here))))) if sdtm else None
 
     progress.stage("Checking datasets")
     for name, dataset in datasets.items():
@@ -412,24 +414,28 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
             sources.update({n: d.frame for n, d in extra.datasets.items()})
             references = sorted(d.relpath for d in extra.datasets.values())
         adam_found = check_adam_cross(adam, sources)
-    if rules is not None:
-        cross, core = rules.result()
-        findings.extend(cross)
-        findings.extend(plausible)
-        findings.extend(links)
-        findings.extend(core)
-    findings.extend(adam_found)
-
+    core_here = core_rules.check_core_parts(domains, supp, standards, parts=here) \
+        if sdtm else {}
+    defined: list[Finding] = []         # define.xml ↔ data, while the child works
     applied: list[str] = []
     governed: set[Path] = set()
     for define_doc, scope in scopes:
         in_scope = {n: d for n, d in datasets.items() if d.folder in scope}
         shown = relative_path(define_doc.path.resolve(), folder.resolve())
-        findings.extend(check_define(define_doc, in_scope, shown))
+        defined.extend(check_define(define_doc, in_scope, shown))
         applied.append(shown)
         governed.update(scope)
         for name in in_scope:
             rules_run[name] = rules_run[name] + list(define_rules.RULES)
+    if rules is not None:
+        cross, core = rules.result()
+        findings.extend(cross)
+        findings.extend(plausible)
+        findings.extend(links)
+        for part in core_rules.PARTS:
+            findings.extend(core_here[part] if part in here else core[part])
+    findings.extend(adam_found)
+    findings.extend(defined)
     for dataset_folder in folders:
         if dataset_folder not in governed:
             where = (relative_path(dataset_folder, folder) if dataset_folder != folder
