@@ -16,7 +16,11 @@ from cdiscmap.sdtm.vectorize import (
     map_unique,
     memo_apply,
     null_text,
+    pack_frame,
+    pack_series,
     text_from_codes,
+    unpack_frame,
+    unpack_series,
 )
 
 
@@ -175,3 +179,43 @@ def test_map_unique_with_a_memo_gives_the_values_and_nulls_of_the_plain_call():
         [False, True, True, False]
     assert got_b.isna().tolist() == [True, False, True]
     assert got_b[8] == pd.Timestamp("2021-12-01")
+
+
+def test_packed_frame_pickles_text_as_small_codes_and_comes_back_equal():
+    import pickle
+
+    frame = pd.DataFrame({
+        "USUBJID": pd.Series(["S-2", None, "S-1", "S-2"], dtype="string"),
+        "AESEQ": [1.0, np.nan, 2.0, 3.0],
+        "N": pd.array([1, None, 3, 4], dtype="Int64"),
+        "FLAG": [True, False, True, False],
+    }, index=pd.RangeIndex(4))
+    packed = pack_frame(frame)
+    kind, _, name, codes, uniques, clean = packed[2][0]
+    # the text column travels as its factorisation, codes in one byte each
+    assert (kind, name, codes.dtype, codes.tolist(), uniques.tolist(), clean) == \
+        ("text", "USUBJID", np.int8, [0, -1, 1, 0], ["S-2", "S-1"], False)
+    with codes_cache():
+        back = unpack_frame(pickle.loads(pickle.dumps(packed, protocol=5)))
+        pd.testing.assert_frame_equal(back, frame, check_exact=True)
+        assert list(back.dtypes) == list(frame.dtypes)
+        # the receiver knows the text column's factorisation without hashing it again
+        from cdiscmap.sdtm.vectorize import _entry
+
+        entry = _entry(back["USUBJID"])
+        assert entry is not None and entry[0].tolist() == [0, -1, 1, 0]
+    only = unpack_frame(pack_frame(frame, ["FLAG", "USUBJID"]))
+    pd.testing.assert_frame_equal(only, frame[["FLAG", "USUBJID"]], check_exact=True)
+
+
+def test_packed_text_keeps_the_senders_factorisation_and_cleanliness():
+    with codes_cache():
+        text = clean_text(pd.Series([" b", "a", "", "b"], dtype="string"))
+        packed = pack_series(text)
+        assert packed[3].tolist() == [0, 1, -1, 0] and packed[5] is True     # known clean
+        back = unpack_series(packed)
+        assert back.tolist() == ["b", "a", pd.NA, "b"]
+        assert coded(back)[1].tolist() == ["b", "a"]
+    # outside a run: factorised for the pipe, nothing remembered
+    packed = pack_series(pd.Series(["x"] * 300 + ["y"], dtype="string"))
+    assert packed[3].dtype == np.int8 and packed[4].tolist() == ["x", "y"]

@@ -35,6 +35,10 @@ from cdiscmap.sdtm.vectorize import (
     coded,
     codes_cache,
     null_text,
+    pack_frame,
+    pack_series,
+    unpack_frame,
+    unpack_series,
 )
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.spec.models import BlockSpec, DomainSpec, SourceSpec, VariableSpec
@@ -282,6 +286,7 @@ class FormStore:
         self.forms: dict[str, RawForm] = {}
         self.refused: dict[str, dict[str, str]] = {}   # form → imputed column → date
         self.ahead = ReadAhead()       # never started: each form read when asked
+        self.read_elsewhere: set[str] = set()   # forms a forked child read (its domains')
 
     def reader(self, name: str) -> Callable[[], RawForm]:
         """A function reading the study.yaml form ``name`` (known to exist) as read_form."""
@@ -732,6 +737,296 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+# --------------------------------------------------------------------------- row stage, forked
+
+# Below this many bytes of raw input (counted once per block reading a form) the row stage
+# runs in one process: forking, packing and unpacking the child's blocks cost more than the
+# half of the row stage they save (measured on the demo study: the 1,000-subject export,
+# 8 MB, maps in well under a second).
+FORK_MIN_BYTES = 32 << 20
+
+
+def _row_stage(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy, name: str,
+               progress: Progress) -> list[BlockRun]:
+    """Step 1 of the module docstring for one domain: its blocks' sources and row variables."""
+    progress.step(f"{name} (raw forms)")
+    spec = loaded.domains[name]
+    runs: list[BlockRun] = []
+    for i, block in enumerate(spec.blocks):
+        where = f"{loaded.domain_files[name]}:" \
+                f"{loaded.domain_yaml[name].line_of(('blocks', i, 'source'))}"
+        ctx.domain, ctx.where, ctx.variable = name, where, ""
+        store.get(block.source.form, where)
+        for join in block.source.joins:
+            store.get(join.form, where)
+        store.check_refused(name, i)
+        frame = build_source(ctx, store, name, block, where)
+        runs.append(BlockRun(name, block, frame, plan_block(loaded, spec, i)))
+        _derive(ctx, runs[-1], vocab.ROW, loaded)
+    if name == "DM":
+        _require_subjects(runs, store, store.accounting)
+    return runs
+
+
+def _block_forms(loaded: LoadedStudy, domain: str) -> list[str]:
+    return [form for block in loaded.domains[domain].blocks
+            for form in (block.source.form, *(j.form for j in block.source.joins))]
+
+
+def _split_domains(loaded: LoadedStudy, raw_dir: Path) -> tuple[list[str], list[str]] | None:
+    """The study's domains as two groups (this process's, the child's), each in study order,
+    when a forked child can map one of them beside this process and the export is large
+    enough to gain (:data:`FORK_MIN_BYTES`); else None.
+
+    Domains that read a common form stay together (a form's rules, findings and accounting
+    happen once, where the first domain asks for it). The groups are balanced by the bytes of
+    raw input their blocks read (the cost of a row stage grows with it), largest first into
+    the lighter group; the child gets the largest, so this process, which also takes the
+    child's blocks back, has the lighter share."""
+    from cdiscmap.forked import fork_unsafe_runtime, fork_usable
+
+    if not fork_usable() or fork_unsafe_runtime() is not None:
+        return None
+    domains = list(loaded.study.domains)
+    owner = {d: d for d in domains}
+
+    def root(d: str) -> str:
+        while owner[d] != d:
+            d = owner[d]
+        return d
+
+    first_reader: dict[str, str] = {}
+    weight = dict.fromkeys(domains, 0)
+    sizes: dict[str, int] = {}
+    for d in domains:
+        for form in _block_forms(loaded, d):
+            if form in first_reader:
+                owner[root(d)] = root(first_reader[form])
+            first_reader.setdefault(form, d)
+            spec = loaded.study.forms.get(form)
+            if spec is not None and form not in sizes:
+                try:
+                    sizes[form] = (raw_dir / spec.file).stat().st_size
+                except OSError:     # reading it will say what is wrong, in study order
+                    sizes[form] = 0
+            weight[d] += sizes.get(form, 0)
+    groups: dict[str, list[str]] = {}
+    for d in domains:
+        groups.setdefault(root(d), []).append(d)
+    if len(groups) < 2 or sum(weight.values()) < FORK_MIN_BYTES:
+        return None
+    loads = {"child": 0, "parent": 0}
+    members: dict[str, list[str]] = {"child": [], "parent": []}
+    by_weight = sorted(groups.values(), key=lambda g: -sum(weight[d] for d in g))
+    for group in by_weight:     # stable: equal weights keep study order
+        side = "child" if loads["child"] <= loads["parent"] else "parent"
+        loads[side] += sum(weight[d] for d in group)
+        members[side] += group
+    order = {d: i for i, d in enumerate(domains)}
+    return (sorted(members["parent"], key=order.__getitem__),
+            sorted(members["child"], key=order.__getitem__))
+
+
+@dataclass
+class _RowPart:
+    """The row stage of some domains, with what each domain added, so that two parts merge
+    into the state a serial run has (findings, forms' accounting, calendar in study order)."""
+
+    runs: dict[str, list[BlockRun]] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    registered: dict[str, list[str]] = field(default_factory=dict)   # forms first read
+    calendar: dict[str, list[vocab.VisitCalendarEntry]] = field(default_factory=dict)
+    failed: str | None = None                   # the domain whose row stage raised
+    error: Exception | None = None
+
+
+def _row_part(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy,
+              domains: list[str], progress: Progress) -> _RowPart:
+    """The row stages of ``domains`` in order; the first error stops them and is kept (the
+    caller raises the one a serial run would meet first)."""
+    part = _RowPart()
+    for name in domains:
+        n_findings, n_forms = len(ctx.findings.items), len(store.accounting.forms)
+        n_calendar = len(ctx.visit_calendar)
+        try:
+            part.runs[name] = _row_stage(ctx, store, loaded, name, progress)
+        except Exception as exc:  # noqa: BLE001 - raised by the caller, in serial order
+            part.failed, part.error = name, exc
+            break
+        part.findings[name] = ctx.findings.items[n_findings:]
+        part.registered[name] = list(store.accounting.forms)[n_forms:]
+        part.calendar[name] = ctx.visit_calendar[n_calendar:]
+    return part
+
+
+def _later_raw_columns(run: BlockRun) -> set[str] | None:
+    """The raw columns the block's later stages (subject, reference, domain) may read: the
+    columns their algorithms name, the lineage and the form's subject column (findings name
+    them); None when an algorithm's reads are not known (every column is kept)."""
+    needed = {"_SRCFILE", "_SRCROW"}
+    for pv in run.plan:
+        if pv.stage == vocab.ROW:
+            continue
+        reads = _raw_reads(pv.spec)
+        if reads is None:
+            return None
+        needed |= reads
+    return needed
+
+
+_NO_RAW_READS = {"study_day", "epoch", "seq", "lobxfl", "from_domain", "data_cutoff",
+                 "constant", "empty", "copy"}
+
+
+def _raw_reads(spec: VariableSpec) -> set[str] | None:
+    if spec.algorithm in _NO_RAW_READS:
+        return set()
+    if spec.algorithm == "when":
+        found: set[str] = set()
+        for branch in spec.when or []:
+            found |= _condition_columns(branch.if_)
+            for sub in (branch.then, branch.else_):
+                if sub is not None:
+                    reads = _raw_reads(sub)
+                    if reads is None:
+                        return None
+                    found |= reads
+        return found
+    reads = vocab._spec_reads(spec)
+    return None if reads is None else reads[0]
+
+
+def _condition_columns(cond) -> set[str]:
+    if cond is None:
+        return set()
+    names = {cond.column} if cond.column else set()
+    for sub in (cond.all or []) + (cond.any or []) + ([cond.not_] if cond.not_ else []):
+        names |= _condition_columns(sub)
+    return names
+
+
+def _trimmed_raw(run: BlockRun, study) -> list[str] | None:
+    """The columns of the block's raw frame later stages read (None: all of them, also when
+    one is unknown or missing, so a missing column's error lists the block's columns as
+    serially)."""
+    raw = run.frame.raw
+    needed = _later_raw_columns(run)
+    if needed is None or raw.columns.has_duplicates:
+        return None
+    subject = vocab._subject_column(study, run.frame.form)
+    if not needed <= set(raw.columns):
+        return None
+    return [c for c in raw.columns if c in needed or c == subject]
+
+
+def _child_row_part(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
+                    domains: list[str]) -> dict:
+    """The row stages of ``domains`` on their own (own findings, accounting, forms read
+    ahead), packed for the pipe (:func:`_unpack_row_part`): what the forked child computes."""
+    findings = Findings()
+    accounting = Accounting()
+    ctx = vocab.MapContext(study=loaded.study, codelist_terms=codelist_terms, findings=findings)
+    store = FormStore(loaded, raw_dir, accounting, findings)
+    forms = [n for n in dict.fromkeys(f for d in domains for f in _block_forms(loaded, d))
+             if n in loaded.study.forms]
+    with ReadAhead() as ahead:
+        store.ahead = ahead
+        ahead.start((n, store.reader(n)) for n in forms)
+        part = _row_part(ctx, store, loaded, domains, SILENT)
+    if part.failed is not None:         # only where: the caller computes it again to raise it
+        return {"failed": part.failed}
+    runs = {}
+    for d, block_runs in part.runs.items():
+        runs[d] = [(pack_frame(r.frame.raw, _trimmed_raw(r, loaded.study)),
+                    pack_frame(r.frame.out),
+                    r.frame.form, r.frame.file, r.frame.clean) for r in block_runs]
+    calendar = {}
+    for d, entries in part.calendar.items():
+        positions = {id(r): i for i, r in enumerate(part.runs[d])}
+        calendar[d] = [(positions[id(e.block)], e.variable, pack_series(e.usubjid), e.date,
+                        e.visitnum, e.anchor, e.calendar) for e in entries]
+    return {"failed": None, "runs": runs, "findings": part.findings,
+            "registered": part.registered, "calendar": calendar, "read": list(store.forms),
+            "accounts": {f: accounting.forms[f] for forms in part.registered.values()
+                         for f in forms}}
+
+
+def _unpack_row_part(packed: dict, loaded: LoadedStudy) -> _RowPart:
+    part = _RowPart(findings=packed["findings"], registered=packed["registered"])
+    for d, blocks in packed["runs"].items():
+        spec = loaded.domains[d]
+        part.runs[d] = [BlockRun(d, spec.blocks[i], vocab.BlockFrame(
+            raw=unpack_frame(raw), out=unpack_frame(out), form=form, file=file, clean=clean),
+            plan_block(loaded, spec, i))
+            for i, (raw, out, form, file, clean) in enumerate(blocks)]
+    for d, entries in packed["calendar"].items():
+        part.calendar[d] = [vocab.VisitCalendarEntry(
+            block=part.runs[d][i], variable=variable, usubjid=unpack_series(usubjid),
+            date=date, visitnum=visitnum, anchor=anchor, calendar=calendar)
+            for i, variable, usubjid, date, visitnum, anchor, calendar in entries]
+    return part
+
+
+def _row_stages_forked(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy,
+                       split: tuple[list[str], list[str]], progress: Progress
+                       ) -> dict[str, list[BlockRun]]:
+    """Step 1 for two groups of domains at once: the child's group in a forked child
+    (:mod:`cdiscmap.forked`), this process's group here; then both merged as a serial run has
+    them: blocks, findings, forms' accounting and visit calendar in study order.
+
+    The row stage of a domain reads only its own forms (the groups share none), so the two
+    halves are independent. An error in either stops the run with the error a serial run
+    meets first (the domain earliest in study order); the child's is computed again here, so
+    it is raised with its own type, message and traceback."""
+    from cdiscmap.forked import ForkedCall
+
+    mine, theirs = split
+    codelist_terms = ctx.codelist_terms
+
+    def child() -> dict:
+        return _child_row_part(loaded, store.raw_dir, codelist_terms, theirs)
+
+    with ForkedCall(child) as call:
+        # this process's forms read ahead, then the forms no block reads (read at the end)
+        forms = dict.fromkeys(f for d in mine for f in _block_forms(loaded, d))
+        theirs_forms = {f for d in theirs for f in _block_forms(loaded, d)}
+        ahead = [n for n in [*forms, *loaded.study.forms]
+                 if n in loaded.study.forms and n not in theirs_forms]
+        store.ahead.start((n, store.reader(n)) for n in dict.fromkeys(ahead))
+        own = _row_part(ctx, store, loaded, mine, progress)
+        packed = call.result()
+    order = {d: i for i, d in enumerate(loaded.study.domains)}
+    failed = [(order[p], p) for p in (own.failed, packed["failed"]) if p is not None]
+    if failed:
+        first = min(failed)[1]
+        if first == own.failed:
+            assert own.error is not None
+            raise own.error
+        again = _row_part(vocab.MapContext(study=loaded.study, codelist_terms=codelist_terms,
+                                           findings=Findings()),
+                          FormStore(loaded, store.raw_dir, Accounting(), Findings()),
+                          loaded, theirs, SILENT)
+        assert again.error is not None, "the child's row stage failed only in the child"
+        raise again.error
+    other = _unpack_row_part(packed, loaded)
+    store.read_elsewhere.update(packed["read"])
+    parts = {**dict.fromkeys(mine, own), **dict.fromkeys(theirs, other)}
+    accounts = dict(store.accounting.forms)
+    accounts.update(packed["accounts"])
+    store.accounting.forms.clear()
+    ctx.findings.items[:] = []
+    ctx.visit_calendar[:] = []
+    runs: dict[str, list[BlockRun]] = {}
+    for d in loaded.study.domains:
+        part = parts[d]
+        runs[d] = part.runs[d]
+        ctx.findings.items.extend(part.findings[d])
+        ctx.visit_calendar.extend(part.calendar[d])
+        for form in part.registered[d]:
+            store.accounting.forms[form] = accounts[form]
+    return runs
+
+
 def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
               char_variables: dict[str, set[str]], progress: Progress = SILENT) -> SdtmResult:
     """Map every domain of the study. Raises SpecError/InputDataError for problems that stop
@@ -760,26 +1055,12 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
     check_cross_domain(loaded)
     # forms read in a thread while the blocks map (ingest/prefetch.py), first needed first
     store.ahead = ahead
-    ahead.start((n, store.reader(n)) for n in _forms_in_order(loaded))
-
-    runs: dict[str, list[BlockRun]] = {}
-    for name in study.domains:
-        progress.step(f"{name} (raw forms)")
-        spec = loaded.domains[name]
-        runs[name] = []
-        for i, block in enumerate(spec.blocks):
-            where = f"{loaded.domain_files[name]}:" \
-                    f"{loaded.domain_yaml[name].line_of(('blocks', i, 'source'))}"
-            ctx.domain, ctx.where, ctx.variable = name, where, ""
-            store.get(block.source.form, where)
-            for join in block.source.joins:
-                store.get(join.form, where)
-            store.check_refused(name, i)
-            frame = build_source(ctx, store, name, block, where)
-            runs[name].append(BlockRun(name, block, frame, plan_block(loaded, spec, i)))
-            _derive(ctx, runs[name][-1], vocab.ROW, loaded)
-        if name == "DM":
-            _require_subjects(runs[name], store, accounting)
+    split = _split_domains(loaded, raw_dir)
+    if split is None:
+        ahead.start((n, store.reader(n)) for n in _forms_in_order(loaded))
+        runs = {name: _row_stage(ctx, store, loaded, name, progress) for name in study.domains}
+    else:       # two groups of domains: one mapped in a forked child (_row_stages_forked)
+        runs = _row_stages_forked(ctx, store, loaded, split, progress)
 
     _resolve_unscheduled_visits(ctx, runs, loaded)
 
@@ -827,7 +1108,7 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
             supp[f"SUPP{name}"] = supp_frame
             accounting.records(f"SUPP{name}", len(supp_frame))
     for form_name in study.forms:      # listed but read by no block: counted, never lost
-        if form_name not in store.forms:
+        if form_name not in store.forms and form_name not in store.read_elsewhere:
             unread = store.get(form_name, f"{loaded.study_file}:"
                                f"{loaded.study_yaml.line_of(('forms', form_name))}")
             accounting.drop(form_name, unread.frame["_SRCROW"],

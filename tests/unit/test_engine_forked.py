@@ -1,0 +1,160 @@
+"""The mapping's row stage on two cores: one group of domains mapped by a forked child while
+this process maps the other (sdtm/engine.py ``_row_stages_forked``).
+
+Whatever the split, the mapped frames, findings (and their order), the forms' accounting and
+the first error must be those of a serial mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import cdiscmap.forked as forked
+from cdiscmap.errors import CdiscmapError
+from cdiscmap.forked import fork_usable
+from cdiscmap.pipeline.run import codelist_terms, study_standards
+from cdiscmap.resources import resolve_study_dir
+from cdiscmap.sdtm import engine
+from cdiscmap.synth import generate
+
+STUDY = resolve_study_dir(Path("crizotinib-basket"))
+needs_fork = pytest.mark.skipif(not fork_usable(), reason="no second CPU or no fork here")
+
+# groups that share no form (DM/DS/DD read enrol, ic, eos, death; TU/TR the lesion forms)
+SPLITS = [
+    (["DM", "EX", "AE", "DS", "TU", "TR", "IE", "VS", "DD"], ["RS", "CM", "MH", "LB", "PR"]),
+    (["RS", "CM", "MH", "LB", "PR"], ["DM", "EX", "AE", "DS", "TU", "TR", "IE", "VS", "DD"]),
+    (["LB"], ["DM", "EX", "AE", "DS", "TU", "TR", "RS", "CM", "MH", "IE", "VS", "DD", "PR"]),
+]
+
+
+@pytest.fixture(scope="module")
+def study():
+    standards, loaded = study_standards(STUDY)
+    chars = {n: {v.name for v in ds.variables if v.data_type == "Char"}
+             for n, ds in standards.datasets.items()}
+    return loaded, codelist_terms(standards), chars
+
+
+@pytest.fixture(scope="module")
+def raw_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("engine-forked")
+    generate("crizotinib-basket", root / "export", n_subjects=40, seed=11)
+    return root / "export" / "raw"
+
+
+def _map(study, raw_dir: Path, split, monkeypatch) -> engine.SdtmResult:
+    monkeypatch.setattr(engine, "_split_domains", lambda *_: split)
+    loaded, terms, chars = study
+    return engine.map_study(loaded, raw_dir, terms, chars)
+
+
+def _same(one: engine.SdtmResult, other: engine.SdtmResult) -> None:
+    assert list(one.domains) == list(other.domains) and list(one.supp) == list(other.supp)
+    for name, frame in {**one.domains, **one.supp}.items():
+        pd.testing.assert_frame_equal(frame, {**other.domains, **other.supp}[name],
+                                      check_exact=True)
+    assert one.findings.items == other.findings.items
+    assert list(one.accounting.forms) == list(other.accounting.forms)
+    for form, account in one.accounting.forms.items():
+        theirs = other.accounting.forms[form]
+        assert account.used.tolist() == theirs.used.tolist()
+        assert account.reason.tolist() == theirs.reason.tolist()
+        assert list(account.used_by.items()) == list(theirs.used_by.items())
+    assert list(one.accounting.written.items()) == list(other.accounting.written.items())
+    pd.testing.assert_frame_equal(one.accounting.drops(), other.accounting.drops())
+
+
+@needs_fork
+@pytest.mark.parametrize("split", SPLITS)
+def test_forked_row_stage_is_the_serial_one(study, raw_dir, monkeypatch, split):
+    serial = _map(study, raw_dir, None, monkeypatch)
+    assert serial.findings.items              # the demo export plants data problems
+    forks = []
+    result = forked.ForkedCall.result
+
+    def seen(self):
+        forks.append(self.forked)
+        return result(self)
+
+    monkeypatch.setattr(forked.ForkedCall, "result", seen)
+    _same(_map(study, raw_dir, split, monkeypatch), serial)
+    assert forks == [True]                    # the child's group was mapped by a child
+
+
+def _break(raw_dir: Path, tmp_path: Path, *files: str) -> Path:
+    """A copy of the export whose ``files`` have an unbalanced quote (an InputDataError)."""
+    out = tmp_path / "raw"
+    out.mkdir()
+    for f in raw_dir.iterdir():
+        text = f.read_text()
+        if f.name in files:
+            lines = text.splitlines(keepends=True)
+            lines[2] = '"' + lines[2]
+            text = "".join(lines)
+        (out / f.name).write_text(text)
+    return out
+
+
+def _error(study, raw: Path, split, monkeypatch) -> str:
+    with pytest.raises(CdiscmapError) as caught:
+        _map(study, raw, split, monkeypatch)
+    return f"{type(caught.value).__name__}: {caught.value}"
+
+
+@needs_fork
+@pytest.mark.parametrize("split", SPLITS)
+def test_the_first_error_in_study_order_is_raised_wherever_it_happened(
+        study, raw_dir, tmp_path, monkeypatch, split):
+    """CM comes before VS in study.yaml: CM's error is raised whichever process met which."""
+    raw = _break(raw_dir, tmp_path, "cm.csv", "vs.csv")
+    serial = _error(study, raw, None, monkeypatch)
+    assert "cm.csv" in serial and "vs.csv" not in serial
+    assert _error(study, raw, split, monkeypatch) == serial
+
+
+@needs_fork
+def test_an_error_only_in_this_processs_group_is_raised(study, raw_dir, tmp_path, monkeypatch):
+    raw = _break(raw_dir, tmp_path, "vs.csv")
+    serial = _error(study, raw, None, monkeypatch)
+    assert "vs.csv" in serial
+    assert _error(study, raw, SPLITS[0], monkeypatch) == serial      # VS is this process's
+
+
+def _sized(tmp_path: Path, sizes: dict[str, int]) -> Path:
+    """Empty (sparse) raw files of the given sizes, every other form's file empty."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for spec in study_standards(STUDY)[1].study.forms.values():
+        (raw / spec.file).touch()
+    for name, size in sizes.items():
+        os.truncate(raw / name, size)
+    return raw
+
+
+def test_split_keeps_domains_sharing_forms_together_and_balances_bytes(study, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setattr(forked, "fork_usable", lambda: True)
+    mib = 1 << 20
+    # by the blocks' reads: LB 40 MiB (one block), TU 10 + TR 2x10 (tl.csv read by three
+    # blocks) = 30, AE 12; largest first into the lighter group, the child first: LB to the
+    # child (40), TU/TR to this process (30), AE here too (30 < 40: 42), then the groups that
+    # read nothing go to the lighter child, DM with DS and DD (they share enrol/ic/eos/death)
+    raw = _sized(tmp_path, {"lb.csv": 40 * mib, "tl.csv": 10 * mib, "ae.csv": 12 * mib})
+    parent, child = engine._split_domains(study[0], raw)
+    assert parent == ["AE", "TU", "TR"]
+    assert child == ["DM", "EX", "DS", "RS", "CM", "MH", "IE", "VS", "LB", "DD", "PR"]
+
+
+def test_no_split_for_a_small_export_or_without_a_second_cpu(study, tmp_path, monkeypatch):
+    monkeypatch.setattr(forked, "fork_usable", lambda: True)
+    raw = _sized(tmp_path, {"lb.csv": engine.FORK_MIN_BYTES - 1})
+    assert engine._split_domains(study[0], raw) is None
+    os.truncate(raw / "lb.csv", engine.FORK_MIN_BYTES)
+    assert engine._split_domains(study[0], raw) is not None
+    monkeypatch.setattr(forked, "fork_usable", lambda: False)
+    assert engine._split_domains(study[0], raw) is None
