@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.collected import collected_responses
-from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.dates import impute_dtc, spread_text
 from cdiscmap.adam.io import (
     as_dates,
     lookup,
@@ -42,6 +42,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
+from cdiscmap.adam.order import numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings, Landmark, ResponseAnalysis
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.recist.best_response import (
@@ -190,6 +191,13 @@ def _flag_analysis(ovr: pd.DataFrame, refdt: pd.Series, nact: pd.Series
     return anl1, anl2.astype(bool)
 
 
+def _text(value: str | None, n: int) -> pd.Series:
+    """One text (or None: missing) on ``n`` records, spread from one value: no check of
+    every row's object."""
+    return spread_text(np.array([value], dtype=object), np.zeros(n, dtype=np.intp),
+                       pd.RangeIndex(n))
+
+
 def _yn(flag: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(np.where(np.asarray(flag, dtype=bool), "Y", None), dtype="string")
 
@@ -213,6 +221,22 @@ class _ParamBuilder:
         self.after_pd: pd.DataFrame | None = None   # ANL01FL records, after PD too (LSTA)
         self.title = _title(settings.adrs.evaluator)
         self.records: list[pd.DataFrame] = []
+
+    def _copied(self, idx: np.ndarray) -> dict[str, pd.Series]:
+        """AVALC and the copied OVR variables of OVR records ``idx`` (index labels; -1: none, missing
+        values): taken by position when the labels are positions (OVR's RangeIndex)."""
+        index = self.source.index
+        if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+            src = self.source.reindex(idx).reset_index(drop=True)   # pragma: no cover
+            return {name: src[name] for name in ("AVALC", *_COPIED)}
+        out = {}
+        for name in ("AVALC", *_COPIED):
+            column = self.source[name]
+            values = column.array if isinstance(column.dtype,
+                                                pd.api.extensions.ExtensionDtype) \
+                else column.to_numpy()
+            out[name] = pd.Series(pd.api.extensions.take(values, idx, allow_fill=True))
+        return out
 
     def _matched(self, chosen: pd.DataFrame) -> np.ndarray:
         """Per population subject, the position in ``chosen`` of its first record (-1: none);
@@ -241,9 +265,10 @@ class _ParamBuilder:
         idx = np.where(has, chosen["source_index"].to_numpy()[np.where(has, pos, 0)]
                        if len(chosen) else -1, -1).astype("int64")
         # rows without a record (label -1) come out missing: string NA, NaN, NaT
-        src = self.source.reindex(idx).reset_index(drop=True)
+        src = self._copied(idx)
         if yes_no:
-            values = pd.Series(np.where(has, "Y", default or "N"), dtype="string")
+            values = spread_text(np.array(["Y", default or "N"], dtype=object),
+                                 np.where(has, 0, 1), pd.RangeIndex(len(has)))
         else:
             given = pd.Series(pd.api.extensions.take(chosen["AVALC"].astype("string").array,
                                                      pos, allow_fill=True)) \
@@ -256,11 +281,11 @@ class _ParamBuilder:
         aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
         out = pd.DataFrame({
             "USUBJID": subjects,
-            "PARAMCD": pd.Series([code] * n, dtype="string"),
-            "PARAM": pd.Series([param] * n, dtype="string"),
-            "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
-            "PARCAT2": pd.Series([self.title] * n, dtype="string"),
-            "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+            "PARAMCD": _text(code, n),
+            "PARAM": _text(param, n),
+            "PARCAT1": _text("Tumor Response", n),
+            "PARCAT2": _text(self.title, n),
+            "PARCAT3": _text(cfg.category, n),
             "AVALC": values.reset_index(drop=True),
             "AVAL": aval.astype("float64").reset_index(drop=True),
             **{name: src[name] for name in _COPIED},   # built at once, not inserted one by one
@@ -569,38 +594,35 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
     })
 
 
-def _sorted_with_aseq(adrs: pd.DataFrame) -> pd.DataFrame:
-    """Records by USUBJID, PARAMCD, ADT, AVISITN, SRCSEQ (missing last, ties in record
-    order) with ASEQ 1..n per subject: one stable lexsort of arrays (USUBJID by its category
-    codes, the sorted ADSL ids; PARAMCD as codes in text order), not a sort of the frame."""
+def _record_order(adrs: pd.DataFrame) -> np.ndarray | None:
+    """Positions of the records by USUBJID, PARAMCD, ADT, AVISITN, SRCSEQ (missing last,
+    ties in record order): one stable sort of arrays (USUBJID by its category codes, the
+    sorted ADSL ids; PARAMCD as codes in text order), not a sort of the frame. None when a
+    USUBJID is not an ADSL id."""
     subject = adrs["USUBJID"].cat.codes.to_numpy() if \
         isinstance(adrs["USUBJID"].dtype, pd.CategoricalDtype) else None
     if subject is None or (subject < 0).any():   # pragma: no cover - ADSL subjects only
-        adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
-                                kind="mergesort", na_position="last").reset_index(drop=True)
-        adrs["ASEQ"] = (adrs.groupby("USUBJID", observed=True).cumcount() + 1) \
-            .astype("float64")
-        return adrs
+        return None
     # on the "string" column's object array: the same codes, half the cost of its NA path
     paramcd, names = pd.factorize(np.asarray(adrs["PARAMCD"].array, dtype=object), sort=True)
     paramcd = np.where(paramcd < 0, len(names), paramcd)       # missing PARAMCD last
-    order = np.lexsort([adrs["SRCSEQ"].to_numpy(dtype=float),
-                        adrs["AVISITN"].to_numpy(dtype=float),
-                        adrs["ADT"].to_numpy(dtype="datetime64[ns]"), paramcd, subject])
-    adrs = adrs.take(order)
-    adrs.index = pd.RangeIndex(len(adrs))      # relabelled, not copied again
-    ordered = subject[order]
-    n = len(ordered)
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else \
-        np.zeros(0, dtype=np.int64)
-    first = np.repeat(starts, np.diff(np.r_[starts, n]))
-    adrs["ASEQ"] = (np.arange(n) - first + 1).astype("float64")
-    return adrs
+    return stable_order([adrs["SRCSEQ"].to_numpy(dtype=float),
+                         adrs["AVISITN"].to_numpy(dtype=float),
+                         adrs["ADT"].to_numpy(dtype="datetime64[ns]"), paramcd, subject])
+
+
+def _taken(column: pd.Series, order: np.ndarray) -> object:
+    """The column's values in ``order`` (its own array type: no dtype change, no check)."""
+    values = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) \
+        else column.to_numpy()
+    return values.take(order)
 
 
 def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
             ovr_codes: list[str] | None = None) -> pd.DataFrame:
-    """ADSL identifiers, ASEQ, dtypes and a stable row order."""
+    """ADSL identifiers, ASEQ, dtypes and a stable row order: the sorted records are built
+    once, column by column, in their final order (no sorted copy of the frame, then a copy
+    of its columns)."""
     flags = sorted(c for c in adrs.columns if c.startswith("ANL") and c.endswith("FL"))
     for c in RECORD_COLUMNS + flags:
         if c not in adrs.columns:
@@ -613,19 +635,30 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
                 adrs[c].dtype != "string":      # a "string" column is left as it is, not copied
             adrs[c] = adrs[c].astype("string")
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
-    derived = ~adrs["PARAMCD"].isin(ovr_codes or ["OVR"])
-    adrs.loc[derived, "ANL01FL"] = "Y"
-    adrs = _sorted_with_aseq(adrs)
+    derived = ~adrs["PARAMCD"].isin(ovr_codes or ["OVR"]).to_numpy(dtype=bool)
+    order = _record_order(adrs)
+    if order is None:       # pragma: no cover - ADSL subjects only
+        adrs = adrs.assign(ANL01FL=adrs["ANL01FL"].mask(derived, "Y")).sort_values(
+            ["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"], kind="mergesort",
+            na_position="last").reset_index(drop=True)
+        order, derived = np.arange(len(adrs)), np.zeros(len(adrs), dtype=bool)
     carried = [c for c in ADSL_CARRIED if c in adsl.columns] + \
         list(settings.adsl.cohort_variables)
     # ADSL identifiers by category code (USUBJID categories are the sorted ADSL ids)
-    codes = adrs["USUBJID"].cat.codes.to_numpy()
-    ids = adsl[carried].drop_duplicates("USUBJID").set_index("USUBJID") \
-        .reindex(adrs["USUBJID"].cat.categories)
+    categories = adrs["USUBJID"].cat.categories
+    codes = adrs["USUBJID"].cat.codes.to_numpy()[order]
+    ids = adsl[carried].drop_duplicates("USUBJID").set_index("USUBJID").reindex(categories)
+    columns: dict[str, object] = {}
     for name in carried:
-        if name != "USUBJID":
-            adrs[name] = pd.Series(ids[name].array.take(codes), index=adrs.index)
-    adrs["USUBJID"] = adrs["USUBJID"].astype(object).astype("string")
+        columns[name] = spread_text(np.asarray(categories, dtype=object), codes,
+                                    pd.RangeIndex(len(codes))).array \
+            if name == "USUBJID" else ids[name].array.take(codes)
+    columns["ASEQ"] = numbered(codes)
     head = ["PARAMCD", "PARAM", "PARCAT1", "PARCAT2", "PARCAT3", "AVALC", "AVAL", "ADT", "ADTF",
             "AVISIT", "AVISITN"]
-    return adrs[carried + ["ASEQ"] + head + flags + ["SRCDOM", "SRCVAR", "SRCSEQ"]]
+    for name in head + flags + ["SRCDOM", "SRCVAR", "SRCSEQ"]:
+        columns[name] = _taken(adrs[name], order)
+    if "ANL01FL" in columns:     # without OVR records there is no flag to set
+        anl = columns["ANL01FL"]
+        anl[derived[order]] = "Y"            # type: ignore[index]
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(codes)))
