@@ -18,6 +18,7 @@ rerun writes byte-identical files. Subjects are ordered by value then USUBJID.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -330,26 +331,31 @@ def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
 
 
 def tumour_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour,
-                   *, draw: bool = True) -> list[Figure]:
+                   *, draw: bool | Callable[[str], bool] = True) -> list[Figure]:
     """The figures ``spec.figures`` asks for, each with the ADaM sources it reads; with
-    ``draw=False`` their ids, titles and sources alone (no image: ARM metadata)."""
+    ``draw=False`` their ids, titles and sources alone (no image: ARM metadata); ``draw`` a
+    function of the figure id: those it says yes to drawn, the others without image
+    (``analysis.report.build_report`` draws the figures in two processes)."""
     pop = population(adam["ADSL"], settings, spec.population)
     data = tumour_data(adam, pop["USUBJID"], spec)
+    drawn = draw if callable(draw) else (lambda _: draw)
     figures = []
     if "waterfall" in spec.figures:
-        figures.append((waterfall_figure if draw else _undrawn)(
-            f"{spec.id}_waterfall", "Waterfall: best % change in target-lesion sum", data.best))
+        fig_id = f"{spec.id}_waterfall"
+        figures.append((waterfall_figure if drawn(fig_id) else _undrawn)(
+            fig_id, "Waterfall: best % change in target-lesion sum", data.best))
     if "spider" in spec.figures:
-        figures.append((spider_figure if draw else _undrawn)(
-            f"{spec.id}_spider", "Spider: % change in target-lesion sum over time", data.course))
+        fig_id = f"{spec.id}_spider"
+        figures.append((spider_figure if drawn(fig_id) else _undrawn)(
+            fig_id, "Spider: % change in target-lesion sum over time", data.course))
     if "swimmer" in spec.figures:
         shown = swimmer_subjects(data.swim, spec.swimmer_max_subjects)
         title = "Swimmer: treatment duration, response, progression and death"
         if len(shown) < len(data.swim):
             title += (f":\nthe {len(shown)} longest treatment durations of "
                       f"{len(data.swim)} subjects")
-        figures.append((swimmer_figure if draw else _undrawn)(f"{spec.id}_swimmer", title,
-                                                              shown))
+        fig_id = f"{spec.id}_swimmer"
+        figures.append((swimmer_figure if drawn(fig_id) else _undrawn)(fig_id, title, shown))
     sources = (("ADSL", None), ("ADTR", spec.paramcd), ("ADRS", spec.bor_paramcd))
     swim = sources + (("ADRS", spec.timepoint_paramcd),)
     return [replace(f, sources=swim if f.id.endswith("_swimmer") else sources)
