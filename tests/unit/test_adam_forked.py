@@ -20,9 +20,11 @@ import cdiscmap.adam as adam
 from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
 from cdiscmap.cli import main
 from cdiscmap.errors import InputDataError, XptLimitError
+from cdiscmap.findings import Findings
 from cdiscmap.forked import fork_usable
 from cdiscmap.pipeline import adam_step
 from cdiscmap.resources import resolve_study_dir
+from cdiscmap.standards import load_standards
 from cdiscmap.synth import generate
 
 STUDY = resolve_study_dir(Path("crizotinib-basket"))
@@ -115,6 +117,10 @@ def test_adam_command_forked_writes_the_serial_files(sdtm_dir, tmp_path, monkeyp
         "adsl.xpt", "adrs.xpt", "adtte.xpt", "adae.xpt", "adex.xpt", "adtr.xpt"]
     assert list(forked.records.values()) == list(serial.records.values())
     assert forked.findings.items == serial.findings.items
+    # the checks that took the XPT plans' text codes found what checks on their own find
+    alone = Findings()
+    adam_step.derive_and_check(read_sdtm(sdtm_dir), STUDY, load_standards(), alone)
+    assert serial.findings.items == alone.items
 
 
 @needs_fork
@@ -174,3 +180,56 @@ def test_adam_command_derivation_error_before_an_unusable_folder(sdtm_dir, tmp_p
         _command(sdtm_dir, tmp_path / "file" / "adam")
     assert not isinstance(raised.value, InputDataError)
     shutil.rmtree(tmp_path / "file", ignore_errors=True)
+
+def _with_schema_problems(derive, variable: str, value: object):
+    """The dataset with a record that lost its STUDYID and a bad ``value`` of ``variable``,
+    which the schema checks find."""
+    def derive_bad(*args, **kwargs):
+        frame = derive(*args, **kwargs).copy()
+        frame.loc[0, "STUDYID"] = pd.NA
+        frame.loc[1, variable] = value
+        return frame
+    return derive_bad
+
+
+@needs_fork
+def test_adam_command_checks_with_the_plans_codes_find_the_same(sdtm_dir, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADEX", _with_schema_problems(
+        adam._DERIVE_ONLY_ADSL["ADEX"], "STUDYID", pd.NA))
+    monkeypatch.setitem(adam._DERIVE_ONLY_ADSL, "ADAE", _with_schema_problems(
+        adam._DERIVE_ONLY_ADSL["ADAE"], "TRTEMFL", "X"))
+    outcome = _command(sdtm_dir, tmp_path / "adam")
+    alone = Findings()
+    adam_step.derive_and_check(read_sdtm(sdtm_dir), STUDY, load_standards(), alone)
+    assert outcome.findings.items == alone.items
+    schema = [(f.rule, f.dataset, f.variable) for f in alone if f.rule.startswith("CMAP-SD")]
+    # a required variable empty (SD0002), a flag outside its codelist (SD0005): ADAE (in the
+    # child) before ADEX (in the parent)
+    assert schema == [("CMAP-SD0002", "ADAE", "STUDYID"), ("CMAP-SD0005", "ADAE", "TRTEMFL"),
+                      ("CMAP-SD0002", "ADEX", "STUDYID")]
+
+
+@pytest.mark.parametrize("forked", [("ADAE", "ADTR"), ()])
+def test_adam_command_check_error_before_a_sizing_error(sdtm_dir, tmp_path, monkeypatch,
+                                                        forked):
+    """Datasets are sized before they are checked (the checks reuse the plans' codes), yet a
+    check that fails on ADTTE still comes before ADSL's sizing error, as serially."""
+    real_plan, real_check = adam_step.plan_datasets, adam_step.check_dataset
+
+    def adsl_too_long(datasets, *args, **kwargs):
+        if "ADSL" in datasets:
+            raise XptLimitError("ADSL not written as XPT v5: too long")
+        return real_plan(datasets, *args, **kwargs)
+
+    def broken_on_adtte(frame, dataset, *args, **kwargs):
+        if kwargs.get("dataset_name") == "ADTTE":
+            raise RuntimeError("check bug")
+        return real_check(frame, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(adam_step, "FORKED", forked)
+    monkeypatch.setattr(adam_step, "plan_datasets", adsl_too_long)
+    monkeypatch.setattr(adam_step, "check_dataset", broken_on_adtte)
+    with pytest.raises(RuntimeError, match="check bug"):
+        _command(sdtm_dir, tmp_path / "adam")
+    assert list(tmp_path.iterdir()) == []

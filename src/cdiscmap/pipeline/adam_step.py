@@ -28,9 +28,11 @@ from cdiscmap.adam import (
     load_adam_settings,
 )
 from cdiscmap.adam.settings import AdamSettings
+from cdiscmap.checks.facts import facts_cache, remember
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging
-from cdiscmap.emit.datasets import plan_datasets, write_datasets, write_planned
+from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_datasets, write_planned
+from cdiscmap.emit.written import recall_text_facts
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.forked import ForkedCall
 from cdiscmap.progress import SILENT, Progress
@@ -121,28 +123,47 @@ class _Half:
 
 def _finish(half: _Half, frames: dict[str, pd.DataFrame], standards: Standards, folder: Path,
             created: datetime, progress: Progress = SILENT) -> _Half:
-    """Check, size and write ``frames`` (in ADAM_ORDER) into ``folder``, step by step; the
-    first error stops it and is kept in ``half``."""
-    name = ""
-    try:
+    """Check, size and write ``frames`` (in ADAM_ORDER) into ``folder``; the first error (a
+    check's before a size's, as serially) stops it and is kept in ``half``.
+
+    Each dataset is sized (XPT v5 plan) before it is checked: the plan factorises every text
+    column, and the checks take those codes (:func:`_share_facts`) instead of factorising
+    the same columns again. The checks only read the frames, so the order changes nothing
+    else."""
+    planned: dict[str, PlannedDatasets] = {}
+    size_error: tuple[str, Exception] | None = None
+    with facts_cache():
         for name, frame in frames.items():
-            half.checks[name] = check_dataset(frame, standards.dataset(name), standards,
-                                              dataset_name=name)
-    except Exception as exc:
-        return half.fail(_CHECK, name, exc)
-    planned = {}
-    try:
+            try:
+                planned[name] = plan_datasets({name: frame}, folder, standards, created)
+            except Exception as exc:
+                size_error = (name, exc)
+                break
+            _share_facts(frame)
         for name, frame in frames.items():
-            planned[name] = plan_datasets({name: frame}, folder, standards, created)
-    except Exception as exc:
-        return half.fail(_SIZE, name, exc)
-    try:
-        for name, plan in planned.items():
+            try:
+                half.checks[name] = check_dataset(frame, standards.dataset(name), standards,
+                                                  dataset_name=name)
+            except Exception as exc:
+                return half.fail(_CHECK, name, exc)
+    if size_error is not None:
+        return half.fail(_SIZE, *size_error)
+    for name, plan in planned.items():
+        try:
             write_planned(plan, progress)
-            half.records[name] = len(frames[name])
-    except Exception as exc:
-        return half.fail(_WRITE, name, exc)
+        except Exception as exc:
+            return half.fail(_WRITE, name, exc)
+        half.records[name] = len(frames[name])
     return half
+
+
+def _share_facts(frame: pd.DataFrame) -> None:
+    """Give the checks (while ``facts_cache`` is open) the text facts the XPT plan of
+    ``frame`` found: the same codes and distinct values ``text_facts`` would find."""
+    for name in frame.columns:
+        facts = recall_text_facts(frame, name)
+        if facts is not None:
+            remember(frame[name], facts)
 
 
 def _forked_half(stage: AdslStage, names: list[str], standards: Standards, folder: Path,
