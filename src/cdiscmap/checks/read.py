@@ -20,6 +20,7 @@ blanks as <NA>; num → float64; numbers with a SAS date/datetime format → dat
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 from collections.abc import Iterator, Mapping
@@ -501,12 +502,33 @@ def _column(rows: np.ndarray, var: _Variable, strip: bool = False,
     return pd.Series(sas_dates(numbers, unit) if unit else numbers)
 
 
+class _MappedFile(mmap.mmap):
+    """A file mapped read-only, with the one ``bytes`` method the header parser uses."""
+
+    def startswith(self, prefix: bytes, start: int = 0) -> bool:
+        return self[start:start + len(prefix)] == prefix
+
+
+def _file_data(path: Path) -> bytes | _MappedFile:
+    """The bytes of a file, mapped from the page cache rather than copied: ``read_bytes``
+    copies the whole file into fresh memory, a page fault per 4 kB (≈0.4 CPU-s of system time
+    for the 600 MB of a 10,000-subject package); a mapping is faulted in 64 kB at a time and
+    shares the cached pages. Every column is decoded into arrays of its own, so nothing keeps
+    the mapping once the file is read. Empty files and files that cannot be mapped (pipes)
+    are read as before."""
+    try:
+        with open(path, "rb") as handle:
+            return _MappedFile(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return path.read_bytes()
+
+
 def _read_xpt_v5(path: Path, relpath: str, strip: bool = False,
                  facts: dict[str, TextFacts] | None = None
                  ) -> tuple[str, str, list[VariableMeta], dict[str, pd.Series], int]:
     """The parts of an XPT v5 file; ``facts`` (when given) receives each char column's
     :class:`TextFacts`, known from the reader's own factorisation."""
-    data = path.read_bytes()
+    data = _file_data(path)
     member, label, variables, start = _parse_header(data, relpath)
     row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
     if any(v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
