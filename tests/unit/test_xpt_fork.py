@@ -53,6 +53,7 @@ def forks(monkeypatch: pytest.MonkeyPatch, on: bool) -> list[int]:
     made: list[int] = []
     monkeypatch.setattr(xpt, "_FORK_MIN_COST", 0 if on else 10 ** 18)
     monkeypatch.setattr(xpt, "fork_usable", lambda: True)
+    monkeypatch.setattr(xpt, "_spare_core", lambda: True)
 
     def counting(fn, **kwargs):
         made.append(1)
@@ -147,3 +148,11 @@ def test_cost_counts_one_object_per_cell_five_times():
     assert xpt._planning_cost(by["TRDTC"], frame["TRDTC"]) == 5 * N_ROWS
     assert xpt._planning_cost(by["EPOCH"], frame["EPOCH"]) == N_ROWS
     assert xpt._planning_cost(by["TRSEQ"], frame["TRSEQ"]) == 0
+
+
+@pytest.mark.parametrize(("load", "cpus", "spare"), [
+    (0.9, 2, True), (1.6, 2, False), (6.5, 2, False), (2.4, 4, True), (0.6, 1, False)])
+def test_child_only_when_a_core_is_idle(monkeypatch, load, cpus, spare):
+    monkeypatch.setattr(xpt.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(xpt.os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    assert xpt._spare_core() is spare

@@ -414,13 +414,26 @@ def _plan_data(work: Sequence[tuple[XptColumn, str, pd.Series]], index: pd.Index
         return _plan_one(*work[i], index, rows, special)
 
     costs = [_planning_cost(column, series) for column, _, series in work]
-    if sum(costs) < _FORK_MIN_COST or not fork_usable():
+    if sum(costs) < _FORK_MIN_COST or not fork_usable() or not _spare_core():
         return [plan(i) for i in range(len(work))]
     theirs = _child_share(costs)
     with ForkedCall(lambda: [plan(i) for i in theirs]) as call:
         mine = {i: plan(i) for i in range(len(work)) if i not in theirs}
         mine.update(zip(theirs, call.result(), strict=True))
     return [mine[i] for i in range(len(work))]
+
+
+def _spare_core() -> bool:
+    """Whether a CPU is idle on average (1-minute load below the usable CPUs less one half).
+
+    The child pays about as much again as the half it takes off the parent (it copies every
+    memory page of the str objects it hashes, as the parent does for its own: copy-on-write
+    of their reference counts), so it shortens the wall time only when it has a core to
+    itself; on a busy machine it would only add CPU work."""
+    try:
+        return os.getloadavg()[0] < len(os.sched_getaffinity(0)) - 0.5
+    except (OSError, AttributeError):
+        return False
 
 
 def _planning_cost(column: XptColumn, series: pd.Series) -> int:
