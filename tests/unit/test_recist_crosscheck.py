@@ -207,3 +207,35 @@ def test_a_visit_computed_twice_pairs_each_rs_record_with_both(computed: pd.Data
     # the other visits appear once, on the computed side only
     assert list(table.loc[table["USUBJID"] == "S01", "VISITNUM"]) == [2.0, 3.0, 3.0, 3.0, 3.0,
                                                                        4.0]
+
+
+@pytest.mark.parametrize("repeat", [1, 400])       # 7 rows by value; 2,800 by addresses
+def test_factorize_text_is_factorize_objects_hashing_each_object_once(repeat: int) -> None:
+    from cdiscmap.checks.read import factorize_objects
+    from cdiscmap.recist.crosscheck import factorize_text
+
+    b, a, nul = "BB", "A", "a\x00b"
+    other_b = "".join(["B", "B"])                  # equal text, another object
+    assert other_b is not b
+    rows = np.array([b, a, None, other_b, nul, a, pd.NA] * repeat, dtype=object)
+    codes, uniques = factorize_text(rows)
+    assert codes.tolist() == [0, 1, -1, 0, 2, 1, -1] * repeat      # by hand: first appearance
+    assert list(uniques) == ["BB", "A", "a\x00b"]                # whole values: no cut at NUL
+    expected_codes, expected = factorize_objects(rows)
+    assert codes.tolist() == expected_codes.tolist() and list(uniques) == list(expected)
+    # a new object on every row (the by-value path at once): the same codes
+    fresh = np.array(["".join(["X", str(i % 3)]) for i in range(3000)] + [None], dtype=object)
+    codes, uniques = factorize_text(fresh)
+    assert codes.tolist() == [i % 3 for i in range(3000)] + [-1]
+    assert list(uniques) == ["X0", "X1", "X2"]
+
+
+def test_select_text_shares_one_object_per_choice() -> None:
+    from cdiscmap.recist.target import select_text
+
+    first = np.array([True, False, False, False])
+    second = np.array([True, True, False, False])
+    out = select_text([first, second], [None, "PD"], default="SD")
+    assert out.dtype == object and out.tolist() == [None, "PD", "SD", "SD"]
+    assert out[2] is out[3]
+    assert out.tolist() == np.select([first, second], [None, "PD"], default="SD").tolist()

@@ -18,6 +18,7 @@ RSDRVFL="Y", null RSEVAL).
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -250,8 +251,12 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
         RSTESTCD=SUM_TEST,
         RSSTRESC=fmt_number(both["INV_SUM"].to_numpy(), signed=False, trim=True),
         COMPUTED=fmt_number(both["SUMDIAM"].to_numpy(dtype=np.float64), signed=False, trim=True),
-        STATUS=np.where(diff <= tolerance + EPSILON, "AGREE", "DISAGREE"))[COMPARISON_COLUMNS]
+        STATUS=_AGREEMENT[np.where(diff <= tolerance + EPSILON, 0, 1)])[COMPARISON_COLUMNS]
 
+
+#: STATUS of a compared pair by code (0 agree, 1 disagree): one text object each, shared by
+#: the rows (a text per row would be hashed again and again).
+_AGREEMENT = np.array(["AGREE", "DISAGREE"], dtype=object)
 
 #: The computed columns of a sum-of-diameters comparison row (keys first).
 _SUM_COMPUTED = ["USUBJID", "EVALUATOR", "VISITNUM"] + [
@@ -329,7 +334,7 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy())
             == np.where(comp_null, "", paired["COMPUTED"].astype(object).to_numpy()))
     agree = (rs_null & comp_null) | (~rs_null & ~comp_null & same.astype(bool))
-    paired["STATUS"] = np.where(agree, "AGREE", "DISAGREE")
+    paired["STATUS"] = _AGREEMENT[np.where(agree, 0, 1)]
     # the computed OVRLRESP of a visit RS has without an OVRLRESP record, and of visits on the
     # computed side only (the OVRLRESP rows of the long form: one per computed row)
     comp_ovrl = _computed_ovrl(comp, comp_in_rs & ~np.isin(comp_k, rs_has_ovrl))
@@ -422,10 +427,37 @@ def _paired_rows_merged(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.Dat
             .drop(columns="_K"))
 
 
+def _object_addresses(objects: np.ndarray) -> np.ndarray:
+    """The address of every element of an object array (the object pointers the array holds),
+    as integers read from its buffer: equal addresses are one and the same object."""
+    objects = np.ascontiguousarray(objects, dtype=object)
+    if not len(objects):
+        return np.zeros(0, dtype=np.intp)
+    cells = (ctypes.c_ssize_t * len(objects)).from_address(objects.ctypes.data)
+    return np.frombuffer(cells, dtype=np.intp).copy()     # a copy while ``objects`` lives
+
+
+def factorize_text(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cdiscmap.checks.read.factorize_objects` (codes in order of first appearance,
+    -1 = null; whole values compared), hashing each distinct object once: rows of a column
+    share few objects (the distinct values of a factorised column, a handful of statuses), so
+    the rows are grouped on the objects' addresses (integer hashing) and only one row per
+    object is compared as text."""
+    if len(objects) < 1024:
+        return factorize_objects(objects)
+    same, distinct = pd.factorize(_object_addresses(objects))
+    if len(distinct) * 2 > len(objects):     # an object per row, or nearly: by value at once
+        return factorize_objects(objects)
+    first = np.empty(len(distinct), dtype=np.intp)
+    first[same[::-1]] = np.arange(len(same) - 1, -1, -1, dtype=np.intp)
+    codes, uniques = factorize_objects(objects[first])
+    return codes[same], uniques
+
+
 def _text_rank(values: pd.Series) -> np.ndarray:
     """Rank of each value in text order, nulls last: the order ``sort_values`` gives a column
     of ``str`` and nulls, computed on the distinct values."""
-    codes, uniques = factorize_objects(values.to_numpy(dtype=object))
+    codes, uniques = factorize_text(values.to_numpy(dtype=object))
     rank = np.empty(len(uniques) + 1, dtype=np.int64)
     rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
     rank[-1] = len(uniques)                                   # code -1 (null) sorts last
@@ -475,12 +507,14 @@ class _TextColumn:
     def __init__(self, values: pd.Series) -> None:
         from pandas._libs import lib
 
-        objects = np.asarray(values.to_numpy(dtype=object), dtype=object)
+        # a "string" column's own array (read only; to_numpy would copy it)
+        objects = np.asarray(values.array if isinstance(values.array, pd.arrays.StringArray)
+                             else values.to_numpy(dtype=object), dtype=object)
         self.exact = bool(len(objects)) and lib.is_string_array(objects, skipna=True)
         self.array = None if self.exact else _string_column(objects)
         if self.array is not None:
             objects = np.asarray(self.array, dtype=object)
-        self.codes, uniques = factorize_objects(objects)
+        self.codes, uniques = factorize_text(objects)
         self.uniques = np.asarray(uniques, dtype=object)
 
     def rank(self) -> np.ndarray:
@@ -514,7 +548,7 @@ def _coded_string_column(values: pd.Series) -> tuple[pd.arrays.StringArray, Text
         objects = np.asarray(array, dtype=object)
     else:
         array = None
-    codes, uniques = factorize_objects(objects)
+    codes, uniques = factorize_text(objects)
     uniques = np.asarray(uniques, dtype=object)
     if array is None:
         array = string_array(np.append(uniques, pd.NA).astype(object)[codes])

@@ -26,16 +26,16 @@ from cdiscmap.recist.lesions import (
     join_labels,
 )
 from cdiscmap.recist.settings import RecistSettings
-from cdiscmap.recist.target import CR, NE, NON_CR_NON_PD, PD
+from cdiscmap.recist.target import CR, NE, NON_CR_NON_PD, PD, select_text
 
 
 def classify_nontarget(any_unequivocal: np.ndarray, any_not_evaluated: np.ndarray,
                        all_absent: np.ndarray, has_nontarget: np.ndarray) -> np.ndarray:
     """Non-target response from per-assessment flags (vectorised; RECIST 1.1 §4.3.3)."""
-    return np.select(
+    return select_text(
         [~np.asarray(has_nontarget, bool), np.asarray(any_unequivocal, bool),
          np.asarray(any_not_evaluated, bool), np.asarray(all_absent, bool)],
-        [None, PD, NE, CR], default=NON_CR_NON_PD).astype(object)
+        [None, PD, NE, CR], default=NON_CR_NON_PD)
 
 
 def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,

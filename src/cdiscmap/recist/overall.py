@@ -20,7 +20,16 @@ from cdiscmap.recist.lesions import (
 from cdiscmap.recist.nontarget import new_lesion_progression, nontarget_responses
 from cdiscmap.recist.readers import READER_SEP, join_readers, split_readers
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
-from cdiscmap.recist.target import CR, NE, NON_CR_NON_PD, PD, PR, SD, target_responses
+from cdiscmap.recist.target import (
+    CR,
+    NE,
+    NON_CR_NON_PD,
+    PD,
+    PR,
+    SD,
+    select_text,
+    target_responses,
+)
 
 OUTPUT_COLUMNS = [
     "USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM", "BASE_SUM", "NADIR",
@@ -46,7 +55,7 @@ def overall_response(trgresp: np.ndarray, ntrgresp: np.ndarray, newlprog: np.nda
     t1_known = t1 & pd.notna(trg)
     t2_known = ~t1 & pd.notna(ntrg)
     ntrg_cr_or_none = (ntrg == CR) | pd.isna(ntrg)
-    return np.select(
+    return select_text(
         [
             # table 1 (targets ± non-targets)
             t1_known & ((trg == PD) | (ntrg == PD) | new),
@@ -63,7 +72,7 @@ def overall_response(trgresp: np.ndarray, ntrgresp: np.ndarray, newlprog: np.nda
         ],
         [PD, NE, CR, PR, PR, SD, PD, NE, CR, NON_CR_NON_PD],
         default=None,
-    ).astype(object)
+    )
 
 
 def _join(*parts: np.ndarray) -> np.ndarray:

@@ -27,6 +27,16 @@ CR, PR, SD, PD, NE = "CR", "PR", "SD", "PD", "NE"
 NON_CR_NON_PD = "NON-CR/NON-PD"
 
 
+
+def select_text(conditions: list[np.ndarray], choices: list[str | None],
+                default: str | None) -> np.ndarray:
+    """``np.select`` of text choices (the first true condition's choice, else ``default``) as
+    an object array whose rows share one object per choice: ``np.select`` itself turns str
+    choices into a numpy text array and then a new str per row, which every later
+    factorisation hashes again."""
+    codes = np.select(conditions, list(range(len(choices))), default=len(choices))
+    return np.array([*choices, default], dtype=object)[codes]
+
 def fmt_number(values: np.ndarray, *, signed: bool = True, trim: bool = False) -> np.ndarray:
     """Numbers as short text for REASON/messages: 1 decimal, optional sign, optional '.0' cut.
 
@@ -80,9 +90,9 @@ def classify_target(sumdiam: np.ndarray, base_sum: np.ndarray, nadir: np.ndarray
     # RECIST 1.1 §4.3.1: PR is a decrease of at least |pr_change| % from the baseline sum.
     is_pr = pct_change(sumdiam, base_sum) <= settings.pr_change + EPSILON
     has_base = ~np.isnan(base_sum)
-    return np.select(
+    return select_text(
         [~has_base, is_pd, ~np.asarray(complete, bool), np.asarray(cr_met, bool), is_pr],
-        [None, PD, NE, CR, PR], default=SD).astype(object)
+        [None, PD, NE, CR, PR], default=SD)
 
 
 def target_responses(target: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
