@@ -27,6 +27,7 @@ import pandas as pd
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import factorize_text, impute_dtc, spread_text
 from cdiscmap.adam.io import as_dates, key_index, lookup, notice, upper_isin
+from cdiscmap.adam.order import numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
@@ -37,6 +38,7 @@ _Y = np.array(["Y"], dtype=object)      # a flag's one value, spread by code (sp
 # the engine's timepoint variables ADTR reads (the filter then copies these, not all of them)
 _SUM_READ = ["USUBJID", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM",
              "N_TARGET_EXPECTED", "N_TARGET_MEASURED", "RECIST_SERIES"]
+_STRING = pd.StringDtype("python")      # what astype("string") gives
 _GROUPS = ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
 
 
@@ -103,8 +105,8 @@ class _Subjects:
             values = column.array if isinstance(column.dtype,
                                                 pd.api.extensions.ExtensionDtype) \
                 else column.to_numpy()
-            out[name] = pd.Series(pd.api.extensions.take(values, at, allow_fill=True),
-                                  index=index).astype("string")
+            taken = pd.Series(pd.api.extensions.take(values, at, allow_fill=True), index=index)
+            out[name] = taken if taken.dtype == _STRING else taken.astype("string")
         return out
 
 
@@ -264,16 +266,12 @@ def _ordered(out: pd.DataFrame) -> pd.DataFrame:
         span_l, span_p = int(lesion_n.max()) + 1, int(position_n.max()) + 2
         key = (subject * span_l + lesion_n.astype(np.int64)) * span_p + \
             (position_n.astype(np.int64) + 1)
-        order = np.lexsort([*later, key])
+        order = stable_order([*later, key])
     else:                       # pragma: no cover - lesion numbers and positions are >= 0
         order = np.lexsort([*later, position_n, lesion_n, subject])
     out = out.take(order)
     out.index = pd.RangeIndex(len(out))     # the frame take made is relabelled, not copied
-    sorted_subject = subject[order]
-    n = len(sorted_subject)
-    starts = np.flatnonzero(np.r_[True, sorted_subject[1:] != sorted_subject[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, n]))
-    out["ASEQ"] = (np.arange(n) - first + 1).astype("float64")
+    out["ASEQ"] = numbered(subject[order])
     return out
 
 

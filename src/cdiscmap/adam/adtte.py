@@ -41,6 +41,7 @@ import pandas as pd
 from cdiscmap.adam.adrs import ADSL_CARRIED, ResponseData
 from cdiscmap.adam.collected import collected_tte
 from cdiscmap.adam.io import as_dates, key_index, lookup, select_records
+from cdiscmap.adam.order import stable_order
 from cdiscmap.adam.settings import AdamSettings, TteParameter, TteSource, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
@@ -92,6 +93,13 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
         return subj["STARTDT"].astype("datetime64[ns]"), subj["_start_seq"].astype("float64")
     if src.date not in by_subject.columns:
         raise InputDataError(f"ADTTE source ADSL.{src.date}: ADSL has no such variable")
+    if not src.where and not by_subject.index.has_duplicates:
+        # every ADSL record: the date column by the subjects' ADSL positions (no copy of ADSL)
+        at = by_subject.index.get_indexer(key_index(ids))
+        dates = as_dates(by_subject[src.date]).to_numpy(dtype="datetime64[ns]")
+        taken = np.where(at >= 0, dates[np.clip(at, 0, None)] if len(dates) else
+                         np.datetime64("NaT"), np.datetime64("NaT")).astype("datetime64[ns]")
+        return pd.Series(taken, index=ids.index), nan
     rows, missing = select_records(by_subject.reset_index(), src.where)
     if missing:
         raise InputDataError(f"ADTTE source on ADSL.{src.date}: ADSL has no "
@@ -108,7 +116,7 @@ def _pick_by_code(recs: pd.DataFrame, ids: pd.Series, pick: str) -> tuple[pd.Ser
     codes = recs["USUBJID"].cat.codes.to_numpy()
     adt = recs["ADT"].to_numpy(dtype="datetime64[ns]")
     seq = recs["SRCSEQ"].to_numpy(dtype="float64")
-    order = np.lexsort([seq, adt, codes])          # NaT / NaN last, as sort_values puts them
+    order = stable_order([seq, adt, codes])     # NaT / NaN last, as sort_values puts them
     ordered = codes[order]
     if pick == "first":
         edge = np.r_[True, ordered[1:] != ordered[:-1]]
@@ -135,14 +143,17 @@ def _source_text(src: TteSource) -> str:
 
 
 def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, ResponseData],
-               baseline: pd.DataFrame, settings: AdamSettings, findings: Findings
-               ) -> tuple[pd.DataFrame, str]:
+               baseline: pd.DataFrame, settings: AdamSettings, findings: Findings,
+               by_subject: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
+    """One parameter's records (``by_subject``: ADSL indexed by USUBJID, when the caller
+    has it: made once for all parameters, not copied per parameter)."""
     cfg = settings.adtte
     rd = responses[settings.response_key(p.analysis, p.evaluator)]
     codes = cfg.cnsr
     conf = settings.adrs.confirmation
     ovr = rd.ovr
-    by_subject = adsl.set_index("USUBJID")
+    if by_subject is None:
+        by_subject = adsl.set_index("USUBJID")
 
     # --- start date and population
     if p.start == "RESPONSE":
@@ -173,6 +184,18 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     starts = subj.set_index("USUBJID")["STARTDT"]
 
     def after_start(frame: pd.DataFrame) -> pd.DataFrame:
+        if isinstance(frame["USUBJID"].dtype, pd.CategoricalDtype) and \
+                not starts.index.has_duplicates:
+            # the start dates by category code (the ADSL ids): no text lookup per record
+            categories = frame["USUBJID"].cat.categories
+            by_code = np.full(len(categories) + 1, np.datetime64("NaT"),
+                              dtype="datetime64[ns]")       # the last slot: no id
+            at = starts.index.get_indexer(categories)
+            found = at >= 0
+            by_code[:-1][found] = starts.to_numpy(dtype="datetime64[ns]")[at[found]]
+            start = by_code[frame["USUBJID"].cat.codes.to_numpy()]
+            keep = frame["ADT"].to_numpy(dtype="datetime64[ns]") >= start   # NaT: False
+            return frame.assign(_start=pd.Series(start, index=frame.index)).loc[keep]
         frame = frame.assign(_start=as_dates(lookup(frame["USUBJID"], starts)))
         return frame.loc[(frame["ADT"] >= frame["_start"]).fillna(False).astype(bool)]
 
@@ -269,7 +292,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     missed_valid = prev_dt.notna()
 
     n = len(ids)
-    adt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    adt = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     cnsr = np.zeros(n)
     evntdesc = np.full(n, None, dtype=object)
     cnsdtdsc = np.full(n, None, dtype=object)
@@ -280,7 +303,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     def put(mask: pd.Series, dt: pd.Series, code: int, desc: str, dsc: str | None,
             src: tuple[str, str], seq: pd.Series | None) -> None:
         mk = mask.to_numpy(dtype=bool)
-        adt.loc[mk] = dt.loc[mk]
+        adt[mk] = dt.to_numpy(dtype="datetime64[ns]")[mk]      # dt is on ids' index
         cnsr[mk] = code
         evntdesc[mk] = desc
         cnsdtdsc[mk] = dsc
@@ -314,7 +337,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
         "PARAMCD": pd.Series([p.paramcd] * n, dtype="string"),
         "PARAM": pd.Series([p.param] * n, dtype="string"),
         "STARTDT": startdt.astype("datetime64[ns]"),
-        "ADT": adt.astype("datetime64[ns]"),
+        "ADT": pd.Series(adt, index=ids.index),
         "CNSR": cnsr.astype("float64"),
         "EVNTDESC": pd.Series(evntdesc, dtype="string"),
         "CNSDTDSC": pd.Series(cnsdtdsc, dtype="string"),
@@ -350,8 +373,10 @@ def derive_adtte(adsl: pd.DataFrame, responses: dict[str, ResponseData],
     """All ADTTE parameters of the settings, one record per subject and parameter
     (``adtte.collected`` durations read from ``sdtm``)."""
     parts = []
+    by_subject = adsl.set_index("USUBJID")
     for p in settings.adtte.parameters:
-        frame, text = _parameter(p, adsl, responses, baseline_tumours, settings, findings)
+        frame, text = _parameter(p, adsl, responses, baseline_tumours, settings, findings,
+                                 by_subject)
         parts.append(frame)
         methods[f"PARAMCD={p.paramcd}"] = text
     parts += collected_tte(sdtm or {}, adsl, settings, findings, methods)  # durations as given
