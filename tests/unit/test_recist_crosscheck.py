@@ -239,3 +239,20 @@ def test_select_text_shares_one_object_per_choice() -> None:
     assert out.dtype == object and out.tolist() == [None, "PD", "SD", "SD"]
     assert out[2] is out[3]
     assert out.tolist() == np.select([first, second], [None, "PD"], default="SD").tolist()
+
+
+def test_visit_keys_match_as_a_merge_on_the_three_keys_nulls_included() -> None:
+    from cdiscmap.recist.crosscheck import _visit_keys
+
+    left = pd.DataFrame({
+        "USUBJID": pd.array(["S1", "S2", None, "S1"], dtype="string"),
+        "EVALUATOR": pd.array(["INV"] * 4, dtype="string"),
+        "VISITNUM": [1.0, 1.0, 2.0, np.nan]})
+    right = pd.DataFrame({
+        "USUBJID": np.array(["S2", "S1", None, "S1"], dtype=object),
+        "EVALUATOR": np.array(["INV", "INV", "INV", "IRC"], dtype=object),
+        "VISITNUM": [1.0, 1.0, 2.0, np.nan]})
+    left_keys, right_keys = _visit_keys(left, right)
+    # numbered by first appearance; null USUBJID matches null, (S1, IRC) is new
+    assert left_keys.tolist() == [0, 1, 2, 3]
+    assert right_keys.tolist() == [1, 0, 2, 4]

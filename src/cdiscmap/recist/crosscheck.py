@@ -160,13 +160,23 @@ def _visit_keys(*frames: pd.DataFrame) -> list[np.ndarray]:
     """
     sizes = np.cumsum([len(f) for f in frames])[:-1]
     key = np.zeros(int(sum(len(f) for f in frames)), dtype=np.int64)
+    span = 1                                    # keys are below span
     for col in ("USUBJID", "EVALUATOR", "VISITNUM"):
-        dtype = np.float64 if col == "VISITNUM" else object
-        values = np.concatenate([f[col].to_numpy(dtype=dtype) for f in frames])
-        codes, uniques = pd.factorize(values)
+        if col == "VISITNUM":
+            codes, uniques = pd.factorize(np.concatenate(
+                [f[col].to_numpy(dtype=np.float64) for f in frames]))
+        else:                                   # a "string" column's own array: no copy
+            codes, uniques = factorize_text(np.concatenate([
+                np.asarray(f[col].array, dtype=object)
+                if isinstance(f[col].array, pd.arrays.StringArray)
+                else f[col].to_numpy(dtype=object) for f in frames]))
+        if span * (len(uniques) + 1) >= 1 << 62:
+            key = pd.factorize(key)[0].astype(np.int64)   # keeps keys small: no overflow
+            span = int(key.max()) + 1 if len(key) else 1
         key = key * (len(uniques) + 1) + np.where(codes < 0, len(uniques), codes)
-        key = pd.factorize(key)[0].astype(np.int64)   # keeps keys small: no overflow
-    return np.split(key, sizes)
+        span *= len(uniques) + 1
+    # numbered in order of first appearance, as factorising column by column numbers them
+    return np.split(pd.factorize(key)[0].astype(np.int64), sizes)
 
 
 def _source(sub: pd.DataFrame) -> np.ndarray:
