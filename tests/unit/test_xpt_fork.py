@@ -51,7 +51,7 @@ def table() -> tuple[pd.DataFrame, list[XptColumn]]:
 def forks(monkeypatch: pytest.MonkeyPatch, on: bool) -> list[int]:
     """Force forked planning on (any size) or off; returns the list of forks made."""
     made: list[int] = []
-    monkeypatch.setattr(xpt, "_FORK_MIN_COST", 0 if on else 10 ** 18)
+    monkeypatch.setattr(xpt, "_FORK_MIN_PER_CELL", 0 if on else 10 ** 18)
     monkeypatch.setattr(xpt, "fork_usable", lambda: True)
     monkeypatch.setattr(xpt, "_spare_core", lambda: True)
 
@@ -156,3 +156,17 @@ def test_child_only_when_a_core_is_idle(monkeypatch, load, cpus, spare):
     monkeypatch.setattr(xpt.os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(xpt.os, "sched_getaffinity", lambda pid: set(range(cpus)))
     assert xpt._spare_core() is spare
+
+
+@pytest.mark.parametrize(("threshold", "forked"), [(4 * N_ROWS, True), (4 * N_ROWS + 1, False)])
+def test_child_only_for_enough_one_object_per_cell_text(monkeypatch, threshold, forked):
+    frame, columns = table()         # 4 one-object-per-cell text columns, EPOCH shared
+    made = forks(monkeypatch, on=True)
+    monkeypatch.setattr(xpt, "_FORK_MIN_PER_CELL", threshold)
+    check_xpt_limits(frame, "TR", "TR", columns)
+    assert made == ([1] if forked else [])
+    made.clear()
+    shared_only = [c for c in columns if c.name in ("TRSEQ", "EPOCH")]
+    monkeypatch.setattr(xpt, "_FORK_MIN_PER_CELL", 1)
+    check_xpt_limits(frame, "TR", "TR", shared_only)
+    assert made == []

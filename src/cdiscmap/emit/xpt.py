@@ -393,9 +393,10 @@ def _plan_columns(frame: pd.DataFrame, dataset_name: str, columns: Sequence[XptC
 
 
 # Planning text columns of one object per cell costs about 5 times the columns that share
-# their str objects (_factorize_text); below this estimated work (in row-equivalents of shared
-# text, about 0.4 s on one core) a forked child costs more than it saves.
-_FORK_MIN_COST = 20_000_000
+# their str objects (_factorize_text), and only such columns gain from a forked child (it
+# halves their hashing; shared-object columns measured no gain): below this many cells of
+# them (about 0.35 s on one core) a child costs more than it saves.
+_FORK_MIN_PER_CELL = 4_000_000
 _PER_CELL_COST = 5
 _CHILD_OVERHEAD = 1.15      # the child also forks, copies pages it touches and pickles
 
@@ -413,9 +414,16 @@ def _plan_data(work: Sequence[tuple[XptColumn, str, pd.Series]], index: pd.Index
     def plan(i: int) -> tuple[_Plan | None, list[str]]:
         return _plan_one(*work[i], index, rows, special)
 
-    costs = [_planning_cost(column, series) for column, _, series in work]
-    if sum(costs) < _FORK_MIN_COST or not fork_usable() or not _spare_core():
+    def serial() -> list[tuple[_Plan | None, list[str]]]:
         return [plan(i) for i in range(len(work))]
+
+    if len(index) * len(work) < _FORK_MIN_PER_CELL or not fork_usable() or not _spare_core():
+        return serial()
+    costs = [_planning_cost(column, series) for column, _, series in work]
+    per_cell = sum(len(series) for cost, (_, _, series) in zip(costs, work, strict=True)
+                   if cost and cost == _PER_CELL_COST * len(series))
+    if per_cell < _FORK_MIN_PER_CELL:
+        return serial()
     theirs = _child_share(costs)
     with ForkedCall(lambda: [plan(i) for i in theirs]) as call:
         mine = {i: plan(i) for i in range(len(work)) if i not in theirs}
