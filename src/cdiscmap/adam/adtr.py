@@ -32,7 +32,7 @@ from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
 from cdiscmap.recist import RecistSettings
-from cdiscmap.recist.shared import series_timepoints
+from cdiscmap.recist.shared import series_target_sums
 
 _Y = np.array(["Y"], dtype=object)      # a flag's one value, spread by code (spread_text)
 # the engine's timepoint variables ADTR reads (the filter then copies these, not all of them)
@@ -54,12 +54,13 @@ def _text(value: str, index: pd.Index) -> pd.Series:
 
 
 def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
-    """Engine timepoints (one row per subject × series × assessment), series split as the
-    RECIST step does it (its helpers are reused, not copied)."""
+    """Engine target-lesion sums (one row per subject × series × assessment), series split as
+    the RECIST step does it (its helpers are reused, not copied)."""
     cfg = settings.adtr
     recist = RecistSettings(evaluator=cfg.evaluator)
-    # the run's RECIST step may have computed these already (recist.shared)
-    _, computed = series_timepoints(tu, tr, recist, cfg.rebaseline_visits)
+    # the run's RECIST step may have computed these already (recist.shared); else the engine
+    # computes the sums alone (none of the responses ADTR does not read)
+    computed = series_target_sums(tu, tr, recist, cfg.rebaseline_visits)
     if "RECIST_SERIES" not in computed.columns:
         computed["RECIST_SERIES"] = 0
     return computed

@@ -138,6 +138,38 @@ def timepoint_responses(tu: pd.DataFrame, tr: pd.DataFrame,
     return out
 
 
+# the target-lesion sums of timepoint_responses (target_sums computes these alone)
+SUM_COLUMNS = ["USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM",
+               "N_TARGET_EXPECTED", "N_TARGET_MEASURED"]
+
+
+def target_sums(tu: pd.DataFrame, tr: pd.DataFrame,
+                settings: RecistSettings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """``timepoint_responses(tu, tr, settings)[SUM_COLUMNS]``: the same rows and values from
+    the same lesion assembly and target computation (RECIST 1.1 §4.2/§4.3.1 sum of
+    diameters), without the non-target, new-lesion and overall responses and their reasons,
+    for a reader of the sums alone (ADTR). ``attrs["notes"]`` are not made."""
+    (tu, tr), readers = split_readers([(tu, "TU"), (tr, "TR")], settings.evaluator,
+                                      settings.readers_wanted())
+    data = assemble_lesions(tu, tr, settings, filter_evaluator=False)
+    visits = data.visits
+    trg = target_responses(data.target, visits, max(len(data.visitnums), 1), settings)
+    subj = visits["_S"].to_numpy()
+    out = pd.DataFrame({
+        "USUBJID": data.subjects["USUBJID"].to_numpy(dtype=object)[subj],
+        "VISITNUM": visits["VISITNUM"].to_numpy(dtype=np.float64),
+        "VISIT": visits["VISIT"].to_numpy(dtype=object),
+        "ADTC": visits["ADTC"].to_numpy(dtype=object),
+        "BASELINE_FL": np.where(visits["BASELINE"].to_numpy(), "Y", None).astype(object),
+        "SUMDIAM": trg["SUMDIAM"].to_numpy(),
+        "N_TARGET_EXPECTED": trg["N_TARGET_EXPECTED"].to_numpy(dtype=np.int64),
+        "N_TARGET_MEASURED": trg["N_TARGET_MEASURED"].to_numpy(dtype=np.int64),
+    })
+    for col in ("USUBJID", "VISIT", "ADTC", "BASELINE_FL"):
+        out[col] = pd.array(out[col].to_numpy(dtype=object), dtype="string")
+    return join_readers(out, readers, settings.evaluator)
+
+
 def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> pd.DataFrame:
     """The engine on one reader's rows (or several readers keyed into USUBJID)."""
     data = assemble_lesions(tu, tr, settings, filter_evaluator=False)

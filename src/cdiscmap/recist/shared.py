@@ -18,7 +18,7 @@ from contextvars import ContextVar
 
 import pandas as pd
 
-from cdiscmap.recist.overall import timepoint_responses
+from cdiscmap.recist.overall import target_sums, timepoint_responses
 from cdiscmap.recist.series import series_starts, split_series, unsplit_series
 from cdiscmap.recist.settings import RecistSettings
 
@@ -59,3 +59,18 @@ def series_timepoints(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettin
 
 
 __all__ = ["series_timepoints", "timepoints_memo"]
+
+
+def series_target_sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings,
+                       rebaseline_visits: list[str]) -> pd.DataFrame:
+    """The target-lesion sums of :func:`series_timepoints` (``overall.SUM_COLUMNS`` and
+    RECIST_SERIES; the same rows and values): a copy of the memo's timepoints when the run's
+    RECIST step computed them for these frames, else the sums alone (``target_sums``: none of
+    the response work ADTR does not read)."""
+    memo = _MEMO.get()
+    key = (id(tu), id(tr), settings, tuple(rebaseline_visits))
+    if memo is not None and key in memo:
+        return memo[key][1].copy()
+    starts = series_starts(tu, rebaseline_visits)
+    return unsplit_series(target_sums(split_series(tu, starts), split_series(tr, starts),
+                                      settings))
