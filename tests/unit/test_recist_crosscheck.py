@@ -256,3 +256,29 @@ def test_visit_keys_match_as_a_merge_on_the_three_keys_nulls_included() -> None:
     # numbered by first appearance; null USUBJID matches null, (S1, IRC) is new
     assert left_keys.tolist() == [0, 1, 2, 3]
     assert right_keys.tolist() == [1, 0, 2, 4]
+
+
+def test_prepared_rs_pickles_to_the_same_records_nulls_and_all() -> None:
+    # a forked child sends the prepared RS back pickled, its object columns as codes
+    import pickle
+
+    from cdiscmap.recist.crosscheck import RsRecords
+
+    frame = pd.DataFrame({
+        "USUBJID": np.array(["S01", None, "S02", "S01"], dtype=object),
+        "VISITNUM": [1.0, np.nan, 2.0, 3.0],
+        "RS_VISIT": np.array(["WEEK 6", pd.NA, "WEEK 6", pd.NA], dtype=object),
+        "RSSTRESC": np.array(["PR", "NE", None, "PR"], dtype=object)})
+    records = RsRecords(frame, np.array([0, 0, 1, 0]), np.array(["INVESTIGATOR", "IRC"],
+                                                                dtype=object))
+    back = pickle.loads(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back.frame.columns.tolist() == frame.columns.tolist()
+    assert back.frame.dtypes.tolist() == frame.dtypes.tolist()
+    assert back.frame["USUBJID"].tolist() == ["S01", None, "S02", "S01"]
+    assert back.frame["RS_VISIT"].tolist() == ["WEEK 6", pd.NA, "WEEK 6", pd.NA]
+    assert back.frame["RSSTRESC"].tolist() == ["PR", "NE", None, "PR"]
+    assert back.frame["RSSTRESC"].iloc[2] is None and back.frame["RS_VISIT"].iloc[1] is pd.NA
+    assert back.frame["VISITNUM"].tolist()[::2] == [1.0, 2.0]
+    assert np.isnan(back.frame["VISITNUM"].iloc[1])
+    assert back.reader.tolist() == [0, 0, 1, 0] and back.labels.tolist() == ["INVESTIGATOR",
+                                                                               "IRC"]

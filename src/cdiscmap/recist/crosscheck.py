@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,6 +88,30 @@ class RsRecords:
     frame: pd.DataFrame     # USUBJID, VISITNUM, RS_VISIT, RSTESTCD, RSSTRESC, SOURCE
     reader: np.ndarray      # reader code of every row of ``frame``
     labels: np.ndarray      # reader label of every code (recist/readers.py)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled with each object column as codes into its distinct objects (a forked child
+        sends the records back: pickling an object per row costs the receiver a memo lookup
+        per row). The same objects come back in the same places, nulls included."""
+        columns = []
+        for name in self.frame.columns:
+            values = self.frame[name].to_numpy()
+            if values.dtype == object:
+                same, distinct = pd.factorize(_object_addresses(values))
+                first = np.empty(len(distinct), dtype=np.intp)
+                first[same[::-1]] = np.arange(len(same) - 1, -1, -1, dtype=np.intp)
+                columns.append((name, same.astype(np.int32), values[first]))
+            else:
+                columns.append((name, values, None))
+        return _unpickled_records, (columns, self.frame.index, self.reader, self.labels)
+
+
+def _unpickled_records(columns: list[tuple[str, np.ndarray, np.ndarray | None]],
+                       index: pd.Index, reader: np.ndarray, labels: np.ndarray) -> RsRecords:
+    """:class:`RsRecords` from :meth:`RsRecords.__reduce__`'s parts."""
+    frame = pd.DataFrame({name: values if objects is None else objects[values]
+                          for name, values, objects in columns}, index=index, copy=False)
+    return RsRecords(frame, reader, labels)
 
 
 def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
