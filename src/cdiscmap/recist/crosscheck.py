@@ -204,6 +204,12 @@ def _visit_keys(*frames: pd.DataFrame) -> list[np.ndarray]:
     return np.split(pd.factorize(key)[0].astype(np.int64), sizes)
 
 
+def _distinct(keys: np.ndarray) -> bool:
+    """Whether no key repeats (keys of :func:`_visit_keys`: small integers from 0, so a count
+    per key answers without sorting or hashing)."""
+    return not len(keys) or int(np.bincount(keys).max()) <= 1
+
+
 def _source(sub: pd.DataFrame) -> np.ndarray:
     """'file row n' lineage of each record ('' without lineage columns)."""
     if "_SRCFILE" not in sub.columns or "_SRCROW" not in sub.columns:
@@ -258,14 +264,14 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
     # Several sums for one subject × reader × visit: the smallest, then the first SOURCE (the
     # row the sort by USUBJID, EVALUATOR, VISITNUM, INV_SUM, SOURCE puts first); ranked only
     # when there are duplicates. The row order left does not matter: the table is sorted.
-    if len(np.unique(inv_k)) < len(inv_k):
+    if not _distinct(inv_k):
         order = np.lexsort((_text_rank(inv["SOURCE"]), inv["INV_SUM"].to_numpy(), inv_k))
         first = np.ones(len(order), dtype=bool)
         first[1:] = inv_k[order][1:] != inv_k[order][:-1]
         rows = np.sort(order[first])
         inv, inv_k = inv.iloc[rows], inv_k[rows]
     right = comp.drop(columns=["USUBJID", "EVALUATOR", "VISITNUM"])
-    if len(np.unique(comp_k)) == len(comp_k):
+    if _distinct(comp_k):
         # one computed row per key (timepoint_responses): the inner merge is a lookup of each
         # investigator sum's key, in the investigator rows' order, as the merge keeps them
         sorter = np.argsort(comp_k, kind="stable")
@@ -358,7 +364,7 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     # Tests compared at visits both sides have: OVRLRESP always, components where RS has them.
     rs_both = rs_w.loc[in_comp].reset_index(drop=True)
     rs_has_ovrl = rs_k[in_comp][(rs_both["RSTESTCD"] == "OVRLRESP").to_numpy()]
-    if len(np.unique(comp_k)) == len(comp_k):
+    if _distinct(comp_k):
         paired = _paired_rows(rs_both, rs_k[in_comp], comp, comp_k)
     else:   # several computed rows per visit: every pairing, as a merge gives
         paired = _paired_rows_merged(rs_both, rs_k[in_comp], comp, comp_k)
