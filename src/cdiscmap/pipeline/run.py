@@ -313,8 +313,11 @@ def add_design_and_relationships(result: SdtmResult, loaded: LoadedStudy, raw_di
 def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     """Raw export → SDTM (+ ADaM) → datasets, define.xml and the run report."""
     from cdiscmap.recist.shared import timepoints_memo
+    from cdiscmap.sdtm.vectorize import codes_cache
 
-    with timepoints_memo():     # the RECIST step's timepoints are ADTR's too (same TU/TR)
+    # the RECIST step's timepoints are ADTR's too (same TU/TR); the mapped text columns'
+    # factorisations serve RECIST, the trial design and the checks' child (forked with them)
+    with timepoints_memo(), codes_cache():
         return _run_study(opts, progress)
 
 
