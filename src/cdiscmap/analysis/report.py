@@ -32,7 +32,7 @@ from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
 from cdiscmap.analysis.safety import safety_tables
 from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
 from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
-from cdiscmap.analysis.tumour import tumour_figures, tumour_tables
+from cdiscmap.analysis.tumour import TumourData, tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
 from cdiscmap.forked import ForkedCall
 
@@ -345,8 +345,9 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
     adam = {k.upper(): v for k, v in adam.items()}
     adsl = _need(adam, "ADSL", "populations and groups")
     if not draw:
-        rep = _tables(adam, adsl, settings)
-        rep.figures = _figures(adam, settings, draw=False)
+        memo: dict[str, TumourData] = {}
+        rep = _tables(adam, adsl, settings, memo=memo)
+        rep.figures = _figures(adam, settings, draw=False, memo=memo)
         return rep
     drawing = bool(settings.survival or settings.tumour)
     if drawing:
@@ -383,25 +384,27 @@ def _tables_and_figures(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                         settings: AnalysisSettings) -> tuple[Report, list[Figure]]:
     """The report's tables with their RTF, and every figure with only those of
     :data:`TABLE_CHILD_FIGURES` drawn (the others without image)."""
-    rep = _tables(adam, adsl, settings)
+    memo: dict[str, TumourData] = {}        # the tumour data of the tables and the swimmer
+    rep = _tables(adam, adsl, settings, memo=memo)
     rep.rtf = {t.id: to_rtf(t) for t in rep.tables}
-    return rep, _figures(adam, settings, draw=_in_table_child)
+    return rep, _figures(adam, settings, draw=_in_table_child, memo=memo)
 
 
 def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
-             draw: bool | Callable[[str], bool] = True) -> list[Figure]:
+             draw: bool | Callable[[str], bool] = True,
+             memo: dict[str, TumourData] | None = None) -> list[Figure]:
     """Every figure, in the report's order: Kaplan-Meier curves, then the tumour figures
     (``draw``: all, none, or those of the ids it says yes to)."""
     figures = []
     for s in settings.survival:
         figures += _survival_figures(adam, settings, s, draw=draw)
     for tu in settings.tumour:
-        figures += tumour_figures(adam, settings, tu, draw=draw)
+        figures += tumour_figures(adam, settings, tu, draw=draw, memo=memo)
     return figures
 
 
-def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AnalysisSettings
-            ) -> Report:
+def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AnalysisSettings,
+            *, memo: dict[str, TumourData] | None = None) -> Report:
     """The report without its figures: every table and the methods."""
     studyid = str(adsl["STUDYID"].dropna().iloc[0]) if "STUDYID" in adsl.columns \
         and adsl["STUDYID"].notna().any() else "STUDY"
@@ -428,7 +431,7 @@ def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Analysi
         rep.tables.append(change_table(adam, settings, ch))
         rep.methods["Change from baseline"] = CHANGE_METHOD
     for tu in settings.tumour:
-        rep.tables += tumour_tables(adam, settings, tu)
+        rep.tables += tumour_tables(adam, settings, tu, memo=memo)
         rep.methods["Tumour figures"] = ("Best % change of the target-lesion sum (ADTR "
                                          "ANL02FL), lines at -30% / +20% (RECIST 1.1 §4.3.1)")
     return rep

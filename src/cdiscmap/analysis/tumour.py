@@ -301,12 +301,25 @@ def tumour_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
     return tumour_tables(adam, settings, spec), tumour_figures(adam, settings, spec)
 
 
-def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour
-                  ) -> list[Table]:
-    """The waterfall summary table (without drawing: ``build_report`` draws the figures in
-    another process, :func:`tumour_figures`)."""
+def _population_data(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour,
+                     memo: dict[str, TumourData] | None) -> TumourData:
+    """:func:`tumour_data` of the spec's population; once per ``memo`` (one report's frames:
+    its tables and figures read the same data)."""
+    if memo is not None and spec.id in memo:
+        return memo[spec.id]
     pop = population(adam["ADSL"], settings, spec.population)
     data = tumour_data(adam, pop["USUBJID"], spec)
+    if memo is not None:
+        memo[spec.id] = data
+    return data
+
+
+def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour,
+                  *, memo: dict[str, TumourData] | None = None) -> list[Table]:
+    """The waterfall summary table (without drawing: ``build_report`` draws the figures in
+    another process, :func:`tumour_figures`); ``memo``: see :func:`_population_data`."""
+    pop = population(adam["ADSL"], settings, spec.population)
+    data = _population_data(adam, settings, spec, memo)
     popt = population_text(settings, spec.population)
     table = Table(f"{spec.id}_best", spec.title + ": best % change in target-lesion sum",
                   ["Group", "Subjects with a best change", "Decrease >= 30%",
@@ -331,13 +344,14 @@ def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
 
 
 def tumour_figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour,
-                   *, draw: bool | Callable[[str], bool] = True) -> list[Figure]:
+                   *, draw: bool | Callable[[str], bool] = True,
+                   memo: dict[str, TumourData] | None = None) -> list[Figure]:
     """The figures ``spec.figures`` asks for, each with the ADaM sources it reads; with
     ``draw=False`` their ids, titles and sources alone (no image: ARM metadata); ``draw`` a
     function of the figure id: those it says yes to drawn, the others without image
-    (``analysis.report.build_report`` draws the figures in two processes)."""
-    pop = population(adam["ADSL"], settings, spec.population)
-    data = tumour_data(adam, pop["USUBJID"], spec)
+    (``analysis.report.build_report`` draws the figures in two processes); ``memo``: see
+    :func:`_population_data`."""
+    data = _population_data(adam, settings, spec, memo)
     drawn = draw if callable(draw) else (lambda _: draw)
     figures = []
     if "waterfall" in spec.figures:
