@@ -63,6 +63,14 @@ def test_concat_missing_part_gives_missing():
     assert pd.isna(out.iloc[1])
 
 
+def test_concat_joins_each_combination_and_nulls_any_with_a_missing_part():
+    f = frame(A=["a", "b", None, "a", "b", "a"], B=["1", "2", "3", None, "2", "1"])
+    out = run({"concat": {"parts": [{"column": "A"}, {"value": "x"}, {"column": "B"}],
+                          "sep": "/"}}, f)
+    assert out.dtype == "string"
+    assert out.tolist() == ["a/x/1", "b/x/2", pd.NA, pd.NA, "b/x/2", "a/x/1"]
+
+
 def test_number_reports_text():
     c = ctx()
     out = run({"number": {"column": "A"}}, frame(A=["12.5", "abc", None]), c)
@@ -164,6 +172,22 @@ def test_numeric_condition_compares_numbers():
     got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "EXDOSE",
                                                                    "equals": "0"}))
     assert got.tolist() == [True, False]
+
+
+def test_numeric_condition_never_spells_the_numbers_as_text(monkeypatch):
+    """Spelling a long float column as text costs ~2 us a row; an equals on numbers needs none
+    (a blank test still reads the text)."""
+    f = frame(A=["x", "y", "z"])
+    f.out["EXDOSE"] = pd.Series([0.0, 250.0, np.nan])
+    spelled = []
+    text = v._text
+    monkeypatch.setattr(v, "_text", lambda s: spelled.append(s.dtype) or text(s))
+    got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "EXDOSE",
+                                                                   "equals": "250"}))
+    assert got.tolist() == [False, True, False] and spelled == []
+    got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "EXDOSE",
+                                                                   "blank": True}))
+    assert got.tolist() == [False, False, True]
 
 
 def test_number_unscheduled_across_domains():

@@ -31,7 +31,6 @@ from cdiscmap.sdtm.vectorize import (
     map_unique,
     null_text,
     text_from_codes,
-    text_objects,
 )
 from cdiscmap.spec.models import (
     AssignCtArgs,
@@ -244,14 +243,13 @@ def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> p
         return ~evaluate_condition(ctx, frame, cond.not_)
     if cond.column is not None:
         series = raw_column(ctx, frame, cond.column)
-        values = raw_text(ctx, frame, cond.column)
     else:
         series = var_column(ctx, frame, cond.var)  # type: ignore[arg-type]
-        values = _text(series)
     if series.dtype.kind in "fiu":
         numeric = _numeric_test(series, cond)
         if numeric is not None:
-            return numeric
+            return numeric       # a number compared as one: its text is never needed
+    values = raw_text(ctx, frame, cond.column) if cond.column is not None else _text(series)
     if cond.blank is not None:
         result = values.isna() if cond.blank else values.notna()
         return result.fillna(False).astype(bool)
@@ -445,10 +443,16 @@ def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
     n_groups = int(key.max()) + 1 if len(key) else 0
     first = np.zeros(n_groups, dtype="int64")
     first[key[::-1]] = np.arange(len(key) - 1, -1, -1)     # each combination's first row
-    texts = [text_objects(part)[first] for part in parts]
-    joined = [pd.NA if gone else args.sep.join(values)
-              for gone, *values in zip(missing[first], *texts, strict=True)]
-    table = np.array([*joined, pd.NA], dtype=object)
+    # each part's text at those rows as a list (a missing part as "": the combination is
+    # null anyway), joined by one C-level map instead of a Python loop over the combinations
+    texts = []
+    for part in parts:
+        codes, uniques = coded(part)
+        texts.append(np.append(np.asarray(uniques, dtype=object), "")[codes[first]].tolist())
+    table = np.empty(n_groups + 1, dtype=object)
+    table[:n_groups] = list(map(args.sep.join, zip(*texts, strict=True)))
+    table[:n_groups][missing[first]] = pd.NA
+    table[n_groups] = pd.NA
     return text_from_codes(key, table, parts[0].index)
 
 
