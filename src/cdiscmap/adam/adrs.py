@@ -52,6 +52,7 @@ from cdiscmap.recist.best_response import (
     confirmed_flags,
     first_response,
     pr_after_cr,
+    shared_preparation,
 )
 
 # worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
@@ -452,6 +453,13 @@ def derive_adrs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     Each of ``adrs.evaluators`` adds its own OVR records and parameters (PARAMCD suffix); its
     analysed responses are keyed ``<analysis id>@<evaluator>``.
     """
+    with shared_preparation():     # BOR, CBOR, RSP, ... of one frame: sorted once
+        return _derive_all(sdtm, adsl, baseline_tumours, settings, findings, methods)
+
+
+def _derive_all(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                baseline_tumours: pd.DataFrame, settings: AdamSettings, findings: Findings,
+                methods: dict[str, str]) -> tuple[pd.DataFrame, dict[str, ResponseData]]:
     cfg = settings.adrs
     parts, data = _derive_one(sdtm, adsl, baseline_tumours, settings, findings, methods)
     subjects = parts[0]["USUBJID"].dtype     # collected values as found (adrs.collected)

@@ -29,6 +29,11 @@ Rules (RECIST 1.1 §4.4.3 and table 3, confirmation §4.6.1, as admiralonco impl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
 import numpy as np
 import pandas as pd
 
@@ -41,9 +46,47 @@ _STRIDE = 10_000_000       # key = subject code * stride + day: subjects never o
 
 RESULT_COLUMNS = ["USUBJID", "AVALC", "ADT", "source_index"]
 
+_T = TypeVar("_T")
+_MEMO: ContextVar[dict[tuple, tuple[pd.DataFrame, object]] | None] = \
+    ContextVar("best_response_memo", default=None)
+
+
+@contextmanager
+def shared_preparation() -> Iterator[None]:
+    """Inside the block, one frame of overall responses is sorted and prepared once, and its
+    confirmation flags found once per setting, for all the functions asked about it (ADRS asks
+    BOR, confirmed BOR, first responses, ... of the same analysed responses: eight sorts of
+    one frame otherwise). The frames must not be changed in place inside the block; what the
+    functions return is the callers' own, as without the block."""
+    token = _MEMO.set({}) if _MEMO.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _MEMO.reset(token)
+
+
+def _remembered(key: tuple, ovr: pd.DataFrame, make: Callable[[], _T]) -> _T:
+    """``make()``, once per ``key`` of the frame ``ovr`` inside :func:`shared_preparation`
+    (the frame is held with the value, so its id names it for as long as the block lasts)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return make()
+    entry = memo.get((id(ovr), *key))
+    if entry is not None and entry[0] is ovr:
+        return entry[1]      # type: ignore[return-value]
+    value = make()
+    memo[(id(ovr), *key)] = (ovr, value)
+    return value
+
 
 def _prepare(ovr: pd.DataFrame) -> pd.DataFrame:
-    """Sorted copy with integer days and subject codes; refuse responses outside the set."""
+    """Sorted copy with integer days and subject codes; refuse responses outside the set.
+    The functions below only read it (it is shared inside :func:`shared_preparation`)."""
+    return _remembered(("prepare",), ovr, lambda: _prepared(ovr))
+
+
+def _prepared(ovr: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("USUBJID", "ADT", "AVALC") if c not in ovr.columns]
     if missing:
         raise KeyError(f"overall responses need columns {missing}")
@@ -140,6 +183,13 @@ def confirmed_flags(ovr: pd.DataFrame, min_gap_days: int = 28, max_ne: int = 1,
     """
     if min_gap_days < 1:
         raise ValueError("the confirmation gap must be at least 1 day")
+    flags = _remembered(("flags", min_gap_days, max_ne, accept_sd), ovr,
+                        lambda: _confirmed_flags(ovr, min_gap_days, max_ne, accept_sd))
+    return flags.copy() if _MEMO.get() is not None else flags
+
+
+def _confirmed_flags(ovr: pd.DataFrame, min_gap_days: int, max_ne: int, accept_sd: bool
+                     ) -> pd.DataFrame:
     frame = _prepare(ovr)
     n = len(frame)
     if n == 0:
