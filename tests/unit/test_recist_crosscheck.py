@@ -282,3 +282,13 @@ def test_prepared_rs_pickles_to_the_same_records_nulls_and_all() -> None:
     assert np.isnan(back.frame["VISITNUM"].iloc[1])
     assert back.reader.tolist() == [0, 0, 1, 0] and back.labels.tolist() == ["INVESTIGATOR",
                                                                                "IRC"]
+
+
+def test_mapped_is_series_map_of_a_dict() -> None:
+    from cdiscmap.recist.crosscheck import _mapped
+
+    values = pd.Series(["OVRLRESP", None, "SUMDIAM", "XX", "OVRLRESP"] * 300, dtype=object)
+    mapping = {"TRGRESP": 1, "OVRLRESP": 0, "SUMDIAM": 4}
+    out = _mapped(values, mapping)
+    assert out[:5].tolist()[::2] == [0.0, 4.0, 0.0] and np.isnan(out[[1, 3]]).all()
+    np.testing.assert_array_equal(out, values.map(mapping).to_numpy(dtype=np.float64))

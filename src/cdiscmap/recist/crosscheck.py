@@ -397,12 +397,13 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     table = pd.concat([p for p in parts if len(p)] or [paired], ignore_index=True)
     table["VISIT"] = table["VISIT"].astype(object).where(table["VISIT"].notna(),
                                                          table.get("RS_VISIT"))
-    test_rank = table["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS + (SUM_TEST,))})
     # every text column is factorised once, in the unsorted table: its codes rank USUBJID,
     # EVALUATOR (and SOURCE) for the sort, then follow the rows' new order, and the sorted
     # text is taken from the distinct values (no take of the unsorted text)
     texts = {col: _TextColumn(table[col]) for col in _TEXT_COLUMNS}
-    order = _sort_order(table, test_rank.to_numpy(dtype=np.float64), texts)
+    order = _sort_order(table, texts["RSTESTCD"].mapped(_TEST_RANK)
+                        if texts["RSTESTCD"].exact else _mapped(table["RSTESTCD"], _TEST_RANK),
+                        texts)
     numbers = table[[c for c in COMPARISON_COLUMNS if c not in texts]].take(order)
     coded: dict[str, TextCodes] = {}
     columns: dict[str, object] = {}
@@ -417,6 +418,21 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
 
 _TEXT_COLUMNS = ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
                  "REASON", "SOURCE")
+#: Rank of each compared test in the table's order.
+_TEST_RANK = {t: i for i, t in enumerate(COMPARED_TESTS + (SUM_TEST,))}
+
+
+def _mapped(values: pd.Series, mapping: dict[str, int]) -> np.ndarray:
+    """``values.map(mapping)`` as float64 (NaN: null or not in ``mapping``), looked up once
+    per distinct value instead of hashing every row again."""
+    codes, uniques = factorize_text(np.asarray(values.to_numpy(dtype=object), dtype=object))
+    return _lookup_codes(codes, uniques, mapping)
+
+
+def _lookup_codes(codes: np.ndarray, uniques: np.ndarray, mapping: dict[str, int]
+                  ) -> np.ndarray:
+    table = np.array([mapping.get(u, np.nan) for u in uniques] + [np.nan], dtype=np.float64)
+    return table[codes]                             # code -1 (null) picks the trailing NaN
 
 
 _ID_COLUMNS = [c for c in OUTPUT_COLUMNS if c not in COMPARED_TESTS]
@@ -437,8 +453,8 @@ def _paired_rows(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.DataFrame,
     as the left merge with the computed long form gives."""
     sorter = np.argsort(comp_k, kind="stable")
     row = sorter[np.searchsorted(comp_k, rs_keys, sorter=sorter)]     # every key is there
-    test = rs_both["RSTESTCD"].map({t: i for i, t in enumerate(COMPARED_TESTS)}).to_numpy(
-        dtype=np.int64)
+    test = _mapped(rs_both["RSTESTCD"], {t: i for i, t in enumerate(COMPARED_TESTS)}).astype(
+        np.int64)                                   # every RS test is one of them
     results = np.stack([comp[t].to_numpy(dtype=object) for t in COMPARED_TESTS])
     computed = results[test, row] if len(row) else np.array([], dtype=object)
     right = comp[[c for c in _ID_COLUMNS if c not in ("USUBJID", "EVALUATOR", "VISITNUM")]]
@@ -557,6 +573,10 @@ class _TextColumn:
             objects = np.asarray(self.array, dtype=object)
         self.codes, uniques = factorize_text(objects)
         self.uniques = np.asarray(uniques, dtype=object)
+
+    def mapped(self, mapping: dict[str, int]) -> np.ndarray:
+        """:func:`_mapped` of the values (``exact`` columns only)."""
+        return _lookup_codes(self.codes, self.uniques, mapping)
 
     def rank(self) -> np.ndarray:
         """:func:`_text_rank` of the values (``exact`` columns only)."""
