@@ -90,6 +90,23 @@ class ResponseData:
         return self.firsts[key]
 
 
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """:func:`~cdiscmap.adam.io.lookup` (``table[key]`` per key, missing where absent, the
+    table's dtype, the first of a repeated key); for categorical keys (the ADSL ids as
+    codes) each category is matched once and the values are taken by code, not looked up by
+    text per record."""
+    if not isinstance(keys.dtype, pd.CategoricalDtype):
+        return lookup(keys, table)
+    if isinstance(table.index, pd.CategoricalIndex):
+        table = table.set_axis(table.index.astype(object))
+    if table.index.has_duplicates:
+        table = table.loc[~table.index.duplicated(keep="first")]
+    at = np.append(table.index.get_indexer(keys.cat.categories), -1)   # [-1]: a null key
+    values = pd.api.extensions.take(table.array, at[keys.cat.codes.to_numpy()],
+                                    allow_fill=True)
+    return pd.Series(values, index=keys.index, name=table.name)
+
+
 def _title(evaluator: str) -> str:
     return "Algorithm" if evaluator == "COMPUTED" else evaluator.title()
 
@@ -187,7 +204,7 @@ def _flag_analysis(ovr: pd.DataFrame, refdt: pd.Series, nact: pd.Series
     anl1 = pd.Series(False, index=ovr.index)
     anl1.loc[worst.index] = True
     first_pd = worst.loc[worst["AVALC"] == "PD"].groupby("USUBJID", observed=True)["ADT"].min()
-    pd_dt = as_dates(lookup(ovr["USUBJID"], first_pd))
+    pd_dt = as_dates(_lookup(ovr["USUBJID"], first_pd))
     anl2 = after_ref & ovr["ADT"].notna() & (pd_dt.isna() | (ovr["ADT"] <= pd_dt)).astype(bool)
     return anl1, anl2.astype(bool)
 
@@ -296,7 +313,7 @@ class _ParamBuilder:
 
 def _analysed(ovr: pd.DataFrame, refdt_by_subject: pd.Series, keep: pd.Series) -> pd.DataFrame:
     frame = ovr.loc[keep, ["USUBJID", "ADT", "AVALC", "SRCSEQ"]]
-    frame = frame.assign(REFDT=as_dates(lookup(frame["USUBJID"], refdt_by_subject)))
+    frame = frame.assign(REFDT=as_dates(_lookup(frame["USUBJID"], refdt_by_subject)))
     return frame
 
 
@@ -310,7 +327,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
         if lm.reference_date not in builder.dates.columns:
             raise KeyError(f"ADSL has no {lm.reference_date}")
         # only the landmark day moves; SD duration still counts from the analysis' date
-        analysed["_LMREF"] = as_dates(lookup(analysed["USUBJID"],
+        analysed["_LMREF"] = as_dates(_lookup(analysed["USUBJID"],
                                                    builder.dates[lm.reference_date]))
     land = analysed["_LMREF"] + pd.to_timedelta(days, unit="D")
     upto = analysed.loc[(analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D"))
@@ -321,7 +338,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
             .drop_duplicates("USUBJID", keep="last")
         lm_day = last["_LMREF"] + pd.to_timedelta(days, unit="D")
         near = last["ADT"] >= lm_day - pd.to_timedelta(lm.window_before, unit="D")
-        dead = (as_dates(lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
+        dead = (as_dates(_lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
         ok = (near & last["AVALC"].isin(wanted) & ~dead).fillna(False).astype(bool)
         chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
         flags = pd.Series(ok.to_numpy(), index=last["USUBJID"].to_numpy())
@@ -343,7 +360,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
                 f"analysed assessments dated up to {ref_name} + {days} + {lm.window_after} days "
                 f"is in {', '.join(wanted)}; else N")
     pop = builder.population
-    hit = lookup(pop, flags.astype("boolean")).fillna(False).to_numpy(dtype=bool)
+    hit = _lookup(pop, flags.astype("boolean")).fillna(False).to_numpy(dtype=bool)
     values = pd.Series(np.where(hit, "Y", "N"), dtype="string")
     builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", override=values)
     methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
@@ -515,12 +532,12 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         if analysis.reference_date not in by_subject.columns:
             raise KeyError(f"ADSL has no {analysis.reference_date}")
         refdt_subj = as_dates(by_subject[analysis.reference_date])
-        refdt = as_dates(lookup(ovr["USUBJID"], refdt_subj))
+        refdt = as_dates(_lookup(ovr["USUBJID"], refdt_subj))
         # new anti-cancer therapy: earliest start after this analysis' reference date
         th = therapy.assign(_ref=as_dates(lookup(therapy["USUBJID"], refdt_subj)))
         th = th.loc[(th["DT"] > th["_ref"]).fillna(False).astype(bool)]
         nact_subj = th.groupby("USUBJID")["DT"].min()
-        nact = as_dates(lookup(ovr["USUBJID"], nact_subj))
+        nact = as_dates(_lookup(ovr["USUBJID"], nact_subj))
         anl1, anl2 = _flag_analysis(ovr, refdt, nact)
         f1, f2 = f"ANL{2 * k + 1:02d}FL", f"ANL{2 * k + 2:02d}FL"
         ovr[f1], ovr[f2] = _yn(anl1), _yn(anl2)
@@ -669,4 +686,5 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
     if "ANL01FL" in columns:     # without OVR records there is no flag to set
         anl = columns["ANL01FL"]
         anl[derived[order]] = "Y"            # type: ignore[index]
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(codes)))
+    # the arrays are this frame's own (taken above): not copied again
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(codes)), copy=False)

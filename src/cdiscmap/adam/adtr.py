@@ -250,7 +250,8 @@ def _with_adsl(out: pd.DataFrame, subject: np.ndarray, who: _Subjects, evaluator
     for name in out.columns:
         if name not in columns:
             columns[name] = out[name]
-    return pd.DataFrame(columns, index=index)
+    # the arrays are those of this derivation's own frames: not copied again
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def _ordered(out: pd.DataFrame) -> pd.DataFrame:
