@@ -292,3 +292,13 @@ def test_mapped_is_series_map_of_a_dict() -> None:
     out = _mapped(values, mapping)
     assert out[:5].tolist()[::2] == [0.0, 4.0, 0.0] and np.isnan(out[[1, 3]]).all()
     np.testing.assert_array_equal(out, values.map(mapping).to_numpy(dtype=np.float64))
+
+
+def test_nulls_is_isna_of_text_columns() -> None:
+    from cdiscmap.recist.crosscheck import _nulls
+
+    objects = np.array(["PR", None, pd.NA, np.nan, "", "SD"] * 300, dtype=object)
+    assert _nulls(objects)[:6].tolist() == [False, True, True, True, False, False]
+    np.testing.assert_array_equal(_nulls(objects), pd.isna(objects))
+    text = pd.Series(pd.array(["PR", None, "SD"] * 500, dtype="string"))
+    np.testing.assert_array_equal(_nulls(text), text.isna().to_numpy())

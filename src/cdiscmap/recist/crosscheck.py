@@ -343,7 +343,7 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         raise InputDataError(f"computed responses lack column(s) {', '.join(missing)}; pass the "
                              f"frame returned by timepoint_responses")
     default = settings.evaluator
-    readers = sorted(str(r) for r in pd.unique(computed["EVALUATOR"].dropna()))
+    readers = sorted(str(r) for r in factorize_text(_objects(computed["EVALUATOR"]))[1])
     if evaluator is not None:
         if len(readers) > 1:
             raise InputDataError("crosscheck(evaluator=...) needs the computed responses of one "
@@ -352,7 +352,7 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         readers = [evaluator.strip().upper()]
         computed = computed.assign(EVALUATOR=pd.array(readers * len(computed), dtype="string"))
     rs_w = _rs_of_evaluator(rs, evaluator, default, readers or [default])
-    has_ovrl = computed["OVRLRESP"].notna().to_numpy()
+    has_ovrl = ~_nulls(computed["OVRLRESP"])
     comp = computed.loc[has_ovrl, OUTPUT_COLUMNS]
     keys = ["USUBJID", "EVALUATOR", "VISITNUM"]
     # One integer key per subject × reader × visit shared by every frame: joins and membership
@@ -368,8 +368,8 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         paired = _paired_rows(rs_both, rs_k[in_comp], comp, comp_k)
     else:   # several computed rows per visit: every pairing, as a merge gives
         paired = _paired_rows_merged(rs_both, rs_k[in_comp], comp, comp_k)
-    rs_null = paired["RSSTRESC"].isna().to_numpy()
-    comp_null = paired["COMPUTED"].isna().to_numpy()
+    rs_null = _nulls(paired["RSSTRESC"])
+    comp_null = _nulls(paired["COMPUTED"])
     # both sides are str or null (normalised RS results, computed responses): compared as
     # objects, without a copy into fixed-width numpy text
     same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy())
@@ -395,7 +395,7 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         parts.append(_sum_rows(computed, tr, evaluator, default, readers or [default],
                                settings.sumdiam_tolerance_mm))
     table = pd.concat([p for p in parts if len(p)] or [paired], ignore_index=True)
-    table["VISIT"] = table["VISIT"].astype(object).where(table["VISIT"].notna(),
+    table["VISIT"] = table["VISIT"].astype(object).where(~_nulls(table["VISIT"]),
                                                          table.get("RS_VISIT"))
     # every text column is factorised once, in the unsorted table: its codes rank USUBJID,
     # EVALUATOR (and SOURCE) for the sort, then follow the rows' new order, and the sorted
@@ -442,8 +442,8 @@ def _computed_ovrl(comp: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """The OVRLRESP rows of the computed responses in long form (a test per row), for the
     computed rows ``rows``: the id columns, RSTESTCD and the COMPUTED response."""
     out = comp.loc[rows, _ID_COLUMNS].astype({"USUBJID": object, "EVALUATOR": object})
-    values = comp.loc[rows, "OVRLRESP"].astype(object)
-    return out.assign(RSTESTCD="OVRLRESP", COMPUTED=values.where(values.notna(), None))
+    values = _objects(comp["OVRLRESP"])[rows]
+    return out.assign(RSTESTCD="OVRLRESP", COMPUTED=np.where(_nulls(values), None, values))
 
 
 def _paired_rows(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.DataFrame,
@@ -455,13 +455,13 @@ def _paired_rows(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.DataFrame,
     row = sorter[np.searchsorted(comp_k, rs_keys, sorter=sorter)]     # every key is there
     test = _mapped(rs_both["RSTESTCD"], {t: i for i, t in enumerate(COMPARED_TESTS)}).astype(
         np.int64)                                   # every RS test is one of them
-    results = np.stack([comp[t].to_numpy(dtype=object) for t in COMPARED_TESTS])
+    results = np.stack([_objects(comp[t]) for t in COMPARED_TESTS])
     computed = results[test, row] if len(row) else np.array([], dtype=object)
     right = comp[[c for c in _ID_COLUMNS if c not in ("USUBJID", "EVALUATOR", "VISITNUM")]]
     right = right.take(row)
     right.index = rs_both.index
     out = pd.concat([rs_both, right], axis=1)
-    out["COMPUTED"] = np.where(pd.isna(computed), None, computed)
+    out["COMPUTED"] = np.where(_nulls(computed), None, computed)
     return out
 
 
@@ -509,6 +509,22 @@ def factorize_text(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first[same[::-1]] = np.arange(len(same) - 1, -1, -1, dtype=np.intp)
     codes, uniques = factorize_objects(objects[first])
     return codes[same], uniques
+
+
+def _objects(values: pd.Series) -> np.ndarray:
+    """A column's values as an object array, as ``to_numpy(dtype=object)`` gives them; a
+    "string" column's own array (no copy and null scan: read only)."""
+    if isinstance(values.array, pd.arrays.StringArray):
+        return np.asarray(values.array, dtype=object)
+    return values.to_numpy(dtype=object)
+
+
+def _nulls(values: pd.Series | np.ndarray) -> np.ndarray:
+    """``pd.isna`` of a text column's values (the same test, on each distinct object once:
+    :func:`factorize_text` gives nulls code -1)."""
+    objects = _objects(values) if isinstance(values, pd.Series) else np.asarray(values,
+                                                                                 dtype=object)
+    return factorize_text(objects)[0] < 0
 
 
 def _text_rank(values: pd.Series) -> np.ndarray:
@@ -638,7 +654,7 @@ def _numbers(table: pd.DataFrame) -> np.ndarray:
 
 def _findings(table: pd.DataFrame) -> list[Finding]:
     # Messages are built for the rows that need one only (most compared rows agree).
-    table = table.iloc[np.flatnonzero(table["STATUS"].to_numpy(dtype=object) != "AGREE")]
+    table = table.iloc[np.flatnonzero(_objects(table["STATUS"]) != "AGREE")]
     who = table["EVALUATOR"].fillna("").str.lower().to_numpy(dtype=object)
     label = _visit_label(table)
     rs_val = table["RSSTRESC"].fillna("(none)").to_numpy(dtype=object)
