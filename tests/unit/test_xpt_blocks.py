@@ -85,3 +85,31 @@ def test_problems_are_listed_in_column_order(tmp_path: Path) -> None:
     assert "'TOO LONG FOR TWELVE' at row index 60001 is 19 bytes" in lines[2]
     assert "'A\\x00B' at row index 40000 holds a NUL character" in lines[3]
 
+
+
+def test_constant_columns_are_in_every_block(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # same cell on every row: written once into each of the two block buffers, then left alone
+    monkeypatch.setattr(xpt, "_BLOCK_BYTES", 1 << 12)     # 120 rows of 34 bytes: 9 blocks
+    n_rows = 1000
+    frame = pd.DataFrame({
+        "STUDYID": pd.array(["STUDY-1"] * n_rows, dtype="string"),
+        "EMPTY": pd.array([None] * n_rows, dtype="string"),
+        "ONE": np.ones(n_rows),
+        "NONE": np.full(n_rows, np.nan),
+        "TAGGED": np.full(n_rows, np.nan),
+        "ROW": pd.array([f"R{i:05d}" for i in range(n_rows)], dtype="string"),
+    })
+    columns = [XptColumn("STUDYID", "Study", "char"), XptColumn("EMPTY", "Empty", "char", 3),
+               XptColumn("ONE", "One", "num"), XptColumn("NONE", "None", "num"),
+               XptColumn("TAGGED", "Tagged", "num"), XptColumn("ROW", "Row", "char")]
+    result = write_xpt(tmp_path / "c.xpt", frame, dataset_name="C", dataset_label="Constant",
+                       columns=columns,
+                       special_missing={"TAGGED": pd.Series(["A"] * n_rows)})
+    data = result.path.read_bytes()
+    obs = data.index(b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!") + 80
+    one = bytes([0x41, 0x10, 0, 0, 0, 0, 0, 0])          # 1.0 = 16**1 * 1/16 (SAS TS-140)
+    expected = b"".join(b"STUDY-1" + b"   " + one + b"." + bytes(7) + b"A" + bytes(7)
+                        + f"R{i:05d}".encode() for i in range(n_rows))
+    assert data[obs:obs + len(expected)] == expected
+    assert set(data[obs + len(expected):]) <= {0x20}     # the last record's blank padding

@@ -943,21 +943,31 @@ def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -
     strided copy into the field; numbers are copied from big-endian IBM words made once per
     column. Two block buffers alternate (no page faults for fresh memory per block): a writer
     thread writes one while the other is filled, and starts the disk writing it at once
-    (``_write_back``); file writes and numpy copies release the GIL.
+    (``_write_back``); file writes and numpy copies release the GIL. A column that holds the
+    same cell on every row (STUDYID, DOMAIN, an empty column) is written into each buffer once,
+    not on every block.
     """
     layout = _observation_layout(plans)
     sources = [_char_table(plan) if plan.codes is not None else _ibm_words(plan)
                for plan in plans]
     block_rows = max(1, min(n_rows, _BLOCK_BYTES // layout.itemsize))
     buffers = [np.empty(block_rows, dtype=layout) for _ in range(2 if n_rows > block_rows else 1)]
-    scratch = [np.empty(block_rows, dtype=source.dtype) if plan.codes is not None else None
-               for plan, source in zip(plans, sources, strict=True)]
+    constant = [_constant_cell(plan, source) for plan, source in zip(plans, sources, strict=True)]
+    for buffer in buffers:
+        for i, cell in enumerate(constant):
+            if cell is not None:
+                buffer[f"v{i}"] = cell
+    scratch = [np.empty(block_rows, dtype=source.dtype)
+               if plan.codes is not None and cell is None else None
+               for plan, source, cell in zip(plans, sources, constant, strict=True)]
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[int] | None = None
         for number, start in enumerate(range(0, n_rows, block_rows)):
             stop = min(start + block_rows, n_rows)
             block = buffers[number % len(buffers)][:stop - start]
             for i, (plan, source, rows) in enumerate(zip(plans, sources, scratch, strict=True)):
+                if constant[i] is not None:
+                    continue                    # in both buffers already
                 cells = block[f"v{i}"]
                 if rows is not None:
                     assert plan.codes is not None
@@ -973,6 +983,21 @@ def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -
         if pending is not None:
             pending.result()
     return n_rows * layout.itemsize
+
+
+def _constant_cell(plan: _Plan, source: np.ndarray) -> np.generic | None:
+    """The cell every row of a column holds when all rows hold the same one, else None.
+
+    ``source`` is the column's table of encoded distinct values (text, indexed by the plan's
+    codes; -1 wraps to its blank last entry) or its big-endian IBM words (numbers)."""
+    values = plan.codes if plan.codes is not None else source
+    n_rows = len(values)
+    if not n_rows or values[0] != values[-1] or values[0] != values[n_rows // 2] or \
+            not (values == values[0]).all():
+        return None
+    if plan.codes is not None:
+        return source[int(values[0]) % len(source)]
+    return source[0]
 
 
 def _write_back(handle: BinaryIO, data: memoryview) -> int:
