@@ -3,9 +3,11 @@ Expected values are worked out by hand."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.crossdomain import _pairs_in, check_sdtm_cross
+from cdiscmap.checks.crossdomain import _duplicated_among, _null, _pairs_in, check_sdtm_cross
+from cdiscmap.checks.facts import facts_cache
 
 
 def text(*values: str | None) -> pd.Series:
@@ -32,3 +34,25 @@ def test_xd0002_names_each_unlinked_tr_record_in_order() -> None:
     found = [f for f in check_sdtm_cross({"DM": dm, "TU": tu, "TR": tr})
              if f.rule == "CMAP-XD0002"]
     assert [(f.usubjid, f.value) for f in found] == [("S2", "T03"), ("S2", "T02")]
+
+
+def test_duplicates_among_chosen_records_only_null_equal_to_null() -> None:
+    rs = pd.DataFrame({"USUBJID": text("S1", "S1", "S1", "S1", None, None, "S2"),
+                       "RSTESTCD": text("OVRLRESP", "TRGRESP", "OVRLRESP", "OVRLRESP",
+                                        "OVRLRESP", "OVRLRESP", "OVRLRESP"),
+                       "VISITNUM": [1.0, 1.0, 2.0, 1.0, np.nan, np.nan, 1.0]})
+    rs.index = [10, 11, 12, 13, 14, 15, 16]
+    chosen = rs["RSTESTCD"] == "OVRLRESP"
+    with facts_cache():
+        picked, dup = _duplicated_among(rs, chosen, ["USUBJID", "VISITNUM"])
+    # record 11 (S1, 1) is not chosen: 13 repeats 10 among the chosen; 15 repeats 14
+    # (null, NaN); 16 is another subject
+    assert picked.index.tolist() == [10, 12, 13, 14, 15, 16]
+    assert dup.index.tolist() == picked.index.tolist()
+    assert dup.tolist() == [False, False, True, False, True, False]
+
+
+def test_null_of_a_text_column_from_its_codes() -> None:
+    with facts_cache():
+        assert np.asarray(_null(text("A", None, "B", None))).tolist() == [False, True, False, True]
+    assert np.asarray(_null(pd.Series([1.0, np.nan]))).tolist() == [False, True]

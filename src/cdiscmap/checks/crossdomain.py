@@ -189,6 +189,12 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return None if facts is None else (facts.codes, facts.uniques)
 
 
+def _null(series: pd.Series) -> pd.Series | np.ndarray:
+    """``series.isna()``; a text column's from its codes (-1: null), not a scan of its cells."""
+    coded = _codes(series)
+    return series.isna() if coded is None else coded[0] < 0
+
+
 def _complete(dtc: pd.Series) -> pd.Series:
     """:func:`complete_date` of a column, from its text facts' date parts (parsed once per
     column, shared with the PL and CR rules: :attr:`TextFacts.complete_days`)."""
@@ -202,6 +208,24 @@ def _complete(dtc: pd.Series) -> pd.Series:
 def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """``frame.duplicated(columns, keep="first")`` with the text columns taken by their codes
     (no second hash of their text)."""
+    return pd.Series(pd.Series(_row_keys(frame, columns)).duplicated().to_numpy(),
+                     index=frame.index)
+
+
+def _duplicated_among(frame: pd.DataFrame, rows: pd.Series, columns: list[str]
+                      ) -> tuple[pd.DataFrame, pd.Series]:
+    """``frame[rows]`` and its ``duplicated(columns, keep="first")``: the keys are made from
+    the codes of the whole columns (the reader's, shared) and then taken to the rows, rather
+    than factorising the text of the selected records again."""
+    chosen = frame[rows]
+    at = np.flatnonzero(np.asarray(rows, dtype=bool))
+    key = _row_keys(frame, columns)[at]
+    return chosen, pd.Series(pd.Series(key).duplicated().to_numpy(), index=chosen.index)
+
+
+def _row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per record, equal where the records' values of ``columns`` are equal (null
+    equal to null, as ``duplicated`` compares them)."""
     key = np.zeros(len(frame), dtype=np.int64)
     for column in columns:
         coded = _codes(frame[column])
@@ -211,7 +235,7 @@ def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         if key.max(initial=0) >= (1 << 62) // size:      # keep within int64: renumber
             key = pd.factorize(key)[0].astype(np.int64)
         key = key * size + part
-    return pd.Series(pd.Series(key).duplicated().to_numpy(), index=frame.index)
+    return key
 
 
 def _pairs_in(frame: pd.DataFrame, columns: tuple[str, str], other: pd.DataFrame,
@@ -272,6 +296,8 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     out: list[Finding] = []
     dm = domains.get("DM")
     subjects = set(dm["USUBJID"].dropna()) if dm is not None and "USUBJID" in dm else None
+    # as an array once: ``isin`` would turn the set into an array again for every dataset
+    known = np.array(list(subjects), dtype=object) if subjects is not None else None
     for name, frame in {**domains, **(supp or {})}.items():
         if name == "DM" or "USUBJID" not in frame or subjects is None:
             continue
@@ -280,7 +306,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         if coded is None:
             bad = frame[~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna()]
         else:
-            unknown = ~pd.Series(coded[1], dtype=object).isin(subjects).to_numpy()
+            unknown = ~pd.Series(coded[1], dtype=object).isin(known).to_numpy()
             bad = frame[np.append(unknown, False)[coded[0]]]
         out += _emit("CMAP-XD0001", name, "USUBJID", bad, bad["USUBJID"])
     for name, frame in domains.items():
@@ -297,19 +323,20 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         bad = tr[tr["TRLNKID"].notna().to_numpy() & ~found]
         out += _emit("CMAP-XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
     if tu is not None and "TULNKID" in tu:
-        ident = tu[tu["TUTESTCD"] == "TUMIDENT"] if "TUTESTCD" in tu else tu
+        chosen = tu["TUTESTCD"] == "TUMIDENT" if "TUTESTCD" in tu else \
+            pd.Series(True, index=tu.index)
         # each reader (investigator, independent radiologists) identifies lesions on their
         # own, so link ids are unique per subject and evaluator (SDTMIG 3.4 §6.3.x TU)
-        keys = ["USUBJID", "TULNKID"] + _evaluator(ident, "TU")
-        dup = ident.duplicated(keys, keep="first")
+        keys = ["USUBJID", "TULNKID"] + _evaluator(tu, "TU")
+        ident, dup = _duplicated_among(tu, chosen, keys)
         out += _emit("CMAP-XD0003", "TU", "TULNKID", ident[dup], ident["TULNKID"])
     if rs is not None and "RSTESTCD" in rs and "VISITNUM" in rs:
         testcd = text_facts(rs["RSTESTCD"])     # the test of each distinct code, not each row
-        ovr = rs[testcd.isin(["OVRLRESP"]) if testcd is not None else
-                 rs["RSTESTCD"] == "OVRLRESP"]
-        keys = ["USUBJID", "VISITNUM"] + _evaluator(ovr, "RS") + (["RSDRVFL"] if "RSDRVFL" in rs
-                                                                   else [])
-        dup = ovr.duplicated(keys, keep="first")
+        overall = testcd.isin(["OVRLRESP"]) if testcd is not None else \
+            rs["RSTESTCD"] == "OVRLRESP"
+        keys = ["USUBJID", "VISITNUM"] + _evaluator(rs, "RS") + (["RSDRVFL"] if "RSDRVFL" in rs
+                                                                  else [])
+        ovr, dup = _duplicated_among(rs, overall, keys)
         out += _emit("CMAP-XD0004", "RS", "RSSTRESC", ovr[dup], ovr["RSSTRESC"])
     if dm is None or "USUBJID" not in dm:
         return out
@@ -336,7 +363,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
             # every complete date of a treated subject falls in some epoch: before, during or
             # after treatment (an ongoing treatment epoch has no end yet)
             treated = subjects_of.given(frame, at, "RFXSTDTC")
-            bad = frame[(d.notna() & treated & frame["EPOCH"].isna()).fillna(False)]
+            bad = frame[(d.notna() & treated & _null(frame["EPOCH"])).fillna(False)]
             out += _emit("CMAP-XD0010", name, "EPOCH", bad, frame[start],
                          f" ({start} is the record's date)")
         class_name = domain_class(name, frame, standards)

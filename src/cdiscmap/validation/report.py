@@ -323,11 +323,16 @@ def _sheet(book: Workbook, title: str, header: tuple[str, ...], rows: Iterable[I
     sheet.append(list(header))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([_cell(v) for v in row])
-        for cell in sheet[sheet.max_row]:
-            if cell.data_type == "f":           # text starting with '=' is data, not a formula
-                cell.data_type = "s"
+    for number, row in enumerate(rows, start=2):
+        values = [_cell(v) for v in row]
+        sheet.append(values)
+        # text starting with '=' is data, not a formula; only such text can be one, so only
+        # its cells are looked at (``sheet[sheet.max_row]`` scans every cell for the size)
+        for column, value in enumerate(values, start=1):
+            if isinstance(value, str) and value.startswith("="):
+                cell = sheet.cell(row=number, column=column)
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{sheet.max_row}"
     for i, width in enumerate(_WIDTHS[title], start=1):
