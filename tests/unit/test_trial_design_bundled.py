@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdiscmap.resources import studies_root
 from cdiscmap.sdtm.trial_design import build_se, build_sv
@@ -143,3 +145,55 @@ def test_se_element_starting_after_its_end_is_not_entered() -> None:
                     ("S-1", "FU", "2024-03-01", "2024-04-01"),
                     ("S-2", "SCRN", "2024-01-05", "2024-01-15"),
                     ("S-2", "TRT", "2024-01-15", None)]       # still treated: no follow-up
+
+
+_SUBJECTS = st.sampled_from(["S1", "S2", "S10", None])
+_VISITNUMS = st.sampled_from([1.0, 2.0, 2.5, None])
+_VISITS = st.sampled_from(["A", "B", "", None])
+_DATES = st.sampled_from(["2024-01-02", "2024-01-02T08:00", "2024-01-02T07:00", "2024-01-05",
+                          "2023-12-31", "2024-01", None])
+
+
+@st.composite
+def _records(draw, dtc: str) -> pd.DataFrame:
+    n = draw(st.integers(0, 25))
+    return pd.DataFrame({"USUBJID": pd.array(draw(st.lists(_SUBJECTS, min_size=n, max_size=n)),
+                                             dtype="string"),
+                         "VISITNUM": draw(st.lists(_VISITNUMS, min_size=n, max_size=n)),
+                         "VISIT": pd.array(draw(st.lists(_VISITS, min_size=n, max_size=n)),
+                                           dtype="string"),
+                         dtc: pd.array(draw(st.lists(_DATES, min_size=n, max_size=n)),
+                                       dtype="string")}).astype({"VISITNUM": "float64"})
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_sv_bounds_equal_a_stable_sort_and_groupby_of_every_record(data) -> None:
+    """SV keeps many repeated records of a visit (a lab panel) once before ordering: the
+    result must be that of a stable sort of all records by subject, visit number, date part
+    and date, grouped for the first non-missing VISIT and the first/last date part."""
+    domains = {"AE": data.draw(_records("AESTDTC")), "LB": data.draw(_records("LBDTC"))}
+    sv = build_sv(TrialDesignSpec.model_validate({"visits": [
+        {"visitnum": 1, "visit": "ONE", "start": "Consent"}]}), "S", domains)
+    rows = pd.concat([pd.DataFrame({"USUBJID": f["USUBJID"].astype(object),
+                                    "VISITNUM": f["VISITNUM"],
+                                    "VISIT": f["VISIT"].astype(object),
+                                    "DTC": f[dtc].astype(object)})
+                      for f, dtc in ((domains["AE"], "AESTDTC"), (domains["LB"], "LBDTC"))],
+                     ignore_index=True)
+    rows = rows[rows["USUBJID"].notna() & rows["VISITNUM"].notna() & rows["DTC"].notna()]
+    if rows.empty:
+        assert sv is None
+        return
+    rows = rows.assign(DAY=rows["DTC"].str.slice(0, 10)).sort_values(
+        ["USUBJID", "VISITNUM", "DAY", "DTC"], kind="stable")
+    rows["VISIT"] = rows["VISIT"].where(rows["VISIT"].notna(), None)
+    expected = rows.groupby(["USUBJID", "VISITNUM"], sort=True).agg(
+        VISIT=("VISIT", "first"), START=("DAY", "first"), END=("DAY", "last")).reset_index()
+    planned_name = expected["VISIT"].where(expected["VISITNUM"] != 1.0, "ONE")
+    got = sv.astype(object).where(sv.notna(), None)
+    assert list(zip(got["USUBJID"], got["VISITNUM"], got["VISIT"], got["SVSTDTC"],
+                    got["SVENDTC"], strict=True)) == list(zip(
+        expected["USUBJID"], expected["VISITNUM"],
+        planned_name.where(planned_name.notna(), None), expected["START"], expected["END"],
+        strict=True))

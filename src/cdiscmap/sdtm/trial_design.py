@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.sdtm.dates import study_day
+from cdiscmap.sdtm.vectorize import coded
 from cdiscmap.spec.design import TrialDesignSpec
 
 _TEXT = "string"
@@ -170,7 +171,13 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
 
 
 def _dated_visits(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """(USUBJID, VISITNUM, VISIT, date) of every record that has a visit number and a date."""
+    """(USUBJID, VISITNUM, VISIT, date) of every record that has a visit number and a date,
+    each distinct combination once, at its first record (domains in order, then rows).
+
+    Only the first record of a repeated combination can decide SV's bounds and VISIT (the
+    later ones tie with it), so the many records of a visit (a lab panel) are reduced on the
+    text columns' integer codes (:func:`cdiscmap.sdtm.vectorize.coded`, shared with the run's
+    other steps) before any text is touched."""
     parts = []
     for name, frame in domains.items():
         if name in ("SV", "SE", "TV") or not {"USUBJID", "VISITNUM"} <= set(frame.columns):
@@ -178,16 +185,42 @@ def _dated_visits(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
         dtc = next((c for c in (f"{name}DTC", f"{name}STDTC") if c in frame.columns), None)
         if dtc is None:
             continue
-        part = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(object),
-                             "VISITNUM": pd.to_numeric(frame["VISITNUM"], errors="coerce"),
-                             "VISIT": frame["VISIT"].astype(object) if "VISIT" in frame
-                             else None,
-                             "_DTC": frame[dtc].astype(object)})
-        parts.append(part[part["VISITNUM"].notna() & part["_DTC"].notna()
-                          & part["USUBJID"].notna()])
+        subj, subj_uniques = coded(frame["USUBJID"])
+        date, date_uniques = coded(frame[dtc])
+        visitnum = pd.to_numeric(frame["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64)
+        if "VISIT" in frame:
+            visit, visit_uniques = coded(frame["VISIT"])
+        else:
+            visit, visit_uniques = np.full(len(frame), -1, dtype=np.intp), np.empty(0, object)
+        rows = np.flatnonzero(~np.isnan(visitnum) & (date >= 0) & (subj >= 0))
+        # one record per distinct (subject, visit number by its bits, date, visit name)
+        rows = rows[_first_of_each(subj[rows], visitnum[rows].view(np.int64), date[rows],
+                                   visit[rows])]
+        named = visit[rows]
+        parts.append(pd.DataFrame({
+            "USUBJID": np.asarray(subj_uniques, dtype=object)[subj[rows]],
+            "VISITNUM": visitnum[rows],
+            "VISIT": np.where(named >= 0,
+                              np.append(np.asarray(visit_uniques, dtype=object), None)[named],
+                              None),
+            "_DTC": np.asarray(date_uniques, dtype=object)[date[rows]]}))
     if not parts:
         return pd.DataFrame(columns=["USUBJID", "VISITNUM", "VISIT", "_DTC"])
     return pd.concat(parts, ignore_index=True)
+
+
+def _first_of_each(*columns: np.ndarray) -> np.ndarray:
+    """Positions of the first row of each distinct combination of integer ``columns``, in
+    row order: one integer key per row (mixed radix of the columns' codes) hashed once."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        if size * max(len(uniques), 1) >= 2 ** 62:          # cannot pack: key on tuples
+            return np.flatnonzero(~pd.MultiIndex.from_arrays(columns).duplicated())
+        key = key * max(len(uniques), 1) + codes
+        size *= max(len(uniques), 1)
+    return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
 
 
 def _ranks(uniques: np.ndarray) -> np.ndarray:
