@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.facts import TextFacts, text_facts
 from cdiscmap.findings import Finding, Severity
 
 
@@ -33,11 +35,21 @@ def check_value_rules(frame: pd.DataFrame, dataset: str, rules: list[ValueRule]
     for rule in rules:
         if rule.variable not in frame or rule.where_variable not in frame:
             continue
-        selected = frame[rule.where_variable].astype("string").isin(rule.where_values)
-        values = frame[rule.variable].astype("string")
-        bad = (selected & values.notna() & ~values.isin(rule.allowed)).fillna(False)
-        if not bad.any():
-            continue
+        where, coded = _facts(frame[rule.where_variable]), _facts(frame[rule.variable])
+        if where is not None and coded is not None:
+            # each distinct value tested once, the answers taken to the rows by their codes
+            bad = pd.Series(where.isin(list(rule.where_values))
+                            & coded.mask_of(~_isin(coded.uniques, rule.allowed)),
+                            index=frame.index)
+            if not bad.any():
+                continue
+            values = frame[rule.variable].astype("string")
+        else:
+            selected = frame[rule.where_variable].astype("string").isin(rule.where_values)
+            values = frame[rule.variable].astype("string")
+            bad = (selected & values.notna() & ~values.isin(rule.allowed)).fillna(False)
+            if not bad.any():
+                continue
         rule_id, severity = ("CMAP-SD0006", Severity.NOTICE) if rule.extensible else \
             ("CMAP-SD0005", Severity.ERROR)
         table = pd.DataFrame({"v": values[bad]})
@@ -55,3 +67,13 @@ def check_value_rules(frame: pd.DataFrame, dataset: str, rules: list[ValueRule]
                                f"{where} (value-level metadata)", dataset, str(first["u"]),
                                rule.variable, str(value), str(first["s"]), len(group)))
     return out
+
+
+def _facts(series: pd.Series) -> TextFacts | None:
+    """A "string" column's text facts (shared with the schema checks), else None."""
+    return text_facts(series) if isinstance(series.dtype, pd.StringDtype) else None
+
+
+def _isin(uniques: np.ndarray, allowed: frozenset[str]) -> np.ndarray:
+    """Which distinct values are in ``allowed``, as "string" ``isin`` tests them."""
+    return pd.Series(uniques, dtype="string").isin(list(allowed)).to_numpy(dtype=bool)
