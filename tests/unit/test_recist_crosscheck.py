@@ -302,3 +302,15 @@ def test_nulls_is_isna_of_text_columns() -> None:
     np.testing.assert_array_equal(_nulls(objects), pd.isna(objects))
     text = pd.Series(pd.array(["PR", None, "SD"] * 500, dtype="string"))
     np.testing.assert_array_equal(_nulls(text), text.isna().to_numpy())
+
+
+def test_shared_text_codes_normalise_each_distinct_text_once_across_columns() -> None:
+    from cdiscmap.recist.lesions import shared_text_codes
+
+    tu = pd.Series(pd.array(["b ", "A", None, "b "], dtype="string"))
+    tr = pd.Series(np.array(["A", "c", "b", "  "], dtype=object))
+    (tu_codes, tr_codes), categories = shared_text_codes([tu, tr], upper=True)
+    assert categories.tolist() == ["A", "B", "C"]                 # stripped, upper, sorted
+    assert tu_codes.tolist() == [1, 0, -1, 1] and tr_codes.tolist() == [0, 2, 1, -1]
+    (codes,), categories = shared_text_codes([np.array([1, "x", 1], dtype=object)], upper=True)
+    assert categories.tolist() == ["1", "X"] and codes.tolist() == [0, 1, 0]

@@ -18,17 +18,21 @@ RSDRVFL="Y", null RSEVAL).
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.read import factorize_objects
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.recist.lesions import string_array, text_codes, text_objects_codes
+from cdiscmap.recist.lesions import (
+    factorize_text,
+    object_addresses,
+    string_array,
+    text_codes,
+    text_objects_codes,
+)
 from cdiscmap.recist.overall import OUTPUT_COLUMNS
 from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
@@ -97,7 +101,7 @@ class RsRecords:
         for name in self.frame.columns:
             values = self.frame[name].to_numpy()
             if values.dtype == object:
-                same, distinct = pd.factorize(_object_addresses(values))
+                same, distinct = pd.factorize(object_addresses(values))
                 first = np.empty(len(distinct), dtype=np.intp)
                 first[same[::-1]] = np.arange(len(same) - 1, -1, -1, dtype=np.intp)
                 columns.append((name, same.astype(np.int32), values[first]))
@@ -482,33 +486,6 @@ def _paired_rows_merged(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.Dat
                            + comp_long["RSTESTCD"].map(test_no).to_numpy(dtype=np.int64)),
                    on="_K", how="left")
             .drop(columns="_K"))
-
-
-def _object_addresses(objects: np.ndarray) -> np.ndarray:
-    """The address of every element of an object array (the object pointers the array holds),
-    as integers read from its buffer: equal addresses are one and the same object."""
-    objects = np.ascontiguousarray(objects, dtype=object)
-    if not len(objects):
-        return np.zeros(0, dtype=np.intp)
-    cells = (ctypes.c_ssize_t * len(objects)).from_address(objects.ctypes.data)
-    return np.frombuffer(cells, dtype=np.intp).copy()     # a copy while ``objects`` lives
-
-
-def factorize_text(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`cdiscmap.checks.read.factorize_objects` (codes in order of first appearance,
-    -1 = null; whole values compared), hashing each distinct object once: rows of a column
-    share few objects (the distinct values of a factorised column, a handful of statuses), so
-    the rows are grouped on the objects' addresses (integer hashing) and only one row per
-    object is compared as text."""
-    if len(objects) < 1024:
-        return factorize_objects(objects)
-    same, distinct = pd.factorize(_object_addresses(objects))
-    if len(distinct) * 2 > len(objects):     # an object per row, or nearly: by value at once
-        return factorize_objects(objects)
-    first = np.empty(len(distinct), dtype=np.intp)
-    first[same[::-1]] = np.arange(len(same) - 1, -1, -1, dtype=np.intp)
-    codes, uniques = factorize_objects(objects[first])
-    return codes[same], uniques
 
 
 def _objects(values: pd.Series) -> np.ndarray:

@@ -44,11 +44,13 @@ well under a second.
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from cdiscmap.checks.read import factorize_objects
 from cdiscmap.errors import InputDataError
 from cdiscmap.recist.settings import RecistSettings
 
@@ -115,8 +117,6 @@ def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
 def text_objects_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (-1 = null) and distinct values of a column read as ``astype("string")`` would,
     without normalising (whole values compared: no C-string NUL cut)."""
-    from cdiscmap.checks.read import factorize_objects
-
     array = values.array if isinstance(values.array, pd.arrays.StringArray) else (
         values.astype("string").array)
     codes, uniques = factorize_objects(np.asarray(array, dtype=object))
@@ -132,6 +132,33 @@ def string_array(values: np.ndarray) -> pd.arrays.StringArray:
 _EMPTY_STRINGS = pd.array([], dtype=pd.StringDtype("python"))
 
 
+def object_addresses(objects: np.ndarray) -> np.ndarray:
+    """The address of every element of an object array (the object pointers the array holds),
+    as integers read from its buffer: equal addresses are one and the same object."""
+    objects = np.ascontiguousarray(objects, dtype=object)
+    if not len(objects):
+        return np.zeros(0, dtype=np.intp)
+    cells = (ctypes.c_ssize_t * len(objects)).from_address(objects.ctypes.data)
+    return np.frombuffer(cells, dtype=np.intp).copy()     # a copy while ``objects`` lives
+
+
+def factorize_text(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cdiscmap.checks.read.factorize_objects` (codes in order of first appearance,
+    -1 = null; whole values compared), hashing each distinct object once: rows of a column
+    share few objects (the distinct values of a factorised column, a handful of statuses), so
+    the rows are grouped on the objects' addresses (integer hashing) and only one row per
+    object is compared as text."""
+    if len(objects) < 1024:
+        return factorize_objects(objects)
+    same, distinct = pd.factorize(object_addresses(objects))
+    if len(distinct) * 2 > len(objects):     # an object per row, or nearly: by value at once
+        return factorize_objects(objects)
+    first = np.empty(len(distinct), dtype=np.intp)
+    first[same[::-1]] = np.arange(len(same) - 1, -1, -1, dtype=np.intp)
+    codes, uniques = factorize_objects(objects[first])
+    return codes[same], uniques
+
+
 def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize`` of a column's values (code -1: null). A Python-backed ``string``
     column is factorised through :func:`cdiscmap.sdtm.vectorize.coded` (the same
@@ -142,7 +169,7 @@ def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]
         from cdiscmap.sdtm.vectorize import coded
 
         return coded(values)
-    return pd.factorize(_as_objects(values), use_na_sentinel=True)
+    return factorize_text(_as_objects(values))
 
 
 def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
@@ -153,15 +180,23 @@ def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
     normalised, which keeps this fast on a million rows. Code order is text order, so the
     smallest code is the smallest text.
     """
+    from pandas._libs import lib
+
     factorized = [_factorized(col) for col in columns]
     uniques = [np.asarray(u, dtype=object) for _, u in factorized]
     all_uniques = np.concatenate(uniques) if uniques else np.array([], dtype=object)
+    every_str = lib.is_string_array(all_uniques, skipna=False) if len(all_uniques) else True
+    # columns sharing values (TU's and TR's USUBJID): each distinct text normalised once
+    shared = None
+    if len(uniques) > 1 and every_str:
+        shared, all_uniques = factorize_objects(all_uniques)
+        all_uniques = np.asarray(all_uniques, dtype=object)
     # as astype(str).str.strip() (.str.upper()), with str methods called directly on values
     # that already are str
     texts = all_uniques.copy()
-    other = np.fromiter((type(u) is not str for u in all_uniques), dtype=bool,
-                        count=len(all_uniques))
-    if other.any():
+    if not every_str:
+        other = np.fromiter((type(u) is not str for u in all_uniques), dtype=bool,
+                            count=len(all_uniques))
         texts[other] = pd.Series(all_uniques[other], dtype=object).astype(str).to_numpy(object)
     norm_values = np.array([t.strip().upper() for t in texts] if upper
                            else [t.strip() for t in texts], dtype=object)
@@ -169,6 +204,8 @@ def shared_text_codes(columns: list[pd.Series | np.ndarray], *,
     categories, inverse = np.unique(norm_values[valid].astype(str), return_inverse=True)
     remap = np.full(len(norm_values), -1, dtype=np.int64)
     remap[np.flatnonzero(valid)] = inverse
+    if shared is not None:
+        remap = remap[shared]                       # back to every column's own uniques
     codes_out, offset = [], 0
     for raw_codes, u in factorized:
         part = np.append(remap[offset:offset + len(u)], -1)   # raw code -1 picks the -1
