@@ -216,6 +216,12 @@ def _text(value: str | None, n: int) -> pd.Series:
                        pd.RangeIndex(n))
 
 
+def _text_where(mask: np.ndarray, value: str) -> pd.Series:
+    """``value`` where ``mask``, else missing: one shared text object, not a str per row."""
+    return spread_text(np.array([value], dtype=object), np.where(mask, 0, -1),
+                       pd.RangeIndex(len(mask)))
+
+
 def _yn(flag: pd.Series | np.ndarray) -> pd.Series:
     return pd.Series(np.where(np.asarray(flag, dtype=bool), "Y", None), dtype="string")
 
@@ -590,8 +596,8 @@ def _death_param(adsl: pd.DataFrame, subjects: pd.CategoricalDtype) -> pd.DataFr
         "AVALC": _yn(dead).fillna("N"),
         "AVAL": np.where(dead, 1.0, 0.0),
         "ADT": adsl["DTHDT"].to_numpy(),
-        "SRCDOM": pd.Series(np.where(dead, "ADSL", None), dtype="string"),
-        "SRCVAR": pd.Series(np.where(dead, "DTHDT", None), dtype="string"),
+        "SRCDOM": _text_where(dead, "ADSL"),
+        "SRCVAR": _text_where(dead, "DTHDT"),
     })
 
 
@@ -613,8 +619,8 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
         "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
         "AVALC": _yn(has).fillna("N"),
         "AVAL": np.where(has, 1.0, 0.0),
-        "SRCDOM": pd.Series(np.where(has, dom, None), dtype="string"),
-        "SRCVAR": pd.Series(np.where(has, dom[:2] + "STRESC", None), dtype="string"),
+        "SRCDOM": _text_where(has, dom),
+        "SRCVAR": _text_where(has, dom[:2] + "STRESC"),
         "SRCSEQ": seq.to_numpy(),
     })
 
