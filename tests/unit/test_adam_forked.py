@@ -17,7 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 import cdiscmap.adam as adam
+import cdiscmap.adam.adsl as adam_adsl
 from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
+from cdiscmap.adam.settings import DateSource
 from cdiscmap.cli import main
 from cdiscmap.errors import InputDataError, XptLimitError
 from cdiscmap.findings import Findings
@@ -233,3 +235,57 @@ def test_adam_command_check_error_before_a_sizing_error(sdtm_dir, tmp_path, monk
     with pytest.raises(RuntimeError, match="check bug"):
         _command(sdtm_dir, tmp_path / "adam")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- LSTALVDT deferred until after the fork ---------------------------------------------------
+def _adsl(sdtm_dir: Path, settings, *, defer: bool):
+    stage = adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=defer)
+    adam.complete_stage(stage, ("ADAE", "ADTR") if defer else ())
+    return stage
+
+
+def test_deferred_last_alive_lands_where_a_serial_adsl_has_it(sdtm_dir):
+    settings = load_adam_settings(STUDY)
+    serial = _adsl(sdtm_dir, settings, defer=False)
+    later = adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=True)
+    assert "LSTALVDT" not in later.adsl.adsl.columns and later.adsl.pending is not None
+    assert "LSTALVDT" not in later.methods
+    adam.complete_stage(later, ("ADAE", "ADTR"))      # AE and TR read for their dates only
+    assert later.adsl.pending is None
+    pd.testing.assert_frame_equal(later.adsl.adsl, serial.adsl.adsl)   # column order too
+    assert later.adsl.adsl["LSTALVDT"].notna().any()
+    assert later.findings == serial.findings
+    assert list(later.methods.items()) == list(serial.methods.items())
+
+
+def test_deferred_last_alive_sees_only_the_adsl_dates_made_before_it(sdtm_dir):
+    """An ADSL date source made after LSTALVDT (EOSDT) is refused as serially, not read."""
+    settings = load_adam_settings(STUDY).model_copy(deep=True)
+    settings.adsl.last_alive_sources.append(DateSource(dataset="ADSL", date="EOSDT"))
+    for defer in (False, True):
+        with pytest.raises(InputDataError, match="LSTALVDT source ADSL.EOSDT: no such ADSL "
+                                                 "date"):
+            _adsl(sdtm_dir, settings, defer=defer)
+
+
+def test_deferred_last_alive_error_comes_before_a_later_adsl_error(sdtm_dir, monkeypatch):
+    from cdiscmap.adam import adsl as adsl_module
+
+    settings = load_adam_settings(STUDY).model_copy(deep=True)
+    settings.adsl.last_alive_sources.append(DateSource(dataset="ADSL", date="NODATE"))
+    monkeypatch.setattr(adsl_module, "_end_of_study", _failing("end of study broken"))
+    with pytest.raises(InputDataError, match="LSTALVDT source ADSL.NODATE"):
+        adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=True)
+    settings.adsl.last_alive_sources.pop()
+    with pytest.raises(InputDataError, match="^end of study broken$"):
+        adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=True)
+
+
+def test_last_alive_is_not_deferred_when_a_setting_names_it(sdtm_dir):
+    settings = load_adam_settings(STUDY)
+    assert not adam_adsl.last_alive_needed(settings)
+    settings = settings.model_copy(
+        update={"adtr": settings.adtr.model_copy(update={"reference_date": "LSTALVDT"})})
+    assert adam_adsl.last_alive_needed(settings)
+    stage = adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=True)
+    assert stage.adsl.pending is None and "LSTALVDT" in stage.adsl.adsl.columns

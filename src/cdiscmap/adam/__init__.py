@@ -31,7 +31,12 @@ from cdiscmap.adam.adae import derive_adae
 from cdiscmap.adam.adex import derive_adex
 from cdiscmap.adam.adqs import derive_adqs
 from cdiscmap.adam.adrs import derive_adrs
-from cdiscmap.adam.adsl import AdslResult, apply_post_baseline_rule, derive_adsl
+from cdiscmap.adam.adsl import (
+    AdslResult,
+    apply_post_baseline_rule,
+    complete_last_alive,
+    derive_adsl,
+)
 from cdiscmap.adam.adtr import derive_adtr
 from cdiscmap.adam.adtte import derive_adtte
 from cdiscmap.adam.collected import apply_evaluable_rule
@@ -90,17 +95,35 @@ class Derived:
     error: Exception | None = None
 
 
-def derive_adsl_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings) -> AdslStage:
-    """The settings' cross-check, then ADSL from SDTM (the first step of :func:`derive_all`)."""
+def derive_adsl_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
+                      defer_last_alive: bool = False) -> AdslStage:
+    """The settings' cross-check, then ADSL from SDTM (the first step of :func:`derive_all`).
+
+    ``defer_last_alive``: without LSTALVDT (when no setting needs it earlier), which
+    :func:`complete_stage` adds: its sources (AE, LB, RS, TR, TU, ...) are a good part of
+    ADSL's work, and no dataset of :data:`ADSL_ONLY` needs it, so a forked child can derive
+    those meanwhile."""
     if any(str(k).upper() != k for k in sdtm):   # read_sdtm's lazy folder stays lazy
         sdtm = {str(k).upper(): v for k, v in sdtm.items()}
     for stem, key, message in settings.cross_check():
         raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
     findings = Findings()
     methods: dict[str, str] = {}
-    adsl = derive_adsl(sdtm, settings, findings, methods)
+    adsl = derive_adsl(sdtm, settings, findings, methods, defer_last_alive=defer_last_alive)
     return AdslStage(sdtm=sdtm, settings=settings, adsl=adsl, findings=findings.items,
                      methods=methods)
+
+
+def complete_stage(stage: AdslStage, elsewhere: tuple[str, ...] | list[str] = ()) -> None:
+    """ADSL of ``stage`` completed with LSTALVDT if it was deferred (column, findings and
+    method in their serial places). ``elsewhere``: datasets of :data:`ADSL_ONLY` that
+    another process derives, so the SDTM they read whole (AE for ADAE, TR for ADTR) need be
+    read here only for LSTALVDT's variables."""
+    whole = {"ADAE": "AE", "ADTR": "TR", "ADEX": "EX", "ADQS": "QS"}
+    projected = frozenset(whole[n] for n in elsewhere) - \
+        {whole[n] for n in ADSL_ONLY if n not in elsewhere}
+    complete_last_alive(stage.adsl, stage.sdtm, stage.settings, stage.findings, stage.methods,
+                        projected)
 
 
 def derive_efficacy(stage: AdslStage) -> Derived:
@@ -204,14 +227,15 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
     their frames come back pickled) while this process derives the others, once ADSL is
     made: two cores shorten the wall time. The result is a serial derivation's, and so is the
     first error (:func:`adsl_only_in_order`)."""
-    stage = derive_adsl_stage(sdtm, settings)
     forked = [n for n in ADSL_ONLY if n in fork]
     here = [n for n in ADSL_ONLY if n not in forked]
+    stage = derive_adsl_stage(sdtm, settings, defer_last_alive=bool(forked))
     if not forked:
         return assemble(derive_efficacy(stage), derive_adsl_only(stage, here))
     from cdiscmap.forked import ForkedCall
 
     with ForkedCall(lambda: portable(derive_adsl_only(stage, forked, catch=True))) as child:
+        complete_stage(stage, forked)     # LSTALVDT here while the child derives
         efficacy = derive_efficacy(stage)
         mine = derive_adsl_only(stage, here, catch=True)
         return assemble(efficacy, *adsl_only_in_order(stage, mine, child.result))

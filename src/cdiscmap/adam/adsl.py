@@ -30,19 +30,33 @@ from cdiscmap.adam.io import (
 )
 from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
-from cdiscmap.findings import Findings, Severity
+from cdiscmap.findings import Finding, Findings, Severity
 
 DM_COPIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "COUNTRY", "AGE", "AGEU", "SEX", "RACE",
              "ETHNIC", "ARMCD", "ARM", "ACTARMCD", "ACTARM"]
 _NUMERIC_DM = {"AGE"}
 
 
+@dataclass(frozen=True)
+class PendingLastAlive:
+    """Where LSTALVDT goes once it is derived (``derive_adsl(defer_last_alive=True)``): its
+    column position in ADSL, the positions of its findings and method among ADSL's, and ADSL
+    as it was at LSTALVDT's step (an ADSL date source sees only the dates made before it)."""
+
+    column: int
+    finding: int
+    method: int
+    adsl: pd.DataFrame
+
+
 @dataclass
 class AdslResult:
-    """ADSL plus what later datasets reuse (the baseline tumour records, for MDIS)."""
+    """ADSL plus what later datasets reuse (the baseline tumour records, for MDIS).
+    ``pending``: LSTALVDT is not derived yet (:func:`complete_last_alive` adds it)."""
 
     adsl: pd.DataFrame
     baseline_tumours: pd.DataFrame   # USUBJID, TUSTRESC, SEQ of baseline TU records
+    pending: PendingLastAlive | None = None
 
 
 def _per_subject(records: pd.DataFrame, pick: str) -> pd.DataFrame:
@@ -476,8 +490,8 @@ def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, st
         methods[g.variable + "N"] = f"Position of {g.variable} in its list (1, 2, …)"
 
 
-def _source_columns(sdtm: dict[str, pd.DataFrame], source: DateSource
-                    ) -> dict[str, pd.DataFrame]:
+def _source_columns(sdtm: dict[str, pd.DataFrame], source: DateSource,
+                    projected: frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
     """The source's dataset cut to the variables ``source_dates`` reads (subject, date, value,
     filters, --SEQ and lineage for findings): a large dataset such as LB, read for its dates
     only, is then not copied whole when its records are selected (nor read whole from a
@@ -486,14 +500,18 @@ def _source_columns(sdtm: dict[str, pd.DataFrame], source: DateSource
         return sdtm             # source_dates says it is not given
     wanted = ["USUBJID", source.date, source.value, *source.where, *(source.where_not or {}),
               source.dataset[:2] + "SEQ", "_SRCFILE", "_SRCROW"]
-    return {source.dataset: dataset_columns(sdtm, source.dataset, [c for c in wanted if c])}
+    return {source.dataset: dataset_columns(sdtm, source.dataset, [c for c in wanted if c],
+                                            projected=projected)}
 
 
 def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
-                findings: Findings, methods: dict[str, str]) -> None:
+                findings: Findings, methods: dict[str, str],
+                projected: frozenset[str] = frozenset()) -> None:
     """LSTALVDT: the latest date per subject over the sources, kept as one running maximum
     per ADSL record (datetime64 as int64: NaT is the smallest value) instead of a frame of
-    every dated record grouped by USUBJID text."""
+    every dated record grouped by USUBJID text. ``projected``: datasets that may be read for
+    the sources' variables only even though a derivation reads them whole (another process
+    derives that dataset: :func:`cdiscmap.adam.io.dataset_columns`)."""
     subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))   # unique (one per DM subject)
     latest = np.full(len(adsl), np.iinfo(np.int64).min, dtype=np.int64)
     for source in settings.adsl.last_alive_sources:
@@ -508,7 +526,7 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
             continue
         if source.dataset not in sdtm:
             continue
-        cut = _source_columns(sdtm, source)
+        cut = _source_columns(sdtm, source, projected)
         if source.date not in cut[source.dataset].columns:
             continue  # permissible variable absent (e.g. AEENDTC): nothing to add
         found = source_records(cut, source, findings, highest=source.imputation, how="first",
@@ -625,8 +643,65 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
 
 
 def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings: Findings,
-                methods: dict[str, str]) -> AdslResult:
-    """ADSL from DM (+ SUPPDM, EX, DS, DD, AE, RS, TR, TU as available)."""
+                methods: dict[str, str], *, defer_last_alive: bool = False) -> AdslResult:
+    """ADSL from DM (+ SUPPDM, EX, DS, DD, AE, RS, TR, TU as available).
+
+    ``defer_last_alive``: everything but LSTALVDT, which :func:`complete_last_alive` adds
+    later (in its place: column, findings, method): the other ADaM datasets need no LSTALVDT,
+    so they can be derived elsewhere meanwhile. Ignored when a setting makes another ADSL
+    variable depend on it (:func:`last_alive_needed`). An error after LSTALVDT's step is
+    raised only once LSTALVDT's own error, which comes first, is ruled out."""
+    defer_last_alive = defer_last_alive and not last_alive_needed(settings)
+    adsl = _adsl_first(sdtm, settings, findings, methods)
+    if not defer_last_alive:
+        _last_alive(adsl, sdtm, settings, findings, methods)
+        return _adsl_rest(adsl, sdtm, settings, findings, methods)
+    pending = PendingLastAlive(column=len(adsl.columns), finding=len(findings.items),
+                               method=len(methods), adsl=adsl.copy())
+    try:
+        result = _adsl_rest(adsl, sdtm, settings, findings, methods)
+    except Exception:
+        _last_alive(pending.adsl, sdtm, settings, Findings(), {})  # its error, serially first
+        raise
+    result.pending = pending
+    return result
+
+
+def last_alive_needed(settings: AdamSettings) -> bool:
+    """Whether a setting names LSTALVDT for an ADSL derivation after it or for ADAE, ADEX,
+    ADTR or ADQS (then it cannot wait: :func:`derive_adsl` ``defer_last_alive``)."""
+    cfg = settings.adsl
+    names = {cfg.ittfl_from, settings.adrs.analyses[0].reference_date,
+             settings.adtr.reference_date, settings.adqs.reference_date,
+             *settings.adae.end_not_after, *(g.source for g in cfg.groupings),
+             *(n for item in cfg.numbered for n in (item.variable, item.by))}
+    return "LSTALVDT" in names
+
+
+def complete_last_alive(result: AdslResult, sdtm: dict[str, pd.DataFrame],
+                        settings: AdamSettings, findings: list[Finding],
+                        methods: dict[str, str], projected: frozenset[str] = frozenset()
+                        ) -> None:
+    """Add the LSTALVDT that ``derive_adsl(defer_last_alive=True)`` left out, where a serial
+    derivation puts it: the column into ``result.adsl``, its findings into ``findings`` (ADSL's,
+    in order) and its method into ``methods``; ``projected`` as for :func:`_last_alive`."""
+    pending = result.pending
+    if pending is None:
+        return
+    found, method = Findings(), {}
+    _last_alive(pending.adsl, sdtm, settings, found, method, projected)
+    result.adsl.insert(pending.column, "LSTALVDT", pending.adsl["LSTALVDT"])
+    findings[pending.finding:pending.finding] = found.items
+    items = list(methods.items())
+    items[pending.method:pending.method] = method.items()
+    methods.clear()
+    methods.update(items)
+    result.pending = None
+
+
+def _adsl_first(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings: Findings,
+                methods: dict[str, str]) -> pd.DataFrame:
+    """ADSL up to LSTALVDT (DM, groups, cohorts, dates, treatment, death)."""
     cfg = settings.adsl
     adsl = _dm_frame(sdtm, findings)
     dm = sdtm["DM"].drop_duplicates("USUBJID")
@@ -657,7 +732,13 @@ def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
         _ex_rule_dates(adsl, dosing, rule, dm, methods)
     _death(adsl, sdtm, settings, findings, methods)
     _death_timing(adsl, settings, methods)
-    _last_alive(adsl, sdtm, settings, findings, methods)
+    return adsl
+
+
+def _adsl_rest(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+               findings: Findings, methods: dict[str, str]) -> AdslResult:
+    """ADSL after LSTALVDT: end of study, FRVDT, groupings, flags, baseline tumours."""
+    cfg = settings.adsl
     _end_of_study(adsl, sdtm, settings, findings, methods)
     if cfg.frvdt is not None:
         recs = source_dates(_source_columns(sdtm, cfg.frvdt), cfg.frvdt, findings,

@@ -125,15 +125,17 @@ def source_records(sdtm: Mapping[str, pd.DataFrame], source: DateSource, finding
 _READ_WHOLE = frozenset({"DM", "SUPPDM", "DS", "EX", "AE", "RS", "TU", "TR", "QS"})
 
 
-def dataset_columns(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
-                    ) -> pd.DataFrame:
+def dataset_columns(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str], *,
+                    projected: frozenset[str] = frozenset()) -> pd.DataFrame:
     """The variables ``names`` of ``dataset`` that it has (the dataset must be given).
 
     From a folder read lazily (``read_sdtm(lazy=True)``), a dataset that nothing else reads
     whole and that is not read yet (LB, read for its dates only, is a third of a package's
-    bytes) is read for these variables only: the same values the whole read gives.
+    bytes) is read for these variables only: the same values the whole read gives. So is a
+    dataset of ``projected`` (read whole by a derivation that another process makes).
     """
-    frame = None if dataset in _READ_WHOLE else _projected_xpt(sdtm, dataset, names)
+    frame = None if dataset in _READ_WHOLE and dataset not in projected else \
+        _projected_xpt(sdtm, dataset, names)
     if frame is None:
         frame = sdtm[dataset]
     return frame[[c for c in dict.fromkeys(names) if c in frame.columns]]

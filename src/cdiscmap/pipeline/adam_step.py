@@ -21,6 +21,7 @@ from cdiscmap.adam import (
     AdslStage,
     Derived,
     assemble,
+    complete_stage,
     derive_adsl_only,
     derive_adsl_stage,
     derive_all,
@@ -95,9 +96,10 @@ class AdamOutcome:
 
 
 # ``cdiscmap adam``: datasets derived, checked and written by a forked child while this
-# process derives, checks and writes the others (ADTR, the costliest, and ADAE weigh about
-# what ADRS + ADTTE + ADEX do). Any subset of adam.ADSL_ONLY gives the same files.
-FORKED = ("ADAE", "ADTR", "ADQS")
+# process derives LSTALVDT (deferred: its sources are most of ADSL's reading), ADRS and ADTTE
+# and checks and writes them with ADSL; at 10,000 subjects the two sides weigh about the
+# same. Any subset of adam.ADSL_ONLY gives the same files.
+FORKED = ("ADAE", "ADEX", "ADTR", "ADQS")
 
 # The steps of ``cdiscmap adam`` after the derivations, in serial order: every dataset is
 # derived, then checked, then sized (XPT v5 limits), then written.
@@ -205,15 +207,16 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     forked child (:mod:`cdiscmap.forked`) while this process does the others; the first
     error raised is the one a serial run would raise (derivations before checks before
     sizing before writing, in ADAM_ORDER within each step)."""
-    stage = derive_adsl_stage(sdtm, settings)
     there = [n for n in ADSL_ONLY if n in forked]
     here = [n for n in ADSL_ONLY if n not in there]
+    stage = derive_adsl_stage(sdtm, settings, defer_last_alive=bool(there))
     parent = os.getpid()
 
     def child_half() -> _Half:
         return _forked_half(stage, there, standards, folder, created, parent=parent)
 
     with ForkedCall(child_half, fork=None if there else False) as child:
+        complete_stage(stage, there)            # LSTALVDT: the first error after the fork
         efficacy = derive_efficacy(stage)       # ADRS/ADTTE: errors before any of the child's
         own = derive_adsl_only(stage, here, catch=True)
         mine = _Half(derived=own)
