@@ -1,8 +1,10 @@
-"""The mapping's row stage on two cores: one group of domains mapped by a forked child while
-this process maps the other (sdtm/engine.py ``_row_stages_forked``).
+"""The mapping on two cores: one group of domains mapped by a forked child while this
+process maps the other (sdtm/engine.py ``_map_study_forked``), exchanging the visit
+calendar, ``from_domain`` sources and DM's reference dates half way.
 
 Whatever the split, the mapped frames, findings (and their order), the forms' accounting and
-the first error must be those of a serial mapping.
+the first error must be those of a serial mapping; a child that fails is replaced by a
+serial mapping.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from cdiscmap.synth import generate
 STUDY = resolve_study_dir(Path("crizotinib-basket"))
 needs_fork = pytest.mark.skipif(not fork_usable(), reason="no second CPU or no fork here")
 
-# groups that share no form (DM/DS/DD read enrol, ic, eos, death; TU/TR the lesion forms)
+# groups that share no form (DM/DS/DD read enrol, ic, eos, death; TU/TR the lesion forms);
+# DM stays in this process. DM reads EX and RS (from_domain): here, in the child, or both.
 SPLITS = [
     (["DM", "EX", "AE", "DS", "TU", "TR", "IE", "VS", "DD"], ["RS", "CM", "MH", "LB", "PR"]),
-    (["RS", "CM", "MH", "LB", "PR"], ["DM", "EX", "AE", "DS", "TU", "TR", "IE", "VS", "DD"]),
-    (["LB"], ["DM", "EX", "AE", "DS", "TU", "TR", "RS", "CM", "MH", "IE", "VS", "DD", "PR"]),
+    (["DM", "DS", "RS", "LB", "DD"], ["EX", "AE", "TU", "TR", "CM", "MH", "IE", "VS", "PR"]),
+    (["DM", "DS", "DD"], ["EX", "AE", "TU", "TR", "RS", "CM", "MH", "IE", "VS", "LB", "PR"]),
 ]
 
 
@@ -43,7 +46,7 @@ def study():
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("engine-forked")
-    generate("crizotinib-basket", root / "export", n_subjects=40, seed=11)
+    generate("crizotinib-basket", root / "export", n_subjects=120, seed=11)
     return root / "export" / "raw"
 
 
@@ -71,19 +74,34 @@ def _same(one: engine.SdtmResult, other: engine.SdtmResult) -> None:
 
 @needs_fork
 @pytest.mark.parametrize("split", SPLITS)
-def test_forked_row_stage_is_the_serial_one(study, raw_dir, monkeypatch, split):
+def test_forked_mapping_is_the_serial_one(study, raw_dir, monkeypatch, split):
     serial = _map(study, raw_dir, None, monkeypatch)
     assert serial.findings.items              # the demo export plants data problems
-    forks = []
-    result = forked.ForkedCall.result
+    assert "VISITNUM" in serial.domains["TR"]
+    # unscheduled visits numbered from the calendar of both groups (TR with RS)
+    assert serial.domains["TR"]["VISITNUM"].mod(1).round(2).gt(0).sum() == 5
 
-    def seen(self):
-        forks.append(self.forked)
-        return result(self)
+    def no_serial(*_args, **_kwargs):
+        raise AssertionError("mapped serially")
 
-    monkeypatch.setattr(forked.ForkedCall, "result", seen)
+    monkeypatch.setattr(engine, "_map_study_serial", no_serial)
     _same(_map(study, raw_dir, split, monkeypatch), serial)
-    assert forks == [True]                    # the child's group was mapped by a child
+
+
+@needs_fork
+def test_a_child_that_fails_is_replaced_by_a_serial_mapping(study, raw_dir, monkeypatch):
+    serial = _map(study, raw_dir, None, monkeypatch)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("child broken")
+
+    monkeypatch.setattr(engine, "_child_work", broken)
+    calls = []
+    mapped = engine._map_study_serial
+    monkeypatch.setattr(engine, "_map_study_serial",
+                        lambda *a, **k: calls.append(1) or mapped(*a, **k))
+    _same(_map(study, raw_dir, SPLITS[0], monkeypatch), serial)
+    assert calls == [1]
 
 
 def _break(raw_dir: Path, tmp_path: Path, *files: str) -> Path:
@@ -142,12 +160,13 @@ def test_split_keeps_domains_sharing_forms_together_and_balances_bytes(study, tm
     mib = 1 << 20
     # by the blocks' reads: LB 40 MiB (one block), TU 10 + TR 2x10 (tl.csv read by three
     # blocks) = 30, AE 12; largest first into the lighter group, the child first: LB to the
-    # child (40), TU/TR to this process (30), AE here too (30 < 40: 42), then the groups that
-    # read nothing go to the lighter child, DM with DS and DD (they share enrol/ic/eos/death)
+    # child (40), TU/TR to this process (30), AE here too (30 < 40: 42), DM with DS and DD
+    # (they share enrol/ic/eos/death) always here, then the groups that read nothing go to
+    # the lighter child
     raw = _sized(tmp_path, {"lb.csv": 40 * mib, "tl.csv": 10 * mib, "ae.csv": 12 * mib})
     parent, child = engine._split_domains(study[0], raw)
-    assert parent == ["AE", "TU", "TR"]
-    assert child == ["DM", "EX", "DS", "RS", "CM", "MH", "IE", "VS", "LB", "DD", "PR"]
+    assert parent == ["DM", "AE", "DS", "TU", "TR", "DD"]
+    assert child == ["EX", "RS", "CM", "MH", "IE", "VS", "LB", "PR"]
 
 
 def test_no_split_for_a_small_export_or_without_a_second_cpu(study, tmp_path, monkeypatch):

@@ -11,6 +11,12 @@ Order of work (so that DM reference dates and --DY/EPOCH/--SEQ have what they ne
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pickle
+import queue
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -611,18 +617,39 @@ def _set(out: pd.DataFrame, name: str, values: pd.Series) -> None:
     carry(values, out[name])
 
 
-def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[BlockRun]],
-                                loaded: LoadedStudy) -> None:
+class _Remote:
+    """The block of a calendar entry mapped by the forked child (:func:`_map_study_forked`):
+    its unscheduled visits are numbered here and the numbers sent to the child."""
+
+
+def _resolve_unscheduled_visits(ctx: vocab.MapContext
+                                ) -> tuple[list[vocab.VisitCalendarEntry],
+                                           list[np.ndarray | None]]:
     """Number unscheduled visits from each subject's calendar of scheduled visits across all
     domains (so TR, TU and RS agree), then write the numbers back into every block.
 
     The records come from ``ctx.visit_calendar``, filled by every ``visitnum`` the row stage
-    ran, top-level or inside a ``when`` branch (those rows only)."""
-    entries = [e for e in ctx.visit_calendar if isinstance(e.block, BlockRun)]
+    ran, top-level or inside a ``when`` branch (those rows only). Returns the entries and
+    each one's numbers for its calendar rows (None: it has none), for blocks mapped
+    elsewhere (:class:`_Remote`)."""
+    entries = [e for e in ctx.visit_calendar if isinstance(e.block, (BlockRun, _Remote))]
     ctx.visit_calendar = []
+    values = _unscheduled_numbers(entries)
+    for e, v in zip(entries, values, strict=True):
+        if v is not None and isinstance(e.block, BlockRun):
+            _write_numbers(e, v)
+    return entries, values
+
+
+def _write_numbers(e: vocab.VisitCalendarEntry, values: np.ndarray) -> None:
+    rows = e.calendar[e.calendar].index
+    e.block.frame.out.loc[rows, e.variable] = values   # type: ignore[attr-defined]
+
+
+def _unscheduled_numbers(entries: list[vocab.VisitCalendarEntry]) -> list[np.ndarray | None]:
     targets = [e for e in entries if e.calendar.any()]
     if not targets:
-        return
+        return [None] * len(entries)
     subjects = _subject_ids([e.usubjid for e in entries])
     scheduled = [pd.DataFrame({"USUBJID": subject[e.anchor], "DATE": e.date[e.anchor],
                                "VISITNUM": e.visitnum[e.anchor]})
@@ -632,12 +659,15 @@ def _resolve_unscheduled_visits(ctx: vocab.MapContext, runs: dict[str, list[Bloc
     numbers = vocab.number_unscheduled(pd.concat(scheduled, ignore_index=True),
                                        pd.concat(unscheduled, ignore_index=True))
     lookup = numbers.set_index(["USUBJID", "DATE"])["VISITNUM"]
+    values: list[np.ndarray | None] = []
     for e, subject in zip(entries, subjects, strict=True):
         if not e.calendar.any():
+            values.append(None)
             continue
         rows = e.calendar[e.calendar].index
         idx = pd.MultiIndex.from_arrays([subject.loc[rows], e.date.loc[rows]])
-        e.block.frame.out.loc[rows, e.variable] = lookup.reindex(idx).to_numpy()
+        values.append(lookup.reindex(idx).to_numpy())
+    return values
 
 
 def _subject_ids(usubjids: list[pd.Series]) -> list[pd.Series]:
@@ -706,12 +736,14 @@ class _Domains(Mapping[str, pd.DataFrame]):
     are kept as shallow copies taken now, so variables derived later stay out, as if every
     domain were stacked now."""
 
-    def __init__(self, runs: dict[str, list[BlockRun]]) -> None:
+    def __init__(self, runs: dict[str, list[BlockRun]],
+                 given: dict[str, pd.DataFrame] | None = None) -> None:
         self._runs = {d: [BlockRun(r.domain, r.spec, vocab.BlockFrame(
             raw=r.frame.raw, out=r.frame.out.copy(deep=False), form=r.frame.form,
             file=r.frame.file, clean=r.frame.clean), r.plan) for r in rs]
             for d, rs in runs.items() if rs}
-        self._stacked: dict[str, pd.DataFrame] = {}
+        # domains stacked by another process (their blocks are not here)
+        self._stacked: dict[str, pd.DataFrame] = dict(given or {})
 
     def __getitem__(self, domain: str) -> pd.DataFrame:
         if domain not in self._stacked:
@@ -719,10 +751,10 @@ class _Domains(Mapping[str, pd.DataFrame]):
         return self._stacked[domain]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._runs)
+        return iter({**dict.fromkeys(self._runs), **dict.fromkeys(self._stacked)})
 
     def __len__(self) -> int:
-        return len(self._runs)
+        return len(set(self._runs) | set(self._stacked))
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -781,8 +813,8 @@ def _split_domains(loaded: LoadedStudy, raw_dir: Path) -> tuple[list[str], list[
     Domains that read a common form stay together (a form's rules, findings and accounting
     happen once, where the first domain asks for it). The groups are balanced by the bytes of
     raw input their blocks read (the cost of a row stage grows with it), largest first into
-    the lighter group; the child gets the largest, so this process, which also takes the
-    child's blocks back, has the lighter share."""
+    the lighter group, the child first; DM's group stays here (the reference dates both
+    groups need are made from it here)."""
     from cdiscmap.forked import fork_unsafe_runtime, fork_usable
 
     if not fork_usable() or fork_unsafe_runtime() is not None:
@@ -820,6 +852,8 @@ def _split_domains(loaded: LoadedStudy, raw_dir: Path) -> tuple[list[str], list[
     by_weight = sorted(groups.values(), key=lambda g: -sum(weight[d] for d in g))
     for group in by_weight:     # stable: equal weights keep study order
         side = "child" if loads["child"] <= loads["parent"] else "parent"
+        if "DM" in group:       # the reference dates are made here, for both
+            side = "parent"
         loads[side] += sum(weight[d] for d in group)
         members[side] += group
     order = {d: i for i, d in enumerate(domains)}
@@ -859,173 +893,312 @@ def _row_part(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy,
     return part
 
 
-def _later_raw_columns(run: BlockRun) -> set[str] | None:
-    """The raw columns the block's later stages (subject, reference, domain) may read: the
-    columns their algorithms name, the lineage and the form's subject column (findings name
-    them); None when an algorithm's reads are not known (every column is kept)."""
-    needed = {"_SRCFILE", "_SRCROW"}
-    for pv in run.plan:
-        if pv.stage == vocab.ROW:
-            continue
-        reads = _raw_reads(pv.spec)
-        if reads is None:
-            return None
-        needed |= reads
-    return needed
+class _Worker:
+    """A forked child running ``work(channel)`` that exchanges pickled messages with this
+    process both ways (:func:`_map_study_forked`): :class:`cdiscmap.forked.ForkedCall` sends
+    one value back, the mapping needs a conversation (the child's calendar and sources out,
+    the visit numbers and reference dates in, its finished domains out).
+
+    The same rules as ForkedCall: the child writes no file and leaves with ``os._exit``;
+    Ctrl-C is the parent's to handle; a child that is gone, sends something unreadable or
+    uses no CPU for ``forked.STALL_SECONDS`` while awaited gives None (the caller then maps
+    serially); leaving the ``with`` block kills and reaps it."""
+
+    def __init__(self, work: Callable[[_Channel], None]) -> None:
+        from cdiscmap.forked import STALL_SECONDS
+
+        self._stall = STALL_SECONDS
+        self._messages: queue.Queue[bytes | None] = queue.Queue()
+        up_read, up_write = os.pipe()           # child → parent
+        down_read, down_write = os.pipe()       # parent → child
+        pid = os.fork()
+        if pid == 0:                            # the child
+            os.close(up_read)
+            os.close(down_write)
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                work(_Channel(os.fdopen(down_read, "rb"), os.fdopen(up_write, "wb")))
+                status = 0
+            except BaseException:  # noqa: BLE001 - any failure: the parent maps serially
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(up_write)
+        os.close(down_read)
+        self._pid: int | None = pid
+        self._out = os.fdopen(down_write, "wb")
+        # read in a thread: a message larger than the pipe buffer must not block the child
+        self._reader = threading.Thread(target=self._drain, args=(up_read,), daemon=True)
+        self._reader.start()
+
+    def _drain(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            while (data := _read_message(pipe)) is not None:
+                self._messages.put(data)
+        self._messages.put(None)
+
+    def send(self, value: object) -> None:
+        _write_message(self._out, value)
+
+    def recv(self) -> object | None:
+        """The child's next message; None when it is gone, unreadable, or the child stalls."""
+        from cdiscmap.forked import _cpu_ticks
+
+        assert self._pid is not None
+        last, still = _cpu_ticks(self._pid), 0.0
+        while True:
+            try:
+                data = self._messages.get(timeout=1.0)
+            except queue.Empty:
+                now = _cpu_ticks(self._pid)
+                if now is None or now != last:
+                    last, still = now, 0.0
+                    continue
+                still += 1.0
+                if still >= self._stall:
+                    return None
+                continue
+            if data is None:
+                return None
+            try:
+                return pickle.loads(data)
+            except Exception:  # noqa: BLE001 - a broken message: map serially instead
+                return None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._out.close()
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-_NO_RAW_READS = {"study_day", "epoch", "seq", "lobxfl", "from_domain", "data_cutoff",
-                 "constant", "empty", "copy"}
+class _Channel:
+    """The child's end of a :class:`_Worker`."""
+
+    def __init__(self, down, up) -> None:
+        self._down, self._up = down, up
+
+    def send(self, value: object) -> None:
+        _write_message(self._up, value)
+
+    def recv(self) -> object | None:
+        data = _read_message(self._down)
+        return None if data is None else pickle.loads(data)
 
 
-def _raw_reads(spec: VariableSpec) -> set[str] | None:
-    if spec.algorithm in _NO_RAW_READS:
-        return set()
-    if spec.algorithm == "when":
-        found: set[str] = set()
-        for branch in spec.when or []:
-            found |= _condition_columns(branch.if_)
-            for sub in (branch.then, branch.else_):
-                if sub is not None:
-                    reads = _raw_reads(sub)
-                    if reads is None:
-                        return None
-                    found |= reads
-        return found
-    reads = vocab._spec_reads(spec)
-    return None if reads is None else reads[0]
+def _write_message(pipe, value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(len(data).to_bytes(8, "little"))
+    pipe.write(data)
+    pipe.flush()
 
 
-def _condition_columns(cond) -> set[str]:
-    if cond is None:
-        return set()
-    names = {cond.column} if cond.column else set()
-    for sub in (cond.all or []) + (cond.any or []) + ([cond.not_] if cond.not_ else []):
-        names |= _condition_columns(sub)
-    return names
-
-
-def _trimmed_raw(run: BlockRun, study) -> list[str] | None:
-    """The columns of the block's raw frame later stages read (None: all of them, also when
-    one is unknown or missing, so a missing column's error lists the block's columns as
-    serially)."""
-    raw = run.frame.raw
-    needed = _later_raw_columns(run)
-    if needed is None or raw.columns.has_duplicates:
+def _read_message(pipe) -> bytes | None:
+    head = pipe.read(8)
+    if len(head) < 8:
         return None
-    subject = vocab._subject_column(study, run.frame.form)
-    if not needed <= set(raw.columns):
-        return None
-    return [c for c in raw.columns if c in needed or c == subject]
+    size = int.from_bytes(head, "little")
+    data = pipe.read(size)
+    return data if len(data) == size else None
 
 
-def _child_row_part(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
-                    domains: list[str]) -> dict:
-    """The row stages of ``domains`` on their own (own findings, accounting, forms read
-    ahead), packed for the pipe (:func:`_unpack_row_part`): what the forked child computes."""
+class _ChildFailed(Exception):
+    """The forked child stopped or failed: the study is mapped serially instead."""
+
+
+def _from_domain_sources(loaded: LoadedStudy, domains: list[str]) -> set[str]:
+    """The domains that ``from_domain`` reads in the blocks of ``domains``."""
+    return {fd.domain for d in domains for i in range(len(loaded.domains[d].blocks))
+            for pv in plan_block(loaded, loaded.domains[d], i)
+            for fd in _from_domain_args(pv.spec)}
+
+
+def _stage_findings(ctx: vocab.MapContext, loaded: LoadedStudy,
+                    runs: dict[str, list[BlockRun]], domains: list[str],
+                    stage: int) -> dict[str, list[Finding]]:
+    """``stage`` of every block of ``domains``, in order, with the findings each domain added."""
+    added = {}
+    for name in domains:
+        n = len(ctx.findings.items)
+        for run in runs.get(name, []):
+            _derive(ctx, run, stage, loaded)
+        added[name] = ctx.findings.items[n:]
+    return added
+
+
+def _child_work(chan: _Channel, loaded: LoadedStudy, raw_dir: Path,
+                codelist_terms: dict[str, set[str]], char_variables: dict[str, set[str]],
+                theirs: list[str], sources: set[str]) -> None:
+    """What the forked child of :func:`_map_study_forked` does with its domains: the row
+    stage; its visit calendar, forms' accounting and the blocks other domains read
+    (``from_domain``) sent; the unscheduled visit numbers, DM's reference dates and the
+    domains it reads received; then every later stage, its finished domains sent."""
     findings = Findings()
     accounting = Accounting()
     ctx = vocab.MapContext(study=loaded.study, codelist_terms=codelist_terms, findings=findings)
     store = FormStore(loaded, raw_dir, accounting, findings)
-    forms = [n for n in dict.fromkeys(f for d in domains for f in _block_forms(loaded, d))
+    forms = [n for n in dict.fromkeys(f for d in theirs for f in _block_forms(loaded, d))
              if n in loaded.study.forms]
     with ReadAhead() as ahead:
         store.ahead = ahead
         ahead.start((n, store.reader(n)) for n in forms)
-        part = _row_part(ctx, store, loaded, domains, SILENT)
-    if part.failed is not None:         # only where: the caller computes it again to raise it
-        return {"failed": part.failed}
-    runs = {}
-    for d, block_runs in part.runs.items():
-        runs[d] = [(pack_frame(r.frame.raw, _trimmed_raw(r, loaded.study)),
-                    pack_frame(r.frame.out),
-                    r.frame.form, r.frame.file, r.frame.clean) for r in block_runs]
+        part = _row_part(ctx, store, loaded, theirs, SILENT)
+    if part.failed is not None:
+        chan.send({"failed": True})
+        return
+    runs = part.runs
     calendar = {}
     for d, entries in part.calendar.items():
-        positions = {id(r): i for i, r in enumerate(part.runs[d])}
+        positions = {id(r): i for i, r in enumerate(runs[d])}
         calendar[d] = [(positions[id(e.block)], e.variable, pack_series(e.usubjid), e.date,
                         e.visitnum, e.anchor, e.calendar) for e in entries]
-    return {"failed": None, "runs": runs, "findings": part.findings,
-            "registered": part.registered, "calendar": calendar, "read": list(store.forms),
-            "accounts": {f: accounting.forms[f] for forms in part.registered.values()
-                         for f in forms}}
+    chan.send({"failed": False, "findings": part.findings, "registered": part.registered,
+               "accounts": {f: accounting.forms[f] for fs in part.registered.values()
+                            for f in fs},
+               "read": list(store.forms), "calendar": calendar,
+               "sources": {d: [(pack_frame(r.frame.out), r.frame.form, r.frame.file,
+                                r.frame.clean) for r in runs[d]]
+                           for d in theirs if d in sources and runs.get(d)}})
+    answer = chan.recv()
+    if not isinstance(answer, dict):
+        return                                  # the parent maps serially
+    entries = [e for d in theirs for e in part.calendar[d]]
+    for e, values in zip(entries, answer["numbers"], strict=True):
+        if values is not None:
+            _write_numbers(e, values)
+    ctx.sdtm = _Domains(runs, {d: unpack_frame(f) for d, f in answer["given"].items()})
+    subject = _stage_findings(ctx, loaded, runs, theirs, vocab.SUBJECT)
+    ctx.subjects = None if answer["subjects"] is None else unpack_frame(answer["subjects"])
+    reference = _stage_findings(ctx, loaded, runs, theirs, vocab.REFERENCE)
+    finish, frames = {}, {}
+    for name in theirs:
+        if not runs[name]:
+            continue
+        n = len(findings.items)
+        out, visible, supp_frame = _finished(ctx, loaded, runs, name, char_variables, SILENT)
+        finish[name] = findings.items[n:]
+        frames[name] = (pack_frame(out, visible),
+                        None if supp_frame is None else pack_frame(supp_frame))
+    chan.send({"failed": False, "subject": subject, "reference": reference, "finish": finish,
+               "frames": frames})
 
 
-def _unpack_row_part(packed: dict, loaded: LoadedStudy) -> _RowPart:
-    part = _RowPart(findings=packed["findings"], registered=packed["registered"])
-    for d, blocks in packed["runs"].items():
-        spec = loaded.domains[d]
-        part.runs[d] = [BlockRun(d, spec.blocks[i], vocab.BlockFrame(
-            raw=unpack_frame(raw), out=unpack_frame(out), form=form, file=file, clean=clean),
-            plan_block(loaded, spec, i))
-            for i, (raw, out, form, file, clean) in enumerate(blocks)]
-    for d, entries in packed["calendar"].items():
-        part.calendar[d] = [vocab.VisitCalendarEntry(
-            block=part.runs[d][i], variable=variable, usubjid=unpack_series(usubjid),
-            date=date, visitnum=visitnum, anchor=anchor, calendar=calendar)
-            for i, variable, usubjid, date, visitnum, anchor, calendar in entries]
-    return part
-
-
-def _row_stages_forked(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy,
-                       split: tuple[list[str], list[str]], progress: Progress
-                       ) -> dict[str, list[BlockRun]]:
-    """Step 1 for two groups of domains at once: the child's group in a forked child
-    (:mod:`cdiscmap.forked`), this process's group here; then both merged as a serial run has
-    them: blocks, findings, forms' accounting and visit calendar in study order.
-
-    The row stage of a domain reads only its own forms (the groups share none), so the two
-    halves are independent. An error in either stops the run with the error a serial run
-    meets first (the domain earliest in study order); the child's is computed again here, so
-    it is raised with its own type, message and traceback."""
-    from cdiscmap.forked import ForkedCall
-
+def _map_study_forked(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
+                      char_variables: dict[str, set[str]], progress: Progress,
+                      ahead: ReadAhead, split: tuple[list[str], list[str]]) -> SdtmResult:
+    """:func:`_map_study_serial` with the domains in two groups, the child's mapped by a
+    forked child (:func:`_child_work`) while this process maps its own: each domain's row
+    stage reads only its own forms (the groups share none), the unscheduled visits are
+    numbered here from both groups' calendars, DM (always here) gives the reference dates.
+    Findings, accounting, the calendar and the domains are merged in study order, as a
+    serial run has them. Any error, here or in the child, raises :class:`_ChildFailed` or
+    the error itself; the caller then maps serially, which raises the error a serial run
+    meets first."""
     mine, theirs = split
-    codelist_terms = ctx.codelist_terms
+    if "DM" in theirs:      # DM's reference dates are made in this process
+        raise _ChildFailed
+    study = loaded.study
+    findings = Findings()
+    accounting = Accounting()
+    ctx = vocab.MapContext(study=study, codelist_terms=codelist_terms, findings=findings)
+    store = FormStore(loaded, raw_dir, accounting, findings)
+    store.ahead = ahead
+    sources = _from_domain_sources(loaded, list(study.domains))
+    given_to_child = sorted(_from_domain_sources(loaded, theirs) & set(mine))
 
-    def child() -> dict:
-        return _child_row_part(loaded, store.raw_dir, codelist_terms, theirs)
+    def work(chan: _Channel) -> None:
+        _child_work(chan, loaded, raw_dir, codelist_terms, char_variables, theirs, sources)
 
-    with ForkedCall(child) as call:
+    with _Worker(work) as worker:
         # this process's forms read ahead, then the forms no block reads (read at the end)
-        forms = dict.fromkeys(f for d in mine for f in _block_forms(loaded, d))
         theirs_forms = {f for d in theirs for f in _block_forms(loaded, d)}
-        ahead = [n for n in [*forms, *loaded.study.forms]
-                 if n in loaded.study.forms and n not in theirs_forms]
-        store.ahead.start((n, store.reader(n)) for n in dict.fromkeys(ahead))
+        names = [n for n in [*(f for d in mine for f in _block_forms(loaded, d)), *study.forms]
+                 if n in study.forms and n not in theirs_forms]
+        ahead.start((n, store.reader(n)) for n in dict.fromkeys(names))
         own = _row_part(ctx, store, loaded, mine, progress)
-        packed = call.result()
-    order = {d: i for i, d in enumerate(loaded.study.domains)}
-    failed = [(order[p], p) for p in (own.failed, packed["failed"]) if p is not None]
-    if failed:
-        first = min(failed)[1]
-        if first == own.failed:
-            assert own.error is not None
+        if own.error is not None:
             raise own.error
-        again = _row_part(vocab.MapContext(study=loaded.study, codelist_terms=codelist_terms,
-                                           findings=Findings()),
-                          FormStore(loaded, store.raw_dir, Accounting(), Findings()),
-                          loaded, theirs, SILENT)
-        assert again.error is not None, "the child's row stage failed only in the child"
-        raise again.error
-    other = _unpack_row_part(packed, loaded)
-    store.read_elsewhere.update(packed["read"])
-    parts = {**dict.fromkeys(mine, own), **dict.fromkeys(theirs, other)}
-    accounts = dict(store.accounting.forms)
-    accounts.update(packed["accounts"])
-    store.accounting.forms.clear()
-    ctx.findings.items[:] = []
-    ctx.visit_calendar[:] = []
-    runs: dict[str, list[BlockRun]] = {}
-    for d in loaded.study.domains:
-        part = parts[d]
-        runs[d] = part.runs[d]
-        ctx.findings.items.extend(part.findings[d])
-        ctx.visit_calendar.extend(part.calendar[d])
-        for form in part.registered[d]:
-            store.accounting.forms[form] = accounts[form]
-    return runs
-
+        first = worker.recv()
+        if not isinstance(first, dict) or first["failed"]:
+            raise _ChildFailed
+        # the row stage merged in study order: findings, forms' accounting, calendar
+        remote: dict[str, list[BlockRun]] = {}
+        for d, blocks in first["sources"].items():
+            spec = loaded.domains[d]
+            remote[d] = []
+            for i, (out, form, file, clean) in enumerate(blocks):
+                frame = unpack_frame(out)
+                remote[d].append(BlockRun(d, spec.blocks[i], vocab.BlockFrame(
+                    raw=pd.DataFrame(index=frame.index), out=frame, form=form, file=file,
+                    clean=clean), plan_block(loaded, spec, i)))
+        theirs_calendar: dict[str, list[vocab.VisitCalendarEntry]] = {}
+        for d, entries in first["calendar"].items():
+            theirs_calendar[d] = [vocab.VisitCalendarEntry(
+                block=remote[d][i] if d in remote else _Remote(), variable=variable,
+                usubjid=unpack_series(usubjid), date=date, visitnum=visitnum, anchor=anchor,
+                calendar=calendar) for i, variable, usubjid, date, visitnum, anchor, calendar
+                in entries]
+        store.read_elsewhere.update(first["read"])
+        accounts = {**accounting.forms, **first["accounts"]}
+        accounting.forms.clear()
+        findings.items[:] = []
+        ctx.visit_calendar[:] = []
+        for d in study.domains:
+            mapped_here = d in own.runs
+            findings.extend(own.findings[d] if mapped_here else first["findings"][d])
+            ctx.visit_calendar.extend(own.calendar[d] if mapped_here else
+                                      theirs_calendar.get(d, []))
+            for form in (own.registered[d] if mapped_here else first["registered"][d]):
+                accounting.forms[form] = accounts[form]
+        entries, values = _resolve_unscheduled_visits(ctx)
+        theirs_ids = {id(e) for es in theirs_calendar.values() for e in es}
+        numbers = [v for e, v in zip(entries, values, strict=True) if id(e) in theirs_ids]
+        runs = {d: own.runs[d] if d in own.runs else remote[d]
+                for d in study.domains if d in own.runs or d in remote}
+        ctx.sdtm = _Domains(runs)
+        given = {d: pack_frame(ctx.sdtm[d]) for d in given_to_child if d in ctx.sdtm}
+        subject = _stage_findings(ctx, loaded, runs, mine, vocab.SUBJECT)
+        _set_subjects(ctx, runs)
+        worker.send({"numbers": numbers, "given": given, "subjects":
+                     None if ctx.subjects is None else pack_frame(ctx.subjects)})
+        reference = _stage_findings(ctx, loaded, runs, mine, vocab.REFERENCE)
+        finish, finished_here = {}, {}
+        for name in mine:
+            if not runs.get(name):
+                continue
+            n = len(findings.items)
+            finished_here[name] = _finish_domain(ctx, loaded, runs, name, char_variables,
+                                                 progress)
+            finish[name] = findings.items[n:]
+        last = worker.recv()
+        if not isinstance(last, dict) or last["failed"]:
+            raise _ChildFailed
+    del findings.items[len(findings.items) - sum(
+        len(f) for stage in (subject, reference, finish) for f in stage.values()):]
+    for stage, theirs_stage in ((subject, last["subject"]), (reference, last["reference"]),
+                                (finish, last["finish"])):
+        for d in study.domains:
+            findings.extend(stage.get(d, []) if d in own.runs else theirs_stage.get(d, []))
+    finished: dict[str, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
+    for d in study.domains:
+        if d in finished_here:
+            finished[d] = finished_here[d]
+        elif d in last["frames"]:
+            frame, supp_frame = last["frames"][d]
+            finished[d] = (unpack_frame(frame),
+                           None if supp_frame is None else unpack_frame(supp_frame))
+    return _result(loaded, raw_dir, store, ctx, finished)
 
 def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
               char_variables: dict[str, set[str]], progress: Progress = SILENT) -> SdtmResult:
@@ -1047,63 +1220,101 @@ def _forms_in_order(loaded: LoadedStudy) -> list[str]:
 def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
                char_variables: dict[str, set[str]], progress: Progress,
                ahead: ReadAhead) -> SdtmResult:
+    check_cross_domain(loaded)
+    split = _split_domains(loaded, raw_dir)
+    if split is not None:
+        try:
+            return _map_study_forked(loaded, raw_dir, codelist_terms, char_variables,
+                                     progress, ahead, split)
+        except Exception:  # noqa: BLE001 - mapped serially: a serial run's error, if any
+            pass
+    with ReadAhead() as again:      # (the first one may still hold a form of the split run)
+        return _map_study_serial(loaded, raw_dir, codelist_terms, char_variables, progress,
+                                 again if split is not None else ahead)
+
+
+def _map_study_serial(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[str]],
+                      char_variables: dict[str, set[str]], progress: Progress,
+                      ahead: ReadAhead) -> SdtmResult:
+    """Steps 1-5 of the module docstring, domain after domain, in one process."""
     findings = Findings()
     accounting = Accounting()
     study = loaded.study
     ctx = vocab.MapContext(study=study, codelist_terms=codelist_terms, findings=findings)
     store = FormStore(loaded, raw_dir, accounting, findings)
-    check_cross_domain(loaded)
     # forms read in a thread while the blocks map (ingest/prefetch.py), first needed first
     store.ahead = ahead
-    split = _split_domains(loaded, raw_dir)
-    if split is None:
-        ahead.start((n, store.reader(n)) for n in _forms_in_order(loaded))
-        runs = {name: _row_stage(ctx, store, loaded, name, progress) for name in study.domains}
-    else:       # two groups of domains: one mapped in a forked child (_row_stages_forked)
-        runs = _row_stages_forked(ctx, store, loaded, split, progress)
-
-    _resolve_unscheduled_visits(ctx, runs, loaded)
-
-    def refresh_sdtm() -> None:
-        ctx.sdtm = _Domains(runs)
-
-    refresh_sdtm()
+    ahead.start((n, store.reader(n)) for n in _forms_in_order(loaded))
+    runs = {name: _row_stage(ctx, store, loaded, name, progress) for name in study.domains}
+    _resolve_unscheduled_visits(ctx)
+    ctx.sdtm = _Domains(runs)
     for name in study.domains:
         for run in runs[name]:
             _derive(ctx, run, vocab.SUBJECT, loaded)
-    refresh_sdtm()
-    dm = ctx.sdtm.get("DM")
-    if dm is not None and "USUBJID" in dm:
-        ctx.subjects = dm.drop_duplicates("USUBJID").set_index("USUBJID")
+    _set_subjects(ctx, runs)
     for name in study.domains:
         for run in runs[name]:
             _derive(ctx, run, vocab.REFERENCE, loaded)
+    finished = {name: _finish_domain(ctx, loaded, runs, name, char_variables, progress)
+                for name in study.domains if runs[name]}
+    return _result(loaded, raw_dir, store, ctx, finished)
 
+
+def _set_subjects(ctx: vocab.MapContext, runs: dict[str, list[BlockRun]]) -> None:
+    """DM as it stands after the subject stage: the subjects' reference dates (step 3)."""
+    ctx.sdtm = _Domains(runs)
+    dm = ctx.sdtm.get("DM")
+    if dm is not None and "USUBJID" in dm:
+        ctx.subjects = dm.drop_duplicates("USUBJID").set_index("USUBJID")
+
+
+def _finish_domain(ctx: vocab.MapContext, loaded: LoadedStudy,
+                   runs: dict[str, list[BlockRun]], name: str,
+                   char_variables: dict[str, set[str]], progress: Progress
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Step 5 for one domain: (its frame, its SUPP-- frame or None)."""
+    out, visible, supp_frame = _finished(ctx, loaded, runs, name, char_variables, progress)
+    return out[visible], supp_frame
+
+
+def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[BlockRun]],
+              name: str, char_variables: dict[str, set[str]], progress: Progress
+              ) -> tuple[pd.DataFrame, list[str], pd.DataFrame | None]:
+    """Step 5 for one domain: blocks stacked, whole-domain algorithms, blank → null, ASCII
+    and 200-byte rules, SUPP--; the frame before its SDTM columns are selected (``visible``)."""
+    study = loaded.study
+    progress.step(name)
+    plan = plan_block(loaded, loaded.domains[name], 0)
+    # seq and lobxfl read only the variables: the raw columns are stacked only for other
+    # whole-domain algorithms
+    stacked = _stack(runs[name], with_raw=any(
+        pv.stage == vocab.DOMAIN and pv.spec.algorithm not in ("seq", "lobxfl")
+        for pv in plan))
+    ctx.domain = name
+    for pv in plan:
+        if pv.stage == vocab.DOMAIN:
+            ctx.where, ctx.variable = pv.where, pv.name
+            _set(stacked.out, pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
+    out = _blank_to_null(stacked.out)
+    out = enforce_ascii(out, name, study.non_ascii, ctx.findings)
+    out, overflow = split_long_text(out, name, char_variables.get(name, set()),
+                                    study.long_text, ctx.findings)
+    supp_frame = _build_supp(loaded, name, out, overflow)
+    visible = [c for c in out.columns if not c.startswith("_SUPP_")]
+    return out, visible, supp_frame
+
+
+def _result(loaded: LoadedStudy, raw_dir: Path, store: FormStore, ctx: vocab.MapContext,
+            finished: dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]) -> SdtmResult:
+    """The finished domains with their records counted, the forms no block reads counted as
+    dropped, the accounting closed."""
+    study = loaded.study
+    accounting = store.accounting
     domains: dict[str, pd.DataFrame] = {}
     supp: dict[str, pd.DataFrame] = {}
-    for name in study.domains:
-        if not runs[name]:
-            continue
-        progress.step(name)
-        plan = plan_block(loaded, loaded.domains[name], 0)
-        # seq and lobxfl read only the variables: the raw columns are stacked only for other
-        # whole-domain algorithms
-        stacked = _stack(runs[name], with_raw=any(
-            pv.stage == vocab.DOMAIN and pv.spec.algorithm not in ("seq", "lobxfl")
-            for pv in plan))
-        ctx.domain = name
-        for pv in plan:
-            if pv.stage == vocab.DOMAIN:
-                ctx.where, ctx.variable = pv.where, pv.name
-                _set(stacked.out, pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
-        out = _blank_to_null(stacked.out)
-        out = enforce_ascii(out, name, study.non_ascii, findings)
-        out, overflow = split_long_text(out, name, char_variables.get(name, set()),
-                                        study.long_text, findings)
-        supp_frame = _build_supp(loaded, name, out, overflow)
-        visible = [c for c in out.columns if not c.startswith("_SUPP_")]
-        domains[name] = out[visible]
-        accounting.records(name, len(out))
+    for name, (frame, supp_frame) in finished.items():
+        domains[name] = frame
+        accounting.records(name, len(frame))
         if supp_frame is not None and len(supp_frame):
             supp[f"SUPP{name}"] = supp_frame
             accounting.records(f"SUPP{name}", len(supp_frame))
@@ -1114,8 +1325,8 @@ def _map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set
             accounting.drop(form_name, unread.frame["_SRCROW"],
                             UNMAPPED_REASON.format(form=form_name), "")
     accounting.finish(study.forms, store.forms, raw_dir)
-    return SdtmResult(domains=domains, supp=supp, accounting=accounting, findings=findings,
-                      origins=_origins(loaded))
+    return SdtmResult(domains=domains, supp=supp, accounting=accounting,
+                      findings=ctx.findings, origins=_origins(loaded))
 
 
 def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
