@@ -18,7 +18,6 @@ prescribes); AnalysisPurpose is PRIMARY OUTCOME MEASURE for the ids listed under
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +48,17 @@ def arm_xsd_path() -> Path:
     """The ARM 1.0 schema (over Define-XML 2.1) shipped with defineutils, found without
     importing defineutils (it imports xmlschema: more than a CPU second; only the file is
     used)."""
-    from cdiscmap.emit.define import define_xsd_path
+    from cdiscmap.emit.define import arm_xsd_path as path
 
-    # <defineutils>/validate/schema/cdisc-define-2.1/define2-1-0.xsd → its sibling folder
-    return define_xsd_path().parent.parent / "cdisc-arm-1.0" / "arm1-0-0.xsd"
+    return path()
 
 
-@lru_cache(maxsize=1)
 def _arm_schema() -> etree.XMLSchema:
-    """The compiled ARM schema, once per process (parsing the XSDs is a tenth of a second)."""
-    return etree.XMLSchema(etree.parse(str(arm_xsd_path())))
+    """The compiled ARM schema, once per process (parsing the XSDs is a sixth of a second;
+    ``emit.define.write_define`` compiles it ahead when ARM is to be added)."""
+    from cdiscmap.emit.define import arm_schema
+
+    return arm_schema()
 
 
 def arm_schema_errors(xml: bytes) -> list[str]:

@@ -65,6 +65,8 @@ from cdiscmap.spec.models import Condition, Operand, ValueLevelSpec, VariableSpe
 from cdiscmap.standards.models import Codelist, Dataset, Standards, Variable
 
 __all__ = [
+    "arm_schema",
+    "arm_xsd_path",
     "build_define",
     "define_schema_errors",
     "define_stylesheet_path",
@@ -157,6 +159,11 @@ def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
         raise OutputError(f"define.xml for {kind} does not validate against the Define-XML 2.1 "
                           f"schema ({len(problems)} problems); nothing written:\n{shown}")
     page = render_define_html(xml) if html else None
+    if not html and kind == "ADaM":
+        # the caller adds Analysis Results Metadata next and validates it against the ARM
+        # schema (0.17 CPU-s to compile): compiled now, while the report it waits for is
+        # still being made (cdiscmap run), not after
+        arm_schema()
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -215,6 +222,18 @@ def define_xsd_path() -> Path:
 def define_stylesheet_path() -> Path:
     """The define2-1.xsl stylesheet shipped with defineutils (Lex Jansen, MIT licence)."""
     return _defineutils_folder() / "definehtml" / "define2-1.xsl"
+
+
+def arm_xsd_path() -> Path:
+    """The ARM 1.0 schema (over Define-XML 2.1) shipped with defineutils."""
+    # <defineutils>/validate/schema/cdisc-define-2.1/define2-1-0.xsd → its sibling folder
+    return define_xsd_path().parent.parent / "cdisc-arm-1.0" / "arm1-0-0.xsd"
+
+
+@lru_cache(maxsize=1)
+def arm_schema() -> etree.XMLSchema:
+    """The compiled ARM schema, once per process (``analysis.arm`` validates with it)."""
+    return etree.XMLSchema(etree.parse(str(arm_xsd_path())))
 
 
 @lru_cache(maxsize=1)
