@@ -238,11 +238,15 @@ def test_text_columns_read_for_the_engine_carry_the_readers_codes(tmp_path: Path
 
 def test_outputs_are_the_same_with_or_without_forked_children(tmp_path: Path,
                                                               monkeypatch) -> None:
-    # RS is prepared and the timepoints' CSV and HTML table are composed in forked children
-    # when a second CPU is there; one CPU (or no fork) gives the very same bytes
+    # RS is prepared, the timepoints' CSV and HTML table and half of a large comparison CSV
+    # are composed in forked children when a second CPU is there; one CPU (or no fork) gives
+    # the very same bytes
     import os
 
     from cdiscmap import forked
+    from cdiscmap.pipeline import recist_command
+
+    monkeypatch.setattr(recist_command, "_SPLIT_ROWS", 1)      # split the tiny table too
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
@@ -259,7 +263,7 @@ def test_outputs_are_the_same_with_or_without_forked_children(tmp_path: Path,
                                            "-q", "--fail-on", "none"])
         assert result.exit_code == 0, result.output
         outputs[fork] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
-    assert len(started) == 2                       # RS and the timepoints' files
+    assert len(started) == 3               # RS, the timepoints' files, half the comparison
     assert outputs[True] == outputs[False]
     assert sorted(outputs[True]) == ["recist_comparison.csv", "recist_report.html",
                                      "recist_report.json", "recist_timepoints.csv"]

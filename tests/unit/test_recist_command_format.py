@@ -48,3 +48,19 @@ def test_escaping_all_texts_at_once_matches_escaping_each_nul_included():
     with_nul = np.array(["a\x00<", "b"], dtype=object)           # NUL inside a text
     assert _escape_all(with_nul) == ["a\x00&lt;", "b"]
     assert _escape_all(np.array([], dtype=object)) == []
+
+
+def test_csv_of_consecutive_rows_concatenates_to_the_whole_csv():
+    # the command composes half of a large comparison CSV in a child: rows [0, h) with the
+    # header plus rows [h, n) without it are the whole file, quoting and empty fields included
+    from cdiscmap.pipeline.recist_command import _coded_of_text, _csv_coded
+
+    text = pd.DataFrame({"A": ["x", "a,b", "", 'q"q', "line\nbreak"],
+                         "B": ["1", "2", "3", "", "5"]})
+    coded = _coded_of_text(text)
+    whole = _csv_coded(coded)
+    assert whole == text.to_csv(index=False, lineterminator="\n")
+    for half in range(6):
+        assert _csv_coded(coded, slice(0, half)) + _csv_coded(
+            coded, slice(half, None), header=False) == whole
+    assert _csv_coded(coded, slice(5, None), header=False) == ""

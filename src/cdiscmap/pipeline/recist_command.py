@@ -196,11 +196,11 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
     progress.stage("Reading SDTM")
     sdtm = read_sdtm(sdtm_dir, lazy=True)     # only the datasets used are read
     progress.stage("Computing RECIST 1.1 timepoint responses")
-    # Two pieces run in forked children beside the critical path (read TU/TR, engine,
+    # Three pieces run in forked children beside the critical path (read TU/TR, engine,
     # cross-check, comparison CSV) when a second CPU is there (forked.py): RS is read and
     # prepared from RS alone (_rs_records) while this process reads TU/TR and runs the engine,
-    # and the timepoints CSV and HTML table are composed from the responses while this
-    # process cross-checks them. Errors surface where a serial run raises them (a failed child
+    # the timepoints CSV and HTML table are composed from the responses while this process
+    # cross-checks them, and half of a large comparison CSV while it composes the rest. Errors surface where a serial run raises them (a failed child
     # is computed again here). A text column the engine and the cross-check both read is
     # hashed once (the codes cache).
     with contextlib.ExitStack() as children:
@@ -221,10 +221,15 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
         counts = dict(sorted(status.items()))
         target = out_dir or Path(sdtm_dir).parent / "recist"
         progress.stage("Writing the RECIST report")
+        # the second half of the comparison CSV is composed in a child meanwhile (a large
+        # table only: a fork costs more than a few thousand rows)
+        comparison_text = _coded_text(comparison, COMPARISON_COLUMNS, coded)
+        half = len(comparison) // 2
+        rest = children.enter_context(ForkedCall(
+            lambda: _csv_coded(comparison_text, slice(half, None), header=False).encode("utf-8"),
+            fork=None if len(comparison) >= _SPLIT_ROWS else False))
+        first = _csv_coded(comparison_text, slice(0, half)).encode("utf-8")
         with Staging(target) as stage:
-            (stage.folder / COMPARISON_FILE).write_text(
-                _csv_coded(_coded_text(comparison, COMPARISON_COLUMNS, coded)),
-                encoding="utf-8")
             report = _report(sdtm_dir, settings, timepoints, comparison, findings, counts,
                              notes, status)
             (stage.folder / REPORT_JSON).write_text(
@@ -235,11 +240,18 @@ def run_recist_command(sdtm_dir: Path, out_dir: Path | None, settings: RecistSet
             head, tail = _html_parts(report)
             (stage.folder / REPORT_HTML).write_bytes(
                 head.encode("utf-8") + timepoints_table + tail.encode("utf-8"))
+            with (stage.folder / COMPARISON_FILE).open("wb") as comparison_csv:
+                comparison_csv.write(first)
+                comparison_csv.write(rest.result())
             stage.publish(lambda name: name in OWNED_FILES, shared=True)
     return RecistOutcome(target, timepoints, comparison, findings, counts, notes)
 
 
 # ------------------------------------------------------------------------------ formatting
+#: Comparison rows from which half of the comparison CSV is composed in a forked child.
+_SPLIT_ROWS = 50_000
+
+
 def _timepoints_files(timepoints: pd.DataFrame) -> tuple[bytes, bytes]:
     """The timepoints CSV and the HTML table of the timepoints, UTF-8 encoded (what
     ``write_text(..., encoding="utf-8")`` writes: the text holds "\\n" line ends only)."""
@@ -332,20 +344,24 @@ def _csv_fields(texts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _csv_coded(coded: dict[str, _Coded]) -> str:
+def _csv_coded(coded: dict[str, _Coded], rows: slice = slice(None), *,
+               header: bool = True) -> str:
     """The columns as CSV, byte for byte what ``DataFrame.to_csv(index=False,
     lineterminator="\\n")`` writes for the same text: each distinct value quoted once, rows
-    joined by ``str.join`` (no per-cell quoting test)."""
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(list(coded))
+    joined by ``str.join`` (no per-cell quoting test). ``rows``: only those rows;
+    ``header``: with the header line (CSV of consecutive rows concatenates)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    if header:
+        writer.writerow(list(coded))
     if len(coded) < 2:                   # a lone empty field is quoted: leave it to the writer
-        csv.writer(header, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(
-            zip(*(texts[codes] for codes, texts in coded.values()), strict=True))
-        return header.getvalue()
-    fields = [_csv_fields(texts)[codes] for codes, texts in coded.values()]
+        writer.writerows(zip(*(texts[codes[rows]] for codes, texts in coded.values()),
+                             strict=True))
+        return out.getvalue()
+    fields = [_csv_fields(texts)[codes[rows]] for codes, texts in coded.values()]
     if not len(fields[0]):
-        return header.getvalue()
-    return header.getvalue() + "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
+        return out.getvalue()
+    return out.getvalue() + "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
 
 
 def _csv(text: pd.DataFrame) -> str:
