@@ -53,13 +53,14 @@ def derive_and_check(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: 
 
 
 def derive_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, findings: Findings,
-                settings: AdamSettings | None = None
+                settings: AdamSettings | None = None, *, fork: tuple[str, ...] = ()
                 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
     """The first half of :func:`derive_and_check`: the datasets (in ADAM_ORDER) and their
-    methods; the derivations' findings go to ``findings``."""
+    methods; the derivations' findings go to ``findings``. ``fork``: datasets derived in a
+    forked child (``derive_all(fork=...)``, e.g. :data:`FORKED`; same result)."""
     if settings is None:
         settings = load_adam_settings(study_dir)
-    result = derive_all(sdtm, settings)
+    result = derive_all(sdtm, settings, fork=fork)
     findings.extend(result.findings)
     frames = {name: result.datasets[name] for name in ADAM_ORDER if name in result.datasets}
     return frames, result.methods
