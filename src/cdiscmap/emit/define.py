@@ -386,9 +386,16 @@ class _Values:
             return set(filter(None, map(str.strip, self.facts.uniques)))
         return set(self.present.str.strip().unique().tolist())
 
+    def floats(self) -> np.ndarray:
+        """Every record's value as float64 (NaN for missing): the whole-number question is
+        one vectorised pass over them, cheaper than hashing them (a 10,000-subject LB has
+        700,000 records, its --SEQ as many distinct values)."""
+        return self.series.to_numpy(dtype=np.float64, na_value=np.nan)
+
     def numbers(self) -> np.ndarray:
-        """The distinct values as float64 (NaN for missing): whole/decimal questions."""
-        return pd.unique(self.series.to_numpy(dtype=np.float64, na_value=np.nan))
+        """The distinct values as float64 (NaN for missing): decimal places are asked of
+        each distinct value (up to 16 rounding passes)."""
+        return pd.unique(self.floats())
 
     def subset(self, rows: np.ndarray) -> _Values:
         """The values on the selected records (a boolean mask over the column's rows)."""
@@ -696,9 +703,9 @@ class _Builder:
             return "text", None
         if series.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
             return "integer", None
-        values = series.numbers()
+        values = series.floats()
         data_type = numeric_data_type(values)
-        return data_type, max_decimals(values) if data_type == "float" else None
+        return data_type, max_decimals(pd.unique(values)) if data_type == "float" else None
 
     # ---------------------------------------------------------------- origins and methods
     def _variable_facts(self, dataset: str, var: Variable, frame: pd.DataFrame) -> _Variable:
@@ -991,7 +998,7 @@ class _Builder:
                     method = self._method(dataset, variable, texts[variable])
                 else:
                     self.notes.append(f"{dataset}.{variable} (PARAMCD={code}): no method text")
-                data_type = numeric_data_type(values.numbers()) if values.kind in "fiub" \
+                data_type = numeric_data_type(values.floats()) if values.kind in "fiub" \
                     else "text"
                 out.setdefault(variable, []).append(_ValueItem(
                     suffix=_oid_part(code), name=variable,
