@@ -154,19 +154,22 @@ def _sized(tmp_path: Path, sizes: dict[str, int]) -> Path:
     return raw
 
 
-def test_split_keeps_domains_sharing_forms_together_and_balances_bytes(study, tmp_path,
+def test_split_keeps_domains_sharing_forms_together_and_balances_costs(study, tmp_path,
                                                                         monkeypatch):
     monkeypatch.setattr(forked, "fork_usable", lambda: True)
     mib = 1 << 20
-    # by the blocks' reads: LB 40 MiB (one block), TU 10 + TR 2x10 (tl.csv read by three
-    # blocks) = 30, AE 12; largest first into the lighter group, the child first: LB to the
-    # child (40), TU/TR to this process (30), AE here too (30 < 40: 42), DM with DS and DD
-    # (they share enrol/ic/eos/death) always here, then the groups that read nothing go to
-    # the lighter child
-    raw = _sized(tmp_path, {"lb.csv": 40 * mib, "tl.csv": 10 * mib, "ae.csv": 12 * mib})
+    # bytes read by the blocks: LB 36 MiB (one block), TU 8 + TR 2x8 (tl.csv read by three
+    # blocks) = 24, AE 12, CM 9, VS 3x1; costs their square roots: 6, 4.90, 3.46, 3, 1.73.
+    # Largest first into the lighter group, the child first: LB child (6), TU/TR here
+    # (4.90), AE here (6 > 4.90: 8.36), CM child (9), VS here (9 > 8.36: 10.09), DM with DS
+    # and DD (they share enrol/ic/eos/death) always here, the groups reading nothing (cost
+    # 0) to the lighter child. (By bytes, the child would have 45 MiB against 39 and the
+    # groups reading nothing would come here.)
+    raw = _sized(tmp_path, {"lb.csv": 36 * mib, "tl.csv": 8 * mib, "ae.csv": 12 * mib,
+                            "cm.csv": 9 * mib, "vs.csv": 1 * mib})
     parent, child = engine._split_domains(study[0], raw)
-    assert parent == ["DM", "AE", "DS", "TU", "TR", "DD"]
-    assert child == ["EX", "RS", "CM", "MH", "IE", "VS", "LB", "PR"]
+    assert parent == ["DM", "AE", "DS", "TU", "TR", "VS", "DD"]
+    assert child == ["EX", "RS", "CM", "MH", "IE", "LB", "PR"]
 
 
 def test_no_split_for_a_small_export_or_without_a_second_cpu(study, tmp_path, monkeypatch):
