@@ -289,3 +289,29 @@ def test_last_alive_is_not_deferred_when_a_setting_names_it(sdtm_dir):
     assert adam_adsl.last_alive_needed(settings)
     stage = adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=True)
     assert stage.adsl.pending is None and "LSTALVDT" in stage.adsl.adsl.columns
+
+
+def test_without_a_second_cpu_nothing_is_forked_nor_deferred(sdtm_dir, tmp_path, monkeypatch):
+    import cdiscmap.forked as forked_module
+
+    settings = load_adam_settings(STUDY)
+    serial = derive_all(read_sdtm(sdtm_dir), settings)
+    monkeypatch.setattr(forked_module, "fork_usable", lambda: False)
+    monkeypatch.setattr(adam_step, "fork_usable", lambda: False)
+    deferred = []
+    real = adam.derive_adsl_stage
+
+    def stage(*args, **kwargs):
+        deferred.append(kwargs.get("defer_last_alive"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(adam, "derive_adsl_stage", stage)
+    monkeypatch.setattr(adam_step, "derive_adsl_stage", stage)
+    _same(derive_all(read_sdtm(sdtm_dir), settings, fork=adam.ADSL_ONLY), serial)
+    one = _command(sdtm_dir, tmp_path / "one")
+    assert deferred == [False, False]
+    monkeypatch.setattr(adam_step, "FORKED", ())
+    _command(sdtm_dir, tmp_path / "serial")
+    assert _files(tmp_path / "one") == _files(tmp_path / "serial")
+    assert list(one.records) == [tmp_path / "one" / f"{n.lower()}.xpt" for n in
+                                 ("ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR")]

@@ -227,13 +227,15 @@ def derive_all(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
     their frames come back pickled) while this process derives the others, once ADSL is
     made: two cores shorten the wall time. The result is a serial derivation's, and so is the
     first error (:func:`adsl_only_in_order`)."""
+    from cdiscmap.forked import ForkedCall, fork_unsafe_runtime, fork_usable
+
     forked = [n for n in ADSL_ONLY if n in fork]
+    if forked and not (fork_usable() and fork_unsafe_runtime() is None):
+        forked = []                       # no second process: derive in the serial order
     here = [n for n in ADSL_ONLY if n not in forked]
     stage = derive_adsl_stage(sdtm, settings, defer_last_alive=bool(forked))
     if not forked:
         return assemble(derive_efficacy(stage), derive_adsl_only(stage, here))
-    from cdiscmap.forked import ForkedCall
-
     with ForkedCall(lambda: portable(derive_adsl_only(stage, forked, catch=True))) as child:
         complete_stage(stage, forked)     # LSTALVDT here while the child derives
         efficacy = derive_efficacy(stage)

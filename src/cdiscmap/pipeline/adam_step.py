@@ -35,7 +35,7 @@ from cdiscmap.emit.atomic import Staging
 from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_datasets, write_planned
 from cdiscmap.emit.written import recall_text_facts
 from cdiscmap.findings import Finding, Findings
-from cdiscmap.forked import ForkedCall
+from cdiscmap.forked import ForkedCall, fork_unsafe_runtime, fork_usable
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
 
@@ -210,13 +210,14 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     sizing before writing, in ADAM_ORDER within each step)."""
     there = [n for n in ADSL_ONLY if n in forked]
     here = [n for n in ADSL_ONLY if n not in there]
-    stage = derive_adsl_stage(sdtm, settings, defer_last_alive=bool(there))
+    forking = bool(there) and fork_usable() and fork_unsafe_runtime() is None
+    stage = derive_adsl_stage(sdtm, settings, defer_last_alive=forking)
     parent = os.getpid()
 
     def child_half() -> _Half:
         return _forked_half(stage, there, standards, folder, created, parent=parent)
 
-    with ForkedCall(child_half, fork=None if there else False) as child:
+    with ForkedCall(child_half, fork=forking) as child:
         complete_stage(stage, there)            # LSTALVDT: the first error after the fork
         efficacy = derive_efficacy(stage)       # ADRS/ADTTE: errors before any of the child's
         own = derive_adsl_only(stage, here, catch=True)
