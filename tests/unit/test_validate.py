@@ -416,6 +416,22 @@ def test_define_given_on_the_command_line_and_unreadable(tmp_path):
         validate_folder(folder, define=other)
 
 
+def test_a_folder_define_is_read_only_where_it_governs_datasets(tmp_path):
+    # the define.xml files are parsed ahead in a thread: a broken one still fails only where
+    # a serial run reads it (beside datasets), and is ignored in a folder without any
+    frames = clean_frames()
+    root = tmp_path / "root"
+    write_package(root / "sdtm", frames)
+    (root / "adam").mkdir()
+    (root / "adam" / "define.xml").write_text("<ODM><unclosed>", encoding="utf-8")
+    report = validate_folder(root)
+    assert report.datasets and {d.path.split("/")[0] for d in report.datasets} == {"sdtm"}
+    assert ("CMAP-DF0010", "") in rules(report, None)           # sdtm/ has no define.xml
+    (root / "sdtm" / "define.xml").write_text("<ODM><unclosed>", encoding="utf-8")
+    with pytest.raises(InputDataError, match="not a readable XML document"):
+        validate_folder(root)
+
+
 def test_file_label_too_long_and_non_ascii(tmp_path):
     folder = package(tmp_path)
     # XPT v5 cannot hold a label over 40 bytes; Dataset-JSON can: CMAP-FL0004 for a 41-byte label

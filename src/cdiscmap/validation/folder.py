@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,8 @@ from cdiscmap.checks import (
 )
 from cdiscmap.checks.adam_rules import check_adam_cross
 from cdiscmap.checks.crossdomain import check_sdtm_cross
-from cdiscmap.checks.define_rules import Define, check_define, read_define
+from cdiscmap.checks.define_rules import Define, check_define
+from cdiscmap.checks.define_rules import read_define as _read_define
 from cdiscmap.checks.facts import facts_cache, remember
 from cdiscmap.checks.files import DatasetFile, check_file_limits
 from cdiscmap.checks.schema import check_dataset
@@ -280,13 +281,21 @@ def _schema_findings(dataset: DatasetFile, standards: Standards,
 
 
 def _define_scopes(folder: Path, folders: list[Path], explicit: Path | None,
-                   loaded: dict[str, DatasetFile]) -> list[tuple[Define, list[Path]]]:
+                   loaded: dict[str, DatasetFile],
+                   parsed: dict[Path, Future[Define]] | None = None
+                   ) -> list[tuple[Define, list[Path]]]:
     """Which define.xml governs which dataset folders.
 
     A folder's own define.xml governs it. A define given on the command line (or one at the
     root of a package whose datasets sit in sdtm/ and adam/) governs the folder itself when it
-    holds datasets, else every sub-folder holding a dataset it describes.
+    holds datasets, else every sub-folder holding a dataset it describes. ``parsed``: defines
+    already being parsed (:func:`_parse_defines`); an error of one is raised here, where it
+    would be read.
     """
+    def read_define(path: Path) -> Define:
+        ahead = (parsed or {}).get(path)
+        return ahead.result() if ahead is not None else _read_define(path)
+
     def by_content(define: Define) -> list[Path]:
         if folder in folders:
             return [folder]
@@ -339,6 +348,9 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     # raised where it was before, after the check that the folder holds datasets.
     side = stack.enter_context(ThreadPoolExecutor(max_workers=1))
     specs = side.submit(load_standards) if standards is None else None
+    # the define.xml files found are parsed there too (lxml, much of it without the GIL)
+    parsed = {path: side.submit(_read_define, path) for path in
+              (f / DEFINE_NAME for f in candidates) if path.is_file()} if define is None else {}
     xpt = _read_all_xpt(candidates, folder)
     folders = [f for f in candidates if _load_folder(f, folder, loaded, xpt)]
     if not loaded.datasets and not loaded.findings:
@@ -357,7 +369,7 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     kinds = {name: _standard(name, standards) for name in datasets}
     rules_run: dict[str, list[str]] = {}
 
-    scopes = _define_scopes(folder, folders, define, datasets)
+    scopes = _define_scopes(folder, folders, define, datasets, parsed)
     value_rules: dict[str, list[ValueRule]] = {}
     extended: dict[str, dict[str, frozenset[str]]] = {}    # define's def:ExtendedValue terms
     for define_doc, scope in scopes:
