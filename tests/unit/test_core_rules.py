@@ -364,6 +364,17 @@ def test_parts_split_the_rules_and_concatenate_to_one_call(standards):
         core_rules.check_core_parts(domains, supp, standards, parts=("dates",))
 
 
+def test_raw_isin_answers_null_records_as_pandas_does():
+    from cdiscmap.checks.core_rules_events import column_cache, raw_isin
+
+    frame = pd.DataFrame({"USUBJID": pd.Series(["S1", None, "S2", "S1"], dtype="string")})
+    with column_cache():
+        assert raw_isin(frame, "USUBJID", pd.Index(["S1"])).tolist() == [True, False, False, True]
+        # a null among the values matches the null record (Series.isin)
+        assert raw_isin(frame, "USUBJID", pd.Series(["S2", None], dtype="string")).tolist() == [
+            False, True, True, False]
+
+
 def test_findings_name_the_record():
     study = change(**{"DM.AGE": {0: -1}})()
     frame = pd.DataFrame(study["DM"]).assign(_SRCFILE="sdtm/dm.xpt", _SRCROW=[1, 2, 3])

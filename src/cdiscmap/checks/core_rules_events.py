@@ -202,9 +202,11 @@ def raw_isin(frame: pd.DataFrame, column: str, values: object) -> np.ndarray:
     facts = _facts(frame, column) if isinstance(series.dtype, pd.StringDtype) else None
     if facts is None:       # (an object column's null may be None or NaN: pandas decides)
         return series.isin(values).to_numpy(dtype=bool)
-    hit = pd.Series(facts.uniques, dtype=series.dtype).isin(values).to_numpy(dtype=bool)
-    null = bool(pd.Series([pd.NA], dtype=series.dtype).isin(values).iloc[0])
-    return np.append(hit, null)[facts.codes]
+    # the distinct values and a null (code -1, the last entry) asked in one pass: each
+    # ``isin`` hashes all of ``values`` (DM's subjects) again
+    table = np.append(np.asarray(facts.uniques, dtype=object), pd.NA)
+    hit = pd.Series(table, dtype=series.dtype).isin(values).to_numpy(dtype=bool)
+    return hit[facts.codes]
 
 
 def same_text(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
