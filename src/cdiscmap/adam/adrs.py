@@ -244,7 +244,7 @@ class _ParamBuilder:
         self.dates = dates      # ADSL by USUBJID: a landmark's own reference date
         self.after_pd: pd.DataFrame | None = None   # ANL01FL records, after PD too (LSTA)
         self.title = _title(settings.adrs.evaluator)
-        self.records: list[pd.DataFrame] = []
+        self._records: list[dict[str, pd.Series]] = []    # one per parameter, by column
 
     def _copied(self, idx: np.ndarray) -> dict[str, pd.Series]:
         """AVALC and the copied OVR variables of OVR records ``idx`` (index labels; -1: none, missing
@@ -303,7 +303,7 @@ class _ParamBuilder:
         n = len(subjects)
         cfg = self.settings.adrs
         aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
-        out = pd.DataFrame({
+        self._records.append({
             "USUBJID": subjects,
             "PARAMCD": _text(code, n),
             "PARAM": _text(param, n),
@@ -312,9 +312,18 @@ class _ParamBuilder:
             "PARCAT3": _text(cfg.category, n),
             "AVALC": values.reset_index(drop=True),
             "AVAL": aval.astype("float64").reset_index(drop=True),
-            **{name: src[name] for name in _COPIED},   # built at once, not inserted one by one
+            **{name: src[name] for name in _COPIED},
         })
-        self.records.append(out)
+
+    def records(self) -> list[pd.DataFrame]:
+        """The parameters' records as one frame (in the order they were added; parameters
+        without records left out, as a concatenation of one frame per parameter leaves
+        empty frames out): each column concatenated once, not a frame per parameter."""
+        made = [r for r in self._records if len(r["USUBJID"])]
+        if not made:
+            return []
+        return [pd.DataFrame({name: pd.concat([r[name] for r in made], ignore_index=True)
+                              for name in made[0]}, copy=False)]
 
 
 def _analysed(ovr: pd.DataFrame, refdt_by_subject: pd.Series, keep: pd.Series) -> pd.DataFrame:
@@ -562,7 +571,7 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         data[analysis.id] = ResponseData(analysis=analysis, ovr=analysed, nactdt=nact_subj,
                                          population=population)
         _analysis_parameters(builder, data[analysis.id], dthdt, settings, methods)
-        parts.extend(builder.records)
+        parts.extend(builder.records())
         flagged = pr_after_cr(analysed)
         new = [i for i in flagged.index[flagged.to_numpy(dtype=bool)] if i not in warned_pr]
         if new:
