@@ -145,32 +145,3 @@ def test_log_rank_against_a_hand_worked_two_group_example() -> None:
     assert c.chi2 == pytest.approx(8 / 13, abs=1e-12)
     assert c.p_value == pytest.approx(math.erfc(math.sqrt(8 / 13 / 2)), abs=1e-12)
     assert c.hr is not None and c.hr > 1        # A fails earlier than B
-
-
-def test_brentq_port_returns_scipys_floats() -> None:
-    # response.brentq is scipy.optimize.brentq step for step (scipy.optimize is not
-    # imported by the report): the same float for every Clopper-Pearson bound up to n = 80
-    # and on functions with other shapes; the same errors
-    from scipy.optimize import brentq as scipy_brentq
-    from scipy.special._ufuncs import _binom_cdf, _binom_sf
-
-    from cdiscmap.analysis.response import brentq
-
-    checked = 0
-    for confidence in (0.8, 0.95, 0.99):
-        alpha = (1 - confidence) / 2
-        for n in range(1, 81):
-            for x in range(n + 1):
-                for f in ([lambda p, x=x, n=n, a=alpha: float(_binom_sf(x - 1, n, p)) - a] * (x > 0)
-                          + [lambda p, x=x, n=n, a=alpha: float(_binom_cdf(x, n, p)) - a] * (x < n)):
-                    assert brentq(f, 0, 1) == scipy_brentq(f, 0, 1), (confidence, n, x)
-                    checked += 1
-    assert checked == 3 * 80 * 81
-    for f, a, b in [(lambda v: v * v - 1, -2, 0), (lambda v: v * v - 1, 0, 2),
-                    (lambda v: v ** 3 - 2 * v - 5, 2, 3), (lambda v: 1e-300 * (v - 0.3), 0, 1),
-                    (lambda v: v - 0.5, 0.5, 1), (lambda v: (v - 1e-9) ** 3, -1, 1)]:
-        assert brentq(f, a, b) == scipy_brentq(f, a, b)
-    with pytest.raises(ValueError, match="different signs"):
-        brentq(lambda v: v * v + 1, 0, 1)
-    with pytest.raises(ValueError, match="NaN"):
-        brentq(lambda v: float("nan"), 0, 1)

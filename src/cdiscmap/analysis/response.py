@@ -7,8 +7,6 @@ coverage is at least the nominal level. No distribution code is written here.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,9 +55,7 @@ def clopper_pearson(x: int, n: int, confidence: float) -> tuple[float, float]:
     method="exact")`` computes (brentq on the binomial sf/cdf minus alpha/2), bit for bit,
     but on scipy's binomial ufuncs directly: binomtest also computes a p-value the report
     does not show and goes through the distribution wrappers at each brentq step (about 25x
-    slower). The root is found by :func:`brentq`, scipy's algorithm step for step (importing
-    scipy.optimize for it is a quarter of a CPU second). Falls back to binomtest when scipy
-    no longer has those ufuncs."""
+    slower). Falls back to binomtest when scipy no longer has those ufuncs."""
     try:
         from scipy.special._ufuncs import _binom_cdf, _binom_sf
     except ImportError:                                 # pragma: no cover - other scipy
@@ -67,63 +63,12 @@ def clopper_pearson(x: int, n: int, confidence: float) -> tuple[float, float]:
 
         ci = binomtest(x, n).proportion_ci(confidence_level=confidence, method="exact")
         return float(ci.low), float(ci.high)
+    from scipy.optimize import brentq
 
     alpha = (1 - confidence) / 2
-    low = 0.0 if x == 0 else brentq(lambda p: float(_binom_sf(x - 1, n, p)) - alpha, 0, 1)
-    high = 1.0 if x == n else brentq(lambda p: float(_binom_cdf(x, n, p)) - alpha, 0, 1)
+    low = 0.0 if x == 0 else brentq(lambda p: _binom_sf(x - 1, n, p) - alpha, 0, 1)
+    high = 1.0 if x == n else brentq(lambda p: _binom_cdf(x, n, p) - alpha, 0, 1)
     return float(low), float(high)
-
-
-BRENTQ_XTOL, BRENTQ_RTOL, BRENTQ_MAXITER = 2e-12, 4 * 2.220446049250313e-16, 100
-
-
-def brentq(f: Callable[[float], float], xa: float, xb: float) -> float:
-    """The root of ``f`` in [xa, xb] as ``scipy.optimize.brentq(f, xa, xb)`` returns it, with
-    its default tolerances, bit for bit: the same float operations in the same order as
-    scipy's C implementation (Brent 1973, Ch. 4; scipy/optimize/Zeros/brentq.c). Raises
-    ValueError when f has the same sign at both ends, RuntimeError when it does not
-    converge, as scipy does."""
-    xpre, xcur = float(xa), float(xb)
-    xblk = fblk = spre = scur = 0.0
-    fpre, fcur = f(xpre), f(xcur)
-    if math.isnan(fpre) or math.isnan(fcur):
-        raise ValueError("The function value at x is NaN")
-    if fpre == 0:
-        return xpre
-    if fcur == 0:
-        return xcur
-    if math.copysign(1.0, fpre) == math.copysign(1.0, fcur):
-        raise ValueError("f(a) and f(b) must have different signs")
-    for _ in range(BRENTQ_MAXITER):
-        if fpre != 0 and fcur != 0 and math.copysign(1.0, fpre) != math.copysign(1.0, fcur):
-            xblk, fblk = xpre, fpre
-            spre = scur = xcur - xpre
-        if abs(fblk) < abs(fcur):
-            xpre, xcur, xblk = xcur, xblk, xcur
-            fpre, fcur, fblk = fcur, fblk, fcur
-        delta = (BRENTQ_XTOL + BRENTQ_RTOL * abs(xcur)) / 2
-        sbis = (xblk - xcur) / 2
-        if fcur == 0 or abs(sbis) < delta:
-            return xcur
-        if abs(spre) > delta and abs(fcur) < abs(fpre):
-            if xpre == xblk:            # interpolate
-                stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:                       # extrapolate
-                dpre = (fpre - fcur) / (xpre - xcur)
-                dblk = (fblk - fcur) / (xblk - xcur)
-                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
-            if 2 * abs(stry) < min(abs(spre), 3 * abs(sbis) - delta):
-                spre, scur = scur, stry     # good short step
-            else:
-                spre = scur = sbis          # bisect
-        else:
-            spre = scur = sbis              # bisect
-        xpre, fpre = xcur, fcur
-        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
-        fcur = f(xcur)
-        if math.isnan(fcur):
-            raise ValueError("The function value at x is NaN")
-    raise RuntimeError(f"brentq: no convergence after {BRENTQ_MAXITER} iterations")
 
 
 def responders(records: pd.DataFrame, subjects: pd.Series, paramcd: str,
