@@ -771,11 +771,12 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- row stage, forked
 
-# Below this many bytes of raw input (counted once per block reading a form) the row stage
-# runs in one process: forking, packing and unpacking the child's blocks cost more than the
-# half of the row stage they save (measured on the demo study: the 1,000-subject export,
-# 8 MB, maps in well under a second).
-FORK_MIN_BYTES = 32 << 20
+# Below this many bytes of raw input (counted once per block reading a form) the study is
+# mapped in one process: forking, the exchange and packing the child's domains cost more than
+# they save. Measured on the demo study: the 1,000-subject export (8 MB of files, 11 MB by
+# blocks) maps in ≈ 1.4-2.1 s wall split against ≈ 2.7-2.8 s serially; a 150-subject export
+# (≈ 1.3 MB) maps in a fraction of a second, where a fork would be pure overhead.
+FORK_MIN_BYTES = 4 << 20
 
 
 def _row_stage(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy, name: str,
