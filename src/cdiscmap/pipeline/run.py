@@ -374,11 +374,10 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
                                  standards, created, formats=opts.formats,
                                  studyid=loaded.study.studyid)
 
-        # SDTM is sized (XPT v5 limits checked) once ADaM is derived and the report's child
+        # SDTM is sized (XPT v5 limits checked) once ADaM is written and the report's child
         # runs beside us, off the critical path. A serial run refuses SDTM that cannot be
-        # written before it derives ADaM, so a failing ADaM derivation sizes SDTM first and
-        # the SDTM error, if any, is the one raised: the same first error either way.
-        sdtm_planned = None if with_adam else size_sdtm()
+        # written before it derives ADaM, so a failing ADaM step sizes SDTM first and the
+        # SDTM error, if any, is the one raised: the same first error either way.
         files: list[Path] = []
         adam_frames: dict[str, pd.DataFrame] = {}
         adam_methods: dict[str, dict[str, str]] = {}
@@ -391,21 +390,22 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
             try:
                 adam_frames, adam_methods = derive_adam(
                     result.domains | result.supp, opts.study_dir, adam_findings)
+                if adam_frames and analysis is not None:
+                    # the report needs only the ADaM frames: a second child makes it while
+                    # this process checks and writes ADaM and SDTM, define.xml and the run
+                    # report
+                    report = children.enter_context(
+                        ForkedCall(lambda: analysis_report(adam_frames, analysis)))
+                check_adam(adam_frames, standards, adam_findings)
+                files += write_datasets(adam_frames, staging / "adam", standards, created,
+                                        formats=opts.formats, studyid=loaded.study.studyid,
+                                        progress=progress)
             except Exception:
                 size_sdtm()
                 raise
-            if adam_frames and analysis is not None:
-                # the report needs only the ADaM frames: a second child makes it while this
-                # process checks and writes ADaM, writes SDTM, define.xml and the run report
-                report = children.enter_context(
-                    ForkedCall(lambda: analysis_report(adam_frames, analysis)))
-            sdtm_planned = size_sdtm()
-            check_adam(adam_frames, standards, adam_findings)
-            files += write_datasets(adam_frames, staging / "adam", standards, created,
-                                    formats=opts.formats, studyid=loaded.study.studyid,
-                                    progress=progress)
+        sdtm_planned = size_sdtm()
         progress.stage("Writing SDTM datasets")
-        files = write_planned(sdtm_planned or size_sdtm(), progress) + files
+        files = write_planned(sdtm_planned, progress) + files
         from cdiscmap.emit.define import write_define
 
         progress.stage("Writing define.xml")
