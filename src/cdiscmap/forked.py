@@ -33,12 +33,13 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -134,17 +135,12 @@ class ForkedCall(Generic[T]):
         """Wait for the child's whole value; False when it has used no CPU for
         ``stall_seconds`` (a deadlock: a lock or thread pool that did not survive the fork)."""
         assert self._reader is not None and self._pid is not None
-        last, still = _cpu_ticks(self._pid), 0.0
+        watch = _StallWatch(self._pid, self._stall)
         while True:
             self._reader.join(timeout=1.0)
             if not self._reader.is_alive():
                 return True
-            now = _cpu_ticks(self._pid)
-            if now is None or now != last:
-                last, still = now, 0.0
-                continue
-            still += 1.0
-            if still >= self._stall:
+            if watch.stuck_after_a_second():
                 return False
 
     def _reap(self) -> int | None:
@@ -167,6 +163,139 @@ class ForkedCall(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ForkedPeer:
+    """A forked child running ``work(channel)`` that exchanges pickled messages with this
+    process both ways: :class:`ForkedCall` sends one value back, some work needs a
+    conversation (the SDTM mapping: the child's calendar and sources out, visit numbers and
+    reference dates in, its finished domains out; :mod:`cdiscmap.sdtm.engine`).
+
+    The rules of ForkedCall: the child writes no file and leaves with ``os._exit``; Ctrl-C
+    is the parent's to handle; :meth:`recv` gives None when the child is gone, sends
+    something unreadable or uses no CPU for :data:`STALL_SECONDS` while awaited (the caller
+    then does the work itself); leaving the ``with`` block kills and reaps the child."""
+
+    def __init__(self, work: Callable[[PeerChannel], None], *,
+                 stall_seconds: float = STALL_SECONDS) -> None:
+        self._stall = stall_seconds
+        self._messages: queue.Queue[bytes | None] = queue.Queue()
+        up_read, up_write = os.pipe()           # child → parent
+        down_read, down_write = os.pipe()       # parent → child
+        pid = os.fork()
+        if pid == 0:                            # the child
+            os.close(up_read)
+            os.close(down_write)
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                work(PeerChannel(os.fdopen(down_read, "rb"), os.fdopen(up_write, "wb")))
+                status = 0
+            except BaseException:  # noqa: BLE001 - any failure: the parent does the work
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(up_write)
+        os.close(down_read)
+        self._pid: int | None = pid
+        self._out = os.fdopen(down_write, "wb")
+        # read in a thread: a message larger than the pipe buffer must not block the child
+        self._reader = threading.Thread(target=self._drain, args=(up_read,), daemon=True)
+        self._reader.start()
+
+    def _drain(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            while (data := _read_message(pipe)) is not None:
+                self._messages.put(data)
+        self._messages.put(None)
+
+    def send(self, value: object) -> None:
+        """Send ``value`` (pickled) to the child."""
+        _write_message(self._out, value)
+
+    def recv(self) -> object | None:
+        """The child's next message; None when it is gone, unreadable, or the child stalls."""
+        assert self._pid is not None
+        watch = _StallWatch(self._pid, self._stall)
+        while True:
+            try:
+                data = self._messages.get(timeout=1.0)
+            except queue.Empty:
+                if watch.stuck_after_a_second():
+                    return None
+                continue
+            if data is None:
+                return None
+            try:
+                return pickle.loads(data)
+            except Exception:  # noqa: BLE001 - a broken message: the caller does the work
+                return None
+
+    def close(self) -> None:
+        """Stop the child if it is still running, and reap it."""
+        with contextlib.suppress(OSError):
+            self._out.close()
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+
+    def __enter__(self) -> ForkedPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PeerChannel:
+    """The child's end of a :class:`ForkedPeer`."""
+
+    def __init__(self, down: BinaryIO, up: BinaryIO) -> None:
+        self._down, self._up = down, up
+
+    def send(self, value: object) -> None:
+        """Send ``value`` (pickled) to the parent."""
+        _write_message(self._up, value)
+
+    def recv(self) -> object | None:
+        """The parent's next message; None when the parent has closed its end."""
+        data = _read_message(self._down)
+        return None if data is None else pickle.loads(data)
+
+
+def _write_message(pipe: BinaryIO, value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(len(data).to_bytes(8, "little"))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _read_message(pipe: BinaryIO) -> bytes | None:
+    head = pipe.read(8)
+    if len(head) < 8:
+        return None
+    size = int.from_bytes(head, "little")
+    data = pipe.read(size)
+    return data if len(data) == size else None
+
+
+class _StallWatch:
+    """Whether a child has used no CPU for ``stall`` seconds, asked once a second while the
+    parent waits for it (a deadlock: a lock or thread pool that did not survive the fork)."""
+
+    def __init__(self, pid: int, stall: float) -> None:
+        self._pid, self._stall = pid, stall
+        self._last, self._still = _cpu_ticks(pid), 0.0
+
+    def stuck_after_a_second(self) -> bool:
+        now = _cpu_ticks(self._pid)
+        if now is None or now != self._last:
+            self._last, self._still = now, 0.0
+            return False
+        self._still += 1.0
+        return self._still >= self._stall
 
 
 def _cpu_ticks(pid: int) -> int | None:

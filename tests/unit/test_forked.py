@@ -16,7 +16,7 @@ import types
 
 import pytest
 
-from cdiscmap.forked import ForkedCall, fork_usable
+from cdiscmap.forked import ForkedCall, ForkedPeer, fork_usable
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
 
@@ -138,3 +138,33 @@ def test_a_stuck_child_is_killed_and_the_value_computed_here():
     assert time.monotonic() - started < 30
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@needs_fork
+def test_peer_converses_both_ways_in_another_process():
+    parent = os.getpid()
+
+    def work(chan):
+        first = chan.recv()
+        chan.send((os.getpid(), first * 2))
+        chan.send(b"y" * (4 << 20))             # beyond a pipe buffer, read by the thread
+        chan.send(chan.recv() + "!")
+
+    with ForkedPeer(work) as peer:
+        peer.send(21)
+        pid, doubled = peer.recv()
+        assert (doubled, pid != parent) == (42, True)
+        assert peer.recv() == b"y" * (4 << 20)
+        peer.send("done")
+        assert peer.recv() == "done!"
+        assert peer.recv() is None              # the child has left
+
+
+@needs_fork
+def test_peer_gives_none_for_a_child_that_dies_or_stalls():
+    with ForkedPeer(lambda chan: os._exit(3)) as peer:
+        assert peer.recv() is None
+    with ForkedPeer(lambda chan: chan.recv(), stall_seconds=2) as peer:
+        started = time.monotonic()
+        assert peer.recv() is None              # waiting for us, using no CPU: stuck
+        assert 1.5 < time.monotonic() - started < 30

@@ -11,12 +11,6 @@ Order of work (so that DM reference dates and --DY/EPOCH/--SEQ have what they ne
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
-import queue
-import signal
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +20,7 @@ import pandas as pd
 
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.forked import ForkedPeer, PeerChannel
 from cdiscmap.ingest import RawForm, read_form
 from cdiscmap.ingest.forms import UNMAPPED_REASON, apply_form_rules, refused_references
 from cdiscmap.ingest.prefetch import ReadAhead
@@ -898,126 +893,6 @@ def _row_part(ctx: vocab.MapContext, store: FormStore, loaded: LoadedStudy,
     return part
 
 
-class _Worker:
-    """A forked child running ``work(channel)`` that exchanges pickled messages with this
-    process both ways (:func:`_map_study_forked`): :class:`cdiscmap.forked.ForkedCall` sends
-    one value back, the mapping needs a conversation (the child's calendar and sources out,
-    the visit numbers and reference dates in, its finished domains out).
-
-    The same rules as ForkedCall: the child writes no file and leaves with ``os._exit``;
-    Ctrl-C is the parent's to handle; a child that is gone, sends something unreadable or
-    uses no CPU for ``forked.STALL_SECONDS`` while awaited gives None (the caller then maps
-    serially); leaving the ``with`` block kills and reaps it."""
-
-    def __init__(self, work: Callable[[_Channel], None]) -> None:
-        from cdiscmap.forked import STALL_SECONDS
-
-        self._stall = STALL_SECONDS
-        self._messages: queue.Queue[bytes | None] = queue.Queue()
-        up_read, up_write = os.pipe()           # child → parent
-        down_read, down_write = os.pipe()       # parent → child
-        pid = os.fork()
-        if pid == 0:                            # the child
-            os.close(up_read)
-            os.close(down_write)
-            status = 1
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                work(_Channel(os.fdopen(down_read, "rb"), os.fdopen(up_write, "wb")))
-                status = 0
-            except BaseException:  # noqa: BLE001 - any failure: the parent maps serially
-                status = 1
-            finally:
-                os._exit(status)
-        os.close(up_write)
-        os.close(down_read)
-        self._pid: int | None = pid
-        self._out = os.fdopen(down_write, "wb")
-        # read in a thread: a message larger than the pipe buffer must not block the child
-        self._reader = threading.Thread(target=self._drain, args=(up_read,), daemon=True)
-        self._reader.start()
-
-    def _drain(self, fd: int) -> None:
-        with os.fdopen(fd, "rb") as pipe:
-            while (data := _read_message(pipe)) is not None:
-                self._messages.put(data)
-        self._messages.put(None)
-
-    def send(self, value: object) -> None:
-        _write_message(self._out, value)
-
-    def recv(self) -> object | None:
-        """The child's next message; None when it is gone, unreadable, or the child stalls."""
-        from cdiscmap.forked import _cpu_ticks
-
-        assert self._pid is not None
-        last, still = _cpu_ticks(self._pid), 0.0
-        while True:
-            try:
-                data = self._messages.get(timeout=1.0)
-            except queue.Empty:
-                now = _cpu_ticks(self._pid)
-                if now is None or now != last:
-                    last, still = now, 0.0
-                    continue
-                still += 1.0
-                if still >= self._stall:
-                    return None
-                continue
-            if data is None:
-                return None
-            try:
-                return pickle.loads(data)
-            except Exception:  # noqa: BLE001 - a broken message: map serially instead
-                return None
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._out.close()
-        if self._pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
-            self._pid = None
-
-    def __enter__(self) -> _Worker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class _Channel:
-    """The child's end of a :class:`_Worker`."""
-
-    def __init__(self, down, up) -> None:
-        self._down, self._up = down, up
-
-    def send(self, value: object) -> None:
-        _write_message(self._up, value)
-
-    def recv(self) -> object | None:
-        data = _read_message(self._down)
-        return None if data is None else pickle.loads(data)
-
-
-def _write_message(pipe, value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    pipe.write(len(data).to_bytes(8, "little"))
-    pipe.write(data)
-    pipe.flush()
-
-
-def _read_message(pipe) -> bytes | None:
-    head = pipe.read(8)
-    if len(head) < 8:
-        return None
-    size = int.from_bytes(head, "little")
-    data = pipe.read(size)
-    return data if len(data) == size else None
-
-
 class _ChildFailed(Exception):
     """The forked child stopped or failed: the study is mapped serially instead."""
 
@@ -1042,7 +917,7 @@ def _stage_findings(ctx: vocab.MapContext, loaded: LoadedStudy,
     return added
 
 
-def _child_work(chan: _Channel, loaded: LoadedStudy, raw_dir: Path,
+def _child_work(chan: PeerChannel, loaded: LoadedStudy, raw_dir: Path,
                 codelist_terms: dict[str, set[str]], char_variables: dict[str, set[str]],
                 theirs: list[str], sources: set[str]) -> None:
     """What the forked child of :func:`_map_study_forked` does with its domains: the row
@@ -1122,10 +997,10 @@ def _map_study_forked(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[s
     sources = _from_domain_sources(loaded, list(study.domains))
     given_to_child = sorted(_from_domain_sources(loaded, theirs) & set(mine))
 
-    def work(chan: _Channel) -> None:
+    def work(chan: PeerChannel) -> None:
         _child_work(chan, loaded, raw_dir, codelist_terms, char_variables, theirs, sources)
 
-    with _Worker(work) as worker:
+    with ForkedPeer(work) as worker:
         # this process's forms read ahead, then the forms no block reads (read at the end)
         theirs_forms = {f for d in theirs for f in _block_forms(loaded, d)}
         names = [n for n in [*(f for d in mine for f in _block_forms(loaded, d)), *study.forms]
