@@ -515,7 +515,9 @@ def _file_data(path: Path) -> bytes | _MappedFile:
     for the 600 MB of a 10,000-subject package); a mapping is faulted in 64 kB at a time and
     shares the cached pages. Every column is decoded into arrays of its own, so nothing keeps
     the mapping once the file is read. Empty files and files that cannot be mapped (pipes)
-    are read as before."""
+    are read as before. A file that another program truncates in place while it is being read
+    would end the process (SIGBUS); writers that replace a file by renaming a new one (as
+    cdiscmap's do) leave the mapped bytes intact."""
     try:
         with open(path, "rb") as handle:
             return _MappedFile(handle.fileno(), 0, access=mmap.ACCESS_READ)
