@@ -28,7 +28,7 @@ import pandas as pd
 from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.checks.facts import TextFacts, facts_cache, iso_date_parts, text_facts
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache
+from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, memo_scope
 from cdiscmap.standards.models import Standards
 
 RULES: dict[str, tuple[Severity, str]] = {
@@ -89,13 +89,8 @@ _COLUMNS: ContextVar[dict[tuple[int, str, str], tuple[weakref.ref, object]] | No
 @contextmanager
 def column_cache() -> Iterator[None]:
     """Remember derived columns (and text factorisations) inside the block; nested use shares."""
-    token = _COLUMNS.set({}) if _COLUMNS.get() is None else None
-    try:
-        with facts_cache(), codes_cache():
-            yield
-    finally:
-        if token is not None:
-            _COLUMNS.reset(token)
+    with memo_scope(_COLUMNS), facts_cache(), codes_cache():
+        yield
 
 
 def _cached(frame: pd.DataFrame, column: str, kind: str, make: Callable[[], object]) -> object:

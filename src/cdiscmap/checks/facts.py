@@ -30,6 +30,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from cdiscmap.sdtm.vectorize import memo_scope
+
 try:                                     # pandas' C string hash table (pandas 2.x)
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
 except ImportError:                      # pragma: no cover - other pandas builds
@@ -310,12 +312,8 @@ _FACTS: ContextVar[dict[int, tuple[weakref.ref, TextFacts]] | None] = \
 @contextmanager
 def facts_cache() -> Iterator[None]:
     """Remember the facts of text columns inside the block; nested use shares."""
-    token = _FACTS.set({}) if _FACTS.get() is None else None
-    try:
+    with memo_scope(_FACTS):
         yield
-    finally:
-        if token is not None:
-            _FACTS.reset(token)
 
 
 def _own_array(series: pd.Series) -> np.ndarray | None:

@@ -175,17 +175,24 @@ def _forked_half(stage: AdslStage, names: list[str], standards: Standards, folde
     Only findings, methods and record counts go back (a zero-row frame stands for each
     dataset made; the parent needs no frame of them)."""
     derived = derive_adsl_only(stage, names, catch=True)
-    half = _Half(derived=derived)
-    if derived.failed is not None:
-        assert derived.error is not None
-        half.fail(_DERIVE, derived.failed, derived.error)
-    else:
+    half = _derived_half(derived)
+    if derived.failed is None:
         made = {n: f for n in names if (f := derived.datasets.get(n)) is not None}
         _finish(half, made, standards, folder, created)
     if os.getpid() != parent:                 # what a child sends: no frames, no exception
         half.error = derived.error = None
         derived.datasets = {n: None if f is None else pd.DataFrame()
                             for n, f in derived.datasets.items()}
+    return half
+
+
+def _derived_half(derived: Derived) -> _Half:
+    """The half of the datasets ``derived`` holds, failed at the derivation step when one of
+    them could not be derived (checks, sizing and writing are then left out)."""
+    half = _Half(derived=derived)
+    if derived.failed is not None:
+        assert derived.error is not None
+        half.fail(_DERIVE, derived.failed, derived.error)
     return half
 
 
@@ -221,11 +228,8 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
         complete_stage(stage, there)            # LSTALVDT: the first error after the fork
         efficacy = derive_efficacy(stage)       # ADRS/ADTTE: errors before any of the child's
         own = derive_adsl_only(stage, here, catch=True)
-        mine = _Half(derived=own)
-        if own.failed is not None:
-            assert own.error is not None
-            mine.fail(_DERIVE, own.failed, own.error)
-        else:
+        mine = _derived_half(own)
+        if own.failed is None:
             progress.stage("Writing ADaM datasets")
             frames = {**{n: f for n, f in efficacy.datasets.items() if f is not None},
                       **{n: f for n in here if (f := own.datasets.get(n)) is not None}}

@@ -37,6 +37,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from cdiscmap.sdtm.vectorize import memo_scope
+
 #: Best first; ``MISSING`` is for subjects without any analysed assessment (admiralonco).
 RESPONSE_ORDER: tuple[str, ...] = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "MISSING")
 RESPONSES = frozenset(RESPONSE_ORDER[:-1])
@@ -58,12 +60,8 @@ def shared_preparation() -> Iterator[None]:
     BOR, confirmed BOR, first responses, ... of the same analysed responses: eight sorts of
     one frame otherwise). The frames must not be changed in place inside the block; what the
     functions return is the callers' own, as without the block."""
-    token = _MEMO.set({}) if _MEMO.get() is None else None
-    try:
+    with memo_scope(_MEMO):
         yield
-    finally:
-        if token is not None:
-            _MEMO.reset(token)
 
 
 def _remembered(key: tuple, ovr: pd.DataFrame, make: Callable[[], _T]) -> _T:

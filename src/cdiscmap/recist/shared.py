@@ -21,6 +21,7 @@ import pandas as pd
 from cdiscmap.recist.overall import target_sums, timepoint_responses
 from cdiscmap.recist.series import series_starts, split_series, unsplit_series
 from cdiscmap.recist.settings import RecistSettings
+from cdiscmap.sdtm.vectorize import memo_scope
 
 _Key = tuple[int, int, RecistSettings, tuple[str, ...]]
 _MEMO: ContextVar[dict[_Key, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
@@ -31,12 +32,8 @@ _MEMO: ContextVar[dict[_Key, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
 @contextmanager
 def timepoints_memo() -> Iterator[None]:
     """Keep the timepoints computed inside the block for the same frames (nested use shares)."""
-    token = _MEMO.set({}) if _MEMO.get() is None else None
-    try:
+    with memo_scope(_MEMO):
         yield
-    finally:
-        if token is not None:
-            _MEMO.reset(token)
 
 
 def series_timepoints(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings,

@@ -33,17 +33,35 @@ _MEMO: ContextVar[dict[str, tuple[pd.Index, list[np.ndarray]]] | None] = \
 
 
 @contextmanager
-def codes_cache() -> Iterator[None]:
-    """Remember factorisations of text arrays inside the block (a run); nested use shares."""
-    token = _CODES.set({}) if _CODES.get() is None else None
-    memo_token = _MEMO.set({}) if _MEMO.get() is None else None
+def memo_scope(*memos: ContextVar) -> Iterator[None]:
+    """Give each memo (a ``ContextVar`` holding a dict, default None) a fresh dict for the
+    block, unless an outer block already did: nested use shares the outer dict, and the
+    dicts are dropped when the outermost block ends. The one shape of every run-scoped cache
+    (text codes, text facts, the RECIST timepoints, ...).
+
+    >>> from contextvars import ContextVar
+    >>> memo: ContextVar[dict | None] = ContextVar("memo", default=None)
+    >>> with memo_scope(memo):
+    ...     memo.get()["x"] = 1
+    ...     with memo_scope(memo):
+    ...         memo.get()["x"]
+    1
+    >>> memo.get() is None
+    True
+    """
+    opened = [(memo, memo.set({})) for memo in memos if memo.get() is None]
     try:
         yield
     finally:
-        if token is not None:
-            _CODES.reset(token)
-        if memo_token is not None:
-            _MEMO.reset(memo_token)
+        for memo, token in reversed(opened):
+            memo.reset(token)
+
+
+@contextmanager
+def codes_cache() -> Iterator[None]:
+    """Remember factorisations of text arrays inside the block (a run); nested use shares."""
+    with memo_scope(_CODES, _MEMO):
+        yield
 
 
 def memo_apply(name: str, distinct: np.ndarray,
