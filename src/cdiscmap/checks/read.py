@@ -34,6 +34,7 @@ import pandas as pd
 from cdiscmap.checks.facts import TextFacts
 from cdiscmap.checks.files import DatasetFile, VariableMeta
 from cdiscmap.errors import InputDataError, display_path
+from cdiscmap.sdtm.vectorize import string_array
 
 __all__ = ["SDTM_SUFFIXES", "SdtmFolder", "factorize_objects", "normalise_frame", "read_json_dataset",
            "read_sdtm", "read_xpt_dataset", "read_xpt_special_missing", "relative_path"]
@@ -94,19 +95,6 @@ def sas_dates(numbers: np.ndarray, unit: str) -> np.ndarray:
     return stamps
 
 
-def _string_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """An object array holding only str and <NA> as a pandas "string" array, without the
-    constructor's check of every cell (a pass as long as building the column): the callers
-    build ``values`` from a table of distinct texts and <NA>, so it holds nothing else."""
-    try:
-        return _STRING_TEMPLATE._from_backing_data(values)
-    except AttributeError:      # pragma: no cover - a pandas without NDArrayBacked
-        return pd.arrays.StringArray(values)
-
-
-_STRING_TEMPLATE = pd.arrays.StringArray(np.array([pd.NA], dtype=object))
-
-
 def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
                    first: np.ndarray | None = None) -> tuple[pd.Series, TextFacts | None]:
     """Rows as "string" from codes into distinct texts; blank texts and code -1 are <NA>.
@@ -120,7 +108,7 @@ def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
         table = [t if t.strip() else pd.NA for t in texts]
     table.append(pd.NA)                                       # code -1 picks this <NA>
     values = np.array(table, dtype=object)
-    column = pd.Series(_string_array(values[codes]), copy=False)
+    column = pd.Series(string_array(values[codes]), copy=False)
     return column, (None if first is None else _facts(codes, values[:-1], first))
 
 
@@ -179,7 +167,7 @@ def _frame(columns: dict[str, pd.Series], n_rows: int, relpath: str,
         return frame
     # one shared str object on every row (np.full would make a new str per row), wrapped
     # without the StringArray constructor's check of every cell
-    frame["_SRCFILE"] = pd.Series(_string_array(np.array([relpath], dtype=object)
+    frame["_SRCFILE"] = pd.Series(string_array(np.array([relpath], dtype=object)
                                                 .repeat(n_rows)))
     frame["_SRCROW"] = np.arange(1, n_rows + 1)
     return frame

@@ -29,7 +29,6 @@ from cdiscmap.findings import Finding, Severity
 from cdiscmap.recist.lesions import (
     factorize_text,
     object_addresses,
-    string_array,
     text_codes,
     text_objects_codes,
 )
@@ -37,7 +36,7 @@ from cdiscmap.recist.overall import OUTPUT_COLUMNS
 from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import NE, fmt_number
-from cdiscmap.sdtm.vectorize import carry_rows
+from cdiscmap.sdtm.vectorize import carry_rows, string_array
 
 #: RSTESTCD (ONCRTSCD, C96782) → RSTEST (ONCRTS, C96781), SDTM CT 2025-03-28.
 RS_TESTS = {

@@ -123,15 +123,6 @@ def text_objects_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def string_array(values: np.ndarray) -> pd.arrays.StringArray:
-    """A ``string`` array over an object array known to hold only ``str`` and ``pd.NA``
-    (the constructor would check every element again)."""
-    return _EMPTY_STRINGS._from_backing_data(values)
-
-
-_EMPTY_STRINGS = pd.array([], dtype=pd.StringDtype("python"))
-
-
 def object_addresses(objects: np.ndarray) -> np.ndarray:
     """The address of every element of an object array (the object pointers the array holds),
     as integers read from its buffer: equal addresses are one and the same object."""

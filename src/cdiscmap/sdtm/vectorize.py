@@ -283,7 +283,7 @@ def text_from_codes(codes: np.ndarray, table: np.ndarray, index: pd.Index) -> pd
     values = np.append(uniques, pd.NA).astype(object)[row_codes]
     if _CODES.get() is not None:
         _remember(values, row_codes, uniques)
-    return pd.Series(_string_array(values), index=index)
+    return pd.Series(string_array(values), index=index)
 
 
 def null_text(index: pd.Index) -> pd.Series:
@@ -326,7 +326,7 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     if isinstance(values, pd.Series):
         entry = _entry(values)
         if entry is not None and entry[2]:      # already clean: the same text, no copy
-            return _string_array(np.asarray(values.array, dtype=object))
+            return string_array(np.asarray(values.array, dtype=object))
     codes, uniques = coded(values)
     cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
     own = _own_array(values) if isinstance(values, pd.Series) else None
@@ -334,14 +334,14 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
         # every value already clean (str.strip gives the same object back): the same text,
         # no copy, now known to be clean
         _remember(own, codes, uniques, True)
-        return _string_array(own)
+        return string_array(own)
     # the cleaned values factorised in turn (" a" and "a" are one value, blank is null), so
     # the result's own factorisation is known without another pass over the rows
     inner, table = pd.factorize(cleaned, use_na_sentinel=True)
     result_codes = np.append(inner, -1)[codes]      # code -1 (null) takes the last entry
     result = np.append(table, pd.NA).astype(object)[result_codes]
     _remember(result, result_codes, table, True)
-    return _string_array(result)
+    return string_array(result)
 
 
 def clean_categorical(values: pd.Categorical) -> pd.arrays.StringArray:
@@ -360,16 +360,20 @@ def clean_categorical(values: pd.Categorical) -> pd.arrays.StringArray:
     result_codes = np.append(table_codes, -1)[inner]   # code -1 (null) takes the last entry
     result = np.append(table, pd.NA).astype(object)[result_codes]
     _remember(result, result_codes, table, True)
-    return _string_array(result)
+    return string_array(result)
 
 
 _EMPTY = pd.array([], dtype=pd.StringDtype("python"))
 
 
-def _string_array(values: np.ndarray) -> pd.arrays.StringArray:
-    """A StringArray over an object array known to hold only ``str`` and ``pd.NA`` (the
-    constructor would check every element again: a full pass per column)."""
-    return _EMPTY._from_backing_data(values)
+def string_array(values: np.ndarray) -> pd.arrays.StringArray:
+    """A ``string`` array over an object array known to hold only ``str`` and ``pd.NA``
+    (e.g. built by codes from a table of distinct texts), without the constructor's check of
+    every element: a full pass per column, as long as building it."""
+    try:
+        return _EMPTY._from_backing_data(values)
+    except AttributeError:      # pragma: no cover - a pandas without NDArrayBacked
+        return pd.arrays.StringArray(values)
 
 
 def clean_text(values: pd.Series) -> pd.Series:
@@ -416,7 +420,7 @@ def unpack_series(packed: tuple) -> pd.Series:
     values = np.append(uniques, pd.NA).astype(object)[codes]    # code -1 takes the last: NA
     if _CODES.get() is not None:
         _remember(values, codes, uniques, clean)
-    return pd.Series(_string_array(values), index=index, name=name, copy=False)
+    return pd.Series(string_array(values), index=index, name=name, copy=False)
 
 
 def pack_frame(frame: pd.DataFrame, columns: list[str] | None = None) -> tuple:
