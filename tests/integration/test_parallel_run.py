@@ -65,10 +65,11 @@ def test_forked_run_writes_the_same_package_as_a_serial_run(tmp_path, monkeypatc
                           env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     parallel = json.loads(done.stdout.strip().splitlines()[-1])
-    # two children (the SDTM checks; the report beside writing ADaM, define.xml and the run
-    # report), and both values came back from the child
-    assert parallel["forked"] == [True, True]
-    assert parallel["recomputed"] == [False, False]
+    # three children (each mapped dataset's own checks and lineage beside the RECIST engine and
+    # the trial design; the rest of the SDTM checks; the report beside writing ADaM, define.xml
+    # and the run report), and every value came back from its child
+    assert parallel["forked"] == [True, True, True]
+    assert parallel["recomputed"] == [False, False, False]
     assert parallel["orphans"] == [["AE", "CRZBASKET-999-9999"]]   # found in the child
 
     monkeypatch.setattr(forked, "fork_usable", lambda: False)

@@ -221,37 +221,89 @@ def sdtm_check_findings(result: SdtmResult, loaded: LoadedStudy,
     """Every check of the mapped SDTM: schemas and value-level codelists, cross-domain
     consistency, the study's plausibility limits and the CORE-derived rules.
 
-    Reads the frames and returns findings only, so it can run beside the writing of the
-    package (``run_study`` computes it in a forked child, :mod:`cdiscmap.forked`).
+    Reads the frames and returns findings only (``run_study`` makes the same findings in two
+    forked children: :func:`dataset_checks` and :func:`_checks_and_lineage`).
     """
-    from cdiscmap.checks.core_rules import check_core_rules
-    from cdiscmap.checks.crossdomain import check_sdtm_cross
     from cdiscmap.checks.facts import facts_cache
-    from cdiscmap.checks.plausibility import check_plausibility
     from cdiscmap.sdtm.vectorize import codes_cache
 
     found = Findings()
     with facts_cache(), codes_cache():      # each text column factorised once for all checks
         check_sdtm(result, loaded, standards, found)
-        found.extend(check_sdtm_cross(result.domains, result.supp))
-        found.extend(check_plausibility(result.domains, loaded.study.plausibility))
-        found.extend(check_core_rules(result.domains, result.supp, standards))
+        found.extend(_study_checks(result, standards, loaded))
     return found.items
 
 
-def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
-                        recist_check: RecistCrosscheck | None
-                        ) -> tuple[list[Finding], list[Finding], bytes]:
-    """The RECIST cross-check's findings, the SDTM checks' findings and lineage.csv's bytes:
-    all only read the mapped frames, so ``run_study``'s first child makes them together
-    (sharing each column's factorisation) while this process derives ADaM."""
+def _study_checks(result: SdtmResult, standards: Standards, loaded: LoadedStudy
+                  ) -> list[Finding]:
+    """The checks that read several datasets: cross-domain consistency, the study's
+    plausibility limits, the CORE-derived rules (after every dataset's own checks)."""
+    from cdiscmap.checks.core_rules import check_core_rules
+    from cdiscmap.checks.crossdomain import check_sdtm_cross
+    from cdiscmap.checks.plausibility import check_plausibility
+
+    found = check_sdtm_cross(result.domains, result.supp)
+    found.extend(check_plausibility(result.domains, loaded.study.plausibility))
+    found.extend(check_core_rules(result.domains, result.supp, standards))
+    return found
+
+
+@dataclass(frozen=True)
+class DatasetChecked:
+    """One dataset's own checks (schema, value-level codelists) and its lines of lineage.csv
+    (without the header; empty when the dataset has no lineage)."""
+
+    findings: list[Finding]
+    lineage: bytes
+
+
+def dataset_checks(frames: dict[str, pd.DataFrame], loaded: LoadedStudy,
+                   standards: Standards) -> dict[str, DatasetChecked]:
+    """Each dataset's own checks and lineage lines, which read that dataset only: most
+    datasets are final once mapped, so ``run_study`` checks them in a forked child while it
+    runs the RECIST engine and builds the trial design, and the rest later."""
     from cdiscmap.checks.facts import facts_cache
     from cdiscmap.emit.report import lineage_csv
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    checked: dict[str, DatasetChecked] = {}
+    with facts_cache(), codes_cache():
+        for name, frame in frames.items():
+            found: list[Finding] = []
+            _check_one(name, frame, loaded, standards, found)
+            lines = (lineage_csv({name: frame}).split(b"\n", 1)[1]
+                     if "_SRCFILE" in frame else b"")
+            checked[name] = DatasetChecked(found, lines)
+    return checked
+
+
+def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
+                        recist_check: RecistCrosscheck | None, checked: set[str]
+                        ) -> tuple[list[Finding], dict[str, DatasetChecked], list[Finding]]:
+    """The RECIST cross-check's findings, the own checks and lineage of the datasets not in
+    ``checked`` (:func:`dataset_checks`), and the checks that read several datasets: all
+    only read the mapped frames, so ``run_study``'s checks child makes them together (sharing
+    each column's factorisation) while this process derives ADaM."""
+    from cdiscmap.checks.facts import facts_cache
+    from cdiscmap.sdtm.vectorize import codes_cache
 
     recist_findings = recist_check.findings() if recist_check is not None else []
-    with facts_cache():
-        return (recist_findings, sdtm_check_findings(result, loaded, standards),
-                lineage_csv({**result.domains, **result.supp}))
+    frames = {**result.domains, **result.supp}
+    with facts_cache(), codes_cache():
+        own = dataset_checks({n: f for n, f in frames.items() if n not in checked}, loaded,
+                             standards)
+        return recist_findings, own, _study_checks(result, standards, loaded)
+
+
+def _lineage(frames: dict[str, pd.DataFrame], checked: dict[str, DatasetChecked]) -> bytes:
+    """lineage.csv from the datasets' lines, in the order :func:`lineage_csv` writes them."""
+    from cdiscmap.emit.report import lineage_csv
+
+    with_lineage = sorted(n for n, f in frames.items() if "_SRCFILE" in f)
+    if not with_lineage:
+        return lineage_csv({})
+    header = lineage_csv({with_lineage[0]: frames[with_lineage[0]].iloc[:0]})
+    return header + b"".join(checked[n].lineage for n in with_lineage)
 
 
 def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
@@ -261,17 +313,20 @@ def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
 
     Variables with value-level metadata get their codelist checked per where-clause."""
     for name, frame in {**result.domains, **result.supp}.items():
-        meta = metadata_for(standards, name)
-        spec = loaded.domains.get(name)
-        overrides: dict[str, str | None] = dict(spec.codelist_overrides) if spec else {}
-        for vl in spec.value_level if spec else []:
-            overrides[vl.variable] = None
-        findings.extend(check_dataset(frame, meta, standards,
-                                      codelist_overrides=overrides or None,
-                                      dataset_name=name))
-        if spec and spec.value_level:
-            findings.extend(check_value_level(frame, name, spec.value_level, standards,
-                                                     loaded))
+        _check_one(name, frame, loaded, standards, findings)
+
+
+def _check_one(name: str, frame: pd.DataFrame, loaded: LoadedStudy, standards: Standards,
+               findings: Findings | list[Finding]) -> None:
+    meta = metadata_for(standards, name)
+    spec = loaded.domains.get(name)
+    overrides: dict[str, str | None] = dict(spec.codelist_overrides) if spec else {}
+    for vl in spec.value_level if spec else []:
+        overrides[vl.variable] = None
+    findings.extend(check_dataset(frame, meta, standards,
+                                  codelist_overrides=overrides or None, dataset_name=name))
+    if spec and spec.value_level:
+        findings.extend(check_value_level(frame, name, spec.value_level, standards, loaded))
 
 
 def check_value_level(frame: pd.DataFrame, dataset: str, rules: list, standards: Standards,
@@ -344,28 +399,53 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
     result = map_study(loaded, raw_dir, codelist_terms(standards),
                        {n: {v.name for v in ds.variables if v.data_type == "Char"}
                         for n, ds in standards.datasets.items()}, progress=progress)
+    from functools import partial
+
     from cdiscmap.pipeline.recist_step import apply_recist
 
-    progress.stage("RECIST 1.1 cross-check")
-    # the engine runs here (RS gets its records); the cross-check only reads frames and adds
-    # findings, so it runs in the checks' child and its findings go in at this point
-    recist_check = apply_recist(result, loaded, check=False)
-    recist_at = len(result.findings.items)
-    from cdiscmap.sdtm.trial_summary import build_ts
+    with ExitStack() as children:
+        # Most datasets are final once mapped: their own checks and lineage lines are made by
+        # a forked child while this process runs the RECIST engine and builds the trial
+        # design (the second core is idle then); what those steps add or replace is checked
+        # by the checks' child below, with the checks that read several datasets.
+        mapped = {**result.domains, **result.supp}
+        own_checks = children.enter_context(
+            ForkedCall(partial(dataset_checks, mapped, loaded, standards)))
+        progress.stage("RECIST 1.1 cross-check")
+        # the engine runs here (RS gets its records); the cross-check only reads frames and
+        # adds findings, so it runs in the checks' child and its findings go in at this point
+        recist_check = apply_recist(result, loaded, check=False)
+        recist_at = len(result.findings.items)
+        from cdiscmap.sdtm.trial_summary import build_ts
 
-    ts = build_ts(loaded, result.domains.get("DM"), standards)
-    if ts is not None:
-        result.domains["TS"] = ts
-        result.accounting.records("TS", len(ts))
-    add_design_and_relationships(result, loaded, raw_dir)
-    from cdiscmap.sdtm.relationships import with_continuations
+        ts = build_ts(loaded, result.domains.get("DM"), standards)
+        if ts is not None:
+            result.domains["TS"] = ts
+            result.accounting.records("TS", len(ts))
+        add_design_and_relationships(result, loaded, raw_dir)
+        from cdiscmap.sdtm.relationships import with_continuations
 
-    standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
+        standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
+        return _write_package(opts, progress, loaded, standards, result, raw_dir, out_dir,
+                              created, with_adam, analysis, children, mapped, own_checks,
+                              recist_check, recist_at)
+
+
+def _write_package(opts: RunOptions, progress: Progress, loaded: LoadedStudy,
+                   standards: Standards, result: SdtmResult, raw_dir: Path, out_dir: Path,
+                   created: datetime, with_adam: bool, analysis: AnalysisSettings | None,
+                   children: ExitStack, mapped: dict[str, pd.DataFrame],
+                   own_checks: ForkedCall[dict[str, DatasetChecked]],
+                   recist_check: RecistCrosscheck | None, recist_at: int) -> RunResult:
+    """Checks, ADaM, the datasets, define.xml and the reports of the mapped SDTM, staged and
+    switched into place."""
+    # datasets a step after the mapping added or replaced are checked with the rest
+    unchanged = {n for n, f in {**result.domains, **result.supp}.items() if mapped.get(n) is f}
     # The checks only read the frames and return findings: they run in a forked child while
     # this process writes the package; their findings go in before the ADaM ones, as serially.
-    with ExitStack() as children, Staging(out_dir) as stage:
-        checks = children.enter_context(
-            ForkedCall(lambda: _checks_and_lineage(result, loaded, standards, recist_check)))
+    with Staging(out_dir) as stage:
+        checks = children.enter_context(ForkedCall(
+            lambda: _checks_and_lineage(result, loaded, standards, recist_check, unchanged)))
         staging = stage.folder
 
         def size_sdtm() -> PlannedDatasets:
@@ -422,9 +502,15 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
                                   methods=adam_methods, created=created,
                                   html=report is None)
         progress.stage("Checking SDTM")
-        recist_findings, check_findings, lineage = checks.result()
+        recist_findings, late_checks, study_findings = checks.result()
+        own = {**{n: c for n, c in own_checks.result().items() if n in unchanged},
+               **late_checks}
+        frames = {**result.domains, **result.supp}
         result.findings.items[recist_at:recist_at] = recist_findings
-        result.findings.extend(check_findings)
+        for name in frames:
+            result.findings.extend(own[name].findings)
+        result.findings.extend(study_findings)
+        lineage = _lineage(frames, own)
         result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir, lineage)
