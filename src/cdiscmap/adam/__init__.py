@@ -22,7 +22,8 @@ Finding rules raised by this stage:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -40,7 +41,7 @@ from cdiscmap.adam.adsl import (
 from cdiscmap.adam.adtr import derive_adtr
 from cdiscmap.adam.adtte import derive_adtte
 from cdiscmap.adam.collected import apply_evaluable_rule
-from cdiscmap.adam.io import read_sdtm
+from cdiscmap.adam.io import SdtmFolder, read_sdtm
 from cdiscmap.adam.settings import AdamSettings, load_adam_settings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings
@@ -67,6 +68,8 @@ ADSL_ONLY = ("ADAE", "ADEX", "ADTR", "ADQS")
 _DERIVE_ONLY_ADSL = {"ADAE": derive_adae, "ADEX": derive_adex, "ADTR": derive_adtr,
                      "ADQS": derive_adqs}
 ORDER = ("ADSL", "ADRS", "ADTTE", *ADSL_ONLY)   # derivation order: findings and errors follow it
+# The SDTM datasets each of them reads whole (:func:`read_ahead`).
+_READ_BY = {"ADAE": ("AE", "EX"), "ADEX": ("EX", "VS"), "ADTR": ("TU", "TR"), "ADQS": ("QS",)}
 
 
 @dataclass
@@ -95,6 +98,38 @@ class Derived:
     error: Exception | None = None
 
 
+def read_ahead(sdtm: Mapping[str, pd.DataFrame], names: tuple[str, ...] | list[str]) -> None:
+    """Read the SDTM datasets that the derivations of ``names`` (of :data:`ADSL_ONLY`) read
+    whole, from a folder read lazily (a forked child does this while ADSL is
+    derived beside it; at 10,000 subjects AE, TR and VS take ≈0.4 s). A dataset that cannot
+    be read is left for its derivation, which raises the error in its serial place."""
+    if not isinstance(sdtm, SdtmFolder):
+        return
+    for name in dict.fromkeys(d for n in ADSL_ONLY if n in names for d in _READ_BY[n]):
+        if name in sdtm:
+            with contextlib.suppress(Exception):
+                sdtm[name]
+
+
+def adsl_only_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                    adsl: pd.DataFrame) -> AdslStage:
+    """The stage :func:`derive_adsl_only` needs (SDTM, settings, ADSL) around an ADSL derived
+    elsewhere (by the parent of a forked child, which derives the datasets from it)."""
+    empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
+                          "TUSTRESC": pd.Series(dtype="string"),
+                          "SEQ": pd.Series(dtype="float64")})
+    return AdslStage(sdtm=_upper_keys(sdtm), settings=settings,
+                     adsl=AdslResult(adsl=adsl, baseline_tumours=empty), findings=[],
+                     methods={})
+
+
+def _upper_keys(sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``sdtm`` keyed by upper-case dataset name (read_sdtm's lazy folder stays lazy)."""
+    if any(str(k).upper() != k for k in sdtm):
+        return {str(k).upper(): v for k, v in sdtm.items()}
+    return sdtm
+
+
 def derive_adsl_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
                       defer_last_alive: bool = False) -> AdslStage:
     """The settings' cross-check, then ADSL from SDTM (the first step of :func:`derive_all`).
@@ -103,8 +138,7 @@ def derive_adsl_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
     :func:`complete_stage` adds: its sources (AE, LB, RS, TR, TU, ...) are a good part of
     ADSL's work, and no dataset of :data:`ADSL_ONLY` needs it, so a forked child can derive
     those meanwhile."""
-    if any(str(k).upper() != k for k in sdtm):   # read_sdtm's lazy folder stays lazy
-        sdtm = {str(k).upper(): v for k, v in sdtm.items()}
+    sdtm = _upper_keys(sdtm)
     for stem, key, message in settings.cross_check():
         raise InputDataError(f"ADaM settings ({stem} {key}): {message}")
     findings = Findings()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from cdiscmap.adam import (
     AdamResult,
     AdslStage,
     Derived,
+    adsl_only_stage,
     assemble,
     complete_stage,
     derive_adsl_only,
@@ -27,6 +30,7 @@ from cdiscmap.adam import (
     derive_all,
     derive_efficacy,
     load_adam_settings,
+    read_ahead,
 )
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.checks.facts import facts_cache, remember
@@ -35,7 +39,7 @@ from cdiscmap.emit.atomic import Staging
 from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_datasets, write_planned
 from cdiscmap.emit.written import recall_text_facts
 from cdiscmap.findings import Finding, Findings
-from cdiscmap.forked import ForkedCall, fork_unsafe_runtime, fork_usable
+from cdiscmap.forked import ForkedPeer, PeerChannel, fork_unsafe_runtime, fork_usable
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.standards.models import Standards
 
@@ -211,21 +215,24 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     """Derive, check and write ADaM into ``folder``: the derivations (findings deduplicated),
     the check findings and the records of each dataset written, in ADAM_ORDER.
 
-    Once ADSL is derived, the ``forked`` datasets are derived, checked and written by a
-    forked child (:mod:`cdiscmap.forked`) while this process does the others; the first
-    error raised is the one a serial run would raise (derivations before checks before
-    sizing before writing, in ADAM_ORDER within each step)."""
+    The ``forked`` datasets are derived, checked and written by a forked child
+    (:class:`_ChildHalf`, forked before ADSL is derived so that it reads its SDTM meanwhile)
+    while this process does the others; the first error raised is the one a serial run would
+    raise (derivations before checks before sizing before writing, in ADAM_ORDER within each
+    step)."""
     there = [n for n in ADSL_ONLY if n in forked]
     here = [n for n in ADSL_ONLY if n not in there]
-    forking = bool(there) and fork_usable() and fork_unsafe_runtime() is None
-    stage = derive_adsl_stage(sdtm, settings, defer_last_alive=forking)
+    forking = bool(there) and fork_usable() and fork_unsafe_runtime() is None \
+        and hasattr(os, "memfd_create")
     parent = os.getpid()
 
-    def child_half() -> _Half:
+    def child_half(stage: AdslStage) -> _Half:
         return _forked_half(stage, there, standards, folder, created, parent=parent)
 
-    with ForkedCall(child_half, fork=forking) as child:
-        complete_stage(stage, there)            # LSTALVDT: the first error after the fork
+    with _ChildHalf(sdtm, settings, child_half, there, folder, fork=forking) as child:
+        stage = derive_adsl_stage(sdtm, settings, defer_last_alive=forking)
+        child.start(stage)                      # without a fork: its half done here, now
+        complete_stage(stage, there)            # LSTALVDT: the first error after ADSL
         efficacy = derive_efficacy(stage)       # ADRS/ADTTE: errors before any of the child's
         own = derive_adsl_only(stage, here, catch=True)
         mine = _derived_half(own)
@@ -235,12 +242,10 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                       **{n: f for n in here if (f := own.datasets.get(n)) is not None}}
             _finish(mine, {n: frames[n] for n in ADAM_ORDER if n in frames}, standards,
                     folder, created, progress)
-        other = child.result() if there else _Half(derived=Derived())
-        if child.recomputed:        # the child died (its half was done here): its leftovers
-            _drop_temporaries(folder, there)
+        other = child.result(stage) if there else _Half(derived=Derived())
         if other.failed is not None and other.error is None and (
                 mine.failed is None or other.failed < mine.failed):
-            other = child_half()    # the child's half again, here, to raise its error
+            other = child_half(stage)   # the child's half again, here, to raise its error
     error = _first_error(mine, other)
     if error is not None:
         raise error
@@ -250,6 +255,88 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     records = {n: half.records[n] for n in ADAM_ORDER for half in (mine, other)
                if n in half.records}
     return result, checks, records
+
+
+class _ChildHalf:
+    """The half of ``cdiscmap adam`` that a forked child derives, checks and writes
+    (``half(stage)``, for the datasets ``names``, written into ``folder``).
+
+    The child is forked before ADSL is derived: it reads the SDTM its datasets read whole
+    (:func:`read_ahead`: AE, TR, VS, ... ≈0.5 CPU-s at 10,000 subjects) while this process
+    derives ADSL, then takes ADSL from :meth:`start` and does its half. ADSL goes through an
+    anonymous memory file (memfd), not the pipe: a write into a full pipe would hold this
+    process until the child, still reading, empties it; only its size goes through the pipe.
+    Without ``fork``, :meth:`start` does the half here at once (the serial order). When the
+    child dies, stalls or sends nothing usable, :meth:`result` does its half here."""
+
+    def __init__(self, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
+                 half: Callable[[AdslStage], _Half], names: list[str], folder: Path, *,
+                 fork: bool) -> None:
+        self._half = half
+        self._names, self._folder = names, folder
+        self._done: _Half | None = None
+        self._peer: ForkedPeer | None = None
+        self._memory = -1
+        if not fork:
+            return
+        self._memory = os.memfd_create("cdiscmap-adsl", os.MFD_CLOEXEC)
+        memory = self._memory
+
+        def work(channel: PeerChannel) -> None:
+            read_ahead(sdtm, names)
+            size = channel.recv()
+            if not isinstance(size, int):
+                return                              # the parent stopped before ADSL
+            data = bytearray()
+            while len(data) < size:
+                chunk = os.pread(memory, size - len(data), len(data))
+                if not chunk:
+                    return
+                data += chunk
+            adsl = pickle.loads(data)
+            channel.send(half(adsl_only_stage(sdtm, settings, adsl)))
+
+        self._peer = ForkedPeer(work)
+
+    def start(self, stage: AdslStage) -> None:
+        """Give the child ADSL (as derived so far: LSTALVDT may still be missing, which no
+        dataset of the child's needs); without a child, do its half here."""
+        if self._peer is None:
+            self._done = self._half(stage)
+            return
+        data = memoryview(pickle.dumps(stage.adsl.adsl, protocol=pickle.HIGHEST_PROTOCOL))
+        done = 0
+        while done < len(data):
+            done += os.pwrite(self._memory, data[done:], done)
+        with contextlib.suppress(OSError):     # a child gone already: result() does its half
+            self._peer.send(len(data))
+
+    def result(self, stage: AdslStage) -> _Half:
+        """The child's half; done here when the child did not deliver it (its temporary files
+        are then removed first)."""
+        if self._done is not None:
+            return self._done
+        reply = self._peer.recv() if self._peer is not None else None
+        if isinstance(reply, _Half):
+            return reply
+        self.close()
+        _drop_temporaries(self._folder, self._names)    # a killed child's leftovers
+        return self._half(stage)
+
+    def close(self) -> None:
+        """Stop the child (if any) and free ADSL's memory file."""
+        if self._peer is not None:
+            self._peer.close()
+            self._peer = None
+        if self._memory >= 0:
+            os.close(self._memory)
+            self._memory = -1
+
+    def __enter__(self) -> _ChildHalf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _drop_temporaries(folder: Path, names: list[str]) -> None:
