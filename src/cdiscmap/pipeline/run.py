@@ -13,6 +13,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -372,11 +373,13 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
 
     # the RECIST step's timepoints are ADTR's too (same TU/TR); the mapped text columns'
     # factorisations serve RECIST, the trial design and the checks' child (forked with them)
-    with timepoints_memo(), codes_cache():
-        return _run_study(opts, progress)
+    # (children: the forked processes that check the SDTM and make the report, stopped if
+    # the run leaves early)
+    with timepoints_memo(), codes_cache(), ExitStack() as children:
+        return _run_study(opts, progress, children)
 
 
-def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
+def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> RunResult:
     progress.stage("Loading specs")
     # custom domains, then study.yaml terms / extends
     standards, loaded = study_standards(opts.study_dir)
@@ -399,46 +402,30 @@ def _run_study(opts: RunOptions, progress: Progress) -> RunResult:
     result = map_study(loaded, raw_dir, codelist_terms(standards),
                        {n: {v.name for v in ds.variables if v.data_type == "Char"}
                         for n, ds in standards.datasets.items()}, progress=progress)
-    from functools import partial
-
     from cdiscmap.pipeline.recist_step import apply_recist
 
-    with ExitStack() as children:
-        # Most datasets are final once mapped: their own checks and lineage lines are made by
-        # a forked child while this process runs the RECIST engine and builds the trial
-        # design (the second core is idle then); what those steps add or replace is checked
-        # by the checks' child below, with the checks that read several datasets.
-        mapped = {**result.domains, **result.supp}
-        own_checks = children.enter_context(
-            ForkedCall(partial(dataset_checks, mapped, loaded, standards)))
-        progress.stage("RECIST 1.1 cross-check")
-        # the engine runs here (RS gets its records); the cross-check only reads frames and
-        # adds findings, so it runs in the checks' child and its findings go in at this point
-        recist_check = apply_recist(result, loaded, check=False)
-        recist_at = len(result.findings.items)
-        from cdiscmap.sdtm.trial_summary import build_ts
+    # Most datasets are final once mapped: their own checks and lineage lines are made by a
+    # forked child while this process runs the RECIST engine and builds the trial design (the
+    # second core is idle then); what those steps add or replace is checked by the checks'
+    # child below, with the checks that read several datasets.
+    mapped = {**result.domains, **result.supp}
+    own_checks = children.enter_context(
+        ForkedCall(partial(dataset_checks, mapped, loaded, standards)))
+    progress.stage("RECIST 1.1 cross-check")
+    # the engine runs here (RS gets its records); the cross-check only reads frames and adds
+    # findings, so it runs in the checks' child and its findings go in at this point
+    recist_check = apply_recist(result, loaded, check=False)
+    recist_at = len(result.findings.items)
+    from cdiscmap.sdtm.trial_summary import build_ts
 
-        ts = build_ts(loaded, result.domains.get("DM"), standards)
-        if ts is not None:
-            result.domains["TS"] = ts
-            result.accounting.records("TS", len(ts))
-        add_design_and_relationships(result, loaded, raw_dir)
-        from cdiscmap.sdtm.relationships import with_continuations
+    ts = build_ts(loaded, result.domains.get("DM"), standards)
+    if ts is not None:
+        result.domains["TS"] = ts
+        result.accounting.records("TS", len(ts))
+    add_design_and_relationships(result, loaded, raw_dir)
+    from cdiscmap.sdtm.relationships import with_continuations
 
-        standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
-        return _write_package(opts, progress, loaded, standards, result, raw_dir, out_dir,
-                              created, with_adam, analysis, children, mapped, own_checks,
-                              recist_check, recist_at)
-
-
-def _write_package(opts: RunOptions, progress: Progress, loaded: LoadedStudy,
-                   standards: Standards, result: SdtmResult, raw_dir: Path, out_dir: Path,
-                   created: datetime, with_adam: bool, analysis: AnalysisSettings | None,
-                   children: ExitStack, mapped: dict[str, pd.DataFrame],
-                   own_checks: ForkedCall[dict[str, DatasetChecked]],
-                   recist_check: RecistCrosscheck | None, recist_at: int) -> RunResult:
-    """Checks, ADaM, the datasets, define.xml and the reports of the mapped SDTM, staged and
-    switched into place."""
+    standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
     # datasets a step after the mapping added or replaced are checked with the rest
     unchanged = {n for n, f in {**result.domains, **result.supp}.items() if mapped.get(n) is f}
     # The checks only read the frames and return findings: they run in a forked child while
