@@ -52,6 +52,44 @@ def test_nul_swallowed_behind_an_earlier_value_is_found_with_one_object_per_row(
     assert uniques.tolist() == ["ab", "cd", "ab\x00c"] and codes.tolist() == [0, 1, 2] * 3
 
 
+@pytest.mark.parametrize("texts, uniques", [
+    # all values 2 long: the longest row (4, "ab\x00c") betrays the cut
+    (["ab", None, "cd", "ab\x00c", None], ["ab", "cd", "ab\x00c"]),
+    # values 2 and 3 long: each row compared with its value; missing rows are not compared
+    (["ab", None, "abc", "ab\x00c", None], ["ab", "abc", "ab\x00c"]),
+    # the first row holds NUL, so the value kept does: found among the values
+    (["ab\x00c", "ab", None, "xyz"], ["ab\x00c", "ab", "xyz"]),
+])
+def test_cut_found_by_either_check_with_missing_rows(monkeypatch, texts, uniques):
+    import cdiscmap.emit.xpt as xpt
+
+    found = []
+    check = xpt._cut_at_nul
+    monkeypatch.setattr(xpt, "_cut_at_nul", lambda *a: found.append(check(*a)) or found[-1])
+    codes, got = _factorize_text(pd.Series(fresh(texts * 3), dtype="string"))
+    assert found == [True]
+    assert got.tolist() == uniques
+    code = {value: i for i, value in enumerate(uniques)} | {None: -1}
+    assert codes.tolist() == [code[t] for t in texts * 3]
+
+
+@pytest.mark.parametrize("texts", [
+    ["ab", None, "cd", "ab"],                       # one length, missing rows
+    ["ab", "abc", None, "abc", "abcd", "ab"],       # several lengths, missing rows
+])
+def test_no_cut_reported_without_nul(monkeypatch, texts):
+    import cdiscmap.emit.xpt as xpt
+
+    found = []
+    check = xpt._cut_at_nul
+    monkeypatch.setattr(xpt, "_cut_at_nul", lambda *a: found.append(check(*a)) or found[-1])
+    codes, uniques = _factorize_text(pd.Series(fresh(texts * 3), dtype="string"))
+    assert found == [False]
+    distinct = list(dict.fromkeys(t for t in texts if t is not None))
+    assert uniques.tolist() == distinct
+    assert codes.tolist() == [-1 if t is None else distinct.index(t) for t in texts * 3]
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.sampled_from(["", "X", "NOT DONE", "ÉCHO", "a b"]),
                           st.text(max_size=6)), max_size=60),
@@ -93,3 +131,23 @@ def test_a_sorted_column_of_shared_objects_is_grouped_by_object():
     codes, uniques = _factorize_text(pd.Series(sorted_shared, dtype="string"))
     assert uniques.tolist() == subjects
     assert codes.tolist() == [i for i in range(2000) for _ in range(50)]
+
+
+def test_runs_of_one_object_are_hashed_once_per_run_with_the_same_codes():
+    import cdiscmap.emit.xpt as xpt
+
+    s1, s2, s1_again = "".join(["S", "1"]), "".join(["S", "2"]), "".join(["S", "1"])
+    assert s1 is not s1_again
+    cells = [s1] * 5 + [None] * 4 + [s2] * 6 + [s1_again] * 5 + [s1] * 4
+    column = pd.Series(cells, dtype="string")
+    # 5 runs over 24 rows (at least 4 rows each on average): one address per run is hashed
+    assert xpt._run_starts(xpt._addresses(np.asarray(column.array))).tolist() == [0, 5, 9, 15, 20]
+    codes, uniques = _factorize_text(column)
+    assert uniques.tolist() == ["S1", "S2"]
+    assert codes.tolist() == [0] * 5 + [-1] * 4 + [1] * 6 + [0] * 9
+    # runs of 2 rows on average: every row's address is hashed, same codes
+    short = pd.Series([s1, s1, s2, s2, None, None, s1_again, s1_again] * 3, dtype="string")
+    assert xpt._run_starts(xpt._addresses(np.asarray(short.array))) is None
+    codes, uniques = _factorize_text(short)
+    assert uniques.tolist() == ["S1", "S2"]
+    assert codes.tolist() == [0, 0, 1, 1, -1, -1, 0, 0] * 3

@@ -64,6 +64,10 @@ try:    # pandas' hash table for str values: public behaviour, private module (_
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
 except ImportError:   # pragma: no cover - a pandas without it takes pd.factorize
     _StringHashTable = None
+try:    # the longest str/bytes of an object array, by one loop in C (_cut_at_nul)
+    from pandas._libs.writers import max_len_string_array as _longest_text
+except ImportError:   # pragma: no cover - a pandas without it compares every row
+    _longest_text = None
 
 __all__ = [
     "SAS_OS",
@@ -637,17 +641,34 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.intp), np.empty(0, dtype=object)
     addresses = _addresses(values)
     if _shares_objects(addresses):
-        by_object, _ = pd.factorize(addresses)
+        runs = _run_starts(addresses)
+        keys = addresses if runs is None else addresses[runs]
+        by_object, _ = pd.factorize(keys)
         n_objects = int(by_object.max()) + 1
         first = np.empty(n_objects, dtype=np.intp)
-        first[by_object[::-1]] = np.arange(n_rows)[::-1]
+        first[by_object[::-1]] = np.arange(len(keys))[::-1]
+        if runs is not None:
+            first = runs[first]
         uniques, codes = PyObjectHashTable(n_objects).factorize(values[first], na_sentinel=-1)
-        return codes[by_object], uniques
+        codes = codes[by_object]
+        if runs is not None:
+            codes = np.repeat(codes, np.diff(runs, append=n_rows))
+        return codes, uniques
     codes, uniques = _hash_text(values, python_strings)
     if _cut_at_nul(values, codes, uniques):
         uniques, codes = PyObjectHashTable(min(n_rows, 1 << 16)).factorize(values,
                                                                            na_sentinel=-1)
     return codes, uniques
+
+
+def _run_starts(addresses: np.ndarray) -> np.ndarray | None:
+    """The first row of each run of rows holding the same object, when runs are long (at
+    least 4 rows on average: a subject's STUDYID, USUBJID, visit in a sorted dataset): then
+    one address per run is hashed and the codes repeated. None when runs are short."""
+    changes = addresses[1:] != addresses[:-1]
+    if (int(np.count_nonzero(changes)) + 1) * 4 > len(addresses):
+        return None
+    return np.flatnonzero(np.concatenate(([True], changes)))
 
 
 def _shares_objects(addresses: np.ndarray, sample_size: int = 16384) -> bool:
@@ -701,20 +722,34 @@ def _hash_text(values: np.ndarray, python_strings: bool) -> tuple[np.ndarray, np
 
 def _cut_at_nul(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> bool:
     """Whether a C-string hash gave one code to texts that differ after a NUL: then a distinct
-    value holds NUL, or some row is longer than its code's value."""
+    value holds NUL, or some row is not equal to its code's value.
+
+    A row the C-string table gave a code to equals that code's value up to the row's first
+    NUL; when no value holds NUL, the row is the value, possibly followed by a NUL and more,
+    so it is never shorter and is equal exactly when it is as long. When all values have one
+    length, the longest row settles it (one pass in C over the rows' lengths, no Python call
+    per row); otherwise every row is compared with its value (numpy's object ``equal``).
+    """
     if not all(map(isinstance, uniques, repeat(str))):
         return False                    # pd.factorize took the Python-object table: exact
-    if "\x00" in "".join(uniques):       # one scan of the distinct values, in C
+    if not len(uniques):
+        return False                    # every row missing: nothing was hashed
+    if "\x00" in "".join(uniques):      # one scan of the distinct values, in C
         return True
-    present = codes >= 0
-    rows = values if present.all() else values[present]
-    try:
-        row_chars = sum(map(len, rows))
-    except TypeError:                   # not all text: pd.factorize compared objects, exact
-        return False
-    counts = np.bincount(codes[present], minlength=len(uniques))
     value_chars = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
-    return row_chars != int(counts @ value_chars)
+    shortest = int(value_chars.min())
+    if _longest_text is not None and shortest == int(value_chars.max()):
+        # missing rows (code -1) are not str and count as length 0 here
+        return _longest_text(values) != shortest
+    present = codes >= 0
+    # code -1 takes the appended "" but is not compared (``where``): missing stays missing
+    expected = np.append(uniques, "")[codes]
+    same = np.ones(len(values), dtype=bool)
+    try:
+        np.equal(values, expected, out=same, where=present)
+    except TypeError:                   # a row that is not text: pd.factorize decided, exact
+        return False
+    return not same.all()
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:
