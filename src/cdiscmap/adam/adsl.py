@@ -498,10 +498,15 @@ def _source_columns(sdtm: dict[str, pd.DataFrame], source: DateSource,
     folder: :func:`dataset_columns`)."""
     if source.dataset not in sdtm:
         return sdtm             # source_dates says it is not given
+    return {source.dataset: dataset_columns(sdtm, source.dataset, _source_variables(source),
+                                            projected=projected)}
+
+
+def _source_variables(source: DateSource) -> list[str]:
+    """The variables of a source's dataset that :func:`source_dates` reads."""
     wanted = ["USUBJID", source.date, source.value, *source.where, *(source.where_not or {}),
               source.dataset[:2] + "SEQ", "_SRCFILE", "_SRCROW"]
-    return {source.dataset: dataset_columns(sdtm, source.dataset, [c for c in wanted if c],
-                                            projected=projected)}
+    return [c for c in wanted if c]
 
 
 def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
@@ -514,6 +519,11 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
     derives that dataset: :func:`cdiscmap.adam.io.dataset_columns`)."""
     subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))   # unique (one per DM subject)
     latest = np.full(len(adsl), np.iinfo(np.int64).min, dtype=np.int64)
+    # each dataset's variables for all its sources, read once (AE: start and end dates)
+    needed: dict[str, dict[str, None]] = {}
+    for source in settings.adsl.last_alive_sources:
+        needed.setdefault(source.dataset, {}).update(dict.fromkeys(_source_variables(source)))
+    read: dict[str, pd.DataFrame] = {}
     for source in settings.adsl.last_alive_sources:
         if source.dataset == "ADSL":     # an ADSL date (admiral: TRTEDT)
             if source.date not in adsl.columns:
@@ -526,7 +536,13 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
             continue
         if source.dataset not in sdtm:
             continue
-        cut = _source_columns(sdtm, source, projected)
+        if source.dataset not in read:
+            read[source.dataset] = dataset_columns(sdtm, source.dataset,
+                                                   list(needed[source.dataset]),
+                                                   projected=projected)
+        frame = read[source.dataset]
+        cut = {source.dataset: frame[[c for c in dict.fromkeys(_source_variables(source))
+                                      if c in frame.columns]]}
         if source.date not in cut[source.dataset].columns:
             continue  # permissible variable absent (e.g. AEENDTC): nothing to add
         found = source_records(cut, source, findings, highest=source.imputation, how="first",

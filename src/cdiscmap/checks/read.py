@@ -803,7 +803,7 @@ class SdtmFolder(Mapping[str, pd.DataFrame]):
         if path.suffix.lower() != ".xpt":
             return None
         try:
-            data = path.read_bytes()
+            data = _file_data(path)         # mapped, not copied (LB: 157 MB at 10k subjects)
             _, _, variables, start = _parse_header(data, path.name)
             upper = [v.meta.name.strip().upper() for v in variables]
             if len(set(upper)) != len(upper) or any(
