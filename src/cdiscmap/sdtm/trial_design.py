@@ -13,6 +13,8 @@ Every builder works on whole frames; nothing loops over subjects or records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -170,15 +172,48 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     return out
 
 
-def _dated_visits(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _DatedVisits:
+    """Every distinct dated (USUBJID, VISITNUM, VISIT, date) at its first record, the text
+    columns as codes into study-wide tables of their distinct values (code -1: null VISIT)."""
+
+    subject: np.ndarray
+    subjects: np.ndarray
+    visitnum: np.ndarray
+    visit: np.ndarray
+    visits: np.ndarray
+    date: np.ndarray
+    dates: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.subject)
+
+
+def _joined_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of several parts (each: codes into its own distinct values, -1 null) renumbered
+    into one table of the distinct values of all parts (a small table hashed, not the rows)."""
+    if not parts:
+        return np.zeros(0, dtype=np.intp), np.empty(0, dtype=object)
+    table_codes, table = pd.factorize(np.concatenate(
+        [np.asarray(uniques, dtype=object) for _, uniques in parts]))
+    pieces, start = [], 0
+    for codes, uniques in parts:
+        # a part's code c is table code table_codes[start + c]; the appended -1 keeps null null
+        pieces.append(np.append(table_codes[start:start + len(uniques)], -1)[codes])
+        start += len(uniques)
+    return np.concatenate(pieces).astype(np.intp, copy=False), np.asarray(table, dtype=object)
+
+
+def _dated_visits(domains: dict[str, pd.DataFrame]) -> _DatedVisits:
     """(USUBJID, VISITNUM, VISIT, date) of every record that has a visit number and a date,
     each distinct combination once, at its first record (domains in order, then rows).
 
     Only the first record of a repeated combination can decide SV's bounds and VISIT (the
     later ones tie with it), so the many records of a visit (a lab panel) are reduced on the
     text columns' integer codes (:func:`cdiscmap.sdtm.vectorize.coded`, shared with the run's
-    other steps) before any text is touched."""
-    parts = []
+    other steps) before any text is touched; the kept codes are renumbered into study-wide
+    tables, so no text is hashed again."""
+    subjects, dates, visits, visitnums = [], [], [], []
     for name, frame in domains.items():
         if name in ("SV", "SE", "TV") or not {"USUBJID", "VISITNUM"} <= set(frame.columns):
             continue
@@ -194,32 +229,34 @@ def _dated_visits(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
             visit, visit_uniques = np.full(len(frame), -1, dtype=np.intp), np.empty(0, object)
         rows = np.flatnonzero(~np.isnan(visitnum) & (date >= 0) & (subj >= 0))
         # one record per distinct (subject, visit number by its bits, date, visit name)
-        rows = rows[_first_of_each(subj[rows], visitnum[rows].view(np.int64), date[rows],
-                                   visit[rows])]
-        named = visit[rows]
-        parts.append(pd.DataFrame({
-            "USUBJID": np.asarray(subj_uniques, dtype=object)[subj[rows]],
-            "VISITNUM": visitnum[rows],
-            "VISIT": np.where(named >= 0,
-                              np.append(np.asarray(visit_uniques, dtype=object), None)[named],
-                              None),
-            "_DTC": np.asarray(date_uniques, dtype=object)[date[rows]]}))
-    if not parts:
-        return pd.DataFrame(columns=["USUBJID", "VISITNUM", "VISIT", "_DTC"])
-    return pd.concat(parts, ignore_index=True)
+        subj, visitnum, date, visit = subj[rows], visitnum[rows], date[rows], visit[rows]
+        number, numbers = pd.factorize(visitnum.view(np.int64))
+        first = _first_of_each((subj, len(subj_uniques)), (number, len(numbers)),
+                               (date, len(date_uniques)), (visit, len(visit_uniques)))
+        subjects.append((subj[first], subj_uniques))
+        dates.append((date[first], date_uniques))
+        visits.append((visit[first], visit_uniques))
+        visitnums.append(visitnum[first])
+    subject, subject_table = _joined_codes(subjects)
+    date, date_table = _joined_codes(dates)
+    visit, visit_table = _joined_codes(visits)
+    return _DatedVisits(subject, subject_table,
+                        np.concatenate(visitnums) if visitnums else np.zeros(0),
+                        visit, visit_table, date, date_table)
 
 
-def _first_of_each(*columns: np.ndarray) -> np.ndarray:
-    """Positions of the first row of each distinct combination of integer ``columns``, in
-    row order: one integer key per row (mixed radix of the columns' codes) hashed once."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
+def _first_of_each(*columns: tuple[np.ndarray, int]) -> np.ndarray:
+    """Positions of the first row of each distinct combination of integer ``columns`` (each:
+    codes from -1 to its number of values - 1), in row order: one integer key per row
+    (mixed radix of the codes) hashed once."""
+    key = np.zeros(len(columns[0][0]), dtype=np.int64)
     size = 1
-    for column in columns:
-        codes, uniques = pd.factorize(column)
-        if size * max(len(uniques), 1) >= 2 ** 62:          # cannot pack: key on tuples
-            return np.flatnonzero(~pd.MultiIndex.from_arrays(columns).duplicated())
-        key = key * max(len(uniques), 1) + codes
-        size *= max(len(uniques), 1)
+    for codes, n in columns:
+        if size * (n + 1) >= 2 ** 62:          # cannot pack: key on tuples
+            return np.flatnonzero(~pd.MultiIndex.from_arrays(
+                [codes for codes, _ in columns]).duplicated())
+        key = key * (n + 1) + (codes + 1)
+        size *= n + 1
     return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
 
 
@@ -230,24 +267,21 @@ def _ranks(uniques: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _visit_bounds(visits: pd.DataFrame) -> pd.DataFrame:
+def _visit_bounds(visits: _DatedVisits) -> pd.DataFrame:
     """Per (USUBJID, VISITNUM), in that order: the first non-missing VISIT and the first and
     last date part (YYYY-MM-DD) of the records ordered by date part, then full date.
 
     The same as a stable sort on (USUBJID, VISITNUM, date part, date) and a sorted groupby
-    taking first/last, done on integer ranks: the text columns are factorised once and only
-    their distinct values are cut and ordered (a million dated records have a few thousand
-    distinct dates)."""
-    subj_codes, subj_uniques = pd.factorize(visits["USUBJID"].to_numpy(dtype=object))
-    dtc_codes, dtc_uniques = pd.factorize(visits["_DTC"].to_numpy(dtype=object))
-    dtc_uniques = np.asarray(dtc_uniques, dtype=object)
-    day_of_dtc = pd.Series(dtc_uniques, dtype=object).astype(str).str.slice(0, 10)
+    taking first/last, done on integer ranks: only the distinct values of the text columns are
+    cut and ordered (a million dated records have a few thousand distinct dates)."""
+    dtc_codes = visits.date
+    day_of_dtc = pd.Series(visits.dates, dtype=object).astype(str).str.slice(0, 10)
     day_codes, day_uniques = pd.factorize(day_of_dtc.to_numpy(dtype=object))
     day_uniques = np.asarray(day_uniques, dtype=object)
-    subject = _ranks(np.asarray(subj_uniques, dtype=object))[subj_codes]
-    visitnum = visits["VISITNUM"].to_numpy(dtype=np.float64)
+    subject = _ranks(visits.subjects)[visits.subject]
+    visitnum = visits.visitnum
     day = _ranks(day_uniques)[day_codes][dtc_codes]
-    order = np.lexsort((_ranks(dtc_uniques)[dtc_codes], day, visitnum, subject))
+    order = np.lexsort((_ranks(visits.dates)[dtc_codes], day, visitnum, subject))
     subject, visitnum = subject[order], visitnum[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (subject[1:] != subject[:-1]) | (visitnum[1:] != visitnum[:-1])
@@ -255,18 +289,18 @@ def _visit_bounds(visits: pd.DataFrame) -> pd.DataFrame:
     ends = np.append(starts[1:], len(order)) - 1
     group = np.cumsum(first) - 1
     day_rows = day_codes[dtc_codes[order]]
-    visit = visits["VISIT"].to_numpy(dtype=object)[order]
-    named = np.flatnonzero(pd.notna(visit))
+    visit = visits.visit[order]
+    named = np.flatnonzero(visit >= 0)
     first_named = np.full(len(starts), -1, dtype=np.int64)
     seen, at = np.unique(group[named], return_index=True)    # first named row per group
     first_named[seen] = named[at]
     visit_first = np.empty(len(starts), dtype=object)
     visit_first[:] = None
     has = first_named >= 0
-    visit_first[has] = visit[first_named[has]]
+    visit_first[has] = visits.visits[visit[first_named[has]]]
     return pd.DataFrame({
-        "USUBJID": np.asarray(subj_uniques, dtype=object)[subj_codes[order[starts]]],
-        "VISITNUM": visits["VISITNUM"].to_numpy()[order[starts]],
+        "USUBJID": visits.subjects[visits.subject[order[starts]]],
+        "VISITNUM": visitnum[starts],
         "VISIT": visit_first,
         "SVSTDTC": day_uniques[day_rows[starts]],
         "SVENDTC": day_uniques[day_rows[ends]],
@@ -281,7 +315,7 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
     the visit's records over all domains; SVPRESP is Y for a visit planned in TV, null for
     an unplanned one (unscheduled); SVOCCUR is Y (the data show the visit took place)."""
     visits = _dated_visits(domains)
-    if visits.empty:
+    if not len(visits):
         return None
     sv = _visit_bounds(visits)
     planned = {float(v.visitnum): v for v in design.visits} if design else {}
