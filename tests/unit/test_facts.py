@@ -147,3 +147,31 @@ def test_complete_heads_test_the_shape_of_the_first_ten_characters() -> None:
     assert complete_heads(values).tolist() == [True, True, False, False, False, False, True,
                                                False]
     assert complete_heads(np.array([], dtype=object)).tolist() == []
+
+
+def test_facts_reuse_the_runs_factorisation_in_first_appearance_order(monkeypatch) -> None:
+    """A column the mapping factorised (sdtm.vectorize) is not hashed again: its remembered
+    codes are renumbered as a row scan meets the values (unused table values dropped)."""
+    from cdiscmap.checks import facts as facts_module
+    from cdiscmap.checks.facts import facts_cache
+    from cdiscmap.sdtm.vectorize import clean_text, codes_cache, text_from_codes
+
+    def no_hashing(series: pd.Series) -> None:
+        raise AssertionError("the text was hashed again")
+
+    with codes_cache(), facts_cache():
+        # the table holds "B" before "A" and an unused "Z"; the rows meet A, null, B, B, A
+        column = text_from_codes(np.array([2, -1, 0, 3, 2]),
+                                 np.array(["B", "Z", "A", "B"], dtype=object),
+                                 pd.RangeIndex(5))
+        cleaned = clean_text(text(" Q", "R", None, "Q"))    # already in first-appearance order
+        monkeypatch.setattr(facts_module, "_text_facts", no_hashing)
+        facts = text_facts(column)
+        assert facts.codes.tolist() == [0, -1, 1, 1, 0]
+        assert facts.uniques.tolist() == ["A", "B"]
+        assert facts.max_bytes == 1
+        facts = text_facts(cleaned)
+        assert facts.codes.tolist() == [0, 1, -1, 0]
+        assert facts.uniques.tolist() == ["Q", "R"]
+    monkeypatch.undo()
+    assert text_facts(column).uniques.tolist() == ["A", "B"]     # no cache: hashed, same facts

@@ -69,3 +69,47 @@ def test_no_lineage_columns_writes_an_empty_table(tmp_path: Path) -> None:
     write_lineage(tmp_path, {"XX": pd.DataFrame({"USUBJID": ["S-1"]})})
     assert (tmp_path / "lineage.csv").read_text() == pd.DataFrame().to_csv(
         index=False, lineterminator="\n")
+
+
+def test_numbers_around_the_thousands_split(tmp_path: Path) -> None:
+    """Source rows and --SEQ of one, three, four and six digits (written in two pieces from a
+    thousand on), a missing --SEQ, and numbers the tables do not take (negative, fractional
+    --SEQ would be refused by astype("Int64"); a negative one is written as pandas does)."""
+    lb = pd.DataFrame({
+        "USUBJID": pd.array(["S-1"] * 6, dtype="string"),
+        "LBSEQ": [1.0, 999.0, 1000.0, np.nan, 1001.0, 716536.0],
+        "_SRCFILE": pd.array(["lb.csv"] * 6, dtype="string"),
+        "_SRCROW": np.array([0, 9, 1000, 1010, 20001, 716536], dtype=np.int64),
+    })
+    vs = pd.DataFrame({
+        "USUBJID": pd.array(["S-2", "S-2"], dtype="string"),
+        "VSSEQ": [-3.0, 2.0],
+        "_SRCFILE": pd.array(["vs.csv", "vs.csv"], dtype="string"),
+        "_SRCROW": np.array([5, -1], dtype=np.int64),
+    })
+    write_lineage(tmp_path, {"LB": lb, "VS": vs})
+    assert (tmp_path / "lineage.csv").read_text() == (
+        "dataset,USUBJID,SEQ,QNAM,source_file,source_row\n"
+        "LB,S-1,1,,lb.csv,0\n"
+        "LB,S-1,999,,lb.csv,9\n"
+        "LB,S-1,1000,,lb.csv,1000\n"
+        "LB,S-1,,,lb.csv,1010\n"
+        "LB,S-1,1001,,lb.csv,20001\n"
+        "LB,S-1,716536,,lb.csv,716536\n"
+        "VS,S-2,-3,,vs.csv,5\n"
+        "VS,S-2,2,,vs.csv,-1\n")
+
+
+def test_many_qnam_and_file_pairs(tmp_path: Path) -> None:
+    """More QNAM x file pairs than records: only the pairs present are formatted."""
+    supp = pd.DataFrame({
+        "USUBJID": pd.array(["S-1", "S-1"], dtype="string"),
+        "QNAM": pd.array(["A", "B"], dtype="string"),
+        "_SRCFILE": pd.array(["x.csv", "y,z.csv"], dtype="string"),
+        "_SRCROW": np.array([1, 2], dtype=np.int64),
+    })
+    write_lineage(tmp_path, {"SUPPAE": supp})
+    assert (tmp_path / "lineage.csv").read_text() == (
+        "dataset,USUBJID,SEQ,QNAM,source_file,source_row\n"
+        "SUPPAE,S-1,,A,x.csv,1\n"
+        'SUPPAE,S-1,,B,"y,z.csv",2\n')

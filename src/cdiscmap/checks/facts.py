@@ -13,8 +13,10 @@ without an import cycle.
 While :func:`facts_cache` is open, the facts of a column are remembered by the identity of its
 own object array (through a weak reference), so the schema, the file limits and the
 CORE-derived rules, which all ask for the same columns, factorise each of them once; the XPT
-reader knows them already from its factorisation of the raw bytes (:func:`remember`). Inside
-the block nobody may write into a remembered column.
+reader knows them already from its factorisation of the raw bytes (:func:`remember`), and a
+column the run's mapping factorised (:func:`cdiscmap.sdtm.vectorize.codes_cache`) takes those
+codes, renumbered when needed, instead of hashing its text again. Inside the block nobody may
+write into a remembered column.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from cdiscmap.sdtm.vectorize import memo_scope
+from cdiscmap.sdtm.vectorize import memo_scope, remembered
 
 try:                                     # pandas' C string hash table (pandas 2.x)
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
@@ -361,10 +363,47 @@ def text_facts(series: pd.Series) -> TextFacts | None:
         entry = cache.get(id(own))                      # type: ignore[union-attr]
         if entry is not None and entry[0]() is own:
             return entry[1]
-    facts = _text_facts(series)
+    facts = _run_facts(series) if own is not None else None
+    if facts is None:
+        facts = _text_facts(series)
     if own is not None and facts is not None:
         _store(own, facts)
     return facts
+
+
+def _run_facts(series: pd.Series) -> TextFacts | None:
+    """The facts of a column whose factorisation the run remembers already
+    (:func:`cdiscmap.sdtm.vectorize.remembered`: the mapping made most SDTM columns that
+    way), renumbered in first-appearance order when needed: integer passes over the codes
+    instead of hashing every cell's text again."""
+    known = remembered(series)
+    if known is None:
+        return None
+    codes, uniques = np.asarray(known[0], dtype=np.intp), np.asarray(known[1], dtype=object)
+    if len(codes) != len(series):
+        return None
+    if not _first_appearance(codes, len(uniques)):
+        inner, present = pd.factorize(codes)        # integers in first-appearance order
+        null = np.flatnonzero(present < 0)
+        if len(null):                               # the null code stays -1
+            renumber = np.arange(len(present), dtype=np.intp)
+            renumber[null[0] + 1:] -= 1
+            renumber[null[0]] = -1
+            inner = renumber[inner]
+            present = np.delete(present, null[0])
+        codes, uniques = inner.astype(np.intp, copy=False), uniques[present]
+    return TextFacts(codes, uniques)
+
+
+def _first_appearance(codes: np.ndarray, count: int) -> bool:
+    """Whether ``codes`` (-1: null) number ``count`` values in order of first appearance,
+    each value used: every code is at most one more than the largest before it, and the
+    largest is ``count - 1``."""
+    if not len(codes):
+        return count == 0
+    highest = np.maximum.accumulate(codes)
+    return bool(highest[-1] == count - 1 and codes[0] <= 0
+                and (codes[1:] <= highest[:-1] + 1).all())
 
 
 def _text_facts(series: pd.Series) -> TextFacts | None:

@@ -11,7 +11,6 @@ import io
 import json
 import re
 from collections.abc import Iterable
-from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,29 +81,112 @@ def lineage_csv(datasets: dict[str, pd.DataFrame]) -> bytes:
     forked child beside the ADaM work).
 
     A million-record run has a few thousand distinct subjects, files and row numbers: each
-    column is factorised, its distinct values are formatted (and CSV-quoted) once, and the
-    lines are joined from those texts in C (``str.join`` over ``zip``), which is what
+    field is formatted (and CSV-quoted) once per distinct value, the fields of low
+    cardinality are joined per distinct combination, and every line is four pieces taken by
+    codes from those tables and joined in one C call over the whole dataset: what
     ``DataFrame.to_csv`` of the same table writes, byte for byte."""
     pieces = [(name, frame) for name, frame in sorted(datasets.items()) if "_SRCFILE" in frame]
     if not pieces:
         return pd.DataFrame().to_csv(index=False, lineterminator="\n").encode("utf-8")
-    parts = [_LINEAGE_HEADER + "\n"]
+    numbers = _Numbers()
+    parts = [_LINEAGE_HEADER]       # each line starts with its line break
     for name, frame in pieces:
-        if not len(frame):
-            continue
-        seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
-        fields = [
-            repeat(_csv_text([name])[0]),
-            _column_texts(frame["USUBJID"], "string") if "USUBJID" in frame else repeat(""),
-            _column_texts(frame[seq], "Int64") if seq else repeat(""),
-            _column_texts(frame["QNAM"], "string") if "QNAM" in frame else repeat(""),
-            _column_texts(frame["_SRCFILE"], "string"),
-            _column_texts(frame["_SRCROW"], "Int64"),
-        ]
-        # constant fields repeat without end: the record columns set the length
-        parts.append("\n".join(map(",".join, zip(*fields, strict=False))))
-        parts.append("\n")
+        if len(frame):
+            parts.append(_lineage_lines(name, frame, numbers))
+    parts.append("\n")
     return "".join(parts).encode("utf-8")
+
+
+def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> str:
+    """The dataset's lines, each preceded by a line break. A line is
+    ``"\\n{name},{USUBJID},"`` (a table by subject) + SEQ + ``",{QNAM},{file},"`` (a table
+    by QNAM x file) + the source row, the numbers in pieces from tables (:class:`_Numbers`)."""
+    n = len(frame)
+    seq = f"{name}SEQ" if f"{name}SEQ" in frame else None
+    head_codes, heads = _text_table(frame.get("USUBJID"), n)
+    start = f"\n{_csv_text([name])[0]},"
+    head_table = np.array([f"{start}{text}," for text in heads], dtype=object)
+    qnam_codes, qnams = _text_table(frame.get("QNAM"), n)
+    file_codes, files = _text_table(frame["_SRCFILE"], n)
+    middle = qnam_codes * len(files) + file_codes
+    if len(qnams) * len(files) > n:             # only the pairs the rows hold
+        middle, pairs = pd.factorize(middle)
+        middle_table = np.array([f",{qnams[p // len(files)]},{files[p % len(files)]},"
+                                 for p in pairs.tolist()], dtype=object)
+    else:
+        middle_table = np.array([f",{q},{f}," for q in qnams for f in files], dtype=object)
+    columns = [head_table[head_codes], *(numbers.pieces(frame[seq]) if seq else []),
+               middle_table[middle], *numbers.pieces(frame["_SRCROW"])]
+    lines = np.empty((n, len(columns)), dtype=object)
+    for number, column in enumerate(columns):
+        lines[:, number] = column
+    return "".join(lines.ravel().tolist())
+
+
+def _text_table(series: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]]:
+    """Codes per row into the CSV fields of a text column's distinct values, the last field
+    being the empty one of a missing value (an absent column: every row empty)."""
+    if series is None:
+        return np.zeros(n, dtype=np.intp), [""]
+    facts = text_facts(series)
+    if facts is not None:                           # text: the C string table
+        codes, uniques = facts.codes, facts.uniques
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = pd.Series(uniques).astype("string").fillna("").tolist()
+    table = [*_csv_text(texts), ""]
+    return np.where(codes < 0, len(table) - 1, codes), table
+
+
+class _Numbers:
+    """The CSV fields of a number column as ``to_csv`` writes it after ``astype("Int64")``
+    (missing: empty), as one or two pieces per row taken from small tables of texts: a whole
+    number from 0 to 999 is one piece; a larger one is its thousands (``"716"``) and then
+    its last three digits (``"536"``, zero-padded), so a million source rows need some two
+    thousand texts, not a million. Other columns (fractions, negative or huge numbers, pandas
+    dtypes) go through pandas, value by distinct value, as one piece."""
+
+    SPLIT = 1000
+
+    def __init__(self) -> None:
+        self._plain = [str(number) for number in range(self.SPLIT)]
+        self._padded = [f"{number:03d}" for number in range(self.SPLIT)]
+        self._thousands = [""]         # the texts of 1, 2, ... thousands, made when needed
+
+    def pieces(self, series: pd.Series) -> list[np.ndarray]:
+        values = series.to_numpy() if isinstance(series.dtype, np.dtype) else None
+        whole, missing = None, None
+        if values is not None and values.dtype.kind in "iu":
+            whole = values
+        elif values is not None and values.dtype.kind == "f":
+            missing = np.isnan(values)
+            given = values[~missing]
+            if (given == np.floor(given)).all():
+                whole = np.where(missing, 0, values)
+        if whole is None or not len(whole) or whole.min() < 0 or \
+                whole.max() // self.SPLIT > len(whole):
+            return [np.asarray(_column_texts(series, "Int64"), dtype=object)]
+        thousands, rest = np.divmod(whole.astype(np.int64), self.SPLIT)
+        highest = int(thousands.max())
+        if highest == 0:                            # one piece: the number's text
+            first = np.array([*self._plain, ""], dtype=object)
+            at = rest.astype(np.intp)
+            if missing is not None:
+                at[missing] = self.SPLIT
+            return [first[at]]
+        if highest >= len(self._thousands):
+            self._thousands += map(str, range(len(self._thousands), highest + 1))
+        # first piece: the number below a thousand, else its thousands; second: nothing,
+        # else the last three digits
+        first = np.array([*self._plain, *self._thousands[1:highest + 1], ""], dtype=object)
+        second = np.array([*self._padded, ""], dtype=object)
+        large = thousands > 0
+        first_at = np.where(large, thousands + (self.SPLIT - 1), rest)
+        second_at = np.where(large, rest, self.SPLIT)
+        if missing is not None:
+            first_at[missing] = len(first) - 1
+            second_at[missing] = self.SPLIT
+        return [first[first_at], second[second_at]]
 
 
 def _column_texts(series: pd.Series, dtype: str) -> Iterable[str]:

@@ -141,6 +141,16 @@ def _entry(values: pd.Series) -> _Coded | None:
     return _lookup(arr) if arr is not None else None
 
 
+def remembered(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The factorisation of a ``string`` column remembered in the run (codes, distinct
+    values; code -1: null), or None, never computed here. The distinct values may be in
+    any order and include values no row holds (e.g. :func:`text_from_codes`)."""
+    if _CODES.get() is None:
+        return None
+    entry = _entry(values)
+    return None if entry is None else (entry[0], entry[1])
+
+
 def carry(source: pd.Series, target: pd.Series) -> None:
     """``target`` holds the values of ``source`` in the same order (a copy pandas made, e.g.
     on ``frame[name] = source``): it shares the remembered factorisation."""
