@@ -113,3 +113,43 @@ def test_constant_columns_are_in_every_block(tmp_path: Path,
                         + f"R{i:05d}".encode() for i in range(n_rows))
     assert data[obs:obs + len(expected)] == expected
     assert set(data[obs + len(expected):]) <= {0x20}     # the last record's blank padding
+
+
+@pytest.mark.parametrize("group_rows", [1, 12, 4096])      # no group, (A, B) only, (A, B, C)
+def test_adjacent_text_columns_filled_through_combined_tables(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group_rows: int) -> None:
+    # A: 3 values + blank, B: 2 values + blank, C: 4 values + blank: 12 combinations of (A, B),
+    # 60 of (A, B, C); the bytes must not depend on how the columns are grouped
+    monkeypatch.setattr(xpt, "_BLOCK_BYTES", 1 << 9)       # 34 rows of 15 bytes: 30 blocks
+    monkeypatch.setattr(xpt, "_GROUP_ROWS", group_rows)
+    n_rows = 1000
+    a = [None if i % 7 == 0 else ["X", "YY", "ZZZ"][i % 3] for i in range(n_rows)]
+    b = [None if i % 5 == 0 else ["P", "Q"][i % 2] for i in range(n_rows)]
+    c = ["".join(["c", str(i % 4)]) if i % 11 else None for i in range(n_rows)]
+    tags = ["B" if i % 3 == 0 else "" for i in range(n_rows)]
+    frame = pd.DataFrame({"A": pd.array(a, dtype="string"), "B": pd.array(b, dtype="string"),
+                          "C": pd.array(c, dtype="string"),
+                          "N": [np.nan if i % 3 == 0 else float(i) for i in range(n_rows)]})
+    columns = [XptColumn("A", "A", "char"), XptColumn("B", "B", "char", length=2),
+               XptColumn("C", "C", "char"), XptColumn("N", "N", "num")]
+    result = write_xpt(tmp_path / "g.xpt", frame, dataset_name="G", dataset_label="Groups",
+                       columns=columns, special_missing={"N": pd.Series(tags)})
+    assert result.lengths == {"A": 3, "B": 2, "C": 2, "N": 8}
+    data = result.path.read_bytes()
+    obs = data.index(b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!") + 80
+
+    def number(i: int) -> bytes:     # i < 4096 = 16**3: 16**3 * (i / 16**3), 24-bit fraction
+        if i % 3 == 0:
+            return b"B" + bytes(7)                     # special missing .B (SAS TS-140)
+        if i == 0:
+            return bytes(8)
+        exponent = 64 + (1 if i < 16 else 2 if i < 256 else 3)
+        return bytes([exponent]) + (i << (56 - 4 * (exponent - 64))).to_bytes(7, "big")
+
+    expected = b"".join(
+        (a[i] or "").ljust(3).encode() + (b[i] or "").ljust(2).encode()
+        + (c[i] or "").ljust(2).encode() + number(i) for i in range(n_rows))
+    assert data[obs:obs + len(expected)] == expected
+    # by hand: row 10 is A "YY " (10 % 3 = 1), B missing (10 % 5 = 0), C "c2", N 10.0
+    # = 16**1 * 0.625: exponent 0x41, fraction 0xA0...
+    assert data[obs + 10 * 15:obs + 11 * 15] == b"YY   c2" + bytes([0x41, 0xA0]) + bytes(6)

@@ -959,80 +959,184 @@ def _namestr(number: int, plan: _Plan, position: int) -> bytes:
     )
 
 
-def _observation_layout(plans: Sequence[_Plan]) -> np.dtype:
-    """One observation as a numpy record: char fields S<length>, numbers big-endian uint64."""
-    return np.dtype({
-        "names": [f"v{i}" for i in range(len(plans))],
-        "formats": [f"S{plan.length}" if plan.codes is not None else ">u8" for plan in plans],
-        "offsets": _positions(plans),
-        "itemsize": sum(plan.length for plan in plans),
-    })
+# Adjacent text columns are filled through one table of all their combined values (a code per
+# row made from theirs) when it has at most this many entries and bytes: one gather and one
+# strided copy per block instead of one per column (a copy costs about as much per row for 2
+# bytes as for 20).
+_GROUP_ROWS = 4096
+_GROUP_BYTES = 256 << 10
+
+
+@dataclass
+class _Field:
+    """A byte range of the observation filled from one source: one or more adjacent text
+    columns (``table`` indexed by the combined code of ``codes``), or one number column."""
+
+    offset: int
+    width: int
+    text: bool
+    table: np.ndarray | None = None                    # text: S<width>, indexed by the code
+    codes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (codes, steps)
+    number: _Plan | None = None                        # a number column, converted per block
+    constant: np.generic | None = None                 # the cell every row holds
+
+    def fill(self, cells: np.ndarray, scratch: np.ndarray | None, start: int, stop: int
+             ) -> None:
+        """Fill rows ``start:stop`` of this field (``cells``, a strided view of the block)."""
+        if self.number is not None:
+            cells[...] = _ibm_words(self.number, start, stop)
+            return
+        assert self.table is not None and scratch is not None
+        rows = scratch[:stop - start]
+        (codes, steps), *more = self.codes
+        if not more:
+            # code -1 (missing) wraps to the table's last entry, which is blank
+            np.take(self.table, codes[start:stop], out=rows, mode="wrap")
+        else:
+            # the combined code: each column's code (-1 wrapping to its blank entry) times the
+            # number of combinations of the columns after it
+            combined = np.take(steps, codes[start:stop], mode="wrap")
+            for codes, steps in more:
+                combined += np.take(steps, codes[start:stop], mode="wrap")
+            np.take(self.table, combined, out=rows, mode="wrap")
+        cells[...] = rows
+
+
+def _fields(plans: Sequence[_Plan]) -> list[_Field]:
+    """The fields an observation is filled by: constant columns alone (filled once), runs of
+    adjacent text columns grouped while their combined table stays small, numbers alone."""
+    fields: list[_Field] = []
+    group: list[tuple[_Plan, np.ndarray]] = []
+    offset = 0
+
+    def close() -> None:
+        if group:
+            fields.append(_text_field(offset - sum(plan.length for plan, _ in group), group))
+            group.clear()
+
+    for plan in plans:
+        if plan.codes is None:
+            close()
+            cell = _constant_number(plan)
+            fields.append(_Field(offset, NUM_BYTES, False,
+                                 number=None if cell is not None else plan, constant=cell))
+        else:
+            table = _char_table(plan)
+            cell = _constant_cell(plan.codes, table)
+            if cell is not None:
+                close()
+                fields.append(_Field(offset, plan.length, True, constant=cell))
+            else:
+                entries = int(np.prod([len(t) for _, t in group] + [len(table)]))
+                width = sum(p.length for p, _ in group) + plan.length
+                if group and (entries > _GROUP_ROWS or entries * width > _GROUP_BYTES):
+                    close()
+                group.append((plan, table))
+        offset += plan.length
+    close()
+    return fields
+
+
+def _text_field(offset: int, group: Sequence[tuple[_Plan, np.ndarray]]) -> _Field:
+    """One field for adjacent text columns: their combined table (every combination of their
+    cells, the last column's varying fastest) and each column's steps in the combined code."""
+    if len(group) == 1:
+        plan, table = group[0]
+        assert plan.codes is not None
+        return _Field(offset, plan.length, True, table=table,
+                      codes=[(plan.codes, np.empty(0, dtype=np.intp))])
+    sizes = [len(table) for _, table in group]
+    width = sum(plan.length for plan, _ in group)
+    n_entries = int(np.prod(sizes))
+    combined = np.empty((n_entries, width), dtype=np.uint8)
+    codes: list[tuple[np.ndarray, np.ndarray]] = []
+    stride, column = n_entries, 0
+    entry = np.arange(n_entries)
+    for (plan, table), size in zip(group, sizes, strict=True):
+        assert plan.codes is not None
+        stride //= size
+        combined[:, column:column + plan.length] = \
+            table.view(np.uint8).reshape(size, plan.length)[entry // stride % size]
+        codes.append((plan.codes, np.arange(size, dtype=np.intp) * stride))
+        column += plan.length
+    return _Field(offset, width, True, table=combined.view(f"S{width}").ravel(), codes=codes)
 
 
 def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -> int:
     """Build the observations block by block with numpy and write them; return bytes written.
 
-    A block (about ``_BLOCK_BYTES``) is filled column by column while it stays in cache: text
-    through a gather from the column's table of distinct values into a contiguous scratch row
-    (a gather straight into the strided field would go through a hidden temporary), then one
-    strided copy into the field; numbers are copied from big-endian IBM words made once per
-    column. Two block buffers alternate (no page faults for fresh memory per block): a writer
-    thread writes one while the other is filled, and starts the disk writing it at once
-    (``_write_back``); file writes and numpy copies release the GIL. A column that holds the
-    same cell on every row (STUDYID, DOMAIN, an empty column) is written into each buffer once,
-    not on every block.
+    A block (about ``_BLOCK_BYTES``) is filled field by field while it stays in cache
+    (``_fields``): text through a gather from the field's table of distinct values (or of the
+    combinations of adjacent columns' values) into a contiguous scratch row (a gather straight
+    into the strided field would go through a hidden temporary), then one strided copy into
+    the field; numbers are converted to big-endian IBM words block by block (in cache: half
+    the time of converting whole columns). Two block buffers alternate (no page faults for
+    fresh memory per block): a writer thread writes one while the other is filled, and starts
+    the disk writing it at once (``_write_back``); file writes and numpy copies release the
+    GIL. A column that holds the same cell on every row (STUDYID, DOMAIN, an empty column) is
+    written into each buffer once, not on every block.
     """
-    layout = _observation_layout(plans)
-    sources = [_char_table(plan) if plan.codes is not None else _ibm_words(plan)
-               for plan in plans]
-    block_rows = max(1, min(n_rows, _BLOCK_BYTES // layout.itemsize))
+    fields = _fields(plans)
+    itemsize = sum(plan.length for plan in plans)
+    layout = np.dtype({
+        "names": [f"f{i}" for i in range(len(fields))],
+        "formats": [f"S{f.width}" if f.text else ">u8" for f in fields],
+        "offsets": [f.offset for f in fields],
+        "itemsize": itemsize,
+    })
+    block_rows = max(1, min(n_rows, _BLOCK_BYTES // itemsize))
     buffers = [np.empty(block_rows, dtype=layout) for _ in range(2 if n_rows > block_rows else 1)]
-    constant = [_constant_cell(plan, source) for plan, source in zip(plans, sources, strict=True)]
     for buffer in buffers:
-        for i, cell in enumerate(constant):
-            if cell is not None:
-                buffer[f"v{i}"] = cell
-    scratch = [np.empty(block_rows, dtype=source.dtype)
-               if plan.codes is not None and cell is None else None
-               for plan, source, cell in zip(plans, sources, constant, strict=True)]
+        for i, part in enumerate(fields):
+            if part.constant is not None:
+                buffer[f"f{i}"] = part.constant
+    scratch = [np.empty(block_rows, dtype=part.table.dtype) if part.table is not None else None
+               for part in fields]
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[int] | None = None
         for number, start in enumerate(range(0, n_rows, block_rows)):
             stop = min(start + block_rows, n_rows)
             block = buffers[number % len(buffers)][:stop - start]
-            for i, (plan, source, rows) in enumerate(zip(plans, sources, scratch, strict=True)):
-                if constant[i] is not None:
-                    continue                    # in both buffers already
-                cells = block[f"v{i}"]
-                if rows is not None:
-                    assert plan.codes is not None
-                    gathered = rows[:stop - start]
-                    # code -1 (missing) wraps to the table's last entry, which is blank
-                    np.take(source, plan.codes[start:stop], out=gathered, mode="wrap")
-                    cells[...] = gathered
-                else:
-                    cells[...] = source[start:stop]
+            for i, (part, rows) in enumerate(zip(fields, scratch, strict=True)):
+                if part.constant is None:           # constants are in both buffers already
+                    part.fill(block[f"f{i}"], rows, start, stop)
             if pending is not None:
                 pending.result()
             pending = writer.submit(_write_back, handle, block.view(np.uint8).data)
         if pending is not None:
             pending.result()
-    return n_rows * layout.itemsize
+    return n_rows * itemsize
 
 
-def _constant_cell(plan: _Plan, source: np.ndarray) -> np.generic | None:
-    """The cell every row of a column holds when all rows hold the same one, else None.
+def _constant_cell(codes: np.ndarray, table: np.ndarray) -> np.generic | None:
+    """The cell every row of a text column holds when all rows hold the same one, else None.
 
-    ``source`` is the column's table of encoded distinct values (text, indexed by the plan's
-    codes; -1 wraps to its blank last entry) or its big-endian IBM words (numbers)."""
-    values = plan.codes if plan.codes is not None else source
-    n_rows = len(values)
-    if not n_rows or values[0] != values[-1] or values[0] != values[n_rows // 2] or \
-            not (values == values[0]).all():
+    ``table`` is the column's encoded distinct values, indexed by ``codes`` (-1 wraps to its
+    blank last entry)."""
+    n_rows = len(codes)
+    if not n_rows or codes[0] != codes[-1] or codes[0] != codes[n_rows // 2] or \
+            not (codes == codes[0]).all():
         return None
-    if plan.codes is not None:
-        return source[int(values[0]) % len(source)]
-    return source[0]
+    return table[int(codes[0]) % len(table)]
+
+
+def _constant_number(plan: _Plan) -> np.generic | None:
+    """The IBM word every row of a number column holds when all rows hold the same value (or
+    all are missing with one special-missing code), else None. A column whose values differ
+    but whose words would not (0.0 and -0.0) is filled row by row, with the same bytes."""
+    assert plan.values is not None
+    values, n_rows = plan.values, len(plan.values)
+    if not n_rows:
+        return None
+    first = values[0]
+    if np.isnan(first):
+        if not np.isnan(values).all():
+            return None
+        if plan.tags is not None and not (plan.tags == plan.tags[0]).all():
+            return None
+    elif values[-1] != first or not (values == first).all():
+        return None
+    return _ibm_words(plan, 0, 1)[0]
 
 
 def _write_back(handle: BinaryIO, data: memoryview) -> int:
@@ -1075,17 +1179,15 @@ def _char_table(plan: _Plan) -> np.ndarray:
     return table
 
 
-def _ibm_words(plan: _Plan) -> np.ndarray:
-    """Big-endian IBM doubles with SAS missing values: '.' for NaN, or the row's special letter.
-
-    Byte-swapped here, once per column, so that filling an observation block is a plain copy.
-    """
+def _ibm_words(plan: _Plan, start: int, stop: int) -> np.ndarray:
+    """Big-endian IBM doubles of rows ``start:stop`` with SAS missing values: '.' for NaN, or
+    the row's special letter. Byte-swapped here so that filling a block is a plain copy."""
     assert plan.values is not None
-    values = plan.values
+    values = plan.values[start:stop]
     words = ibm370_from_float64(values)
     missing = np.isnan(values)
     if plan.tags is not None:
-        tagged = plan.tags.astype(np.uint64) << np.uint64(56)
+        tagged = plan.tags[start:stop].astype(np.uint64) << np.uint64(56)
         tagged[tagged == 0] = _DOT_MISSING
         np.copyto(words, tagged, where=missing)
     else:
