@@ -32,7 +32,7 @@ from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
 from cdiscmap.analysis.safety import safety_tables
 from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
 from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
-from cdiscmap.analysis.tumour import TumourData, tumour_figures, tumour_tables
+from cdiscmap.analysis.tumour import TumourData, _population_data, tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
 from cdiscmap.forked import ForkedCall
 
@@ -352,10 +352,14 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
     drawing = bool(settings.survival or settings.tumour)
     if drawing:
         _drawing_imports()
+    # the tumour data (the waterfall table and all three tumour figures read it) made once,
+    # before the fork, not once in each process
+    memo = _tumour_memo(adam, settings)
     # no figure to draw: nothing to do beside the tables, so no child
-    with ForkedCall(lambda: _tables_and_figures(adam, adsl, settings),
+    with ForkedCall(lambda: _tables_and_figures(adam, adsl, settings, memo=dict(memo)),
                     fork=None if drawing else False) as tabulated:
-        here = _figures(adam, settings, draw=lambda fig_id: not _in_table_child(fig_id))
+        here = _figures(adam, settings, draw=lambda fig_id: not _in_table_child(fig_id),
+                        memo=dict(memo))
         rep, there = tabulated.result()
     rep.figures = [b if _in_table_child(a.id) else a for a, b in zip(here, there, strict=True)]
     return rep
@@ -380,11 +384,29 @@ def _drawing_imports() -> None:
     import scipy.special  # noqa: F401
 
 
+def _tumour_memo(adam: dict[str, pd.DataFrame], settings: AnalysisSettings
+                 ) -> dict[str, TumourData]:
+    """The tumour data of each ``tumour`` analysis by id (what :func:`_tables` and
+    :func:`_figures` take as ``memo``). A spec whose data cannot be made is left out: its
+    error then surfaces where a report made without this memo raises it (the same first
+    error)."""
+    memo: dict[str, TumourData] = {}
+    for tu in settings.tumour:
+        try:
+            _population_data(adam, settings, tu, memo)
+        except Exception:   # noqa: BLE001 - raised again, in order, by the tables/figures
+            break
+    return memo
+
+
 def _tables_and_figures(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
-                        settings: AnalysisSettings) -> tuple[Report, list[Figure]]:
+                        settings: AnalysisSettings, *,
+                        memo: dict[str, TumourData] | None = None
+                        ) -> tuple[Report, list[Figure]]:
     """The report's tables with their RTF, and every figure with only those of
-    :data:`TABLE_CHILD_FIGURES` drawn (the others without image)."""
-    memo: dict[str, TumourData] = {}        # the tumour data of the tables and the swimmer
+    :data:`TABLE_CHILD_FIGURES` drawn (the others without image); ``memo``: the tumour data
+    made already (:func:`_tumour_memo`), completed here."""
+    memo = {} if memo is None else memo     # the tumour data of the tables and the swimmer
     rep = _tables(adam, adsl, settings, memo=memo)
     rep.rtf = {t.id: to_rtf(t) for t in rep.tables}
     return rep, _figures(adam, settings, draw=_in_table_child, memo=memo)
