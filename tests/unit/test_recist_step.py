@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from cdiscmap.recist import timepoint_responses
 from cdiscmap.recist.series import series_starts, split_series, unsplit_series
@@ -75,3 +76,51 @@ def test_computed_rs_records_follow_each_subjects_collected_ones_and_are_renumbe
         ("S2", 8.0, "OVRLRESP", "SD", 1.0),
         ("-", 8.0, "OVRLRESP", "PD", 0.0)]              # no USUBJID: last, no RSSEQ
     assert out["RSDRVFL"].tolist()[2:8] == ["Y"] * 6
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_computed_rs_records_take_their_visits_epoch_and_a_study_day(cached: bool) -> None:
+    from types import SimpleNamespace
+
+    from cdiscmap.pipeline.recist_step import _append_computed
+    from cdiscmap.sdtm.vectorize import coded, codes_cache
+
+    tu, tr = _tu().iloc[:1], _tr().iloc[:3]          # S1 T01: 50 → 30 (PR) → 45 (PD)
+    computed = timepoint_responses(tu, tr)
+    rs = pd.DataFrame({
+        "USUBJID": ["S1", "S1", None, "S2", "S1"], "RSTESTCD": ["OVRLRESP"] * 5,
+        "RSSTRESC": ["PR", "PR", "PD", "SD", "PD"], "VISITNUM": [8.0, 8.0, 24.0, 24.0, 30.0],
+        "EPOCH": ["TREATMENT", "FOLLOW-UP", "SCREENING", "SCREENING", "FOLLOW-UP"],
+        "RSSEQ": [1.0, 2.0, 1.0, 1.0, 3.0], "RSDY": [57.0, 57.0, 1.0, 1.0, 200.0],
+        "_SRCFILE": ["orr.csv"] * 5, "_SRCROW": [1, 2, 3, 4, 5]}).astype(
+        {c: "string" for c in ("USUBJID", "RSTESTCD", "RSSTRESC", "EPOCH", "_SRCFILE")})
+    dm = pd.DataFrame({"USUBJID": ["S1", "S2", "S1"],
+                       "RFSTDTC": ["2020-01-01", "2020-03-01", "2019-01-01"]}).astype("string")
+    loaded = SimpleNamespace(study=SimpleNamespace(recist={}, studyid="ST"))
+    with codes_cache():
+        if cached:                       # RS as the mapping leaves it: its codes known
+            for col in ("USUBJID", "RSTESTCD", "RSSTRESC", "EPOCH", "_SRCFILE"):
+                coded(rs[col])
+        out = _append_computed(rs, computed, loaded, SimpleNamespace(domains={"DM": dm}))
+        # the codes the later steps are given spell every record's value
+        for col in out.columns:
+            if isinstance(out[col].dtype, pd.StringDtype):
+                codes, uniques = coded(out[col])
+                spelled = [uniques[c] if c >= 0 else None for c in codes]
+                assert spelled == [None if pd.isna(v) else v for v in out[col]], col
+    engine = out[out["_SRCFILE"] == "(RECIST engine)"]
+    # EPOCH: S1's first RS record of the visit (8: TREATMENT); at 24 S1 has none, and the
+    # record without USUBJID or of S2 is not S1's. Study day from S1's first DM record:
+    # 2020-02-26 is day 57, 2020-06-17 day 169 (2020 is a leap year)
+    assert list(zip(engine["VISITNUM"], engine["RSTESTCD"], engine["EPOCH"].fillna("-"),
+                    engine["RSDY"], strict=True)) == [
+        (8.0, "TRGRESP", "TREATMENT", 57.0), (8.0, "NEWLPROG", "TREATMENT", 57.0),
+        (8.0, "OVRLRESP", "TREATMENT", 57.0), (24.0, "TRGRESP", "-", 169.0),
+        (24.0, "NEWLPROG", "-", 169.0), (24.0, "OVRLRESP", "-", 169.0)]
+    assert out["EPOCH"].dtype == "string"
+    assert out["RSSEQ"].tolist()[:6] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    # a subject RS does not know takes no epoch, not that of the record without USUBJID
+    others = rs[rs["USUBJID"].ne("S1").fillna(True)].reset_index(drop=True)
+    with codes_cache():
+        out = _append_computed(others, computed, loaded, SimpleNamespace(domains={"DM": dm}))
+    assert out.loc[out["_SRCFILE"] == "(RECIST engine)", "EPOCH"].isna().all()

@@ -20,8 +20,17 @@ from cdiscmap.recist.series import SERIES_SEP, split_series
 from cdiscmap.recist.shared import series_timepoints
 from cdiscmap.sdtm.dates import study_day
 from cdiscmap.sdtm.engine import SdtmResult
-from cdiscmap.sdtm.vectorize import codes_cache
+from cdiscmap.sdtm.vectorize import (
+    carry_concat,
+    carry_rows,
+    coded,
+    codes_cache,
+    text_from_codes,
+)
 from cdiscmap.spec.loader import LoadedStudy
+
+#: _SRCFILE of the computed RS records (lineage: no raw file)
+ENGINE_SOURCE = "(RECIST engine)"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -80,45 +89,93 @@ def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStu
                      result: SdtmResult) -> pd.DataFrame:
     settings = RecistSettings(**loaded.study.recist)
     primary = computed[computed["EVALUATOR"].astype("string") == settings.evaluator]
+    # the text columns of the records come with their codes (codes cache, to_rs_records)
     extra = to_rs_records(primary, loaded.study.studyid)
     if extra.empty:
         return rs
+    subject, subjects = coded(extra["USUBJID"])
     dm = result.domains.get("DM")
     if dm is not None and "RSDY" in rs:
-        ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
-        extra["RSDY"] = study_day(extra["RSDTC"], extra["USUBJID"].map(ref))
+        ref = dm[["USUBJID", "RFSTDTC"]].drop_duplicates("USUBJID").set_index(
+            "USUBJID")["RFSTDTC"]
+        extra["RSDY"] = study_day(extra["RSDTC"], _per_subject(extra, subject, subjects, ref))
     if "EPOCH" in rs:
         # the computed record shares the epoch of the investigator's record of that visit
-        epochs = rs.drop_duplicates(["USUBJID", "VISITNUM"]).set_index(
-            ["USUBJID", "VISITNUM"])["EPOCH"]
-        idx = pd.MultiIndex.from_frame(extra[["USUBJID", "VISITNUM"]])
-        extra["EPOCH"] = epochs.reindex(idx).to_numpy()
-    extra["_SRCFILE"] = "(RECIST engine)"
+        extra["EPOCH"] = _visit_epochs(rs, extra, subject, subjects)
+    extra["_SRCFILE"] = ENGINE_SOURCE
     extra["_SRCROW"] = 0
     combined = pd.concat([rs, extra], ignore_index=True)
     for col in rs.columns:
         if rs[col].dtype == "string" and combined[col].dtype != pd.StringDtype():
             combined[col] = combined[col].astype("string")
+        elif col in extra.columns:
+            carry_concat([rs[col], extra[col]], combined[col])
     # computed records are numbered after the collected ones, which keep their RSSEQ: rows
     # ordered by USUBJID (null last), collected first, RSSEQ (null last), input order, on
     # integer ranks instead of a sort of text columns
-    from cdiscmap.checks.read import factorize_objects
-
-    codes, uniques = factorize_objects(np.asarray(
-        combined["USUBJID"].astype("string").array, dtype=object))
+    codes, uniques = coded(combined["USUBJID"])
     rank = np.empty(len(uniques) + 1, dtype=np.int64)
-    rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+    rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
     rank[-1] = len(uniques)                                  # code -1 (null) sorts last
     subject = rank[codes]
-    engine = (combined["_SRCFILE"] == "(RECIST engine)").to_numpy(dtype=bool, na_value=False)
+    engine = np.ones(len(combined), dtype=bool)             # the records of the engine
+    if "_SRCFILE" in rs:
+        source, sources = coded(rs["_SRCFILE"])
+        engine[:len(rs)] = np.isin(source, np.flatnonzero(sources == ENGINE_SOURCE))
+    else:
+        engine[:len(rs)] = False
     order = np.lexsort((np.arange(len(combined)), combined["RSSEQ"].to_numpy(dtype=np.float64),
                         engine, subject))
-    combined = combined.take(order)
-    combined.index = pd.RangeIndex(len(combined))    # as reset_index(drop=True), no copy
+    ordered = combined.take(order)
+    ordered.index = pd.RangeIndex(len(ordered))      # as reset_index(drop=True), no copy
+    carry_rows(combined, ordered, order)
     subject = subject[order]
     first = np.ones(len(subject), dtype=bool)
     first[1:] = subject[1:] != subject[:-1]
     starts = np.flatnonzero(first)
     seq = np.arange(len(subject)) - starts[np.cumsum(first) - 1] + 1.0
-    combined["RSSEQ"] = np.where(subject == len(uniques), np.nan, seq)   # no subject: no --SEQ
-    return combined
+    ordered["RSSEQ"] = np.where(subject == len(uniques), np.nan, seq)   # no subject: no --SEQ
+    return ordered
+
+
+def _per_subject(extra: pd.DataFrame, subject: np.ndarray, subjects: np.ndarray,
+                 values: pd.Series) -> pd.Series:
+    """``extra["USUBJID"].map(values)`` (a text Series by USUBJID), looked up once per
+    distinct subject; the result's codes are known (codes cache)."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        return extra["USUBJID"].map(values)
+    found = pd.Series(np.asarray(subjects, dtype=object)).map(values)
+    return text_from_codes(subject, found.to_numpy(dtype=object, na_value=None),
+                           extra.index)
+
+
+def _visit_epochs(rs: pd.DataFrame, extra: pd.DataFrame, subject: np.ndarray,
+                  subjects: np.ndarray) -> pd.Series | np.ndarray:
+    """EPOCH of each computed record: that of the first RS record of its subject and visit
+    number (null when RS has none). On integer codes: RS's subjects and visit numbers are
+    keyed once, the records' own subjects looked up per distinct subject."""
+    visitnum = extra["VISITNUM"].to_numpy(dtype=np.float64)
+    if not isinstance(rs["EPOCH"].dtype, pd.StringDtype) or (subject < 0).any() \
+            or np.isnan(visitnum).any():
+        epochs = rs.drop_duplicates(["USUBJID", "VISITNUM"]).set_index(
+            ["USUBJID", "VISITNUM"])["EPOCH"]
+        idx = pd.MultiIndex.from_frame(extra[["USUBJID", "VISITNUM"]])
+        return epochs.reindex(idx).to_numpy()
+    rs_subject, rs_subjects = coded(rs["USUBJID"])
+    rs_visitnum = rs["VISITNUM"].to_numpy(dtype=np.float64)
+    numbers = pd.Index(np.unique(np.concatenate([rs_visitnum, visitnum])))
+    n_numbers = len(numbers) + 1                 # NaN (RS only) gets the last number
+    rs_number = numbers.get_indexer(rs_visitnum)
+    rs_number[rs_number < 0] = len(numbers)
+    rs_key = (rs_subject.astype(np.int64) + 1) * n_numbers + rs_number
+    keys, first = np.unique(rs_key, return_index=True)        # first record of each visit
+    subject_in_rs = pd.Index(np.asarray(rs_subjects, dtype=object)).get_indexer(
+        np.asarray(subjects, dtype=object))
+    key = (subject_in_rs[subject].astype(np.int64) + 1) * n_numbers \
+        + numbers.get_indexer(visitnum)
+    at = np.searchsorted(keys, key)
+    hit = (at < len(keys)) & (subject_in_rs[subject] >= 0)   # a subject RS lacks: none
+    hit[hit] = keys[at[hit]] == key[hit]
+    epoch, epochs = coded(rs["EPOCH"])
+    return text_from_codes(np.where(hit, epoch[first[np.where(hit, at, 0)]], -1), epochs,
+                           extra.index)

@@ -18,11 +18,13 @@ RSDRVFL="Y", null RSEVAL).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas._libs import lib
 
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Severity
@@ -36,7 +38,7 @@ from cdiscmap.recist.overall import OUTPUT_COLUMNS
 from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import NE, fmt_number
-from cdiscmap.sdtm.vectorize import carry_rows, string_array
+from cdiscmap.sdtm.vectorize import carry_rows, string_array, text_from_codes
 
 #: RSTESTCD (ONCRTSCD, C96782) → RSTEST (ONCRTS, C96781), SDTM CT 2025-03-28.
 RS_TESTS = {
@@ -690,30 +692,45 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
     row, test_no = row[kept], test_no[kept]
     n = len(kept)
 
-    def text(values: object) -> pd.arrays.StringArray:
-        return _string_column(np.broadcast_to(np.asarray(values, dtype=object), (n,)).copy())
+    index = pd.RangeIndex(n)
+    # text columns made from codes into their few distinct values (text_from_codes): while a
+    # codes cache is open (the run's RECIST step) their factorisation is known, so the SV
+    # derivation and the SDTM checks do not hash the records again
 
-    def constant(value: str | None) -> pd.arrays.StringArray:
-        return string_array(np.full(n, pd.NA if value is None else value, dtype=object))
+    def coded_text(codes: np.ndarray, table: list[object] | np.ndarray) -> pd.Series:
+        return text_from_codes(codes, np.asarray(table, dtype=object), index)
 
-    def column(name: str) -> pd.arrays.StringArray:
+    def text(values: np.ndarray) -> Callable[[], pd.Series | pd.arrays.StringArray]:
+        codes, uniques = factorize_text(values)
+        if lib.is_string_array(np.asarray(uniques, dtype=object), skipna=False):
+            return lambda: coded_text(codes, uniques)
+        return lambda: _string_column(values)
+
+    def constant(value: str | None) -> pd.Series:
+        if value is None:
+            return coded_text(np.full(n, -1, dtype=np.intp), [])
+        return coded_text(np.zeros(n, dtype=np.intp), [value])
+
+    def column(name: str) -> pd.Series | pd.arrays.StringArray:
         values = computed[name]
         if isinstance(values.array, pd.arrays.StringArray):   # str and NA only: taken as is
-            return string_array(np.asarray(values.array, dtype=object)[row])
+            codes, uniques = factorize_text(np.asarray(values.array, dtype=object))
+            return coded_text(codes[row], uniques)
         return _string_column(values.to_numpy(dtype=object)[row])
 
+    result_text = text(results[kept])          # RSORRES and RSSTRESC: one column each
     return pd.DataFrame({
-        "STUDYID": text(studyid),
+        "STUDYID": text(np.full(n, studyid, dtype=object))(),
         "DOMAIN": constant("RS"),
         "USUBJID": column("USUBJID"),
-        "RSTESTCD": string_array(np.array(tests, dtype=object)[test_no]),
-        "RSTEST": string_array(np.array([RS_TESTS[t] for t in tests], dtype=object)[test_no]),
+        "RSTESTCD": coded_text(test_no, tests),
+        "RSTEST": coded_text(test_no, [RS_TESTS[t] for t in tests]),
         "RSCAT": constant(RSCAT_RECIST),
-        "RSORRES": text(results[kept]),
-        "RSSTRESC": text(results[kept]),
+        "RSORRES": result_text(),
+        "RSSTRESC": result_text(),
         "RSDRVFL": constant("Y"),
         "RSEVAL": constant(None),
         "VISITNUM": visitnum[row],
         "VISIT": column("VISIT"),
         "RSDTC": column("ADTC"),
-    })
+    }, index=index, copy=False)
