@@ -15,6 +15,8 @@ and impossible dates behave the same whatever the style.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -133,10 +135,75 @@ def parse_dates(values: pd.Series, fmt: str, times: pd.Series | None = None) -> 
 def _parsed_arrays(distinct: np.ndarray, fmt: str) -> list[np.ndarray]:
     """:func:`_parse_any` of distinct date texts (no nulls) as arrays: ISO text (object,
     ``pd.NA`` where none), unparseable and impossible (bool)."""
+    if fmt in ("DMY", "YMD"):
+        shaped = _parsed_shape(distinct, fmt)
+        if shaped is not None:
+            return shaped
     parsed = _parse_any(pd.Series(pd.arrays.StringArray(np.asarray(distinct, dtype=object))),
                         fmt, None)
     return [parsed.iso.to_numpy(dtype=object, na_value=pd.NA),
             parsed.unparseable.to_numpy(dtype=bool), parsed.impossible.to_numpy(dtype=bool)]
+
+
+_SHAPES = {"DMY": re.compile(_DMY), "YMD": re.compile(_YMD)}
+_FOUR_DIGITS = re.compile(r"\d{4}")
+_DAY_DIGITS = re.compile(r"\d{1,2}")
+_MONTH_NUMBERS = frozenset(f"{i:02d}" for i in range(1, 13))
+
+
+def _parsed_shape(distinct: np.ndarray, fmt: str) -> list[np.ndarray] | None:
+    """:func:`_parse_dates` of distinct ASCII date texts (no nulls) in the DMY or YMD shape,
+    as :func:`_parsed_arrays` gives it; None when a value is not ASCII (the caller parses
+    them with :func:`_parse_dates`).
+
+    Why: the distinct values are few (a study's calendar) but each of the ~20 pandas string
+    steps of :func:`_parse_dates` costs a fixed ~0.3 ms per call, so the steps are applied
+    here value by value with the same regular expressions and rules (right truncation of
+    unknown parts, unknown and impossible months); the calendar check of complete dates is
+    still the one ``pd.to_datetime`` call that :func:`_parse_dates` makes."""
+    search = _SHAPES[fmt].search
+    n = len(distinct)
+    iso = np.full(n, pd.NA, dtype=object)
+    unparseable = np.zeros(n, dtype=bool)
+    impossible = np.zeros(n, dtype=bool)
+    complete: list[int] = []
+    for i, value in enumerate(distinct):
+        if not value.isascii():
+            return None
+        found = search(value)
+        if found is None:
+            unparseable[i] = value.strip() != ""        # a blank value is no date
+            continue
+        y, m, d = found.group("y", "m", "d")
+        m = m.upper()
+        if _FOUR_DIGITS.fullmatch(y) is None:           # unknown year: no date
+            continue
+        month = MONTHS.get(m)
+        if month is None and _DAY_DIGITS.fullmatch(m) is not None:
+            month = m.zfill(2)
+        if month is None:
+            # a month that is neither a month nor an unknown token is unparseable; an
+            # unknown month keeps the year
+            if m in _UNKNOWN:
+                iso[i] = y
+            else:
+                unparseable[i] = True
+            continue
+        if month not in _MONTH_NUMBERS:                 # month 00, 13...
+            impossible[i] = True
+        elif _DAY_DIGITS.fullmatch(d) is None:          # unknown day: year and month
+            iso[i] = f"{y}-{month}"
+        else:
+            iso[i] = f"{y}-{month}-{d.zfill(2)}"
+            complete.append(i)
+    if complete:
+        at = np.array(complete, dtype=np.intp)
+        checked = pd.to_datetime(pd.Series(iso[at], dtype="string"), format="%Y-%m-%d",
+                                 errors="coerce")
+        bad = at[checked.isna().to_numpy()]
+        impossible[bad] = True
+        iso[bad] = pd.NA
+    return [iso, unparseable, impossible]
 
 
 def _time_arrays(distinct: np.ndarray) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ Order of work (so that DM reference dates and --DY/EPOCH/--SEQ have what they ne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from cdiscmap.sdtm.vectorize import (
     carry_take,
     coded,
     codes_cache,
+    memo_scope,
     null_text,
     pack_frame,
     pack_series,
@@ -77,8 +79,30 @@ class SdtmResult:
 
 # --------------------------------------------------------------------------- planning
 
+# Block plans made in a map_study run, by (study, domain spec, block): the run asks for the
+# same plan from the cross-domain check, the row stage and the finishing step (≈ 60 plans of
+# ≈ 1 ms each, the spec walked again every time); the specs do not change within a run.
+_PLANS: ContextVar[dict[tuple[int, int, int], tuple[LoadedStudy, DomainSpec,
+                                                   list[PlannedVariable]]] | None] = \
+    ContextVar("cdiscmap_plans", default=None)
+
+
 def plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[PlannedVariable]:
-    """Order a block's variables by stage, then by dependency, then as written."""
+    """Order a block's variables by stage, then by dependency, then as written (made once
+    per run inside :func:`map_study`; callers only read the list)."""
+    memo = _PLANS.get()
+    if memo is None:
+        return _plan_block(loaded, domain, index)
+    key = (id(loaded), id(domain), index)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is loaded and hit[1] is domain:
+        return hit[2]
+    plan = _plan_block(loaded, domain, index)
+    memo[key] = (loaded, domain, plan)     # the objects kept: their ids are not reused
+    return plan
+
+
+def _plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[PlannedVariable]:
     file = loaded.domain_files[domain.domain]
     located = loaded.domain_yaml[domain.domain]
     block = domain.blocks[index]
@@ -1086,7 +1110,7 @@ def map_study(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[str, set[
     the run; everything else becomes a finding. ``progress`` shows the domain being mapped."""
     # text columns factorised once for the run (sdtm/vectorize.py); the read-ahead thread
     # (ingest/prefetch.py) is done before the cache closes and before map_study returns
-    with codes_cache(), ReadAhead() as ahead:
+    with codes_cache(), memo_scope(_PLANS), ReadAhead() as ahead:
         return _map_study(loaded, raw_dir, codelist_terms, char_variables, progress, ahead)
 
 

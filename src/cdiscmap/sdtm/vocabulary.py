@@ -30,6 +30,7 @@ from cdiscmap.sdtm.vectorize import (
     constant_text,
     map_unique,
     null_text,
+    string_array,
     text_from_codes,
 )
 from cdiscmap.spec.models import (
@@ -52,6 +53,8 @@ from cdiscmap.spec.models import (
     VisitExpr,
     WhenBranch,
 )
+
+_BLANKS = re.compile(r"\s+")
 
 # Evaluation stages: an algorithm runs once everything it needs exists.
 ROW, SUBJECT, REFERENCE, DOMAIN = 0, 1, 2, 3
@@ -322,22 +325,28 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
     terms |= {t.value for t in spec.term_list()}      # a sponsor list or a CT extension
     by_fold = {t.casefold(): t for t in terms} if spec.identity and terms else None
 
+    patterns = [(re.compile(p, flags=re.IGNORECASE), r) for p, r in spec.patterns]
+
     def recode(values: pd.Series) -> pd.Series:
-        """The distinct collected values (none missing) → their terms (NA: unmapped)."""
-        key = values.str.casefold().str.replace(r"\s+", " ", regex=True)
-        result = key.map(table, na_action="ignore").astype("string")
-        for pattern, replacement in spec.patterns:
-            todo = result.isna()
-            if not todo.any():
-                break
-            matched = values[todo].str.fullmatch(pattern, flags=re.IGNORECASE).fillna(False)
-            hits = values[todo][matched.astype(bool)]
-            result.loc[hits.index] = hits.str.replace(pattern, replacement, regex=True,
-                                                      flags=re.IGNORECASE).str.upper()
-        if by_fold is not None:
-            result = result.mask(result.isna(),
-                                 key.map(by_fold, na_action="ignore").astype("string"))
-        return result
+        """The distinct collected values (none missing) → their terms (NA: unmapped): the
+        map (case and runs of blanks ignored), else the first pattern that matches the whole
+        value (its replacement upper-cased), else the value's own term (identity).
+
+        Value by value in Python: the values are the distinct ones (a codelist's few
+        spellings), where a chain of pandas string methods costs far more per call."""
+        terms_of = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values.to_numpy(dtype=object)):
+            key = _BLANKS.sub(" ", value.casefold())
+            term = table.get(key)
+            if term is None:
+                for pattern, replacement in patterns:
+                    if pattern.fullmatch(value) is not None:
+                        term = pattern.sub(replacement, value).upper()
+                        break
+            if term is None and by_fold is not None:
+                term = by_fold.get(key)
+            terms_of[i] = pd.NA if term is None else term
+        return pd.Series(string_array(terms_of), index=values.index)
 
     result = map_unique(collected, recode)
     # null results of present values, read from both columns' codes (no scan of the text)
