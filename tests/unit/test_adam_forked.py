@@ -315,3 +315,82 @@ def test_without_a_second_cpu_nothing_is_forked_nor_deferred(sdtm_dir, tmp_path,
     assert _files(tmp_path / "one") == _files(tmp_path / "serial")
     assert list(one.records) == [tmp_path / "one" / f"{n.lower()}.xpt" for n in
                                  ("ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR")]
+
+
+# --- the child forked before ADSL: it reads its SDTM meanwhile ----------------------------------
+def test_read_ahead_reads_what_the_forked_datasets_read_whole(sdtm_dir, monkeypatch):
+    import cdiscmap.checks.read as read_module
+
+    read = []
+    real = read_module._read_one
+
+    def recording(path):
+        read.append(path.stem.upper())
+        return real(path)
+
+    monkeypatch.setattr(read_module, "_read_one", recording)
+    folder = read_sdtm(sdtm_dir, lazy=True)
+    adam.read_ahead(folder, ["ADAE"])               # ADAE reads AE and EX whole (LDOSEDTM)
+    assert read == ["AE", "EX"]
+    adam.read_ahead(folder, list(adam.ADSL_ONLY))   # nothing read twice; no QS in the demo
+    assert read == ["AE", "EX", "VS", "TU", "TR"] and "QS" not in folder
+    adam.read_ahead({"AE": folder["AE"]}, ["ADAE"])  # frames in memory: nothing to do
+    assert len(read) == 5
+
+
+def test_read_ahead_leaves_an_unreadable_dataset_to_its_derivation(sdtm_dir, tmp_path):
+    shutil.copytree(sdtm_dir, tmp_path / "sdtm")
+    (tmp_path / "sdtm" / "tr.xpt").write_bytes(b"not an xpt file at all")
+    folder = read_sdtm(tmp_path / "sdtm", lazy=True)
+    adam.read_ahead(folder, ["ADTR"])               # no error here ...
+    settings = load_adam_settings(STUDY)
+    with pytest.raises(InputDataError, match="tr.xpt"):   # ... but where ADTR reads TR
+        derive_all(folder, settings, fork=("ADTR",))
+
+
+@needs_fork
+def test_adam_command_child_dead_before_adsl_is_replaced(sdtm_dir, tmp_path, monkeypatch):
+    """The child dies while it reads ahead, before ADSL reaches it: the parent derives,
+    checks and writes the child's datasets itself, the files those of a serial run."""
+    monkeypatch.setattr(adam_step, "FORKED", ())
+    serial = _command(sdtm_dir, tmp_path / "serial")
+    monkeypatch.undo()
+    parent = os.getpid()
+
+    def dies_in_child(*_args):
+        if os.getpid() != parent:
+            os._exit(9)
+
+    monkeypatch.setattr(adam_step, "read_ahead", dies_in_child)
+    again = _command(sdtm_dir, tmp_path / "again")
+    assert _files(tmp_path / "again") == _files(tmp_path / "serial")
+    assert again.findings.items == serial.findings.items
+    assert list(again.records.values()) == list(serial.records.values())
+
+
+def test_last_alive_reads_each_source_dataset_once(sdtm_dir, monkeypatch):
+    """AE gives two LSTALVDT sources (start and end dates): its variables are read from the
+    file once, for both."""
+    from cdiscmap.checks.read import SdtmFolder
+
+    asked = []
+    real = SdtmFolder.variables
+
+    def counting(self, name, names, facts=None):
+        asked.append((name, tuple(names)))
+        return real(self, name, names, facts)
+
+    monkeypatch.setattr(SdtmFolder, "variables", counting)
+    settings = load_adam_settings(STUDY)
+    assert [s.dataset for s in settings.adsl.last_alive_sources].count("AE") == 2
+    stage = adam.derive_adsl_stage(read_sdtm(sdtm_dir, lazy=True), settings,
+                                   defer_last_alive=True)
+    asked.clear()
+    adam.complete_stage(stage, ("ADAE", "ADTR"))
+    names = [name for name, _ in asked]
+    assert names.count("AE") == 1 and names.count("TR") == 1 and names.count("LB") == 1
+    ae = dict(asked)["AE"]
+    assert {"USUBJID", "AESTDTC", "AEENDTC", "AESEQ"} <= set(ae)
+    serial = _adsl(sdtm_dir, settings, defer=False)
+    pd.testing.assert_frame_equal(stage.adsl.adsl, serial.adsl.adsl)
+    assert stage.findings == serial.findings
