@@ -237,9 +237,12 @@ def _read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> pd.D
         # only run in Python: plain UTF-8 (checked above) its C parser reads by itself
         body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
         # as categories: the C parser hashes each cell's bytes itself, so a column's distinct
-        # values come out without a Python str per cell to hash again (read_form cleans them)
+        # values come out without a Python str per cell to hash again (read_form cleans them);
+        # no cell is a missing-value marker (keep_default_na=False, na_values=[]), so the
+        # parser's NA test of every cell is switched off (na_filter=False: same frame)
         frame = pd.read_csv(io.BytesIO(body), dtype="category", keep_default_na=False,
-                            na_values=[], encoding="utf-8", index_col=False, sep=delimiter)
+                            na_values=[], na_filter=False, encoding="utf-8", index_col=False,
+                            sep=delimiter)
     except pd.errors.ParserError as exc:
         raise InputDataError(f"{shown}: malformed CSV: {exc}") from None
     if len(frame) != n_records or len(frame.columns) != len(header):

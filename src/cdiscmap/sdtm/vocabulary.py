@@ -928,7 +928,7 @@ def _sort_key(values: pd.Series) -> pd.Series | np.ndarray:
 def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
     """Map each distinct collected visit name to its rule (first match) and, for template
     rules, VISIT/VISITNUM; expression rules are computed per record by the callers."""
-    distinct = values.dropna().unique()
+    distinct = coded(values)[1]       # the distinct non-null names, from the codes
     rows = []
     for raw in sorted(distinct):
         for index, rule in enumerate(ctx.study.visits):
@@ -965,8 +965,17 @@ def _visit_rules(ctx: MapContext, frame: BlockFrame, args: VisitArgs
     table = _visit_table(ctx, collected)
     if not len(table):
         return collected, table, pd.Series(-1, index=collected.index, dtype="int64")
-    rule = collected.map(table["RULE"]).fillna(-1).astype("int64")
+    rule = _by_name(collected, table, np.append(table["RULE"].to_numpy(dtype="int64"), -1))
     return collected, table, rule
+
+
+def _by_name(collected: pd.Series, table: pd.DataFrame, values: np.ndarray) -> pd.Series:
+    """``collected.map(table[...])`` for the visit table's column ``values`` (with one more
+    entry, last, for names not in the table and nulls): each distinct name looked up once
+    and taken back by the names' codes, not every record's name hashed."""
+    codes, uniques = coded(collected)
+    positions = np.append(table.index.get_indexer(uniques), -1)[codes]
+    return pd.Series(values[positions], index=collected.index)
 
 
 def _rule_expression(ctx: MapContext, frame: BlockFrame, rows: pd.Series, text: str
@@ -1009,7 +1018,8 @@ def visitnum(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
     collected, table, rule = _visit_rules(ctx, frame, args)
     if not len(table):
         return pd.Series(np.nan, index=collected.index, dtype="float64")
-    result = collected.map(table["VISITNUM"]).astype("float64")
+    result = _by_name(collected, table,
+                      np.append(table["VISITNUM"].astype("float64").to_numpy(), np.nan))
     calendar = pd.Series(False, index=collected.index)
     scheduled = rule >= 0
     for index, spec in enumerate(ctx.study.visits):

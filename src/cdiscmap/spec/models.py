@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cached_property
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
@@ -294,8 +295,10 @@ class VariableSpec(Strict):
                 out.append(name)
         return out
 
-    @property
+    @cached_property
     def algorithm(self) -> str:
+        # cached: the model is frozen, and the engine asks a variable's algorithm (and args)
+        # thousands of times a run (planning, when branches, origins)
         return self.algorithms_given()[0]
 
     def args(self) -> Any:
