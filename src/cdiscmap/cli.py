@@ -18,6 +18,7 @@ Heavy libraries (pandas, pandera, lxml, rich) are imported inside the commands, 
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -66,8 +67,34 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated("terminated (SIGTERM)")
 
 
+# Young-generation threshold of the cyclic garbage collector for the process's own command
+# line (CPython's default is 700 allocations): see _Group.main.
+GC_YOUNG_THRESHOLD = 10_000
+
+
 class _Group(click.Group):
     """The one place where errors become exit statuses (see the module docstring)."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Run a command; as the process's own command line (``args`` None: the console script,
+        ``python -m cdiscmap.cli``), with the garbage collector set for a short data run.
+
+        A run keeps a few hundred thousand long-lived objects (modules, pydantic schemas,
+        metadata) and makes few reference cycles (pandas/numpy data is not tracked), yet at the
+        default threshold the collector ran ~850 times in a 1,000-subject run (0.4-0.55 CPU-s
+        at 1k and 10k subjects); at GC_YOUNG_THRESHOLD ~50 times (0.15-0.19 CPU-s), with the
+        same peak memory. Interpreter shutdown then ran full collections over every object (0.35-0.43 CPU-s)
+        although the process is ending: ``gc.freeze()`` leaves them to exit (refcounting still
+        frees them; only cycles wait for exit, as they would after os._exit). Both only for the
+        process's command line, never for a caller (tests, CliRunner) that goes on running."""
+        own = args is None
+        if own:
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        try:
+            return super().main(args, *rest, **kwargs)
+        finally:
+            if own:
+                gc.freeze()
 
     def invoke(self, ctx: click.Context) -> object:
         previous = None
