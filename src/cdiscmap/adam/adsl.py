@@ -81,6 +81,8 @@ def _dm_number(dm: pd.DataFrame, name: str) -> pd.Series:
     """A numeric DM variable (AGE) that may arrive as text from a CSV/parquet SDTM folder;
     a value that is no number is an input error naming it, not a crash."""
     values = pd.to_numeric(dm[name], errors="coerce").astype("float64")
+    if pd.api.types.is_numeric_dtype(dm[name]):     # XPT: a number already, none can be bad
+        return values
     bad = values.isna() & dm[name].notna() & (dm[name].astype("string").str.strip() != "")
     if bad.any():
         first = bad[bad].index[0]
