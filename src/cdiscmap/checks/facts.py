@@ -402,8 +402,11 @@ def _first_appearance(codes: np.ndarray, count: int) -> bool:
     if not len(codes):
         return count == 0
     highest = np.maximum.accumulate(codes)
-    return bool(highest[-1] == count - 1 and codes[0] <= 0
-                and (codes[1:] <= highest[:-1] + 1).all())
+    if highest[-1] != count - 1 or highest[0] > 0:
+        return False
+    # the running maximum never steps by more than one: it changes exactly as many times
+    # as it rises in all (a bool pass, no integer temporary)
+    return int(np.count_nonzero(highest[1:] != highest[:-1])) == count - 1 - int(highest[0])
 
 
 def _text_facts(series: pd.Series) -> TextFacts | None:
