@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +14,34 @@ import pandas as pd
 from cdiscmap.analysis.settings import AnalysisSettings
 from cdiscmap.analysis.text import clean_text
 from cdiscmap.errors import InputDataError
+from cdiscmap.sdtm.vectorize import memo_scope
+
+# population() and groups() results of one report by (kind, id of the frame, name), each kept
+# with the frame and settings it was made from (the frame held: its id is not reused meanwhile)
+_REPORT: ContextVar[dict[tuple[str, int, str], tuple[Any, Any, Any]] | None] = \
+    ContextVar("cdiscmap_report_groups", default=None)
+
+
+@contextmanager
+def report_scope() -> Iterator[None]:
+    """Inside the block (one report), :func:`population` and :func:`groups` give the same
+    result objects again for the same frame and name instead of recomputing them: a report
+    asks for the same population and grouping in most of its tables and figures (about 20
+    calls, 6 distinct). Callers only read the results. A forked child inherits the block."""
+    with memo_scope(_REPORT):
+        yield
+
+
+def _remembered(kind: str, frame: pd.DataFrame, name: str, settings: AnalysisSettings,
+                make: Any) -> Any:
+    memo = _REPORT.get()
+    if memo is None:
+        return make()
+    key = (kind, id(frame), name)
+    hit = memo.get(key)
+    if hit is None or hit[0] is not frame or hit[1] is not settings:
+        hit = memo[key] = (frame, settings, make())
+    return hit[2]
 
 
 @dataclass(frozen=True)
@@ -22,7 +54,13 @@ class Group:
 
 
 def population(adsl: pd.DataFrame, settings: AnalysisSettings, name: str) -> pd.DataFrame:
-    """ADSL rows of the population ``name`` (its flag equal to its value)."""
+    """ADSL rows of the population ``name`` (its flag equal to its value); once per
+    :func:`report_scope`."""
+    return _remembered("population", adsl, name, settings,
+                       lambda: _population(adsl, settings, name))
+
+
+def _population(adsl: pd.DataFrame, settings: AnalysisSettings, name: str) -> pd.DataFrame:
     pop = settings.populations[name]
     if pop.flag not in adsl.columns:
         raise InputDataError(f"ADSL has no {pop.flag} (population '{name}' of analysis.yaml)")
@@ -36,7 +74,13 @@ def population_text(settings: AnalysisSettings, name: str) -> str:
 
 
 def groups(pop: pd.DataFrame, settings: AnalysisSettings, name: str) -> list[Group]:
-    """The groups of ``pop`` by the grouping ``name``, in sorted value order, then the total."""
+    """The groups of ``pop`` by the grouping ``name``, in sorted value order, then the total;
+    once per :func:`report_scope` (a new list of the same groups)."""
+    return list(_remembered("groups", pop, name, settings,
+                            lambda: _groups(pop, settings, name)))
+
+
+def _groups(pop: pd.DataFrame, settings: AnalysisSettings, name: str) -> list[Group]:
     g = settings.groupings[name]
     out: list[Group] = []
     if g.variable is not None:

@@ -27,7 +27,13 @@ from cdiscmap.analysis.demographics import demographics_table
 from cdiscmap.analysis.disposition import disposition_tables
 from cdiscmap.analysis.exposure import exposure_table
 from cdiscmap.analysis.figures import Figure, km_figure
-from cdiscmap.analysis.groups import filter_text, groups, population, population_text
+from cdiscmap.analysis.groups import (
+    filter_text,
+    groups,
+    population,
+    population_text,
+    report_scope,
+)
 from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
 from cdiscmap.analysis.safety import safety_tables
 from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
@@ -340,8 +346,15 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
     (once, not in each process). Without a second CPU everything is made here, the child's
     part first. The bytes are the same either way. ``draw=False`` gives the figures' ids,
     titles and sources without images, for their metadata alone (ARM in ``cdiscmap
-    define``): such a report is not to be written.
+    define``): such a report is not to be written. Populations and groups are worked out
+    once for the whole report (:func:`groups.report_scope`).
     """
+    with report_scope():
+        return _build_report(adam, settings, draw=draw)
+
+
+def _build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
+                  draw: bool) -> Report:
     adam = {k.upper(): v for k, v in adam.items()}
     adsl = _need(adam, "ADSL", "populations and groups")
     if not draw:
