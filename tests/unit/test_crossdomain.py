@@ -56,3 +56,40 @@ def test_null_of_a_text_column_from_its_codes() -> None:
     with facts_cache():
         assert np.asarray(_null(text("A", None, "B", None))).tolist() == [False, True, False, True]
     assert np.asarray(_null(pd.Series([1.0, np.nan]))).tolist() == [False, True]
+
+
+def _study_day_frames(seq: list[float]) -> dict[str, pd.DataFrame]:
+    dm = pd.DataFrame({"USUBJID": text("S1", "S2", "S3"),
+                       "RFSTDTC": text("2020-03-10", "2020-03", "2020-02-28T09:00")})
+    ae = pd.DataFrame({
+        "USUBJID": text("S1", "S1", "S1", "S1", "S1", "S2", "S3", "S1", "S3"),
+        "AESEQ": seq,
+        "AESTDTC": text("2020-03-09", "2020-03-10", "2020-03-12T08:00", "2020-04", None,
+                        "2020-03-15", "2020-03-01", "2020-03-11", "2020-02-30"),
+        # days by hand: -1 (no day 0), 1, 3, partial, null; S2's RFSTDTC is partial;
+        # S3: 2020-02-28 is day 1, so 2020-03-01 is day 3 (leap year); 2020-03-11 is day 2
+        # for S1 but 5.0 is given; 2020-02-30 is no date
+        "AESTDY": [-1.0, 1.0, 3.0, 9.0, 4.0, 7.0, 3.0, 5.0, 2.0],
+    })
+    return {"DM": dm, "AE": ae}
+
+
+def test_xd0006_study_days_by_hand() -> None:
+    found = [f for f in check_sdtm_cross(_study_day_frames([1.0, 2, 3, 4, 5, 1, 1, 6, 2]))
+             if f.rule == "CMAP-XD0006"]
+    assert [(f.usubjid, f.value) for f in found] == [("S1", "5.0")]
+    frames = _study_day_frames([1.0, 2, 3, 4, 5, 1, 1, 6, 2])
+    frames["AE"].loc[0, "AESTDY"] = np.nan          # a missing day where one is due
+    found = [f for f in check_sdtm_cross(frames) if f.rule == "CMAP-XD0006"]
+    assert [(f.usubjid, f.value) for f in found] == [("S1", "nan"), ("S1", "5.0")]
+
+
+def test_xd0007_repeated_seq_within_a_subject_only() -> None:
+    # AESEQ 2 twice for S1 (records 2 and 5); 1 for S1, S2 and S3 is no repeat; NaN twice
+    # is not reported; a --SEQ of 1e9 (too wide for a table) takes the general path
+    for big in (6.0, 1e9):
+        frames = _study_day_frames([1.0, 2, 3, np.nan, 2, 1, 1, np.nan, big])
+        found = [f for f in check_sdtm_cross(frames) if f.rule == "CMAP-XD0007"]
+        assert [(f.usubjid, f.value) for f in found] == [("S1", "2.0")]
+    frames = _study_day_frames([1.0, 2, 3, 4, 5, 1, 1, 6, 2])
+    assert not [f for f in check_sdtm_cross(frames) if f.rule == "CMAP-XD0007"]

@@ -259,6 +259,54 @@ def _pairs_in(frame: pd.DataFrame, columns: tuple[str, str], other: pd.DataFrame
     return (keys >= 0) & (pd.Index(pd.unique(other_keys)).get_indexer(keys) >= 0)
 
 
+def _seq_unique(subjects: pd.Series, seq: pd.Series) -> bool:
+    """Whether no subject holds a --SEQ number twice, when that is quick to prove: whole
+    numbers in a small range are counted per (subject code, number) with ``bincount``, no
+    hash of the records. False means "not proven" (the caller looks for the duplicates)."""
+    coded = _codes(subjects)
+    values = seq.to_numpy() if seq.dtype == np.float64 else None
+    if coded is None or values is None or not len(values):
+        return False
+    given = ~np.isnan(values)
+    numbers = values[given]
+    if not len(numbers) or numbers.min() < 0 or numbers.max() > len(values) or \
+            (numbers != np.floor(numbers)).any():
+        return False
+    width = int(numbers.max()) + 1
+    if (len(coded[1]) + 1) * width > _COUNT_LIMIT:
+        return False
+    keys = (coded[0][given].astype(np.int64) + 1) * width + numbers.astype(np.int64)
+    return bool(np.bincount(keys).max(initial=0) <= 1)
+
+
+# (subject, number) pairs counted in a table rather than hashed: at most 32 MiB of counts
+_COUNT_LIMIT = 1 << 22
+_DAY = np.timedelta64(1, "D")
+
+
+def _day_numbers(days: np.ndarray) -> np.ndarray:
+    """datetime64 dates as float day numbers (NaN for NaT)."""
+    out = (days - np.datetime64("1970-01-01")) / _DAY
+    return np.where(np.isnat(days), np.nan, out)
+
+
+def _wrong_days(dtc: pd.Series, dy: pd.Series, subjects: _Subjects, at: np.ndarray | None
+                ) -> np.ndarray | None:
+    """CMAP-XD0006 records (a study day other than the one the complete date and the
+    subject's RFSTDTC give, SDTMIG 3.4 §4.4.4), computed on day numbers: the date of each
+    distinct --DTC value and of each subject, taken to the records by codes. None when the
+    columns are not a text --DTC and a float --DY (the caller's pandas path decides)."""
+    facts = text_facts(dtc) if _codes(dtc) is not None else None
+    if facts is None or at is None or dy.dtype != np.float64:
+        return None
+    record = np.append(_day_numbers(facts.complete_days), np.nan)[facts.codes]
+    start = np.append(_day_numbers(subjects.dates("RFSTDTC")), np.nan)[at]
+    delta = record - start
+    with np.errstate(invalid="ignore"):
+        expect = np.where(delta < 0, delta, delta + 1)
+        return ~np.isnan(expect) & (dy.to_numpy() != expect)
+
+
 class _Subjects:
     """DM's values per subject (``ref``: DM by USUBJID) taken to the records of a dataset by
     the positions of their subjects in DM, found once per distinct USUBJID (a ``map`` of each
@@ -285,10 +333,14 @@ class _Subjects:
         """The subject's DM ``column`` as a complete date (NaT when partial or absent)."""
         if at is None:
             return complete_date(frame["USUBJID"].map(self.ref[column]))
+        return pd.Series(pd.api.extensions.take(self.dates(column), at, allow_fill=True),
+                         index=frame.index)
+
+    def dates(self, column: str) -> np.ndarray:
+        """Each subject's DM ``column`` as a complete date (datetime64, NaT when partial)."""
         if column not in self._dates:
             self._dates[column] = complete_date(self.ref[column]).to_numpy()
-        return pd.Series(pd.api.extensions.take(self._dates[column], at, allow_fill=True),
-                         index=frame.index)
+        return self._dates[column]
 
 
 def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame] | None,
@@ -312,6 +364,8 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     for name, frame in domains.items():
         seq = f"{name}SEQ"
         if seq in frame and "USUBJID" in frame:
+            if _seq_unique(frame["USUBJID"], frame[seq]):
+                continue
             dup = _duplicated(frame, ["USUBJID", seq]) & frame[seq].notna()
             out += _emit("CMAP-XD0007", name, seq, frame[dup], frame[seq])
     from cdiscmap.checks.ts_required import check_ts_required
@@ -351,9 +405,12 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         if "RFSTDTC" in ref:
             rfst = subjects_of.date(frame, at, "RFSTDTC")
             for dtc, dy in _dy_pairs(frame):
-                delta = (_complete(frame[dtc]) - rfst).dt.days
-                expect = delta.where(delta < 0, delta + 1)
-                bad = frame[(expect.notna() & (frame[dy] != expect)).fillna(False)]
+                wrong = _wrong_days(frame[dtc], frame[dy], subjects_of, at)
+                if wrong is None:
+                    delta = (_complete(frame[dtc]) - rfst).dt.days
+                    expect = delta.where(delta < 0, delta + 1)
+                    wrong = (expect.notna() & (frame[dy] != expect)).fillna(False)
+                bad = frame[wrong]
                 out += _emit("CMAP-XD0006", name, dy, bad, frame[dy])
         start = f"{name}STDTC" if f"{name}STDTC" in frame else f"{name}DTC"
         if start not in frame:
