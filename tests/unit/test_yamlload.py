@@ -127,3 +127,27 @@ def test_a_failed_parse_is_not_kept(monkeypatch):
         with pytest.raises(SpecError, match=r"f\.yaml:3 \[a\]: duplicate key 'a'"):
             parse_yaml_text("a: 1\nb: 2\na: 3\n", "f.yaml")
     assert yamlload._PARSED == {}
+
+
+def test_scalar_values_are_pyyaml_safe_values():
+    # each plain YAML scalar type, written plainly and with its explicit tag, is the value
+    # yaml.safe_load makes of it (hand-checked below, so a change of both would show too)
+    import datetime
+
+    text = ("s: text\nq: '1'\ni: 12\nx: 0x1f\nf: 1.5\ne: 1e3\nb: true\nn: no\nz: null\n"
+            "t: ~\nd: 2024-05-01\ndt: 2024-05-01 10:30:00\nti: !!int '7'\ntf: !!float '2'\n"
+            "ts: !!str 12\nv: =\n")
+    got = parse_yaml_text(text, "f.yaml").data
+    assert got == {"s": "text", "q": "1", "i": 12, "x": 31, "f": 1.5, "e": "1e3", "b": True,
+                   "n": False, "z": None, "t": None, "d": datetime.date(2024, 5, 1),
+                   "dt": datetime.datetime(2024, 5, 1, 10, 30), "ti": 7, "tf": 2.0,
+                   "ts": "12", "v": "="}
+    assert {k: type(v) for k, v in got.items() if k != "v"} == {
+        k: type(v) for k, v in yaml.safe_load(text.replace("v: =\n", "")).items()}
+
+
+def test_a_scalar_that_is_not_its_tag_names_the_line():
+    with pytest.raises(SpecError, match=r"f\.yaml:2: cannot read 'x' as !!int .*quote it"):
+        parse_yaml_text("a: 1\nb: !!int x\n", "f.yaml")
+    with pytest.raises(SpecError, match=r"f\.yaml:1: cannot read '2024-13-45' as !!timestamp"):
+        parse_yaml_text("a: 2024-13-45\n", "f.yaml")
