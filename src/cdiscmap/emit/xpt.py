@@ -640,8 +640,8 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if not n_rows:
         return np.zeros(0, dtype=np.intp), np.empty(0, dtype=object)
     addresses = _addresses(values)
-    if _shares_objects(addresses):
-        runs = _run_starts(addresses)
+    runs = _run_starts(addresses)       # long runs of one object: shared, no sample needed
+    if runs is not None or _shares_objects(addresses):
         keys = addresses if runs is None else addresses[runs]
         by_object, _ = pd.factorize(keys)
         n_objects = int(by_object.max()) + 1
@@ -668,7 +668,9 @@ def _run_starts(addresses: np.ndarray) -> np.ndarray | None:
     changes = addresses[1:] != addresses[:-1]
     if (int(np.count_nonzero(changes)) + 1) * 4 > len(addresses):
         return None
-    return np.flatnonzero(np.concatenate(([True], changes)))
+    starts = np.flatnonzero(changes)
+    starts += 1
+    return np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
 
 
 def _shares_objects(addresses: np.ndarray, sample_size: int = 16384) -> bool:
