@@ -122,3 +122,52 @@ def test_study_day_property(ref, offset):
     dy = study_day(pd.Series([d.isoformat()]), pd.Series([ref.isoformat()])).iloc[0]
     assert dy != 0
     assert dy == (offset + 1 if offset >= 0 else offset)
+
+
+
+# (text, ISO 8601 or None, unparseable, impossible), hand-checked
+_DMY_CASES = [
+    ("05-MAR-2014", "2014-03-05", False, False), ("5/mar/2014", "2014-03-05", False, False),
+    (" 05-MAR-2014 ", "2014-03-05", False, False), ("05-03-2014", "2014-03-05", False, False),
+    ("UN-MAR-2014", "2014-03", False, False), ("ab-MAR-2014", "2014-03", False, False),
+    ("05-UNK-2014", "2014", False, False), ("05-MAR-UNKN", None, False, False),
+    ("05-13-2014", None, False, True), ("31-APR-2014", None, False, True),
+    ("05-XYZ-2014", None, True, False), ("1600-01-01", None, True, False),
+    # pandas' datetime64[ns] range is the calendar check: it starts 1677-09-21 00:12:43
+    ("21-SEP-1677", None, False, True), ("22-SEP-1677", "1677-09-22", False, False),
+    ("", None, False, False), (None, None, False, False)]
+_YMD_CASES = [
+    ("2014-03-05", "2014-03-05", False, False), ("2014-3-5", "2014-03-05", False, False),
+    ("2014-MAR-05", "2014-03-05", False, False), ("2014-03-UN", "2014-03", False, False),
+    ("2014-UN-05", "2014", False, False), ("2014-NK-05", "2014", False, False),
+    ("UNKN-03-05", None, False, False), ("2014-13-01", None, False, True),
+    ("2014-02-30", None, False, True), ("2300-01-01", None, False, True),
+    ("2014-ZZZ-05", None, True, False), ("2014/03/05", None, True, False),
+    ("", None, False, False), (None, None, False, False)]
+
+
+@pytest.mark.parametrize(("fmt", "cases"), [("DMY", _DMY_CASES), ("YMD", _YMD_CASES)])
+def test_run_memo_parses_like_the_column_path(fmt, cases):
+    # inside a run the distinct spellings are parsed value by value (dates._parsed_shape);
+    # outside one by the pandas string steps: both give the hand-checked values
+    values = pd.Series([c[0] for c in cases], dtype="string")
+    outside = parse_dates(values, fmt)
+    with codes_cache():
+        inside = parse_dates(values, fmt)
+    for r in (outside, inside):
+        assert r.iso.tolist() == [pd.NA if c[1] is None else c[1] for c in cases]
+        assert r.unparseable.tolist() == [c[2] for c in cases]
+        assert r.impossible.tolist() == [c[3] for c in cases]
+
+
+def test_non_ascii_dates_in_a_run_parse_as_outside_one():
+    # Arabic-Indic digits are digits to the regular expressions: such a batch of distinct
+    # values takes the pandas steps inside a run too, so both agree value for value
+    values = pd.Series(["٠٥-MAR-2014", "05-MAR-٢٠١٤", "05-MAR-2014"], dtype="string")
+    outside = parse_dates(values, "DMY")
+    with codes_cache():
+        inside = parse_dates(values, "DMY")
+    assert inside.iso.tolist() == outside.iso.tolist()
+    assert inside.iso.iloc[2] == "2014-03-05"
+    assert inside.unparseable.tolist() == outside.unparseable.tolist()
+    assert inside.impossible.tolist() == outside.impossible.tolist()

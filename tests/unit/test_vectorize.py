@@ -219,3 +219,18 @@ def test_packed_text_keeps_the_senders_factorisation_and_cleanliness():
     # outside a run: factorised for the pipe, nothing remembered
     packed = pack_series(pd.Series(["x"] * 300 + ["y"], dtype="string"))
     assert packed[3].dtype == np.int8 and packed[4].tolist() == ["x", "y"]
+
+
+def test_clean_text_of_clean_values_is_the_same_array_and_blanks_are_still_found():
+    # clean_text_array tests cleanliness in one pass over the joined values: a blank at any
+    # value's edge (NBSP and \x1f are blanks to str.strip), an empty value or a NUL inside a
+    # value must give what stripping each value gives
+    with codes_cache():
+        clean = pd.Series(["a", "b c", "a\x00b", None], dtype="string")
+        assert clean_text(clean).array._ndarray is clean.array._ndarray
+        assert clean_text(clean).tolist() == ["a", "b c", "a\x00b", pd.NA]
+        for blank in (" a", "a ", "a\u00a0", "\x1fa", "", "a\x00 ", "\ta\x00b"):
+            values = pd.Series(["x", blank, None], dtype="string")
+            out = clean_text(values)
+            assert out.array._ndarray is not values.array._ndarray
+            assert out.tolist() == ["x", blank.strip() or pd.NA, pd.NA]

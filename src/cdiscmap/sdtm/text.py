@@ -63,6 +63,8 @@ def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
             continue
         text = _as_text(s)
         codes, uniques = coded(text)
+        if "".join(uniques).isascii():      # the usual case: one C pass over the values
+            continue
         bad = _per_row([not u.isascii() for u in uniques], codes, frame.index)
         if not bad.any():
             continue
@@ -135,6 +137,8 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
     for col in sorted(c for c in frame.columns if c in char_variables):
         text = _as_text(frame[col])
         codes, uniques = coded(text)
+        if max(map(len, uniques), default=0) <= MAX_BYTES:     # the usual case, in C
+            continue
         long = _per_row([len(u) > MAX_BYTES for u in uniques], codes, frame.index)
         if not long.any():
             continue

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -327,6 +328,24 @@ def text_objects(values: pd.Series | np.ndarray) -> np.ndarray:
     return values
 
 
+# a blank next to a value's edge, or an empty value, in distinct values joined by NUL (re's
+# \s is exactly the set of characters str.strip() removes)
+_UNCLEAN = re.compile(r"\x00\s|\s\x00|\x00\x00")
+
+
+def _all_clean(uniques: np.ndarray) -> bool:
+    """Every distinct value is clean text already (not empty, nothing for ``str.strip`` to
+    remove): one regular-expression pass over the values joined by NUL, instead of stripping
+    each value in Python (a finished domain's columns hold ~10^5 distinct values at 10k
+    subjects, nearly all clean)."""
+    if not len(uniques):
+        return True
+    joined = "\x00".join(uniques)
+    if joined.count("\x00") != len(uniques) - 1:       # a value holds NUL itself
+        return all(u.strip() is u and u != "" for u in uniques)
+    return _UNCLEAN.search("\x00" + joined + "\x00") is None
+
+
 def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     """Text with surrounding blanks stripped and blank text null (SDTM null is empty text).
 
@@ -338,13 +357,12 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
         if entry is not None and entry[2]:      # already clean: the same text, no copy
             return string_array(np.asarray(values.array, dtype=object))
     codes, uniques = coded(values)
-    cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
     own = _own_array(values) if isinstance(values, pd.Series) else None
-    if own is not None and all(c is u for c, u in zip(cleaned, uniques, strict=True)):
-        # every value already clean (str.strip gives the same object back): the same text,
-        # no copy, now known to be clean
+    if own is not None and _all_clean(uniques):
+        # every value already clean: the same text, no copy, now known to be clean
         _remember(own, codes, uniques, True)
         return string_array(own)
+    cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
     # the cleaned values factorised in turn (" a" and "a" are one value, blank is null), so
     # the result's own factorisation is known without another pass over the rows
     inner, table = pd.factorize(cleaned, use_na_sentinel=True)

@@ -623,11 +623,13 @@ def number(ctx: MapContext, frame: BlockFrame, args: NumberArgs) -> pd.Series:
     text = raw_text(ctx, frame, args.column) if args.column else \
         _text(var_column(ctx, frame, args.var))  # type: ignore[arg-type]
     values = _to_number(text)
-    bad = text.notna() & values.isna()
+    # present text (code ≥ 0, from the codes the parse used: no test of every text cell)
+    present = coded(text)[0] >= 0
+    bad = pd.Series(present & np.isnan(values.to_numpy()), index=text.index)
     ctx.report(frame, bad, rule="CMAP-NUM0001", severity=Severity.WARNING,
                message="not a number; left null", values=text)
     if args.default is not None:
-        values = values.mask(text.isna(), args.default)
+        values = values.mask(~present, args.default)
     return values
 
 
