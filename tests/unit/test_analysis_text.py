@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.analysis.text import clean_text, text_eq
+from cdiscmap.analysis.text import as_dates, clean_text, text_eq
 
 
 def test_clean_text_trims_and_upper_cases_each_value_keeping_missing_and_index() -> None:
@@ -34,3 +34,14 @@ def test_text_eq_missing_is_false() -> None:
     flags = pd.Series(["Y", " y ", None, "N"], dtype="string")
     assert text_eq(flags, "Y").tolist() == [True, False, False, False]
     assert text_eq(flags, "Y", upper=True).tolist() == [True, True, False, False]
+
+
+def test_as_dates_keeps_parsed_dates_and_parses_text() -> None:
+    parsed = pd.Series(pd.to_datetime(["2020-01-31", None]), name="ENRLDT")
+    assert parsed.dtype == "datetime64[ns]"
+    assert as_dates(parsed) is parsed                    # no second look at each value
+    text = pd.Series(["2020-01-31", "not a date", None], dtype=object)
+    out = as_dates(text)
+    assert out.dtype == "datetime64[ns]"
+    assert out.iloc[0] == pd.Timestamp(2020, 1, 31)
+    assert out.iloc[1:].isna().tolist() == [True, True]

@@ -38,6 +38,7 @@ from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
 from cdiscmap.analysis.safety import safety_tables
 from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
 from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
+from cdiscmap.analysis.text import as_dates
 from cdiscmap.analysis.tumour import TumourData, _population_data, tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
 from cdiscmap.forked import ForkedCall
@@ -158,7 +159,7 @@ def _simon_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                   + population_text(settings, spec.population))
     # the two columns the accrual order needs (not every ADSL column, once per group)
     order = pd.DataFrame({"USUBJID": pop["USUBJID"],
-                          "_order": pd.to_datetime(pop[spec.order_by], errors="coerce")})
+                          "_order": as_dates(pop[spec.order_by])})
     uid = pop["USUBJID"].astype("string")
     yes = response.responder_ids(adrs, e.paramcd, e.responders)     # once, not per group
     for grp in groups(pop, settings, spec.grouping):

@@ -26,3 +26,11 @@ def clean_text(values: pd.Series, *, upper: bool = False) -> pd.Series:
 def text_eq(values: pd.Series, wanted: str, *, upper: bool = False) -> np.ndarray:
     """Boolean array: the trimmed (upper-cased) value equals ``wanted`` (missing → False)."""
     return clean_text(values, upper=upper).eq(wanted).fillna(False).to_numpy(dtype=bool)
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    """``pd.to_datetime(values, errors="coerce")``; dates read from XPT (and the run's ADaM
+    frames) are datetime64[ns] already, and to_datetime would still look at them one by one
+    (its cache check)."""
+    return values if values.dtype == "datetime64[ns]" else pd.to_datetime(values,
+                                                                           errors="coerce")

@@ -29,6 +29,7 @@ from cdiscmap.analysis.groups import filter_text, groups, population, population
 from cdiscmap.analysis.settings import AnalysisSettings, Tumour
 from cdiscmap.analysis.survival import DAYS_PER_MONTH
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import as_dates as _dates
 from cdiscmap.analysis.text import clean_text, text_eq
 from cdiscmap.errors import InputDataError
 
@@ -50,13 +51,6 @@ class TumourData:
     best: pd.DataFrame        # USUBJID, PCHG, BOR; sorted as the waterfall draws it
     course: pd.DataFrame      # USUBJID, WEEK, PCHG, BOR (baseline at week 0, 0 %)
     swim: pd.DataFrame        # USUBJID, DUR, RESP, PROG, DEATH (months from TRTSDT; NaN = none)
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    """``pd.to_datetime(values, errors="coerce")``; dates read from XPT are datetime64[ns]
-    already, and to_datetime would still look at them one by one (its cache check)."""
-    return values if values.dtype == "datetime64[ns]" else pd.to_datetime(values,
-                                                                           errors="coerce")
 
 
 def _rgba(colours: list[str] | np.ndarray) -> np.ndarray:
