@@ -625,11 +625,15 @@ def test_duplicated_rows_is_frame_duplicated(rows, width) -> None:
                      "2023-01-01T10:00Z", "2023-01-01T10:00+01:00"]),
     st.text(max_size=12)), unique=True, max_size=40))
 def test_iso8601_on_distinct_values_is_the_series_check(values) -> None:
+    from cdiscmap.checks.facts import TextFacts
     from cdiscmap.checks.schema import _iso8601_distinct, _iso8601_uniques
 
     expected = _iso8601_distinct(pd.Series(values, dtype="string")).to_numpy(
         dtype=bool, na_value=False)
     assert _iso8601_uniques(np.array(values, dtype=object)).tolist() == expected.tolist()
+    # with the column's calendar dates known (TextFacts.complete_days, as _text_failures)
+    facts = TextFacts(np.arange(len(values)), np.array(values, dtype=object))
+    assert _iso8601_uniques(facts.uniques, facts.complete_days).tolist() == expected.tolist()
 
 
 def test_common_date_shapes_are_decided_as_the_regex_would():

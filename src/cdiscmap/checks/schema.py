@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.facts import facts_cache, plain_iso_parts, text_facts
+from cdiscmap.checks.facts import (
+    complete_days,
+    facts_cache,
+    iso_date_parts,
+    plain_iso_parts,
+    text_facts,
+)
 from cdiscmap.errors import CdiscmapError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.standards.models import Dataset, Standards, Variable
@@ -135,10 +141,14 @@ def _common_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return ok, known & (plain.length >= 10), known
 
 
-def _iso8601_uniques(values: np.ndarray) -> np.ndarray:
+def _iso8601_uniques(values: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
     """:func:`_iso8601_distinct` of an object array of distinct str (no nulls), as booleans:
     the same expressions called straight on each value, without a pandas string method's
-    per-cell overhead (a 10,000-subject study has some 85,000 distinct --DTC values)."""
+    per-cell overhead (a 10,000-subject study has some 85,000 distinct --DTC values).
+    ``days``: the values' :func:`~cdiscmap.checks.facts.complete_days` when known (a column's
+    :attr:`TextFacts.complete_days`, which the date rules ask for too), else computed for the
+    values that start with a complete date: one whose date is not on the calendar is no
+    ISO 8601 date."""
     fullmatch, starts_complete = _ISO8601.fullmatch, _COMPLETE_DATE.match
     ok, complete, known = _common_shapes(values)
     rest = np.flatnonzero(~known)
@@ -149,9 +159,12 @@ def _iso8601_uniques(values: np.ndarray) -> np.ndarray:
         complete[rest] = np.fromiter((starts_complete(v) is not None for v in others),
                                      dtype=bool, count=len(rest))
     if complete.any():
-        days = pd.Series([v[:10] for v in values[complete]], dtype="string")
-        parsed = pd.to_datetime(days, format="%Y-%m-%d", errors="coerce")
-        ok[complete] &= parsed.notna().to_numpy()
+        if days is None:
+            chosen = values[complete]
+            found = complete_days(chosen, iso_date_parts(chosen))
+        else:
+            found = days[complete]
+        ok[complete] &= ~np.isnat(found)
     return ok
 
 
@@ -293,7 +306,11 @@ def _text_in(membership: _Membership, var: Variable) -> Callable[[pd.Series], pd
         # SDTMIG 3.4 §4.5.1.1: --STRESC mixes coded results with numeric results written as
         # text (also in --STRESN); a number there is a measurement, not a term of the codelist.
         return lambda values: values.isin(allowed) | _is_number(values)
-    return lambda values: values.isin(allowed)
+
+    def in_list(values: pd.Series) -> pd.Series:
+        return values.isin(allowed)
+    in_list.allowed = membership.allowed      # type: ignore[attr-defined]  # see _text_failures
+    return in_list
 
 
 def _text_tests(plan: _Plan) -> list[tuple[str, Callable[[pd.Series], pd.Series]]]:
@@ -504,7 +521,11 @@ def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) 
         if test is text_within_limit:           # the bytes of each value are known already
             conform = facts.byte_lengths <= MAX_TEXT_BYTES
         elif test is is_iso8601:                # the values are distinct already
-            conform = _iso8601_uniques(facts.uniques)
+            conform = _iso8601_uniques(facts.uniques, facts.complete_days)
+        elif hasattr(test, "allowed"):          # plain membership: a set lookup per value
+            allowed = test.allowed
+            conform = np.fromiter((value in allowed for value in facts.uniques), dtype=bool,
+                                  count=len(facts.uniques))
         else:
             conform = test(facts.distinct).fillna(True).to_numpy(dtype=bool)
         if conform.all():
