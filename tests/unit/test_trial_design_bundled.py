@@ -240,3 +240,24 @@ def test_design_parts_made_before_rs_changes_give_the_same_datasets() -> None:
                     strict=True)) == [
         ("S-1", 1.0, "CYCLE 1 DAY 1", "2024-01-11", "2024-01-20"),   # AE's date, then RS's
         ("S-2", 2.0, "WEEK 3", "2024-02-03", "2024-02-03")]          # RS's added record
+
+
+def test_se_element_starting_on_the_day_it_ends_is_entered() -> None:
+    """Only the date parts are compared: a start at 10:00 on the end's day is not after it;
+    partial dates decide nothing (the element is entered)."""
+    design = TrialDesignSpec.model_validate({
+        "elements": [
+            {"etcd": "SCRN", "element": "Screening", "start": "Consent",
+             "start_date": "RFICDTC"},
+            {"etcd": "FU", "element": "Follow-up", "start": "End of treatment",
+             "start_date": "RFENDTC", "end_date": "RFPENDTC"}],
+        "arms": [{"armcd": "A", "arm": "Arm A", "elements": [
+            {"etcd": "SCRN", "epoch": "SCREENING"}, {"etcd": "FU", "epoch": "FOLLOW-UP"}]}]})
+    dm = pd.DataFrame({"USUBJID": ["S-0", "S-1", "S-2", "S-3"], "ARMCD": ["A"] * 4,
+                       "RFICDTC": ["2024-01-01"] * 4,
+                       "RFENDTC": ["2024-03-01", "2024-03-01T10:00", "2024-03-02", "2024-04"],
+                       "RFPENDTC": ["2024-03-05", "2024-03-01", "2024-03-01T23:00",
+                                    "2024-03-01"]})
+    se = build_se(design, "S", dm)
+    # S-2's follow-up would start the day after it ends: not entered
+    assert list(se.loc[se["ETCD"] == "FU", "USUBJID"]) == ["S-0", "S-1", "S-3"]

@@ -89,6 +89,21 @@ def build_ti(design: TrialDesignSpec, studyid: str) -> pd.DataFrame | None:
                                         "TIVERS"])
 
 
+def _day_after(dtc: pd.Series, end_dtc: pd.Series) -> np.ndarray:
+    """Rows whose date part (YYYY-MM-DD) is after that of ``end_dtc``, both complete dates
+    (as text, ``astype("string").str.slice(0, 10)`` compared), decided on the distinct
+    values of both columns: their date parts cut and ordered once."""
+    codes, uniques = pd.factorize(np.concatenate([dtc.to_numpy(dtype=object),
+                                                  end_dtc.to_numpy(dtype=object)]))
+    days = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(
+        "string").str.slice(0, 10).to_numpy(dtype=object, na_value="")
+    complete = np.array([len(d) == 10 for d in days] + [False])     # code -1 (null): no date
+    day_codes, day_uniques = pd.factorize(days)                       # one rank per date part
+    rank = np.append(_ranks(np.asarray(day_uniques, dtype=object))[day_codes], -1)
+    start, end = codes[:len(dtc)], codes[len(dtc):]
+    return complete[start] & complete[end] & (rank[start] > rank[end])
+
+
 def _subject_arm_elements(design: TrialDesignSpec) -> pd.DataFrame:
     """Planned elements per ARMCD with their order, epoch and date variables. ``_NO_ARM``
     stands for subjects outside every planned Arm (screen failures, not assigned): they can
@@ -147,9 +162,7 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     # an element that would start after its own end date was not entered: GIST's follow-up
     # "starts" at RFENDTC, which is the data cut-off for a subject still treated, after the
     # last contact (RFPENDTC) that ends it
-    day, end_day = (start[c].astype("string").str.slice(0, 10) for c in ("SESTDTC", "_ENDDTC"))
-    complete = (day.str.len() == 10) & (end_day.str.len() == 10)
-    start = start[~(complete & (day > end_day)).fillna(False).astype(bool)]
+    start = start[~_day_after(start["SESTDTC"], start["_ENDDTC"])]
     start = start.sort_values(["USUBJID", "TAETORD"], kind="stable")
     if start.empty:
         return None
@@ -159,7 +172,7 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     out = start.reset_index(drop=True)
     out.insert(0, "DOMAIN", "SE")
     out.insert(0, "STUDYID", studyid)
-    ref = out["USUBJID"].map(subjects.set_index("USUBJID")["RFSTDTC"]) \
+    ref = out["USUBJID"].map(subjects[["USUBJID", "RFSTDTC"]].set_index("USUBJID")["RFSTDTC"]) \
         if "RFSTDTC" in subjects else pd.Series(None, index=out.index, dtype=object)
     out["SESTDY"] = study_day(out["SESTDTC"], ref)
     out["SEENDY"] = study_day(out["SEENDTC"], ref)
