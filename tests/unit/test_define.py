@@ -897,3 +897,24 @@ def test_define_xml_alone_when_the_caller_renders_define_html(tmp_path, standard
     (tmp_path / "define.html").unlink()
     assert write_analysis_results(tmp_path, Report("TINY", "Tiny"), settings,
                                   tmp_path) == [tmp_path / "define.xml"]
+
+
+def test_a_numeric_column_without_values_is_told_from_one_with_values():
+    from cdiscmap.emit.define import _no_number
+
+    nat = np.datetime64("NaT")
+    cases = [
+        (pd.Series([np.nan, np.nan]), True),
+        (pd.Series([np.nan, 0.0]), False),
+        (pd.Series([], dtype="float64"), True),
+        (pd.Series([0, 3]), False),                                    # int64: never missing
+        (pd.Series([], dtype="int64"), True),
+        (pd.Series([False]), False),
+        (pd.Series(np.array([nat, nat], dtype="datetime64[ns]")), True),
+        (pd.Series(np.array([nat, "2024-05-01"], dtype="datetime64[ns]")), False),
+        (pd.Series([pd.NA, pd.NA], dtype="Int64"), True),               # pandas' own dtypes
+        (pd.Series([pd.NA, 1], dtype="Int64"), False),
+        (pd.Series([pd.NA], dtype="boolean"), True),
+        (pd.Series([pd.NaT], dtype="datetime64[ns, UTC]"), True),
+    ]
+    assert [_no_number(series) for series, _ in cases] == [want for _, want in cases]
