@@ -203,6 +203,25 @@ def test_number_unscheduled_across_domains():
     assert got[("S2", pd.Timestamp("2019-12-01"))] == 0.01   # before any scheduled visit
 
 
+def test_number_unscheduled_with_subjects_as_numbers():
+    # the engine's calendar gives subjects as float ids: the scheduled visits are grouped by
+    # numpy then (the greatest VISITNUM of a subject's date; rows missing a key are dropped)
+    nat = pd.NaT
+    sched = pd.DataFrame({"USUBJID": [1.0, 1.0, 1.0, 2.0, 2.0, np.nan],
+                          "DATE": pd.to_datetime(["2020-03-01", "2020-03-01", "2020-01-01",
+                                                  "2020-01-01", nat, "2020-02-01"]),
+                          "VISITNUM": [7.0, 8.0, 0.0, 0.0, 9.0, 9.0]})
+    uns = pd.DataFrame({"USUBJID": [1.0, 1.0, 2.0, 2.0],
+                        "DATE": pd.to_datetime(["2020-03-10", "2020-02-10", "2020-02-10",
+                                                "2020-02-20"])})
+    got = v.number_unscheduled(sched, uns).set_index(["USUBJID", "DATE"])["VISITNUM"]
+    assert got[(1.0, pd.Timestamp("2020-03-10"))] == 8.01     # after 8.0, not 7.0
+    assert got[(1.0, pd.Timestamp("2020-02-10"))] == 0.01
+    # subject 2's undated visit 9 and the subjectless one are not in its calendar
+    assert got[(2.0, pd.Timestamp("2020-02-10"))] == 0.01
+    assert got[(2.0, pd.Timestamp("2020-02-20"))] == 0.02
+
+
 @given(st.lists(st.sampled_from(["2014-03-01", "2014-02-01", None, "2014-01-15"]),
                 min_size=1, max_size=12))
 def test_seq_is_one_to_n_per_subject(dates):

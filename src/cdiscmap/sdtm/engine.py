@@ -1257,7 +1257,10 @@ def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
         if col not in out:
             continue
         values = out[col].astype("string")
-        keep = values.notna() & (values.str.strip() != "")
+        # non-blank values, tested once per distinct value and taken back by the codes
+        codes, uniques = coded(values)
+        keep = pd.Series(np.append(np.array([u.strip() != "" for u in uniques], dtype=bool),
+                                   False)[codes], index=values.index)
         if not keep.any():
             continue
         part = pd.DataFrame({

@@ -1063,18 +1063,38 @@ def number_unscheduled(scheduled: pd.DataFrame, unscheduled: pd.DataFrame) -> pd
     ``scheduled`` has USUBJID, DATE (datetime64), VISITNUM; ``unscheduled`` has USUBJID, DATE.
     Returns the distinct (USUBJID, DATE) of ``unscheduled`` with their VISITNUM.
     """
-    sched = scheduled.dropna(subset=["USUBJID", "DATE", "VISITNUM"])
-    sched = sched.groupby(["USUBJID", "DATE"], as_index=False)["VISITNUM"].max()
     uns = unscheduled.dropna(subset=["USUBJID", "DATE"]).drop_duplicates(["USUBJID", "DATE"])
     if uns.empty:
         return uns.assign(VISITNUM=pd.Series(dtype="float64"))
-    sched = sched.sort_values("DATE", kind="mergesort")
+    sched = _scheduled_by_date(scheduled)
     uns = uns.sort_values("DATE", kind="mergesort")
     merged = pd.merge_asof(uns, sched, on="DATE", by="USUBJID", direction="backward")
     merged["VISITNUM"] = merged["VISITNUM"].fillna(0.0)
     rank = merged.groupby(["USUBJID", "VISITNUM"])["DATE"].rank(method="dense")
     merged["VISITNUM"] = (merged["VISITNUM"] + 0.01 * rank).round(2)
     return merged[["USUBJID", "DATE", "VISITNUM"]]
+
+
+def _scheduled_by_date(scheduled: pd.DataFrame) -> pd.DataFrame:
+    """The greatest scheduled VISITNUM of each (USUBJID, DATE), rows without one of the three
+    dropped, sorted by DATE then USUBJID: ``groupby([USUBJID, DATE]).max()`` then a stable
+    sort by DATE. Subjects as numbers (the engine's calendar gives float ids) are grouped by
+    one ``np.lexsort`` and ``np.maximum.reduceat`` instead of a two-key groupby of every
+    scheduled record of the study."""
+    u, d, v = (scheduled[c].to_numpy() for c in ("USUBJID", "DATE", "VISITNUM"))
+    if u.dtype.kind != "f" or d.dtype != np.dtype("datetime64[ns]") or v.dtype.kind != "f":
+        sched = scheduled.dropna(subset=["USUBJID", "DATE", "VISITNUM"])
+        sched = sched.groupby(["USUBJID", "DATE"], as_index=False)["VISITNUM"].max()
+        return sched.sort_values("DATE", kind="mergesort")
+    keep = ~(np.isnan(u) | np.isnat(d) | np.isnan(v))
+    u, d, v = u[keep], d[keep], v[keep]
+    order = np.lexsort((u, d.view("int64")))          # DATE first, then USUBJID
+    u, d, v = u[order], d[order], v[order]
+    start = np.ones(len(u), dtype=bool)
+    start[1:] = (u[1:] != u[:-1]) | (d[1:] != d[:-1])
+    first = np.flatnonzero(start)
+    return pd.DataFrame({"USUBJID": u[first], "DATE": d[first],
+                         "VISITNUM": np.maximum.reduceat(v, first) if len(first) else v[:0]})
 
 
 def empty(ctx: MapContext, frame: BlockFrame, kind: str) -> pd.Series:
