@@ -505,3 +505,34 @@ def test_clean_codes_strip_and_blank_as_clean_text_does():
                           "Y": pd.Series(["A", "B", None, "A", "C", "C"], dtype="string")})
     assert text(frame, "X").tolist() == ["A", "A", pd.NA, "B", pd.NA, "B"]
     assert codes(frame, "Y").tolist() == [0, 1, -1, 0, 2, 2]
+
+
+@pytest.mark.parametrize("limit", [1 << 22, 0])        # a table of the pairs; hashed pairs
+def test_distinct_counts_by_table_or_hash(monkeypatch, limit) -> None:
+    from cdiscmap.checks import core_rules_events as ev
+
+    monkeypatch.setattr(ev, "PAIR_TABLE_LIMIT", limit)
+    a = np.array([0, 0, 1, 2, 2, 0])
+    b = np.array([0, 1, 1, 1, 1, 1])
+    per_a, per_b = ev._distinct_counts(a, b)
+    # a=0 goes with b 0 and 1; a=1 and a=2 with 1 only; b=0 with a 0; b=1 with a 0, 1, 2
+    assert per_a.tolist() == [2, 1, 1]
+    assert per_b.tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("limit", [1 << 22, 0])
+def test_subject_visit_keys_by_table_or_hash(monkeypatch, limit) -> None:
+    from cdiscmap.checks import core_rules_events as ev
+
+    monkeypatch.setattr(ev, "PAIR_TABLE_LIMIT", limit)
+    keys = core_rules._Keys(np.array([0, 5, 3, 5]), 6)
+    assert keys.isin(np.array([5, 1, 3, 0, 4])).tolist() == [True, False, True, True, False]
+
+
+def test_planned_visit_numbers_as_isin() -> None:
+    values = pd.Series([1.0, 1.5, np.nan, 2.0, -0.0, 3.0])
+    assert core_rules._among(values, {0.0, 1.0, 2.0}).tolist() == \
+        values.isin({0.0, 1.0, 2.0}).tolist() == [True, False, False, True, True, False]
+    ints = pd.Series([1, None, 2], dtype="Int64")
+    assert core_rules._among(ints, {2.0}).tolist() == [False, False, True]
+    assert core_rules._among(values, set()).tolist() == [False] * 6

@@ -270,7 +270,8 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
             # reported on planned visits only: those of TV (CORE-000361), else whole
             # VISITNUMs (unplanned ones are numbered with decimals, SDTMIG 3.4 §4.4.5)
             n = number(frame, "VISITNUM")
-            planned = n.isin(planned_visits) if planned_visits is not None else n == n.round()
+            planned = _among(n, planned_visits) if planned_visits is not None else \
+                n == n.round()
             out += _emit("CMAP-CR0043", name, frame,
                          planned & not_one_to_one(frame, "VISITNUM", "VISIT"), "VISITNUM",
                          shown("VISITNUM", "VISIT"))
@@ -288,13 +289,32 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     return out
 
 
-class _Keys:
-    """A set of integer keys asked about many integers at once (a hash table)."""
+def _among(values: pd.Series, numbers: set[float]) -> np.ndarray:
+    """``values.isin(numbers)`` for numbers (no NaN in ``numbers``; a null value is in none):
+    each value looked up in the sorted numbers (a binary search in C, no hash table)."""
+    table = np.array(sorted(numbers), dtype=np.float64)
+    given = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not len(table):
+        return np.zeros(len(given), dtype=bool)
+    at = np.minimum(np.searchsorted(table, given), len(table) - 1)
+    return table[at] == given
 
-    def __init__(self, keys: np.ndarray) -> None:
-        self.index = pd.Index(pd.unique(keys))
+
+class _Keys:
+    """A set of integer keys from 0 to ``size`` - 1 asked about many integers at once: a
+    table of flags when ``size`` is small enough (no hashing), else a hash table."""
+
+    def __init__(self, keys: np.ndarray, size: int) -> None:
+        self.table = None
+        if size <= ev.PAIR_TABLE_LIMIT:
+            self.table = np.zeros(size, dtype=bool)
+            self.table[keys] = True
+        else:
+            self.index = pd.Index(pd.unique(keys))
 
     def isin(self, keys: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            return self.table[keys]
         return self.index.get_indexer(keys) >= 0
 
 
@@ -310,7 +330,8 @@ class _SubjectVisits:
         self.subjects = pd.Index(subject[valid].unique())
         self.visits = np.unique(n[valid])
         sid = self.subjects.get_indexer(subject[valid])
-        self.keys = _Keys(sid * len(self.visits) + np.searchsorted(self.visits, n[valid]))
+        self.keys = _Keys(sid * len(self.visits) + np.searchsorted(self.visits, n[valid]),
+                          len(self.subjects) * len(self.visits))
 
     def missing(self, frame: pd.DataFrame) -> np.ndarray:
         """Records with a VISITNUM whose subject has no SV record of that VISITNUM."""

@@ -353,9 +353,16 @@ def _distinct_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     ``b`` go with each ``a`` code, and how many distinct ``a`` with each ``b`` code."""
     a, b = a.astype(np.int64), b.astype(np.int64)
     nb = int(b.max()) + 1
-    pairs = pd.unique(a * nb + b)                # hashed: no sort of every record
-    return np.bincount(pairs // nb, minlength=int(a.max()) + 1), \
-        np.bincount(pairs % nb, minlength=nb)
+    na = int(a.max()) + 1
+    if na * nb <= PAIR_TABLE_LIMIT:              # few combinations: a table of those present
+        pairs = np.flatnonzero(np.bincount(a * nb + b, minlength=na * nb))
+    else:
+        pairs = pd.unique(a * nb + b)            # hashed: no sort of every record
+    return np.bincount(pairs // nb, minlength=na), np.bincount(pairs % nb, minlength=nb)
+
+
+# Pairs of codes counted in a table (``bincount``, int64: 32 MiB at most) rather than hashed.
+PAIR_TABLE_LIMIT = 1 << 22
 
 
 def not_one_to_one(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
