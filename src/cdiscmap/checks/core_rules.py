@@ -23,7 +23,6 @@ from cdiscmap.checks.core_rules_events import (
     is_value,
     not_one_to_one,
     number,
-    on_distinct,
     raw_isin,
     shown,
     text,
@@ -202,7 +201,7 @@ def _dm_values(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Findi
         if column in dm:
             out += _emit("CMAP-CR0017", "DM", dm, filled(dm, column) &
                          text(dm, column).duplicated(keep="first"), column, dm[column])
-    studies = set(text(dm, "STUDYID").dropna())
+    studies = set(ev.distinct(dm, "STUDYID").tolist())
     if studies:
         for name, frame in {"DM": dm, **domains}.items():
             if "STUDYID" in frame:
@@ -375,8 +374,7 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
         ref_complete = raw_isin(frame, "USUBJID", subject_complete)
         known = raw_isin(frame, "USUBJID", dm["USUBJID"])  # a subject not in DM: CMAP-XD0001
         for dtc, dy in day_pairs(list(frame.columns), p):
-            complete = on_distinct(frame, dtc,
-                                   lambda u: complete_heads(u.to_numpy(dtype=object)))
+            complete = ev.on_table(frame, dtc, complete_heads)
             day = number(frame, dy).notna().to_numpy()
             out += _emit("CMAP-CR0055", name, frame, known & day & ~(complete & ref_complete), dy,
                          shown(dy, dtc))

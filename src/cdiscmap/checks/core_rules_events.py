@@ -181,6 +181,24 @@ def on_distinct(frame: pd.DataFrame, column: str,
     return np.append(hit, False)[found]
 
 
+def distinct(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The column's distinct cleaned values (object array of str; empty when absent)."""
+    if column not in frame:
+        return np.zeros(0, dtype=object)
+    return _clean(frame, column)[1]
+
+
+def on_table(frame: pd.DataFrame, column: str,
+             test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """:func:`on_distinct` for a vectorised ``test`` of the distinct cleaned values as an
+    object array of str (one bool each): no "string" Series built around them."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    found, table = _clean(frame, column)
+    hit = np.asarray(test(table), dtype=bool) if len(table) else np.zeros(0, dtype=bool)
+    return np.append(hit, False)[found]
+
+
 def is_value(frame: pd.DataFrame, column: str, *values: str) -> np.ndarray:
     """Whether the cleaned value is one of ``values`` (False for null or an absent column)."""
     if column not in frame:
@@ -628,5 +646,5 @@ def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | Non
 
 
 __all__ = ["FINDINGS", "RULES", "check_class_rules", "codes", "date_after", "duplicated",
-           "emit", "filled", "group_codes", "is_value", "not_one_to_one", "number",
-           "on_distinct", "raw_codes", "raw_isin", "same_text", "shown", "source", "text"]
+           "distinct", "emit", "filled", "group_codes", "is_value", "not_one_to_one",
+           "number", "on_distinct", "on_table", "raw_codes", "raw_isin", "same_text", "shown", "source", "text"]

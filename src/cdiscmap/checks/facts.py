@@ -401,6 +401,10 @@ def _first_appearance(codes: np.ndarray, count: int) -> bool:
     largest is ``count - 1``."""
     if not len(codes):
         return count == 0
+    for narrow in (np.int8, np.int16, np.int32):    # codes lie in -1..count-1: a narrow copy
+        if count <= np.iinfo(narrow).max:           # is read faster than the intp codes
+            codes = codes.astype(narrow)
+            break
     highest = np.maximum.accumulate(codes)
     if highest[-1] != count - 1 or highest[0] > 0:
         return False
