@@ -575,9 +575,10 @@ def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
                 return None
 
     n_uniques = len(uniques)
-    is_ascii = np.fromiter(map(str.isascii, uniques), dtype=bool, count=n_uniques)
+    joined = "".join(uniques)           # one scan in C for non-ASCII and NUL when there is none
     byte_lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=n_uniques)
-    if not is_ascii.all():
+    if not joined.isascii():
+        is_ascii = np.fromiter(map(str.isascii, uniques), dtype=bool, count=n_uniques)
         non_ascii = np.flatnonzero(~is_ascii)
         byte_lengths[non_ascii] = [len(uniques[i].encode("utf-8")) for i in non_ascii]
         first_bad = int(non_ascii[0])
@@ -588,7 +589,7 @@ def _plan_char(series: pd.Series, column: XptColumn, where: str, rows: _Rows,
                         "(FDA TCG §3.3.1)")
 
     with_nul = [i for i, value in enumerate(uniques) if "\x00" in value] \
-        if "\x00" in "".join(uniques) else []           # one scan in C when none holds NUL
+        if "\x00" in joined else []
     if with_nul:
         # refused, not written: XPT v5 text is blank-padded (SAS TS-140) and readers end a value
         # at NUL (ReadStat) or drop trailing NULs as padding, so the value would not read back
@@ -692,7 +693,8 @@ def _shares_objects(addresses: np.ndarray, sample_size: int = 16384) -> bool:
 @functools.lru_cache(maxsize=4)
 def _sample_rows(n_rows: int, sample_size: int) -> np.ndarray:
     """Distinct pseudo-random row positions, sorted; made once for all columns of a frame."""
-    positions = np.unique(np.random.default_rng(0).integers(0, n_rows, sample_size))
+    positions = np.sort(np.random.default_rng(0).integers(0, n_rows, sample_size))
+    positions = positions[np.concatenate(([True], positions[1:] != positions[:-1]))]
     positions.flags.writeable = False
     return positions
 
