@@ -536,3 +536,27 @@ def test_planned_visit_numbers_as_isin() -> None:
     ints = pd.Series([1, None, 2], dtype="Int64")
     assert core_rules._among(ints, {2.0}).tolist() == [False, False, True]
     assert core_rules._among(values, set()).tolist() == [False] * 6
+
+
+def test_partial_dates_compare_on_the_parts_both_give_string_columns():
+    # as the test above, "string" columns (their text facts), nulls on both sides
+    a = pd.Series(["2019", "2018-06", "2018-06-15", None, "2018-07", "2018", "2018"],
+                  dtype="string")
+    b = pd.Series(["2018-06-14", "2018-06-14", "2018-06-14", "2018", None, "2017-12", "2018"],
+                  dtype="string")
+    assert date_after(a, b).tolist() == [True, False, True, False, False, True, False]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "Float64"])
+def test_stresn_against_stresc_by_hand(dtype) -> None:
+    from cdiscmap.checks.core_rules_events import _stresn_wrong
+
+    frame = pd.DataFrame({
+        "LBSTRESC": pd.array(["5", "5", "5.10", "NEGATIVE", "NEGATIVE", None, " 7 ", "1e3"],
+                             dtype="string"),
+        "LBSTRESN": pd.Series([5.0, 6.0, np.nan, 1.0, np.nan, 2.0, 7.0, 1000.0000000001],
+                              dtype=dtype)})
+    # 6 is not 5; 5.10 without a number; a number for a text result and for none; " 7 " is
+    # stripped to 7; 1000.0000000001 is 1e3 within the relative tolerance
+    assert _stresn_wrong(frame, "LBSTRESC", "LBSTRESN").tolist() == [
+        False, True, True, True, False, True, False, False]

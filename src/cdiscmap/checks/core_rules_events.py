@@ -336,33 +336,33 @@ def _raw_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return coded(s)
 
 
-def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The date as comparable integers at each precision (year, year-month, year-month-day;
-    NaN where not given) and its precision (0 none, 1 year, 2 month, 3 day); parsed once per
-    distinct value."""
+def _date_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the column's values (-1: null) and, per distinct value, the date as
+    comparable numbers at each precision (year, year-month, year-month-day; NaN where not
+    given) and its precision (0 none, 1 year, 2 month, 3 day), a last row for null: parsed
+    once per distinct value, taken to the records by the codes only where compared."""
     facts = text_facts(s) if isinstance(s.dtype, pd.StringDtype) else None
     if facts is not None:               # parsed once per column (TextFacts.date_parts)
         found, parts = facts.codes, facts.date_parts
     else:
         found, uniques = coded(s)
         parts = iso_date_parts(np.asarray(uniques, dtype=object))
-    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])[found]   # -1: null
+    parts = np.vstack([parts.reshape(-1, 3), np.full((1, 3), np.nan)])     # code -1: null
     y, m, d = parts[:, 0], parts[:, 1], parts[:, 2]
     keys = np.column_stack([y, y * 100 + m, (y * 100 + m) * 100 + d])
-    precision = (~np.isnan(parts)).cumprod(axis=1).sum(axis=1)
-    return keys, precision
+    precision = (~np.isnan(parts)).cumprod(axis=1).sum(axis=1).astype(np.int8)
+    return found, keys, precision
 
 
 def date_after(a: pd.Series, b: pd.Series) -> pd.Series:
     """Whether ISO 8601 date ``a`` is after ``b`` on the date parts both give: "2019" is
     after "2018-06-14", "2018-06" is not after "2018-06-14" (unknown), times are ignored."""
-    ka, pa = _date_keys(a)
-    kb, pb = _date_keys(b)
-    n = np.minimum(pa, pb)
-    rows = np.arange(len(a))
+    ca, ka, pa = _date_keys(a)
+    cb, kb, pb = _date_keys(b)
+    n = np.minimum(pa[ca], pb[cb])
     level = np.clip(n - 1, 0, 2)
     with np.errstate(invalid="ignore"):
-        after = (n > 0) & (ka[rows, level] > kb[rows, level])
+        after = (n > 0) & (ka[ca, level] > kb[cb, level])
     return pd.Series(after, index=a.index)
 
 
@@ -595,17 +595,29 @@ def _findings(name: str, frame: pd.DataFrame) -> list[Finding]:
 def _stresn_wrong(frame: pd.DataFrame, stresc: str, stresn: str) -> pd.Series:
     """CR0038: records whose --STRESN is not the number --STRESC holds (null while --STRESC
     is numeric, a different number, or given for a text --STRESC); --STRESC's distinct values
-    are matched and parsed once."""
+    are matched and parsed once (a float --STRESN is compared on the numeric records only)."""
     found, table = _clean(frame, stresc)
     distinct = pd.Series(table, dtype="string")
     numeric = distinct.str.fullmatch(_NUMERIC).fillna(False).astype(bool)
     parsed = pd.to_numeric(distinct.where(numeric), errors="coerce")
+    value = number(frame, stresn)
+    if value.dtype == np.float64:
+        numeric_rows = np.append(numeric.to_numpy(), False)[found]
+        given = value.to_numpy()
+        wrong = ~numeric_rows & ~np.isnan(given)
+        at = np.flatnonzero(numeric_rows)
+        mine = given[at]
+        expected = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan),
+                             np.nan)[found[at]]
+        wrong[at] = np.isnan(mine) | ~np.isclose(np.where(np.isnan(mine), 0.0, mine),
+                                                 np.where(np.isnan(expected), 0.0, expected),
+                                                 rtol=1e-9, atol=1e-12)
+        return pd.Series(wrong, index=frame.index)
     is_num = pd.Series(np.append(numeric.to_numpy(), False)[found], index=frame.index)
     as_num = pd.Series(parsed.array.take(found, allow_fill=True)
                        if not isinstance(parsed.dtype, np.dtype) else
                        pd.api.extensions.take(parsed.to_numpy(), found, allow_fill=True),
                        index=frame.index)
-    value = number(frame, stresn)
     return (is_num & (value.isna() | ~np.isclose(value.fillna(0), as_num.fillna(0),
                                                   rtol=1e-9, atol=1e-12))) | \
         (~is_num & value.notna())
