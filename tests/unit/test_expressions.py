@@ -421,3 +421,17 @@ def test_expressions_through_the_engine(tmp_path):
     assert (finding.rule, finding.variable, finding.value, finding.usubjid) == \
         ("CMAP-EXPR0001", "EXDOSE", "abc", "EXPR-001")
     assert finding.source.startswith("ex.csv row 2 (spec ") and "ex.yaml:9" in finding.source
+
+
+def test_branches_take_each_rows_own_values_whatever_the_index():
+    # an if's branches see their rows' values: taken by position when the block's index is
+    # unique and the variables share it, by label when the variables are in another order
+    data = pd.DataFrame({"X": pd.Series(["1", "5", "9", "2"], dtype="string",
+                                        index=[13, 10, 12, 11])})
+    same = pd.DataFrame({"N": [100.0, 200.0, 300.0, 400.0]}, index=data.index)
+    text = "X * 10 if X > 4 else var(N) + X"
+    assert ev(text, data, same) == [101.0, 50.0, 90.0, 402.0]
+    shuffled = same.loc[[11, 13, 12, 10]]           # same labels, other order: by label
+    assert ev(text, data, shuffled) == [101.0, 50.0, 90.0, 402.0]
+    nested = "'lo' if X < 2 else ('mid' if X < 6 else text(var(N)))"
+    assert ev(nested, data, same) == ["lo", "mid", "300", "mid"]

@@ -131,6 +131,14 @@ def test_clean_categorical_gives_clean_text_and_factorize_order():
         # numbered by first appearance in the rows, as pd.factorize numbers the text
         assert codes.tolist() == [0, 1, -1, 0, 1, 2] and uniques.tolist() == ["b", "a", "c"]
     assert list(clean_categorical(pd.Categorical([], categories=[]))) == []
+    # clean values with blank cells (the usual raw column) skip stripping each value: the
+    # blanks still become null, and a blank-only column is all null
+    with codes_cache():
+        out = clean_categorical(pd.Categorical(["x", "", "y", "", "x"]))
+        assert list(out) == ["x", pd.NA, "y", pd.NA, "x"]
+        assert coded(pd.Series(out))[0].tolist() == [0, -1, 1, -1, 0]
+        assert list(clean_categorical(pd.Categorical(["", ""]))) == [pd.NA, pd.NA]
+        assert list(clean_categorical(pd.Categorical(["x", "", " y"]))) == ["x", pd.NA, "y"]
 
 
 def test_text_from_codes_joins_repeated_table_values_and_nulls():

@@ -537,14 +537,24 @@ class _Env:
     # (rule, message) → (rows, values) over the whole block: a column read twice, or in both
     # branches of an if, gives one finding per distinct value, not one per reading
     problems: dict[tuple[str, str], tuple[pd.Series, pd.Series]] = field(default_factory=dict)
+    # the rows' positions in ``raw`` when its index is unique and ``variables`` is on the same
+    # index (None: rows are taken by label): a branch's columns are then taken by position,
+    # not looked up label by label
+    positions: np.ndarray | None = None
 
     def subset(self, mask: pd.Series) -> _Env:
-        return _Env(self.raw, self.variables, self.rows[mask.to_numpy()], self.report,
+        keep = mask.to_numpy()
+        return _Env(self.raw, self.variables, self.rows[keep], self.report,
                     self.expression, self.where, full=False, cache=self.cache,
-                    problems=self.problems)
+                    problems=self.problems,
+                    positions=None if self.positions is None else self.positions[keep])
 
     def take(self, series: pd.Series) -> pd.Series:
-        return series if self.full else series.loc[self.rows]
+        """A column of the block (on ``raw``'s index) at this environment's rows."""
+        if self.full:
+            return series
+        return series.loc[self.rows] if self.positions is None else \
+            series.take(self.positions)
 
     def problem(self, node: ast.AST, mask: pd.Series, rule: str, message: str,
                 values: pd.Series) -> None:
@@ -595,7 +605,9 @@ def evaluate(expression: str | Expression, raw: pd.DataFrame,
         if variables is None or name not in variables.columns:
             raise _error(expr.text, f"variable {name} is not derived before this one",
                          where=where)
-    env = _Env(raw, variables, raw.index, report, expr, where)
+    aligned = raw.index.is_unique and (variables is None or variables.index.equals(raw.index))
+    env = _Env(raw, variables, raw.index, report, expr, where,
+               positions=np.arange(len(raw)) if aligned else None)
     try:
         value = _eval(env, expr.tree.body)
     except _Clash as clash:

@@ -346,6 +346,18 @@ def _all_clean(uniques: np.ndarray) -> bool:
     return _UNCLEAN.search("\x00" + joined + "\x00") is None
 
 
+def _cleaned(uniques: np.ndarray) -> np.ndarray:
+    """``[u.strip() or pd.NA for u in uniques]`` as an object array. A raw column's distinct
+    values are usually clean but for the empty value (a blank cell), so that case is found by
+    one comparison and :func:`_all_clean` on the others, and only those are replaced."""
+    blank = uniques == ""
+    if _all_clean(uniques[~blank] if blank.any() else uniques):
+        cleaned = uniques.copy()
+        cleaned[blank] = pd.NA
+        return cleaned
+    return np.array([u.strip() or pd.NA for u in uniques], dtype=object)
+
+
 def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     """Text with surrounding blanks stripped and blank text null (SDTM null is empty text).
 
@@ -362,7 +374,7 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
         # every value already clean: the same text, no copy, now known to be clean
         _remember(own, codes, uniques, True)
         return string_array(own)
-    cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
+    cleaned = _cleaned(uniques)
     # the cleaned values factorised in turn (" a" and "a" are one value, blank is null), so
     # the result's own factorisation is known without another pass over the rows
     inner, table = pd.factorize(cleaned, use_na_sentinel=True)
@@ -383,7 +395,7 @@ def clean_categorical(values: pd.Categorical) -> pd.arrays.StringArray:
                                      categories, False)
     else:
         uniques = categories[present]
-    cleaned = np.array([u.strip() or pd.NA for u in uniques], dtype=object)
+    cleaned = _cleaned(uniques)
     table_codes, table = pd.factorize(cleaned, use_na_sentinel=True)
     result_codes = np.append(table_codes, -1)[inner]   # code -1 (null) takes the last entry
     result = np.append(table, pd.NA).astype(object)[result_codes]
