@@ -394,3 +394,21 @@ def test_last_alive_reads_each_source_dataset_once(sdtm_dir, monkeypatch):
     serial = _adsl(sdtm_dir, settings, defer=False)
     pd.testing.assert_frame_equal(stage.adsl.adsl, serial.adsl.adsl)
     assert stage.findings == serial.findings
+
+
+@needs_fork
+def test_adam_command_without_a_process_to_fork_does_the_half_itself(sdtm_dir, tmp_path,
+                                                                     monkeypatch):
+    """fork() fails (EAGAIN: too many processes): the parent does the child's half, and the
+    files are those of a serial run."""
+    monkeypatch.setattr(adam_step, "FORKED", ())
+    serial = _command(sdtm_dir, tmp_path / "serial")
+    monkeypatch.undo()
+
+    def no_fork(*_args, **_kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(adam_step, "ForkedPeer", no_fork)
+    alone = _command(sdtm_dir, tmp_path / "alone")
+    assert _files(tmp_path / "alone") == _files(tmp_path / "serial")
+    assert alone.findings.items == serial.findings.items

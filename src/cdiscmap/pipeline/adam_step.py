@@ -279,7 +279,10 @@ class _ChildHalf:
         self._memory = -1
         if not fork:
             return
-        self._memory = os.memfd_create("cdiscmap-adsl", os.MFD_CLOEXEC)
+        try:
+            self._memory = os.memfd_create("cdiscmap-adsl", os.MFD_CLOEXEC)
+        except OSError:             # no memory file: the half is done here (start)
+            return
         memory = self._memory
 
         def work(channel: PeerChannel) -> None:
@@ -296,7 +299,10 @@ class _ChildHalf:
             adsl = pickle.loads(data)
             channel.send(half(adsl_only_stage(sdtm, settings, adsl)))
 
-        self._peer = ForkedPeer(work)
+        try:
+            self._peer = ForkedPeer(work)
+        except OSError:             # no process to fork (EAGAIN, ENOMEM): the half is done here
+            self.close()
 
     def start(self, stage: AdslStage) -> None:
         """Give the child ADSL (as derived so far: LSTALVDT may still be missing, which no
@@ -306,8 +312,12 @@ class _ChildHalf:
             return
         data = memoryview(pickle.dumps(stage.adsl.adsl, protocol=pickle.HIGHEST_PROTOCOL))
         done = 0
-        while done < len(data):
-            done += os.pwrite(self._memory, data[done:], done)
+        try:
+            while done < len(data):
+                done += os.pwrite(self._memory, data[done:], done)
+        except OSError:                         # no room for ADSL: result() does the half here
+            self.close()
+            return
         with contextlib.suppress(OSError):     # a child gone already: result() does its half
             self._peer.send(len(data))
 
