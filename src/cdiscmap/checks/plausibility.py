@@ -90,14 +90,6 @@ def _date_parts(dtc: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(taken, index=dtc.index, columns=["Y", "M", "D"])
 
 
-def _as_number(parts: pd.DataFrame, fill_month: float, fill_day: float) -> pd.Series:
-    """YYYYMMDD as a number; a missing month/day takes the fill (partial dates compare by
-    their earliest or latest possible completion)."""
-    month = parts["M"].fillna(fill_month)
-    day = parts["D"].fillna(fill_day)
-    return parts["Y"] * 10000 + month * 100 + day
-
-
 def _key(day: date) -> float:
     return day.year * 10000 + day.month * 100 + day.day
 
@@ -128,9 +120,9 @@ def _distinct_dates(dtc: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
     return codes, pd.DataFrame(parts, columns=["Y", "M", "D"])
 
 
-def _rows(codes: np.ndarray, hit: pd.Series) -> np.ndarray:
+def _rows(codes: np.ndarray, hit: np.ndarray) -> np.ndarray:
     """A test of the distinct values (``hit``) taken to the rows; null rows False."""
-    return np.append(hit.to_numpy(dtype=bool), False)[codes]
+    return np.append(np.asarray(hit, dtype=bool), False)[codes]
 
 
 def _check_dates(name: str, frame: pd.DataFrame, settings: PlausibilitySpec,
@@ -140,12 +132,20 @@ def _check_dates(name: str, frame: pd.DataFrame, settings: PlausibilitySpec,
     earliest = _key(settings.earliest_date)
     for variable in [c for c in frame.columns if str(c).endswith("DTC")]:
         codes, parts = _distinct_dates(frame[variable])
-        placeholder = parts["Y"].isin([0, 9999])
-        real = parts["Y"].notna() & ~placeholder
+        # the distinct values' year, month, day as arrays (a handful of numpy passes over
+        # a few thousand values; pandas' per-call cost dominates otherwise)
+        year, month, day = (parts[c].to_numpy() for c in ("Y", "M", "D"))
+        placeholder = (year == 0) | (year == 9999)
+        real = ~np.isnan(year) & ~placeholder
         # wholly before the earliest date: even its latest completion is earlier
-        before = real & (_as_number(parts, 12, 31) < earliest)
-        after = real & (_as_number(parts, 1, 1) > _key(cutoff)) if cutoff is not None \
-            else None
+        latest = year * 10000 + np.where(np.isnan(month), 12, month) * 100 + \
+            np.where(np.isnan(day), 31, day)
+        before = real & (latest < earliest)
+        after = None
+        if cutoff is not None:
+            first = year * 10000 + np.where(np.isnan(month), 1, month) * 100 + \
+                np.where(np.isnan(day), 1, day)
+            after = real & (first > _key(cutoff))
         for rule, hit, detail in (
                 ("CMAP-PL0003", placeholder, ""),
                 ("CMAP-PL0001", before, f"; earliest {settings.earliest_date.isoformat()}"),
@@ -175,7 +175,10 @@ def _check_negative(name: str, frame: pd.DataFrame, settings: PlausibilitySpec,
     # a lesion size is a Findings result (TR, or any findings domain, custom ones included,
     # that measures lesions with the TRTESTCD diameter tests)
     if class_name in FINDINGS_CLASSES and test in frame and result in frame:
-        diameter = frame[test].astype("string").isin(DIAMETER_TESTS).fillna(False)
+        facts = text_facts(frame[test]) if isinstance(frame[test].dtype, pd.StringDtype) \
+            else None                   # asked of the distinct test codes, not each record
+        diameter = facts.isin(list(DIAMETER_TESTS)) if facts is not None else \
+            frame[test].astype("string").isin(DIAMETER_TESTS).fillna(False)
         bad = diameter & (_numbers(frame[result]) < 0).fillna(False)
         out += _emit("CMAP-PL0004", settings, name, result, frame[bad], frame[result])
     return out
