@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.sdtm.dates import study_day
-from cdiscmap.sdtm.vectorize import coded
+from cdiscmap.sdtm.vectorize import coded, text_from_codes
 from cdiscmap.spec.design import TrialDesignSpec
 
 _TEXT = "string"
@@ -320,7 +320,34 @@ def _stable_order(*ranks: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
-def _visit_bounds(visits: _DatedVisits) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _BoundCodes:
+    """SV's USUBJID, SVSTDTC and SVENDTC as codes into their distinct values."""
+
+    subject: np.ndarray
+    subjects: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    days: np.ndarray
+
+    def study_days(self, dm: pd.DataFrame | None, index: pd.Index
+                   ) -> tuple[pd.Series, pd.Series] | None:
+        """--STDY and --ENDY from DM's RFSTDTC (first record of each subject), given
+        :func:`cdiscmap.sdtm.dates.study_day` as text columns whose codes are known (codes
+        cache): each distinct date and reference date is parsed once, no row hashed. None
+        when RFSTDTC is not text."""
+        if dm is None or "RFSTDTC" not in dm or not isinstance(dm["RFSTDTC"].dtype,
+                                                                  pd.StringDtype):
+            return None
+        reference = dm[["USUBJID", "RFSTDTC"]].drop_duplicates("USUBJID").set_index(
+            "USUBJID")["RFSTDTC"]
+        found = pd.Series(self.subjects, dtype=object).map(reference)
+        ref = text_from_codes(self.subject, found.to_numpy(dtype=object, na_value=None), index)
+        return (study_day(text_from_codes(self.start, self.days, index), ref),
+                study_day(text_from_codes(self.end, self.days, index), ref))
+
+
+def _visit_bounds(visits: _DatedVisits) -> tuple[pd.DataFrame, _BoundCodes]:
     """Per (USUBJID, VISITNUM), in that order: the first non-missing VISIT and the first and
     last date part (YYYY-MM-DD) of the records ordered by date part, then full date.
 
@@ -351,13 +378,16 @@ def _visit_bounds(visits: _DatedVisits) -> pd.DataFrame:
     visit_first[:] = None
     has = first_named >= 0
     visit_first[has] = visits.visits[visit[first_named[has]]]
-    return pd.DataFrame({
-        "USUBJID": visits.subjects[visits.subject[order[starts]]],
+    subject_rows = visits.subject[order[starts]]
+    frame = pd.DataFrame({
+        "USUBJID": visits.subjects[subject_rows],
         "VISITNUM": visitnum[starts],
         "VISIT": visit_first,
         "SVSTDTC": day_uniques[day_rows[starts]],
         "SVENDTC": day_uniques[day_rows[ends]],
     })
+    return frame, _BoundCodes(subject_rows, visits.subjects, day_rows[starts], day_rows[ends],
+                              day_uniques)
 
 
 def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd.DataFrame],
@@ -371,7 +401,7 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
     visits = _dated_visits(domains, known)
     if not len(visits):
         return None
-    sv = _visit_bounds(visits)
+    sv, codes = _visit_bounds(visits)
     planned = {float(v.visitnum): v for v in design.visits} if design else {}
     # a planned visit is named as TV names it (one VISIT per VISITNUM, SDTMIG 3.4 §4.4.5),
     # whatever name the domain that dated it first used
@@ -382,12 +412,15 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
     sv["VISITDY"] = sv["VISITNUM"].map({n: v.visitdy for n, v in planned.items()}
                                        ).astype("float64")
     dm = domains.get("DM")
-    if dm is not None and "RFSTDTC" in dm:
-        ref = sv["USUBJID"].map(dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"])
-    else:
-        ref = pd.Series(None, index=sv.index, dtype=object)
-    sv["SVSTDY"] = study_day(sv["SVSTDTC"], ref)
-    sv["SVENDY"] = study_day(sv["SVENDTC"], ref)
+    days = codes.study_days(dm, sv.index)
+    if days is None:
+        if dm is not None and "RFSTDTC" in dm:
+            ref = sv["USUBJID"].map(dm[["USUBJID", "RFSTDTC"]].drop_duplicates(
+                "USUBJID").set_index("USUBJID")["RFSTDTC"])
+        else:
+            ref = pd.Series(None, index=sv.index, dtype=object)
+        days = study_day(sv["SVSTDTC"], ref), study_day(sv["SVENDTC"], ref)
+    sv["SVSTDY"], sv["SVENDY"] = days
     sv.insert(0, "DOMAIN", "SV")
     sv.insert(0, "STUDYID", studyid)
     sv["VISITNUM"] = sv["VISITNUM"].astype("float64")
