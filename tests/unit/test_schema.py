@@ -651,3 +651,22 @@ def test_common_date_shapes_are_decided_as_the_regex_would():
     # (their \d takes other scripts' digits too)
     assert _iso8601_uniques(values).tolist() == [True, True, False, True, False, False, True,
                                                  False, False, True, True, True, False]
+
+
+def test_unique_subject_and_seq_show_no_duplicates_without_hashing() -> None:
+    from cdiscmap.checks.schema import _key_codes, _unique_by_table, duplicated_rows
+
+    frame = pd.DataFrame({
+        "STUDYID": text("S", "S", "S", "S"),
+        "USUBJID": text("A", "A", "B", None),
+        "LBTESTCD": text("HGB", "HGB", "HGB", "HGB"),
+        "LBSEQ": [1.0, 2.0, 1.0, 1.0],
+    })
+    keys = ["STUDYID", "USUBJID", "LBTESTCD", "LBSEQ"]
+    # --SEQ is its own code (the number plus one), null USUBJID its own value
+    assert _key_codes(frame["LBSEQ"])[0].tolist() == [2, 3, 2, 2]
+    assert _unique_by_table(keys, [_key_codes(frame[k]) for k in keys])
+    assert duplicated_rows(frame, keys).tolist() == [False] * 4
+    frame.loc[1, "LBSEQ"] = 1.0                     # A/1 twice: not shown unique, found
+    assert not _unique_by_table(keys, [_key_codes(frame[k]) for k in keys])
+    assert duplicated_rows(frame, keys).tolist() == [True, True, False, False]

@@ -482,31 +482,80 @@ def _null_rows(series: pd.Series) -> np.ndarray:
 
 def _key_codes(series: pd.Series) -> tuple[np.ndarray, int]:
     """Codes of a key column's values, null its own code 0 (as ``DataFrame.duplicated``
-    treats nulls), and how many codes there are."""
+    treats nulls), and how many codes there are. Whole numbers from 0 to the number of
+    records (--SEQ, VISITNUM) are their own codes, shifted by one: no hash of the column."""
     facts = text_facts(series) if isinstance(series.dtype, pd.StringDtype) else None
     if facts is not None:
-        codes, size = facts.codes, len(facts.uniques)
-    else:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        size = len(uniques)
-    return codes.astype(np.int64) + 1, size + 1
+        return facts.codes.astype(np.int64) + 1, len(facts.uniques) + 1
+    whole = _whole_number_codes(series)
+    if whole is not None:
+        return whole
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes.astype(np.int64) + 1, len(uniques) + 1
+
+
+def _whole_number_codes(series: pd.Series) -> tuple[np.ndarray, int] | None:
+    """A float64 column of whole numbers between 0 and its length (NaN allowed) as codes:
+    the number plus one, NaN 0 (-0.0 is 0.0, as pandas compares them)."""
+    if series.dtype != np.float64 or not len(series):
+        return None
+    values = series.to_numpy()
+    missing = np.isnan(values)
+    given = values[~missing]
+    if len(given) and (given.min() < 0 or given.max() > len(values) or
+                       (given != np.floor(given)).any()):
+        return None
+    codes = np.where(missing, 0, values + 1).astype(np.int64)
+    return codes, int(given.max()) + 2 if len(given) else 1
 
 
 def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """``frame.duplicated(keys, keep=False)`` as a boolean array: every record whose key
     values (nulls equal to nulls) another record shares. Text keys are taken by their codes
     (:func:`cdiscmap.checks.facts.text_facts`, shared with the other checks) and combined as
-    integers, instead of hashing each key's text again."""
+    integers, instead of hashing each key's text again. Usually a few keys already tell every
+    record apart (the subject and --SEQ): when the keys with the most values, combined
+    while they fit a table, have no combination twice (one ``bincount``), no record is
+    duplicated and nothing is hashed."""
+    coded = [_key_codes(frame[key]) for key in keys]
+    if _unique_by_table(keys, coded):
+        return np.zeros(len(frame), dtype=bool)
     combined = np.zeros(len(frame), dtype=np.int64)
     size = 1
-    for key in keys:
-        codes, count = _key_codes(frame[key])
+    for codes, count in coded:
         if size * count >= 2 ** 62:                 # keep the combined number exact
             combined, uniques = pd.factorize(combined)
             size = len(uniques)
         combined = combined * count + codes
         size *= count
     return pd.Series(combined, copy=False).duplicated(keep=False).to_numpy()
+
+
+# key combinations marked in a table of flags (32 MiB at most) rather than hashed
+_TABLE_LIMIT = 1 << 25
+
+
+def _unique_by_table(keys: list[str], coded: list[tuple[np.ndarray, int]]) -> bool:
+    """Whether some of the keys give every record its own combination (then so do all the
+    keys): --SEQ (unique within a subject, SDTMIG 3.4 §4.1.5), USUBJID, then the keys with
+    the most values, combined while their combinations fit :data:`_TABLE_LIMIT`, and the
+    combinations present counted in a table of flags. False means "not shown"."""
+    def priority(at: int) -> tuple[int, int]:
+        name = keys[at]
+        return (0 if name.endswith("SEQ") else 1 if name == "USUBJID" else 2, -coded[at][1])
+
+    combined, size = None, 1
+    for at in sorted(range(len(keys)), key=priority):
+        codes, count = coded[at]
+        if size * count > _TABLE_LIMIT:
+            continue
+        combined = codes if combined is None else combined * count + codes
+        size *= count
+    if combined is None or not len(combined):
+        return False
+    seen = np.zeros(size, dtype=bool)
+    seen[combined] = True
+    return int(np.count_nonzero(seen)) == len(combined)
 
 
 def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) -> bool:
