@@ -25,6 +25,9 @@ settings = AnalysisSettings.model_validate({
     "response": [{"id": "t_orr", "title": "ORR", "population": "eff", "grouping": "arm",
                   "endpoints": [{"label": "ORR", "paramcd": "BOR",
                                  "responders": ["CR", "PR"]}]}],
+    "simon": [{"id": "t_simon", "title": "Simon", "population": "eff", "grouping": "arm",
+               "endpoint": {"label": "ORR", "paramcd": "BOR", "responders": ["CR", "PR"]},
+               "order_by": "TRTSDT", "design": {"r1": 0, "n1": 1, "r": 1, "n": 2}}],
     "survival": [{"id": "t_tte", "title": "OS", "population": "eff", "grouping": "arm",
                   "endpoints": ["OS"]}],
     "tumour": [{"id": "f_t", "title": "Tumour", "population": "eff", "grouping": "all"}],
@@ -47,12 +50,23 @@ adam = {
                            "AVAL": [400, 300, 200, 100], "CNSR": [1, 0, 0, 1]}),
 }
 assert "polars" not in sys.modules and "matplotlib" not in sys.modules
+import cdiscmap.analysis.report
+cdiscmap.analysis.report.DRAWING_PROCESS_TABLES = ("simon",)    # made after the figures here
 forked = build_report(adam, settings)
 # the tables and their RTF were made in a child: rtflite's polars never came into this
 # process, which drew the figures
 assert "polars" not in sys.modules, "tables rendered in this process"
 assert "matplotlib" in sys.modules
 assert sorted(forked.rtf) == ["f_t_best", "t_orr", "t_tte_km"], sorted(forked.rtf)
+# the Simon table is made by this process after its figures, in its place among the tables
+assert [t.id for t in forked.tables] == ["t_orr", "t_simon", "t_tte_km", "f_t_best"]
+assert list(forked.methods) == ["Response rates", "Two-stage designs", "Time to event",
+                                "Tumour figures"]
+# arm A: S1 (PR) then S2 (PD) in accrual order (same TRTSDT: by USUBJID); S1 responds in
+# stage 1 (> r1 = 0), 1 of 2 is not more than r = 1; arm B: S3 (SD) first, stage 1 stops
+assert [[r[0]] + r[9:] for r in forked.tables[1].rows] == [
+    ["Arm A", "1/1", "1/2", "complete", "do not reject H0"],
+    ["Arm B", "0/1", "1/2", "stage 1", "stop for futility"]], forked.tables[1].rows
 files = report_files(forked)
 assert "polars" not in sys.modules
 import cdiscmap.forked
@@ -80,5 +94,5 @@ def test_tables_made_in_a_child_give_the_same_files() -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    # 3 tables (csv + rtf), 4 figures (png + svg), report.html, cells.json
-    assert done.stdout.split() == ["16"]
+    # 4 tables (csv + rtf), 4 figures (png + svg), report.html, cells.json
+    assert done.stdout.split() == ["18"]

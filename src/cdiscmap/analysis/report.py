@@ -45,6 +45,8 @@ from cdiscmap.forked import ForkedCall
 
 REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
 MAX_FIGURE_GROUPS = 8
+# (analysis kind, its tables) of each analysis of a report, in order (None: not made here)
+TableParts = list[tuple[str, list[Table] | None]]
 
 
 @dataclass
@@ -341,9 +343,10 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
 
     The tables (with their RTF) and the figures need nothing from each other: a forked child
     (:mod:`cdiscmap.forked`) computes the tables and draws the figures of
-    :data:`TABLE_CHILD_FIGURES` while this process draws the others, about the same CPU
-    time each (a forked ``run`` child that waits without using CPU looks stuck to its
-    parent). matplotlib and scipy.special, which both need, are imported before the fork
+    :data:`TABLE_CHILD_FIGURES` while this process draws the others, then makes the tables
+    of :data:`DRAWING_PROCESS_TABLES`: about the same CPU time each (a forked ``run``
+    child that waits without using CPU looks stuck to its parent). matplotlib and
+    scipy.special, which both need, are imported before the fork, and the tumour data made
     (once, not in each process). Without a second CPU everything is made here, the child's
     part first. The bytes are the same either way. ``draw=False`` gives the figures' ids,
     titles and sources without images, for their metadata alone (ARM in ``cdiscmap
@@ -374,15 +377,25 @@ def _build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
                     fork=None if drawing else False) as tabulated:
         here = _figures(adam, settings, draw=lambda fig_id: not _in_table_child(fig_id),
                         memo=dict(memo))
-        rep, there = tabulated.result()
+        mine = _table_parts(adam, adsl, settings, memo=dict(memo),
+                            make=lambda kind: kind in DRAWING_PROCESS_TABLES)
+        parts, rtf, there = tabulated.result()
+    rep = _report(adsl, settings, [(kind, b if a is None else a)
+                                   for (kind, a), (_, b) in zip(parts, mine, strict=True)])
+    rep.rtf = rtf
     rep.figures = [b if _in_table_child(a.id) else a for a, b in zip(here, there, strict=True)]
     return rep
 
 
-# Figures drawn by the tables' child (by the end of their id): the tables and the swimmer
-# take about as long as the Kaplan-Meier curves, the waterfall and the spider (demo study,
-# CPU-s: 1.3 and 1.2 at 1,000 subjects, 2.4 and 2.3 at 10,000).
+# Figures drawn by the tables' child (by the end of their id), and the tables the drawing
+# process makes after its figures (by analysis kind), so that both take about as long.
+# Demo study, CPU-s after the fork, drawing process / tables' child with every table in the
+# child: serial 0.95 / 1.1 at 1,000 subjects and 1.1 / 1.8 at 10,000; forked on the loaded
+# machine 1.0-1.25 / 1.2-1.5 and 1.35-1.45 / 1.6-1.7. The demographics and KM tables (0.07
+# CPU-s at 1,000 subjects, 0.16 at 10,000) narrow the gap in either case without
+# overturning it (the safety tables, 0.07 and 0.4, would at 10,000 on the loaded machine).
 TABLE_CHILD_FIGURES = ("_swimmer",)
+DRAWING_PROCESS_TABLES = ("demographics", "survival")
 
 
 def _in_table_child(fig_id: str) -> bool:
@@ -416,14 +429,16 @@ def _tumour_memo(adam: dict[str, pd.DataFrame], settings: AnalysisSettings
 def _tables_and_figures(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                         settings: AnalysisSettings, *,
                         memo: dict[str, TumourData] | None = None
-                        ) -> tuple[Report, list[Figure]]:
-    """The report's tables with their RTF, and every figure with only those of
+                        ) -> tuple[TableParts, dict[str, str], list[Figure]]:
+    """The report's tables but those of :data:`DRAWING_PROCESS_TABLES` (None in their
+    places), the RTF of each by table id, and every figure with only those of
     :data:`TABLE_CHILD_FIGURES` drawn (the others without image); ``memo``: the tumour data
     made already (:func:`_tumour_memo`), completed here."""
     memo = {} if memo is None else memo     # the tumour data of the tables and the swimmer
-    rep = _tables(adam, adsl, settings, memo=memo)
-    rep.rtf = {t.id: to_rtf(t) for t in rep.tables}
-    return rep, _figures(adam, settings, draw=_in_table_child, memo=memo)
+    parts = _table_parts(adam, adsl, settings, memo=memo,
+                         make=lambda kind: kind not in DRAWING_PROCESS_TABLES)
+    rtf = {t.id: to_rtf(t) for _, tables in parts for t in tables or []}
+    return parts, rtf, _figures(adam, settings, draw=_in_table_child, memo=memo)
 
 
 def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
@@ -442,34 +457,59 @@ def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
 def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AnalysisSettings,
             *, memo: dict[str, TumourData] | None = None) -> Report:
     """The report without its figures: every table and the methods."""
+    return _report(adsl, settings, _table_parts(adam, adsl, settings, memo=memo))
+
+
+def _table_parts(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                 settings: AnalysisSettings, *, memo: dict[str, TumourData] | None = None,
+                 make: Callable[[str], bool] | None = None) -> TableParts:
+    """(analysis kind, its tables) of each analysis in the report's order; with ``make``, the
+    tables of the kinds it says no to are None (made by another process, see
+    :data:`DRAWING_PROCESS_TABLES`)."""
+    parts: TableParts = []
+
+    def part(kind: str, tables: Callable[[], list[Table]]) -> None:
+        parts.append((kind, tables() if make is None or make(kind) else None))
+
+    for d in settings.demographics:
+        part("demographics", lambda d=d: [demographics_table(adsl, settings, d)])
+    for r in settings.response:
+        part("response", lambda r=r: [_response_table(adam, settings, r)])
+    for s in settings.simon:
+        part("simon", lambda s=s: [_simon_table(adam, settings, s)])
+    for sv in settings.survival:
+        part("survival", lambda sv=sv: _survival(adam, settings, sv))
+    for sa in settings.safety:
+        part("safety", lambda sa=sa: safety_tables(adam, settings, sa))
+    for ex in settings.exposure:
+        part("exposure", lambda ex=ex: [exposure_table(adam, settings, ex)])
+    for dp in settings.disposition:
+        part("disposition", lambda dp=dp: disposition_tables(adam, settings, dp))
+    for ch in settings.change_from_baseline:
+        part("change_from_baseline", lambda ch=ch: [change_table(adam, settings, ch)])
+    for tu in settings.tumour:
+        part("tumour", lambda tu=tu: tumour_tables(adam, settings, tu, memo=memo))
+    return parts
+
+
+def _report(adsl: pd.DataFrame, settings: AnalysisSettings, parts: TableParts) -> Report:
+    """The report of these tables (every part made), with the methods of its analyses."""
     studyid = str(adsl["STUDYID"].dropna().iloc[0]) if "STUDYID" in adsl.columns \
         and adsl["STUDYID"].notna().any() else "STUDY"
     rep = Report(studyid, settings.title or f"{studyid}: analysis report")
-    for d in settings.demographics:
-        rep.tables.append(demographics_table(adsl, settings, d))
-    for r in settings.response:
-        rep.tables.append(_response_table(adam, settings, r))
-        rep.methods["Response rates"] = response.METHOD
-    for s in settings.simon:
-        rep.tables.append(_simon_table(adam, settings, s))
-        rep.methods["Two-stage designs"] = simon.METHOD
-    for s in settings.survival:
-        rep.tables += _survival(adam, settings, s)
-        rep.methods["Time to event"] = "; ".join(survival.METHODS.values())
-    for sa in settings.safety:
-        rep.tables += safety_tables(adam, settings, sa)
-        rep.methods["Safety"] = SAFETY_METHOD
-    for ex in settings.exposure:
-        rep.tables.append(exposure_table(adam, settings, ex))
-    for dp in settings.disposition:
-        rep.tables += disposition_tables(adam, settings, dp)
-    for ch in settings.change_from_baseline:
-        rep.tables.append(change_table(adam, settings, ch))
-        rep.methods["Change from baseline"] = CHANGE_METHOD
-    for tu in settings.tumour:
-        rep.tables += tumour_tables(adam, settings, tu, memo=memo)
-        rep.methods["Tumour figures"] = ("Best % change of the target-lesion sum (ADTR "
-                                         "ANL02FL), lines at -30% / +20% (RECIST 1.1 §4.3.1)")
+    for _, tables in parts:
+        assert tables is not None, "a part of the tables was not made"
+        rep.tables += tables
+    for kinds, (name, method) in (
+            (settings.response, ("Response rates", response.METHOD)),
+            (settings.simon, ("Two-stage designs", simon.METHOD)),
+            (settings.survival, ("Time to event", "; ".join(survival.METHODS.values()))),
+            (settings.safety, ("Safety", SAFETY_METHOD)),
+            (settings.change_from_baseline, ("Change from baseline", CHANGE_METHOD)),
+            (settings.tumour, ("Tumour figures", "Best % change of the target-lesion sum "
+                               "(ADTR ANL02FL), lines at -30% / +20% (RECIST 1.1 §4.3.1)"))):
+        if kinds:
+            rep.methods[name] = method
     return rep
 
 
