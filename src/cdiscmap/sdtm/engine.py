@@ -36,6 +36,7 @@ from cdiscmap.sdtm.vectorize import (
     carry_take,
     coded,
     codes_cache,
+    constant_text,
     memo_scope,
     null_text,
     pack_frame,
@@ -409,7 +410,9 @@ def _duplicated(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     for column in columns:
         codes, uniques = coded(column)      # null is a value of its own, as duplicated has it
         key, _ = pd.factorize(key * (len(uniques) + 1) + codes + 1)
-    return pd.Series(pd.Series(key).duplicated(keep=False).to_numpy(), index=frame.index)
+    # a key is duplicated when its code (0..k-1) occurs more than once: counted, not hashed
+    return pd.Series(np.bincount(key)[key] > 1 if len(key) else np.zeros(0, dtype=bool),
+                     index=frame.index)
 
 
 def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: BlockSpec,
@@ -465,7 +468,19 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
     df = _renumbered(df)
     acc.use(form.name, df["_SRCROW"], tag)
     out = df[LINEAGE].copy()
+    _file_as_text(out)
     return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file, clean=True)
+
+
+def _file_as_text(out: pd.DataFrame) -> None:
+    """``_SRCFILE`` of a block (read_form's file name on every row, an object column) as the
+    ``string`` column the finished domain has after blank → null, with its one-value
+    factorisation known: stacking and blank → null then never hash the name row by row."""
+    files = out["_SRCFILE"].to_numpy()
+    if not len(files) or files.dtype != object or not isinstance(files[0], str) or \
+            not (files == files[0]).all():
+        return
+    _set(out, "_SRCFILE", constant_text(files[0], out.index))
 
 
 def _renumbered(df: pd.DataFrame) -> pd.DataFrame:
