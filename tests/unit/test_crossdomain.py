@@ -93,3 +93,15 @@ def test_xd0007_repeated_seq_within_a_subject_only() -> None:
         assert [(f.usubjid, f.value) for f in found] == [("S1", "2.0")]
     frames = _study_day_frames([1.0, 2, 3, 4, 5, 1, 1, 6, 2])
     assert not [f for f in check_sdtm_cross(frames) if f.rule == "CMAP-XD0007"]
+
+
+def test_duplicated_keys_keep_the_first_record() -> None:
+    from cdiscmap.checks.crossdomain import duplicated_keys
+
+    assert duplicated_keys(np.array([2, 0, 5])).tolist() == [False, False, False]
+    assert duplicated_keys(np.array([3, 1, 3, 0, 1])).tolist() == [False, False, True, False,
+                                                                   True]
+    # keys the table does not take (negative, huge) are hashed: same answer
+    assert duplicated_keys(np.array([-1, 7, -1])).tolist() == [False, False, True]
+    assert duplicated_keys(np.array([1 << 40, 1, 1 << 40])).tolist() == [False, False, True]
+    assert duplicated_keys(np.zeros(0, dtype=np.int64)).tolist() == []

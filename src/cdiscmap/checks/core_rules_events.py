@@ -25,7 +25,7 @@ from contextvars import ContextVar
 import numpy as np
 import pandas as pd
 
-from cdiscmap.checks.crossdomain import domain_class
+from cdiscmap.checks.crossdomain import domain_class, duplicated_keys
 from cdiscmap.checks.facts import TextFacts, facts_cache, iso_date_parts, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import clean_text, coded, codes_cache, memo_scope
@@ -429,8 +429,9 @@ def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def duplicated(keys: np.ndarray) -> np.ndarray:
-    """Every record whose key an earlier record already has (``duplicated(keep="first")``)."""
-    return pd.Series(keys).duplicated().to_numpy()
+    """Every record whose key an earlier record already has (``duplicated(keep="first")``;
+    :func:`cdiscmap.checks.crossdomain.duplicated_keys`)."""
+    return duplicated_keys(keys)
 
 
 _NUMERIC = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"

@@ -208,8 +208,7 @@ def _complete(dtc: pd.Series) -> pd.Series:
 def _duplicated(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """``frame.duplicated(columns, keep="first")`` with the text columns taken by their codes
     (no second hash of their text)."""
-    return pd.Series(pd.Series(_row_keys(frame, columns)).duplicated().to_numpy(),
-                     index=frame.index)
+    return pd.Series(duplicated_keys(_row_keys(frame, columns)), index=frame.index)
 
 
 def _duplicated_among(frame: pd.DataFrame, rows: pd.Series, columns: list[str]
@@ -220,7 +219,19 @@ def _duplicated_among(frame: pd.DataFrame, rows: pd.Series, columns: list[str]
     chosen = frame[rows]
     at = np.flatnonzero(np.asarray(rows, dtype=bool))
     key = _row_keys(frame, columns)[at]
-    return chosen, pd.Series(pd.Series(key).duplicated().to_numpy(), index=chosen.index)
+    return chosen, pd.Series(duplicated_keys(key), index=chosen.index)
+
+
+def duplicated_keys(keys: np.ndarray) -> np.ndarray:
+    """Every record whose integer key an earlier record already has
+    (``duplicated(keep="first")``). Keys from 0 to :data:`_COUNT_LIMIT` are first marked in
+    a table of flags: when none is there twice, none is duplicated and nothing is hashed."""
+    if len(keys) and keys.min() >= 0 and keys.max() < _COUNT_LIMIT:
+        seen = np.zeros(int(keys.max()) + 1, dtype=bool)
+        seen[keys] = True
+        if int(np.count_nonzero(seen)) == len(keys):
+            return np.zeros(len(keys), dtype=bool)
+    return pd.Series(keys).duplicated().to_numpy()
 
 
 def _row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
