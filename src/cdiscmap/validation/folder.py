@@ -382,16 +382,14 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
     sdtm = {n: d.frame for n, d in datasets.items() if kinds[n] == "SDTM"}
     domains = {n: f for n, f in sdtm.items() if not n.startswith("SUPP")}
     supp = {n: f for n, f in sdtm.items() if n.startswith("SUPP")}
-    # The cross-dataset (XD), plausibility (PL) and most CORE-derived rules only read the
-    # frames: on a second core they run in a forked child (forked.py) while this process
-    # checks schemas, SUPP-- links, the CORE-derived visit and epoch rules (PARTS), ADaM and
+    # The cross-dataset (XD) and most CORE-derived rules only read the frames: on a second
+    # core they run in a forked child (forked.py) while this process checks schemas,
+    # plausibility, SUPP-- links, the CORE-derived visit and epoch rules (PARTS), ADaM and
     # define.xml (about as much CPU at 10,000 subjects); all findings are added below in the
     # order of a serial run, so the reports are the same bytes.
     here = ("visits",)
-    # no study.yaml here: default plausibility thresholds, cut-off from TS DCUTDTC if present
     rules = stack.enter_context(ForkedCall(lambda: (
         check_sdtm_cross(domains, supp),
-        plausibility.check_plausibility(domains),
         core_rules.check_core_parts(domains, supp, standards, parts=tuple(
             p for p in core_rules.PARTS if p not in here))))) if sdtm else None
 
@@ -411,6 +409,8 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
         rules_run[name] = run
 
     progress.stage("Cross-dataset and define.xml checks")
+    # no study.yaml here: default thresholds, cut-off from TS DCUTDTC when present
+    plausible = plausibility.check_plausibility(domains) if sdtm else []
     links = check_supp_links(domains, supp) if sdtm else []
 
     references: list[str] = []
@@ -440,7 +440,7 @@ def _validate_folder(folder: Path, define: Path | None, standards: Standards | N
         for name in in_scope:
             rules_run[name] = rules_run[name] + list(define_rules.RULES)
     if rules is not None:
-        cross, plausible, core = rules.result()
+        cross, core = rules.result()
         findings.extend(cross)
         findings.extend(plausible)
         findings.extend(links)
