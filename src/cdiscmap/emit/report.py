@@ -129,11 +129,11 @@ def _text_table(series: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]
     if series is None:
         return np.zeros(n, dtype=np.intp), [""]
     facts = text_facts(series)
-    if facts is not None:                           # text: the C string table
-        codes, uniques = facts.codes, facts.uniques
+    if facts is not None:                           # text: the C string table, str values
+        codes, texts = facts.codes, facts.uniques.tolist()
     else:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    texts = pd.Series(uniques).astype("string").fillna("").tolist()
+        texts = pd.Series(uniques).astype("string").fillna("").tolist()
     table = [*_csv_text(texts), ""]
     return np.where(codes < 0, len(table) - 1, codes), table
 
