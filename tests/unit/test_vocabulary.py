@@ -175,8 +175,8 @@ def test_numeric_condition_compares_numbers():
 
 
 def test_numeric_condition_never_spells_the_numbers_as_text(monkeypatch):
-    """Spelling a long float column as text costs ~2 us a row; an equals on numbers needs none
-    (a blank test still reads the text)."""
+    """Spelling a long float column as text costs ~2 us a row; an equals on numbers needs none,
+    nor does a blank test (a number's text is blank only when the number is missing)."""
     f = frame(A=["x", "y", "z"])
     f.out["EXDOSE"] = pd.Series([0.0, 250.0, np.nan])
     spelled = []
@@ -188,6 +188,12 @@ def test_numeric_condition_never_spells_the_numbers_as_text(monkeypatch):
     got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "EXDOSE",
                                                                    "blank": True}))
     assert got.tolist() == [False, False, True]
+    got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "EXDOSE",
+                                                                   "blank": False}))
+    assert got.tolist() == [True, True, False] and spelled == []
+    f.out["N"] = pd.Series([0, 7, 3])
+    got = v.evaluate_condition(ctx(), f, Condition.model_validate({"var": "N", "blank": True}))
+    assert got.tolist() == [False, False, False] and spelled == []
 
 
 def test_number_unscheduled_across_domains():

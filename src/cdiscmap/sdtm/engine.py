@@ -646,9 +646,16 @@ def _derive(ctx: vocab.MapContext, run: BlockRun, stage: int, loaded: LoadedStud
 
 
 def _set(out: pd.DataFrame, name: str, values: pd.Series) -> None:
-    """``out[name] = values``; pandas copies the values, the copy keeps their factorisation."""
+    """``out[name] = values``; pandas copies the values, the copy keeps their factorisation.
+
+    A text variable without one (an ``expr`` result, a ``from_domain`` lookup) is factorised
+    here, once: later conditions on it, the stacking of the blocks and blank → null would
+    each hash it otherwise."""
     out[name] = values
-    carry(values, out[name])
+    copied = out[name]
+    carry(values, copied)
+    if isinstance(copied.dtype, pd.StringDtype) and copied.dtype.storage == "python":
+        coded(copied)       # remembered (a no-op when carried)
 
 
 class _Remote:
@@ -1271,7 +1278,9 @@ def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
         col = f"_SUPP_{qnam}"
         if col not in out:
             continue
-        values = out[col].astype("string")
+        values = out[col]
+        if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python"):
+            values = values.astype("string")
         # non-blank values, tested once per distinct value and taken back by the codes
         codes, uniques = coded(values)
         keep = pd.Series(np.append(np.array([u.strip() != "" for u in uniques], dtype=bool),

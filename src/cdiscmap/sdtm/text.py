@@ -44,6 +44,20 @@ def transliterate(text: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
+def _with_rows_set(out: pd.DataFrame, frame: pd.DataFrame, col: str, rows: pd.Series,
+                   values: pd.Series) -> pd.DataFrame:
+    """``out`` (``frame`` itself until a first change) with ``values`` set on ``rows`` of
+    ``col``: a shallow copy of ``frame`` whose changed column alone is a new array, so the
+    other columns keep their arrays and the factorisations remembered for them
+    (sdtm/vectorize.py), where a deep copy would have every later step hash them again."""
+    if out is frame:
+        out = frame.copy(deep=False)
+    column = out[col].copy()
+    column.loc[rows] = values
+    out[col] = column
+    return out
+
+
 def _source(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
     if "_SRCFILE" in frame:
         return frame.loc[mask, "_SRCFILE"].astype(str) + " row " + \
@@ -75,9 +89,7 @@ def enforce_ascii(frame: pd.DataFrame, dataset: str, policy: str,
             raise InputDataError(f"{dataset}.{col}: non-ASCII text {values.iloc[0]!r} at "
                                  f"{where.iloc[0]} (study.yaml non_ascii: error)")
         fixed = values.map(transliterate)          # only the few offending values
-        if out is frame:
-            out = frame.copy()
-        out.loc[bad, col] = fixed
+        out = _with_rows_set(out, frame, col, bad, fixed)
         for value, new, u, w in zip(values, fixed, usub, where, strict=True):
             findings.add(Finding("CMAP-ASCII0001", Severity.WARNING,
                                  f"non-ASCII text transliterated to '{new}'", dataset, u,
@@ -152,10 +164,8 @@ def split_long_text(frame: pd.DataFrame, dataset: str, char_variables: set[str],
         values = text[long]
         max_parts = 10 ** (QNAM_LENGTH - len(col)) - 1
         _check_parts(frame, values, where, dataset, col, max_parts)
-        if out is frame:
-            out = frame.copy()
         head, rest = _cut_between_words(values)
-        out.loc[long, col] = head
+        out = _with_rows_set(out, frame, col, long, head)
         k = 1
         while rest.notna().any() and (rest.str.len() > 0).any():
             has = (rest.str.len() > 0).fillna(False).astype(bool)

@@ -249,13 +249,17 @@ def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> p
     else:
         series = var_column(ctx, frame, cond.var)  # type: ignore[arg-type]
     if series.dtype.kind in "fiu":
+        if cond.blank is not None:
+            # a number's text is never blank: only a missing number is (not spelled out)
+            missing = series.isna().to_numpy(dtype=bool)
+            return pd.Series(missing if cond.blank else ~missing, index=series.index)
         numeric = _numeric_test(series, cond)
         if numeric is not None:
             return numeric       # a number compared as one: its text is never needed
     values = raw_text(ctx, frame, cond.column) if cond.column is not None else _text(series)
-    if cond.blank is not None:
-        result = values.isna() if cond.blank else values.notna()
-        return result.fillna(False).astype(bool)
+    if cond.blank is not None:      # null text has code -1 (the codes, not every cell)
+        missing = coded(values)[0] < 0
+        return pd.Series(missing if cond.blank else ~missing, index=values.index)
     # the test runs on the distinct values, then is taken back by the codes (null rows: False)
     codes, uniques = coded(values)
     distinct = pd.Series(uniques, dtype="string")
