@@ -275,6 +275,14 @@ def test_with_codelists_adds_and_replaces_without_touching_the_original(std: Sta
     assert study.dataset("DM") is std.dataset("DM")
     with pytest.raises(StandardsError, match="filed under 'ARM' is named 'ARMCD'"):
         std.with_codelists({"ARM": arms})
+    # assembled without validating again: the same as a validated copy, sorted by name
+    validated = Standards(datasets=std.datasets, versions=std.versions,
+                          codelists=dict(sorted({**std.codelists, "ARMCD": arms,
+                                                 "RACE": narrow_race}.items())))
+    assert study == validated
+    assert list(study.codelists) == sorted(study.codelists)
+    with pytest.raises(TypeError, match="study codelist 'ARMCD' is a dict, not a Codelist"):
+        std.with_codelists({"ARMCD": arms.model_dump()})  # type: ignore[dict-item]
 
 
 def test_models_reject_inconsistent_metadata() -> None:

@@ -166,12 +166,20 @@ class Standards(_Frozen):
             ) from None
 
     def with_codelists(self, extra: dict[str, Codelist]) -> Standards:
-        """A copy with study-level codelists added; a study list replaces a standard one."""
+        """A copy with study-level codelists added; a study list replaces a standard one.
+
+        Every part is a validated model already (checked here for the added codelists), so
+        the copy is assembled without validating the ~230 datasets and codelists again (7 ms
+        of every run)."""
         for key, codelist in extra.items():
+            if not isinstance(codelist, Codelist):
+                raise TypeError(f"study codelist {key!r} is a {type(codelist).__name__}, "
+                                "not a Codelist")
             if key != codelist.name:
                 raise StandardsError(
                     f"study codelist filed under {key!r} is named {codelist.name!r}"
                 )
         merged = {**self.codelists, **extra}
-        return Standards(datasets=self.datasets, codelists=dict(sorted(merged.items())),
-                         versions=self.versions)
+        return Standards.model_construct(datasets=self.datasets,
+                                         codelists=dict(sorted(merged.items())),
+                                         versions=self.versions)
