@@ -1258,8 +1258,7 @@ def _result(loaded: LoadedStudy, raw_dir: Path, store: FormStore, ctx: vocab.Map
 def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     """SDTM null is an empty value: text that is blank becomes missing before checks/emit."""
     data = {}
-    for i in range(frame.shape[1]):
-        s = frame.iloc[:, i]
+    for i, (_, s) in enumerate(frame.items()):     # by position (names may repeat)
         # the cleaned text arrays go in as they are (copy=False): their factorisation, known
         # from cleaning, then serves the ASCII and 200-byte checks (vectorize.codes_cache)
         data[i] = vocab._text(s).array if s.dtype == "string" or s.dtype == object else s.copy()
