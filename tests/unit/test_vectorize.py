@@ -3,6 +3,7 @@ they replace, and a factorisation remembered only while its array is alive and u
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cdiscmap.sdtm.vectorize import (
     carry,
@@ -242,3 +243,20 @@ def test_clean_text_of_clean_values_is_the_same_array_and_blanks_are_still_found
             out = clean_text(values)
             assert out.array._ndarray is not values.array._ndarray
             assert out.tolist() == ["x", blank.strip() or pd.NA, pd.NA]
+
+
+def test_codes_cache_finds_a_column_that_came_back_from_a_forked_child(monkeypatch):
+    # an unpickled column's array has an equal, not the identical, object dtype: asking numpy
+    # for it "as object" made a new view on every call, which the identity-keyed cache never
+    # found, so every step hashed the column again
+    import pickle
+
+    from cdiscmap.sdtm.vectorize import coded, codes_cache
+
+    column = pickle.loads(pickle.dumps(pd.Series(["b", "a", "b", None], dtype="string")))
+    with codes_cache():
+        codes, uniques = coded(column)
+        monkeypatch.setattr(pd, "factorize", lambda *a, **k: pytest.fail("hashed again"))
+        again_codes, again_uniques = coded(column)
+    assert codes.tolist() == [0, 1, 0, -1] and list(uniques) == ["b", "a"]
+    assert again_codes.tolist() == [0, 1, 0, -1] and list(again_uniques) == ["b", "a"]

@@ -114,9 +114,13 @@ def _store(arr: np.ndarray, payload: _Coded | Callable[[], _Coded]) -> None:
 
 
 def _own_array(values: pd.Series) -> np.ndarray | None:
-    """A Python-backed ``string`` column's own object array (no copy), else None."""
+    """A Python-backed ``string`` column's own object array (no copy), else None.
+
+    The same object on every call, as the identity-keyed cache needs: ``np.asarray(values.array,
+    dtype=object)`` would make a new view each time of a column that came back from a forked
+    child (its unpickled array's dtype is an equal, not the identical, object dtype)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
-        return np.asarray(values.array, dtype=object)
+        return np.asarray(values.array)
     return None
 
 
@@ -229,7 +233,7 @@ def carry_concat(parts: list[pd.Series], whole: pd.Series) -> None:
         pieces.append(np.append(table_codes[start:start + len(uniques)], -1)[codes])
         start += len(uniques)
     codes = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.intp)
-    _remember(np.asarray(whole.array, dtype=object), codes.astype(np.intp, copy=False), table,
+    _remember(np.asarray(whole.array), codes.astype(np.intp, copy=False), table,
               all(e[2] for e in entries))
 
 
@@ -320,7 +324,7 @@ def text_objects(values: pd.Series | np.ndarray) -> np.ndarray:
     already holding only text is used as it is; anything else goes through ``astype``."""
     if isinstance(values, pd.Series):
         if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
-            return np.asarray(values.array, dtype=object)
+            return np.asarray(values.array)         # the same object each call (_own_array)
         values = values.to_numpy(dtype=object) if values.dtype == object else \
             values.astype("string").to_numpy(dtype=object)
     if values.dtype != object or infer_dtype(values, skipna=True) not in ("string", "empty"):
@@ -367,7 +371,7 @@ def clean_text_array(values: pd.Series | np.ndarray) -> pd.arrays.StringArray:
     if isinstance(values, pd.Series):
         entry = _entry(values)
         if entry is not None and entry[2]:      # already clean: the same text, no copy
-            return string_array(np.asarray(values.array, dtype=object))
+            return string_array(np.asarray(values.array))
     codes, uniques = coded(values)
     own = _own_array(values) if isinstance(values, pd.Series) else None
     if own is not None and _all_clean(uniques):
@@ -439,7 +443,7 @@ def pack_series(values: pd.Series) -> tuple:
     thousand distinct values — pickles as raw bytes, and the receiver gets the factorisation
     it would have remembered itself. Other dtypes go as they are (numpy pickles its buffer)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
-        arr = np.asarray(values.array, dtype=object)
+        arr = np.asarray(values.array)
         entry = _lookup(arr) if _CODES.get() is not None else None
         if entry is None:
             codes, uniques = pd.factorize(arr, use_na_sentinel=True)
