@@ -1200,7 +1200,11 @@ def _finish_domain(ctx: vocab.MapContext, loaded: LoadedStudy,
                    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Step 5 for one domain: (its frame, its SUPP-- frame or None)."""
     out, visible, supp_frame = _finished(ctx, loaded, runs, name, char_variables, progress)
-    return out[visible], supp_frame
+    shown = out[visible]
+    # the selection copies every column: its text columns keep the factorisations the
+    # mapping remembered, so RECIST, the trial design and the checks need not hash them again
+    carry_rows(out, shown, None)
+    return shown, supp_frame
 
 
 def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[BlockRun]],
