@@ -199,49 +199,6 @@ def test_sv_bounds_equal_a_stable_sort_and_groupby_of_every_record(data) -> None
         strict=True))
 
 
-def test_design_parts_made_before_rs_changes_give_the_same_datasets() -> None:
-    """``cdiscmap run`` may make TE..SE and the dated visits of every domain but RS early (in a
-    forked child: the parts are pickled) while the RECIST step adds records to RS; SV then
-    reads RS as it is at the end, as a build from scratch does."""
-    from cdiscmap.forked import ForkedCall
-    from cdiscmap.sdtm.trial_design import build_trial_design, design_parts
-
-    design = TrialDesignSpec.model_validate({
-        "elements": [
-            {"etcd": "SCRN", "element": "Screening", "start": "Consent",
-             "start_date": "RFICDTC"},
-            {"etcd": "TRT", "element": "Treatment", "start": "First dose",
-             "start_date": "RFSTDTC"}],
-        "arms": [{"armcd": "A", "arm": "Arm A", "elements": [
-            {"etcd": "SCRN", "epoch": "SCREENING"}, {"etcd": "TRT", "epoch": "TREATMENT"}]}],
-        "visits": [{"visitnum": 1, "visit": "CYCLE 1 DAY 1", "visitdy": 1,
-                    "start": "First dose"}]})
-    text = {"USUBJID": "string", "VISIT": "string"}
-    dm = pd.DataFrame({"USUBJID": ["S-1", "S-2"], "ARMCD": ["A", "A"],
-                       "RFICDTC": ["2024-01-01", "2024-01-02"],
-                       "RFSTDTC": ["2024-01-10", "2024-01-12"]}).astype("string")
-    ae = pd.DataFrame({"USUBJID": ["S-1"], "VISITNUM": [1.0], "VISIT": ["CYCLE 1 DAY 1"],
-                       "AESTDTC": ["2024-01-11"]}).astype(text)
-    rs = pd.DataFrame({"USUBJID": ["S-1"], "VISITNUM": [1.0], "VISIT": ["CYCLE 1 DAY 1"],
-                       "RSDTC": ["2024-01-20"]}).astype(text)
-    domains = {"DM": dm, "AE": ae, "RS": rs}
-    with ForkedCall(lambda: design_parts(design, "S", domains, later=("RS",))) as call:
-        parts = call.result()
-    domains["RS"] = pd.concat([rs, pd.DataFrame({
-        "USUBJID": ["S-2"], "VISITNUM": [2.0], "VISIT": ["WEEK 3"],
-        "RSDTC": ["2024-02-03"]}).astype(text)], ignore_index=True)
-    early = build_trial_design(design, "S", domains, parts=parts)
-    fresh = build_trial_design(design, "S", domains)
-    assert set(early) == set(fresh) == {"TE", "TA", "TV", "SE", "SV"}
-    for name, frame in fresh.items():
-        pd.testing.assert_frame_equal(early[name], frame)
-    sv = early["SV"]
-    assert list(zip(sv["USUBJID"], sv["VISITNUM"], sv["VISIT"], sv["SVSTDTC"], sv["SVENDTC"],
-                    strict=True)) == [
-        ("S-1", 1.0, "CYCLE 1 DAY 1", "2024-01-11", "2024-01-20"),   # AE's date, then RS's
-        ("S-2", 2.0, "WEEK 3", "2024-02-03", "2024-02-03")]          # RS's added record
-
-
 def test_se_element_starting_on_the_day_it_ends_is_entered() -> None:
     """Only the date parts are compared: a start at 10:00 on the end's day is not after it;
     partial dates decide nothing (the element is entered)."""

@@ -13,14 +13,13 @@ Every builder works on whole frames; nothing loops over subjects or records.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from cdiscmap.sdtm.dates import study_day
-from cdiscmap.sdtm.vectorize import coded, text_from_codes
+from cdiscmap.sdtm.vectorize import coded, stable_order, text_from_codes
 from cdiscmap.spec.design import TrialDesignSpec
 
 _TEXT = "string"
@@ -259,15 +258,12 @@ def _dated_part(name: str, frame: pd.DataFrame) -> _DatedPart | None:
                       (date[first], np.asarray(date_uniques, dtype=object)))
 
 
-def _dated_visits(domains: dict[str, pd.DataFrame],
-                  known: Mapping[str, _DatedPart | None] | None = None) -> _DatedVisits:
+def _dated_visits(domains: dict[str, pd.DataFrame]) -> _DatedVisits:
     """(USUBJID, VISITNUM, VISIT, date) of every record that has a visit number and a date,
     each distinct combination once, at its first record (domains in order, then rows); the
-    kept codes are renumbered into study-wide tables, so no text is hashed again. ``known``:
-    the parts of some domains made earlier (:func:`design_parts`)."""
-    parts = [known[name] if known is not None and name in known else _dated_part(name, frame)
-             for name, frame in domains.items()]
-    parts = [part for part in parts if part is not None]
+    kept codes are renumbered into study-wide tables, so no text is hashed again."""
+    parts = [part for name, frame in domains.items()
+             if (part := _dated_part(name, frame)) is not None]
     subject, subject_table = _joined_codes([part.subject for part in parts])
     date, date_table = _joined_codes([part.date for part in parts])
     visit, visit_table = _joined_codes([part.visit for part in parts])
@@ -296,28 +292,6 @@ def _ranks(uniques: np.ndarray) -> np.ndarray:
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
     return rank
-
-
-def _value_ranks(values: np.ndarray) -> np.ndarray:
-    """The rank of each number among the distinct numbers (equal numbers, -0.0 and 0.0
-    too, share a rank), ranked on the few distinct values."""
-    codes, uniques = pd.factorize(values)
-    return np.unique(uniques, return_inverse=True)[1].reshape(-1)[codes]
-
-
-def _stable_order(*ranks: np.ndarray) -> np.ndarray:
-    """``np.lexsort`` of non-negative integer ranks, the first the primary key: one stable
-    sort of the ranks packed into one integer (several times faster), unless they cannot
-    be packed."""
-    key = np.zeros(len(ranks[0]), dtype=np.int64)
-    size = 1
-    for rank in ranks:
-        n = int(rank.max()) + 1 if len(rank) else 1
-        if size * n >= 2 ** 62:
-            return np.lexsort(ranks[::-1])
-        key = key * n + rank
-        size *= n
-    return np.argsort(key, kind="stable")
 
 
 @dataclass(frozen=True)
@@ -361,7 +335,7 @@ def _visit_bounds(visits: _DatedVisits) -> tuple[pd.DataFrame, _BoundCodes]:
     subject = _ranks(visits.subjects)[visits.subject]
     visitnum = visits.visitnum
     day = _ranks(day_uniques)[day_codes][dtc_codes]
-    order = _stable_order(subject, _value_ranks(visitnum), day, _ranks(visits.dates)[dtc_codes])
+    order = stable_order([_ranks(visits.dates)[dtc_codes], day, visitnum, subject])
     subject, visitnum = subject[order], visitnum[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (subject[1:] != subject[:-1]) | (visitnum[1:] != visitnum[:-1])
@@ -390,15 +364,14 @@ def _visit_bounds(visits: _DatedVisits) -> tuple[pd.DataFrame, _BoundCodes]:
                               day_uniques)
 
 
-def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd.DataFrame],
-             known: Mapping[str, _DatedPart | None] | None = None) -> pd.DataFrame | None:
+def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd.DataFrame]
+             ) -> pd.DataFrame | None:
     """SV (SDTMIG 3.4 §5.4): one record per subject and visit that has dated data.
 
     SVSTDTC/SVENDTC are the first and last date (compared on the date part, YYYY-MM-DD) of
     the visit's records over all domains; SVPRESP is Y for a visit planned in TV, null for
-    an unplanned one (unscheduled); SVOCCUR is Y (the data show the visit took place).
-    ``known``: the dated visits of some domains, made earlier (:func:`design_parts`)."""
-    visits = _dated_visits(domains, known)
+    an unplanned one (unscheduled); SVOCCUR is Y (the data show the visit took place)."""
+    visits = _dated_visits(domains)
     if not len(visits):
         return None
     sv, codes = _visit_bounds(visits)
@@ -434,61 +407,22 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
     return sv
 
 
-@dataclass(frozen=True)
-class DesignParts:
-    """The part of :func:`build_trial_design` that reads only study.yaml, DM and the domains
-    other than ``later``: TE, TA, TV, TI, SE and each domain's dated visits for SV. Made
-    early (e.g. in a forked child while the RECIST step adds its records to RS), then given
-    to :func:`build_trial_design`, which computes only the domains in ``later`` and SV; the
-    frames read must not change in between (only those in ``later`` may)."""
-
-    later: frozenset[str]
-    datasets: dict[str, pd.DataFrame | None]
-    dated: dict[str, _DatedPart | None]
-
-
-def design_parts(design: TrialDesignSpec | None, studyid: str,
-                 domains: dict[str, pd.DataFrame], *, later: Collection[str] = ("RS",)
-                 ) -> DesignParts | None:
-    """:class:`DesignParts` of the domains but ``later`` (None without ``trial_design:``)."""
-    if design is None:
-        return None
-    later = frozenset(later)
-    datasets = {"TE": build_te(design, studyid), "TA": build_ta(design, studyid),
-                "TV": build_tv(design, studyid), "TI": build_ti(design, studyid)}
-    if "DM" not in later:
-        datasets["SE"] = build_se(design, studyid, domains.get("DM"))
-    dated = {name: _dated_part(name, frame) for name, frame in domains.items()
-             if name not in later} if design.visits else {}
-    return DesignParts(later, datasets, dated)
-
-
 def build_trial_design(design: TrialDesignSpec | None, studyid: str,
-                       domains: dict[str, pd.DataFrame], *, parts: DesignParts | None = None
-                       ) -> dict[str, pd.DataFrame]:
+                       domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """TE, TA, TV, TI from study.yaml and SE, SV from the data; only those that have records.
 
     SE needs planned elements with dates (``start_date``); SV is derived when the study
-    declares planned visits (TV), so a study without ``trial_design:`` gets neither.
-    ``parts``: what :func:`design_parts` made earlier of the same frames (the same result)."""
+    declares planned visits (TV), so a study without ``trial_design:`` gets neither."""
     if design is None:
         return {}
-    made = parts.datasets if parts is not None else {}
-
-    def dataset(name: str, build: Callable[[], pd.DataFrame | None]) -> pd.DataFrame | None:
-        return made[name] if name in made else build()
-
     out: dict[str, pd.DataFrame | None] = {
-        "TE": dataset("TE", lambda: build_te(design, studyid)),
-        "TA": dataset("TA", lambda: build_ta(design, studyid)),
-        "TV": dataset("TV", lambda: build_tv(design, studyid)),
-        "TI": dataset("TI", lambda: build_ti(design, studyid)),
-        "SE": dataset("SE", lambda: build_se(design, studyid, domains.get("DM"))),
-        "SV": build_sv(design, studyid, domains, parts.dated if parts is not None else None)
-        if design.visits else None,
+        "TE": build_te(design, studyid), "TA": build_ta(design, studyid),
+        "TV": build_tv(design, studyid), "TI": build_ti(design, studyid),
+        "SE": build_se(design, studyid, domains.get("DM")),
+        "SV": build_sv(design, studyid, domains) if design.visits else None,
     }
     return {name: frame for name, frame in out.items() if frame is not None and len(frame)}
 
 
-__all__ = ["DesignParts", "build_se", "build_sv", "build_ta", "build_te", "build_ti",
-           "build_trial_design", "build_tv", "design_parts"]
+__all__ = ["build_se", "build_sv", "build_ta", "build_te", "build_ti", "build_trial_design",
+           "build_tv"]

@@ -30,6 +30,7 @@ from cdiscmap.sdtm.vectorize import (
     constant_text,
     map_unique,
     null_text,
+    stable_order,
     string_array,
     text_from_codes,
 )
@@ -883,28 +884,13 @@ def _numbers_within(table: pd.DataFrame, sort_keys: list[str], by: list[str]
 
 
 def _stable_order(keys: list[np.ndarray], n: int) -> np.ndarray:
-    """``np.lexsort`` of integer keys (the first the primary), as one stable argsort of a
-    single int64 key made of them when it fits (several times cheaper on long domains). A
-    last key that is the position itself is left out: the stable sort keeps that order."""
+    """``np.lexsort`` of numeric keys (the first the primary) by :func:`stable_order`; a last
+    key that is the position itself is left out: the stable sort keeps that order."""
     if not n:
         return np.zeros(0, dtype=np.intp)
     used = keys[:-1] if len(keys) > 1 and keys[-1].dtype.kind in "iu" and \
         np.array_equal(keys[-1], np.arange(n)) else keys
-    shifted, size = [], 1
-    for key in used:
-        if key.dtype.kind not in "biu":
-            return np.lexsort(keys[::-1])
-        key = key.astype("int64", copy=False)
-        low = int(key.min())
-        span = int(key.max()) - low + 1
-        size *= span
-        if size >= 2 ** 62:
-            return np.lexsort(keys[::-1])
-        shifted.append((key - low, span))
-    combined = np.zeros(n, dtype="int64")
-    for key, span in shifted:
-        combined = combined * span + key
-    return np.argsort(combined, kind="stable")
+    return stable_order(used[::-1])
 
 
 def _text_rank(values: pd.Series) -> pd.Series | np.ndarray:
