@@ -83,10 +83,11 @@ class _Group(click.Group):
         metadata) and makes few reference cycles (pandas/numpy data is not tracked), yet at the
         default threshold the collector ran ~850 times in a 1,000-subject run (0.4-0.55 CPU-s
         at 1k and 10k subjects); at GC_YOUNG_THRESHOLD ~50 times (0.15-0.19 CPU-s), with the
-        same peak memory. Interpreter shutdown then ran full collections over every object (0.35-0.43 CPU-s)
-        although the process is ending: ``gc.freeze()`` leaves them to exit (refcounting still
-        frees them; only cycles wait for exit, as they would after os._exit). Both only for the
-        process's command line, never for a caller (tests, CliRunner) that goes on running."""
+        same peak memory. Interpreter shutdown then ran full collections over every object
+        (0.35-0.43 CPU-s) although the process is ending: ``gc.freeze()`` leaves them to exit
+        (refcounting still frees them; only cycles wait for exit, as they would after
+        os._exit). Both only for the process's command line, never for a caller (tests,
+        CliRunner) that goes on running."""
         own = args is None
         if own:
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
