@@ -85,16 +85,26 @@ def lineage_csv(datasets: dict[str, pd.DataFrame]) -> bytes:
     cardinality are joined per distinct combination, and every line is four pieces taken by
     codes from those tables and joined in one C call over the whole dataset: what
     ``DataFrame.to_csv`` of the same table writes, byte for byte."""
-    pieces = [(name, frame) for name, frame in sorted(datasets.items()) if "_SRCFILE" in frame]
-    if not pieces:
-        return pd.DataFrame().to_csv(index=False, lineterminator="\n").encode("utf-8")
     numbers = _Numbers()
-    parts = [_LINEAGE_HEADER]       # each line starts with its line break
-    for name, frame in pieces:
-        if len(frame):
-            parts.append(_lineage_lines(name, frame, numbers))
-    parts.append("\n")
-    return "".join(parts).encode("utf-8")
+    return lineage_from_lines({name: _lineage_lines(name, frame, numbers) if len(frame) else ""
+                               for name, frame in datasets.items() if "_SRCFILE" in frame})
+
+
+def lineage_lines(name: str, frame: pd.DataFrame) -> str:
+    """One dataset's lines of lineage.csv, each after its line break ("" without records), to
+    be joined by :func:`lineage_from_lines`: ``cdiscmap run`` makes them where it checks the
+    dataset, in one of two forked children."""
+    return _lineage_lines(name, frame, _Numbers()) if len(frame) else ""
+
+
+def lineage_from_lines(lines: dict[str, str]) -> bytes:
+    """lineage.csv from the lines of the datasets that have lineage (a ``_SRCFILE`` column),
+    in dataset-name order; with none, the empty table."""
+    if not lines:
+        return pd.DataFrame().to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # each line starts with its line break
+    return "".join([_LINEAGE_HEADER, *(lines[name] for name in sorted(lines)), "\n"]
+                   ).encode("utf-8")
 
 
 def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> str:

@@ -252,10 +252,10 @@ def _study_checks(result: SdtmResult, standards: Standards, loaded: LoadedStudy
 @dataclass(frozen=True)
 class DatasetChecked:
     """One dataset's own checks (schema, value-level codelists) and its lines of lineage.csv
-    (without the header; empty when the dataset has no lineage)."""
+    (:func:`cdiscmap.emit.report.lineage_lines`; empty when the dataset has no lineage)."""
 
     findings: list[Finding]
-    lineage: bytes
+    lineage: str
 
 
 def dataset_checks(frames: dict[str, pd.DataFrame], loaded: LoadedStudy,
@@ -264,7 +264,7 @@ def dataset_checks(frames: dict[str, pd.DataFrame], loaded: LoadedStudy,
     datasets are final once mapped, so ``run_study`` checks them in a forked child while it
     runs the RECIST engine and builds the trial design, and the rest later."""
     from cdiscmap.checks.facts import facts_cache
-    from cdiscmap.emit.report import lineage_csv
+    from cdiscmap.emit.report import lineage_lines
     from cdiscmap.sdtm.vectorize import codes_cache
 
     checked: dict[str, DatasetChecked] = {}
@@ -272,8 +272,7 @@ def dataset_checks(frames: dict[str, pd.DataFrame], loaded: LoadedStudy,
         for name, frame in frames.items():
             found: list[Finding] = []
             _check_one(name, frame, loaded, standards, found)
-            lines = (lineage_csv({name: frame}).split(b"\n", 1)[1]
-                     if "_SRCFILE" in frame else b"")
+            lines = lineage_lines(name, frame) if "_SRCFILE" in frame else ""
             checked[name] = DatasetChecked(found, lines)
     return checked
 
@@ -297,14 +296,11 @@ def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Stan
 
 
 def _lineage(frames: dict[str, pd.DataFrame], checked: dict[str, DatasetChecked]) -> bytes:
-    """lineage.csv from the datasets' lines, in the order :func:`lineage_csv` writes them."""
-    from cdiscmap.emit.report import lineage_csv
+    """lineage.csv from the datasets' lines."""
+    from cdiscmap.emit.report import lineage_from_lines
 
-    with_lineage = sorted(n for n, f in frames.items() if "_SRCFILE" in f)
-    if not with_lineage:
-        return lineage_csv({})
-    header = lineage_csv({with_lineage[0]: frames[with_lineage[0]].iloc[:0]})
-    return header + b"".join(checked[n].lineage for n in with_lineage)
+    return lineage_from_lines({n: checked[n].lineage for n, f in frames.items()
+                               if "_SRCFILE" in f})
 
 
 def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
