@@ -348,6 +348,65 @@ def test_read_ahead_leaves_an_unreadable_dataset_to_its_derivation(sdtm_dir, tmp
         derive_all(folder, settings, fork=("ADTR",))
 
 
+
+def test_read_ahead_computes_adtr_sums_that_adtr_then_takes(sdtm_dir, monkeypatch):
+    """With the settings, read_ahead also computes ADTR's target-lesion sums (they need no
+    ADSL); ADTR derived afterwards on the same frames takes them instead of computing them
+    again, and is the ADTR derived without them."""
+    import cdiscmap.adam.adtr as adtr_module
+
+    settings = load_adam_settings(STUDY)
+    serial = adam.derive_adsl_only(adam.derive_adsl_stage(read_sdtm(sdtm_dir, lazy=True),
+                                                          settings), ["ADTR"])
+    computed = []
+    real = adtr_module._sums
+
+    def counting(tu, tr, settings):
+        computed.append((id(tu), id(tr)))
+        return real(tu, tr, settings)
+
+    monkeypatch.setattr(adtr_module, "_sums", counting)
+    folder = read_sdtm(sdtm_dir, lazy=True)
+    adam.read_ahead(folder, ["ADAE"], settings)     # no ADTR among them: no sums
+    assert computed == []
+    adam.read_ahead(folder, ["ADTR"], settings)
+    assert computed == [(id(folder["TU"]), id(folder["TR"]))]
+    stage = adam.derive_adsl_stage(folder, settings)
+    ahead = adam.derive_adsl_only(stage, ["ADTR"])
+    assert len(computed) == 1 and not adtr_module._PREPARED      # taken, not computed again
+    pd.testing.assert_frame_equal(ahead.datasets["ADTR"], serial.datasets["ADTR"])
+    assert ahead.findings == serial.findings
+    adam.derive_adsl_only(stage, ["ADTR"])         # taken once: the next ADTR computes them
+    assert len(computed) == 2
+
+
+def test_adtr_sums_prepared_for_other_frames_are_not_used(sdtm_dir):
+    import cdiscmap.adam.adtr as adtr_module
+
+    settings = load_adam_settings(STUDY)
+    folder = read_sdtm(sdtm_dir, lazy=True)
+    adtr_module.prepare_sums(folder, settings)
+    try:
+        fewer = {**dict(folder.items()), "TR": folder["TR"].iloc[:0]}   # another TR frame
+        stage = adam.derive_adsl_stage(fewer, settings)
+        assert adam.derive_adsl_only(stage, ["ADTR"]).datasets["ADTR"].empty
+    finally:
+        adtr_module._PREPARED.clear()
+
+
+def test_adtr_sums_that_fail_ahead_fail_where_adtr_is_derived(sdtm_dir):
+    import cdiscmap.adam.adtr as adtr_module
+
+    settings = load_adam_settings(STUDY)
+    folder = dict(read_sdtm(sdtm_dir, lazy=True).items())
+    folder["TR"] = folder["TR"].drop(columns=["TRSTRESN"])
+    adtr_module.prepare_sums(folder, settings)      # no error here, nothing kept ...
+    assert not adtr_module._PREPARED
+    stage = adam.derive_adsl_stage(folder, settings)
+    with pytest.raises(Exception, match="TRSTRESN"):   # ... but where ADTR is derived
+        adam.derive_adsl_only(stage, ["ADTR"])
+
+
 @needs_fork
 def test_adam_command_child_dead_before_adsl_is_replaced(sdtm_dir, tmp_path, monkeypatch):
     """The child dies while it reads ahead, before ADSL reaches it: the parent derives,

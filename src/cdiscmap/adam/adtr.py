@@ -21,6 +21,9 @@ summed against its own baseline; AVISIT/AVISITN stay those of the TR records.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -51,6 +54,38 @@ def _text(value: str, index: pd.Index) -> pd.Series:
     row's object)."""
     return spread_text(np.array([value], dtype=object), np.zeros(len(index), dtype=np.intp),
                        index)
+
+
+# Sums computed ahead (:func:`prepare_sums`) by key: TU and TR frame ids (the frames are
+# held with the sums, so no other frame can take their ids meanwhile), evaluator and
+# re-baseline visits. Each entry is taken by the one ADTR derivation that uses it.
+_PREPARED: dict[tuple[int, int, str | None, tuple[str, ...]],
+                tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+
+
+def _sums_key(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings
+              ) -> tuple[int, int, str | None, tuple[str, ...]]:
+    cfg = settings.adtr
+    return id(tu), id(tr), cfg.evaluator, tuple(cfg.rebaseline_visits)
+
+
+def prepare_sums(sdtm: Mapping[str, pd.DataFrame], settings: AdamSettings) -> None:
+    """Compute ADTR's target-lesion sums now, for the ADTR derivation that follows on the same
+    TU and TR frames (which must not change in between). They need no ADSL, so the forked
+    child of ``cdiscmap adam`` computes them while its parent still derives ADSL (≈0.3 CPU-s
+    at 10,000 subjects taken off the child's work after ADSL). An error is left for the
+    derivation, which computes the sums again and raises it in its serial place."""
+    if "TU" not in sdtm or "TR" not in sdtm:
+        return
+    with contextlib.suppress(Exception):
+        tu, tr = sdtm["TU"], sdtm["TR"]
+        _PREPARED[_sums_key(tu, tr, settings)] = (_sums(tu, tr, settings), tu, tr)
+
+
+def _target_sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
+    """:func:`_sums`, taken from :func:`prepare_sums` when it computed them for these frames."""
+    prepared = _PREPARED.pop(_sums_key(tu, tr, settings), None)
+    return prepared[0] if prepared is not None else _sums(tu, tr, settings)
 
 
 def _sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: AdamSettings) -> pd.DataFrame:
@@ -120,7 +155,7 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                             missing[0]))
         return None
     cfg = settings.adtr
-    tp = _sums(sdtm["TU"], sdtm["TR"], settings)
+    tp = _target_sums(sdtm["TU"], sdtm["TR"], settings)
     tp = tp.loc[(tp["USUBJID"].isin(adsl["USUBJID"]) & tp["SUMDIAM"].notna()).to_numpy(),
                 _SUM_READ]
     who = _Subjects(adsl, cfg.reference_date)

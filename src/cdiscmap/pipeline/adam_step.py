@@ -286,7 +286,7 @@ class _ChildHalf:
         memory = self._memory
 
         def work(channel: PeerChannel) -> None:
-            read_ahead(sdtm, names)
+            read_ahead(sdtm, names, settings)
             size = channel.recv()
             if not isinstance(size, int):
                 return                              # the parent stopped before ADSL
