@@ -1200,11 +1200,23 @@ def _finish_domain(ctx: vocab.MapContext, loaded: LoadedStudy,
                    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Step 5 for one domain: (its frame, its SUPP-- frame or None)."""
     out, visible, supp_frame = _finished(ctx, loaded, runs, name, char_variables, progress)
-    shown = out[visible]
-    # the selection copies every column: its text columns keep the factorisations the
-    # mapping remembered, so RECIST, the trial design and the checks need not hash them again
-    carry_rows(out, shown, None)
-    return shown, supp_frame
+    return _visible(out, visible), supp_frame
+
+
+def _visible(out: pd.DataFrame, visible: list[str]) -> pd.DataFrame:
+    """``out[visible]`` without copying the columns: ``out`` is this step's own frame, dropped
+    once the domain is finished, so its arrays become the domain's, each with the
+    factorisation the mapping remembered (RECIST, the trial design and the checks need not
+    hash them again), instead of a copy of every column (a copy of every text cell, then the
+    factorisations carried over column by column)."""
+    if out.columns.has_duplicates:
+        shown = out[visible]
+        carry_rows(out, shown, None)
+        return shown
+    # text arrays go in as they are (copy=False); numeric columns are consolidated (copied)
+    data = {c: out[c].array if isinstance(out[c].dtype, pd.StringDtype) else out[c]
+            for c in visible}
+    return pd.DataFrame(data, index=out.index, columns=visible, copy=False)
 
 
 def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[BlockRun]],
