@@ -422,3 +422,30 @@ def test_domains_are_stacked_when_read_as_they_stood():
     ex = domains["EX"]
     assert ex["USUBJID"].tolist() == ["S-1", "S-2", "S-3"] and list(ex.columns) == ["USUBJID"]
     assert domains["EX"] is ex              # stacked once
+
+
+def test_visible_columns_are_the_finished_frames_own_arrays() -> None:
+    """A finished domain's SDTM columns are its step's arrays, not copies: each text column
+    keeps the factorisation the mapping remembered (no later step hashes it again); the
+    _SUPP_ helper column is left out, and repeated names still select as ``out[visible]``."""
+    import numpy as np
+
+    from cdiscmap.sdtm.engine import _visible
+    from cdiscmap.sdtm.vectorize import coded, codes_cache, remembered, text_from_codes
+
+    with codes_cache():
+        term = text_from_codes(np.array([1, 0, -1]), np.array(["B", "A"], dtype=object),
+                               pd.RangeIndex(3))
+        out = pd.DataFrame({"AETERM": term.array, "AESEQ": [1.0, 2.0, 3.0],
+                            "_SUPP_X": term.array}, copy=False)
+        shown = _visible(out, ["AETERM", "AESEQ"])
+        assert list(shown.columns) == ["AETERM", "AESEQ"]
+        assert shown["AETERM"].array is out["AETERM"].array
+        codes, uniques = remembered(shown["AETERM"])
+        # the table's own order (B, A), as text_from_codes remembered it: not hashed again
+        assert codes.tolist() == [1, 0, -1] and uniques.tolist() == ["B", "A"]
+        assert shown["AETERM"].tolist()[:2] == ["A", "B"] and pd.isna(shown["AETERM"][2])
+        assert shown["AESEQ"].tolist() == [1.0, 2.0, 3.0]
+        twice = pd.DataFrame([["x", "y"]], columns=["A", "A"], dtype="string")
+        assert _visible(twice, ["A"]).shape == (1, 2)
+        assert coded(shown["AETERM"])[1].tolist() == ["B", "A"]

@@ -86,3 +86,32 @@ def test_utf8_text_with_byte_order_mark_and_whitespace_only_file(tmp_path, monke
     with pytest.raises(InputDataError) as caught:
         read_form("u", path)
     assert str(caught.value) == "u.csv: empty file (7 bytes, no header row)"
+
+
+def test_csv_parsed_whole_or_by_chunks_reads_the_same(tmp_path, monkeypatch):
+    """A form parsed in one piece (up to readers._WHOLE_PARSE_BYTES) and one parsed chunk by
+    chunk give the same text and the same factorisation: pandas may order a chunked parse's
+    categories otherwise (unioned chunk by chunk), but read_form numbers the values by first
+    appearance ('z1' before 'a1', which first appears half way) either way."""
+    from cdiscmap.ingest import readers
+    from cdiscmap.sdtm.vectorize import coded, codes_cache
+
+    n = 300_000                 # several of pandas' low-memory chunks at two columns
+    lines = [f"{i % 7},{'z1' if i < n // 2 else 'a1'}\n" for i in range(n)]
+    path = tmp_path / "lb.csv"
+    path.write_text("K,V\n" + "".join(lines), encoding="utf-8")
+    results = []
+    seen = []
+    read_csv = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: seen.append(k["low_memory"]) or
+                        read_csv(*a, **k))
+    for limit in (0, 1 << 40):      # chunked, whole
+        monkeypatch.setattr(readers, "_WHOLE_PARSE_BYTES", limit)
+        with codes_cache():
+            frame = read_form("lb", path).frame
+            codes, uniques = coded(frame["V"])
+            results.append((frame["V"].tolist(), codes.tolist(), list(uniques)))
+    assert seen == [True, False]
+    assert results[0] == results[1]
+    assert results[0][2] == ["z1", "a1"]                  # first appearance
+    assert results[0][1][:2] == [0, 0] and results[0][1][-1] == 1
