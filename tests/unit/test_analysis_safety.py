@@ -208,3 +208,34 @@ def test_bundled_studies_count_drug_withdrawn_as_discontinuation() -> None:
         text = (root / name / "analysis.yaml").read_text("utf-8")
         assert "discontinuation_actions: [DRUG WITHDRAWN]" in text, name
         assert a.discontinuation_actions == ["DRUG WITHDRAWN"], (name, a.id)
+
+
+def test_two_safety_analyses_of_one_population_share_one_teae_frame(monkeypatch) -> None:
+    """Inside a report, the TEAE records of a population are selected once (two analyses by
+    different groupings read them); the counts are those of each analysis made alone."""
+    import cdiscmap.analysis.safety as safety_module
+    from cdiscmap.analysis.groups import report_scope
+
+    settings = AnalysisSettings.model_validate({
+        "populations": {"saf": {"flag": "SAFFL"}},
+        "groupings": {"arm": {"variable": "ARMCD"}, "all": {}},
+        "safety": [{"id": "t_arm", "title": "AE", "population": "saf", "grouping": "arm",
+                    "soc_pt": False},
+                   {"id": "t_all", "title": "AE", "population": "saf", "grouping": "all"}]})
+    adam = {"ADSL": ADSL, "ADAE": ADAE}
+    made: list[int] = []
+    real = safety_module.teae
+    monkeypatch.setattr(safety_module, "teae",
+                        lambda adae, subjects: made.append(len(subjects)) or real(adae, subjects))
+    with report_scope():
+        by_arm, everyone = (safety_tables(adam, settings, s) for s in settings.safety)
+    assert made == [4]                  # A-1, A-2, A-3, B-1: once for both analyses
+    rows = {r[0]: r[1:] for r in by_arm[0].rows}
+    assert rows["Any TEAE"] == ["2 (66.7%)", "1 (100.0%)", "3 (75.0%)"]
+    assert rows["TEAE leading to discontinuation"] == ["1 (33.3%)", "1 (100.0%)", "2 (50.0%)"]
+    rows = {r[0]: r[1:] for r in everyone[0].rows}
+    assert rows["Any TEAE"] == ["3 (75.0%)"] and rows["Fatal TEAE"] == ["1 (25.0%)"]
+    assert [r[0] for r in everyone[2].rows][:3] == ["GI", "    NAUSEA", "    VOMITING"]
+    # outside a report each analysis selects its own
+    safety_tables(adam, settings, settings.safety[0])
+    assert made == [4, 4]

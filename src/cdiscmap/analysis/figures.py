@@ -13,8 +13,12 @@ import numpy as np
 
 from cdiscmap.analysis.survival import KmSummary, at_risk
 
+# axes.titley: the title at the top of the axes, where matplotlib's automatic placement puts
+# it for these figures (no tick labels above the axes, no offset text on the y axis): the
+# automatic placement lays out every tick label of both axes again in the PNG and the SVG
+# pass to find that out (≈0.1 CPU-s of the report's six figures); same bytes
 RC = {"font.family": "DejaVu Sans", "font.size": 9, "svg.hashsalt": "cdiscmap",
-      "svg.fonttype": "path", "path.simplify": False, "figure.dpi": 100}
+      "svg.fonttype": "path", "path.simplify": False, "figure.dpi": 100, "axes.titley": 1.0}
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
             "#7f7f7f"]
 

@@ -32,7 +32,14 @@ def report_scope() -> Iterator[None]:
         yield
 
 
-def _remembered(kind: str, frame: pd.DataFrame, name: str, settings: AnalysisSettings,
+def remembered(kind: str, frame: pd.DataFrame, name: str, make: Any) -> Any:
+    """``make()`` once per :func:`report_scope` for this frame (by identity) and name, for
+    results derived from a frame that more than one table reads (callers only read them);
+    outside a report scope, ``make()`` each time."""
+    return _remembered(kind, frame, name, None, make)
+
+
+def _remembered(kind: str, frame: pd.DataFrame, name: str, settings: AnalysisSettings | None,
                 make: Any) -> Any:
     memo = _REPORT.get()
     if memo is None:

@@ -23,6 +23,7 @@ from cdiscmap.analysis.groups import (
     groups,
     population,
     population_text,
+    remembered,
 )
 from cdiscmap.analysis.settings import AnalysisSettings, Safety
 from cdiscmap.analysis.tables import Table
@@ -44,15 +45,18 @@ def count_text(n: int, total: int) -> str:
 
 
 def _yes(frame: pd.DataFrame, var: str) -> pd.Series:
+    """``var`` = 'Y' (trimmed, any case) per record; once per report for the same frame (the
+    safety analyses of one population share their TEAE frame)."""
     if var not in frame.columns:
         return pd.Series(False, index=frame.index)
-    return pd.Series(text_eq(frame[var], "Y", upper=True), index=frame.index, name=var)
+    return remembered("safety.yes", frame, var, lambda: pd.Series(
+        text_eq(frame[var], "Y", upper=True), index=frame.index, name=var))
 
 
 def _text(frame: pd.DataFrame, var: str) -> pd.Series:
     if var not in frame.columns:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return clean_text(frame[var], upper=True)
+    return remembered("safety.text", frame, var, lambda: clean_text(frame[var], upper=True))
 
 
 def teae(adae: pd.DataFrame, subjects: pd.Series) -> pd.DataFrame:
@@ -110,7 +114,9 @@ def safety_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
     adsl, adae = adam["ADSL"], adam["ADAE"]
     pop = population(adsl, settings, spec.population)
     grps = groups(pop, settings, spec.grouping)
-    ae = teae(adae, pop["USUBJID"])
+    # one TEAE frame per population in a report (two safety analyses by different groupings
+    # read the same records and flags: cleaning ADAE's text columns is most of their time)
+    ae = remembered("safety.teae", adae, spec.population, lambda: teae(adae, pop["USUBJID"]))
     member = Membership(grps)
     codes = member.codes(ae["USUBJID"])          # each TEAE record's subject, once
     source = "Source: ADAE, ADSL; population " + population_text(settings, spec.population)
