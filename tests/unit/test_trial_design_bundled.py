@@ -218,3 +218,115 @@ def test_se_element_starting_on_the_day_it_ends_is_entered() -> None:
     se = build_se(design, "S", dm)
     # S-2's follow-up would start the day after it ends: not entered
     assert list(se.loc[se["ETCD"] == "FU", "USUBJID"]) == ["S-0", "S-1", "S-3"]
+
+
+_SE_DESIGN = TrialDesignSpec.model_validate({
+    "elements": [
+        {"etcd": "SCRN", "element": "Screening", "start": "Consent",
+         "start_date": "RFICDTC", "end_date": "RFPENDTC"},
+        {"etcd": "TRTA", "element": "Drug A", "start": "First dose", "start_date": "RFSTDTC"},
+        {"etcd": "TRTB", "element": "Drug B", "start": "First dose", "start_date": "RFSTDTC"},
+        {"etcd": "FU", "element": "Follow-up", "start": "Last dose",
+         "start_date": "RFENDTC", "end_date": "RFPENDTC"}],
+    "arms": [
+        {"armcd": "A", "arm": "Arm A", "elements": [
+            {"etcd": "SCRN", "epoch": "SCREENING"}, {"etcd": "TRTA", "epoch": "TREATMENT"},
+            {"etcd": "FU", "epoch": "FOLLOW-UP"}]},
+        {"armcd": "B", "arm": "Arm B", "elements": [
+            {"etcd": "SCRN", "epoch": "SCREENING"}, {"etcd": "TRTB", "epoch": "TREATMENT"}]}]})
+
+
+def test_se_subjects_in_text_order_first_record_and_unplanned_arm() -> None:
+    """Subjects in USUBJID text order (S10 before S2) whatever DM's order; a subject's first
+    DM record gives its arm and dates (S2's second record is not read); an ARMCD no arm
+    plans (screen failure S3) enters only the elements every arm starts with. Study days from
+    RFSTDTC: 2024-01-02 is day -4 of 01-06 (no day 0), 03-02 is day 57 (2024 is a leap year)."""
+    dm = pd.DataFrame({
+        "USUBJID": ["S2", "S10", "S2", "S3"], "ARMCD": ["B", "A", "A", "SCRNFAIL"],
+        "RFICDTC": ["2024-01-01", "2024-01-02", "2023-01-01", "2024-01-03"],
+        "RFSTDTC": ["2024-01-05", "2024-01-06", "2023-01-05", None],
+        "RFENDTC": ["2024-02-01", "2024-02-02", "2023-02-01", None],
+        "RFPENDTC": [None, "2024-03-02", "2023-03-01", "2024-01-04"]})
+    se = build_se(_SE_DESIGN, "S", dm)
+    got = [tuple(None if pd.isna(v) else v for v in r) for r in se[[
+        "USUBJID", "SESEQ", "ETCD", "EPOCH", "TAETORD", "SESTDTC", "SEENDTC", "SESTDY",
+        "SEENDY"]].itertuples(index=False)]
+    assert got == [
+        ("S10", 1.0, "SCRN", "SCREENING", 1.0, "2024-01-02", "2024-01-06", -4.0, 1.0),
+        ("S10", 2.0, "TRTA", "TREATMENT", 2.0, "2024-01-06", "2024-02-02", 1.0, 28.0),
+        ("S10", 3.0, "FU", "FOLLOW-UP", 3.0, "2024-02-02", "2024-03-02", 28.0, 57.0),
+        ("S2", 1.0, "SCRN", "SCREENING", 1.0, "2024-01-01", "2024-01-05", -4.0, 1.0),
+        ("S2", 2.0, "TRTB", "TREATMENT", 2.0, "2024-01-05", None, 1.0, None),
+        ("S3", 1.0, "SCRN", "SCREENING", 1.0, "2024-01-03", "2024-01-04", None, None)]
+    assert list(se.columns) == ["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT",
+                                "TAETORD", "EPOCH", "SESTDTC", "SEENDTC", "SESTDY", "SEENDY",
+                                "_SRCFILE", "_SRCROW"]
+    assert set(se["STUDYID"]) == {"S"} and set(se["DOMAIN"]) == {"SE"}
+    assert list(se["ELEMENT"][:3]) == ["Screening", "Drug A", "Follow-up"]
+
+
+def _se_by_joins(design: TrialDesignSpec, dm: pd.DataFrame) -> pd.DataFrame | None:
+    """SE as joins of DM with the planned elements (the shape build_se had before it worked
+    on arrays): the oracle of the property test below."""
+    from cdiscmap.sdtm.dates import study_day
+    from cdiscmap.sdtm.trial_design import _NO_ARM, _day_after, _subject_arm_elements
+
+    planned = _subject_arm_elements(design)
+    planned = planned[planned["_START"].notna()]
+    subjects = dm.drop_duplicates("USUBJID")
+    armcd = subjects["ARMCD"].astype(object)
+    subjects = subjects.assign(_ARM=armcd.where(armcd.isin(set(planned["ARMCD"])), _NO_ARM))
+    se = subjects[["USUBJID", "_ARM"]].merge(
+        planned.rename(columns={"ARMCD": "_ARM"}).astype({"_ARM": object}), on="_ARM")
+    date_vars = sorted({v for v in (*planned["_START"], *planned["_END"].dropna())
+                        if v in dm.columns})
+    long = subjects.melt(id_vars="USUBJID", value_vars=date_vars, var_name="_VAR",
+                         value_name="_DTC")
+    long = long[long["_DTC"].notna()]
+    start = se.merge(long.rename(columns={"_VAR": "_START", "_DTC": "SESTDTC"}),
+                     on=["USUBJID", "_START"], how="left")
+    start = start.merge(long.rename(columns={"_VAR": "_END", "_DTC": "_ENDDTC"}),
+                        on=["USUBJID", "_END"], how="left")
+    start = start[start["SESTDTC"].notna()]
+    start = start[~_day_after(start["SESTDTC"], start["_ENDDTC"])]
+    start = start.sort_values(["USUBJID", "TAETORD"], kind="stable")
+    if start.empty:
+        return None
+    nxt = start.groupby("USUBJID", sort=False)["SESTDTC"].shift(-1)
+    start["SEENDTC"] = nxt.where(nxt.notna(), start["_ENDDTC"])
+    start["SESEQ"] = (start.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
+    out = start.reset_index(drop=True)
+    ref = out["USUBJID"].map(subjects[["USUBJID", "RFSTDTC"]].set_index("USUBJID")["RFSTDTC"])
+    out["SESTDY"] = study_day(out["SESTDTC"], ref)
+    out["SEENDY"] = study_day(out["SEENDTC"], ref)
+    return out
+
+
+_DM_DATES = st.sampled_from(["2024-01-02", "2024-01-02T08:00", "2024-01-05", "2023-12-31",
+                             "2024-01", None])
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_se_equals_joins_of_dm_and_the_planned_elements(data) -> None:
+    """Any DM (repeated and null USUBJID, unplanned or null ARMCD, partial or missing dates):
+    the same records, values and order as the joins, sort and groupby of the planned
+    elements and each subject's first DM record."""
+    n = data.draw(st.integers(1, 12))
+
+    def column(values: st.SearchStrategy) -> pd.arrays.StringArray:
+        return pd.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype="string")
+
+    dm = pd.DataFrame({
+        "USUBJID": column(st.sampled_from(["S1", "S2", "S10", None])),
+        "ARMCD": column(st.sampled_from(["A", "B", "X", None])),
+        **{var: column(_DM_DATES) for var in ("RFICDTC", "RFSTDTC", "RFENDTC", "RFPENDTC")}})
+    se = build_se(_SE_DESIGN, "S", dm)
+    expected = _se_by_joins(_SE_DESIGN, dm)
+    if expected is None:
+        assert se is None
+        return
+    for col in ("USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC",
+                "SEENDTC", "SESTDY", "SEENDY"):
+        assert [None if pd.isna(v) else v for v in se[col]] == \
+            [None if pd.isna(v) else v for v in expected[col]], col

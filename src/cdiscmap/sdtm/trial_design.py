@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.sdtm.dates import study_day
-from cdiscmap.sdtm.vectorize import coded, stable_order, text_from_codes
+from cdiscmap.sdtm.vectorize import coded, constant_text, stable_order, text_from_codes
 from cdiscmap.spec.design import TrialDesignSpec
 
 _TEXT = "string"
@@ -135,51 +135,90 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     An element is entered when the DM variable its ``start_date`` names has a date for the
     subject, not after the element's own ``end_date``; it ends where the subject's next entered
     element starts, the last one at its ``end_date`` variable (SEENDTC null when that has no
-    date: still in the element)."""
+    date: still in the element).
+
+    Built on arrays (a few rows per subject, ordered by USUBJID, null last, then TAETORD):
+    each subject's first DM record gives its arm and dates, as joins of DM with the planned
+    elements would, without sorting or merging text."""
     if dm is None or dm.empty or not design.arms or not any(e.start_date
                                                               for e in design.elements):
         return None
     planned = _subject_arm_elements(design)
-    planned = planned[planned["_START"].notna()]
-    subjects = dm.drop_duplicates("USUBJID")
-    armcd = subjects["ARMCD"].astype(object) if "ARMCD" in subjects \
-        else pd.Series(_NO_ARM, index=subjects.index, dtype=object)
-    subjects = subjects.assign(_ARM=armcd.where(armcd.isin(set(planned["ARMCD"])), _NO_ARM))
-    se = subjects[["USUBJID", "_ARM"]].merge(
-        planned.rename(columns={"ARMCD": "_ARM"}).astype({"_ARM": object}), on="_ARM")
+    planned = planned[planned["_START"].notna()].reset_index(drop=True)
+    # the subjects (first record of each USUBJID, a null one too), by USUBJID, null last
+    subject, ids = coded(dm["USUBJID"])
+    n_ids = len(ids)
+    key = np.where(subject < 0, n_ids, subject)
+    first = np.full(n_ids + 1, -1, dtype=np.intp)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1, dtype=np.intp)
+    rank = np.append(_ranks(np.asarray(ids, dtype=object)), n_ids)
+    order = np.flatnonzero(first >= 0)
+    order = order[np.argsort(rank[order], kind="stable")]     # subject keys in SE's order
+    dm_rows = first[order]
+    # each subject's arm: its ARMCD when planned, else the elements every arm starts with
+    arms = pd.Index(pd.unique(planned["ARMCD"].to_numpy(dtype=object)))
+    armcd = dm["ARMCD"].to_numpy(dtype=object)[dm_rows] if "ARMCD" in dm \
+        else np.full(len(dm_rows), _NO_ARM, dtype=object)
+    arm = arms.get_indexer(armcd)
+    arm = np.where(arm >= 0, arm, arms.get_indexer([_NO_ARM])[0])
+    # the planned elements of each subject's arm, in TAETORD order (none: arm not planned)
+    element_arm = arms.get_indexer(planned["ARMCD"].to_numpy(dtype=object))
+    by_arm = np.lexsort((planned["TAETORD"].to_numpy(dtype=np.float64), element_arm))
+    per_arm = np.bincount(element_arm, minlength=len(arms))
+    arm_start = np.concatenate([[0], np.cumsum(per_arm)[:-1]])
+    count = np.where(arm >= 0, per_arm[np.maximum(arm, 0)], 0)
+    who = np.repeat(np.arange(len(dm_rows)), count)           # subject position per row
+    block = np.concatenate([[0], np.cumsum(count)[:-1]])
+    element = by_arm[arm_start[arm[who]] + np.arange(len(who)) - block[who]]
+    # dates: the subject's value of the DM variable the element names (null: not in DM)
     date_vars = sorted({v for v in (*planned["_START"], *planned["_END"].dropna())
                         if v in dm.columns})
-    long = subjects.melt(id_vars="USUBJID", value_vars=date_vars, var_name="_VAR",
-                         value_name="_DTC") if date_vars else \
-        pd.DataFrame(columns=["USUBJID", "_VAR", "_DTC"])
-    long = long[long["_DTC"].notna()]
-    start = se.merge(long.rename(columns={"_VAR": "_START", "_DTC": "SESTDTC"}),
-                     on=["USUBJID", "_START"], how="left")
-    start = start.merge(long.rename(columns={"_VAR": "_END", "_DTC": "_ENDDTC"}),
-                        on=["USUBJID", "_END"], how="left")
-    start = start[start["SESTDTC"].notna()]
+    table = np.full((len(date_vars) + 1, len(dm_rows)), None, dtype=object)
+    for i, var in enumerate(date_vars):
+        values = dm[var].to_numpy(dtype=object)[dm_rows]
+        table[i] = np.where(pd.isna(values), None, values)
+    var_index = pd.Index(date_vars, dtype=object)
+
+    def dated(names: pd.Series) -> np.ndarray:
+        at = var_index.get_indexer(names.to_numpy(dtype=object))
+        return table[np.where(at >= 0, at, len(date_vars))[element], who]
+
+    start, end = dated(planned["_START"]), dated(planned["_END"])
+    keep = pd.notna(start)
+    keep[keep] = ~_day_after(pd.Series(start[keep]), pd.Series(end[keep]))
     # an element that would start after its own end date was not entered: GIST's follow-up
     # "starts" at RFENDTC, which is the data cut-off for a subject still treated, after the
     # last contact (RFPENDTC) that ends it
-    start = start[~_day_after(start["SESTDTC"], start["_ENDDTC"])]
-    start = start.sort_values(["USUBJID", "TAETORD"], kind="stable")
-    if start.empty:
+    rows = np.flatnonzero(keep)
+    if not len(rows):
         return None
-    nxt = start.groupby("USUBJID", sort=False)["SESTDTC"].shift(-1)
-    start["SEENDTC"] = nxt.where(nxt.notna(), start["_ENDDTC"])
-    start["SESEQ"] = (start.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
-    out = start.reset_index(drop=True)
-    out.insert(0, "DOMAIN", "SE")
-    out.insert(0, "STUDYID", studyid)
-    ref = out["USUBJID"].map(subjects[["USUBJID", "RFSTDTC"]].set_index("USUBJID")["RFSTDTC"]) \
-        if "RFSTDTC" in subjects else pd.Series(None, index=out.index, dtype=object)
+    who, element, start, end = who[rows], element[rows], start[rows], end[rows]
+    real = subject[dm_rows[who]] >= 0            # a null USUBJID is no group: no SESEQ
+    new = np.ones(len(who), dtype=bool)
+    new[1:] = who[1:] != who[:-1]
+    # ends where the subject's next entered element starts, the last one at its end date
+    follows = np.append(~new[1:] & real[1:], False)
+    nxt = np.append(start[1:], None)
+    seen = np.where(follows, nxt, end)
+    seq = np.arange(len(who)) - np.flatnonzero(new)[np.cumsum(new) - 1] + 1.0
+    index = pd.RangeIndex(len(rows))
+    out = pd.DataFrame({
+        "STUDYID": constant_text(studyid, index), "DOMAIN": constant_text("SE", index),
+        "USUBJID": text_from_codes(subject[dm_rows[who]], np.asarray(ids, dtype=object), index),
+        "SESEQ": np.where(real, seq, np.nan),
+        "ETCD": text_from_codes(element, planned["ETCD"].to_numpy(dtype=object), index),
+        "ELEMENT": text_from_codes(element, planned["ELEMENT"].to_numpy(dtype=object), index),
+        "TAETORD": planned["TAETORD"].to_numpy(dtype=np.float64)[element],
+        "EPOCH": text_from_codes(element, planned["EPOCH"].to_numpy(dtype=object), index),
+        "SESTDTC": pd.array(start, dtype=_TEXT), "SEENDTC": pd.array(seen, dtype=_TEXT),
+    }, index=index)
+    if "RFSTDTC" in dm:
+        ref = dm["RFSTDTC"].to_numpy(dtype=object)[dm_rows[who]]
+        ref = pd.Series(np.where(pd.isna(ref), None, ref), index=index)
+    else:
+        ref = pd.Series(None, index=index, dtype=object)
     out["SESTDY"] = study_day(out["SESTDTC"], ref)
     out["SEENDY"] = study_day(out["SEENDTC"], ref)
-    out = out[["STUDYID", "DOMAIN", "USUBJID", "SESEQ", "ETCD", "ELEMENT", "TAETORD",
-               "EPOCH", "SESTDTC", "SEENDTC", "SESTDY", "SEENDY"]].copy()
-    for column in ("STUDYID", "DOMAIN", "USUBJID", "ETCD", "ELEMENT", "EPOCH", "SESTDTC",
-                   "SEENDTC"):
-        out[column] = out[column].astype(_TEXT)
     out["_SRCFILE"] = "DM"
     out["_SRCROW"] = 0
     return out
@@ -247,7 +286,14 @@ def _dated_part(name: str, frame: pd.DataFrame) -> _DatedPart | None:
         visit, visit_uniques = coded(frame["VISIT"])
     else:
         visit, visit_uniques = np.full(len(frame), -1, dtype=np.intp), np.empty(0, object)
-    rows = np.flatnonzero(~np.isnan(visitnum) & (date >= 0) & (subj >= 0))
+    # A record equal to the one before it on all four is never the first of its combination
+    # (nor dated when that one is not): the records of a visit (a lab panel) are adjacent, so
+    # this drops most rows before anything is hashed.
+    bits = visitnum.view(np.int64)
+    keep = ~np.isnan(visitnum) & (date >= 0) & (subj >= 0)
+    keep[1:] &= ((subj[1:] != subj[:-1]) | (bits[1:] != bits[:-1]) | (date[1:] != date[:-1])
+                 | (visit[1:] != visit[:-1]))
+    rows = np.flatnonzero(keep)
     # one record per distinct (subject, visit number by its bits, date, visit name)
     subj, visitnum, date, visit = subj[rows], visitnum[rows], date[rows], visit[rows]
     number, numbers = pd.factorize(visitnum.view(np.int64))
@@ -295,33 +341,38 @@ def _ranks(uniques: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _BoundCodes:
-    """SV's USUBJID, SVSTDTC and SVENDTC as codes into their distinct values."""
+class _Bounds:
+    """SV's rows (one per USUBJID and VISITNUM, in that order) with its text columns as
+    codes: USUBJID into the subjects, VISIT into the dated visit names (-1: none), SVSTDTC
+    and SVENDTC into the distinct date parts."""
 
     subject: np.ndarray
     subjects: np.ndarray
+    visitnum: np.ndarray
+    visit: np.ndarray
     start: np.ndarray
     end: np.ndarray
     days: np.ndarray
 
-    def study_days(self, dm: pd.DataFrame | None, index: pd.Index
+    def study_days(self, dm: pd.DataFrame | None, start: pd.Series, end: pd.Series
                    ) -> tuple[pd.Series, pd.Series] | None:
-        """--STDY and --ENDY from DM's RFSTDTC (first record of each subject), given
-        :func:`cdiscmap.sdtm.dates.study_day` as text columns whose codes are known (codes
-        cache): each distinct date and reference date is parsed once, no row hashed. None
-        when RFSTDTC is not text."""
+        """--STDY and --ENDY of the text columns ``start`` and ``end`` (codes known: codes
+        cache) from DM's RFSTDTC (first record of each subject), looked up once per subject
+        and given :func:`cdiscmap.sdtm.dates.study_day` with its codes known: each distinct
+        date and reference date is parsed once, no row hashed. None when RFSTDTC is not
+        text."""
         if dm is None or "RFSTDTC" not in dm or not isinstance(dm["RFSTDTC"].dtype,
                                                                   pd.StringDtype):
             return None
         reference = dm[["USUBJID", "RFSTDTC"]].drop_duplicates("USUBJID").set_index(
             "USUBJID")["RFSTDTC"]
         found = pd.Series(self.subjects, dtype=object).map(reference)
-        ref = text_from_codes(self.subject, found.to_numpy(dtype=object, na_value=None), index)
-        return (study_day(text_from_codes(self.start, self.days, index), ref),
-                study_day(text_from_codes(self.end, self.days, index), ref))
+        ref = text_from_codes(self.subject, found.to_numpy(dtype=object, na_value=None),
+                              start.index)
+        return study_day(start, ref), study_day(end, ref)
 
 
-def _visit_bounds(visits: _DatedVisits) -> tuple[pd.DataFrame, _BoundCodes]:
+def _visit_bounds(visits: _DatedVisits) -> _Bounds:
     """Per (USUBJID, VISITNUM), in that order: the first non-missing VISIT and the first and
     last date part (YYYY-MM-DD) of the records ordered by date part, then full date.
 
@@ -348,20 +399,9 @@ def _visit_bounds(visits: _DatedVisits) -> tuple[pd.DataFrame, _BoundCodes]:
     first_named = np.full(len(starts), -1, dtype=np.int64)
     seen, at = np.unique(group[named], return_index=True)    # first named row per group
     first_named[seen] = named[at]
-    visit_first = np.empty(len(starts), dtype=object)
-    visit_first[:] = None
-    has = first_named >= 0
-    visit_first[has] = visits.visits[visit[first_named[has]]]
-    subject_rows = visits.subject[order[starts]]
-    frame = pd.DataFrame({
-        "USUBJID": visits.subjects[subject_rows],
-        "VISITNUM": visitnum[starts],
-        "VISIT": visit_first,
-        "SVSTDTC": day_uniques[day_rows[starts]],
-        "SVENDTC": day_uniques[day_rows[ends]],
-    })
-    return frame, _BoundCodes(subject_rows, visits.subjects, day_rows[starts], day_rows[ends],
-                              day_uniques)
+    visit_first = np.where(first_named >= 0, visit[np.maximum(first_named, 0)], -1)
+    return _Bounds(visits.subject[order[starts]], visits.subjects, visitnum[starts],
+                   visit_first, day_rows[starts], day_rows[ends], day_uniques)
 
 
 def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd.DataFrame]
@@ -370,38 +410,46 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
 
     SVSTDTC/SVENDTC are the first and last date (compared on the date part, YYYY-MM-DD) of
     the visit's records over all domains; SVPRESP is Y for a visit planned in TV, null for
-    an unplanned one (unscheduled); SVOCCUR is Y (the data show the visit took place)."""
+    an unplanned one (unscheduled); SVOCCUR is Y (the data show the visit took place).
+    The text columns are made from codes (their factorisation known to the later steps)."""
     visits = _dated_visits(domains)
     if not len(visits):
         return None
-    sv, codes = _visit_bounds(visits)
+    bounds = _visit_bounds(visits)
+    index = pd.RangeIndex(len(bounds.subject))
     planned = {float(v.visitnum): v for v in design.visits} if design else {}
+    numbers, number = np.unique(bounds.visitnum, return_inverse=True)
+    in_tv = [planned.get(float(n)) for n in numbers]        # TV's visit of each number
     # a planned visit is named as TV names it (one VISIT per VISITNUM, SDTMIG 3.4 §4.4.5),
     # whatever name the domain that dated it first used
-    sv["VISIT"] = sv["VISITNUM"].map({n: v.visit for n, v in planned.items()}
-                                     ).astype(object).fillna(sv["VISIT"])
-    sv["SVPRESP"] = np.where(sv["VISITNUM"].isin(list(planned)), "Y", None)
-    sv["SVOCCUR"] = "Y"
-    sv["VISITDY"] = sv["VISITNUM"].map({n: v.visitdy for n, v in planned.items()}
-                                       ).astype("float64")
+    tv_names = np.array([None if v is None else v.visit for v in in_tv] + [None], dtype=object)
+    named = pd.notna(tv_names[number])
+    visit = np.where(named, len(visits.visits) + number, bounds.visit)
+    is_planned = np.array([v is not None for v in in_tv], dtype=bool)[number]
+    visitdy = np.array([np.nan if v is None or v.visitdy is None else float(v.visitdy)
+                        for v in in_tv], dtype=np.float64)[number]
+    start = text_from_codes(bounds.start, bounds.days, index)
+    end = text_from_codes(bounds.end, bounds.days, index)
+    sv = pd.DataFrame({
+        "STUDYID": constant_text(studyid, index), "DOMAIN": constant_text("SV", index),
+        "USUBJID": text_from_codes(bounds.subject, visits.subjects, index),
+        "VISITNUM": bounds.visitnum.astype(np.float64),
+        "VISIT": text_from_codes(visit, np.concatenate([visits.visits, tv_names[:-1]]), index),
+        "SVPRESP": text_from_codes(np.where(is_planned, 0, -1), np.array(["Y"], dtype=object),
+                                   index),
+        "SVOCCUR": constant_text("Y", index),
+        "VISITDY": visitdy, "SVSTDTC": start, "SVENDTC": end,
+    }, index=index)
     dm = domains.get("DM")
-    days = codes.study_days(dm, sv.index)
+    days = bounds.study_days(dm, start, end)
     if days is None:
         if dm is not None and "RFSTDTC" in dm:
-            ref = sv["USUBJID"].map(dm[["USUBJID", "RFSTDTC"]].drop_duplicates(
+            ref = sv["USUBJID"].astype(object).map(dm[["USUBJID", "RFSTDTC"]].drop_duplicates(
                 "USUBJID").set_index("USUBJID")["RFSTDTC"])
         else:
-            ref = pd.Series(None, index=sv.index, dtype=object)
-        days = study_day(sv["SVSTDTC"], ref), study_day(sv["SVENDTC"], ref)
+            ref = pd.Series(None, index=index, dtype=object)
+        days = study_day(start.astype(object), ref), study_day(end.astype(object), ref)
     sv["SVSTDY"], sv["SVENDY"] = days
-    sv.insert(0, "DOMAIN", "SV")
-    sv.insert(0, "STUDYID", studyid)
-    sv["VISITNUM"] = sv["VISITNUM"].astype("float64")
-    sv = sv[["STUDYID", "DOMAIN", "USUBJID", "VISITNUM", "VISIT", "SVPRESP", "SVOCCUR",
-             "VISITDY", "SVSTDTC", "SVENDTC", "SVSTDY", "SVENDY"]].copy()
-    for column in ("STUDYID", "DOMAIN", "USUBJID", "VISIT", "SVPRESP", "SVOCCUR", "SVSTDTC",
-                   "SVENDTC"):
-        sv[column] = sv[column].astype(_TEXT)
     sv["_SRCFILE"] = "SDTM"
     sv["_SRCROW"] = 0
     return sv
