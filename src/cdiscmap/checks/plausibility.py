@@ -20,7 +20,7 @@ from cdiscmap.checks.crossdomain import domain_class
 from cdiscmap.checks.facts import facts_cache, iso_date_parts, text_facts
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.vectorize import coded, codes_cache
-from cdiscmap.spec.models import PlausibilitySpec
+from cdiscmap.spec.plausibility import PlausibilitySpec
 from cdiscmap.standards.models import Standards
 
 RULES: dict[str, tuple[Severity, str]] = {

@@ -23,15 +23,18 @@ executes it on the mapped domains, with whole-frame merges.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.ingest.readers import read_form
 from cdiscmap.sdtm.text import MAX_BYTES, cut_between_words
-from cdiscmap.spec.design import CommentSpec, RelrecSpec
-from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.standards.models import Standards, Variable
+
+if TYPE_CHECKING:  # annotations only: `validate` imports this module and reads no study spec
+    from cdiscmap.spec.design import CommentSpec, RelrecSpec
+    from cdiscmap.spec.loader import LoadedStudy
 
 # Variables whose text over 200 characters goes into numbered columns of the same dataset
 # (SDTMIG 3.4 variable descriptions: CO.COVAL "COVAL1-COVALn", TS.TSVAL "TSVAL1-TSVALn").

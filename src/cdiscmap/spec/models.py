@@ -19,6 +19,7 @@ from cdiscmap.sdtm.expressions import Kind as ExprKind
 from cdiscmap.sdtm.expressions import check as check_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
 from cdiscmap.spec.design import CommentSpec, CustomDomainSpec, RelrecSpec, TrialDesignSpec
+from cdiscmap.spec.plausibility import PlausibilitySpec
 
 
 class Strict(BaseModel):
@@ -780,17 +781,6 @@ STUDYID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # SDTM dataset name, capital letters and digits starting with a letter, at most 8 characters
 # (SAS V5 transport member names).
 DOMAIN_PATTERN = re.compile(r"[A-Z][A-Z0-9]{1,7}")
-
-
-class PlausibilitySpec(Strict):
-    """study.yaml ``plausibility:``: thresholds and severities of the PL rules
-    (:mod:`cdiscmap.checks.plausibility`, docs/validation-rules.md)."""
-
-    earliest_date: date = date(1900, 1, 1)     # dates wholly before it are implausible
-    data_cutoff: date | None = None            # absent: TS DCUTDTC, else no cut-off check
-    max_age_years: float = Field(120, gt=0)
-    severities: dict[Literal["CMAP-PL0001", "CMAP-PL0002", "CMAP-PL0003", "CMAP-PL0004", "CMAP-PL0005", "CMAP-PL0006"],
-                     Literal["error", "warning", "notice"]] = {}
 
 
 class StudySpec(Strict):
