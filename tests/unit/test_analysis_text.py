@@ -45,3 +45,17 @@ def test_as_dates_keeps_parsed_dates_and_parses_text() -> None:
     assert out.dtype == "datetime64[ns]"
     assert out.iloc[0] == pd.Timestamp(2020, 1, 31)
     assert out.iloc[1:].isna().tolist() == [True, True]
+
+
+def test_text_eq_of_every_kind_of_missing_and_of_no_rows() -> None:
+    # object column with None, NaN and <NA> (all missing), blanks and case variants; the
+    # expected rows are worked out by hand: trimmed 'PR' (upper-cased with upper=True)
+    values = pd.Series(["PR", None, " pr", np.nan, pd.NA, "PR ", "", "CR", "P R"],
+                       index=[9, 8, 7, 6, 5, 4, 3, 2, 1], dtype=object)
+    assert text_eq(values, "PR").tolist() == [True, False, False, False, False, True,
+                                              False, False, False]
+    assert text_eq(values, "PR", upper=True).tolist() == [True, False, True, False, False,
+                                                          True, False, False, False]
+    assert text_eq(pd.Series([None, np.nan], dtype=object), "Y").tolist() == [False, False]
+    none = text_eq(pd.Series([], dtype="string"), "Y")
+    assert none.dtype == bool and none.shape == (0,)
