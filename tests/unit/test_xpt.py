@@ -225,6 +225,19 @@ def test_observation_bytes_padding_and_missing_codes(tmp_path: Path) -> None:
     assert len(raw) == 1120
 
 
+def test_every_nan_is_written_as_dot_whatever_its_sign_or_payload(tmp_path: Path) -> None:
+    # the writer turns NaN into "." through its exponent tables (no separate missing pass):
+    # negative NaN and NaN with a payload are missing too, beside numbers in the same column
+    nans = np.array([0x7FF8000000000000, 0xFFF8000000000000, 0x7FF0000000000001,
+                     0xFFFFFFFFFFFFFFFF], dtype=np.uint64).view(np.float64)
+    frame = pd.DataFrame({"X": np.r_[nans, 1.0, -118.625]})
+    result = write(tmp_path, frame, [XptColumn("X", "Num", "num")])
+    raw = result.path.read_bytes()
+    start = data_start(1)
+    words = [raw[start + 8 * i:start + 8 * (i + 1)].hex().upper() for i in range(6)]
+    assert words == ["2E00000000000000"] * 4 + ["4110000000000000", "C276A00000000000"]
+
+
 def test_namestr_fields(tmp_path: Path) -> None:
     frame = pd.DataFrame({"STUDYID": text("A8081013"), "ADT": pd.to_datetime(["2020-01-01"])})
     columns = [XptColumn("STUDYID", "Study Identifier", "char"),
@@ -658,8 +671,8 @@ def test_a_plan_made_for_other_arguments_is_refused(tmp_path: Path, change: str)
 
 
 def test_many_distinct_values_over_several_blocks(tmp_path: Path) -> None:
-    # 50,000 rows of 200 + 8 bytes: about 2.5 observation blocks, so both alternating buffers
-    # and a short last block are used; 40,000 distinct values need 32-bit codes, a second
+    # 50,000 rows of 200 + 8 bytes: about 10 observation blocks of 1 MiB, so both alternating
+    # buffers and a short last block are used; 40,000 distinct values need 32-bit codes, a second
     # column with 300 needs 16-bit ones.
     n = 50_000
     wide = [f"V{i % 40_000:05d}" for i in range(n)]
@@ -678,10 +691,13 @@ def test_many_distinct_values_over_several_blocks(tmp_path: Path) -> None:
 
 def test_each_block_is_handed_to_early_writeback_and_bytes_do_not_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # 50,000 observations of 200 + 1 + 8 = 209 bytes; a 4 MiB block holds 4194304 // 209 =
-    # 20,068 of them (4,194,212 bytes), so blocks of 20,068, 20,068 and 9,864 rows. The data
-    # start after 640 header bytes, 3 namestrs (420 bytes, padded to 480) and the OBS record.
+    # 50,000 observations of 200 + 1 + 8 = 209 bytes; a 4 MiB block (set here) holds
+    # 4194304 // 209 = 20,068 of them (4,194,212 bytes), so blocks of 20,068, 20,068 and 9,864
+    # rows. The data start after 640 header bytes, 3 namestrs (420 bytes, padded to 480) and
+    # the OBS record.
     import cdiscmap.emit.xpt as xpt_module
+
+    monkeypatch.setattr(xpt_module, "_BLOCK_BYTES", 4 << 20)
 
     n = 50_000
     frame = pd.DataFrame({"W": text(*[f"V{i % 997:05d}" for i in range(n)]),
