@@ -435,3 +435,21 @@ def test_branches_take_each_rows_own_values_whatever_the_index():
     assert ev(text, data, shuffled) == [101.0, 50.0, 90.0, 402.0]
     nested = "'lo' if X < 2 else ('mid' if X < 6 else text(var(N)))"
     assert ev(nested, data, same) == ["lo", "mid", "300", "mid"]
+
+
+def test_if_branches_come_back_in_row_order_on_any_row_labels() -> None:
+    """The branches of ``x if c else y`` are computed on their own rows and put back in the
+    block's row order (by position when the labels are unique), whatever the labels are."""
+    raw = pd.DataFrame({"A": ["1", "", "3", "x", "1"], "B": ["a", "b", "c", "d", "e"]},
+                       index=[10, 4, 12, 2, 7])
+    text = evaluate("B if A == '1' else 'Z' + B", raw)
+    assert text.index.tolist() == [10, 4, 12, 2, 7]
+    assert text.tolist() == ["a", "Zb", "Zc", "Zd", "e"]
+    assert str(text.dtype) == "string"
+    numbers = evaluate("number(A) if A != 'x' else 7", raw)
+    assert numbers.index.tolist() == [10, 4, 12, 2, 7]
+    # a blank A is null: the condition is not true, so the row takes the else branch
+    assert numbers.tolist() == [1.0, 7.0, 3.0, 7.0, 1.0]
+    # nested: the inner if runs on the outer branch's rows only
+    nested = evaluate("'one' if A == '1' else ('three' if A == '3' else 'other')", raw)
+    assert nested.tolist() == ["one", "other", "three", "other", "one"]

@@ -662,7 +662,7 @@ def _eval(env: _Env, node: ast.AST) -> _Value:
         orelse = _eval(env.subset(~chosen), node.orelse)
         kind = _unify(node, [body.kind, orelse.kind])
         parts = [_convert(env, node.body, body, kind), _convert(env, node.orelse, orelse, kind)]
-        return _Value(kind, pd.concat([p.data for p in parts]).reindex(rows))
+        return _Value(kind, _branches(env, chosen, parts[0].data, parts[1].data))
     if isinstance(node, ast.Subscript):
         start, stop = _slice_bounds(node)
         value = _eval(env, node.value)
@@ -671,6 +671,24 @@ def _eval(env: _Env, node: ast.AST) -> _Value:
     if isinstance(node, ast.Call):
         return _call(env, node)
     raise _Clash(node, f"{_describe(node)} is not allowed")  # pragma: no cover - parse checked
+
+
+def _branches(env: _Env, chosen: pd.Series, body: pd.Series, orelse: pd.Series) -> pd.Series:
+    """``pd.concat([body, orelse]).reindex(env.rows)``: the two branches' values back in row
+    order. When the rows are known by position and each branch holds its rows in order, the
+    values are put back by one take (positions), not by looking up every row label."""
+    rows = env.rows
+    keep = chosen.to_numpy(dtype=bool)
+    if env.positions is None or body.dtype != orelse.dtype or \
+            not body.index.equals(rows[keep]) or not orelse.index.equals(rows[~keep]):
+        return pd.concat([body, orelse]).reindex(rows)
+    both = pd.concat([body, orelse], ignore_index=True)
+    inverse = np.empty(len(rows), dtype=np.intp)
+    inverse[np.concatenate([np.flatnonzero(keep), np.flatnonzero(~keep)])] = \
+        np.arange(len(rows))
+    values = both.array.take(inverse) if isinstance(both.dtype, pd.api.extensions.ExtensionDtype) \
+        else both.to_numpy().take(inverse)
+    return pd.Series(values, index=rows, name=both.name)
 
 
 def _raw(env: _Env, name: str) -> _Value:

@@ -895,7 +895,16 @@ def _stable_order(keys: list[np.ndarray], n: int) -> np.ndarray:
 
 def _text_rank(values: pd.Series) -> pd.Series | np.ndarray:
     """``values.astype(str)`` as the dense rank of that text among its distinct values: it
-    sorts as the text does (Python string order), spelled once per distinct value."""
+    sorts as the text does (Python string order), spelled once per distinct value. A
+    ``string`` column's remembered factorisation (``_SRCFILE``: one value) gives the distinct
+    values without hashing its rows; its ranks may then skip values no row holds, which
+    orders the rows the same (they only sort)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python":
+        codes, uniques = coded(values)
+        if not len(codes) or codes.min() >= 0:
+            _, rank = np.unique(np.array([str(u) for u in uniques], dtype=object),
+                                return_inverse=True)
+            return rank.reshape(-1)[codes]
     objects = values.to_numpy(dtype=object)
     if values.isna().any():
         return values.astype(str)
