@@ -125,6 +125,24 @@ def test_visits_on_one_side_only_are_notices(computed: pd.DataFrame) -> None:
     assert list(table["STATUS"]) == ["AGREE", "AGREE", "COMPUTED ONLY", "RS ONLY", "AGREE"]
 
 
+def test_disagreements_only_keeps_the_findings_and_the_rows_that_are_not_agree(
+        computed: pd.DataFrame) -> None:
+    """The run wants the findings alone: the table then holds only the rows that do not
+    agree, in the whole table's order, and the findings are the same, in the same order."""
+    rows = [r for r in AGREEING if r[1] != 4] + [
+        ("S01", 5, "OVRLRESP", "PD"), ("S01", 3, "NTRGRESP", "CR"), ("S01", 2, "OVRLRESP", "PR")]
+    whole, findings = crosscheck(computed, rs_frame(rows))
+    table, only = crosscheck(computed, rs_frame(rows), disagreements_only=True)
+    assert only == findings
+    assert [(f.rule, f.value) for f in only] == [
+        ("CMAP-RC0001", "investigator=PR computed=SD"),
+        ("CMAP-RC0001", "investigator=CR computed=NON-CR/NON-PD"),
+        ("CMAP-RC0002", "investigator=(none) computed=NE"),
+        ("CMAP-RC0002", "investigator=PD computed=(none)")]
+    assert list(table["STATUS"]) == ["DISAGREE", "DISAGREE", "COMPUTED ONLY", "RS ONLY"]
+    assert table.equals(whole[whole["STATUS"] != "AGREE"].reset_index(drop=True))
+
+
 def test_an_rs_record_at_baseline_is_rs_only_with_the_reason(computed: pd.DataFrame) -> None:
     _, findings = crosscheck(computed, rs_frame(AGREEING + [("S01", 1, "OVRLRESP", "SD")]))
     assert [f.message for f in findings] == [

@@ -53,7 +53,8 @@ class RecistCrosscheck:
         with codes_cache():
             _, found = crosscheck(split_series(self.computed, self.starts),
                                   split_series(self.rs, self.starts),
-                                  tr=split_series(self.tr, self.starts), settings=self.settings)
+                                  tr=split_series(self.tr, self.starts), settings=self.settings,
+                                  disagreements_only=True)
         return [dataclasses.replace(f, usubjid=f.usubjid.split(SERIES_SEP)[0]) for f in found]
 
 
@@ -88,7 +89,11 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy, *, check: bool = True
 def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStudy,
                      result: SdtmResult) -> pd.DataFrame:
     settings = RecistSettings(**loaded.study.recist)
-    primary = computed[computed["EVALUATOR"].astype("string") == settings.evaluator]
+    reader, readers = coded(computed["EVALUATOR"])
+    primary_rows = np.isin(reader, np.flatnonzero(np.asarray(readers, dtype=object)
+                                                  == settings.evaluator))
+    # one reader (the usual case): the records of every row, without a copy of them
+    primary = computed if primary_rows.all() else computed[primary_rows]
     # the text columns of the records come with their codes (codes cache, to_rs_records)
     extra = to_rs_records(primary, loaded.study.studyid)
     if extra.empty:

@@ -38,7 +38,7 @@ from cdiscmap.recist.overall import OUTPUT_COLUMNS
 from cdiscmap.recist.readers import evaluator_of, reader_codes
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import NE, fmt_number
-from cdiscmap.sdtm.vectorize import carry_rows, string_array, text_from_codes
+from cdiscmap.sdtm.vectorize import carry_rows, stable_order, string_array, text_from_codes
 
 #: RSTESTCD (ONCRTSCD, C96782) → RSTEST (ONCRTS, C96781), SDTM CT 2025-03-28.
 RS_TESTS = {
@@ -312,11 +312,13 @@ _SUM_COMPUTED = ["USUBJID", "EVALUATOR", "VISITNUM"] + [
 
 def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
                tr: pd.DataFrame | None = None,
-               settings: RecistSettings = DEFAULT_SETTINGS) -> tuple[pd.DataFrame, list[Finding]]:
+               settings: RecistSettings = DEFAULT_SETTINGS,
+               disagreements_only: bool = False) -> tuple[pd.DataFrame, list[Finding]]:
     """Compare computed responses with RS (see :func:`crosscheck_coded`, which also gives the
     table's text columns as codes)."""
     table, findings, _ = crosscheck_coded(computed, rs, evaluator=evaluator, tr=tr,
-                                          settings=settings)
+                                          settings=settings,
+                                          disagreements_only=disagreements_only)
     return table, findings
 
 
@@ -326,7 +328,8 @@ TextCodes = tuple[np.ndarray, np.ndarray]
 
 def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
                      evaluator: str | None = None, tr: pd.DataFrame | None = None,
-                     settings: RecistSettings = DEFAULT_SETTINGS
+                     settings: RecistSettings = DEFAULT_SETTINGS,
+                     disagreements_only: bool = False
                      ) -> tuple[pd.DataFrame, list[Finding], dict[str, TextCodes]]:
     """Compare computed responses (``timepoint_responses``) with the RS records of each reader.
 
@@ -341,7 +344,10 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     present on one side only; and the table's text columns as :data:`TextCodes`: they are
     factorised here anyway (to make them ``string``), so a writer need not hash the rows again.
     ``rs``: the RS dataset, or its records prepared by :func:`prepare_rs` with the settings'
-    ``evaluator`` as default reader.
+    ``evaluator`` as default reader. ``disagreements_only``: the table keeps only the rows
+    that are not AGREE (the findings are made of those alone, in the same order): for a
+    caller that wants the findings, not the table (the run's RECIST step), most rows agree
+    and are then neither sorted nor turned into text.
     """
     missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
     if missing:
@@ -400,6 +406,9 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         parts.append(_sum_rows(computed, tr, evaluator, default, readers or [default],
                                settings.sumdiam_tolerance_mm))
     table = pd.concat([p for p in parts if len(p)] or [paired], ignore_index=True)
+    if disagreements_only:
+        # a stable sort of these rows alone orders them as in the whole table
+        table = table.iloc[np.flatnonzero(table["STATUS"].to_numpy(dtype=object) != "AGREE")]
     table["VISIT"] = table["VISIT"].astype(object).where(~_nulls(table["VISIT"]),
                                                          table.get("RS_VISIT"))
     # every text column is factorised once, in the unsorted table: its codes rank USUBJID,
@@ -688,7 +697,7 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
     kept = np.flatnonzero(pd.notna(results))
     subject = _text_rank(computed["USUBJID"])
     visitnum = computed["VISITNUM"].to_numpy(dtype=np.float64)
-    kept = kept[np.lexsort((kept, test_no[kept], visitnum[row[kept]], subject[row[kept]]))]
+    kept = kept[stable_order([test_no[kept], visitnum[row[kept]], subject[row[kept]]])]
     row, test_no = row[kept], test_no[kept]
     n = len(kept)
 
@@ -720,7 +729,7 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
 
     result_text = text(results[kept])          # RSORRES and RSSTRESC: one column each
     return pd.DataFrame({
-        "STUDYID": text(np.full(n, studyid, dtype=object))(),
+        "STUDYID": constant(studyid),
         "DOMAIN": constant("RS"),
         "USUBJID": column("USUBJID"),
         "RSTESTCD": coded_text(test_no, tests),

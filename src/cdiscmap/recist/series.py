@@ -59,9 +59,10 @@ def unsplit_series(computed: pd.DataFrame) -> pd.DataFrame:
     usubjid = computed["USUBJID"].astype("string")
     # split once per distinct id (a subject has many assessments); null = series 0
     codes, uniques = factorize_objects(np.asarray(usubjid.array, dtype=object))
-    heads = [str(u).split(SERIES_SEP, 1) for u in uniques]
     out = computed.copy()
-    if any(len(h) > 1 for h in heads):
+    # the distinct ids (str) joined: one search instead of a split of each
+    if SERIES_SEP in "".join(uniques):
+        heads = [str(u).split(SERIES_SEP, 1) for u in uniques]
         ids = np.array([h[0] for h in heads] + [pd.NA], dtype=object)
         out["USUBJID"] = pd.array(ids[codes], dtype="string")
         series = np.array([int(h[1]) if len(h) > 1 else 0 for h in heads] + [0], dtype=int)
