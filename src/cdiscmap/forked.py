@@ -4,12 +4,16 @@ Why: ``cdiscmap run`` has two long chains that need the same mapped frames but n
 other's results — the SDTM checks (findings only) and writing SDTM → ADaM → define.xml →
 report. On a machine with two or more cores, running the checks in a child halves the wall
 time of that part. A fork shares the mapped frames with the child copy-on-write, so nothing
-is pickled on the way in; only the child's (small) result comes back, pickled through a pipe.
+is pickled on the way in; only the child's result comes back, pickled into an anonymous memory
+file (memfd) that the parent unpickles from once the child has left. Neither process holds the
+whole pickle in its own memory: at 100,000 subjects a checks child's result (lineage lines,
+findings) is several hundred MB, which a pipe read into one buffer, joined and unpickled held
+three times over in the parent at once.
 
 Safety rules, so that a parallel run behaves exactly like a serial one:
 
 - The child computes and returns a value; it writes no file and prints nothing (its result
-  travels through the pipe, its stdout/stderr are never used). It leaves with ``os._exit``, so
+  travels through the memory file, its stdout/stderr are never used). It leaves with ``os._exit``, so
   no ``atexit`` handler, buffered output or temporary-file cleanup of the parent runs twice.
 - If the child fails for any reason (an exception, a signal, an unpicklable result) the
   parent runs the same function itself: an error then surfaces exactly as in a serial run,
@@ -34,6 +38,7 @@ import contextlib
 import os
 import pickle
 import queue
+import select
 import signal
 import sys
 import threading
@@ -78,15 +83,13 @@ class ForkedCall(Generic[T]):
         self._fn = fn
         self._stall = stall_seconds
         self._pid: int | None = None
-        self._chunks: list[bytes] = []
-        self._reader: threading.Thread | None = None
+        self._memory = -1           # the memfd the child pickles its value into
+        self._gone = -1             # a pipe's read end: at its end, the child has left
         self._value: tuple[T] | None = None
         self.recomputed = False     # the child's value was unusable: computed in the parent
         if fork is None:
             fork = fork_usable()
-        if fork and fork_unsafe_runtime() is None:
-            self._start()
-        else:
+        if not (fork and fork_unsafe_runtime() is None and self._start()):
             self._value = (fn(),)
 
     @property
@@ -94,22 +97,24 @@ class ForkedCall(Generic[T]):
         """Whether a child is (or was) computing the value."""
         return self._pid is not None
 
-    def _start(self) -> None:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+    def _start(self) -> bool:
+        memory = _memory_file("cdiscmap-result")
+        if memory is None:
+            return False
+        gone_read, gone_write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:             # no process to fork (EAGAIN, ENOMEM): computed here
+            for fd in (memory, gone_read, gone_write):
+                os.close(fd)
+            return False
         if pid == 0:                                    # the child
-            os.close(read_end)
-            _child(self._fn, write_end)
-        os.close(write_end)
-        self._pid = pid
-        # read in a thread: a result larger than the pipe buffer must not block the child
-        self._reader = threading.Thread(target=self._drain, args=(read_end,), daemon=True)
-        self._reader.start()
-
-    def _drain(self, fd: int) -> None:
-        with os.fdopen(fd, "rb") as pipe:
-            while chunk := pipe.read(1 << 20):
-                self._chunks.append(chunk)
+            _leave_the_others(keep=memory)
+            _child(self._fn, memory)                    # leaves: gone_write closes with it
+        os.close(gone_write)
+        self._pid, self._memory, self._gone = pid, memory, gone_read
+        _OPEN.update((memory, gone_read))
+        return True
 
     def result(self) -> T:
         """The function's value: the child's when it succeeded, else computed here."""
@@ -117,28 +122,29 @@ class ForkedCall(Generic[T]):
             return self._value[0]
         if self._pid is None:
             return self._fn()
-        assert self._reader is not None
         if not self._wait():                            # stuck: stop it, compute here
             self.close()
             self.recomputed = True
             return self._fn()
         status = self._reap()
-        if status == 0 and self._chunks:
-            try:
-                return pickle.loads(b"".join(self._chunks))
-            except Exception:  # noqa: BLE001 - a broken payload: compute it here instead
-                pass
+        try:
+            if status == 0:
+                return pickle.load(_PositionalReader(self._memory, 0))
+        except Exception:  # noqa: BLE001 - a broken payload: compute it here instead
+            pass
+        finally:
+            self._close_files()
         self.recomputed = True
         return self._fn()                               # the error surfaces as if serial
 
     def _wait(self) -> bool:
         """Wait for the child's whole value; False when it has used no CPU for
         ``stall_seconds`` (a deadlock: a lock or thread pool that did not survive the fork)."""
-        assert self._reader is not None and self._pid is not None
+        assert self._pid is not None
         watch = _StallWatch(self._pid, self._stall)
         while True:
-            self._reader.join(timeout=1.0)
-            if not self._reader.is_alive():
+            # the pipe's end: the child has left (its value, if any, is in the memfd)
+            if select.select([self._gone], [], [], 1.0)[0]:
                 return True
             if watch.stuck_after_a_second():
                 return False
@@ -152,11 +158,18 @@ class ForkedCall(Generic[T]):
 
     def close(self) -> None:
         """Stop the child if it is still running (the parent is leaving early)."""
-        if self._pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self._pid, signal.SIGKILL)
-        self._reap()
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._reap()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        for fd in (self._memory, self._gone):
+            if fd >= 0:
+                _OPEN.discard(fd)
+                os.close(fd)
+        self._memory = self._gone = -1
 
     def __enter__(self) -> ForkedCall[T]:
         return self
@@ -171,26 +184,42 @@ class ForkedPeer:
     conversation (the SDTM mapping: the child's calendar and sources out, visit numbers and
     reference dates in, its finished domains out; :mod:`cdiscmap.sdtm.engine`).
 
+    The child's messages are pickled into a memory file (memfd), one after the other, and
+    only their places go through the pipe, so a large one (finished domains) is never held
+    whole as bytes by either process and never blocks the child on a full pipe. The parent's
+    messages are small and go through a pipe.
+
     The rules of ForkedCall: the child writes no file and leaves with ``os._exit``; Ctrl-C
     is the parent's to handle; :meth:`recv` gives None when the child is gone, sends
     something unreadable or uses no CPU for :data:`STALL_SECONDS` while awaited (the caller
-    then does the work itself); leaving the ``with`` block kills and reaps the child."""
+    then does the work itself); leaving the ``with`` block kills and reaps the child. Raises
+    OSError when no child can be started (then the caller does the work itself)."""
 
     def __init__(self, work: Callable[[PeerChannel], None], *,
                  stall_seconds: float = STALL_SECONDS) -> None:
         self._stall = stall_seconds
-        self._messages: queue.Queue[bytes | None] = queue.Queue()
-        up_read, up_write = os.pipe()           # child → parent
+        self._messages: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        memory = _memory_file("cdiscmap-messages")
+        if memory is None:
+            raise OSError("no anonymous memory file for the child's messages")
+        up_read, up_write = os.pipe()           # child → parent: where each message is
         down_read, down_write = os.pipe()       # parent → child
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (memory, up_read, up_write, down_read, down_write):
+                os.close(fd)
+            raise
         if pid == 0:                            # the child
             os.close(up_read)
             os.close(down_write)
             status = 1
             try:
+                _leave_the_others(keep=memory)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                work(PeerChannel(os.fdopen(down_read, "rb"), os.fdopen(up_write, "wb")))
+                work(PeerChannel(os.fdopen(down_read, "rb"), os.fdopen(up_write, "wb"),
+                                 memory))
                 status = 0
             except BaseException:  # noqa: BLE001 - any failure: the parent does the work
                 status = 1
@@ -199,15 +228,18 @@ class ForkedPeer:
         os.close(up_write)
         os.close(down_read)
         self._pid: int | None = pid
+        self._memory = memory
+        _OPEN.add(memory)
         self._out = os.fdopen(down_write, "wb")
-        # read in a thread: a message larger than the pipe buffer must not block the child
+        # read in a thread: the places come while this process works
         self._reader = threading.Thread(target=self._drain, args=(up_read,), daemon=True)
         self._reader.start()
 
     def _drain(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as pipe:
-            while (data := _read_message(pipe)) is not None:
-                self._messages.put(data)
+            while len(head := pipe.read(16)) == 16:
+                self._messages.put((int.from_bytes(head[:8], "little"),
+                                    int.from_bytes(head[8:], "little")))
         self._messages.put(None)
 
     def send(self, value: object) -> None:
@@ -220,15 +252,17 @@ class ForkedPeer:
         watch = _StallWatch(self._pid, self._stall)
         while True:
             try:
-                data = self._messages.get(timeout=1.0)
+                place = self._messages.get(timeout=1.0)
             except queue.Empty:
                 if watch.stuck_after_a_second():
                     return None
                 continue
-            if data is None:
+            if place is None:
                 return None
+            offset, size = place
             try:
-                return pickle.loads(data)
+                reader = _PositionalReader(self._memory, offset, offset + size)
+                return pickle.load(reader)
             except Exception:  # noqa: BLE001 - a broken message: the caller does the work
                 return None
 
@@ -241,6 +275,10 @@ class ForkedPeer:
                 os.kill(self._pid, signal.SIGKILL)
             os.waitpid(self._pid, 0)
             self._pid = None
+        if self._memory >= 0:
+            _OPEN.discard(self._memory)
+            os.close(self._memory)
+            self._memory = -1
 
     def __enter__(self) -> ForkedPeer:
         return self
@@ -252,17 +290,106 @@ class ForkedPeer:
 class PeerChannel:
     """The child's end of a :class:`ForkedPeer`."""
 
-    def __init__(self, down: BinaryIO, up: BinaryIO) -> None:
+    def __init__(self, down: BinaryIO, up: BinaryIO, memory: int) -> None:
         self._down, self._up = down, up
+        self._memory, self._end = memory, 0
 
     def send(self, value: object) -> None:
-        """Send ``value`` (pickled) to the parent."""
-        _write_message(self._up, value)
+        """Send ``value`` (pickled into the memory file; its place through the pipe)."""
+        writer = _PositionalWriter(self._memory, self._end)
+        pickle.dump(value, writer, protocol=pickle.HIGHEST_PROTOCOL)
+        self._up.write(self._end.to_bytes(8, "little")
+                       + (writer.offset - self._end).to_bytes(8, "little"))
+        self._up.flush()
+        self._end = writer.offset
 
     def recv(self) -> object | None:
         """The parent's next message; None when the parent has closed its end."""
         data = _read_message(self._down)
         return None if data is None else pickle.loads(data)
+
+
+# The memory files and pipe ends of the children this process is waiting for: a child forked
+# later closes them (it has no use for them, and an inherited memfd would keep its pages
+# after the parent has read and closed it).
+_OPEN: set[int] = set()
+
+
+def _memory_file(name: str) -> int | None:
+    """A new anonymous memory file (Linux memfd), or None where there is none."""
+    try:
+        return os.memfd_create(name, os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+
+
+def _leave_the_others(keep: int) -> None:
+    """In a new child: close the files of the parent's other children (see :data:`_OPEN`)."""
+    for fd in _OPEN - {keep}:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _OPEN.clear()
+
+
+class _PositionalWriter:
+    """A file object writing at ``offset`` and on (``os.pwrite``): pickle.dump writes into
+    the memory file without a shared file position (the parent reads the same file)."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd, self.offset = fd, offset
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self._fd, view[done:], self.offset + done)
+        self.offset += done
+        return done
+
+
+class _PositionalReader:
+    """A file object reading from ``offset`` up to ``end`` (``os.pread``): pickle.load takes
+    one message from the memory file, read in the pieces the unpickler asks for."""
+
+    def __init__(self, fd: int, offset: int, end: int | None = None) -> None:
+        self._fd, self._at = fd, offset
+        self._end = os.fstat(fd).st_size if end is None else end
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or self._at + size > self._end:
+            size = self._end - self._at
+        parts = []
+        while size > 0:
+            part = os.pread(self._fd, size, self._at)
+            if not part:
+                break
+            parts.append(part)
+            self._at += len(part)
+            size -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), self._end - self._at)
+        done = 0
+        while done < size:
+            got = os.preadv(self._fd, [view[done:size]], self._at + done)
+            if not got:
+                break
+            done += got
+        self._at += done
+        return done
+
+    def readline(self, size: int = -1) -> bytes:
+        line = bytearray()
+        while size < 0 or len(line) < size:
+            byte = self.read(1)
+            if not byte:
+                break
+            line += byte
+            if byte == b"\n":
+                break
+        return bytes(line)
 
 
 def _write_message(pipe: BinaryIO, value: object) -> None:
@@ -307,17 +434,17 @@ def _cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])     # utime, stime: fields 14 and 15 of stat
 
 
-def _child(fn: Callable[[], object], fd: int) -> None:
-    """Compute, send the pickled value, leave without running any of the parent's cleanup."""
+def _child(fn: Callable[[], object], memory: int) -> None:
+    """Compute, pickle the value into the memory file, leave without running any of the
+    parent's cleanup."""
     status = 1
     try:
         # the parent decides about interrupts: Ctrl-C reaches the whole process group, and
         # the child must not print a traceback or unwind the parent's handlers
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        payload = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(fd, "wb") as pipe:
-            pipe.write(payload)
+        value = fn()
+        pickle.dump(value, _PositionalWriter(memory, 0), protocol=pickle.HIGHEST_PROTOCOL)
         status = 0
     except BaseException:  # noqa: BLE001 - any failure: the parent recomputes and reports it
         status = 1

@@ -86,25 +86,27 @@ def lineage_csv(datasets: dict[str, pd.DataFrame]) -> bytes:
     codes from those tables and joined in one C call over the whole dataset: what
     ``DataFrame.to_csv`` of the same table writes, byte for byte."""
     numbers = _Numbers()
-    return lineage_from_lines({name: _lineage_lines(name, frame, numbers) if len(frame) else ""
-                               for name, frame in datasets.items() if "_SRCFILE" in frame})
+    return lineage_from_lines({
+        name: _lineage_lines(name, frame, numbers).encode("utf-8") if len(frame) else b""
+        for name, frame in datasets.items() if "_SRCFILE" in frame})
 
 
-def lineage_lines(name: str, frame: pd.DataFrame) -> str:
-    """One dataset's lines of lineage.csv, each after its line break ("" without records), to
-    be joined by :func:`lineage_from_lines`: ``cdiscmap run`` makes them where it checks the
-    dataset, in one of two forked children."""
-    return _lineage_lines(name, frame, _Numbers()) if len(frame) else ""
+def lineage_lines(name: str, frame: pd.DataFrame) -> bytes:
+    """One dataset's lines of lineage.csv (UTF-8), each after its line break (empty without
+    records), to be joined by :func:`lineage_from_lines`: ``cdiscmap run`` makes them where it
+    checks the dataset, in one of two forked children, encoded there so that the parent only
+    joins bytes (at 100,000 subjects they are ≈ 0.7 GB)."""
+    return _lineage_lines(name, frame, _Numbers()).encode("utf-8") if len(frame) else b""
 
 
-def lineage_from_lines(lines: dict[str, str]) -> bytes:
+def lineage_from_lines(lines: dict[str, bytes]) -> bytes:
     """lineage.csv from the lines of the datasets that have lineage (a ``_SRCFILE`` column),
     in dataset-name order; with none, the empty table."""
     if not lines:
         return pd.DataFrame().to_csv(index=False, lineterminator="\n").encode("utf-8")
     # each line starts with its line break
-    return "".join([_LINEAGE_HEADER, *(lines[name] for name in sorted(lines)), "\n"]
-                   ).encode("utf-8")
+    return b"".join([_LINEAGE_HEADER.encode("utf-8"), *(lines[name] for name in sorted(lines)),
+                     b"\n"])
 
 
 def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> str:
@@ -125,11 +127,14 @@ def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> str:
                                  for p in pairs.tolist()], dtype=object)
     else:
         middle_table = np.array([f",{q},{f}," for q in qnams for f in files], dtype=object)
-    columns = [head_table[head_codes], *(numbers.pieces(frame[seq]) if seq else []),
-               middle_table[middle], *numbers.pieces(frame["_SRCROW"])]
-    lines = np.empty((n, len(columns)), dtype=object)
-    for number, column in enumerate(columns):
-        lines[:, number] = column
+    parts = [(head_table, head_codes), *(numbers.coded_pieces(frame[seq]) if seq else []),
+             (middle_table, middle), *numbers.coded_pieces(frame["_SRCROW"])]
+    joined = _joined_bytes(parts, n)
+    if joined is not None:
+        return joined
+    lines = np.empty((n, len(parts)), dtype=object)
+    for number, (table, codes) in enumerate(parts):
+        lines[:, number] = np.asarray(table, dtype=object)[codes]
     return "".join(lines.ravel().tolist())
 
 
@@ -148,6 +153,33 @@ def _text_table(series: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]
     return np.where(codes < 0, len(table) - 1, codes), table
 
 
+# a table of pieces is copied as fixed-width bytes rows at most this wide (else: str objects)
+_BYTES_PIECE_WIDTH = 256
+
+
+def _joined_bytes(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> str | None:
+    """The rows' pieces joined (piece ``j`` of row ``i`` is ``table_j[codes_j[i]]``) through
+    UTF-8 bytes, without a str object per piece: each table is encoded once as fixed-width
+    byte strings (padded with NUL), each row's pieces are taken by their codes into one record
+    of those widths, and the padding is dropped from the whole buffer in one pass. A million
+    lines cost no reference counting. None (the caller joins str objects) when a piece holds
+    a NUL character or is too wide to pad."""
+    fields = []
+    for table, codes in parts:
+        texts = np.asarray(table, dtype=object).tolist()
+        if "\x00" in "".join(texts):
+            return None
+        encoded = np.array([text.encode("utf-8") for text in texts], dtype=bytes)
+        if encoded.dtype.itemsize > _BYTES_PIECE_WIDTH:
+            return None
+        fields.append((encoded, codes))
+    records = np.empty(n, dtype=[(f"f{j}", encoded.dtype)
+                                 for j, (encoded, _) in enumerate(fields)])
+    for j, (encoded, codes) in enumerate(fields):
+        records[f"f{j}"] = encoded[codes]
+    return records.tobytes().replace(b"\x00", b"").decode("utf-8")
+
+
 class _Numbers:
     """The CSV fields of a number column as ``to_csv`` writes it after ``astype("Int64")``
     (missing: empty), as one or two pieces per row taken from small tables of texts: a whole
@@ -164,6 +196,11 @@ class _Numbers:
         self._thousands = [""]         # the texts of 1, 2, ... thousands, made when needed
 
     def pieces(self, series: pd.Series) -> list[np.ndarray]:
+        """The pieces of each row, as texts."""
+        return [table[codes] for table, codes in self.coded_pieces(series)]
+
+    def coded_pieces(self, series: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The pieces as (table of texts, code of each row into it)."""
         values = series.to_numpy() if isinstance(series.dtype, np.dtype) else None
         whole, missing = None, None
         if values is not None and values.dtype.kind in "iu":
@@ -175,7 +212,8 @@ class _Numbers:
                 whole = np.where(missing, 0, values)
         if whole is None or not len(whole) or whole.min() < 0 or \
                 whole.max() // self.SPLIT > len(whole):
-            return [np.asarray(_column_texts(series, "Int64"), dtype=object)]
+            texts = np.asarray(_column_texts(series, "Int64"), dtype=object)
+            return [(texts, np.arange(len(texts)))]
         thousands, rest = np.divmod(whole.astype(np.int64), self.SPLIT)
         highest = int(thousands.max())
         if highest == 0:                            # one piece: the number's text
@@ -183,7 +221,7 @@ class _Numbers:
             at = rest.astype(np.intp)
             if missing is not None:
                 at[missing] = self.SPLIT
-            return [first[at]]
+            return [(first, at)]
         if highest >= len(self._thousands):
             self._thousands += map(str, range(len(self._thousands), highest + 1))
         # first piece: the number below a thousand, else its thousands; second: nothing,
@@ -196,7 +234,7 @@ class _Numbers:
         if missing is not None:
             first_at[missing] = len(first) - 1
             second_at[missing] = self.SPLIT
-        return [first[first_at], second[second_at]]
+        return [(first, first_at), (second, second_at)]
 
 
 def _column_texts(series: pd.Series, dtype: str) -> Iterable[str]:

@@ -255,7 +255,7 @@ class DatasetChecked:
     (:func:`cdiscmap.emit.report.lineage_lines`; empty when the dataset has no lineage)."""
 
     findings: list[Finding]
-    lineage: str
+    lineage: bytes
 
 
 def dataset_checks(frames: dict[str, pd.DataFrame], loaded: LoadedStudy,
@@ -272,7 +272,7 @@ def dataset_checks(frames: dict[str, pd.DataFrame], loaded: LoadedStudy,
         for name, frame in frames.items():
             found: list[Finding] = []
             _check_one(name, frame, loaded, standards, found)
-            lines = lineage_lines(name, frame) if "_SRCFILE" in frame else ""
+            lines = lineage_lines(name, frame) if "_SRCFILE" in frame else b""
             checked[name] = DatasetChecked(found, lines)
     return checked
 
