@@ -66,6 +66,12 @@ TARGETS = {
 }
 
 
+# the fixed cost of a small run (issue 13): the wall time of `run` at the smallest size less
+# that size's share of the growth per subject (a straight line through the smallest and the
+# largest size)
+FIXED_COST_TARGET = 2.0
+
+
 def cdiscmap_command() -> list[str]:
     """The installed console script beside this Python (what a user types), else -m."""
     script = Path(sys.executable).with_name("cdiscmap")
@@ -209,9 +215,11 @@ def bench(work: Path, sizes: list[int], args: argparse.Namespace) -> int:
             print(f"{n:>9,} {m.wall:8.2f} {m.cpu:8.2f} {m.rss / 2**20:8.0f} {m.load:5.1f}")
         (n0, a), (n1, b) = runs[0], runs[-1]
         per_k = 1000 / (n1 - n0)
+        fixed = a.wall - (b.wall - a.wall) * per_k * n0 / 1000
         print(f"per 1,000 subjects: {(b.wall - a.wall) * per_k:.2f} s wall, "
               f"{(b.cpu - a.cpu) * per_k:.2f} s cpu, {(b.rss - a.rss) * per_k / 2**20:.0f} MB; "
-              f"fixed ≈ {a.wall - (b.wall - a.wall) * per_k * n0 / 1000:.1f} s wall")
+              f"fixed ≈ {fixed:.1f} s wall  [target: fixed cost < {FIXED_COST_TARGET:g} s: "
+              f"{'met' if fixed < FIXED_COST_TARGET else 'NOT met'}]")
 
     status = 0
     existing = [p for p in outputs if p.is_dir()]
