@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from cdiscmap.adam import derive_all, load_adam_settings, read_sdtm
 from cdiscmap.adam.io import (
     dataset_columns,
+    index_positions,
     lookup,
     lookup_columns,
     require,
@@ -236,6 +238,69 @@ def test_lookup_columns_matches_lookup_column_by_column():
     for name, values in got.items():
         assert values.index.tolist() == [5, 3, 8, 1, 0]
         pd.testing.assert_series_equal(values, lookup(keys, table[name]))
+
+
+
+def _runs_of_subjects(runs: int, length: int) -> pd.Series:
+    """USUBJID keys as the XPT reader gives a sorted dataset: ``runs`` runs of ``length`` rows,
+    each run one shared str object (S-0000 ... and a run of nulls), on a shuffled index."""
+    ids = [f"S-{n:04d}" for n in range(runs - 1)] + [None]
+    objects = np.array(ids, dtype=object).repeat(length)
+    index = np.random.default_rng(1).permutation(len(objects)) + 100
+    return pd.Series(pd.array(objects, dtype="string"), index=index)
+
+
+def test_lookups_by_runs_of_one_object_are_the_row_by_row_lookups():
+    """Keys in runs of one shared object are looked up once per run (lookup, lookup_columns,
+    index_positions): the same values, dtypes and index as a lookup of every row, for known,
+    unknown and null keys (hand-made table: S-0000..S-0049 known, odd ones only)."""
+    keys = _runs_of_subjects(runs=60, length=40)        # 2,400 rows, 60 runs
+    known = [f"S-{n:04d}" for n in range(1, 50, 2)]
+    table = pd.DataFrame({"AGE": np.arange(len(known), dtype=np.int64) + 20,
+                          "SITEID": pd.array([f"{n}" for n in range(len(known))],
+                                             dtype="string"),
+                          "TRTSDT": pd.date_range("2020-01-01", periods=len(known))},
+                         index=pd.Index(known, name="USUBJID"))
+    from cdiscmap.adam.io import _object_runs
+
+    starts, _ = _object_runs(pd.Index(np.asarray(keys.array), dtype=object))
+    assert len(starts) == 60                            # looked up per run
+    plain = pd.Index(keys.to_numpy(dtype=object))
+    for name in table.columns:
+        got = lookup(keys, table[name])
+        want = table[name].reindex(plain)
+        assert got.index.equals(keys.index) and got.dtype == want.dtype
+        np.testing.assert_array_equal(got.isna().to_numpy(), want.isna().to_numpy())
+        assert got.dropna().tolist() == want.dropna().tolist()
+    got = lookup(keys, table["AGE"])
+    assert got.dtype == "float64"                       # unknown keys: int widened, as reindex
+    assert got[keys.eq("S-0003").fillna(False)].unique().tolist() == [21.0]
+    assert got[keys.isna()].isna().all() and got[keys.eq("S-0002").fillna(False)].isna().all()
+    subset = keys[keys.isin(known).fillna(False)]       # every key known: int64 stays int64
+    assert lookup(subset, table["AGE"]).dtype == "int64"
+    columns = lookup_columns(keys, table, list(table.columns))
+    for name in table.columns:
+        pd.testing.assert_series_equal(columns[name], lookup(keys, table[name]))
+    assert index_positions(table.index, keys).tolist() == table.index.get_indexer(plain).tolist()
+
+
+def test_index_positions_of_keys_that_are_not_in_runs():
+    """Distinct objects on (nearly) every row, or equal texts held by different objects: the
+    plain lookup of every row, the same positions."""
+    from cdiscmap.adam.io import _object_runs
+
+    index = pd.Index(["aa", "bb", "cc"], dtype=object)
+    rng = np.random.default_rng(2)
+    scattered = pd.Series(pd.array(rng.choice(["aa", "bb", "cc", "xx"], size=3000)
+                                   .astype(object), dtype="string"))
+    copies = pd.Series(pd.array(np.array([f"bb{n}"[:2] for n in range(3000)], dtype=object),
+                                dtype="string"))
+    assert len({id(v) for v in copies.array}) == 3000    # one text, 3000 objects
+    for keys in (scattered, copies):
+        assert _object_runs(pd.Index(np.asarray(keys.array), dtype=object)) is None
+        plain = pd.Index(keys.to_numpy(dtype=object))
+        assert index_positions(index, keys).tolist() == index.get_indexer(plain).tolist()
+    assert set(index_positions(index, copies).tolist()) == {1}
 
 
 # --- settings files --------------------------------------------------------------------------

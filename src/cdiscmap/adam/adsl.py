@@ -16,7 +16,7 @@ from cdiscmap.adam.dates import complete_dates, factorize_text, impute_dtc, impu
 from cdiscmap.adam.io import (
     as_dates,
     dataset_columns,
-    key_index,
+    index_positions,
     lookup,
     notice,
     report_bad_dates,
@@ -552,7 +552,7 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
         if found is None:
             continue
         records, imputed = found
-        rows = subjects.get_indexer(key_index(records["USUBJID"].astype("string")))
+        rows = index_positions(subjects, records["USUBJID"].astype("string"))
         dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
         use = (rows >= 0) & imputed.dates.notna().to_numpy()
         np.maximum.at(latest, rows[use], dates[use])

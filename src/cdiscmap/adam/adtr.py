@@ -29,7 +29,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import factorize_text, impute_dtc, spread_text
-from cdiscmap.adam.io import as_dates, key_index, lookup, notice, upper_isin
+from cdiscmap.adam.io import as_dates, index_positions, key_index, lookup, notice, upper_isin
 from cdiscmap.adam.order import numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
@@ -123,7 +123,7 @@ class _Subjects:
 
     def codes(self, ids: pd.Series) -> np.ndarray:
         """Code of each id (-1: not an ADSL subject)."""
-        return self.ids.get_indexer(key_index(ids))
+        return index_positions(self.ids, ids)
 
     def reference_of(self, codes: np.ndarray, index: pd.Index) -> pd.Series:
         dates = np.where(codes >= 0, self.reference[np.clip(codes, 0, None)],

@@ -17,8 +17,9 @@ from cdiscmap.adam.settings import DateSource
 from cdiscmap.checks.read import SDTM_SUFFIXES, SdtmFolder, normalise_frame, read_sdtm
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
+from cdiscmap.recist.lesions import object_addresses
 
-__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "as_dates", "dataset_columns", "key_index", "lookup",
+__all__ = ["SDTM_SUFFIXES", "SdtmFolder", "as_dates", "dataset_columns", "index_positions", "key_index", "lookup",
            "lookup_columns", "normalise_frame", "notice", "provenance", "read_sdtm", "report_bad_dates",
            "report_rows", "require", "select_records", "source_dates", "source_records",
            "upper_isin", "upper_text"]
@@ -174,8 +175,14 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
         table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
-    values = table.reindex(key_index(keys))
-    return pd.Series(values.array, index=keys.index, name=table.name)
+    objects = key_index(keys)
+    runs = _object_runs(objects)
+    if runs is None:
+        values = table.reindex(objects)
+        return pd.Series(values.array, index=keys.index, name=table.name)
+    starts, spread = runs           # each run's first key looked up, its value repeated
+    values = table.reindex(objects[starts])
+    return pd.Series(values.array.take(spread), index=keys.index, name=table.name)
 
 
 def key_index(keys: pd.Series) -> pd.Index:
@@ -187,6 +194,40 @@ def key_index(keys: pd.Series) -> pd.Index:
     return pd.Index(keys.to_numpy(dtype=object))
 
 
+def index_positions(index: pd.Index, keys: pd.Series) -> np.ndarray:
+    """``index.get_indexer(key_index(keys))``: the position of each key in ``index`` (-1:
+    absent), looked up once per run of rows holding one and the same object (see
+    :func:`_object_runs`)."""
+    objects = key_index(keys)
+    runs = _object_runs(objects)
+    if runs is None:
+        return index.get_indexer(objects)
+    starts, spread = runs
+    return index.get_indexer(objects[starts])[spread]
+
+
+def _object_runs(objects: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """Runs of consecutive rows that hold the very same object: the first row of each run and,
+    per row, its run's number; None when runs are not much fewer than rows.
+
+    SDTM is sorted by subject and the XPT reader gives all rows of one value one ``str``
+    object, so a column of USUBJID keys is a few runs (LB: 700,000 rows, 10,000 runs at
+    10,000 subjects). One object is one value, so every row of a run finds what its first row
+    finds: a lookup per run, told apart by the objects' addresses (integers), instead of
+    hashing and comparing every row's text against the table."""
+    values = np.asarray(objects, dtype=object)
+    n = len(values)
+    if n < 1024:
+        return None
+    addresses = object_addresses(values)
+    change = addresses[1:] != addresses[:-1]
+    count = 1 + int(np.count_nonzero(change))
+    if count * 4 > n:
+        return None
+    starts = np.flatnonzero(np.concatenate(([True], change)))
+    return starts, np.repeat(np.arange(count, dtype=np.intp), np.diff(np.append(starts, n)))
+
+
 def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
                    ) -> dict[str, pd.Series]:
     """``lookup(keys, table[name])`` for several columns of one table (e.g. ADSL variables
@@ -195,7 +236,7 @@ def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
         table = table.set_axis(table.index.astype(object))
     if table.index.has_duplicates:
         table = table.loc[~table.index.duplicated(keep="first")]
-    where = table.index.get_indexer(key_index(keys))
+    where = index_positions(table.index, keys)
     out = {}
     for name in names:
         column = table[name]
