@@ -96,3 +96,47 @@ def test_tables_made_in_a_child_give_the_same_files() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     # 4 tables (csv + rtf), 4 figures (png + svg), report.html, cells.json
     assert done.stdout.split() == ["18"]
+
+
+PEER_SCRIPT = SCRIPT[:SCRIPT.index('assert "polars" not in sys.modules and')] + r'''
+import cdiscmap.forked
+from cdiscmap.analysis.report import report_peer
+
+cdiscmap.forked.fork_usable = lambda: False      # the report in this process, no grandchild
+
+
+class Channel:
+    """A peer's end: the parent's messages, and what the work sends back."""
+
+    def __init__(self, messages):
+        self.messages, self.sent, self.loaded_at_recv = list(messages), [], None
+
+    def recv(self):
+        if self.loaded_at_recv is None:      # what was imported before the first message
+            self.loaded_at_recv = sorted(m for m in ("matplotlib.pyplot", "scipy.special",
+                                                     "scipy.optimize") if m in sys.modules)
+        return self.messages.pop(0) if self.messages else None
+
+    def send(self, value):
+        self.sent.append(value)
+
+
+assert "matplotlib" not in sys.modules and "scipy.optimize" not in sys.modules
+closed = Channel([])                              # the parent closed its end: no ADaM
+report_peer(closed)
+assert closed.sent == []
+assert closed.loaded_at_recv == ["matplotlib.pyplot", "scipy.optimize", "scipy.special"]
+asked = Channel([(adam, settings)])
+report_peer(asked)
+[(files, rep)] = asked.sent
+assert files == report_files(build_report(adam, settings))
+assert [t.id for t in rep.tables] == ["t_orr", "t_simon", "t_tte_km", "f_t_best"]
+print(len(files))
+'''
+
+
+def test_report_peer_imports_first_then_answers_the_frames_with_the_report_files() -> None:
+    done = subprocess.run([sys.executable, "-c", PEER_SCRIPT], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["18"]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -409,6 +409,41 @@ def _drawing_imports() -> None:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot  # noqa: F401
     import scipy.special  # noqa: F401
+
+
+def prepare_report() -> None:
+    """Import what making a report needs beyond what ``cdiscmap run`` imports anyway:
+    matplotlib (Agg), scipy.special and scipy.optimize (brentq of the Clopper-Pearson bounds),
+    ≈0.45 CPU-s. For a process forked early in a run that makes the report later
+    (:func:`report_peer`): there the imports take a core that is idle while the run loads its
+    specs, instead of coming after ADaM, when the report is on the run's critical path."""
+    _drawing_imports()
+    import scipy.optimize  # noqa: F401
+
+
+class PeerEnd(Protocol):
+    """The child's end of a :class:`cdiscmap.forked.ForkedPeer` (``PeerChannel``)."""
+
+    def send(self, value: object) -> None: ...
+
+    def recv(self) -> object | None: ...
+
+
+def report_peer(channel: PeerEnd) -> None:
+    """The work of a :class:`cdiscmap.forked.ForkedPeer` forked at the start of a run that
+    will make a report: :func:`prepare_report` first (while the parent loads specs and
+    maps), then it waits for ``(ADaM frames by name, AnalysisSettings)`` and answers
+    ``(report files by name, Report)``, what ``pipeline.run.analysis_report`` returns.
+    Anything but such a pair (the parent closed its end: no ADaM) ends it without a
+    report; an error ends it without an answer, so that the parent makes the report itself
+    and the error surfaces as in a serial run."""
+    prepare_report()
+    message = channel.recv()
+    if not isinstance(message, tuple) or len(message) != 2:
+        return
+    adam, settings = message
+    rep = build_report(adam, settings)
+    channel.send((report_files(rep), rep))
 
 
 def _tumour_memo(adam: dict[str, pd.DataFrame], settings: AnalysisSettings
