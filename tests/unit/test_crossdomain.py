@@ -105,3 +105,28 @@ def test_duplicated_keys_keep_the_first_record() -> None:
     assert duplicated_keys(np.array([-1, 7, -1])).tolist() == [False, False, True]
     assert duplicated_keys(np.array([1 << 40, 1, 1 << 40])).tolist() == [False, False, True]
     assert duplicated_keys(np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_seq_unique_proves_rising_keys_of_any_range_and_finds_no_false_proof() -> None:
+    from cdiscmap.checks.crossdomain import _COUNT_LIMIT, _seq_unique
+
+    # each subject's records together, --SEQ rising: proven without a table, even where
+    # subjects x numbers is past the table's limit
+    pairs = pd.Series([f"S{i:04d}" for i in range(2000) for _ in range(2)], dtype="string")
+    seqs = pd.Series([1.0, 4000.0] * 2000)
+    assert _COUNT_LIMIT < 2001 * 4001
+    assert _seq_unique(pairs, seqs) is True
+    assert _seq_unique(text("A", "A", "B", "B", "C"),
+                       pd.Series([1.0, 2.0, 1.0, np.nan, 1.0])) is True   # null: no key
+    # not rising (B before A again) but unique: the table proves it
+    assert _seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 2.0])) is True
+    # a subject's --SEQ twice: never proven, rising or not
+    assert _seq_unique(text("A", "A", "B"), pd.Series([1.0, 1.0, 1.0])) is False
+    assert _seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 1.0])) is False
+    # not rising and past the table: not proven (the caller hashes)
+    n = 3000
+    wide = pd.Series([f"S{i:04d}" for i in range(n)] * 2, dtype="string")
+    seqs = pd.Series([float(n * 2 - i) for i in range(n * 2)])
+    assert (n + 1) * (n * 2 + 1) > _COUNT_LIMIT
+    with facts_cache():
+        assert _seq_unique(wide, seqs) is False

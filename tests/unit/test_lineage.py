@@ -113,3 +113,31 @@ def test_many_qnam_and_file_pairs(tmp_path: Path) -> None:
         "dataset,USUBJID,SEQ,QNAM,source_file,source_row\n"
         "SUPPAE,S-1,,A,x.csv,1\n"
         'SUPPAE,S-1,,B,"y,z.csv",2\n')
+
+
+def test_lines_joined_as_bytes_or_as_text_alike() -> None:
+    """Pieces of many UTF-8 widths are padded and unpadded exactly; a NUL character or a
+    piece too wide to pad sends the dataset to the str join, which writes the same bytes."""
+    from cdiscmap.emit import report
+
+    frame = pd.DataFrame({
+        "USUBJID": pd.array(["S-é", "S-1", "Ω-ß", None, "S-1"], dtype="string"),
+        "AESEQ": [1.0, 1002.0, np.nan, 3.0, 40.0],
+        "_SRCFILE": pd.array(["ae.csv", "äe.csv", "ae.csv", None, "ae.csv"], dtype="string"),
+        "_SRCROW": np.array([1, 2000, 999, 0, 12345], dtype=np.int64)})
+    expected = ("\nAE,S-é,1,,ae.csv,1\nAE,S-1,1002,,äe.csv,2000\nAE,Ω-ß,,,ae.csv,999"
+                "\nAE,,3,,,0\nAE,S-1,40,,ae.csv,12345").encode()
+    assert report.lineage_lines("AE", frame) == expected
+    nul = frame.assign(USUBJID=pd.array(["S\x00é", "S-1", "Ω-ß", None, "S-1"], dtype="string"))
+    assert report.lineage_lines("AE", nul) == expected.replace(b"S-\xc3\xa9", b"S\x00\xc3\xa9")
+    wide = frame.assign(_SRCFILE=pd.array(["a" * 300] * 5, dtype="string"))
+    a300 = "a" * 300
+    assert report.lineage_lines("AE", wide) == (
+        f"\nAE,S-é,1,,{a300},1\nAE,S-1,1002,,{a300},2000\nAE,Ω-ß,,,{a300},999"
+        f"\nAE,,3,,{a300},0\nAE,S-1,40,,{a300},12345").encode()
+    # which path: bytes unless a piece holds NUL or is wider than the padding allows
+    codes = np.array([1, 0, 1])
+    assert report._joined_bytes([(np.array(["é", "xy"], dtype=object), codes)], 3) == \
+        "xyéxy".encode()
+    assert report._joined_bytes([(np.array(["\x00", "x"], dtype=object), codes)], 3) is None
+    assert report._joined_bytes([(np.array([a300, "x"], dtype=object), codes)], 3) is None

@@ -87,7 +87,7 @@ def lineage_csv(datasets: dict[str, pd.DataFrame]) -> bytes:
     ``DataFrame.to_csv`` of the same table writes, byte for byte."""
     numbers = _Numbers()
     return lineage_from_lines({
-        name: _lineage_lines(name, frame, numbers).encode("utf-8") if len(frame) else b""
+        name: _lineage_lines(name, frame, numbers) if len(frame) else b""
         for name, frame in datasets.items() if "_SRCFILE" in frame})
 
 
@@ -96,7 +96,7 @@ def lineage_lines(name: str, frame: pd.DataFrame) -> bytes:
     records), to be joined by :func:`lineage_from_lines`: ``cdiscmap run`` makes them where it
     checks the dataset, in one of two forked children, encoded there so that the parent only
     joins bytes (at 100,000 subjects they are ≈ 0.7 GB)."""
-    return _lineage_lines(name, frame, _Numbers()).encode("utf-8") if len(frame) else b""
+    return _lineage_lines(name, frame, _Numbers()) if len(frame) else b""
 
 
 def lineage_from_lines(lines: dict[str, bytes]) -> bytes:
@@ -109,8 +109,8 @@ def lineage_from_lines(lines: dict[str, bytes]) -> bytes:
                      b"\n"])
 
 
-def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> str:
-    """The dataset's lines, each preceded by a line break. A line is
+def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> bytes:
+    """The dataset's lines (UTF-8), each preceded by a line break. A line is
     ``"\\n{name},{USUBJID},"`` (a table by subject) + SEQ + ``",{QNAM},{file},"`` (a table
     by QNAM x file) + the source row, the numbers in pieces from tables (:class:`_Numbers`)."""
     n = len(frame)
@@ -135,7 +135,7 @@ def _lineage_lines(name: str, frame: pd.DataFrame, numbers: _Numbers) -> str:
     lines = np.empty((n, len(parts)), dtype=object)
     for number, (table, codes) in enumerate(parts):
         lines[:, number] = np.asarray(table, dtype=object)[codes]
-    return "".join(lines.ravel().tolist())
+    return "".join(lines.ravel().tolist()).encode("utf-8")
 
 
 def _text_table(series: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]]:
@@ -157,8 +157,8 @@ def _text_table(series: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]
 _BYTES_PIECE_WIDTH = 256
 
 
-def _joined_bytes(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> str | None:
-    """The rows' pieces joined (piece ``j`` of row ``i`` is ``table_j[codes_j[i]]``) through
+def _joined_bytes(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> bytes | None:
+    """The rows' pieces joined (piece ``j`` of row ``i`` is ``table_j[codes_j[i]]``) as
     UTF-8 bytes, without a str object per piece: each table is encoded once as fixed-width
     byte strings (padded with NUL), each row's pieces are taken by their codes into one record
     of those widths, and the padding is dropped from the whole buffer in one pass. A million
@@ -177,7 +177,7 @@ def _joined_bytes(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> str | N
                                  for j, (encoded, _) in enumerate(fields)])
     for j, (encoded, codes) in enumerate(fields):
         records[f"f{j}"] = encoded[codes]
-    return records.tobytes().replace(b"\x00", b"").decode("utf-8")
+    return records.tobytes().replace(b"\x00", b"")
 
 
 class _Numbers:
