@@ -598,6 +598,20 @@ def test_adam_value_level_by_paramcd(adam_define):
     assert decodes == {"OS": "Overall Survival", "PFS": "Progression-Free Survival"}
 
 
+def test_paramcd_codelist_decodes_each_code_by_its_first_record(standards, study):
+    # codes listed in sorted order, each with the PARAM of its first record (a later record
+    # with another PARAM does not count); a record without PARAMCD names no code
+    frames = adam_frames()
+    adtte = frames["ADTTE"]
+    adtte["PARAMCD"] = _s(["PFS", None, "OS", "PFS"])
+    adtte["PARAM"] = _s(["PFS first", "no code", "OS only", "PFS later"])
+    model = build_define(kind="ADaM", datasets=frames, standards=standards, study=study,
+                         origins={}, methods=ADAM_METHODS, created=CREATED)
+    codelist = next(c for c in model.codelists if c.oid == "CL.ADTTE.PARAMCD")
+    assert [(t.value, t.decode) for t in codelist.terms] == [("OS", "OS only"),
+                                                             ("PFS", "PFS first")]
+
+
 def test_adam_notes_name_what_has_no_method_text(standards, study):
     model = build_define(kind="ADaM", datasets=adam_frames(), standards=standards, study=study,
                          origins={}, methods=ADAM_METHODS, created=CREATED)

@@ -153,12 +153,13 @@ def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
                          origins=origins, methods=methods, created=created, lengths=lengths)
     forget_written(datasets.values())     # the writer's factorisations have served
     xml = render_define_xml(model)
-    problems = define_schema_errors(xml)
+    document = etree.fromstring(xml)       # parsed once for the schema and the stylesheet
+    problems = _schema_errors(document)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         raise OutputError(f"define.xml for {kind} does not validate against the Define-XML 2.1 "
                           f"schema ({len(problems)} problems); nothing written:\n{shown}")
-    page = render_define_html(xml) if html else None
+    page = _html(document) if html else None
     if not html and kind == "ADaM":
         # the caller adds Analysis Results Metadata next and validates it against the ARM
         # schema (0.17 CPU-s to compile): compiled now, while the report it waits for is
@@ -196,9 +197,14 @@ def render_define_xml(model: DefineModel) -> bytes:
 
 def render_define_html(xml: bytes) -> bytes:
     """define.html: the define.xml transformed by the CDISC define2-1.xsl stylesheet."""
+    return _html(etree.fromstring(xml))
+
+
+def _html(document: etree._Element) -> bytes:
+    """:func:`render_define_html` of a parsed define.xml."""
     transform = _stylesheet()
     try:
-        result = transform(etree.fromstring(xml))
+        result = transform(document)
     except etree.XSLTApplyError as exc:
         raise OutputError(f"define.html: the stylesheet failed: {exc}") from exc
     return bytes(result)
@@ -206,8 +212,12 @@ def render_define_html(xml: bytes) -> bytes:
 
 def define_schema_errors(xml: bytes) -> list[str]:
     """Every Define-XML 2.1 schema violation of a define.xml ("line N: message"); [] if valid."""
+    return _schema_errors(etree.fromstring(xml))
+
+
+def _schema_errors(document: etree._Element) -> list[str]:
+    """:func:`define_schema_errors` of a parsed define.xml."""
     schema = _schema()
-    document = etree.fromstring(xml)
     if schema.validate(document):
         return []
     return [f"line {e.line}: {e.message}" for e in schema.error_log]
@@ -269,9 +279,12 @@ def max_decimals(values: np.ndarray) -> int:
 
 def numeric_data_type(values: np.ndarray) -> Literal["integer", "float"]:
     """integer when every present value is whole (also when none is present), else float."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[~np.isnan(finite)]
-    return "integer" if bool(np.all(finite == np.floor(finite))) else "float"
+    numbers = np.asarray(values, dtype=np.float64)
+    # NaN is neither whole nor counted: asked of every record in four passes, without
+    # gathering the present values first (a 700,000-record LB has one column per question)
+    whole = np.floor(numbers) == numbers
+    whole |= np.isnan(numbers)
+    return "integer" if bool(whole.all()) else "float"
 
 
 def iso8601_data_type(values: pd.Series, *, duration: bool = False) -> str:
@@ -779,12 +792,18 @@ class _Builder:
     def _spec_location(self, dataset: str, path: tuple[str | int, ...]) -> str:
         """``mappings/<study>/sdtm/<domain>.yaml:<line>``, independent of the working folder."""
         line = self.study.domain_yaml[dataset].line_of(path)
-        return f"{_study_folder(self.study)}/sdtm/{dataset.lower()}.yaml:{line}"
+        return f"{self._folder}/sdtm/{dataset.lower()}.yaml:{line}"
 
     def _method(self, dataset: str, variable: str, text: str, *, oid: str | None = None
                 ) -> Method:
         oid = oid or f"MT.{dataset}.{variable}"
         return Method(oid=oid, name=f"Algorithm to derive {dataset}.{variable}", description=text)
+
+    @cached_property
+    def _folder(self) -> str:
+        """The study folder as method texts name it (resolved once per define: a define
+        cites a spec line for most derived variables)."""
+        return _study_folder(self.study)
 
     def _from_trial_summary(self, dataset: str) -> bool:
         """TS written from study.yaml ``trial_summary`` rather than a domain mapping spec."""
@@ -793,7 +812,7 @@ class _Builder:
 
     def _study_location(self, path: tuple[str | int, ...]) -> str:
         line = self.study.study_yaml.line_of(path)
-        return f"{_study_folder(self.study)}/study.yaml:{line}"
+        return f"{self._folder}/study.yaml:{line}"
 
     def _ts_facts(self, var: Variable) -> _Variable:
         """TS from study.yaml: parameters and values are the protocol's, TSVAL per TSPARMCD."""
@@ -895,7 +914,7 @@ class _Builder:
 
     def _adam_settings(self, dataset: str) -> str:
         path = self.study.folder / "adam" / f"{dataset.lower()}.yaml"
-        folder = _study_folder(self.study)
+        folder = self._folder
         return f"{folder}/adam/{path.name}" if path.is_file() else f"{folder}/adam"
 
     # ---------------------------------------------------------------- value-level metadata
@@ -1120,13 +1139,19 @@ class _Builder:
         oid = f"CL.{dataset}.PARAMCD"
         frame = self.datasets[dataset]
         facts = self._column_facts(dataset, "PARAMCD")
+        code = frame["PARAMCD"]
+        decode = frame.get("PARAM")
         if facts is not None:          # each code with the PARAM of its first record
-            _, first = np.unique(facts.codes, return_index=True)
-            first = first[facts.codes[first] >= 0]
-            frame = frame.iloc[first]
-        pairs = pd.DataFrame({"code": frame["PARAMCD"].astype("string"),
-                              "decode": frame["PARAM"].astype("string") if "PARAM" in frame
-                              else pd.Series(pd.NA, index=frame.index, dtype="string")})
+            codes = facts.codes
+            first = np.full(len(facts.uniques) + 1, len(codes), dtype=np.intp)
+            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)   # the last write wins
+            first = np.sort(first[:-1])
+            first = first[first < len(codes)]
+            code = code.iloc[first]
+            decode = decode.iloc[first] if decode is not None else None
+        pairs = pd.DataFrame({"code": code.astype("string"),
+                              "decode": decode.astype("string") if decode is not None
+                              else pd.Series(pd.NA, index=code.index, dtype="string")})
         pairs = pairs.dropna(subset=["code"]).drop_duplicates("code").sort_values(
             "code", kind="mergesort")
         terms = tuple(Term(value=str(code), decode=None if pd.isna(decode) else str(decode))
