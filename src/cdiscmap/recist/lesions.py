@@ -53,6 +53,7 @@ import pandas as pd
 from cdiscmap.checks.read import factorize_objects
 from cdiscmap.errors import InputDataError
 from cdiscmap.recist.settings import RecistSettings
+from cdiscmap.sdtm.vectorize import stable_order
 
 TARGET, NON_TARGET, NEW = "TARGET", "NON-TARGET", "NEW"
 ROLE_TARGET, ROLE_NON_TARGET, ROLE_NEW = 0, 1, 2
@@ -328,28 +329,33 @@ def assemble_lesions(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSetting
 
     # --- TU: one identification per lesion, baseline visit per subject ------------------------
     role_codes, role_cats = text_codes(tu["TUSTRESC"], upper=True)
-    tu_w = pd.DataFrame({
-        "_S": tu_s, "_L": tu_l, "ROLE": _lookup(role_codes, role_cats, _ROLES),
-        "VISITNUM": _numeric(tu, "VISITNUM"), "LOCN": _location_nodal(tu, settings),
-    })[tu_keep & (tu_s >= 0) & (tu_l >= 0)]
-    tu_w = tu_w[tu_w["ROLE"] >= 0]
-    tu_w = (tu_w.sort_values(["_S", "_L", "VISITNUM", "ROLE"], kind="mergesort")
-            .drop_duplicates(["_S", "_L"], keep="first"))
-    measured_roles = tu_w["ROLE"].isin([ROLE_TARGET, ROLE_NON_TARGET])
+    role = _lookup(role_codes, role_cats, _ROLES)
+    tu_visitnum = _numeric(tu, "VISITNUM")
+    # each lesion's identification: its record first by (VISITNUM, ROLE), null VISITNUM last
+    # (a stable sort by subject, lesion, VISITNUM, ROLE keeping the first of each lesion)
+    rows = np.flatnonzero(tu_keep & (tu_s >= 0) & (tu_l >= 0) & (role >= 0))
+    rows = rows[stable_order([role[rows], tu_visitnum[rows], tu_l[rows], tu_s[rows]])]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (tu_s[rows[1:]] != tu_s[rows[:-1]]) | (tu_l[rows[1:]] != tu_l[rows[:-1]])
+    rows = rows[first]
+    tu_w = pd.DataFrame({"_S": tu_s[rows], "_L": tu_l[rows], "ROLE": role[rows],
+                         "VISITNUM": tu_visitnum[rows],
+                         "LOCN": _location_nodal(tu, settings)[rows]})
+    measured_roles = np.isin(role[rows], [ROLE_TARGET, ROLE_NON_TARGET])
+    # baseline visit: the smallest VISITNUM of the subject's TARGET/NON-TARGET lesions
     base_visit = np.full(n_subj, np.nan)
-    bv = tu_w[measured_roles].groupby("_S")["VISITNUM"].min()
-    base_visit[bv.index.to_numpy()] = bv.to_numpy()
+    np.fmin.at(base_visit, tu_s[rows][measured_roles], tu_visitnum[rows][measured_roles])
 
     tu_base_visit = base_visit[tu_w["_S"].to_numpy()]
     tu_visit = tu_w["VISITNUM"].to_numpy()
-    at_baseline = measured_roles.to_numpy() & (np.isnan(tu_visit) | (tu_visit <= tu_base_visit))
+    at_baseline = measured_roles & (np.isnan(tu_visit) | (tu_visit <= tu_base_visit))
     base_les = tu_w[at_baseline].reset_index(drop=True)
     base_les_key = base_les["_S"].to_numpy() * n_link + base_les["_L"].to_numpy()
     base_index = pd.Index(base_les_key)
     tu_key_index = pd.Index(tu_w["_S"].to_numpy() * n_link + tu_w["_L"].to_numpy())
     tu_roles = tu_w["ROLE"].to_numpy()
 
-    late = tu_w[measured_roles.to_numpy() & ~at_baseline]
+    late = tu_w[measured_roles & ~at_baseline]
     late_parent_key = late["_S"].to_numpy() * n_link + parent_of[late["_L"].to_numpy()]
     orphan_late = base_index.get_indexer(late_parent_key) < 0
     if orphan_late.any():
