@@ -94,3 +94,19 @@ def test_factorize_text_codes_in_first_appearance_order_missing_minus_one() -> N
     assert codes.tolist() == [0, -1, 0] and uniques.tolist() == ["2.0"]
     codes, uniques = factorize_text(pd.Series([], dtype="string"))
     assert codes.tolist() == [] and uniques.tolist() == []
+
+
+def test_factorize_text_of_a_string_column_takes_it_without_a_copy(monkeypatch) -> None:
+    """A "string" column is factorised as it is (no astype copy), with the codes the object
+    column of the same values gets."""
+    values = ["b", None, "a ", "b", pd.NA, "a"]
+    want = factorize_text(pd.Series(values, dtype="object"))
+    column = pd.Series(values, dtype="string")
+
+    def no_copy(*_args, **_kwargs):
+        raise AssertionError("astype called")
+
+    monkeypatch.setattr(pd.Series, "astype", no_copy)
+    codes, uniques = factorize_text(column)
+    assert codes.tolist() == want[0].tolist() == [0, -1, 1, 0, -1, 2]
+    assert uniques.tolist() == want[1].tolist()

@@ -27,14 +27,17 @@ import pandas as pd
 from cdiscmap.checks.facts import PlainIso, plain_iso_parts, text_facts
 
 Highest = Literal["none", "D", "M"]
+_STRING = pd.StringDtype()              # what astype("string") gives
 
 
 def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values.astype("string"), use_na_sentinel=True)`` with the distinct values
     as an object array of str: pandas' C string table straight (a third of the time: no check
     of every value's type first; :func:`cdiscmap.checks.facts.text_facts`, which, like
-    ``pd.factorize`` on NA-free text, compares values up to a NUL character)."""
-    text = values.astype("string")
+    ``pd.factorize`` on NA-free text, compares values up to a NUL character). A column that
+    is "string" already is read as it is: ``astype`` would copy it (≈6 ns a row, 4 million
+    rows in ``cdiscmap adam`` at 10,000 subjects)."""
+    text = values if values.dtype == _STRING else values.astype("string")
     facts = text_facts(text)
     if facts is not None:
         return facts.codes, facts.uniques
