@@ -28,15 +28,19 @@ _NO_ARM = "<no planned arm>"     # subjects outside every planned Arm (no ARMCD 
 
 def _frame(rows: list[dict[str, object]], studyid: str, domain: str,
            columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
-    frame.insert(0, "DOMAIN", domain)
-    frame.insert(0, "STUDYID", studyid)
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].astype(_TEXT)
-    frame["_SRCFILE"] = "study.yaml"
-    frame["_SRCROW"] = 0
-    return frame
+    """STUDYID, DOMAIN, then ``columns`` of ``rows`` (the values' types as DataFrame infers
+    them; text as ``string``) and the lineage columns: built as one frame from its columns
+    (inserting and converting column by column cost more than the few rows)."""
+    inferred = pd.DataFrame(rows, columns=columns)
+    n = len(inferred)
+    data: dict[str, object] = {"STUDYID": pd.array([studyid] * n, dtype=_TEXT),
+                               "DOMAIN": pd.array([domain] * n, dtype=_TEXT)}
+    for name, values in inferred.items():
+        data[name] = pd.array(values.to_numpy(), dtype=_TEXT) if values.dtype == object \
+            else values.to_numpy()
+    data["_SRCFILE"] = np.full(n, "study.yaml", dtype=object)
+    data["_SRCROW"] = np.zeros(n, dtype=np.int64)
+    return pd.DataFrame(data, index=inferred.index)
 
 
 def build_te(design: TrialDesignSpec, studyid: str) -> pd.DataFrame | None:
