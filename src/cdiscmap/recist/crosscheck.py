@@ -143,7 +143,7 @@ def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
     frame = pd.DataFrame({
         "USUBJID": np.append(usub, None)[usub_codes],
         "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
-        "RS_VISIT": (sub["VISIT"].astype("string").to_numpy(dtype=object) if "VISIT" in sub.columns
+        "RS_VISIT": (_objects(sub["VISIT"].astype("string")) if "VISIT" in sub.columns
                      else np.full(len(sub), None, dtype=object)),
         "RSTESTCD": test_cats[test_codes[keep]].astype(object),
         "RSSTRESC": _normalise_result(sub["RSSTRESC"]),
@@ -690,7 +690,7 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
     # one block of rows per test (as melt stacks them), non-null results only, ordered by
     # USUBJID (null last), VISITNUM, test, stable: on integer ranks, not a sort of text
     n_rows = len(computed)
-    results = np.concatenate([computed[t].to_numpy(dtype=object) for t in tests]) if n_rows \
+    results = np.concatenate([_objects(computed[t]) for t in tests]) if n_rows \
         else np.array([], dtype=object)
     test_no = np.repeat(np.arange(len(tests)), n_rows)
     row = np.tile(np.arange(n_rows), len(tests))

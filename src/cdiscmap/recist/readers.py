@@ -97,6 +97,14 @@ def split_readers(frames: list[tuple[pd.DataFrame, str]], default: str,
     return out, found
 
 
+def _text(values: pd.Series) -> pd.arrays.StringArray:
+    """``pd.array(values.to_numpy(dtype=object), dtype="string")``: a Python-backed
+    ``string`` column's own array as it is (already that text), anything else converted."""
+    if isinstance(values.array, pd.arrays.StringArray):
+        return values.array
+    return pd.array(values.to_numpy(dtype=object), dtype="string")
+
+
 def join_readers(computed: pd.DataFrame, readers: list[str], default: str) -> pd.DataFrame:
     """Undo ``split_readers`` on the engine's output: USUBJID back, reader in EVALUATOR."""
     if len(readers) > 1 and len(computed):
@@ -107,6 +115,7 @@ def join_readers(computed: pd.DataFrame, readers: list[str], default: str) -> pd
         reader = pd.Series([readers[0] if readers else default] * len(computed),
                            index=computed.index, dtype="string")
     out = computed.copy()
-    out["USUBJID"] = pd.array(usubjid.to_numpy(dtype=object), dtype="string")
-    out.insert(1, "EVALUATOR", pd.array(reader.to_numpy(dtype=object), dtype="string"))
+    # already text (the engine's output, the split's parts): kept as it is, no conversion
+    out["USUBJID"] = _text(usubjid)
+    out.insert(1, "EVALUATOR", _text(reader))
     return out

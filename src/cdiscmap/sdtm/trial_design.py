@@ -132,6 +132,12 @@ def _subject_arm_elements(design: TrialDesignSpec) -> pd.DataFrame:
     return pd.concat([planned, lead.assign(ARMCD=_NO_ARM)], ignore_index=True)
 
 
+def _at(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``values.to_numpy(dtype=object)[rows]`` reading only those rows (a ``string``
+    column's own array, no copy or null scan of the whole column)."""
+    return np.asarray(values.array, dtype=object)[rows]
+
+
 def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
              ) -> pd.DataFrame | None:
     """SE (SDTMIG 3.4 §5.3): the Elements each subject entered, dated from DM.
@@ -161,7 +167,7 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     dm_rows = first[order]
     # each subject's arm: its ARMCD when planned, else the elements every arm starts with
     arms = pd.Index(pd.unique(planned["ARMCD"].to_numpy(dtype=object)))
-    armcd = dm["ARMCD"].to_numpy(dtype=object)[dm_rows] if "ARMCD" in dm \
+    armcd = _at(dm["ARMCD"], dm_rows) if "ARMCD" in dm \
         else np.full(len(dm_rows), _NO_ARM, dtype=object)
     arm = arms.get_indexer(armcd)
     arm = np.where(arm >= 0, arm, arms.get_indexer([_NO_ARM])[0])
@@ -179,7 +185,7 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
                         if v in dm.columns})
     table = np.full((len(date_vars) + 1, len(dm_rows)), None, dtype=object)
     for i, var in enumerate(date_vars):
-        values = dm[var].to_numpy(dtype=object)[dm_rows]
+        values = _at(dm[var], dm_rows)
         table[i] = np.where(pd.isna(values), None, values)
     var_index = pd.Index(date_vars, dtype=object)
 
@@ -217,7 +223,7 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
         "SESTDTC": pd.array(start, dtype=_TEXT), "SEENDTC": pd.array(seen, dtype=_TEXT),
     }, index=index)
     if "RFSTDTC" in dm:
-        ref = dm["RFSTDTC"].to_numpy(dtype=object)[dm_rows[who]]
+        ref = _at(dm["RFSTDTC"], dm_rows[who])
         ref = pd.Series(np.where(pd.isna(ref), None, ref), index=index)
     else:
         ref = pd.Series(None, index=index, dtype=object)
