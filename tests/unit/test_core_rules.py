@@ -560,3 +560,30 @@ def test_stresn_against_stresc_by_hand(dtype) -> None:
     # stripped to 7; 1000.0000000001 is 1e3 within the relative tolerance
     assert _stresn_wrong(frame, "LBSTRESC", "LBSTRESN").tolist() == [
         False, True, True, True, False, True, False, False]
+
+
+def test_group_codes_equal_exactly_for_equal_combinations_past_int64() -> None:
+    """Four columns of 70,000 values each have more combinations than int64 holds: the key
+    is renumbered on the way and still equal exactly where the rows' values are."""
+    from cdiscmap.checks import core_rules_events as ev
+
+    rng = np.random.default_rng(7)
+    n = 70_000
+    columns = {c: pd.array([f"{c}{v}" for v in rng.permutation(n)], dtype="string")
+               for c in "ABCD"}
+    frame = pd.DataFrame(columns)
+    frame = pd.concat([frame, frame.iloc[[5, 9]], frame.iloc[[5]].assign(D="other")],
+                      ignore_index=True)
+    frame.loc[len(frame) - 1, "A"] = None              # null and "" group together
+    frame.loc[0, "A"] = ""
+    with ev.column_cache():
+        key = ev.group_codes(frame, list("ABCD"))
+        assert key.dtype == np.int64
+        # rows n, n+1 repeat rows 5 and 9; row n+2 differs from row 5 in D only
+        assert key[n] == key[5] and key[n + 1] == key[9]
+        assert key[n + 2] != key[5]
+        assert len(np.unique(key)) == n + 1
+        # a shared, read-only answer per column
+        given = ev.filled(frame, "A")
+        assert given is ev.filled(frame, "A") and not given.flags.writeable
+        assert given[1] and not given[0] and not given[-1]

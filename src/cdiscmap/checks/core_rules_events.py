@@ -247,8 +247,17 @@ def text(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def filled(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Whether the column holds a value on each record (False when the column is absent)."""
-    return codes(frame, column) >= 0
+    """Whether the column holds a value on each record (False when the column is absent);
+    found once per column (the rules ask it of --ORRES, --STRESC, --STAT... several times),
+    read-only since it is shared."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+
+    def make() -> np.ndarray:
+        given = _clean(frame, column)[0] >= 0
+        given.flags.writeable = False
+        return given
+    return _cached(frame, column, "filled", make)
 
 
 def number(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -369,7 +378,7 @@ def date_after(a: pd.Series, b: pd.Series) -> pd.Series:
 def _distinct_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For non-negative integer codes ``a`` and ``b`` of the same rows: how many distinct
     ``b`` go with each ``a`` code, and how many distinct ``a`` with each ``b`` code."""
-    a, b = a.astype(np.int64), b.astype(np.int64)
+    a, b = a.astype(np.int64, copy=False), b.astype(np.int64, copy=False)
     nb = int(b.max()) + 1
     na = int(a.max()) + 1
     if na * nb <= PAIR_TABLE_LIMIT:              # few combinations: a table of those present
@@ -419,12 +428,15 @@ def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One integer per record for its combination of ``columns`` (as :func:`_key_codes`
     groups each): equal combinations get equal integers."""
     key = np.zeros(len(frame), dtype=np.int64)
+    bound = 1                       # every key is below it: no max taken while it is small
     for column in columns:
-        part = _key_codes(frame, column).astype(np.int64) + 1
+        part = np.add(_key_codes(frame, column), 1, dtype=np.int64)
         size = int(part.max()) + 1 if len(part) else 1
-        if key.max(initial=0) >= (1 << 62) // size:     # keep within int64: renumber
-            key = pd.factorize(key)[0].astype(np.int64)
-        key = key * size + part
+        if bound > (1 << 62) // size and key.max(initial=0) >= (1 << 62) // size:
+            key = pd.factorize(key)[0].astype(np.int64)     # keep within int64: renumber
+            bound = int(key.max(initial=0)) + 1
+        key = part if bound == 1 else key * size + part
+        bound *= size
     return key
 
 
