@@ -333,9 +333,47 @@ def test_read_ahead_reads_what_the_forked_datasets_read_whole(sdtm_dir, monkeypa
     adam.read_ahead(folder, ["ADAE"])               # ADAE reads AE and EX whole (LDOSEDTM)
     assert read == ["AE", "EX"]
     adam.read_ahead(folder, list(adam.ADSL_ONLY))   # nothing read twice; no QS in the demo
-    assert read == ["AE", "EX", "VS", "TU", "TR"] and "QS" not in folder
+    assert read == ["AE", "EX", "TU", "TR"] and "QS" not in folder   # VS: ADEX's 4 variables
     adam.read_ahead({"AE": folder["AE"]}, ["ADAE"])  # frames in memory: nothing to do
-    assert len(read) == 5
+    assert len(read) == 4
+
+
+def test_adex_reads_only_its_four_vs_variables_from_an_unread_file(sdtm_dir, tmp_path,
+                                                                   monkeypatch):
+    """Doses in mg/m2 need the body surface area: ADEX decodes USUBJID, VSTESTCD, VSSTRESN
+    and VSDTC of an unread VS file, not the whole file, and derives the ADEX of the whole
+    frames (the demo's EX rewritten with EXDOSU mg/m2)."""
+    import pyreadstat
+
+    import cdiscmap.checks.read as read_module
+
+    shutil.copytree(sdtm_dir, tmp_path / "sdtm")
+    ex = read_sdtm(sdtm_dir)["EX"].drop(columns=["_SRCFILE", "_SRCROW"], errors="ignore")
+    for name in ex.columns:
+        if isinstance(ex[name].dtype, pd.StringDtype):
+            ex[name] = ex[name].astype(object).where(ex[name].notna(), "")
+    ex["EXDOSU"] = "mg/m2"
+    pyreadstat.write_xport(ex, str(tmp_path / "sdtm" / "ex.xpt"), file_format_version=5,
+                           table_name="EX")
+    settings = load_adam_settings(STUDY)
+    whole = dict(read_sdtm(tmp_path / "sdtm").items())      # every dataset read whole
+    serial = adam.derive_adsl_only(adam.derive_adsl_stage(whole, settings), ["ADEX"])
+    read = []
+    real = read_module._read_one
+
+    def recording(path):
+        read.append(path.stem.upper())
+        return real(path)
+
+    monkeypatch.setattr(read_module, "_read_one", recording)
+    folder = read_sdtm(tmp_path / "sdtm", lazy=True)
+    lazy = adam.derive_adsl_only(adam.derive_adsl_stage(folder, settings), ["ADEX"])
+    assert "EX" in read and "VS" not in read
+    pd.testing.assert_frame_equal(lazy.datasets["ADEX"], serial.datasets["ADEX"])
+    assert lazy.findings == serial.findings and lazy.methods == serial.methods
+    adex = lazy.datasets["ADEX"]
+    assert "BSA (VS BSA, else Mosteller" in lazy.methods["ADEX"]["PARAMCD=CUMDOSE"]  # VS used
+    assert adex.loc[adex["PARAMCD"].eq("CUMDOSE"), "AVAL"].notna().any()
 
 
 def test_read_ahead_leaves_an_unreadable_dataset_to_its_derivation(sdtm_dir, tmp_path):

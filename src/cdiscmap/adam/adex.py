@@ -33,6 +33,7 @@ import pandas as pd
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import (
     as_dates,
+    dataset_columns,
     lookup,
     lookup_columns,
     notice,
@@ -99,7 +100,9 @@ def _bsa(sdtm: dict[str, pd.DataFrame], records: pd.DataFrame, testcd: str,
         findings.add(notice("CMAP-AD0005", "SDTM VS not given: no body surface area, so doses in "
                             "mg/m2 cannot be turned into mg", "VS"))
         return none, "no VS"
-    vs = require(sdtm, "VS", ["USUBJID", "VSTESTCD"], "body surface area")
+    # only the variables read here (from an unread file: decoded alone, a third of VS)
+    vs = dataset_columns(sdtm, "VS", ["USUBJID", "VSTESTCD", "VSSTRESN", "VSDTC"])
+    require({"VS": vs}, "VS", ["USUBJID", "VSTESTCD"], "body surface area")
     direct = _as_of(records, _vs_values(vs, testcd))
     height = _as_of(records, _vs_values(vs, "HEIGHT"))
     weight = _as_of(records, _vs_values(vs, "WEIGHT"))
