@@ -299,6 +299,11 @@ def test_models_reject_inconsistent_metadata() -> None:
     with pytest.raises(ValueError, match="cannot list terms"):
         Codelist(name="M", label="M", extensible=False, source="s", external=True,
                  dictionary="MedDRA", terms=[Term(value="x")])
+    # each name listed twice or more, once, sorted; orders must still be unique: 1..6
+    twice = [{**var, "name": n, "order": i} for i, n in enumerate("ZXZAXZ", start=1)]
+    with pytest.raises(ValueError, match=r"D: variables listed twice: \['X', 'Z'\]"):
+        Dataset.model_validate({"name": "D", "label": "D", "class": "EVENTS", "structure": "s",
+                                "standard": "SDTMIG 3.4", "keys": [], "variables": twice})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -120,8 +120,9 @@ def with_custom_domains(standards: Standards, domains: list[CustomDomain]) -> St
     shared = shared_codelists(standards)
     added = {spec.name: custom_dataset(standards, spec, shared) for spec in domains}
     merged = {**standards.datasets, **added}
-    return Standards(datasets=dict(sorted(merged.items())), codelists=standards.codelists,
-                     versions=standards.versions)
+    # validated models all: validating them again inside Standards re-runs their validators
+    return Standards.model_construct(datasets=dict(sorted(merged.items())),
+                                     codelists=standards.codelists, versions=standards.versions)
 
 
 __all__ = ["CustomDomain", "custom_dataset", "shared_codelists", "with_custom_domains"]

@@ -119,9 +119,11 @@ def _load_cached(root: Path) -> Standards:
                     f"{', '.join(missing)}, which no file under {display_path(root / CT_DIR)} "
                     "defines"
                 )
-    return Standards(datasets=dict(sorted(datasets.items())),
-                     codelists=dict(sorted(codelists.items())),
-                     versions=dict(sorted(versions.items())))
+    # every dataset and codelist is a validated model already, checked against each other
+    # above: validating them again inside Standards re-ran their validators (4 ms a load)
+    return Standards.model_construct(datasets=dict(sorted(datasets.items())),
+                                     codelists=dict(sorted(codelists.items())),
+                                     versions=dict(sorted(versions.items())))
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:

@@ -7,6 +7,7 @@ XPT writer, define.xml). They are immutable: a study that needs its own codelist
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -115,7 +116,7 @@ class Dataset(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Dataset:
         names = [v.name for v in self.variables]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        duplicated = sorted(n for n, k in Counter(names).items() if k > 1)
         if duplicated:
             raise ValueError(f"{self.name}: variables listed twice: {duplicated}")
         orders = [v.order for v in self.variables]
