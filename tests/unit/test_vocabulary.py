@@ -324,3 +324,26 @@ def test_stable_order_is_lexsort_of_the_keys():
     assert v._stable_order([huge, huge, second], 6).tolist() == \
         np.lexsort([second, huge, huge]).tolist()
     assert v._stable_order([first], 0).tolist() == []
+
+
+def test_from_domain_rows_sorted_as_pandas_sorts_them() -> None:
+    """from_domain's stable sort by ranks orders rows as ``sort_values(kind="mergesort")``:
+    subjects in text order, null keys last, ties in record order; other key kinds fall back."""
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    frame = pd.DataFrame({
+        "USUBJID": pd.array(["S-2", "S-10", "S-2", None, "S-10", "S-2"], dtype="string"),
+        "EXSTDTC": pd.array(["2020-01-05", "2020-01-01", None, "2020-01-02", "2020-01-01",
+                             "2020-01-03"], dtype="string"),
+        "EXSEQ": [3.0, 2.0, np.nan, 1.0, 1.0, 3.0]}, index=[10, 11, 12, 13, 14, 15])
+    with codes_cache():
+        by_text = v._sorted_rows(frame, ["USUBJID", "EXSTDTC"])
+        by_number = v._sorted_rows(frame, ["USUBJID", "EXSEQ"])
+    # 'S-10' < 'S-2' as text; the null subject and the null date sort last; 11 before 14
+    assert by_text.index.tolist() == [11, 14, 15, 10, 12, 13]
+    assert by_number.index.tolist() == [14, 11, 10, 15, 12, 13]
+    for by in (["USUBJID", "EXSTDTC"], ["USUBJID", "EXSEQ"]):
+        assert v._sorted_rows(frame, by).equals(frame.sort_values(by, kind="mergesort"))
+    # an object key is left to pandas' own sort
+    objects = frame.assign(K=pd.Series([2, 9, 1, 3, 7, 0], index=frame.index, dtype=object))
+    assert v._sorted_rows(objects, ["USUBJID", "K"]).index.tolist() == [14, 11, 15, 12, 10, 13]

@@ -674,12 +674,27 @@ def from_domain(ctx: MapContext, frame: BlockFrame, args: FromDomainArgs) -> pd.
     else:
         values = values[v.notna()]
         keys = args.order or [args.variable]
-        values = values.sort_values(["USUBJID", *keys], kind="mergesort")
+        values = _sorted_rows(values, ["USUBJID", *keys])
         g = values.groupby("USUBJID")[args.variable]
         agg = {"min": g.first, "first": g.first, "max": g.last, "last": g.last}[args.agg]()
         if args.open_end != "skip":
             agg = _open_end(ctx, data, args, agg)
     return usubjid.map(agg)
+
+
+def _sorted_rows(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``values.sort_values(by, kind="mergesort")`` (stable, nulls last) by one stable order of
+    the keys' ranks (:func:`_sort_key`: text as the rank of its distinct value, from the
+    remembered codes), instead of pandas sorting the subjects' and dates' text row by row.
+    Keys of other kinds are sorted by pandas."""
+    keys = []
+    for name in by:
+        key = _sort_key(values[name])
+        array = key if isinstance(key, np.ndarray) else key.to_numpy()
+        if array.dtype.kind not in "biuf":
+            return values.sort_values(by, kind="mergesort")
+        keys.append(array)
+    return values.take(stable_order(keys[::-1]))
 
 
 def _open_end(ctx: MapContext, data: pd.DataFrame, args: FromDomainArgs, agg: pd.Series
@@ -692,8 +707,8 @@ def _open_end(ctx: MapContext, data: pd.DataFrame, args: FromDomainArgs, agg: pd
     a record with a null value is open, since a null end sorts after every date."""
     values = data[[*{"USUBJID", args.variable, *args.order}]]
     if args.order:
-        last = values.sort_values(["USUBJID", *args.order], kind="mergesort"
-                                  ).groupby("USUBJID", sort=False).tail(1)
+        last = _sorted_rows(values, ["USUBJID", *args.order]
+                            ).groupby("USUBJID", sort=False).tail(1)
     else:
         last = values
     is_open = pd.Index(last.loc[last[args.variable].isna() & last["USUBJID"].notna(),
