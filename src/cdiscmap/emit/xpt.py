@@ -64,6 +64,10 @@ try:    # pandas' hash table for str values: public behaviour, private module (_
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
 except ImportError:   # pragma: no cover - a pandas without it takes pd.factorize
     _StringHashTable = None
+try:    # pandas' hash table for uint64 values (object addresses: _factorize_addresses)
+    from pandas._libs.hashtable import UInt64HashTable as _UInt64HashTable
+except ImportError:   # pragma: no cover - a pandas without it takes pd.factorize
+    _UInt64HashTable = None
 try:    # the longest str/bytes of an object array, by one loop in C (_cut_at_nul)
     from pandas._libs.writers import max_len_string_array as _longest_text
 except ImportError:   # pragma: no cover - a pandas without it compares every row
@@ -675,8 +679,7 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     runs = _run_starts(addresses)       # long runs of one object: shared, no sample needed
     if runs is not None or _shares_objects(addresses):
         keys = addresses if runs is None else addresses[runs]
-        by_object, _ = pd.factorize(keys)
-        n_objects = int(by_object.max()) + 1
+        by_object, n_objects = _factorize_addresses(keys)
         first = np.empty(n_objects, dtype=np.intp)
         first[by_object[::-1]] = np.arange(len(keys))[::-1]
         if runs is not None:
@@ -692,6 +695,17 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         uniques, codes = PyObjectHashTable(min(n_rows, 1 << 16)).factorize(values,
                                                                            na_sentinel=-1)
     return _narrow(codes, len(uniques) - 1), uniques
+
+
+def _factorize_addresses(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of ``keys`` (object addresses, never missing) in first-appearance order, and
+    how many distinct ones: pandas' uint64 hash table itself (what ``pd.factorize`` uses on
+    them, without its argument checks: a plan asks it of every shared-object text column)."""
+    if _UInt64HashTable is not None and keys.dtype == np.uint64:
+        uniques, codes = _UInt64HashTable(len(keys)).factorize(keys, na_sentinel=-1)
+        return codes, len(uniques)
+    codes, uniques = pd.factorize(keys)
+    return codes, len(uniques)
 
 
 def _run_starts(addresses: np.ndarray) -> np.ndarray | None:
