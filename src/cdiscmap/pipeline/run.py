@@ -295,12 +295,13 @@ def _checks_and_lineage(result: SdtmResult, loaded: LoadedStudy, standards: Stan
         return recist_findings, own, _study_checks(result, standards, loaded)
 
 
-def _lineage(frames: dict[str, pd.DataFrame], checked: dict[str, DatasetChecked]) -> bytes:
-    """lineage.csv from the datasets' lines."""
-    from cdiscmap.emit.report import lineage_from_lines
+def _lineage(frames: dict[str, pd.DataFrame], checked: dict[str, DatasetChecked]
+             ) -> list[bytes]:
+    """lineage.csv from the datasets' lines, as pieces to write one after the other."""
+    from cdiscmap.emit.report import lineage_pieces
 
-    return lineage_from_lines({n: checked[n].lineage for n, f in frames.items()
-                               if "_SRCFILE" in f})
+    return lineage_pieces({n: checked[n].lineage for n, f in frames.items()
+                           if "_SRCFILE" in f})
 
 
 def check_sdtm(result: SdtmResult, loaded: LoadedStudy, standards: Standards,
@@ -494,9 +495,11 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
             result.findings.extend(own[name].findings)
         result.findings.extend(study_findings)
         lineage = _lineage(frames, own)
+        del own, late_checks        # the lines are in ``lineage`` (0.7 GB at 100k subjects)
         result.findings.extend(adam_findings)
         progress.stage("Writing the run report")
         summary = write_run_report(staging, loaded, result, adam_frames, raw_dir, lineage)
+        del lineage
         if report is not None and analysis is not None:
             progress.stage("Writing the analysis report")
             from cdiscmap.analysis.arm import write_analysis_results
