@@ -538,6 +538,27 @@ def test_planned_visit_numbers_as_isin() -> None:
     assert core_rules._among(values, set()).tolist() == [False] * 6
 
 
+def test_planned_and_subject_visits_by_hand() -> None:
+    """CR0043 only on TV's planned visits, CR0045 where the subject has no SV record of the
+    visit: visit 3 is planned but in no SV record, 2.5 in SV but not planned."""
+    def text(*values: str) -> pd.Series:
+        return pd.Series(list(values), dtype="string")
+
+    tv = pd.DataFrame({"VISITNUM": [1.0, 2.0, 3.0]})
+    sv = pd.DataFrame({"USUBJID": text("A", "A", "B"), "VISITNUM": [1.0, 2.5, 1.0]})
+    vs = pd.DataFrame({"USUBJID": text("A", "A", "B", "B", "A", "A"),
+                       "VISITNUM": [1.0, 2.5, 1.0, 3.0, 3.0, 2.5],
+                       "VISIT": text("V1", "V2.5", "V1", "V3", "V3b", "V2.5x")})
+    with core_rules.ev.column_cache():
+        found = core_rules._visits_epochs({"TV": tv, "SV": sv, "VS": vs})
+    cr0043 = [(f.usubjid, f.value) for f in found if f.rule == "CMAP-CR0043"]
+    cr0045 = [(f.usubjid, f.value) for f in found if f.rule == "CMAP-CR0045"]
+    # VISITNUM 3 goes with V3 and V3b (planned: reported); 2.5 with two VISITs is unplanned
+    assert cr0043 == [("B", "VISITNUM=3.0, VISIT=V3"), ("A", "VISITNUM=3.0, VISIT=V3b")]
+    # B/3 and A/3 have no SV record; A/2.5 has
+    assert cr0045 == [("B", "3.0"), ("A", "3.0")]
+
+
 def test_partial_dates_compare_on_the_parts_both_give_string_columns():
     # as the test above, "string" columns (their text facts), nulls on both sides
     a = pd.Series(["2019", "2018-06", "2018-06-15", None, "2018-07", "2018", "2018"],
