@@ -393,6 +393,8 @@ def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
     # the value as collected, for messages: only the rows that failed are ever shown, so only
     # they are spelled out (text joined row by row)
     failed = parsed.failed.to_numpy(dtype=bool)
+    if not failed.any():        # the usual case: nothing to show, nothing to report
+        return parsed.iso
     if args.parts is not None:
         shown = year[failed].astype("string").fillna("")  # type: ignore[index]
         for s in (month, day):
