@@ -35,6 +35,7 @@ Safety rules, so that a parallel run behaves exactly like a serial one:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import queue
@@ -64,6 +65,31 @@ def fork_usable() -> bool:
     if not hasattr(os, "fork") or not sys.platform.startswith("linux"):
         return False
     return len(os.sched_getaffinity(0)) > 1
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere).
+
+    Why before a fork: a child starts with every page its parent holds, free heap pages
+    included, and its peak RSS counts them. Mapping 100,000 subjects leaves ≈ 4 GB of freed
+    temporaries in the heap (9.4 GB resident, 5.4 GB after trimming, in 0.07 s), which every
+    child forked after it would otherwise count again."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:
+        return None
 
 
 def fork_unsafe_runtime() -> str | None:
@@ -102,6 +128,7 @@ class ForkedCall(Generic[T]):
         if memory is None:
             return False
         gone_read, gone_write = os.pipe()
+        release_free_memory()
         try:
             pid = os.fork()
         except OSError:             # no process to fork (EAGAIN, ENOMEM): computed here
@@ -204,6 +231,7 @@ class ForkedPeer:
             raise OSError("no anonymous memory file for the child's messages")
         up_read, up_write = os.pipe()           # child → parent: where each message is
         down_read, down_write = os.pipe()       # parent → child
+        release_free_memory()
         try:
             pid = os.fork()
         except OSError:
