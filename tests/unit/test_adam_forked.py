@@ -280,6 +280,80 @@ def test_deferred_last_alive_error_comes_before_a_later_adsl_error(sdtm_dir, mon
     with pytest.raises(InputDataError, match="^end of study broken$"):
         adam.derive_adsl_stage(read_sdtm(sdtm_dir), settings, defer_last_alive=True)
 
+class _Recording(dict):
+    """SDTM frames that note which datasets are read."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: list[str] = []
+
+    def __getitem__(self, name):
+        self.read.append(name)
+        return super().__getitem__(name)
+
+
+def _bad_dates_sdtm(sdtm_dir: Path) -> dict[str, pd.DataFrame]:
+    """The demo SDTM with a bad AE start date (row 0), a late AE end date (row 1: the
+    subject's LSTALVDT, 2099-01-01) and a bad LB date (row 0): findings from sources of
+    both processes, in the sources' order."""
+    sdtm = dict(read_sdtm(sdtm_dir).items())
+    ae, lb = sdtm["AE"].copy(), sdtm["LB"].copy()
+    ae.loc[0, "AESTDTC"] = "2020-02-30"
+    ae.loc[1, "AEENDTC"] = "2099-01-01"
+    lb.loc[0, "LBDTC"] = "not a date"
+    sdtm.update(AE=ae, LB=lb)
+    return sdtm
+
+
+def test_last_alive_sources_of_the_childs_datasets_come_from_the_child(sdtm_dir):
+    """The LSTALVDT sources of AE, EX, TR and TU (read whole by the child's ADAE, ADEX and
+    ADTR) are computed from the child's stage; the parent reads none of those datasets and
+    ends with the serial ADSL, findings (AE's before LB's) and methods."""
+    settings = load_adam_settings(STUDY)
+    names = ("ADAE", "ADEX", "ADTR")
+    positions = adam.last_alive_elsewhere(settings, names)
+    sources = settings.adsl.last_alive_sources
+    assert [sources[at].dataset for at in positions] == ["AE", "AE", "EX", "EX", "TR", "TU"]
+    assert adam.last_alive_elsewhere(settings, ("ADQS",)) == []     # no QS source
+    sdtm = _bad_dates_sdtm(sdtm_dir)
+    serial = adam.derive_adsl_stage(sdtm, settings)
+    later = adam.derive_adsl_stage(sdtm, settings, defer_last_alive=True)
+    child = adam.adsl_only_stage(sdtm, settings, later.adsl.adsl.copy())
+    parts = adam.last_alive_of(child, names)
+    assert sorted(parts) == positions
+    later.sdtm = recording = _Recording(sdtm)
+    asked = []
+    adam.complete_stage(later, names, lambda: asked.append(1) or parts)
+    assert asked == [1] and not {"AE", "EX", "TR", "TU"} & set(recording.read)
+    assert {"LB", "RS", "DS", "DM"} <= set(recording.read)
+    pd.testing.assert_frame_equal(later.adsl.adsl, serial.adsl.adsl)
+    assert later.findings == serial.findings
+    assert list(later.methods.items()) == list(serial.methods.items())
+    bad = [(f.dataset, f.variable) for f in serial.findings if f.rule == "CMAP-AD0001"]
+    assert bad[:2] == [("AE", "AESTDTC"), ("LB", "LBDTC")]
+    late = serial.adsl.adsl.set_index("USUBJID")["LSTALVDT"]
+    assert late[sdtm["AE"].loc[1, "USUBJID"]] == pd.Timestamp("2099-01-01")
+
+
+def test_last_alive_without_the_childs_parts_or_with_an_error_here_is_serial(sdtm_dir):
+    """No parts from the child (it died, or a source failed there): every source is done
+    here. A source here that fails raises the serial first error."""
+    settings = load_adam_settings(STUDY)
+    names = ("ADAE", "ADEX", "ADTR")
+    sdtm = _bad_dates_sdtm(sdtm_dir)
+    serial = adam.derive_adsl_stage(sdtm, settings)
+    later = adam.derive_adsl_stage(sdtm, settings, defer_last_alive=True)
+    adam.complete_stage(later, names, lambda: None)
+    pd.testing.assert_frame_equal(later.adsl.adsl, serial.adsl.adsl)
+    assert later.findings == serial.findings
+    wrong = settings.model_copy(deep=True)
+    wrong.adsl.last_alive_sources.insert(3, DateSource(dataset="ADSL", date="NODATE"))
+    later = adam.derive_adsl_stage(sdtm, wrong, defer_last_alive=True)
+    parts = adam.last_alive_of(adam.adsl_only_stage(sdtm, wrong, later.adsl.adsl), names)
+    assert parts is not None and len(parts) == 6
+    with pytest.raises(InputDataError, match="LSTALVDT source ADSL.NODATE"):
+        adam.complete_stage(later, names, lambda: parts)
+
 
 def test_last_alive_is_not_deferred_when_a_setting_names_it(sdtm_dir):
     settings = load_adam_settings(STUDY)

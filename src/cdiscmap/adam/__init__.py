@@ -34,9 +34,13 @@ from cdiscmap.adam.adqs import derive_adqs
 from cdiscmap.adam.adrs import derive_adrs
 from cdiscmap.adam.adsl import (
     AdslResult,
+    LastAliveParts,
     apply_post_baseline_rule,
     complete_last_alive,
     derive_adsl,
+    last_alive_needed,
+    last_alive_parts,
+    last_alive_sources_of,
 )
 from cdiscmap.adam.adtr import derive_adtr, prepare_sums
 from cdiscmap.adam.adtte import derive_adtte
@@ -154,16 +158,47 @@ def derive_adsl_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, *,
                      methods=methods)
 
 
-def complete_stage(stage: AdslStage, elsewhere: tuple[str, ...] | list[str] = ()) -> None:
+def complete_stage(stage: AdslStage, elsewhere: tuple[str, ...] | list[str] = (),
+                   parts: Callable[[], LastAliveParts | None] | None = None) -> None:
     """ADSL of ``stage`` completed with LSTALVDT if it was deferred (column, findings and
     method in their serial places). ``elsewhere``: datasets of :data:`ADSL_ONLY` that
     another process derives, so the SDTM they read whole (AE for ADAE, TR for ADTR) need be
-    read here only for LSTALVDT's variables."""
+    read here only for LSTALVDT's variables. ``parts``: how to fetch from that process the
+    LSTALVDT sources of those datasets (:func:`last_alive_elsewhere`), which are then not read
+    here at all (None from it: done here after all)."""
     whole = {"ADAE": "AE", "ADTR": "TR", "ADEX": "EX", "ADQS": "QS"}
     projected = frozenset(whole[n] for n in elsewhere) - \
         {whole[n] for n in ADSL_ONLY if n not in elsewhere}
+    given = (last_alive_elsewhere(stage.settings, elsewhere), parts) \
+        if parts is not None else None
     complete_last_alive(stage.adsl, stage.sdtm, stage.settings, stage.findings, stage.methods,
-                        projected)
+                        projected, given)
+
+
+def last_alive_elsewhere(settings: AdamSettings, names: tuple[str, ...] | list[str]
+                         ) -> list[int]:
+    """Positions of the LSTALVDT sources whose datasets the derivations of ``names`` read whole
+    (AE, EX, TU, TR, QS): a process deriving those has them in memory and computes these
+    sources (:func:`cdiscmap.adam.adsl.last_alive_parts`) cheaper than the process deriving
+    ADSL reads their variables. None when LSTALVDT is not deferred."""
+    if last_alive_needed(settings):
+        return []
+    return last_alive_sources_of(settings, {d for n in ADSL_ONLY if n in names
+                                            for d in _READ_BY[n]})
+
+
+def last_alive_of(stage: AdslStage, names: tuple[str, ...] | list[str]
+                  ) -> LastAliveParts | None:
+    """The LSTALVDT parts :func:`last_alive_elsewhere` names, from ``stage`` (a forked child's:
+    its ADSL gives the subjects); None when there are none or one fails (the process deriving
+    ADSL then does them itself and meets the error in its serial place)."""
+    positions = last_alive_elsewhere(stage.settings, names)
+    if not positions:
+        return None
+    try:
+        return last_alive_parts(stage.adsl.adsl, stage.sdtm, stage.settings, positions)
+    except Exception:  # noqa: BLE001 - the parent does these sources and raises the error
+        return None
 
 
 def derive_efficacy(stage: AdslStage) -> Derived:

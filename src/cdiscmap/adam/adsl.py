@@ -7,6 +7,7 @@ error, unless the settings name them as required (cohort variables need SUPPDM).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -511,52 +512,108 @@ def _source_variables(source: DateSource) -> list[str]:
     return [c for c in wanted if c]
 
 
+# LSTALVDT of some sources computed by another process (:func:`last_alive_parts`): per source
+# (its position in the settings' list), the latest date per ADSL record (datetime64 as int64,
+# the int64 minimum where none) and the source's findings.
+LastAliveParts = dict[int, tuple[np.ndarray, list[Finding]]]
+
+
+def last_alive_sources_of(settings: AdamSettings, datasets: frozenset[str] | set[str]
+                          ) -> list[int]:
+    """Positions of the LSTALVDT sources read from ``datasets`` (e.g. those a forked child
+    holds in memory: :func:`last_alive_parts`)."""
+    return [at for at, source in enumerate(settings.adsl.last_alive_sources)
+            if source.dataset != "ADSL" and source.dataset in datasets]
+
+
+def last_alive_parts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame],
+                     settings: AdamSettings, positions: list[int]) -> LastAliveParts:
+    """The LSTALVDT contributions of the sources at ``positions`` (none of them an ADSL date)
+    for the records of ``adsl``: what :func:`_last_alive` computes for them, for a process that
+    has their datasets in memory already (``cdiscmap adam``'s forked child reads AE, EX and TR
+    whole), so that the process deriving ADSL need not read their variables."""
+    subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))
+    needed = _last_alive_variables(settings)
+    read: dict[str, pd.DataFrame] = {}
+    parts: LastAliveParts = {}
+    for at in positions:
+        source = settings.adsl.last_alive_sources[at]
+        found = Findings()
+        latest = np.full(len(subjects), np.iinfo(np.int64).min, dtype=np.int64)
+        _source_latest(latest, subjects, sdtm, source, needed, read, found, frozenset())
+        parts[at] = (latest, found.items)
+    return parts
+
+
+def _last_alive_variables(settings: AdamSettings) -> dict[str, dict[str, None]]:
+    """Each dataset's variables for all its LSTALVDT sources, read once (AE: start and end
+    dates)."""
+    needed: dict[str, dict[str, None]] = {}
+    for source in settings.adsl.last_alive_sources:
+        needed.setdefault(source.dataset, {}).update(dict.fromkeys(_source_variables(source)))
+    return needed
+
+
+def _source_latest(latest: np.ndarray, subjects: pd.Index, sdtm: dict[str, pd.DataFrame],
+                   source: DateSource, needed: dict[str, dict[str, None]],
+                   read: dict[str, pd.DataFrame], findings: Findings,
+                   projected: frozenset[str]) -> None:
+    """One SDTM source of LSTALVDT: its dates raised into ``latest`` (one running maximum per
+    subject of ``subjects``), its findings into ``findings``."""
+    if source.dataset not in sdtm:
+        return
+    if source.dataset not in read:
+        read[source.dataset] = dataset_columns(sdtm, source.dataset,
+                                               list(needed[source.dataset]),
+                                               projected=projected)
+    frame = read[source.dataset]
+    cut = {source.dataset: frame[[c for c in dict.fromkeys(_source_variables(source))
+                                  if c in frame.columns]]}
+    if source.date not in cut[source.dataset].columns:
+        return  # permissible variable absent (e.g. AEENDTC): nothing to add
+    found = source_records(cut, source, findings, highest=source.imputation, how="first",
+                           purpose="LSTALVDT")
+    if found is None:
+        return
+    records, imputed = found
+    rows = index_positions(subjects, records["USUBJID"].astype("string"))
+    dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    use = (rows >= 0) & imputed.dates.notna().to_numpy()
+    np.maximum.at(latest, rows[use], dates[use])
+
+
 def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                 findings: Findings, methods: dict[str, str],
-                projected: frozenset[str] = frozenset()) -> None:
+                projected: frozenset[str] = frozenset(),
+                given: tuple[list[int], Callable[[], LastAliveParts | None]] | None = None
+                ) -> None:
     """LSTALVDT: the latest date per subject over the sources, kept as one running maximum
     per ADSL record (datetime64 as int64: NaT is the smallest value) instead of a frame of
     every dated record grouped by USUBJID text. ``projected``: datasets that may be read for
     the sources' variables only even though a derivation reads them whole (another process
-    derives that dataset: :func:`cdiscmap.adam.io.dataset_columns`)."""
-    subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))   # unique (one per DM subject)
-    latest = np.full(len(adsl), np.iinfo(np.int64).min, dtype=np.int64)
-    # each dataset's variables for all its sources, read once (AE: start and end dates)
-    needed: dict[str, dict[str, None]] = {}
-    for source in settings.adsl.last_alive_sources:
-        needed.setdefault(source.dataset, {}).update(dict.fromkeys(_source_variables(source)))
-    read: dict[str, pd.DataFrame] = {}
-    for source in settings.adsl.last_alive_sources:
-        if source.dataset == "ADSL":     # an ADSL date (admiral: TRTEDT)
-            if source.date not in adsl.columns:
-                raise InputDataError(f"LSTALVDT source ADSL.{source.date}: no such ADSL date "
-                                     f"(known: {', '.join(settings.adsl_date_variables())})")
-            dates = as_dates(adsl[source.date]).astype("datetime64[ns]")
-            given = adsl["USUBJID"].notna().to_numpy() & dates.notna().to_numpy()
-            np.maximum(latest, np.where(given, dates.to_numpy().view(np.int64), latest),
-                       out=latest)
-            continue
-        if source.dataset not in sdtm:
-            continue
-        if source.dataset not in read:
-            read[source.dataset] = dataset_columns(sdtm, source.dataset,
-                                                   list(needed[source.dataset]),
-                                                   projected=projected)
-        frame = read[source.dataset]
-        cut = {source.dataset: frame[[c for c in dict.fromkeys(_source_variables(source))
-                                      if c in frame.columns]]}
-        if source.date not in cut[source.dataset].columns:
-            continue  # permissible variable absent (e.g. AEENDTC): nothing to add
-        found = source_records(cut, source, findings, highest=source.imputation, how="first",
-                               purpose="LSTALVDT")
-        if found is None:
-            continue
-        records, imputed = found
-        rows = index_positions(subjects, records["USUBJID"].astype("string"))
-        dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        use = (rows >= 0) & imputed.dates.notna().to_numpy()
-        np.maximum.at(latest, rows[use], dates[use])
-    adsl["LSTALVDT"] = pd.Series(latest.view("datetime64[ns]"), index=adsl.index)
+    derives that dataset: :func:`cdiscmap.adam.io.dataset_columns`).
+
+    ``given``: the positions of sources another process computes (:func:`last_alive_parts`)
+    and how to fetch them, asked for once the other sources are done; when it gives nothing
+    usable, or a source here fails, every source is done here in order (the serial result
+    and first error). A maximum does not depend on the order its dates come in, and the
+    findings are put in the sources' order."""
+    if given is not None and given[0]:
+        try:
+            _last_alive_split(adsl, sdtm, settings, findings, projected, *given)
+        except Exception:
+            given = None
+    if given is None or not given[0]:
+        subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))  # unique (one per subject)
+        latest = np.full(len(adsl), np.iinfo(np.int64).min, dtype=np.int64)
+        needed = _last_alive_variables(settings)
+        read: dict[str, pd.DataFrame] = {}
+        for source in settings.adsl.last_alive_sources:
+            if source.dataset == "ADSL":     # an ADSL date (admiral: TRTEDT)
+                _adsl_latest(latest, adsl, source, settings)
+                continue
+            _source_latest(latest, subjects, sdtm, source, needed, read, findings, projected)
+        adsl["LSTALVDT"] = pd.Series(latest.view("datetime64[ns]"), index=adsl.index)
     imputed_text = {"none": "", "D": " (missing day imputed to the first)",
                     "M": " (missing day/month imputed to the first)"}
     methods["LSTALVDT"] = "Latest date of " + ", ".join(
@@ -564,6 +621,50 @@ def _last_alive(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Ada
         + (f" where {where_text(s.where)}" if s.where else "")
         + (f" where {where_text(s.where_not, negate=True)}" if s.where_not else "")
         for s in settings.adsl.last_alive_sources) + "; partial dates otherwise not used"
+
+
+def _last_alive_split(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame],
+                      settings: AdamSettings, findings: Findings, projected: frozenset[str],
+                      elsewhere: list[int], fetch: Callable[[], LastAliveParts | None]) -> None:
+    """:func:`_last_alive` with the sources at ``elsewhere`` computed by another process;
+    raises (nothing changed) when a source here fails or ``fetch`` gives nothing usable."""
+    subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))
+    latest = np.full(len(adsl), np.iinfo(np.int64).min, dtype=np.int64)
+    needed = _last_alive_variables(settings)
+    read: dict[str, pd.DataFrame] = {}
+    sources = settings.adsl.last_alive_sources
+    found: list[list[Finding]] = [[] for _ in sources]
+    for at, source in enumerate(sources):
+        if at in elsewhere:
+            continue
+        here = Findings()
+        if source.dataset == "ADSL":
+            _adsl_latest(latest, adsl, source, settings)
+        else:
+            _source_latest(latest, subjects, sdtm, source, needed, read, here, projected)
+        found[at] = here.items
+    parts = fetch()
+    if parts is None or sorted(parts) != sorted(elsewhere) or any(
+            len(part) != len(latest) for part, _ in parts.values()):
+        raise LookupError("no LSTALVDT parts from the other process")
+    for at in elsewhere:
+        part, items = parts[at]
+        np.maximum(latest, part, out=latest)
+        found[at] = items
+    for items in found:
+        findings.extend(items)
+    adsl["LSTALVDT"] = pd.Series(latest.view("datetime64[ns]"), index=adsl.index)
+
+
+def _adsl_latest(latest: np.ndarray, adsl: pd.DataFrame, source: DateSource,
+                 settings: AdamSettings) -> None:
+    """An ADSL date source of LSTALVDT (admiral: TRTEDT) raised into ``latest``."""
+    if source.date not in adsl.columns:
+        raise InputDataError(f"LSTALVDT source ADSL.{source.date}: no such ADSL date "
+                             f"(known: {', '.join(settings.adsl_date_variables())})")
+    dates = as_dates(adsl[source.date]).astype("datetime64[ns]")
+    given = adsl["USUBJID"].notna().to_numpy() & dates.notna().to_numpy()
+    np.maximum(latest, np.where(given, dates.to_numpy().view(np.int64), latest), out=latest)
 
 
 def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
@@ -698,16 +799,18 @@ def last_alive_needed(settings: AdamSettings) -> bool:
 
 def complete_last_alive(result: AdslResult, sdtm: dict[str, pd.DataFrame],
                         settings: AdamSettings, findings: list[Finding],
-                        methods: dict[str, str], projected: frozenset[str] = frozenset()
-                        ) -> None:
+                        methods: dict[str, str], projected: frozenset[str] = frozenset(),
+                        given: tuple[list[int], Callable[[], LastAliveParts | None]] | None
+                        = None) -> None:
     """Add the LSTALVDT that ``derive_adsl(defer_last_alive=True)`` left out, where a serial
     derivation puts it: the column into ``result.adsl``, its findings into ``findings`` (ADSL's,
-    in order) and its method into ``methods``; ``projected`` as for :func:`_last_alive`."""
+    in order) and its method into ``methods``; ``projected`` and ``given`` as for
+    :func:`_last_alive`."""
     pending = result.pending
     if pending is None:
         return
     found, method = Findings(), {}
-    _last_alive(pending.adsl, sdtm, settings, found, method, projected)
+    _last_alive(pending.adsl, sdtm, settings, found, method, projected, given)
     result.adsl.insert(pending.column, "LSTALVDT", pending.adsl["LSTALVDT"])
     findings[pending.finding:pending.finding] = found.items
     items = list(methods.items())

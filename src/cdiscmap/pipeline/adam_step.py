@@ -29,9 +29,11 @@ from cdiscmap.adam import (
     derive_adsl_stage,
     derive_all,
     derive_efficacy,
+    last_alive_of,
     load_adam_settings,
     read_ahead,
 )
+from cdiscmap.adam.adsl import LastAliveParts
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.checks.facts import facts_cache, remember
 from cdiscmap.checks.schema import check_dataset
@@ -232,7 +234,8 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     with _ChildHalf(sdtm, settings, child_half, there, folder, fork=forking) as child:
         stage = derive_adsl_stage(sdtm, settings, defer_last_alive=forking)
         child.start(stage)                      # without a fork: its half done here, now
-        complete_stage(stage, there)            # LSTALVDT: the first error after ADSL
+        # LSTALVDT: the first error after ADSL (the child's datasets' sources computed there)
+        complete_stage(stage, there, child.last_alive if child.forked else None)
         efficacy = derive_efficacy(stage)       # ADRS/ADTTE: errors before any of the child's
         own = derive_adsl_only(stage, here, catch=True)
         mine = _derived_half(own)
@@ -257,6 +260,13 @@ def _derive_check_write(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     return result, checks, records
 
 
+@dataclass
+class _LastAlive:
+    """The forked child's first message: the LSTALVDT sources it computed (None: none)."""
+
+    parts: LastAliveParts | None
+
+
 class _ChildHalf:
     """The half of ``cdiscmap adam`` that a forked child derives, checks and writes
     (``half(stage)``, for the datasets ``names``, written into ``folder``).
@@ -266,6 +276,9 @@ class _ChildHalf:
     derives ADSL, then takes ADSL from :meth:`start` and does its half. ADSL goes through an
     anonymous memory file (memfd), not the pipe: a write into a full pipe would hold this
     process until the child, still reading, empties it; only its size goes through the pipe.
+    The child's first message is LSTALVDT's sources of the datasets it holds (AE, EX, TR,
+    TU: :func:`cdiscmap.adam.last_alive_of`), which this process then need not read
+    (:meth:`last_alive`); its half comes second.
     Without ``fork``, :meth:`start` does the half here at once (the serial order). When the
     child dies, stalls or sends nothing usable, :meth:`result` does its half here."""
 
@@ -276,6 +289,7 @@ class _ChildHalf:
         self._names, self._folder = names, folder
         self._done: _Half | None = None
         self._peer: ForkedPeer | None = None
+        self._asked = self._gone = False
         self._memory = -1
         if not fork:
             return
@@ -296,8 +310,9 @@ class _ChildHalf:
                 if not chunk:
                     return
                 data += chunk
-            adsl = pickle.loads(data)
-            channel.send(half(adsl_only_stage(sdtm, settings, adsl)))
+            stage = adsl_only_stage(sdtm, settings, pickle.loads(data))
+            channel.send(_LastAlive(last_alive_of(stage, names)))   # first: the parent waits
+            channel.send(half(stage))
 
         try:
             self._peer = ForkedPeer(work)
@@ -321,12 +336,32 @@ class _ChildHalf:
         with contextlib.suppress(OSError):     # a child gone already: result() does its half
             self._peer.send(len(data))
 
+    @property
+    def forked(self) -> bool:
+        """Whether a child is doing the half (else :meth:`start` did it here)."""
+        return self._peer is not None and self._done is None
+
+    def last_alive(self) -> LastAliveParts | None:
+        """The LSTALVDT sources the child computed (:func:`cdiscmap.adam.last_alive_of`, its
+        first message), or None: no child, none computed, or the child is gone (then
+        :meth:`result` does its half here)."""
+        if self._peer is None or self._done is not None or self._asked:
+            return None
+        self._asked = True
+        reply = self._peer.recv()
+        if isinstance(reply, _LastAlive):
+            return reply.parts
+        self._gone = True
+        return None
+
     def result(self, stage: AdslStage) -> _Half:
         """The child's half; done here when the child did not deliver it (its temporary files
         are then removed first)."""
         if self._done is not None:
             return self._done
-        reply = self._peer.recv() if self._peer is not None else None
+        reply = self._peer.recv() if self._peer is not None and not self._gone else None
+        if isinstance(reply, _LastAlive):   # not asked for (LSTALVDT was not deferred)
+            reply = self._peer.recv() if self._peer is not None else None
         if isinstance(reply, _Half):
             return reply
         self.close()
