@@ -25,6 +25,7 @@ from cdiscmap.sdtm.vectorize import (
     carry_rows,
     coded,
     codes_cache,
+    null_text,
     text_from_codes,
 )
 from cdiscmap.spec.loader import LoadedStudy
@@ -109,6 +110,11 @@ def _append_computed(rs: pd.DataFrame, computed: pd.DataFrame, loaded: LoadedStu
         extra["EPOCH"] = _visit_epochs(rs, extra, subject, subjects)
     extra["_SRCFILE"] = ENGINE_SOURCE
     extra["_SRCROW"] = 0
+    for col in rs.columns:
+        # RS text the records do not have (RSLNKGRP): null, so RS's column stays text with
+        # its factorisation joined, not an object column converted row by row
+        if col not in extra.columns and rs[col].dtype == "string":
+            extra[col] = null_text(extra.index)
     combined = pd.concat([rs, extra], ignore_index=True)
     for col in rs.columns:
         if rs[col].dtype == "string" and combined[col].dtype != pd.StringDtype():
