@@ -306,14 +306,14 @@ def _bad_dates_sdtm(sdtm_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 def test_last_alive_sources_of_the_childs_datasets_come_from_the_child(sdtm_dir):
-    """The LSTALVDT sources of AE, EX, TR and TU (read whole by the child's ADAE, ADEX and
-    ADTR) are computed from the child's stage; the parent reads none of those datasets and
-    ends with the serial ADSL, findings (AE's before LB's) and methods."""
+    """The LSTALVDT sources of AE and TR (read whole by the child's ADAE and ADTR, not by
+    ADSL, unlike EX and TU) are computed from the child's stage; the parent reads neither
+    dataset and ends with the serial ADSL, findings (AE's before LB's) and methods."""
     settings = load_adam_settings(STUDY)
     names = ("ADAE", "ADEX", "ADTR")
     positions = adam.last_alive_elsewhere(settings, names)
     sources = settings.adsl.last_alive_sources
-    assert [sources[at].dataset for at in positions] == ["AE", "AE", "EX", "EX", "TR", "TU"]
+    assert [sources[at].dataset for at in positions] == ["AE", "AE", "TR"]
     assert adam.last_alive_elsewhere(settings, ("ADQS",)) == []     # no QS source
     sdtm = _bad_dates_sdtm(sdtm_dir)
     serial = adam.derive_adsl_stage(sdtm, settings)
@@ -324,8 +324,8 @@ def test_last_alive_sources_of_the_childs_datasets_come_from_the_child(sdtm_dir)
     later.sdtm = recording = _Recording(sdtm)
     asked = []
     adam.complete_stage(later, names, lambda: asked.append(1) or parts)
-    assert asked == [1] and not {"AE", "EX", "TR", "TU"} & set(recording.read)
-    assert {"LB", "RS", "DS", "DM"} <= set(recording.read)
+    assert asked == [1] and not {"AE", "TR"} & set(recording.read)
+    assert {"LB", "RS", "DS", "DM", "EX", "TU"} <= set(recording.read)
     pd.testing.assert_frame_equal(later.adsl.adsl, serial.adsl.adsl)
     assert later.findings == serial.findings
     assert list(later.methods.items()) == list(serial.methods.items())
@@ -350,7 +350,7 @@ def test_last_alive_without_the_childs_parts_or_with_an_error_here_is_serial(sdt
     wrong.adsl.last_alive_sources.insert(3, DateSource(dataset="ADSL", date="NODATE"))
     later = adam.derive_adsl_stage(sdtm, wrong, defer_last_alive=True)
     parts = adam.last_alive_of(adam.adsl_only_stage(sdtm, wrong, later.adsl.adsl), names)
-    assert parts is not None and len(parts) == 6
+    assert parts is not None and len(parts) == 3
     with pytest.raises(InputDataError, match="LSTALVDT source ADSL.NODATE"):
         adam.complete_stage(later, names, lambda: parts)
 

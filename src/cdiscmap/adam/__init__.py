@@ -75,6 +75,9 @@ ORDER = ("ADSL", "ADRS", "ADTTE", *ADSL_ONLY)   # derivation order: findings and
 # The SDTM datasets each of them reads whole (:func:`read_ahead`).
 # (ADEX reads four VS variables: decoded alone when it needs them, not read whole ahead.)
 _READ_BY = {"ADAE": ("AE", "EX"), "ADEX": ("EX",), "ADTR": ("TU", "TR"), "ADQS": ("QS",)}
+# Of those, the ones ADSL reads whole too (doses, baseline tumours): their LSTALVDT sources
+# cost the process deriving ADSL no reading (:func:`last_alive_elsewhere`).
+_READ_BY_ADSL = frozenset({"EX", "TU"})
 
 
 @dataclass
@@ -178,13 +181,14 @@ def complete_stage(stage: AdslStage, elsewhere: tuple[str, ...] | list[str] = ()
 def last_alive_elsewhere(settings: AdamSettings, names: tuple[str, ...] | list[str]
                          ) -> list[int]:
     """Positions of the LSTALVDT sources whose datasets the derivations of ``names`` read whole
-    (AE, EX, TU, TR, QS): a process deriving those has them in memory and computes these
-    sources (:func:`cdiscmap.adam.adsl.last_alive_parts`) cheaper than the process deriving
-    ADSL reads their variables. None when LSTALVDT is not deferred."""
+    (AE, TR, QS) and ADSL does not (EX, TU: :data:`_READ_BY_ADSL`): a process deriving those
+    has them in memory and computes these sources (:func:`cdiscmap.adam.adsl.last_alive_parts`)
+    cheaper than the process deriving ADSL reads their variables. None when LSTALVDT is not
+    deferred."""
     if last_alive_needed(settings):
         return []
     return last_alive_sources_of(settings, {d for n in ADSL_ONLY if n in names
-                                            for d in _READ_BY[n]})
+                                            for d in _READ_BY[n]} - _READ_BY_ADSL)
 
 
 def last_alive_of(stage: AdslStage, names: tuple[str, ...] | list[str]

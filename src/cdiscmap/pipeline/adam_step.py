@@ -276,9 +276,9 @@ class _ChildHalf:
     derives ADSL, then takes ADSL from :meth:`start` and does its half. ADSL goes through an
     anonymous memory file (memfd), not the pipe: a write into a full pipe would hold this
     process until the child, still reading, empties it; only its size goes through the pipe.
-    The child's first message is LSTALVDT's sources of the datasets it holds (AE, EX, TR,
-    TU: :func:`cdiscmap.adam.last_alive_of`), which this process then need not read
-    (:meth:`last_alive`); its half comes second.
+    The child's first message is LSTALVDT's sources of the datasets it holds and ADSL does
+    not read (AE, TR: :func:`cdiscmap.adam.last_alive_of`), which this process then need not
+    read (:meth:`last_alive`); its half comes second.
     Without ``fork``, :meth:`start` does the half here at once (the serial order). When the
     child dies, stalls or sends nothing usable, :meth:`result` does its half here."""
 
