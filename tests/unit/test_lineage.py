@@ -115,7 +115,7 @@ def test_many_qnam_and_file_pairs(tmp_path: Path) -> None:
         'SUPPAE,S-1,,B,"y,z.csv",2\n')
 
 
-def test_lines_joined_as_bytes_or_as_text_alike() -> None:
+def test_lines_joined_as_bytes_or_as_text_alike(monkeypatch) -> None:
     """Pieces of many UTF-8 widths are padded and unpadded exactly; a NUL character or a
     piece too wide to pad sends the dataset to the str join, which writes the same bytes."""
     from cdiscmap.emit import report
@@ -135,9 +135,16 @@ def test_lines_joined_as_bytes_or_as_text_alike() -> None:
     assert report.lineage_lines("AE", wide) == (
         f"\nAE,S-é,1,,{a300},1\nAE,S-1,1002,,{a300},2000\nAE,Ω-ß,,,{a300},999"
         f"\nAE,,3,,{a300},0\nAE,S-1,40,,{a300},12345").encode()
+    # the same frames with the bytes join taken whatever their size
+    monkeypatch.setattr(report, "_BYTES_ROWS_PER_ENTRY", 0)
+    assert report.lineage_lines("AE", frame) == expected
+    assert report.lineage_lines("AE", nul) == expected.replace(b"S-\xc3\xa9", b"S\x00\xc3\xa9")
+    monkeypatch.undo()
     # which path: bytes unless a piece holds NUL or is wider than the padding allows
-    codes = np.array([1, 0, 1])
-    assert report._joined_bytes([(np.array(["é", "xy"], dtype=object), codes)], 3) == \
-        "xyéxy".encode()
-    assert report._joined_bytes([(np.array(["\x00", "x"], dtype=object), codes)], 3) is None
-    assert report._joined_bytes([(np.array([a300, "x"], dtype=object), codes)], 3) is None
+    codes = np.array([1, 0, 1, 1, 0, 0, 1, 1])
+    assert report._joined_bytes([(np.array(["é", "xy"], dtype=object), codes)], 8) == \
+        "xyéxyxyééxyxy".encode()
+    assert report._joined_bytes([(np.array(["\x00", "x"], dtype=object), codes)], 8) is None
+    assert report._joined_bytes([(np.array([a300, "x"], dtype=object), codes)], 8) is None
+    # tables large beside the rows: the str join (the frames above took it)
+    assert report._joined_bytes([(np.array(["é", "xy"], dtype=object), codes[:7])], 7) is None

@@ -160,6 +160,8 @@ def _text_table(series: pd.Series | None, n: int) -> tuple[np.ndarray, list[str]
 
 # a table of pieces is copied as fixed-width bytes rows at most this wide (else: str objects)
 _BYTES_PIECE_WIDTH = 256
+# the bytes join is taken with at least this many rows per table entry to encode
+_BYTES_ROWS_PER_ENTRY = 4
 
 
 def _joined_bytes(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> bytes | None:
@@ -168,7 +170,10 @@ def _joined_bytes(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> bytes |
     byte strings (padded with NUL), each row's pieces are taken by their codes into one record
     of those widths, and the padding is dropped from the whole buffer in one pass. A million
     lines cost no reference counting. None (the caller joins str objects) when a piece holds
-    a NUL character or is too wide to pad."""
+    a NUL character or is too wide to pad, or when the tables are large beside the rows (a
+    small dataset: encoding every table entry would cost more than the join saves)."""
+    if n < _BYTES_ROWS_PER_ENTRY * sum(len(table) for table, _ in parts):
+        return None
     fields = []
     for table, codes in parts:
         texts = np.asarray(table, dtype=object).tolist()
