@@ -130,3 +130,15 @@ def test_seq_unique_proves_rising_keys_of_any_range_and_finds_no_false_proof() -
     assert (n + 1) * (n * 2 + 1) > _COUNT_LIMIT
     with facts_cache():
         assert _seq_unique(wide, seqs) is False
+
+
+def test_picked_records_as_frame_selection() -> None:
+    from cdiscmap.checks.crossdomain import _picked
+
+    frame = pd.DataFrame({"USUBJID": pd.array(["A", "B", "C"], dtype="string"),
+                          "X": [1.0, 2.0, 3.0]},
+                         index=[10, 11, 12])
+    none = _picked(frame, np.zeros(3, dtype=bool))
+    assert none.empty and list(none.columns) == ["USUBJID", "X"]
+    some = _picked(frame, pd.Series([False, True, True], index=frame.index))
+    assert some.index.tolist() == [11, 12] and some["USUBJID"].tolist() == ["B", "C"]

@@ -126,6 +126,14 @@ def _emit(rule: str, dataset: str, variable: str, bad: pd.DataFrame, values: pd.
             for u, v, s in zip(table["u"], table["v"], table["s"], strict=True)]
 
 
+def _picked(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
+    """``frame[mask]``; with no record picked (the usual case) an empty slice of the frame,
+    not a take of every column with an empty selection (a fixed cost per rule and dataset)."""
+    if not np.asarray(mask, dtype=bool).any():
+        return frame.iloc[:0]
+    return frame[mask]
+
+
 def _dy_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """(--DTC, --DY) variable pairs present in a dataset: XXDTC/XXDY, XXSTDTC/XXSTDY, ..."""
     pairs = []
@@ -371,10 +379,10 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         # a null USUBJID is no subject (RELREC's dataset-level relationships, SDTMIG 3.4 §8.2)
         coded = _codes(frame["USUBJID"])
         if coded is None:
-            bad = frame[~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna()]
+            bad = _picked(frame, ~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna())
         else:
             unknown = ~pd.Series(coded[1], dtype=object).isin(known).to_numpy()
-            bad = frame[np.append(unknown, False)[coded[0]]]
+            bad = _picked(frame, np.append(unknown, False)[coded[0]])
         out += _emit("CMAP-XD0001", name, "USUBJID", bad, bad["USUBJID"])
     for name, frame in domains.items():
         seq = f"{name}SEQ"
@@ -389,7 +397,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     tu, tr, rs = domains.get("TU"), domains.get("TR"), domains.get("RS")
     if tu is not None and tr is not None and "TRLNKID" in tr and "TULNKID" in tu:
         found = _pairs_in(tr, ("USUBJID", "TRLNKID"), tu, ("USUBJID", "TULNKID"))
-        bad = tr[tr["TRLNKID"].notna().to_numpy() & ~found]
+        bad = _picked(tr, tr["TRLNKID"].notna().to_numpy() & ~found)
         out += _emit("CMAP-XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
     if tu is not None and "TULNKID" in tu:
         chosen = tu["TUTESTCD"] == "TUMIDENT" if "TUTESTCD" in tu else \
@@ -425,7 +433,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
                     delta = (_complete(frame[dtc]) - rfst).dt.days
                     expect = delta.where(delta < 0, delta + 1)
                     wrong = (expect.notna() & (frame[dy] != expect)).fillna(False)
-                bad = frame[wrong]
+                bad = _picked(frame, wrong)
                 out += _emit("CMAP-XD0006", name, dy, bad, frame[dy])
         start = f"{name}STDTC" if f"{name}STDTC" in frame else f"{name}DTC"
         if start not in frame:
@@ -435,18 +443,18 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
             # every complete date of a treated subject falls in some epoch: before, during or
             # after treatment (an ongoing treatment epoch has no end yet)
             treated = subjects_of.given(frame, at, "RFXSTDTC")
-            bad = frame[(d.notna() & treated & _null(frame["EPOCH"])).fillna(False)]
+            bad = _picked(frame, (d.notna() & treated & _null(frame["EPOCH"])).fillna(False))
             out += _emit("CMAP-XD0010", name, "EPOCH", bad, frame[start],
                          f" ({start} is the record's date)")
         class_name = domain_class(name, frame, standards)
         if ("DTHDTC" in ref and class_name in AFTER_DEATH_CLASSES
                 and name not in AFTER_DEATH_EXEMPT):
             death = subjects_of.date(frame, at, "DTHDTC")
-            bad = frame[(d > death).fillna(False)]
+            bad = _picked(frame, (d > death).fillna(False))
             out += _emit("CMAP-XD0005", name, start, bad, frame[start])
         if ("RFICDTC" in ref and class_name in BEFORE_CONSENT_CLASSES
                 and name not in BEFORE_CONSENT_EXEMPT):
             ic = subjects_of.date(frame, at, "RFICDTC")
-            bad = frame[((d < ic) & ~_before_study(frame, name[:2])).fillna(False)]
+            bad = _picked(frame, ((d < ic) & ~_before_study(frame, name[:2])).fillna(False))
             out += _emit("CMAP-XD0008", name, start, bad, frame[start])
     return out
