@@ -18,6 +18,8 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdiscmap.checks import core_rules
 from cdiscmap.checks.core_map import CORE
@@ -608,3 +610,30 @@ def test_group_codes_equal_exactly_for_equal_combinations_past_int64() -> None:
         given = ev.filled(frame, "A")
         assert given is ev.filled(frame, "A") and not given.flags.writeable
         assert given[1] and not given[0] and not given[-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="ab \t\x00\x1c\xa0é", max_size=4),
+                          st.sampled_from(["", "Y", "2019-01-01", "1.5"])), max_size=6))
+def test_already_clean_is_the_regex_scan(values) -> None:
+    """The substring fast path for ASCII values without white space decides as the regex."""
+    from cdiscmap.checks import core_rules_events as ev
+
+    joined = "\x00".join(values)
+    assert ev._already_clean(np.array(values, dtype=object)) is \
+        (ev._NOT_CLEAN.search(joined) is None)
+
+
+def test_already_clean_by_hand() -> None:
+    from cdiscmap.checks import core_rules_events as ev
+
+    clean = ev._already_clean
+    assert clean(np.array(["Y", "N", "2019-01"], dtype=object))
+    assert not clean(np.array([], dtype=object))           # nothing: the regex's "^$"
+    assert not clean(np.array(["Y", ""], dtype=object))     # a blank value
+    assert not clean(np.array(["", "Y"], dtype=object))
+    assert not clean(np.array(["Y", "", "N"], dtype=object))
+    assert not clean(np.array(["Y ", "N"], dtype=object))   # to strip
+    assert not clean(np.array(["Y", "\x1fN"], dtype=object))
+    assert clean(np.array(["A B", "é"], dtype=object))      # inner space, non-ASCII: regex
+    assert not clean(np.array(["é", "\xa0"], dtype=object))  # a no-break space alone
