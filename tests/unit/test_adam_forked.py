@@ -392,10 +392,12 @@ def test_without_a_second_cpu_nothing_is_forked_nor_deferred(sdtm_dir, tmp_path,
 
 
 # --- the child forked before ADSL: it reads its SDTM meanwhile ----------------------------------
-def test_read_ahead_reads_what_the_forked_datasets_read_whole(sdtm_dir, monkeypatch):
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The datasets the XPT reader reads from now on, in order (names upper-case)."""
     import cdiscmap.checks.read as read_module
 
-    read = []
+    read: list[str] = []
     real = read_module._read_one
 
     def recording(path):
@@ -403,6 +405,11 @@ def test_read_ahead_reads_what_the_forked_datasets_read_whole(sdtm_dir, monkeypa
         return real(path)
 
     monkeypatch.setattr(read_module, "_read_one", recording)
+    return read
+
+
+def test_read_ahead_reads_what_the_forked_datasets_read_whole(sdtm_dir, reads):
+    read = reads
     folder = read_sdtm(sdtm_dir, lazy=True)
     adam.read_ahead(folder, ["ADAE"])               # ADAE reads AE and EX whole (LDOSEDTM)
     assert read == ["AE", "EX"]
@@ -413,13 +420,11 @@ def test_read_ahead_reads_what_the_forked_datasets_read_whole(sdtm_dir, monkeypa
 
 
 def test_adex_reads_only_its_four_vs_variables_from_an_unread_file(sdtm_dir, tmp_path,
-                                                                   monkeypatch):
+                                                                   reads):
     """Doses in mg/m2 need the body surface area: ADEX decodes USUBJID, VSTESTCD, VSSTRESN
     and VSDTC of an unread VS file, not the whole file, and derives the ADEX of the whole
     frames (the demo's EX rewritten with EXDOSU mg/m2)."""
     import pyreadstat
-
-    import cdiscmap.checks.read as read_module
 
     shutil.copytree(sdtm_dir, tmp_path / "sdtm")
     ex = read_sdtm(sdtm_dir)["EX"].drop(columns=["_SRCFILE", "_SRCROW"], errors="ignore")
@@ -432,14 +437,8 @@ def test_adex_reads_only_its_four_vs_variables_from_an_unread_file(sdtm_dir, tmp
     settings = load_adam_settings(STUDY)
     whole = dict(read_sdtm(tmp_path / "sdtm").items())      # every dataset read whole
     serial = adam.derive_adsl_only(adam.derive_adsl_stage(whole, settings), ["ADEX"])
-    read = []
-    real = read_module._read_one
-
-    def recording(path):
-        read.append(path.stem.upper())
-        return real(path)
-
-    monkeypatch.setattr(read_module, "_read_one", recording)
+    read = reads
+    read.clear()                # (reading the whole package above is not the point)
     folder = read_sdtm(tmp_path / "sdtm", lazy=True)
     lazy = adam.derive_adsl_only(adam.derive_adsl_stage(folder, settings), ["ADEX"])
     assert "EX" in read and "VS" not in read
