@@ -19,7 +19,6 @@ Heavy libraries (pandas, pandera, lxml, rich) are imported inside the commands, 
 from __future__ import annotations
 
 import gc
-import re
 import signal
 import sys
 from pathlib import Path
@@ -50,90 +49,6 @@ def _console() -> Any:
     from rich.console import Console
 
     return Console(stderr=False, highlight=False, soft_wrap=True)
-
-
-# What rich would change in a line it prints: markup ("[bold]"), emoji codes (":smile:").
-_RICH_MARKUP = re.compile(r"\[|:\S*:")
-# rich's Table box HEAVY_HEAD: top, header row, rule under the header, body row, bottom
-_BOX = ("┏━┳┓", "┃┃┃", "┡━╇┩", "│││", "└─┴┘")
-
-
-def _plain_console() -> bool:
-    """Whether rich, printing to stdout, would write plain text: not a terminal (nor told to
-    act as one), not inside IDLE or Jupyter, a UTF encoding (else rich draws ASCII boxes).
-    Then the commands' closing lines are printed without importing rich (~25 ms of every
-    command, ~40 ms with the run's tables)."""
-    import os
-
-    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE")):
-        return False
-    if not (getattr(sys.stdout, "encoding", None) or "utf-8").lower().startswith("utf"):
-        return False
-    if any(name in sys.modules for name in ("idlelib", "IPython", "ipykernel")):
-        return False
-    isatty = getattr(sys.stdout, "isatty", None)
-    try:
-        return isatty is not None and not isatty()
-    except ValueError:                      # a closed stdout: let rich say what it says
-        return False
-
-
-def _console_width_at_least(width: int) -> bool:
-    """Whether rich's console width (COLUMNS, else the first terminal among stdin, stdout,
-    stderr, else 80) is at least ``width`` whichever of those it takes."""
-    import os
-
-    widths = [80]
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit():
-        widths.append(int(columns))
-    for fd in (0, 1, 2):
-        try:
-            widths.append(os.get_terminal_size(fd).columns)
-        except OSError:
-            continue
-    return min(widths) >= width
-
-
-def _say(lines: list[str]) -> None:
-    """Print lines on stdout exactly as rich's console prints them (``_console``), with rich
-    only when it would change them: on a terminal, or for markup, emoji codes or control
-    characters."""
-    if _plain_console() and all(line.isprintable() and not _RICH_MARKUP.search(line)
-                                for line in lines):
-        click.echo("".join(line + "\n" for line in lines), nl=False)
-        return
-    console = _console()
-    for line in lines:
-        console.print(line)
-
-
-def _table_lines(title: str, columns: list[tuple[str, str]],
-                 rows: list[list[str]]) -> list[str] | None:
-    """The lines rich's ``Table(title=...)`` prints on a plain console (see ``_plain_console``)
-    with the given (header, "left"|"right") columns, or None when rich would do more than
-    draw it: a cell or title that is not plain ASCII text, no rows, or a table wider than
-    the console (rich would wrap cells)."""
-    texts = [title, *(c for c, _ in columns), *(cell for row in rows for cell in row)]
-    if not rows or not all(t.isascii() and t.isprintable() and not _RICH_MARKUP.search(t)
-                           for t in texts):
-        return None
-    widths = [max(len(head), *(len(row[i]) for row in rows))
-              for i, (head, _) in enumerate(columns)]
-    total = sum(widths) + 3 * len(widths) + 1
-    if len(title) > total or not _console_width_at_least(total):
-        return None
-
-    def line(cells: list[str], box: str) -> str:
-        padded = [cell.rjust(w) if justify == "right" else cell.ljust(w)
-                  for cell, w, (_, justify) in zip(cells, widths, columns, strict=True)]
-        return f"{box[0]} " + f" {box[1]} ".join(padded) + f" {box[2]}"
-
-    def rule(box: str) -> str:
-        return box[0] + box[2].join(box[1] * (w + 2) for w in widths) + box[3]
-
-    return [title, rule(_BOX[0]), line([c for c, _ in columns], _BOX[1]), rule(_BOX[2]),
-            *(line(row, _BOX[3]) for row in rows), rule(_BOX[4])]
 
 
 def _fail_threshold(at: list[Finding], fail_on: str, report: str) -> None:
@@ -279,23 +194,6 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
 
 
 def _print_summary(summary: dict, out_dir: Path) -> None:
-    f = summary["findings"]
-    closing = (f"Findings: {f['error']} errors, {f['warning']} warnings, "
-               f"{f['notice']} notices. Output: {out_dir}/ (run-summary.md, findings.csv)")
-    raw = _table_lines(f"Raw rows ({summary['study']})",
-                       [("file", "left"), ("read", "right"), ("used", "right"),
-                        ("dropped", "right"), ("balanced", "right")],
-                       [[row["file"], str(row["read"]), str(row["used"]), str(row["dropped"]),
-                         "yes" if row["balanced"] else "NO"] for row in summary["raw_files"]])
-    written = _table_lines("Records written", [("dataset", "left"), ("records", "right")],
-                           [[name, str(n)] for name, n in summary["records_written"].items()])
-    if raw is not None and written is not None and _plain_console():
-        _say([*raw, *written, closing])
-        return
-    _rich_summary(summary, closing)
-
-
-def _rich_summary(summary: dict, closing: str) -> None:
     from rich.table import Table
 
     console = _console()
@@ -312,7 +210,9 @@ def _rich_summary(summary: dict, closing: str) -> None:
     for name, n in summary["records_written"].items():
         written.add_row(name, str(n))
     console.print(written)
-    console.print(closing)
+    f = summary["findings"]
+    console.print(f"Findings: {f['error']} errors, {f['warning']} warnings, "
+                  f"{f['notice']} notices. Output: {out_dir}/ (run-summary.md, findings.csv)")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -333,7 +233,9 @@ def synth(ctx: click.Context, study: str, subjects: int, seed: int, out_dir: Pat
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         shown.stage(f"Generating the synthetic {study} export ({subjects} subjects)")
         result = generate(study, out_dir, n_subjects=subjects, seed=seed, progress=shown)
-    _say([f"{result.raw_dir / name}: {n} rows" for name, n in sorted(result.rows.items())])
+    console = _console()
+    for name, n in sorted(result.rows.items()):
+        console.print(f"{result.raw_dir / name}: {n} rows")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -361,10 +263,12 @@ def adam(ctx: click.Context, sdtm_dir: Path, study_dir: Path, out_dir: Path | No
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         outcome = run_adam_command(sdtm_dir, resolve_study_dir(study_dir), out_dir,
                                    progress=shown)
+    console = _console()
+    for path, n in outcome.records.items():
+        console.print(f"{path}: {n} records")
     f = outcome.counts
-    _say([*(f"{path}: {n} records" for path, n in outcome.records.items()),
-          f"Findings: {f['error']} errors, {f['warning']} warnings, {f['notice']} "
-          f"notices (findings.csv in {outcome.folder})"])
+    console.print(f"Findings: {f['error']} errors, {f['warning']} warnings, {f['notice']} "
+                  f"notices (findings.csv in {outcome.folder})")
     if fail_on != "none":
         _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
 
@@ -385,7 +289,7 @@ def report(study: Path, adam_dir: Path, out_root: Path) -> None:
 
     files = report_command(resolve_study_dir(study), adam_dir, out_root)
     html = next((p for p in files if p.name == "report.html"), None)
-    _say([f"Report: {len(files)} files" + (f", {html}" if html else "")])
+    _console().print(f"Report: {len(files)} files" + (f", {html}" if html else ""))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -417,9 +321,10 @@ def recist(ctx: click.Context, sdtm_dir: Path, out_dir: Path | None, settings_fi
     settings = load_settings(settings_file, evaluators, nodal_from)
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         outcome = run_recist_command(sdtm_dir, out_dir, settings, progress=shown)
-    _say([f"{len(outcome.timepoints)} timepoints; comparison: "
-          + (", ".join(f"{n} {k}" for k, n in outcome.status_counts.items()) or "none"),
-          f"Report: {outcome.folder / REPORT_HTML}"])
+    console = _console()
+    console.print(f"{len(outcome.timepoints)} timepoints; comparison: "
+                  + (", ".join(f"{n} {k}" for k, n in outcome.status_counts.items()) or "none"))
+    console.print(f"Report: {outcome.folder / REPORT_HTML}")
     if fail_on != "none":
         _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, REPORT_HTML)
 
@@ -432,7 +337,7 @@ def check_spec(study: Path) -> None:
     from cdiscmap.resources import resolve_study_dir
 
     message = check_study_spec(resolve_study_dir(study))
-    _say([message])
+    _console().print(message)
 
 
 @main.command("init", epilog=EXIT_CODES)
