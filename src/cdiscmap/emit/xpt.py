@@ -64,10 +64,6 @@ try:    # pandas' hash table for str values: public behaviour, private module (_
     from pandas._libs.hashtable import StringHashTable as _StringHashTable
 except ImportError:   # pragma: no cover - a pandas without it takes pd.factorize
     _StringHashTable = None
-try:    # pandas' hash table for uint64 values (object addresses: _factorize_addresses)
-    from pandas._libs.hashtable import UInt64HashTable as _UInt64HashTable
-except ImportError:   # pragma: no cover - a pandas without it takes pd.factorize
-    _UInt64HashTable = None
 try:    # the longest str/bytes of an object array, by one loop in C (_cut_at_nul)
     from pandas._libs.writers import max_len_string_array as _longest_text
 except ImportError:   # pragma: no cover - a pandas without it compares every row
@@ -699,11 +695,9 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _factorize_addresses(keys: np.ndarray) -> tuple[np.ndarray, int]:
     """Codes of ``keys`` (object addresses, never missing) in first-appearance order, and
-    how many distinct ones: pandas' uint64 hash table itself (what ``pd.factorize`` uses on
-    them, without its argument checks: a plan asks it of every shared-object text column)."""
-    if _UInt64HashTable is not None and keys.dtype == np.uint64:
-        uniques, codes = _UInt64HashTable(len(keys)).factorize(keys, na_sentinel=-1)
-        return codes, len(uniques)
+    how many distinct ones (the count from the distinct values, not a pass over the codes).
+    pandas' public ``factorize``: its uint64 hash table called directly saved a little but is
+    private API, which a newer pandas may change."""
     codes, uniques = pd.factorize(keys)
     return codes, len(uniques)
 
