@@ -14,11 +14,13 @@ from cdiscmap.sdtm.vectorize import (
     coded,
     codes_cache,
     constant_text,
+    forget_codes,
     map_unique,
     memo_apply,
     null_text,
     pack_frame,
     pack_series,
+    remembered,
     text_from_codes,
     unpack_frame,
     unpack_series,
@@ -88,6 +90,20 @@ def test_rows_taken_from_a_remembered_column_are_numbered_as_factorize_numbers_t
         carry_rows(frame, moved, order)
         assert coded(moved["A"])[1].tolist() == ["a", "c"]
         assert coded(moved["A"])[0].tolist() == [0, 1, 0]
+
+
+def test_forgotten_codes_are_made_again_the_same():
+    column = pd.Series(["b", None, "a", "b"], dtype="string")
+    with codes_cache():
+        first = coded(column)
+        assert remembered(column) is not None
+        forget_codes()
+        assert remembered(column) is None            # let go: nothing holds the codes
+        again = coded(column)                        # factorised again, remembered again
+        assert again[0].tolist() == first[0].tolist() == [0, -1, 1, 0]
+        assert again[1].tolist() == ["b", "a"]
+        assert remembered(column) is not None
+    forget_codes()                                   # outside a run: nothing to forget
 
 
 def test_copies_and_concatenations_share_the_parts_factorisations():

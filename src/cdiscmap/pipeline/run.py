@@ -408,6 +408,7 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
                        {n: {v.name for v in ds.variables if v.data_type == "Char"}
                         for n, ds in standards.datasets.items()}, progress=progress)
     from cdiscmap.pipeline.recist_step import apply_recist
+    from cdiscmap.sdtm.vectorize import forget_codes
 
     # Most datasets are final once mapped: their own checks and lineage lines are made by a
     # forked child while this process runs the RECIST engine and builds the trial design (the
@@ -438,6 +439,9 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
     with Staging(out_dir) as stage:
         checks = children.enter_context(ForkedCall(
             lambda: _checks_and_lineage(result, loaded, standards, recist_check, unchanged)))
+        # the mapped domains' remembered factorisations had their last reader in the checks
+        # (the child has its own copy): ≈ 2 GB at 100k subjects go before ADaM is derived
+        forget_codes()
         staging = stage.folder
 
         def size_sdtm() -> PlannedDatasets:

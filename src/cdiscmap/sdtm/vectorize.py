@@ -65,6 +65,18 @@ def codes_cache() -> Iterator[None]:
         yield
 
 
+def forget_codes() -> None:
+    """Drop the factorisations remembered so far (the cache stays open for new ones).
+
+    Why: ``cdiscmap run`` keeps the mapped domains' factorisations for the RECIST step, the
+    trial design and the checks; once the checks' child is forked (it has its own copy)
+    nothing in the run reads them again, and at 100,000 subjects they are ≈ 2 GB
+    (8 bytes per text cell of SDTM)."""
+    cache = _CODES.get()
+    if cache is not None:
+        cache.clear()
+
+
 def memo_apply(name: str, distinct: np.ndarray,
                fn: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray] | None:
     """``fn`` on distinct ``str`` values (no nulls), through the run's memo ``name``: only the
