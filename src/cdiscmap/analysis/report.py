@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
 from cdiscmap.analysis.text import as_dates
 from cdiscmap.analysis.tumour import TumourData, _population_data, tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
-from cdiscmap.forked import ForkedCall
+from cdiscmap.forked import ForkedCall, PeerChannel
 
 REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
 MAX_FIGURE_GROUPS = 8
@@ -421,15 +421,7 @@ def prepare_report() -> None:
     import scipy.optimize  # noqa: F401
 
 
-class PeerEnd(Protocol):
-    """The child's end of a :class:`cdiscmap.forked.ForkedPeer` (``PeerChannel``)."""
-
-    def send(self, value: object) -> None: ...
-
-    def recv(self) -> object | None: ...
-
-
-def report_peer(channel: PeerEnd) -> None:
+def report_peer(channel: PeerChannel) -> None:
     """The work of a :class:`cdiscmap.forked.ForkedPeer` forked at the start of a run that
     will make a report: :func:`prepare_report` first (while the parent loads specs and
     maps), then it waits for ``(ADaM frames by name, AnalysisSettings)`` and answers
