@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import pickle
 import queue
@@ -352,7 +353,11 @@ def _memory_file(name: str) -> int | None:
 
 
 def _leave_the_others(keep: int) -> None:
-    """In a new child: close the files of the parent's other children (see :data:`_OPEN`)."""
+    """In a new child: close the files of the parent's other children (see :data:`_OPEN`),
+    and keep the objects inherited from the parent out of the child's garbage collections
+    (``gc.freeze``, as the gc module's documentation advises after fork): a collection would
+    traverse them for no cycle the child made, and write to their pages, copying them."""
+    gc.freeze()
     for fd in _OPEN - {keep}:
         with contextlib.suppress(OSError):
             os.close(fd)

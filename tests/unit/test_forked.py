@@ -33,6 +33,21 @@ def test_value_computed_in_another_process():
 
 
 @needs_fork
+def test_children_leave_the_parents_objects_out_of_their_collections():
+    # what the parent had when it forked is frozen in each child (never traversed there);
+    # the parent's own collector is untouched
+    import gc
+
+    kept = [[i] for i in range(1000)]           # tracked objects the children inherit
+    before = gc.get_freeze_count()
+    frozen = ForkedCall(gc.get_freeze_count, fork=True).result()
+    assert frozen >= len(kept) + before
+    with ForkedPeer(lambda chan: chan.send(gc.get_freeze_count())) as peer:
+        assert peer.recv() >= len(kept) + before
+    assert gc.get_freeze_count() == before
+
+
+@needs_fork
 def test_large_value_does_not_block_the_child():
     # 8 MB: far beyond a pipe buffer (64 KiB), read while the parent is busy elsewhere
     call = ForkedCall(lambda: b"x" * (8 << 20), fork=True)
