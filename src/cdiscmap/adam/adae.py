@@ -382,5 +382,5 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         methods[f"AOCC{key}IFL"] = (f"Y on the first treatment-emergent AE with the highest "
                                     f"{cfg.worst_by} of the {text}, by ASTDTM then AESEQ")
 
-    out = out.sort_values(["USUBJID", "AESEQ"], kind="mergesort").reset_index(drop=True)
-    return out
+    # ignore_index: the sorted frame gets its RangeIndex without reset_index's deep copy
+    return out.sort_values(["USUBJID", "AESEQ"], kind="mergesort", ignore_index=True)

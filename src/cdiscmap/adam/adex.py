@@ -364,4 +364,4 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
         out["SRCDOM"] = params["SRCDOM"].astype("string")
         out["SRCVAR"] = params["SRCVAR"].astype("string")
         out["SRCSEQ"] = params["SRCSEQ"].astype("float64")
-    return out.reset_index(drop=True)
+    return out.set_axis(pd.RangeIndex(len(out)), copy=False)   # a new frame: no deep copy

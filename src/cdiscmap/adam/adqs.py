@@ -106,7 +106,7 @@ def derive_adqs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out["CHG"] = (out["AVAL"] - out["BASE"]).where(after)
     out = out.sort_values(["USUBJID", "PARAMN", "ADT", "AVISITN"], kind="mergesort")
     out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
-    out = out.reset_index(drop=True)
+    out = out.set_axis(pd.RangeIndex(len(out)), copy=False)   # sorted copy already
 
     share = f"{cfg.min_answered:.0%}"
     for s in cfg.scales:

@@ -143,7 +143,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
         report_rows(findings, rs.loc[unknown], "RS", rule="CMAP-AD0012", severity=Severity.ERROR,
                     message="RS subject is not in DM; record not analysed", variable="USUBJID")
         rs = rs.loc[~unknown]
-    rs = rs.reset_index(drop=True)
+    rs = rs.set_axis(pd.RangeIndex(len(rs)), copy=False)   # its own columns: no deep copy
     dates = impute_dtc(rs["RSDTC"], cfg.date_highest_imputation, cfg.date_imputation)
     if dates.invalid.any():
         report_bad_dates(findings, rs.loc[dates.invalid], "RS", "RSDTC")

@@ -567,16 +567,19 @@ def _source_latest(latest: np.ndarray, subjects: pd.Index, sdtm: dict[str, pd.Da
                                                list(needed[source.dataset]),
                                                projected=projected)
     frame = read[source.dataset]
-    cut = {source.dataset: frame[[c for c in dict.fromkeys(_source_variables(source))
-                                  if c in frame.columns]]}
-    if source.date not in cut[source.dataset].columns:
+    if source.date not in frame.columns:
         return  # permissible variable absent (e.g. AEENDTC): nothing to add
-    found = source_records(cut, source, findings, highest=source.imputation, how="first",
-                           purpose="LSTALVDT")
+    # the frame of all the dataset's sources as it is (not a copy cut to this source's
+    # variables): source_records reads the source's variables of it and its findings name
+    # USUBJID, the date and the provenance (_SRCFILE/_SRCROW or --SEQ), which both hold
+    found = source_records({source.dataset: frame}, source, findings,
+                           highest=source.imputation, how="first", purpose="LSTALVDT")
     if found is None:
         return
     records, imputed = found
-    rows = index_positions(subjects, records["USUBJID"].astype("string"))
+    ids = records["USUBJID"]
+    rows = index_positions(subjects, ids if type(ids.array) is pd.arrays.StringArray
+                           else ids.astype("string"))   # a "string" column as it is: no copy
     dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
     use = (rows >= 0) & imputed.dates.notna().to_numpy()
     np.maximum.at(latest, rows[use], dates[use])

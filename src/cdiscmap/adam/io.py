@@ -139,7 +139,12 @@ def dataset_columns(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[
         _projected_xpt(sdtm, dataset, names)
     if frame is None:
         frame = sdtm[dataset]
-    return frame[[c for c in dict.fromkeys(names) if c in frame.columns]]
+    if frame.columns.has_duplicates:
+        return frame[[c for c in dict.fromkeys(names) if c in frame.columns]]
+    # the columns themselves, not copies (``frame[names]`` copies them: RS and TR at 10,000
+    # subjects are 250,000-300,000 rows); callers only read them
+    return pd.DataFrame({c: frame[c] for c in dict.fromkeys(names) if c in frame.columns},
+                        index=frame.index, copy=False)
 
 
 def _projected_xpt(sdtm: Mapping[str, pd.DataFrame], dataset: str, names: list[str]
