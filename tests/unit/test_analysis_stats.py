@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -69,6 +70,53 @@ def test_simon_designs_match_the_published_tables(args, optimal, minimax) -> Non
         assert round(design.en0, 1) == want[4]
         assert design.pet0 == pytest.approx(want[5], abs=0.006)
         assert design.alpha <= args[2] and design.power >= 1 - args[3]
+
+
+def _brute_force_simon(p0: float, p1: float, alpha: float, beta: float, nmax: int
+                       ) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """(r1, n1, r, n) of the optimal and minimax designs by trying every design with
+    n <= nmax one at a time, its error rates summed with math.comb (no scipy, no arrays).
+    Order and ties as Simon (1989): the least EN0 (first of n, n1, r1, r when equal), and
+    the least n, then EN0."""
+    @functools.cache
+    def pmf(x: int, m: int, p: float) -> float:
+        return math.comb(m, x) * p**x * (1 - p) ** (m - x)
+
+    @functools.cache
+    def tail(x: int, m: int, p: float) -> float:           # P(X >= x)
+        return _upper_tail(x, m, p)
+
+    def reject(r1: int, n1: int, r: int, n: int, p: float) -> float:
+        return sum(pmf(x1, n1, p) * tail(max(r - x1 + 1, 0), n - n1, p)
+                   for x1 in range(r1 + 1, n1 + 1))
+
+    best_opt = best_mm = None
+    for n in range(2, nmax + 1):
+        for n1 in range(1, n):
+            for r1 in range(n1):
+                pet0 = sum(pmf(x, n1, p0) for x in range(r1 + 1))
+                en0 = n1 + (1 - pet0) * (n - n1)
+                for r in range(r1, n):
+                    if reject(r1, n1, r, n, p0) > alpha + 1e-12 \
+                            or reject(r1, n1, r, n, p1) < 1 - beta - 1e-12:
+                        continue
+                    if best_opt is None or en0 < best_opt[0] - 1e-9:
+                        best_opt = (en0, (r1, n1, r, n))
+                    if best_mm is None or (n == best_mm[0] and en0 < best_mm[1] - 1e-9):
+                        best_mm = (n, en0, (r1, n1, r, n))
+    assert best_opt is not None and best_mm is not None
+    return best_opt[1], best_mm[2]
+
+
+@pytest.mark.parametrize("args", [(0.05, 0.25, 0.05, 0.20, 18), (0.10, 0.34, 0.10, 0.20, 14),
+                                  (0.15, 0.38, 0.20, 0.15, 17), (0.40, 0.63, 0.15, 0.20, 19)])
+def test_simon_search_is_the_brute_force_over_every_design(args) -> None:
+    # the search evaluates a first stage for every n at once and skips designs that cannot
+    # qualify: the same designs as trying each one (small nmax, so that tries are quick;
+    # 0.40/0.63: the optimal design of nmax 100, n = 21, is beyond 19)
+    opt, mm = search(*args)
+    assert ((opt.r1, opt.n1, opt.r, opt.n), (mm.r1, mm.n1, mm.r, mm.n)) \
+        == _brute_force_simon(*args)
 
 
 def test_simon_binomial_is_scipy_stats_binom_bit_for_bit() -> None:

@@ -3,10 +3,11 @@
 Stage 1 treats n1 patients and stops for futility when at most r1 respond; otherwise n patients
 in all are treated and H0 (p <= p0) is rejected when more than r respond. The optimal design
 minimises the expected size under p0 (EN0); the minimax design minimises n, then EN0. Both are
-found by exact binomial enumeration (scipy.stats.binom), vectorised over (r1, r) for each
-(n1, n), as clinfun::ph2simon does. The binomial probabilities are scipy.stats.binom's, taken
-from the scipy.special functions it calls (``_binom_pmf/_cdf/_sf``) with its own rules outside
-the support: importing scipy.stats costs more than half a CPU second, the search itself less.
+found by exact binomial enumeration (scipy.stats.binom), vectorised over every
+(n, r1, r) of a first stage n1 (clinfun::ph2simon loops over (n1, n) and vectorises (r1, r)).
+The binomial probabilities are scipy.stats.binom's, taken from the scipy.special functions it
+calls (``_binom_pmf/_cdf/_sf``) with its own rules outside the support: importing scipy.stats
+costs more than half a CPU second, the search itself less.
 """
 
 from __future__ import annotations
@@ -109,10 +110,12 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
            ) -> tuple[SimonDesign, SimonDesign]:
     """(optimal, minimax) designs with type I error <= alpha and power >= 1 - beta, n <= nmax.
 
-    For each total n and first-stage n1, every (r1, r) is evaluated at once: with
-    ``M[x1, r] = b(x1; n1, p) * P(X2 > r - x1)``, the rejection probability of (r1, r) is the
-    sum of M over x1 > r1, a reversed cumulative sum. Every n up to ``nmax`` is searched (as
-    clinfun::ph2simon does: a larger n can have a smaller EN0). Ties keep the smaller n, n1."""
+    For a first stage n1, every total n and every (r1, r) are evaluated at once
+    (:class:`_Stage1`): with ``M[x1, r] = b(x1; n1, p) * P(X2 > r - x1)``, the rejection
+    probability of (r1, r) is the sum of M over x1 > r1, a reversed cumulative sum. Every n up
+    to ``nmax`` is searched (as clinfun::ph2simon does: a larger n can have a smaller EN0).
+    The designs are then taken in the order of n, then n1 (ties keep the smaller n, n1, then
+    r1, r); a first stage is evaluated only when that order reaches it."""
     binom = _binom()
     if not 0 < p0 < p1 < 1:
         raise ValueError(f"Simon design needs 0 < p0 < p1 < 1 (p0 {p0}, p1 {p1})")
@@ -122,8 +125,6 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
     tails = {p: binom.sf(ks[None, :], sizes[:, None], p) for p in (p0, p1)}
     pmfs = {p: binom.pmf(ks[None, :], sizes[:, None], p) for p in (p0, p1)}
     cdf0 = binom.cdf(ks[None, :], sizes[:, None], p0)
-    best_opt: tuple[float, int, int, int, int] | None = None     # EN0, n, r1, n1, r
-    best_mm: tuple[int, float, int, int, int] | None = None      # n, EN0, r1, n1, r
     # Pruning that cannot change the result: the power of (r1, r) is at most P(X > r) of
     # one stage of n and at most P(X1 > r1) of stage 1, so only r <= rmax[n] and
     # r1 <= rmax[n1] can reach 1 - beta (a margin of 1e-9 over the rounding of the sums).
@@ -131,43 +132,33 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
     reach = tails[p1] >= 1 - beta - 1e-12 - 1e-9
     rmax = np.where(reach.any(axis=1), reach.shape[1] - 1 - np.argmax(reach[:, ::-1], axis=1),
                     -1)
+    stages: dict[int, _Stage1] = {}
+    best_opt: tuple[float, int, int, int, int] | None = None     # EN0, n, r1, n1, r
+    best_mm: tuple[int, float, int, int, int] | None = None      # n, EN0, r1, n1, r
+    usable = (rmax >= 0).tolist()
     for n in range(2, nmax + 1):
-        if rmax[n] < 0:
+        if not usable[n]:
             continue
-        rs = np.arange(min(n, int(rmax[n]) + 1))
         for n1 in range(1, n):
-            if rmax[n1] < 0:
+            if not usable[n1]:
                 continue
             # EN0 = n1 + (1 - PET0) n2 >= n1: once the minimax n is passed, a first stage as
             # large as the best EN0 so far cannot give a smaller EN0
             if best_opt is not None and best_mm is not None and n != best_mm[0] \
                     and n1 >= best_opt[0]:
                 break
-            n2 = n - n1
-            x1 = np.arange(n1 + 1)
-            k = rs[None, :] - x1[:, None]                        # r - x1
-            keep = min(n1, int(rmax[n1])) + 1                    # rows r1 = 0 .. keep - 1
-            reject = []
-            for p in (p0, p1):
-                tail2 = np.where(k < 0, 1.0, tails[p][n2][np.clip(k, 0, nmax)])
-                m = pmfs[p][n1][: n1 + 1, None] * tail2
-                rev = np.cumsum(m[::-1], axis=0)[::-1]           # rev[x] = sum over x1 >= x
-                full = np.vstack([rev[1:], np.zeros((1, len(rs)))])   # row r1: x1 > r1
-                reject.append(full[:keep])
-            a0, pw = reject
-            x1 = x1[:keep]
-            r1s = x1[:, None]
-            ok = (a0 <= alpha + 1e-12) & (pw >= 1 - beta - 1e-12) & (rs[None, :] >= r1s) \
-                & (r1s < n1)
-            if not ok.any():
+            stage = stages.get(n1)
+            if stage is None:
+                stage = stages[n1] = _Stage1(n1, nmax, rmax, tails, pmfs, cdf0, (p0, p1),
+                                             alpha, beta)
+            found = stage.best(n)
+            if found is None:
                 continue
-            en = np.where(ok, n1 + (1 - cdf0[n1][:keep, None]) * n2, np.inf)
-            i, j = np.unravel_index(int(np.argmin(en)), en.shape)
-            cand = float(en[i, j])
+            cand, i, j = found
             if best_opt is None or cand < best_opt[0] - 1e-9:
-                best_opt = (cand, n, int(i), n1, int(j))
+                best_opt = (cand, n, i, n1, j)
             if best_mm is None or (n == best_mm[0] and cand < best_mm[1] - 1e-9):
-                best_mm = (n, cand, int(i), n1, int(j))
+                best_mm = (n, cand, i, n1, j)
     if best_opt is None or best_mm is None:
         raise ValueError(f"no Simon design with n <= {nmax} for p0 {p0}, p1 {p1}, "
                          f"alpha {alpha}, beta {beta}")
@@ -176,6 +167,64 @@ def search(p0: float, p1: float, alpha: float, beta: float, nmax: int = 100
     n, _, r1, n1, r = best_mm
     minimax = describe(r1, n1, r, n, p0, p1, "minimax")
     return optimal, minimax
+
+
+class _Stage1:
+    """The best (r1, r) of one first stage n1 for every total n in n1 + 1 .. nmax, in one
+    set of array operations (one stage at a time was a loop of thousands of small numpy
+    calls per search). For each n the (r1, r) grid is r1 < min(n1, rmax[n1] + 1) and
+    r < min(n, rmax[n] + 1), padded to the widest n; the padding never qualifies. The floats
+    are those of a computation per (n1, n): the same products, and the reversed cumulative
+    sum over x1 runs in the same order along its axis."""
+
+    def __init__(self, n1: int, nmax: int, rmax: np.ndarray, tails: dict[float, np.ndarray],
+                 pmfs: dict[float, np.ndarray], cdf0: np.ndarray, ps: tuple[float, float],
+                 alpha: float, beta: float) -> None:
+        self.n1 = n1
+        ns = np.arange(n1 + 1, nmax + 1)
+        n2 = ns - n1
+        widths = np.where(rmax[ns] >= 0, np.minimum(ns, rmax[ns] + 1), 0)
+        width = max(int(widths.max()), 1) if len(ns) else 1
+        rs = np.arange(width)
+        # rows r1 = 0 .. rows - 1: r1 <= rmax[n1] and r1 < n1
+        rows = min(n1, int(rmax[n1]) + 1)
+        # x1 from n1 down to 1, so that the cumulative sum runs along the stored order:
+        # cum[:, t] = sum of M over x1 >= n1 - t; row r1 (x1 > r1) is cum[:, n1 - r1 - 1].
+        # Column 0 of a padded tail table is P(X2 > negative) = 1 (r - x1 < 0).
+        down = np.arange(n1, 0, -1)
+        at = np.clip(rs[None, :] - down[:, None] + 1, 0, None)
+        reject = []
+        for p in ps:
+            padded = np.empty((len(ns), nmax + 2))
+            padded[:, 0] = 1.0
+            padded[:, 1:] = tails[p][n2]
+            m = padded[:, at]
+            m *= pmfs[p][n1][down, None]
+            cum = np.cumsum(m, axis=1)
+            reject.append(cum[:, n1 - rows: n1][:, ::-1])
+        a0, pw = reject
+        r1s = np.arange(rows)
+        ok = (a0 <= alpha + 1e-12) & (pw >= 1 - beta - 1e-12)
+        ok &= (rs[None, :] >= r1s[:, None])[None]
+        ok &= (rs[None, :] < widths[:, None])[:, None, :]
+        row_ok = ok.any(axis=2)
+        # EN0 of (r1, r) depends on r1 only: the first minimum of the grid in row-major
+        # order is the first row of the least EN0 among rows with a qualifying r, at its
+        # first qualifying r
+        en = np.where(row_ok, n1 + (1 - cdf0[n1][:rows])[None, :] * n2[:, None], np.inf)
+        i = np.argmin(en, axis=1)
+        pick = np.arange(len(ns))
+        self.has = row_ok.any(axis=1).tolist()
+        self.en = en[pick, i].tolist()
+        self.r1 = i.tolist()
+        self.r = np.argmax(ok[pick, i], axis=1).tolist()
+
+    def best(self, n: int) -> tuple[float, int, int] | None:
+        """(EN0, r1, r) of the least EN0 for total ``n``, None when no design qualifies."""
+        at = n - self.n1 - 1
+        if not self.has[at]:
+            return None
+        return self.en[at], self.r1[at], self.r[at]
 
 
 @dataclass(frozen=True)
