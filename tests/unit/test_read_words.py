@@ -131,3 +131,41 @@ def test_factorize_bytes_by_hand(texts, codes, first):
     found_codes, found_first = read._factorize_bytes(block)
     assert found_codes.tolist() == codes
     assert found_first.tolist() == first
+
+
+def test_text_of_a_few_runs_is_each_runs_object_repeated():
+    """A column of long runs (sorted SDTM) is built from one object per run when no facts are
+    asked for; the rows are those of the codes path, by hand: trimmed, blanks <NA>."""
+    import pandas as pd
+
+    texts = [b" S-1  "] * 5 + [b"      "] * 4 + [b"S-2\0\0\0"] * 6 + [b" S-1  "] * 5
+    rows = np.frombuffer(b"".join(texts), dtype=np.uint8).reshape(len(texts), 6)
+    var = _var("USUBJID", "char", 6, 0)
+    codes, first, lengths = read._factorize_runs(rows)
+    assert (codes.tolist(), first.tolist(), lengths.tolist()) == ([0, 1, 2, 0], [0, 5, 9],
+                                                                 [5, 4, 6, 5])
+    stripped = read._column(rows, var, strip=True)
+    assert stripped.tolist() == ["S-1"] * 5 + [pd.NA] * 4 + ["S-2"] * 6 + ["S-1"] * 5
+    assert stripped.dtype == pd.StringDtype()
+    assert read._column(rows, var).tolist() == \
+        [" S-1"] * 5 + [pd.NA] * 4 + ["S-2"] * 6 + [" S-1"] * 5
+    # the rows of one run share one object, as the codes path gives them
+    assert len({id(value) for value in stripped.array[:5]}) == 1
+    facts: dict = {}
+    with_facts = read._column(rows, var, strip=True, facts=facts)
+    pd.testing.assert_series_equal(with_facts, stripped)
+    assert facts["USUBJID"].codes.tolist() == [0] * 5 + [-1] * 4 + [1] * 6 + [0] * 5
+
+
+def test_a_normalised_frame_is_given_back_as_it_is():
+    import pandas as pd
+
+    frame = pd.DataFrame({"USUBJID": pd.array(["S-1", None], dtype="string"),
+                          "AESEQ": [1.0, 2.0]})
+    assert read.normalise_frame(frame, text_done=True) is frame
+    # lower-case names or integer numbers: normalised as before (a new frame)
+    other = pd.DataFrame({"usubjid": pd.array(["S-1", None], dtype="string"), "AESEQ": [1, 2]})
+    done = read.normalise_frame(other, text_done=True)
+    assert list(done.columns) == ["USUBJID", "AESEQ"]
+    assert done["AESEQ"].dtype == np.float64 and done["AESEQ"].tolist() == [1.0, 2.0]
+    assert done["USUBJID"].tolist() == ["S-1", pd.NA]

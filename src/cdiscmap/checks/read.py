@@ -96,19 +96,24 @@ def sas_dates(numbers: np.ndarray, unit: str) -> np.ndarray:
 
 
 def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
-                   first: np.ndarray | None = None) -> tuple[pd.Series, TextFacts | None]:
+                   first: np.ndarray | None = None, lengths: np.ndarray | None = None
+                   ) -> tuple[pd.Series, TextFacts | None]:
     """Rows as "string" from codes into distinct texts; blank texts and code -1 are <NA>.
 
     ``strip`` also trims leading/trailing whitespace (``cdiscmap adam``'s SDTM convention),
     once per distinct text. With ``first`` (the first row of each code), also the column's
-    :class:`TextFacts`, from the codes: no second pass hashing the rows' text."""
+    :class:`TextFacts`, from the codes: no second pass hashing the rows' text. ``lengths``:
+    the codes are one per run of equal rows, of these lengths (:func:`_factorize_runs`); each
+    run's object is repeated, a third of the time of spreading the codes over the rows and
+    taking the objects by them (the repeat reads no index per row)."""
     if strip:
         table = [s if (s := t.strip()) else pd.NA for t in texts]
     else:
         table = [t if t.strip() else pd.NA for t in texts]
     table.append(pd.NA)                                       # code -1 picks this <NA>
     values = np.array(table, dtype=object)
-    column = pd.Series(string_array(values[codes]), copy=False)
+    rows = values[codes] if lengths is None else values[codes].repeat(lengths)
+    column = pd.Series(string_array(rows), copy=False)
     return column, (None if first is None else _facts(codes, values[:-1], first))
 
 
@@ -396,6 +401,15 @@ def _factorize_bytes(block: np.ndarray, words: list[np.ndarray] | None = None
     USUBJID, a visit): runs of equal rows are found exactly by comparing each row with the
     one before, and only each run's first row is factorised when runs are few.
     """
+    codes, first, lengths = _factorize_runs(block, words)
+    return (codes if lengths is None else np.repeat(codes, lengths)), first
+
+
+def _factorize_runs(block: np.ndarray, words: list[np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_factorize_bytes` before its codes are spread over the rows: the codes, the first
+    row of each code and, when the block is a few runs of equal rows, the length of each run
+    (the codes are then one per run); lengths None: one code per row."""
     n_rows = len(block)
     if words is None:
         words = _row_words(block)
@@ -409,9 +423,9 @@ def _factorize_bytes(block: np.ndarray, words: list[np.ndarray] | None = None
             starts = np.flatnonzero(np.concatenate(([True], change)))
         if starts is not None and len(starts) * 4 <= n_rows:
             run_codes, run_first = _factorize_words([w[starts] for w in words], len(starts))
-            return (np.repeat(run_codes, np.diff(np.append(starts, n_rows))),
-                    starts[run_first])
-    return _factorize_words(words, n_rows)
+            return run_codes, starts[run_first], np.diff(np.append(starts, n_rows))
+    codes, first = _factorize_words(words, n_rows)
+    return codes, first, None
 
 
 def _factorize_words(words: list[np.ndarray], n_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -471,7 +485,13 @@ def _column(rows: np.ndarray, var: _Variable, strip: bool = False,
     length = var.meta.length or 0
     block = rows[:, var.position:var.position + length]
     if var.meta.type == "char":
-        codes, first = _factorize_bytes(block, words)
+        if facts is None:
+            codes, first, lengths = _factorize_runs(block, words)
+            if lengths is not None:     # a few runs: each run's text object repeated, no
+                return _string_column(codes, _texts(block[first]), strip,  # codes per row
+                                      lengths=lengths)[0]
+        else:
+            codes, first = _factorize_bytes(block, words)
         column, found = _string_column(codes, _texts(block[first]), strip,
                                        first if facts is not None else None)
         if found is not None and facts is not None:
@@ -678,6 +698,8 @@ def normalise_frame(frame: pd.DataFrame, *, text_done: bool = False) -> pd.DataF
     ``text_done``: the "string" columns already are (the XPT reader trims and blanks them once
     per distinct value, ``read_xpt_dataset(strip=True)``) and are kept as they are.
     """
+    if text_done and _normalised(frame):
+        return frame        # nothing to change: no rename, no copy of the numbers, no rebuild
     # rename copies every column; the reader's own frame (text_done) is not kept elsewhere,
     # so it is renamed without a copy (≈10 % of reading an XPT file)
     frame = frame.rename(columns=lambda c: str(c).strip().upper(), copy=not text_done)
@@ -693,6 +715,15 @@ def normalise_frame(frame: pd.DataFrame, *, text_done: bool = False) -> pd.DataF
         text = col.astype("string").str.strip()
         out[name] = text.mask(text == "")
     return pd.DataFrame(out, index=frame.index, copy=False)
+
+
+def _normalised(frame: pd.DataFrame) -> bool:
+    """Whether :func:`normalise_frame` (``text_done``) would give ``frame``'s very columns:
+    upper-case names without blanks around them, only "string" and float64 columns (an XPT
+    file of SDTM read by the reader: its numbers are float64 already)."""
+    return all(isinstance(name, str) and name == name.strip().upper()
+               for name in frame.columns) and all(
+        isinstance(dtype, pd.StringDtype) or dtype == np.float64 for dtype in frame.dtypes)
 
 
 def _check_types(frame: pd.DataFrame, shown: str, dataset: str) -> pd.DataFrame:
