@@ -850,6 +850,9 @@ def test_the_faster_stylesheet_renders_the_same_html(sdtm_define, adam_define):
     assert re.findall(r"\$g_seq\w+\[@OID=\$", faster_text) == ["$g_seqStandard[@OID=$"]
     assert faster_text.count("key('cdiscmap.ItemDef'") == 20
     assert faster_text.count("key('cdiscmap.GroupItemRef'") == 3
+    # the SUPP--/parent rows find the other dataset by key, not by a scan of the document
+    assert "//odm:ItemGroupDef" not in faster_text
+    assert faster_text.count("key('cdiscmap.ItemGroupDef'") == 7
     shipped = etree.XSLT(etree.parse(str(define_stylesheet_path())))
     faster = etree.XSLT(etree.fromstring(faster_text.encode("utf-8")))
     table = Table("t_os", "Overall survival", ["Group", "N"], footnotes=["KM."],
@@ -875,6 +878,10 @@ def test_the_faster_stylesheet_renders_the_same_html(sdtm_define, adam_define):
     documents.append(ranked)
     for document in documents:
         assert bytes(faster(document)) == bytes(shipped(document))
+    # SUPPDM and DM link to each other, each row naming the other's description
+    sdtm_html = bytes(faster(documents[0])).decode()
+    assert re.search(r"Related Supplemental Qualifiers Dataset: <a[^>]*>SUPPDM</a> \(\w", sdtm_html)
+    assert re.search(r"Related Parent Dataset: <a[^>]*>DM</a> \(Demographics\)", sdtm_html)
     assert b"A described term" in bytes(faster(ranked))
 
 
