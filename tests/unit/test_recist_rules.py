@@ -163,6 +163,31 @@ def test_several_investigator_sums_at_one_visit_compare_the_smallest_then_first_
         "investigator=35 computed=40"]
 
 
+def test_disagreements_only_composes_the_same_sources_for_the_rows_left() -> None:
+    # the sums of the test above (V3: 35 kept, 5 mm off the computed 40, tr.csv row 33); RS:
+    # V2 PR agrees (computed -40 % PR), V3 SD against the computed PD (40 vs nadir 30: +10 mm,
+    # +33 %), V4 has no TR assessment: RS ONLY. SOURCE of an RS record: rs.csv row n
+    tu, tr = build({1: {"T01": 30, "T02": 20, "SUM": 50},
+                    2: {"T01": 20, "T02": 10, "SUM": 30},
+                    3: {"T01": 30, "T02": 10, "SUM": 41}})
+    extra = tr[tr["TRTESTCD"] == "SUMDIAM"].iloc[[1, 2]].assign(TRSTRESN=[30.0, 35.0])
+    tr = pd.concat([tr, extra], ignore_index=True)
+    tr["_SRCFILE"] = "tr.csv"
+    tr["_SRCROW"] = [1, 2, 3, 4, 5, 7, 8, 9, 10, 100, 33]
+    collected = rs([(2, "OVRLRESP", "PR"), (3, "OVRLRESP", "SD"), (4, "OVRLRESP", "PD")]).assign(
+        _SRCFILE=pd.array(["rs.csv"] * 3, dtype="string"), _SRCROW=[4, 9, 12])
+    out = timepoint_responses(tu, tr)
+    whole, findings = crosscheck(out, collected, tr=tr)
+    table, only = crosscheck(out, collected, tr=tr, disagreements_only=True)
+    assert [(r.RSTESTCD, r.VISITNUM, r.STATUS, r.SOURCE) for r in table.itertuples()] == [
+        ("OVRLRESP", 3.0, "DISAGREE", "rs.csv row 9"),
+        ("SUMDIAM", 3.0, "DISAGREE", "tr.csv row 33"),
+        ("OVRLRESP", 4.0, "RS ONLY", "rs.csv row 12")]
+    assert only == findings
+    assert [f.source for f in only] == ["rs.csv row 9", "tr.csv row 33", "rs.csv row 12"]
+    assert table.equals(whole[whole["STATUS"] != "AGREE"].reset_index(drop=True))
+
+
 def test_new_lesion_progression_is_compared_rc0004() -> None:
     tu, tr = build({1: {"T01": 30}, 2: {"T01": 30, "NEW01": "UNEQUIVOCAL"}, 3: {"T01": 30}})
     out = timepoint_responses(tu, tr)

@@ -119,9 +119,11 @@ def _unpickled_records(columns: list[tuple[str, np.ndarray, np.ndarray | None]],
     return RsRecords(frame, reader, labels)
 
 
-def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
+def prepare_rs(rs: pd.DataFrame, default: str, *, sources: bool = True) -> RsRecords:
     """:class:`RsRecords` of an RS dataset; ``default``: the reader of a null RSEVAL (the
-    settings' primary ``evaluator``)."""
+    settings' primary ``evaluator``). ``sources=False``: the records keep their row
+    positions in ``rs`` (``_RSROW``) instead of their SOURCE text, composed later for the
+    few rows that need it (:func:`_sources_at`)."""
     missing = [c for c in ("USUBJID", "RSTESTCD", "RSSTRESC", "VISITNUM") if c not in rs.columns]
     if missing:
         raise InputDataError(f"RS lacks column(s) {', '.join(missing)} needed to cross-check "
@@ -139,7 +141,7 @@ def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
     sub = rs.loc[keep, [c for c in rs.columns if c in _RS_READ]]   # copy only what is read
     carry_rows(rs, sub, keep)           # codes of RS's columns known: those of the rows kept
     usub_codes, usub = text_codes(sub["USUBJID"], upper=False)
-    src = _source(sub)
+    src = _source(sub) if sources else np.flatnonzero(keep)
     frame = pd.DataFrame({
         "USUBJID": np.append(usub, None)[usub_codes],
         "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
@@ -147,19 +149,20 @@ def prepare_rs(rs: pd.DataFrame, default: str) -> RsRecords:
                      else np.full(len(sub), None, dtype=object)),
         "RSTESTCD": test_cats[test_codes[keep]].astype(object),
         "RSSTRESC": _normalise_result(sub["RSSTRESC"]),
-        "SOURCE": src.astype(object),
+        "SOURCE" if sources else "_RSROW": src.astype(object) if sources else src,
     })
     return RsRecords(frame, reader[keep], labels)
 
 
 def _rs_of_evaluator(rs: pd.DataFrame | RsRecords, evaluator: str | None, default: str,
-                     readers: list[str]) -> pd.DataFrame:
+                     readers: list[str], *, sources: bool = True) -> pd.DataFrame:
     """Collected RECIST 1.1 RS records for the compared tests, with their reader label.
 
     ``evaluator`` given: that evaluator's records (any RSEVALID), labelled as the one computed
-    reader; otherwise the records of the computed ``readers``.
+    reader; otherwise the records of the computed ``readers``. ``sources=False`` (RS a
+    dataset): ``_RSROW`` instead of SOURCE (:func:`prepare_rs`).
     """
-    records = rs if isinstance(rs, RsRecords) else prepare_rs(rs, default)
+    records = rs if isinstance(rs, RsRecords) else prepare_rs(rs, default, sources=sources)
     codes, labs = records.reader, records.labels
     if evaluator is not None:
         keep = (evaluator_of(labs) == evaluator.strip().upper())[codes]
@@ -174,10 +177,11 @@ def _rs_of_evaluator(rs: pd.DataFrame | RsRecords, evaluator: str | None, defaul
         values = frame[col].to_numpy()
         return values if every else values[keep]
 
+    last = "SOURCE" if "SOURCE" in frame.columns else "_RSROW"
     return pd.DataFrame({
         "USUBJID": rows("USUBJID"), "EVALUATOR": labels, "VISITNUM": rows("VISITNUM"),
         "RS_VISIT": rows("RS_VISIT"), "RSTESTCD": rows("RSTESTCD"),
-        "RSSTRESC": rows("RSSTRESC"), "SOURCE": rows("SOURCE"),
+        "RSSTRESC": rows("RSSTRESC"), last: rows(last),
     })
 
 
@@ -234,11 +238,22 @@ def _source(sub: pd.DataFrame) -> np.ndarray:
     return text.astype(object)[pair]
 
 
+def _sources_at(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """:func:`_source` of the rows at positions ``rows`` of ``frame`` (each row's text is
+    its own: the same as those rows of the whole frame's)."""
+    if "_SRCFILE" not in frame.columns or "_SRCROW" not in frame.columns:
+        return np.full(len(rows), "", dtype=object)
+    return _source(frame[["_SRCFILE", "_SRCROW"]].take(rows))
+
+
 def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, default: str,
-              readers: list[str], tolerance: float) -> pd.DataFrame:
+              readers: list[str], tolerance: float, *,
+              disagreements_only: bool = False) -> pd.DataFrame:
     """The investigator's TR sum of diameters next to the computed SUMDIAM (rule CMAP-RC0003).
 
     Compared where both exist, per subject × reader × visit; they agree within ``tolerance`` mm.
+    ``disagreements_only``: the rows that agree are left out, and only the others get their
+    SOURCE text composed and their sums formatted (most sums agree).
     """
     if "TRTESTCD" not in tr.columns or "TRSTRESN" not in tr.columns:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
@@ -259,7 +274,8 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
         "EVALUATOR": labels[keep],
         "VISITNUM": pd.to_numeric(sub["VISITNUM"], errors="coerce").to_numpy(dtype=np.float64),
         "INV_SUM": pd.to_numeric(sub["TRSTRESN"], errors="coerce").to_numpy(dtype=np.float64),
-        "SOURCE": _source(sub),
+        # SOURCE composed at the end, for the rows kept (_SUB: their positions in ``sub``)
+        "_SUB": np.arange(len(sub)),
     })
     inv = inv[inv["INV_SUM"].notna()]
     # only the computed columns the comparison table shows are copied
@@ -270,7 +286,8 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
     # row the sort by USUBJID, EVALUATOR, VISITNUM, INV_SUM, SOURCE puts first); ranked only
     # when there are duplicates. The row order left does not matter: the table is sorted.
     if not _distinct(inv_k):
-        order = np.lexsort((_text_rank(inv["SOURCE"]), inv["INV_SUM"].to_numpy(), inv_k))
+        source_rank = _text_rank(pd.Series(_sources_at(sub, inv["_SUB"].to_numpy())))
+        order = np.lexsort((source_rank, inv["INV_SUM"].to_numpy(), inv_k))
         first = np.ones(len(order), dtype=bool)
         first[1:] = inv_k[order][1:] != inv_k[order][:-1]
         rows = np.sort(order[first])
@@ -293,11 +310,15 @@ def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, d
     if both.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     diff = np.abs(both["INV_SUM"].to_numpy() - both["SUMDIAM"].to_numpy(dtype=np.float64))
+    agree = diff <= tolerance + EPSILON
+    if disagreements_only:
+        both, agree = both.iloc[np.flatnonzero(~agree)], agree[~agree]
     return both.assign(
         RSTESTCD=SUM_TEST,
         RSSTRESC=fmt_number(both["INV_SUM"].to_numpy(), signed=False, trim=True),
         COMPUTED=fmt_number(both["SUMDIAM"].to_numpy(dtype=np.float64), signed=False, trim=True),
-        STATUS=_AGREEMENT[np.where(diff <= tolerance + EPSILON, 0, 1)])[COMPARISON_COLUMNS]
+        STATUS=_AGREEMENT[np.where(agree, 0, 1)],
+        SOURCE=_sources_at(sub, both["_SUB"].to_numpy()))[COMPARISON_COLUMNS]
 
 
 #: STATUS of a compared pair by code (0 agree, 1 disagree): one text object each, shared by
@@ -362,7 +383,10 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         # the computed reader stands in for the chosen evaluator: rows are labelled by it
         readers = [evaluator.strip().upper()]
         computed = computed.assign(EVALUATOR=pd.array(readers * len(computed), dtype="string"))
-    rs_w = _rs_of_evaluator(rs, evaluator, default, readers or [default])
+    # a run's check wants the disagreements alone: RS records keep their row in ``rs`` and
+    # the SOURCE text is composed for the few rows left at the end
+    later = disagreements_only and not isinstance(rs, RsRecords)
+    rs_w = _rs_of_evaluator(rs, evaluator, default, readers or [default], sources=not later)
     has_ovrl = ~_nulls(computed["OVRLRESP"])
     comp = computed.loc[has_ovrl, OUTPUT_COLUMNS]
     keys = ["USUBJID", "EVALUATOR", "VISITNUM"]
@@ -404,11 +428,14 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     parts = [paired, comp_ovrl, rs_only, comp_only]
     if tr is not None:
         parts.append(_sum_rows(computed, tr, evaluator, default, readers or [default],
-                               settings.sumdiam_tolerance_mm))
+                               settings.sumdiam_tolerance_mm,
+                               disagreements_only=disagreements_only))
     table = pd.concat([p for p in parts if len(p)] or [paired], ignore_index=True)
     if disagreements_only:
         # a stable sort of these rows alone orders them as in the whole table
         table = table.iloc[np.flatnonzero(table["STATUS"].to_numpy(dtype=object) != "AGREE")]
+    if later:
+        table = _with_rs_sources(table, rs)
     table["VISIT"] = table["VISIT"].astype(object).where(~_nulls(table["VISIT"]),
                                                          table.get("RS_VISIT"))
     # every text column is factorised once, in the unsorted table: its codes rank USUBJID,
@@ -428,6 +455,20 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
             columns[col] = numbers[col].to_numpy()
     table = pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
     return table, _findings(table), coded
+
+
+def _with_rs_sources(table: pd.DataFrame, rs: pd.DataFrame) -> pd.DataFrame:
+    """The table's rows of RS records (``_RSROW``: their row in ``rs``) with their SOURCE
+    text, the other rows keeping theirs; ``_RSROW`` dropped."""
+    table = table.copy()
+    at = table["_RSROW"].to_numpy(dtype=np.float64) if "_RSROW" in table.columns \
+        else np.full(len(table), np.nan)
+    from_rs = ~np.isnan(at)
+    source = (table["SOURCE"].to_numpy(dtype=object).copy() if "SOURCE" in table.columns
+              else np.full(len(table), None, dtype=object))
+    source[from_rs] = _sources_at(rs, at[from_rs].astype(np.intp))
+    table["SOURCE"] = source
+    return table.drop(columns="_RSROW", errors="ignore")
 
 
 _TEXT_COLUMNS = ("USUBJID", "EVALUATOR", "VISIT", "RSTESTCD", "RSSTRESC", "COMPUTED", "STATUS",
