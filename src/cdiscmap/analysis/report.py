@@ -160,16 +160,25 @@ def _simon_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                   source="Source: ADRS, ADSL; population "
                   + population_text(settings, spec.population))
     # the two columns the accrual order needs (not every ADSL column, once per group)
+    # the population in accrual order, its responders and its subject codes, once: a stable
+    # sort of all rows restricted to a group's rows is the group's own stable sort, and a
+    # group's rows are those whose code is one of its subjects' (no hashing of every USUBJID
+    # and no sort per group)
     order = pd.DataFrame({"USUBJID": pop["USUBJID"],
-                          "_order": as_dates(pop[spec.order_by])})
-    uid = pop["USUBJID"].astype("string")
+                          "_order": as_dates(pop[spec.order_by])}).reset_index(drop=True)
+    accrual = order.sort_values(["_order", "USUBJID"], kind="mergesort",
+                                na_position="last").index.to_numpy()
     yes = response.responder_ids(adrs, e.paramcd, e.responders)     # once, not per group
+    hits = order["USUBJID"].astype(str).isin(yes).to_numpy(dtype=bool)[accrual]
+    codes, distinct = pd.factorize(pop["USUBJID"].astype("string"), use_na_sentinel=False)
+    codes = codes[accrual]
     for grp in groups(pop, settings, spec.grouping):
         if grp.value is None:
             continue
-        sub = order.loc[uid.isin(grp.subjects).to_numpy(dtype=bool)] \
-            .sort_values(["_order", "USUBJID"], kind="mergesort", na_position="last")
-        hit = sub["USUBJID"].astype(str).isin(yes).to_numpy(dtype=bool)
+        member = np.zeros(len(distinct), dtype=bool)
+        found = distinct.get_indexer(grp.subjects.astype("string"))
+        member[found[found >= 0]] = True
+        hit = hits[member[codes]]
         design = _design_for(spec, grp.value)
         st = simon.status(design, hit)
         d = _parameters(spec, grp.value)

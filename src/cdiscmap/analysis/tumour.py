@@ -211,7 +211,10 @@ def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
             np.array([], dtype=int)
         colours = course["BOR"].map(BOR_COLOURS).fillna(OTHER_COLOUR) \
             .to_numpy(dtype=object)             # _colour of each row, vectorised
-        lines = LineCollection(np.split(xy, starts[1:]) if len(starts) else [],
+        # each subject's rows as a slice (np.split makes each piece through swapaxes and
+        # more checks: a tenth of a second for 9,000 subjects)
+        bounds = np.append(starts, len(xy)).tolist()
+        lines = LineCollection([xy[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
                                colors=_rgba(colours[starts]), linewidths=1.0)
         lines.set_rasterized(_rasterize(len(starts)))
         ax.add_collection(lines)
