@@ -157,19 +157,42 @@ def _sized(tmp_path: Path, sizes: dict[str, int]) -> Path:
 def test_split_keeps_domains_sharing_forms_together_and_balances_costs(study, tmp_path,
                                                                         monkeypatch):
     monkeypatch.setattr(forked, "fork_usable", lambda: True)
-    mib = 1 << 20
-    # bytes read by the blocks: LB 36 MiB (one block), TU 8 + TR 2x8 (tl.csv read by three
-    # blocks) = 24, AE 12, CM 9, VS 3x1; costs their square roots: 6, 4.90, 3.46, 3, 1.73.
-    # Largest first into the lighter group, the child first: LB child (6), TU/TR here
-    # (4.90), AE here (6 > 4.90: 8.36), CM child (9), VS here (9 > 8.36: 10.09), DM with DS
-    # and DD (they share enrol/ic/eos/death) always here, the groups reading nothing (cost
-    # 0) to the lighter child. (By bytes, the child would have 45 MiB against 39 and the
-    # groups reading nothing would come here.)
-    raw = _sized(tmp_path, {"lb.csv": 36 * mib, "tl.csv": 8 * mib, "ae.csv": 12 * mib,
-                            "cm.csv": 9 * mib, "vs.csv": 1 * mib})
-    parent, child = engine._split_domains(study[0], raw)
-    assert parent == ["DM", "AE", "DS", "TU", "TR", "VS", "DD"]
-    assert child == ["EX", "RS", "CM", "MH", "IE", "LB", "PR"]
+    # a variable costs as much as 1 MiB read; this process carries nothing more
+    monkeypatch.setattr(engine, "_VARIABLE_BYTES", 1 << 20)
+    monkeypatch.setattr(engine, "_PARENT_SHARE", 0.0)
+    loaded = study[0]
+    # planned variables (all blocks) of the demo study's domains
+    variables = {"DM": 30, "EX": 17, "AE": 36, "DS": 42, "TU": 58, "TR": 80, "RS": 16,
+                 "CM": 20, "MH": 10, "IE": 14, "VS": 50, "LB": 26, "DD": 10, "PR": 15}
+    assert {d: sum(len(engine.plan_block(loaded, loaded.domains[d], i))
+                   for i in range(len(loaded.domains[d].blocks)))
+            for d in loaded.study.domains} == variables
+    # only the lab form has bytes (100 MiB): costs in MiB are the variables, LB 126; DM, DS
+    # and DD share forms (82, here), TU and TR too (138); 524 in all. The best split has 262
+    # on each side (e.g. AE, RS, CM, IE, VS and LB in the child: 36+16+20+14+50+126);
+    # by bytes alone the child would have had LB alone (126 against 398)
+    raw = _sized(tmp_path, {"lb.csv": 100 << 20})
+    parent, child = engine._split_domains(loaded, raw)
+    cost = {**variables, "LB": 126}
+    assert "DM" in parent and {"DS", "DD"} <= set(parent)
+    assert {"TU", "TR"} <= set(parent) or {"TU", "TR"} <= set(child)
+    assert sorted(parent + child) == sorted(variables)
+    order = list(loaded.study.domains)
+    assert parent == sorted(parent, key=order.index) and child == sorted(child, key=order.index)
+    assert sum(cost[d] for d in parent) == sum(cost[d] for d in child) == 262
+
+
+def test_balanced_tries_every_split_or_goes_largest_first(monkeypatch):
+    # 2 here; groups 3, 2, 1: child 3 + 1 against 2 + 2 (the best: 4 each)
+    assert engine._balanced(2.0, [3.0, 2.0, 1.0]) == [True, False, True]
+    # equal costs: the first best split in bit order, the first group to the child
+    assert engine._balanced(0.0, [1.0, 1.0]) == [True, False]
+    assert engine._balanced(5.0, []) == []
+    # nothing to balance against a heavy side: everything to the child
+    assert engine._balanced(10.0, [1.0, 2.0]) == [True, True]
+    monkeypatch.setattr(engine, "_EXACT_GROUPS", 1)
+    # largest first into the lighter side (the child on a tie): 3 child, 2 here, 1 here
+    assert engine._balanced(0.0, [1.0, 3.0, 2.0]) == [False, True, False]
 
 
 def test_no_split_for_a_small_export_or_without_a_second_cpu(study, tmp_path, monkeypatch):
