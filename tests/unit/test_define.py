@@ -669,6 +669,16 @@ def test_numbers_are_integer_until_one_has_a_fraction(whole, tenths):
     assert numeric_data_type(np.append(values, whole[0] + tenths / 10)) == "float"
 
 
+def test_whole_numbers_by_hand():
+    # missing values and infinities are not fractions; -0.0 is whole; the smallest
+    # fractions are fractions
+    assert numeric_data_type(np.array([np.nan, np.inf, -np.inf, -0.0, 3.0])) == "integer"
+    assert numeric_data_type(np.array([], dtype=float)) == "integer"
+    assert numeric_data_type(np.array([2.0**51 + 0.5])) == "float"
+    assert numeric_data_type(np.array([-1e-300, 4.0])) == "float"
+    assert numeric_data_type(np.array([5e-324])) == "float"
+
+
 dates = st.dates(min_value=pd.Timestamp("1900-01-01").date(),
                  max_value=pd.Timestamp("2099-12-31").date())
 

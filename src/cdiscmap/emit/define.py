@@ -280,11 +280,14 @@ def max_decimals(values: np.ndarray) -> int:
 def numeric_data_type(values: np.ndarray) -> Literal["integer", "float"]:
     """integer when every present value is whole (also when none is present), else float."""
     numbers = np.asarray(values, dtype=np.float64)
-    # NaN is neither whole nor counted: asked of every record in four passes, without
-    # gathering the present values first (a 700,000-record LB has one column per question)
-    whole = np.floor(numbers) == numbers
-    whole |= np.isnan(numbers)
-    return "integer" if bool(whole.all()) else "float"
+    # asked of every record without gathering the present values first (a 700,000-record LB
+    # has one column per question), in three passes: a value is whole when nothing is left
+    # above its floor (IEEE subtraction gives 0 only for equal operands); NaN (missing, not
+    # counted) and infinities leave NaN there, which is not above 0
+    fraction = np.floor(numbers)
+    with np.errstate(invalid="ignore"):     # inf - inf: NaN, as said
+        np.subtract(numbers, fraction, out=fraction)
+    return "float" if bool((fraction > 0).any()) else "integer"
 
 
 def iso8601_data_type(values: pd.Series, *, duration: bool = False) -> str:
@@ -412,6 +415,13 @@ class _Values:
                 return self.facts.used
             return set(filter(None, map(str.strip, self.facts.uniques)))
         return set(self.present.str.strip().unique().tolist())
+
+    def number_type(self) -> Literal["integer", "float"]:
+        """:func:`numeric_data_type` of the values; integers and booleans are whole without
+        a look at them."""
+        if self.kind in "iub":
+            return "integer"
+        return numeric_data_type(self.floats())
 
     def floats(self) -> np.ndarray:
         """Every record's value as float64 (NaN for missing): the whole-number question is
@@ -730,6 +740,8 @@ class _Builder:
             return "text", None
         if series.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
             return "integer", None
+        if series.kind in "iub":        # whole without a look at them
+            return "integer", None
         values = series.floats()
         data_type = numeric_data_type(values)
         return data_type, max_decimals(pd.unique(values)) if data_type == "float" else None
@@ -1031,8 +1043,7 @@ class _Builder:
                     method = self._method(dataset, variable, texts[variable])
                 else:
                     self.notes.append(f"{dataset}.{variable} (PARAMCD={code}): no method text")
-                data_type = numeric_data_type(values.floats()) if values.kind in "fiub" \
-                    else "text"
+                data_type = values.number_type() if values.kind in "fiub" else "text"
                 out.setdefault(variable, []).append(_ValueItem(
                     suffix=_oid_part(code), name=variable,
                     checks=(RangeCheck(f"IT.{dataset}.PARAMCD", "EQ", (code,)),),
