@@ -42,6 +42,7 @@ from cdiscmap.adam.io import (
     require,
     upper_text,
 )
+from cdiscmap.adam.order import numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings, AdexSettings
 from cdiscmap.findings import Findings, Severity
 
@@ -342,10 +343,24 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     if "SRCSEQ" not in params.columns:
         params = params.assign(SRCSEQ=np.nan)
     # summaries by PARAMN, then the EX-record parameters by date, EXSEQ, PARAMN (admiral ASEQ)
-    params = params.sort_values(["USUBJID", "_G", "ASTDT", "SRCSEQ", "PARAMN"],
-                                kind="mergesort", na_position="last")
+    ids = params["USUBJID"]
+    if len(params) and params["_G"].dtype.kind in "iu" and not ids.isna().any():
+        # one stable sort of the keys' ranks (subjects as codes in text order; NaN/NaT last,
+        # ties in record order, as the frame sort) and ASEQ from runs of the sorted codes:
+        # no sort of the frame and no groupby
+        subject, _ = pd.factorize(ids.to_numpy(dtype=object), sort=True)
+        order = stable_order([params["PARAMN"].to_numpy(dtype="float64"),
+                              params["SRCSEQ"].to_numpy(dtype="float64"),
+                              params["ASTDT"].to_numpy(dtype="datetime64[ns]"),
+                              params["_G"].to_numpy(), subject])
+        params = params.take(order)
+        aseq = numbered(subject[order])
+    else:
+        params = params.sort_values(["USUBJID", "_G", "ASTDT", "SRCSEQ", "PARAMN"],
+                                    kind="mergesort", na_position="last")
+        aseq = (params.groupby("USUBJID").cumcount() + 1).astype("float64").to_numpy()
     out = out.loc[params.index]
-    out["ASEQ"] = (params.groupby("USUBJID").cumcount() + 1).astype("float64")
+    out["ASEQ"] = aseq
     groups = [n for n in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
               if n in table.columns]
     for name, values in lookup_columns(params["USUBJID"], table, groups).items():

@@ -239,12 +239,14 @@ class _ParamBuilder:
         self.population_codes = self.population.cat.codes.to_numpy()
         # the OVR variables a derived record copies (reindexed per parameter, not all of OVR)
         self.source = ovr[["AVALC", *_COPIED]]
+        self._arrays: dict[str, object] | None = None    # its columns' arrays (_copied)
         self.settings = settings
         self.analysis = analysis
         self.dates = dates      # ADSL by USUBJID: a landmark's own reference date
         self.after_pd: pd.DataFrame | None = None   # ANL01FL records, after PD too (LSTA)
         self.title = _title(settings.adrs.evaluator)
-        self._records: list[dict[str, pd.Series]] = []    # one per parameter, by column
+        # one per parameter, by column (a column with one text for the parameter: that text)
+        self._records: list[dict[str, pd.Series | str | None]] = []
 
     def _copied(self, idx: np.ndarray) -> dict[str, pd.Series]:
         """AVALC and the copied OVR variables of OVR records ``idx`` (index labels; -1: none, missing
@@ -253,14 +255,14 @@ class _ParamBuilder:
         if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
             src = self.source.reindex(idx).reset_index(drop=True)   # pragma: no cover
             return {name: src[name] for name in ("AVALC", *_COPIED)}
-        out = {}
-        for name in ("AVALC", *_COPIED):
-            column = self.source[name]
-            values = column.array if isinstance(column.dtype,
-                                                pd.api.extensions.ExtensionDtype) \
-                else column.to_numpy()
-            out[name] = pd.Series(pd.api.extensions.take(values, idx, allow_fill=True))
-        return out
+        if self._arrays is None:        # the columns' arrays, read once for all parameters
+            self._arrays = {}
+            for name in ("AVALC", *_COPIED):
+                column = self.source[name]
+                self._arrays[name] = column.array if isinstance(
+                    column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
+        return {name: pd.Series(pd.api.extensions.take(values, idx, allow_fill=True))
+                for name, values in self._arrays.items()}
 
     def _matched(self, chosen: pd.DataFrame) -> np.ndarray:
         """Per population subject, the position in ``chosen`` of its first record (-1: none);
@@ -300,16 +302,16 @@ class _ParamBuilder:
             values = given.where(pd.Series(has), default).astype("string")
         if override is not None:        # landmark Y/N decided by the caller
             values = override
-        n = len(subjects)
         cfg = self.settings.adrs
         aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
         self._records.append({
             "USUBJID": subjects,
-            "PARAMCD": _text(code, n),
-            "PARAM": _text(param, n),
-            "PARCAT1": _text("Tumor Response", n),
-            "PARCAT2": _text(self.title, n),
-            "PARCAT3": _text(cfg.category, n),
+            # one text per parameter: spread to all parameters' records at once (records())
+            "PARAMCD": code,
+            "PARAM": param,
+            "PARCAT1": "Tumor Response",
+            "PARCAT2": self.title,
+            "PARCAT3": cfg.category,
             "AVALC": values.reset_index(drop=True),
             "AVAL": aval.astype("float64").reset_index(drop=True),
             **{name: src[name] for name in _COPIED},
@@ -319,11 +321,21 @@ class _ParamBuilder:
         """The parameters' records as one frame (in the order they were added; parameters
         without records left out, as a concatenation of one frame per parameter leaves
         empty frames out): each column concatenated once, not a frame per parameter."""
-        made = [r for r in self._records if len(r["USUBJID"])]
+        made = [r for r in self._records if len(r["USUBJID"])]    # type: ignore[arg-type]
         if not made:
             return []
-        return [pd.DataFrame({name: pd.concat([r[name] for r in made], ignore_index=True)
-                              for name in made[0]}, copy=False)]
+        sizes = [len(r["USUBJID"]) for r in made]                  # type: ignore[arg-type]
+        index = pd.RangeIndex(sum(sizes))
+        columns = {}
+        for name in made[0]:
+            parts = [r[name] for r in made]
+            if isinstance(parts[0], pd.Series):
+                columns[name] = pd.concat(parts, ignore_index=True)   # type: ignore[arg-type]
+            else:       # a parameter's one text, spread by parameter number
+                table = list(dict.fromkeys(parts))
+                codes = np.repeat([table.index(t) for t in parts], sizes)
+                columns[name] = spread_text(np.array(table, dtype=object), codes, index)
+        return [pd.DataFrame(columns, copy=False)]
 
 
 def _analysed(ovr: pd.DataFrame, refdt_by_subject: pd.Series, keep: pd.Series) -> pd.DataFrame:

@@ -214,39 +214,44 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
             default = ("RS", "RSDTC") if src.dataset == "ADRS" else ("ADSL", src.date)
         return (src.srcdom or default[0], src.srcvar or default[1])
 
-    # --- events: the earliest event source on/after the start date (ties: listed first)
+    # --- events: the earliest event source on/after the start date (ties: listed first);
+    # per subject row as plain arrays (NaT compares False, as the Series' fillna(False))
+    nat = np.datetime64("NaT", "ns")
+    start_v = startdt.to_numpy(dtype="datetime64[ns]")
     events = p.event_sources()
-    ev_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-    ev_pos = pd.Series(-1, index=ids.index)
-    ev_seq = pd.Series(np.nan, index=ids.index)
+    ev_dt = np.full(len(ids), nat, dtype="datetime64[ns]")
+    ev_pos = np.full(len(ids), -1)
+    ev_seq = np.full(len(ids), np.nan)
     for k, src in enumerate(events):
         dt, seq = _source_dates(src, ids, subj, by_evaluator, by_subject, "first")
-        before = (dt < startdt).fillna(False).astype(bool)
+        dt_v = dt.to_numpy(dtype="datetime64[ns]")
+        before = dt_v < start_v
         if before.any() and src.dataset == "ADSL":
             findings.add_frame(subj.loc[before], rule="CMAP-AD0020", severity=Severity.WARNING,
                                message=f"{src.description.lower()} before the {p.paramcd} "
                                        "start date; not counted as an event", dataset="ADTTE",
                                variable=src.date)
-        dt = dt.where(~before)
-        better = (dt.notna() & (ev_dt.isna() | (dt < ev_dt))).astype(bool)
-        ev_dt = ev_dt.where(~better, dt)
-        ev_pos = ev_pos.mask(better, k)
-        ev_seq = ev_seq.where(~better, seq)
-    has_event = ev_dt.notna()
+        dt_v = np.where(before, nat, dt_v)
+        better = ~np.isnat(dt_v) & (np.isnat(ev_dt) | (dt_v < ev_dt))
+        ev_dt = np.where(better, dt_v, ev_dt)
+        ev_pos = np.where(better, k, ev_pos)
+        ev_seq = np.where(better, seq.to_numpy(dtype="float64"), ev_seq)
+    has_event = ~np.isnat(ev_dt)
 
     # --- censoring: the latest censor source on/after the start date (ties: listed first)
     censors = p.censor_sources(cfg.adequate_responses, codes)
-    cen_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-    cen_pos = pd.Series(-1, index=ids.index)
-    cen_seq = pd.Series(np.nan, index=ids.index)
+    cen_dt = np.full(len(ids), nat, dtype="datetime64[ns]")
+    cen_pos = np.full(len(ids), -1)
+    cen_seq = np.full(len(ids), np.nan)
     found: dict[int, tuple[pd.Series, pd.Series]] = {}    # each censor source's own dates
     for k, src in enumerate(censors):
         dt, seq = found[k] = _source_dates(src, ids, subj, by_evaluator, by_subject, "last")
-        dt = dt.where((dt >= startdt).fillna(False).astype(bool))
-        better = (dt.notna() & (cen_dt.isna() | (dt > cen_dt))).astype(bool)
-        cen_dt = cen_dt.where(~better, dt)
-        cen_pos = cen_pos.mask(better, k)
-        cen_seq = cen_seq.where(~better, seq)
+        dt_v = dt.to_numpy(dtype="datetime64[ns]")
+        dt_v = np.where(dt_v >= start_v, dt_v, nat)
+        better = ~np.isnat(dt_v) & (np.isnat(cen_dt) | (dt_v > cen_dt))
+        cen_dt = np.where(better, dt_v, cen_dt)
+        cen_pos = np.where(better, k, cen_pos)
+        cen_seq = np.where(better, seq.to_numpy(dtype="float64"), cen_seq)
 
     # --- the last (adequate) assessment: new anti-cancer therapy censors there (FDA 2018);
     # the parameter's own ADRS censor source when it has one, else the adequate assessments
@@ -261,26 +266,28 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
             pd.Series(np.nan, index=ids.index)
 
     # --- censoring situations that take precedence over the sources
-    no_base = pd.Series(False, index=ids.index)
+    no_base = np.zeros(len(ids), dtype=bool)
     if p.require_baseline_assessment:
-        no_base = ~ids.isin(baseline["USUBJID"])
-    nact = as_dates(lookup(ids, rd.nactdt)) if len(rd.nactdt) else \
-        pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-    nact = nact.where((nact >= startdt).fillna(False).astype(bool))
-    new_therapy = pd.Series(False, index=ids.index)
+        no_base = ~ids.isin(baseline["USUBJID"]).to_numpy(dtype=bool)
+    nact = as_dates(lookup(ids, rd.nactdt)).to_numpy(dtype="datetime64[ns]") \
+        if len(rd.nactdt) else np.full(len(ids), nat, dtype="datetime64[ns]")
+    nact = np.where(nact >= start_v, nact, nat)
+    new_therapy = np.zeros(len(ids), dtype=bool)
     if p.censor_at_new_therapy:
-        new_therapy = nact.notna() & (~has_event | (ev_dt > nact).fillna(False))
-    missed = pd.Series(False, index=ids.index)
+        new_therapy = ~np.isnat(nact) & (~has_event | (ev_dt > nact))
+    missed = np.zeros(len(ids), dtype=bool)
     prev_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
     prev_seq = pd.Series(np.nan, index=ids.index)
     if p.missed_assessments is not None:
         m = p.missed_assessments
-        prev = _last_before(adequate, pd.DataFrame({"USUBJID": ids, "_ev": ev_dt}), "_ev")
+        ev_series = pd.Series(ev_dt, index=ids.index)
+        prev = _last_before(adequate, pd.DataFrame({"USUBJID": ids, "_ev": ev_series}), "_ev")
         prev_dt = as_dates(lookup(ids, prev["ADT"])) if not prev.empty else prev_dt
         prev_seq = lookup(ids, prev["SRCSEQ"]).astype("float64") if not prev.empty else prev_seq
         since = prev_dt.fillna(startdt)
         limit = 2 * m.interval_days + m.window_days
-        missed = has_event & ((ev_dt - since).dt.days > limit).fillna(False)
+        missed = has_event & ((ev_series - since).dt.days > limit).fillna(False) \
+            .to_numpy(dtype=bool)
 
     # --- choose the outcome (first true condition wins)
     c_start = no_base
@@ -288,8 +295,8 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     c_missed = ~c_start & ~c_nact & missed
     c_event = ~c_start & ~c_nact & ~c_missed & has_event
     c_censor = ~(c_start | c_nact | c_missed | c_event)
-    nact_valid = (la_dt >= startdt).fillna(False).astype(bool)
-    missed_valid = prev_dt.notna()
+    nact_valid = la_dt.to_numpy(dtype="datetime64[ns]") >= start_v
+    missed_valid = prev_dt.notna().to_numpy(dtype=bool)
 
     n = len(ids)
     adt = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -300,16 +307,17 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     srcvar = np.full(n, None, dtype=object)
     srcseq = np.full(n, np.nan)
 
-    def put(mask: pd.Series, dt: pd.Series, code: int, desc: str, dsc: str | None,
-            src: tuple[str, str], seq: pd.Series | None) -> None:
-        mk = mask.to_numpy(dtype=bool)
-        adt[mk] = dt.to_numpy(dtype="datetime64[ns]")[mk]      # dt is on ids' index
+    def put(mask: np.ndarray, dt: pd.Series | np.ndarray, code: int, desc: str,
+            dsc: str | None, src: tuple[str, str], seq: pd.Series | np.ndarray | None
+            ) -> None:
+        mk = np.asarray(mask, dtype=bool)
+        adt[mk] = np.asarray(dt, dtype="datetime64[ns]")[mk]      # dt is on ids' index
         cnsr[mk] = code
         evntdesc[mk] = desc
         cnsdtdsc[mk] = dsc
         srcdom[mk], srcvar[mk] = src
         if seq is not None:
-            srcseq[mk] = seq.to_numpy()[mk]
+            srcseq[mk] = np.asarray(seq)[mk]
 
     put(c_start, startdt, codes.start, "NO BASELINE TUMOR ASSESSMENT", "START DATE",
         start_src, start_seq)
