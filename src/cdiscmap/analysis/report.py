@@ -398,13 +398,14 @@ def _build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
 
 # Figures drawn by the tables' child (by the end of their id), and the tables the drawing
 # process makes after its figures (by analysis kind), so that both take about as long.
-# Demo study, CPU-s after the fork, drawing process / tables' child with every table in the
-# child: serial 0.95 / 1.1 at 1,000 subjects and 1.1 / 1.8 at 10,000; forked on the loaded
-# machine 1.0-1.25 / 1.2-1.5 and 1.35-1.45 / 1.6-1.7. The demographics and KM tables (0.07
-# CPU-s at 1,000 subjects, 0.16 at 10,000) narrow the gap in either case without
-# overturning it (the safety tables, 0.07 and 0.4, would at 10,000 on the loaded machine).
-TABLE_CHILD_FIGURES = ("_swimmer",)
-DRAWING_PROCESS_TABLES = ("demographics", "survival")
+# Demo study, CPU-s after the fork, drawing process / tables' child (loaded machine): with
+# the swimmer alone in the child and the demographics and KM tables here, 1.56-1.75 /
+# 0.92-1.28 at 1,000 subjects and 2.50-2.65 / 1.46-1.58 at 10,000 (the tables had become
+# cheaper: Simon's search, shared groups). With the waterfall (about 0.2 and 0.26 CPU-s) and
+# the demographics table (0.03 and 0.07) in the child: 1.27-1.43 / 1.42-1.52 and 2.1-2.5 /
+# 2.5-2.55, measured the same way (the KM tables, 0.04 and 0.12, stay here).
+TABLE_CHILD_FIGURES = ("_swimmer", "_waterfall")
+DRAWING_PROCESS_TABLES = ("survival",)
 
 
 def _in_table_child(fig_id: str) -> bool:
