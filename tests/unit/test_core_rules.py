@@ -637,3 +637,42 @@ def test_already_clean_by_hand() -> None:
     assert not clean(np.array(["Y", "\x1fN"], dtype=object))
     assert clean(np.array(["A B", "é"], dtype=object))      # inner space, non-ASCII: regex
     assert not clean(np.array(["é", "\xa0"], dtype=object))  # a no-break space alone
+
+
+def test_subject_flags_by_hand() -> None:
+    """CR0055's two questions of each record's subject, asked by one look-up of the frame's
+    distinct USUBJIDs among DM's: is it in DM, and is its RFSTDTC complete."""
+    def text(*values: str | None) -> pd.Series:
+        return pd.Series(list(values), dtype="string")
+
+    subjects = pd.Index(["A", "B", "C"], dtype="string")
+    complete = np.array([True, False, True])
+    frame = pd.DataFrame({"USUBJID": text("B", "Z", None, "A", "C", "A")})
+    with core_rules.ev.column_cache():
+        flagged, known = core_rules._subject_flags(frame, subjects, complete)
+        # Z is not in DM; a null subject is in DM only when DM has a null USUBJID
+        assert known.tolist() == [True, False, False, True, True, True]
+        assert flagged.tolist() == [False, False, False, True, True, True]
+        with_null = pd.Index(["A", None, "C"], dtype="string")
+        flagged, known = core_rules._subject_flags(frame, with_null, complete)
+        assert known.tolist() == [False, False, True, True, True, True]
+        assert flagged.tolist() == [False, False, False, True, True, True]
+        # as raw_isin answers them
+        assert known.tolist() == core_rules.ev.raw_isin(frame, "USUBJID", with_null).tolist()
+        assert flagged.tolist() == core_rules.ev.raw_isin(
+            frame, "USUBJID", with_null[complete]).tolist()
+    # not a text column: the caller asks raw_isin
+    assert core_rules._subject_flags(pd.DataFrame({"USUBJID": [1, 2]}), subjects,
+                                     complete) is None
+
+
+def test_not_one_to_one_by_hand() -> None:
+    from cdiscmap.checks.core_rules_events import not_one_to_one
+
+    frame = pd.DataFrame({"A": pd.Series(["x", "x", "y", "z", "z"], dtype="string"),
+                          "B": pd.Series(["1", "2", "3", "4", "4"], dtype="string")})
+    # x goes with 1 and 2; y and z with one value each, and no B value with two A values
+    assert not_one_to_one(frame, "A", "B").tolist() == [True, True, False, False, False]
+    frame.loc[2, "B"] = "4"                 # 4 now with y and z; a null pair is left out
+    frame.loc[0, "A"] = None
+    assert not_one_to_one(frame, "A", "B").tolist() == [False, False, True, True, True]

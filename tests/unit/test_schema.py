@@ -670,3 +670,23 @@ def test_unique_subject_and_seq_show_no_duplicates_without_hashing() -> None:
     frame.loc[1, "LBSEQ"] = 1.0                     # A/1 twice: not shown unique, found
     assert not _unique_by_table(keys, [_key_codes(frame[k]) for k in keys])
     assert duplicated_rows(frame, keys).tolist() == [True, True, False, False]
+
+
+def test_unique_by_table_holds_at_most_16_entries_a_record(monkeypatch) -> None:
+    """The keys are combined in the table only while it holds at most 16 entries a record
+    (above a floor): four records with keys of 3 x 3 combinations fit a floor of 9, not of 8;
+    not shown unique, the records are hashed and the answer is the same."""
+    from cdiscmap.checks import schema
+
+    frame = pd.DataFrame({"USUBJID": text("A", "A", "B", "B"), "X": text("1", "2", "1", "2")})
+    keys = ["USUBJID", "X"]
+    coded = [schema._key_codes(frame[k]) for k in keys]
+    assert [count for _, count in coded] == [3, 3]     # two values and null each
+    monkeypatch.setattr(schema, "_TABLE_PER_RECORD", 2)
+    monkeypatch.setattr(schema, "_TABLE_FLOOR", 9)
+    assert schema._unique_by_table(keys, coded)
+    monkeypatch.setattr(schema, "_TABLE_FLOOR", 8)     # 4 records x 2 = 8: USUBJID alone
+    assert not schema._unique_by_table(keys, coded)
+    assert schema.duplicated_rows(frame, keys).tolist() == [False] * 4
+    frame.loc[3, "X"] = "1"                             # B/1 twice
+    assert schema.duplicated_rows(frame, keys).tolist() == [False, False, True, True]

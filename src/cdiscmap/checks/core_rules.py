@@ -128,7 +128,8 @@ def _death_flag(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
     if "DTHDTC" in dm:
         out += _emit("CMAP-CR0001", "DM", dm, filled(dm, "DTHDTC") & ~yes, "DTHFL",
                      shown("DTHFL", "DTHDTC"))
-    flagged = set(dm.loc[yes, "USUBJID"])
+    # as an object array: iterating a "string" column goes through pandas per value
+    flagged = np.asarray(dm.loc[yes, "USUBJID"], dtype=object)
     ae, ds, dd = domains.get("AE"), domains.get("DS"), domains.get("DD")
     checks = []
     if ae is not None and "USUBJID" in ae:
@@ -255,7 +256,8 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     if dm is not None and ds is not None and "ACTARMCD" in dm and {"USUBJID"} <= \
             set(dm.columns) & set(ds.columns):
         # without DS the package has no disposition at all (a case series): not this rule
-        with_ds = set(ds["USUBJID"].unique())      # its distinct subjects, not every record
+        # its distinct subjects, not every record (an object array: no Python set of them)
+        with_ds = np.asarray(ds["USUBJID"].unique(), dtype=object)
         out += _emit("CMAP-CR0060", "DM", dm, filled(dm, "ACTARMCD") &
                      ~dm["USUBJID"].isin(with_ds), "ACTARMCD", dm["ACTARMCD"])
     ta, sv, tv = domains.get("TA"), domains.get("SV"), domains.get("TV")
@@ -366,13 +368,16 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
         return out
     # whether each subject's RFSTDTC is complete, asked of DM's distinct values once
     by_subject = dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
-    subject_complete = by_subject.index[_complete10(by_subject.astype("string")).to_numpy()]
+    complete_ref = _complete10(by_subject.astype("string")).to_numpy()
+    subject_complete = by_subject.index[complete_ref]
     for name, frame in domains.items():
         if name == "DM" or "USUBJID" not in frame:
             continue
         p = name[:2]
-        ref_complete = raw_isin(frame, "USUBJID", subject_complete)
-        known = raw_isin(frame, "USUBJID", dm["USUBJID"])  # a subject not in DM: CMAP-XD0001
+        # a subject not in DM (known False) is CMAP-XD0001's
+        ref_complete, known = _subject_flags(frame, by_subject.index, complete_ref) or \
+            (raw_isin(frame, "USUBJID", subject_complete),
+             raw_isin(frame, "USUBJID", dm["USUBJID"]))
         for dtc, dy in day_pairs(list(frame.columns), p):
             complete = ev.on_table(frame, dtc, complete_heads)
             day = number(frame, dy).notna().to_numpy()
@@ -381,6 +386,25 @@ def _study_days(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list[Find
             out += _emit("CMAP-CR0056", name, frame, ~day & complete & ref_complete, dy,
                          shown(dy, dtc))
     return out
+
+
+def _subject_flags(frame: pd.DataFrame, subjects: pd.Index, flag: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each record, whether its subject is one of DM's distinct ``subjects`` whose
+    ``flag`` is set, and whether it is in DM at all (``raw_isin`` of the flagged subjects and
+    of DM's USUBJID): each distinct USUBJID of the frame looked up once among DM's, instead of
+    hashing DM's subjects again for each question and dataset. None when the frame's USUBJID
+    is not a text column or DM's subjects are not unique (the caller asks ``raw_isin``)."""
+    facts = ev.text_facts_of(frame, "USUBJID")
+    if facts is None or not subjects.is_unique:
+        return None
+    at = subjects.get_indexer(np.asarray(facts.uniques, dtype=object))
+    null = subjects.isna()                  # a null record matches a null subject of DM
+    null_at = int(np.flatnonzero(null)[0]) if null.any() else -1
+    at = np.append(at, null_at)[facts.codes]
+    inside = at >= 0
+    flagged = np.append(np.asarray(flag, dtype=bool), False)[at]
+    return flagged & inside, inside
 
 
 def _elements(se: pd.DataFrame | None) -> list[Finding]:

@@ -218,11 +218,17 @@ def is_value(frame: pd.DataFrame, column: str, *values: str) -> np.ndarray:
     return np.append(hit, False)[found]
 
 
+def text_facts_of(frame: pd.DataFrame, column: str) -> TextFacts | None:
+    """The raw text facts of a ``string`` column (found once per column), None for other
+    dtypes: what :func:`raw_isin` looks values up by."""
+    return _facts(frame, column) if isinstance(frame[column].dtype, pd.StringDtype) else None
+
+
 def raw_isin(frame: pd.DataFrame, column: str, values: object) -> np.ndarray:
     """``frame[column].isin(values)`` (the values as written, null as pandas matches it),
     asked of the column's distinct values and taken back to the rows."""
     series = frame[column]
-    facts = _facts(frame, column) if isinstance(series.dtype, pd.StringDtype) else None
+    facts = text_facts_of(frame, column)
     if facts is None:       # (an object column's null may be None or NaN: pandas decides)
         return series.isin(values).to_numpy(dtype=bool)
     # the distinct values and a null (code -1, the last entry) asked in one pass: each
@@ -410,6 +416,11 @@ def not_one_to_one(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
         return out
     ca, cb = codes(frame, a), codes(frame, b)
     both = (ca >= 0) & (cb >= 0)
+    if both.all():              # the usual case: no null, no selection of the records copied
+        if not len(both):
+            return out
+        per_a, per_b = _distinct_counts(ca, cb)
+        return (per_a[ca] > 1) | (per_b[cb] > 1)
     if both.any():
         ca, cb = ca[both], cb[both]
         per_a, per_b = _distinct_counts(ca, cb)
@@ -632,9 +643,13 @@ def _stresn_wrong(frame: pd.DataFrame, stresc: str, stresn: str) -> pd.Series:
         mine = given[at]
         expected = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan),
                              np.nan)[found[at]]
-        wrong[at] = np.isnan(mine) | ~np.isclose(np.where(np.isnan(mine), 0.0, mine),
-                                                 np.where(np.isnan(expected), 0.0, expected),
-                                                 rtol=1e-9, atol=1e-12)
+        lost = np.isnan(mine)
+        mine, expected = np.where(lost, 0.0, mine), np.where(np.isnan(expected), 0.0, expected)
+        # equal numbers are close (np.isclose's answer for them, infinities included): only
+        # the unequal ones, usually none, go through its several passes
+        unequal = np.flatnonzero(mine != expected)
+        lost[unequal] |= ~np.isclose(mine[unequal], expected[unequal], rtol=1e-9, atol=1e-12)
+        wrong[at] = lost
         return pd.Series(wrong, index=frame.index)
     is_num = pd.Series(np.append(numeric.to_numpy(), False)[found], index=frame.index)
     as_num = pd.Series(parsed.array.take(found, allow_fill=True)
@@ -682,4 +697,4 @@ def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | Non
 
 __all__ = ["FINDINGS", "RULES", "check_class_rules", "codes", "date_after", "duplicated",
            "distinct", "emit", "filled", "group_codes", "is_value", "not_one_to_one",
-           "number", "on_distinct", "on_table", "raw_codes", "raw_isin", "same_text", "shown", "source", "text"]
+           "number", "on_distinct", "on_table", "raw_codes", "raw_isin", "text_facts_of", "same_text", "shown", "source", "text"]

@@ -370,16 +370,17 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
                       standards: Standards | None) -> list[Finding]:
     out: list[Finding] = []
     dm = domains.get("DM")
-    subjects = set(dm["USUBJID"].dropna()) if dm is not None and "USUBJID" in dm else None
-    # as an array once: ``isin`` would turn the set into an array again for every dataset
-    known = np.array(list(subjects), dtype=object) if subjects is not None else None
+    # DM's subjects as an object array once (no Python set built by iterating the column, and
+    # ``isin`` would turn a set into an array again for every dataset)
+    known = np.asarray(dm["USUBJID"].dropna().unique(), dtype=object) \
+        if dm is not None and "USUBJID" in dm else None
     for name, frame in {**domains, **(supp or {})}.items():
-        if name == "DM" or "USUBJID" not in frame or subjects is None:
+        if name == "DM" or "USUBJID" not in frame or known is None:
             continue
         # a null USUBJID is no subject (RELREC's dataset-level relationships, SDTMIG 3.4 §8.2)
         coded = _codes(frame["USUBJID"])
         if coded is None:
-            bad = _picked(frame, ~frame["USUBJID"].isin(subjects) & frame["USUBJID"].notna())
+            bad = _picked(frame, ~frame["USUBJID"].isin(known) & frame["USUBJID"].notna())
         else:
             unknown = ~pd.Series(coded[1], dtype=object).isin(known).to_numpy()
             bad = _picked(frame, np.append(unknown, False)[coded[0]])

@@ -40,12 +40,15 @@ CONDITIONAL: tuple[tuple[str, str, frozenset[str]], ...] = (
 
 def required_parameters(ts: pd.DataFrame) -> list[str]:
     """The parameters TS must hold, given the values it has (STYPE, INTTYPE, ADDON, ...)."""
-    values: dict[str, set[str]] = {}
+    needed = list(REQUIRED)
     if {"TSPARMCD", "TSVAL"} <= set(ts.columns):
         given = ts[["TSPARMCD", "TSVAL"]].dropna().astype(str)
-        values = given.groupby("TSPARMCD")["TSVAL"].agg(lambda s: set(s.str.upper())).to_dict()
-    needed = list(REQUIRED)
-    needed += [code for code, on, when in CONDITIONAL if values.get(on, set()) & when]
+        # the records of the few parameters a condition reads, asked each condition's values
+        # (a group per parameter of TS, each with its own Python set, cost more than TS does)
+        on = given[given["TSPARMCD"].isin([on for _, on, _ in CONDITIONAL])]
+        parameter, value = on["TSPARMCD"].to_numpy(), on["TSVAL"].str.upper()
+        needed += [code for code, name, when in CONDITIONAL
+                   if ((parameter == name) & value.isin(when).to_numpy()).any()]
     return sorted(needed)
 
 
