@@ -120,6 +120,25 @@ def test_soc_pt_any_grade_and_grade_3_by_hand() -> None:
     assert "AOCCSFL = 'Y'" in cell["filter"] and "ADSL.ARMCD = 'A'" in cell["filter"]
 
 
+def test_soc_pt_one_preferred_term_under_two_socs() -> None:
+    # A-3's only AE: nausea g1 coded under SKIN: the SKIN/NAUSEA row counts A-3 alone and
+    # the GI/NAUSEA row keeps A-1 and B-1
+    extra = pd.DataFrame([("A-3", "SKIN", "NAUSEA", 1, "N", "N", "DOSE NOT CHANGED", "RELATED",
+                           "Y", "Y", "Y", "Y", "Y", "Y")], columns=_COLS)
+    adam = {"ADSL": ADSL, "ADAE": pd.concat([ADAE, extra], ignore_index=True)}
+    t = next(t for t in safety_tables(adam, SETTINGS, SETTINGS.safety[0])
+             if t.id == "t_ae_socpt")
+    # GI 3 subjects, SKIN 2 (A-1, A-3), INFECTIONS 1; in SKIN NAUSEA and RASH 1 each: by name
+    assert [r[0] for r in t.rows] == ["GI", "    NAUSEA", "    VOMITING", "SKIN", "    NAUSEA",
+                                      "    RASH", "INFECTIONS", "    SEPSIS"]
+    assert t.rows[1][1:] == ["1 (33.3%)", "1 (33.3%)", "1 (100.0%)", "1 (100.0%)",
+                             "2 (50.0%)", "2 (50.0%)"]
+    assert t.rows[3][1:] == ["2 (66.7%)", "0 (0.0%)", "0 (0.0%)", "0 (0.0%)",
+                             "2 (50.0%)", "0 (0.0%)"]
+    assert t.rows[4][1:] == ["1 (33.3%)", "0 (0.0%)", "0 (0.0%)", "0 (0.0%)",
+                             "1 (25.0%)", "0 (0.0%)"]
+
+
 def test_exposure_summary() -> None:
     rows = {r[0]: r[1:] for r in _tables()["t_ex"].rows}
     # arm A durations 10, 20, 60: mean 30, SD sqrt(((-20)^2 + (-10)^2 + 30^2) / 2) = 26.5

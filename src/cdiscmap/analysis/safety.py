@@ -195,9 +195,14 @@ def _soc_pt(ae: pd.DataFrame, grps: list[Group], member: Membership, codes: np.n
     soc_order = sorted(soc_n.index, key=lambda s: (-int(soc_n[s]), str(s)))
     # row keys: a SOC's code, or a SOC/PT pair's code
     soc_code, soc_values = pd.factorize(work["SOC"])
-    pair_code, pair_values = pd.factorize(pd.MultiIndex.from_arrays([work["SOC"], work["PT"]]))
+    # a SOC/PT pair's code from one integer per record (the pairs in order of first record,
+    # as factorising the pairs themselves gives, without a tuple per record)
+    pt_code, pt_values = pd.factorize(work["PT"])
+    width = max(len(pt_values), 1)
+    pair_code, pair_keys = pd.factorize(soc_code.astype(np.int64) * width + pt_code)
     soc_at = {v: i for i, v in enumerate(soc_values)}
-    pair_at = {v: i for i, v in enumerate(pair_values)}
+    pair_at = {(soc_values[k // width], pt_values[k % width]): i
+               for i, k in enumerate(pair_keys.tolist())}
     counted = {flag: _row_counts(keys, codes, work[flag].to_numpy(dtype=bool), member)
                for flag, keys in (("S", soc_code), ("SI", soc_code), ("P", pair_code),
                                   ("PI", pair_code))}

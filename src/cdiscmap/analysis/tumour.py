@@ -172,7 +172,8 @@ def waterfall_figure(fig_id: str, title: str, best: pd.DataFrame) -> Figure:
         x = np.arange(len(best), dtype=float)
         h = best["PCHG"].to_numpy(float)
         bars = PolyCollection(_rects(x - 0.4, x + 0.4, np.zeros_like(h), h),
-                              facecolors=_rgba([_colour(b) for b in best["BOR"]]),
+                              facecolors=_rgba(best["BOR"].map(BOR_COLOURS)
+                                               .fillna(OTHER_COLOUR).to_numpy(dtype=object)),
                               edgecolors="none", linewidths=0.0)
         bars.set_rasterized(_rasterize(len(best)))
         ax.add_collection(bars)
@@ -217,7 +218,9 @@ def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
         lines = LineCollection([xy[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
                                colors=_rgba(colours[starts]), linewidths=1.0)
         lines.set_rasterized(_rasterize(len(starts)))
-        ax.add_collection(lines)
+        # the data limits are those of the markers below, which are every point of the lines
+        # (the lines' own extents over thousands of paths add nothing to them)
+        ax.add_collection(lines, autolim=False)
         for colour in sorted(set(colours.tolist())):
             sel = colours == colour
             ax.plot(xy[sel, 0], xy[sel, 1], linestyle="none", marker="o", markersize=2.5,
