@@ -101,6 +101,18 @@ def test_when_first_matching_branch_wins_and_else():
     assert run(spec, f).tolist() == ["Y", "N", "U"]
 
 
+def test_when_gives_numbers_from_computed_and_constant_branches():
+    c = ctx()
+    f = frame(A=["x", "y", "X", None], N=["1.5", "2", "bad", "4"])
+    spec = {"when": [{"if": {"column": "A", "equals": "x"}, "then": {"number": {"column": "N"}}},
+                     {"if": {"column": "A", "blank": False}, "then": {"constant": 0}}]}
+    out = run(spec, f, c)
+    assert out.dtype == "float64" and out.index.tolist() == [0, 1, 2, 3]
+    assert out.tolist()[:2] == [1.5, 0.0] and out.iloc[2:].isna().all()  # no branch: null
+    (finding,) = list(c.findings)       # "bad" is in the first branch's rows; "4" is not
+    assert (finding.rule, finding.value) == ("CMAP-NUM0001", "bad")
+
+
 def test_when_branch_findings_only_for_its_rows():
     c = ctx()
     f = frame(A=["Yes", "bad"], K=["1", "2"])
@@ -153,6 +165,9 @@ def test_copy_reads_a_derived_variable():
 @pytest.mark.parametrize(("cond", "expected"), [
     ({"column": "A", "in": ["a", "B"]}, [True, True, False, False]),
     ({"column": "A", "matches": "[ab]"}, [True, True, False, False]),
+    ({"column": "A", "matches": "[AB]"}, [True, True, False, False]),    # case ignored
+    ({"column": "A", "matches": "a|"}, [True, False, False, False]),      # the whole value
+    ({"column": "A", "equals": "C"}, [False, False, True, False]),
     ({"column": "A", "not_equals": "a"}, [False, True, True, False]),
     ({"all": [{"column": "A", "blank": False}, {"column": "B", "equals": "1"}]},
      [True, False, False, False]),

@@ -73,14 +73,15 @@ class BlockFrame:
     # NA), so reading it as SDTM text needs no second pass (:func:`raw_text`)
     clean: bool = False
 
-    def subset(self, rows: pd.Series, reads: tuple[set[str], set[str]] | None = None
-               ) -> BlockFrame:
-        """The rows in ``rows`` (a boolean mask on the index), as a frame of their own.
+    def subset(self, rows: pd.Series | np.ndarray,
+               reads: tuple[set[str], set[str]] | None = None) -> BlockFrame:
+        """The rows in ``rows`` (a boolean mask on the index, or its array), as a frame of
+        their own.
 
         ``reads`` (raw columns, variables; :func:`_reads`) narrows it to the columns a
         computation on it reads, so the other columns are not copied; a raw column the block
         lacks keeps them all (its error lists the block's columns)."""
-        keep = rows.to_numpy(dtype=bool)
+        keep = rows if isinstance(rows, np.ndarray) else rows.to_numpy(dtype=bool)
         if reads is not None and reads[0] <= set(self.raw.columns):
             raw_names = [c for c in self.raw.columns if c in reads[0]]
             out_names = [c for c in self.out.columns if c in reads[1]]
@@ -233,16 +234,19 @@ def _text(s: pd.Series) -> pd.Series:
 
 def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> pd.Series:
     """Vectorised truth value of a condition for every row (missing compares as false)."""
+    # the parts' truth values are combined as arrays (a block's condition is evaluated on
+    # every row, but dozens of conditions per study make each Series operation's fixed cost
+    # count on a small export)
     if cond.all is not None:
-        result = pd.Series(True, index=frame.raw.index)
+        every = np.ones(len(frame.raw.index), dtype=bool)
         for c in cond.all:
-            result &= evaluate_condition(ctx, frame, c)
-        return result
+            every &= evaluate_condition(ctx, frame, c).to_numpy(dtype=bool)
+        return pd.Series(every, index=frame.raw.index)
     if cond.any is not None:
-        result = pd.Series(False, index=frame.raw.index)
+        some = np.zeros(len(frame.raw.index), dtype=bool)
         for c in cond.any:
-            result |= evaluate_condition(ctx, frame, c)
-        return result
+            some |= evaluate_condition(ctx, frame, c).to_numpy(dtype=bool)
+        return pd.Series(some, index=frame.raw.index)
     if cond.not_ is not None:
         return ~evaluate_condition(ctx, frame, cond.not_)
     if cond.column is not None:
@@ -261,18 +265,23 @@ def evaluate_condition(ctx: MapContext, frame: BlockFrame, cond: Condition) -> p
     if cond.blank is not None:      # null text has code -1 (the codes, not every cell)
         missing = coded(values)[0] < 0
         return pd.Series(missing if cond.blank else ~missing, index=values.index)
-    # the test runs on the distinct values, then is taken back by the codes (null rows: False)
+    # the test runs on the distinct values (``str``, no null: a few, even at 10^5 rows), in
+    # plain Python as pandas' string methods would run it value by value, without their
+    # fixed cost per call; then it is taken back by the codes (null rows: False)
     codes, uniques = coded(values)
-    distinct = pd.Series(uniques, dtype="string")
     if cond.equals is not None:
-        test = distinct.str.casefold() == str(cond.equals).casefold()
+        target = str(cond.equals).casefold()
+        test = [u.casefold() == target for u in uniques]
     elif cond.not_equals is not None:
-        test = distinct.str.casefold() != str(cond.not_equals).casefold()
+        target = str(cond.not_equals).casefold()
+        test = [u.casefold() != target for u in uniques]
     elif cond.in_ is not None:
-        test = distinct.str.casefold().isin([str(v).casefold() for v in cond.in_])
+        targets = {str(v).casefold() for v in cond.in_}
+        test = [u.casefold() in targets for u in uniques]
     else:
-        test = distinct.str.fullmatch(cond.matches, flags=re.IGNORECASE)  # type: ignore[arg-type]
-    flags = np.append(test.fillna(False).astype(bool).to_numpy(), False)
+        pattern = re.compile(cond.matches, flags=re.IGNORECASE)  # type: ignore[arg-type]
+        test = [pattern.fullmatch(u) is not None for u in uniques]
+    flags = np.append(np.array(test, dtype=bool), False)
     return pd.Series(flags[codes], index=values.index)
 
 
@@ -474,35 +483,38 @@ def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
 
 def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.Series:
     """Conditional assignment: the first branch whose condition holds gives the value."""
-    result: pd.Series | None = None
-    # text results: each row's code into the branches' distinct values, laid end to end
-    # (the rows' text is never hashed again; a branch's values keep their factorisation)
+    # numbers: one float array; text results: each row's code into the branches' distinct
+    # values, laid end to end (the rows' text is never hashed again; a branch's values keep
+    # their factorisation). Masks are boolean arrays: a few operations per branch, whose
+    # fixed cost as Series operations counted on small blocks.
+    numbers: np.ndarray | None = None
     codes: np.ndarray | None = None
     tables: list[np.ndarray] = []
     size = 0
-    decided = pd.Series(False, index=frame.raw.index)
+    n = len(frame.raw.index)
+    decided = np.zeros(n, dtype=bool)
     for branch in branches:
         if branch.else_ is not None:
-            mask = ~decided
+            rows = ~decided
             spec = branch.else_
         else:
-            mask = evaluate_condition(ctx, frame, branch.if_) & ~decided  # type: ignore[arg-type]
+            rows = evaluate_condition(ctx, frame, branch.if_  # type: ignore[arg-type]
+                                      ).to_numpy(dtype=bool) & ~decided
             spec = branch.then  # type: ignore[assignment]
-        direct = _direct_branch(ctx, frame, spec, numeric=None if result is None and
-                                codes is None else result is not None)
+        direct = _direct_branch(ctx, frame, spec, numeric=None if numbers is None and
+                                codes is None else numbers is not None)
         if direct is not None:
             # a constant or a collected value: no findings, the same on the branch's rows as
             # on all rows, so it is read from the whole block (no copy of the branch's rows)
-            if result is None and codes is None:
+            if numbers is None and codes is None:
                 if isinstance(direct, float):
-                    result = pd.Series(np.nan, index=frame.raw.index, dtype="float64")
+                    numbers = np.full(n, np.nan)
                 else:
-                    codes = np.full(len(frame.raw.index), -1, dtype=np.intp)
-            rows = mask.to_numpy(dtype=bool)
+                    codes = np.full(n, -1, dtype=np.intp)
             if rows.any():
                 if isinstance(direct, float):
-                    assert result is not None
-                    result.loc[mask] = direct
+                    assert numbers is not None
+                    numbers[rows] = direct
                 else:
                     assert codes is not None
                     branch_codes, distinct = direct
@@ -511,34 +523,33 @@ def when(ctx: MapContext, frame: BlockFrame, branches: list[WhenBranch]) -> pd.S
                     codes[rows] = np.where(taken >= 0, taken + size, -1)
                     tables.append(distinct)
                     size += len(distinct)
-            decided |= mask
+            decided |= rows
             continue
         # the branch sees only its own rows, so its findings are about those rows only; only
         # the columns it reads (and its findings name) are copied
-        sub = frame.subset(mask, _reads(ctx, frame, spec))
+        sub = frame.subset(rows, _reads(ctx, frame, spec))
         value = run_algorithm(ctx, sub, spec)
-        if result is None and codes is None:
+        if numbers is None and codes is None:
             if value.dtype.kind in "fiu":
-                result = pd.Series(np.nan, index=frame.raw.index, dtype="float64")
+                numbers = np.full(n, np.nan)
             else:
-                codes = np.full(len(frame.raw.index), -1, dtype=np.intp)
+                codes = np.full(n, -1, dtype=np.intp)
         if len(value):
-            if result is not None:
-                result.loc[mask] = value.astype(result.dtype)
+            if not value.index.equals(sub.raw.index):   # as .loc would align it
+                value = value.reindex(sub.raw.index)
+            if numbers is not None:
+                numbers[rows] = value.astype("float64").to_numpy()
             else:
                 assert codes is not None
-                if not value.index.equals(sub.raw.index):   # as .loc would align it
-                    value = value.reindex(sub.raw.index)
                 text = value if isinstance(value.dtype, pd.StringDtype) and \
                     value.dtype.storage == "python" else value.astype("string")
                 branch_codes, distinct = coded(text)
-                codes[mask.to_numpy(dtype=bool)] = np.where(branch_codes >= 0,
-                                                            branch_codes + size, -1)
+                codes[rows] = np.where(branch_codes >= 0, branch_codes + size, -1)
                 tables.append(distinct)
                 size += len(distinct)
-        decided |= mask
-    if result is not None:
-        return result
+        decided |= rows
+    if numbers is not None:
+        return pd.Series(numbers, index=frame.raw.index, dtype="float64")
     assert codes is not None
     table = np.concatenate(tables) if tables else np.zeros(0, dtype=object)
     return text_from_codes(codes, table, frame.raw.index)
