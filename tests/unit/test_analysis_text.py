@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.analysis.text import as_dates, clean_text, text_eq
+from cdiscmap.analysis.text import as_dates, clean_text, text_eq, text_in
 
 
 def test_clean_text_trims_and_upper_cases_each_value_keeping_missing_and_index() -> None:
@@ -58,4 +58,15 @@ def test_text_eq_of_every_kind_of_missing_and_of_no_rows() -> None:
                                                           True, False, False, False]
     assert text_eq(pd.Series([None, np.nan], dtype=object), "Y").tolist() == [False, False]
     none = text_eq(pd.Series([], dtype="string"), "Y")
+    assert none.dtype == bool and none.shape == (0,)
+
+
+def test_text_in_is_any_of_the_wanted_values_by_hand() -> None:
+    values = pd.Series(["BOR", " ovr", None, "OVR ", "RSP", np.nan, "bor"], dtype=object)
+    assert text_in(values, {"BOR", "OVR"}).tolist() == [True, False, False, True, False,
+                                                         False, False]
+    assert text_in(values, {"BOR", "OVR"}, upper=True).tolist() == [True, True, False, True,
+                                                                     False, False, True]
+    assert text_in(values, set()).tolist() == [False] * 7
+    none = text_in(pd.Series([], dtype="string"), {"Y"})
     assert none.dtype == bool and none.shape == (0,)

@@ -43,6 +43,14 @@ def text_eq(values: pd.Series, wanted: str, *, upper: bool = False) -> np.ndarra
     return np.append(hit, False)[codes]         # code -1 (missing) → the False at the end
 
 
+def text_in(values: pd.Series, wanted: set[str], *, upper: bool = False) -> np.ndarray:
+    """Boolean array: the trimmed (upper-cased) value is one of ``wanted`` (missing → False);
+    one factorisation for all of them (``text_eq`` per value factorises again each time)."""
+    _, codes, uniques = _distinct(values)
+    hit = _cleaned(uniques, upper).isin(wanted).fillna(False).to_numpy(dtype=bool)
+    return np.append(hit, False)[codes]
+
+
 def as_dates(values: pd.Series) -> pd.Series:
     """``pd.to_datetime(values, errors="coerce")``; dates read from XPT (and the run's ADaM
     frames) are datetime64[ns] already, and to_datetime would still look at them one by one

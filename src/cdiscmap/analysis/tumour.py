@@ -30,7 +30,7 @@ from cdiscmap.analysis.settings import AnalysisSettings, Tumour
 from cdiscmap.analysis.survival import DAYS_PER_MONTH
 from cdiscmap.analysis.tables import Table
 from cdiscmap.analysis.text import as_dates as _dates
-from cdiscmap.analysis.text import clean_text, text_eq
+from cdiscmap.analysis.text import clean_text, text_eq, text_in
 from cdiscmap.errors import InputDataError
 
 BOR_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fee08b", "NON-CR/NON-PD": "#fdae61",
@@ -87,7 +87,10 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
 
     tr = rows_of(adtr, _sel(adtr, "PARAMCD", spec.paramcd),
                  ["USUBJID", "PCHG", "ADY", "ANL01FL", "ANL02FL", "ABLFL"])
-    rs = rows_of(adrs, slice(None), ["USUBJID", "PARAMCD", "AVALC", "ADT"])
+    # the two parameters read below only (BOR and the per-visit response are a quarter of
+    # ADRS's records)
+    rs = rows_of(adrs, text_in(adrs["PARAMCD"], {spec.bor_paramcd, spec.timepoint_paramcd},
+                               upper=True), ["USUBJID", "PARAMCD", "AVALC", "ADT"])
     bor = rs.loc[_sel(rs, "PARAMCD", spec.bor_paramcd)].drop_duplicates("USUBJID") \
         .set_index("USUBJID")["AVALC"]
     bor = clean_text(bor, upper=True)
