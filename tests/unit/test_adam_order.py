@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdiscmap.adam.order import numbered, stable_order
+from cdiscmap.adam.order import first_positions, numbered, stable_order
 
 
 @settings(deadline=None, max_examples=200)
@@ -35,3 +35,17 @@ def test_too_many_distinct_values_fall_back_to_lexsort():
     big = np.arange(1 << 12, dtype=np.int64)[::-1] * (1 << 50)   # ranks over 2**62 together
     keys = [big.astype(float), big]
     assert stable_order(keys).tolist() == np.lexsort(keys).tolist()
+
+
+def test_first_positions_hand_checked():
+    # 7 first at 0, 2 first at 1, 5 first at 4; repeats at 2, 3, 5 left out
+    assert first_positions(np.array([7, 2, 7, 2, 5, 5])).tolist() == [0, 1, 4]
+    assert first_positions(np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.integers(-3, 6), max_size=40))
+def test_first_positions_are_np_unique_first_indices(values):
+    array = np.array(values, dtype=np.int64)
+    _, first = np.unique(array, return_index=True)
+    assert first_positions(array).tolist() == sorted(first.tolist())

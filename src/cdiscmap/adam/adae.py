@@ -45,6 +45,7 @@ from cdiscmap.adam.io import (
     require,
     upper_text,
 )
+from cdiscmap.adam.order import first_positions
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
@@ -116,28 +117,45 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     step = np.where(per_day < 1, np.round(1 / per_day), 1.0)
     once = freq.eq("ONCE").fillna(False).to_numpy()
     end = end.where(~once, start)
-    doses = pd.DataFrame({"USUBJID": ex["USUBJID"].astype(object).to_numpy(),
-                          "_S": start.to_numpy(), "_E": end.to_numpy(), "_STEP": step})
-    doses = doses.loc[doses["_S"].notna() & doses["_E"].notna() & (doses["_E"] >= doses["_S"])]
-    aes = pd.DataFrame({"USUBJID": usubjid.astype(object).to_numpy(), "_AST": astdt.to_numpy(),
-                        "_ROW": np.arange(len(usubjid))})
-    aes = aes.loc[aes["_AST"].notna()]
-    pairs = aes.merge(doses, on="USUBJID", how="inner")
-    pairs = pairs.loc[pairs["_S"] <= pairs["_AST"]]
-    if pairs.empty:
+    dose_start = start.to_numpy(dtype="datetime64[ns]")
+    dose_end = end.to_numpy(dtype="datetime64[ns]")
+    usable = ~np.isnat(dose_start) & ~np.isnat(dose_end) & (dose_end >= dose_start)
+    ae_start = astdt.to_numpy(dtype="datetime64[ns]")
+    dated = np.flatnonzero(~np.isnat(ae_start))
+    # every (AE, dose record) pair of one subject, as an inner merge on USUBJID gives them
+    # (the maximum below does not depend on their order): subjects as codes of both sides'
+    # ids, each AE repeated over its subject's dose records, found by one sort of the doses
+    ae_ids = usubjid.to_numpy(dtype=object)[dated]
+    dose_rows = np.flatnonzero(usable)
+    codes, _ = pd.factorize(np.concatenate([ae_ids, ex["USUBJID"].to_numpy(dtype=object)[
+        dose_rows]]), use_na_sentinel=True)
+    ae_code, dose_code = codes[:len(dated)], codes[len(dated):]
+    dose_rows, dose_code = dose_rows[dose_code >= 0], dose_code[dose_code >= 0]   # no id
+    by_code = np.argsort(dose_code, kind="stable")
+    count = np.bincount(dose_code, minlength=int(codes.max(initial=-1)) + 1)
+    first = np.concatenate(([0], np.cumsum(count)[:-1]))
+    per_ae = np.where(ae_code >= 0, count[np.clip(ae_code, 0, None)], 0) if len(count) \
+        else np.zeros(len(dated), dtype=np.int64)         # an AE's subject's dose records
+    ae_code = np.clip(ae_code, 0, None)                   # (an AE without any has none)
+    pair_ae = np.repeat(np.arange(len(dated)), per_ae)
+    within = np.arange(len(pair_ae)) - np.repeat(np.cumsum(per_ae) - per_ae, per_ae)
+    pair_dose = dose_rows[by_code[first[ae_code[pair_ae]] + within]] if len(pair_ae) else \
+        np.zeros(0, dtype=np.intp)
+    start, ast = dose_start[pair_dose], ae_start[dated][pair_ae]
+    keep = start <= ast
+    if not keep.any():
         return none
     # every date of the pairs is present: plain datetime64 arrays, one running maximum per AE
-    start = pairs["_S"].to_numpy(dtype="datetime64[ns]")
-    upto = np.minimum(pairs["_E"].to_numpy(dtype="datetime64[ns]"),
-                      pairs["_AST"].to_numpy(dtype="datetime64[ns]"))
+    start, ast, pair_ae, pair_dose = start[keep], ast[keep], pair_ae[keep], pair_dose[keep]
+    upto = np.minimum(dose_end[pair_dose], ast)
     days = (upto - start).astype("timedelta64[D]").astype(float)
-    step = pairs["_STEP"].to_numpy()
+    step = step[pair_dose]
     offset = np.floor(days / step) * step        # not finite (a step of 1/0 days): no dose
     finite = np.isfinite(offset)
     last = (start + np.where(finite, offset, 0).astype(np.int64).astype("timedelta64[D]")) \
         .astype("datetime64[ns]").view(np.int64)
     latest = np.full(len(usubjid), np.iinfo(np.int64).min, dtype=np.int64)   # NaT: smallest
-    np.maximum.at(latest, pairs["_ROW"].to_numpy()[finite], last[finite])
+    np.maximum.at(latest, dated[pair_ae][finite], last[finite])
     return pd.Series(latest.view("datetime64[ns]"), index=usubjid.index)
 
 
@@ -171,7 +189,7 @@ def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], asce
         group_codes = _group_codes(frame, groups)
     group = group_codes[keep]
     perm = np.lexsort([c.to_numpy()[keep] for c in reversed(columns)])
-    _, first = np.unique(group[perm], return_index=True)
+    first = first_positions(group[perm])     # the first record of each group in the order
     flagged = np.full(len(frame), -1, dtype=np.intp)
     flagged[keep[perm[first]]] = 0
     return spread_text(_Y, flagged, frame.index)

@@ -42,7 +42,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.order import numbered, stable_order
+from cdiscmap.adam.order import first_positions, numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings, Landmark, ResponseAnalysis
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.recist.best_response import (
@@ -159,11 +159,11 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
     n = len(rs)
     return pd.DataFrame({
         "USUBJID": rs["USUBJID"].astype("string"),
-        "PARAMCD": pd.Series([ovr_code] * n, dtype="string"),
-        "PARAM": pd.Series([f"Overall Response by {title}"] * n, dtype="string"),
-        "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
-        "PARCAT2": pd.Series([title] * n, dtype="string"),
-        "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+        "PARAMCD": _text(ovr_code, n),      # one text spread, not n checked
+        "PARAM": _text(f"Overall Response by {title}", n),
+        "PARCAT1": _text("Tumor Response", n),
+        "PARCAT2": _text(title, n),
+        "PARCAT3": _text(cfg.category, n),
         "AVALC": avalc,
         "AVAL": aval,
         "ADT": dates.dates,
@@ -239,7 +239,6 @@ class _ParamBuilder:
         self.population_codes = self.population.cat.codes.to_numpy()
         # the OVR variables a derived record copies (reindexed per parameter, not all of OVR)
         self.source = ovr[["AVALC", *_COPIED]]
-        self._arrays: dict[str, object] | None = None    # its columns' arrays (_copied)
         self.settings = settings
         self.analysis = analysis
         self.dates = dates      # ADSL by USUBJID: a landmark's own reference date
@@ -248,21 +247,21 @@ class _ParamBuilder:
         # one per parameter, by column (a column with one text for the parameter: that text)
         self._records: list[dict[str, pd.Series | str | None]] = []
 
-    def _copied(self, idx: np.ndarray) -> dict[str, pd.Series]:
-        """AVALC and the copied OVR variables of OVR records ``idx`` (index labels; -1: none, missing
+    def _copied(self, idx: np.ndarray, names: tuple[str, ...]) -> dict[str, pd.Series]:
+        """The OVR variables ``names`` of OVR records ``idx`` (index labels; -1: none, missing
         values): taken by position when the labels are positions (OVR's RangeIndex)."""
         index = self.source.index
         if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
             src = self.source.reindex(idx).reset_index(drop=True)   # pragma: no cover
-            return {name: src[name] for name in ("AVALC", *_COPIED)}
-        if self._arrays is None:        # the columns' arrays, read once for all parameters
-            self._arrays = {}
-            for name in ("AVALC", *_COPIED):
-                column = self.source[name]
-                self._arrays[name] = column.array if isinstance(
-                    column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
-        return {name: pd.Series(pd.api.extensions.take(values, idx, allow_fill=True))
-                for name, values in self._arrays.items()}
+            return {name: src[name] for name in names}
+        out = {}
+        for name in names:
+            column = self.source[name]
+            values = column.array if isinstance(column.dtype,
+                                                pd.api.extensions.ExtensionDtype) \
+                else column.to_numpy()
+            out[name] = pd.Series(pd.api.extensions.take(values, idx, allow_fill=True))
+        return out
 
     def _matched(self, chosen: pd.DataFrame) -> np.ndarray:
         """Per population subject, the position in ``chosen`` of its first record (-1: none);
@@ -272,7 +271,8 @@ class _ParamBuilder:
             ids = ids.astype(self.subjects)
         codes = ids.cat.codes.to_numpy()
         at = np.flatnonzero(codes >= 0)      # ids outside ADSL: no population subject has them
-        present, first = np.unique(codes[at], return_index=True)
+        first = first_positions(codes[at])   # each code's first record (a hash pass)
+        present = codes[at][first]
         where = np.full(len(self.subjects.categories) + 1, -1, dtype=np.int64)  # [-1]: no id
         where[present] = at[first]
         return where[self.population_codes]
@@ -290,15 +290,16 @@ class _ParamBuilder:
         has = pos >= 0
         idx = np.where(has, chosen["source_index"].to_numpy()[np.where(has, pos, 0)]
                        if len(chosen) else -1, -1).astype("int64")
-        # rows without a record (label -1) come out missing: string NA, NaN, NaT
-        src = self._copied(idx)
+        # rows without a record (label -1) come out missing: string NA, NaN, NaT; the copied
+        # OVR variables are taken for all parameters at once (records())
         if yes_no:
             values = spread_text(np.array(["Y", default or "N"], dtype=object),
                                  np.where(has, 0, 1), pd.RangeIndex(len(has)))
         else:
             given = pd.Series(pd.api.extensions.take(chosen["AVALC"].astype("string").array,
                                                      pos, allow_fill=True)) \
-                if "AVALC" in chosen.columns else src["AVALC"].astype("string")
+                if "AVALC" in chosen.columns else \
+                self._copied(idx, ("AVALC",))["AVALC"].astype("string")
             values = given.where(pd.Series(has), default).astype("string")
         if override is not None:        # landmark Y/N decided by the caller
             values = override
@@ -314,7 +315,7 @@ class _ParamBuilder:
             "PARCAT3": cfg.category,
             "AVALC": values.reset_index(drop=True),
             "AVAL": aval.astype("float64").reset_index(drop=True),
-            **{name: src[name] for name in _COPIED},
+            **dict.fromkeys(_COPIED, idx),      # OVR record labels, taken in records()
         })
 
     def records(self) -> list[pd.DataFrame]:
@@ -327,9 +328,12 @@ class _ParamBuilder:
         sizes = [len(r["USUBJID"]) for r in made]                  # type: ignore[arg-type]
         index = pd.RangeIndex(sum(sizes))
         columns = {}
+        copied = self._copied(np.concatenate([r[_COPIED[0]] for r in made]), _COPIED)
         for name in made[0]:
             parts = [r[name] for r in made]
-            if isinstance(parts[0], pd.Series):
+            if name in copied:
+                columns[name] = copied[name]
+            elif isinstance(parts[0], pd.Series):
                 columns[name] = pd.concat(parts, ignore_index=True)   # type: ignore[arg-type]
             else:       # a parameter's one text, spread by parameter number
                 table = list(dict.fromkeys(parts))

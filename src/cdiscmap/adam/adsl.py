@@ -316,7 +316,10 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: E
         if dosing is None or dosing.empty:
             picked = pd.DataFrame(columns=["USUBJID", f"{side}_DTM", f"{side}_TF", f"{side}_DF"])
         else:
-            recs = dosing.loc[dosing[f"{side}_DTM"].notna()]
+            # only the variables read below (not EXTRT, EPOCH, ... sorted along)
+            wanted = ["USUBJID", f"{side}_DTM", f"{side}_TF", f"{side}_DF", "EXSEQ"]
+            recs = dosing.loc[dosing[f"{side}_DTM"].notna().to_numpy(),
+                              [c for c in wanted if c in dosing.columns]]
             seq = recs["EXSEQ"] if "EXSEQ" in recs.columns else \
                 pd.Series(np.arange(len(recs), dtype="float64"), index=recs.index)
             recs = recs.assign(_SEQ=seq).sort_values(["USUBJID", f"{side}_DTM", "_SEQ"],

@@ -30,7 +30,7 @@ import pandas as pd
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import factorize_text, impute_dtc, spread_text
 from cdiscmap.adam.io import as_dates, index_positions, key_index, lookup, notice, upper_isin
-from cdiscmap.adam.order import numbered, stable_order
+from cdiscmap.adam.order import first_positions, numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings
@@ -355,8 +355,7 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: Ada
     t_link, r_link = link_codes[:len(at_t)], link_codes[len(at_t):]
     t_key = t_subject.astype(np.int64) * span + t_link
     ours = np.flatnonzero(t_subject >= 0)
-    _, first = np.unique(t_key[ours], return_index=True)
-    kept = ours[np.sort(first)]               # TU order, first record of a subject × link
+    kept = ours[first_positions(t_key[ours])]   # TU order, first record of a subject × link
     t_key, t_link = t_key[kept], t_link[kept]
     # lesion number: the digits of TULNKID (T03 -> 3), else the rank within the subject
     link_text = pd.Series(links, dtype=object).astype("string")
