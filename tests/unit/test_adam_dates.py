@@ -110,3 +110,19 @@ def test_factorize_text_of_a_string_column_takes_it_without_a_copy(monkeypatch) 
     codes, uniques = factorize_text(column)
     assert codes.tolist() == want[0].tolist() == [0, -1, 1, 0, -1, 2]
     assert uniques.tolist() == want[1].tolist()
+
+
+def test_impute_dtc_spreads_dates_and_flags_by_code() -> None:
+    # repeated texts, a null, a bad date and partial ones on a non-default index: each row
+    # gets its text's date, flag (made when first read, then kept) and invalid mark
+    dtc = pd.Series(["2024-03", None, "2024-03", "2024-02-30", "2024", "2024-03-05"],
+                    index=[10, 11, 12, 13, 14, 15], dtype="string")
+    got = impute_dtc(dtc, "M", "first")
+    assert got.dates.index.tolist() == [10, 11, 12, 13, 14, 15]
+    assert got.dates.dtype == "datetime64[ns]"
+    assert [str(d.date()) if pd.notna(d) else None for d in got.dates] == \
+        ["2024-03-01", None, "2024-03-01", None, "2024-01-01", "2024-03-05"]
+    assert got.invalid.tolist() == [False, False, False, True, False, False]
+    assert got.flag.tolist() == ["D", pd.NA, "D", pd.NA, "M", pd.NA]
+    assert got.flag is got.flag            # made once
+    assert got.flag.index.equals(dtc.index)
