@@ -151,3 +151,41 @@ def test_runs_of_one_object_are_hashed_once_per_run_with_the_same_codes():
     codes, uniques = _factorize_text(short)
     assert uniques.tolist() == ["S1", "S2"]
     assert codes.tolist() == [0, 0, 1, 1, -1, -1, 0, 0] * 3
+
+
+def test_long_columns_of_short_runs_are_told_by_a_sample_of_neighbours():
+    import cdiscmap.emit.xpt as xpt
+
+    # 40,000 rows (more than 4 samples' worth): two objects taking turns change on every
+    # row, so the sample of neighbour pairs says "short runs" without the pass over all rows
+    a, b = "".join(["A", "1"]), "".join(["B", "2"])
+    turns = pd.Series([a, b] * 20_000, dtype="string")
+    assert xpt._run_starts(xpt._addresses(np.asarray(turns.array))) is None
+    codes, uniques = _factorize_text(turns)
+    assert uniques.tolist() == ["A1", "B2"] and codes.tolist() == [0, 1] * 20_000
+    # runs of 8 rows over as many rows are still found, every run start
+    runs = pd.Series([a] * 8 + [b] * 8 + [None] * 8 + [b] * 8, dtype="string")
+    long_runs = pd.concat([runs] * 1_250, ignore_index=True)
+    starts = xpt._run_starts(xpt._addresses(np.asarray(long_runs.array)))
+    assert starts is not None and starts.tolist() == list(range(0, 40_000, 8))
+    codes, uniques = _factorize_text(long_runs)
+    assert uniques.tolist() == ["A1", "B2"]
+    assert codes.tolist() == ([0] * 8 + [1] * 8 + [-1] * 8 + [1] * 8) * 1_250
+
+
+def test_the_neighbour_sample_decides_the_route_and_not_the_codes():
+    import cdiscmap.emit.xpt as xpt
+
+    # "B2" right after every sampled row, "A1" elsewhere: at most 8,192 changes in 40,000
+    # rows (runs of about 5 on average) yet every sampled pair differs, so the sample sends
+    # the column the way of short runs; the codes are the same either way
+    a, b = "".join(["A", "1"]), "".join(["B", "2"])
+    n_rows = 40_000
+    cells = np.array([a] * n_rows, dtype=object)
+    cells[xpt._sample_rows(n_rows - 1, xpt._RUN_SAMPLE) + 1] = b
+    addresses = xpt._addresses(cells)
+    assert (int(np.count_nonzero(addresses[1:] != addresses[:-1])) + 1) * 4 <= n_rows
+    assert xpt._run_starts(addresses) is None
+    codes, uniques = _factorize_text(pd.Series(cells, dtype="string"))
+    assert uniques.tolist() == ["A1", "B2"]
+    assert codes.tolist() == [0 if cell is a else 1 for cell in cells]
