@@ -32,6 +32,7 @@ from cdiscmap.analysis.groups import (
     groups,
     population,
     population_text,
+    remembered,
     report_scope,
 )
 from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
@@ -236,8 +237,16 @@ class _KmFits:
 
 
 def _endpoint_fits(adtte: pd.DataFrame, pop: pd.DataFrame, spec: SurvivalAnalysis
-                   ) -> Iterator[tuple[str, str, _KmFits]]:
-    """(PARAMCD, PARAM, KM fits of the population's records) of each endpoint with records."""
+                   ) -> list[tuple[str, str, _KmFits]]:
+    """(PARAMCD, PARAM, KM fits of the population's records) of each endpoint with records;
+    once per report (:func:`groups.report_scope`): the KM table and the KM figures, made by
+    one process, read the same records and fit the whole population's curve alike."""
+    return remembered("survival.fits", adtte, spec.id,
+                      lambda: list(_each_endpoint_fits(adtte, pop, spec)))
+
+
+def _each_endpoint_fits(adtte: pd.DataFrame, pop: pd.DataFrame, spec: SurvivalAnalysis
+                        ) -> Iterator[tuple[str, str, _KmFits]]:
     for paramcd in spec.endpoints:
         recs = adtte.loc[adtte["PARAMCD"].astype("string") == paramcd]
         if recs.empty:
