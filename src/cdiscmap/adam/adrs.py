@@ -650,7 +650,15 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
     })
 
 
-def _record_order(adrs: pd.DataFrame) -> np.ndarray | None:
+def _paramcd_codes(adrs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """PARAMCD as codes in text order (missing: the last code) and the distinct codes, made
+    once for the record order and the derived-record flags: on the "string" column's object
+    array (the same codes, half the cost of its NA path)."""
+    paramcd, names = pd.factorize(np.asarray(adrs["PARAMCD"].array, dtype=object), sort=True)
+    return np.where(paramcd < 0, len(names), paramcd), np.asarray(names, dtype=object)
+
+
+def _record_order(adrs: pd.DataFrame, paramcd: np.ndarray | None = None) -> np.ndarray | None:
     """Positions of the records by USUBJID, PARAMCD, ADT, AVISITN, SRCSEQ (missing last,
     ties in record order): one stable sort of arrays (USUBJID by its category codes, the
     sorted ADSL ids; PARAMCD as codes in text order), not a sort of the frame. None when a
@@ -659,9 +667,8 @@ def _record_order(adrs: pd.DataFrame) -> np.ndarray | None:
         isinstance(adrs["USUBJID"].dtype, pd.CategoricalDtype) else None
     if subject is None or (subject < 0).any():   # pragma: no cover - ADSL subjects only
         return None
-    # on the "string" column's object array: the same codes, half the cost of its NA path
-    paramcd, names = pd.factorize(np.asarray(adrs["PARAMCD"].array, dtype=object), sort=True)
-    paramcd = np.where(paramcd < 0, len(names), paramcd)       # missing PARAMCD last
+    if paramcd is None:
+        paramcd = _paramcd_codes(adrs)[0]                       # missing PARAMCD last
     return stable_order([adrs["SRCSEQ"].to_numpy(dtype=float),
                          adrs["AVISITN"].to_numpy(dtype=float),
                          adrs["ADT"].to_numpy(dtype="datetime64[ns]"), paramcd, subject])
@@ -691,8 +698,10 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
                 adrs[c].dtype != "string":      # a "string" column is left as it is, not copied
             adrs[c] = adrs[c].astype("string")
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
-    derived = ~adrs["PARAMCD"].isin(ovr_codes or ["OVR"]).to_numpy(dtype=bool)
-    order = _record_order(adrs)
+    paramcd, names = _paramcd_codes(adrs)
+    # per distinct PARAMCD (the last entry: a missing one, which isin does not find)
+    derived = np.append(~pd.Index(names).isin(ovr_codes or ["OVR"]), True)[paramcd]
+    order = _record_order(adrs, paramcd)
     if order is None:       # pragma: no cover - ADSL subjects only
         adrs = adrs.assign(ANL01FL=adrs["ANL01FL"].mask(derived, "Y")).sort_values(
             ["USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"], kind="mergesort",

@@ -427,9 +427,12 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
         # earliest record by its (ISO 8601, so sortable) date text; undated ones last
         order = picked[source.date].astype("string") if source.date in picked.columns \
             else pd.Series(pd.NA, index=picked.index, dtype="string")
-        picked = picked.assign(_dt=order).sort_values(["USUBJID", "_dt"], kind="mergesort",
-                                                      na_position="last")
-        first = picked.drop_duplicates("USUBJID").set_index("USUBJID")[source.value]
+        # the subject and value only, sorted (not every variable of the records)
+        picked = pd.DataFrame({"USUBJID": picked["USUBJID"], "_value": picked[source.value],
+                               "_dt": order}).sort_values(["USUBJID", "_dt"], kind="mergesort",
+                                                          na_position="last")
+        first = picked.drop_duplicates("USUBJID").set_index("USUBJID")["_value"] \
+            .rename(source.value)
         found = lookup(adsl["USUBJID"], first).astype("string")
         domain = domain.mask(cause.isna() & found.notna(), source.dataset[:2])
         cause = cause.fillna(found)
