@@ -400,16 +400,12 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     rs_both = rs_w.loc[in_comp].reset_index(drop=True)
     rs_has_ovrl = rs_k[in_comp][(rs_both["RSTESTCD"] == "OVRLRESP").to_numpy()]
     if _distinct(comp_k):
-        paired = _paired_rows(rs_both, rs_k[in_comp], comp, comp_k)
+        paired = _paired_rows(rs_both, rs_k[in_comp], comp, comp_k,
+                              disagreements_only=disagreements_only)
     else:   # several computed rows per visit: every pairing, as a merge gives
         paired = _paired_rows_merged(rs_both, rs_k[in_comp], comp, comp_k)
-    rs_null = _nulls(paired["RSSTRESC"])
-    comp_null = _nulls(paired["COMPUTED"])
-    # both sides are str or null (normalised RS results, computed responses): compared as
-    # objects, without a copy into fixed-width numpy text
-    same = (np.where(rs_null, "", paired["RSSTRESC"].astype(object).to_numpy())
-            == np.where(comp_null, "", paired["COMPUTED"].astype(object).to_numpy()))
-    agree = (rs_null & comp_null) | (~rs_null & ~comp_null & same.astype(bool))
+    agree = _agree(paired["RSSTRESC"].astype(object).to_numpy(),
+                   paired["COMPUTED"].astype(object).to_numpy())
     paired["STATUS"] = _AGREEMENT[np.where(agree, 0, 1)]
     # the computed OVRLRESP of a visit RS has without an OVRLRESP record, and of visits on the
     # computed side only (the OVRLRESP rows of the long form: one per computed row)
@@ -501,17 +497,31 @@ def _computed_ovrl(comp: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     return out.assign(RSTESTCD="OVRLRESP", COMPUTED=np.where(_nulls(values), None, values))
 
 
+def _agree(rs_values: np.ndarray, computed: np.ndarray) -> np.ndarray:
+    """Whether the RS result and the computed one agree: both null, or the same text."""
+    rs_null = _nulls(rs_values)
+    comp_null = _nulls(computed)
+    # both sides are str or null (normalised RS results, computed responses): compared as
+    # objects, without a copy into fixed-width numpy text
+    same = np.where(rs_null, "", rs_values) == np.where(comp_null, "", computed)
+    return (rs_null & comp_null) | (~rs_null & ~comp_null & np.asarray(same, dtype=bool))
+
+
 def _paired_rows(rs_both: pd.DataFrame, rs_keys: np.ndarray, comp: pd.DataFrame,
-                 comp_k: np.ndarray) -> pd.DataFrame:
+                 comp_k: np.ndarray, *, disagreements_only: bool = False) -> pd.DataFrame:
     """Each RS record next to the computed response of its visit and test (one computed row
     per visit key): the RS columns, then the computed id columns but the keys, then COMPUTED,
-    as the left merge with the computed long form gives."""
+    as the left merge with the computed long form gives. ``disagreements_only``: the records
+    that agree are left out before any column is copied (most agree)."""
     sorter = np.argsort(comp_k, kind="stable")
     row = sorter[np.searchsorted(comp_k, rs_keys, sorter=sorter)]     # every key is there
     test = _mapped(rs_both["RSTESTCD"], {t: i for i, t in enumerate(COMPARED_TESTS)}).astype(
         np.int64)                                   # every RS test is one of them
     results = np.stack([_objects(comp[t]) for t in COMPARED_TESTS])
     computed = results[test, row] if len(row) else np.array([], dtype=object)
+    if disagreements_only:
+        differ = np.flatnonzero(~_agree(_objects(rs_both["RSSTRESC"]), computed))
+        rs_both, row, computed = rs_both.iloc[differ], row[differ], computed[differ]
     right = comp[[c for c in _ID_COLUMNS if c not in ("USUBJID", "EVALUATOR", "VISITNUM")]]
     right = right.take(row)
     right.index = rs_both.index
