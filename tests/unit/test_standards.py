@@ -434,6 +434,26 @@ def test_missing_specs_directory(tmp_path: Path) -> None:
         load_standards(tmp_path / "nowhere")
 
 
+def test_default_standards_follow_the_environment(std: Standards, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the default folder is found once per value of $CDISCMAP_SPECS, never kept past a change
+    monkeypatch.delenv("CDISCMAP_SPECS", raising=False)
+    assert load_standards() is std
+    copy = tmp_path / "specs"
+    shutil.copytree(SPECS, copy)
+    (copy / "sdtmig-3.4" / "XX.json").write_text(json.dumps(
+        {**json.loads((SPECS / "sdtmig-3.4" / "AE.json").read_text()), "name": "XX"}))
+    monkeypatch.setenv("CDISCMAP_SPECS", str(copy))
+    assert load_standards() is load_standards(copy)
+    assert "XX" in load_standards().datasets and "XX" not in std.datasets
+    monkeypatch.setenv("CDISCMAP_SPECS", str(tmp_path / "absent"))
+    for _ in range(2):      # an error is said again, not remembered as a folder
+        with pytest.raises(StandardsError, match="absent is not a directory"):
+            load_standards()
+    monkeypatch.delenv("CDISCMAP_SPECS")
+    assert load_standards() is std
+
+
 # ---------------------------------------------------------------------------------------------
 # The committed specs are exactly what the build script writes
 # ---------------------------------------------------------------------------------------------

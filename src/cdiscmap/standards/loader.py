@@ -16,6 +16,7 @@ allows, the line, so a broken spec file is found without a traceback.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +26,7 @@ import yaml
 from pydantic import ValidationError
 
 from cdiscmap.errors import StandardsError, display_path
-from cdiscmap.resources import specs_root
+from cdiscmap.resources import SPECS_ENV, specs_root
 from cdiscmap.spec.yamlload import MAX_ALIAS_VALUES, YamlLimitError, expanded_size
 from cdiscmap.standards.models import Codelist, Dataset, Standards
 
@@ -71,8 +72,17 @@ def specs_dir() -> Path:
 
 def load_standards(root: Path | None = None) -> Standards:
     """Load every dataset and codelist under ``root`` (default :func:`specs_dir`); cached."""
-    directory = (root if root is not None else specs_dir()).resolve()
+    directory = root.resolve() if root is not None else _default_dir(os.environ.get(SPECS_ENV))
     return _load_cached(directory)
+
+
+@lru_cache(maxsize=8)
+def _default_dir(env: str | None) -> Path:
+    """:func:`specs_dir`, resolved, once per value of $CDISCMAP_SPECS: callers ask for the
+    default standards again and again (the class of each checked dataset: ~40 calls a run),
+    and finding and resolving the folder took 0.3 ms a call, the cached load itself nothing.
+    A failure is not cached: the next call says it again."""
+    return specs_dir().resolve()
 
 
 @lru_cache(maxsize=8)
