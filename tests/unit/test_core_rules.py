@@ -676,3 +676,18 @@ def test_not_one_to_one_by_hand() -> None:
     frame.loc[2, "B"] = "4"                 # 4 now with y and z; a null pair is left out
     frame.loc[0, "A"] = None
     assert not_one_to_one(frame, "A", "B").tolist() == [False, False, True, True, True]
+
+
+def test_first_and_last_date_per_subject_by_hand() -> None:
+    def text(*values: str) -> pd.Series:
+        return pd.Series(list(values), dtype="string")
+
+    dates = pd.DataFrame({"u": text("B", "A", "B", "A", "C", "B"),
+                          "d": text("2020-03-01", "2020-01-05", "2019-12-31", "2020-01-05",
+                                    "2021", "2020-03")})
+    # compared as text: "2020-03" sorts before "2020-03-01"
+    assert core_rules._first(dates).sort_index().to_dict() == {
+        "A": "2020-01-05", "B": "2019-12-31", "C": "2021"}
+    assert core_rules._first(dates, last=True).sort_index().to_dict() == {
+        "A": "2020-01-05", "B": "2020-03-01", "C": "2021"}
+    assert core_rules._first(dates.iloc[:0]).empty

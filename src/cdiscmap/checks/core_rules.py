@@ -99,10 +99,24 @@ def _subject_value(frame: pd.DataFrame, dm: pd.DataFrame, column: str) -> pd.Ser
 
 
 def _first(dates: pd.DataFrame, last: bool = False) -> pd.Series:
-    """Each subject's (``u``) earliest or latest ISO date text (``d``): one sort, no
-    per-group Python (a groupby min of text falls back to it)."""
-    ordered = dates.sort_values(["u", "d"], kind="stable")
-    return ordered.drop_duplicates("u", keep="last" if last else "first").set_index("u")["d"]
+    """Each subject's (``u``) earliest or latest ISO date text (``d``), by subject: the
+    distinct dates are sorted once as text and each record takes its date's rank, so the
+    records are sorted by two integers (no per-group Python, which a groupby min of text
+    falls back to, and no text compared per record)."""
+    subject, subjects = pd.factorize(dates["u"])
+    date, distinct = pd.factorize(dates["d"])
+    if not len(subject):
+        return pd.Series(dates["d"].array[:0], index=pd.Index(subjects), name="d")
+    distinct = np.asarray(distinct, dtype=object)
+    ascending = np.argsort(distinct, kind="stable")     # as sort_values orders text
+    rank = np.empty(len(distinct), dtype=np.intp)
+    rank[ascending] = np.arange(len(distinct))
+    order = np.lexsort((rank[date], subject))
+    ends = np.flatnonzero(np.diff(subject[order], append=-1)) if last else \
+        np.flatnonzero(np.diff(subject[order], prepend=-1))
+    chosen = order[ends]
+    return pd.Series(pd.array(distinct[date[chosen]], dtype=dates["d"].dtype),
+                     index=pd.Index(subjects[subject[chosen]]), name="d")
 
 
 def _date10(s: pd.Series) -> pd.Series:
@@ -220,8 +234,12 @@ def _reference_dates(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list
     ex, ds = domains.get("EX"), domains.get("DS")
     if ex is not None and {"USUBJID", "EXSTDTC"} <= set(ex.columns):
         starts = pd.DataFrame({"u": ex["USUBJID"], "d": _date10(ex["EXSTDTC"])}).dropna()
+        # (a text column's first 10 characters from its own distinct values: the same as
+        # of its cleaned text, without factorising a cleaned copy)
+        end = ex["EXENDTC"] if "EXENDTC" in ex and \
+            isinstance(ex["EXENDTC"].dtype, pd.StringDtype) else text(ex, "EXENDTC")
         ends = pd.concat([starts, pd.DataFrame({"u": ex["USUBJID"],
-                                                "d": _date10(text(ex, "EXENDTC"))}).dropna()])
+                                                "d": _date10(end)}).dropna()])
         for rule, column, per_subject in (
                 ("CMAP-CR0014", "RFXSTDTC", _first(starts)),
                 ("CMAP-CR0015", "RFXENDTC", _first(ends, last=True))):
@@ -230,16 +248,19 @@ def _reference_dates(dm: pd.DataFrame, domains: dict[str, pd.DataFrame]) -> list
             expect = dm["USUBJID"].map(per_subject).astype("string")
             given = _date10(dm[column])
             bad = (expect.notna() | given.notna()) & (given != expect).fillna(True)
-            out += _emit(rule, "DM", dm, bad, column, dm[column].astype("string")
-                         .fillna("(null)") + " vs EX " + expect.fillna("(none)"))
+            if bad.any():               # the text shown is made only when there is a finding
+                out += _emit(rule, "DM", dm, bad, column, dm[column].astype("string")
+                             .fillna("(null)") + " vs EX " + expect.fillna("(none)"))
     if ds is not None and "RFICDTC" in dm and {"USUBJID", "DSDECOD", "DSSTDTC"} <= set(ds):
-        consent = ds[(text(ds, "DSDECOD") == "INFORMED CONSENT OBTAINED").fillna(False)]
-        first = _first(pd.DataFrame({"u": consent["USUBJID"],
-                                     "d": _date10(consent["DSSTDTC"])}).dropna())
+        consent = (text(ds, "DSDECOD") == "INFORMED CONSENT OBTAINED").fillna(False)
+        # the dates of the whole column (its text facts), then the consent records'
+        first = _first(pd.DataFrame({"u": ds["USUBJID"],
+                                     "d": _date10(ds["DSSTDTC"])})[consent].dropna())
         expect = dm["USUBJID"].map(first).astype("string")
         bad = expect.notna() & (_date10(dm["RFICDTC"]) != expect).fillna(True)
-        out += _emit("CMAP-CR0016", "DM", dm, bad, "RFICDTC", dm["RFICDTC"].astype("string")
-                     .fillna("(null)") + " vs DS " + expect.fillna(""))
+        if bad.any():
+            out += _emit("CMAP-CR0016", "DM", dm, bad, "RFICDTC", dm["RFICDTC"]
+                         .astype("string").fillna("(null)") + " vs DS " + expect.fillna(""))
     return out
 
 

@@ -223,11 +223,15 @@ def _check_age(dm: pd.DataFrame, settings: PlausibilitySpec) -> list[Finding]:
     oldest = _completed_years(ref, earliest_birth)
     youngest = _completed_years(ref, latest_birth)
     usable = complete_ref & birth["Y"].notna() & age.notna()
-    wrong = usable & ((age < youngest - 1) | (age > oldest + 1))
-    shown = ("AGE=" + dm["AGE"].astype("string").fillna("") + " BRTHDTC="
-             + dm["BRTHDTC"].astype("string").fillna("") + " reference="
-             + reference.fillna(""))
-    return out + _emit("CMAP-PL0005", settings, "DM", "AGE", dm[wrong.fillna(False)], shown)
+    wrong = (usable & ((age < youngest - 1) | (age > oldest + 1))).fillna(False)
+    if not wrong.any():
+        return out
+    # the text shown only for the records reported (each record's own text: the same strings)
+    bad = dm[wrong]
+    shown = ("AGE=" + bad["AGE"].astype("string").fillna("") + " BRTHDTC="
+             + bad["BRTHDTC"].astype("string").fillna("") + " reference="
+             + reference[wrong].fillna(""))
+    return out + _emit("CMAP-PL0005", settings, "DM", "AGE", bad, shown)
 
 
 # ============================================================================================
