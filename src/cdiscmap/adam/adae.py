@@ -159,17 +159,23 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     return pd.Series(latest.view("datetime64[ns]"), index=usubjid.index)
 
 
-def _group_codes(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+def _group_codes(frame: pd.DataFrame, names: list[str],
+                 factorised: dict[str, tuple[np.ndarray, int]] | None = None) -> np.ndarray:
     """One integer per record naming its USUBJID × ``names`` group (missing values one group,
     as ``duplicated`` counts them): each key factorised once for all the records, so the six
-    flags share three groupings instead of factorising their keys twelve times."""
+    flags share three groupings instead of factorising their keys twelve times
+    (``factorised``: each key's codes and count, kept for the other groupings)."""
+    factorised = {} if factorised is None else factorised
     group = np.zeros(len(frame), dtype=np.int64)
     for name in ["USUBJID", *names]:
-        column = frame[name]
-        values = np.asarray(column.array) if type(column.array) is pd.arrays.StringArray \
-            else column.to_numpy(dtype=object)     # a "string" column's array: no NA scan
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        group = group * (len(uniques) + 1) + codes + 1
+        if name not in factorised:
+            column = frame[name]
+            values = np.asarray(column.array) if type(column.array) is pd.arrays.StringArray \
+                else column.to_numpy(dtype=object)     # a "string" column's array: no NA scan
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            factorised[name] = (codes, len(uniques))
+        codes, count = factorised[name]
+        group = group * (count + 1) + codes + 1
     return group
 
 
@@ -385,7 +391,8 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     work = pd.DataFrame({"USUBJID": out["USUBJID"], "AEBODSYS": out["AEBODSYS"],
                          "AEDECOD": out["AEDECOD"], "AESEQ": out["AESEQ"], "_ST": astdtm,
                          "_NEG": -out[cfg.worst_by]}, index=out.index)
-    codes = {tuple(g): _group_codes(work, g) for g in _FLAG_GROUPS.values()}
+    keys: dict[str, tuple[np.ndarray, int]] = {}      # USUBJID, AEBODSYS, AEDECOD: once each
+    codes = {tuple(g): _group_codes(work, g, keys) for g in _FLAG_GROUPS.values()}
     for flag, groups in _FLAG_GROUPS.items():
         out[flag] = _first_flag(work, emergent, ["_ST", "AESEQ"], [True, True], groups,
                                 codes[tuple(groups)])
