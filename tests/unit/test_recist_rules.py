@@ -143,15 +143,22 @@ def test_investigator_sum_of_diameters_is_compared_rc0003() -> None:
     assert sum(f.rule == "CMAP-RC0003" for f in strict) == 2
 
 
-def test_several_investigator_sums_at_one_visit_compare_the_smallest_then_first_source() -> None:
-    # computed sums as above: V2 30, V3 40. TR holds two SUMDIAM records at V2 and at V3.
+def _two_sums_at_v2_and_v3() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """TU/TR with computed sums V1 50, V2 30, V3 40, and two investigator SUMDIAM records at
+    V2 (30 twice: tr.csv rows 7 and 100) and at V3 (41 and 35: rows 10 and 33)."""
     tu, tr = build({1: {"T01": 30, "T02": 20, "SUM": 50},
                     2: {"T01": 20, "T02": 10, "SUM": 30},
                     3: {"T01": 30, "T02": 10, "SUM": 41}})
     extra = tr[tr["TRTESTCD"] == "SUMDIAM"].iloc[[1, 2]].assign(TRSTRESN=[30.0, 35.0])
     tr = pd.concat([tr, extra], ignore_index=True)
     tr["_SRCFILE"] = "tr.csv"
-    tr["_SRCROW"] = [1, 2, 3, 4, 5, 7, 8, 9, 10, 100, 33]   # V2 sums: rows 7 and 100
+    tr["_SRCROW"] = [1, 2, 3, 4, 5, 7, 8, 9, 10, 100, 33]
+    return tu, tr
+
+
+def test_several_investigator_sums_at_one_visit_compare_the_smallest_then_first_source() -> None:
+    # computed sums as above: V2 30, V3 40. TR holds two SUMDIAM records at V2 and at V3.
+    tu, tr = _two_sums_at_v2_and_v3()
     out = timepoint_responses(tu, tr)
     table, findings = crosscheck(out, rs([]), tr=tr)
     sums = table[table["RSTESTCD"] == "SUMDIAM"]
@@ -167,13 +174,7 @@ def test_disagreements_only_composes_the_same_sources_for_the_rows_left() -> Non
     # the sums of the test above (V3: 35 kept, 5 mm off the computed 40, tr.csv row 33); RS:
     # V2 PR agrees (computed -40 % PR), V3 SD against the computed PD (40 vs nadir 30: +10 mm,
     # +33 %), V4 has no TR assessment: RS ONLY. SOURCE of an RS record: rs.csv row n
-    tu, tr = build({1: {"T01": 30, "T02": 20, "SUM": 50},
-                    2: {"T01": 20, "T02": 10, "SUM": 30},
-                    3: {"T01": 30, "T02": 10, "SUM": 41}})
-    extra = tr[tr["TRTESTCD"] == "SUMDIAM"].iloc[[1, 2]].assign(TRSTRESN=[30.0, 35.0])
-    tr = pd.concat([tr, extra], ignore_index=True)
-    tr["_SRCFILE"] = "tr.csv"
-    tr["_SRCROW"] = [1, 2, 3, 4, 5, 7, 8, 9, 10, 100, 33]
+    tu, tr = _two_sums_at_v2_and_v3()
     collected = rs([(2, "OVRLRESP", "PR"), (3, "OVRLRESP", "SD"), (4, "OVRLRESP", "PD")]).assign(
         _SRCFILE=pd.array(["rs.csv"] * 3, dtype="string"), _SRCROW=[4, 9, 12])
     out = timepoint_responses(tu, tr)
