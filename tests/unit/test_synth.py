@@ -147,7 +147,7 @@ def recompute(directory: Path) -> pd.DataFrame:
     visit_diam = np.full((n, n_visits, 5), np.nan)
     for i in range(5):
         exists = tl[f"TL{i + 1}_ID"] != ""
-        diam = pd.to_numeric(tl[f"TL{i + 1}_DIAM"].replace("", np.nan)).to_numpy()
+        diam = pd.to_numeric(tl[f"TL{i + 1}_DIAM"].mask(lambda v: v == "")).to_numpy()
         status = tl[f"TL{i + 1}_STAT"]
         counted = np.where(status == "TOO SMALL TO MEASURE", 5.0, diam)
         counted = np.where(status == "NOT EVALUATED", np.nan, counted)
@@ -169,7 +169,7 @@ def recompute(directory: Path) -> pd.DataFrame:
     key = tl.loc[post, ["SUBJECT", "VISIT", "TADAT"]].reset_index(drop=True)
     unequivocal = nl[nl["NLSTAT"] == "UNEQUIVOCAL"][["SUBJECT", "VISIT", "TADAT"]]
     flagged = key.merge(unequivocal.drop_duplicates().assign(_new=True), how="left",
-                        on=["SUBJECT", "VISIT", "TADAT"])["_new"].fillna(False).to_numpy(bool)
+                        on=["SUBJECT", "VISIT", "TADAT"])["_new"].notna().to_numpy()
     new_lesion = np.zeros((n, n_visits), dtype=bool)
     new_lesion[si[post], k[post] - 1] = flagged
 
