@@ -454,6 +454,21 @@ def test_default_standards_follow_the_environment(std: Standards, tmp_path: Path
     assert load_standards() is std
 
 
+def test_relative_specs_folder_is_found_from_the_working_directory(
+        std: Standards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CDISCMAP_SPECS=specs names tmp_path/specs from tmp_path and the bundled specs from the
+    # folder that holds them: the same value, two folders
+    copy = tmp_path / "specs"
+    shutil.copytree(SPECS, copy)
+    (copy / "sdtmig-3.4" / "XX.json").write_text(json.dumps(
+        {**json.loads((SPECS / "sdtmig-3.4" / "AE.json").read_text()), "name": "XX"}))
+    monkeypatch.setenv("CDISCMAP_SPECS", "specs")
+    monkeypatch.chdir(tmp_path)
+    assert "XX" in load_standards().datasets
+    monkeypatch.chdir(SPECS.parent)
+    assert "XX" not in load_standards().datasets
+
+
 # ---------------------------------------------------------------------------------------------
 # The committed specs are exactly what the build script writes
 # ---------------------------------------------------------------------------------------------

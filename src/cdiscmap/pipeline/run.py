@@ -552,11 +552,12 @@ def _early_report(opts: RunOptions) -> bool:
             and forked.fork_usable() and forked.fork_unsafe_runtime() is None):
         return False
     size = 0
-    for entry in os.scandir(opts.raw_dir):
-        if entry.is_file():
-            size += entry.stat().st_size
-            if size > EARLY_REPORT_RAW_BYTES:
-                return False
+    with os.scandir(opts.raw_dir) as entries:
+        for entry in entries:
+            if entry.is_file():
+                size += entry.stat().st_size
+                if size > EARLY_REPORT_RAW_BYTES:
+                    return False
     return True
 
 

@@ -72,16 +72,21 @@ def specs_dir() -> Path:
 
 def load_standards(root: Path | None = None) -> Standards:
     """Load every dataset and codelist under ``root`` (default :func:`specs_dir`); cached."""
-    directory = root.resolve() if root is not None else _default_dir(os.environ.get(SPECS_ENV))
-    return _load_cached(directory)
+    if root is not None:
+        return _load_cached(root.resolve())
+    env = os.environ.get(SPECS_ENV)
+    # a relative $CDISCMAP_SPECS names another folder from another working directory
+    cwd = os.getcwd() if env and not os.path.isabs(env) else None
+    return _load_cached(_default_dir(env, cwd))
 
 
 @lru_cache(maxsize=8)
-def _default_dir(env: str | None) -> Path:
-    """:func:`specs_dir`, resolved, once per value of $CDISCMAP_SPECS: callers ask for the
-    default standards again and again (the class of each checked dataset: ~40 calls a run),
-    and finding and resolving the folder took 0.3 ms a call, the cached load itself nothing.
-    A failure is not cached: the next call says it again."""
+def _default_dir(env: str | None, cwd: str | None) -> Path:
+    """:func:`specs_dir`, resolved, once per value of $CDISCMAP_SPECS (and working directory,
+    ``cwd``, when that value is relative): callers ask for the default standards again and
+    again (the class of each checked dataset: ~40 calls a run), and finding and resolving the
+    folder took 0.3 ms a call, the cached load itself nothing. A failure is not cached: the
+    next call says it again."""
     return specs_dir().resolve()
 
 
