@@ -38,9 +38,7 @@ def clean_text(values: pd.Series, *, upper: bool = False) -> pd.Series:
 def text_eq(values: pd.Series, wanted: str, *, upper: bool = False) -> np.ndarray:
     """Boolean array: the trimmed (upper-cased) value equals ``wanted`` (missing → False);
     compared once per distinct value, not per row."""
-    _, codes, uniques = _distinct(values)
-    hit = _cleaned(uniques, upper).eq(wanted).fillna(False).to_numpy(dtype=bool)
-    return np.append(hit, False)[codes]         # code -1 (missing) → the False at the end
+    return text_in(values, {wanted}, upper=upper)
 
 
 def text_in(values: pd.Series, wanted: set[str], *, upper: bool = False) -> np.ndarray:
@@ -48,7 +46,7 @@ def text_in(values: pd.Series, wanted: set[str], *, upper: bool = False) -> np.n
     one factorisation for all of them (``text_eq`` per value factorises again each time)."""
     _, codes, uniques = _distinct(values)
     hit = _cleaned(uniques, upper).isin(wanted).fillna(False).to_numpy(dtype=bool)
-    return np.append(hit, False)[codes]
+    return np.append(hit, False)[codes]         # code -1 (missing) → the False at the end
 
 
 def as_dates(values: pd.Series) -> pd.Series:
