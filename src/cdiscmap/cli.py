@@ -305,12 +305,13 @@ def adam(ctx: click.Context, sdtm_dir: Path, study_dir: Path, out_dir: Path | No
         study = resolve_study_dir(study_dir)
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         outcome = run_adam_command(sdtm_dir, study, out_dir, progress=shown)
-    console = _console()
-    for path, n in outcome.records.items():
-        console.print(f"{path}: {n} records")
+    # plain lines, not rich's console: its import (~30-50 ms) was the command's last serial
+    # step, and its markup would have eaten a "[...]" in a folder name
+    lines = [f"{path}: {n} records" for path, n in outcome.records.items()]
     f = outcome.counts
-    console.print(f"Findings: {f['error']} errors, {f['warning']} warnings, {f['notice']} "
-                  f"notices (findings.csv in {outcome.folder})")
+    lines.append(f"Findings: {f['error']} errors, {f['warning']} warnings, {f['notice']} "
+                 f"notices (findings.csv in {outcome.folder})")
+    click.echo("\n".join(lines))
     if fail_on != "none":
         _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 NOT_NEEDED = ("cdiscmap.sdtm.engine", "cdiscmap.pipeline.run", "cdiscmap.ingest", "pandera",
-              "matplotlib", "scipy", "lifelines", "rtflite", "polars")
+              "matplotlib", "scipy", "lifelines", "rtflite", "polars", "rich")
 
 
 def _sdtm(folder: Path) -> Path:
@@ -56,6 +56,26 @@ def test_adam_command_imports_no_sdtm_engine_nor_report_libraries(tmp_path: Path
                             timeout=300, check=True)
     assert (tmp_path / "adam" / "adsl.xpt").is_file()     # the command did its whole work
     assert result.stdout.rstrip().splitlines()[-1].split() == ["LOADED"]
+
+
+def test_adam_command_prints_paths_as_they_are(tmp_path: Path) -> None:
+    """The summary lines are plain text: a folder named with brackets or colons (rich markup
+    and emoji codes) is printed as it is."""
+    from click.testing import CliRunner
+
+    from cdiscmap.cli import main
+
+    sdtm = _sdtm(tmp_path / "sdtm")
+    (tmp_path / "study").mkdir()
+    out = tmp_path / "out[red] :smile:"
+    result = CliRunner().invoke(main, ["adam", "--sdtm", str(sdtm), "--study",
+                                       str(tmp_path / "study"), "--out", str(out),
+                                       "--fail-on", "none", "-q"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"{out / 'adsl.xpt'}: 2 records"
+    assert lines[-1].startswith("Findings: ")
+    assert lines[-1].endswith(f" notices (findings.csv in {out})")
 
 
 def test_study_folder_given_or_bundled_by_name(tmp_path: Path) -> None:
