@@ -233,26 +233,33 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
         _fail_threshold(result.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
 
 
-def _print_summary(summary: dict, out_dir: Path) -> None:
-    from rich.table import Table
+def _aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """``title``, then ``header`` and ``rows`` in columns two spaces apart: the first column
+    left-aligned, the others (counts) right-aligned. Plain text, as the other commands'
+    closing lines: no box drawing, nothing a log or a pipe has to strip."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [title] + ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+                                ).rstrip()
+                      for line in (header, *rows)]
 
-    console = _console()
-    table = Table(title=f"Raw rows ({summary['study']})", show_lines=False)
-    for col in ("file", "read", "used", "dropped", "balanced"):
-        table.add_column(col, justify="right" if col != "file" else "left")
-    for row in summary["raw_files"]:
-        table.add_row(row["file"], str(row["read"]), str(row["used"]), str(row["dropped"]),
-                      "yes" if row["balanced"] else "NO")
-    console.print(table)
-    written = Table(title="Records written")
-    written.add_column("dataset")
-    written.add_column("records", justify="right")
-    for name, n in summary["records_written"].items():
-        written.add_row(name, str(n))
-    console.print(written)
+
+def _print_summary(summary: dict, out_dir: Path) -> None:
+    """The run's closing summary on stdout: raw rows per file, records per dataset, findings.
+
+    Plain lines (click.echo), not rich's console: importing and rendering rich was the run's
+    last serial step (~60 ms CPU at 1k subjects), and its markup would eat a "[...]" or
+    ":name:" in a file or folder name."""
+    lines = _aligned(f"Raw rows ({summary['study']})",
+                     ("file", "read", "used", "dropped", "balanced"),
+                     [(row["file"], str(row["read"]), str(row["used"]), str(row["dropped"]),
+                       "yes" if row["balanced"] else "NO") for row in summary["raw_files"]])
+    lines += _aligned("Records written", ("dataset", "records"),
+                      [(name, str(n)) for name, n in summary["records_written"].items()])
     f = summary["findings"]
-    console.print(f"Findings: {f['error']} errors, {f['warning']} warnings, "
-                  f"{f['notice']} notices. Output: {out_dir}/ (run-summary.md, findings.csv)")
+    lines.append(f"Findings: {f['error']} errors, {f['warning']} warnings, "
+                 f"{f['notice']} notices. Output: {out_dir}/ (run-summary.md, findings.csv)")
+    click.echo("\n".join(lines))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -274,9 +281,8 @@ def synth(ctx: click.Context, study: str, subjects: int, seed: int, out_dir: Pat
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         shown.stage(f"Generating the synthetic {study} export ({subjects} subjects)")
         result = generate(study, out_dir, n_subjects=subjects, seed=seed, progress=shown)
-    console = _console()
     for name, n in sorted(result.rows.items()):
-        console.print(f"{result.raw_dir / name}: {n} rows")
+        click.echo(f"{result.raw_dir / name}: {n} rows")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -333,7 +339,7 @@ def report(study: Path, adam_dir: Path, out_root: Path) -> None:
 
     files = report_command(resolve_study_dir(study), adam_dir, out_root)
     html = next((p for p in files if p.name == "report.html"), None)
-    _console().print(f"Report: {len(files)} files" + (f", {html}" if html else ""))
+    click.echo(f"Report: {len(files)} files" + (f", {html}" if html else ""))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -370,10 +376,9 @@ def recist(ctx: click.Context, sdtm_dir: Path, out_dir: Path | None, settings_fi
     settings = load_settings(settings_file, evaluators, nodal_from)
     with progress(quiet=_quiet(ctx, quiet)) as shown:
         outcome = run_recist_command(sdtm_dir, out_dir, settings, progress=shown)
-    console = _console()
-    console.print(f"{len(outcome.timepoints)} timepoints; comparison: "
-                  + (", ".join(f"{n} {k}" for k, n in outcome.status_counts.items()) or "none"))
-    console.print(f"Report: {outcome.folder / REPORT_HTML}")
+    click.echo(f"{len(outcome.timepoints)} timepoints; comparison: "
+               + (", ".join(f"{n} {k}" for k, n in outcome.status_counts.items()) or "none")
+               + f"\nReport: {outcome.folder / REPORT_HTML}")
     if fail_on != "none":
         _fail_threshold(outcome.findings.at_least(Severity(fail_on)), fail_on, REPORT_HTML)
 
@@ -386,8 +391,7 @@ def check_spec(study: Path) -> None:
         from cdiscmap.pipeline.run import check_study_spec
         from cdiscmap.resources import resolve_study_dir
 
-    message = check_study_spec(resolve_study_dir(study))
-    _console().print(message)
+    click.echo(check_study_spec(resolve_study_dir(study)))
 
 
 @main.command("init", epilog=EXIT_CODES)
@@ -431,9 +435,8 @@ def define(study: Path, package: Path) -> None:
         from cdiscmap.pipeline.define_step import write_package_defines
         from cdiscmap.resources import resolve_study_dir
 
-    console = _console()
     for path in write_package_defines(resolve_study_dir(study), package):
-        console.print(str(path))
+        click.echo(str(path))
 
 
 @main.command("validate", epilog=EXIT_CODES)
