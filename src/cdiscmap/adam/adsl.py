@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.dates import complete_dates, factorize_text, impute_dtc, impute_dtm
+from cdiscmap.adam.dates import complete_dates, factorize_text, impute_dtc, impute_dtm_times
 from cdiscmap.adam.io import (
     as_dates,
     dataset_columns,
@@ -29,6 +29,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
+from cdiscmap.adam.order import first_positions, stable_order
 from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
@@ -238,9 +239,15 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "treatment dates")
     cfg = settings.adsl.exposure
     ex = ex.loc[counted_doses(ex, cfg)]
-    start = impute_dtc(ex["EXSTDTC"], cfg.start_imputation, "first")
+    # each column parsed once for its dates and datetimes (TRTSDTM/TRTEDTM below; admiral
+    # derive_vars_dtm: start time imputed first, end time last), so date(TRTSDTM) = TRTSDT
+    # and date(TRTEDTM) = TRTEDT
+    seconds = cfg.flag_imputed_seconds
+    start, (start_dtm, open_dtm) = impute_dtm_times(
+        ex["EXSTDTC"], cfg.start_imputation, "first", ("first", "last"), flag_seconds=seconds)
     if "EXENDTC" in ex.columns:
-        end = impute_dtc(ex["EXENDTC"], cfg.end_imputation, "last")
+        end, (end_dtm,) = impute_dtm_times(ex["EXENDTC"], cfg.end_imputation, "last",
+                                           ("last",), flag_seconds=seconds)
         end_dates, end_invalid, end_given = end.dates, end.invalid, ex["EXENDTC"].notna()
     else:
         end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
@@ -252,15 +259,8 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
         end_dates = end_dates.where(end_given, start.dates)
     out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
                         "END": end_dates})
-    # the same records as datetimes (TRTSDTM/TRTEDTM; admiral derive_vars_dtm: start time
-    # imputed first, end time last), so date(TRTSDTM) = TRTSDT and date(TRTEDTM) = TRTEDT
-    seconds = cfg.flag_imputed_seconds
-    start_dtm = impute_dtm(ex["EXSTDTC"], cfg.start_imputation, "first", "first",
-                           flag_seconds=seconds)
-    open_dtm = impute_dtm(ex["EXSTDTC"], cfg.start_imputation, "first", "last",
-                          flag_seconds=seconds)
-    end_dtm = impute_dtm(ex["EXENDTC"], cfg.end_imputation, "last", "last",
-                         flag_seconds=seconds) if "EXENDTC" in ex.columns else open_dtm
+    if "EXENDTC" not in ex.columns:
+        end_dtm = open_dtm
     use_open = (~end_given).to_numpy() if cfg.open_end_uses_start else \
         np.zeros(len(ex), dtype=bool)
     out["START_DTM"] = start_dtm.datetimes
@@ -284,10 +284,11 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
         adsl["TRTSDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
         adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
     else:
-        first = dosing.groupby("USUBJID")["START"].min()
-        last = dosing.groupby("USUBJID")["END"].max()
-        adsl["TRTSDT"] = as_dates(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
-        adsl["TRTEDT"] = as_dates(lookup(adsl["USUBJID"], last)).astype("datetime64[ns]")
+        # earliest START and latest END per ADSL record, by each dose record's ADSL record
+        subject = _adsl_records(adsl, dosing["USUBJID"])
+        for name, side, latest in (("TRTSDT", "START", False), ("TRTEDT", "END", True)):
+            adsl[name] = pd.Series(_extreme_dates(subject, dosing[side], len(adsl),
+                                                  latest=latest), index=adsl.index)
     adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
     cfg = settings.adsl.exposure
     _treatment_datetimes(adsl, dosing, cfg, methods)
@@ -304,6 +305,65 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
     methods["TRTDURD"] = "TRTEDT - TRTSDT + 1"
 
 
+def _dm_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame
+                ) -> tuple[pd.DataFrame, np.ndarray]:
+    """DM's first record per USUBJID (the records ADSL is made of) and, per ADSL record, the
+    position of its own among them: DM variables are taken by position, not looked up by
+    USUBJID in a copy of DM indexed by it."""
+    dm = sdtm["DM"]
+    repeated = dm["USUBJID"].duplicated(keep="first").to_numpy()
+    if repeated.any():
+        dm = dm.loc[~repeated]
+    return dm, index_positions(pd.Index(dm["USUBJID"].to_numpy(dtype=object)), adsl["USUBJID"])
+
+
+def _taken_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
+    """``values`` at positions ``at`` (-1: missing, as the dtype has it), on ``index``: what
+    a lookup by USUBJID gives once each ADSL record knows the position of its record."""
+    array = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
+        else values.to_numpy()
+    return pd.Series(pd.api.extensions.take(array, at, allow_fill=True), index=index,
+                     name=values.name)
+
+
+def _adsl_records(adsl: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Position of each of ``ids`` among the ADSL records (one per subject), -1 for none."""
+    return index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ids)
+
+
+def _extreme_dates(subject: np.ndarray, dates: pd.Series, count: int, *, latest: bool
+                   ) -> np.ndarray:
+    """Per ADSL record (``count``), the earliest (``latest``: the latest) of ``dates`` of its
+    records (``subject``: :func:`_adsl_records`), NaT when none has one: a groupby minimum
+    (maximum) by USUBJID, as a running extreme on datetime64 integers."""
+    values = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    use = (subject >= 0) & ~np.isnat(dates.to_numpy(dtype="datetime64[ns]"))
+    nat = np.iinfo(np.int64).min                     # NaT's integer
+    out = np.full(count, nat if latest else np.iinfo(np.int64).max, dtype=np.int64)
+    (np.maximum if latest else np.minimum).at(out, subject[use], values[use])
+    if not latest:
+        out[out == np.iinfo(np.int64).max] = nat
+    return out.view("datetime64[ns]")
+
+
+def _dose_record(subject: np.ndarray, stamps: np.ndarray, seq: np.ndarray, count: int, *,
+                 last: bool) -> np.ndarray:
+    """Per ADSL record (``count``), the position of its first dose record by datetime, then
+    --SEQ (``last``: its last one; ties in record order, as a stable sort by USUBJID,
+    datetime and --SEQ then the first/last record per USUBJID), -1 when it has none;
+    ``subject``: each dose record's ADSL record (-1: none), ``stamps``: datetime64[ns]
+    (NaT: not a candidate)."""
+    rows = np.flatnonzero((subject >= 0) & ~np.isnat(stamps))
+    order = rows[stable_order([seq[rows], stamps[rows], subject[rows]])]
+    grouped = subject[order]
+    if last:                  # the last of each subject's run is the first of the reversed
+        order, grouped = order[::-1], grouped[::-1]
+    first = first_positions(grouped)
+    at = np.full(count, -1, dtype=np.intp)
+    at[grouped[first]] = order[first]
+    return at
+
+
 def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: Exposure,
                          methods: dict[str, str]) -> None:
     """TRTSDTM/TRTSTMF of the first dose record (by datetime, then EXSEQ) and TRTEDTM/TRTETMF
@@ -311,29 +371,29 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: E
     when the settings allow a partial date to be imputed."""
     index = adsl.index
     names = {"START": ("TRTSDTM", "TRTSTMF", "TRTSDTF"), "END": ("TRTEDTM", "TRTETMF", "TRTEDTF")}
+    usable = dosing is not None and not dosing.empty
+    if usable:
+        assert dosing is not None
+        # each dose record's ADSL record (-1: none) and its order key: once for both sides
+        subject = _adsl_records(adsl, dosing["USUBJID"])
+        seq = dosing["EXSEQ"].to_numpy(dtype="float64") if "EXSEQ" in dosing.columns else \
+            np.arange(len(dosing), dtype="float64")
     for side, (dtm, tmf, dtf) in names.items():
         imputing = (cfg.start_imputation if side == "START" else cfg.end_imputation) != "none"
-        if dosing is None or dosing.empty:
-            picked = pd.DataFrame(columns=["USUBJID", f"{side}_DTM", f"{side}_TF", f"{side}_DF"])
-        else:
-            # only the variables read below (not EXTRT, EPOCH, ... sorted along)
-            wanted = ["USUBJID", f"{side}_DTM", f"{side}_TF", f"{side}_DF", "EXSEQ"]
-            recs = dosing.loc[dosing[f"{side}_DTM"].notna().to_numpy(),
-                              [c for c in wanted if c in dosing.columns]]
-            seq = recs["EXSEQ"] if "EXSEQ" in recs.columns else \
-                pd.Series(np.arange(len(recs), dtype="float64"), index=recs.index)
-            recs = recs.assign(_SEQ=seq).sort_values(["USUBJID", f"{side}_DTM", "_SEQ"],
-                                                     kind="mergesort")
-            picked = recs.drop_duplicates("USUBJID", keep="first" if side == "START" else "last")
-        table = picked.set_index("USUBJID")
-        adsl[dtm] = as_dates(lookup(adsl["USUBJID"], table[f"{side}_DTM"])) \
-            .astype("datetime64[ns]") if len(table) else \
-            pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-        for name, col in ((tmf, f"{side}_TF"), (dtf, f"{side}_DF")):
+        if usable:
+            assert dosing is not None
+            at = _dose_record(subject, dosing[f"{side}_DTM"].to_numpy(dtype="datetime64[ns]"),
+                              seq, len(adsl), last=side == "END")
+        for name, col in ((dtm, f"{side}_DTM"), (tmf, f"{side}_TF"), (dtf, f"{side}_DF")):
             if name == dtf and not imputing:
                 continue
-            adsl[name] = lookup(adsl["USUBJID"], table[col]).astype("string") if len(table) \
-                else pd.Series(pd.NA, index=index, dtype="string")
+            if usable:
+                assert dosing is not None
+                taken = _taken_at(dosing[col], at, index)
+                adsl[name] = taken if name == dtm else taken.astype("string")
+            else:
+                adsl[name] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]") \
+                    if name == dtm else pd.Series(pd.NA, index=index, dtype="string")
     time = "H, M" + (" or S" if cfg.flag_imputed_seconds else "")
     methods["TRTSDTM"] = ("EXSTDTC of the dose record of TRTSDT (earliest, then lowest EXSEQ); "
                           "a missing time imputed to 00:00:00 (a missing minute or second to "
@@ -395,45 +455,52 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
 
 def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
            findings: Findings, methods: dict[str, str]) -> None:
-    dm = sdtm["DM"].drop_duplicates("USUBJID").set_index("USUBJID")
+    dm, rows = _dm_records(sdtm, adsl)
+    index = adsl.index
     level = settings.adsl.death_imputation
     if "DTHDTC" in dm.columns:
         imp = impute_dtc(dm["DTHDTC"], level, "first")
-        report_bad_dates(findings, dm.loc[imp.invalid].reset_index(), "DM", "DTHDTC")
-        adsl["DTHDT"] = as_dates(lookup(adsl["USUBJID"], imp.dates)).astype("datetime64[ns]")
-        adsl["DTHDTF"] = lookup(adsl["USUBJID"], imp.flag).astype("string")
+        report_bad_dates(findings, dm.loc[imp.invalid.to_numpy()], "DM", "DTHDTC")
+        adsl["DTHDT"] = _taken_at(imp.dates, rows, index).astype("datetime64[ns]")
+        adsl["DTHDTF"] = _taken_at(imp.flag, rows, index).astype("string")
     else:
-        adsl["DTHDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
-        adsl["DTHDTF"] = pd.Series(pd.NA, index=adsl.index, dtype="string")
+        adsl["DTHDT"] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+        adsl["DTHDTF"] = pd.Series(pd.NA, index=index, dtype="string")
     flag = adsl["DTHDT"].notna()
     if "DTHFL" in dm.columns:
-        flag |= lookup(adsl["USUBJID"], dm["DTHFL"]).astype("string").str.upper().eq("Y") \
+        flag |= _taken_at(dm["DTHFL"], rows, index).astype("string").str.upper().eq("Y") \
             .fillna(False).astype(bool)
-    adsl["DTHFL"] = pd.Series(np.where(flag, "Y", None), index=adsl.index, dtype="string")
+    adsl["DTHFL"] = pd.Series(np.where(flag, "Y", None), index=index, dtype="string")
     methods["DTHDT"] = (f"DM.DTHDTC; partial dates imputed up to level {level} to the first "
                         "day (DTHDTF)")
     methods["DTHFL"] = "Y when DM.DTHFL = Y or DM.DTHDTC is given"
 
-    cause = pd.Series(pd.NA, index=adsl.index, dtype="string")
-    domain = pd.Series(pd.NA, index=adsl.index, dtype="string")
+    cause = pd.Series(pd.NA, index=index, dtype="string")
+    domain = pd.Series(pd.NA, index=index, dtype="string")
+    subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))    # one record per subject
     for source in settings.adsl.death_cause_sources:
         if source.dataset not in sdtm or source.value is None:
             continue
         frame = require(sdtm, source.dataset, ["USUBJID", source.value], "DTHCAUS")
         picked, _ = select_records(frame, source.where, source.where_not)
-        picked = picked.loc[picked[source.value].notna()]
-        if picked.empty:
+        # each subject's earliest record with a value by its (ISO 8601, so sortable) date
+        # text, undated ones last, ties in record order: one stable sort of codes (subject,
+        # date rank), not a sort of the records' text
+        subject = index_positions(subjects, picked["USUBJID"])
+        kept = np.flatnonzero(picked[source.value].notna().to_numpy() & (subject >= 0))
+        if not len(kept):
             continue
-        # earliest record by its (ISO 8601, so sortable) date text; undated ones last
-        order = picked[source.date].astype("string") if source.date in picked.columns \
-            else pd.Series(pd.NA, index=picked.index, dtype="string")
-        # the subject and value only, sorted (not every variable of the records)
-        picked = pd.DataFrame({"USUBJID": picked["USUBJID"], "_value": picked[source.value],
-                               "_dt": order}).sort_values(["USUBJID", "_dt"], kind="mergesort",
-                                                          na_position="last")
-        first = picked.drop_duplicates("USUBJID").set_index("USUBJID")["_value"] \
-            .rename(source.value)
-        found = lookup(adsl["USUBJID"], first).astype("string")
+        if source.date in picked.columns:
+            rank, dates = pd.factorize(picked[source.date].iloc[kept].astype("string"),
+                                       sort=True)
+            rank = np.where(rank < 0, len(dates), rank)
+        else:
+            rank = np.zeros(len(kept), dtype=np.intp)
+        order = kept[stable_order([rank, subject[kept]])]
+        first = order[first_positions(subject[order])]
+        at = np.full(len(adsl), -1, dtype=np.intp)
+        at[subject[first]] = first
+        found = _taken_at(picked[source.value], at, index).astype("string")
         domain = domain.mask(cause.isna() & found.notna(), source.dataset[:2])
         cause = cause.fillna(found)
     adsl["DTHCAUS"] = cause.where(flag.to_numpy(), pd.NA).astype("string")
@@ -834,16 +901,16 @@ def _adsl_first(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
     """ADSL up to LSTALVDT (DM, groups, cohorts, dates, treatment, death)."""
     cfg = settings.adsl
     adsl = _dm_frame(sdtm, findings)
-    dm = sdtm["DM"].drop_duplicates("USUBJID")
+    dm, rows = _dm_records(sdtm, adsl)       # DM variables by each ADSL record's position
     _age_groups(adsl, settings, methods)
     for target, source_var in (("TRT01P", cfg.trt01p_from), ("TRT01A", cfg.trt01a_from)):
-        adsl[target] = lookup(adsl["USUBJID"], dm.set_index("USUBJID")[source_var]).astype("string") \
+        adsl[target] = _taken_at(dm[source_var], rows, adsl.index).astype("string") \
             if source_var in dm.columns else pd.Series(pd.NA, index=adsl.index, dtype="string")
         methods[target] = f"DM.{source_var}"
     _cohorts(adsl, sdtm, settings, findings, methods)
     if "RFICDTC" in dm.columns:
-        adsl["RFICDT"] = as_dates(lookup(adsl["USUBJID"],
-            complete_dates(dm.set_index("USUBJID")["RFICDTC"]).dates)).astype("datetime64[ns]")
+        adsl["RFICDT"] = as_dates(_taken_at(complete_dates(dm["RFICDTC"]).dates, rows,
+                                            adsl.index)).astype("datetime64[ns]")
         methods["RFICDT"] = "DM.RFICDTC (complete dates)"
 
     for spec in cfg.dates:

@@ -109,11 +109,16 @@ def impute_dtc(dtc: pd.Series, highest: Highest = "none", how: How = "first") ->
         raise ValueError(f"date imputation must be first, mid or last, not {how!r}")
     # A trial has few distinct dates: parse each distinct text once, then spread by code.
     codes, uniques = factorize_text(dtc)
-    dates_u, flag_u, invalid_u = _impute_unique(pd.Series(uniques, dtype="string"), highest, how)
+    return _spread_dates(*_impute_unique(pd.Series(uniques, dtype="string"), highest, how),
+                         codes, dtc.index)
+
+
+def _spread_dates(dates_u: np.ndarray, flag_u: np.ndarray, invalid_u: np.ndarray,
+                  codes: np.ndarray, index: pd.Index) -> ImputedDates:
+    """The rows' :class:`ImputedDates` from those of their distinct texts (``codes``)."""
     # one take per row from tables with a last entry for code -1 (null: NaT, valid)
     dates = np.append(dates_u.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))[codes]
     invalid = np.append(invalid_u.astype(bool), False)[codes]
-    index = dtc.index
     return ImputedDates(dates=pd.Series(dates, index=index, copy=False),
                         spread=lambda: spread_text(flag_u, codes, index),
                         invalid=pd.Series(invalid, index=index, dtype=bool, copy=False))
@@ -231,10 +236,24 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
     TIMEFL C81226); an imputed date has flag H. admiral leaves out S by default
     (``ignore_seconds_flag``: most EDCs never collect seconds), so does ``flag_seconds=False``.
     A time part that is no ISO 8601 time counts as missing (imputed, flag H)."""
+    return impute_dtm_times(dtc, highest, how, (time,), flag_seconds=flag_seconds)[1][0]
+
+
+def impute_dtm_times(dtc: pd.Series, highest: Highest, how: How,
+                     times: tuple[Literal["first", "last"], ...], *, flag_seconds: bool = False
+                     ) -> tuple[ImputedDates, list[ImputedDatetimes]]:
+    """:func:`impute_dtc` and :func:`impute_dtm` for each of ``times`` of one column, the
+    column factorised and its distinct dates parsed once (ADSL reads EXSTDTC as a date, as
+    the first dose's datetime and as an open record's end)."""
     # few distinct texts: work on each once, then spread by code (as impute_dtc)
     codes, uniques = factorize_text(dtc)
-    one = _impute_dtm_unique(pd.Series(uniques, dtype="string"), highest, how, time,
-                             flag_seconds)
+    text = pd.Series(uniques, dtype="string")
+    plain = plain_iso_parts(text.to_numpy(dtype=object)) if len(text) else None
+    dates_u, flag_u, invalid_u = _impute_unique(text, highest, how, plain)
+    # the texts are distinct: impute_dtc's own factorisation would give them back in order
+    dates = ImputedDates(dates=pd.Series(dates_u.astype("datetime64[ns]"), index=text.index),
+                         flag=spread_text(flag_u, np.arange(len(text)), text.index),
+                         invalid=pd.Series(invalid_u, index=text.index, dtype=bool))
     present = codes >= 0
     take = np.where(present, codes, 0)
 
@@ -242,25 +261,15 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
         arr = values.to_numpy()[take] if len(values) else np.full(len(codes), empty)
         return pd.Series(np.where(present, arr, empty), index=dtc.index).astype(dtype)
 
-    return ImputedDatetimes(
-        datetimes=spread(one.datetimes, np.datetime64("NaT", "ns"), "datetime64[ns]"),
-        date_flag=spread_text(one.date_flag.to_numpy(dtype=object), codes, dtc.index),
-        time_flag=spread_text(one.time_flag.to_numpy(dtype=object), codes, dtc.index),
-        invalid=spread(one.invalid, False, "bool"))
-
-
-def _impute_dtm_unique(text: pd.Series, highest: Highest, how: How,
-                       time: Literal["first", "last"], flag_seconds: bool) -> ImputedDatetimes:
-    if not len(text):
-        return _impute_dtm_texts(text, impute_dtc(text, highest, how), None, time,
-                                 flag_seconds)
-    # the texts are distinct: impute_dtc's own factorisation would give them back in order
-    plain = plain_iso_parts(text.to_numpy(dtype=object))
-    dates_u, flag_u, invalid_u = _impute_unique(text, highest, how, plain)
-    dates = ImputedDates(dates=pd.Series(dates_u.astype("datetime64[ns]"), index=text.index),
-                         flag=spread_text(flag_u, np.arange(len(text)), text.index),
-                         invalid=pd.Series(invalid_u, index=text.index, dtype=bool))
-    return _impute_dtm_texts(text, dates, plain, time, flag_seconds)
+    made = []
+    for time in times:
+        one = _impute_dtm_texts(text, dates, plain, time, flag_seconds)
+        made.append(ImputedDatetimes(
+            datetimes=spread(one.datetimes, np.datetime64("NaT", "ns"), "datetime64[ns]"),
+            date_flag=spread_text(one.date_flag.to_numpy(dtype=object), codes, dtc.index),
+            time_flag=spread_text(one.time_flag.to_numpy(dtype=object), codes, dtc.index),
+            invalid=spread(one.invalid, False, "bool")))
+    return _spread_dates(dates_u, flag_u, invalid_u, codes, dtc.index), made
 
 
 def _impute_dtm_texts(text: pd.Series, dates: ImputedDates, plain: PlainIso | None,
