@@ -65,3 +65,15 @@ def test_the_summary_imports_no_rich() -> None:
     result = subprocess.run([sys.executable, "-c", "import rich.console\n" + code],
                             capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.splitlines()[-1] == "RICH True"
+
+
+def test_makes_report_needs_adam_settings_and_analysis_yaml(tmp_path: Path) -> None:
+    from cdiscmap.cli import _makes_report
+
+    (tmp_path / "adam").mkdir()
+    assert not _makes_report(tmp_path, True)             # no analysis.yaml
+    (tmp_path / "analysis.yaml").write_text("tables: []\n")
+    assert _makes_report(tmp_path, True)
+    assert not _makes_report(tmp_path, False)            # --no-adam: no ADaM, no report
+    (tmp_path / "adam").rmdir()
+    assert not _makes_report(tmp_path, True)             # analysis.yaml alone
