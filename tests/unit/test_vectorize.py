@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from cdiscmap.sdtm.vectorize import (
+    DENSE_SPAN,
+    by_first_appearance,
     carry,
     carry_concat,
     carry_rows,
@@ -13,10 +15,12 @@ from cdiscmap.sdtm.vectorize import (
     clean_text,
     coded,
     codes_cache,
+    combined_codes,
     constant_text,
     forget_codes,
     map_unique,
     memo_apply,
+    not_null,
     null_text,
     pack_frame,
     pack_series,
@@ -276,3 +280,55 @@ def test_codes_cache_finds_a_column_that_came_back_from_a_forked_child(monkeypat
         again_codes, again_uniques = coded(column)
     assert codes.tolist() == [0, 1, 0, -1] and list(uniques) == ["b", "a"]
     assert again_codes.tolist() == [0, 1, 0, -1] and list(again_uniques) == ["b", "a"]
+
+
+def test_codes_renumbered_by_first_appearance_by_hand():
+    # code 3 first (row 0), then 1 (row 2), then 0 (row 5); code 2 never occurs; -1 is null
+    inner, present = by_first_appearance(np.array([3, -1, 1, 3, -1, 0, 1], dtype=np.int8), 5)
+    assert inner.tolist() == [0, -1, 1, 0, -1, 2, 1]
+    assert present.tolist() == [3, 1, 0]
+    inner, present = by_first_appearance(np.zeros(0, dtype=np.intp), 3)
+    assert inner.tolist() == [] and present.tolist() == []
+    inner, present = by_first_appearance(np.array([-1, -1]), 0)
+    assert inner.tolist() == [-1, -1] and present.tolist() == []
+
+
+def test_codes_renumbered_by_first_appearance_as_factorize_numbers_them():
+    rng = np.random.default_rng(7)
+    for count in (1, 5, 3000):
+        codes = rng.integers(-1, count, 20_000)
+        inner, present = by_first_appearance(codes, count)
+        expected, values = pd.factorize(codes[codes >= 0])
+        assert (inner[codes >= 0] == expected).all() and (inner[codes < 0] == -1).all()
+        assert present.tolist() == values.tolist()
+
+
+def test_combined_codes_by_hand_with_null_a_value_of_its_own():
+    a = np.array([0, 1, 0, -1, 1, -1])          # values x, y; -1 null
+    b = np.array([2, 0, 2, 0, 1, 0])
+    # combinations (x,2) (y,0) (x,2) (null,0) (y,1) (null,0)
+    assert combined_codes([(a, 2), (b, 3)]).tolist() == [0, 1, 0, 2, 3, 2]
+    assert combined_codes([(a, 2)]).tolist() == [0, 1, 0, 2, 1, 2]
+
+
+def test_combined_codes_past_the_dense_span_are_hashed_to_the_same_numbers():
+    rng = np.random.default_rng(3)
+    n = 5_000
+    # 3 columns of 200 values: a range of 201**3 (8 million), far past DENSE_SPAN + 2n
+    columns = [(rng.integers(-1, 200, n), 200) for _ in range(3)]
+    assert DENSE_SPAN + 2 * n < 201 ** 3
+    rows = list(zip(*(c for c, _ in columns), strict=True))
+    expected = pd.factorize(pd.Series(rows))[0]
+    assert combined_codes(columns).tolist() == expected.tolist()
+
+
+def test_not_null_from_remembered_codes_and_without():
+    values = pd.Series(["a", None, "b", None], dtype="string", index=[5, 6, 7, 8], name="X")
+    plain = not_null(values)                    # outside a run: pandas' own test
+    with codes_cache():
+        coded(values)
+        known = not_null(values)
+    for out in (plain, known):
+        assert out.tolist() == [True, False, True, False]
+        assert out.index.tolist() == [5, 6, 7, 8] and out.name == "X"
+    assert not_null(pd.Series([1.0, np.nan])).tolist() == [True, False]

@@ -31,6 +31,7 @@ from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
 from cdiscmap.sdtm.vectorize import (
+    DENSE_SPAN,
     carry,
     carry_concat,
     carry_rows,
@@ -413,11 +414,17 @@ def _duplicated(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     if not all(isinstance(c.dtype, pd.StringDtype) and c.dtype.storage == "python"
                for c in columns):
         return frame.duplicated(keys, keep=False)
-    key = np.zeros(len(frame), dtype="int64")
+    key, span = np.zeros(len(frame), dtype="int64"), 1
     for column in columns:
         codes, uniques = coded(column)      # null is a value of its own, as duplicated has it
-        key, _ = pd.factorize(key * (len(uniques) + 1) + codes + 1)
-    # a key is duplicated when its code (0..k-1) occurs more than once: counted, not hashed
+        key = key * (len(uniques) + 1) + codes + 1
+        span *= len(uniques) + 1
+        if span > DENSE_SPAN + 2 * len(key):
+            # the combined key renumbered densely (hashed) only when counting it directly
+            # (``np.bincount``) would need too large a table
+            key, uniques = pd.factorize(key)
+            span = len(uniques)
+    # a key is duplicated when its value (0..span-1) occurs more than once: counted, not hashed
     return pd.Series(np.bincount(key)[key] > 1 if len(key) else np.zeros(0, dtype=bool),
                      index=frame.index)
 

@@ -168,6 +168,33 @@ def remembered(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return None if entry is None else (entry[0], entry[1])
 
 
+def not_null(values: pd.Series) -> pd.Series:
+    """``values.notna()``; for a ``string`` column whose factorisation the run remembers, its
+    codes not -1 (an integer pass, not a null test of every cell's object: ≈ 40 ms a test on
+    the 700,000 LB records of 10,000 subjects)."""
+    known = remembered(values) if isinstance(values.dtype, pd.StringDtype) else None
+    if known is None or len(known[0]) != len(values):
+        return values.notna()
+    return pd.Series(known[0] >= 0, index=values.index, name=values.name)
+
+
+def caching_codes() -> bool:
+    """Whether a :func:`codes_cache` is open (a reader need not keep codes otherwise)."""
+    return _CODES.get() is not None
+
+
+def remember_later(values: pd.Series, make: Callable[[], tuple[np.ndarray, np.ndarray]]
+                   ) -> None:
+    """While :func:`codes_cache` is open: the factorisation of a ``string`` column is
+    ``make()``'s (codes, distinct values present, as ``pd.factorize`` gives them), computed
+    only when first asked for. Why: the XPT reader has factorised every text column on its
+    bytes; the steps that hash a column it read (the RECIST engine's ``coded``, ADaM's
+    ``text_facts``) take that instead, and a column no step asks about costs nothing."""
+    arr = _own_array(values)
+    if arr is not None and _CODES.get() is not None:
+        _store(arr, lambda: (*make(), False))
+
+
 def carry(source: pd.Series, target: pd.Series) -> None:
     """``target`` holds the values of ``source`` in the same order (a copy pandas made, e.g.
     on ``frame[name] = source``): it shares the remembered factorisation."""
@@ -179,19 +206,59 @@ def carry(source: pd.Series, target: pd.Series) -> None:
         _store(dst, payload)
 
 
+def by_first_appearance(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: null, else 0..count-1) renumbered 0, 1, ... in order of first appearance,
+    null staying -1, and the old codes present in that order: ``pd.factorize`` of the
+    non-null codes, from the first row of each code (one ``np.minimum.at`` scatter and a
+    gather, no hash table: ≈ 20x faster on 700,000 codes of a few thousand values).
+
+    >>> inner, present = by_first_appearance(np.array([2, -1, 0, 2, 0]), 4)
+    >>> inner.tolist(), present.tolist()
+    ([0, -1, 1, 0, 1], [2, 0])
+    """
+    n = len(codes)
+    first = np.full(count + 1, n, dtype=np.intp)        # the last entry: null (code -1)
+    np.minimum.at(first, codes, np.arange(n, dtype=np.intp))
+    present = np.flatnonzero(first[:count] < n)
+    present = present[np.argsort(first[present], kind="stable")]
+    renumber = np.full(count + 1, -1, dtype=np.intp)    # code -1 takes the last: -1
+    renumber[present] = np.arange(len(present), dtype=np.intp)
+    return renumber[codes], present
+
+
+# a combined integer key ranging over at most this many values plus 2 per row is kept as it
+# is (tables of that size are cheap); a larger one is hashed to dense codes first
+DENSE_SPAN = 1 << 16
+
+
+def combined_codes(columns: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """One code per row for the combination of several columns' codes (``(codes, count)``:
+    -1 null, a value of its own here, else 0..count-1), numbered 0, 1, ... in order of first
+    appearance, as ``pd.factorize`` of the combinations numbers them. The columns are
+    combined by multiplication and hashed only when the range grows past
+    :data:`DENSE_SPAN` plus 2 per row; a small range is renumbered by
+    :func:`by_first_appearance` (no hashing at all).
+
+    >>> combined_codes([(np.array([1, 0, 1, -1]), 2), (np.array([0, 0, 0, 0]), 1)]).tolist()
+    [0, 1, 0, 2]
+    """
+    n = len(columns[0][0]) if columns else 0
+    key, span = np.zeros(n, dtype=np.int64), 1
+    for codes, count in columns:
+        key = key * (count + 1) + codes + 1
+        span *= count + 1
+        if span > DENSE_SPAN + 2 * n:
+            key, uniques = pd.factorize(key)
+            span = len(uniques)
+    return by_first_appearance(key, span)[0]
+
+
 def _compact(codes: np.ndarray, uniques: np.ndarray, clean: bool) -> _Coded:
     """Codes into ``uniques`` for some rows, renumbered as ``pd.factorize`` of those rows
     would number them: only the values present, in order of first appearance (integer
-    hashing, several times cheaper than hashing the text again)."""
-    inner, present = pd.factorize(codes)
-    null = np.flatnonzero(present == -1)
-    if len(null):
-        renumber = np.arange(len(present), dtype=np.intp)
-        renumber[null[0] + 1:] -= 1
-        renumber[null[0]] = -1
-        inner = renumber[inner]
-        present = np.delete(present, null[0])
-    return inner.astype(np.intp, copy=False), uniques[present], clean
+    passes, far cheaper than hashing the text again)."""
+    inner, present = by_first_appearance(codes, len(uniques))
+    return inner, uniques[present], clean
 
 
 def carry_rows(source: pd.DataFrame, target: pd.DataFrame, rows: np.ndarray | None) -> None:
@@ -405,12 +472,9 @@ def clean_categorical(values: pd.Categorical) -> pd.arrays.StringArray:
     gives): its categories stripped once each, its codes renumbered as ``pd.factorize`` of the
     text would number them (first appearance), so the text itself is never hashed per row."""
     categories = np.asarray(values.categories, dtype=object)
-    inner, present = pd.factorize(values.codes.astype(np.intp, copy=False))
-    if (present < 0).any():         # a missing cell (no category): -1 stays null
-        inner, uniques, _ = _compact(values.codes.astype(np.intp, copy=False),
-                                     categories, False)
-    else:
-        uniques = categories[present]
+    # a missing cell (no category, code -1) stays null
+    inner, present = by_first_appearance(values.codes, len(categories))
+    uniques = categories[present]
     cleaned = _cleaned(uniques)
     table_codes, table = pd.factorize(cleaned, use_na_sentinel=True)
     result_codes = np.append(table_codes, -1)[inner]   # code -1 (null) takes the last entry

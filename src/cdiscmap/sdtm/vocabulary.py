@@ -27,8 +27,10 @@ from cdiscmap.sdtm.vectorize import (
     carry_rows,
     clean_text,
     coded,
+    combined_codes,
     constant_text,
     map_unique,
+    not_null,
     null_text,
     stable_order,
     string_array,
@@ -459,12 +461,13 @@ def concat(ctx: MapContext, frame: BlockFrame, args: ConcatArgs) -> pd.Series:
     if len(parts) == 1:
         return parts[0]
     # the distinct combinations of the parts' values are joined once each, then taken back
-    key = np.zeros(len(parts[0]), dtype="int64")
     missing = np.zeros(len(parts[0]), dtype=bool)
+    columns = []
     for part in parts:
         codes, uniques = coded(part)
         missing |= codes < 0
-        key, _ = pd.factorize(key * (len(uniques) + 1) + codes + 1)
+        columns.append((codes, len(uniques)))
+    key = combined_codes(columns)
     n_groups = int(key.max()) + 1 if len(key) else 0
     first = np.zeros(n_groups, dtype="int64")
     first[key[::-1]] = np.arange(len(key) - 1, -1, -1)     # each combination's first row
@@ -679,13 +682,16 @@ def from_domain(ctx: MapContext, frame: BlockFrame, args: FromDomainArgs) -> pd.
         sub = BlockFrame(raw=other, out=other, form="", file=args.domain)
         data = other[evaluate_condition(ctx, sub, args.where)]
     values = data[[*{"USUBJID", args.variable, *args.order}]].copy()
+    carry_rows(data, values, None)      # the copy's text keeps its factorisations
     v = values[args.variable]
     if args.agg == "count":
         agg = values.groupby("USUBJID")[args.variable].count().astype("float64")
     elif args.agg == "exists":
         agg = pd.Series("Y", index=pd.Index(values["USUBJID"].dropna().unique()), dtype="string")
     else:
-        values = values[v.notna()]
+        kept = not_null(v).to_numpy()
+        values, whole = take_rows(values, kept), values
+        carry_rows(whole, values, kept)     # sorted below by the codes, taken along
         keys = args.order or [args.variable]
         values = _sorted_rows(values, ["USUBJID", *keys])
         g = values.groupby("USUBJID")[args.variable]
@@ -1029,7 +1035,7 @@ def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
                 result, written = result.copy(), True
             result.loc[rows] = _rule_expression(ctx, frame, rows, spec.visit.expr
                                                 ).astype("string")
-    unknown = collected.notna() & (rule < 0)
+    unknown = not_null(collected) & (rule < 0)
     ctx.report(frame, unknown, rule="CMAP-MAP0002", severity=Severity.WARNING,
                message="visit name matches no visit rule in study.yaml; left null",
                values=collected)
@@ -1137,7 +1143,7 @@ def lobxfl(ctx: MapContext, frame: BlockFrame, args: LobxflArgs) -> pd.Series:
     (DM.RFXSTDTC), per ``by`` group (SDTMIG 3.4 --LOBXFL; replaces --BLFL)."""
     date = complete_date(var_column(ctx, frame, args.dtc))
     first_dose = _subject_dates(ctx, frame, "RFXSTDTC")
-    has_result = var_column(ctx, frame, args.result).notna()
+    has_result = not_null(var_column(ctx, frame, args.result))
     eligible = (date <= first_dose).fillna(False).astype(bool) & has_result
     flags = np.full(len(frame.out.index), -1, dtype=np.intp)      # "Y" on the last records
     last = _last_by(frame, args.by, date, eligible.to_numpy(dtype=bool))
