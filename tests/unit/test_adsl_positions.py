@@ -122,3 +122,78 @@ def test_dm_variables_death_and_cause_by_position() -> None:
     assert adsl["DTHFL"].tolist() == ["Y", "Y", "Y"]
     assert adsl["DTHCAUS"].tolist() == ["EARLIEST", pd.NA, "FIRST ROW"]
     assert adsl["DTHDOM"].tolist() == ["DS", pd.NA, "DS"]
+
+
+def _more_sdtm() -> dict[str, pd.DataFrame]:
+    def s(values: list) -> pd.Series:
+        return pd.Series(values, dtype="string")
+
+    dm = pd.DataFrame({
+        "STUDYID": s(["X"] * 3), "USUBJID": s(["X-1", "X-2", "X-3"]),
+        "ARM": s(["A"] * 3), "ACTARM": s(["A"] * 3),
+        "COUNTRY": s([" usa", "FRA", None]), "RFICDTC": s(["2020-01-01"] * 3),
+    })
+    # QNAM written " cohort" (trimmed, upper-cased: COHORT); X-1 has COHORT twice (the
+    # first counts; the finding shows COHORT); an AE-domain record and X-9 (not in DM)
+    supp = pd.DataFrame({
+        "RDOMAIN": s(["DM", "DM", "DM", "AE", "DM", "DM"]),
+        "USUBJID": s(["X-1", "X-1", "X-2", "X-3", "X-9", "X-2"]),
+        "QNAM": s([" cohort", "COHORT", "COHORT", "COHORT", "COHORT", "PATHOL"]),
+        "QVAL": s(["1", "2", "3", "4", "5", "NSCLC"]),
+    })
+    # undated COMPLETED record last in the file but sorted first (undated first), so
+    # the dated DISCONTINUED one decides; X-2: two records on one date, the later row wins;
+    # a screen failure then an undated completion (the failure is its last dated one)
+    ds = pd.DataFrame({
+        "USUBJID": s(["X-1", "X-2", "X-2", "X-3", "X-3", "X-1"]),
+        "DSCAT": s(["DISPOSITION EVENT"] * 6),
+        "DSSCAT": s(["STUDY PARTICIPATION"] * 6),
+        "DSDECOD": s(["ADVERSE EVENT", "COMPLETED", "lost to follow-up", "SCREEN FAILURE",
+                      "COMPLETED", "COMPLETED"]),
+        "DSSTDTC": s(["2021-01-10", "2021-02-01", "2021-02-01", "2020-01-05", None, None]),
+        "DSTERM": s(["AE", "DONE", "LOST", "FAILED", "DONE", "DONE"]),
+    })
+    # TU: X-1 baseline by VISIT; X-2 by date (on/before TRTSDT 2021-01-01), and a later
+    # record; X-3 never dosed: its reference date (ENRLDT) is not derived, no baseline by
+    # date; an independent reader's record is left out
+    tu = pd.DataFrame({
+        "USUBJID": s(["X-1", "X-2", "X-2", "X-3", "X-1"]),
+        "TUSEQ": [1.0, 1.0, 2.0, 1.0, 2.0],
+        "TUEVAL": s(["INVESTIGATOR", "investigator", "INVESTIGATOR", None,
+                     "INDEPENDENT ASSESSOR"]),
+        "TUSTRESC": s(["target", "NON-TARGET", "TARGET", "TARGET", "TARGET"]),
+        "VISIT": s(["SCREENING", "CYCLE 1", "CYCLE 2", "WEEK 8", "BASELINE"]),
+        "TUDTC": s(["2020-12-01", "2021-01-01", "2021-02-01", "2021-01-01", "2020-12-01"]),
+    })
+    ex = pd.DataFrame({
+        "USUBJID": s(["X-1", "X-2"]), "EXTRT": s(["DRUG"] * 2), "EXDOSE": [100.0, 100.0],
+        "EXSTDTC": s(["2021-01-05", "2021-01-01"]), "EXENDTC": s(["2021-02-01"] * 2),
+    })
+    return {"DM": dm, "SUPPDM": supp, "DS": ds, "TU": tu, "EX": ex}
+
+
+def test_cohorts_end_of_study_groupings_and_baseline() -> None:
+    settings = AdamSettings(adsl=AdslSettings(
+        cohort_variables=["COHORT", "PATHOL", "GENALT"],
+        last_alive_sources=[DateSource(dataset="DS", date="DSSTDTC")]))
+    found = Findings()
+    result = derive_adsl(_more_sdtm(), settings, found, {})
+    adsl = result.adsl.set_index("USUBJID")
+    assert adsl["COHORT"].tolist() == ["1", "3", pd.NA]
+    assert adsl["PATHOL"].tolist() == [pd.NA, "NSCLC", pd.NA]
+    repeated = [f for f in found if f.rule == "CMAP-AD0011"]
+    assert [(f.usubjid, f.value) for f in repeated] == [("X-1", "COHORT")]
+    assert [f.variable for f in found if f.rule == "CMAP-AD0006"] == ["GENALT"]
+    assert adsl["EOSSTT"].tolist() == ["DISCONTINUED", "DISCONTINUED", pd.NA]
+    assert adsl["DCSREAS"].tolist() == ["ADVERSE EVENT", "LOST TO FOLLOW-UP", pd.NA]
+    assert adsl["EOSDT"].tolist() == [pd.Timestamp("2021-01-10"), pd.Timestamp("2021-02-01"),
+                                      pd.NaT]
+    assert adsl["SCRFDT"].tolist() == [pd.NaT, pd.NaT, pd.Timestamp("2020-01-05")]
+    # REGION1 by the trimmed upper-case COUNTRY (" usa" is USA); a missing one is Missing
+    assert adsl["REGION1"].tolist() == ["North America", "Rest of the World", "Missing"]
+    assert adsl["REGION1N"].tolist()[:2] == [1.0, 2.0]
+    assert np.isnan(adsl["REGION1N"].iloc[2])
+    base = result.baseline_tumours
+    assert base["USUBJID"].tolist() == ["X-1", "X-2"]
+    assert base["TUSTRESC"].tolist() == ["TARGET", "NON-TARGET"]
+    assert base["SEQ"].tolist() == [1.0, 1.0]

@@ -186,23 +186,38 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
         return
     supp = require(sdtm, "SUPPDM", ["USUBJID", "QNAM", "QVAL"],
                    f"cohort variables {', '.join(qnams)} come from SUPPDM")
+    # QNAM as codes of its trimmed upper-case distinct values, records as positions: no
+    # copy of SUPPDM per condition, no text key per record
+    codes, uniques = factorize_text(supp["QNAM"])
+    names = pd.Series(uniques, dtype="string").str.strip().str.upper() \
+        .to_numpy(dtype=object, na_value=None)
+    wanted = {q: i for i, q in enumerate(qnams)}
+    qnam_of = np.append(np.array([wanted.get(n, -1) for n in names], dtype=np.intp), -1)[codes]
+    chosen = qnam_of >= 0
     if "RDOMAIN" in supp.columns:
-        supp = supp.loc[upper_isin(supp["RDOMAIN"].fillna("DM"), ["DM"])]
-    supp = supp.assign(QNAM=upper_text(supp["QNAM"]))
-    supp = supp.loc[supp["QNAM"].isin(qnams)]
-    dup = supp.duplicated(["USUBJID", "QNAM"], keep="first")
-    if dup.any():
-        report_rows(findings, supp.loc[dup], "SUPPDM", rule="CMAP-AD0011",
-                    severity=Severity.WARNING,
+        chosen &= upper_isin(supp["RDOMAIN"].fillna("DM"), ["DM"])
+    rows = np.flatnonzero(chosen)
+    ids, _ = pd.factorize(np.asarray(supp["USUBJID"].to_numpy(dtype=object))[rows])
+    # a repeated USUBJID x QNAM (a missing USUBJID is one value, as duplicated counts it)
+    pair = (ids.astype(np.int64) + 1) * len(qnams) + qnam_of[rows]
+    first = np.zeros(len(rows), dtype=bool)
+    first[first_positions(pair)] = True
+    if not first.all():
+        repeated = supp.iloc[rows[~first]]
+        report_rows(findings, repeated.assign(QNAM=names[codes[rows[~first]]]), "SUPPDM",
+                    rule="CMAP-AD0011", severity=Severity.WARNING,
                     message="SUPPDM QNAM repeats for a subject; the first value is used",
                     variable="QNAM", value_col="QNAM")
-        supp = supp.loc[~dup]
-    for qnam in qnams:
-        values = supp.loc[supp["QNAM"] == qnam, ["USUBJID", "QVAL"]]
-        if values.empty:
+        rows = rows[first]
+    subject = _adsl_records(adsl, supp["USUBJID"].iloc[rows])
+    for number, qnam in enumerate(qnams):
+        mine = qnam_of[rows] == number
+        if not mine.any():
             findings.add(notice("CMAP-AD0006", f"SUPPDM has no QNAM {qnam}; ADSL.{qnam} is empty",
                                 "SUPPDM", qnam))
-        adsl[qnam] = lookup(adsl["USUBJID"], values.set_index("USUBJID")["QVAL"]).astype("string")
+        at = np.full(len(adsl), -1, dtype=np.intp)
+        at[subject[mine & (subject >= 0)]] = rows[mine & (subject >= 0)]
+        adsl[qnam] = _taken_at(supp["QVAL"], at, adsl.index).astype("string")
         methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
 
 
@@ -353,8 +368,19 @@ def _dose_record(subject: np.ndarray, stamps: np.ndarray, seq: np.ndarray, count
     datetime and --SEQ then the first/last record per USUBJID), -1 when it has none;
     ``subject``: each dose record's ADSL record (-1: none), ``stamps``: datetime64[ns]
     (NaT: not a candidate)."""
-    rows = np.flatnonzero((subject >= 0) & ~np.isnat(stamps))
-    order = rows[stable_order([seq[rows], stamps[rows], subject[rows]])]
+    return _record_of(subject, [seq, stamps], count, last=last, use=~np.isnat(stamps))
+
+
+def _record_of(subject: np.ndarray, keys: list[np.ndarray], count: int, *, last: bool,
+               use: np.ndarray | None = None) -> np.ndarray:
+    """Per ADSL record (``count``), the position of its first record in the order of
+    ``keys`` (``np.lexsort`` order: the last key first; NaN last; ties in record order),
+    ``last``: of its last one, -1 when it has none: a stable sort by USUBJID and the keys,
+    then the first/last record per USUBJID, on integer codes. ``subject``: each record's
+    ADSL record (-1: none, left out), ``use``: the records that are candidates."""
+    ok = subject >= 0 if use is None else (subject >= 0) & use
+    rows = np.flatnonzero(ok)
+    order = rows[stable_order([*(k[rows] for k in keys), subject[rows]])]
     grouped = subject[order]
     if last:                  # the last of each subject's run is the first of the reversed
         order, grouped = order[::-1], grouped[::-1]
@@ -538,15 +564,20 @@ def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, st
     for g in settings.adsl.groupings:
         if g.source not in adsl.columns:
             raise InputDataError(f"grouping {g.variable}: ADSL has no {g.source} to group")
-        value = upper_text(adsl[g.source].astype("string"))
-        given = value.notna() & (value.str.len() > 0).fillna(False)
+        # the groups of each distinct trimmed upper-case value, spread to the records
+        codes, uniques = factorize_text(adsl[g.source].astype("string"))
+        value = pd.Series(uniques, dtype="string").str.strip().str.upper()
+        given_u = (value.notna() & (value.str.len() > 0).fillna(False)).to_numpy(dtype=bool)
         conds = []
         for group in g.groups:
-            hit = value.isin(group.values) if group.values is not None else given
+            hit = value.isin(group.values) if group.values is not None else \
+                pd.Series(given_u, index=value.index)
             for text in group.contains:
                 hit = hit | value.str.contains(text, regex=False)
-            conds.append((hit.fillna(False).astype(bool) & given).to_numpy())
-        index = np.select(conds, list(range(1, len(conds) + 1)), default=0)
+            conds.append(hit.fillna(False).to_numpy(dtype=bool) & given_u)
+        index = np.append(np.select(conds, list(range(1, len(conds) + 1)), default=0)
+                          .astype(np.intp), 0)[codes]         # a missing value: no group
+        given = pd.Series(np.append(given_u, False)[codes], index=adsl.index)
         labels = np.array([None] + [grp.label for grp in g.groups], dtype=object)
         text = pd.Series(labels[index], index=adsl.index, dtype="string")
         if g.missing is not None:
@@ -757,25 +788,27 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         for name in skipped:
             findings.add(notice("CMAP-AD0004", f"{source.dataset} has no {name}: the condition on it "
                                 "for end of study is not applied", source.dataset, name))
-        dates = impute_dtc(records[source.date], cfg.date_imputation, "first") \
-            if source.date in records.columns else None
-        recs = pd.DataFrame({"USUBJID": records["USUBJID"],
-                             "DSDECOD": upper_text(records["DSDECOD"]),
-                             "DT": dates.dates if dates is not None else pd.NaT})
-        recs = recs.sort_values(["USUBJID", "DT"], kind="mergesort", na_position="first")
-        last = recs.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")
-        decod = lookup(adsl["USUBJID"], last["DSDECOD"]).astype("string")
+        dates = impute_dtc(records[source.date], cfg.date_imputation, "first").dates \
+            if source.date in records.columns else \
+            pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+        decods = upper_text(records["DSDECOD"])
+        # each subject's last record by date (undated ones first, ties: the last record):
+        # datetime64 integers put NaT first
+        subject = _adsl_records(adsl, records["USUBJID"])
+        stamps = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        at = _record_of(subject, [stamps], len(adsl), last=True)
+        decod = _taken_at(decods, at, adsl.index).astype("string")
         done = decod.isin(cfg.eos_completed).fillna(False).astype(bool)
         failed = decod.isin(cfg.eos_screen_failure).fillna(False).astype(bool)
         status = status.mask(decod.notna() & done, "COMPLETED")
         status = status.mask(decod.notna() & ~done, "DISCONTINUED")
         status = status.mask(failed, pd.NA)
         reason = decod.where(decod.notna() & ~done & ~failed)
-        eosdt = as_dates(lookup(adsl["USUBJID"], last["DT"])).astype("datetime64[ns]")
+        eosdt = _taken_at(dates, at, adsl.index).astype("datetime64[ns]")
         eosdt = eosdt.where(~failed.to_numpy())
-        fail = recs.loc[recs["DSDECOD"].isin(cfg.eos_screen_failure).fillna(False)
-                        .astype(bool)].drop_duplicates("USUBJID", keep="last")
-        scrfdt = as_dates(lookup(adsl["USUBJID"], fail.set_index("USUBJID")["DT"])) \
+        screened = decods.isin(cfg.eos_screen_failure).fillna(False).to_numpy(dtype=bool)
+        scrfdt = _taken_at(dates, _record_of(subject, [stamps], len(adsl), last=True,
+                                              use=screened), adsl.index) \
             .astype("datetime64[ns]")
     else:
         findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
@@ -810,31 +843,40 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     prefix = cfg.dataset[:2]
     frame = require(sdtm, cfg.dataset, ["USUBJID"], "baseline tumour assessment")
     evalvar = prefix + "EVAL"
+    # masks over all records (no copy of the dataset per condition); the variables read
+    # are taken for the baseline records only
+    kept = np.ones(len(frame), dtype=bool)
     if cfg.evaluator and evalvar in frame.columns:   # a record without evaluator is kept
         codes, uniques = factorize_text(frame[evalvar])
         same = (pd.Series(uniques, dtype="string").str.upper() == cfg.evaluator.upper()) \
             .fillna(True).to_numpy(dtype=bool)
-        frame = frame.loc[np.where(codes >= 0, same[np.clip(codes, 0, None)] if len(same)
-                                   else True, True)]
-    is_base = pd.Series(False, index=frame.index)
+        kept = np.where(codes >= 0, same[np.clip(codes, 0, None)] if len(same) else True,
+                        True)
+    is_base = np.zeros(len(frame), dtype=bool)
     if cfg.visits and "VISIT" in frame.columns:
-        is_base |= pd.Series(upper_isin(frame["VISIT"], cfg.visits), index=frame.index)
+        is_base |= upper_isin(frame["VISIT"], cfg.visits)
     if cfg.by_date and cfg.date in frame.columns:
         dt = complete_dates(frame[cfg.date]).dates
-        anchor = adsl.set_index("USUBJID")["TRTSDT"]
+        anchor = adsl["TRTSDT"]
         if reference in adsl.columns:
-            anchor = anchor.fillna(adsl.set_index("USUBJID")[reference])
-        limit = as_dates(lookup(frame["USUBJID"], anchor))
-        is_base |= (dt <= limit).fillna(False).astype(bool)
-    base = frame.loc[is_base]
+            anchor = anchor.fillna(adsl[reference])
+        limit = as_dates(_taken_at(anchor, _adsl_records(adsl, frame["USUBJID"]),
+                                   frame.index))
+        is_base |= (dt <= limit).fillna(False).to_numpy(dtype=bool)
+    rows = np.flatnonzero(kept & is_base)
+    index = pd.RangeIndex(len(rows))
+
+    def taken(name: str) -> pd.Series:
+        return frame[name].iloc[rows].set_axis(index)
+
     seq = prefix + "SEQ"
     result = prefix + "STRESC"
     return pd.DataFrame({
-        "USUBJID": base["USUBJID"].astype("string"),
-        "TUSTRESC": upper_text(base[result]) if result in base.columns
-        else pd.Series(pd.NA, index=base.index, dtype="string"),
-        "SEQ": base[seq].astype("float64") if seq in base.columns else np.nan,
-    }).reset_index(drop=True)
+        "USUBJID": taken("USUBJID").astype("string"),
+        "TUSTRESC": upper_text(taken(result)) if result in frame.columns
+        else pd.Series(pd.NA, index=index, dtype="string"),
+        "SEQ": taken(seq).astype("float64") if seq in frame.columns else np.nan,
+    })
 
 
 def derive_adsl(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings: Findings,

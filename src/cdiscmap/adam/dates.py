@@ -89,12 +89,18 @@ def _from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndar
     return np.where(ok, out, np.datetime64("NaT"))
 
 
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
+
+
 def _month_length(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    """Days in the month (float; NaN where year or month is missing)."""
-    ok = ~(np.isnan(year) | np.isnan(month))
-    start = _from_parts(np.where(ok, year, 1970), np.where(ok, month, 1), np.ones_like(year))
-    nxt = (start.astype("datetime64[M]") + 1).astype("datetime64[D]")
-    return np.where(ok, (nxt - start).astype("int64").astype(float), np.nan)
+    """Days in the month (float; NaN where year or month is missing or the month is not
+    1..12): a table and the Gregorian leap-year rule (the calendar of datetime64), not two
+    date conversions."""
+    ok = ~np.isnan(year) & (month >= 1) & (month <= 12)
+    y = np.where(ok, year, 1).astype(np.int64)
+    m = np.where(ok, month, 1).astype(np.intp)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    return np.where(ok, _DAYS_IN_MONTH[m - 1] + ((m == 2) & leap), np.nan)
 
 
 def impute_dtc(dtc: pd.Series, highest: Highest = "none", how: How = "first") -> ImputedDates:
