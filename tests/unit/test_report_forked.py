@@ -115,6 +115,9 @@ class Channel:
         if self.loaded_at_recv is None:      # what was imported before the first message
             self.loaded_at_recv = sorted(m for m in ("matplotlib.pyplot", "scipy.special",
                                                      "scipy.optimize") if m in sys.modules)
+            # the imports made no collection, and the collector is on again for the report
+            # with what they made frozen (matplotlib and scipy: far over 10,000 objects)
+            self.at_recv = (list(collections), gc.isenabled(), gc.get_freeze_count() > 10_000)
         return self.messages.pop(0) if self.messages else None
 
     def send(self, value):
@@ -122,10 +125,18 @@ class Channel:
 
 
 assert "matplotlib" not in sys.modules and "scipy.optimize" not in sys.modules
+import gc
+
+collections = []                                  # generations collected, in order
+gc.callbacks.append(lambda phase, info: collections.append(info["generation"])
+                    if phase == "start" else None)
+gc.enable()
+gc.unfreeze()
 closed = Channel([])                              # the parent closed its end: no ADaM
 report_peer(closed)
 assert closed.sent == []
 assert closed.loaded_at_recv == ["matplotlib.pyplot", "scipy.optimize", "scipy.special"]
+assert closed.at_recv == ([], True, True), closed.at_recv
 asked = Channel([(adam, settings)])
 report_peer(asked)
 [(files, rep)] = asked.sent
@@ -140,3 +151,25 @@ def test_report_peer_imports_first_then_answers_the_frames_with_the_report_files
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["18"]
+
+
+def test_collector_paused_restores_the_collector_as_it_was() -> None:
+    import gc
+
+    from cdiscmap.analysis.report import _collector_paused
+
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with _collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        with pytest.raises(KeyError), _collector_paused():
+            raise KeyError("x")
+        assert gc.isenabled()                   # on again after an error too
+        gc.disable()
+        with _collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()               # a paused collector is left paused
+    finally:
+        (gc.enable if was else gc.disable)()
