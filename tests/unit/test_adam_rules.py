@@ -73,3 +73,21 @@ def test_pairs_are_the_distinct_non_null_pairs(rows) -> None:
 def test_pairs_of_columns_without_values() -> None:
     frame = pd.DataFrame({"PARAMCD": text(None, None), "PARAM": text("x", None)})
     assert len(_pairs(frame, "PARAMCD", "PARAM")) == 0
+
+
+def test_one_to_one_by_hand_on_text_and_object_pairs() -> None:
+    from cdiscmap.checks.adam_rules import _one_to_one
+
+    pairs = {"PARAMCD": ["TTP", "OS", "OS", "PFS", "TTP", "OS"],
+             "PARAM": ["Time to progression", "Overall survival (days)", "Overall survival",
+                       "PFS", "TTP", "OS"]}
+    # keys in sorted order, each key's values sorted; a key with one value is no finding
+    expected = [("OS", "PARAMCD 'OS' has 3 PARAM values: OS; Overall survival; "
+                       "Overall survival (days)"),
+                ("TTP", "PARAMCD 'TTP' has 2 PARAM values: TTP; Time to progression")]
+    for dtype in ("string", object):      # the text path and the pandas groupby path
+        frame = pd.DataFrame({k: pd.array(v, dtype=dtype) for k, v in pairs.items()})
+        found = _one_to_one("CMAP-AR0006", "ADTTE", frame, "PARAMCD", "PARAM")
+        assert [(f.value, f.message) for f in found] == expected
+        assert {(f.rule, f.dataset, f.variable) for f in found} == {
+            ("CMAP-AR0006", "ADTTE", "PARAMCD")}

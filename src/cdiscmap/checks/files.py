@@ -146,6 +146,8 @@ def _non_ascii_values(dataset: DatasetFile) -> list[Finding]:
                                           use_na_sentinel=True)
         if not len(uniques):
             continue
+        if facts is not None and "".join(uniques).isascii():
+            continue                # the usual case: one C pass over the distinct values
         ascii_unique = np.fromiter(map(str.isascii, map(str, uniques)), dtype=bool,
                                    count=len(uniques))
         if ascii_unique.all():
