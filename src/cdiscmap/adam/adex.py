@@ -34,15 +34,15 @@ from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import (
     as_dates,
     dataset_columns,
+    index_positions,
     lookup,
-    lookup_columns,
     notice,
     report_bad_dates,
     report_rows,
     require,
     upper_text,
 )
-from cdiscmap.adam.order import numbered, stable_order
+from cdiscmap.adam.order import numbered, stable_order, taken_at
 from cdiscmap.adam.settings import AdamSettings, AdexSettings
 from cdiscmap.findings import Findings, Severity
 
@@ -321,62 +321,76 @@ def _record_parameters(recs: pd.DataFrame, cfg: AdexSettings,
 
 
 def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
-    """Identifiers and ADSL variables around the parameter records; ASEQ by PARAMN."""
-    table = adsl.set_index("USUBJID")
-    # ADSL is matched to the records once for all the variables copied from it
-    got = lookup_columns(params["USUBJID"], table, ["STUDYID", "SUBJID", "SITEID", "TRTSDT",
-                                                    "TRTEDT"])
-    out = pd.DataFrame({"STUDYID": got["STUDYID"].astype("string"),
-                        "USUBJID": params["USUBJID"].astype("string")})
-    for name in ("SUBJID", "SITEID"):
-        out[name] = got[name].astype("string")
-    trtsdt = as_dates(got["TRTSDT"]).astype("datetime64[ns]")
-    trtedt = as_dates(got["TRTEDT"]).astype("datetime64[ns]")
+    """Identifiers and ADSL variables around the parameter records; ASEQ by PARAMN.
+
+    The record order is found on arrays first; then every column is taken once, in that
+    order, from the parameters or from ADSL (by each record's ADSL position): no sorted
+    copy of the parameter frame, no ADSL indexed by USUBJID."""
+    ids = params["USUBJID"]
+    # each record's ADSL record (ADSL has one per subject; -1: none)
+    where = index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ids)
+    index = params.index
+
+    def from_adsl(name: str, rows: np.ndarray, on: pd.Index) -> pd.Series:
+        return taken_at(adsl[name], rows, on) if name in adsl.columns else \
+            pd.Series(pd.NA, index=on, dtype="string")
+
     record = params["_G"].eq(1).to_numpy() if "_G" in params.columns \
         else np.zeros(len(params), dtype=bool)
     astdt = as_dates(params["ASTDT"]).astype("datetime64[ns]") if "ASTDT" in params \
-        else pd.Series(pd.NaT, index=params.index, dtype="datetime64[ns]")
+        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     aendt = as_dates(params["AENDT"]).astype("datetime64[ns]") if "AENDT" in params \
-        else pd.Series(pd.NaT, index=params.index, dtype="datetime64[ns]")
-    params = params.assign(ASTDT=astdt.where(record, trtsdt), AENDT=aendt.where(record, trtedt),
-                           _G=params.get("_G", 0))
-    if "SRCSEQ" not in params.columns:
-        params = params.assign(SRCSEQ=np.nan)
+        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    trtsdt = as_dates(from_adsl("TRTSDT", where, index)).astype("datetime64[ns]")
+    trtedt = as_dates(from_adsl("TRTEDT", where, index)).astype("datetime64[ns]")
+    astdt, aendt = astdt.where(record, trtsdt), aendt.where(record, trtedt)
+    group = params["_G"] if "_G" in params.columns else pd.Series(0, index=index)
+    srcseq = params["SRCSEQ"] if "SRCSEQ" in params.columns else \
+        pd.Series(np.nan, index=index, dtype="float64")
     # summaries by PARAMN, then the EX-record parameters by date, EXSEQ, PARAMN (admiral ASEQ)
-    ids = params["USUBJID"]
-    if len(params) and params["_G"].dtype.kind in "iu" and not ids.isna().any():
+    if len(params) and group.dtype.kind in "iu" and not ids.isna().any():
         # one stable sort of the keys' ranks (subjects as codes in text order; NaN/NaT last,
         # ties in record order, as the frame sort) and ASEQ from runs of the sorted codes:
         # no sort of the frame and no groupby
         subject, _ = pd.factorize(ids.to_numpy(dtype=object), sort=True)
         order = stable_order([params["PARAMN"].to_numpy(dtype="float64"),
-                              params["SRCSEQ"].to_numpy(dtype="float64"),
-                              params["ASTDT"].to_numpy(dtype="datetime64[ns]"),
-                              params["_G"].to_numpy(), subject])
-        params = params.take(order)
+                              srcseq.to_numpy(dtype="float64"),
+                              astdt.to_numpy(dtype="datetime64[ns]"), group.to_numpy(),
+                              subject])
         aseq = numbered(subject[order])
     else:
-        params = params.sort_values(["USUBJID", "_G", "ASTDT", "SRCSEQ", "PARAMN"],
-                                    kind="mergesort", na_position="last")
-        aseq = (params.groupby("USUBJID").cumcount() + 1).astype("float64").to_numpy()
-    out = out.loc[params.index]
-    out["ASEQ"] = aseq
-    groups = [n for n in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT")
-              if n in table.columns]
-    for name, values in lookup_columns(params["USUBJID"], table, groups).items():
-        out[name] = values.astype("string")
-    out["PARAMCD"] = params["PARAMCD"].astype("string")
-    out["PARAM"] = params["PARAM"].astype("string")
-    out["PARAMN"] = params["PARAMN"].astype("float64")
-    out["AVAL"] = params["AVAL"].astype("float64")
-    out["PARCAT1"] = params["PARCAT1"].astype("string") if "PARCAT1" in params.columns \
-        else pd.Series(pd.NA, index=params.index, dtype="string")
+        keys = pd.DataFrame({"USUBJID": ids, "_G": group, "ASTDT": astdt, "SRCSEQ": srcseq,
+                             "PARAMN": params["PARAMN"]}, index=pd.RangeIndex(len(params)))
+        ordered = keys.sort_values(["USUBJID", "_G", "ASTDT", "SRCSEQ", "PARAMN"],
+                                   kind="mergesort", na_position="last")
+        order = ordered.index.to_numpy()
+        aseq = (ordered.groupby("USUBJID").cumcount() + 1).astype("float64").to_numpy()
+    final = pd.RangeIndex(len(order))
+    rows = where[order]
+
+    def ordered_column(values: pd.Series) -> pd.Series:
+        return taken_at(values, order, final)
+
+    out = {"STUDYID": from_adsl("STUDYID", rows, final).astype("string"),
+           "USUBJID": ordered_column(ids).astype("string")}
+    for name in ("SUBJID", "SITEID"):
+        out[name] = from_adsl(name, rows, final).astype("string")
+    out["ASEQ"] = pd.Series(aseq, index=final)
+    for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
+        if name in adsl.columns:
+            out[name] = from_adsl(name, rows, final).astype("string")
+    out["PARAMCD"] = ordered_column(params["PARAMCD"]).astype("string")
+    out["PARAM"] = ordered_column(params["PARAM"]).astype("string")
+    out["PARAMN"] = ordered_column(params["PARAMN"]).astype("float64")
+    out["AVAL"] = ordered_column(params["AVAL"]).astype("float64")
+    out["PARCAT1"] = ordered_column(params["PARCAT1"]).astype("string") \
+        if "PARCAT1" in params.columns else pd.Series(pd.NA, index=final, dtype="string")
     if "AVALC" in params.columns:
-        out["AVALC"] = params["AVALC"].astype("string")
-    out["ASTDT"] = params["ASTDT"].astype("datetime64[ns]")
-    out["AENDT"] = params["AENDT"].astype("datetime64[ns]")
+        out["AVALC"] = ordered_column(params["AVALC"]).astype("string")
+    out["ASTDT"] = ordered_column(astdt).astype("datetime64[ns]")
+    out["AENDT"] = ordered_column(aendt).astype("datetime64[ns]")
     if "SRCDOM" in params.columns:
-        out["SRCDOM"] = params["SRCDOM"].astype("string")
-        out["SRCVAR"] = params["SRCVAR"].astype("string")
-        out["SRCSEQ"] = params["SRCSEQ"].astype("float64")
-    return out.set_axis(pd.RangeIndex(len(out)), copy=False)   # a new frame: no deep copy
+        out["SRCDOM"] = ordered_column(params["SRCDOM"]).astype("string")
+        out["SRCVAR"] = ordered_column(params["SRCVAR"]).astype("string")
+        out["SRCSEQ"] = ordered_column(srcseq).astype("float64")
+    return pd.DataFrame(out, index=final, copy=False)

@@ -29,7 +29,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.order import first_positions, stable_order
+from cdiscmap.adam.order import first_positions, stable_order, taken_at
 from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
@@ -217,7 +217,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
                                 "SUPPDM", qnam))
         at = np.full(len(adsl), -1, dtype=np.intp)
         at[subject[mine & (subject >= 0)]] = rows[mine & (subject >= 0)]
-        adsl[qnam] = _taken_at(supp["QVAL"], at, adsl.index).astype("string")
+        adsl[qnam] = taken_at(supp["QVAL"], at, adsl.index).astype("string")
         methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
 
 
@@ -332,15 +332,6 @@ def _dm_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame
     return dm, index_positions(pd.Index(dm["USUBJID"].to_numpy(dtype=object)), adsl["USUBJID"])
 
 
-def _taken_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
-    """``values`` at positions ``at`` (-1: missing, as the dtype has it), on ``index``: what
-    a lookup by USUBJID gives once each ADSL record knows the position of its record."""
-    array = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
-        else values.to_numpy()
-    return pd.Series(pd.api.extensions.take(array, at, allow_fill=True), index=index,
-                     name=values.name)
-
-
 def _adsl_records(adsl: pd.DataFrame, ids: pd.Series) -> np.ndarray:
     """Position of each of ``ids`` among the ADSL records (one per subject), -1 for none."""
     return index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ids)
@@ -415,7 +406,7 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: E
                 continue
             if usable:
                 assert dosing is not None
-                taken = _taken_at(dosing[col], at, index)
+                taken = taken_at(dosing[col], at, index)
                 adsl[name] = taken if name == dtm else taken.astype("string")
             else:
                 adsl[name] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]") \
@@ -487,14 +478,14 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
     if "DTHDTC" in dm.columns:
         imp = impute_dtc(dm["DTHDTC"], level, "first")
         report_bad_dates(findings, dm.loc[imp.invalid.to_numpy()], "DM", "DTHDTC")
-        adsl["DTHDT"] = _taken_at(imp.dates, rows, index).astype("datetime64[ns]")
-        adsl["DTHDTF"] = _taken_at(imp.flag, rows, index).astype("string")
+        adsl["DTHDT"] = taken_at(imp.dates, rows, index).astype("datetime64[ns]")
+        adsl["DTHDTF"] = taken_at(imp.flag, rows, index).astype("string")
     else:
         adsl["DTHDT"] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
         adsl["DTHDTF"] = pd.Series(pd.NA, index=index, dtype="string")
     flag = adsl["DTHDT"].notna()
     if "DTHFL" in dm.columns:
-        flag |= _taken_at(dm["DTHFL"], rows, index).astype("string").str.upper().eq("Y") \
+        flag |= taken_at(dm["DTHFL"], rows, index).astype("string").str.upper().eq("Y") \
             .fillna(False).astype(bool)
     adsl["DTHFL"] = pd.Series(np.where(flag, "Y", None), index=index, dtype="string")
     methods["DTHDT"] = (f"DM.DTHDTC; partial dates imputed up to level {level} to the first "
@@ -526,7 +517,7 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
         first = order[first_positions(subject[order])]
         at = np.full(len(adsl), -1, dtype=np.intp)
         at[subject[first]] = first
-        found = _taken_at(picked[source.value], at, index).astype("string")
+        found = taken_at(picked[source.value], at, index).astype("string")
         domain = domain.mask(cause.isna() & found.notna(), source.dataset[:2])
         cause = cause.fillna(found)
     adsl["DTHCAUS"] = cause.where(flag.to_numpy(), pd.NA).astype("string")
@@ -797,17 +788,17 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         subject = _adsl_records(adsl, records["USUBJID"])
         stamps = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
         at = _record_of(subject, [stamps], len(adsl), last=True)
-        decod = _taken_at(decods, at, adsl.index).astype("string")
+        decod = taken_at(decods, at, adsl.index).astype("string")
         done = decod.isin(cfg.eos_completed).fillna(False).astype(bool)
         failed = decod.isin(cfg.eos_screen_failure).fillna(False).astype(bool)
         status = status.mask(decod.notna() & done, "COMPLETED")
         status = status.mask(decod.notna() & ~done, "DISCONTINUED")
         status = status.mask(failed, pd.NA)
         reason = decod.where(decod.notna() & ~done & ~failed)
-        eosdt = _taken_at(dates, at, adsl.index).astype("datetime64[ns]")
+        eosdt = taken_at(dates, at, adsl.index).astype("datetime64[ns]")
         eosdt = eosdt.where(~failed.to_numpy())
         screened = decods.isin(cfg.eos_screen_failure).fillna(False).to_numpy(dtype=bool)
-        scrfdt = _taken_at(dates, _record_of(subject, [stamps], len(adsl), last=True,
+        scrfdt = taken_at(dates, _record_of(subject, [stamps], len(adsl), last=True,
                                               use=screened), adsl.index) \
             .astype("datetime64[ns]")
     else:
@@ -860,7 +851,7 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         anchor = adsl["TRTSDT"]
         if reference in adsl.columns:
             anchor = anchor.fillna(adsl[reference])
-        limit = as_dates(_taken_at(anchor, _adsl_records(adsl, frame["USUBJID"]),
+        limit = as_dates(taken_at(anchor, _adsl_records(adsl, frame["USUBJID"]),
                                    frame.index))
         is_base |= (dt <= limit).fillna(False).to_numpy(dtype=bool)
     rows = np.flatnonzero(kept & is_base)
@@ -946,12 +937,12 @@ def _adsl_first(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
     dm, rows = _dm_records(sdtm, adsl)       # DM variables by each ADSL record's position
     _age_groups(adsl, settings, methods)
     for target, source_var in (("TRT01P", cfg.trt01p_from), ("TRT01A", cfg.trt01a_from)):
-        adsl[target] = _taken_at(dm[source_var], rows, adsl.index).astype("string") \
+        adsl[target] = taken_at(dm[source_var], rows, adsl.index).astype("string") \
             if source_var in dm.columns else pd.Series(pd.NA, index=adsl.index, dtype="string")
         methods[target] = f"DM.{source_var}"
     _cohorts(adsl, sdtm, settings, findings, methods)
     if "RFICDTC" in dm.columns:
-        adsl["RFICDT"] = as_dates(_taken_at(complete_dates(dm["RFICDTC"]).dates, rows,
+        adsl["RFICDT"] = as_dates(taken_at(complete_dates(dm["RFICDTC"]).dates, rows,
                                             adsl.index)).astype("datetime64[ns]")
         methods["RFICDT"] = "DM.RFICDTC (complete dates)"
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cdiscmap.sdtm.vectorize import stable_order
 
-__all__ = ["first_positions", "numbered", "stable_order"]
+__all__ = ["first_positions", "numbered", "stable_order", "taken_at"]
 
 
 def first_positions(values: np.ndarray) -> np.ndarray:
@@ -30,3 +30,18 @@ def numbered(sorted_groups: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype="float64")
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
     return (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1).astype("float64")
+
+
+def taken_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
+    """``values`` at positions ``at`` (-1: missing, as the dtype has it: NaN, NaT, <NA>), on
+    ``index``, in ``values``' own array type: what a lookup by USUBJID gives once each
+    record knows the position of its subject's record.
+
+    >>> taken_at(pd.Series([1.5, 2.5]), np.array([1, -1, 0]), pd.RangeIndex(3)).tolist()
+    [2.5, nan, 1.5]
+    """
+    array = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
+        else values.to_numpy()
+    return pd.Series(pd.api.extensions.take(array, at, allow_fill=True), index=index,
+                     name=values.name)
+
