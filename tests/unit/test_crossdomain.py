@@ -162,3 +162,30 @@ def test_key_tables_hold_at_most_16_entries_a_record_above_a_floor(monkeypatch) 
     monkeypatch.setattr(crossdomain, "_COUNT_PER_RECORD", 16)
     assert crossdomain._seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 2.0])) is True
     assert crossdomain._seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 1.0])) is False
+
+
+def test_xd0011_death_dates_by_codes_by_hand() -> None:
+    from cdiscmap.checks.crossdomain import _death_dates, _death_differs, _Subjects
+
+    dm = pd.DataFrame({"USUBJID": text("S1", "S2", "S3", "S4"),
+                       "DTHDTC": text("2020-06-01T10:00", "2020-05", None, "2019-01-02")})
+    ref = dm.set_index("USUBJID")
+    ds = pd.DataFrame({
+        "USUBJID": text("S1", "S2", "S3", "S9", "S4", None, "S1"),
+        "DSDECOD": text("DEATH", "DEATH", "DEATH", "DEATH", "COMPLETED", "DEATH", None),
+        "DSSTDTC": text("2020-06-01", "2020-05-31", "2021-01-01", "2020-01-01", "2000-01-01",
+                        "2020-01-01", "2020-06-01"),
+        "_SRCFILE": text(*["ds.csv"] * 7), "_SRCROW": np.arange(1, 8)})
+    # S1: first 10 characters agree; S2: "2020-05-31" is not "2020-05"; S3: no DTHDTC;
+    # S9: not in DM; S4: not a death; the null subject: not in DM; last: no DSDECOD
+    with facts_cache():
+        assert _death_differs(ds, "DSDECOD", "DEATH", "DSSTDTC", ref["DTHDTC"],
+                              _Subjects(ref)).tolist() == [False, True, True, True, False,
+                                                           True, False]
+        coded = _death_dates({"DS": ds}, ref["DTHDTC"], _Subjects(ref))
+    assert coded == _death_dates({"DS": ds}, ref["DTHDTC"])       # the pandas path
+    assert [(f.usubjid, f.value, f.source) for f in coded] == [
+        ("S2", "2020-05-31 vs DM.DTHDTC 2020-05", "ds.csv row 2"),
+        ("S3", "2021-01-01 vs DM.DTHDTC (null)", "ds.csv row 3"),
+        ("S9", "2020-01-01 vs DM.DTHDTC (null)", "ds.csv row 4"),
+        ("<NA>", "2020-01-01 vs DM.DTHDTC (null)", "ds.csv row 6")]

@@ -151,7 +151,8 @@ def _evaluator(frame: pd.DataFrame, prefix: str) -> list[str]:
     return [c for c in (f"{prefix}EVAL", f"{prefix}EVALID") if c in frame]
 
 
-def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series) -> list[Finding]:
+def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series,
+                 subjects_of: _Subjects | None = None) -> list[Finding]:
     """CMAP-XD0011: DM.DTHDTC against the other records of the death: DS records with DSDECOD
     DEATH (DSSTDTC) and AE records with AEOUT FATAL (AEENDTC, the date the AE ended in death).
     The dates are compared as written: a partial death date beside a complete one of the same
@@ -162,16 +163,49 @@ def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series) -> list[Fi
         frame = domains.get(name)
         if frame is None or not {"USUBJID", decode, date} <= set(frame.columns):
             continue
-        death = frame[(frame[decode].astype("string") == outcome).fillna(False)
-                      & frame[date].notna()]
-        recorded = death["USUBJID"].map(dthdtc).astype("string")
-        text = death[date].astype("string")
-        bad = death[(recorded.isna() | (text.str.slice(0, 10) != recorded.str.slice(0, 10)))
-                    .fillna(True)]
+        differs = _death_differs(frame, decode, outcome, date, dthdtc, subjects_of)
+        if differs is not None:
+            bad = _picked(frame, differs)
+        else:
+            death = frame[(frame[decode].astype("string") == outcome).fillna(False)
+                          & frame[date].notna()]
+            recorded = death["USUBJID"].map(dthdtc).astype("string")
+            text = death[date].astype("string")
+            bad = death[(recorded.isna() |
+                         (text.str.slice(0, 10) != recorded.str.slice(0, 10))).fillna(True)]
         shown = bad[date].astype("string") + " vs DM.DTHDTC " + \
             bad["USUBJID"].map(dthdtc).astype("string").fillna("(null)")
         out += _emit("CMAP-XD0011", name, date, bad, shown)
     return out
+
+
+def _death_differs(frame: pd.DataFrame, decode: str, outcome: str, date: str,
+                   dthdtc: pd.Series, subjects_of: _Subjects | None) -> np.ndarray | None:
+    """The records of :func:`_death_dates` whose date differs from DM.DTHDTC (first 10
+    characters; a subject not in DM or without DTHDTC differs), from the codes of the text
+    columns: the outcome is matched per distinct value, dates are cut per distinct value and
+    per death, not per record. None when a column is not text (the caller's pandas path)."""
+    outcomes, dates = _codes(frame[decode]), _codes(frame[date])
+    at = subjects_of.positions(frame) if subjects_of is not None else None
+    if outcomes is None or dates is None or at is None or \
+            not isinstance(dthdtc.dtype, pd.StringDtype):
+        return None
+    hit = np.append(np.asarray(outcomes[1] == outcome, dtype=bool), False)[outcomes[0]]
+    rows = np.flatnonzero(hit & (dates[0] >= 0))
+    differs = np.zeros(len(frame), dtype=bool)
+    if not len(rows):
+        return differs
+    written = np.array([value[:10] for value in dates[1]], dtype=object)[dates[0][rows]]
+    subject = at[rows]
+    known = subject >= 0
+    recorded = dthdtc.to_numpy(dtype=object, na_value=None)
+    cut = np.full(len(recorded), None, dtype=object)    # None: no DTHDTC (differs)
+    need = np.unique(subject[known])
+    cut[need] = [None if value is None else value[:10] for value in recorded[need]]
+    same = np.zeros(len(rows), dtype=bool)
+    same[known] = np.asarray(cut[subject[known]] == written[known], dtype=bool)
+    differs[rows[~same]] = True
+    return differs
 
 
 def check_sdtm_cross(domains: dict[str, pd.DataFrame],
@@ -435,7 +469,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")
     subjects_of = _Subjects(ref)
     if "DTHDTC" in ref:
-        out += _death_dates(domains, ref["DTHDTC"])
+        out += _death_dates(domains, ref["DTHDTC"], subjects_of)
     for name, frame in domains.items():
         if name == "DM" or "USUBJID" not in frame:
             continue
