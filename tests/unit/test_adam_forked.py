@@ -400,9 +400,9 @@ def reads(monkeypatch) -> list[str]:
     read: list[str] = []
     real = read_module._read_one
 
-    def recording(path):
+    def recording(path, *rest):
         read.append(path.stem.upper())
-        return real(path)
+        return real(path, *rest)
 
     monkeypatch.setattr(read_module, "_read_one", recording)
     return read

@@ -173,6 +173,50 @@ def test_lazy_folder_reads_only_what_is_asked(tmp_path):
         lazy["LB"]
 
 
+def _codes_frame() -> pd.DataFrame:
+    """40 rows: USUBJID in runs of 10 (one value back in a later run: the reader's run path),
+    AETERM changing on every row with a blank and a text to trim, AECAT two byte values
+    that are one text once trimmed (the row-by-row path)."""
+    return pd.DataFrame({
+        "STUDYID": pd.array(["S1"] * 40, dtype="string"),
+        "USUBJID": pd.array(["S1-001"] * 10 + ["S1-002"] * 10 + ["S1-001"] * 10
+                            + ["S1-003"] * 10, dtype="string"),
+        "AETERM": pd.array(["CAFE", "NAUSEA", None, "  RASH"] * 10, dtype="string"),
+        "AECAT": pd.array([" GENERAL", "GENERAL"] * 20, dtype="string"),
+        "AESEQ": np.arange(1.0, 41.0), "AESTDY": np.ones(40)})
+
+
+def test_lazy_folder_keeps_the_readers_codes_while_a_codes_cache_is_open(tmp_path):
+    from cdiscmap.sdtm.vectorize import coded, codes_cache, remembered
+
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    write(folder / "ae.xpt", _codes_frame())
+    with codes_cache():
+        ae = read_sdtm(folder, lazy=True)["AE"]
+        known = {name: remembered(ae[name]) for name in ("USUBJID", "AETERM", "AECAT")}
+        assert all(found is not None for found in known.values())
+        codes, uniques = known["USUBJID"]
+        assert codes.tolist() == [0] * 10 + [1] * 10 + [0] * 10 + [2] * 10
+        assert uniques.tolist() == ["S1-001", "S1-002", "S1-003"]
+        codes, uniques = known["AETERM"]
+        assert codes.tolist() == [0, 1, -1, 2] * 10          # trimmed "RASH", blank missing
+        assert uniques.tolist() == ["CAFE", "NAUSEA", "RASH"]
+        codes, uniques = known["AECAT"]
+        assert codes.tolist() == [0] * 40 and uniques.tolist() == ["GENERAL"]
+        for name in ("STUDYID", "USUBJID", "AETERM", "AECAT"):     # what hashing would give
+            expected_codes, expected = pd.factorize(ae[name].to_numpy(dtype=object),
+                                                    use_na_sentinel=True)
+            codes, uniques = coded(ae[name])
+            assert codes.tolist() == expected_codes.tolist(), name
+            assert uniques.tolist() == list(expected), name
+        lb = read_sdtm(folder, lazy=True).variables("AE", ["USUBJID"])   # projected read
+        assert remembered(lb["USUBJID"])[0].tolist() == [0] * 10 + [1] * 10 + [0] * 10 + [2] * 10
+    plain = read_sdtm(folder, lazy=True)["AE"]               # no cache open: nothing kept
+    with codes_cache():
+        assert remembered(plain["USUBJID"]) is None
+
+
 def test_recist_command_does_not_read_datasets_it_does_not_use(tmp_path):
     folder = tmp_path / "sdtm"
     folder.mkdir()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import mmap
 import re
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import pandas as pd
 from cdiscmap.checks.facts import TextFacts
 from cdiscmap.checks.files import DatasetFile, VariableMeta
 from cdiscmap.errors import InputDataError, display_path
-from cdiscmap.sdtm.vectorize import string_array
+from cdiscmap.sdtm.vectorize import caching_codes, remember_later, string_array
 
 __all__ = ["SDTM_SUFFIXES", "SdtmFolder", "factorize_objects", "normalise_frame", "read_json_dataset",
            "read_sdtm", "read_xpt_dataset", "read_xpt_special_missing", "relative_path"]
@@ -96,13 +96,15 @@ def sas_dates(numbers: np.ndarray, unit: str) -> np.ndarray:
 
 
 def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
-                   first: np.ndarray | None = None, lengths: np.ndarray | None = None
-                   ) -> tuple[pd.Series, TextFacts | None]:
+                   first: np.ndarray | None = None, lengths: np.ndarray | None = None,
+                   later: bool = False
+                   ) -> tuple[pd.Series, TextFacts | Callable[[], TextFacts] | None]:
     """Rows as "string" from codes into distinct texts; blank texts and code -1 are <NA>.
 
     ``strip`` also trims leading/trailing whitespace (``cdiscmap adam``'s SDTM convention),
     once per distinct text. With ``first`` (the first row of each code), also the column's
-    :class:`TextFacts`, from the codes: no second pass hashing the rows' text. ``lengths``:
+    :class:`TextFacts`, from the codes: no second pass hashing the rows' text (``later``: a
+    function making them when first asked for, see :func:`_later_facts`). ``lengths``:
     the codes are one per run of equal rows, of these lengths (:func:`_factorize_runs`); each
     run's object is repeated, a third of the time of spreading the codes over the rows and
     taking the objects by them (the repeat reads no index per row)."""
@@ -114,7 +116,25 @@ def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
     values = np.array(table, dtype=object)
     rows = values[codes] if lengths is None else values[codes].repeat(lengths)
     column = pd.Series(string_array(rows), copy=False)
-    return column, (None if first is None else _facts(codes, values[:-1], first))
+    if first is None:
+        return column, None
+    if later:
+        return column, _later_facts(codes, lengths, values[:-1], first)
+    return column, _facts(codes, values[:-1], first)
+
+
+def _later_facts(codes: np.ndarray, lengths: np.ndarray | None, table: np.ndarray,
+                 first: np.ndarray) -> Callable[[], TextFacts]:
+    """:func:`_facts` of a column made when first asked for (most columns never are): the
+    function keeps the codes in the narrowest integer type (one per run of equal rows when
+    ``lengths`` is given, else one per row)."""
+    kept = codes.astype(np.int32 if len(table) < 2 ** 31 else np.intp, copy=False)
+
+    def make() -> TextFacts:
+        rows = kept if lengths is None else np.repeat(kept, lengths)
+        return _facts(rows.astype(np.intp), table, first)
+
+    return make
 
 
 def _facts(codes: np.ndarray, table: np.ndarray, first: np.ndarray) -> TextFacts:
@@ -480,21 +500,31 @@ def ibm_to_float64(words: np.ndarray) -> np.ndarray:
 
 def _column(rows: np.ndarray, var: _Variable, strip: bool = False,
             facts: dict[str, TextFacts] | None = None,
-            words: list[np.ndarray] | None = None) -> pd.Series:
-    """One variable's column; ``words`` from :func:`_variable_words` when taken already."""
+            words: list[np.ndarray] | None = None,
+            later: dict[str, Callable[[], TextFacts]] | None = None) -> pd.Series:
+    """One variable's column; ``words`` from :func:`_variable_words` when taken already.
+    ``facts`` receives a text column's :class:`TextFacts`, ``later`` (instead) a function
+    making them when asked for (:func:`_later_facts`)."""
     length = var.meta.length or 0
     block = rows[:, var.position:var.position + length]
     if var.meta.type == "char":
         if facts is None:
             codes, first, lengths = _factorize_runs(block, words)
             if lengths is not None:     # a few runs: each run's text object repeated, no
-                return _string_column(codes, _texts(block[first]), strip,  # codes per row
-                                      lengths=lengths)[0]
+                column, make = _string_column(codes, _texts(block[first]), strip,  # codes
+                                              first if later is not None else None,  # per row
+                                              lengths=lengths, later=True)
+                if later is not None and callable(make):
+                    later[var.meta.name] = make
+                return column
         else:
             codes, first = _factorize_bytes(block, words)
         column, found = _string_column(codes, _texts(block[first]), strip,
-                                       first if facts is not None else None)
-        if found is not None and facts is not None:
+                                       first if facts is not None or later is not None
+                                       else None, later=facts is None)
+        if callable(found) and later is not None:
+            later[var.meta.name] = found
+        elif isinstance(found, TextFacts) and facts is not None:
             facts[var.meta.name] = found
         return column
     if words is not None:
@@ -534,17 +564,19 @@ def _file_data(path: Path) -> bytes | _MappedFile:
 
 
 def _read_xpt_v5(path: Path, relpath: str, strip: bool = False,
-                 facts: dict[str, TextFacts] | None = None
+                 facts: dict[str, TextFacts] | None = None,
+                 later: dict[str, Callable[[], TextFacts]] | None = None
                  ) -> tuple[str, str, list[VariableMeta], dict[str, pd.Series], int]:
     """The parts of an XPT v5 file; ``facts`` (when given) receives each char column's
-    :class:`TextFacts`, known from the reader's own factorisation."""
+    :class:`TextFacts`, known from the reader's own factorisation (``later``: a function
+    making them when asked for)."""
     data = _file_data(path)
     member, label, variables, start = _parse_header(data, relpath)
     row_length = max((v.position + (v.meta.length or 0) for v in variables), default=0)
     if any(v.position < 0 or (v.meta.length or 0) <= 0 for v in variables):
         raise _broken(relpath, "a variable has a negative position or no length")
     rows = _observations(data, start, row_length, relpath)
-    columns = {v.meta.name: _column(rows, v, strip, facts, words)
+    columns = {v.meta.name: _column(rows, v, strip, facts, words, later)
                for v, words in _variable_words(rows, variables)}
     return member, label, [v.meta for v in variables], columns, len(rows)
 
@@ -589,7 +621,8 @@ def _reader_format(text: str | None) -> str | None:
 
 
 def read_xpt_dataset(path: Path, root: Path, folder: Path, *, strip: bool = False,
-                     lineage: bool = True, text_facts: bool = True) -> DatasetFile:
+                     lineage: bool = True, text_facts: bool = True,
+                     later: dict[str, Callable[[], TextFacts]] | None = None) -> DatasetFile:
     """An XPT file as a :class:`DatasetFile`; InputDataError when it cannot be read.
 
     ``strip``: text also trimmed of leading/trailing whitespace (what ``cdiscmap adam`` does
@@ -597,15 +630,20 @@ def read_xpt_dataset(path: Path, root: Path, folder: Path, *, strip: bool = Fals
     ``lineage``: add ``_SRCFILE``/``_SRCROW`` (the checks name records by them).
     ``text_facts``: keep each text column's :class:`TextFacts` (the checks use them; the SDTM
     readers of ``adam`` and ``recist`` do not, and skip renumbering their codes).
+    ``later`` (without ``text_facts``): receives, by variable name, a function making a text
+    column's facts when asked for (XPT v5 only; see :class:`SdtmFolder`).
     """
     relpath = relative_path(path, root)
     facts: dict[str, TextFacts] = {}
     try:
-        parts = _read_xpt_v5(path, relpath, strip, facts if text_facts else None)
+        parts = _read_xpt_v5(path, relpath, strip, facts if text_facts else None,
+                             None if text_facts else later)
     except OSError as exc:
         raise InputDataError(f"{relpath}: cannot be read ({exc.strerror or exc})") from None
     except (_NotV5, struct.error):
         facts = {}
+        if later is not None:
+            later.clear()
         parts = _read_xpt_pyreadstat(path, relpath, strip)
     except ValueError as exc:      # a v5 header whose numbers cannot be decoded
         raise _broken(relpath, f"header not decodable ({exc})") from None
@@ -759,7 +797,8 @@ def _type_csv_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+def _read_one(path: Path, later: dict[str, Callable[[], TextFacts]] | None = None
+              ) -> pd.DataFrame:
     suffix = path.suffix.lower()
     shown = display_path(path)
     dataset = path.stem.strip().upper()
@@ -767,7 +806,7 @@ def _read_one(path: Path) -> pd.DataFrame:
         if suffix == ".xpt":
             try:
                 read = read_xpt_dataset(path, path.parent, path.parent, strip=True,
-                                        lineage=False, text_facts=False)
+                                        lineage=False, text_facts=False, later=later)
             except InputDataError as exc:    # the reader names the file alone: show the path
                 text = str(exc)
                 if text.startswith(path.name + ":"):
@@ -809,7 +848,10 @@ class SdtmFolder(Mapping[str, pd.DataFrame]):
     def __getitem__(self, name: str) -> pd.DataFrame:
         frame = self._frames.get(name)
         if frame is None:
-            frame = self._frames[name] = _read_one(self._paths[name])
+            later: dict[str, Callable[[], TextFacts]] | None = {} if caching_codes() else None
+            frame = self._frames[name] = _read_one(self._paths[name], later)
+            if later:
+                _remember_codes(frame, later)
         return frame
 
     def __contains__(self, name: object) -> bool:
@@ -847,13 +889,36 @@ class SdtmFolder(Mapping[str, pd.DataFrame]):
             wanted = set(names)
             chosen = [v for v, upper_name in zip(variables, upper, strict=True)
                       if upper_name in wanted]
-            columns = {v.meta.name: _column(rows, v, strip=True, facts=facts, words=words)
+            later: dict[str, Callable[[], TextFacts]] | None = \
+                {} if facts is None and caching_codes() else None
+            columns = {v.meta.name: _column(rows, v, strip=True, facts=facts, words=words,
+                                            later=later)
                        for v, words in _variable_words(rows, chosen)}
             frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
-            return normalise_frame(_check_types(frame, display_path(path), name),
-                                   text_done=True)
+            frame = normalise_frame(_check_types(frame, display_path(path), name),
+                                    text_done=True)
         except Exception:       # noqa: BLE001 - the whole read decides and says what is wrong
             return None
+        if later:
+            _remember_codes(frame, later)
+        return frame
+
+
+def _remember_codes(frame: pd.DataFrame, later: dict[str, Callable[[], TextFacts]]) -> None:
+    """Each text column's factorisation, as the reader found it on the bytes, kept for
+    whoever asks while a codes cache is open (:func:`cdiscmap.sdtm.vectorize.remember_later`;
+    ``cdiscmap adam`` opens one): the derivations and the RECIST engine hash ≈ 0.17 CPU-s of
+    SDTM text at 10,000 subjects otherwise. A function per column, run only when asked for."""
+    if frame.columns.has_duplicates:
+        return
+    for name, make in later.items():
+        upper = str(name).strip().upper()
+        if upper in frame.columns:
+            remember_later(frame[upper], lambda make=make: _codes_of(make()))
+
+
+def _codes_of(facts: TextFacts) -> tuple[np.ndarray, np.ndarray]:
+    return facts.codes, facts.uniques
 
 
 def read_sdtm(folder: Path, *, lazy: bool = False) -> dict[str, pd.DataFrame]:

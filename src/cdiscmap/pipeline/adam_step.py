@@ -43,6 +43,7 @@ from cdiscmap.emit.written import recall_text_facts
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.forked import ForkedPeer, PeerChannel, fork_unsafe_runtime, fork_usable
 from cdiscmap.progress import SILENT, Progress
+from cdiscmap.sdtm.vectorize import codes_cache
 from cdiscmap.standards.models import Standards
 
 ADAM_ORDER = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADEX", "ADTR", "ADQS")
@@ -420,8 +421,13 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
         derive_and_check(sdtm, study_dir, standards, Findings(), settings)
         raise
     try:       # all files complete before any old one is replaced
-        result, checks, records = _derive_check_write(sdtm, settings, standards, stage.folder,
-                                                      created, FORKED, progress)
+        # the reader's factorisation of each SDTM text column is kept (read_sdtm's folder,
+        # codes_cache), so the derivations and the RECIST engine (text_facts, coded) hash
+        # no column it read: as `cdiscmap run` derives ADaM from the columns it mapped
+        with codes_cache(), facts_cache():
+            result, checks, records = _derive_check_write(sdtm, settings, standards,
+                                                          stage.folder, created, FORKED,
+                                                          progress)
         findings.extend(result.findings)
         findings.extend(checks)
         write_findings(stage.folder, findings)
