@@ -561,6 +561,26 @@ def test_planned_and_subject_visits_by_hand() -> None:
     assert cr0045 == [("B", "3.0"), ("A", "3.0")]
 
 
+
+_SUBJECT = st.sampled_from(["A", "B", "C", None])
+_VISIT = st.sampled_from([1.0, 2.0, 2.5, -0.0, 0.0, np.nan])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_SUBJECT, _VISIT), min_size=1, max_size=12),
+       st.lists(st.tuples(_SUBJECT, _VISIT), max_size=25))
+def test_subject_visits_missing_is_the_pair_lookup(sv_rows, rows) -> None:
+    """CR0045's records: a VISITNUM whose (subject, VISITNUM) pair no SV record has; the
+    reference is a plain set of SV's non-null pairs (0.0 and -0.0 one visit, as isin)."""
+    sv = pd.DataFrame({"USUBJID": pd.array([r[0] for r in sv_rows], dtype="string"),
+                       "VISITNUM": [r[1] for r in sv_rows]})
+    frame = pd.DataFrame({"USUBJID": pd.array([r[0] for r in rows], dtype="string"),
+                          "VISITNUM": np.array([r[1] for r in rows], dtype=np.float64)})
+    pairs = {(u, v + 0.0) for u, v in sv_rows if u is not None and not np.isnan(v)}
+    expected = [not np.isnan(v) and (u, v + 0.0) not in pairs for u, v in rows]
+    with core_rules.ev.column_cache():
+        assert core_rules._SubjectVisits(sv).missing(frame).tolist() == expected
+
 def test_partial_dates_compare_on_the_parts_both_give_string_columns():
     # as the test above, "string" columns (their text facts), nulls on both sides
     a = pd.Series(["2019", "2018-06", "2018-06-15", None, "2018-07", "2018", "2018"],

@@ -291,9 +291,12 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
         if "VISIT" in frame and "VISITNUM" in frame:
             # reported on planned visits only: those of TV (CORE-000361), else whole
             # VISITNUMs (unplanned ones are numbered with decimals, SDTMIG 3.4 §4.4.5)
-            n = number(frame, "VISITNUM")
-            planned = _among(n, planned_visits) if planned_visits is not None else \
-                n == n.round()
+            if planned_visits is not None:      # asked per distinct VISITNUM
+                found, distinct = ev.number_codes(frame, "VISITNUM")
+                planned = np.append(_among(distinct, planned_visits), False)[found]
+            else:
+                n = number(frame, "VISITNUM")
+                planned = n == n.round()
             out += _emit("CMAP-CR0043", name, frame,
                          planned & not_one_to_one(frame, "VISITNUM", "VISIT"), "VISITNUM",
                          shown("VISITNUM", "VISIT"))
@@ -311,11 +314,12 @@ def _visits_epochs(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     return out
 
 
-def _among(values: pd.Series, numbers: set[float]) -> np.ndarray:
+def _among(values: pd.Series | np.ndarray, numbers: set[float]) -> np.ndarray:
     """``values.isin(numbers)`` for numbers (no NaN in ``numbers``; a null value is in none):
     each value looked up in the sorted numbers (a binary search in C, no hash table)."""
     table = np.array(sorted(numbers), dtype=np.float64)
-    given = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    given = values.to_numpy(dtype=np.float64, na_value=np.nan) \
+        if isinstance(values, pd.Series) else np.asarray(values, dtype=np.float64)
     if not len(table):
         return np.zeros(len(given), dtype=bool)
     at = np.minimum(np.searchsorted(table, given), len(table) - 1)
@@ -356,15 +360,19 @@ class _SubjectVisits:
                           len(self.subjects) * len(self.visits))
 
     def missing(self, frame: pd.DataFrame) -> np.ndarray:
-        """Records with a VISITNUM whose subject has no SV record of that VISITNUM."""
-        n = number(frame, "VISITNUM").to_numpy(dtype="float64", na_value=np.nan)
-        given = ~np.isnan(n)
+        """Records with a VISITNUM whose subject has no SV record of that VISITNUM: each
+        distinct VISITNUM looked up among SV's once, the records' subjects and visits then
+        combined as integers."""
+        numbers, distinct = ev.number_codes(frame, "VISITNUM")
+        given = numbers >= 0
         found, uniques = ev.raw_codes(frame, "USUBJID")
         sid = np.append(self.subjects.get_indexer(uniques), -1)[found]
-        at = np.searchsorted(self.visits, n)
-        inside = at < len(self.visits)
-        visit = inside & (self.visits[np.minimum(at, len(self.visits) - 1)] == n) \
-            if len(self.visits) else np.zeros(len(n), dtype=bool)
+        at_distinct = np.searchsorted(self.visits, distinct)
+        visit_distinct = (at_distinct < len(self.visits)) & \
+            (self.visits[np.minimum(at_distinct, len(self.visits) - 1)] == distinct) \
+            if len(self.visits) else np.zeros(len(distinct), dtype=bool)
+        at = np.append(at_distinct, 0)[numbers]                 # NaN: code -1, no visit
+        visit = np.append(visit_distinct, False)[numbers]
         known = (sid >= 0) & visit
         known[known] = self.keys.isin(sid[known] * len(self.visits) + at[known])
         return given & ~known

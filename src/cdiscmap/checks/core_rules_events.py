@@ -124,7 +124,8 @@ def _clean(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
         if facts is None and series.dtype.kind in "fiu":
             # 0 and -0.0 are one hash key but two spellings: a column holding a negative
             # zero takes the row path
-            codes, found = pd.factorize(series, use_na_sentinel=True)
+            codes, found = number_codes(frame, column) if series.dtype == np.float64 else \
+                pd.factorize(series, use_na_sentinel=True)
             values = series.to_numpy()
             if not ((values == 0) & np.signbit(values)).any():
                 facts = TextFacts(codes, found)
@@ -293,6 +294,18 @@ def number(frame: pd.DataFrame, column: str) -> pd.Series:
             pd.api.extensions.take(parsed.to_numpy(), facts.codes, allow_fill=True)
         return pd.Series(taken, index=frame.index, name=series.name)
     return _cached(frame, column, "number", make)
+
+
+def number_codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: NaN) into the distinct float64 values of :func:`number` of the column,
+    found once per column: the visit rules ask per distinct VISITNUM (a search among the
+    planned visits) and take the answers back to the records by the codes. A float64 column's
+    codes are also those :func:`_clean` starts from (one hash of the column for both)."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        values = number(frame, column).to_numpy(dtype=np.float64, na_value=np.nan)
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        return codes, np.asarray(found, dtype=np.float64)
+    return _cached(frame, column, "numcodes", make)  # type: ignore[return-value]
 
 
 def source(frame: pd.DataFrame) -> pd.Series:
@@ -697,4 +710,4 @@ def check_class_rules(name: str, frame: pd.DataFrame, standards: Standards | Non
 
 __all__ = ["FINDINGS", "RULES", "check_class_rules", "codes", "date_after", "duplicated",
            "distinct", "emit", "filled", "group_codes", "is_value", "not_one_to_one",
-           "number", "on_distinct", "on_table", "raw_codes", "raw_isin", "text_facts_of", "same_text", "shown", "source", "text"]
+           "number", "number_codes", "on_distinct", "on_table", "raw_codes", "raw_isin", "text_facts_of", "same_text", "shown", "source", "text"]
