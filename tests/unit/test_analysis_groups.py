@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 import cdiscmap.analysis.groups as groups_module
-from cdiscmap.analysis.groups import groups, population, report_scope
+from cdiscmap.analysis.groups import Group, Membership, groups, population, report_scope
 from cdiscmap.analysis.settings import AnalysisSettings
 
 SETTINGS = AnalysisSettings.model_validate({
@@ -58,3 +58,15 @@ def test_report_scope_computes_each_population_and_grouping_once(monkeypatch) ->
     # outside the scope nothing is remembered
     assert population(ADSL, SETTINGS, "eff") is not population(ADSL, SETTINGS, "eff")
     assert made == ["eff", "saf", "arm", "eff", "eff", "eff"]
+
+
+def test_membership_in_group_by_codes() -> None:
+    grps = [Group("A", "A", pd.Series(["S1", "S3"], dtype="string")),
+            Group("B", "B", pd.Series(["S2"], dtype="string")),
+            Group(None, "All", pd.Series(["S1", "S2", "S3"], dtype="string"))]
+    member = Membership(grps)
+    codes = member.codes(pd.Series(["S3", "S9", "S2", None, "S1", "S3"], dtype=object))
+    assert codes[1] == -1 and codes[3] == -1               # in no group, missing
+    assert member.in_group(0, codes).tolist() == [True, False, False, False, True, True]
+    assert member.in_group(1, codes).tolist() == [False, False, True, False, False, False]
+    assert member.in_group(2, codes).tolist() == [True, False, True, False, True, True]

@@ -149,6 +149,24 @@ def test_exposure_summary() -> None:
     assert "CUMDOSE" not in " ".join(rows)      # absent parameter: no row
 
 
+def test_exposure_cells_by_hand_with_padded_codes_missing_values_and_outsiders() -> None:
+    adex = pd.DataFrame({
+        "USUBJID": ["A-1", "A-2", "A-3", "B-1", "B-2", "A-1"],
+        "PARAMCD": [" TRTDURD ", "TRTDURD", "TRTDURD", "TRTDURD", "TRTDURD", None],
+        "PARAM": ["Treatment Duration (days)"] * 5 + [None],
+        "AVAL": [10, None, 60, 5, 99, 1000]})
+    table = exposure_table({"ADSL": ADSL, "ADEX": adex}, SETTINGS, SETTINGS.exposure[0])
+    [row] = table.rows
+    # arm A: A-1 10 (code padded), A-2 missing, A-3 60 -> n 2, mean 35, SD sqrt(25^2 + 25^2)
+    # = 35.36; arm B: B-1 5 (B-2 is not in the safety population; no PARAMCD: no parameter)
+    assert row[:3] == ["Treatment Duration (days) (TRTDURD)",
+                       "n=2; mean 35.0 (SD 35.4); median 35.0 [10-60]",
+                       "n=1; mean 5.0 (SD -); median 5.0 [5-5]"]
+    cells = table.cells()                      # in column order
+    assert [(c["n"], c["mean"], c["median"]) for c in cells[:2]] == \
+        [(2, 35.0, 35.0), (1, 5.0, 5.0)]
+
+
 def test_disposition_reasons_and_flow() -> None:
     tables = _tables()
     rows = {r[0]: r[1:] for r in tables["t_ds"].rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.analysis.text import as_dates, clean_text, text_eq, text_in
+from cdiscmap.analysis.text import CleanCodes, as_dates, clean_text, text_eq, text_in
 
 
 def test_clean_text_trims_and_upper_cases_each_value_keeping_missing_and_index() -> None:
@@ -70,3 +70,15 @@ def test_text_in_is_any_of_the_wanted_values_by_hand() -> None:
     assert text_in(values, set()).tolist() == [False] * 7
     none = text_in(pd.Series([], dtype="string"), {"Y"})
     assert none.dtype == bool and none.shape == (0,)
+
+
+def test_clean_codes_rows_of_each_cleaned_value() -> None:
+    values = pd.Series([" cr", "PR ", None, "CR", "pr", np.nan, "cr "], index=[9, 8, 7, 6, 5, 4, 3],
+                       dtype=object)
+    upper = CleanCodes(values, upper=True)
+    assert upper.rows("CR").tolist() == [0, 3, 6]          # positions, not index labels
+    assert upper.rows("PR").tolist() == [1, 4]
+    assert upper.rows("SD").tolist() == []
+    exact = CleanCodes(values)                             # trimmed only: case counts
+    assert exact.rows("cr").tolist() == [0, 6]
+    assert exact.rows("CR").tolist() == [3]

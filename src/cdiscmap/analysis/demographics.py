@@ -12,7 +12,11 @@ from cdiscmap.analysis.tables import Table
 
 
 def _continuous(values: pd.Series) -> str:
-    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    return summary_text(pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float))
+
+
+def summary_text(v: np.ndarray) -> str:
+    """``n=; mean (SD); median [min-max]`` of numbers without missing values (a table cell)."""
     if len(v) == 0:
         return "-"
     sd = f"{np.std(v, ddof=1):.1f}" if len(v) > 1 else "-"

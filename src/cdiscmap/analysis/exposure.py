@@ -8,13 +8,20 @@ parameter absent from ADEX is left out of the table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from cdiscmap.analysis.demographics import _continuous
-from cdiscmap.analysis.groups import filter_text, groups, population, population_text
+from cdiscmap.analysis.demographics import summary_text
+from cdiscmap.analysis.groups import (
+    Membership,
+    filter_text,
+    groups,
+    population,
+    population_text,
+)
 from cdiscmap.analysis.settings import AnalysisSettings, Exposure
 from cdiscmap.analysis.tables import Table
-from cdiscmap.analysis.text import clean_text
+from cdiscmap.analysis.text import CleanCodes
 from cdiscmap.errors import InputDataError
 
 
@@ -26,7 +33,10 @@ def exposure_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
     adsl, adex = adam["ADSL"], adam["ADEX"]
     pop = population(adsl, settings, spec.population)
     grps = groups(pop, settings, spec.grouping)
-    paramcd = clean_text(adex["PARAMCD"])
+    # PARAMCD cleaned once (not a text comparison of every record per parameter), and the
+    # three columns read taken per parameter (not every ADEX column)
+    paramcd = CleanCodes(adex["PARAMCD"])
+    used = adex[[c for c in ("USUBJID", "AVAL", "PARAM") if c in adex.columns]]
     table = Table(spec.id, spec.title, ["Parameter"] + [f"{g.label} (N={len(g.subjects)})"
                                                         for g in grps],
                   footnotes=["n; mean (SD); median [min-max] of ADEX AVAL per parameter, one "
@@ -36,22 +46,29 @@ def exposure_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                              "dose x 100."],
                   source="Source: ADEX, ADSL; population "
                   + population_text(settings, spec.population))
+    # each group's subjects as integer codes, once: a parameter's records of a group are then
+    # an array lookup of each record's code (not a hash of every record's USUBJID per group
+    # and parameter, and a copy of every ADEX column per cell)
+    member = Membership(grps)
     for code in spec.parameters:
-        recs = adex.loc[paramcd.eq(code).fillna(False).to_numpy(dtype=bool)]
+        recs = used.iloc[paramcd.rows(code)]
         if recs.empty:
             continue
         label = str(recs["PARAM"].iloc[0]) if "PARAM" in recs.columns else code
-        uid = recs["USUBJID"].astype("string")
+        codes = member.codes(recs["USUBJID"])
+        # AVAL as numbers once per parameter; a cell's values are its group's (numpy's mean
+        # and median: the floats pandas' Series.mean/median give, without a Series per cell)
+        aval = pd.to_numeric(recs["AVAL"], errors="coerce").to_numpy(dtype=float)
+        found = ~np.isnan(aval)
         texts, traces = [f"{label} ({code})"], {}
         for gi, grp in enumerate(grps):
-            sub = recs.loc[uid.isin(grp.subjects).fillna(False).to_numpy(dtype=bool)]
-            texts.append(_continuous(sub["AVAL"]))
-            values = pd.to_numeric(sub["AVAL"], errors="coerce").dropna()
+            values = aval[member.in_group(gi, codes) & found]
+            texts.append(summary_text(values))
             traces[gi + 1] = {"dataset": "ADEX", "paramcd": code,
                               "population": population_text(settings, spec.population),
                               "filter": filter_text(settings, spec.grouping, grp),
                               "group": grp.label, "n": int(len(values)),
                               "mean": float(values.mean()) if len(values) else None,
-                              "median": float(values.median()) if len(values) else None}
+                              "median": float(np.median(values)) if len(values) else None}
         table.add_row(texts, traces)
     return table

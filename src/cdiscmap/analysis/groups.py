@@ -128,6 +128,13 @@ class Membership:
         """Code of each id (-1: in no group, or missing)."""
         return self.index.get_indexer(ids.astype("string"))
 
+    def in_group(self, i: int, codes: np.ndarray) -> np.ndarray:
+        """Boolean per entry of ``codes``: the subject is one of group ``i``'s (-1: no)."""
+        hit = np.zeros(len(self.index) + 1, dtype=bool)     # the last slot stands for -1
+        member = self.members[i]
+        hit[member[member >= 0]] = True
+        return hit[codes]
+
     def counts(self, codes: np.ndarray) -> list[int]:
         """Per group, its subjects whose code is among ``codes``."""
         hit = np.zeros(len(self.index) + 1, dtype=bool)     # the last slot stands for -1

@@ -49,6 +49,21 @@ def text_in(values: pd.Series, wanted: set[str], *, upper: bool = False) -> np.n
     return np.append(hit, False)[codes]         # code -1 (missing) → the False at the end
 
 
+class CleanCodes:
+    """The rows of each trimmed (upper-cased) value of a column, from one factorisation:
+    ``text_eq`` per value factorises the column again each time (a table asking for six
+    ADEX parameters compared 95,000 texts six times at 10,000 subjects)."""
+
+    def __init__(self, values: pd.Series, *, upper: bool = False) -> None:
+        _, self.codes, uniques = _distinct(values)
+        self.cleaned = _cleaned(uniques, upper)
+
+    def rows(self, wanted: str) -> np.ndarray:
+        """Positions of the rows whose cleaned value is ``wanted`` (missing: none)."""
+        hit = self.cleaned.eq(wanted).fillna(False).to_numpy(dtype=bool)
+        return np.flatnonzero(np.append(hit, False)[self.codes])
+
+
 def as_dates(values: pd.Series) -> pd.Series:
     """``pd.to_datetime(values, errors="coerce")``; dates read from XPT (and the run's ADaM
     frames) are datetime64[ns] already, and to_datetime would still look at them one by one

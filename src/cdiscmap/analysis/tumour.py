@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.analysis.figures import RC, Figure, _render
-from cdiscmap.analysis.groups import filter_text, groups, population, population_text
+from cdiscmap.analysis.groups import (
+    Membership,
+    filter_text,
+    groups,
+    population,
+    population_text,
+)
 from cdiscmap.analysis.settings import AnalysisSettings, Tumour
 from cdiscmap.analysis.survival import DAYS_PER_MONTH
 from cdiscmap.analysis.tables import Table
@@ -331,9 +337,14 @@ def tumour_tables(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spe
                              "post-baseline PCHG of a complete sum). RECIST 1.1 §4.3.1 "
                              "thresholds -30% and +20% (the latter from baseline, as a guide)."],
                   source="Source: ADTR, ADRS, ADSL; population " + popt)
-    for grp in groups(pop, settings, spec.grouping):
-        sub = data.best.loc[data.best["USUBJID"].isin(grp.subjects.astype(str))]
-        v = sub["PCHG"].to_numpy(float)
+    grps = groups(pop, settings, spec.grouping)
+    # each subject's best change once, as codes of the groups' subjects: a group's values are
+    # an array lookup (not a hash of every subject's USUBJID per group, and a frame per group)
+    member = Membership(grps)
+    codes = member.codes(data.best["USUBJID"])
+    pchg = data.best["PCHG"].to_numpy(float)
+    for gi, grp in enumerate(grps):
+        v = pchg[member.in_group(gi, codes)]
         down, up = int((v <= PR_LINE).sum()), int((v >= PD_LINE).sum())
         trace = {"dataset": "ADTR", "paramcd": spec.paramcd, "population": popt,
                  "filter": " and ".join(f for f in (filter_text(settings, spec.grouping, grp),
