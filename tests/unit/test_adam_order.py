@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdiscmap.adam.order import first_positions, numbered, stable_order
+from cdiscmap.adam.order import first_positions, last_of_subject, numbered, record_of, stable_order
 
 
 @settings(deadline=None, max_examples=200)
@@ -49,3 +50,46 @@ def test_first_positions_are_np_unique_first_indices(values):
     array = np.array(values, dtype=np.int64)
     _, first = np.unique(array, return_index=True)
     assert first_positions(array).tolist() == sorted(first.tolist())
+
+
+def test_record_of_hand_checked():
+    # subject 0: rows 0 (2.0), 2 (1.0), 4 (1.0, tie: later); subject 1: row 1 (NaN); row 3
+    # has no subject; subject 2 has no record; row 2 is not a candidate in the second case
+    subject = np.array([0, 1, 0, -1, 0])
+    value = np.array([2.0, np.nan, 1.0, 0.0, 1.0])
+    assert record_of(subject, [value], 3, last=False).tolist() == [2, 1, -1]
+    assert record_of(subject, [value], 3, last=True).tolist() == [0, 1, -1]
+    use = np.array([True, True, False, True, True])
+    assert record_of(subject, [value], 3, last=False, use=use).tolist() == [4, 1, -1]
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.data())
+def test_record_of_as_a_frame_sort(data):
+    n = data.draw(st.integers(0, 30))
+    subject = np.array(data.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n)),
+                       dtype=np.intp)
+    value = np.array(data.draw(st.lists(st.sampled_from([np.nan, -1.0, 0.0, 2.5]),
+                                        min_size=n, max_size=n)), dtype=float)
+    last = data.draw(st.booleans())
+    frame = pd.DataFrame({"S": subject, "V": value, "P": np.arange(n)}).loc[subject >= 0]
+    picked = frame.sort_values(["S", "V"], kind="mergesort", na_position="last") \
+        .drop_duplicates("S", keep="last" if last else "first").set_index("S")["P"]
+    expected = [int(picked.get(s, -1)) for s in range(5)]
+    assert record_of(subject, [value], 5, last=last).tolist() == expected
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.data())
+def test_last_of_subject_as_a_frame_sort(data):
+    n = data.draw(st.integers(0, 30))
+    ids = data.draw(st.lists(st.sampled_from(["A", "B", "C"]), min_size=n, max_size=n))
+    days = data.draw(st.lists(st.one_of(st.none(), st.integers(0, 3)), min_size=n, max_size=n))
+    frame = pd.DataFrame({
+        "USUBJID": pd.Series(ids, dtype=pd.CategoricalDtype(["A", "B", "C", "D"])),
+        "ADT": pd.Series([pd.NaT if d is None else pd.Timestamp("2024-01-01") + pd.Timedelta(d,
+                          "D") for d in days], dtype="datetime64[ns]"),
+        "P": np.arange(n)}, index=np.arange(n) * 10)
+    expected = frame.sort_values(["USUBJID", "ADT"], kind="mergesort") \
+        .drop_duplicates("USUBJID", keep="last")
+    pd.testing.assert_frame_equal(last_of_subject(frame), expected)

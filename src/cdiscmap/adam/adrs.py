@@ -33,6 +33,7 @@ from cdiscmap.adam.collected import collected_responses
 from cdiscmap.adam.dates import impute_dtc, spread_text
 from cdiscmap.adam.io import (
     as_dates,
+    index_positions,
     lookup,
     notice,
     report_bad_dates,
@@ -42,7 +43,14 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.order import first_positions, numbered, stable_order
+from cdiscmap.adam.order import (
+    first_positions,
+    last_of_subject,
+    numbered,
+    record_of,
+    stable_order,
+    taken_at,
+)
 from cdiscmap.adam.settings import AdamSettings, Landmark, ResponseAnalysis
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.recist.best_response import (
@@ -197,6 +205,37 @@ def _flag_analysis(ovr: pd.DataFrame, refdt: pd.Series, nact: pd.Series
     after_ref = (ovr["ADT"] >= refdt).fillna(False).astype(bool)
     before_nact = (nact.isna() | (ovr["ADT"] <= nact)).astype(bool)
     eligible = usable & after_ref & before_nact
+    ids = ovr["USUBJID"]
+    codes = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else None
+    if codes is None or (codes < 0).any():     # pragma: no cover - ADSL subjects only
+        return _flag_analysis_sorted(ovr, eligible, after_ref)
+    # the worst response of each subject and date: the last record of a stable sort by
+    # subject code, date, worst rank and SRCSEQ (NaN last), of each subject x date run
+    rows = np.flatnonzero(eligible.to_numpy(dtype=bool))
+    worst_rank = ovr["AVALC"].iloc[rows].map(_WORST).astype("int64").to_numpy()
+    stamps = ovr["ADT"].to_numpy(dtype="datetime64[ns]")
+    order = rows[stable_order([ovr["SRCSEQ"].to_numpy(dtype="float64")[rows], worst_rank,
+                               stamps[rows], codes[rows]])]
+    subject, day = codes[order], stamps[order]
+    worst = order[np.r_[(subject[1:] != subject[:-1]) | (day[1:] != day[:-1]), True]] \
+        if len(order) else order
+    flags = np.zeros(len(ovr), dtype=bool)
+    flags[worst] = True
+    anl1 = pd.Series(flags, index=ovr.index)
+    # each subject's first PD among those: a running minimum per category code
+    progressed = worst[(ovr["AVALC"].iloc[worst] == "PD").fillna(False).to_numpy(dtype=bool)]
+    never = np.iinfo(np.int64).max
+    first_pd = np.full(len(ids.cat.categories) + 1, never, dtype=np.int64)
+    np.minimum.at(first_pd, codes[progressed], stamps[progressed].view(np.int64))
+    first_pd[first_pd == never] = np.iinfo(np.int64).min        # NaT: no PD
+    pd_dt = pd.Series(first_pd.view("datetime64[ns]")[codes], index=ovr.index)
+    anl2 = after_ref & ovr["ADT"].notna() & (pd_dt.isna() | (ovr["ADT"] <= pd_dt)).astype(bool)
+    return anl1, anl2.astype(bool)
+
+
+def _flag_analysis_sorted(ovr: pd.DataFrame, eligible: pd.Series, after_ref: pd.Series
+                          ) -> tuple[pd.Series, pd.Series]:
+    """:func:`_flag_analysis` by sorting the frame (USUBJID not the ADSL categories)."""
     cand = ovr.loc[eligible, ["USUBJID", "ADT", "AVALC", "SRCSEQ"]]
     cand = cand.assign(_w=cand["AVALC"].map(_WORST).astype("int64"))
     cand = cand.sort_values(["USUBJID", "ADT", "_w", "SRCSEQ"], kind="mergesort")
@@ -365,8 +404,7 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
                         .fillna(False).astype(bool)]
     wanted = [r.upper() for r in lm.responses]
     if lm.rule == "status":
-        last = upto.sort_values(["USUBJID", "ADT"], kind="mergesort") \
-            .drop_duplicates("USUBJID", keep="last")
+        last = last_of_subject(upto)
         lm_day = last["_LMREF"] + pd.to_timedelta(days, unit="D")
         near = last["ADT"] >= lm_day - pd.to_timedelta(lm.window_before, unit="D")
         dead = (as_dates(_lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
@@ -481,8 +519,7 @@ def _analysis_parameters(builder: _ParamBuilder, responses: ResponseData, dthdt:
         elif code == "LSTA":
             pool = builder.after_pd if a.lsta_after_progression and \
                 builder.after_pd is not None else analysed
-            last = pool.sort_values(["USUBJID", "ADT"], kind="mergesort") \
-                .drop_duplicates("USUBJID", keep="last")
+            last = last_of_subject(pool)
             chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
             builder.add(code + sfx, f"Last Disease Assessment by {title}{psfx}", chosen,
                         yes_no=False, default=None)
@@ -628,10 +665,14 @@ def _death_param(adsl: pd.DataFrame, subjects: pd.CategoricalDtype) -> pd.DataFr
 
 def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettings,
                 subjects: pd.CategoricalDtype) -> pd.DataFrame:
-    targets = baseline.loc[baseline["TUSTRESC"] == "TARGET"].sort_values(
-        ["USUBJID", "SEQ"], kind="mergesort").drop_duplicates("USUBJID")
-    seq = lookup(adsl["USUBJID"], targets.set_index("USUBJID")["SEQ"]).astype("float64")
-    has = adsl["USUBJID"].isin(targets["USUBJID"]).to_numpy()
+    # each subject's TARGET record of lowest SEQ (NaN last, ties: the first record)
+    subject = index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)),
+                              baseline["USUBJID"])
+    at = record_of(subject, [baseline["SEQ"].to_numpy(dtype="float64")], len(adsl),
+                   last=False, use=(baseline["TUSTRESC"] == "TARGET").fillna(False)
+                   .to_numpy(dtype=bool))
+    seq = taken_at(baseline["SEQ"].astype("float64"), at, adsl.index)
+    has = at >= 0
     n = len(adsl)
     cfg = settings.adrs
     dom = settings.adsl.baseline.dataset

@@ -29,7 +29,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.order import first_positions, stable_order, taken_at
+from cdiscmap.adam.order import first_positions, record_of, stable_order, taken_at
 from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
@@ -359,26 +359,7 @@ def _dose_record(subject: np.ndarray, stamps: np.ndarray, seq: np.ndarray, count
     datetime and --SEQ then the first/last record per USUBJID), -1 when it has none;
     ``subject``: each dose record's ADSL record (-1: none), ``stamps``: datetime64[ns]
     (NaT: not a candidate)."""
-    return _record_of(subject, [seq, stamps], count, last=last, use=~np.isnat(stamps))
-
-
-def _record_of(subject: np.ndarray, keys: list[np.ndarray], count: int, *, last: bool,
-               use: np.ndarray | None = None) -> np.ndarray:
-    """Per ADSL record (``count``), the position of its first record in the order of
-    ``keys`` (``np.lexsort`` order: the last key first; NaN last; ties in record order),
-    ``last``: of its last one, -1 when it has none: a stable sort by USUBJID and the keys,
-    then the first/last record per USUBJID, on integer codes. ``subject``: each record's
-    ADSL record (-1: none, left out), ``use``: the records that are candidates."""
-    ok = subject >= 0 if use is None else (subject >= 0) & use
-    rows = np.flatnonzero(ok)
-    order = rows[stable_order([*(k[rows] for k in keys), subject[rows]])]
-    grouped = subject[order]
-    if last:                  # the last of each subject's run is the first of the reversed
-        order, grouped = order[::-1], grouped[::-1]
-    first = first_positions(grouped)
-    at = np.full(count, -1, dtype=np.intp)
-    at[grouped[first]] = order[first]
-    return at
+    return record_of(subject, [seq, stamps], count, last=last, use=~np.isnat(stamps))
 
 
 def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: Exposure,
@@ -787,7 +768,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         # datetime64 integers put NaT first
         subject = _adsl_records(adsl, records["USUBJID"])
         stamps = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        at = _record_of(subject, [stamps], len(adsl), last=True)
+        at = record_of(subject, [stamps], len(adsl), last=True)
         decod = taken_at(decods, at, adsl.index).astype("string")
         done = decod.isin(cfg.eos_completed).fillna(False).astype(bool)
         failed = decod.isin(cfg.eos_screen_failure).fillna(False).astype(bool)
@@ -798,7 +779,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         eosdt = taken_at(dates, at, adsl.index).astype("datetime64[ns]")
         eosdt = eosdt.where(~failed.to_numpy())
         screened = decods.isin(cfg.eos_screen_failure).fillna(False).to_numpy(dtype=bool)
-        scrfdt = taken_at(dates, _record_of(subject, [stamps], len(adsl), last=True,
+        scrfdt = taken_at(dates, record_of(subject, [stamps], len(adsl), last=True,
                                               use=screened), adsl.index) \
             .astype("datetime64[ns]")
     else:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cdiscmap.sdtm.vectorize import stable_order
 
-__all__ = ["first_positions", "numbered", "stable_order", "taken_at"]
+__all__ = ["first_positions", "last_of_subject", "numbered", "record_of", "stable_order", "taken_at"]
 
 
 def first_positions(values: np.ndarray) -> np.ndarray:
@@ -44,4 +44,38 @@ def taken_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
         else values.to_numpy()
     return pd.Series(pd.api.extensions.take(array, at, allow_fill=True), index=index,
                      name=values.name)
+
+
+def record_of(subject: np.ndarray, keys: list[np.ndarray], count: int, *, last: bool,
+              use: np.ndarray | None = None) -> np.ndarray:
+    """Per subject (ADSL record, ``count`` of them), the position of its first record in the
+    order of ``keys`` (``np.lexsort`` order: the last key first; NaN last; ties in record order),
+    ``last``: of its last one, -1 when it has none: a stable sort by USUBJID and the keys,
+    then the first/last record per USUBJID, on integer codes. ``subject``: each record's
+    ADSL record (-1: none, left out), ``use``: the records that are candidates."""
+    ok = subject >= 0 if use is None else (subject >= 0) & use
+    rows = np.flatnonzero(ok)
+    order = rows[stable_order([*(k[rows] for k in keys), subject[rows]])]
+    grouped = subject[order]
+    if last:                  # the last of each subject's run is the first of the reversed
+        order, grouped = order[::-1], grouped[::-1]
+    first = first_positions(grouped)
+    at = np.full(count, -1, dtype=np.intp)
+    at[grouped[first]] = order[first]
+    return at
+
+
+def last_of_subject(frame: pd.DataFrame, date: str = "ADT") -> pd.DataFrame:
+    """Each subject's last record by ``date`` (NaT last; ties: the later record), in
+    subject order: ``frame.sort_values(["USUBJID", date], kind="mergesort")
+    .drop_duplicates("USUBJID", keep="last")``, on the category codes of a categorical
+    USUBJID (the sorted ADSL ids) and one stable sort, not a sort of the frame."""
+    ids = frame["USUBJID"]
+    codes = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else None
+    if codes is None or (codes < 0).any():
+        return frame.sort_values(["USUBJID", date], kind="mergesort") \
+            .drop_duplicates("USUBJID", keep="last")
+    order = stable_order([frame[date].to_numpy(dtype="datetime64[ns]"), codes])[::-1]
+    # the reversed order runs through the subjects backwards, each from its last record
+    return frame.iloc[order[first_positions(codes[order])][::-1]]
 
