@@ -612,6 +612,18 @@ def test_paramcd_codelist_decodes_each_code_by_its_first_record(standards, study
                                                              ("PFS", "PFS first")]
 
 
+def test_paramcd_codelist_code_whose_first_record_has_no_param(standards, study):
+    # the first PFS record has no PARAM: PFS has no decode although a later record has one
+    frames = adam_frames()
+    adtte = frames["ADTTE"]
+    adtte["PARAMCD"] = _s(["PFS", "OS", "PFS", "OS"])
+    adtte["PARAM"] = _s([None, "Overall", "PFS later", "OS later"])
+    model = build_define(kind="ADaM", datasets=frames, standards=standards, study=study,
+                         origins={}, methods=ADAM_METHODS, created=CREATED)
+    codelist = next(c for c in model.codelists if c.oid == "CL.ADTTE.PARAMCD")
+    assert [(t.value, t.decode) for t in codelist.terms] == [("OS", "Overall"), ("PFS", None)]
+
+
 def test_adam_notes_name_what_has_no_method_text(standards, study):
     model = build_define(kind="ADaM", datasets=adam_frames(), standards=standards, study=study,
                          origins={}, methods=ADAM_METHODS, created=CREATED)
@@ -769,6 +781,25 @@ def test_a_column_replaced_after_writing_is_looked_at_again(tmp_path, standards,
     model = build_define(kind="SDTM", datasets=frames, standards=standards, study=study,
                          origins=ORIGINS, methods={}, created=CREATED)
     assert model.item_def("IT.AE.AETERM").length == 33
+
+
+def test_a_column_name_given_twice_after_writing_is_not_recalled(tmp_path, standards):
+    from cdiscmap.emit.datasets import write_datasets
+    from cdiscmap.emit.written import recall_lengths, recall_text_facts
+    from cdiscmap.emit.xpt import XptColumn
+
+    frames = sdtm_frames()
+    write_datasets(frames, tmp_path / "xpt", standards, CREATED)
+    ae = frames["AE"]
+    aeterm = XptColumn("AETERM", "Reported Term", "char")
+    aestdy = XptColumn("AESTDY", "Study Day of Start of Adverse Event", "num")
+    given = ae["AETERM"]
+    assert recall_text_facts(ae, "AETERM", given).uniques.tolist() == [
+        "Headache", "Nausea", "Rash on the left arm"]
+    ae.insert(0, "AETERM", _s(["a", "b", "c"]), allow_duplicates=True)
+    assert recall_lengths(ae, [aeterm]) is None           # which AETERM: neither
+    assert recall_text_facts(ae, "AETERM") is None
+    assert recall_lengths(ae, [aestdy]) == {"AESTDY": 8}  # the other columns still are
 
 
 def test_what_was_written_goes_with_its_frame(tmp_path, standards):
