@@ -88,21 +88,28 @@ def _response_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, s
                   source="Source: ADRS, ADSL; population "
                   + population_text(settings, spec.population))
     # each endpoint's responders and subjects with a record, once (not once per group)
-    # as booleans over the population rows, looked up per group by its rows' index labels
-    # (pop is renumbered 0..n-1, so a group's index labels are positions in these arrays)
-    pop = pop.reset_index(drop=True)
+    # as booleans over the population rows, looked up per group by its rows' positions in
+    # pop (from their index labels: the groups are those of the report's population frame,
+    # made once per report; a renumbered copy of pop was a new frame, grouped again)
+    grps = groups(pop, settings, spec.grouping)
+    if pop.index.is_unique:
+        where = [pop.index.get_indexer(g.subjects.index) for g in grps]
+    else:                       # labels that are not positions: groups of a renumbered copy
+        pop = pop.reset_index(drop=True)
+        grps = groups(pop, settings, spec.grouping)
+        where = [g.subjects.index.to_numpy() for g in grps]
     ids = pop["USUBJID"].astype(str)
-    param_rows = response.ParamRows(adrs)
+    param_rows = _param_rows(adrs)
     yes = [ids.isin(response.responder_ids(adrs, e.paramcd, e.responders,
                                            param_rows(e.paramcd))).to_numpy(bool)
            for e in spec.endpoints]
     recorded = [ids.isin(set(adrs["USUBJID"].iloc[param_rows(e.paramcd)].astype(str)))
                 .to_numpy(bool) for e in spec.endpoints] \
         if spec.denominator == "records" else []
-    for grp in groups(pop, settings, spec.grouping):
+    for grp, at in zip(grps, where, strict=True):
         texts, traces = [grp.label, str(len(grp.subjects))], {}
         for i, e in enumerate(spec.endpoints):
-            rows = grp.subjects.index.to_numpy()
+            rows = at
             if spec.denominator == "records":
                 rows = rows[recorded[i][rows]]
             hit = yes[i][rows]
@@ -117,6 +124,12 @@ def _response_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, s
                 "lower": rate.lower, "upper": rate.upper, "method": "Clopper-Pearson exact"}
         table.add_row(texts, traces)
     return table
+
+
+def _param_rows(adrs: pd.DataFrame) -> response.ParamRows:
+    """The positions of each PARAMCD's ADRS records, from one factorisation per report (the
+    response tables and the Simon table read the same parameters of the same frame)."""
+    return remembered("response.param_rows", adrs, "", lambda: response.ParamRows(adrs))
 
 
 def _parameters(spec: SimonAnalysis, value: str | None) -> dict[str, Any]:
@@ -171,7 +184,8 @@ def _simon_table(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
                           "_order": as_dates(pop[spec.order_by])}).reset_index(drop=True)
     accrual = order.sort_values(["_order", "USUBJID"], kind="mergesort",
                                 na_position="last").index.to_numpy()
-    yes = response.responder_ids(adrs, e.paramcd, e.responders)     # once, not per group
+    yes = response.responder_ids(adrs, e.paramcd, e.responders,      # once, not per group
+                                 _param_rows(adrs)(e.paramcd))
     hits = order["USUBJID"].astype(str).isin(yes).to_numpy(dtype=bool)[accrual]
     codes, distinct = pd.factorize(pop["USUBJID"].astype("string"), use_na_sentinel=False)
     codes = codes[accrual]
