@@ -306,3 +306,35 @@ def test_factorize_bytes_on_long_runs_numbers_values_by_first_appearance(width, 
     order = list(dict.fromkeys(rows))                    # values by first appearance
     assert codes.tolist() == [order.index(r) for r in rows]
     assert first.tolist() == [rows.index(v) for v in order]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([2, 8, 13]),
+       st.lists(st.tuples(st.sampled_from(["", "A", " A", "B ", "CC", "\0"]),
+                          st.integers(min_value=1, max_value=12)), min_size=1, max_size=12))
+def test_facts_made_later_are_the_facts_made_at_once(width, runs):
+    from cdiscmap.checks.files import VariableMeta
+    from cdiscmap.checks.read import (
+        TextFacts,
+        _column,
+        _row_words,
+        _Variable,
+    )
+
+    # a column of runs of equal values (the reader's run path when runs are few, its
+    # row-by-row path when they are not), read with its facts at once and made later
+    values = [value for value, count in runs for _ in range(count)]
+    block = np.array([list(v.encode().ljust(width, b" ")[:width]) for v in values],
+                     dtype=np.uint8)
+    var = _Variable(VariableMeta("X", "", "char", width, None), 0)
+    at_once: dict[str, TextFacts] = {}
+    later: dict = {}
+    first = _column(block, var, strip=True, facts=at_once, words=_row_words(block))
+    second = _column(block, var, strip=True, later=later, words=_row_words(block))
+    assert first.tolist() == second.tolist()
+    made = later["X"]()
+    assert made.codes.tolist() == at_once["X"].codes.tolist()
+    assert made.uniques.tolist() == at_once["X"].uniques.tolist()
+    expected_codes, expected = pd.factorize(second.to_numpy(dtype=object), use_na_sentinel=True)
+    assert made.codes.tolist() == expected_codes.tolist()
+    assert made.uniques.tolist() == list(expected)
