@@ -28,13 +28,13 @@ def build() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _counting(monkeypatch) -> list[int]:
     calls: list[int] = []
-    real = shared.timepoint_responses
+    real = shared.timepoint_responses_deferred
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(shared, "timepoint_responses", counted)
+    monkeypatch.setattr(shared, "timepoint_responses_deferred", counted)
     return calls
 
 

@@ -78,8 +78,8 @@ def test_series_sums_by_hand_and_equal_to_the_series_timepoints() -> None:
 
 def test_memo_timepoints_are_used_else_no_response_work(monkeypatch) -> None:
     calls: list[str] = []
-    real_full, real_sums = shared.timepoint_responses, shared.target_sums
-    monkeypatch.setattr(shared, "timepoint_responses",
+    real_full, real_sums = shared.timepoint_responses_deferred, shared.target_sums
+    monkeypatch.setattr(shared, "timepoint_responses_deferred",
                         lambda *a, **k: calls.append("full") or real_full(*a, **k))
     monkeypatch.setattr(shared, "target_sums",
                         lambda *a, **k: calls.append("sums") or real_sums(*a, **k))

@@ -16,8 +16,9 @@ import pandas as pd
 
 from cdiscmap.findings import Finding
 from cdiscmap.recist import RecistSettings, crosscheck, to_rs_records
+from cdiscmap.recist.overall import Reasons
 from cdiscmap.recist.series import SERIES_SEP, split_series
-from cdiscmap.recist.shared import series_timepoints
+from cdiscmap.recist.shared import series_timepoints_deferred
 from cdiscmap.sdtm.dates import study_day
 from cdiscmap.sdtm.engine import SdtmResult
 from cdiscmap.sdtm.vectorize import (
@@ -39,7 +40,8 @@ class RecistCrosscheck:
     """The cross-check of one run's computed timepoints against the investigator's RS, kept
     to be run later: ``cdiscmap run`` runs it in a forked child beside the ADaM work, and puts
     its findings where the RECIST step would have (:meth:`findings`). Holds the RS collected
-    before the computed records were added; the frames must not change in between."""
+    before the computed records were added; the frames must not change in between.
+    ``computed`` has REASON null: ``reasons`` composes it for the rows a finding shows."""
 
     computed: pd.DataFrame
     tu: pd.DataFrame
@@ -47,15 +49,17 @@ class RecistCrosscheck:
     rs: pd.DataFrame
     starts: pd.DataFrame
     settings: RecistSettings
+    reasons: Reasons
 
     def findings(self) -> list[Finding]:
         """The disagreements (RECIST 1.1 §4.3-§4.4 responses) as findings, subject ids
         without the series suffix."""
         with codes_cache():
+            # split_series keeps the rows in order: the reasons' rows are the computed ones
             _, found = crosscheck(split_series(self.computed, self.starts),
                                   split_series(self.rs, self.starts),
                                   tr=split_series(self.tr, self.starts), settings=self.settings,
-                                  disagreements_only=True)
+                                  disagreements_only=True, reasons=self.reasons.at)
         return [dataclasses.replace(f, usubjid=f.usubjid.split(SERIES_SEP)[0]) for f in found]
 
 
@@ -74,10 +78,12 @@ def apply_recist(result: SdtmResult, loaded: LoadedStudy, *, check: bool = True
         return None
     with codes_cache():
         settings = RecistSettings(**loaded.study.recist)
-        # kept for ADTR when the run opened recist.shared.timepoints_memo
-        starts, computed = series_timepoints(tu, tr, settings, loaded.study.recist_rebaseline)
+        # kept for ADTR when the run opened recist.shared.timepoints_memo; REASON is
+        # composed by the cross-check for the rows its findings show (most rows need none)
+        starts, computed, reasons = series_timepoints_deferred(
+            tu, tr, settings, loaded.study.recist_rebaseline)
         pending = None if rs is None else RecistCrosscheck(computed, tu, tr, rs, starts,
-                                                            settings)
+                                                            settings, reasons)
         if pending is not None and check:
             result.findings.extend(pending.findings())
             pending = None

@@ -334,12 +334,15 @@ _SUM_COMPUTED = ["USUBJID", "EVALUATOR", "VISITNUM"] + [
 def crosscheck(computed: pd.DataFrame, rs: pd.DataFrame, *, evaluator: str | None = None,
                tr: pd.DataFrame | None = None,
                settings: RecistSettings = DEFAULT_SETTINGS,
-               disagreements_only: bool = False) -> tuple[pd.DataFrame, list[Finding]]:
+               disagreements_only: bool = False,
+               reasons: Callable[[np.ndarray], np.ndarray] | None = None
+               ) -> tuple[pd.DataFrame, list[Finding]]:
     """Compare computed responses with RS (see :func:`crosscheck_coded`, which also gives the
     table's text columns as codes)."""
     table, findings, _ = crosscheck_coded(computed, rs, evaluator=evaluator, tr=tr,
                                           settings=settings,
-                                          disagreements_only=disagreements_only)
+                                          disagreements_only=disagreements_only,
+                                          reasons=reasons)
     return table, findings
 
 
@@ -350,7 +353,8 @@ TextCodes = tuple[np.ndarray, np.ndarray]
 def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
                      evaluator: str | None = None, tr: pd.DataFrame | None = None,
                      settings: RecistSettings = DEFAULT_SETTINGS,
-                     disagreements_only: bool = False
+                     disagreements_only: bool = False,
+                     reasons: Callable[[np.ndarray], np.ndarray] | None = None
                      ) -> tuple[pd.DataFrame, list[Finding], dict[str, TextCodes]]:
     """Compare computed responses (``timepoint_responses``) with the RS records of each reader.
 
@@ -368,7 +372,10 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     ``evaluator`` as default reader. ``disagreements_only``: the table keeps only the rows
     that are not AGREE (the findings are made of those alone, in the same order): for a
     caller that wants the findings, not the table (the run's RECIST step), most rows agree
-    and are then neither sorted nor turned into text.
+    and are then neither sorted nor turned into text. ``reasons``: REASON of ``computed`` is
+    not read; ``reasons(rows)`` gives it for the computed rows at positions ``rows``, asked
+    for the table's rows only (with ``disagreements_only``, a few; see
+    :func:`cdiscmap.recist.overall.timepoint_responses_deferred`).
     """
     missing = [c for c in OUTPUT_COLUMNS if c not in computed.columns]
     if missing:
@@ -383,6 +390,10 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
         # the computed reader stands in for the chosen evaluator: rows are labelled by it
         readers = [evaluator.strip().upper()]
         computed = computed.assign(EVALUATOR=pd.array(readers * len(computed), dtype="string"))
+    if reasons is not None:
+        # each computed row's position stands in for its REASON through the joins below
+        # (NaN where a table row has no computed row); the text is composed at the end
+        computed = computed.assign(REASON=np.arange(len(computed), dtype=np.float64))
     # a run's check wants the disagreements alone: RS records keep their row in ``rs`` and
     # the SOURCE text is composed for the few rows left at the end
     later = disagreements_only and not isinstance(rs, RsRecords)
@@ -430,6 +441,8 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
     if disagreements_only:
         # a stable sort of these rows alone orders them as in the whole table
         table = table.iloc[np.flatnonzero(table["STATUS"].to_numpy(dtype=object) != "AGREE")]
+    if reasons is not None:
+        table = table.assign(REASON=_reasons_at(table["REASON"], reasons))
     if later:
         table = _with_rs_sources(table, rs)
     table["VISIT"] = table["VISIT"].astype(object).where(~_nulls(table["VISIT"]),
@@ -451,6 +464,19 @@ def crosscheck_coded(computed: pd.DataFrame, rs: pd.DataFrame | RsRecords, *,
             columns[col] = numbers[col].to_numpy()
     table = pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
     return table, _findings(table), coded
+
+
+def _reasons_at(positions: pd.Series, reasons: Callable[[np.ndarray], np.ndarray]
+                ) -> np.ndarray:
+    """REASON of the table rows whose REASON column holds a computed row's position (None
+    where it is null: no computed row), composed once per distinct row."""
+    at = pd.to_numeric(positions, errors="coerce").to_numpy(dtype=np.float64)
+    known = ~np.isnan(at)
+    out = np.full(len(at), None, dtype=object)
+    if known.any():
+        rows, inverse = np.unique(at[known].astype(np.intp), return_inverse=True)
+        out[known] = np.asarray(reasons(rows), dtype=object)[inverse]
+    return out
 
 
 def _with_rs_sources(table: pd.DataFrame, rs: pd.DataFrame) -> pd.DataFrame:

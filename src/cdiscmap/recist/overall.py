@@ -7,6 +7,8 @@ investigator's RS can be checked (``crosscheck``) or derived records emitted (``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,12 @@ from cdiscmap.recist.lesions import (
     find_keys,
     join_labels,
 )
-from cdiscmap.recist.nontarget import new_lesion_progression, nontarget_responses
+from cdiscmap.recist.nontarget import (
+    new_lesion_progression,
+    new_reason_at,
+    nontarget_reason_at,
+    nontarget_responses,
+)
 from cdiscmap.recist.readers import READER_SEP, join_readers, split_readers
 from cdiscmap.recist.settings import DEFAULT_SETTINGS, EPSILON, RecistSettings
 from cdiscmap.recist.target import (
@@ -28,6 +35,7 @@ from cdiscmap.recist.target import (
     PR,
     SD,
     select_text,
+    target_reason_at,
     target_responses,
 )
 
@@ -129,13 +137,25 @@ def timepoint_responses(tu: pd.DataFrame, tr: pd.DataFrame,
     its ``--EVALID`` is computed as its own series; EVALUATOR names it. Sorted by USUBJID,
     EVALUATOR, VISITNUM.
     """
+    out, reasons = timepoint_responses_deferred(tu, tr, settings)
+    out["REASON"] = pd.array(reasons.at(np.arange(len(out))), dtype="string")
+    return out
+
+
+def timepoint_responses_deferred(tu: pd.DataFrame, tr: pd.DataFrame,
+                                 settings: RecistSettings = DEFAULT_SETTINGS
+                                 ) -> tuple[pd.DataFrame, Reasons]:
+    """:func:`timepoint_responses` with REASON left null, and what it is made of: its text
+    for any rows is ``reasons.at(rows)`` (the same text ``timepoint_responses`` gives them).
+    For a caller that needs the REASON of a few rows only (the run's cross-check: the rows
+    that disagree with RS), composing every row's text would be a fifth of the engine's time."""
     (tu, tr), readers = split_readers([(tu, "TU"), (tr, "TR")], settings.evaluator,
                                       settings.readers_wanted())
-    out = _responses(tu, tr, settings)
+    out, reasons = _responses(tu, tr, settings)
     notes = [note.replace(READER_SEP, " reader ") for note in out.attrs.get("notes", [])]
-    out = join_readers(out, readers, settings.evaluator)
+    out = join_readers(out, readers, settings.evaluator)       # the same rows, in order
     out.attrs["notes"] = notes
-    return out
+    return out, reasons
 
 
 # the target-lesion sums of timepoint_responses (target_sums computes these alone)
@@ -153,7 +173,8 @@ def target_sums(tu: pd.DataFrame, tr: pd.DataFrame,
                                       settings.readers_wanted())
     data = assemble_lesions(tu, tr, settings, filter_evaluator=False)
     visits = data.visits
-    trg = target_responses(data.target, visits, max(len(data.visitnums), 1), settings)
+    trg = target_responses(data.target, visits, max(len(data.visitnums), 1), settings,
+                           reasons=False)
     subj = visits["_S"].to_numpy()
     out = pd.DataFrame({
         "USUBJID": data.subjects["USUBJID"].to_numpy(dtype=object)[subj],
@@ -170,14 +191,16 @@ def target_sums(tu: pd.DataFrame, tr: pd.DataFrame,
     return join_readers(out, readers, settings.evaluator)
 
 
-def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> pd.DataFrame:
-    """The engine on one reader's rows (or several readers keyed into USUBJID)."""
+def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings
+               ) -> tuple[pd.DataFrame, Reasons]:
+    """The engine on one reader's rows (or several readers keyed into USUBJID); REASON null,
+    composed by the :class:`Reasons` returned with the rows."""
     data = assemble_lesions(tu, tr, settings, filter_evaluator=False)
     visits = data.visits
     n_visit = max(len(data.visitnums), 1)
-    trg = target_responses(data.target, visits, n_visit, settings)
-    ntrg = nontarget_responses(data.nontarget, visits, n_visit)
-    new = new_lesion_progression(data.new, visits, n_visit, settings)
+    trg = target_responses(data.target, visits, n_visit, settings, reasons=False)
+    ntrg = nontarget_responses(data.nontarget, visits, n_visit, reasons=False)
+    new = new_lesion_progression(data.new, visits, n_visit, settings, reasons=False)
 
     subj = visits["_S"].to_numpy()
     baseline = visits["BASELINE"].to_numpy()
@@ -203,9 +226,12 @@ def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> 
                                              newlprog[changed], has_target[changed])
         trgresp, ntrgresp = new_trg, new_ntrg
 
-    reason = _reason(ovrl, trgresp, ntrgresp, newlprog, has_target, trg, ntrg, new)
-    reason = np.where(usable & baseline, "BASELINE", reason)
-    reason = np.where(usable, reason, no_base).astype(object)
+    # only what the reasons are made of is kept (trg, ntrg, new hold more)
+    reasons = Reasons(
+        trg[["TRGRESP", "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "TRG_MISSING", "TRG_REASON"]],
+        ntrg[["NTRGRESP", "NTRG_PD_IDS", "NTRG_NE_IDS", "NTRG_REASON"]],
+        new[["NEW_COUNTED", "NEW_IDS", "NEW_CONFIRMED", "NEW_EQUIVOCAL_ONLY"]],
+        ovrl, trgresp, ntrgresp, newlprog, has_target, baseline, usable, no_base, settings)
 
     out = pd.DataFrame({
         "USUBJID": data.subjects["USUBJID"].to_numpy(dtype=object)[subj],
@@ -222,14 +248,52 @@ def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings) -> 
         "N_TARGET_EXPECTED": trg["N_TARGET_EXPECTED"].to_numpy(dtype=np.int64),
         "N_TARGET_MEASURED": trg["N_TARGET_MEASURED"].to_numpy(dtype=np.int64),
         "TRGRESP": trgresp, "NTRGRESP": ntrgresp, "NEWLPROG": newlprog, "OVRLRESP": ovrl,
-        "REASON": reason,
+        "REASON": np.full(len(subj), None, dtype=object),
     })
     for col in _TEXT_COLUMNS:
         out[col] = pd.array(out[col].to_numpy(dtype=object), dtype="string")
-    # visits are sorted by subject code (= sorted USUBJID) then VISITNUM already.
-    out = out.reset_index(drop=True)
+    # visits are sorted by subject code (= sorted USUBJID) then VISITNUM already; the frame
+    # built from arrays has a RangeIndex (no reset_index: it would copy every column)
     out.attrs["notes"] = data.notes + _subject_notes(data, no_base_by_subj)
-    return out
+    return out, reasons
+
+
+@dataclass(frozen=True, eq=False)
+class Reasons:
+    """What the REASON of each timepoint row (the engine's rows, in order) is made of: the
+    component frames (their reasons left null but for the reappearance texts of
+    ``_reappearance``) and the responses. Each row's text depends on that row's values only,
+    so :meth:`at` composes it for the rows asked, the same as for every row at once."""
+
+    trg: pd.DataFrame
+    ntrg: pd.DataFrame
+    new: pd.DataFrame
+    ovrl: np.ndarray
+    trgresp: np.ndarray
+    ntrgresp: np.ndarray
+    newlprog: np.ndarray
+    has_target: np.ndarray
+    baseline: np.ndarray
+    usable: np.ndarray
+    no_base: np.ndarray
+    settings: RecistSettings
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """REASON of the rows at positions ``rows`` (object array: str or None)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        # a component's reason set by _reappearance stands; the others are composed
+        trg_why = self.trg["TRG_REASON"].to_numpy(dtype=object)[rows]
+        trg_why = np.where(pd.isna(trg_why), target_reason_at(self.trg, rows, self.settings),
+                           trg_why)
+        ntrg_why = self.ntrg["NTRG_REASON"].to_numpy(dtype=object)[rows]
+        ntrg_why = np.where(pd.isna(ntrg_why), nontarget_reason_at(self.ntrg, rows), ntrg_why)
+        reason = _reason(self.ovrl[rows], self.trgresp[rows], self.ntrgresp[rows],
+                         self.newlprog[rows], self.has_target[rows], trg_why, ntrg_why,
+                         new_reason_at(self.new, rows),
+                         self.new["NEW_EQUIVOCAL_ONLY"].to_numpy()[rows])
+        usable = self.usable[rows]
+        reason = np.where(usable & self.baseline[rows], "BASELINE", reason)
+        return np.where(usable, reason, self.no_base[rows]).astype(object)
 
 
 def _reappearance(data: LesionData, n_visit: int, ovrl: np.ndarray, trgresp: np.ndarray,
@@ -292,12 +356,9 @@ def _reappearance(data: LesionData, n_visit: int, ovrl: np.ndarray, trgresp: np.
 
 
 def _reason(ovrl: np.ndarray, trgresp: np.ndarray, ntrgresp: np.ndarray, newlprog: np.ndarray,
-            has_target: np.ndarray, trg: pd.DataFrame, ntrg: pd.DataFrame,
-            new: pd.DataFrame) -> np.ndarray:
+            has_target: np.ndarray, trg_why: np.ndarray, ntrg_why: np.ndarray,
+            new_why: np.ndarray, equivocal_only: np.ndarray) -> np.ndarray:
     """``<OVRLRESP>:<why>`` naming the components that decided it (vectorised)."""
-    trg_why = trg["TRG_REASON"].to_numpy(dtype=object)
-    ntrg_why = ntrg["NTRG_REASON"].to_numpy(dtype=object)
-    new_why = new["NEW_REASON"].to_numpy(dtype=object)
     none = np.full(len(ovrl), None, dtype=object)
     is_pd = ovrl == PD
     # PD: every component that shows progression.
@@ -310,7 +371,7 @@ def _reason(ovrl: np.ndarray, trgresp: np.ndarray, ntrgresp: np.ndarray, newlpro
     other = ~is_pd & pd.notna(ovrl)
     other_why = _join(np.where(other & has_target, trg_why, none),
                       np.where(other & ntrg_matters, ntrg_why, none))
-    equivocal = new["NEW_EQUIVOCAL_ONLY"].to_numpy() & pd.notna(ovrl)
+    equivocal = equivocal_only & pd.notna(ovrl)
     why = _join(np.where(is_pd, pd_why, other_why),
                 np.where(equivocal, "equivocal new lesion not counted", none))
     out = np.full(len(ovrl), None, dtype=object)

@@ -114,7 +114,7 @@ def join_readers(computed: pd.DataFrame, readers: list[str], default: str) -> pd
         usubjid = computed["USUBJID"]
         reader = pd.Series([readers[0] if readers else default] * len(computed),
                            index=computed.index, dtype="string")
-    out = computed.copy()
+    out = computed.copy(deep=False)     # columns replaced and inserted, none written into
     # already text (the engine's output, the split's parts): kept as it is, no conversion
     out["USUBJID"] = _text(usubjid)
     out.insert(1, "EVALUATOR", _text(reader))

@@ -59,7 +59,9 @@ def unsplit_series(computed: pd.DataFrame) -> pd.DataFrame:
     usubjid = computed["USUBJID"].astype("string")
     # split once per distinct id (a subject has many assessments); null = series 0
     codes, uniques = factorize_objects(np.asarray(usubjid.array, dtype=object))
-    out = computed.copy()
+    # the engine's own fresh frame: columns are replaced or added, never written into, so a
+    # shallow copy leaves ``computed`` as it was without copying every value
+    out = computed.copy(deep=False)
     # the distinct ids (str) joined: one search instead of a split of each
     if SERIES_SEP in "".join(uniques):
         heads = [str(u).split(SERIES_SEP, 1) for u in uniques]

@@ -16,17 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import numpy as np
 import pandas as pd
 
-from cdiscmap.recist.overall import target_sums, timepoint_responses
+from cdiscmap.recist.overall import Reasons, target_sums, timepoint_responses_deferred
 from cdiscmap.recist.series import series_starts, split_series, unsplit_series
 from cdiscmap.recist.settings import RecistSettings
 from cdiscmap.sdtm.vectorize import memo_scope
 
 _Key = tuple[int, int, RecistSettings, tuple[str, ...]]
-_MEMO: ContextVar[dict[_Key, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
-                                   pd.DataFrame]] | None] = ContextVar("recist_timepoints",
-                                                                      default=None)
+_MEMO: ContextVar[dict[_Key, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                   Reasons]] | None] = ContextVar("recist_timepoints",
+                                                                  default=None)
 
 
 @contextmanager
@@ -41,21 +42,33 @@ def series_timepoints(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettin
     """The re-baselined series starts of ``tu`` and the engine's timepoint responses
     (RECIST 1.1 §4.3-§4.4), each series compared with its own baseline and nadir, subjects'
     ids as in TU/TR. Each call gets its own copies: callers may add columns."""
-    memo = _MEMO.get()
-    key = (id(tu), id(tr), settings, tuple(rebaseline_visits))
-    if memo is not None and key in memo:
-        starts, computed, _, _ = memo[key]
-        return starts.copy(), computed.copy()
-    starts = series_starts(tu, rebaseline_visits)
-    computed = unsplit_series(timepoint_responses(split_series(tu, starts),
-                                                  split_series(tr, starts), settings))
-    if memo is not None:
-        memo[key] = (starts, computed, tu, tr)        # the frames held: ids stay theirs
-        return starts.copy(), computed.copy()
+    starts, computed, reasons = series_timepoints_deferred(tu, tr, settings, rebaseline_visits)
+    computed["REASON"] = pd.array(reasons.at(np.arange(len(computed))), dtype="string")
     return starts, computed
 
 
-__all__ = ["series_timepoints", "timepoints_memo"]
+def series_timepoints_deferred(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings,
+                               rebaseline_visits: list[str]
+                               ) -> tuple[pd.DataFrame, pd.DataFrame, Reasons]:
+    """:func:`series_timepoints` with REASON null and what it is made of
+    (:func:`cdiscmap.recist.overall.timepoint_responses_deferred`: ``reasons.at(rows)`` is
+    the REASON of those rows of the timepoints)."""
+    memo = _MEMO.get()
+    key = (id(tu), id(tr), settings, tuple(rebaseline_visits))
+    if memo is not None and key in memo:
+        starts, computed, _, _, reasons = memo[key]
+        return starts.copy(), computed.copy(), reasons
+    starts = series_starts(tu, rebaseline_visits)
+    computed, reasons = timepoint_responses_deferred(split_series(tu, starts),
+                                                     split_series(tr, starts), settings)
+    computed = unsplit_series(computed)             # the same rows, in order
+    if memo is not None:
+        memo[key] = (starts, computed, tu, tr, reasons)   # the frames held: ids stay theirs
+        return starts.copy(), computed.copy(), reasons
+    return starts, computed, reasons
+
+
+__all__ = ["series_timepoints", "series_timepoints_deferred", "timepoints_memo"]
 
 
 def series_target_sums(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings,

@@ -428,12 +428,18 @@ def build_sv(design: TrialDesignSpec | None, studyid: str, domains: dict[str, pd
     bounds = _visit_bounds(visits)
     index = pd.RangeIndex(len(bounds.subject))
     planned = {float(v.visitnum): v for v in design.visits} if design else {}
-    numbers, number = np.unique(bounds.visitnum, return_inverse=True)
+    # the distinct visit numbers in order and each row's: hashed, then the few distinct ones
+    # sorted (np.unique would sort every row)
+    number, numbers = pd.factorize(bounds.visitnum)
+    by_value = np.argsort(numbers, kind="stable")
+    rank = np.empty(len(numbers), dtype=np.intp)
+    rank[by_value] = np.arange(len(numbers))
+    numbers, number = numbers[by_value], rank[number]
     in_tv = [planned.get(float(n)) for n in numbers]        # TV's visit of each number
     # a planned visit is named as TV names it (one VISIT per VISITNUM, SDTMIG 3.4 §4.4.5),
     # whatever name the domain that dated it first used
     tv_names = np.array([None if v is None else v.visit for v in in_tv] + [None], dtype=object)
-    named = pd.notna(tv_names[number])
+    named = pd.notna(tv_names)[number]          # tested once per visit number, not per row
     visit = np.where(named, len(visits.visits) + number, bounds.visit)
     is_planned = np.array([v is not None for v in in_tv], dtype=bool)[number]
     visitdy = np.array([np.nan if v is None or v.visitdy is None else float(v.visitdy)

@@ -8,12 +8,16 @@ study.yaml ``data_cutoff``, the one cut-off date DM and EPOCH use too.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import SpecError
 from cdiscmap.sdtm.relationships import split_continued
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.standards.models import Standards
+
+_TEXT_COLUMNS = ("STUDYID", "DOMAIN", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD",
+                 "TSVCDREF", "TSVCDVER")
 
 
 def _derived(name: str, dm: pd.DataFrame | None) -> str | None:
@@ -39,7 +43,10 @@ def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
     names = standards.codelist("TSPARM")
     name_by_code = {t.code: t.value for t in names.terms}
     parm_name = {t.value: name_by_code.get(t.code) for t in codes.terms}
-    rows = []
+    text: dict[str, list[object]] = {name: [] for name in _TEXT_COLUMNS}
+    lines: list[int] = []
+    seq: list[float] = []
+    seen: dict[str, int] = {}
     for i, e in enumerate(entries):
         line = loaded.study_yaml.line_of(("trial_summary", i))
         if e.parmcd not in parm_name:
@@ -52,16 +59,20 @@ def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
                                               else cut.description)
         else:
             value = e.value if e.value is not None else _derived(e.derive or "", dm)
-        rows.append({"STUDYID": loaded.study.studyid, "DOMAIN": "TS", "TSPARMCD": e.parmcd,
-                     "TSPARM": parm_name[e.parmcd], "TSVAL": value,
-                     # SDTMIG 3.4 §7.6.1: a value that cannot be given carries a null flavour
-                     "TSVALNF": None if value is not None else (e.null_flavor or "UNK"),
-                     "TSVALCD": e.code, "TSVCDREF": e.code_ref, "TSVCDVER": e.code_version,
-                     "_SRCFILE": "study.yaml", "_SRCROW": line or 0})
-    ts = pd.DataFrame(rows)
-    ts["TSSEQ"] = (ts.groupby("TSPARMCD").cumcount() + 1).astype("float64")
-    for col in ("STUDYID", "DOMAIN", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD",
-                "TSVCDREF", "TSVCDVER"):
-        ts[col] = ts[col].astype("string")
+        for name, cell in zip(_TEXT_COLUMNS, (
+                loaded.study.studyid, "TS", e.parmcd, parm_name[e.parmcd], value,
+                # SDTMIG 3.4 §7.6.1: a value that cannot be given carries a null flavour
+                None if value is not None else (e.null_flavor or "UNK"),
+                e.code, e.code_ref, e.code_version), strict=True):
+            text[name].append(cell)
+        lines.append(line or 0)
+        seen[e.parmcd] = seen.get(e.parmcd, 0) + 1     # TSSEQ: 1, 2, ... per parameter
+        seq.append(float(seen[e.parmcd]))
+    # one frame from its columns (a few dozen rows: building it row by row and converting
+    # each column afterwards cost more than the values)
+    ts = pd.DataFrame({**{name: pd.array(cells, dtype="string") for name, cells in text.items()},
+                       "_SRCFILE": np.array(["study.yaml"] * len(lines), dtype=object),
+                       "_SRCROW": np.array(lines, dtype=np.int64),
+                       "TSSEQ": np.array(seq, dtype=np.float64)})
     # a value over 200 characters continues in TSVAL1, TSVAL2, ... (SDTMIG 3.4 §7.6.1 TS)
     return split_continued(ts, "TSVAL")
