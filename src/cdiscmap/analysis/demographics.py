@@ -11,10 +11,6 @@ from cdiscmap.analysis.settings import AnalysisSettings, Demographics
 from cdiscmap.analysis.tables import Table
 
 
-def _continuous(values: pd.Series) -> str:
-    return summary_text(pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float))
-
-
 def summary_text(v: np.ndarray) -> str:
     """``n=; mean (SD); median [min-max]`` of numbers without missing values (a table cell)."""
     if len(v) == 0:
@@ -61,6 +57,14 @@ def demographics_table(adsl: pd.DataFrame, settings: AnalysisSettings,
                 .to_numpy(bool)
         return equal[(var, value)]
 
+    # each continuous variable as numbers once (not a Series converted per cell)
+    numbers: dict[str, np.ndarray] = {}
+
+    def number(var: str) -> np.ndarray:
+        if var not in numbers:
+            numbers[var] = pd.to_numeric(by_id[var], errors="coerce").to_numpy(dtype=float)
+        return numbers[var]
+
     for gi, grp in enumerate(grps):
         pos = by_id.index.get_indexer_for(grp.subjects.to_numpy())   # the rows .loc gives
         if (pos < 0).any():
@@ -71,7 +75,8 @@ def demographics_table(adsl: pd.DataFrame, settings: AnalysisSettings,
                 text, count = str(n), n
             elif var in spec.continuous:
                 part = pos if not extra[0] else pos[is_value("AGEU", extra[0])[pos]]
-                text, count = _continuous(by_id[var].iloc[part]), len(part)
+                v = number(var)[part]
+                text, count = summary_text(v[~np.isnan(v)]), len(part)
             else:
                 count = int(is_value(var, extra[0])[pos].sum())
                 text = f"{count} ({100 * count / n:.1f}%)" if n else "0"
