@@ -180,21 +180,30 @@ def _group_codes(frame: pd.DataFrame, names: list[str],
 
 
 def _first_flag(frame: pd.DataFrame, eligible: pd.Series, order: list[str], ascending: list[bool],
-                groups: list[str], group_codes: np.ndarray | None = None) -> pd.Series:
+                groups: list[str], group_codes: np.ndarray | None = None,
+                sorted_records: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] | None
+                = None) -> pd.Series:
     """"Y" on the first eligible record of each USUBJID × ``groups`` in ``order`` (ties: the
     record order; missing values last).
 
     Numbers and dates in ascending order are sorted as arrays (a stable lexsort) and the groups
     are integer codes of the factorised keys (``group_codes``: :func:`_group_codes` of these
-    groups when the caller has them); other orders take the frame's own sort."""
-    keep = np.flatnonzero(eligible.to_numpy(dtype=bool))
+    groups when the caller has them); other orders take the frame's own sort.
+    ``sorted_records``: the eligible records and their sort by ``order``, kept for the next
+    flag of the same records and order (the subject, SOC and PT flags sort them once)."""
     columns = [frame[name] for name in order]
     if not all(ascending) or any(c.dtype.kind not in "fiuM" for c in columns):
         return _first_flag_sorted(frame, eligible, order, ascending, groups)
     if group_codes is None:
         group_codes = _group_codes(frame, groups)
+    known = sorted_records.get(tuple(order)) if sorted_records is not None else None
+    if known is None:
+        keep = np.flatnonzero(eligible.to_numpy(dtype=bool))
+        known = (keep, np.lexsort([c.to_numpy()[keep] for c in reversed(columns)]))
+        if sorted_records is not None:
+            sorted_records[tuple(order)] = known
+    keep, perm = known
     group = group_codes[keep]
-    perm = np.lexsort([c.to_numpy()[keep] for c in reversed(columns)])
     first = first_positions(group[perm])     # the first record of each group in the order
     flagged = np.full(len(frame), -1, dtype=np.intp)
     flagged[keep[perm[first]]] = 0
@@ -393,13 +402,15 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                          "_NEG": -out[cfg.worst_by]}, index=out.index)
     keys: dict[str, tuple[np.ndarray, int]] = {}      # USUBJID, AEBODSYS, AEDECOD: once each
     codes = {tuple(g): _group_codes(work, g, keys) for g in _FLAG_GROUPS.values()}
+    emergent_sorted: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
     for flag, groups in _FLAG_GROUPS.items():
         out[flag] = _first_flag(work, emergent, ["_ST", "AESEQ"], [True, True], groups,
-                                codes[tuple(groups)])
+                                codes[tuple(groups)], emergent_sorted)
     graded = emergent & out[cfg.worst_by].notna()
+    graded_sorted: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
     for flag, groups in _WORST_GROUPS.items():
         out[flag] = _first_flag(work, graded, ["_NEG", "_ST", "AESEQ"], [True, True, True],
-                                groups, codes.get(tuple(groups)))
+                                groups, codes.get(tuple(groups)), graded_sorted)
     by = {"": "subject", "S": "subject and AEBODSYS", "P": "subject, AEBODSYS and AEDECOD"}
     for key, text in by.items():
         methods[f"AOCC{key}FL"] = (f"Y on the first treatment-emergent AE of the {text}, by "

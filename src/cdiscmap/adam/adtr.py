@@ -228,7 +228,8 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out["SRCSEQ"] = pd.Series(np.nan, index=tp.index, dtype="float64")
     lesions = _lesion_records(sdtm, who, settings, methods)
     if not lesions.empty:
-        out = _ordered(pd.concat([out.assign(_S=subject), lesions], ignore_index=True))
+        out["_S"] = subject            # this derivation's own frame: no copy (assign's)
+        out = _ordered(pd.concat([out, lesions], ignore_index=True))
         subject = out.pop("_S").to_numpy()
     elif not cfg.lesion_parameters:
         out = out.drop(columns=["SRCDOM", "SRCVAR", "SRCSEQ"])
