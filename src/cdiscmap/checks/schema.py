@@ -485,13 +485,13 @@ def _key_codes(series: pd.Series) -> tuple[np.ndarray, int]:
     treats nulls), and how many codes there are. Whole numbers from 0 to the number of
     records (--SEQ, VISITNUM) are their own codes, shifted by one: no hash of the column."""
     facts = text_facts(series) if isinstance(series.dtype, pd.StringDtype) else None
-    if facts is not None:
-        return facts.codes.astype(np.int64) + 1, len(facts.uniques) + 1
+    if facts is not None:           # one new array, not a copy and then a sum
+        return np.add(facts.codes, 1, dtype=np.int64), len(facts.uniques) + 1
     whole = _whole_number_codes(series)
     if whole is not None:
         return whole
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.int64) + 1, len(uniques) + 1
+    return np.add(codes, 1, dtype=np.int64), len(uniques) + 1
 
 
 def _whole_number_codes(series: pd.Series) -> tuple[np.ndarray, int] | None:
