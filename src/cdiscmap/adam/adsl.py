@@ -158,20 +158,26 @@ def _numbered(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str
             if name is not None and name not in adsl.columns:
                 raise InputDataError(f"numbered {item.variable}: ADSL has no {name} (a DM "
                                      "variable, a cohort variable or a grouping)")
-        values = adsl[item.variable].astype("string")
-        seen = [v for v in pd.unique(values.dropna()) if v not in item.order]
+        # on the distinct values (in order of appearance) and the records' codes of them
+        codes, uniques = factorize_text(adsl[item.variable].astype("string"))
+        seen = [v for v in uniques.tolist() if v not in item.order]
         rest = _value_order(seen)
         if item.by is not None:   # the smallest position of the value's subjects' `by` value
-            other = adsl[item.by].astype("string")
-            rank = {v: i for i, v in enumerate(_value_order(list(pd.unique(other.dropna()))))}
-            first = pd.DataFrame({"v": values, "r": other.map(rank)}).dropna(subset=["v"]) \
-                .groupby("v")["r"].min()
+            by_codes, by_uniques = factorize_text(adsl[item.by].astype("string"))
+            rank = {v: i for i, v in enumerate(_value_order(by_uniques.tolist()))}
+            by_rank = np.append(np.array([rank[v] for v in by_uniques.tolist()], dtype=float),
+                                np.nan)[by_codes]                # a missing `by`: no rank
+            smallest = np.full(len(uniques), np.nan)
+            valued = codes >= 0
+            np.fmin.at(smallest, codes[valued], by_rank[valued])  # NaN only when all are
+            first = dict(zip(uniques.tolist(), smallest.tolist(), strict=True))
             position = {v: i for i, v in enumerate(rest)}
             rest = sorted(rest, key=lambda v: (pd.isna(first.get(v, np.nan)),
                                                first.get(v, 0), position[v]))
         order = [*item.order, *rest]
         numbers = {v: float(i) for i, v in enumerate(order, start=1)}
-        adsl[item.variable + "N"] = values.map(numbers).astype("float64")
+        adsl[item.variable + "N"] = np.append(np.array(
+            [numbers.get(v, np.nan) for v in uniques.tolist()], dtype="float64"), np.nan)[codes]
         methods[item.variable + "N"] = (
             f"{item.variable} numbered " + (f"in the order {', '.join(item.order)}, then "
                                             if item.order else "")
