@@ -44,7 +44,7 @@ def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,
 
     Rows at baseline get a null response (there is nothing to compare yet). ``reasons=False``:
     NTRG_REASON is left null, to be composed later for the rows that need it
-    (:func:`nontarget_reason_at`, from this frame's columns).
+    (:func:`nontarget_reason` of those rows of this frame's columns).
     """
     status = nontarget["STATUS"].to_numpy()
     sv = visits["_S"].to_numpy() * n_visit + visits["_V"].to_numpy()
@@ -64,7 +64,7 @@ def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,
     resp = classify_nontarget(any_uneq, any_missing, n_absent == n_lesions, has)
     pd_txt = pd_ids.reindex(np.arange(n_rows)).to_numpy(dtype=object)
     ne_txt = missing_ids.reindex(np.arange(n_rows)).to_numpy(dtype=object)
-    reason = _nontarget_reason(resp, pd_txt, ne_txt) if reasons \
+    reason = nontarget_reason(resp, pd_txt, ne_txt) if reasons \
         else np.full(n_rows, None, dtype=object)
     n_nontarget = n_lesions
     return pd.DataFrame({"NTRGRESP": resp, "NTRG_REASON": reason,
@@ -72,15 +72,7 @@ def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,
                          "NTRG_PD_IDS": pd_txt, "NTRG_NE_IDS": ne_txt}, index=visits.index)
 
 
-def nontarget_reason_at(ntrg: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """NTRG_REASON of the rows ``rows`` of a :func:`nontarget_responses` frame made with
-    ``reasons=False`` (the same text ``reasons=True`` gives those rows)."""
-    return _nontarget_reason(ntrg["NTRGRESP"].to_numpy()[rows],
-                             ntrg["NTRG_PD_IDS"].to_numpy()[rows],
-                             ntrg["NTRG_NE_IDS"].to_numpy()[rows])
-
-
-def _nontarget_reason(resp: np.ndarray, pd_txt: np.ndarray, ne_txt: np.ndarray) -> np.ndarray:
+def nontarget_reason(resp: np.ndarray, pd_txt: np.ndarray, ne_txt: np.ndarray) -> np.ndarray:
     """Why of each non-target response, each row from its own values."""
     return np.select(
         [resp == PD, resp == NE, resp == CR, resp == NON_CR_NON_PD],
@@ -97,7 +89,7 @@ def new_lesion_progression(new: pd.DataFrame, visits: pd.DataFrame, n_visit: int
 
     RECIST 1.1 §4.3.5: a new lesion must be unequivocal to mean progression. ``reasons=False``:
     NEW_REASON is left null, to be composed later for the rows that need it
-    (:func:`new_reason_at`, from this frame's columns).
+    (:func:`new_reason` of those rows of this frame's columns).
     """
     sv = visits["_S"].to_numpy() * n_visit + visits["_V"].to_numpy()
     keyed = new.set_index(new["_S"].to_numpy() * n_visit + new["_V"].to_numpy())
@@ -110,23 +102,16 @@ def new_lesion_progression(new: pd.DataFrame, visits: pd.DataFrame, n_visit: int
     ids = keyed["NEW_IDS"].reindex(sv).to_numpy(dtype=object)
     return pd.DataFrame({
         "NEWLPROG": np.where(post, np.where(counted, "Y", "N"), None).astype(object),
-        "NEW_REASON": _new_reason(post & counted, ids, back & ~uneq) if reasons
+        "NEW_REASON": new_reason(post & counted, ids, back & ~uneq) if reasons
         else np.full(len(sv), None, dtype=object),
         "NEW_EQUIVOCAL_ONLY": post & equiv & ~counted,
         "NEW_BACKDATED": post & back,
-        # what NEW_REASON is made of (new_reason_at)
+        # what NEW_REASON is made of (new_reason)
         "NEW_COUNTED": post & counted, "NEW_IDS": ids, "NEW_CONFIRMED": back & ~uneq,
     }, index=visits.index)
 
 
-def new_reason_at(new: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """NEW_REASON of the rows ``rows`` of a :func:`new_lesion_progression` frame made with
-    ``reasons=False`` (the same text ``reasons=True`` gives those rows)."""
-    return _new_reason(new["NEW_COUNTED"].to_numpy()[rows], new["NEW_IDS"].to_numpy()[rows],
-                       new["NEW_CONFIRMED"].to_numpy()[rows])
-
-
-def _new_reason(counted: np.ndarray, ids: np.ndarray, confirmed: np.ndarray) -> np.ndarray:
+def new_reason(counted: np.ndarray, ids: np.ndarray, confirmed: np.ndarray) -> np.ndarray:
     """Why of each counted new-lesion progression, each row from its own values."""
     return np.where(counted,
                     "new lesion " + np.where(pd.isna(ids), "", ids).astype(object)

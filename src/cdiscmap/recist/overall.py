@@ -16,13 +16,14 @@ from cdiscmap.recist.lesions import (
     STATUS_PRESENT,
     LesionData,
     assemble_lesions,
+    factorize_text,
     find_keys,
     join_labels,
 )
 from cdiscmap.recist.nontarget import (
     new_lesion_progression,
-    new_reason_at,
-    nontarget_reason_at,
+    new_reason,
+    nontarget_reason,
     nontarget_responses,
 )
 from cdiscmap.recist.readers import READER_SEP, join_readers, split_readers
@@ -35,7 +36,7 @@ from cdiscmap.recist.target import (
     PR,
     SD,
     select_text,
-    target_reason_at,
+    target_reason,
     target_responses,
 )
 
@@ -226,12 +227,16 @@ def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings
                                              newlprog[changed], has_target[changed])
         trgresp, ntrgresp = new_trg, new_ntrg
 
-    # only what the reasons are made of is kept (trg, ntrg, new hold more)
+    # only what the reasons are made of is kept, the texts as small codes
     reasons = Reasons(
-        trg[["TRGRESP", "PCHG_BASE", "PCHG_NADIR", "ACHG_NADIR", "TRG_MISSING", "TRG_REASON"]],
-        ntrg[["NTRGRESP", "NTRG_PD_IDS", "NTRG_NE_IDS", "NTRG_REASON"]],
-        new[["NEW_COUNTED", "NEW_IDS", "NEW_CONFIRMED", "NEW_EQUIVOCAL_ONLY"]],
-        ovrl, trgresp, ntrgresp, newlprog, has_target, baseline, usable, no_base, settings)
+        *map(_Codes.of, (ovrl, trgresp, ntrgresp, newlprog, no_base)), has_target, baseline,
+        usable, _Codes.of(trg["TRGRESP"].to_numpy()), trg["PCHG_BASE"].to_numpy(),
+        trg["PCHG_NADIR"].to_numpy(), trg["ACHG_NADIR"].to_numpy(),
+        *map(_Codes.of, (trg["TRG_MISSING"].to_numpy(), trg["TRG_REASON"].to_numpy(),
+                         ntrg["NTRGRESP"].to_numpy(), ntrg["NTRG_PD_IDS"].to_numpy(),
+                         ntrg["NTRG_NE_IDS"].to_numpy(), ntrg["NTRG_REASON"].to_numpy())),
+        new["NEW_COUNTED"].to_numpy(), _Codes.of(new["NEW_IDS"].to_numpy()),
+        new["NEW_CONFIRMED"].to_numpy(), new["NEW_EQUIVOCAL_ONLY"].to_numpy(), settings)
 
     out = pd.DataFrame({
         "USUBJID": data.subjects["USUBJID"].to_numpy(dtype=object)[subj],
@@ -258,42 +263,79 @@ def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings
     return out, reasons
 
 
+@dataclass(frozen=True)
+class _Codes:
+    """A text column (str and nulls) as small integer codes into its distinct values, null
+    last: what a :class:`Reasons` keeps of its texts (a few distinct values shared by many
+    rows: a byte or four per row instead of an object pointer)."""
+
+    codes: np.ndarray
+    table: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> _Codes:
+        codes, uniques = factorize_text(np.asarray(values, dtype=object))
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:-1] = uniques
+        table[-1] = None                               # code -1 (any null) reads None
+        return cls(codes.astype(np.int8 if len(table) <= 127 else np.int32), table)
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        return self.table[self.codes[rows]]
+
+
 @dataclass(frozen=True, eq=False)
 class Reasons:
     """What the REASON of each timepoint row (the engine's rows, in order) is made of: the
-    component frames (their reasons left null but for the reappearance texts of
-    ``_reappearance``) and the responses. Each row's text depends on that row's values only,
-    so :meth:`at` composes it for the rows asked, the same as for every row at once."""
+    responses and their components' inputs, the reappearance texts of ``_reappearance``
+    (TRG_REASON/NTRG_REASON, null elsewhere). Each row's text depends on that row's values
+    only, so :meth:`at` composes it for the rows asked, the same as for every row at once.
+    Nulls read back as None (every test of them is ``pd.isna``)."""
 
-    trg: pd.DataFrame
-    ntrg: pd.DataFrame
-    new: pd.DataFrame
-    ovrl: np.ndarray
-    trgresp: np.ndarray
-    ntrgresp: np.ndarray
-    newlprog: np.ndarray
+    ovrl: _Codes
+    trgresp: _Codes
+    ntrgresp: _Codes
+    newlprog: _Codes
+    no_base: _Codes
     has_target: np.ndarray
     baseline: np.ndarray
     usable: np.ndarray
-    no_base: np.ndarray
+    trg_resp: _Codes
+    pchg_base: np.ndarray
+    pchg_nadir: np.ndarray
+    achg_nadir: np.ndarray
+    trg_missing: _Codes
+    trg_reappeared: _Codes
+    ntrg_resp: _Codes
+    ntrg_pd_ids: _Codes
+    ntrg_ne_ids: _Codes
+    ntrg_reappeared: _Codes
+    new_counted: np.ndarray
+    new_ids: _Codes
+    new_confirmed: np.ndarray
+    new_equivocal_only: np.ndarray
     settings: RecistSettings
 
     def at(self, rows: np.ndarray) -> np.ndarray:
         """REASON of the rows at positions ``rows`` (object array: str or None)."""
         rows = np.asarray(rows, dtype=np.intp)
         # a component's reason set by _reappearance stands; the others are composed
-        trg_why = self.trg["TRG_REASON"].to_numpy(dtype=object)[rows]
-        trg_why = np.where(pd.isna(trg_why), target_reason_at(self.trg, rows, self.settings),
-                           trg_why)
-        ntrg_why = self.ntrg["NTRG_REASON"].to_numpy(dtype=object)[rows]
-        ntrg_why = np.where(pd.isna(ntrg_why), nontarget_reason_at(self.ntrg, rows), ntrg_why)
-        reason = _reason(self.ovrl[rows], self.trgresp[rows], self.ntrgresp[rows],
-                         self.newlprog[rows], self.has_target[rows], trg_why, ntrg_why,
-                         new_reason_at(self.new, rows),
-                         self.new["NEW_EQUIVOCAL_ONLY"].to_numpy()[rows])
+        trg_why = self.trg_reappeared.at(rows)
+        trg_why = np.where(pd.isna(trg_why), target_reason(
+            self.trg_resp.at(rows), self.pchg_base[rows], self.pchg_nadir[rows],
+            self.achg_nadir[rows], self.trg_missing.at(rows), self.settings), trg_why)
+        ntrg_why = self.ntrg_reappeared.at(rows)
+        ntrg_why = np.where(pd.isna(ntrg_why), nontarget_reason(
+            self.ntrg_resp.at(rows), self.ntrg_pd_ids.at(rows), self.ntrg_ne_ids.at(rows)),
+            ntrg_why)
+        reason = _reason(self.ovrl.at(rows), self.trgresp.at(rows), self.ntrgresp.at(rows),
+                         self.newlprog.at(rows), self.has_target[rows], trg_why, ntrg_why,
+                         new_reason(self.new_counted[rows], self.new_ids.at(rows),
+                                    self.new_confirmed[rows]),
+                         self.new_equivocal_only[rows])
         usable = self.usable[rows]
         reason = np.where(usable & self.baseline[rows], "BASELINE", reason)
-        return np.where(usable, reason, self.no_base[rows]).astype(object)
+        return np.where(usable, reason, self.no_base.at(rows)).astype(object)
 
 
 def _reappearance(data: LesionData, n_visit: int, ovrl: np.ndarray, trgresp: np.ndarray,

@@ -102,7 +102,7 @@ def target_responses(target: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
     ``target`` is the lesion grid of ``assemble_lesions`` (one row per baseline target lesion per
     assessment); ``visits`` is sorted by subject and visit with a BASELINE flag.
     ``reasons=False``: TRG_REASON is left null, to be composed later for the rows that need it
-    (:func:`target_reason_at`, from this frame's columns).
+    (:func:`target_reason` of those rows of this frame's columns).
     """
     value = target["VALUE"].to_numpy()
     evaluated = target["EVALUATED"].to_numpy()
@@ -149,7 +149,7 @@ def target_responses(target: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
     achg_nadir = np.where(post, sumdiam - nadir, np.nan)
 
     ids = missing_ids.reindex(np.arange(n_rows)).to_numpy(dtype=object)
-    reason = _target_reason(resp, pchg_base, pchg_nadir, achg_nadir, ids, settings) \
+    reason = target_reason(resp, pchg_base, pchg_nadir, achg_nadir, ids, settings) \
         if reasons else np.full(n_rows, None, dtype=object)
     return pd.DataFrame({
         "SUMDIAM": sumdiam, "BASE_SUM": base_sum, "NADIR": nadir,
@@ -160,24 +160,13 @@ def target_responses(target: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
     }, index=visits.index)
 
 
-def target_reason_at(trg: pd.DataFrame, rows: np.ndarray, settings: RecistSettings
-                     ) -> np.ndarray:
-    """TRG_REASON of the rows ``rows`` of a :func:`target_responses` frame made with
-    ``reasons=False``: the same text as ``reasons=True`` gives those rows (each row's text
-    is made of its own values only)."""
-    def at(col: str) -> np.ndarray:
-        return trg[col].to_numpy()[rows]
-
-    return _target_reason(at("TRGRESP"), at("PCHG_BASE"), at("PCHG_NADIR"), at("ACHG_NADIR"),
-                          at("TRG_MISSING"), settings)
-
-
-def _target_reason(resp: np.ndarray, pchg_base: np.ndarray, pchg_nadir: np.ndarray,
+def target_reason(resp: np.ndarray, pchg_base: np.ndarray, pchg_nadir: np.ndarray,
                    achg_nadir: np.ndarray, missing_ids: np.ndarray,
                    settings: RecistSettings) -> np.ndarray:
     """Short machine-readable why of each target response, e.g. ``sum+21.4%/+7mm from nadir``.
 
-    Only the rows of each response are formatted (formatting numbers is the costly part).
+    Only the rows of each response are formatted (formatting numbers is the costly part); each
+    row's text is made of its own values only, so any rows can be asked for alone.
     """
     reason = np.full(len(resp), None, dtype=object)
     missing = np.where(pd.isna(missing_ids), "", missing_ids).astype(object)
