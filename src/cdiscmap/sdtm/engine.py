@@ -871,7 +871,8 @@ def _split_domains(loaded: LoadedStudy, raw_dir: Path) -> tuple[list[str], list[
     their planned variables and the bytes of raw input their blocks read
     (:func:`_domain_cost`): of every way to give groups to the child, the one whose longer
     side costs least (this process's side also carrying :data:`_PARENT_SHARE` of the whole);
-    DM's group stays here (the reference dates both groups need are made from it here)."""
+    DM's group stays here (the reference dates both groups need are made from it here), and
+    so do the groups it reads."""
     from cdiscmap.forked import fork_unsafe_runtime, fork_usable
 
     if not fork_usable() or fork_unsafe_runtime() is not None:
@@ -905,7 +906,11 @@ def _split_domains(loaded: LoadedStudy, raw_dir: Path) -> tuple[list[str], list[
     if len(groups) < 2 or sum(weight.values()) < FORK_MIN_BYTES:
         return None
     cost = [sum(_domain_cost(loaded, d, weight[d]) for d in g) for g in groups.values()]
-    fixed = [i for i, g in enumerate(groups.values()) if "DM" in g]
+    # the domains DM's group reads (from_domain: its reference dates) stay here with it, so
+    # that its subject stage can run while the child maps its rows (_subject_stage_first)
+    dm_group = next((g for g in groups.values() if "DM" in g), [])
+    read_here = _from_domain_sources(loaded, dm_group)
+    fixed = [i for i, g in enumerate(groups.values()) if "DM" in g or read_here & set(g)]
     free = [i for i in range(len(groups)) if i not in fixed]
     total = sum(cost)
     base = sum(cost[i] for i in fixed) + _PARENT_SHARE * total
@@ -1012,6 +1017,32 @@ def _from_domain_sources(loaded: LoadedStudy, domains: list[str]) -> set[str]:
             for fd in _from_domain_args(pv.spec)}
 
 
+def _subject_stage_first(loaded: LoadedStudy, mine: list[str], theirs: list[str]) -> bool:
+    """Whether this process may run the subject stage of its domains (``mine``) right after
+    their row stage, while the child still maps its rows, instead of after the unscheduled
+    visits are numbered: it gives the same values when the stage reads only domains mapped
+    here, no variable a ``visitnum`` writes (the numbering changes those), and the child
+    reads none of these domains (they are sent to it as they stand before the stage)."""
+    if _from_domain_sources(loaded, theirs) & set(mine):
+        return False
+    numbered: set[str] = set()          # variables a visitnum writes (also in a when branch)
+    reads: set[str] = set()             # what the subject stage reads
+    for d in loaded.study.domains:
+        spec = loaded.domains[d]
+        for i in range(len(spec.blocks)):
+            for pv in plan_block(loaded, spec, i):
+                if "visitnum" in _algorithms(pv.spec):
+                    numbered.add(pv.name)
+                if d not in mine or pv.stage != vocab.SUBJECT:
+                    continue
+                reads |= vocab.referenced_variables(pv.spec)
+                for fd in _from_domain_args(pv.spec):
+                    if fd.domain not in mine:
+                        return False
+                    reads |= {"USUBJID", fd.variable, *fd.order, *_condition_names(fd.where)}
+    return not reads & numbered
+
+
 def _stage_findings(ctx: vocab.MapContext, loaded: LoadedStudy,
                     runs: dict[str, list[BlockRun]], domains: list[str],
                     stage: int) -> dict[str, list[Finding]]:
@@ -1104,6 +1135,7 @@ def _map_study_forked(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[s
     store.ahead = ahead
     sources = _from_domain_sources(loaded, list(study.domains))
     given_to_child = sorted(_from_domain_sources(loaded, theirs) & set(mine))
+    early = _subject_stage_first(loaded, mine, theirs)
 
     def work(chan: PeerChannel) -> None:
         _child_work(chan, loaded, raw_dir, codelist_terms, char_variables, theirs, sources)
@@ -1117,6 +1149,10 @@ def _map_study_forked(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[s
         own = _row_part(ctx, store, loaded, mine, progress)
         if own.error is not None:
             raise own.error
+        subject: dict[str, list[Finding]] | None = None
+        if early:       # while the child maps its rows (its row stage is usually longer)
+            ctx.sdtm = _Domains(own.runs)
+            subject = _stage_findings(ctx, loaded, own.runs, mine, vocab.SUBJECT)
         first = worker.recv()
         if not isinstance(first, dict) or first["failed"]:
             raise _ChildFailed
@@ -1156,7 +1192,11 @@ def _map_study_forked(loaded: LoadedStudy, raw_dir: Path, codelist_terms: dict[s
                 for d in study.domains if d in own.runs or d in remote}
         ctx.sdtm = _Domains(runs)
         given = {d: pack_frame(ctx.sdtm[d]) for d in given_to_child if d in ctx.sdtm}
-        subject = _stage_findings(ctx, loaded, runs, mine, vocab.SUBJECT)
+        if subject is None:
+            subject = _stage_findings(ctx, loaded, runs, mine, vocab.SUBJECT)
+        else:           # its findings where a serial order has them
+            for d in mine:
+                findings.extend(subject[d])
         _set_subjects(ctx, runs)
         worker.send({"numbers": numbers, "given": given, "subjects":
                      None if ctx.subjects is None else pack_frame(ctx.subjects)})
