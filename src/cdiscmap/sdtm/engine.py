@@ -445,6 +445,8 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
 
     for flt in src.filters:
         mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
+        if not mask.any():
+            continue    # nothing dropped: the rows as they are, no copy of every column
         acc.drop(form.name, df.loc[mask, "_SRCROW"], flt.reason, tag)
         df = _keep_rows(df, ~mask)
         frame = vocab.BlockFrame(raw=df, out=pd.DataFrame(index=df.index), form=form.name,
@@ -471,6 +473,8 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
 
     for flt in src.post_filters:
         mask = vocab.evaluate_condition(ctx, frame, flt.drop_if)
+        if not mask.any():
+            continue
         dropped_rows = df.loc[mask, "_SRCROW"]
         kept_rows = set(df.loc[~mask, "_SRCROW"].tolist())
         acc.drop(form.name, dropped_rows[~dropped_rows.isin(kept_rows)].drop_duplicates(),
