@@ -612,6 +612,24 @@ def test_paramcd_codelist_decodes_each_code_by_its_first_record(standards, study
                                                              ("PFS", "PFS first")]
 
 
+def test_adam_value_level_items_take_only_their_parameters_records(standards, study):
+    # records of the two parameters interleaved, one record without PARAMCD: PFS's AVAL
+    # values are 1.5 and 4 (float, 1 decimal), OS's 2 and 5 (integer); the record without a
+    # parameter (3.25) belongs to neither
+    frames = adam_frames()
+    adtte = frames["ADTTE"].iloc[[0, 1, 2, 3, 0]].reset_index(drop=True)
+    adtte["PARAMCD"] = _s(["PFS", "OS", None, "PFS", "OS"])
+    adtte["AVAL"] = _f([1.5, 2, 3.25, 4, 5])
+    frames["ADTTE"] = adtte
+    model = build_define(kind="ADaM", datasets=frames, standards=standards, study=study,
+                         origins={}, methods=ADAM_METHODS, created=CREATED)
+    pfs, os_ = model.item_def("IT.ADTTE.AVAL.PFS"), model.item_def("IT.ADTTE.AVAL.OS")
+    assert (pfs.data_type, pfs.significant_digits) == ("float", 1)
+    assert (os_.data_type, os_.significant_digits) == ("integer", None)
+    lists = {v.oid: [r.item_oid for r in v.items] for v in model.value_lists}
+    assert lists["VL.ADTTE.AVAL"] == ["IT.ADTTE.AVAL.OS", "IT.ADTTE.AVAL.PFS"]
+
+
 def test_paramcd_codelist_code_whose_first_record_has_no_param(standards, study):
     # the first PFS record has no PARAM: PFS has no decode although a later record has one
     frames = adam_frames()

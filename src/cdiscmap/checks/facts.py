@@ -120,8 +120,8 @@ class TextFacts:
                                         count=len(self.uniques)))
 
     def subset(self, rows: np.ndarray) -> TextFacts:
-        """The facts of the selected rows (a boolean mask), distinct values in the order they
-        first appear among those rows."""
+        """The facts of the selected rows (a boolean mask, or positions in ascending order),
+        distinct values in the order they first appear among those rows."""
         codes = self.codes[rows]
         kept = pd.unique(codes[codes >= 0])
         remap = np.full(len(self.uniques) + 1, -1, dtype=np.intp)

@@ -435,10 +435,11 @@ class _Values:
         return pd.unique(self.floats())
 
     def subset(self, rows: np.ndarray) -> _Values:
-        """The values on the selected records (a boolean mask over the column's rows)."""
+        """The values on the selected records (a boolean mask over the column's rows, or
+        their positions in ascending order)."""
         if self.facts is not None:
             return _Values(self.series, self.facts.subset(rows))
-        return _Values(self.series[rows], None)
+        return _Values(self.series.iloc[rows], None)
 
     def first(self) -> str | None:
         """The first present value in record order."""
@@ -685,6 +686,27 @@ class _Builder:
             return facts.isin([value])
         text = self.datasets[dataset][column].astype("string")
         return (text == value).fillna(False).to_numpy(dtype=bool)
+
+    def _records_by_value(self, dataset: str, column: str) -> dict[str, np.ndarray] | None:
+        """The positions of the records holding each distinct value of a text column, in
+        record order (what ``_mask(dataset, column, value)`` selects), from one stable sort
+        of its codes; None when the column is not text.
+
+        A BDS dataset's value-level items select the records of each PARAMCD for AVALC, AVAL
+        and CNSR: a mask over every record per parameter, and every record's codes gathered
+        through it per variable, made the ADaM define's value-level metadata grow with
+        records × parameters × variables (≈ 40 ms at 10,000 subjects); positions cost one
+        pass over the codes and then each record once per variable."""
+        facts = self._column_facts(dataset, column)
+        if facts is None:
+            return None
+        # -1 (missing) .. n - 1; numpy sorts 16-bit integers by radix sort
+        codes = facts.codes.astype(np.int16 if len(facts.uniques) < np.iinfo(np.int16).max
+                                   else np.intp)
+        order = np.argsort(codes, kind="stable")
+        ends = np.cumsum(np.bincount(codes + 1, minlength=len(facts.uniques) + 1))
+        return {value: order[ends[i]:ends[i + 1]]
+                for i, value in enumerate(facts.uniques.tolist())}
 
     def _lengths(self, dataset: str, frame: pd.DataFrame, columns: list[XptColumn]
                  ) -> Mapping[str, int]:
@@ -1040,8 +1062,10 @@ class _Builder:
             return {}
         texts = self.adam_methods.get(dataset, {})
         out: dict[str, list[_ValueItem]] = {}
+        records = self._records_by_value(dataset, "PARAMCD")
         for code in sorted(self._values(dataset, "PARAMCD").present.unique().tolist()):
-            selected = self._mask(dataset, "PARAMCD", code)
+            selected = records[code] if records is not None else \
+                self._mask(dataset, "PARAMCD", code)
             for variable in (v for v in _ADAM_VALUE_LEVEL if v in frame):
                 values = self._values(dataset, variable).subset(selected)
                 if values.empty:
