@@ -771,7 +771,10 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
         else np.array([], dtype=object)
     test_no = np.repeat(np.arange(len(tests)), n_rows)
     row = np.tile(np.arange(n_rows), len(tests))
-    kept = np.flatnonzero(pd.notna(results))
+    # the results factorised once (nulls -1: each distinct object tested once, not pd.notna
+    # of every cell); the kept rows' codes serve RSORRES/RSSTRESC below
+    result_codes, result_values = factorize_text(results)
+    kept = np.flatnonzero(result_codes >= 0)
     subject = _text_rank(computed["USUBJID"])
     visitnum = computed["VISITNUM"].to_numpy(dtype=np.float64)
     kept = kept[stable_order([test_no[kept], visitnum[row[kept]], subject[row[kept]]])]
@@ -786,9 +789,14 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
     def coded_text(codes: np.ndarray, table: list[object] | np.ndarray) -> pd.Series:
         return text_from_codes(codes, np.asarray(table, dtype=object), index)
 
-    def text(values: np.ndarray) -> Callable[[], pd.Series | pd.arrays.StringArray]:
-        codes, uniques = factorize_text(values)
-        if lib.is_string_array(np.asarray(uniques, dtype=object), skipna=False):
+    def text(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray
+             ) -> Callable[[], pd.Series | pd.arrays.StringArray]:
+        """``values`` (no null) as text; ``codes`` into ``uniques``: their factorisation."""
+        # renumbered in order of first appearance among these rows, as factorising them
+        # would number them (integer hashing, not the text again)
+        codes, present = pd.factorize(codes)
+        uniques = np.asarray(uniques, dtype=object)[present]
+        if lib.is_string_array(uniques, skipna=False):
             return lambda: coded_text(codes, uniques)
         return lambda: _string_column(values)
 
@@ -804,7 +812,7 @@ def to_rs_records(computed: pd.DataFrame, studyid: str) -> pd.DataFrame:
             return coded_text(codes[row], uniques)
         return _string_column(values.to_numpy(dtype=object)[row])
 
-    result_text = text(results[kept])          # RSORRES and RSSTRESC: one column each
+    result_text = text(results[kept], result_codes[kept], result_values)   # RSORRES, RSSTRESC
     return pd.DataFrame({
         "STUDYID": constant(studyid),
         "DOMAIN": constant("RS"),
