@@ -986,12 +986,14 @@ def test_a_numeric_column_without_values_is_told_from_one_with_values():
     cases = [
         (pd.Series([np.nan, np.nan]), True),
         (pd.Series([np.nan, 0.0]), False),
+        (pd.Series([1.5, np.nan]), False),                            # the first value tells
         (pd.Series([], dtype="float64"), True),
         (pd.Series([0, 3]), False),                                    # int64: never missing
         (pd.Series([], dtype="int64"), True),
         (pd.Series([False]), False),
         (pd.Series(np.array([nat, nat], dtype="datetime64[ns]")), True),
         (pd.Series(np.array([nat, "2024-05-01"], dtype="datetime64[ns]")), False),
+        (pd.Series(np.array(["2024-05-01", nat], dtype="datetime64[ns]")), False),
         (pd.Series([pd.NA, pd.NA], dtype="Int64"), True),               # pandas' own dtypes
         (pd.Series([pd.NA, 1], dtype="Int64"), False),
         (pd.Series([pd.NA], dtype="boolean"), True),

@@ -367,7 +367,10 @@ def _no_number(series: pd.Series) -> bool:
     if dtype.kind in "iub":                 # no missing value in these numpy dtypes
         return len(series) == 0
     values = series.to_numpy()
-    return bool(np.isnat(values).all() if dtype.kind == "M" else np.isnan(values).all())
+    missing = np.isnat if dtype.kind == "M" else np.isnan
+    if len(values) and not missing(values[0]):
+        return False                        # most columns: settled by their first value
+    return bool(missing(values).all())
 
 
 class _Values:
