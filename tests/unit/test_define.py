@@ -519,6 +519,28 @@ def test_supp_qval_described_per_qnam(sdtm_define):
     assert [v.text for v in check.xpath("odm:CheckValue", namespaces=NS)] == ["COHORT"]
 
 
+def test_supp_qval_items_take_only_their_qnams_records(standards, study):
+    # two QNAMs on interleaved records: each QVAL item is typed, sized and labelled from its
+    # own records only (COHORT: integers, 2 bytes; RACEOTH: text, 14 bytes, its own QLABEL)
+    frames = sdtm_frames()
+    frames["SUPPDM"] = pd.DataFrame({
+        "STUDYID": _s(["TINY"] * 4), "RDOMAIN": _s(["DM"] * 4),
+        "USUBJID": _s(["TINY-001", "TINY-001", "TINY-002", "TINY-002"]),
+        "IDVAR": _s([pd.NA] * 4), "IDVARVAL": _s([pd.NA] * 4),
+        "QNAM": _s(["RACEOTH", "COHORT", "RACEOTH", "COHORT"]),
+        "QLABEL": _s(["Race, Other", "Cohort Number", "Race, Other", "Cohort Number"]),
+        "QVAL": _s(["Some long text", "12", "X", "3"]),
+        "QORIG": _s(["CRF"] * 4), "QEVAL": _s([pd.NA] * 4)})
+    model = build_define(kind="SDTM", datasets=frames, standards=standards, study=study,
+                         origins=ORIGINS, methods={}, created=CREATED)
+    lists = {v.oid: [r.item_oid for r in v.items] for v in model.value_lists}
+    cohort, raceoth = (model.item_def(oid) for oid in lists["VL.SUPPDM.QVAL"])
+    assert (cohort.name, cohort.data_type, cohort.length, cohort.label) == (
+        "COHORT", "integer", 2, "Cohort Number")
+    assert (raceoth.name, raceoth.data_type, raceoth.length, raceoth.label) == (
+        "RACEOTH", "text", 14, "Race, Other")
+
+
 def test_trial_summary_from_study_yaml(standards, study):
     ts = pd.DataFrame({
         "STUDYID": _s(["TINY", "TINY"]), "DOMAIN": _s(["TS", "TS"]), "TSSEQ": _f([1, 1]),

@@ -693,7 +693,7 @@ class _Builder:
     def _records_by_value(self, dataset: str, column: str) -> dict[str, np.ndarray] | None:
         """The positions of the records holding each distinct value of a text column, in
         record order (what ``_mask(dataset, column, value)`` selects), from one stable sort
-        of its codes; None when the column is not text.
+        of its codes; None when the column is not text. (PARAMCD of ADaM, QNAM of SUPP--.)
 
         A BDS dataset's value-level items select the records of each PARAMCD for AVALC, AVAL
         and CNSR: a mask over every record per parameter, and every record's codes gathered
@@ -1031,8 +1031,10 @@ class _Builder:
         parent = dataset[4:]
         spec = self.study.domains.get(parent)
         items = []
+        records = self._records_by_value(dataset, "QNAM")
         for qnam in sorted(self._values(dataset, "QNAM").present.unique().tolist()):
-            selected = self._mask(dataset, "QNAM", qnam)
+            selected = records[qnam] if records is not None else \
+                self._mask(dataset, "QNAM", qnam)
             label = self._values(dataset, "QLABEL").subset(selected).first() \
                 if "QLABEL" in frame else None
             supp = spec.supp.get(qnam) if spec else None
