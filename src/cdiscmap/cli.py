@@ -19,12 +19,13 @@ Heavy libraries (pandas, pandera, lxml, rich) are imported inside the commands, 
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -107,6 +108,40 @@ def _start_up(*, standards: bool = False) -> Iterator[None]:
             gc.enable()
 
 
+# False while a command must leave through the interpreter's shutdown (batch: Dask's exit
+# handlers close its cluster and logging): see _leave_at_once.
+_LEAVE_AT_ONCE = True
+
+
+def _leave_at_once(code: object) -> NoReturn:
+    """End the process with the exit status ``sys.exit(code)`` gives, without the
+    interpreter's shutdown: only stdout and stderr are flushed.
+
+    The command is over: its files are written, fsynced and renamed, its forked children
+    waited for, its threads joined. The shutdown would only free, module by module, what the
+    process made (~800 modules, the standards, the run's caches): 0.06-0.07 CPU-s after a
+    1,000-subject run, 0.10 after 10,000, the very end of the command's serial path. Its
+    exit handlers (logging, idle executor threads, weakref finalizers) have nothing left to
+    do. Not under a tracer or profiler (coverage, cProfile write their data at exit), nor
+    for ``batch`` (_LEAVE_AT_ONCE); a status that is no number is printed on stderr and
+    exits 1, and a stdout that cannot be flushed (a closed pipe) exits 120, as Python's
+    own shutdown does."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        status = status or 120
+    with suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(status & 0xFF)
+
+
 class _Group(click.Group):
     """The one place where errors become exit statuses (see the module docstring)."""
 
@@ -123,7 +158,8 @@ class _Group(click.Group):
         (refcounting still frees them; only cycles wait for exit, as they would after
         os._exit). Each command's own imports are made with the collector paused and then
         frozen (_start_up). All only for the process's command line, never for a caller
-        (tests, CliRunner) that goes on running."""
+        (tests, CliRunner) that goes on running. The command line then leaves at once
+        (_leave_at_once)."""
         global _COMMAND_LINE
         own = args is None
         if own:
@@ -131,6 +167,10 @@ class _Group(click.Group):
             _COMMAND_LINE = True
         try:
             return super().main(args, *rest, **kwargs)
+        except SystemExit as exc:
+            if own and _LEAVE_AT_ONCE and sys.gettrace() is None and sys.getprofile() is None:
+                _leave_at_once(exc.code)
+            raise
         finally:
             if own:
                 gc.freeze()
@@ -574,6 +614,8 @@ def batch(studies: tuple[Path, ...], raw_root: Path | None, out_root: Path,
     would give; the batch exits with the worst of them. Packages are byte-identical to
     serial runs.
     """
+    global _LEAVE_AT_ONCE
+    _LEAVE_AT_ONCE = False          # Dask's exit handlers close its cluster and logging
     with _start_up():
         from cdiscmap.scale.batch import SUMMARY_MD, require_dask, run_batch
 
