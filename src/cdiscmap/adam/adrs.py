@@ -731,9 +731,11 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
     for c in RECORD_COLUMNS + flags:
         if c not in adrs.columns:
             adrs[c] = pd.NA
-    for c in ("AVAL", "AVISITN", "SRCSEQ"):
-        adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
-    adrs["ADT"] = as_dates(adrs["ADT"]).astype("datetime64[ns]")
+    for c in ("AVAL", "AVISITN", "SRCSEQ"):     # a column of the right type is not copied
+        if adrs[c].dtype != "float64":
+            adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
+    if adrs["ADT"].dtype != "datetime64[ns]":
+        adrs["ADT"] = as_dates(adrs["ADT"]).astype("datetime64[ns]")
     for c in RECORD_COLUMNS + flags:
         if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT") and \
                 adrs[c].dtype != "string":      # a "string" column is left as it is, not copied
