@@ -142,6 +142,18 @@ def _leave_at_once(code: object) -> NoReturn:
     os._exit(status & 0xFF)
 
 
+def _observed() -> bool:
+    """Whether a tracer, profiler or coverage tool watches this process: it writes its data
+    at the interpreter's shutdown, so the process must not leave at once. Since Python 3.12
+    such tools may use ``sys.monitoring`` (coverage's ``sysmon`` core) instead of
+    ``sys.settrace``/``sys.setprofile``: any tool id in use counts."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(tool) is not None
+                                          for tool in range(6))
+
+
 class _Group(click.Group):
     """The one place where errors become exit statuses (see the module docstring)."""
 
@@ -168,7 +180,7 @@ class _Group(click.Group):
         try:
             return super().main(args, *rest, **kwargs)
         except SystemExit as exc:
-            if own and _LEAVE_AT_ONCE and sys.gettrace() is None and sys.getprofile() is None:
+            if own and _LEAVE_AT_ONCE and not _observed():
                 _leave_at_once(exc.code)
             raise
         finally:

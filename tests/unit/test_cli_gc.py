@@ -72,6 +72,23 @@ def test_under_a_profiler_the_command_line_exits_through_shutdown_frozen() -> No
     assert frozen == "FROZEN True"
 
 
+def test_under_a_monitoring_tool_the_command_line_exits_through_shutdown() -> None:
+    # Python 3.12+: coverage's sysmon core registers a sys.monitoring tool instead of a
+    # trace function; stood in for here (3.11 has no sys.monitoring) by an object answering
+    # get_tool as the real one does with the coverage id (1) in use
+    monitoring = ("class Monitoring:\n"
+                  "    def get_tool(self, tool):\n"
+                  "        return 'coverage.py' if tool == 1 else None\n"
+                  "sys.monitoring = Monitoring()\n")
+    (exit_line, _, _, frozen), status = _probe("main()", prelude=monitoring)
+    assert exit_line == "EXIT 0" and status == 0
+    assert frozen == "FROZEN True"
+    # no tool in use: leaves at once as without sys.monitoring
+    idle = monitoring.replace("'coverage.py' if tool == 1 else None", "None")
+    (left, _, _, _), status = _probe("main()", prelude=idle)
+    assert left == "LEFT 0" and status == 0
+
+
 def test_a_caller_passing_arguments_keeps_the_defaults() -> None:
     (exit_line, _, after, frozen), status = _probe("main(['--version'], prog_name='cdiscmap')")
     assert exit_line == "EXIT 0" and status == 0
