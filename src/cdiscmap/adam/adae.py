@@ -38,14 +38,14 @@ from cdiscmap.adam.adsl import counted_doses
 from cdiscmap.adam.dates import impute_dtc, impute_dtm, spread_text
 from cdiscmap.adam.io import (
     as_dates,
-    lookup_columns,
+    index_positions,
     notice,
     report_bad_dates,
     report_rows,
     require,
     upper_text,
 )
-from cdiscmap.adam.order import first_positions
+from cdiscmap.adam.order import first_positions, taken_at
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Findings, Severity
@@ -240,12 +240,14 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         ae = ae.loc[known]
     out = pd.DataFrame({"STUDYID": ae["STUDYID"].astype("string"),
                         "USUBJID": ae["USUBJID"].astype("string")}, index=ae.index)
-    table = adsl.set_index("USUBJID")
-    # ADSL is matched to the records once for the copied variables and the end bounds
-    copied = lookup_columns(out["USUBJID"], table, [
-        n for n in dict.fromkeys([*ADSL_COPIED, *cfg.end_not_after]) if n in table.columns])
+    # ADSL is matched to the records once for the copied variables and the end bounds (by
+    # each record's ADSL position: no copy of ADSL indexed by USUBJID)
+    given = set(adsl.columns) - {"USUBJID"}
+    where = index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), out["USUBJID"])
+    copied = {n: taken_at(adsl[n], where, out.index)
+              for n in dict.fromkeys([*ADSL_COPIED, *cfg.end_not_after]) if n in given}
     for name in ADSL_COPIED:
-        if name in table.columns:
+        if name in given:
             out[name] = copied[name]
     for name in AE_COPIED:
         out[name] = ae[name] if name in ae.columns else pd.Series(
@@ -277,7 +279,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         out["AESTDTC"], cfg.start_highest_imputation, "first", start_bound, lower=True,
         seconds=seconds)
     caps = [as_dates(copied[n]).astype("datetime64[ns]")
-            for n in cfg.end_not_after if n in table.columns]
+            for n in cfg.end_not_after if n in given]
     end_bound = pd.concat(caps, axis=1).min(axis=1).astype("datetime64[ns]") if caps else nat
     end_bound = end_bound + pd.Timedelta(hours=23, minutes=59, seconds=59)  # a date's last second
     aendtm, aendtf, aentmf, bad_end = _bounded(

@@ -127,7 +127,8 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     else:
         end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
         open_end = pd.Series(True, index=ex.index)
-    trtedt = as_dates(lookup(ex["USUBJID"], adsl.set_index("USUBJID")["TRTEDT"]))
+    trtedt = as_dates(taken_at(adsl["TRTEDT"], index_positions(          # by ADSL position
+        pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ex["USUBJID"]), ex.index))
     fill = trtedt.where(trtedt >= start.dates, start.dates) if cfg.open_record_end == "trtedt" \
         else start.dates
     end_dates = end_dates.where(~open_end.to_numpy(), fill)
