@@ -21,6 +21,7 @@ from cdiscmap.emit.define import (
     iso8601_data_type,
     max_decimals,
     numeric_data_type,
+    render_define_html,
     write_define,
 )
 from cdiscmap.errors import SpecError, StandardsError
@@ -300,12 +301,42 @@ def test_dataset_order_in_the_input_does_not_change_the_output(standards, study)
 
 
 def test_html_is_the_stylesheet_rendering(sdtm_define):
-    _, html_path, _ = sdtm_define
+    xml_path, html_path, _ = sdtm_define
     html = html_path.read_text(encoding="utf-8")
     assert "<html" in html
     for expected in ("Tumor/Lesion Results", "Adverse Events", "ae.xpt", "Body system is the "
                      "primary SOC."):
         assert expected in html
+    # write_define transforms the tree it serialised; the file parsed again gives the same
+    assert render_define_html(xml_path.read_bytes()) == html_path.read_bytes()
+
+
+def test_a_define_the_schema_refuses_is_not_written_and_named_by_file_line(
+        tmp_path, standards, study, monkeypatch):
+    from cdiscmap.emit import define
+    from cdiscmap.errors import OutputError
+
+    # a broken renderer: ItemGroupDef Repeating must be Yes or No (ODM 1.3.2 YesOrNo)
+    render_group = define._Renderer._item_group
+
+    def maybe_repeating(self, mdv, group):
+        render_group(self, mdv, group)
+        mdv[-1].set("Repeating", "Maybe")
+
+    monkeypatch.setattr(define._Renderer, "_item_group", maybe_repeating)
+    with pytest.raises(OutputError, match=r"define.xml for ADaM does not validate .*\n  - "
+                                          r"line [1-9]\d*: .*Repeating.*Maybe"):
+        write_define(tmp_path, kind="ADaM", datasets=adam_frames(), standards=standards,
+                     study=study, origins={}, methods=ADAM_METHODS, created=CREATED)
+    assert not list(tmp_path.iterdir())
+
+
+def test_html_of_the_written_tree_equals_that_of_the_parsed_file(tmp_path, standards, study):
+    # the ADaM define too (value lists, methods, generated codelists)
+    xml_path, html_path = write_define(tmp_path, kind="ADaM", datasets=adam_frames(),
+                                       standards=standards, study=study, origins={},
+                                       methods=ADAM_METHODS, created=CREATED)
+    assert render_define_html(xml_path.read_bytes()) == html_path.read_bytes()
 
 
 # --------------------------------------------------------------------------------------------

@@ -152,9 +152,13 @@ def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
     model = build_define(kind=kind, datasets=datasets, standards=standards, study=study,
                          origins=origins, methods=methods, created=created, lengths=lengths)
     forget_written(datasets.values())     # the writer's factorisations have served
-    xml = render_define_xml(model)
-    document = etree.fromstring(xml)       # parsed once for the schema and the stylesheet
+    # the tree the bytes were serialised from serves the schema and the stylesheet (it lacks
+    # only the indentation's blank text, which neither reads: the same HTML, tested), instead
+    # of parsing the bytes again (≈ 8 ms for the SDTM define at 1,000 subjects)
+    xml, document = _Renderer(model).render_with_tree()
     problems = _schema_errors(document)
+    if problems:                            # the file's line numbers in the message
+        problems = _schema_errors(etree.fromstring(xml))
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         raise OutputError(f"define.xml for {kind} does not validate against the Define-XML 2.1 "
@@ -1472,6 +1476,10 @@ class _Renderer:
         self.model = model
 
     def render(self) -> bytes:
+        return self.render_with_tree()[0]
+
+    def render_with_tree(self) -> tuple[bytes, etree._Element]:
+        """The define.xml bytes and the element tree they were serialised from."""
         m = self.model
         root = etree.Element(_q(ODM_NS, "ODM"), nsmap={None: ODM_NS, "def": DEF_NS,
                                                         "xlink": XLINK_NS})
@@ -1515,7 +1523,7 @@ class _Renderer:
             _description(_sub(mdv, DEF_NS, "CommentDef", {"OID": comment.oid}),
                          comment.description)
         return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
-                              pretty_print=True)
+                              pretty_print=True), root
 
     def _standards(self, mdv: etree._Element) -> None:
         node = _sub(mdv, DEF_NS, "Standards")
