@@ -270,21 +270,32 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
     STUDY is a mapping folder (study.yaml, sdtm/, adam/) or the name of a bundled study
     (crizotinib-basket, gist-imatinib, imt-pediatric).
     """
-    with _start_up(standards=True):
-        from cdiscmap.findings import Severity
-        from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
-        from cdiscmap.progress import progress
-        from cdiscmap.resources import resolve_study_dir
+    from cdiscmap.pipeline.early_report import start as start_report_process
+    from cdiscmap.resources import resolve_study_dir
 
-        opts = RunOptions(study_dir=resolve_study_dir(study) if study else default_study_dir(),
-                          raw_dir=raw_dir, out_root=out_root, adam=adam, formats=formats)
-        if _makes_report(opts.study_dir, adam):
-            # the report's process is forked from this one (at the run's start for a small
-            # export): it inherits the report's modules instead of importing them itself
-            # (~35 ms CPU); this process imports them for the ARM define anyway
-            import cdiscmap.analysis.report  # noqa: F401
-    with progress(quiet=_quiet(ctx, quiet)) as shown:
-        result = run_study(opts, progress=shown)
+    # a small run's report process, forked before the imports below: it makes its own while
+    # the second core is idle (pipeline/early_report.py); the run closes it when it ends
+    report_process = (start_report_process(resolve_study_dir(study), raw_dir, adam)
+                      if study is not None else None)
+    try:
+        with _start_up(standards=True):
+            from cdiscmap.findings import Severity
+            from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
+            from cdiscmap.progress import progress
+
+            opts = RunOptions(study_dir=resolve_study_dir(study) if study
+                              else default_study_dir(),
+                              raw_dir=raw_dir, out_root=out_root, adam=adam, formats=formats)
+            if _makes_report(opts.study_dir, adam):
+                # a larger run's report child is forked from this process after ADaM: it
+                # inherits the report's modules instead of importing them itself (~35 ms
+                # CPU); this process imports them for the ARM define anyway
+                import cdiscmap.analysis.report  # noqa: F401
+        with progress(quiet=_quiet(ctx, quiet)) as shown:
+            result = run_study(opts, progress=shown, report_process=report_process)
+    finally:
+        if report_process is not None:
+            report_process.close()
     _print_summary(result.summary, result.out_dir)
     if fail_on != "none":
         _fail_threshold(result.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")

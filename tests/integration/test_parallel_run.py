@@ -42,13 +42,14 @@ class RecordedReport(run._PeerReport):
 run._PeerReport = RecordedReport
 forked.fork_usable = lambda: True
 mode = sys.argv[3]
+from cdiscmap.pipeline import early_report
 if mode == "late":                  # as with a large export: the report's child after ADaM
-    run.EARLY_REPORT_RAW_BYTES = 0
+    early_report.EARLY_REPORT_RAW_BYTES = 0
 elif mode == "broken":              # the early report process dies before it answers
     def _dies(channel):
         channel.recv()
         os._exit(1)
-    run._report_peer = _dies
+    early_report.report_work = _dies
 result = run.run_study(run.RunOptions(study_dir=run.default_study_dir(),
                                       raw_dir=Path(sys.argv[1]), out_root=Path(sys.argv[2])))
 print(json.dumps({"forked": [c._value is None for c in made],

@@ -124,3 +124,19 @@ def test_computed_rs_records_take_their_visits_epoch_and_a_study_day(cached: boo
     with codes_cache():
         out = _append_computed(others, computed, loaded, SimpleNamespace(domains={"DM": dm}))
     assert out.loc[out["_SRCFILE"] == "(RECIST engine)", "EPOCH"].isna().all()
+
+
+def test_rs_is_the_dataset_the_step_replaces_only_when_it_adds_computed_records():
+    # run_study leaves it out of the checks made before the step (they would be thrown away)
+    from types import SimpleNamespace
+
+    from cdiscmap.pipeline.recist_step import datasets_replaced
+
+    def study(rs_computed: bool, *names: str) -> tuple[SimpleNamespace, SimpleNamespace]:
+        result = SimpleNamespace(domains={n: pd.DataFrame() for n in names})
+        return result, SimpleNamespace(study=SimpleNamespace(rs_computed=rs_computed))
+
+    assert datasets_replaced(*study(True, "DM", "TU", "TR", "RS")) == {"RS"}
+    assert datasets_replaced(*study(False, "DM", "TU", "TR", "RS")) == set()
+    assert datasets_replaced(*study(True, "DM", "TU", "RS")) == set()      # no TR: no engine
+    assert datasets_replaced(*study(True, "DM", "TU", "TR")) == set()      # no RS to add to

@@ -63,6 +63,14 @@ class RecistCrosscheck:
         return [dataclasses.replace(f, usubjid=f.usubjid.split(SERIES_SEP)[0]) for f in found]
 
 
+def datasets_replaced(result: SdtmResult, loaded: LoadedStudy) -> set[str]:
+    """The mapped datasets :func:`apply_recist` may replace (RS, given its computed records
+    with study.yaml's ``rs_computed``): checking them before it runs would be wasted work."""
+    if loaded.study.rs_computed and {"TU", "TR", "RS"} <= result.domains.keys():
+        return {"RS"}
+    return set()
+
+
 def apply_recist(result: SdtmResult, loaded: LoadedStudy, *, check: bool = True
                  ) -> RecistCrosscheck | None:
     """Run the RECIST engine on TU/TR (nothing without TU/TR) and, with study.yaml's

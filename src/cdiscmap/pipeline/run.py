@@ -10,7 +10,6 @@ files -- is carried into the new package by rename.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -21,17 +20,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cdiscmap import forked
 from cdiscmap.checks.schema import check_dataset
 from cdiscmap.emit.atomic import Staging, output_error, recover
 from cdiscmap.emit.attributes import metadata_for
-from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_datasets, write_planned
+from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_planned
 from cdiscmap.emit.paths import safe_child
 from cdiscmap.emit.report import write_run_report
 from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, SpecError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings
-from cdiscmap.forked import ForkedCall, ForkedPeer, PeerChannel
+from cdiscmap.forked import ForkedCall, ForkedPeer
+from cdiscmap.pipeline import early_report
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.resources import studies_root
 from cdiscmap.sdtm.engine import SdtmResult, check_cross_domain, map_study
@@ -366,8 +365,13 @@ def add_design_and_relationships(result: SdtmResult, loaded: LoadedStudy, raw_di
         result.accounting.records(name, len(frame))
 
 
-def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
-    """Raw export → SDTM (+ ADaM) → datasets, define.xml and the run report."""
+def run_study(opts: RunOptions, progress: Progress = SILENT, *,
+              report_process: ForkedPeer | None = None) -> RunResult:
+    """Raw export → SDTM (+ ADaM) → datasets, define.xml and the run report.
+
+    ``report_process``: the report's process of a small run, forked by the caller before its
+    own imports (:func:`cdiscmap.pipeline.early_report.start`; the console script does);
+    without it, a small run forks one at its start here. Closed when the run ends."""
     from cdiscmap.recist.shared import timepoints_memo
     from cdiscmap.sdtm.vectorize import codes_cache
 
@@ -376,16 +380,21 @@ def run_study(opts: RunOptions, progress: Progress = SILENT) -> RunResult:
     # (children: the forked processes that check the SDTM and make the report, stopped if
     # the run leaves early)
     with timepoints_memo(), codes_cache(), ExitStack() as children:
-        return _run_study(opts, progress, children)
+        if report_process is not None:
+            children.enter_context(report_process)
+        return _run_study(opts, progress, children, report_process)
 
 
-def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> RunResult:
+def _run_study(opts: RunOptions, progress: Progress, children: ExitStack,
+               report_peer: ForkedPeer | None) -> RunResult:
     progress.stage("Loading specs")
-    # A small run that will make a report forks the report's process now: it imports
+    # A small run that will make a report has a process for it from its start: it imports
     # matplotlib and scipy (≈ 0.45 CPU-s) on a core that is idle while this one loads the specs,
     # instead of after ADaM, where the report is the small run's critical path.
-    report_peer = children.enter_context(ForkedPeer(_report_peer)) \
-        if _early_report(opts) else None
+    if report_peer is None:
+        report_peer = early_report.start(opts.study_dir, opts.raw_dir, opts.adam)
+        if report_peer is not None:
+            children.enter_context(report_peer)
     # custom domains, then study.yaml terms / extends
     standards, loaded = study_standards(opts.study_dir)
     with_adam = opts.adam and (opts.study_dir / "adam").is_dir()
@@ -407,7 +416,7 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
     result = map_study(loaded, raw_dir, codelist_terms(standards),
                        {n: {v.name for v in ds.variables if v.data_type == "Char"}
                         for n, ds in standards.datasets.items()}, progress=progress)
-    from cdiscmap.pipeline.recist_step import apply_recist
+    from cdiscmap.pipeline.recist_step import apply_recist, datasets_replaced
     from cdiscmap.sdtm.vectorize import forget_codes
 
     # Most datasets are final once mapped: their own checks and lineage lines are made by a
@@ -415,8 +424,11 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
     # second core is idle then); what those steps add or replace is checked by the checks'
     # child below, with the checks that read several datasets.
     mapped = {**result.domains, **result.supp}
+    # (RS, to be replaced by the RECIST step below, is checked by the later child only)
+    replaced = datasets_replaced(result, loaded)
+    mapped_checked = {n: f for n, f in mapped.items() if n not in replaced}
     own_checks = children.enter_context(
-        ForkedCall(partial(dataset_checks, mapped, loaded, standards)))
+        ForkedCall(partial(dataset_checks, mapped_checked, loaded, standards)))
     progress.stage("RECIST 1.1 cross-check")
     # the engine runs here (RS gets its records); the cross-check only reads frames and adds
     # findings, so it runs in the checks' child and its findings go in at this point
@@ -433,7 +445,8 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
 
     standards = with_continuations(standards, result.domains)   # COVAL1.. (SDTMIG 3.4 CO)
     # datasets a step after the mapping added or replaced are checked with the rest
-    unchanged = {n for n, f in {**result.domains, **result.supp}.items() if mapped.get(n) is f}
+    unchanged = {n for n, f in {**result.domains, **result.supp}.items()
+                 if n in mapped_checked and mapped.get(n) is f}
     # The checks only read the frames and return findings: they run in a forked child while
     # this process writes the package; their findings go in before the ADaM ones, as serially.
     with Staging(out_dir) as stage:
@@ -461,7 +474,7 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
         report = None
         if with_adam:
             progress.stage("Deriving and writing ADaM")
-            from cdiscmap.pipeline.adam_step import FORKED, check_adam, derive_adam
+            from cdiscmap.pipeline.adam_step import FORKED, check_and_size_adam, derive_adam
 
             try:
                 # the datasets that need only ADSL are derived by a forked child (beside the
@@ -473,8 +486,8 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
                     # this process checks and writes ADaM and SDTM, define.xml and the run
                     # report
                     make = partial(analysis_report, adam_frames, analysis)
-                    if report_peer is not None and \
-                            sum(map(len, adam_frames.values())) <= EARLY_REPORT_RECORDS:
+                    if report_peer is not None and sum(map(len, adam_frames.values())) \
+                            <= early_report.EARLY_REPORT_RECORDS:
                         try:
                             report_peer.send((adam_frames, analysis))
                             report = _PeerReport(report_peer, make)
@@ -484,10 +497,10 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
                         report = children.enter_context(ForkedCall(make))
                 if report_peer is not None and not isinstance(report, _PeerReport):
                     report_peer.close()         # not needed: its imports were idle time
-                check_adam(adam_frames, standards, adam_findings)
-                files += write_datasets(adam_frames, staging / "adam", standards, created,
-                                        formats=opts.formats, studyid=loaded.study.studyid,
-                                        progress=progress)
+                # each dataset sized first, its XPT plan's text codes shared with its checks
+                files += write_planned(check_and_size_adam(
+                    adam_frames, standards, adam_findings, staging / "adam", created,
+                    formats=opts.formats, studyid=loaded.study.studyid), progress)
             except Exception:
                 size_sdtm()
                 raise
@@ -533,39 +546,6 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack) -> Run
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
                      files=final, summary=summary, adam_methods=adam_methods)
-
-
-# A run whose raw files take at most this many bytes forks the report's process at its start
-# (:func:`_early_report`); its ADaM, up to EARLY_REPORT_RECORDS records, then goes to that
-# process pickled (1,000 demo subjects: 53k records, 8.8 MB, ≈ 0.035 CPU-s each way). Larger
-# runs fork the report's child after ADaM, which shares the frames without pickling them
-# (10,000 subjects: 0.4 CPU-s to pickle) and has no idle core to import on early.
-EARLY_REPORT_RAW_BYTES = 32 << 20
-EARLY_REPORT_RECORDS = 200_000
-
-
-def _early_report(opts: RunOptions) -> bool:
-    """Whether the run forks the report's process at its start: a report to make
-    (``adam/`` and ``analysis.yaml``), a small raw export given, a core to run it on."""
-    if not (opts.adam and opts.raw_dir is not None and (opts.study_dir / "adam").is_dir()
-            and (opts.study_dir / "analysis.yaml").is_file() and opts.raw_dir.is_dir()
-            and forked.fork_usable() and forked.fork_unsafe_runtime() is None):
-        return False
-    size = 0
-    with os.scandir(opts.raw_dir) as entries:
-        for entry in entries:
-            if entry.is_file():
-                size += entry.stat().st_size
-                if size > EARLY_REPORT_RAW_BYTES:
-                    return False
-    return True
-
-
-def _report_peer(channel: PeerChannel) -> None:
-    """The report's early process (see :func:`cdiscmap.analysis.report.report_peer`)."""
-    from cdiscmap.analysis.report import report_peer
-
-    report_peer(channel)
 
 
 class _PeerReport:
