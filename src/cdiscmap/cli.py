@@ -271,21 +271,20 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
     (crizotinib-basket, gist-imatinib, imt-pediatric).
     """
     from cdiscmap.pipeline.early_report import start as start_report_process
-    from cdiscmap.resources import resolve_study_dir
+    from cdiscmap.resources import default_study_dir, resolve_study_dir
 
+    study_dir = resolve_study_dir(study) if study else default_study_dir()
     # a small run's report process, forked before the imports below: it makes its own while
     # the second core is idle (pipeline/early_report.py); the run closes it when it ends
-    report_process = (start_report_process(resolve_study_dir(study), raw_dir, adam)
-                      if study is not None else None)
+    report_process = start_report_process(study_dir, raw_dir, adam)
     try:
         with _start_up(standards=True):
             from cdiscmap.findings import Severity
-            from cdiscmap.pipeline.run import RunOptions, default_study_dir, run_study
+            from cdiscmap.pipeline.run import RunOptions, run_study
             from cdiscmap.progress import progress
 
-            opts = RunOptions(study_dir=resolve_study_dir(study) if study
-                              else default_study_dir(),
-                              raw_dir=raw_dir, out_root=out_root, adam=adam, formats=formats)
+            opts = RunOptions(study_dir=study_dir, raw_dir=raw_dir, out_root=out_root,
+                              adam=adam, formats=formats)
             if _makes_report(opts.study_dir, adam):
                 # a larger run's report child is forked from this process after ADaM: it
                 # inherits the report's modules instead of importing them itself (~35 ms

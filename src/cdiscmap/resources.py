@@ -54,6 +54,15 @@ def specs_root() -> Path:
                          f"cdiscmap (looked in {' and '.join(str(p) for p in candidates)})")
 
 
+# the bundled study ``cdiscmap run`` converts when given none (its demo export is synthesised)
+DEMO_STUDY = "crizotinib-basket"
+
+
+def default_study_dir() -> Path:
+    """The demo study's folder (``mappings/crizotinib-basket``)."""
+    return studies_root() / DEMO_STUDY
+
+
 def studies_root() -> Path:
     """The folder of the bundled example studies (``mappings/``).
 

@@ -67,9 +67,10 @@ def test_one_core_wants_none(tmp_path, monkeypatch):
     assert early_report.start(_study(tmp_path / "s"), _raw(tmp_path / "s", (1,)), True) is None
 
 
-def test_the_console_script_forks_it_before_importing_pandas(tmp_path):
+@pytest.mark.parametrize("study", [[str(default_study_dir())], []], ids=["named", "demo"])
+def test_the_console_script_forks_it_before_importing_pandas(tmp_path, study):
     # the fork is stood in for by a class that says whether pandas was loaded, then stops
-    # the command (no process is forked, nothing is written)
+    # the command (no process is forked, nothing is written); without STUDY: the demo study
     raw = _raw(tmp_path, (100,))
     code = (
         "import sys\n"
@@ -83,7 +84,7 @@ def test_the_console_script_forks_it_before_importing_pandas(tmp_path):
         "        raise SystemExit(0)\n"
         "early_report.ForkedPeer = Probe\n"
         "from cdiscmap.cli import main\n"
-        f"main(['run', {str(default_study_dir())!r}, '--raw', {str(raw)!r},"
+        f"main(['run', *{study!r}, '--raw', {str(raw)!r},"
         f" '--out', {str(tmp_path / 'out')!r}], prog_name='cdiscmap')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)

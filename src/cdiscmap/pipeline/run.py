@@ -32,6 +32,7 @@ from cdiscmap.findings import Finding, Findings
 from cdiscmap.forked import ForkedCall, ForkedPeer
 from cdiscmap.pipeline import early_report
 from cdiscmap.progress import SILENT, Progress
+from cdiscmap.resources import default_study_dir as default_study_dir  # the run's default
 from cdiscmap.resources import studies_root
 from cdiscmap.sdtm.engine import SdtmResult, check_cross_domain, map_study
 from cdiscmap.spec.loader import LoadedStudy, load_study
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from cdiscmap.analysis.settings import AnalysisSettings
     from cdiscmap.pipeline.recist_step import RecistCrosscheck
 
-DEMO_STUDY = "crizotinib-basket"
 
 
 def project_root() -> Path:
@@ -57,8 +57,6 @@ def bundled_studies_dir() -> Path:
     return studies_root()
 
 
-def default_study_dir() -> Path:
-    return bundled_studies_dir() / DEMO_STUDY
 
 
 @dataclass
