@@ -46,14 +46,14 @@ def _run(raw: Path, out: Path):
     return run_study(RunOptions(study_dir=default_study_dir(), raw_dir=raw, out_root=out))
 
 
-@pytest.mark.parametrize("failing", ["deriving", "writing"])
+@pytest.mark.parametrize("failing", ["deriving", "checking and sizing"])
 def test_unwritable_sdtm_is_the_first_error_even_when_adam_fails(export, tmp_path,
                                                                   monkeypatch, failing):
     monkeypatch.setattr(forked, "fork_usable", lambda: False)
     if failing == "deriving":
         monkeypatch.setattr(adam_step, "derive_adam", _failing_adam)
-    else:
-        monkeypatch.setattr(run, "write_datasets", _failing_adam)
+    else:                   # ADaM derived, then its checks and XPT sizing fail
+        monkeypatch.setattr(adam_step, "check_and_size_adam", _failing_adam)
     sized = _unwritable_sdtm(monkeypatch)
     with pytest.raises(XptLimitError, match="planted"):
         _run(export, tmp_path / "out")
