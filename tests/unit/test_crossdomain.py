@@ -108,13 +108,14 @@ def test_duplicated_keys_keep_the_first_record() -> None:
 
 
 def test_seq_unique_proves_rising_keys_of_any_range_and_finds_no_false_proof() -> None:
-    from cdiscmap.checks.crossdomain import _seq_unique, _table_fits
+    from cdiscmap.checks.crossdomain import _seq_unique
+    from cdiscmap.checks.schema import table_fits
 
     # each subject's records together, --SEQ rising: proven without a table, even where
     # subjects x numbers is past the table's limit
     pairs = pd.Series([f"S{i:04d}" for i in range(2000) for _ in range(2)], dtype="string")
     seqs = pd.Series([1.0, 4000.0] * 2000)
-    assert not _table_fits(2001 * 4001, 4000)
+    assert not table_fits(2001 * 4001, 4000)
     assert _seq_unique(pairs, seqs) is True
     assert _seq_unique(text("A", "A", "B", "B", "C"),
                        pd.Series([1.0, 2.0, 1.0, np.nan, 1.0])) is True   # null: no key
@@ -127,7 +128,7 @@ def test_seq_unique_proves_rising_keys_of_any_range_and_finds_no_false_proof() -
     n = 3000
     wide = pd.Series([f"S{i:04d}" for i in range(n)] * 2, dtype="string")
     seqs = pd.Series([float(n * 2 - i) for i in range(n * 2)])
-    assert not _table_fits((n + 1) * (n * 2 + 1), n * 2)
+    assert not table_fits((n + 1) * (n * 2 + 1), n * 2)
     with facts_cache():
         assert _seq_unique(wide, seqs) is False
 
@@ -145,21 +146,21 @@ def test_picked_records_as_frame_selection() -> None:
 
 
 def test_key_tables_hold_at_most_16_entries_a_record_above_a_floor(monkeypatch) -> None:
-    from cdiscmap.checks import crossdomain
+    from cdiscmap.checks import crossdomain, schema
 
-    assert crossdomain._table_fits(1 << 16, 10)             # the floor
-    assert not crossdomain._table_fits((1 << 16) + 1, 10)
-    assert crossdomain._table_fits(16 * 100_000, 100_000)    # 16 a record
-    assert not crossdomain._table_fits(16 * 100_000 + 1, 100_000)
-    assert not crossdomain._table_fits((1 << 25) + 1, 10_000_000)   # 32 MiB at most
+    assert schema.table_fits(1 << 16, 10)             # the floor
+    assert not schema.table_fits((1 << 16) + 1, 10)
+    assert schema.table_fits(16 * 100_000, 100_000)    # 16 a record
+    assert not schema.table_fits(16 * 100_000 + 1, 100_000)
+    assert not schema.table_fits((1 << 25) + 1, 10_000_000)   # 32 MiB at most
     # past the table, the keys are hashed: the same answers
-    monkeypatch.setattr(crossdomain, "_COUNT_FLOOR", 0)
-    monkeypatch.setattr(crossdomain, "_COUNT_PER_RECORD", 0)
+    monkeypatch.setattr(schema, "_TABLE_FLOOR", 0)
+    monkeypatch.setattr(schema, "_TABLE_PER_RECORD", 0)
     assert crossdomain.duplicated_keys(np.array([3, 1, 3, 0, 1])).tolist() == [
         False, False, True, False, True]
     # not rising, unique: proven by the table only
     assert crossdomain._seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 2.0])) is False
-    monkeypatch.setattr(crossdomain, "_COUNT_PER_RECORD", 16)
+    monkeypatch.setattr(schema, "_TABLE_PER_RECORD", 16)
     assert crossdomain._seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 2.0])) is True
     assert crossdomain._seq_unique(text("A", "B", "A"), pd.Series([1.0, 1.0, 1.0])) is False
 

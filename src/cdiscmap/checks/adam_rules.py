@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.facts import TextFacts, text_facts
+from cdiscmap.checks.schema import table_fits
 from cdiscmap.findings import Finding, Severity
 
 RULES: dict[str, tuple[Severity, str]] = {
@@ -171,18 +172,12 @@ def _links_found(source: pd.DataFrame, seq: str, subjects: TextFacts, srcseq: pd
     asked = record_subject * size + numbers[usable.sum():]
     known = record_subject >= 0
     span = len(source_subjects.uniques) * size
-    if span <= min(_TABLE_LIMIT, max(_TABLE_FLOOR, 16 * (len(have) + len(asked)))):
+    if table_fits(span, len(have) + len(asked)):
         # (subject, sequence) pairs marked in a table of flags: no hash of every pair
         table = np.zeros(max(span, 1), dtype=bool)     # (no subject: nothing is known)
         table[have] = True
         return known & table[np.where(known, asked, 0)]
     return known & pd.Series(asked, copy=False).isin(have).to_numpy()
-
-
-# (subject, sequence) pairs looked up in a table of flags up to 32 MiB, and at most 16 entries
-# a pair above a floor (as checks.schema's and checks.crossdomain's key tables)
-_TABLE_LIMIT = 1 << 25
-_TABLE_FLOOR = 1 << 16
 
 
 def _traceability_rows(name: str, frame: pd.DataFrame, every: dict[str, pd.DataFrame]

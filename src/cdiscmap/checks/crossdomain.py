@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.checks.facts import facts_cache, text_facts
+from cdiscmap.checks.schema import table_fits
 from cdiscmap.errors import StandardsError
 from cdiscmap.findings import Finding, Severity
 from cdiscmap.sdtm.dates import complete_date
@@ -267,9 +268,9 @@ def _duplicated_among(frame: pd.DataFrame, rows: pd.Series, columns: list[str]
 def duplicated_keys(keys: np.ndarray) -> np.ndarray:
     """Every record whose integer key an earlier record already has
     (``duplicated(keep="first")``). Keys from 0 to a bound the table takes
-    (:func:`_table_fits`) are first marked in a table of flags: when none is there twice,
-    none is duplicated and nothing is hashed."""
-    if len(keys) and keys.min() >= 0 and _table_fits(int(keys.max()) + 1, len(keys)):
+    (:func:`~cdiscmap.checks.schema.table_fits`) are first marked in a table of flags: when
+    none is there twice, none is duplicated and nothing is hashed."""
+    if len(keys) and keys.min() >= 0 and table_fits(int(keys.max()) + 1, len(keys)):
         seen = np.zeros(int(keys.max()) + 1, dtype=bool)
         seen[keys] = True
         if int(np.count_nonzero(seen)) == len(keys):
@@ -333,25 +334,13 @@ def _seq_unique(subjects: pd.Series, seq: pd.Series) -> bool:
     if bool((keys[1:] > keys[:-1]).all()):
         return True
     size = (len(coded[1]) + 1) * width
-    if not _table_fits(size, len(keys)):
+    if not table_fits(size, len(keys)):
         return False
     seen = np.zeros(size, dtype=bool)               # flags, not counts: 1 byte an entry
     seen[keys] = True
     return int(np.count_nonzero(seen)) == len(keys)
 
 
-# Keys marked in a table of flags rather than hashed: at most 32 MiB, and at most 16 entries a
-# record above a floor (the table is filled and counted end to end, about 1 ns an entry; a
-# hash costs about 20 ns a record: a table much larger than the records costs more than the
-# hashing it spares). As checks.schema's key-uniqueness table.
-_COUNT_LIMIT = 1 << 25
-_COUNT_PER_RECORD = 16
-_COUNT_FLOOR = 1 << 16
-
-
-def _table_fits(size: int, records: int) -> bool:
-    """Whether ``records`` keys from 0 to ``size`` - 1 are marked in a table of flags."""
-    return size <= min(_COUNT_LIMIT, max(_COUNT_FLOOR, _COUNT_PER_RECORD * records))
 _DAY = np.timedelta64(1, "D")
 
 

@@ -540,22 +540,29 @@ _TABLE_PER_RECORD = 16
 _TABLE_FLOOR = 1 << 16
 
 
+def table_fits(size: int, records: int) -> bool:
+    """Whether ``records`` keys from 0 to ``size`` - 1 are marked in a table of flags rather
+    than hashed: at most :data:`_TABLE_LIMIT` entries, and at most :data:`_TABLE_PER_RECORD`
+    entries a record above :data:`_TABLE_FLOOR` (the key tables of the checks: here,
+    ``checks.crossdomain``'s, ``checks.adam_rules``')."""
+    return size <= min(_TABLE_LIMIT, max(_TABLE_FLOOR, _TABLE_PER_RECORD * records))
+
+
 def _unique_by_table(keys: list[str], coded: list[tuple[np.ndarray, int]]) -> bool:
     """Whether some of the keys give every record its own combination (then so do all the
     keys): --SEQ (unique within a subject, SDTMIG 3.4 §4.1.5), USUBJID, then the keys with
-    the most values, combined while their combinations fit the table (:data:`_TABLE_LIMIT`,
-    at most :data:`_TABLE_PER_RECORD` entries a record), and the combinations present
+    the most values, combined while their combinations fit the table (:func:`table_fits`),
+    and the combinations present
     counted in a table of flags. False means "not shown"."""
     def priority(at: int) -> tuple[int, int]:
         name = keys[at]
         return (0 if name.endswith("SEQ") else 1 if name == "USUBJID" else 2, -coded[at][1])
 
     records = len(coded[0][0]) if coded else 0
-    limit = min(_TABLE_LIMIT, max(_TABLE_FLOOR, _TABLE_PER_RECORD * records))
     combined, size = None, 1
     for at in sorted(range(len(keys)), key=priority):
         codes, count = coded[at]
-        if size * count > limit:
+        if not table_fits(size * count, records):
             continue
         combined = codes if combined is None else combined * count + codes
         size *= count
