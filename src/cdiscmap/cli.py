@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -93,19 +93,14 @@ def _start_up(*, standards: bool = False) -> Iterator[None]:
     cycles the imports leave behind (~1,500 objects) are kept until exit. Only when this
     process is the command line (``_COMMAND_LINE``); the standards are loaded either way
     (cached: the command's own load_standards() finds them)."""
-    paused = _COMMAND_LINE and gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    from cdiscmap.forked import collector_paused
+
+    with collector_paused(freeze=True) if _COMMAND_LINE else nullcontext():
         yield
         if standards:
             from cdiscmap.standards import load_standards
 
             load_standards()
-    finally:
-        if paused:
-            gc.freeze()
-            gc.enable()
 
 
 # False while a command must leave through the interpreter's shutdown (batch: Dask's exit
@@ -270,6 +265,7 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
     STUDY is a mapping folder (study.yaml, sdtm/, adam/) or the name of a bundled study
     (crizotinib-basket, gist-imatinib, imt-pediatric).
     """
+    from cdiscmap.pipeline.early_report import makes_report
     from cdiscmap.pipeline.early_report import start as start_report_process
     from cdiscmap.resources import default_study_dir, resolve_study_dir
 
@@ -285,7 +281,7 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
 
             opts = RunOptions(study_dir=study_dir, raw_dir=raw_dir, out_root=out_root,
                               adam=adam, formats=formats)
-            if _makes_report(opts.study_dir, adam):
+            if makes_report(opts.study_dir, adam):
                 # a larger run's report child is forked from this process after ADaM: it
                 # inherits the report's modules instead of importing them itself (~35 ms
                 # CPU); this process imports them for the ARM define anyway
@@ -298,11 +294,6 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
     _print_summary(result.summary, result.out_dir)
     if fail_on != "none":
         _fail_threshold(result.findings.at_least(Severity(fail_on)), fail_on, "findings.csv")
-
-
-def _makes_report(study_dir: Path, adam: bool) -> bool:
-    """Whether ``run`` makes the analysis report: ADaM derived and ``analysis.yaml`` given."""
-    return adam and (study_dir / "adam").is_dir() and (study_dir / "analysis.yaml").is_file()
 
 
 def _aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

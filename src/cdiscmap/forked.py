@@ -44,7 +44,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
 
@@ -91,6 +91,28 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return getattr(ctypes.CDLL(None), "malloc_trim", None)
     except OSError:
         return None
+
+
+@contextlib.contextmanager
+def collector_paused(*, freeze: bool = False) -> Iterator[None]:
+    """The cyclic garbage collector off inside the block, as it was after it; with
+    ``freeze``, what exists at the block's end is frozen out of its sight (``gc.freeze``).
+
+    For code that makes many long-lived objects and no garbage -- imports, the standards: the
+    collector would walk them in collection after collection while they are made, and again
+    in every later collection of this process and of its forked children (whose pages its
+    writes would copy). Used by the console script's start-up, and by the report's process
+    for matplotlib/scipy."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+        if paused:
+            gc.enable()
 
 
 def fork_unsafe_runtime() -> str | None:

@@ -68,7 +68,7 @@ def test_the_summary_imports_no_rich() -> None:
 
 
 def test_makes_report_needs_adam_settings_and_analysis_yaml(tmp_path: Path) -> None:
-    from cdiscmap.cli import _makes_report
+    from cdiscmap.pipeline.early_report import makes_report as _makes_report
 
     (tmp_path / "adam").mkdir()
     assert not _makes_report(tmp_path, True)             # no analysis.yaml

@@ -13,7 +13,6 @@ imports): the standard library and :mod:`cdiscmap.forked` only.
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -29,11 +28,16 @@ EARLY_REPORT_RAW_BYTES = 32 << 20
 EARLY_REPORT_RECORDS = 200_000
 
 
+def makes_report(study_dir: Path, adam: bool) -> bool:
+    """Whether ``run`` makes the analysis report: ADaM derived (``adam/``) and
+    ``analysis.yaml`` given."""
+    return adam and (study_dir / "adam").is_dir() and (study_dir / "analysis.yaml").is_file()
+
+
 def wanted(study_dir: Path, raw_dir: Path | None, adam: bool) -> bool:
-    """Whether a run forks the report's process at its start: a report to make (``adam/``
-    and ``analysis.yaml``), a small raw export given, a core to run it on."""
-    if not (adam and raw_dir is not None and (study_dir / "adam").is_dir()
-            and (study_dir / "analysis.yaml").is_file() and raw_dir.is_dir()
+    """Whether a run forks the report's process at its start: a report to make
+    (:func:`makes_report`), a small raw export given, a core to run it on."""
+    if not (makes_report(study_dir, adam) and raw_dir is not None and raw_dir.is_dir()
             and forked.fork_usable() and forked.fork_unsafe_runtime() is None):
         return False
     size = 0
@@ -61,12 +65,6 @@ def report_work(channel: PeerChannel) -> None:
     """The forked process's work: the report's modules imported with the cyclic garbage
     collector paused (they are long-lived: no garbage to find among them; frozen by
     ``report_peer``), then :func:`cdiscmap.analysis.report.report_peer`."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with forked.collector_paused():
         from cdiscmap.analysis.report import report_peer
-    finally:
-        if paused:
-            gc.enable()
     report_peer(channel)

@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from cdiscmap.pipeline.recist_step import RecistCrosscheck
 
 
-
 def project_root() -> Path:
     """The folder holding mappings/ and the bundled specs/ (the repository in a checkout)."""
     return studies_root().parent
@@ -55,8 +54,6 @@ def project_root() -> Path:
 def bundled_studies_dir() -> Path:
     """The folder of the bundled example studies (``mappings/``); see :mod:`cdiscmap.resources`."""
     return studies_root()
-
-
 
 
 @dataclass
