@@ -31,13 +31,13 @@ from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
 from cdiscmap.sdtm.text import enforce_ascii, split_long_text
 from cdiscmap.sdtm.vectorize import (
-    DENSE_SPAN,
     carry,
     carry_concat,
     carry_rows,
     carry_take,
     coded,
     codes_cache,
+    combined_key,
     constant_text,
     memo_scope,
     null_text,
@@ -414,16 +414,9 @@ def _duplicated(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     if not all(isinstance(c.dtype, pd.StringDtype) and c.dtype.storage == "python"
                for c in columns):
         return frame.duplicated(keys, keep=False)
-    key, span = np.zeros(len(frame), dtype="int64"), 1
-    for column in columns:
-        codes, uniques = coded(column)      # null is a value of its own, as duplicated has it
-        key = key * (len(uniques) + 1) + codes + 1
-        span *= len(uniques) + 1
-        if span > DENSE_SPAN + 2 * len(key):
-            # the combined key renumbered densely (hashed) only when counting it directly
-            # (``np.bincount``) would need too large a table
-            key, uniques = pd.factorize(key)
-            span = len(uniques)
+    # null is a value of its own, as duplicated has it
+    key, _ = combined_key([(codes, len(uniques))
+                           for codes, uniques in map(coded, columns)])
     # a key is duplicated when its value (0..span-1) occurs more than once: counted, not hashed
     return pd.Series(np.bincount(key)[key] > 1 if len(key) else np.zeros(0, dtype=bool),
                      index=frame.index)

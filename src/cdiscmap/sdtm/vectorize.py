@@ -242,6 +242,19 @@ def combined_codes(columns: list[tuple[np.ndarray, int]]) -> np.ndarray:
     >>> combined_codes([(np.array([1, 0, 1, -1]), 2), (np.array([0, 0, 0, 0]), 1)]).tolist()
     [0, 1, 0, 2]
     """
+    return by_first_appearance(*combined_key(columns))[0]
+
+
+def combined_key(columns: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
+    """One integer per row for the combination of several columns' codes (as
+    :func:`combined_codes` takes them), in 0..span-1, and that span: the columns multiplied
+    together, renumbered densely (hashed) only when the span grows past :data:`DENSE_SPAN`
+    plus 2 per row, so that a table of span entries (``np.bincount``, a scatter) stays cheap.
+    Equal combinations, equal integers; the numbering is not first appearance.
+
+    >>> combined_key([(np.array([1, 0, 1, -1]), 2), (np.array([0, 0, 0, 0]), 1)])[0].tolist()
+    [5, 3, 5, 1]
+    """
     n = len(columns[0][0]) if columns else 0
     key, span = np.zeros(n, dtype=np.int64), 1
     for codes, count in columns:
@@ -250,7 +263,7 @@ def combined_codes(columns: list[tuple[np.ndarray, int]]) -> np.ndarray:
         if span > DENSE_SPAN + 2 * n:
             key, uniques = pd.factorize(key)
             span = len(uniques)
-    return by_first_appearance(key, span)[0]
+    return key, span
 
 
 def _compact(codes: np.ndarray, uniques: np.ndarray, clean: bool) -> _Coded:
