@@ -37,8 +37,8 @@ import pandas as pd
 from cdiscmap.adam.adsl import counted_doses
 from cdiscmap.adam.dates import impute_dtc, impute_dtm, spread_text
 from cdiscmap.adam.io import (
+    adsl_positions,
     as_dates,
-    index_positions,
     notice,
     report_bad_dates,
     report_rows,
@@ -243,7 +243,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     # ADSL is matched to the records once for the copied variables and the end bounds (by
     # each record's ADSL position: no copy of ADSL indexed by USUBJID)
     given = set(adsl.columns) - {"USUBJID"}
-    where = index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), out["USUBJID"])
+    where = adsl_positions(adsl, out["USUBJID"])
     copied = {n: taken_at(adsl[n], where, out.index)
               for n in dict.fromkeys([*ADSL_COPIED, *cfg.end_not_after]) if n in given}
     for name in ADSL_COPIED:

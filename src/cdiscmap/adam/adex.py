@@ -32,9 +32,9 @@ import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
 from cdiscmap.adam.io import (
+    adsl_positions,
     as_dates,
     dataset_columns,
-    index_positions,
     lookup,
     notice,
     report_bad_dates,
@@ -127,8 +127,8 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     else:
         end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
         open_end = pd.Series(True, index=ex.index)
-    trtedt = as_dates(taken_at(adsl["TRTEDT"], index_positions(          # by ADSL position
-        pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ex["USUBJID"]), ex.index))
+    trtedt = as_dates(taken_at(adsl["TRTEDT"], adsl_positions(adsl, ex["USUBJID"]),  # by position
+                               ex.index))
     fill = trtedt.where(trtedt >= start.dates, start.dates) if cfg.open_record_end == "trtedt" \
         else start.dates
     end_dates = end_dates.where(~open_end.to_numpy(), fill)
@@ -329,7 +329,7 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     copy of the parameter frame, no ADSL indexed by USUBJID."""
     ids = params["USUBJID"]
     # each record's ADSL record (ADSL has one per subject; -1: none)
-    where = index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ids)
+    where = adsl_positions(adsl, ids)
     index = params.index
 
     def from_adsl(name: str, rows: np.ndarray, on: pd.Index) -> pd.Series:

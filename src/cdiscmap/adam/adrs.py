@@ -32,8 +32,8 @@ import pandas as pd
 from cdiscmap.adam.collected import collected_responses
 from cdiscmap.adam.dates import impute_dtc, spread_text
 from cdiscmap.adam.io import (
+    adsl_positions,
     as_dates,
-    index_positions,
     lookup,
     notice,
     report_bad_dates,
@@ -293,14 +293,8 @@ class _ParamBuilder:
         if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
             src = self.source.reindex(idx).reset_index(drop=True)   # pragma: no cover
             return {name: src[name] for name in names}
-        out = {}
-        for name in names:
-            column = self.source[name]
-            values = column.array if isinstance(column.dtype,
-                                                pd.api.extensions.ExtensionDtype) \
-                else column.to_numpy()
-            out[name] = pd.Series(pd.api.extensions.take(values, idx, allow_fill=True))
-        return out
+        on = pd.RangeIndex(len(idx))
+        return {name: taken_at(self.source[name], idx, on) for name in names}
 
     def _matched(self, chosen: pd.DataFrame) -> np.ndarray:
         """Per population subject, the position in ``chosen`` of its first record (-1: none);
@@ -666,8 +660,7 @@ def _death_param(adsl: pd.DataFrame, subjects: pd.CategoricalDtype) -> pd.DataFr
 def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettings,
                 subjects: pd.CategoricalDtype) -> pd.DataFrame:
     # each subject's TARGET record of lowest SEQ (NaN last, ties: the first record)
-    subject = index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)),
-                              baseline["USUBJID"])
+    subject = adsl_positions(adsl, baseline["USUBJID"])
     at = record_of(subject, [baseline["SEQ"].to_numpy(dtype="float64")], len(adsl),
                    last=False, use=(baseline["TUSTRESC"] == "TARGET").fillna(False)
                    .to_numpy(dtype=bool))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cdiscmap.adam.dates import complete_dates, factorize_text, impute_dtc, impute_dtm_times
 from cdiscmap.adam.io import (
+    adsl_positions,
     as_dates,
     dataset_columns,
     index_positions,
@@ -215,7 +216,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
                     message="SUPPDM QNAM repeats for a subject; the first value is used",
                     variable="QNAM", value_col="QNAM")
         rows = rows[first]
-    subject = _adsl_records(adsl, supp["USUBJID"].iloc[rows])
+    subject = adsl_positions(adsl, supp["USUBJID"].iloc[rows])
     for number, qnam in enumerate(qnams):
         mine = qnam_of[rows] == number
         if not mine.any():
@@ -306,7 +307,7 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
         adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
     else:
         # earliest START and latest END per ADSL record, by each dose record's ADSL record
-        subject = _adsl_records(adsl, dosing["USUBJID"])
+        subject = adsl_positions(adsl, dosing["USUBJID"])
         for name, side, latest in (("TRTSDT", "START", False), ("TRTEDT", "END", True)):
             adsl[name] = pd.Series(_extreme_dates(subject, dosing[side], len(adsl),
                                                   latest=latest), index=adsl.index)
@@ -338,15 +339,10 @@ def _dm_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame
     return dm, index_positions(pd.Index(dm["USUBJID"].to_numpy(dtype=object)), adsl["USUBJID"])
 
 
-def _adsl_records(adsl: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """Position of each of ``ids`` among the ADSL records (one per subject), -1 for none."""
-    return index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ids)
-
-
 def _extreme_dates(subject: np.ndarray, dates: pd.Series, count: int, *, latest: bool
                    ) -> np.ndarray:
     """Per ADSL record (``count``), the earliest (``latest``: the latest) of ``dates`` of its
-    records (``subject``: :func:`_adsl_records`), NaT when none has one: a groupby minimum
+    records (``subject``: :func:`adsl_positions`), NaT when none has one: a groupby minimum
     (maximum) by USUBJID, as a running extreme on datetime64 integers."""
     values = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
     use = (subject >= 0) & ~np.isnat(dates.to_numpy(dtype="datetime64[ns]"))
@@ -379,7 +375,7 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: E
     if usable:
         assert dosing is not None
         # each dose record's ADSL record (-1: none) and its order key: once for both sides
-        subject = _adsl_records(adsl, dosing["USUBJID"])
+        subject = adsl_positions(adsl, dosing["USUBJID"])
         seq = dosing["EXSEQ"].to_numpy(dtype="float64") if "EXSEQ" in dosing.columns else \
             np.arange(len(dosing), dtype="float64")
     for side, (dtm, tmf, dtf) in names.items():
@@ -772,7 +768,7 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
         decods = upper_text(records["DSDECOD"])
         # each subject's last record by date (undated ones first, ties: the last record):
         # datetime64 integers put NaT first
-        subject = _adsl_records(adsl, records["USUBJID"])
+        subject = adsl_positions(adsl, records["USUBJID"])
         stamps = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
         at = record_of(subject, [stamps], len(adsl), last=True)
         decod = taken_at(decods, at, adsl.index).astype("string")
@@ -838,7 +834,7 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         anchor = adsl["TRTSDT"]
         if reference in adsl.columns:
             anchor = anchor.fillna(adsl[reference])
-        limit = as_dates(taken_at(anchor, _adsl_records(adsl, frame["USUBJID"]),
+        limit = as_dates(taken_at(anchor, adsl_positions(adsl, frame["USUBJID"]),
                                    frame.index))
         is_base |= (dt <= limit).fillna(False).to_numpy(dtype=bool)
     rows = np.flatnonzero(kept & is_base)

@@ -211,6 +211,11 @@ def index_positions(index: pd.Index, keys: pd.Series) -> np.ndarray:
     return index.get_indexer(objects[starts])[spread]
 
 
+def adsl_positions(adsl: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Position of each of ``ids`` among the ADSL records (one per subject), -1 for none."""
+    return index_positions(pd.Index(adsl["USUBJID"].to_numpy(dtype=object)), ids)
+
+
 def _object_runs(objects: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
     """Runs of consecutive rows that hold the very same object: the first row of each run and,
     per row, its run's number; None when runs are not much fewer than rows.
