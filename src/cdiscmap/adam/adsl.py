@@ -30,7 +30,7 @@ from cdiscmap.adam.io import (
     upper_isin,
     upper_text,
 )
-from cdiscmap.adam.order import first_positions, record_of, stable_order, taken_at
+from cdiscmap.adam.order import first_positions, record_of, taken_at
 from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
 from cdiscmap.errors import InputDataError
 from cdiscmap.findings import Finding, Findings, Severity
@@ -487,19 +487,16 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
         # text, undated ones last, ties in record order: one stable sort of codes (subject,
         # date rank), not a sort of the records' text
         subject = index_positions(subjects, picked["USUBJID"])
-        kept = np.flatnonzero(picked[source.value].notna().to_numpy() & (subject >= 0))
+        valued = picked[source.value].notna().to_numpy()
+        kept = np.flatnonzero(valued & (subject >= 0))
         if not len(kept):
             continue
+        rank = np.zeros(len(picked), dtype=np.intp)
         if source.date in picked.columns:
-            rank, dates = pd.factorize(picked[source.date].iloc[kept].astype("string"),
-                                       sort=True)
-            rank = np.where(rank < 0, len(dates), rank)
-        else:
-            rank = np.zeros(len(kept), dtype=np.intp)
-        order = kept[stable_order([rank, subject[kept]])]
-        first = order[first_positions(subject[order])]
-        at = np.full(len(adsl), -1, dtype=np.intp)
-        at[subject[first]] = first
+            ranks, dates = pd.factorize(picked[source.date].iloc[kept].astype("string"),
+                                        sort=True)
+            rank[kept] = np.where(ranks < 0, len(dates), ranks)
+        at = record_of(subject, [rank], len(adsl), last=False, use=valued)
         found = taken_at(picked[source.value], at, index).astype("string")
         domain = domain.mask(cause.isna() & found.notna(), source.dataset[:2])
         cause = cause.fillna(found)

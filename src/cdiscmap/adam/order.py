@@ -69,13 +69,14 @@ def last_of_subject(frame: pd.DataFrame, date: str = "ADT") -> pd.DataFrame:
     """Each subject's last record by ``date`` (NaT last; ties: the later record), in
     subject order: ``frame.sort_values(["USUBJID", date], kind="mergesort")
     .drop_duplicates("USUBJID", keep="last")``, on the category codes of a categorical
-    USUBJID (the sorted ADSL ids) and one stable sort, not a sort of the frame."""
+    USUBJID (the sorted ADSL ids) and one stable sort (:func:`record_of`), not a sort of the
+    frame."""
     ids = frame["USUBJID"]
     codes = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else None
     if codes is None or (codes < 0).any():
         return frame.sort_values(["USUBJID", date], kind="mergesort") \
             .drop_duplicates("USUBJID", keep="last")
-    order = stable_order([frame[date].to_numpy(dtype="datetime64[ns]"), codes])[::-1]
-    # the reversed order runs through the subjects backwards, each from its last record
-    return frame.iloc[order[first_positions(codes[order])][::-1]]
+    at = record_of(codes, [frame[date].to_numpy(dtype="datetime64[ns]")],
+                   len(ids.cat.categories), last=True)
+    return frame.iloc[at[at >= 0]]        # by category code: in subject order
 
