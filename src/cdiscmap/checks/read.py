@@ -120,7 +120,8 @@ def _string_column(codes: np.ndarray, texts: list[str], strip: bool = False,
         return column, None
     if later:
         return column, _later_facts(codes, lengths, values[:-1], first)
-    return column, _facts(codes, values[:-1], first)
+    return column, _facts(codes if lengths is None else np.repeat(codes, lengths),
+                          values[:-1], first)
 
 
 def _later_facts(codes: np.ndarray, lengths: np.ndarray | None, table: np.ndarray,
@@ -508,20 +509,11 @@ def _column(rows: np.ndarray, var: _Variable, strip: bool = False,
     length = var.meta.length or 0
     block = rows[:, var.position:var.position + length]
     if var.meta.type == "char":
-        if facts is None:
-            codes, first, lengths = _factorize_runs(block, words)
-            if lengths is not None:     # a few runs: each run's text object repeated, no
-                column, make = _string_column(codes, _texts(block[first]), strip,  # codes
-                                              first if later is not None else None,  # per row
-                                              lengths=lengths, later=True)
-                if later is not None and callable(make):
-                    later[var.meta.name] = make
-                return column
-        else:
-            codes, first = _factorize_bytes(block, words)
+        # a few runs: each run's text object repeated, no codes per row (lengths)
+        codes, first, lengths = _factorize_runs(block, words)
         column, found = _string_column(codes, _texts(block[first]), strip,
                                        first if facts is not None or later is not None
-                                       else None, later=facts is None)
+                                       else None, lengths=lengths, later=facts is None)
         if callable(found) and later is not None:
             later[var.meta.name] = found
         elif isinstance(found, TextFacts) and facts is not None:
