@@ -130,14 +130,17 @@ class Membership:
 
     def in_group(self, i: int, codes: np.ndarray) -> np.ndarray:
         """Boolean per entry of ``codes``: the subject is one of group ``i``'s (-1: no)."""
-        hit = np.zeros(len(self.index) + 1, dtype=bool)     # the last slot stands for -1
-        member = self.members[i]
-        hit[member[member >= 0]] = True
-        return hit[codes]
+        return self._flags(self.members[i])[codes]
 
     def counts(self, codes: np.ndarray) -> list[int]:
         """Per group, its subjects whose code is among ``codes``."""
-        hit = np.zeros(len(self.index) + 1, dtype=bool)     # the last slot stands for -1
+        hit = self._flags(codes)
+        return [int(hit[m].sum()) for m in self.members]
+
+    def _flags(self, codes: np.ndarray) -> np.ndarray:
+        """Boolean per subject code, True for ``codes``; its last slot, read by code -1,
+        stays False."""
+        hit = np.zeros(len(self.index) + 1, dtype=bool)
         hit[codes] = True
         hit[-1] = False
-        return [int(hit[m].sum()) for m in self.members]
+        return hit

@@ -50,6 +50,11 @@ def _colour(bor: str) -> str:
     return BOR_COLOURS.get(bor, OTHER_COLOUR)
 
 
+def _colours(bor: pd.Series) -> np.ndarray:
+    """:func:`_colour` of each value, vectorised (object array)."""
+    return bor.map(BOR_COLOURS).fillna(OTHER_COLOUR).to_numpy(dtype=object)
+
+
 @dataclass(frozen=True)
 class TumourData:
     """Per subject of the population: best % change, BOR; the time courses."""
@@ -181,8 +186,7 @@ def waterfall_figure(fig_id: str, title: str, best: pd.DataFrame) -> Figure:
         x = np.arange(len(best), dtype=float)
         h = best["PCHG"].to_numpy(float)
         bars = PolyCollection(_rects(x - 0.4, x + 0.4, np.zeros_like(h), h),
-                              facecolors=_rgba(best["BOR"].map(BOR_COLOURS)
-                                               .fillna(OTHER_COLOUR).to_numpy(dtype=object)),
+                              facecolors=_rgba(_colours(best["BOR"])),
                               edgecolors="none", linewidths=0.0)
         bars.set_rasterized(_rasterize(len(best)))
         ax.add_collection(bars)
@@ -219,8 +223,7 @@ def spider_figure(fig_id: str, title: str, course: pd.DataFrame) -> Figure:
         xy = np.column_stack([course["WEEK"].to_numpy(float), course["PCHG"].to_numpy(float)])
         starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if len(uid) else \
             np.array([], dtype=int)
-        colours = course["BOR"].map(BOR_COLOURS).fillna(OTHER_COLOUR) \
-            .to_numpy(dtype=object)             # _colour of each row, vectorised
+        colours = _colours(course["BOR"])
         # each subject's rows as a slice (np.split makes each piece through swapaxes and
         # more checks: a tenth of a second for 9,000 subjects)
         bounds = np.append(starts, len(xy)).tolist()

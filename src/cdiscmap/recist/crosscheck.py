@@ -241,9 +241,7 @@ def _source(sub: pd.DataFrame) -> np.ndarray:
 def _sources_at(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """:func:`_source` of the rows at positions ``rows`` of ``frame`` (each row's text is
     its own: the same as those rows of the whole frame's)."""
-    if "_SRCFILE" not in frame.columns or "_SRCROW" not in frame.columns:
-        return np.full(len(rows), "", dtype=object)
-    return _source(frame[["_SRCFILE", "_SRCROW"]].take(rows))
+    return _source(frame[[c for c in ("_SRCFILE", "_SRCROW") if c in frame.columns]].take(rows))
 
 
 def _sum_rows(computed: pd.DataFrame, tr: pd.DataFrame, evaluator: str | None, default: str,
