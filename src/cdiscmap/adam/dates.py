@@ -242,7 +242,7 @@ def impute_dtm(dtc: pd.Series, highest: Highest = "none", how: How = "first",
     TIMEFL C81226); an imputed date has flag H. admiral leaves out S by default
     (``ignore_seconds_flag``: most EDCs never collect seconds), so does ``flag_seconds=False``.
     A time part that is no ISO 8601 time counts as missing (imputed, flag H)."""
-    return impute_dtm_times(dtc, highest, how, (time,), flag_seconds=flag_seconds)[1][0]
+    return _datetimes(dtc, highest, how, (time,), flag_seconds)[1][0]
 
 
 def impute_dtm_times(dtc: pd.Series, highest: Highest, how: How,
@@ -251,6 +251,18 @@ def impute_dtm_times(dtc: pd.Series, highest: Highest, how: How,
     """:func:`impute_dtc` and :func:`impute_dtm` for each of ``times`` of one column, the
     column factorised and its distinct dates parsed once (ADSL reads EXSTDTC as a date, as
     the first dose's datetime and as an open record's end)."""
+    codes, made, (dates_u, flag_u, invalid_u) = _datetimes(dtc, highest, how, times,
+                                                           flag_seconds)
+    return _spread_dates(dates_u, flag_u, invalid_u, codes, dtc.index), made
+
+
+def _datetimes(dtc: pd.Series, highest: Highest, how: How,
+               times: tuple[Literal["first", "last"], ...], flag_seconds: bool
+               ) -> tuple[np.ndarray, list[ImputedDatetimes],
+                          tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The column's codes, its :class:`ImputedDatetimes` for each of ``times`` and the
+    distinct texts' dates, flags and invalid marks (spread to the rows by
+    :func:`impute_dtm_times` only: :func:`impute_dtm` has no use for them)."""
     # few distinct texts: work on each once, then spread by code (as impute_dtc)
     codes, uniques = factorize_text(dtc)
     text = pd.Series(uniques, dtype="string")
@@ -275,7 +287,7 @@ def impute_dtm_times(dtc: pd.Series, highest: Highest, how: How,
             date_flag=spread_text(one.date_flag.to_numpy(dtype=object), codes, dtc.index),
             time_flag=spread_text(one.time_flag.to_numpy(dtype=object), codes, dtc.index),
             invalid=spread(one.invalid, False, "bool")))
-    return _spread_dates(dates_u, flag_u, invalid_u, codes, dtc.index), made
+    return codes, made, (dates_u, flag_u, invalid_u)
 
 
 def _impute_dtm_texts(text: pd.Series, dates: ImputedDates, plain: PlainIso | None,
