@@ -44,9 +44,7 @@ def text_eq(values: pd.Series, wanted: str, *, upper: bool = False) -> np.ndarra
 def text_in(values: pd.Series, wanted: set[str], *, upper: bool = False) -> np.ndarray:
     """Boolean array: the trimmed (upper-cased) value is one of ``wanted`` (missing → False);
     one factorisation for all of them (``text_eq`` per value factorises again each time)."""
-    _, codes, uniques = _distinct(values)
-    hit = _cleaned(uniques, upper).isin(wanted).fillna(False).to_numpy(dtype=bool)
-    return np.append(hit, False)[codes]         # code -1 (missing) → the False at the end
+    return CleanCodes(values, upper=upper).mask(wanted)
 
 
 class CleanCodes:
@@ -58,10 +56,14 @@ class CleanCodes:
         _, self.codes, uniques = _distinct(values)
         self.cleaned = _cleaned(uniques, upper)
 
+    def mask(self, wanted: set[str]) -> np.ndarray:
+        """Boolean array: the row's cleaned value is one of ``wanted`` (missing → False)."""
+        hit = self.cleaned.isin(wanted).fillna(False).to_numpy(dtype=bool)
+        return np.append(hit, False)[self.codes]    # code -1 (missing) → the False at the end
+
     def rows(self, wanted: str) -> np.ndarray:
         """Positions of the rows whose cleaned value is ``wanted`` (missing: none)."""
-        hit = self.cleaned.eq(wanted).fillna(False).to_numpy(dtype=bool)
-        return np.flatnonzero(np.append(hit, False)[self.codes])
+        return np.flatnonzero(self.mask({wanted}))
 
 
 def as_dates(values: pd.Series) -> pd.Series:
