@@ -782,11 +782,8 @@ class _Builder:
             return "text", None
         if series.kind == "M":          # ADaM dates: SAS date numbers (DATE9.)
             return "integer", None
-        if series.kind in "iub":        # whole without a look at them
-            return "integer", None
-        values = series.floats()
-        data_type = numeric_data_type(values)
-        return data_type, max_decimals(pd.unique(values)) if data_type == "float" else None
+        data_type = series.number_type()
+        return data_type, max_decimals(series.numbers()) if data_type == "float" else None
 
     # ---------------------------------------------------------------- origins and methods
     def _variable_facts(self, dataset: str, var: Variable, frame: pd.DataFrame) -> _Variable:
