@@ -39,6 +39,7 @@ from cdiscmap.recist.target import (
     target_reason,
     target_responses,
 )
+from cdiscmap.sdtm.vectorize import _small_codes
 
 OUTPUT_COLUMNS = [
     "USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM", "BASE_SUM", "NADIR",
@@ -278,7 +279,7 @@ class _Codes:
         table = np.empty(len(uniques) + 1, dtype=object)
         table[:-1] = uniques
         table[-1] = None                               # code -1 (any null) reads None
-        return cls(codes.astype(np.int8 if len(table) <= 127 else np.int32), table)
+        return cls(_small_codes(codes, len(uniques)), table)
 
     def at(self, rows: np.ndarray) -> np.ndarray:
         return self.table[self.codes[rows]]
