@@ -92,23 +92,15 @@ def check_and_size_adam(frames: dict[str, pd.DataFrame], standards: Standards,
     the first error are those of checking, then sizing: a check's error before a sizing
     error, the first sizing error in dataset order. On the run's ADaM frames (one process,
     same findings): 85 → 54 ms at 1,000 subjects, 533 → 225 ms at 10,000."""
-    plans: list = []
-    size_error: Exception | None = None
     with facts_cache():
-        for name, frame in frames.items():
-            try:
-                planned = plan_datasets({name: frame}, folder, standards, created,
-                                        formats=formats, studyid=studyid)
-            except Exception as exc:        # raised once the checks have run, as serially
-                size_error = exc
-                break
-            plans.extend(planned.plans)
-            _share_facts(frame)
+        planned, size_error = _sized_first(frames, folder, standards, created,
+                                           formats=formats, studyid=studyid)
         check_adam(frames, standards, findings)
-    if size_error is not None:
-        raise size_error
+    if size_error is not None:          # raised once the checks have run, as serially
+        raise size_error[1]
     return PlannedDatasets(folder=folder, standards=standards, created=created,
-                           formats=formats, study_oid="", studyid=studyid, plans=tuple(plans))
+                           formats=formats, study_oid="", studyid=studyid,
+                           plans=tuple(p for one in planned.values() for p in one.plans))
 
 
 def run_adam(sdtm: dict[str, pd.DataFrame], study_dir: Path, standards: Standards,
@@ -169,16 +161,8 @@ def _finish(half: _Half, frames: dict[str, pd.DataFrame], standards: Standards, 
     column, and the checks take those codes (:func:`_share_facts`) instead of factorising
     the same columns again. The checks only read the frames, so the order changes nothing
     else."""
-    planned: dict[str, PlannedDatasets] = {}
-    size_error: tuple[str, Exception] | None = None
     with facts_cache():
-        for name, frame in frames.items():
-            try:
-                planned[name] = plan_datasets({name: frame}, folder, standards, created)
-            except Exception as exc:
-                size_error = (name, exc)
-                break
-            _share_facts(frame)
+        planned, size_error = _sized_first(frames, folder, standards, created)
         for name, frame in frames.items():
             try:
                 half.checks[name] = check_dataset(frame, standards.dataset(name), standards,
@@ -194,6 +178,23 @@ def _finish(half: _Half, frames: dict[str, pd.DataFrame], standards: Standards, 
             return half.fail(_WRITE, name, exc)
         half.records[name] = len(frames[name])
     return half
+
+
+def _sized_first(frames: dict[str, pd.DataFrame], folder: Path, standards: Standards,
+                 created: datetime, *, formats: str = "xpt", studyid: str = ""
+                 ) -> tuple[dict[str, PlannedDatasets], tuple[str, Exception] | None]:
+    """Each of ``frames`` sized (its XPT plan) in order and its plan's text facts given to
+    the checks to come (:func:`_share_facts`; inside ``facts_cache``); the plans made and the
+    first sizing error (dataset name, exception), which stops the sizing."""
+    planned: dict[str, PlannedDatasets] = {}
+    for name, frame in frames.items():
+        try:
+            planned[name] = plan_datasets({name: frame}, folder, standards, created,
+                                          formats=formats, studyid=studyid)
+        except Exception as exc:
+            return planned, (name, exc)
+        _share_facts(frame)
+    return planned, None
 
 
 def _share_facts(frame: pd.DataFrame) -> None:
