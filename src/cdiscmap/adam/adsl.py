@@ -302,18 +302,20 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
 
 def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
                      methods: dict[str, str], settings: AdamSettings) -> None:
-    if dosing is None or dosing.empty:
+    # each dose record's ADSL record (-1: none), for the dates and the datetimes
+    subject = None if dosing is None or dosing.empty else \
+        adsl_positions(adsl, dosing["USUBJID"])
+    if dosing is None or subject is None:
         adsl["TRTSDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
         adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
     else:
-        # earliest START and latest END per ADSL record, by each dose record's ADSL record
-        subject = adsl_positions(adsl, dosing["USUBJID"])
+        # earliest START and latest END per ADSL record
         for name, side, latest in (("TRTSDT", "START", False), ("TRTEDT", "END", True)):
             adsl[name] = pd.Series(_extreme_dates(subject, dosing[side], len(adsl),
                                                   latest=latest), index=adsl.index)
     adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
     cfg = settings.adsl.exposure
-    _treatment_datetimes(adsl, dosing, cfg, methods)
+    _treatment_datetimes(adsl, dosing, subject, cfg, methods)
     dose = "EXDOSE > 0 (or placebo)" if cfg.positive_dose_only else "any EX record"
     imputed = {"none": "partial dates not used", "D": "a missing day imputed",
                "M": "a missing day/month imputed"}
@@ -364,36 +366,32 @@ def _dose_record(subject: np.ndarray, stamps: np.ndarray, seq: np.ndarray, count
     return record_of(subject, [seq, stamps], count, last=last, use=~np.isnat(stamps))
 
 
-def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None, cfg: Exposure,
+def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
+                         subject: np.ndarray | None, cfg: Exposure,
                          methods: dict[str, str]) -> None:
     """TRTSDTM/TRTSTMF of the first dose record (by datetime, then EXSEQ) and TRTEDTM/TRTETMF
     of the last (admiral ad_adsl.R derive_vars_merged mode first / last); TRTSDTF/TRTEDTF only
-    when the settings allow a partial date to be imputed."""
+    when the settings allow a partial date to be imputed. ``subject``: each dose record's
+    ADSL record (-1: none), None when there is no dose record."""
     index = adsl.index
     names = {"START": ("TRTSDTM", "TRTSTMF", "TRTSDTF"), "END": ("TRTEDTM", "TRTETMF", "TRTEDTF")}
-    usable = dosing is not None and not dosing.empty
-    if usable:
-        assert dosing is not None
-        # each dose record's ADSL record (-1: none) and its order key: once for both sides
-        subject = adsl_positions(adsl, dosing["USUBJID"])
-        seq = dosing["EXSEQ"].to_numpy(dtype="float64") if "EXSEQ" in dosing.columns else \
-            np.arange(len(dosing), dtype="float64")
     for side, (dtm, tmf, dtf) in names.items():
         imputing = (cfg.start_imputation if side == "START" else cfg.end_imputation) != "none"
-        if usable:
-            assert dosing is not None
-            at = _dose_record(subject, dosing[f"{side}_DTM"].to_numpy(dtype="datetime64[ns]"),
-                              seq, len(adsl), last=side == "END")
-        for name, col in ((dtm, f"{side}_DTM"), (tmf, f"{side}_TF"), (dtf, f"{side}_DF")):
-            if name == dtf and not imputing:
-                continue
-            if usable:
-                assert dosing is not None
-                taken = taken_at(dosing[col], at, index)
-                adsl[name] = taken if name == dtm else taken.astype("string")
-            else:
+        wanted = [(dtm, f"{side}_DTM"), (tmf, f"{side}_TF")]
+        if imputing:
+            wanted.append((dtf, f"{side}_DF"))
+        if dosing is None or subject is None:
+            for name, _ in wanted:
                 adsl[name] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]") \
                     if name == dtm else pd.Series(pd.NA, index=index, dtype="string")
+            continue
+        seq = dosing["EXSEQ"].to_numpy(dtype="float64") if "EXSEQ" in dosing.columns else \
+            np.arange(len(dosing), dtype="float64")
+        at = _dose_record(subject, dosing[f"{side}_DTM"].to_numpy(dtype="datetime64[ns]"),
+                          seq, len(adsl), last=side == "END")
+        for name, col in wanted:
+            taken = taken_at(dosing[col], at, index)
+            adsl[name] = taken if name == dtm else taken.astype("string")
     time = "H, M" + (" or S" if cfg.flag_imputed_seconds else "")
     methods["TRTSDTM"] = ("EXSTDTC of the dose record of TRTSDT (earliest, then lowest EXSEQ); "
                           "a missing time imputed to 00:00:00 (a missing minute or second to "
