@@ -156,7 +156,7 @@ def test_report_peer_imports_first_then_answers_the_frames_with_the_report_files
 def test_collector_paused_restores_the_collector_as_it_was() -> None:
     import gc
 
-    from cdiscmap.analysis.report import _collector_paused
+    from cdiscmap.forked import collector_paused as _collector_paused
 
     was = gc.isenabled()
     try:

@@ -9,12 +9,10 @@ population flag and filter used, with the numbers behind the text (traceability)
 
 from __future__ import annotations
 
-import gc
 import html
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
 from cdiscmap.analysis.text import as_dates
 from cdiscmap.analysis.tumour import TumourData, _population_data, tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
-from cdiscmap.forked import ForkedCall, PeerChannel
+from cdiscmap.forked import ForkedCall, PeerChannel, collector_paused
 
 REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
 MAX_FIGURE_GROUPS = 8
@@ -437,27 +435,11 @@ def _in_table_child(fig_id: str) -> bool:
     return fig_id.endswith(TABLE_CHILD_FIGURES)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off inside the block (as it was after it): importing
-    matplotlib and scipy makes ~100,000 long-lived objects (modules, classes, docstrings),
-    and the collector walked them in ~165 collections while they were made (0.05-0.07 CPU-s
-    of a report's process, measured with gc callbacks) for no garbage. ``cli._start_up``
-    does the same for the command's own imports."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
 def _drawing_imports() -> None:
     """matplotlib (Agg) and scipy.special, imported once before the report forks (with the
-    collector paused: :func:`_collector_paused`)."""
-    with _collector_paused():
+    collector paused: :func:`cdiscmap.forked.collector_paused`; importing them makes
+    ~100,000 long-lived objects and no garbage)."""
+    with collector_paused():
         import matplotlib
 
         matplotlib.use("Agg", force=True)
@@ -472,7 +454,7 @@ def prepare_report() -> None:
     (:func:`report_peer`): there the imports take a core that is idle while the run loads its
     specs, instead of coming after ADaM, when the report is on the run's critical path."""
     _drawing_imports()
-    with _collector_paused():
+    with collector_paused():
         import scipy.optimize  # noqa: F401
 
 
@@ -486,9 +468,8 @@ def report_peer(channel: PeerChannel) -> None:
     and the error surfaces as in a serial run. What the imports made is frozen out of the
     collector's sight (``gc.freeze``) in this process of its own: the report's collections
     (and its tables' child, forked from it) then leave those objects alone."""
-    with _collector_paused():
+    with collector_paused(freeze=True):
         prepare_report()
-        gc.freeze()
     message = channel.recv()
     if not isinstance(message, tuple) or len(message) != 2:
         return
