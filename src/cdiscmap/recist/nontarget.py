@@ -39,12 +39,13 @@ def classify_nontarget(any_unequivocal: np.ndarray, any_not_evaluated: np.ndarra
 
 
 def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,
-                        n_visit: int, *, reasons: bool = True) -> pd.DataFrame:
+                        n_visit: int) -> pd.DataFrame:
     """NTRGRESP and its reason per assessment; rows align with ``visits`` (same order).
 
-    Rows at baseline get a null response (there is nothing to compare yet). ``reasons=False``:
-    NTRG_REASON is left null, to be composed later for the rows that need it
-    (:func:`nontarget_reason` of those rows of this frame's columns).
+    Rows at baseline get a null response (there is nothing to compare yet). NTRG_REASON is
+    left null (the overall response's reappearance rule sets it on a few rows):
+    :func:`nontarget_reason` of this frame's columns composes the others, for the rows that
+    need it.
     """
     status = nontarget["STATUS"].to_numpy()
     sv = visits["_S"].to_numpy() * n_visit + visits["_V"].to_numpy()
@@ -64,8 +65,7 @@ def nontarget_responses(nontarget: pd.DataFrame, visits: pd.DataFrame,
     resp = classify_nontarget(any_uneq, any_missing, n_absent == n_lesions, has)
     pd_txt = pd_ids.reindex(np.arange(n_rows)).to_numpy(dtype=object)
     ne_txt = missing_ids.reindex(np.arange(n_rows)).to_numpy(dtype=object)
-    reason = nontarget_reason(resp, pd_txt, ne_txt) if reasons \
-        else np.full(n_rows, None, dtype=object)
+    reason = np.full(n_rows, None, dtype=object)
     n_nontarget = n_lesions
     return pd.DataFrame({"NTRGRESP": resp, "NTRG_REASON": reason,
                          "N_NONTARGET": n_nontarget.astype(np.int64),
@@ -84,12 +84,12 @@ def nontarget_reason(resp: np.ndarray, pd_txt: np.ndarray, ne_txt: np.ndarray) -
 
 
 def new_lesion_progression(new: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
-                           settings: RecistSettings, *, reasons: bool = True) -> pd.DataFrame:
+                           settings: RecistSettings) -> pd.DataFrame:
     """NEWLPROG ("Y"/"N") per assessment after baseline, the new lesion ids, and equivocal ones.
 
-    RECIST 1.1 §4.3.5: a new lesion must be unequivocal to mean progression. ``reasons=False``:
-    NEW_REASON is left null, to be composed later for the rows that need it
-    (:func:`new_reason` of those rows of this frame's columns).
+    RECIST 1.1 §4.3.5: a new lesion must be unequivocal to mean progression. The why of a
+    counted progression is :func:`new_reason` of NEW_COUNTED, NEW_IDS and NEW_CONFIRMED, for
+    the rows that need it.
     """
     sv = visits["_S"].to_numpy() * n_visit + visits["_V"].to_numpy()
     keyed = new.set_index(new["_S"].to_numpy() * n_visit + new["_V"].to_numpy())
@@ -102,11 +102,9 @@ def new_lesion_progression(new: pd.DataFrame, visits: pd.DataFrame, n_visit: int
     ids = keyed["NEW_IDS"].reindex(sv).to_numpy(dtype=object)
     return pd.DataFrame({
         "NEWLPROG": np.where(post, np.where(counted, "Y", "N"), None).astype(object),
-        "NEW_REASON": new_reason(post & counted, ids, back & ~uneq) if reasons
-        else np.full(len(sv), None, dtype=object),
         "NEW_EQUIVOCAL_ONLY": post & equiv & ~counted,
         "NEW_BACKDATED": post & back,
-        # what NEW_REASON is made of (new_reason)
+        # what the why of a counted progression is made of (new_reason)
         "NEW_COUNTED": post & counted, "NEW_IDS": ids, "NEW_CONFIRMED": back & ~uneq,
     }, index=visits.index)
 

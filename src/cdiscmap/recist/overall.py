@@ -175,8 +175,7 @@ def target_sums(tu: pd.DataFrame, tr: pd.DataFrame,
                                       settings.readers_wanted())
     data = assemble_lesions(tu, tr, settings, filter_evaluator=False)
     visits = data.visits
-    trg = target_responses(data.target, visits, max(len(data.visitnums), 1), settings,
-                           reasons=False)
+    trg = target_responses(data.target, visits, max(len(data.visitnums), 1), settings)
     subj = visits["_S"].to_numpy()
     out = pd.DataFrame({
         "USUBJID": data.subjects["USUBJID"].to_numpy(dtype=object)[subj],
@@ -200,9 +199,9 @@ def _responses(tu: pd.DataFrame, tr: pd.DataFrame, settings: RecistSettings
     data = assemble_lesions(tu, tr, settings, filter_evaluator=False)
     visits = data.visits
     n_visit = max(len(data.visitnums), 1)
-    trg = target_responses(data.target, visits, n_visit, settings, reasons=False)
-    ntrg = nontarget_responses(data.nontarget, visits, n_visit, reasons=False)
-    new = new_lesion_progression(data.new, visits, n_visit, settings, reasons=False)
+    trg = target_responses(data.target, visits, n_visit, settings)
+    ntrg = nontarget_responses(data.nontarget, visits, n_visit)
+    new = new_lesion_progression(data.new, visits, n_visit, settings)
 
     subj = visits["_S"].to_numpy()
     baseline = visits["BASELINE"].to_numpy()

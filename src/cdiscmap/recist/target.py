@@ -96,13 +96,13 @@ def classify_target(sumdiam: np.ndarray, base_sum: np.ndarray, nadir: np.ndarray
 
 
 def target_responses(target: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
-                     settings: RecistSettings, *, reasons: bool = True) -> pd.DataFrame:
+                     settings: RecistSettings) -> pd.DataFrame:
     """Sums, changes and TRGRESP per assessment; rows align with ``visits`` (same order).
 
     ``target`` is the lesion grid of ``assemble_lesions`` (one row per baseline target lesion per
     assessment); ``visits`` is sorted by subject and visit with a BASELINE flag.
-    ``reasons=False``: TRG_REASON is left null, to be composed later for the rows that need it
-    (:func:`target_reason` of those rows of this frame's columns).
+    TRG_REASON is left null (the overall response's reappearance rule sets it on a few rows):
+    :func:`target_reason` of this frame's columns composes the others, for the rows that need it.
     """
     value = target["VALUE"].to_numpy()
     evaluated = target["EVALUATED"].to_numpy()
@@ -149,8 +149,7 @@ def target_responses(target: pd.DataFrame, visits: pd.DataFrame, n_visit: int,
     achg_nadir = np.where(post, sumdiam - nadir, np.nan)
 
     ids = missing_ids.reindex(np.arange(n_rows)).to_numpy(dtype=object)
-    reason = target_reason(resp, pchg_base, pchg_nadir, achg_nadir, ids, settings) \
-        if reasons else np.full(n_rows, None, dtype=object)
+    reason = np.full(n_rows, None, dtype=object)
     return pd.DataFrame({
         "SUMDIAM": sumdiam, "BASE_SUM": base_sum, "NADIR": nadir,
         "PCHG_BASE": pchg_base, "PCHG_NADIR": pchg_nadir, "ACHG_NADIR": achg_nadir,
