@@ -35,8 +35,8 @@ from cdiscmap.analysis.groups import (
 from cdiscmap.analysis.settings import AnalysisSettings, Tumour
 from cdiscmap.analysis.survival import DAYS_PER_MONTH
 from cdiscmap.analysis.tables import Table
+from cdiscmap.analysis.text import CleanCodes, clean_text, text_eq, text_in
 from cdiscmap.analysis.text import as_dates as _dates
-from cdiscmap.analysis.text import clean_text, text_eq, text_in
 from cdiscmap.errors import InputDataError
 
 BOR_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fee08b", "NON-CR/NON-PD": "#fdae61",
@@ -102,7 +102,8 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
     # ADRS's records)
     rs = rows_of(adrs, text_in(adrs["PARAMCD"], {spec.bor_paramcd, spec.timepoint_paramcd},
                                upper=True), ["USUBJID", "PARAMCD", "AVALC", "ADT"])
-    bor = rs.loc[_sel(rs, "PARAMCD", spec.bor_paramcd)].drop_duplicates("USUBJID") \
+    rs_param = CleanCodes(rs["PARAMCD"], upper=True)     # the two parameters' rows, one pass
+    bor = rs.iloc[rs_param.rows(spec.bor_paramcd)].drop_duplicates("USUBJID") \
         .set_index("USUBJID")["AVALC"]
     bor = clean_text(bor, upper=True)
 
@@ -130,7 +131,7 @@ def tumour_data(adam: dict[str, pd.DataFrame], subjects: pd.Series, spec: Tumour
     days = lambda d: (d - start).dt.days.astype("float64")  # noqa: E731
     swim = pd.DataFrame({"USUBJID": pop["USUBJID"], "DUR": (days(end) + 1) / DAYS_PER_MONTH,
                          "DEATH": days(death) / DAYS_PER_MONTH})
-    tp = rs.loc[_sel(rs, "PARAMCD", spec.timepoint_paramcd)].copy()
+    tp = rs.iloc[rs_param.rows(spec.timepoint_paramcd)].copy()
     tp["ADT"] = _dates(tp["ADT"])
     tp["VAL"] = clean_text(tp["AVALC"], upper=True)
     first = {}
