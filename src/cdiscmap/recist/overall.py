@@ -39,7 +39,7 @@ from cdiscmap.recist.target import (
     target_reason,
     target_responses,
 )
-from cdiscmap.sdtm.vectorize import _small_codes
+from cdiscmap.sdtm.vectorize import small_codes
 
 OUTPUT_COLUMNS = [
     "USUBJID", "EVALUATOR", "VISITNUM", "VISIT", "ADTC", "BASELINE_FL", "SUMDIAM", "BASE_SUM", "NADIR",
@@ -278,7 +278,7 @@ class _Codes:
         table = np.empty(len(uniques) + 1, dtype=object)
         table[:-1] = uniques
         table[-1] = None                               # code -1 (any null) reads None
-        return cls(_small_codes(codes, len(uniques)), table)
+        return cls(small_codes(codes, len(uniques)), table)
 
     def at(self, rows: np.ndarray) -> np.ndarray:
         return self.table[self.codes[rows]]

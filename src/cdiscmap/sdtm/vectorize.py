@@ -516,8 +516,9 @@ def clean_text(values: pd.Series) -> pd.Series:
 
 # --------------------------------------------------------------------------- frames by pipe
 
-def _small_codes(codes: np.ndarray, n: int) -> np.ndarray:
-    """Codes (-1: null) in the narrowest signed integer type holding 0..n-1."""
+def small_codes(codes: np.ndarray, n: int) -> np.ndarray:
+    """Codes (-1: null) in the narrowest signed integer type holding 0..n-1: what codes kept
+    or sent to another process take (a few bytes a row instead of eight)."""
     for dtype in (np.int8, np.int16, np.int32):
         if n < np.iinfo(dtype).max:
             return codes.astype(dtype, copy=False)
@@ -538,7 +539,7 @@ def pack_series(values: pd.Series) -> tuple:
             codes, uniques = pd.factorize(arr, use_na_sentinel=True)
             entry = (codes, np.asarray(uniques, dtype=object), False)
         codes, uniques, clean = entry
-        return ("text", values.index, values.name, _small_codes(codes, len(uniques)),
+        return ("text", values.index, values.name, small_codes(codes, len(uniques)),
                 np.asarray(uniques, dtype=object), clean)
     return ("as-is", values)
 
