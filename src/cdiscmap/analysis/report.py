@@ -449,13 +449,14 @@ def _drawing_imports() -> None:
 
 def prepare_report() -> None:
     """Import what making a report needs beyond what ``cdiscmap run`` imports anyway:
-    matplotlib (Agg), scipy.special and scipy.optimize (brentq of the Clopper-Pearson bounds),
-    ≈0.45 CPU-s. For a process forked early in a run that makes the report later
-    (:func:`report_peer`): there the imports take a core that is idle while the run loads its
-    specs, instead of coming after ADaM, when the report is on the run's critical path."""
+    matplotlib (Agg), scipy.special and scipy's brentq (of the Clopper-Pearson bounds, without
+    the scipy.optimize package: :func:`response._brentq`), ≈0.35 CPU-s. For a process forked
+    early in a run that makes the report later (:func:`report_peer`): there the imports take a
+    core that is idle while the run loads its specs, instead of coming after ADaM, when the
+    report is on the run's critical path."""
     _drawing_imports()
     with collector_paused():
-        import scipy.optimize  # noqa: F401
+        response._brentq()
 
 
 def report_peer(channel: PeerChannel) -> None:

@@ -7,8 +7,10 @@ coverage is at least the nominal level. No distribution code is written here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,12 +65,63 @@ def clopper_pearson(x: int, n: int, confidence: float) -> tuple[float, float]:
 
         ci = binomtest(x, n).proportion_ci(confidence_level=confidence, method="exact")
         return float(ci.low), float(ci.high)
-    from scipy.optimize import brentq
-
+    brentq = _brentq()
     alpha = (1 - confidence) / 2
     low = 0.0 if x == 0 else brentq(lambda p: _binom_sf(x - 1, n, p) - alpha, 0, 1)
     high = 1.0 if x == n else brentq(lambda p: _binom_cdf(x, n, p) - alpha, 0, 1)
     return float(low), float(high)
+
+
+# scipy.optimize.brentq's defaults (scipy/optimize/_zeros_py.py: _xtol, _rtol, _iter)
+_XTOL, _RTOL, _MAXITER = 2e-12, 4 * float(np.finfo(float).eps), 100
+
+
+@lru_cache(maxsize=1)
+def _brentq() -> Callable[[Callable[[float], float], float, float], float]:
+    """``scipy.optimize.brentq(f, a, b)`` with its default tolerances: the same C routine
+    (``scipy.optimize._zeros._brentq``), so the same floats, but loaded from its extension
+    file alone when scipy.optimize is not imported yet. Importing the scipy.optimize package
+    for it (scipy.linalg, the minimisers, ...) took 0.12 CPU-s of the report's process, after
+    pandas and scipy.special (a tenth of a 1,000-subject report). Like brentq, a NaN value of
+    ``f`` is an error. Falls back to scipy.optimize.brentq when the module cannot be loaded
+    so (another scipy)."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    name = "scipy.optimize._zeros"
+    try:
+        zeros = sys.modules.get(name)
+        if zeros is None and "scipy.optimize" not in sys.modules:
+            scipy_spec = importlib.util.find_spec("scipy")
+            folder = Path(scipy_spec.origin or "").parent / "optimize" if scipy_spec else None
+            path = next((folder / f"_zeros{suffix}"
+                         for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                         if folder is not None and (folder / f"_zeros{suffix}").is_file()),
+                        None)
+            spec = importlib.util.spec_from_file_location(name, path) if path else None
+            if spec is not None and spec.loader is not None:
+                zeros = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(zeros)
+        routine = zeros._brentq if zeros is not None else None   # type: ignore[attr-defined]
+    except (ImportError, OSError, AttributeError):      # pragma: no cover - other scipy
+        routine = None
+    if routine is None:
+        from scipy.optimize import brentq
+
+        return brentq
+
+    def brentq_c(f: Callable[[float], float], a: float, b: float) -> float:
+        def checked(x: float) -> float:
+            fx = f(x)
+            if fx != fx:
+                raise ValueError(f"The function value at x={x} is NaN; solver cannot "
+                                 "continue.")
+            return fx
+
+        return routine(checked, a, b, _XTOL, _RTOL, _MAXITER, (), False, True)
+
+    return brentq_c
 
 
 def responders(records: pd.DataFrame, subjects: pd.Series, paramcd: str,
