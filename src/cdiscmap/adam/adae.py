@@ -287,8 +287,8 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         seconds=seconds)
     astdt = astdtm.dt.normalize()
     aendt = aendtm.dt.normalize()
-    report_bad_dates(findings, ae.loc[bad_start.to_numpy()], "AE", "AESTDTC")
-    report_bad_dates(findings, ae.loc[bad_end.to_numpy()], "AE", "AEENDTC")
+    report_bad_dates(findings, ae, bad_start, "AE", "AESTDTC")
+    report_bad_dates(findings, ae, bad_end, "AE", "AEENDTC")
     out["ASTDTM"], out["ASTDT"], out["ASTDTF"], out["ASTTMF"] = astdtm, astdt, astdtf, asttmf
     out["AENDTM"], out["AENDT"], out["AENDTF"], out["AENTMF"] = aendtm, aendt, aendtf, aentmf
     out["ASTDY"] = relative_day(astdt, trtsdt)

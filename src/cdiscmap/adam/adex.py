@@ -119,10 +119,10 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
     ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC", "EXDOSE"], "ADEX")
     ex = ex.loc[ex["USUBJID"].isin(adsl["USUBJID"])]
     start = impute_dtc(ex["EXSTDTC"], exp.start_imputation, "first")
-    report_bad_dates(findings, ex.loc[start.invalid.to_numpy()], "EX", "EXSTDTC")
+    report_bad_dates(findings, ex, start.invalid, "EX", "EXSTDTC")
     if "EXENDTC" in ex.columns:
         end = impute_dtc(ex["EXENDTC"], exp.end_imputation, "last")
-        report_bad_dates(findings, ex.loc[end.invalid.to_numpy()], "EX", "EXENDTC")
+        report_bad_dates(findings, ex, end.invalid, "EX", "EXENDTC")
         end_dates, open_end = end.dates, ex["EXENDTC"].isna()
     else:
         end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")

@@ -153,8 +153,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
         rs = rs.loc[~unknown]
     rs = rs.set_axis(pd.RangeIndex(len(rs)), copy=False)   # its own columns: no deep copy
     dates = impute_dtc(rs["RSDTC"], cfg.date_highest_imputation, cfg.date_imputation)
-    if dates.invalid.any():
-        report_bad_dates(findings, rs.loc[dates.invalid], "RS", "RSDTC")
+    report_bad_dates(findings, rs, dates.invalid, "RS", "RSDTC")
     avalc = upper_text(rs["RSSTRESC"])
     aval = avalc.map(cfg.aval_map).astype("float64")
     outside = avalc.notna() & aval.isna()

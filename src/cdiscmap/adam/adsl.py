@@ -276,7 +276,7 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
         end_invalid = pd.Series(False, index=ex.index)
         end_given = pd.Series(False, index=ex.index)
     for name, bad in (("EXSTDTC", start.invalid), ("EXENDTC", end_invalid)):
-        report_bad_dates(findings, ex.loc[bad], "EX", name)
+        report_bad_dates(findings, ex, bad, "EX", name)
     if cfg.open_end_uses_start:
         end_dates = end_dates.where(end_given, start.dates)
     out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
@@ -458,7 +458,7 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
     level = settings.adsl.death_imputation
     if "DTHDTC" in dm.columns:
         imp = impute_dtc(dm["DTHDTC"], level, "first")
-        report_bad_dates(findings, dm.loc[imp.invalid.to_numpy()], "DM", "DTHDTC")
+        report_bad_dates(findings, dm, imp.invalid, "DM", "DTHDTC")
         adsl["DTHDT"] = taken_at(imp.dates, rows, index).astype("datetime64[ns]")
         adsl["DTHDTF"] = taken_at(imp.flag, rows, index).astype("string")
     else:

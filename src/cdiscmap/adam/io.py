@@ -119,7 +119,7 @@ def source_records(sdtm: Mapping[str, pd.DataFrame], source: DateSource, finding
         findings.add(notice("CMAP-AD0004", f"{source.dataset} has no {name}: the condition on it in "
                              f"{purpose or 'a source'} is not applied", source.dataset, name))
     imputed = impute_dtc(records[source.date], highest, how)  # type: ignore[arg-type]
-    report_bad_dates(findings, records.loc[imputed.invalid], source.dataset, source.date)
+    report_bad_dates(findings, records, imputed.invalid, source.dataset, source.date)
     return records, imputed
 
 
@@ -306,9 +306,16 @@ def report_rows(findings: Findings, rows: pd.DataFrame, dataset: str, *, rule: s
                        value_col=value_col, source_col="_SOURCE")
 
 
-def report_bad_dates(findings: Findings, rows: pd.DataFrame, dataset: str, variable: str
-                     ) -> None:
-    """CMAP-AD0001: the same wording wherever a date is read, so duplicates fold in derive_all."""
+def report_bad_dates(findings: Findings, records: pd.DataFrame, invalid: pd.Series | np.ndarray,
+                     dataset: str, variable: str) -> None:
+    """CMAP-AD0001 for the ``records`` flagged ``invalid`` (a boolean per record, by position):
+    the same wording wherever a date is read, so duplicates fold in derive_all. Most columns
+    have no invalid date: nothing is selected then (selecting no rows of a frame and adding a
+    column to it costs ≈0.5-0.9 ms, and dates are read some 25 times a run at any size)."""
+    bad = np.asarray(invalid, dtype=bool)
+    if not bad.any():
+        return
+    rows = records.loc[bad]
     report_rows(findings, rows.assign(_V=rows[variable]), dataset, rule="CMAP-AD0001",
                 severity=Severity.WARNING,
                 message=f"{variable} is not an ISO 8601 date; the record is left out of date "
