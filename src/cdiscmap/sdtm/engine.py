@@ -652,7 +652,7 @@ def _derive(ctx: vocab.MapContext, run: BlockRun, stage: int, loaded: LoadedStud
             continue
         ctx.where = pv.where
         ctx.variable = pv.name
-        _set(run.frame.out, pv.name, vocab.run_algorithm(ctx, run.frame, pv.spec))
+        run.frame.set_variable(pv.name, vocab.run_algorithm(ctx, run.frame, pv.spec))
     ctx.block_key = None
 
 
@@ -695,7 +695,10 @@ def _resolve_unscheduled_visits(ctx: vocab.MapContext
 
 def _write_numbers(e: vocab.VisitCalendarEntry, values: np.ndarray) -> None:
     rows = e.calendar[e.calendar].index
-    e.block.frame.out.loc[rows, e.variable] = values   # type: ignore[attr-defined]
+    frame: vocab.BlockFrame = e.block.frame   # type: ignore[attr-defined]
+    numbers = frame.variable(e.variable).copy()
+    numbers.loc[rows] = values
+    frame.set_variable(e.variable, numbers)
 
 
 def _unscheduled_numbers(entries: list[vocab.VisitCalendarEntry]) -> list[np.ndarray | None]:
@@ -1346,7 +1349,7 @@ def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[B
     for pv in plan:
         if pv.stage == vocab.DOMAIN:
             ctx.where, ctx.variable = pv.where, pv.name
-            _set(stacked.out, pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
+            stacked.set_variable(pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
     out = _blank_to_null(stacked.out)
     out = enforce_ascii(out, name, study.non_ascii, ctx.findings)
     out, overflow = split_long_text(out, name, char_variables.get(name, set()),
