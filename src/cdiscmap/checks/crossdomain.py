@@ -127,11 +127,20 @@ def _emit(rule: str, dataset: str, variable: str, bad: pd.DataFrame, values: pd.
             for u, v, s in zip(table["u"], table["v"], table["s"], strict=True)]
 
 
-def _picked(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
+def _picked(frame: pd.DataFrame, mask: pd.Series | np.ndarray,
+            empties: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
     """``frame[mask]``; with no record picked (the usual case) an empty slice of the frame,
-    not a take of every column with an empty selection (a fixed cost per rule and dataset)."""
+    not a take of every column with an empty selection (a fixed cost per rule and dataset).
+    ``empties`` (by the frame's id; the caller keeps the frames alive while it uses them)
+    makes that slice once per frame: it costs ≈ 0.15 ms a call on a 30-column dataset, and
+    the rules ask it some 70 times a run (10 ms of the checks at 100 subjects)."""
     if not np.asarray(mask, dtype=bool).any():
-        return frame.iloc[:0]
+        if empties is None:
+            return frame.iloc[:0]
+        empty = empties.get(id(frame))
+        if empty is None:
+            empty = empties[id(frame)] = frame.iloc[:0]
+        return empty
     return frame[mask]
 
 
@@ -153,7 +162,8 @@ def _evaluator(frame: pd.DataFrame, prefix: str) -> list[str]:
 
 
 def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series,
-                 subjects_of: _Subjects | None = None) -> list[Finding]:
+                 subjects_of: _Subjects | None = None,
+                 empties: dict[int, pd.DataFrame] | None = None) -> list[Finding]:
     """CMAP-XD0011: DM.DTHDTC against the other records of the death: DS records with DSDECOD
     DEATH (DSSTDTC) and AE records with AEOUT FATAL (AEENDTC, the date the AE ended in death).
     The dates are compared as written: a partial death date beside a complete one of the same
@@ -166,7 +176,7 @@ def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series,
             continue
         differs = _death_differs(frame, decode, outcome, date, dthdtc, subjects_of)
         if differs is not None:
-            bad = _picked(frame, differs)
+            bad = _picked(frame, differs, empties)
         else:
             death = frame[(frame[decode].astype("string") == outcome).fillna(False)
                           & frame[date].notna()]
@@ -174,6 +184,8 @@ def _death_dates(domains: dict[str, pd.DataFrame], dthdtc: pd.Series,
             text = death[date].astype("string")
             bad = death[(recorded.isna() |
                          (text.str.slice(0, 10) != recorded.str.slice(0, 10))).fillna(True)]
+        if bad.empty:                               # no finding: nothing to show
+            continue
         shown = bad[date].astype("string") + " vs DM.DTHDTC " + \
             bad["USUBJID"].map(dthdtc).astype("string").fillna("(null)")
         out += _emit("CMAP-XD0011", name, date, bad, shown)
@@ -406,6 +418,7 @@ class _Subjects:
 def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame] | None,
                       standards: Standards | None) -> list[Finding]:
     out: list[Finding] = []
+    empties: dict[int, pd.DataFrame] = {}          # each frame's empty slice (_picked)
     dm = domains.get("DM")
     # DM's subjects as an object array once (no Python set built by iterating the column, and
     # ``isin`` would turn a set into an array again for every dataset)
@@ -417,10 +430,11 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
         # a null USUBJID is no subject (RELREC's dataset-level relationships, SDTMIG 3.4 §8.2)
         coded = _codes(frame["USUBJID"])
         if coded is None:
-            bad = _picked(frame, ~frame["USUBJID"].isin(known) & frame["USUBJID"].notna())
+            bad = _picked(frame, ~frame["USUBJID"].isin(known) & frame["USUBJID"].notna(),
+                          empties)
         else:
             unknown = ~pd.Series(coded[1], dtype=object).isin(known).to_numpy()
-            bad = _picked(frame, np.append(unknown, False)[coded[0]])
+            bad = _picked(frame, np.append(unknown, False)[coded[0]], empties)
         out += _emit("CMAP-XD0001", name, "USUBJID", bad, bad["USUBJID"])
     for name, frame in domains.items():
         seq = f"{name}SEQ"
@@ -435,7 +449,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     tu, tr, rs = domains.get("TU"), domains.get("TR"), domains.get("RS")
     if tu is not None and tr is not None and "TRLNKID" in tr and "TULNKID" in tu:
         found = _pairs_in(tr, ("USUBJID", "TRLNKID"), tu, ("USUBJID", "TULNKID"))
-        bad = _picked(tr, tr["TRLNKID"].notna().to_numpy() & ~found)
+        bad = _picked(tr, tr["TRLNKID"].notna().to_numpy() & ~found, empties)
         out += _emit("CMAP-XD0002", "TR", "TRLNKID", bad, bad["TRLNKID"])
     if tu is not None and "TULNKID" in tu:
         chosen = tu["TUTESTCD"] == "TUMIDENT" if "TUTESTCD" in tu else \
@@ -458,7 +472,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
     ref = dm.drop_duplicates("USUBJID").set_index("USUBJID")
     subjects_of = _Subjects(ref)
     if "DTHDTC" in ref:
-        out += _death_dates(domains, ref["DTHDTC"], subjects_of)
+        out += _death_dates(domains, ref["DTHDTC"], subjects_of, empties)
     for name, frame in domains.items():
         if name == "DM" or "USUBJID" not in frame:
             continue
@@ -471,7 +485,7 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
                     delta = (_complete(frame[dtc]) - rfst).dt.days
                     expect = delta.where(delta < 0, delta + 1)
                     wrong = (expect.notna() & (frame[dy] != expect)).fillna(False)
-                bad = _picked(frame, wrong)
+                bad = _picked(frame, wrong, empties)
                 out += _emit("CMAP-XD0006", name, dy, bad, frame[dy])
         start = f"{name}STDTC" if f"{name}STDTC" in frame else f"{name}DTC"
         if start not in frame:
@@ -481,18 +495,20 @@ def _check_sdtm_cross(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataF
             # every complete date of a treated subject falls in some epoch: before, during or
             # after treatment (an ongoing treatment epoch has no end yet)
             treated = subjects_of.given(frame, at, "RFXSTDTC")
-            bad = _picked(frame, (d.notna() & treated & _null(frame["EPOCH"])).fillna(False))
+            bad = _picked(frame, (d.notna() & treated & _null(frame["EPOCH"])).fillna(False),
+                          empties)
             out += _emit("CMAP-XD0010", name, "EPOCH", bad, frame[start],
                          f" ({start} is the record's date)")
         class_name = domain_class(name, frame, standards)
         if ("DTHDTC" in ref and class_name in AFTER_DEATH_CLASSES
                 and name not in AFTER_DEATH_EXEMPT):
             death = subjects_of.date(frame, at, "DTHDTC")
-            bad = _picked(frame, (d > death).fillna(False))
+            bad = _picked(frame, (d > death).fillna(False), empties)
             out += _emit("CMAP-XD0005", name, start, bad, frame[start])
         if ("RFICDTC" in ref and class_name in BEFORE_CONSENT_CLASSES
                 and name not in BEFORE_CONSENT_EXEMPT):
             ic = subjects_of.date(frame, at, "RFICDTC")
-            bad = _picked(frame, ((d < ic) & ~_before_study(frame, name[:2])).fillna(False))
+            bad = _picked(frame, ((d < ic) & ~_before_study(frame, name[:2])).fillna(False),
+                          empties)
             out += _emit("CMAP-XD0008", name, start, bad, frame[start])
     return out
