@@ -53,6 +53,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -60,7 +61,7 @@ from typing import IO, Any
 from cdiscmap.errors import OutputError, display_path
 
 __all__ = ["Staging", "atomic_open", "atomic_write_bytes", "atomic_write_many", "atomic_write_text",
-           "exchange",
+           "exchange", "fsync_all",
            "output_error", "recover"]
 
 LOCK_NAME = ".cdiscmap-staging.lock"
@@ -128,7 +129,8 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if not _staged(target):         # a staged file is fsynced when it is published
+                os.fsync(handle.fileno())
         os.chmod(temporary, 0o666 & ~_umask())     # mkstemp makes 0600; outputs are shared data
         os.replace(temporary, target)
     except BaseException as exc:
@@ -152,9 +154,9 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
 
     Why not one :func:`atomic_write_bytes` per file: each waits for its own fsync before the
     next file is written, so 40 small report files cost 40 disk round trips one after the
-    other. Here every temporary is written first, then all are fsynced (the kernel has
-    already started writing the earlier ones back) and only then renamed, so no file is
-    replaced before every file's data is on disk. On any error every temporary is removed and
+    other. Here every temporary is written first, then all are fsynced together
+    (:func:`fsync_all`) and only then renamed, so no file is replaced before every file's
+    data is on disk (in a staging folder, the publishing fsyncs them instead). On any error every temporary is removed and
     no target has been replaced yet if the error came before the renames."""
     base = Path(folder)
     temporaries: list[tuple[Path, Path]] = []
@@ -176,13 +178,10 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
             except OSError as exc:
                 raise output_error(target, exc) from exc
         mode = 0o666 & ~_umask()        # mkstemp makes 0600; outputs are shared data
+        unsynced = [(t, target) for t, target in temporaries if not _staged(target)]
+        fsync_all([t for t, _ in unsynced], [target for _, target in unsynced])
         for temporary, target in temporaries:
             try:
-                fd = os.open(temporary, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
                 os.chmod(temporary, mode)
             except OSError as exc:
                 raise output_error(target, exc) from exc
@@ -210,10 +209,59 @@ def atomic_write_text(path: Path | str, text: str, *, encoding: str = "utf-8",
     return Path(path)
 
 
+def fsync_all(paths: Iterable[Path], named: Iterable[Path] | None = None) -> None:
+    """fsync every file of ``paths``, the waits overlapped; OSErrors as :class:`OutputError`
+    naming the file's ``named`` path (default: the path itself).
+
+    Why threads: one fsync after another waits for one journal commit and disk flush each
+    (ext4 on this VM: 100 files of 50 kB, 230-400 ms one by one); fsyncs issued together are
+    committed together by the journal (11-20 ms for the same 100 files). Each thread only
+    waits in the kernel, without the GIL."""
+    files = list(paths)
+    names = list(named) if named is not None else files
+    if not files:
+        return
+    with ThreadPoolExecutor(max_workers=min(_FSYNC_THREADS, len(files))) as pool:
+        failures = list(pool.map(_fsync_file, files))
+    for failure, name in zip(failures, names, strict=True):
+        if failure is not None:
+            raise output_error(name, failure) from failure
+
+
+_FSYNC_THREADS = 16
+
+
+def _fsync_file(path: Path) -> OSError | None:
+    """fsync one file by path; the error, if any, is returned (raised by the caller)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc
+    return None
+
+
 # ============================================================================================
 # Folders
 # ============================================================================================
 _ACTIVE: set[Path] = set()          # this process's staging folders: never stale
+# The staging folders (as absolute path strings) whose files are fsynced when the folder is
+# published (Staging.publish, all together) rather than one by one as each is written: a file
+# in a staging folder is read by nobody until the switch, and a crash before it leaves a
+# staging folder that the next run deletes. A 100-subject run wrote 98 files, one fsync wait
+# each (≈ 0.07 s of wall clock on the critical path).
+_DEFERRED: set[str] = set()
+
+
+def _staged(path: Path) -> bool:
+    """Whether ``path`` lies in a staging folder whose fsyncs are deferred to its publishing."""
+    if not _DEFERRED:
+        return False
+    name = os.path.abspath(path)
+    return any(name.startswith(folder) for folder in _DEFERRED)
 
 
 def _pattern(name: str) -> re.Pattern[str]:
@@ -394,6 +442,7 @@ class Staging:
         self.folder = self.target            # set by __enter__
         self._lock_fd: int | None = None
         self._published = False
+        self._deferred = ""                  # set by __enter__: see _DEFERRED
 
     def __enter__(self) -> Staging:
         parent = self.target.parent
@@ -408,6 +457,8 @@ class Staging:
         except OSError as exc:
             raise output_error(parent, exc, "create a staging folder in") from exc
         _ACTIVE.add(self.folder)
+        self._deferred = os.path.join(os.path.abspath(self.folder), "")
+        _DEFERRED.add(self._deferred)
         try:
             self._lock()
         except BaseException:
@@ -443,6 +494,7 @@ class Staging:
                 self._lock_fd = None
             _ACTIVE.discard(folder)
             _ACTIVE.discard(self._old_name())
+            _DEFERRED.discard(self._deferred)
 
     def _old_name(self) -> Path:
         suffix = self.folder.name.rsplit("-", 1)[-1]
@@ -464,7 +516,12 @@ class Staging:
         the files are moved in one by one (see the module docstring)."""
         if self._published:
             raise RuntimeError("already published")
-        written = [self.final(p) for p in _regular_files(self.folder)]
+        staged = _regular_files(self.folder)
+        written = [self.final(p) for p in staged]
+        # every staged file's data on disk before any switch (their fsyncs were deferred);
+        # what is written from here on (the carry journal) is fsynced at once again
+        fsync_all(staged, written)
+        _DEFERRED.discard(self._deferred)
         target = self.target
         dirs = set(owned_dirs)
         foreign = _foreign(target, owned, dirs) if target.is_dir() else []
