@@ -613,7 +613,8 @@ def _derive_one(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         else:
             population = adsl.loc[adsl[analysis.reference_date].notna(), "USUBJID"]
         builder = _ParamBuilder(ovr, population, settings, analysis, dates=by_subject)
-        builder.after_pd = _analysed(ovr, refdt_subj, anl1)
+        if analysis.lsta_after_progression and "LSTA" in analysis.parameters:
+            builder.after_pd = _analysed(ovr, refdt_subj, anl1)   # read by LSTA only
         data[analysis.id] = ResponseData(analysis=analysis, ovr=analysed, nactdt=nact_subj,
                                          population=population)
         _analysis_parameters(builder, data[analysis.id], dthdt, settings, methods)
