@@ -92,3 +92,68 @@ def test_subset_reads_variables_not_joined():
     assert sub.out["USUBJID"].tolist() == ["S2", "S4"]
     assert sub.out["N"].tolist() == [2.0, 4.0]
     assert sub.raw["A"].tolist() == ["b", "d"]
+
+
+# --------------------------------------------------------------------------- report
+
+def _report_before(ctx, frame: BlockFrame, mask: pd.Series, values: pd.Series | None) -> list:
+    """MapContext.report as it was: the flagged rows of every raw column selected first."""
+    from cdiscmap.findings import Finding, Severity
+    from cdiscmap.sdtm.vocabulary import _subject_column
+
+    found = []
+    if not mask.any():
+        return found
+    rows = frame.raw.loc[mask.fillna(False).astype(bool)]
+    vals = (values if values is not None else pd.Series("", index=frame.raw.index))
+    vals = vals.loc[rows.index].astype("string").fillna("")
+    subj_col = _subject_column(ctx.study, frame.form)
+    subj = rows[subj_col].astype("string").fillna("") if subj_col in rows else \
+        pd.Series("", index=rows.index)
+    usubjid = frame.out["USUBJID"].loc[rows.index].astype("string").fillna("") \
+        if "USUBJID" in frame.out else subj
+    src = rows["_SRCFILE"].astype(str) + " row " + rows["_SRCROW"].astype(str)
+    table = pd.DataFrame({"v": vals, "u": usubjid, "s": src})
+    grouped = table.groupby("v", sort=True, dropna=False)
+    first = grouped.first()
+    counts = grouped.size()
+    for value, row in first.iterrows():
+        found.append(Finding(
+            rule="R", severity=Severity.WARNING, message="m", dataset=ctx.domain,
+            usubjid=str(row["u"]), variable=ctx.variable, value=str(value),
+            source=f"{row['s']} (spec {ctx.where})", count=int(counts[value])))
+    return found
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(0, 8).flatmap(lambda n: st.tuples(
+    st.lists(st.sampled_from([True, False, None]), min_size=n, max_size=n),
+    st.lists(_TEXT, min_size=n, max_size=n),
+    st.lists(st.sampled_from(["01", "02", None]), min_size=n, max_size=n),
+    st.booleans(), st.booleans(), st.booleans(), st.integers(0, 3))))
+def test_report_as_before(case):
+    from cdiscmap.findings import Findings, Severity
+    from cdiscmap.sdtm.vocabulary import MapContext
+    from cdiscmap.spec.models import StudySpec
+
+    flags, texts, subjects, with_subject, with_usubjid, with_values, start = case
+    n = len(flags)
+    index = pd.RangeIndex(start, start + n)
+    raw = pd.DataFrame({"A": pd.Series(texts, index=index, dtype="string"),
+                        "_SRCFILE": ["f.csv"] * n, "_SRCROW": np.arange(1, n + 1)},
+                       index=index)
+    if with_subject:
+        raw["SUBJECT"] = pd.Series(subjects, index=index, dtype="string")
+    out = pd.DataFrame(index=index)
+    frame = BlockFrame(raw=raw, out=out, form="f", file="f.csv")
+    if with_usubjid:
+        frame.set_variable("USUBJID", pd.Series(subjects, index=index, dtype="string"))
+    study = StudySpec.model_validate({"studyid": "S", "title": "t", "standards": {},
+                                      "forms": {"f": {"file": "f.csv"}}, "domains": ["AE"]})
+    ctx = MapContext(study=study, codelist_terms={}, findings=Findings(), domain="AE",
+                     where="ae.yaml:3", variable="X")
+    mask = pd.Series(flags, index=index, dtype="boolean")
+    values = raw["A"] if with_values else None
+    expected = _report_before(ctx, frame, mask, values)
+    ctx.report(frame, mask, rule="R", severity=Severity.WARNING, message="m", values=values)
+    assert list(ctx.findings) == expected

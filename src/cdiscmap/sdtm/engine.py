@@ -35,6 +35,7 @@ from cdiscmap.sdtm.vectorize import (
     carry_concat,
     carry_rows,
     carry_take,
+    clean_text_array,
     coded,
     codes_cache,
     combined_key,
@@ -777,7 +778,9 @@ def _stack(runs: list[BlockRun], with_raw: bool = True) -> vocab.BlockFrame:
             # a block without the variable gives null rows (concat fills them): no value
             carry_concat([o[name] if name in o.columns else null_text(o.index) for o in outs],
                          out[name])
-    elif outs:
+    elif outs and not _numbered(outs[0].index):
+        # (a block already numbered 0..n-1 is taken as a shallow copy: the same arrays, with
+        # their factorisations, so nothing to carry)
         for name in out.columns:
             carry(outs[0][name], out[name])
     return vocab.BlockFrame(raw=raw, out=out, form=runs[0].frame.form if runs else "",
@@ -817,11 +820,14 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     as a shallow copy (its columns' arrays shared, not copied: nothing writes into them)."""
     if not frames:
         return pd.DataFrame()
-    if len(frames) == 1:
-        index = frames[0].index
-        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
-            return frames[0].copy(deep=False)
+    if len(frames) == 1 and _numbered(frames[0].index):
+        return frames[0].copy(deep=False)
     return pd.concat(frames, ignore_index=True)
+
+
+def _numbered(index: pd.Index) -> bool:
+    """Whether ``index`` is 0..n-1 as a RangeIndex (what ``ignore_index=True`` gives)."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 # --------------------------------------------------------------------------- row stage, forked
@@ -1390,7 +1396,7 @@ def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     for i, (_, s) in enumerate(frame.items()):     # by position (names may repeat)
         # the cleaned text arrays go in as they are (copy=False): their factorisation, known
         # from cleaning, then serves the ASCII and 200-byte checks (vectorize.codes_cache)
-        data[i] = vocab._text(s).array if s.dtype == "string" or s.dtype == object else s.copy()
+        data[i] = clean_text_array(s) if s.dtype == "string" or s.dtype == object else s.copy()
     out = pd.DataFrame(data, index=frame.index, copy=False)
     out.columns = frame.columns
     return out
