@@ -18,6 +18,15 @@ from cdiscmap.emit.xpt import XptColumn, _factorize_text, write_xpt
 from cdiscmap.errors import XptLimitError
 
 
+@pytest.fixture(autouse=True)
+def _long_column_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These short columns take the routes of long ones (object identity, C-string table):
+    short columns are hashed directly (``_DIRECT_ROWS``, tested in test_emit_fixed_xpt)."""
+    import cdiscmap.emit.xpt as xpt
+
+    monkeypatch.setattr(xpt, "_DIRECT_ROWS", 0)
+
+
 def fresh(texts: list[str | None]) -> list[str | None]:
     """The same texts, each cell its own str object (as after a per-row string operation)."""
     return [None if t is None else "".join(list(t)) for t in texts]

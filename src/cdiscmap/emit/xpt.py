@@ -671,6 +671,13 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     n_rows = len(values)
     if not n_rows:
         return np.zeros(0, dtype=np.int8), np.empty(0, dtype=object)
+    if n_rows <= _DIRECT_ROWS:
+        # a short column: the exact Python-object table on every row at once is cheaper than
+        # the routes below, whose dozen numpy calls cost more than hashing a few hundred str
+        # (100 rows: 9 µs against 50-90 µs); its codes and values are the same (the address
+        # route ends in this table too, on the first object of each value)
+        uniques, codes = PyObjectHashTable(n_rows).factorize(values, na_sentinel=-1)
+        return _narrow(codes, len(uniques) - 1), uniques
     addresses = _addresses(values)
     runs = _run_starts(addresses)       # long runs of one object: shared, no sample needed
     if runs is not None or _shares_objects(addresses):
@@ -691,6 +698,9 @@ def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         uniques, codes = PyObjectHashTable(min(n_rows, 1 << 16)).factorize(values,
                                                                            na_sentinel=-1)
     return _narrow(codes, len(uniques) - 1), uniques
+
+
+_DIRECT_ROWS = 512      # up to this many rows a text column is hashed directly (_factorize_text)
 
 
 def _factorize_addresses(keys: np.ndarray) -> tuple[np.ndarray, int]:
@@ -1149,6 +1159,16 @@ def _write_observations(handle: BinaryIO, plans: Sequence[_Plan], n_rows: int) -
                 buffer[f"f{i}"] = part.constant
     scratch = [np.empty(block_rows, dtype=part.table.dtype) if part.table is not None else None
                for part in fields]
+    if n_rows <= block_rows:
+        # one block: nothing to overlap its writing with, so no writer thread (starting and
+        # joining one per file cost ≈ 0.3 ms; a 100-subject package has 31 such files)
+        block = buffers[0][:n_rows]
+        for i, (part, rows) in enumerate(zip(fields, scratch, strict=True)):
+            if part.constant is None:
+                part.fill(block[f"f{i}"], rows, 0, n_rows)
+        if n_rows:
+            _write_back(handle, block.view(np.uint8).data)
+        return n_rows * itemsize
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[int] | None = None
         for number, start in enumerate(range(0, n_rows, block_rows)):
