@@ -29,7 +29,7 @@ from cdiscmap.checks.core_rules_events import (
 )
 from cdiscmap.checks.facts import complete_heads, text_facts
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.sdtm.vectorize import map_unique
+from cdiscmap.sdtm.vectorize import combined_key, map_unique
 from cdiscmap.standards.classes import day_pairs
 from cdiscmap.standards.models import Standards
 
@@ -498,6 +498,16 @@ def _trial_design(domains: dict[str, pd.DataFrame]) -> list[Finding]:
     return out
 
 
+def _alone(frame: pd.DataFrame, a: str, b: str) -> np.ndarray:
+    """Whether no other record has the same cleaned values of ``a`` and ``b`` (False where
+    either is null): the records of the groups of one that ``groupby([a, b]).transform("size")``
+    on the cleaned text finds, counted on the columns' codes (no text hashed again)."""
+    ca, cb = ev.codes(frame, a), ev.codes(frame, b)
+    key, span = combined_key([(ca, len(ev.distinct(frame, a))),
+                              (cb, len(ev.distinct(frame, b)))])
+    return (np.bincount(key, minlength=span)[key] == 1) & (ca >= 0) & (cb >= 0)
+
+
 def _relationships(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFrame]
                    ) -> list[Finding]:
     """CR0051: CG0374 (CORE-000384); CR0052: CG0200 (CORE-000484), SDTMIG 3.4 §8.2.1;
@@ -511,10 +521,8 @@ def _relationships(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFram
                      "RDOMAIN", relrec["RDOMAIN"])
     if relrec is not None and {"USUBJID", "RELID"} <= set(relrec.columns):
         subject = filled(relrec, "USUBJID")       # dataset-level relationships have no subject
-        keys = pd.DataFrame({"u": text(relrec, "USUBJID"), "r": text(relrec, "RELID")})
-        size = keys.groupby(["u", "r"])["r"].transform("size")
         out += _emit("CMAP-CR0052", "RELREC", relrec, subject & filled(relrec, "RELID") &
-                     (size == 1), "RELID", relrec["RELID"])
+                     _alone(relrec, "USUBJID", "RELID"), "RELID", relrec["RELID"])
     for name, frame in supp.items():
         if {"QNAM", "QLABEL"} <= set(frame.columns):
             out += _emit("CMAP-CR0053", name, frame, not_one_to_one(frame, "QNAM", "QLABEL"),
@@ -522,7 +530,8 @@ def _relationships(domains: dict[str, pd.DataFrame], supp: dict[str, pd.DataFram
         keys = [c for c in ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM")
                 if c in frame]
         if "QNAM" in keys and "USUBJID" in keys:
-            dup = frame[keys].astype("string").fillna("").duplicated(keep="first")
+            # as astype("string").fillna("").duplicated(keep="first"), on the keys' codes
+            dup = ev.duplicated(ev.group_codes(frame, keys))
             out += _emit("CMAP-CR0054", name, frame, dup, "QNAM",
                          shown(*[k for k in ("IDVAR", "IDVARVAL", "QNAM") if k in keys]))
     return out

@@ -1,0 +1,66 @@
+"""The checks' fixed-cost paths (issue 13) against the pandas expressions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdiscmap.checks import core_rules
+from cdiscmap.checks import core_rules_events as ev
+
+# text as an export holds it: repeated values, padding, blanks, nulls
+_TEXT = st.sampled_from(["A", "B", " A", "A ", "", "  ", None, "ab", "AB"])
+
+
+def _column(values: list[str | None]) -> pd.Series:
+    return pd.Series(pd.array(values, dtype="string"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=14))
+def test_alone_is_a_group_of_one_of_the_cleaned_text(rows) -> None:
+    frame = pd.DataFrame({"U": _column([u for u, _ in rows]), "R": _column([r for _, r in rows])})
+    with ev.column_cache():
+        got = core_rules._alone(frame, "U", "R")
+        keys = pd.DataFrame({"u": ev.text(frame, "U"), "r": ev.text(frame, "R")})
+    size = keys.groupby(["u", "r"])["r"].transform("size")
+    assert got.tolist() == (size == 1).tolist()
+
+
+def test_alone_hand_checked() -> None:
+    frame = pd.DataFrame({"U": _column(["S1", "S1 ", "S1", "S2", None, "S3"]),
+                          "R": _column(["1", "1", "2", "1", "1", " "])})
+    with ev.column_cache():
+        # "S1"/"1" twice (padding stripped); a null subject or blank RELID is no group
+        assert core_rules._alone(frame, "U", "R").tolist() == [False, False, True, True,
+                                                               False, False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT, max_size=14), st.sampled_from(["A", "B", "AB", "X"]),
+       st.sampled_from(["A", "B", "", "X"]))
+def test_is_value_is_isin_of_the_cleaned_text(values, one, two) -> None:
+    frame = pd.DataFrame({"C": _column(values)})
+    with ev.column_cache():
+        got = ev.is_value(frame, "C", one, two)
+        expected = ev.text(frame, "C").isin([one, two]).fillna(False).to_numpy(dtype=bool)
+    assert got.tolist() == expected.tolist()
+
+
+def test_is_value_of_an_absent_column_is_false() -> None:
+    frame = pd.DataFrame({"C": _column(["Y", "N"])})
+    assert ev.is_value(frame, "D", "Y").tolist() == [False, False]
+
+
+def test_picked_makes_each_frame_empty_slice_once() -> None:
+    from cdiscmap.checks.crossdomain import _picked
+
+    frame = pd.DataFrame({"USUBJID": _column(["A", "B"]), "X": [1.0, 2.0]})
+    empties: dict[int, pd.DataFrame] = {}
+    first = _picked(frame, np.zeros(2, dtype=bool), empties)
+    again = _picked(frame, pd.Series([False, False]), empties)
+    assert first is again and first.empty and list(first.columns) == ["USUBJID", "X"]
+    picked = _picked(frame, np.array([False, True]), empties)
+    assert picked["USUBJID"].tolist() == ["B"]
