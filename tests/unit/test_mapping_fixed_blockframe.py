@@ -157,3 +157,31 @@ def test_report_as_before(case):
     expected = _report_before(ctx, frame, mask, values)
     ctx.report(frame, mask, rule="R", severity=Severity.WARNING, message="m", values=values)
     assert list(ctx.findings) == expected
+
+
+def test_snapshot_leaves_out_later_variables():
+    index = pd.RangeIndex(2)
+    frame = BlockFrame(raw=pd.DataFrame(index=index),
+                       out=pd.DataFrame({"_SRCROW": [1, 2]}, index=index), form="F",
+                       file="f.csv")
+    frame.set_variable("A", pd.Series(["x", "y"], index=index, dtype="string"))
+    taken = frame.snapshot()
+    frame.set_variable("B", pd.Series([1.0, 2.0], index=index))
+    frame.set_variable("A", pd.Series(["z", "z"], index=index, dtype="string"))
+    assert list(taken.out.columns) == ["_SRCROW", "A"]
+    assert taken.out["A"].tolist() == ["x", "y"]
+    assert list(frame.out.columns) == ["_SRCROW", "A", "B"]
+    assert frame.out["A"].tolist() == ["z", "z"]
+    later = frame.snapshot()
+    frame.set_variable("C", pd.Series([3.0, 4.0], index=index))
+    assert list(later.out.columns) == ["_SRCROW", "A", "B"]
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.text(max_size=5), st.integers(0, 5), st.integers(-3, 3))
+def test_constant_text_as_pandas_broadcast(value, n, start):
+    from cdiscmap.sdtm.vectorize import constant_text
+
+    index = pd.RangeIndex(start, start + n)
+    pd.testing.assert_series_equal(constant_text(value, index),
+                                   pd.Series(value, index=index, dtype="string"))

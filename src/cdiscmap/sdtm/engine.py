@@ -796,10 +796,8 @@ class _Domains(Mapping[str, pd.DataFrame]):
 
     def __init__(self, runs: dict[str, list[BlockRun]],
                  given: dict[str, pd.DataFrame] | None = None) -> None:
-        self._runs = {d: [BlockRun(r.domain, r.spec, vocab.BlockFrame(
-            raw=r.frame.raw, out=r.frame.out.copy(deep=False), form=r.frame.form,
-            file=r.frame.file, clean=r.frame.clean), r.plan) for r in rs]
-            for d, rs in runs.items() if rs}
+        self._runs = {d: [BlockRun(r.domain, r.spec, r.frame.snapshot(), r.plan) for r in rs]
+                      for d, rs in runs.items() if rs}
         # domains stacked by another process (their blocks are not here)
         self._stacked: dict[str, pd.DataFrame] = dict(given or {})
 

@@ -400,8 +400,15 @@ def null_text(index: pd.Index) -> pd.Series:
 
 
 def constant_text(value: str, index: pd.Index) -> pd.Series:
-    """``value`` on every row as ``string``, its factorisation known (one value)."""
-    out = pd.Series(value, index=index, dtype="string")
+    """``value`` on every row as ``string``, its factorisation known (one value).
+
+    Built over an object array of the one value (:func:`string_array`), not by pandas'
+    broadcast of a scalar to ``string``, which checks every cell: ≈ half the cost of the
+    ≈ 130 constants of a study (≈ 40 µs each at any size)."""
+    if pd.StringDtype().storage == "python":
+        out = pd.Series(string_array(np.full(len(index), value, dtype=object)), index=index)
+    else:       # pragma: no cover - the string dtype pandas would choose is not this one
+        out = pd.Series(value, index=index, dtype="string")
     arr = _own_array(out) if _CODES.get() is not None else None
     if arr is not None:
         _remember(arr, np.zeros(len(out), dtype=np.intp), np.array([value], dtype=object),

@@ -133,6 +133,19 @@ class BlockFrame:
         if isinstance(copied.dtype, pd.StringDtype) and copied.dtype.storage == "python":
             coded(copied)       # remembered (a no-op when carried)
 
+    def snapshot(self) -> BlockFrame:
+        """This frame as it stands now: variables set on this one later stay out of it (as
+        a shallow copy of ``out`` taken now), without joining the variables set so far (the
+        snapshot joins them if it is read: most never are)."""
+        if self._out.columns.has_duplicates:
+            return BlockFrame(raw=self.raw, out=self.out.copy(deep=False), form=self.form,
+                              file=self.file, clean=self.clean)
+        # ``_out`` is never written into (set_variable makes a new frame), so it is shared
+        taken = BlockFrame(raw=self.raw, out=self._out, form=self.form, file=self.file,
+                           clean=self.clean)
+        taken._columns, taken._added = self._columns, dict(self._added)
+        return taken
+
     def has_variable(self, name: str) -> bool:
         """Whether ``name`` is in ``out`` (without joining the variables set since)."""
         return name in self._added or name in self._out.columns
