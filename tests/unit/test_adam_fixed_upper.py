@@ -78,3 +78,27 @@ def test_report_bad_dates_selects_flagged_records_by_position() -> None:
     assert [(f.rule, f.usubjid, f.value, f.source) for f in findings] == [
         ("CMAP-AD0001", "S2", "2020-02-30", "AE AESEQ=2"),
         ("CMAP-AD0001", "S3", "UNK", "AE AESEQ=3")]
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["CR", "PR", "pr", "SD", "", "NE "])),
+                max_size=30),
+       st.dictionaries(st.sampled_from(["CR", "PR", "SD", "NE", "", "X"]),
+                       st.one_of(st.integers(-3, 9), st.floats(allow_nan=False)), max_size=5))
+def test_text_numbers_as_series_map(texts: list[str | None], mapping: dict[str, float]) -> None:
+    from cdiscmap.adam.io import text_numbers
+
+    values = pd.Series(texts, dtype="string", index=np.arange(len(texts)) + 3)
+    expected = values.map(mapping).astype("float64")
+    pd.testing.assert_series_equal(text_numbers(values, mapping), expected, check_names=False)
+
+
+def test_text_numbers_hand_checked() -> None:
+    from cdiscmap.adam.io import text_numbers
+
+    values = pd.Series(["Y", None, "N", "y", "Y"], dtype="string")
+    got = text_numbers(values, {"Y": 1.0, "N": 0.0})
+    assert got.dtype == "float64"
+    assert got.tolist()[:1] + got.tolist()[2:3] + got.tolist()[4:] == [1.0, 0.0, 1.0]
+    assert got.isna().tolist() == [False, True, False, True, False]
+    assert text_numbers(values.iloc[:0], {"Y": 1}).tolist() == []

@@ -43,6 +43,7 @@ from cdiscmap.adam.io import (
     report_bad_dates,
     report_rows,
     require,
+    text_numbers,
     upper_text,
 )
 from cdiscmap.adam.order import first_positions, taken_at
@@ -113,7 +114,7 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
         end = end.where(~open_end.to_numpy(), start)
     freq = upper_text(ex["EXDOSFRQ"]) if "EXDOSFRQ" in ex.columns else \
         pd.Series(pd.NA, index=ex.index, dtype="string")
-    per_day = freq.map(settings.adex.doses_per_day).astype("float64")
+    per_day = text_numbers(freq, settings.adex.doses_per_day)
     step = np.where(per_day < 1, np.round(1 / per_day), 1.0)
     once = freq.eq("ONCE").fillna(False).to_numpy()
     end = end.where(~once, start)
@@ -262,7 +263,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     numbers = {**cfg.treatment_numbers,
                **{v: max(cfg.treatment_numbers.values(), default=0) + i + 1
                   for i, v in enumerate(known)}}
-    out["TRTAN"] = out["TRTA"].map(numbers).astype("float64")
+    out["TRTAN"] = text_numbers(out["TRTA"], numbers)
     methods["TRTA"] = "ADSL.TRT01A"
     methods["TRTAN"] = "TRTA numbered " + (", ".join(f"{k} = {v}" for k, v in
                                                   cfg.treatment_numbers.items())
@@ -339,7 +340,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         out["ASEV"] = ae["AESEV"].astype("string")
         sev = upper_text(out["ASEV"])
         rank = {v: float(i + 1) for i, v in enumerate(cfg.severity_order)}
-        out["ASEVN"] = sev.map(rank).astype("float64")
+        out["ASEVN"] = text_numbers(sev, rank)
         bad_sev = sev.notna() & out["ASEVN"].isna()
         if bad_sev.any():
             report_rows(findings, ae.loc[bad_sev.to_numpy()], "AE", rule="CMAP-AD0034",

@@ -40,6 +40,7 @@ from cdiscmap.adam.io import (
     report_bad_dates,
     report_rows,
     require,
+    text_numbers,
     upper_text,
 )
 from cdiscmap.adam.order import numbered, stable_order, taken_at
@@ -141,7 +142,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
         days = days.where(~backwards)
     freq = upper_text(ex["EXDOSFRQ"]) if "EXDOSFRQ" in ex.columns \
         else pd.Series(pd.NA, index=ex.index, dtype="string")
-    per_day = freq.map(cfg.doses_per_day).astype("float64")
+    per_day = text_numbers(freq, cfg.doses_per_day)
     once = freq.eq("ONCE").fillna(False).to_numpy()
     unknown = per_day.isna().to_numpy() & ~once
     if unknown.any():

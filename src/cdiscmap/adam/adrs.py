@@ -40,6 +40,7 @@ from cdiscmap.adam.io import (
     report_rows,
     require,
     source_dates,
+    text_numbers,
     upper_isin,
     upper_text,
 )
@@ -64,6 +65,7 @@ from cdiscmap.recist.best_response import (
 )
 
 # worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
+_YES_NO = {"Y": 1.0, "N": 0.0}    # AVAL of the Y/N parameters
 _WORST = {"NE": 1, "CR": 2, "PR": 3, "SD": 4, "NON-CR/NON-PD": 5, "PD": 6}
 ADSL_CARRIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "TRT01P", "TRT01A"]
 # RS variables the OVR records and their findings read (provenance: _SRCFILE/_SRCROW or RSSEQ)
@@ -155,7 +157,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
     dates = impute_dtc(rs["RSDTC"], cfg.date_highest_imputation, cfg.date_imputation)
     report_bad_dates(findings, rs, dates.invalid, "RS", "RSDTC")
     avalc = upper_text(rs["RSSTRESC"])
-    aval = avalc.map(cfg.aval_map).astype("float64")
+    aval = text_numbers(avalc, cfg.aval_map)
     outside = avalc.notna() & aval.isna()
     if outside.any():
         report_rows(findings, rs.loc[outside], "RS", rule="CMAP-AD0002", severity=Severity.WARNING,
@@ -336,7 +338,7 @@ class _ParamBuilder:
         if override is not None:        # landmark Y/N decided by the caller
             values = override
         cfg = self.settings.adrs
-        aval = values.map({"Y": 1.0, "N": 0.0}) if yes_no else values.map(cfg.aval_map)
+        aval = text_numbers(values, _YES_NO if yes_no else cfg.aval_map)
         self._records.append({
             "USUBJID": subjects,
             # one text per parameter: spread to all parameters' records at once (records())
@@ -346,7 +348,7 @@ class _ParamBuilder:
             "PARCAT2": self.title,
             "PARCAT3": cfg.category,
             "AVALC": values.reset_index(drop=True),
-            "AVAL": aval.astype("float64").reset_index(drop=True),
+            "AVAL": aval.reset_index(drop=True),
             **dict.fromkeys(_COPIED, idx),      # OVR record labels, taken in records()
         })
 

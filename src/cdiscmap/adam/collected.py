@@ -19,7 +19,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscmap.adam.io import lookup, report_rows, require, select_records, upper_isin, upper_text
+from cdiscmap.adam.io import (
+    lookup,
+    report_rows,
+    require,
+    select_records,
+    text_numbers,
+    upper_isin,
+    upper_text,
+)
 from cdiscmap.adam.settings import DURATION_DAYS, AdamSettings, ValueSource
 from cdiscmap.findings import Findings, Severity
 
@@ -47,7 +55,7 @@ def collected_responses(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         avalc = upper_text(lookup(adsl["USUBJID"], recs["RSSTRESC"]).astype("string"))
         has = adsl["USUBJID"].isin(recs.index).to_numpy()
         avalc = avalc.where(pd.Series(has, index=avalc.index) & avalc.notna(), "MISSING")
-        aval = avalc.map(cfg.aval_map).astype("float64")
+        aval = text_numbers(avalc, cfg.aval_map)
         outside = aval.isna()
         if outside.any():
             report_rows(findings, adsl.loc[outside].assign(_V=avalc[outside]), "RS",
