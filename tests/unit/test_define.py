@@ -960,11 +960,14 @@ def test_the_faster_stylesheet_renders_the_same_html(sdtm_define, adam_define):
     assert faster_text != shipped_text
     # every lookup by OID in the global sequences is by key, but the standards' (one)
     assert re.findall(r"\$g_seq\w+\[@OID=\$", faster_text) == ["$g_seqStandard[@OID=$"]
-    assert faster_text.count("key('cdiscmap.ItemDef'") == 20
+    assert faster_text.count("key('cdiscmap.ItemDef'") == 20 + 2    # + 2 in the ARM detail
     assert faster_text.count("key('cdiscmap.GroupItemRef'") == 3
     # the SUPP--/parent rows find the other dataset by key, not by a scan of the document
     assert "//odm:ItemGroupDef" not in faster_text
-    assert faster_text.count("key('cdiscmap.ItemGroupDef'") == 7
+    assert faster_text.count("key('cdiscmap.ItemGroupDef'") == 7 + 4   # + 4 in the ARM detail
+    # nor does the ARM detail scan the MetaDataVersion for its variables and datasets
+    assert "/odm:MetaDataVersion/odm:ItemDef[" not in faster_text
+    assert "/odm:MetaDataVersion/odm:ItemGroupDef[" not in faster_text
     shipped = etree.XSLT(etree.parse(str(define_stylesheet_path())))
     faster = etree.XSLT(etree.fromstring(faster_text.encode("utf-8")))
     table = Table("t_os", "Overall survival", ["Group", "N"], footnotes=["KM."],

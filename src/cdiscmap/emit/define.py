@@ -1710,6 +1710,11 @@ _STYLESHEET_LOOKUPS = (
     # third of an SDTM define.html's time at 1,000 subjects; the key is document-wide too
     (re.compile(r"//odm:ItemGroupDef\[@OID = (\$[A-Za-z_][\w.]*)\]"),
      r"key('cdiscmap.ItemGroupDef', \1)"),
+    # the Analysis Results Metadata detail finds each analysis variable's ItemDef and dataset
+    # by a path scanning every child of the MetaDataVersion, five times per variable: half of
+    # the ADaM define.html's time (1,000 subjects: 42 -> 20 CPU-ms with the key)
+    (re.compile(r"/odm:ODM/odm:Study/odm:MetaDataVersion/odm:(ItemDef|ItemGroupDef)"
+                r"\[@OID=(\$[A-Za-z_][\w.]*)\]"), r"key('cdiscmap.\1', \2)"),
 )
 
 
