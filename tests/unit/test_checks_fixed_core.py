@@ -64,3 +64,36 @@ def test_picked_makes_each_frame_empty_slice_once() -> None:
     assert first is again and first.empty and list(first.columns) == ["USUBJID", "X"]
     picked = _picked(frame, np.array([False, True]), empties)
     assert picked["USUBJID"].tolist() == ["B"]
+
+
+_PARM = st.sampled_from(["STYPE", "INTTYPE", "ADDON", "TITLE", "TRT", "TCNTRL", "RANDOM",
+                         "INTMODEL", None])
+_VAL = st.sampled_from(["INTERVENTIONAL", "interventional", "DRUG", "Y", "y", "N", "ACTIVE",
+                        "", "  ", None, "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PARM, _VAL, _VAL), max_size=12), st.booleans())
+def test_ts_required_on_text_is_the_pandas_path(rows, with_nf) -> None:
+    from cdiscmap.checks.ts_required import check_ts_required, required_parameters
+
+    data = {"TSPARMCD": [p for p, _, _ in rows], "TSVAL": [v for _, v, _ in rows]}
+    if with_nf:
+        data["TSVALNF"] = [nf for _, _, nf in rows]
+    text = pd.DataFrame({k: pd.array(v, dtype="string") for k, v in data.items()})
+    objects = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+    assert required_parameters(text) == required_parameters(objects)     # the pandas path
+    assert check_ts_required(text) == check_ts_required(objects)
+
+
+def test_ts_required_hand_checked() -> None:
+    from cdiscmap.checks.ts_required import REQUIRED, check_ts_required
+
+    ts = pd.DataFrame({"TSPARMCD": pd.array(["STYPE", "TITLE", "TRT", None], dtype="string"),
+                       "TSVAL": pd.array(["interventional", "  ", None, "X"], dtype="string"),
+                       "TSVALNF": pd.array([None, None, "NA", None], dtype="string")})
+    missing = [f.value for f in check_ts_required(ts)]
+    # STYPE given (so INTMODEL, INTTYPE, NARMS are required); TITLE blank; TRT by TSVALNF
+    assert "STYPE" not in missing and "TRT" not in missing and "TITLE" in missing
+    assert {"INTMODEL", "INTTYPE", "NARMS"} <= set(missing)
+    assert len(missing) == len(REQUIRED) - 2 + 3

@@ -11,6 +11,7 @@ conditional parameters apply only when the parameter they depend on has the give
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cdiscmap.findings import Finding, Severity
@@ -42,14 +43,37 @@ def required_parameters(ts: pd.DataFrame) -> list[str]:
     """The parameters TS must hold, given the values it has (STYPE, INTTYPE, ADDON, ...)."""
     needed = list(REQUIRED)
     if {"TSPARMCD", "TSVAL"} <= set(ts.columns):
-        given = ts[["TSPARMCD", "TSVAL"]].dropna().astype(str)
+        parameters, values = _text(ts, "TSPARMCD"), _text(ts, "TSVAL")
+        if parameters is not None and values is not None:
+            # each condition asked of the values its parameter has (records without both
+            # left out, as the pandas path's dropna)
+            given: dict[str, set[str]] = {}
+            for parameter, value in zip(parameters, values, strict=True):
+                if parameter is not None and value is not None:
+                    given.setdefault(parameter, set()).add(value.upper())
+            return sorted(needed + [code for code, name, when in CONDITIONAL
+                                    if not when.isdisjoint(given.get(name, ()))])
+        given_ = ts[["TSPARMCD", "TSVAL"]].dropna().astype(str)
         # the records of the few parameters a condition reads, asked each condition's values
         # (a group per parameter of TS, each with its own Python set, cost more than TS does)
-        on = given[given["TSPARMCD"].isin([on for _, on, _ in CONDITIONAL])]
+        on = given_[given_["TSPARMCD"].isin([on for _, on, _ in CONDITIONAL])]
         parameter, value = on["TSPARMCD"].to_numpy(), on["TSVAL"].str.upper()
         needed += [code for code, name, when in CONDITIONAL
                    if ((parameter == name) & value.isin(when).to_numpy()).any()]
     return sorted(needed)
+
+
+def _text(ts: pd.DataFrame, column: str) -> list[str | None] | None:
+    """A ``string`` column of TS as a list of str (None for null); None for other dtypes
+    (the pandas path decides). Why a list: TS has a few dozen records (the study's design,
+    not its subjects), and each pandas call on them (notna, astype, str.strip, isin,
+    str.upper: a dozen in all) costs more than reading the values once, ≈ 5 ms of the
+    cross-dataset checks in all."""
+    series = ts[column]
+    if not isinstance(series.dtype, pd.StringDtype):
+        return None
+    return [value if isinstance(value, str) else None
+            for value in np.asarray(series.array, dtype=object)]
 
 
 def check_ts_required(ts: pd.DataFrame | None) -> list[Finding]:
@@ -58,6 +82,14 @@ def check_ts_required(ts: pd.DataFrame | None) -> list[Finding]:
     No TS at all is not this rule's concern (it is a dataset-level gap, reported elsewhere)."""
     if ts is None or "TSPARMCD" not in ts:
         return []
+    parameters = _text(ts, "TSPARMCD")
+    values = [_text(ts, column) for column in ("TSVAL", "TSVALNF") if column in ts]
+    if parameters is not None and all(v is not None for v in values):
+        # a record gives its parameter when TSVAL or TSVALNF holds more than white space
+        present = {parameter for parameter, *texts in zip(parameters, *values, strict=True)
+                   if parameter is not None and any(t is not None and t.strip() for t in texts)}
+        return [Finding(RULE, Severity.ERROR, MESSAGE, "TS", "", "TSPARMCD", code)
+                for code in required_parameters(ts) if code not in present]
     given = pd.Series(False, index=ts.index)
     for column in ("TSVAL", "TSVALNF"):
         if column in ts:
