@@ -185,3 +185,22 @@ def test_constant_text_as_pandas_broadcast(value, n, start):
     index = pd.RangeIndex(start, start + n)
     pd.testing.assert_series_equal(constant_text(value, index),
                                    pd.Series(value, index=index, dtype="string"))
+
+
+_DATES = st.one_of(st.none(), st.just("2020-01"), st.dates(
+    min_value=__import__("datetime").date(1900, 1, 1),
+    max_value=__import__("datetime").date(2100, 12, 31)).map(lambda d: d.isoformat()))
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.tuples(_DATES, _DATES), max_size=8))
+def test_study_day_as_series_arithmetic(pairs):
+    """--DY by numpy day counts equals the pandas Series arithmetic it replaced."""
+    from cdiscmap.sdtm.dates import complete_date, study_day
+
+    dtc = pd.Series([a for a, _ in pairs], dtype="string")
+    ref = pd.Series([b for _, b in pairs], dtype="string")
+    delta = (complete_date(dtc) - complete_date(ref)).dt.days.astype("float64")
+    expected = pd.Series(np.where(delta >= 0, delta + 1, delta), index=dtc.index,
+                         dtype="float64")
+    pd.testing.assert_series_equal(study_day(dtc, ref), expected)

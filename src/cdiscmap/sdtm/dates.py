@@ -419,6 +419,15 @@ def study_day(dtc: pd.Series, reference_dtc: pd.Series) -> pd.Series:
     """
     d = complete_date(dtc)
     r = complete_date(reference_dtc)
-    delta = (d - r).dt.days.astype("float64")
+    if not d.index.equals(r.index):         # the dates aligned by label, as pandas does
+        delta = (d - r).dt.days.astype("float64")
+    else:
+        # the days between two dates of the same records as numpy arrays (floor of the
+        # difference, as Timedelta.days; NaT: NaN): the Series arithmetic, ``.dt`` and
+        # ``astype`` steps cost ≈ 0.3 ms a call whatever the size (26 calls a study)
+        diff = d.to_numpy(dtype="datetime64[ns]") - r.to_numpy(dtype="datetime64[ns]")
+        missing = np.isnat(diff)
+        delta = np.floor_divide(diff.view("int64"), 86_400_000_000_000).astype("float64")
+        delta[missing] = np.nan
     out = np.where(delta >= 0, delta + 1, delta)
     return pd.Series(out, index=dtc.index, dtype="float64")

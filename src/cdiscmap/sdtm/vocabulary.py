@@ -246,6 +246,9 @@ class MapContext:
     subject_positions: dict[int, tuple[np.ndarray, pd.Index, np.ndarray]] = \
         field(default_factory=dict)
     visit_calendar: list[VisitCalendarEntry] = field(default_factory=list)
+    # visit rule tables by the distinct visit names they cover (:func:`_visit_table`): a
+    # block's VISIT and VISITNUM read the same names, and blocks of one form share them
+    visit_tables: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict)
 
     def report(self, frame: BlockFrame, mask: pd.Series, *, rule: str, severity: Severity,
                message: str, values: pd.Series | None = None) -> None:
@@ -1082,8 +1085,17 @@ def _visit_table(ctx: MapContext, values: pd.Series) -> pd.DataFrame:
     """Map each distinct collected visit name to its rule (first match) and, for template
     rules, VISIT/VISITNUM; expression rules are computed per record by the callers."""
     distinct = coded(values)[1]       # the distinct non-null names, from the codes
+    key = tuple(sorted(distinct))
+    known = ctx.visit_tables.get(key)
+    if known is None:
+        known = ctx.visit_tables[key] = _visit_rule_table(ctx, key)
+    return known
+
+
+def _visit_rule_table(ctx: MapContext, names: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`_visit_table` of the distinct names ``names`` (sorted), worked out."""
     rows = []
-    for raw in sorted(distinct):
+    for raw in names:
         for index, rule in enumerate(ctx.study.visits):
             m = re.fullmatch(rule.match, str(raw).strip(), flags=re.IGNORECASE)
             if m:
