@@ -270,6 +270,12 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
     from cdiscmap.resources import default_study_dir, resolve_study_dir
 
     study_dir = resolve_study_dir(study) if study else default_study_dir()
+    if makes_report(study_dir, adam):
+        with _start_up():
+            # what this process and the report's both import and pandas is no part of:
+            # pydantic, PyYAML and the report's settings models (0.11 CPU-s), made once here
+            # and inherited by the report's process instead of made again in it
+            import cdiscmap.analysis.settings  # noqa: F401
     # a small run's report process, forked before the imports below: it makes its own while
     # the second core is idle (pipeline/early_report.py); the run closes it when it ends
     report_process = start_report_process(study_dir, raw_dir, adam)
