@@ -204,3 +204,20 @@ def test_study_day_as_series_arithmetic(pairs):
     expected = pd.Series(np.where(delta >= 0, delta + 1, delta), index=dtc.index,
                          dtype="float64")
     pd.testing.assert_series_equal(study_day(dtc, ref), expected)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.one_of(st.none(), _DATES, st.sampled_from(
+    ["2020-02-30", "2020-13-01", "2020-01-01T10:20", "2020-1-1", " 2020-01-01", "٢٠٢٠-01-01",
+     "2020-01-01x", "0001-01-01", "9999-12-31", "2020-00-10", ""])), max_size=8),
+    st.integers(-2, 2))
+def test_complete_date_as_string_methods(values, start):
+    """_complete_date equals the pandas string-method chain it replaced."""
+    from cdiscmap.sdtm.dates import _complete_date
+
+    dtc = pd.Series(values, index=pd.RangeIndex(start, start + len(values)), dtype="string",
+                    name="DTC")
+    text = dtc.astype("string").str.slice(0, 10)
+    ok = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    expected = pd.to_datetime(text.where(ok), format="%Y-%m-%d", errors="coerce")
+    pd.testing.assert_series_equal(_complete_date(dtc), expected)

@@ -406,10 +406,21 @@ def complete_date(dtc: pd.Series) -> pd.Series:
     return map_unique(dtc, _complete_date, memo="complete_date")
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _complete_date(dtc: pd.Series) -> pd.Series:
-    text = dtc.astype("string").str.slice(0, 10)
-    ok = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
-    return pd.to_datetime(text.where(ok), format="%Y-%m-%d", errors="coerce")
+    """The first 10 characters of each text when they are a YYYY-MM-DD date, parsed
+    (``to_datetime`` with that format; NaT otherwise). Tested value by value in Python, as
+    pandas' string methods would on these Python strings, without their chain of Series
+    steps (≈ 0.5 ms a call whatever the size: the values are a column's new distinct ones)."""
+    text = dtc.astype("string").to_numpy(dtype=object, na_value=None)
+    day = np.empty(len(text), dtype=object)
+    for i, value in enumerate(text):
+        head = value[:10] if value is not None else None
+        day[i] = head if head is not None and _ISO_DAY.fullmatch(head) is not None else None
+    return pd.Series(pd.to_datetime(day, format="%Y-%m-%d", errors="coerce"),
+                     index=dtc.index, name=dtc.name)
 
 
 def study_day(dtc: pd.Series, reference_dtc: pd.Series) -> pd.Series:
