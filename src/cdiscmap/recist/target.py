@@ -46,11 +46,13 @@ def fmt_number(values: np.ndarray, *, signed: bool = True, trim: bool = False) -
     rounded = np.round(np.asarray(values, dtype=np.float64), 1) + 0.0   # + 0.0 turns -0.0 into 0.0
     codes, uniques = pd.factorize(rounded, use_na_sentinel=False)
     uniques = np.asarray(uniques, dtype=np.float64)
-    text = pd.Series(uniques, dtype=np.float64).astype(str).fillna("nan").to_numpy(dtype=object)
+    # str() of each distinct number, as pandas' astype(str) writes a float or an int (NaN
+    # "nan"), without a Series per call: the cross-check formats a dozen columns of a few rows
+    text = np.array([str(u) for u in uniques.tolist()], dtype=object)
     if trim:
         whole = np.isfinite(uniques) & (uniques == np.trunc(uniques)) & (np.abs(uniques) < 2**53)
         if whole.any():
-            text[whole] = pd.Series(uniques[whole].astype(np.int64)).astype(str).to_numpy(object)
+            text[whole] = [str(u) for u in uniques[whole].astype(np.int64).tolist()]
     if signed:
         text = np.where(uniques >= 0, "+", "").astype(object) + text
     return text[codes]
