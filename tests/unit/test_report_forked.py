@@ -115,6 +115,9 @@ class Channel:
         if self.loaded_at_recv is None:      # what was imported before the first message
             self.loaded_at_recv = sorted(m for m in ("matplotlib.pyplot", "scipy.special",
                                                      "scipy.optimize") if m in sys.modules)
+            # brentq's C routine (Clopper-Pearson bounds) loaded without scipy.optimize
+            from cdiscmap.analysis.response import _brentq
+            self.brentq_ready = _brentq.cache_info().currsize == 1
             # the imports made no collection, and the collector is on again for the report
             # with what they made frozen (matplotlib and scipy: far over 10,000 objects)
             self.at_recv = (list(collections), gc.isenabled(), gc.get_freeze_count() > 10_000)
@@ -135,7 +138,8 @@ gc.unfreeze()
 closed = Channel([])                              # the parent closed its end: no ADaM
 report_peer(closed)
 assert closed.sent == []
-assert closed.loaded_at_recv == ["matplotlib.pyplot", "scipy.optimize", "scipy.special"]
+assert closed.loaded_at_recv == ["matplotlib.pyplot", "scipy.special"]
+assert closed.brentq_ready
 assert closed.at_recv == ([], True, True), closed.at_recv
 asked = Channel([(adam, settings)])
 report_peer(asked)
