@@ -102,3 +102,11 @@ def test_text_numbers_hand_checked() -> None:
     assert got.tolist()[:1] + got.tolist()[2:3] + got.tolist()[4:] == [1.0, 0.0, 1.0]
     assert got.isna().tolist() == [False, True, False, True, False]
     assert text_numbers(values.iloc[:0], {"Y": 1}).tolist() == []
+
+
+def test_upper_values_hand_checked() -> None:
+    from cdiscmap.adam.io import upper_values
+
+    got = upper_values(np.array([" a ", "ß", "\tNon-cr/non-pd", ""], dtype=object))
+    assert got.dtype == object and got.tolist() == ["A", "SS", "NON-CR/NON-PD", ""]
+    assert upper_values(np.array([], dtype=object)).tolist() == []

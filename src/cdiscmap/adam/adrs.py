@@ -64,8 +64,8 @@ from cdiscmap.recist.best_response import (
     shared_preparation,
 )
 
-# worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
 _YES_NO = {"Y": 1.0, "N": 0.0}    # AVAL of the Y/N parameters
+# worst-of-day order (admiralonco adrs vignette worst_resp): higher is worse; NE least telling
 _WORST = {"NE": 1, "CR": 2, "PR": 3, "SD": 4, "NON-CR/NON-PD": 5, "PD": 6}
 ADSL_CARRIED = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "TRT01P", "TRT01A"]
 # RS variables the OVR records and their findings read (provenance: _SRCFILE/_SRCROW or RSSEQ)

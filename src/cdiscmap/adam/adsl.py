@@ -29,6 +29,7 @@ from cdiscmap.adam.io import (
     source_records,
     upper_isin,
     upper_text,
+    upper_values,
 )
 from cdiscmap.adam.order import first_positions, record_of, taken_at
 from cdiscmap.adam.settings import AdamSettings, DateSource, ExDateRule, Exposure, where_text
@@ -111,15 +112,17 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
     if absent:
         findings.add(notice("CMAP-AD0005", f"DM has no {', '.join(absent)}; ADSL leaves them empty",
                             "DM", ", ".join(absent)))
-    out = pd.DataFrame(index=dm.index)
+    # one frame of the columns' own arrays (copies of DM's), not a column set at a time
+    # (14 insertions into a growing frame, ≈1.5 ms)
+    columns: dict[str, object] = {}
     for name in DM_COPIED:
         if name in dm.columns:
-            out[name] = _dm_number(dm, name) if name in _NUMERIC_DM else \
-                dm[name].astype("string")
+            columns[name] = _dm_number(dm, name).to_numpy() if name in _NUMERIC_DM else \
+                dm[name].astype("string").array
         else:
-            out[name] = np.nan if name in _NUMERIC_DM else pd.Series(pd.NA, index=dm.index,
-                                                                      dtype="string")
-    return out.reset_index(drop=True)
+            columns[name] = np.full(len(dm), np.nan) if name in _NUMERIC_DM else \
+                pd.array([pd.NA] * len(dm), dtype="string")
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(dm)), copy=False)
 
 
 def _age_groups(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str]) -> None:
@@ -534,16 +537,17 @@ def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, st
         if g.source not in adsl.columns:
             raise InputDataError(f"grouping {g.variable}: ADSL has no {g.source} to group")
         # the groups of each distinct trimmed upper-case value, spread to the records
+        # (in Python per distinct value: a few, where "string" accessors cost ≈0.2 ms each)
         codes, uniques = factorize_text(adsl[g.source].astype("string"))
-        value = pd.Series(uniques, dtype="string").str.strip().str.upper()
-        given_u = (value.notna() & (value.str.len() > 0).fillna(False)).to_numpy(dtype=bool)
+        value = upper_values(uniques).tolist()
+        given_u = np.array([len(v) > 0 for v in value], dtype=bool)
         conds = []
         for group in g.groups:
-            hit = value.isin(group.values) if group.values is not None else \
-                pd.Series(given_u, index=value.index)
-            for text in group.contains:
-                hit = hit | value.str.contains(text, regex=False)
-            conds.append(hit.fillna(False).to_numpy(dtype=bool) & given_u)
+            wanted = set(group.values or ())
+            hit = np.array([(v in wanted if group.values is not None else True)
+                            or any(text in v for text in group.contains) for v in value],
+                           dtype=bool)
+            conds.append(hit & given_u)
         index = np.append(np.select(conds, list(range(1, len(conds) + 1)), default=0)
                           .astype(np.intp), 0)[codes]         # a missing value: no group
         given = pd.Series(np.append(given_u, False)[codes], index=adsl.index)

@@ -22,7 +22,7 @@ from cdiscmap.recist.lesions import object_addresses
 __all__ = ["SDTM_SUFFIXES", "SdtmFolder", "as_dates", "dataset_columns", "index_positions", "key_index", "lookup",
            "lookup_columns", "normalise_frame", "notice", "provenance", "read_sdtm", "report_bad_dates",
            "report_rows", "require", "select_records", "source_dates", "source_records",
-           "text_numbers", "upper_isin", "upper_text"]
+           "text_numbers", "upper_isin", "upper_text", "upper_values"]
 
 def require(sdtm: dict[str, pd.DataFrame], dataset: str, variables: list[str],
             why: str = "") -> pd.DataFrame:
@@ -79,14 +79,9 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
     date/value variable is an InputDataError (the settings ask for it). Unparseable dates are
     findings (CMAP-AD0001) and the record is left out.
     """
-    columns = ["USUBJID", "DT", "DTF", "SEQ", "VALUE"]
-    empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
-                          "DT": pd.Series(dtype="datetime64[ns]"),
-                          "DTF": pd.Series(dtype="string"), "SEQ": pd.Series(dtype="float64"),
-                          "VALUE": pd.Series(dtype="string")})
     found = source_records(sdtm, source, findings, highest=highest, how=how, purpose=purpose)
     if found is None:
-        return empty
+        return _no_dates()
     records, imputed = found
     seq_name = source.dataset[:2] + "SEQ" if len(source.dataset) >= 2 else ""
     out = pd.DataFrame({
@@ -99,7 +94,15 @@ def source_dates(sdtm: dict[str, pd.DataFrame], source: DateSource, findings: Fi
         else pd.Series(pd.NA, index=records.index, dtype="string"),
     })
     out = out.loc[out["DT"].notna() & out["USUBJID"].notna()]
-    return out[columns] if not out.empty else empty
+    return out if not out.empty else _no_dates()     # its columns in order already: no copy
+
+
+def _no_dates() -> pd.DataFrame:
+    """:func:`source_dates` without records (made only then: ≈0.3 ms)."""
+    return pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
+                         "DT": pd.Series(dtype="datetime64[ns]"),
+                         "DTF": pd.Series(dtype="string"), "SEQ": pd.Series(dtype="float64"),
+                         "VALUE": pd.Series(dtype="string")})
 
 
 def source_records(sdtm: Mapping[str, pd.DataFrame], source: DateSource, findings: Findings, *,
@@ -262,7 +265,7 @@ def lookup_columns(keys: pd.Series, table: pd.DataFrame, names: list[str]
 def upper_text(values: pd.Series) -> pd.Series:
     """Trimmed, upper-cased "string" copy; the work is done once per distinct value."""
     codes, uniques = factorize_text(values)
-    return spread_text(_upper(uniques), codes, values.index)  # no check of every row's object
+    return spread_text(upper_values(uniques), codes, values.index)  # no check of every row's object
 
 
 def text_numbers(values: pd.Series, mapping: Mapping[str, float]) -> pd.Series:
@@ -282,11 +285,12 @@ def upper_isin(values: pd.Series, wanted: list[str]) -> np.ndarray:
     if not len(uniques):
         return np.zeros(len(values), dtype=bool)
     targets = {w.strip().upper() for w in wanted}
-    hit = np.fromiter((u in targets for u in _upper(uniques)), dtype=bool, count=len(uniques))
+    hit = np.fromiter((u in targets for u in upper_values(uniques)), dtype=bool,
+                      count=len(uniques))
     return np.where(codes >= 0, hit[np.clip(codes, 0, None)], False)
 
 
-def _upper(uniques: np.ndarray) -> np.ndarray:
+def upper_values(uniques: np.ndarray) -> np.ndarray:
     """The distinct texts (str) trimmed and upper-cased: ``str.strip``/``str.upper`` per
     distinct value, as ``Series.str.strip().str.upper()`` of a "string" Series does them, without
     building that Series and its two accessors (≈0.35 ms a call; ``upper_isin`` is called
