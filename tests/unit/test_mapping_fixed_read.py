@@ -57,3 +57,22 @@ def test_object_parse_as_categories(tmp_path_factory, rows):
         other_codes, other_uniques = known_categories[c]
         assert np.array_equal(codes, other_codes)
         assert list(uniques) == list(other_uniques)
+
+
+def test_lineage_columns_as_set_after(tmp_path):
+    """_SRCFILE and _SRCROW, built with the other columns, are what setting them on the read
+    frame afterwards gives (an object column of the file name, int64 row numbers)."""
+    path = tmp_path / "f.csv"
+    path.write_text("A,B\n x ,1\n,2\ny,\n", encoding="utf-8")
+    frame = readers.read_form("f", path).frame
+    expected = frame[["A", "B"]].copy()
+    expected["_SRCFILE"] = "f.csv"
+    expected["_SRCROW"] = np.arange(1, 4, dtype="int64")
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["_SRCFILE"].dtype == object and list(frame.columns) == \
+        ["A", "B", "_SRCFILE", "_SRCROW"]
+    # a raw column of that name is replaced in its place, as before
+    path.write_text("_SRCROW,B\n7,1\n", encoding="utf-8")
+    frame = readers.read_form("f", path).frame
+    assert list(frame.columns) == ["_SRCROW", "B", "_SRCFILE"]
+    assert frame["_SRCROW"].tolist() == [1]

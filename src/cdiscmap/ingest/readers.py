@@ -358,12 +358,22 @@ def read_form(name: str, path: Path, root: Path | None = None, *, format: str | 
     columns = frame.columns
     # copy=False: the cleaned arrays go in as they are, so the factorisations remembered
     # while cleaning (sdtm/vectorize.py codes_cache) stay theirs; a dict is copied by default
-    frame = pd.DataFrame({i: _clean_column(frame.iloc[:, i]) for i in range(len(columns))},
-                         index=frame.index, copy=False)
-    frame.columns = columns
-    frame["_SRCFILE"] = path.name
-    frame["_SRCROW"] = srcrow if srcrow is not None else \
-        np.arange(1, len(frame) + 1, dtype="int64")
+    data: dict[int, object] = {i: _clean_column(frame.iloc[:, i]) for i in range(len(columns))}
+    rows = srcrow if srcrow is not None else np.arange(1, len(frame) + 1, dtype="int64")
+    if "_SRCFILE" in columns or "_SRCROW" in columns:
+        frame = pd.DataFrame(data, index=frame.index, copy=False)
+        frame.columns = columns
+        frame["_SRCFILE"] = path.name
+        frame["_SRCROW"] = rows
+    else:
+        # the lineage columns go in with the others (as ``frame[name] = ...`` would add them
+        # after: the file name on every row, an object column): two column inserts fewer
+        n = len(columns)
+        data[n] = np.full(len(frame), path.name, dtype=object)
+        data[n + 1] = rows
+        index = frame.index
+        frame = pd.DataFrame(data, index=index, copy=False)
+        frame.columns = columns.append(pd.Index(["_SRCFILE", "_SRCROW"]))
     return RawForm(name=name, file=path.name, path=path, frame=frame, dropped=dropped)
 
 
