@@ -97,3 +97,17 @@ def test_ts_required_hand_checked() -> None:
     assert "STYPE" not in missing and "TRT" not in missing and "TITLE" in missing
     assert {"INTMODEL", "INTTYPE", "NARMS"} <= set(missing)
     assert len(missing) == len(REQUIRED) - 2 + 3
+
+
+def test_duplicated_among_without_duplicates_copies_nothing() -> None:
+    from cdiscmap.checks.crossdomain import _duplicated_among
+    from cdiscmap.checks.facts import facts_cache
+
+    rs = pd.DataFrame({"USUBJID": pd.array(["S1", "S1", "S2"], dtype="string"),
+                       "VISITNUM": [1.0, 2.0, 1.0]},
+                      index=[5, 6, 7])
+    with facts_cache():
+        picked, dup = _duplicated_among(rs, pd.Series(True, index=rs.index),
+                                        ["USUBJID", "VISITNUM"])
+    assert picked.empty and list(picked.columns) == ["USUBJID", "VISITNUM"]
+    assert dup.empty and picked[dup].empty

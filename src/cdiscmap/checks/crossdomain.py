@@ -270,11 +270,15 @@ def _duplicated_among(frame: pd.DataFrame, rows: pd.Series, columns: list[str]
                       ) -> tuple[pd.DataFrame, pd.Series]:
     """``frame[rows]`` and its ``duplicated(columns, keep="first")``: the keys are made from
     the codes of the whole columns (the reader's, shared) and then taken to the rows, rather
-    than factorising the text of the selected records again."""
-    chosen = frame[rows]
+    than factorising the text of the selected records again. With no duplicate (the usual
+    case) both are empty: the records are not copied only to be left out (≈ 0.3 ms a
+    dataset)."""
     at = np.flatnonzero(np.asarray(rows, dtype=bool))
-    key = _row_keys(frame, columns)[at]
-    return chosen, pd.Series(duplicated_keys(key), index=chosen.index)
+    duplicated = duplicated_keys(_row_keys(frame, columns)[at])
+    if not duplicated.any():
+        return frame.iloc[:0], pd.Series(np.zeros(0, dtype=bool), index=frame.index[:0])
+    chosen = frame[rows]
+    return chosen, pd.Series(duplicated, index=chosen.index)
 
 
 def duplicated_keys(keys: np.ndarray) -> np.ndarray:
