@@ -221,3 +221,18 @@ def test_complete_date_as_string_methods(values, start):
     ok = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
     expected = pd.to_datetime(text.where(ok), format="%Y-%m-%d", errors="coerce")
     pd.testing.assert_series_equal(_complete_date(dtc), expected)
+
+
+def test_column_inserted_in_place_is_kept():
+    """A column set in place in ``out`` (as code outside the engine may do) is kept when
+    variables set later are joined, and stays out of a snapshot taken before it."""
+    index = pd.RangeIndex(2)
+    frame = BlockFrame(raw=pd.DataFrame(index=index),
+                       out=pd.DataFrame({"_SRCROW": [1, 2]}, index=index), form="F",
+                       file="f.csv")
+    frame.set_variable("A", pd.Series(["x", "y"], index=index, dtype="string"))
+    taken = frame.snapshot()
+    frame.out["LATER"] = "z"
+    frame.set_variable("B", pd.Series([1.0, 2.0], index=index))
+    assert list(frame.out.columns) == ["_SRCROW", "A", "LATER", "B"]
+    assert list(taken.out.columns) == ["_SRCROW", "A"]

@@ -1406,6 +1406,10 @@ def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
     spec = loaded.domains[domain]
     seqvar = f"{domain}SEQ"
     pieces = []
+    # the kept rows are taken from only the columns a SUPP-- record reads (``out.loc[keep]``
+    # copied every column of the domain, per QNAM, for IDVARVAL alone)
+    named = out[[c for c in dict.fromkeys(["USUBJID", seqvar, "_SRCFILE", "_SRCROW"])
+                 if c in out.columns]] if spec.supp and not out.columns.has_duplicates else out
     for qnam, s in spec.supp.items():
         col = f"_SUPP_{qnam}"
         if col not in out:
@@ -1419,12 +1423,13 @@ def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
                                    False)[codes], index=values.index)
         if not keep.any():
             continue
+        kept = named.loc[keep]
         part = pd.DataFrame({
-            "USUBJID": out.loc[keep, "USUBJID"].astype("string"),
-            "IDVARVAL": _idvarval(out.loc[keep], seqvar, domain),
+            "USUBJID": kept["USUBJID"].astype("string"),
+            "IDVARVAL": _idvarval(kept, seqvar, domain),
             "QNAM": qnam, "QLABEL": s.label, "QVAL": values[keep], "QORIG": s.origin.upper()
             if s.origin != "Collected" else "CRF", "QEVAL": s.evaluator or "",
-            "_SRCFILE": out.loc[keep, "_SRCFILE"], "_SRCROW": out.loc[keep, "_SRCROW"]})
+            "_SRCFILE": kept["_SRCFILE"], "_SRCROW": kept["_SRCROW"]})
         pieces.append(part)
     if len(overflow):
         pieces.append(overflow.assign(IDVARVAL=_idvarval(overflow, seqvar, domain)))

@@ -84,9 +84,10 @@ class BlockFrame:
                  clean: bool = False) -> None:
         self.raw = raw
         self._out = out
-        # the columns of ``_out`` by name (array or numeric Series), once known, and the
-        # variables set since ``_out`` was made
-        self._columns: dict[str, object] | None = None
+        # the columns of ``_out`` by name (array or numeric Series) once known, with the
+        # column index they were known for (a column inserted into ``_out`` in place gives
+        # it a new one: they are then read again), and the variables set since
+        self._columns: tuple[pd.Index, dict[str, object]] | None = None
         self._added: dict[str, pd.Series] = {}
         self.form = form
         self.file = file
@@ -95,15 +96,17 @@ class BlockFrame:
     @property
     def out(self) -> pd.DataFrame:
         """The derived variables as one frame (those set since the last read joined now).
-        Read-only: a variable changes through :meth:`set_variable`."""
+        A variable is changed through :meth:`set_variable` (a column replaced in place in
+        this frame would be lost when the variables set later are joined)."""
         if self._added:
-            columns = dict(self._columns if self._columns is not None else
-                           _column_data(self._out, self._out.columns))
+            known = self._columns
+            columns = dict(known[1] if known is not None and known[0] is self._out.columns
+                           else _column_data(self._out, self._out.columns))
             # a name set again keeps its place, as setting a frame's column leaves it
             columns.update(_column_data(self._added, self._added))
             self._out = pd.DataFrame(columns, index=self._out.index, columns=list(columns),
                                      copy=False)
-            self._columns, self._added = columns, {}
+            self._columns, self._added = (self._out.columns, columns), {}
         return self._out
 
     @out.setter
@@ -140,9 +143,10 @@ class BlockFrame:
         if self._out.columns.has_duplicates:
             return BlockFrame(raw=self.raw, out=self.out.copy(deep=False), form=self.form,
                               file=self.file, clean=self.clean)
-        # ``_out`` is never written into (set_variable makes a new frame), so it is shared
-        taken = BlockFrame(raw=self.raw, out=self._out, form=self.form, file=self.file,
-                           clean=self.clean)
+        # a shallow copy of ``_out`` (its arrays and column index shared): a column set in
+        # place in this frame's ``out`` later stays out of the snapshot
+        taken = BlockFrame(raw=self.raw, out=self._out.copy(deep=False), form=self.form,
+                           file=self.file, clean=self.clean)
         taken._columns, taken._added = self._columns, dict(self._added)
         return taken
 
