@@ -111,3 +111,16 @@ def test_duplicated_among_without_duplicates_copies_nothing() -> None:
                                         ["USUBJID", "VISITNUM"])
     assert picked.empty and list(picked.columns) == ["USUBJID", "VISITNUM"]
     assert dup.empty and picked[dup].empty
+
+
+def test_allowed_terms_once_per_codelist() -> None:
+    from cdiscmap.checks import schema
+    from cdiscmap.standards.models import Codelist, Term
+
+    ny = Codelist(name="NY", label="No Yes", extensible=False, source="test",
+                  terms=[Term(value="N"), Term(value="Y")])
+    first = schema._allowed_terms(ny)
+    assert first == frozenset({"N", "Y"}) and schema._allowed_terms(ny) is first
+    same_terms = ny.model_copy()                    # another codelist object: its own entry
+    assert schema._allowed_terms(same_terms) == first
+    assert schema._ALLOWED[id(same_terms)][0] is same_terms
