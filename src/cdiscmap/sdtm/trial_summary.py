@@ -8,11 +8,14 @@ study.yaml ``data_cutoff``, the one cut-off date DM and EPOCH use too.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import SpecError
 from cdiscmap.sdtm.relationships import split_continued
+from cdiscmap.sdtm.vectorize import coded
 from cdiscmap.spec.loader import LoadedStudy
 from cdiscmap.standards.models import Standards
 
@@ -26,12 +29,21 @@ def _derived(name: str, dm: pd.DataFrame | None) -> str | None:
     if name == "ACTSUB":
         return str(dm["USUBJID"].nunique())
     if name == "SSTDTC" and "RFICDTC" in dm:
-        dates = dm["RFICDTC"].dropna().astype(str).str.slice(0, 10)
-        return dates.min() if len(dates) else None
+        return _date_bound(dm["RFICDTC"], min)
     if name == "SENDTC" and "RFPENDTC" in dm:
-        dates = dm["RFPENDTC"].dropna().astype(str).str.slice(0, 10)
-        return dates.max() if len(dates) else None
+        return _date_bound(dm["RFPENDTC"], max)
     return None
+
+
+def _date_bound(values: pd.Series, bound: Callable[[Iterable[str]], str]) -> str | None:
+    """The earliest (``min``) or latest (``max``) date part (first 10 characters) of a DM
+    date column, None when it holds none; a ``string`` column's cut once per distinct value
+    (its factorisation remembered by the mapping) rather than per subject."""
+    if isinstance(values.dtype, pd.StringDtype):
+        distinct = coded(values)[1]
+        return bound(value[:10] for value in distinct) if len(distinct) else None
+    dates = values.dropna().astype(str).str.slice(0, 10)
+    return (dates.min() if bound is min else dates.max()) if len(dates) else None
 
 
 def build_ts(loaded: LoadedStudy, dm: pd.DataFrame | None, standards: Standards
