@@ -236,3 +236,22 @@ def test_column_inserted_in_place_is_kept():
     frame.set_variable("B", pd.Series([1.0, 2.0], index=index))
     assert list(frame.out.columns) == ["_SRCROW", "A", "LATER", "B"]
     assert list(taken.out.columns) == ["_SRCROW", "A"]
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.sampled_from(["a.csv", "b.csv"]), max_size=5), st.booleans())
+def test_lineage_as_copy_then_file_as_text(files, renumber):
+    from cdiscmap.sdtm.engine import LINEAGE, _file_as_text, _lineage
+
+    index = pd.RangeIndex(len(files)) if renumber else pd.Index(range(3, 3 + len(files)))
+    df = pd.DataFrame({"A": range(len(files)), "_SRCFILE": np.array(files, dtype=object),
+                       "_SRCROW": np.arange(1, len(files) + 1)}, index=index)
+    with codes_cache():
+        expected = df[LINEAGE].copy()
+        _file_as_text(expected)
+        got = _lineage(df)
+        pd.testing.assert_frame_equal(got, expected)
+        if expected["_SRCFILE"].dtype == "string":
+            want, have = remembered(expected["_SRCFILE"]), remembered(got["_SRCFILE"])
+            assert want is not None and have is not None
+            assert np.array_equal(want[0], have[0]) and list(want[1]) == list(have[1])

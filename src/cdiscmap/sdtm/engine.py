@@ -479,9 +479,22 @@ def build_source(ctx: vocab.MapContext, store: FormStore, domain: str, block: Bl
 
     df = _renumbered(df)
     acc.use(form.name, df["_SRCROW"], tag)
-    out = df[LINEAGE].copy()
-    _file_as_text(out)
-    return vocab.BlockFrame(raw=df, out=out, form=form.name, file=form.file, clean=True)
+    return vocab.BlockFrame(raw=df, out=_lineage(df), form=form.name, file=form.file,
+                            clean=True)
+
+
+def _lineage(df: pd.DataFrame) -> pd.DataFrame:
+    """``df[LINEAGE].copy()`` with :func:`_file_as_text` applied, built as one frame when
+    the file name is one text on every row (read_form's): a copy of the two columns then
+    a column replaced cost ≈ 0.3 ms a block."""
+    files = df["_SRCFILE"].to_numpy() if not df.columns.has_duplicates else None
+    if files is None or not len(files) or files.dtype != object or \
+            not isinstance(files[0], str) or not (files == files[0]).all():
+        out = df[LINEAGE].copy()
+        _file_as_text(out)
+        return out
+    return pd.DataFrame({"_SRCFILE": constant_text(files[0], df.index).array,
+                         "_SRCROW": df["_SRCROW"].copy()}, index=df.index, copy=False)
 
 
 def _file_as_text(out: pd.DataFrame) -> None:
