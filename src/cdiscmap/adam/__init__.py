@@ -45,6 +45,7 @@ from cdiscmap.adam.adsl import (
 from cdiscmap.adam.adtr import derive_adtr, prepare_sums
 from cdiscmap.adam.adtte import derive_adtte
 from cdiscmap.adam.collected import apply_evaluable_rule
+from cdiscmap.adam.dtypes import FLOAT, TEXT
 from cdiscmap.adam.io import SdtmFolder, read_sdtm
 from cdiscmap.adam.settings import AdamSettings, load_adam_settings
 from cdiscmap.errors import InputDataError
@@ -128,9 +129,9 @@ def adsl_only_stage(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                     adsl: pd.DataFrame) -> AdslStage:
     """The stage :func:`derive_adsl_only` needs (SDTM, settings, ADSL) around an ADSL derived
     elsewhere (by the parent of a forked child, which derives the datasets from it)."""
-    empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
-                          "TUSTRESC": pd.Series(dtype="string"),
-                          "SEQ": pd.Series(dtype="float64")})
+    empty = pd.DataFrame({"USUBJID": pd.Series(dtype=TEXT),
+                          "TUSTRESC": pd.Series(dtype=TEXT),
+                          "SEQ": pd.Series(dtype=FLOAT)})
     return AdslStage(sdtm=_upper_keys(sdtm), settings=settings,
                      adsl=AdslResult(adsl=adsl, baseline_tumours=empty), findings=[],
                      methods={})

@@ -36,6 +36,7 @@ import pandas as pd
 
 from cdiscmap.adam.adsl import counted_doses
 from cdiscmap.adam.dates import impute_dtc, impute_dtm, spread_text
+from cdiscmap.adam.dtypes import DATES, FLOAT, TEXT
 from cdiscmap.adam.io import (
     adsl_positions,
     as_dates,
@@ -64,7 +65,7 @@ _Y = np.array(["Y"], dtype=object)      # a flag's one value, spread by code (sp
 
 def relative_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
     """ADaM relative day: date − reference + 1 on or after the reference, no day 0."""
-    diff = (dates - reference).dt.days.astype("float64")
+    diff = (dates - reference).dt.days.astype(FLOAT)
     return diff.where(diff < 0, diff + 1)
 
 
@@ -87,7 +88,7 @@ def _bounded(dtc: pd.Series, highest: str, how: str, bound: pd.Series, *, lower:
         inside = (bound[past] <= other) if lower else (bound[past] >= other)
         move[past] = inside.fillna(False).to_numpy()
     stamps = stamps.where(~move, bound)
-    return stamps.astype("datetime64[ns]"), imp.date_flag, imp.time_flag, imp.invalid
+    return stamps.astype(DATES), imp.date_flag, imp.time_flag, imp.invalid
 
 
 def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Series,
@@ -99,7 +100,7 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     (QOD: every other day), once when EXDOSFRQ is ONCE. An open record (no EXENDTC) doses on
     its start date when ``exposure.open_end_uses_start`` (as TRTEDT), else not at all
     (admiral's single-dose dataset needs both dates)."""
-    none = pd.Series(pd.NaT, index=usubjid.index, dtype="datetime64[ns]")
+    none = pd.Series(pd.NaT, index=usubjid.index, dtype=DATES)
     if "EX" not in sdtm:       # ADEX's notice says EX is absent
         return none
     ex = require(sdtm, "EX", ["USUBJID", "EXSTDTC"], "ADAE LDOSEDTM")
@@ -107,21 +108,21 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     ex = ex.loc[counted_doses(ex, cfg)]
     start = impute_dtc(ex["EXSTDTC"], cfg.start_imputation, "first").dates
     end = impute_dtc(ex["EXENDTC"], cfg.end_imputation, "last").dates \
-        if "EXENDTC" in ex.columns else pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+        if "EXENDTC" in ex.columns else pd.Series(pd.NaT, index=ex.index, dtype=DATES)
     open_end = ex["EXENDTC"].isna() if "EXENDTC" in ex.columns else \
         pd.Series(True, index=ex.index)
     if cfg.open_end_uses_start:
         end = end.where(~open_end.to_numpy(), start)
     freq = upper_text(ex["EXDOSFRQ"]) if "EXDOSFRQ" in ex.columns else \
-        pd.Series(pd.NA, index=ex.index, dtype="string")
+        pd.Series(pd.NA, index=ex.index, dtype=TEXT)
     per_day = text_numbers(freq, settings.adex.doses_per_day)
     step = np.where(per_day < 1, np.round(1 / per_day), 1.0)
     once = freq.eq("ONCE").fillna(False).to_numpy()
     end = end.where(~once, start)
-    dose_start = start.to_numpy(dtype="datetime64[ns]")
-    dose_end = end.to_numpy(dtype="datetime64[ns]")
+    dose_start = start.to_numpy(dtype=DATES)
+    dose_end = end.to_numpy(dtype=DATES)
     usable = ~np.isnat(dose_start) & ~np.isnat(dose_end) & (dose_end >= dose_start)
-    ae_start = astdt.to_numpy(dtype="datetime64[ns]")
+    ae_start = astdt.to_numpy(dtype=DATES)
     dated = np.flatnonzero(~np.isnat(ae_start))
     # every (AE, dose record) pair of one subject, as an inner merge on USUBJID gives them
     # (the maximum below does not depend on their order): subjects as codes of both sides'
@@ -154,7 +155,7 @@ def _last_dose(sdtm: dict[str, pd.DataFrame], usubjid: pd.Series, astdt: pd.Seri
     offset = np.floor(days / step) * step        # not finite (a step of 1/0 days): no dose
     finite = np.isfinite(offset)
     last = (start + np.where(finite, offset, 0).astype(np.int64).astype("timedelta64[D]")) \
-        .astype("datetime64[ns]").view(np.int64)
+        .astype(DATES).view(np.int64)
     latest = np.full(len(usubjid), np.iinfo(np.int64).min, dtype=np.int64)   # NaT: smallest
     np.maximum.at(latest, dated[pair_ae][finite], last[finite])
     return pd.Series(latest.view("datetime64[ns]"), index=usubjid.index)
@@ -219,7 +220,7 @@ def _first_flag_sorted(frame: pd.DataFrame, eligible: pd.Series, order: list[str
     ordered = sub.sort_values(keys + order, ascending=[True] * len(keys) + ascending,
                               kind="mergesort", na_position="last")
     first = ordered.loc[~ordered.duplicated(keys, keep="first")].index
-    out = pd.Series(pd.NA, index=frame.index, dtype="string")
+    out = pd.Series(pd.NA, index=frame.index, dtype=TEXT)
     out.loc[first] = "Y"
     return out
 
@@ -239,8 +240,8 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     known = ae["USUBJID"].isin(adsl["USUBJID"])
     if not known.all():          # AE is only read below: no copy of it when every record stays
         ae = ae.loc[known]
-    out = pd.DataFrame({"STUDYID": ae["STUDYID"].astype("string"),
-                        "USUBJID": ae["USUBJID"].astype("string")}, index=ae.index)
+    out = pd.DataFrame({"STUDYID": ae["STUDYID"].astype(TEXT),
+                        "USUBJID": ae["USUBJID"].astype(TEXT)}, index=ae.index)
     # ADSL is matched to the records once for the copied variables and the end bounds (by
     # each record's ADSL position: no copy of ADSL indexed by USUBJID)
     given = set(adsl.columns) - {"USUBJID"}
@@ -253,12 +254,12 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     for name in AE_COPIED:
         out[name] = ae[name] if name in ae.columns else pd.Series(
             np.nan if name == "AESEQ" else pd.NA, index=ae.index,
-            dtype="float64" if name == "AESEQ" else "string")
-    out["AESEQ"] = pd.to_numeric(out["AESEQ"], errors="coerce").astype("float64")
+            dtype=FLOAT if name == "AESEQ" else "string")
+    out["AESEQ"] = pd.to_numeric(out["AESEQ"], errors="coerce").astype(FLOAT)
     methods.update({name: f"AE.{name}" for name in AE_COPIED})
 
     # treatment
-    out["TRTA"] = out["TRT01A"].astype("string")
+    out["TRTA"] = out["TRT01A"].astype(TEXT)
     known = sorted(set(adsl["TRT01A"].dropna().astype(str)) - set(cfg.treatment_numbers))
     numbers = {**cfg.treatment_numbers,
                **{v: max(cfg.treatment_numbers.values(), default=0) + i + 1
@@ -271,17 +272,17 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         "in alphabetical order"
 
     # dates
-    trtsdt = as_dates(out["TRTSDT"]).astype("datetime64[ns]")
-    trtedt = as_dates(out["TRTEDT"]).astype("datetime64[ns]")
-    nat = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    trtsdt = as_dates(out["TRTSDT"]).astype(DATES)
+    trtedt = as_dates(out["TRTEDT"]).astype(DATES)
+    nat = pd.Series(pd.NaT, index=out.index, dtype=DATES)
     start_bound = trtsdt if cfg.start_not_before_trtsdt else nat   # TRTSDT at 00:00:00
     seconds = cfg.flag_imputed_seconds
     astdtm, astdtf, asttmf, bad_start = _bounded(
         out["AESTDTC"], cfg.start_highest_imputation, "first", start_bound, lower=True,
         seconds=seconds)
-    caps = [as_dates(copied[n]).astype("datetime64[ns]")
+    caps = [as_dates(copied[n]).astype(DATES)
             for n in cfg.end_not_after if n in given]
-    end_bound = pd.concat(caps, axis=1).min(axis=1).astype("datetime64[ns]") if caps else nat
+    end_bound = pd.concat(caps, axis=1).min(axis=1).astype(DATES) if caps else nat
     end_bound = end_bound + pd.Timedelta(hours=23, minutes=59, seconds=59)  # a date's last second
     aendtm, aendtf, aentmf, bad_end = _bounded(
         out["AEENDTC"], cfg.end_highest_imputation, "last", end_bound, lower=False,
@@ -317,10 +318,10 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     methods["AENDY"] = "AENDT - TRTSDT + 1 when AENDT >= TRTSDT, else AENDT - TRTSDT"
 
     # duration (admiral derive_vars_duration, in and out unit days, add_one, not truncated)
-    days = (aendt - astdt).dt.days.astype("float64")
+    days = (aendt - astdt).dt.days.astype(FLOAT)
     out["ADURN"] = days.where(days < 0, days + 1) if cfg.duration_add_one else days
     out["ADURU"] = pd.Series(np.where(out["ADURN"].notna(), "DAYS", None), index=out.index,
-                             dtype="string")
+                             dtype=TEXT)
     methods["ADURN"] = "AENDT - ASTDT" + (" + 1 when not negative" if cfg.duration_add_one
                                            else "") + " (days)"
     methods["ADURU"] = "DAYS when ADURN is present"
@@ -337,7 +338,7 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
 
     # severity (admiral ad_adae.R: ASEV = AESEV, ASEVN its rank)
     if "AESEV" in ae.columns:
-        out["ASEV"] = ae["AESEV"].astype("string")
+        out["ASEV"] = ae["AESEV"].astype(TEXT)
         sev = upper_text(out["ASEV"])
         rank = {v: float(i + 1) for i, v in enumerate(cfg.severity_order)}
         out["ASEVN"] = text_numbers(sev, rank)
@@ -358,17 +359,17 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     in_window = (astdt >= trtsdt) & ((astdt <= trtedt + window) | trtedt.isna())
     undated = astdt.isna() & (aendt.isna() | (aendt >= trtsdt))
     emergent = (trtsdt.notna() & (in_window | undated)).fillna(False).astype(bool)
-    out["TRTEMFL"] = pd.Series(np.where(emergent, "Y", None), index=out.index, dtype="string")
+    out["TRTEMFL"] = pd.Series(np.where(emergent, "Y", None), index=out.index, dtype=TEXT)
     methods["TRTEMFL"] = (f"Y when TRTSDT <= ASTDT <= TRTEDT + {cfg.trtemfl_window_days} days "
                           "(no TRTEDT: no upper limit), or ASTDT is missing and AENDT is "
                           "missing or on/after TRTSDT")
 
     # grade and causality
     # each distinct AETOXGR read once, then spread to the records by code
-    codes, texts = pd.factorize(out["AETOXGR"].astype("string"), use_na_sentinel=True)
-    grade_text = upper_text(pd.Series(texts, dtype="string")).str.replace(r"^GRADE\s*", "",
+    codes, texts = pd.factorize(out["AETOXGR"].astype(TEXT), use_na_sentinel=True)
+    grade_text = upper_text(pd.Series(texts, dtype=TEXT)).str.replace(r"^GRADE\s*", "",
                                                                           regex=True)
-    graded_u = pd.to_numeric(grade_text, errors="coerce").astype("float64").to_numpy()
+    graded_u = pd.to_numeric(grade_text, errors="coerce").astype(FLOAT).to_numpy()
     graded_u = np.where(np.isin(graded_u, [1, 2, 3, 4, 5]), graded_u, np.nan)
     valid_u = ~np.isnan(graded_u)
     present = codes >= 0
@@ -381,19 +382,19 @@ def derive_adae(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                     severity=Severity.WARNING,
                     message="AETOXGR is not a CTCAE grade 1-5; ATOXGR is left blank",
                     variable="AETOXGR", value_col="AETOXGR")
-    out["ATOXGRN"] = grade.astype("float64")
+    out["ATOXGRN"] = grade.astype(FLOAT)
     shown = np.array([str(int(g)) if ok else None for g, ok in zip(graded_u, valid_u,
                                                                     strict=True)], dtype=object)
     out["ATOXGR"] = pd.Series(np.where(present, shown[take], None) if len(texts) else
-                              np.full(len(codes), None), index=out.index, dtype="string")
+                              np.full(len(codes), None), index=out.index, dtype=TEXT)
     methods["ATOXGR"] = f"AETOXGR (CTCAE v{cfg.ctcae_version} grade)"
     methods["ATOXGRN"] = "ATOXGR as a number"
     rel = upper_text(out["AEREL"])
-    out["AREL"] = out["AEREL"].astype("string")
+    out["AREL"] = out["AEREL"].astype(TEXT)
     related = rel.isin(cfg.related_terms).fillna(False).astype(bool)
     out["RELGR1"] = pd.Series(np.where(rel.isna(), None, np.where(related, "RELATED",
                                                                   "NOT RELATED")),
-                              index=out.index, dtype="string")
+                              index=out.index, dtype=TEXT)
     methods["AREL"] = "AE.AEREL"
     methods["RELGR1"] = ("RELATED when AEREL is one of " + ", ".join(cfg.related_terms)
                          + "; NOT RELATED for any other non-blank AEREL")

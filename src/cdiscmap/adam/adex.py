@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.dtypes import DATES, FLOAT, TEXT
 from cdiscmap.adam.io import (
     adsl_positions,
     as_dates,
@@ -59,7 +60,7 @@ PARAMS = {  # PARAMCD → (PARAM, PARAMN)
 
 def mosteller_bsa(height_cm: pd.Series, weight_kg: pd.Series) -> pd.Series:
     """Body surface area in m² (Mosteller 1987: √(height cm × weight kg / 3600))."""
-    return np.sqrt(height_cm.astype("float64") * weight_kg.astype("float64") / 3600.0)
+    return np.sqrt(height_cm.astype(FLOAT) * weight_kg.astype(FLOAT) / 3600.0)
 
 
 def _vs_values(vs: pd.DataFrame, testcd: str) -> pd.DataFrame:
@@ -68,9 +69,9 @@ def _vs_values(vs: pd.DataFrame, testcd: str) -> pd.DataFrame:
     value = pd.to_numeric(recs["VSSTRESN"], errors="coerce") if "VSSTRESN" in recs.columns \
         else pd.Series(np.nan, index=recs.index)
     dt = impute_dtc(recs["VSDTC"], "D", "first").dates if "VSDTC" in recs.columns \
-        else pd.Series(pd.NaT, index=recs.index, dtype="datetime64[ns]")
-    out = pd.DataFrame({"USUBJID": recs["USUBJID"].astype("string"), "DT": dt,
-                        "VALUE": value.astype("float64")})
+        else pd.Series(pd.NaT, index=recs.index, dtype=DATES)
+    out = pd.DataFrame({"USUBJID": recs["USUBJID"].astype(TEXT), "DT": dt,
+                        "VALUE": value.astype(FLOAT)})
     return out.loc[out["VALUE"].notna() & (out["VALUE"] > 0)]
 
 
@@ -89,7 +90,7 @@ def _as_of(records: pd.DataFrame, values: pd.DataFrame) -> pd.Series:
         got.loc[merged["_POS"].to_numpy()] = merged["VALUE"].to_numpy()
     first = values.sort_values(["USUBJID", "DT"], kind="mergesort", na_position="last") \
         .drop_duplicates("USUBJID").set_index("USUBJID")["VALUE"]
-    fallback = lookup(records["USUBJID"], first).astype("float64").to_numpy()
+    fallback = lookup(records["USUBJID"], first).astype(FLOAT).to_numpy()
     return pd.Series(np.where(np.isnan(got.to_numpy()), fallback, got.to_numpy()),
                      index=records.index)
 
@@ -126,14 +127,14 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
         report_bad_dates(findings, ex, end.invalid, "EX", "EXENDTC")
         end_dates, open_end = end.dates, ex["EXENDTC"].isna()
     else:
-        end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+        end_dates = pd.Series(pd.NaT, index=ex.index, dtype=DATES)
         open_end = pd.Series(True, index=ex.index)
     trtedt = as_dates(taken_at(adsl["TRTEDT"], adsl_positions(adsl, ex["USUBJID"]),  # by position
                                ex.index))
     fill = trtedt.where(trtedt >= start.dates, start.dates) if cfg.open_record_end == "trtedt" \
         else start.dates
     end_dates = end_dates.where(~open_end.to_numpy(), fill)
-    days = ((end_dates - start.dates).dt.days + 1).astype("float64")
+    days = ((end_dates - start.dates).dt.days + 1).astype(FLOAT)
     backwards = days < 1
     if backwards.any():
         report_rows(findings, ex.loc[backwards.to_numpy()], "EX", rule="CMAP-AD0031",
@@ -141,7 +142,7 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
                     "counts no dose in ADEX", variable="EXENDTC", value_col="EXENDTC")
         days = days.where(~backwards)
     freq = upper_text(ex["EXDOSFRQ"]) if "EXDOSFRQ" in ex.columns \
-        else pd.Series(pd.NA, index=ex.index, dtype="string")
+        else pd.Series(pd.NA, index=ex.index, dtype=TEXT)
     per_day = text_numbers(freq, cfg.doses_per_day)
     once = freq.eq("ONCE").fillna(False).to_numpy()
     unknown = per_day.isna().to_numpy() & ~once
@@ -150,10 +151,10 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
                     severity=Severity.WARNING, message="EXDOSFRQ is not in the ADEX "
                     "doses_per_day setting (nor ONCE); the record counts no dose",
                     variable="EXDOSFRQ", value_col="_F")
-    dose = pd.to_numeric(ex["EXDOSE"], errors="coerce").astype("float64")
+    dose = pd.to_numeric(ex["EXDOSE"], errors="coerce").astype(FLOAT)
     amount = np.where(once, dose, dose * per_day * days)
     unit = upper_text(ex["EXDOSU"]) if "EXDOSU" in ex.columns \
-        else pd.Series("MG", index=ex.index, dtype="string")
+        else pd.Series("MG", index=ex.index, dtype=TEXT)
     per_bsa = unit.isin(cfg.bsa_units).fillna(False).to_numpy()
     in_mg = unit.eq("MG").fillna(False).to_numpy()
     other = ~per_bsa & ~in_mg & dose.notna().to_numpy()
@@ -162,14 +163,14 @@ def _records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AdamSe
                     severity=Severity.WARNING, message="EXDOSU is neither mg nor a BSA unit of "
                     "the ADEX settings; the record counts no dose", variable="EXDOSU",
                     value_col="_U")
-    out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
-                        "END": end_dates.astype("datetime64[ns]"), "DAYS": days,
+    out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype(TEXT), "START": start.dates,
+                        "END": end_dates.astype(DATES), "DAYS": days,
                         "EXDOSE": dose, "AMOUNT": amount, "BSA_UNIT": per_bsa, "MG_UNIT": in_mg},
                        index=ex.index)
-    out["EXSEQ"] = pd.to_numeric(ex["EXSEQ"], errors="coerce").astype("float64") \
+    out["EXSEQ"] = pd.to_numeric(ex["EXSEQ"], errors="coerce").astype(FLOAT) \
         if "EXSEQ" in ex.columns else np.nan
     out["EXADJ"] = upper_text(ex["EXADJ"]) if "EXADJ" in ex.columns \
-        else pd.Series(pd.NA, index=ex.index, dtype="string")
+        else pd.Series(pd.NA, index=ex.index, dtype=TEXT)
     out.attrs["bsa_method"] = ""
     if per_bsa.any():
         bsa, how = _bsa(sdtm, out, cfg.bsa_testcd, findings)
@@ -207,12 +208,12 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     recs = _records(sdtm, adsl, settings, findings)
     dosed = adsl.loc[adsl["TRTSDT"].notna()].reset_index(drop=True)
     subj = dosed["USUBJID"]
-    duration = dosed["TRTDURD"].astype("float64")
-    cum_mg = lookup(subj, _sum_all(recs["MG"], recs["USUBJID"])).astype("float64")
+    duration = dosed["TRTDURD"].astype(FLOAT)
+    cum_mg = lookup(subj, _sum_all(recs["MG"], recs["USUBJID"])).astype(FLOAT)
     bsa_subjects = recs.loc[recs["BSA_UNIT"], "USUBJID"].unique()
     uses_bsa = subj.isin(bsa_subjects)
     only_bsa = recs.groupby("USUBJID")["BSA_UNIT"].all()
-    cum_bsa = lookup(subj, _sum_all(recs["PER_M2"], recs["USUBJID"])).astype("float64")
+    cum_bsa = lookup(subj, _sum_all(recs["PER_M2"], recs["USUBJID"])).astype(FLOAT)
     cum_bsa = cum_bsa.where(lookup(subj, only_bsa).fillna(False).astype(bool).to_numpy())
     values = {
         "TRTDURD": duration,
@@ -223,7 +224,7 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     }
     # planned daily dose per subject, by DM.ARMCD
     armcd = upper_text(dosed["ARMCD"]) if "ARMCD" in dosed.columns \
-        else pd.Series(pd.NA, index=dosed.index, dtype="string")
+        else pd.Series(pd.NA, index=dosed.index, dtype=TEXT)
     planned_daily = pd.Series(np.nan, index=dosed.index)
     planned_bsa = pd.Series(False, index=dosed.index)
     for entry in sorted(cfg.planned, key=lambda p: not p.armcd):   # specific arms first
@@ -244,7 +245,7 @@ def derive_adex(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
         keep = uses_bsa if code in ("CUMDOSBS", "DOSINTBS") else pd.Series(True,
                                                                            index=dosed.index)
         part = pd.DataFrame({"USUBJID": subj, "PARAMCD": code, "PARAM": param,
-                             "PARAMN": float(number), "AVAL": values[code].astype("float64"),
+                             "PARAMN": float(number), "AVAL": values[code].astype(FLOAT),
                              "PARCAT1": "OVERALL", "_G": 0})
         parts.append(part.loc[keep.to_numpy()])
     parts = [p for p in parts if not p.empty]
@@ -295,8 +296,8 @@ def _record_parameters(recs: pd.DataFrame, cfg: AdexSettings,
              "dose": "Dose of the EX record in mg, as summed in CUMDOSE",
              "exdose": "EXDOSE of the EX record as collected (per administration, EXDOSU)"}
     for number, item in enumerate(cfg.record_parameters, start=len(PARAMS) + 1):
-        avalc = pd.Series(pd.NA, index=recs.index, dtype="string")
-        aval = pd.Series(np.nan, index=recs.index, dtype="float64")
+        avalc = pd.Series(pd.NA, index=recs.index, dtype=TEXT)
+        aval = pd.Series(np.nan, index=recs.index, dtype=FLOAT)
         srcvar = None
         if item.value == "days":
             aval = recs["DAYS"]
@@ -316,7 +317,7 @@ def _record_parameters(recs: pd.DataFrame, cfg: AdexSettings,
             methods[f"PARAMCD={item.paramcd}"] = texts[item.value]
         parts.append(pd.DataFrame({
             "USUBJID": recs["USUBJID"], "PARAMCD": item.paramcd, "PARAM": item.param,
-            "PARAMN": float(number), "AVAL": aval.astype("float64"), "AVALC": avalc,
+            "PARAMN": float(number), "AVAL": aval.astype(FLOAT), "AVALC": avalc,
             "PARCAT1": "INDIVIDUAL", "_G": 1, "ASTDT": recs["START"], "AENDT": recs["END"],
             "SRCDOM": "EX", "SRCVAR": srcvar, "SRCSEQ": recs["EXSEQ"]}))
     return pd.concat(parts, ignore_index=True)
@@ -335,29 +336,29 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
 
     def from_adsl(name: str, rows: np.ndarray, on: pd.Index) -> pd.Series:
         return taken_at(adsl[name], rows, on) if name in adsl.columns else \
-            pd.Series(pd.NA, index=on, dtype="string")
+            pd.Series(pd.NA, index=on, dtype=TEXT)
 
     record = params["_G"].eq(1).to_numpy() if "_G" in params.columns \
         else np.zeros(len(params), dtype=bool)
-    astdt = as_dates(params["ASTDT"]).astype("datetime64[ns]") if "ASTDT" in params \
-        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-    aendt = as_dates(params["AENDT"]).astype("datetime64[ns]") if "AENDT" in params \
-        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-    trtsdt = as_dates(from_adsl("TRTSDT", where, index)).astype("datetime64[ns]")
-    trtedt = as_dates(from_adsl("TRTEDT", where, index)).astype("datetime64[ns]")
+    astdt = as_dates(params["ASTDT"]).astype(DATES) if "ASTDT" in params \
+        else pd.Series(pd.NaT, index=index, dtype=DATES)
+    aendt = as_dates(params["AENDT"]).astype(DATES) if "AENDT" in params \
+        else pd.Series(pd.NaT, index=index, dtype=DATES)
+    trtsdt = as_dates(from_adsl("TRTSDT", where, index)).astype(DATES)
+    trtedt = as_dates(from_adsl("TRTEDT", where, index)).astype(DATES)
     astdt, aendt = astdt.where(record, trtsdt), aendt.where(record, trtedt)
     group = params["_G"] if "_G" in params.columns else pd.Series(0, index=index)
     srcseq = params["SRCSEQ"] if "SRCSEQ" in params.columns else \
-        pd.Series(np.nan, index=index, dtype="float64")
+        pd.Series(np.nan, index=index, dtype=FLOAT)
     # summaries by PARAMN, then the EX-record parameters by date, EXSEQ, PARAMN (admiral ASEQ)
     if len(params) and group.dtype.kind in "iu" and not ids.isna().any():
         # one stable sort of the keys' ranks (subjects as codes in text order; NaN/NaT last,
         # ties in record order, as the frame sort) and ASEQ from runs of the sorted codes:
         # no sort of the frame and no groupby
         subject, _ = pd.factorize(ids.to_numpy(dtype=object), sort=True)
-        order = stable_order([params["PARAMN"].to_numpy(dtype="float64"),
-                              srcseq.to_numpy(dtype="float64"),
-                              astdt.to_numpy(dtype="datetime64[ns]"), group.to_numpy(),
+        order = stable_order([params["PARAMN"].to_numpy(dtype=FLOAT),
+                              srcseq.to_numpy(dtype=FLOAT),
+                              astdt.to_numpy(dtype=DATES), group.to_numpy(),
                               subject])
         aseq = numbered(subject[order])
     else:
@@ -366,33 +367,33 @@ def _frame(params: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
         ordered = keys.sort_values(["USUBJID", "_G", "ASTDT", "SRCSEQ", "PARAMN"],
                                    kind="mergesort", na_position="last")
         order = ordered.index.to_numpy()
-        aseq = (ordered.groupby("USUBJID").cumcount() + 1).astype("float64").to_numpy()
+        aseq = (ordered.groupby("USUBJID").cumcount() + 1).astype(FLOAT).to_numpy()
     final = pd.RangeIndex(len(order))
     rows = where[order]
 
     def ordered_column(values: pd.Series) -> pd.Series:
         return taken_at(values, order, final)
 
-    out = {"STUDYID": from_adsl("STUDYID", rows, final).astype("string"),
-           "USUBJID": ordered_column(ids).astype("string")}
+    out = {"STUDYID": from_adsl("STUDYID", rows, final).astype(TEXT),
+           "USUBJID": ordered_column(ids).astype(TEXT)}
     for name in ("SUBJID", "SITEID"):
-        out[name] = from_adsl(name, rows, final).astype("string")
+        out[name] = from_adsl(name, rows, final).astype(TEXT)
     out["ASEQ"] = pd.Series(aseq, index=final)
     for name in ("TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
         if name in adsl.columns:
-            out[name] = from_adsl(name, rows, final).astype("string")
-    out["PARAMCD"] = ordered_column(params["PARAMCD"]).astype("string")
-    out["PARAM"] = ordered_column(params["PARAM"]).astype("string")
-    out["PARAMN"] = ordered_column(params["PARAMN"]).astype("float64")
-    out["AVAL"] = ordered_column(params["AVAL"]).astype("float64")
-    out["PARCAT1"] = ordered_column(params["PARCAT1"]).astype("string") \
-        if "PARCAT1" in params.columns else pd.Series(pd.NA, index=final, dtype="string")
+            out[name] = from_adsl(name, rows, final).astype(TEXT)
+    out["PARAMCD"] = ordered_column(params["PARAMCD"]).astype(TEXT)
+    out["PARAM"] = ordered_column(params["PARAM"]).astype(TEXT)
+    out["PARAMN"] = ordered_column(params["PARAMN"]).astype(FLOAT)
+    out["AVAL"] = ordered_column(params["AVAL"]).astype(FLOAT)
+    out["PARCAT1"] = ordered_column(params["PARCAT1"]).astype(TEXT) \
+        if "PARCAT1" in params.columns else pd.Series(pd.NA, index=final, dtype=TEXT)
     if "AVALC" in params.columns:
-        out["AVALC"] = ordered_column(params["AVALC"]).astype("string")
-    out["ASTDT"] = ordered_column(astdt).astype("datetime64[ns]")
-    out["AENDT"] = ordered_column(aendt).astype("datetime64[ns]")
+        out["AVALC"] = ordered_column(params["AVALC"]).astype(TEXT)
+    out["ASTDT"] = ordered_column(astdt).astype(DATES)
+    out["AENDT"] = ordered_column(aendt).astype(DATES)
     if "SRCDOM" in params.columns:
-        out["SRCDOM"] = ordered_column(params["SRCDOM"]).astype("string")
-        out["SRCVAR"] = ordered_column(params["SRCVAR"]).astype("string")
-        out["SRCSEQ"] = ordered_column(srcseq).astype("float64")
+        out["SRCDOM"] = ordered_column(params["SRCDOM"]).astype(TEXT)
+        out["SRCVAR"] = ordered_column(params["SRCVAR"]).astype(TEXT)
+        out["SRCSEQ"] = ordered_column(srcseq).astype(FLOAT)
     return pd.DataFrame(out, index=final, copy=False)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import impute_dtc
+from cdiscmap.adam.dtypes import DATES, FLOAT, TEXT
 from cdiscmap.adam.io import as_dates, lookup, notice, report_rows, require, upper_text
 from cdiscmap.adam.settings import AdamSettings
 from cdiscmap.findings import Findings, Severity
@@ -46,14 +47,14 @@ def derive_adqs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                           for s in cfg.scales for item in s.items],
                          columns=["PARAMCD", "PARAM", "KIND", "RANGE", "QSTESTCD", "N_ITEMS"])
     recs = pd.DataFrame({
-        "USUBJID": qs["USUBJID"].astype("string"),
+        "USUBJID": qs["USUBJID"].astype(TEXT),
         "QSTESTCD": upper_text(qs["QSTESTCD"]),
-        "VALUE": pd.to_numeric(qs["QSSTRESN"], errors="coerce").astype("float64"),
-        "VISITNUM": pd.to_numeric(qs["VISITNUM"], errors="coerce").astype("float64"),
-        "VISIT": qs["VISIT"].astype("string") if "VISIT" in qs.columns
-        else pd.Series(pd.NA, index=qs.index, dtype="string"),
-        "QSDTC": qs["QSDTC"].astype("string") if "QSDTC" in qs.columns
-        else pd.Series(pd.NA, index=qs.index, dtype="string"),
+        "VALUE": pd.to_numeric(qs["QSSTRESN"], errors="coerce").astype(FLOAT),
+        "VISITNUM": pd.to_numeric(qs["VISITNUM"], errors="coerce").astype(FLOAT),
+        "VISIT": qs["VISIT"].astype(TEXT) if "VISIT" in qs.columns
+        else pd.Series(pd.NA, index=qs.index, dtype=TEXT),
+        "QSDTC": qs["QSDTC"].astype(TEXT) if "QSDTC" in qs.columns
+        else pd.Series(pd.NA, index=qs.index, dtype=TEXT),
     }, index=qs.index)
     recs = recs.assign(_ROW=recs.index).merge(items, on="QSTESTCD", how="inner")
     bad = recs["VALUE"].notna() & ((recs["VALUE"] < 1) | (recs["VALUE"] > recs["RANGE"] + 1))
@@ -76,36 +77,36 @@ def derive_adqs(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
 
     table = adsl.set_index("USUBJID")
     subj = scores["USUBJID"]
-    out = pd.DataFrame({"STUDYID": lookup(subj, table["STUDYID"]).astype("string"),
-                        "USUBJID": subj.astype("string")})
+    out = pd.DataFrame({"STUDYID": lookup(subj, table["STUDYID"]).astype(TEXT),
+                        "USUBJID": subj.astype(TEXT)})
     for name in ("SUBJID", "SITEID", "TRT01P", "TRT01A", "COHORT", "PATHOL", "GENALT"):
         if name in table.columns:
-            out[name] = lookup(subj, table[name]).astype("string")
+            out[name] = lookup(subj, table[name]).astype(TEXT)
     order = {s.paramcd: i + 1 for i, s in enumerate(cfg.scales)}
-    out["PARAMCD"] = scores["PARAMCD"].astype("string")
-    out["PARAM"] = scores["PARAM"].astype("string")
-    out["PARAMN"] = scores["PARAMCD"].map(order).astype("float64")
-    out["PARCAT1"] = pd.Series(cfg.category or "", index=out.index, dtype="string")
-    out["PARCAT2"] = scores["KIND"].map(_KIND_TEXT).astype("string")
-    out["AVAL"] = scores["AVAL"].astype("float64")
-    out["ADT"] = impute_dtc(scores["QSDTC"], "none").dates.astype("datetime64[ns]")
-    reference = as_dates(lookup(subj, table[cfg.reference_date])).astype("datetime64[ns]")
+    out["PARAMCD"] = scores["PARAMCD"].astype(TEXT)
+    out["PARAM"] = scores["PARAM"].astype(TEXT)
+    out["PARAMN"] = scores["PARAMCD"].map(order).astype(FLOAT)
+    out["PARCAT1"] = pd.Series(cfg.category or "", index=out.index, dtype=TEXT)
+    out["PARCAT2"] = scores["KIND"].map(_KIND_TEXT).astype(TEXT)
+    out["AVAL"] = scores["AVAL"].astype(FLOAT)
+    out["ADT"] = impute_dtc(scores["QSDTC"], "none").dates.astype(DATES)
+    reference = as_dates(lookup(subj, table[cfg.reference_date])).astype(DATES)
     out["ADY"] = relative_day(out["ADT"], reference)
-    out["AVISIT"] = scores["VISIT"].astype("string")
-    out["AVISITN"] = scores["VISITNUM"].astype("float64")
+    out["AVISIT"] = scores["VISIT"].astype(TEXT)
+    out["AVISITN"] = scores["VISITNUM"].astype(FLOAT)
     # baseline: the last scored questionnaire on or before the reference date, per scale
     pre = out.loc[(out["ADT"] <= reference).fillna(False).to_numpy()]
     last = pre.sort_values(["USUBJID", "PARAMCD", "ADT", "AVISITN"], kind="mergesort") \
         .drop_duplicates(["USUBJID", "PARAMCD"], keep="last")
     out["ABLFL"] = pd.Series(np.where(out.index.isin(last.index), "Y", None), index=out.index,
-                             dtype="string")
+                             dtype=TEXT)
     base = last.set_index(last["USUBJID"].astype(str) + "\x1f" + last["PARAMCD"].astype(str))
     key = out["USUBJID"].astype(str) + "\x1f" + out["PARAMCD"].astype(str)
-    out["BASE"] = lookup(key, base["AVAL"]).astype("float64")
+    out["BASE"] = lookup(key, base["AVAL"]).astype(FLOAT)
     after = (out["ADT"] > reference).fillna(False).to_numpy()
     out["CHG"] = (out["AVAL"] - out["BASE"]).where(after)
     out = out.sort_values(["USUBJID", "PARAMN", "ADT", "AVISITN"], kind="mergesort")
-    out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype("float64")
+    out["ASEQ"] = (out.groupby("USUBJID").cumcount() + 1).astype(FLOAT)
     out = out.set_axis(pd.RangeIndex(len(out)), copy=False)   # sorted copy already
 
     share = f"{cfg.min_answered:.0%}"

@@ -31,6 +31,7 @@ import pandas as pd
 
 from cdiscmap.adam.collected import collected_responses
 from cdiscmap.adam.dates import impute_dtc, spread_text
+from cdiscmap.adam.dtypes import BOOLEAN, DATES, FLOAT, INT, TEXT
 from cdiscmap.adam.io import (
     adsl_positions,
     as_dates,
@@ -167,7 +168,7 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
     title = _title(cfg.evaluator)
     n = len(rs)
     return pd.DataFrame({
-        "USUBJID": rs["USUBJID"].astype("string"),
+        "USUBJID": rs["USUBJID"].astype(TEXT),
         "PARAMCD": _text(ovr_code, n),      # one text spread, not n checked
         "PARAM": _text(f"Overall Response by {title}", n),
         "PARCAT1": _text("Tumor Response", n),
@@ -177,13 +178,13 @@ def _ovr_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ad
         "AVAL": aval,
         "ADT": dates.dates,
         "ADTF": dates.flag,
-        "AVISIT": rs["VISIT"].astype("string") if "VISIT" in rs.columns
-        else pd.Series(pd.NA, index=rs.index, dtype="string"),
-        "AVISITN": rs["VISITNUM"].astype("float64") if "VISITNUM" in rs.columns
+        "AVISIT": rs["VISIT"].astype(TEXT) if "VISIT" in rs.columns
+        else pd.Series(pd.NA, index=rs.index, dtype=TEXT),
+        "AVISITN": rs["VISITNUM"].astype(FLOAT) if "VISITNUM" in rs.columns
         else pd.Series(np.nan, index=rs.index),
-        "SRCDOM": pd.Series(["RS"] * n, dtype="string"),
-        "SRCVAR": pd.Series(["RSSTRESC"] * n, dtype="string"),
-        "SRCSEQ": rs["RSSEQ"].astype("float64"),
+        "SRCDOM": pd.Series(["RS"] * n, dtype=TEXT),
+        "SRCVAR": pd.Series(["RSSTRESC"] * n, dtype=TEXT),
+        "SRCSEQ": rs["RSSEQ"].astype(FLOAT),
     })
 
 
@@ -193,8 +194,8 @@ def _new_therapy(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     parts = [source_dates(sdtm, s, findings, purpose="new anti-cancer therapy")[["USUBJID", "DT"]]
              for s in settings.adrs.new_therapy]
     if not parts:
-        return pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
-                             "DT": pd.Series(dtype="datetime64[ns]")})
+        return pd.DataFrame({"USUBJID": pd.Series(dtype=TEXT),
+                             "DT": pd.Series(dtype=DATES)})
     return pd.concat(parts, ignore_index=True)
 
 
@@ -213,9 +214,9 @@ def _flag_analysis(ovr: pd.DataFrame, refdt: pd.Series, nact: pd.Series
     # the worst response of each subject and date: the last record of a stable sort by
     # subject code, date, worst rank and SRCSEQ (NaN last), of each subject x date run
     rows = np.flatnonzero(eligible.to_numpy(dtype=bool))
-    worst_rank = ovr["AVALC"].iloc[rows].map(_WORST).astype("int64").to_numpy()
-    stamps = ovr["ADT"].to_numpy(dtype="datetime64[ns]")
-    order = rows[stable_order([ovr["SRCSEQ"].to_numpy(dtype="float64")[rows], worst_rank,
+    worst_rank = ovr["AVALC"].iloc[rows].map(_WORST).astype(INT).to_numpy()
+    stamps = ovr["ADT"].to_numpy(dtype=DATES)
+    order = rows[stable_order([ovr["SRCSEQ"].to_numpy(dtype=FLOAT)[rows], worst_rank,
                                stamps[rows], codes[rows]])]
     subject, day = codes[order], stamps[order]
     worst = order[np.r_[(subject[1:] != subject[:-1]) | (day[1:] != day[:-1]), True]] \
@@ -238,7 +239,7 @@ def _flag_analysis_sorted(ovr: pd.DataFrame, eligible: pd.Series, after_ref: pd.
                           ) -> tuple[pd.Series, pd.Series]:
     """:func:`_flag_analysis` by sorting the frame (USUBJID not the ADSL categories)."""
     cand = ovr.loc[eligible, ["USUBJID", "ADT", "AVALC", "SRCSEQ"]]
-    cand = cand.assign(_w=cand["AVALC"].map(_WORST).astype("int64"))
+    cand = cand.assign(_w=cand["AVALC"].map(_WORST).astype(INT))
     cand = cand.sort_values(["USUBJID", "ADT", "_w", "SRCSEQ"], kind="mergesort")
     worst = cand.drop_duplicates(["USUBJID", "ADT"], keep="last")
     anl1 = pd.Series(False, index=ovr.index)
@@ -263,7 +264,7 @@ def _text_where(mask: np.ndarray, value: str) -> pd.Series:
 
 
 def _yn(flag: pd.Series | np.ndarray) -> pd.Series:
-    return pd.Series(np.where(np.asarray(flag, dtype=bool), "Y", None), dtype="string")
+    return pd.Series(np.where(np.asarray(flag, dtype=bool), "Y", None), dtype=TEXT)
 
 
 class _ParamBuilder:
@@ -323,18 +324,18 @@ class _ParamBuilder:
             pos, subjects = pos[kept], subjects[kept].reset_index(drop=True)
         has = pos >= 0
         idx = np.where(has, chosen["source_index"].to_numpy()[np.where(has, pos, 0)]
-                       if len(chosen) else -1, -1).astype("int64")
+                       if len(chosen) else -1, -1).astype(INT)
         # rows without a record (label -1) come out missing: string NA, NaN, NaT; the copied
         # OVR variables are taken for all parameters at once (records())
         if yes_no:
             values = spread_text(np.array(["Y", default or "N"], dtype=object),
                                  np.where(has, 0, 1), pd.RangeIndex(len(has)))
         else:
-            given = pd.Series(pd.api.extensions.take(chosen["AVALC"].astype("string").array,
+            given = pd.Series(pd.api.extensions.take(chosen["AVALC"].astype(TEXT).array,
                                                      pos, allow_fill=True)) \
                 if "AVALC" in chosen.columns else \
-                self._copied(idx, ("AVALC",))["AVALC"].astype("string")
-            values = given.where(pd.Series(has), default).astype("string")
+                self._copied(idx, ("AVALC",))["AVALC"].astype(TEXT)
+            values = given.where(pd.Series(has), default).astype(TEXT)
         if override is not None:        # landmark Y/N decided by the caller
             values = override
         cfg = self.settings.adrs
@@ -424,8 +425,8 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
                 f"analysed assessments dated up to {ref_name} + {days} + {lm.window_after} days "
                 f"is in {', '.join(wanted)}; else N")
     pop = builder.population
-    hit = _lookup(pop, flags.astype("boolean")).fillna(False).to_numpy(dtype=bool)
-    values = pd.Series(np.where(hit, "Y", "N"), dtype="string")
+    hit = _lookup(pop, flags.astype(BOOLEAN)).fillna(False).to_numpy(dtype=bool)
+    values = pd.Series(np.where(hit, "Y", "N"), dtype=TEXT)
     builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", override=values)
     methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
 
@@ -648,9 +649,9 @@ def _death_param(adsl: pd.DataFrame, subjects: pd.CategoricalDtype) -> pd.DataFr
     dead = adsl["DTHDT"].notna().to_numpy()
     return pd.DataFrame({
         "USUBJID": adsl["USUBJID"].astype(subjects).array,
-        "PARAMCD": pd.Series(["DEATH"] * n, dtype="string"),
-        "PARAM": pd.Series(["Death"] * n, dtype="string"),
-        "PARCAT1": pd.Series(["Reference Event"] * n, dtype="string"),
+        "PARAMCD": pd.Series(["DEATH"] * n, dtype=TEXT),
+        "PARAM": pd.Series(["Death"] * n, dtype=TEXT),
+        "PARCAT1": pd.Series(["Reference Event"] * n, dtype=TEXT),
         "AVALC": _yn(dead).fillna("N"),
         "AVAL": np.where(dead, 1.0, 0.0),
         "ADT": adsl["DTHDT"].to_numpy(),
@@ -663,21 +664,21 @@ def _mdis_param(adsl: pd.DataFrame, baseline: pd.DataFrame, settings: AdamSettin
                 subjects: pd.CategoricalDtype) -> pd.DataFrame:
     # each subject's TARGET record of lowest SEQ (NaN last, ties: the first record)
     subject = adsl_positions(adsl, baseline["USUBJID"])
-    at = record_of(subject, [baseline["SEQ"].to_numpy(dtype="float64")], len(adsl),
+    at = record_of(subject, [baseline["SEQ"].to_numpy(dtype=FLOAT)], len(adsl),
                    last=False, use=(baseline["TUSTRESC"] == "TARGET").fillna(False)
                    .to_numpy(dtype=bool))
-    seq = taken_at(baseline["SEQ"].astype("float64"), at, adsl.index)
+    seq = taken_at(baseline["SEQ"].astype(FLOAT), at, adsl.index)
     has = at >= 0
     n = len(adsl)
     cfg = settings.adrs
     dom = settings.adsl.baseline.dataset
     return pd.DataFrame({
         "USUBJID": adsl["USUBJID"].astype(subjects).array,
-        "PARAMCD": pd.Series(["MDIS"] * n, dtype="string"),
+        "PARAMCD": pd.Series(["MDIS"] * n, dtype=TEXT),
         "PARAM": pd.Series([f"Measurable Disease at Baseline by {_title(cfg.evaluator)}"] * n,
-                           dtype="string"),
-        "PARCAT2": pd.Series([_title(cfg.evaluator)] * n, dtype="string"),
-        "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+                           dtype=TEXT),
+        "PARCAT2": pd.Series([_title(cfg.evaluator)] * n, dtype=TEXT),
+        "PARCAT3": pd.Series([cfg.category] * n, dtype=TEXT),
         "AVALC": _yn(has).fillna("N"),
         "AVAL": np.where(has, 1.0, 0.0),
         "SRCDOM": _text_where(has, dom),
@@ -707,7 +708,7 @@ def _record_order(adrs: pd.DataFrame, paramcd: np.ndarray | None = None) -> np.n
         paramcd = _paramcd_codes(adrs)[0]                       # missing PARAMCD last
     return stable_order([adrs["SRCSEQ"].to_numpy(dtype=float),
                          adrs["AVISITN"].to_numpy(dtype=float),
-                         adrs["ADT"].to_numpy(dtype="datetime64[ns]"), paramcd, subject])
+                         adrs["ADT"].to_numpy(dtype=DATES), paramcd, subject])
 
 
 def _taken(column: pd.Series, order: np.ndarray) -> object:
@@ -728,13 +729,13 @@ def _finish(adrs: pd.DataFrame, adsl: pd.DataFrame, settings: AdamSettings,
             adrs[c] = pd.NA
     for c in ("AVAL", "AVISITN", "SRCSEQ"):     # a column of the right type is not copied
         if adrs[c].dtype != "float64":
-            adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype("float64")
+            adrs[c] = pd.to_numeric(adrs[c], errors="coerce").astype(FLOAT)
     if adrs["ADT"].dtype != "datetime64[ns]":
-        adrs["ADT"] = as_dates(adrs["ADT"]).astype("datetime64[ns]")
+        adrs["ADT"] = as_dates(adrs["ADT"]).astype(DATES)
     for c in RECORD_COLUMNS + flags:
         if c not in ("USUBJID", "AVAL", "AVISITN", "SRCSEQ", "ADT") and \
                 adrs[c].dtype != "string":      # a "string" column is left as it is, not copied
-            adrs[c] = adrs[c].astype("string")
+            adrs[c] = adrs[c].astype(TEXT)
     # derived parameter records are flagged for analysis (admiralonco sets ANL01FL = Y)
     paramcd, names = _paramcd_codes(adrs)
     # per distinct PARAMCD (the last entry: a missing one, which isin does not find)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.dates import complete_dates, factorize_text, impute_dtc, impute_dtm_times
+from cdiscmap.adam.dtypes import DATES, FLOAT, TEXT
 from cdiscmap.adam.io import (
     adsl_positions,
     as_dates,
@@ -77,17 +78,17 @@ def _merge_value(adsl: pd.DataFrame, values: pd.DataFrame, column: str, target: 
     mapped = lookup(adsl["USUBJID"], values.set_index("USUBJID")[column]) if not values.empty \
         else pd.Series(pd.NA, index=adsl.index)
     if target.endswith("DT"):
-        return as_dates(mapped).astype("datetime64[ns]")
-    return mapped.astype("string") if mapped.dtype != "float64" else mapped
+        return as_dates(mapped).astype(DATES)
+    return mapped.astype(TEXT) if mapped.dtype != "float64" else mapped
 
 
 def _dm_number(dm: pd.DataFrame, name: str) -> pd.Series:
     """A numeric DM variable (AGE) that may arrive as text from a CSV/parquet SDTM folder;
     a value that is no number is an input error naming it, not a crash."""
-    values = pd.to_numeric(dm[name], errors="coerce").astype("float64")
+    values = pd.to_numeric(dm[name], errors="coerce").astype(FLOAT)
     if pd.api.types.is_numeric_dtype(dm[name]):     # XPT: a number already, none can be bad
         return values
-    bad = values.isna() & dm[name].notna() & (dm[name].astype("string").str.strip() != "")
+    bad = values.isna() & dm[name].notna() & (dm[name].astype(TEXT).str.strip() != "")
     if bad.any():
         first = bad[bad].index[0]
         raise InputDataError(f"SDTM DM.{name} is numeric (SDTMIG 3.4 DM) but holds "
@@ -118,10 +119,10 @@ def _dm_frame(sdtm: dict[str, pd.DataFrame], findings: Findings) -> pd.DataFrame
     for name in DM_COPIED:
         if name in dm.columns:
             columns[name] = _dm_number(dm, name).to_numpy() if name in _NUMERIC_DM else \
-                dm[name].astype("string").array
+                dm[name].astype(TEXT).array
         else:
             columns[name] = np.full(len(dm), np.nan) if name in _NUMERIC_DM else \
-                pd.array([pd.NA] * len(dm), dtype="string")
+                pd.array([pd.NA] * len(dm), dtype=TEXT)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(dm)), copy=False)
 
 
@@ -141,8 +142,8 @@ def _age_groups(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, s
     missing = settings.adsl.age_missing
     if missing is not None:
         text = np.where(age.isna().to_numpy(), missing, text)
-    adsl["AGEGR1"] = pd.array(text, dtype="string")
-    adsl["AGEGR1N"] = np.where(index > 0, index, np.nan).astype("float64")
+    adsl["AGEGR1"] = pd.array(text, dtype=TEXT)
+    adsl["AGEGR1N"] = np.where(index > 0, index, np.nan).astype(FLOAT)
     methods["AGEGR1"] = ("AGE grouped as " + "; ".join(labels) + " (AGEGR1N = group order)"
                          + (f"; {missing} when AGE is missing (AGEGR1N empty)"
                             if missing is not None else ""))
@@ -163,11 +164,11 @@ def _numbered(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str
                 raise InputDataError(f"numbered {item.variable}: ADSL has no {name} (a DM "
                                      "variable, a cohort variable or a grouping)")
         # on the distinct values (in order of appearance) and the records' codes of them
-        codes, uniques = factorize_text(adsl[item.variable].astype("string"))
+        codes, uniques = factorize_text(adsl[item.variable].astype(TEXT))
         seen = [v for v in uniques.tolist() if v not in item.order]
         rest = _value_order(seen)
         if item.by is not None:   # the smallest position of the value's subjects' `by` value
-            by_codes, by_uniques = factorize_text(adsl[item.by].astype("string"))
+            by_codes, by_uniques = factorize_text(adsl[item.by].astype(TEXT))
             rank = {v: i for i, v in enumerate(_value_order(by_uniques.tolist()))}
             by_rank = np.append(np.array([rank[v] for v in by_uniques.tolist()], dtype=float),
                                 np.nan)[by_codes]                # a missing `by`: no rank
@@ -181,7 +182,7 @@ def _numbered(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, str
         order = [*item.order, *rest]
         numbers = {v: float(i) for i, v in enumerate(order, start=1)}
         adsl[item.variable + "N"] = np.append(np.array(
-            [numbers.get(v, np.nan) for v in uniques.tolist()], dtype="float64"), np.nan)[codes]
+            [numbers.get(v, np.nan) for v in uniques.tolist()], dtype=FLOAT), np.nan)[codes]
         methods[item.variable + "N"] = (
             f"{item.variable} numbered " + (f"in the order {', '.join(item.order)}, then "
                                             if item.order else "")
@@ -199,7 +200,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
     # QNAM as codes of its trimmed upper-case distinct values, records as positions: no
     # copy of SUPPDM per condition, no text key per record
     codes, uniques = factorize_text(supp["QNAM"])
-    names = pd.Series(uniques, dtype="string").str.strip().str.upper() \
+    names = pd.Series(uniques, dtype=TEXT).str.strip().str.upper() \
         .to_numpy(dtype=object, na_value=None)
     wanted = {q: i for i, q in enumerate(qnams)}
     qnam_of = np.append(np.array([wanted.get(n, -1) for n in names], dtype=np.intp), -1)[codes]
@@ -227,7 +228,7 @@ def _cohorts(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSe
                                 "SUPPDM", qnam))
         at = np.full(len(adsl), -1, dtype=np.intp)
         at[subject[mine & (subject >= 0)]] = rows[mine & (subject >= 0)]
-        adsl[qnam] = taken_at(supp["QVAL"], at, adsl.index).astype("string")
+        adsl[qnam] = taken_at(supp["QVAL"], at, adsl.index).astype(TEXT)
         methods[qnam] = f"SUPPDM.QVAL where QNAM = {qnam}"
 
 
@@ -237,7 +238,7 @@ def _contains_upper(values: pd.Series, text: str) -> np.ndarray:
     codes, uniques = factorize_text(values)
     if not len(uniques):
         return np.zeros(len(values), dtype=bool)
-    hit = pd.Series(uniques, dtype="string").str.upper().str.contains(text, regex=False) \
+    hit = pd.Series(uniques, dtype=TEXT).str.upper().str.contains(text, regex=False) \
         .fillna(False).to_numpy(dtype=bool)
     return np.where(codes >= 0, hit[np.clip(codes, 0, None)], False)
 
@@ -275,14 +276,14 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
                                            ("last",), flag_seconds=seconds)
         end_dates, end_invalid, end_given = end.dates, end.invalid, ex["EXENDTC"].notna()
     else:
-        end_dates = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+        end_dates = pd.Series(pd.NaT, index=ex.index, dtype=DATES)
         end_invalid = pd.Series(False, index=ex.index)
         end_given = pd.Series(False, index=ex.index)
     for name, bad in (("EXSTDTC", start.invalid), ("EXENDTC", end_invalid)):
         report_bad_dates(findings, ex, bad, "EX", name)
     if cfg.open_end_uses_start:
         end_dates = end_dates.where(end_given, start.dates)
-    out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype("string"), "START": start.dates,
+    out = pd.DataFrame({"USUBJID": ex["USUBJID"].astype(TEXT), "START": start.dates,
                         "END": end_dates})
     if "EXENDTC" not in ex.columns:
         end_dtm = open_dtm
@@ -292,14 +293,14 @@ def _dosing_records(sdtm: dict[str, pd.DataFrame], settings: AdamSettings,
     out["START_DF"], out["START_TF"] = start_dtm.date_flag, start_dtm.time_flag
     out["END_DTM"] = end_dtm.datetimes.where(~use_open, open_dtm.datetimes)
     if "EXENDTC" not in ex.columns and not cfg.open_end_uses_start:
-        out["END_DTM"] = pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]")
+        out["END_DTM"] = pd.Series(pd.NaT, index=ex.index, dtype=DATES)
     out["END_DF"] = end_dtm.date_flag.where(~use_open, open_dtm.date_flag)
     out["END_TF"] = end_dtm.time_flag.where(~use_open, open_dtm.time_flag)
     for name in ("EPOCH", "EXCAT", "EXSCAT", "EXTRT"):
         if name in ex.columns:
             out[name] = ex[name]
     if "EXSEQ" in ex.columns:
-        out["EXSEQ"] = ex["EXSEQ"].astype("float64")
+        out["EXSEQ"] = ex["EXSEQ"].astype(FLOAT)
     return out
 
 
@@ -309,14 +310,14 @@ def _treatment_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
     subject = None if dosing is None or dosing.empty else \
         adsl_positions(adsl, dosing["USUBJID"])
     if dosing is None or subject is None:
-        adsl["TRTSDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
-        adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+        adsl["TRTSDT"] = pd.Series(pd.NaT, index=adsl.index, dtype=DATES)
+        adsl["TRTEDT"] = pd.Series(pd.NaT, index=adsl.index, dtype=DATES)
     else:
         # earliest START and latest END per ADSL record
         for name, side, latest in (("TRTSDT", "START", False), ("TRTEDT", "END", True)):
             adsl[name] = pd.Series(_extreme_dates(subject, dosing[side], len(adsl),
                                                   latest=latest), index=adsl.index)
-    adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("float64")
+    adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype(FLOAT)
     cfg = settings.adsl.exposure
     _treatment_datetimes(adsl, dosing, subject, cfg, methods)
     dose = "EXDOSE > 0 (or placebo)" if cfg.positive_dose_only else "any EX record"
@@ -349,8 +350,8 @@ def _extreme_dates(subject: np.ndarray, dates: pd.Series, count: int, *, latest:
     """Per ADSL record (``count``), the earliest (``latest``: the latest) of ``dates`` of its
     records (``subject``: :func:`adsl_positions`), NaT when none has one: a groupby minimum
     (maximum) by USUBJID, as a running extreme on datetime64 integers."""
-    values = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    use = (subject >= 0) & ~np.isnat(dates.to_numpy(dtype="datetime64[ns]"))
+    values = dates.to_numpy(dtype=DATES).view(np.int64)
+    use = (subject >= 0) & ~np.isnat(dates.to_numpy(dtype=DATES))
     nat = np.iinfo(np.int64).min                     # NaT's integer
     out = np.full(count, nat if latest else np.iinfo(np.int64).max, dtype=np.int64)
     (np.maximum if latest else np.minimum).at(out, subject[use], values[use])
@@ -385,16 +386,16 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
             wanted.append((dtf, f"{side}_DF"))
         if dosing is None or subject is None:
             for name, _ in wanted:
-                adsl[name] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]") \
-                    if name == dtm else pd.Series(pd.NA, index=index, dtype="string")
+                adsl[name] = pd.Series(pd.NaT, index=index, dtype=DATES) \
+                    if name == dtm else pd.Series(pd.NA, index=index, dtype=TEXT)
             continue
-        seq = dosing["EXSEQ"].to_numpy(dtype="float64") if "EXSEQ" in dosing.columns else \
-            np.arange(len(dosing), dtype="float64")
-        at = _dose_record(subject, dosing[f"{side}_DTM"].to_numpy(dtype="datetime64[ns]"),
+        seq = dosing["EXSEQ"].to_numpy(dtype=FLOAT) if "EXSEQ" in dosing.columns else \
+            np.arange(len(dosing), dtype=FLOAT)
+        at = _dose_record(subject, dosing[f"{side}_DTM"].to_numpy(dtype=DATES),
                           seq, len(adsl), last=side == "END")
         for name, col in wanted:
             taken = taken_at(dosing[col], at, index)
-            adsl[name] = taken if name == dtm else taken.astype("string")
+            adsl[name] = taken if name == dtm else taken.astype(TEXT)
     time = "H, M" + (" or S" if cfg.flag_imputed_seconds else "")
     methods["TRTSDTM"] = ("EXSTDTC of the dose record of TRTSDT (earliest, then lowest EXSEQ); "
                           "a missing time imputed to 00:00:00 (a missing minute or second to "
@@ -414,7 +415,7 @@ def _treatment_datetimes(adsl: pd.DataFrame, dosing: pd.DataFrame | None,
 def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDateRule,
                    dm: pd.DataFrame, methods: dict[str, str]) -> None:
     """A sponsor date from EX: first dose after a gap, or first dose matching a filter."""
-    result = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    result = pd.Series(pd.NaT, index=adsl.index, dtype=DATES)
     if rule.rule == "first_after_gap":
         text = (f"EXSTDTC of the first dose starting at least {rule.gap_days} days after the "
                 "end of all earlier doses" + (f" and after {rule.anchor} (the gap counting "
@@ -427,8 +428,8 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
         recs = dosing.loc[dosing["START"].notna()]
         if rule.armcd is not None:
             arm = dm.set_index("USUBJID")["ARMCD"] if "ARMCD" in dm.columns \
-                else pd.Series(dtype="string")
-            recs = recs.loc[upper_isin(lookup(recs["USUBJID"], arm).astype("string"),
+                else pd.Series(dtype=TEXT)
+            recs = recs.loc[upper_isin(lookup(recs["USUBJID"], arm).astype(TEXT),
                                        rule.armcd)]
         sort = ["USUBJID", "START"] + (["EXSEQ"] if "EXSEQ" in recs.columns else [])
         recs = recs.sort_values(sort, kind="mergesort")
@@ -447,7 +448,7 @@ def _ex_rule_dates(adsl: pd.DataFrame, dosing: pd.DataFrame | None, rule: ExDate
             matched, _ = select_records(recs.loc[after_anchor], rule.where)
             hit = matched
         first = hit.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")["START"]
-        result = as_dates(lookup(adsl["USUBJID"], first)).astype("datetime64[ns]")
+        result = as_dates(lookup(adsl["USUBJID"], first)).astype(DATES)
     adsl[rule.variable] = result
     if rule.armcd:
         text += f"; only ARMCD {', '.join(rule.armcd)}"
@@ -462,22 +463,22 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
     if "DTHDTC" in dm.columns:
         imp = impute_dtc(dm["DTHDTC"], level, "first")
         report_bad_dates(findings, dm, imp.invalid, "DM", "DTHDTC")
-        adsl["DTHDT"] = taken_at(imp.dates, rows, index).astype("datetime64[ns]")
-        adsl["DTHDTF"] = taken_at(imp.flag, rows, index).astype("string")
+        adsl["DTHDT"] = taken_at(imp.dates, rows, index).astype(DATES)
+        adsl["DTHDTF"] = taken_at(imp.flag, rows, index).astype(TEXT)
     else:
-        adsl["DTHDT"] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-        adsl["DTHDTF"] = pd.Series(pd.NA, index=index, dtype="string")
+        adsl["DTHDT"] = pd.Series(pd.NaT, index=index, dtype=DATES)
+        adsl["DTHDTF"] = pd.Series(pd.NA, index=index, dtype=TEXT)
     flag = adsl["DTHDT"].notna()
     if "DTHFL" in dm.columns:
-        flag |= taken_at(dm["DTHFL"], rows, index).astype("string").str.upper().eq("Y") \
+        flag |= taken_at(dm["DTHFL"], rows, index).astype(TEXT).str.upper().eq("Y") \
             .fillna(False).astype(bool)
-    adsl["DTHFL"] = pd.Series(np.where(flag, "Y", None), index=index, dtype="string")
+    adsl["DTHFL"] = pd.Series(np.where(flag, "Y", None), index=index, dtype=TEXT)
     methods["DTHDT"] = (f"DM.DTHDTC; partial dates imputed up to level {level} to the first "
                         "day (DTHDTF)")
     methods["DTHFL"] = "Y when DM.DTHFL = Y or DM.DTHDTC is given"
 
-    cause = pd.Series(pd.NA, index=index, dtype="string")
-    domain = pd.Series(pd.NA, index=index, dtype="string")
+    cause = pd.Series(pd.NA, index=index, dtype=TEXT)
+    domain = pd.Series(pd.NA, index=index, dtype=TEXT)
     subjects = pd.Index(adsl["USUBJID"].to_numpy(dtype=object))    # one record per subject
     for source in settings.adsl.death_cause_sources:
         if source.dataset not in sdtm or source.value is None:
@@ -494,15 +495,15 @@ def _death(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: AdamSett
             continue
         rank = np.zeros(len(picked), dtype=np.intp)
         if source.date in picked.columns:
-            ranks, dates = pd.factorize(picked[source.date].iloc[kept].astype("string"),
+            ranks, dates = pd.factorize(picked[source.date].iloc[kept].astype(TEXT),
                                         sort=True)
             rank[kept] = np.where(ranks < 0, len(dates), ranks)
         at = record_of(subject, [rank], len(adsl), last=False, use=valued)
-        found = taken_at(picked[source.value], at, index).astype("string")
+        found = taken_at(picked[source.value], at, index).astype(TEXT)
         domain = domain.mask(cause.isna() & found.notna(), source.dataset[:2])
         cause = cause.fillna(found)
-    adsl["DTHCAUS"] = cause.where(flag.to_numpy(), pd.NA).astype("string")
-    adsl["DTHDOM"] = domain.where(adsl["DTHCAUS"].notna(), pd.NA).astype("string")
+    adsl["DTHCAUS"] = cause.where(flag.to_numpy(), pd.NA).astype(TEXT)
+    adsl["DTHDOM"] = domain.where(adsl["DTHCAUS"].notna(), pd.NA).astype(TEXT)
     methods["DTHDOM"] = "Domain of the record DTHCAUS was taken from (admiral DTHDOM)"
     methods["DTHCAUS"] = ("First available of " + ", ".join(
         f"{s.dataset}.{s.value}" for s in settings.adsl.death_cause_sources)
@@ -514,15 +515,15 @@ def _death_timing(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str,
     LDDTHELD (DTHDT - TRTEDT), LDDTHGR1 and DTH30FL / DTHA30FL / DTHB30FL."""
     window = settings.adsl.death_window_days
     dthdt, start, end = adsl["DTHDT"], adsl["TRTSDT"], adsl["TRTEDT"]
-    adsl["DTHADY"] = ((dthdt - start).dt.days + 1).astype("float64")
-    elapsed = (dthdt - end).dt.days.astype("float64")
+    adsl["DTHADY"] = ((dthdt - start).dt.days + 1).astype(FLOAT)
+    elapsed = (dthdt - end).dt.days.astype(FLOAT)
     adsl["LDDTHELD"] = elapsed
     within, after = (elapsed <= window).to_numpy(), (elapsed > window).to_numpy()
     adsl["LDDTHGR1"] = pd.Series(np.select([within, after], [f"<= {window}", f"> {window}"],
-                                           default=None), index=adsl.index, dtype="string")
+                                           default=None), index=adsl.index, dtype=TEXT)
     before = (dthdt <= start + pd.to_timedelta(window, unit="D")).fillna(False).to_numpy()
     for name, mask in (("DTH30FL", within), ("DTHA30FL", after), ("DTHB30FL", before)):
-        adsl[name] = pd.Series(np.where(mask, "Y", None), index=adsl.index, dtype="string")
+        adsl[name] = pd.Series(np.where(mask, "Y", None), index=adsl.index, dtype=TEXT)
     methods["DTHADY"] = "DTHDT - TRTSDT + 1"
     methods["LDDTHELD"] = "DTHDT - TRTEDT (days)"
     methods["LDDTHGR1"] = f"<= {window} when LDDTHELD <= {window}, > {window} when above"
@@ -538,7 +539,7 @@ def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, st
             raise InputDataError(f"grouping {g.variable}: ADSL has no {g.source} to group")
         # the groups of each distinct trimmed upper-case value, spread to the records
         # (in Python per distinct value: a few, where "string" accessors cost ≈0.2 ms each)
-        codes, uniques = factorize_text(adsl[g.source].astype("string"))
+        codes, uniques = factorize_text(adsl[g.source].astype(TEXT))
         value = upper_values(uniques).tolist()
         given_u = np.array([len(v) > 0 for v in value], dtype=bool)
         conds = []
@@ -552,15 +553,15 @@ def _groupings(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, st
                           .astype(np.intp), 0)[codes]         # a missing value: no group
         given = pd.Series(np.append(given_u, False)[codes], index=adsl.index)
         labels = np.array([None] + [grp.label for grp in g.groups], dtype=object)
-        text = pd.Series(labels[index], index=adsl.index, dtype="string")
+        text = pd.Series(labels[index], index=adsl.index, dtype=TEXT)
         if g.missing is not None:
             text = text.mask(~given.to_numpy(), g.missing)
         number = pd.Series(np.where(index > 0, index, np.nan), index=adsl.index)
         if g.only_dead:
             dead = adsl["DTHFL"].eq("Y").fillna(False).to_numpy()
             text, number = text.where(dead, pd.NA), number.where(dead)
-        adsl[g.variable] = text.astype("string")
-        adsl[g.variable + "N"] = number.astype("float64")
+        adsl[g.variable] = text.astype(TEXT)
+        adsl[g.variable + "N"] = number.astype(FLOAT)
         methods[g.variable] = (f"{g.source} grouped: " + "; ".join(
             f"{grp.label} = " + (", ".join(grp.values) if grp.values else
                                  ("" if grp.contains else "other values"))
@@ -656,8 +657,8 @@ def _source_latest(latest: np.ndarray, subjects: pd.Index, sdtm: dict[str, pd.Da
     records, imputed = found
     ids = records["USUBJID"]
     rows = index_positions(subjects, ids if type(ids.array) is pd.arrays.StringArray
-                           else ids.astype("string"))   # a "string" column as it is: no copy
-    dates = imputed.dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+                           else ids.astype(TEXT))   # a "string" column as it is: no copy
+    dates = imputed.dates.to_numpy(dtype=DATES).view(np.int64)
     use = (rows >= 0) & imputed.dates.notna().to_numpy()
     np.maximum.at(latest, rows[use], dates[use])
 
@@ -742,7 +743,7 @@ def _adsl_latest(latest: np.ndarray, adsl: pd.DataFrame, source: DateSource,
     if source.date not in adsl.columns:
         raise InputDataError(f"LSTALVDT source ADSL.{source.date}: no such ADSL date "
                              f"(known: {', '.join(settings.adsl_date_variables())})")
-    dates = as_dates(adsl[source.date]).astype("datetime64[ns]")
+    dates = as_dates(adsl[source.date]).astype(DATES)
     given = adsl["USUBJID"].notna().to_numpy() & dates.notna().to_numpy()
     np.maximum(latest, np.where(given, dates.to_numpy().view(np.int64), latest), out=latest)
 
@@ -751,10 +752,10 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
                   findings: Findings, methods: dict[str, str]) -> None:
     cfg = settings.adsl
     source = cfg.eos
-    status = pd.Series("ONGOING", index=adsl.index, dtype="string")
-    eosdt = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    status = pd.Series("ONGOING", index=adsl.index, dtype=TEXT)
+    eosdt = pd.Series(pd.NaT, index=adsl.index, dtype=DATES)
     scrfdt = eosdt.copy()
-    reason = pd.Series(pd.NA, index=adsl.index, dtype="string")
+    reason = pd.Series(pd.NA, index=adsl.index, dtype=TEXT)
     if source.dataset in sdtm:
         frame = require(sdtm, source.dataset, ["USUBJID", "DSDECOD"], "EOSSTT")
         records, skipped = select_records(frame, source.where, source.where_not)
@@ -763,26 +764,26 @@ def _end_of_study(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: A
                                 "for end of study is not applied", source.dataset, name))
         dates = impute_dtc(records[source.date], cfg.date_imputation, "first").dates \
             if source.date in records.columns else \
-            pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns]")
+            pd.Series(pd.NaT, index=records.index, dtype=DATES)
         decods = upper_text(records["DSDECOD"])
         # each subject's last record by date (undated ones first, ties: the last record):
         # datetime64 integers put NaT first
         subject = adsl_positions(adsl, records["USUBJID"])
-        stamps = dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        stamps = dates.to_numpy(dtype=DATES).view(np.int64)
         at = record_of(subject, [stamps], len(adsl), last=True)
-        decod = taken_at(decods, at, adsl.index).astype("string")
+        decod = taken_at(decods, at, adsl.index).astype(TEXT)
         done = decod.isin(cfg.eos_completed).fillna(False).astype(bool)
         failed = decod.isin(cfg.eos_screen_failure).fillna(False).astype(bool)
         status = status.mask(decod.notna() & done, "COMPLETED")
         status = status.mask(decod.notna() & ~done, "DISCONTINUED")
         status = status.mask(failed, pd.NA)
         reason = decod.where(decod.notna() & ~done & ~failed)
-        eosdt = taken_at(dates, at, adsl.index).astype("datetime64[ns]")
+        eosdt = taken_at(dates, at, adsl.index).astype(DATES)
         eosdt = eosdt.where(~failed.to_numpy())
         screened = decods.isin(cfg.eos_screen_failure).fillna(False).to_numpy(dtype=bool)
         scrfdt = taken_at(dates, record_of(subject, [stamps], len(adsl), last=True,
                                               use=screened), adsl.index) \
-            .astype("datetime64[ns]")
+            .astype(DATES)
     else:
         findings.add(notice("CMAP-AD0005", f"SDTM {source.dataset} not given: EOSSTT is ONGOING for "
                             "all", source.dataset))
@@ -806,9 +807,9 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                             findings: Findings) -> pd.DataFrame:
     """TU records of the baseline assessment: USUBJID, TUSTRESC, SEQ (settings.adsl.baseline)."""
     cfg = settings.adsl.baseline
-    empty = pd.DataFrame({"USUBJID": pd.Series(dtype="string"),
-                          "TUSTRESC": pd.Series(dtype="string"),
-                          "SEQ": pd.Series(dtype="float64")})
+    empty = pd.DataFrame({"USUBJID": pd.Series(dtype=TEXT),
+                          "TUSTRESC": pd.Series(dtype=TEXT),
+                          "SEQ": pd.Series(dtype=FLOAT)})
     if cfg.dataset not in sdtm:
         findings.add(notice("CMAP-AD0005", f"SDTM {cfg.dataset} not given: no subject has a baseline "
                             "tumour assessment", cfg.dataset))
@@ -821,7 +822,7 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     kept = np.ones(len(frame), dtype=bool)
     if cfg.evaluator and evalvar in frame.columns:   # a record without evaluator is kept
         codes, uniques = factorize_text(frame[evalvar])
-        same = (pd.Series(uniques, dtype="string").str.upper() == cfg.evaluator.upper()) \
+        same = (pd.Series(uniques, dtype=TEXT).str.upper() == cfg.evaluator.upper()) \
             .fillna(True).to_numpy(dtype=bool)
         kept = np.where(codes >= 0, same[np.clip(codes, 0, None)] if len(same) else True,
                         True)
@@ -845,10 +846,10 @@ def baseline_tumour_records(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
     seq = prefix + "SEQ"
     result = prefix + "STRESC"
     return pd.DataFrame({
-        "USUBJID": taken("USUBJID").astype("string"),
+        "USUBJID": taken("USUBJID").astype(TEXT),
         "TUSTRESC": upper_text(taken(result)) if result in frame.columns
-        else pd.Series(pd.NA, index=index, dtype="string"),
-        "SEQ": taken(seq).astype("float64") if seq in frame.columns else np.nan,
+        else pd.Series(pd.NA, index=index, dtype=TEXT),
+        "SEQ": taken(seq).astype(FLOAT) if seq in frame.columns else np.nan,
     })
 
 
@@ -919,13 +920,13 @@ def _adsl_first(sdtm: dict[str, pd.DataFrame], settings: AdamSettings, findings:
     dm, rows = _dm_records(sdtm, adsl)       # DM variables by each ADSL record's position
     _age_groups(adsl, settings, methods)
     for target, source_var in (("TRT01P", cfg.trt01p_from), ("TRT01A", cfg.trt01a_from)):
-        adsl[target] = taken_at(dm[source_var], rows, adsl.index).astype("string") \
-            if source_var in dm.columns else pd.Series(pd.NA, index=adsl.index, dtype="string")
+        adsl[target] = taken_at(dm[source_var], rows, adsl.index).astype(TEXT) \
+            if source_var in dm.columns else pd.Series(pd.NA, index=adsl.index, dtype=TEXT)
         methods[target] = f"DM.{source_var}"
     _cohorts(adsl, sdtm, settings, findings, methods)
     if "RFICDTC" in dm.columns:
         adsl["RFICDT"] = as_dates(taken_at(complete_dates(dm["RFICDTC"]).dates, rows,
-                                            adsl.index)).astype("datetime64[ns]")
+                                            adsl.index)).astype(DATES)
         methods["RFICDT"] = "DM.RFICDTC (complete dates)"
 
     for spec in cfg.dates:
@@ -962,7 +963,7 @@ def _adsl_rest(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], settings: Adam
     _groupings(adsl, settings, methods)
     _numbered(adsl, settings, methods)
 
-    yes = pd.Series("Y", index=adsl.index, dtype="string")
+    yes = pd.Series("Y", index=adsl.index, dtype=TEXT)
     if cfg.ittfl_from:
         if cfg.ittfl_from not in adsl.columns:
             raise InputDataError(f"ITTFL needs ADSL.{cfg.ittfl_from}, which no setting derives")
@@ -998,5 +999,5 @@ def apply_post_baseline_rule(adsl: pd.DataFrame, assessed: pd.Series,
         return adsl
     has = adsl["USUBJID"].isin(assessed)
     adsl = adsl.copy()
-    adsl["EFFFL"] = adsl["EFFFL"].where(has, "N").astype("string")
+    adsl["EFFFL"] = adsl["EFFFL"].where(has, "N").astype(TEXT)
     return adsl

@@ -29,6 +29,7 @@ import pandas as pd
 
 from cdiscmap.adam.adae import relative_day
 from cdiscmap.adam.dates import factorize_text, impute_dtc, spread_text
+from cdiscmap.adam.dtypes import DATES, FLOAT, INT, TEXT
 from cdiscmap.adam.io import as_dates, index_positions, key_index, lookup, notice, upper_isin
 from cdiscmap.adam.order import first_positions, numbered, stable_order
 from cdiscmap.adam.settings import AdamSettings
@@ -118,7 +119,7 @@ class _Subjects:
         else:
             self.row = rows.get_indexer(self.ids)
         self.groups = [n for n in _GROUPS if n in adsl.columns]
-        self.reference = as_dates(adsl[reference_date]).astype("datetime64[ns]") \
+        self.reference = as_dates(adsl[reference_date]).astype(DATES) \
             .to_numpy()[self.row]
 
     def codes(self, ids: pd.Series) -> np.ndarray:
@@ -128,8 +129,8 @@ class _Subjects:
     def reference_of(self, codes: np.ndarray, index: pd.Index) -> pd.Series:
         dates = np.where(codes >= 0, self.reference[np.clip(codes, 0, None)],
                          np.datetime64("NaT")) if len(self.ids) else \
-            np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[ns]")
-        return pd.Series(dates.astype("datetime64[ns]"), index=index)
+            np.full(len(codes), np.datetime64("NaT"), dtype=DATES)
+        return pd.Series(dates.astype(DATES), index=index)
 
     def variables(self, codes: np.ndarray, index: pd.Index) -> dict[str, pd.Series]:
         """STUDYID, USUBJID, SUBJID, SITEID and the grouping variables of each record."""
@@ -142,7 +143,7 @@ class _Subjects:
                                                 pd.api.extensions.ExtensionDtype) \
                 else column.to_numpy()
             taken = pd.Series(pd.api.extensions.take(values, at, allow_fill=True), index=index)
-            out[name] = taken if taken.dtype == _STRING else taken.astype("string")
+            out[name] = taken if taken.dtype == _STRING else taken.astype(TEXT)
         return out
 
 
@@ -164,7 +165,7 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     subject = who.codes(tp["USUBJID"])
     subject = np.where(subject < 0, len(who.ids), subject)  # a missing USUBJID sorts last
     series = tp["RECIST_SERIES"].to_numpy()
-    order = np.lexsort([tp["VISITNUM"].to_numpy(dtype="float64"), series, subject])
+    order = np.lexsort([tp["VISITNUM"].to_numpy(dtype=FLOAT), series, subject])
     tp = tp.take(order)
     tp.index = pd.RangeIndex(len(tp))
     subject, series = subject[order], series[order]
@@ -177,9 +178,9 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     baseline = tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool) & complete
     # subject × lesion series as one integer per record (no joined text key per record)
     key = pd.Series(np.cumsum(series_starts_, dtype=np.int64) - 1, index=tp.index)
-    aval = tp["SUMDIAM"].astype("float64")
+    aval = tp["SUMDIAM"].astype(FLOAT)
     base = lookup(key, pd.Series(aval[baseline].to_numpy(), index=key[baseline].to_numpy())) \
-        .astype("float64")
+        .astype(FLOAT)
     # nadir: running minimum of complete sums strictly before the row, within the series
     filled = aval.where(complete, np.inf)
     running = filled.groupby(key, sort=False).cummin()
@@ -188,7 +189,7 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     post = ~tp["BASELINE_FL"].eq("Y").fillna(False).astype(bool)
     nadir = nadir.where(post)
 
-    adt = impute_dtc(tp["ADTC"], "D", "first").dates.astype("datetime64[ns]")
+    adt = impute_dtc(tp["ADTC"], "D", "first").dates.astype(DATES)
     reference = who.reference_of(subject, tp.index)
     out = pd.DataFrame({
         "PARAMCD": _text("SDIAM", tp.index),
@@ -196,8 +197,8 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
                        tp.index),
         "AVAL": aval,
         "ADT": adt,
-        "AVISIT": tp["VISIT"].astype("string"),
-        "AVISITN": tp["VISITNUM"].astype("float64"),
+        "AVISIT": tp["VISIT"].astype(TEXT),
+        "AVISITN": tp["VISITNUM"].astype(FLOAT),
         "ABLFL": _flag(baseline, tp.index),
         "BASE": base,
         "CHG": (aval - base).where(post),
@@ -209,11 +210,11 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     })
     # ANL02FL: the first record per subject × series by PCHG, ADT, AVISITN among the eligible
     # (one stable lexsort of arrays, not a sort of a copy of the frame)
-    pchg = out["PCHG"].to_numpy(dtype="float64")
+    pchg = out["PCHG"].to_numpy(dtype=FLOAT)
     eligible = np.flatnonzero((complete & post).to_numpy(dtype=bool) & ~np.isnan(pchg)
                               & (adt > reference).to_numpy(dtype=bool))
     group = key.to_numpy()
-    ranked = eligible[np.lexsort([out["AVISITN"].to_numpy(dtype="float64")[eligible],
+    ranked = eligible[np.lexsort([out["AVISITN"].to_numpy(dtype=FLOAT)[eligible],
                                   adt.to_numpy()[eligible], pchg[eligible], group[eligible]])]
     best = np.zeros(n, dtype=bool)
     if len(ranked):
@@ -222,10 +223,10 @@ def derive_adtr(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Ada
     out["ANL02FL"] = _flag(best, tp.index)
     first = np.flatnonzero(subject_starts)        # ASEQ: 1..n within the sorted subject
     out["ASEQ"] = (np.arange(n) - np.repeat(first, np.diff(np.r_[first, n])) + 1) \
-        .astype("float64")
-    out["SRCDOM"] = pd.Series(pd.NA, index=tp.index, dtype="string")
-    out["SRCVAR"] = pd.Series(pd.NA, index=tp.index, dtype="string")
-    out["SRCSEQ"] = pd.Series(np.nan, index=tp.index, dtype="float64")
+        .astype(FLOAT)
+    out["SRCDOM"] = pd.Series(pd.NA, index=tp.index, dtype=TEXT)
+    out["SRCVAR"] = pd.Series(pd.NA, index=tp.index, dtype=TEXT)
+    out["SRCSEQ"] = pd.Series(np.nan, index=tp.index, dtype=FLOAT)
     lesions = _lesion_records(sdtm, who, settings, methods)
     if not lesions.empty:
         out["_S"] = subject            # this derivation's own frame: no copy (assign's)
@@ -337,7 +338,7 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: Ada
     # each distinct code's parameter position, spread to the records by code
     test_codes, test_uniques = factorize_text(tr["TRTESTCD"])
     positions = {k: v[0] for k, v in tests.items() if k == k.strip().upper()}
-    test_position = pd.Series(test_uniques, dtype="string").str.strip().str.upper() \
+    test_position = pd.Series(test_uniques, dtype=TEXT).str.strip().str.upper() \
         .map(positions).to_numpy(dtype=float, na_value=np.nan)
     row_position = test_position[np.clip(test_codes, 0, None)] if len(test_uniques) else \
         np.full(len(tr), np.nan)
@@ -359,7 +360,7 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: Ada
     kept = ours[first_positions(t_key[ours])]   # TU order, first record of a subject × link
     t_key, t_link = t_key[kept], t_link[kept]
     # lesion number: the digits of TULNKID (T03 -> 3), else the rank within the subject
-    link_text = pd.Series(links, dtype=object).astype("string")
+    link_text = pd.Series(links, dtype=object).astype(TEXT)
     link_digits = pd.to_numeric(link_text.str.extract(r"(\d+)\s*$")[0],
                                 errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     digits = pd.Series(link_digits[t_link] if len(links) else np.zeros(0))
@@ -367,7 +368,7 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: Ada
         targets = pd.DataFrame({"USUBJID": who.ids[t_subject[kept]],
                                 "TULNKID": link_text.to_numpy()[t_link]})
         digits = digits.fillna(targets.groupby("USUBJID")["TULNKID"].rank(method="dense"))
-    target_lesion = digits.to_numpy().astype("int64")
+    target_lesion = digits.to_numpy().astype(INT)
     pos = pd.Index(t_key).get_indexer(r_subject.astype(np.int64) * span + r_link)
     matched = (pos >= 0) & (r_subject >= 0)
     rows = at_r[matched]                      # TR records in TR order (an inner merge's)
@@ -375,7 +376,7 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: Ada
         return pd.DataFrame()
     subject = r_subject[matched]
     lesion = target_lesion[pos[matched]]
-    position = row_position[rows].astype("int64")
+    position = row_position[rows].astype(INT)
     index = pd.RangeIndex(len(rows))
 
     def column(name: str) -> pd.Series:
@@ -400,26 +401,26 @@ def _lesion_records(sdtm: dict[str, pd.DataFrame], who: _Subjects, settings: Ada
         raise InputDataError(f"ADTR lesion PARAMCD {too_long[0]} is longer than "
                              "8 characters (lesion number from TULNKID); shorten the "
                              "lesion_parameters paramcd")
-    aval = pd.to_numeric(column("TRSTRESN"), errors="coerce").astype("float64")
+    aval = pd.to_numeric(column("TRSTRESN"), errors="coerce").astype(FLOAT)
     out = pd.DataFrame({
         "PARAMCD": spread_text(np.array(codes_u, dtype=object), key_codes, index),
         "PARAM": spread_text(np.array(params_u, dtype=object), key_codes, index),
         "AVAL": aval,
         "ADT": (impute_dtc(column("TRDTC"), "D", "first").dates if "TRDTC" in tr.columns
-                else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
-        .astype("datetime64[ns]"),
-        "AVISIT": column("VISIT").astype("string") if "VISIT" in tr.columns else
-        pd.Series(pd.NA, index=index, dtype="string"),
-        "AVISITN": pd.to_numeric(column("VISITNUM"), errors="coerce").astype("float64")
+                else pd.Series(pd.NaT, index=index, dtype=DATES))
+        .astype(DATES),
+        "AVISIT": column("VISIT").astype(TEXT) if "VISIT" in tr.columns else
+        pd.Series(pd.NA, index=index, dtype=TEXT),
+        "AVISITN": pd.to_numeric(column("VISITNUM"), errors="coerce").astype(FLOAT)
         if "VISITNUM" in tr.columns else pd.Series(np.nan, index=index),
         "ANL01FL": _flag(aval.notna(), index),
         "SRCDOM": _text("TR", index),
         "SRCVAR": _text("TRSTRESN", index),
-        "SRCSEQ": pd.to_numeric(column("TRSEQ"), errors="coerce").astype("float64")
+        "SRCSEQ": pd.to_numeric(column("TRSEQ"), errors="coerce").astype(FLOAT)
         if "TRSEQ" in tr.columns else pd.Series(np.nan, index=index),
         "_S": subject,
-        "_L": lesion.astype("float64"),
-        "_T": position.astype("float64"),
+        "_L": lesion.astype(FLOAT),
+        "_T": position.astype(FLOAT),
     })
     made = dict(zip(codes_u[::-1], zip(tests_u[::-1], numbers_u[::-1], strict=True),
                     strict=True))                        # a code's first (test, number)

@@ -41,6 +41,7 @@ import pandas as pd
 from cdiscmap.adam.adrs import ADSL_CARRIED, ResponseData
 from cdiscmap.adam.collected import collected_tte
 from cdiscmap.adam.dates import spread_text
+from cdiscmap.adam.dtypes import DATES, FLOAT, TEXT
 from cdiscmap.adam.io import as_dates, key_index, lookup, select_records
 from cdiscmap.adam.order import stable_order
 from cdiscmap.adam.settings import AdamSettings, TteParameter, TteSource, where_text
@@ -61,11 +62,11 @@ def _last_before(records: pd.DataFrame, subjects: pd.DataFrame, when: str) -> pd
     """Per subject row, the last record strictly before ``subjects[when]`` (merge_asof)."""
     left = subjects[["USUBJID", when]].dropna().sort_values(when, kind="mergesort")
     right = records[["USUBJID", "ADT", "SRCSEQ"]].sort_values("ADT", kind="mergesort")
-    right = right.assign(USUBJID=right["USUBJID"].astype(object).astype("string"))
-    left = left.assign(USUBJID=left["USUBJID"].astype(object).astype("string"))
+    right = right.assign(USUBJID=right["USUBJID"].astype(object).astype(TEXT))
+    left = left.assign(USUBJID=left["USUBJID"].astype(object).astype(TEXT))
     if left.empty or right.empty:
-        return pd.DataFrame({"ADT": pd.Series(dtype="datetime64[ns]"),
-                             "SRCSEQ": pd.Series(dtype="float64")})
+        return pd.DataFrame({"ADT": pd.Series(dtype=DATES),
+                             "SRCSEQ": pd.Series(dtype=FLOAT)})
     joined = pd.merge_asof(left, right.rename(columns={"ADT": "_adt"}).assign(ADT=right["ADT"]),
                            left_on=when, right_on="_adt", by="USUBJID",
                            allow_exact_matches=False, direction="backward")
@@ -87,25 +88,25 @@ def _source_dates(src: TteSource, ids: pd.Series, subj: pd.DataFrame,
         recs = recs.sort_values(["USUBJID", "ADT", "SRCSEQ"], kind="mergesort")
         one = recs.drop_duplicates("USUBJID", keep="first" if pick == "first" else "last") \
             .set_index("USUBJID")
-        return (as_dates(lookup(ids, one["ADT"])).astype("datetime64[ns]"),
-                lookup(ids, one["SRCSEQ"]).astype("float64"))
+        return (as_dates(lookup(ids, one["ADT"])).astype(DATES),
+                lookup(ids, one["SRCSEQ"]).astype(FLOAT))
     if src.date == "START":
-        return subj["STARTDT"].astype("datetime64[ns]"), subj["_start_seq"].astype("float64")
+        return subj["STARTDT"].astype(DATES), subj["_start_seq"].astype(FLOAT)
     if src.date not in by_subject.columns:
         raise InputDataError(f"ADTTE source ADSL.{src.date}: ADSL has no such variable")
     if not src.where and not by_subject.index.has_duplicates:
         # every ADSL record: the date column by the subjects' ADSL positions (no copy of ADSL)
         at = by_subject.index.get_indexer(key_index(ids))
-        dates = as_dates(by_subject[src.date]).to_numpy(dtype="datetime64[ns]")
+        dates = as_dates(by_subject[src.date]).to_numpy(dtype=DATES)
         taken = np.where(at >= 0, dates[np.clip(at, 0, None)] if len(dates) else
-                         np.datetime64("NaT"), np.datetime64("NaT")).astype("datetime64[ns]")
+                         np.datetime64("NaT"), np.datetime64("NaT")).astype(DATES)
         return pd.Series(taken, index=ids.index), _missing(ids, "float64")
     rows, missing = select_records(by_subject.reset_index(), src.where)
     if missing:
         raise InputDataError(f"ADTTE source on ADSL.{src.date}: ADSL has no "
                              f"{', '.join(missing)} to filter on")
     dates = as_dates(rows.set_index("USUBJID")[src.date])
-    return as_dates(lookup(ids, dates)).astype("datetime64[ns]"), _missing(ids, "float64")
+    return as_dates(lookup(ids, dates)).astype(DATES), _missing(ids, "float64")
 
 
 def _missing(ids: pd.Series, dtype: str) -> pd.Series:
@@ -121,8 +122,8 @@ def _pick_by_code(recs: pd.DataFrame, ids: pd.Series, pick: str) -> tuple[pd.Ser
     (the ADSL ids) are integer codes, so one lexsort of arrays and one match of ``ids`` to the
     categories replace a frame sort and two text lookups."""
     codes = recs["USUBJID"].cat.codes.to_numpy()
-    adt = recs["ADT"].to_numpy(dtype="datetime64[ns]")
-    seq = recs["SRCSEQ"].to_numpy(dtype="float64")
+    adt = recs["ADT"].to_numpy(dtype=DATES)
+    seq = recs["SRCSEQ"].to_numpy(dtype=FLOAT)
     order = stable_order([seq, adt, codes])     # NaT / NaN last, as sort_values puts them
     ordered = codes[order]
     if pick == "first":
@@ -131,7 +132,7 @@ def _pick_by_code(recs: pd.DataFrame, ids: pd.Series, pick: str) -> tuple[pd.Ser
         edge = np.r_[ordered[1:] != ordered[:-1], True]
     chosen = order[edge & (ordered >= 0)]
     categories = recs["USUBJID"].cat.categories
-    by_code_adt = np.full(len(categories) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+    by_code_adt = np.full(len(categories) + 1, np.datetime64("NaT"), dtype=DATES)
     by_code_seq = np.full(len(categories) + 1, np.nan)      # the last slot: ids not found
     by_code_adt[codes[chosen]] = adt[chosen]
     by_code_seq[codes[chosen]] = seq[chosen]
@@ -167,7 +168,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
         first = rd.first_response(confirmed=p.confirmed, min_gap_days=conf.min_days,
                                   max_ne=conf.max_ne, accept_sd=conf.accept_sd)
         first = first.loc[first["USUBJID"].isin(rd.population)]
-        subj = pd.DataFrame({"USUBJID": first["USUBJID"].astype(object).astype("string"),
+        subj = pd.DataFrame({"USUBJID": first["USUBJID"].astype(object).astype(TEXT),
                              "STARTDT": as_dates(first["ADT"]),
                              "_start_seq": ovr.loc[first["source_index"], "SRCSEQ"].to_numpy()
                              if len(first) else np.array([], dtype=float)})
@@ -175,7 +176,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
         start_src = ("RS", "RSDTC")
     else:
         start = as_dates(by_subject[p.start])
-        subj = pd.DataFrame({"USUBJID": adsl["USUBJID"].astype("string"),
+        subj = pd.DataFrame({"USUBJID": adsl["USUBJID"].astype(TEXT),
                              "STARTDT": start.to_numpy()})
         subj = subj.loc[subj["STARTDT"].notna()]
         subj["_start_seq"] = np.nan
@@ -184,7 +185,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     subj = subj.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     startdt = subj["STARTDT"]
     ids = subj["USUBJID"]
-    start_seq = subj["_start_seq"].astype("float64")
+    start_seq = subj["_start_seq"].astype(FLOAT)
 
     # --- assessments on/after the start date: the parameter's evaluator (key None) and the
     # evaluators its ADRS sources name
@@ -196,12 +197,12 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
             # the start dates by category code (the ADSL ids): no text lookup per record
             categories = frame["USUBJID"].cat.categories
             by_code = np.full(len(categories) + 1, np.datetime64("NaT"),
-                              dtype="datetime64[ns]")       # the last slot: no id
+                              dtype=DATES)       # the last slot: no id
             at = starts.index.get_indexer(categories)
             found = at >= 0
-            by_code[:-1][found] = starts.to_numpy(dtype="datetime64[ns]")[at[found]]
+            by_code[:-1][found] = starts.to_numpy(dtype=DATES)[at[found]]
             start = by_code[frame["USUBJID"].cat.codes.to_numpy()]
-            keep = frame["ADT"].to_numpy(dtype="datetime64[ns]") >= start   # NaT: False
+            keep = frame["ADT"].to_numpy(dtype=DATES) >= start   # NaT: False
             return frame.loc[keep]      # the records only: no start date column (read by none)
         frame = frame.assign(_start=as_dates(lookup(frame["USUBJID"], starts)))
         return frame.loc[(frame["ADT"] >= frame["_start"]).fillna(False).astype(bool)]
@@ -232,14 +233,14 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     # --- events: the earliest event source on/after the start date (ties: listed first);
     # per subject row as plain arrays (NaT compares False, as the Series' fillna(False))
     nat = np.datetime64("NaT", "ns")
-    start_v = startdt.to_numpy(dtype="datetime64[ns]")
+    start_v = startdt.to_numpy(dtype=DATES)
     events = p.event_sources()
-    ev_dt = np.full(len(ids), nat, dtype="datetime64[ns]")
+    ev_dt = np.full(len(ids), nat, dtype=DATES)
     ev_pos = np.full(len(ids), -1)
     ev_seq = np.full(len(ids), np.nan)
     for k, src in enumerate(events):
         dt, seq = _source_dates(src, ids, subj, by_evaluator, by_subject, "first")
-        dt_v = dt.to_numpy(dtype="datetime64[ns]")
+        dt_v = dt.to_numpy(dtype=DATES)
         before = dt_v < start_v
         if before.any() and src.dataset == "ADSL":
             findings.add_frame(subj.loc[before], rule="CMAP-AD0020", severity=Severity.WARNING,
@@ -250,23 +251,23 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
         better = ~np.isnat(dt_v) & (np.isnat(ev_dt) | (dt_v < ev_dt))
         ev_dt = np.where(better, dt_v, ev_dt)
         ev_pos = np.where(better, k, ev_pos)
-        ev_seq = np.where(better, seq.to_numpy(dtype="float64"), ev_seq)
+        ev_seq = np.where(better, seq.to_numpy(dtype=FLOAT), ev_seq)
     has_event = ~np.isnat(ev_dt)
 
     # --- censoring: the latest censor source on/after the start date (ties: listed first)
     censors = p.censor_sources(cfg.adequate_responses, codes)
-    cen_dt = np.full(len(ids), nat, dtype="datetime64[ns]")
+    cen_dt = np.full(len(ids), nat, dtype=DATES)
     cen_pos = np.full(len(ids), -1)
     cen_seq = np.full(len(ids), np.nan)
     found: dict[int, tuple[pd.Series, pd.Series]] = {}    # each censor source's own dates
     for k, src in enumerate(censors):
         dt, seq = found[k] = _source_dates(src, ids, subj, by_evaluator, by_subject, "last")
-        dt_v = dt.to_numpy(dtype="datetime64[ns]")
+        dt_v = dt.to_numpy(dtype=DATES)
         dt_v = np.where(dt_v >= start_v, dt_v, nat)
         better = ~np.isnat(dt_v) & (np.isnat(cen_dt) | (dt_v > cen_dt))
         cen_dt = np.where(better, dt_v, cen_dt)
         cen_pos = np.where(better, k, cen_pos)
-        cen_seq = np.where(better, seq.to_numpy(dtype="float64"), cen_seq)
+        cen_seq = np.where(better, seq.to_numpy(dtype=FLOAT), cen_seq)
 
     # --- the last (adequate) assessment: new anti-cancer therapy censors there (FDA 2018);
     # the parameter's own ADRS censor source when it has one, else the adequate assessments
@@ -278,8 +279,8 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     else:
         last = _last_per_subject(adequate())
         la_dt = as_dates(lookup(ids, last["ADT"])) if not last.empty else \
-            pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
-        la_seq = lookup(ids, last["SRCSEQ"]).astype("float64") if not last.empty else \
+            pd.Series(pd.NaT, index=ids.index, dtype=DATES)
+        la_seq = lookup(ids, last["SRCSEQ"]).astype(FLOAT) if not last.empty else \
             pd.Series(np.nan, index=ids.index)
 
     # --- censoring situations that take precedence over the sources
@@ -288,19 +289,19 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
         no_base = ~ids.isin(baseline["USUBJID"]).to_numpy(dtype=bool)
     new_therapy = np.zeros(len(ids), dtype=bool)
     if p.censor_at_new_therapy:
-        nact = as_dates(lookup(ids, rd.nactdt)).to_numpy(dtype="datetime64[ns]") \
-            if len(rd.nactdt) else np.full(len(ids), nat, dtype="datetime64[ns]")
+        nact = as_dates(lookup(ids, rd.nactdt)).to_numpy(dtype=DATES) \
+            if len(rd.nactdt) else np.full(len(ids), nat, dtype=DATES)
         nact = np.where(nact >= start_v, nact, nat)
         new_therapy = ~np.isnat(nact) & (~has_event | (ev_dt > nact))
     missed = np.zeros(len(ids), dtype=bool)
-    prev_dt = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    prev_dt = pd.Series(pd.NaT, index=ids.index, dtype=DATES)
     prev_seq = pd.Series(np.nan, index=ids.index)
     if p.missed_assessments is not None:
         m = p.missed_assessments
         ev_series = pd.Series(ev_dt, index=ids.index)
         prev = _last_before(adequate(), pd.DataFrame({"USUBJID": ids, "_ev": ev_series}), "_ev")
         prev_dt = as_dates(lookup(ids, prev["ADT"])) if not prev.empty else prev_dt
-        prev_seq = lookup(ids, prev["SRCSEQ"]).astype("float64") if not prev.empty else prev_seq
+        prev_seq = lookup(ids, prev["SRCSEQ"]).astype(FLOAT) if not prev.empty else prev_seq
         since = prev_dt.fillna(startdt)
         limit = 2 * m.interval_days + m.window_days
         missed = has_event & ((ev_series - since).dt.days > limit).fillna(False) \
@@ -312,11 +313,11 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     c_missed = ~c_start & ~c_nact & missed
     c_event = ~c_start & ~c_nact & ~c_missed & has_event
     c_censor = ~(c_start | c_nact | c_missed | c_event)
-    nact_valid = la_dt.to_numpy(dtype="datetime64[ns]") >= start_v
+    nact_valid = la_dt.to_numpy(dtype=DATES) >= start_v
     missed_valid = prev_dt.notna().to_numpy(dtype=bool)
 
     n = len(ids)
-    adt = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    adt = np.full(n, np.datetime64("NaT"), dtype=DATES)
     cnsr = np.zeros(n)
     evntdesc = np.full(n, None, dtype=object)
     cnsdtdsc = np.full(n, None, dtype=object)
@@ -328,7 +329,7 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
             dsc: str | None, src: tuple[str, str], seq: pd.Series | np.ndarray | None
             ) -> None:
         mk = np.asarray(mask, dtype=bool)
-        adt[mk] = np.asarray(dt, dtype="datetime64[ns]")[mk]      # dt is on ids' index
+        adt[mk] = np.asarray(dt, dtype=DATES)[mk]      # dt is on ids' index
         cnsr[mk] = code
         evntdesc[mk] = desc
         cnsdtdsc[mk] = dsc
@@ -361,23 +362,23 @@ def _parameter(p: TteParameter, adsl: pd.DataFrame, responses: dict[str, Respons
     start_ns, adt_ns = start_v.view(np.int64), adt.view(np.int64)
     dated = ~(np.isnat(start_v) | np.isnat(adt))
     aval = np.where(dated, np.floor_divide(adt_ns - start_ns, _DAY_NS) + 1, 0) \
-        .astype("float64")
+        .astype(FLOAT)
     aval[~dated] = np.nan
     # the columns in TTE_COLUMNS order as arrays on one index: no alignment, no AVAL column
     # added afterwards and no reordered copy (1.3 ms a parameter less at 100 subjects)
     one = np.zeros(n, dtype=np.intp)
     out = pd.DataFrame({
-        "USUBJID": ids.astype("string").array,
+        "USUBJID": ids.astype(TEXT).array,
         "PARAMCD": spread_text(np.array([p.paramcd], dtype=object), one, ids.index).array,
         "PARAM": spread_text(np.array([p.param], dtype=object), one, ids.index).array,
         "STARTDT": start_v,
         "ADT": adt,
         "AVAL": aval,
         "CNSR": cnsr,
-        "EVNTDESC": pd.array(evntdesc, dtype="string"),
-        "CNSDTDSC": pd.array(cnsdtdsc, dtype="string"),
-        "SRCDOM": pd.array(srcdom, dtype="string"),
-        "SRCVAR": pd.array(srcvar, dtype="string"),
+        "EVNTDESC": pd.array(evntdesc, dtype=TEXT),
+        "CNSDTDSC": pd.array(cnsdtdsc, dtype=TEXT),
+        "SRCDOM": pd.array(srcdom, dtype=TEXT),
+        "SRCVAR": pd.array(srcvar, dtype=TEXT),
         "SRCSEQ": srcseq,
     }, index=ids.index, copy=False)
     who = f" (responses by {p.evaluator})" if \
@@ -417,14 +418,14 @@ def derive_adtte(adsl: pd.DataFrame, responses: dict[str, ResponseData],
     if parts:
         adtte = pd.concat(parts, ignore_index=True)
     else:
-        adtte = pd.DataFrame({c: pd.Series(dtype="string") for c in TTE_COLUMNS})
+        adtte = pd.DataFrame({c: pd.Series(dtype=TEXT) for c in TTE_COLUMNS})
     carried = [c for c in ADSL_CARRIED if c in adsl.columns] + \
         list(settings.adsl.cohort_variables)
     if adtte["USUBJID"].isna().any() or adsl["USUBJID"].duplicated().any():
         # pragma: no cover - ADSL has one record per subject; the merge says what is wrong
         adtte = adtte.sort_values(["USUBJID", "PARAMCD"], kind="mergesort") \
             .reset_index(drop=True)
-        adtte["ASEQ"] = (adtte.groupby("USUBJID").cumcount() + 1).astype("float64")
+        adtte["ASEQ"] = (adtte.groupby("USUBJID").cumcount() + 1).astype(FLOAT)
         adtte = adtte.merge(adsl[carried], on="USUBJID", how="left", validate="many_to_one")
     else:
         adtte = _by_subject(adtte, adsl[carried])
@@ -449,7 +450,7 @@ def _by_subject(adtte: pd.DataFrame, carried: pd.DataFrame) -> pd.DataFrame:
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else \
         np.zeros(0, dtype=np.int64)
     adtte["ASEQ"] = (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1) \
-        .astype("float64")
+        .astype(FLOAT)
     table = carried.set_index("USUBJID")
     where = table.index.get_indexer(pd.Index(ids, dtype=object))[ordered]   # -1: not in ADSL
     for name in table.columns:

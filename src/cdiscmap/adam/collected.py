@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscmap.adam.dtypes import DATES, FLOAT, TEXT
 from cdiscmap.adam.io import (
     lookup,
     report_rows,
@@ -52,7 +53,7 @@ def collected_responses(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
         recs = recs.assign(_seq=pd.to_numeric(recs["RSSEQ"], errors="coerce")) \
             .sort_values(["USUBJID", "_seq"], kind="mergesort") \
             .drop_duplicates("USUBJID", keep="last").set_index("USUBJID")
-        avalc = upper_text(lookup(adsl["USUBJID"], recs["RSSTRESC"]).astype("string"))
+        avalc = upper_text(lookup(adsl["USUBJID"], recs["RSSTRESC"]).astype(TEXT))
         has = adsl["USUBJID"].isin(recs.index).to_numpy()
         avalc = avalc.where(pd.Series(has, index=avalc.index) & avalc.notna(), "MISSING")
         aval = text_numbers(avalc, cfg.aval_map)
@@ -64,18 +65,18 @@ def collected_responses(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame,
                         variable="RSSTRESC", value_col="_V")
         n = len(adsl)
         parts.append(pd.DataFrame({
-            "USUBJID": adsl["USUBJID"].astype("string").to_numpy(),
-            "PARAMCD": pd.Series([c.paramcd] * n, dtype="string"),
-            "PARAM": pd.Series([c.param] * n, dtype="string"),
-            "PARCAT1": pd.Series(["Tumor Response"] * n, dtype="string"),
-            "PARCAT2": pd.Series([title] * n, dtype="string"),
-            "PARCAT3": pd.Series([cfg.category] * n, dtype="string"),
+            "USUBJID": adsl["USUBJID"].astype(TEXT).to_numpy(),
+            "PARAMCD": pd.Series([c.paramcd] * n, dtype=TEXT),
+            "PARAM": pd.Series([c.param] * n, dtype=TEXT),
+            "PARCAT1": pd.Series(["Tumor Response"] * n, dtype=TEXT),
+            "PARCAT2": pd.Series([title] * n, dtype=TEXT),
+            "PARCAT3": pd.Series([cfg.category] * n, dtype=TEXT),
             "AVALC": avalc.to_numpy(),
             "AVAL": aval.to_numpy(),
-            "ADT": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
-            "SRCDOM": pd.Series(np.where(has, "RS", None), dtype="string"),
-            "SRCVAR": pd.Series(np.where(has, "RSSTRESC", None), dtype="string"),
-            "SRCSEQ": lookup(adsl["USUBJID"], recs["_seq"]).astype("float64").to_numpy(),
+            "ADT": pd.Series(pd.NaT, index=range(n), dtype=DATES),
+            "SRCDOM": pd.Series(np.where(has, "RS", None), dtype=TEXT),
+            "SRCVAR": pd.Series(np.where(has, "RSSTRESC", None), dtype=TEXT),
+            "SRCSEQ": lookup(adsl["USUBJID"], recs["_seq"]).astype(FLOAT).to_numpy(),
         }))
         methods[f"PARAMCD={c.paramcd}"] = (
             f"{c.param}: RS.RSSTRESC where RSTESTCD = {c.testcd}, RSEVAL = {cfg.evaluator}"
@@ -100,9 +101,9 @@ def collected_tte(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: A
     parts = []
     censored = settings.adtte.cnsr.last_assessment
     for p in settings.adtte.collected:
-        ids = adsl["USUBJID"].astype("string").reset_index(drop=True)
+        ids = adsl["USUBJID"].astype(TEXT).reset_index(drop=True)
         raw = _values(sdtm, p.duration, ids)
-        value = pd.to_numeric(raw, errors="coerce").astype("float64")
+        value = pd.to_numeric(raw, errors="coerce").astype(FLOAT)
         bad = value.isna() & raw.notna() | (value < 0).fillna(False)
         if bad.any():
             report_rows(findings, pd.DataFrame({"USUBJID": ids[bad], "_V": raw[bad]}),
@@ -112,24 +113,24 @@ def collected_tte(sdtm: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: A
             value = value.where(~bad)
         if p.event_flag not in adsl.columns:
             raise KeyError(f"ADSL has no {p.event_flag}")
-        event = adsl[p.event_flag].astype("string").str.upper().eq("Y").fillna(False) \
+        event = adsl[p.event_flag].astype(TEXT).str.upper().eq("Y").fillna(False) \
             .to_numpy(dtype=bool)
         keep = value.notna().to_numpy()
         n = int(keep.sum())
         ev = event[keep]
         parts.append(pd.DataFrame({
             "USUBJID": ids[keep].to_numpy(),
-            "PARAMCD": pd.Series([p.paramcd] * n, dtype="string"),
-            "PARAM": pd.Series([p.param] * n, dtype="string"),
-            "STARTDT": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
-            "ADT": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+            "PARAMCD": pd.Series([p.paramcd] * n, dtype=TEXT),
+            "PARAM": pd.Series([p.param] * n, dtype=TEXT),
+            "STARTDT": pd.Series(pd.NaT, index=range(n), dtype=DATES),
+            "ADT": pd.Series(pd.NaT, index=range(n), dtype=DATES),
             "AVAL": (value[keep] * DURATION_DAYS[p.unit]).to_numpy(),
             "CNSR": np.where(ev, 0.0, float(censored)),
             "EVNTDESC": pd.Series(np.where(ev, p.event_description, p.censor_description),
-                                  dtype="string"),
-            "CNSDTDSC": pd.Series([None] * n, dtype="string"),
-            "SRCDOM": pd.Series([p.duration.dataset] * n, dtype="string"),
-            "SRCVAR": pd.Series([p.duration.value] * n, dtype="string"),
+                                  dtype=TEXT),
+            "CNSDTDSC": pd.Series([None] * n, dtype=TEXT),
+            "SRCDOM": pd.Series([p.duration.dataset] * n, dtype=TEXT),
+            "SRCVAR": pd.Series([p.duration.value] * n, dtype=TEXT),
             "SRCSEQ": np.full(n, np.nan),
         }))
         where = ", ".join(f"{k} = {v}" for k, v in p.duration.where.items())
@@ -148,9 +149,9 @@ def apply_evaluable_rule(adsl: pd.DataFrame, adrs: pd.DataFrame, settings: AdamS
     if wanted is None:
         return adsl
     bor = adrs.loc[adrs["PARAMCD"] == "BOR"].drop_duplicates("USUBJID").set_index("USUBJID")
-    ok = upper_text(lookup(adsl["USUBJID"], bor["AVALC"]).astype("string")) \
+    ok = upper_text(lookup(adsl["USUBJID"], bor["AVALC"]).astype(TEXT)) \
         .isin([w.upper() for w in wanted]).fillna(False).to_numpy(dtype=bool)
     adsl = adsl.copy()
-    adsl["EFFFL"] = adsl["EFFFL"].where(ok, "N").astype("string")
+    adsl["EFFFL"] = adsl["EFFFL"].where(ok, "N").astype(TEXT)
     methods["EFFFL"] = methods.get("EFFFL", "Y") + f"; and BOR in {', '.join(wanted)}"
     return adsl

@@ -25,10 +25,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from cdiscmap.adam.dtypes import DATES, INT, TEXT
 from cdiscmap.checks.facts import PlainIso, plain_iso_parts, text_facts
 
 Highest = Literal["none", "D", "M"]
-_STRING = pd.StringDtype()              # what astype("string") gives
 
 
 def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +38,7 @@ def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ``pd.factorize`` on NA-free text, compares values up to a NUL character). A column that
     is "string" already is read as it is: ``astype`` would copy it (≈6 ns a row, 4 million
     rows in ``cdiscmap adam`` at 10,000 subjects)."""
-    text = values if values.dtype == _STRING else values.astype("string")
+    text = values if values.dtype == TEXT else values.astype(TEXT)
     facts = text_facts(text)
     if facts is not None:
         return facts.codes, facts.uniques
@@ -84,8 +84,8 @@ def _from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndar
     """datetime64[D] from float year/month/day arrays (NaN anywhere → NaT); no validity check."""
     ok = ~(np.isnan(year) | np.isnan(month) | np.isnan(day))
     months = np.where(ok, (np.nan_to_num(year) - 1970) * 12 + np.nan_to_num(month) - 1, 0)
-    first = months.astype("int64").astype("datetime64[M]").astype("datetime64[D]")
-    out = first + np.where(ok, np.nan_to_num(day) - 1, 0).astype("int64")
+    first = months.astype(INT).astype("datetime64[M]").astype("datetime64[D]")
+    out = first + np.where(ok, np.nan_to_num(day) - 1, 0).astype(INT)
     return np.where(ok, out, np.datetime64("NaT"))
 
 
@@ -115,7 +115,7 @@ def impute_dtc(dtc: pd.Series, highest: Highest = "none", how: How = "first") ->
         raise ValueError(f"date imputation must be first, mid or last, not {how!r}")
     # A trial has few distinct dates: parse each distinct text once, then spread by code.
     codes, uniques = factorize_text(dtc)
-    return _spread_dates(*_impute_unique(pd.Series(uniques, dtype="string"), highest, how),
+    return _spread_dates(*_impute_unique(pd.Series(uniques, dtype=TEXT), highest, how),
                          codes, dtc.index)
 
 
@@ -123,7 +123,7 @@ def _spread_dates(dates_u: np.ndarray, flag_u: np.ndarray, invalid_u: np.ndarray
                   codes: np.ndarray, index: pd.Index) -> ImputedDates:
     """The rows' :class:`ImputedDates` from those of their distinct texts (``codes``)."""
     # one take per row from tables with a last entry for code -1 (null: NaT, valid)
-    dates = np.append(dates_u.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))[codes]
+    dates = np.append(dates_u.astype(DATES), np.datetime64("NaT", "ns"))[codes]
     invalid = np.append(invalid_u.astype(bool), False)[codes]
     return ImputedDates(dates=pd.Series(dates, index=index, copy=False),
                         spread=lambda: spread_text(flag_u, codes, index),
@@ -133,8 +133,8 @@ def _spread_dates(dates_u: np.ndarray, flag_u: np.ndarray, invalid_u: np.ndarray
 def spread_text(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """A "string" Series of ``table[codes]`` (code -1 and None → <NA>): the small table is
     made "string" once and taken, instead of checking every row's object."""
-    values = pd.array(list(table), dtype="string") if len(table) else \
-        pd.array([pd.NA], dtype="string")
+    values = pd.array(list(table), dtype=TEXT) if len(table) else \
+        pd.array([pd.NA], dtype=TEXT)
     taken = values.take(np.where(codes >= 0, codes, -1) if len(table) else
                         np.full(len(codes), -1), allow_fill=True)
     return pd.Series(taken, index=index, copy=False)
@@ -265,11 +265,11 @@ def _datetimes(dtc: pd.Series, highest: Highest, how: How,
     :func:`impute_dtm_times` only: :func:`impute_dtm` has no use for them)."""
     # few distinct texts: work on each once, then spread by code (as impute_dtc)
     codes, uniques = factorize_text(dtc)
-    text = pd.Series(uniques, dtype="string")
+    text = pd.Series(uniques, dtype=TEXT)
     plain = plain_iso_parts(text.to_numpy(dtype=object)) if len(text) else None
     dates_u, flag_u, invalid_u = _impute_unique(text, highest, how, plain)
     # the texts are distinct: impute_dtc's own factorisation would give them back in order
-    dates = ImputedDates(dates=pd.Series(dates_u.astype("datetime64[ns]"), index=text.index),
+    dates = ImputedDates(dates=pd.Series(dates_u.astype(DATES), index=text.index),
                          flag=spread_text(flag_u, np.arange(len(text)), text.index),
                          invalid=pd.Series(invalid_u, index=text.index, dtype=bool))
     present = codes >= 0
@@ -323,7 +323,7 @@ def _impute_dtm_texts(text: pd.Series, dates: ImputedDates, plain: PlainIso | No
     present = dates.dates.notna().to_numpy()
     flag = np.where(present & (flag != ""), flag, None)
     return ImputedDatetimes(
-        datetimes=stamps.astype("datetime64[ns]"),
+        datetimes=stamps.astype(DATES),
         date_flag=dates.flag,
-        time_flag=pd.Series(flag, index=text.index, dtype="string"),
+        time_flag=pd.Series(flag, index=text.index, dtype=TEXT),
         invalid=dates.invalid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscmap.adam.dtypes import DATES, FLOAT
 from cdiscmap.sdtm.vectorize import stable_order
 
 __all__ = ["first_positions", "last_of_subject", "numbered", "record_of", "stable_order", "taken_at"]
@@ -27,9 +28,9 @@ def numbered(sorted_groups: np.ndarray) -> np.ndarray:
     """1..n within each run of equal values of ``sorted_groups`` (ASEQ of sorted records)."""
     n = len(sorted_groups)
     if not n:
-        return np.zeros(0, dtype="float64")
+        return np.zeros(0, dtype=FLOAT)
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    return (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1).astype("float64")
+    return (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1).astype(FLOAT)
 
 
 def taken_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
@@ -76,7 +77,7 @@ def last_of_subject(frame: pd.DataFrame, date: str = "ADT") -> pd.DataFrame:
     if codes is None or (codes < 0).any():
         return frame.sort_values(["USUBJID", date], kind="mergesort") \
             .drop_duplicates("USUBJID", keep="last")
-    at = record_of(codes, [frame[date].to_numpy(dtype="datetime64[ns]")],
+    at = record_of(codes, [frame[date].to_numpy(dtype=DATES)],
                    len(ids.cat.categories), last=True)
     return frame.iloc[at[at >= 0]]        # by category code: in subject order
 
