@@ -104,7 +104,11 @@ def _brentq() -> Callable[[Callable[[float], float], float, float], float]:
                 zeros = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(zeros)
         routine = zeros._brentq if zeros is not None else None   # type: ignore[attr-defined]
-    except (ImportError, OSError, AttributeError):      # pragma: no cover - other scipy
+        # the call as scipy.optimize.brentq makes it (another signature: the fallback)
+        if routine is not None and routine(lambda v: v - 0.5, 0.0, 1.0, _XTOL, _RTOL,
+                                           _MAXITER, (), False, True) != 0.5:
+            routine = None                              # pragma: no cover - other scipy
+    except (ImportError, OSError, AttributeError, TypeError, ValueError):  # pragma: no cover
         routine = None
     if routine is None:
         from scipy.optimize import brentq
