@@ -124,3 +124,15 @@ def test_allowed_terms_once_per_codelist() -> None:
     same_terms = ny.model_copy()                    # another codelist object: its own entry
     assert schema._allowed_terms(same_terms) == first
     assert schema._ALLOWED[id(same_terms)][0] is same_terms
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["CR", "PR", "SD", "PD", "NE", "cr", " CR", ""]), unique=True,
+                max_size=8),
+       st.frozensets(st.sampled_from(["CR", "PR", "SD", "PD", "NE", "NOT EVALUABLE"])))
+def test_value_level_isin_is_the_string_isin(uniques, allowed) -> None:
+    from cdiscmap.checks.value_level import _isin
+
+    values = np.array(uniques, dtype=object)
+    expected = pd.Series(values, dtype="string").isin(list(allowed)).to_numpy(dtype=bool)
+    assert _isin(values, allowed).tolist() == expected.tolist()

@@ -46,3 +46,26 @@ def test_fmt_number_hand_checked() -> None:
     assert fmt_number(values, signed=False, trim=True).tolist() == ["35", "-30", "nan",
                                                                      "12.2", "0"]
     assert fmt_number(values).tolist() == ["+35.0", "-30.0", "nan", "+12.2", "+0.0"]
+
+
+_LABEL = st.sampled_from(["INVESTIGATOR", "INDEPENDENT ASSESSOR/RADIOLOGIST 1",
+                          "A/B/C", "/X", "X/", "", None])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LABEL, max_size=6))
+def test_evaluator_of_is_the_pandas_split(labels) -> None:
+    from cdiscmap.recist.readers import evaluator_of
+
+    array = np.array(labels, dtype=object)
+    expected = pd.Series(array, dtype=object).str.split("/", n=1).str[0].to_numpy(dtype=object)
+    got = evaluator_of(array)
+    assert got.dtype == object and len(got) == len(expected)
+    assert all((g == e) or (pd.isna(g) and pd.isna(e)) for g, e in zip(got, expected))
+
+
+def test_evaluator_of_hand_checked() -> None:
+    from cdiscmap.recist.readers import evaluator_of
+
+    labels = np.array(["INDEPENDENT ASSESSOR/RADIOLOGIST 1", "INVESTIGATOR"], dtype=object)
+    assert evaluator_of(labels).tolist() == ["INDEPENDENT ASSESSOR", "INVESTIGATOR"]

@@ -61,8 +61,12 @@ def reader_labels(frame: pd.DataFrame, prefix: str, default: str) -> np.ndarray:
 
 
 def evaluator_of(labels: np.ndarray) -> np.ndarray:
-    """The ``--EVAL`` part of reader labels."""
-    return pd.Series(labels, dtype=object).str.split("/", n=1).str[0].to_numpy(dtype=object)
+    """The ``--EVAL`` part of reader labels (NaN for a label that is not text, as pandas'
+    ``str.split`` gives it). Split per distinct label in Python: there are a handful, and
+    the engine and the cross-check ask this several times a run (a Series and two string
+    accessor calls each cost more than the labels)."""
+    return np.array([label.split("/", 1)[0] if isinstance(label, str) else np.nan
+                     for label in labels], dtype=object)
 
 
 def _wanted_labels(labels: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
