@@ -151,7 +151,7 @@ def _age_groups(adsl: pd.DataFrame, settings: AdamSettings, methods: dict[str, s
 
 def _value_order(values: list[str]) -> list[str]:
     """Numbers written as text by their value (2 before 10), then other text alphabetically."""
-    as_number = pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce")
+    as_number = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
     return [v for _, _, v in sorted(zip(as_number.isna(), as_number.fillna(0), values,
                                         strict=True))]
 
