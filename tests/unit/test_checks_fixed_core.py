@@ -136,3 +136,38 @@ def test_value_level_isin_is_the_string_isin(uniques, allowed) -> None:
     values = np.array(uniques, dtype=object)
     expected = pd.Series(values, dtype="string").isin(list(allowed)).to_numpy(dtype=bool)
     assert _isin(values, allowed).tolist() == expected.tolist()
+
+
+_RESULT = st.sampled_from(["CR", "PR", "NE", "1.5", " 2", "1e3", "-1", "nan", "inf", "ABC",
+                           "", "18446744073709551615", None])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RESULT, max_size=12))
+def test_stresc_membership_or_number_is_the_callable_test(values) -> None:
+    import pytest
+
+    from cdiscmap.checks import schema
+    from cdiscmap.checks.facts import facts_cache
+    from cdiscmap.standards import load_standards
+
+    var = load_standards().dataset("RS").variable("RSSTRESC")
+    plan = schema._Plan(var=var, iso8601=False, dates_allowed=False, memberships=(
+        schema._Membership("CMAP-SD0006", frozenset({"CR", "PR", "NE"}), "codelist X"),))
+    series = _column(values)
+
+    def failures() -> dict:
+        found = schema._Failures([], [], False, {})
+        with facts_cache():
+            assert schema._text_failures(found, "RSSTRESC", series, plan)
+        return found.values
+
+    got = failures()
+    original = schema._text_tests
+
+    def called(plan: schema._Plan) -> list:     # each test called on the distinct values
+        return [(rule, test if not hasattr(test, "allowed") else
+                 (lambda values, test=test: test(values))) for rule, test in original(plan)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schema, "_text_tests", called)
+        assert got == failures()

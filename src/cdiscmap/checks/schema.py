@@ -331,7 +331,11 @@ def _text_in(membership: _Membership, var: Variable) -> Callable[[pd.Series], pd
     if var.name.endswith("STRESC"):
         # SDTMIG 3.4 §4.5.1.1: --STRESC mixes coded results with numeric results written as
         # text (also in --STRESN); a number there is a measurement, not a term of the codelist.
-        return lambda values: values.isin(sorted(membership.allowed)) | _is_number(values)
+        def in_list_or_number(values: pd.Series) -> pd.Series:
+            return values.isin(sorted(membership.allowed)) | _is_number(values)
+        in_list_or_number.allowed = membership.allowed      # type: ignore[attr-defined]
+        in_list_or_number.numbers = True                    # type: ignore[attr-defined]
+        return in_list_or_number
 
     def in_list(values: pd.Series) -> pd.Series:
         return values.isin(sorted(membership.allowed))
@@ -616,6 +620,11 @@ def _text_failures(found: _Failures, name: str, series: pd.Series, plan: _Plan) 
             allowed = test.allowed
             conform = np.fromiter((value in allowed for value in facts.uniques), dtype=bool,
                                   count=len(facts.uniques))
+            if getattr(test, "numbers", False) and not conform.all():
+                # --STRESC: or a number (_is_number of the distinct values, which they are
+                # already: pd.to_numeric of them all, as one call decides their parse)
+                conform |= pd.to_numeric(facts.distinct, errors="coerce").notna().to_numpy(
+                    dtype=bool, na_value=False)
         else:
             conform = test(facts.distinct).fillna(True).to_numpy(dtype=bool)
         if conform.all():
