@@ -42,7 +42,9 @@ class Accounting:
     def register_form(self, form: str, file: str, n_rows: int) -> None:
         if form not in self.forms:
             self.forms[form] = FormAccount(form, file, n_rows, np.zeros(n_rows, dtype=bool),
-                                           np.full(n_rows, None, dtype=object))
+                                           # None in every cell, as numpy makes
+                                           # an object array (np.full(None): 4x the time)
+                                           np.empty(n_rows, dtype=object))
 
     def use(self, form: str, rows: pd.Series, tag: str) -> None:
         acc = self.forms[form]
