@@ -61,7 +61,7 @@ def test_evaluator_of_is_the_pandas_split(labels) -> None:
     expected = pd.Series(array, dtype=object).str.split("/", n=1).str[0].to_numpy(dtype=object)
     got = evaluator_of(array)
     assert got.dtype == object and len(got) == len(expected)
-    assert all((g == e) or (pd.isna(g) and pd.isna(e)) for g, e in zip(got, expected))
+    assert all((g == e) or (pd.isna(g) and pd.isna(e)) for g, e in zip(got, expected, strict=True))
 
 
 def test_evaluator_of_hand_checked() -> None:
