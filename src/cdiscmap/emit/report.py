@@ -307,8 +307,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
     its pieces (:func:`lineage_pieces`), when already made, else made here); returns the
     summary."""
     acc = result.accounting
-    table = acc.table()
-    drops = acc.drops()
+    table, drops, balanced = acc.summary()      # one count of drop reasons per form
     written = dict(sorted(acc.written.items()))
     written.update({name: len(frame) for name, frame in sorted(adam.items())})
     findings = result.findings.to_frame()          # one table for every section below
@@ -320,7 +319,7 @@ def write_run_report(folder: Path, loaded: LoadedStudy, result: SdtmResult,
         "raw_files": table.to_dict(orient="records"),
         "dropped": drops.to_dict(orient="records"),
         "records_written": written,
-        "balanced": acc.balanced,
+        "balanced": balanced,
         "findings": findings_summary(result.findings, findings),
     }
     atomic_write_text(folder / "run-summary.json",
