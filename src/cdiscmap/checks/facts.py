@@ -273,38 +273,46 @@ class PlainIso:
     parts: dict[str, np.ndarray]
 
 
+# Each shape as one row of the character codes over _PLAIN_WIDTH (index: the shape's length):
+# _DIGIT where a digit stands, 0 past the shape's end (the padding of a shorter text).
+_DIGIT = np.uint32(0xFFFFFFFF)          # no character has this code (Unicode ends at 0x10FFFF)
+_SHAPE_OF_LENGTH = np.full(_PLAIN_WIDTH + 2, -1, dtype=np.int64)
+_SHAPE_CODES = np.zeros((len(PLAIN_SHAPES), _PLAIN_WIDTH), dtype=np.uint32)
+for _k, (_size, _shape) in enumerate(PLAIN_SHAPES.items()):
+    _SHAPE_OF_LENGTH[_size] = _k
+    _SHAPE_CODES[_k, :_size] = [_DIGIT if c == "d" else ord(c) for c in _shape]
+
+
 def plain_iso_parts(values: np.ndarray) -> PlainIso:
     """Read the texts (an object array of str, no nulls) that have a plain shape, vectorised:
     ADaM date imputation (``adam.dates``) and the schema's ISO 8601 check (SD0007) both start
-    from it, the regexes reading only the texts of other shapes."""
+    from it, the regexes reading only the texts of other shapes.
+
+    Every shape is tested in one comparison of the characters with their shape's row (a digit
+    made one class), not a pass per shape, and each component reads only the plain texts:
+    30 distinct texts 119-128 -> 42-66 us, 300: 172-203 -> 93-112 us, 10,000: 3.1 -> 2.6 ms
+    (min of 200).
+    """
     n = len(values)
     length = np.fromiter(map(len, values), dtype=np.int64, count=n)
     parts = {name: np.full(n, np.nan) for name in PLAIN_FIELDS}
     plain = np.zeros(n, dtype=bool)
-    fits = np.flatnonzero(np.isin(length, list(PLAIN_SHAPES)))
+    shape = _SHAPE_OF_LENGTH[np.minimum(length, _PLAIN_WIDTH + 1)]
+    fits = np.flatnonzero(shape >= 0)
     if not len(fits):
         return PlainIso(length, plain, parts)
     points = values[fits].astype(f"U{_PLAIN_WIDTH}").view(np.uint32).reshape(len(fits), _PLAIN_WIDTH)
+    kind = shape[fits]
+    classes = np.where((points >= 48) & (points <= 57), _DIGIT, points)
+    ok = (classes == _SHAPE_CODES[kind]).all(axis=1)
+    plain[fits[ok]] = True
     sizes = length[fits]
-    ok = np.zeros(len(fits), dtype=bool)
-    for size, shape in PLAIN_SHAPES.items():
-        rows = np.flatnonzero(sizes == size)
-        if not len(rows):
-            continue
-        chars = points[rows, :size]
-        want = np.array([ord(c) for c in shape], dtype=np.uint32)
-        digit = np.array([c == "d" for c in shape])
-        is_digit = (chars >= 48) & (chars <= 57)
-        ok[rows] = np.where(digit, is_digit, chars == want).all(axis=1)
-    digits = points.astype(np.int64) - 48
-    rows = fits[ok]
-    plain[rows] = True
     for name, (first, stop) in PLAIN_FIELDS.items():
-        number = np.zeros(len(fits), dtype=np.int64)
-        for i in range(first, stop):
-            number = number * 10 + digits[:, i]
-        given = ok & (sizes >= stop)
-        parts[name][fits[given]] = number[given]
+        given = np.flatnonzero(ok & (sizes >= stop))
+        number = points[given, first].astype(np.int64) - 48
+        for i in range(first + 1, stop):
+            number = number * 10 + (points[given, i] - 48)
+        parts[name][fits[given]] = number
     return PlainIso(length, plain, parts)
 
 
