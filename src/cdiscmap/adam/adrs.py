@@ -388,19 +388,21 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
     cfg = settings.adrs
     days = lm.landmark_days
     ref_name = lm.reference_date or builder.analysis.reference_date
-    analysed = analysed.assign(_LMREF=analysed["REFDT"])
+    ref = analysed["REFDT"]
     if lm.reference_date is not None and builder.dates is not None:
         if lm.reference_date not in builder.dates.columns:
             raise KeyError(f"ADSL has no {lm.reference_date}")
         # only the landmark day moves; SD duration still counts from the analysis' date
-        analysed["_LMREF"] = as_dates(_lookup(analysed["USUBJID"],
-                                                   builder.dates[lm.reference_date]))
-    land = analysed["_LMREF"] + pd.to_timedelta(days, unit="D")
-    upto = analysed.loc[(analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D"))
-                        .fillna(False).astype(bool)]
+        ref = as_dates(_lookup(analysed["USUBJID"], builder.dates[lm.reference_date]))
+    land = ref + pd.to_timedelta(days, unit="D")
+    kept = (analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D")) \
+        .fillna(False).to_numpy(dtype=bool)
+    upto = analysed.loc[kept]
     wanted = [r.upper() for r in lm.responses]
     if lm.rule == "status":
-        last = last_of_subject(upto)
+        # the reference date rides along only where it is read (not a copy of every analysed
+        # record per landmark)
+        last = last_of_subject(upto.assign(_LMREF=ref.to_numpy()[kept]))
         lm_day = last["_LMREF"] + pd.to_timedelta(days, unit="D")
         near = last["ADT"] >= lm_day - pd.to_timedelta(lm.window_before, unit="D")
         dead = (as_dates(_lookup(last["USUBJID"], dthdt)) <= lm_day).fillna(False)
