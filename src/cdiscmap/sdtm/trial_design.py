@@ -26,6 +26,14 @@ _TEXT = "string"
 _NO_ARM = "<no planned arm>"     # subjects outside every planned Arm (no ARMCD has "<")
 
 
+def _filled(n: int, value: object) -> np.ndarray:
+    """``np.full(n, value, dtype=object)``, filled by ``ndarray.fill``: np.full's object fill
+    is 5x slower (20 rows: 1.8 -> 0.3 us)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
 def _frame(rows: list[dict[str, object]], studyid: str, domain: str,
            columns: list[str]) -> pd.DataFrame:
     """STUDYID, DOMAIN, then ``columns`` of ``rows`` (the values' types as DataFrame infers
@@ -38,7 +46,7 @@ def _frame(rows: list[dict[str, object]], studyid: str, domain: str,
     for name, values in inferred.items():
         data[name] = pd.array(values.to_numpy(), dtype=_TEXT) if values.dtype == object \
             else values.to_numpy()
-    data["_SRCFILE"] = np.full(n, "study.yaml", dtype=object)
+    data["_SRCFILE"] = _filled(n, "study.yaml")
     data["_SRCROW"] = np.zeros(n, dtype=np.int64)
     return pd.DataFrame(data, index=inferred.index)
 
@@ -168,7 +176,7 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     # each subject's arm: its ARMCD when planned, else the elements every arm starts with
     arms = pd.Index(pd.unique(planned["ARMCD"].to_numpy(dtype=object)))
     armcd = _at(dm["ARMCD"], dm_rows) if "ARMCD" in dm \
-        else np.full(len(dm_rows), _NO_ARM, dtype=object)
+        else _filled(len(dm_rows), _NO_ARM)
     arm = arms.get_indexer(armcd)
     arm = np.where(arm >= 0, arm, arms.get_indexer([_NO_ARM])[0])
     # the planned elements of each subject's arm, in TAETORD order (none: arm not planned)
@@ -183,7 +191,8 @@ def build_se(design: TrialDesignSpec, studyid: str, dm: pd.DataFrame | None
     # dates: the subject's value of the DM variable the element names (null: not in DM)
     date_vars = sorted({v for v in (*planned["_START"], *planned["_END"].dropna())
                         if v in dm.columns})
-    table = np.full((len(date_vars) + 1, len(dm_rows)), None, dtype=object)
+    # None in every cell, as numpy makes an object array (np.full(None): twice the time)
+    table = np.empty((len(date_vars) + 1, len(dm_rows)), dtype=object)
     for i, var in enumerate(date_vars):
         values = _at(dm[var], dm_rows)
         table[i] = np.where(pd.isna(values), None, values)
