@@ -159,13 +159,18 @@ def test_report_as_before(case):
     assert list(ctx.findings) == expected
 
 
-def test_snapshot_leaves_out_later_variables():
+def _snapshot_after_a() -> tuple[BlockFrame, BlockFrame, pd.Index]:
+    """A two-row block with variable A set, and a snapshot taken right after."""
     index = pd.RangeIndex(2)
     frame = BlockFrame(raw=pd.DataFrame(index=index),
                        out=pd.DataFrame({"_SRCROW": [1, 2]}, index=index), form="F",
                        file="f.csv")
     frame.set_variable("A", pd.Series(["x", "y"], index=index, dtype="string"))
-    taken = frame.snapshot()
+    return frame, frame.snapshot(), index
+
+
+def test_snapshot_leaves_out_later_variables():
+    frame, taken, index = _snapshot_after_a()
     frame.set_variable("B", pd.Series([1.0, 2.0], index=index))
     frame.set_variable("A", pd.Series(["z", "z"], index=index, dtype="string"))
     assert list(taken.out.columns) == ["_SRCROW", "A"]
@@ -226,12 +231,7 @@ def test_complete_date_as_string_methods(values, start):
 def test_column_inserted_in_place_is_kept():
     """A column set in place in ``out`` (as code outside the engine may do) is kept when
     variables set later are joined, and stays out of a snapshot taken before it."""
-    index = pd.RangeIndex(2)
-    frame = BlockFrame(raw=pd.DataFrame(index=index),
-                       out=pd.DataFrame({"_SRCROW": [1, 2]}, index=index), form="F",
-                       file="f.csv")
-    frame.set_variable("A", pd.Series(["x", "y"], index=index, dtype="string"))
-    taken = frame.snapshot()
+    frame, taken, index = _snapshot_after_a()
     frame.out["LATER"] = "z"
     frame.set_variable("B", pd.Series([1.0, 2.0], index=index))
     assert list(frame.out.columns) == ["_SRCROW", "A", "LATER", "B"]
