@@ -1,10 +1,10 @@
-"""trial_design._filled: np.full's object array, filled by ndarray.fill."""
+"""vectorize.filled_objects (the trial design's constants): np.full's object array by fill."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from cdiscmap.sdtm.trial_design import _filled
+from cdiscmap.sdtm.vectorize import filled_objects as _filled
 
 
 def test_filled_hand_checked() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.errors import InputDataError, display_path
-from cdiscmap.sdtm.vectorize import clean_categorical, clean_text_array
+from cdiscmap.sdtm.vectorize import clean_categorical, clean_text_array, filled_objects
 
 
 @dataclass
@@ -369,9 +369,7 @@ def read_form(name: str, path: Path, root: Path | None = None, *, format: str | 
         # the lineage columns go in with the others (as ``frame[name] = ...`` would add them
         # after: the file name on every row, an object column): two column inserts fewer
         n = len(columns)
-        names = np.empty(len(frame), dtype=object)     # (``fill``: np.full of an object
-        names.fill(path.name)                           # is several times slower)
-        data[n] = names
+        data[n] = filled_objects(len(frame), path.name)
         data[n + 1] = rows
         index = frame.index
         frame = pd.DataFrame(data, index=index, copy=False)
