@@ -262,20 +262,20 @@ class MapContext:
             return
         flagged = mask.fillna(False).astype(bool)
         raw = frame.raw
+        subj_col = _subject_column(self.study, frame.form)
         if flagged.index.equals(raw.index) and not raw.columns.has_duplicates:
             # ``raw.loc[flagged]`` of only the columns a finding names: every raw column of
             # the flagged rows was copied otherwise (≈ 10 ms for one finding on a block of
             # a few hundred rows and a hundred columns)
             positions = np.flatnonzero(flagged.to_numpy(dtype=bool))
             rows = pd.DataFrame({c: raw[c].iloc[positions] for c in
-                                 dict.fromkeys([_subject_column(self.study, frame.form),
-                                                "_SRCFILE", "_SRCROW"]) if c in raw.columns},
+                                 dict.fromkeys([subj_col, "_SRCFILE", "_SRCROW"])
+                                 if c in raw.columns},
                                 index=raw.index[positions])
         else:
             rows = raw.loc[flagged]
         vals = (values if values is not None else pd.Series("", index=frame.raw.index))
         vals = vals.loc[rows.index].astype("string").fillna("")
-        subj_col = _subject_column(self.study, frame.form)
         subj = rows[subj_col].astype("string").fillna("") if subj_col in rows else \
             pd.Series("", index=rows.index)
         usubjid = frame.variable("USUBJID").loc[rows.index].astype("string").fillna("") \
