@@ -31,6 +31,7 @@ import click
 
 from cdiscmap import __version__
 from cdiscmap.errors import CdiscmapError, Terminated, ValidationFailed
+from cdiscmap.leaving import keep_until_exit, set_leaving
 
 if TYPE_CHECKING:
     from cdiscmap.findings import Finding
@@ -172,6 +173,7 @@ class _Group(click.Group):
         if own:
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
             _COMMAND_LINE = True
+            set_leaving(_LEAVE_AT_ONCE)
         try:
             return super().main(args, *rest, **kwargs)
         except SystemExit as exc:
@@ -182,6 +184,7 @@ class _Group(click.Group):
             if own:
                 gc.freeze()
                 _COMMAND_LINE = False
+                set_leaving(False)
 
     def invoke(self, ctx: click.Context) -> object:
         previous = None
@@ -294,6 +297,7 @@ def run(ctx: click.Context, study: Path | None, raw_dir: Path | None, out_root: 
                 import cdiscmap.analysis.report  # noqa: F401
         with progress(quiet=_quiet(ctx, quiet)) as shown:
             result = run_study(opts, progress=shown, report_process=report_process)
+        keep_until_exit(result)     # its datasets: the process leaves without freeing them
     finally:
         if report_process is not None:
             report_process.close()
@@ -635,6 +639,7 @@ def batch(studies: tuple[Path, ...], raw_root: Path | None, out_root: Path,
     """
     global _LEAVE_AT_ONCE
     _LEAVE_AT_ONCE = False          # Dask's exit handlers close its cluster and logging
+    set_leaving(False)
     with _start_up():
         from cdiscmap.scale.batch import SUMMARY_MD, require_dask, run_batch
 

@@ -42,6 +42,7 @@ from cdiscmap.emit.datasets import PlannedDatasets, plan_datasets, write_dataset
 from cdiscmap.emit.written import recall_text_facts
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.forked import ForkedPeer, PeerChannel, fork_unsafe_runtime, fork_usable
+from cdiscmap.leaving import keep_until_exit
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm.vectorize import codes_cache
 from cdiscmap.standards.models import Standards
@@ -469,6 +470,7 @@ def run_adam_command(sdtm_dir: Path, study_dir: Path, out_dir: Path | None,
                 folder.rmdir()           # only if empty: nothing else was put there meanwhile
         raise
     staging.__exit__(None, None, None)
+    keep_until_exit(sdtm, result)       # the process leaves without freeing them
     return AdamOutcome(folder=target,
                        records={target / f"{name.lower()}.xpt": n for name, n in records.items()},
                        findings=findings, counts=findings_summary(findings))

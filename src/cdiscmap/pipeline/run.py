@@ -30,6 +30,7 @@ from cdiscmap.emit.timestamp import output_timestamp
 from cdiscmap.errors import InputDataError, SpecError, StandardsError, display_path
 from cdiscmap.findings import Finding, Findings
 from cdiscmap.forked import ForkedCall, ForkedPeer
+from cdiscmap.leaving import keep_until_exit
 from cdiscmap.pipeline import early_report
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.resources import default_study_dir as default_study_dir  # the run's default
@@ -538,6 +539,8 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack,
             files += _write_outputs(staging / "report", report_bytes)
             write_analysis_results(staging / "adam", rep, analysis, opts.study_dir, html=True)
         final = _promote(stage)
+        # the process leaves without freeing what the run made (cdiscmap.leaving)
+        keep_until_exit(result, mapped, sdtm_planned, checks, own_checks, report)
     datasets = {**result.domains, **result.supp, **adam_frames}
     return RunResult(out_dir=out_dir, sdtm=result, datasets=datasets, findings=result.findings,
                      files=final, summary=summary, adam_methods=adam_methods)
