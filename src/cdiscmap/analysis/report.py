@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,24 @@ from cdiscmap.analysis.groups import (
 )
 from cdiscmap.analysis.safety import METHOD as SAFETY_METHOD
 from cdiscmap.analysis.safety import safety_tables
-from cdiscmap.analysis.settings import AnalysisSettings, SimonAnalysis, SurvivalAnalysis
+from cdiscmap.analysis.settings import (
+    AnalysisSettings,
+    SimonAnalysis,
+    SurvivalAnalysis,
+    Tumour,
+)
 from cdiscmap.analysis.tables import Table, to_csv, to_html, to_rtf
 from cdiscmap.analysis.text import as_dates
 from cdiscmap.analysis.tumour import TumourData, _population_data, tumour_figures, tumour_tables
 from cdiscmap.errors import InputDataError
-from cdiscmap.forked import ForkedCall, PeerChannel, collector_paused
+from cdiscmap.forked import PeerChannel, collector_paused, shared_jobs
 
 REPORT_SUFFIXES = (".html", ".csv", ".rtf", ".png", ".svg", ".json")
 MAX_FIGURE_GROUPS = 8
-# (analysis kind, its tables) of each analysis of a report, in order (None: not made here)
-TableParts = list[tuple[str, list[Table] | None]]
+# (analysis kind, its tables) of each analysis of a report, in order
+TableParts = list[tuple[str, list[Table]]]
+# an analysis's figures as a function of ``draw`` (all, none, or the ids it says yes to)
+FigureSet = Callable[[bool | Callable[[str], bool]], list[Figure]]
 
 
 @dataclass
@@ -373,17 +381,19 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
                  draw: bool = True) -> Report:
     """Every table and figure analysis.yaml asks for, from the ADaM frames (by upper name).
 
-    The tables (with their RTF) and the figures need nothing from each other: a forked child
-    (:mod:`cdiscmap.forked`) computes the tables and draws the figures of
-    :data:`TABLE_CHILD_FIGURES` while this process draws the others, then makes the tables
-    of :data:`DRAWING_PROCESS_TABLES`: about the same CPU time each (a forked ``run``
-    child that waits without using CPU looks stuck to its parent). matplotlib and
-    scipy.special, which both need, are imported before the fork, and the tumour data made
-    (once, not in each process). Without a second CPU everything is made here, the child's
-    part first. The bytes are the same either way. ``draw=False`` gives the figures' ids,
-    titles and sources without images, for their metadata alone (ARM in ``cdiscmap
-    define``): such a report is not to be written. Populations and groups are worked out
-    once for the whole report (:func:`groups.report_scope`).
+    The tables (each analysis's, with their RTF) and the figures (each one) are jobs that
+    need nothing from each other: this process and a forked child take them one at a time,
+    the longest first (:data:`JOB_RANKS`), whichever is free
+    (:func:`cdiscmap.forked.shared_jobs`), so that both end within about one job of each
+    other at every size and study; the report is assembled in its own order, so the bytes
+    do not depend on who made what. matplotlib and scipy.special, which both need, are
+    imported before the fork, and the tumour data and the figures' ids (with the KM fits
+    behind them) made once, not in each process. Without a second CPU every job is made
+    here, in the report's order (tables, then figures): the first error is that of a report
+    made in one process. ``draw=False`` gives the figures' ids, titles and sources without
+    images, for their metadata alone (ARM in ``cdiscmap define``): such a report is not to
+    be written. Populations and groups are worked out once for the whole report
+    (:func:`groups.report_scope`).
     """
     with report_scope():
         return _build_report(adam, settings, draw=draw)
@@ -404,35 +414,58 @@ def _build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
     # the tumour data (the waterfall table and all three tumour figures read it) made once,
     # before the fork, not once in each process
     memo = _tumour_memo(adam, settings)
-    # no figure to draw: nothing to do beside the tables, so no child
-    with ForkedCall(lambda: _tables_and_figures(adam, adsl, settings, memo=dict(memo)),
-                    fork=None if drawing else False) as tabulated:
-        here = _figures(adam, settings, draw=lambda fig_id: not _in_table_child(fig_id),
-                        memo=dict(memo))
-        mine = _table_parts(adam, adsl, settings, memo=dict(memo),
-                            make=lambda kind: kind in DRAWING_PROCESS_TABLES)
-        parts, rtf, there = tabulated.result()
-    rep = _report(adsl, settings, [(kind, b if a is None else a)
-                                   for (kind, a), (_, b) in zip(parts, mine, strict=True)])
-    rep.rtf = rtf
-    rep.figures = [b if _in_table_child(a.id) else a for a, b in zip(here, there, strict=True)]
+    tables = _table_makers(adam, adsl, settings, memo=memo)
+    figures = [job for figure_set in _figure_sets(adam, settings, memo=memo)
+               for job in _figure_jobs(figure_set)]
+    jobs: list[Callable[[], Any]] = [partial(_tables_with_rtf, make) for _, make in tables]
+    jobs += [make for _, make in figures]
+    ranks = [len(JOB_RANKS) + 1] * len(tables) + [_job_rank(fig_id) for fig_id, _ in figures]
+    # no figure to draw: the tables alone are not worth a child
+    made = shared_jobs(jobs, sorted(range(len(jobs)), key=ranks.__getitem__),
+                       fork=None if drawing else False)
+    rep = _report(adsl, settings, [(kind, made[i][0]) for i, (kind, _) in enumerate(tables)])
+    for _, rtf in made[:len(tables)]:
+        rep.rtf.update(rtf)
+    rep.figures = [f for drawn in made[len(tables):] for f in drawn]
     return rep
 
 
-# Figures drawn by the tables' child (by the end of their id), and the tables the drawing
-# process makes after its figures (by analysis kind), so that both take about as long.
-# Demo study, CPU-s after the fork, drawing process / tables' child (loaded machine): with
-# the swimmer alone in the child and the demographics and KM tables here, 1.56-1.75 /
-# 0.92-1.28 at 1,000 subjects and 2.50-2.65 / 1.46-1.58 at 10,000 (the tables had become
-# cheaper: Simon's search, shared groups). With the waterfall (about 0.2 and 0.26 CPU-s) and
-# the demographics table (0.03 and 0.07) in the child: 1.27-1.43 / 1.42-1.52 and 2.1-2.5 /
-# 2.5-2.55, measured the same way (the KM tables, 0.04 and 0.12, stay here).
-TABLE_CHILD_FIGURES = ("_swimmer", "_waterfall")
-DRAWING_PROCESS_TABLES = ("survival",)
+# The order in which the report's jobs are taken, longest first, by the end of a figure's
+# id (any other figure after these, then the tables in the report's order): the last jobs,
+# small, even out the two processes' ends. Demo study, CPU-s in one process (min of 3;
+# 100 / 1,000 / 10,000 subjects): swimmer 0.31 / 0.30 / 0.38, spider 0.13 / 0.16 / 0.48,
+# each KM figure 0.10 / 0.11 / 0.15-0.18, waterfall 0.09 / 0.09 / 0.18; all the tables
+# with their RTF 0.12 / 0.15 / 0.43 (the safety tables the largest: 0.024 / 0.037 / 0.155).
+JOB_RANKS = ("_swimmer", "_spider", "_km", "_waterfall")
 
 
-def _in_table_child(fig_id: str) -> bool:
-    return fig_id.endswith(TABLE_CHILD_FIGURES)
+def _job_rank(fig_id: str) -> int:
+    """A figure's place in :data:`JOB_RANKS` (after them: any other figure)."""
+    return next((i for i, end in enumerate(JOB_RANKS) if fig_id.endswith(end)),
+                len(JOB_RANKS))
+
+
+def _tables_with_rtf(make: Callable[[], list[Table]]) -> tuple[list[Table], dict[str, str]]:
+    """An analysis's tables and the RTF of each by table id (made by the process that made
+    the tables, not after the figures by the one that writes the files)."""
+    tables = make()
+    return tables, {t.id: to_rtf(t) for t in tables}
+
+
+def _figure_jobs(figure_set: FigureSet) -> list[tuple[str, Callable[[], list[Figure]]]]:
+    """(figure id, a job drawing it alone) of each figure of one analysis, the ids made here
+    (without images). When they cannot be made, one job drawing every figure of the
+    analysis: it raises the same error, in its place among the report's jobs."""
+    try:
+        ids = [f.id for f in figure_set(False)]
+    except Exception:   # noqa: BLE001 - raised again by the job, in the report's order
+        return [("", partial(figure_set, True))]
+    return [(fig_id, partial(_one_figure, figure_set, fig_id)) for fig_id in ids]
+
+
+def _one_figure(figure_set: FigureSet, fig_id: str) -> list[Figure]:
+    """The figure ``fig_id`` of an analysis, drawn (the analysis's others without image)."""
+    return [f for f in figure_set(lambda i: i == fig_id) if f.id == fig_id]
 
 
 def _drawing_imports() -> None:
@@ -494,32 +527,34 @@ def _tumour_memo(adam: dict[str, pd.DataFrame], settings: AnalysisSettings
     return memo
 
 
-def _tables_and_figures(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
-                        settings: AnalysisSettings, *,
-                        memo: dict[str, TumourData] | None = None
-                        ) -> tuple[TableParts, dict[str, str], list[Figure]]:
-    """The report's tables but those of :data:`DRAWING_PROCESS_TABLES` (None in their
-    places), the RTF of each by table id, and every figure with only those of
-    :data:`TABLE_CHILD_FIGURES` drawn (the others without image); ``memo``: the tumour data
-    made already (:func:`_tumour_memo`), completed here."""
-    memo = {} if memo is None else memo     # the tumour data of the tables and the swimmer
-    parts = _table_parts(adam, adsl, settings, memo=memo,
-                         make=lambda kind: kind not in DRAWING_PROCESS_TABLES)
-    rtf = {t.id: to_rtf(t) for _, tables in parts for t in tables or []}
-    return parts, rtf, _figures(adam, settings, draw=_in_table_child, memo=memo)
-
-
 def _figures(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
              draw: bool | Callable[[str], bool] = True,
              memo: dict[str, TumourData] | None = None) -> list[Figure]:
     """Every figure, in the report's order: Kaplan-Meier curves, then the tumour figures
     (``draw``: all, none, or those of the ids it says yes to)."""
-    figures = []
-    for s in settings.survival:
-        figures += _survival_figures(adam, settings, s, draw=draw)
-    for tu in settings.tumour:
-        figures += tumour_figures(adam, settings, tu, draw=draw, memo=memo)
-    return figures
+    return [f for figure_set in _figure_sets(adam, settings, memo=memo)
+            for f in figure_set(draw)]
+
+
+def _figure_sets(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
+                 memo: dict[str, TumourData] | None = None) -> list[FigureSet]:
+    """The figures of each analysis that has any, in the report's order (see
+    :data:`FigureSet`)."""
+    sets: list[FigureSet] = [partial(_survival_set, adam, settings, s)
+                             for s in settings.survival]
+    sets += [partial(_tumour_set, adam, settings, tu, memo) for tu in settings.tumour]
+    return sets
+
+
+def _survival_set(adam: dict[str, pd.DataFrame], settings: AnalysisSettings,
+                  spec: SurvivalAnalysis, draw: bool | Callable[[str], bool]) -> list[Figure]:
+    return _survival_figures(adam, settings, spec, draw=draw)
+
+
+def _tumour_set(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, spec: Tumour,
+                memo: dict[str, TumourData] | None, draw: bool | Callable[[str], bool]
+                ) -> list[Figure]:
+    return tumour_figures(adam, settings, spec, draw=draw, memo=memo)
 
 
 def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: AnalysisSettings,
@@ -529,35 +564,38 @@ def _tables(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame, settings: Analysi
 
 
 def _table_parts(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
-                 settings: AnalysisSettings, *, memo: dict[str, TumourData] | None = None,
-                 make: Callable[[str], bool] | None = None) -> TableParts:
-    """(analysis kind, its tables) of each analysis in the report's order; with ``make``, the
-    tables of the kinds it says no to are None (made by another process, see
-    :data:`DRAWING_PROCESS_TABLES`)."""
-    parts: TableParts = []
+                 settings: AnalysisSettings, *, memo: dict[str, TumourData] | None = None
+                 ) -> TableParts:
+    """(analysis kind, its tables) of each analysis in the report's order."""
+    return [(kind, make()) for kind, make in _table_makers(adam, adsl, settings, memo=memo)]
 
-    def part(kind: str, tables: Callable[[], list[Table]]) -> None:
-        parts.append((kind, tables() if make is None or make(kind) else None))
 
+def _table_makers(adam: dict[str, pd.DataFrame], adsl: pd.DataFrame,
+                  settings: AnalysisSettings, *, memo: dict[str, TumourData] | None = None
+                  ) -> list[tuple[str, Callable[[], list[Table]]]]:
+    """(analysis kind, a function making its tables) of each analysis, in the report's
+    order."""
+    makers: list[tuple[str, Callable[[], list[Table]]]] = []
     for d in settings.demographics:
-        part("demographics", lambda d=d: [demographics_table(adsl, settings, d)])
+        makers.append(("demographics", lambda d=d: [demographics_table(adsl, settings, d)]))
     for r in settings.response:
-        part("response", lambda r=r: [_response_table(adam, settings, r)])
+        makers.append(("response", lambda r=r: [_response_table(adam, settings, r)]))
     for s in settings.simon:
-        part("simon", lambda s=s: [_simon_table(adam, settings, s)])
+        makers.append(("simon", lambda s=s: [_simon_table(adam, settings, s)]))
     for sv in settings.survival:
-        part("survival", lambda sv=sv: _survival(adam, settings, sv))
+        makers.append(("survival", lambda sv=sv: _survival(adam, settings, sv)))
     for sa in settings.safety:
-        part("safety", lambda sa=sa: safety_tables(adam, settings, sa))
+        makers.append(("safety", lambda sa=sa: safety_tables(adam, settings, sa)))
     for ex in settings.exposure:
-        part("exposure", lambda ex=ex: [exposure_table(adam, settings, ex)])
+        makers.append(("exposure", lambda ex=ex: [exposure_table(adam, settings, ex)]))
     for dp in settings.disposition:
-        part("disposition", lambda dp=dp: disposition_tables(adam, settings, dp))
+        makers.append(("disposition", lambda dp=dp: disposition_tables(adam, settings, dp)))
     for ch in settings.change_from_baseline:
-        part("change_from_baseline", lambda ch=ch: [change_table(adam, settings, ch)])
+        makers.append(("change_from_baseline",
+                       lambda ch=ch: [change_table(adam, settings, ch)]))
     for tu in settings.tumour:
-        part("tumour", lambda tu=tu: tumour_tables(adam, settings, tu, memo=memo))
-    return parts
+        makers.append(("tumour", lambda tu=tu: tumour_tables(adam, settings, tu, memo=memo)))
+    return makers
 
 
 def _report(adsl: pd.DataFrame, settings: AnalysisSettings, parts: TableParts) -> Report:
@@ -566,7 +604,6 @@ def _report(adsl: pd.DataFrame, settings: AnalysisSettings, parts: TableParts) -
         and adsl["STUDYID"].notna().any() else "STUDY"
     rep = Report(studyid, settings.title or f"{studyid}: analysis report")
     for _, tables in parts:
-        assert tables is not None, "a part of the tables was not made"
         rep.tables += tables
     for kinds, (name, method) in (
             (settings.response, ("Response rates", response.METHOD)),
