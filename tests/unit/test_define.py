@@ -1056,3 +1056,96 @@ def test_a_numeric_column_without_values_is_told_from_one_with_values():
         (pd.Series([pd.NaT], dtype="datetime64[ns, UTC]"), True),
     ]
     assert [_no_number(series) for series, _ in cases] == [want for _, want in cases]
+
+
+# --------------------------------------------------------------------------------------------
+# ARM on the tail of ``cdiscmap run``: the ADaM define.xml's tree is handed from
+# write_define(..., html=False) to write_analysis_results instead of the file being parsed
+# back, and the schema and stylesheet read the tree the ARM bytes are serialised from. Same
+# define.xml and define.html bytes as parsing the file (twice) gave.
+# --------------------------------------------------------------------------------------------
+
+def _arm_settings():
+    from cdiscmap.analysis.settings import AnalysisSettings
+
+    return AnalysisSettings.model_validate({
+        "populations": {"all": {"flag": "SAFFL"}}, "groupings": {"all": {}},
+        "survival": [{"id": "t_os", "title": "OS", "population": "all", "grouping": "all",
+                      "endpoints": ["OS"]}]})
+
+
+def _arm_report():
+    from cdiscmap.analysis.report import Report
+    from cdiscmap.analysis.tables import Table
+
+    table = Table("t_os", "Overall survival", ["Group", "N"], footnotes=["KM."],
+                  source="Source: ADTTE")
+    table.add_row(["All", "2"], {1: {"dataset": "ADTTE", "paramcd": "OS"}})
+    return Report("TINY", "Tiny", tables=[table])
+
+
+def _adam_define_alone(folder, standards, study):
+    return write_define(folder, kind="ADaM", datasets=adam_frames(), standards=standards,
+                        study=study, origins={}, methods=ADAM_METHODS, created=CREATED,
+                        html=False)
+
+
+def _arm_by_parsing(xml: bytes) -> dict[str, bytes]:
+    """What the files were before: ARM added to the parsed bytes, then the result parsed
+    again for the schema and once more for the stylesheet."""
+    from cdiscmap.analysis.arm import add_analysis_results, arm_schema_errors
+
+    arm = add_analysis_results(xml, _arm_report(), _arm_settings(), "tiny")
+    assert arm_schema_errors(arm) == []
+    return {"define.xml": arm, "define.html": render_define_html(arm)}
+
+
+def test_the_written_tree_is_handed_over_once_and_only_for_the_same_bytes(
+        tmp_path, standards, study):
+    from cdiscmap.emit.define import written_define_tree
+
+    (path,) = _adam_define_alone(tmp_path, standards, study)
+    xml = path.read_bytes()
+    assert written_define_tree(path, xml + b" ") is None      # not what was written
+    assert written_define_tree(path, xml) is None             # that call took it
+    _adam_define_alone(tmp_path, standards, study)
+    tree = written_define_tree(path, xml)
+    assert tree is not None
+    # the tree the bytes were serialised from: the same bytes again
+    assert etree.tostring(tree.getroottree(), xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True) == xml
+    assert written_define_tree(path, xml) is None             # once
+    assert written_define_tree(tmp_path / "other.xml", xml) is None
+
+
+def test_arm_files_from_the_tree_equal_those_from_parsing(tmp_path, standards, study):
+    from cdiscmap.analysis.arm import analysis_results_files, write_analysis_results
+
+    (path,) = _adam_define_alone(tmp_path, standards, study)
+    xml = path.read_bytes()
+    expected = _arm_by_parsing(xml)
+    assert b"arm:ResultDisplay" in expected["define.xml"]
+    assert analysis_results_files(xml, _arm_report(), _arm_settings(), "tiny",
+                                  html=True) == expected
+    tree = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+    assert analysis_results_files(xml, _arm_report(), _arm_settings(), "tiny", html=True,
+                                  tree=tree) == expected
+    # as cdiscmap run does it: the tree write_define built
+    assert write_analysis_results(tmp_path, _arm_report(), _arm_settings(), "tiny",
+                                  html=True) == [tmp_path / "define.xml",
+                                                 tmp_path / "define.html"]
+    assert {name: (tmp_path / name).read_bytes() for name in expected} == expected
+
+
+def test_a_define_changed_on_disk_is_parsed_not_taken_from_the_tree(tmp_path, standards,
+                                                                     study):
+    from cdiscmap.analysis.arm import write_analysis_results
+
+    (path,) = _adam_define_alone(tmp_path, standards, study)
+    changed = path.read_bytes().replace(b"Tiny test study", b"Tiny test study, amended")
+    assert changed != path.read_bytes()
+    path.write_bytes(changed)
+    write_analysis_results(tmp_path, _arm_report(), _arm_settings(), "tiny", html=True)
+    expected = _arm_by_parsing(changed)
+    assert (tmp_path / "define.xml").read_bytes() == expected["define.xml"]
+    assert (tmp_path / "define.html").read_bytes() == expected["define.html"]

@@ -63,8 +63,12 @@ def _arm_schema() -> etree.XMLSchema:
 
 def arm_schema_errors(xml: bytes) -> list[str]:
     """Messages of the ARM 1.0 + Define-XML 2.1 schema; empty when valid."""
+    return _tree_errors(etree.fromstring(xml))
+
+
+def _tree_errors(document: etree._Element) -> list[str]:
+    """:func:`arm_schema_errors` of a parsed (or built) define.xml."""
     schema = _arm_schema()
-    document = etree.fromstring(xml)
     if schema.validate(document):
         return []
     return [f"line {e.line}: {e.message}" for e in schema.error_log]
@@ -105,6 +109,19 @@ def add_analysis_results(define_xml: bytes, rep: Report, settings: AnalysisSetti
                          study_dir: str) -> bytes:
     """The ADaM define.xml with ARM for every table and figure of ``rep``."""
     root = etree.fromstring(define_xml, etree.XMLParser(remove_blank_text=True))
+    return _serialised(_with_analysis_results(root, rep, settings, study_dir))
+
+
+def _serialised(root: etree._Element) -> bytes:
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
+                          pretty_print=True)
+
+
+def _with_analysis_results(root: etree._Element, rep: Report, settings: AnalysisSettings,
+                           study_dir: str) -> etree._Element:
+    """:func:`add_analysis_results` on a define.xml tree without blank text (parsed with
+    ``remove_blank_text``, or as ``write_define`` built it): the root of a new tree holding
+    ``root``'s children (moved, not copied), with ARM added."""
     mdv = root.find(f"{_q(ODM_NS, 'Study')}/{_q(ODM_NS, 'MetaDataVersion')}")
     if mdv is None:
         raise ValueError("define.xml has no Study/MetaDataVersion")
@@ -206,8 +223,7 @@ def add_analysis_results(define_xml: bytes, rep: Report, settings: AnalysisSetti
             f"report/cells.json")
     if len(displays):
         mdv.append(displays)
-    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
-                          pretty_print=True)
+    return root
 
 
 def _population_of(settings: AnalysisSettings) -> dict[str, str]:
@@ -234,30 +250,45 @@ def write_analysis_results(adam_folder: Path, rep: Report, settings: AnalysisSet
     refused (ValueError, a bug) when the result is not ARM 1.0 schema-valid. ``html``: write
     define.html (default: when the folder has one); returns the paths written."""
     from cdiscmap.emit.atomic import atomic_write_bytes
+    from cdiscmap.emit.define import written_define_tree
 
     path = adam_folder / "define.xml"
     if not path.is_file():
         return []
     if html is None:
         html = (adam_folder / "define.html").is_file()
-    files = analysis_results_files(path.read_bytes(), rep, settings, study_dir, html=html)
+    define_xml = path.read_bytes()
+    files = analysis_results_files(define_xml, rep, settings, study_dir, html=html,
+                                   tree=written_define_tree(path, define_xml))
     return [atomic_write_bytes(adam_folder / name, data) for name, data in files.items()]
 
 
 def analysis_results_files(define_xml: bytes, rep: Report, settings: AnalysisSettings,
-                           study_dir: Path | str, *, html: bool) -> dict[str, bytes]:
+                           study_dir: Path | str, *, html: bool,
+                           tree: etree._Element | None = None) -> dict[str, bytes]:
     """The ADaM ``define.xml`` with ARM added (and its ``define.html`` when ``html``), as
     bytes by file name, computed without writing. ValueError (a bug) when not ARM 1.0
-    schema-valid."""
-    from cdiscmap.emit.define import render_define_html
+    schema-valid. ``tree``: ``define_xml`` as an element tree without blank text, which is
+    changed (``emit.define.written_define_tree``); else ``define_xml`` is parsed.
+
+    The schema and the stylesheet read the tree the bytes are serialised from, not the
+    bytes parsed again (≈ 2 CPU-ms), as ``write_define`` does: the indentation's blank text
+    is all it lacks, and neither reads it (tested); on a schema error the bytes are parsed
+    for the file's line numbers."""
+    from cdiscmap.emit.define import render_define_tree
 
     study = Path(study_dir)
     shown = f"mappings/{study.name}" if study.parent.name == "mappings" else str(study)
-    xml = add_analysis_results(define_xml, rep, settings, shown)
-    errors = arm_schema_errors(xml)
+    if tree is None:
+        tree = etree.fromstring(define_xml, etree.XMLParser(remove_blank_text=True))
+    root = _with_analysis_results(tree, rep, settings, shown)
+    xml = _serialised(root)
+    errors = _tree_errors(root)
+    if errors:
+        errors = arm_schema_errors(xml)     # the file's line numbers in the message
     if errors:
         raise ValueError(f"ARM define.xml is not schema-valid: {errors[0]}")
     files = {"define.xml": xml}
     if html:
-        files["define.html"] = render_define_html(xml)
+        files["define.html"] = render_define_tree(root)
     return files

@@ -23,6 +23,7 @@ derived; the main rules, once:
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -76,8 +77,10 @@ __all__ = [
     "max_decimals",
     "numeric_data_type",
     "render_define_html",
+    "render_define_tree",
     "render_define_xml",
     "write_define",
+    "written_define_tree",
 ]
 
 Kind = Literal["SDTM", "ADaM"]
@@ -178,6 +181,8 @@ def write_define(folder: Path, *, kind: Kind, datasets: dict[str, pd.DataFrame],
     xml_path, html_path = folder / "define.xml", folder / "define.html"
     _write_atomic(xml_path, xml)
     if page is None:
+        if kind == "ADaM":
+            _keep_tree(xml_path, xml, document)
         return (xml_path,)
     _write_atomic(html_path, page)
     return xml_path, html_path
@@ -194,6 +199,31 @@ def build_define(*, kind: Kind, datasets: Mapping[str, pd.DataFrame], standards:
     return _Builder(kind, datasets, standards, study, origins, methods, lengths).build(created)
 
 
+# The ADaM define.xml last written without its define.html (the caller adds ARM to it next,
+# cdiscmap.analysis.arm): its path, bytes and the tree they were serialised from.
+_KEPT: dict[str, tuple[bytes, etree._Element]] = {}
+
+
+def _keep_tree(path: Path, xml: bytes, document: etree._Element) -> None:
+    _KEPT.clear()                       # one define at a time: the next caller's
+    _KEPT[os.path.abspath(path)] = (xml, document)
+
+
+def written_define_tree(path: Path, xml: bytes) -> etree._Element | None:
+    """The element tree ``write_define(..., html=False)`` serialised to ``path``, handed over
+    once (the caller may change it), when ``xml`` (the file's bytes now) is what it wrote;
+    else None.
+
+    Why: the tail of ``cdiscmap run`` (only the parent busy, after the report arrived) adds
+    ARM to the ADaM define.xml; taking this tree saves parsing the file back (≈ 3 CPU-ms of
+    its ≈ 40 at 100 and 1,000 subjects). The tree lacks the indentation's blank text, as a
+    parse with ``remove_blank_text`` does; nothing reads it (schema, stylesheet: tested)."""
+    kept = _KEPT.pop(os.path.abspath(path), None)
+    if kept is None or kept[0] != xml:
+        return None
+    return kept[1]
+
+
 def render_define_xml(model: DefineModel) -> bytes:
     """The define.xml bytes (UTF-8, indented) of an assembled model."""
     return _Renderer(model).render()
@@ -202,6 +232,12 @@ def render_define_xml(model: DefineModel) -> bytes:
 def render_define_html(xml: bytes) -> bytes:
     """define.html: the define.xml transformed by the CDISC define2-1.xsl stylesheet."""
     return _html(etree.fromstring(xml))
+
+
+def render_define_tree(document: etree._Element) -> bytes:
+    """:func:`render_define_html` of a define.xml already parsed (or built: the blank text of
+    the file's indentation makes no difference to the HTML)."""
+    return _html(document)
 
 
 def _html(document: etree._Element) -> bytes:
