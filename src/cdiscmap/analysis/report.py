@@ -10,6 +10,7 @@ population flag and filter used, with the numbers behind the text (traceability)
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -65,9 +66,10 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     methods: dict[str, str] = field(default_factory=dict)
-    # each table's RTF by table id, rendered by build_report's tables child; report_files
-    # renders any other
+    # each table's RTF and its cells' entries of cells.json (:func:`cell_entries`) by table
+    # id, made with the table by build_report's jobs; report_files makes any other
     rtf: dict[str, str] = field(default_factory=dict)
+    cells: dict[str, str] = field(default_factory=dict)
 
 
 def _need(adam: dict[str, pd.DataFrame], name: str, why: str) -> pd.DataFrame:
@@ -383,7 +385,7 @@ def build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
 
     The tables (each analysis's, with their RTF) and the figures (each one) are jobs that
     need nothing from each other: this process and a forked child take them one at a time,
-    the longest first (:data:`JOB_RANKS`), whichever is free
+    the longest first (:data:`JOB_RANKS`, :data:`TABLE_RANKS`), whichever is free
     (:func:`cdiscmap.forked.shared_jobs`), so that both end within about one job of each
     other at every size and study; the report is assembled in its own order, so the bytes
     do not depend on who made what. matplotlib and scipy.special, which both need, are
@@ -419,37 +421,47 @@ def _build_report(adam: dict[str, pd.DataFrame], settings: AnalysisSettings, *,
                for job in _figure_jobs(figure_set)]
     jobs: list[Callable[[], Any]] = [partial(_tables_with_rtf, make) for _, make in tables]
     jobs += [make for _, make in figures]
-    ranks = [len(JOB_RANKS) + 1] * len(tables) + [_job_rank(fig_id) for fig_id, _ in figures]
+    ranks = [_job_rank(kind, TABLE_RANKS) + len(JOB_RANKS) + 1 for kind, _ in tables]
+    ranks += [_job_rank(fig_id, JOB_RANKS) for fig_id, _ in figures]
     # no figure to draw: the tables alone are not worth a child
     made = shared_jobs(jobs, sorted(range(len(jobs)), key=ranks.__getitem__),
                        fork=None if drawing else False)
     rep = _report(adsl, settings, [(kind, made[i][0]) for i, (kind, _) in enumerate(tables)])
-    for _, rtf in made[:len(tables)]:
+    for _, rtf, cells in made[:len(tables)]:
         rep.rtf.update(rtf)
+        rep.cells.update(cells)
     rep.figures = [f for drawn in made[len(tables):] for f in drawn]
     return rep
 
 
-# The order in which the report's jobs are taken, longest first, by the end of a figure's
-# id (any other figure after these, then the tables in the report's order): the last jobs,
-# small, even out the two processes' ends. Demo study, CPU-s in one process (min of 3;
-# 100 / 1,000 / 10,000 subjects): swimmer 0.31 / 0.30 / 0.38, spider 0.13 / 0.16 / 0.48,
-# each KM figure 0.10 / 0.11 / 0.15-0.18, waterfall 0.09 / 0.09 / 0.18; all the tables
-# with their RTF 0.12 / 0.15 / 0.43 (the safety tables the largest: 0.024 / 0.037 / 0.155).
+# The order in which the report's jobs are taken, longest first: the figures by the end of
+# their id (any other figure after these), then the tables by analysis kind (any other kind
+# after these); the last jobs, small, even out the two processes' ends. Demo study, CPU-s in
+# one process (min of 3; 100 / 1,000 / 10,000 subjects): swimmer 0.31 / 0.30 / 0.38, spider
+# 0.13 / 0.16 / 0.48, each KM figure 0.10 / 0.11 / 0.15-0.18, waterfall 0.09 / 0.09 / 0.18;
+# tables with their RTF: safety 0.024 / 0.037 / 0.155, response 0.013 / 0.023 / 0.073,
+# survival 0.011 / 0.018 / 0.052, demographics 0.013 / 0.018 / 0.041, Simon 0.006 / 0.009 /
+# 0.021, disposition 0.008 / 0.009 / 0.027, exposure 0.004 / 0.005 / 0.019, tumour 0.005 /
+# 0.006 / 0.013.
 JOB_RANKS = ("_swimmer", "_spider", "_km", "_waterfall")
+TABLE_RANKS = ("safety", "response", "survival", "demographics", "disposition", "simon",
+               "exposure", "tumour")
 
 
-def _job_rank(fig_id: str) -> int:
-    """A figure's place in :data:`JOB_RANKS` (after them: any other figure)."""
-    return next((i for i, end in enumerate(JOB_RANKS) if fig_id.endswith(end)),
-                len(JOB_RANKS))
+def _job_rank(name: str, ranks: tuple[str, ...]) -> int:
+    """The place in ``ranks`` of the first entry that ``name`` ends with (after them: any
+    other name)."""
+    return next((i for i, end in enumerate(ranks) if name.endswith(end)), len(ranks))
 
 
-def _tables_with_rtf(make: Callable[[], list[Table]]) -> tuple[list[Table], dict[str, str]]:
-    """An analysis's tables and the RTF of each by table id (made by the process that made
-    the tables, not after the figures by the one that writes the files)."""
+def _tables_with_rtf(make: Callable[[], list[Table]]
+                     ) -> tuple[list[Table], dict[str, str], dict[str, str]]:
+    """An analysis's tables, the RTF of each and its entries of cells.json, by table id
+    (made by the process that made the tables, not at the end by the one that writes the
+    files: 0.012 CPU-s of cells.json and 0.017 of RTF at 100 subjects)."""
     tables = make()
-    return tables, {t.id: to_rtf(t) for t in tables}
+    return tables, {t.id: to_rtf(t) for t in tables}, \
+        {t.id: cell_entries(t.cells()) for t in tables}
 
 
 def _figure_jobs(figure_set: FigureSet) -> list[tuple[str, Callable[[], list[Figure]]]]:
@@ -650,17 +662,73 @@ def render_html(rep: Report) -> str:
 def report_files(rep: Report) -> dict[str, bytes]:
     """File name → content of every report file (flat; names from the analysis ids)."""
     files: dict[str, bytes] = {"report.html": render_html(rep).encode("utf-8")}
-    cells = []
+    entries = []
     for t in rep.tables:
         files[f"{t.id}.csv"] = to_csv(t).encode("utf-8")
         files[f"{t.id}.rtf"] = (rep.rtf.get(t.id) or to_rtf(t)).encode("utf-8")
-        cells += t.cells()
+        entries.append(rep.cells[t.id] if t.id in rep.cells else cell_entries(t.cells()))
     for f in rep.figures:
         files[f"{f.id}.png"] = f.png
         files[f"{f.id}.svg"] = f.svg.encode("utf-8")
-    files["cells.json"] = (json.dumps({"studyid": rep.studyid, "cells": cells}, indent=1,
-                                      default=_json_default) + "\n").encode("utf-8")
+    files["cells.json"] = _cells_document(rep.studyid, entries).encode("utf-8")
     return files
+
+
+# one level of cells.json's indentation; the separator of a cell's entries (3 levels in)
+# and of the cells (2 levels in)
+_INDENT = " "
+_ENTRY = ",\n" + 3 * _INDENT
+_NEXT_CELL = ",\n" + 2 * _INDENT
+# the types of the values a cell written by json's C encoder may have (see cell_entries)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def cells_json(studyid: str, cells: list[dict[str, Any]]) -> str:
+    """cells.json: ``json.dumps({"studyid": studyid, "cells": cells}, indent=1,
+    default=...) + "\\n"``, the same text (from :func:`cell_entries`)."""
+    return _cells_document(studyid, [cell_entries(cells)])
+
+
+def _cells_document(studyid: str, entries: list[str]) -> str:
+    """cells.json from the :func:`cell_entries` of consecutive runs of its cells."""
+    body = _NEXT_CELL.join(e for e in entries if e)
+    return ("{\n" + _INDENT + '"studyid": ' + json.dumps(studyid, default=_json_default)
+            + ",\n" + _INDENT + '"cells": '
+            + ("[\n" + 2 * _INDENT + body + "\n" + _INDENT + "]" if body else "[]") + "\n}\n")
+
+
+def cell_entries(cells: list[dict[str, Any]]) -> str:
+    """The text of ``cells`` as items of cells.json's list (as ``json.dumps(indent=1)``
+    writes them there, two levels in, separated by a comma and a newline; "" for none).
+
+    The cells whose values are text, numbers, booleans or None (all but the Simon tables',
+    ~5 %) are encoded by json's C encoder: Python 3.11 has none for ``indent``, and its
+    pure-Python one took 0.012 CPU-s of cells.json's 0.012 at 100 subjects (0.004 this
+    way). The C encoder writes a run of such cells with ``_ENTRY`` between the entries of
+    a cell and between cells: a newline occurs in JSON text only in separators (strings
+    escape it), and the separator between two cells is the one preceded by ``}`` (a value
+    never ends with it: a string ends with a quote) and followed by ``{`` (a key starts
+    with a quote), replaced by the indented form. Any other cell (a list or dict in it, a
+    value of another type, no entries) is encoded by ``json.dumps(indent=1)``, indented two
+    levels."""
+    flat = json.JSONEncoder(separators=(_ENTRY, ": "), default=_json_default).encode
+    texts: list[str] = []
+    for simple, run in itertools.groupby(cells, key=_flat_cell):
+        if simple:
+            text = flat(list(run))     # [{...}<_ENTRY>{...}]
+            texts.append("{\n" + 3 * _INDENT + text[2:-2].replace(
+                "}" + _ENTRY + "{", "\n" + 2 * _INDENT + "}" + _NEXT_CELL + "{\n"
+                + 3 * _INDENT) + "\n" + 2 * _INDENT + "}")
+        else:
+            texts += [json.dumps(c, indent=1, default=_json_default).replace(
+                "\n", "\n" + 2 * _INDENT) for c in run]
+    return _NEXT_CELL.join(texts)
+
+
+def _flat_cell(cell: dict[str, Any]) -> bool:
+    """Whether a cell has entries, each of a type of :data:`_SCALARS` (see
+    :func:`cell_entries`)."""
+    return bool(cell) and _SCALARS.issuperset(map(type, cell.values()))
 
 
 def _json_default(value: Any) -> Any:
