@@ -105,3 +105,65 @@ def test_a_failed_fsync_at_publish_leaves_the_old_folder(tmp_path, monkeypatch):
             stage.publish(lambda rel: True)
     assert (target / "a.txt").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["pkg"]
+
+
+# --------------------------------------------------------------------------------------------
+# A staged file is written in place (no temporary and rename): nobody reads a staging folder
+# --------------------------------------------------------------------------------------------
+def _no_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a staged file got a temporary")
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refused)
+
+
+def test_staged_files_are_written_in_place_with_the_usual_permissions(tmp_path, monkeypatch):
+    mask = os.umask(0o027)
+    try:
+        with Staging(tmp_path / "pkg") as stage:
+            _no_temporaries(monkeypatch)
+            folder = stage.folder
+            (folder / "a.txt").write_text("an older, longer text")
+            assert atomic_write_text(folder / "a.txt", "new") == folder / "a.txt"
+            assert atomic.atomic_write_bytes(folder / "sub" / "b.bin", b"\x00",
+                                             parents=True) == folder / "sub" / "b.bin"
+            assert atomic_write_many(folder / "report", {"c.csv": b"c", "d/e.rtf": b"e"}) == [
+                folder / "report" / "c.csv", folder / "report" / "d" / "e.rtf"]
+            files = sorted(p for p in folder.rglob("*") if p.is_file()
+                           and p.name != atomic.LOCK_NAME)
+            assert [p.relative_to(folder).as_posix() for p in files] == [
+                "a.txt", "report/c.csv", "report/d/e.rtf", "sub/b.bin"]       # nothing else
+            assert (folder / "a.txt").read_text() == "new"                   # truncated
+            assert {p.stat().st_mode & 0o777 for p in files} == {0o640}      # 0o666 & ~0o027
+            monkeypatch.undo()
+            stage.publish(lambda rel: True)
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "pkg" / "report" / "d" / "e.rtf").read_bytes() == b"e"
+
+
+def test_a_staged_file_is_removed_when_writing_it_fails(tmp_path):
+    with Staging(tmp_path / "pkg") as stage:
+        folder = stage.folder
+        with pytest.raises(KeyboardInterrupt), atomic.atomic_open(folder / "a.xpt") as handle:
+            handle.write(b"half")
+            assert (folder / "a.xpt").read_bytes() == b""         # in place (not flushed)
+            raise KeyboardInterrupt
+        assert not (folder / "a.xpt").exists()
+        with pytest.raises(OutputError, match=r"b\.csv: is a directory"):
+            (folder / "b.csv").mkdir()
+            atomic_write_many(folder, {"a.csv": b"a", "b.csv": b"b"})
+        assert (folder / "a.csv").read_bytes() == b"a"            # the folder is discarded
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_a_staged_write_error_names_the_file(tmp_path, monkeypatch):
+    def no_space(fd: int, mode: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with Staging(tmp_path / "pkg") as stage:
+        monkeypatch.setattr(atomic.os, "fchmod", no_space)
+        with pytest.raises(OutputError, match=r"could not write .*a\.txt: no space left on "
+                                              r"device$"):
+            atomic_write_text(stage.folder / "a.txt", "x")
+        assert not (stage.folder / "a.txt").exists()

@@ -6,7 +6,8 @@ share a temporary), fsync it, then ``os.replace`` it onto the target, so a reade
 file or the whole new one, never half a file. On any error, KeyboardInterrupt and SIGTERM
 included, the temporary is removed. OSErrors become one-line :class:`OutputError` messages
 naming the path and the reason ("permission denied", "no space left on device", "is a
-directory").
+directory"). A file in a staging folder (below) is written in place instead: nobody reads it
+before the folder is published whole.
 
 Folders. A package (``<out>/<STUDYID>/``) or an output folder is built complete in a sibling
 staging folder ``.<name>.staging-<pid>-<random>`` (same parent, so the same file system and
@@ -108,7 +109,9 @@ def _umask() -> int:
 def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = None,
                 newline: str | None = None, parents: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary beside ``path`` for streamed writing; on a clean exit it replaces
-    ``path`` (fsynced first), on any exception it is removed and ``path`` is untouched.
+    ``path`` (fsynced first), on any exception it is removed and ``path`` is untouched. In a
+    staging folder ``path`` itself is written, and removed on any exception (see
+    :data:`_DEFERRED`).
 
     The folder must exist unless ``parents`` (a missing output folder is usually a typo)."""
     if mode not in ("w", "wb"):
@@ -118,6 +121,19 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
         raise OutputError(f"could not write {display_path(target)}: is a directory")
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
+    staged_mode = _staged_mode(target)
+    if staged_mode is not None:             # written in place: see _DEFERRED
+        fd = _open_in_place(target, staged_mode, parents)
+        try:
+            with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+                yield handle
+        except BaseException as exc:
+            with suppress(OSError):
+                target.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise output_error(target, exc) from exc
+            raise
+        return
     try:
         if parents:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +157,43 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
         raise
 
 
+def _open_in_place(target: Path, mode: int, parents: bool) -> int:
+    """A file descriptor of ``target`` itself, created or truncated, with permissions
+    ``mode``, for a file in a staging folder (see :data:`_DEFERRED`)."""
+    try:
+        if parents:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    try:
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        os.close(fd)
+        with suppress(OSError):
+            target.unlink(missing_ok=True)
+        raise output_error(target, exc) from exc
+    return fd
+
+
+def _write_in_place(target: Path, mode: int, data: bytes) -> None:
+    """``data`` into ``target`` in a staging folder (see :data:`_DEFERRED`), its parent
+    folders made; the file is removed on any error."""
+    fd = _open_in_place(target, mode, parents=True)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException as exc:
+        with suppress(OSError):
+            target.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise output_error(target, exc) from exc
+        raise
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
 def atomic_write_bytes(path: Path | str, data: bytes, *, parents: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_open`); returns the path."""
     with atomic_open(path, "wb", parents=parents) as handle:
@@ -156,8 +209,9 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
     next file is written, so 40 small report files cost 40 disk round trips one after the
     other. Here every temporary is written first, then all are fsynced together
     (:func:`fsync_all`) and only then renamed, so no file is replaced before every file's
-    data is on disk (in a staging folder, the publishing fsyncs them instead). On any error every temporary is removed and
-    no target has been replaced yet if the error came before the renames."""
+    data is on disk (in a staging folder, the publishing fsyncs them instead). On any error
+    every temporary is removed and no target has been replaced yet if the error came before
+    the renames. In a staging folder each file is written in place (see :data:`_DEFERRED`)."""
     base = Path(folder)
     temporaries: list[tuple[Path, Path]] = []
     try:
@@ -165,6 +219,10 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
             target = base / rel
             if target.is_dir():
                 raise OutputError(f"could not write {display_path(target)}: is a directory")
+            staged_mode = _staged_mode(target)
+            if staged_mode is not None:
+                _write_in_place(target, staged_mode, data)
+                continue
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
@@ -185,7 +243,6 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
                 os.chmod(temporary, mode)
             except OSError as exc:
                 raise output_error(target, exc) from exc
-        written = []
         while temporaries:
             temporary, target = temporaries[0]
             try:
@@ -193,8 +250,7 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
             except OSError as exc:
                 raise output_error(target, exc) from exc
             temporaries.pop(0)
-            written.append(target)
-        return written
+        return [base / rel for rel in outputs]
     finally:
         for temporary, _ in temporaries:
             with suppress(OSError):
@@ -253,15 +309,32 @@ _ACTIVE: set[Path] = set()          # this process's staging folders: never stal
 # in a staging folder is read by nobody until the switch, and a crash before it leaves a
 # staging folder that the next run deletes. A 100-subject run wrote 98 files, one fsync wait
 # each (≈ 0.07 s of wall clock on the critical path).
-_DEFERRED: set[str] = set()
+#
+# Such a file is also written in place, not under a temporary name renamed onto it: no reader
+# can see it half-written (nobody looks into a staging folder; a failure discards the folder
+# and the switch publishes whole files only), and the temporary, its random name, the umask
+# read from /proc for its chmod and the rename cost ≈ 0.1 CPU-ms and 0.2-0.3 ms of wall clock
+# per file (82 files in a run; the report's ≈ 40 are written on its serial tail). The file
+# permissions are the same: those the folder's files get (0o666 less the umask read when
+# the staging folder was made), set by fchmod as the rename path sets them by chmod.
+_DEFERRED: dict[str, int] = {}
 
 
 def _staged(path: Path) -> bool:
     """Whether ``path`` lies in a staging folder whose fsyncs are deferred to its publishing."""
+    return _staged_mode(path) is not None
+
+
+def _staged_mode(path: Path) -> int | None:
+    """The permissions of files in the staging folder ``path`` lies in (see :data:`_DEFERRED`),
+    None when it lies in none."""
     if not _DEFERRED:
-        return False
+        return None
     name = os.path.abspath(path)
-    return any(name.startswith(folder) for folder in _DEFERRED)
+    for folder, mode in _DEFERRED.items():
+        if name.startswith(folder):
+            return mode
+    return None
 
 
 def _pattern(name: str) -> re.Pattern[str]:
@@ -458,7 +531,7 @@ class Staging:
             raise output_error(parent, exc, "create a staging folder in") from exc
         _ACTIVE.add(self.folder)
         self._deferred = os.path.join(os.path.abspath(self.folder), "")
-        _DEFERRED.add(self._deferred)
+        _DEFERRED[self._deferred] = 0o666 & ~_umask()
         try:
             self._lock()
         except BaseException:
@@ -494,7 +567,7 @@ class Staging:
                 self._lock_fd = None
             _ACTIVE.discard(folder)
             _ACTIVE.discard(self._old_name())
-            _DEFERRED.discard(self._deferred)
+            _DEFERRED.pop(self._deferred, None)
 
     def _old_name(self) -> Path:
         suffix = self.folder.name.rsplit("-", 1)[-1]
@@ -521,7 +594,7 @@ class Staging:
         # every staged file's data on disk before any switch (their fsyncs were deferred);
         # what is written from here on (the carry journal) is fsynced at once again
         fsync_all(staged, written)
-        _DEFERRED.discard(self._deferred)
+        _DEFERRED.pop(self._deferred, None)
         target = self.target
         dirs = set(owned_dirs)
         foreign = _foreign(target, owned, dirs) if target.is_dir() else []
