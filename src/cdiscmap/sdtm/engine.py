@@ -38,6 +38,7 @@ from cdiscmap.sdtm.vectorize import (
     clean_text_array,
     coded,
     codes_cache,
+    columns_frame,
     combined_key,
     constant_text,
     memo_scope,
@@ -720,6 +721,9 @@ def _unscheduled_numbers(entries: list[vocab.VisitCalendarEntry]) -> list[np.nda
     if not targets:
         return [None] * len(entries)
     subjects = _subject_ids([e.usubjid for e in entries])
+    columns = [[subject, e.date, e.visitnum] for e, subject in zip(entries, subjects, strict=True)]
+    if _numpy_columns(columns, [[e.anchor, e.calendar] for e in entries]):
+        return _unscheduled_numbers_arrays(entries, columns)
     scheduled = [pd.DataFrame({"USUBJID": subject[e.anchor], "DATE": e.date[e.anchor],
                                "VISITNUM": e.visitnum[e.anchor]})
                  for e, subject in zip(entries, subjects, strict=True)]
@@ -736,6 +740,49 @@ def _unscheduled_numbers(entries: list[vocab.VisitCalendarEntry]) -> list[np.nda
         rows = e.calendar[e.calendar].index
         idx = pd.MultiIndex.from_arrays([subject.loc[rows], e.date.loc[rows]])
         values.append(lookup.reindex(idx).to_numpy())
+    return values
+
+
+def _numpy_columns(columns: list[list[pd.Series]], masks: list[list[pd.Series]]) -> bool:
+    """Whether each calendar column (subject ids, dates, numbers) has one numpy dtype in every
+    entry and each entry's columns and row masks one index: the rows the masks select are
+    then the same taken from the arrays, and their concatenation has the dtypes
+    ``pd.concat`` of per-entry frames gives."""
+    for k in range(len(columns[0]) if columns else 0):
+        dtypes = {c[k].dtype for c in columns}
+        if len(dtypes) != 1 or not isinstance(next(iter(dtypes)), np.dtype):
+            return False
+    return all(s.index.equals(cols[0].index) for cols, ms in zip(columns, masks, strict=True)
+               for s in (*cols[1:], *ms))
+
+
+def _unscheduled_numbers_arrays(entries: list[vocab.VisitCalendarEntry],
+                                columns: list[list[pd.Series]]) -> list[np.ndarray | None]:
+    """:func:`_unscheduled_numbers` when :func:`_numpy_columns` holds: the scheduled and
+    unscheduled rows of all entries taken from their arrays and joined once, and one lookup
+    of every unscheduled row's number, cut back per entry. A frame per entry, ``pd.concat``
+    and a ``MultiIndex`` lookup per entry cost ≈ 10 of the ≈ 14 CPU-ms of numbering a
+    100-subject export's 12 entries."""
+    anchor = [e.anchor.to_numpy(dtype=bool) for e in entries]
+    calendar = [e.calendar.to_numpy(dtype=bool) for e in entries]
+
+    def rows(masks: list[np.ndarray], k: int) -> np.ndarray:
+        return np.concatenate([c[k].to_numpy()[m] for c, m in zip(columns, masks,
+                                                                     strict=True)])
+
+    scheduled = pd.DataFrame({"USUBJID": rows(anchor, 0), "DATE": rows(anchor, 1),
+                              "VISITNUM": rows(anchor, 2)})
+    unscheduled = pd.DataFrame({"USUBJID": rows(calendar, 0), "DATE": rows(calendar, 1)})
+    numbers = vocab.number_unscheduled(scheduled, unscheduled)
+    lookup = numbers.set_index(["USUBJID", "DATE"])["VISITNUM"]
+    found = lookup.reindex(pd.MultiIndex.from_arrays(
+        [unscheduled["USUBJID"], unscheduled["DATE"]])).to_numpy()
+    values: list[np.ndarray | None] = []
+    start = 0
+    for m in calendar:
+        n = int(m.sum())
+        values.append(found[start:start + n] if n else None)
+        start += n
     return values
 
 
@@ -1346,7 +1393,7 @@ def _visible(out: pd.DataFrame, visible: list[str]) -> pd.DataFrame:
     # text arrays go in as they are (copy=False); numeric columns are consolidated (copied)
     data = {c: out[c].array if isinstance(out[c].dtype, pd.StringDtype) else out[c]
             for c in visible}
-    return pd.DataFrame(data, index=out.index, columns=visible, copy=False)
+    return columns_frame(data, out.index)
 
 
 def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[BlockRun]],

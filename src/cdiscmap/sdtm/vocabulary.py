@@ -29,6 +29,7 @@ from cdiscmap.sdtm.vectorize import (
     carry_take,
     clean_text,
     coded,
+    columns_frame,
     combined_codes,
     constant_text,
     map_unique,
@@ -104,8 +105,7 @@ class BlockFrame:
                            else _column_data(self._out, self._out.columns))
             # a name set again keeps its place, as setting a frame's column leaves it
             columns.update(_column_data(self._added, self._added))
-            self._out = pd.DataFrame(columns, index=self._out.index, columns=list(columns),
-                                     copy=False)
+            self._out = columns_frame(columns, self._out.index)
             self._columns, self._added = (self._out.columns, columns), {}
         return self._out
 
@@ -179,9 +179,8 @@ class BlockFrame:
                 out = take_rows(self._out, keep, [])
             else:
                 sources = {c: self.variable(c) for c in names}
-                out = take_rows(pd.DataFrame(_column_data(sources, names),
-                                             index=self._out.index, columns=names,
-                                             copy=False), keep, names)
+                out = take_rows(columns_frame(_column_data(sources, names), self._out.index),
+                                keep, names)
                 for c in names:
                     carry_take(sources[c], out[c], keep)
             return BlockFrame(raw=raw, out=out, form=self.form, file=self.file,
@@ -1147,6 +1146,18 @@ def _by_name(collected: pd.Series, table: pd.DataFrame, values: np.ndarray) -> p
     return pd.Series(values[positions], index=collected.index)
 
 
+def _text_by_name(collected: pd.Series, names: pd.Series) -> pd.Series:
+    """``collected.map(names).astype("string")`` (``names``: text or None by distinct visit
+    name, the visit table's VISIT): each distinct name looked up once (:func:`_by_name`) and
+    the rows' text made from those codes, its factorisation known. ``map_unique`` with
+    ``Series.map`` cost ≈ 0.6 ms a call (24 VISIT variables a study)."""
+    if not (isinstance(collected.dtype, pd.StringDtype) and collected.dtype.storage == "python"):
+        return map_unique(collected, lambda u: u.map(names).astype("string"))
+    codes, uniques = coded(collected)
+    positions = np.append(names.index.get_indexer(uniques), -1)[codes]
+    return text_from_codes(positions, names.to_numpy(dtype=object), collected.index)
+
+
 def _rule_expression(ctx: MapContext, frame: BlockFrame, rows: pd.Series, text: str
                      ) -> pd.Series:
     """A visit rule's expression on the records the rule matched (their findings only)."""
@@ -1158,13 +1169,14 @@ def visit(ctx: MapContext, frame: BlockFrame, args: VisitArgs) -> pd.Series:
     """VISIT from the collected visit name through the study's visit rules (a template of the
     name's groups, or an expression on the record's raw fields)."""
     collected, table, rule = _visit_rules(ctx, frame, args)
-    names = table["VISIT"]
-    result = map_unique(collected, lambda u: u.map(names).astype("string")) if len(table) \
+    result = _text_by_name(collected, table["VISIT"]) if len(table) \
         else pd.Series(pd.NA, index=collected.index, dtype="string")
     written = False
     for index, spec in enumerate(ctx.study.visits):
+        if not isinstance(spec.visit, VisitExpr):
+            continue
         rows = rule == index
-        if isinstance(spec.visit, VisitExpr) and rows.any():
+        if rows.any():
             if not written:     # a fresh array: the remembered factorisation stays true
                 result, written = result.copy(), True
             result.loc[rows] = _rule_expression(ctx, frame, rows, spec.visit.expr

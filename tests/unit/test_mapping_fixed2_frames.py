@@ -1,0 +1,164 @@
+"""Frames the mapping builds from columns (``vectorize.columns_frame``) are those pandas builds
+with ``columns=list(data)``: same columns (names, order, index dtype), dtypes, values, and the
+text arrays taken as they are, not copied."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdiscmap.sdtm.vectorize import columns_frame
+
+
+def _column(kind: str, n: int, index: pd.Index) -> object:
+    if kind == "text":
+        return pd.array(["a", None, " b", ""] * n, dtype="string")[:n]
+    if kind == "float":
+        return pd.Series(np.arange(n, dtype="float64"), index=index)
+    if kind == "int":
+        return pd.Series(np.arange(n, dtype="int64"), index=index)
+    return pd.Series(np.array(["x"] * n, dtype=object), index=index)
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.integers(0, 5), st.lists(st.tuples(st.sampled_from(["USUBJID", "AESEQ", "_SRCROW",
+                                                              "X", "Y"]),
+                                             st.sampled_from(["text", "float", "int",
+                                                              "object"])), max_size=6),
+       st.booleans())
+def test_columns_frame_as_pandas_with_columns(n, columns, numbered):
+    index = pd.RangeIndex(n) if numbered else pd.Index(np.arange(n) * 3 + 1)
+    data = {name: _column(kind, n, index) for name, kind in columns}
+    got = columns_frame(data, index)
+    want = pd.DataFrame(data, index=index, columns=list(data), copy=False)
+    pdt.assert_frame_equal(got, want, check_exact=True)
+    assert got.columns.equals(want.columns) and got.columns.dtype == want.columns.dtype
+    assert got.index.equals(want.index) and type(got.index) is type(want.index)
+    for name, value in data.items():
+        if isinstance(value, pd.arrays.StringArray):
+            assert got[name].array is value       # not copied: its factorisation stays known
+
+
+def test_columns_frame_by_hand():
+    index = pd.RangeIndex(2)
+    text = pd.array(["A", None], dtype="string")
+    frame = columns_frame({"B": text, "A": pd.Series([1.5, 2.5], index=index)}, index)
+    assert frame.columns.tolist() == ["B", "A"]
+    assert frame["B"].array is text
+    assert frame["A"].tolist() == [1.5, 2.5]
+    empty = columns_frame({}, pd.RangeIndex(3))
+    assert empty.shape == (3, 0) and empty.columns.dtype == object
+    assert empty.columns.equals(pd.DataFrame(index=pd.RangeIndex(3), columns=[]).columns)
+
+
+_NAMES = st.sampled_from(["Week 2", "WEEK 4", "Screening", "unscheduled", "Cycle 1", " ", None])
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(_NAMES, max_size=12), st.lists(_NAMES, max_size=5, unique=True),
+       st.booleans())
+def test_visit_text_by_name_as_series_map(rows, known, cached):
+    """VISIT by distinct collected name is ``Series.map`` of the visit table, as text."""
+    from cdiscmap.sdtm.vectorize import codes_cache, remembered
+    from cdiscmap.sdtm.vocabulary import _text_by_name
+
+    collected = pd.Series(rows, dtype="string", index=pd.RangeIndex(len(rows)) * 2)
+    names = pd.Series([None if n is None else f"V:{n}".upper() for n in known],
+                      index=pd.Index([n for n in known], dtype=object), dtype=object)
+    names = names[names.index.notna()]
+    want = collected.map(names).astype("string")
+    if cached:
+        with codes_cache():
+            got = _text_by_name(collected, names)
+            known_codes = remembered(got)
+            assert known_codes is not None
+            codes, uniques = known_codes
+            np.testing.assert_array_equal(
+                np.append(np.asarray(uniques, dtype=object), None)[codes],
+                got.to_numpy(dtype=object, na_value=None))
+    else:
+        got = _text_by_name(collected, names)
+    pdt.assert_series_equal(got, want, check_names=False)
+    assert got.dtype == want.dtype and got.index.equals(want.index)
+
+
+def test_visit_text_by_name_by_hand():
+    from cdiscmap.sdtm.vocabulary import _text_by_name
+
+    collected = pd.Series(["Week 2", None, "Week 9", "Week 2"], dtype="string")
+    names = pd.Series(["WEEK 2", None], index=pd.Index(["Week 2", "Week 9"], dtype=object))
+    assert _text_by_name(collected, names).tolist() == ["WEEK 2", pd.NA, pd.NA, "WEEK 2"]
+
+
+@st.composite
+def _calendar_entries(draw):
+    from cdiscmap.sdtm.vocabulary import VisitCalendarEntry
+
+    entries = []
+    for _ in range(draw(st.integers(1, 4))):
+        n = draw(st.integers(0, 8))
+        index = pd.RangeIndex(n) * 2 + 1
+        subjects = draw(st.lists(st.sampled_from(["S1", "S2", "S3", None]), min_size=n,
+                                 max_size=n))
+        days = draw(st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=n, max_size=n))
+        kind = draw(st.lists(st.sampled_from(["anchor", "calendar", "other"]), min_size=n,
+                             max_size=n))
+        numbers = draw(st.lists(st.sampled_from([1.0, 2.0, 3.0, np.nan]), min_size=n,
+                                max_size=n))
+        date = pd.Series(pd.to_datetime(["2024-01-01"] * n) +
+                         pd.to_timedelta([np.nan if d is None else d for d in days], unit="D"),
+                         index=index)
+        calendar = pd.Series([k == "calendar" for k in kind], index=index, dtype=bool)
+        entries.append(VisitCalendarEntry(
+            block=None, variable="VISITNUM", usubjid=pd.Series(subjects, index=index,
+                                                                 dtype="string"),
+            date=date, visitnum=pd.Series(numbers, index=index).mask(calendar, np.nan),
+            anchor=pd.Series([k == "anchor" for k in kind], index=index, dtype=bool),
+            calendar=calendar))
+    return entries
+
+
+@settings(deadline=None, max_examples=150)
+@given(_calendar_entries())
+def test_unscheduled_numbers_arrays_as_per_entry_frames(entries):
+    """The calendar numbered from the entries' arrays joined once gives the numbers the
+    per-entry frames and lookups gave (same values, dtypes, entries without rows None)."""
+    from unittest import mock
+
+    from cdiscmap.sdtm import engine
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    with codes_cache():
+        got = engine._unscheduled_numbers(entries)
+        with mock.patch.object(engine, "_numpy_columns", lambda *a: False):
+            want = engine._unscheduled_numbers(entries)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert (g is None) == (w is None)
+        if w is not None:
+            assert g.dtype == w.dtype
+            np.testing.assert_array_equal(g, w)
+
+
+def test_unscheduled_numbers_by_hand():
+    """Subject S1: scheduled visit 2 on Jan 3, unscheduled visits Jan 4 (twice) and Jan 6:
+    2.01, 2.01, 2.02 (number_unscheduled)."""
+    from cdiscmap.sdtm import engine
+    from cdiscmap.sdtm.vectorize import codes_cache
+    from cdiscmap.sdtm.vocabulary import VisitCalendarEntry
+
+    index = pd.RangeIndex(4)
+    calendar = pd.Series([False, True, True, True], index=index)
+    entry = VisitCalendarEntry(
+        block=None, variable="VISITNUM", usubjid=pd.Series(["S1"] * 4, dtype="string"),
+        date=pd.Series(pd.to_datetime(["2024-01-03", "2024-01-04", "2024-01-04",
+                                       "2024-01-06"])),
+        visitnum=pd.Series([2.0, np.nan, np.nan, np.nan]), anchor=~calendar, calendar=calendar)
+    with codes_cache():
+        assert engine._numpy_columns([[pd.Series([0.0] * 4), entry.date, entry.visitnum]],
+                                     [[entry.anchor, entry.calendar]])
+        (numbers,) = engine._unscheduled_numbers([entry])
+    assert numbers.tolist() == [2.01, 2.01, 2.02]
