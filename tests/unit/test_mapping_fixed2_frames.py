@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,6 +122,7 @@ def _calendar_entries(draw):
     return entries
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")   # pandas' notes on the old path
 @settings(deadline=None, max_examples=150)
 @given(_calendar_entries())
 def test_unscheduled_numbers_arrays_as_per_entry_frames(entries):
@@ -162,3 +164,40 @@ def test_unscheduled_numbers_by_hand():
                                      [[entry.anchor, entry.calendar]])
         (numbers,) = engine._unscheduled_numbers([entry])
     assert numbers.tolist() == [2.01, 2.01, 2.02]
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.integers(0, 5), st.lists(st.tuples(st.sampled_from(["X", "Y", "Z", "USUBJID"]),
+                                             st.sampled_from(["text", "float"])), max_size=6),
+       st.booleans())
+def test_blockframe_items_as_out_items(n, steps, numbered):
+    """``BlockFrame.items()`` and ``index`` are those of ``out`` (joined), names in ``out``'s
+    order with a name set again in its first place, each column's values and dtype."""
+    from cdiscmap.sdtm.vocabulary import BlockFrame
+
+    index = pd.RangeIndex(n) if numbered else pd.Index(np.arange(n) * 2)
+    base = pd.DataFrame({"_SRCROW": np.arange(n, dtype="int64")}, index=index)
+    a = BlockFrame(raw=pd.DataFrame(index=index), out=base.copy(), form="F", file="f.csv")
+    b = BlockFrame(raw=pd.DataFrame(index=index), out=base.copy(), form="F", file="f.csv")
+    for name, kind in steps:
+        values = pd.Series(["v"] * n, index=index, dtype="string") if kind == "text" else \
+            pd.Series(np.arange(n, dtype="float64"), index=index)
+        a.set_variable(name, values)
+        b.set_variable(name, values)
+    items = a.items()
+    assert a.index.equals(index)
+    want = list(b.out.items())
+    assert [k for k, _ in items] == [k for k, _ in want]
+    for (_, got), (_, exp) in zip(items, want, strict=True):
+        pdt.assert_series_equal(got, exp, check_names=False)
+
+
+def test_null_blanks_as_blank_to_null():
+    """The domain's blank → null from its columns is that of the frame."""
+    from cdiscmap.sdtm.engine import _blank_to_null, _null_blanks
+
+    frame = pd.DataFrame({"A": pd.array([" x", "  ", None], dtype="string"),
+                          "N": [1.0, np.nan, 3.0], "O": np.array(["", "y", None], dtype=object)})
+    got = _null_blanks(list(frame.items()), frame.index)
+    pdt.assert_frame_equal(got, _blank_to_null(frame))
+    assert got["A"].tolist() == ["x", pd.NA, pd.NA] and got.columns.dtype == object

@@ -1414,7 +1414,7 @@ def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[B
         if pv.stage == vocab.DOMAIN:
             ctx.where, ctx.variable = pv.where, pv.name
             stacked.set_variable(pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
-    out = _blank_to_null(stacked.out)
+    out = _null_blanks(stacked.items(), stacked.index)
     out = enforce_ascii(out, name, study.non_ascii, ctx.findings)
     out, overflow = split_long_text(out, name, char_variables.get(name, set()),
                                     study.long_text, ctx.findings)
@@ -1450,13 +1450,22 @@ def _result(loaded: LoadedStudy, raw_dir: Path, store: FormStore, ctx: vocab.Map
 
 def _blank_to_null(frame: pd.DataFrame) -> pd.DataFrame:
     """SDTM null is an empty value: text that is blank becomes missing before checks/emit."""
+    return _null_blanks(list(frame.items()), frame.index, frame.columns)
+
+
+def _null_blanks(items: list[tuple[str, pd.Series]], index: pd.Index,
+                 columns: pd.Index | None = None) -> pd.DataFrame:
+    """:func:`_blank_to_null` of the frame with these columns (``columns``: their index,
+    else one made of the names), taken from a domain's :meth:`BlockFrame.items` without
+    making the frame first."""
     data = {}
-    for i, (_, s) in enumerate(frame.items()):     # by position (names may repeat)
+    for i, (_, s) in enumerate(items):     # by position (names may repeat)
         # the cleaned text arrays go in as they are (copy=False): their factorisation, known
         # from cleaning, then serves the ASCII and 200-byte checks (vectorize.codes_cache)
         data[i] = clean_text_array(s) if s.dtype == "string" or s.dtype == object else s.copy()
-    out = pd.DataFrame(data, index=frame.index, copy=False)
-    out.columns = frame.columns
+    out = pd.DataFrame(data, index=index, copy=False)
+    out.columns = columns if columns is not None else pd.Index([n for n, _ in items],
+                                                                dtype=object)
     return out
 
 
