@@ -968,6 +968,9 @@ def test_the_faster_stylesheet_renders_the_same_html(sdtm_define, adam_define):
     # nor does the ARM detail scan the MetaDataVersion for its variables and datasets
     assert "/odm:MetaDataVersion/odm:ItemDef[" not in faster_text
     assert "/odm:MetaDataVersion/odm:ItemGroupDef[" not in faster_text
+    # the keys index the MetaDataVersion's children by path, not by a walk of every node
+    assert faster_text.count('<xsl:key name="cdiscmap.') == faster_text.count(
+        'match="/odm:ODM/odm:Study/odm:MetaDataVersion/') == 9
     shipped = etree.XSLT(etree.parse(str(define_stylesheet_path())))
     faster = etree.XSLT(etree.fromstring(faster_text.encode("utf-8")))
     table = Table("t_os", "Overall survival", ["Group", "N"], footnotes=["KM."],

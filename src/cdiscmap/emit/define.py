@@ -1702,8 +1702,8 @@ def faster_stylesheet(text: str) -> str:
         edits.append((f'<xsl:if test="../odm:{kind}/@Rank">',
                       f'<xsl:if test="$cdiscmap.{kind}.ranked">'))
     anchor = '  <xsl:variable name="g_seqStandard"'
-    keys = "".join(f'  <xsl:key name="cdiscmap.{name}" match="{match}" use="{use}"/>\n'
-                   for name, match, use in _STYLESHEET_KEYS)
+    keys = "".join(f'  <xsl:key name="cdiscmap.{name}" match="{_KEY_PATH}{match}" '
+                   f'use="{use}"/>\n' for name, match, use in _STYLESHEET_KEYS)
     edits.append((anchor, keys + anchor))
     for variable in ("ItemDefOID", "valueDefOID"):
         edits.append((f'select="../../odm:ItemDef[@OID=${variable}]"',
@@ -1725,6 +1725,12 @@ def faster_stylesheet(text: str) -> str:
 # scan. A key indexes the whole document, the same nodes for a define.xml with one Study and
 # one MetaDataVersion (every define cdiscmap writes and renders); key() of a node-set is the
 # union over its values, as the predicate is true for any of them.
+# Each key's match is an absolute path (_KEY_PATH + match): libxslt indexes a key by
+# evaluating its match as an expression, "//" + match for a relative one, i.e. a walk of every
+# node of the document per key; the path walks the MetaDataVersion's children only (the
+# nine keys of an SDTM define at 1,000 subjects 3.9 -> 1.75 CPU-ms, ADaM 1.7 -> 1.1 ms; the
+# same nodes, as Define-XML 2.1 has these elements nowhere else).
+_KEY_PATH = "/odm:ODM/odm:Study/odm:MetaDataVersion/"
 _STYLESHEET_KEYS = (
     ("ItemDef", "odm:ItemDef", "@OID"),
     ("CodeList", "odm:CodeList", "@OID"),
