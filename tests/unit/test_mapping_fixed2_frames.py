@@ -201,3 +201,45 @@ def test_null_blanks_as_blank_to_null():
     got = _null_blanks(list(frame.items()), frame.index)
     pdt.assert_frame_equal(got, _blank_to_null(frame))
     assert got["A"].tolist() == ["x", pd.NA, pd.NA] and got.columns.dtype == object
+
+
+_DTC = st.sampled_from(["2024-01-05", "2024-02-30", "2024-03", "2024-01-05T10:30", " ", "",
+                        "1600-01-01", "2024-13-01", "UNK", None])
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(_DTC, max_size=10), st.sampled_from(["string", "object", "datetime"]),
+       st.booleans())
+def test_complete_days_as_complete_date(values, kind, cached):
+    """``complete_days`` is ``complete_date(...).to_numpy("datetime64[ns]")`` for text,
+    object and datetime columns, inside and outside the run's memo."""
+    from cdiscmap.sdtm.dates import complete_date, complete_days
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    index = pd.RangeIndex(len(values)) * 3
+    if kind == "datetime":
+        dtc = pd.Series(pd.to_datetime([v[:10] if v and v[:7] == "2024-01" else None
+                                        for v in values]), index=index)
+    else:
+        dtc = pd.Series(values, index=index, dtype="string" if kind == "string" else object)
+    want = complete_date(dtc).to_numpy(dtype="datetime64[ns]")
+    if cached:
+        with codes_cache():
+            got = complete_days(dtc)
+            again = complete_days(dtc)
+        np.testing.assert_array_equal(again, want)
+    else:
+        got = complete_days(dtc)
+    assert got.dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(got, want)
+
+
+def test_complete_days_by_hand():
+    from cdiscmap.sdtm.dates import complete_days
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    dtc = pd.Series(["2024-01-05T10:30", "2024-02", None, "2024-02-30"], dtype="string")
+    with codes_cache():
+        got = complete_days(dtc)
+    assert got.tolist()[0] == pd.Timestamp("2024-01-05").value
+    assert np.isnat(got[1:]).all()

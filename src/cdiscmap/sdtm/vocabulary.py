@@ -18,7 +18,7 @@ import pandas as pd
 
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Finding, Findings, Severity
-from cdiscmap.sdtm.dates import complete_date, parse_date_parts, parse_dates
+from cdiscmap.sdtm.dates import complete_date, complete_days, parse_date_parts, parse_dates
 from cdiscmap.sdtm.dates import study_day as _study_day
 from cdiscmap.sdtm.expressions import evaluate as evaluate_expression
 from cdiscmap.sdtm.expressions import parse as parse_expression
@@ -928,7 +928,7 @@ def epoch(ctx: MapContext, frame: BlockFrame, args: EpochArgs) -> pd.Series:
     (SDTMIG 3.4 §4.1.3.1: EPOCH of the start of an observation)."""
     # datetime64 arrays (NaT: no complete date; a comparison with NaT is false, as in pandas),
     # each DM date looked up once per call, however many rules read it
-    date = complete_date(var_column(ctx, frame, args.dtc)).to_numpy(dtype="datetime64[ns]")
+    date = complete_days(var_column(ctx, frame, args.dtc))
     known: dict[str, np.ndarray] = {}
 
     def subject_dates(variable: str) -> np.ndarray:
