@@ -786,6 +786,27 @@ def test_iso8601_data_type_of_datetimes(stamps):
     assert iso8601_data_type(pd.Series(with_date, dtype="string")) == "partialDatetime"
 
 
+_iso_parts = st.sampled_from(["2014", "2014-03", "2014-03-05", "2014-03-05T10", "T10:22",
+                              "2014-03-05T10:22", "2014-03-05T10:22:33",
+                              "2014-03-05T10:22:33.5", "2014-03-05T10:22:33Z",
+                              "2014-03-05T10:22:33+01:00", "2014-03-05T10:22:33-0130",
+                              "-03-05", "2014---05", "--", "P3D", "X", " ", "2014-3-5",
+                              "\u0661\u0669\u0669\u0660-01-01", "1", "-", "2014-03-05\n"])
+
+
+@settings(deadline=None)
+@given(st.lists(st.lists(_iso_parts, min_size=1, max_size=3).map("".join), min_size=1,
+                max_size=8, unique=True))
+def test_iso8601_type_of_the_joined_values_equals_asking_each_value(values):
+    """_iso8601_type (one scan of the values joined by line breaks) against the same questions
+    asked of each value by pandas (_iso8601_type_by_value)."""
+    from cdiscmap.emit.define import _iso8601_type, _iso8601_type_by_value
+
+    stripped = [v for v in (v.strip() for v in values) if v]
+    by_value = _iso8601_type_by_value(pd.Series(stripped, dtype="string"))
+    assert _iso8601_type(stripped) == by_value
+
+
 def test_iso8601_special_forms():
     assert iso8601_data_type(pd.Series(["2014---05"], dtype="string")) == "incompleteDatetime"
     assert iso8601_data_type(pd.Series(["2014-01-01/2014-02-01"], dtype="string")) == \

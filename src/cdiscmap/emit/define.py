@@ -102,9 +102,11 @@ _COMPLETE_DATETIME = _DATE + r"T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d
 # A line (one distinct value) that is not of the shape: the values joined by line breaks are
 # asked each question in one scan (see _iso8601_type).
 _NOT_DURATION = re.compile(r"^(?!P)", re.MULTILINE)
-_STARTS_WITH_DASH = re.compile(r"^-", re.MULTILINE)
-_NOT_DATE = re.compile(rf"^(?!(?:{_DATE})$)", re.MULTILINE)
-_NOT_COMPLETE_DATETIME = re.compile(rf"^(?!(?:{_COMPLETE_DATETIME})$)", re.MULTILINE)
+# Every line of the shape: one anchored pass (fullmatch), not a search that tries a lookahead
+# at every character ("^(?!X$)" under MULTILINE): 10,000 distinct complete datetimes 2.3 ->
+# 1.8 ms, dates 0.32 -> 0.2 ms.
+_ALL_DATES = re.compile(rf"(?:{_DATE}\n)*{_DATE}")
+_ALL_COMPLETE_DATETIMES = re.compile(rf"(?:{_COMPLETE_DATETIME}\n)*{_COMPLETE_DATETIME}")
 _NOT_INTEGER = re.compile(r"^(?![+-]?\d+$)", re.MULTILINE)
 _NOT_DECIMAL = re.compile(r"^(?![+-]?(?:\d+\.?\d*|\.\d+)$)", re.MULTILINE)
 
@@ -359,11 +361,13 @@ def _iso8601_type(values: list[str], *, duration: bool = False) -> str:
         return "intervalDatetime"
     if _NOT_DURATION.search(joined) is None:
         return "durationDatetime"
-    if "--" in joined or _STARTS_WITH_DASH.search(joined) is not None:
+    # a line starting with "-": a substring search in C (the regular expression "^-" tried
+    # every character: 10,000 distinct datetimes 0.66 -> 0.14 ms)
+    if "--" in joined or joined.startswith("-") or "\n-" in joined:
         return "incompleteDatetime"
     if "T" not in joined:
-        return "date" if _NOT_DATE.search(joined) is None else "partialDate"
-    if _NOT_COMPLETE_DATETIME.search(joined) is None:
+        return "date" if _ALL_DATES.fullmatch(joined) is not None else "partialDate"
+    if _ALL_COMPLETE_DATETIMES.fullmatch(joined) is not None:
         return "datetime"
     return "partialDatetime"
 
