@@ -156,16 +156,19 @@ def _plan_block(loaded: LoadedStudy, domain: DomainSpec, index: int) -> list[Pla
                                 f"shared 'variables', not in a block", where.rsplit(":", 1)[0],
                                 _line(where), name)
     ordered: list[PlannedVariable] = []
-    done: set[str] = set()
     for stage in sorted(set(stages.values())):
         pending = [n for n in written if stages[n] == stage]
+        # each time, the first variable (as written) none of whose references in its stage
+        # is still pending; the references are found once per variable, not at every pick
+        # (that was ≈ 40 % of planning a block)
+        left = set(pending)
+        refs = {n: vocab.referenced_variables(entries[n][0]) & left for n in pending}
         while pending:
             for n in pending:
-                deps = vocab.referenced_variables(entries[n][0]) & set(pending)
-                if deps <= done:
+                if refs[n].isdisjoint(left):
                     spec, where, hidden = entries[n]
                     ordered.append(PlannedVariable(n, spec, stage, where, hidden))
-                    done.add(n)
+                    left.discard(n)
                     pending.remove(n)
                     break
     return ordered
