@@ -143,8 +143,16 @@ assert closed.at_recv == ([], True, True), closed.at_recv
 asked = Channel([(adam, settings)])
 report_peer(asked)
 [(files, rep)] = asked.sent
-assert files == report_files(build_report(adam, settings))
+full = build_report(adam, settings)
+assert files == report_files(full)
 assert [t.id for t in rep.tables] == ["t_orr", "t_simon", "t_tte_km", "f_t_best"]
+# the Report sent is the metadata the parent's ARM reads: no images, RTF or cells' text
+assert [(t.id, t.title, t.footnotes, t.source, t.traces) for t in rep.tables] == \
+    [(t.id, t.title, t.footnotes, t.source, t.traces) for t in full.tables]
+assert [(f.id, f.title, f.sources, f.png, f.svg) for f in rep.figures] == \
+    [(f.id, f.title, f.sources, b"", "") for f in full.figures]
+assert (rep.methods, rep.studyid, rep.title, rep.rtf, rep.cells) == \
+    (full.methods, full.studyid, full.title, {}, {})
 print(len(files))
 '''
 
