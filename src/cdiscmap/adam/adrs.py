@@ -394,11 +394,14 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
             raise KeyError(f"ADSL has no {lm.reference_date}")
         # only the landmark day moves; SD duration still counts from the analysis' date
         ref = as_dates(_lookup(analysed["USUBJID"], builder.dates[lm.reference_date]))
+    wanted = [r.upper() for r in lm.responses]
+    if lm.rule == "status" and _status_by_code(builder, analysed, lm, ref, dthdt, wanted):
+        _landmark_method(lm, ref_name, wanted, methods)
+        return
     land = ref + pd.to_timedelta(days, unit="D")
     kept = (analysed["ADT"] <= land + pd.to_timedelta(lm.window_after, unit="D")) \
         .fillna(False).to_numpy(dtype=bool)
     upto = analysed.loc[kept]
-    wanted = [r.upper() for r in lm.responses]
     if lm.rule == "status":
         # the reference date rides along only where it is read (not a copy of every analysed
         # record per landmark)
@@ -409,10 +412,6 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
         ok = (near & last["AVALC"].isin(wanted) & ~dead).fillna(False).astype(bool)
         chosen = pd.DataFrame({"USUBJID": last["USUBJID"], "source_index": last.index})
         flags = pd.Series(ok.to_numpy(), index=last["USUBJID"].to_numpy())
-        text = (f"Y when the last analysed overall response dated up to {ref_name} + {days} + "
-                f"{lm.window_after} days is dated from {ref_name} + {days} - {lm.window_before} "
-                f"days, is in {', '.join(wanted)}, and the subject is alive at {ref_name} + "
-                f"{days} days; else N")
     else:
         if lm.confirmed:
             best = confirmed_best_overall_response(upto, cfg.sd_min_days,
@@ -423,14 +422,83 @@ def _landmark(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
             best = best_overall_response(upto, cfg.sd_min_days)
         chosen = best[["USUBJID", "source_index"]]
         flags = pd.Series(best["AVALC"].isin(wanted).to_numpy(), index=best["USUBJID"].to_numpy())
-        text = (f"Y when the {'confirmed ' if lm.confirmed else ''}best overall response over "
-                f"analysed assessments dated up to {ref_name} + {days} + {lm.window_after} days "
-                f"is in {', '.join(wanted)}; else N")
     pop = builder.population
     hit = _lookup(pop, flags.astype(BOOLEAN)).fillna(False).to_numpy(dtype=bool)
     values = pd.Series(np.where(hit, "Y", "N"), dtype=TEXT)
     builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", override=values)
+    _landmark_method(lm, ref_name, wanted, methods)
+
+
+def _landmark_method(lm: Landmark, ref_name: str, wanted: list[str], methods: dict[str, str]
+                     ) -> None:
+    days = lm.landmark_days
+    if lm.rule == "status":
+        text = (f"Y when the last analysed overall response dated up to {ref_name} + {days} + "
+                f"{lm.window_after} days is dated from {ref_name} + {days} - {lm.window_before} "
+                f"days, is in {', '.join(wanted)}, and the subject is alive at {ref_name} + "
+                f"{days} days; else N")
+    else:
+        text = (f"Y when the {'confirmed ' if lm.confirmed else ''}best overall response over "
+                f"analysed assessments dated up to {ref_name} + {days} + {lm.window_after} days "
+                f"is in {', '.join(wanted)}; else N")
     methods[f"PARAMCD={lm.paramcd}"] = lm.param + ": " + text
+
+
+def _status_by_code(builder: _ParamBuilder, analysed: pd.DataFrame, lm: Landmark,
+                    ref: pd.Series, dthdt: pd.Series, wanted: list[str]) -> bool:
+    """A ``status`` landmark's records added to ``builder`` (True), computed on the subjects'
+    category codes and plain date arrays: each subject's last analysed response dated up to
+    the reference date + landmark + window_after days (:func:`record_of`), Y when it is dated
+    from the landmark day - window_before days, is one of ``wanted`` and the subject has not
+    died by the landmark day (NaT compares False, as the frame version's ``fillna(False)``).
+    The same records as the frame version below, which runs when the subjects are not the
+    ADSL categories (False: nothing added). 100 subjects, three landmarks: ≈ 5 % of the ADaM
+    derivations' CPU before (a frame copy, a lookup by text and eight Series per landmark)."""
+    ids = analysed["USUBJID"]
+    if ids.dtype != builder.subjects or not isinstance(ids.dtype, pd.CategoricalDtype):
+        return False        # pragma: no cover - OVR's subjects are ADSL's categories
+    codes = ids.cat.codes.to_numpy()
+    if (codes < 0).any():   # pragma: no cover - ADSL subjects only
+        return False
+    days = np.timedelta64(lm.landmark_days, "D")
+    start = ref.to_numpy(dtype=DATES)
+    adt = analysed["ADT"].to_numpy(dtype=DATES)
+    rows = np.flatnonzero(adt <= start + days + np.timedelta64(lm.window_after, "D"))
+    count = len(ids.cat.categories)
+    at = record_of(codes[rows], [adt[rows]], count, last=True)
+    last = rows[at[at >= 0]]                 # in subject order, as last_of_subject
+    subject = codes[last]
+    lm_day = start[last] + days
+    died = as_dates(_lookup(pd.Series(pd.Categorical.from_codes(subject, dtype=ids.dtype)),
+                            dthdt)).to_numpy(dtype=DATES)
+    ok = (adt[last] >= lm_day - np.timedelta64(lm.window_before, "D")) \
+        & analysed["AVALC"].isin(wanted).to_numpy(dtype=bool)[last] & ~(died <= lm_day)
+    flag_of = np.zeros(count + 1, dtype=bool)    # the last entry: a population code -1
+    flag_of[subject] = ok
+    chosen = pd.DataFrame({"USUBJID": pd.Categorical.from_codes(subject, dtype=ids.dtype),
+                           "source_index": analysed.index[last]})
+    values = pd.Series(np.where(flag_of[builder.population_codes], "Y", "N"), dtype=TEXT)
+    builder.add(lm.paramcd, lm.param, chosen, yes_no=True, default="N", override=values)
+    return True
+
+
+def _by_subject_and_date(analysed: pd.DataFrame, *parts: np.ndarray) -> pd.DataFrame:
+    """USUBJID and source_index (index label) of the records each of ``parts`` marks (bool
+    masks over ``analysed``; a record in two parts comes twice), by subject and ADT, ties in
+    part order, then in record order: what ``pd.concat`` of the parts' records and a
+    ``sort_values(["USUBJID", "ADT"], kind="mergesort")`` give, as one stable sort of the
+    subjects' category codes and the dates (no copy of the records, no frame sort; CB and
+    CCB: ≈ 2 % of the derivations' CPU at 100 subjects before)."""
+    ids = analysed["USUBJID"]
+    codes = ids.cat.codes.to_numpy() if isinstance(ids.dtype, pd.CategoricalDtype) else None
+    if codes is None or (codes < 0).any():     # pragma: no cover - ADSL subjects only
+        both = pd.concat([analysed.loc[p] for p in parts]) \
+            .sort_values(["USUBJID", "ADT"], kind="mergesort")
+        return pd.DataFrame({"USUBJID": both["USUBJID"], "source_index": both.index})
+    at = np.concatenate([np.flatnonzero(p) for p in parts])
+    order = at[stable_order([analysed["ADT"].to_numpy(dtype=DATES)[at], codes[at]])]
+    return pd.DataFrame({"USUBJID": pd.Categorical.from_codes(codes[order], dtype=ids.dtype),
+                         "source_index": analysed.index[order]})
 
 
 def _analysis_parameters(builder: _ParamBuilder, responses: ResponseData, dthdt: pd.Series,
@@ -446,8 +514,9 @@ def _analysis_parameters(builder: _ParamBuilder, responses: ResponseData, dthdt:
     crit = f"(reference {ref}, SD >= {cfg.sd_min_days} days after it)"
     conf_text = (f"confirmed by CR/PR >= {conf.min_days} days later, at most {conf.max_ne} NE "
                  f"{'and one SD ' if conf.accept_sd else 'and no SD '}in between")
-    sd_rows = analysed.loc[analysed["AVALC"].isin(["CR", "PR", "SD", "NON-CR/NON-PD"])
-                           & (analysed["ADT"] >= analysed["REFDT"] + window).fillna(False)]
+    sd_rows = (analysed["AVALC"].isin(["CR", "PR", "SD", "NON-CR/NON-PD"])
+               & (analysed["ADT"] >= analysed["REFDT"] + window).fillna(False)) \
+        .to_numpy(dtype=bool)
     flags = confirmed_flags(analysed, conf.min_days, conf.max_ne, conf.accept_sd)
     best_of: dict[bool, pd.DataFrame] = {}     # BOR/BCP and CBOR/CBCP share one computation
 
@@ -471,9 +540,8 @@ def _analysis_parameters(builder: _ParamBuilder, responses: ResponseData, dthdt:
                         responses.first_response(), yes_no=True, default="N")
             methods[key] = "Y at the first analysed CR or PR, else N"
         elif code == "CB":
-            rows = analysed.loc[analysed["AVALC"].isin(["CR", "PR"])]
-            both = pd.concat([rows, sd_rows]).sort_values(["USUBJID", "ADT"], kind="mergesort")
-            chosen = pd.DataFrame({"USUBJID": both["USUBJID"], "source_index": both.index})
+            rows = analysed["AVALC"].isin(["CR", "PR"]).to_numpy(dtype=bool)
+            chosen = _by_subject_and_date(analysed, rows, sd_rows)
             builder.add(code + sfx, f"Clinical Benefit by {title} (confirmation for response "
                         f"not required){psfx}", chosen, yes_no=True, default="N")
             methods[key] = ("Y at the first CR/PR, or CR/PR/SD/NON-CR/NON-PD dated >= "
@@ -493,9 +561,8 @@ def _analysis_parameters(builder: _ParamBuilder, responses: ResponseData, dthdt:
                             "§4.6.1), else N")
         elif code == "CCB":
             hit = flags["confirmed_cr"] | flags["confirmed_pr"]
-            rows = analysed.loc[hit.reindex(analysed.index).fillna(False).astype(bool)]
-            both = pd.concat([rows, sd_rows]).sort_values(["USUBJID", "ADT"], kind="mergesort")
-            chosen = pd.DataFrame({"USUBJID": both["USUBJID"], "source_index": both.index})
+            rows = hit.reindex(analysed.index).fillna(False).to_numpy(dtype=bool)
+            chosen = _by_subject_and_date(analysed, rows, sd_rows)
             builder.add(code + sfx, f"Confirmed Clinical Benefit by {title}{psfx}", chosen,
                         yes_no=True, default="N")
             methods[key] = ("Y at the first confirmed CR/PR or CR/PR/SD/NON-CR/NON-PD dated >= "
