@@ -312,3 +312,26 @@ def test_name_positions_as_get_indexer(names, distinct):
     assert got.dtype == np.intp
     assert _name_positions(pd.Index(["a", "b"], dtype=object),
                            np.array(["b", "c"], dtype=object)).tolist() == [1, -1]
+
+
+def test_take_rows_carries_factorisations():
+    """Rows taken with ``carry=True`` keep their source columns' factorisations (the kept
+    rows' codes), as ``carry_rows`` after the take gave them; numbers are taken as they are."""
+    from cdiscmap.sdtm.vectorize import codes_cache, coded, remembered
+    from cdiscmap.sdtm.vocabulary import take_rows
+
+    frame = pd.DataFrame({"T": pd.array(["b", "a", None, "b"], dtype="string"),
+                          "N": [1.0, 2.0, 3.0, 4.0]}, index=pd.RangeIndex(4) * 5)
+    keep = np.array([True, False, True, True])
+    with codes_cache():
+        coded(frame["T"])
+        taken = take_rows(frame, keep, carry=True)
+        known = remembered(taken["T"])
+        assert known is not None
+        codes, uniques = known
+        assert np.append(np.asarray(uniques, dtype=object), None)[codes].tolist() == \
+            ["b", None, "b"]
+        plain = take_rows(frame, keep)
+        assert remembered(plain["T"]) is None
+    pdt.assert_frame_equal(taken, frame.loc[keep])
+    pdt.assert_frame_equal(plain, frame.loc[keep])

@@ -522,10 +522,7 @@ def _renumbered(df: pd.DataFrame) -> pd.DataFrame:
 
 def _keep_rows(df: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
     """``df.loc[keep]``; its text columns keep their factorisations (taken, on demand)."""
-    rows = keep.to_numpy(dtype=bool)
-    out = vocab.take_rows(df, rows)
-    carry_rows(df, out, rows)
-    return out
+    return vocab.take_rows(df, keep.to_numpy(dtype=bool), carry=True)
 
 
 def _join(ctx: vocab.MapContext, store: FormStore, frame: vocab.BlockFrame, join, tag: str,

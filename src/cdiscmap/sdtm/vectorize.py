@@ -290,7 +290,20 @@ def carry_rows(source: pd.DataFrame, target: pd.DataFrame, rows: np.ndarray | No
 
 def carry_take(source: pd.Series, target: pd.Series, rows: np.ndarray | None) -> None:
     """:func:`carry_rows` for one column: ``target`` is ``source`` at ``rows``."""
-    src, dst = _own_array(source), _own_array(target)
+    _carry_taken(_own_array(source), _own_array(target), rows)
+
+
+def carry_taken_array(source: pd.Series, taken: object, rows: np.ndarray) -> None:
+    """:func:`carry_take` for the array ``taken`` (``source.array.take`` at the rows the mask
+    ``rows`` keeps) before a frame is made of it: the frame's column then has this array
+    (``copy=False``), so the frame's columns need not be read again to carry it."""
+    dst = np.asarray(taken) if isinstance(taken, pd.arrays.StringArray) and \
+        isinstance(taken.dtype, pd.StringDtype) and taken.dtype.storage == "python" else None
+    _carry_taken(_own_array(source), dst, rows)
+
+
+def _carry_taken(src: np.ndarray | None, dst: np.ndarray | None,
+                 rows: np.ndarray | None) -> None:
     if src is None or dst is None or dst is src:
         return
     payload = _payload(src)
