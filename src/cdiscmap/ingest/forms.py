@@ -27,7 +27,6 @@ import pandas as pd
 from cdiscmap.errors import InputDataError, SpecError
 from cdiscmap.findings import Findings, Severity
 from cdiscmap.ingest.readers import RawForm
-from cdiscmap.sdtm.vectorize import carry_rows
 from cdiscmap.spec.models import (
     DomainSpec,
     FormDefaults,
@@ -130,7 +129,7 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
                      origin: dict[str, str]) -> RuledForm:
     """Columns dropped and renamed, rows filtered (drops returned for the accounting), imputed
     dates refused; ``origin`` (key → file:line) names where a rule was declared."""
-    from cdiscmap.sdtm.vocabulary import BlockFrame, MapContext, evaluate_condition
+    from cdiscmap.sdtm.vocabulary import BlockFrame, MapContext, evaluate_condition, take_rows
 
     frame = form.frame
     if spec.drop_columns:
@@ -159,9 +158,8 @@ def apply_form_rules(form: RawForm, spec: FormSpec, study: StudySpec, findings: 
         mask = evaluate_condition(ctx, block, flt.drop_if)
         if mask.any():
             out.drops.append((frame.loc[mask, "_SRCROW"], flt.reason))
-            kept = frame.loc[~mask]
-            carry_rows(frame, kept, ~mask.to_numpy(dtype=bool))
-            frame = kept
+            # ``frame.loc[~mask]``, the text columns' factorisations taken along
+            frame = take_rows(frame, ~mask.to_numpy(dtype=bool), carry=True)
     # numbered 0..n-1 as reset_index(drop=True) numbers it, but a shallow copy: the columns
     # are read_form's (or the filter's) own arrays, not copied, so they keep their remembered
     # factorisations (sdtm/vectorize.py: hashed once a run); the frame before is dropped
