@@ -1173,3 +1173,27 @@ def test_a_define_changed_on_disk_is_parsed_not_taken_from_the_tree(tmp_path, st
     expected = _arm_by_parsing(changed)
     assert (tmp_path / "define.xml").read_bytes() == expected["define.xml"]
     assert (tmp_path / "define.html").read_bytes() == expected["define.html"]
+
+
+def test_arm_declares_its_prefix_on_odm_as_the_re_rooting_did(tmp_path, standards, study):
+    """ARM declares the arm prefix on ODM in place (cleanup_namespaces' top_nsmap), used or
+    not: the bytes of the earlier way, the children moved under a new root with it."""
+    from cdiscmap.analysis.arm import ARM_NS, _serialised, _with_analysis_results
+    from cdiscmap.analysis.report import Report
+
+    (path,) = _adam_define_alone(tmp_path, standards, study)
+    xml = path.read_bytes()
+
+    def re_rooted(report):
+        root = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+        new_root = etree.Element(root.tag, nsmap={**root.nsmap, "arm": ARM_NS},
+                                 attrib=dict(root.attrib))
+        for child in root:
+            new_root.append(child)
+        return _serialised(_with_analysis_results(new_root, report, _arm_settings(), "tiny"))
+
+    for report in (_arm_report(), Report("TINY", "Tiny")):
+        parsed = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+        arm = _serialised(_with_analysis_results(parsed, report, _arm_settings(), "tiny"))
+        assert arm == re_rooted(report)
+        assert b'xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:arm="' in arm.split(b"\n")[1]

