@@ -41,6 +41,7 @@ from cdiscmap.sdtm.vectorize import (
     columns_frame,
     combined_key,
     constant_text,
+    filled_objects,
     memo_scope,
     null_text,
     pack_frame,
@@ -1505,16 +1506,24 @@ def _build_supp(loaded: LoadedStudy, domain: str, out: pd.DataFrame,
     if not pieces:
         return None
     supp = pd.concat(pieces, ignore_index=True)
-    supp.insert(0, "STUDYID", loaded.study.studyid)
-    supp.insert(1, "RDOMAIN", domain)
-    supp.insert(3, "IDVAR", "" if domain == "DM" else seqvar)
-    supp = supp.sort_values(["USUBJID", "IDVARVAL", "QNAM"], kind="mergesort")
-    cols = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL",
-            "QORIG", "QEVAL", "_SRCFILE", "_SRCROW"]
-    supp = supp[cols].reset_index(drop=True)
-    for c in cols[:-2]:
-        supp[c] = supp[c].astype("string")
-    return _blank_to_null(supp)
+    keys = ["USUBJID", "IDVARVAL", "QNAM"]
+    order = supp[keys].sort_values(keys, kind="mergesort").index.to_numpy()
+    index = pd.RangeIndex(len(order))
+    constants = {"STUDYID": loaded.study.studyid, "RDOMAIN": domain,
+                 "IDVAR": "" if domain == "DM" else seqvar}
+    # the records sorted, each column in SUPP-- order typed and blank → null, then one frame
+    # made: three columns inserted and ten set (the frame rebuilt at each step, ≈ 0.15 ms
+    # each) were most of making a SUPP-- dataset
+    items = []
+    for c in ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL",
+              "QORIG", "QEVAL", "_SRCFILE", "_SRCROW"]:
+        if c in constants:
+            column = pd.Series(filled_objects(len(index), constants[c]), index=index)
+        else:
+            column = supp[c].take(order)
+            column.index = index
+        items.append((c, column if c.startswith("_") else column.astype("string")))
+    return _null_blanks(items, index)
 
 
 def _idvarval(frame: pd.DataFrame, seqvar: str, domain: str) -> pd.Series:
