@@ -38,3 +38,39 @@ def test_hand_checked():
     assert first_positions(np.array([1.5, np.nan, 1.5, np.nan])).tolist() == [0, 1]
     assert first_positions(np.array([], dtype=np.int64)).tolist() == []
     assert first_positions(np.array(["b", "a", "b"], dtype=object)).tolist() == [0, 1]
+
+
+def _key(draw, kind: str, n: int) -> np.ndarray:
+    if kind == "float":
+        return np.array(draw(st.lists(st.sampled_from([0.0, -0.0, 1.5, -2.0, np.nan, 7.0]),
+                                      min_size=n, max_size=n)), dtype=float)
+    if kind == "dates":
+        days = draw(st.lists(st.one_of(st.none(), st.integers(-5, 5)), min_size=n, max_size=n))
+        return np.array([np.datetime64("NaT", "ns") if d is None else
+                         np.datetime64("2020-01-01", "ns") + np.timedelta64(d, "D")
+                         for d in days], dtype="datetime64[ns]")
+    if kind == "bool":
+        return np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    return np.array(draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n)), dtype=np.int64)
+
+
+@settings(max_examples=200)
+@given(data=st.data(), n=st.sampled_from([0, 1, 2, 7, 40, 1000, 1001, 1500]),
+       kinds=st.lists(st.sampled_from(["float", "dates", "int", "bool"]), min_size=1,
+                      max_size=4))
+def test_stable_order_is_lexsort_both_ways(data, n, kinds):
+    """Small arrays by np.lexsort, larger ones by the packed ranks: the same order."""
+    from cdiscmap.adam.order import stable_order
+    from cdiscmap.sdtm.vectorize import stable_order as packed
+
+    keys = [_key(data.draw, kind, n) for kind in kinds]
+    assert stable_order(keys).tolist() == np.lexsort(keys).tolist() == packed(keys).tolist()
+
+
+def test_stable_order_hand_checked():
+    from cdiscmap.adam.order import stable_order
+
+    assert stable_order([np.array([2.0, 1.0, np.nan, 1.0]), np.array([1, 0, 1, 0])]) \
+        .tolist() == [1, 3, 0, 2]
+    assert stable_order([np.array(["b", "a"], dtype=object)]).tolist() == [1, 0]
+    assert stable_order([]).tolist() == []
