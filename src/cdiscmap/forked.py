@@ -5,8 +5,8 @@ other's results — the SDTM checks (findings only) and writing SDTM → ADaM �
 report. On a machine with two or more cores, running the checks in a child halves the wall
 time of that part. A fork shares the mapped frames with the child copy-on-write, so nothing
 is pickled on the way in; only the child's result comes back, pickled into an anonymous memory
-file (memfd) that the parent unpickles from once the child has left. Neither process holds the
-whole pickle in its own memory: at 100,000 subjects a checks child's result (lineage lines,
+file (memfd) that the parent unpickles from once the child says it is whole (before the child
+has left). Neither process holds the whole pickle in its own memory: at 100,000 subjects a checks child's result (lineage lines,
 findings) is several hundred MB, which a pipe read into one buffer, joined and unpickled held
 three times over in the parent at once.
 
@@ -124,7 +124,7 @@ class ForkedCall(Generic[T]):
     """``fn()`` computed in a forked child from now on; :meth:`result` returns its value.
 
     Use as a context manager (or call :meth:`close`) so the child is stopped when the parent
-    leaves early.
+    leaves early, and reaped.
     """
 
     def __init__(self, fn: Callable[[], T], *, fork: bool | None = None,
@@ -135,6 +135,7 @@ class ForkedCall(Generic[T]):
         self._memory = -1           # the memfd the child pickles its value into
         self._gone = -1             # a pipe's read end: at its end, the child has left
         self._value: tuple[T] | None = None
+        self._leaving: int | None = None    # a child that gave its value, not reaped yet
         self.recomputed = False     # the child's value was unusable: computed in the parent
         if fork is None:
             fork = fork_usable()
@@ -160,7 +161,7 @@ class ForkedCall(Generic[T]):
             return False
         if pid == 0:                                    # the child
             _leave_the_others(keep=memory)
-            _child(self._fn, memory)                    # leaves: gone_write closes with it
+            _child(self._fn, memory, gone_write)        # leaves: gone_write closes with it
         os.close(gone_write)
         self._pid, self._memory, self._gone = pid, memory, gone_read
         _OPEN.update((memory, gone_read))
@@ -176,9 +177,18 @@ class ForkedCall(Generic[T]):
             self.close()
             self.recomputed = True
             return self._fn()
-        status = self._reap()
+        # the child says when its value is whole, before it leaves: the pipe's end comes
+        # only after the kernel has torn down its memory (3-11 ms for a child of a 100 MB
+        # process, 9-67 ms for one of 300 MB that made 100-300 MB of its own, this
+        # machine), which close() waits for instead (reaping it: its CPU time counts in
+        # this process's children's), usually long after
+        ready = os.read(self._gone, 1) == _READY
+        if ready:
+            self._leaving, self._pid = self._pid, None
+        else:
+            self._reap()
         try:
-            if status == 0:
+            if ready:
                 return pickle.load(_PositionalReader(self._memory, 0))
         except Exception:  # noqa: BLE001 - a broken payload: compute it here instead
             pass
@@ -193,7 +203,8 @@ class ForkedCall(Generic[T]):
         assert self._pid is not None
         watch = _StallWatch(self._pid, self._stall)
         while True:
-            # the pipe's end: the child has left (its value, if any, is in the memfd)
+            # a byte in the pipe (_READY: the value is whole in the memfd) or its end (the
+            # child has left without one)
             if select.select([self._gone], [], [], 1.0)[0]:
                 return True
             if watch.stuck_after_a_second():
@@ -207,11 +218,15 @@ class ForkedCall(Generic[T]):
         return os.waitstatus_to_exitcode(status)
 
     def close(self) -> None:
-        """Stop the child if it is still running (the parent is leaving early)."""
+        """Stop the child if it is still running (the parent is leaving early); reap a child
+        that has given its value (it leaves by itself)."""
         if self._pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)
             self._reap()
+        if self._leaving is not None:
+            os.waitpid(self._leaving, 0)
+            self._leaving = None
         self._close_files()
 
     def _close_files(self) -> None:
@@ -455,6 +470,10 @@ def _leave_the_others(keep: int) -> None:
     _OPEN.clear()
 
 
+# What a ForkedCall child writes to its pipe once its value is whole in the memory file.
+_READY = b"\x01"
+
+
 class _PositionalWriter:
     """A file object writing at ``offset`` and on (``os.pwrite``): pickle.dump writes into
     the memory file without a shared file position (the parent reads the same file)."""
@@ -558,9 +577,9 @@ def _cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])     # utime, stime: fields 14 and 15 of stat
 
 
-def _child(fn: Callable[[], object], memory: int) -> None:
-    """Compute, pickle the value into the memory file, leave without running any of the
-    parent's cleanup."""
+def _child(fn: Callable[[], object], memory: int, ready: int = -1) -> None:
+    """Compute, pickle the value into the memory file, say so through ``ready`` (a pipe's
+    write end: :data:`_READY`), leave without running any of the parent's cleanup."""
     status = 1
     try:
         # the parent decides about interrupts: Ctrl-C reaches the whole process group, and
@@ -569,6 +588,8 @@ def _child(fn: Callable[[], object], memory: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         value = fn()
         pickle.dump(value, _PositionalWriter(memory, 0), protocol=pickle.HIGHEST_PROTOCOL)
+        if ready >= 0:
+            os.write(ready, _READY)
         status = 0
     except BaseException:  # noqa: BLE001 - any failure: the parent recomputes and reports it
         status = 1

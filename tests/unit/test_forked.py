@@ -183,3 +183,14 @@ def test_peer_gives_none_for_a_child_that_dies_or_stalls():
         started = time.monotonic()
         assert peer.recv() is None              # waiting for us, using no CPU: stuck
         assert 1.5 < time.monotonic() - started < 30
+
+
+@needs_fork
+def test_value_taken_when_whole_and_the_child_reaped_at_close():
+    # the child says its value is whole before it leaves: the parent does not wait for the
+    # kernel to tear down its memory there, but reaps it at close()
+    with ForkedCall(os.getpid, fork=True) as call:
+        pid = call.result()
+        assert pid != os.getpid() and not call.recomputed and not call.forked
+    with pytest.raises(ProcessLookupError):         # reaped: no such process any more
+        os.kill(pid, 0)
