@@ -317,7 +317,7 @@ def test_name_positions_as_get_indexer(names, distinct):
 def test_take_rows_carries_factorisations():
     """Rows taken with ``carry=True`` keep their source columns' factorisations (the kept
     rows' codes), as ``carry_rows`` after the take gave them; numbers are taken as they are."""
-    from cdiscmap.sdtm.vectorize import codes_cache, coded, remembered
+    from cdiscmap.sdtm.vectorize import coded, codes_cache, remembered
     from cdiscmap.sdtm.vocabulary import take_rows
 
     frame = pd.DataFrame({"T": pd.array(["b", "a", None, "b"], dtype="string"),
@@ -335,3 +335,37 @@ def test_take_rows_carries_factorisations():
         assert remembered(plain["T"]) is None
     pdt.assert_frame_equal(taken, frame.loc[keep])
     pdt.assert_frame_equal(plain, frame.loc[keep])
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.sampled_from(["float", "string", "boolean"]),
+       st.lists(st.tuples(st.sampled_from([None, 0, 1, 2]), st.sampled_from([None, 0, 1, 2])),
+                max_size=8),
+       st.sampled_from(["eq", "ne", "lt", "ge"]), st.booleans())
+def test_null_where_missing_as_series_steps(kind, pairs, op, same_index):
+    """A comparison's nulls made from the arrays equal the Series steps' (values, nulls,
+    dtype, index, name), with the sides on one index object or two equal ones."""
+    import operator
+
+    from cdiscmap.sdtm.expressions import _null_where_missing
+
+    def side(values, index, name):
+        if kind == "float":
+            return pd.Series([np.nan if v is None else float(v) for v in values],
+                             index=index, name=name)
+        if kind == "string":
+            return pd.Series([None if v is None else f"v{v}" for v in values], index=index,
+                             dtype="string", name=name)
+        return pd.Series([None if v is None else bool(v % 2) for v in values], index=index,
+                         dtype="boolean", name=name)
+
+    index = pd.RangeIndex(len(pairs)) * 2
+    a = side([x for x, _ in pairs], index, "X")
+    b = side([y for _, y in pairs], index if same_index else pd.Index(list(index)), "X")
+    if kind == "boolean" and op in ("lt", "ge"):
+        op = "eq"
+    fn = getattr(operator, op)
+    out = fn(a, b)
+    want = out.astype("boolean").mask(a.isna() | b.isna(), pd.NA)
+    got = _null_where_missing(out, a, b)
+    pdt.assert_series_equal(got, want)
