@@ -289,12 +289,12 @@ class VariableSpec(Strict):
         return self
 
     def algorithms_given(self) -> list[str]:
-        out = []
-        for name in ALGORITHMS:
-            attr = "copy_" if name == "copy" else name
-            if getattr(self, attr) is not None:
-                out.append(name)
-        return out
+        # only the fields the spec sets can be given (every algorithm's default is None):
+        # a set test each instead of reading the 18 fields of each of a study's ≈ 700
+        # variables as they are validated
+        given = self.model_fields_set
+        return [name for name, attr in _ALGORITHM_FIELDS
+                if attr in given and getattr(self, attr) is not None]
 
     @cached_property
     def algorithm(self) -> str:
@@ -310,6 +310,7 @@ class VariableSpec(Strict):
 ALGORITHMS = ("take", "constant", "assign_ct", "iso8601", "concat", "when", "number", "copy",
               "from_domain", "study_day", "epoch", "seq", "visit", "visitnum", "empty", "lobxfl",
               "expr", "data_cutoff")
+_ALGORITHM_FIELDS = tuple((name, "copy_" if name == "copy" else name) for name in ALGORITHMS)
 
 WhenBranch.model_rebuild()
 
