@@ -369,3 +369,25 @@ def test_null_where_missing_as_series_steps(kind, pairs, op, same_index):
     want = out.astype("boolean").mask(a.isna() | b.isna(), pd.NA)
     got = _null_where_missing(out, a, b)
     pdt.assert_series_equal(got, want)
+
+
+def test_visit_rule_table_by_hand():
+    """Each distinct visit name's rule, VISIT and VISITNUM (study.yaml visits), as the
+    readers take them: RULE as int64, VISITNUM as float64 (null: NaN), VISIT text or None."""
+    from cdiscmap.sdtm.vocabulary import MapContext, _visit_rule_table
+    from cdiscmap.spec.models import StudySpec
+
+    study = StudySpec.model_construct(visits=[
+        type("R", (), {"match": "week\\s*(\\d+)", "visit": "WEEK {1}", "visitnum": "{1}",
+                       "unscheduled": False})(),
+        type("R", (), {"match": "unscheduled", "visit": "UNSCHEDULED", "visitnum": None,
+                       "unscheduled": True})()])
+    ctx = MapContext(study=study, codelist_terms={}, findings=None)  # type: ignore[arg-type]
+    table = _visit_rule_table(ctx, ("Unscheduled", "Week 2", "other"))
+    assert table.index.tolist() == ["Unscheduled", "Week 2"] and table.index.name == "raw"
+    assert table["RULE"].to_numpy(dtype="int64").tolist() == [1, 0]
+    assert table["VISIT"].tolist() == ["UNSCHEDULED", "WEEK 2"]
+    assert np.isnan(table["VISITNUM"].iloc[0]) and table["VISITNUM"].iloc[1] == 2.0
+    assert table["UNS"].tolist() == [True, False]
+    empty = _visit_rule_table(ctx, ("other",))
+    assert len(empty) == 0 and empty["VISITNUM"].astype("float64").dtype == "float64"
