@@ -55,6 +55,13 @@ def _matches(frame: pd.DataFrame, where: dict[str, str | list[str]], *, any_of: 
     return result
 
 
+def selected_rows(frame: pd.DataFrame, where: dict[str, str | list[str]]) -> np.ndarray:
+    """The rows :func:`select_records` selects with ``where`` (a boolean array; conditions on
+    absent variables skipped), for a caller that reads a few arrays of them and needs no
+    copy of the records."""
+    return _matches(frame, where, any_of=False, skipped=[])
+
+
 def select_records(frame: pd.DataFrame, where: dict[str, str | list[str]],
                    where_not: dict[str, str | list[str]] | None = None
                    ) -> tuple[pd.DataFrame, list[str]]:
