@@ -391,3 +391,51 @@ def test_visit_rule_table_by_hand():
     assert table["UNS"].tolist() == [True, False]
     empty = _visit_rule_table(ctx, ("other",))
     assert len(empty) == 0 and empty["VISITNUM"].astype("float64").dtype == "float64"
+
+
+_CELLS = st.sampled_from(["A", "b c", "é", "x" * 201, "", None])
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.lists(_CELLS, min_size=3, max_size=3), min_size=1, max_size=3),
+       st.booleans())
+def test_plain_text_only_when_the_text_rules_do_nothing(columns, with_numbers):
+    """When ``plain_text`` holds, the ASCII and 200-byte rules leave the dataset as it is and
+    report nothing; it holds for remembered ASCII text of at most 200 characters."""
+    from cdiscmap.findings import Findings
+    from cdiscmap.sdtm.engine import _null_blank_columns
+    from cdiscmap.sdtm.text import enforce_ascii, plain_text, split_long_text
+    from cdiscmap.sdtm.vectorize import codes_cache
+
+    names = [f"V{i}" for i in range(len(columns))]
+    items = [(n, pd.Series(c, dtype="string")) for n, c in zip(names, columns, strict=True)]
+    items += [("USUBJID", pd.Series(["S1", "S2", "S3"], dtype="string")),
+              ("_SRCFILE", pd.Series(["f.csv"] * 3, dtype="string")),
+              ("_SRCROW", pd.Series([1, 2, 3], dtype="int64"))]
+    if with_numbers:
+        items.append(("N", pd.Series([1.0, 2.0, np.nan])))
+    with codes_cache():
+        data = _null_blank_columns(items)
+        plain = plain_text(data.values())
+        frame = pd.DataFrame(data, copy=False)
+        frame.columns = [n for n, _ in items]
+        findings = Findings()
+        out = enforce_ascii(frame, "XX", "transliterate", findings)
+        out, overflow = split_long_text(out, "XX", set(names), "supp", findings)
+    values = {v for c in columns for v in c if v}
+    assert plain == all(v.isascii() and len(v) <= 200 for v in values)
+    if plain:
+        assert out is frame and not findings.items and not len(overflow)
+
+
+def test_plain_text_by_hand():
+    from cdiscmap.sdtm.text import plain_text
+    from cdiscmap.sdtm.vectorize import clean_text_array, codes_cache
+
+    with codes_cache():
+        ok = clean_text_array(pd.Series(["A", " B ", None], dtype="string"))
+        accented = clean_text_array(pd.Series(["é"], dtype="string"))
+        assert plain_text([ok, pd.Series([1.0])])
+        assert not plain_text([ok, accented])
+        assert not plain_text([pd.Series(["x"], dtype="category")])
+    assert not plain_text([pd.array(["A"], dtype="string")])     # nothing remembered

@@ -29,7 +29,7 @@ from cdiscmap.ingest.prefetch import ReadAhead
 from cdiscmap.progress import SILENT, Progress
 from cdiscmap.sdtm import vocabulary as vocab
 from cdiscmap.sdtm.accounting import Accounting
-from cdiscmap.sdtm.text import enforce_ascii, split_long_text
+from cdiscmap.sdtm.text import enforce_ascii, no_overflow, plain_text, split_long_text
 from cdiscmap.sdtm.vectorize import (
     carry,
     carry_concat,
@@ -1415,10 +1415,15 @@ def _finished(ctx: vocab.MapContext, loaded: LoadedStudy, runs: dict[str, list[B
         if pv.stage == vocab.DOMAIN:
             ctx.where, ctx.variable = pv.where, pv.name
             stacked.set_variable(pv.name, vocab.run_algorithm(ctx, stacked, pv.spec))
-    out = _null_blanks(stacked.items(), stacked.index)
-    out = enforce_ascii(out, name, study.non_ascii, ctx.findings)
-    out, overflow = split_long_text(out, name, char_variables.get(name, set()),
-                                    study.long_text, ctx.findings)
+    items = stacked.items()
+    data = _null_blank_columns(items)
+    out = _frame_of(data, stacked.index, pd.Index([n for n, _ in items], dtype=object))
+    if plain_text(data.values()):       # nothing to transliterate or to cut (the usual case)
+        overflow = no_overflow()
+    else:
+        out = enforce_ascii(out, name, study.non_ascii, ctx.findings)
+        out, overflow = split_long_text(out, name, char_variables.get(name, set()),
+                                        study.long_text, ctx.findings)
     supp_frame = _build_supp(loaded, name, out, overflow)
     visible = [c for c in out.columns if not c.startswith("_SUPP_")]
     return out, visible, supp_frame
@@ -1459,14 +1464,25 @@ def _null_blanks(items: list[tuple[str, pd.Series]], index: pd.Index,
     """:func:`_blank_to_null` of the frame with these columns (``columns``: their index,
     else one made of the names), taken from a domain's :meth:`BlockFrame.items` without
     making the frame first."""
-    data = {}
-    for i, (_, s) in enumerate(items):     # by position (names may repeat)
+    return _frame_of(_null_blank_columns(items), index,
+                     columns if columns is not None else
+                     pd.Index([n for n, _ in items], dtype=object))
+
+
+def _null_blank_columns(items: list[tuple[str, pd.Series]]) -> dict[int, object]:
+    """The columns of :func:`_null_blanks` by position (names may repeat): text cleaned (a
+    ``string`` array), others copied (a Series)."""
+    data: dict[int, object] = {}
+    for i, (_, s) in enumerate(items):
         # the cleaned text arrays go in as they are (copy=False): their factorisation, known
         # from cleaning, then serves the ASCII and 200-byte checks (vectorize.codes_cache)
         data[i] = clean_text_array(s) if s.dtype == "string" or s.dtype == object else s.copy()
+    return data
+
+
+def _frame_of(data: dict[int, object], index: pd.Index, columns: pd.Index) -> pd.DataFrame:
     out = pd.DataFrame(data, index=index, copy=False)
-    out.columns = columns if columns is not None else pd.Index([n for n, _ in items],
-                                                                dtype=object)
+    out.columns = columns
     return out
 
 
