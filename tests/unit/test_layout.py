@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cdiscmap"
 ROOT_MODULES = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
-                "forked.py", "progress.py", "py.typed", "resources.py"}
+                "forked.py", "leaving.py", "progress.py", "py.typed", "resources.py"}
 
 
 def _module_name(path: Path) -> str:
