@@ -439,3 +439,28 @@ def test_plain_text_by_hand():
         assert not plain_text([ok, accented])
         assert not plain_text([pd.Series(["x"], dtype="category")])
     assert not plain_text([pd.array(["A"], dtype="string")])     # nothing remembered
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.sampled_from(["S1", "S2", "S3", None]), max_size=8),
+       st.lists(st.sampled_from(["S1", "S2", "S4", None]), unique=True, max_size=4),
+       st.booleans())
+def test_lookup_by_subject_as_map(rows, subjects, cached):
+    """Each record's DM value by subject is ``usubjid.map(by_subject)``, with DM's subjects
+    as text (with or without a missing one) and the record's codes remembered or not."""
+    from hypothesis import assume
+
+    from cdiscmap.sdtm.vectorize import codes_cache
+    from cdiscmap.sdtm.vocabulary import _lookup_by_subject
+
+    assume(rows and subjects)       # (.map of nothing gives float64: not what is compared)
+    usubjid = pd.Series(rows, dtype="string", index=pd.RangeIndex(len(rows)) * 2)
+    by_subject = pd.Series([f"d{i}" for i in range(len(subjects))], dtype="string",
+                           index=pd.Index(subjects, dtype="string", name="USUBJID"))
+    want = usubjid.map(by_subject)
+    if cached:
+        with codes_cache():
+            got = _lookup_by_subject(usubjid, by_subject, {})
+    else:
+        got = _lookup_by_subject(usubjid, by_subject)
+    pdt.assert_series_equal(got, want)

@@ -1005,8 +1005,13 @@ def _lookup_by_subject(usubjid: pd.Series, by_subject: pd.Series,
         positions = entry[2]
     else:
         # a missing identifier finds what .map finds for it: a missing key, if there is one
-        missing = by_subject.index.get_indexer(pd.array([pd.NA], dtype=usubjid.dtype))
-        positions = np.append(by_subject.index.get_indexer(uniques), missing)[codes]
+        index = by_subject.index
+        if isinstance(index.dtype, pd.StringDtype) and not index.hasnans:
+            # no missing key; the subjects' positions through a dict (_name_positions)
+            positions = np.append(_name_positions(index, uniques), -1)[codes]
+        else:
+            missing = index.get_indexer(pd.array([pd.NA], dtype=usubjid.dtype))
+            positions = np.append(index.get_indexer(uniques), missing)[codes]
         if known is not None:       # the entry holds codes: its id is not reused meanwhile
             known[id(codes)] = (codes, by_subject.index, positions)
     values = by_subject.array
@@ -1174,8 +1179,9 @@ def _by_name(collected: pd.Series, table: pd.DataFrame, values: np.ndarray) -> p
 
 
 def _name_positions(names: pd.Index, distinct: np.ndarray) -> np.ndarray:
-    """``names.get_indexer(distinct)`` (-1: not there) for the few distinct visit names of a
-    block, through a dict: ``get_indexer`` costs ≈ 0.1 ms a call whatever the size."""
+    """``names.get_indexer(distinct)`` (-1: not there) for unique ``names`` and distinct
+    text (a block's visit names; a block's subjects among DM's), through a dict:
+    ``get_indexer`` costs ≈ 0.1 ms a call whatever the size."""
     where = {name: i for i, name in enumerate(names.tolist())}
     return np.array([where.get(v, -1) for v in np.asarray(distinct, dtype=object).tolist()],
                     dtype=np.intp)
