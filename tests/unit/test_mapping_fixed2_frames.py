@@ -464,3 +464,23 @@ def test_lookup_by_subject_as_map(rows, subjects, cached):
     else:
         got = _lookup_by_subject(usubjid, by_subject)
     pdt.assert_series_equal(got, want)
+
+
+def test_recoding_made_once_per_codelist_and_run():
+    """assign_ct's tables for a study codelist are made once per context and are those a
+    fresh context makes (the demo study's every codelist)."""
+    from cdiscmap.findings import Findings
+    from cdiscmap.pipeline.run import codelist_terms, study_standards
+    from cdiscmap.resources import resolve_study_dir
+    from cdiscmap.sdtm.vocabulary import MapContext, _recoding
+
+    standards, loaded = study_standards(resolve_study_dir("crizotinib-basket"))
+    terms = codelist_terms(standards)
+    ctx = MapContext(study=loaded.study, codelist_terms=terms, findings=Findings())
+    for name in loaded.study.codelists:
+        made = _recoding(ctx, name)
+        again = _recoding(MapContext(study=loaded.study, codelist_terms=terms,
+                                     findings=Findings()), name)
+        assert made[:3] == again[:3]
+        assert [(p.pattern, r) for p, r in made[3]] == [(p.pattern, r) for p, r in again[3]]
+    assert len(loaded.study.codelists) > 3

@@ -272,6 +272,8 @@ class MapContext:
     # visit rule tables by the distinct visit names they cover (:func:`_visit_table`): a
     # block's VISIT and VISITNUM read the same names, and blocks of one form share them
     visit_tables: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict)
+    # each study codelist's recoding tables (:func:`_recoding`), made once per run
+    recodings: dict[str, tuple] = field(default_factory=dict)
 
     def report(self, frame: BlockFrame, mask: pd.Series, *, rule: str, severity: Severity,
                message: str, values: pd.Series | None = None) -> None:
@@ -479,13 +481,10 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
                         _line(ctx.where), "assign_ct.codelist")
     collected = raw_text(ctx, frame, args.column) if args.column else \
         _text(var_column(ctx, frame, args.var))  # type: ignore[arg-type]
-    table = {k.strip().casefold(): v for k, v in spec.map.items()}
-    target = spec.target_of(args.codelist)
-    terms = set(ctx.codelist_terms.get(target or "", set()))
-    terms |= {t.value for t in spec.term_list()}      # a sponsor list or a CT extension
-    by_fold = {t.casefold(): t for t in terms} if spec.identity and terms else None
-
-    patterns = [(re.compile(p, flags=re.IGNORECASE), r) for p, r in spec.patterns]
+    known = ctx.recodings.get(args.codelist)
+    if known is None:
+        known = ctx.recodings[args.codelist] = _recoding(ctx, args.codelist)
+    table, target, by_fold, patterns = known
 
     def recode(values: pd.Series) -> pd.Series:
         """The distinct collected values (none missing) → their terms (NA: unmapped): the
@@ -524,6 +523,21 @@ def assign_ct(ctx: MapContext, frame: BlockFrame, args: AssignCtArgs) -> pd.Seri
         elif spec.on_unmapped == "default":
             result = result.mask(unmapped, spec.default)
     return result
+
+
+def _recoding(ctx: MapContext, codelist: str) -> tuple:
+    """What :func:`assign_ct` recodes the study codelist ``codelist`` (known to exist) with:
+    its map by folded spelling, its target, the target's terms by folded spelling (identity)
+    and its patterns. The same for every variable using the codelist, so made once per run:
+    folding every term of a large CT codelist was ≈ 40 µs a call, ≈ 50 calls a study."""
+    spec = ctx.study.codelists[codelist]
+    table = {k.strip().casefold(): v for k, v in spec.map.items()}
+    target = spec.target_of(codelist)
+    terms = set(ctx.codelist_terms.get(target or "", set()))
+    terms |= {t.value for t in spec.term_list()}      # a sponsor list or a CT extension
+    by_fold = {t.casefold(): t for t in terms} if spec.identity and terms else None
+    patterns = [(re.compile(p, flags=re.IGNORECASE), r) for p, r in spec.patterns]
+    return table, target, by_fold, patterns
 
 
 def iso8601(ctx: MapContext, frame: BlockFrame, args: Iso8601Args) -> pd.Series:
