@@ -509,9 +509,10 @@ def report_peer(channel: PeerChannel) -> None:
     will make a report: :func:`prepare_report` first (while the parent loads specs and
     maps), then it waits for ``(ADaM frames by name, AnalysisSettings)`` and answers
     ``(report files by name, Report)``, what ``pipeline.run.analysis_report`` returns but
-    for what the files hold already (:func:`_metadata`). Anything but such a pair (the parent closed its end: no ADaM) ends it without a
-    report; an error ends it without an answer, so that the parent makes the report itself
-    and the error surfaces as in a serial run. What the imports made is frozen out of the
+    for what the files hold already (:func:`_metadata`). Anything but such a pair (the
+    parent closed its end: no ADaM) ends it without a report; an error ends it without an
+    answer, so that the parent makes the report itself and the error surfaces as in a serial
+    run. What the imports made is frozen out of the
     collector's sight (``gc.freeze``) in this process of its own: the report's collections
     (and its tables' child, forked from it) then leave those objects alone."""
     with collector_paused(freeze=True):
