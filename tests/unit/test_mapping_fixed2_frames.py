@@ -312,6 +312,9 @@ def test_name_positions_as_get_indexer(names, distinct):
     assert got.dtype == np.intp
     assert _name_positions(pd.Index(["a", "b"], dtype=object),
                            np.array(["b", "c"], dtype=object)).tolist() == [1, -1]
+    many = pd.Index([f"S{i}" for i in range(3000)], dtype="string")     # get_indexer's side
+    assert _name_positions(many, np.array(["S2999", "x", "S0"], dtype=object)).tolist() == \
+        [2999, -1, 0]
 
 
 def test_take_rows_carries_factorisations():

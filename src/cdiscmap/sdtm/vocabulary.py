@@ -1195,7 +1195,10 @@ def _by_name(collected: pd.Series, table: pd.DataFrame, values: np.ndarray) -> p
 def _name_positions(names: pd.Index, distinct: np.ndarray) -> np.ndarray:
     """``names.get_indexer(distinct)`` (-1: not there) for unique ``names`` and distinct
     text (a block's visit names; a block's subjects among DM's), through a dict:
-    ``get_indexer`` costs ≈ 0.1 ms a call whatever the size."""
+    ``get_indexer`` costs ≈ 0.1 ms a call whatever the size. From a few thousand values on
+    (10,000 subjects: 1.2 against 0.5 ms) ``get_indexer`` is the faster again."""
+    if len(names) + len(distinct) > 2000:
+        return names.get_indexer(distinct)
     where = {name: i for i, name in enumerate(names.tolist())}
     return np.array([where.get(v, -1) for v in np.asarray(distinct, dtype=object).tolist()],
                     dtype=np.intp)
