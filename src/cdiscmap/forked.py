@@ -124,13 +124,18 @@ class ForkedCall(Generic[T]):
     """``fn()`` computed in a forked child from now on; :meth:`result` returns its value.
 
     Use as a context manager (or call :meth:`close`) so the child is stopped when the parent
-    leaves early, and reaped.
+    leaves early, and reaped. ``background``: the child runs at the lowest CPU priority
+    (:func:`_lowest_priority`), for work whose value is wanted long after it starts (a run's
+    checks, needed once the package is written): with more runnable processes than cores it
+    yields to those on the critical path, and it uses the cores they leave idle (1,000
+    subjects: `run` 2.35 -> 2.31 s wall, median of 10 alternated; 10,000: 6.84 -> 6.69 s).
     """
 
     def __init__(self, fn: Callable[[], T], *, fork: bool | None = None,
-                 stall_seconds: float = STALL_SECONDS) -> None:
+                 stall_seconds: float = STALL_SECONDS, background: bool = False) -> None:
         self._fn = fn
         self._stall = stall_seconds
+        self._background = background
         self._pid: int | None = None
         self._memory = -1           # the memfd the child pickles its value into
         self._gone = -1             # a pipe's read end: at its end, the child has left
@@ -161,6 +166,8 @@ class ForkedCall(Generic[T]):
             return False
         if pid == 0:                                    # the child
             _leave_the_others(keep=memory)
+            if self._background:
+                _lowest_priority()
             _child(self._fn, memory, gone_write)        # leaves: gone_write closes with it
         os.close(gone_write)
         self._pid, self._memory, self._gone = pid, memory, gone_read
@@ -575,6 +582,19 @@ def _cpu_ticks(pid: int) -> int | None:
     except (OSError, IndexError):
         return None
     return int(fields[11]) + int(fields[12])     # utime, stime: fields 14 and 15 of stat
+
+
+# The niceness of a background child (ForkedCall(background=True)): the lowest priority
+BACKGROUND_NICENESS = 19
+
+
+def _lowest_priority() -> None:
+    """This (forked) process at the lowest CPU priority (:data:`BACKGROUND_NICENESS`): it
+    runs when a core would otherwise idle, and yields to the processes on the command's
+    critical path when there are more runnable processes than cores. On an idle core it runs
+    at full speed, so it is not slowed where nothing else wants the core."""
+    with contextlib.suppress(OSError):
+        os.nice(BACKGROUND_NICENESS - os.nice(0))
 
 
 def _child(fn: Callable[[], object], memory: int, ready: int = -1) -> None:

@@ -194,3 +194,19 @@ def test_value_taken_when_whole_and_the_child_reaped_at_close():
         assert pid != os.getpid() and not call.recomputed and not call.forked
     with pytest.raises(ProcessLookupError):         # reaped: no such process any more
         os.kill(pid, 0)
+
+
+@needs_fork
+def test_a_background_child_runs_at_the_lowest_priority_and_the_parent_keeps_its_own():
+    own = os.nice(0)
+    call = ForkedCall(lambda: (os.getpid(), os.nice(0)), fork=True, background=True)
+    pid, niceness = call.result()
+    call.close()
+    assert pid != os.getpid()
+    assert niceness == 19
+    assert os.nice(0) == own
+    # without a fork (the value computed here) this process's priority is left alone
+    assert ForkedCall(lambda: os.nice(0), fork=False, background=True).result() == own
+    # a foreground child keeps the parent's
+    with ForkedCall(lambda: os.nice(0), fork=True) as plain:
+        assert plain.result() == own

@@ -424,7 +424,8 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack,
     replaced = datasets_replaced(result, loaded)
     mapped_checked = {n: f for n, f in mapped.items() if n not in replaced}
     own_checks = children.enter_context(
-        ForkedCall(partial(dataset_checks, mapped_checked, loaded, standards)))
+        ForkedCall(partial(dataset_checks, mapped_checked, loaded, standards),
+                   background=True))
     progress.stage("RECIST 1.1 cross-check")
     # the engine runs here (RS gets its records); the cross-check only reads frames and adds
     # findings, so it runs in the checks' child and its findings go in at this point
@@ -446,8 +447,11 @@ def _run_study(opts: RunOptions, progress: Progress, children: ExitStack,
     # The checks only read the frames and return findings: they run in a forked child while
     # this process writes the package; their findings go in before the ADaM ones, as serially.
     with Staging(out_dir) as stage:
+        # (both checks' children run at the lowest priority: their findings are wanted only
+        # once the package is written, and they take the cores the steps before it leave idle)
         checks = children.enter_context(ForkedCall(
-            lambda: _checks_and_lineage(result, loaded, standards, recist_check, unchanged)))
+            lambda: _checks_and_lineage(result, loaded, standards, recist_check, unchanged),
+            background=True))
         # the mapped domains' remembered factorisations had their last reader in the checks
         # (the child has its own copy): ≈ 2 GB at 100k subjects go before ADaM is derived
         forget_codes()
