@@ -124,15 +124,9 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
     staged_mode = _staged_mode(target)
     if staged_mode is not None:             # written in place: see _DEFERRED
         fd = _open_in_place(target, staged_mode, parents)
-        try:
-            with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
-                yield handle
-        except BaseException as exc:
-            with suppress(OSError):
-                target.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise output_error(target, exc) from exc
-            raise
+        with _removed_on_error(target, target), \
+                os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
         return
     try:
         if parents:
@@ -141,7 +135,7 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
     except OSError as exc:
         raise output_error(target, exc) from exc
     temporary = Path(name)
-    try:
+    with _removed_on_error(temporary, target):
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
             handle.flush()
@@ -149,9 +143,17 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
                 os.fsync(handle.fileno())
         os.chmod(temporary, 0o666 & ~_umask())     # mkstemp makes 0600; outputs are shared data
         os.replace(temporary, target)
+
+
+@contextmanager
+def _removed_on_error(written: Path, target: Path) -> Iterator[None]:
+    """On any exception (KeyboardInterrupt and SIGTERM's included) the file being written,
+    ``written``, is removed; an OSError becomes an :class:`OutputError` naming ``target``."""
+    try:
+        yield
     except BaseException as exc:
         with suppress(OSError):
-            temporary.unlink(missing_ok=True)
+            written.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise output_error(target, exc) from exc
         raise
@@ -180,15 +182,8 @@ def _write_in_place(target: Path, mode: int, data: bytes) -> None:
     """``data`` into ``target`` in a staging folder (see :data:`_DEFERRED`), its parent
     folders made; the file is removed on any error."""
     fd = _open_in_place(target, mode, parents=True)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except BaseException as exc:
-        with suppress(OSError):
-            target.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise output_error(target, exc) from exc
-        raise
+    with _removed_on_error(target, target), os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
