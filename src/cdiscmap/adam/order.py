@@ -9,30 +9,9 @@ import numpy as np
 import pandas as pd
 
 from cdiscmap.adam.dtypes import DATES, FLOAT
-from cdiscmap.sdtm import vectorize
+from cdiscmap.sdtm.vectorize import stable_order
 
 __all__ = ["first_positions", "last_of_subject", "numbered", "record_of", "stable_order", "taken_at"]
-
-# Up to this many records np.lexsort itself is faster than ranking each key to pack them
-# (three keys: 100 records 46 -> 2.5 us, 500 71 -> 24 us; from about 2,000 the packed sort
-# wins: 2,000 192 vs 211 us, 20,000 2.4 vs 3.1 ms).
-_LEXSORT_ROWS = 1000
-
-
-def stable_order(keys: list[np.ndarray]) -> np.ndarray:
-    """``np.lexsort(keys)`` (the LAST key sorts first, NaN/NaT after all values of a key, ties
-    in record order): :func:`cdiscmap.sdtm.vectorize.stable_order`, which packs the keys'
-    ranks into one integer for one stable argsort, or ``np.lexsort`` itself for at most
-    1,000 records of numeric or date keys (the ADaM derivations' ~24 sorts a run are mostly
-    of a few hundred records: 2.8 -> ~0.5 ms at 100 subjects).
-
-    >>> stable_order([np.array([2.0, 1.0, np.nan, 1.0]), np.array([1, 0, 1, 0])]).tolist()
-    [1, 3, 0, 2]
-    """
-    if keys and 0 < len(keys[0]) <= _LEXSORT_ROWS and all(
-            isinstance(k, np.ndarray) and k.dtype.kind in "biufmM" for k in keys):
-        return np.lexsort(keys)
-    return vectorize.stable_order(keys)
 
 
 def first_positions(values: np.ndarray) -> np.ndarray:

@@ -656,17 +656,28 @@ def _sort_ranks(values: np.ndarray) -> tuple[np.ndarray, int]:
     return np.where(codes < 0, len(uniques), codes).astype(np.int64), len(uniques) + 1
 
 
+# Up to this many records of numeric or date keys np.lexsort itself is faster than ranking
+# each key to pack them (three keys: 100 records 46 -> 2.5 us, 500 71 -> 24 us; from about
+# 2,000 the packed sort wins: 2,000 192 vs 211 us, 20,000 2.4 vs 3.1 ms)
+_LEXSORT_ROWS = 1000
+
+
 def stable_order(keys: list[np.ndarray]) -> np.ndarray:
     """``np.lexsort(keys)`` (the LAST key sorts first, NaN/NaT after all values of a key, ties
     in record order) as one stable argsort of the keys' ranks packed into one int64 when the
     product of their distinct counts fits (one pass instead of one per key), else the
-    lexsort itself.
+    lexsort itself; and the lexsort itself for at most :data:`_LEXSORT_ROWS` records of
+    numeric or date keys (ranking costs more than sorting so few: the ADaM derivations' ~24
+    sorts a run, mostly of a few hundred records, 2.8 -> ~0.5 ms at 100 subjects).
 
     >>> stable_order([np.array([2.0, 1.0, np.nan, 1.0]), np.array([1, 0, 1, 0])]).tolist()
     [1, 3, 0, 2]
     """
     if not keys or not len(keys[0]):
         return np.lexsort(keys) if keys else np.zeros(0, dtype=np.intp)
+    if len(keys[0]) <= _LEXSORT_ROWS and all(
+            isinstance(k, np.ndarray) and k.dtype.kind in "biufmM" for k in keys):
+        return np.lexsort(keys)
     packed, span = None, 1
     for values in reversed(keys):          # the primary key in the highest digits
         ranks, count = _sort_ranks(np.asarray(values))
