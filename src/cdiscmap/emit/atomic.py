@@ -139,8 +139,7 @@ def atomic_open(path: Path | str, mode: str = "wb", *, encoding: str | None = No
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
             handle.flush()
-            if not _staged(target):         # a staged file is fsynced when it is published
-                os.fsync(handle.fileno())
+            os.fsync(handle.fileno())
         os.chmod(temporary, 0o666 & ~_umask())     # mkstemp makes 0600; outputs are shared data
         os.replace(temporary, target)
 
@@ -204,9 +203,9 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
     next file is written, so 40 small report files cost 40 disk round trips one after the
     other. Here every temporary is written first, then all are fsynced together
     (:func:`fsync_all`) and only then renamed, so no file is replaced before every file's
-    data is on disk (in a staging folder, the publishing fsyncs them instead). On any error
-    every temporary is removed and no target has been replaced yet if the error came before
-    the renames. In a staging folder each file is written in place (see :data:`_DEFERRED`)."""
+    data is on disk. On any error every temporary is removed and no target has been replaced
+    yet if the error came before the renames. In a staging folder each file is written in
+    place instead, and fsynced when the folder is published (see :data:`_DEFERRED`)."""
     base = Path(folder)
     temporaries: list[tuple[Path, Path]] = []
     try:
@@ -231,8 +230,7 @@ def atomic_write_many(folder: Path | str, outputs: Mapping[str, bytes]) -> list[
             except OSError as exc:
                 raise output_error(target, exc) from exc
         mode = 0o666 & ~_umask()        # mkstemp makes 0600; outputs are shared data
-        unsynced = [(t, target) for t, target in temporaries if not _staged(target)]
-        fsync_all([t for t, _ in unsynced], [target for _, target in unsynced])
+        fsync_all([t for t, _ in temporaries], [target for _, target in temporaries])
         for temporary, target in temporaries:
             try:
                 os.chmod(temporary, mode)
@@ -313,11 +311,6 @@ _ACTIVE: set[Path] = set()          # this process's staging folders: never stal
 # permissions are the same: those the folder's files get (0o666 less the umask read when
 # the staging folder was made), set by fchmod as the rename path sets them by chmod.
 _DEFERRED: dict[str, int] = {}
-
-
-def _staged(path: Path) -> bool:
-    """Whether ``path`` lies in a staging folder whose fsyncs are deferred to its publishing."""
-    return _staged_mode(path) is not None
 
 
 def _staged_mode(path: Path) -> int | None:
