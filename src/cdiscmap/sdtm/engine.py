@@ -1481,6 +1481,8 @@ def _null_blank_columns(items: list[tuple[str, pd.Series]]) -> dict[int, object]
 
 
 def _frame_of(data: dict[int, object], index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+    """A frame of columns given by position (a domain's names may repeat, so not by name:
+    :func:`cdiscmap.sdtm.vectorize.columns_frame` for unique names), then named."""
     out = pd.DataFrame(data, index=index, copy=False)
     out.columns = columns
     return out
